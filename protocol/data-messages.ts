@@ -1,0 +1,259 @@
+/**
+ * Data-transfer messages between clients and DataNodes and between DataNodes
+ * (PROTOCOL.md, "Data transfer"). Blocks move as PACKET frames: a 32-byte packet header,
+ * one xxh32 checksum per chunk, then the payload. Payloads are never copied here: the
+ * encoder returns only the header bytes (frame header + packet header + checksums) so the
+ * sender writes `[header, payload]` under cork(); the decoder returns views.
+ *
+ *   PACKET body
+ *   0        8              16       24     25   28            32
+ *   | blockId | offsetInBlock | seqno | flags | 0 | payloadBytes | checksums (4 x N) | payload |
+ *
+ *   N = ceil(payloadBytes / chunkBytes); chunkBytes is fixed per block by WRITE_BLOCK/READ_BLOCK.
+ *
+ *   ACK body: | seqno u64 | count u8 | status u8 x count |   (count = nodes in the pipeline)
+ */
+import { DfsError } from './errors.js';
+import { FrameKind, writeFrameHeader, type Frame } from './frame.js';
+import { FRAME_HEADER_BYTES } from './limits.js';
+import { blockCodec, datanodeInfoCodec, listCodec, type Codec } from './namenode-messages.js';
+import type { Block, DatanodeInfo } from './types.js';
+import { WireReader } from './wire-reader.js';
+import { frameWriter, sealFrame } from './frame.js';
+
+export const PACKET_HEADER_BYTES = 32;
+export const PACKET_FLAG_LAST = 0x01;
+export const CHECKSUM_BYTES = 4;
+/** Default bytes covered by one checksum, and default payload bytes per packet. */
+export const CHUNK_BYTES_DEFAULT = 64 * 1024;
+export const PACKET_PAYLOAD_BYTES_DEFAULT = 256 * 1024;
+export const PACKET_PAYLOAD_BYTES_MAX = 1024 * 1024;
+
+export const DataOp = {
+  WRITE_BLOCK: 0x40,
+  READ_BLOCK: 0x41,
+  PACKET: 0x00,
+  ACK: 0x00,
+} as const;
+
+export const WriteStage = {
+  /** A new block from a client. */
+  CREATE: 0,
+  /** Pipeline recovery: the replica exists; truncate to numBytes and continue. */
+  RECOVER: 1,
+  /** DataNode-to-DataNode copy ordered by the NameNode. */
+  TRANSFER: 2,
+} as const;
+
+export const AckStatus = {
+  SUCCESS: 0,
+  ERROR: 1,
+  ERROR_CHECKSUM: 2,
+  ERROR_NO_SPACE: 3,
+} as const;
+
+export interface WriteBlockRequest {
+  block: Block;
+  clientName: string;
+  stage: number;
+  chunkBytes: number;
+  /** The nodes after the receiver, in pipeline order. */
+  targets: DatanodeInfo[];
+}
+export interface WriteBlockResponse {
+  /** Empty when the whole downstream pipeline is ready; else the first node that failed. */
+  firstBadLink: string;
+}
+export interface ReadBlockRequest { block: Block; offset: number; length: number }
+export interface ReadBlockResponse {
+  chunkBytes: number;
+  /** Offset of the first packet: `offset` rounded down to a chunk boundary. */
+  startOffset: number;
+  /** Bytes the packets will carry from startOffset. */
+  length: number;
+}
+
+const targetsCodec = listCodec(datanodeInfoCodec, 6);
+
+export const dataCodecs = {
+  writeBlock: {
+    opcode: DataOp.WRITE_BLOCK,
+    req: {
+      encode(w, v) {
+        blockCodec.encode(w, v.block);
+        w.str(v.clientName).u8(v.stage).u32(v.chunkBytes);
+        targetsCodec.encode(w, v.targets);
+      },
+      decode: (r) => ({
+        block: blockCodec.decode(r),
+        clientName: r.str('clientName'),
+        stage: r.u8('stage'),
+        chunkBytes: r.u32('chunkBytes'),
+        targets: targetsCodec.decode(r),
+      }),
+    } as Codec<WriteBlockRequest>,
+    res: {
+      encode: (w, v) => void w.str(v.firstBadLink),
+      decode: (r) => ({ firstBadLink: r.str('firstBadLink') }),
+    } as Codec<WriteBlockResponse>,
+  },
+  readBlock: {
+    opcode: DataOp.READ_BLOCK,
+    req: {
+      encode(w, v) {
+        blockCodec.encode(w, v.block);
+        w.u64(v.offset).u64(v.length);
+      },
+      decode: (r) => ({ block: blockCodec.decode(r), offset: r.u64('offset'), length: r.u64('length') }),
+    } as Codec<ReadBlockRequest>,
+    res: {
+      encode: (w, v) => void w.u32(v.chunkBytes).u64(v.startOffset).u64(v.length),
+      decode: (r) => ({ chunkBytes: r.u32('chunkBytes'), startOffset: r.u64('startOffset'), length: r.u64('length') }),
+    } as Codec<ReadBlockResponse>,
+  },
+} as const;
+
+export type DataRpcName = keyof typeof dataCodecs;
+
+export function encodeDataRequest<N extends DataRpcName>(
+  name: N, requestId: number, value: WriteBlockRequest | ReadBlockRequest,
+): Buffer {
+  const c = dataCodecs[name];
+  const w = frameWriter();
+  (c.req as Codec<typeof value>).encode(w, value);
+  return sealFrame(w, FrameKind.REQUEST, c.opcode, requestId);
+}
+
+export function encodeDataResponse<N extends DataRpcName>(
+  name: N, requestId: number, value: WriteBlockResponse | ReadBlockResponse,
+): Buffer {
+  const c = dataCodecs[name];
+  const w = frameWriter();
+  (c.res as Codec<typeof value>).encode(w, value);
+  return sealFrame(w, FrameKind.RESPONSE, c.opcode, requestId);
+}
+
+export function decodeDataBody<T>(codec: Codec<T>, frame: Frame, what: string): T {
+  const r = new WireReader(frame.body, what);
+  const v = codec.decode(r);
+  r.end();
+  return v;
+}
+
+export function isDataOpcode(kind: number, opcode: number): boolean {
+  switch (kind) {
+    case FrameKind.REQUEST:
+    case FrameKind.RESPONSE:
+      return opcode === DataOp.WRITE_BLOCK || opcode === DataOp.READ_BLOCK;
+    case FrameKind.PACKET:
+    case FrameKind.ACK:
+      return opcode === 0;
+    case FrameKind.ERROR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// ---- packets ------------------------------------------------------------------------
+
+export interface PacketHeader {
+  blockId: number;
+  offsetInBlock: number;
+  seqno: number;
+  last: boolean;
+  payloadBytes: number;
+}
+
+export interface Packet extends PacketHeader {
+  /** N big-endian u32 xxh32 checksums, a view. */
+  checksums: Buffer;
+  /** The payload, a view into the received chunk. */
+  payload: Buffer;
+}
+
+export function checksumCount(payloadBytes: number, chunkBytes: number): number {
+  return Math.ceil(payloadBytes / chunkBytes);
+}
+
+/**
+ * Frame header + packet header + checksums, ready to be written before the payload.
+ * `checksums` must hold exactly checksumCount(payloadBytes, chunkBytes) * 4 bytes.
+ */
+export function encodePacketHeader(requestId: number, h: PacketHeader, checksums: Buffer): Buffer {
+  const headerBytes = FRAME_HEADER_BYTES + PACKET_HEADER_BYTES;
+  const out = Buffer.allocUnsafe(headerBytes + checksums.length);
+  writeFrameHeader(out, 0, FrameKind.PACKET, 0, requestId, PACKET_HEADER_BYTES + checksums.length + h.payloadBytes);
+  const at = FRAME_HEADER_BYTES;
+  writeU64(out, at, h.blockId);
+  writeU64(out, at + 8, h.offsetInBlock);
+  writeU64(out, at + 16, h.seqno);
+  out.writeUInt8(h.last ? PACKET_FLAG_LAST : 0, at + 24);
+  out.fill(0, at + 25, at + 28);
+  out.writeUInt32BE(h.payloadBytes, at + 28);
+  checksums.copy(out, headerBytes);
+  return out;
+}
+
+/** Splits a PACKET frame into header fields, checksum view and payload view. */
+export function decodePacket(frame: Frame, chunkBytes: number): Packet {
+  const b = frame.body;
+  if (b.length < PACKET_HEADER_BYTES) throw new DfsError('MALFORMED', `packet: ${b.length} bytes is shorter than its header`);
+  const flags = b.readUInt8(24);
+  if ((flags & ~PACKET_FLAG_LAST) !== 0 || b.readUInt8(25) !== 0 || b.readUInt16BE(26) !== 0) {
+    throw new DfsError('MALFORMED', 'packet: reserved bits set');
+  }
+  const payloadBytes = b.readUInt32BE(28);
+  const sums = checksumCount(payloadBytes, chunkBytes) * CHECKSUM_BYTES;
+  if (PACKET_HEADER_BYTES + sums + payloadBytes !== b.length) {
+    throw new DfsError('MALFORMED', `packet: ${payloadBytes} payload bytes and ${sums} checksum bytes do not fill a ${b.length}-byte body`);
+  }
+  return {
+    blockId: readU64(b, 0, 'blockId'),
+    offsetInBlock: readU64(b, 8, 'offsetInBlock'),
+    seqno: readU64(b, 16, 'seqno'),
+    last: (flags & PACKET_FLAG_LAST) !== 0,
+    payloadBytes,
+    checksums: b.subarray(PACKET_HEADER_BYTES, PACKET_HEADER_BYTES + sums),
+    payload: b.subarray(PACKET_HEADER_BYTES + sums),
+  };
+}
+
+// ---- acks ---------------------------------------------------------------------------
+
+export interface Ack { seqno: number; statuses: number[] }
+
+export function encodeAck(requestId: number, ack: Ack): Buffer {
+  const bodyBytes = 9 + ack.statuses.length;
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyBytes);
+  writeFrameHeader(out, 0, FrameKind.ACK, 0, requestId, bodyBytes);
+  writeU64(out, FRAME_HEADER_BYTES, ack.seqno);
+  out.writeUInt8(ack.statuses.length, FRAME_HEADER_BYTES + 8);
+  for (let i = 0; i < ack.statuses.length; i++) out.writeUInt8(ack.statuses[i]!, FRAME_HEADER_BYTES + 9 + i);
+  return out;
+}
+
+export function decodeAck(frame: Frame): Ack {
+  const r = new WireReader(frame.body, 'ack');
+  const seqno = r.u64('seqno');
+  const n = r.u8('count');
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) statuses.push(r.u8('status'));
+  r.end();
+  return { seqno, statuses };
+}
+
+// ---- helpers ------------------------------------------------------------------------
+
+const U32 = 0x1_0000_0000;
+
+function writeU64(b: Buffer, at: number, v: number): void {
+  b.writeUInt32BE(Math.floor(v / U32), at);
+  b.writeUInt32BE(v % U32, at + 4);
+}
+
+function readU64(b: Buffer, at: number, field: string): number {
+  const hi = b.readUInt32BE(at);
+  if (hi >= 0x200000) throw new DfsError('MALFORMED', `packet: ${field} exceeds 2^53-1`);
+  return hi * U32 + b.readUInt32BE(at + 4);
+}

@@ -1,0 +1,71 @@
+/**
+ * The one error family of DFS. Every fault a peer, a disk or a user can cause is a
+ * `DfsError` with a stable string `code`; the wire carries the code as a number from the
+ * table below (PROTOCOL.md, "Error codes"), so both sides agree on it without sending names.
+ *
+ * Numbers are part of the protocol: never renumber, only append.
+ */
+
+export const ERROR_CODES = {
+  PROTOCOL: 1,
+  INTERNAL: 2,
+  NOT_FOUND: 3,
+  ALREADY_EXISTS: 4,
+  NOT_A_DIRECTORY: 5,
+  IS_A_DIRECTORY: 6,
+  NOT_EMPTY: 7,
+  INVALID_PATH: 8,
+  LEASE_CONFLICT: 9,
+  SAFE_MODE: 10,
+  INVALID_ARGUMENT: 11,
+  NO_SPACE: 12,
+  CHECKSUM: 13,
+  ACCESS_DENIED: 14,
+  VERSION_MISMATCH: 15,
+  FRAME_TOO_LARGE: 16,
+  UNKNOWN_OPCODE: 17,
+  MALFORMED: 18,
+  NO_LEASE: 19,
+  WRONG_CLUSTER: 20,
+  TIMEOUT: 21,
+  CONNECTION: 22,
+  SHUTTING_DOWN: 23,
+  BLOCK_UNAVAILABLE: 24,
+  STALE_GENERATION: 25,
+  NOT_REPLICATED: 26,
+  CORRUPT_LOG: 27,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const CODE_BY_NUMBER = new Map<number, ErrorCode>(
+  Object.entries(ERROR_CODES).map(([name, num]) => [num, name as ErrorCode]),
+);
+
+export function errorCodeToWire(code: ErrorCode): number {
+  return ERROR_CODES[code];
+}
+
+/** Unknown numbers (a newer peer) decode as INTERNAL rather than failing the frame. */
+export function errorCodeFromWire(num: number): ErrorCode {
+  return CODE_BY_NUMBER.get(num) ?? 'INTERNAL';
+}
+
+export class DfsError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DfsError';
+    this.code = code;
+  }
+}
+
+export function isDfsError(err: unknown, code?: ErrorCode): err is DfsError {
+  return err instanceof DfsError && (code === undefined || err.code === code);
+}
+
+/** Our own bugs: assertions stay on in production (TigerBeetle style). */
+export function assert(condition: unknown, message = 'assertion failed'): asserts condition {
+  if (!condition) throw new DfsError('INTERNAL', `assertion: ${message}`);
+}

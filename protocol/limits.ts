@@ -1,0 +1,27 @@
+/**
+ * Wire constants and default limits shared by every daemon and the client.
+ * Limits are checked before anything is allocated for a frame (see frame-decoder.ts).
+ */
+
+/** "DFS1" in ASCII: the first four bytes of every connection, in both directions. */
+export const MAGIC = 0x44465331;
+export const PROTOCOL_VERSION = 1;
+
+export const HANDSHAKE_BYTES = 8;
+/** u32 frameBytes + u8 kind + u8 opcode + u16 flags + u32 requestId. */
+export const FRAME_HEADER_BYTES = 12;
+/** Bytes counted by frameBytes that belong to the header (everything after the length). */
+export const FRAME_HEADER_TAIL_BYTES = FRAME_HEADER_BYTES - 4;
+
+/** Default largest frame body for RPC connections (block reports can be big). */
+export const RPC_BODY_BYTES_MAX = 16 * 1024 * 1024;
+/** Default largest frame body on data connections: one packet plus its checksums. */
+export const DATA_BODY_BYTES_MAX = 1024 * 1024 + 64 * 1024;
+
+export const PATH_BYTES_MAX = 4096;
+export const PATH_DEPTH_MAX = 256;
+export const NAME_BYTES_MAX = 255;
+export const STRING_BYTES_MAX = 65535;
+
+export const LIST_LIMIT_DEFAULT = 1000;
+export const LIST_LIMIT_MAX = 10000;

@@ -1,0 +1,366 @@
+/**
+ * Client <-> NameNode RPC messages (PROTOCOL.md, "NameNode RPCs"). One request codec and
+ * one response codec per opcode, the encoder and decoder of each written side by side so
+ * they mirror each other field for field. Requests travel in REQUEST frames, answers in
+ * RESPONSE frames with the same opcode and request id, failures in ERROR frames.
+ */
+import { DfsError, errorCodeFromWire, errorCodeToWire } from './errors.js';
+import { FrameKind, frameWriter, sealFrame, type Frame } from './frame.js';
+import type { Block, DatanodeInfo, FileStatus, FileType, LocatedBlock, LocatedBlocks, ServerInfo } from './types.js';
+import { WireReader } from './wire-reader.js';
+import type { WireWriter } from './wire-writer.js';
+
+export interface Codec<T> {
+  encode(w: WireWriter, value: T): void;
+  decode(r: WireReader): T;
+}
+
+// ---- shared structures ----------------------------------------------------------------
+
+export const fileStatusCodec: Codec<FileStatus> = {
+  encode(w, s) {
+    w.str(s.path).u8(s.type).u64(s.length).u16(s.replication).u64(s.blockBytes).u64(s.mtimeMs)
+      .u32(s.blockCount).bool(s.underConstruction).u32(s.childCount);
+  },
+  decode(r) {
+    const path = r.str('path');
+    const type = r.u8('type');
+    if (type !== 1 && type !== 2) throw new DfsError('MALFORMED', `file status: unknown type ${type}`);
+    return {
+      path,
+      type: type as FileType,
+      length: r.u64('length'),
+      replication: r.u16('replication'),
+      blockBytes: r.u64('blockBytes'),
+      mtimeMs: r.u64('mtimeMs'),
+      blockCount: r.u32('blockCount'),
+      underConstruction: r.bool('underConstruction'),
+      childCount: r.u32('childCount'),
+    };
+  },
+};
+
+export const datanodeInfoCodec: Codec<DatanodeInfo> = {
+  encode(w, d) {
+    w.str(d.nodeId).str(d.host).u16(d.port);
+  },
+  decode(r) {
+    return { nodeId: r.str('nodeId'), host: r.str('host'), port: r.u16('port') };
+  },
+};
+
+export const blockCodec: Codec<Block> = {
+  encode(w, b) {
+    w.u64(b.blockId).u64(b.genStamp).u64(b.numBytes);
+  },
+  decode(r) {
+    return { blockId: r.u64('blockId'), genStamp: r.u64('genStamp'), numBytes: r.u64('numBytes') };
+  },
+};
+
+/** A list: u32 count then the elements; the count is checked against the bytes left. */
+export function listCodec<T>(item: Codec<T>, minItemBytes: number): Codec<T[]> {
+  return {
+    encode(w, list) {
+      w.u32(list.length);
+      for (const v of list) item.encode(w, v);
+    },
+    decode(r) {
+      const n = r.count(minItemBytes, 'list count');
+      const out: T[] = new Array(n);
+      for (let i = 0; i < n; i++) out[i] = item.decode(r);
+      return out;
+    },
+  };
+}
+
+/** An optional value: u8 presence flag (0 or 1) then the value. */
+export function optionalCodec<T>(item: Codec<T>): Codec<T | null> {
+  return {
+    encode(w, v) {
+      w.bool(v !== null);
+      if (v !== null) item.encode(w, v);
+    },
+    decode(r) {
+      return r.bool('present') ? item.decode(r) : null;
+    },
+  };
+}
+
+const datanodeListCodec = listCodec(datanodeInfoCodec, 6);
+const optionalBlockCodec = optionalCodec(blockCodec);
+const stringListCodec = listCodec<string>({ encode: (w, s) => void w.str(s), decode: (r) => r.str() }, 2);
+
+export const locatedBlockCodec: Codec<LocatedBlock> = {
+  encode(w, b) {
+    blockCodec.encode(w, b.block);
+    w.u64(b.offset);
+    datanodeListCodec.encode(w, b.locations);
+  },
+  decode(r) {
+    return { block: blockCodec.decode(r), offset: r.u64('offset'), locations: datanodeListCodec.decode(r) };
+  },
+};
+
+const empty: Codec<Record<string, never>> = {
+  encode() {},
+  decode() {
+    return {};
+  },
+};
+
+// ---- requests and responses ---------------------------------------------------------
+
+export interface MkdirRequest { path: string; parents: boolean }
+export interface ListRequest { path: string; startAfter: string; limit: number }
+export interface ListResponse { entries: FileStatus[]; hasMore: boolean }
+export interface PathRequest { path: string }
+export interface DeleteRequest { path: string; recursive: boolean }
+export interface RenameRequest { src: string; dst: string }
+export interface CreateRequest {
+  path: string;
+  clientName: string;
+  overwrite: boolean;
+  createParent: boolean;
+  replication: number;
+  blockBytes: number;
+}
+export interface AddBlockRequest {
+  path: string;
+  clientName: string;
+  /** The block before the new one, with its final length; null for the first block. */
+  previous: Block | null;
+  /** Node ids the writer could not reach, to avoid as targets. */
+  excludeNodes: string[];
+}
+export interface CompleteRequest { path: string; clientName: string; last: Block | null }
+export interface CompleteResponse { completed: boolean }
+export interface AbandonBlockRequest { path: string; clientName: string; blockId: number }
+export interface RenewLeaseRequest { clientName: string }
+export interface GetBlockLocationsRequest { path: string; offset: number; length: number }
+
+export const rpcCodecs = {
+  mkdir: {
+    opcode: 0x01,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).bool(v.parents),
+      decode: (r) => ({ path: r.str('path'), parents: r.bool('parents') }),
+    } as Codec<MkdirRequest>,
+    res: empty,
+  },
+  list: {
+    opcode: 0x02,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.path).str(v.startAfter).u32(v.limit),
+      decode: (r) => ({ path: r.str('path'), startAfter: r.str('startAfter'), limit: r.u32('limit') }),
+    } as Codec<ListRequest>,
+    res: {
+      encode(w, v) {
+        listCodec(fileStatusCodec, 39).encode(w, v.entries);
+        w.bool(v.hasMore);
+      },
+      decode: (r) => ({ entries: listCodec(fileStatusCodec, 39).decode(r), hasMore: r.bool('hasMore') }),
+    } as Codec<ListResponse>,
+  },
+  stat: {
+    opcode: 0x03,
+    mutates: false,
+    req: { encode: (w, v) => void w.str(v.path), decode: (r) => ({ path: r.str('path') }) } as Codec<PathRequest>,
+    res: fileStatusCodec,
+  },
+  delete: {
+    opcode: 0x04,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).bool(v.recursive),
+      decode: (r) => ({ path: r.str('path'), recursive: r.bool('recursive') }),
+    } as Codec<DeleteRequest>,
+    res: empty,
+  },
+  rename: {
+    opcode: 0x05,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.src).str(v.dst),
+      decode: (r) => ({ src: r.str('src'), dst: r.str('dst') }),
+    } as Codec<RenameRequest>,
+    res: empty,
+  },
+  create: {
+    opcode: 0x06,
+    mutates: true,
+    req: {
+      encode: (w, v) =>
+        void w.str(v.path).str(v.clientName).bool(v.overwrite).bool(v.createParent).u16(v.replication).u64(v.blockBytes),
+      decode: (r) => ({
+        path: r.str('path'),
+        clientName: r.str('clientName'),
+        overwrite: r.bool('overwrite'),
+        createParent: r.bool('createParent'),
+        replication: r.u16('replication'),
+        blockBytes: r.u64('blockBytes'),
+      }),
+    } as Codec<CreateRequest>,
+    res: fileStatusCodec,
+  },
+  addBlock: {
+    opcode: 0x07,
+    mutates: true,
+    req: {
+      encode(w, v) {
+        w.str(v.path).str(v.clientName);
+        optionalBlockCodec.encode(w, v.previous);
+        stringListCodec.encode(w, v.excludeNodes);
+      },
+      decode: (r) => ({
+        path: r.str('path'),
+        clientName: r.str('clientName'),
+        previous: optionalBlockCodec.decode(r),
+        excludeNodes: stringListCodec.decode(r),
+      }),
+    } as Codec<AddBlockRequest>,
+    res: locatedBlockCodec,
+  },
+  complete: {
+    opcode: 0x08,
+    mutates: true,
+    req: {
+      encode(w, v) {
+        w.str(v.path).str(v.clientName);
+        optionalBlockCodec.encode(w, v.last);
+      },
+      decode: (r) => ({ path: r.str('path'), clientName: r.str('clientName'), last: optionalBlockCodec.decode(r) }),
+    } as Codec<CompleteRequest>,
+    res: {
+      encode: (w, v) => void w.bool(v.completed),
+      decode: (r) => ({ completed: r.bool('completed') }),
+    } as Codec<CompleteResponse>,
+  },
+  abandonBlock: {
+    opcode: 0x09,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).str(v.clientName).u64(v.blockId),
+      decode: (r) => ({ path: r.str('path'), clientName: r.str('clientName'), blockId: r.u64('blockId') }),
+    } as Codec<AbandonBlockRequest>,
+    res: empty,
+  },
+  renewLease: {
+    opcode: 0x0a,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.clientName),
+      decode: (r) => ({ clientName: r.str('clientName') }),
+    } as Codec<RenewLeaseRequest>,
+    res: empty,
+  },
+  getBlockLocations: {
+    opcode: 0x0b,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.path).u64(v.offset).u64(v.length),
+      decode: (r) => ({ path: r.str('path'), offset: r.u64('offset'), length: r.u64('length') }),
+    } as Codec<GetBlockLocationsRequest>,
+    res: {
+      encode(w, v) {
+        w.u64(v.fileLength).bool(v.underConstruction);
+        listCodec(locatedBlockCodec, 32).encode(w, v.blocks);
+      },
+      decode: (r) => ({
+        fileLength: r.u64('fileLength'),
+        underConstruction: r.bool('underConstruction'),
+        blocks: listCodec(locatedBlockCodec, 32).decode(r),
+      }),
+    } as Codec<LocatedBlocks>,
+  },
+  serverInfo: {
+    opcode: 0x0c,
+    mutates: false,
+    req: empty,
+    res: {
+      encode: (w, v) =>
+        void w.str(v.clusterId).str(v.version).bool(v.safeMode).u64(v.lastTxid).u64(v.fileCount)
+          .u64(v.directoryCount).u64(v.blockCount),
+      decode: (r) => ({
+        clusterId: r.str('clusterId'),
+        version: r.str('version'),
+        safeMode: r.bool('safeMode'),
+        lastTxid: r.u64('lastTxid'),
+        fileCount: r.u64('fileCount'),
+        directoryCount: r.u64('directoryCount'),
+        blockCount: r.u64('blockCount'),
+      }),
+    } as Codec<ServerInfo>,
+  },
+} as const;
+
+export type RpcName = keyof typeof rpcCodecs;
+type CodecValue<C> = C extends Codec<infer T> ? T : never;
+export type RpcRequest<N extends RpcName> = CodecValue<(typeof rpcCodecs)[N]['req']>;
+export type RpcResponse<N extends RpcName> = CodecValue<(typeof rpcCodecs)[N]['res']>;
+
+const RPC_BY_OPCODE = new Map<number, RpcName>(
+  (Object.keys(rpcCodecs) as RpcName[]).map((name) => [rpcCodecs[name].opcode, name]),
+);
+
+export function rpcNameOf(opcode: number): RpcName | undefined {
+  return RPC_BY_OPCODE.get(opcode);
+}
+
+/** Opcode check for a NameNode's client-facing decoder. */
+export function isNamenodeOpcode(kind: number, opcode: number): boolean {
+  return RPC_BY_OPCODE.has(opcode) && kind === FrameKind.REQUEST;
+}
+
+/** Opcode check for the client's decoder (answers from a NameNode). */
+export function isNamenodeReplyOpcode(kind: number, opcode: number): boolean {
+  if (kind === FrameKind.ERROR) return true;
+  return kind === FrameKind.RESPONSE && RPC_BY_OPCODE.has(opcode);
+}
+
+export function encodeRequest<N extends RpcName>(name: N, requestId: number, req: RpcRequest<N>): Buffer {
+  const codec = rpcCodecs[name];
+  const w = frameWriter();
+  (codec.req as Codec<RpcRequest<N>>).encode(w, req);
+  return sealFrame(w, FrameKind.REQUEST, codec.opcode, requestId);
+}
+
+export function decodeRequest<N extends RpcName>(name: N, frame: Frame): RpcRequest<N> {
+  const r = new WireReader(frame.body, `${name} request`);
+  const value = (rpcCodecs[name].req as Codec<RpcRequest<N>>).decode(r);
+  r.end();
+  return value;
+}
+
+export function encodeResponse<N extends RpcName>(name: N, requestId: number, res: RpcResponse<N>): Buffer {
+  const codec = rpcCodecs[name];
+  const w = frameWriter();
+  (codec.res as Codec<RpcResponse<N>>).encode(w, res);
+  return sealFrame(w, FrameKind.RESPONSE, codec.opcode, requestId);
+}
+
+export function decodeResponse<N extends RpcName>(name: N, frame: Frame): RpcResponse<N> {
+  const r = new WireReader(frame.body, `${name} response`);
+  const value = (rpcCodecs[name].res as Codec<RpcResponse<N>>).decode(r);
+  r.end();
+  return value;
+}
+
+// ---- errors -------------------------------------------------------------------------
+
+/** ERROR frame body: | code u16 | message str |. The opcode echoes the failed request's. */
+export function encodeError(opcode: number, requestId: number, err: DfsError): Buffer {
+  const w = frameWriter(64 + err.message.length);
+  w.u16(errorCodeToWire(err.code)).str(err.message.slice(0, 4096));
+  return sealFrame(w, FrameKind.ERROR, opcode, requestId);
+}
+
+export function decodeError(frame: Frame): DfsError {
+  const r = new WireReader(frame.body, 'error');
+  const code = errorCodeFromWire(r.u16('code'));
+  const message = r.str('message');
+  r.end();
+  return new DfsError(code, message);
+}

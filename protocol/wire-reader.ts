@@ -1,0 +1,101 @@
+/**
+ * Bounds-checked body decoder, the mirror of wire-writer.ts. Every read checks the bytes
+ * left first and fails with a MALFORMED `DfsError`, never a RangeError; list counts are
+ * checked against the bytes left before anything is allocated; `end()` rejects trailing
+ * bytes. Strings are decoded (copied) so they never pin the socket chunk they came from.
+ */
+import { DfsError } from './errors.js';
+
+const U32 = 0x1_0000_0000;
+
+export class WireReader {
+  private pos = 0;
+
+  constructor(private readonly buf: Buffer, private readonly what = 'frame') {}
+
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  private need(bytes: number, field: string): void {
+    if (this.buf.length - this.pos < bytes) {
+      throw new DfsError('MALFORMED', `${this.what}: truncated at ${field} (need ${bytes} bytes, have ${this.buf.length - this.pos})`);
+    }
+  }
+
+  u8(field = 'u8'): number {
+    this.need(1, field);
+    const v = this.buf.readUInt8(this.pos);
+    this.pos += 1;
+    return v;
+  }
+
+  u16(field = 'u16'): number {
+    this.need(2, field);
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  u32(field = 'u32'): number {
+    this.need(4, field);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(field = 'u64'): number {
+    this.need(8, field);
+    const hi = this.buf.readUInt32BE(this.pos);
+    const lo = this.buf.readUInt32BE(this.pos + 4);
+    if (hi >= 0x200000) throw new DfsError('MALFORMED', `${this.what}: ${field} exceeds 2^53-1`);
+    this.pos += 8;
+    return hi * U32 + lo;
+  }
+
+  bool(field = 'bool'): boolean {
+    const v = this.u8(field);
+    if (v > 1) throw new DfsError('MALFORMED', `${this.what}: ${field} is not a bool (${v})`);
+    return v === 1;
+  }
+
+  str(field = 'string'): string {
+    const len = this.u16(field);
+    this.need(len, field);
+    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    this.pos += len;
+    return s;
+  }
+
+  /** A length-prefixed byte field, returned as a view (callers copy if it must outlive the frame). */
+  bytes(field = 'bytes'): Buffer {
+    const len = this.u32(field);
+    this.need(len, field);
+    const v = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return v;
+  }
+
+  /** `len` raw bytes as a view. */
+  raw(len: number, field = 'raw'): Buffer {
+    this.need(len, field);
+    const v = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return v;
+  }
+
+  /** A u32 element count, refused if even `minElementBytes` per element cannot fit. */
+  count(minElementBytes: number, field = 'count'): number {
+    const n = this.u32(field);
+    if (n * minElementBytes > this.remaining) {
+      throw new DfsError('MALFORMED', `${this.what}: ${field} ${n} cannot fit in ${this.remaining} bytes`);
+    }
+    return n;
+  }
+
+  end(): void {
+    if (this.pos !== this.buf.length) {
+      throw new DfsError('MALFORMED', `${this.what}: ${this.buf.length - this.pos} trailing bytes`);
+    }
+  }
+}
