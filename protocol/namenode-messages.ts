@@ -17,6 +17,9 @@ export interface Codec<T> {
 
 // ---- shared structures ----------------------------------------------------------------
 
+/** Smallest encoded FileStatus (empty path): 2 + 1 + 8 + 2 + 8 + 8 + 4 + 1 + 4. */
+const FILE_STATUS_BYTES_MIN = 38;
+
 export const fileStatusCodec: Codec<FileStatus> = {
   encode(w, s) {
     w.str(s.path).u8(s.type).u64(s.length).u16(s.replication).u64(s.blockBytes).u64(s.mtimeMs)
@@ -158,10 +161,10 @@ export const rpcCodecs = {
     } as Codec<ListRequest>,
     res: {
       encode(w, v) {
-        listCodec(fileStatusCodec, 39).encode(w, v.entries);
+        listCodec(fileStatusCodec, FILE_STATUS_BYTES_MIN).encode(w, v.entries);
         w.bool(v.hasMore);
       },
-      decode: (r) => ({ entries: listCodec(fileStatusCodec, 39).decode(r), hasMore: r.bool('hasMore') }),
+      decode: (r) => ({ entries: listCodec(fileStatusCodec, FILE_STATUS_BYTES_MIN).decode(r), hasMore: r.bool('hasMore') }),
     } as Codec<ListResponse>,
   },
   stat: {

@@ -2,8 +2,10 @@
  * Bounds-checked body decoder, the mirror of wire-writer.ts. Every read checks the bytes
  * left first and fails with a MALFORMED `DfsError`, never a RangeError; list counts are
  * checked against the bytes left before anything is allocated; `end()` rejects trailing
- * bytes. Strings are decoded (copied) so they never pin the socket chunk they came from.
+ * bytes. Strings must be valid UTF-8 (else MALFORMED) and are decoded (copied) so they
+ * never pin the socket chunk they came from.
  */
+import { isUtf8 } from 'node:buffer';
 import { DfsError } from './errors.js';
 
 const U32 = 0x1_0000_0000;
@@ -62,6 +64,11 @@ export class WireReader {
   str(field = 'string'): string {
     const len = this.u16(field);
     this.need(len, field);
+    // Invalid UTF-8 would decode to U+FFFD, so two different byte strings could name the
+    // same path; refuse it instead.
+    if (!isUtf8(this.buf.subarray(this.pos, this.pos + len))) {
+      throw new DfsError('MALFORMED', `${this.what}: ${field} is not valid UTF-8`);
+    }
     const s = this.buf.toString('utf8', this.pos, this.pos + len);
     this.pos += len;
     return s;

@@ -1,0 +1,87 @@
+/**
+ * `dfsd`: the daemon launcher. `dfsd namenode` runs a NameNode (`--format` creates its
+ * name directory); `dfsd local` runs the embedded local cluster used by `npm start`.
+ * SIGTERM and SIGINT stop the daemon cleanly (stop listening, flush the edit log).
+ */
+import { Command, Option } from 'commander';
+import { DfsError } from '../../protocol/errors.js';
+import { NAMENODE_DEFAULTS, resolveConfig, type NameNodeConfig } from '../common/config.js';
+import { createLogger } from '../common/logger.js';
+import { formatNameDir } from '../namenode/name-dir.js';
+import { NameNode } from '../namenode/namenode.js';
+import { runLocalCluster } from '../local/local-cluster-main.js';
+
+function intArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new DfsError('INVALID_ARGUMENT', `not a non-negative integer: ${value}`);
+  return n;
+}
+
+/** Runs `stop` on the first SIGTERM/SIGINT; a second signal exits at once. */
+export function onShutdownSignal(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`dfsd: error while stopping after ${signal}: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+const program = new Command('dfsd').description('DFS daemons').showHelpAfterError();
+
+program
+  .command('namenode')
+  .description('run a NameNode (or format its name directory with --format)')
+  .option('--name-dir <dir>', `name directory (default ${NAMENODE_DEFAULTS.nameDir})`)
+  .option('--host <host>', `address to listen on (default ${NAMENODE_DEFAULTS.host})`)
+  .option('--port <port>', `RPC port, 0 picks a free one (default ${NAMENODE_DEFAULTS.port})`, intArg)
+  .option('--format', 'create a new name directory with a new cluster id, then exit')
+  .option('--force', 'with --format: erase an existing name directory')
+  .option('--cluster-id <id>', 'with --format: use this cluster id instead of a random one')
+  .option('--config <file>', 'JSON configuration file (section "namenode")')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+  .action(async (opts: Record<string, string | number | boolean | undefined>) => {
+    const config = resolveConfig<NameNodeConfig>('namenode', NAMENODE_DEFAULTS, {
+      file: opts.config as string | undefined,
+      flags: {
+        nameDir: opts.nameDir as string | undefined,
+        host: opts.host as string | undefined,
+        port: opts.port as number | undefined,
+        logLevel: opts.logLevel as string | undefined,
+      },
+    });
+    const log = createLogger({ name: 'namenode', level: config.logLevel as 'info' });
+    if (opts.format) {
+      const v = await formatNameDir(config.nameDir, { force: Boolean(opts.force), clusterId: opts.clusterId as string | undefined });
+      log.info({ nameDir: config.nameDir, clusterId: v.clusterId }, 'name directory formatted');
+      return;
+    }
+    const nn = new NameNode(config, log);
+    await nn.start();
+    onShutdownSignal(() => nn.stop());
+    void nn.fatal.then(() => nn.stop().finally(() => process.exit(2)));
+  });
+
+program
+  .command('local')
+  .description('run a local cluster in the foreground (formatted on first run); Ctrl-C stops it')
+  .option('--dir <dir>', 'where the cluster keeps its data', '.dfs-local')
+  .option('--port <port>', 'NameNode port', intArg, NAMENODE_DEFAULTS.port)
+  .option('--datanodes <n>', 'number of DataNodes', intArg, 3)
+  .action(async (opts: { dir: string; port: number; datanodes: number }) => {
+    await runLocalCluster(opts);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const e = err as Error & { code?: string };
+  process.stderr.write(`dfsd: ${e instanceof DfsError ? `${e.code}: ` : ''}${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,181 @@
+/**
+ * One client connection to a NameNode that carries many requests at once: each request
+ * gets a request id, answers are matched by id in whatever order they come back. Writes
+ * from one tick are corked into one syscall. Connection loss rejects every pending request
+ * with CONNECTION; a request not answered within `requestTimeoutMs` fails with TIMEOUT.
+ * The connection is opened lazily and re-opened on the next request after a failure.
+ * Mutations are never retried here: whether a lost one happened is the caller's question.
+ */
+import net from 'node:net';
+import { DfsError } from '../../protocol/errors.js';
+import { FrameDecoder } from '../../protocol/frame-decoder.js';
+import { FrameKind, type Frame } from '../../protocol/frame.js';
+import { checkHelloReply, decodeHelloReply, encodeHello, Role } from '../../protocol/handshake.js';
+import { HANDSHAKE_BYTES, RPC_BODY_BYTES_MAX } from '../../protocol/limits.js';
+import {
+  decodeError,
+  decodeResponse,
+  encodeRequest,
+  isNamenodeReplyOpcode,
+  rpcCodecs,
+  type RpcName,
+  type RpcRequest,
+  type RpcResponse,
+} from '../../protocol/namenode-messages.js';
+
+export interface RpcConnectionOptions {
+  host: string;
+  port: number;
+  role?: Role;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+interface Pending {
+  name: RpcName;
+  resolve: (frame: Frame) => void;
+  reject: (err: Error) => void;
+  deadlineMs: number;
+}
+
+export class RpcConnection {
+  private socket: net.Socket | null = null;
+  private connecting: Promise<net.Socket> | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextRequestId = 1;
+  private sweeper: NodeJS.Timeout | null = null;
+  private corked = false;
+  private closedByUser = false;
+  private readonly connectTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+
+  constructor(private readonly options: RpcConnectionOptions) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+  }
+
+  get address(): string {
+    return `${this.options.host}:${this.options.port}`;
+  }
+
+  async call<N extends RpcName>(name: N, request: RpcRequest<N>): Promise<RpcResponse<N>> {
+    if (this.closedByUser) throw new DfsError('CONNECTION', 'client is closed');
+    const socket = this.socket ?? (await this.connect());
+    const requestId = this.nextRequestId;
+    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
+    const bytes = encodeRequest(name, requestId, request);
+    const frame = await new Promise<Frame>((resolve, reject) => {
+      this.pending.set(requestId, { name, resolve, reject, deadlineMs: Date.now() + this.requestTimeoutMs });
+      this.startSweeper();
+      if (!this.corked) {
+        this.corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          this.corked = false;
+          socket.uncork();
+        });
+      }
+      socket.write(bytes);
+    });
+    if (frame.kind === FrameKind.ERROR) throw decodeError(frame);
+    return decodeResponse(name, frame);
+  }
+
+  close(): void {
+    this.closedByUser = true;
+    this.teardown(new DfsError('CONNECTION', 'client closed'));
+  }
+
+  private connect(): Promise<net.Socket> {
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private open(): Promise<net.Socket> {
+    const { host, port } = this.options;
+    return new Promise<net.Socket>((resolve, reject) => {
+      const socket = net.connect({ host, port, noDelay: true });
+      let hello: Buffer | null = Buffer.alloc(0);
+      const decoder = new FrameDecoder({ bodyBytesMax: RPC_BODY_BYTES_MAX, isKnownOpcode: isNamenodeReplyOpcode });
+      const timer = setTimeout(() => fail(new DfsError('TIMEOUT', `no answer from NameNode ${host}:${port} within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      socket.once('connect', () => socket.write(encodeHello(this.options.role ?? Role.CLIENT)));
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        const e = new DfsError('CONNECTION', `NameNode ${host}:${port}: ${err.code ?? err.message}`, { cause: err });
+        if (hello !== null) fail(e);
+        else this.teardown(e);
+      });
+      socket.on('close', () => {
+        if (hello !== null) fail(new DfsError('CONNECTION', `NameNode ${host}:${port} closed the connection during the handshake`));
+        else this.teardown(new DfsError('CONNECTION', `connection to NameNode ${host}:${port} lost`));
+      });
+      socket.on('data', (chunk: Buffer) => {
+        if (hello !== null) {
+          hello = Buffer.concat([hello, chunk]);
+          if (hello.length < HANDSHAKE_BYTES) return;
+          try {
+            checkHelloReply(decodeHelloReply(hello.subarray(0, HANDSHAKE_BYTES)));
+          } catch (err) {
+            return fail(err as Error);
+          }
+          chunk = hello.subarray(HANDSHAKE_BYTES);
+          hello = null;
+          clearTimeout(timer);
+          this.socket = socket;
+          resolve(socket);
+        }
+        try {
+          decoder.push(chunk, (frame) => this.dispatch(frame));
+        } catch (err) {
+          this.teardown(err as Error);
+          socket.destroy();
+        }
+      });
+    });
+  }
+
+  private dispatch(frame: Frame): void {
+    const p = this.pending.get(frame.requestId);
+    if (p === undefined) return; // answer to a request that already timed out
+    if (frame.kind !== FrameKind.ERROR && rpcCodecs[p.name].opcode !== frame.opcode) {
+      throw new DfsError('PROTOCOL', `answer to request ${frame.requestId} has opcode ${frame.opcode}, expected ${rpcCodecs[p.name].opcode}`);
+    }
+    this.pending.delete(frame.requestId);
+    p.resolve(frame);
+  }
+
+  private teardown(err: Error): void {
+    const socket = this.socket;
+    this.socket = null;
+    socket?.destroy();
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.stopSweeper();
+  }
+
+  private startSweeper(): void {
+    if (this.sweeper !== null) return;
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const [id, p] of this.pending) {
+        if (p.deadlineMs <= now) {
+          this.pending.delete(id);
+          p.reject(new DfsError('TIMEOUT', `${p.name} got no answer from ${this.address} within ${this.requestTimeoutMs} ms`));
+        }
+      }
+      if (this.pending.size === 0) this.stopSweeper();
+    }, Math.min(1000, this.requestTimeoutMs));
+    this.sweeper.unref();
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+}

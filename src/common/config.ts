@@ -1,0 +1,105 @@
+/**
+ * Configuration: defaults, overridden by a JSON file (`--config FILE`, one section per
+ * daemon: {"namenode": {...}, "datanode": {...}, "client": {...}}), then by environment
+ * variables (DFS_<SECTION>_<KEY>, e.g. DFS_NAMENODE_PORT=8020), then by command-line flags.
+ * Every key, its default and its meaning is listed in README.md ("Configuration").
+ * Unknown keys and values of the wrong type are errors: a typo must not silently do nothing.
+ */
+import fs from 'node:fs';
+import { DfsError } from '../../protocol/errors.js';
+
+export const DEFAULT_NAMENODE_PORT = 8020;
+export const DEFAULT_DATANODE_PORT = 9866;
+
+export interface NameNodeConfig {
+  host: string;
+  port: number;
+  nameDir: string;
+  /** Checkpoint after this many logged transactions... */
+  checkpointTxns: number;
+  /** ...or after this long with at least one transaction. */
+  checkpointIntervalMs: number;
+  leaseLimitMs: number;
+  leaseCheckIntervalMs: number;
+  connectionsMax: number;
+  inflightMax: number;
+  rpcBodyBytesMax: number;
+  handshakeTimeoutMs: number;
+  frameTimeoutMs: number;
+  logLevel: string;
+}
+
+export const NAMENODE_DEFAULTS: NameNodeConfig = {
+  host: '0.0.0.0',
+  port: DEFAULT_NAMENODE_PORT,
+  nameDir: '/var/lib/dfs/name',
+  checkpointTxns: 1_000_000,
+  checkpointIntervalMs: 3_600_000,
+  leaseLimitMs: 60_000,
+  leaseCheckIntervalMs: 2_000,
+  connectionsMax: 10_000,
+  inflightMax: 1024,
+  rpcBodyBytesMax: 16 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  frameTimeoutMs: 30_000,
+  logLevel: 'info',
+};
+
+type Section = 'namenode' | 'datanode' | 'client';
+
+/** Merges defaults < file section < environment < flags, checking names and types. */
+export function resolveConfig<T extends object>(
+  section: Section,
+  defaults: T,
+  options: { file?: string | undefined; env?: NodeJS.ProcessEnv; flags?: Partial<T> },
+): T {
+  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  const keys = new Set(Object.keys(defaults));
+  if (options.file !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(options.file, 'utf8'));
+    } catch (err) {
+      throw new DfsError('INVALID_ARGUMENT', `config file ${options.file}: ${(err as Error).message}`);
+    }
+    const part = (parsed as Record<string, unknown>)[section];
+    if (part !== undefined) {
+      if (typeof part !== 'object' || part === null) throw new DfsError('INVALID_ARGUMENT', `config file ${options.file}: "${section}" is not an object`);
+      for (const [k, v] of Object.entries(part)) setChecked(out, defaults, keys, k, v, `${options.file}: ${section}.${k}`);
+    }
+  }
+  const env = options.env ?? process.env;
+  for (const k of keys) {
+    const name = `DFS_${section.toUpperCase()}_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    const raw = env[name];
+    if (raw !== undefined) setChecked(out, defaults, keys, k, parseScalar(raw, typeof (defaults as Record<string, unknown>)[k]), name);
+  }
+  for (const [k, v] of Object.entries(options.flags ?? {})) {
+    if (v !== undefined) setChecked(out, defaults, keys, k, v, `--${k}`);
+  }
+  return out as T;
+}
+
+function parseScalar(raw: string, type: string): unknown {
+  if (type === 'number') return Number(raw);
+  if (type === 'boolean') return raw === 'true' || raw === '1';
+  return raw;
+}
+
+function setChecked(out: Record<string, unknown>, defaults: object, keys: Set<string>, k: string, v: unknown, where: string): void {
+  if (!keys.has(k)) throw new DfsError('INVALID_ARGUMENT', `${where}: unknown configuration key '${k}'`);
+  const want = typeof (defaults as Record<string, unknown>)[k];
+  if (typeof v !== want || (want === 'number' && !Number.isFinite(v as number))) {
+    throw new DfsError('INVALID_ARGUMENT', `${where}: expected a ${want}, got ${JSON.stringify(v)}`);
+  }
+  out[k] = v;
+}
+
+/** "HOST:PORT" -> parts, with a clear error. */
+export function parseHostPort(text: string, defaultPort: number): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(text.trim());
+  if (!m || m[1] === '') throw new DfsError('INVALID_ARGUMENT', `not a HOST:PORT address: '${text}'`);
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DfsError('INVALID_ARGUMENT', `bad port in '${text}'`);
+  return { host: m[1]!, port };
+}

@@ -1,0 +1,238 @@
+/**
+ * A TCP server that speaks the DFS framing: handshake, incremental frame decoding, batched
+ * replies, limits, and one teardown path per connection (undici `util.destroy`). Daemons
+ * plug in an `onFrame` handler; nothing here knows any opcode.
+ *
+ * Limits, so one bad or slow peer cannot hurt the others:
+ * - connectionsMax: further connections are closed at once.
+ * - handshake within handshakeTimeoutMs, else closed.
+ * - a frame started but not finished within frameTimeoutMs (a stalled half-frame) closes
+ *   the connection; an idle connection between frames is fine.
+ * - the decoder refuses a declared length over bodyBytesMax before reading the body.
+ * - at most inflightMax requests per connection are being served; past that the socket
+ *   stops being read until answers go out (so a flood of requests queues in the kernel,
+ *   not in our memory). Same when the peer does not read its answers (write() false).
+ * - after a protocol error the connection gets one ERROR frame and is closed.
+ */
+import net from 'node:net';
+import { DfsError } from '../../protocol/errors.js';
+import { FrameDecoder } from '../../protocol/frame-decoder.js';
+import type { Frame } from '../../protocol/frame.js';
+import { decodeHello, encodeHelloReply, HandshakeStatus } from '../../protocol/handshake.js';
+import { HANDSHAKE_BYTES, PROTOCOL_VERSION } from '../../protocol/limits.js';
+import { encodeError } from '../../protocol/namenode-messages.js';
+import type { Logger } from './logger.js';
+
+export interface FrameServerOptions {
+  host: string;
+  port: number;
+  bodyBytesMax: number;
+  isKnownOpcode: (kind: number, opcode: number) => boolean;
+  acceptRoles: ReadonlySet<number>;
+  connectionsMax: number;
+  inflightMax: number;
+  handshakeTimeoutMs: number;
+  frameTimeoutMs: number;
+  logger: Logger;
+  onFrame: (conn: ServerConnection, frame: Frame) => void;
+  onClose?: (conn: ServerConnection) => void;
+}
+
+let nextConnectionId = 1;
+
+export class ServerConnection {
+  readonly id = nextConnectionId++;
+  role = 0;
+  /** Requests handed to the handler and not yet answered. */
+  inflight = 0;
+  closed = false;
+  private corked = false;
+  private readPaused = false;
+  private writeBlocked = false;
+  readonly log: Logger;
+  /** Per-connection state a daemon may attach (e.g. the DataNode's block receiver). */
+  attachment: unknown = null;
+
+  constructor(readonly socket: net.Socket, private readonly server: FrameServer, logger: Logger) {
+    this.log = logger.child({ conn: this.id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
+  }
+
+  get remote(): string {
+    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
+
+  /** Queues bytes; writes from one tick go out together (cork/uncork -> one writev). */
+  send(bytes: Buffer): boolean {
+    if (this.closed) return false;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        if (!this.closed) this.socket.uncork();
+      });
+    }
+    const ok = this.socket.write(bytes);
+    if (!ok && !this.writeBlocked) {
+      this.writeBlocked = true;
+      this.updateFlow();
+      this.socket.once('drain', () => {
+        this.writeBlocked = false;
+        this.updateFlow();
+      });
+    }
+    return ok;
+  }
+
+  /** Sends an answer and releases its in-flight slot. */
+  reply(bytes: Buffer): void {
+    this.inflight--;
+    this.send(bytes);
+    this.updateFlow();
+  }
+
+  replyError(opcode: number, requestId: number, err: DfsError): void {
+    this.reply(encodeError(opcode, requestId, err));
+  }
+
+  /** Counts a request as being served (the handler must later `reply`). */
+  begin(): void {
+    this.inflight++;
+    this.updateFlow();
+  }
+
+  updateFlow(): void {
+    if (this.closed) return;
+    const shouldPause = this.writeBlocked || this.inflight >= this.server.options.inflightMax;
+    if (shouldPause && !this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    } else if (!shouldPause && this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  get paused(): boolean {
+    return this.readPaused;
+  }
+
+  /** The one teardown path: optional ERROR frame, then end and destroy. */
+  close(err?: DfsError, opcode = 0, requestId = 0): void {
+    if (this.closed) return;
+    if (err) {
+      this.log.warn({ code: err.code, err: err.message }, 'closing connection');
+      this.socket.write(encodeError(opcode, requestId, err));
+    }
+    this.closed = true;
+    if (this.corked) this.socket.uncork();
+    this.socket.end();
+    // Give the error frame a moment to leave, but never wait on a peer that does not read.
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+}
+
+export class FrameServer {
+  private server: net.Server | null = null;
+  readonly connections = new Set<ServerConnection>();
+
+  constructor(readonly options: FrameServerOptions) {}
+
+  listen(): Promise<{ host: string; port: number }> {
+    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        const addr = server.address() as net.AddressInfo;
+        resolve({ host: addr.address, port: addr.port });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (server === null) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const conn of this.connections) conn.close();
+    for (const conn of this.connections) conn.socket.destroy();
+    await closed;
+  }
+
+  private accept(socket: net.Socket): void {
+    const o = this.options;
+    const conn = new ServerConnection(socket, this, o.logger);
+    if (this.connections.size >= o.connectionsMax) {
+      conn.log.warn({ connectionsMax: o.connectionsMax }, 'connection limit reached; refusing');
+      socket.destroy();
+      return;
+    }
+    this.connections.add(conn);
+    socket.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => {
+      conn.closed = true;
+      this.connections.delete(conn);
+      o.onClose?.(conn);
+    });
+
+    const decoder = new FrameDecoder({ bodyBytesMax: o.bodyBytesMax, isKnownOpcode: o.isKnownOpcode });
+    let hello: Buffer | null = Buffer.alloc(0);
+    socket.setTimeout(o.handshakeTimeoutMs);
+    socket.on('timeout', () => {
+      if (hello !== null) return conn.close(new DfsError('TIMEOUT', 'no handshake in time'));
+      // One refreshed timer per connection: fires only when the socket has been silent.
+      if (!decoder.idle && !conn.paused) conn.close(new DfsError('TIMEOUT', `frame not completed within ${o.frameTimeoutMs} ms`));
+    });
+
+    const onFrame = (frame: Frame): void => o.onFrame(conn, frame);
+    socket.on('data', (chunk: Buffer) => {
+      if (conn.closed) return;
+      if (hello !== null) {
+        hello = Buffer.concat([hello, chunk]);
+        if (hello.length < HANDSHAKE_BYTES) return;
+        const rest = hello.subarray(HANDSHAKE_BYTES);
+        if (!this.handshake(conn, hello.subarray(0, HANDSHAKE_BYTES))) return;
+        hello = null;
+        socket.setTimeout(o.frameTimeoutMs);
+        if (rest.length === 0) return;
+        chunk = rest;
+      }
+      try {
+        decoder.push(chunk, onFrame);
+      } catch (err) {
+        const e = err instanceof DfsError ? err : new DfsError('INTERNAL', (err as Error).message);
+        if (!(err instanceof DfsError)) conn.log.error({ err }, 'handler threw');
+        conn.close(e);
+      }
+    });
+  }
+
+  private handshake(conn: ServerConnection, bytes: Buffer): boolean {
+    let h;
+    try {
+      h = decodeHello(bytes);
+    } catch (err) {
+      conn.log.warn({ err: (err as Error).message }, 'bad handshake');
+      conn.socket.write(encodeHelloReply(HandshakeStatus.VERSION_MISMATCH));
+      conn.close();
+      return false;
+    }
+    if (h.version !== PROTOCOL_VERSION) {
+      conn.log.warn({ clientVersion: h.version, serverVersion: PROTOCOL_VERSION }, 'protocol version mismatch');
+      conn.socket.write(encodeHelloReply(HandshakeStatus.VERSION_MISMATCH));
+      conn.close();
+      return false;
+    }
+    if (!this.options.acceptRoles.has(h.role)) {
+      conn.log.warn({ role: h.role }, 'connection role refused');
+      conn.socket.write(encodeHelloReply(HandshakeStatus.ROLE_REFUSED));
+      conn.close();
+      return false;
+    }
+    conn.role = h.role;
+    conn.socket.write(encodeHelloReply(HandshakeStatus.OK));
+    return true;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Small durable-file helpers: fsync of a directory (so a rename or a new file survives a
+ * crash) and the temp-file / fsync / rename / fsync-directory dance (etcd `wal.go` cut).
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `data` to `file` atomically: a crash leaves either the old file or the new one. */
+export async function writeFileAtomic(file: string, data: Uint8Array | Uint8Array[]): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const handle = await fsp.open(tmp, 'w', 0o644);
+  try {
+    const parts = Array.isArray(data) ? data : [data];
+    await handle.writev(parts);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fsp.rename(tmp, file);
+  await fsyncDir(path.dirname(file));
+}

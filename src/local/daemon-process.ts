@@ -1,0 +1,122 @@
+/**
+ * One daemon (`dfsd ...`) as a child process: spawned with its arguments, ready once it
+ * logs the line that names its bound port, stoppable with SIGTERM (clean) or SIGKILL
+ * (crash tests). Its pino JSON lines are kept (bounded) for tests and optionally echoed in
+ * a short human form for the local cluster.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { DfsError } from '../../protocol/errors.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** dist/src/local -> repository root. */
+export const REPO_ROOT = path.resolve(here, '..', '..', '..');
+export const DFSD_BIN = path.join(REPO_ROOT, 'bin', 'dfsd.js');
+export const DFS_BIN = path.join(REPO_ROOT, 'bin', 'dfs.js');
+
+export interface DaemonOptions {
+  name: string;
+  args: string[];
+  /** The `msg` of the log line that says the daemon is serving; it carries `port`. */
+  readyMessage: string;
+  echoLogs?: boolean;
+  env?: NodeJS.ProcessEnv;
+  readyTimeoutMs?: number;
+}
+
+const LOG_LINES_KEPT = 2000;
+
+export class DaemonProcess {
+  private child: ChildProcess | null = null;
+  readonly logs: Array<Record<string, unknown>> = [];
+  stderr = '';
+  port = 0;
+  private exited: Promise<number | null> = Promise.resolve(null);
+
+  constructor(readonly options: DaemonOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  start(): Promise<number> {
+    const o = this.options;
+    const child = spawn(process.execPath, [DFSD_BIN, ...o.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...o.env },
+    });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (s: string) => {
+      this.stderr = (this.stderr + s).slice(-20_000);
+      if (o.echoLogs) process.stderr.write(`[${o.name}] ${s}`);
+    });
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new DfsError('TIMEOUT', `${o.name} did not become ready in ${o.readyTimeoutMs ?? 20_000} ms; stderr: ${this.stderr}`)),
+        o.readyTimeoutMs ?? 20_000,
+      );
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new DfsError('CONNECTION', `${o.name} exited (${code ?? signal}) before it was ready: ${this.stderr.trim()}`));
+      });
+      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+        let rec: Record<string, unknown>;
+        try {
+          rec = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          rec = { msg: line };
+        }
+        this.logs.push(rec);
+        if (this.logs.length > LOG_LINES_KEPT) this.logs.shift();
+        if (o.echoLogs) process.stdout.write(`${humanLine(o.name, rec)}\n`);
+        if (rec.msg === o.readyMessage && typeof rec.port === 'number') {
+          this.port = rec.port;
+          clearTimeout(timer);
+          resolve(rec.port);
+        }
+      });
+    });
+  }
+
+  /** SIGTERM and wait; SIGKILL if it does not exit within `graceMs`. */
+  async stop(graceMs = 10_000): Promise<number | null> {
+    if (!this.running) return this.exited;
+    this.child!.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child!.kill('SIGKILL');
+    await this.exited;
+  }
+
+  waitExit(): Promise<number | null> {
+    return this.exited;
+  }
+}
+
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
+
+/** `12:00:01 INFO  namenode  namenode listening host=127.0.0.1 port=8020` */
+export function humanLine(name: string, rec: Record<string, unknown>): string {
+  const time = typeof rec.time === 'string' ? rec.time.slice(11, 19) : '';
+  const level = (LEVELS[rec.level as number] ?? '').padEnd(5);
+  const fields = Object.entries(rec)
+    .filter(([k]) => !SKIP.has(k))
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(' ');
+  return `${time} ${level} ${name.padEnd(10)} ${String(rec.msg ?? '')}${fields ? ` ${fields}` : ''}`;
+}

@@ -1,0 +1,68 @@
+/**
+ * A cluster of real daemon processes on loopback: the launcher behind `npm start`, the
+ * integration tests and the benchmark. The name directory is formatted on first use.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DaemonProcess } from './daemon-process.js';
+import { spawnSync } from 'node:child_process';
+import { DFSD_BIN } from './daemon-process.js';
+
+export interface LocalClusterOptions {
+  baseDir: string;
+  /** 0 picks a free port. */
+  namenodePort?: number;
+  datanodes?: number;
+  echoLogs?: boolean;
+  /** Extra `dfsd namenode` flags or environment (tests: short lease limits...). */
+  namenodeEnv?: NodeJS.ProcessEnv;
+  logLevel?: string;
+}
+
+export class LocalCluster {
+  namenode: DaemonProcess;
+  readonly nameDir: string;
+
+  constructor(readonly options: LocalClusterOptions) {
+    this.nameDir = path.join(options.baseDir, 'name');
+    this.namenode = this.makeNamenode(options.namenodePort ?? 0);
+  }
+
+  get namenodeAddress(): string {
+    return `127.0.0.1:${this.namenode.port}`;
+  }
+
+  private makeNamenode(port: number): DaemonProcess {
+    return new DaemonProcess({
+      name: 'namenode',
+      args: ['namenode', '--name-dir', this.nameDir, '--host', '127.0.0.1', '--port', String(port), '--log-level', this.options.logLevel ?? 'info'],
+      readyMessage: 'namenode listening',
+      echoLogs: this.options.echoLogs ?? false,
+      env: this.options.namenodeEnv ?? {},
+    });
+  }
+
+  formatIfNeeded(): void {
+    if (fs.existsSync(path.join(this.nameDir, 'VERSION'))) return;
+    const r = spawnSync(process.execPath, [DFSD_BIN, 'namenode', '--format', '--name-dir', this.nameDir, '--log-level', 'warn'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`format failed: ${r.stderr}`);
+  }
+
+  async start(): Promise<void> {
+    fs.mkdirSync(this.options.baseDir, { recursive: true });
+    this.formatIfNeeded();
+    await this.namenode.start();
+  }
+
+  /** Restarts the NameNode on the same port (after a stop or a kill). */
+  async restartNamenode(): Promise<void> {
+    const port = this.namenode.port;
+    await this.namenode.stop();
+    this.namenode = this.makeNamenode(port);
+    await this.namenode.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.namenode.stop();
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * Client RPC handlers: decode a request, answer reads from memory at once, and for a
+ * mutation build its edit op, `apply` it (which validates), append it to the edit log and
+ * answer only once the log says it is durable. A request that fails validation is answered
+ * with its typed error and logs nothing. A request whose body does not decode is a
+ * protocol error: the connection gets an ERROR frame and is closed.
+ */
+import { DfsError } from '../../protocol/errors.js';
+import type { Frame } from '../../protocol/frame.js';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../protocol/limits.js';
+import { decodeRequest, encodeResponse, rpcCodecs, rpcNameOf, type RpcName, type RpcResponse } from '../../protocol/namenode-messages.js';
+import type { DatanodeInfo, LocatedBlock } from '../../protocol/types.js';
+import type { Clock } from '../common/clock.js';
+import type { ServerConnection } from '../common/frame-server.js';
+import type { Logger } from '../common/logger.js';
+import type { EditLog } from './edit-log.js';
+import { NONE, type EditOp } from './edit-ops.js';
+import { statusOf } from './inode.js';
+import type { LeaseManager } from './lease-manager.js';
+import type { Namespace } from './namespace.js';
+
+/** Where blocks live and where new ones go; the block manager fills this in. */
+export interface BlockLocator {
+  locations(blockId: number): DatanodeInfo[];
+  chooseTargets(replication: number, writerHost: string, excludeNodeIds: readonly string[]): DatanodeInfo[];
+}
+
+export const noBlockLocator: BlockLocator = {
+  locations: () => [],
+  chooseTargets: () => [],
+};
+
+export interface ClientRpcContext {
+  namespace: Namespace;
+  editLog: () => EditLog;
+  leases: LeaseManager;
+  clock: Clock;
+  logger: Logger;
+  blocks: BlockLocator;
+  isSafeMode: () => boolean;
+  serverInfo: () => RpcResponse<'serverInfo'>;
+  /** Called after each logged op (checkpoint accounting). */
+  afterLogged: () => void;
+}
+
+export class ClientRpc {
+  constructor(private readonly ctx: ClientRpcContext) {}
+
+  handle(conn: ServerConnection, frame: Frame): void {
+    const name = rpcNameOf(frame.opcode);
+    if (name === undefined) {
+      // The decoder's opcode check makes this unreachable; keep the connection safe anyway.
+      conn.close(new DfsError('UNKNOWN_OPCODE', `unknown opcode ${frame.opcode}`), frame.opcode, frame.requestId);
+      return;
+    }
+    let request;
+    try {
+      request = decodeRequest(name, frame);
+    } catch (err) {
+      conn.close(new DfsError('PROTOCOL', (err as Error).message), frame.opcode, frame.requestId);
+      return;
+    }
+    conn.begin();
+    try {
+      if (rpcCodecs[name].mutates && this.ctx.isSafeMode()) {
+        throw new DfsError('SAFE_MODE', `the NameNode is in safe mode; ${name} refused`);
+      }
+      this.dispatch(conn, name, frame.requestId, request as never);
+    } catch (err) {
+      const e = err instanceof DfsError ? err : this.internal(err, name);
+      conn.replyError(frame.opcode, frame.requestId, e);
+    }
+  }
+
+  private internal(err: unknown, name: RpcName): DfsError {
+    this.ctx.logger.error({ err, rpc: name }, 'internal error serving request');
+    return new DfsError('INTERNAL', `internal error serving ${name}: ${(err as Error).message}`);
+  }
+
+  private dispatch(conn: ServerConnection, name: RpcName, id: number, req: never): void {
+    switch (name) {
+      case 'mkdir':
+        return this.mkdir(conn, id, req);
+      case 'list':
+        return this.list(conn, id, req);
+      case 'stat':
+        return conn.reply(encodeResponse('stat', id, this.ctx.namespace.stat((req as { path: string }).path)));
+      case 'delete':
+        return this.delete(conn, id, req);
+      case 'rename':
+        return this.rename(conn, id, req);
+      case 'create':
+        return this.create(conn, id, req);
+      case 'addBlock':
+        return this.addBlock(conn, id, req);
+      case 'complete':
+        return this.complete(conn, id, req);
+      case 'abandonBlock':
+        return this.abandonBlock(conn, id, req);
+      case 'renewLease':
+        this.ctx.leases.renew((req as { clientName: string }).clientName);
+        return conn.reply(encodeResponse('renewLease', id, {}));
+      case 'getBlockLocations':
+        return this.getBlockLocations(conn, id, req);
+      case 'serverInfo':
+        return conn.reply(encodeResponse('serverInfo', id, this.ctx.serverInfo()));
+    }
+  }
+
+  /** Applies `op` now and answers `answer()` once it is durable. */
+  private mutate(conn: ServerConnection, name: RpcName, id: number, op: EditOp, answer: () => Buffer): void {
+    this.ctx.namespace.apply(op);
+    const response = answer();
+    this.ctx.editLog().append(op, (err) => {
+      if (err) conn.replyError(rpcCodecs[name].opcode, id, err instanceof DfsError ? err : this.internal(err, name));
+      else conn.reply(response);
+    });
+    this.ctx.afterLogged();
+  }
+
+  private now(): number {
+    return this.ctx.clock.nowMs();
+  }
+
+  private mkdir(conn: ServerConnection, id: number, req: { path: string; parents: boolean }): void {
+    const op: EditOp = { op: 'mkdir', path: req.path, parents: req.parents, mtimeMs: this.now() };
+    this.mutate(conn, 'mkdir', id, op, () => encodeResponse('mkdir', id, {}));
+  }
+
+  private list(conn: ServerConnection, id: number, req: { path: string; startAfter: string; limit: number }): void {
+    const limit = req.limit === 0 ? LIST_LIMIT_DEFAULT : Math.min(req.limit, LIST_LIMIT_MAX);
+    conn.reply(encodeResponse('list', id, this.ctx.namespace.list(req.path, req.startAfter, limit)));
+  }
+
+  private delete(conn: ServerConnection, id: number, req: { path: string; recursive: boolean }): void {
+    const op: EditOp = { op: 'delete', path: req.path, recursive: req.recursive, mtimeMs: this.now() };
+    this.mutate(conn, 'delete', id, op, () => encodeResponse('delete', id, {}));
+  }
+
+  private rename(conn: ServerConnection, id: number, req: { src: string; dst: string }): void {
+    const op: EditOp = { op: 'rename', src: req.src, dst: req.dst, mtimeMs: this.now() };
+    this.mutate(conn, 'rename', id, op, () => encodeResponse('rename', id, {}));
+  }
+
+  private create(conn: ServerConnection, id: number, req: RequestOf<'create'>): void {
+    if (req.clientName.length === 0) throw new DfsError('INVALID_ARGUMENT', 'create needs a client name');
+    this.recoverIfAbandoned(req.path, req.clientName);
+    const op: EditOp = { op: 'create', ...req, mtimeMs: this.now() };
+    this.mutate(conn, 'create', id, op, () => encodeResponse('create', id, statusOf(this.ctx.namespace.file(req.path), req.path)));
+  }
+
+  /** A file held by a writer whose lease has expired is recovered before another takes it. */
+  private recoverIfAbandoned(path: string, clientName: string): void {
+    const node = this.ctx.namespace.lookup(path);
+    if (node === null || node.kind !== 'file' || node.clientName === null || node.clientName === clientName) return;
+    if (!this.ctx.leases.isExpired(node.clientName)) return;
+    this.logRecovery(path, node.blocks.length);
+  }
+
+  /** Closes an abandoned file at its last complete block (the one being written is dropped). */
+  logRecovery(path: string, blockCount: number): void {
+    const op: EditOp = { op: 'closeFile', path, keepBlocks: Math.max(0, blockCount - 1), lastNumBytes: NONE, mtimeMs: this.now() };
+    this.ctx.namespace.apply(op);
+    this.ctx.logger.info({ path, keptBlocks: op.keepBlocks }, 'lease expired; file recovered');
+    this.ctx.editLog().append(op, () => {});
+    this.ctx.afterLogged();
+  }
+
+  private addBlock(conn: ServerConnection, id: number, req: RequestOf<'addBlock'>): void {
+    const ns = this.ctx.namespace;
+    const file = ns.fileUnderConstruction(req.path, req.clientName);
+    const last = file.blocks[file.blocks.length - 1];
+    if ((req.previous === null) !== (last === undefined) || (req.previous !== null && req.previous.blockId !== last!.blockId)) {
+      throw new DfsError('INVALID_ARGUMENT', `previous block ${req.previous?.blockId ?? 'none'} is not the last block of ${req.path}`);
+    }
+    this.ctx.leases.renew(req.clientName);
+    const targets = this.ctx.blocks.chooseTargets(file.replication, conn.socket.remoteAddress ?? '', req.excludeNodes);
+    const op: EditOp = {
+      op: 'addBlock', path: req.path, clientName: req.clientName,
+      previousNumBytes: req.previous === null ? NONE : req.previous.numBytes,
+      blockId: ns.allocateBlockId(), genStamp: ns.allocateGenStamp(),
+    };
+    const offset = file.length + (req.previous?.numBytes ?? 0) - (last?.numBytes ?? 0);
+    const located: LocatedBlock = { block: { blockId: op.blockId, genStamp: op.genStamp, numBytes: 0 }, offset, locations: targets };
+    this.mutate(conn, 'addBlock', id, op, () => encodeResponse('addBlock', id, located));
+  }
+
+  private complete(conn: ServerConnection, id: number, req: RequestOf<'complete'>): void {
+    const file = this.ctx.namespace.fileUnderConstruction(req.path, req.clientName);
+    const last = file.blocks[file.blocks.length - 1];
+    if ((req.last === null) !== (last === undefined) || (req.last !== null && req.last.blockId !== last!.blockId)) {
+      throw new DfsError('INVALID_ARGUMENT', `block ${req.last?.blockId ?? 'none'} is not the last block of ${req.path}`);
+    }
+    const op: EditOp = {
+      op: 'complete', path: req.path, clientName: req.clientName,
+      lastNumBytes: req.last === null ? NONE : req.last.numBytes, mtimeMs: this.now(),
+    };
+    this.mutate(conn, 'complete', id, op, () => encodeResponse('complete', id, { completed: true }));
+  }
+
+  private abandonBlock(conn: ServerConnection, id: number, req: RequestOf<'abandonBlock'>): void {
+    const op: EditOp = { op: 'abandonBlock', path: req.path, clientName: req.clientName, blockId: req.blockId };
+    this.mutate(conn, 'abandonBlock', id, op, () => encodeResponse('abandonBlock', id, {}));
+  }
+
+  private getBlockLocations(conn: ServerConnection, id: number, req: RequestOf<'getBlockLocations'>): void {
+    const file = this.ctx.namespace.file(req.path);
+    const end = req.length === 0 ? Infinity : req.offset + req.length;
+    const blocks: LocatedBlock[] = [];
+    let offset = 0;
+    for (const b of file.blocks) {
+      const blockEnd = offset + b.numBytes;
+      // A block overlaps [offset, end) — the block being written (length 0 so far) is included.
+      if (blockEnd > req.offset && offset < end || (b.numBytes === 0 && offset >= req.offset && offset < end)) {
+        blocks.push({ block: { ...b }, offset, locations: this.ctx.blocks.locations(b.blockId) });
+      }
+      offset = blockEnd;
+    }
+    conn.reply(encodeResponse('getBlockLocations', id, { fileLength: file.length, underConstruction: file.underConstruction, blocks }));
+  }
+}
+
+type RequestOf<N extends RpcName> = import('../../protocol/namenode-messages.js').RpcRequest<N>;

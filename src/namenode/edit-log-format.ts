@@ -1,0 +1,146 @@
+/**
+ * Edit log segment format: a header, then records, each self-describing and checksummed.
+ *
+ *   segment header (16 bytes): | magic "DFSE" u32 | version u16 | reserved u16 | firstTxid u64 |
+ *
+ *   record:  0             4              8         12       20      21
+ *            | recordBytes | ~recordBytes | xxh32   | txid   | op u8 | body ... |
+ *            recordBytes counts the bytes after the two length fields; the checksum
+ *            covers txid..end. The complemented copy of the length lets a flipped bit in
+ *            the length be told from a record cut short by a crash.
+ *
+ * Decoding a segment is a pure function of its bytes. What it does with a bad record
+ * (etcd `decoder.go`, `repair.go`):
+ *
+ *   | what is found at offset X                                     | verdict          |
+ *   |---------------------------------------------------------------|------------------|
+ *   | fewer than 8 bytes left, or a (consistent) length running     | torn tail: cut X |
+ *   |   past the end of the file                                    |                  |
+ *   | all bytes from X to the end are zero (preallocated / torn)    | torn tail: cut X |
+ *   | a checksum mismatch in the LAST record whose bytes contain a  | torn tail: cut X |
+ *   |   zeroed 512-byte sector (a write that never reached disk)    |                  |
+ *   | any other checksum mismatch, length != ~copy, txid gap, bad op| corruption:      |
+ *   |   (valid bytes would be thrown away, or an acked op altered)  |   refuse to start|
+ *
+ * Cutting is only ever allowed in the newest segment; the caller enforces that.
+ */
+import { DfsError } from '../../protocol/errors.js';
+import { WireReader } from '../../protocol/wire-reader.js';
+import { WireWriter } from '../../protocol/wire-writer.js';
+import { xxh32 } from '../common/checksum.js';
+import { decodeEditOp, encodeEditOp, type EditOp } from './edit-ops.js';
+
+export const SEGMENT_MAGIC = 0x44465345; // "DFSE"
+export const SEGMENT_VERSION = 1;
+export const SEGMENT_HEADER_BYTES = 16;
+export const RECORD_HEADER_BYTES = 20;
+/** No single namespace op comes close; a larger length is corruption, not a big record. */
+export const RECORD_BYTES_MAX = 1024 * 1024;
+const SECTOR_BYTES = 512;
+
+export function encodeSegmentHeader(firstTxid: number): Buffer {
+  const w = new WireWriter(SEGMENT_HEADER_BYTES);
+  w.u32(SEGMENT_MAGIC).u16(SEGMENT_VERSION).u16(0).u64(firstTxid);
+  return Buffer.from(w.finish());
+}
+
+export function encodeRecord(txid: number, op: EditOp): Buffer {
+  const w = new WireWriter(128, 12);
+  w.u64(txid);
+  encodeEditOp(w, op);
+  const rec = Buffer.from(w.finish());
+  const recordBytes = rec.length - 8;
+  rec.writeUInt32BE(recordBytes, 0);
+  rec.writeUInt32BE(~recordBytes >>> 0, 4);
+  rec.writeUInt32BE(xxh32(rec.subarray(12)), 8);
+  return rec;
+}
+
+export interface LoggedOp {
+  txid: number;
+  op: EditOp;
+}
+
+export interface DecodedSegment {
+  firstTxid: number;
+  records: LoggedOp[];
+  /** Bytes of the valid prefix (header + whole good records). */
+  validBytes: number;
+  /** Set when bytes after validBytes were judged a torn tail; the reason. */
+  tornTail: string | null;
+}
+
+export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
+  if (buf.length < SEGMENT_HEADER_BYTES) {
+    // A segment whose header never reached disk holds no acknowledged op.
+    return { firstTxid: -1, records: [], validBytes: 0, tornTail: 'segment header incomplete' };
+  }
+  const header = new WireReader(buf.subarray(0, SEGMENT_HEADER_BYTES), `${name} header`);
+  const magic = header.u32();
+  const version = header.u16();
+  header.u16();
+  const firstTxid = header.u64();
+  if (magic !== SEGMENT_MAGIC) throw corrupt(name, 0, `bad magic 0x${magic.toString(16)}`);
+  if (version !== SEGMENT_VERSION) throw corrupt(name, 0, `unsupported segment version ${version}`);
+
+  const records: LoggedOp[] = [];
+  let at = SEGMENT_HEADER_BYTES;
+  let expectTxid = firstTxid;
+  while (at < buf.length) {
+    const left = buf.length - at;
+    if (isAllZero(buf, at, buf.length)) return done('zero-filled tail');
+    if (left < 8) return done(`${left} trailing bytes, shorter than a record header`);
+    const recordBytes = buf.readUInt32BE(at);
+    if ((~buf.readUInt32BE(at + 4) >>> 0) !== recordBytes) throw corrupt(name, at, 'record length and its check copy differ');
+    if (recordBytes < RECORD_HEADER_BYTES - 8 + 1 || recordBytes > RECORD_BYTES_MAX) {
+      throw corrupt(name, at, `impossible record length ${recordBytes}`);
+    }
+    const end = at + 8 + recordBytes;
+    if (end > buf.length) return done(`record at ${at} runs ${end - buf.length} bytes past the end`);
+    const stored = buf.readUInt32BE(at + 8);
+    const actual = xxh32(buf.subarray(at + 12, end));
+    if (stored !== actual) {
+      if (end === buf.length && hasZeroSector(buf, at, end)) return done(`checksum mismatch in a partly written last record at ${at}`);
+      throw corrupt(name, at, `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)})`);
+    }
+    let decoded: LoggedOp;
+    try {
+      const r = new WireReader(buf.subarray(at + 12, end), `${name} record at ${at}`);
+      const txid = r.u64('txid');
+      const op = decodeEditOp(r);
+      r.end();
+      decoded = { txid, op };
+    } catch (err) {
+      throw corrupt(name, at, (err as Error).message);
+    }
+    if (decoded.txid !== expectTxid) throw corrupt(name, at, `txid ${decoded.txid} where ${expectTxid} was expected`);
+    records.push(decoded);
+    expectTxid++;
+    at = end;
+  }
+  return { firstTxid, records, validBytes: at, tornTail: null };
+
+  function done(reason: string): DecodedSegment {
+    return { firstTxid, records, validBytes: at, tornTail: reason };
+  }
+}
+
+function isAllZero(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+/** True when some 512-byte-aligned sector overlapping [from, to) is all zero within the range. */
+function hasZeroSector(buf: Buffer, from: number, to: number): boolean {
+  let sector = Math.floor(from / SECTOR_BYTES) * SECTOR_BYTES;
+  for (; sector < to; sector += SECTOR_BYTES) {
+    const lo = Math.max(sector, from);
+    const hi = Math.min(sector + SECTOR_BYTES, to);
+    if (hi - lo >= Math.min(SECTOR_BYTES, to - from) / 2 && isAllZero(buf, lo, hi)) return true;
+  }
+  return false;
+}
+
+function corrupt(name: string, offset: number, why: string): DfsError {
+  return new DfsError('CORRUPT_LOG', `edit log ${name} is corrupt at byte ${offset}: ${why}`);
+}

@@ -1,0 +1,149 @@
+/**
+ * The checkpoint image: the whole namespace at one txid, written atomically (temp file,
+ * fsync, rename, fsync of the directory) so a crash leaves the old image or the new one.
+ *
+ *   header (44 bytes): | magic "DFSI" u32 | version u16 | reserved u16 | txid u64 |
+ *                      | nextBlockId u64 | nextGenStamp u64 | nodeCount u64 |
+ *   nodes, preorder from the root:
+ *      | kind u8 (1 dir, 2 file) | name str | mtimeMs u64 |
+ *      dir:  | childCount u32 |                      (its children follow)
+ *      file: | replication u16 | blockBytes u64 | open bool | [clientName str] |
+ *            | blockCount u32 | (blockId u64, genStamp u64, numBytes u64) x blockCount |
+ *   trailer: | xxh32 of every byte before it, u32 |
+ *
+ * Loading checks the trailer first, then parses with the bounds-checked reader; counts
+ * read from disk are as untrusted as counts from the network.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DfsError } from '../../protocol/errors.js';
+import { WireReader } from '../../protocol/wire-reader.js';
+import { WireWriter } from '../../protocol/wire-writer.js';
+import { xxh32 } from '../common/checksum.js';
+import { writeFileAtomic } from '../common/fs-util.js';
+import { DirNode, FileNode, type INode } from './inode.js';
+import { Namespace } from './namespace.js';
+
+const IMAGE_MAGIC = 0x44465349; // "DFSI"
+const IMAGE_VERSION = 1;
+
+export function imageFileName(txid: number): string {
+  return `fsimage_${String(txid).padStart(16, '0')}`;
+}
+
+export function serializeImage(ns: Namespace, txid: number): Buffer {
+  const w = new WireWriter(1 << 16);
+  let nodeCount = 0;
+  w.u32(IMAGE_MAGIC).u16(IMAGE_VERSION).u16(0).u64(txid).u64(ns.nextBlockId).u64(ns.nextGenStamp);
+  const countAt = w.length;
+  w.u64(0);
+  const stack: INode[] = [ns.root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    nodeCount++;
+    w.u8(node.kind === 'dir' ? 1 : 2).str(node.name).u64(node.mtimeMs);
+    if (node.kind === 'dir') {
+      w.u32(node.children.size);
+      const children = [...node.children.values()];
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+    } else {
+      w.u16(node.replication).u64(node.blockBytes).bool(node.clientName !== null);
+      if (node.clientName !== null) w.str(node.clientName);
+      w.u32(node.blocks.length);
+      for (const b of node.blocks) w.u64(b.blockId).u64(b.genStamp).u64(b.numBytes);
+    }
+  }
+  const out = Buffer.from(w.finish());
+  out.writeUInt32BE(Math.floor(nodeCount / 0x1_0000_0000), countAt);
+  out.writeUInt32BE(nodeCount % 0x1_0000_0000, countAt + 4);
+  const trailer = Buffer.allocUnsafe(4);
+  trailer.writeUInt32BE(xxh32(out), 0);
+  return Buffer.concat([out, trailer]);
+}
+
+export async function saveImage(dir: string, ns: Namespace, txid: number): Promise<string> {
+  const file = path.join(dir, imageFileName(txid));
+  await writeFileAtomic(file, serializeImage(ns, txid));
+  return file;
+}
+
+export interface LoadedImage {
+  namespace: Namespace;
+  txid: number;
+}
+
+export function parseImage(buf: Buffer, name: string): LoadedImage {
+  if (buf.length < 48) throw corrupt(name, 'shorter than its header');
+  const body = buf.subarray(0, buf.length - 4);
+  if (xxh32(body) !== buf.readUInt32BE(buf.length - 4)) throw corrupt(name, 'checksum mismatch');
+  try {
+    const r = new WireReader(body, name);
+    if (r.u32('magic') !== IMAGE_MAGIC) throw corrupt(name, 'bad magic');
+    const version = r.u16('version');
+    if (version !== IMAGE_VERSION) throw corrupt(name, `unsupported version ${version}`);
+    r.u16('reserved');
+    const txid = r.u64('txid');
+    const ns = new Namespace();
+    ns.nextBlockId = r.u64('nextBlockId');
+    ns.nextGenStamp = r.u64('nextGenStamp');
+    const nodeCount = r.u64('nodeCount');
+    // Root first; then a stack of (directory, children still to read).
+    const rootKind = r.u8('kind');
+    r.str('name');
+    if (rootKind !== 1) throw corrupt(name, 'root is not a directory');
+    ns.root.mtimeMs = r.u64('mtime');
+    const stack: Array<{ dir: DirNode; left: number }> = [{ dir: ns.root, left: r.u32('childCount') }];
+    let seen = 1;
+    ns.dirCount = 1;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.left === 0) {
+        stack.pop();
+        continue;
+      }
+      top.left--;
+      const kind = r.u8('kind');
+      const nodeName = r.str('name');
+      const mtimeMs = r.u64('mtime');
+      if (nodeName.length === 0 || nodeName.includes('/') || top.dir.children.has(nodeName)) {
+        throw corrupt(name, `bad or duplicate name '${nodeName}'`);
+      }
+      seen++;
+      if (kind === 1) {
+        const dir = new DirNode(nodeName, top.dir, mtimeMs);
+        top.dir.addChild(dir);
+        ns.dirCount++;
+        stack.push({ dir, left: r.u32('childCount') });
+      } else if (kind === 2) {
+        const replication = r.u16('replication');
+        const blockBytes = r.u64('blockBytes');
+        const open = r.bool('open');
+        const clientName = open ? r.str('clientName') : null;
+        const file = new FileNode(nodeName, top.dir, mtimeMs, replication, blockBytes, clientName);
+        const blockCount = r.count(24, 'blockCount');
+        for (let i = 0; i < blockCount; i++) {
+          file.blocks.push({ blockId: r.u64('blockId'), genStamp: r.u64('genStamp'), numBytes: r.u64('numBytes') });
+        }
+        top.dir.addChild(file);
+        ns.fileCount++;
+        ns.blockCount += blockCount;
+      } else {
+        throw corrupt(name, `unknown node kind ${kind}`);
+      }
+    }
+    r.end();
+    if (seen !== nodeCount) throw corrupt(name, `header says ${nodeCount} nodes, found ${seen}`);
+    return { namespace: ns, txid };
+  } catch (err) {
+    if (err instanceof DfsError && err.code === 'CORRUPT_LOG') throw err;
+    throw corrupt(name, (err as Error).message);
+  }
+}
+
+export function loadImage(file: string): LoadedImage {
+  return parseImage(fs.readFileSync(file), path.basename(file));
+}
+
+function corrupt(name: string, why: string): DfsError {
+  return new DfsError('CORRUPT_LOG', `checkpoint image ${name} is corrupt: ${why}`);
+}

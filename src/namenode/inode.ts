@@ -1,0 +1,90 @@
+/**
+ * The namespace tree's nodes. Directories hold children by name; files hold their block
+ * list and, while open for writing, the lease holder's client name. Nodes keep a parent
+ * pointer and their own name so a node can tell its path (leases and block owners refer to
+ * nodes, not path strings, so a rename needs no bookkeeping elsewhere).
+ */
+import { FileType, type FileStatus } from '../../protocol/types.js';
+import { joinPath } from './path-rules.js';
+
+export interface BlockMeta {
+  blockId: number;
+  genStamp: number;
+  /** Committed length; for the block being written, 0 until the next addBlock/complete. */
+  numBytes: number;
+}
+
+export class DirNode {
+  readonly kind = 'dir' as const;
+  readonly children = new Map<string, INode>();
+  /** Children names in sorted order, built lazily for paged listing, dropped on change. */
+  private sorted: string[] | null = null;
+
+  constructor(public name: string, public parent: DirNode | null, public mtimeMs: number) {}
+
+  addChild(node: INode): void {
+    this.children.set(node.name, node);
+    node.parent = this;
+    this.sorted = null;
+  }
+
+  removeChild(name: string): void {
+    this.children.delete(name);
+    this.sorted = null;
+  }
+
+  sortedNames(): string[] {
+    this.sorted ??= [...this.children.keys()].sort();
+    return this.sorted;
+  }
+}
+
+export class FileNode {
+  readonly kind = 'file' as const;
+  blocks: BlockMeta[] = [];
+  /** The writer holding the lease, or null once the file is complete. */
+  clientName: string | null;
+
+  constructor(
+    public name: string,
+    public parent: DirNode | null,
+    public mtimeMs: number,
+    public replication: number,
+    public blockBytes: number,
+    clientName: string | null,
+  ) {
+    this.clientName = clientName;
+  }
+
+  get length(): number {
+    let total = 0;
+    for (const b of this.blocks) total += b.numBytes;
+    return total;
+  }
+
+  get underConstruction(): boolean {
+    return this.clientName !== null;
+  }
+}
+
+export type INode = DirNode | FileNode;
+
+export function pathOf(node: INode): string {
+  const parts: string[] = [];
+  for (let n: INode | null = node; n !== null && n.parent !== null; n = n.parent) parts.push(n.name);
+  return joinPath(parts.reverse());
+}
+
+export function statusOf(node: INode, shownPath: string): FileStatus {
+  if (node.kind === 'dir') {
+    return {
+      path: shownPath, type: FileType.DIRECTORY, length: 0, replication: 0, blockBytes: 0,
+      mtimeMs: node.mtimeMs, blockCount: 0, underConstruction: false, childCount: node.children.size,
+    };
+  }
+  return {
+    path: shownPath, type: FileType.FILE, length: node.length, replication: node.replication,
+    blockBytes: node.blockBytes, mtimeMs: node.mtimeMs, blockCount: node.blocks.length,
+    underConstruction: node.underConstruction, childCount: 0,
+  };
+}

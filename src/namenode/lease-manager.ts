@@ -1,0 +1,78 @@
+/**
+ * Leases: a file open for writing belongs to one client name. Each holder has one lease
+ * covering all its open files; `renew` refreshes it. A lease not renewed within
+ * `leaseLimitMs` expires and the NameNode recovers its files (closes them at their last
+ * complete block). Leases are not logged: after a restart, every file still open in the
+ * namespace gets a fresh lease for its holder, as in HDFS.
+ *
+ * Files are tracked by node, not path, so renames need no bookkeeping here.
+ */
+import type { Clock } from '../common/clock.js';
+import type { BlockMeta, FileNode } from './inode.js';
+import type { NamespaceListener } from './namespace.js';
+
+interface Lease {
+  renewedMs: number;
+  files: Set<FileNode>;
+}
+
+export class LeaseManager implements NamespaceListener {
+  private readonly leases = new Map<string, Lease>();
+
+  constructor(private readonly clock: Clock, private readonly leaseLimitMs: number) {}
+
+  get size(): number {
+    return this.leases.size;
+  }
+
+  fileOpened(file: FileNode): void {
+    const holder = file.clientName!;
+    let lease = this.leases.get(holder);
+    if (lease === undefined) {
+      lease = { renewedMs: this.clock.nowMs(), files: new Set() };
+      this.leases.set(holder, lease);
+    }
+    lease.renewedMs = this.clock.nowMs();
+    lease.files.add(file);
+  }
+
+  fileClosed(file: FileNode, clientName: string): void {
+    this.drop(clientName, file);
+  }
+
+  fileRemoved(file: FileNode): void {
+    if (file.clientName !== null) this.drop(file.clientName, file);
+  }
+
+  blocksRemoved(_blocks: BlockMeta[]): void {}
+
+  private drop(holder: string, file: FileNode): void {
+    const lease = this.leases.get(holder);
+    if (lease === undefined) return;
+    lease.files.delete(file);
+    if (lease.files.size === 0) this.leases.delete(holder);
+  }
+
+  /** Refreshes the holder's lease; false when it holds none (nothing open, or recovered). */
+  renew(holder: string): boolean {
+    const lease = this.leases.get(holder);
+    if (lease === undefined) return false;
+    lease.renewedMs = this.clock.nowMs();
+    return true;
+  }
+
+  isExpired(holder: string): boolean {
+    const lease = this.leases.get(holder);
+    return lease === undefined || this.clock.nowMs() - lease.renewedMs > this.leaseLimitMs;
+  }
+
+  /** Files whose holder's lease has expired, oldest lease first. */
+  expiredFiles(): FileNode[] {
+    const now = this.clock.nowMs();
+    const out: FileNode[] = [];
+    for (const lease of this.leases.values()) {
+      if (now - lease.renewedMs > this.leaseLimitMs) out.push(...lease.files);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The NameNode process: loads the name directory, opens the edit log, serves client RPCs,
+ * recovers expired leases, checkpoints periodically, and shuts down cleanly (stop
+ * listening, flush the log, release the directory). It never touches file bytes.
+ *
+ * A failed edit-log write is fatal (memory would be ahead of the disk): the NameNode logs
+ * it and stops, and `fatal` resolves so the process can exit non-zero.
+ */
+import { isNamenodeOpcode } from '../../protocol/namenode-messages.js';
+import { Role } from '../../protocol/handshake.js';
+import { initChecksum } from '../common/checksum.js';
+import { systemClock, type Clock } from '../common/clock.js';
+import type { NameNodeConfig } from '../common/config.js';
+import { FrameServer } from '../common/frame-server.js';
+import type { Logger } from '../common/logger.js';
+import { ClientRpc, noBlockLocator, type BlockLocator } from './client-rpc.js';
+import { EditLog } from './edit-log.js';
+import path from 'node:path';
+import { writeFileAtomic } from '../common/fs-util.js';
+import { imageFileName, serializeImage } from './fs-image.js';
+import { pathOf, type INode } from './inode.js';
+import { LeaseManager } from './lease-manager.js';
+import { loadNameDir, lockNameDir, purgeBefore, readVersion } from './name-dir.js';
+import type { Namespace } from './namespace.js';
+
+export const DFS_VERSION = '0.1.0';
+
+export class NameNode {
+  private editLog!: EditLog;
+  private server!: FrameServer;
+  private namespace!: Namespace;
+  private leases!: LeaseManager;
+  private rpc!: ClientRpc;
+  private unlock: () => void = () => {};
+  private timers: NodeJS.Timeout[] = [];
+  private txnsSinceCheckpoint = 0;
+  private checkpointing: Promise<void> | null = null;
+  private lastCheckpointMs = Date.now();
+  private stopping: Promise<void> | null = null;
+  private fatalResolve!: (err: Error) => void;
+  /** Resolves if the NameNode had to stop because its storage failed. */
+  readonly fatal = new Promise<Error>((resolve) => (this.fatalResolve = resolve));
+  clusterId = '';
+  safeMode = false;
+  address = { host: '', port: 0 };
+
+  constructor(
+    readonly config: NameNodeConfig,
+    private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
+    private readonly blocks: BlockLocator = noBlockLocator,
+  ) {}
+
+  async start(): Promise<void> {
+    await initChecksum();
+    const dir = this.config.nameDir;
+    this.clusterId = readVersion(dir).clusterId;
+    this.unlock = lockNameDir(dir);
+    const started = Date.now();
+    const state = await loadNameDir(dir, this.log);
+    this.namespace = state.namespace;
+    this.log.info(
+      { imageTxid: state.imageTxid, replayed: state.replayed, lastTxid: state.lastTxid, files: state.namespace.fileCount, ms: Date.now() - started },
+      'namespace loaded',
+    );
+    this.leases = new LeaseManager(this.clock, this.config.leaseLimitMs);
+    this.namespace.addListener(this.leases);
+    this.reopenLeases();
+    this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err));
+    this.txnsSinceCheckpoint = state.replayed;
+
+    this.rpc = new ClientRpc({
+      namespace: this.namespace,
+      editLog: () => this.editLog,
+      leases: this.leases,
+      clock: this.clock,
+      logger: this.log,
+      blocks: this.blocks,
+      isSafeMode: () => this.safeMode,
+      serverInfo: () => ({
+        clusterId: this.clusterId, version: DFS_VERSION, safeMode: this.safeMode, lastTxid: this.editLog.lastWrittenTxid,
+        fileCount: this.namespace.fileCount, directoryCount: this.namespace.dirCount, blockCount: this.namespace.blockCount,
+      }),
+      afterLogged: () => this.afterLogged(),
+    });
+    this.server = new FrameServer({
+      host: this.config.host,
+      port: this.config.port,
+      bodyBytesMax: this.config.rpcBodyBytesMax,
+      isKnownOpcode: isNamenodeOpcode,
+      acceptRoles: new Set([Role.CLIENT, Role.ADMIN]),
+      connectionsMax: this.config.connectionsMax,
+      inflightMax: this.config.inflightMax,
+      handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+      frameTimeoutMs: this.config.frameTimeoutMs,
+      logger: this.log,
+      onFrame: (conn, frame) => this.rpc.handle(conn, frame),
+    });
+    this.address = await this.server.listen();
+    this.timers.push(setInterval(() => this.recoverLeases(), this.config.leaseCheckIntervalMs));
+    this.timers.push(setInterval(() => this.maybeCheckpoint(true), Math.min(this.config.checkpointIntervalMs, 60_000)));
+    for (const t of this.timers) t.unref();
+    this.log.info({ host: this.address.host, port: this.address.port, clusterId: this.clusterId }, 'namenode listening');
+  }
+
+  /** Files open at the last shutdown or crash get a fresh lease for their holder. */
+  private reopenLeases(): void {
+    const stack: INode[] = [this.namespace.root];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (n.kind === 'dir') for (const c of n.children.values()) stack.push(c);
+      else if (n.clientName !== null) this.leases.fileOpened(n);
+    }
+  }
+
+  private recoverLeases(): void {
+    if (this.safeMode || this.stopping) return;
+    for (const file of this.leases.expiredFiles()) {
+      try {
+        this.rpc.logRecovery(pathOf(file), file.blocks.length);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'lease recovery failed');
+      }
+    }
+  }
+
+  private afterLogged(): void {
+    this.txnsSinceCheckpoint++;
+    if (this.txnsSinceCheckpoint >= this.config.checkpointTxns) this.maybeCheckpoint(false);
+  }
+
+  private maybeCheckpoint(timed: boolean): void {
+    if (this.checkpointing || this.stopping || this.txnsSinceCheckpoint === 0) return;
+    if (timed && Date.now() - this.lastCheckpointMs < this.config.checkpointIntervalMs) return;
+    this.checkpointing = this.checkpoint().finally(() => {
+      this.checkpointing = null;
+    });
+  }
+
+  /** Image of the namespace at the last logged txid; then the log rolls and old files go. */
+  async checkpoint(): Promise<void> {
+    const started = Date.now();
+    const txid = this.editLog.lastWrittenTxid;
+    // Serialize first, synchronously: the tree is exactly the state after `txid`.
+    const image = serializeImage(this.namespace, txid);
+    this.txnsSinceCheckpoint = 0;
+    this.lastCheckpointMs = Date.now();
+    try {
+      await this.editLog.roll();
+      await writeFileAtomic(path.join(this.config.nameDir, imageFileName(txid)), image);
+      const removed = purgeBefore(this.config.nameDir, txid);
+      this.log.info({ txid, bytes: image.length, removed: removed.length, ms: Date.now() - started }, 'checkpoint written');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, txid }, 'checkpoint failed; the edit log still holds everything');
+    }
+  }
+
+  private onFatal(err: Error): void {
+    this.log.fatal({ err: err.message }, 'edit log failed; stopping the NameNode');
+    this.fatalResolve(err);
+    void this.stop();
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const t of this.timers) clearInterval(t);
+      await this.server?.close();
+      await this.checkpointing;
+      await this.editLog?.close();
+      this.unlock();
+      this.log.info('namenode stopped');
+    })();
+    return this.stopping;
+  }
+}
+

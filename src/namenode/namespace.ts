@@ -1,0 +1,362 @@
+/**
+ * The in-memory namespace: a tree of directories and files, the block id and generation
+ * stamp counters, and the one function that changes them, `apply`. Every mutation, live or
+ * replayed from the edit log, goes through `apply`, which checks everything first and only
+ * then mutates, so an operation either happens whole or fails with a typed error and leaves
+ * the tree untouched. Replay of a logged op must succeed; if it does not, the log is corrupt.
+ *
+ * Listeners hear about files leaving the tree (deleted or overwritten) so the lease manager
+ * and the block map can drop what referred to them.
+ */
+import { DfsError } from '../../protocol/errors.js';
+import type { FileStatus } from '../../protocol/types.js';
+import { NONE, type EditOp } from './edit-ops.js';
+import { DirNode, FileNode, statusOf, type BlockMeta, type INode } from './inode.js';
+import { isSameOrBeneath, joinPath, parsePath } from './path-rules.js';
+
+export interface NamespaceListener {
+  /** A file left the namespace; its blocks are garbage. */
+  fileRemoved(file: FileNode): void;
+  /** A file was opened for writing by `clientName` (create). */
+  fileOpened(file: FileNode): void;
+  /** A file under construction was closed (complete or lease recovery). */
+  fileClosed(file: FileNode, clientName: string): void;
+  /** Blocks left a file that stays (abandon, lease recovery). */
+  blocksRemoved(blocks: BlockMeta[]): void;
+}
+
+export const REPLICATION_MAX = 32;
+export const BLOCK_BYTES_MIN = 1024;
+export const BLOCK_BYTES_MAX = 16 * 1024 * 1024 * 1024;
+
+export class Namespace {
+  readonly root = new DirNode('', null, 0);
+  nextBlockId = 1;
+  nextGenStamp = 1;
+  fileCount = 0;
+  dirCount = 1;
+  blockCount = 0;
+  private readonly listeners: NamespaceListener[] = [];
+
+  addListener(listener: NamespaceListener): void {
+    this.listeners.push(listener);
+  }
+
+  // ---- reads -----------------------------------------------------------------------
+
+  lookup(path: string): INode | null {
+    return this.resolve(parsePath(path));
+  }
+
+  private resolve(parts: readonly string[]): INode | null {
+    let node: INode = this.root;
+    for (const name of parts) {
+      if (node.kind !== 'dir') return null;
+      const next: INode | undefined = node.children.get(name);
+      if (next === undefined) return null;
+      node = next;
+    }
+    return node;
+  }
+
+  /** Resolves the parent directory of `parts`, with the errors an operation on it expects. */
+  private parentDir(parts: readonly string[], path: string): DirNode {
+    let node: INode = this.root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const next: INode | undefined = node.kind === 'dir' ? node.children.get(parts[i]!) : undefined;
+      if (next === undefined) throw new DfsError('NOT_FOUND', `parent of ${path} does not exist: ${joinPath(parts.slice(0, i + 1))}`);
+      if (next.kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts.slice(0, i + 1))} is a file, in ${path}`);
+      node = next;
+    }
+    return node as DirNode;
+  }
+
+  stat(path: string): FileStatus {
+    const node = this.lookup(path);
+    if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file or directory`);
+    return statusOf(node, path);
+  }
+
+  list(path: string, startAfter: string, limit: number): { entries: FileStatus[]; hasMore: boolean } {
+    const node = this.lookup(path);
+    if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file or directory`);
+    if (node.kind === 'file') return { entries: [statusOf(node, node.name)], hasMore: false };
+    const names = node.sortedNames();
+    let lo = 0;
+    if (startAfter !== '') {
+      // First name strictly greater than startAfter (binary search over the sorted names).
+      let hi = names.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (names[mid]! <= startAfter) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    const end = Math.min(names.length, lo + limit);
+    const entries: FileStatus[] = [];
+    for (let i = lo; i < end; i++) {
+      const name = names[i]!;
+      entries.push(statusOf(node.children.get(name)!, name));
+    }
+    return { entries, hasMore: end < names.length };
+  }
+
+  file(path: string): FileNode {
+    const node = this.lookup(path);
+    if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file`);
+    if (node.kind !== 'file') throw new DfsError('IS_A_DIRECTORY', `${path} is a directory`);
+    return node;
+  }
+
+  /** The file `clientName` holds open at `path`, or the typed reason it does not. */
+  fileUnderConstruction(path: string, clientName: string): FileNode {
+    const file = this.file(path);
+    if (file.clientName === null) throw new DfsError('NO_LEASE', `${path} is not open for writing`);
+    if (file.clientName !== clientName) {
+      throw new DfsError('LEASE_CONFLICT', `${path} is being written by another client (${file.clientName})`);
+    }
+    return file;
+  }
+
+  // ---- the one mutation path -------------------------------------------------------
+
+  apply(e: EditOp): void {
+    switch (e.op) {
+      case 'mkdir':
+        return this.mkdir(e.path, e.parents, e.mtimeMs);
+      case 'create':
+        return this.create(e);
+      case 'addBlock':
+        return this.addBlock(e.path, e.clientName, e.previousNumBytes, e.blockId, e.genStamp);
+      case 'abandonBlock':
+        return this.abandonBlock(e.path, e.clientName, e.blockId);
+      case 'complete':
+        return this.complete(e.path, e.clientName, e.lastNumBytes, e.mtimeMs);
+      case 'delete':
+        return this.delete(e.path, e.recursive, e.mtimeMs);
+      case 'rename':
+        return this.rename(e.src, e.dst, e.mtimeMs);
+      case 'closeFile':
+        return this.closeFile(e.path, e.keepBlocks, e.lastNumBytes, e.mtimeMs);
+      case 'updateBlock':
+        return this.updateBlock(e.path, e.blockId, e.genStamp, e.numBytes);
+    }
+  }
+
+  private mkdir(path: string, parents: boolean, mtimeMs: number): void {
+    const parts = parsePath(path);
+    if (parts.length === 0) {
+      if (parents) return;
+      throw new DfsError('ALREADY_EXISTS', '/ already exists');
+    }
+    // Walk as far as the tree goes; everything after must be created.
+    let node: DirNode = this.root;
+    let i = 0;
+    for (; i < parts.length; i++) {
+      const next = node.children.get(parts[i]!);
+      if (next === undefined) break;
+      if (next.kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts.slice(0, i + 1))} is a file`);
+      node = next;
+    }
+    if (i === parts.length) {
+      if (parents) return;
+      throw new DfsError('ALREADY_EXISTS', `${path} already exists`);
+    }
+    if (!parents && i < parts.length - 1) {
+      throw new DfsError('NOT_FOUND', `parent of ${path} does not exist: ${joinPath(parts.slice(0, i + 1))}`);
+    }
+    for (; i < parts.length; i++) {
+      const dir = new DirNode(parts[i]!, node, mtimeMs);
+      node.addChild(dir);
+      node.mtimeMs = mtimeMs;
+      this.dirCount++;
+      node = dir;
+    }
+  }
+
+  private create(e: Extract<EditOp, { op: 'create' }>): void {
+    const parts = parsePath(e.path);
+    if (parts.length === 0) throw new DfsError('IS_A_DIRECTORY', '/ is a directory');
+    if (e.replication < 1 || e.replication > REPLICATION_MAX) {
+      throw new DfsError('INVALID_ARGUMENT', `replication ${e.replication} is outside 1..${REPLICATION_MAX}`);
+    }
+    if (e.blockBytes < BLOCK_BYTES_MIN || e.blockBytes > BLOCK_BYTES_MAX) {
+      throw new DfsError('INVALID_ARGUMENT', `block size ${e.blockBytes} is outside ${BLOCK_BYTES_MIN}..${BLOCK_BYTES_MAX}`);
+    }
+    let parent: DirNode;
+    const existingParent = this.resolve(parts.slice(0, -1));
+    if (existingParent === null && e.createParent) {
+      this.checkCanMkdirs(parts.slice(0, -1), e.path);
+      this.mkdir(joinPath(parts.slice(0, -1)), true, e.mtimeMs);
+      parent = this.resolve(parts.slice(0, -1)) as DirNode;
+    } else {
+      parent = this.parentDir(parts, e.path);
+    }
+    const name = parts[parts.length - 1]!;
+    const existing = parent.children.get(name);
+    if (existing !== undefined) {
+      if (existing.kind === 'dir') throw new DfsError('IS_A_DIRECTORY', `${e.path} is a directory`);
+      if (existing.clientName !== null && existing.clientName !== e.clientName) {
+        throw new DfsError('LEASE_CONFLICT', `${e.path} is being written by another client (${existing.clientName})`);
+      }
+      if (!e.overwrite) throw new DfsError('ALREADY_EXISTS', `${e.path} already exists`);
+      this.removeNode(existing);
+    }
+    const file = new FileNode(name, parent, e.mtimeMs, e.replication, e.blockBytes, e.clientName);
+    parent.addChild(file);
+    parent.mtimeMs = e.mtimeMs;
+    this.fileCount++;
+    for (const l of this.listeners) l.fileOpened(file);
+  }
+
+  /** Checks (without mutating) that mkdir -p of `parts` would succeed. */
+  private checkCanMkdirs(parts: readonly string[], path: string): void {
+    let node: INode = this.root;
+    for (let i = 0; i < parts.length; i++) {
+      if (node.kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts.slice(0, i))} is a file, in ${path}`);
+      const next: INode | undefined = node.children.get(parts[i]!);
+      if (next === undefined) return;
+      node = next;
+    }
+    if (node.kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts)} is a file, in ${path}`);
+  }
+
+  private addBlock(path: string, clientName: string, previousNumBytes: number, blockId: number, genStamp: number): void {
+    const file = this.fileUnderConstruction(path, clientName);
+    const last = file.blocks[file.blocks.length - 1];
+    if (previousNumBytes !== NONE) {
+      if (last === undefined) throw new DfsError('INVALID_ARGUMENT', `${path} has no previous block to commit`);
+      if (previousNumBytes > file.blockBytes) {
+        throw new DfsError('INVALID_ARGUMENT', `previous block length ${previousNumBytes} exceeds the block size ${file.blockBytes}`);
+      }
+    }
+    if (previousNumBytes !== NONE) last!.numBytes = previousNumBytes;
+    file.blocks.push({ blockId, genStamp, numBytes: 0 });
+    this.blockCount++;
+    if (blockId >= this.nextBlockId) this.nextBlockId = blockId + 1;
+    if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
+  }
+
+  private abandonBlock(path: string, clientName: string, blockId: number): void {
+    const file = this.fileUnderConstruction(path, clientName);
+    const last = file.blocks[file.blocks.length - 1];
+    if (last === undefined || last.blockId !== blockId) {
+      throw new DfsError('INVALID_ARGUMENT', `block ${blockId} is not the last block of ${path}`);
+    }
+    file.blocks.pop();
+    this.blockCount--;
+    for (const l of this.listeners) l.blocksRemoved([last]);
+  }
+
+  private complete(path: string, clientName: string, lastNumBytes: number, mtimeMs: number): void {
+    const file = this.fileUnderConstruction(path, clientName);
+    const last = file.blocks[file.blocks.length - 1];
+    if (lastNumBytes !== NONE) {
+      if (last === undefined) throw new DfsError('INVALID_ARGUMENT', `${path} has no block to complete`);
+      if (lastNumBytes > file.blockBytes) {
+        throw new DfsError('INVALID_ARGUMENT', `last block length ${lastNumBytes} exceeds the block size ${file.blockBytes}`);
+      }
+      last.numBytes = lastNumBytes;
+    }
+    file.clientName = null;
+    file.mtimeMs = mtimeMs;
+    for (const l of this.listeners) l.fileClosed(file, clientName);
+  }
+
+  private delete(path: string, recursive: boolean, mtimeMs: number): void {
+    const parts = parsePath(path);
+    if (parts.length === 0) throw new DfsError('INVALID_ARGUMENT', 'the root directory cannot be deleted');
+    const node = this.resolve(parts);
+    if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file or directory`);
+    if (node.kind === 'dir' && node.children.size > 0 && !recursive) {
+      throw new DfsError('NOT_EMPTY', `${path} is a non-empty directory (use recursive delete)`);
+    }
+    const parent = node.parent!;
+    this.removeNode(node);
+    parent.mtimeMs = mtimeMs;
+  }
+
+  /** Detaches a subtree and tells the listeners about every file in it. */
+  private removeNode(node: INode): void {
+    node.parent!.removeChild(node.name);
+    const stack: INode[] = [node];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (n.kind === 'dir') {
+        this.dirCount--;
+        for (const child of n.children.values()) stack.push(child);
+      } else {
+        this.fileCount--;
+        this.blockCount -= n.blocks.length;
+        for (const l of this.listeners) l.fileRemoved(n);
+      }
+    }
+  }
+
+  private rename(src: string, dst: string, mtimeMs: number): void {
+    const srcParts = parsePath(src);
+    let dstParts = parsePath(dst);
+    if (srcParts.length === 0) throw new DfsError('INVALID_ARGUMENT', 'the root directory cannot be renamed');
+    const node = this.resolve(srcParts);
+    if (node === null) throw new DfsError('NOT_FOUND', `${src}: no such file or directory`);
+    if (src === dst) return;
+    // HDFS semantics: renaming onto an existing directory moves the source inside it.
+    const target = this.resolve(dstParts);
+    if (target !== null && target.kind === 'dir') dstParts = [...dstParts, node.name];
+    if (node.kind === 'dir' && isSameOrBeneath(srcParts, dstParts)) {
+      throw new DfsError('INVALID_ARGUMENT', `cannot move ${src} into itself (${dst})`);
+    }
+    if (dstParts.length === 0) throw new DfsError('ALREADY_EXISTS', '/ already exists');
+    const dstPath = joinPath(dstParts);
+    if (isSameOrBeneath(dstParts, srcParts) && dstParts.length === srcParts.length) return;
+    const dstParent = this.parentDir(dstParts, dstPath);
+    const name = dstParts[dstParts.length - 1]!;
+    if (dstParent.children.has(name)) throw new DfsError('ALREADY_EXISTS', `${dstPath} already exists`);
+    const srcParent = node.parent!;
+    srcParent.removeChild(node.name);
+    srcParent.mtimeMs = mtimeMs;
+    node.name = name;
+    dstParent.addChild(node);
+    dstParent.mtimeMs = mtimeMs;
+  }
+
+  /** Lease recovery: keep the first `keepBlocks` blocks, fix the last one's length, close. */
+  private closeFile(path: string, keepBlocks: number, lastNumBytes: number, mtimeMs: number): void {
+    const file = this.file(path);
+    if (file.clientName === null) throw new DfsError('INVALID_ARGUMENT', `${path} is not open for writing`);
+    if (keepBlocks > file.blocks.length) {
+      throw new DfsError('INVALID_ARGUMENT', `cannot keep ${keepBlocks} of ${file.blocks.length} blocks of ${path}`);
+    }
+    const dropped = file.blocks.splice(keepBlocks);
+    this.blockCount -= dropped.length;
+    const last = file.blocks[file.blocks.length - 1];
+    if (last !== undefined && lastNumBytes !== NONE) last.numBytes = lastNumBytes;
+    const holder = file.clientName;
+    file.clientName = null;
+    file.mtimeMs = mtimeMs;
+    if (dropped.length > 0) for (const l of this.listeners) l.blocksRemoved(dropped);
+    for (const l of this.listeners) l.fileClosed(file, holder);
+  }
+
+  private updateBlock(path: string, blockId: number, genStamp: number, numBytes: number): void {
+    const file = this.file(path);
+    const block = file.blocks.find((b) => b.blockId === blockId);
+    if (block === undefined) throw new DfsError('NOT_FOUND', `block ${blockId} is not part of ${path}`);
+    if (genStamp <= block.genStamp) {
+      throw new DfsError('STALE_GENERATION', `generation stamp ${genStamp} is not newer than ${block.genStamp}`);
+    }
+    block.genStamp = genStamp;
+    if (numBytes !== NONE) block.numBytes = numBytes;
+    if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
+  }
+
+  // ---- id allocation (live path only; replay takes ids from the records) ------------
+
+  allocateBlockId(): number {
+    return this.nextBlockId++;
+  }
+
+  allocateGenStamp(): number {
+    return this.nextGenStamp++;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The golden vectors in protocol/golden-vectors.json, checked in both directions: every
+ * vector decodes to its stated values (delivered whole, byte by byte, split at every
+ * offset, and all together in one buffer), and encoding those values gives its bytes.
+ */
+import { describe, expect, it } from 'vitest';
+import xxhash from 'xxhash-wasm';
+import {
+  ERROR_CODES,
+  FrameDecoder,
+  HANDSHAKE_BYTES,
+  PACKET_HEADER_BYTES,
+  FRAME_HEADER_BYTES,
+  dataCodecs,
+  rpcCodecs,
+  type Frame,
+  type FrameDecoderOptions,
+} from '../../protocol/index.js';
+import {
+  Rng,
+  decodePieces,
+  decodeVectorHandshake,
+  decodeVectorMessage,
+  encodeVector,
+  isFrameVector,
+  loadGoldenVectors,
+  packetChecksums,
+  snapshot,
+  xxh32Reference,
+  type DecodedFrameJson,
+  type GoldenVector,
+} from './protocol-support.js';
+
+const vectors = loadGoldenVectors();
+const frameVectors = vectors.filter(isFrameVector);
+const handshakeVectors = vectors.filter((v) => !isFrameVector(v));
+// No opcode validator here: one decoder sees requests, responses and data frames alike.
+const options: FrameDecoderOptions = { bodyBytesMax: 1 << 20 };
+
+function bytesOf(v: GoldenVector): Buffer {
+  return Buffer.from(v.hex, 'hex');
+}
+
+/** Decodes whole and checks the frame header and the message against the vector. */
+function checkDecoded(v: GoldenVector, frame: Frame): void {
+  const d = v.decoded as unknown as DecodedFrameJson;
+  expect({ kind: frame.kind, opcode: frame.opcode, flags: frame.flags, requestId: frame.requestId, bodyBytes: frame.body.length }).toEqual(d.frame);
+  expect(decodeVectorMessage(v, frame)).toEqual(d.message);
+}
+
+describe('golden vectors: the file', () => {
+  it('has unique names and lowercase hex', () => {
+    expect(new Set(vectors.map((v) => v.name)).size).toBe(vectors.length);
+    for (const v of vectors) expect(v.hex, v.name).toMatch(/^([0-9a-f]{2})+$/);
+  });
+
+  it('covers the handshake, every NameNode RPC both ways, errors, data ops, packets and acks', () => {
+    const has = (type: string, rpc?: string): boolean => vectors.some((v) => v.type === type && (rpc === undefined || v.rpc === rpc));
+    expect(has('hello')).toBe(true);
+    expect(has('helloReply')).toBe(true);
+    for (const rpc of Object.keys(rpcCodecs)) {
+      expect(has('request', rpc), `${rpc} request`).toBe(true);
+      expect(has('response', rpc), `${rpc} response`).toBe(true);
+    }
+    for (const rpc of Object.keys(dataCodecs)) {
+      expect(has('dataRequest', rpc), `${rpc} request`).toBe(true);
+      expect(has('dataResponse', rpc), `${rpc} response`).toBe(true);
+    }
+    expect(has('error')).toBe(true);
+    expect(has('packet')).toBe(true);
+    expect(has('ack')).toBe(true);
+    expect(vectors.some((v) => v.type === 'helloReply' && v.decoded['status'] === 1)).toBe(true);
+  });
+});
+
+describe('golden vectors: handshake', () => {
+  for (const v of handshakeVectors) {
+    it(`${v.name}: decodes and re-encodes`, () => {
+      const bytes = bytesOf(v);
+      expect(bytes.length).toBe(HANDSHAKE_BYTES);
+      expect(decodeVectorHandshake(v, bytes)).toEqual(v.decoded);
+      expect(encodeVector(v).toString('hex')).toBe(v.hex);
+    });
+  }
+});
+
+describe('golden vectors: frames', () => {
+  for (const v of frameVectors) {
+    describe(v.name, () => {
+      const bytes = bytesOf(v);
+
+      it('the length field counts the bytes after it', () => {
+        expect(bytes.readUInt32BE(0)).toBe(bytes.length - 4);
+      });
+
+      it('decodes whole to the stated values', () => {
+        const frames: Frame[] = [];
+        new FrameDecoder(options).push(bytes, (f) => frames.push(f));
+        expect(frames).toHaveLength(1);
+        checkDecoded(v, frames[0]!);
+      });
+
+      it('encodes the stated values to the same bytes', () => {
+        expect(encodeVector(v).toString('hex')).toBe(v.hex);
+      });
+
+      it('decodes byte by byte to the same frame', () => {
+        const whole = decodePieces([bytes], options);
+        const decoder = new FrameDecoder(options);
+        const frames: Frame[] = [];
+        for (let i = 0; i < bytes.length; i++) {
+          decoder.push(bytes.subarray(i, i + 1), (f) => frames.push(f));
+          // Nothing is delivered before the last byte.
+          expect(frames.length).toBe(i === bytes.length - 1 ? 1 : 0);
+        }
+        expect(decoder.idle).toBe(true);
+        expect(frames.map(snapshot)).toEqual(whole);
+        checkDecoded(v, frames[0]!);
+      });
+
+      it('decodes split at every offset into two pieces to the same frame', () => {
+        const whole = decodePieces([bytes], options);
+        for (let at = 0; at <= bytes.length; at++) {
+          const decoder = new FrameDecoder(options);
+          const frames: Frame[] = [];
+          decoder.push(bytes.subarray(0, at), (f) => frames.push(f));
+          decoder.push(bytes.subarray(at), (f) => frames.push(f));
+          expect(frames.map(snapshot), `split at ${at}`).toEqual(whole);
+          checkDecoded(v, frames[0]!);
+        }
+      });
+    });
+  }
+
+  it('all frame vectors concatenated in one buffer decode in order', () => {
+    const all = Buffer.concat(frameVectors.map(bytesOf));
+    const frames: Frame[] = [];
+    new FrameDecoder(options).push(all, (f) => frames.push(f));
+    expect(frames).toHaveLength(frameVectors.length);
+    frameVectors.forEach((v, i) => checkDecoded(v, frames[i]!));
+  });
+
+  it('all frame vectors concatenated and cut at random give the same frames', () => {
+    const all = Buffer.concat(frameVectors.map(bytesOf));
+    const whole = decodePieces([all], options);
+    const rng = new Rng(0x601de);
+    for (let round = 0; round < 200; round++) {
+      expect(decodePieces(rng.split(all, rng.range(2, 200)), options), `round ${round}`).toEqual(whole);
+    }
+  });
+});
+
+describe('golden vectors: packet checksums', () => {
+  it('the reference xxh32 matches published values and xxhash-wasm', async () => {
+    expect(xxh32Reference(Buffer.alloc(0))).toBe(0x02cc5d05);
+    expect(xxh32Reference(Buffer.from('a'))).toBe(0x550d7456);
+    expect(xxh32Reference(Buffer.from('abc'))).toBe(0x32d153ff);
+    expect(xxh32Reference(Buffer.from('Nobody inspects the spammish repetition'))).toBe(0xe2293b2f);
+    const { h32Raw } = await xxhash();
+    const rng = new Rng(7);
+    for (let i = 0; i < 200; i++) {
+      const b = rng.bytes(rng.int(100));
+      expect(xxh32Reference(b)).toBe(h32Raw(b, 0) >>> 0);
+    }
+  });
+
+  for (const v of frameVectors.filter((x) => x.type === 'packet')) {
+    it(`${v.name}: checksums are xxh32 (seed 0, big-endian) of each chunk`, () => {
+      const body = Buffer.from(v.hex, 'hex').subarray(FRAME_HEADER_BYTES);
+      const payloadBytes = body.readUInt32BE(28);
+      const payload = body.subarray(body.length - payloadBytes);
+      const sums = packetChecksums(payload, v.chunkBytes!);
+      expect(body.subarray(PACKET_HEADER_BYTES, PACKET_HEADER_BYTES + sums.length).toString('hex')).toBe(sums.toString('hex'));
+      expect(body.length).toBe(PACKET_HEADER_BYTES + sums.length + payloadBytes);
+    });
+  }
+});
+
+describe('golden vectors: checked by hand against PROTOCOL.md', () => {
+  const byName = (name: string): Buffer => bytesOf(vectors.find((v) => v.name === name)!);
+
+  it('hello: "DFS1", version 1, role CLIENT, reserved 0', () => {
+    expect(byName('hello from a client').toString('hex')).toBe('44465331' + '0001' + '01' + '00');
+  });
+
+  it('mkdir request: header then str path and bool parents', () => {
+    expect(byName('mkdir request').toString('hex')).toBe(
+      '00000016' + '01' + '01' + '0000' + '00000001' + '000b' + Buffer.from('/user/alice').toString('hex') + '01',
+    );
+  });
+
+  it('getBlockLocations request: length 2^53-1 is 001fffffffffffff', () => {
+    expect(byName('getBlockLocations request (whole file)').toString('hex')).toBe(
+      '0000001c' + '01' + '0b' + '0000' + '0000000e' + '0002' + '2f66' + '0000000000000000' + '001fffffffffffff',
+    );
+  });
+
+  it('error frame: u16 code (NOT_FOUND = 3) then str message', () => {
+    expect(ERROR_CODES.NOT_FOUND).toBe(3);
+    const msg = Buffer.from('no such file: /nope');
+    expect(byName('error frame NOT_FOUND answering a stat').toString('hex')).toBe(
+      '0000001f' + '03' + '03' + '0000' + '00000004' + '0003' + '0013' + msg.toString('hex'),
+    );
+  });
+
+  it('ack: seqno u64, count u8, statuses', () => {
+    expect(byName('ACK (third node ERROR_CHECKSUM)').toString('hex')).toBe(
+      '00000014' + '05' + '00' + '0000' + '00000001' + '0000000000000001' + '03' + '000002',
+    );
+  });
+
+  it('READ_BLOCK response: u32 chunkBytes, u64 startOffset, u64 length', () => {
+    expect(byName('READ_BLOCK response').toString('hex')).toBe(
+      '0000001c' + '02' + '41' + '0000' + '00000002' + '00000008' + '0000000000000000' + '000000000000000b',
+    );
+  });
+});

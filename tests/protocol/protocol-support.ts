@@ -1,0 +1,487 @@
+/**
+ * Helpers shared by the protocol tests: a seeded PRNG, a reference xxh32, frame building
+ * and decoding utilities, and the golden-vector loader with a decoder that turns a vector's
+ * frame into the JSON shape stored in `protocol/golden-vectors.json`.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  dataCodecs,
+  decodeAck,
+  decodeDataBody,
+  decodeError,
+  decodeHello,
+  decodeHelloReply,
+  decodePacket,
+  decodeRequest,
+  decodeResponse,
+  encodeAck,
+  encodeDataRequest,
+  encodeDataResponse,
+  encodeError,
+  encodeHello,
+  encodeHelloReply,
+  encodePacketHeader,
+  encodeRequest,
+  encodeResponse,
+  DfsError,
+  ERROR_CODES,
+  FRAME_HEADER_BYTES,
+  rpcCodecs,
+  FrameDecoder,
+  writeFrameHeader,
+  type Ack,
+  type Block,
+  type DatanodeInfo,
+  type FileStatus,
+  type LocatedBlock,
+  type ReadBlockRequest,
+  type ReadBlockResponse,
+  type WriteBlockRequest,
+  type WriteBlockResponse,
+  type DataRpcName,
+  type ErrorCode,
+  type Frame,
+  type FrameDecoderOptions,
+  type FrameKind,
+  type HandshakeStatus,
+  type Role,
+  type RpcName,
+  type RpcRequest,
+  type RpcResponse,
+} from '../../protocol/index.js';
+
+// ---- randomness --------------------------------------------------------------------------
+
+/** mulberry32: a tiny, fast, seedable PRNG; returns floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class Rng {
+  readonly next: () => number;
+  constructor(readonly seed: number) {
+    this.next = mulberry32(seed);
+  }
+  /** Integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  /** Integer in [lo, hi]. */
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+  bool(): boolean {
+    return this.next() < 0.5;
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!;
+  }
+  bytes(n: number): Buffer {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) b[i] = this.int(256);
+    return b;
+  }
+  /** A u64 that fits in 2^53-1, biased towards edge values. */
+  u64(): number {
+    switch (this.int(6)) {
+      case 0: return 0;
+      case 1: return Number.MAX_SAFE_INTEGER;
+      case 2: return 0xffffffff;
+      case 3: return 0x1_0000_0000;
+      case 4: return this.int(1000);
+      default: return Math.floor(this.next() * Number.MAX_SAFE_INTEGER);
+    }
+  }
+  u32(): number {
+    return this.pick([0, 1, 0xffffffff, this.int(0x1_0000_0000)]);
+  }
+  u16(): number {
+    return this.pick([0, 1, 0xffff, this.int(0x10000)]);
+  }
+  /** A well-formed string: empty, ASCII, or mixed 1- to 4-byte UTF-8. */
+  str(maxChars = 12): string {
+    const alphabet = ['a', 'Z', '/', '.', ' ', 'é', 'ß', '日', '本', '€', '😀', '\u0000', '\uffff'];
+    const n = this.int(maxChars + 1);
+    let s = '';
+    for (let i = 0; i < n; i++) s += this.pick(alphabet);
+    return s;
+  }
+  /** Splits `buf` into random pieces (some empty), covering it exactly. */
+  split(buf: Buffer, piecesMax = 8): Buffer[] {
+    const pieces: Buffer[] = [];
+    let at = 0;
+    while (at < buf.length) {
+      const n = this.int(Math.min(buf.length - at, Math.ceil(buf.length / piecesMax) * 2) + 1);
+      pieces.push(buf.subarray(at, at + n));
+      at += n;
+    }
+    return pieces;
+  }
+}
+
+/** A seed from DFS_FUZZ_SEED (to replay a failure) or a fresh random one. */
+export function fuzzSeed(): number {
+  const fromEnv = process.env['DFS_FUZZ_SEED'];
+  if (fromEnv !== undefined && fromEnv !== '') return Number(fromEnv) >>> 0;
+  return (Math.random() * 0x1_0000_0000) >>> 0;
+}
+
+// ---- reference xxh32 (independent of xxhash-wasm, used to check the golden packets) ------
+
+const P1 = 0x9e3779b1;
+const P2 = 0x85ebca77;
+const P3 = 0xc2b2ae3d;
+const P4 = 0x27d4eb2f;
+const P5 = 0x165667b1;
+
+const rotl = (x: number, r: number): number => ((x << r) | (x >>> (32 - r))) >>> 0;
+const round = (acc: number, lane: number): number => Math.imul(rotl((acc + Math.imul(lane, P2)) >>> 0, 13), P1) >>> 0;
+
+export function xxh32Reference(input: Uint8Array, seed = 0): number {
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  const len = input.length;
+  let i = 0;
+  let h: number;
+  if (len >= 16) {
+    let v1 = (seed + P1 + P2) >>> 0;
+    let v2 = (seed + P2) >>> 0;
+    let v3 = seed >>> 0;
+    let v4 = (seed - P1) >>> 0;
+    for (; i <= len - 16; i += 16) {
+      v1 = round(v1, view.getUint32(i, true));
+      v2 = round(v2, view.getUint32(i + 4, true));
+      v3 = round(v3, view.getUint32(i + 8, true));
+      v4 = round(v4, view.getUint32(i + 12, true));
+    }
+    h = (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) >>> 0;
+  } else {
+    h = (seed + P5) >>> 0;
+  }
+  h = (h + len) >>> 0;
+  for (; i + 4 <= len; i += 4) {
+    h = (h + Math.imul(view.getUint32(i, true), P3)) >>> 0;
+    h = Math.imul(rotl(h, 17), P4) >>> 0;
+  }
+  for (; i < len; i++) {
+    h = (h + Math.imul(input[i]!, P5)) >>> 0;
+    h = Math.imul(rotl(h, 11), P1) >>> 0;
+  }
+  h ^= h >>> 15;
+  h = Math.imul(h, P2) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, P3) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The checksums of a payload, as the packet format lays them out. */
+export function packetChecksums(payload: Buffer, chunkBytes: number, h32 = xxh32Reference): Buffer {
+  const n = Math.ceil(payload.length / chunkBytes);
+  const out = Buffer.alloc(n * 4);
+  for (let i = 0; i < n; i++) out.writeUInt32BE(h32(payload.subarray(i * chunkBytes, (i + 1) * chunkBytes), 0) >>> 0, i * 4);
+  return out;
+}
+
+// ---- frames ------------------------------------------------------------------------------
+
+/** A frame with any header values, for tests that need bytes the encoders refuse to make. */
+export function rawFrame(kind: number, opcode: number, requestId: number, body: Buffer, flags = 0): Buffer {
+  const out = Buffer.alloc(FRAME_HEADER_BYTES + body.length);
+  writeFrameHeader(out, 0, kind as FrameKind, opcode, requestId, body.length);
+  out.writeUInt16BE(flags, 6);
+  body.copy(out, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/** The body of an encoded frame (a copy). */
+export function bodyOf(frame: Buffer): Buffer {
+  return Buffer.from(frame.subarray(FRAME_HEADER_BYTES));
+}
+
+/** Re-seals `body` under the header of `frame` (new length). */
+export function withBody(frame: Buffer, body: Buffer): Buffer {
+  return rawFrame(frame.readUInt8(4), frame.readUInt8(5), frame.readUInt32BE(8), body, frame.readUInt16BE(6));
+}
+
+export interface FrameSnapshot {
+  kind: number;
+  opcode: number;
+  flags: number;
+  requestId: number;
+  bodyHex: string;
+}
+
+export function snapshot(f: Frame): FrameSnapshot {
+  return { kind: f.kind, opcode: f.opcode, flags: f.flags, requestId: f.requestId, bodyHex: f.body.toString('hex') };
+}
+
+/** Feeds `pieces` to a fresh decoder and returns every frame (snapshotted at delivery). */
+export function decodePieces(pieces: readonly Buffer[], options: FrameDecoderOptions): FrameSnapshot[] {
+  const decoder = new FrameDecoder(options);
+  const out: FrameSnapshot[] = [];
+  for (const p of pieces) decoder.push(p, (f) => out.push(snapshot(f)));
+  expectIdle(decoder);
+  return out;
+}
+
+export function expectIdle(decoder: FrameDecoder): void {
+  if (!decoder.idle) throw new Error(`decoder holds ${decoder.buffered} bytes of an unfinished frame`);
+}
+
+/** Decodes exactly one frame from `bytes`, delivered whole. */
+export function decodeOne(bytes: Buffer, options: FrameDecoderOptions = { bodyBytesMax: 1 << 24 }): Frame {
+  const frames: Frame[] = [];
+  new FrameDecoder(options).push(bytes, (f) => frames.push(f));
+  if (frames.length !== 1) throw new Error(`expected one frame, got ${frames.length}`);
+  return frames[0]!;
+}
+
+/** Runs `fn` and returns the DfsError it throws (fails if it throws anything else or nothing). */
+export function dfsErrorOf(fn: () => unknown): DfsError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof DfsError) return err;
+    throw new Error(`expected a DfsError, got ${String(err)}`, { cause: err });
+  }
+  throw new Error('expected a DfsError, nothing was thrown');
+}
+
+// ---- golden vectors ----------------------------------------------------------------------
+
+export type VectorType =
+  | 'hello' | 'helloReply' | 'request' | 'response' | 'error' | 'dataRequest' | 'dataResponse' | 'packet' | 'ack';
+
+export interface GoldenVector {
+  name: string;
+  type: VectorType;
+  rpc?: string;
+  chunkBytes?: number;
+  hex: string;
+  decoded: Record<string, unknown>;
+}
+
+export interface DecodedFrameJson {
+  frame: { kind: number; opcode: number; flags: number; requestId: number; bodyBytes: number };
+  message: Record<string, unknown>;
+}
+
+export function loadGoldenVectors(): GoldenVector[] {
+  const url = new URL('../../protocol/golden-vectors.json', import.meta.url);
+  return JSON.parse(readFileSync(url, 'utf8')) as GoldenVector[];
+}
+
+export const isFrameVector = (v: GoldenVector): boolean => v.type !== 'hello' && v.type !== 'helloReply';
+
+interface PacketJson {
+  blockId: number;
+  offsetInBlock: number;
+  seqno: number;
+  last: boolean;
+  payloadBytes: number;
+  checksums: string[];
+  payloadHex: string;
+}
+
+/** Decodes a vector's frame into the JSON shape of `decoded.message`. */
+export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<string, unknown> {
+  switch (v.type) {
+    case 'request':
+      return decodeRequest(v.rpc as RpcName, frame) as Record<string, unknown>;
+    case 'response':
+      return decodeResponse(v.rpc as RpcName, frame) as Record<string, unknown>;
+    case 'dataRequest':
+      return decodeDataBody(dataCodecs[v.rpc as DataRpcName].req, frame, `${v.rpc} request`) as unknown as Record<string, unknown>;
+    case 'dataResponse':
+      return decodeDataBody(dataCodecs[v.rpc as DataRpcName].res, frame, `${v.rpc} response`) as unknown as Record<string, unknown>;
+    case 'error': {
+      const e = decodeError(frame);
+      return { code: e.code, message: e.message };
+    }
+    case 'packet': {
+      const p = decodePacket(frame, v.chunkBytes!);
+      const checksums: string[] = [];
+      for (let i = 0; i < p.checksums.length; i += 4) checksums.push(p.checksums.subarray(i, i + 4).toString('hex'));
+      const out: PacketJson = {
+        blockId: p.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last,
+        payloadBytes: p.payloadBytes, checksums, payloadHex: p.payload.toString('hex'),
+      };
+      return out as unknown as Record<string, unknown>;
+    }
+    case 'ack':
+      return decodeAck(frame) as unknown as Record<string, unknown>;
+    default:
+      throw new Error(`not a frame vector: ${v.type}`);
+  }
+}
+
+/** Decodes a handshake vector. */
+export function decodeVectorHandshake(v: GoldenVector, bytes: Buffer): Record<string, unknown> {
+  return (v.type === 'hello' ? decodeHello(bytes) : decodeHelloReply(bytes)) as unknown as Record<string, unknown>;
+}
+
+/** Encodes a vector's decoded values with the codecs (the encoder direction of the vector). */
+export function encodeVector(v: GoldenVector): Buffer {
+  if (v.type === 'hello') return encodeHello(v.decoded['role'] as Role, v.decoded['version'] as number);
+  if (v.type === 'helloReply') return encodeHelloReply(v.decoded['status'] as HandshakeStatus, v.decoded['version'] as number);
+  const d = v.decoded as unknown as DecodedFrameJson;
+  const id = d.frame.requestId;
+  const m = d.message;
+  switch (v.type) {
+    case 'request':
+      return encodeRequest(v.rpc as RpcName, id, m as RpcRequest<RpcName>);
+    case 'response':
+      return encodeResponse(v.rpc as RpcName, id, m as RpcResponse<RpcName>);
+    case 'dataRequest':
+      return encodeDataRequest(v.rpc as DataRpcName, id, m as never);
+    case 'dataResponse':
+      return encodeDataResponse(v.rpc as DataRpcName, id, m as never);
+    case 'error':
+      return encodeError(d.frame.opcode, id, new DfsError(m['code'] as ErrorCode, m['message'] as string));
+    case 'packet': {
+      const p = m as unknown as PacketJson;
+      const payload = Buffer.from(p.payloadHex, 'hex');
+      const sums = Buffer.from(p.checksums.join(''), 'hex');
+      const head = encodePacketHeader(id, { blockId: p.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last, payloadBytes: p.payloadBytes }, sums);
+      return Buffer.concat([head, payload]);
+    }
+    case 'ack':
+      return encodeAck(id, m as unknown as Ack);
+  }
+}
+
+// ---- random messages ---------------------------------------------------------------------
+
+export function randomBlock(rng: Rng): Block {
+  return { blockId: rng.u64(), genStamp: rng.u64(), numBytes: rng.u64() };
+}
+
+export function randomDatanode(rng: Rng): DatanodeInfo {
+  return { nodeId: rng.str(), host: rng.str(), port: rng.u16() };
+}
+
+export function randomList<T>(rng: Rng, make: (rng: Rng) => T, max = 3): T[] {
+  const n = rng.int(max + 1);
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(make(rng));
+  return out;
+}
+
+export function randomFileStatus(rng: Rng): FileStatus {
+  return {
+    path: rng.str(),
+    type: rng.pick([1, 2] as const),
+    length: rng.u64(),
+    replication: rng.u16(),
+    blockBytes: rng.u64(),
+    mtimeMs: rng.u64(),
+    blockCount: rng.u32(),
+    underConstruction: rng.bool(),
+    childCount: rng.u32(),
+  };
+}
+
+export function randomLocatedBlock(rng: Rng): LocatedBlock {
+  return { block: randomBlock(rng), offset: rng.u64(), locations: randomList(rng, randomDatanode) };
+}
+
+const maybe = <T>(rng: Rng, make: (rng: Rng) => T): T | null => (rng.bool() ? make(rng) : null);
+
+/** A random, valid request for every NameNode RPC. */
+export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<N> {
+  const s = (): string => rng.str();
+  const all: { [K in RpcName]: () => RpcRequest<K> } = {
+    mkdir: () => ({ path: s(), parents: rng.bool() }),
+    list: () => ({ path: s(), startAfter: s(), limit: rng.u32() }),
+    stat: () => ({ path: s() }),
+    delete: () => ({ path: s(), recursive: rng.bool() }),
+    rename: () => ({ src: s(), dst: s() }),
+    create: () => ({ path: s(), clientName: s(), overwrite: rng.bool(), createParent: rng.bool(), replication: rng.u16(), blockBytes: rng.u64() }),
+    addBlock: () => ({ path: s(), clientName: s(), previous: maybe(rng, randomBlock), excludeNodes: randomList(rng, (r) => r.str()) }),
+    complete: () => ({ path: s(), clientName: s(), last: maybe(rng, randomBlock) }),
+    abandonBlock: () => ({ path: s(), clientName: s(), blockId: rng.u64() }),
+    renewLease: () => ({ clientName: s() }),
+    getBlockLocations: () => ({ path: s(), offset: rng.u64(), length: rng.u64() }),
+    serverInfo: () => ({}),
+  };
+  return all[name]() as RpcRequest<N>;
+}
+
+/** A random, valid response for every NameNode RPC. */
+export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcResponse<N> {
+  const all: { [K in RpcName]: () => RpcResponse<K> } = {
+    mkdir: () => ({}),
+    list: () => ({ entries: randomList(rng, randomFileStatus), hasMore: rng.bool() }),
+    stat: () => randomFileStatus(rng),
+    delete: () => ({}),
+    rename: () => ({}),
+    create: () => randomFileStatus(rng),
+    addBlock: () => randomLocatedBlock(rng),
+    complete: () => ({ completed: rng.bool() }),
+    abandonBlock: () => ({}),
+    renewLease: () => ({}),
+    getBlockLocations: () => ({ fileLength: rng.u64(), underConstruction: rng.bool(), blocks: randomList(rng, randomLocatedBlock) }),
+    serverInfo: () => ({
+      clusterId: rng.str(), version: rng.str(), safeMode: rng.bool(), lastTxid: rng.u64(),
+      fileCount: rng.u64(), directoryCount: rng.u64(), blockCount: rng.u64(),
+    }),
+  };
+  return all[name]() as RpcResponse<N>;
+}
+
+export function randomWriteBlockRequest(rng: Rng): WriteBlockRequest {
+  return { block: randomBlock(rng), clientName: rng.str(), stage: rng.int(256), chunkBytes: rng.u32(), targets: randomList(rng, randomDatanode) };
+}
+export function randomWriteBlockResponse(rng: Rng): WriteBlockResponse {
+  return { firstBadLink: rng.str() };
+}
+export function randomReadBlockRequest(rng: Rng): ReadBlockRequest {
+  return { block: randomBlock(rng), offset: rng.u64(), length: rng.u64() };
+}
+export function randomReadBlockResponse(rng: Rng): ReadBlockResponse {
+  return { chunkBytes: rng.u32(), startOffset: rng.u64(), length: rng.u64() };
+}
+
+export const RPC_NAMES = Object.keys(rpcCodecs) as RpcName[];
+
+/** One random valid frame of any kind (NameNode or data), for stream and mutation tests. */
+export function randomValidFrame(rng: Rng): Buffer {
+  const id = rng.u32();
+  switch (rng.int(8)) {
+    case 0: {
+      const n = rng.pick(RPC_NAMES);
+      return encodeRequest(n, id, randomRequest(rng, n));
+    }
+    case 1: {
+      const n = rng.pick(RPC_NAMES);
+      return encodeResponse(n, id, randomResponse(rng, n));
+    }
+    case 2:
+      return encodeError(rng.int(256), id, new DfsError(rng.pick(Object.keys(ERROR_CODES) as ErrorCode[]), rng.str(40)));
+    case 3:
+      return rng.bool()
+        ? encodeDataRequest('writeBlock', id, randomWriteBlockRequest(rng))
+        : encodeDataRequest('readBlock', id, randomReadBlockRequest(rng));
+    case 4:
+      return rng.bool()
+        ? encodeDataResponse('writeBlock', id, randomWriteBlockResponse(rng))
+        : encodeDataResponse('readBlock', id, randomReadBlockResponse(rng));
+    case 5:
+    case 6: {
+      const chunkBytes = rng.range(1, 64);
+      const payload = rng.bytes(rng.int(200));
+      const sums = packetChecksums(payload, chunkBytes);
+      const head = encodePacketHeader(id, { blockId: rng.u64(), offsetInBlock: rng.u64(), seqno: rng.u64(), last: rng.bool(), payloadBytes: payload.length }, sums);
+      return Buffer.concat([head, payload]);
+    }
+    default:
+      return encodeAck(id, { seqno: rng.u64(), statuses: randomList(rng, (r) => r.int(256), 5) });
+  }
+}

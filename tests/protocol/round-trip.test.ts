@@ -1,0 +1,327 @@
+/**
+ * Encode -> FrameDecoder -> decode gives back the same values, for every message the
+ * protocol has: handshake, every NameNode request and response, every error code, the data
+ * requests and responses, packets and acks. Fixed examples cover edge values (empty
+ * strings and lists, 2^53-1, multi-byte UTF-8); seeded random values cover the rest.
+ */
+import { describe, expect, it } from 'vitest';
+import xxhash from 'xxhash-wasm';
+import {
+  ERROR_CODES,
+  FrameDecoder,
+  FrameKind,
+  HandshakeStatus,
+  PROTOCOL_VERSION,
+  RPC_BODY_BYTES_MAX,
+  DATA_BODY_BYTES_MAX,
+  Role,
+  DataOp,
+  DfsError,
+  checkHelloReply,
+  checksumCount,
+  dataCodecs,
+  decodeAck,
+  decodeDataBody,
+  decodeError,
+  decodeHello,
+  decodeHelloReply,
+  decodePacket,
+  decodeRequest,
+  decodeResponse,
+  encodeAck,
+  encodeDataRequest,
+  encodeDataResponse,
+  encodeError,
+  encodeHello,
+  encodeHelloReply,
+  encodePacketHeader,
+  encodeRequest,
+  encodeResponse,
+  errorCodeFromWire,
+  errorCodeToWire,
+  isDataOpcode,
+  isNamenodeOpcode,
+  isNamenodeReplyOpcode,
+  rpcCodecs,
+  rpcNameOf,
+  type ErrorCode,
+  type FileStatus,
+  type Frame,
+  type RpcName,
+  type RpcRequest,
+  type RpcResponse,
+} from '../../protocol/index.js';
+import {
+  RPC_NAMES,
+  Rng,
+  decodeOne,
+  dfsErrorOf,
+  packetChecksums,
+  randomReadBlockRequest,
+  randomReadBlockResponse,
+  randomRequest,
+  randomResponse,
+  randomWriteBlockRequest,
+  randomWriteBlockResponse,
+} from './protocol-support.js';
+
+const MAX = Number.MAX_SAFE_INTEGER;
+const rpcOptions = { bodyBytesMax: RPC_BODY_BYTES_MAX, isKnownOpcode: isNamenodeOpcode };
+const replyOptions = { bodyBytesMax: RPC_BODY_BYTES_MAX, isKnownOpcode: isNamenodeReplyOpcode };
+const dataOptions = { bodyBytesMax: DATA_BODY_BYTES_MAX, isKnownOpcode: isDataOpcode };
+
+const dirStatus: FileStatus = {
+  path: 'logs', type: 1, length: 0, replication: 0, blockBytes: 0, mtimeMs: 1767225600000,
+  blockCount: 0, underConstruction: false, childCount: 7,
+};
+const fileStatus: FileStatus = {
+  path: '/données/日本/😀.bin', type: 2, length: MAX, replication: 65535, blockBytes: 134217728,
+  mtimeMs: 0, blockCount: 0xffffffff, underConstruction: true, childCount: 0,
+};
+const block = { blockId: MAX, genStamp: 0x1_0000_0000, numBytes: 0xffffffff };
+const dn = { nodeId: 'dn-1', host: '::1', port: 65535 };
+
+/** Hand-picked examples: at least one request and one response per RPC, with edge values. */
+const requests: { [K in RpcName]: RpcRequest<K>[] } = {
+  mkdir: [{ path: '/a', parents: false }, { path: '/', parents: true }],
+  list: [{ path: '/', startAfter: '', limit: 0 }, { path: '/x', startAfter: 'é', limit: 0xffffffff }],
+  stat: [{ path: '' }, { path: '/' + 'n'.repeat(255) }, { path: 'x'.repeat(65535) }],
+  delete: [{ path: '/a', recursive: true }],
+  rename: [{ src: '/a', dst: '/données' }],
+  create: [{ path: '/f', clientName: 'c', overwrite: true, createParent: false, replication: 0, blockBytes: MAX }],
+  addBlock: [
+    { path: '/f', clientName: 'c', previous: null, excludeNodes: [] },
+    { path: '/f', clientName: 'c', previous: block, excludeNodes: ['', 'dn-2', '日本'] },
+  ],
+  complete: [
+    { path: '/f', clientName: 'c', last: null },
+    { path: '/f', clientName: 'c', last: { blockId: 0, genStamp: 0, numBytes: 0 } },
+  ],
+  abandonBlock: [{ path: '/f', clientName: 'c', blockId: MAX }],
+  renewLease: [{ clientName: '' }, { clientName: 'client-42' }],
+  getBlockLocations: [{ path: '/f', offset: 0, length: MAX }],
+  serverInfo: [{}],
+};
+
+const responses: { [K in RpcName]: RpcResponse<K>[] } = {
+  mkdir: [{}],
+  list: [
+    { entries: [], hasMore: false },
+    { entries: [dirStatus, fileStatus], hasMore: true },
+    // Empty names are the smallest FileStatus (38 bytes); the list-count check must allow them.
+    { entries: [{ ...dirStatus, path: '' }, { ...dirStatus, path: '' }, { ...dirStatus, path: '' }], hasMore: false },
+  ],
+  stat: [dirStatus, fileStatus],
+  delete: [{}],
+  rename: [{}],
+  create: [fileStatus],
+  addBlock: [
+    { block, offset: 0, locations: [] },
+    { block, offset: MAX, locations: [dn, { nodeId: '', host: '', port: 0 }] },
+  ],
+  complete: [{ completed: true }, { completed: false }],
+  abandonBlock: [{}],
+  renewLease: [{}],
+  getBlockLocations: [
+    { fileLength: 0, underConstruction: false, blocks: [] },
+    { fileLength: MAX, underConstruction: true, blocks: [{ block, offset: 0, locations: [dn] }, { block, offset: 5, locations: [] }] },
+  ],
+  serverInfo: [{ clusterId: 'CID-1', version: '0.1.0', safeMode: true, lastTxid: MAX, fileCount: 0, directoryCount: 1, blockCount: 2 }],
+};
+
+function roundTripRequest<N extends RpcName>(name: N, id: number, value: RpcRequest<N>): void {
+  const frame = decodeOne(encodeRequest(name, id, value), rpcOptions);
+  expect(frame.kind).toBe(FrameKind.REQUEST);
+  expect(frame.opcode).toBe(rpcCodecs[name].opcode);
+  expect(frame.flags).toBe(0);
+  expect(frame.requestId).toBe(id);
+  expect(rpcNameOf(frame.opcode)).toBe(name);
+  expect(decodeRequest(name, frame)).toEqual(value);
+}
+
+function roundTripResponse<N extends RpcName>(name: N, id: number, value: RpcResponse<N>): void {
+  const frame = decodeOne(encodeResponse(name, id, value), replyOptions);
+  expect(frame.kind).toBe(FrameKind.RESPONSE);
+  expect(frame.opcode).toBe(rpcCodecs[name].opcode);
+  expect(frame.requestId).toBe(id);
+  expect(decodeResponse(name, frame)).toEqual(value);
+}
+
+describe('round trip: handshake', () => {
+  for (const role of Object.values(Role)) {
+    it(`hello with role ${role}`, () => {
+      const bytes = encodeHello(role);
+      expect(bytes.length).toBe(8);
+      expect(decodeHello(bytes)).toEqual({ version: PROTOCOL_VERSION, role });
+      expect(decodeHello(encodeHello(role, 0xffff))).toEqual({ version: 0xffff, role });
+    });
+  }
+
+  for (const status of Object.values(HandshakeStatus)) {
+    it(`reply with status ${status}`, () => {
+      expect(decodeHelloReply(encodeHelloReply(status))).toEqual({ version: PROTOCOL_VERSION, status });
+      expect(decodeHelloReply(encodeHelloReply(status, 7))).toEqual({ version: 7, status });
+    });
+  }
+
+  it('checkHelloReply accepts OK and turns the other statuses into typed errors', () => {
+    expect(() => checkHelloReply({ version: PROTOCOL_VERSION, status: HandshakeStatus.OK })).not.toThrow();
+    expect(dfsErrorOf(() => checkHelloReply({ version: 2, status: HandshakeStatus.VERSION_MISMATCH })).code).toBe('VERSION_MISMATCH');
+    expect(dfsErrorOf(() => checkHelloReply({ version: 1, status: HandshakeStatus.ROLE_REFUSED })).code).toBe('ACCESS_DENIED');
+    expect(dfsErrorOf(() => checkHelloReply({ version: 1, status: 99 })).code).toBe('PROTOCOL');
+  });
+});
+
+describe('round trip: NameNode RPCs', () => {
+  it('opcodes are unique and every RPC has hand-picked examples', () => {
+    const opcodes = RPC_NAMES.map((n) => rpcCodecs[n].opcode);
+    expect(new Set(opcodes).size).toBe(opcodes.length);
+    for (const n of RPC_NAMES) {
+      expect(requests[n].length, n).toBeGreaterThan(0);
+      expect(responses[n].length, n).toBeGreaterThan(0);
+    }
+  });
+
+  for (const name of RPC_NAMES) {
+    it(`${name} request`, () => {
+      requests[name].forEach((v, i) => roundTripRequest(name, i + 1, v as RpcRequest<typeof name>));
+    });
+    it(`${name} response`, () => {
+      responses[name].forEach((v, i) => roundTripResponse(name, 0xffffffff - i, v as RpcResponse<typeof name>));
+    });
+    it(`${name} random requests and responses`, () => {
+      const rng = new Rng(0x5eed + rpcCodecs[name].opcode);
+      for (let i = 0; i < 300; i++) {
+        roundTripRequest(name, rng.u32(), randomRequest(rng, name));
+        roundTripResponse(name, rng.u32(), randomResponse(rng, name));
+      }
+    });
+  }
+});
+
+describe('round trip: errors', () => {
+  const codes = Object.keys(ERROR_CODES) as ErrorCode[];
+
+  it('error numbers are unique and map both ways', () => {
+    expect(new Set(Object.values(ERROR_CODES)).size).toBe(codes.length);
+    for (const c of codes) expect(errorCodeFromWire(errorCodeToWire(c))).toBe(c);
+  });
+
+  for (const code of codes) {
+    it(`ERROR frame with ${code}`, () => {
+      const frame = decodeOne(encodeError(0x03, 99, new DfsError(code, `something about ${code} — é`)), replyOptions);
+      expect(frame.kind).toBe(FrameKind.ERROR);
+      expect(frame.opcode).toBe(0x03);
+      expect(frame.requestId).toBe(99);
+      expect(frame.body.readUInt16BE(0)).toBe(ERROR_CODES[code]);
+      const err = decodeError(frame);
+      expect(err).toBeInstanceOf(DfsError);
+      expect(err.code).toBe(code);
+      expect(err.message).toBe(`something about ${code} — é`);
+    });
+  }
+
+  it('a connection-level error (opcode 0, request id 0) with an empty message', () => {
+    const frame = decodeOne(encodeError(0, 0, new DfsError('MALFORMED', '')), dataOptions);
+    expect([frame.opcode, frame.requestId]).toEqual([0, 0]);
+    expect(decodeError(frame).code).toBe('MALFORMED');
+    expect(decodeError(frame).message).toBe('');
+  });
+
+  it('a long message is cut to 4096 characters', () => {
+    const err = decodeError(decodeOne(encodeError(1, 1, new DfsError('INTERNAL', 'x'.repeat(10000)))));
+    expect(err.message).toBe('x'.repeat(4096));
+  });
+});
+
+describe('round trip: data transfer', () => {
+  it('WRITE_BLOCK request and response', () => {
+    const req = { block, clientName: 'c1', stage: 2, chunkBytes: 65536, targets: [dn, { nodeId: 'b', host: 'h', port: 1 }] };
+    const f = decodeOne(encodeDataRequest('writeBlock', 5, req), dataOptions);
+    expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.WRITE_BLOCK, 5]);
+    expect(decodeDataBody(dataCodecs.writeBlock.req, f, 'write')).toEqual(req);
+    for (const res of [{ firstBadLink: '' }, { firstBadLink: 'dn-3' }]) {
+      const g = decodeOne(encodeDataResponse('writeBlock', 5, res), dataOptions);
+      expect([g.kind, g.opcode]).toEqual([FrameKind.RESPONSE, DataOp.WRITE_BLOCK]);
+      expect(decodeDataBody(dataCodecs.writeBlock.res, g, 'write')).toEqual(res);
+    }
+  });
+
+  it('READ_BLOCK request and response', () => {
+    const req = { block, offset: 3, length: MAX };
+    const f = decodeOne(encodeDataRequest('readBlock', 6, req), dataOptions);
+    expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.READ_BLOCK, 6]);
+    expect(decodeDataBody(dataCodecs.readBlock.req, f, 'read')).toEqual(req);
+    const res = { chunkBytes: 512, startOffset: 0, length: MAX };
+    const g = decodeOne(encodeDataResponse('readBlock', 6, res), dataOptions);
+    expect(decodeDataBody(dataCodecs.readBlock.res, g, 'read')).toEqual(res);
+  });
+
+  it('random data requests and responses', () => {
+    const rng = new Rng(0xda7a);
+    for (let i = 0; i < 300; i++) {
+      const w = randomWriteBlockRequest(rng);
+      expect(decodeDataBody(dataCodecs.writeBlock.req, decodeOne(encodeDataRequest('writeBlock', 1, w)), 'w')).toEqual(w);
+      const wr = randomWriteBlockResponse(rng);
+      expect(decodeDataBody(dataCodecs.writeBlock.res, decodeOne(encodeDataResponse('writeBlock', 1, wr)), 'w')).toEqual(wr);
+      const r = randomReadBlockRequest(rng);
+      expect(decodeDataBody(dataCodecs.readBlock.req, decodeOne(encodeDataRequest('readBlock', 1, r)), 'r')).toEqual(r);
+      const rr = randomReadBlockResponse(rng);
+      expect(decodeDataBody(dataCodecs.readBlock.res, decodeOne(encodeDataResponse('readBlock', 1, rr)), 'r')).toEqual(rr);
+    }
+  });
+
+  it('packets of many sizes and chunk sizes, header and payload written separately', async () => {
+    const { h32Raw } = await xxhash();
+    const rng = new Rng(0xbacc);
+    const cases: Array<[number, number]> = [[0, 1], [0, 512], [1, 1], [511, 512], [512, 512], [513, 512], [65536, 65536], [65537, 4096]];
+    for (let i = 0; i < 40; i++) cases.push([rng.int(3000), rng.range(1, 700)]);
+    for (const [payloadBytes, chunkBytes] of cases) {
+      const payload = rng.bytes(payloadBytes);
+      const sums = packetChecksums(payload, chunkBytes, h32Raw);
+      expect(sums.length).toBe(checksumCount(payloadBytes, chunkBytes) * 4);
+      const h = { blockId: MAX, offsetInBlock: 0x1_0000_0000, seqno: rng.u64(), last: rng.bool(), payloadBytes };
+      const head = encodePacketHeader(77, h, sums);
+      expect(head.length).toBe(12 + 32 + sums.length);
+      // The wire sees [head, payload] (cork/writev); deliver them as two chunks like a socket might.
+      const frames: Frame[] = [];
+      const decoder = new FrameDecoder(dataOptions);
+      decoder.push(head, (f) => frames.push(f));
+      decoder.push(payload, (f) => frames.push(f));
+      expect(frames).toHaveLength(1);
+      const f = frames[0]!;
+      expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.PACKET, 0, 77]);
+      const p = decodePacket(f, chunkBytes);
+      expect({ blockId: p.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last, payloadBytes: p.payloadBytes }).toEqual(h);
+      expect(p.checksums.equals(sums)).toBe(true);
+      expect(p.payload.equals(payload)).toBe(true);
+      // And the receiver's check: each chunk verifies against its checksum.
+      for (let c = 0; c * chunkBytes < payloadBytes; c++) {
+        expect(h32Raw(p.payload.subarray(c * chunkBytes, (c + 1) * chunkBytes), 0) >>> 0).toBe(p.checksums.readUInt32BE(c * 4));
+      }
+    }
+  });
+
+  it('acks with 0 to 255 statuses', () => {
+    const rng = new Rng(0xac);
+    for (const n of [0, 1, 2, 3, 255]) {
+      const ack = { seqno: rng.u64(), statuses: Array.from({ length: n }, () => rng.int(256)) };
+      const f = decodeOne(encodeAck(9, ack), dataOptions);
+      expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.ACK, 0, 9]);
+      expect(f.body.length).toBe(9 + n);
+      expect(decodeAck(f)).toEqual(ack);
+    }
+  });
+});
+
+describe('encoders refuse values the wire cannot carry', () => {
+  it('u64 above 2^53-1, negative or fractional is INVALID_ARGUMENT', () => {
+    for (const bad of [MAX + 1, 2 ** 64, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(dfsErrorOf(() => encodeRequest('abandonBlock', 1, { path: '/f', clientName: 'c', blockId: bad })).code).toBe('INVALID_ARGUMENT');
+    }
+  });
+
+  it('a string over 65535 bytes is INVALID_ARGUMENT', () => {
+    expect(dfsErrorOf(() => encodeRequest('stat', 1, { path: 'é'.repeat(32768) })).code).toBe('INVALID_ARGUMENT');
+  });
+});
