@@ -247,7 +247,9 @@ export function decodeAck(frame: Frame): Ack {
 
 const U32 = 0x1_0000_0000;
 
+/** Same contract as WireWriter.u64: refuse what the decoder would refuse, never round. */
 function writeU64(b: Buffer, at: number, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new DfsError('INVALID_ARGUMENT', `u64 field out of range: ${v}`);
   b.writeUInt32BE(Math.floor(v / U32), at);
   b.writeUInt32BE(v % U32, at + 4);
 }

@@ -298,9 +298,9 @@ export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<strin
     case 'response':
       return decodeResponse(v.rpc as RpcName, frame) as Record<string, unknown>;
     case 'dataRequest':
-      return decodeDataBody(dataCodecs[v.rpc as DataRpcName].req, frame, `${v.rpc} request`) as unknown as Record<string, unknown>;
+      return decodeDataBody<unknown>(dataCodecs[v.rpc as DataRpcName].req, frame, `${v.rpc} request`) as Record<string, unknown>;
     case 'dataResponse':
-      return decodeDataBody(dataCodecs[v.rpc as DataRpcName].res, frame, `${v.rpc} response`) as unknown as Record<string, unknown>;
+      return decodeDataBody<unknown>(dataCodecs[v.rpc as DataRpcName].res, frame, `${v.rpc} response`) as Record<string, unknown>;
     case 'error': {
       const e = decodeError(frame);
       return { code: e.code, message: e.message };

@@ -321,6 +321,16 @@ describe('encoders refuse values the wire cannot carry', () => {
     }
   });
 
+  it('packet headers and acks refuse a bad u64 the same way', () => {
+    for (const bad of [MAX + 1, -1, 0.5]) {
+      const h = { blockId: 1, offsetInBlock: 0, seqno: 0, last: false, payloadBytes: 0 };
+      expect(dfsErrorOf(() => encodePacketHeader(1, { ...h, blockId: bad }, Buffer.alloc(0))).code).toBe('INVALID_ARGUMENT');
+      expect(dfsErrorOf(() => encodePacketHeader(1, { ...h, offsetInBlock: bad }, Buffer.alloc(0))).code).toBe('INVALID_ARGUMENT');
+      expect(dfsErrorOf(() => encodePacketHeader(1, { ...h, seqno: bad }, Buffer.alloc(0))).code).toBe('INVALID_ARGUMENT');
+      expect(dfsErrorOf(() => encodeAck(1, { seqno: bad, statuses: [0] })).code).toBe('INVALID_ARGUMENT');
+    }
+  });
+
   it('a string over 65535 bytes is INVALID_ARGUMENT', () => {
     expect(dfsErrorOf(() => encodeRequest('stat', 1, { path: 'é'.repeat(32768) })).code).toBe('INVALID_ARGUMENT');
   });
