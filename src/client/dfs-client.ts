@@ -1,0 +1,167 @@
+/**
+ * DfsClient: the library every tool uses. Namespace calls go to the NameNode over one
+ * pipelined connection (many calls may be in flight at once). Files opened for writing are
+ * covered by one lease per client, renewed in the background while any is open.
+ */
+import { randomUUID } from 'node:crypto';
+import { DfsError } from '../../protocol/errors.js';
+import { LIST_LIMIT_DEFAULT } from '../../protocol/limits.js';
+import type { Block, FileStatus, LocatedBlock, LocatedBlocks, ServerInfo } from '../../protocol/types.js';
+import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
+import { RpcConnection } from './rpc-connection.js';
+
+export interface DfsClientOptions {
+  /** "HOST:PORT"; default DFS_NAMENODE, else 127.0.0.1:8020. */
+  namenode?: string;
+  clientName?: string;
+  requestTimeoutMs?: number;
+  leaseRenewIntervalMs?: number;
+  defaultReplication?: number;
+  defaultBlockBytes?: number;
+}
+
+export interface CreateOptions {
+  overwrite?: boolean;
+  createParent?: boolean;
+  replication?: number;
+  blockBytes?: number;
+}
+
+export const DEFAULT_REPLICATION = 3;
+export const DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024;
+
+export function namenodeAddressFrom(option?: string): { host: string; port: number } {
+  return parseHostPort(option ?? process.env.DFS_NAMENODE ?? `127.0.0.1:${DEFAULT_NAMENODE_PORT}`, DEFAULT_NAMENODE_PORT);
+}
+
+export class DfsClient {
+  readonly clientName: string;
+  readonly rpc: RpcConnection;
+  private readonly openFiles = new Set<string>();
+  private renewTimer: NodeJS.Timeout | null = null;
+  private readonly leaseRenewIntervalMs: number;
+  readonly defaultReplication: number;
+  readonly defaultBlockBytes: number;
+
+  constructor(options: DfsClientOptions = {}) {
+    const { host, port } = namenodeAddressFrom(options.namenode);
+    this.clientName = options.clientName ?? `dfs-client-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.rpc = new RpcConnection({ host, port, requestTimeoutMs: options.requestTimeoutMs ?? 60_000 });
+    this.leaseRenewIntervalMs = options.leaseRenewIntervalMs ?? 10_000;
+    this.defaultReplication = options.defaultReplication ?? DEFAULT_REPLICATION;
+    this.defaultBlockBytes = options.defaultBlockBytes ?? DEFAULT_BLOCK_BYTES;
+  }
+
+  get namenode(): string {
+    return this.rpc.address;
+  }
+
+  close(): void {
+    this.stopRenewing();
+    this.rpc.close();
+  }
+
+  // ---- namespace ---------------------------------------------------------------------
+
+  async mkdir(path: string, options: { parents?: boolean } = {}): Promise<void> {
+    await this.rpc.call('mkdir', { path, parents: options.parents ?? false });
+  }
+
+  stat(path: string): Promise<FileStatus> {
+    return this.rpc.call('stat', { path });
+  }
+
+  /** Returns null instead of throwing when the path does not exist. */
+  async exists(path: string): Promise<FileStatus | null> {
+    try {
+      return await this.stat(path);
+    } catch (err) {
+      if (err instanceof DfsError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+  }
+
+  /** One page of a directory listing, names after `startAfter` in byte order. */
+  listPage(path: string, startAfter = '', limit = LIST_LIMIT_DEFAULT): Promise<{ entries: FileStatus[]; hasMore: boolean }> {
+    return this.rpc.call('list', { path, startAfter, limit });
+  }
+
+  /** Every entry of a directory, fetched page by page. */
+  async *list(path: string, pageSize = LIST_LIMIT_DEFAULT): AsyncGenerator<FileStatus> {
+    let startAfter = '';
+    for (;;) {
+      const page = await this.listPage(path, startAfter, pageSize);
+      for (const e of page.entries) yield e;
+      if (!page.hasMore || page.entries.length === 0) return;
+      startAfter = page.entries[page.entries.length - 1]!.path;
+    }
+  }
+
+  async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+    await this.rpc.call('delete', { path, recursive: options.recursive ?? false });
+  }
+
+  async rename(src: string, dst: string): Promise<void> {
+    await this.rpc.call('rename', { src, dst });
+  }
+
+  serverInfo(): Promise<ServerInfo> {
+    return this.rpc.call('serverInfo', {});
+  }
+
+  getBlockLocations(path: string, offset = 0, length = 0): Promise<LocatedBlocks> {
+    return this.rpc.call('getBlockLocations', { path, offset, length });
+  }
+
+  // ---- low-level write protocol (the stream writer builds on these) ------------------
+
+  async createFile(path: string, options: CreateOptions = {}): Promise<FileStatus> {
+    const status = await this.rpc.call('create', {
+      path,
+      clientName: this.clientName,
+      overwrite: options.overwrite ?? false,
+      createParent: options.createParent ?? true,
+      replication: options.replication ?? this.defaultReplication,
+      blockBytes: options.blockBytes ?? this.defaultBlockBytes,
+    });
+    this.openFiles.add(path);
+    this.startRenewing();
+    return status;
+  }
+
+  addBlock(path: string, previous: Block | null, excludeNodes: string[] = []): Promise<LocatedBlock> {
+    return this.rpc.call('addBlock', { path, clientName: this.clientName, previous, excludeNodes });
+  }
+
+  async abandonBlock(path: string, blockId: number): Promise<void> {
+    await this.rpc.call('abandonBlock', { path, clientName: this.clientName, blockId });
+  }
+
+  async completeFile(path: string, last: Block | null): Promise<boolean> {
+    const { completed } = await this.rpc.call('complete', { path, clientName: this.clientName, last });
+    if (completed) {
+      this.openFiles.delete(path);
+      if (this.openFiles.size === 0) this.stopRenewing();
+    }
+    return completed;
+  }
+
+  /** Stops renewing the lease for `path` (an abandoned write); the NameNode recovers it. */
+  forgetOpenFile(path: string): void {
+    this.openFiles.delete(path);
+    if (this.openFiles.size === 0) this.stopRenewing();
+  }
+
+  private startRenewing(): void {
+    if (this.renewTimer !== null) return;
+    this.renewTimer = setInterval(() => {
+      this.rpc.call('renewLease', { clientName: this.clientName }).catch(() => {});
+    }, this.leaseRenewIntervalMs);
+    this.renewTimer.unref();
+  }
+
+  private stopRenewing(): void {
+    if (this.renewTimer !== null) clearInterval(this.renewTimer);
+    this.renewTimer = null;
+  }
+}

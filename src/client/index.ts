@@ -1,0 +1,6 @@
+/** The DFS client library. */
+export { DfsClient, namenodeAddressFrom, DEFAULT_BLOCK_BYTES, DEFAULT_REPLICATION } from './dfs-client.js';
+export type { CreateOptions, DfsClientOptions } from './dfs-client.js';
+export { DfsError, isDfsError } from '../../protocol/errors.js';
+export type { ErrorCode } from '../../protocol/errors.js';
+export type { FileStatus, LocatedBlock, LocatedBlocks, ServerInfo } from '../../protocol/types.js';
