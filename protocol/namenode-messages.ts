@@ -91,6 +91,8 @@ export function optionalCodec<T>(item: Codec<T>): Codec<T | null> {
 }
 
 const datanodeListCodec = listCodec(datanodeInfoCodec, 6);
+const blockListCodec = listCodec(blockCodec, 24);
+const u64ListCodec = listCodec<number>({ encode: (w, v) => void w.u64(v), decode: (r) => r.u64() }, 8);
 const optionalBlockCodec = optionalCodec(blockCodec);
 const stringListCodec = listCodec<string>({ encode: (w, s) => void w.str(s), decode: (r) => r.str() }, 2);
 
@@ -141,6 +143,44 @@ export interface CompleteResponse { completed: boolean }
 export interface AbandonBlockRequest { path: string; clientName: string; blockId: number }
 export interface RenewLeaseRequest { clientName: string }
 export interface GetBlockLocationsRequest { path: string; offset: number; length: number }
+export interface BadReplica { block: Block; nodeId: string }
+export interface ReportBadBlocksRequest { replicas: BadReplica[] }
+export interface BumpGenStampRequest { path: string; clientName: string; blockId: number }
+export interface BumpGenStampResponse { genStamp: number }
+
+/** What a DataNode tells about itself when it registers and in every heartbeat. */
+export interface DatanodeStorageReport {
+  nodeId: string;
+  capacityBytes: number;
+  usedBytes: number;
+  remainingBytes: number;
+}
+export interface RegisterRequest extends DatanodeStorageReport {
+  clusterId: string;
+  host: string;
+  port: number;
+}
+export interface HeartbeatRequest extends DatanodeStorageReport { activeTransfers: number }
+
+export const CommandType = {
+  /** Delete these replicas. */
+  DELETE_BLOCKS: 1,
+  /** Copy each block to the given targets (re-replication). */
+  REPLICATE: 2,
+  /** The NameNode does not know this node (it restarted): register again. */
+  REREGISTER: 3,
+  /** Send a full block report now. */
+  BLOCK_REPORT: 4,
+} as const;
+
+export interface DatanodeCommand {
+  type: number;
+  blocks: Block[];
+  targets: DatanodeInfo[];
+}
+export interface HeartbeatResponse { commands: DatanodeCommand[] }
+export interface BlockReceivedRequest { nodeId: string; received: Block[]; deleted: number[] }
+export interface BlockReportRequest { nodeId: string; blocks: Block[] }
 
 export const rpcCodecs = {
   mkdir: {
@@ -297,7 +337,104 @@ export const rpcCodecs = {
       }),
     } as Codec<ServerInfo>,
   },
+  reportBadBlocks: {
+    opcode: 0x0d,
+    mutates: false,
+    req: listWrapper<ReportBadBlocksRequest, BadReplica>('replicas', {
+      encode(w, v) {
+        blockCodec.encode(w, v.block);
+        w.str(v.nodeId);
+      },
+      decode: (r) => ({ block: blockCodec.decode(r), nodeId: r.str('nodeId') }),
+    }, 26),
+    res: empty,
+  },
+  bumpGenStamp: {
+    opcode: 0x0e,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).str(v.clientName).u64(v.blockId),
+      decode: (r) => ({ path: r.str('path'), clientName: r.str('clientName'), blockId: r.u64('blockId') }),
+    } as Codec<BumpGenStampRequest>,
+    res: {
+      encode: (w, v) => void w.u64(v.genStamp),
+      decode: (r) => ({ genStamp: r.u64('genStamp') }),
+    } as Codec<BumpGenStampResponse>,
+  },
+  // ---- DataNode -> NameNode (role DATANODE only) ----
+  register: {
+    opcode: 0x20,
+    mutates: false,
+    req: {
+      encode(w, v) {
+        w.str(v.clusterId).str(v.nodeId).str(v.host).u16(v.port);
+        w.u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes);
+      },
+      decode: (r) => ({
+        clusterId: r.str('clusterId'), nodeId: r.str('nodeId'), host: r.str('host'), port: r.u16('port'),
+        capacityBytes: r.u64('capacityBytes'), usedBytes: r.u64('usedBytes'), remainingBytes: r.u64('remainingBytes'),
+      }),
+    } as Codec<RegisterRequest>,
+    res: empty,
+  },
+  heartbeat: {
+    opcode: 0x21,
+    mutates: false,
+    req: {
+      encode: (w, v) =>
+        void w.str(v.nodeId).u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes).u32(v.activeTransfers),
+      decode: (r) => ({
+        nodeId: r.str('nodeId'), capacityBytes: r.u64('capacityBytes'), usedBytes: r.u64('usedBytes'),
+        remainingBytes: r.u64('remainingBytes'), activeTransfers: r.u32('activeTransfers'),
+      }),
+    } as Codec<HeartbeatRequest>,
+    res: listWrapper<HeartbeatResponse, DatanodeCommand>('commands', {
+      encode(w, v) {
+        w.u8(v.type);
+        blockListCodec.encode(w, v.blocks);
+        datanodeListCodec.encode(w, v.targets);
+      },
+      decode: (r) => ({ type: r.u8('type'), blocks: blockListCodec.decode(r), targets: datanodeListCodec.decode(r) }),
+    }, 9),
+  },
+  blockReceived: {
+    opcode: 0x22,
+    mutates: false,
+    req: {
+      encode(w, v) {
+        w.str(v.nodeId);
+        blockListCodec.encode(w, v.received);
+        u64ListCodec.encode(w, v.deleted);
+      },
+      decode: (r) => ({ nodeId: r.str('nodeId'), received: blockListCodec.decode(r), deleted: u64ListCodec.decode(r) }),
+    } as Codec<BlockReceivedRequest>,
+    res: empty,
+  },
+  blockReport: {
+    opcode: 0x23,
+    mutates: false,
+    req: {
+      encode(w, v) {
+        w.str(v.nodeId);
+        blockListCodec.encode(w, v.blocks);
+      },
+      decode: (r) => ({ nodeId: r.str('nodeId'), blocks: blockListCodec.decode(r) }),
+    } as Codec<BlockReportRequest>,
+    res: empty,
+  },
 } as const;
+
+/** A message that is one list field: `{ [field]: T[] }`. */
+function listWrapper<M, T>(field: string, item: Codec<T>, minItemBytes: number): Codec<M> {
+  const list = listCodec(item, minItemBytes);
+  return {
+    encode: (w, v) => list.encode(w, (v as Record<string, T[]>)[field]!),
+    decode: (r) => ({ [field]: list.decode(r) }) as M,
+  };
+}
+
+/** RPCs only a DataNode may send. */
+export const DATANODE_RPCS: ReadonlySet<RpcName> = new Set(['register', 'heartbeat', 'blockReceived', 'blockReport'] as RpcName[]);
 
 export type RpcName = keyof typeof rpcCodecs;
 type CodecValue<C> = C extends Codec<infer T> ? T : never;

@@ -5,7 +5,8 @@
  */
 import { Command, Option } from 'commander';
 import { DfsError } from '../../protocol/errors.js';
-import { NAMENODE_DEFAULTS, resolveConfig, type NameNodeConfig } from '../common/config.js';
+import { DATANODE_DEFAULTS, NAMENODE_DEFAULTS, resolveConfig, type DataNodeConfig, type NameNodeConfig } from '../common/config.js';
+import { DataNode } from '../datanode/datanode.js';
 import { createLogger } from '../common/logger.js';
 import { formatNameDir } from '../namenode/name-dir.js';
 import { NameNode } from '../namenode/namenode.js';
@@ -68,6 +69,35 @@ program
     await nn.start();
     onShutdownSignal(() => nn.stop());
     void nn.fatal.then(() => nn.stop().finally(() => process.exit(2)));
+  });
+
+program
+  .command('datanode')
+  .description('run a DataNode')
+  .option('--namenode <host:port>', `NameNode address (default ${DATANODE_DEFAULTS.namenode})`)
+  .option('--data-dir <dir>', 'data directory; repeat for several disks', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+  .option('--host <host>', `address to listen on (default ${DATANODE_DEFAULTS.host})`)
+  .option('--advertise-host <host>', 'address others use to reach this node (default: the listen address, or as seen by the NameNode)')
+  .option('--port <port>', `data port, 0 picks a free one (default ${DATANODE_DEFAULTS.port})`, intArg)
+  .option('--config <file>', 'JSON configuration file (section "datanode")')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+  .action(async (opts: Record<string, string | number | string[] | undefined>) => {
+    const config = resolveConfig<DataNodeConfig>('datanode', DATANODE_DEFAULTS, {
+      file: opts.config as string | undefined,
+      flags: {
+        namenode: opts.namenode as string | undefined,
+        dataDirs: opts.dataDir as string[] | undefined,
+        host: opts.host as string | undefined,
+        advertiseHost: opts.advertiseHost as string | undefined,
+        port: opts.port as number | undefined,
+        logLevel: opts.logLevel as string | undefined,
+      },
+    });
+    const log = createLogger({ name: 'datanode', level: config.logLevel as 'info' });
+    const dn = new DataNode(config, log);
+    await dn.start();
+    onShutdownSignal(() => dn.stop());
+    void dn.fatal.then(() => dn.stop().finally(() => process.exit(2)));
   });
 
 program

@@ -27,6 +27,11 @@ export interface NameNodeConfig {
   handshakeTimeoutMs: number;
   frameTimeoutMs: number;
   logLevel: string;
+  /** A DataNode silent this long is dead. */
+  deadNodeTimeoutMs: number;
+  heartbeatRecheckMs: number;
+  /** Live replicas each block needs before `complete` succeeds. */
+  minReplication: number;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -43,6 +48,9 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   handshakeTimeoutMs: 10_000,
   frameTimeoutMs: 30_000,
   logLevel: 'info',
+  deadNodeTimeoutMs: 30_000,
+  heartbeatRecheckMs: 1_000,
+  minReplication: 1,
 };
 
 type Section = 'namenode' | 'datanode' | 'client';
@@ -89,6 +97,14 @@ function parseScalar(raw: string, type: string): unknown {
 function setChecked(out: Record<string, unknown>, defaults: object, keys: Set<string>, k: string, v: unknown, where: string): void {
   if (!keys.has(k)) throw new DfsError('INVALID_ARGUMENT', `${where}: unknown configuration key '${k}'`);
   const want = typeof (defaults as Record<string, unknown>)[k];
+  if (Array.isArray((defaults as Record<string, unknown>)[k])) {
+    if (typeof v === 'string') v = v.split(',').filter((x) => x.length > 0);
+    if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'string')) {
+      throw new DfsError('INVALID_ARGUMENT', `${where}: expected a non-empty list of strings, got ${JSON.stringify(v)}`);
+    }
+    out[k] = v;
+    return;
+  }
   if (typeof v !== want || (want === 'number' && !Number.isFinite(v as number))) {
     throw new DfsError('INVALID_ARGUMENT', `${where}: expected a ${want}, got ${JSON.stringify(v)}`);
   }
@@ -103,3 +119,42 @@ export function parseHostPort(text: string, defaultPort: number): { host: string
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DfsError('INVALID_ARGUMENT', `bad port in '${text}'`);
   return { host: m[1]!, port };
 }
+
+export interface DataNodeConfig {
+  host: string;
+  /** Address the NameNode and clients use to reach this node (default: host, or the source address seen by the NameNode). */
+  advertiseHost: string;
+  port: number;
+  namenode: string;
+  dataDirs: string[];
+  heartbeatIntervalMs: number;
+  blockReportIntervalMs: number;
+  /** Bytes kept free on every volume; a volume with less than reservedBytes + one block left refuses new blocks. */
+  reservedBytes: number;
+  /** fsync data and checksums before a replica is finalized (and acknowledged). */
+  syncOnFinalize: boolean;
+  connectionsMax: number;
+  /** Packets received and not yet on local disk, per connection, before reading pauses. */
+  packetsInflightMax: number;
+  handshakeTimeoutMs: number;
+  /** A frame started and not finished, or a write pipeline silent, this long is dropped. */
+  frameTimeoutMs: number;
+  logLevel: string;
+}
+
+export const DATANODE_DEFAULTS: DataNodeConfig = {
+  host: '0.0.0.0',
+  advertiseHost: '',
+  port: DEFAULT_DATANODE_PORT,
+  namenode: `127.0.0.1:${DEFAULT_NAMENODE_PORT}`,
+  dataDirs: ['/var/lib/dfs/data'],
+  heartbeatIntervalMs: 3_000,
+  blockReportIntervalMs: 6 * 3_600_000,
+  reservedBytes: 0,
+  syncOnFinalize: true,
+  connectionsMax: 4096,
+  packetsInflightMax: 32,
+  handshakeTimeoutMs: 10_000,
+  frameTimeoutMs: 60_000,
+  logLevel: 'info',
+};

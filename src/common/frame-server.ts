@@ -36,6 +36,8 @@ export interface FrameServerOptions {
   logger: Logger;
   onFrame: (conn: ServerConnection, frame: Frame) => void;
   onClose?: (conn: ServerConnection) => void;
+  /** True when a connection silent for frameTimeoutMs is stalled even between frames. */
+  isBusy?: (conn: ServerConnection) => boolean;
 }
 
 let nextConnectionId = 1;
@@ -95,7 +97,13 @@ export class ServerConnection {
     this.reply(encodeError(opcode, requestId, err));
   }
 
-  /** Counts a request as being served (the handler must later `reply`). */
+  /** Ends a unit of work started with `begin` that had no reply of its own (a packet). */
+  release(): void {
+    this.inflight--;
+    this.updateFlow();
+  }
+
+  /** Counts a request as being served (the handler must later `reply` or `release`). */
   begin(): void {
     this.inflight++;
     this.updateFlow();
@@ -183,7 +191,9 @@ export class FrameServer {
     socket.on('timeout', () => {
       if (hello !== null) return conn.close(new DfsError('TIMEOUT', 'no handshake in time'));
       // One refreshed timer per connection: fires only when the socket has been silent.
-      if (!decoder.idle && !conn.paused) conn.close(new DfsError('TIMEOUT', `frame not completed within ${o.frameTimeoutMs} ms`));
+      if (conn.paused) return;
+      if (!decoder.idle) conn.close(new DfsError('TIMEOUT', `frame not completed within ${o.frameTimeoutMs} ms`));
+      else if (o.isBusy?.(conn)) conn.close(new DfsError('TIMEOUT', `peer silent for ${o.frameTimeoutMs} ms in the middle of a transfer`));
     });
 
     const onFrame = (frame: Frame): void => o.onFrame(conn, frame);

@@ -2,7 +2,7 @@
  * Small durable-file helpers: fsync of a directory (so a rename or a new file survives a
  * crash) and the temp-file / fsync / rename / fsync-directory dance (etcd `wal.go` cut).
  */
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -27,4 +27,18 @@ export async function writeFileAtomic(file: string, data: Uint8Array | Uint8Arra
   }
   await fsp.rename(tmp, file);
   await fsyncDir(path.dirname(file));
+}
+
+/** Writes all of `data` at `position` (regular files may take a write in several parts). */
+export function writeFully(fd: number, data: Uint8Array, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (done: number): void => {
+      if (done === data.length) return resolve();
+      fs.write(fd, data, done, data.length - done, position + done, (err, written) => {
+        if (err) return reject(err);
+        step(done + written);
+      });
+    };
+    step(0);
+  });
 }

@@ -16,11 +16,14 @@ export interface LocalClusterOptions {
   echoLogs?: boolean;
   /** Extra `dfsd namenode` flags or environment (tests: short lease limits...). */
   namenodeEnv?: NodeJS.ProcessEnv;
+  /** Environment for DataNode i (fault injection, reserved bytes...). */
+  datanodeEnv?: (index: number) => NodeJS.ProcessEnv;
   logLevel?: string;
 }
 
 export class LocalCluster {
   namenode: DaemonProcess;
+  readonly datanodes: DaemonProcess[] = [];
   readonly nameDir: string;
 
   constructor(readonly options: LocalClusterOptions) {
@@ -52,6 +55,43 @@ export class LocalCluster {
     fs.mkdirSync(this.options.baseDir, { recursive: true });
     this.formatIfNeeded();
     await this.namenode.start();
+    for (let i = 0; i < (this.options.datanodes ?? 0); i++) this.datanodes.push(this.makeDatanode(i, 0));
+    await Promise.all(this.datanodes.map((d) => d.start()));
+  }
+
+  dataDir(index: number): string {
+    return path.join(this.options.baseDir, `data${index}`);
+  }
+
+  private makeDatanode(index: number, port: number): DaemonProcess {
+    return new DaemonProcess({
+      name: `datanode${index}`,
+      args: [
+        'datanode', '--namenode', `127.0.0.1:${this.namenode.port}`, '--data-dir', this.dataDir(index),
+        '--host', '127.0.0.1', '--port', String(port), '--log-level', this.options.logLevel ?? 'info',
+      ],
+      readyMessage: 'datanode listening',
+      echoLogs: this.options.echoLogs ?? false,
+      env: this.options.datanodeEnv?.(index) ?? {},
+    });
+  }
+
+  /** Adds one more DataNode process; returns its index. */
+  async addDatanode(): Promise<number> {
+    const i = this.datanodes.length;
+    this.datanodes.push(this.makeDatanode(i, 0));
+    await this.datanodes[i]!.start();
+    return i;
+  }
+
+  /** Restarts DataNode i on its previous port with the same data directory. */
+  async restartDatanode(index: number, env?: NodeJS.ProcessEnv): Promise<void> {
+    const old = this.datanodes[index]!;
+    await old.stop();
+    const fresh = this.makeDatanode(index, old.port);
+    if (env) fresh.options.env = env;
+    this.datanodes[index] = fresh;
+    await fresh.start();
   }
 
   /** Restarts the NameNode on the same port (after a stop or a kill). */
@@ -63,6 +103,12 @@ export class LocalCluster {
   }
 
   async stop(): Promise<void> {
+    await Promise.all(this.datanodes.map((d) => d.stop()));
     await this.namenode.stop();
+  }
+
+  /** SIGKILLs every process (test teardown). */
+  async killAll(): Promise<void> {
+    await Promise.all([...this.datanodes.map((d) => d.kill()), this.namenode.kill()]);
   }
 }

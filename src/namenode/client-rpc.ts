@@ -8,27 +8,26 @@
 import { DfsError } from '../../protocol/errors.js';
 import type { Frame } from '../../protocol/frame.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../protocol/limits.js';
+import { Role } from '../../protocol/handshake.js';
 import { decodeRequest, encodeResponse, rpcCodecs, rpcNameOf, type RpcName, type RpcResponse } from '../../protocol/namenode-messages.js';
-import type { DatanodeInfo, LocatedBlock } from '../../protocol/types.js';
+import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/types.js';
 import type { Clock } from '../common/clock.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import type { EditLog } from './edit-log.js';
 import { NONE, type EditOp } from './edit-ops.js';
-import { statusOf } from './inode.js';
+import { statusOf, type BlockMeta } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
 import type { Namespace } from './namespace.js';
 
 /** Where blocks live and where new ones go; the block manager fills this in. */
 export interface BlockLocator {
   locations(blockId: number): DatanodeInfo[];
-  chooseTargets(replication: number, writerHost: string, excludeNodeIds: readonly string[]): DatanodeInfo[];
+  chooseTargets(replication: number, writerHost: string, excludeNodeIds: readonly string[], blockBytes: number): DatanodeInfo[];
+  /** The first block with fewer live replicas than the minimum, or null. */
+  isMinimallyReplicated(blocks: readonly BlockMeta[]): BlockMeta | null;
+  markBad(nodeId: string, block: Block): void;
 }
-
-export const noBlockLocator: BlockLocator = {
-  locations: () => [],
-  chooseTargets: () => [],
-};
 
 export interface ClientRpcContext {
   namespace: Namespace;
@@ -41,6 +40,8 @@ export interface ClientRpcContext {
   serverInfo: () => RpcResponse<'serverInfo'>;
   /** Called after each logged op (checkpoint accounting). */
   afterLogged: () => void;
+  /** Handles the DataNode-only RPCs (register, heartbeat, block reports). */
+  datanodeRpc: (conn: ServerConnection, name: RpcName, id: number, req: never) => void;
 }
 
 export class ClientRpc {
@@ -104,6 +105,17 @@ export class ClientRpc {
         return this.getBlockLocations(conn, id, req);
       case 'serverInfo':
         return conn.reply(encodeResponse('serverInfo', id, this.ctx.serverInfo()));
+      case 'reportBadBlocks':
+        for (const r of (req as RequestOf<'reportBadBlocks'>).replicas) this.ctx.blocks.markBad(r.nodeId, r.block);
+        return conn.reply(encodeResponse('reportBadBlocks', id, {}));
+      case 'bumpGenStamp':
+        return this.bumpGenStamp(conn, id, req);
+      case 'register':
+      case 'heartbeat':
+      case 'blockReceived':
+      case 'blockReport':
+        if (conn.role !== Role.DATANODE) throw new DfsError('ACCESS_DENIED', `${name} is for DataNodes only`);
+        return this.ctx.datanodeRpc(conn, name, id, req);
     }
   }
 
@@ -174,7 +186,10 @@ export class ClientRpc {
       throw new DfsError('INVALID_ARGUMENT', `previous block ${req.previous?.blockId ?? 'none'} is not the last block of ${req.path}`);
     }
     this.ctx.leases.renew(req.clientName);
-    const targets = this.ctx.blocks.chooseTargets(file.replication, conn.socket.remoteAddress ?? '', req.excludeNodes);
+    const targets = this.ctx.blocks.chooseTargets(file.replication, conn.socket.remoteAddress ?? '', req.excludeNodes, file.blockBytes);
+    if (targets.length === 0) {
+      throw new DfsError('NOT_REPLICATED', `no live DataNode can take a block of ${req.path} (excluded: ${req.excludeNodes.length})`);
+    }
     const op: EditOp = {
       op: 'addBlock', path: req.path, clientName: req.clientName,
       previousNumBytes: req.previous === null ? NONE : req.previous.numBytes,
@@ -191,11 +206,31 @@ export class ClientRpc {
     if ((req.last === null) !== (last === undefined) || (req.last !== null && req.last.blockId !== last!.blockId)) {
       throw new DfsError('INVALID_ARGUMENT', `block ${req.last?.blockId ?? 'none'} is not the last block of ${req.path}`);
     }
+    if (req.last !== null) {
+      // The last block's replicas report its final length asynchronously; until one has,
+      // the file is not complete and the client asks again.
+      const lagging = this.ctx.blocks.isMinimallyReplicated(file.blocks);
+      if (lagging !== null) {
+        this.ctx.leases.renew(req.clientName);
+        return conn.reply(encodeResponse('complete', id, { completed: false }));
+      }
+    }
     const op: EditOp = {
       op: 'complete', path: req.path, clientName: req.clientName,
       lastNumBytes: req.last === null ? NONE : req.last.numBytes, mtimeMs: this.now(),
     };
     this.mutate(conn, 'complete', id, op, () => encodeResponse('complete', id, { completed: true }));
+  }
+
+  /** Pipeline recovery: the block gets a new generation stamp so stale replicas are known. */
+  private bumpGenStamp(conn: ServerConnection, id: number, req: RequestOf<'bumpGenStamp'>): void {
+    const file = this.ctx.namespace.fileUnderConstruction(req.path, req.clientName);
+    const block = file.blocks.find((b) => b.blockId === req.blockId);
+    if (block === undefined) throw new DfsError('NOT_FOUND', `block ${req.blockId} is not part of ${req.path}`);
+    this.ctx.leases.renew(req.clientName);
+    const genStamp = this.ctx.namespace.allocateGenStamp();
+    const op: EditOp = { op: 'updateBlock', path: req.path, blockId: req.blockId, genStamp, numBytes: NONE };
+    this.mutate(conn, 'bumpGenStamp', id, op, () => encodeResponse('bumpGenStamp', id, { genStamp }));
   }
 
   private abandonBlock(conn: ServerConnection, id: number, req: RequestOf<'abandonBlock'>): void {

@@ -13,7 +13,9 @@ import { systemClock, type Clock } from '../common/clock.js';
 import type { NameNodeConfig } from '../common/config.js';
 import { FrameServer } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
-import { ClientRpc, noBlockLocator, type BlockLocator } from './client-rpc.js';
+import { ClientRpc } from './client-rpc.js';
+import { DatanodeManager } from './datanode-manager.js';
+import { createDatanodeRpc } from './datanode-rpc.js';
 import { EditLog } from './edit-log.js';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/fs-util.js';
@@ -48,8 +50,9 @@ export class NameNode {
     readonly config: NameNodeConfig,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
-    private readonly blocks: BlockLocator = noBlockLocator,
   ) {}
+
+  datanodes!: DatanodeManager;
 
   async start(): Promise<void> {
     await initChecksum();
@@ -66,6 +69,13 @@ export class NameNode {
     this.leases = new LeaseManager(this.clock, this.config.leaseLimitMs);
     this.namespace.addListener(this.leases);
     this.reopenLeases();
+    this.datanodes = new DatanodeManager(
+      { deadNodeTimeoutMs: this.config.deadNodeTimeoutMs, minReplication: this.config.minReplication },
+      this.clock,
+      this.log,
+    );
+    this.datanodes.indexNamespace(this.namespace);
+    this.namespace.addListener(this.datanodes);
     this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err));
     this.txnsSinceCheckpoint = state.replayed;
 
@@ -75,7 +85,8 @@ export class NameNode {
       leases: this.leases,
       clock: this.clock,
       logger: this.log,
-      blocks: this.blocks,
+      blocks: this.datanodes,
+      datanodeRpc: createDatanodeRpc(this.datanodes, () => this.clusterId),
       isSafeMode: () => this.safeMode,
       serverInfo: () => ({
         clusterId: this.clusterId, version: DFS_VERSION, safeMode: this.safeMode, lastTxid: this.editLog.lastWrittenTxid,
@@ -88,7 +99,7 @@ export class NameNode {
       port: this.config.port,
       bodyBytesMax: this.config.rpcBodyBytesMax,
       isKnownOpcode: isNamenodeOpcode,
-      acceptRoles: new Set([Role.CLIENT, Role.ADMIN]),
+      acceptRoles: new Set([Role.CLIENT, Role.ADMIN, Role.DATANODE]),
       connectionsMax: this.config.connectionsMax,
       inflightMax: this.config.inflightMax,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
@@ -98,6 +109,7 @@ export class NameNode {
     });
     this.address = await this.server.listen();
     this.timers.push(setInterval(() => this.recoverLeases(), this.config.leaseCheckIntervalMs));
+    this.timers.push(setInterval(() => this.datanodes.checkHeartbeats(), this.config.heartbeatRecheckMs));
     this.timers.push(setInterval(() => this.maybeCheckpoint(true), Math.min(this.config.checkpointIntervalMs, 60_000)));
     for (const t of this.timers) t.unref();
     this.log.info({ host: this.address.host, port: this.address.port, clusterId: this.clusterId }, 'namenode listening');

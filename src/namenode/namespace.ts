@@ -23,6 +23,8 @@ export interface NamespaceListener {
   fileClosed(file: FileNode, clientName: string): void;
   /** Blocks left a file that stays (abandon, lease recovery). */
   blocksRemoved(blocks: BlockMeta[]): void;
+  /** A block was added to a file being written. */
+  blockAdded?(file: FileNode, block: BlockMeta): void;
 }
 
 export const REPLICATION_MAX = 32;
@@ -231,8 +233,10 @@ export class Namespace {
       }
     }
     if (previousNumBytes !== NONE) last!.numBytes = previousNumBytes;
-    file.blocks.push({ blockId, genStamp, numBytes: 0 });
+    const block = { blockId, genStamp, numBytes: 0 };
+    file.blocks.push(block);
     this.blockCount++;
+    for (const l of this.listeners) l.blockAdded?.(file, block);
     if (blockId >= this.nextBlockId) this.nextBlockId = blockId + 1;
     if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
   }

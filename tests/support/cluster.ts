@@ -15,7 +15,7 @@ export async function startCluster(options: Partial<LocalClusterOptions> = {}): 
   const baseDir = options.baseDir ?? tempDir();
   const cluster = new LocalCluster({ baseDir, namenodePort: 0, logLevel: 'warn', ...options });
   const cleanup = async (): Promise<void> => {
-    await cluster.namenode.kill();
+    await cluster.killAll();
     fs.rmSync(baseDir, { recursive: true, force: true });
   };
   try {

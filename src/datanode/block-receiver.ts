@@ -1,0 +1,371 @@
+/**
+ * Receives one block on a write pipeline (HDFS `BlockReceiver` + `PacketResponder`):
+ *
+ *   upstream (client or DN) --packets--> [this node] --same frames--> mirror (next DN)
+ *   upstream <--acks [mine, ...mirror's]-- [this node] <--acks-- mirror
+ *
+ * Per packet, in order: check sequence number, offset and size; forward the frame bytes to
+ * the mirror untouched (a new 12-byte frame header, the received body view); verify every
+ * chunk's checksum; write payload and checksums at their offsets. The ack for a packet goes
+ * upstream once it is on local disk and the mirror has acked it, strictly in seqno order.
+ *
+ * Bounded memory: every packet holds an in-flight slot of the upstream connection until
+ * its local write completes, and a full mirror socket holds one too; past
+ * `packetsInflightMax` the upstream socket is no longer read, so the slowest disk or link
+ * slows the writer down, hop by hop.
+ *
+ * Failures: a bad packet (sequence, offset, checksum) gets an error ack and the connection
+ * is closed; a failed mirror is reported as ERROR at its position in the ack; a local disk
+ * failure as ERROR or ERROR_NO_SPACE at ours. The replica stays in rbw/ (never finalized)
+ * so the writer can recover the pipeline from the survivors with a new generation stamp.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import {
+  AckStatus, checksumCount, CHECKSUM_BYTES, dataCodecs, decodeAck, decodeDataBody, decodePacket,
+  encodeAck, encodeDataRequest, encodeDataResponse, WriteStage, type WriteBlockRequest,
+} from '../../protocol/data-messages.js';
+import { DfsError } from '../../protocol/errors.js';
+import { encodeFrameHeader, FrameKind, type Frame } from '../../protocol/frame.js';
+import { Role } from '../../protocol/handshake.js';
+import { decodeError } from '../../protocol/namenode-messages.js';
+import { xxh32 } from '../common/checksum.js';
+import { DataConnection } from '../common/data-connection.js';
+import { writeFully } from '../common/fs-util.js';
+import type { ServerConnection } from '../common/frame-server.js';
+import type { Logger } from '../common/logger.js';
+import type { DataNodeContext } from './datanode-context.js';
+import { checksumOffset, encodeMetaHeader } from './replica-meta.js';
+import type { Replica } from './storage.js';
+
+const CHUNK_BYTES_MIN = 512;
+const CHUNK_BYTES_MAX = 16 * 1024 * 1024;
+const TARGETS_MAX = 32;
+
+interface PendingPacket {
+  seqno: number;
+  last: boolean;
+  localDone: boolean;
+  mirrorStatuses: number[] | null;
+}
+
+export class BlockReceiver {
+  private replica!: Replica;
+  private dataFd = -1;
+  private metaFd = -1;
+  private mirror: DataConnection | null = null;
+  private mirrorRequestId = 1;
+  private ready = false;
+  private finished = false;
+  private failed = false;
+  private nextSeqno = 0;
+  private bytesReceived = 0;
+  private readonly pending: PendingPacket[] = [];
+  private completions: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
+  private readonly downstream: number;
+
+  constructor(
+    private readonly dn: DataNodeContext,
+    private readonly conn: ServerConnection,
+    private readonly requestId: number,
+    private readonly req: WriteBlockRequest,
+  ) {
+    this.log = conn.log.child({ block: req.block.blockId, gen: req.block.genStamp });
+    this.downstream = req.targets.length;
+  }
+
+  get active(): boolean {
+    return !this.finished && !this.failed;
+  }
+
+  /** Prepares the replica and the downstream pipeline, then answers WRITE_BLOCK. */
+  async setup(): Promise<void> {
+    const { req } = this;
+    if (req.chunkBytes < CHUNK_BYTES_MIN || req.chunkBytes > CHUNK_BYTES_MAX) {
+      throw new DfsError('INVALID_ARGUMENT', `chunk size ${req.chunkBytes} outside ${CHUNK_BYTES_MIN}..${CHUNK_BYTES_MAX}`);
+    }
+    if (req.targets.length > TARGETS_MAX) throw new DfsError('INVALID_ARGUMENT', `pipeline of ${req.targets.length} nodes is too long`);
+    this.dn.activeTransfers++;
+    if (req.stage === WriteStage.RECOVER) await this.openForRecovery();
+    else if (req.stage === WriteStage.CREATE || req.stage === WriteStage.TRANSFER) await this.openNew();
+    else throw new DfsError('INVALID_ARGUMENT', `unknown write stage ${req.stage}`);
+
+    const firstBadLink = await this.connectMirror();
+    this.conn.send(encodeDataResponse('writeBlock', this.requestId, { firstBadLink }));
+    if (firstBadLink !== '') {
+      this.log.warn({ firstBadLink }, 'downstream pipeline could not be built');
+      this.abort(null);
+      return;
+    }
+    this.ready = true;
+  }
+
+  private async openNew(): Promise<void> {
+    const { blockId, genStamp } = this.req.block;
+    const existing = this.dn.storage.replicas.get(blockId);
+    if (existing !== undefined && existing.state === 'finalized') {
+      throw new DfsError('ALREADY_EXISTS', `replica of block ${blockId} already finalized here (gen ${existing.genStamp})`);
+    }
+    const volume = existing?.volume ?? this.dn.storage.chooseVolume(1024 * 1024);
+    const dir = volume.replicaDir('rbw', blockId);
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    try {
+      await fs.promises.mkdir(dir, { recursive: true });
+      this.dataFd = await promisify(fs.open)(path.join(dir, 'data'), 'w', 0o644);
+      this.metaFd = await promisify(fs.open)(path.join(dir, 'meta'), 'w', 0o644);
+      const header = encodeMetaHeader({ chunkBytes: this.req.chunkBytes, genStamp });
+      await writeFully(this.metaFd, header, 0);
+    } catch (err) {
+      throw diskError(err, `cannot create replica of block ${blockId} in ${volume.dir}`);
+    }
+    this.replica = { blockId, genStamp, numBytes: 0, chunkBytes: this.req.chunkBytes, volume, state: 'rbw' };
+    this.dn.storage.replicas.set(blockId, this.replica);
+  }
+
+  /** Pipeline recovery: keep the acknowledged prefix, take the new generation stamp. */
+  private async openForRecovery(): Promise<void> {
+    const { blockId, genStamp, numBytes } = this.req.block;
+    const r = this.dn.storage.replicas.get(blockId);
+    if (r === undefined) throw new DfsError('NOT_FOUND', `no replica of block ${blockId} to recover`);
+    if (r.genStamp >= genStamp) throw new DfsError('STALE_GENERATION', `recovery gen ${genStamp} is not newer than ${r.genStamp}`);
+    if (r.chunkBytes !== this.req.chunkBytes) throw new DfsError('INVALID_ARGUMENT', 'recovery changes the chunk size');
+    if (numBytes % r.chunkBytes !== 0) throw new DfsError('INVALID_ARGUMENT', `recovery length ${numBytes} is not chunk aligned`);
+    if (r.state === 'finalized') {
+      await fs.promises.rename(r.volume.replicaDir('finalized', blockId), r.volume.replicaDir('rbw', blockId));
+      r.volume.usedBytes -= r.numBytes;
+      r.state = 'rbw';
+    }
+    const dir = r.volume.replicaDir('rbw', blockId);
+    const size = (await fs.promises.stat(path.join(dir, 'data'))).size;
+    if (size < numBytes) throw new DfsError('INVALID_ARGUMENT', `replica holds ${size} bytes, recovery needs ${numBytes}`);
+    this.dataFd = await promisify(fs.open)(path.join(dir, 'data'), 'r+');
+    this.metaFd = await promisify(fs.open)(path.join(dir, 'meta'), 'r+');
+    await promisify(fs.ftruncate)(this.dataFd, numBytes);
+    await promisify(fs.ftruncate)(this.metaFd, checksumOffset(numBytes, r.chunkBytes));
+    const header = encodeMetaHeader({ chunkBytes: r.chunkBytes, genStamp });
+    await writeFully(this.metaFd, header, 0);
+    r.genStamp = genStamp;
+    r.numBytes = numBytes;
+    this.replica = r;
+    this.bytesReceived = numBytes;
+    this.log.info({ numBytes }, 'replica recovered for a rebuilt pipeline');
+  }
+
+  /** Connects to the next node; returns '' when ready, else the node id that failed. */
+  private async connectMirror(): Promise<string> {
+    const [next, ...rest] = this.req.targets;
+    if (next === undefined) return '';
+    try {
+      const mirror = await DataConnection.open({
+        host: next.host, port: next.port, role: Role.DATANODE, label: next.nodeId, idleTimeoutMs: this.dn.config.frameTimeoutMs,
+      });
+      const answer = await new Promise<Frame>((resolve, reject) => {
+        mirror.onFrame = resolve;
+        mirror.onClose = (err) => reject(err ?? new DfsError('CONNECTION', `${next.nodeId} closed during pipeline setup`));
+        mirror.send(encodeDataRequest('writeBlock', this.mirrorRequestId, { ...this.req, targets: rest }));
+      });
+      if (answer.kind === FrameKind.ERROR) {
+        this.log.warn({ mirror: next.nodeId, err: decodeError(answer).message }, 'mirror refused the block');
+        mirror.close();
+        return next.nodeId;
+      }
+      const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, answer, 'write block response');
+      if (firstBadLink !== '') {
+        mirror.close();
+        return firstBadLink;
+      }
+      mirror.onFrame = (f) => this.onMirrorFrame(f);
+      mirror.onClose = (err) => this.onMirrorClosed(err);
+      this.mirror = mirror;
+      return '';
+    } catch (err) {
+      this.log.warn({ mirror: next.nodeId, err: (err as Error).message }, 'cannot reach mirror');
+      return next.nodeId;
+    }
+  }
+
+  // ---- packets from upstream -------------------------------------------------------
+
+  onPacket(frame: Frame): void {
+    if (!this.ready || this.finished || this.failed) {
+      throw new DfsError('PROTOCOL', 'packet outside an open write pipeline');
+    }
+    const p = decodePacket(frame, this.replica.chunkBytes);
+    if (p.blockId !== this.replica.blockId) throw new DfsError('PROTOCOL', `packet for block ${p.blockId} on a pipeline for ${this.replica.blockId}`);
+    if (p.seqno !== this.nextSeqno) throw new DfsError('PROTOCOL', `packet seqno ${p.seqno}, expected ${this.nextSeqno}`);
+    if (p.offsetInBlock !== this.bytesReceived) {
+      throw new DfsError('PROTOCOL', `packet offset ${p.offsetInBlock}, expected ${this.bytesReceived}`);
+    }
+    if (!p.last && p.payloadBytes % this.replica.chunkBytes !== 0) {
+      throw new DfsError('PROTOCOL', `non-final packet of ${p.payloadBytes} bytes is not chunk aligned`);
+    }
+    this.nextSeqno++;
+    this.bytesReceived += p.payloadBytes;
+    const entry: PendingPacket = { seqno: p.seqno, last: p.last, localDone: false, mirrorStatuses: this.mirror ? null : [] };
+    this.pending.push(entry);
+
+    // 1. Forward untouched, before our own disk write.
+    if (this.mirror) {
+      const ok = this.mirror.sendPacket(encodeFrameHeader(FrameKind.PACKET, 0, this.mirrorRequestId, frame.body.length), frame.body);
+      if (!ok) {
+        this.conn.begin();
+        this.mirror.whenDrained(() => this.conn.release());
+      }
+    }
+    // 2. Verify every chunk.
+    const bad = firstBadChunk(p.payload, p.checksums, this.replica.chunkBytes);
+    if (bad >= 0) {
+      this.log.warn({ seqno: p.seqno, chunk: bad }, 'checksum mismatch in received packet');
+      this.fail(AckStatus.ERROR_CHECKSUM, 0, new DfsError('CHECKSUM', `checksum mismatch in packet ${p.seqno}, chunk ${bad}`));
+      return;
+    }
+    // 3. Write locally. Writes of successive packets run concurrently (distinct offsets);
+    //    their completions are handled in order, so finalize follows every earlier write.
+    this.conn.begin();
+    const offset = p.offsetInBlock;
+    const writes = Promise.all([
+      p.payloadBytes > 0 ? writeFully(this.dataFd, p.payload, offset) : null,
+      p.checksums.length > 0 ? writeFully(this.metaFd, p.checksums, checksumOffset(offset, this.replica.chunkBytes)) : null,
+    ]);
+    this.completions = this.completions
+      .then(() => writes)
+      .then(async () => {
+        if (this.failed) return;
+        this.replica.numBytes = Math.max(this.replica.numBytes, offset + p.payloadBytes);
+        if (p.last) await this.finalize();
+        entry.localDone = true;
+        this.conn.release();
+        this.flushAcks();
+      })
+      .catch((err: unknown) => {
+        this.conn.release();
+        const e = diskError(err, `write of block ${this.replica.blockId} failed`);
+        this.log.error({ err: e.message }, 'local write failed');
+        this.fail(e.code === 'NO_SPACE' ? AckStatus.ERROR_NO_SPACE : AckStatus.ERROR, 0, e);
+      });
+    const crashAfter = this.dn.faults.crashAfterPackets;
+    if (crashAfter > 0 && ++packetsSeen >= crashAfter) process.kill(process.pid, 'SIGKILL');
+  }
+
+  private async finalize(): Promise<void> {
+    if (this.dn.config.syncOnFinalize) {
+      await Promise.all([promisify(fs.fdatasync)(this.dataFd), promisify(fs.fdatasync)(this.metaFd)]);
+    }
+    this.closeFiles();
+    await this.dn.storage.finalize(this.replica);
+    this.finished = true;
+    this.dn.activeTransfers--;
+    this.log.debug({ numBytes: this.replica.numBytes }, 'replica finalized');
+    this.dn.blockReceived({ blockId: this.replica.blockId, genStamp: this.replica.genStamp, numBytes: this.replica.numBytes });
+  }
+
+  // ---- acks from the mirror --------------------------------------------------------
+
+  private onMirrorFrame(frame: Frame): void {
+    if (frame.kind === FrameKind.ERROR) {
+      this.onMirrorClosed(decodeError(frame));
+      return;
+    }
+    if (frame.kind !== FrameKind.ACK) {
+      this.onMirrorClosed(new DfsError('PROTOCOL', `unexpected frame kind ${frame.kind} from mirror`));
+      return;
+    }
+    const ack = decodeAck(frame);
+    const entry = this.pending.find((e) => e.seqno === ack.seqno);
+    if (entry === undefined) return;
+    entry.mirrorStatuses = ack.statuses;
+    if (ack.statuses.some((s) => s !== AckStatus.SUCCESS)) {
+      this.sendAck(ack.seqno, [AckStatus.SUCCESS, ...ack.statuses]);
+      this.abort(null);
+      return;
+    }
+    this.flushAcks();
+  }
+
+  private onMirrorClosed(err: DfsError | null): void {
+    if (this.finished && this.pending.length === 0) return;
+    if (this.failed) return;
+    this.log.warn({ err: err?.message ?? 'closed' }, 'mirror failed mid-block');
+    this.fail(AckStatus.ERROR, 1, err ?? new DfsError('CONNECTION', 'mirror closed'));
+  }
+
+  /** Sends every ack whose packet is on disk here and acked downstream, in order. */
+  private flushAcks(): void {
+    while (this.pending.length > 0) {
+      const head = this.pending[0]!;
+      if (!head.localDone || head.mirrorStatuses === null) return;
+      this.pending.shift();
+      this.sendAck(head.seqno, [AckStatus.SUCCESS, ...head.mirrorStatuses]);
+      if (head.last) this.mirror?.close();
+    }
+  }
+
+  private sendAck(seqno: number, statuses: number[]): void {
+    const bytes = encodeAck(this.requestId, { seqno, statuses });
+    if (this.dn.faults.ackDelayMs > 0) setTimeout(() => this.conn.send(bytes), this.dn.faults.ackDelayMs);
+    else this.conn.send(bytes);
+  }
+
+  // ---- failure ---------------------------------------------------------------------
+
+  /** Reports `status` at pipeline position `position` (0 = this node) and stops. */
+  private fail(status: number, position: number, err: DfsError): void {
+    if (this.failed || this.finished) return;
+    const statuses = new Array<number>(1 + this.downstream).fill(AckStatus.SUCCESS);
+    statuses[position] = status;
+    const seqno = this.pending[0]?.seqno ?? this.nextSeqno;
+    this.sendAck(seqno, statuses);
+    this.abort(err);
+  }
+
+  /** Stops receiving: closes the mirror and files; the rbw replica stays for recovery. */
+  abort(err: DfsError | null): void {
+    if (this.failed) return;
+    this.failed = true;
+    if (!this.finished) this.dn.activeTransfers--;
+    this.mirror?.close();
+    this.closeFiles();
+    this.conn.close(err ?? undefined);
+  }
+
+  /** The upstream connection went away. */
+  onUpstreamClosed(): void {
+    if (!this.finished && !this.failed) this.log.warn({ received: this.bytesReceived }, 'upstream closed mid-block');
+    if (!this.failed) {
+      this.failed = true;
+      if (!this.finished) this.dn.activeTransfers--;
+      this.mirror?.close();
+      this.closeFiles();
+    }
+  }
+
+  private closeFiles(): void {
+    if (this.dataFd >= 0) fs.close(this.dataFd, () => {});
+    if (this.metaFd >= 0) fs.close(this.metaFd, () => {});
+    this.dataFd = -1;
+    this.metaFd = -1;
+  }
+}
+
+let packetsSeen = 0;
+
+/** Index of the first chunk whose xxh32 differs from the sent checksum, or -1. */
+export function firstBadChunk(payload: Buffer, checksums: Buffer, chunkBytes: number): number {
+  const n = checksumCount(payload.length, chunkBytes);
+  for (let i = 0; i < n; i++) {
+    const chunk = payload.subarray(i * chunkBytes, Math.min(payload.length, (i + 1) * chunkBytes));
+    if (xxh32(chunk) !== checksums.readUInt32BE(i * CHECKSUM_BYTES)) return i;
+  }
+  return -1;
+}
+
+function diskError(err: unknown, what: string): DfsError {
+  if (err instanceof DfsError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new DfsError('NO_SPACE', `${what}: disk full`, { cause: err });
+  if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return new DfsError('ACCESS_DENIED', `${what}: ${code}`, { cause: err });
+  return new DfsError('INTERNAL', `${what}: ${(err as Error).message}`, { cause: err });
+}
+

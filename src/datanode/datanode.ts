@@ -1,0 +1,129 @@
+/**
+ * The DataNode process: opens its storage, serves WRITE_BLOCK and READ_BLOCK on its data
+ * port, and keeps the NameNode informed (namenode-link.ts). Each connection carries one
+ * transfer at a time; a connection that breaks the protocol is closed with a typed error
+ * and a log line while every other connection keeps being served.
+ */
+import { dataCodecs, DataOp, decodeDataBody, isDataOpcode } from '../../protocol/data-messages.js';
+import { DfsError } from '../../protocol/errors.js';
+import { FrameKind, type Frame } from '../../protocol/frame.js';
+import { Role } from '../../protocol/handshake.js';
+import { DATA_BODY_BYTES_MAX } from '../../protocol/limits.js';
+import type { DatanodeInfo } from '../../protocol/types.js';
+import { initChecksum } from '../common/checksum.js';
+import type { DataNodeConfig } from '../common/config.js';
+import { FrameServer, type ServerConnection } from '../common/frame-server.js';
+import type { Logger } from '../common/logger.js';
+import { BlockReceiver } from './block-receiver.js';
+import { sendBlock } from './block-sender.js';
+import type { DataNodeContext } from './datanode-context.js';
+import { faultsFromEnv } from './fault-injector.js';
+import { NamenodeLink } from './namenode-link.js';
+import { Storage } from './storage.js';
+
+export class DataNode {
+  private server!: FrameServer;
+  private link!: NamenodeLink;
+  readonly storage: Storage;
+  private readonly ctx: DataNodeContext;
+  private stopping: Promise<void> | null = null;
+  private fatalResolve!: (err: Error) => void;
+  readonly fatal = new Promise<Error>((resolve) => (this.fatalResolve = resolve));
+  address = { host: '', port: 0 };
+
+  constructor(readonly config: DataNodeConfig, private readonly log: Logger) {
+    this.storage = new Storage(config.dataDirs, config.reservedBytes, log);
+    this.ctx = {
+      config,
+      storage: this.storage,
+      log,
+      self: () => this.self(),
+      blockReceived: (b) => this.link.blockReceived(b),
+      faults: faultsFromEnv(),
+      activeTransfers: 0,
+    };
+  }
+
+  private self(): DatanodeInfo {
+    const host = this.config.advertiseHost || (this.address.host === '0.0.0.0' || this.address.host === '::' ? '' : this.address.host);
+    return { nodeId: this.storage.nodeId, host, port: this.address.port };
+  }
+
+  async start(): Promise<void> {
+    await initChecksum();
+    await this.storage.open();
+    this.server = new FrameServer({
+      host: this.config.host,
+      port: this.config.port,
+      bodyBytesMax: DATA_BODY_BYTES_MAX,
+      isKnownOpcode: (kind, opcode) => (kind === FrameKind.REQUEST || kind === FrameKind.PACKET) && isDataOpcode(kind, opcode),
+      acceptRoles: new Set([Role.CLIENT, Role.DATANODE]),
+      connectionsMax: this.config.connectionsMax,
+      inflightMax: this.config.packetsInflightMax,
+      handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+      frameTimeoutMs: this.config.frameTimeoutMs,
+      logger: this.log,
+      onFrame: (conn, frame) => this.onFrame(conn, frame),
+      onClose: (conn) => (conn.attachment as BlockReceiver | null)?.onUpstreamClosed?.(),
+      isBusy: (conn) => conn.attachment instanceof BlockReceiver && conn.attachment.active,
+    });
+    this.address = await this.server.listen();
+    this.link = new NamenodeLink(this.ctx, (err) => {
+      this.log.fatal({ err: err.message }, 'cannot serve this NameNode; stopping');
+      this.fatalResolve(err);
+    });
+    this.link.start();
+    this.log.info(
+      { host: this.address.host, port: this.address.port, nodeId: this.storage.nodeId, replicas: this.storage.replicas.size, dataDirs: this.config.dataDirs },
+      'datanode listening',
+    );
+  }
+
+  private onFrame(conn: ServerConnection, frame: Frame): void {
+    if (frame.kind === FrameKind.PACKET) {
+      const receiver = conn.attachment;
+      if (!(receiver instanceof BlockReceiver)) throw new DfsError('PROTOCOL', 'packet without a WRITE_BLOCK');
+      receiver.onPacket(frame);
+      return;
+    }
+    if (conn.attachment !== null) {
+      throw new DfsError('PROTOCOL', 'a new request on a connection that is still transferring a block');
+    }
+    if (frame.opcode === DataOp.WRITE_BLOCK) {
+      const req = decodeDataBody(dataCodecs.writeBlock.req, frame, 'write block request');
+      const receiver = new BlockReceiver(this.ctx, conn, frame.requestId, req);
+      conn.attachment = receiver;
+      receiver.setup().catch((err: unknown) => this.refuse(conn, frame, err, receiver));
+      return;
+    }
+    if (frame.opcode === DataOp.READ_BLOCK) {
+      const req = decodeDataBody(dataCodecs.readBlock.req, frame, 'read block request');
+      conn.attachment = 'reading';
+      sendBlock(this.ctx, conn, frame.requestId, req).then(
+        () => {
+          conn.attachment = null;
+        },
+        (err: unknown) => this.refuse(conn, frame, err, null),
+      );
+      return;
+    }
+    throw new DfsError('UNKNOWN_OPCODE', `unknown data opcode ${frame.opcode}`);
+  }
+
+  /** A request this node cannot serve: typed error frame, log line, close. */
+  private refuse(conn: ServerConnection, frame: Frame, err: unknown, receiver: BlockReceiver | null): void {
+    const e = err instanceof DfsError ? err : new DfsError('INTERNAL', (err as Error).message);
+    if (!(err instanceof DfsError)) this.log.error({ err }, 'unexpected failure serving a transfer');
+    conn.close(e, frame.opcode, frame.requestId);
+    receiver?.abort(null);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.link?.stop();
+      await this.server?.close();
+      this.log.info('datanode stopped');
+    })();
+    return this.stopping;
+  }
+}

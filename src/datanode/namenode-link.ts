@@ -1,0 +1,158 @@
+/**
+ * The DataNode's conversation with its NameNode (HDFS `BPServiceActor`): learn the cluster
+ * id on first contact, register, send a full block report, then heartbeat every
+ * `heartbeatIntervalMs` and carry out the commands that come back; report each new or
+ * deleted replica right away (batched per tick). If the NameNode goes away, reconnect with
+ * exponential backoff and register again; the NameNode asks for that itself (REREGISTER)
+ * when it restarted and no longer knows us.
+ *
+ * A NameNode of another cluster is fatal: `onFatal` stops the DataNode with the reason.
+ */
+import { DfsError } from '../../protocol/errors.js';
+import { Role } from '../../protocol/handshake.js';
+import { CommandType, type DatanodeCommand } from '../../protocol/namenode-messages.js';
+import type { Block } from '../../protocol/types.js';
+import { parseHostPort, DEFAULT_NAMENODE_PORT } from '../common/config.js';
+import type { Logger } from '../common/logger.js';
+import { RpcConnection } from '../client/rpc-connection.js';
+import type { DataNodeContext } from './datanode-context.js';
+
+const BACKOFF_MIN_MS = 200;
+const BACKOFF_MAX_MS = 10_000;
+
+export class NamenodeLink {
+  private rpc: RpcConnection;
+  private registered = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private backoffMs = BACKOFF_MIN_MS;
+  private received: Block[] = [];
+  private deleted: number[] = [];
+  private reportScheduled = false;
+  private lastFullReportMs = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly dn: DataNodeContext, private readonly onFatal: (err: Error) => void) {
+    const { host, port } = parseHostPort(dn.config.namenode, DEFAULT_NAMENODE_PORT);
+    this.rpc = new RpcConnection({ host, port, role: Role.DATANODE, requestTimeoutMs: 30_000, connectTimeoutMs: 5_000 });
+    this.log = dn.log.child({ namenode: `${host}:${port}` });
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.rpc.close();
+  }
+
+  get isRegistered(): boolean {
+    return this.registered;
+  }
+
+  blockReceived(b: Block): void {
+    this.received.push(b);
+    this.scheduleIncremental();
+  }
+
+  blockDeleted(blockId: number): void {
+    this.deleted.push(blockId);
+    this.scheduleIncremental();
+  }
+
+  private scheduleIncremental(): void {
+    if (this.reportScheduled || !this.registered) return;
+    this.reportScheduled = true;
+    setImmediate(() => {
+      this.reportScheduled = false;
+      if (!this.registered || (this.received.length === 0 && this.deleted.length === 0)) return;
+      const received = this.received.splice(0);
+      const deleted = this.deleted.splice(0);
+      this.rpc.call('blockReceived', { nodeId: this.dn.storage.nodeId, received, deleted }).catch((err: Error) => {
+        // Not lost: the full report at the next registration carries it.
+        this.log.warn({ err: err.message }, 'incremental block report failed');
+      });
+    });
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), ms);
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      if (!this.registered) await this.register();
+      const due = Date.now() - this.lastFullReportMs >= this.dn.config.blockReportIntervalMs;
+      if (due) await this.fullReport();
+      if (!this.dn.faults.dropHeartbeats) await this.heartbeat();
+      this.backoffMs = BACKOFF_MIN_MS;
+      this.schedule(this.dn.config.heartbeatIntervalMs);
+    } catch (err) {
+      if (this.stopped) return;
+      if (err instanceof DfsError && err.code === 'WRONG_CLUSTER') {
+        this.onFatal(err);
+        return;
+      }
+      if (this.registered) this.log.warn({ err: (err as Error).message }, 'lost contact with the NameNode; retrying');
+      else this.log.debug({ err: (err as Error).message, retryMs: this.backoffMs }, 'NameNode not reachable yet');
+      this.registered = false;
+      this.schedule(this.backoffMs);
+      this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
+    }
+  }
+
+  private async register(): Promise<void> {
+    const info = await this.rpc.call('serverInfo', {});
+    await this.dn.storage.adoptCluster(info.clusterId);
+    const self = this.dn.self();
+    await this.rpc.call('register', {
+      clusterId: this.dn.storage.clusterId, nodeId: self.nodeId, host: self.host, port: self.port, ...this.dn.storage.report(),
+    });
+    this.registered = true;
+    this.lastFullReportMs = 0;
+    this.received = [];
+    this.deleted = [];
+    this.log.info({ nodeId: self.nodeId, clusterId: info.clusterId }, 'registered with the NameNode');
+  }
+
+  private async fullReport(): Promise<void> {
+    const blocks = this.dn.storage.finalizedBlocks();
+    await this.rpc.call('blockReport', { nodeId: this.dn.storage.nodeId, blocks });
+    this.lastFullReportMs = Date.now();
+    this.log.info({ blocks: blocks.length }, 'full block report sent');
+  }
+
+  private async heartbeat(): Promise<void> {
+    const { commands } = await this.rpc.call('heartbeat', {
+      nodeId: this.dn.storage.nodeId, activeTransfers: this.dn.activeTransfers, ...this.dn.storage.report(),
+    });
+    for (const c of commands) await this.execute(c);
+  }
+
+  private async execute(c: DatanodeCommand): Promise<void> {
+    switch (c.type) {
+      case CommandType.REREGISTER:
+        this.registered = false;
+        await this.register();
+        await this.fullReport();
+        return;
+      case CommandType.BLOCK_REPORT:
+        await this.fullReport();
+        return;
+      case CommandType.DELETE_BLOCKS:
+        for (const b of c.blocks) {
+          if (await this.dn.storage.delete(b.blockId, b.genStamp)) {
+            this.log.info({ block: b.blockId, gen: b.genStamp }, 'replica deleted on NameNode request');
+            this.blockDeleted(b.blockId);
+          }
+        }
+        return;
+      default:
+        this.log.warn({ type: c.type }, 'unknown command from the NameNode ignored');
+    }
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * What the NameNode knows about DataNodes and where replicas live: the node registry
+ * (health from heartbeats), the block map (block -> nodes holding a current replica),
+ * replica placement for new blocks, and per-node command queues (delete these replicas)
+ * answered in heartbeats. Block locations are never persisted: they are rebuilt from
+ * block reports after every start.
+ *
+ * A replica counts only if its generation stamp and length match the block's: a replica
+ * of a deleted file, with an older generation stamp (left behind by pipeline recovery) or
+ * of the wrong length is scheduled for deletion on its node and never handed to readers.
+ */
+import { DfsError } from '../../protocol/errors.js';
+import type { DatanodeCommand, DatanodeStorageReport } from '../../protocol/namenode-messages.js';
+import { CommandType } from '../../protocol/namenode-messages.js';
+import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+import type { BlockLocator } from './client-rpc.js';
+import type { BlockMeta, FileNode, INode } from './inode.js';
+import type { Namespace, NamespaceListener } from './namespace.js';
+
+export interface DatanodeState extends DatanodeStorageReport {
+  info: DatanodeInfo;
+  lastHeartbeatMs: number;
+  activeTransfers: number;
+  /** Blocks this node holds a current replica of. */
+  blocks: Set<number>;
+  /** Replicas to delete, sent with the next heartbeat answer (bounded per answer). */
+  pendingDeletes: Map<number, Block>;
+  dead: boolean;
+}
+
+interface BlockEntry {
+  file: FileNode;
+  meta: BlockMeta;
+  replicas: Set<string>;
+}
+
+const DELETES_PER_HEARTBEAT = 1000;
+
+export interface DatanodeManagerOptions {
+  deadNodeTimeoutMs: number;
+  minReplication: number;
+}
+
+export class DatanodeManager implements NamespaceListener, BlockLocator {
+  readonly nodes = new Map<string, DatanodeState>();
+  private readonly blocks = new Map<number, BlockEntry>();
+  private rotate = 0;
+
+  constructor(
+    private readonly options: DatanodeManagerOptions,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Indexes every block of a freshly loaded namespace (locations come from reports). */
+  indexNamespace(ns: Namespace): void {
+    const stack: INode[] = [ns.root];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (n.kind === 'dir') for (const c of n.children.values()) stack.push(c);
+      else for (const b of n.blocks) this.blocks.set(b.blockId, { file: n, meta: b, replicas: new Set() });
+    }
+  }
+
+  // ---- namespace events ------------------------------------------------------------
+
+  blockAdded(file: FileNode, meta: BlockMeta): void {
+    this.blocks.set(meta.blockId, { file, meta, replicas: new Set() });
+  }
+
+  fileRemoved(file: FileNode): void {
+    this.blocksRemoved(file.blocks);
+  }
+
+  blocksRemoved(metas: BlockMeta[]): void {
+    for (const meta of metas) {
+      const entry = this.blocks.get(meta.blockId);
+      if (entry === undefined) continue;
+      this.blocks.delete(meta.blockId);
+      for (const nodeId of entry.replicas) {
+        const node = this.nodes.get(nodeId);
+        if (node === undefined) continue;
+        node.blocks.delete(meta.blockId);
+        this.scheduleDelete(node, { ...meta });
+      }
+    }
+  }
+
+  fileOpened(): void {}
+  fileClosed(): void {}
+
+  // ---- DataNode messages -----------------------------------------------------------
+
+  register(info: DatanodeInfo, report: DatanodeStorageReport): void {
+    const existing = this.nodes.get(info.nodeId);
+    const now = this.clock.nowMs();
+    if (existing) {
+      // Re-registration (restart): forget what it held, its block report tells again.
+      this.dropReplicas(existing);
+      existing.info = info;
+      Object.assign(existing, report, { lastHeartbeatMs: now, dead: false });
+      this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}` }, 'datanode re-registered');
+      return;
+    }
+    this.nodes.set(info.nodeId, {
+      ...report, info, lastHeartbeatMs: now, activeTransfers: 0, blocks: new Set(), pendingDeletes: new Map(), dead: false,
+    });
+    this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}`, capacity: report.capacityBytes }, 'datanode registered');
+  }
+
+  private known(nodeId: string): DatanodeState {
+    const node = this.nodes.get(nodeId);
+    if (node === undefined) throw new DfsError('NOT_FOUND', `datanode ${nodeId} is not registered`);
+    return node;
+  }
+
+  /** Returns the node's pending commands, or REREGISTER when the NameNode does not know it. */
+  heartbeat(report: DatanodeStorageReport & { activeTransfers: number }): DatanodeCommand[] {
+    const node = this.nodes.get(report.nodeId);
+    if (node === undefined) return [{ type: CommandType.REREGISTER, blocks: [], targets: [] }];
+    if (node.dead) {
+      this.log.info({ node: report.nodeId }, 'dead datanode is heartbeating again; asking it to re-register');
+      return [{ type: CommandType.REREGISTER, blocks: [], targets: [] }];
+    }
+    Object.assign(node, report, { lastHeartbeatMs: this.clock.nowMs() });
+    const commands: DatanodeCommand[] = [];
+    if (node.pendingDeletes.size > 0) {
+      const blocks: Block[] = [];
+      for (const [id, b] of node.pendingDeletes) {
+        blocks.push(b);
+        node.pendingDeletes.delete(id);
+        if (blocks.length >= DELETES_PER_HEARTBEAT) break;
+      }
+      commands.push({ type: CommandType.DELETE_BLOCKS, blocks, targets: [] });
+    }
+    return commands;
+  }
+
+  blockReceived(nodeId: string, received: Block[], deleted: number[]): void {
+    const node = this.known(nodeId);
+    for (const b of received) this.addReplica(node, b);
+    for (const id of deleted) {
+      node.blocks.delete(id);
+      this.blocks.get(id)?.replicas.delete(nodeId);
+    }
+  }
+
+  /** A full report replaces what we knew about the node. */
+  blockReport(nodeId: string, blocks: Block[]): { accepted: number; invalid: number } {
+    const node = this.known(nodeId);
+    this.dropReplicas(node);
+    let accepted = 0;
+    for (const b of blocks) if (this.addReplica(node, b)) accepted++;
+    this.log.info({ node: nodeId, reported: blocks.length, accepted }, 'block report processed');
+    return { accepted, invalid: blocks.length - accepted };
+  }
+
+  private addReplica(node: DatanodeState, b: Block): boolean {
+    const entry = this.blocks.get(b.blockId);
+    const finalLength = entry !== undefined && entry.file.clientName === null || (entry !== undefined && entry.file.blocks[entry.file.blocks.length - 1] !== entry.meta);
+    const valid =
+      entry !== undefined &&
+      b.genStamp === entry.meta.genStamp &&
+      // The block being written has no committed length yet; others must match exactly.
+      (!finalLength || b.numBytes === entry.meta.numBytes);
+    if (!valid) {
+      this.log.info({ node: node.info.nodeId, block: b, known: entry?.meta ?? null }, 'invalid replica reported; scheduling deletion');
+      this.scheduleDelete(node, b);
+      return false;
+    }
+    entry.replicas.add(node.info.nodeId);
+    node.blocks.add(b.blockId);
+    node.pendingDeletes.delete(b.blockId);
+    return true;
+  }
+
+  private scheduleDelete(node: DatanodeState, b: Block): void {
+    node.pendingDeletes.set(b.blockId, b);
+  }
+
+  private dropReplicas(node: DatanodeState): void {
+    for (const id of node.blocks) this.blocks.get(id)?.replicas.delete(node.info.nodeId);
+    node.blocks.clear();
+  }
+
+  /** Called by the block-owning file when a writer reports bad replicas, or readers do. */
+  markBad(nodeId: string, b: Block): void {
+    const node = this.nodes.get(nodeId);
+    const entry = this.blocks.get(b.blockId);
+    if (node === undefined || entry === undefined) return;
+    entry.replicas.delete(nodeId);
+    node.blocks.delete(b.blockId);
+    this.log.warn({ node: nodeId, block: b.blockId }, 'replica reported corrupt; scheduling deletion');
+    this.scheduleDelete(node, { ...entry.meta });
+  }
+
+  /** Marks nodes silent for longer than the timeout as dead; their replicas stop counting. */
+  checkHeartbeats(): DatanodeState[] {
+    const now = this.clock.nowMs();
+    const died: DatanodeState[] = [];
+    for (const node of this.nodes.values()) {
+      if (!node.dead && now - node.lastHeartbeatMs > this.options.deadNodeTimeoutMs) {
+        node.dead = true;
+        this.dropReplicas(node);
+        died.push(node);
+        this.log.warn({ node: node.info.nodeId, silentMs: now - node.lastHeartbeatMs }, 'datanode declared dead');
+      }
+    }
+    return died;
+  }
+
+  // ---- BlockLocator ----------------------------------------------------------------
+
+  private isLive(node: DatanodeState | undefined): node is DatanodeState {
+    return node !== undefined && !node.dead && this.clock.nowMs() - node.lastHeartbeatMs <= this.options.deadNodeTimeoutMs;
+  }
+
+  locations(blockId: number): DatanodeInfo[] {
+    const entry = this.blocks.get(blockId);
+    if (entry === undefined) return [];
+    const live: DatanodeInfo[] = [];
+    for (const id of entry.replicas) {
+      const node = this.nodes.get(id);
+      if (this.isLive(node)) live.push(node.info);
+    }
+    // Spread readers over replicas.
+    if (live.length > 1) {
+      const k = this.rotate++ % live.length;
+      return [...live.slice(k), ...live.slice(0, k)];
+    }
+    return live;
+  }
+
+  liveReplicaCount(blockId: number): number {
+    return this.locations(blockId).length;
+  }
+
+  chooseTargets(replication: number, writerHost: string, excludeNodeIds: readonly string[], blockBytes = 0): DatanodeInfo[] {
+    const exclude = new Set(excludeNodeIds);
+    const candidates: DatanodeState[] = [];
+    for (const node of this.nodes.values()) {
+      if (this.isLive(node) && !exclude.has(node.info.nodeId) && node.remainingBytes >= blockBytes) candidates.push(node);
+    }
+    // Random order, then the writer's own node (same host) first, as HDFS does.
+    for (let i = candidates.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+    }
+    const local = candidates.findIndex((n) => n.info.host === writerHost || (isLoopback(writerHost) && isLoopback(n.info.host)));
+    if (local > 0) candidates.unshift(...candidates.splice(local, 1));
+    return candidates.slice(0, replication).map((n) => n.info);
+  }
+
+  /** True once every block of `file` has at least the minimum number of live replicas. */
+  isMinimallyReplicated(blocks: readonly BlockMeta[]): BlockMeta | null {
+    for (const b of blocks) if (this.liveReplicaCount(b.blockId) < this.options.minReplication) return b;
+    return null;
+  }
+
+  liveNodes(): DatanodeState[] {
+    return [...this.nodes.values()].filter((n) => this.isLive(n));
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host === '::ffff:127.0.0.1' || host === 'localhost';
+}
