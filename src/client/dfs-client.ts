@@ -8,6 +8,10 @@ import { DfsError } from '../../protocol/errors.js';
 import { LIST_LIMIT_DEFAULT } from '../../protocol/limits.js';
 import type { Block, FileStatus, LocatedBlock, LocatedBlocks, ServerInfo } from '../../protocol/types.js';
 import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
+import fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { DfsInputStream, type InputStreamOptions } from './dfs-input-stream.js';
+import { DfsOutputStream, type OutputStreamOptions } from './dfs-output-stream.js';
 import { RpcConnection } from './rpc-connection.js';
 
 export interface DfsClientOptions {
@@ -111,6 +115,28 @@ export class DfsClient {
 
   getBlockLocations(path: string, offset = 0, length = 0): Promise<LocatedBlocks> {
     return this.rpc.call('getBlockLocations', { path, offset, length });
+  }
+
+  // ---- streams ---------------------------------------------------------------------
+
+  /** A Writable that creates `path` and stores what is written to it; 'finish' = complete. */
+  create(path: string, options: OutputStreamOptions = {}): DfsOutputStream {
+    return new DfsOutputStream(this, path, options);
+  }
+
+  /** A Readable (async-iterable) over `path`, or a range of it. */
+  open(path: string, options: InputStreamOptions = {}): DfsInputStream {
+    return new DfsInputStream(this, path, options);
+  }
+
+  /** Streams a local file into DFS. */
+  async put(localPath: string, remotePath: string, options: OutputStreamOptions = {}): Promise<void> {
+    await pipeline(fs.createReadStream(localPath, { highWaterMark: 1024 * 1024 }), this.create(remotePath, options));
+  }
+
+  /** Streams a DFS file into a local file. */
+  async get(remotePath: string, localPath: string, options: InputStreamOptions = {}): Promise<void> {
+    await pipeline(this.open(remotePath, options), fs.createWriteStream(localPath));
   }
 
   // ---- low-level write protocol (the stream writer builds on these) ------------------

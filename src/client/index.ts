@@ -4,3 +4,7 @@ export type { CreateOptions, DfsClientOptions } from './dfs-client.js';
 export { DfsError, isDfsError } from '../../protocol/errors.js';
 export type { ErrorCode } from '../../protocol/errors.js';
 export type { FileStatus, LocatedBlock, LocatedBlocks, ServerInfo } from '../../protocol/types.js';
+export { DfsOutputStream } from './dfs-output-stream.js';
+export type { OutputStreamOptions } from './dfs-output-stream.js';
+export { DfsInputStream } from './dfs-input-stream.js';
+export type { InputStreamOptions } from './dfs-input-stream.js';

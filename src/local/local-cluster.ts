@@ -38,11 +38,17 @@ export class LocalCluster {
   private makeNamenode(port: number): DaemonProcess {
     return new DaemonProcess({
       name: 'namenode',
-      args: ['namenode', '--name-dir', this.nameDir, '--host', '127.0.0.1', '--port', String(port), '--log-level', this.options.logLevel ?? 'info'],
+      args: ['namenode', '--name-dir', this.nameDir, '--host', '127.0.0.1', '--port', String(port), '--log-level', this.logLevel()],
       readyMessage: 'namenode listening',
       echoLogs: this.options.echoLogs ?? false,
       env: this.options.namenodeEnv ?? {},
     });
+  }
+
+  /** Daemons announce their port at info level, so the launcher never goes above it. */
+  private logLevel(): string {
+    const l = this.options.logLevel ?? 'info';
+    return l === 'debug' || l === 'trace' ? l : 'info';
   }
 
   formatIfNeeded(): void {
@@ -68,7 +74,7 @@ export class LocalCluster {
       name: `datanode${index}`,
       args: [
         'datanode', '--namenode', `127.0.0.1:${this.namenode.port}`, '--data-dir', this.dataDir(index),
-        '--host', '127.0.0.1', '--port', String(port), '--log-level', this.options.logLevel ?? 'info',
+        '--host', '127.0.0.1', '--port', String(port), '--log-level', this.logLevel(),
       ],
       readyMessage: 'datanode listening',
       echoLogs: this.options.echoLogs ?? false,

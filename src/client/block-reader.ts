@@ -1,0 +1,79 @@
+/**
+ * Reads a byte range of one block from one replica: READ_BLOCK, then packets whose every
+ * chunk is checked against the checksums the writer stored, yielded as views trimmed to
+ * the range. Packets are queued only a few deep: past that the socket is paused until the
+ * consumer catches up (backpressure down to the DataNode's disk reads).
+ */
+import { dataCodecs, decodeDataBody, decodePacket, encodeDataRequest } from '../../protocol/data-messages.js';
+import { DfsError } from '../../protocol/errors.js';
+import { FrameKind, type Frame } from '../../protocol/frame.js';
+import { Role } from '../../protocol/handshake.js';
+import { decodeError } from '../../protocol/namenode-messages.js';
+import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import { DataConnection } from '../common/data-connection.js';
+import { firstBadChunk } from '../datanode/block-receiver.js';
+
+const QUEUE_HIGH = 8;
+
+export async function* readReplica(replica: DatanodeInfo, block: Block, from: number, to: number, idleTimeoutMs = 30_000): AsyncGenerator<Buffer> {
+  const conn = await DataConnection.open({ host: replica.host, port: replica.port, role: Role.CLIENT, label: replica.nodeId, idleTimeoutMs });
+  const queue: Frame[] = [];
+  let closed: DfsError | null = null;
+  let ended = false;
+  let wake: (() => void) | null = null;
+  conn.onFrame = (f) => {
+    queue.push(f);
+    if (queue.length >= QUEUE_HIGH) conn.pause();
+    wake?.();
+  };
+  conn.onClose = (err) => {
+    ended = true;
+    closed = err;
+    wake?.();
+  };
+  const next = async (): Promise<Frame> => {
+    for (;;) {
+      const f = queue.shift();
+      if (f !== undefined) {
+        if (queue.length < QUEUE_HIGH / 2) conn.resume();
+        return f;
+      }
+      if (ended) throw closed ?? new DfsError('CONNECTION', `${replica.nodeId} closed the connection before the end of block ${block.blockId}`);
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+    }
+  };
+  try {
+    conn.send(encodeDataRequest('readBlock', 1, { block, offset: from, length: to - from }));
+    const first = await next();
+    if (first.kind === FrameKind.ERROR) throw decodeError(first);
+    if (first.kind !== FrameKind.RESPONSE) throw new DfsError('PROTOCOL', `unexpected frame kind ${first.kind} from ${replica.nodeId}`);
+    const head = decodeDataBody(dataCodecs.readBlock.res, first, 'read block response');
+    if (head.startOffset > from || head.startOffset + head.length < to) {
+      throw new DfsError('PROTOCOL', `${replica.nodeId} offers ${head.startOffset}+${head.length}, asked ${from}..${to}`);
+    }
+    let expectOffset = head.startOffset;
+    let seqno = 0;
+    for (;;) {
+      const f = await next();
+      if (f.kind === FrameKind.ERROR) throw decodeError(f);
+      if (f.kind !== FrameKind.PACKET) throw new DfsError('PROTOCOL', `unexpected frame kind ${f.kind} from ${replica.nodeId}`);
+      const p = decodePacket(f, head.chunkBytes);
+      if (p.seqno !== seqno++ || p.offsetInBlock !== expectOffset || p.blockId !== block.blockId) {
+        throw new DfsError('PROTOCOL', `${replica.nodeId} sent packet ${p.seqno} at ${p.offsetInBlock}, expected ${seqno - 1} at ${expectOffset}`);
+      }
+      const bad = firstBadChunk(p.payload, p.checksums, head.chunkBytes);
+      if (bad >= 0) {
+        throw new DfsError('CHECKSUM', `checksum mismatch in block ${block.blockId} at offset ${p.offsetInBlock + bad * head.chunkBytes} on ${replica.nodeId}`);
+      }
+      const lo = Math.max(from, p.offsetInBlock) - p.offsetInBlock;
+      const hi = Math.min(to, p.offsetInBlock + p.payloadBytes) - p.offsetInBlock;
+      expectOffset += p.payloadBytes;
+      if (hi > lo) yield p.payload.subarray(lo, hi);
+      if (p.last || expectOffset >= head.startOffset + head.length) break;
+    }
+    if (expectOffset < to) throw new DfsError('PROTOCOL', `${replica.nodeId} ended block ${block.blockId} at ${expectOffset}, before ${to}`);
+  } finally {
+    conn.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Reading a file: a Node `Readable` (so also async-iterable) over a byte range. It asks the
+ * NameNode where the blocks are, then reads each block's part of the range from one
+ * replica, verifying every chunk. On a checksum mismatch (reported to the NameNode) or a
+ * dead or failing node it continues from the same offset on the next replica; it fails
+ * only when no good replica of a block is left, with an error naming the block.
+ * Pull-based: nothing is read ahead of the consumer beyond a few packets.
+ */
+import { Readable } from 'node:stream';
+import { DfsError } from '../../protocol/errors.js';
+import type { LocatedBlock } from '../../protocol/types.js';
+import { initChecksum } from '../common/checksum.js';
+import { readReplica } from './block-reader.js';
+import type { DfsClient } from './dfs-client.js';
+
+export interface InputStreamOptions {
+  offset?: number;
+  /** Bytes to read; default to the end of the file. */
+  length?: number;
+  signal?: AbortSignal;
+}
+
+export class DfsInputStream extends Readable {
+  private source: AsyncGenerator<Buffer> | null = null;
+  private reading = false;
+  /** Bytes delivered so far, for progress reporting. */
+  bytesRead = 0;
+  fileLength = 0;
+
+  constructor(private readonly client: DfsClient, readonly path: string, private readonly options: InputStreamOptions = {}) {
+    super({ highWaterMark: 1024 * 1024, signal: options.signal });
+  }
+
+  override _construct(callback: (err?: Error | null) => void): void {
+    initChecksum().then(() => {
+      this.source = this.readAll();
+      callback();
+    }, callback);
+  }
+
+  override _read(): void {
+    if (this.reading) return;
+    this.reading = true;
+    const pump = async (): Promise<void> => {
+      for (;;) {
+        const { value, done } = await this.source!.next();
+        if (done) {
+          this.push(null);
+          return;
+        }
+        this.bytesRead += value.length;
+        if (!this.push(value)) return;
+      }
+    };
+    pump().then(
+      () => {
+        this.reading = false;
+      },
+      (err: Error) => this.destroy(err),
+    );
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    void this.source?.return(undefined);
+    callback(err);
+  }
+
+  private async *readAll(): AsyncGenerator<Buffer> {
+    const start = this.options.offset ?? 0;
+    const located = await this.client.getBlockLocations(this.path, start, this.options.length ?? 0);
+    this.fileLength = located.fileLength;
+    if (start > located.fileLength) throw new DfsError('INVALID_ARGUMENT', `${this.path}: offset ${start} is past the end (${located.fileLength} bytes)`);
+    const end = this.options.length === undefined ? located.fileLength : Math.min(located.fileLength, start + this.options.length);
+    for (const lb of located.blocks) {
+      const from = Math.max(start, lb.offset) - lb.offset;
+      const to = Math.min(end, lb.offset + lb.block.numBytes) - lb.offset;
+      if (to <= from) continue;
+      yield* this.readBlock(lb, from, to);
+    }
+  }
+
+  private async *readBlock(lb: LocatedBlock, from: number, to: number): AsyncGenerator<Buffer> {
+    let pos = from;
+    const failures: string[] = [];
+    let locations = lb.locations;
+    for (let round = 0; round < 2; round++) {
+      for (const replica of locations) {
+        if (failures.some((f) => f.startsWith(`${replica.nodeId}:`))) continue;
+        try {
+          for await (const buf of readReplica(replica, lb.block, pos, to)) {
+            pos += buf.length;
+            yield buf;
+          }
+          return;
+        } catch (err) {
+          const e = err as DfsError;
+          failures.push(`${replica.nodeId}: ${e.message}`);
+          if (e.code === 'CHECKSUM') {
+            await this.client.rpc.call('reportBadBlocks', { replicas: [{ block: lb.block, nodeId: replica.nodeId }] }).catch(() => {});
+          }
+          this.emit('failover', { block: lb.block.blockId, replica: replica.nodeId, error: e.message });
+        }
+      }
+      // Every known replica failed: ask once more, the NameNode may know new ones.
+      const fresh = await this.client.getBlockLocations(this.path, lb.offset + pos, to - pos);
+      locations = fresh.blocks.find((b) => b.block.blockId === lb.block.blockId)?.locations ?? [];
+    }
+    throw new DfsError(
+      'BLOCK_UNAVAILABLE',
+      `${this.path}: no good replica of block ${lb.block.blockId} (offset ${lb.offset}) is left` + (failures.length ? `: ${failures.join('; ')}` : ' (no live DataNode holds it)'),
+    );
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * One block's write pipeline as the client sees it: a data connection to the first
+ * DataNode, WRITE_BLOCK with the rest of the targets, then packets out and acks in.
+ * Setup answers `null` when ready or the node that broke the pipeline; afterwards every
+ * ack and failure goes to the listener. The stream (dfs-output-stream.ts) owns retries.
+ */
+import {
+  AckStatus, dataCodecs, decodeAck, decodeDataBody, encodeDataRequest, type Ack,
+} from '../../protocol/data-messages.js';
+import { DfsError } from '../../protocol/errors.js';
+import { FrameKind } from '../../protocol/frame.js';
+import { Role } from '../../protocol/handshake.js';
+import { decodeError } from '../../protocol/namenode-messages.js';
+import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import { DataConnection } from '../common/data-connection.js';
+
+export interface PipelineListener {
+  onAck(ack: Ack): void;
+  /** The pipeline broke; `badIndex` is the position of the node to blame. */
+  onFailure(badIndex: number, err: DfsError): void;
+}
+
+export class WritePipeline {
+  private conn: DataConnection | null = null;
+  private done = false;
+  readonly requestId = 1;
+
+  constructor(readonly targets: DatanodeInfo[]) {}
+
+  /** Returns null when the pipeline is ready, else the index of the failed node. */
+  async open(block: Block, stage: number, clientName: string, chunkBytes: number, listener: PipelineListener): Promise<{ badIndex: number; err: DfsError } | null> {
+    const first = this.targets[0]!;
+    let conn: DataConnection;
+    try {
+      conn = await DataConnection.open({ host: first.host, port: first.port, role: Role.CLIENT, label: first.nodeId, connectTimeoutMs: 10_000 });
+    } catch (err) {
+      return { badIndex: 0, err: err as DfsError };
+    }
+    this.conn = conn;
+    const answer = await new Promise<{ badIndex: number; err: DfsError } | null>((resolve) => {
+      conn.onFrame = (f) => {
+        if (f.kind === FrameKind.ERROR) return resolve({ badIndex: 0, err: decodeError(f) });
+        try {
+          const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, f, 'write block response');
+          if (firstBadLink === '') return resolve(null);
+          const i = this.targets.findIndex((t) => t.nodeId === firstBadLink);
+          resolve({ badIndex: i < 0 ? 1 : i, err: new DfsError('CONNECTION', `pipeline broken at ${firstBadLink}`) });
+        } catch (err) {
+          resolve({ badIndex: 0, err: err as DfsError });
+        }
+      };
+      conn.onClose = (err) => resolve({ badIndex: 0, err: err ?? new DfsError('CONNECTION', `${first.nodeId} closed during setup`) });
+      conn.send(encodeDataRequest('writeBlock', this.requestId, { block, clientName, stage, chunkBytes, targets: this.targets.slice(1) }));
+    });
+    if (answer !== null) {
+      this.close();
+      return answer;
+    }
+    conn.onFrame = (f) => {
+      if (this.done) return;
+      if (f.kind === FrameKind.ACK) {
+        const ack = decodeAck(f);
+        const bad = ack.statuses.findIndex((s) => s !== AckStatus.SUCCESS);
+        if (bad >= 0) return this.fail(bad, new DfsError(ack.statuses[bad] === AckStatus.ERROR_CHECKSUM ? 'CHECKSUM' : ack.statuses[bad] === AckStatus.ERROR_NO_SPACE ? 'NO_SPACE' : 'CONNECTION', `${this.targets[bad]?.nodeId ?? 'a DataNode'} failed packet ${ack.seqno}`), listener);
+        return listener.onAck(ack);
+      }
+      if (f.kind === FrameKind.ERROR) return this.fail(0, decodeError(f), listener);
+      this.fail(0, new DfsError('PROTOCOL', `unexpected frame kind ${f.kind} on a write pipeline`), listener);
+    };
+    conn.onClose = (err) => {
+      if (!this.done) this.fail(0, err ?? new DfsError('CONNECTION', `${first.nodeId} closed the pipeline`), listener);
+    };
+    return null;
+  }
+
+  private fail(badIndex: number, err: DfsError, listener: PipelineListener): void {
+    if (this.done) return;
+    this.done = true;
+    this.conn?.close();
+    listener.onFailure(badIndex, err);
+  }
+
+  sendPacket(header: Buffer, payload: Buffer): boolean {
+    return this.conn !== null && this.conn.sendPacket(header, payload);
+  }
+
+  whenDrained(cb: () => void): void {
+    if (this.conn === null) return cb();
+    this.conn.whenDrained(cb);
+  }
+
+  close(): void {
+    this.done = true;
+    this.conn?.close();
+  }
+}
