@@ -11,7 +11,7 @@ import { Role } from '../../protocol/handshake.js';
 import { decodeError } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import { DataConnection } from '../common/data-connection.js';
-import { firstBadChunk } from '../datanode/block-receiver.js';
+import { firstBadChunk } from '../common/checksum.js';
 
 const QUEUE_HIGH = 8;
 

@@ -19,11 +19,11 @@
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CHECKSUM_BYTES, CHUNK_BYTES_DEFAULT, checksumCount, encodePacketHeader, PACKET_PAYLOAD_BYTES_DEFAULT, WriteStage, type Ack,
+  CHUNK_BYTES_DEFAULT, encodePacketHeader, PACKET_PAYLOAD_BYTES_DEFAULT, WriteStage, type Ack,
 } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
-import { initChecksum, xxh32 } from '../common/checksum.js';
+import { computeChecksums, initChecksum } from '../common/checksum.js';
 import type { CreateOptions, DfsClient } from './dfs-client.js';
 import { WritePipeline } from './write-pipeline.js';
 
@@ -149,11 +149,7 @@ export class DfsOutputStream extends Writable {
 
   private async emitPacket(last: boolean): Promise<void> {
     const payload = this.buf.subarray(0, this.fill);
-    const n = checksumCount(payload.length, this.chunkBytes);
-    const checksums = Buffer.allocUnsafe(n * CHECKSUM_BYTES);
-    for (let i = 0; i < n; i++) {
-      checksums.writeUInt32BE(xxh32(payload.subarray(i * this.chunkBytes, Math.min(payload.length, (i + 1) * this.chunkBytes))), i * CHECKSUM_BYTES);
-    }
+    const checksums = computeChecksums(payload, this.chunkBytes);
     const packet: OutPacket = { seqno: this.seqno++, offsetInBlock: this.bytesInBlock, buffer: this.buf, payload, checksums, last };
     this.bytesInBlock += this.fill;
     this.fill = 0;

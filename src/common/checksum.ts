@@ -4,6 +4,7 @@
  * synchronous call on the hot path (about 2.4 GB/s on one core here).
  */
 import xxhash from 'xxhash-wasm';
+import { checksumCount, CHECKSUM_BYTES } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 
 let h32Raw: ((input: Uint8Array, seed?: number) => number) | null = null;
@@ -19,4 +20,25 @@ export function initChecksum(): Promise<void> {
 export function xxh32(bytes: Uint8Array): number {
   if (h32Raw === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
   return h32Raw(bytes, 0) >>> 0;
+}
+
+/** Index of the first chunk whose xxh32 differs from the sent checksum, or -1. */
+export function firstBadChunk(payload: Buffer, checksums: Buffer, chunkBytes: number): number {
+  const n = checksumCount(payload.length, chunkBytes);
+  for (let i = 0; i < n; i++) {
+    const chunk = payload.subarray(i * chunkBytes, Math.min(payload.length, (i + 1) * chunkBytes));
+    if (xxh32(chunk) !== checksums.readUInt32BE(i * CHECKSUM_BYTES)) return i;
+  }
+  return -1;
+}
+
+
+/** One big-endian xxh32 per chunk of `payload`, as packets and meta files carry them. */
+export function computeChecksums(payload: Buffer, chunkBytes: number): Buffer {
+  const n = checksumCount(payload.length, chunkBytes);
+  const out = Buffer.allocUnsafe(n * CHECKSUM_BYTES);
+  for (let i = 0; i < n; i++) {
+    out.writeUInt32BE(xxh32(payload.subarray(i * chunkBytes, Math.min(payload.length, (i + 1) * chunkBytes))), i * CHECKSUM_BYTES);
+  }
+  return out;
 }

@@ -23,14 +23,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
-  AckStatus, checksumCount, CHECKSUM_BYTES, dataCodecs, decodeAck, decodeDataBody, decodePacket,
+  AckStatus, dataCodecs, decodeAck, decodeDataBody, decodePacket,
   encodeAck, encodeDataRequest, encodeDataResponse, WriteStage, type WriteBlockRequest,
 } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import { encodeFrameHeader, FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
 import { decodeError } from '../../protocol/namenode-messages.js';
-import { xxh32 } from '../common/checksum.js';
+import { firstBadChunk } from '../common/checksum.js';
 import { DataConnection } from '../common/data-connection.js';
 import { writeFully } from '../common/fs-util.js';
 import type { ServerConnection } from '../common/frame-server.js';
@@ -350,16 +350,6 @@ export class BlockReceiver {
 }
 
 let packetsSeen = 0;
-
-/** Index of the first chunk whose xxh32 differs from the sent checksum, or -1. */
-export function firstBadChunk(payload: Buffer, checksums: Buffer, chunkBytes: number): number {
-  const n = checksumCount(payload.length, chunkBytes);
-  for (let i = 0; i < n; i++) {
-    const chunk = payload.subarray(i * chunkBytes, Math.min(payload.length, (i + 1) * chunkBytes));
-    if (xxh32(chunk) !== checksums.readUInt32BE(i * CHECKSUM_BYTES)) return i;
-  }
-  return -1;
-}
 
 function diskError(err: unknown, what: string): DfsError {
   if (err instanceof DfsError) return err;
