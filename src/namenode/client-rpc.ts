@@ -16,7 +16,7 @@ import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import type { EditLog } from './edit-log.js';
 import { NONE, type EditOp } from './edit-ops.js';
-import { statusOf, type BlockMeta } from './inode.js';
+import { statusOf, type BlockMeta, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
 import type { Namespace } from './namespace.js';
 
@@ -27,6 +27,8 @@ export interface BlockLocator {
   /** The first block with fewer live replicas than the minimum, or null. */
   isMinimallyReplicated(blocks: readonly BlockMeta[]): BlockMeta | null;
   markBad(nodeId: string, block: Block): void;
+  /** Length of the finalized replicas of a block being written, if any live one exists. */
+  recoverableLength(blockId: number): number | null;
 }
 
 export interface ClientRpcContext {
@@ -166,12 +168,19 @@ export class ClientRpc {
     const node = this.ctx.namespace.lookup(path);
     if (node === null || node.kind !== 'file' || node.clientName === null || node.clientName === clientName) return;
     if (!this.ctx.leases.isExpired(node.clientName)) return;
-    this.logRecovery(path, node.blocks.length);
+    this.logRecovery(path, node);
   }
 
-  /** Closes an abandoned file at its last complete block (the one being written is dropped). */
-  logRecovery(path: string, blockCount: number): void {
-    const op: EditOp = { op: 'closeFile', path, keepBlocks: Math.max(0, blockCount - 1), lastNumBytes: NONE, mtimeMs: this.now() };
+  /**
+   * Closes an abandoned file. Its last block is kept, at the length its live finalized
+   * replicas report, when there is one; otherwise the file ends at its last complete block.
+   */
+  logRecovery(path: string, file: FileNode): void {
+    const last = file.blocks[file.blocks.length - 1];
+    const length = last === undefined ? null : this.ctx.blocks.recoverableLength(last.blockId);
+    const op: EditOp = length === null
+      ? { op: 'closeFile', path, keepBlocks: Math.max(0, file.blocks.length - 1), lastNumBytes: NONE, mtimeMs: this.now() }
+      : { op: 'closeFile', path, keepBlocks: file.blocks.length, lastNumBytes: length, mtimeMs: this.now() };
     this.ctx.namespace.apply(op);
     this.ctx.logger.info({ path, keptBlocks: op.keepBlocks }, 'lease expired; file recovered');
     this.ctx.editLog().append(op, () => {});

@@ -34,6 +34,8 @@ interface BlockEntry {
   file: FileNode;
   meta: BlockMeta;
   replicas: Set<string>;
+  /** Length of finalized replicas reported while the block had no committed length. */
+  reportedBytes: number;
 }
 
 const DELETES_PER_HEARTBEAT = 1000;
@@ -60,14 +62,14 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     while (stack.length > 0) {
       const n = stack.pop()!;
       if (n.kind === 'dir') for (const c of n.children.values()) stack.push(c);
-      else for (const b of n.blocks) this.blocks.set(b.blockId, { file: n, meta: b, replicas: new Set() });
+      else for (const b of n.blocks) this.blocks.set(b.blockId, { file: n, meta: b, replicas: new Set(), reportedBytes: -1 });
     }
   }
 
   // ---- namespace events ------------------------------------------------------------
 
   blockAdded(file: FileNode, meta: BlockMeta): void {
-    this.blocks.set(meta.blockId, { file, meta, replicas: new Set() });
+    this.blocks.set(meta.blockId, { file, meta, replicas: new Set(), reportedBytes: -1 });
   }
 
   fileRemoved(file: FileNode): void {
@@ -170,6 +172,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       this.scheduleDelete(node, b);
       return false;
     }
+    if (!finalLength) entry.reportedBytes = entry.reportedBytes < 0 ? b.numBytes : Math.min(entry.reportedBytes, b.numBytes);
     entry.replicas.add(node.info.nodeId);
     node.blocks.add(b.blockId);
     node.pendingDeletes.delete(b.blockId);
@@ -231,6 +234,13 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       return [...live.slice(k), ...live.slice(0, k)];
     }
     return live;
+  }
+
+  /** For lease recovery: the length live finalized replicas agree on, or null. */
+  recoverableLength(blockId: number): number | null {
+    const entry = this.blocks.get(blockId);
+    if (entry === undefined || entry.reportedBytes < 0 || this.liveReplicaCount(blockId) === 0) return null;
+    return entry.reportedBytes;
   }
 
   liveReplicaCount(blockId: number): number {

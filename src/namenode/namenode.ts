@@ -129,7 +129,7 @@ export class NameNode {
     if (this.safeMode || this.stopping) return;
     for (const file of this.leases.expiredFiles()) {
       try {
-        this.rpc.logRecovery(pathOf(file), file.blocks.length);
+        this.rpc.logRecovery(pathOf(file), file);
       } catch (err) {
         this.log.error({ err: (err as Error).message }, 'lease recovery failed');
       }
