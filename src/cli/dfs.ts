@@ -1,0 +1,87 @@
+/**
+ * `dfs`: the user command line. Global options (`--namenode`, `--json`) apply to every
+ * subcommand and may appear before or after it. Command groups live in ./commands/; this
+ * file builds the program, turns commander's own errors into our one-line format with exit
+ * status 2, and makes sure the process ends promptly once the command is done.
+ */
+import { Command, CommanderError } from 'commander';
+import { DEFAULT_NAMENODE_PORT } from '../common/config.js';
+import { EXIT_FAILED, EXIT_USAGE, describeError, printError } from './commands/command-context.js';
+import { registerNamespaceCommands } from './commands/namespace.js';
+
+const HELP_FOOTER = `
+The NameNode is --namenode HOST:PORT, else $DFS_NAMENODE, else 127.0.0.1:${DEFAULT_NAMENODE_PORT}.
+
+Errors: one line per error on stderr, "dfs: <command>: <CODE>: <message>"
+(CODE is a DFS error code such as NOT_FOUND, NOT_EMPTY, INVALID_PATH, CONNECTION,
+or USAGE). Exit status: 0 success, 1 a DFS operation failed, 2 usage error.
+Commands taking several paths report a failing path and go on with the others.
+
+--json: results go to stdout as one JSON document with exact numbers; errors are never
+written to stdout, they stay the stderr lines above and the exit status says whether
+everything succeeded. ls, mkdir and rm always print their document (holding what
+succeeded); stat, mv and info print nothing when they fail.`;
+
+/** Thrown by our exitOverride so the catch below knows which command a usage error came from. */
+class CommandLineError extends Error {
+  constructor(
+    readonly command: string | null,
+    readonly inner: CommanderError,
+  ) {
+    super(inner.message);
+  }
+}
+
+function onCommanderExit(command: string | null): (err: CommanderError) => never {
+  return (err) => {
+    throw new CommandLineError(command, err);
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('dfs')
+    .description('DFS file system commands')
+    .option('--namenode <host:port>', 'NameNode address (default: $DFS_NAMENODE, else 127.0.0.1:8020)')
+    .option('--json', 'print results as JSON (exact byte counts); errors stay on stderr')
+    .configureHelp({ showGlobalOptions: true })
+    // Commander would print "error: ..." itself; we print our own single line instead.
+    .configureOutput({ outputError: () => {} })
+    .addHelpText('after', HELP_FOOTER)
+    .exitOverride(onCommanderExit(null));
+  registerNamespaceCommands(program);
+  for (const cmd of program.commands) cmd.exitOverride(onCommanderExit(cmd.name()));
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // `dfs ls -R / | head`: the reader left, which is not our failure.
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommandLineError) {
+      const { exitCode, code, message } = err.inner;
+      if (exitCode === 0 || code === 'commander.helpDisplayed' || code === 'commander.version') {
+        process.exitCode = exitCode;
+      } else if (code === 'commander.help') {
+        process.exitCode = EXIT_USAGE; // `dfs` alone: commander already printed the help
+      } else {
+        const hint = err.command === null ? 'dfs --help' : `dfs ${err.command} --help`;
+        printError(err.command, 'USAGE', `${message.replace(/^error: /, '')} (see ${hint})`);
+        process.exitCode = EXIT_USAGE;
+      }
+    } else {
+      const { code, message } = describeError(err);
+      printError(null, code, message);
+      process.exitCode = EXIT_FAILED;
+    }
+  }
+  // The client is closed by now, so nothing should hold the event loop; if something still
+  // does, it must not keep a finished command alive. unref(): this timer alone never waits.
+  setTimeout(() => process.exit(), 2000).unref();
+}
+
+await main(process.argv);

@@ -1,0 +1,131 @@
+/**
+ * Human output of the `dfs` CLI: sizes (`1.5K`, `23M`, `4.0G`), local dates, `ls -l` style
+ * rows in aligned columns and aligned `key: value` blocks. Pure functions of their inputs
+ * (the clock and the time zone are those of the caller's process), so they are unit-tested
+ * without a cluster. `--json` output never passes through here: it carries exact numbers.
+ *
+ * Column alignment is computed per batch of rows, so a recursive listing can print one
+ * directory page at a time with bounded memory. The minimum widths below are wide enough
+ * for every value the columns normally hold (a human size is at most 5 characters, a date
+ * exactly 16), so rows from different batches still line up.
+ */
+import { FileType, type FileStatus, type ServerInfo } from '../../protocol/types.js';
+
+const UNITS = ['K', 'M', 'G', 'T', 'P', 'E'] as const;
+
+/**
+ * Bytes the way `ls -lh` shows them: exact below 1024, then one decimal below 10 units and
+ * whole units above, always rounded up so a size is never under-reported (1025 -> "1.1K").
+ */
+export function humanBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return String(bytes);
+  if (bytes < 1024) return String(Math.trunc(bytes));
+  let value = bytes;
+  for (const unit of UNITS) {
+    value /= 1024;
+    const tenths = Math.ceil(value * 10) / 10;
+    if (tenths < 10) return `${tenths.toFixed(1)}${unit}`;
+    const whole = Math.ceil(value);
+    if (whole < 1024) return `${whole}${unit}`;
+  }
+  return `${Math.ceil(value)}${UNITS[UNITS.length - 1]}`;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** `YYYY-MM-DD HH:MM` (or `:SS` with seconds) in the local time zone, like `ls -l --time-style=long-iso`. */
+export function formatDateTime(ms: number, options: { seconds?: boolean } = {}): string {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return String(ms);
+  const date = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+  const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}${options.seconds ? `:${pad2(d.getSeconds())}` : ''}`;
+  return `${date} ${time}`;
+}
+
+export type Align = 'left' | 'right';
+
+/**
+ * Pads each column to the widest cell of the batch (at least `minWidths[i]`), separated by
+ * one space. The last column is never padded, so lines carry no trailing blanks. Widths are
+ * counted in UTF-16 code units, which is right for the ASCII columns this is used with.
+ */
+export function alignColumns(rows: readonly (readonly string[])[], align: readonly Align[], minWidths: readonly number[] = []): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? minWidths[i] ?? 0, cell.length);
+    });
+  }
+  return rows.map((row) =>
+    row
+      .map((cell, i) => {
+        if (align[i] === 'right') return cell.padStart(widths[i] ?? 0);
+        return i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0);
+      })
+      .join(' '),
+  );
+}
+
+/** `key: value` lines with the values aligned after the longest key. */
+export function formatKeyValues(pairs: readonly (readonly [string, string])[]): string[] {
+  const width = Math.max(0, ...pairs.map(([k]) => k.length + 1));
+  return pairs.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`);
+}
+
+// ---- `dfs ls` ---------------------------------------------------------------------------
+
+/** type, replication, size, mtime, path. */
+export const LS_ALIGN: readonly Align[] = ['left', 'right', 'right', 'left', 'left'];
+export const LS_MIN_WIDTHS: readonly number[] = [1, 3, 5, 16, 0];
+
+/** One `ls` row: `d`/`-`, replication (`-` for directories), human size, mtime, full path. */
+export function lsRow(status: FileStatus, fullPath: string): string[] {
+  const isDir = status.type === FileType.DIRECTORY;
+  return [isDir ? 'd' : '-', isDir ? '-' : String(status.replication), humanBytes(status.length), formatDateTime(status.mtimeMs), fullPath];
+}
+
+export function formatLsRows(rows: readonly (readonly string[])[]): string[] {
+  return alignColumns(rows, LS_ALIGN, LS_MIN_WIDTHS);
+}
+
+// ---- `dfs stat`, `dfs info` -------------------------------------------------------------
+
+function withHuman(bytes: number): string {
+  return bytes < 1024 ? String(bytes) : `${bytes} (${humanBytes(bytes)})`;
+}
+
+function typeName(type: number): string {
+  if (type === FileType.DIRECTORY) return 'directory';
+  if (type === FileType.FILE) return 'file';
+  return `unknown (${type})`;
+}
+
+/** Every FileStatus field under its own name, values made readable. */
+export function formatStat(status: FileStatus): string[] {
+  return formatKeyValues([
+    ['path', status.path],
+    ['type', typeName(status.type)],
+    ['length', withHuman(status.length)],
+    ['replication', String(status.replication)],
+    ['blockBytes', withHuman(status.blockBytes)],
+    ['mtimeMs', `${status.mtimeMs} (${formatDateTime(status.mtimeMs, { seconds: true })})`],
+    ['blockCount', String(status.blockCount)],
+    ['underConstruction', status.underConstruction ? 'yes' : 'no'],
+    ['childCount', String(status.childCount)],
+  ]);
+}
+
+export function formatServerInfo(info: ServerInfo, namenode: string): string[] {
+  return formatKeyValues([
+    ['namenode', namenode],
+    ['clusterId', info.clusterId],
+    ['version', info.version],
+    ['safeMode', info.safeMode ? 'ON (mutations are refused)' : 'off'],
+    ['lastTxid', String(info.lastTxid)],
+    ['fileCount', String(info.fileCount)],
+    ['directoryCount', String(info.directoryCount)],
+    ['blockCount', String(info.blockCount)],
+  ]);
+}
