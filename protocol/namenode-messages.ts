@@ -182,6 +182,18 @@ export interface HeartbeatResponse { commands: DatanodeCommand[] }
 export interface BlockReceivedRequest { nodeId: string; received: Block[]; deleted: number[] }
 export interface BlockReportRequest { nodeId: string; blocks: Block[] }
 
+/** One DataNode as the NameNode sees it (datanodeReport). */
+export interface DatanodeReportEntry extends DatanodeStorageReport {
+  host: string;
+  port: number;
+  /** 1 live, 2 dead. */
+  state: number;
+  blockCount: number;
+  activeTransfers: number;
+  lastHeartbeatAgoMs: number;
+}
+export interface DatanodeReportResponse { nodes: DatanodeReportEntry[] }
+
 export const rpcCodecs = {
   mkdir: {
     opcode: 0x01,
@@ -360,6 +372,22 @@ export const rpcCodecs = {
       encode: (w, v) => void w.u64(v.genStamp),
       decode: (r) => ({ genStamp: r.u64('genStamp') }),
     } as Codec<BumpGenStampResponse>,
+  },
+  datanodeReport: {
+    opcode: 0x0f,
+    mutates: false,
+    req: empty,
+    res: listWrapper<DatanodeReportResponse, DatanodeReportEntry>('nodes', {
+      encode(w, v) {
+        w.str(v.nodeId).str(v.host).u16(v.port).u8(v.state).u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes)
+          .u32(v.blockCount).u32(v.activeTransfers).u64(v.lastHeartbeatAgoMs);
+      },
+      decode: (r) => ({
+        nodeId: r.str('nodeId'), host: r.str('host'), port: r.u16('port'), state: r.u8('state'),
+        capacityBytes: r.u64('capacityBytes'), usedBytes: r.u64('usedBytes'), remainingBytes: r.u64('remainingBytes'),
+        blockCount: r.u32('blockCount'), activeTransfers: r.u32('activeTransfers'), lastHeartbeatAgoMs: r.u64('lastHeartbeatAgoMs'),
+      }),
+    }, 55),
   },
   // ---- DataNode -> NameNode (role DATANODE only) ----
   register: {

@@ -113,6 +113,11 @@ export class DfsClient {
     return this.rpc.call('serverInfo', {});
   }
 
+  /** Every DataNode the NameNode knows, live or dead, with its capacity. */
+  async datanodeReport(): Promise<import('../../protocol/namenode-messages.js').DatanodeReportEntry[]> {
+    return (await this.rpc.call('datanodeReport', {})).nodes;
+  }
+
   getBlockLocations(path: string, offset = 0, length = 0): Promise<LocatedBlocks> {
     return this.rpc.call('getBlockLocations', { path, offset, length });
   }

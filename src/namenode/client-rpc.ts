@@ -29,6 +29,7 @@ export interface BlockLocator {
   markBad(nodeId: string, block: Block): void;
   /** Length of the finalized replicas of a block being written, if any live one exists. */
   recoverableLength(blockId: number): number | null;
+  report(): import('../../protocol/namenode-messages.js').DatanodeReportEntry[];
 }
 
 export interface ClientRpcContext {
@@ -112,6 +113,8 @@ export class ClientRpc {
         return conn.reply(encodeResponse('reportBadBlocks', id, {}));
       case 'bumpGenStamp':
         return this.bumpGenStamp(conn, id, req);
+      case 'datanodeReport':
+        return conn.reply(encodeResponse('datanodeReport', id, { nodes: this.ctx.blocks.report() }));
       case 'register':
       case 'heartbeat':
       case 'blockReceived':

@@ -10,7 +10,7 @@
  * of the wrong length is scheduled for deletion on its node and never handed to readers.
  */
 import { DfsError } from '../../protocol/errors.js';
-import type { DatanodeCommand, DatanodeStorageReport } from '../../protocol/namenode-messages.js';
+import type { DatanodeCommand, DatanodeReportEntry, DatanodeStorageReport } from '../../protocol/namenode-messages.js';
 import { CommandType } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import type { Clock } from '../common/clock.js';
@@ -267,6 +267,15 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   isMinimallyReplicated(blocks: readonly BlockMeta[]): BlockMeta | null {
     for (const b of blocks) if (this.liveReplicaCount(b.blockId) < this.options.minReplication) return b;
     return null;
+  }
+
+  report(): DatanodeReportEntry[] {
+    const now = this.clock.nowMs();
+    return [...this.nodes.values()].map((n) => ({
+      nodeId: n.info.nodeId, host: n.info.host, port: n.info.port, state: this.isLive(n) ? 1 : 2,
+      capacityBytes: n.capacityBytes, usedBytes: n.usedBytes, remainingBytes: n.remainingBytes,
+      blockCount: n.blocks.size, activeTransfers: n.activeTransfers, lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
+    }));
   }
 
   liveNodes(): DatanodeState[] {
