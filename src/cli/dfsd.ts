@@ -34,6 +34,19 @@ export function onShutdownSignal(stop: () => Promise<void>): void {
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  // Started by a launcher (local cluster, tests): stop when the launcher is gone.
+  if (process.env.DFS_LIFELINE === '1') {
+    let gone = false;
+    const lost = (): void => {
+      if (gone) return;
+      gone = true;
+      handler('SIGTERM');
+    };
+    process.stdin.on('end', lost);
+    process.stdin.on('close', lost);
+    process.stdin.on('error', lost);
+    process.stdin.resume();
+  }
 }
 
 const program = new Command('dfsd').description('DFS daemons').showHelpAfterError();

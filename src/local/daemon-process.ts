@@ -48,8 +48,9 @@ export class DaemonProcess {
   start(): Promise<number> {
     const o = this.options;
     const child = spawn(process.execPath, [DFSD_BIN, ...o.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...o.env },
+      // stdin is a lifeline: the daemon stops when this process dies and the pipe closes.
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, DFS_LIFELINE: '1', ...o.env },
     });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
