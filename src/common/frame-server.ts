@@ -54,6 +54,8 @@ export class ServerConnection {
   readonly log: Logger;
   /** Per-connection state a daemon may attach (e.g. the DataNode's block receiver). */
   attachment: unknown = null;
+  /** When the frame now being received began (0 = none); reset when reading resumes. */
+  frameStartMs = 0;
 
   constructor(readonly socket: net.Socket, private readonly server: FrameServer, logger: Logger) {
     this.log = logger.child({ conn: this.id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
@@ -117,6 +119,7 @@ export class ServerConnection {
       this.socket.pause();
     } else if (!shouldPause && this.readPaused) {
       this.readPaused = false;
+      if (this.frameStartMs !== 0) this.frameStartMs = Date.now();
       this.socket.resume();
     }
   }
@@ -196,7 +199,10 @@ export class FrameServer {
       else if (o.isBusy?.(conn)) conn.close(new DfsError('TIMEOUT', `peer silent for ${o.frameTimeoutMs} ms in the middle of a transfer`));
     });
 
-    const onFrame = (frame: Frame): void => o.onFrame(conn, frame);
+    const onFrame = (frame: Frame): void => {
+      conn.frameStartMs = 0;
+      o.onFrame(conn, frame);
+    };
     socket.on('data', (chunk: Buffer) => {
       if (conn.closed) return;
       if (hello !== null) {
@@ -211,6 +217,13 @@ export class FrameServer {
       }
       try {
         decoder.push(chunk, onFrame);
+        // A frame must complete within frameTimeoutMs of its first byte: a peer dripping
+        // one byte at a time cannot hold a connection and a frame buffer forever.
+        if (decoder.idle) conn.frameStartMs = 0;
+        else if (conn.frameStartMs === 0) conn.frameStartMs = Date.now(); // (every completed frame resets it)
+        else if (!conn.paused && Date.now() - conn.frameStartMs > o.frameTimeoutMs) {
+          conn.close(new DfsError('TIMEOUT', `frame not completed within ${o.frameTimeoutMs} ms`));
+        }
       } catch (err) {
         const e = err instanceof DfsError ? err : new DfsError('INTERNAL', (err as Error).message);
         if (!(err instanceof DfsError)) conn.log.error({ err }, 'handler threw');
