@@ -19,6 +19,10 @@
  *   | all bytes from X to the end are zero (preallocated / torn)    | torn tail: cut X |
  *   | a checksum mismatch in the LAST record whose bytes contain a  | torn tail: cut X |
  *   |   zeroed 512-byte sector (a write that never reached disk)    |                  |
+ *   | every byte from a 512-byte sector boundary inside the record  | torn tail: cut X |
+ *   |   at X to the end of the file is zero, where X's length pair  |                  |
+ *   |   is bad, or X has a checksum mismatch and is not the last    |                  |
+ *   |   record (the unwritten sectors of a write of several records)|                  |
  *   | any other checksum mismatch, length != ~copy, txid gap, bad op| corruption:      |
  *   |   (valid bytes would be thrown away, or an acked op altered)  |   refuse to start|
  *
@@ -79,7 +83,12 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
   const magic = header.u32();
   const version = header.u16();
   header.u16();
-  const firstTxid = header.u64();
+  let firstTxid: number;
+  try {
+    firstTxid = header.u64();
+  } catch (err) {
+    throw corrupt(name, 0, (err as Error).message);
+  }
   if (magic !== SEGMENT_MAGIC) throw corrupt(name, 0, `bad magic 0x${magic.toString(16)}`);
   if (version !== SEGMENT_VERSION) throw corrupt(name, 0, `unsupported segment version ${version}`);
 
@@ -91,8 +100,10 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
     if (isAllZero(buf, at, buf.length)) return done('zero-filled tail');
     if (left < 8) return done(`${left} trailing bytes, shorter than a record header`);
     const recordBytes = buf.readUInt32BE(at);
-    if ((~buf.readUInt32BE(at + 4) >>> 0) !== recordBytes) throw corrupt(name, at, 'record length and its check copy differ');
-    if (recordBytes < RECORD_HEADER_BYTES - 8 + 1 || recordBytes > RECORD_BYTES_MAX) {
+    const lengthOk = (~buf.readUInt32BE(at + 4) >>> 0) === recordBytes;
+    if (!lengthOk || recordBytes < RECORD_HEADER_BYTES - 8 + 1 || recordBytes > RECORD_BYTES_MAX) {
+      if (zeroedFromSectorIn(buf, at, at + 8)) return done(`unwritten sectors from inside the record header at ${at}`);
+      if (!lengthOk) throw corrupt(name, at, 'record length and its check copy differ');
       throw corrupt(name, at, `impossible record length ${recordBytes}`);
     }
     const end = at + 8 + recordBytes;
@@ -101,6 +112,7 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
     const actual = xxh32(buf.subarray(at + 12, end));
     if (stored !== actual) {
       if (end === buf.length && hasZeroSector(buf, at, end)) return done(`checksum mismatch in a partly written last record at ${at}`);
+      if (end < buf.length && zeroedFromSectorIn(buf, at, end)) return done(`unwritten sectors from inside the record at ${at}`);
       throw corrupt(name, at, `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)})`);
     }
     let decoded: LoggedOp;
@@ -139,6 +151,17 @@ function hasZeroSector(buf: Buffer, from: number, to: number): boolean {
     if (hi - lo >= Math.min(SECTOR_BYTES, to - from) / 2 && isAllZero(buf, lo, hi)) return true;
   }
   return false;
+}
+
+/**
+ * True when every byte from the last 512-byte sector boundary strictly inside (from, to) up
+ * to the end of the file is zero: the record at `from` was cut by sectors of its write that
+ * never reached the disk (etcd `isTornEntry`). A flipped byte cannot make the bytes after a
+ * record zero, so this is never mistaken for corruption of an acknowledged record.
+ */
+function zeroedFromSectorIn(buf: Buffer, from: number, to: number): boolean {
+  const sector = Math.floor((to - 1) / SECTOR_BYTES) * SECTOR_BYTES;
+  return sector > from && isAllZero(buf, sector, buf.length);
 }
 
 function corrupt(name: string, offset: number, why: string): DfsError {

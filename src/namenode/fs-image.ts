@@ -2,7 +2,7 @@
  * The checkpoint image: the whole namespace at one txid, written atomically (temp file,
  * fsync, rename, fsync of the directory) so a crash leaves the old image or the new one.
  *
- *   header (44 bytes): | magic "DFSI" u32 | version u16 | reserved u16 | txid u64 |
+ *   header (40 bytes): | magic "DFSI" u32 | version u16 | reserved u16 | txid u64 |
  *                      | nextBlockId u64 | nextGenStamp u64 | nodeCount u64 |
  *   nodes, preorder from the root:
  *      | kind u8 (1 dir, 2 file) | name str | mtimeMs u64 |

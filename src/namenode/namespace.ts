@@ -307,12 +307,14 @@ export class Namespace {
     // HDFS semantics: renaming onto an existing directory moves the source inside it.
     const target = this.resolve(dstParts);
     if (target !== null && target.kind === 'dir') dstParts = [...dstParts, node.name];
+    // Moving a node into the directory that already holds it resolves to itself: a no-op
+    // (HDFS: dst equals src after the append), for a directory as for a file.
+    if (isSameOrBeneath(dstParts, srcParts) && dstParts.length === srcParts.length) return;
     if (node.kind === 'dir' && isSameOrBeneath(srcParts, dstParts)) {
       throw new DfsError('INVALID_ARGUMENT', `cannot move ${src} into itself (${dst})`);
     }
     if (dstParts.length === 0) throw new DfsError('ALREADY_EXISTS', '/ already exists');
     const dstPath = joinPath(dstParts);
-    if (isSameOrBeneath(dstParts, srcParts) && dstParts.length === srcParts.length) return;
     const dstParent = this.parentDir(dstParts, dstPath);
     const name = dstParts[dstParts.length - 1]!;
     if (dstParent.children.has(name)) throw new DfsError('ALREADY_EXISTS', `${dstPath} already exists`);

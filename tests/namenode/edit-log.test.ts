@@ -1,0 +1,536 @@
+/**
+ * The edit log, on real files in a temp folder: group commit and durability of replies,
+ * rolls without txid gaps, and the crash tests (etcd `repair_test.go` style). A segment
+ * written by the real writer is damaged in every way a crash or a disk can damage it:
+ * truncated at every byte offset, its tail zeroed from every record and sector boundary, each
+ * of its bytes flipped. After each, `loadNameDir` must give exactly the acknowledged prefix
+ * (compared with a model namespace built by applying that prefix) or refuse with a typed
+ * CORRUPT_LOG naming the segment, never anything else; and after a cut the log must be
+ * writable again, with a second load seeing the old and the new operations.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DfsError } from '../../protocol/errors.js';
+import { initChecksum } from '../../src/common/checksum.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { decodeSegment, encodeRecord, encodeSegmentHeader, SEGMENT_HEADER_BYTES } from '../../src/namenode/edit-log-format.js';
+import { EditLog, segmentFileName } from '../../src/namenode/edit-log.js';
+import { NONE, type EditOp } from '../../src/namenode/edit-ops.js';
+import type { INode } from '../../src/namenode/inode.js';
+import { formatNameDir, loadNameDir, type LoadedState } from '../../src/namenode/name-dir.js';
+import { Namespace } from '../../src/namenode/namespace.js';
+
+// ---- fixtures ------------------------------------------------------------------------------
+
+/** tmpfs when there is one: thousands of loads each fsync, and the disk need not see them. */
+const TMP_BASE = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+let root = '';
+let seq = 0;
+const log = silentLogger();
+const SEG1 = segmentFileName(1);
+
+function tempDir(): string {
+  const dir = path.join(root, `d${seq++}`);
+  fs.mkdirSync(dir);
+  return dir;
+}
+
+async function formattedDir(): Promise<string> {
+  const dir = tempDir();
+  await formatNameDir(dir, { force: false, clusterId: 'CID-test' });
+  return dir;
+}
+
+/** A canonical serialization of everything a namespace holds (tree, counters, allocators). */
+function dump(ns: Namespace): string {
+  const walk = (n: INode): unknown =>
+    n.kind === 'dir'
+      ? { d: n.name, m: n.mtimeMs, c: [...n.children.keys()].sort().map((k) => walk(n.children.get(k)!)) }
+      : { f: n.name, m: n.mtimeMs, r: n.replication, bb: n.blockBytes, cl: n.clientName, b: n.blocks.map((b) => [b.blockId, b.genStamp, b.numBytes]) };
+  return JSON.stringify({
+    root: walk(ns.root), nextBlockId: ns.nextBlockId, nextGenStamp: ns.nextGenStamp,
+    fileCount: ns.fileCount, dirCount: ns.dirCount, blockCount: ns.blockCount,
+  });
+}
+
+/**
+ * A valid sequence of every op kind, built against a live namespace (as the NameNode does:
+ * ids from the allocators, each op validated by `apply` before it is logged).
+ */
+function workload(rounds: number): EditOp[] {
+  const ns = new Namespace();
+  const ops: EditOp[] = [];
+  let t = 1_700_000_000_000;
+  const run = (op: EditOp): void => {
+    ns.apply(op);
+    ops.push(op);
+  };
+  for (let k = 0; k < rounds; k++) {
+    const d = k % 3 === 0 ? `/d${k}-données` : `/d${k}`;
+    const c = `client-${k % 4}`;
+    run({ op: 'mkdir', path: `${d}/sub`, parents: true, mtimeMs: ++t });
+    run({ op: 'create', path: `${d}/f`, clientName: c, overwrite: false, createParent: false, replication: 3, blockBytes: 4096, mtimeMs: ++t });
+    const b1 = ns.nextBlockId;
+    run({ op: 'addBlock', path: `${d}/f`, clientName: c, previousNumBytes: NONE, blockId: b1, genStamp: ns.nextGenStamp });
+    run({ op: 'updateBlock', path: `${d}/f`, blockId: b1, genStamp: ns.nextGenStamp, numBytes: NONE });
+    run({ op: 'addBlock', path: `${d}/f`, clientName: c, previousNumBytes: 4096, blockId: ns.nextBlockId, genStamp: ns.nextGenStamp });
+    const b3 = ns.nextBlockId;
+    run({ op: 'addBlock', path: `${d}/f`, clientName: c, previousNumBytes: 1000 + k, blockId: b3, genStamp: ns.nextGenStamp });
+    run({ op: 'abandonBlock', path: `${d}/f`, clientName: c, blockId: b3 });
+    run({ op: 'complete', path: `${d}/f`, clientName: c, lastNumBytes: 1000 + k, mtimeMs: ++t });
+    run({ op: 'rename', src: `${d}/f`, dst: `${d}/sub`, mtimeMs: ++t });
+    run({ op: 'create', path: `${d}/open/w`, clientName: c, overwrite: false, createParent: true, replication: 2, blockBytes: 8192, mtimeMs: ++t });
+    run({ op: 'addBlock', path: `${d}/open/w`, clientName: c, previousNumBytes: NONE, blockId: ns.nextBlockId, genStamp: ns.nextGenStamp });
+    if (k % 2 === 1) run({ op: 'closeFile', path: `${d}/open/w`, keepBlocks: 1, lastNumBytes: 77, mtimeMs: ++t });
+    if (k > 0 && k % 3 === 2) run({ op: 'delete', path: `/d${k - 1}`, recursive: true, mtimeMs: ++t });
+  }
+  return ops;
+}
+
+/** models[k] = the namespace after the first k ops. */
+function modelsOf(ops: readonly EditOp[]): string[] {
+  const ns = new Namespace();
+  const out = [dump(ns)];
+  for (const op of ops) {
+    ns.apply(op);
+    out.push(dump(ns));
+  }
+  return out;
+}
+
+/** Appends `ops` to `log` and resolves once every one was acknowledged. */
+function appendAll(editLog: EditLog, ops: readonly EditOp[]): Promise<void> {
+  return Promise.all(
+    ops.map((op) => new Promise<void>((resolve, reject) => editLog.append(op, (err) => (err ? reject(err) : resolve())))),
+  ).then(() => {});
+}
+
+function openLog(dir: string, lastTxid: number, fatal: Error[] = []): Promise<EditLog> {
+  return EditLog.open(dir, lastTxid, (err) => fatal.push(err));
+}
+
+/** End offsets of each record of a well-formed segment. */
+function recordEnds(seg: Buffer): number[] {
+  const ends: number[] = [];
+  for (let at = SEGMENT_HEADER_BYTES; at < seg.length; at += 8 + seg.readUInt32BE(at)) ends.push(at + 8 + seg.readUInt32BE(at));
+  expect(ends[ends.length - 1]).toBe(seg.length);
+  return ends;
+}
+
+/** Replaces every segment in `dir` by the given files. */
+function writeSegments(dir: string, files: Record<string, Buffer>): void {
+  for (const n of fs.readdirSync(dir)) if (n.startsWith('edits_')) fs.rmSync(path.join(dir, n));
+  for (const [n, bytes] of Object.entries(files)) fs.writeFileSync(path.join(dir, n), bytes);
+}
+
+type LoadResult = { ok: true; state: LoadedState } | { ok: false; err: DfsError };
+
+async function tryLoad(dir: string): Promise<LoadResult> {
+  try {
+    return { ok: true, state: await loadNameDir(dir, log) };
+  } catch (err) {
+    if (!(err instanceof DfsError)) throw new Error(`loadNameDir threw a non-DfsError: ${String(err)}`, { cause: err });
+    return { ok: false, err };
+  }
+}
+
+async function expectPrefix(dir: string, expected: number, what: string): Promise<LoadedState> {
+  const r = await tryLoad(dir);
+  if (!r.ok) throw new Error(`${what}: expected a prefix of ${expected} ops, got ${r.err.code}: ${r.err.message}`);
+  expect(r.state.lastTxid, what).toBe(expected);
+  expect(dump(r.state.namespace), what).toBe(MODELS[expected]);
+  return r.state;
+}
+
+async function expectCorrupt(dir: string, segment: string, what: string): Promise<DfsError> {
+  const r = await tryLoad(dir);
+  if (r.ok) throw new Error(`${what}: expected CORRUPT_LOG, loaded ${r.state.lastTxid} ops`);
+  expect(r.err.code, `${what}: ${r.err.message}`).toBe('CORRUPT_LOG');
+  expect(r.err.message, what).toContain(segment);
+  return r.err;
+}
+
+// The reference segment: OPS written by the real writer into one segment.
+const OPS = workload(5);
+const MODELS = modelsOf(OPS);
+let SEGMENT = Buffer.alloc(0);
+let ENDS: number[] = [];
+
+beforeAll(async () => {
+  await initChecksum();
+  root = fs.mkdtempSync(path.join(TMP_BASE, 'dfs-edit-log-test-'));
+  const dir = await formattedDir();
+  const editLog = await openLog(dir, 0);
+  await appendAll(editLog, OPS);
+  await editLog.close();
+  SEGMENT = fs.readFileSync(path.join(dir, SEG1));
+  ENDS = recordEnds(SEGMENT);
+  expect(ENDS).toHaveLength(OPS.length);
+});
+
+afterAll(() => {
+  if (root !== '') fs.rmSync(root, { recursive: true, force: true });
+});
+
+// ---- the writer ----------------------------------------------------------------------------
+
+describe('EditLog writer', () => {
+  it('group commit: concurrent appends share fsyncs; each reply comes only once its record is on disk, in txid order', async () => {
+    const dir = await formattedDir();
+    const fatal: Error[] = [];
+    const editLog = await openLog(dir, 0, fatal);
+    const file = path.join(dir, SEG1);
+    const ops = workload(40); // ~470 ops
+    // Byte offset at which each txid's record ends, from the encoder itself.
+    const endOf: number[] = [SEGMENT_HEADER_BYTES];
+    for (const [i, op] of ops.entries()) endOf.push(endOf[i]! + encodeRecord(i + 1, op).length);
+
+    const acked: number[] = [];
+    let next = 0;
+    let inAppend = false;
+    // 32 writers, each waiting for its previous reply before its next append (like RPC handlers).
+    const writer = async (): Promise<void> => {
+      while (next < ops.length) {
+        const op = ops[next++]!;
+        await new Promise<void>((resolve, reject) => {
+          inAppend = true;
+          const txid = editLog.append(op, (err) => {
+            if (err) return reject(err);
+            expect(inAppend, 'a reply ran inside append()').toBe(false);
+            expect(editLog.lastDurableTxid).toBeGreaterThanOrEqual(txid);
+            expect(fs.statSync(file).size, `txid ${txid} acknowledged before it reached the file`).toBeGreaterThanOrEqual(endOf[txid]!);
+            acked.push(txid);
+            resolve();
+          });
+          inAppend = false;
+        });
+        // Sometimes yield a macrotask, so flushes interleave with arrivals.
+        if (next % 7 === 0) await new Promise((r) => setImmediate(r));
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, writer));
+    expect(acked).toEqual(ops.map((_, i) => i + 1));
+    expect(editLog.lastWrittenTxid).toBe(ops.length);
+    expect(editLog.lastDurableTxid).toBe(ops.length);
+    expect(editLog.recordCount).toBeGreaterThanOrEqual(ops.length);
+    expect(editLog.flushCount).toBeGreaterThan(1);
+    expect(editLog.flushCount).toBeLessThan(ops.length / 4);
+    await editLog.close();
+    expect(fatal).toEqual([]);
+
+    const seg = decodeSegment(fs.readFileSync(file), SEG1);
+    expect(seg.tornTail).toBeNull();
+    expect(seg.records.map((r) => r.op)).toEqual(ops);
+    const state = await loadNameDir(dir, log);
+    expect(state.lastTxid).toBe(ops.length);
+    expect(dump(state.namespace)).toBe(modelsOf(ops)[ops.length]);
+  });
+
+  it('close() flushes what is queued; append after close fails with SHUTTING_DOWN and is not logged', async () => {
+    const dir = await formattedDir();
+    const fatal: Error[] = [];
+    const editLog = await openLog(dir, 0, fatal);
+    const results: Array<Error | null> = [];
+    for (const op of OPS.slice(0, 10)) editLog.append(op, (err) => results.push(err));
+    await editLog.close();
+    expect(results).toEqual(Array(10).fill(null));
+
+    const late = await new Promise<Error | null>((resolve) => {
+      expect(editLog.append(OPS[10]!, resolve)).toBe(-1);
+    });
+    expect(late).toBeInstanceOf(DfsError);
+    expect((late as DfsError).code).toBe('SHUTTING_DOWN');
+    await editLog.close(); // idempotent
+    expect(fatal).toEqual([]);
+    await expectPrefix(dir, 10, 'after close');
+  });
+
+  it('roll starts a new segment after every earlier append, with no txid gap; an empty roll makes no segment', async () => {
+    const dir = await formattedDir();
+    const editLog = await openLog(dir, 0);
+    const a = OPS.slice(0, 20);
+    const b = OPS.slice(20, 45);
+    const c = OPS.slice(45);
+    const firstAcks = appendAll(editLog, a);
+    const rolled = editLog.roll(); // queued behind a, in the same tick
+    const secondAcks = appendAll(editLog, b);
+    expect(await rolled).toBe(20);
+    await Promise.all([firstAcks, secondAcks]);
+    expect(await editLog.roll()).toBe(45);
+    expect(await editLog.roll()).toBe(45); // nothing since: the segment at 46 already starts there
+    await appendAll(editLog, c);
+    await editLog.close();
+
+    const segs = fs.readdirSync(dir).filter((n) => n.startsWith('edits_')).sort();
+    expect(segs).toEqual([segmentFileName(1), segmentFileName(21), segmentFileName(46)]);
+    const txids = segs.map((n) => decodeSegment(fs.readFileSync(path.join(dir, n)), n).records.map((r) => r.txid));
+    expect(txids[0]).toEqual(range(1, 20));
+    expect(txids[1]).toEqual(range(21, 45));
+    expect(txids[2]).toEqual(range(46, OPS.length));
+
+    const state = await expectPrefix(dir, OPS.length, 'after rolls');
+    expect(state.replayed).toBe(OPS.length);
+
+    // A log reopened after the load continues the txids in a new segment.
+    const again = await openLog(dir, state.lastTxid);
+    await appendAll(again, [{ op: 'mkdir', path: '/after-reopen', parents: false, mtimeMs: 1 }]);
+    await again.close();
+    expect(fs.existsSync(path.join(dir, segmentFileName(OPS.length + 1)))).toBe(true);
+    const reloaded = await loadNameDir(dir, log);
+    expect(reloaded.lastTxid).toBe(OPS.length + 1);
+    expect(reloaded.namespace.lookup('/after-reopen')?.kind).toBe('dir');
+  });
+
+  it('a roll right after open, and a segment left empty at the end, are harmless', async () => {
+    const dir = await formattedDir();
+    const editLog = await openLog(dir, 0);
+    expect(await editLog.roll()).toBe(0);
+    await appendAll(editLog, OPS.slice(0, 5));
+    expect(await editLog.roll()).toBe(5);
+    await editLog.close();
+    expect(fs.existsSync(path.join(dir, segmentFileName(6)))).toBe(true);
+    await expectPrefix(dir, 5, 'empty newest segment');
+    // The empty newest segment was removed so the next writer can create it again.
+    expect(fs.existsSync(path.join(dir, segmentFileName(6)))).toBe(false);
+    const next = await openLog(dir, 5);
+    await appendAll(next, OPS.slice(5, 8));
+    await next.close();
+    await expectPrefix(dir, 8, 'after reopen');
+  });
+
+  it('a missing middle segment is a gap: CORRUPT_LOG', async () => {
+    const dir = await formattedDir();
+    const editLog = await openLog(dir, 0);
+    await appendAll(editLog, OPS.slice(0, 10));
+    await editLog.roll();
+    await appendAll(editLog, OPS.slice(10, 20));
+    await editLog.roll();
+    await appendAll(editLog, OPS.slice(20, 30));
+    await editLog.close();
+    fs.rmSync(path.join(dir, segmentFileName(11)));
+    const err = await expectCorrupt(dir, segmentFileName(21), 'missing segment');
+    expect(err.message).toContain('gap');
+  });
+});
+
+// ---- crash tests ---------------------------------------------------------------------------
+
+describe('crash recovery of the newest segment', () => {
+  it('truncated at every byte offset: exactly the prefix of whole records, the file cut on disk, and the log writable again', async () => {
+    const dir = await formattedDir();
+    let checked = 0;
+    let reopened = 0;
+    for (let cut = 0; cut <= SEGMENT.length; cut++) {
+      writeSegments(dir, { [SEG1]: SEGMENT.subarray(0, cut) });
+      const whole = ENDS.filter((e) => e <= cut).length;
+      const state = await expectPrefix(dir, whole, `cut at ${cut}`);
+      // On disk: the segment now ends after its last whole record (or is gone if it has none).
+      const file = path.join(dir, SEG1);
+      if (whole === 0) expect(fs.existsSync(file), `cut at ${cut}`).toBe(false);
+      else expect(fs.statSync(file).size, `cut at ${cut}`).toBe(ENDS[whole - 1]);
+      // A new writer continues after the prefix; a second load sees old + new ops. (At every
+      // cut inside the first records, and a sample of the others, to stay fast.)
+      if (cut < 200 || cut % 13 === 0 || cut >= SEGMENT.length - 60) {
+        const editLog = await openLog(dir, state.lastTxid);
+        await appendAll(editLog, OPS.slice(whole));
+        await editLog.close();
+        await expectPrefix(dir, OPS.length, `reopened after cut at ${cut}`);
+        reopened++;
+      }
+      checked++;
+    }
+    expect(checked).toBe(SEGMENT.length + 1);
+    expect(reopened).toBeGreaterThan(300);
+  });
+
+  it('tail zero-filled from every record boundary (a preallocated or torn tail): the records before it', async () => {
+    const dir = await formattedDir();
+    for (const [i, from] of [SEGMENT_HEADER_BYTES, ...ENDS.slice(0, -1)].entries()) {
+      const damaged = Buffer.from(SEGMENT);
+      damaged.fill(0, from);
+      writeSegments(dir, { [SEG1]: damaged });
+      await expectPrefix(dir, i, `zeroed from record boundary ${from}`);
+      // The zeros were cut away.
+      const file = path.join(dir, SEG1);
+      if (i === 0) expect(fs.existsSync(file)).toBe(false);
+      else expect(fs.statSync(file).size).toBe(from);
+    }
+    // Zeros appended after the last record (an extent allocated but never written).
+    writeSegments(dir, { [SEG1]: Buffer.concat([SEGMENT, Buffer.alloc(4096)]) });
+    await expectPrefix(dir, OPS.length, 'zeros after the last record');
+    expect(fs.statSync(path.join(dir, SEG1)).size).toBe(SEGMENT.length);
+  });
+
+  it('tail zero-filled from every 512-byte sector boundary (sectors never written): the records wholly before it', async () => {
+    const ops = workload(60);
+    const models = modelsOf(ops);
+    const src = await formattedDir();
+    const editLog = await openLog(src, 0);
+    await appendAll(editLog, ops);
+    await editLog.close();
+    const segment = fs.readFileSync(path.join(src, SEG1));
+    const ends = recordEnds(segment);
+    const dir = await formattedDir();
+    let boundaries = 0;
+    // The last record is left out: a zeroed sector in it follows the stricter last-record rule.
+    for (let from = 512; from < ends[ends.length - 2]!; from += 512) {
+      const damaged = Buffer.from(segment);
+      damaged.fill(0, from);
+      writeSegments(dir, { [SEG1]: damaged });
+      const whole = ends.filter((e) => e <= from).length;
+      const r = await tryLoad(dir);
+      if (!r.ok) throw new Error(`zeroed from sector ${from} (inside record ${whole + 1}): ${r.err.code} ${r.err.message}`);
+      expect(r.state.lastTxid, `zeroed from ${from}`).toBe(whole);
+      expect(dump(r.state.namespace)).toBe(models[whole]);
+      boundaries++;
+    }
+    expect(boundaries).toBeGreaterThan(20);
+  });
+
+  it('a sector boundary inside a record header (its length pair), zeroed to the end: the records before it', async () => {
+    const dir = await formattedDir();
+    // The first record is sized to end k bytes before the 512 boundary, so the zeroed sectors
+    // begin inside the second record's 8-byte length pair.
+    for (let k = 1; k <= 7; k++) {
+      const first = recordEndingAt(512 - k);
+      const rest = [2, 3, 4].map((txid) => encodeRecord(txid, { op: 'mkdir', path: `/r${txid}`, parents: false, mtimeMs: 5 }));
+      const damaged = Buffer.concat([encodeSegmentHeader(1), first, ...rest]);
+      damaged.fill(0, 512);
+      writeSegments(dir, { [SEG1]: damaged });
+      const state = await loadNameDir(dir, log);
+      expect(state.lastTxid, `length pair cut after ${8 - k} bytes`).toBe(1);
+      expect(fs.statSync(path.join(dir, SEG1)).size).toBe(512 - k);
+    }
+
+    function recordEndingAt(end: number): Buffer {
+      const base = encodeRecord(1, { op: 'mkdir', path: '/x', parents: true, mtimeMs: 5 }).length;
+      const pathBytes = end - SEGMENT_HEADER_BYTES - base + 2;
+      const path = `/${'x'.repeat(200)}/${'y'.repeat(200)}/${'z'.repeat(pathBytes - 403)}`;
+      const rec = encodeRecord(1, { op: 'mkdir', path, parents: true, mtimeMs: 5 });
+      expect(SEGMENT_HEADER_BYTES + rec.length).toBe(end);
+      return rec;
+    }
+  });
+
+  it('one zeroed sector followed by good records is corruption, not a torn tail', async () => {
+    const dir = await formattedDir();
+    const from = 512;
+    expect(SEGMENT.length).toBeGreaterThan(from + 512 + 64);
+    const damaged = Buffer.from(SEGMENT);
+    damaged.fill(0, from, from + 512);
+    writeSegments(dir, { [SEG1]: damaged });
+    await expectCorrupt(dir, SEG1, 'zeroed sector in the middle');
+    // Refusing changed nothing on disk.
+    expect(fs.readFileSync(path.join(dir, SEG1)).equals(damaged)).toBe(true);
+  });
+
+  it('bit flips at every byte of every record (the middle ones and the last) are corruption, never a shorter prefix', () => {
+    let flips = 0;
+    const wrong: string[] = [];
+    const damaged = Buffer.from(SEGMENT);
+    for (let at = SEGMENT_HEADER_BYTES; at < SEGMENT.length; at++) {
+      for (const mask of [0x01, 0x08, 0x80, 0xff]) {
+        damaged[at] = SEGMENT[at]! ^ mask;
+        let code = 'none';
+        try {
+          decodeSegment(damaged, SEG1);
+        } catch (err) {
+          code = err instanceof DfsError ? err.code : String(err);
+        }
+        if (code !== 'CORRUPT_LOG') wrong.push(`byte ${at} ^ 0x${mask.toString(16)}: ${code}`);
+        flips++;
+      }
+      damaged[at] = SEGMENT[at]!;
+    }
+    expect(wrong).toEqual([]);
+    expect(flips).toBe((SEGMENT.length - SEGMENT_HEADER_BYTES) * 4);
+  });
+
+  it('a flipped byte in a middle record or in the last record: loadNameDir refuses with CORRUPT_LOG naming the segment', async () => {
+    const dir = await formattedDir();
+    const lastStart = ENDS[ENDS.length - 2]!;
+    let middle = 0;
+    let last = 0;
+    for (let at = SEGMENT_HEADER_BYTES; at < SEGMENT.length; at++) {
+      // Every byte of the first two and the last two records, every third byte elsewhere.
+      if (at >= ENDS[1]! && at < ENDS[ENDS.length - 3]! && at % 3 !== 0) continue;
+      const damaged = Buffer.from(SEGMENT);
+      damaged[at] = damaged[at]! ^ 0xff;
+      writeSegments(dir, { [SEG1]: damaged });
+      const err = await expectCorrupt(dir, SEG1, `byte ${at} ^ 0xff`);
+      expect(err.message).toMatch(/corrupt at byte \d+/);
+      if (at >= lastStart) last++;
+      else middle++;
+    }
+    expect(middle).toBeGreaterThan(200);
+    expect(last).toBe(SEGMENT.length - lastStart);
+    // The damaged file was left as it was, for the operator to look at.
+    const finalDamaged = Buffer.from(SEGMENT);
+    finalDamaged[SEGMENT.length - 1] = finalDamaged[SEGMENT.length - 1]! ^ 0xff;
+    expect(fs.readFileSync(path.join(dir, SEG1)).equals(finalDamaged)).toBe(true);
+  });
+
+  it('a damaged segment header (magic, version, first txid) is CORRUPT_LOG', async () => {
+    const dir = await formattedDir();
+    // Bytes 6..7 are reserved and not checked; every other header byte is.
+    for (const at of [0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15]) {
+      const damaged = Buffer.from(SEGMENT);
+      damaged[at] = damaged[at]! ^ 0x01;
+      writeSegments(dir, { [SEG1]: damaged });
+      await expectCorrupt(dir, SEG1, `header byte ${at}`);
+    }
+  });
+});
+
+describe('crash recovery: damage in an older segment', () => {
+  /** Two segments, the first holding ops 1..split. */
+  async function twoSegments(split: number): Promise<{ dir: string; older: Buffer; newer: Buffer }> {
+    const dir = await formattedDir();
+    const editLog = await openLog(dir, 0);
+    await appendAll(editLog, OPS.slice(0, split));
+    await editLog.roll();
+    await appendAll(editLog, OPS.slice(split));
+    await editLog.close();
+    return {
+      dir,
+      older: fs.readFileSync(path.join(dir, SEG1)),
+      newer: fs.readFileSync(path.join(dir, segmentFileName(split + 1))),
+    };
+  }
+
+  it('a torn tail (any cut) in a segment that is not the newest is CORRUPT_LOG, and nothing is truncated', async () => {
+    const split = 30;
+    const { dir, older, newer } = await twoSegments(split);
+    const newerName = segmentFileName(split + 1);
+    writeSegments(dir, { [SEG1]: older, [newerName]: newer });
+    await expectPrefix(dir, OPS.length, 'undamaged');
+    for (let cut = 0; cut < older.length; cut++) {
+      writeSegments(dir, { [SEG1]: older.subarray(0, cut), [newerName]: newer });
+      await expectCorrupt(dir, 'edits_', `older cut at ${cut}`);
+      expect(fs.statSync(path.join(dir, SEG1)).size).toBe(cut);
+    }
+    // Its tail zeroed from a record boundary: also refused.
+    const zeroed = Buffer.from(older);
+    zeroed.fill(0, recordEnds(older)[10]!);
+    writeSegments(dir, { [SEG1]: zeroed, [newerName]: newer });
+    await expectCorrupt(dir, 'edits_', 'older zeroed tail');
+  });
+
+  it('a torn tail in the newest segment, with an older one before it, is cut', async () => {
+    const split = 30;
+    const { dir, older, newer } = await twoSegments(split);
+    const newerName = segmentFileName(split + 1);
+    const newerEnds = recordEnds(newer);
+    const cut = newerEnds[4]! + 5;
+    writeSegments(dir, { [SEG1]: older, [newerName]: newer.subarray(0, cut) });
+    await expectPrefix(dir, split + 5, 'newest cut');
+    expect(fs.statSync(path.join(dir, newerName)).size).toBe(newerEnds[4]);
+    expect(fs.statSync(path.join(dir, SEG1)).size).toBe(older.length);
+  });
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
