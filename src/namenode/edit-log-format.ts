@@ -82,7 +82,7 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
   const header = new WireReader(buf.subarray(0, SEGMENT_HEADER_BYTES), `${name} header`);
   const magic = header.u32();
   const version = header.u16();
-  header.u16();
+  const reserved = header.u16();
   let firstTxid: number;
   try {
     firstTxid = header.u64();
@@ -91,6 +91,7 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
   }
   if (magic !== SEGMENT_MAGIC) throw corrupt(name, 0, `bad magic 0x${magic.toString(16)}`);
   if (version !== SEGMENT_VERSION) throw corrupt(name, 0, `unsupported segment version ${version}`);
+  if (reserved !== 0) throw corrupt(name, 0, 'reserved header bytes are set');
 
   const records: LoggedOp[] = [];
   let at = SEGMENT_HEADER_BYTES;

@@ -195,6 +195,9 @@ function truncateDurably(file: string, bytes: number): void {
 export function purgeBefore(dir: string, imageTxid: number): string[] {
   const removed: string[] = [];
   const names = fs.readdirSync(dir);
+  if (!names.includes(imageFileName(imageTxid))) {
+    throw new DfsError('INTERNAL', `refusing to purge: no image at txid ${imageTxid} covers what would be removed`);
+  }
   const segments = names.filter((n) => SEGMENT_RE.test(n)).sort();
   for (let i = 0; i < segments.length; i++) {
     const nextFirst = i + 1 < segments.length ? Number(SEGMENT_RE.exec(segments[i + 1]!)![1]) : Infinity;
