@@ -24,6 +24,8 @@ export interface DaemonOptions {
   echoLogs?: boolean;
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** Extra node flags (e.g. --cpu-prof, which NODE_OPTIONS does not allow). */
+  nodeArgs?: string[];
 }
 
 const LOG_LINES_KEPT = 2000;
@@ -47,7 +49,7 @@ export class DaemonProcess {
 
   start(): Promise<number> {
     const o = this.options;
-    const child = spawn(process.execPath, [DFSD_BIN, ...o.args], {
+    const child = spawn(process.execPath, [...(o.nodeArgs ?? []), DFSD_BIN, ...o.args], {
       // stdin is a lifeline: the daemon stops when this process dies and the pipe closes.
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, DFS_LIFELINE: '1', ...o.env },

@@ -18,6 +18,8 @@ export interface LocalClusterOptions {
   namenodeEnv?: NodeJS.ProcessEnv;
   /** Environment for DataNode i (fault injection, reserved bytes...). */
   datanodeEnv?: (index: number) => NodeJS.ProcessEnv;
+  /** Extra node flags per daemon (profiling): 'namenode' or the DataNode index. */
+  nodeArgs?: (daemon: 'namenode' | number) => string[];
   logLevel?: string;
 }
 
@@ -42,6 +44,7 @@ export class LocalCluster {
       readyMessage: 'namenode listening',
       echoLogs: this.options.echoLogs ?? false,
       env: this.options.namenodeEnv ?? {},
+      nodeArgs: this.options.nodeArgs?.('namenode') ?? [],
     });
   }
 
@@ -79,6 +82,7 @@ export class LocalCluster {
       readyMessage: 'datanode listening',
       echoLogs: this.options.echoLogs ?? false,
       env: this.options.datanodeEnv?.(index) ?? {},
+      nodeArgs: this.options.nodeArgs?.(index) ?? [],
     });
   }
 
