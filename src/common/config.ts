@@ -32,6 +32,14 @@ export interface NameNodeConfig {
   heartbeatRecheckMs: number;
   /** Live replicas each block needs before `complete` succeeds. */
   minReplication: number;
+  /** How often the replication monitor runs. */
+  replicationIntervalMs: number;
+  /** Replica copies one DataNode is asked to make at once. */
+  transfersPerNodeMax: number;
+  /** A scheduled copy not reported done within this is scheduled again. */
+  replicationPendingTimeoutMs: number;
+  /** Every block is re-examined at least this often. */
+  replicationRescanMs: number;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -51,6 +59,10 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   deadNodeTimeoutMs: 30_000,
   heartbeatRecheckMs: 1_000,
   minReplication: 1,
+  replicationIntervalMs: 1_000,
+  transfersPerNodeMax: 4,
+  replicationPendingTimeoutMs: 60_000,
+  replicationRescanMs: 30_000,
 };
 
 type Section = 'namenode' | 'datanode' | 'client';

@@ -115,11 +115,18 @@ export class DataConnection {
   }
 
   /** Writes a header then its payload as two buffers under one cork (no concatenation). */
-  sendPacket(header: Buffer, payload: Buffer): boolean {
-    if (this.closed) return false;
+  sendPacket(header: Buffer, payload: Buffer, written?: () => void): boolean {
+    if (this.closed) {
+      written?.();
+      return false;
+    }
     const s = this.cork();
+    if (payload.length === 0) {
+      s.write(header, written);
+      return s.writableLength < s.writableHighWaterMark;
+    }
     s.write(header);
-    return payload.length === 0 ? s.writableLength < s.writableHighWaterMark : s.write(payload);
+    return s.write(payload, written);
   }
 
   whenDrained(cb: () => void): void {

@@ -6,24 +6,14 @@
  * The stored checksums go out as they are on disk, so the reader verifies end to end what
  * the writer computed; this node does not re-verify on the read path (the block scanner
  * does, in the background). Only finalized replicas with a generation stamp at least the
- * requested one are served: a stale replica is refused, never read.
- *
- * Memory is bounded: payload buffers come from a small per-sender pool and return to it
- * when the socket has written them; when the pool is empty the sender waits.
+ * requested one are served: a stale replica is refused, never read. Memory is bounded by
+ * the reader's buffer pool and the socket's drain.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { CHECKSUM_BYTES, encodeDataResponse, encodePacketHeader, type ReadBlockRequest } from '../../protocol/data-messages.js';
+import { encodeDataResponse, encodePacketHeader, type ReadBlockRequest } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { DataNodeContext } from './datanode-context.js';
-import { checksumOffset } from './replica-meta.js';
-
-const PACKET_TARGET_BYTES = 256 * 1024;
-const POOL_BUFFERS = 4;
-const open = promisify(fs.open);
-const read = promisify(fs.read);
+import { readReplicaPieces } from './replica-reader.js';
 
 export async function sendBlock(dn: DataNodeContext, conn: ServerConnection, requestId: number, req: ReadBlockRequest): Promise<void> {
   const { blockId, genStamp } = req.block;
@@ -39,50 +29,27 @@ export async function sendBlock(dn: DataNodeContext, conn: ServerConnection, req
   const chunk = r.chunkBytes;
   const start = Math.floor(req.offset / chunk) * chunk;
   const stop = Math.min(r.numBytes, Math.ceil(end / chunk) * chunk);
-  const dir = r.volume.replicaDir('finalized', blockId);
-  const dataFd = await open(path.join(dir, 'data'), 'r');
-  const metaFd = await open(path.join(dir, 'meta'), 'r').catch((err: unknown) => {
-    fs.close(dataFd, () => {});
-    throw err;
-  });
   dn.activeTransfers++;
   try {
     conn.send(encodeDataResponse('readBlock', requestId, { chunkBytes: chunk, startOffset: start, length: stop - start }));
-    const packetBytes = Math.max(chunk, Math.floor(PACKET_TARGET_BYTES / chunk) * chunk);
-    const pool = new BufferPool(POOL_BUFFERS, packetBytes);
     let seqno = 0;
-    let offset = start;
-    do {
-      if (conn.closed) return;
-      const len = Math.min(packetBytes, stop - offset);
-      const payload = await pool.take();
-      const sumsLen = Math.ceil(len / chunk) * CHECKSUM_BYTES;
-      const sums = Buffer.allocUnsafe(sumsLen);
-      const [d, m] = await Promise.all([
-        read(dataFd, payload, 0, len, offset),
-        read(metaFd, sums, 0, sumsLen, checksumOffset(offset, chunk)),
-      ]);
-      if (d.bytesRead !== len || m.bytesRead !== sumsLen) {
-        pool.give(payload);
-        throw new DfsError('CHECKSUM', `replica of block ${blockId} is shorter on disk than recorded`);
+    for await (const piece of readReplicaPieces(r, start, stop)) {
+      if (conn.closed) {
+        piece.release();
+        return;
       }
-      const last = offset + len >= stop;
-      const header = encodePacketHeader(requestId, { blockId, offsetInBlock: offset, seqno: seqno++, last, payloadBytes: len }, sums);
-      const view = payload.subarray(0, len);
+      const header = encodePacketHeader(requestId, {
+        blockId, offsetInBlock: piece.offset, seqno: seqno++, last: piece.last, payloadBytes: piece.payload.length,
+      }, piece.checksums);
       conn.send(header);
-      const ok = conn.socket.write(view, () => pool.give(payload));
-      offset += len;
-      if (!ok) await drained(conn);
-      if (last) break;
-    } while (offset < stop);
+      if (!conn.socket.write(piece.payload, () => piece.release())) await drained(conn);
+    }
   } finally {
     dn.activeTransfers--;
-    fs.close(dataFd, () => {});
-    fs.close(metaFd, () => {});
   }
 }
 
-function drained(conn: ServerConnection): Promise<void> {
+export function drained(conn: ServerConnection): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       conn.socket.off('drain', done);
@@ -92,26 +59,4 @@ function drained(conn: ServerConnection): Promise<void> {
     conn.socket.on('drain', done);
     conn.socket.on('close', done);
   });
-}
-
-/** A fixed set of equal buffers; `take` waits when all are out. */
-class BufferPool {
-  private readonly free: Buffer[] = [];
-  private readonly waiters: Array<(b: Buffer) => void> = [];
-
-  constructor(count: number, bytes: number) {
-    for (let i = 0; i < count; i++) this.free.push(Buffer.allocUnsafe(bytes));
-  }
-
-  take(): Promise<Buffer> {
-    const b = this.free.pop();
-    if (b !== undefined) return Promise.resolve(b);
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  give(b: Buffer): void {
-    const w = this.waiters.shift();
-    if (w) w(b);
-    else this.free.push(b);
-  }
 }

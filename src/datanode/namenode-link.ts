@@ -11,7 +11,8 @@
 import { DfsError } from '../../protocol/errors.js';
 import { Role } from '../../protocol/handshake.js';
 import { CommandType, type DatanodeCommand } from '../../protocol/namenode-messages.js';
-import type { Block } from '../../protocol/types.js';
+import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import { transferBlock } from './block-transfer.js';
 import { parseHostPort, DEFAULT_NAMENODE_PORT } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import { RpcConnection } from '../client/rpc-connection.js';
@@ -133,6 +134,15 @@ export class NamenodeLink {
     for (const c of commands) await this.execute(c);
   }
 
+  /** Copies run in the background; the NameNode bounds how many it gives each node. */
+  private startTransfer(b: Block, targets: DatanodeInfo[]): void {
+    const started = Date.now();
+    transferBlock(this.dn, b, targets).then(
+      () => this.log.info({ block: b.blockId, targets: targets.map((t) => t.nodeId), ms: Date.now() - started, bytes: b.numBytes }, 'replica copied'),
+      (err: Error) => this.log.warn({ block: b.blockId, targets: targets.map((t) => t.nodeId), err: err.message }, 'replica copy failed'),
+    );
+  }
+
   private async execute(c: DatanodeCommand): Promise<void> {
     switch (c.type) {
       case CommandType.REREGISTER:
@@ -150,6 +160,9 @@ export class NamenodeLink {
             this.blockDeleted(b.blockId);
           }
         }
+        return;
+      case CommandType.REPLICATE:
+        for (const b of c.blocks) this.startTransfer(b, c.targets);
         return;
       default:
         this.log.warn({ type: c.type }, 'unknown command from the NameNode ignored');

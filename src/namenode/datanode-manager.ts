@@ -27,13 +27,20 @@ export interface DatanodeState extends DatanodeStorageReport {
   blocks: Set<number>;
   /** Replicas to delete, sent with the next heartbeat answer (bounded per answer). */
   pendingDeletes: Map<number, Block>;
+  /** REPLICATE commands waiting for the next heartbeat answer. */
+  pendingCopies: DatanodeCommand[];
+  /** Copies this node was asked to make and that have not finished or expired. */
+  scheduledTransfers: number;
   dead: boolean;
+  adminState: 'normal' | 'decommissioning' | 'decommissioned';
 }
 
-interface BlockEntry {
+export interface BlockEntry {
   file: FileNode;
   meta: BlockMeta;
   replicas: Set<string>;
+  /** Nodes whose replica was found corrupt; deleted once enough good replicas exist. */
+  corrupt: Set<string>;
   /** Length of finalized replicas reported while the block had no committed length. */
   reportedBytes: number;
 }
@@ -47,8 +54,10 @@ export interface DatanodeManagerOptions {
 
 export class DatanodeManager implements NamespaceListener, BlockLocator {
   readonly nodes = new Map<string, DatanodeState>();
-  private readonly blocks = new Map<number, BlockEntry>();
+  readonly blocks = new Map<number, BlockEntry>();
   private rotate = 0;
+  /** Blocks whose replication may have changed; the replication monitor examines them. */
+  readonly dirty = new Set<number>();
 
   constructor(
     private readonly options: DatanodeManagerOptions,
@@ -62,14 +71,14 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     while (stack.length > 0) {
       const n = stack.pop()!;
       if (n.kind === 'dir') for (const c of n.children.values()) stack.push(c);
-      else for (const b of n.blocks) this.blocks.set(b.blockId, { file: n, meta: b, replicas: new Set(), reportedBytes: -1 });
+      else for (const b of n.blocks) this.blocks.set(b.blockId, { file: n, meta: b, replicas: new Set(), corrupt: new Set(), reportedBytes: -1 });
     }
   }
 
   // ---- namespace events ------------------------------------------------------------
 
   blockAdded(file: FileNode, meta: BlockMeta): void {
-    this.blocks.set(meta.blockId, { file, meta, replicas: new Set(), reportedBytes: -1 });
+    this.blocks.set(meta.blockId, { file, meta, replicas: new Set(), corrupt: new Set(), reportedBytes: -1 });
   }
 
   fileRemoved(file: FileNode): void {
@@ -81,7 +90,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       const entry = this.blocks.get(meta.blockId);
       if (entry === undefined) continue;
       this.blocks.delete(meta.blockId);
-      for (const nodeId of entry.replicas) {
+      for (const nodeId of [...entry.replicas, ...entry.corrupt]) {
         const node = this.nodes.get(nodeId);
         if (node === undefined) continue;
         node.blocks.delete(meta.blockId);
@@ -91,7 +100,10 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   }
 
   fileOpened(): void {}
-  fileClosed(): void {}
+
+  fileClosed(file: FileNode): void {
+    for (const b of file.blocks) this.dirty.add(b.blockId);
+  }
 
   // ---- DataNode messages -----------------------------------------------------------
 
@@ -108,6 +120,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     }
     this.nodes.set(info.nodeId, {
       ...report, info, lastHeartbeatMs: now, activeTransfers: 0, blocks: new Set(), pendingDeletes: new Map(), dead: false,
+      pendingCopies: [], scheduledTransfers: 0, adminState: 'normal',
     });
     this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}`, capacity: report.capacityBytes }, 'datanode registered');
   }
@@ -137,6 +150,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       }
       commands.push({ type: CommandType.DELETE_BLOCKS, blocks, targets: [] });
     }
+    commands.push(...node.pendingCopies.splice(0));
     return commands;
   }
 
@@ -146,6 +160,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     for (const id of deleted) {
       node.blocks.delete(id);
       this.blocks.get(id)?.replicas.delete(nodeId);
+      this.dirty.add(id);
     }
   }
 
@@ -173,9 +188,14 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       return false;
     }
     if (!finalLength) entry.reportedBytes = entry.reportedBytes < 0 ? b.numBytes : Math.min(entry.reportedBytes, b.numBytes);
+    if (entry.corrupt.has(node.info.nodeId)) {
+      // Still the corrupt copy; it stays out of the readable replicas until deleted.
+      return false;
+    }
     entry.replicas.add(node.info.nodeId);
     node.blocks.add(b.blockId);
     node.pendingDeletes.delete(b.blockId);
+    this.dirty.add(b.blockId);
     return true;
   }
 
@@ -184,19 +204,42 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   }
 
   private dropReplicas(node: DatanodeState): void {
-    for (const id of node.blocks) this.blocks.get(id)?.replicas.delete(node.info.nodeId);
+    for (const id of node.blocks) {
+      this.blocks.get(id)?.replicas.delete(node.info.nodeId);
+      this.dirty.add(id);
+    }
     node.blocks.clear();
   }
 
-  /** Called by the block-owning file when a writer reports bad replicas, or readers do. */
+  /**
+   * A reader or a scanner found this replica corrupt: it stops being handed to readers at
+   * once, and is deleted by the replication monitor only after the block has its full
+   * count of good replicas again (a block whose every replica is corrupt keeps them).
+   */
   markBad(nodeId: string, b: Block): void {
     const node = this.nodes.get(nodeId);
     const entry = this.blocks.get(b.blockId);
     if (node === undefined || entry === undefined) return;
+    if (b.genStamp !== entry.meta.genStamp) return;
     entry.replicas.delete(nodeId);
+    entry.corrupt.add(nodeId);
     node.blocks.delete(b.blockId);
+    this.dirty.add(b.blockId);
     this.log.warn({ node: nodeId, block: b.blockId }, 'replica reported corrupt; scheduling deletion');
+  }
+
+  /** Sends a delete for `nodeId`'s copy of a block (surplus or corrupt). */
+  deleteReplica(nodeId: string, entry: BlockEntry): void {
+    const node = this.nodes.get(nodeId);
+    entry.replicas.delete(nodeId);
+    entry.corrupt.delete(nodeId);
+    if (node === undefined) return;
+    node.blocks.delete(entry.meta.blockId);
     this.scheduleDelete(node, { ...entry.meta });
+  }
+
+  isLiveNode(nodeId: string): boolean {
+    return this.isLive(this.nodes.get(nodeId));
   }
 
   /** Marks nodes silent for longer than the timeout as dead; their replicas stop counting. */
@@ -251,7 +294,9 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     const exclude = new Set(excludeNodeIds);
     const candidates: DatanodeState[] = [];
     for (const node of this.nodes.values()) {
-      if (this.isLive(node) && !exclude.has(node.info.nodeId) && node.remainingBytes >= blockBytes) candidates.push(node);
+      if (this.isLive(node) && node.adminState === 'normal' && !exclude.has(node.info.nodeId) && node.remainingBytes >= blockBytes) {
+        candidates.push(node);
+      }
     }
     // Random order, then the writer's own node (same host) first, as HDFS does.
     for (let i = candidates.length - 1; i > 0; i--) {

@@ -16,6 +16,7 @@ import type { Logger } from '../common/logger.js';
 import { ClientRpc } from './client-rpc.js';
 import { DatanodeManager } from './datanode-manager.js';
 import { createDatanodeRpc } from './datanode-rpc.js';
+import { ReplicationMonitor } from './replication-monitor.js';
 import { EditLog } from './edit-log.js';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/fs-util.js';
@@ -53,6 +54,7 @@ export class NameNode {
   ) {}
 
   datanodes!: DatanodeManager;
+  replication!: ReplicationMonitor;
 
   async start(): Promise<void> {
     await initChecksum();
@@ -76,6 +78,12 @@ export class NameNode {
     );
     this.datanodes.indexNamespace(this.namespace);
     this.namespace.addListener(this.datanodes);
+    this.replication = new ReplicationMonitor(this.datanodes, {
+      transfersPerNodeMax: this.config.transfersPerNodeMax,
+      pendingTimeoutMs: this.config.replicationPendingTimeoutMs,
+      rescanIntervalMs: this.config.replicationRescanMs,
+      scheduleMaxPerTick: 1000,
+    }, this.clock, this.log);
     this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err));
     this.txnsSinceCheckpoint = state.replayed;
 
@@ -110,6 +118,7 @@ export class NameNode {
     this.address = await this.server.listen();
     this.timers.push(setInterval(() => this.recoverLeases(), this.config.leaseCheckIntervalMs));
     this.timers.push(setInterval(() => this.datanodes.checkHeartbeats(), this.config.heartbeatRecheckMs));
+    this.timers.push(setInterval(() => this.replicationTick(), this.config.replicationIntervalMs));
     this.timers.push(setInterval(() => this.maybeCheckpoint(true), Math.min(this.config.checkpointIntervalMs, 60_000)));
     for (const t of this.timers) t.unref();
     this.log.info({ host: this.address.host, port: this.address.port, clusterId: this.clusterId }, 'namenode listening');
@@ -133,6 +142,15 @@ export class NameNode {
       } catch (err) {
         this.log.error({ err: (err as Error).message }, 'lease recovery failed');
       }
+    }
+  }
+
+  private replicationTick(): void {
+    if (this.safeMode || this.stopping) return;
+    try {
+      this.replication.tick();
+    } catch (err) {
+      this.log.error({ err }, 'replication monitor failed');
     }
   }
 

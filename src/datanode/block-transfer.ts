@@ -1,0 +1,88 @@
+/**
+ * Copies a finalized replica to other DataNodes when the NameNode asks (REPLICATE): the
+ * same WRITE_BLOCK pipeline a client uses (stage TRANSFER), fed from disk with the
+ * checksums stored at write time, so the targets verify exactly what the first writer
+ * computed. A corrupt local replica therefore fails the copy at the target instead of
+ * spreading. Bounded: the pipeline's window is the buffer pool of the replica reader.
+ */
+import {
+  AckStatus, dataCodecs, decodeAck, decodeDataBody, encodeDataRequest, encodePacketHeader, WriteStage,
+} from '../../protocol/data-messages.js';
+import { DfsError } from '../../protocol/errors.js';
+import { FrameKind } from '../../protocol/frame.js';
+import { Role } from '../../protocol/handshake.js';
+import { decodeError } from '../../protocol/namenode-messages.js';
+import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import { DataConnection } from '../common/data-connection.js';
+import type { DataNodeContext } from './datanode-context.js';
+import { readReplicaPieces } from './replica-reader.js';
+
+export async function transferBlock(dn: DataNodeContext, block: Block, targets: DatanodeInfo[]): Promise<void> {
+  const r = dn.storage.replicas.get(block.blockId);
+  if (r === undefined || r.state !== 'finalized' || r.genStamp < block.genStamp) {
+    throw new DfsError('NOT_FOUND', `no current replica of block ${block.blockId} to copy`);
+  }
+  const [first, ...rest] = targets;
+  if (first === undefined) return;
+  const conn = await DataConnection.open({
+    host: first.host, port: first.port, role: Role.DATANODE, label: first.nodeId, idleTimeoutMs: dn.config.frameTimeoutMs,
+  });
+  dn.activeTransfers++;
+  try {
+    let lastSeqno = -1;
+    let acked = -1;
+    let failure: Error | null = null;
+    let wake: (() => void) | null = null;
+    const ready = new Promise<void>((resolve, reject) => {
+      conn.onFrame = (f) => {
+        if (f.kind === FrameKind.ERROR) {
+          failure = decodeError(f);
+          return reject(failure);
+        }
+        if (f.kind === FrameKind.RESPONSE) {
+          const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, f, 'write block response');
+          if (firstBadLink !== '') return reject(new DfsError('CONNECTION', `transfer pipeline broken at ${firstBadLink}`));
+          return resolve();
+        }
+        if (f.kind === FrameKind.ACK) {
+          const ack = decodeAck(f);
+          if (ack.statuses.some((s) => s !== AckStatus.SUCCESS)) failure = new DfsError('CONNECTION', `target failed packet ${ack.seqno}: ${ack.statuses.join(',')}`);
+          else acked = ack.seqno;
+          wake?.();
+        }
+      };
+      conn.onClose = (err) => {
+        failure ??= err ?? (acked === lastSeqno && lastSeqno >= 0 ? null : new DfsError('CONNECTION', `${first.nodeId} closed during the transfer`));
+        reject(failure ?? new DfsError('CONNECTION', 'closed'));
+        wake?.();
+      };
+    });
+    conn.send(encodeDataRequest('writeBlock', 1, {
+      block: { blockId: r.blockId, genStamp: r.genStamp, numBytes: 0 },
+      clientName: `transfer-from-${dn.storage.nodeId}`,
+      stage: WriteStage.TRANSFER,
+      chunkBytes: r.chunkBytes,
+      targets: rest,
+    }));
+    await ready;
+    let seqno = 0;
+    for await (const piece of readReplicaPieces(r, 0, r.numBytes)) {
+      if (failure) {
+        piece.release();
+        throw failure;
+      }
+      const header = encodePacketHeader(1, {
+        blockId: r.blockId, offsetInBlock: piece.offset, seqno, last: piece.last, payloadBytes: piece.payload.length,
+      }, piece.checksums);
+      lastSeqno = seqno++;
+      if (!conn.sendPacket(header, piece.payload, piece.release)) await new Promise<void>((resolve) => conn.whenDrained(resolve));
+    }
+    while (acked < lastSeqno) {
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    dn.activeTransfers--;
+    conn.close();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Reads a finalized replica as packets: payload and the checksums stored at write time, in
+ * chunk-aligned pieces of about `packetBytes`, from a small pool of buffers (a buffer
+ * returns to the pool when its consumer calls `release`). Shared by the read path
+ * (block-sender.ts) and DataNode-to-DataNode copies (block-transfer.ts): both forward the
+ * writer's checksums unchanged, so the receiver verifies end to end.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CHECKSUM_BYTES } from '../../protocol/data-messages.js';
+import { DfsError } from '../../protocol/errors.js';
+import { checksumOffset } from './replica-meta.js';
+import type { Replica } from './storage.js';
+
+const open = promisify(fs.open);
+const read = promisify(fs.read);
+export const PACKET_TARGET_BYTES = 256 * 1024;
+const POOL_BUFFERS = 4;
+
+export interface ReplicaPiece {
+  offset: number;
+  payload: Buffer;
+  checksums: Buffer;
+  last: boolean;
+  /** Gives the payload's buffer back to the pool once it has been written out. */
+  release: () => void;
+}
+
+/** Yields pieces covering [start, stop) of the replica; start and stop are chunk aligned (stop may be the end). */
+export async function* readReplicaPieces(r: Replica, start: number, stop: number): AsyncGenerator<ReplicaPiece> {
+  const chunk = r.chunkBytes;
+  const dir = r.volume.replicaDir('finalized', r.blockId);
+  const dataFd = await open(path.join(dir, 'data'), 'r');
+  const metaFd = await open(path.join(dir, 'meta'), 'r').catch((err: unknown) => {
+    fs.close(dataFd, () => {});
+    throw err;
+  });
+  try {
+    const packetBytes = Math.max(chunk, Math.floor(PACKET_TARGET_BYTES / chunk) * chunk);
+    const pool = new BufferPool(POOL_BUFFERS, packetBytes);
+    let offset = start;
+    do {
+      const len = Math.min(packetBytes, stop - offset);
+      const buffer = await pool.take();
+      const sumsLen = Math.ceil(len / chunk) * CHECKSUM_BYTES;
+      const checksums = Buffer.allocUnsafe(sumsLen);
+      const [d, m] = await Promise.all([
+        read(dataFd, buffer, 0, len, offset),
+        read(metaFd, checksums, 0, sumsLen, checksumOffset(offset, chunk)),
+      ]);
+      if (d.bytesRead !== len || m.bytesRead !== sumsLen) {
+        pool.give(buffer);
+        throw new DfsError('CHECKSUM', `replica of block ${r.blockId} is shorter on disk than recorded`);
+      }
+      const last = offset + len >= stop;
+      yield { offset, payload: buffer.subarray(0, len), checksums, last, release: () => pool.give(buffer) };
+      offset += len;
+      if (last) break;
+    } while (offset < stop);
+  } finally {
+    fs.close(dataFd, () => {});
+    fs.close(metaFd, () => {});
+  }
+}
+
+/** A fixed set of equal buffers; `take` waits when all are out. */
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  private readonly waiters: Array<(b: Buffer) => void> = [];
+
+  constructor(count: number, bytes: number) {
+    for (let i = 0; i < count; i++) this.free.push(Buffer.allocUnsafe(bytes));
+  }
+
+  take(): Promise<Buffer> {
+    const b = this.free.pop();
+    if (b !== undefined) return Promise.resolve(b);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  give(b: Buffer): void {
+    const w = this.waiters.shift();
+    if (w) w(b);
+    else this.free.push(b);
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Keeps every complete block at its file's replication (HDFS `BlockManager` /
+ * `RedundancyMonitor`). Blocks whose replica set changed are marked dirty by the
+ * DatanodeManager; each tick the monitor classifies them:
+ *
+ *   | good live replicas vs expected          | action                                          |
+ *   |-----------------------------------------|-------------------------------------------------|
+ *   | 0, some corrupt                         | counted as corrupt; corrupt copies are kept     |
+ *   | 0, none at all                          | counted as missing                              |
+ *   | fewer (counting copies under way)       | queued by priority: 1 replica left first        |
+ *   | enough, corrupt copies exist            | corrupt copies deleted                          |
+ *   | more                                    | surplus deleted, fullest nodes first            |
+ *
+ * Replicas on decommissioning nodes serve reads and can be copy sources but do not count.
+ * Scheduling takes a source holding a good replica with fewer than `transfersPerNodeMax`
+ * copies under way and targets from the placement policy (not holding the block), queues a
+ * REPLICATE command for the source's next heartbeat, and remembers the copy as pending
+ * until the target reports the replica or `pendingTimeoutMs` passes. A full rescan every
+ * `rescanIntervalMs` is the safety net for any event that was missed.
+ */
+import { CommandType } from '../../protocol/namenode-messages.js';
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+import type { BlockEntry, DatanodeManager, DatanodeState } from './datanode-manager.js';
+
+export interface ReplicationMonitorOptions {
+  transfersPerNodeMax: number;
+  pendingTimeoutMs: number;
+  rescanIntervalMs: number;
+  /** Copies scheduled per tick at most. */
+  scheduleMaxPerTick: number;
+}
+
+interface PendingCopy {
+  targets: string[];
+  source: string;
+  deadlineMs: number;
+}
+
+export interface ReplicationStats {
+  underReplicated: number;
+  corrupt: number;
+  missing: number;
+  pendingCopies: number;
+  copiesScheduled: number;
+}
+
+const PRIORITIES = 3;
+
+export class ReplicationMonitor {
+  /** Under-replicated blocks by priority: 0 = one good replica left, 1 = at most a third, 2 = the rest. */
+  private readonly queues: Array<Set<number>> = Array.from({ length: PRIORITIES }, () => new Set());
+  readonly corrupt = new Set<number>();
+  readonly missing = new Set<number>();
+  private readonly pending = new Map<number, PendingCopy>();
+  private lastRescanMs = 0;
+  copiesScheduled = 0;
+
+  constructor(
+    private readonly dn: DatanodeManager,
+    private readonly options: ReplicationMonitorOptions,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  stats(): ReplicationStats {
+    let under = 0;
+    for (const q of this.queues) under += q.size;
+    return { underReplicated: under, corrupt: this.corrupt.size, missing: this.missing.size, pendingCopies: this.pending.size, copiesScheduled: this.copiesScheduled };
+  }
+
+  tick(): void {
+    const now = this.clock.nowMs();
+    if (now - this.lastRescanMs >= this.options.rescanIntervalMs) {
+      this.lastRescanMs = now;
+      for (const id of this.dn.blocks.keys()) this.dn.dirty.add(id);
+    }
+    this.expirePending(now);
+    for (const id of this.dn.dirty) this.classify(id);
+    this.dn.dirty.clear();
+    this.schedule(now);
+  }
+
+  private expirePending(now: number): void {
+    for (const [id, p] of this.pending) {
+      const entry = this.dn.blocks.get(id);
+      const done = entry === undefined || p.targets.every((t) => entry.replicas.has(t));
+      if (done || p.deadlineMs <= now) {
+        if (!done) this.log.warn({ block: id, source: p.source, targets: p.targets }, 'replica copy timed out; will retry');
+        this.pending.delete(id);
+        const src = this.dn.nodes.get(p.source);
+        if (src) src.scheduledTransfers = Math.max(0, src.scheduledTransfers - 1);
+        this.dn.dirty.add(id);
+      }
+    }
+  }
+
+  private forget(id: number): void {
+    for (const q of this.queues) q.delete(id);
+    this.corrupt.delete(id);
+    this.missing.delete(id);
+  }
+
+  /** Good live replicas that count towards replication. */
+  private counted(entry: BlockEntry): DatanodeState[] {
+    const out: DatanodeState[] = [];
+    for (const id of entry.replicas) {
+      const n = this.dn.nodes.get(id);
+      if (n !== undefined && this.dn.isLiveNode(id) && n.adminState === 'normal') out.push(n);
+    }
+    return out;
+  }
+
+  private classify(id: number): void {
+    this.forget(id);
+    const entry = this.dn.blocks.get(id);
+    if (entry === undefined) return;
+    const file = entry.file;
+    // The block being written is the pipeline's business until the file is complete.
+    if (file.clientName !== null && file.blocks[file.blocks.length - 1] === entry.meta) return;
+    const expected = file.replication;
+    const good = this.counted(entry);
+    const readable = [...entry.replicas].filter((n) => this.dn.isLiveNode(n));
+    if (readable.length === 0) {
+      if (entry.corrupt.size > 0) this.corrupt.add(id);
+      else this.missing.add(id);
+      return;
+    }
+    const pendingTargets = this.pending.get(id)?.targets.length ?? 0;
+    if (good.length + pendingTargets < expected) {
+      const priority = readable.length === 1 ? 0 : good.length * 3 <= expected ? 1 : 2;
+      this.queues[priority]!.add(id);
+      return;
+    }
+    if (good.length >= expected && entry.corrupt.size > 0) {
+      for (const nodeId of [...entry.corrupt]) {
+        this.log.info({ block: id, node: nodeId }, 'deleting corrupt replica now that good ones suffice');
+        this.dn.deleteReplica(nodeId, entry);
+      }
+    }
+    if (good.length > expected && pendingTargets === 0) {
+      // Remove the surplus from the fullest nodes (least space left).
+      const surplus = [...good].sort((a, b) => a.remainingBytes - b.remainingBytes).slice(0, good.length - expected);
+      for (const n of surplus) {
+        this.log.info({ block: id, node: n.info.nodeId, expected, had: good.length }, 'deleting surplus replica');
+        this.dn.deleteReplica(n.info.nodeId, entry);
+      }
+    }
+  }
+
+  private schedule(now: number): void {
+    let budget = this.options.scheduleMaxPerTick;
+    for (const queue of this.queues) {
+      for (const id of queue) {
+        if (budget <= 0) return;
+        if (this.pending.has(id)) continue;
+        const entry = this.dn.blocks.get(id);
+        if (entry === undefined) {
+          queue.delete(id);
+          continue;
+        }
+        if (this.scheduleCopy(id, entry, now)) {
+          queue.delete(id);
+          budget--;
+        }
+      }
+    }
+  }
+
+  private scheduleCopy(id: number, entry: BlockEntry, now: number): boolean {
+    const good = this.counted(entry);
+    const needed = entry.file.replication - good.length;
+    if (needed <= 0) return true;
+    // Sources: any live holder of a good replica (decommissioning ones too), least busy first.
+    const sources = [...entry.replicas]
+      .map((n) => this.dn.nodes.get(n))
+      .filter((n): n is DatanodeState => n !== undefined && this.dn.isLiveNode(n.info.nodeId) && n.scheduledTransfers < this.options.transfersPerNodeMax)
+      .sort((a, b) => a.scheduledTransfers - b.scheduledTransfers);
+    const source = sources[0];
+    if (source === undefined) return false;
+    const exclude = [...entry.replicas, ...entry.corrupt];
+    const targets = this.dn.chooseTargets(needed, source.info.host, exclude, entry.meta.numBytes);
+    if (targets.length === 0) return false;
+    source.pendingCopies.push({ type: CommandType.REPLICATE, blocks: [{ ...entry.meta }], targets });
+    source.scheduledTransfers++;
+    this.pending.set(id, { targets: targets.map((t) => t.nodeId), source: source.info.nodeId, deadlineMs: now + this.options.pendingTimeoutMs });
+    this.copiesScheduled++;
+    this.log.info({ block: id, source: source.info.nodeId, targets: targets.map((t) => t.nodeId), good: good.length, expected: entry.file.replication }, 'replica copy scheduled');
+    return true;
+  }
+
+  /** Blocks still held by a decommissioning node that lack enough other replicas. */
+  blocksToDrain(node: DatanodeState): number {
+    let n = 0;
+    for (const id of node.blocks) {
+      const entry = this.dn.blocks.get(id);
+      if (entry !== undefined && this.counted(entry).length < entry.file.replication) n++;
+    }
+    return n;
+  }
+}
