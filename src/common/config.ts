@@ -152,6 +152,10 @@ export interface DataNodeConfig {
   /** A frame started and not finished, or a write pipeline silent, this long is dropped. */
   frameTimeoutMs: number;
   logLevel: string;
+  /** Block scanner read rate; 0 turns the scanner off. */
+  scanBytesPerSecond: number;
+  /** Pause between two scanner passes over every replica. */
+  scanIntervalMs: number;
 }
 
 export const DATANODE_DEFAULTS: DataNodeConfig = {
@@ -169,4 +173,6 @@ export const DATANODE_DEFAULTS: DataNodeConfig = {
   handshakeTimeoutMs: 10_000,
   frameTimeoutMs: 60_000,
   logLevel: 'info',
+  scanBytesPerSecond: 8 * 1024 * 1024,
+  scanIntervalMs: 6 * 3_600_000,
 };

@@ -15,6 +15,7 @@ import type { DataNodeConfig } from '../common/config.js';
 import { FrameServer, type ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import { BlockReceiver } from './block-receiver.js';
+import { BlockScanner } from './block-scanner.js';
 import { sendBlock } from './block-sender.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { faultsFromEnv } from './fault-injector.js';
@@ -24,6 +25,7 @@ import { Storage } from './storage.js';
 export class DataNode {
   private server!: FrameServer;
   private link!: NamenodeLink;
+  private scanner!: BlockScanner;
   readonly storage: Storage;
   private readonly ctx: DataNodeContext;
   private stopping: Promise<void> | null = null;
@@ -73,6 +75,8 @@ export class DataNode {
       this.fatalResolve(err);
     });
     this.link.start();
+    this.scanner = new BlockScanner(this.ctx, (b) => this.link.reportBad(b));
+    this.scanner.start();
     this.log.info(
       { host: this.address.host, port: this.address.port, nodeId: this.storage.nodeId, replicas: this.storage.replicas.size, dataDirs: this.config.dataDirs },
       'datanode listening',
@@ -120,6 +124,7 @@ export class DataNode {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.scanner?.stop();
       this.link?.stop();
       await this.server?.close();
       this.log.info('datanode stopped');

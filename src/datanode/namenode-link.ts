@@ -58,6 +58,11 @@ export class NamenodeLink {
     this.scheduleIncremental();
   }
 
+  /** Tells the NameNode our replica of `b` is corrupt (scanner). */
+  async reportBad(b: Block): Promise<void> {
+    await this.rpc.call('reportBadBlocks', { replicas: [{ block: b, nodeId: this.dn.storage.nodeId }] });
+  }
+
   blockDeleted(blockId: number): void {
     this.deleted.push(blockId);
     this.scheduleIncremental();
