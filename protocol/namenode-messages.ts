@@ -182,11 +182,36 @@ export interface HeartbeatResponse { commands: DatanodeCommand[] }
 export interface BlockReceivedRequest { nodeId: string; received: Block[]; deleted: number[] }
 export interface BlockReportRequest { nodeId: string; blocks: Block[] }
 
+export const SafeModeAction = { GET: 0, ENTER: 1, LEAVE: 2 } as const;
+export interface SafeModeRequest { action: number }
+export interface SafeModeResponse {
+  on: boolean;
+  /** Entered by an operator: only an operator leaves it. */
+  manual: boolean;
+  reportedBlocks: number;
+  totalBlocks: number;
+  /** Human explanation: what it waits for. */
+  status: string;
+}
+export interface SetReplicationRequest { path: string; replication: number }
+export const DecommissionAction = { DECOMMISSION: 1, RECOMMISSION: 2 } as const;
+/** `node` is a node id or HOST:PORT as shown by datanodeReport. */
+export interface DecommissionRequest { node: string; action: number }
+export interface ReplicationStatsResponse {
+  underReplicated: number;
+  corrupt: number;
+  missing: number;
+  pendingCopies: number;
+  /** Up to 1000 ids of blocks whose every replica is corrupt, and of missing blocks. */
+  corruptBlockIds: number[];
+  missingBlockIds: number[];
+}
+
 /** One DataNode as the NameNode sees it (datanodeReport). */
 export interface DatanodeReportEntry extends DatanodeStorageReport {
   host: string;
   port: number;
-  /** 1 live, 2 dead. */
+  /** 1 live, 2 dead, 3 decommissioning (live), 4 decommissioned (live). */
   state: number;
   blockCount: number;
   activeTransfers: number;
@@ -388,6 +413,51 @@ export const rpcCodecs = {
         blockCount: r.u32('blockCount'), activeTransfers: r.u32('activeTransfers'), lastHeartbeatAgoMs: r.u64('lastHeartbeatAgoMs'),
       }),
     }, 55),
+  },
+  safeMode: {
+    opcode: 0x10,
+    mutates: false,
+    req: { encode: (w, v) => void w.u8(v.action), decode: (r) => ({ action: r.u8('action') }) } as Codec<SafeModeRequest>,
+    res: {
+      encode: (w, v) => void w.bool(v.on).bool(v.manual).u64(v.reportedBlocks).u64(v.totalBlocks).str(v.status),
+      decode: (r) => ({
+        on: r.bool('on'), manual: r.bool('manual'), reportedBlocks: r.u64('reportedBlocks'), totalBlocks: r.u64('totalBlocks'), status: r.str('status'),
+      }),
+    } as Codec<SafeModeResponse>,
+  },
+  setReplication: {
+    opcode: 0x11,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).u16(v.replication),
+      decode: (r) => ({ path: r.str('path'), replication: r.u16('replication') }),
+    } as Codec<SetReplicationRequest>,
+    res: empty,
+  },
+  decommission: {
+    opcode: 0x12,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.node).u8(v.action),
+      decode: (r) => ({ node: r.str('node'), action: r.u8('action') }),
+    } as Codec<DecommissionRequest>,
+    res: empty,
+  },
+  replicationStats: {
+    opcode: 0x13,
+    mutates: false,
+    req: empty,
+    res: {
+      encode(w, v) {
+        w.u64(v.underReplicated).u64(v.corrupt).u64(v.missing).u64(v.pendingCopies);
+        u64ListCodec.encode(w, v.corruptBlockIds);
+        u64ListCodec.encode(w, v.missingBlockIds);
+      },
+      decode: (r) => ({
+        underReplicated: r.u64('underReplicated'), corrupt: r.u64('corrupt'), missing: r.u64('missing'), pendingCopies: r.u64('pendingCopies'),
+        corruptBlockIds: u64ListCodec.decode(r), missingBlockIds: u64ListCodec.decode(r),
+      }),
+    } as Codec<ReplicationStatsResponse>,
   },
   // ---- DataNode -> NameNode (role DATANODE only) ----
   register: {

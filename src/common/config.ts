@@ -40,6 +40,10 @@ export interface NameNodeConfig {
   replicationPendingTimeoutMs: number;
   /** Every block is re-examined at least this often. */
   replicationRescanMs: number;
+  /** Fraction of blocks that must be reported before safe mode ends after a start. */
+  safeModeThreshold: number;
+  /** How long the threshold must hold before safe mode ends. */
+  safeModeExtensionMs: number;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -63,6 +67,8 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   transfersPerNodeMax: 4,
   replicationPendingTimeoutMs: 60_000,
   replicationRescanMs: 30_000,
+  safeModeThreshold: 0.999,
+  safeModeExtensionMs: 5_000,
 };
 
 type Section = 'namenode' | 'datanode' | 'client';

@@ -19,6 +19,9 @@ import { NONE, type EditOp } from './edit-ops.js';
 import { statusOf, type BlockMeta, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
 import type { Namespace } from './namespace.js';
+import { ReplicationMonitor } from './replication-monitor.js';
+import type { SafeMode } from './safe-mode.js';
+import { DecommissionAction, SafeModeAction } from '../../protocol/namenode-messages.js';
 
 /** Where blocks live and where new ones go; the block manager fills this in. */
 export interface BlockLocator {
@@ -30,6 +33,7 @@ export interface BlockLocator {
   /** Length of the finalized replicas of a block being written, if any live one exists. */
   recoverableLength(blockId: number): number | null;
   report(): import('../../protocol/namenode-messages.js').DatanodeReportEntry[];
+  setDecommissioning(node: string, on: boolean): unknown;
 }
 
 export interface ClientRpcContext {
@@ -39,7 +43,8 @@ export interface ClientRpcContext {
   clock: Clock;
   logger: Logger;
   blocks: BlockLocator;
-  isSafeMode: () => boolean;
+  safeMode: SafeMode;
+  replication: ReplicationMonitor;
   serverInfo: () => RpcResponse<'serverInfo'>;
   /** Called after each logged op (checkpoint accounting). */
   afterLogged: () => void;
@@ -66,8 +71,8 @@ export class ClientRpc {
     }
     conn.begin();
     try {
-      if (rpcCodecs[name].mutates && this.ctx.isSafeMode()) {
-        throw new DfsError('SAFE_MODE', `the NameNode is in safe mode; ${name} refused`);
+      if (rpcCodecs[name].mutates && this.ctx.safeMode.on) {
+        throw new DfsError('SAFE_MODE', `${name} refused: ${this.ctx.safeMode.status()}`);
       }
       this.dispatch(conn, name, frame.requestId, request as never);
     } catch (err) {
@@ -113,6 +118,29 @@ export class ClientRpc {
         return conn.reply(encodeResponse('reportBadBlocks', id, {}));
       case 'bumpGenStamp':
         return this.bumpGenStamp(conn, id, req);
+      case 'safeMode':
+        return this.safeModeRpc(conn, id, req);
+      case 'setReplication': {
+        const r = req as RequestOf<'setReplication'>;
+        const op: EditOp = { op: 'setReplication', path: r.path, replication: r.replication };
+        return this.mutate(conn, 'setReplication', id, op, () => encodeResponse('setReplication', id, {}));
+      }
+      case 'decommission': {
+        const r = req as RequestOf<'decommission'>;
+        if (r.action !== DecommissionAction.DECOMMISSION && r.action !== DecommissionAction.RECOMMISSION) {
+          throw new DfsError('INVALID_ARGUMENT', `unknown decommission action ${r.action}`);
+        }
+        this.ctx.blocks.setDecommissioning(r.node, r.action === DecommissionAction.DECOMMISSION);
+        return conn.reply(encodeResponse('decommission', id, {}));
+      }
+      case 'replicationStats': {
+        const s = this.ctx.replication.stats();
+        return conn.reply(encodeResponse('replicationStats', id, {
+          underReplicated: s.underReplicated, corrupt: s.corrupt, missing: s.missing, pendingCopies: s.pendingCopies,
+          corruptBlockIds: ReplicationMonitor.sample(this.ctx.replication.corrupt),
+          missingBlockIds: ReplicationMonitor.sample(this.ctx.replication.missing),
+        }));
+      }
       case 'datanodeReport':
         return conn.reply(encodeResponse('datanodeReport', id, { nodes: this.ctx.blocks.report() }));
       case 'register':
@@ -232,6 +260,14 @@ export class ClientRpc {
       lastNumBytes: req.last === null ? NONE : req.last.numBytes, mtimeMs: this.now(),
     };
     this.mutate(conn, 'complete', id, op, () => encodeResponse('complete', id, { completed: true }));
+  }
+
+  private safeModeRpc(conn: ServerConnection, id: number, req: RequestOf<'safeMode'>): void {
+    const sm = this.ctx.safeMode;
+    if (req.action === SafeModeAction.ENTER) sm.enter();
+    else if (req.action === SafeModeAction.LEAVE) sm.leave();
+    else if (req.action !== SafeModeAction.GET) throw new DfsError('INVALID_ARGUMENT', `unknown safe mode action ${req.action}`);
+    conn.reply(encodeResponse('safeMode', id, { on: sm.on, manual: sm.manual, reportedBlocks: sm.reported, totalBlocks: sm.total, status: sm.status() }));
   }
 
   /** Pipeline recovery: the block gets a new generation stamp so stale replicas are known. */

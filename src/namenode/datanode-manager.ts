@@ -105,6 +105,27 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     for (const b of file.blocks) this.dirty.add(b.blockId);
   }
 
+  replicationChanged(file: FileNode): void {
+    for (const b of file.blocks) this.dirty.add(b.blockId);
+  }
+
+  /** Finds a node by id or by HOST:PORT. */
+  findNode(nameOrAddress: string): DatanodeState {
+    for (const n of this.nodes.values()) {
+      if (n.info.nodeId === nameOrAddress || `${n.info.host}:${n.info.port}` === nameOrAddress) return n;
+    }
+    throw new DfsError('NOT_FOUND', `no DataNode ${nameOrAddress} is registered`);
+  }
+
+  /** Starts draining a node (its replicas stop counting), or returns it to service. */
+  setDecommissioning(nameOrAddress: string, on: boolean): DatanodeState {
+    const node = this.findNode(nameOrAddress);
+    node.adminState = on ? 'decommissioning' : 'normal';
+    for (const id of node.blocks) this.dirty.add(id);
+    this.log.info({ node: node.info.nodeId, state: node.adminState }, on ? 'decommissioning datanode' : 'datanode recommissioned');
+    return node;
+  }
+
   // ---- DataNode messages -----------------------------------------------------------
 
   register(info: DatanodeInfo, report: DatanodeStorageReport): void {
@@ -317,7 +338,8 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   report(): DatanodeReportEntry[] {
     const now = this.clock.nowMs();
     return [...this.nodes.values()].map((n) => ({
-      nodeId: n.info.nodeId, host: n.info.host, port: n.info.port, state: this.isLive(n) ? 1 : 2,
+      nodeId: n.info.nodeId, host: n.info.host, port: n.info.port,
+      state: !this.isLive(n) ? 2 : n.adminState === 'decommissioning' ? 3 : n.adminState === 'decommissioned' ? 4 : 1,
       capacityBytes: n.capacityBytes, usedBytes: n.usedBytes, remainingBytes: n.remainingBytes,
       blockCount: n.blocks.size, activeTransfers: n.activeTransfers, lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
     }));

@@ -15,6 +15,7 @@
  *   7 RENAME         src str, dst str, mtimeMs u64
  *   8 CLOSE_FILE     path str, keepBlocks u32, lastNumBytes u64, mtimeMs u64   (lease recovery)
  *   9 UPDATE_BLOCK   path str, blockId u64, genStamp u64, numBytes u64      (pipeline recovery)
+ *  10 SET_REPLICATION path str, replication u16
  */
 import { DfsError } from '../../protocol/errors.js';
 import type { WireReader } from '../../protocol/wire-reader.js';
@@ -34,10 +35,11 @@ export type EditOp =
   | { op: 'delete'; path: string; recursive: boolean; mtimeMs: number }
   | { op: 'rename'; src: string; dst: string; mtimeMs: number }
   | { op: 'closeFile'; path: string; keepBlocks: number; lastNumBytes: number; mtimeMs: number }
-  | { op: 'updateBlock'; path: string; blockId: number; genStamp: number; numBytes: number };
+  | { op: 'updateBlock'; path: string; blockId: number; genStamp: number; numBytes: number }
+  | { op: 'setReplication'; path: string; replication: number };
 
 const OP_CODES = {
-  mkdir: 1, create: 2, addBlock: 3, abandonBlock: 4, complete: 5, delete: 6, rename: 7, closeFile: 8, updateBlock: 9,
+  mkdir: 1, create: 2, addBlock: 3, abandonBlock: 4, complete: 5, delete: 6, rename: 7, closeFile: 8, updateBlock: 9, setReplication: 10,
 } as const;
 
 export function encodeEditOp(w: WireWriter, e: EditOp): void {
@@ -70,6 +72,9 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
     case 'updateBlock':
       w.str(e.path).u64(e.blockId).u64(e.genStamp).u64(e.numBytes);
       break;
+    case 'setReplication':
+      w.str(e.path).u16(e.replication);
+      break;
   }
 }
 
@@ -97,6 +102,8 @@ export function decodeEditOp(r: WireReader): EditOp {
       return { op: 'closeFile', path: r.str(), keepBlocks: r.u32(), lastNumBytes: r.u64(), mtimeMs: r.u64() };
     case 9:
       return { op: 'updateBlock', path: r.str(), blockId: r.u64(), genStamp: r.u64(), numBytes: r.u64() };
+    case 10:
+      return { op: 'setReplication', path: r.str(), replication: r.u16() };
     default:
       throw new DfsError('MALFORMED', `unknown edit op ${code}`);
   }

@@ -17,6 +17,7 @@ import { ClientRpc } from './client-rpc.js';
 import { DatanodeManager } from './datanode-manager.js';
 import { createDatanodeRpc } from './datanode-rpc.js';
 import { ReplicationMonitor } from './replication-monitor.js';
+import { SafeMode } from './safe-mode.js';
 import { EditLog } from './edit-log.js';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/fs-util.js';
@@ -44,7 +45,7 @@ export class NameNode {
   /** Resolves if the NameNode had to stop because its storage failed. */
   readonly fatal = new Promise<Error>((resolve) => (this.fatalResolve = resolve));
   clusterId = '';
-  safeMode = false;
+  safeMode!: SafeMode;
   address = { host: '', port: 0 };
 
   constructor(
@@ -84,6 +85,12 @@ export class NameNode {
       rescanIntervalMs: this.config.replicationRescanMs,
       scheduleMaxPerTick: 1000,
     }, this.clock, this.log);
+    this.safeMode = new SafeMode(this.datanodes, {
+      threshold: this.config.safeModeThreshold,
+      extensionMs: this.config.safeModeExtensionMs,
+      minReplication: this.config.minReplication,
+    }, this.clock, this.log);
+    this.safeMode.startup();
     this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err));
     this.txnsSinceCheckpoint = state.replayed;
 
@@ -95,9 +102,10 @@ export class NameNode {
       logger: this.log,
       blocks: this.datanodes,
       datanodeRpc: createDatanodeRpc(this.datanodes, () => this.clusterId),
-      isSafeMode: () => this.safeMode,
+      safeMode: this.safeMode,
+      replication: this.replication,
       serverInfo: () => ({
-        clusterId: this.clusterId, version: DFS_VERSION, safeMode: this.safeMode, lastTxid: this.editLog.lastWrittenTxid,
+        clusterId: this.clusterId, version: DFS_VERSION, safeMode: this.safeMode.on, lastTxid: this.editLog.lastWrittenTxid,
         fileCount: this.namespace.fileCount, directoryCount: this.namespace.dirCount, blockCount: this.namespace.blockCount,
       }),
       afterLogged: () => this.afterLogged(),
@@ -117,7 +125,10 @@ export class NameNode {
     });
     this.address = await this.server.listen();
     this.timers.push(setInterval(() => this.recoverLeases(), this.config.leaseCheckIntervalMs));
-    this.timers.push(setInterval(() => this.datanodes.checkHeartbeats(), this.config.heartbeatRecheckMs));
+    this.timers.push(setInterval(() => {
+      this.datanodes.checkHeartbeats();
+      this.safeMode.check();
+    }, this.config.heartbeatRecheckMs));
     this.timers.push(setInterval(() => this.replicationTick(), this.config.replicationIntervalMs));
     this.timers.push(setInterval(() => this.maybeCheckpoint(true), Math.min(this.config.checkpointIntervalMs, 60_000)));
     for (const t of this.timers) t.unref();
@@ -135,7 +146,7 @@ export class NameNode {
   }
 
   private recoverLeases(): void {
-    if (this.safeMode || this.stopping) return;
+    if (this.safeMode.on || this.stopping) return;
     for (const file of this.leases.expiredFiles()) {
       try {
         this.rpc.logRecovery(pathOf(file), file);
@@ -146,7 +157,7 @@ export class NameNode {
   }
 
   private replicationTick(): void {
-    if (this.safeMode || this.stopping) return;
+    if (this.safeMode.on || this.stopping) return;
     try {
       this.replication.tick();
     } catch (err) {

@@ -25,6 +25,8 @@ export interface NamespaceListener {
   blocksRemoved(blocks: BlockMeta[]): void;
   /** A block was added to a file being written. */
   blockAdded?(file: FileNode, block: BlockMeta): void;
+  /** A file's target replication changed. */
+  replicationChanged?(file: FileNode): void;
 }
 
 export const REPLICATION_MAX = 32;
@@ -142,6 +144,8 @@ export class Namespace {
         return this.closeFile(e.path, e.keepBlocks, e.lastNumBytes, e.mtimeMs);
       case 'updateBlock':
         return this.updateBlock(e.path, e.blockId, e.genStamp, e.numBytes);
+      case 'setReplication':
+        return this.setReplication(e.path, e.replication);
     }
   }
 
@@ -354,6 +358,15 @@ export class Namespace {
     block.genStamp = genStamp;
     if (numBytes !== NONE) block.numBytes = numBytes;
     if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
+  }
+
+  private setReplication(path: string, replication: number): void {
+    const file = this.file(path);
+    if (replication < 1 || replication > REPLICATION_MAX) {
+      throw new DfsError('INVALID_ARGUMENT', `replication ${replication} is outside 1..${REPLICATION_MAX}`);
+    }
+    file.replication = replication;
+    for (const l of this.listeners) l.replicationChanged?.(file);
   }
 
   // ---- id allocation (live path only; replay takes ids from the records) ------------

@@ -63,6 +63,16 @@ export class ReplicationMonitor {
     private readonly log: Logger,
   ) {}
 
+  /** Up to `max` ids from a set, for reports. */
+  static sample(set: ReadonlySet<number>, max = 1000): number[] {
+    const out: number[] = [];
+    for (const id of set) {
+      if (out.length >= max) break;
+      out.push(id);
+    }
+    return out;
+  }
+
   stats(): ReplicationStats {
     let under = 0;
     for (const q of this.queues) under += q.size;
@@ -79,6 +89,18 @@ export class ReplicationMonitor {
     for (const id of this.dn.dirty) this.classify(id);
     this.dn.dirty.clear();
     this.schedule(now);
+    this.checkDecommissioning();
+  }
+
+  /** A draining node whose every block is fully replicated elsewhere is decommissioned. */
+  private checkDecommissioning(): void {
+    for (const node of this.dn.nodes.values()) {
+      if (node.adminState !== 'decommissioning' || !this.dn.isLiveNode(node.info.nodeId)) continue;
+      if (this.blocksToDrain(node) === 0) {
+        node.adminState = 'decommissioned';
+        this.log.info({ node: node.info.nodeId, blocks: node.blocks.size }, 'datanode decommissioned: every block is replicated elsewhere');
+      }
+    }
   }
 
   private expirePending(now: number): void {

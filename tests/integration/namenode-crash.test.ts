@@ -333,7 +333,13 @@ describe('NameNode crash consistency (kill -9 under a concurrent workload)', () 
     const started = Date.now();
     const { cluster, cleanup } = await startCluster({
       logLevel: 'info',
-      namenodeEnv: { DFS_NAMENODE_CHECKPOINT_TXNS: String(CHECKPOINT_TXNS) },
+      namenodeEnv: {
+        DFS_NAMENODE_CHECKPOINT_TXNS: String(CHECKPOINT_TXNS),
+        // This test is about durability; safe mode (waiting for block reports after each
+        // restart) is tested on its own.
+        DFS_NAMENODE_SAFE_MODE_THRESHOLD: '0',
+        DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '0',
+      },
     });
     cleanupCluster = cleanup;
     const processes: DaemonProcess[] = [cluster.namenode];

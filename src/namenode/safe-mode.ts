@@ -1,0 +1,100 @@
+/**
+ * Safe mode (HDFS `BlockManagerSafeMode`): after a start the NameNode knows its files but
+ * not where their blocks are. Until DataNodes have reported enough of them, answering reads
+ * with "no replica" or re-replicating "missing" blocks would be wrong, so mutations are
+ * refused with SAFE_MODE and the replication monitor and lease recovery wait.
+ *
+ *   | state                                                     | next                              |
+ *   |-----------------------------------------------------------|-----------------------------------|
+ *   | automatic, reported < threshold x total                   | stay                              |
+ *   | automatic, reported >= threshold x total                  | leave after `extensionMs` more    |
+ *   | manual (an operator entered it)                           | stay until an operator leaves it  |
+ *
+ * A block counts as reported once it has `minReplication` live replicas. The block being
+ * written of a file still open does not count (it may never be finalized).
+ */
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+import type { DatanodeManager } from './datanode-manager.js';
+
+export interface SafeModeOptions {
+  threshold: number;
+  extensionMs: number;
+  minReplication: number;
+}
+
+export class SafeMode {
+  on = false;
+  manual = false;
+  private reachedAtMs = 0;
+  reported = 0;
+  total = 0;
+
+  constructor(
+    private readonly dn: DatanodeManager,
+    private readonly options: SafeModeOptions,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** At start-up: on when there are blocks to wait for. */
+  startup(): void {
+    this.count();
+    this.on = this.total > 0;
+    this.check();
+    if (this.on) this.log.info({ blocks: this.total, threshold: this.options.threshold }, 'safe mode: waiting for block reports');
+  }
+
+  enter(): void {
+    this.on = true;
+    this.manual = true;
+    this.log.warn('safe mode entered by an operator');
+  }
+
+  leave(): void {
+    if (this.on) this.log.warn({ reported: this.reported, total: this.total }, 'safe mode left by an operator');
+    this.on = false;
+    this.manual = false;
+  }
+
+  private count(): void {
+    let total = 0;
+    let reported = 0;
+    for (const entry of this.dn.blocks.values()) {
+      const file = entry.file;
+      if (file.clientName !== null && file.blocks[file.blocks.length - 1] === entry.meta) continue;
+      total++;
+      if (this.dn.liveReplicaCount(entry.meta.blockId) >= this.options.minReplication) reported++;
+    }
+    this.total = total;
+    this.reported = reported;
+  }
+
+  /** Called periodically; leaves automatic safe mode once the threshold held for the extension. */
+  check(): void {
+    if (!this.on || this.manual) return;
+    this.count();
+    const now = this.clock.nowMs();
+    if (this.reported < this.options.threshold * this.total) {
+      this.reachedAtMs = 0;
+      return;
+    }
+    if (this.reachedAtMs === 0) {
+      this.reachedAtMs = now;
+      this.log.info({ reported: this.reported, total: this.total, extensionMs: this.options.extensionMs }, 'safe mode threshold reached');
+    }
+    if (now - this.reachedAtMs >= this.options.extensionMs) {
+      this.on = false;
+      this.log.info({ reported: this.reported, total: this.total }, 'safe mode off');
+    }
+  }
+
+  status(): string {
+    if (!this.on) return 'safe mode is off';
+    if (this.manual) return 'safe mode is on (entered by an operator; leave it with "dfs admin safemode leave")';
+    const need = Math.ceil(this.options.threshold * this.total);
+    return this.reachedAtMs > 0
+      ? `safe mode is on: ${this.reported} of ${this.total} blocks reported; leaving after the ${this.options.extensionMs} ms extension`
+      : `safe mode is on: ${this.reported} of ${this.total} blocks reported, waiting for ${need}`;
+  }
+}
