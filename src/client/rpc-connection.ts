@@ -10,8 +10,9 @@ import net from 'node:net';
 import { DfsError } from '../../protocol/errors.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
-import { checkHelloReply, decodeHelloReply, encodeHello, Role } from '../../protocol/handshake.js';
-import { HANDSHAKE_BYTES, RPC_BODY_BYTES_MAX } from '../../protocol/limits.js';
+import { Role } from '../../protocol/handshake.js';
+import { connectPeer } from '../common/peer-connect.js';
+import { RPC_BODY_BYTES_MAX } from '../../protocol/limits.js';
 import {
   decodeError,
   decodeResponse,
@@ -93,51 +94,27 @@ export class RpcConnection {
     return this.connecting;
   }
 
-  private open(): Promise<net.Socket> {
+  private async open(): Promise<net.Socket> {
     const { host, port } = this.options;
-    return new Promise<net.Socket>((resolve, reject) => {
-      const socket = net.connect({ host, port, noDelay: true });
-      let hello: Buffer | null = Buffer.alloc(0);
-      const decoder = new FrameDecoder({ bodyBytesMax: RPC_BODY_BYTES_MAX, isKnownOpcode: isNamenodeReplyOpcode });
-      const timer = setTimeout(() => fail(new DfsError('TIMEOUT', `no answer from NameNode ${host}:${port} within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
-      const fail = (err: Error): void => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(err);
-      };
-      socket.once('connect', () => socket.write(encodeHello(this.options.role ?? Role.CLIENT)));
-      socket.on('error', (err: NodeJS.ErrnoException) => {
-        const e = new DfsError('CONNECTION', `NameNode ${host}:${port}: ${err.code ?? err.message}`, { cause: err });
-        if (hello !== null) fail(e);
-        else this.teardown(e);
-      });
-      socket.on('close', () => {
-        if (hello !== null) fail(new DfsError('CONNECTION', `NameNode ${host}:${port} closed the connection during the handshake`));
-        else this.teardown(new DfsError('CONNECTION', `connection to NameNode ${host}:${port} lost`));
-      });
-      socket.on('data', (chunk: Buffer) => {
-        if (hello !== null) {
-          hello = Buffer.concat([hello, chunk]);
-          if (hello.length < HANDSHAKE_BYTES) return;
-          try {
-            checkHelloReply(decodeHelloReply(hello.subarray(0, HANDSHAKE_BYTES)));
-          } catch (err) {
-            return fail(err as Error);
-          }
-          chunk = hello.subarray(HANDSHAKE_BYTES);
-          hello = null;
-          clearTimeout(timer);
-          this.socket = socket;
-          resolve(socket);
-        }
-        try {
-          decoder.push(chunk, (frame) => this.dispatch(frame));
-        } catch (err) {
-          this.teardown(err as Error);
-          socket.destroy();
-        }
-      });
+    const { socket, rest } = await connectPeer({
+      host, port, role: this.options.role ?? Role.CLIENT, label: 'NameNode', timeoutMs: this.connectTimeoutMs,
     });
+    const decoder = new FrameDecoder({ bodyBytesMax: RPC_BODY_BYTES_MAX, isKnownOpcode: isNamenodeReplyOpcode });
+    const onData = (chunk: Buffer): void => {
+      try {
+        decoder.push(chunk, (frame) => this.dispatch(frame));
+      } catch (err) {
+        this.teardown(err as Error);
+      }
+    };
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.teardown(new DfsError('CONNECTION', `NameNode ${host}:${port}: ${err.code ?? err.message}`, { cause: err })));
+    socket.on('close', () => this.teardown(new DfsError('CONNECTION', `connection to NameNode ${host}:${port} lost`)));
+    socket.on('data', onData);
+    this.socket = socket;
+    if (rest.length > 0) onData(rest);
+    socket.resume();
+    return socket;
   }
 
   private dispatch(frame: Frame): void {

@@ -6,13 +6,14 @@
  * `send*` returns false when the socket buffer is full: callers wait for `'drain'` via
  * `whenDrained`. One refreshed idle timer (socket timeout) catches a silent peer.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { DfsError } from '../../protocol/errors.js';
 import { isDataOpcode } from '../../protocol/data-messages.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import type { Frame } from '../../protocol/frame.js';
-import { checkHelloReply, decodeHelloReply, encodeHello, type Role } from '../../protocol/handshake.js';
-import { DATA_BODY_BYTES_MAX, HANDSHAKE_BYTES } from '../../protocol/limits.js';
+import type { Role } from '../../protocol/handshake.js';
+import { DATA_BODY_BYTES_MAX } from '../../protocol/limits.js';
+import { connectPeer } from './peer-connect.js';
 
 export interface DataConnectionOptions {
   host: string;
@@ -29,8 +30,25 @@ export class DataConnection {
   private decoder = new FrameDecoder({ bodyBytesMax: DATA_BODY_BYTES_MAX, isKnownOpcode: isDataOpcode });
   private closed = false;
   private corked = false;
-  onFrame: (frame: Frame) => void = () => {};
+  private frameHandler: (frame: Frame) => void = () => {};
+  private pendingRest: Buffer | null = null;
+  private flowing = false;
   onClose: (err: DfsError | null) => void = () => {};
+
+  /** Setting the handler starts reading: no frame is delivered before there is one. */
+  set onFrame(handler: (frame: Frame) => void) {
+    this.frameHandler = handler;
+    if (this.flowing || this.socket === null) return;
+    this.flowing = true;
+    const rest = this.pendingRest;
+    this.pendingRest = null;
+    if (rest !== null && rest.length > 0) this.receive(rest);
+    if (!this.closed) this.socket.resume();
+  }
+
+  get onFrame(): (frame: Frame) => void {
+    return this.frameHandler;
+  }
 
   private constructor(readonly options: DataConnectionOptions) {}
 
@@ -39,57 +57,30 @@ export class DataConnection {
     return c.connect().then(() => c);
   }
 
-  private connect(): Promise<void> {
+  private async connect(): Promise<void> {
     const o = this.options;
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: o.host, port: o.port, noDelay: true });
-      let hello: Buffer | null = Buffer.alloc(0);
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new DfsError('TIMEOUT', `DataNode ${o.label} (${o.host}:${o.port}) did not answer within ${o.connectTimeoutMs ?? 10_000} ms`));
-      }, o.connectTimeoutMs ?? 10_000);
-      socket.once('connect', () => socket.write(encodeHello(o.role)));
-      socket.on('error', (err: NodeJS.ErrnoException) => {
-        const e = new DfsError('CONNECTION', `DataNode ${o.label} (${o.host}:${o.port}): ${err.code ?? err.message}`, { cause: err });
-        if (hello !== null) {
-          clearTimeout(timer);
-          reject(e);
-        } else this.teardown(e);
-      });
-      socket.on('close', () => {
-        if (hello !== null) {
-          clearTimeout(timer);
-          reject(new DfsError('CONNECTION', `DataNode ${o.label} closed the connection during the handshake`));
-        } else this.teardown(this.decoder.idle ? null : new DfsError('CONNECTION', `DataNode ${o.label} closed the connection mid-frame`));
-      });
-      socket.on('timeout', () => this.teardown(new DfsError('TIMEOUT', `DataNode ${o.label} silent for ${o.idleTimeoutMs} ms`)));
-      socket.on('data', (chunk: Buffer) => {
-        if (this.closed) return;
-        if (hello !== null) {
-          hello = Buffer.concat([hello, chunk]);
-          if (hello.length < HANDSHAKE_BYTES) return;
-          try {
-            checkHelloReply(decodeHelloReply(hello.subarray(0, HANDSHAKE_BYTES)));
-          } catch (err) {
-            clearTimeout(timer);
-            socket.destroy();
-            return reject(err as Error);
-          }
-          chunk = hello.subarray(HANDSHAKE_BYTES);
-          hello = null;
-          clearTimeout(timer);
-          this.socket = socket;
-          if (o.idleTimeoutMs) socket.setTimeout(o.idleTimeoutMs);
-          resolve();
-          if (chunk.length === 0) return;
-        }
-        try {
-          this.decoder.push(chunk, (f) => this.onFrame(f));
-        } catch (err) {
-          this.teardown(err instanceof DfsError ? err : new DfsError('INTERNAL', (err as Error).message));
-        }
-      });
+    const { socket, rest } = await connectPeer({
+      host: o.host, port: o.port, role: o.role, label: `DataNode ${o.label}`, timeoutMs: o.connectTimeoutMs ?? 10_000,
     });
+    this.socket = socket;
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.teardown(new DfsError('CONNECTION', `DataNode ${o.label} (${o.host}:${o.port}): ${err.code ?? err.message}`, { cause: err })));
+    socket.on('close', () =>
+      this.teardown(this.decoder.idle ? null : new DfsError('CONNECTION', `DataNode ${o.label} closed the connection mid-frame`)));
+    socket.on('timeout', () => this.teardown(new DfsError('TIMEOUT', `DataNode ${o.label} silent for ${o.idleTimeoutMs} ms`)));
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    if (o.idleTimeoutMs) socket.setTimeout(o.idleTimeoutMs);
+    // Bytes that came with the handshake reply wait for the caller's onFrame.
+    this.pendingRest = rest;
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.decoder.push(chunk, (f) => this.frameHandler(f));
+    } catch (err) {
+      this.teardown(err instanceof DfsError ? err : new DfsError('INTERNAL', (err as Error).message));
+    }
   }
 
   get isClosed(): boolean {
@@ -146,7 +137,7 @@ export class DataConnection {
   }
 
   resume(): void {
-    this.socket?.resume();
+    if (this.flowing) this.socket?.resume();
   }
 
   /** Closes with a reason (null = clean). `onClose` runs once. */
