@@ -13,6 +13,9 @@ import { pipeline } from 'node:stream/promises';
 import { DfsInputStream, type InputStreamOptions } from './dfs-input-stream.js';
 import { DfsOutputStream, type OutputStreamOptions } from './dfs-output-stream.js';
 import { RpcConnection } from './rpc-connection.js';
+import {
+  DecommissionAction, SafeModeAction, type ReplicationStatsResponse, type SafeModeResponse,
+} from '../../protocol/namenode-messages.js';
 
 export interface DfsClientOptions {
   /** "HOST:PORT"; default DFS_NAMENODE, else 127.0.0.1:8020. */
@@ -116,6 +119,38 @@ export class DfsClient {
   /** Every DataNode the NameNode knows, live or dead, with its capacity. */
   async datanodeReport(): Promise<import('../../protocol/namenode-messages.js').DatanodeReportEntry[]> {
     return (await this.rpc.call('datanodeReport', {})).nodes;
+  }
+
+  // ---- administration --------------------------------------------------------------
+
+  /** Safe mode state; `action` enters or leaves it (operators). */
+  safeMode(action: 'get' | 'enter' | 'leave' = 'get'): Promise<SafeModeResponse> {
+    return this.rpc.call('safeMode', { action: action === 'enter' ? SafeModeAction.ENTER : action === 'leave' ? SafeModeAction.LEAVE : SafeModeAction.GET });
+  }
+
+  /** Resolves once safe mode is off (polling), or fails with TIMEOUT. */
+  async waitSafeModeOff(timeoutMs = 600_000, pollMs = 500): Promise<SafeModeResponse> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await this.safeMode('get');
+      if (!s.on) return s;
+      if (Date.now() > deadline) throw new DfsError('TIMEOUT', `still in safe mode after ${timeoutMs} ms: ${s.status}`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  /** Changes a file's target replication; the NameNode adds or removes replicas. */
+  async setReplication(path: string, replication: number): Promise<void> {
+    await this.rpc.call('setReplication', { path, replication });
+  }
+
+  /** Drains a DataNode (id or HOST:PORT) before it leaves, or returns it to service. */
+  async decommission(node: string, on = true): Promise<void> {
+    await this.rpc.call('decommission', { node, action: on ? DecommissionAction.DECOMMISSION : DecommissionAction.RECOMMISSION });
+  }
+
+  replicationStats(): Promise<ReplicationStatsResponse> {
+    return this.rpc.call('replicationStats', {});
   }
 
   getBlockLocations(path: string, offset = 0, length = 0): Promise<LocatedBlocks> {
