@@ -412,7 +412,8 @@ export const rpcCodecs = {
         capacityBytes: r.u64('capacityBytes'), usedBytes: r.u64('usedBytes'), remainingBytes: r.u64('remainingBytes'),
         blockCount: r.u32('blockCount'), activeTransfers: r.u32('activeTransfers'), lastHeartbeatAgoMs: r.u64('lastHeartbeatAgoMs'),
       }),
-    }, 55),
+    // Smallest entry (empty nodeId and host): 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4 + 4 + 8 = 47 bytes.
+    }, 47),
   },
   safeMode: {
     opcode: 0x10,

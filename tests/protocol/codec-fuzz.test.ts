@@ -32,7 +32,7 @@ import {
   type Frame,
   type FrameDecoderOptions,
 } from '../../protocol/index.js';
-import { Rng, decodePieces, fuzzSeed, randomValidFrame } from './protocol-support.js';
+import { RPC_NAMES, Rng, decodePieces, fuzzSeed, randomValidFrame } from './protocol-support.js';
 
 const BUDGET_MS = Number(process.env['DFS_FUZZ_MS'] ?? 500);
 const ITERATIONS_MIN = 50;
@@ -78,9 +78,11 @@ function randomDecoderOptions(rng: Rng): FrameDecoderOptions {
 
 /** Every body decoder that could be pointed at this frame, whatever its kind says. */
 function decodeEveryWay(rng: Rng, frame: Frame): void {
-  const name = rpcNameOf(frame.opcode) ?? rng.pick(['mkdir', 'list', 'addBlock', 'getBlockLocations', 'serverInfo'] as const);
-  onlyDfsErrors(`decodeRequest(${name})`, () => decodeRequest(name, frame));
-  onlyDfsErrors(`decodeResponse(${name})`, () => decodeResponse(name, frame));
+  // The decoders of the frame's own opcode (if it has one) and of one other RPC picked at random.
+  for (const name of new Set([rpcNameOf(frame.opcode) ?? rng.pick(RPC_NAMES), rng.pick(RPC_NAMES)])) {
+    onlyDfsErrors(`decodeRequest(${name})`, () => decodeRequest(name, frame));
+    onlyDfsErrors(`decodeResponse(${name})`, () => decodeResponse(name, frame));
+  }
   onlyDfsErrors('decodeError', () => decodeError(frame));
   onlyDfsErrors('decodeAck', () => decodeAck(frame));
   const chunkBytes = rng.pick([0, 1, 3, 8, 64, 512, 0xffffffff]);

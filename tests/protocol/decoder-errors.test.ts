@@ -244,6 +244,74 @@ describe('body decoding errors (MALFORMED)', () => {
     expect(dfsErrorOf(() => decodeResponse('list', decodeOne(list))).code).toBe('MALFORMED');
   });
 
+  it('DataNode RPCs and their answers: truncated at every offset, or with a trailing byte', () => {
+    const block = { blockId: 1, genStamp: 2, numBytes: 3 };
+    const frames: Array<[string, Buffer, (f: Frame) => unknown]> = [
+      ['register', encodeRequest('register', 1, { clusterId: 'CID', nodeId: 'dn', host: 'h', port: 1, capacityBytes: 3, usedBytes: 1, remainingBytes: 2 }), (f) => decodeRequest('register', f)],
+      ['heartbeat', encodeRequest('heartbeat', 1, { nodeId: 'dn', capacityBytes: 3, usedBytes: 1, remainingBytes: 2, activeTransfers: 0 }), (f) => decodeRequest('heartbeat', f)],
+      ['heartbeat answer', encodeResponse('heartbeat', 1, {
+        commands: [{ type: 1, blocks: [block], targets: [] }, { type: 2, blocks: [block], targets: [{ nodeId: 'd', host: 'h', port: 1 }] }],
+      }), (f) => decodeResponse('heartbeat', f)],
+      ['blockReceived', encodeRequest('blockReceived', 1, { nodeId: 'dn', received: [block], deleted: [4] }), (f) => decodeRequest('blockReceived', f)],
+      ['blockReport', encodeRequest('blockReport', 1, { nodeId: 'dn', blocks: [block, block] }), (f) => decodeRequest('blockReport', f)],
+      ['reportBadBlocks', encodeRequest('reportBadBlocks', 1, { replicas: [{ block, nodeId: 'dn' }] }), (f) => decodeRequest('reportBadBlocks', f)],
+      ['datanodeReport answer', encodeResponse('datanodeReport', 1, {
+        nodes: [{ nodeId: 'dn', host: 'h', port: 1, state: 1, capacityBytes: 3, usedBytes: 1, remainingBytes: 2, blockCount: 0, activeTransfers: 0, lastHeartbeatAgoMs: 5 }],
+      }), (f) => decodeResponse('datanodeReport', f)],
+      ['safeMode answer', encodeResponse('safeMode', 1, { on: true, manual: false, reportedBlocks: 1, totalBlocks: 2, status: 'on' }), (f) => decodeResponse('safeMode', f)],
+      ['replicationStats answer', encodeResponse('replicationStats', 1, {
+        underReplicated: 1, corrupt: 1, missing: 1, pendingCopies: 0, corruptBlockIds: [7], missingBlockIds: [8],
+      }), (f) => decodeResponse('replicationStats', f)],
+    ];
+    for (const [what, full, decode] of frames) {
+      const body = bodyOf(full);
+      expect(() => decode(decodeOne(full)), what).not.toThrow();
+      for (let cut = 0; cut < body.length; cut++) {
+        expect(dfsErrorOf(() => decode(decodeOne(withBody(full, body.subarray(0, cut))))).code, `${what} cut at ${cut}`).toBe('MALFORMED');
+      }
+      const padded = decodeOne(withBody(full, Buffer.concat([body, Buffer.from([0])])));
+      expect(dfsErrorOf(() => decode(padded)).message, what).toMatch(/trailing/);
+    }
+  });
+
+  it('list counts in the DataNode messages, outer and nested, are checked before allocating', () => {
+    const cannotFit = (bytes: Buffer, decode: (f: Frame) => unknown, what: string): void => {
+      const err = dfsErrorOf(() => decode(decodeOne(bytes)));
+      expect(err.code, what).toBe('MALFORMED');
+      expect(err.message, what).toMatch(/cannot fit/);
+    };
+    for (const count of [2, 1000, 0xffffffff]) {
+      // heartbeat answer: u32 command count first; one REREGISTER command is 9 bytes.
+      const hb = Buffer.from(encodeResponse('heartbeat', 1, { commands: [{ type: 3, blocks: [], targets: [] }] }));
+      hb.writeUInt32BE(count, FRAME_HEADER_BYTES);
+      cannotFit(hb, (f) => decodeResponse('heartbeat', f), `commands ${count}`);
+      // The blocks list inside a command: after the count (4) and the type (1).
+      const nested = Buffer.from(encodeResponse('heartbeat', 1, { commands: [{ type: 1, blocks: [{ blockId: 1, genStamp: 1, numBytes: 1 }], targets: [] }] }));
+      nested.writeUInt32BE(count, FRAME_HEADER_BYTES + 5);
+      cannotFit(nested, (f) => decodeResponse('heartbeat', f), `command blocks ${count}`);
+      // blockReceived: deleted is the last list, 8 bytes per id.
+      const br = Buffer.from(encodeRequest('blockReceived', 1, { nodeId: 'dn', received: [], deleted: [1] }));
+      br.writeUInt32BE(count, br.length - 12);
+      cannotFit(br, (f) => decodeRequest('blockReceived', f), `deleted ${count}`);
+      // blockReport: 24 bytes per block; one block present, so 2 or more cannot fit.
+      const rep = Buffer.from(encodeRequest('blockReport', 1, { nodeId: 'dn', blocks: [{ blockId: 1, genStamp: 1, numBytes: 1 }] }));
+      rep.writeUInt32BE(count, FRAME_HEADER_BYTES + 4);
+      cannotFit(rep, (f) => decodeRequest('blockReport', f), `blocks ${count}`);
+    }
+  });
+
+  it('a u64 over 2^53-1 or a bad bool in the newer messages', () => {
+    const br = encodeRequest('blockReceived', 1, { nodeId: 'dn', received: [], deleted: [Number.MAX_SAFE_INTEGER] });
+    expect(decodeRequest('blockReceived', decodeOne(br)).deleted).toEqual([Number.MAX_SAFE_INTEGER]);
+    br.writeUInt32BE(0x00200000, br.length - 8);
+    expect(dfsErrorOf(() => decodeRequest('blockReceived', decodeOne(br))).message).toMatch(/2\^53-1/);
+    for (const at of [0, 1]) {
+      const sm = encodeResponse('safeMode', 1, { on: false, manual: false, reportedBlocks: 0, totalBlocks: 0, status: '' });
+      sm[FRAME_HEADER_BYTES + at] = 2;
+      expect(dfsErrorOf(() => decodeResponse('safeMode', decodeOne(sm))).code, `bool at ${at}`).toBe('MALFORMED');
+    }
+  });
+
   it('a string length running past the body', () => {
     const bytes = encodeRequest('stat', 1, { path: '/abc' });
     bytes.writeUInt16BE(0xffff, FRAME_HEADER_BYTES);

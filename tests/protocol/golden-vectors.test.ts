@@ -3,9 +3,11 @@
  * vector decodes to its stated values (delivered whole, byte by byte, split at every
  * offset, and all together in one buffer), and encoding those values gives its bytes.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import xxhash from 'xxhash-wasm';
 import {
+  CommandType,
   ERROR_CODES,
   FrameDecoder,
   HANDSHAKE_BYTES,
@@ -70,6 +72,37 @@ describe('golden vectors: the file', () => {
     expect(has('packet')).toBe(true);
     expect(has('ack')).toBe(true);
     expect(vectors.some((v) => v.type === 'helloReply' && v.decoded['status'] === 1)).toBe(true);
+  });
+
+  it('heartbeat answers show every CommandType; the DataNode-only refusals have error vectors', () => {
+    const types = new Set<number>();
+    for (const v of vectors.filter((x) => x.type === 'response' && x.rpc === 'heartbeat')) {
+      const m = (v.decoded as unknown as DecodedFrameJson).message as { commands: Array<{ type: number }> };
+      for (const c of m.commands) types.add(c.type);
+    }
+    expect([...types].sort()).toEqual(Object.values(CommandType).sort());
+    const errorCodes = vectors.filter((v) => v.type === 'error').map((v) => (v.decoded as unknown as DecodedFrameJson).message['code']);
+    expect(errorCodes).toEqual(expect.arrayContaining(['ACCESS_DENIED', 'WRONG_CLUSTER']));
+  });
+});
+
+describe('PROTOCOL.md agrees with the codecs', () => {
+  const spec = readFileSync(new URL('../../protocol/PROTOCOL.md', import.meta.url), 'utf8');
+
+  it('the RPC table in section 6 lists every RPC with its opcode and Mutates column, and nothing else', () => {
+    // Rows like: | `0x01` | `mkdir` | yes | ... |
+    const rows = [...spec.matchAll(/^\| `0x([0-9A-Fa-f]{2})` \| `(\w+)`\s*\| (yes|no)\s*\|/gm)];
+    const table = Object.fromEntries(rows.map((m) => [m[2]!, { opcode: parseInt(m[1]!, 16), mutates: m[3] === 'yes' }]));
+    const codecs = Object.fromEntries(Object.entries(rpcCodecs).map(([n, c]) => [n, { opcode: c.opcode, mutates: c.mutates }]));
+    expect(table).toEqual(codecs);
+    expect(rows.length).toBe(Object.keys(rpcCodecs).length);
+  });
+
+  it('every RPC has its own section', () => {
+    for (const [name, c] of Object.entries(rpcCodecs)) {
+      const heading = `### 0x${c.opcode.toString(16).toUpperCase().padStart(2, '0')} ${name}`;
+      expect(spec.includes(`\n${heading}\n`), heading).toBe(true);
+    }
   });
 });
 
@@ -206,6 +239,66 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
   it('ack: seqno u64, count u8, statuses', () => {
     expect(byName('ACK (third node ERROR_CHECKSUM)').toString('hex')).toBe(
       '00000014' + '05' + '00' + '0000' + '00000001' + '0000000000000001' + '03' + '000002',
+    );
+  });
+
+  /** A str field by hand: u16 byte length, then the UTF-8 bytes. */
+  const str = (s: string): string => Buffer.byteLength(s).toString(16).padStart(4, '0') + Buffer.from(s).toString('hex');
+  /** A Block by hand: blockId, genStamp, numBytes (u64 each, given as 16 hex digits). */
+  const blk = (id: string, gen: string, bytes: string): string => id + gen + bytes;
+
+  it('register request: clusterId, nodeId, host, port, then the three storage u64s', () => {
+    expect(byName('register request').toString('hex')).toBe(
+      '0000003c' + '01' + '20' + '0000' + '00000001' +
+      str('CID-7f3a') + str('dn-1') + str('10.0.0.1') + '268a' +
+      '0000010000000000' + '0000000008000005' + '0000008000000000',
+    );
+  });
+
+  it('heartbeat request: nodeId, capacity, used, remaining, u32 activeTransfers', () => {
+    expect(byName('heartbeat request').toString('hex')).toBe(
+      '0000002a' + '01' + '21' + '0000' + '00000003' +
+      str('dn-1') + '0000010000000000' + '0000000008000005' + '0000008000000000' + '00000001',
+    );
+  });
+
+  it('heartbeat response: list<command>, each u8 type, list<Block>, list<DatanodeInfo>', () => {
+    expect(byName('heartbeat response (DELETE_BLOCKS and REPLICATE)').toString('hex')).toBe(
+      '00000060' + '02' + '21' + '0000' + '00000004' +
+      '00000002' +
+      // DELETE_BLOCKS (1): one block, no targets.
+      '01' + '00000001' + blk('0000000040000001', '00000000000003e9', '0000000008000000') + '00000000' +
+      // REPLICATE (2): one block, one target dn-3 at 10.0.0.3:9866.
+      '02' + '00000001' + blk('0000000040000002', '00000000000003ea', '0000000000000005') + '00000001' +
+      str('dn-3') + str('10.0.0.3') + '268a',
+    );
+    expect(byName('heartbeat response (REREGISTER after a NameNode restart)').toString('hex')).toBe(
+      '00000015' + '02' + '21' + '0000' + '00000005' + '00000001' + '03' + '00000000' + '00000000',
+    );
+  });
+
+  it('blockReceived request: nodeId, list<Block> received, list<u64> deleted', () => {
+    expect(byName('blockReceived request (one new replica, one deleted)').toString('hex')).toBe(
+      '00000036' + '01' + '22' + '0000' + '00000007' + str('dn-1') +
+      '00000001' + blk('0000000040000003', '00000000000003eb', '000000000000002a') +
+      '00000001' + '0000000040000001',
+    );
+  });
+
+  it('datanodeReport response: list of 47 + N + H byte entries, state 1 live and 2 dead', () => {
+    const entry = (id: string, host: string, state: string, used: string, blocks: string, transfers: string, ago: string): string =>
+      str(id) + str(host) + '268a' + state + '0000010000000000' + used + '0000008000000000' + blocks + transfers + ago;
+    expect(byName('datanodeReport response (one live node, one dead)').toString('hex')).toBe(
+      '00000082' + '02' + '0f' + '0000' + '00000012' + '00000002' +
+      entry('dn-1', '10.0.0.1', '01', '0000000008000005', '00000002', '00000001', '00000000000004b0') +
+      entry('dn-3', '10.0.0.3', '02', '0000000000000005', '00000000', '00000000', '000000000000afc8'),
+    );
+  });
+
+  it('error frame ACCESS_DENIED (14) echoes the heartbeat opcode 0x21', () => {
+    expect(ERROR_CODES.ACCESS_DENIED).toBe(14);
+    expect(byName('error frame ACCESS_DENIED answering a heartbeat sent on a CLIENT connection').toString('hex')).toBe(
+      '0000002b' + '03' + '21' + '0000' + '00000005' + '000e' + str('heartbeat is for DataNodes only'),
     );
   });
 

@@ -30,8 +30,11 @@ import {
   FrameDecoder,
   writeFrameHeader,
   type Ack,
+  type BadReplica,
   type Block,
+  type DatanodeCommand,
   type DatanodeInfo,
+  type DatanodeReportEntry,
   type FileStatus,
   type LocatedBlock,
   type ReadBlockRequest,
@@ -394,6 +397,33 @@ export function randomLocatedBlock(rng: Rng): LocatedBlock {
 
 const maybe = <T>(rng: Rng, make: (rng: Rng) => T): T | null => (rng.bool() ? make(rng) : null);
 
+/** A u8 enum value the codec carries without judging: mostly known values, sometimes any byte. */
+function enumU8(rng: Rng, known: readonly number[]): number {
+  return rng.int(4) === 0 ? rng.int(256) : rng.pick(known);
+}
+
+export function randomBadReplica(rng: Rng): BadReplica {
+  return { block: randomBlock(rng), nodeId: rng.str() };
+}
+
+/** A DataNode's storage figures (register, heartbeat). */
+function randomStorage(rng: Rng): { nodeId: string; capacityBytes: number; usedBytes: number; remainingBytes: number } {
+  return { nodeId: rng.str(), capacityBytes: rng.u64(), usedBytes: rng.u64(), remainingBytes: rng.u64() };
+}
+
+export function randomDatanodeCommand(rng: Rng): DatanodeCommand {
+  // CommandType 1-4; the codec does not judge the type (the DataNode ignores unknown ones).
+  return { type: enumU8(rng, [1, 2, 3, 4]), blocks: randomList(rng, randomBlock), targets: randomList(rng, randomDatanode) };
+}
+
+export function randomDatanodeReportEntry(rng: Rng): DatanodeReportEntry {
+  return {
+    nodeId: rng.str(), host: rng.str(), port: rng.u16(), state: enumU8(rng, [1, 2, 3, 4]),
+    capacityBytes: rng.u64(), usedBytes: rng.u64(), remainingBytes: rng.u64(),
+    blockCount: rng.u32(), activeTransfers: rng.u32(), lastHeartbeatAgoMs: rng.u64(),
+  };
+}
+
 /** A random, valid request for every NameNode RPC. */
 export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<N> {
   const s = (): string => rng.str();
@@ -410,6 +440,17 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     renewLease: () => ({ clientName: s() }),
     getBlockLocations: () => ({ path: s(), offset: rng.u64(), length: rng.u64() }),
     serverInfo: () => ({}),
+    reportBadBlocks: () => ({ replicas: randomList(rng, randomBadReplica) }),
+    bumpGenStamp: () => ({ path: s(), clientName: s(), blockId: rng.u64() }),
+    datanodeReport: () => ({}),
+    safeMode: () => ({ action: enumU8(rng, [0, 1, 2]) }),
+    setReplication: () => ({ path: s(), replication: rng.u16() }),
+    decommission: () => ({ node: s(), action: enumU8(rng, [1, 2]) }),
+    replicationStats: () => ({}),
+    register: () => ({ clusterId: s(), host: s(), port: rng.u16(), ...randomStorage(rng) }),
+    heartbeat: () => ({ ...randomStorage(rng), activeTransfers: rng.u32() }),
+    blockReceived: () => ({ nodeId: s(), received: randomList(rng, randomBlock), deleted: randomList(rng, (r) => r.u64()) }),
+    blockReport: () => ({ nodeId: s(), blocks: randomList(rng, randomBlock, 6) }),
   };
   return all[name]() as RpcRequest<N>;
 }
@@ -432,6 +473,22 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
       clusterId: rng.str(), version: rng.str(), safeMode: rng.bool(), lastTxid: rng.u64(),
       fileCount: rng.u64(), directoryCount: rng.u64(), blockCount: rng.u64(),
     }),
+    reportBadBlocks: () => ({}),
+    bumpGenStamp: () => ({ genStamp: rng.u64() }),
+    datanodeReport: () => ({ nodes: randomList(rng, randomDatanodeReportEntry) }),
+    safeMode: () => ({
+      on: rng.bool(), manual: rng.bool(), reportedBlocks: rng.u64(), totalBlocks: rng.u64(), status: rng.str(40),
+    }),
+    setReplication: () => ({}),
+    decommission: () => ({}),
+    replicationStats: () => ({
+      underReplicated: rng.u64(), corrupt: rng.u64(), missing: rng.u64(), pendingCopies: rng.u64(),
+      corruptBlockIds: randomList(rng, (r) => r.u64(), 5), missingBlockIds: randomList(rng, (r) => r.u64(), 5),
+    }),
+    register: () => ({}),
+    heartbeat: () => ({ commands: randomList(rng, randomDatanodeCommand) }),
+    blockReceived: () => ({}),
+    blockReport: () => ({}),
   };
   return all[name]() as RpcResponse<N>;
 }

@@ -7,8 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import xxhash from 'xxhash-wasm';
 import {
+  CommandType,
+  DATANODE_RPCS,
+  DecommissionAction,
   ERROR_CODES,
   FrameDecoder,
+  SafeModeAction,
   FrameKind,
   HandshakeStatus,
   PROTOCOL_VERSION,
@@ -80,6 +84,14 @@ const fileStatus: FileStatus = {
 };
 const block = { blockId: MAX, genStamp: 0x1_0000_0000, numBytes: 0xffffffff };
 const dn = { nodeId: 'dn-1', host: '::1', port: 65535 };
+const noNode = { nodeId: '', host: '', port: 0 };
+const zeroBlock = { blockId: 0, genStamp: 0, numBytes: 0 };
+const storage = { capacityBytes: MAX, usedBytes: 0, remainingBytes: 0x1_0000_0000 };
+/** The smallest datanodeReport entry: 47 bytes (empty id and host). */
+const tinyReportEntry = {
+  nodeId: '', host: '', port: 0, state: 1, capacityBytes: 0, usedBytes: 0, remainingBytes: 0,
+  blockCount: 0, activeTransfers: 0, lastHeartbeatAgoMs: 0,
+};
 
 /** Hand-picked examples: at least one request and one response per RPC, with edge values. */
 const requests: { [K in RpcName]: RpcRequest<K>[] } = {
@@ -101,6 +113,39 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
   renewLease: [{ clientName: '' }, { clientName: 'client-42' }],
   getBlockLocations: [{ path: '/f', offset: 0, length: MAX }],
   serverInfo: [{}],
+  reportBadBlocks: [
+    { replicas: [] },
+    { replicas: [{ block, nodeId: 'dn-1' }, { block: zeroBlock, nodeId: '日本' }] },
+    // Smallest items (26 bytes: a block and an empty node id); the list-count check must allow them.
+    { replicas: [{ block: zeroBlock, nodeId: '' }, { block: zeroBlock, nodeId: '' }] },
+  ],
+  bumpGenStamp: [{ path: '/f', clientName: 'c', blockId: MAX }, { path: '', clientName: '', blockId: 0 }],
+  datanodeReport: [{}],
+  safeMode: [{ action: SafeModeAction.GET }, { action: SafeModeAction.ENTER }, { action: SafeModeAction.LEAVE }, { action: 255 }],
+  setReplication: [{ path: '/f', replication: 0 }, { path: '/données', replication: 65535 }],
+  decommission: [
+    { node: 'dn-1', action: DecommissionAction.DECOMMISSION },
+    { node: '127.0.0.1:9866', action: DecommissionAction.RECOMMISSION },
+    { node: '', action: 0 },
+  ],
+  replicationStats: [{}],
+  register: [
+    { clusterId: 'CID-1', nodeId: 'dn-1', host: '::1', port: 65535, ...storage },
+    { clusterId: '', nodeId: '', host: '', port: 0, capacityBytes: 0, usedBytes: MAX, remainingBytes: 0 },
+  ],
+  heartbeat: [
+    { nodeId: 'dn-1', ...storage, activeTransfers: 0 },
+    { nodeId: '', capacityBytes: 0, usedBytes: 0, remainingBytes: MAX, activeTransfers: 0xffffffff },
+  ],
+  blockReceived: [
+    { nodeId: 'dn-1', received: [], deleted: [] },
+    { nodeId: 'dn-1', received: [block, zeroBlock], deleted: [0, MAX, 0x1_0000_0000] },
+    { nodeId: '', received: [], deleted: [7] },
+  ],
+  blockReport: [
+    { nodeId: 'dn-1', blocks: [] },
+    { nodeId: 'DN-5f0c', blocks: [block, zeroBlock, { blockId: 1073741825, genStamp: 1001, numBytes: 134217728 }] },
+  ],
 };
 
 const responses: { [K in RpcName]: RpcResponse<K>[] } = {
@@ -127,6 +172,50 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
     { fileLength: MAX, underConstruction: true, blocks: [{ block, offset: 0, locations: [dn] }, { block, offset: 5, locations: [] }] },
   ],
   serverInfo: [{ clusterId: 'CID-1', version: '0.1.0', safeMode: true, lastTxid: MAX, fileCount: 0, directoryCount: 1, blockCount: 2 }],
+  reportBadBlocks: [{}],
+  bumpGenStamp: [{ genStamp: 0 }, { genStamp: MAX }],
+  datanodeReport: [
+    { nodes: [] },
+    {
+      nodes: [
+        { nodeId: 'dn-1', host: '10.0.0.1', port: 9866, state: 1, ...storage, blockCount: 0xffffffff, activeTransfers: 3, lastHeartbeatAgoMs: 1500 },
+        { nodeId: 'dn-2', host: 'données', port: 1, state: 2, ...storage, blockCount: 0, activeTransfers: 0, lastHeartbeatAgoMs: MAX },
+        { ...tinyReportEntry, state: 3 },
+        { ...tinyReportEntry, state: 4 },
+      ],
+    },
+    // Smallest entries (47 bytes each); the list-count check must allow them.
+    { nodes: [tinyReportEntry, tinyReportEntry, tinyReportEntry] },
+  ],
+  safeMode: [
+    { on: false, manual: false, reportedBlocks: 0, totalBlocks: 0, status: 'safe mode is off' },
+    { on: true, manual: true, reportedBlocks: MAX, totalBlocks: MAX, status: '' },
+    { on: true, manual: false, reportedBlocks: 3, totalBlocks: 4, status: 'safe mode is on: 3 of 4 blocks reported — é' },
+  ],
+  setReplication: [{}],
+  decommission: [{}],
+  replicationStats: [
+    { underReplicated: 0, corrupt: 0, missing: 0, pendingCopies: 0, corruptBlockIds: [], missingBlockIds: [] },
+    { underReplicated: MAX, corrupt: 2, missing: 1, pendingCopies: 0xffffffff, corruptBlockIds: [1, MAX], missingBlockIds: [0] },
+  ],
+  register: [{}],
+  heartbeat: [
+    { commands: [] },
+    { commands: [{ type: CommandType.REREGISTER, blocks: [], targets: [] }] },
+    {
+      commands: [
+        { type: CommandType.DELETE_BLOCKS, blocks: [block, zeroBlock], targets: [] },
+        { type: CommandType.REPLICATE, blocks: [block], targets: [dn, noNode] },
+        { type: CommandType.BLOCK_REPORT, blocks: [], targets: [] },
+        // Unknown types travel unjudged (the DataNode ignores them).
+        { type: 255, blocks: [], targets: [] },
+      ],
+    },
+    // Smallest commands (9 bytes: type and two empty lists); the list-count check must allow them.
+    { commands: [{ type: 0, blocks: [], targets: [] }, { type: 0, blocks: [], targets: [] }] },
+  ],
+  blockReceived: [{}],
+  blockReport: [{}],
 };
 
 function roundTripRequest<N extends RpcName>(name: N, id: number, value: RpcRequest<N>): void {
@@ -180,6 +269,28 @@ describe('round trip: NameNode RPCs', () => {
       expect(requests[n].length, n).toBeGreaterThan(0);
       expect(responses[n].length, n).toBeGreaterThan(0);
     }
+  });
+
+  it('opcodes are in the NameNode range; DataNode-only RPCs are exactly 0x20-0x23', () => {
+    for (const n of RPC_NAMES) {
+      const op = rpcCodecs[n].opcode;
+      expect(op >= 0x01 && op <= 0x3f, n).toBe(true);
+      expect(isNamenodeOpcode(FrameKind.REQUEST, op), n).toBe(true);
+      expect(isNamenodeReplyOpcode(FrameKind.RESPONSE, op), n).toBe(true);
+      expect(isDataOpcode(FrameKind.REQUEST, op), n).toBe(false);
+      // The DataNode-only RPCs are 0x20 and up; everything a client may send is below.
+      expect(DATANODE_RPCS.has(n), n).toBe(op >= 0x20);
+    }
+    expect([...DATANODE_RPCS].sort()).toEqual(['blockReceived', 'blockReport', 'heartbeat', 'register']);
+    expect(['register', 'heartbeat', 'blockReceived', 'blockReport'].map((n) => rpcCodecs[n as RpcName].opcode)).toEqual([0x20, 0x21, 0x22, 0x23]);
+    // None of them mutates the namespace: they are never refused in safe mode.
+    for (const n of DATANODE_RPCS) expect(rpcCodecs[n].mutates, n).toBe(false);
+  });
+
+  it('enum values on the wire: CommandType, SafeModeAction, DecommissionAction', () => {
+    expect(CommandType).toEqual({ DELETE_BLOCKS: 1, REPLICATE: 2, REREGISTER: 3, BLOCK_REPORT: 4 });
+    expect(SafeModeAction).toEqual({ GET: 0, ENTER: 1, LEAVE: 2 });
+    expect(DecommissionAction).toEqual({ DECOMMISSION: 1, RECOMMISSION: 2 });
   });
 
   for (const name of RPC_NAMES) {
