@@ -59,6 +59,10 @@ export class BlockReceiver {
   private ready = false;
   private finished = false;
   private failed = false;
+  /** The LAST packet has arrived: any packet after it is a protocol error. */
+  private lastReceived = false;
+  /** True while this transfer is counted in dn.activeTransfers (it is uncounted exactly once). */
+  private counted = false;
   private nextSeqno = 0;
   private bytesReceived = 0;
   private readonly pending: PendingPacket[] = [];
@@ -87,6 +91,7 @@ export class BlockReceiver {
       throw new DfsError('INVALID_ARGUMENT', `chunk size ${req.chunkBytes} outside ${CHUNK_BYTES_MIN}..${CHUNK_BYTES_MAX}`);
     }
     if (req.targets.length > TARGETS_MAX) throw new DfsError('INVALID_ARGUMENT', `pipeline of ${req.targets.length} nodes is too long`);
+    this.counted = true;
     this.dn.activeTransfers++;
     if (req.stage === WriteStage.RECOVER) await this.openForRecovery();
     else if (req.stage === WriteStage.CREATE || req.stage === WriteStage.TRANSFER) await this.openNew();
@@ -127,6 +132,8 @@ export class BlockReceiver {
   /** Pipeline recovery: keep the acknowledged prefix, take the new generation stamp. */
   private async openForRecovery(): Promise<void> {
     const { blockId, genStamp, numBytes } = this.req.block;
+    // The failed receiver of this replica may still be writing or finalizing it.
+    await settling.get(blockId);
     const r = this.dn.storage.replicas.get(blockId);
     if (r === undefined) throw new DfsError('NOT_FOUND', `no replica of block ${blockId} to recover`);
     if (r.genStamp >= genStamp) throw new DfsError('STALE_GENERATION', `recovery gen ${genStamp} is not newer than ${r.genStamp}`);
@@ -192,6 +199,7 @@ export class BlockReceiver {
     if (!this.ready || this.finished || this.failed) {
       throw new DfsError('PROTOCOL', 'packet outside an open write pipeline');
     }
+    if (this.lastReceived) throw new DfsError('PROTOCOL', 'packet after the last packet of the block');
     const p = decodePacket(frame, this.replica.chunkBytes);
     if (p.blockId !== this.replica.blockId) throw new DfsError('PROTOCOL', `packet for block ${p.blockId} on a pipeline for ${this.replica.blockId}`);
     if (p.seqno !== this.nextSeqno) throw new DfsError('PROTOCOL', `packet seqno ${p.seqno}, expected ${this.nextSeqno}`);
@@ -203,6 +211,7 @@ export class BlockReceiver {
     }
     this.nextSeqno++;
     this.bytesReceived += p.payloadBytes;
+    this.lastReceived = p.last;
     const entry: PendingPacket = { seqno: p.seqno, last: p.last, localDone: false, mirrorStatuses: this.mirror ? null : [] };
     this.pending.push(entry);
 
@@ -256,7 +265,7 @@ export class BlockReceiver {
     this.closeFiles();
     await this.dn.storage.finalize(this.replica);
     this.finished = true;
-    this.dn.activeTransfers--;
+    this.endTransfer();
     this.log.debug({ numBytes: this.replica.numBytes }, 'replica finalized');
     this.dn.blockReceived({ blockId: this.replica.blockId, genStamp: this.replica.genStamp, numBytes: this.replica.numBytes });
   }
@@ -277,7 +286,7 @@ export class BlockReceiver {
     if (entry === undefined) return;
     entry.mirrorStatuses = ack.statuses;
     if (ack.statuses.some((s) => s !== AckStatus.SUCCESS)) {
-      this.sendAck(ack.seqno, [AckStatus.SUCCESS, ...ack.statuses]);
+      this.sendAck(ack.seqno, [AckStatus.SUCCESS, ...ack.statuses], true);
       this.abort(null);
       return;
     }
@@ -302,9 +311,14 @@ export class BlockReceiver {
     }
   }
 
-  private sendAck(seqno: number, statuses: number[]): void {
+  /**
+   * `failure` acks go out at once even under the ackDelayMs fault: the connection closes
+   * right after them, and a delayed one would be dropped, leaving the writer to blame the
+   * first node for a failure further down.
+   */
+  private sendAck(seqno: number, statuses: number[], failure = false): void {
     const bytes = encodeAck(this.requestId, { seqno, statuses });
-    if (this.dn.faults.ackDelayMs > 0) setTimeout(() => this.conn.send(bytes), this.dn.faults.ackDelayMs);
+    if (this.dn.faults.ackDelayMs > 0 && !failure) setTimeout(() => this.conn.send(bytes), this.dn.faults.ackDelayMs);
     else this.conn.send(bytes);
   }
 
@@ -312,11 +326,13 @@ export class BlockReceiver {
 
   /** Reports `status` at pipeline position `position` (0 = this node) and stops. */
   private fail(status: number, position: number, err: DfsError): void {
-    if (this.failed || this.finished) return;
+    // Finished here (finalized) but with acks still owed: a mirror failure must still reach
+    // the writer, or it waits for those acks forever.
+    if (this.failed || (this.finished && this.pending.length === 0)) return;
     const statuses = new Array<number>(1 + this.downstream).fill(AckStatus.SUCCESS);
     statuses[position] = status;
     const seqno = this.pending[0]?.seqno ?? this.nextSeqno;
-    this.sendAck(seqno, statuses);
+    this.sendAck(seqno, statuses, true);
     this.abort(err);
   }
 
@@ -324,9 +340,9 @@ export class BlockReceiver {
   abort(err: DfsError | null): void {
     if (this.failed) return;
     this.failed = true;
-    if (!this.finished) this.dn.activeTransfers--;
+    this.endTransfer();
     this.mirror?.close();
-    this.closeFiles();
+    this.closeFilesWhenSettled();
     this.conn.close(err ?? undefined);
   }
 
@@ -335,10 +351,30 @@ export class BlockReceiver {
     if (!this.finished && !this.failed) this.log.warn({ received: this.bytesReceived }, 'upstream closed mid-block');
     if (!this.failed) {
       this.failed = true;
-      if (!this.finished) this.dn.activeTransfers--;
+      this.endTransfer();
       this.mirror?.close();
-      this.closeFiles();
+      this.closeFilesWhenSettled();
     }
+  }
+
+  private endTransfer(): void {
+    if (!this.counted) return;
+    this.counted = false;
+    this.dn.activeTransfers--;
+  }
+
+  /**
+   * Closes the files once every write already issued has completed (and a finalize already
+   * under way has finished): closing an fd under a pending write could let that write land
+   * in whatever file reuses the fd number. A recovery of the block waits for this.
+   */
+  private closeFilesWhenSettled(): void {
+    const blockId = this.req.block.blockId;
+    const done = this.completions.then(() => this.closeFiles());
+    settling.set(blockId, done);
+    void done.then(() => {
+      if (settling.get(blockId) === done) settling.delete(blockId);
+    });
   }
 
   private closeFiles(): void {
@@ -350,6 +386,8 @@ export class BlockReceiver {
 }
 
 let packetsSeen = 0;
+/** Per block, the teardown of a failed receiver still in progress (see closeFilesWhenSettled). */
+const settling = new Map<number, Promise<void>>();
 
 function diskError(err: unknown, what: string): DfsError {
   if (err instanceof DfsError) return err;
