@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_NAMENODE_PORT } from '../common/config.js';
 import { EXIT_FAILED, EXIT_USAGE, describeError, printError } from './commands/command-context.js';
+import { registerDataCommands } from './commands/data.js';
 import { registerNamespaceCommands } from './commands/namespace.js';
 
 const HELP_FOOTER = `
@@ -14,13 +15,14 @@ The NameNode is --namenode HOST:PORT, else $DFS_NAMENODE, else 127.0.0.1:${DEFAU
 
 Errors: one line per error on stderr, "dfs: <command>: <CODE>: <message>"
 (CODE is a DFS error code such as NOT_FOUND, NOT_EMPTY, INVALID_PATH, CONNECTION,
-or USAGE). Exit status: 0 success, 1 a DFS operation failed, 2 usage error.
+or USAGE). Exit status: 0 success, 1 a DFS operation failed, 2 usage error,
+128 + N when put or get was interrupted by signal N (130 for Ctrl-C; error INTERRUPTED).
 Commands taking several paths report a failing path and go on with the others.
 
 --json: results go to stdout as one JSON document with exact numbers; errors are never
 written to stdout, they stay the stderr lines above and the exit status says whether
-everything succeeded. ls, mkdir and rm always print their document (holding what
-succeeded); stat, mv and info print nothing when they fail.`;
+everything succeeded. ls, mkdir, rm and du always print their document (holding what
+succeeded); stat, mv, info, put, get and df print nothing when they fail.`;
 
 /** Thrown by our exitOverride so the catch below knows which command a usage error came from. */
 class CommandLineError extends Error {
@@ -49,6 +51,7 @@ export function buildProgram(): Command {
     .addHelpText('after', HELP_FOOTER)
     .exitOverride(onCommanderExit(null));
   registerNamespaceCommands(program);
+  registerDataCommands(program);
   for (const cmd of program.commands) cmd.exitOverride(onCommanderExit(cmd.name()));
   return program;
 }

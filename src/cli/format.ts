@@ -129,3 +129,68 @@ export function formatServerInfo(info: ServerInfo, namenode: string): string[] {
     ['blockCount', String(info.blockCount)],
   ]);
 }
+
+// ---- sizes on the command line ----------------------------------------------------------
+
+const SIZE_SHIFT: Record<string, number> = { '': 0, k: 10, m: 20, g: 30, t: 40, p: 50 };
+
+/**
+ * A byte count as a user types it: `1048576`, `64M`, `1G`, `512k`, `64MiB`, `1.5G`. Suffixes
+ * are binary (K = 1024), as in `hdfs dfs -D dfs.blocksize=64m` and `ls -h`; `B`, `iB` after the
+ * letter are accepted. Returns null for anything else, or a fraction of a byte, or a value past
+ * 2^53 (the largest integer a number holds exactly).
+ */
+export function parseByteSize(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$/i.exec(text.trim());
+  if (m === null) return null;
+  const bytes = Number(m[1]) * 2 ** (SIZE_SHIFT[m[2]!.toLowerCase()] ?? 0);
+  return Number.isSafeInteger(bytes) ? bytes : null;
+}
+
+// ---- `dfs du`, `dfs df` ------------------------------------------------------------------
+
+/** What `du` reports for one path: bytes, bytes times each file's replication, and counts. */
+export interface DiskUsage {
+  path: string;
+  bytes: number;
+  /** Disk space the replicas take: the sum over files of length x replication. */
+  replicatedBytes: number;
+  files: number;
+  /** Directories at and beneath the path (the path itself counts). */
+  directories: number;
+}
+
+/** size, size with replicas, path. The minimum widths fit every human size, so batches align. */
+export const DU_ALIGN: readonly Align[] = ['right', 'right', 'left'];
+export const DU_MIN_WIDTHS: readonly number[] = [5, 5, 0];
+
+export function formatDuRows(usages: readonly DiskUsage[]): string[] {
+  return alignColumns(
+    usages.map((u) => [humanBytes(u.bytes), humanBytes(u.replicatedBytes), u.path]),
+    DU_ALIGN,
+    DU_MIN_WIDTHS,
+  );
+}
+
+/** What `df` reports: the capacity of the live DataNodes and how many are live and dead. */
+export interface ClusterUsage {
+  namenode: string;
+  capacityBytes: number;
+  usedBytes: number;
+  remainingBytes: number;
+  /** usedBytes / capacityBytes x 100; 0 when there is no capacity. */
+  usedPercent: number;
+  liveDataNodes: number;
+  deadDataNodes: number;
+}
+
+export function formatDf(usage: ClusterUsage): string[] {
+  return formatKeyValues([
+    ['namenode', usage.namenode],
+    ['capacity', withHuman(usage.capacityBytes)],
+    ['used', withHuman(usage.usedBytes)],
+    ['remaining', withHuman(usage.remainingBytes)],
+    ['use%', `${usage.usedPercent.toFixed(1)}%`],
+    ['dataNodes', `${usage.liveDataNodes} live, ${usage.deadDataNodes} dead`],
+  ]);
+}

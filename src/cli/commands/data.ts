@@ -1,0 +1,567 @@
+/**
+ * The data commands of `dfs`: put, get, cat, tail (bytes in and out), du and df (space).
+ *
+ * put and get never leave a half-written file where the user expects a whole one. Like
+ * `hdfs dfs -put`, they write to `<destination>._COPYING_` and rename it to the destination
+ * only once every byte is stored (for put: once the NameNode has completed the file, i.e.
+ * every block has its minimum replicas). On an error, or on SIGINT / SIGTERM / SIGHUP, the
+ * transfer is aborted (one AbortController for the source, the stream and the waits), the
+ * `._COPYING_` file is deleted (best effort, bounded in time), and the process exits with
+ * 128 + the signal number (130 for Ctrl-C). A second signal exits at once.
+ *
+ *   put LOCAL REMOTE          decision
+ *   REMOTE missing            write REMOTE._COPYING_, rename to REMOTE
+ *   REMOTE a directory        the same with REMOTE/basename(LOCAL) (stdin has no name: error)
+ *   REMOTE a file, no -f      ALREADY_EXISTS before a byte is sent
+ *   REMOTE a file, -f         write the copy, then delete REMOTE and rename the copy onto it
+ *                             (the NameNode has no rename-with-overwrite, so for a moment
+ *                             REMOTE is absent; it is never a partial file)
+ *
+ * The `._COPYING_` file is created with overwrite (a leftover from a crashed put is
+ * replaced), but one that another client is still writing is refused by its lease
+ * (LEASE_CONFLICT) and is not deleted by our clean-up.
+ *
+ * Progress: a one-line bar on stderr (./progress.ts) while bytes move, only when stderr is
+ * a terminal and --json is off; a timer samples the stream's byte counter 10 times a second,
+ * so the data path pays nothing for it. put counts bytes acknowledged by the DataNode
+ * pipeline, get the bytes verified and handed on.
+ *
+ * cat, tail and `get REMOTE -` copy to stdout with backpressure (a full pipe pauses the
+ * read); a reader that leaves (`dfs cat /big | head`) ends the process quietly (dfs.ts).
+ */
+import { once } from 'node:events';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InvalidArgumentError, type Command } from 'commander';
+import { DfsError, isDfsError, type ErrorCode } from '../../../protocol/errors.js';
+import { LIST_LIMIT_DEFAULT } from '../../../protocol/limits.js';
+import { FileType, type FileStatus } from '../../../protocol/types.js';
+import type { DfsOutputStream } from '../../client/dfs-output-stream.js';
+import { initChecksum } from '../../common/checksum.js';
+import { formatDf, formatDuRows, parseByteSize, type ClusterUsage, type DiskUsage } from '../format.js';
+import { ProgressBar } from '../progress.js';
+import { isFatal, joinChild, normalizePath, printError, runCommand, type CommandContext } from './command-context.js';
+
+export const COPYING_SUFFIX = '._COPYING_';
+const MIB = 1024 * 1024;
+const READ_CHUNK_BYTES = 1024 * 1024;
+const TAIL_BYTES_DEFAULT = 1024;
+/** How long clean-up after a failure may take before we give up on it and exit. */
+const CLEANUP_TIMEOUT_MS = 5000;
+const PROGRESS_INTERVAL_MS = 100;
+const REPLICATION_ARG_MAX = 32;
+/** DataNode state in datanodeReport: 2 is dead; 1, 3, 4 are live (3, 4: decommissioning). */
+const DATANODE_STATE_DEAD = 2;
+
+// ---- argument parsers -------------------------------------------------------------------
+
+function replicationArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > REPLICATION_ARG_MAX) throw new InvalidArgumentError(`must be an integer from 1 to ${REPLICATION_ARG_MAX}`);
+  return n;
+}
+
+function sizeArg(value: string): number {
+  const n = parseByteSize(value);
+  if (n === null || n < 1) throw new InvalidArgumentError('must be a positive byte count such as 1048576, 64M or 1G');
+  return n;
+}
+
+function tailBytesArg(value: string): number {
+  const n = parseByteSize(value);
+  if (n === null) throw new InvalidArgumentError('must be a byte count such as 1024 or 4K');
+  return n;
+}
+
+// ---- local files, signals, progress -----------------------------------------------------
+
+const ERRNO_CODES: Record<string, ErrorCode> = {
+  ENOENT: 'NOT_FOUND',
+  EEXIST: 'ALREADY_EXISTS',
+  EISDIR: 'IS_A_DIRECTORY',
+  ENOTDIR: 'NOT_A_DIRECTORY',
+  EACCES: 'ACCESS_DENIED',
+  EPERM: 'ACCESS_DENIED',
+  EROFS: 'ACCESS_DENIED',
+  ENOSPC: 'NO_SPACE',
+  EDQUOT: 'NO_SPACE',
+};
+
+/** A local file system error as a typed error naming the local path; anything else unchanged. */
+function localError(err: unknown, localPath: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return err;
+  // "ENOENT: no such file or directory, open '/x'" -> "no such file or directory"
+  const reason = e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*$/, '');
+  return new DfsError(ERRNO_CODES[e.code] ?? 'INTERNAL', `local ${localPath}: ${reason}`);
+}
+
+async function localStat(localPath: string): Promise<fs.Stats | null> {
+  try {
+    return await fsp.stat(localPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw localError(err, localPath);
+  }
+}
+
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Turns SIGINT / SIGTERM / SIGHUP into an abort of the running transfer, so the command can
+ * clean up before it exits; a second signal exits at once. Installed for one command only.
+ */
+class Interruption {
+  private readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+  received: NodeJS.Signals | null = null;
+
+  private readonly onSignal = (sig: NodeJS.Signals): void => {
+    if (this.received !== null) process.exit(this.exitStatus); // impatient: no more clean-up
+    this.received = sig;
+    this.controller.abort(new Error(`interrupted by ${sig}`));
+  };
+
+  constructor() {
+    for (const sig of SIGNALS) process.on(sig, this.onSignal);
+  }
+
+  /** 128 + the signal number, as a shell reports a process killed by it (SIGINT: 130). */
+  get exitStatus(): number {
+    return 128 + (this.received === null ? 0 : (os.constants.signals[this.received] ?? 0));
+  }
+
+  dispose(): void {
+    for (const sig of SIGNALS) process.off(sig, this.onSignal);
+  }
+}
+
+/** Runs `op` for clean-up: errors are ignored and it may take at most CLEANUP_TIMEOUT_MS. */
+async function bestEffort(op: () => Promise<unknown>): Promise<void> {
+  const ac = new AbortController();
+  await Promise.race([op().catch(() => {}), sleep(CLEANUP_TIMEOUT_MS, undefined, { signal: ac.signal, ref: false }).catch(() => {})]);
+  ac.abort();
+}
+
+interface Progress {
+  /** Stops sampling and replaces the bar with a summary line. */
+  finish(bytes: number): void;
+  /** Stops sampling and erases the bar (before an error line). */
+  clear(): void;
+}
+
+const NO_PROGRESS: Progress = { finish: () => {}, clear: () => {} };
+
+/** A progress bar sampling `bytesDone` 10 times a second, if stderr is a terminal and not --json. */
+function startProgress(ctx: CommandContext, label: string, totalBytes: number | null, bytesDone: () => number): Progress {
+  if (ctx.json || process.stderr.isTTY !== true) return NO_PROGRESS;
+  const bar = new ProgressBar({ label, totalBytes, output: process.stderr, minIntervalMs: PROGRESS_INTERVAL_MS - 10 });
+  bar.update(0);
+  const timer = setInterval(() => bar.update(bytesDone()), PROGRESS_INTERVAL_MS);
+  timer.unref();
+  return {
+    finish(bytes) {
+      clearInterval(timer);
+      bar.finish(bytes);
+    },
+    clear() {
+      clearInterval(timer);
+      bar.clear();
+    },
+  };
+}
+
+/** The --json result of put and get. */
+interface TransferResult {
+  path: string;
+  bytes: number;
+  seconds: number;
+  mibPerSecond: number;
+}
+
+function transferResult(pathShown: string, bytes: number, startedMs: number): TransferResult {
+  const seconds = Math.max(0, performance.now() - startedMs) / 1000;
+  const mibPerSecond = seconds > 0 ? bytes / MIB / seconds : 0;
+  return { path: pathShown, bytes, seconds: Number(seconds.toFixed(3)), mibPerSecond: Number(mibPerSecond.toFixed(3)) };
+}
+
+/** Reports an interrupted transfer: one line, and the exit status becomes 128 + signal (see transferAction). */
+function reportInterrupted(ctx: CommandContext, intr: Interruption, cleanedUp: string): void {
+  ctx.failed = true;
+  printError(ctx.command, 'INTERRUPTED', `${intr.received}: transfer aborted, ${cleanedUp} removed`);
+}
+
+// ---- put --------------------------------------------------------------------------------
+
+interface PutOptions {
+  replication?: number;
+  blockSize?: number;
+  force?: boolean;
+}
+
+interface LocalSource {
+  stream: Readable;
+  /** Null when unknown (a pipe or a terminal on stdin). */
+  totalBytes: number | null;
+}
+
+async function openLocalSource(local: string): Promise<LocalSource> {
+  if (local === '-') {
+    let totalBytes: number | null = null;
+    try {
+      const st = fs.fstatSync(0);
+      if (st.isFile()) totalBytes = st.size; // `dfs put - /x < file`
+    } catch {
+      // no usable fd 0: the read will say so
+    }
+    return { stream: process.stdin, totalBytes };
+  }
+  let handle: fsp.FileHandle | null = null;
+  try {
+    handle = await fsp.open(local, 'r');
+    const st = await handle.stat();
+    if (st.isDirectory()) throw new DfsError('IS_A_DIRECTORY', `local ${local} is a directory (put copies files)`);
+    return { stream: handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), totalBytes: st.size };
+  } catch (err) {
+    await handle?.close();
+    throw localError(err, local);
+  }
+}
+
+async function put(ctx: CommandContext, local: string, remote: string, options: PutOptions, intr: Interruption): Promise<void> {
+  const fromStdin = local === '-';
+  let target = normalizePath(remote);
+  let existing = await ctx.client.exists(target);
+  if (existing?.type === FileType.DIRECTORY) {
+    if (fromStdin) throw new DfsError('IS_A_DIRECTORY', `${target} is a directory: name the file to write stdin to`);
+    target = joinChild(target, path.basename(local));
+    existing = await ctx.client.exists(target);
+  }
+  if (existing?.type === FileType.DIRECTORY) throw new DfsError('IS_A_DIRECTORY', `${target} is a directory`);
+  if (existing !== null && options.force !== true) throw new DfsError('ALREADY_EXISTS', `${target} already exists (use -f to overwrite)`);
+
+  const source = await openLocalSource(local);
+  const tmp = `${target}${COPYING_SUFFIX}`;
+  const startedMs = performance.now();
+  let out: DfsOutputStream | null = null;
+  let progress = NO_PROGRESS;
+  let bytes = 0;
+  try {
+    intr.signal.throwIfAborted();
+    // With the checksum module loaded, the stream sends its create RPC within this tick (the
+    // connection is open since exists()), so a delete sent on interruption always follows it.
+    await initChecksum();
+    intr.signal.throwIfAborted();
+    const stream = ctx.client.create(tmp, { overwrite: true, createParent: false, replication: options.replication, blockBytes: options.blockSize });
+    out = stream;
+    progress = startProgress(ctx, `put ${fromStdin ? '-' : path.basename(local)}`, source.totalBytes, () => stream.bytesAcked);
+    await pipeline(source.stream, stream, { signal: intr.signal });
+    intr.signal.throwIfAborted();
+    if (existing !== null) {
+      try {
+        await ctx.client.delete(target);
+      } catch (err) {
+        if (!isDfsError(err, 'NOT_FOUND')) throw err;
+      }
+    }
+    await ctx.client.rename(tmp, target);
+    bytes = stream.bytesWritten;
+  } catch (err) {
+    progress.clear();
+    if (!source.stream.destroyed) source.stream.destroy();
+    // A copy file that is another writer's (lease) or a directory is not ours to delete.
+    const notOurs = isDfsError(err, 'LEASE_CONFLICT') || isDfsError(err, 'IS_A_DIRECTORY');
+    if (out !== null && !notOurs) await bestEffort(() => ctx.client.delete(tmp));
+    if (intr.received !== null) return reportInterrupted(ctx, intr, tmp);
+    throw err;
+  }
+  progress.finish(bytes);
+  if (ctx.json) await ctx.writeJson(transferResult(target, bytes, startedMs));
+}
+
+// ---- get, cat, tail ---------------------------------------------------------------------
+
+/** Copies `input` to stdout, waiting for 'drain' when the pipe is full. Returns the bytes copied. */
+async function copyToStdout(input: Readable, signal?: AbortSignal): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (!process.stdout.write(chunk)) await once(process.stdout, 'drain', signal === undefined ? {} : { signal });
+  }
+  return bytes;
+}
+
+async function statFile(ctx: CommandContext, remote: string, verb: string): Promise<FileStatus> {
+  const status = await ctx.client.stat(remote);
+  if (status.type === FileType.DIRECTORY) throw new DfsError('IS_A_DIRECTORY', `${remote} is a directory (${verb} reads files)`);
+  return status;
+}
+
+async function get(ctx: CommandContext, remote: string, local: string, options: { force?: boolean }, intr: Interruption): Promise<void> {
+  const src = normalizePath(remote);
+  const status = await statFile(ctx, src, 'get');
+  const label = `get ${path.basename(src)}`;
+  const startedMs = performance.now();
+
+  if (local === '-') {
+    const input = ctx.client.open(src, { signal: intr.signal });
+    const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
+    let bytes: number;
+    try {
+      bytes = await copyToStdout(input, intr.signal);
+    } catch (err) {
+      progress.clear();
+      if (intr.received !== null) return reportInterrupted(ctx, intr, 'nothing');
+      throw err;
+    }
+    progress.finish(bytes);
+    return; // stdout holds the data: no --json document
+  }
+
+  let dest = local;
+  let existing = await localStat(dest);
+  if (existing?.isDirectory()) {
+    dest = path.join(dest, path.basename(src));
+    existing = await localStat(dest);
+  }
+  if (existing?.isDirectory()) throw new DfsError('IS_A_DIRECTORY', `local ${dest} is a directory`);
+  if (existing !== null && options.force !== true) throw new DfsError('ALREADY_EXISTS', `local ${dest} already exists (use -f to overwrite)`);
+
+  const tmp = `${dest}${COPYING_SUFFIX}`;
+  const input = ctx.client.open(src, { signal: intr.signal });
+  const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
+  let bytes = 0;
+  try {
+    const file = fs.createWriteStream(tmp);
+    await pipeline(input, file, { signal: intr.signal });
+    bytes = file.bytesWritten;
+    await fsp.rename(tmp, dest);
+  } catch (err) {
+    progress.clear();
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    if (intr.received !== null) return reportInterrupted(ctx, intr, tmp);
+    throw localError(err, dest);
+  }
+  progress.finish(bytes);
+  if (ctx.json) await ctx.writeJson(transferResult(dest, bytes, startedMs));
+}
+
+async function cat(ctx: CommandContext, paths: string[]): Promise<void> {
+  for (const p of paths) {
+    try {
+      const remote = normalizePath(p);
+      await statFile(ctx, remote, 'cat');
+      await copyToStdout(ctx.client.open(remote));
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      ctx.reportError(err);
+    }
+  }
+}
+
+async function tail(ctx: CommandContext, remote: string, bytes: number): Promise<void> {
+  const src = normalizePath(remote);
+  const status = await statFile(ctx, src, 'tail');
+  const offset = Math.max(0, status.length - bytes);
+  if (offset === status.length) return; // -c 0, or an empty file
+  await copyToStdout(ctx.client.open(src, { offset }));
+}
+
+// ---- du ---------------------------------------------------------------------------------
+
+interface DirCursor {
+  dir: string;
+  entries: FileStatus[];
+  next: number;
+  startAfter: string;
+  hasMore: boolean;
+}
+
+/**
+ * The usage of one path: a file itself, or everything beneath a directory. The walk keeps
+ * one page of entries per directory level (like `ls -R`), so memory is depth x page size.
+ * A subdirectory that fails mid-walk (deleted meanwhile) is reported and left out.
+ */
+async function usageOf(ctx: CommandContext, status: FileStatus, fullPath: string): Promise<DiskUsage> {
+  if (status.type !== FileType.DIRECTORY) {
+    return { path: fullPath, bytes: status.length, replicatedBytes: status.length * status.replication, files: 1, directories: 0 };
+  }
+  const usage: DiskUsage = { path: fullPath, bytes: 0, replicatedBytes: 0, files: 0, directories: 1 };
+  const stack: DirCursor[] = [{ dir: fullPath, entries: [], next: 0, startAfter: '', hasMore: true }];
+  while (stack.length > 0) {
+    const cur = stack[stack.length - 1]!;
+    if (cur.next >= cur.entries.length) {
+      if (!cur.hasMore) {
+        stack.pop();
+        continue;
+      }
+      try {
+        const page = await ctx.client.listPage(cur.dir, cur.startAfter, LIST_LIMIT_DEFAULT);
+        cur.entries = page.entries;
+        cur.next = 0;
+        cur.hasMore = page.hasMore && page.entries.length > 0;
+      } catch (err) {
+        if (stack.length === 1 || isFatal(err)) throw err;
+        ctx.reportError(err);
+        stack.pop();
+      }
+      continue;
+    }
+    const entry = cur.entries[cur.next++]!;
+    cur.startAfter = entry.path;
+    if (entry.type === FileType.DIRECTORY) {
+      usage.directories++;
+      stack.push({ dir: joinChild(cur.dir, entry.path), entries: [], next: 0, startAfter: '', hasMore: true });
+    } else {
+      usage.files++;
+      usage.bytes += entry.length;
+      usage.replicatedBytes += entry.length * entry.replication;
+    }
+  }
+  return usage;
+}
+
+async function du(ctx: CommandContext, paths: string[], summarize: boolean): Promise<void> {
+  let jsonCount = 0;
+  const emit = async (usage: DiskUsage): Promise<void> => {
+    if (ctx.json) await ctx.out.write((jsonCount++ === 0 ? '\n' : ',\n') + JSON.stringify(usage));
+    else await ctx.writeLines(formatDuRows([usage]));
+  };
+  if (ctx.json) await ctx.out.write('[');
+  try {
+    for (const p of paths.length === 0 ? ['/'] : paths) {
+      const top = normalizePath(p);
+      try {
+        const status = await ctx.client.stat(top);
+        if (summarize || status.type !== FileType.DIRECTORY) {
+          await emit(await usageOf(ctx, status, top));
+          continue;
+        }
+        for await (const child of ctx.client.list(top)) await emit(await usageOf(ctx, child, joinChild(top, child.path)));
+      } catch (err) {
+        if (isFatal(err)) throw err;
+        ctx.reportError(err);
+      }
+    }
+  } finally {
+    if (ctx.json) await ctx.out.write(jsonCount === 0 ? ']\n' : '\n]\n');
+  }
+}
+
+// ---- df ---------------------------------------------------------------------------------
+
+async function df(ctx: CommandContext): Promise<void> {
+  const nodes = await ctx.client.datanodeReport();
+  const usage: ClusterUsage = {
+    namenode: ctx.client.namenode,
+    capacityBytes: 0,
+    usedBytes: 0,
+    remainingBytes: 0,
+    usedPercent: 0,
+    liveDataNodes: 0,
+    deadDataNodes: 0,
+  };
+  for (const n of nodes) {
+    if (n.state === DATANODE_STATE_DEAD) {
+      usage.deadDataNodes++;
+      continue; // a dead node's last report is stale, and its space is not usable
+    }
+    usage.liveDataNodes++;
+    usage.capacityBytes += n.capacityBytes;
+    usage.usedBytes += n.usedBytes;
+    usage.remainingBytes += n.remainingBytes;
+  }
+  usage.usedPercent = usage.capacityBytes > 0 ? Number(((usage.usedBytes / usage.capacityBytes) * 100).toFixed(3)) : 0;
+  if (ctx.json) await ctx.writeJson(usage);
+  else await ctx.writeLines(formatDf(usage));
+}
+
+// ---- registration -----------------------------------------------------------------------
+
+/**
+ * Wraps a transfer command: signals abort it (instead of killing the process mid-write),
+ * and an interrupted command exits with 128 + the signal number once it has cleaned up.
+ */
+function transfer(cmd: Command, body: (ctx: CommandContext, intr: Interruption) => Promise<void>): Promise<void> {
+  const intr = new Interruption();
+  return runCommand(cmd, (ctx) => body(ctx, intr)).finally(() => {
+    intr.dispose();
+    if (intr.received !== null) process.exit(intr.exitStatus);
+  });
+}
+
+const TRANSFER_JSON = '{"path": destination, "bytes": N, "seconds": S, "mibPerSecond": R}';
+
+export function registerDataCommands(program: Command): void {
+  program
+    .command('put')
+    .description('copy a local file (or stdin: -) into DFS')
+    .argument('<local>', 'local file, or - for stdin')
+    .argument('<remote>', 'DFS file, or an existing directory to copy into')
+    .option('--replication <n>', 'replicas of each block (default 3)', replicationArg)
+    .option('--block-size <size>', 'block size: bytes, or with a K/M/G suffix, e.g. 64M (default 64M)', sizeArg)
+    .option('-f, --force', 'overwrite an existing file')
+    .addHelpText(
+      'after',
+      '\nThe data goes to REMOTE._COPYING_, renamed to REMOTE once the file is complete; on an error or' +
+        '\nCtrl-C the copy is deleted (exit status 130 for SIGINT, 143 for SIGTERM).' +
+        '\nA progress bar is shown on stderr when it is a terminal (not with --json).' +
+        `\nWith --json: ${TRANSFER_JSON}.`,
+    )
+    .action((local: string, remote: string, options: PutOptions, cmd: Command) => transfer(cmd, (ctx, intr) => put(ctx, local, remote, options, intr)));
+
+  program
+    .command('get')
+    .description('copy a DFS file to a local file (or stdout: -)')
+    .argument('<remote>', 'DFS file')
+    .argument('<local>', 'local file, an existing directory to copy into, or - for stdout')
+    .option('-f, --force', 'overwrite an existing local file')
+    .addHelpText(
+      'after',
+      '\nThe data goes to LOCAL._COPYING_, renamed to LOCAL once every byte is verified; on an error or' +
+        '\nCtrl-C the copy is deleted (exit status 130 for SIGINT, 143 for SIGTERM).' +
+        '\nA progress bar is shown on stderr when it is a terminal (not with --json).' +
+        `\nWith --json: ${TRANSFER_JSON} (nothing when LOCAL is -: stdout holds the data).`,
+    )
+    .action((remote: string, local: string, options: { force?: boolean }, cmd: Command) => transfer(cmd, (ctx, intr) => get(ctx, remote, local, options, intr)));
+
+  program
+    .command('cat')
+    .description('write DFS files to stdout, one after the other')
+    .argument('<paths...>', 'DFS files')
+    .action((paths: string[], _options: unknown, cmd: Command) => runCommand(cmd, (ctx) => cat(ctx, paths)));
+
+  program
+    .command('tail')
+    .description(`write the last bytes of a DFS file to stdout (default ${TAIL_BYTES_DEFAULT})`)
+    .argument('<path>', 'DFS file')
+    .option('-c, --bytes <size>', 'how many bytes: a count, or with a K/M/G suffix', tailBytesArg, TAIL_BYTES_DEFAULT)
+    .action((p: string, options: { bytes: number }, cmd: Command) => runCommand(cmd, (ctx) => tail(ctx, p, options.bytes)));
+
+  program
+    .command('du')
+    .description('show the space used beneath paths: each entry of a directory, or with -s the path as a whole')
+    .argument('[paths...]', 'paths (default /)')
+    .option('-s, --summarize', 'one total per path')
+    .addHelpText(
+      'after',
+      '\nColumns: size, size with all replicas (size x replication), path.' +
+        '\nWith --json: one array of {"path", "bytes", "replicatedBytes", "files", "directories"} (a directory counts itself).',
+    )
+    .action((paths: string[], options: { summarize?: boolean }, cmd: Command) => runCommand(cmd, (ctx) => du(ctx, paths, options.summarize === true)));
+
+  program
+    .command('df')
+    .description('show the capacity of the cluster: size, used, remaining, use%, live and dead DataNodes')
+    .addHelpText(
+      'after',
+      '\nCapacity counts live DataNodes only.' +
+        '\nWith --json: {"namenode", "capacityBytes", "usedBytes", "remainingBytes", "usedPercent", "liveDataNodes", "deadDataNodes"}.',
+    )
+    .action((_options: unknown, cmd: Command) => runCommand(cmd, (ctx) => df(ctx)));
+}
