@@ -2,22 +2,16 @@
  * `dfs-bench`: the benchmark suites, run against real daemon processes on loopback.
  *
  *   dfs-bench meta         NameNode metadata throughput (bench/meta.ts)
- *   dfs-bench upload       write throughput vs a raw TCP baseline (bench/data.ts)
- *   dfs-bench download     read throughput vs a raw TCP baseline (bench/data.ts)
  *
  * Every suite prints a human report (machine, settings, one row per phase, notes on what
  * limited the figures) or, with --json, one JSON document and nothing else on stdout;
  * progress goes to stderr. `meta-worker` is the hidden mode in which `meta` forks copies
- * of this program to spread its client connections over several processes;
- * `baseline-hop` is one hop process of the raw baseline (bench/baseline-hop.ts).
+ * of this program to spread its client connections over several processes.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { runBaselineHop } from '../../bench/baseline-hop.js';
-import { defaultBenchDir, emitDataReport, runDataBench, type DataSuite } from '../../bench/data.js';
 import { emitMetaReport, runMeta } from '../../bench/meta.js';
 import { runMetaWorkerProcess } from '../../bench/meta-workload.js';
-import { parseByteSize } from './format.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -26,16 +20,6 @@ function positiveInt(value: string): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`not a positive integer: ${value}`);
   return n;
 }
-
-function byteSize(value: string): number {
-  const n = parseByteSize(value);
-  if (n === null || n < 1) throw new InvalidArgumentError(`not a size (e.g. 1GiB, 64MiB, 4096): ${value}`);
-  return n;
-}
-
-const progress = (line: string): void => {
-  process.stderr.write(`dfs-bench: ${line}\n`);
-};
 
 const program = new Command('dfs-bench').description('DFS benchmarks (real processes on loopback)').showHelpAfterError();
 
@@ -76,76 +60,12 @@ Targets printed beside the results: durable creates >= 20,000/s, stats >= 130,00
       namenodeCpuProf: opts.namenodeCpuProf,
       json,
       workerScript: SELF,
-      progress,
+      progress: (line) => process.stderr.write(`dfs-bench: ${line}\n`),
     });
     emitMetaReport(report, json);
   });
 
 program.command('meta-worker', { hidden: true }).action(() => runMetaWorkerProcess());
-
-interface DataCommandOptions {
-  size: number;
-  replication: number;
-  concurrency: number;
-  datanodes?: number;
-  rounds: number;
-  blockSize?: number;
-  packetSize?: number;
-  window?: number;
-  dir: string;
-  datanodeNodeArg: string[];
-  json?: boolean;
-}
-
-for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite[]) {
-  program
-    .command(suite)
-    .description(
-      suite === 'upload'
-        ? 'write throughput of a local cluster (dfs put path) against a raw TCP baseline with the same hops, in the same run'
-        : 'read throughput of a local cluster (dfs get path) against a raw TCP baseline, in the same run',
-    )
-    .option('--size <bytes>', 'bytes per file (1GiB, 256MiB, ...)', byteSize, 1024 * 1024 * 1024)
-    .option('--replication <n>', 'replication of the files (baseline: the same number of hops)', positiveInt, suite === 'upload' ? 3 : 1)
-    .option('--concurrency <n>', 'files transferred at once', positiveInt, 1)
-    .option('--datanodes <n>', 'DataNode processes (and baseline hops); default max(3, replication)', positiveInt)
-    .option('--rounds <n>', 'baseline + DFS rounds; figures are over all rounds', positiveInt, 1)
-    .option('--block-size <bytes>', 'DFS block size (default 64MiB)', byteSize)
-    .option('--packet-size <bytes>', 'DFS packet payload (default 256KiB)', byteSize)
-    .option('--window <bytes>', 'DFS unacknowledged bytes in flight per writer (default 16MiB)', byteSize)
-    .option('--dir <dir>', 'where the daemons and baseline hops write (a temp dir inside it is removed at the end)', defaultBenchDir())
-    .option('--datanode-node-arg <arg>', 'extra node flag for every DataNode (e.g. --cpu-prof); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--json', 'print one JSON document instead of the table')
-    .addHelpText(
-      'after',
-      `
-Target: DFS at least 90% of the baseline's MiB/s on a 1 GiB file, at replication 1 and 3.
-  dfs-bench ${suite} --size 1GiB --replication ${suite === 'upload' ? '3' : '1'} --rounds 3`,
-    )
-    .action(async (opts: DataCommandOptions) => {
-      const report = await runDataBench({
-        suite,
-        sizeBytes: opts.size,
-        replication: opts.replication,
-        concurrency: opts.concurrency,
-        datanodes: opts.datanodes ?? Math.max(3, opts.replication),
-        rounds: opts.rounds,
-        blockBytes: opts.blockSize,
-        packetBytes: opts.packetSize,
-        windowBytes: opts.window,
-        dir: opts.dir,
-        datanodeNodeArgs: opts.datanodeNodeArg,
-        benchScript: SELF,
-        progress,
-      });
-      emitDataReport(report, opts.json === true);
-    });
-}
-
-program
-  .command('baseline-hop', { hidden: true })
-  .requiredOption('--dir <dir>', 'where this hop writes its files')
-  .action((opts: { dir: string }) => runBaselineHop(opts.dir));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error & { code?: string };
