@@ -107,6 +107,28 @@ export const locatedBlockCodec: Codec<LocatedBlock> = {
   },
 };
 
+/** Smallest ReplicaHealth: a DatanodeInfo with empty strings (6) and the state byte. */
+const REPLICA_HEALTH_BYTES_MIN = 7;
+/** Smallest BlockHealth: Block 24 + offset 8 + health 1 + an empty replica list 4. */
+const BLOCK_HEALTH_BYTES_MIN = 37;
+
+const replicaHealthListCodec = listCodec<ReplicaHealth>({
+  encode(w, v) {
+    datanodeInfoCodec.encode(w, v.node);
+    w.u8(v.state);
+  },
+  decode: (r) => ({ node: datanodeInfoCodec.decode(r), state: r.u8('state') }),
+}, REPLICA_HEALTH_BYTES_MIN);
+
+const blockHealthListCodec = listCodec<BlockHealth>({
+  encode(w, v) {
+    blockCodec.encode(w, v.block);
+    w.u64(v.offset).u8(v.health);
+    replicaHealthListCodec.encode(w, v.replicas);
+  },
+  decode: (r) => ({ block: blockCodec.decode(r), offset: r.u64('offset'), health: r.u8('health'), replicas: replicaHealthListCodec.decode(r) }),
+}, BLOCK_HEALTH_BYTES_MIN);
+
 const empty: Codec<Record<string, never>> = {
   encode() {},
   decode() {
@@ -218,6 +240,58 @@ export interface DatanodeReportEntry extends DatanodeStorageReport {
   lastHeartbeatAgoMs: number;
 }
 export interface DatanodeReportResponse { nodes: DatanodeReportEntry[] }
+
+/** `DatanodeReportEntry.state`. */
+export const DatanodeReportState = { LIVE: 1, DEAD: 2, DECOMMISSIONING: 3, DECOMMISSIONED: 4 } as const;
+
+/** The health of one block as the NameNode sees it (blockHealth; `dfs fsck`). */
+export const BlockHealthState = {
+  /** Exactly the file's replication in counted (live, in-service, good) replicas. */
+  HEALTHY: 1,
+  /** Fewer counted replicas than the file's replication, at least one readable. */
+  UNDER_REPLICATED: 2,
+  /** More counted replicas than the file's replication (the surplus is being deleted). */
+  OVER_REPLICATED: 3,
+  /** No readable replica, but corrupt ones: the data is damaged, never silently "fixed". */
+  CORRUPT: 4,
+  /** No replica at all on a live node. */
+  MISSING: 5,
+  /** The block a writer is still writing (the pipeline's business, not judged). */
+  UNDER_CONSTRUCTION: 6,
+} as const;
+
+/** What one replica of a block is worth (blockHealth). */
+export const ReplicaState = {
+  /** A good replica on a live, in-service node: counts towards replication. */
+  LIVE: 1,
+  /** On a node being drained: serves reads, does not count. */
+  DECOMMISSIONING: 2,
+  /** On a drained node: serves reads, does not count. */
+  DECOMMISSIONED: 3,
+  /** Found corrupt by a reader or the scanner: never served, deleted once good copies suffice. */
+  CORRUPT: 4,
+  /** On a node silent past its heartbeats but not yet declared dead: not served. */
+  STALE: 5,
+} as const;
+
+export interface ReplicaHealth { node: DatanodeInfo; state: number }
+export interface BlockHealth {
+  block: Block;
+  /** Offset of the block's first byte within the file. */
+  offset: number;
+  health: number;
+  replicas: ReplicaHealth[];
+}
+/** Blocks `startBlock` .. of a file, at most `limit` (0 = the default page). */
+export interface BlockHealthRequest { path: string; startBlock: number; limit: number }
+export interface BlockHealthResponse {
+  fileLength: number;
+  replication: number;
+  underConstruction: boolean;
+  blocks: BlockHealth[];
+  /** More blocks follow: ask again from `startBlock + blocks.length`. */
+  hasMore: boolean;
+}
 
 export const rpcCodecs = {
   mkdir: {
@@ -459,6 +533,25 @@ export const rpcCodecs = {
         corruptBlockIds: u64ListCodec.decode(r), missingBlockIds: u64ListCodec.decode(r),
       }),
     } as Codec<ReplicationStatsResponse>,
+  },
+  blockHealth: {
+    opcode: 0x14,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.path).u32(v.startBlock).u32(v.limit),
+      decode: (r) => ({ path: r.str('path'), startBlock: r.u32('startBlock'), limit: r.u32('limit') }),
+    } as Codec<BlockHealthRequest>,
+    res: {
+      encode(w, v) {
+        w.u64(v.fileLength).u16(v.replication).bool(v.underConstruction);
+        blockHealthListCodec.encode(w, v.blocks);
+        w.bool(v.hasMore);
+      },
+      decode: (r) => ({
+        fileLength: r.u64('fileLength'), replication: r.u16('replication'), underConstruction: r.bool('underConstruction'),
+        blocks: blockHealthListCodec.decode(r), hasMore: r.bool('hasMore'),
+      }),
+    } as Codec<BlockHealthResponse>,
   },
   // ---- DataNode -> NameNode (role DATANODE only) ----
   register: {

@@ -6,9 +6,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_NAMENODE_PORT } from '../common/config.js';
-import { EXIT_FAILED, EXIT_USAGE, describeError, printError } from './commands/command-context.js';
+import { registerAdminCommands } from './commands/admin.js';
+import { EXIT_FAILED, EXIT_USAGE, commandName, describeError, printError } from './commands/command-context.js';
 import { registerDataCommands } from './commands/data.js';
+import { registerFsckCommand } from './commands/fsck.js';
 import { registerNamespaceCommands } from './commands/namespace.js';
+import { registerSetrepCommand } from './commands/setrep.js';
 
 const HELP_FOOTER = `
 The NameNode is --namenode HOST:PORT, else $DFS_NAMENODE, else 127.0.0.1:${DEFAULT_NAMENODE_PORT}.
@@ -52,8 +55,19 @@ export function buildProgram(): Command {
     .exitOverride(onCommanderExit(null));
   registerNamespaceCommands(program);
   registerDataCommands(program);
-  for (const cmd of program.commands) cmd.exitOverride(onCommanderExit(cmd.name()));
+  registerSetrepCommand(program);
+  registerFsckCommand(program);
+  registerAdminCommands(program);
+  overrideExits(program);
   return program;
+}
+
+/** Every command, nested ones too (`admin safemode`), reports its usage errors under its own name. */
+function overrideExits(parent: Command): void {
+  for (const cmd of parent.commands) {
+    cmd.exitOverride(onCommanderExit(commandName(cmd)));
+    overrideExits(cmd);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -13,8 +13,9 @@ import { pipeline } from 'node:stream/promises';
 import { DfsInputStream, type InputStreamOptions } from './dfs-input-stream.js';
 import { DfsOutputStream, type OutputStreamOptions } from './dfs-output-stream.js';
 import { RpcConnection } from './rpc-connection.js';
+import { Role } from '../../protocol/handshake.js';
 import {
-  DecommissionAction, SafeModeAction, type ReplicationStatsResponse, type SafeModeResponse,
+  DecommissionAction, SafeModeAction, type BlockHealth, type BlockHealthResponse, type ReplicationStatsResponse, type SafeModeResponse,
 } from '../../protocol/namenode-messages.js';
 
 export interface DfsClientOptions {
@@ -25,6 +26,11 @@ export interface DfsClientOptions {
   leaseRenewIntervalMs?: number;
   defaultReplication?: number;
   defaultBlockBytes?: number;
+  /**
+   * The handshake role: CLIENT by default; ADMIN for operator tools, which the NameNode
+   * requires for safe mode enter/leave and decommissioning.
+   */
+  role?: Role;
 }
 
 export interface CreateOptions {
@@ -53,7 +59,7 @@ export class DfsClient {
   constructor(options: DfsClientOptions = {}) {
     const { host, port } = namenodeAddressFrom(options.namenode);
     this.clientName = options.clientName ?? `dfs-client-${process.pid}-${randomUUID().slice(0, 8)}`;
-    this.rpc = new RpcConnection({ host, port, requestTimeoutMs: options.requestTimeoutMs ?? 60_000 });
+    this.rpc = new RpcConnection({ host, port, role: options.role ?? Role.CLIENT, requestTimeoutMs: options.requestTimeoutMs ?? 60_000 });
     this.leaseRenewIntervalMs = options.leaseRenewIntervalMs ?? 10_000;
     this.defaultReplication = options.defaultReplication ?? DEFAULT_REPLICATION;
     this.defaultBlockBytes = options.defaultBlockBytes ?? DEFAULT_BLOCK_BYTES;
@@ -123,7 +129,7 @@ export class DfsClient {
 
   // ---- administration --------------------------------------------------------------
 
-  /** Safe mode state; `action` enters or leaves it (operators). */
+  /** Safe mode state; `action` enters or leaves it (operators: needs role ADMIN). */
   safeMode(action: 'get' | 'enter' | 'leave' = 'get'): Promise<SafeModeResponse> {
     return this.rpc.call('safeMode', { action: action === 'enter' ? SafeModeAction.ENTER : action === 'leave' ? SafeModeAction.LEAVE : SafeModeAction.GET });
   }
@@ -144,13 +150,29 @@ export class DfsClient {
     await this.rpc.call('setReplication', { path, replication });
   }
 
-  /** Drains a DataNode (id or HOST:PORT) before it leaves, or returns it to service. */
+  /** Drains a DataNode (id or HOST:PORT) before it leaves, or returns it to service (role ADMIN). */
   async decommission(node: string, on = true): Promise<void> {
     await this.rpc.call('decommission', { node, action: on ? DecommissionAction.DECOMMISSION : DecommissionAction.RECOMMISSION });
   }
 
   replicationStats(): Promise<ReplicationStatsResponse> {
     return this.rpc.call('replicationStats', {});
+  }
+
+  /** One page of a file's block health: every replica with its state, and a verdict per block. */
+  blockHealthPage(path: string, startBlock = 0, limit = 0): Promise<BlockHealthResponse> {
+    return this.rpc.call('blockHealth', { path, startBlock, limit });
+  }
+
+  /** A file's replication and the health of every block, fetched page by page. */
+  async blockHealth(path: string): Promise<{ replication: number; fileLength: number; blocks: BlockHealth[] }> {
+    const first = await this.blockHealthPage(path);
+    const blocks = [...first.blocks];
+    for (let page = first; page.hasMore && page.blocks.length > 0;) {
+      page = await this.blockHealthPage(path, blocks.length);
+      blocks.push(...page.blocks);
+    }
+    return { replication: first.replication, fileLength: first.fileLength, blocks };
   }
 
   getBlockLocations(path: string, offset = 0, length = 0): Promise<LocatedBlocks> {

@@ -19,6 +19,7 @@ import { NONE, type EditOp } from './edit-ops.js';
 import { statusOf, type BlockMeta, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
 import type { Namespace } from './namespace.js';
+import { fileBlockHealth } from './block-health.js';
 import { ReplicationMonitor } from './replication-monitor.js';
 import type { SafeMode } from './safe-mode.js';
 import { DecommissionAction, SafeModeAction } from '../../protocol/namenode-messages.js';
@@ -33,7 +34,8 @@ export interface BlockLocator {
   /** Length of the finalized replicas of a block being written, if any live one exists. */
   recoverableLength(blockId: number): number | null;
   report(): import('../../protocol/namenode-messages.js').DatanodeReportEntry[];
-  setDecommissioning(node: string, on: boolean): unknown;
+  setDecommissioning(node: string, on: boolean): void;
+  replicaStates(blockId: number): import('../../protocol/namenode-messages.js').ReplicaHealth[];
 }
 
 export interface ClientRpcContext {
@@ -48,6 +50,8 @@ export interface ClientRpcContext {
   serverInfo: () => RpcResponse<'serverInfo'>;
   /** Called after each logged op (checkpoint accounting). */
   afterLogged: () => void;
+  /** Persists the set of decommissioned nodes (decommission-store.ts); resolves once durable. */
+  saveDecommissioned: () => Promise<void>;
   /** Handles the DataNode-only RPCs (register, heartbeat, block reports). */
   datanodeRpc: (conn: ServerConnection, name: RpcName, id: number, req: never) => void;
 }
@@ -120,6 +124,10 @@ export class ClientRpc {
         return this.bumpGenStamp(conn, id, req);
       case 'safeMode':
         return this.safeModeRpc(conn, id, req);
+      case 'blockHealth': {
+        const r = req as RequestOf<'blockHealth'>;
+        return conn.reply(encodeResponse('blockHealth', id, fileBlockHealth(this.ctx.namespace.file(r.path), this.ctx.blocks, r.startBlock, r.limit)));
+      }
       case 'setReplication': {
         const r = req as RequestOf<'setReplication'>;
         const op: EditOp = { op: 'setReplication', path: r.path, replication: r.replication };
@@ -130,8 +138,14 @@ export class ClientRpc {
         if (r.action !== DecommissionAction.DECOMMISSION && r.action !== DecommissionAction.RECOMMISSION) {
           throw new DfsError('INVALID_ARGUMENT', `unknown decommission action ${r.action}`);
         }
+        requireAdmin(conn, r.action === DecommissionAction.DECOMMISSION ? 'decommission' : 'recommission');
         this.ctx.blocks.setDecommissioning(r.node, r.action === DecommissionAction.DECOMMISSION);
-        return conn.reply(encodeResponse('decommission', id, {}));
+        // Answered once the change is on disk, so an acknowledged decommission survives a restart.
+        this.ctx.saveDecommissioned().then(
+          () => conn.reply(encodeResponse('decommission', id, {})),
+          (err: unknown) => conn.replyError(rpcCodecs.decommission.opcode, id, this.internal(err, 'decommission')),
+        );
+        return;
       }
       case 'replicationStats': {
         const s = this.ctx.replication.stats();
@@ -264,9 +278,13 @@ export class ClientRpc {
 
   private safeModeRpc(conn: ServerConnection, id: number, req: RequestOf<'safeMode'>): void {
     const sm = this.ctx.safeMode;
-    if (req.action === SafeModeAction.ENTER) sm.enter();
-    else if (req.action === SafeModeAction.LEAVE) sm.leave();
-    else if (req.action !== SafeModeAction.GET) throw new DfsError('INVALID_ARGUMENT', `unknown safe mode action ${req.action}`);
+    if (req.action === SafeModeAction.ENTER || req.action === SafeModeAction.LEAVE) {
+      requireAdmin(conn, `safeMode ${req.action === SafeModeAction.ENTER ? 'enter' : 'leave'}`);
+      if (req.action === SafeModeAction.ENTER) sm.enter();
+      else sm.leave();
+    } else if (req.action !== SafeModeAction.GET) {
+      throw new DfsError('INVALID_ARGUMENT', `unknown safe mode action ${req.action}`);
+    }
     conn.reply(encodeResponse('safeMode', id, { on: sm.on, manual: sm.manual, reportedBlocks: sm.reported, totalBlocks: sm.total, status: sm.status() }));
   }
 
@@ -301,6 +319,11 @@ export class ClientRpc {
     }
     conn.reply(encodeResponse('getBlockLocations', id, { fileLength: file.length, underConstruction: file.underConstruction, blocks }));
   }
+}
+
+/** Operator actions (safe mode enter/leave, decommissioning) need a connection with role ADMIN. */
+function requireAdmin(conn: ServerConnection, what: string): void {
+  if (conn.role !== Role.ADMIN) throw new DfsError('ACCESS_DENIED', `${what} needs an ADMIN connection (dfs admin)`);
 }
 
 type RequestOf<N extends RpcName> = import('../../protocol/namenode-messages.js').RpcRequest<N>;

@@ -10,8 +10,8 @@
  * of the wrong length is scheduled for deletion on its node and never handed to readers.
  */
 import { DfsError } from '../../protocol/errors.js';
-import type { DatanodeCommand, DatanodeReportEntry, DatanodeStorageReport } from '../../protocol/namenode-messages.js';
-import { CommandType } from '../../protocol/namenode-messages.js';
+import type { DatanodeCommand, DatanodeReportEntry, DatanodeStorageReport, ReplicaHealth } from '../../protocol/namenode-messages.js';
+import { CommandType, DatanodeReportState, ReplicaState } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
@@ -47,6 +47,13 @@ export interface BlockEntry {
 
 const DELETES_PER_HEARTBEAT = 1000;
 
+/** A node an operator decommissioned; remembered across NameNode restarts (decommission-store.ts). */
+export interface DecommissionedNode {
+  nodeId: string;
+  /** HOST:PORT when it was decommissioned, to recognise it if it comes back under a new id. */
+  address: string;
+}
+
 export interface DatanodeManagerOptions {
   deadNodeTimeoutMs: number;
   minReplication: number;
@@ -58,6 +65,8 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   private rotate = 0;
   /** Blocks whose replication may have changed; the replication monitor examines them. */
   readonly dirty = new Set<number>();
+  /** Nodes an operator decommissioned, by node id, registered or not (yet). */
+  private readonly decommissioned = new Map<string, DecommissionedNode>();
 
   constructor(
     private readonly options: DatanodeManagerOptions,
@@ -111,19 +120,53 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
 
   /** Finds a node by id or by HOST:PORT. */
   findNode(nameOrAddress: string): DatanodeState {
-    for (const n of this.nodes.values()) {
-      if (n.info.nodeId === nameOrAddress || `${n.info.host}:${n.info.port}` === nameOrAddress) return n;
-    }
-    throw new DfsError('NOT_FOUND', `no DataNode ${nameOrAddress} is registered`);
+    const node = this.lookupNode(nameOrAddress);
+    if (node === undefined) throw notRegistered(nameOrAddress);
+    return node;
   }
 
-  /** Starts draining a node (its replicas stop counting), or returns it to service. */
-  setDecommissioning(nameOrAddress: string, on: boolean): DatanodeState {
-    const node = this.findNode(nameOrAddress);
-    node.adminState = on ? 'decommissioning' : 'normal';
+  private lookupNode(nameOrAddress: string): DatanodeState | undefined {
+    for (const n of this.nodes.values()) {
+      if (n.info.nodeId === nameOrAddress || addressOf(n.info) === nameOrAddress) return n;
+    }
+    return undefined;
+  }
+
+  /**
+   * Starts draining a node (its replicas stop counting), or returns it to service. A node
+   * decommissioned before a NameNode restart that has not registered since can still be
+   * recommissioned (it is forgotten); decommissioning needs a registered node.
+   */
+  setDecommissioning(nameOrAddress: string, on: boolean): void {
+    const node = this.lookupNode(nameOrAddress);
+    if (node === undefined) {
+      const remembered = on ? undefined : this.findDecommissioned(nameOrAddress, nameOrAddress);
+      if (remembered === undefined) throw notRegistered(nameOrAddress);
+      this.decommissioned.delete(remembered.nodeId);
+      this.log.info({ node: remembered.nodeId }, 'unregistered datanode recommissioned');
+      return;
+    }
+    if (on) this.decommissioned.set(node.info.nodeId, { nodeId: node.info.nodeId, address: addressOf(node.info) });
+    else this.decommissioned.delete(node.info.nodeId);
+    // Decommissioning a node already drained keeps it drained.
+    if (!on) node.adminState = 'normal';
+    else if (node.adminState === 'normal') node.adminState = 'decommissioning';
     for (const id of node.blocks) this.dirty.add(id);
     this.log.info({ node: node.info.nodeId, state: node.adminState }, on ? 'decommissioning datanode' : 'datanode recommissioned');
-    return node;
+  }
+
+  /** Nodes an operator decommissioned (to persist). */
+  decommissionedNodes(): DecommissionedNode[] {
+    return [...this.decommissioned.values()];
+  }
+
+  /** At start-up: nodes decommissioned before the restart drain again when they register. */
+  restoreDecommissioned(nodes: readonly DecommissionedNode[]): void {
+    for (const n of nodes) this.decommissioned.set(n.nodeId, { ...n });
+  }
+
+  private findDecommissioned(nodeId: string, address: string): DecommissionedNode | undefined {
+    return this.decommissioned.get(nodeId) ?? [...this.decommissioned.values()].find((d) => d.address === address);
   }
 
   // ---- DataNode messages -----------------------------------------------------------
@@ -139,11 +182,21 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}` }, 'datanode re-registered');
       return;
     }
+    // A node decommissioned before a restart drains again: whether its blocks are all
+    // elsewhere is known only once the block reports are in, so it starts as decommissioning.
+    const remembered = this.findDecommissioned(info.nodeId, addressOf(info));
+    if (remembered !== undefined && remembered.nodeId !== info.nodeId) {
+      this.decommissioned.delete(remembered.nodeId);
+      this.decommissioned.set(info.nodeId, { nodeId: info.nodeId, address: addressOf(info) });
+    }
     this.nodes.set(info.nodeId, {
       ...report, info, lastHeartbeatMs: now, activeTransfers: 0, blocks: new Set(), pendingDeletes: new Map(), dead: false,
-      pendingCopies: [], scheduledTransfers: 0, adminState: 'normal',
+      pendingCopies: [], scheduledTransfers: 0, adminState: remembered === undefined ? 'normal' : 'decommissioning',
     });
-    this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}`, capacity: report.capacityBytes }, 'datanode registered');
+    this.log.info(
+      { node: info.nodeId, addr: addressOf(info), capacity: report.capacityBytes, decommissioning: remembered !== undefined },
+      'datanode registered',
+    );
   }
 
   private known(nodeId: string): DatanodeState {
@@ -335,11 +388,35 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     return null;
   }
 
+  /** Every replica of a block the NameNode knows of, with what it is worth (block-health.ts). */
+  replicaStates(blockId: number): ReplicaHealth[] {
+    const entry = this.blocks.get(blockId);
+    if (entry === undefined) return [];
+    const out: ReplicaHealth[] = [];
+    for (const id of entry.replicas) {
+      const node = this.nodes.get(id);
+      if (node === undefined) continue;
+      const state = !this.isLive(node) ? ReplicaState.STALE
+        : node.adminState === 'decommissioning' ? ReplicaState.DECOMMISSIONING
+        : node.adminState === 'decommissioned' ? ReplicaState.DECOMMISSIONED
+        : ReplicaState.LIVE;
+      out.push({ node: node.info, state });
+    }
+    for (const id of entry.corrupt) {
+      const node = this.nodes.get(id);
+      if (node !== undefined) out.push({ node: node.info, state: ReplicaState.CORRUPT });
+    }
+    return out;
+  }
+
   report(): DatanodeReportEntry[] {
     const now = this.clock.nowMs();
     return [...this.nodes.values()].map((n) => ({
       nodeId: n.info.nodeId, host: n.info.host, port: n.info.port,
-      state: !this.isLive(n) ? 2 : n.adminState === 'decommissioning' ? 3 : n.adminState === 'decommissioned' ? 4 : 1,
+      state: !this.isLive(n) ? DatanodeReportState.DEAD
+        : n.adminState === 'decommissioning' ? DatanodeReportState.DECOMMISSIONING
+        : n.adminState === 'decommissioned' ? DatanodeReportState.DECOMMISSIONED
+        : DatanodeReportState.LIVE,
       capacityBytes: n.capacityBytes, usedBytes: n.usedBytes, remainingBytes: n.remainingBytes,
       blockCount: n.blocks.size, activeTransfers: n.activeTransfers, lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
     }));
@@ -348,6 +425,14 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   liveNodes(): DatanodeState[] {
     return [...this.nodes.values()].filter((n) => this.isLive(n));
   }
+}
+
+function notRegistered(nameOrAddress: string): DfsError {
+  return new DfsError('NOT_FOUND', `no DataNode ${nameOrAddress} is registered`);
+}
+
+function addressOf(info: DatanodeInfo): string {
+  return `${info.host}:${info.port}`;
 }
 
 function isLoopback(host: string): boolean {

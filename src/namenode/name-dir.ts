@@ -6,6 +6,7 @@
  *   NAME_DIR/in_use.lock             pid of the NameNode using the directory
  *   NAME_DIR/fsimage_<txid>          checkpoint images (fs-image.ts)
  *   NAME_DIR/edits_<firstTxid>       edit log segments (edit-log-format.ts)
+ *   NAME_DIR/decommissioned.json     nodes an operator decommissioned (decommission-store.ts)
  *
  * Start-up decisions:
  *   | found                                                | action                            |
@@ -25,6 +26,7 @@ import { DfsError } from '../../protocol/errors.js';
 import { initChecksum } from '../common/checksum.js';
 import { fsyncDir, writeFileAtomic } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
+import { DECOMMISSIONED_FILE } from './decommission-store.js';
 import { decodeSegment, SEGMENT_HEADER_BYTES } from './edit-log-format.js';
 import { imageFileName, loadImage, saveImage } from './fs-image.js';
 import { Namespace } from './namespace.js';
@@ -48,7 +50,7 @@ export async function formatNameDir(dir: string, options: { force: boolean; clus
     throw new DfsError('ALREADY_EXISTS', `${dir} is already formatted (cluster ${existing.clusterId}); use --force to erase it`);
   }
   for (const name of fs.readdirSync(dir)) {
-    if (IMAGE_RE.test(name) || SEGMENT_RE.test(name) || name === 'VERSION' || name.includes('.tmp-')) {
+    if (IMAGE_RE.test(name) || SEGMENT_RE.test(name) || name === 'VERSION' || name === DECOMMISSIONED_FILE || name.includes('.tmp-')) {
       fs.rmSync(path.join(dir, name), { force: true });
     }
   }

@@ -15,6 +15,7 @@ import { FrameServer } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import { ClientRpc } from './client-rpc.js';
 import { DatanodeManager } from './datanode-manager.js';
+import { DecommissionStore } from './decommission-store.js';
 import { createDatanodeRpc } from './datanode-rpc.js';
 import { ReplicationMonitor } from './replication-monitor.js';
 import { SafeMode } from './safe-mode.js';
@@ -78,6 +79,8 @@ export class NameNode {
       this.log,
     );
     this.datanodes.indexNamespace(this.namespace);
+    const decommissions = new DecommissionStore(dir);
+    this.datanodes.restoreDecommissioned(decommissions.load());
     this.namespace.addListener(this.datanodes);
     this.replication = new ReplicationMonitor(this.datanodes, {
       transfersPerNodeMax: this.config.transfersPerNodeMax,
@@ -109,6 +112,7 @@ export class NameNode {
         fileCount: this.namespace.fileCount, directoryCount: this.namespace.dirCount, blockCount: this.namespace.blockCount,
       }),
       afterLogged: () => this.afterLogged(),
+      saveDecommissioned: () => decommissions.save(this.datanodes.decommissionedNodes()),
     });
     this.server = new FrameServer({
       host: this.config.host,

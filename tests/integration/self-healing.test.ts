@@ -24,6 +24,8 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DfsError } from '../../protocol/errors.js';
+import { Role } from '../../protocol/handshake.js';
+import { DfsClient } from '../../src/client/dfs-client.js';
 import { expectReplicasOnDisk, getBuffer, logsMatching, sleep, waitFor } from '../support/data-path.js';
 import {
   blockIdsOnDisk, blocksOf, DEAD_NODE_TIMEOUT_MS, expectFilesIntact, placements, replicaCounts, replicaDataFile,
@@ -40,6 +42,16 @@ async function withCluster(
     await body(h);
   } finally {
     await h.cleanup();
+  }
+}
+
+/** An operator's client (role ADMIN: safe mode enter/leave and decommissioning need it), closed after `body`. */
+async function asAdmin(h: HealingCluster, body: (admin: DfsClient) => Promise<void>): Promise<void> {
+  const admin = new DfsClient({ namenode: h.cluster.namenodeAddress, role: Role.ADMIN, requestTimeoutMs: 15_000 });
+  try {
+    await body(admin);
+  } finally {
+    admin.close();
   }
 }
 
@@ -313,7 +325,7 @@ describe('self-healing across real processes', () => {
       })();
       reader.catch(() => {});
 
-      await client.decommission(address, true);
+      await asAdmin(h, (admin) => admin.decommission(address, true));
       expect((await reportOf(cluster, client, victim)).state, 'draining right after the request').toBe(3);
       await waitNodeState(cluster, client, victim, 4, 20_000);
       // Decommissioned: every block has exactly 3 replicas on the other nodes, named and on disk.
@@ -331,7 +343,7 @@ describe('self-healing across real processes', () => {
       await sleep(700);
       expect((await reportOf(cluster, client, victim)).state).toBe(4);
 
-      await client.decommission(address, false);
+      await asAdmin(h, (admin) => admin.decommission(address, false));
       await waitNodeState(cluster, client, victim, 1);
       await waitForReplicas(cluster, client, files.keys(), 3);
       await waitHealthy(client);
@@ -345,8 +357,8 @@ describe('self-healing across real processes', () => {
       const files = await writeFiles(client, '/manual', 1, 900);
       await waitForReplicas(cluster, client, files.keys(), 3);
 
-      const entered = await client.safeMode('enter');
-      expect(entered).toMatchObject({ on: true, manual: true });
+      await expect(client.safeMode('enter'), 'a CLIENT connection may not enter safe mode').rejects.toMatchObject({ code: 'ACCESS_DENIED' });
+      await asAdmin(h, async (admin) => expect(await admin.safeMode('enter')).toMatchObject({ on: true, manual: true }));
       await expectRefusedInSafeMode(client.mkdir('/manual/d'));
       await expectRefusedInSafeMode(client.delete('/manual/f0'));
       await expectRefusedInSafeMode(client.rename('/manual/f0', '/manual/g0'));
@@ -358,7 +370,8 @@ describe('self-healing across real processes', () => {
       // Reads are not mutations.
       expect((await getBuffer(client, '/manual/f0')).equals(files.get('/manual/f0')!)).toBe(true);
 
-      expect(await client.safeMode('leave')).toMatchObject({ on: false, manual: false });
+      await expect(client.safeMode('leave'), 'a CLIENT connection may not leave safe mode').rejects.toMatchObject({ code: 'ACCESS_DENIED' });
+      await asAdmin(h, async (admin) => expect(await admin.safeMode('leave')).toMatchObject({ on: false, manual: false }));
       await client.mkdir('/manual/d');
       await client.rename('/manual/f0', '/manual/g0');
       expect((await getBuffer(client, '/manual/g0')).equals(files.get('/manual/f0')!)).toBe(true);

@@ -244,7 +244,7 @@ describe('body decoding errors (MALFORMED)', () => {
     expect(dfsErrorOf(() => decodeResponse('list', decodeOne(list))).code).toBe('MALFORMED');
   });
 
-  it('DataNode RPCs and their answers: truncated at every offset, or with a trailing byte', () => {
+  it('DataNode and admin RPCs and their answers: truncated at every offset, or with a trailing byte', () => {
     const block = { blockId: 1, genStamp: 2, numBytes: 3 };
     const frames: Array<[string, Buffer, (f: Frame) => unknown]> = [
       ['register', encodeRequest('register', 1, { clusterId: 'CID', nodeId: 'dn', host: 'h', port: 1, capacityBytes: 3, usedBytes: 1, remainingBytes: 2 }), (f) => decodeRequest('register', f)],
@@ -262,6 +262,11 @@ describe('body decoding errors (MALFORMED)', () => {
       ['replicationStats answer', encodeResponse('replicationStats', 1, {
         underReplicated: 1, corrupt: 1, missing: 1, pendingCopies: 0, corruptBlockIds: [7], missingBlockIds: [8],
       }), (f) => decodeResponse('replicationStats', f)],
+      ['blockHealth', encodeRequest('blockHealth', 1, { path: '/f', startBlock: 2, limit: 10 }), (f) => decodeRequest('blockHealth', f)],
+      ['blockHealth answer', encodeResponse('blockHealth', 1, {
+        fileLength: 3, replication: 3, underConstruction: false, hasMore: true,
+        blocks: [{ block, offset: 0, health: 2, replicas: [{ node: { nodeId: 'd', host: 'h', port: 1 }, state: 4 }] }],
+      }), (f) => decodeResponse('blockHealth', f)],
     ];
     for (const [what, full, decode] of frames) {
       const body = bodyOf(full);

@@ -302,6 +302,27 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     );
   });
 
+  it('blockHealth response: fileLength, replication, underConstruction, list<BlockHealth>, hasMore', () => {
+    const replica = (id: string, host: string, state: string): string => str(id) + str(host) + '268a' + state;
+    expect(byName('blockHealth response (one healthy block, one under-replicated with a corrupt replica)').toString('hex')).toBe(
+      '000000c1' + '02' + '14' + '0000' + '0000001a' +
+      '0000000008000005' + '0003' + '00' + '00000002' +
+      // HEALTHY (1): three LIVE replicas.
+      blk('0000000040000001', '00000000000003e9', '0000000008000000') + '0000000000000000' + '01' + '00000003' +
+      replica('dn-1', '10.0.0.1', '01') + replica('dn-2', '10.0.0.2', '01') + replica('dn-3', '10.0.0.3', '01') +
+      // UNDER_REPLICATED (2): one LIVE replica, one CORRUPT (4).
+      blk('0000000040000002', '00000000000003ea', '0000000000000005') + '0000000008000000' + '02' + '00000002' +
+      replica('dn-1', '10.0.0.1', '01') + replica('dn-3', '10.0.0.3', '04') +
+      '00',
+    );
+  });
+
+  it('error frame ACCESS_DENIED (14) echoes the decommission opcode 0x12 (an admin RPC on a CLIENT connection)', () => {
+    expect(byName('error frame ACCESS_DENIED answering a decommission sent on a CLIENT connection').toString('hex')).toBe(
+      '0000003e' + '03' + '12' + '0000' + '00000017' + '000e' + str('decommission needs an ADMIN connection (dfs admin)'),
+    );
+  });
+
   it('READ_BLOCK response: u32 chunkBytes, u64 startOffset, u64 length', () => {
     expect(byName('READ_BLOCK response').toString('hex')).toBe(
       '0000001c' + '02' + '41' + '0000' + '00000002' + '00000008' + '0000000000000000' + '000000000000000b',

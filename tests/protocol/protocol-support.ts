@@ -32,6 +32,7 @@ import {
   type Ack,
   type BadReplica,
   type Block,
+  type BlockHealth,
   type DatanodeCommand,
   type DatanodeInfo,
   type DatanodeReportEntry,
@@ -424,6 +425,14 @@ export function randomDatanodeReportEntry(rng: Rng): DatanodeReportEntry {
   };
 }
 
+export function randomBlockHealth(rng: Rng): BlockHealth {
+  // Health 1-6 and replica states 1-5; the codec carries any byte unjudged.
+  return {
+    block: randomBlock(rng), offset: rng.u64(), health: enumU8(rng, [1, 2, 3, 4, 5, 6]),
+    replicas: randomList(rng, (r) => ({ node: randomDatanode(r), state: enumU8(r, [1, 2, 3, 4, 5]) }), 4),
+  };
+}
+
 /** A random, valid request for every NameNode RPC. */
 export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<N> {
   const s = (): string => rng.str();
@@ -447,6 +456,7 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     setReplication: () => ({ path: s(), replication: rng.u16() }),
     decommission: () => ({ node: s(), action: enumU8(rng, [1, 2]) }),
     replicationStats: () => ({}),
+    blockHealth: () => ({ path: s(), startBlock: rng.u32(), limit: rng.u32() }),
     register: () => ({ clusterId: s(), host: s(), port: rng.u16(), ...randomStorage(rng) }),
     heartbeat: () => ({ ...randomStorage(rng), activeTransfers: rng.u32() }),
     blockReceived: () => ({ nodeId: s(), received: randomList(rng, randomBlock), deleted: randomList(rng, (r) => r.u64()) }),
@@ -484,6 +494,10 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     replicationStats: () => ({
       underReplicated: rng.u64(), corrupt: rng.u64(), missing: rng.u64(), pendingCopies: rng.u64(),
       corruptBlockIds: randomList(rng, (r) => r.u64(), 5), missingBlockIds: randomList(rng, (r) => r.u64(), 5),
+    }),
+    blockHealth: () => ({
+      fileLength: rng.u64(), replication: rng.u16(), underConstruction: rng.bool(),
+      blocks: randomList(rng, randomBlockHealth), hasMore: rng.bool(),
     }),
     register: () => ({}),
     heartbeat: () => ({ commands: randomList(rng, randomDatanodeCommand) }),

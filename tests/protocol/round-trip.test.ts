@@ -7,8 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import xxhash from 'xxhash-wasm';
 import {
+  BlockHealthState,
   CommandType,
   DATANODE_RPCS,
+  DatanodeReportState,
+  ReplicaState,
   DecommissionAction,
   ERROR_CODES,
   FrameDecoder,
@@ -129,6 +132,10 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
     { node: '', action: 0 },
   ],
   replicationStats: [{}],
+  blockHealth: [
+    { path: '/f', startBlock: 0, limit: 0 },
+    { path: '/données/日本', startBlock: 0xffffffff, limit: 0xffffffff },
+  ],
   register: [
     { clusterId: 'CID-1', nodeId: 'dn-1', host: '::1', port: 65535, ...storage },
     { clusterId: '', nodeId: '', host: '', port: 0, capacityBytes: 0, usedBytes: MAX, remainingBytes: 0 },
@@ -197,6 +204,29 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   replicationStats: [
     { underReplicated: 0, corrupt: 0, missing: 0, pendingCopies: 0, corruptBlockIds: [], missingBlockIds: [] },
     { underReplicated: MAX, corrupt: 2, missing: 1, pendingCopies: 0xffffffff, corruptBlockIds: [1, MAX], missingBlockIds: [0] },
+  ],
+  blockHealth: [
+    { fileLength: 0, replication: 3, underConstruction: false, blocks: [], hasMore: false },
+    {
+      fileLength: MAX, replication: 65535, underConstruction: true, hasMore: true,
+      blocks: [
+        {
+          block, offset: 0, health: BlockHealthState.UNDER_REPLICATED,
+          replicas: [{ node: dn, state: ReplicaState.LIVE }, { node: { nodeId: 'dn-2', host: 'données', port: 1 }, state: ReplicaState.CORRUPT }],
+        },
+        { block: zeroBlock, offset: MAX, health: BlockHealthState.MISSING, replicas: [] },
+        // Values the codec carries unjudged.
+        { block, offset: 5, health: 255, replicas: [{ node: noNode, state: 255 }] },
+      ],
+    },
+    // Smallest blocks (37 bytes) and replicas (7 bytes); the list-count checks must allow them.
+    {
+      fileLength: 0, replication: 0, underConstruction: false, hasMore: false,
+      blocks: [
+        { block: zeroBlock, offset: 0, health: 0, replicas: [] },
+        { block: zeroBlock, offset: 0, health: 0, replicas: [{ node: noNode, state: 0 }, { node: noNode, state: 0 }] },
+      ],
+    },
   ],
   register: [{}],
   heartbeat: [
@@ -287,10 +317,13 @@ describe('round trip: NameNode RPCs', () => {
     for (const n of DATANODE_RPCS) expect(rpcCodecs[n].mutates, n).toBe(false);
   });
 
-  it('enum values on the wire: CommandType, SafeModeAction, DecommissionAction', () => {
+  it('enum values on the wire: CommandType, SafeModeAction, DecommissionAction, DataNode, block and replica states', () => {
     expect(CommandType).toEqual({ DELETE_BLOCKS: 1, REPLICATE: 2, REREGISTER: 3, BLOCK_REPORT: 4 });
     expect(SafeModeAction).toEqual({ GET: 0, ENTER: 1, LEAVE: 2 });
     expect(DecommissionAction).toEqual({ DECOMMISSION: 1, RECOMMISSION: 2 });
+    expect(DatanodeReportState).toEqual({ LIVE: 1, DEAD: 2, DECOMMISSIONING: 3, DECOMMISSIONED: 4 });
+    expect(BlockHealthState).toEqual({ HEALTHY: 1, UNDER_REPLICATED: 2, OVER_REPLICATED: 3, CORRUPT: 4, MISSING: 5, UNDER_CONSTRUCTION: 6 });
+    expect(ReplicaState).toEqual({ LIVE: 1, DECOMMISSIONING: 2, DECOMMISSIONED: 3, CORRUPT: 4, STALE: 5 });
   });
 
   for (const name of RPC_NAMES) {

@@ -16,6 +16,7 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { DfsError, isDfsError } from '../../../protocol/errors.js';
+import { Role } from '../../../protocol/handshake.js';
 import { DfsClient, namenodeAddressFrom } from '../../client/dfs-client.js';
 
 export const EXIT_OK = 0;
@@ -85,6 +86,16 @@ export function joinChild(dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
 
+/**
+ * `fn` over `items`, at most `size` calls in flight (pipelined on the one NameNode
+ * connection), results in the order of `items`.
+ */
+export async function mapInBatches<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  return out;
+}
+
 /** True for errors after which talking to the NameNode again is pointless. */
 export function isFatal(err: unknown): boolean {
   return isDfsError(err, 'CONNECTION') || isDfsError(err, 'TIMEOUT') || !(err instanceof DfsError);
@@ -118,12 +129,20 @@ export class CommandContext {
   }
 }
 
+/** The name errors show: `ls` for a top-level command, `admin safemode` for a nested one. */
+export function commandName(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c !== null && c.parent !== null; c = c.parent) names.unshift(c.name());
+  return names.length === 0 ? cmd.name() : names.join(' ');
+}
+
 /**
- * Runs one subcommand: resolves the global options, opens a client, runs `body`, flushes
- * stdout, closes the client and sets the exit status. Never throws for DFS errors.
+ * Runs one subcommand: resolves the global options, opens a client (with the handshake
+ * `role`: ADMIN for `dfs admin`), runs `body`, flushes stdout, closes the client and sets the
+ * exit status. Never throws for DFS errors.
  */
-export async function runCommand(cmd: Command, body: (ctx: CommandContext) => Promise<void>): Promise<void> {
-  const name = cmd.name();
+export async function runCommand(cmd: Command, body: (ctx: CommandContext) => Promise<void>, options: { role?: Role } = {}): Promise<void> {
+  const name = commandName(cmd);
   const globals = cmd.optsWithGlobals<GlobalOptions>();
   try {
     namenodeAddressFrom(globals.namenode); // a malformed address is a usage error, not a DFS one
@@ -133,7 +152,7 @@ export async function runCommand(cmd: Command, body: (ctx: CommandContext) => Pr
     process.exitCode = EXIT_USAGE;
     return;
   }
-  const client = new DfsClient(globals.namenode !== undefined ? { namenode: globals.namenode } : {});
+  const client = new DfsClient({ ...(globals.namenode !== undefined ? { namenode: globals.namenode } : {}), role: options.role ?? Role.CLIENT });
   const ctx = new CommandContext(name, client, globals.json === true);
   let usage = false;
   try {

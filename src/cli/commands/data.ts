@@ -39,13 +39,14 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DfsError, isDfsError, type ErrorCode } from '../../../protocol/errors.js';
-import { LIST_LIMIT_DEFAULT } from '../../../protocol/limits.js';
 import { FileType, type FileStatus } from '../../../protocol/types.js';
 import type { DfsOutputStream } from '../../client/dfs-output-stream.js';
 import { initChecksum } from '../../common/checksum.js';
+import { nodeTotals } from '../admin-format.js';
 import { formatDf, formatDuRows, parseByteSize, type ClusterUsage, type DiskUsage } from '../format.js';
 import { ProgressBar } from '../progress.js';
 import { isFatal, joinChild, normalizePath, printError, runCommand, type CommandContext } from './command-context.js';
+import { walkTree } from './tree-walk.js';
 
 export const COPYING_SUFFIX = '._COPYING_';
 const MIB = 1024 * 1024;
@@ -55,12 +56,10 @@ const TAIL_BYTES_DEFAULT = 1024;
 const CLEANUP_TIMEOUT_MS = 5000;
 const PROGRESS_INTERVAL_MS = 100;
 const REPLICATION_ARG_MAX = 32;
-/** DataNode state in datanodeReport: 2 is dead; 1, 3, 4 are live (3, 4: decommissioning). */
-const DATANODE_STATE_DEAD = 2;
 
 // ---- argument parsers -------------------------------------------------------------------
 
-function replicationArg(value: string): number {
+export function replicationArg(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > REPLICATION_ARG_MAX) throw new InvalidArgumentError(`must be an integer from 1 to ${REPLICATION_ARG_MAX}`);
   return n;
@@ -374,49 +373,16 @@ async function tail(ctx: CommandContext, remote: string, bytes: number): Promise
 
 // ---- du ---------------------------------------------------------------------------------
 
-interface DirCursor {
-  dir: string;
-  entries: FileStatus[];
-  next: number;
-  startAfter: string;
-  hasMore: boolean;
-}
-
 /**
- * The usage of one path: a file itself, or everything beneath a directory. The walk keeps
- * one page of entries per directory level (like `ls -R`), so memory is depth x page size.
- * A subdirectory that fails mid-walk (deleted meanwhile) is reported and left out.
+ * The usage of one path: a file itself, or everything beneath a directory (the directory
+ * counts itself). The walk (./tree-walk.ts) keeps memory at depth x page size; a
+ * subdirectory that fails mid-walk (deleted meanwhile) is reported and left out.
  */
 async function usageOf(ctx: CommandContext, status: FileStatus, fullPath: string): Promise<DiskUsage> {
-  if (status.type !== FileType.DIRECTORY) {
-    return { path: fullPath, bytes: status.length, replicatedBytes: status.length * status.replication, files: 1, directories: 0 };
-  }
-  const usage: DiskUsage = { path: fullPath, bytes: 0, replicatedBytes: 0, files: 0, directories: 1 };
-  const stack: DirCursor[] = [{ dir: fullPath, entries: [], next: 0, startAfter: '', hasMore: true }];
-  while (stack.length > 0) {
-    const cur = stack[stack.length - 1]!;
-    if (cur.next >= cur.entries.length) {
-      if (!cur.hasMore) {
-        stack.pop();
-        continue;
-      }
-      try {
-        const page = await ctx.client.listPage(cur.dir, cur.startAfter, LIST_LIMIT_DEFAULT);
-        cur.entries = page.entries;
-        cur.next = 0;
-        cur.hasMore = page.hasMore && page.entries.length > 0;
-      } catch (err) {
-        if (stack.length === 1 || isFatal(err)) throw err;
-        ctx.reportError(err);
-        stack.pop();
-      }
-      continue;
-    }
-    const entry = cur.entries[cur.next++]!;
-    cur.startAfter = entry.path;
+  const usage: DiskUsage = { path: fullPath, bytes: 0, replicatedBytes: 0, files: 0, directories: 0 };
+  for await (const { status: entry } of walkTree(ctx, fullPath, status)) {
     if (entry.type === FileType.DIRECTORY) {
       usage.directories++;
-      stack.push({ dir: joinChild(cur.dir, entry.path), entries: [], next: 0, startAfter: '', hasMore: true });
     } else {
       usage.files++;
       usage.bytes += entry.length;
@@ -456,27 +422,16 @@ async function du(ctx: CommandContext, paths: string[], summarize: boolean): Pro
 // ---- df ---------------------------------------------------------------------------------
 
 async function df(ctx: CommandContext): Promise<void> {
-  const nodes = await ctx.client.datanodeReport();
+  const t = nodeTotals(await ctx.client.datanodeReport());
   const usage: ClusterUsage = {
     namenode: ctx.client.namenode,
-    capacityBytes: 0,
-    usedBytes: 0,
-    remainingBytes: 0,
-    usedPercent: 0,
-    liveDataNodes: 0,
-    deadDataNodes: 0,
+    capacityBytes: t.capacityBytes,
+    usedBytes: t.usedBytes,
+    remainingBytes: t.remainingBytes,
+    usedPercent: t.usedPercent,
+    liveDataNodes: t.live + t.decommissioning + t.decommissioned,
+    deadDataNodes: t.dead,
   };
-  for (const n of nodes) {
-    if (n.state === DATANODE_STATE_DEAD) {
-      usage.deadDataNodes++;
-      continue; // a dead node's last report is stale, and its space is not usable
-    }
-    usage.liveDataNodes++;
-    usage.capacityBytes += n.capacityBytes;
-    usage.usedBytes += n.usedBytes;
-    usage.remainingBytes += n.remainingBytes;
-  }
-  usage.usedPercent = usage.capacityBytes > 0 ? Number(((usage.usedBytes / usage.capacityBytes) * 100).toFixed(3)) : 0;
   if (ctx.json) await ctx.writeJson(usage);
   else await ctx.writeLines(formatDf(usage));
 }
