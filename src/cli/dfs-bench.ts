@@ -1,17 +1,27 @@
 /**
  * `dfs-bench`: the benchmark suites, run against real daemon processes on loopback.
  *
- *   dfs-bench meta         NameNode metadata throughput (bench/meta.ts)
+ *   dfs-bench meta         NameNode metadata throughput (bench/meta.ts); with
+ *                          --sim-datanodes N, DataNode traffic (bench/meta-sim.ts)
+ *   dfs-bench upload       write throughput vs a raw TCP baseline (bench/data.ts)
+ *   dfs-bench download     read throughput vs a raw TCP baseline (bench/data.ts)
  *
  * Every suite prints a human report (machine, settings, one row per phase, notes on what
  * limited the figures) or, with --json, one JSON document and nothing else on stdout;
  * progress goes to stderr. `meta-worker` is the hidden mode in which `meta` forks copies
- * of this program to spread its client connections over several processes.
+ * of this program to spread its client connections over several processes, and
+ * `sim-datanode-worker` the one that hosts a group of simulated DataNodes;
+ * `baseline-hop` is one hop process of the raw baseline (bench/baseline-hop.ts).
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
+import { runBaselineHop } from '../../bench/baseline-hop.js';
+import { defaultBenchDir, emitDataReport, runDataBench, type DataSuite } from '../../bench/data.js';
 import { emitMetaReport, runMeta } from '../../bench/meta.js';
 import { runMetaWorkerProcess } from '../../bench/meta-workload.js';
+import { emitMetaSimReport, runMetaSim } from '../../bench/meta-sim.js';
+import { runSimDatanodeWorker } from '../../bench/sim-datanodes.js';
+import { parseByteSize } from './format.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -19,6 +29,42 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`not a positive integer: ${value}`);
   return n;
+}
+
+function byteSize(value: string): number {
+  const n = parseByteSize(value);
+  if (n === null || n < 1) throw new InvalidArgumentError(`not a size (e.g. 1GiB, 64MiB, 4096): ${value}`);
+  return n;
+}
+
+const progress = (line: string): void => {
+  process.stderr.write(`dfs-bench: ${line}\n`);
+};
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`not a non-negative integer: ${value}`);
+  return n;
+}
+
+interface MetaCommandOptions {
+  ops: number;
+  clients: number;
+  depth: number;
+  clientProcesses: number;
+  namenode?: string;
+  namenodePid?: number;
+  namenodeCpuProf?: string;
+  simDatanodes: number;
+  blocksPerNode: number;
+  simReplication: number;
+  heartbeatInterval: number;
+  simSeconds: number;
+  simProcesses: number;
+  simNodesPerConnection: number;
+  simHeartbeatDepth: number;
+  simReportDepth: number;
+  json?: boolean;
 }
 
 const program = new Command('dfs-bench').description('DFS benchmarks (real processes on loopback)').showHelpAfterError();
@@ -33,6 +79,15 @@ program
   .option('--namenode <host:port>', 'use this running NameNode instead of starting one in a temp dir')
   .option('--namenode-pid <pid>', 'with --namenode on this machine: sample that process\'s CPU', positiveInt)
   .option('--namenode-cpu-prof <dir>', 'CPU-profile the bench\'s NameNode (V8 .cpuprofile written to DIR) and show hot spots per phase')
+  .option('--sim-datanodes <n>', 'simulated-DataNode mode: N simulated DataNodes heartbeat and send block reports (alone and during create/stat)', nonNegativeInt, 0)
+  .option('--blocks-per-node <n>', 'sim mode: blocks in each node\'s full block report', positiveInt, 100)
+  .option('--sim-replication <n>', 'sim mode: replication of the blocks created for the reports', positiveInt, 3)
+  .option('--heartbeat-interval <ms>', 'sim mode: each node heartbeats this often (0 = back to back, as fast as the NameNode answers)', nonNegativeInt, 0)
+  .option('--sim-seconds <s>', 'sim mode: length of the heartbeat-only and report-only phases', positiveInt, 5)
+  .option('--sim-processes <n>', 'sim mode: worker processes the simulated nodes are spread over', positiveInt, 2)
+  .option('--sim-nodes-per-connection <n>', 'sim mode: simulated nodes sharing one DATANODE connection (1 = as a real cluster)', positiveInt, 1)
+  .option('--sim-heartbeat-depth <n>', 'sim mode: back-to-back heartbeats in flight per connection', positiveInt, 1)
+  .option('--sim-report-depth <n>', 'sim mode: full block reports in flight (all processes together)', positiveInt, 8)
   .option('--json', 'print one JSON document instead of the table')
   .addHelpText(
     'after',
@@ -46,10 +101,28 @@ Where the NameNode spends its time, per phase:
   dfs-bench meta --clients 8 --depth 512 --namenode-cpu-prof /tmp/nn-prof
 
 Targets printed beside the results: durable creates >= 20,000/s, stats >= 130,000/s
-(the HDFS paper measured 5,600 creates/s and 126,100 opens/s).`,
+(the HDFS paper measured 5,600 creates/s and 126,100 opens/s).
+
+Simulated DataNodes (heartbeats/s and reported blocks/s the NameNode sustains, alone and
+while serving clients; the HDFS paper: 300,000 heartbeats/s, 639,700 blocks/s):
+  dfs-bench meta --sim-datanodes 10000 --blocks-per-node 100 --clients 8 --depth 512`,
   )
-  .action(async (opts: { ops: number; clients: number; depth: number; clientProcesses: number; namenode?: string; namenodePid?: number; namenodeCpuProf?: string; json?: boolean }) => {
+  .action(async (opts: MetaCommandOptions) => {
     const json = opts.json === true;
+    if (opts.simDatanodes > 0) {
+      const report = await runMetaSim({
+        ...opts,
+        replication: opts.simReplication,
+        heartbeatIntervalMs: opts.heartbeatInterval,
+        nodesPerConnection: opts.simNodesPerConnection,
+        heartbeatDepth: opts.simHeartbeatDepth,
+        reportDepth: opts.simReportDepth,
+        workerScript: SELF,
+        progress,
+      });
+      emitMetaSimReport(report, json);
+      return;
+    }
     const report = await runMeta({
       ops: opts.ops,
       clients: opts.clients,
@@ -60,12 +133,77 @@ Targets printed beside the results: durable creates >= 20,000/s, stats >= 130,00
       namenodeCpuProf: opts.namenodeCpuProf,
       json,
       workerScript: SELF,
-      progress: (line) => process.stderr.write(`dfs-bench: ${line}\n`),
+      progress,
     });
     emitMetaReport(report, json);
   });
 
 program.command('meta-worker', { hidden: true }).action(() => runMetaWorkerProcess());
+program.command('sim-datanode-worker', { hidden: true }).action(() => runSimDatanodeWorker());
+
+interface DataCommandOptions {
+  size: number;
+  replication: number;
+  concurrency: number;
+  datanodes?: number;
+  rounds: number;
+  blockSize?: number;
+  packetSize?: number;
+  window?: number;
+  dir: string;
+  datanodeNodeArg: string[];
+  json?: boolean;
+}
+
+for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite[]) {
+  program
+    .command(suite)
+    .description(
+      suite === 'upload'
+        ? 'write throughput of a local cluster (dfs put path) against a raw TCP baseline with the same hops, in the same run'
+        : 'read throughput of a local cluster (dfs get path) against a raw TCP baseline, in the same run',
+    )
+    .option('--size <bytes>', 'bytes per file (1GiB, 256MiB, ...)', byteSize, 1024 * 1024 * 1024)
+    .option('--replication <n>', 'replication of the files (baseline: the same number of hops)', positiveInt, suite === 'upload' ? 3 : 1)
+    .option('--concurrency <n>', 'files transferred at once', positiveInt, 1)
+    .option('--datanodes <n>', 'DataNode processes (and baseline hops); default max(3, replication)', positiveInt)
+    .option('--rounds <n>', 'baseline + DFS rounds; figures are over all rounds', positiveInt, 1)
+    .option('--block-size <bytes>', 'DFS block size (default 64MiB)', byteSize)
+    .option('--packet-size <bytes>', 'DFS packet payload (default 256KiB)', byteSize)
+    .option('--window <bytes>', 'DFS unacknowledged bytes in flight per writer (default 16MiB)', byteSize)
+    .option('--dir <dir>', 'where the daemons and baseline hops write (a temp dir inside it is removed at the end)', defaultBenchDir())
+    .option('--datanode-node-arg <arg>', 'extra node flag for every DataNode (e.g. --cpu-prof); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--json', 'print one JSON document instead of the table')
+    .addHelpText(
+      'after',
+      `
+Target: DFS at least 90% of the baseline's MiB/s on a 1 GiB file, at replication 1 and 3.
+  dfs-bench ${suite} --size 1GiB --replication ${suite === 'upload' ? '3' : '1'} --rounds 3`,
+    )
+    .action(async (opts: DataCommandOptions) => {
+      const report = await runDataBench({
+        suite,
+        sizeBytes: opts.size,
+        replication: opts.replication,
+        concurrency: opts.concurrency,
+        datanodes: opts.datanodes ?? Math.max(3, opts.replication),
+        rounds: opts.rounds,
+        blockBytes: opts.blockSize,
+        packetBytes: opts.packetSize,
+        windowBytes: opts.window,
+        dir: opts.dir,
+        datanodeNodeArgs: opts.datanodeNodeArg,
+        benchScript: SELF,
+        progress,
+      });
+      emitDataReport(report, opts.json === true);
+    });
+}
+
+program
+  .command('baseline-hop', { hidden: true })
+  .requiredOption('--dir <dir>', 'where this hop writes its files')
+  .action((opts: { dir: string }) => runBaselineHop(opts.dir));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error & { code?: string };

@@ -15,13 +15,26 @@ import { firstBadChunk } from '../common/checksum.js';
 
 const QUEUE_HIGH = 8;
 
-export async function* readReplica(replica: DatanodeInfo, block: Block, from: number, to: number, idleTimeoutMs = 30_000): AsyncGenerator<Buffer> {
+export interface ReadReplicaOptions {
+  idleTimeoutMs?: number;
+  /** Called with the wait for each packet in microseconds, from the request or the previous packet. */
+  onPacket?: ((waitUs: number) => void) | undefined;
+}
+
+export async function* readReplica(replica: DatanodeInfo, block: Block, from: number, to: number, options: ReadReplicaOptions = {}): AsyncGenerator<Buffer> {
+  const { idleTimeoutMs = 30_000, onPacket } = options;
   const conn = await DataConnection.open({ host: replica.host, port: replica.port, role: Role.CLIENT, label: replica.nodeId, idleTimeoutMs });
   const queue: Frame[] = [];
   let closed: DfsError | null = null;
   let ended = false;
   let wake: (() => void) | null = null;
+  let lastAt = performance.now();
   conn.onFrame = (f) => {
+    if (onPacket !== undefined) {
+      const now = performance.now();
+      onPacket((now - lastAt) * 1000);
+      lastAt = now;
+    }
     queue.push(f);
     if (queue.length >= QUEUE_HIGH) conn.pause();
     wake?.();
@@ -44,6 +57,7 @@ export async function* readReplica(replica: DatanodeInfo, block: Block, from: nu
     }
   };
   try {
+    lastAt = performance.now();
     conn.send(encodeDataRequest('readBlock', 1, { block, offset: from, length: to - from }));
     const first = await next();
     if (first.kind === FrameKind.ERROR) throw decodeError(first);

@@ -18,6 +18,8 @@ export interface InputStreamOptions {
   /** Bytes to read; default to the end of the file. */
   length?: number;
   signal?: AbortSignal;
+  /** Called with the wait for each packet in microseconds, from the request or the previous packet (benchmarks). */
+  onPacket?: (waitUs: number) => void;
 }
 
 export class DfsInputStream extends Readable {
@@ -87,7 +89,7 @@ export class DfsInputStream extends Readable {
       for (const replica of locations) {
         if (failures.some((f) => f.startsWith(`${replica.nodeId}:`))) continue;
         try {
-          for await (const buf of readReplica(replica, lb.block, pos, to)) {
+          for await (const buf of readReplica(replica, lb.block, pos, to, { onPacket: this.options.onPacket })) {
             pos += buf.length;
             yield buf;
           }

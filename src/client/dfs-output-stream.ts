@@ -35,6 +35,8 @@ export interface OutputStreamOptions extends CreateOptions {
   signal?: AbortSignal;
   /** How long `complete` may wait for block reports (default 60 s). */
   completeTimeoutMs?: number;
+  /** Called with each packet's send-to-ack time in microseconds (benchmarks). */
+  onPacketAcked?: (latencyUs: number) => void;
 }
 
 interface OutPacket {
@@ -44,6 +46,8 @@ interface OutPacket {
   payload: Buffer;
   checksums: Buffer;
   last: boolean;
+  /** performance.now() when the packet was (last) sent. */
+  sentAt: number;
 }
 
 const SETUP_ATTEMPTS = 4;
@@ -150,7 +154,7 @@ export class DfsOutputStream extends Writable {
   private async emitPacket(last: boolean): Promise<void> {
     const payload = this.buf.subarray(0, this.fill);
     const checksums = computeChecksums(payload, this.chunkBytes);
-    const packet: OutPacket = { seqno: this.seqno++, offsetInBlock: this.bytesInBlock, buffer: this.buf, payload, checksums, last };
+    const packet: OutPacket = { seqno: this.seqno++, offsetInBlock: this.bytesInBlock, buffer: this.buf, payload, checksums, last, sentAt: 0 };
     this.bytesInBlock += this.fill;
     this.fill = 0;
     this.unacked.push(packet);
@@ -166,6 +170,7 @@ export class DfsOutputStream extends Writable {
   }
 
   private send(p: OutPacket): void {
+    p.sentAt = performance.now();
     const header = encodePacketHeader(this.pipeline!.requestId, {
       blockId: this.block!.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last, payloadBytes: p.payload.length,
     }, p.checksums);
@@ -222,6 +227,7 @@ export class DfsOutputStream extends Writable {
     this.unackedBytes -= head.payload.length;
     this.ackedInBlock = head.offsetInBlock + head.payload.length;
     this.bytesAcked += head.payload.length;
+    this.options.onPacketAcked?.((performance.now() - head.sentAt) * 1000);
     if (this.free.length < 4) this.free.push(head.buffer);
     this.wake();
   }

@@ -1,0 +1,84 @@
+/**
+ * The raw baseline of the data-path suites: the same bytes over the same number of TCP
+ * hops, each hop a process of its own writing its own file (bench/baseline-hop.ts), so
+ * DFS's upload and download figures can be read as a fraction of what plain Node streams
+ * reach on this machine in the same run.
+ *
+ *   upload, replication R:  source file -> hop 1 -> ... -> hop R, each hop fdatasyncs its
+ *                           file at the end, and an acknowledgement comes back up the chain
+ *   download:               hop's file -> client -> local file
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+
+export class BaselineHops {
+  private constructor(private readonly children: ChildProcess[], readonly ports: number[]) {}
+
+  /** Starts one hop process per directory (`dfs-bench baseline-hop --dir D`). */
+  static async start(benchScript: string, dirs: readonly string[]): Promise<BaselineHops> {
+    const children: ChildProcess[] = [];
+    const ports: number[] = [];
+    try {
+      for (const dir of dirs) {
+        const child = spawn(process.execPath, [benchScript, 'baseline-hop', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+        children.push(child);
+        ports.push(await readPort(child));
+      }
+    } catch (err) {
+      for (const c of children) c.kill('SIGKILL');
+      throw err;
+    }
+    return new BaselineHops(children, ports);
+  }
+
+  get pids(): number[] {
+    return this.children.map((c) => c.pid!);
+  }
+
+  /** Sends `source` down the chain of hops `chain` (indices); resolves on the acknowledgement. */
+  async upload(source: string, file: string, chain: readonly number[]): Promise<void> {
+    const [first, ...rest] = chain.map((i) => this.ports[i]!);
+    const sock = net.connect({ host: '127.0.0.1', port: first!, noDelay: true });
+    await once(sock, 'connect');
+    sock.write(`${JSON.stringify({ op: 'write', file, next: rest })}\n`);
+    const ack = new Promise<void>((resolve, reject) => {
+      sock.once('data', () => resolve());
+      sock.once('error', reject);
+      sock.once('close', () => reject(new Error('baseline chain closed without an ack')));
+    });
+    await Promise.all([pipeline(fs.createReadStream(source, { highWaterMark: 1024 * 1024 }), sock), ack]);
+    sock.destroy();
+  }
+
+  /** Reads `file` from hop `hop` into the local file `target`. */
+  async download(file: string, hop: number, target: string): Promise<void> {
+    const sock = net.connect({ host: '127.0.0.1', port: this.ports[hop]!, noDelay: true });
+    await once(sock, 'connect');
+    sock.write(`${JSON.stringify({ op: 'read', file })}\n`);
+    await pipeline(sock, fs.createWriteStream(target));
+  }
+
+  stop(): void {
+    for (const c of this.children) c.kill('SIGKILL');
+  }
+}
+
+function readPort(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('baseline hop did not start in 10 s')), 10_000);
+    child.once('exit', (code) => reject(new Error(`baseline hop exited (${code})`)));
+    const out = child.stdout!;
+    let text = '';
+    out.on('data', (b: Buffer) => {
+      text += b.toString('utf8');
+      const m = /^(\d+)\n/.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+}
