@@ -4,18 +4,11 @@
  * client library). Checks stdout, the one-line stderr error format and exit statuses.
  * One cluster serves the whole file; each test works under its own top-level directory.
  */
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../dist/src/client/dfs-client.js';
-import { DFS_BIN } from '../../dist/src/local/daemon-process.js';
 import type { FileStatus, ServerInfo } from '../../protocol/types.js';
 import { startCluster } from '../support/cluster.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { failedWith, ok, runDfs, type DfsRun as Run } from '../support/dfs-cli.js';
 
 let namenode = '';
 let cleanup: (() => Promise<void>) | null = null;
@@ -23,29 +16,7 @@ let client: DfsClient | null = null;
 
 /** Runs `dfs` with `args` (after `--namenode <cluster>` unless `namenodeFlag` is false). */
 function dfs(args: string[], options: { env?: NodeJS.ProcessEnv; namenodeFlag?: boolean } = {}): Promise<Run> {
-  const argv = options.namenodeFlag === false ? args : ['--namenode', namenode, ...args];
-  const env = { ...process.env, TZ: 'UTC', DFS_NAMENODE: undefined, ...options.env };
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [DFS_BIN, ...argv], { env, timeout: 15_000, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err !== null && typeof err.code !== 'number') return reject(err); // killed by the timeout, spawn failure
-      resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
-    });
-  });
-}
-
-function ok(r: Run): Run {
-  expect(r.stderr, 'stderr').toBe('');
-  expect(r.code, 'exit status').toBe(0);
-  return r;
-}
-
-/** Exactly one stderr line in the documented format, and the given exit status. */
-function failedWith(r: Run, command: string, code: string, exitStatus = 1): string {
-  expect(r.code, `exit status; stderr: ${r.stderr}`).toBe(exitStatus);
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  expect(lines, 'stderr lines').toHaveLength(1);
-  expect(lines[0]).toMatch(new RegExp(`^dfs: ${command}: ${code}: \\S`));
-  return lines[0]!;
+  return runDfs(options.namenodeFlag === false ? null : namenode, args, options.env === undefined ? {} : { env: options.env });
 }
 
 function lines(text: string): string[] {

@@ -16,6 +16,7 @@ import { parseByteSize } from '../../dist/src/cli/format.js';
 import { DfsClient } from '../../dist/src/client/dfs-client.js';
 import { DFS_BIN } from '../../dist/src/local/daemon-process.js';
 import { startCluster, tempDir } from '../support/cluster.js';
+import { failedWith, ok } from '../support/dfs-cli.js';
 
 interface Run {
   code: number | null;
@@ -57,20 +58,7 @@ function dfs(args: string[], stdin: Buffer | null = null): Promise<Run> {
   return done;
 }
 
-/** Success: exit 0 and nothing on stderr (so no progress bar either: stderr is a pipe). */
-function ok(r: Run): Run {
-  expect(r.stderr, 'stderr').toBe('');
-  expect(r.code, 'exit status').toBe(0);
-  return r;
-}
-
-function failedWith(r: Run, command: string, code: string, exitStatus = 1): string {
-  expect(r.code, `exit status; stderr: ${r.stderr}`).toBe(exitStatus);
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  expect(lines, 'stderr lines').toHaveLength(1);
-  expect(lines[0]).toMatch(new RegExp(`^dfs: ${command}: ${code}: \\S`));
-  return lines[0]!;
-}
+// ok(): exit 0 and nothing on stderr, so no progress bar either (stderr is a pipe here).
 
 function text(r: Run): string {
   return r.stdout.toString('utf8');
