@@ -151,6 +151,11 @@ export interface DataNodeConfig {
   reservedBytes: number;
   /** fsync data and checksums before a replica is finalized (and acknowledged). */
   syncOnFinalize: boolean;
+  /**
+   * With syncOnFinalize: start an fdatasync of a replica being written every this many
+   * bytes, in the background, so finalize only waits for the tail (0 = only at finalize).
+   */
+  syncBehindWritesBytes: number;
   connectionsMax: number;
   /** Packets received and not yet on local disk, per connection, before reading pauses. */
   packetsInflightMax: number;
@@ -174,6 +179,7 @@ export const DATANODE_DEFAULTS: DataNodeConfig = {
   blockReportIntervalMs: 6 * 3_600_000,
   reservedBytes: 0,
   syncOnFinalize: true,
+  syncBehindWritesBytes: 8 * 1024 * 1024,
   connectionsMax: 4096,
   packetsInflightMax: 32,
   handshakeTimeoutMs: 10_000,

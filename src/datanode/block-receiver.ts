@@ -6,7 +6,7 @@
  *
  * Per packet, in order: check sequence number, offset and size; forward the frame bytes to
  * the mirror untouched (a new 12-byte frame header, the received body view); verify every
- * chunk's checksum; write payload and checksums at their offsets. The ack for a packet goes
+ * chunk's checksum (on the last node only); write payload and checksums at their offsets. The ack for a packet goes
  * upstream once it is on local disk and the mirror has acked it, strictly in seqno order.
  *
  * Bounded memory: every packet holds an in-flight slot of the upstream connection until
@@ -57,6 +57,7 @@ export class BlockReceiver {
   private mirror: DataConnection | null = null;
   private mirrorRequestId = 1;
   private ready = false;
+  private verifies = true;
   private finished = false;
   private failed = false;
   /** The LAST packet has arrived: any packet after it is a protocol error. */
@@ -67,6 +68,11 @@ export class BlockReceiver {
   private bytesReceived = 0;
   private readonly pending: PendingPacket[] = [];
   private completions: Promise<void> = Promise.resolve();
+  /** A background fdatasync of the data file (sync-behind-writes), or a settled promise. */
+  private syncBehind: Promise<void> = Promise.resolve();
+  private syncingBehind = false;
+  private syncBehindError: unknown = null;
+  private unsyncedBytes = 0;
   private readonly log: Logger;
   private readonly downstream: number;
 
@@ -105,6 +111,7 @@ export class BlockReceiver {
       return;
     }
     this.ready = true;
+    this.verifies = this.mirror === null || req.stage === WriteStage.TRANSFER;
   }
 
   private async openNew(): Promise<void> {
@@ -223,8 +230,10 @@ export class BlockReceiver {
         this.mirror.whenDrained(() => this.conn.release());
       }
     }
-    // 2. Verify every chunk.
-    const bad = firstBadChunk(p.payload, p.checksums, this.replica.chunkBytes);
+    // 2. Verify every chunk: the last node of a pipeline does (every node got the same
+    //    bytes; its ERROR_CHECKSUM fails the pipeline before any ack), as does the target
+    //    of a DataNode-to-DataNode copy. The nodes in between save that CPU, as in HDFS.
+    const bad = this.verifies ? firstBadChunk(p.payload, p.checksums, this.replica.chunkBytes) : -1;
     if (bad >= 0) {
       this.log.warn({ seqno: p.seqno, chunk: bad }, 'checksum mismatch in received packet');
       this.fail(AckStatus.ERROR_CHECKSUM, 0, new DfsError('CHECKSUM', `checksum mismatch in packet ${p.seqno}, chunk ${bad}`));
@@ -244,6 +253,7 @@ export class BlockReceiver {
         if (this.failed) return;
         this.replica.numBytes = Math.max(this.replica.numBytes, offset + p.payloadBytes);
         if (p.last) await this.finalize();
+        else this.maybeSyncBehind(p.payloadBytes);
         entry.localDone = true;
         this.conn.release();
         this.flushAcks();
@@ -258,7 +268,32 @@ export class BlockReceiver {
     if (crashAfter > 0 && ++packetsSeen >= crashAfter) process.kill(process.pid, 'SIGKILL');
   }
 
+  /**
+   * Sync-behind-writes: every `syncBehindWritesBytes`, an fdatasync of the data file runs
+   * in the background (acks do not wait for it), so the dirty pages reach the disk while
+   * the block streams and the fdatasync at finalize, which the last ack does wait for,
+   * only has the tail left. One at a time; finalize and close wait for it.
+   */
+  private maybeSyncBehind(bytes: number): void {
+    const every = this.dn.config.syncBehindWritesBytes;
+    if (!this.dn.config.syncOnFinalize || every <= 0) return;
+    this.unsyncedBytes += bytes;
+    if (this.syncingBehind || this.unsyncedBytes < every) return;
+    this.syncingBehind = true;
+    this.unsyncedBytes = 0;
+    this.syncBehind = promisify(fs.fdatasync)(this.dataFd)
+      // Linux reports a writeback error once: keep it, finalize must fail on it.
+      .catch((err: unknown) => {
+        this.syncBehindError ??= err;
+      })
+      .finally(() => {
+        this.syncingBehind = false;
+      });
+  }
+
   private async finalize(): Promise<void> {
+    await this.syncBehind;
+    if (this.syncBehindError !== null) throw this.syncBehindError;
     if (this.dn.config.syncOnFinalize) {
       await Promise.all([promisify(fs.fdatasync)(this.dataFd), promisify(fs.fdatasync)(this.metaFd)]);
     }
@@ -370,7 +405,7 @@ export class BlockReceiver {
    */
   private closeFilesWhenSettled(): void {
     const blockId = this.req.block.blockId;
-    const done = this.completions.then(() => this.closeFiles());
+    const done = this.completions.then(() => this.syncBehind).then(() => this.closeFiles());
     settling.set(blockId, done);
     void done.then(() => {
       if (settling.get(blockId) === done) settling.delete(blockId);
