@@ -223,6 +223,13 @@ export interface FsckSummary {
   underConstructionBlocks: number;
 }
 
+/** The whole `dfs fsck --json` document (streamed by fsck.ts in this shape). */
+export interface FsckDocument {
+  path: string;
+  files: FsckFile[];
+  summary: FsckSummary;
+}
+
 export function emptyFsckSummary(path: string): FsckSummary {
   return {
     path, status: 'HEALTHY', totalBytes: 0, directories: 0, files: 0, openFiles: 0, blocks: 0, healthyBlocks: 0,

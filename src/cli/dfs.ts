@@ -18,14 +18,17 @@ The NameNode is --namenode HOST:PORT, else $DFS_NAMENODE, else 127.0.0.1:${DEFAU
 
 Errors: one line per error on stderr, "dfs: <command>: <CODE>: <message>"
 (CODE is a DFS error code such as NOT_FOUND, NOT_EMPTY, INVALID_PATH, CONNECTION,
-or USAGE). Exit status: 0 success, 1 a DFS operation failed, 2 usage error,
-128 + N when put or get was interrupted by signal N (130 for Ctrl-C; error INTERRUPTED).
-Commands taking several paths report a failing path and go on with the others.
+or USAGE). Exit status: 0 success, 1 a DFS operation failed (for fsck also: a block
+is corrupt or missing; for waits: TIMEOUT), 2 usage error, 128 + N when put or get was
+interrupted by signal N (130 for Ctrl-C; error INTERRUPTED). Commands taking several
+paths report a failing path and go on with the others. "dfs admin" commands connect
+with the ADMIN role the NameNode requires for operator actions.
 
 --json: results go to stdout as one JSON document with exact numbers; errors are never
 written to stdout, they stay the stderr lines above and the exit status says whether
-everything succeeded. ls, mkdir, rm and du always print their document (holding what
-succeeded); stat, mv, info, put, get and df print nothing when they fail.`;
+everything succeeded. ls, mkdir, rm, du and fsck always print their document (holding
+what succeeded; fsck once its path is found); stat, mv, info, put, get, df, setrep and
+the admin commands print nothing when they fail.`;
 
 /** Thrown by our exitOverride so the catch below knows which command a usage error came from. */
 class CommandLineError extends Error {

@@ -47,6 +47,16 @@ export interface BlockEntry {
 
 const DELETES_PER_HEARTBEAT = 1000;
 
+/** A node's state as datanodeReport shows it, and what a replica on it is worth (blockHealth). */
+const NODE_STATE = {
+  silent: DatanodeReportState.DEAD, normal: DatanodeReportState.LIVE,
+  decommissioning: DatanodeReportState.DECOMMISSIONING, decommissioned: DatanodeReportState.DECOMMISSIONED,
+} as const;
+const REPLICA_STATE = {
+  silent: ReplicaState.STALE, normal: ReplicaState.LIVE,
+  decommissioning: ReplicaState.DECOMMISSIONING, decommissioned: ReplicaState.DECOMMISSIONED,
+} as const;
+
 /** A node an operator decommissioned; remembered across NameNode restarts (decommission-store.ts). */
 export interface DecommissionedNode {
   nodeId: string;
@@ -388,6 +398,11 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     return null;
   }
 
+  /** Not live (silent past the timeout, or declared dead), else its admin state. */
+  private stateOf(node: DatanodeState): 'silent' | DatanodeState['adminState'] {
+    return this.isLive(node) ? node.adminState : 'silent';
+  }
+
   /** Every replica of a block the NameNode knows of, with what it is worth (block-health.ts). */
   replicaStates(blockId: number): ReplicaHealth[] {
     const entry = this.blocks.get(blockId);
@@ -395,12 +410,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     const out: ReplicaHealth[] = [];
     for (const id of entry.replicas) {
       const node = this.nodes.get(id);
-      if (node === undefined) continue;
-      const state = !this.isLive(node) ? ReplicaState.STALE
-        : node.adminState === 'decommissioning' ? ReplicaState.DECOMMISSIONING
-        : node.adminState === 'decommissioned' ? ReplicaState.DECOMMISSIONED
-        : ReplicaState.LIVE;
-      out.push({ node: node.info, state });
+      if (node !== undefined) out.push({ node: node.info, state: REPLICA_STATE[this.stateOf(node)] });
     }
     for (const id of entry.corrupt) {
       const node = this.nodes.get(id);
@@ -413,10 +423,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     const now = this.clock.nowMs();
     return [...this.nodes.values()].map((n) => ({
       nodeId: n.info.nodeId, host: n.info.host, port: n.info.port,
-      state: !this.isLive(n) ? DatanodeReportState.DEAD
-        : n.adminState === 'decommissioning' ? DatanodeReportState.DECOMMISSIONING
-        : n.adminState === 'decommissioned' ? DatanodeReportState.DECOMMISSIONED
-        : DatanodeReportState.LIVE,
+      state: NODE_STATE[this.stateOf(n)],
       capacityBytes: n.capacityBytes, usedBytes: n.usedBytes, remainingBytes: n.remainingBytes,
       blockCount: n.blocks.size, activeTransfers: n.activeTransfers, lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
     }));

@@ -21,6 +21,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Role } from '../../protocol/handshake.js';
+import type { ClusterReport, FsckDocument } from '../../src/cli/admin-format.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { startCluster } from '../support/cluster.js';
@@ -44,60 +45,14 @@ function json<T>(r: DfsRun): T {
   return JSON.parse(r.stdout) as T;
 }
 
-interface ReportNodeJson {
-  nodeId: string;
-  address: string;
-  host: string;
-  port: number;
-  state: string;
-  capacityBytes: number;
-  usedBytes: number;
-  remainingBytes: number;
-  usedPercent: number;
-  blockCount: number;
-  activeTransfers: number;
-  lastHeartbeatAgoMs: number;
-}
-
-interface ReportJson {
-  namenode: string;
-  safeMode: boolean;
-  live: number;
-  dead: number;
-  decommissioning: number;
-  decommissioned: number;
-  capacityBytes: number;
-  usedBytes: number;
-  remainingBytes: number;
-  blocks: number;
-  underReplicated: number;
-  corrupt: number;
-  missing: number;
-  pendingCopies: number;
-  corruptBlockIds: number[];
-  missingBlockIds: number[];
-  nodes: ReportNodeJson[];
-}
-
-interface FsckJson {
-  path: string;
-  files: Array<{
-    path: string;
-    replication: number;
-    health: string;
-    blocks: Array<{ block: string; blockId: number; health: string; liveReplicas: number; replicas: Array<{ address: string; state: string }> }>;
-  }>;
-  summary: { status: string; files: number; blocks: number; healthyBlocks: number; corruptBlocks: number; missingBlocks: number; underReplicatedBlocks: number };
-}
-
-async function report(): Promise<ReportJson> {
-  return json<ReportJson>(ok(await dfs(['--json', 'admin', 'report'])));
+async function report(): Promise<ClusterReport> {
+  return json<ClusterReport>(ok(await dfs(['--json', 'admin', 'report'])));
 }
 
 /** fsck --json --files of `path`; exit status 0 or 1 (corrupt) both give a document. */
-async function fsckJson(path: string): Promise<{ run: DfsRun; doc: FsckJson }> {
+async function fsckJson(path: string): Promise<{ run: DfsRun; doc: FsckDocument }> {
   const run = await dfs(['--json', 'fsck', '--files', path]);
-  return { run, doc: json<FsckJson>(run) };
+  return { run, doc: json<FsckDocument>(run) };
 }
 
 /** Writes files of a few 256 KiB blocks (the last one partial) under `dir`. */
@@ -112,7 +67,7 @@ async function writeFiles(dir: string, count: number, replication: number, seed:
 }
 
 /** Waits until fsck of `path` is HEALTHY with every block healthy (replicas reported, surplus trimmed). */
-async function waitHealthy(path: string, timeoutMs = 20_000): Promise<FsckJson> {
+async function waitHealthy(path: string, timeoutMs = 20_000): Promise<FsckDocument> {
   return waitFor(`fsck ${path} to be healthy`, async () => {
     const { run, doc } = await fsckJson(path);
     return run.code === 0 && doc.summary.status === 'HEALTHY' && doc.summary.healthyBlocks === doc.summary.blocks ? doc : undefined;

@@ -3,17 +3,17 @@
  * DfsClient calls; what they print is built in ../format.ts.
  *
  * `ls -R` walks the tree depth-first and prints it in pre-order (an entry, then everything
- * beneath it), like `hdfs dfs -ls -R`. It keeps one cursor per directory level (the current
- * page of at most --page-size entries and the name to continue after), never a list of
- * directories still to visit, so memory is depth x page size however wide the tree is.
- * A directory that vanishes or fails mid-walk is reported and skipped.
+ * beneath it), like `hdfs dfs -ls -R`, with the walk of ./tree-walk.ts: memory is depth x
+ * page size however wide the tree is, and a directory that vanishes or fails mid-walk is
+ * reported and skipped.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../../protocol/limits.js';
 import { FileType, type FileStatus } from '../../../protocol/types.js';
 import { isDfsError } from '../../../protocol/errors.js';
 import { formatLsRows, formatServerInfo, formatStat, lsRow } from '../format.js';
-import { isFatal, joinChild, normalizePath, runCommand, type CommandContext } from './command-context.js';
+import { isFatal, normalizePath, runCommand, type CommandContext } from './command-context.js';
+import { walkTree } from './tree-walk.js';
 
 function pageSizeArg(value: string): number {
   const n = Number(value);
@@ -33,6 +33,11 @@ interface LsOptions {
 class LsSink {
   private rows: string[][] = [];
   private jsonCount = 0;
+
+  /** Text rows waiting for the next flush. */
+  get batched(): number {
+    return this.rows.length;
+  }
 
   constructor(private readonly ctx: CommandContext) {}
 
@@ -63,12 +68,10 @@ class LsSink {
   }
 }
 
-interface DirCursor {
-  dir: string;
-  entries: FileStatus[];
-  next: number;
-  startAfter: string;
-  hasMore: boolean;
+/** The directory holding `fullPath`. */
+function parentOf(fullPath: string): string {
+  const at = fullPath.lastIndexOf('/');
+  return at <= 0 ? '/' : fullPath.slice(0, at);
 }
 
 async function lsOne(ctx: CommandContext, sink: LsSink, path: string, options: LsOptions): Promise<void> {
@@ -77,37 +80,16 @@ async function lsOne(ctx: CommandContext, sink: LsSink, path: string, options: L
     await sink.entry(top, path);
     return;
   }
-  const stack: DirCursor[] = [{ dir: path, entries: [], next: 0, startAfter: '', hasMore: true }];
-  while (stack.length > 0) {
-    const cur = stack[stack.length - 1]!;
-    if (cur.next >= cur.entries.length) {
+  // Rows are aligned per batch: the entries of one directory, at most a page of them.
+  let dir = path;
+  for await (const { path: full, status } of walkTree(ctx, path, top, { pageSize: options.pageSize, recursive: options.recursive === true })) {
+    if (full === path) continue; // the directory itself: ls lists its entries
+    const parent = parentOf(full);
+    if (parent !== dir || sink.batched >= options.pageSize) {
       await sink.flushRows();
-      if (!cur.hasMore) {
-        stack.pop();
-        continue;
-      }
-      try {
-        const page = await ctx.client.listPage(cur.dir, cur.startAfter, options.pageSize);
-        cur.entries = page.entries;
-        cur.next = 0;
-        cur.hasMore = page.hasMore && page.entries.length > 0;
-      } catch (err) {
-        // The top directory failing is this path's error; a subdirectory failing (deleted
-        // while we walk) is reported and the walk goes on with its siblings.
-        if (stack.length === 1 || isFatal(err)) throw err;
-        ctx.reportError(err);
-        stack.pop();
-      }
-      continue;
+      dir = parent;
     }
-    const entry = cur.entries[cur.next++]!;
-    cur.startAfter = entry.path;
-    const full = joinChild(cur.dir, entry.path);
-    await sink.entry(entry, full);
-    if (options.recursive && entry.type === FileType.DIRECTORY) {
-      await sink.flushRows();
-      stack.push({ dir: full, entries: [], next: 0, startAfter: '', hasMore: true });
-    }
+    await sink.entry(status, full);
   }
 }
 

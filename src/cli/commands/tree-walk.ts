@@ -1,6 +1,7 @@
 /**
- * The depth-first walk of a DFS tree that du, setrep -R and fsck share: the top path, then
- * everything beneath it in pre-order (an entry, then everything beneath it), with full paths.
+ * The depth-first walk of a DFS tree that ls, du, setrep -R and fsck share: the top path,
+ * then everything beneath it in pre-order (an entry, then everything beneath it), with full
+ * paths, like `hdfs dfs -ls -R`.
  *
  * Memory is depth x page size however wide the tree: the walk keeps one cursor per directory
  * level (the current page of entries and the name to continue after), never a list of
@@ -25,8 +26,17 @@ interface DirCursor {
   hasMore: boolean;
 }
 
+export interface WalkOptions {
+  /** Entries fetched per NameNode call. */
+  pageSize?: number;
+  /** Descend into subdirectories (default); false: the top directory's entries only. */
+  recursive?: boolean;
+}
+
 /** Yields `top` (whose status the caller has) and every entry beneath it, in pre-order. */
-export async function* walkTree(ctx: CommandContext, top: string, topStatus: FileStatus, pageSize = LIST_LIMIT_DEFAULT): AsyncGenerator<TreeEntry> {
+export async function* walkTree(ctx: CommandContext, top: string, topStatus: FileStatus, options: WalkOptions = {}): AsyncGenerator<TreeEntry> {
+  const pageSize = options.pageSize ?? LIST_LIMIT_DEFAULT;
+  const recursive = options.recursive ?? true;
   yield { path: top, status: topStatus };
   if (topStatus.type !== FileType.DIRECTORY) return;
   const stack: DirCursor[] = [{ dir: top, entries: [], next: 0, startAfter: '', hasMore: true }];
@@ -53,6 +63,6 @@ export async function* walkTree(ctx: CommandContext, top: string, topStatus: Fil
     cur.startAfter = entry.path;
     const full = joinChild(cur.dir, entry.path);
     yield { path: full, status: entry };
-    if (entry.type === FileType.DIRECTORY) stack.push({ dir: full, entries: [], next: 0, startAfter: '', hasMore: true });
+    if (recursive && entry.type === FileType.DIRECTORY) stack.push({ dir: full, entries: [], next: 0, startAfter: '', hasMore: true });
   }
 }
