@@ -5,27 +5,25 @@
  * callback is held while the window is full, so memory stays bounded whatever the
  * producer does). Unacknowledged packets are kept until acked so they can be resent.
  *
- *   create (in _construct) -> [addBlock -> pipeline -> packets ... last packet -> all acked]* -> complete
+ *   create (in _construct) -> [addBlock -> pipeline -> packets ... last packet]* -> all acked -> complete
  *
- * Failures:
- * - pipeline setup fails: abandon the block, ask for a new one excluding the bad node;
- * - a node fails mid-block: new generation stamp from the NameNode, pipeline rebuilt from
- *   the survivors (they truncate to the acknowledged length), unacked packets resent;
- * - no survivor left, or too many attempts: the stream fails with a typed error.
+ * Block boundaries do not drain the pipeline: once a block's last packet is sent, the
+ * next block is allocated and its pipeline filled while the previous block's last acks
+ * (which wait for its replicas to be finalized) are still coming; at most two blocks are
+ * in flight, both within the one window. Each block's pipeline, acks and recovery are a
+ * BlockWriter's (block-writer.ts); any block's unrecoverable failure fails the stream.
  * A destroyed stream (error, abort signal, Ctrl-C) stops renewing the lease; the NameNode
  * recovers the file when the lease expires. `complete` is retried while the NameNode waits
  * for block reports.
  */
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CHUNK_BYTES_DEFAULT, encodePacketHeader, PACKET_PAYLOAD_BYTES_DEFAULT, WriteStage, type Ack,
-} from '../../protocol/data-messages.js';
+import { CHUNK_BYTES_DEFAULT, PACKET_PAYLOAD_BYTES_DEFAULT } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
-import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import type { Block } from '../../protocol/types.js';
 import { computeChecksums, initChecksum } from '../common/checksum.js';
+import { BlockWriter, type BlockWriterHost, type OutPacket } from './block-writer.js';
 import type { CreateOptions, DfsClient } from './dfs-client.js';
-import { WritePipeline } from './write-pipeline.js';
 
 export interface OutputStreamOptions extends CreateOptions {
   chunkBytes?: number;
@@ -39,46 +37,28 @@ export interface OutputStreamOptions extends CreateOptions {
   onPacketAcked?: (latencyUs: number) => void;
 }
 
-interface OutPacket {
-  seqno: number;
-  offsetInBlock: number;
-  buffer: Buffer;
-  payload: Buffer;
-  checksums: Buffer;
-  last: boolean;
-  /** performance.now() when the packet was (last) sent. */
-  sentAt: number;
-}
-
-const SETUP_ATTEMPTS = 4;
-const RECOVERY_ATTEMPTS = 6;
-
-export class DfsOutputStream extends Writable {
+export class DfsOutputStream extends Writable implements BlockWriterHost {
+  readonly chunkBytes: number;
   private blockBytes = 0;
-  private readonly chunkBytes: number;
   private readonly packetBytes: number;
   private readonly windowBytes: number;
-  private block: Block | null = null;
-  private targets: DatanodeInfo[] = [];
-  private pipeline: WritePipeline | null = null;
+  /** The block being filled, and the one before it while its last acks are on their way. */
+  private current: BlockWriter | null = null;
+  private tail: BlockWriter | null = null;
+  /** The last block handed to the NameNode (addBlock's `previous`). */
   private previous: Block | null = null;
-  private bytesInBlock = 0;
-  private ackedInBlock = 0;
   private buf: Buffer;
   private fill = 0;
   private readonly free: Buffer[] = [];
-  private unacked: OutPacket[] = [];
   private unackedBytes = 0;
-  private seqno = 0;
   private waiters: Array<() => void> = [];
   private failure: Error | null = null;
-  private recovering = false;
   private completed = false;
   /** Bytes acknowledged by the pipeline, for progress reporting. */
   bytesAcked = 0;
   bytesWritten = 0;
 
-  constructor(private readonly client: DfsClient, readonly path: string, private readonly options: OutputStreamOptions = {}) {
+  constructor(readonly client: DfsClient, readonly path: string, private readonly options: OutputStreamOptions = {}) {
     super({ highWaterMark: 1024 * 1024, signal: options.signal });
     this.chunkBytes = options.chunkBytes ?? CHUNK_BYTES_DEFAULT;
     this.packetBytes = Math.max(this.chunkBytes, Math.floor((options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT) / this.chunkBytes) * this.chunkBytes);
@@ -106,7 +86,8 @@ export class DfsOutputStream extends Writable {
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     if (!this.completed) {
       this.failure ??= err ?? new DfsError('CONNECTION', 'write aborted');
-      this.pipeline?.close();
+      this.current?.close();
+      this.tail?.close();
       this.client.forgetOpenFile(this.path);
       this.wake();
     }
@@ -119,30 +100,33 @@ export class DfsOutputStream extends Writable {
     let off = 0;
     while (off < chunk.length) {
       this.check();
-      if (this.block === null) await this.nextBlock();
-      const room = Math.min(this.packetBytes - this.fill, this.blockBytes - this.bytesInBlock - this.fill);
+      const writer = this.current ?? (await this.nextBlock());
+      const room = Math.min(this.packetBytes - this.fill, this.blockBytes - writer.bytesSent - this.fill);
       const n = Math.min(room, chunk.length - off);
       chunk.copy(this.buf, this.fill, off, off + n);
       this.fill += n;
       off += n;
       this.bytesWritten += n;
-      const endsBlock = this.bytesInBlock + this.fill === this.blockBytes;
+      const endsBlock = writer.bytesSent + this.fill === this.blockBytes;
       if (this.fill === this.packetBytes || endsBlock) {
-        await this.emitPacket(endsBlock);
-        if (endsBlock) await this.finishBlock();
+        await this.emitPacket(writer, endsBlock);
+        if (endsBlock) await this.endBlock(writer);
       }
     }
   }
 
   private async finish(): Promise<void> {
     this.check();
-    if (this.block !== null) {
-      await this.emitPacket(true);
-      await this.finishBlock();
+    if (this.current !== null) {
+      const writer = this.current;
+      await this.emitPacket(writer, true);
+      await this.endBlock(writer);
     }
+    await this.until(() => this.tail === null || this.tail.done);
+    const last = this.tail?.finished ?? null;
     const deadline = Date.now() + (this.options.completeTimeoutMs ?? 60_000);
     for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
-      if (await this.client.completeFile(this.path, this.previous)) break;
+      if (await this.client.completeFile(this.path, last)) break;
       if (Date.now() > deadline) {
         throw new DfsError('NOT_REPLICATED', `${this.path}: blocks not reported by enough DataNodes in time; the file stays open`);
       }
@@ -151,145 +135,62 @@ export class DfsOutputStream extends Writable {
     this.completed = true;
   }
 
-  private async emitPacket(last: boolean): Promise<void> {
+  private async emitPacket(writer: BlockWriter, last: boolean): Promise<void> {
     const payload = this.buf.subarray(0, this.fill);
     const checksums = computeChecksums(payload, this.chunkBytes);
-    const packet: OutPacket = { seqno: this.seqno++, offsetInBlock: this.bytesInBlock, buffer: this.buf, payload, checksums, last, sentAt: 0 };
-    this.bytesInBlock += this.fill;
+    const packet: OutPacket = { seqno: 0, offsetInBlock: writer.bytesSent, buffer: this.buf, payload, checksums, last, sentAt: 0 };
     this.fill = 0;
-    this.unacked.push(packet);
     this.unackedBytes += payload.length;
-    if (!this.recovering) this.send(packet);
+    writer.send(packet);
     // The next packet's buffer: a recycled one, once the window has room.
     await this.until(() => this.unackedBytes + this.packetBytes <= this.windowBytes);
     this.buf = this.free.pop() ?? Buffer.allocUnsafeSlow(this.packetBytes);
-    if (this.pipeline !== null && !this.recovering) {
-      const p = this.pipeline;
-      await new Promise<void>((resolve) => p.whenDrained(resolve));
-    }
-  }
-
-  private send(p: OutPacket): void {
-    p.sentAt = performance.now();
-    const header = encodePacketHeader(this.pipeline!.requestId, {
-      blockId: this.block!.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last, payloadBytes: p.payload.length,
-    }, p.checksums);
-    this.pipeline!.sendPacket(header, p.payload);
+    await new Promise<void>((resolve) => writer.whenDrained(resolve));
   }
 
   // ---- blocks ----------------------------------------------------------------------
 
-  private async nextBlock(): Promise<void> {
-    const exclude: string[] = [];
-    let lastErr: Error | null = null;
-    for (let attempt = 0; attempt < SETUP_ATTEMPTS; attempt++) {
-      const lb = await this.client.addBlock(this.path, this.previous, exclude);
-      const pipeline = new WritePipeline(lb.locations);
-      const bad = await pipeline.open(lb.block, WriteStage.CREATE, this.client.clientName, this.chunkBytes, this.listener());
-      if (bad === null) {
-        this.block = { ...lb.block };
-        this.targets = lb.locations;
-        this.pipeline = pipeline;
-        this.bytesInBlock = 0;
-        this.ackedInBlock = 0;
-        this.seqno = 0;
-        return;
-      }
-      lastErr = bad.err;
-      exclude.push(lb.locations[bad.badIndex]!.nodeId);
-      await this.client.abandonBlock(this.path, lb.block.blockId);
-    }
-    throw new DfsError('CONNECTION', `${this.path}: could not build a write pipeline after ${SETUP_ATTEMPTS} attempts (excluded ${exclude.join(', ')}): ${lastErr?.message}`);
+  /** Allocates the block after `previous` and opens its pipeline. */
+  private async nextBlock(): Promise<BlockWriter> {
+    this.current = await BlockWriter.open(this, this.previous);
+    return this.current;
   }
 
-  private async finishBlock(): Promise<void> {
-    await this.until(() => this.unacked.length === 0 && !this.recovering);
-    this.pipeline?.close();
-    this.pipeline = null;
-    this.previous = { ...this.block!, numBytes: this.bytesInBlock };
-    this.block = null;
+  /**
+   * The writer's last packet is sent: it becomes the tail, its acks still to come, once
+   * the tail before it is fully acknowledged (at most two blocks in flight).
+   */
+  private async endBlock(writer: BlockWriter): Promise<void> {
+    await this.until(() => this.tail === null || this.tail.done);
+    this.tail = writer;
+    this.current = null;
+    this.previous = writer.finished;
   }
 
-  private listener() {
-    return {
-      onAck: (ack: Ack) => this.onAck(ack),
-      onFailure: (badIndex: number, err: DfsError) => this.onPipelineFailure(badIndex, err),
-    };
+  // ---- BlockWriterHost -------------------------------------------------------------
+
+  onPacketAcked(packet: OutPacket): void {
+    this.unackedBytes -= packet.payload.length;
+    this.bytesAcked += packet.payload.length;
+    this.options.onPacketAcked?.((performance.now() - packet.sentAt) * 1000);
+    if (this.free.length < 4) this.free.push(packet.buffer);
   }
 
-  private onAck(ack: Ack): void {
-    const head = this.unacked[0];
-    if (head === undefined || head.seqno !== ack.seqno) {
-      this.onPipelineFailure(0, new DfsError('PROTOCOL', `ack for seqno ${ack.seqno}, expected ${head?.seqno ?? 'none'}`));
-      return;
-    }
-    this.unacked.shift();
-    this.unackedBytes -= head.payload.length;
-    this.ackedInBlock = head.offsetInBlock + head.payload.length;
-    this.bytesAcked += head.payload.length;
-    this.options.onPacketAcked?.((performance.now() - head.sentAt) * 1000);
-    if (this.free.length < 4) this.free.push(head.buffer);
-    this.wake();
-  }
-
-  private onPipelineFailure(badIndex: number, err: DfsError): void {
-    if (this.recovering || this.failure || this.block === null) return;
-    this.recovering = true;
-    this.pipeline?.close();
-    this.recover(badIndex, err).then(
-      () => {
-        this.recovering = false;
-        this.wake();
-      },
-      (e: Error) => {
-        this.recovering = false;
-        this.failure = e;
-        this.wake();
-      },
-    );
-  }
-
-  /** Rebuilds the pipeline from the survivors and resends what was not acknowledged. */
-  private async recover(badIndex: number, cause: DfsError): Promise<void> {
-    let bad = badIndex;
-    let lastErr: Error = cause;
-    for (let attempt = 0; attempt < RECOVERY_ATTEMPTS; attempt++) {
-      const dropped = this.targets[bad];
-      this.targets = this.targets.filter((_, i) => i !== bad);
-      if (this.targets.length === 0) {
-        throw new DfsError('BLOCK_UNAVAILABLE', `${this.path}: every DataNode in the pipeline for block ${this.block!.blockId} failed (last: ${lastErr.message})`);
-      }
-      const { genStamp } = await this.client.rpc.call('bumpGenStamp', { path: this.path, clientName: this.client.clientName, blockId: this.block!.blockId });
-      this.block = { ...this.block!, genStamp };
-      const pipeline = new WritePipeline(this.targets);
-      const failed = await pipeline.open(
-        { blockId: this.block.blockId, genStamp, numBytes: this.ackedInBlock }, WriteStage.RECOVER, this.client.clientName, this.chunkBytes, this.listener(),
-      );
-      if (failed !== null) {
-        bad = failed.badIndex;
-        lastErr = failed.err;
-        continue;
-      }
-      this.emitWarning(`pipeline for block ${this.block.blockId} rebuilt without ${dropped?.nodeId} (${cause.message})`);
-      this.pipeline = pipeline;
-      this.seqno = 0;
-      for (const p of this.unacked) {
-        p.seqno = this.seqno++;
-        this.send(p);
-      }
-      return;
-    }
-    throw new DfsError('CONNECTION', `${this.path}: pipeline recovery failed after ${RECOVERY_ATTEMPTS} attempts: ${lastErr.message}`);
-  }
-
-  private emitWarning(message: string): void {
+  onRecovered(message: string): void {
     this.emit('recovery', message);
+  }
+
+  wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
   }
 
   // ---- waiting ---------------------------------------------------------------------
 
   private check(): void {
-    if (this.failure) throw this.failure;
+    const failure = this.failure ?? this.current?.failure ?? this.tail?.failure ?? null;
+    if (failure !== null) throw failure;
   }
 
   private async until(pred: () => boolean): Promise<void> {
@@ -298,11 +199,5 @@ export class DfsOutputStream extends Writable {
       if (pred()) return;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
   }
 }

@@ -1,0 +1,189 @@
+/**
+ * One block of a file being written: its DataNode pipeline, the packets sent and not yet
+ * acknowledged (kept so they can be resent), the acks, and pipeline recovery. The output
+ * stream (dfs-output-stream.ts) cuts the bytes into packets and keeps up to two of these
+ * going: the block being filled and the previous one whose last acks are still on their
+ * way, so a block boundary does not drain the pipeline.
+ *
+ * Failures:
+ * - setup fails: the block is abandoned and a new one asked for, excluding the bad node;
+ * - a node fails mid-block: a new generation stamp from the NameNode, a pipeline rebuilt
+ *   from the survivors (they truncate to the acknowledged length), unacked packets resent;
+ * - no survivor left, or too many attempts: `failure` is set and the stream fails.
+ */
+import { encodePacketHeader, WriteStage, type Ack } from '../../protocol/data-messages.js';
+import { DfsError } from '../../protocol/errors.js';
+import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import type { DfsClient } from './dfs-client.js';
+import { WritePipeline } from './write-pipeline.js';
+
+export interface OutPacket {
+  seqno: number;
+  offsetInBlock: number;
+  buffer: Buffer;
+  payload: Buffer;
+  checksums: Buffer;
+  last: boolean;
+  /** performance.now() when the packet was (last) sent. */
+  sentAt: number;
+}
+
+/** What a block writer needs from its stream. */
+export interface BlockWriterHost {
+  readonly client: DfsClient;
+  readonly path: string;
+  readonly chunkBytes: number;
+  /** A packet was acknowledged by every node of the pipeline. */
+  onPacketAcked(packet: OutPacket): void;
+  /** Something a waiter may be waiting for changed (ack, recovery end, failure). */
+  wake(): void;
+  /** A pipeline was rebuilt without a node. */
+  onRecovered(message: string): void;
+}
+
+const SETUP_ATTEMPTS = 4;
+const RECOVERY_ATTEMPTS = 6;
+
+export class BlockWriter {
+  /** Bytes of the block handed to `send` so far. */
+  bytesSent = 0;
+  failure: Error | null = null;
+  private ackedInBlock = 0;
+  private readonly unacked: OutPacket[] = [];
+  private seqno = 0;
+  private recovering = false;
+  private lastSent = false;
+
+  private constructor(
+    private readonly host: BlockWriterHost,
+    public block: Block,
+    private targets: DatanodeInfo[],
+    private pipeline: WritePipeline | null,
+  ) {}
+
+  /** Asks the NameNode for the next block after `previous` and opens its pipeline. */
+  static async open(host: BlockWriterHost, previous: Block | null): Promise<BlockWriter> {
+    const exclude: string[] = [];
+    let lastErr: Error | null = null;
+    for (let attempt = 0; attempt < SETUP_ATTEMPTS; attempt++) {
+      const lb = await host.client.addBlock(host.path, previous, exclude);
+      const pipeline = new WritePipeline(lb.locations);
+      let writer: BlockWriter | null = null;
+      const bad = await pipeline.open(lb.block, WriteStage.CREATE, host.client.clientName, host.chunkBytes, {
+        onAck: (ack) => writer?.onAck(ack),
+        onFailure: (badIndex, err) => writer?.onPipelineFailure(badIndex, err),
+      });
+      if (bad === null) {
+        writer = new BlockWriter(host, { ...lb.block }, lb.locations, pipeline);
+        return writer;
+      }
+      lastErr = bad.err;
+      exclude.push(lb.locations[bad.badIndex]!.nodeId);
+      await host.client.abandonBlock(host.path, lb.block.blockId);
+    }
+    throw new DfsError('CONNECTION', `${host.path}: could not build a write pipeline after ${SETUP_ATTEMPTS} attempts (excluded ${exclude.join(', ')}): ${lastErr?.message}`);
+  }
+
+  /** Every packet up to the last one has been acknowledged. */
+  get done(): boolean {
+    return this.lastSent && this.unacked.length === 0 && !this.recovering;
+  }
+
+  /** The block as the NameNode should record it once this writer is done. */
+  get finished(): Block {
+    return { ...this.block, numBytes: this.bytesSent };
+  }
+
+  send(packet: OutPacket): void {
+    packet.seqno = this.seqno++;
+    this.bytesSent += packet.payload.length;
+    this.lastSent = packet.last;
+    this.unacked.push(packet);
+    if (!this.recovering) this.transmit(packet);
+  }
+
+  /** Calls back when the pipeline's socket has room (at once while recovering). */
+  whenDrained(cb: () => void): void {
+    if (this.pipeline === null || this.recovering) return cb();
+    this.pipeline.whenDrained(cb);
+  }
+
+  close(): void {
+    this.pipeline?.close();
+    this.pipeline = null;
+  }
+
+  private transmit(p: OutPacket): void {
+    p.sentAt = performance.now();
+    const header = encodePacketHeader(this.pipeline!.requestId, {
+      blockId: this.block.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last, payloadBytes: p.payload.length,
+    }, p.checksums);
+    this.pipeline!.sendPacket(header, p.payload);
+  }
+
+  private onAck(ack: Ack): void {
+    const head = this.unacked[0];
+    if (head === undefined || head.seqno !== ack.seqno) {
+      this.onPipelineFailure(0, new DfsError('PROTOCOL', `ack for seqno ${ack.seqno}, expected ${head?.seqno ?? 'none'}`));
+      return;
+    }
+    this.unacked.shift();
+    this.ackedInBlock = head.offsetInBlock + head.payload.length;
+    if (this.done) this.close();
+    this.host.onPacketAcked(head);
+    this.host.wake();
+  }
+
+  private onPipelineFailure(badIndex: number, err: DfsError): void {
+    if (this.recovering || this.failure !== null || this.done) return;
+    this.recovering = true;
+    this.pipeline?.close();
+    this.recover(badIndex, err).then(
+      () => {
+        this.recovering = false;
+        if (this.done) this.close();
+        this.host.wake();
+      },
+      (e: Error) => {
+        this.recovering = false;
+        this.failure = e;
+        this.host.wake();
+      },
+    );
+  }
+
+  /** Rebuilds the pipeline from the survivors and resends what was not acknowledged. */
+  private async recover(badIndex: number, cause: DfsError): Promise<void> {
+    const { client, path } = this.host;
+    let bad = badIndex;
+    let lastErr: Error = cause;
+    for (let attempt = 0; attempt < RECOVERY_ATTEMPTS; attempt++) {
+      const dropped = this.targets[bad];
+      this.targets = this.targets.filter((_, i) => i !== bad);
+      if (this.targets.length === 0) {
+        throw new DfsError('BLOCK_UNAVAILABLE', `${path}: every DataNode in the pipeline for block ${this.block.blockId} failed (last: ${lastErr.message})`);
+      }
+      const { genStamp } = await client.rpc.call('bumpGenStamp', { path, clientName: client.clientName, blockId: this.block.blockId });
+      this.block = { ...this.block, genStamp };
+      const pipeline = new WritePipeline(this.targets);
+      const failed = await pipeline.open(
+        { blockId: this.block.blockId, genStamp, numBytes: this.ackedInBlock }, WriteStage.RECOVER, client.clientName, this.host.chunkBytes,
+        { onAck: (ack) => this.onAck(ack), onFailure: (i, err) => this.onPipelineFailure(i, err) },
+      );
+      if (failed !== null) {
+        bad = failed.badIndex;
+        lastErr = failed.err;
+        continue;
+      }
+      this.host.onRecovered(`pipeline for block ${this.block.blockId} rebuilt without ${dropped?.nodeId} (${cause.message})`);
+      this.pipeline = pipeline;
+      this.seqno = 0;
+      for (const p of this.unacked) {
+        p.seqno = this.seqno++;
+        this.transmit(p);
+      }
+      return;
+    }
+    throw new DfsError('CONNECTION', `${path}: pipeline recovery failed after ${RECOVERY_ATTEMPTS} attempts: ${lastErr.message}`);
+  }
+}
