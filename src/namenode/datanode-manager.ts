@@ -8,12 +8,20 @@
  * A replica counts only if its generation stamp and length match the block's: a replica
  * of a deleted file, with an older generation stamp (left behind by pipeline recovery) or
  * of the wrong length is scheduled for deletion on its node and never handed to readers.
+ *
+ * Thousands of DataNodes heartbeat every few seconds and each full report lists every
+ * replica a node holds, so those paths cost O(1) per heartbeat and O(1) per reported block:
+ * a full report is applied as a difference (only replicas that appeared or vanished touch
+ * the block map and wake the replication monitor; a steady report changes nothing), and
+ * targets for new replicas are sampled (block-placement.ts) rather than chosen by
+ * shuffling every node.
  */
 import { DfsError } from '../../protocol/errors.js';
 import type { DatanodeCommand, DatanodeReportEntry, DatanodeStorageReport, ReplicaHealth } from '../../protocol/namenode-messages.js';
 import { CommandType, DatanodeReportState, ReplicaState } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import type { Clock } from '../common/clock.js';
+import { BlockPlacement } from './block-placement.js';
 import type { Logger } from '../common/logger.js';
 import type { BlockLocator } from './client-rpc.js';
 import type { BlockMeta, FileNode, INode } from './inode.js';
@@ -46,6 +54,8 @@ export interface BlockEntry {
 }
 
 const DELETES_PER_HEARTBEAT = 1000;
+/** The answer to almost every heartbeat (never modified). */
+const NO_COMMANDS: DatanodeCommand[] = [];
 
 /** A node's state as datanodeReport shows it, and what a replica on it is worth (blockHealth). */
 const NODE_STATE = {
@@ -72,6 +82,7 @@ export interface DatanodeManagerOptions {
 export class DatanodeManager implements NamespaceListener, BlockLocator {
   readonly nodes = new Map<string, DatanodeState>();
   readonly blocks = new Map<number, BlockEntry>();
+  private readonly placement = new BlockPlacement<DatanodeState>();
   private rotate = 0;
   /** Blocks whose replication may have changed; the replication monitor examines them. */
   readonly dirty = new Set<number>();
@@ -187,7 +198,9 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     if (existing) {
       // Re-registration (restart): forget what it held, its block report tells again.
       this.dropReplicas(existing);
+      const previousHost = existing.info.host;
       existing.info = info;
+      this.placement.moved(existing, previousHost);
       Object.assign(existing, report, { lastHeartbeatMs: now, dead: false });
       this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}` }, 'datanode re-registered');
       return;
@@ -203,6 +216,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       ...report, info, lastHeartbeatMs: now, activeTransfers: 0, blocks: new Set(), pendingDeletes: new Map(), dead: false,
       pendingCopies: [], scheduledTransfers: 0, adminState: remembered === undefined ? 'normal' : 'decommissioning',
     });
+    this.placement.add(this.nodes.get(info.nodeId)!);
     this.log.info(
       { node: info.nodeId, addr: addressOf(info), capacity: report.capacityBytes, decommissioning: remembered !== undefined },
       'datanode registered',
@@ -223,7 +237,12 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       this.log.info({ node: report.nodeId }, 'dead datanode is heartbeating again; asking it to re-register');
       return [{ type: CommandType.REREGISTER, blocks: [], targets: [] }];
     }
-    Object.assign(node, report, { lastHeartbeatMs: this.clock.nowMs() });
+    node.capacityBytes = report.capacityBytes;
+    node.usedBytes = report.usedBytes;
+    node.remainingBytes = report.remainingBytes;
+    node.activeTransfers = report.activeTransfers;
+    node.lastHeartbeatMs = this.clock.nowMs();
+    if (node.pendingDeletes.size === 0 && node.pendingCopies.length === 0) return NO_COMMANDS;
     const commands: DatanodeCommand[] = [];
     if (node.pendingDeletes.size > 0) {
       const blocks: Block[] = [];
@@ -241,19 +260,23 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   blockReceived(nodeId: string, received: Block[], deleted: number[]): void {
     const node = this.known(nodeId);
     for (const b of received) this.addReplica(node, b);
-    for (const id of deleted) {
-      node.blocks.delete(id);
-      this.blocks.get(id)?.replicas.delete(nodeId);
-      this.dirty.add(id);
-    }
+    for (const id of deleted) this.removeReplica(node, id);
   }
 
-  /** A full report replaces what we knew about the node. */
+  /**
+   * A full report replaces what we knew about the node, applied as a difference: replicas
+   * it still reports stay as they are, new ones are added, and the ones it no longer
+   * reports (or now reports invalid) are removed.
+   */
   blockReport(nodeId: string, blocks: Block[]): { accepted: number; invalid: number } {
     const node = this.known(nodeId);
-    this.dropReplicas(node);
-    let accepted = 0;
-    for (const b of blocks) if (this.addReplica(node, b)) accepted++;
+    const reported = new Set<number>();
+    for (const b of blocks) if (this.addReplica(node, b)) reported.add(b.blockId);
+    // Every accepted replica is in node.blocks, so equal sizes mean nothing vanished.
+    if (node.blocks.size !== reported.size) {
+      for (const id of node.blocks) if (!reported.has(id)) this.removeReplica(node, id);
+    }
+    const accepted = reported.size;
     this.log.info({ node: nodeId, reported: blocks.length, accepted }, 'block report processed');
     return { accepted, invalid: blocks.length - accepted };
   }
@@ -276,11 +299,18 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       // Still the corrupt copy; it stays out of the readable replicas until deleted.
       return false;
     }
+    if (node.pendingDeletes.size > 0) node.pendingDeletes.delete(b.blockId);
+    if (entry.replicas.has(node.info.nodeId)) return true;
     entry.replicas.add(node.info.nodeId);
     node.blocks.add(b.blockId);
-    node.pendingDeletes.delete(b.blockId);
     this.dirty.add(b.blockId);
     return true;
+  }
+
+  private removeReplica(node: DatanodeState, blockId: number): void {
+    node.blocks.delete(blockId);
+    this.blocks.get(blockId)?.replicas.delete(node.info.nodeId);
+    this.dirty.add(blockId);
   }
 
   private scheduleDelete(node: DatanodeState, b: Block): void {
@@ -375,21 +405,10 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   }
 
   chooseTargets(replication: number, writerHost: string, excludeNodeIds: readonly string[], blockBytes = 0): DatanodeInfo[] {
-    const exclude = new Set(excludeNodeIds);
-    const candidates: DatanodeState[] = [];
-    for (const node of this.nodes.values()) {
-      if (this.isLive(node) && node.adminState === 'normal' && !exclude.has(node.info.nodeId) && node.remainingBytes >= blockBytes) {
-        candidates.push(node);
-      }
-    }
-    // Random order, then the writer's own node (same host) first, as HDFS does.
-    for (let i = candidates.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
-    }
-    const local = candidates.findIndex((n) => n.info.host === writerHost || (isLoopback(writerHost) && isLoopback(n.info.host)));
-    if (local > 0) candidates.unshift(...candidates.splice(local, 1));
-    return candidates.slice(0, replication).map((n) => n.info);
+    const exclude = excludeNodeIds.length === 0 ? null : new Set(excludeNodeIds);
+    const eligible = (node: DatanodeState): boolean =>
+      this.isLive(node) && node.adminState === 'normal' && node.remainingBytes >= blockBytes && (exclude === null || !exclude.has(node.info.nodeId));
+    return this.placement.choose(replication, writerHost, eligible).map((n) => n.info);
   }
 
   /** True once every block of `file` has at least the minimum number of live replicas. */
@@ -440,8 +459,4 @@ function notRegistered(nameOrAddress: string): DfsError {
 
 function addressOf(info: DatanodeInfo): string {
   return `${info.host}:${info.port}`;
-}
-
-function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host === '::ffff:127.0.0.1' || host === 'localhost';
 }

@@ -16,7 +16,9 @@
  * copies under way and targets from the placement policy (not holding the block), queues a
  * REPLICATE command for the source's next heartbeat, and remembers the copy as pending
  * until the target reports the replica or `pendingTimeoutMs` passes. A full rescan every
- * `rescanIntervalMs` is the safety net for any event that was missed.
+ * `rescanIntervalMs` is the safety net for any event that was missed; it walks the block
+ * map RESCAN_BLOCKS_PER_TICK blocks per tick, so with millions of blocks no tick stalls the
+ * NameNode's event loop for long (heartbeats and clients wait on the same loop).
  */
 import { CommandType } from '../../protocol/namenode-messages.js';
 import type { Clock } from '../common/clock.js';
@@ -46,6 +48,8 @@ export interface ReplicationStats {
 }
 
 const PRIORITIES = 3;
+/** Blocks the periodic rescan re-examines per tick (~10-30 ms of work). */
+const RESCAN_BLOCKS_PER_TICK = 10_000;
 
 export class ReplicationMonitor {
   /** Under-replicated blocks by priority: 0 = one good replica left, 1 = at most a third, 2 = the rest. */
@@ -54,6 +58,8 @@ export class ReplicationMonitor {
   readonly missing = new Set<number>();
   private readonly pending = new Map<number, PendingCopy>();
   private lastRescanMs = 0;
+  /** Where the rescan under way is in the block map (a live iterator), or null. */
+  private rescan: Iterator<number> | null = null;
   copiesScheduled = 0;
 
   constructor(
@@ -81,15 +87,27 @@ export class ReplicationMonitor {
 
   tick(): void {
     const now = this.clock.nowMs();
-    if (now - this.lastRescanMs >= this.options.rescanIntervalMs) {
+    if (this.rescan === null && now - this.lastRescanMs >= this.options.rescanIntervalMs) {
       this.lastRescanMs = now;
-      for (const id of this.dn.blocks.keys()) this.dn.dirty.add(id);
+      this.rescan = this.dn.blocks.keys();
     }
+    if (this.rescan !== null) this.continueRescan(this.rescan);
     this.expirePending(now);
     for (const id of this.dn.dirty) this.classify(id);
     this.dn.dirty.clear();
     this.schedule(now);
     this.checkDecommissioning();
+  }
+
+  private continueRescan(blocks: Iterator<number>): void {
+    for (let i = 0; i < RESCAN_BLOCKS_PER_TICK; i++) {
+      const next = blocks.next();
+      if (next.done === true) {
+        this.rescan = null;
+        return;
+      }
+      this.dn.dirty.add(next.value);
+    }
   }
 
   /** A draining node whose every block is fully replicated elsewhere is decommissioned. */
@@ -141,30 +159,36 @@ export class ReplicationMonitor {
     // The block being written is the pipeline's business until the file is complete.
     if (file.clientName !== null && file.blocks[file.blocks.length - 1] === entry.meta) return;
     const expected = file.replication;
-    const good = this.counted(entry);
-    const readable = [...entry.replicas].filter((n) => this.dn.isLiveNode(n));
-    if (readable.length === 0) {
+    // Counted without building lists: every block goes through here on each rescan.
+    let readable = 0;
+    let good = 0;
+    for (const nodeId of entry.replicas) {
+      if (!this.dn.isLiveNode(nodeId)) continue;
+      readable++;
+      if (this.dn.nodes.get(nodeId)!.adminState === 'normal') good++;
+    }
+    if (readable === 0) {
       if (entry.corrupt.size > 0) this.corrupt.add(id);
       else this.missing.add(id);
       return;
     }
     const pendingTargets = this.pending.get(id)?.targets.length ?? 0;
-    if (good.length + pendingTargets < expected) {
-      const priority = readable.length === 1 ? 0 : good.length * 3 <= expected ? 1 : 2;
+    if (good + pendingTargets < expected) {
+      const priority = readable === 1 ? 0 : good * 3 <= expected ? 1 : 2;
       this.queues[priority]!.add(id);
       return;
     }
-    if (good.length >= expected && entry.corrupt.size > 0) {
+    if (good >= expected && entry.corrupt.size > 0) {
       for (const nodeId of [...entry.corrupt]) {
         this.log.info({ block: id, node: nodeId }, 'deleting corrupt replica now that good ones suffice');
         this.dn.deleteReplica(nodeId, entry);
       }
     }
-    if (good.length > expected && pendingTargets === 0) {
+    if (good > expected && pendingTargets === 0) {
       // Remove the surplus from the fullest nodes (least space left).
-      const surplus = [...good].sort((a, b) => a.remainingBytes - b.remainingBytes).slice(0, good.length - expected);
+      const surplus = this.counted(entry).sort((a, b) => a.remainingBytes - b.remainingBytes).slice(0, good - expected);
       for (const n of surplus) {
-        this.log.info({ block: id, node: n.info.nodeId, expected, had: good.length }, 'deleting surplus replica');
+        this.log.info({ block: id, node: n.info.nodeId, expected, had: good }, 'deleting surplus replica');
         this.dn.deleteReplica(n.info.nodeId, entry);
       }
     }
