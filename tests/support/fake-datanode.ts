@@ -3,12 +3,13 @@
  * a DATANODE-role RPC connection and reports whatever replicas the test says it received,
  * so `addBlock` finds a target and `complete` finds the last block minimally replicated.
  * It stores nothing; a NameNode restart forgets it, so tests register a new one after each.
+ * It registers like the bench's simulated DataNodes (bench/sim-datanodes.ts), which do the
+ * same at scale with pre-encoded frames.
  */
 import { Role } from '../../protocol/handshake.js';
 import type { Block } from '../../protocol/types.js';
 import { RpcConnection } from '../../src/client/rpc-connection.js';
-
-const CAPACITY_BYTES = 1024 ** 4;
+import { standInRegistration } from '../../bench/sim-datanodes.js';
 
 export class FakeDatanode {
   private constructor(
@@ -18,9 +19,7 @@ export class FakeDatanode {
 
   static async register(namenode: { host: string; port: number }, clusterId: string, nodeId = 'fake-dn-1'): Promise<FakeDatanode> {
     const rpc = new RpcConnection({ host: namenode.host, port: namenode.port, role: Role.DATANODE, requestTimeoutMs: 10_000 });
-    await rpc.call('register', {
-      clusterId, nodeId, host: '127.0.0.1', port: 1, capacityBytes: CAPACITY_BYTES, usedBytes: 0, remainingBytes: CAPACITY_BYTES,
-    });
+    await rpc.call('register', standInRegistration(clusterId, nodeId, 1));
     return new FakeDatanode(rpc, nodeId);
   }
 
