@@ -31,22 +31,10 @@
 import { DfsClient, DEFAULT_BLOCK_BYTES } from '../src/client/dfs-client.js';
 import type { Block } from '../protocol/types.js';
 import { DatanodeReportState } from '../protocol/namenode-messages.js';
-import {
-  cpuPercent,
-  formatOpsPerSec,
-  formatPercent,
-  formatUs,
-  machineHeader,
-  mergeHistograms,
-  renderTable,
-  summarize,
-  writeJson,
-  type HotSpot,
-  type LatencySummary,
-  type MachineInfo,
-} from './report.js';
+import { cpuPercent, formatOpsPerSec, formatPercent, formatUs, machineHeader, mergeHistograms, renderTable, summarize, writeJson } from './report.js';
+import type { HotSpot, LatencySummary, MachineInfo } from './report.js';
 import { MetaRig, type Measured, type RigNamenodeInfo } from './meta-rig.js';
-import { attachProfile, hotSpotTable, makeParents, runClientPhase, type NamenodeProfile, type PhaseResult } from './meta.js';
+import { attachProfile, makeParents, notesAndProfileLines, runClientPhase, type MetaOptions, type NamenodeProfile, type PhaseResult } from './meta.js';
 import { parentCount, type PhaseName } from './meta-workload.js';
 import { type FromSimWorker, type SimBlocks, type SimGroupSpec, type SimResult, type ToSimWorker } from './sim-datanodes.js';
 import { WorkerProcess } from './worker-channel.js';
@@ -61,16 +49,8 @@ const SETUP_CLIENTS = 8;
 /** The NameNode the bench starts must not declare idle simulated nodes dead. */
 const DEAD_NODE_TIMEOUT_MS = 24 * 3600 * 1000;
 
-export interface MetaSimOptions {
-  ops: number;
-  clients: number;
-  depth: number;
-  clientProcesses: number;
-  namenode?: string;
-  namenodePid?: number;
-  namenodeCpuProf?: string;
-  workerScript: string;
-  progress: (line: string) => void;
+/** The client side is `dfs-bench meta`'s; the rest shapes the simulated nodes. */
+export interface MetaSimOptions extends Omit<MetaOptions, 'json'> {
   simDatanodes: number;
   blocksPerNode: number;
   replication: number;
@@ -543,20 +523,7 @@ export function printMetaSimReport(r: MetaSimReport): void {
   );
   out.push('');
   out.push(`reference: ${r.reference.source}: ${formatOpsPerSec(r.reference.heartbeatsPerSec)} heartbeats/s, ${formatOpsPerSec(r.reference.blocksPerSec)} reported blocks/s`);
-  out.push('');
-  out.push('notes:');
-  for (const n of r.notes) out.push(`- ${n}`);
-  if (r.profile !== null) {
-    out.push('');
-    out.push(`NameNode CPU profile: ${r.profile.file} (${formatOpsPerSec(r.profile.busyMs)} ms busy during the phases)`);
-    out.push(hotSpotTable(r.profile.hotSpots));
-    for (const p of r.phases) {
-      if (p.hotSpots === undefined) continue;
-      out.push('');
-      out.push(`hot spots during ${p.phase}:`);
-      out.push(hotSpotTable(p.hotSpots.slice(0, 8)));
-    }
-  }
+  out.push('', ...notesAndProfileLines(r.notes, r.profile, r.phases));
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

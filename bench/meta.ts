@@ -353,24 +353,27 @@ export function printMetaReport(r: MetaReport): void {
   );
   const errs = r.phases.filter((p) => p.errors > 0);
   if (errs.length > 0) out.push(`\nERRORS: ${errs.map((p) => `${p.phase} ${p.errors}`).join(', ')}`);
-  out.push('');
-  out.push('notes:');
-  for (const n of r.notes) out.push(`- ${n}`);
-  if (r.profile !== null) {
-    out.push('');
-    out.push(`NameNode CPU profile: ${r.profile.file} (${formatOpsPerSec(r.profile.busyMs)} ms busy during the phases)`);
-    out.push(hotSpotTable(r.profile.hotSpots));
-    for (const p of r.phases) {
-      if (p.hotSpots === undefined) continue;
-      out.push('');
-      out.push(`hot spots during ${p.phase}:`);
-      out.push(hotSpotTable(p.hotSpots.slice(0, 8)));
-    }
-  }
+  out.push('', ...notesAndProfileLines(r.notes, r.profile, r.phases));
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-export function hotSpotTable(spots: HotSpot[]): string {
+/** The end of a meta report: the notes, then the NameNode's hot spots overall and per phase. */
+export function notesAndProfileLines(notes: string[], profile: NamenodeProfile | null, phases: Array<{ phase: string; hotSpots?: HotSpot[] }>): string[] {
+  const out = ['notes:', ...notes.map((n) => `- ${n}`)];
+  if (profile === null) return out;
+  out.push('');
+  out.push(`NameNode CPU profile: ${profile.file} (${formatOpsPerSec(profile.busyMs)} ms busy during the phases)`);
+  out.push(hotSpotTable(profile.hotSpots));
+  for (const p of phases) {
+    if (p.hotSpots === undefined) continue;
+    out.push('');
+    out.push(`hot spots during ${p.phase}:`);
+    out.push(hotSpotTable(p.hotSpots.slice(0, 8)));
+  }
+  return out;
+}
+
+function hotSpotTable(spots: HotSpot[]): string {
   return renderTable(
     ['self %', 'self ms', 'function', 'where'],
     spots.map((h) => [`${h.selfPercent.toFixed(1)}%`, h.selfMs.toFixed(1), h.functionName, h.location]),

@@ -17,7 +17,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { runBaselineHop } from '../../bench/baseline-hop.js';
 import { defaultBenchDir, emitDataReport, runDataBench, type DataSuite } from '../../bench/data.js';
-import { emitMetaReport, runMeta } from '../../bench/meta.js';
+import { emitMetaReport, runMeta, type MetaOptions } from '../../bench/meta.js';
 import { runMetaWorkerProcess } from '../../bench/meta-workload.js';
 import { emitMetaSimReport, runMetaSim } from '../../bench/meta-sim.js';
 import { runSimDatanodeWorker } from '../../bench/sim-datanodes.js';
@@ -47,14 +47,7 @@ function nonNegativeInt(value: string): number {
   return n;
 }
 
-interface MetaCommandOptions {
-  ops: number;
-  clients: number;
-  depth: number;
-  clientProcesses: number;
-  namenode?: string;
-  namenodePid?: number;
-  namenodeCpuProf?: string;
+interface MetaCommandOptions extends Omit<MetaOptions, 'json' | 'workerScript' | 'progress'> {
   simDatanodes: number;
   blocksPerNode: number;
   simReplication: number;
