@@ -42,6 +42,7 @@ import type { Replica } from './storage.js';
 const CHUNK_BYTES_MIN = 512;
 const CHUNK_BYTES_MAX = 16 * 1024 * 1024;
 const TARGETS_MAX = 32;
+const META_STAGE_BYTES = 4096;
 
 interface PendingPacket {
   seqno: number;
@@ -73,6 +74,10 @@ export class BlockReceiver {
   private syncingBehind = false;
   private syncBehindError: unknown = null;
   private unsyncedBytes = 0;
+  /** Checksums received and not yet written to the meta file (see stageChecksums). */
+  private metaStage: Buffer | null = null;
+  private metaStageFill = 0;
+  private metaStageOffset = 0;
   private readonly log: Logger;
   private readonly downstream: number;
 
@@ -245,7 +250,7 @@ export class BlockReceiver {
     const offset = p.offsetInBlock;
     const writes = Promise.all([
       p.payloadBytes > 0 ? writeFully(this.dataFd, p.payload, offset) : null,
-      p.checksums.length > 0 ? writeFully(this.metaFd, p.checksums, checksumOffset(offset, this.replica.chunkBytes)) : null,
+      this.stageChecksums(p.checksums, offset, p.last),
     ]);
     this.completions = this.completions
       .then(() => writes)
@@ -289,6 +294,41 @@ export class BlockReceiver {
       .finally(() => {
         this.syncingBehind = false;
       });
+  }
+
+  /**
+   * Checksums are staged and written to the meta file a few KiB at a time (at most
+   * META_STAGE_BYTES unwritten), not one small write per packet; the stage is flushed with
+   * the last packet and before the files close after a failure, so a recovering pipeline
+   * finds the checksums of every acknowledged byte on disk. Returns the flush, if any.
+   */
+  private stageChecksums(checksums: Buffer, offset: number, last: boolean): Promise<void> | null {
+    if (this.metaStageFill === 0) this.metaStageOffset = checksumOffset(offset, this.replica.chunkBytes);
+    let flush: Promise<void> | null = null;
+    if (this.metaStageFill + checksums.length > META_STAGE_BYTES) {
+      flush = this.flushChecksums();
+      this.metaStageOffset = checksumOffset(offset, this.replica.chunkBytes);
+    }
+    if (checksums.length > META_STAGE_BYTES) {
+      const direct = writeFully(this.metaFd, checksums, this.metaStageOffset);
+      return flush === null ? direct : Promise.all([flush, direct]).then(() => {});
+    }
+    this.metaStage ??= Buffer.allocUnsafe(META_STAGE_BYTES);
+    checksums.copy(this.metaStage, this.metaStageFill);
+    this.metaStageFill += checksums.length;
+    if (!last) return flush;
+    const tail = this.flushChecksums();
+    return flush === null ? tail : Promise.all([flush, tail]).then(() => {});
+  }
+
+  private flushChecksums(): Promise<void> {
+    if (this.metaStageFill === 0 || this.metaStage === null) return Promise.resolve();
+    const bytes = this.metaStage.subarray(0, this.metaStageFill);
+    const at = this.metaStageOffset;
+    this.metaStage = null;
+    this.metaStageOffset += this.metaStageFill;
+    this.metaStageFill = 0;
+    return writeFully(this.metaFd, bytes, at);
   }
 
   private async finalize(): Promise<void> {
@@ -405,7 +445,11 @@ export class BlockReceiver {
    */
   private closeFilesWhenSettled(): void {
     const blockId = this.req.block.blockId;
-    const done = this.completions.then(() => this.syncBehind).then(() => this.closeFiles());
+    const done = this.completions
+      .then(() => this.syncBehind)
+      .then(() => (this.metaFd >= 0 ? this.flushChecksums() : undefined))
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'flushing checksums of an unfinished replica failed'))
+      .then(() => this.closeFiles());
     settling.set(blockId, done);
     void done.then(() => {
       if (settling.get(blockId) === done) settling.delete(blockId);
