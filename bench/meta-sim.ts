@@ -430,7 +430,7 @@ function simNotes(r: MetaSimReport): string[] {
   const br = find('block reports')?.datanodes;
   if (hb) {
     notes.push(
-      `heartbeats: ${formatOpsPerSec(hb.requestsPerSec)}/s with ${formatOpsPerSec(s.simDatanodes)} nodes (${(hb.requestsPerSec / HDFS_REFERENCE.heartbeatsPerSec).toFixed(2)}x the HDFS paper's ${formatOpsPerSec(HDFS_REFERENCE.heartbeatsPerSec)}/s); at one heartbeat per node every 3 s that is room for ${formatOpsPerSec(hb.requestsPerSec * 3)} DataNodes.`,
+      `heartbeats: ${formatOpsPerSec(hb.requestsPerSec)}/s with ${formatOpsPerSec(s.simDatanodes)} nodes, each one every ${formatOpsPerSec((s.simDatanodes * 1000) / Math.max(1, hb.requestsPerSec))} ms on average (${(hb.requestsPerSec / HDFS_REFERENCE.heartbeatsPerSec).toFixed(2)}x the HDFS paper's ${formatOpsPerSec(HDFS_REFERENCE.heartbeatsPerSec)}/s); at one heartbeat per node every 3 s that is room for ${formatOpsPerSec(hb.requestsPerSec * 3)} DataNodes.`,
     );
   }
   if (br) {
@@ -438,6 +438,9 @@ function simNotes(r: MetaSimReport): string[] {
       `block reports: ${formatOpsPerSec(br.blocksPerSec)} blocks/s in full reports of ${formatOpsPerSec(s.blocksPerNode)} known blocks (${(br.blocksPerSec / HDFS_REFERENCE.blocksPerSec).toFixed(2)}x the HDFS paper's ${formatOpsPerSec(HDFS_REFERENCE.blocksPerSec)}/s); the first reports (every block new to the NameNode) ran at ${formatOpsPerSec(r.setup.firstReport.blocksPerSec)} blocks/s.`,
     );
   }
+  notes.push(
+    `DN p50/p99 = latency of one heartbeat or report under the load: with ${formatOpsPerSec(s.connections * s.heartbeatDepth)} heartbeats in flight it is mostly queueing (in flight / rate, Little's law). NN CPU = the NameNode process, NN main = its event loop, sim CPU = the simulating processes, other CPU = the rest of the machine; percent of one core.`,
+  );
   notes.push(
     'The HDFS figures come from NNThroughputBenchmark, which calls the NameNode\'s methods in its own process; here every heartbeat and report is a frame over a loopback socket, decoded and answered by a separate NameNode process that shares this machine\'s cores with the simulated nodes and the clients.',
   );
@@ -456,6 +459,9 @@ function simNotes(r: MetaSimReport): string[] {
   notes.push(
     `The NameNode saw ${formatOpsPerSec(v.liveNodes)} live simulated nodes (${v.deadNodes} dead) holding ${formatOpsPerSec(v.replicas)} replicas (expected ${formatOpsPerSec(v.expectedReplicas)}).`,
   );
+  if (s.namenode.mode === 'external') {
+    notes.push('External NameNode: it needs a dead-node timeout longer than the run and connectionsMax above the simulated connections, or nodes are declared dead and connections refused.');
+  }
   if (s.heartbeatIntervalMs > 0) notes.push(`Heartbeats were paced: each node every ${s.heartbeatIntervalMs} ms (offered ${formatOpsPerSec((s.simDatanodes * 1000) / s.heartbeatIntervalMs)}/s).`);
   const busy = r.phases.filter((p) => (p.namenodeMainThreadCpuPercent ?? 0) >= 90).map((p) => p.phase);
   if (busy.length > 0) notes.push(`The NameNode's event loop was >= 90% busy in: ${busy.join(', ')} (CPU-bound there).`);
