@@ -428,7 +428,11 @@ function simNotes(r: MetaSimReport): string[] {
   const find = (phase: string): SimPhaseRow | undefined => r.phases.find((p) => p.phase === phase);
   const hb = find('heartbeats')?.datanodes;
   const br = find('block reports')?.datanodes;
-  if (hb) {
+  if (hb && s.heartbeatIntervalMs > 0) {
+    notes.push(
+      `heartbeats: paced at one per node every ${formatOpsPerSec(s.heartbeatIntervalMs)} ms, ${formatOpsPerSec(hb.requestsPerSec)}/s were answered (offered ${formatOpsPerSec((s.simDatanodes * 1000) / s.heartbeatIntervalMs)}/s): a real cluster's load, not the NameNode's capacity (run without --heartbeat-interval for that).`,
+    );
+  } else if (hb) {
     notes.push(
       `heartbeats: ${formatOpsPerSec(hb.requestsPerSec)}/s with ${formatOpsPerSec(s.simDatanodes)} nodes, each one every ${formatOpsPerSec((s.simDatanodes * 1000) / Math.max(1, hb.requestsPerSec))} ms on average (${(hb.requestsPerSec / HDFS_REFERENCE.heartbeatsPerSec).toFixed(2)}x the HDFS paper's ${formatOpsPerSec(HDFS_REFERENCE.heartbeatsPerSec)}/s); at one heartbeat per node every 3 s that is room for ${formatOpsPerSec(hb.requestsPerSec * 3)} DataNodes.`,
     );
@@ -439,7 +443,7 @@ function simNotes(r: MetaSimReport): string[] {
     );
   }
   notes.push(
-    `DN p50/p99 = latency of one heartbeat or report under the load: with ${formatOpsPerSec(s.connections * s.heartbeatDepth)} heartbeats in flight it is mostly queueing (in flight / rate, Little's law). NN CPU = the NameNode process, NN main = its event loop, sim CPU = the simulating processes, other CPU = the rest of the machine; percent of one core.`,
+    `DN p50/p99 = latency of one heartbeat or report under the load${s.heartbeatIntervalMs > 0 ? '' : `: with ${formatOpsPerSec(s.connections * s.heartbeatDepth)} heartbeats in flight it is mostly queueing (in flight / rate, Little's law)`}. NN CPU = the NameNode process, NN main = its event loop, sim CPU = the simulating processes, other CPU = the rest of the machine; percent of one core.`,
   );
   notes.push(
     'The HDFS figures come from NNThroughputBenchmark, which calls the NameNode\'s methods in its own process; here every heartbeat and report is a frame over a loopback socket, decoded and answered by a separate NameNode process that shares this machine\'s cores with the simulated nodes and the clients.',
@@ -462,7 +466,6 @@ function simNotes(r: MetaSimReport): string[] {
   if (s.namenode.mode === 'external') {
     notes.push('External NameNode: it needs a dead-node timeout longer than the run and connectionsMax above the simulated connections, or nodes are declared dead and connections refused.');
   }
-  if (s.heartbeatIntervalMs > 0) notes.push(`Heartbeats were paced: each node every ${s.heartbeatIntervalMs} ms (offered ${formatOpsPerSec((s.simDatanodes * 1000) / s.heartbeatIntervalMs)}/s).`);
   const busy = r.phases.filter((p) => (p.namenodeMainThreadCpuPercent ?? 0) >= 90).map((p) => p.phase);
   if (busy.length > 0) notes.push(`The NameNode's event loop was >= 90% busy in: ${busy.join(', ')} (CPU-bound there).`);
   const noisy = r.phases.filter((p) => (p.otherCpuPercent ?? 0) >= 20);
