@@ -26,7 +26,7 @@ export const PACKET_FLAG_LAST = 0x01;
 export const CHECKSUM_BYTES = 4;
 /** Default bytes covered by one checksum, and default payload bytes per packet. */
 export const CHUNK_BYTES_DEFAULT = 64 * 1024;
-export const PACKET_PAYLOAD_BYTES_DEFAULT = 256 * 1024;
+export const PACKET_PAYLOAD_BYTES_DEFAULT = 1024 * 1024;
 export const PACKET_PAYLOAD_BYTES_MAX = 1024 * 1024;
 
 export const DataOp = {

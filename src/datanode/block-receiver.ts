@@ -59,6 +59,8 @@ export class BlockReceiver {
   private mirrorRequestId = 1;
   private ready = false;
   private verifies = true;
+  /** Resolves the wait of downstreamConfirmed (mirror acked the last packet, or failure). */
+  private onMirrorSettled: (() => void) | null = null;
   private finished = false;
   private failed = false;
   /** The LAST packet has arrived: any packet after it is a protocol error. */
@@ -257,8 +259,14 @@ export class BlockReceiver {
       .then(async () => {
         if (this.failed) return;
         this.replica.numBytes = Math.max(this.replica.numBytes, offset + p.payloadBytes);
-        if (p.last) await this.finalize();
-        else this.maybeSyncBehind(p.payloadBytes);
+        if (p.last) {
+          // The flush to disk and the downstream's confirmation run at the same time.
+          await Promise.all([this.syncReplica(), this.downstreamConfirmed(entry)]);
+          if (this.failed) return;
+          await this.finalize();
+        } else {
+          this.maybeSyncBehind(p.payloadBytes);
+        }
         entry.localDone = true;
         this.conn.release();
         this.flushAcks();
@@ -331,12 +339,17 @@ export class BlockReceiver {
     return writeFully(this.metaFd, bytes, at);
   }
 
-  private async finalize(): Promise<void> {
+  /** With syncOnFinalize: data and checksums on disk (after any sync-behind still running). */
+  private async syncReplica(): Promise<void> {
     await this.syncBehind;
     if (this.syncBehindError !== null) throw this.syncBehindError;
     if (this.dn.config.syncOnFinalize) {
       await Promise.all([promisify(fs.fdatasync)(this.dataFd), promisify(fs.fdatasync)(this.metaFd)]);
     }
+  }
+
+  /** Moves the synced replica to finalized/ and reports it to the NameNode. */
+  private async finalize(): Promise<void> {
     this.closeFiles();
     await this.dn.storage.finalize(this.replica);
     this.finished = true;
@@ -346,6 +359,24 @@ export class BlockReceiver {
   }
 
   // ---- acks from the mirror --------------------------------------------------------
+
+  /**
+   * A node that does not verify checksums finalizes only once the mirror has acked the
+   * last packet: the last node verified every packet by then, so a corrupt block is never
+   * finalized (and reported) by the nodes in between (HDFS's PacketResponder does the same).
+   */
+  private downstreamConfirmed(entry: PendingPacket): Promise<void> {
+    if (this.verifies || entry.mirrorStatuses !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.onMirrorSettled = resolve;
+    });
+  }
+
+  private settleMirrorWait(): void {
+    const f = this.onMirrorSettled;
+    this.onMirrorSettled = null;
+    f?.();
+  }
 
   private onMirrorFrame(frame: Frame): void {
     if (frame.kind === FrameKind.ERROR) {
@@ -365,6 +396,7 @@ export class BlockReceiver {
       this.abort(null);
       return;
     }
+    if (entry.last) this.settleMirrorWait();
     this.flushAcks();
   }
 
@@ -415,6 +447,7 @@ export class BlockReceiver {
   abort(err: DfsError | null): void {
     if (this.failed) return;
     this.failed = true;
+    this.settleMirrorWait();
     this.endTransfer();
     this.mirror?.close();
     this.closeFilesWhenSettled();
@@ -426,6 +459,7 @@ export class BlockReceiver {
     if (!this.finished && !this.failed) this.log.warn({ received: this.bytesReceived }, 'upstream closed mid-block');
     if (!this.failed) {
       this.failed = true;
+      this.settleMirrorWait();
       this.endTransfer();
       this.mirror?.close();
       this.closeFilesWhenSettled();

@@ -129,6 +129,20 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     }
   }
 
+  /**
+   * Replicas known so far carry the old generation stamp: forget them (not deleted here,
+   * the survivors of the recovery hold the same block id and report it again once they
+   * finalize it with the new stamp; a stale copy left elsewhere is refused and deleted
+   * when its node next reports it).
+   */
+  genStampBumped(meta: BlockMeta): void {
+    const entry = this.blocks.get(meta.blockId);
+    if (entry === undefined) return;
+    for (const nodeId of [...entry.replicas, ...entry.corrupt]) this.nodes.get(nodeId)?.blocks.delete(meta.blockId);
+    entry.replicas.clear();
+    entry.corrupt.clear();
+  }
+
   fileOpened(): void {}
 
   fileClosed(file: FileNode): void {

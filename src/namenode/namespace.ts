@@ -27,6 +27,8 @@ export interface NamespaceListener {
   blockAdded?(file: FileNode, block: BlockMeta): void;
   /** A file's target replication changed. */
   replicationChanged?(file: FileNode): void;
+  /** A block got a new generation stamp (pipeline recovery): older replicas are stale. */
+  genStampBumped?(block: BlockMeta): void;
 }
 
 export const REPLICATION_MAX = 32;
@@ -358,6 +360,7 @@ export class Namespace {
     block.genStamp = genStamp;
     if (numBytes !== NONE) block.numBytes = numBytes;
     if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
+    for (const l of this.listeners) l.genStampBumped?.(block);
   }
 
   private setReplication(path: string, replication: number): void {

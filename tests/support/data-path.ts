@@ -147,6 +147,7 @@ export async function waitForLocations(client: DfsClient, remote: string, replic
  */
 export async function expectReplicasOnDisk(
   cluster: LocalCluster, client: DfsClient, remote: string, data: Buffer, replicas: number | ((blockIndex: number) => number),
+  options: { deadNodes?: readonly number[] } = {},
 ): Promise<LocatedBlock[]> {
   await initChecksum();
   const want = typeof replicas === 'number' ? () => replicas : replicas;
@@ -165,7 +166,9 @@ export async function expectReplicasOnDisk(
       if (i === undefined) throw new Error(`${where}: unknown node ${l.nodeId}`);
       return i;
     });
-    const onDisk = nodesWithFinalized(cluster, lb.block.blockId);
+    // A killed node may keep a stale finalized copy of a block recovered without it: only
+    // what the NameNode names counts there.
+    const onDisk = nodesWithFinalized(cluster, lb.block.blockId).filter((i) => !(options.deadNodes ?? []).includes(i) || named.includes(i));
     if (named.length !== want(bi) || onDisk.length !== want(bi) || [...named].sort().join() !== [...onDisk].sort().join()) {
       throw new Error(`${where}: NameNode names nodes [${named.join(',')}], finalized on disk at [${onDisk.join(',')}], want ${want(bi)}`);
     }
