@@ -14,6 +14,14 @@ import { decodeError } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import { DataConnection } from '../common/data-connection.js';
 
+/**
+ * A pipeline with neither acks nor sends for this long has a stalled node: it fails and is
+ * recovered without the first node. Longer than a DataNode's own timeout on its mirror
+ * (frameTimeoutMs, 60 s by default), so a stall further down is reported by the node
+ * above it, at its true position, before the client blames the first node.
+ */
+const PIPELINE_IDLE_TIMEOUT_MS = 90_000;
+
 export interface PipelineListener {
   onAck(ack: Ack): void;
   /** The pipeline broke; `badIndex` is the position of the node to blame. */
@@ -32,7 +40,9 @@ export class WritePipeline {
     const first = this.targets[0]!;
     let conn: DataConnection;
     try {
-      conn = await DataConnection.open({ host: first.host, port: first.port, role: Role.CLIENT, label: first.nodeId, connectTimeoutMs: 10_000 });
+      conn = await DataConnection.open({
+        host: first.host, port: first.port, role: Role.CLIENT, label: first.nodeId, connectTimeoutMs: 10_000, idleTimeoutMs: PIPELINE_IDLE_TIMEOUT_MS,
+      });
     } catch (err) {
       return { badIndex: 0, err: err as DfsError };
     }
