@@ -14,48 +14,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DataReport } from '../../bench/data.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BENCH = path.join(REPO_ROOT, 'bin', 'dfs-bench.js');
 const MiB = 1024 * 1024;
 const RUN_TIMEOUT_MS = 60_000;
 
-interface Latency {
-  count: number;
-  meanUs: number;
-  p50Us: number;
-  p99Us: number;
-  p999Us: number;
-  maxUs: number;
-}
-
-interface Phase {
-  system: string;
-  round: number;
-  bytes: number;
-  elapsedMs: number;
-  mibPerSec: number;
-  packetLatencyUs: Latency | null;
-  cpu: { client: number | null; servers: Array<number | null>; machine: number | null };
-}
-
-interface Report {
-  suite: string;
-  settings: {
-    sizeBytes: number;
-    replication: number;
-    concurrency: number;
-    datanodes: number;
-    rounds: number;
-    blockBytes: number | null;
-    packetBytes: number | null;
-    windowBytes: number | null;
-    dataDir: string;
-  };
-  phases: Phase[];
-  summary: { baselineMiBps: number; dfsMiBps: number; ratio: number; target: number; met: boolean };
-  notes: string[];
-}
+type Report = DataReport;
 
 let dir: string;
 
