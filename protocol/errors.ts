@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   STALE_GENERATION: 25,
   NOT_REPLICATED: 26,
   CORRUPT_LOG: 27,
+  DATANODE_DEAD: 28,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -219,6 +219,17 @@ export interface SetReplicationRequest { path: string; replication: number }
 export const DecommissionAction = { DECOMMISSION: 1, RECOMMISSION: 2 } as const;
 /** `node` is a node id or HOST:PORT as shown by datanodeReport. */
 export interface DecommissionRequest { node: string; action: number }
+/** `node` as in DecommissionRequest. */
+export interface TriggerBlockReportRequest { node: string }
+export interface TriggerBlockReportResponse {
+  /** The node `node` resolved to. */
+  nodeId: string;
+  /**
+   * When its last full report was processed before this request (as in DatanodeReportEntry);
+   * the requested report is the first one processed later.
+   */
+  lastBlockReportMs: number;
+}
 export interface ReplicationStatsResponse {
   underReplicated: number;
   corrupt: number;
@@ -238,6 +249,13 @@ export interface DatanodeReportEntry extends DatanodeStorageReport {
   blockCount: number;
   activeTransfers: number;
   lastHeartbeatAgoMs: number;
+  /**
+   * When the NameNode processed the node's last full block report since the node
+   * (re)registered, in ms since the epoch on the NameNode's clock; 0 = none yet.
+   */
+  lastBlockReportMs: number;
+  /** Replicas that report listed (0 when there was none). */
+  lastBlockReportBlocks: number;
 }
 export interface DatanodeReportResponse { nodes: DatanodeReportEntry[] }
 
@@ -479,15 +497,16 @@ export const rpcCodecs = {
     res: listWrapper<DatanodeReportResponse, DatanodeReportEntry>('nodes', {
       encode(w, v) {
         w.str(v.nodeId).str(v.host).u16(v.port).u8(v.state).u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes)
-          .u32(v.blockCount).u32(v.activeTransfers).u64(v.lastHeartbeatAgoMs);
+          .u32(v.blockCount).u32(v.activeTransfers).u64(v.lastHeartbeatAgoMs).u64(v.lastBlockReportMs).u32(v.lastBlockReportBlocks);
       },
       decode: (r) => ({
         nodeId: r.str('nodeId'), host: r.str('host'), port: r.u16('port'), state: r.u8('state'),
         capacityBytes: r.u64('capacityBytes'), usedBytes: r.u64('usedBytes'), remainingBytes: r.u64('remainingBytes'),
         blockCount: r.u32('blockCount'), activeTransfers: r.u32('activeTransfers'), lastHeartbeatAgoMs: r.u64('lastHeartbeatAgoMs'),
+        lastBlockReportMs: r.u64('lastBlockReportMs'), lastBlockReportBlocks: r.u32('lastBlockReportBlocks'),
       }),
-    // Smallest entry (empty nodeId and host): 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4 + 4 + 8 = 47 bytes.
-    }, 47),
+    // Smallest entry (empty nodeId and host): 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4 + 4 + 8 + 8 + 4 = 59 bytes.
+    }, 59),
   },
   safeMode: {
     opcode: 0x10,
@@ -552,6 +571,15 @@ export const rpcCodecs = {
         blocks: blockHealthListCodec.decode(r), hasMore: r.bool('hasMore'),
       }),
     } as Codec<BlockHealthResponse>,
+  },
+  triggerBlockReport: {
+    opcode: 0x15,
+    mutates: false,
+    req: { encode: (w, v) => void w.str(v.node), decode: (r) => ({ node: r.str('node') }) } as Codec<TriggerBlockReportRequest>,
+    res: {
+      encode: (w, v) => void w.str(v.nodeId).u64(v.lastBlockReportMs),
+      decode: (r) => ({ nodeId: r.str('nodeId'), lastBlockReportMs: r.u64('lastBlockReportMs') }),
+    } as Codec<TriggerBlockReportResponse>,
   },
   // ---- DataNode -> NameNode (role DATANODE only) ----
   register: {

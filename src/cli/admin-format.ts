@@ -108,11 +108,20 @@ function countWithSample(count: number, ids: readonly number[], max = 10): strin
   return `${count} (${shown}${ids.length > max || count > ids.length ? ', ...' : ''})`;
 }
 
+/**
+ * A node's last full block report: `2026-11-21T19:46:43Z, 12 blocks` (UTC, the NameNode's
+ * clock, so no local clock skews it), or `never` when none came since it registered.
+ */
+export function formatBlockReport(atMs: number, blocks: number): string {
+  if (atMs === 0) return 'never';
+  return `${new Date(atMs).toISOString().replace(/\.\d{3}Z$/, 'Z')}, ${blocks} block${blocks === 1 ? '' : 's'}`;
+}
+
 function withHuman(bytes: number): string {
   return bytes < 1024 ? String(bytes) : `${bytes} (${humanBytes(bytes)})`;
 }
 
-const NODE_ALIGN: readonly Align[] = ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'];
+const NODE_ALIGN: readonly Align[] = ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'];
 
 export function formatReport(r: ClusterReport): string[] {
   const lines = formatKeyValues([
@@ -131,10 +140,11 @@ export function formatReport(r: ClusterReport): string[] {
   ]);
   if (r.nodes.length === 0) return lines;
   const rows = [
-    ['NODE', 'ADDRESS', 'STATE', 'CAPACITY', 'USED', 'REMAINING', 'USE%', 'BLOCKS', 'XFERS', 'LAST HEARTBEAT'],
+    ['NODE', 'ADDRESS', 'STATE', 'CAPACITY', 'USED', 'REMAINING', 'USE%', 'BLOCKS', 'XFERS', 'LAST HEARTBEAT', 'LAST BLOCK REPORT'],
     ...r.nodes.map((n) => [
       n.nodeId, n.address, n.state, humanBytes(n.capacityBytes), humanBytes(n.usedBytes), humanBytes(n.remainingBytes),
       `${n.usedPercent.toFixed(1)}%`, String(n.blockCount), String(n.activeTransfers), `${(n.lastHeartbeatAgoMs / 1000).toFixed(1)}s ago`,
+      formatBlockReport(n.lastBlockReportMs, n.lastBlockReportBlocks),
     ]),
   ];
   return [...lines, '', ...alignColumns(rows, NODE_ALIGN)];

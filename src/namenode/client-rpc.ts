@@ -35,6 +35,8 @@ export interface BlockLocator {
   recoverableLength(blockId: number): number | null;
   report(): import('../../protocol/namenode-messages.js').DatanodeReportEntry[];
   setDecommissioning(node: string, on: boolean): void;
+  /** Queues BLOCK_REPORT for a live node's next heartbeat (NOT_FOUND, DATANODE_DEAD). */
+  requestBlockReport(node: string): import('../../protocol/namenode-messages.js').TriggerBlockReportResponse;
   replicaStates(blockId: number): import('../../protocol/namenode-messages.js').ReplicaHealth[];
 }
 
@@ -147,6 +149,9 @@ export class ClientRpc {
         );
         return;
       }
+      case 'triggerBlockReport':
+        requireAdmin(conn, 'triggerBlockReport');
+        return conn.reply(encodeResponse('triggerBlockReport', id, this.ctx.blocks.requestBlockReport((req as RequestOf<'triggerBlockReport'>).node)));
       case 'replicationStats': {
         const s = this.ctx.replication.stats();
         return conn.reply(encodeResponse('replicationStats', id, {
@@ -321,7 +326,7 @@ export class ClientRpc {
   }
 }
 
-/** Operator actions (safe mode enter/leave, decommissioning) need a connection with role ADMIN. */
+/** Operator actions (safe mode enter/leave, decommissioning, triggerBlockReport) need a connection with role ADMIN. */
 function requireAdmin(conn: ServerConnection, what: string): void {
   if (conn.role !== Role.ADMIN) throw new DfsError('ACCESS_DENIED', `${what} needs an ADMIN connection (dfs admin)`);
 }

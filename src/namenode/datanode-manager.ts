@@ -1,9 +1,14 @@
 /**
  * What the NameNode knows about DataNodes and where replicas live: the node registry
  * (health from heartbeats), the block map (block -> nodes holding a current replica),
- * replica placement for new blocks, and per-node command queues (delete these replicas)
- * answered in heartbeats. Block locations are never persisted: they are rebuilt from
- * block reports after every start.
+ * replica placement for new blocks, and per-node command queues (delete these replicas,
+ * send a full block report) answered in heartbeats. Block locations are never persisted:
+ * they are rebuilt from block reports after every start.
+ *
+ * A node is asked for a full report (BLOCK_REPORT) when the NameNode has reason to doubt
+ * its view of it: an operator asked (`triggerBlockReport`), or an operator ended safe mode
+ * while the node had not reported since it registered (safe-mode.ts). A node declared
+ * dead that heartbeats again is told to REREGISTER instead, which brings a report too.
  *
  * A replica counts only if its generation stamp and length match the block's: a replica
  * of a deleted file, with an older generation stamp (left behind by pipeline recovery) or
@@ -17,7 +22,9 @@
  * shuffling every node.
  */
 import { DfsError } from '../../protocol/errors.js';
-import type { DatanodeCommand, DatanodeReportEntry, DatanodeStorageReport, ReplicaHealth } from '../../protocol/namenode-messages.js';
+import type {
+  DatanodeCommand, DatanodeReportEntry, DatanodeStorageReport, ReplicaHealth, TriggerBlockReportResponse,
+} from '../../protocol/namenode-messages.js';
 import { CommandType, DatanodeReportState, ReplicaState } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import type { Clock } from '../common/clock.js';
@@ -40,6 +47,12 @@ export interface DatanodeState extends DatanodeStorageReport {
   /** Copies this node was asked to make and that have not finished or expired. */
   scheduledTransfers: number;
   dead: boolean;
+  /** When its last full report was processed (NameNode clock); 0 = none since it (re)registered. */
+  lastBlockReportMs: number;
+  /** Replicas that report listed. */
+  lastBlockReportBlocks: number;
+  /** Send BLOCK_REPORT with each heartbeat answer until a full report is processed. */
+  blockReportRequested: boolean;
   adminState: 'normal' | 'decommissioning' | 'decommissioned';
 }
 
@@ -56,6 +69,8 @@ export interface BlockEntry {
 const DELETES_PER_HEARTBEAT = 1000;
 /** The answer to almost every heartbeat (never modified). */
 const NO_COMMANDS: DatanodeCommand[] = [];
+/** A node just registered: no full report processed, none asked for. */
+const NO_BLOCK_REPORT = { lastBlockReportMs: 0, lastBlockReportBlocks: 0, blockReportRequested: false } as const;
 
 /** A node's state as datanodeReport shows it, and what a replica on it is worth (blockHealth). */
 const NODE_STATE = {
@@ -190,6 +205,35 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     this.log.info({ node: node.info.nodeId, state: node.adminState }, on ? 'decommissioning datanode' : 'datanode recommissioned');
   }
 
+  /**
+   * An operator asks a node for a full report (`triggerBlockReport`): BLOCK_REPORT goes out
+   * with its next heartbeat answer. A node that is not live would never fetch it: refused.
+   */
+  requestBlockReport(nameOrAddress: string): TriggerBlockReportResponse {
+    const node = this.findNode(nameOrAddress);
+    const silentMs = this.clock.nowMs() - node.lastHeartbeatMs;
+    if (!this.isLive(node)) {
+      throw new DfsError('DATANODE_DEAD', `DataNode ${nameOrAddress} is dead (no heartbeat for ${Math.round(silentMs / 1000)} s); it reports in full when it registers again`);
+    }
+    node.blockReportRequested = true;
+    this.log.info({ node: node.info.nodeId }, 'full block report requested by an operator');
+    return { nodeId: node.info.nodeId, lastBlockReportMs: node.lastBlockReportMs };
+  }
+
+  /**
+   * Asks every live node that has sent no full report since it registered for one (an
+   * operator ended safe mode before they did). Returns how many were asked.
+   */
+  requestMissingBlockReports(): number {
+    let asked = 0;
+    for (const node of this.liveNodes()) {
+      if (node.lastBlockReportMs !== 0 || node.blockReportRequested) continue;
+      node.blockReportRequested = true;
+      asked++;
+    }
+    return asked;
+  }
+
   /** Nodes an operator decommissioned (to persist). */
   decommissionedNodes(): DecommissionedNode[] {
     return [...this.decommissioned.values()];
@@ -215,7 +259,8 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       const previousHost = existing.info.host;
       existing.info = info;
       this.placement.moved(existing, previousHost);
-      Object.assign(existing, report, { lastHeartbeatMs: now, dead: false });
+      // It sends a full report right after registering: nothing to ask for.
+      Object.assign(existing, report, { lastHeartbeatMs: now, dead: false, ...NO_BLOCK_REPORT });
       this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}` }, 'datanode re-registered');
       return;
     }
@@ -229,6 +274,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     this.nodes.set(info.nodeId, {
       ...report, info, lastHeartbeatMs: now, activeTransfers: 0, blocks: new Set(), pendingDeletes: new Map(), dead: false,
       pendingCopies: [], scheduledTransfers: 0, adminState: remembered === undefined ? 'normal' : 'decommissioning',
+      ...NO_BLOCK_REPORT,
     });
     this.placement.add(this.nodes.get(info.nodeId)!);
     this.log.info(
@@ -256,7 +302,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     node.remainingBytes = report.remainingBytes;
     node.activeTransfers = report.activeTransfers;
     node.lastHeartbeatMs = this.clock.nowMs();
-    if (node.pendingDeletes.size === 0 && node.pendingCopies.length === 0) return NO_COMMANDS;
+    if (node.pendingDeletes.size === 0 && node.pendingCopies.length === 0 && !node.blockReportRequested) return NO_COMMANDS;
     const commands: DatanodeCommand[] = [];
     if (node.pendingDeletes.size > 0) {
       const blocks: Block[] = [];
@@ -268,6 +314,8 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       commands.push({ type: CommandType.DELETE_BLOCKS, blocks, targets: [] });
     }
     commands.push(...node.pendingCopies.splice(0));
+    // Last, so the report reflects the deletions just ordered. Cleared when it arrives.
+    if (node.blockReportRequested) commands.push({ type: CommandType.BLOCK_REPORT, blocks: [], targets: [] });
     return commands;
   }
 
@@ -291,6 +339,10 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       for (const id of node.blocks) if (!reported.has(id)) this.removeReplica(node, id);
     }
     const accepted = reported.size;
+    // Strictly increasing per node, even if the clock steps back: a larger value is a later report.
+    node.lastBlockReportMs = Math.max(this.clock.nowMs(), node.lastBlockReportMs + 1);
+    node.lastBlockReportBlocks = blocks.length;
+    node.blockReportRequested = false;
     this.log.info({ node: nodeId, reported: blocks.length, accepted }, 'block report processed');
     return { accepted, invalid: blocks.length - accepted };
   }
@@ -459,6 +511,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       state: NODE_STATE[this.stateOf(n)],
       capacityBytes: n.capacityBytes, usedBytes: n.usedBytes, remainingBytes: n.remainingBytes,
       blockCount: n.blocks.size, activeTransfers: n.activeTransfers, lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
+      lastBlockReportMs: n.lastBlockReportMs, lastBlockReportBlocks: n.lastBlockReportBlocks,
     }));
   }
 

@@ -12,6 +12,11 @@
  *
  * A block counts as reported once it has `minReplication` live replicas. The block being
  * written of a file still open does not count (it may never be finalized).
+ *
+ * An operator who leaves safe mode early makes the NameNode act on a view that may lack
+ * whole nodes: a live node that has sent no full report since it registered is then asked
+ * for one (BLOCK_REPORT with its next heartbeat), so its replicas are known before the
+ * replication monitor copies blocks it already holds.
  */
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
@@ -52,7 +57,10 @@ export class SafeMode {
   }
 
   leave(): void {
-    if (this.on) this.log.warn({ reported: this.reported, total: this.total }, 'safe mode left by an operator');
+    if (this.on) {
+      const asked = this.dn.requestMissingBlockReports();
+      this.log.warn({ reported: this.reported, total: this.total, reportsRequested: asked }, 'safe mode left by an operator');
+    }
     this.on = false;
     this.manual = false;
   }

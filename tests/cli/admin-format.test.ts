@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { BlockHealthState as H, ReplicaState as R, type BlockHealth, type DatanodeReportEntry } from '../../protocol/namenode-messages.js';
 import {
-  countFile, emptyFsckSummary, formatFsckBlock, formatFsckFile, formatFsckSummary, formatReport, fsckBlock, nodeTotals, reportNode, worstHealth,
+  countFile, emptyFsckSummary, formatBlockReport, formatFsckBlock, formatFsckFile, formatFsckSummary, formatReport, fsckBlock, nodeTotals,
+  reportNode, worstHealth,
 } from '../../src/cli/admin-format.js';
 
 const GiB = 1024 ** 3;
@@ -14,6 +15,8 @@ function entry(port: number, state: number, usedBytes = GiB): DatanodeReportEntr
   return {
     nodeId: `dn-${port}`, host: '10.0.0.1', port, state, capacityBytes: 10 * GiB, usedBytes, remainingBytes: 10 * GiB - usedBytes,
     blockCount: 7, activeTransfers: 1, lastHeartbeatAgoMs: 1250,
+    // 2026-01-01T00:00:05Z, or never for the decommissioned one.
+    lastBlockReportMs: state === 4 ? 0 : 1767225605000, lastBlockReportBlocks: state === 4 ? 0 : 7,
   };
 }
 const block = (id: number, health: number, ...states: number[]): BlockHealth => ({
@@ -42,10 +45,16 @@ describe('formatReport', () => {
     expect(lines).toContain('missing:         0');
     const table = lines.slice(lines.indexOf('') + 1);
     expect(table).toEqual([
-      'NODE    ADDRESS       STATE          CAPACITY USED REMAINING  USE% BLOCKS XFERS LAST HEARTBEAT',
-      'dn-9866 10.0.0.1:9866 live                10G 1.0G      9.0G 10.0%      7     1 1.3s ago',
-      'dn-9867 10.0.0.1:9867 decommissioned      10G 1.0G      9.0G 10.0%      7     1 1.3s ago',
+      'NODE    ADDRESS       STATE          CAPACITY USED REMAINING  USE% BLOCKS XFERS LAST HEARTBEAT LAST BLOCK REPORT',
+      'dn-9866 10.0.0.1:9866 live                10G 1.0G      9.0G 10.0%      7     1 1.3s ago       2026-01-01T00:00:05Z, 7 blocks',
+      'dn-9867 10.0.0.1:9867 decommissioned      10G 1.0G      9.0G 10.0%      7     1 1.3s ago       never',
     ]);
+  });
+
+  it('a last block report: UTC time to the second and replicas listed, or never', () => {
+    expect(formatBlockReport(0, 0)).toBe('never');
+    expect(formatBlockReport(1767225605999, 1)).toBe('2026-01-01T00:00:05Z, 1 block');
+    expect(formatBlockReport(1767225605000, 0)).toBe('2026-01-01T00:00:05Z, 0 blocks');
   });
 });
 

@@ -162,6 +162,9 @@ describe('dfs admin report', () => {
       expect(n.lastHeartbeatAgoMs).toBeGreaterThanOrEqual(0);
       expect(typeof n.blockCount).toBe('number');
       expect(typeof n.activeTransfers).toBe('number');
+      // Every node reported in full when it registered (tests/cli/dfs-trigger-report.test.ts asks for more).
+      expect(n.lastBlockReportMs).toBeGreaterThan(0);
+      expect(typeof n.lastBlockReportBlocks).toBe('number');
     }
     expect(r.capacityBytes).toBe(r.nodes.reduce((s, n) => s + n.capacityBytes, 0));
     expect(r.usedBytes).toBe(r.nodes.reduce((s, n) => s + n.usedBytes, 0));
@@ -170,7 +173,7 @@ describe('dfs admin report', () => {
 
     const text = ok(await dfs(['admin', 'report'])).stdout;
     expect(text).toContain(`dataNodes:       ${DATANODES} live, 0 dead, 0 decommissioning, 0 decommissioned`);
-    expect(text).toMatch(/^NODE +ADDRESS +STATE +CAPACITY +USED +REMAINING +USE% +BLOCKS +XFERS +LAST HEARTBEAT$/m);
+    expect(text).toMatch(/^NODE +ADDRESS +STATE +CAPACITY +USED +REMAINING +USE% +BLOCKS +XFERS +LAST HEARTBEAT +LAST BLOCK REPORT$/m);
     for (const n of r.nodes) expect(text).toMatch(new RegExp(`^${n.nodeId} +${n.address} +live +`, 'm'));
   });
 });

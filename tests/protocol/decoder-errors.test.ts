@@ -256,8 +256,13 @@ describe('body decoding errors (MALFORMED)', () => {
       ['blockReport', encodeRequest('blockReport', 1, { nodeId: 'dn', blocks: [block, block] }), (f) => decodeRequest('blockReport', f)],
       ['reportBadBlocks', encodeRequest('reportBadBlocks', 1, { replicas: [{ block, nodeId: 'dn' }] }), (f) => decodeRequest('reportBadBlocks', f)],
       ['datanodeReport answer', encodeResponse('datanodeReport', 1, {
-        nodes: [{ nodeId: 'dn', host: 'h', port: 1, state: 1, capacityBytes: 3, usedBytes: 1, remainingBytes: 2, blockCount: 0, activeTransfers: 0, lastHeartbeatAgoMs: 5 }],
+        nodes: [{
+          nodeId: 'dn', host: 'h', port: 1, state: 1, capacityBytes: 3, usedBytes: 1, remainingBytes: 2, blockCount: 0, activeTransfers: 0,
+          lastHeartbeatAgoMs: 5, lastBlockReportMs: 6, lastBlockReportBlocks: 7,
+        }],
       }), (f) => decodeResponse('datanodeReport', f)],
+      ['triggerBlockReport', encodeRequest('triggerBlockReport', 1, { node: '127.0.0.1:9866' }), (f) => decodeRequest('triggerBlockReport', f)],
+      ['triggerBlockReport answer', encodeResponse('triggerBlockReport', 1, { nodeId: 'dn', lastBlockReportMs: 6 }), (f) => decodeResponse('triggerBlockReport', f)],
       ['safeMode answer', encodeResponse('safeMode', 1, { on: true, manual: false, reportedBlocks: 1, totalBlocks: 2, status: 'on' }), (f) => decodeResponse('safeMode', f)],
       ['replicationStats answer', encodeResponse('replicationStats', 1, {
         underReplicated: 1, corrupt: 1, missing: 1, pendingCopies: 0, corruptBlockIds: [7], missingBlockIds: [8],

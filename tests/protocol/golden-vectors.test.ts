@@ -285,13 +285,29 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     );
   });
 
-  it('datanodeReport response: list of 47 + N + H byte entries, state 1 live and 2 dead', () => {
-    const entry = (id: string, host: string, state: string, used: string, blocks: string, transfers: string, ago: string): string =>
-      str(id) + str(host) + '268a' + state + '0000010000000000' + used + '0000008000000000' + blocks + transfers + ago;
+  it('datanodeReport response: list of 59 + N + H byte entries, state 1 live and 2 dead, last full report time and size', () => {
+    const entry = (id: string, host: string, state: string, used: string, blocks: string, transfers: string, ago: string, report: string): string =>
+      str(id) + str(host) + '268a' + state + '0000010000000000' + used + '0000008000000000' + blocks + transfers + ago + report;
     expect(byName('datanodeReport response (one live node, one dead)').toString('hex')).toBe(
-      '00000082' + '02' + '0f' + '0000' + '00000012' + '00000002' +
-      entry('dn-1', '10.0.0.1', '01', '0000000008000005', '00000002', '00000001', '00000000000004b0') +
-      entry('dn-3', '10.0.0.3', '02', '0000000000000005', '00000000', '00000000', '000000000000afc8'),
+      '0000009a' + '02' + '0f' + '0000' + '00000012' + '00000002' +
+      // Last full report 2026-01-01T00:00:00Z (1767225600000 ms) listing 2 replicas.
+      entry('dn-1', '10.0.0.1', '01', '0000000008000005', '00000002', '00000001', '00000000000004b0', '0000019b76daa800' + '00000002') +
+      // A minute earlier, 1 replica.
+      entry('dn-3', '10.0.0.3', '02', '0000000000000005', '00000000', '00000000', '000000000000afc8', '0000019b76d9bda0' + '00000001'),
+    );
+  });
+
+  it('triggerBlockReport (0x15): str node; answered with str nodeId and u64 lastBlockReportMs; DATANODE_DEAD (28) for a dead node', () => {
+    expect(byName('triggerBlockReport request (by HOST:PORT)').toString('hex')).toBe(
+      '00000017' + '01' + '15' + '0000' + '0000001b' + str('10.0.0.1:9866'),
+    );
+    expect(byName('triggerBlockReport response').toString('hex')).toBe(
+      '00000016' + '02' + '15' + '0000' + '0000001b' + str('dn-1') + '0000019b76daa800',
+    );
+    expect(ERROR_CODES.DATANODE_DEAD).toBe(28);
+    expect(byName('error frame DATANODE_DEAD answering a triggerBlockReport').toString('hex')).toBe(
+      '0000006e' + '03' + '15' + '0000' + '0000001c' + '001c' +
+      str('DataNode 10.0.0.3:9866 is dead (no heartbeat for 45 s); it reports in full when it registers again'),
     );
   });
 

@@ -422,6 +422,7 @@ export function randomDatanodeReportEntry(rng: Rng): DatanodeReportEntry {
     nodeId: rng.str(), host: rng.str(), port: rng.u16(), state: enumU8(rng, [1, 2, 3, 4]),
     capacityBytes: rng.u64(), usedBytes: rng.u64(), remainingBytes: rng.u64(),
     blockCount: rng.u32(), activeTransfers: rng.u32(), lastHeartbeatAgoMs: rng.u64(),
+    lastBlockReportMs: rng.u64(), lastBlockReportBlocks: rng.u32(),
   };
 }
 
@@ -456,6 +457,7 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     setReplication: () => ({ path: s(), replication: rng.u16() }),
     decommission: () => ({ node: s(), action: enumU8(rng, [1, 2]) }),
     replicationStats: () => ({}),
+    triggerBlockReport: () => ({ node: s() }),
     blockHealth: () => ({ path: s(), startBlock: rng.u32(), limit: rng.u32() }),
     register: () => ({ clusterId: s(), host: s(), port: rng.u16(), ...randomStorage(rng) }),
     heartbeat: () => ({ ...randomStorage(rng), activeTransfers: rng.u32() }),
@@ -491,6 +493,7 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     }),
     setReplication: () => ({}),
     decommission: () => ({}),
+    triggerBlockReport: () => ({ nodeId: rng.str(), lastBlockReportMs: rng.u64() }),
     replicationStats: () => ({
       underReplicated: rng.u64(), corrupt: rng.u64(), missing: rng.u64(), pendingCopies: rng.u64(),
       corruptBlockIds: randomList(rng, (r) => r.u64(), 5), missingBlockIds: randomList(rng, (r) => r.u64(), 5),

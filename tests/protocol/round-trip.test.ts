@@ -90,10 +90,10 @@ const dn = { nodeId: 'dn-1', host: '::1', port: 65535 };
 const noNode = { nodeId: '', host: '', port: 0 };
 const zeroBlock = { blockId: 0, genStamp: 0, numBytes: 0 };
 const storage = { capacityBytes: MAX, usedBytes: 0, remainingBytes: 0x1_0000_0000 };
-/** The smallest datanodeReport entry: 47 bytes (empty id and host). */
+/** The smallest datanodeReport entry: 59 bytes (empty id and host). */
 const tinyReportEntry = {
   nodeId: '', host: '', port: 0, state: 1, capacityBytes: 0, usedBytes: 0, remainingBytes: 0,
-  blockCount: 0, activeTransfers: 0, lastHeartbeatAgoMs: 0,
+  blockCount: 0, activeTransfers: 0, lastHeartbeatAgoMs: 0, lastBlockReportMs: 0, lastBlockReportBlocks: 0,
 };
 
 /** Hand-picked examples: at least one request and one response per RPC, with edge values. */
@@ -132,6 +132,7 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
     { node: '', action: 0 },
   ],
   replicationStats: [{}],
+  triggerBlockReport: [{ node: 'DN-5f0c' }, { node: '127.0.0.1:9866' }, { node: '' }, { node: 'données:1' }],
   blockHealth: [
     { path: '/f', startBlock: 0, limit: 0 },
     { path: '/données/日本', startBlock: 0xffffffff, limit: 0xffffffff },
@@ -185,13 +186,19 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
     { nodes: [] },
     {
       nodes: [
-        { nodeId: 'dn-1', host: '10.0.0.1', port: 9866, state: 1, ...storage, blockCount: 0xffffffff, activeTransfers: 3, lastHeartbeatAgoMs: 1500 },
-        { nodeId: 'dn-2', host: 'données', port: 1, state: 2, ...storage, blockCount: 0, activeTransfers: 0, lastHeartbeatAgoMs: MAX },
+        {
+          nodeId: 'dn-1', host: '10.0.0.1', port: 9866, state: 1, ...storage, blockCount: 0xffffffff, activeTransfers: 3, lastHeartbeatAgoMs: 1500,
+          lastBlockReportMs: 1767225600000, lastBlockReportBlocks: 0xffffffff,
+        },
+        {
+          nodeId: 'dn-2', host: 'données', port: 1, state: 2, ...storage, blockCount: 0, activeTransfers: 0, lastHeartbeatAgoMs: MAX,
+          lastBlockReportMs: MAX, lastBlockReportBlocks: 0,
+        },
         { ...tinyReportEntry, state: 3 },
         { ...tinyReportEntry, state: 4 },
       ],
     },
-    // Smallest entries (47 bytes each); the list-count check must allow them.
+    // Smallest entries (59 bytes each); the list-count check must allow them.
     { nodes: [tinyReportEntry, tinyReportEntry, tinyReportEntry] },
   ],
   safeMode: [
@@ -201,6 +208,7 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   ],
   setReplication: [{}],
   decommission: [{}],
+  triggerBlockReport: [{ nodeId: 'DN-5f0c', lastBlockReportMs: 0 }, { nodeId: '', lastBlockReportMs: MAX }],
   replicationStats: [
     { underReplicated: 0, corrupt: 0, missing: 0, pendingCopies: 0, corruptBlockIds: [], missingBlockIds: [] },
     { underReplicated: MAX, corrupt: 2, missing: 1, pendingCopies: 0xffffffff, corruptBlockIds: [1, MAX], missingBlockIds: [0] },

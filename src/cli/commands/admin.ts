@@ -1,14 +1,16 @@
 /**
  * `dfs admin`: the operator commands (HDFS `hdfs dfsadmin`).
  *
- *   admin safemode get|enter|leave|wait [--timeout T]   read or change safe mode; wait until off
- *   admin report                                        DataNodes, capacity, block health counts
- *   admin decommission NODE [--wait [--timeout T]]      drain a DataNode (NODE = HOST:PORT or id)
- *   admin recommission NODE                             return it to service
+ *   admin safemode get|enter|leave|wait [--timeout T]       read or change safe mode; wait until off
+ *   admin report                                            DataNodes, capacity, block health counts
+ *   admin decommission NODE [--wait [--timeout T]]          drain a DataNode (NODE = HOST:PORT or id)
+ *   admin recommission NODE                                 return it to service
+ *   admin trigger-block-report NODE [--wait [--timeout T]]  ask a DataNode for a full block report now
  *
  * Every `dfs admin` command connects with the handshake role ADMIN: the NameNode refuses
- * safe mode enter/leave and (re|de)commissioning on CLIENT connections (ACCESS_DENIED). The
- * role is a guard against a stray client call, not security: there is no authentication yet.
+ * safe mode enter/leave, (re|de)commissioning and triggerBlockReport on CLIENT connections
+ * (ACCESS_DENIED). The role is a guard against a stray client call, not security: there is
+ * no authentication yet.
  *
  * Waits poll the NameNode (./waiting.ts) and show a status line on stderr when it is a
  * terminal. `--timeout` bounds them; without it they wait as long as it takes (like HDFS).
@@ -18,7 +20,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DfsError } from '../../../protocol/errors.js';
 import { Role } from '../../../protocol/handshake.js';
 import { DatanodeReportState, type DatanodeReportEntry, type SafeModeResponse } from '../../../protocol/namenode-messages.js';
-import { formatReport, nodeStateName, nodeTotals, reportNode, type ClusterReport } from '../admin-format.js';
+import { formatBlockReport, formatReport, nodeStateName, nodeTotals, reportNode, type ClusterReport } from '../admin-format.js';
 import { formatKeyValues } from '../format.js';
 import { runCommand, type CommandContext } from './command-context.js';
 import { pollUntil, timeoutArg } from './waiting.js';
@@ -113,13 +115,45 @@ async function recommission(ctx: CommandContext, node: string): Promise<void> {
   else await ctx.writeLines([`${node}: recommissioned (not registered at the moment)`]);
 }
 
+// ---- trigger-block-report ---------------------------------------------------------------
+
+/**
+ * The NameNode queues BLOCK_REPORT for the node's next heartbeat and answers with the time
+ * of the report it had before; with --wait, a later one in datanodeReport is the one asked for.
+ */
+async function triggerBlockReport(ctx: CommandContext, node: string, options: { wait?: boolean; timeout?: number }): Promise<void> {
+  // No DfsClient method: src/client is not this command's to change; the RPC is called as is.
+  const asked = await ctx.client.rpc.call('triggerBlockReport', { node });
+  let last = findNode(await ctx.client.datanodeReport(), asked.nodeId);
+  const address = `${last.host}:${last.port}`;
+  if (options.wait === true) {
+    await pollUntil(`a full block report from ${address}`, async () => {
+      last = findNode(await ctx.client.datanodeReport(), asked.nodeId);
+      return {
+        done: last.lastBlockReportMs > asked.lastBlockReportMs,
+        status: `${nodeStateName(last.state)}, last full report: ${formatBlockReport(last.lastBlockReportMs, last.lastBlockReportBlocks)}`,
+      };
+    }, { timeoutMs: options.timeout, json: ctx.json });
+  }
+  if (ctx.json) {
+    await ctx.writeJson({
+      nodeId: asked.nodeId, address, previousBlockReportMs: asked.lastBlockReportMs,
+      lastBlockReportMs: last.lastBlockReportMs, lastBlockReportBlocks: last.lastBlockReportBlocks, waited: options.wait === true,
+    });
+    return;
+  }
+  const lines = [`Block report requested: ${address} (${asked.nodeId})`];
+  if (options.wait === true) lines.push(`Block report processed: ${formatBlockReport(last.lastBlockReportMs, last.lastBlockReportBlocks)}`);
+  await ctx.writeLines(lines);
+}
+
 // ---- registration -----------------------------------------------------------------------
 
 export function registerAdminCommands(program: Command): void {
   const admin = program
     .command('admin')
-    .description('operator commands: safe mode, cluster report, decommissioning (connects with role ADMIN)')
-    .addHelpText('after', '\nEvery admin command connects with the handshake role ADMIN, which the NameNode requires for\nsafe mode enter/leave and for decommission/recommission.');
+    .description('operator commands: safe mode, cluster report, decommissioning, block reports (connects with role ADMIN)')
+    .addHelpText('after', '\nEvery admin command connects with the handshake role ADMIN, which the NameNode requires for\nsafe mode enter/leave, decommission/recommission and trigger-block-report.');
 
   admin
     .command('safemode')
@@ -137,15 +171,17 @@ export function registerAdminCommands(program: Command): void {
 
   admin
     .command('report')
-    .description('show every DataNode (state, capacity, used, remaining, blocks, last heartbeat), cluster totals and block health counts')
+    .description('show every DataNode (state, capacity, used, remaining, blocks, last heartbeat, last full block report), cluster totals and block health counts')
     .addHelpText(
       'after',
       '\nStates: live, dead, decommissioning (draining; replicas still readable), decommissioned.' +
-        '\nCapacity totals count the nodes that are not dead.' +
+        '\nCapacity totals count the nodes that are not dead. LAST BLOCK REPORT is when the NameNode processed the' +
+        '\nnode\'s last full report (UTC) and how many replicas it listed; "never" until one came since it registered.' +
         '\nWith --json: {"namenode", "safeMode", "live", "dead", "decommissioning", "decommissioned", "capacityBytes",' +
         '\n"usedBytes", "remainingBytes", "usedPercent", "blocks", "underReplicated", "corrupt", "missing", "pendingCopies",' +
         '\n"corruptBlockIds", "missingBlockIds", "nodes": [{"nodeId", "host", "port", "address", "state", "capacityBytes",' +
-        '\n"usedBytes", "remainingBytes", "usedPercent", "blockCount", "activeTransfers", "lastHeartbeatAgoMs"}]}.',
+        '\n"usedBytes", "remainingBytes", "usedPercent", "blockCount", "activeTransfers", "lastHeartbeatAgoMs",' +
+        '\n"lastBlockReportMs" (ms since the epoch, NameNode clock; 0 = never), "lastBlockReportBlocks"}]}.',
     )
     .action((_options: unknown, cmd: Command) => runAdmin(cmd, (ctx) => report(ctx)));
 
@@ -169,4 +205,19 @@ export function registerAdminCommands(program: Command): void {
     .argument('<node>', 'HOST:PORT or node id')
     .addHelpText('after', '\nSurplus replicas (now that its copies count again) are removed by the NameNode.\nWith --json: {"nodeId", "address", "state", "blockCount"}.')
     .action((node: string, _options: unknown, cmd: Command) => runAdmin(cmd, (ctx) => recommission(ctx, node)));
+
+  admin
+    .command('trigger-block-report')
+    .description('ask a DataNode for a full block report now (HDFS dfsadmin -triggerBlockReport)')
+    .argument('<node>', 'HOST:PORT (as dfs admin report shows it) or node id')
+    .option('-w, --wait', 'wait until the NameNode has processed the report')
+    .option('--timeout <duration>', 'with --wait: give up after this long (seconds, or 30s, 5m, 1h); default: no limit', timeoutArg)
+    .addHelpText(
+      'after',
+      '\nThe NameNode sends the request with the node\'s next heartbeat answer; the report then replaces what it' +
+        '\nknew of the node\'s replicas. NOT_FOUND for a node that is not registered, DATANODE_DEAD for a dead one.' +
+        '\nWith --json: {"nodeId", "address", "previousBlockReportMs", "lastBlockReportMs", "lastBlockReportBlocks",' +
+        '\n"waited"}: the report before the request, and the last one the NameNode shows (with --wait: the new one).',
+    )
+    .action((node: string, options: { wait?: boolean; timeout?: number }, cmd: Command) => runAdmin(cmd, (ctx) => triggerBlockReport(ctx, node, options)));
 }
