@@ -25,10 +25,17 @@ import { computeChecksums, initChecksum } from '../common/checksum.js';
 import { BlockWriter, type BlockWriterHost, type OutPacket } from './block-writer.js';
 import type { CreateOptions, DfsClient } from './dfs-client.js';
 
+/**
+ * Enough in flight to keep a three-node pipeline streaming while processes share a few
+ * cores (a packet's send-to-ack time reaches 100+ ms there); memory per writer is bounded
+ * by it.
+ */
+export const WINDOW_BYTES_DEFAULT = 32 * 1024 * 1024;
+
 export interface OutputStreamOptions extends CreateOptions {
   chunkBytes?: number;
   packetBytes?: number;
-  /** Unacknowledged bytes allowed in flight (default 16 MiB). */
+  /** Unacknowledged bytes allowed in flight (default 32 MiB: 32 packets over the pipeline and two blocks). */
   windowBytes?: number;
   signal?: AbortSignal;
   /** How long `complete` may wait for block reports (default 60 s). */
@@ -62,7 +69,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     super({ highWaterMark: 1024 * 1024, signal: options.signal });
     this.chunkBytes = options.chunkBytes ?? CHUNK_BYTES_DEFAULT;
     this.packetBytes = Math.max(this.chunkBytes, Math.floor((options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT) / this.chunkBytes) * this.chunkBytes);
-    this.windowBytes = Math.max(this.packetBytes * 2, options.windowBytes ?? 16 * 1024 * 1024);
+    this.windowBytes = Math.max(this.packetBytes * 2, options.windowBytes ?? WINDOW_BYTES_DEFAULT);
     this.buf = Buffer.allocUnsafeSlow(this.packetBytes);
   }
 
