@@ -17,6 +17,7 @@ import { ClientRpc } from './client-rpc.js';
 import { DatanodeManager } from './datanode-manager.js';
 import { DecommissionStore } from './decommission-store.js';
 import { createDatanodeRpc } from './datanode-rpc.js';
+import { withTurnBudget } from './datanode-turn-budget.js';
 import { ReplicationMonitor } from './replication-monitor.js';
 import { SafeMode } from './safe-mode.js';
 import { EditLog } from './edit-log.js';
@@ -104,7 +105,7 @@ export class NameNode {
       clock: this.clock,
       logger: this.log,
       blocks: this.datanodes,
-      datanodeRpc: createDatanodeRpc(this.datanodes, () => this.clusterId),
+      datanodeRpc: withTurnBudget(createDatanodeRpc(this.datanodes, () => this.clusterId), this.log),
       safeMode: this.safeMode,
       replication: this.replication,
       serverInfo: () => ({
