@@ -32,7 +32,11 @@ export interface NameNodeConfig {
   heartbeatRecheckMs: number;
   /** Live replicas each block needs before `complete` succeeds. */
   minReplication: number;
-  /** How often the replication monitor runs. */
+  /**
+   * How often the replication monitor runs: the longest a lost replica waits before its
+   * copy is scheduled, and a finished copy before its source may start another. Each run
+   * is bounded (replication-monitor.ts), so a short interval costs little.
+   */
   replicationIntervalMs: number;
   /** Replica copies one DataNode is asked to make at once. */
   transfersPerNodeMax: number;
@@ -63,7 +67,7 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   deadNodeTimeoutMs: 30_000,
   heartbeatRecheckMs: 1_000,
   minReplication: 1,
-  replicationIntervalMs: 1_000,
+  replicationIntervalMs: 250,
   transfersPerNodeMax: 4,
   replicationPendingTimeoutMs: 60_000,
   replicationRescanMs: 30_000,

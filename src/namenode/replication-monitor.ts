@@ -15,10 +15,24 @@
  * Scheduling takes a source holding a good replica with fewer than `transfersPerNodeMax`
  * copies under way and targets from the placement policy (not holding the block), queues a
  * REPLICATE command for the source's next heartbeat, and remembers the copy as pending
- * until the target reports the replica or `pendingTimeoutMs` passes. A full rescan every
- * `rescanIntervalMs` is the safety net for any event that was missed; it walks the block
- * map RESCAN_BLOCKS_PER_TICK blocks per tick, so with millions of blocks no tick stalls the
- * NameNode's event loop for long (heartbeats and clients wait on the same loop).
+ * until the target reports the replica or `pendingTimeoutMs` passes. A pending copy is
+ * given up at once when its source or a target stops being live (it cannot land), and
+ * dropped when the block has its full count without it: a copy scheduled while a block's
+ * pipeline replicas were still being reported must not keep counting as "coming" after a
+ * later node loss, or that block would wait out the whole timeout before it is copied
+ * again.
+ *
+ * A full rescan every `rescanIntervalMs` is the safety net for any event that was missed.
+ * Every tick is bounded so that with millions of blocks none stalls the NameNode's event
+ * loop for long (heartbeats and clients wait on the same loop), which is what lets the
+ * monitor tick several times a second (a lost node's copies start, and finished copies
+ * free their source, within a fraction of a second):
+ * - the rescan walks RESCAN_BLOCKS_PER_SECOND blocks per second of clock time, however
+ *   often the monitor ticks, at most RESCAN_BLOCKS_PER_TICK at once;
+ * - scheduling examines at most SCHEDULE_SCAN_MAX queued blocks per tick; a block that
+ *   cannot be scheduled now (every holder busy, no possible target) moves to the back of
+ *   its queue, so a long run of such blocks does not starve the ones behind it;
+ * - a draining node's blocks are checked until the first one still lacking replicas.
  */
 import { CommandType } from '../../protocol/namenode-messages.js';
 import type { Clock } from '../common/clock.js';
@@ -48,8 +62,12 @@ export interface ReplicationStats {
 }
 
 const PRIORITIES = 3;
-/** Blocks the periodic rescan re-examines per tick (~10-30 ms of work). */
+/** Blocks the periodic rescan re-examines per second of clock time... */
+const RESCAN_BLOCKS_PER_SECOND = 10_000;
+/** ...and per tick at most (~10-30 ms of work). */
 const RESCAN_BLOCKS_PER_TICK = 10_000;
+/** Queued blocks examined per tick at most, scheduled or not. */
+const SCHEDULE_SCAN_MAX = 10_000;
 
 export class ReplicationMonitor {
   /** Under-replicated blocks by priority: 0 = one good replica left, 1 = at most a third, 2 = the rest. */
@@ -58,6 +76,8 @@ export class ReplicationMonitor {
   readonly missing = new Set<number>();
   private readonly pending = new Map<number, PendingCopy>();
   private lastRescanMs = 0;
+  /** Clock time the last tick's rescan share was taken at. */
+  private lastTickMs: number | null = null;
   /** Where the rescan under way is in the block map (a live iterator), or null. */
   private rescan: Iterator<number> | null = null;
   copiesScheduled = 0;
@@ -91,7 +111,9 @@ export class ReplicationMonitor {
       this.lastRescanMs = now;
       this.rescan = this.dn.blocks.keys();
     }
-    if (this.rescan !== null) this.continueRescan(this.rescan);
+    const elapsedMs = this.lastTickMs === null ? Infinity : Math.max(0, now - this.lastTickMs);
+    this.lastTickMs = now;
+    if (this.rescan !== null) this.continueRescan(this.rescan, Math.min(RESCAN_BLOCKS_PER_TICK, Math.ceil((RESCAN_BLOCKS_PER_SECOND * elapsedMs) / 1000)));
     this.expirePending(now);
     for (const id of this.dn.dirty) this.classify(id);
     this.dn.dirty.clear();
@@ -99,8 +121,8 @@ export class ReplicationMonitor {
     this.checkDecommissioning();
   }
 
-  private continueRescan(blocks: Iterator<number>): void {
-    for (let i = 0; i < RESCAN_BLOCKS_PER_TICK; i++) {
+  private continueRescan(blocks: Iterator<number>, count: number): void {
+    for (let i = 0; i < count; i++) {
       const next = blocks.next();
       if (next.done === true) {
         this.rescan = null;
@@ -114,7 +136,7 @@ export class ReplicationMonitor {
   private checkDecommissioning(): void {
     for (const node of this.dn.nodes.values()) {
       if (node.adminState !== 'decommissioning' || !this.dn.isLiveNode(node.info.nodeId)) continue;
-      if (this.blocksToDrain(node) === 0) {
+      if (this.blocksToDrain(node, 1) === 0) {
         node.adminState = 'decommissioned';
         this.log.info({ node: node.info.nodeId, blocks: node.blocks.size }, 'datanode decommissioned: every block is replicated elsewhere');
       }
@@ -125,14 +147,20 @@ export class ReplicationMonitor {
     for (const [id, p] of this.pending) {
       const entry = this.dn.blocks.get(id);
       const done = entry === undefined || p.targets.every((t) => entry.replicas.has(t));
-      if (done || p.deadlineMs <= now) {
-        if (!done) this.log.warn({ block: id, source: p.source, targets: p.targets }, 'replica copy timed out; will retry');
-        this.pending.delete(id);
-        const src = this.dn.nodes.get(p.source);
-        if (src) src.scheduledTransfers = Math.max(0, src.scheduledTransfers - 1);
+      const lostNode = !this.dn.isLiveNode(p.source) || p.targets.some((t) => !this.dn.isLiveNode(t));
+      if (done || lostNode || p.deadlineMs <= now) {
+        if (!done) this.log.warn({ block: id, source: p.source, targets: p.targets }, lostNode ? 'replica copy lost its source or a target; will retry' : 'replica copy timed out; will retry');
+        this.release(id, p);
         this.dn.dirty.add(id);
       }
     }
+  }
+
+  /** Forgets a pending copy and gives its source's transfer slot back. */
+  private release(id: number, p: PendingCopy): void {
+    this.pending.delete(id);
+    const src = this.dn.nodes.get(p.source);
+    if (src) src.scheduledTransfers = Math.max(0, src.scheduledTransfers - 1);
   }
 
   private forget(id: number): void {
@@ -156,8 +184,13 @@ export class ReplicationMonitor {
     const entry = this.dn.blocks.get(id);
     if (entry === undefined) return;
     const file = entry.file;
-    // The block being written is the pipeline's business until the file is complete.
-    if (file.clientName !== null && file.blocks[file.blocks.length - 1] === entry.meta) return;
+    // The blocks being written are the pipeline's business until the file is complete: the
+    // last one, and the one before it, whose last acks (and the replicas' finalizing) may
+    // still be under way (a writer keeps two blocks in flight, src/client/block-writer.ts).
+    // Judged early, a block whose replicas are not all reported yet gets copies it does not
+    // need, sent to nodes that may still be writing it. The periodic rescan and the
+    // file's completion bring it back.
+    if (file.clientName !== null && file.blocks.indexOf(entry.meta, file.blocks.length - 2) >= 0) return;
     const expected = file.replication;
     // Counted without building lists: every block goes through here on each rescan.
     let readable = 0;
@@ -172,7 +205,10 @@ export class ReplicationMonitor {
       else this.missing.add(id);
       return;
     }
-    const pendingTargets = this.pending.get(id)?.targets.length ?? 0;
+    const pending = this.pending.get(id);
+    if (pending !== undefined && good >= expected) this.release(id, pending);
+    // Targets still to receive the copy under way (one that already holds a replica counts in `good`).
+    const pendingTargets = pending === undefined || good >= expected ? 0 : pending.targets.filter((t) => !entry.replicas.has(t)).length;
     if (good + pendingTargets < expected) {
       const priority = readable === 1 ? 0 : good * 3 <= expected ? 1 : 2;
       this.queues[priority]!.add(id);
@@ -196,19 +232,19 @@ export class ReplicationMonitor {
 
   private schedule(now: number): void {
     let budget = this.options.scheduleMaxPerTick;
+    let scan = SCHEDULE_SCAN_MAX;
     for (const queue of this.queues) {
+      // Each block at most once per tick: one moved to the back is not reached again.
+      let left = queue.size;
       for (const id of queue) {
-        if (budget <= 0) return;
-        if (this.pending.has(id)) continue;
+        if (budget <= 0 || scan <= 0) return;
+        if (left-- <= 0) break;
+        scan--;
+        queue.delete(id);
         const entry = this.dn.blocks.get(id);
-        if (entry === undefined) {
-          queue.delete(id);
-          continue;
-        }
-        if (this.scheduleCopy(id, entry, now)) {
-          queue.delete(id);
-          budget--;
-        }
+        if (entry === undefined) continue;
+        if (!this.pending.has(id) && this.scheduleCopy(id, entry, now)) budget--;
+        else queue.add(id);
       }
     }
   }
@@ -235,12 +271,12 @@ export class ReplicationMonitor {
     return true;
   }
 
-  /** Blocks still held by a decommissioning node that lack enough other replicas. */
-  blocksToDrain(node: DatanodeState): number {
+  /** Blocks still held by a decommissioning node that lack enough other replicas (counting stops at `stopAt`). */
+  blocksToDrain(node: DatanodeState, stopAt = Infinity): number {
     let n = 0;
     for (const id of node.blocks) {
       const entry = this.dn.blocks.get(id);
-      if (entry !== undefined && this.counted(entry).length < entry.file.replication) n++;
+      if (entry !== undefined && this.counted(entry).length < entry.file.replication && ++n >= stopAt) break;
     }
     return n;
   }
