@@ -27,8 +27,11 @@ export interface ReplicaPiece {
   release: () => void;
 }
 
-/** Yields pieces covering [start, stop) of the replica; start and stop are chunk aligned (stop may be the end). */
-export async function* readReplicaPieces(r: Replica, start: number, stop: number): AsyncGenerator<ReplicaPiece> {
+/**
+ * Yields pieces covering [start, stop) of the replica; start and stop are chunk aligned (stop
+ * may be the end). Pieces hold about `packetTargetBytes` (rounded down to whole chunks).
+ */
+export async function* readReplicaPieces(r: Replica, start: number, stop: number, packetTargetBytes = PACKET_TARGET_BYTES): AsyncGenerator<ReplicaPiece> {
   const chunk = r.chunkBytes;
   const dir = r.volume.replicaDir('finalized', r.blockId);
   const dataFd = await open(path.join(dir, 'data'), 'r');
@@ -37,7 +40,7 @@ export async function* readReplicaPieces(r: Replica, start: number, stop: number
     throw err;
   });
   try {
-    const packetBytes = Math.max(chunk, Math.floor(PACKET_TARGET_BYTES / chunk) * chunk);
+    const packetBytes = Math.max(chunk, Math.floor(packetTargetBytes / chunk) * chunk);
     const pool = new BufferPool(POOL_BUFFERS, packetBytes);
     let offset = start;
     do {
