@@ -9,6 +9,10 @@
  *          file is fdatasync'ed (as a DataNode does when it finalizes a replica), the next
  *          hop has acknowledged, and one byte goes back upstream as the acknowledgement.
  *   read:  `{"op":"read","file":F}\n`, answered with the file's bytes, then end.
+ *   copy:  `{"op":"copy","file":F,"next":[port]}\n`: the hop streams its own file F to the
+ *          hop at `port` as a write (which fdatasyncs it and acknowledges), then sends one
+ *          byte back as the acknowledgement: what a DataNode does when the NameNode asks it
+ *          to copy a replica elsewhere (dfs-bench replication).
  *
  * Started by bench/baseline.ts, one process per hop as DataNodes are; prints its port on
  * stdout once listening and serves until killed.
@@ -17,15 +21,36 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 
-interface Header {
-  op: 'write' | 'read';
+export interface HopHeader {
+  op: 'write' | 'read' | 'copy';
   file: string;
   next?: number[];
 }
 
 const HEADER_MAX = 4096;
+/** Read size of every file a hop or the baseline's client streams out. */
+export const READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Connects to the hop at `port` and sends `header`; `ack` settles with the hop's one-byte
+ * acknowledgement (write, copy), or fails if the hop closes or errs without one.
+ */
+export async function openHop(port: number, header: HopHeader): Promise<{ sock: net.Socket; ack: Promise<void> }> {
+  const sock = net.connect({ host: '127.0.0.1', port, noDelay: true });
+  await once(sock, 'connect');
+  sock.write(`${JSON.stringify(header)}\n`);
+  const ack = new Promise<void>((resolve, reject) => {
+    sock.once('data', () => resolve());
+    sock.once('error', reject);
+    sock.once('close', () => reject(new Error(`baseline hop ${port} closed without an ack`)));
+  });
+  // A write that fails before anyone awaits the ack must not be an unhandled rejection.
+  ack.catch(() => {});
+  return { sock, ack };
+}
 
 /** Reads the header line; any bytes after it are put back on the socket. */
 export function readHeaderLine(sock: net.Socket): Promise<string> {
@@ -48,22 +73,14 @@ export function readHeaderLine(sock: net.Socket): Promise<string> {
   });
 }
 
-async function serveWrite(sock: net.Socket, dir: string, h: Header): Promise<void> {
+async function serveWrite(sock: net.Socket, dir: string, h: HopHeader): Promise<void> {
   const fd = await promisify(fs.open)(path.join(dir, path.basename(h.file)), 'w');
   const file = fs.createWriteStream('', { fd, autoClose: false });
   const [nextPort, ...rest] = h.next ?? [];
   let downstream: net.Socket | null = null;
   let downstreamAck: Promise<void> = Promise.resolve();
   if (nextPort !== undefined) {
-    const d = net.connect({ host: '127.0.0.1', port: nextPort, noDelay: true });
-    downstream = d;
-    await once(d, 'connect');
-    d.write(`${JSON.stringify({ op: 'write', file: h.file, next: rest })}\n`);
-    downstreamAck = new Promise((resolve, reject) => {
-      d.once('data', () => resolve());
-      d.once('error', reject);
-      d.once('close', () => reject(new Error('next hop closed without an ack')));
-    });
+    ({ sock: downstream, ack: downstreamAck } = await openHop(nextPort, { op: 'write', file: h.file, next: rest }));
   }
   sock.pipe(file);
   if (downstream !== null) sock.pipe(downstream);
@@ -75,8 +92,18 @@ async function serveWrite(sock: net.Socket, dir: string, h: Header): Promise<voi
   sock.end(Buffer.from([1]));
 }
 
-function serveRead(sock: net.Socket, dir: string, h: Header): void {
+function serveRead(sock: net.Socket, dir: string, h: HopHeader): void {
   fs.createReadStream(path.join(dir, path.basename(h.file))).pipe(sock);
+}
+
+async function serveCopy(sock: net.Socket, dir: string, h: HopHeader): Promise<void> {
+  const [to, ...rest] = h.next ?? [];
+  if (to === undefined) throw new Error('baseline copy without a target hop');
+  const target = await openHop(to, { op: 'write', file: h.file, next: rest });
+  const source = fs.createReadStream(path.join(dir, path.basename(h.file)), { highWaterMark: READ_CHUNK_BYTES });
+  await Promise.all([pipeline(source, target.sock), target.ack]);
+  target.sock.destroy();
+  sock.end(Buffer.from([1]));
 }
 
 export function runBaselineHop(dir: string): void {
@@ -85,8 +112,9 @@ export function runBaselineHop(dir: string): void {
     sock.on('error', () => sock.destroy());
     readHeaderLine(sock)
       .then((line) => {
-        const h = JSON.parse(line) as Header;
+        const h = JSON.parse(line) as HopHeader;
         if (h.op === 'write') return serveWrite(sock, dir, h);
+        if (h.op === 'copy') return serveCopy(sock, dir, h);
         return serveRead(sock, dir, h);
       })
       .catch((err: Error) => {

@@ -7,12 +7,14 @@
  *   upload, replication R:  source file -> hop 1 -> ... -> hop R, each hop fdatasyncs its
  *                           file at the end, and an acknowledgement comes back up the chain
  *   download:               hop's file -> client -> local file
+ *   copy (re-replication):  hop A's file -> hop B, which fdatasyncs it and acknowledges
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
+import { openHop, READ_CHUNK_BYTES } from './baseline-hop.js';
 
 export class BaselineHops {
   private constructor(private readonly children: ChildProcess[], readonly ports: number[]) {}
@@ -41,16 +43,19 @@ export class BaselineHops {
   /** Sends `source` down the chain of hops `chain` (indices); resolves on the acknowledgement. */
   async upload(source: string, file: string, chain: readonly number[]): Promise<void> {
     const [first, ...rest] = chain.map((i) => this.ports[i]!);
-    const sock = net.connect({ host: '127.0.0.1', port: first!, noDelay: true });
-    await once(sock, 'connect');
-    sock.write(`${JSON.stringify({ op: 'write', file, next: rest })}\n`);
-    const ack = new Promise<void>((resolve, reject) => {
-      sock.once('data', () => resolve());
-      sock.once('error', reject);
-      sock.once('close', () => reject(new Error('baseline chain closed without an ack')));
-    });
-    await Promise.all([pipeline(fs.createReadStream(source, { highWaterMark: 1024 * 1024 }), sock), ack]);
+    const { sock, ack } = await openHop(first!, { op: 'write', file, next: rest });
+    await Promise.all([pipeline(fs.createReadStream(source, { highWaterMark: READ_CHUNK_BYTES }), sock), ack]);
     sock.destroy();
+  }
+
+  /** Has hop `from` send its file `file` to hop `to`; resolves once `to` has it on disk. */
+  async copy(file: string, from: number, to: number): Promise<void> {
+    const { sock, ack } = await openHop(this.ports[from]!, { op: 'copy', file, next: [this.ports[to]!] });
+    try {
+      await ack;
+    } finally {
+      sock.destroy();
+    }
   }
 
   /** Reads `file` from hop `hop` into the local file `target`. */

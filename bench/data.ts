@@ -23,10 +23,11 @@ import path from 'node:path';
 import { DfsClient } from '../src/client/index.js';
 import { LocalCluster } from '../src/local/local-cluster.js';
 import { BaselineHops } from './baseline.js';
+import { withTeardown } from './teardown.js';
 import {
   CpuSampler, formatBytes, formatPercent, formatUs, machineHeader, machineInfo, MachineCpuSampler, mbPerSec,
-  newLatencyHistogram, recordUs, renderTable, summarize, writeJson, cpuPercent,
-  type LatencySummary, type MachineInfo,
+  newLatencyHistogram, recordUs, renderTable, summarize, versusBaselineLine, writeJson, writeReport, cpuPercent,
+  type LatencySummary, type MachineInfo, type VersusBaseline,
 } from './report.js';
 
 export type DataSuite = 'upload' | 'download';
@@ -86,7 +87,7 @@ export interface DataReport {
   };
   machine: MachineInfo;
   phases: PhaseFigures[];
-  summary: { baselineMiBps: number; dfsMiBps: number; ratio: number; target: number; met: boolean };
+  summary: VersusBaseline;
   notes: string[];
 }
 
@@ -103,21 +104,13 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
   });
   let hops: BaselineHops | null = null;
   let client: DfsClient | null = null;
-  let tornDown = false;
   const teardown = async (): Promise<void> => {
-    if (tornDown) return;
-    tornDown = true;
     client?.close();
     hops?.stop();
     await cluster.stop().catch(() => {});
     fs.rmSync(base, { recursive: true, force: true });
   };
-  const onSignal = (): void => {
-    void teardown().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
+  return withTeardown(teardown, async () => {
     o.progress(`writing a ${formatBytes(o.sizeBytes)} random source file`);
     const source = path.join(base, 'source');
     writeRandomFile(source, o.sizeBytes);
@@ -159,11 +152,7 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
     };
     report.notes = dataNotes(report);
     return report;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await teardown();
-  }
+  });
 }
 
 interface Env {
@@ -183,7 +172,8 @@ function checkFreeSpace(dir: string, o: DataBenchOptions): void {
   if (free < need) throw new Error(`${dir} has ${formatBytes(free)} free; this run needs about ${formatBytes(need)} (--dir elsewhere, or a smaller --size)`);
 }
 
-function writeRandomFile(file: string, bytes: number): void {
+/** Writes `bytes` random bytes to `file` (the source of the data-path suites). */
+export function writeRandomFile(file: string, bytes: number): void {
   const chunk = Buffer.allocUnsafe(Math.min(bytes, 8 * 1024 * 1024));
   const fd = fs.openSync(file, 'w');
   try {
@@ -312,16 +302,9 @@ export function printDataReport(r: DataReport): void {
     formatPercent(p.cpu.machine),
   ]);
   out.push(renderTable(['round', 'system', 'sec', 'MiB/s', 'pkt p50 us', 'pkt p99 us', 'pkt max us', 'client CPU', 'DataNode / hop CPU', 'machine CPU'], rows));
-  const m = r.summary;
   out.push('');
-  out.push(
-    `baseline ${m.baselineMiBps.toFixed(1)} MiB/s, DFS ${m.dfsMiBps.toFixed(1)} MiB/s: ${(m.ratio * 100).toFixed(1)}% of the baseline ` +
-      `(target ${(m.target * 100).toFixed(0)}%: ${m.met ? 'met' : 'NOT met'})`,
-  );
-  out.push('');
-  out.push('notes:');
-  for (const n of r.notes) out.push(`- ${n}`);
-  process.stdout.write(`${out.join('\n')}\n`);
+  out.push(versusBaselineLine(r.summary));
+  writeReport(out, r.notes);
 }
 
 export function emitDataReport(r: DataReport, json: boolean): void {

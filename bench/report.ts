@@ -451,6 +451,29 @@ export function renderTable(header: readonly string[], rows: ReadonlyArray<reado
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** Rates of DFS against the raw baseline measured in the same run, and the target verdict. */
+export interface VersusBaseline {
+  baselineMiBps: number;
+  dfsMiBps: number;
+  ratio: number;
+  target: number;
+  met: boolean;
+}
+
+/** "baseline X MiB/s, DFS Y MiB/s: Z% of the baseline (target T%: met)". */
+export function versusBaselineLine(m: VersusBaseline, dfsLabel = 'DFS'): string {
+  return (
+    `baseline ${m.baselineMiBps.toFixed(1)} MiB/s, ${dfsLabel} ${m.dfsMiBps.toFixed(1)} MiB/s: ${(m.ratio * 100).toFixed(1)}% of the baseline ` +
+    `(target ${(m.target * 100).toFixed(0)}%: ${m.met ? 'met' : 'NOT met'})`
+  );
+}
+
+/** Ends a human report: a blank line, then the notes as a list; writes it all to stdout. */
+export function writeReport(lines: readonly string[], notes: readonly string[]): void {
+  const out = [...lines, '', 'notes:', ...notes.map((n) => `- ${n}`)];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
 /** The one JSON document a suite prints with --json (nothing else goes to stdout then). */
 export function writeJson(doc: unknown): void {
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);

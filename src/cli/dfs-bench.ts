@@ -5,6 +5,8 @@
  *                          --sim-datanodes N, DataNode traffic (bench/meta-sim.ts)
  *   dfs-bench upload       write throughput vs a raw TCP baseline (bench/data.ts)
  *   dfs-bench download     read throughput vs a raw TCP baseline (bench/data.ts)
+ *   dfs-bench replication  re-replication after losing a DataNode vs a raw copy baseline
+ *                          (bench/replication.ts)
  *
  * Every suite prints a human report (machine, settings, one row per phase, notes on what
  * limited the figures) or, with --json, one JSON document and nothing else on stdout;
@@ -20,6 +22,7 @@ import { defaultBenchDir, emitDataReport, runDataBench, type DataSuite } from '.
 import { emitMetaReport, runMeta, type MetaOptions } from '../../bench/meta.js';
 import { runMetaWorkerProcess } from '../../bench/meta-workload.js';
 import { emitMetaSimReport, runMetaSim } from '../../bench/meta-sim.js';
+import { emitReplicationReport, runReplicationBench } from '../../bench/replication.js';
 import { runSimDatanodeWorker } from '../../bench/sim-datanodes.js';
 import { parseByteSize } from './format.js';
 
@@ -192,6 +195,59 @@ Target: DFS at least 90% of the baseline's MiB/s on a 1 GiB file, at replication
       emitDataReport(report, opts.json === true);
     });
 }
+
+interface ReplicationCommandOptions {
+  mode: string;
+  datanodes: number;
+  files: number;
+  size: number;
+  replication: number;
+  blockSize?: number;
+  rounds: number;
+  deadTimeout: number;
+  heartbeatInterval: number;
+  transfersPerNode?: number;
+  replicationInterval?: number;
+  dir: string;
+  json?: boolean;
+}
+
+program
+  .command('replication')
+  .description('time to restore full replication after a DataNode is killed or decommissioned, and its MiB/s against a raw copy baseline, in the same run')
+  .option('--mode <mode>', 'kill (SIGKILL the node) or decommission (drain it)', 'kill')
+  .option('--datanodes <n>', 'DataNode processes (and baseline hops)', positiveInt, 4)
+  .option('--files <n>', 'files loaded before the node is lost', positiveInt, 8)
+  .option('--size <bytes>', 'bytes per file', byteSize, 128 * 1024 * 1024)
+  .option('--replication <n>', 'replication of the files', positiveInt, 3)
+  .option('--block-size <bytes>', 'DFS block size (default 64MiB)', byteSize)
+  .option('--rounds <n>', 'rounds, each on a freshly loaded cluster; figures are over all rounds', positiveInt, 1)
+  .option('--dead-timeout <ms>', 'NameNode dead-node timeout for the bench cluster', positiveInt, 3000)
+  .option('--heartbeat-interval <ms>', 'DataNode heartbeat interval for the bench cluster', positiveInt, 500)
+  .option('--transfers-per-node <n>', 'NameNode limit of copies per source node (default: the NameNode\'s); the baseline uses the same', positiveInt)
+  .option('--replication-interval <ms>', 'how often the replication monitor runs (default: the NameNode\'s)', positiveInt)
+  .option('--dir <dir>', 'where the daemons and baseline hops write (a temp dir inside it is removed at the end)', defaultBenchDir())
+  .option('--json', 'print one JSON document instead of the table')
+  .addHelpText('after', `
+Target: re-replication at least 70% of the baseline's MiB/s.
+  dfs-bench replication --files 8 --size 128MiB --mode kill --rounds 3
+  dfs-bench replication --files 8 --size 128MiB --mode decommission --rounds 3`)
+  .action(async (opts: ReplicationCommandOptions) => {
+    if (opts.mode !== 'kill' && opts.mode !== 'decommission') throw new InvalidArgumentError(`--mode must be kill or decommission, not ${opts.mode}`);
+    const report = await runReplicationBench({
+      ...opts,
+      mode: opts.mode,
+      sizeBytes: opts.size,
+      blockBytes: opts.blockSize,
+      deadTimeoutMs: opts.deadTimeout,
+      heartbeatIntervalMs: opts.heartbeatInterval,
+      transfersPerNode: opts.transfersPerNode,
+      replicationIntervalMs: opts.replicationInterval,
+      benchScript: SELF,
+      progress,
+    });
+    emitReplicationReport(report, opts.json === true);
+  });
 
 program
   .command('baseline-hop', { hidden: true })
