@@ -21,11 +21,15 @@
  *   verify    every file is read back: its length and SHA-256 must equal the source's
  *
  * MiB/s = lost bytes / repair time (DFS) and lost bytes / copy time (baseline). The
- * daemons' own log lines split the repair: waiting for the replication monitor and a
+ * target (70% of the baseline) is judged on the median of the rounds' own ratios, so one
+ * round whose baseline a busy machine slowed or sped does not decide it; the ratio over
+ * all rounds together is printed beside it.
+ *
+ * The daemons' own log lines split the repair: waiting for the replication monitor and a
  * heartbeat to carry the first REPLICATE command, copying (first copy started .. last
- * finished, and how long each copy took), and settling (last copy finished .. the NameNode
- * no longer counts anything pending). Progress polls run every POLL_MS, so each time is
- * exact to about that.
+ * finished, and how long each copy took), and settling (last copy finished .. the
+ * NameNode no longer counts anything pending). Progress polls run every POLL_MS, so each
+ * time is exact to about that.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -41,7 +45,7 @@ import { BaselineHops } from './baseline.js';
 import { writeRandomFile } from './data.js';
 import { lostBlocks, planCopies, replicaLoad, runPerSource, type LossMode, type PlannedCopy } from './replication-plan.js';
 import {
-  CpuSampler, cpuPercent, formatBytes, formatPercent, machineHeader, machineInfo, MachineCpuSampler, renderTable, versusBaselineLine, writeJson, writeReport,
+  CpuSampler, cpuPercent, formatBytes, formatPercent, machineHeader, machineInfo, MachineCpuSampler, median, renderTable, versusBaselineLine, writeJson, writeReport,
   type MachineInfo, type VersusBaseline,
 } from './report.js';
 import { withTeardown } from './teardown.js';
@@ -127,7 +131,12 @@ export interface ReplicationReport {
   };
   machine: MachineInfo;
   rounds: ReplicationRound[];
-  summary: VersusBaseline & { detectionMsMean: number; repairMsMean: number };
+  /**
+   * `ratio` is over every round's bytes and times together; `met` is judged on
+   * `ratioMedian`, the median of the rounds' own ratios, which one round with a slow or
+   * fast baseline (a shared machine) does not move.
+   */
+  summary: VersusBaseline & { ratioMedian: number; detectionMsMean: number; repairMsMean: number };
   notes: string[];
 }
 
@@ -181,6 +190,7 @@ export async function runReplicationBench(o: ReplicationBenchOptions): Promise<R
     const baselineMiBps = mibPerSec(sum((r) => r.baseline.bytes), sum((r) => r.baseline.elapsedMs));
     const dfsMiBps = mibPerSec(sum((r) => r.dfs.bytes), sum((r) => r.dfs.repairMs));
     const ratio = baselineMiBps > 0 ? dfsMiBps / baselineMiBps : 0;
+    const ratioMedian = median(rounds.map(roundRatio));
     const report: ReplicationReport = {
       suite: 'replication',
       startedAt,
@@ -194,7 +204,7 @@ export async function runReplicationBench(o: ReplicationBenchOptions): Promise<R
       machine,
       rounds,
       summary: {
-        baselineMiBps, dfsMiBps, ratio, target: REPLICATION_TARGET, met: ratio >= REPLICATION_TARGET,
+        baselineMiBps, dfsMiBps, ratio, ratioMedian, target: REPLICATION_TARGET, met: ratioMedian >= REPLICATION_TARGET,
         detectionMsMean: sum((r) => r.dfs.detectionMs) / rounds.length, repairMsMean: sum((r) => r.dfs.repairMs) / rounds.length,
       },
       notes: [],
@@ -486,6 +496,10 @@ function replicationNotes(r: ReplicationReport): string[] {
   return notes;
 }
 
+function roundRatio(r: ReplicationRound): number {
+  return r.baseline.mibPerSec > 0 ? r.dfs.mibPerSec / r.baseline.mibPerSec : 0;
+}
+
 function fmtS(ms: number): string {
   return (ms / 1000).toFixed(2);
 }
@@ -505,7 +519,7 @@ export function printReplicationReport(r: ReplicationReport): void {
   out.push(machineHeader(r.machine));
   out.push('');
   const rows = r.rounds.flatMap((x) => {
-    const ratio = x.baseline.mibPerSec > 0 ? (x.dfs.mibPerSec / x.baseline.mibPerSec) * 100 : null;
+    const ratio = x.baseline.mibPerSec > 0 ? roundRatio(x) * 100 : null;
     const cells = (system: string, detect: string, ms: number, rate: number, of: string, cpu: CpuWindow): string[] => [
       String(x.round), system, `dn${x.victim.index}`, String(x.victim.blocks), formatBytes(x.victim.bytes), detect, fmtS(ms), rate.toFixed(1), of,
       cpu.servers.map((c) => formatPercent(c)).join(' '), formatPercent(cpu.namenode), formatPercent(cpu.machine),
@@ -521,7 +535,7 @@ export function printReplicationReport(r: ReplicationReport): void {
   ));
   const m = r.summary;
   out.push('');
-  out.push(`${versusBaselineLine(m, 'DFS re-replication')}; ${s.mode === 'kill' ? `detection ${fmtS(m.detectionMsMean)} s, ` : ''}repair ${fmtS(m.repairMsMean)} s (means)`);
+  out.push(`${versusBaselineLine(m, 'DFS re-replication', r.rounds.map(roundRatio))}; ${s.mode === 'kill' ? `detection ${fmtS(m.detectionMsMean)} s, ` : ''}repair ${fmtS(m.repairMsMean)} s (means)`);
   writeReport(out, r.notes);
 }
 

@@ -460,12 +460,27 @@ export interface VersusBaseline {
   met: boolean;
 }
 
-/** "baseline X MiB/s, DFS Y MiB/s: Z% of the baseline (target T%: met)". */
-export function versusBaselineLine(m: VersusBaseline, dfsLabel = 'DFS'): string {
+/**
+ * "baseline X MiB/s, DFS Y MiB/s: Z% of the baseline (target T%: met)"; with the rounds'
+ * own ratios (two or more), their range and median go before the verdict, which stays the
+ * caller's (`met`).
+ */
+export function versusBaselineLine(m: VersusBaseline, dfsLabel = 'DFS', roundRatios: readonly number[] = []): string {
+  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+  const perRound = roundRatios.length < 2
+    ? ''
+    : ` over all rounds; per round ${pct(Math.min(...roundRatios))} to ${pct(Math.max(...roundRatios))}, median ${pct(median(roundRatios))}`;
   return (
-    `baseline ${m.baselineMiBps.toFixed(1)} MiB/s, ${dfsLabel} ${m.dfsMiBps.toFixed(1)} MiB/s: ${(m.ratio * 100).toFixed(1)}% of the baseline ` +
+    `baseline ${m.baselineMiBps.toFixed(1)} MiB/s, ${dfsLabel} ${m.dfsMiBps.toFixed(1)} MiB/s: ${pct(m.ratio)} of the baseline${perRound} ` +
     `(target ${(m.target * 100).toFixed(0)}%: ${m.met ? 'met' : 'NOT met'})`
   );
+}
+
+/** The middle value (the mean of the two middle ones for an even count); 0 for none. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length === 0 ? 0 : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Ends a human report: a blank line, then the notes as a list; writes it all to stdout. */
