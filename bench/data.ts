@@ -25,7 +25,7 @@ import { LocalCluster } from '../src/local/local-cluster.js';
 import { BaselineHops } from './baseline.js';
 import { withTeardown } from './teardown.js';
 import {
-  CpuSampler, formatBytes, formatPercent, formatUs, machineHeader, machineInfo, MachineCpuSampler, mbPerSec,
+  CpuSampler, formatBytes, formatPercent, formatUs, machineHeader, machineInfo, MachineCpuSampler, mibPerSec,
   newLatencyHistogram, recordUs, renderTable, summarize, versusBaselineLine, writeJson, writeReport, cpuPercent,
   type LatencySummary, type MachineInfo, type VersusBaseline,
 } from './report.js';
@@ -133,7 +133,7 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
     }
     const total = (s: System): number => {
       const ps = phases.filter((p) => p.system === s);
-      return mbPerSec(ps.reduce((a, p) => a + p.bytes, 0), ps.reduce((a, p) => a + p.elapsedMs, 0));
+      return mibPerSec(ps.reduce((a, p) => a + p.bytes, 0), ps.reduce((a, p) => a + p.elapsedMs, 0));
     };
     const baselineMiBps = total('baseline');
     const dfsMiBps = total('dfs');
@@ -242,7 +242,7 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   await cleanUp(env, system);
   const bytes = o.sizeBytes * o.concurrency;
   return {
-    system, round, bytes, elapsedMs, mibPerSec: mbPerSec(bytes, elapsedMs), packetLatencyUs: latency,
+    system, round, bytes, elapsedMs, mibPerSec: mibPerSec(bytes, elapsedMs), packetLatencyUs: latency,
     cpu: { client: cpuPercent(cpu.user + cpu.system, elapsedMs), servers: serverCpu, machine: cpuPercent(machineBusy, elapsedMs) },
   };
 }

@@ -415,12 +415,9 @@ export function formatOpsPerSec(opsPerSec: number): string {
 }
 
 /** Megabytes (10^6 bytes) per second, one decimal. */
-export function formatMBps(bytes: number, elapsedMs: number): string {
-  return elapsedMs > 0 ? ((bytes / 1e6) / (elapsedMs / 1000)).toFixed(1) : '0.0';
-}
-
-export function mbPerSec(bytes: number, elapsedMs: number): number {
-  return elapsedMs > 0 ? bytes / 1e6 / (elapsedMs / 1000) : 0;
+/** Throughput in MiB (2^20 bytes) per second. */
+export function mibPerSec(bytes: number, elapsedMs: number): number {
+  return elapsedMs > 0 ? bytes / (1024 * 1024) / (elapsedMs / 1000) : 0;
 }
 
 export function formatUs(us: number): string {
