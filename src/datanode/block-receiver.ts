@@ -67,6 +67,8 @@ export class BlockReceiver {
   private lastReceived = false;
   /** True while this transfer is counted in dn.activeTransfers (it is uncounted exactly once). */
   private counted = false;
+  /** True while this receiver's block is in `writing`. */
+  private registered = false;
   private nextSeqno = 0;
   private bytesReceived = 0;
   private readonly pending: PendingPacket[] = [];
@@ -127,6 +129,9 @@ export class BlockReceiver {
     if (existing !== undefined && existing.state === 'finalized') {
       throw new DfsError('ALREADY_EXISTS', `replica of block ${blockId} already finalized here (gen ${existing.genStamp})`);
     }
+    // A replica another pipeline is writing right now is not ours to replace (a copy
+    // scheduled while the writer's pipeline still runs); a left-over rbw copy is.
+    if (writing.has(blockId)) throw new DfsError('ALREADY_EXISTS', `replica of block ${blockId} is being written here`);
     const volume = existing?.volume ?? this.dn.storage.chooseVolume(1024 * 1024);
     const dir = volume.replicaDir('rbw', blockId);
     await fs.promises.rm(dir, { recursive: true, force: true });
@@ -140,6 +145,7 @@ export class BlockReceiver {
       throw diskError(err, `cannot create replica of block ${blockId} in ${volume.dir}`);
     }
     this.replica = { blockId, genStamp, numBytes: 0, chunkBytes: this.req.chunkBytes, volume, state: 'rbw' };
+    this.register();
     this.dn.storage.replicas.set(blockId, this.replica);
   }
 
@@ -170,6 +176,7 @@ export class BlockReceiver {
     r.genStamp = genStamp;
     r.numBytes = numBytes;
     this.replica = r;
+    this.register();
     this.bytesReceived = numBytes;
     this.log.info({ numBytes }, 'replica recovered for a rebuilt pipeline');
   }
@@ -467,7 +474,16 @@ export class BlockReceiver {
     }
   }
 
+  private register(): void {
+    writing.set(this.req.block.blockId, this);
+    this.registered = true;
+  }
+
   private endTransfer(): void {
+    if (this.registered) {
+      this.registered = false;
+      if (writing.get(this.req.block.blockId) === this) writing.delete(this.req.block.blockId);
+    }
     if (!this.counted) return;
     this.counted = false;
     this.dn.activeTransfers--;
@@ -500,6 +516,8 @@ export class BlockReceiver {
 }
 
 let packetsSeen = 0;
+/** Blocks a receiver created here and is writing (CREATE or TRANSFER, until it ends). */
+const writing = new Map<number, BlockReceiver>();
 /** Per block, the teardown of a failed receiver still in progress (see closeFilesWhenSettled). */
 const settling = new Map<number, Promise<void>>();
 

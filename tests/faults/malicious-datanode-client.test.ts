@@ -120,6 +120,24 @@ describe('the positive control', () => {
   });
 });
 
+describe('a second writer of a block being written', () => {
+  it('is refused with ALREADY_EXISTS and the first write completes intact', async () => {
+    const { p, id } = await openPipeline();
+    const data = testBytes(2 * CHUNK, 6);
+    p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload: data.subarray(0, CHUNK), chunkBytes: CHUNK }));
+    await waitFor('the first ack', () => (dataReplies(p).acks.length >= 1 ? true : undefined), 5000, 10);
+    // A copy or a second client for the same block must not replace the replica in rbw/.
+    const intruder = await peer();
+    intruder.write(writeBlockRequest(id, CHUNK));
+    await expect(awaitWriteBlockAnswer(intruder)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    p.write(packetFrame({ blockId: id, offsetInBlock: CHUNK, seqno: 1, last: true, payload: data.subarray(CHUNK), chunkBytes: CHUNK }));
+    await waitFor('the last ack', () => (dataReplies(p).acks.length >= 2 ? true : undefined), 5000, 10);
+    expect(dataReplies(p).acks.map((a) => a.statuses)).toEqual([[AckStatus.SUCCESS], [AckStatus.SUCCESS]]);
+    expect(fs.readFileSync(`${replicaDir(cluster, 0, 'finalized', id)}/data`).equals(data)).toBe(true);
+    p.destroy();
+  });
+});
+
 describe('a client that stalls', () => {
   it('after opening a pipeline is disconnected after the frame timeout, while others are served', async () => {
     const { p, id } = await openPipeline();
