@@ -29,12 +29,15 @@ export async function writeFileAtomic(file: string, data: Uint8Array | Uint8Arra
   await fsyncDir(path.dirname(file));
 }
 
-/** Writes all of `data` at `position` (regular files may take a write in several parts). */
-export function writeFully(fd: number, data: Uint8Array, position: number): Promise<void> {
+/**
+ * Writes all of `data` at `position` (regular files may take a write in several parts),
+ * at most `sliceBytes` per write call.
+ */
+export function writeFully(fd: number, data: Uint8Array, position: number, sliceBytes = Infinity): Promise<void> {
   return new Promise((resolve, reject) => {
     const step = (done: number): void => {
       if (done === data.length) return resolve();
-      fs.write(fd, data, done, data.length - done, position + done, (err, written) => {
+      fs.write(fd, data, done, Math.min(data.length - done, sliceBytes), position + done, (err, written) => {
         if (err) return reject(err);
         step(done + written);
       });

@@ -43,6 +43,12 @@ const CHUNK_BYTES_MIN = 512;
 const CHUNK_BYTES_MAX = 16 * 1024 * 1024;
 const TARGETS_MAX = 32;
 const META_STAGE_BYTES = 4096;
+/**
+ * A 1 MiB packet goes to the page cache in 128 KiB writes: one 1 MiB pwrite cost about
+ * three times the kernel time per byte here (1 GiB at rep 3: 104-124 MiB/s with whole-
+ * packet writes, 113-152 with 128 KiB slices, in alternating runs).
+ */
+const DATA_WRITE_SLICE_BYTES = 128 * 1024;
 
 interface PendingPacket {
   seqno: number;
@@ -261,7 +267,7 @@ export class BlockReceiver {
     const offset = p.offsetInBlock;
     this.completions = this.completions
       .then(() => (this.failed ? undefined : Promise.all([
-        p.payloadBytes > 0 ? writeFully(this.dataFd, p.payload, offset) : null,
+        p.payloadBytes > 0 ? writeFully(this.dataFd, p.payload, offset, DATA_WRITE_SLICE_BYTES) : null,
         this.stageChecksums(p.checksums, offset, p.last),
       ])))
       .then(async () => {
