@@ -230,58 +230,20 @@ describe('self-healing across real processes', () => {
   });
 
   it('a file deleted while a holder is briefly down loses that holder\'s replicas when it returns', async () => {
-    await withCluster(4, {}, async (h) => {
-      const { cluster, client } = h;
-      const files = await writeFiles(client, '/del', 2, 500);
-      await waitForReplicas(cluster, client, files.keys(), 3);
-      const gone = [...(await replicaCounts(client, ['/del/f0'])).keys()];
-      const victim = [0, 1, 2, 3].find((i) => gone.some((id) => blockIdsOnDisk(cluster, i).has(id)))!;
-      const stale = gone.filter((id) => blockIdsOnDisk(cluster, victim).has(id));
-
-      await cluster.datanodes[victim]!.stop();
-      await client.delete('/del/f0');
-      expect((await reportOf(cluster, client, victim)).state, 'the node is not yet declared dead').toBe(1);
-      // Live holders delete at once; the stopped node still has its copies.
-      await waitFor('live holders to delete the replicas of /del/f0', async () =>
-        gone.every((id) => replicaDirsOnDisk(cluster, id).finalized.every((i) => i === victim)) ? true : undefined, 10_000);
-      for (const id of stale) expect(blockIdsOnDisk(cluster, victim).has(id)).toBe(true);
-
-      await cluster.restartDatanode(victim);
-      await waitFor(`node ${victim} to delete its stale replicas`, async () =>
-        stale.every((id) => !blockIdsOnDisk(cluster, victim).has(id)) ? true : undefined, 10_000);
-      for (const id of gone) expect(replicaDirsOnDisk(cluster, id)).toEqual({ finalized: [], rbw: [] });
-      files.delete('/del/f0');
-      await waitForReplicas(cluster, client, files.keys(), 3);
-      await waitHealthy(client);
-      await expectFilesIntact(client, files);
-    });
+    await withCluster(4, {}, (h) => deleteWhileHolderDown(h, '/del', 500, async (victim) => {
+      await h.cluster.datanodes[victim]!.stop();
+      return async () => {
+        expect((await reportOf(h.cluster, h.client, victim)).state, 'the node is not yet declared dead').toBe(1);
+      };
+    }));
   });
 
   it('a file deleted while a holder is dead loses that holder\'s replicas when it returns', async () => {
-    await withCluster(4, {}, async (h) => {
-      const { cluster, client } = h;
-      const files = await writeFiles(client, '/deld', 2, 600);
-      await waitForReplicas(cluster, client, files.keys(), 3);
-      const gone = [...(await replicaCounts(client, ['/deld/f0'])).keys()];
-      const victim = [0, 1, 2, 3].find((i) => gone.some((id) => blockIdsOnDisk(cluster, i).has(id)))!;
-      const stale = gone.filter((id) => blockIdsOnDisk(cluster, victim).has(id));
-
-      await cluster.datanodes[victim]!.kill();
-      await waitNodeState(cluster, client, victim, 2, DEAD_NODE_TIMEOUT_MS + 5_000);
-      await client.delete('/deld/f0');
-      await waitFor('live holders to delete the replicas of /deld/f0', async () =>
-        gone.every((id) => replicaDirsOnDisk(cluster, id).finalized.every((i) => i === victim)) ? true : undefined, 10_000);
-      for (const id of stale) expect(blockIdsOnDisk(cluster, victim).has(id)).toBe(true);
-
-      await cluster.restartDatanode(victim);
-      await waitFor(`node ${victim} to delete its stale replicas`, async () =>
-        stale.every((id) => !blockIdsOnDisk(cluster, victim).has(id)) ? true : undefined, 10_000);
-      for (const id of gone) expect(replicaDirsOnDisk(cluster, id)).toEqual({ finalized: [], rbw: [] });
-      files.delete('/deld/f0');
-      await waitForReplicas(cluster, client, files.keys(), 3);
-      await waitHealthy(client);
-      await expectFilesIntact(client, files);
-    });
+    await withCluster(4, {}, (h) => deleteWhileHolderDown(h, '/deld', 600, async (victim) => {
+      await h.cluster.datanodes[victim]!.kill();
+      await waitNodeState(h.cluster, h.client, victim, 2, DEAD_NODE_TIMEOUT_MS + 5_000);
+      return async () => {};
+    }));
   });
 
   it('setReplication shrinks a file to 1 replica and grows it back to 3', async () => {
@@ -378,3 +340,37 @@ describe('self-healing across real processes', () => {
     });
   });
 });
+
+/**
+ * Deletes DIR/f0 while a node holding some of its replicas is down (`takeDown` stops it and
+ * returns a check to run right after the delete); when the node returns, its stale
+ * replicas are deleted and every other file keeps 3 good replicas.
+ */
+async function deleteWhileHolderDown(
+  h: HealingCluster, dir: string, seed: number, takeDown: (victim: number) => Promise<() => Promise<void>>,
+): Promise<void> {
+  const { cluster, client } = h;
+  const doomed = `${dir}/f0`;
+  const files = await writeFiles(client, dir, 2, seed);
+  await waitForReplicas(cluster, client, files.keys(), 3);
+  const gone = [...(await replicaCounts(client, [doomed])).keys()];
+  const victim = [0, 1, 2, 3].find((i) => gone.some((id) => blockIdsOnDisk(cluster, i).has(id)))!;
+  const stale = gone.filter((id) => blockIdsOnDisk(cluster, victim).has(id));
+
+  const afterDelete = await takeDown(victim);
+  await client.delete(doomed);
+  await afterDelete();
+  // Live holders delete at once; the node that is down still has its copies.
+  await waitFor(`live holders to delete the replicas of ${doomed}`, async () =>
+    gone.every((id) => replicaDirsOnDisk(cluster, id).finalized.every((i) => i === victim)) ? true : undefined, 10_000);
+  for (const id of stale) expect(blockIdsOnDisk(cluster, victim).has(id)).toBe(true);
+
+  await cluster.restartDatanode(victim);
+  await waitFor(`node ${victim} to delete its stale replicas`, async () =>
+    stale.every((id) => !blockIdsOnDisk(cluster, victim).has(id)) ? true : undefined, 10_000);
+  for (const id of gone) expect(replicaDirsOnDisk(cluster, id)).toEqual({ finalized: [], rbw: [] });
+  files.delete(doomed);
+  await waitForReplicas(cluster, client, files.keys(), 3);
+  await waitHealthy(client);
+  await expectFilesIntact(client, files);
+}
