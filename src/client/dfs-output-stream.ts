@@ -20,7 +20,6 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CHUNK_BYTES_DEFAULT, PACKET_PAYLOAD_BYTES_DEFAULT } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
-import type { Block } from '../../protocol/types.js';
 import { computeChecksums, initChecksum } from '../common/checksum.js';
 import { BlockWriter, type BlockWriterHost, type OutPacket } from './block-writer.js';
 import type { CreateOptions, DfsClient } from './dfs-client.js';
@@ -52,8 +51,6 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   /** The block being filled, and the one before it while its last acks are on their way. */
   private current: BlockWriter | null = null;
   private tail: BlockWriter | null = null;
-  /** The last block handed to the NameNode (addBlock's `previous`). */
-  private previous: Block | null = null;
   private buf: Buffer;
   private fill = 0;
   private readonly free: Buffer[] = [];
@@ -157,9 +154,9 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   // ---- blocks ----------------------------------------------------------------------
 
-  /** Allocates the block after `previous` and opens its pipeline. */
+  /** Allocates the block after the tail (the last block sent) and opens its pipeline. */
   private async nextBlock(): Promise<BlockWriter> {
-    this.current = await BlockWriter.open(this, this.previous);
+    this.current = await BlockWriter.open(this, this.tail?.finished ?? null);
     return this.current;
   }
 
@@ -171,7 +168,6 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     await this.until(() => this.tail === null || this.tail.done);
     this.tail = writer;
     this.current = null;
-    this.previous = writer.finished;
   }
 
   // ---- BlockWriterHost -------------------------------------------------------------

@@ -6,8 +6,9 @@
  *
  * Per packet, in order: check sequence number, offset and size; forward the frame bytes to
  * the mirror untouched (a new 12-byte frame header, the received body view); verify every
- * chunk's checksum (on the last node only); write payload and checksums at their offsets. The ack for a packet goes
- * upstream once it is on local disk and the mirror has acked it, strictly in seqno order.
+ * chunk's checksum (on the last node only); write payload and checksums at their offsets.
+ * The ack for a packet goes upstream once it is on local disk and the mirror has acked it,
+ * strictly in seqno order.
  *
  * Bounded memory: every packet holds an in-flight slot of the upstream connection until
  * its local write completes, and a full mirror socket holds one too; past
@@ -325,22 +326,19 @@ export class BlockReceiver {
    * finds the checksums of every acknowledged byte on disk. Returns the flush, if any.
    */
   private stageChecksums(checksums: Buffer, offset: number, last: boolean): Promise<void> | null {
-    if (this.metaStageFill === 0) this.metaStageOffset = checksumOffset(offset, this.replica.chunkBytes);
-    let flush: Promise<void> | null = null;
-    if (this.metaStageFill + checksums.length > META_STAGE_BYTES) {
-      flush = this.flushChecksums();
-      this.metaStageOffset = checksumOffset(offset, this.replica.chunkBytes);
-    }
+    const at = checksumOffset(offset, this.replica.chunkBytes);
+    const writes: Array<Promise<void>> = [];
+    if (this.metaStageFill + checksums.length > META_STAGE_BYTES) writes.push(this.flushChecksums());
     if (checksums.length > META_STAGE_BYTES) {
-      const direct = writeFully(this.metaFd, checksums, this.metaStageOffset);
-      return flush === null ? direct : Promise.all([flush, direct]).then(() => {});
+      writes.push(writeFully(this.metaFd, checksums, at));
+    } else {
+      if (this.metaStageFill === 0) this.metaStageOffset = at;
+      this.metaStage ??= Buffer.allocUnsafe(META_STAGE_BYTES);
+      checksums.copy(this.metaStage, this.metaStageFill);
+      this.metaStageFill += checksums.length;
+      if (last) writes.push(this.flushChecksums());
     }
-    this.metaStage ??= Buffer.allocUnsafe(META_STAGE_BYTES);
-    checksums.copy(this.metaStage, this.metaStageFill);
-    this.metaStageFill += checksums.length;
-    if (!last) return flush;
-    const tail = this.flushChecksums();
-    return flush === null ? tail : Promise.all([flush, tail]).then(() => {});
+    return writes.length === 0 ? null : Promise.all(writes).then(() => {});
   }
 
   private flushChecksums(): Promise<void> {
@@ -348,7 +346,6 @@ export class BlockReceiver {
     const bytes = this.metaStage.subarray(0, this.metaStageFill);
     const at = this.metaStageOffset;
     this.metaStage = null;
-    this.metaStageOffset += this.metaStageFill;
     this.metaStageFill = 0;
     return writeFully(this.metaFd, bytes, at);
   }
