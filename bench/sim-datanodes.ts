@@ -224,7 +224,10 @@ export class SimDatanodeGroup {
   private attach(link: SimLink, socket: net.Socket, rest: Buffer): void {
     link.socket = socket;
     const decoder = new FrameDecoder({ bodyBytesMax: RPC_BODY_BYTES_MAX, isKnownOpcode: isNamenodeReplyOpcode });
-    const onFrame = (frame: Frame): void => this.onAnswer(link, frame);
+    // COMMANDS_PENDING notices: a simulated node carries out no commands, so it ignores them.
+    const onFrame = (frame: Frame): void => {
+      if (frame.kind !== FrameKind.NOTICE) this.onAnswer(link, frame);
+    };
     const onData = (chunk: Buffer): void => {
       // Answers arriving together trigger their follow-up requests together: one write.
       socket.cork();

@@ -18,6 +18,8 @@ export const FrameKind = {
   ERROR: 3,
   PACKET: 4,
   ACK: 5,
+  /** Unsolicited, answerer to requester, requestId 0, never answered (PROTOCOL.md section 4). */
+  NOTICE: 6,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

@@ -674,10 +674,29 @@ export function isNamenodeOpcode(kind: number, opcode: number): boolean {
   return RPC_BY_OPCODE.has(opcode) && kind === FrameKind.REQUEST;
 }
 
-/** Opcode check for the client's decoder (answers from a NameNode). */
+/** Opcode check for the client's decoder (answers and notices from a NameNode). */
 export function isNamenodeReplyOpcode(kind: number, opcode: number): boolean {
   if (kind === FrameKind.ERROR) return true;
+  if (kind === FrameKind.NOTICE) return opcode === NoticeOpcode.COMMANDS_PENDING;
   return kind === FrameKind.RESPONSE && RPC_BY_OPCODE.has(opcode);
+}
+
+/** What a NameNode tells a DataNode unasked, on the DataNode's own connection (PROTOCOL.md, section 6). */
+export const NoticeOpcode = {
+  /** Commands are queued for the node: heartbeat now rather than at the next interval. */
+  COMMANDS_PENDING: 0x24,
+} as const;
+
+/** The COMMANDS_PENDING notice: kind NOTICE, request id 0, empty body. */
+export function encodeCommandsPending(): Buffer {
+  return sealFrame(frameWriter(0), FrameKind.NOTICE, NoticeOpcode.COMMANDS_PENDING, 0);
+}
+
+/** Checks a NOTICE frame and returns its opcode; a body where none belongs is MALFORMED. */
+export function decodeNotice(frame: Frame): number {
+  if (frame.opcode !== NoticeOpcode.COMMANDS_PENDING) throw new DfsError('UNKNOWN_OPCODE', `unknown notice 0x${frame.opcode.toString(16)}`);
+  new WireReader(frame.body, 'commandsPending notice').end();
+  return frame.opcode;
 }
 
 export function encodeRequest<N extends RpcName>(name: N, requestId: number, req: RpcRequest<N>): Buffer {

@@ -5,6 +5,7 @@
  * with CONNECTION; a request not answered within `requestTimeoutMs` fails with TIMEOUT.
  * The connection is opened lazily and re-opened on the next request after a failure.
  * Mutations are never retried here: whether a lost one happened is the caller's question.
+ * A NOTICE from the NameNode (only DataNodes get them) goes to `onNotice`.
  */
 import net from 'node:net';
 import { DfsError } from '../../protocol/errors.js';
@@ -15,6 +16,7 @@ import { connectPeer } from '../common/peer-connect.js';
 import { RPC_BODY_BYTES_MAX } from '../../protocol/limits.js';
 import {
   decodeError,
+  decodeNotice,
   decodeResponse,
   encodeRequest,
   isNamenodeReplyOpcode,
@@ -30,6 +32,8 @@ export interface RpcConnectionOptions {
   role?: Role;
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Called with the opcode of each NOTICE frame (NoticeOpcode). */
+  onNotice?: (opcode: number) => void;
 }
 
 interface Pending {
@@ -118,6 +122,10 @@ export class RpcConnection {
   }
 
   private dispatch(frame: Frame): void {
+    if (frame.kind === FrameKind.NOTICE) {
+      this.options.onNotice?.(decodeNotice(frame));
+      return;
+    }
     const p = this.pending.get(frame.requestId);
     if (p === undefined) return; // answer to a request that already timed out
     if (frame.kind !== FrameKind.ERROR && rpcCodecs[p.name].opcode !== frame.opcode) {

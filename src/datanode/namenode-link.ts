@@ -1,7 +1,8 @@
 /**
  * The DataNode's conversation with its NameNode (HDFS `BPServiceActor`): learn the cluster
  * id on first contact, register, send a full block report, then heartbeat every
- * `heartbeatIntervalMs` and carry out the commands that come back; report each new or
+ * `heartbeatIntervalMs` (and at once when the NameNode sends COMMANDS_PENDING) and carry
+ * out the commands that come back; report each new or
  * deleted replica right away (batched per tick). If the NameNode goes away, reconnect with
  * exponential backoff and register again; the NameNode asks for that itself (REREGISTER)
  * when it restarted and no longer knows us.
@@ -30,12 +31,17 @@ export class NamenodeLink {
   private received: Block[] = [];
   private deleted: number[] = [];
   private reportScheduled = false;
+  /** A tick (register, report, heartbeat) is under way; `again`: a notice came during it. */
+  private ticking = false;
+  private again = false;
   private lastFullReportMs = 0;
   private readonly log: Logger;
 
   constructor(private readonly dn: DataNodeContext, private readonly onFatal: (err: Error) => void) {
     const { host, port } = parseHostPort(dn.config.namenode, DEFAULT_NAMENODE_PORT);
-    this.rpc = new RpcConnection({ host, port, role: Role.DATANODE, requestTimeoutMs: 30_000, connectTimeoutMs: 5_000 });
+    this.rpc = new RpcConnection({
+      host, port, role: Role.DATANODE, requestTimeoutMs: 30_000, connectTimeoutMs: 5_000, onNotice: () => this.heartbeatNow(),
+    });
     this.log = dn.log.child({ namenode: `${host}:${port}` });
   }
 
@@ -83,6 +89,12 @@ export class NamenodeLink {
     });
   }
 
+  /** The NameNode has commands for us: heartbeat now (after the one under way, if any). */
+  private heartbeatNow(): void {
+    if (this.ticking) this.again = true;
+    else if (this.registered) this.schedule(0);
+  }
+
   private schedule(ms: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
@@ -90,13 +102,15 @@ export class NamenodeLink {
   }
 
   private async tick(): Promise<void> {
+    this.ticking = true;
+    this.again = false;
     try {
       if (!this.registered) await this.register();
       const due = Date.now() - this.lastFullReportMs >= this.dn.config.blockReportIntervalMs;
       if (due) await this.fullReport();
       if (!this.dn.faults.dropHeartbeats) await this.heartbeat();
       this.backoffMs = BACKOFF_MIN_MS;
-      this.schedule(this.dn.config.heartbeatIntervalMs);
+      this.schedule(this.again ? 0 : this.dn.config.heartbeatIntervalMs);
     } catch (err) {
       if (this.stopped) return;
       if (err instanceof DfsError && err.code === 'WRONG_CLUSTER') {
@@ -108,6 +122,8 @@ export class NamenodeLink {
       this.registered = false;
       this.schedule(this.backoffMs);
       this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
+    } finally {
+      this.ticking = false;
     }
   }
 

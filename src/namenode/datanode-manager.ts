@@ -5,6 +5,11 @@
  * send a full block report) answered in heartbeats. Block locations are never persisted:
  * they are rebuilt from block reports after every start.
  *
+ * Commands ride on heartbeat answers, but a node need not wait out its interval for the
+ * ones that matter now: when a copy or a full report is queued for it, the node gets a
+ * COMMANDS_PENDING notice on its connection (coalesced per event-loop turn) and heartbeats
+ * at once. Deletions are left to the regular heartbeats.
+ *
  * A node is asked for a full report (BLOCK_REPORT) when the NameNode has reason to doubt
  * its view of it: an operator asked (`triggerBlockReport`), or an operator ended safe mode
  * while the node had not reported since it registered (safe-mode.ts). A node declared
@@ -54,7 +59,19 @@ export interface DatanodeState extends DatanodeStorageReport {
   /** Send BLOCK_REPORT with each heartbeat answer until a full report is processed. */
   blockReportRequested: boolean;
   adminState: 'normal' | 'decommissioning' | 'decommissioned';
+  /** Sends the node a COMMANDS_PENDING notice on the connection it registered on. */
+  notify: () => void;
 }
+
+/** What the DatanodeManager tells whoever keeps replication (the replication monitor). */
+export interface ReplicaEvents {
+  /** A replica of `blockId` was added to the block map. */
+  replicaAdded(blockId: number): void;
+  /** Nodes were declared dead: their replicas no longer count. */
+  nodesDied(): void;
+}
+
+const NO_NOTIFY = (): void => {};
 
 export interface BlockEntry {
   file: FileNode;
@@ -103,6 +120,9 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   readonly dirty = new Set<number>();
   /** Nodes an operator decommissioned, by node id, registered or not (yet). */
   private readonly decommissioned = new Map<string, DecommissionedNode>();
+  /** Nodes to send COMMANDS_PENDING to at the end of this turn. */
+  private readonly toNotify = new Set<DatanodeState>();
+  events: ReplicaEvents | null = null;
 
   constructor(
     private readonly options: DatanodeManagerOptions,
@@ -216,6 +236,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       throw new DfsError('DATANODE_DEAD', `DataNode ${nameOrAddress} is dead (no heartbeat for ${Math.round(silentMs / 1000)} s); it reports in full when it registers again`);
     }
     node.blockReportRequested = true;
+    this.notifySoon(node);
     this.log.info({ node: node.info.nodeId }, 'full block report requested by an operator');
     return { nodeId: node.info.nodeId, lastBlockReportMs: node.lastBlockReportMs };
   }
@@ -229,6 +250,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     for (const node of this.liveNodes()) {
       if (node.lastBlockReportMs !== 0 || node.blockReportRequested) continue;
       node.blockReportRequested = true;
+      this.notifySoon(node);
       asked++;
     }
     return asked;
@@ -250,7 +272,8 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
 
   // ---- DataNode messages -----------------------------------------------------------
 
-  register(info: DatanodeInfo, report: DatanodeStorageReport): void {
+  /** `notify` sends the node a COMMANDS_PENDING notice (on the connection it registered on). */
+  register(info: DatanodeInfo, report: DatanodeStorageReport, notify: () => void = NO_NOTIFY): void {
     const existing = this.nodes.get(info.nodeId);
     const now = this.clock.nowMs();
     if (existing) {
@@ -260,7 +283,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       existing.info = info;
       this.placement.moved(existing, previousHost);
       // It sends a full report right after registering: nothing to ask for.
-      Object.assign(existing, report, { lastHeartbeatMs: now, dead: false, ...NO_BLOCK_REPORT });
+      Object.assign(existing, report, { lastHeartbeatMs: now, dead: false, notify, ...NO_BLOCK_REPORT });
       this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}` }, 'datanode re-registered');
       return;
     }
@@ -273,7 +296,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     }
     this.nodes.set(info.nodeId, {
       ...report, info, lastHeartbeatMs: now, activeTransfers: 0, blocks: new Set(), pendingDeletes: new Map(), dead: false,
-      pendingCopies: [], scheduledTransfers: 0, adminState: remembered === undefined ? 'normal' : 'decommissioning',
+      pendingCopies: [], scheduledTransfers: 0, adminState: remembered === undefined ? 'normal' : 'decommissioning', notify,
       ...NO_BLOCK_REPORT,
     });
     this.placement.add(this.nodes.get(info.nodeId)!);
@@ -317,6 +340,24 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     // Last, so the report reflects the deletions just ordered. Cleared when it arrives.
     if (node.blockReportRequested) commands.push({ type: CommandType.BLOCK_REPORT, blocks: [], targets: [] });
     return commands;
+  }
+
+  /** Queues a REPLICATE command for the node's next heartbeat, which it is told to send now. */
+  queueCopy(node: DatanodeState, command: DatanodeCommand): void {
+    node.pendingCopies.push(command);
+    this.notifySoon(node);
+  }
+
+  private notifySoon(node: DatanodeState): void {
+    if (this.toNotify.size === 0) setImmediate(() => this.sendNotices());
+    this.toNotify.add(node);
+  }
+
+  private sendNotices(): void {
+    for (const node of this.toNotify) {
+      if (this.isLive(node) && (node.pendingCopies.length > 0 || node.blockReportRequested)) node.notify();
+    }
+    this.toNotify.clear();
   }
 
   blockReceived(nodeId: string, received: Block[], deleted: number[]): void {
@@ -370,6 +411,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     entry.replicas.add(node.info.nodeId);
     node.blocks.add(b.blockId);
     this.dirty.add(b.blockId);
+    this.events?.replicaAdded(b.blockId);
     return true;
   }
 
@@ -434,6 +476,7 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
         this.log.warn({ node: node.info.nodeId, silentMs: now - node.lastHeartbeatMs }, 'datanode declared dead');
       }
     }
+    if (died.length > 0) this.events?.nodesDied();
     return died;
   }
 

@@ -1,12 +1,15 @@
 /**
  * Handlers for the RPCs only DataNodes send: register (cluster id checked), heartbeat
- * (answered with pending commands), incremental block reports and full block reports.
+ * (answered with pending commands; the register connection is where COMMANDS_PENDING
+ * notices go), incremental block reports and full block reports.
  * None of these mutate the namespace, so nothing here touches the edit log.
  */
 import { DfsError } from '../../protocol/errors.js';
-import { encodeResponse, type RpcName, type RpcRequest } from '../../protocol/namenode-messages.js';
+import { encodeCommandsPending, encodeResponse, type RpcName, type RpcRequest } from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { DatanodeManager } from './datanode-manager.js';
+
+const COMMANDS_PENDING = encodeCommandsPending();
 
 export function createDatanodeRpc(manager: DatanodeManager, clusterId: () => string) {
   return (conn: ServerConnection, name: RpcName, id: number, req: never): void => {
@@ -18,7 +21,7 @@ export function createDatanodeRpc(manager: DatanodeManager, clusterId: () => str
         }
         // A DataNode that listens on 0.0.0.0 is reached at the address it connected from.
         const host = r.host === '0.0.0.0' || r.host === '' ? (conn.socket.remoteAddress ?? '127.0.0.1') : r.host;
-        manager.register({ nodeId: r.nodeId, host, port: r.port }, r);
+        manager.register({ nodeId: r.nodeId, host, port: r.port }, r, () => conn.send(COMMANDS_PENDING));
         return conn.reply(encodeResponse('register', id, {}));
       }
       case 'heartbeat':

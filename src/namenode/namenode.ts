@@ -43,6 +43,8 @@ export class NameNode {
   private checkpointing: Promise<void> | null = null;
   private lastCheckpointMs = Date.now();
   private stopping: Promise<void> | null = null;
+  /** A replication tick is queued for the end of this turn (replicationTickSoon). */
+  private tickSoon = false;
   private fatalResolve!: (err: Error) => void;
   /** Resolves if the NameNode had to stop because its storage failed. */
   readonly fatal = new Promise<Error>((resolve) => (this.fatalResolve = resolve));
@@ -88,7 +90,8 @@ export class NameNode {
       pendingTimeoutMs: this.config.replicationPendingTimeoutMs,
       rescanIntervalMs: this.config.replicationRescanMs,
       scheduleMaxPerTick: 1000,
-    }, this.clock, this.log);
+    }, this.clock, this.log, () => this.replicationTickSoon());
+    this.datanodes.events = this.replication;
     this.safeMode = new SafeMode(this.datanodes, {
       threshold: this.config.safeModeThreshold,
       extensionMs: this.config.safeModeExtensionMs,
@@ -159,6 +162,16 @@ export class NameNode {
         this.log.error({ err: (err as Error).message }, 'lease recovery failed');
       }
     }
+  }
+
+  /** One extra tick at the end of this turn, however many ask for it. */
+  private replicationTickSoon(): void {
+    if (this.tickSoon) return;
+    this.tickSoon = true;
+    setImmediate(() => {
+      this.tickSoon = false;
+      this.replicationTick();
+    });
   }
 
   private replicationTick(): void {

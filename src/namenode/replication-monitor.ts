@@ -14,13 +14,18 @@
  * Replicas on decommissioning nodes serve reads and can be copy sources but do not count.
  * Scheduling takes a source holding a good replica with fewer than `transfersPerNodeMax`
  * copies under way and targets from the placement policy (not holding the block), queues a
- * REPLICATE command for the source's next heartbeat, and remembers the copy as pending
+ * REPLICATE command for the source (which is told to heartbeat now and fetch it), and
+ * remembers the copy as pending
  * until the target reports the replica or `pendingTimeoutMs` passes. A pending copy is
  * given up at once when its source or a target stops being live (it cannot land), and
  * dropped when the block has its full count without it: a copy scheduled while a block's
  * pipeline replicas were still being reported must not keep counting as "coming" after a
  * later node loss, or that block would wait out the whole timeout before it is copied
  * again.
+ *
+ * Besides its interval, the monitor ticks as soon as it can (`requestTick`) when a node is
+ * declared dead and when a copy it waits for lands: the lost node's copies start, and a
+ * finished copy's source gets its next one, without waiting for the interval.
  *
  * A full rescan every `rescanIntervalMs` is the safety net for any event that was missed.
  * Every tick is bounded so that with millions of blocks none stalls the NameNode's event
@@ -37,7 +42,7 @@
 import { CommandType } from '../../protocol/namenode-messages.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
-import type { BlockEntry, DatanodeManager, DatanodeState } from './datanode-manager.js';
+import type { BlockEntry, DatanodeManager, DatanodeState, ReplicaEvents } from './datanode-manager.js';
 
 export interface ReplicationMonitorOptions {
   transfersPerNodeMax: number;
@@ -69,7 +74,7 @@ const RESCAN_BLOCKS_PER_TICK = 10_000;
 /** Queued blocks examined per tick at most, scheduled or not. */
 const SCHEDULE_SCAN_MAX = 10_000;
 
-export class ReplicationMonitor {
+export class ReplicationMonitor implements ReplicaEvents {
   /** Under-replicated blocks by priority: 0 = one good replica left, 1 = at most a third, 2 = the rest. */
   private readonly queues: Array<Set<number>> = Array.from({ length: PRIORITIES }, () => new Set());
   readonly corrupt = new Set<number>();
@@ -87,7 +92,17 @@ export class ReplicationMonitor {
     private readonly options: ReplicationMonitorOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** Asks for a tick soon (coalesced by the caller); a tick must not run inside the DatanodeManager's own calls. */
+    private readonly requestTick: () => void = () => {},
   ) {}
+
+  replicaAdded(blockId: number): void {
+    if (this.pending.has(blockId)) this.requestTick();
+  }
+
+  nodesDied(): void {
+    this.requestTick();
+  }
 
   /** Up to `max` ids from a set, for reports. */
   static sample(set: ReadonlySet<number>, max = 1000): number[] {
@@ -263,7 +278,7 @@ export class ReplicationMonitor {
     const exclude = [...entry.replicas, ...entry.corrupt];
     const targets = this.dn.chooseTargets(needed, source.info.host, exclude, entry.meta.numBytes);
     if (targets.length === 0) return false;
-    source.pendingCopies.push({ type: CommandType.REPLICATE, blocks: [{ ...entry.meta }], targets });
+    this.dn.queueCopy(source, { type: CommandType.REPLICATE, blocks: [{ ...entry.meta }], targets });
     source.scheduledTransfers++;
     this.pending.set(id, { targets: targets.map((t) => t.nodeId), source: source.info.nodeId, deadlineMs: now + this.options.pendingTimeoutMs });
     this.copiesScheduled++;

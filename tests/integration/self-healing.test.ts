@@ -12,6 +12,7 @@
  *   | the NameNode restarts                     | stay in safe mode (mutations refused) until reports come  |
  *   | a file is deleted while a holder is down  | delete the stale replicas when the holder comes back      |
  *   | setReplication 3 -> 1 -> 3                | shrink to 1 replica, grow back to 3                       |
+ *   | setReplication 1 -> 3 with 60 s heartbeats | copies fetched at once (COMMANDS_PENDING), not in 60 s     |
  *   | decommission, then recommission           | drain to 3 elsewhere before "decommissioned"; trim after  |
  *   | an operator enters safe mode              | refuse mutations until the operator leaves it             |
  *
@@ -262,6 +263,22 @@ describe('self-healing across real processes', () => {
       for (const remote of files.keys()) expect((await client.stat(remote)).replication).toBe(3);
       await waitForReplicas(cluster, client, files.keys(), 3);
       await waitHealthy(client);
+      for (const [remote, data] of files) await expectReplicasOnDisk(cluster, client, remote, data, 3);
+      await expectFilesIntact(client, files);
+    });
+  });
+
+  it('copies are ordered at once: with 60 s heartbeats, replication 1 -> 3 completes long before the next one', async () => {
+    // Without the COMMANDS_PENDING notice every REPLICATE would wait for a heartbeat (60 s
+    // here); with it, each copy is fetched as soon as it is queued, and a source whose copy
+    // finished gets its next one at once (more blocks than the 4 copies per source allowed).
+    const slow = { DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '60000' };
+    await withCluster(4, { datanodeEnv: slow, namenodeEnv: { DFS_NAMENODE_DEAD_NODE_TIMEOUT_MS: '600000' } }, async (h) => {
+      const { cluster, client } = h;
+      const files = await writeFiles(client, '/notice', 3, 900, 1);
+      await waitForReplicas(cluster, client, files.keys(), 1);
+      for (const remote of files.keys()) await client.setReplication(remote, 3);
+      await waitForReplicas(cluster, client, files.keys(), 3, { timeoutMs: 30_000 });
       for (const [remote, data] of files) await expectReplicasOnDisk(cluster, client, remote, data, 3);
       await expectFilesIntact(client, files);
     });

@@ -114,8 +114,8 @@ describe('frame decoder errors', () => {
     expect(dfsErrorOf(() => data().push(mkdirRequest, () => {})).code).toBe('UNKNOWN_OPCODE');
   });
 
-  it('MALFORMED for an unknown frame kind (0 and 6)', () => {
-    for (const kind of [0, 6, 255]) {
+  it('MALFORMED for an unknown frame kind (0, 7 and 255)', () => {
+    for (const kind of [0, 7, 255]) {
       expect(dfsErrorOf(() => new FrameDecoder({ bodyBytesMax: 1024 }).push(rawFrame(kind, 1, 1, Buffer.alloc(0)), () => {})).code).toBe('MALFORMED');
     }
   });

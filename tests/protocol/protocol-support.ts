@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import {
   dataCodecs,
   decodeAck,
+  decodeNotice,
   decodeDataBody,
   decodeError,
   decodeHello,
@@ -15,6 +16,7 @@ import {
   decodeRequest,
   decodeResponse,
   encodeAck,
+  encodeCommandsPending,
   encodeDataRequest,
   encodeDataResponse,
   encodeError,
@@ -261,7 +263,7 @@ export function dfsErrorOf(fn: () => unknown): DfsError {
 // ---- golden vectors ----------------------------------------------------------------------
 
 export type VectorType =
-  | 'hello' | 'helloReply' | 'request' | 'response' | 'error' | 'dataRequest' | 'dataResponse' | 'packet' | 'ack';
+  | 'hello' | 'helloReply' | 'request' | 'response' | 'error' | 'dataRequest' | 'dataResponse' | 'packet' | 'ack' | 'notice';
 
 export interface GoldenVector {
   name: string;
@@ -321,6 +323,9 @@ export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<strin
     }
     case 'ack':
       return decodeAck(frame) as unknown as Record<string, unknown>;
+    case 'notice':
+      decodeNotice(frame);
+      return {};
     default:
       throw new Error(`not a frame vector: ${v.type}`);
   }
@@ -358,6 +363,8 @@ export function encodeVector(v: GoldenVector): Buffer {
     }
     case 'ack':
       return encodeAck(id, m as unknown as Ack);
+    case 'notice':
+      return encodeCommandsPending();
   }
 }
 
