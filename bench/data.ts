@@ -4,8 +4,14 @@
  * against the raw baseline of bench/baseline.ts measured in the same run, on the same
  * disk, with the same bytes.
  *
- * One round = the baseline's transfers, then DFS's (alternating, so drift of a shared
- * machine hits both); `--concurrency` transfers run at once in each. The source is one
+ * One round = the baseline's transfers and DFS's, in turn; `--concurrency` transfers run
+ * at once in each. The order alternates between rounds (baseline first in odd rounds, DFS
+ * first in even ones), and each phase starts only once what the previous one wrote is gone
+ * from disk (DFS deletes replicas asynchronously, at the DataNodes' next heartbeats): on a
+ * machine whose page-cache writes cost more on memory it has not touched lately (a VM whose
+ * host reclaims idle guest memory), a fixed order would hand one system the other's freshly
+ * freed pages in every round. `--warmup` untimed rounds of both systems come first for the
+ * same reason. The source is one
  * random file written once (read from the page cache by both). Uploads go through
  * `DfsClient.put` (the `dfs put` path); downloads through `DfsClient.get` into a local
  * file, as the baseline's client writes one. Per-packet latency: send-to-ack for uploads,
@@ -21,6 +27,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DfsClient } from '../src/client/index.js';
+import { Volume } from '../src/datanode/storage.js';
 import { LocalCluster } from '../src/local/local-cluster.js';
 import { BaselineHops } from './baseline.js';
 import { withTeardown } from './teardown.js';
@@ -40,6 +47,8 @@ export interface DataBenchOptions {
   concurrency: number;
   datanodes: number;
   rounds: number;
+  /** Untimed rounds of both systems before the measured ones. */
+  warmupRounds: number;
   blockBytes: number | undefined;
   packetBytes: number | undefined;
   windowBytes: number | undefined;
@@ -80,6 +89,7 @@ export interface DataReport {
     concurrency: number;
     datanodes: number;
     rounds: number;
+    warmupRounds: number;
     blockBytes: number | null;
     packetBytes: number | null;
     windowBytes: number | null;
@@ -122,9 +132,15 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
     const machine = machineInfo(base);
     const env = { o, base, source, cluster, hops, client };
     if (o.suite === 'download') await prepareDownloads(env);
+    for (let w = 1; w <= o.warmupRounds; w++) {
+      for (const system of roundOrder(w)) {
+        o.progress(`warm-up ${w}/${o.warmupRounds}: ${system} ${o.suite} (untimed)`);
+        await runPhase(env, system, 0);
+      }
+    }
     const phases: PhaseFigures[] = [];
     for (let round = 1; round <= o.rounds; round++) {
-      for (const system of ['baseline', 'dfs'] as const) {
+      for (const system of roundOrder(round)) {
         o.progress(`round ${round}/${o.rounds}: ${system} ${o.suite}, ${o.concurrency} x ${formatBytes(o.sizeBytes)}`);
         const p = await runPhase(env, system, round);
         o.progress(`  ${p.mibPerSec.toFixed(1)} MiB/s`);
@@ -142,7 +158,7 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
       suite: o.suite,
       startedAt,
       settings: {
-        sizeBytes: o.sizeBytes, replication: o.replication, concurrency: o.concurrency, datanodes: o.datanodes, rounds: o.rounds,
+        sizeBytes: o.sizeBytes, replication: o.replication, concurrency: o.concurrency, datanodes: o.datanodes, rounds: o.rounds, warmupRounds: o.warmupRounds,
         blockBytes: o.blockBytes ?? null, packetBytes: o.packetBytes ?? null, windowBytes: o.windowBytes ?? null, dataDir: base,
       },
       machine,
@@ -191,6 +207,11 @@ export function writeRandomFile(file: string, bytes: number): void {
 /** The pipeline of transfer k: DataNode-like hops k, k+1, ... (mod the hop count). */
 function chainOf(k: number, o: DataBenchOptions): number[] {
   return Array.from({ length: o.replication }, (_, j) => (k + j) % o.datanodes);
+}
+
+/** Baseline first in odd rounds, DFS first in even ones. */
+function roundOrder(round: number): readonly System[] {
+  return round % 2 === 1 ? ['baseline', 'dfs'] : ['dfs', 'baseline'];
 }
 
 /** Downloads read what an untimed upload of each system put there first. */
@@ -247,7 +268,10 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   };
 }
 
-/** Removes what a phase wrote (untimed), so rounds do not fill the disk. */
+/**
+ * Removes what a phase wrote (untimed), so rounds do not fill the disk, and waits until it
+ * is gone: the DataNodes delete a deleted file's replicas at their next heartbeat.
+ */
 async function cleanUp(env: Env, system: System): Promise<void> {
   const { o } = env;
   for (let k = 0; k < o.concurrency; k++) {
@@ -255,6 +279,29 @@ async function cleanUp(env: Env, system: System): Promise<void> {
     else if (system === 'dfs') await env.client.delete(`/bench/up-${k}`);
     else for (let h = 0; h < o.datanodes; h++) fs.rmSync(path.join(env.base, `hop${h}`, `up-${k}`), { force: true });
   }
+  if (o.suite === 'upload' && system === 'dfs') await waitReplicasDeleted(env.cluster, o.sizeBytes);
+}
+
+/** Waits (bounded) until the DataNodes hold less than one upload's bytes of replicas (what downloads read stays). */
+const REPLICA_DELETE_WAIT_MS = 30_000;
+
+async function waitReplicasDeleted(cluster: LocalCluster, sizeBytes: number): Promise<void> {
+  const deadline = Date.now() + REPLICA_DELETE_WAIT_MS;
+  for (;;) {
+    let held = 0;
+    for (let i = 0; i < cluster.datanodes.length; i++) held += finalizedBytes(cluster.dataDir(i));
+    if (held < sizeBytes || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Bytes of finalized replica data files in a DataNode data dir. */
+function finalizedBytes(dataDir: string): number {
+  const dir = new Volume(dataDir).finalizedDir;
+  if (!fs.existsSync(dir)) return 0;
+  let total = 0;
+  for (const blk of fs.readdirSync(dir)) total += fs.statSync(path.join(dir, blk, 'data'), { throwIfNoEntry: false })?.size ?? 0;
+  return total;
 }
 
 function dataNotes(r: DataReport): string[] {

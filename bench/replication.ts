@@ -14,7 +14,8 @@
  *             targets, each target fdatasyncing its file, at most --transfers-per-node
  *             copies at once per source: the NameNode's own limit
  *   DFS       t0 = SIGKILL (or the decommission call) of the victim
- *               detection = t0 .. the NameNode reports the node dead (0 when decommissioning)
+ *               detection = t0 .. the NameNode declares the node dead (the time of its log
+ *                           line; 0 when decommissioning)
  *               repair    = detection .. replicationStats shows nothing under-replicated or
  *                           pending, every block has its full count of live replicas, and
  *                           (decommission) the node is decommissioned
@@ -333,7 +334,10 @@ async function loseNode(env: RoundEnv, admin: DfsClient, files: string[], victim
   let detectedAt = t0;
   if (o.mode === 'kill') {
     await waitUntil(async () => (await stateOfVictim()) === DatanodeReportState.DEAD, o.deadTimeoutMs + 30_000, `DataNode ${victim} to be declared dead`);
-    detectedAt = performance.now();
+    // The poll sees the death up to POLL_MS late (and the copies may have started by then):
+    // the repair is timed from the NameNode's own log line when there is one.
+    const declared = cluster.namenode.logs.find((r) => r.msg === 'datanode declared dead' && r.node === nodeId && logTimeMs(r) >= t0Wall);
+    detectedAt = Math.min(performance.now(), declared === undefined ? Infinity : t0 + (logTimeMs(declared) - t0Wall));
   }
   const cpu = startCpu(pids.map((p, i) => (i === victim && o.mode === 'kill' ? null : p)), cluster.namenode.pid ?? null);
   let restoredAt: number | null = null;
@@ -358,9 +362,14 @@ async function loseNode(env: RoundEnv, admin: DfsClient, files: string[], victim
   };
 }
 
+/** Wall-clock time of a daemon's log record. */
+function logTimeMs(rec: Record<string, unknown>): number {
+  return typeof rec.time === 'string' ? Date.parse(rec.time) : Number(rec.time);
+}
+
 /** Reads the daemons' log lines about copies scheduled and made since the node was lost (`t0WallMs`). */
 function repairTimeline(cluster: LocalCluster, t0WallMs: number, detectedWallMs: number): RepairTimeline {
-  const at = (rec: Record<string, unknown>): number => (typeof rec.time === 'string' ? Date.parse(rec.time) : Number(rec.time));
+  const at = logTimeMs;
   const scheduled = cluster.namenode.logs.filter((r) => r.msg === 'replica copy scheduled' && at(r) >= t0WallMs).map(at);
   const copies: Array<{ start: number; end: number }> = [];
   let failures = 0;
@@ -479,7 +488,7 @@ function replicationNotes(r: ReplicationReport): string[] {
     const copying = t.lastCopyDoneMs - t.firstCopyStartMs;
     notes.push(
       `round ${round.round}: of the ${fmtS(round.dfs.repairMs)} s repair, ${fmtS(t.firstCopyStartMs)} s passed before the first copy started ` +
-        `(first REPLICATE scheduled after ${fmtS(t.firstScheduledMs)} s; commands ride on heartbeats every ${s.heartbeatIntervalMs} ms), ` +
+        `(first REPLICATE scheduled after ${fmtS(t.firstScheduledMs)} s; the NameNode tells each source to heartbeat at once, and heartbeats every ${s.heartbeatIntervalMs} ms besides), ` +
         `${fmtS(copying)} s copying (${t.copies} copies, ${t.concurrentMax} at most at once, ${fmtS(t.copyMsMean!)} s each on average, ${fmtS(t.copyMsMax!)} s at most), ` +
         `and ${fmtS(round.dfs.repairMs - t.lastCopyDoneMs)} s until the NameNode settled; every block was fully replicated after ${fmtS(round.dfs.restoredMs)} s.`,
     );

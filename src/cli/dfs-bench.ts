@@ -143,6 +143,7 @@ interface DataCommandOptions {
   concurrency: number;
   datanodes?: number;
   rounds: number;
+  warmup: number;
   blockSize?: number;
   packetSize?: number;
   window?: number;
@@ -163,7 +164,8 @@ for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite
     .option('--replication <n>', 'replication of the files (baseline: the same number of hops)', positiveInt, suite === 'upload' ? 3 : 1)
     .option('--concurrency <n>', 'files transferred at once', positiveInt, 1)
     .option('--datanodes <n>', 'DataNode processes (and baseline hops); default max(3, replication)', positiveInt)
-    .option('--rounds <n>', 'baseline + DFS rounds; figures are over all rounds', positiveInt, 1)
+    .option('--rounds <n>', 'baseline + DFS rounds (order alternating); figures are over all rounds', positiveInt, 1)
+    .option('--warmup <n>', 'untimed baseline + DFS rounds first', nonNegativeInt, 1)
     .option('--block-size <bytes>', 'DFS block size (default 64MiB)', byteSize)
     .option('--packet-size <bytes>', 'DFS packet payload (default 1MiB, the maximum)', byteSize)
     .option('--window <bytes>', 'DFS unacknowledged bytes in flight per writer (default 32MiB)', byteSize)
@@ -184,6 +186,7 @@ Target: DFS at least 90% of the baseline's MiB/s on a 1 GiB file, at replication
         concurrency: opts.concurrency,
         datanodes: opts.datanodes ?? Math.max(3, opts.replication),
         rounds: opts.rounds,
+        warmupRounds: opts.warmup,
         blockBytes: opts.blockSize,
         packetBytes: opts.packetSize,
         windowBytes: opts.window,
