@@ -14,14 +14,16 @@
  *   ACK body: | seqno u64 | count u8 | status u8 x count |   (count = nodes in the pipeline)
  */
 import { DfsError } from './errors.js';
-import { FrameKind, writeFrameHeader, type Frame } from './frame.js';
+import { bodyPieces, FrameKind, frameWriter, sealFrame, writeFrameHeader, type Frame } from './frame.js';
+import { piecesLength, slicePieces, viewOf } from './byte-pieces.js';
 import { FRAME_HEADER_BYTES } from './limits.js';
 import { blockCodec, datanodeInfoCodec, listCodec, type Codec } from './namenode-messages.js';
 import type { Block, DatanodeInfo } from './types.js';
 import { WireReader } from './wire-reader.js';
-import { frameWriter, sealFrame } from './frame.js';
 
 export const PACKET_HEADER_BYTES = 32;
+/** The frame kinds whose bodies a data endpoint keeps in pieces (FrameDecoder `scatterKinds`). */
+export const PACKET_FRAMES: ReadonlySet<number> = new Set([FrameKind.PACKET]);
 export const PACKET_FLAG_LAST = 0x01;
 export const CHECKSUM_BYTES = 4;
 /** Default bytes covered by one checksum, and default payload bytes per packet. */
@@ -166,10 +168,10 @@ export interface PacketHeader {
 }
 
 export interface Packet extends PacketHeader {
-  /** N big-endian u32 xxh32 checksums, a view. */
+  /** N big-endian u32 xxh32 checksums (a view, or a copy if they straddled two socket reads). */
   checksums: Buffer;
-  /** The payload, a view into the received chunk. */
-  payload: Buffer;
+  /** The payload: views of the socket reads it arrived in, in order (payloadBytes in all). */
+  payload: Buffer[];
 }
 
 export function checksumCount(payloadBytes: number, chunkBytes: number): number {
@@ -195,18 +197,24 @@ export function encodePacketHeader(requestId: number, h: PacketHeader, checksums
   return out;
 }
 
-/** Splits a PACKET frame into header fields, checksum view and payload view. */
+/**
+ * Splits a PACKET frame into header fields, checksums and payload. The payload stays the
+ * pieces it arrived in (views; bodyPieces), never copied; the header and checksums are
+ * views too unless they straddle two pieces (then a small copy).
+ */
 export function decodePacket(frame: Frame, chunkBytes: number): Packet {
-  const b = frame.body;
-  if (b.length < PACKET_HEADER_BYTES) throw new DfsError('MALFORMED', `packet: ${b.length} bytes is shorter than its header`);
+  const pieces = bodyPieces(frame);
+  const bodyBytes = piecesLength(pieces);
+  if (bodyBytes < PACKET_HEADER_BYTES) throw new DfsError('MALFORMED', `packet: ${bodyBytes} bytes is shorter than its header`);
+  const b = viewOf(pieces, 0, PACKET_HEADER_BYTES);
   const flags = b.readUInt8(24);
   if ((flags & ~PACKET_FLAG_LAST) !== 0 || b.readUInt8(25) !== 0 || b.readUInt16BE(26) !== 0) {
     throw new DfsError('MALFORMED', 'packet: reserved bits set');
   }
   const payloadBytes = b.readUInt32BE(28);
   const sums = checksumCount(payloadBytes, chunkBytes) * CHECKSUM_BYTES;
-  if (PACKET_HEADER_BYTES + sums + payloadBytes !== b.length) {
-    throw new DfsError('MALFORMED', `packet: ${payloadBytes} payload bytes and ${sums} checksum bytes do not fill a ${b.length}-byte body`);
+  if (PACKET_HEADER_BYTES + sums + payloadBytes !== bodyBytes) {
+    throw new DfsError('MALFORMED', `packet: ${payloadBytes} payload bytes and ${sums} checksum bytes do not fill a ${bodyBytes}-byte body`);
   }
   return {
     blockId: readU64(b, 0, 'blockId'),
@@ -214,8 +222,8 @@ export function decodePacket(frame: Frame, chunkBytes: number): Packet {
     seqno: readU64(b, 16, 'seqno'),
     last: (flags & PACKET_FLAG_LAST) !== 0,
     payloadBytes,
-    checksums: b.subarray(PACKET_HEADER_BYTES, PACKET_HEADER_BYTES + sums),
-    payload: b.subarray(PACKET_HEADER_BYTES + sums),
+    checksums: viewOf(pieces, PACKET_HEADER_BYTES, sums),
+    payload: slicePieces(pieces, PACKET_HEADER_BYTES + sums, payloadBytes),
   };
 }
 

@@ -6,7 +6,9 @@
  * Invariants:
  * - Received chunks are kept in a list with a byte count; no Buffer.concat per chunk. A
  *   frame body lying inside one chunk is returned as a view; one spanning chunks is copied
- *   once into a buffer of exactly its size.
+ *   once into a buffer of exactly its size, except for the kinds in `scatterKinds`, whose
+ *   spanning bodies are returned as the views they arrived in (`Frame.parts`): the data
+ *   path never copies packet payloads.
  * - The declared length is checked against `bodyBytesMax` as soon as the 12 header bytes
  *   are here, before waiting for or allocating the body. A peer cannot make us buffer more
  *   than one maximum frame plus one socket chunk.
@@ -24,7 +26,11 @@ export interface FrameDecoderOptions {
   isKnownOpcode?: (kind: number, opcode: number) => boolean;
   /** Largest number of buffered chunks (many tiny writes); default 1024. */
   chunksMax?: number;
+  /** Frame kinds whose bodies are never copied: returned in pieces when they span chunks. */
+  scatterKinds?: ReadonlySet<number>;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export class FrameDecoder {
   private readonly chunks: Buffer[] = [];
@@ -33,6 +39,7 @@ export class FrameDecoder {
   private readonly bodyBytesMax: number;
   private readonly isKnownOpcode: ((kind: number, opcode: number) => boolean) | undefined;
   private readonly chunksMax: number;
+  private readonly scatterKinds: ReadonlySet<number> | undefined;
   private readonly header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   // Parsed header of the frame we are waiting for, or -1 when none is parsed yet.
   private pendingBodyBytes = -1;
@@ -45,6 +52,7 @@ export class FrameDecoder {
     this.bodyBytesMax = options.bodyBytesMax;
     this.isKnownOpcode = options.isKnownOpcode;
     this.chunksMax = options.chunksMax ?? 1024;
+    this.scatterKinds = options.scatterKinds;
   }
 
   get failed(): DfsError | null {
@@ -78,14 +86,16 @@ export class FrameDecoder {
           this.parseHeader();
         }
         if (this.bufferedBytes < this.pendingBodyBytes) break;
-        const body = this.take(this.pendingBodyBytes);
+        const n = this.pendingBodyBytes;
+        const scatter = n > 0 && this.scatterKinds?.has(this.pendingKind) === true && n > this.chunks[0]!.length;
         const frame: Frame = {
           kind: this.pendingKind as FrameKind,
           opcode: this.pendingOpcode,
           flags: this.pendingFlags,
           requestId: this.pendingRequestId,
-          body,
+          body: scatter ? EMPTY : this.take(n),
         };
+        if (scatter) frame.parts = this.takePieces(n);
         this.pendingBodyBytes = -1;
         onFrame(frame);
       }
@@ -165,6 +175,20 @@ export class FrameDecoder {
       this.consumeFront(part);
     }
     return out;
+  }
+
+  /** Removes `n` bytes from the front as views of the chunks they lie in. */
+  private takePieces(n: number): Buffer[] {
+    const parts: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const chunk = this.chunks[0]!;
+      const part = Math.min(chunk.length, left);
+      parts.push(part === chunk.length ? chunk : chunk.subarray(0, part));
+      left -= part;
+      this.consumeFront(part);
+    }
+    return parts;
   }
 
   private consumeFront(n: number): void {

@@ -32,6 +32,16 @@ export interface Frame {
   requestId: number;
   /** A view; it may pin the socket chunk it came from, so copy what must outlive the frame. */
   body: Buffer;
+  /**
+   * Set instead of `body` (then empty) when the decoder scatters this frame's kind and the
+   * body arrived across socket reads: views of those reads, in order (byte-pieces.ts).
+   */
+  parts?: Buffer[];
+}
+
+/** The body as pieces: `parts` when the decoder scattered it, else the one `body` view. */
+export function bodyPieces(frame: Frame): readonly Buffer[] {
+  return frame.parts ?? [frame.body];
 }
 
 /** Header bytes for a frame whose body is written separately (payloads: no concat). */

@@ -9,3 +9,4 @@ export * from './wire-reader.js';
 export * from './wire-writer.js';
 export * from './namenode-messages.js';
 export * from './data-messages.js';
+export * from './byte-pieces.js';

@@ -4,6 +4,7 @@
  * the range. Packets are queued only a few deep: past that the socket is paused until the
  * consumer catches up (backpressure down to the DataNode's disk reads).
  */
+import { slicePieces } from '../../protocol/byte-pieces.js';
 import { dataCodecs, decodeDataBody, decodePacket, encodeDataRequest } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
@@ -11,7 +12,7 @@ import { Role } from '../../protocol/handshake.js';
 import { decodeError } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import { DataConnection } from '../common/data-connection.js';
-import { firstBadChunk } from '../common/checksum.js';
+import { firstBadChunkInPieces } from '../common/checksum.js';
 
 const QUEUE_HIGH = 8;
 
@@ -76,14 +77,14 @@ export async function* readReplica(replica: DatanodeInfo, block: Block, from: nu
       if (p.seqno !== seqno++ || p.offsetInBlock !== expectOffset || p.blockId !== block.blockId) {
         throw new DfsError('PROTOCOL', `${replica.nodeId} sent packet ${p.seqno} at ${p.offsetInBlock}, expected ${seqno - 1} at ${expectOffset}`);
       }
-      const bad = firstBadChunk(p.payload, p.checksums, head.chunkBytes);
+      const bad = firstBadChunkInPieces(p.payload, p.checksums, head.chunkBytes);
       if (bad >= 0) {
         throw new DfsError('CHECKSUM', `checksum mismatch in block ${block.blockId} at offset ${p.offsetInBlock + bad * head.chunkBytes} on ${replica.nodeId}`);
       }
       const lo = Math.max(from, p.offsetInBlock) - p.offsetInBlock;
       const hi = Math.min(to, p.offsetInBlock + p.payloadBytes) - p.offsetInBlock;
       expectOffset += p.payloadBytes;
-      if (hi > lo) yield p.payload.subarray(lo, hi);
+      if (hi > lo) for (const piece of slicePieces(p.payload, lo, hi - lo)) yield piece;
       if (p.last || expectOffset >= head.startOffset + head.length) break;
     }
     if (expectOffset < to) throw new DfsError('PROTOCOL', `${replica.nodeId} ended block ${block.blockId} at ${expectOffset}, before ${to}`);

@@ -8,11 +8,13 @@ import { checksumCount, CHECKSUM_BYTES } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 
 let h32Raw: ((input: Uint8Array, seed?: number) => number) | null = null;
+let create32: ((seed?: number) => { update(input: Uint8Array): unknown; digest(): number }) | null = null;
 let loading: Promise<void> | null = null;
 
 export function initChecksum(): Promise<void> {
   loading ??= xxhash().then((api) => {
     h32Raw = api.h32Raw;
+    create32 = api.create32;
   });
   return loading;
 }
@@ -32,6 +34,43 @@ export function firstBadChunk(payload: Buffer, checksums: Buffer, chunkBytes: nu
   return -1;
 }
 
+/**
+ * `firstBadChunk` over a payload kept in the pieces it arrived in: a chunk inside one
+ * piece is hashed in place, one straddling pieces through the streaming hasher (no copy).
+ */
+export function firstBadChunkInPieces(pieces: readonly Buffer[], checksums: Buffer, chunkBytes: number): number {
+  if (pieces.length === 1) return firstBadChunk(pieces[0]!, checksums, chunkBytes);
+  if (create32 === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
+  let chunk = 0;
+  let inChunk = 0;
+  let hasher: ReturnType<typeof create32> | null = null;
+  const check = (sum: number): boolean => sum >>> 0 === checksums.readUInt32BE(chunk * CHECKSUM_BYTES);
+  for (const piece of pieces) {
+    let at = 0;
+    while (at < piece.length) {
+      const take = Math.min(chunkBytes - inChunk, piece.length - at);
+      const bytes = piece.subarray(at, at + take);
+      at += take;
+      if (inChunk === 0 && take === chunkBytes) {
+        if (!check(xxh32(bytes))) return chunk;
+        chunk++;
+        continue;
+      }
+      hasher ??= create32(0);
+      hasher.update(bytes);
+      inChunk += take;
+      if (inChunk === chunkBytes) {
+        if (!check(hasher.digest())) return chunk;
+        hasher = null;
+        inChunk = 0;
+        chunk++;
+      }
+    }
+  }
+  // The last, shorter chunk.
+  if (hasher !== null && !check(hasher.digest())) return chunk;
+  return -1;
+}
 
 /** One big-endian xxh32 per chunk of `payload`, as packets and meta files carry them. */
 export function computeChecksums(payload: Buffer, chunkBytes: number): Buffer {

@@ -2,13 +2,13 @@
  * The connecting side of a data-transfer connection (client -> DataNode, or DataNode ->
  * next DataNode in a pipeline): connect, handshake, then a stream of decoded frames to
  * `onFrame` until the connection ends; `onClose` runs exactly once with the reason.
- * Writes go through `send` (cork per tick) or `sendPacket` ([header, payload], no concat);
+ * Writes go through `send` (cork per tick) or `sendPacket` ([header, ...payload], no concat);
  * `send*` returns false when the socket buffer is full: callers wait for `'drain'` via
  * `whenDrained`. One refreshed idle timer (socket timeout) catches a silent peer.
  */
 import type net from 'node:net';
 import { DfsError } from '../../protocol/errors.js';
-import { isDataOpcode } from '../../protocol/data-messages.js';
+import { isDataOpcode, PACKET_FRAMES } from '../../protocol/data-messages.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import type { Frame } from '../../protocol/frame.js';
 import type { Role } from '../../protocol/handshake.js';
@@ -27,7 +27,8 @@ export interface DataConnectionOptions {
 
 export class DataConnection {
   private socket: net.Socket | null = null;
-  private decoder = new FrameDecoder({ bodyBytesMax: DATA_BODY_BYTES_MAX, isKnownOpcode: isDataOpcode });
+  // Packets arrive in the pieces the socket read them in (never joined): see Frame.parts.
+  private decoder = new FrameDecoder({ bodyBytesMax: DATA_BODY_BYTES_MAX, isKnownOpcode: isDataOpcode, scatterKinds: PACKET_FRAMES });
   private closed = false;
   private corked = false;
   private frameHandler: (frame: Frame) => void = () => {};
@@ -105,19 +106,26 @@ export class DataConnection {
     return this.cork().write(bytes);
   }
 
-  /** Writes a header then its payload as two buffers under one cork (no concatenation). */
-  sendPacket(header: Buffer, payload: Buffer, written?: () => void): boolean {
+  /**
+   * Writes a header then its payload (one buffer, or the pieces a received payload came
+   * in) under one cork: no concatenation. `written` runs once the last byte is handed to
+   * the kernel.
+   */
+  sendPacket(header: Buffer, payload: Buffer | readonly Buffer[], written?: () => void): boolean {
     if (this.closed) {
       written?.();
       return false;
     }
     const s = this.cork();
-    if (payload.length === 0) {
+    const pieces = Buffer.isBuffer(payload) ? [payload] : payload;
+    const last = pieces.length - 1;
+    if (last < 0 || (last === 0 && pieces[0]!.length === 0)) {
       s.write(header, written);
       return s.writableLength < s.writableHighWaterMark;
     }
     s.write(header);
-    return s.write(payload, written);
+    for (let i = 0; i < last; i++) s.write(pieces[i]!);
+    return s.write(pieces[last]!, written);
   }
 
   whenDrained(cb: () => void): void {

@@ -28,6 +28,8 @@ export interface FrameServerOptions {
   port: number;
   bodyBytesMax: number;
   isKnownOpcode: (kind: number, opcode: number) => boolean;
+  /** Frame kinds whose bodies reach `onFrame` in the pieces they arrived in (FrameDecoder). */
+  scatterKinds?: ReadonlySet<number>;
   acceptRoles: ReadonlySet<number>;
   connectionsMax: number;
   inflightMax: number;
@@ -188,7 +190,7 @@ export class FrameServer {
       o.onClose?.(conn);
     });
 
-    const decoder = new FrameDecoder({ bodyBytesMax: o.bodyBytesMax, isKnownOpcode: o.isKnownOpcode });
+    const decoder = new FrameDecoder({ bodyBytesMax: o.bodyBytesMax, isKnownOpcode: o.isKnownOpcode, scatterKinds: o.scatterKinds });
     let hello: Buffer | null = Buffer.alloc(0);
     socket.setTimeout(o.handshakeTimeoutMs);
     socket.on('timeout', () => {

@@ -28,12 +28,13 @@ import {
   encodeAck, encodeDataRequest, encodeDataResponse, WriteStage, type WriteBlockRequest,
 } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
-import { encodeFrameHeader, FrameKind, type Frame } from '../../protocol/frame.js';
+import { piecesLength } from '../../protocol/byte-pieces.js';
+import { bodyPieces, encodeFrameHeader, FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
 import { decodeError } from '../../protocol/namenode-messages.js';
-import { firstBadChunk } from '../common/checksum.js';
+import { firstBadChunkInPieces } from '../common/checksum.js';
 import { DataConnection } from '../common/data-connection.js';
-import { writeFully } from '../common/fs-util.js';
+import { writeFully, writePieces } from '../common/fs-util.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import type { DataNodeContext } from './datanode-context.js';
@@ -248,7 +249,8 @@ export class BlockReceiver {
 
     // 1. Forward untouched, before our own disk write.
     if (this.mirror) {
-      const ok = this.mirror.sendPacket(encodeFrameHeader(FrameKind.PACKET, 0, this.mirrorRequestId, frame.body.length), frame.body);
+      const body = bodyPieces(frame);
+      const ok = this.mirror.sendPacket(encodeFrameHeader(FrameKind.PACKET, 0, this.mirrorRequestId, piecesLength(body)), body);
       if (!ok) {
         this.conn.begin();
         this.mirror.whenDrained(() => this.conn.release());
@@ -257,7 +259,7 @@ export class BlockReceiver {
     // 2. Verify every chunk: the last node of a pipeline does (every node got the same
     //    bytes; its ERROR_CHECKSUM fails the pipeline before any ack), as does the target
     //    of a DataNode-to-DataNode copy. The nodes in between save that CPU, as in HDFS.
-    const bad = this.verifies ? firstBadChunk(p.payload, p.checksums, this.replica.chunkBytes) : -1;
+    const bad = this.verifies ? firstBadChunkInPieces(p.payload, p.checksums, this.replica.chunkBytes) : -1;
     if (bad >= 0) {
       this.log.warn({ seqno: p.seqno, chunk: bad }, 'checksum mismatch in received packet');
       this.fail(AckStatus.ERROR_CHECKSUM, 0, new DfsError('CHECKSUM', `checksum mismatch in packet ${p.seqno}, chunk ${bad}`));
@@ -271,7 +273,7 @@ export class BlockReceiver {
     const offset = p.offsetInBlock;
     this.completions = this.completions
       .then(() => (this.failed ? undefined : Promise.all([
-        p.payloadBytes > 0 ? writeFully(this.dataFd, p.payload, offset, DATA_WRITE_SLICE_BYTES) : null,
+        p.payloadBytes > 0 ? writePieces(this.dataFd, p.payload, offset, DATA_WRITE_SLICE_BYTES) : null,
         this.stageChecksums(p.checksums, offset, p.last),
       ])))
       .then(async () => {

@@ -4,7 +4,7 @@
  * transfer at a time; a connection that breaks the protocol is closed with a typed error
  * and a log line while every other connection keeps being served.
  */
-import { dataCodecs, DataOp, decodeDataBody, isDataOpcode } from '../../protocol/data-messages.js';
+import { dataCodecs, DataOp, decodeDataBody, isDataOpcode, PACKET_FRAMES } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
@@ -59,6 +59,8 @@ export class DataNode {
       port: this.config.port,
       bodyBytesMax: DATA_BODY_BYTES_MAX,
       isKnownOpcode: (kind, opcode) => (kind === FrameKind.REQUEST || kind === FrameKind.PACKET) && isDataOpcode(kind, opcode),
+      // Packet payloads are forwarded and written as the socket reads they came in.
+      scatterKinds: PACKET_FRAMES,
       acceptRoles: new Set([Role.CLIENT, Role.DATANODE]),
       connectionsMax: this.config.connectionsMax,
       inflightMax: this.config.packetsInflightMax,

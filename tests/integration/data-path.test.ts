@@ -205,7 +205,7 @@ describe('range reads', () => {
         for (const f of frames.filter((fr) => fr.kind === FrameKind.PACKET)) {
           const p = decodePacket(f, chunk);
           expect(p.offsetInBlock).toBe(expectOffset);
-          expect(p.payload.equals(data.subarray(lb.offset + p.offsetInBlock, lb.offset + p.offsetInBlock + p.payloadBytes))).toBe(true);
+          expect(Buffer.concat(p.payload).equals(data.subarray(lb.offset + p.offsetInBlock, lb.offset + p.offsetInBlock + p.payloadBytes))).toBe(true);
           expectOffset += p.payloadBytes;
           payload += p.payloadBytes;
           lastSeen ||= p.last;

@@ -317,7 +317,7 @@ export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<strin
       for (let i = 0; i < p.checksums.length; i += 4) checksums.push(p.checksums.subarray(i, i + 4).toString('hex'));
       const out: PacketJson = {
         blockId: p.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last,
-        payloadBytes: p.payloadBytes, checksums, payloadHex: p.payload.toString('hex'),
+        payloadBytes: p.payloadBytes, checksums, payloadHex: Buffer.concat(p.payload).toString('hex'),
       };
       return out as unknown as Record<string, unknown>;
     }

@@ -140,38 +140,65 @@ export async function waitForLocations(client: DfsClient, remote: string, replic
 
 /**
  * Checks the replicas of `remote` on disk against `data`: every block has exactly
- * `replicas` finalized copies (a number, or one per block index), on the nodes the
- * NameNode names; each data file equals the block's slice of `data`; each meta file holds
- * the 24-byte header (chunk size, the block's current generation stamp) and one big-endian
- * xxh32 per chunk of exactly those bytes; no node holding it finalized also has an rbw copy.
+ * `replicas` finalized copies (a number, or per block index a number or the counts
+ * allowed), on the nodes the NameNode names; each data file equals the block's slice of
+ * `data`; each meta file holds the 24-byte header (chunk size, the block's current
+ * generation stamp) and one big-endian xxh32 per chunk of exactly those bytes; no node
+ * holding it finalized also has an rbw copy. A copy is on disk a moment before it is
+ * reported, so the placement check is retried for up to a few seconds before it fails.
  */
 export async function expectReplicasOnDisk(
-  cluster: LocalCluster, client: DfsClient, remote: string, data: Buffer, replicas: number | ((blockIndex: number) => number),
+  cluster: LocalCluster, client: DfsClient, remote: string, data: Buffer,
+  replicas: number | ((blockIndex: number) => number | readonly number[]),
   options: { deadNodes?: readonly number[] } = {},
 ): Promise<LocatedBlock[]> {
   await initChecksum();
-  const want = typeof replicas === 'number' ? () => replicas : replicas;
-  const blocks = await waitFor(`${remote} to have its reported replicas`, async () => {
-    const located = await client.getBlockLocations(remote, 0, 0);
-    return located.blocks.every((b, i) => b.locations.length >= want(i)) ? located.blocks : undefined;
-  });
+  const allowed = (i: number): readonly number[] => {
+    const w = typeof replicas === 'number' ? replicas : replicas(i);
+    return typeof w === 'number' ? [w] : w;
+  };
   const byId = nodeIndexById(cluster);
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const blocks = await waitFor(`${remote} to have its reported replicas`, async () => {
+      const located = await client.getBlockLocations(remote, 0, 0);
+      return located.blocks.every((b, i) => b.locations.length >= Math.min(...allowed(i))) ? located.blocks : undefined;
+    });
+    const placed: Array<{ lb: LocatedBlock; onDisk: number[] }> = [];
+    let mismatch: string | null = null;
+    for (const [bi, lb] of blocks.entries()) {
+      const where = `${remote} block ${lb.block.blockId} (offset ${lb.offset})`;
+      const named = lb.locations.map((l: DatanodeInfo) => {
+        const i = byId.get(l.nodeId);
+        if (i === undefined) throw new Error(`${where}: unknown node ${l.nodeId}`);
+        return i;
+      });
+      // A killed node may keep a stale finalized copy of a block recovered without it: only
+      // what the NameNode names counts there.
+      const onDisk = nodesWithFinalized(cluster, lb.block.blockId).filter((i) => !(options.deadNodes ?? []).includes(i) || named.includes(i));
+      const want = allowed(bi);
+      if (!want.includes(named.length) || onDisk.length !== named.length || [...named].sort().join() !== [...onDisk].sort().join()) {
+        mismatch ??= `${where}: NameNode names nodes [${named.join(',')}], finalized on disk at [${onDisk.join(',')}], want ${want.join(' or ')}`;
+      }
+      placed.push({ lb, onDisk });
+    }
+    if (mismatch !== null) {
+      if (Date.now() > deadline) throw new Error(mismatch);
+      await sleep(100);
+      continue;
+    }
+    checkReplicaContents(cluster, remote, data, placed);
+    return blocks;
+  }
+}
+
+/** Each finalized copy's data and meta files against the block's slice of `data`. */
+function checkReplicaContents(cluster: LocalCluster, remote: string, data: Buffer, placed: ReadonlyArray<{ lb: LocatedBlock; onDisk: number[] }>): void {
   let offset = 0;
-  for (const [bi, lb] of blocks.entries()) {
+  for (const { lb, onDisk } of placed) {
     const where = `${remote} block ${lb.block.blockId} (offset ${lb.offset})`;
     if (lb.offset !== offset) throw new Error(`${where}: expected offset ${offset}`);
     const slice = data.subarray(lb.offset, lb.offset + lb.block.numBytes);
-    const named = lb.locations.map((l: DatanodeInfo) => {
-      const i = byId.get(l.nodeId);
-      if (i === undefined) throw new Error(`${where}: unknown node ${l.nodeId}`);
-      return i;
-    });
-    // A killed node may keep a stale finalized copy of a block recovered without it: only
-    // what the NameNode names counts there.
-    const onDisk = nodesWithFinalized(cluster, lb.block.blockId).filter((i) => !(options.deadNodes ?? []).includes(i) || named.includes(i));
-    if (named.length !== want(bi) || onDisk.length !== want(bi) || [...named].sort().join() !== [...onDisk].sort().join()) {
-      throw new Error(`${where}: NameNode names nodes [${named.join(',')}], finalized on disk at [${onDisk.join(',')}], want ${want(bi)}`);
-    }
     for (const i of onDisk) {
       const dir = replicaDir(cluster, i, 'finalized', lb.block.blockId);
       const stored = fs.readFileSync(path.join(dir, 'data'));
@@ -188,7 +215,6 @@ export async function expectReplicasOnDisk(
     offset += lb.block.numBytes;
   }
   if (offset !== data.length) throw new Error(`${remote}: blocks cover ${offset} bytes, want ${data.length}`);
-  return blocks;
 }
 
 /**
