@@ -1,7 +1,7 @@
 /**
  * A frame body that arrived across socket reads, kept as the pieces it came in (views
  * into the received chunks) instead of being copied into one buffer: the data path writes
- * and forwards those pieces as they are (PROTOCOL.md section 10, "no payload copies").
+ * and forwards those pieces as they are (PROTOCOL.md section 4, after the frame kinds).
  * These helpers address such a body by offset: `viewOf` for a small region (a packet's
  * header and checksums; copied only if it straddles two pieces), `slicePieces` for a large
  * one (the payload; views only, never copied).
