@@ -11,7 +11,9 @@
  * machine whose page-cache writes cost more on memory it has not touched lately (a VM whose
  * host reclaims idle guest memory), a fixed order would hand one system the other's freshly
  * freed pages in every round. `--warmup` untimed rounds of both systems come first for the
- * same reason. The source is one
+ * same reason, and before each phase the machine is left to settle (`sync`, then until it
+ * is nearly idle): the previous phase's deletions (ext4 discards, freed page cache) are
+ * not done on the next phase's time. The source is one
  * random file written once (read from the page cache by both). Uploads go through
  * `DfsClient.put` (the `dfs put` path); downloads through `DfsClient.get` into a local
  * file, as the baseline's client writes one. Per-packet latency: send-to-ack for uploads,
@@ -33,7 +35,7 @@ import { BaselineHops } from './baseline.js';
 import { withTeardown } from './teardown.js';
 import {
   CpuSampler, formatBytes, formatPercent, formatUs, machineHeader, machineInfo, MachineCpuSampler, mibPerSec,
-  newLatencyHistogram, recordUs, renderTable, summarize, versusBaselineLine, writeJson, writeReport, cpuPercent,
+  newLatencyHistogram, recordUs, renderTable, settleMachine, summarize, versusBaselineLine, writeJson, writeReport, cpuPercent,
   type LatencySummary, type MachineInfo, type VersusBaseline,
 } from './report.js';
 
@@ -238,6 +240,7 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   const hist = newLatencyHistogram();
   const onLatency = (us: number): void => recordUs(hist, us);
   const localTarget = (k: number): string => path.join(env.base, `got-${system}-${k}`);
+  await settleMachine();
   servers.forEach((s) => s.start());
   machine.start();
   const cpu0 = process.cpuUsage();

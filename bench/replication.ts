@@ -9,6 +9,8 @@
  *   load      --files x --size at --replication (untimed); wait until every block is healthy
  *   plan      the victim is the node holding the most bytes; the blocks it holds are the
  *             lost bytes, each needing one new copy (bench/replication-plan.ts)
+ *   (the baseline and DFS take turns going first: baseline first in odd rounds; before
+ *   each, the machine settles: `sync`, then until it is nearly idle)
  *   baseline  the hops standing for the survivors send those blocks (the DataNodes' own
  *             replica files, hard-linked into the hops' dirs) to the hops standing for the
  *             targets, each target fdatasyncing its file, at most --transfers-per-node
@@ -46,7 +48,7 @@ import { BaselineHops } from './baseline.js';
 import { writeRandomFile } from './data.js';
 import { lostBlocks, planCopies, replicaLoad, runPerSource, type LossMode, type PlannedCopy } from './replication-plan.js';
 import {
-  CpuSampler, cpuPercent, formatBytes, formatPercent, machineHeader, machineInfo, MachineCpuSampler, median, renderTable, versusBaselineLine, writeJson, writeReport,
+  CpuSampler, cpuPercent, formatBytes, formatPercent, machineHeader, machineInfo, MachineCpuSampler, median, renderTable, settleMachine, versusBaselineLine, writeJson, writeReport,
   type MachineInfo, type VersusBaseline,
 } from './report.js';
 import { withTeardown } from './teardown.js';
@@ -285,16 +287,29 @@ async function runRound(env: RoundEnv): Promise<ReplicationRound> {
     }
     const lostBytes = lost.reduce((a, b) => a + b.bytes, 0);
     const nodeId = health.flatMap((h) => h.replicas).find((r) => indexOf(r.node) === victim)!.node.nodeId;
-    o.progress(`${tag}: DataNode ${victim} holds ${lost.length} blocks (${formatBytes(lostBytes)}); baseline copy of the same blocks`);
+    o.progress(`${tag}: DataNode ${victim} holds ${lost.length} blocks (${formatBytes(lostBytes)})`);
 
-    const baseline = await runBaselineCopies(env, planCopies(lost, o.datanodes));
-    o.progress(`${tag}:   baseline ${baseline.mibPerSec.toFixed(1)} MiB/s`);
-    o.progress(`${tag}: ${o.mode === 'kill' ? 'SIGKILL' : 'decommissioning'} DataNode ${victim}`);
-    const dfs = await loseNode(env, admin, files, victim, nodeId, lostBytes);
-    o.progress(`${tag}:   detected in ${(dfs.detectionMs / 1000).toFixed(2)} s, repaired in ${(dfs.repairMs / 1000).toFixed(2)} s: ${dfs.mibPerSec.toFixed(1)} MiB/s`);
+    const plan = planCopies(lost, o.datanodes);
+    const runBaseline = async (): Promise<ReplicationRound['baseline']> => {
+      o.progress(`${tag}: baseline copy of the same blocks`);
+      const b = await runBaselineCopies(env, plan);
+      o.progress(`${tag}:   baseline ${b.mibPerSec.toFixed(1)} MiB/s`);
+      return b;
+    };
+    const runDfs = async (): Promise<ReplicationRound['dfs']> => {
+      o.progress(`${tag}: ${o.mode === 'kill' ? 'SIGKILL' : 'decommissioning'} DataNode ${victim}`);
+      const d = await loseNode(env, admin, files, victim, nodeId, lostBytes);
+      o.progress(`${tag}:   detected in ${(d.detectionMs / 1000).toFixed(2)} s, repaired in ${(d.repairMs / 1000).toFixed(2)} s: ${d.mibPerSec.toFixed(1)} MiB/s`);
+      return d;
+    };
+    // Baseline first in odd rounds, DFS first in even ones (the survivors' replica files,
+    // the baseline's sources, stay where they are through DFS's repair).
+    const baseline = round % 2 === 1 ? await runBaseline() : null;
+    const dfs = await runDfs();
+    const baselineFigures = baseline ?? (await runBaseline());
     o.progress(`${tag}: reading every file back`);
     const verified = await verifyFiles(admin, files, o.sizeBytes, env.sourceSha);
-    return { round, victim: { index: victim, nodeId, blocks: lost.length, bytes: lostBytes }, replicasNotFinalized: notOnDisk, baseline, dfs, verified };
+    return { round, victim: { index: victim, nodeId, blocks: lost.length, bytes: lostBytes }, replicasNotFinalized: notOnDisk, baseline: baselineFigures, dfs, verified };
   } finally {
     admin.close();
   }
@@ -307,6 +322,7 @@ async function runBaselineCopies(env: RoundEnv, plan: PlannedCopy[]): Promise<Re
   for (const c of plan) {
     fs.linkSync(replicaDataFile(cluster, c.from, c.blockId), path.join(hopDirs[c.from]!, fileOf(c)));
   }
+  await settleMachine();
   const cpu = startCpu(hops.pids, null);
   const t0 = performance.now();
   await runPerSource(plan, transfersPerNode(o), (c) => hops.copy(fileOf(c), c.from, c.to));
@@ -327,6 +343,7 @@ async function loseNode(env: RoundEnv, admin: DfsClient, files: string[], victim
   const pids = cluster.datanodes.map((d) => d.pid ?? null);
   const victimPort = cluster.datanodes[victim]!.port;
   const stateOfVictim = async (): Promise<number | undefined> => (await admin.datanodeReport()).find((n) => n.port === victimPort)?.state;
+  await settleMachine();
   const t0Wall = Date.now();
   const t0 = performance.now();
   if (o.mode === 'kill') await cluster.datanodes[victim]!.kill();

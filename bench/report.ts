@@ -287,6 +287,26 @@ export class MachineCpuSampler {
   }
 }
 
+/**
+ * Lets the machine settle before a timed phase: `sync` (dirty pages and the file system's
+ * pending frees, discards included, go out now rather than during the next phase), then
+ * waits until the whole machine has been mostly idle (under 1/4 of one core) for half a
+ * second, for at most `maxMs`. Returns how long it took.
+ */
+export async function settleMachine(maxMs = 15_000): Promise<number> {
+  const started = performance.now();
+  spawnSync('sync');
+  for (;;) {
+    const sampler = new MachineCpuSampler();
+    sampler.start();
+    const windowStart = performance.now();
+    await new Promise((r) => setTimeout(r, 500));
+    const busyUs = sampler.stop();
+    const elapsed = performance.now() - started;
+    if (busyUs === null || busyUs < (performance.now() - windowStart) * 1000 * 0.25 || elapsed >= maxMs) return elapsed;
+  }
+}
+
 // ---- CPU profiles --------------------------------------------------------------------
 
 export interface HotSpot {
