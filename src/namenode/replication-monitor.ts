@@ -13,7 +13,7 @@
  *
  * Replicas on decommissioning nodes serve reads and can be copy sources but do not count.
  * Scheduling takes a source holding a good replica with fewer than `transfersPerNodeMax`
- * copies under way and targets from the placement policy (not holding the block), queues a
+ * copies under way (a decommissioning holder first, as in HDFS) and targets from the placement policy (not holding the block), queues a
  * REPLICATE command for the source (which is told to heartbeat now and fetch it), and
  * remembers the copy as pending
  * until the target reports the replica or `pendingTimeoutMs` passes. A pending copy is
@@ -268,11 +268,14 @@ export class ReplicationMonitor implements ReplicaEvents {
     const good = this.counted(entry);
     const needed = entry.file.replication - good.length;
     if (needed <= 0) return true;
-    // Sources: any live holder of a good replica (decommissioning ones too), least busy first.
+    // Sources: any live holder of a good replica, draining (decommissioning) ones first as in
+    // HDFS (they take no new replicas, so their disks and links are free for this), then
+    // the least busy.
+    const draining = (n: DatanodeState): number => (n.adminState === 'normal' ? 1 : 0);
     const sources = [...entry.replicas]
       .map((n) => this.dn.nodes.get(n))
       .filter((n): n is DatanodeState => n !== undefined && this.dn.isLiveNode(n.info.nodeId) && n.scheduledTransfers < this.options.transfersPerNodeMax)
-      .sort((a, b) => a.scheduledTransfers - b.scheduledTransfers);
+      .sort((a, b) => draining(a) - draining(b) || a.scheduledTransfers - b.scheduledTransfers);
     const source = sources[0];
     if (source === undefined) return false;
     const exclude = [...entry.replicas, ...entry.corrupt];
