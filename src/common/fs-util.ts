@@ -30,54 +30,16 @@ export async function writeFileAtomic(file: string, data: Uint8Array | Uint8Arra
 }
 
 /**
- * Writes `pieces` (in order) at `position` in writev calls of at most `batchBytes` each:
- * a received packet payload goes to disk as the socket reads it came in, never joined.
+ * Writes `pieces` in order at `position`, one write per piece (a piece longer than
+ * `maxBytes` in slices of that size): a received packet payload goes to disk as the
+ * socket reads it arrived in, never joined or re-cut (block-receiver.ts says why).
  */
-export async function writePieces(fd: number, pieces: readonly Buffer[], position: number, batchBytes: number): Promise<void> {
-  let batch: Buffer[] = [];
-  let batchLen = 0;
+export async function writePieces(fd: number, pieces: readonly Buffer[], position: number, maxBytes: number): Promise<void> {
   let pos = position;
-  const flush = async (): Promise<void> => {
-    await writevFully(fd, batch, pos, batchLen);
-    pos += batchLen;
-    batch = [];
-    batchLen = 0;
-  };
   for (const piece of pieces) {
-    for (let at = 0; at < piece.length;) {
-      const take = Math.min(piece.length - at, batchBytes - batchLen);
-      batch.push(at === 0 && take === piece.length ? piece : piece.subarray(at, at + take));
-      batchLen += take;
-      at += take;
-      if (batchLen >= batchBytes) await flush();
-    }
+    await writeFully(fd, piece, pos, maxBytes);
+    pos += piece.length;
   }
-  if (batchLen > 0) await flush();
-}
-
-/** One writev of `buffers` (`bytes` in all) at `position`; a short write is finished by `writeFully`. */
-function writevFully(fd: number, buffers: Buffer[], position: number, bytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fs.writev(fd, buffers, position, (err, written) => {
-      if (err) return reject(err);
-      if (written === bytes) return resolve();
-      // Rare on regular files: write what is left piece by piece.
-      let skip = written;
-      const rest: Promise<void>[] = [];
-      let at = position + written;
-      for (const b of buffers) {
-        if (skip >= b.length) {
-          skip -= b.length;
-          continue;
-        }
-        const part = b.subarray(skip);
-        skip = 0;
-        rest.push(writeFully(fd, part, at));
-        at += part.length;
-      }
-      Promise.all(rest).then(() => resolve(), reject);
-    });
-  });
 }
 
 /**

@@ -103,7 +103,7 @@ describe('firstBadChunkInPieces', () => {
 });
 
 describe('writePieces', () => {
-  it('writes the pieces in order at the position, in batches of at most the given size', async () => {
+  it('writes the pieces in order at the position (pieces over the limit in slices)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-pieces-'));
     try {
       const file = path.join(dir, 'data');
