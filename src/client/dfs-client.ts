@@ -18,6 +18,19 @@ import {
   DecommissionAction, SafeModeAction, type BlockHealth, type BlockHealthResponse, type ReplicationStatsResponse, type SafeModeResponse,
 } from '../../protocol/namenode-messages.js';
 
+/**
+ * Bytes `get` lets queue for the local file before it pauses the read: with the stream
+ * default (16 KiB) each small write waited for the one before, and a 1 GiB download ran
+ * at 173-296 MiB/s; with 1 MiB, writes gather what arrived meanwhile (334-555 MiB/s,
+ * half the system time), in alternating runs. One packet's worth: memory stays bounded.
+ */
+const LOCAL_WRITE_BUFFER_BYTES = 1024 * 1024;
+
+/** A write stream for a local file that a download fills (`get`, `dfs get`). */
+export function localFileWriter(localPath: string): fs.WriteStream {
+  return fs.createWriteStream(localPath, { highWaterMark: LOCAL_WRITE_BUFFER_BYTES });
+}
+
 export interface DfsClientOptions {
   /** "HOST:PORT"; default DFS_NAMENODE, else 127.0.0.1:8020. */
   namenode?: string;
@@ -198,7 +211,7 @@ export class DfsClient {
 
   /** Streams a DFS file into a local file. */
   async get(remotePath: string, localPath: string, options: InputStreamOptions = {}): Promise<void> {
-    await pipeline(this.open(remotePath, options), fs.createWriteStream(localPath));
+    await pipeline(this.open(remotePath, options), localFileWriter(localPath));
   }
 
   // ---- low-level write protocol (the stream writer builds on these) ------------------

@@ -41,6 +41,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DfsError, isDfsError, type ErrorCode } from '../../../protocol/errors.js';
 import { FileType, type FileStatus } from '../../../protocol/types.js';
 import type { DfsOutputStream } from '../../client/dfs-output-stream.js';
+import { localFileWriter } from '../../client/dfs-client.js';
 import { initChecksum } from '../../common/checksum.js';
 import { nodeTotals } from '../admin-format.js';
 import { formatDf, formatDuRows, parseByteSize, type ClusterUsage, type DiskUsage } from '../format.js';
@@ -336,7 +337,7 @@ async function get(ctx: CommandContext, remote: string, local: string, options: 
   const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
   let bytes = 0;
   try {
-    const file = fs.createWriteStream(tmp);
+    const file = localFileWriter(tmp);
     await pipeline(input, file, { signal: intr.signal });
     bytes = file.bytesWritten;
     await fsp.rename(tmp, dest);
