@@ -163,6 +163,11 @@ export interface DataNodeConfig {
   connectionsMax: number;
   /** Packets received and not yet on local disk, per connection, before reading pauses. */
   packetsInflightMax: number;
+  /**
+   * Payload bytes received and not yet on local disk, all connections together, before
+   * the DataNode stops reading every connection until some are written.
+   */
+  packetBytesHeldMax: number;
   handshakeTimeoutMs: number;
   /** A frame started and not finished, or a write pipeline silent, this long is dropped. */
   frameTimeoutMs: number;
@@ -186,6 +191,7 @@ export const DATANODE_DEFAULTS: DataNodeConfig = {
   syncBehindWritesBytes: 8 * 1024 * 1024,
   connectionsMax: 4096,
   packetsInflightMax: 32,
+  packetBytesHeldMax: 256 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   frameTimeoutMs: 60_000,
   logLevel: 'info',

@@ -12,6 +12,9 @@
  * - at most inflightMax requests per connection are being served; past that the socket
  *   stops being read until answers go out (so a flood of requests queues in the kernel,
  *   not in our memory). Same when the peer does not read its answers (write() false).
+ * - heldBytesMax bounds the bytes all connections together hold (`hold`/`unhold`, e.g.
+ *   packets received and not yet on disk): past it no connection is read until some are
+ *   let go, so memory stays bounded however many peers send at once.
  * - after a protocol error the connection gets one ERROR frame and is closed.
  */
 import net from 'node:net';
@@ -40,6 +43,8 @@ export interface FrameServerOptions {
   onClose?: (conn: ServerConnection) => void;
   /** True when a connection silent for frameTimeoutMs is stalled even between frames. */
   isBusy?: (conn: ServerConnection) => boolean;
+  /** Bytes all connections together may hold (ServerConnection.hold); default no limit. */
+  heldBytesMax?: number;
 }
 
 let nextConnectionId = 1;
@@ -49,6 +54,8 @@ export class ServerConnection {
   role = 0;
   /** Requests handed to the handler and not yet answered. */
   inflight = 0;
+  /** Bytes counted by `hold` and not yet let go. */
+  heldBytes = 0;
   closed = false;
   private corked = false;
   private readPaused = false;
@@ -113,9 +120,26 @@ export class ServerConnection {
     this.updateFlow();
   }
 
+  /** Counts received bytes the handler keeps (against heldBytesMax) until `unhold`. */
+  hold(bytes: number): void {
+    this.heldBytes += bytes;
+    this.server.heldChanged(bytes);
+    this.updateFlow();
+  }
+
+  /** Lets go of bytes counted by `hold` (nothing once closed: the close let go of all). */
+  unhold(bytes: number): void {
+    if (this.closed) return;
+    this.heldBytes -= bytes;
+    this.server.heldChanged(-bytes);
+    this.updateFlow();
+  }
+
   updateFlow(): void {
     if (this.closed) return;
-    const shouldPause = this.writeBlocked || this.inflight >= this.server.options.inflightMax;
+    const overBudget = this.server.overBudget;
+    if (overBudget) this.server.pausedForBudget.add(this);
+    const shouldPause = this.writeBlocked || this.inflight >= this.server.options.inflightMax || overBudget;
     if (shouldPause && !this.readPaused) {
       this.readPaused = true;
       this.socket.pause();
@@ -148,8 +172,25 @@ export class ServerConnection {
 export class FrameServer {
   private server: net.Server | null = null;
   readonly connections = new Set<ServerConnection>();
+  /** Bytes all connections hold (ServerConnection.hold). */
+  heldBytes = 0;
+  /** Connections that stopped reading while over heldBytesMax; read again once under it. */
+  readonly pausedForBudget = new Set<ServerConnection>();
 
   constructor(readonly options: FrameServerOptions) {}
+
+  get overBudget(): boolean {
+    return this.options.heldBytesMax !== undefined && this.heldBytes >= this.options.heldBytesMax;
+  }
+
+  heldChanged(delta: number): void {
+    const was = this.overBudget;
+    this.heldBytes += delta;
+    if (!was || this.overBudget) return;
+    const paused = [...this.pausedForBudget];
+    this.pausedForBudget.clear();
+    for (const c of paused) c.updateFlow();
+  }
 
   listen(): Promise<{ host: string; port: number }> {
     const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -187,6 +228,10 @@ export class FrameServer {
     socket.on('close', () => {
       conn.closed = true;
       this.connections.delete(conn);
+      this.pausedForBudget.delete(conn);
+      const held = conn.heldBytes;
+      conn.heldBytes = 0;
+      if (held !== 0) this.heldChanged(-held);
       o.onClose?.(conn);
     });
 

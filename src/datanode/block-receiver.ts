@@ -275,6 +275,8 @@ export class BlockReceiver {
     //    writes); the packets behind wait in memory, within the in-flight bound. Finalize
     //    follows every earlier write.
     this.conn.begin();
+    // Counted against the DataNode-wide packetBytesHeldMax until written (or given up).
+    this.conn.hold(p.payloadBytes);
     const offset = p.offsetInBlock;
     this.completions = this.completions
       .then(() => (this.failed ? undefined : Promise.all([
@@ -301,7 +303,8 @@ export class BlockReceiver {
         const e = diskError(err, `write of block ${this.replica.blockId} failed`);
         this.log.error({ err: e.message }, 'local write failed');
         this.fail(e.code === 'NO_SPACE' ? AckStatus.ERROR_NO_SPACE : AckStatus.ERROR, 0, e);
-      });
+      })
+      .finally(() => this.conn.unhold(p.payloadBytes));
     const crashAfter = this.dn.faults.crashAfterPackets;
     if (crashAfter > 0 && ++packetsSeen >= crashAfter) process.kill(process.pid, 'SIGKILL');
   }

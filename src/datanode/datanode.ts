@@ -64,6 +64,7 @@ export class DataNode {
       acceptRoles: new Set([Role.CLIENT, Role.DATANODE]),
       connectionsMax: this.config.connectionsMax,
       inflightMax: this.config.packetsInflightMax,
+      heldBytesMax: this.config.packetBytesHeldMax,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
       frameTimeoutMs: this.config.frameTimeoutMs,
       logger: this.log,

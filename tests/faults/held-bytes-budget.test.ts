@@ -1,0 +1,121 @@
+/**
+ * A server-wide bound on received bytes a daemon holds (FrameServer heldBytesMax, the
+ * DataNode's packetBytesHeldMax): however many peers send at once, once the handlers hold
+ * that much, no connection is read until some bytes are let go; then every connection is
+ * read again and nothing is lost. First against a bare FrameServer whose handler holds
+ * every frame, then across real processes: a DataNode with a 1 MiB budget takes three
+ * concurrent uploads of 1 MiB packets and every file comes back identical.
+ */
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { encodeFrameHeader, encodeHello, FrameKind, HANDSHAKE_BYTES, Role } from '../../protocol/index.js';
+import { FrameServer, type ServerConnection } from '../../src/common/frame-server.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { startCluster } from '../support/cluster.js';
+import { DfsClient } from '../../src/client/dfs-client.js';
+import { getBuffer, putBuffer, sleep, testBytes, waitFor, waitForDatanodes } from '../support/data-path.js';
+
+const KiB = 1024;
+const FRAME_BODY = 16 * KiB;
+const FRAMES_PER_PEER = 10;
+const BUDGET = 32 * KiB;
+
+async function peer(port: number): Promise<net.Socket> {
+  const s = net.connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
+  s.write(encodeHello(Role.CLIENT));
+  let got = 0;
+  await new Promise<void>((resolve) => {
+    const onData = (b: Buffer): void => {
+      got += b.length;
+      if (got >= HANDSHAKE_BYTES) {
+        s.off('data', onData);
+        resolve();
+      }
+    };
+    s.on('data', onData);
+  });
+  return s;
+}
+
+describe('FrameServer heldBytesMax', () => {
+  it('stops reading every connection while the handlers hold the budget, and reads them all again once let go', async () => {
+    const held: Array<{ conn: ServerConnection; bytes: number }> = [];
+    let delivered = 0;
+    const server = new FrameServer({
+      host: '127.0.0.1', port: 0, bodyBytesMax: 1 << 20, isKnownOpcode: () => true, acceptRoles: new Set([Role.CLIENT]),
+      connectionsMax: 10, inflightMax: 1000, handshakeTimeoutMs: 5_000, frameTimeoutMs: 30_000, logger: silentLogger(),
+      heldBytesMax: BUDGET,
+      onFrame: (conn, frame) => {
+        delivered++;
+        conn.hold(frame.body.length);
+        held.push({ conn, bytes: frame.body.length });
+      },
+    });
+    const { port } = await server.listen();
+    const peers = await Promise.all([peer(port), peer(port)]);
+    try {
+      const body = Buffer.alloc(FRAME_BODY, 7);
+      for (const [i, p] of peers.entries()) {
+        for (let f = 0; f < FRAMES_PER_PEER; f++) p.write(Buffer.concat([encodeFrameHeader(FrameKind.REQUEST, 1, i * 100 + f + 1, FRAME_BODY), body]));
+      }
+      // Reading stops: each connection reads at most the socket chunk it was in when the
+      // budget ran out, so far fewer than all 20 frames arrive, and no more come later.
+      await sleep(300);
+      const stalled = delivered;
+      await sleep(300);
+      expect(delivered).toBe(stalled);
+      expect(delivered).toBeLessThan(2 * FRAMES_PER_PEER);
+      expect(server.heldBytes).toBeGreaterThanOrEqual(BUDGET);
+      expect(server.heldBytes).toBeLessThanOrEqual(BUDGET + peers.length * (64 * KiB + FRAME_BODY));
+      // Let go of what is held, repeatedly: every frame of both peers arrives.
+      await waitFor('every frame', () => {
+        for (const h of held.splice(0)) h.conn.unhold(h.bytes);
+        return delivered === 2 * FRAMES_PER_PEER ? true : undefined;
+      }, 10_000, 20);
+      for (const h of held.splice(0)) h.conn.unhold(h.bytes);
+      expect(server.heldBytes).toBe(0);
+    } finally {
+      for (const p of peers) p.destroy();
+      await server.close();
+    }
+  });
+
+  it('a closed connection gives back what it held', async () => {
+    const server = new FrameServer({
+      host: '127.0.0.1', port: 0, bodyBytesMax: 1 << 20, isKnownOpcode: () => true, acceptRoles: new Set([Role.CLIENT]),
+      connectionsMax: 10, inflightMax: 1000, handshakeTimeoutMs: 5_000, frameTimeoutMs: 30_000, logger: silentLogger(),
+      heldBytesMax: BUDGET,
+      onFrame: (conn, frame) => conn.hold(frame.body.length),
+    });
+    const { port } = await server.listen();
+    try {
+      const p = await peer(port);
+      p.write(Buffer.concat([encodeFrameHeader(FrameKind.REQUEST, 1, 1, FRAME_BODY), Buffer.alloc(FRAME_BODY)]));
+      await waitFor('the frame to be held', () => (server.heldBytes === FRAME_BODY ? true : undefined));
+      p.destroy();
+      await waitFor('the held bytes to be given back', () => (server.heldBytes === 0 ? true : undefined));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('a DataNode with a 1 MiB packetBytesHeldMax', () => {
+  it('takes three concurrent uploads of 1 MiB packets, and every file reads back identical', async () => {
+    const { cluster, cleanup } = await startCluster({
+      datanodes: 1,
+      datanodeEnv: () => ({ DFS_DATANODE_PACKET_BYTES_HELD_MAX: String(1024 * KiB) }),
+    });
+    const client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 30_000 });
+    try {
+      await waitForDatanodes(client, 1);
+      const files = [0, 1, 2].map((i) => ({ path: `/budget/f${i}`, data: testBytes(6 * 1024 * KiB + 333 * i, 70 + i) }));
+      await Promise.all(files.map((f) => putBuffer(client, f.path, f.data, { replication: 1, blockBytes: 4 * 1024 * KiB, packetBytes: 1024 * KiB })));
+      for (const f of files) expect((await getBuffer(client, f.path)).equals(f.data), f.path).toBe(true);
+    } finally {
+      client.close();
+      await cleanup();
+    }
+  });
+});
