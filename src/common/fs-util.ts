@@ -1,6 +1,8 @@
 /**
- * Small durable-file helpers: fsync of a directory (so a rename or a new file survives a
- * crash) and the temp-file / fsync / rename / fsync-directory dance (etcd `wal.go` cut).
+ * Small file helpers: fsync of a directory (so a rename or a new file survives a crash),
+ * the temp-file / fsync / rename / fsync-directory dance (etcd `wal.go` cut), and writes
+ * that finish short writes (`writeFully`) or keep received pieces as they are
+ * (`writePieces`).
  */
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
