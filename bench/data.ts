@@ -51,6 +51,8 @@ export interface DataBenchOptions {
   rounds: number;
   /** Untimed rounds of both systems before the measured ones. */
   warmupRounds: number;
+  /** Longest wait for the machine to go nearly idle before each timed phase (settleMachine). */
+  settleMs: number;
   blockBytes: number | undefined;
   packetBytes: number | undefined;
   windowBytes: number | undefined;
@@ -240,7 +242,7 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   const hist = newLatencyHistogram();
   const onLatency = (us: number): void => recordUs(hist, us);
   const localTarget = (k: number): string => path.join(env.base, `got-${system}-${k}`);
-  await settleMachine();
+  await settleMachine(o.settleMs);
   servers.forEach((s) => s.start());
   machine.start();
   const cpu0 = process.cpuUsage();

@@ -66,6 +66,8 @@ export interface ReplicationBenchOptions {
   /** Undefined: the NameNode's defaults. */
   transfersPerNode: number | undefined;
   replicationIntervalMs: number | undefined;
+  /** Longest wait for the machine to go nearly idle before each timed phase (settleMachine). */
+  settleMs: number;
   dir: string;
   benchScript: string;
   progress: (line: string) => void;
@@ -322,7 +324,7 @@ async function runBaselineCopies(env: RoundEnv, plan: PlannedCopy[]): Promise<Re
   for (const c of plan) {
     fs.linkSync(replicaDataFile(cluster, c.from, c.blockId), path.join(hopDirs[c.from]!, fileOf(c)));
   }
-  await settleMachine();
+  await settleMachine(o.settleMs);
   const cpu = startCpu(hops.pids, null);
   const t0 = performance.now();
   await runPerSource(plan, transfersPerNode(o), (c) => hops.copy(fileOf(c), c.from, c.to));
@@ -343,7 +345,7 @@ async function loseNode(env: RoundEnv, admin: DfsClient, files: string[], victim
   const pids = cluster.datanodes.map((d) => d.pid ?? null);
   const victimPort = cluster.datanodes[victim]!.port;
   const stateOfVictim = async (): Promise<number | undefined> => (await admin.datanodeReport()).find((n) => n.port === victimPort)?.state;
-  await settleMachine();
+  await settleMachine(o.settleMs);
   const t0Wall = Date.now();
   const t0 = performance.now();
   if (o.mode === 'kill') await cluster.datanodes[victim]!.kill();

@@ -144,6 +144,7 @@ interface DataCommandOptions {
   datanodes?: number;
   rounds: number;
   warmup: number;
+  settleMs: number;
   blockSize?: number;
   packetSize?: number;
   window?: number;
@@ -151,6 +152,11 @@ interface DataCommandOptions {
   datanodeNodeArg: string[];
   json?: boolean;
 }
+
+/** Both data suites and replication: how each timed phase waits for a quiet machine (bench/report.ts settleMachine). */
+const SETTLE_OPTION = [
+  '--settle-ms <ms>', 'before each timed phase: sync, then wait at most this long for the machine to go nearly idle (0 = neither)', nonNegativeInt, 15_000,
+] as const;
 
 for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite[]) {
   program
@@ -166,6 +172,7 @@ for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite
     .option('--datanodes <n>', 'DataNode processes (and baseline hops); default max(3, replication)', positiveInt)
     .option('--rounds <n>', 'baseline + DFS rounds (order alternating); figures are over all rounds', positiveInt, 1)
     .option('--warmup <n>', 'untimed baseline + DFS rounds first', nonNegativeInt, 1)
+    .option(...SETTLE_OPTION)
     .option('--block-size <bytes>', 'DFS block size (default 64MiB)', byteSize)
     .option('--packet-size <bytes>', 'DFS packet payload (default 1MiB, the maximum)', byteSize)
     .option('--window <bytes>', 'DFS unacknowledged bytes in flight per writer (default 32MiB)', byteSize)
@@ -187,6 +194,7 @@ Target: DFS at least 90% of the baseline's MiB/s on a 1 GiB file, at replication
         datanodes: opts.datanodes ?? Math.max(3, opts.replication),
         rounds: opts.rounds,
         warmupRounds: opts.warmup,
+        settleMs: opts.settleMs,
         blockBytes: opts.blockSize,
         packetBytes: opts.packetSize,
         windowBytes: opts.window,
@@ -211,6 +219,7 @@ interface ReplicationCommandOptions {
   heartbeatInterval: number;
   transfersPerNode?: number;
   replicationInterval?: number;
+  settleMs: number;
   dir: string;
   json?: boolean;
 }
@@ -229,6 +238,7 @@ program
   .option('--heartbeat-interval <ms>', 'DataNode heartbeat interval for the bench cluster', positiveInt, 500)
   .option('--transfers-per-node <n>', 'NameNode limit of copies per source node (default: the NameNode\'s); the baseline uses the same', positiveInt)
   .option('--replication-interval <ms>', 'how often the replication monitor runs (default: the NameNode\'s)', positiveInt)
+  .option(...SETTLE_OPTION)
   .option('--dir <dir>', 'where the daemons and baseline hops write (a temp dir inside it is removed at the end)', defaultBenchDir())
   .option('--json', 'print one JSON document instead of the table')
   .addHelpText('after', `

@@ -34,7 +34,7 @@ afterEach(() => {
 });
 
 async function runBench(suite: 'upload' | 'download', args: string[]): Promise<Report> {
-  const { stdout } = await promisify(execFile)(process.execPath, [BENCH, suite, '--json', '--dir', dir, ...args], {
+  const { stdout } = await promisify(execFile)(process.execPath, [BENCH, suite, '--json', '--dir', dir, '--settle-ms', '0', ...args], {
     maxBuffer: 16 * 1024 * 1024, timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL',
   });
   return JSON.parse(stdout) as Report;

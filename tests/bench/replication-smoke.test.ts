@@ -34,7 +34,7 @@ afterEach(() => {
 });
 
 async function runBench(args: string[]): Promise<ReplicationReport> {
-  const { stdout } = await promisify(execFile)(process.execPath, [BENCH, 'replication', '--json', '--dir', dir, ...args], {
+  const { stdout } = await promisify(execFile)(process.execPath, [BENCH, 'replication', '--json', '--dir', dir, '--settle-ms', '0', ...args], {
     maxBuffer: 16 * 1024 * 1024, timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL',
   });
   return JSON.parse(stdout) as ReplicationReport;
