@@ -6,7 +6,8 @@
  *
  * Per packet, in order: check sequence number, offset and size; forward the frame bytes to
  * the mirror untouched (a new 12-byte frame header, the received body view); verify every
- * chunk's checksum (on the last node only); write payload and checksums at their offsets.
+ * chunk's checksum (on the last node of a pipeline, and on the target of a copy); write
+ * payload and checksums at their offsets.
  * The ack for a packet goes upstream once it is on local disk and the mirror has acked it,
  * strictly in seqno order.
  *
@@ -275,8 +276,15 @@ export class BlockReceiver {
     //    writes); the packets behind wait in memory, within the in-flight bound. Finalize
     //    follows every earlier write.
     this.conn.begin();
-    // Counted against the DataNode-wide packetBytesHeldMax until written (or given up).
+    // Counted against the DataNode-wide packetBytesHeldMax until written (or given up),
+    // not through a last packet's wait for fsync and the downstream ack: a node's budget
+    // must not be tied up by other nodes.
     this.conn.hold(p.payloadBytes);
+    let held = p.payloadBytes;
+    const letGo = (): void => {
+      this.conn.unhold(held);
+      held = 0;
+    };
     const offset = p.offsetInBlock;
     this.completions = this.completions
       .then(() => (this.failed ? undefined : Promise.all([
@@ -284,6 +292,7 @@ export class BlockReceiver {
         this.stageChecksums(p.checksums, offset, p.last),
       ])))
       .then(async () => {
+        letGo();
         if (this.failed) return;
         this.replica.numBytes = Math.max(this.replica.numBytes, offset + p.payloadBytes);
         if (p.last) {
@@ -304,7 +313,7 @@ export class BlockReceiver {
         this.log.error({ err: e.message }, 'local write failed');
         this.fail(e.code === 'NO_SPACE' ? AckStatus.ERROR_NO_SPACE : AckStatus.ERROR, 0, e);
       })
-      .finally(() => this.conn.unhold(p.payloadBytes));
+      .finally(letGo);
     const crashAfter = this.dn.faults.crashAfterPackets;
     if (crashAfter > 0 && ++packetsSeen >= crashAfter) process.kill(process.pid, 'SIGKILL');
   }
