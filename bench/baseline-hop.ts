@@ -38,7 +38,10 @@ export const READ_CHUNK_BYTES = 1024 * 1024;
  * Connects to the hop at `port` and sends `header`; `ack` settles with the hop's one-byte
  * acknowledgement (write, copy), or fails if the hop closes or errs without one.
  */
-export async function openHop(port: number, header: HopHeader): Promise<{ sock: net.Socket; ack: Promise<void> }> {
+export async function openHop(
+  port: number,
+  header: HopHeader,
+): Promise<{ sock: net.Socket; ack: Promise<void> }> {
   const sock = net.connect({ host: '127.0.0.1', port, noDelay: true });
   await once(sock, 'connect');
   sock.write(`${JSON.stringify(header)}\n`);
@@ -80,7 +83,11 @@ async function serveWrite(sock: net.Socket, dir: string, h: HopHeader): Promise<
   let downstream: net.Socket | null = null;
   let downstreamAck: Promise<void> = Promise.resolve();
   if (nextPort !== undefined) {
-    ({ sock: downstream, ack: downstreamAck } = await openHop(nextPort, { op: 'write', file: h.file, next: rest }));
+    ({ sock: downstream, ack: downstreamAck } = await openHop(nextPort, {
+      op: 'write',
+      file: h.file,
+      next: rest,
+    }));
   }
   sock.pipe(file);
   if (downstream !== null) sock.pipe(downstream);
@@ -100,7 +107,9 @@ async function serveCopy(sock: net.Socket, dir: string, h: HopHeader): Promise<v
   const [to, ...rest] = h.next ?? [];
   if (to === undefined) throw new Error('baseline copy without a target hop');
   const target = await openHop(to, { op: 'write', file: h.file, next: rest });
-  const source = fs.createReadStream(path.join(dir, path.basename(h.file)), { highWaterMark: READ_CHUNK_BYTES });
+  const source = fs.createReadStream(path.join(dir, path.basename(h.file)), {
+    highWaterMark: READ_CHUNK_BYTES,
+  });
   await Promise.all([pipeline(source, target.sock), target.ack]);
   target.sock.destroy();
   sock.end(Buffer.from([1]));

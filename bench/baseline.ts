@@ -17,7 +17,10 @@ import { pipeline } from 'node:stream/promises';
 import { openHop, READ_CHUNK_BYTES } from './baseline-hop.js';
 
 export class BaselineHops {
-  private constructor(private readonly children: ChildProcess[], readonly ports: number[]) {}
+  private constructor(
+    private readonly children: ChildProcess[],
+    readonly ports: number[],
+  ) {}
 
   /** Starts one hop process per directory (`dfs-bench baseline-hop --dir D`). */
   static async start(benchScript: string, dirs: readonly string[]): Promise<BaselineHops> {
@@ -25,7 +28,9 @@ export class BaselineHops {
     const ports: number[] = [];
     try {
       for (const dir of dirs) {
-        const child = spawn(process.execPath, [benchScript, 'baseline-hop', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, [benchScript, 'baseline-hop', '--dir', dir], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         children.push(child);
         ports.push(await readPort(child));
       }
@@ -44,7 +49,10 @@ export class BaselineHops {
   async upload(source: string, file: string, chain: readonly number[]): Promise<void> {
     const [first, ...rest] = chain.map((i) => this.ports[i]!);
     const { sock, ack } = await openHop(first!, { op: 'write', file, next: rest });
-    await Promise.all([pipeline(fs.createReadStream(source, { highWaterMark: READ_CHUNK_BYTES }), sock), ack]);
+    await Promise.all([
+      pipeline(fs.createReadStream(source, { highWaterMark: READ_CHUNK_BYTES }), sock),
+      ack,
+    ]);
     sock.destroy();
   }
 

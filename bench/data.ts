@@ -34,9 +34,26 @@ import { LocalCluster } from '../src/local/local-cluster.js';
 import { BaselineHops } from './baseline.js';
 import { withTeardown } from './teardown.js';
 import {
-  CpuSampler, formatBytes, formatPercent, formatUs, machineHeader, machineInfo, MachineCpuSampler, mibPerSec,
-  newLatencyHistogram, recordUs, renderTable, settleMachine, summarize, versusBaselineLine, writeJson, writeReport, cpuPercent,
-  type LatencySummary, type MachineInfo, type VersusBaseline,
+  CpuSampler,
+  formatBytes,
+  formatPercent,
+  formatUs,
+  machineHeader,
+  machineInfo,
+  MachineCpuSampler,
+  mibPerSec,
+  newLatencyHistogram,
+  recordUs,
+  renderTable,
+  settleMachine,
+  summarize,
+  versusBaselineLine,
+  writeJson,
+  writeReport,
+  cpuPercent,
+  type LatencySummary,
+  type MachineInfo,
+  type VersusBaseline,
 } from './report.js';
 
 export type DataSuite = 'upload' | 'download';
@@ -108,13 +125,19 @@ export interface DataReport {
 export const DATA_TARGET = 0.9;
 
 export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
-  if (o.replication > o.datanodes) throw new Error(`--replication ${o.replication} needs at least as many DataNodes (--datanodes ${o.datanodes})`);
+  if (o.replication > o.datanodes)
+    throw new Error(
+      `--replication ${o.replication} needs at least as many DataNodes (--datanodes ${o.datanodes})`,
+    );
   const startedAt = new Date().toISOString();
   fs.mkdirSync(o.dir, { recursive: true });
   const base = fs.mkdtempSync(path.join(o.dir, `dfs-bench-${o.suite}-`));
   checkFreeSpace(base, o);
   const cluster = new LocalCluster({
-    baseDir: path.join(base, 'cluster'), datanodes: o.datanodes, logLevel: 'warn', nodeArgs: (d) => (d === 'namenode' ? [] : o.datanodeNodeArgs),
+    baseDir: path.join(base, 'cluster'),
+    datanodes: o.datanodes,
+    logLevel: 'warn',
+    nodeArgs: (d) => (d === 'namenode' ? [] : o.datanodeNodeArgs),
   });
   let hops: BaselineHops | null = null;
   let client: DfsClient | null = null;
@@ -130,8 +153,15 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
     writeRandomFile(source, o.sizeBytes);
     o.progress(`starting a NameNode, ${o.datanodes} DataNodes and ${o.datanodes} baseline hops in ${base}`);
     await cluster.start();
-    hops = await BaselineHops.start(o.benchScript, Array.from({ length: o.datanodes }, (_, i) => path.join(base, `hop${i}`)));
-    client = new DfsClient({ namenode: cluster.namenodeAddress, clientName: `dfs-bench-${o.suite}-${process.pid}`, requestTimeoutMs: 120_000 });
+    hops = await BaselineHops.start(
+      o.benchScript,
+      Array.from({ length: o.datanodes }, (_, i) => path.join(base, `hop${i}`)),
+    );
+    client = new DfsClient({
+      namenode: cluster.namenodeAddress,
+      clientName: `dfs-bench-${o.suite}-${process.pid}`,
+      requestTimeoutMs: 120_000,
+    });
     await client.mkdir('/bench', { parents: true });
     const machine = machineInfo(base);
     const env = { o, base, source, cluster, hops, client };
@@ -145,7 +175,9 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
     const phases: PhaseFigures[] = [];
     for (let round = 1; round <= o.rounds; round++) {
       for (const system of roundOrder(round)) {
-        o.progress(`round ${round}/${o.rounds}: ${system} ${o.suite}, ${o.concurrency} x ${formatBytes(o.sizeBytes)}`);
+        o.progress(
+          `round ${round}/${o.rounds}: ${system} ${o.suite}, ${o.concurrency} x ${formatBytes(o.sizeBytes)}`,
+        );
         const p = await runPhase(env, system, round);
         o.progress(`  ${p.mibPerSec.toFixed(1)} MiB/s`);
         phases.push(p);
@@ -153,7 +185,10 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
     }
     const total = (s: System): number => {
       const ps = phases.filter((p) => p.system === s);
-      return mibPerSec(ps.reduce((a, p) => a + p.bytes, 0), ps.reduce((a, p) => a + p.elapsedMs, 0));
+      return mibPerSec(
+        ps.reduce((a, p) => a + p.bytes, 0),
+        ps.reduce((a, p) => a + p.elapsedMs, 0),
+      );
     };
     const baselineMiBps = total('baseline');
     const dfsMiBps = total('dfs');
@@ -162,8 +197,16 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
       suite: o.suite,
       startedAt,
       settings: {
-        sizeBytes: o.sizeBytes, replication: o.replication, concurrency: o.concurrency, datanodes: o.datanodes, rounds: o.rounds, warmupRounds: o.warmupRounds,
-        blockBytes: o.blockBytes ?? null, packetBytes: o.packetBytes ?? null, windowBytes: o.windowBytes ?? null, dataDir: base,
+        sizeBytes: o.sizeBytes,
+        replication: o.replication,
+        concurrency: o.concurrency,
+        datanodes: o.datanodes,
+        rounds: o.rounds,
+        warmupRounds: o.warmupRounds,
+        blockBytes: o.blockBytes ?? null,
+        packetBytes: o.packetBytes ?? null,
+        windowBytes: o.windowBytes ?? null,
+        dataDir: base,
       },
       machine,
       phases,
@@ -186,10 +229,14 @@ interface Env {
 
 function checkFreeSpace(dir: string, o: DataBenchOptions): void {
   // Source + one round's replicas of both systems (each phase's files are removed after it).
-  const need = o.sizeBytes * (1 + o.concurrency * (o.suite === 'upload' ? o.replication : o.replication + 2) * 2);
+  const need =
+    o.sizeBytes * (1 + o.concurrency * (o.suite === 'upload' ? o.replication : o.replication + 2) * 2);
   const s = fs.statfsSync(dir);
   const free = s.bavail * s.bsize;
-  if (free < need) throw new Error(`${dir} has ${formatBytes(free)} free; this run needs about ${formatBytes(need)} (--dir elsewhere, or a smaller --size)`);
+  if (free < need)
+    throw new Error(
+      `${dir} has ${formatBytes(free)} free; this run needs about ${formatBytes(need)} (--dir elsewhere, or a smaller --size)`,
+    );
 }
 
 /** Writes `bytes` random bytes to `file` (the source of the data-path suites). */
@@ -197,7 +244,7 @@ export function writeRandomFile(file: string, bytes: number): void {
   const chunk = Buffer.allocUnsafe(Math.min(bytes, 8 * 1024 * 1024));
   const fd = fs.openSync(file, 'w');
   try {
-    for (let done = 0; done < bytes; ) {
+    for (let done = 0; done < bytes;) {
       const n = Math.min(chunk.length, bytes - done);
       randomFillSync(chunk, 0, n);
       fs.writeSync(fd, chunk, 0, n);
@@ -231,7 +278,13 @@ async function prepareDownloads(env: Env): Promise<void> {
 }
 
 function createOptions(o: DataBenchOptions): Parameters<DfsClient['put']>[2] {
-  return { replication: o.replication, blockBytes: o.blockBytes, packetBytes: o.packetBytes, windowBytes: o.windowBytes, overwrite: true };
+  return {
+    replication: o.replication,
+    blockBytes: o.blockBytes,
+    packetBytes: o.packetBytes,
+    windowBytes: o.windowBytes,
+    overwrite: true,
+  };
 }
 
 async function runPhase(env: Env, system: System, round: number): Promise<PhaseFigures> {
@@ -268,8 +321,17 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   await cleanUp(env, system);
   const bytes = o.sizeBytes * o.concurrency;
   return {
-    system, round, bytes, elapsedMs, mibPerSec: mibPerSec(bytes, elapsedMs), packetLatencyUs: latency,
-    cpu: { client: cpuPercent(cpu.user + cpu.system, elapsedMs), servers: serverCpu, machine: cpuPercent(machineBusy, elapsedMs) },
+    system,
+    round,
+    bytes,
+    elapsedMs,
+    mibPerSec: mibPerSec(bytes, elapsedMs),
+    packetLatencyUs: latency,
+    cpu: {
+      client: cpuPercent(cpu.user + cpu.system, elapsedMs),
+      servers: serverCpu,
+      machine: cpuPercent(machineBusy, elapsedMs),
+    },
   };
 }
 
@@ -282,7 +344,9 @@ async function cleanUp(env: Env, system: System): Promise<void> {
   for (let k = 0; k < o.concurrency; k++) {
     if (o.suite === 'download') fs.rmSync(path.join(env.base, `got-${system}-${k}`), { force: true });
     else if (system === 'dfs') await env.client.delete(`/bench/up-${k}`);
-    else for (let h = 0; h < o.datanodes; h++) fs.rmSync(path.join(env.base, `hop${h}`, `up-${k}`), { force: true });
+    else
+      for (let h = 0; h < o.datanodes; h++)
+        fs.rmSync(path.join(env.base, `hop${h}`, `up-${k}`), { force: true });
   }
   if (o.suite === 'upload' && system === 'dfs') await waitReplicasDeleted(env.cluster, o.sizeBytes);
 }
@@ -305,7 +369,8 @@ function finalizedBytes(dataDir: string): number {
   const dir = new Volume(dataDir).finalizedDir;
   if (!fs.existsSync(dir)) return 0;
   let total = 0;
-  for (const blk of fs.readdirSync(dir)) total += fs.statSync(path.join(dir, blk, 'data'), { throwIfNoEntry: false })?.size ?? 0;
+  for (const blk of fs.readdirSync(dir))
+    total += fs.statSync(path.join(dir, blk, 'data'), { throwIfNoEntry: false })?.size ?? 0;
   return total;
 }
 
@@ -318,17 +383,26 @@ function dataNotes(r: DataReport): string[] {
     `${processes} busy processes per transfer (client + ${r.suite === 'upload' ? `${s.replication} DataNodes` : 'the DataNode it reads from'}) on ${cores} core(s); both systems are bounded by the same cores, disk and loopback.`,
   );
   if (r.suite === 'upload') {
-    notes.push('every replica is fdatasync\'ed when finalized (DataNode sync-on-finalize, the default); every baseline hop fdatasyncs its file at the end.');
+    notes.push(
+      "every replica is fdatasync'ed when finalized (DataNode sync-on-finalize, the default); every baseline hop fdatasyncs its file at the end.",
+    );
   } else {
-    notes.push('reads come from the page cache when the files fit in memory, for both systems; DFS verifies every chunk\'s xxh32 on the client.');
+    notes.push(
+      "reads come from the page cache when the files fit in memory, for both systems; DFS verifies every chunk's xxh32 on the client.",
+    );
   }
   const dfs = r.phases.filter((p) => p.system === 'dfs');
   const busiest = Math.max(...dfs.flatMap((p) => p.cpu.servers.map((c) => c ?? 0)));
   const clientCpu = Math.max(...dfs.map((p) => p.cpu.client ?? 0));
-  if (clientCpu >= 85) notes.push(`the DFS client process used up to ${clientCpu.toFixed(0)}% of a core: its event loop bounds the transfer.`);
-  if (busiest >= 85) notes.push(`a DataNode used up to ${busiest.toFixed(0)}% of a core: its event loop bounds the transfer.`);
+  if (clientCpu >= 85)
+    notes.push(
+      `the DFS client process used up to ${clientCpu.toFixed(0)}% of a core: its event loop bounds the transfer.`,
+    );
+  if (busiest >= 85)
+    notes.push(`a DataNode used up to ${busiest.toFixed(0)}% of a core: its event loop bounds the transfer.`);
   const machineMax = Math.max(...r.phases.map((p) => p.cpu.machine ?? 0));
-  if (machineMax >= cores * 100 * 0.85) notes.push(`the machine was ${machineMax.toFixed(0)}% busy (of ${cores * 100}%): CPU-bound overall.`);
+  if (machineMax >= cores * 100 * 0.85)
+    notes.push(`the machine was ${machineMax.toFixed(0)}% busy (of ${cores * 100}%): CPU-bound overall.`);
   return notes;
 }
 
@@ -353,7 +427,23 @@ export function printDataReport(r: DataReport): void {
     p.cpu.servers.map((c) => formatPercent(c)).join(' '),
     formatPercent(p.cpu.machine),
   ]);
-  out.push(renderTable(['round', 'system', 'sec', 'MiB/s', 'pkt p50 us', 'pkt p99 us', 'pkt max us', 'client CPU', 'DataNode / hop CPU', 'machine CPU'], rows));
+  out.push(
+    renderTable(
+      [
+        'round',
+        'system',
+        'sec',
+        'MiB/s',
+        'pkt p50 us',
+        'pkt p99 us',
+        'pkt max us',
+        'client CPU',
+        'DataNode / hop CPU',
+        'machine CPU',
+      ],
+      rows,
+    ),
+  );
   out.push('');
   out.push(versusBaselineLine(r.summary));
   writeReport(out, r.notes);

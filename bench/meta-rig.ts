@@ -14,8 +14,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { DfsClient } from '../src/client/dfs-client.js';
 import { LocalCluster } from '../src/local/local-cluster.js';
-import { CpuSampler, MachineCpuSampler, cpuProfileNodeOptions, machineInfo, monotonicUs, type CpuSample, type MachineInfo } from './report.js';
-import { forkedGroup, localGroup, splitConnections, type GroupHandle, type GroupResult, type PhaseSpec } from './meta-workload.js';
+import {
+  CpuSampler,
+  MachineCpuSampler,
+  cpuProfileNodeOptions,
+  machineInfo,
+  monotonicUs,
+  type CpuSample,
+  type MachineInfo,
+} from './report.js';
+import {
+  forkedGroup,
+  localGroup,
+  splitConnections,
+  type GroupHandle,
+  type GroupResult,
+  type PhaseSpec,
+} from './meta-workload.js';
 
 export interface RigOptions {
   clients: number;
@@ -75,16 +90,26 @@ export class MetaRig {
       if (o.namenodeCpuProf !== undefined) {
         this.profDir = path.resolve(o.namenodeCpuProf);
         fs.mkdirSync(this.profDir, { recursive: true });
-        env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${cpuProfileNodeOptions(this.profDir, 'namenode')}`.trim();
+        env.NODE_OPTIONS =
+          `${process.env.NODE_OPTIONS ?? ''} ${cpuProfileNodeOptions(this.profDir, 'namenode')}`.trim();
       }
-      this.cluster = new LocalCluster({ baseDir: this.tempDir, namenodePort: 0, logLevel: 'warn', namenodeEnv: env });
+      this.cluster = new LocalCluster({
+        baseDir: this.tempDir,
+        namenodePort: 0,
+        logLevel: 'warn',
+        namenodeEnv: env,
+      });
     }
   }
 
   /** Starts everything, runs `body`, and tears everything down whatever happens. */
   static async run<T>(o: RigOptions, body: (rig: MetaRig) => Promise<T>): Promise<T> {
-    if (o.clientProcesses > o.clients) throw new Error(`--client-processes (${o.clientProcesses}) cannot exceed --clients (${o.clients})`);
-    if (o.namenodeCpuProf !== undefined && o.namenode !== undefined) throw new Error('--namenode-cpu-prof profiles the NameNode the bench starts; it cannot be used with --namenode');
+    if (o.clientProcesses > o.clients)
+      throw new Error(`--client-processes (${o.clientProcesses}) cannot exceed --clients (${o.clients})`);
+    if (o.namenodeCpuProf !== undefined && o.namenode !== undefined)
+      throw new Error(
+        '--namenode-cpu-prof profiles the NameNode the bench starts; it cannot be used with --namenode',
+      );
     const rig = new MetaRig(o);
     // Ctrl-C must not leave a NameNode running or its temp dir behind.
     const onSignal = (): void => {
@@ -118,9 +143,14 @@ export class MetaRig {
   /** Opens the client connections (in this process or in forked workers). */
   async connectClients(): Promise<void> {
     const o = this.o;
-    o.progress(`connecting ${o.clients} clients in ${o.clientProcesses === 1 ? 'this process' : `${o.clientProcesses} worker processes`}`);
+    o.progress(
+      `connecting ${o.clients} clients in ${o.clientProcesses === 1 ? 'this process' : `${o.clientProcesses} worker processes`}`,
+    );
     if (o.clientProcesses === 1) this.groups.push(await localGroup(this.address, this.split[0]!));
-    else this.groups.push(...(await Promise.all(this.split.map((ids) => forkedGroup(o.workerScript, this.address, ids)))));
+    else
+      this.groups.push(
+        ...(await Promise.all(this.split.map((ids) => forkedGroup(o.workerScript, this.address, ids)))),
+      );
   }
 
   get clientsRun(): string {
@@ -148,7 +178,13 @@ export class MetaRig {
     const value = await fn();
     const elapsedMs = performance.now() - t0;
     const windowUs = { fromUs, toUs: monotonicUs() };
-    return { value, elapsedMs, nnCpu: this.sampler.stop(), machineBusyUs: this.machineSampler.stop(), windowUs };
+    return {
+      value,
+      elapsedMs,
+      nnCpu: this.sampler.stop(),
+      machineBusyUs: this.machineSampler.stop(),
+      windowUs,
+    };
   }
 
   /** Builds the inputs of a client phase in every group (untimed). */
@@ -183,7 +219,9 @@ export class MetaRig {
     if (this.tornDown) return;
     this.tornDown = true;
     this.admin?.close();
-    await Promise.all([...this.groups.map((g) => g.close()), ...this.cleanups.map((f) => f())].map((p) => p.catch(() => {})));
+    await Promise.all(
+      [...this.groups.map((g) => g.close()), ...this.cleanups.map((f) => f())].map((p) => p.catch(() => {})),
+    );
     await this.stopNamenode().catch(() => {});
     if (this.tempDir !== null) fs.rmSync(this.tempDir, { recursive: true, force: true });
   }

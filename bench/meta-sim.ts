@@ -31,12 +31,36 @@
 import { DfsClient, DEFAULT_BLOCK_BYTES } from '../src/client/dfs-client.js';
 import type { Block } from '../protocol/types.js';
 import { DatanodeReportState } from '../protocol/namenode-messages.js';
-import { cpuPercent, formatOpsPerSec, formatPercent, formatUs, machineHeader, mergeHistograms, renderTable, summarize, writeJson } from './report.js';
+import {
+  cpuPercent,
+  formatOpsPerSec,
+  formatPercent,
+  formatUs,
+  machineHeader,
+  mergeHistograms,
+  renderTable,
+  summarize,
+  writeJson,
+} from './report.js';
 import type { HotSpot, LatencySummary, MachineInfo } from './report.js';
 import { MetaRig, type Measured, type RigNamenodeInfo } from './meta-rig.js';
-import { attachProfile, makeParents, notesAndProfileLines, runClientPhase, type MetaOptions, type NamenodeProfile, type PhaseResult } from './meta.js';
+import {
+  attachProfile,
+  makeParents,
+  notesAndProfileLines,
+  runClientPhase,
+  type MetaOptions,
+  type NamenodeProfile,
+  type PhaseResult,
+} from './meta.js';
 import { parentCount, type PhaseName } from './meta-workload.js';
-import { type FromSimWorker, type SimBlocks, type SimGroupSpec, type SimResult, type ToSimWorker } from './sim-datanodes.js';
+import {
+  type FromSimWorker,
+  type SimBlocks,
+  type SimGroupSpec,
+  type SimResult,
+  type ToSimWorker,
+} from './sim-datanodes.js';
 import { WorkerProcess } from './worker-channel.js';
 
 /** The HDFS paper's NNThroughputBenchmark figures (Shvachko et al., MSST 2010, table 3). */
@@ -144,7 +168,9 @@ class SimWorkers {
   private constructor(private readonly workers: Array<WorkerProcess<ToSimWorker, FromSimWorker>>) {}
 
   static async start(script: string, specs: SimGroupSpec[]): Promise<SimWorkers> {
-    const workers = specs.map(() => WorkerProcess.fork<ToSimWorker, FromSimWorker>(script, ['sim-datanode-worker']));
+    const workers = specs.map(() =>
+      WorkerProcess.fork<ToSimWorker, FromSimWorker>(script, ['sim-datanode-worker']),
+    );
     const sims = new SimWorkers(workers);
     try {
       await Promise.all(workers.map((w, i) => w.ask({ type: 'init', spec: specs[i]! }, 'ready')));
@@ -191,7 +217,8 @@ function summarizeLoad(results: SimResult[]): SimLoadSummary {
   h.destroy();
   const elapsedMs = Math.max(...results.map((r) => r.elapsedMs));
   const sum = (f: (r: SimResult) => number): number => results.reduce((s, r) => s + f(r), 0);
-  const rate = (f: (r: SimResult) => number): number => Math.round(sum((r) => (r.elapsedMs > 0 ? f(r) / (r.elapsedMs / 1000) : 0)));
+  const rate = (f: (r: SimResult) => number): number =>
+    Math.round(sum((r) => (r.elapsedMs > 0 ? f(r) / (r.elapsedMs / 1000) : 0)));
   return {
     requests: sum((r) => r.requests),
     requestsPerSec: rate((r) => r.requests),
@@ -201,7 +228,13 @@ function summarizeLoad(results: SimResult[]): SimLoadSummary {
     errors: sum((r) => r.errors),
     firstError: results.find((r) => r.firstError !== null)?.firstError ?? null,
     latencyUs,
-    cpuPercent: Math.round(cpuPercent(sum((r) => r.cpuUs), elapsedMs)! * 10) / 10,
+    cpuPercent:
+      Math.round(
+        cpuPercent(
+          sum((r) => r.cpuUs),
+          elapsedMs,
+        )! * 10,
+      ) / 10,
     elapsedMs: Math.round(elapsedMs * 10) / 10,
   };
 }
@@ -222,8 +255,15 @@ function groupSpecs(o: MetaSimOptions, namenode: string, clusterId: string): Sim
     const links = Math.floor(connections / processes) + (p < connections % processes ? 1 : 0);
     const count = Math.min(o.simDatanodes - first, links * o.nodesPerConnection);
     specs.push({
-      namenode, clusterId, nodes: o.simDatanodes, first, count, nodesPerConnection: o.nodesPerConnection,
-      heartbeatDepth: o.heartbeatDepth, reportDepth: Math.max(1, Math.round(o.reportDepth / processes)), heartbeatIntervalMs: o.heartbeatIntervalMs,
+      namenode,
+      clusterId,
+      nodes: o.simDatanodes,
+      first,
+      count,
+      nodesPerConnection: o.nodesPerConnection,
+      heartbeatDepth: o.heartbeatDepth,
+      reportDepth: Math.max(1, Math.round(o.reportDepth / processes)),
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
     });
     first += count;
   }
@@ -243,23 +283,49 @@ interface OpenFile {
  * block; the previous block is committed at the full block size). The files stay open
  * until their blocks are reported: `complete` needs a live replica of the last block.
  */
-async function createBlocks(address: string, dir: string, count: number, replication: number): Promise<{ blocks: SimBlocks; files: OpenFile[]; clients: DfsClient[] }> {
-  const clients = Array.from({ length: SETUP_CLIENTS }, (_, c) => new DfsClient({ namenode: address, clientName: `dfs-bench-sim-setup-${process.pid}-${c}`, requestTimeoutMs: 120_000 }));
+async function createBlocks(
+  address: string,
+  dir: string,
+  count: number,
+  replication: number,
+): Promise<{ blocks: SimBlocks; files: OpenFile[]; clients: DfsClient[] }> {
+  const clients = Array.from(
+    { length: SETUP_CLIENTS },
+    (_, c) =>
+      new DfsClient({
+        namenode: address,
+        clientName: `dfs-bench-sim-setup-${process.pid}-${c}`,
+        requestTimeoutMs: 120_000,
+      }),
+  );
   const ids: number[] = new Array(count);
   const genStamps: number[] = new Array(count);
   const fileCount = Math.ceil(count / BLOCKS_PER_FILE);
-  const files: OpenFile[] = Array.from({ length: fileCount }, (_, f) => ({ path: `${dir}/f${f}`, client: clients[f % SETUP_CLIENTS]!, last: null }));
+  const files: OpenFile[] = Array.from({ length: fileCount }, (_, f) => ({
+    path: `${dir}/f${f}`,
+    client: clients[f % SETUP_CLIENTS]!,
+    last: null,
+  }));
   let next = 0;
   const fill = async (): Promise<void> => {
     while (next < fileCount) {
       const f = next++;
       const file = files[f]!;
-      await file.client.createFile(file.path, { createParent: false, overwrite: false, replication, blockBytes: DEFAULT_BLOCK_BYTES });
+      await file.client.createFile(file.path, {
+        createParent: false,
+        overwrite: false,
+        replication,
+        blockBytes: DEFAULT_BLOCK_BYTES,
+      });
       for (let j = f * BLOCKS_PER_FILE; j < Math.min(count, (f + 1) * BLOCKS_PER_FILE); j++) {
         const located = await file.client.addBlock(file.path, file.last);
         ids[j] = located.block.blockId;
         genStamps[j] = located.block.genStamp;
-        file.last = { blockId: located.block.blockId, genStamp: located.block.genStamp, numBytes: DEFAULT_BLOCK_BYTES };
+        file.last = {
+          blockId: located.block.blockId,
+          genStamp: located.block.genStamp,
+          numBytes: DEFAULT_BLOCK_BYTES,
+        };
       }
     }
   };
@@ -283,7 +349,8 @@ async function completeFiles(files: OpenFile[]): Promise<void> {
 // ---- the run -------------------------------------------------------------------------
 
 export async function runMetaSim(o: MetaSimOptions): Promise<MetaSimReport> {
-  if (o.replication > o.simDatanodes) throw new Error(`--sim-replication ${o.replication} needs at least that many --sim-datanodes`);
+  if (o.replication > o.simDatanodes)
+    throw new Error(`--sim-replication ${o.replication} needs at least that many --sim-datanodes`);
   const startedAt = new Date().toISOString();
   const connections = Math.ceil(o.simDatanodes / o.nodesPerConnection);
   const namenodeEnv: NodeJS.ProcessEnv = {
@@ -295,14 +362,18 @@ export async function runMetaSim(o: MetaSimOptions): Promise<MetaSimReport> {
     const root = `/bench-sim-${Date.now().toString(36)}-${process.pid}`;
     const blockCount = Math.ceil((o.simDatanodes * o.blocksPerNode) / o.replication);
 
-    o.progress(`${o.simDatanodes} simulated DataNodes: ${connections} connections from ${Math.min(o.simProcesses, connections)} worker processes`);
+    o.progress(
+      `${o.simDatanodes} simulated DataNodes: ${connections} connections from ${Math.min(o.simProcesses, connections)} worker processes`,
+    );
     const sims = await SimWorkers.start(o.workerScript, groupSpecs(o, rig.address, clusterId));
     rig.onTeardown(() => sims.close());
     o.progress('registering');
     const register = await sims.register();
     checkLoad('register', register);
 
-    o.progress(`creating ${formatOpsPerSec(blockCount)} blocks (replication ${o.replication}) through create + addBlock`);
+    o.progress(
+      `creating ${formatOpsPerSec(blockCount)} blocks (replication ${o.replication}) through create + addBlock`,
+    );
     await rig.admin.mkdir(`${root}/blocks`, { parents: true });
     const t0 = performance.now();
     const made = await createBlocks(rig.address, `${root}/blocks`, blockCount, o.replication);
@@ -327,19 +398,36 @@ export async function runMetaSim(o: MetaSimOptions): Promise<MetaSimReport> {
         });
         phases.push(dnRow(phase, load, m));
       };
-      const clientPhase = async (name: PhaseName, base: string, load: 'heartbeat' | 'report' | null): Promise<void> => {
-        const label = load === null ? name : `${name} + ${load === 'heartbeat' ? 'heartbeats' : 'block reports'}`;
+      const clientPhase = async (
+        name: PhaseName,
+        base: string,
+        load: 'heartbeat' | 'report' | null,
+      ): Promise<void> => {
+        const label =
+          load === null ? name : `${name} + ${load === 'heartbeat' ? 'heartbeats' : 'block reports'}`;
         o.progress(`${label}: ${o.ops} ops`);
         let dn: SimLoadSummary | null = null;
-        const during = load === null ? undefined : { start: () => sims.begin(load), stop: async () => void (dn = await sims.end()) };
-        const r = await runClientPhase(rig, { phase: name, ops: o.ops, base, parents, totalConnections: o.clients, depth: o.depth }, o, during);
+        const during =
+          load === null
+            ? undefined
+            : { start: () => sims.begin(load), stop: async () => void (dn = await sims.end()) };
+        const r = await runClientPhase(
+          rig,
+          { phase: name, ops: o.ops, base, parents, totalConnections: o.clients, depth: o.depth },
+          o,
+          during,
+        );
         phases.push(clientRow(label, load, r, dn));
       };
 
       await dnPhase('heartbeats', 'heartbeat');
       await dnPhase('block reports', 'report');
       await rig.connectClients();
-      for (const [k, load] of [[0, null], [1, 'heartbeat'], [2, 'report']] as const) {
+      for (const [k, load] of [
+        [0, null],
+        [1, 'heartbeat'],
+        [2, 'report'],
+      ] as const) {
         const base = `${root}/c${k}`;
         await makeParents(rig, base, parents);
         await clientPhase('create', base, load);
@@ -355,19 +443,39 @@ export async function runMetaSim(o: MetaSimOptions): Promise<MetaSimReport> {
         mode: 'sim-datanodes',
         startedAt,
         settings: {
-          simDatanodes: o.simDatanodes, blocksPerNode: o.blocksPerNode, replication: o.replication, blocks: blockCount,
-          heartbeatIntervalMs: o.heartbeatIntervalMs, simSeconds: o.simSeconds, simProcesses: Math.min(o.simProcesses, connections),
-          nodesPerConnection: o.nodesPerConnection, connections, heartbeatDepth: o.heartbeatDepth, reportDepth: o.reportDepth,
-          ops: o.ops, clients: o.clients, depth: o.depth, clientProcesses: o.clientProcesses, clientsRun: rig.clientsRun, namenode: rig.namenodeInfo,
+          simDatanodes: o.simDatanodes,
+          blocksPerNode: o.blocksPerNode,
+          replication: o.replication,
+          blocks: blockCount,
+          heartbeatIntervalMs: o.heartbeatIntervalMs,
+          simSeconds: o.simSeconds,
+          simProcesses: Math.min(o.simProcesses, connections),
+          nodesPerConnection: o.nodesPerConnection,
+          connections,
+          heartbeatDepth: o.heartbeatDepth,
+          reportDepth: o.reportDepth,
+          ops: o.ops,
+          clients: o.clients,
+          depth: o.depth,
+          clientProcesses: o.clientProcesses,
+          clientsRun: rig.clientsRun,
+          namenode: rig.namenodeInfo,
         },
         machine: rig.machine,
         setup: {
-          register, files: made.files.length, addBlockMs: Math.round(addBlockMs), addBlocksPerSec: Math.round(blockCount / (addBlockMs / 1000)),
-          firstReport, completeMs: Math.round(completeMs),
+          register,
+          files: made.files.length,
+          addBlockMs: Math.round(addBlockMs),
+          addBlocksPerSec: Math.round(blockCount / (addBlockMs / 1000)),
+          firstReport,
+          completeMs: Math.round(completeMs),
         },
         phases,
         namenodeView: view,
-        reference: { ...HDFS_REFERENCE, source: 'HDFS paper (Shvachko et al. 2010), NNThroughputBenchmark: in-process calls, no RPC' },
+        reference: {
+          ...HDFS_REFERENCE,
+          source: 'HDFS paper (Shvachko et al. 2010), NNThroughputBenchmark: in-process calls, no RPC',
+        },
         profile,
         notes: [],
       };
@@ -385,7 +493,10 @@ function checkLoad(what: string, s: SimLoadSummary): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function namenodeView(admin: DfsClient, expectedReplicas: number): Promise<MetaSimReport['namenodeView']> {
+async function namenodeView(
+  admin: DfsClient,
+  expectedReplicas: number,
+): Promise<MetaSimReport['namenodeView']> {
   const nodes = (await admin.datanodeReport()).filter((n) => n.nodeId.startsWith('sim-dn-'));
   return {
     liveNodes: nodes.filter((n) => n.state !== DatanodeReportState.DEAD).length,
@@ -398,7 +509,12 @@ async function namenodeView(admin: DfsClient, expectedReplicas: number): Promise
 const round1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
 
 /** Machine CPU not used by the NameNode, the simulated nodes or the clients. */
-function otherCpu(machine: number | null, nn: number | null, sim: SimLoadSummary | null, client: number): number | null {
+function otherCpu(
+  machine: number | null,
+  nn: number | null,
+  sim: SimLoadSummary | null,
+  client: number,
+): number | null {
   return machine === null ? null : round1(Math.max(0, machine - (nn ?? 0) - (sim?.cpuPercent ?? 0) - client));
 }
 
@@ -406,17 +522,36 @@ function dnRow(phase: string, load: 'heartbeat' | 'report', m: Measured<SimLoadS
   const nn = round1(cpuPercent(m.nnCpu.processUs, m.elapsedMs));
   const machine = round1(cpuPercent(m.machineBusyUs, m.elapsedMs));
   return {
-    phase, elapsedMs: Math.round(m.elapsedMs * 10) / 10, load, datanodes: m.value, client: null,
-    namenodeCpuPercent: nn, namenodeMainThreadCpuPercent: round1(cpuPercent(m.nnCpu.mainThreadUs, m.elapsedMs)), machineCpuPercent: machine,
-    otherCpuPercent: otherCpu(machine, nn, m.value, 0), windowUs: m.windowUs,
+    phase,
+    elapsedMs: Math.round(m.elapsedMs * 10) / 10,
+    load,
+    datanodes: m.value,
+    client: null,
+    namenodeCpuPercent: nn,
+    namenodeMainThreadCpuPercent: round1(cpuPercent(m.nnCpu.mainThreadUs, m.elapsedMs)),
+    machineCpuPercent: machine,
+    otherCpuPercent: otherCpu(machine, nn, m.value, 0),
+    windowUs: m.windowUs,
   };
 }
 
-function clientRow(phase: string, load: 'heartbeat' | 'report' | null, r: PhaseResult, dn: SimLoadSummary | null): SimPhaseRow {
+function clientRow(
+  phase: string,
+  load: 'heartbeat' | 'report' | null,
+  r: PhaseResult,
+  dn: SimLoadSummary | null,
+): SimPhaseRow {
   return {
-    phase, elapsedMs: r.elapsedMs, load, datanodes: dn, client: r,
-    namenodeCpuPercent: r.namenodeCpuPercent, namenodeMainThreadCpuPercent: r.namenodeMainThreadCpuPercent, machineCpuPercent: r.machineCpuPercent,
-    otherCpuPercent: otherCpu(r.machineCpuPercent, r.namenodeCpuPercent, dn, r.clientCpuPercent), windowUs: r.windowUs,
+    phase,
+    elapsedMs: r.elapsedMs,
+    load,
+    datanodes: dn,
+    client: r,
+    namenodeCpuPercent: r.namenodeCpuPercent,
+    namenodeMainThreadCpuPercent: r.namenodeMainThreadCpuPercent,
+    machineCpuPercent: r.machineCpuPercent,
+    otherCpuPercent: otherCpu(r.machineCpuPercent, r.namenodeCpuPercent, dn, r.clientCpuPercent),
+    windowUs: r.windowUs,
   };
 }
 
@@ -446,17 +581,22 @@ function simNotes(r: MetaSimReport): string[] {
     `DN p50/p99 = latency of one heartbeat or report under the load${s.heartbeatIntervalMs > 0 ? '' : `: with ${formatOpsPerSec(s.connections * s.heartbeatDepth)} heartbeats in flight it is mostly queueing (in flight / rate, Little's law)`}. NN CPU = the NameNode process, NN main = its event loop, sim CPU = the simulating processes, other CPU = the rest of the machine; percent of one core.`,
   );
   notes.push(
-    'The HDFS figures come from NNThroughputBenchmark, which calls the NameNode\'s methods in its own process; here every heartbeat and report is a frame over a loopback socket, decoded and answered by a separate NameNode process that shares this machine\'s cores with the simulated nodes and the clients.',
+    "The HDFS figures come from NNThroughputBenchmark, which calls the NameNode's methods in its own process; here every heartbeat and report is a frame over a loopback socket, decoded and answered by a separate NameNode process that shares this machine's cores with the simulated nodes and the clients.",
   );
   for (const name of ['create', 'stat'] as const) {
     const alone = find(name)?.client?.opsPerSec;
     if (alone === undefined || alone === 0) continue;
-    const parts = (['heartbeats', 'block reports'] as const).map((l) => {
-      const row = find(`${name} + ${l}`);
-      if (row?.client == null || row.datanodes === null) return null;
-      const dn = l === 'heartbeats' ? `${formatOpsPerSec(row.datanodes.requestsPerSec)} heartbeats/s` : `${formatOpsPerSec(row.datanodes.blocksPerSec)} blocks/s`;
-      return `${formatOpsPerSec(row.client.opsPerSec)}/s (${(row.client.opsPerSec / alone).toFixed(2)}x) with ${dn}`;
-    }).filter((x) => x !== null);
+    const parts = (['heartbeats', 'block reports'] as const)
+      .map((l) => {
+        const row = find(`${name} + ${l}`);
+        if (row?.client == null || row.datanodes === null) return null;
+        const dn =
+          l === 'heartbeats'
+            ? `${formatOpsPerSec(row.datanodes.requestsPerSec)} heartbeats/s`
+            : `${formatOpsPerSec(row.datanodes.blocksPerSec)} blocks/s`;
+        return `${formatOpsPerSec(row.client.opsPerSec)}/s (${(row.client.opsPerSec / alone).toFixed(2)}x) with ${dn}`;
+      })
+      .filter((x) => x !== null);
     notes.push(`${name}: ${formatOpsPerSec(alone)}/s alone; ${parts.join('; ')}.`);
   }
   const v = r.namenodeView;
@@ -464,17 +604,26 @@ function simNotes(r: MetaSimReport): string[] {
     `The NameNode saw ${formatOpsPerSec(v.liveNodes)} live simulated nodes (${v.deadNodes} dead) holding ${formatOpsPerSec(v.replicas)} replicas (expected ${formatOpsPerSec(v.expectedReplicas)}).`,
   );
   if (s.namenode.mode === 'external') {
-    notes.push('External NameNode: it needs a dead-node timeout longer than the run and connectionsMax above the simulated connections, or nodes are declared dead and connections refused.');
+    notes.push(
+      'External NameNode: it needs a dead-node timeout longer than the run and connectionsMax above the simulated connections, or nodes are declared dead and connections refused.',
+    );
   }
   const busy = r.phases.filter((p) => (p.namenodeMainThreadCpuPercent ?? 0) >= 90).map((p) => p.phase);
-  if (busy.length > 0) notes.push(`The NameNode's event loop was >= 90% busy in: ${busy.join(', ')} (CPU-bound there).`);
+  if (busy.length > 0)
+    notes.push(`The NameNode's event loop was >= 90% busy in: ${busy.join(', ')} (CPU-bound there).`);
   const noisy = r.phases.filter((p) => (p.otherCpuPercent ?? 0) >= 20);
   if (noisy.length > 0) {
-    notes.push(`Other programs used CPU during ${noisy.map((p) => `${p.phase} (${Math.round(p.otherCpuPercent!)}%)`).join(', ')}: those figures are lower than this machine can do when quiet.`);
+    notes.push(
+      `Other programs used CPU during ${noisy.map((p) => `${p.phase} (${Math.round(p.otherCpuPercent!)}%)`).join(', ')}: those figures are lower than this machine can do when quiet.`,
+    );
   }
   for (const p of r.phases) {
-    if ((p.datanodes?.errors ?? 0) > 0) notes.push(`${p.phase}: ${p.datanodes!.errors} DataNode requests failed; first: ${p.datanodes!.firstError}`);
-    if ((p.client?.errors ?? 0) > 0) notes.push(`${p.phase}: ${p.client!.errors} client operations failed; first: ${p.client!.firstError}`);
+    if ((p.datanodes?.errors ?? 0) > 0)
+      notes.push(
+        `${p.phase}: ${p.datanodes!.errors} DataNode requests failed; first: ${p.datanodes!.firstError}`,
+      );
+    if ((p.client?.errors ?? 0) > 0)
+      notes.push(`${p.phase}: ${p.client!.errors} client operations failed; first: ${p.client!.firstError}`);
     const commands = Object.entries(p.datanodes?.commands ?? {});
     if (commands.length > 0) {
       notes.push(
@@ -495,7 +644,9 @@ export function printMetaSimReport(r: MetaSimReport): void {
     `heartbeats ${s.heartbeatIntervalMs === 0 ? `back to back, ${s.heartbeatDepth} in flight per connection` : `every ${s.heartbeatIntervalMs} ms per node`}; block reports ${s.reportDepth} in flight; ${s.simSeconds} s per DataNode phase`,
   );
   out.push(`clients: ${s.clientsRun}, depth ${s.depth}, ${formatOpsPerSec(s.ops)} ops per client phase`);
-  out.push(`NameNode: ${s.namenode.mode === 'local' ? `started by the bench, pid ${s.namenode.pid}, ${s.namenode.address}` : `external at ${s.namenode.address}`}`);
+  out.push(
+    `NameNode: ${s.namenode.mode === 'local' ? `started by the bench, pid ${s.namenode.pid}, ${s.namenode.address}` : `external at ${s.namenode.address}`}`,
+  );
   out.push(machineHeader(r.machine));
   out.push('');
   const st = r.setup;
@@ -526,12 +677,29 @@ export function printMetaSimReport(r: MetaSimReport): void {
   });
   out.push(
     renderTable(
-      ['phase', 'sec', 'heartbeats/s', 'reports/s', 'blocks/s', 'DN p50 us', 'DN p99 us', 'client ops/s', 'client p99 us', 'NN CPU', 'NN main', 'sim CPU', 'client CPU', 'other CPU'],
+      [
+        'phase',
+        'sec',
+        'heartbeats/s',
+        'reports/s',
+        'blocks/s',
+        'DN p50 us',
+        'DN p99 us',
+        'client ops/s',
+        'client p99 us',
+        'NN CPU',
+        'NN main',
+        'sim CPU',
+        'client CPU',
+        'other CPU',
+      ],
       rows,
     ),
   );
   out.push('');
-  out.push(`reference: ${r.reference.source}: ${formatOpsPerSec(r.reference.heartbeatsPerSec)} heartbeats/s, ${formatOpsPerSec(r.reference.blocksPerSec)} reported blocks/s`);
+  out.push(
+    `reference: ${r.reference.source}: ${formatOpsPerSec(r.reference.heartbeatsPerSec)} heartbeats/s, ${formatOpsPerSec(r.reference.blocksPerSec)} reported blocks/s`,
+  );
   out.push('', ...notesAndProfileLines(r.notes, r.profile, r.phases));
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -115,7 +115,14 @@ const OPS: Record<PhaseName, OpFn> = {
   delete: (c, a) => c.delete(a),
 };
 
-export const RPCS_PER_OP: Record<PhaseName, number> = { mkdir: 1, create: 2, stat: 1, list: 1, rename: 1, delete: 1 };
+export const RPCS_PER_OP: Record<PhaseName, number> = {
+  mkdir: 1,
+  create: 2,
+  stat: 1,
+  list: 1,
+  rename: 1,
+  delete: 1,
+};
 
 /** What one client process measured in one phase. */
 export interface GroupResult {
@@ -140,7 +147,9 @@ export class ClientGroup {
   constructor(namenode: string, connectionIds: readonly number[]) {
     for (const c of connectionIds) {
       this.connectionIds.push(c);
-      this.clients.push(new DfsClient({ namenode, clientName: `dfs-bench-${process.pid}-${c}`, requestTimeoutMs: 120_000 }));
+      this.clients.push(
+        new DfsClient({ namenode, clientName: `dfs-bench-${process.pid}-${c}`, requestTimeoutMs: 120_000 }),
+      );
     }
   }
 
@@ -167,7 +176,11 @@ export class ClientGroup {
     const cpu0 = process.cpuUsage();
     const op = OPS[spec.phase];
     const isList = spec.phase === 'list';
-    const lane = async (client: DfsClient, items: Array<[string, string]>, cursor: { next: number }): Promise<void> => {
+    const lane = async (
+      client: DfsClient,
+      items: Array<[string, string]>,
+      cursor: { next: number },
+    ): Promise<void> => {
       while (cursor.next < items.length) {
         const [a, b] = items[cursor.next++]!;
         const t0 = performance.now();
@@ -217,10 +230,7 @@ type ToWorker =
   | { type: 'go' }
   | { type: 'exit' };
 
-type FromWorker =
-  | { type: 'ready' }
-  | { type: 'prepared' }
-  | { type: 'done'; result: GroupResult };
+type FromWorker = { type: 'ready' } | { type: 'prepared' } | { type: 'done'; result: GroupResult };
 
 export function localGroup(namenode: string, connectionIds: number[]): Promise<GroupHandle> {
   const g = new ClientGroup(namenode, connectionIds);
@@ -232,7 +242,11 @@ export function localGroup(namenode: string, connectionIds: number[]): Promise<G
 }
 
 /** Forks `dfs-bench meta-worker` and drives it over IPC (worker-channel.ts). */
-export async function forkedGroup(script: string, namenode: string, connectionIds: number[]): Promise<GroupHandle> {
+export async function forkedGroup(
+  script: string,
+  namenode: string,
+  connectionIds: number[],
+): Promise<GroupHandle> {
   const worker = WorkerProcess.fork<ToWorker, FromWorker>(script, ['meta-worker']);
   await worker.ask({ type: 'init', namenode, connectionIds }, 'ready');
   return {
@@ -267,7 +281,6 @@ export function runMetaWorkerProcess(): void {
     () => group?.close(),
   );
 }
-
 
 /** Spreads connections 0..C-1 over P groups: group w gets w, w+P, w+2P... */
 export function splitConnections(clients: number, groups: number): number[][] {

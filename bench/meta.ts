@@ -33,7 +33,15 @@ import {
   type MachineInfo,
 } from './report.js';
 import { MetaRig, type Measured, type RigNamenodeInfo } from './meta-rig.js';
-import { PHASES, RPCS_PER_OP, parentCount, parentDir, type GroupResult, type PhaseName, type PhaseSpec } from './meta-workload.js';
+import {
+  PHASES,
+  RPCS_PER_OP,
+  parentCount,
+  parentDir,
+  type GroupResult,
+  type PhaseName,
+  type PhaseSpec,
+} from './meta-workload.js';
 
 /** Figures to compare against (HDFS paper, 2010: 5,600 creates/s and 126,100 opens/s). */
 export const TARGETS: Partial<Record<PhaseName, { opsPerSec: number; label: string }>> = {
@@ -115,7 +123,6 @@ export interface MetaReport {
   notes: string[];
 }
 
-
 export async function runMeta(o: MetaOptions): Promise<MetaReport> {
   const startedAt = new Date().toISOString();
   return MetaRig.run(o, async (rig) => {
@@ -127,7 +134,13 @@ export async function runMeta(o: MetaOptions): Promise<MetaReport> {
     const phases: PhaseResult[] = [];
     for (const phase of PHASES) {
       o.progress(`${phase}: ${o.ops} ops`);
-      phases.push(await runClientPhase(rig, { phase, ops: o.ops, base, parents, totalConnections: o.clients, depth: o.depth }, o));
+      phases.push(
+        await runClientPhase(
+          rig,
+          { phase, ops: o.ops, base, parents, totalConnections: o.clients, depth: o.depth },
+          o,
+        ),
+      );
     }
     // Untimed clean-up of what is left (the directories and their parents).
     await rig.admin.delete(base, { recursive: true });
@@ -181,7 +194,12 @@ export async function runClientPhase(
   return { ...phaseResult(spec.phase, m, txns, o), windowUs: m.windowUs };
 }
 
-function phaseResult(phase: PhaseName, m: Measured<GroupResult[]>, txns: number, o: { clientProcesses: number }): PhaseResult {
+function phaseResult(
+  phase: PhaseName,
+  m: Measured<GroupResult[]>,
+  txns: number,
+  o: { clientProcesses: number },
+): PhaseResult {
   const { value: results, elapsedMs, nnCpu, machineBusyUs } = m;
   const h = mergeHistograms(results.map((r) => r.histogram));
   const latencyUs = summarize(h);
@@ -193,7 +211,8 @@ function phaseResult(phase: PhaseName, m: Measured<GroupResult[]>, txns: number,
   const clientCpuPercent = cpuPercent(clientCpuUs, elapsedMs)!;
   const machinePercent = cpuPercent(machineBusyUs, elapsedMs);
   const nnPercent = cpuPercent(nnCpu.processUs, elapsedMs);
-  const otherPercent = machinePercent === null ? null : Math.max(0, machinePercent - (nnPercent ?? 0) - clientCpuPercent);
+  const otherPercent =
+    machinePercent === null ? null : Math.max(0, machinePercent - (nnPercent ?? 0) - clientCpuPercent);
   const t = TARGETS[phase];
   return {
     phase,
@@ -231,7 +250,13 @@ function round1(x: number | null): number | null {
  * - "latency": none of those; a mutation phase waits on fsync rounds, so more requests in
  *   flight (clients x depth) would raise throughput.
  */
-function limitOf(phase: PhaseName, nnMain: number | null, clientPct: number, machinePct: number | null, o: { clientProcesses: number }): string {
+function limitOf(
+  phase: PhaseName,
+  nnMain: number | null,
+  clientPct: number,
+  machinePct: number | null,
+  o: { clientProcesses: number },
+): string {
   const cores = os.cpus().length;
   if (nnMain !== null && nnMain >= 90) return 'namenode-cpu';
   if (clientPct >= 90 * Math.min(o.clientProcesses, cores)) return 'client-cpu';
@@ -246,18 +271,36 @@ export interface NamenodeProfile {
 }
 
 /** Reads the NameNode's CPU profile and names the hot spots of each phase's window. */
-export function attachProfile(dir: string, pid: number | null, phases: Array<{ windowUs?: { fromUs: number; toUs: number }; hotSpots?: HotSpot[] }>): NamenodeProfile | null {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && (pid === null || f === `namenode.${pid}.cpuprofile`));
-  const newest = files.map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+export function attachProfile(
+  dir: string,
+  pid: number | null,
+  phases: Array<{ windowUs?: { fromUs: number; toUs: number }; hotSpots?: HotSpot[] }>,
+): NamenodeProfile | null {
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile') && (pid === null || f === `namenode.${pid}.cpuprofile`));
+  const newest = files
+    .map((f) => path.join(dir, f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
   if (newest === undefined) return null;
   const profile = loadCpuProfile(newest);
   for (const p of phases) {
     if (p.windowUs === undefined) continue;
-    p.hotSpots = profileHotSpots(profile, { fromUs: p.windowUs.fromUs, toUs: p.windowUs.toUs, top: 12, repoRoot: REPO_ROOT }).hotSpots;
+    p.hotSpots = profileHotSpots(profile, {
+      fromUs: p.windowUs.fromUs,
+      toUs: p.windowUs.toUs,
+      top: 12,
+      repoRoot: REPO_ROOT,
+    }).hotSpots;
   }
   const first = phases[0]?.windowUs;
   const last = phases[phases.length - 1]?.windowUs;
-  const all = profileHotSpots(profile, { fromUs: first?.fromUs, toUs: last?.toUs, top: 20, repoRoot: REPO_ROOT });
+  const all = profileHotSpots(profile, {
+    fromUs: first?.fromUs,
+    toUs: last?.toUs,
+    top: 20,
+    repoRoot: REPO_ROOT,
+  });
   return { file: newest, busyMs: all.busyMs, hotSpots: all.hotSpots };
 }
 
@@ -270,14 +313,18 @@ function notesFor(phases: PhaseResult[], m: MachineInfo, o: MetaOptions, pid: nu
     `Latencies are under full load: a closed loop with ${o.clients * o.depth} requests outstanding, so the mean is about in-flight / throughput (Little's law), mostly queueing. For latency without queueing run --clients 1 --depth 1.`,
   );
   if (pid === null) {
-    notes.push('NameNode CPU not sampled (external NameNode without --namenode-pid); if it runs on this machine, its CPU is inside "other CPU".');
+    notes.push(
+      'NameNode CPU not sampled (external NameNode without --namenode-pid); if it runs on this machine, its CPU is inside "other CPU".',
+    );
   } else {
     notes.push(
       'NN CPU = CPU time of the dfsd namenode process per wall second (100% = one core); "NN main" is its event-loop thread alone. client CPU = all bench client processes together. other CPU = the rest of the machine (other programs sharing the cores).',
     );
   }
   const capacity = phases
-    .filter((p) => p.namenodeMainUsPerOp !== null && p.namenodeMainUsPerOp > 0 && TARGETS[p.phase] !== undefined)
+    .filter(
+      (p) => p.namenodeMainUsPerOp !== null && p.namenodeMainUsPerOp > 0 && TARGETS[p.phase] !== undefined,
+    )
     .map((p) => `${p.phase} ~${formatOpsPerSec(1e6 / p.namenodeMainUsPerOp!)}/s`);
   if (capacity.length > 0) {
     notes.push(
@@ -286,7 +333,9 @@ function notesFor(phases: PhaseResult[], m: MachineInfo, o: MetaOptions, pid: nu
   }
   const short = phases.filter((p) => p.elapsedMs < 500).map((p) => p.phase);
   if (short.length > 0) {
-    notes.push(`${short.join(', ')} lasted under 0.5 s: such short phases include JIT warm-up and timer granularity (CPU% is sampled in 10 ms ticks); use more --ops for figures to compare.`);
+    notes.push(
+      `${short.join(', ')} lasted under 0.5 s: such short phases include JIT warm-up and timer granularity (CPU% is sampled in 10 ms ticks); use more --ops for figures to compare.`,
+    );
   }
   const fsyncUs = m.disk.fdatasyncUsP50;
   for (const p of phases) {
@@ -294,15 +343,23 @@ function notesFor(phases: PhaseResult[], m: MachineInfo, o: MetaOptions, pid: nu
   }
   const cpuBound = phases.filter((p) => p.limit === 'namenode-cpu').map((p) => p.phase);
   if (cpuBound.length > 0) {
-    notes.push(`The NameNode's event loop is at ~100% of one core in: ${cpuBound.join(', ')}. Those phases are CPU-bound in the NameNode (single-threaded): more clients or depth will not raise them, a cheaper per-request path will.`);
+    notes.push(
+      `The NameNode's event loop is at ~100% of one core in: ${cpuBound.join(', ')}. Those phases are CPU-bound in the NameNode (single-threaded): more clients or depth will not raise them, a cheaper per-request path will.`,
+    );
   }
-  const shared = phases.filter((p) => p.limit === 'machine-cpu' || p.limit === 'client-cpu').map((p) => p.phase);
+  const shared = phases
+    .filter((p) => p.limit === 'machine-cpu' || p.limit === 'client-cpu')
+    .map((p) => p.phase);
   if (shared.length > 0) {
-    notes.push(`In ${shared.join(', ')} the cores were all busy (NameNode, bench clients${phases.some((p) => (p.otherCpuPercent ?? 0) >= 10) ? ' and other programs' : ''}), so the figure is a floor for a NameNode with a core of its own.`);
+    notes.push(
+      `In ${shared.join(', ')} the cores were all busy (NameNode, bench clients${phases.some((p) => (p.otherCpuPercent ?? 0) >= 10) ? ' and other programs' : ''}), so the figure is a floor for a NameNode with a core of its own.`,
+    );
   }
   const noisy = phases.filter((p) => (p.otherCpuPercent ?? 0) >= 20);
   if (noisy.length > 0) {
-    notes.push(`Other programs used CPU during ${noisy.map((p) => `${p.phase} (${Math.round(p.otherCpuPercent!)}%)`).join(', ')}: those figures are lower than this machine can do when quiet.`);
+    notes.push(
+      `Other programs used CPU during ${noisy.map((p) => `${p.phase} (${Math.round(p.otherCpuPercent!)}%)`).join(', ')}: those figures are lower than this machine can do when quiet.`,
+    );
   }
   if (fsyncUs !== null) {
     const mut = phases.filter((p) => p.phase !== 'stat' && p.phase !== 'list');
@@ -311,7 +368,8 @@ function notesFor(phases: PhaseResult[], m: MachineInfo, o: MetaOptions, pid: nu
       `One fdatasync takes ~${formatUs(fsyncUs)} us here, so one-record-per-fsync logging would cap durable mutations near ${formatOpsPerSec(1e6 / Math.max(1, fsyncUs))}/s; ${formatOpsPerSec(best)} mutations/s means group commit put ~${Math.max(1, Math.round(best / (1e6 / Math.max(1, fsyncUs))))} or more records in each fsync.`,
     );
   }
-  if (o.depth > 1024) notes.push('a depth above the NameNode inflightMax (1024 by default) only queues in the kernel.');
+  if (o.depth > 1024)
+    notes.push('a depth above the NameNode inflightMax (1024 by default) only queues in the kernel.');
   return notes;
 }
 
@@ -320,7 +378,9 @@ function notesFor(phases: PhaseResult[], m: MachineInfo, o: MetaOptions, pid: nu
 export function printMetaReport(r: MetaReport): void {
   const s = r.settings;
   const out: string[] = [];
-  out.push(`dfs-bench meta: ${formatOpsPerSec(s.ops)} ops per phase, ${s.clients} connections x depth ${s.depth} = ${s.inflight} requests in flight`);
+  out.push(
+    `dfs-bench meta: ${formatOpsPerSec(s.ops)} ops per phase, ${s.clients} connections x depth ${s.depth} = ${s.inflight} requests in flight`,
+  );
   out.push(`clients: ${s.clientsRun}`);
   out.push(
     `NameNode: ${s.namenode.mode === 'local' ? `started by the bench, pid ${s.namenode.pid}, ${s.namenode.address}, name dir ${s.namenode.nameDir}` : `external at ${s.namenode.address}${s.namenode.pid !== null ? `, pid ${s.namenode.pid}` : ''}`}`,
@@ -347,7 +407,24 @@ export function printMetaReport(r: MetaReport): void {
   ]);
   out.push(
     renderTable(
-      ['phase', 'ops', 'sec', 'ops/s', 'RPCs/s', 'p50 us', 'p99 us', 'p999 us', 'max us', 'NN CPU', 'NN main', 'NN us/op', 'client CPU', 'other CPU', 'limit', 'target'],
+      [
+        'phase',
+        'ops',
+        'sec',
+        'ops/s',
+        'RPCs/s',
+        'p50 us',
+        'p99 us',
+        'p999 us',
+        'max us',
+        'NN CPU',
+        'NN main',
+        'NN us/op',
+        'client CPU',
+        'other CPU',
+        'limit',
+        'target',
+      ],
       rows,
     ),
   );
@@ -358,11 +435,17 @@ export function printMetaReport(r: MetaReport): void {
 }
 
 /** The end of a meta report: the notes, then the NameNode's hot spots overall and per phase. */
-export function notesAndProfileLines(notes: string[], profile: NamenodeProfile | null, phases: Array<{ phase: string; hotSpots?: HotSpot[] }>): string[] {
+export function notesAndProfileLines(
+  notes: string[],
+  profile: NamenodeProfile | null,
+  phases: Array<{ phase: string; hotSpots?: HotSpot[] }>,
+): string[] {
   const out = ['notes:', ...notes.map((n) => `- ${n}`)];
   if (profile === null) return out;
   out.push('');
-  out.push(`NameNode CPU profile: ${profile.file} (${formatOpsPerSec(profile.busyMs)} ms busy during the phases)`);
+  out.push(
+    `NameNode CPU profile: ${profile.file} (${formatOpsPerSec(profile.busyMs)} ms busy during the phases)`,
+  );
   out.push(hotSpotTable(profile.hotSpots));
   for (const p of phases) {
     if (p.hotSpots === undefined) continue;

@@ -37,7 +37,11 @@ export interface PlannedCopy {
 }
 
 /** Blocks and bytes each DataNode holds a counted replica of. */
-export function replicaLoad(health: readonly BlockHealth[], indexOf: (node: DatanodeInfo) => number | undefined, datanodes: number): Array<{ blocks: number; bytes: number }> {
+export function replicaLoad(
+  health: readonly BlockHealth[],
+  indexOf: (node: DatanodeInfo) => number | undefined,
+  datanodes: number,
+): Array<{ blocks: number; bytes: number }> {
   const load = Array.from({ length: datanodes }, () => ({ blocks: 0, bytes: 0 }));
   for (const h of health) {
     for (const r of h.replicas) {
@@ -52,11 +56,18 @@ export function replicaLoad(health: readonly BlockHealth[], indexOf: (node: Data
 
 /** The blocks `victim` holds, each with its possible sources and targets. */
 export function lostBlocks(
-  health: readonly BlockHealth[], indexOf: (node: DatanodeInfo) => number | undefined, victim: number, mode: LossMode, datanodes: number,
+  health: readonly BlockHealth[],
+  indexOf: (node: DatanodeInfo) => number | undefined,
+  victim: number,
+  mode: LossMode,
+  datanodes: number,
 ): LostBlock[] {
   const lost: LostBlock[] = [];
   for (const h of health) {
-    const holders = h.replicas.filter((r) => r.state === ReplicaState.LIVE).map((r) => indexOf(r.node)).filter((i): i is number => i !== undefined);
+    const holders = h.replicas
+      .filter((r) => r.state === ReplicaState.LIVE)
+      .map((r) => indexOf(r.node))
+      .filter((i): i is number => i !== undefined);
     if (!holders.includes(victim)) continue;
     lost.push({
       blockId: h.block.blockId,
@@ -73,12 +84,16 @@ export function planCopies(lost: readonly LostBlock[], datanodes: number): Plann
   const out = new Array<number>(datanodes).fill(0);
   const into = new Array<number>(datanodes).fill(0);
   const least = (candidates: readonly number[], load: number[]): number | undefined =>
-    candidates.reduce<number | undefined>((best, i) => (best === undefined || load[i]! < load[best]! ? i : best), undefined);
+    candidates.reduce<number | undefined>(
+      (best, i) => (best === undefined || load[i]! < load[best]! ? i : best),
+      undefined,
+    );
   const plan: PlannedCopy[] = [];
   for (const b of lost) {
     const from = least(b.sources, out);
     const to = least(b.targets, into);
-    if (from === undefined || to === undefined) throw new Error(`block ${b.blockId} has no copy source or no possible target`);
+    if (from === undefined || to === undefined)
+      throw new Error(`block ${b.blockId} has no copy source or no possible target`);
     out[from]!++;
     into[to]!++;
     plan.push({ blockId: b.blockId, bytes: b.bytes, from, to });
@@ -87,11 +102,19 @@ export function planCopies(lost: readonly LostBlock[], datanodes: number): Plann
 }
 
 /** Runs every copy, at most `perSourceMax` at a time from any one source. */
-export async function runPerSource(plan: readonly PlannedCopy[], perSourceMax: number, copy: (c: PlannedCopy) => Promise<void>): Promise<void> {
+export async function runPerSource(
+  plan: readonly PlannedCopy[],
+  perSourceMax: number,
+  copy: (c: PlannedCopy) => Promise<void>,
+): Promise<void> {
   const bySource = new Map<number, PlannedCopy[]>();
   for (const c of plan) bySource.set(c.from, [...(bySource.get(c.from) ?? []), c]);
   const worker = async (queue: PlannedCopy[]): Promise<void> => {
     for (let c = queue.shift(); c !== undefined; c = queue.shift()) await copy(c);
   };
-  await Promise.all([...bySource.values()].flatMap((queue) => Array.from({ length: Math.min(perSourceMax, queue.length) }, () => worker(queue))));
+  await Promise.all(
+    [...bySource.values()].flatMap((queue) =>
+      Array.from({ length: Math.min(perSourceMax, queue.length) }, () => worker(queue)),
+    ),
+  );
 }

@@ -46,10 +46,30 @@ import { Volume } from '../src/datanode/storage.js';
 import { LocalCluster } from '../src/local/local-cluster.js';
 import { BaselineHops } from './baseline.js';
 import { writeRandomFile } from './data.js';
-import { lostBlocks, planCopies, replicaLoad, runPerSource, type LossMode, type PlannedCopy } from './replication-plan.js';
 import {
-  CpuSampler, cpuPercent, formatBytes, formatPercent, machineHeader, machineInfo, MachineCpuSampler, median, renderTable, settleMachine, versusBaselineLine, writeJson, writeReport,
-  type MachineInfo, type VersusBaseline,
+  lostBlocks,
+  planCopies,
+  replicaLoad,
+  runPerSource,
+  type LossMode,
+  type PlannedCopy,
+} from './replication-plan.js';
+import {
+  CpuSampler,
+  cpuPercent,
+  formatBytes,
+  formatPercent,
+  machineHeader,
+  machineInfo,
+  MachineCpuSampler,
+  median,
+  renderTable,
+  settleMachine,
+  versusBaselineLine,
+  writeJson,
+  writeReport,
+  type MachineInfo,
+  type VersusBaseline,
 } from './report.js';
 import { withTeardown } from './teardown.js';
 
@@ -158,7 +178,9 @@ export function mibPerSec(bytes: number, elapsedMs: number): number {
 
 export async function runReplicationBench(o: ReplicationBenchOptions): Promise<ReplicationReport> {
   if (o.datanodes <= o.replication) {
-    throw new Error(`--datanodes ${o.datanodes} leaves no node to copy to: re-replication at --replication ${o.replication} needs at least ${o.replication + 1}`);
+    throw new Error(
+      `--datanodes ${o.datanodes} leaves no node to copy to: re-replication at --replication ${o.replication} needs at least ${o.replication + 1}`,
+    );
   }
   const startedAt = new Date().toISOString();
   fs.mkdirSync(o.dir, { recursive: true });
@@ -182,8 +204,11 @@ export async function runReplicationBench(o: ReplicationBenchOptions): Promise<R
     const rounds: ReplicationRound[] = [];
     for (let round = 1; round <= o.rounds; round++) {
       cluster = new LocalCluster({
-        baseDir: path.join(base, `round${round}`), datanodes: o.datanodes, logLevel: 'info',
-        namenodeEnv: namenodeEnv(o), datanodeEnv: () => ({ DFS_DATANODE_HEARTBEAT_INTERVAL_MS: String(o.heartbeatIntervalMs) }),
+        baseDir: path.join(base, `round${round}`),
+        datanodes: o.datanodes,
+        logLevel: 'info',
+        namenodeEnv: namenodeEnv(o),
+        datanodeEnv: () => ({ DFS_DATANODE_HEARTBEAT_INTERVAL_MS: String(o.heartbeatIntervalMs) }),
       });
       const r = await runRound({ o, round, cluster, hops, hopDirs, source, sourceSha });
       rounds.push(r);
@@ -192,25 +217,45 @@ export async function runReplicationBench(o: ReplicationBenchOptions): Promise<R
       cluster = null;
     }
     const sum = (f: (r: ReplicationRound) => number): number => rounds.reduce((a, r) => a + f(r), 0);
-    const baselineMiBps = mibPerSec(sum((r) => r.baseline.bytes), sum((r) => r.baseline.elapsedMs));
-    const dfsMiBps = mibPerSec(sum((r) => r.dfs.bytes), sum((r) => r.dfs.repairMs));
+    const baselineMiBps = mibPerSec(
+      sum((r) => r.baseline.bytes),
+      sum((r) => r.baseline.elapsedMs),
+    );
+    const dfsMiBps = mibPerSec(
+      sum((r) => r.dfs.bytes),
+      sum((r) => r.dfs.repairMs),
+    );
     const ratio = baselineMiBps > 0 ? dfsMiBps / baselineMiBps : 0;
     const ratioMedian = median(rounds.map(roundRatio));
     const report: ReplicationReport = {
       suite: 'replication',
       startedAt,
       settings: {
-        mode: o.mode, datanodes: o.datanodes, files: o.files, sizeBytes: o.sizeBytes, replication: o.replication,
-        blockBytes: o.blockBytes ?? DEFAULT_BLOCK_BYTES, rounds: o.rounds, deadTimeoutMs: o.deadTimeoutMs,
-        heartbeatIntervalMs: o.heartbeatIntervalMs, heartbeatRecheckMs: HEARTBEAT_RECHECK_MS,
-        transfersPerNode: transfersPerNode(o), replicationIntervalMs: o.replicationIntervalMs ?? NAMENODE_DEFAULTS.replicationIntervalMs,
+        mode: o.mode,
+        datanodes: o.datanodes,
+        files: o.files,
+        sizeBytes: o.sizeBytes,
+        replication: o.replication,
+        blockBytes: o.blockBytes ?? DEFAULT_BLOCK_BYTES,
+        rounds: o.rounds,
+        deadTimeoutMs: o.deadTimeoutMs,
+        heartbeatIntervalMs: o.heartbeatIntervalMs,
+        heartbeatRecheckMs: HEARTBEAT_RECHECK_MS,
+        transfersPerNode: transfersPerNode(o),
+        replicationIntervalMs: o.replicationIntervalMs ?? NAMENODE_DEFAULTS.replicationIntervalMs,
         dataDir: base,
       },
       machine,
       rounds,
       summary: {
-        baselineMiBps, dfsMiBps, ratio, ratioMedian, target: REPLICATION_TARGET, met: ratioMedian >= REPLICATION_TARGET,
-        detectionMsMean: sum((r) => r.dfs.detectionMs) / rounds.length, repairMsMean: sum((r) => r.dfs.repairMs) / rounds.length,
+        baselineMiBps,
+        dfsMiBps,
+        ratio,
+        ratioMedian,
+        target: REPLICATION_TARGET,
+        met: ratioMedian >= REPLICATION_TARGET,
+        detectionMsMean: sum((r) => r.dfs.detectionMs) / rounds.length,
+        repairMsMean: sum((r) => r.dfs.repairMs) / rounds.length,
       },
       notes: [],
     };
@@ -230,7 +275,8 @@ function namenodeEnv(o: ReplicationBenchOptions): NodeJS.ProcessEnv {
     DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '0',
   };
   if (o.transfersPerNode !== undefined) env.DFS_NAMENODE_TRANSFERS_PER_NODE_MAX = String(o.transfersPerNode);
-  if (o.replicationIntervalMs !== undefined) env.DFS_NAMENODE_REPLICATION_INTERVAL_MS = String(o.replicationIntervalMs);
+  if (o.replicationIntervalMs !== undefined)
+    env.DFS_NAMENODE_REPLICATION_INTERVAL_MS = String(o.replicationIntervalMs);
   return env;
 }
 
@@ -240,7 +286,10 @@ function checkFreeSpace(dir: string, o: ReplicationBenchOptions): void {
   const need = o.sizeBytes + total * o.replication + 2 * total;
   const s = fs.statfsSync(dir);
   const free = s.bavail * s.bsize;
-  if (free < need) throw new Error(`${dir} has ${formatBytes(free)} free; this run needs about ${formatBytes(need)} (--dir elsewhere, or fewer or smaller files)`);
+  if (free < need)
+    throw new Error(
+      `${dir} has ${formatBytes(free)} free; this run needs about ${formatBytes(need)} (--dir elsewhere, or fewer or smaller files)`,
+    );
 }
 
 interface RoundEnv {
@@ -258,20 +307,37 @@ async function runRound(env: RoundEnv): Promise<ReplicationRound> {
   const tag = `round ${round}/${o.rounds}`;
   o.progress(`${tag}: starting a NameNode and ${o.datanodes} DataNodes`);
   await cluster.start();
-  const admin = new DfsClient({ namenode: cluster.namenodeAddress, role: Role.ADMIN, clientName: `dfs-bench-replication-${process.pid}`, requestTimeoutMs: 120_000 });
+  const admin = new DfsClient({
+    namenode: cluster.namenodeAddress,
+    role: Role.ADMIN,
+    clientName: `dfs-bench-replication-${process.pid}`,
+    requestTimeoutMs: 120_000,
+  });
   try {
-    await waitUntil(async () => (await admin.datanodeReport()).filter((n) => n.state === DatanodeReportState.LIVE).length === o.datanodes, 30_000, 'every DataNode to register');
+    await waitUntil(
+      async () =>
+        (await admin.datanodeReport()).filter((n) => n.state === DatanodeReportState.LIVE).length ===
+        o.datanodes,
+      30_000,
+      'every DataNode to register',
+    );
     await admin.waitSafeModeOff(30_000, 100);
     const files = Array.from({ length: o.files }, (_, i) => `/bench/f${i}`);
     o.progress(`${tag}: loading ${o.files} x ${formatBytes(o.sizeBytes)} at replication ${o.replication}`);
     await admin.mkdir('/bench', { parents: true });
-    await runLimited(files, LOAD_CONCURRENCY, (f) => admin.put(env.source, f, { replication: o.replication, blockBytes: o.blockBytes, overwrite: true }));
+    await runLimited(files, LOAD_CONCURRENCY, (f) =>
+      admin.put(env.source, f, { replication: o.replication, blockBytes: o.blockBytes, overwrite: true }),
+    );
     // Settled: every block healthy and nothing queued or pending, so no copy scheduled during
     // the load (a file completes before all its replicas are reported) runs into the round.
-    await waitUntil(async () => {
-      const [health, stats] = await Promise.all([fileHealth(admin, files), admin.replicationStats()]);
-      return allHealthy(health) && stats.underReplicated === 0 && stats.pendingCopies === 0;
-    }, 120_000, 'every block to reach its replication after the load');
+    await waitUntil(
+      async () => {
+        const [health, stats] = await Promise.all([fileHealth(admin, files), admin.replicationStats()]);
+        return allHealthy(health) && stats.underReplicated === 0 && stats.pendingCopies === 0;
+      },
+      120_000,
+      'every block to reach its replication after the load',
+    );
 
     const health = await fileHealth(admin, files);
     const byPort = new Map(cluster.datanodes.map((d, i) => [d.port, i]));
@@ -301,7 +367,9 @@ async function runRound(env: RoundEnv): Promise<ReplicationRound> {
     const runDfs = async (): Promise<ReplicationRound['dfs']> => {
       o.progress(`${tag}: ${o.mode === 'kill' ? 'SIGKILL' : 'decommissioning'} DataNode ${victim}`);
       const d = await loseNode(env, admin, files, victim, nodeId, lostBytes);
-      o.progress(`${tag}:   detected in ${(d.detectionMs / 1000).toFixed(2)} s, repaired in ${(d.repairMs / 1000).toFixed(2)} s: ${d.mibPerSec.toFixed(1)} MiB/s`);
+      o.progress(
+        `${tag}:   detected in ${(d.detectionMs / 1000).toFixed(2)} s, repaired in ${(d.repairMs / 1000).toFixed(2)} s: ${d.mibPerSec.toFixed(1)} MiB/s`,
+      );
       return d;
     };
     // Baseline first in odd rounds, DFS first in even ones (the survivors' replica files,
@@ -311,7 +379,14 @@ async function runRound(env: RoundEnv): Promise<ReplicationRound> {
     const baselineFigures = baseline ?? (await runBaseline());
     o.progress(`${tag}: reading every file back`);
     const verified = await verifyFiles(admin, files, o.sizeBytes, env.sourceSha);
-    return { round, victim: { index: victim, nodeId, blocks: lost.length, bytes: lostBytes }, replicasNotFinalized: notOnDisk, baseline: baselineFigures, dfs, verified };
+    return {
+      round,
+      victim: { index: victim, nodeId, blocks: lost.length, bytes: lostBytes },
+      replicasNotFinalized: notOnDisk,
+      baseline: baselineFigures,
+      dfs,
+      verified,
+    };
   } finally {
     admin.close();
   }
@@ -330,7 +405,8 @@ async function runBaselineCopies(env: RoundEnv, plan: PlannedCopy[]): Promise<Re
   await runPerSource(plan, transfersPerNode(o), (c) => hops.copy(fileOf(c), c.from, c.to));
   const elapsedMs = performance.now() - t0;
   const cpuWindow = cpu.stop(elapsedMs);
-  for (const dir of hopDirs) for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true });
+  for (const dir of hopDirs)
+    for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true });
   const bytes = plan.reduce((a, c) => a + c.bytes, 0);
   return { bytes, copies: plan.length, elapsedMs, mibPerSec: mibPerSec(bytes, elapsedMs), cpu: cpuWindow };
 }
@@ -340,11 +416,19 @@ function replicaDataFile(cluster: LocalCluster, index: number, blockId: number):
 }
 
 /** Kills or decommissions the victim and times detection and repair. */
-async function loseNode(env: RoundEnv, admin: DfsClient, files: string[], victim: number, nodeId: string, bytes: number): Promise<ReplicationRound['dfs']> {
+async function loseNode(
+  env: RoundEnv,
+  admin: DfsClient,
+  files: string[],
+  victim: number,
+  nodeId: string,
+  bytes: number,
+): Promise<ReplicationRound['dfs']> {
   const { o, cluster } = env;
   const pids = cluster.datanodes.map((d) => d.pid ?? null);
   const victimPort = cluster.datanodes[victim]!.port;
-  const stateOfVictim = async (): Promise<number | undefined> => (await admin.datanodeReport()).find((n) => n.port === victimPort)?.state;
+  const stateOfVictim = async (): Promise<number | undefined> =>
+    (await admin.datanodeReport()).find((n) => n.port === victimPort)?.state;
   await settleMachine(o.settleMs);
   const t0Wall = Date.now();
   const t0 = performance.now();
@@ -352,22 +436,45 @@ async function loseNode(env: RoundEnv, admin: DfsClient, files: string[], victim
   else await admin.decommission(nodeId);
   let detectedAt = t0;
   if (o.mode === 'kill') {
-    await waitUntil(async () => (await stateOfVictim()) === DatanodeReportState.DEAD, o.deadTimeoutMs + 30_000, `DataNode ${victim} to be declared dead`);
+    await waitUntil(
+      async () => (await stateOfVictim()) === DatanodeReportState.DEAD,
+      o.deadTimeoutMs + 30_000,
+      `DataNode ${victim} to be declared dead`,
+    );
     // The poll sees the death up to POLL_MS late (and the copies may have started by then):
     // the repair is timed from the NameNode's own log line when there is one.
-    const declared = cluster.namenode.logs.find((r) => r.msg === 'datanode declared dead' && r.node === nodeId && logTimeMs(r) >= t0Wall);
-    detectedAt = Math.min(performance.now(), declared === undefined ? Infinity : t0 + (logTimeMs(declared) - t0Wall));
+    const declared = cluster.namenode.logs.find(
+      (r) => r.msg === 'datanode declared dead' && r.node === nodeId && logTimeMs(r) >= t0Wall,
+    );
+    detectedAt = Math.min(
+      performance.now(),
+      declared === undefined ? Infinity : t0 + (logTimeMs(declared) - t0Wall),
+    );
   }
-  const cpu = startCpu(pids.map((p, i) => (i === victim && o.mode === 'kill' ? null : p)), cluster.namenode.pid ?? null);
+  const cpu = startCpu(
+    pids.map((p, i) => (i === victim && o.mode === 'kill' ? null : p)),
+    cluster.namenode.pid ?? null,
+  );
   let restoredAt: number | null = null;
-  await waitUntil(async () => {
-    const [stats, health, state] = await Promise.all([admin.replicationStats(), fileHealth(admin, files), stateOfVictim()]);
-    if (stats.missing > 0 || stats.corrupt > 0) throw new Error(`data lost while re-replicating: ${stats.missing} missing, ${stats.corrupt} corrupt blocks`);
-    const healthy = allHealthy(health);
-    if (healthy) restoredAt ??= performance.now();
-    const drained = o.mode === 'kill' || state === DatanodeReportState.DECOMMISSIONED;
-    return healthy && drained && stats.underReplicated === 0 && stats.pendingCopies === 0;
-  }, 30 * 60_000, 'full replication to be restored');
+  await waitUntil(
+    async () => {
+      const [stats, health, state] = await Promise.all([
+        admin.replicationStats(),
+        fileHealth(admin, files),
+        stateOfVictim(),
+      ]);
+      if (stats.missing > 0 || stats.corrupt > 0)
+        throw new Error(
+          `data lost while re-replicating: ${stats.missing} missing, ${stats.corrupt} corrupt blocks`,
+        );
+      const healthy = allHealthy(health);
+      if (healthy) restoredAt ??= performance.now();
+      const drained = o.mode === 'kill' || state === DatanodeReportState.DECOMMISSIONED;
+      return healthy && drained && stats.underReplicated === 0 && stats.pendingCopies === 0;
+    },
+    30 * 60_000,
+    'full replication to be restored',
+  );
   const doneAt = performance.now();
   const repairMs = doneAt - detectedAt;
   return {
@@ -389,7 +496,9 @@ function logTimeMs(rec: Record<string, unknown>): number {
 /** Reads the daemons' log lines about copies scheduled and made since the node was lost (`t0WallMs`). */
 function repairTimeline(cluster: LocalCluster, t0WallMs: number, detectedWallMs: number): RepairTimeline {
   const at = logTimeMs;
-  const scheduled = cluster.namenode.logs.filter((r) => r.msg === 'replica copy scheduled' && at(r) >= t0WallMs).map(at);
+  const scheduled = cluster.namenode.logs
+    .filter((r) => r.msg === 'replica copy scheduled' && at(r) >= t0WallMs)
+    .map(at);
   const copies: Array<{ start: number; end: number }> = [];
   let failures = 0;
   for (const d of cluster.datanodes) {
@@ -402,7 +511,12 @@ function repairTimeline(cluster: LocalCluster, t0WallMs: number, detectedWallMs:
   }
   const rel = (t: number | undefined): number | null => (t === undefined ? null : t - detectedWallMs);
   const durations = copies.map((c) => c.end - c.start);
-  const edges = copies.flatMap((c) => [{ t: c.start, d: 1 }, { t: c.end, d: -1 }]).sort((a, b) => a.t - b.t || a.d - b.d);
+  const edges = copies
+    .flatMap((c) => [
+      { t: c.start, d: 1 },
+      { t: c.end, d: -1 },
+    ])
+    .sort((a, b) => a.t - b.t || a.d - b.d);
   let running = 0;
   let concurrentMax = 0;
   for (const e of edges) concurrentMax = Math.max(concurrentMax, (running += e.d));
@@ -418,7 +532,10 @@ function repairTimeline(cluster: LocalCluster, t0WallMs: number, detectedWallMs:
   };
 }
 
-function startCpu(serverPids: Array<number | null>, namenodePid: number | null): { stop: (elapsedMs: number) => CpuWindow } {
+function startCpu(
+  serverPids: Array<number | null>,
+  namenodePid: number | null,
+): { stop: (elapsedMs: number) => CpuWindow } {
   const servers = serverPids.map((pid) => new CpuSampler(pid));
   const namenode = new CpuSampler(namenodePid);
   const machine = new MachineCpuSampler();
@@ -442,12 +559,20 @@ function allHealthy(health: readonly BlockHealth[]): boolean {
 }
 
 /** Every file must read back whole and equal to the source. */
-async function verifyFiles(client: DfsClient, files: readonly string[], sizeBytes: number, sourceSha: string): Promise<{ files: number; bytes: number }> {
+async function verifyFiles(
+  client: DfsClient,
+  files: readonly string[],
+  sizeBytes: number,
+  sourceSha: string,
+): Promise<{ files: number; bytes: number }> {
   let bytes = 0;
   for (const f of files) {
     let n = 0;
     const sha = await sha256(client.open(f), (b) => (n += b.length));
-    if (n !== sizeBytes || sha !== sourceSha) throw new Error(`${f} read back ${n} bytes (expected ${sizeBytes})${sha !== sourceSha ? ' that differ from the source' : ''}`);
+    if (n !== sizeBytes || sha !== sourceSha)
+      throw new Error(
+        `${f} read back ${n} bytes (expected ${sizeBytes})${sha !== sourceSha ? ' that differ from the source' : ''}`,
+      );
     bytes += n;
   }
   return { files: files.length, bytes };
@@ -463,7 +588,11 @@ async function sha256(stream: AsyncIterable<unknown>, onChunk?: (b: Buffer) => v
   return h.digest('hex');
 }
 
-async function runLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+async function runLimited<T>(
+  items: readonly T[],
+  limit: number,
+  run: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) await run(items[next++]!);
@@ -476,7 +605,8 @@ async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: 
   for (;;) {
     const started = performance.now();
     if (await cond()) return;
-    if (performance.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    if (performance.now() > deadline)
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, Math.max(0, POLL_MS - (performance.now() - started))));
   }
 }
@@ -511,16 +641,26 @@ function replicationNotes(r: ReplicationReport): string[] {
         `${fmtS(copying)} s copying (${t.copies} copies, ${t.concurrentMax} at most at once, ${fmtS(t.copyMsMean!)} s each on average, ${fmtS(t.copyMsMax!)} s at most), ` +
         `and ${fmtS(round.dfs.repairMs - t.lastCopyDoneMs)} s until the NameNode settled; every block was fully replicated after ${fmtS(round.dfs.restoredMs)} s.`,
     );
-    if (t.copyFailures > 0) notes.push(`round ${round.round}: ${t.copyFailures} copies failed and were retried.`);
+    if (t.copyFailures > 0)
+      notes.push(`round ${round.round}: ${t.copyFailures} copies failed and were retried.`);
     if (round.replicasNotFinalized > 0) {
-      notes.push(`round ${round.round}: ${round.replicasNotFinalized} replica(s) the NameNode counted live were not in finalized/ on their DataNode when the round was planned (not used as baseline sources).`);
+      notes.push(
+        `round ${round.round}: ${round.replicasNotFinalized} replica(s) the NameNode counted live were not in finalized/ on their DataNode when the round was planned (not used as baseline sources).`,
+      );
     }
   }
   const cores = r.machine.cpuCount;
-  const machineMax = Math.max(...r.rounds.flatMap((x) => [x.baseline.cpu.machine ?? 0, x.dfs.cpu.machine ?? 0]));
-  if (machineMax >= cores * 100 * 0.85) notes.push(`the machine was up to ${machineMax.toFixed(0)}% busy (of ${cores * 100}%): CPU-bound overall (other processes included).`);
+  const machineMax = Math.max(
+    ...r.rounds.flatMap((x) => [x.baseline.cpu.machine ?? 0, x.dfs.cpu.machine ?? 0]),
+  );
+  if (machineMax >= cores * 100 * 0.85)
+    notes.push(
+      `the machine was up to ${machineMax.toFixed(0)}% busy (of ${cores * 100}%): CPU-bound overall (other processes included).`,
+    );
   const files = r.rounds.reduce((a, x) => a + x.verified.files, 0);
-  notes.push(`every file read back after each round with the source's length and SHA-256 (${files} reads); no block was missing or corrupt.`);
+  notes.push(
+    `every file read back after each round with the source's length and SHA-256 (${files} reads); no block was missing or corrupt.`,
+  );
   return notes;
 }
 
@@ -548,22 +688,56 @@ export function printReplicationReport(r: ReplicationReport): void {
   out.push('');
   const rows = r.rounds.flatMap((x) => {
     const ratio = x.baseline.mibPerSec > 0 ? roundRatio(x) * 100 : null;
-    const cells = (system: string, detect: string, ms: number, rate: number, of: string, cpu: CpuWindow): string[] => [
-      String(x.round), system, `dn${x.victim.index}`, String(x.victim.blocks), formatBytes(x.victim.bytes), detect, fmtS(ms), rate.toFixed(1), of,
-      cpu.servers.map((c) => formatPercent(c)).join(' '), formatPercent(cpu.namenode), formatPercent(cpu.machine),
+    const cells = (
+      system: string,
+      detect: string,
+      ms: number,
+      rate: number,
+      of: string,
+      cpu: CpuWindow,
+    ): string[] => [
+      String(x.round),
+      system,
+      `dn${x.victim.index}`,
+      String(x.victim.blocks),
+      formatBytes(x.victim.bytes),
+      detect,
+      fmtS(ms),
+      rate.toFixed(1),
+      of,
+      cpu.servers.map((c) => formatPercent(c)).join(' '),
+      formatPercent(cpu.namenode),
+      formatPercent(cpu.machine),
     ];
     return [
       cells('baseline', '-', x.baseline.elapsedMs, x.baseline.mibPerSec, '-', x.baseline.cpu),
       cells('dfs', fmtS(x.dfs.detectionMs), x.dfs.repairMs, x.dfs.mibPerSec, formatPercent(ratio), x.dfs.cpu),
     ];
   });
-  out.push(renderTable(
-    ['round', 'system', 'victim', 'blocks', 'lost', 'detect s', 'copy/repair s', 'MiB/s', 'of baseline', 'DataNode / hop CPU', 'NameNode CPU', 'machine CPU'],
-    rows,
-  ));
+  out.push(
+    renderTable(
+      [
+        'round',
+        'system',
+        'victim',
+        'blocks',
+        'lost',
+        'detect s',
+        'copy/repair s',
+        'MiB/s',
+        'of baseline',
+        'DataNode / hop CPU',
+        'NameNode CPU',
+        'machine CPU',
+      ],
+      rows,
+    ),
+  );
   const m = r.summary;
   out.push('');
-  out.push(`${versusBaselineLine(m, 'DFS re-replication', r.rounds.map(roundRatio))}; ${s.mode === 'kill' ? `detection ${fmtS(m.detectionMsMean)} s, ` : ''}repair ${fmtS(m.repairMsMean)} s (means)`);
+  out.push(
+    `${versusBaselineLine(m, 'DFS re-replication', r.rounds.map(roundRatio))}; ${s.mode === 'kill' ? `detection ${fmtS(m.detectionMsMean)} s, ` : ''}repair ${fmtS(m.repairMsMean)} s (means)`,
+  );
   writeReport(out, r.notes);
 }
 

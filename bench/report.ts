@@ -75,7 +75,15 @@ export function machineInfo(dir: string, options: { fdatasyncProbe?: boolean } =
 }
 
 export function diskInfo(dir: string, fdatasyncProbe = true): DiskInfo {
-  const info: DiskInfo = { path: dir, device: null, fsType: null, sizeBytes: null, freeBytes: null, fdatasyncUsP50: null, fdatasyncUsP99: null };
+  const info: DiskInfo = {
+    path: dir,
+    device: null,
+    fsType: null,
+    sizeBytes: null,
+    freeBytes: null,
+    fdatasyncUsP50: null,
+    fdatasyncUsP99: null,
+  };
   try {
     const s = fs.statfsSync(dir);
     info.sizeBytes = s.blocks * s.bsize;
@@ -96,7 +104,10 @@ export function diskInfo(dir: string, fdatasyncProbe = true): DiskInfo {
 }
 
 /** Appends 4 KiB and fdatasyncs, `rounds` times, in a scratch file under `dir`. */
-export function probeFdatasync(dir: string, rounds = 200): { fdatasyncUsP50: number; fdatasyncUsP99: number } {
+export function probeFdatasync(
+  dir: string,
+  rounds = 200,
+): { fdatasyncUsP50: number; fdatasyncUsP99: number } {
   const file = path.join(dir, `.fdatasync-probe-${process.pid}`);
   const fd = fs.openSync(file, 'w');
   const h = newLatencyHistogram();
@@ -121,9 +132,15 @@ export function machineHeader(m: MachineInfo): string {
     d.path,
     d.device !== null ? `on ${d.device}` : null,
     d.fsType !== null ? `(${d.fsType})` : null,
-    d.freeBytes !== null && d.sizeBytes !== null ? `${formatBytes(d.freeBytes)} free of ${formatBytes(d.sizeBytes)}` : null,
-    d.fdatasyncUsP50 !== null ? `4 KiB append+fdatasync p50 ${formatUs(d.fdatasyncUsP50)} us, p99 ${formatUs(d.fdatasyncUsP99 ?? 0)} us` : null,
-  ].filter((x) => x !== null).join(' ');
+    d.freeBytes !== null && d.sizeBytes !== null
+      ? `${formatBytes(d.freeBytes)} free of ${formatBytes(d.sizeBytes)}`
+      : null,
+    d.fdatasyncUsP50 !== null
+      ? `4 KiB append+fdatasync p50 ${formatUs(d.fdatasyncUsP50)} us, p99 ${formatUs(d.fdatasyncUsP99 ?? 0)} us`
+      : null,
+  ]
+    .filter((x) => x !== null)
+    .join(' ');
   return [
     `machine: ${m.cpuCount} x ${m.cpuModel}, ${formatBytes(m.memoryBytes)} RAM, ${m.platform}/${m.arch} ${m.kernel}`,
     `node:    ${m.node}`,
@@ -146,7 +163,11 @@ export interface LatencySummary {
 
 /** Microseconds, 1 us .. 60 s at 3 significant digits (grows past 60 s rather than throw). */
 export function newLatencyHistogram(): Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60e6, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60e6,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 /** Records a latency, rounded to whole microseconds and at least 1. */
@@ -245,8 +266,12 @@ export class CpuSampler {
 
   stop(): CpuSample {
     const now = this.read();
-    const diff = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : b - a);
-    return { processUs: diff(this.at.processUs, now.processUs), mainThreadUs: diff(this.at.mainThreadUs, now.mainThreadUs) };
+    const diff = (a: number | null, b: number | null): number | null =>
+      a === null || b === null ? null : b - a;
+    return {
+      processUs: diff(this.at.processUs, now.processUs),
+      mainThreadUs: diff(this.at.mainThreadUs, now.mainThreadUs),
+    };
   }
 }
 
@@ -304,7 +329,8 @@ export async function settleMachine(maxMs: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 500));
     const busyUs = sampler.stop();
     const elapsed = performance.now() - started;
-    if (busyUs === null || busyUs < (performance.now() - windowStart) * 1000 * 0.25 || elapsed >= maxMs) return elapsed;
+    if (busyUs === null || busyUs < (performance.now() - windowStart) * 1000 * 0.25 || elapsed >= maxMs)
+      return elapsed;
   }
 }
 
@@ -336,8 +362,15 @@ export interface CpuProfile {
 
 export function loadCpuProfile(file: string): CpuProfile {
   const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<CpuProfile>;
-  if (!Array.isArray(p.nodes) || typeof p.startTime !== 'number') throw new Error(`${file} is not a V8 CPU profile`);
-  return { nodes: p.nodes, samples: p.samples ?? [], timeDeltas: p.timeDeltas ?? [], startTime: p.startTime, endTime: p.endTime ?? p.startTime };
+  if (!Array.isArray(p.nodes) || typeof p.startTime !== 'number')
+    throw new Error(`${file} is not a V8 CPU profile`);
+  return {
+    nodes: p.nodes,
+    samples: p.samples ?? [],
+    timeDeltas: p.timeDeltas ?? [],
+    startTime: p.startTime,
+    endTime: p.endTime ?? p.startTime,
+  };
 }
 
 /**
@@ -409,7 +442,8 @@ export function profileHotSpots(
     }
     busyUs += us;
     let url = f.url.replace(/^file:\/\//, '');
-    if (options.repoRoot !== undefined && url.startsWith(options.repoRoot)) url = path.relative(options.repoRoot, url);
+    if (options.repoRoot !== undefined && url.startsWith(options.repoRoot))
+      url = path.relative(options.repoRoot, url);
     const location = url === '' ? '' : `${url}:${f.lineNumber + 1}`;
     const key = `${f.functionName}@${location}`;
     const entry = byFunction.get(key) ?? { functionName: f.functionName || '(anonymous)', location, us: 0 };
@@ -463,9 +497,14 @@ export function formatPercent(p: number | null): string {
 /** A plain-text table; numbers (and strings that look like them) are right-aligned. */
 export function renderTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^[-+~≥<>]?[\d,.]+%?[x]?$|^n\/a$|^-$/.test(r[i] ?? '')));
+  const numeric = header.map(
+    (_, i) => rows.length > 0 && rows.every((r) => /^[-+~≥<>]?[\d,.]+%?[x]?$|^n\/a$|^-$/.test(r[i] ?? '')),
+  );
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -483,11 +522,16 @@ export interface VersusBaseline {
  * own ratios (two or more), their range and median go before the verdict, which stays the
  * caller's (`met`).
  */
-export function versusBaselineLine(m: VersusBaseline, dfsLabel = 'DFS', roundRatios: readonly number[] = []): string {
+export function versusBaselineLine(
+  m: VersusBaseline,
+  dfsLabel = 'DFS',
+  roundRatios: readonly number[] = [],
+): string {
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-  const perRound = roundRatios.length < 2
-    ? ''
-    : ` over all rounds; per round ${pct(Math.min(...roundRatios))} to ${pct(Math.max(...roundRatios))}, median ${pct(median(roundRatios))}`;
+  const perRound =
+    roundRatios.length < 2
+      ? ''
+      : ` over all rounds; per round ${pct(Math.min(...roundRatios))} to ${pct(Math.max(...roundRatios))}, median ${pct(median(roundRatios))}`;
   return (
     `baseline ${m.baselineMiBps.toFixed(1)} MiB/s, ${dfsLabel} ${m.dfsMiBps.toFixed(1)} MiB/s: ${pct(m.ratio)} of the baseline${perRound} ` +
     `(target ${(m.target * 100).toFixed(0)}%: ${m.met ? 'met' : 'NOT met'})`

@@ -55,7 +55,15 @@ const CAPACITY_BYTES = 1024 ** 4;
 
 /** The register request of a stand-in DataNode (simulated here, and the tests' fake one). */
 export function standInRegistration(clusterId: string, nodeId: string, port: number): RegisterRequest {
-  return { clusterId, nodeId, host: '127.0.0.1', port, capacityBytes: CAPACITY_BYTES, usedBytes: 0, remainingBytes: CAPACITY_BYTES };
+  return {
+    clusterId,
+    nodeId,
+    host: '127.0.0.1',
+    port,
+    capacityBytes: CAPACITY_BYTES,
+    usedBytes: 0,
+    remainingBytes: CAPACITY_BYTES,
+  };
 }
 
 export const simNodeId = (i: number): string => `sim-dn-${i}`;
@@ -65,7 +73,8 @@ const simNodePort = (i: number): number => 1024 + (i % 64_000);
 /** Indices of the blocks node `node` holds (see the header: block j on nodes (j*r + t) mod N). */
 export function blocksOfNode(node: number, nodes: number, replication: number, blockCount: number): number[] {
   const out: number[] = [];
-  for (let slot = node; slot < blockCount * replication; slot += nodes) out.push(Math.floor(slot / replication));
+  for (let slot = node; slot < blockCount * replication; slot += nodes)
+    out.push(Math.floor(slot / replication));
   return out;
 }
 
@@ -113,7 +122,9 @@ export interface SimResult {
   histogram: string;
 }
 
-const COMMAND_NAMES = new Map<number, string>(Object.entries(CommandType).map(([name, type]) => [type, name]));
+const COMMAND_NAMES = new Map<number, string>(
+  Object.entries(CommandType).map(([name, type]) => [type, name]),
+);
 
 const OPCODE = {
   register: rpcCodecs.register.opcode,
@@ -198,8 +209,20 @@ export class SimDatanodeGroup {
     for (let k = 0; k < s.count; k++) {
       const node = s.first + k;
       const port = simNodePort(node);
-      const { capacityBytes, usedBytes, remainingBytes } = standInRegistration(s.clusterId, simNodeId(node), port);
-      this.heartbeatFrames.push(encodeRequest('heartbeat', node + 1, { nodeId: simNodeId(node), capacityBytes, usedBytes, remainingBytes, activeTransfers: 0 }));
+      const { capacityBytes, usedBytes, remainingBytes } = standInRegistration(
+        s.clusterId,
+        simNodeId(node),
+        port,
+      );
+      this.heartbeatFrames.push(
+        encodeRequest('heartbeat', node + 1, {
+          nodeId: simNodeId(node),
+          capacityBytes,
+          usedBytes,
+          remainingBytes,
+          activeTransfers: 0,
+        }),
+      );
     }
   }
 
@@ -214,7 +237,13 @@ export class SimDatanodeGroup {
     const worker = async (): Promise<void> => {
       while (next < this.links.length) {
         const link = this.links[next++]!;
-        const { socket, rest } = await connectPeer({ host, port, role: Role.DATANODE, label: 'NameNode', timeoutMs: 30_000 });
+        const { socket, rest } = await connectPeer({
+          host,
+          port,
+          role: Role.DATANODE,
+          label: 'NameNode',
+          timeoutMs: 30_000,
+        });
         this.attach(link, socket, rest);
       }
     };
@@ -223,7 +252,10 @@ export class SimDatanodeGroup {
 
   private attach(link: SimLink, socket: net.Socket, rest: Buffer): void {
     link.socket = socket;
-    const decoder = new FrameDecoder({ bodyBytesMax: RPC_BODY_BYTES_MAX, isKnownOpcode: isNamenodeReplyOpcode });
+    const decoder = new FrameDecoder({
+      bodyBytesMax: RPC_BODY_BYTES_MAX,
+      isKnownOpcode: isNamenodeReplyOpcode,
+    });
     // COMMANDS_PENDING notices: a simulated node carries out no commands, so it ignores them.
     const onFrame = (frame: Frame): void => {
       if (frame.kind !== FrameKind.NOTICE) this.onAnswer(link, frame);
@@ -263,7 +295,15 @@ export class SimDatanodeGroup {
     this.begin('register');
     for (const link of this.links) {
       for (const node of link.nodes) {
-        this.send(link, node, encodeRequest('register', node + 1, standInRegistration(s.clusterId, simNodeId(node), simNodePort(node))));
+        this.send(
+          link,
+          node,
+          encodeRequest(
+            'register',
+            node + 1,
+            standInRegistration(s.clusterId, simNodeId(node), simNodePort(node)),
+          ),
+        );
       }
     }
     return this.finishWhenDrained();
@@ -276,9 +316,13 @@ export class SimDatanodeGroup {
     for (let k = 0; k < this.spec.count; k++) {
       const node = this.spec.first + k;
       const mine = blocksOfNode(node, this.spec.nodes, blocks.replication, blocks.ids.length).map((j) => ({
-        blockId: blocks.ids[j]!, genStamp: blocks.genStamps[j]!, numBytes: blocks.numBytes,
+        blockId: blocks.ids[j]!,
+        genStamp: blocks.genStamps[j]!,
+        numBytes: blocks.numBytes,
       }));
-      this.reportFrames.push(encodeRequest('blockReport', node + 1, { nodeId: simNodeId(node), blocks: mine }));
+      this.reportFrames.push(
+        encodeRequest('blockReport', node + 1, { nodeId: simNodeId(node), blocks: mine }),
+      );
       this.reportBlocks.push(mine.length);
     }
   }
@@ -312,7 +356,8 @@ export class SimDatanodeGroup {
 
   private begin(load: SimLoad): void {
     if (this.load !== null) throw new Error(`simulated DataNodes are busy (${this.load})`);
-    if (this.closed) throw new DfsError('CONNECTION', this.counts.firstError ?? 'simulated DataNodes are closed');
+    if (this.closed)
+      throw new DfsError('CONNECTION', this.counts.firstError ?? 'simulated DataNodes are closed');
     this.load = load;
     this.counts = this.freshCounts();
     this.histogram?.destroy();
@@ -455,10 +500,7 @@ export type ToSimWorker =
   | { type: 'exit' };
 
 export type FromSimWorker =
-  | { type: 'ready' }
-  | { type: 'prepared' }
-  | { type: 'started' }
-  | { type: 'result'; result: SimResult };
+  { type: 'ready' } | { type: 'prepared' } | { type: 'started' } | { type: 'result'; result: SimResult };
 
 /** `dfs-bench sim-datanode-worker`: one group of simulated DataNodes, driven over IPC. */
 export function runSimDatanodeWorker(): void {

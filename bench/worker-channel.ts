@@ -29,7 +29,8 @@ export class WorkerProcess<To extends WorkerMessage, From extends WorkerMessage>
       this.waiting = null;
       if (w === null) return;
       if (m.type === 'error') w.reject(new Error(`bench worker ${child.pid}: ${(m as ErrorReply).message}`));
-      else if (m.type !== w.want) w.reject(new Error(`bench worker ${child.pid}: expected ${w.want}, got ${m.type}`));
+      else if (m.type !== w.want)
+        w.reject(new Error(`bench worker ${child.pid}: expected ${w.want}, got ${m.type}`));
       else w.resolve(m as From);
     });
     child.on('exit', (code, signal) => {
@@ -40,8 +41,13 @@ export class WorkerProcess<To extends WorkerMessage, From extends WorkerMessage>
   }
 
   /** Forks `script args...` with an IPC channel; its stdout and stderr are ours. */
-  static fork<To extends WorkerMessage, From extends WorkerMessage>(script: string, args: string[]): WorkerProcess<To, From> {
-    return new WorkerProcess<To, From>(fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  static fork<To extends WorkerMessage, From extends WorkerMessage>(
+    script: string,
+    args: string[],
+  ): WorkerProcess<To, From> {
+    return new WorkerProcess<To, From>(
+      fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    );
   }
 
   get pid(): number | undefined {
@@ -52,7 +58,8 @@ export class WorkerProcess<To extends WorkerMessage, From extends WorkerMessage>
   ask<W extends From['type']>(msg: To, want: W): Promise<Extract<From, { type: W }>> {
     return new Promise((resolve, reject) => {
       if (this.dead) return reject(this.dead);
-      if (this.waiting !== null) return reject(new Error(`bench worker ${this.child.pid}: one request at a time`));
+      if (this.waiting !== null)
+        return reject(new Error(`bench worker ${this.child.pid}: one request at a time`));
       this.waiting = { want, resolve: resolve as (m: From) => void, reject };
       this.child.send(msg);
     });
@@ -97,6 +104,8 @@ export function serveWorker<To extends WorkerMessage, From extends WorkerMessage
       send({ type: 'error', message: (err as Error).message });
       return;
     }
-    Promise.resolve(answer).then(send, (err: unknown) => send({ type: 'error', message: (err as Error).message }));
+    Promise.resolve(answer).then(send, (err: unknown) =>
+      send({ type: 'error', message: (err as Error).message }),
+    );
   });
 }

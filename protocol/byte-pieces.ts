@@ -29,7 +29,8 @@ export function viewOf(pieces: Pieces, offset: number, n: number): Buffer {
   if (at + n <= first.length) return first.subarray(at, at + n);
   const out = Buffer.allocUnsafe(n);
   let copied = 0;
-  for (; copied < n && i < pieces.length; i++, at = 0) copied += pieces[i]!.copy(out, copied, at, Math.min(pieces[i]!.length, at + n - copied));
+  for (; copied < n && i < pieces.length; i++, at = 0)
+    copied += pieces[i]!.copy(out, copied, at, Math.min(pieces[i]!.length, at + n - copied));
   if (copied < n) throw new DfsError('MALFORMED', `${n} bytes at offset ${offset} lie beyond the body`);
   return out;
 }

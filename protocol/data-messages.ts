@@ -66,7 +66,11 @@ export interface WriteBlockResponse {
   /** Empty when the whole downstream pipeline is ready; else the first node that failed. */
   firstBadLink: string;
 }
-export interface ReadBlockRequest { block: Block; offset: number; length: number }
+export interface ReadBlockRequest {
+  block: Block;
+  offset: number;
+  length: number;
+}
 export interface ReadBlockResponse {
   chunkBytes: number;
   /** Offset of the first packet: `offset` rounded down to a chunk boundary. */
@@ -110,7 +114,11 @@ export const dataCodecs = {
     } as Codec<ReadBlockRequest>,
     res: {
       encode: (w, v) => void w.u32(v.chunkBytes).u64(v.startOffset).u64(v.length),
-      decode: (r) => ({ chunkBytes: r.u32('chunkBytes'), startOffset: r.u64('startOffset'), length: r.u64('length') }),
+      decode: (r) => ({
+        chunkBytes: r.u32('chunkBytes'),
+        startOffset: r.u64('startOffset'),
+        length: r.u64('length'),
+      }),
     } as Codec<ReadBlockResponse>,
   },
 } as const;
@@ -118,7 +126,9 @@ export const dataCodecs = {
 export type DataRpcName = keyof typeof dataCodecs;
 
 export function encodeDataRequest<N extends DataRpcName>(
-  name: N, requestId: number, value: WriteBlockRequest | ReadBlockRequest,
+  name: N,
+  requestId: number,
+  value: WriteBlockRequest | ReadBlockRequest,
 ): Buffer {
   const c = dataCodecs[name];
   const w = frameWriter();
@@ -127,7 +137,9 @@ export function encodeDataRequest<N extends DataRpcName>(
 }
 
 export function encodeDataResponse<N extends DataRpcName>(
-  name: N, requestId: number, value: WriteBlockResponse | ReadBlockResponse,
+  name: N,
+  requestId: number,
+  value: WriteBlockResponse | ReadBlockResponse,
 ): Buffer {
   const c = dataCodecs[name];
   const w = frameWriter();
@@ -185,7 +197,14 @@ export function checksumCount(payloadBytes: number, chunkBytes: number): number 
 export function encodePacketHeader(requestId: number, h: PacketHeader, checksums: Buffer): Buffer {
   const headerBytes = FRAME_HEADER_BYTES + PACKET_HEADER_BYTES;
   const out = Buffer.allocUnsafe(headerBytes + checksums.length);
-  writeFrameHeader(out, 0, FrameKind.PACKET, 0, requestId, PACKET_HEADER_BYTES + checksums.length + h.payloadBytes);
+  writeFrameHeader(
+    out,
+    0,
+    FrameKind.PACKET,
+    0,
+    requestId,
+    PACKET_HEADER_BYTES + checksums.length + h.payloadBytes,
+  );
   const at = FRAME_HEADER_BYTES;
   writeU64(out, at, h.blockId);
   writeU64(out, at + 8, h.offsetInBlock);
@@ -205,7 +224,8 @@ export function encodePacketHeader(requestId: number, h: PacketHeader, checksums
 export function decodePacket(frame: Frame, chunkBytes: number): Packet {
   const pieces = bodyPieces(frame);
   const bodyBytes = piecesLength(pieces);
-  if (bodyBytes < PACKET_HEADER_BYTES) throw new DfsError('MALFORMED', `packet: ${bodyBytes} bytes is shorter than its header`);
+  if (bodyBytes < PACKET_HEADER_BYTES)
+    throw new DfsError('MALFORMED', `packet: ${bodyBytes} bytes is shorter than its header`);
   const b = viewOf(pieces, 0, PACKET_HEADER_BYTES);
   const flags = b.readUInt8(24);
   if ((flags & ~PACKET_FLAG_LAST) !== 0 || b.readUInt8(25) !== 0 || b.readUInt16BE(26) !== 0) {
@@ -214,7 +234,10 @@ export function decodePacket(frame: Frame, chunkBytes: number): Packet {
   const payloadBytes = b.readUInt32BE(28);
   const sums = checksumCount(payloadBytes, chunkBytes) * CHECKSUM_BYTES;
   if (PACKET_HEADER_BYTES + sums + payloadBytes !== bodyBytes) {
-    throw new DfsError('MALFORMED', `packet: ${payloadBytes} payload bytes and ${sums} checksum bytes do not fill a ${bodyBytes}-byte body`);
+    throw new DfsError(
+      'MALFORMED',
+      `packet: ${payloadBytes} payload bytes and ${sums} checksum bytes do not fill a ${bodyBytes}-byte body`,
+    );
   }
   return {
     blockId: readU64(b, 0, 'blockId'),
@@ -229,7 +252,10 @@ export function decodePacket(frame: Frame, chunkBytes: number): Packet {
 
 // ---- acks ---------------------------------------------------------------------------
 
-export interface Ack { seqno: number; statuses: number[] }
+export interface Ack {
+  seqno: number;
+  statuses: number[];
+}
 
 export function encodeAck(requestId: number, ack: Ack): Buffer {
   const bodyBytes = 9 + ack.statuses.length;
@@ -257,7 +283,8 @@ const U32 = 0x1_0000_0000;
 
 /** Same contract as WireWriter.u64: refuse what the decoder would refuse, never round. */
 function writeU64(b: Buffer, at: number, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0) throw new DfsError('INVALID_ARGUMENT', `u64 field out of range: ${v}`);
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw new DfsError('INVALID_ARGUMENT', `u64 field out of range: ${v}`);
   b.writeUInt32BE(Math.floor(v / U32), at);
   b.writeUInt32BE(v % U32, at + 4);
 }

@@ -87,7 +87,8 @@ export class FrameDecoder {
         }
         if (this.bufferedBytes < this.pendingBodyBytes) break;
         const n = this.pendingBodyBytes;
-        const scatter = n > 0 && this.scatterKinds?.has(this.pendingKind) === true && n > this.chunks[0]!.length;
+        const scatter =
+          n > 0 && this.scatterKinds?.has(this.pendingKind) === true && n > this.chunks[0]!.length;
         const frame: Frame = {
           kind: this.pendingKind as FrameKind,
           opcode: this.pendingOpcode,
@@ -103,7 +104,13 @@ export class FrameDecoder {
         throw new DfsError('PROTOCOL', `too many pending chunks (${this.chunks.length} > ${this.chunksMax})`);
       }
     } catch (err) {
-      if (err instanceof DfsError && (err.code === 'PROTOCOL' || err.code === 'FRAME_TOO_LARGE' || err.code === 'UNKNOWN_OPCODE' || err.code === 'MALFORMED')) {
+      if (
+        err instanceof DfsError &&
+        (err.code === 'PROTOCOL' ||
+          err.code === 'FRAME_TOO_LARGE' ||
+          err.code === 'UNKNOWN_OPCODE' ||
+          err.code === 'MALFORMED')
+      ) {
         this.fail(err);
       }
       throw err;
@@ -129,7 +136,10 @@ export class FrameDecoder {
     }
     const bodyBytes = frameBytes - FRAME_HEADER_TAIL_BYTES;
     if (bodyBytes > this.bodyBytesMax) {
-      throw new DfsError('FRAME_TOO_LARGE', `frame body of ${bodyBytes} bytes exceeds the limit of ${this.bodyBytesMax}`);
+      throw new DfsError(
+        'FRAME_TOO_LARGE',
+        `frame body of ${bodyBytes} bytes exceeds the limit of ${this.bodyBytesMax}`,
+      );
     }
     if (!FRAME_KINDS.has(kind)) throw new DfsError('MALFORMED', `unknown frame kind ${kind}`);
     if (flags !== 0) throw new DfsError('MALFORMED', `reserved flags set (0x${flags.toString(16)})`);

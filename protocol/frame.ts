@@ -45,7 +45,12 @@ export function bodyPieces(frame: Frame): readonly Buffer[] {
 }
 
 /** Header bytes for a frame whose body is written separately (payloads: no concat). */
-export function encodeFrameHeader(kind: FrameKind, opcode: number, requestId: number, bodyBytes: number): Buffer {
+export function encodeFrameHeader(
+  kind: FrameKind,
+  opcode: number,
+  requestId: number,
+  bodyBytes: number,
+): Buffer {
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   writeFrameHeader(header, 0, kind, opcode, requestId, bodyBytes);
   return header;

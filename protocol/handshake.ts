@@ -44,10 +44,14 @@ function encode(version: number, third: number): Buffer {
 }
 
 function checkMagic(b: Buffer, what: string): void {
-  if (b.length !== HANDSHAKE_BYTES) throw new DfsError('MALFORMED', `${what}: expected ${HANDSHAKE_BYTES} bytes, got ${b.length}`);
+  if (b.length !== HANDSHAKE_BYTES)
+    throw new DfsError('MALFORMED', `${what}: expected ${HANDSHAKE_BYTES} bytes, got ${b.length}`);
   const magic = b.readUInt32BE(0);
   if (magic !== MAGIC) {
-    throw new DfsError('PROTOCOL', `${what}: bad magic 0x${magic.toString(16).padStart(8, '0')} (not a DFS peer?)`);
+    throw new DfsError(
+      'PROTOCOL',
+      `${what}: bad magic 0x${magic.toString(16).padStart(8, '0')} (not a DFS peer?)`,
+    );
   }
   if (b.readUInt8(7) !== 0) throw new DfsError('MALFORMED', `${what}: reserved byte set`);
 }
@@ -79,6 +83,7 @@ export function checkHelloReply(reply: HelloReply): void {
       `protocol version mismatch: server speaks version ${reply.version}, this client speaks version ${PROTOCOL_VERSION}`,
     );
   }
-  if (reply.status === HandshakeStatus.ROLE_REFUSED) throw new DfsError('ACCESS_DENIED', 'server refused this connection role');
+  if (reply.status === HandshakeStatus.ROLE_REFUSED)
+    throw new DfsError('ACCESS_DENIED', 'server refused this connection role');
   throw new DfsError('PROTOCOL', `unknown handshake status ${reply.status}`);
 }

@@ -6,7 +6,15 @@
  */
 import { DfsError, errorCodeFromWire, errorCodeToWire } from './errors.js';
 import { FrameKind, frameWriter, sealFrame, type Frame } from './frame.js';
-import type { Block, DatanodeInfo, FileStatus, FileType, LocatedBlock, LocatedBlocks, ServerInfo } from './types.js';
+import type {
+  Block,
+  DatanodeInfo,
+  FileStatus,
+  FileType,
+  LocatedBlock,
+  LocatedBlocks,
+  ServerInfo,
+} from './types.js';
 import { WireReader } from './wire-reader.js';
 import type { WireWriter } from './wire-writer.js';
 
@@ -22,8 +30,15 @@ const FILE_STATUS_BYTES_MIN = 38;
 
 export const fileStatusCodec: Codec<FileStatus> = {
   encode(w, s) {
-    w.str(s.path).u8(s.type).u64(s.length).u16(s.replication).u64(s.blockBytes).u64(s.mtimeMs)
-      .u32(s.blockCount).bool(s.underConstruction).u32(s.childCount);
+    w.str(s.path)
+      .u8(s.type)
+      .u64(s.length)
+      .u16(s.replication)
+      .u64(s.blockBytes)
+      .u64(s.mtimeMs)
+      .u32(s.blockCount)
+      .bool(s.underConstruction)
+      .u32(s.childCount);
   },
   decode(r) {
     const path = r.str('path');
@@ -112,22 +127,33 @@ const REPLICA_HEALTH_BYTES_MIN = 7;
 /** Smallest BlockHealth: Block 24 + offset 8 + health 1 + an empty replica list 4. */
 const BLOCK_HEALTH_BYTES_MIN = 37;
 
-const replicaHealthListCodec = listCodec<ReplicaHealth>({
-  encode(w, v) {
-    datanodeInfoCodec.encode(w, v.node);
-    w.u8(v.state);
+const replicaHealthListCodec = listCodec<ReplicaHealth>(
+  {
+    encode(w, v) {
+      datanodeInfoCodec.encode(w, v.node);
+      w.u8(v.state);
+    },
+    decode: (r) => ({ node: datanodeInfoCodec.decode(r), state: r.u8('state') }),
   },
-  decode: (r) => ({ node: datanodeInfoCodec.decode(r), state: r.u8('state') }),
-}, REPLICA_HEALTH_BYTES_MIN);
+  REPLICA_HEALTH_BYTES_MIN,
+);
 
-const blockHealthListCodec = listCodec<BlockHealth>({
-  encode(w, v) {
-    blockCodec.encode(w, v.block);
-    w.u64(v.offset).u8(v.health);
-    replicaHealthListCodec.encode(w, v.replicas);
+const blockHealthListCodec = listCodec<BlockHealth>(
+  {
+    encode(w, v) {
+      blockCodec.encode(w, v.block);
+      w.u64(v.offset).u8(v.health);
+      replicaHealthListCodec.encode(w, v.replicas);
+    },
+    decode: (r) => ({
+      block: blockCodec.decode(r),
+      offset: r.u64('offset'),
+      health: r.u8('health'),
+      replicas: replicaHealthListCodec.decode(r),
+    }),
   },
-  decode: (r) => ({ block: blockCodec.decode(r), offset: r.u64('offset'), health: r.u8('health'), replicas: replicaHealthListCodec.decode(r) }),
-}, BLOCK_HEALTH_BYTES_MIN);
+  BLOCK_HEALTH_BYTES_MIN,
+);
 
 const empty: Codec<Record<string, never>> = {
   encode() {},
@@ -138,12 +164,30 @@ const empty: Codec<Record<string, never>> = {
 
 // ---- requests and responses ---------------------------------------------------------
 
-export interface MkdirRequest { path: string; parents: boolean }
-export interface ListRequest { path: string; startAfter: string; limit: number }
-export interface ListResponse { entries: FileStatus[]; hasMore: boolean }
-export interface PathRequest { path: string }
-export interface DeleteRequest { path: string; recursive: boolean }
-export interface RenameRequest { src: string; dst: string }
+export interface MkdirRequest {
+  path: string;
+  parents: boolean;
+}
+export interface ListRequest {
+  path: string;
+  startAfter: string;
+  limit: number;
+}
+export interface ListResponse {
+  entries: FileStatus[];
+  hasMore: boolean;
+}
+export interface PathRequest {
+  path: string;
+}
+export interface DeleteRequest {
+  path: string;
+  recursive: boolean;
+}
+export interface RenameRequest {
+  src: string;
+  dst: string;
+}
 export interface CreateRequest {
   path: string;
   clientName: string;
@@ -160,15 +204,42 @@ export interface AddBlockRequest {
   /** Node ids the writer could not reach, to avoid as targets. */
   excludeNodes: string[];
 }
-export interface CompleteRequest { path: string; clientName: string; last: Block | null }
-export interface CompleteResponse { completed: boolean }
-export interface AbandonBlockRequest { path: string; clientName: string; blockId: number }
-export interface RenewLeaseRequest { clientName: string }
-export interface GetBlockLocationsRequest { path: string; offset: number; length: number }
-export interface BadReplica { block: Block; nodeId: string }
-export interface ReportBadBlocksRequest { replicas: BadReplica[] }
-export interface BumpGenStampRequest { path: string; clientName: string; blockId: number }
-export interface BumpGenStampResponse { genStamp: number }
+export interface CompleteRequest {
+  path: string;
+  clientName: string;
+  last: Block | null;
+}
+export interface CompleteResponse {
+  completed: boolean;
+}
+export interface AbandonBlockRequest {
+  path: string;
+  clientName: string;
+  blockId: number;
+}
+export interface RenewLeaseRequest {
+  clientName: string;
+}
+export interface GetBlockLocationsRequest {
+  path: string;
+  offset: number;
+  length: number;
+}
+export interface BadReplica {
+  block: Block;
+  nodeId: string;
+}
+export interface ReportBadBlocksRequest {
+  replicas: BadReplica[];
+}
+export interface BumpGenStampRequest {
+  path: string;
+  clientName: string;
+  blockId: number;
+}
+export interface BumpGenStampResponse {
+  genStamp: number;
+}
 
 /** What a DataNode tells about itself when it registers and in every heartbeat. */
 export interface DatanodeStorageReport {
@@ -182,7 +253,9 @@ export interface RegisterRequest extends DatanodeStorageReport {
   host: string;
   port: number;
 }
-export interface HeartbeatRequest extends DatanodeStorageReport { activeTransfers: number }
+export interface HeartbeatRequest extends DatanodeStorageReport {
+  activeTransfers: number;
+}
 
 export const CommandType = {
   /** Delete these replicas. */
@@ -200,12 +273,23 @@ export interface DatanodeCommand {
   blocks: Block[];
   targets: DatanodeInfo[];
 }
-export interface HeartbeatResponse { commands: DatanodeCommand[] }
-export interface BlockReceivedRequest { nodeId: string; received: Block[]; deleted: number[] }
-export interface BlockReportRequest { nodeId: string; blocks: Block[] }
+export interface HeartbeatResponse {
+  commands: DatanodeCommand[];
+}
+export interface BlockReceivedRequest {
+  nodeId: string;
+  received: Block[];
+  deleted: number[];
+}
+export interface BlockReportRequest {
+  nodeId: string;
+  blocks: Block[];
+}
 
 export const SafeModeAction = { GET: 0, ENTER: 1, LEAVE: 2 } as const;
-export interface SafeModeRequest { action: number }
+export interface SafeModeRequest {
+  action: number;
+}
 export interface SafeModeResponse {
   on: boolean;
   /** Entered by an operator: only an operator leaves it. */
@@ -215,12 +299,20 @@ export interface SafeModeResponse {
   /** Human explanation: what it waits for. */
   status: string;
 }
-export interface SetReplicationRequest { path: string; replication: number }
+export interface SetReplicationRequest {
+  path: string;
+  replication: number;
+}
 export const DecommissionAction = { DECOMMISSION: 1, RECOMMISSION: 2 } as const;
 /** `node` is a node id or HOST:PORT as shown by datanodeReport. */
-export interface DecommissionRequest { node: string; action: number }
+export interface DecommissionRequest {
+  node: string;
+  action: number;
+}
 /** `node` as in DecommissionRequest. */
-export interface TriggerBlockReportRequest { node: string }
+export interface TriggerBlockReportRequest {
+  node: string;
+}
 export interface TriggerBlockReportResponse {
   /** The node `node` resolved to. */
   nodeId: string;
@@ -257,7 +349,9 @@ export interface DatanodeReportEntry extends DatanodeStorageReport {
   /** Replicas that report listed (0 when there was none). */
   lastBlockReportBlocks: number;
 }
-export interface DatanodeReportResponse { nodes: DatanodeReportEntry[] }
+export interface DatanodeReportResponse {
+  nodes: DatanodeReportEntry[];
+}
 
 /** `DatanodeReportEntry.state`. */
 export const DatanodeReportState = { LIVE: 1, DEAD: 2, DECOMMISSIONING: 3, DECOMMISSIONED: 4 } as const;
@@ -292,7 +386,10 @@ export const ReplicaState = {
   STALE: 5,
 } as const;
 
-export interface ReplicaHealth { node: DatanodeInfo; state: number }
+export interface ReplicaHealth {
+  node: DatanodeInfo;
+  state: number;
+}
 export interface BlockHealth {
   block: Block;
   /** Offset of the block's first byte within the file. */
@@ -301,7 +398,11 @@ export interface BlockHealth {
   replicas: ReplicaHealth[];
 }
 /** Blocks `startBlock` .. of a file, at most `limit` (0 = the default page). */
-export interface BlockHealthRequest { path: string; startBlock: number; limit: number }
+export interface BlockHealthRequest {
+  path: string;
+  startBlock: number;
+  limit: number;
+}
 export interface BlockHealthResponse {
   fileLength: number;
   replication: number;
@@ -333,13 +434,19 @@ export const rpcCodecs = {
         listCodec(fileStatusCodec, FILE_STATUS_BYTES_MIN).encode(w, v.entries);
         w.bool(v.hasMore);
       },
-      decode: (r) => ({ entries: listCodec(fileStatusCodec, FILE_STATUS_BYTES_MIN).decode(r), hasMore: r.bool('hasMore') }),
+      decode: (r) => ({
+        entries: listCodec(fileStatusCodec, FILE_STATUS_BYTES_MIN).decode(r),
+        hasMore: r.bool('hasMore'),
+      }),
     } as Codec<ListResponse>,
   },
   stat: {
     opcode: 0x03,
     mutates: false,
-    req: { encode: (w, v) => void w.str(v.path), decode: (r) => ({ path: r.str('path') }) } as Codec<PathRequest>,
+    req: {
+      encode: (w, v) => void w.str(v.path),
+      decode: (r) => ({ path: r.str('path') }),
+    } as Codec<PathRequest>,
     res: fileStatusCodec,
   },
   delete: {
@@ -365,7 +472,13 @@ export const rpcCodecs = {
     mutates: true,
     req: {
       encode: (w, v) =>
-        void w.str(v.path).str(v.clientName).bool(v.overwrite).bool(v.createParent).u16(v.replication).u64(v.blockBytes),
+        void w
+          .str(v.path)
+          .str(v.clientName)
+          .bool(v.overwrite)
+          .bool(v.createParent)
+          .u16(v.replication)
+          .u64(v.blockBytes),
       decode: (r) => ({
         path: r.str('path'),
         clientName: r.str('clientName'),
@@ -403,7 +516,11 @@ export const rpcCodecs = {
         w.str(v.path).str(v.clientName);
         optionalBlockCodec.encode(w, v.last);
       },
-      decode: (r) => ({ path: r.str('path'), clientName: r.str('clientName'), last: optionalBlockCodec.decode(r) }),
+      decode: (r) => ({
+        path: r.str('path'),
+        clientName: r.str('clientName'),
+        last: optionalBlockCodec.decode(r),
+      }),
     } as Codec<CompleteRequest>,
     res: {
       encode: (w, v) => void w.bool(v.completed),
@@ -453,8 +570,14 @@ export const rpcCodecs = {
     req: empty,
     res: {
       encode: (w, v) =>
-        void w.str(v.clusterId).str(v.version).bool(v.safeMode).u64(v.lastTxid).u64(v.fileCount)
-          .u64(v.directoryCount).u64(v.blockCount),
+        void w
+          .str(v.clusterId)
+          .str(v.version)
+          .bool(v.safeMode)
+          .u64(v.lastTxid)
+          .u64(v.fileCount)
+          .u64(v.directoryCount)
+          .u64(v.blockCount),
       decode: (r) => ({
         clusterId: r.str('clusterId'),
         version: r.str('version'),
@@ -469,13 +592,17 @@ export const rpcCodecs = {
   reportBadBlocks: {
     opcode: 0x0d,
     mutates: false,
-    req: listWrapper<ReportBadBlocksRequest, BadReplica>('replicas', {
-      encode(w, v) {
-        blockCodec.encode(w, v.block);
-        w.str(v.nodeId);
+    req: listWrapper<ReportBadBlocksRequest, BadReplica>(
+      'replicas',
+      {
+        encode(w, v) {
+          blockCodec.encode(w, v.block);
+          w.str(v.nodeId);
+        },
+        decode: (r) => ({ block: blockCodec.decode(r), nodeId: r.str('nodeId') }),
       },
-      decode: (r) => ({ block: blockCodec.decode(r), nodeId: r.str('nodeId') }),
-    }, 26),
+      26,
+    ),
     res: empty,
   },
   bumpGenStamp: {
@@ -494,28 +621,58 @@ export const rpcCodecs = {
     opcode: 0x0f,
     mutates: false,
     req: empty,
-    res: listWrapper<DatanodeReportResponse, DatanodeReportEntry>('nodes', {
-      encode(w, v) {
-        w.str(v.nodeId).str(v.host).u16(v.port).u8(v.state).u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes)
-          .u32(v.blockCount).u32(v.activeTransfers).u64(v.lastHeartbeatAgoMs).u64(v.lastBlockReportMs).u32(v.lastBlockReportBlocks);
+    res: listWrapper<DatanodeReportResponse, DatanodeReportEntry>(
+      'nodes',
+      {
+        encode(w, v) {
+          w.str(v.nodeId)
+            .str(v.host)
+            .u16(v.port)
+            .u8(v.state)
+            .u64(v.capacityBytes)
+            .u64(v.usedBytes)
+            .u64(v.remainingBytes)
+            .u32(v.blockCount)
+            .u32(v.activeTransfers)
+            .u64(v.lastHeartbeatAgoMs)
+            .u64(v.lastBlockReportMs)
+            .u32(v.lastBlockReportBlocks);
+        },
+        decode: (r) => ({
+          nodeId: r.str('nodeId'),
+          host: r.str('host'),
+          port: r.u16('port'),
+          state: r.u8('state'),
+          capacityBytes: r.u64('capacityBytes'),
+          usedBytes: r.u64('usedBytes'),
+          remainingBytes: r.u64('remainingBytes'),
+          blockCount: r.u32('blockCount'),
+          activeTransfers: r.u32('activeTransfers'),
+          lastHeartbeatAgoMs: r.u64('lastHeartbeatAgoMs'),
+          lastBlockReportMs: r.u64('lastBlockReportMs'),
+          lastBlockReportBlocks: r.u32('lastBlockReportBlocks'),
+        }),
+        // Smallest entry (empty nodeId and host): 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4 + 4 + 8 + 8 + 4 = 59 bytes.
       },
-      decode: (r) => ({
-        nodeId: r.str('nodeId'), host: r.str('host'), port: r.u16('port'), state: r.u8('state'),
-        capacityBytes: r.u64('capacityBytes'), usedBytes: r.u64('usedBytes'), remainingBytes: r.u64('remainingBytes'),
-        blockCount: r.u32('blockCount'), activeTransfers: r.u32('activeTransfers'), lastHeartbeatAgoMs: r.u64('lastHeartbeatAgoMs'),
-        lastBlockReportMs: r.u64('lastBlockReportMs'), lastBlockReportBlocks: r.u32('lastBlockReportBlocks'),
-      }),
-    // Smallest entry (empty nodeId and host): 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4 + 4 + 8 + 8 + 4 = 59 bytes.
-    }, 59),
+      59,
+    ),
   },
   safeMode: {
     opcode: 0x10,
     mutates: false,
-    req: { encode: (w, v) => void w.u8(v.action), decode: (r) => ({ action: r.u8('action') }) } as Codec<SafeModeRequest>,
+    req: {
+      encode: (w, v) => void w.u8(v.action),
+      decode: (r) => ({ action: r.u8('action') }),
+    } as Codec<SafeModeRequest>,
     res: {
-      encode: (w, v) => void w.bool(v.on).bool(v.manual).u64(v.reportedBlocks).u64(v.totalBlocks).str(v.status),
+      encode: (w, v) =>
+        void w.bool(v.on).bool(v.manual).u64(v.reportedBlocks).u64(v.totalBlocks).str(v.status),
       decode: (r) => ({
-        on: r.bool('on'), manual: r.bool('manual'), reportedBlocks: r.u64('reportedBlocks'), totalBlocks: r.u64('totalBlocks'), status: r.str('status'),
+        on: r.bool('on'),
+        manual: r.bool('manual'),
+        reportedBlocks: r.u64('reportedBlocks'),
+        totalBlocks: r.u64('totalBlocks'),
+        status: r.str('status'),
       }),
     } as Codec<SafeModeResponse>,
   },
@@ -548,8 +705,12 @@ export const rpcCodecs = {
         u64ListCodec.encode(w, v.missingBlockIds);
       },
       decode: (r) => ({
-        underReplicated: r.u64('underReplicated'), corrupt: r.u64('corrupt'), missing: r.u64('missing'), pendingCopies: r.u64('pendingCopies'),
-        corruptBlockIds: u64ListCodec.decode(r), missingBlockIds: u64ListCodec.decode(r),
+        underReplicated: r.u64('underReplicated'),
+        corrupt: r.u64('corrupt'),
+        missing: r.u64('missing'),
+        pendingCopies: r.u64('pendingCopies'),
+        corruptBlockIds: u64ListCodec.decode(r),
+        missingBlockIds: u64ListCodec.decode(r),
       }),
     } as Codec<ReplicationStatsResponse>,
   },
@@ -567,15 +728,21 @@ export const rpcCodecs = {
         w.bool(v.hasMore);
       },
       decode: (r) => ({
-        fileLength: r.u64('fileLength'), replication: r.u16('replication'), underConstruction: r.bool('underConstruction'),
-        blocks: blockHealthListCodec.decode(r), hasMore: r.bool('hasMore'),
+        fileLength: r.u64('fileLength'),
+        replication: r.u16('replication'),
+        underConstruction: r.bool('underConstruction'),
+        blocks: blockHealthListCodec.decode(r),
+        hasMore: r.bool('hasMore'),
       }),
     } as Codec<BlockHealthResponse>,
   },
   triggerBlockReport: {
     opcode: 0x15,
     mutates: false,
-    req: { encode: (w, v) => void w.str(v.node), decode: (r) => ({ node: r.str('node') }) } as Codec<TriggerBlockReportRequest>,
+    req: {
+      encode: (w, v) => void w.str(v.node),
+      decode: (r) => ({ node: r.str('node') }),
+    } as Codec<TriggerBlockReportRequest>,
     res: {
       encode: (w, v) => void w.str(v.nodeId).u64(v.lastBlockReportMs),
       decode: (r) => ({ nodeId: r.str('nodeId'), lastBlockReportMs: r.u64('lastBlockReportMs') }),
@@ -591,8 +758,13 @@ export const rpcCodecs = {
         w.u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes);
       },
       decode: (r) => ({
-        clusterId: r.str('clusterId'), nodeId: r.str('nodeId'), host: r.str('host'), port: r.u16('port'),
-        capacityBytes: r.u64('capacityBytes'), usedBytes: r.u64('usedBytes'), remainingBytes: r.u64('remainingBytes'),
+        clusterId: r.str('clusterId'),
+        nodeId: r.str('nodeId'),
+        host: r.str('host'),
+        port: r.u16('port'),
+        capacityBytes: r.u64('capacityBytes'),
+        usedBytes: r.u64('usedBytes'),
+        remainingBytes: r.u64('remainingBytes'),
       }),
     } as Codec<RegisterRequest>,
     res: empty,
@@ -602,20 +774,36 @@ export const rpcCodecs = {
     mutates: false,
     req: {
       encode: (w, v) =>
-        void w.str(v.nodeId).u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes).u32(v.activeTransfers),
+        void w
+          .str(v.nodeId)
+          .u64(v.capacityBytes)
+          .u64(v.usedBytes)
+          .u64(v.remainingBytes)
+          .u32(v.activeTransfers),
       decode: (r) => ({
-        nodeId: r.str('nodeId'), capacityBytes: r.u64('capacityBytes'), usedBytes: r.u64('usedBytes'),
-        remainingBytes: r.u64('remainingBytes'), activeTransfers: r.u32('activeTransfers'),
+        nodeId: r.str('nodeId'),
+        capacityBytes: r.u64('capacityBytes'),
+        usedBytes: r.u64('usedBytes'),
+        remainingBytes: r.u64('remainingBytes'),
+        activeTransfers: r.u32('activeTransfers'),
       }),
     } as Codec<HeartbeatRequest>,
-    res: listWrapper<HeartbeatResponse, DatanodeCommand>('commands', {
-      encode(w, v) {
-        w.u8(v.type);
-        blockListCodec.encode(w, v.blocks);
-        datanodeListCodec.encode(w, v.targets);
+    res: listWrapper<HeartbeatResponse, DatanodeCommand>(
+      'commands',
+      {
+        encode(w, v) {
+          w.u8(v.type);
+          blockListCodec.encode(w, v.blocks);
+          datanodeListCodec.encode(w, v.targets);
+        },
+        decode: (r) => ({
+          type: r.u8('type'),
+          blocks: blockListCodec.decode(r),
+          targets: datanodeListCodec.decode(r),
+        }),
       },
-      decode: (r) => ({ type: r.u8('type'), blocks: blockListCodec.decode(r), targets: datanodeListCodec.decode(r) }),
-    }, 9),
+      9,
+    ),
   },
   blockReceived: {
     opcode: 0x22,
@@ -626,7 +814,11 @@ export const rpcCodecs = {
         blockListCodec.encode(w, v.received);
         u64ListCodec.encode(w, v.deleted);
       },
-      decode: (r) => ({ nodeId: r.str('nodeId'), received: blockListCodec.decode(r), deleted: u64ListCodec.decode(r) }),
+      decode: (r) => ({
+        nodeId: r.str('nodeId'),
+        received: blockListCodec.decode(r),
+        deleted: u64ListCodec.decode(r),
+      }),
     } as Codec<BlockReceivedRequest>,
     res: empty,
   },
@@ -654,7 +846,12 @@ function listWrapper<M, T>(field: string, item: Codec<T>, minItemBytes: number):
 }
 
 /** RPCs only a DataNode may send. */
-export const DATANODE_RPCS: ReadonlySet<RpcName> = new Set(['register', 'heartbeat', 'blockReceived', 'blockReport'] as RpcName[]);
+export const DATANODE_RPCS: ReadonlySet<RpcName> = new Set([
+  'register',
+  'heartbeat',
+  'blockReceived',
+  'blockReport',
+] as RpcName[]);
 
 export type RpcName = keyof typeof rpcCodecs;
 type CodecValue<C> = C extends Codec<infer T> ? T : never;
@@ -694,7 +891,8 @@ export function encodeCommandsPending(): Buffer {
 
 /** Checks a NOTICE frame and returns its opcode; a body where none belongs is MALFORMED. */
 export function decodeNotice(frame: Frame): number {
-  if (frame.opcode !== NoticeOpcode.COMMANDS_PENDING) throw new DfsError('UNKNOWN_OPCODE', `unknown notice 0x${frame.opcode.toString(16)}`);
+  if (frame.opcode !== NoticeOpcode.COMMANDS_PENDING)
+    throw new DfsError('UNKNOWN_OPCODE', `unknown notice 0x${frame.opcode.toString(16)}`);
   new WireReader(frame.body, 'commandsPending notice').end();
   return frame.opcode;
 }

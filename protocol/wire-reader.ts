@@ -13,7 +13,10 @@ const U32 = 0x1_0000_0000;
 export class WireReader {
   private pos = 0;
 
-  constructor(private readonly buf: Buffer, private readonly what = 'frame') {}
+  constructor(
+    private readonly buf: Buffer,
+    private readonly what = 'frame',
+  ) {}
 
   get remaining(): number {
     return this.buf.length - this.pos;
@@ -21,7 +24,10 @@ export class WireReader {
 
   private need(bytes: number, field: string): void {
     if (this.buf.length - this.pos < bytes) {
-      throw new DfsError('MALFORMED', `${this.what}: truncated at ${field} (need ${bytes} bytes, have ${this.buf.length - this.pos})`);
+      throw new DfsError(
+        'MALFORMED',
+        `${this.what}: truncated at ${field} (need ${bytes} bytes, have ${this.buf.length - this.pos})`,
+      );
     }
   }
 

@@ -5,8 +5,12 @@
  * the same names (lower case, hyphenated), so what a script matches is what a person reads.
  */
 import {
-  BlockHealthState, DatanodeReportState, ReplicaState,
-  type BlockHealth, type DatanodeReportEntry, type ReplicationStatsResponse,
+  BlockHealthState,
+  DatanodeReportState,
+  ReplicaState,
+  type BlockHealth,
+  type DatanodeReportEntry,
+  type ReplicationStatsResponse,
 } from '../../protocol/namenode-messages.js';
 import { alignColumns, formatKeyValues, humanBytes, type Align } from './format.js';
 
@@ -67,10 +71,20 @@ export interface NodeTotals {
 }
 
 export function nodeTotals(nodes: readonly DatanodeReportEntry[]): NodeTotals {
-  const t: NodeTotals = { live: 0, dead: 0, decommissioning: 0, decommissioned: 0, capacityBytes: 0, usedBytes: 0, remainingBytes: 0, usedPercent: 0 };
+  const t: NodeTotals = {
+    live: 0,
+    dead: 0,
+    decommissioning: 0,
+    decommissioned: 0,
+    capacityBytes: 0,
+    usedBytes: 0,
+    remainingBytes: 0,
+    usedPercent: 0,
+  };
   for (const n of nodes) {
     const state = nodeStateName(n.state);
-    if (state === 'live' || state === 'dead' || state === 'decommissioning' || state === 'decommissioned') t[state]++;
+    if (state === 'live' || state === 'dead' || state === 'decommissioning' || state === 'decommissioned')
+      t[state]++;
     if (n.state === DatanodeReportState.DEAD) continue;
     t.capacityBytes += n.capacityBytes;
     t.usedBytes += n.usedBytes;
@@ -98,7 +112,12 @@ export interface ClusterReport extends NodeTotals, ReplicationStatsResponse {
 }
 
 export function reportNode(n: DatanodeReportEntry): ReportNode {
-  return { ...n, address: `${n.host}:${n.port}`, state: nodeStateName(n.state), usedPercent: percent(n.usedBytes, n.capacityBytes) };
+  return {
+    ...n,
+    address: `${n.host}:${n.port}`,
+    state: nodeStateName(n.state),
+    usedPercent: percent(n.usedBytes, n.capacityBytes),
+  };
 }
 
 /** `12 (blk_1, blk_2, ...)`: a count, with up to `max` of the block ids it samples. */
@@ -121,13 +140,28 @@ function withHuman(bytes: number): string {
   return bytes < 1024 ? String(bytes) : `${bytes} (${humanBytes(bytes)})`;
 }
 
-const NODE_ALIGN: readonly Align[] = ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'];
+const NODE_ALIGN: readonly Align[] = [
+  'left',
+  'left',
+  'left',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+  'left',
+  'left',
+];
 
 export function formatReport(r: ClusterReport): string[] {
   const lines = formatKeyValues([
     ['namenode', r.namenode],
     ['safeMode', r.safeMode ? 'ON (mutations are refused)' : 'off'],
-    ['dataNodes', `${r.live} live, ${r.dead} dead, ${r.decommissioning} decommissioning, ${r.decommissioned} decommissioned`],
+    [
+      'dataNodes',
+      `${r.live} live, ${r.dead} dead, ${r.decommissioning} decommissioning, ${r.decommissioned} decommissioned`,
+    ],
     ['capacity', withHuman(r.capacityBytes)],
     ['used', withHuman(r.usedBytes)],
     ['remaining', withHuman(r.remainingBytes)],
@@ -140,10 +174,30 @@ export function formatReport(r: ClusterReport): string[] {
   ]);
   if (r.nodes.length === 0) return lines;
   const rows = [
-    ['NODE', 'ADDRESS', 'STATE', 'CAPACITY', 'USED', 'REMAINING', 'USE%', 'BLOCKS', 'XFERS', 'LAST HEARTBEAT', 'LAST BLOCK REPORT'],
+    [
+      'NODE',
+      'ADDRESS',
+      'STATE',
+      'CAPACITY',
+      'USED',
+      'REMAINING',
+      'USE%',
+      'BLOCKS',
+      'XFERS',
+      'LAST HEARTBEAT',
+      'LAST BLOCK REPORT',
+    ],
     ...r.nodes.map((n) => [
-      n.nodeId, n.address, n.state, humanBytes(n.capacityBytes), humanBytes(n.usedBytes), humanBytes(n.remainingBytes),
-      `${n.usedPercent.toFixed(1)}%`, String(n.blockCount), String(n.activeTransfers), `${(n.lastHeartbeatAgoMs / 1000).toFixed(1)}s ago`,
+      n.nodeId,
+      n.address,
+      n.state,
+      humanBytes(n.capacityBytes),
+      humanBytes(n.usedBytes),
+      humanBytes(n.remainingBytes),
+      `${n.usedPercent.toFixed(1)}%`,
+      String(n.blockCount),
+      String(n.activeTransfers),
+      `${(n.lastHeartbeatAgoMs / 1000).toFixed(1)}s ago`,
       formatBlockReport(n.lastBlockReportMs, n.lastBlockReportBlocks),
     ]),
   ];
@@ -154,8 +208,12 @@ export function formatReport(r: ClusterReport): string[] {
 
 /** Worst first: a file's health is the worst of its blocks'. */
 const SEVERITY: readonly number[] = [
-  BlockHealthState.MISSING, BlockHealthState.CORRUPT, BlockHealthState.UNDER_REPLICATED,
-  BlockHealthState.OVER_REPLICATED, BlockHealthState.UNDER_CONSTRUCTION, BlockHealthState.HEALTHY,
+  BlockHealthState.MISSING,
+  BlockHealthState.CORRUPT,
+  BlockHealthState.UNDER_REPLICATED,
+  BlockHealthState.OVER_REPLICATED,
+  BlockHealthState.UNDER_CONSTRUCTION,
+  BlockHealthState.HEALTHY,
 ];
 
 export function worstHealth(blocks: readonly BlockHealth[]): number {
@@ -198,10 +256,18 @@ export interface FsckFile {
 
 export function fsckBlock(b: BlockHealth): FsckBlock {
   return {
-    block: blockName(b.block.blockId), blockId: b.block.blockId, genStamp: b.block.genStamp, numBytes: b.block.numBytes,
-    offset: b.offset, health: blockHealthName(b.health),
+    block: blockName(b.block.blockId),
+    blockId: b.block.blockId,
+    genStamp: b.block.genStamp,
+    numBytes: b.block.numBytes,
+    offset: b.offset,
+    health: blockHealthName(b.health),
     liveReplicas: b.replicas.filter((r) => r.state === ReplicaState.LIVE).length,
-    replicas: b.replicas.map((r) => ({ nodeId: r.node.nodeId, address: `${r.node.host}:${r.node.port}`, state: replicaStateName(r.state) })),
+    replicas: b.replicas.map((r) => ({
+      nodeId: r.node.nodeId,
+      address: `${r.node.host}:${r.node.port}`,
+      state: replicaStateName(r.state),
+    })),
   };
 }
 
@@ -242,8 +308,19 @@ export interface FsckDocument {
 
 export function emptyFsckSummary(path: string): FsckSummary {
   return {
-    path, status: 'HEALTHY', totalBytes: 0, directories: 0, files: 0, openFiles: 0, blocks: 0, healthyBlocks: 0,
-    underReplicatedBlocks: 0, overReplicatedBlocks: 0, corruptBlocks: 0, missingBlocks: 0, underConstructionBlocks: 0,
+    path,
+    status: 'HEALTHY',
+    totalBytes: 0,
+    directories: 0,
+    files: 0,
+    openFiles: 0,
+    blocks: 0,
+    healthyBlocks: 0,
+    underReplicatedBlocks: 0,
+    overReplicatedBlocks: 0,
+    corruptBlocks: 0,
+    missingBlocks: 0,
+    underConstructionBlocks: 0,
   };
 }
 
@@ -257,7 +334,12 @@ const SUMMARY_COUNTER: Readonly<Record<number, keyof FsckSummary>> = {
 };
 
 /** Adds one file and its blocks to the summary. */
-export function countFile(s: FsckSummary, length: number, underConstruction: boolean, blocks: readonly BlockHealth[]): void {
+export function countFile(
+  s: FsckSummary,
+  length: number,
+  underConstruction: boolean,
+  blocks: readonly BlockHealth[],
+): void {
   s.files++;
   if (underConstruction) s.openFiles++;
   s.totalBytes += length;

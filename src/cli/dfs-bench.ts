@@ -63,27 +63,79 @@ interface MetaCommandOptions extends Omit<MetaOptions, 'json' | 'workerScript' |
   json?: boolean;
 }
 
-const program = new Command('dfs-bench').description('DFS benchmarks (real processes on loopback)').showHelpAfterError();
+const program = new Command('dfs-bench')
+  .description('DFS benchmarks (real processes on loopback)')
+  .showHelpAfterError();
 
 program
   .command('meta')
-  .description('NameNode metadata throughput: mkdir, create+complete, stat, list, rename, delete (NNThroughput-style)')
+  .description(
+    'NameNode metadata throughput: mkdir, create+complete, stat, list, rename, delete (NNThroughput-style)',
+  )
   .option('--ops <n>', 'operations per phase', positiveInt, 50_000)
   .option('--clients <n>', 'concurrent client connections', positiveInt, 8)
   .option('--depth <n>', 'requests in flight per connection', positiveInt, 64)
-  .option('--client-processes <n>', 'spread the connections over this many worker processes (1 = in the bench process)', positiveInt, 1)
+  .option(
+    '--client-processes <n>',
+    'spread the connections over this many worker processes (1 = in the bench process)',
+    positiveInt,
+    1,
+  )
   .option('--namenode <host:port>', 'use this running NameNode instead of starting one in a temp dir')
-  .option('--namenode-pid <pid>', 'with --namenode on this machine: sample that process\'s CPU', positiveInt)
-  .option('--namenode-cpu-prof <dir>', 'CPU-profile the bench\'s NameNode (V8 .cpuprofile written to DIR) and show hot spots per phase')
-  .option('--sim-datanodes <n>', 'simulated-DataNode mode: N simulated DataNodes heartbeat and send block reports (alone and during create/stat)', nonNegativeInt, 0)
-  .option('--blocks-per-node <n>', 'sim mode: blocks in each node\'s full block report', positiveInt, 100)
-  .option('--sim-replication <n>', 'sim mode: replication of the blocks created for the reports', positiveInt, 3)
-  .option('--heartbeat-interval <ms>', 'sim mode: each node heartbeats this often (0 = back to back, as fast as the NameNode answers)', nonNegativeInt, 0)
-  .option('--sim-seconds <s>', 'sim mode: length of the heartbeat-only and report-only phases', positiveInt, 5)
-  .option('--sim-processes <n>', 'sim mode: worker processes the simulated nodes are spread over', positiveInt, 2)
-  .option('--sim-nodes-per-connection <n>', 'sim mode: simulated nodes sharing one DATANODE connection (1 = as a real cluster)', positiveInt, 1)
-  .option('--sim-heartbeat-depth <n>', 'sim mode: back-to-back heartbeats in flight per connection', positiveInt, 1)
-  .option('--sim-report-depth <n>', 'sim mode: full block reports in flight (all processes together)', positiveInt, 8)
+  .option('--namenode-pid <pid>', "with --namenode on this machine: sample that process's CPU", positiveInt)
+  .option(
+    '--namenode-cpu-prof <dir>',
+    "CPU-profile the bench's NameNode (V8 .cpuprofile written to DIR) and show hot spots per phase",
+  )
+  .option(
+    '--sim-datanodes <n>',
+    'simulated-DataNode mode: N simulated DataNodes heartbeat and send block reports (alone and during create/stat)',
+    nonNegativeInt,
+    0,
+  )
+  .option('--blocks-per-node <n>', "sim mode: blocks in each node's full block report", positiveInt, 100)
+  .option(
+    '--sim-replication <n>',
+    'sim mode: replication of the blocks created for the reports',
+    positiveInt,
+    3,
+  )
+  .option(
+    '--heartbeat-interval <ms>',
+    'sim mode: each node heartbeats this often (0 = back to back, as fast as the NameNode answers)',
+    nonNegativeInt,
+    0,
+  )
+  .option(
+    '--sim-seconds <s>',
+    'sim mode: length of the heartbeat-only and report-only phases',
+    positiveInt,
+    5,
+  )
+  .option(
+    '--sim-processes <n>',
+    'sim mode: worker processes the simulated nodes are spread over',
+    positiveInt,
+    2,
+  )
+  .option(
+    '--sim-nodes-per-connection <n>',
+    'sim mode: simulated nodes sharing one DATANODE connection (1 = as a real cluster)',
+    positiveInt,
+    1,
+  )
+  .option(
+    '--sim-heartbeat-depth <n>',
+    'sim mode: back-to-back heartbeats in flight per connection',
+    positiveInt,
+    1,
+  )
+  .option(
+    '--sim-report-depth <n>',
+    'sim mode: full block reports in flight (all processes together)',
+    positiveInt,
+    8,
+  )
   .option('--json', 'print one JSON document instead of the table')
   .addHelpText(
     'after',
@@ -155,7 +207,10 @@ interface DataCommandOptions {
 
 /** Both data suites and replication: how each timed phase waits for a quiet machine (bench/report.ts settleMachine). */
 const SETTLE_OPTION = [
-  '--settle-ms <ms>', 'before each timed phase: sync, then wait at most this long for the machine to go nearly idle (0 = neither)', nonNegativeInt, 15_000,
+  '--settle-ms <ms>',
+  'before each timed phase: sync, then wait at most this long for the machine to go nearly idle (0 = neither)',
+  nonNegativeInt,
+  15_000,
 ] as const;
 
 for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite[]) {
@@ -167,17 +222,40 @@ for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite
         : 'read throughput of a local cluster (dfs get path) against a raw TCP baseline, in the same run',
     )
     .option('--size <bytes>', 'bytes per file (1GiB, 256MiB, ...)', byteSize, 1024 * 1024 * 1024)
-    .option('--replication <n>', 'replication of the files (baseline: the same number of hops)', positiveInt, suite === 'upload' ? 3 : 1)
+    .option(
+      '--replication <n>',
+      'replication of the files (baseline: the same number of hops)',
+      positiveInt,
+      suite === 'upload' ? 3 : 1,
+    )
     .option('--concurrency <n>', 'files transferred at once', positiveInt, 1)
-    .option('--datanodes <n>', 'DataNode processes (and baseline hops); default max(3, replication)', positiveInt)
-    .option('--rounds <n>', 'baseline + DFS rounds (order alternating); figures are over all rounds', positiveInt, 1)
+    .option(
+      '--datanodes <n>',
+      'DataNode processes (and baseline hops); default max(3, replication)',
+      positiveInt,
+    )
+    .option(
+      '--rounds <n>',
+      'baseline + DFS rounds (order alternating); figures are over all rounds',
+      positiveInt,
+      1,
+    )
     .option('--warmup <n>', 'untimed baseline + DFS rounds first', nonNegativeInt, 1)
     .option(...SETTLE_OPTION)
     .option('--block-size <bytes>', 'DFS block size (default 64MiB)', byteSize)
     .option('--packet-size <bytes>', 'DFS packet payload (default 1MiB, the maximum)', byteSize)
     .option('--window <bytes>', 'DFS unacknowledged bytes in flight per writer (default 32MiB)', byteSize)
-    .option('--dir <dir>', 'where the daemons and baseline hops write (a temp dir inside it is removed at the end)', defaultBenchDir())
-    .option('--datanode-node-arg <arg>', 'extra node flag for every DataNode (e.g. --cpu-prof); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option(
+      '--dir <dir>',
+      'where the daemons and baseline hops write (a temp dir inside it is removed at the end)',
+      defaultBenchDir(),
+    )
+    .option(
+      '--datanode-node-arg <arg>',
+      'extra node flag for every DataNode (e.g. --cpu-prof); repeatable',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--json', 'print one JSON document instead of the table')
     .addHelpText(
       'after',
@@ -226,27 +304,50 @@ interface ReplicationCommandOptions {
 
 program
   .command('replication')
-  .description('time to restore full replication after a DataNode is killed or decommissioned, and its MiB/s against a raw copy baseline, in the same run')
+  .description(
+    'time to restore full replication after a DataNode is killed or decommissioned, and its MiB/s against a raw copy baseline, in the same run',
+  )
   .option('--mode <mode>', 'kill (SIGKILL the node) or decommission (drain it)', 'kill')
   .option('--datanodes <n>', 'DataNode processes (and baseline hops)', positiveInt, 4)
   .option('--files <n>', 'files loaded before the node is lost', positiveInt, 8)
   .option('--size <bytes>', 'bytes per file', byteSize, 128 * 1024 * 1024)
   .option('--replication <n>', 'replication of the files', positiveInt, 3)
   .option('--block-size <bytes>', 'DFS block size (default 64MiB)', byteSize)
-  .option('--rounds <n>', 'rounds, each on a freshly loaded cluster; figures are over all rounds', positiveInt, 1)
+  .option(
+    '--rounds <n>',
+    'rounds, each on a freshly loaded cluster; figures are over all rounds',
+    positiveInt,
+    1,
+  )
   .option('--dead-timeout <ms>', 'NameNode dead-node timeout for the bench cluster', positiveInt, 3000)
   .option('--heartbeat-interval <ms>', 'DataNode heartbeat interval for the bench cluster', positiveInt, 500)
-  .option('--transfers-per-node <n>', 'NameNode limit of copies per source node (default: the NameNode\'s); the baseline uses the same', positiveInt)
-  .option('--replication-interval <ms>', 'how often the replication monitor runs (default: the NameNode\'s)', positiveInt)
+  .option(
+    '--transfers-per-node <n>',
+    "NameNode limit of copies per source node (default: the NameNode's); the baseline uses the same",
+    positiveInt,
+  )
+  .option(
+    '--replication-interval <ms>',
+    "how often the replication monitor runs (default: the NameNode's)",
+    positiveInt,
+  )
   .option(...SETTLE_OPTION)
-  .option('--dir <dir>', 'where the daemons and baseline hops write (a temp dir inside it is removed at the end)', defaultBenchDir())
+  .option(
+    '--dir <dir>',
+    'where the daemons and baseline hops write (a temp dir inside it is removed at the end)',
+    defaultBenchDir(),
+  )
   .option('--json', 'print one JSON document instead of the table')
-  .addHelpText('after', `
+  .addHelpText(
+    'after',
+    `
 Target: re-replication at least 70% of the baseline's MiB/s.
   dfs-bench replication --files 8 --size 128MiB --mode kill --rounds 3
-  dfs-bench replication --files 8 --size 128MiB --mode decommission --rounds 3`)
+  dfs-bench replication --files 8 --size 128MiB --mode decommission --rounds 3`,
+  )
   .action(async (opts: ReplicationCommandOptions) => {
-    if (opts.mode !== 'kill' && opts.mode !== 'decommission') throw new InvalidArgumentError(`--mode must be kill or decommission, not ${opts.mode}`);
+    if (opts.mode !== 'kill' && opts.mode !== 'decommission')
+      throw new InvalidArgumentError(`--mode must be kill or decommission, not ${opts.mode}`);
     const report = await runReplicationBench({
       ...opts,
       mode: opts.mode,

@@ -7,7 +7,13 @@
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_NAMENODE_PORT } from '../common/config.js';
 import { registerAdminCommands } from './commands/admin.js';
-import { EXIT_FAILED, EXIT_USAGE, commandName, describeError, printError } from './commands/command-context.js';
+import {
+  EXIT_FAILED,
+  EXIT_USAGE,
+  commandName,
+  describeError,
+  printError,
+} from './commands/command-context.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerFsckCommand } from './commands/fsck.js';
 import { registerNamespaceCommands } from './commands/namespace.js';

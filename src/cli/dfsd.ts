@@ -5,7 +5,13 @@
  */
 import { Command, Option } from 'commander';
 import { DfsError } from '../../protocol/errors.js';
-import { DATANODE_DEFAULTS, NAMENODE_DEFAULTS, resolveConfig, type DataNodeConfig, type NameNodeConfig } from '../common/config.js';
+import {
+  DATANODE_DEFAULTS,
+  NAMENODE_DEFAULTS,
+  resolveConfig,
+  type DataNodeConfig,
+  type NameNodeConfig,
+} from '../common/config.js';
 import { DataNode } from '../datanode/datanode.js';
 import { createLogger } from '../common/logger.js';
 import { formatNameDir } from '../namenode/name-dir.js';
@@ -14,7 +20,8 @@ import { runLocalCluster } from '../local/local-cluster-main.js';
 
 function intArg(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new DfsError('INVALID_ARGUMENT', `not a non-negative integer: ${value}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new DfsError('INVALID_ARGUMENT', `not a non-negative integer: ${value}`);
   return n;
 }
 
@@ -61,7 +68,17 @@ program
   .option('--force', 'with --format: erase an existing name directory')
   .option('--cluster-id <id>', 'with --format: use this cluster id instead of a random one')
   .option('--config <file>', 'JSON configuration file (section "namenode")')
-  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+  .addOption(
+    new Option('--log-level <level>', 'log level').choices([
+      'trace',
+      'debug',
+      'info',
+      'warn',
+      'error',
+      'fatal',
+      'silent',
+    ]),
+  )
   .action(async (opts: Record<string, string | number | boolean | undefined>) => {
     const config = resolveConfig<NameNodeConfig>('namenode', NAMENODE_DEFAULTS, {
       file: opts.config as string | undefined,
@@ -74,7 +91,10 @@ program
     });
     const log = createLogger({ name: 'namenode', level: config.logLevel as 'info' });
     if (opts.format) {
-      const v = await formatNameDir(config.nameDir, { force: Boolean(opts.force), clusterId: opts.clusterId as string | undefined });
+      const v = await formatNameDir(config.nameDir, {
+        force: Boolean(opts.force),
+        clusterId: opts.clusterId as string | undefined,
+      });
       log.info({ nameDir: config.nameDir, clusterId: v.clusterId }, 'name directory formatted');
       return;
     }
@@ -88,12 +108,29 @@ program
   .command('datanode')
   .description('run a DataNode')
   .option('--namenode <host:port>', `NameNode address (default ${DATANODE_DEFAULTS.namenode})`)
-  .option('--data-dir <dir>', 'data directory; repeat for several disks', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+  .option(
+    '--data-dir <dir>',
+    'data directory; repeat for several disks',
+    (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
+  )
   .option('--host <host>', `address to listen on (default ${DATANODE_DEFAULTS.host})`)
-  .option('--advertise-host <host>', 'address others use to reach this node (default: the listen address, or as seen by the NameNode)')
+  .option(
+    '--advertise-host <host>',
+    'address others use to reach this node (default: the listen address, or as seen by the NameNode)',
+  )
   .option('--port <port>', `data port, 0 picks a free one (default ${DATANODE_DEFAULTS.port})`, intArg)
   .option('--config <file>', 'JSON configuration file (section "datanode")')
-  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+  .addOption(
+    new Option('--log-level <level>', 'log level').choices([
+      'trace',
+      'debug',
+      'info',
+      'warn',
+      'error',
+      'fatal',
+      'silent',
+    ]),
+  )
   .action(async (opts: Record<string, string | number | string[] | undefined>) => {
     const config = resolveConfig<DataNodeConfig>('datanode', DATANODE_DEFAULTS, {
       file: opts.config as string | undefined,

@@ -51,7 +51,11 @@ export type Align = 'left' | 'right';
  * one space. The last column is never padded, so lines carry no trailing blanks. Widths are
  * counted in UTF-16 code units, which is right for the ASCII columns this is used with.
  */
-export function alignColumns(rows: readonly (readonly string[])[], align: readonly Align[], minWidths: readonly number[] = []): string[] {
+export function alignColumns(
+  rows: readonly (readonly string[])[],
+  align: readonly Align[],
+  minWidths: readonly number[] = [],
+): string[] {
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => {
@@ -83,7 +87,13 @@ export const LS_MIN_WIDTHS: readonly number[] = [1, 3, 5, 16, 0];
 /** One `ls` row: `d`/`-`, replication (`-` for directories), human size, mtime, full path. */
 export function lsRow(status: FileStatus, fullPath: string): string[] {
   const isDir = status.type === FileType.DIRECTORY;
-  return [isDir ? 'd' : '-', isDir ? '-' : String(status.replication), humanBytes(status.length), formatDateTime(status.mtimeMs), fullPath];
+  return [
+    isDir ? 'd' : '-',
+    isDir ? '-' : String(status.replication),
+    humanBytes(status.length),
+    formatDateTime(status.mtimeMs),
+    fullPath,
+  ];
 }
 
 export function formatLsRows(rows: readonly (readonly string[])[]): string[] {

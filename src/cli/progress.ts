@@ -112,7 +112,9 @@ export class ProgressBar {
     this.ended = true;
     const seconds = Math.max(0, this.nowMs() - this.startedMs) / 1000;
     const rate = seconds > 0 ? bytes / seconds : null;
-    const text = summary ?? `${this.options.label}: ${humanBytes(bytes)} (${bytes} bytes) in ${formatSeconds(seconds)}, ${formatRate(rate)}`;
+    const text =
+      summary ??
+      `${this.options.label}: ${humanBytes(bytes)} (${bytes} bytes) in ${formatSeconds(seconds)}, ${formatRate(rate)}`;
     this.options.output.write(`${this.drawn ? '\r' : ''}${text}\x1b[K\n`);
     this.drawn = false;
   }
@@ -136,7 +138,10 @@ export class ProgressBar {
   private record(now: number, bytes: number): void {
     this.samples.push({ atMs: now, bytes });
     // Keep one sample at or before the window start, so the window is always covered.
-    while (this.samples.length > 2 && (this.samples[1]!.atMs <= now - this.rateWindowMs || this.samples.length > SAMPLES_MAX)) {
+    while (
+      this.samples.length > 2 &&
+      (this.samples[1]!.atMs <= now - this.rateWindowMs || this.samples.length > SAMPLES_MAX)
+    ) {
       this.samples.shift();
     }
   }

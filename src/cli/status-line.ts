@@ -17,7 +17,10 @@ export class StatusLine {
   private shown = false;
   private readonly enabled: boolean;
 
-  constructor(json: boolean, private readonly output: StatusOutput = process.stderr) {
+  constructor(
+    json: boolean,
+    private readonly output: StatusOutput = process.stderr,
+  ) {
     this.enabled = !json && output.isTTY === true;
   }
 

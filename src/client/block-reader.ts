@@ -22,9 +22,21 @@ export interface ReadReplicaOptions {
   onPacket?: ((waitUs: number) => void) | undefined;
 }
 
-export async function* readReplica(replica: DatanodeInfo, block: Block, from: number, to: number, options: ReadReplicaOptions = {}): AsyncGenerator<Buffer> {
+export async function* readReplica(
+  replica: DatanodeInfo,
+  block: Block,
+  from: number,
+  to: number,
+  options: ReadReplicaOptions = {},
+): AsyncGenerator<Buffer> {
   const { idleTimeoutMs = 30_000, onPacket } = options;
-  const conn = await DataConnection.open({ host: replica.host, port: replica.port, role: Role.CLIENT, label: replica.nodeId, idleTimeoutMs });
+  const conn = await DataConnection.open({
+    host: replica.host,
+    port: replica.port,
+    role: Role.CLIENT,
+    label: replica.nodeId,
+    idleTimeoutMs,
+  });
   const queue: Frame[] = [];
   let closed: DfsError | null = null;
   let ended = false;
@@ -52,7 +64,14 @@ export async function* readReplica(replica: DatanodeInfo, block: Block, from: nu
         if (queue.length < QUEUE_HIGH / 2) conn.resume();
         return f;
       }
-      if (ended) throw closed ?? new DfsError('CONNECTION', `${replica.nodeId} closed the connection before the end of block ${block.blockId}`);
+      if (ended)
+        throw (
+          closed ??
+          new DfsError(
+            'CONNECTION',
+            `${replica.nodeId} closed the connection before the end of block ${block.blockId}`,
+          )
+        );
       await new Promise<void>((resolve) => (wake = resolve));
       wake = null;
     }
@@ -62,24 +81,35 @@ export async function* readReplica(replica: DatanodeInfo, block: Block, from: nu
     conn.send(encodeDataRequest('readBlock', 1, { block, offset: from, length: to - from }));
     const first = await next();
     if (first.kind === FrameKind.ERROR) throw decodeError(first);
-    if (first.kind !== FrameKind.RESPONSE) throw new DfsError('PROTOCOL', `unexpected frame kind ${first.kind} from ${replica.nodeId}`);
+    if (first.kind !== FrameKind.RESPONSE)
+      throw new DfsError('PROTOCOL', `unexpected frame kind ${first.kind} from ${replica.nodeId}`);
     const head = decodeDataBody(dataCodecs.readBlock.res, first, 'read block response');
     if (head.startOffset > from || head.startOffset + head.length < to) {
-      throw new DfsError('PROTOCOL', `${replica.nodeId} offers ${head.startOffset}+${head.length}, asked ${from}..${to}`);
+      throw new DfsError(
+        'PROTOCOL',
+        `${replica.nodeId} offers ${head.startOffset}+${head.length}, asked ${from}..${to}`,
+      );
     }
     let expectOffset = head.startOffset;
     let seqno = 0;
     for (;;) {
       const f = await next();
       if (f.kind === FrameKind.ERROR) throw decodeError(f);
-      if (f.kind !== FrameKind.PACKET) throw new DfsError('PROTOCOL', `unexpected frame kind ${f.kind} from ${replica.nodeId}`);
+      if (f.kind !== FrameKind.PACKET)
+        throw new DfsError('PROTOCOL', `unexpected frame kind ${f.kind} from ${replica.nodeId}`);
       const p = decodePacket(f, head.chunkBytes);
       if (p.seqno !== seqno++ || p.offsetInBlock !== expectOffset || p.blockId !== block.blockId) {
-        throw new DfsError('PROTOCOL', `${replica.nodeId} sent packet ${p.seqno} at ${p.offsetInBlock}, expected ${seqno - 1} at ${expectOffset}`);
+        throw new DfsError(
+          'PROTOCOL',
+          `${replica.nodeId} sent packet ${p.seqno} at ${p.offsetInBlock}, expected ${seqno - 1} at ${expectOffset}`,
+        );
       }
       const bad = firstBadChunkInPieces(p.payload, p.checksums, head.chunkBytes);
       if (bad >= 0) {
-        throw new DfsError('CHECKSUM', `checksum mismatch in block ${block.blockId} at offset ${p.offsetInBlock + bad * head.chunkBytes} on ${replica.nodeId}`);
+        throw new DfsError(
+          'CHECKSUM',
+          `checksum mismatch in block ${block.blockId} at offset ${p.offsetInBlock + bad * head.chunkBytes} on ${replica.nodeId}`,
+        );
       }
       const lo = Math.max(from, p.offsetInBlock) - p.offsetInBlock;
       const hi = Math.min(to, p.offsetInBlock + p.payloadBytes) - p.offsetInBlock;
@@ -87,7 +117,11 @@ export async function* readReplica(replica: DatanodeInfo, block: Block, from: nu
       if (hi > lo) for (const piece of slicePieces(p.payload, lo, hi - lo)) yield piece;
       if (p.last || expectOffset >= head.startOffset + head.length) break;
     }
-    if (expectOffset < to) throw new DfsError('PROTOCOL', `${replica.nodeId} ended block ${block.blockId} at ${expectOffset}, before ${to}`);
+    if (expectOffset < to)
+      throw new DfsError(
+        'PROTOCOL',
+        `${replica.nodeId} ended block ${block.blockId} at ${expectOffset}, before ${to}`,
+      );
   } finally {
     conn.close();
   }

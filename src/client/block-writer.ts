@@ -81,7 +81,10 @@ export class BlockWriter {
       exclude.push(lb.locations[bad.badIndex]!.nodeId);
       await host.client.abandonBlock(host.path, lb.block.blockId);
     }
-    throw new DfsError('CONNECTION', `${host.path}: could not build a write pipeline after ${SETUP_ATTEMPTS} attempts (excluded ${exclude.join(', ')}): ${lastErr?.message}`);
+    throw new DfsError(
+      'CONNECTION',
+      `${host.path}: could not build a write pipeline after ${SETUP_ATTEMPTS} attempts (excluded ${exclude.join(', ')}): ${lastErr?.message}`,
+    );
   }
 
   /** Every packet up to the last one has been acknowledged. */
@@ -115,16 +118,27 @@ export class BlockWriter {
 
   private transmit(p: OutPacket): void {
     p.sentAt = performance.now();
-    const header = encodePacketHeader(this.pipeline!.requestId, {
-      blockId: this.block.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last, payloadBytes: p.payload.length,
-    }, p.checksums);
+    const header = encodePacketHeader(
+      this.pipeline!.requestId,
+      {
+        blockId: this.block.blockId,
+        offsetInBlock: p.offsetInBlock,
+        seqno: p.seqno,
+        last: p.last,
+        payloadBytes: p.payload.length,
+      },
+      p.checksums,
+    );
     this.pipeline!.sendPacket(header, p.payload);
   }
 
   private onAck(ack: Ack): void {
     const head = this.unacked[0];
     if (head === undefined || head.seqno !== ack.seqno) {
-      this.onPipelineFailure(0, new DfsError('PROTOCOL', `ack for seqno ${ack.seqno}, expected ${head?.seqno ?? 'none'}`));
+      this.onPipelineFailure(
+        0,
+        new DfsError('PROTOCOL', `ack for seqno ${ack.seqno}, expected ${head?.seqno ?? 'none'}`),
+      );
       return;
     }
     this.unacked.shift();
@@ -161,13 +175,23 @@ export class BlockWriter {
       const dropped = this.targets[bad];
       this.targets = this.targets.filter((_, i) => i !== bad);
       if (this.targets.length === 0) {
-        throw new DfsError('BLOCK_UNAVAILABLE', `${path}: every DataNode in the pipeline for block ${this.block.blockId} failed (last: ${lastErr.message})`);
+        throw new DfsError(
+          'BLOCK_UNAVAILABLE',
+          `${path}: every DataNode in the pipeline for block ${this.block.blockId} failed (last: ${lastErr.message})`,
+        );
       }
-      const { genStamp } = await client.rpc.call('bumpGenStamp', { path, clientName: client.clientName, blockId: this.block.blockId });
+      const { genStamp } = await client.rpc.call('bumpGenStamp', {
+        path,
+        clientName: client.clientName,
+        blockId: this.block.blockId,
+      });
       this.block = { ...this.block, genStamp };
       const pipeline = new WritePipeline(this.targets);
       const failed = await pipeline.open(
-        { blockId: this.block.blockId, genStamp, numBytes: this.ackedInBlock }, WriteStage.RECOVER, client.clientName, this.host.chunkBytes,
+        { blockId: this.block.blockId, genStamp, numBytes: this.ackedInBlock },
+        WriteStage.RECOVER,
+        client.clientName,
+        this.host.chunkBytes,
         { onAck: (ack) => this.onAck(ack), onFailure: (i, err) => this.onPipelineFailure(i, err) },
       );
       if (failed !== null) {
@@ -175,7 +199,9 @@ export class BlockWriter {
         lastErr = failed.err;
         continue;
       }
-      this.host.onRecovered(`pipeline for block ${this.block.blockId} rebuilt without ${dropped?.nodeId} (${cause.message})`);
+      this.host.onRecovered(
+        `pipeline for block ${this.block.blockId} rebuilt without ${dropped?.nodeId} (${cause.message})`,
+      );
       this.pipeline = pipeline;
       this.seqno = 0;
       for (const p of this.unacked) {
@@ -184,6 +210,9 @@ export class BlockWriter {
       }
       return;
     }
-    throw new DfsError('CONNECTION', `${path}: pipeline recovery failed after ${RECOVERY_ATTEMPTS} attempts: ${lastErr.message}`);
+    throw new DfsError(
+      'CONNECTION',
+      `${path}: pipeline recovery failed after ${RECOVERY_ATTEMPTS} attempts: ${lastErr.message}`,
+    );
   }
 }

@@ -15,7 +15,12 @@ import { DfsOutputStream, type OutputStreamOptions } from './dfs-output-stream.j
 import { RpcConnection } from './rpc-connection.js';
 import { Role } from '../../protocol/handshake.js';
 import {
-  DecommissionAction, SafeModeAction, type BlockHealth, type BlockHealthResponse, type ReplicationStatsResponse, type SafeModeResponse,
+  DecommissionAction,
+  SafeModeAction,
+  type BlockHealth,
+  type BlockHealthResponse,
+  type ReplicationStatsResponse,
+  type SafeModeResponse,
 } from '../../protocol/namenode-messages.js';
 
 /**
@@ -57,7 +62,10 @@ export const DEFAULT_REPLICATION = 3;
 export const DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024;
 
 export function namenodeAddressFrom(option?: string): { host: string; port: number } {
-  return parseHostPort(option ?? process.env.DFS_NAMENODE ?? `127.0.0.1:${DEFAULT_NAMENODE_PORT}`, DEFAULT_NAMENODE_PORT);
+  return parseHostPort(
+    option ?? process.env.DFS_NAMENODE ?? `127.0.0.1:${DEFAULT_NAMENODE_PORT}`,
+    DEFAULT_NAMENODE_PORT,
+  );
 }
 
 export class DfsClient {
@@ -72,7 +80,12 @@ export class DfsClient {
   constructor(options: DfsClientOptions = {}) {
     const { host, port } = namenodeAddressFrom(options.namenode);
     this.clientName = options.clientName ?? `dfs-client-${process.pid}-${randomUUID().slice(0, 8)}`;
-    this.rpc = new RpcConnection({ host, port, role: options.role ?? Role.CLIENT, requestTimeoutMs: options.requestTimeoutMs ?? 60_000 });
+    this.rpc = new RpcConnection({
+      host,
+      port,
+      role: options.role ?? Role.CLIENT,
+      requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
+    });
     this.leaseRenewIntervalMs = options.leaseRenewIntervalMs ?? 10_000;
     this.defaultReplication = options.defaultReplication ?? DEFAULT_REPLICATION;
     this.defaultBlockBytes = options.defaultBlockBytes ?? DEFAULT_BLOCK_BYTES;
@@ -108,7 +121,11 @@ export class DfsClient {
   }
 
   /** One page of a directory listing, names after `startAfter` in byte order. */
-  listPage(path: string, startAfter = '', limit = LIST_LIMIT_DEFAULT): Promise<{ entries: FileStatus[]; hasMore: boolean }> {
+  listPage(
+    path: string,
+    startAfter = '',
+    limit = LIST_LIMIT_DEFAULT,
+  ): Promise<{ entries: FileStatus[]; hasMore: boolean }> {
     return this.rpc.call('list', { path, startAfter, limit });
   }
 
@@ -144,7 +161,14 @@ export class DfsClient {
 
   /** Safe mode state; `action` enters or leaves it (operators: needs role ADMIN). */
   safeMode(action: 'get' | 'enter' | 'leave' = 'get'): Promise<SafeModeResponse> {
-    return this.rpc.call('safeMode', { action: action === 'enter' ? SafeModeAction.ENTER : action === 'leave' ? SafeModeAction.LEAVE : SafeModeAction.GET });
+    return this.rpc.call('safeMode', {
+      action:
+        action === 'enter'
+          ? SafeModeAction.ENTER
+          : action === 'leave'
+            ? SafeModeAction.LEAVE
+            : SafeModeAction.GET,
+    });
   }
 
   /** Resolves once safe mode is off (polling), or fails with TIMEOUT. */
@@ -153,7 +177,8 @@ export class DfsClient {
     for (;;) {
       const s = await this.safeMode('get');
       if (!s.on) return s;
-      if (Date.now() > deadline) throw new DfsError('TIMEOUT', `still in safe mode after ${timeoutMs} ms: ${s.status}`);
+      if (Date.now() > deadline)
+        throw new DfsError('TIMEOUT', `still in safe mode after ${timeoutMs} ms: ${s.status}`);
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
@@ -165,7 +190,10 @@ export class DfsClient {
 
   /** Drains a DataNode (id or HOST:PORT) before it leaves, or returns it to service (role ADMIN). */
   async decommission(node: string, on = true): Promise<void> {
-    await this.rpc.call('decommission', { node, action: on ? DecommissionAction.DECOMMISSION : DecommissionAction.RECOMMISSION });
+    await this.rpc.call('decommission', {
+      node,
+      action: on ? DecommissionAction.DECOMMISSION : DecommissionAction.RECOMMISSION,
+    });
   }
 
   replicationStats(): Promise<ReplicationStatsResponse> {
@@ -178,7 +206,9 @@ export class DfsClient {
   }
 
   /** A file's replication and the health of every block, fetched page by page. */
-  async blockHealth(path: string): Promise<{ replication: number; fileLength: number; blocks: BlockHealth[] }> {
+  async blockHealth(
+    path: string,
+  ): Promise<{ replication: number; fileLength: number; blocks: BlockHealth[] }> {
     const first = await this.blockHealthPage(path);
     const blocks = [...first.blocks];
     for (let page = first; page.hasMore && page.blocks.length > 0;) {
@@ -206,7 +236,10 @@ export class DfsClient {
 
   /** Streams a local file into DFS. */
   async put(localPath: string, remotePath: string, options: OutputStreamOptions = {}): Promise<void> {
-    await pipeline(fs.createReadStream(localPath, { highWaterMark: 1024 * 1024 }), this.create(remotePath, options));
+    await pipeline(
+      fs.createReadStream(localPath, { highWaterMark: 1024 * 1024 }),
+      this.create(remotePath, options),
+    );
   }
 
   /** Streams a DFS file into a local file. */

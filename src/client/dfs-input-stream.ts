@@ -29,7 +29,11 @@ export class DfsInputStream extends Readable {
   bytesRead = 0;
   fileLength = 0;
 
-  constructor(private readonly client: DfsClient, readonly path: string, private readonly options: InputStreamOptions = {}) {
+  constructor(
+    private readonly client: DfsClient,
+    readonly path: string,
+    private readonly options: InputStreamOptions = {},
+  ) {
     super({ highWaterMark: 1024 * 1024, signal: options.signal });
   }
 
@@ -71,8 +75,15 @@ export class DfsInputStream extends Readable {
     const start = this.options.offset ?? 0;
     const located = await this.client.getBlockLocations(this.path, start, this.options.length ?? 0);
     this.fileLength = located.fileLength;
-    if (start > located.fileLength) throw new DfsError('INVALID_ARGUMENT', `${this.path}: offset ${start} is past the end (${located.fileLength} bytes)`);
-    const end = this.options.length === undefined ? located.fileLength : Math.min(located.fileLength, start + this.options.length);
+    if (start > located.fileLength)
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `${this.path}: offset ${start} is past the end (${located.fileLength} bytes)`,
+      );
+    const end =
+      this.options.length === undefined
+        ? located.fileLength
+        : Math.min(located.fileLength, start + this.options.length);
     for (const lb of located.blocks) {
       const from = Math.max(start, lb.offset) - lb.offset;
       const to = Math.min(end, lb.offset + lb.block.numBytes) - lb.offset;
@@ -89,7 +100,9 @@ export class DfsInputStream extends Readable {
       for (const replica of locations) {
         if (failures.some((f) => f.startsWith(`${replica.nodeId}:`))) continue;
         try {
-          for await (const buf of readReplica(replica, lb.block, pos, to, { onPacket: this.options.onPacket })) {
+          for await (const buf of readReplica(replica, lb.block, pos, to, {
+            onPacket: this.options.onPacket,
+          })) {
             pos += buf.length;
             yield buf;
           }
@@ -98,7 +111,9 @@ export class DfsInputStream extends Readable {
           const e = err as DfsError;
           failures.push(`${replica.nodeId}: ${e.message}`);
           if (e.code === 'CHECKSUM') {
-            await this.client.rpc.call('reportBadBlocks', { replicas: [{ block: lb.block, nodeId: replica.nodeId }] }).catch(() => {});
+            await this.client.rpc
+              .call('reportBadBlocks', { replicas: [{ block: lb.block, nodeId: replica.nodeId }] })
+              .catch(() => {});
           }
           this.emit('failover', { block: lb.block.blockId, replica: replica.nodeId, error: e.message });
         }
@@ -109,7 +124,8 @@ export class DfsInputStream extends Readable {
     }
     throw new DfsError(
       'BLOCK_UNAVAILABLE',
-      `${this.path}: no good replica of block ${lb.block.blockId} (offset ${lb.offset}) is left` + (failures.length ? `: ${failures.join('; ')}` : ' (no live DataNode holds it)'),
+      `${this.path}: no good replica of block ${lb.block.blockId} (offset ${lb.offset}) is left` +
+        (failures.length ? `: ${failures.join('; ')}` : ' (no live DataNode holds it)'),
     );
   }
 }

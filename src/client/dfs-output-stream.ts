@@ -62,10 +62,17 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   bytesAcked = 0;
   bytesWritten = 0;
 
-  constructor(readonly client: DfsClient, readonly path: string, private readonly options: OutputStreamOptions = {}) {
+  constructor(
+    readonly client: DfsClient,
+    readonly path: string,
+    private readonly options: OutputStreamOptions = {},
+  ) {
     super({ highWaterMark: 1024 * 1024, signal: options.signal });
     this.chunkBytes = options.chunkBytes ?? CHUNK_BYTES_DEFAULT;
-    this.packetBytes = Math.max(this.chunkBytes, Math.floor((options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT) / this.chunkBytes) * this.chunkBytes);
+    this.packetBytes = Math.max(
+      this.chunkBytes,
+      Math.floor((options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT) / this.chunkBytes) * this.chunkBytes,
+    );
     this.windowBytes = Math.max(this.packetBytes * 2, options.windowBytes ?? WINDOW_BYTES_DEFAULT);
     this.buf = Buffer.allocUnsafeSlow(this.packetBytes);
   }
@@ -132,7 +139,10 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
       if (await this.client.completeFile(this.path, last)) break;
       if (Date.now() > deadline) {
-        throw new DfsError('NOT_REPLICATED', `${this.path}: blocks not reported by enough DataNodes in time; the file stays open`);
+        throw new DfsError(
+          'NOT_REPLICATED',
+          `${this.path}: blocks not reported by enough DataNodes in time; the file stays open`,
+        );
       }
       await sleep(wait);
     }
@@ -142,7 +152,15 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   private async emitPacket(writer: BlockWriter, last: boolean): Promise<void> {
     const payload = this.buf.subarray(0, this.fill);
     const checksums = computeChecksums(payload, this.chunkBytes);
-    const packet: OutPacket = { seqno: 0, offsetInBlock: writer.bytesSent, buffer: this.buf, payload, checksums, last, sentAt: 0 };
+    const packet: OutPacket = {
+      seqno: 0,
+      offsetInBlock: writer.bytesSent,
+      buffer: this.buf,
+      payload,
+      checksums,
+      last,
+      sentAt: 0,
+    };
     this.fill = 0;
     this.unackedBytes += payload.length;
     writer.send(packet);

@@ -101,9 +101,16 @@ export class RpcConnection {
   private async open(): Promise<net.Socket> {
     const { host, port } = this.options;
     const { socket, rest } = await connectPeer({
-      host, port, role: this.options.role ?? Role.CLIENT, label: 'NameNode', timeoutMs: this.connectTimeoutMs,
+      host,
+      port,
+      role: this.options.role ?? Role.CLIENT,
+      label: 'NameNode',
+      timeoutMs: this.connectTimeoutMs,
     });
-    const decoder = new FrameDecoder({ bodyBytesMax: RPC_BODY_BYTES_MAX, isKnownOpcode: isNamenodeReplyOpcode });
+    const decoder = new FrameDecoder({
+      bodyBytesMax: RPC_BODY_BYTES_MAX,
+      isKnownOpcode: isNamenodeReplyOpcode,
+    });
     const onData = (chunk: Buffer): void => {
       try {
         decoder.push(chunk, (frame) => this.dispatch(frame));
@@ -112,8 +119,13 @@ export class RpcConnection {
       }
     };
     socket.on('error', (err: NodeJS.ErrnoException) =>
-      this.teardown(new DfsError('CONNECTION', `NameNode ${host}:${port}: ${err.code ?? err.message}`, { cause: err })));
-    socket.on('close', () => this.teardown(new DfsError('CONNECTION', `connection to NameNode ${host}:${port} lost`)));
+      this.teardown(
+        new DfsError('CONNECTION', `NameNode ${host}:${port}: ${err.code ?? err.message}`, { cause: err }),
+      ),
+    );
+    socket.on('close', () =>
+      this.teardown(new DfsError('CONNECTION', `connection to NameNode ${host}:${port} lost`)),
+    );
     socket.on('data', onData);
     this.socket = socket;
     if (rest.length > 0) onData(rest);
@@ -129,7 +141,10 @@ export class RpcConnection {
     const p = this.pending.get(frame.requestId);
     if (p === undefined) return; // answer to a request that already timed out
     if (frame.kind !== FrameKind.ERROR && rpcCodecs[p.name].opcode !== frame.opcode) {
-      throw new DfsError('PROTOCOL', `answer to request ${frame.requestId} has opcode ${frame.opcode}, expected ${rpcCodecs[p.name].opcode}`);
+      throw new DfsError(
+        'PROTOCOL',
+        `answer to request ${frame.requestId} has opcode ${frame.opcode}, expected ${rpcCodecs[p.name].opcode}`,
+      );
     }
     this.pending.delete(frame.requestId);
     p.resolve(frame);
@@ -146,16 +161,24 @@ export class RpcConnection {
 
   private startSweeper(): void {
     if (this.sweeper !== null) return;
-    this.sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const [id, p] of this.pending) {
-        if (p.deadlineMs <= now) {
-          this.pending.delete(id);
-          p.reject(new DfsError('TIMEOUT', `${p.name} got no answer from ${this.address} within ${this.requestTimeoutMs} ms`));
+    this.sweeper = setInterval(
+      () => {
+        const now = Date.now();
+        for (const [id, p] of this.pending) {
+          if (p.deadlineMs <= now) {
+            this.pending.delete(id);
+            p.reject(
+              new DfsError(
+                'TIMEOUT',
+                `${p.name} got no answer from ${this.address} within ${this.requestTimeoutMs} ms`,
+              ),
+            );
+          }
         }
-      }
-      if (this.pending.size === 0) this.stopSweeper();
-    }, Math.min(1000, this.requestTimeoutMs));
+        if (this.pending.size === 0) this.stopSweeper();
+      },
+      Math.min(1000, this.requestTimeoutMs),
+    );
     this.sweeper.unref();
   }
 

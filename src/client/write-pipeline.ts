@@ -5,7 +5,12 @@
  * ack and failure goes to the listener. The stream (dfs-output-stream.ts) owns retries.
  */
 import {
-  AckStatus, dataCodecs, decodeAck, decodeDataBody, encodeDataRequest, type Ack,
+  AckStatus,
+  dataCodecs,
+  decodeAck,
+  decodeDataBody,
+  encodeDataRequest,
+  type Ack,
 } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import { FrameKind } from '../../protocol/frame.js';
@@ -36,12 +41,23 @@ export class WritePipeline {
   constructor(readonly targets: DatanodeInfo[]) {}
 
   /** Returns null when the pipeline is ready, else the index of the failed node. */
-  async open(block: Block, stage: number, clientName: string, chunkBytes: number, listener: PipelineListener): Promise<{ badIndex: number; err: DfsError } | null> {
+  async open(
+    block: Block,
+    stage: number,
+    clientName: string,
+    chunkBytes: number,
+    listener: PipelineListener,
+  ): Promise<{ badIndex: number; err: DfsError } | null> {
     const first = this.targets[0]!;
     let conn: DataConnection;
     try {
       conn = await DataConnection.open({
-        host: first.host, port: first.port, role: Role.CLIENT, label: first.nodeId, connectTimeoutMs: 10_000, idleTimeoutMs: PIPELINE_IDLE_TIMEOUT_MS,
+        host: first.host,
+        port: first.port,
+        role: Role.CLIENT,
+        label: first.nodeId,
+        connectTimeoutMs: 10_000,
+        idleTimeoutMs: PIPELINE_IDLE_TIMEOUT_MS,
       });
     } catch (err) {
       return { badIndex: 0, err: err as DfsError };
@@ -54,13 +70,28 @@ export class WritePipeline {
           const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, f, 'write block response');
           if (firstBadLink === '') return resolve(null);
           const i = this.targets.findIndex((t) => t.nodeId === firstBadLink);
-          resolve({ badIndex: i < 0 ? 1 : i, err: new DfsError('CONNECTION', `pipeline broken at ${firstBadLink}`) });
+          resolve({
+            badIndex: i < 0 ? 1 : i,
+            err: new DfsError('CONNECTION', `pipeline broken at ${firstBadLink}`),
+          });
         } catch (err) {
           resolve({ badIndex: 0, err: err as DfsError });
         }
       };
-      conn.onClose = (err) => resolve({ badIndex: 0, err: err ?? new DfsError('CONNECTION', `${first.nodeId} closed during setup`) });
-      conn.send(encodeDataRequest('writeBlock', this.requestId, { block, clientName, stage, chunkBytes, targets: this.targets.slice(1) }));
+      conn.onClose = (err) =>
+        resolve({
+          badIndex: 0,
+          err: err ?? new DfsError('CONNECTION', `${first.nodeId} closed during setup`),
+        });
+      conn.send(
+        encodeDataRequest('writeBlock', this.requestId, {
+          block,
+          clientName,
+          stage,
+          chunkBytes,
+          targets: this.targets.slice(1),
+        }),
+      );
     });
     if (answer !== null) {
       this.close();
@@ -71,14 +102,27 @@ export class WritePipeline {
       if (f.kind === FrameKind.ACK) {
         const ack = decodeAck(f);
         const bad = ack.statuses.findIndex((s) => s !== AckStatus.SUCCESS);
-        if (bad >= 0) return this.fail(bad, new DfsError(ack.statuses[bad] === AckStatus.ERROR_CHECKSUM ? 'CHECKSUM' : ack.statuses[bad] === AckStatus.ERROR_NO_SPACE ? 'NO_SPACE' : 'CONNECTION', `${this.targets[bad]?.nodeId ?? 'a DataNode'} failed packet ${ack.seqno}`), listener);
+        if (bad >= 0)
+          return this.fail(
+            bad,
+            new DfsError(
+              ack.statuses[bad] === AckStatus.ERROR_CHECKSUM
+                ? 'CHECKSUM'
+                : ack.statuses[bad] === AckStatus.ERROR_NO_SPACE
+                  ? 'NO_SPACE'
+                  : 'CONNECTION',
+              `${this.targets[bad]?.nodeId ?? 'a DataNode'} failed packet ${ack.seqno}`,
+            ),
+            listener,
+          );
         return listener.onAck(ack);
       }
       if (f.kind === FrameKind.ERROR) return this.fail(0, decodeError(f), listener);
       this.fail(0, new DfsError('PROTOCOL', `unexpected frame kind ${f.kind} on a write pipeline`), listener);
     };
     conn.onClose = (err) => {
-      if (!this.done) this.fail(0, err ?? new DfsError('CONNECTION', `${first.nodeId} closed the pipeline`), listener);
+      if (!this.done)
+        this.fail(0, err ?? new DfsError('CONNECTION', `${first.nodeId} closed the pipeline`), listener);
     };
     return null;
   }

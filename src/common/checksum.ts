@@ -38,7 +38,11 @@ export function firstBadChunk(payload: Buffer, checksums: Buffer, chunkBytes: nu
  * (reused, hashing only: the pieces themselves go to disk and downstream untouched) and
  * hashed whole, which measured faster than xxhash-wasm's streaming API.
  */
-export function firstBadChunkInPieces(pieces: readonly Buffer[], checksums: Buffer, chunkBytes: number): number {
+export function firstBadChunkInPieces(
+  pieces: readonly Buffer[],
+  checksums: Buffer,
+  chunkBytes: number,
+): number {
   if (pieces.length === 1) return firstBadChunk(pieces[0]!, checksums, chunkBytes);
   let chunk = 0;
   let inChunk = 0;
@@ -83,7 +87,10 @@ export function computeChecksums(payload: Buffer, chunkBytes: number): Buffer {
   const n = checksumCount(payload.length, chunkBytes);
   const out = Buffer.allocUnsafe(n * CHECKSUM_BYTES);
   for (let i = 0; i < n; i++) {
-    out.writeUInt32BE(xxh32(payload.subarray(i * chunkBytes, Math.min(payload.length, (i + 1) * chunkBytes))), i * CHECKSUM_BYTES);
+    out.writeUInt32BE(
+      xxh32(payload.subarray(i * chunkBytes, Math.min(payload.length, (i + 1) * chunkBytes))),
+      i * CHECKSUM_BYTES,
+    );
   }
   return out;
 }

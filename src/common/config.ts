@@ -94,15 +94,25 @@ export function resolveConfig<T extends object>(
     }
     const part = (parsed as Record<string, unknown>)[section];
     if (part !== undefined) {
-      if (typeof part !== 'object' || part === null) throw new DfsError('INVALID_ARGUMENT', `config file ${options.file}: "${section}" is not an object`);
-      for (const [k, v] of Object.entries(part)) setChecked(out, defaults, keys, k, v, `${options.file}: ${section}.${k}`);
+      if (typeof part !== 'object' || part === null)
+        throw new DfsError('INVALID_ARGUMENT', `config file ${options.file}: "${section}" is not an object`);
+      for (const [k, v] of Object.entries(part))
+        setChecked(out, defaults, keys, k, v, `${options.file}: ${section}.${k}`);
     }
   }
   const env = options.env ?? process.env;
   for (const k of keys) {
     const name = `DFS_${section.toUpperCase()}_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
     const raw = env[name];
-    if (raw !== undefined) setChecked(out, defaults, keys, k, parseScalar(raw, typeof (defaults as Record<string, unknown>)[k]), name);
+    if (raw !== undefined)
+      setChecked(
+        out,
+        defaults,
+        keys,
+        k,
+        parseScalar(raw, typeof (defaults as Record<string, unknown>)[k]),
+        name,
+      );
   }
   for (const [k, v] of Object.entries(options.flags ?? {})) {
     if (v !== undefined) setChecked(out, defaults, keys, k, v, `--${k}`);
@@ -116,13 +126,23 @@ function parseScalar(raw: string, type: string): unknown {
   return raw;
 }
 
-function setChecked(out: Record<string, unknown>, defaults: object, keys: Set<string>, k: string, v: unknown, where: string): void {
+function setChecked(
+  out: Record<string, unknown>,
+  defaults: object,
+  keys: Set<string>,
+  k: string,
+  v: unknown,
+  where: string,
+): void {
   if (!keys.has(k)) throw new DfsError('INVALID_ARGUMENT', `${where}: unknown configuration key '${k}'`);
   const want = typeof (defaults as Record<string, unknown>)[k];
   if (Array.isArray((defaults as Record<string, unknown>)[k])) {
     if (typeof v === 'string') v = v.split(',').filter((x) => x.length > 0);
     if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'string')) {
-      throw new DfsError('INVALID_ARGUMENT', `${where}: expected a non-empty list of strings, got ${JSON.stringify(v)}`);
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `${where}: expected a non-empty list of strings, got ${JSON.stringify(v)}`,
+      );
     }
     out[k] = v;
     return;
@@ -138,7 +158,8 @@ export function parseHostPort(text: string, defaultPort: number): { host: string
   const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(text.trim());
   if (!m || m[1] === '') throw new DfsError('INVALID_ARGUMENT', `not a HOST:PORT address: '${text}'`);
   const port = m[2] === undefined ? defaultPort : Number(m[2]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DfsError('INVALID_ARGUMENT', `bad port in '${text}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new DfsError('INVALID_ARGUMENT', `bad port in '${text}'`);
   return { host: m[1]!, port };
 }
 

@@ -28,7 +28,11 @@ export interface DataConnectionOptions {
 export class DataConnection {
   private socket: net.Socket | null = null;
   // Packets arrive in the pieces the socket read them in (never joined): see Frame.parts.
-  private decoder = new FrameDecoder({ bodyBytesMax: DATA_BODY_BYTES_MAX, isKnownOpcode: isDataOpcode, scatterKinds: PACKET_FRAMES });
+  private decoder = new FrameDecoder({
+    bodyBytesMax: DATA_BODY_BYTES_MAX,
+    isKnownOpcode: isDataOpcode,
+    scatterKinds: PACKET_FRAMES,
+  });
   private closed = false;
   private corked = false;
   private frameHandler: (frame: Frame) => void = () => {};
@@ -61,14 +65,30 @@ export class DataConnection {
   private async connect(): Promise<void> {
     const o = this.options;
     const { socket, rest } = await connectPeer({
-      host: o.host, port: o.port, role: o.role, label: `DataNode ${o.label}`, timeoutMs: o.connectTimeoutMs ?? 10_000,
+      host: o.host,
+      port: o.port,
+      role: o.role,
+      label: `DataNode ${o.label}`,
+      timeoutMs: o.connectTimeoutMs ?? 10_000,
     });
     this.socket = socket;
     socket.on('error', (err: NodeJS.ErrnoException) =>
-      this.teardown(new DfsError('CONNECTION', `DataNode ${o.label} (${o.host}:${o.port}): ${err.code ?? err.message}`, { cause: err })));
+      this.teardown(
+        new DfsError('CONNECTION', `DataNode ${o.label} (${o.host}:${o.port}): ${err.code ?? err.message}`, {
+          cause: err,
+        }),
+      ),
+    );
     socket.on('close', () =>
-      this.teardown(this.decoder.idle ? null : new DfsError('CONNECTION', `DataNode ${o.label} closed the connection mid-frame`)));
-    socket.on('timeout', () => this.teardown(new DfsError('TIMEOUT', `DataNode ${o.label} silent for ${o.idleTimeoutMs} ms`)));
+      this.teardown(
+        this.decoder.idle
+          ? null
+          : new DfsError('CONNECTION', `DataNode ${o.label} closed the connection mid-frame`),
+      ),
+    );
+    socket.on('timeout', () =>
+      this.teardown(new DfsError('TIMEOUT', `DataNode ${o.label} silent for ${o.idleTimeoutMs} ms`)),
+    );
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     if (o.idleTimeoutMs) socket.setTimeout(o.idleTimeoutMs);
     // Bytes that came with the handshake reply wait for the caller's onFrame.

@@ -66,7 +66,11 @@ export class ServerConnection {
   /** When the frame now being received began (0 = none); reset when reading resumes. */
   frameStartMs = 0;
 
-  constructor(readonly socket: net.Socket, private readonly server: FrameServer, logger: Logger) {
+  constructor(
+    readonly socket: net.Socket,
+    private readonly server: FrameServer,
+    logger: Logger,
+  ) {
     this.log = logger.child({ conn: this.id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
   }
 
@@ -235,15 +239,23 @@ export class FrameServer {
       o.onClose?.(conn);
     });
 
-    const decoder = new FrameDecoder({ bodyBytesMax: o.bodyBytesMax, isKnownOpcode: o.isKnownOpcode, scatterKinds: o.scatterKinds });
+    const decoder = new FrameDecoder({
+      bodyBytesMax: o.bodyBytesMax,
+      isKnownOpcode: o.isKnownOpcode,
+      scatterKinds: o.scatterKinds,
+    });
     let hello: Buffer | null = Buffer.alloc(0);
     socket.setTimeout(o.handshakeTimeoutMs);
     socket.on('timeout', () => {
       if (hello !== null) return conn.close(new DfsError('TIMEOUT', 'no handshake in time'));
       // One refreshed timer per connection: fires only when the socket has been silent.
       if (conn.paused) return;
-      if (!decoder.idle) conn.close(new DfsError('TIMEOUT', `frame not completed within ${o.frameTimeoutMs} ms`));
-      else if (o.isBusy?.(conn)) conn.close(new DfsError('TIMEOUT', `peer silent for ${o.frameTimeoutMs} ms in the middle of a transfer`));
+      if (!decoder.idle)
+        conn.close(new DfsError('TIMEOUT', `frame not completed within ${o.frameTimeoutMs} ms`));
+      else if (o.isBusy?.(conn))
+        conn.close(
+          new DfsError('TIMEOUT', `peer silent for ${o.frameTimeoutMs} ms in the middle of a transfer`),
+        );
     });
 
     const onFrame = (frame: Frame): void => {
@@ -267,7 +279,8 @@ export class FrameServer {
         // A frame must complete within frameTimeoutMs of its first byte: a peer dripping
         // one byte at a time cannot hold a connection and a frame buffer forever.
         if (decoder.idle) conn.frameStartMs = 0;
-        else if (conn.frameStartMs === 0) conn.frameStartMs = Date.now(); // (every completed frame resets it)
+        else if (conn.frameStartMs === 0)
+          conn.frameStartMs = Date.now(); // (every completed frame resets it)
         else if (!conn.paused && Date.now() - conn.frameStartMs > o.frameTimeoutMs) {
           conn.close(new DfsError('TIMEOUT', `frame not completed within ${o.frameTimeoutMs} ms`));
         }
@@ -290,7 +303,10 @@ export class FrameServer {
       return false;
     }
     if (h.version !== PROTOCOL_VERSION) {
-      conn.log.warn({ clientVersion: h.version, serverVersion: PROTOCOL_VERSION }, 'protocol version mismatch');
+      conn.log.warn(
+        { clientVersion: h.version, serverVersion: PROTOCOL_VERSION },
+        'protocol version mismatch',
+      );
       conn.socket.write(encodeHelloReply(HandshakeStatus.VERSION_MISMATCH));
       conn.close();
       return false;

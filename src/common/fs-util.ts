@@ -36,7 +36,12 @@ export async function writeFileAtomic(file: string, data: Uint8Array | Uint8Arra
  * `maxBytes` in slices of that size): a received packet payload goes to disk as the
  * socket reads it arrived in, never joined or re-cut (block-receiver.ts says why).
  */
-export async function writePieces(fd: number, pieces: readonly Buffer[], position: number, maxBytes: number): Promise<void> {
+export async function writePieces(
+  fd: number,
+  pieces: readonly Buffer[],
+  position: number,
+  maxBytes: number,
+): Promise<void> {
   let pos = position;
   for (const piece of pieces) {
     await writeFully(fd, piece, pos, maxBytes);
@@ -48,7 +53,12 @@ export async function writePieces(fd: number, pieces: readonly Buffer[], positio
  * Writes all of `data` at `position` (regular files may take a write in several parts),
  * at most `sliceBytes` per write call.
  */
-export function writeFully(fd: number, data: Uint8Array, position: number, sliceBytes = Infinity): Promise<void> {
+export function writeFully(
+  fd: number,
+  data: Uint8Array,
+  position: number,
+  sliceBytes = Infinity,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const step = (done: number): void => {
       if (done === data.length) return resolve();

@@ -38,10 +38,26 @@ export function connectPeer(o: PeerAddress): Promise<{ socket: net.Socket; rest:
       socket.pause();
       resolve({ socket, rest: reply.subarray(HANDSHAKE_BYTES) });
     };
-    const timer = setTimeout(() => finish(new DfsError('TIMEOUT', `${o.label} (${o.host}:${o.port}) did not answer within ${o.timeoutMs} ms`)), o.timeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish(
+          new DfsError('TIMEOUT', `${o.label} (${o.host}:${o.port}) did not answer within ${o.timeoutMs} ms`),
+        ),
+      o.timeoutMs,
+    );
     const onError = (err: NodeJS.ErrnoException): void =>
-      finish(new DfsError('CONNECTION', `${o.label} (${o.host}:${o.port}): ${err.code ?? err.message}`, { cause: err }));
-    const onClose = (): void => finish(new DfsError('CONNECTION', `${o.label} (${o.host}:${o.port}) closed the connection during the handshake`));
+      finish(
+        new DfsError('CONNECTION', `${o.label} (${o.host}:${o.port}): ${err.code ?? err.message}`, {
+          cause: err,
+        }),
+      );
+    const onClose = (): void =>
+      finish(
+        new DfsError(
+          'CONNECTION',
+          `${o.label} (${o.host}:${o.port}) closed the connection during the handshake`,
+        ),
+      );
     const onData = (chunk: Buffer): void => {
       reply = Buffer.concat([reply, chunk]);
       if (reply.length < HANDSHAKE_BYTES) return;

@@ -25,8 +25,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
-  AckStatus, dataCodecs, decodeAck, decodeDataBody, decodePacket,
-  encodeAck, encodeDataRequest, encodeDataResponse, WriteStage, type WriteBlockRequest,
+  AckStatus,
+  dataCodecs,
+  decodeAck,
+  decodeDataBody,
+  decodePacket,
+  encodeAck,
+  encodeDataRequest,
+  encodeDataResponse,
+  WriteStage,
+  type WriteBlockRequest,
 } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import { piecesLength } from '../../protocol/byte-pieces.js';
@@ -120,9 +128,13 @@ export class BlockReceiver {
   async setup(): Promise<void> {
     const { req } = this;
     if (req.chunkBytes < CHUNK_BYTES_MIN || req.chunkBytes > CHUNK_BYTES_MAX) {
-      throw new DfsError('INVALID_ARGUMENT', `chunk size ${req.chunkBytes} outside ${CHUNK_BYTES_MIN}..${CHUNK_BYTES_MAX}`);
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `chunk size ${req.chunkBytes} outside ${CHUNK_BYTES_MIN}..${CHUNK_BYTES_MAX}`,
+      );
     }
-    if (req.targets.length > TARGETS_MAX) throw new DfsError('INVALID_ARGUMENT', `pipeline of ${req.targets.length} nodes is too long`);
+    if (req.targets.length > TARGETS_MAX)
+      throw new DfsError('INVALID_ARGUMENT', `pipeline of ${req.targets.length} nodes is too long`);
     this.counted = true;
     this.dn.activeTransfers++;
     if (req.stage === WriteStage.RECOVER) await this.openForRecovery();
@@ -144,11 +156,15 @@ export class BlockReceiver {
     const { blockId, genStamp } = this.req.block;
     const existing = this.dn.storage.replicas.get(blockId);
     if (existing !== undefined && existing.state === 'finalized') {
-      throw new DfsError('ALREADY_EXISTS', `replica of block ${blockId} already finalized here (gen ${existing.genStamp})`);
+      throw new DfsError(
+        'ALREADY_EXISTS',
+        `replica of block ${blockId} already finalized here (gen ${existing.genStamp})`,
+      );
     }
     // A replica another pipeline is writing right now is not ours to replace (a copy
     // scheduled while the writer's pipeline still runs); a left-over rbw copy is.
-    if (writing.has(blockId)) throw new DfsError('ALREADY_EXISTS', `replica of block ${blockId} is being written here`);
+    if (writing.has(blockId))
+      throw new DfsError('ALREADY_EXISTS', `replica of block ${blockId} is being written here`);
     const volume = existing?.volume ?? this.dn.storage.chooseVolume(1024 * 1024);
     const dir = volume.replicaDir('rbw', blockId);
     await fs.promises.rm(dir, { recursive: true, force: true });
@@ -173,17 +189,24 @@ export class BlockReceiver {
     await settling.get(blockId);
     const r = this.dn.storage.replicas.get(blockId);
     if (r === undefined) throw new DfsError('NOT_FOUND', `no replica of block ${blockId} to recover`);
-    if (r.genStamp >= genStamp) throw new DfsError('STALE_GENERATION', `recovery gen ${genStamp} is not newer than ${r.genStamp}`);
-    if (r.chunkBytes !== this.req.chunkBytes) throw new DfsError('INVALID_ARGUMENT', 'recovery changes the chunk size');
-    if (numBytes % r.chunkBytes !== 0) throw new DfsError('INVALID_ARGUMENT', `recovery length ${numBytes} is not chunk aligned`);
+    if (r.genStamp >= genStamp)
+      throw new DfsError('STALE_GENERATION', `recovery gen ${genStamp} is not newer than ${r.genStamp}`);
+    if (r.chunkBytes !== this.req.chunkBytes)
+      throw new DfsError('INVALID_ARGUMENT', 'recovery changes the chunk size');
+    if (numBytes % r.chunkBytes !== 0)
+      throw new DfsError('INVALID_ARGUMENT', `recovery length ${numBytes} is not chunk aligned`);
     if (r.state === 'finalized') {
-      await fs.promises.rename(r.volume.replicaDir('finalized', blockId), r.volume.replicaDir('rbw', blockId));
+      await fs.promises.rename(
+        r.volume.replicaDir('finalized', blockId),
+        r.volume.replicaDir('rbw', blockId),
+      );
       r.volume.usedBytes -= r.numBytes;
       r.state = 'rbw';
     }
     const dir = r.volume.replicaDir('rbw', blockId);
     const size = (await fs.promises.stat(path.join(dir, 'data'))).size;
-    if (size < numBytes) throw new DfsError('INVALID_ARGUMENT', `replica holds ${size} bytes, recovery needs ${numBytes}`);
+    if (size < numBytes)
+      throw new DfsError('INVALID_ARGUMENT', `replica holds ${size} bytes, recovery needs ${numBytes}`);
     this.dataFd = await promisify(fs.open)(path.join(dir, 'data'), 'r+');
     this.metaFd = await promisify(fs.open)(path.join(dir, 'meta'), 'r+');
     await promisify(fs.ftruncate)(this.dataFd, numBytes);
@@ -204,11 +227,16 @@ export class BlockReceiver {
     if (next === undefined) return '';
     try {
       const mirror = await DataConnection.open({
-        host: next.host, port: next.port, role: Role.DATANODE, label: next.nodeId, idleTimeoutMs: this.dn.config.frameTimeoutMs,
+        host: next.host,
+        port: next.port,
+        role: Role.DATANODE,
+        label: next.nodeId,
+        idleTimeoutMs: this.dn.config.frameTimeoutMs,
       });
       const answer = await new Promise<Frame>((resolve, reject) => {
         mirror.onFrame = resolve;
-        mirror.onClose = (err) => reject(err ?? new DfsError('CONNECTION', `${next.nodeId} closed during pipeline setup`));
+        mirror.onClose = (err) =>
+          reject(err ?? new DfsError('CONNECTION', `${next.nodeId} closed during pipeline setup`));
         mirror.send(encodeDataRequest('writeBlock', this.mirrorRequestId, { ...this.req, targets: rest }));
       });
       if (answer.kind === FrameKind.ERROR) {
@@ -239,8 +267,13 @@ export class BlockReceiver {
     }
     if (this.lastReceived) throw new DfsError('PROTOCOL', 'packet after the last packet of the block');
     const p = decodePacket(frame, this.replica.chunkBytes);
-    if (p.blockId !== this.replica.blockId) throw new DfsError('PROTOCOL', `packet for block ${p.blockId} on a pipeline for ${this.replica.blockId}`);
-    if (p.seqno !== this.nextSeqno) throw new DfsError('PROTOCOL', `packet seqno ${p.seqno}, expected ${this.nextSeqno}`);
+    if (p.blockId !== this.replica.blockId)
+      throw new DfsError(
+        'PROTOCOL',
+        `packet for block ${p.blockId} on a pipeline for ${this.replica.blockId}`,
+      );
+    if (p.seqno !== this.nextSeqno)
+      throw new DfsError('PROTOCOL', `packet seqno ${p.seqno}, expected ${this.nextSeqno}`);
     if (p.offsetInBlock !== this.bytesReceived) {
       throw new DfsError('PROTOCOL', `packet offset ${p.offsetInBlock}, expected ${this.bytesReceived}`);
     }
@@ -250,13 +283,21 @@ export class BlockReceiver {
     this.nextSeqno++;
     this.bytesReceived += p.payloadBytes;
     this.lastReceived = p.last;
-    const entry: PendingPacket = { seqno: p.seqno, last: p.last, localDone: false, mirrorStatuses: this.mirror ? null : [] };
+    const entry: PendingPacket = {
+      seqno: p.seqno,
+      last: p.last,
+      localDone: false,
+      mirrorStatuses: this.mirror ? null : [],
+    };
     this.pending.push(entry);
 
     // 1. Forward untouched, before our own disk write.
     if (this.mirror) {
       const body = bodyPieces(frame);
-      const ok = this.mirror.sendPacket(encodeFrameHeader(FrameKind.PACKET, 0, this.mirrorRequestId, piecesLength(body)), body);
+      const ok = this.mirror.sendPacket(
+        encodeFrameHeader(FrameKind.PACKET, 0, this.mirrorRequestId, piecesLength(body)),
+        body,
+      );
       if (!ok) {
         this.conn.begin();
         this.mirror.whenDrained(() => this.conn.release());
@@ -268,7 +309,11 @@ export class BlockReceiver {
     const bad = this.verifies ? firstBadChunkInPieces(p.payload, p.checksums, this.replica.chunkBytes) : -1;
     if (bad >= 0) {
       this.log.warn({ seqno: p.seqno, chunk: bad }, 'checksum mismatch in received packet');
-      this.fail(AckStatus.ERROR_CHECKSUM, 0, new DfsError('CHECKSUM', `checksum mismatch in packet ${p.seqno}, chunk ${bad}`));
+      this.fail(
+        AckStatus.ERROR_CHECKSUM,
+        0,
+        new DfsError('CHECKSUM', `checksum mismatch in packet ${p.seqno}, chunk ${bad}`),
+      );
       return;
     }
     // 3. Write locally, one packet after the other: concurrent writes to one file contend
@@ -287,10 +332,14 @@ export class BlockReceiver {
     };
     const offset = p.offsetInBlock;
     this.completions = this.completions
-      .then(() => (this.failed ? undefined : Promise.all([
-        p.payloadBytes > 0 ? writePieces(this.dataFd, p.payload, offset, DATA_WRITE_SLICE_BYTES) : null,
-        this.stageChecksums(p.checksums, offset, p.last),
-      ])))
+      .then(() =>
+        this.failed
+          ? undefined
+          : Promise.all([
+              p.payloadBytes > 0 ? writePieces(this.dataFd, p.payload, offset, DATA_WRITE_SLICE_BYTES) : null,
+              this.stageChecksums(p.checksums, offset, p.last),
+            ]),
+      )
       .then(async () => {
         letGo();
         if (this.failed) return;
@@ -388,7 +437,11 @@ export class BlockReceiver {
     this.finished = true;
     this.endTransfer();
     this.log.debug({ numBytes: this.replica.numBytes }, 'replica finalized');
-    this.dn.blockReceived({ blockId: this.replica.blockId, genStamp: this.replica.genStamp, numBytes: this.replica.numBytes });
+    this.dn.blockReceived({
+      blockId: this.replica.blockId,
+      genStamp: this.replica.genStamp,
+      numBytes: this.replica.numBytes,
+    });
   }
 
   // ---- acks from the mirror --------------------------------------------------------
@@ -458,7 +511,8 @@ export class BlockReceiver {
    */
   private sendAck(seqno: number, statuses: number[], failure = false): void {
     const bytes = encodeAck(this.requestId, { seqno, statuses });
-    if (this.dn.faults.ackDelayMs > 0 && !failure) setTimeout(() => this.conn.send(bytes), this.dn.faults.ackDelayMs);
+    if (this.dn.faults.ackDelayMs > 0 && !failure)
+      setTimeout(() => this.conn.send(bytes), this.dn.faults.ackDelayMs);
     else this.conn.send(bytes);
   }
 
@@ -489,7 +543,8 @@ export class BlockReceiver {
 
   /** The upstream connection went away. */
   onUpstreamClosed(): void {
-    if (!this.finished && !this.failed) this.log.warn({ received: this.bytesReceived }, 'upstream closed mid-block');
+    if (!this.finished && !this.failed)
+      this.log.warn({ received: this.bytesReceived }, 'upstream closed mid-block');
     if (!this.failed) {
       this.failed = true;
       this.settleMirrorWait();
@@ -524,7 +579,9 @@ export class BlockReceiver {
     const done = this.completions
       .then(() => this.syncBehind)
       .then(() => (this.metaFd >= 0 ? this.flushChecksums() : undefined))
-      .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'flushing checksums of an unfinished replica failed'))
+      .catch((err: unknown) =>
+        this.log.warn({ err: (err as Error).message }, 'flushing checksums of an unfinished replica failed'),
+      )
       .then(() => this.closeFiles());
     settling.set(blockId, done);
     void done.then(() => {
@@ -549,8 +606,9 @@ const settling = new Map<number, Promise<void>>();
 function diskError(err: unknown, what: string): DfsError {
   if (err instanceof DfsError) return err;
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new DfsError('NO_SPACE', `${what}: disk full`, { cause: err });
-  if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return new DfsError('ACCESS_DENIED', `${what}: ${code}`, { cause: err });
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new DfsError('NO_SPACE', `${what}: disk full`, { cause: err });
+  if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM')
+    return new DfsError('ACCESS_DENIED', `${what}: ${code}`, { cause: err });
   return new DfsError('INTERNAL', `${what}: ${(err as Error).message}`, { cause: err });
 }
-

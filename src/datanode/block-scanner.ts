@@ -17,7 +17,10 @@ export class BlockScanner {
   replicasScanned = 0;
   corruptFound = 0;
 
-  constructor(private readonly dn: DataNodeContext, private readonly reportBad: (b: Block) => Promise<void>) {}
+  constructor(
+    private readonly dn: DataNodeContext,
+    private readonly reportBad: (b: Block) => Promise<void>,
+  ) {}
 
   start(): void {
     void this.run();
@@ -43,7 +46,10 @@ export class BlockScanner {
           const aheadMs = (bytes / scanBytesPerSecond) * 1000 - (Date.now() - started);
           if (aheadMs > 0) await sleep(aheadMs, undefined, { signal: this.controller.signal });
         }
-        this.dn.log.debug({ bytes, ms: Date.now() - started, replicas: this.dn.storage.replicas.size }, 'block scanner pass done');
+        this.dn.log.debug(
+          { bytes, ms: Date.now() - started, replicas: this.dn.storage.replicas.size },
+          'block scanner pass done',
+        );
         await sleep(scanIntervalMs, undefined, { signal: this.controller.signal });
       }
     } catch (err) {
@@ -61,16 +67,23 @@ export class BlockScanner {
         const bad = firstBadChunk(piece.payload, piece.checksums, r.chunkBytes);
         bytes += piece.payload.length;
         piece.release();
-        if (bad >= 0) throw new Error(`chunk at offset ${piece.offset + bad * r.chunkBytes} does not match its checksum`);
+        if (bad >= 0)
+          throw new Error(`chunk at offset ${piece.offset + bad * r.chunkBytes} does not match its checksum`);
       }
       this.replicasScanned++;
     } catch (err) {
       // A replica deleted during the scan is not corruption.
       if (this.dn.storage.replicas.get(blockId) !== r) return bytes;
       this.corruptFound++;
-      this.dn.log.warn({ block: blockId, gen: r.genStamp, err: (err as Error).message }, 'block scanner found a corrupt replica');
+      this.dn.log.warn(
+        { block: blockId, gen: r.genStamp, err: (err as Error).message },
+        'block scanner found a corrupt replica',
+      );
       await this.reportBad({ blockId, genStamp: r.genStamp, numBytes: r.numBytes }).catch((e: Error) =>
-        this.dn.log.warn({ block: blockId, err: e.message }, 'could not report corrupt replica; will report on the next pass'),
+        this.dn.log.warn(
+          { block: blockId, err: e.message },
+          'could not report corrupt replica; will report on the next pass',
+        ),
       );
     }
     return bytes;

@@ -9,38 +9,68 @@
  * requested one are served: a stale replica is refused, never read. Memory is bounded by
  * the reader's buffer pool and the socket's drain.
  */
-import { encodeDataResponse, encodePacketHeader, type ReadBlockRequest } from '../../protocol/data-messages.js';
+import {
+  encodeDataResponse,
+  encodePacketHeader,
+  type ReadBlockRequest,
+} from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { readReplicaPieces } from './replica-reader.js';
 
-export async function sendBlock(dn: DataNodeContext, conn: ServerConnection, requestId: number, req: ReadBlockRequest): Promise<void> {
+export async function sendBlock(
+  dn: DataNodeContext,
+  conn: ServerConnection,
+  requestId: number,
+  req: ReadBlockRequest,
+): Promise<void> {
   const { blockId, genStamp } = req.block;
   const r = dn.storage.replicas.get(blockId);
-  if (r === undefined || r.state !== 'finalized') throw new DfsError('NOT_FOUND', `no finalized replica of block ${blockId} here`);
+  if (r === undefined || r.state !== 'finalized')
+    throw new DfsError('NOT_FOUND', `no finalized replica of block ${blockId} here`);
   if (r.genStamp < genStamp) {
-    throw new DfsError('STALE_GENERATION', `replica of block ${blockId} has gen ${r.genStamp}, reader wants ${genStamp}`);
+    throw new DfsError(
+      'STALE_GENERATION',
+      `replica of block ${blockId} has gen ${r.genStamp}, reader wants ${genStamp}`,
+    );
   }
   const end = req.length === 0 ? r.numBytes : req.offset + req.length;
   if (req.offset > r.numBytes || end > r.numBytes) {
-    throw new DfsError('INVALID_ARGUMENT', `range ${req.offset}+${req.length} outside block ${blockId} of ${r.numBytes} bytes`);
+    throw new DfsError(
+      'INVALID_ARGUMENT',
+      `range ${req.offset}+${req.length} outside block ${blockId} of ${r.numBytes} bytes`,
+    );
   }
   const chunk = r.chunkBytes;
   const start = Math.floor(req.offset / chunk) * chunk;
   const stop = Math.min(r.numBytes, Math.ceil(end / chunk) * chunk);
   dn.activeTransfers++;
   try {
-    conn.send(encodeDataResponse('readBlock', requestId, { chunkBytes: chunk, startOffset: start, length: stop - start }));
+    conn.send(
+      encodeDataResponse('readBlock', requestId, {
+        chunkBytes: chunk,
+        startOffset: start,
+        length: stop - start,
+      }),
+    );
     let seqno = 0;
     for await (const piece of readReplicaPieces(r, start, stop)) {
       if (conn.closed) {
         piece.release();
         return;
       }
-      const header = encodePacketHeader(requestId, {
-        blockId, offsetInBlock: piece.offset, seqno: seqno++, last: piece.last, payloadBytes: piece.payload.length,
-      }, piece.checksums);
+      const header = encodePacketHeader(
+        requestId,
+        {
+          blockId,
+          offsetInBlock: piece.offset,
+          seqno: seqno++,
+          last: piece.last,
+          payloadBytes: piece.payload.length,
+        },
+        piece.checksums,
+      );
       conn.send(header);
       if (!conn.socket.write(piece.payload, () => piece.release())) await drained(conn);
     }

@@ -10,7 +10,14 @@
  * node's blocks finished about 30% sooner.
  */
 import {
-  AckStatus, dataCodecs, decodeAck, decodeDataBody, encodeDataRequest, encodePacketHeader, PACKET_PAYLOAD_BYTES_DEFAULT, WriteStage,
+  AckStatus,
+  dataCodecs,
+  decodeAck,
+  decodeDataBody,
+  encodeDataRequest,
+  encodePacketHeader,
+  PACKET_PAYLOAD_BYTES_DEFAULT,
+  WriteStage,
 } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import { FrameKind } from '../../protocol/frame.js';
@@ -21,7 +28,11 @@ import { DataConnection } from '../common/data-connection.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { readReplicaPieces } from './replica-reader.js';
 
-export async function transferBlock(dn: DataNodeContext, block: Block, targets: DatanodeInfo[]): Promise<void> {
+export async function transferBlock(
+  dn: DataNodeContext,
+  block: Block,
+  targets: DatanodeInfo[],
+): Promise<void> {
   const r = dn.storage.replicas.get(block.blockId);
   if (r === undefined || r.state !== 'finalized' || r.genStamp < block.genStamp) {
     throw new DfsError('NOT_FOUND', `no current replica of block ${block.blockId} to copy`);
@@ -29,7 +40,11 @@ export async function transferBlock(dn: DataNodeContext, block: Block, targets: 
   const [first, ...rest] = targets;
   if (first === undefined) return;
   const conn = await DataConnection.open({
-    host: first.host, port: first.port, role: Role.DATANODE, label: first.nodeId, idleTimeoutMs: dn.config.frameTimeoutMs,
+    host: first.host,
+    port: first.port,
+    role: Role.DATANODE,
+    label: first.nodeId,
+    idleTimeoutMs: dn.config.frameTimeoutMs,
   });
   dn.activeTransfers++;
   try {
@@ -45,29 +60,40 @@ export async function transferBlock(dn: DataNodeContext, block: Block, targets: 
         }
         if (f.kind === FrameKind.RESPONSE) {
           const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, f, 'write block response');
-          if (firstBadLink !== '') return reject(new DfsError('CONNECTION', `transfer pipeline broken at ${firstBadLink}`));
+          if (firstBadLink !== '')
+            return reject(new DfsError('CONNECTION', `transfer pipeline broken at ${firstBadLink}`));
           return resolve();
         }
         if (f.kind === FrameKind.ACK) {
           const ack = decodeAck(f);
-          if (ack.statuses.some((s) => s !== AckStatus.SUCCESS)) failure = new DfsError('CONNECTION', `target failed packet ${ack.seqno}: ${ack.statuses.join(',')}`);
+          if (ack.statuses.some((s) => s !== AckStatus.SUCCESS))
+            failure = new DfsError(
+              'CONNECTION',
+              `target failed packet ${ack.seqno}: ${ack.statuses.join(',')}`,
+            );
           else acked = ack.seqno;
           wake?.();
         }
       };
       conn.onClose = (err) => {
-        failure ??= err ?? (acked === lastSeqno && lastSeqno >= 0 ? null : new DfsError('CONNECTION', `${first.nodeId} closed during the transfer`));
+        failure ??=
+          err ??
+          (acked === lastSeqno && lastSeqno >= 0
+            ? null
+            : new DfsError('CONNECTION', `${first.nodeId} closed during the transfer`));
         reject(failure ?? new DfsError('CONNECTION', 'closed'));
         wake?.();
       };
     });
-    conn.send(encodeDataRequest('writeBlock', 1, {
-      block: { blockId: r.blockId, genStamp: r.genStamp, numBytes: 0 },
-      clientName: `transfer-from-${dn.storage.nodeId}`,
-      stage: WriteStage.TRANSFER,
-      chunkBytes: r.chunkBytes,
-      targets: rest,
-    }));
+    conn.send(
+      encodeDataRequest('writeBlock', 1, {
+        block: { blockId: r.blockId, genStamp: r.genStamp, numBytes: 0 },
+        clientName: `transfer-from-${dn.storage.nodeId}`,
+        stage: WriteStage.TRANSFER,
+        chunkBytes: r.chunkBytes,
+        targets: rest,
+      }),
+    );
     await ready;
     let seqno = 0;
     for await (const piece of readReplicaPieces(r, 0, r.numBytes, PACKET_PAYLOAD_BYTES_DEFAULT)) {
@@ -75,11 +101,20 @@ export async function transferBlock(dn: DataNodeContext, block: Block, targets: 
         piece.release();
         throw failure;
       }
-      const header = encodePacketHeader(1, {
-        blockId: r.blockId, offsetInBlock: piece.offset, seqno, last: piece.last, payloadBytes: piece.payload.length,
-      }, piece.checksums);
+      const header = encodePacketHeader(
+        1,
+        {
+          blockId: r.blockId,
+          offsetInBlock: piece.offset,
+          seqno,
+          last: piece.last,
+          payloadBytes: piece.payload.length,
+        },
+        piece.checksums,
+      );
       lastSeqno = seqno++;
-      if (!conn.sendPacket(header, piece.payload, piece.release)) await new Promise<void>((resolve) => conn.whenDrained(resolve));
+      if (!conn.sendPacket(header, piece.payload, piece.release))
+        await new Promise<void>((resolve) => conn.whenDrained(resolve));
     }
     while (acked < lastSeqno) {
       if (failure) throw failure;

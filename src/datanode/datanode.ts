@@ -4,7 +4,13 @@
  * transfer at a time; a connection that breaks the protocol is closed with a typed error
  * and a log line while every other connection keeps being served.
  */
-import { dataCodecs, DataOp, decodeDataBody, isDataOpcode, PACKET_FRAMES } from '../../protocol/data-messages.js';
+import {
+  dataCodecs,
+  DataOp,
+  decodeDataBody,
+  isDataOpcode,
+  PACKET_FRAMES,
+} from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
@@ -33,7 +39,10 @@ export class DataNode {
   readonly fatal = new Promise<Error>((resolve) => (this.fatalResolve = resolve));
   address = { host: '', port: 0 };
 
-  constructor(readonly config: DataNodeConfig, private readonly log: Logger) {
+  constructor(
+    readonly config: DataNodeConfig,
+    private readonly log: Logger,
+  ) {
     this.storage = new Storage(config.dataDirs, config.reservedBytes, log);
     this.ctx = {
       config,
@@ -47,7 +56,9 @@ export class DataNode {
   }
 
   private self(): DatanodeInfo {
-    const host = this.config.advertiseHost || (this.address.host === '0.0.0.0' || this.address.host === '::' ? '' : this.address.host);
+    const host =
+      this.config.advertiseHost ||
+      (this.address.host === '0.0.0.0' || this.address.host === '::' ? '' : this.address.host);
     return { nodeId: this.storage.nodeId, host, port: this.address.port };
   }
 
@@ -58,7 +69,8 @@ export class DataNode {
       host: this.config.host,
       port: this.config.port,
       bodyBytesMax: DATA_BODY_BYTES_MAX,
-      isKnownOpcode: (kind, opcode) => (kind === FrameKind.REQUEST || kind === FrameKind.PACKET) && isDataOpcode(kind, opcode),
+      isKnownOpcode: (kind, opcode) =>
+        (kind === FrameKind.REQUEST || kind === FrameKind.PACKET) && isDataOpcode(kind, opcode),
       // Packet payloads are forwarded and written as the socket reads they came in.
       scatterKinds: PACKET_FRAMES,
       acceptRoles: new Set([Role.CLIENT, Role.DATANODE]),
@@ -81,7 +93,13 @@ export class DataNode {
     this.scanner = new BlockScanner(this.ctx, (b) => this.link.reportBad(b));
     this.scanner.start();
     this.log.info(
-      { host: this.address.host, port: this.address.port, nodeId: this.storage.nodeId, replicas: this.storage.replicas.size, dataDirs: this.config.dataDirs },
+      {
+        host: this.address.host,
+        port: this.address.port,
+        nodeId: this.storage.nodeId,
+        replicas: this.storage.replicas.size,
+        dataDirs: this.config.dataDirs,
+      },
       'datanode listening',
     );
   }
@@ -89,7 +107,8 @@ export class DataNode {
   private onFrame(conn: ServerConnection, frame: Frame): void {
     if (frame.kind === FrameKind.PACKET) {
       const receiver = conn.attachment;
-      if (!(receiver instanceof BlockReceiver)) throw new DfsError('PROTOCOL', 'packet without a WRITE_BLOCK');
+      if (!(receiver instanceof BlockReceiver))
+        throw new DfsError('PROTOCOL', 'packet without a WRITE_BLOCK');
       receiver.onPacket(frame);
       return;
     }

@@ -37,10 +37,18 @@ export class NamenodeLink {
   private lastFullReportMs = 0;
   private readonly log: Logger;
 
-  constructor(private readonly dn: DataNodeContext, private readonly onFatal: (err: Error) => void) {
+  constructor(
+    private readonly dn: DataNodeContext,
+    private readonly onFatal: (err: Error) => void,
+  ) {
     const { host, port } = parseHostPort(dn.config.namenode, DEFAULT_NAMENODE_PORT);
     this.rpc = new RpcConnection({
-      host, port, role: Role.DATANODE, requestTimeoutMs: 30_000, connectTimeoutMs: 5_000, onNotice: () => this.heartbeatNow(),
+      host,
+      port,
+      role: Role.DATANODE,
+      requestTimeoutMs: 30_000,
+      connectTimeoutMs: 5_000,
+      onNotice: () => this.heartbeatNow(),
     });
     this.log = dn.log.child({ namenode: `${host}:${port}` });
   }
@@ -82,10 +90,12 @@ export class NamenodeLink {
       if (!this.registered || (this.received.length === 0 && this.deleted.length === 0)) return;
       const received = this.received.splice(0);
       const deleted = this.deleted.splice(0);
-      this.rpc.call('blockReceived', { nodeId: this.dn.storage.nodeId, received, deleted }).catch((err: Error) => {
-        // Not lost: the full report at the next registration carries it.
-        this.log.warn({ err: err.message }, 'incremental block report failed');
-      });
+      this.rpc
+        .call('blockReceived', { nodeId: this.dn.storage.nodeId, received, deleted })
+        .catch((err: Error) => {
+          // Not lost: the full report at the next registration carries it.
+          this.log.warn({ err: err.message }, 'incremental block report failed');
+        });
     });
   }
 
@@ -117,8 +127,13 @@ export class NamenodeLink {
         this.onFatal(err);
         return;
       }
-      if (this.registered) this.log.warn({ err: (err as Error).message }, 'lost contact with the NameNode; retrying');
-      else this.log.debug({ err: (err as Error).message, retryMs: this.backoffMs }, 'NameNode not reachable yet');
+      if (this.registered)
+        this.log.warn({ err: (err as Error).message }, 'lost contact with the NameNode; retrying');
+      else
+        this.log.debug(
+          { err: (err as Error).message, retryMs: this.backoffMs },
+          'NameNode not reachable yet',
+        );
       this.registered = false;
       this.schedule(this.backoffMs);
       this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
@@ -132,7 +147,11 @@ export class NamenodeLink {
     await this.dn.storage.adoptCluster(info.clusterId);
     const self = this.dn.self();
     await this.rpc.call('register', {
-      clusterId: this.dn.storage.clusterId, nodeId: self.nodeId, host: self.host, port: self.port, ...this.dn.storage.report(),
+      clusterId: this.dn.storage.clusterId,
+      nodeId: self.nodeId,
+      host: self.host,
+      port: self.port,
+      ...this.dn.storage.report(),
     });
     this.registered = true;
     this.lastFullReportMs = 0;
@@ -150,7 +169,9 @@ export class NamenodeLink {
 
   private async heartbeat(): Promise<void> {
     const { commands } = await this.rpc.call('heartbeat', {
-      nodeId: this.dn.storage.nodeId, activeTransfers: this.dn.activeTransfers, ...this.dn.storage.report(),
+      nodeId: this.dn.storage.nodeId,
+      activeTransfers: this.dn.activeTransfers,
+      ...this.dn.storage.report(),
     });
     for (const c of commands) await this.execute(c);
   }
@@ -159,8 +180,21 @@ export class NamenodeLink {
   private startTransfer(b: Block, targets: DatanodeInfo[]): void {
     const started = Date.now();
     transferBlock(this.dn, b, targets).then(
-      () => this.log.info({ block: b.blockId, targets: targets.map((t) => t.nodeId), ms: Date.now() - started, bytes: b.numBytes }, 'replica copied'),
-      (err: Error) => this.log.warn({ block: b.blockId, targets: targets.map((t) => t.nodeId), err: err.message }, 'replica copy failed'),
+      () =>
+        this.log.info(
+          {
+            block: b.blockId,
+            targets: targets.map((t) => t.nodeId),
+            ms: Date.now() - started,
+            bytes: b.numBytes,
+          },
+          'replica copied',
+        ),
+      (err: Error) =>
+        this.log.warn(
+          { block: b.blockId, targets: targets.map((t) => t.nodeId), err: err.message },
+          'replica copy failed',
+        ),
     );
   }
 

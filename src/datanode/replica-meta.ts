@@ -32,9 +32,11 @@ export function encodeMetaHeader(h: MetaHeader): Buffer {
 export function decodeMetaHeader(b: Buffer, file: string): MetaHeader {
   if (b.length < META_HEADER_BYTES) throw new DfsError('CHECKSUM', `${file}: metadata header truncated`);
   if (b.readUInt32BE(0) !== META_MAGIC) throw new DfsError('CHECKSUM', `${file}: bad metadata magic`);
-  if (b.readUInt16BE(4) !== META_VERSION) throw new DfsError('CHECKSUM', `${file}: unsupported metadata version`);
+  if (b.readUInt16BE(4) !== META_VERSION)
+    throw new DfsError('CHECKSUM', `${file}: unsupported metadata version`);
   const chunkBytes = b.readUInt32BE(8);
-  if (chunkBytes === 0 || chunkBytes > 16 * 1024 * 1024) throw new DfsError('CHECKSUM', `${file}: bad chunk size ${chunkBytes}`);
+  if (chunkBytes === 0 || chunkBytes > 16 * 1024 * 1024)
+    throw new DfsError('CHECKSUM', `${file}: bad chunk size ${chunkBytes}`);
   const genStamp = b.readUInt32BE(16) * 0x1_0000_0000 + b.readUInt32BE(20);
   return { chunkBytes, genStamp };
 }

@@ -31,7 +31,12 @@ export interface ReplicaPiece {
  * Yields pieces covering [start, stop) of the replica; start and stop are chunk aligned (stop
  * may be the end). Pieces hold about `packetTargetBytes` (rounded down to whole chunks).
  */
-export async function* readReplicaPieces(r: Replica, start: number, stop: number, packetTargetBytes = PACKET_TARGET_BYTES): AsyncGenerator<ReplicaPiece> {
+export async function* readReplicaPieces(
+  r: Replica,
+  start: number,
+  stop: number,
+  packetTargetBytes = PACKET_TARGET_BYTES,
+): AsyncGenerator<ReplicaPiece> {
   const chunk = r.chunkBytes;
   const dir = r.volume.replicaDir('finalized', r.blockId);
   const dataFd = await open(path.join(dir, 'data'), 'r');

@@ -63,7 +63,11 @@ export class Storage {
   clusterId = '';
   private nextVolume = 0;
 
-  constructor(dirs: string[], private readonly reservedBytes: number, private readonly log: Logger) {
+  constructor(
+    dirs: string[],
+    private readonly reservedBytes: number,
+    private readonly log: Logger,
+  ) {
     if (dirs.length === 0) throw new DfsError('INVALID_ARGUMENT', 'a DataNode needs at least one --data-dir');
     this.volumes = dirs.map((d) => new Volume(path.resolve(d)));
   }
@@ -80,8 +84,16 @@ export class Storage {
     }
     const ids = new Set(seen.map((s) => s.nodeId));
     const clusters = new Set(seen.map((s) => s.clusterId).filter((c) => c !== ''));
-    if (ids.size > 1) throw new DfsError('WRONG_CLUSTER', `data directories belong to different DataNodes: ${[...ids].join(', ')}`);
-    if (clusters.size > 1) throw new DfsError('WRONG_CLUSTER', `data directories belong to different clusters: ${[...clusters].join(', ')}`);
+    if (ids.size > 1)
+      throw new DfsError(
+        'WRONG_CLUSTER',
+        `data directories belong to different DataNodes: ${[...ids].join(', ')}`,
+      );
+    if (clusters.size > 1)
+      throw new DfsError(
+        'WRONG_CLUSTER',
+        `data directories belong to different clusters: ${[...clusters].join(', ')}`,
+      );
     this.nodeId = seen[0]?.nodeId ?? `DN-${randomUUID()}`;
     this.clusterId = [...clusters][0] ?? '';
     await this.writeVersion();
@@ -91,7 +103,10 @@ export class Storage {
   /** Records the cluster id learnt from the NameNode (first contact only). */
   async adoptCluster(clusterId: string): Promise<void> {
     if (this.clusterId !== '' && this.clusterId !== clusterId) {
-      throw new DfsError('WRONG_CLUSTER', `this DataNode belongs to cluster ${this.clusterId}, the NameNode serves ${clusterId}`);
+      throw new DfsError(
+        'WRONG_CLUSTER',
+        `this DataNode belongs to cluster ${this.clusterId}, the NameNode serves ${clusterId}`,
+      );
     }
     if (this.clusterId === clusterId) return;
     this.clusterId = clusterId;
@@ -120,7 +135,14 @@ export class Storage {
         const h = decodeMetaHeader(metaHead, dir);
         const numBytes = fs.statSync(path.join(dir, 'data')).size;
         const blockId = Number(m[1]);
-        this.replicas.set(blockId, { blockId, genStamp: h.genStamp, numBytes, chunkBytes: h.chunkBytes, volume: v, state: 'finalized' });
+        this.replicas.set(blockId, {
+          blockId,
+          genStamp: h.genStamp,
+          numBytes,
+          chunkBytes: h.chunkBytes,
+          volume: v,
+          state: 'finalized',
+        });
         v.usedBytes += numBytes;
       } catch (err) {
         this.log.warn({ replica: dir, err: (err as Error).message }, 'unreadable replica removed');
@@ -138,7 +160,10 @@ export class Storage {
         return v;
       }
     }
-    throw new DfsError('NO_SPACE', `no volume has ${bytes} bytes free (reserved ${this.reservedBytes} per volume)`);
+    throw new DfsError(
+      'NO_SPACE',
+      `no volume has ${bytes} bytes free (reserved ${this.reservedBytes} per volume)`,
+    );
   }
 
   report(): { capacityBytes: number; usedBytes: number; remainingBytes: number } {
@@ -157,7 +182,8 @@ export class Storage {
   finalizedBlocks(): Block[] {
     const out: Block[] = [];
     for (const r of this.replicas.values()) {
-      if (r.state === 'finalized') out.push({ blockId: r.blockId, genStamp: r.genStamp, numBytes: r.numBytes });
+      if (r.state === 'finalized')
+        out.push({ blockId: r.blockId, genStamp: r.genStamp, numBytes: r.numBytes });
     }
     return out;
   }

@@ -63,12 +63,23 @@ export class DaemonProcess {
     });
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new DfsError('TIMEOUT', `${o.name} did not become ready in ${o.readyTimeoutMs ?? 20_000} ms; stderr: ${this.stderr}`)),
+        () =>
+          reject(
+            new DfsError(
+              'TIMEOUT',
+              `${o.name} did not become ready in ${o.readyTimeoutMs ?? 20_000} ms; stderr: ${this.stderr}`,
+            ),
+          ),
         o.readyTimeoutMs ?? 20_000,
       );
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new DfsError('CONNECTION', `${o.name} exited (${code ?? signal}) before it was ready: ${this.stderr.trim()}`));
+        reject(
+          new DfsError(
+            'CONNECTION',
+            `${o.name} exited (${code ?? signal}) before it was ready: ${this.stderr.trim()}`,
+          ),
+        );
       });
       readline.createInterface({ input: child.stdout! }).on('line', (line) => {
         let rec: Record<string, unknown>;
@@ -110,7 +121,14 @@ export class DaemonProcess {
   }
 }
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
 
 /** `12:00:01 INFO  namenode  namenode listening host=127.0.0.1 port=8020` */

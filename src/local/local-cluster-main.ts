@@ -7,7 +7,12 @@ import path from 'node:path';
 import { LocalCluster } from './local-cluster.js';
 
 export async function runLocalCluster(opts: { dir: string; port: number; datanodes: number }): Promise<void> {
-  const cluster = new LocalCluster({ baseDir: path.resolve(opts.dir), namenodePort: opts.port, datanodes: opts.datanodes, echoLogs: true });
+  const cluster = new LocalCluster({
+    baseDir: path.resolve(opts.dir),
+    namenodePort: opts.port,
+    datanodes: opts.datanodes,
+    echoLogs: true,
+  });
   await cluster.start();
   process.stdout.write(
     `\nDFS local cluster is up.\n  NameNode: ${cluster.namenodeAddress}\n  data:     ${path.resolve(opts.dir)}\n\n` +

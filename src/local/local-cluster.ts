@@ -40,7 +40,17 @@ export class LocalCluster {
   private makeNamenode(port: number): DaemonProcess {
     return new DaemonProcess({
       name: 'namenode',
-      args: ['namenode', '--name-dir', this.nameDir, '--host', '127.0.0.1', '--port', String(port), '--log-level', this.logLevel()],
+      args: [
+        'namenode',
+        '--name-dir',
+        this.nameDir,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--log-level',
+        this.logLevel(),
+      ],
       readyMessage: 'namenode listening',
       echoLogs: this.options.echoLogs ?? false,
       env: this.options.namenodeEnv ?? {},
@@ -56,7 +66,11 @@ export class LocalCluster {
 
   formatIfNeeded(): void {
     if (fs.existsSync(path.join(this.nameDir, 'VERSION'))) return;
-    const r = spawnSync(process.execPath, [DFSD_BIN, 'namenode', '--format', '--name-dir', this.nameDir, '--log-level', 'warn'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [DFSD_BIN, 'namenode', '--format', '--name-dir', this.nameDir, '--log-level', 'warn'],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) throw new Error(`format failed: ${r.stderr}`);
   }
 
@@ -76,8 +90,17 @@ export class LocalCluster {
     return new DaemonProcess({
       name: `datanode${index}`,
       args: [
-        'datanode', '--namenode', `127.0.0.1:${this.namenode.port}`, '--data-dir', this.dataDir(index),
-        '--host', '127.0.0.1', '--port', String(port), '--log-level', this.logLevel(),
+        'datanode',
+        '--namenode',
+        `127.0.0.1:${this.namenode.port}`,
+        '--data-dir',
+        this.dataDir(index),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--log-level',
+        this.logLevel(),
       ],
       readyMessage: 'datanode listening',
       echoLogs: this.options.echoLogs ?? false,

@@ -18,7 +18,11 @@
  */
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../protocol/limits.js';
 import {
-  BlockHealthState, ReplicaState, type BlockHealth, type BlockHealthResponse, type ReplicaHealth,
+  BlockHealthState,
+  ReplicaState,
+  type BlockHealth,
+  type BlockHealthResponse,
+  type ReplicaHealth,
 } from '../../protocol/namenode-messages.js';
 import type { FileNode } from './inode.js';
 
@@ -31,14 +35,23 @@ export interface ReplicaView {
 }
 
 /** The verdict for one block (table above). */
-export function blockHealthOf(replicas: readonly ReplicaHealth[], expected: number, beingWritten: boolean): number {
+export function blockHealthOf(
+  replicas: readonly ReplicaHealth[],
+  expected: number,
+  beingWritten: boolean,
+): number {
   if (beingWritten) return BlockHealthState.UNDER_CONSTRUCTION;
   let counted = 0;
   let readable = 0;
   let corrupt = 0;
   for (const r of replicas) {
     if (r.state === ReplicaState.LIVE) counted++;
-    if (r.state === ReplicaState.LIVE || r.state === ReplicaState.DECOMMISSIONING || r.state === ReplicaState.DECOMMISSIONED) readable++;
+    if (
+      r.state === ReplicaState.LIVE ||
+      r.state === ReplicaState.DECOMMISSIONING ||
+      r.state === ReplicaState.DECOMMISSIONED
+    )
+      readable++;
     if (r.state === ReplicaState.CORRUPT) corrupt++;
   }
   if (readable === 0) return corrupt > 0 ? BlockHealthState.CORRUPT : BlockHealthState.MISSING;
@@ -55,7 +68,12 @@ function encodedBytesMax(h: BlockHealth): number {
 }
 
 /** One page of a file's block health, from block index `startBlock` on. */
-export function fileBlockHealth(file: FileNode, view: ReplicaView, startBlock: number, limit: number): BlockHealthResponse {
+export function fileBlockHealth(
+  file: FileNode,
+  view: ReplicaView,
+  startBlock: number,
+  limit: number,
+): BlockHealthResponse {
   const max = limit === 0 ? LIST_LIMIT_DEFAULT : Math.min(limit, LIST_LIMIT_MAX);
   let offset = 0;
   for (let i = 0; i < startBlock && i < file.blocks.length; i++) offset += file.blocks[i]!.numBytes;
@@ -66,14 +84,22 @@ export function fileBlockHealth(file: FileNode, view: ReplicaView, startBlock: n
     const meta = file.blocks[next]!;
     const beingWritten = file.clientName !== null && next === file.blocks.length - 1;
     const replicas = view.replicaStates(meta.blockId);
-    const entry: BlockHealth = { block: { ...meta }, offset, health: blockHealthOf(replicas, file.replication, beingWritten), replicas };
+    const entry: BlockHealth = {
+      block: { ...meta },
+      offset,
+      health: blockHealthOf(replicas, file.replication, beingWritten),
+      replicas,
+    };
     blocks.push(entry);
     bytes += encodedBytesMax(entry);
     offset += meta.numBytes;
     next++;
   }
   return {
-    fileLength: file.length, replication: file.replication, underConstruction: file.underConstruction,
-    blocks, hasMore: next < file.blocks.length,
+    fileLength: file.length,
+    replication: file.replication,
+    underConstruction: file.underConstruction,
+    blocks,
+    hasMore: next < file.blocks.length,
   };
 }

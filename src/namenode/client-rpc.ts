@@ -9,7 +9,14 @@ import { DfsError } from '../../protocol/errors.js';
 import type { Frame } from '../../protocol/frame.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../protocol/limits.js';
 import { Role } from '../../protocol/handshake.js';
-import { decodeRequest, encodeResponse, rpcCodecs, rpcNameOf, type RpcName, type RpcResponse } from '../../protocol/namenode-messages.js';
+import {
+  decodeRequest,
+  encodeResponse,
+  rpcCodecs,
+  rpcNameOf,
+  type RpcName,
+  type RpcResponse,
+} from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/types.js';
 import type { Clock } from '../common/clock.js';
 import type { ServerConnection } from '../common/frame-server.js';
@@ -27,7 +34,12 @@ import { DecommissionAction, SafeModeAction } from '../../protocol/namenode-mess
 /** Where blocks live and where new ones go; the block manager fills this in. */
 export interface BlockLocator {
   locations(blockId: number): DatanodeInfo[];
-  chooseTargets(replication: number, writerHost: string, excludeNodeIds: readonly string[], blockBytes: number): DatanodeInfo[];
+  chooseTargets(
+    replication: number,
+    writerHost: string,
+    excludeNodeIds: readonly string[],
+    blockBytes: number,
+  ): DatanodeInfo[];
   /** The first block with fewer live replicas than the minimum, or null. */
   isMinimallyReplicated(blocks: readonly BlockMeta[]): BlockMeta | null;
   markBad(nodeId: string, block: Block): void;
@@ -65,7 +77,11 @@ export class ClientRpc {
     const name = rpcNameOf(frame.opcode);
     if (name === undefined) {
       // The decoder's opcode check makes this unreachable; keep the connection safe anyway.
-      conn.close(new DfsError('UNKNOWN_OPCODE', `unknown opcode ${frame.opcode}`), frame.opcode, frame.requestId);
+      conn.close(
+        new DfsError('UNKNOWN_OPCODE', `unknown opcode ${frame.opcode}`),
+        frame.opcode,
+        frame.requestId,
+      );
       return;
     }
     let request;
@@ -99,7 +115,9 @@ export class ClientRpc {
       case 'list':
         return this.list(conn, id, req);
       case 'stat':
-        return conn.reply(encodeResponse('stat', id, this.ctx.namespace.stat((req as { path: string }).path)));
+        return conn.reply(
+          encodeResponse('stat', id, this.ctx.namespace.stat((req as { path: string }).path)),
+        );
       case 'delete':
         return this.delete(conn, id, req);
       case 'rename':
@@ -120,7 +138,8 @@ export class ClientRpc {
       case 'serverInfo':
         return conn.reply(encodeResponse('serverInfo', id, this.ctx.serverInfo()));
       case 'reportBadBlocks':
-        for (const r of (req as RequestOf<'reportBadBlocks'>).replicas) this.ctx.blocks.markBad(r.nodeId, r.block);
+        for (const r of (req as RequestOf<'reportBadBlocks'>).replicas)
+          this.ctx.blocks.markBad(r.nodeId, r.block);
         return conn.reply(encodeResponse('reportBadBlocks', id, {}));
       case 'bumpGenStamp':
         return this.bumpGenStamp(conn, id, req);
@@ -128,7 +147,13 @@ export class ClientRpc {
         return this.safeModeRpc(conn, id, req);
       case 'blockHealth': {
         const r = req as RequestOf<'blockHealth'>;
-        return conn.reply(encodeResponse('blockHealth', id, fileBlockHealth(this.ctx.namespace.file(r.path), this.ctx.blocks, r.startBlock, r.limit)));
+        return conn.reply(
+          encodeResponse(
+            'blockHealth',
+            id,
+            fileBlockHealth(this.ctx.namespace.file(r.path), this.ctx.blocks, r.startBlock, r.limit),
+          ),
+        );
       }
       case 'setReplication': {
         const r = req as RequestOf<'setReplication'>;
@@ -145,20 +170,32 @@ export class ClientRpc {
         // Answered once the change is on disk, so an acknowledged decommission survives a restart.
         this.ctx.saveDecommissioned().then(
           () => conn.reply(encodeResponse('decommission', id, {})),
-          (err: unknown) => conn.replyError(rpcCodecs.decommission.opcode, id, this.internal(err, 'decommission')),
+          (err: unknown) =>
+            conn.replyError(rpcCodecs.decommission.opcode, id, this.internal(err, 'decommission')),
         );
         return;
       }
       case 'triggerBlockReport':
         requireAdmin(conn, 'triggerBlockReport');
-        return conn.reply(encodeResponse('triggerBlockReport', id, this.ctx.blocks.requestBlockReport((req as RequestOf<'triggerBlockReport'>).node)));
+        return conn.reply(
+          encodeResponse(
+            'triggerBlockReport',
+            id,
+            this.ctx.blocks.requestBlockReport((req as RequestOf<'triggerBlockReport'>).node),
+          ),
+        );
       case 'replicationStats': {
         const s = this.ctx.replication.stats();
-        return conn.reply(encodeResponse('replicationStats', id, {
-          underReplicated: s.underReplicated, corrupt: s.corrupt, missing: s.missing, pendingCopies: s.pendingCopies,
-          corruptBlockIds: ReplicationMonitor.sample(this.ctx.replication.corrupt),
-          missingBlockIds: ReplicationMonitor.sample(this.ctx.replication.missing),
-        }));
+        return conn.reply(
+          encodeResponse('replicationStats', id, {
+            underReplicated: s.underReplicated,
+            corrupt: s.corrupt,
+            missing: s.missing,
+            pendingCopies: s.pendingCopies,
+            corruptBlockIds: ReplicationMonitor.sample(this.ctx.replication.corrupt),
+            missingBlockIds: ReplicationMonitor.sample(this.ctx.replication.missing),
+          }),
+        );
       }
       case 'datanodeReport':
         return conn.reply(encodeResponse('datanodeReport', id, { nodes: this.ctx.blocks.report() }));
@@ -176,7 +213,8 @@ export class ClientRpc {
     this.ctx.namespace.apply(op);
     const response = answer();
     this.ctx.editLog().append(op, (err) => {
-      if (err) conn.replyError(rpcCodecs[name].opcode, id, err instanceof DfsError ? err : this.internal(err, name));
+      if (err)
+        conn.replyError(rpcCodecs[name].opcode, id, err instanceof DfsError ? err : this.internal(err, name));
       else conn.reply(response);
     });
     this.ctx.afterLogged();
@@ -191,7 +229,11 @@ export class ClientRpc {
     this.mutate(conn, 'mkdir', id, op, () => encodeResponse('mkdir', id, {}));
   }
 
-  private list(conn: ServerConnection, id: number, req: { path: string; startAfter: string; limit: number }): void {
+  private list(
+    conn: ServerConnection,
+    id: number,
+    req: { path: string; startAfter: string; limit: number },
+  ): void {
     const limit = req.limit === 0 ? LIST_LIMIT_DEFAULT : Math.min(req.limit, LIST_LIMIT_MAX);
     conn.reply(encodeResponse('list', id, this.ctx.namespace.list(req.path, req.startAfter, limit)));
   }
@@ -210,13 +252,16 @@ export class ClientRpc {
     if (req.clientName.length === 0) throw new DfsError('INVALID_ARGUMENT', 'create needs a client name');
     this.recoverIfAbandoned(req.path, req.clientName);
     const op: EditOp = { op: 'create', ...req, mtimeMs: this.now() };
-    this.mutate(conn, 'create', id, op, () => encodeResponse('create', id, statusOf(this.ctx.namespace.file(req.path), req.path)));
+    this.mutate(conn, 'create', id, op, () =>
+      encodeResponse('create', id, statusOf(this.ctx.namespace.file(req.path), req.path)),
+    );
   }
 
   /** A file held by a writer whose lease has expired is recovered before another takes it. */
   private recoverIfAbandoned(path: string, clientName: string): void {
     const node = this.ctx.namespace.lookup(path);
-    if (node === null || node.kind !== 'file' || node.clientName === null || node.clientName === clientName) return;
+    if (node === null || node.kind !== 'file' || node.clientName === null || node.clientName === clientName)
+      return;
     if (!this.ctx.leases.isExpired(node.clientName)) return;
     this.logRecovery(path, node);
   }
@@ -228,9 +273,22 @@ export class ClientRpc {
   logRecovery(path: string, file: FileNode): void {
     const last = file.blocks[file.blocks.length - 1];
     const length = last === undefined ? null : this.ctx.blocks.recoverableLength(last.blockId);
-    const op: EditOp = length === null
-      ? { op: 'closeFile', path, keepBlocks: Math.max(0, file.blocks.length - 1), lastNumBytes: NONE, mtimeMs: this.now() }
-      : { op: 'closeFile', path, keepBlocks: file.blocks.length, lastNumBytes: length, mtimeMs: this.now() };
+    const op: EditOp =
+      length === null
+        ? {
+            op: 'closeFile',
+            path,
+            keepBlocks: Math.max(0, file.blocks.length - 1),
+            lastNumBytes: NONE,
+            mtimeMs: this.now(),
+          }
+        : {
+            op: 'closeFile',
+            path,
+            keepBlocks: file.blocks.length,
+            lastNumBytes: length,
+            mtimeMs: this.now(),
+          };
     this.ctx.namespace.apply(op);
     this.ctx.logger.info({ path, keptBlocks: op.keepBlocks }, 'lease expired; file recovered');
     this.ctx.editLog().append(op, () => {});
@@ -241,29 +299,56 @@ export class ClientRpc {
     const ns = this.ctx.namespace;
     const file = ns.fileUnderConstruction(req.path, req.clientName);
     const last = file.blocks[file.blocks.length - 1];
-    if ((req.previous === null) !== (last === undefined) || (req.previous !== null && req.previous.blockId !== last!.blockId)) {
-      throw new DfsError('INVALID_ARGUMENT', `previous block ${req.previous?.blockId ?? 'none'} is not the last block of ${req.path}`);
+    if (
+      (req.previous === null) !== (last === undefined) ||
+      (req.previous !== null && req.previous.blockId !== last!.blockId)
+    ) {
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `previous block ${req.previous?.blockId ?? 'none'} is not the last block of ${req.path}`,
+      );
     }
     this.ctx.leases.renew(req.clientName);
-    const targets = this.ctx.blocks.chooseTargets(file.replication, conn.socket.remoteAddress ?? '', req.excludeNodes, file.blockBytes);
+    const targets = this.ctx.blocks.chooseTargets(
+      file.replication,
+      conn.socket.remoteAddress ?? '',
+      req.excludeNodes,
+      file.blockBytes,
+    );
     if (targets.length === 0) {
-      throw new DfsError('NOT_REPLICATED', `no live DataNode can take a block of ${req.path} (excluded: ${req.excludeNodes.length})`);
+      throw new DfsError(
+        'NOT_REPLICATED',
+        `no live DataNode can take a block of ${req.path} (excluded: ${req.excludeNodes.length})`,
+      );
     }
     const op: EditOp = {
-      op: 'addBlock', path: req.path, clientName: req.clientName,
+      op: 'addBlock',
+      path: req.path,
+      clientName: req.clientName,
       previousNumBytes: req.previous === null ? NONE : req.previous.numBytes,
-      blockId: ns.allocateBlockId(), genStamp: ns.allocateGenStamp(),
+      blockId: ns.allocateBlockId(),
+      genStamp: ns.allocateGenStamp(),
     };
     const offset = file.length + (req.previous?.numBytes ?? 0) - (last?.numBytes ?? 0);
-    const located: LocatedBlock = { block: { blockId: op.blockId, genStamp: op.genStamp, numBytes: 0 }, offset, locations: targets };
+    const located: LocatedBlock = {
+      block: { blockId: op.blockId, genStamp: op.genStamp, numBytes: 0 },
+      offset,
+      locations: targets,
+    };
     this.mutate(conn, 'addBlock', id, op, () => encodeResponse('addBlock', id, located));
   }
 
   private complete(conn: ServerConnection, id: number, req: RequestOf<'complete'>): void {
     const file = this.ctx.namespace.fileUnderConstruction(req.path, req.clientName);
     const last = file.blocks[file.blocks.length - 1];
-    if ((req.last === null) !== (last === undefined) || (req.last !== null && req.last.blockId !== last!.blockId)) {
-      throw new DfsError('INVALID_ARGUMENT', `block ${req.last?.blockId ?? 'none'} is not the last block of ${req.path}`);
+    if (
+      (req.last === null) !== (last === undefined) ||
+      (req.last !== null && req.last.blockId !== last!.blockId)
+    ) {
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `block ${req.last?.blockId ?? 'none'} is not the last block of ${req.path}`,
+      );
     }
     if (req.last !== null) {
       // The last block's replicas report its final length asynchronously; until one has,
@@ -275,8 +360,11 @@ export class ClientRpc {
       }
     }
     const op: EditOp = {
-      op: 'complete', path: req.path, clientName: req.clientName,
-      lastNumBytes: req.last === null ? NONE : req.last.numBytes, mtimeMs: this.now(),
+      op: 'complete',
+      path: req.path,
+      clientName: req.clientName,
+      lastNumBytes: req.last === null ? NONE : req.last.numBytes,
+      mtimeMs: this.now(),
     };
     this.mutate(conn, 'complete', id, op, () => encodeResponse('complete', id, { completed: true }));
   }
@@ -290,14 +378,23 @@ export class ClientRpc {
     } else if (req.action !== SafeModeAction.GET) {
       throw new DfsError('INVALID_ARGUMENT', `unknown safe mode action ${req.action}`);
     }
-    conn.reply(encodeResponse('safeMode', id, { on: sm.on, manual: sm.manual, reportedBlocks: sm.reported, totalBlocks: sm.total, status: sm.status() }));
+    conn.reply(
+      encodeResponse('safeMode', id, {
+        on: sm.on,
+        manual: sm.manual,
+        reportedBlocks: sm.reported,
+        totalBlocks: sm.total,
+        status: sm.status(),
+      }),
+    );
   }
 
   /** Pipeline recovery: the block gets a new generation stamp so stale replicas are known. */
   private bumpGenStamp(conn: ServerConnection, id: number, req: RequestOf<'bumpGenStamp'>): void {
     const file = this.ctx.namespace.fileUnderConstruction(req.path, req.clientName);
     const block = file.blocks.find((b) => b.blockId === req.blockId);
-    if (block === undefined) throw new DfsError('NOT_FOUND', `block ${req.blockId} is not part of ${req.path}`);
+    if (block === undefined)
+      throw new DfsError('NOT_FOUND', `block ${req.blockId} is not part of ${req.path}`);
     this.ctx.leases.renew(req.clientName);
     const genStamp = this.ctx.namespace.allocateGenStamp();
     const op: EditOp = { op: 'updateBlock', path: req.path, blockId: req.blockId, genStamp, numBytes: NONE };
@@ -305,7 +402,12 @@ export class ClientRpc {
   }
 
   private abandonBlock(conn: ServerConnection, id: number, req: RequestOf<'abandonBlock'>): void {
-    const op: EditOp = { op: 'abandonBlock', path: req.path, clientName: req.clientName, blockId: req.blockId };
+    const op: EditOp = {
+      op: 'abandonBlock',
+      path: req.path,
+      clientName: req.clientName,
+      blockId: req.blockId,
+    };
     this.mutate(conn, 'abandonBlock', id, op, () => encodeResponse('abandonBlock', id, {}));
   }
 
@@ -317,18 +419,28 @@ export class ClientRpc {
     for (const b of file.blocks) {
       const blockEnd = offset + b.numBytes;
       // A block overlaps [offset, end) — the block being written (length 0 so far) is included.
-      if (blockEnd > req.offset && offset < end || (b.numBytes === 0 && offset >= req.offset && offset < end)) {
+      if (
+        (blockEnd > req.offset && offset < end) ||
+        (b.numBytes === 0 && offset >= req.offset && offset < end)
+      ) {
         blocks.push({ block: { ...b }, offset, locations: this.ctx.blocks.locations(b.blockId) });
       }
       offset = blockEnd;
     }
-    conn.reply(encodeResponse('getBlockLocations', id, { fileLength: file.length, underConstruction: file.underConstruction, blocks }));
+    conn.reply(
+      encodeResponse('getBlockLocations', id, {
+        fileLength: file.length,
+        underConstruction: file.underConstruction,
+        blocks,
+      }),
+    );
   }
 }
 
 /** Operator actions (safe mode enter/leave, decommissioning, triggerBlockReport) need a connection with role ADMIN. */
 function requireAdmin(conn: ServerConnection, what: string): void {
-  if (conn.role !== Role.ADMIN) throw new DfsError('ACCESS_DENIED', `${what} needs an ADMIN connection (dfs admin)`);
+  if (conn.role !== Role.ADMIN)
+    throw new DfsError('ACCESS_DENIED', `${what} needs an ADMIN connection (dfs admin)`);
 }
 
 type RequestOf<N extends RpcName> = import('../../protocol/namenode-messages.js').RpcRequest<N>;

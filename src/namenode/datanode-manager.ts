@@ -28,7 +28,11 @@
  */
 import { DfsError } from '../../protocol/errors.js';
 import type {
-  DatanodeCommand, DatanodeReportEntry, DatanodeStorageReport, ReplicaHealth, TriggerBlockReportResponse,
+  DatanodeCommand,
+  DatanodeReportEntry,
+  DatanodeStorageReport,
+  ReplicaHealth,
+  TriggerBlockReportResponse,
 } from '../../protocol/namenode-messages.js';
 import { CommandType, DatanodeReportState, ReplicaState } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
@@ -87,16 +91,24 @@ const DELETES_PER_HEARTBEAT = 1000;
 /** The answer to almost every heartbeat (never modified). */
 const NO_COMMANDS: DatanodeCommand[] = [];
 /** A node just registered: no full report processed, none asked for. */
-const NO_BLOCK_REPORT = { lastBlockReportMs: 0, lastBlockReportBlocks: 0, blockReportRequested: false } as const;
+const NO_BLOCK_REPORT = {
+  lastBlockReportMs: 0,
+  lastBlockReportBlocks: 0,
+  blockReportRequested: false,
+} as const;
 
 /** A node's state as datanodeReport shows it, and what a replica on it is worth (blockHealth). */
 const NODE_STATE = {
-  silent: DatanodeReportState.DEAD, normal: DatanodeReportState.LIVE,
-  decommissioning: DatanodeReportState.DECOMMISSIONING, decommissioned: DatanodeReportState.DECOMMISSIONED,
+  silent: DatanodeReportState.DEAD,
+  normal: DatanodeReportState.LIVE,
+  decommissioning: DatanodeReportState.DECOMMISSIONING,
+  decommissioned: DatanodeReportState.DECOMMISSIONED,
 } as const;
 const REPLICA_STATE = {
-  silent: ReplicaState.STALE, normal: ReplicaState.LIVE,
-  decommissioning: ReplicaState.DECOMMISSIONING, decommissioned: ReplicaState.DECOMMISSIONED,
+  silent: ReplicaState.STALE,
+  normal: ReplicaState.LIVE,
+  decommissioning: ReplicaState.DECOMMISSIONING,
+  decommissioned: ReplicaState.DECOMMISSIONED,
 } as const;
 
 /** A node an operator decommissioned; remembered across NameNode restarts (decommission-store.ts). */
@@ -136,7 +148,15 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     while (stack.length > 0) {
       const n = stack.pop()!;
       if (n.kind === 'dir') for (const c of n.children.values()) stack.push(c);
-      else for (const b of n.blocks) this.blocks.set(b.blockId, { file: n, meta: b, replicas: new Set(), corrupt: new Set(), reportedBytes: -1 });
+      else
+        for (const b of n.blocks)
+          this.blocks.set(b.blockId, {
+            file: n,
+            meta: b,
+            replicas: new Set(),
+            corrupt: new Set(),
+            reportedBytes: -1,
+          });
     }
   }
 
@@ -173,7 +193,8 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   genStampBumped(meta: BlockMeta): void {
     const entry = this.blocks.get(meta.blockId);
     if (entry === undefined) return;
-    for (const nodeId of [...entry.replicas, ...entry.corrupt]) this.nodes.get(nodeId)?.blocks.delete(meta.blockId);
+    for (const nodeId of [...entry.replicas, ...entry.corrupt])
+      this.nodes.get(nodeId)?.blocks.delete(meta.blockId);
     entry.replicas.clear();
     entry.corrupt.clear();
   }
@@ -216,13 +237,17 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       this.log.info({ node: remembered.nodeId }, 'unregistered datanode recommissioned');
       return;
     }
-    if (on) this.decommissioned.set(node.info.nodeId, { nodeId: node.info.nodeId, address: addressOf(node.info) });
+    if (on)
+      this.decommissioned.set(node.info.nodeId, { nodeId: node.info.nodeId, address: addressOf(node.info) });
     else this.decommissioned.delete(node.info.nodeId);
     // Decommissioning a node already drained keeps it drained.
     if (!on) node.adminState = 'normal';
     else if (node.adminState === 'normal') node.adminState = 'decommissioning';
     for (const id of node.blocks) this.dirty.add(id);
-    this.log.info({ node: node.info.nodeId, state: node.adminState }, on ? 'decommissioning datanode' : 'datanode recommissioned');
+    this.log.info(
+      { node: node.info.nodeId, state: node.adminState },
+      on ? 'decommissioning datanode' : 'datanode recommissioned',
+    );
   }
 
   /**
@@ -233,7 +258,10 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     const node = this.findNode(nameOrAddress);
     const silentMs = this.clock.nowMs() - node.lastHeartbeatMs;
     if (!this.isLive(node)) {
-      throw new DfsError('DATANODE_DEAD', `DataNode ${nameOrAddress} is dead (no heartbeat for ${Math.round(silentMs / 1000)} s); it reports in full when it registers again`);
+      throw new DfsError(
+        'DATANODE_DEAD',
+        `DataNode ${nameOrAddress} is dead (no heartbeat for ${Math.round(silentMs / 1000)} s); it reports in full when it registers again`,
+      );
     }
     node.blockReportRequested = true;
     this.notifySoon(node);
@@ -267,7 +295,9 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   }
 
   private findDecommissioned(nodeId: string, address: string): DecommissionedNode | undefined {
-    return this.decommissioned.get(nodeId) ?? [...this.decommissioned.values()].find((d) => d.address === address);
+    return (
+      this.decommissioned.get(nodeId) ?? [...this.decommissioned.values()].find((d) => d.address === address)
+    );
   }
 
   // ---- DataNode messages -----------------------------------------------------------
@@ -295,13 +325,27 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
       this.decommissioned.set(info.nodeId, { nodeId: info.nodeId, address: addressOf(info) });
     }
     this.nodes.set(info.nodeId, {
-      ...report, info, lastHeartbeatMs: now, activeTransfers: 0, blocks: new Set(), pendingDeletes: new Map(), dead: false,
-      pendingCopies: [], scheduledTransfers: 0, adminState: remembered === undefined ? 'normal' : 'decommissioning', notify,
+      ...report,
+      info,
+      lastHeartbeatMs: now,
+      activeTransfers: 0,
+      blocks: new Set(),
+      pendingDeletes: new Map(),
+      dead: false,
+      pendingCopies: [],
+      scheduledTransfers: 0,
+      adminState: remembered === undefined ? 'normal' : 'decommissioning',
+      notify,
       ...NO_BLOCK_REPORT,
     });
     this.placement.add(this.nodes.get(info.nodeId)!);
     this.log.info(
-      { node: info.nodeId, addr: addressOf(info), capacity: report.capacityBytes, decommissioning: remembered !== undefined },
+      {
+        node: info.nodeId,
+        addr: addressOf(info),
+        capacity: report.capacityBytes,
+        decommissioning: remembered !== undefined,
+      },
       'datanode registered',
     );
   }
@@ -325,7 +369,8 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     node.remainingBytes = report.remainingBytes;
     node.activeTransfers = report.activeTransfers;
     node.lastHeartbeatMs = this.clock.nowMs();
-    if (node.pendingDeletes.size === 0 && node.pendingCopies.length === 0 && !node.blockReportRequested) return NO_COMMANDS;
+    if (node.pendingDeletes.size === 0 && node.pendingCopies.length === 0 && !node.blockReportRequested)
+      return NO_COMMANDS;
     const commands: DatanodeCommand[] = [];
     if (node.pendingDeletes.size > 0) {
       const blocks: Block[] = [];
@@ -390,18 +435,24 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
 
   private addReplica(node: DatanodeState, b: Block): boolean {
     const entry = this.blocks.get(b.blockId);
-    const finalLength = entry !== undefined && entry.file.clientName === null || (entry !== undefined && entry.file.blocks[entry.file.blocks.length - 1] !== entry.meta);
+    const finalLength =
+      (entry !== undefined && entry.file.clientName === null) ||
+      (entry !== undefined && entry.file.blocks[entry.file.blocks.length - 1] !== entry.meta);
     const valid =
       entry !== undefined &&
       b.genStamp === entry.meta.genStamp &&
       // The block being written has no committed length yet; others must match exactly.
       (!finalLength || b.numBytes === entry.meta.numBytes);
     if (!valid) {
-      this.log.info({ node: node.info.nodeId, block: b, known: entry?.meta ?? null }, 'invalid replica reported; scheduling deletion');
+      this.log.info(
+        { node: node.info.nodeId, block: b, known: entry?.meta ?? null },
+        'invalid replica reported; scheduling deletion',
+      );
       this.scheduleDelete(node, b);
       return false;
     }
-    if (!finalLength) entry.reportedBytes = entry.reportedBytes < 0 ? b.numBytes : Math.min(entry.reportedBytes, b.numBytes);
+    if (!finalLength)
+      entry.reportedBytes = entry.reportedBytes < 0 ? b.numBytes : Math.min(entry.reportedBytes, b.numBytes);
     if (entry.corrupt.has(node.info.nodeId)) {
       // Still the corrupt copy; it stays out of the readable replicas until deleted.
       return false;
@@ -473,7 +524,10 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
         node.dead = true;
         this.dropReplicas(node);
         died.push(node);
-        this.log.warn({ node: node.info.nodeId, silentMs: now - node.lastHeartbeatMs }, 'datanode declared dead');
+        this.log.warn(
+          { node: node.info.nodeId, silentMs: now - node.lastHeartbeatMs },
+          'datanode declared dead',
+        );
       }
     }
     if (died.length > 0) this.events?.nodesDied();
@@ -483,7 +537,11 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   // ---- BlockLocator ----------------------------------------------------------------
 
   private isLive(node: DatanodeState | undefined): node is DatanodeState {
-    return node !== undefined && !node.dead && this.clock.nowMs() - node.lastHeartbeatMs <= this.options.deadNodeTimeoutMs;
+    return (
+      node !== undefined &&
+      !node.dead &&
+      this.clock.nowMs() - node.lastHeartbeatMs <= this.options.deadNodeTimeoutMs
+    );
   }
 
   locations(blockId: number): DatanodeInfo[] {
@@ -513,10 +571,18 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
     return this.locations(blockId).length;
   }
 
-  chooseTargets(replication: number, writerHost: string, excludeNodeIds: readonly string[], blockBytes = 0): DatanodeInfo[] {
+  chooseTargets(
+    replication: number,
+    writerHost: string,
+    excludeNodeIds: readonly string[],
+    blockBytes = 0,
+  ): DatanodeInfo[] {
     const exclude = excludeNodeIds.length === 0 ? null : new Set(excludeNodeIds);
     const eligible = (node: DatanodeState): boolean =>
-      this.isLive(node) && node.adminState === 'normal' && node.remainingBytes >= blockBytes && (exclude === null || !exclude.has(node.info.nodeId));
+      this.isLive(node) &&
+      node.adminState === 'normal' &&
+      node.remainingBytes >= blockBytes &&
+      (exclude === null || !exclude.has(node.info.nodeId));
     return this.placement.choose(replication, writerHost, eligible).map((n) => n.info);
   }
 
@@ -550,11 +616,18 @@ export class DatanodeManager implements NamespaceListener, BlockLocator {
   report(): DatanodeReportEntry[] {
     const now = this.clock.nowMs();
     return [...this.nodes.values()].map((n) => ({
-      nodeId: n.info.nodeId, host: n.info.host, port: n.info.port,
+      nodeId: n.info.nodeId,
+      host: n.info.host,
+      port: n.info.port,
       state: NODE_STATE[this.stateOf(n)],
-      capacityBytes: n.capacityBytes, usedBytes: n.usedBytes, remainingBytes: n.remainingBytes,
-      blockCount: n.blocks.size, activeTransfers: n.activeTransfers, lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
-      lastBlockReportMs: n.lastBlockReportMs, lastBlockReportBlocks: n.lastBlockReportBlocks,
+      capacityBytes: n.capacityBytes,
+      usedBytes: n.usedBytes,
+      remainingBytes: n.remainingBytes,
+      blockCount: n.blocks.size,
+      activeTransfers: n.activeTransfers,
+      lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
+      lastBlockReportMs: n.lastBlockReportMs,
+      lastBlockReportBlocks: n.lastBlockReportBlocks,
     }));
   }
 

@@ -5,7 +5,12 @@
  * None of these mutate the namespace, so nothing here touches the edit log.
  */
 import { DfsError } from '../../protocol/errors.js';
-import { encodeCommandsPending, encodeResponse, type RpcName, type RpcRequest } from '../../protocol/namenode-messages.js';
+import {
+  encodeCommandsPending,
+  encodeResponse,
+  type RpcName,
+  type RpcRequest,
+} from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { DatanodeManager } from './datanode-manager.js';
 
@@ -17,15 +22,21 @@ export function createDatanodeRpc(manager: DatanodeManager, clusterId: () => str
       case 'register': {
         const r = req as RpcRequest<'register'>;
         if (r.clusterId !== clusterId()) {
-          throw new DfsError('WRONG_CLUSTER', `datanode ${r.nodeId} belongs to cluster ${r.clusterId}, this NameNode serves ${clusterId()}`);
+          throw new DfsError(
+            'WRONG_CLUSTER',
+            `datanode ${r.nodeId} belongs to cluster ${r.clusterId}, this NameNode serves ${clusterId()}`,
+          );
         }
         // A DataNode that listens on 0.0.0.0 is reached at the address it connected from.
-        const host = r.host === '0.0.0.0' || r.host === '' ? (conn.socket.remoteAddress ?? '127.0.0.1') : r.host;
+        const host =
+          r.host === '0.0.0.0' || r.host === '' ? (conn.socket.remoteAddress ?? '127.0.0.1') : r.host;
         manager.register({ nodeId: r.nodeId, host, port: r.port }, r, () => conn.send(COMMANDS_PENDING));
         return conn.reply(encodeResponse('register', id, {}));
       }
       case 'heartbeat':
-        return conn.reply(encodeResponse('heartbeat', id, { commands: manager.heartbeat(req as RpcRequest<'heartbeat'>) }));
+        return conn.reply(
+          encodeResponse('heartbeat', id, { commands: manager.heartbeat(req as RpcRequest<'heartbeat'>) }),
+        );
       case 'blockReceived': {
         const r = req as RpcRequest<'blockReceived'>;
         manager.blockReceived(r.nodeId, r.received, r.deleted);

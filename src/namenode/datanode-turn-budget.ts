@@ -45,7 +45,11 @@ function unitsOf(name: RpcName, req: never): number {
 }
 
 /** Wraps `serve` so that DataNode RPCs use at most `unitsPerTurn` of each loop turn. */
-export function withTurnBudget(serve: DatanodeRpcHandler, log: Logger, unitsPerTurn = DATANODE_UNITS_PER_TURN): DatanodeRpcHandler {
+export function withTurnBudget(
+  serve: DatanodeRpcHandler,
+  log: Logger,
+  unitsPerTurn = DATANODE_UNITS_PER_TURN,
+): DatanodeRpcHandler {
   const queue: Waiting[] = [];
   let head = 0;
   let used = 0;
@@ -57,8 +61,12 @@ export function withTurnBudget(serve: DatanodeRpcHandler, log: Logger, unitsPerT
       serve(w.conn, w.name, w.id, w.req);
     } catch (err) {
       // Served outside the dispatcher's try/catch when it waited: answer the error here.
-      const e = err instanceof DfsError ? err : new DfsError('INTERNAL', `internal error serving ${w.name}: ${(err as Error).message}`);
-      if (!(err instanceof DfsError)) log.error({ err, rpc: w.name }, 'internal error serving a DataNode request');
+      const e =
+        err instanceof DfsError
+          ? err
+          : new DfsError('INTERNAL', `internal error serving ${w.name}: ${(err as Error).message}`);
+      if (!(err instanceof DfsError))
+        log.error({ err, rpc: w.name }, 'internal error serving a DataNode request');
       w.conn.replyError(rpcCodecs[w.name].opcode, w.id, e);
     }
   };

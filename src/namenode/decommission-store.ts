@@ -51,17 +51,22 @@ export class DecommissionStore {
       throw this.corrupt((err as Error).message);
     }
     const stored = parsed as Partial<StoredFile> | null;
-    if (stored === null || stored.version !== FORMAT_VERSION || !Array.isArray(stored.nodes)) throw this.corrupt(`expected {"version": ${FORMAT_VERSION}, "nodes": [...]}`);
+    if (stored === null || stored.version !== FORMAT_VERSION || !Array.isArray(stored.nodes))
+      throw this.corrupt(`expected {"version": ${FORMAT_VERSION}, "nodes": [...]}`);
     return stored.nodes.map((n: unknown) => {
       const { nodeId, address } = (n ?? {}) as Partial<DecommissionedNode>;
-      if (typeof nodeId !== 'string' || typeof address !== 'string') throw this.corrupt('every node needs a string nodeId and address');
+      if (typeof nodeId !== 'string' || typeof address !== 'string')
+        throw this.corrupt('every node needs a string nodeId and address');
       return { nodeId, address };
     });
   }
 
   /** Replaces the file's content with `nodes`; resolves once it is durable. */
   save(nodes: readonly DecommissionedNode[]): Promise<void> {
-    const body: StoredFile = { version: FORMAT_VERSION, nodes: nodes.map((n) => ({ nodeId: n.nodeId, address: n.address })) };
+    const body: StoredFile = {
+      version: FORMAT_VERSION,
+      nodes: nodes.map((n) => ({ nodeId: n.nodeId, address: n.address })),
+    };
     const data = Buffer.from(`${JSON.stringify(body, null, 2)}\n`);
     const next = this.writing.catch(() => {}).then(() => writeFileAtomic(this.file, data));
     this.writing = next;
@@ -69,6 +74,9 @@ export class DecommissionStore {
   }
 
   private corrupt(reason: string): DfsError {
-    return new DfsError('CORRUPT_LOG', `${this.file} is not a valid list of decommissioned nodes (${reason}); repair or delete it`);
+    return new DfsError(
+      'CORRUPT_LOG',
+      `${this.file} is not a valid list of decommissioned nodes (${reason}); repair or delete it`,
+    );
   }
 }

@@ -101,9 +101,10 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
     if (isAllZero(buf, at, buf.length)) return done('zero-filled tail');
     if (left < 8) return done(`${left} trailing bytes, shorter than a record header`);
     const recordBytes = buf.readUInt32BE(at);
-    const lengthOk = (~buf.readUInt32BE(at + 4) >>> 0) === recordBytes;
+    const lengthOk = ~buf.readUInt32BE(at + 4) >>> 0 === recordBytes;
     if (!lengthOk || recordBytes < RECORD_HEADER_BYTES - 8 + 1 || recordBytes > RECORD_BYTES_MAX) {
-      if (zeroedFromSectorIn(buf, at, at + 8)) return done(`unwritten sectors from inside the record header at ${at}`);
+      if (zeroedFromSectorIn(buf, at, at + 8))
+        return done(`unwritten sectors from inside the record header at ${at}`);
       if (!lengthOk) throw corrupt(name, at, 'record length and its check copy differ');
       throw corrupt(name, at, `impossible record length ${recordBytes}`);
     }
@@ -112,9 +113,15 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
     const stored = buf.readUInt32BE(at + 8);
     const actual = xxh32(buf.subarray(at + 12, end));
     if (stored !== actual) {
-      if (end === buf.length && hasZeroSector(buf, at, end)) return done(`checksum mismatch in a partly written last record at ${at}`);
-      if (end < buf.length && zeroedFromSectorIn(buf, at, end)) return done(`unwritten sectors from inside the record at ${at}`);
-      throw corrupt(name, at, `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)})`);
+      if (end === buf.length && hasZeroSector(buf, at, end))
+        return done(`checksum mismatch in a partly written last record at ${at}`);
+      if (end < buf.length && zeroedFromSectorIn(buf, at, end))
+        return done(`unwritten sectors from inside the record at ${at}`);
+      throw corrupt(
+        name,
+        at,
+        `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)})`,
+      );
     }
     let decoded: LoggedOp;
     try {
@@ -126,7 +133,8 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
     } catch (err) {
       throw corrupt(name, at, (err as Error).message);
     }
-    if (decoded.txid !== expectTxid) throw corrupt(name, at, `txid ${decoded.txid} where ${expectTxid} was expected`);
+    if (decoded.txid !== expectTxid)
+      throw corrupt(name, at, `txid ${decoded.txid} where ${expectTxid} was expected`);
     records.push(decoded);
     expectTxid++;
     at = end;

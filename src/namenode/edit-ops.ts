@@ -26,10 +26,23 @@ export const NONE = Number.MAX_SAFE_INTEGER;
 export type EditOp =
   | { op: 'mkdir'; path: string; parents: boolean; mtimeMs: number }
   | {
-      op: 'create'; path: string; clientName: string; overwrite: boolean; createParent: boolean;
-      replication: number; blockBytes: number; mtimeMs: number;
+      op: 'create';
+      path: string;
+      clientName: string;
+      overwrite: boolean;
+      createParent: boolean;
+      replication: number;
+      blockBytes: number;
+      mtimeMs: number;
     }
-  | { op: 'addBlock'; path: string; clientName: string; previousNumBytes: number; blockId: number; genStamp: number }
+  | {
+      op: 'addBlock';
+      path: string;
+      clientName: string;
+      previousNumBytes: number;
+      blockId: number;
+      genStamp: number;
+    }
   | { op: 'abandonBlock'; path: string; clientName: string; blockId: number }
   | { op: 'complete'; path: string; clientName: string; lastNumBytes: number; mtimeMs: number }
   | { op: 'delete'; path: string; recursive: boolean; mtimeMs: number }
@@ -39,7 +52,16 @@ export type EditOp =
   | { op: 'setReplication'; path: string; replication: number };
 
 const OP_CODES = {
-  mkdir: 1, create: 2, addBlock: 3, abandonBlock: 4, complete: 5, delete: 6, rename: 7, closeFile: 8, updateBlock: 9, setReplication: 10,
+  mkdir: 1,
+  create: 2,
+  addBlock: 3,
+  abandonBlock: 4,
+  complete: 5,
+  delete: 6,
+  rename: 7,
+  closeFile: 8,
+  updateBlock: 9,
+  setReplication: 10,
 } as const;
 
 export function encodeEditOp(w: WireWriter, e: EditOp): void {
@@ -49,7 +71,13 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
       w.str(e.path).bool(e.parents).u64(e.mtimeMs);
       break;
     case 'create':
-      w.str(e.path).str(e.clientName).bool(e.overwrite).bool(e.createParent).u16(e.replication).u64(e.blockBytes).u64(e.mtimeMs);
+      w.str(e.path)
+        .str(e.clientName)
+        .bool(e.overwrite)
+        .bool(e.createParent)
+        .u16(e.replication)
+        .u64(e.blockBytes)
+        .u64(e.mtimeMs);
       break;
     case 'addBlock':
       w.str(e.path).str(e.clientName).u64(e.previousNumBytes).u64(e.blockId).u64(e.genStamp);
@@ -85,11 +113,24 @@ export function decodeEditOp(r: WireReader): EditOp {
       return { op: 'mkdir', path: r.str(), parents: r.bool(), mtimeMs: r.u64() };
     case 2:
       return {
-        op: 'create', path: r.str(), clientName: r.str(), overwrite: r.bool(), createParent: r.bool(),
-        replication: r.u16(), blockBytes: r.u64(), mtimeMs: r.u64(),
+        op: 'create',
+        path: r.str(),
+        clientName: r.str(),
+        overwrite: r.bool(),
+        createParent: r.bool(),
+        replication: r.u16(),
+        blockBytes: r.u64(),
+        mtimeMs: r.u64(),
       };
     case 3:
-      return { op: 'addBlock', path: r.str(), clientName: r.str(), previousNumBytes: r.u64(), blockId: r.u64(), genStamp: r.u64() };
+      return {
+        op: 'addBlock',
+        path: r.str(),
+        clientName: r.str(),
+        previousNumBytes: r.u64(),
+        blockId: r.u64(),
+        genStamp: r.u64(),
+      };
     case 4:
       return { op: 'abandonBlock', path: r.str(), clientName: r.str(), blockId: r.u64() };
     case 5:

@@ -41,13 +41,17 @@ export function serializeImage(ns: Namespace, txid: number): Buffer {
   while (stack.length > 0) {
     const node = stack.pop()!;
     nodeCount++;
-    w.u8(node.kind === 'dir' ? 1 : 2).str(node.name).u64(node.mtimeMs);
+    w.u8(node.kind === 'dir' ? 1 : 2)
+      .str(node.name)
+      .u64(node.mtimeMs);
     if (node.kind === 'dir') {
       w.u32(node.children.size);
       const children = [...node.children.values()];
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
     } else {
-      w.u16(node.replication).u64(node.blockBytes).bool(node.clientName !== null);
+      w.u16(node.replication)
+        .u64(node.blockBytes)
+        .bool(node.clientName !== null);
       if (node.clientName !== null) w.str(node.clientName);
       w.u32(node.blocks.length);
       for (const b of node.blocks) w.u64(b.blockId).u64(b.genStamp).u64(b.numBytes);
@@ -122,7 +126,11 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
         const file = new FileNode(nodeName, top.dir, mtimeMs, replication, blockBytes, clientName);
         const blockCount = r.count(24, 'blockCount');
         for (let i = 0; i < blockCount; i++) {
-          file.blocks.push({ blockId: r.u64('blockId'), genStamp: r.u64('genStamp'), numBytes: r.u64('numBytes') });
+          file.blocks.push({
+            blockId: r.u64('blockId'),
+            genStamp: r.u64('genStamp'),
+            numBytes: r.u64('numBytes'),
+          });
         }
         top.dir.addChild(file);
         ns.fileCount++;

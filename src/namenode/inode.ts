@@ -20,7 +20,11 @@ export class DirNode {
   /** Children names in sorted order, built lazily for paged listing, dropped on change. */
   private sorted: string[] | null = null;
 
-  constructor(public name: string, public parent: DirNode | null, public mtimeMs: number) {}
+  constructor(
+    public name: string,
+    public parent: DirNode | null,
+    public mtimeMs: number,
+  ) {}
 
   addChild(node: INode): void {
     this.children.set(node.name, node);
@@ -78,13 +82,26 @@ export function pathOf(node: INode): string {
 export function statusOf(node: INode, shownPath: string): FileStatus {
   if (node.kind === 'dir') {
     return {
-      path: shownPath, type: FileType.DIRECTORY, length: 0, replication: 0, blockBytes: 0,
-      mtimeMs: node.mtimeMs, blockCount: 0, underConstruction: false, childCount: node.children.size,
+      path: shownPath,
+      type: FileType.DIRECTORY,
+      length: 0,
+      replication: 0,
+      blockBytes: 0,
+      mtimeMs: node.mtimeMs,
+      blockCount: 0,
+      underConstruction: false,
+      childCount: node.children.size,
     };
   }
   return {
-    path: shownPath, type: FileType.FILE, length: node.length, replication: node.replication,
-    blockBytes: node.blockBytes, mtimeMs: node.mtimeMs, blockCount: node.blocks.length,
-    underConstruction: node.underConstruction, childCount: 0,
+    path: shownPath,
+    type: FileType.FILE,
+    length: node.length,
+    replication: node.replication,
+    blockBytes: node.blockBytes,
+    mtimeMs: node.mtimeMs,
+    blockCount: node.blocks.length,
+    underConstruction: node.underConstruction,
+    childCount: 0,
   };
 }

@@ -19,7 +19,10 @@ interface Lease {
 export class LeaseManager implements NamespaceListener {
   private readonly leases = new Map<string, Lease>();
 
-  constructor(private readonly clock: Clock, private readonly leaseLimitMs: number) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly leaseLimitMs: number,
+  ) {}
 
   get size(): number {
     return this.leases.size;

@@ -42,15 +42,27 @@ export interface VersionFile {
 const IMAGE_RE = /^fsimage_(\d{16})$/;
 const SEGMENT_RE = /^edits_(\d{16})$/;
 
-export async function formatNameDir(dir: string, options: { force: boolean; clusterId?: string }): Promise<VersionFile> {
+export async function formatNameDir(
+  dir: string,
+  options: { force: boolean; clusterId?: string },
+): Promise<VersionFile> {
   await initChecksum();
   fs.mkdirSync(dir, { recursive: true });
   const existing = tryReadVersion(dir);
   if (existing && !options.force) {
-    throw new DfsError('ALREADY_EXISTS', `${dir} is already formatted (cluster ${existing.clusterId}); use --force to erase it`);
+    throw new DfsError(
+      'ALREADY_EXISTS',
+      `${dir} is already formatted (cluster ${existing.clusterId}); use --force to erase it`,
+    );
   }
   for (const name of fs.readdirSync(dir)) {
-    if (IMAGE_RE.test(name) || SEGMENT_RE.test(name) || name === 'VERSION' || name === DECOMMISSIONED_FILE || name.includes('.tmp-')) {
+    if (
+      IMAGE_RE.test(name) ||
+      SEGMENT_RE.test(name) ||
+      name === 'VERSION' ||
+      name === DECOMMISSIONED_FILE ||
+      name.includes('.tmp-')
+    ) {
       fs.rmSync(path.join(dir, name), { force: true });
     }
   }
@@ -81,7 +93,10 @@ function tryReadVersion(dir: string): VersionFile | null {
 export function readVersion(dir: string): VersionFile {
   const v = tryReadVersion(dir);
   if (v === null) {
-    throw new DfsError('NOT_FOUND', `${dir} is not a formatted name directory (run 'dfsd namenode --format --name-dir ${dir}')`);
+    throw new DfsError(
+      'NOT_FOUND',
+      `${dir} is not a formatted name directory (run 'dfsd namenode --format --name-dir ${dir}')`,
+    );
   }
   return v;
 }
@@ -124,7 +139,10 @@ export interface LoadedState {
 export async function loadNameDir(dir: string, log: Logger): Promise<LoadedState> {
   const names = fs.readdirSync(dir);
   for (const name of names) if (name.includes('.tmp-')) fs.rmSync(path.join(dir, name), { force: true });
-  const images = names.filter((n) => IMAGE_RE.test(n)).sort().reverse();
+  const images = names
+    .filter((n) => IMAGE_RE.test(n))
+    .sort()
+    .reverse();
   const segments = names.filter((n) => SEGMENT_RE.test(n)).sort();
 
   let namespace: Namespace | null = null;
@@ -137,7 +155,10 @@ export async function loadNameDir(dir: string, log: Logger): Promise<LoadedState
       log.info({ image: name, txid: imageTxid }, 'loaded checkpoint image');
       break;
     } catch (err) {
-      log.error({ image: name, err: (err as Error).message }, 'checkpoint image unusable; trying an older one');
+      log.error(
+        { image: name, err: (err as Error).message },
+        'checkpoint image unusable; trying an older one',
+      );
     }
   }
   if (namespace === null) {
@@ -155,8 +176,15 @@ export async function loadNameDir(dir: string, log: Logger): Promise<LoadedState
     const file = path.join(dir, name);
     const seg = decodeSegment(fs.readFileSync(file), name);
     if (seg.tornTail !== null) {
-      if (!isLast) throw new DfsError('CORRUPT_LOG', `edit log ${name} is damaged before newer segments: ${seg.tornTail}`);
-      log.warn({ segment: name, validBytes: seg.validBytes, reason: seg.tornTail }, 'cutting torn tail of the edit log');
+      if (!isLast)
+        throw new DfsError(
+          'CORRUPT_LOG',
+          `edit log ${name} is damaged before newer segments: ${seg.tornTail}`,
+        );
+      log.warn(
+        { segment: name, validBytes: seg.validBytes, reason: seg.tornTail },
+        'cutting torn tail of the edit log',
+      );
     }
     if (isLast && seg.records.length === 0) {
       fs.rmSync(file);
@@ -169,12 +197,18 @@ export async function loadNameDir(dir: string, log: Logger): Promise<LoadedState
     for (const rec of seg.records) {
       if (rec.txid < expect) continue;
       if (rec.txid !== expect) {
-        throw new DfsError('CORRUPT_LOG', `edit log gap: expected txid ${expect}, ${name} continues at ${rec.txid}`);
+        throw new DfsError(
+          'CORRUPT_LOG',
+          `edit log gap: expected txid ${expect}, ${name} continues at ${rec.txid}`,
+        );
       }
       try {
         namespace.apply(rec.op);
       } catch (err) {
-        throw new DfsError('CORRUPT_LOG', `edit log ${name}: txid ${rec.txid} (${rec.op.op}) cannot be applied: ${(err as Error).message}`);
+        throw new DfsError(
+          'CORRUPT_LOG',
+          `edit log ${name}: txid ${rec.txid} (${rec.op.op}) cannot be applied: ${(err as Error).message}`,
+        );
       }
       expect++;
       replayed++;
@@ -198,7 +232,10 @@ export function purgeBefore(dir: string, imageTxid: number): string[] {
   const removed: string[] = [];
   const names = fs.readdirSync(dir);
   if (!names.includes(imageFileName(imageTxid))) {
-    throw new DfsError('INTERNAL', `refusing to purge: no image at txid ${imageTxid} covers what would be removed`);
+    throw new DfsError(
+      'INTERNAL',
+      `refusing to purge: no image at txid ${imageTxid} covers what would be removed`,
+    );
   }
   const segments = names.filter((n) => SEGMENT_RE.test(n)).sort();
   for (let i = 0; i < segments.length; i++) {

@@ -70,7 +70,13 @@ export class NameNode {
     const state = await loadNameDir(dir, this.log);
     this.namespace = state.namespace;
     this.log.info(
-      { imageTxid: state.imageTxid, replayed: state.replayed, lastTxid: state.lastTxid, files: state.namespace.fileCount, ms: Date.now() - started },
+      {
+        imageTxid: state.imageTxid,
+        replayed: state.replayed,
+        lastTxid: state.lastTxid,
+        files: state.namespace.fileCount,
+        ms: Date.now() - started,
+      },
       'namespace loaded',
     );
     this.leases = new LeaseManager(this.clock, this.config.leaseLimitMs);
@@ -85,18 +91,29 @@ export class NameNode {
     const decommissions = new DecommissionStore(dir);
     this.datanodes.restoreDecommissioned(decommissions.load());
     this.namespace.addListener(this.datanodes);
-    this.replication = new ReplicationMonitor(this.datanodes, {
-      transfersPerNodeMax: this.config.transfersPerNodeMax,
-      pendingTimeoutMs: this.config.replicationPendingTimeoutMs,
-      rescanIntervalMs: this.config.replicationRescanMs,
-      scheduleMaxPerTick: 1000,
-    }, this.clock, this.log, () => this.replicationTickSoon());
+    this.replication = new ReplicationMonitor(
+      this.datanodes,
+      {
+        transfersPerNodeMax: this.config.transfersPerNodeMax,
+        pendingTimeoutMs: this.config.replicationPendingTimeoutMs,
+        rescanIntervalMs: this.config.replicationRescanMs,
+        scheduleMaxPerTick: 1000,
+      },
+      this.clock,
+      this.log,
+      () => this.replicationTickSoon(),
+    );
     this.datanodes.events = this.replication;
-    this.safeMode = new SafeMode(this.datanodes, {
-      threshold: this.config.safeModeThreshold,
-      extensionMs: this.config.safeModeExtensionMs,
-      minReplication: this.config.minReplication,
-    }, this.clock, this.log);
+    this.safeMode = new SafeMode(
+      this.datanodes,
+      {
+        threshold: this.config.safeModeThreshold,
+        extensionMs: this.config.safeModeExtensionMs,
+        minReplication: this.config.minReplication,
+      },
+      this.clock,
+      this.log,
+    );
     this.safeMode.startup();
     this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err));
     this.txnsSinceCheckpoint = state.replayed;
@@ -108,12 +125,20 @@ export class NameNode {
       clock: this.clock,
       logger: this.log,
       blocks: this.datanodes,
-      datanodeRpc: withTurnBudget(createDatanodeRpc(this.datanodes, () => this.clusterId), this.log),
+      datanodeRpc: withTurnBudget(
+        createDatanodeRpc(this.datanodes, () => this.clusterId),
+        this.log,
+      ),
       safeMode: this.safeMode,
       replication: this.replication,
       serverInfo: () => ({
-        clusterId: this.clusterId, version: DFS_VERSION, safeMode: this.safeMode.on, lastTxid: this.editLog.lastWrittenTxid,
-        fileCount: this.namespace.fileCount, directoryCount: this.namespace.dirCount, blockCount: this.namespace.blockCount,
+        clusterId: this.clusterId,
+        version: DFS_VERSION,
+        safeMode: this.safeMode.on,
+        lastTxid: this.editLog.lastWrittenTxid,
+        fileCount: this.namespace.fileCount,
+        directoryCount: this.namespace.dirCount,
+        blockCount: this.namespace.blockCount,
       }),
       afterLogged: () => this.afterLogged(),
       saveDecommissioned: () => decommissions.save(this.datanodes.decommissionedNodes()),
@@ -133,14 +158,21 @@ export class NameNode {
     });
     this.address = await this.server.listen();
     this.timers.push(setInterval(() => this.recoverLeases(), this.config.leaseCheckIntervalMs));
-    this.timers.push(setInterval(() => {
-      this.datanodes.checkHeartbeats();
-      this.safeMode.check();
-    }, this.config.heartbeatRecheckMs));
+    this.timers.push(
+      setInterval(() => {
+        this.datanodes.checkHeartbeats();
+        this.safeMode.check();
+      }, this.config.heartbeatRecheckMs),
+    );
     this.timers.push(setInterval(() => this.replicationTick(), this.config.replicationIntervalMs));
-    this.timers.push(setInterval(() => this.maybeCheckpoint(true), Math.min(this.config.checkpointIntervalMs, 60_000)));
+    this.timers.push(
+      setInterval(() => this.maybeCheckpoint(true), Math.min(this.config.checkpointIntervalMs, 60_000)),
+    );
     for (const t of this.timers) t.unref();
-    this.log.info({ host: this.address.host, port: this.address.port, clusterId: this.clusterId }, 'namenode listening');
+    this.log.info(
+      { host: this.address.host, port: this.address.port, clusterId: this.clusterId },
+      'namenode listening',
+    );
   }
 
   /** Files open at the last shutdown or crash get a fresh lease for their holder. */
@@ -208,9 +240,15 @@ export class NameNode {
       await this.editLog.roll();
       await writeFileAtomic(path.join(this.config.nameDir, imageFileName(txid)), image);
       const removed = purgeBefore(this.config.nameDir, txid);
-      this.log.info({ txid, bytes: image.length, removed: removed.length, ms: Date.now() - started }, 'checkpoint written');
+      this.log.info(
+        { txid, bytes: image.length, removed: removed.length, ms: Date.now() - started },
+        'checkpoint written',
+      );
     } catch (err) {
-      this.log.error({ err: (err as Error).message, txid }, 'checkpoint failed; the edit log still holds everything');
+      this.log.error(
+        { err: (err as Error).message, txid },
+        'checkpoint failed; the edit log still holds everything',
+      );
     }
   }
 
@@ -232,4 +270,3 @@ export class NameNode {
     return this.stopping;
   }
 }
-

@@ -70,8 +70,13 @@ export class Namespace {
     let node: INode = this.root;
     for (let i = 0; i < parts.length - 1; i++) {
       const next: INode | undefined = node.kind === 'dir' ? node.children.get(parts[i]!) : undefined;
-      if (next === undefined) throw new DfsError('NOT_FOUND', `parent of ${path} does not exist: ${joinPath(parts.slice(0, i + 1))}`);
-      if (next.kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts.slice(0, i + 1))} is a file, in ${path}`);
+      if (next === undefined)
+        throw new DfsError(
+          'NOT_FOUND',
+          `parent of ${path} does not exist: ${joinPath(parts.slice(0, i + 1))}`,
+        );
+      if (next.kind !== 'dir')
+        throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts.slice(0, i + 1))} is a file, in ${path}`);
       node = next;
     }
     return node as DirNode;
@@ -163,7 +168,8 @@ export class Namespace {
     for (; i < parts.length; i++) {
       const next = node.children.get(parts[i]!);
       if (next === undefined) break;
-      if (next.kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts.slice(0, i + 1))} is a file`);
+      if (next.kind !== 'dir')
+        throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts.slice(0, i + 1))} is a file`);
       node = next;
     }
     if (i === parts.length) {
@@ -189,7 +195,10 @@ export class Namespace {
       throw new DfsError('INVALID_ARGUMENT', `replication ${e.replication} is outside 1..${REPLICATION_MAX}`);
     }
     if (e.blockBytes < BLOCK_BYTES_MIN || e.blockBytes > BLOCK_BYTES_MAX) {
-      throw new DfsError('INVALID_ARGUMENT', `block size ${e.blockBytes} is outside ${BLOCK_BYTES_MIN}..${BLOCK_BYTES_MAX}`);
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `block size ${e.blockBytes} is outside ${BLOCK_BYTES_MIN}..${BLOCK_BYTES_MAX}`,
+      );
     }
     let parent: DirNode;
     const existingParent = this.resolve(parts.slice(0, -1));
@@ -205,7 +214,10 @@ export class Namespace {
     if (existing !== undefined) {
       if (existing.kind === 'dir') throw new DfsError('IS_A_DIRECTORY', `${e.path} is a directory`);
       if (existing.clientName !== null && existing.clientName !== e.clientName) {
-        throw new DfsError('LEASE_CONFLICT', `${e.path} is being written by another client (${existing.clientName})`);
+        throw new DfsError(
+          'LEASE_CONFLICT',
+          `${e.path} is being written by another client (${existing.clientName})`,
+        );
       }
       if (!e.overwrite) throw new DfsError('ALREADY_EXISTS', `${e.path} already exists`);
       this.removeNode(existing);
@@ -221,21 +233,33 @@ export class Namespace {
   private checkCanMkdirs(parts: readonly string[], path: string): void {
     let node: INode = this.root;
     for (let i = 0; i < parts.length; i++) {
-      if (node.kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts.slice(0, i))} is a file, in ${path}`);
+      if (node.kind !== 'dir')
+        throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts.slice(0, i))} is a file, in ${path}`);
       const next: INode | undefined = node.children.get(parts[i]!);
       if (next === undefined) return;
       node = next;
     }
-    if (node.kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts)} is a file, in ${path}`);
+    if (node.kind !== 'dir')
+      throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts)} is a file, in ${path}`);
   }
 
-  private addBlock(path: string, clientName: string, previousNumBytes: number, blockId: number, genStamp: number): void {
+  private addBlock(
+    path: string,
+    clientName: string,
+    previousNumBytes: number,
+    blockId: number,
+    genStamp: number,
+  ): void {
     const file = this.fileUnderConstruction(path, clientName);
     const last = file.blocks[file.blocks.length - 1];
     if (previousNumBytes !== NONE) {
-      if (last === undefined) throw new DfsError('INVALID_ARGUMENT', `${path} has no previous block to commit`);
+      if (last === undefined)
+        throw new DfsError('INVALID_ARGUMENT', `${path} has no previous block to commit`);
       if (previousNumBytes > file.blockBytes) {
-        throw new DfsError('INVALID_ARGUMENT', `previous block length ${previousNumBytes} exceeds the block size ${file.blockBytes}`);
+        throw new DfsError(
+          'INVALID_ARGUMENT',
+          `previous block length ${previousNumBytes} exceeds the block size ${file.blockBytes}`,
+        );
       }
     }
     if (previousNumBytes !== NONE) last!.numBytes = previousNumBytes;
@@ -264,7 +288,10 @@ export class Namespace {
     if (lastNumBytes !== NONE) {
       if (last === undefined) throw new DfsError('INVALID_ARGUMENT', `${path} has no block to complete`);
       if (lastNumBytes > file.blockBytes) {
-        throw new DfsError('INVALID_ARGUMENT', `last block length ${lastNumBytes} exceeds the block size ${file.blockBytes}`);
+        throw new DfsError(
+          'INVALID_ARGUMENT',
+          `last block length ${lastNumBytes} exceeds the block size ${file.blockBytes}`,
+        );
       }
       last.numBytes = lastNumBytes;
     }
@@ -337,7 +364,10 @@ export class Namespace {
     const file = this.file(path);
     if (file.clientName === null) throw new DfsError('INVALID_ARGUMENT', `${path} is not open for writing`);
     if (keepBlocks > file.blocks.length) {
-      throw new DfsError('INVALID_ARGUMENT', `cannot keep ${keepBlocks} of ${file.blocks.length} blocks of ${path}`);
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `cannot keep ${keepBlocks} of ${file.blocks.length} blocks of ${path}`,
+      );
     }
     const dropped = file.blocks.splice(keepBlocks);
     this.blockCount -= dropped.length;
@@ -355,7 +385,10 @@ export class Namespace {
     const block = file.blocks.find((b) => b.blockId === blockId);
     if (block === undefined) throw new DfsError('NOT_FOUND', `block ${blockId} is not part of ${path}`);
     if (genStamp <= block.genStamp) {
-      throw new DfsError('STALE_GENERATION', `generation stamp ${genStamp} is not newer than ${block.genStamp}`);
+      throw new DfsError(
+        'STALE_GENERATION',
+        `generation stamp ${genStamp} is not newer than ${block.genStamp}`,
+      );
     }
     block.genStamp = genStamp;
     if (numBytes !== NONE) block.numBytes = numBytes;

@@ -12,7 +12,8 @@ export function parsePath(path: string): string[] {
   if (typeof path !== 'string' || path.length === 0) throw invalid(path, 'empty path');
   if (path.charCodeAt(0) !== 47 /* '/' */) throw invalid(path, 'not absolute');
   if (path.length === 1) return [];
-  if (Buffer.byteLength(path, 'utf8') > PATH_BYTES_MAX) throw invalid(path, `longer than ${PATH_BYTES_MAX} bytes`);
+  if (Buffer.byteLength(path, 'utf8') > PATH_BYTES_MAX)
+    throw invalid(path, `longer than ${PATH_BYTES_MAX} bytes`);
   if (path.includes('\0')) throw invalid(path, 'contains NUL');
   const parts = path.split('/');
   parts.shift();

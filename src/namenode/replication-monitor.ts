@@ -117,7 +117,13 @@ export class ReplicationMonitor implements ReplicaEvents {
   stats(): ReplicationStats {
     let under = 0;
     for (const q of this.queues) under += q.size;
-    return { underReplicated: under, corrupt: this.corrupt.size, missing: this.missing.size, pendingCopies: this.pending.size, copiesScheduled: this.copiesScheduled };
+    return {
+      underReplicated: under,
+      corrupt: this.corrupt.size,
+      missing: this.missing.size,
+      pendingCopies: this.pending.size,
+      copiesScheduled: this.copiesScheduled,
+    };
   }
 
   tick(): void {
@@ -128,7 +134,11 @@ export class ReplicationMonitor implements ReplicaEvents {
     }
     const elapsedMs = this.lastTickMs === null ? Infinity : Math.max(0, now - this.lastTickMs);
     this.lastTickMs = now;
-    if (this.rescan !== null) this.continueRescan(this.rescan, Math.min(RESCAN_BLOCKS_PER_TICK, Math.ceil((RESCAN_BLOCKS_PER_SECOND * elapsedMs) / 1000)));
+    if (this.rescan !== null)
+      this.continueRescan(
+        this.rescan,
+        Math.min(RESCAN_BLOCKS_PER_TICK, Math.ceil((RESCAN_BLOCKS_PER_SECOND * elapsedMs) / 1000)),
+      );
     this.expirePending(now);
     for (const id of this.dn.dirty) this.classify(id);
     this.dn.dirty.clear();
@@ -153,7 +163,10 @@ export class ReplicationMonitor implements ReplicaEvents {
       if (node.adminState !== 'decommissioning' || !this.dn.isLiveNode(node.info.nodeId)) continue;
       if (this.blocksToDrain(node, 1) === 0) {
         node.adminState = 'decommissioned';
-        this.log.info({ node: node.info.nodeId, blocks: node.blocks.size }, 'datanode decommissioned: every block is replicated elsewhere');
+        this.log.info(
+          { node: node.info.nodeId, blocks: node.blocks.size },
+          'datanode decommissioned: every block is replicated elsewhere',
+        );
       }
     }
   }
@@ -164,7 +177,13 @@ export class ReplicationMonitor implements ReplicaEvents {
       const done = entry === undefined || p.targets.every((t) => entry.replicas.has(t));
       const lostNode = !this.dn.isLiveNode(p.source) || p.targets.some((t) => !this.dn.isLiveNode(t));
       if (done || lostNode || p.deadlineMs <= now) {
-        if (!done) this.log.warn({ block: id, source: p.source, targets: p.targets }, lostNode ? 'replica copy lost its source or a target; will retry' : 'replica copy timed out; will retry');
+        if (!done)
+          this.log.warn(
+            { block: id, source: p.source, targets: p.targets },
+            lostNode
+              ? 'replica copy lost its source or a target; will retry'
+              : 'replica copy timed out; will retry',
+          );
         this.release(id, p);
         this.dn.dirty.add(id);
       }
@@ -223,7 +242,10 @@ export class ReplicationMonitor implements ReplicaEvents {
     const pending = this.pending.get(id);
     if (pending !== undefined && good >= expected) this.release(id, pending);
     // Targets still to receive the copy under way (one that already holds a replica counts in `good`).
-    const pendingTargets = pending === undefined || good >= expected ? 0 : pending.targets.filter((t) => !entry.replicas.has(t)).length;
+    const pendingTargets =
+      pending === undefined || good >= expected
+        ? 0
+        : pending.targets.filter((t) => !entry.replicas.has(t)).length;
     if (good + pendingTargets < expected) {
       const priority = readable === 1 ? 0 : good * 3 <= expected ? 1 : 2;
       this.queues[priority]!.add(id);
@@ -237,7 +259,9 @@ export class ReplicationMonitor implements ReplicaEvents {
     }
     if (good > expected && pendingTargets === 0) {
       // Remove the surplus from the fullest nodes (least space left).
-      const surplus = this.counted(entry).sort((a, b) => a.remainingBytes - b.remainingBytes).slice(0, good - expected);
+      const surplus = this.counted(entry)
+        .sort((a, b) => a.remainingBytes - b.remainingBytes)
+        .slice(0, good - expected);
       for (const n of surplus) {
         this.log.info({ block: id, node: n.info.nodeId, expected, had: good }, 'deleting surplus replica');
         this.dn.deleteReplica(n.info.nodeId, entry);
@@ -274,7 +298,12 @@ export class ReplicationMonitor implements ReplicaEvents {
     const draining = (n: DatanodeState): number => (n.adminState === 'normal' ? 1 : 0);
     const sources = [...entry.replicas]
       .map((n) => this.dn.nodes.get(n))
-      .filter((n): n is DatanodeState => n !== undefined && this.dn.isLiveNode(n.info.nodeId) && n.scheduledTransfers < this.options.transfersPerNodeMax)
+      .filter(
+        (n): n is DatanodeState =>
+          n !== undefined &&
+          this.dn.isLiveNode(n.info.nodeId) &&
+          n.scheduledTransfers < this.options.transfersPerNodeMax,
+      )
       .sort((a, b) => draining(a) - draining(b) || a.scheduledTransfers - b.scheduledTransfers);
     const source = sources[0];
     if (source === undefined) return false;
@@ -283,9 +312,22 @@ export class ReplicationMonitor implements ReplicaEvents {
     if (targets.length === 0) return false;
     this.dn.queueCopy(source, { type: CommandType.REPLICATE, blocks: [{ ...entry.meta }], targets });
     source.scheduledTransfers++;
-    this.pending.set(id, { targets: targets.map((t) => t.nodeId), source: source.info.nodeId, deadlineMs: now + this.options.pendingTimeoutMs });
+    this.pending.set(id, {
+      targets: targets.map((t) => t.nodeId),
+      source: source.info.nodeId,
+      deadlineMs: now + this.options.pendingTimeoutMs,
+    });
     this.copiesScheduled++;
-    this.log.info({ block: id, source: source.info.nodeId, targets: targets.map((t) => t.nodeId), good: good.length, expected: entry.file.replication }, 'replica copy scheduled');
+    this.log.info(
+      {
+        block: id,
+        source: source.info.nodeId,
+        targets: targets.map((t) => t.nodeId),
+        good: good.length,
+        expected: entry.file.replication,
+      },
+      'replica copy scheduled',
+    );
     return true;
   }
 

@@ -47,7 +47,11 @@ export class SafeMode {
     this.count();
     this.on = this.total > 0;
     this.check();
-    if (this.on) this.log.info({ blocks: this.total, threshold: this.options.threshold }, 'safe mode: waiting for block reports');
+    if (this.on)
+      this.log.info(
+        { blocks: this.total, threshold: this.options.threshold },
+        'safe mode: waiting for block reports',
+      );
   }
 
   enter(): void {
@@ -59,7 +63,10 @@ export class SafeMode {
   leave(): void {
     if (this.on) {
       const asked = this.dn.requestMissingBlockReports();
-      this.log.warn({ reported: this.reported, total: this.total, reportsRequested: asked }, 'safe mode left by an operator');
+      this.log.warn(
+        { reported: this.reported, total: this.total, reportsRequested: asked },
+        'safe mode left by an operator',
+      );
     }
     this.on = false;
     this.manual = false;
@@ -89,7 +96,10 @@ export class SafeMode {
     }
     if (this.reachedAtMs === 0) {
       this.reachedAtMs = now;
-      this.log.info({ reported: this.reported, total: this.total, extensionMs: this.options.extensionMs }, 'safe mode threshold reached');
+      this.log.info(
+        { reported: this.reported, total: this.total, extensionMs: this.options.extensionMs },
+        'safe mode threshold reached',
+      );
     }
     if (now - this.reachedAtMs >= this.options.extensionMs) {
       this.on = false;
@@ -99,7 +109,8 @@ export class SafeMode {
 
   status(): string {
     if (!this.on) return 'safe mode is off';
-    if (this.manual) return 'safe mode is on (entered by an operator; leave it with "dfs admin safemode leave")';
+    if (this.manual)
+      return 'safe mode is on (entered by an operator; leave it with "dfs admin safemode leave")';
     const need = Math.ceil(this.options.threshold * this.total);
     return this.reachedAtMs > 0
       ? `safe mode is on: ${this.reported} of ${this.total} blocks reported; leaving after the ${this.options.extensionMs} ms extension`

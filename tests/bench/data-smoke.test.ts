@@ -34,16 +34,25 @@ afterEach(() => {
 });
 
 async function runBench(suite: 'upload' | 'download', args: string[]): Promise<Report> {
-  const { stdout } = await promisify(execFile)(process.execPath, [BENCH, suite, '--json', '--dir', dir, '--settle-ms', '0', ...args], {
-    maxBuffer: 16 * 1024 * 1024, timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL',
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [BENCH, suite, '--json', '--dir', dir, '--settle-ms', '0', ...args],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: RUN_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    },
+  );
   return JSON.parse(stdout) as Report;
 }
 
 /** The checks every successful run shares: phases, latencies, summary, clean-up. */
 function checkReport(r: Report, suite: 'upload' | 'download', sizeBytes: number): void {
   expect(r.suite).toBe(suite);
-  expect(r.phases.slice(0, 2).map((p) => [p.system, p.round])).toEqual([['baseline', 1], ['dfs', 1]]);
+  expect(r.phases.slice(0, 2).map((p) => [p.system, p.round])).toEqual([
+    ['baseline', 1],
+    ['dfs', 1],
+  ]);
   for (const p of r.phases) {
     expect(p.bytes, `${p.system} bytes`).toBe(sizeBytes);
     expect(p.elapsedMs, `${p.system} elapsed`).toBeGreaterThan(0);
@@ -66,7 +75,9 @@ function checkReport(r: Report, suite: 'upload' | 'download', sizeBytes: number)
   // Over every round: all bytes over all the phases' time.
   const overall = (system: string): number => {
     const ps = r.phases.filter((p) => p.system === system);
-    return ps.reduce((a, p) => a + p.bytes, 0) / (1024 * 1024) / (ps.reduce((a, p) => a + p.elapsedMs, 0) / 1000);
+    return (
+      ps.reduce((a, p) => a + p.bytes, 0) / (1024 * 1024) / (ps.reduce((a, p) => a + p.elapsedMs, 0) / 1000)
+    );
   };
   expect(r.summary.baselineMiBps).toBeCloseTo(overall('baseline'), 6);
   expect(r.summary.dfsMiBps).toBeCloseTo(overall('dfs'), 6);
@@ -82,42 +93,105 @@ function checkReport(r: Report, suite: 'upload' | 'download', sizeBytes: number)
 }
 
 describe('dfs-bench upload / download', () => {
-  it('upload: baseline and DFS phases, packet latencies, a summary, and the temp dir removed', async () => {
-    const r = await runBench('upload', ['--size', '8MiB', '--replication', '2', '--datanodes', '2', '--block-size', '1MiB', '--rounds', '2']);
-    checkReport(r, 'upload', 8 * MiB);
-    // The order alternates: baseline first in odd rounds, DFS first in even ones.
-    expect(r.phases.map((p) => `${p.round}:${p.system}`)).toEqual(['1:baseline', '1:dfs', '2:dfs', '2:baseline']);
-    expect(r.settings).toEqual({
-      sizeBytes: 8 * MiB, replication: 2, concurrency: 1, datanodes: 2, rounds: 2, warmupRounds: 1,
-      blockBytes: MiB, packetBytes: null, windowBytes: null, dataDir: r.settings.dataDir,
-    });
-    // Send-to-ack per packet: at least one per block of the file.
-    expect(r.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(8);
-  }, RUN_TIMEOUT_MS + 5_000);
+  it(
+    'upload: baseline and DFS phases, packet latencies, a summary, and the temp dir removed',
+    async () => {
+      const r = await runBench('upload', [
+        '--size',
+        '8MiB',
+        '--replication',
+        '2',
+        '--datanodes',
+        '2',
+        '--block-size',
+        '1MiB',
+        '--rounds',
+        '2',
+      ]);
+      checkReport(r, 'upload', 8 * MiB);
+      // The order alternates: baseline first in odd rounds, DFS first in even ones.
+      expect(r.phases.map((p) => `${p.round}:${p.system}`)).toEqual([
+        '1:baseline',
+        '1:dfs',
+        '2:dfs',
+        '2:baseline',
+      ]);
+      expect(r.settings).toEqual({
+        sizeBytes: 8 * MiB,
+        replication: 2,
+        concurrency: 1,
+        datanodes: 2,
+        rounds: 2,
+        warmupRounds: 1,
+        blockBytes: MiB,
+        packetBytes: null,
+        windowBytes: null,
+        dataDir: r.settings.dataDir,
+      });
+      // Send-to-ack per packet: at least one per block of the file.
+      expect(r.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(8);
+    },
+    RUN_TIMEOUT_MS + 5_000,
+  );
 
-  it('download: baseline and DFS phases, packet latencies, a summary, and the temp dir removed', async () => {
-    const r = await runBench('download', [
-      '--size', '4MiB', '--replication', '2', '--datanodes', '2', '--block-size', '1MiB', '--packet-size', '128KiB', '--concurrency', '2',
-    ]);
-    checkReport(r, 'download', 2 * 4 * MiB);
-    expect(r.settings).toEqual({
-      sizeBytes: 4 * MiB, replication: 2, concurrency: 2, datanodes: 2, rounds: 1, warmupRounds: 1,
-      blockBytes: MiB, packetBytes: 128 * 1024, windowBytes: null, dataDir: r.settings.dataDir,
-    });
-    // The wait for each packet read (the DataNode picks the read packet size): at least
-    // one per block of the two files.
-    expect(r.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(2 * 4);
-  }, RUN_TIMEOUT_MS + 5_000);
+  it(
+    'download: baseline and DFS phases, packet latencies, a summary, and the temp dir removed',
+    async () => {
+      const r = await runBench('download', [
+        '--size',
+        '4MiB',
+        '--replication',
+        '2',
+        '--datanodes',
+        '2',
+        '--block-size',
+        '1MiB',
+        '--packet-size',
+        '128KiB',
+        '--concurrency',
+        '2',
+      ]);
+      checkReport(r, 'download', 2 * 4 * MiB);
+      expect(r.settings).toEqual({
+        sizeBytes: 4 * MiB,
+        replication: 2,
+        concurrency: 2,
+        datanodes: 2,
+        rounds: 1,
+        warmupRounds: 1,
+        blockBytes: MiB,
+        packetBytes: 128 * 1024,
+        windowBytes: null,
+        dataDir: r.settings.dataDir,
+      });
+      // The wait for each packet read (the DataNode picks the read packet size): at least
+      // one per block of the two files.
+      expect(r.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(2 * 4);
+    },
+    RUN_TIMEOUT_MS + 5_000,
+  );
 
-  it('refuses a replication larger than the DataNode count, with a message on stderr', async () => {
-    const run = promisify(execFile)(process.execPath, [BENCH, 'upload', '--json', '--dir', dir, '--size', '1MiB', '--replication', '3', '--datanodes', '2'], {
-      timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL',
-    });
-    const err = (await run.then(() => null, (e: unknown) => e)) as (Error & { code?: number; stdout?: string; stderr?: string }) | null;
-    expect(err, 'dfs-bench exited 0').not.toBeNull();
-    expect(err!.code).toBe(1);
-    expect(err!.stderr).toMatch(/--replication 3 needs at least as many DataNodes \(--datanodes 2\)/);
-    expect(err!.stdout).toBe('');
-    expect(fs.readdirSync(dir)).toEqual([]);
-  }, RUN_TIMEOUT_MS + 5_000);
+  it(
+    'refuses a replication larger than the DataNode count, with a message on stderr',
+    async () => {
+      const run = promisify(execFile)(
+        process.execPath,
+        [BENCH, 'upload', '--json', '--dir', dir, '--size', '1MiB', '--replication', '3', '--datanodes', '2'],
+        {
+          timeout: RUN_TIMEOUT_MS,
+          killSignal: 'SIGKILL',
+        },
+      );
+      const err = (await run.then(
+        () => null,
+        (e: unknown) => e,
+      )) as (Error & { code?: number; stdout?: string; stderr?: string }) | null;
+      expect(err, 'dfs-bench exited 0').not.toBeNull();
+      expect(err!.code).toBe(1);
+      expect(err!.stderr).toMatch(/--replication 3 needs at least as many DataNodes \(--datanodes 2\)/);
+      expect(err!.stdout).toBe('');
+      expect(fs.readdirSync(dir)).toEqual([]);
+    },
+    RUN_TIMEOUT_MS + 5_000,
+  );
 });

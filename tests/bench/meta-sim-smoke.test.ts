@@ -27,7 +27,12 @@ interface Report {
   mode: string;
   settings: { simDatanodes: number; blocksPerNode: number; blocks: number; replication: number };
   setup: { register: Load; firstReport: Load };
-  phases: Array<{ phase: string; load: string | null; datanodes: Load | null; client: { ops: number; errors: number; opsPerSec: number } | null }>;
+  phases: Array<{
+    phase: string;
+    load: string | null;
+    datanodes: Load | null;
+    client: { ops: number; errors: number; opsPerSec: number } | null;
+  }>;
   namenodeView: { liveNodes: number; deadNodes: number; replicas: number; expectedReplicas: number };
   reference: { heartbeatsPerSec: number; blocksPerSec: number };
 }
@@ -38,21 +43,50 @@ const BLOCKS = 100;
 describe('dfs-bench meta --sim-datanodes', () => {
   it('loads a NameNode with simulated DataNodes and reports rates as JSON', async () => {
     const args = [
-      BENCH, 'meta', '--json', '--sim-datanodes', String(NODES), '--blocks-per-node', String(BLOCKS),
-      '--sim-seconds', '1', '--sim-processes', '2', '--ops', '500', '--clients', '2', '--depth', '16',
+      BENCH,
+      'meta',
+      '--json',
+      '--sim-datanodes',
+      String(NODES),
+      '--blocks-per-node',
+      String(BLOCKS),
+      '--sim-seconds',
+      '1',
+      '--sim-processes',
+      '2',
+      '--ops',
+      '500',
+      '--clients',
+      '2',
+      '--depth',
+      '16',
     ];
-    const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 16 * 1024 * 1024, timeout: 60_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, args, {
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 60_000,
+    });
     const r = JSON.parse(stdout) as Report;
 
     expect(r.mode).toBe('sim-datanodes');
-    expect(r.reference).toEqual({ heartbeatsPerSec: 300_000, blocksPerSec: 639_700, source: expect.any(String) });
+    expect(r.reference).toEqual({
+      heartbeatsPerSec: 300_000,
+      blocksPerSec: 639_700,
+      source: expect.any(String),
+    });
     expect(r.setup.register).toMatchObject({ requests: NODES, errors: 0 });
     expect(r.setup.firstReport).toMatchObject({ requests: NODES, errors: 0 });
     expect(r.setup.firstReport.blocks).toBe(r.settings.blocks * r.settings.replication);
 
     const byName = new Map(r.phases.map((p) => [p.phase, p]));
     expect([...byName.keys()]).toEqual([
-      'heartbeats', 'block reports', 'create', 'stat', 'create + heartbeats', 'stat + heartbeats', 'create + block reports', 'stat + block reports',
+      'heartbeats',
+      'block reports',
+      'create',
+      'stat',
+      'create + heartbeats',
+      'stat + heartbeats',
+      'create + block reports',
+      'stat + block reports',
     ]);
     const heartbeats = byName.get('heartbeats')!.datanodes!;
     expect(heartbeats.errors, heartbeats.firstError ?? '').toBe(0);
@@ -68,7 +102,12 @@ describe('dfs-bench meta --sim-datanodes', () => {
     }
 
     // The NameNode's own view: every node alive, every replica known.
-    expect(r.namenodeView).toEqual({ liveNodes: NODES, deadNodes: 0, replicas: r.namenodeView.expectedReplicas, expectedReplicas: r.settings.blocks * r.settings.replication });
+    expect(r.namenodeView).toEqual({
+      liveNodes: NODES,
+      deadNodes: 0,
+      replicas: r.namenodeView.expectedReplicas,
+      expectedReplicas: r.settings.blocks * r.settings.replication,
+    });
     expect(r.namenodeView.replicas).toBeGreaterThanOrEqual(NODES * BLOCKS);
   }, 60_000);
 });

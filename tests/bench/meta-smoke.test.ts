@@ -27,9 +27,18 @@ interface Phase {
   latencyUs: { count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number };
 }
 
-async function runBench(args: string[]): Promise<{ settings: Record<string, unknown>; machine: Record<string, unknown>; phases: Phase[] }> {
-  const { stdout } = await promisify(execFile)(process.execPath, [BENCH, 'meta', '--json', ...args], { maxBuffer: 16 * 1024 * 1024, timeout: 90_000 });
-  return JSON.parse(stdout) as { settings: Record<string, unknown>; machine: Record<string, unknown>; phases: Phase[] };
+async function runBench(
+  args: string[],
+): Promise<{ settings: Record<string, unknown>; machine: Record<string, unknown>; phases: Phase[] }> {
+  const { stdout } = await promisify(execFile)(process.execPath, [BENCH, 'meta', '--json', ...args], {
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: 90_000,
+  });
+  return JSON.parse(stdout) as {
+    settings: Record<string, unknown>;
+    machine: Record<string, unknown>;
+    phases: Phase[];
+  };
 }
 
 function checkPhases(phases: Phase[], ops: number): void {

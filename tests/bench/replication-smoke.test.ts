@@ -21,7 +21,20 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const BENCH = path.join(REPO_ROOT, 'bin', 'dfs-bench.js');
 const MiB = 1024 * 1024;
 const RUN_TIMEOUT_MS = 60_000;
-const SMALL = ['--datanodes', '4', '--files', '3', '--size', '3MiB', '--block-size', '1MiB', '--dead-timeout', '1500', '--heartbeat-interval', '200'];
+const SMALL = [
+  '--datanodes',
+  '4',
+  '--files',
+  '3',
+  '--size',
+  '3MiB',
+  '--block-size',
+  '1MiB',
+  '--dead-timeout',
+  '1500',
+  '--heartbeat-interval',
+  '200',
+];
 
 let dir: string;
 
@@ -34,16 +47,30 @@ afterEach(() => {
 });
 
 async function runBench(args: string[]): Promise<ReplicationReport> {
-  const { stdout } = await promisify(execFile)(process.execPath, [BENCH, 'replication', '--json', '--dir', dir, '--settle-ms', '0', ...args], {
-    maxBuffer: 16 * 1024 * 1024, timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL',
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [BENCH, 'replication', '--json', '--dir', dir, '--settle-ms', '0', ...args],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: RUN_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    },
+  );
   return JSON.parse(stdout) as ReplicationReport;
 }
 
 function checkReport(r: ReplicationReport, mode: 'kill' | 'decommission'): void {
   expect(r.suite).toBe('replication');
   expect(r.settings).toMatchObject({
-    mode, datanodes: 4, files: 3, sizeBytes: 3 * MiB, replication: 3, blockBytes: MiB, rounds: 1, deadTimeoutMs: 1500, heartbeatIntervalMs: 200,
+    mode,
+    datanodes: 4,
+    files: 3,
+    sizeBytes: 3 * MiB,
+    replication: 3,
+    blockBytes: MiB,
+    rounds: 1,
+    deadTimeoutMs: 1500,
+    heartbeatIntervalMs: 200,
   });
   expect(r.settings.transfersPerNode).toBeGreaterThan(0);
   expect(r.rounds).toHaveLength(1);
@@ -89,23 +116,43 @@ function checkReport(r: ReplicationReport, mode: 'kill' | 'decommission'): void 
 }
 
 describe('dfs-bench replication', () => {
-  it('kill: the node is declared dead, its blocks are copied again, and every file reads back', async () => {
-    checkReport(await runBench(SMALL), 'kill');
-  }, RUN_TIMEOUT_MS + 5_000);
+  it(
+    'kill: the node is declared dead, its blocks are copied again, and every file reads back',
+    async () => {
+      checkReport(await runBench(SMALL), 'kill');
+    },
+    RUN_TIMEOUT_MS + 5_000,
+  );
 
-  it('decommission: the node drains, and every file reads back', async () => {
-    checkReport(await runBench([...SMALL, '--mode', 'decommission']), 'decommission');
-  }, RUN_TIMEOUT_MS + 5_000);
+  it(
+    'decommission: the node drains, and every file reads back',
+    async () => {
+      checkReport(await runBench([...SMALL, '--mode', 'decommission']), 'decommission');
+    },
+    RUN_TIMEOUT_MS + 5_000,
+  );
 
-  it('refuses a cluster with no node to copy to, with a message on stderr', async () => {
-    const run = promisify(execFile)(process.execPath, [BENCH, 'replication', '--json', '--dir', dir, '--datanodes', '3'], {
-      timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL',
-    });
-    const err = (await run.then(() => null, (e: unknown) => e)) as (Error & { code?: number; stdout?: string; stderr?: string }) | null;
-    expect(err, 'dfs-bench exited 0').not.toBeNull();
-    expect(err!.code).toBe(1);
-    expect(err!.stderr).toMatch(/--datanodes 3 leaves no node to copy to/);
-    expect(err!.stdout).toBe('');
-    expect(fs.readdirSync(dir)).toEqual([]);
-  }, RUN_TIMEOUT_MS + 5_000);
+  it(
+    'refuses a cluster with no node to copy to, with a message on stderr',
+    async () => {
+      const run = promisify(execFile)(
+        process.execPath,
+        [BENCH, 'replication', '--json', '--dir', dir, '--datanodes', '3'],
+        {
+          timeout: RUN_TIMEOUT_MS,
+          killSignal: 'SIGKILL',
+        },
+      );
+      const err = (await run.then(
+        () => null,
+        (e: unknown) => e,
+      )) as (Error & { code?: number; stdout?: string; stderr?: string }) | null;
+      expect(err, 'dfs-bench exited 0').not.toBeNull();
+      expect(err!.code).toBe(1);
+      expect(err!.stderr).toMatch(/--datanodes 3 leaves no node to copy to/);
+      expect(err!.stdout).toBe('');
+      expect(fs.readdirSync(dir)).toEqual([]);
+    },
+    RUN_TIMEOUT_MS + 5_000,
+  );
 });

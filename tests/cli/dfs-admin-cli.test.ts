@@ -60,7 +60,10 @@ async function writeFiles(dir: string, count: number, replication: number, seed:
   const paths: string[] = [];
   for (let i = 0; i < count; i++) {
     const path = `${dir}/f${i}`;
-    await putBuffer(client!, path, testBytes(2 * BLOCK_BYTES + 1000 * (i + 1), seed + i), { replication, blockBytes: BLOCK_BYTES });
+    await putBuffer(client!, path, testBytes(2 * BLOCK_BYTES + 1000 * (i + 1), seed + i), {
+      replication,
+      blockBytes: BLOCK_BYTES,
+    });
     paths.push(path);
   }
   return paths;
@@ -68,10 +71,19 @@ async function writeFiles(dir: string, count: number, replication: number, seed:
 
 /** Waits until fsck of `path` is HEALTHY with every block healthy (replicas reported, surplus trimmed). */
 async function waitHealthy(path: string, timeoutMs = 20_000): Promise<FsckDocument> {
-  return waitFor(`fsck ${path} to be healthy`, async () => {
-    const { run, doc } = await fsckJson(path);
-    return run.code === 0 && doc.summary.status === 'HEALTHY' && doc.summary.healthyBlocks === doc.summary.blocks ? doc : undefined;
-  }, timeoutMs, 200);
+  return waitFor(
+    `fsck ${path} to be healthy`,
+    async () => {
+      const { run, doc } = await fsckJson(path);
+      return run.code === 0 &&
+        doc.summary.status === 'HEALTHY' &&
+        doc.summary.healthyBlocks === doc.summary.blocks
+        ? doc
+        : undefined;
+    },
+    timeoutMs,
+    200,
+  );
 }
 
 function indexOfAddress(address: string): number {
@@ -102,18 +114,26 @@ describe('dfs admin safemode', () => {
     await writeFiles('/sm', 1, 3, 100);
     expect(ok(await dfs(['admin', 'safemode', 'get'])).stdout).toBe('Safe mode is OFF\n');
 
-    const entered = json<{ on: boolean; manual: boolean }>(ok(await dfs(['--json', 'admin', 'safemode', 'enter'])));
+    const entered = json<{ on: boolean; manual: boolean }>(
+      ok(await dfs(['--json', 'admin', 'safemode', 'enter'])),
+    );
     expect(entered).toMatchObject({ on: true, manual: true });
     expect(ok(await dfs(['admin', 'safemode', 'get'])).stdout).toMatch(/^Safe mode is ON/);
     failedWith(await dfs(['mkdir', '/sm/d']), 'mkdir', 'SAFE_MODE');
     failedWith(await dfs(['setrep', '2', '/sm/f0']), 'setrep', 'SAFE_MODE');
     ok(await dfs(['fsck', '/sm'])); // reads are not mutations
     // wait gives up while an operator holds safe mode on.
-    const waited = failedWith(await dfs(['admin', 'safemode', 'wait', '--timeout', '600ms']), 'admin safemode', 'TIMEOUT');
+    const waited = failedWith(
+      await dfs(['admin', 'safemode', 'wait', '--timeout', '600ms']),
+      'admin safemode',
+      'TIMEOUT',
+    );
     expect(waited).toContain('safe mode');
 
     expect(ok(await dfs(['admin', 'safemode', 'leave'])).stdout).toBe('Safe mode is OFF\n');
-    expect(json(ok(await dfs(['--json', 'admin', 'safemode', 'wait', '--timeout', '10s'])))).toMatchObject({ on: false });
+    expect(json(ok(await dfs(['--json', 'admin', 'safemode', 'wait', '--timeout', '10s'])))).toMatchObject({
+      on: false,
+    });
     ok(await dfs(['mkdir', '/sm/d']));
 
     failedWith(await dfs(['admin', 'safemode', 'sideways']), 'admin safemode', 'USAGE', 2);
@@ -148,12 +168,23 @@ describe('dfs admin report', () => {
   it('--json: every node with state, space, blocks and heartbeat age; totals and block health counts', async () => {
     const r = await report();
     expect(r).toMatchObject({
-      namenode: cluster.namenodeAddress, safeMode: false, live: DATANODES, dead: 0, decommissioning: 0, decommissioned: 0,
-      underReplicated: 0, corrupt: 0, missing: 0, corruptBlockIds: [], missingBlockIds: [],
+      namenode: cluster.namenodeAddress,
+      safeMode: false,
+      live: DATANODES,
+      dead: 0,
+      decommissioning: 0,
+      decommissioned: 0,
+      underReplicated: 0,
+      corrupt: 0,
+      missing: 0,
+      corruptBlockIds: [],
+      missingBlockIds: [],
     });
     expect(r.nodes).toHaveLength(DATANODES);
     expect(r.blocks).toBeGreaterThan(0);
-    expect(new Set(r.nodes.map((n) => n.address))).toEqual(new Set(cluster.datanodes.map((d) => `127.0.0.1:${d.port}`)));
+    expect(new Set(r.nodes.map((n) => n.address))).toEqual(
+      new Set(cluster.datanodes.map((d) => `127.0.0.1:${d.port}`)),
+    );
     for (const n of r.nodes) {
       expect(n).toMatchObject({ state: 'live', host: '127.0.0.1', address: `127.0.0.1:${n.port}` });
       expect(n.nodeId).toMatch(/\S/);
@@ -173,7 +204,9 @@ describe('dfs admin report', () => {
 
     const text = ok(await dfs(['admin', 'report'])).stdout;
     expect(text).toContain(`dataNodes:       ${DATANODES} live, 0 dead, 0 decommissioning, 0 decommissioned`);
-    expect(text).toMatch(/^NODE +ADDRESS +STATE +CAPACITY +USED +REMAINING +USE% +BLOCKS +XFERS +LAST HEARTBEAT +LAST BLOCK REPORT$/m);
+    expect(text).toMatch(
+      /^NODE +ADDRESS +STATE +CAPACITY +USED +REMAINING +USE% +BLOCKS +XFERS +LAST HEARTBEAT +LAST BLOCK REPORT$/m,
+    );
     for (const n of r.nodes) expect(text).toMatch(new RegExp(`^${n.nodeId} +${n.address} +live +`, 'm'));
   });
 });
@@ -187,14 +220,19 @@ describe('dfs setrep and fsck', () => {
     expect(one.stdout).toBe(`Replication 1 set: ${files[0]}\nReplication 1 reached: 1 file\n`);
     let doc = (await fsckJson(files[0]!)).doc;
     expect(doc.summary).toMatchObject({ status: 'HEALTHY', files: 1 });
-    for (const b of doc.files[0]!.blocks) expect(b, b.block).toMatchObject({ health: 'healthy', liveReplicas: 1 });
+    for (const b of doc.files[0]!.blocks)
+      expect(b, b.block).toMatchObject({ health: 'healthy', liveReplicas: 1 });
 
     // A directory needs -R; with it, every file beneath.
     failedWith(await dfs(['setrep', '1', '/rep']), 'setrep', 'IS_A_DIRECTORY');
-    const all = json<{ replication: number; files: string[]; waited: boolean }>(ok(await dfs(['--json', 'setrep', '-R', '-w', '--timeout', '20s', '1', '/rep'])));
+    const all = json<{ replication: number; files: string[]; waited: boolean }>(
+      ok(await dfs(['--json', 'setrep', '-R', '-w', '--timeout', '20s', '1', '/rep'])),
+    );
     expect(all).toEqual({ replication: 1, files, waited: true });
 
-    const back = json<{ files: string[] }>(ok(await dfs(['--json', 'setrep', '-R', '-w', '--timeout', '20s', '3', '/rep'])));
+    const back = json<{ files: string[] }>(
+      ok(await dfs(['--json', 'setrep', '-R', '-w', '--timeout', '20s', '3', '/rep'])),
+    );
     expect(back.files).toEqual(files);
     doc = (await fsckJson('/rep')).doc;
     expect(doc.summary).toMatchObject({ status: 'HEALTHY', files: 2, corruptBlocks: 0, missingBlocks: 0 });
@@ -203,7 +241,10 @@ describe('dfs setrep and fsck', () => {
       expect(f).toMatchObject({ replication: 3, health: 'healthy' });
       for (const b of f.blocks) {
         expect(b.liveReplicas, b.block).toBe(3);
-        expect(new Set(b.replicas.filter((r) => r.state === 'live').map((r) => r.address)).size, b.block).toBe(3);
+        expect(
+          new Set(b.replicas.filter((r) => r.state === 'live').map((r) => r.address)).size,
+          b.block,
+        ).toBe(3);
       }
     }
 
@@ -214,7 +255,9 @@ describe('dfs setrep and fsck', () => {
     expect(text).toMatch(/The filesystem under path '\/rep' is HEALTHY\n$/);
     const verbose = ok(await dfs(['fsck', '--files', '--blocks', '--locations', '/rep'])).stdout;
     expect(verbose).toMatch(/^\/rep\/f0 \S+, 3 blocks, replication 3: healthy$/m);
-    expect(verbose).toMatch(/^ {2}blk_\d+ offset 0 len 262144 live 3\/3 healthy \[127\.0\.0\.1:\d+ live, 127\.0\.0\.1:\d+ live, 127\.0\.0\.1:\d+ live\]$/m);
+    expect(verbose).toMatch(
+      /^ {2}blk_\d+ offset 0 len 262144 live 3\/3 healthy \[127\.0\.0\.1:\d+ live, 127\.0\.0\.1:\d+ live, 127\.0\.0\.1:\d+ live\]$/m,
+    );
     failedWith(await dfs(['fsck', '/no/such']), 'fsck', 'NOT_FOUND');
   });
 });
@@ -226,11 +269,14 @@ describe('dfs admin decommission and recommission', () => {
     // The node holding the most replicas of /decom.
     const holders = new Map<string, number>();
     for (const f of (await fsckJson('/decom')).doc.files) {
-      for (const b of f.blocks) for (const r of b.replicas) holders.set(r.address, (holders.get(r.address) ?? 0) + 1);
+      for (const b of f.blocks)
+        for (const r of b.replicas) holders.set(r.address, (holders.get(r.address) ?? 0) + 1);
     }
     const victim = [...holders].sort((a, b) => b[1] - a[1])[0]![0];
 
-    const done = json<{ address: string; state: string }>(ok(await dfs(['--json', 'admin', 'decommission', '--wait', '--timeout', '20s', victim])));
+    const done = json<{ address: string; state: string }>(
+      ok(await dfs(['--json', 'admin', 'decommission', '--wait', '--timeout', '20s', victim])),
+    );
     expect(done).toMatchObject({ address: victim, state: 'decommissioned' });
     const r = await report();
     expect(r.nodes.find((n) => n.address === victim)).toMatchObject({ state: 'decommissioned' });
@@ -248,12 +294,23 @@ describe('dfs admin decommission and recommission', () => {
 
     // A NameNode restart does not return the node to service.
     await cluster.restartNamenode();
-    expect(json(ok(await dfs(['--json', 'admin', 'safemode', 'wait', '--timeout', '20s'])))).toMatchObject({ on: false });
-    await waitFor(`${victim} to be decommissioned again after the restart`, async () =>
-      (await report()).nodes.find((n) => n.address === victim)?.state === 'decommissioned' ? true : undefined, 20_000, 200);
+    expect(json(ok(await dfs(['--json', 'admin', 'safemode', 'wait', '--timeout', '20s'])))).toMatchObject({
+      on: false,
+    });
+    await waitFor(
+      `${victim} to be decommissioned again after the restart`,
+      async () =>
+        (await report()).nodes.find((n) => n.address === victim)?.state === 'decommissioned'
+          ? true
+          : undefined,
+      20_000,
+      200,
+    );
     for (const p of files) expect((await client!.blockHealth(p)).blocks.length).toBe(3);
 
-    const back = json<{ address: string; state: string }>(ok(await dfs(['--json', 'admin', 'recommission', victim])));
+    const back = json<{ address: string; state: string }>(
+      ok(await dfs(['--json', 'admin', 'recommission', victim])),
+    );
     expect(back).toMatchObject({ address: victim, state: 'live' });
     expect(await report()).toMatchObject({ live: DATANODES, decommissioning: 0, decommissioned: 0 });
     // Its replicas count again, and the surplus is trimmed back to 3.
@@ -275,20 +332,35 @@ describe('dfs fsck on a damaged cluster', () => {
     // A read finds every replica bad and reports them; fsck then shows the block corrupt.
     const cat = await dfs(['cat', path!]);
     expect(cat.code).toBe(1);
-    const { run, doc } = await waitFor('fsck /rot to show the corrupt block', async () => {
-      const got = await fsckJson('/rot');
-      return got.doc.summary.corruptBlocks === 1 ? got : undefined;
-    }, 15_000, 200);
+    const { run, doc } = await waitFor(
+      'fsck /rot to show the corrupt block',
+      async () => {
+        const got = await fsckJson('/rot');
+        return got.doc.summary.corruptBlocks === 1 ? got : undefined;
+      },
+      15_000,
+      200,
+    );
     expect(run.code).toBe(1);
     failedWith(run, 'fsck', 'BLOCK_UNAVAILABLE');
-    expect(doc.summary).toMatchObject({ status: 'CORRUPT', corruptBlocks: 1, missingBlocks: 0, healthyBlocks: 2 });
+    expect(doc.summary).toMatchObject({
+      status: 'CORRUPT',
+      corruptBlocks: 1,
+      missingBlocks: 0,
+      healthyBlocks: 2,
+    });
     const bad = doc.files[0]!.blocks.find((b) => b.health !== 'healthy')!;
     expect(bad).toMatchObject({ block: `blk_${target.blockId}`, health: 'corrupt', liveReplicas: 0 });
     expect(bad.replicas.map((x) => x.state)).toEqual(['corrupt', 'corrupt']);
 
     const text = await dfs(['fsck', '/rot']);
     expect(text.code).toBe(1);
-    expect(text.stdout).toMatch(new RegExp(`^ {2}blk_${target.blockId} offset ${BLOCK_BYTES} len ${BLOCK_BYTES} live 0/2 corrupt \\[.* corrupt, .* corrupt\\]$`, 'm'));
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^ {2}blk_${target.blockId} offset ${BLOCK_BYTES} len ${BLOCK_BYTES} live 0/2 corrupt \\[.* corrupt, .* corrupt\\]$`,
+        'm',
+      ),
+    );
     expect(text.stdout).toContain("The filesystem under path '/rot' is CORRUPT");
     expect((await report()).corruptBlockIds).toContain(target.blockId);
 
@@ -303,10 +375,15 @@ describe('dfs fsck on a damaged cluster', () => {
     const block = healthy.files[0]!.blocks[0]!;
     const holder = indexOfAddress(block.replicas[0]!.address);
     await cluster.datanodes[holder]!.kill();
-    const { run, doc } = await waitFor('fsck /lone to show missing blocks', async () => {
-      const got = await fsckJson('/lone');
-      return got.doc.summary.missingBlocks > 0 ? got : undefined;
-    }, 15_000, 200);
+    const { run, doc } = await waitFor(
+      'fsck /lone to show missing blocks',
+      async () => {
+        const got = await fsckJson('/lone');
+        return got.doc.summary.missingBlocks > 0 ? got : undefined;
+      },
+      15_000,
+      200,
+    );
     failedWith(run, 'fsck', 'BLOCK_UNAVAILABLE');
     expect(doc.summary.status).toBe('CORRUPT');
     const missing = doc.files[0]!.blocks.filter((b) => b.health === 'missing').map((b) => b.block);
@@ -314,6 +391,8 @@ describe('dfs fsck on a damaged cluster', () => {
     const text = await dfs(['fsck', '/lone']);
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(new RegExp(`^${path} .*: missing$`, 'm'));
-    expect(text.stdout).toMatch(new RegExp(`^ {2}${block.block} offset 0 len ${BLOCK_BYTES} live 0/1 missing`, 'm'));
+    expect(text.stdout).toMatch(
+      new RegExp(`^ {2}${block.block} offset 0 len ${BLOCK_BYTES} live 0/1 missing`, 'm'),
+    );
   });
 });

@@ -15,8 +15,15 @@ let cleanup: (() => Promise<void>) | null = null;
 let client: DfsClient | null = null;
 
 /** Runs `dfs` with `args` (after `--namenode <cluster>` unless `namenodeFlag` is false). */
-function dfs(args: string[], options: { env?: NodeJS.ProcessEnv; namenodeFlag?: boolean } = {}): Promise<Run> {
-  return runDfs(options.namenodeFlag === false ? null : namenode, args, options.env === undefined ? {} : { env: options.env });
+function dfs(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; namenodeFlag?: boolean } = {},
+): Promise<Run> {
+  return runDfs(
+    options.namenodeFlag === false ? null : namenode,
+    args,
+    options.env === undefined ? {} : { env: options.env },
+  );
 }
 
 function lines(text: string): string[] {
@@ -90,7 +97,13 @@ describe('dfs namespace commands', () => {
       ['/lsj/f', 2],
     ]);
     const f = entries[1]!;
-    expect(f).toMatchObject({ length: 0, replication: 2, blockCount: 0, underConstruction: false, childCount: 0 });
+    expect(f).toMatchObject({
+      length: 0,
+      replication: 2,
+      blockCount: 0,
+      underConstruction: false,
+      childCount: 0,
+    });
     expect(typeof f.mtimeMs).toBe('number');
     // --json before the subcommand works too; an empty directory is an empty array.
     expect(JSON.parse(ok(await dfs(['--json', 'ls', '/lsj/d'])).stdout)).toEqual([]);
@@ -121,7 +134,12 @@ describe('dfs namespace commands', () => {
     expect(new Set(rows.map((l) => l.indexOf('/rec')))).toHaveLength(1); // one alignment for all batches
     expect((JSON.parse(ok(json).stdout) as FileStatus[]).map((e) => e.path)).toEqual(expected);
     // Without -R, paging still yields the whole directory and nothing beneath it.
-    expect(lines(ok(flat).stdout).map((l) => l.split(' ').pop())).toEqual(['/rec/d1/deep', '/rec/d1/f0', '/rec/d1/f1', '/rec/d1/f2']);
+    expect(lines(ok(flat).stdout).map((l) => l.split(' ').pop())).toEqual([
+      '/rec/d1/deep',
+      '/rec/d1/f0',
+      '/rec/d1/f1',
+      '/rec/d1/f2',
+    ]);
   });
 
   it('ls of several paths reports a missing one and still lists the others', async () => {
@@ -189,16 +207,31 @@ describe('dfs namespace commands', () => {
     expect(human.some((l) => /^safeMode: +/.test(l))).toBe(true);
 
     const json = JSON.parse(ok(await dfs(['info', '--json'])).stdout) as ServerInfo;
-    expect(Object.keys(json).sort()).toEqual(['blockCount', 'clusterId', 'directoryCount', 'fileCount', 'lastTxid', 'safeMode', 'version']);
+    expect(Object.keys(json).sort()).toEqual([
+      'blockCount',
+      'clusterId',
+      'directoryCount',
+      'fileCount',
+      'lastTxid',
+      'safeMode',
+      'version',
+    ]);
     expect(json.directoryCount).toBeGreaterThanOrEqual(1);
   });
 
   it('honours DFS_NAMENODE when --namenode is absent', async () => {
     await client!.mkdir('/envtest', { parents: true });
-    const r = ok(await dfs(['ls', '-d', '/envtest'], { namenodeFlag: false, env: { DFS_NAMENODE: namenode } }));
+    const r = ok(
+      await dfs(['ls', '-d', '/envtest'], { namenodeFlag: false, env: { DFS_NAMENODE: namenode } }),
+    );
     expect(r.stdout).toMatch(/ \/envtest\n$/);
     // --namenode wins over the environment.
-    ok(await dfs(['--namenode', namenode, 'stat', '/envtest'], { namenodeFlag: false, env: { DFS_NAMENODE: '127.0.0.1:1' } }));
+    ok(
+      await dfs(['--namenode', namenode, 'stat', '/envtest'], {
+        namenodeFlag: false,
+        env: { DFS_NAMENODE: '127.0.0.1:1' },
+      }),
+    );
   });
 });
 

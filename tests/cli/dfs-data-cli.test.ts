@@ -31,7 +31,10 @@ let local = '';
 
 function spawnDfs(args: string[]): ChildProcess {
   const env = { ...process.env, DFS_NAMENODE: undefined };
-  return spawn(process.execPath, [DFS_BIN, '--namenode', namenode, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [DFS_BIN, '--namenode', namenode, ...args], {
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 }
 
 function collect(child: ChildProcess): Promise<Run> {
@@ -107,12 +110,20 @@ describe('dfs put, get, cat', () => {
       }),
     );
     const st = await client!.stat(`/rt/f-${big}`);
-    expect(st).toMatchObject({ length: big, blockBytes: 1024 * 1024, blockCount: 4, replication: 3, underConstruction: false });
+    expect(st).toMatchObject({
+      length: big,
+      blockBytes: 1024 * 1024,
+      blockCount: 4,
+      replication: 3,
+      underConstruction: false,
+    });
 
     // cat of several files concatenates them; ls and stat show the sizes, replication and blocks.
     const both = ok(await dfs(['cat', '/rt/f-1000', '/rt/f-0', '/rt/f-1000'])).stdout;
     expect(both.length).toBe(2000);
-    const ls = text(ok(await dfs(['ls', '/rt']))).split('\n').filter((l) => l !== '');
+    const ls = text(ok(await dfs(['ls', '/rt'])))
+      .split('\n')
+      .filter((l) => l !== '');
     expect(ls).toEqual([
       expect.stringMatching(/^- +3 +0 \S+ \S+ \/rt\/f-0$/),
       expect.stringMatching(/^- +3 +1000 \S+ \S+ \/rt\/f-1000$/),
@@ -136,7 +147,10 @@ describe('dfs put, get, cat', () => {
 
     expect(ok(await dfs(['get', '/stdin.bin', '-'])).stdout.equals(data)).toBe(true);
     const dst = path.join(local, 'stdin.back');
-    const got = JSON.parse(text(ok(await dfs(['get', '--json', '/stdin.bin', dst])))) as Record<string, unknown>;
+    const got = JSON.parse(text(ok(await dfs(['get', '--json', '/stdin.bin', dst])))) as Record<
+      string,
+      unknown
+    >;
     expect(got).toMatchObject({ path: dst, bytes: 700_000 });
     expect(fs.readFileSync(dst).equals(data)).toBe(true);
   });
@@ -157,7 +171,12 @@ describe('dfs put, get, cat', () => {
     // An existing directory receives the file under its local name.
     ok(await dfs(['put', first, '/ow/dir']));
     expect((await client!.stat('/ow/dir/ow-1')).length).toBe(14);
-    expect(text(ok(await dfs(['ls', '/ow/dir']))).trim().split(/\s+/).pop()).toBe('/ow/dir/ow-1');
+    expect(
+      text(ok(await dfs(['ls', '/ow/dir'])))
+        .trim()
+        .split(/\s+/)
+        .pop(),
+    ).toBe('/ow/dir/ow-1');
 
     // get refuses an existing local file too, and copies into a local directory.
     const existing = localFile('ow-local', Buffer.from('keep me'));
@@ -204,7 +223,10 @@ describe('dfs put, get, cat', () => {
       child.kill(signal);
       return done;
     };
-    const [int, term] = await Promise.all([interrupt('slow-int', 'SIGINT'), interrupt('slow-term', 'SIGTERM')]);
+    const [int, term] = await Promise.all([
+      interrupt('slow-int', 'SIGINT'),
+      interrupt('slow-term', 'SIGTERM'),
+    ]);
     expect(failedWith(int, 'put', 'INTERRUPTED', 130)).toContain('SIGINT');
     expect(failedWith(term, 'put', 'INTERRUPTED', 143)).toContain('SIGTERM');
     expect(text(ok(await dfs(['ls', '/int'])))).toBe('');
@@ -268,7 +290,11 @@ describe('dfs tail, du, df', () => {
       dfs(['du', '--json', '/du']),
       dfs(['du', '-s', '--json', '/du/a/one']),
     ]);
-    expect(text(ok(human)).split('\n').filter((l) => l !== '')).toEqual([
+    expect(
+      text(ok(human))
+        .split('\n')
+        .filter((l) => l !== ''),
+    ).toEqual([
       ' 7.9K   11K /du/a', // 3000 + 5000 bytes; 3000 x 2 + 5000 x 1 with replicas
       '    0     0 /du/empty',
       '  100   300 /du/top',
@@ -279,7 +305,9 @@ describe('dfs tail, du, df', () => {
       { path: '/du/empty', bytes: 0, replicatedBytes: 0, files: 0, directories: 1 },
       { path: '/du/top', bytes: 100, replicatedBytes: 300, files: 1, directories: 0 },
     ]);
-    expect(JSON.parse(text(ok(file)))).toEqual([{ path: '/du/a/one', bytes: 3000, replicatedBytes: 6000, files: 1, directories: 0 }]);
+    expect(JSON.parse(text(ok(file)))).toEqual([
+      { path: '/du/a/one', bytes: 3000, replicatedBytes: 6000, files: 1, directories: 0 },
+    ]);
     failedWith(await dfs(['du', '/du/missing']), 'du', 'NOT_FOUND');
   });
 
@@ -310,6 +338,7 @@ describe('size arguments', () => {
     expect(parseByteSize('2kb')).toBe(2048);
     expect(parseByteSize('1.5K')).toBe(1536);
     expect(parseByteSize('0')).toBe(0);
-    for (const bad of ['', 'M', '-1', '1.5', '64Q', '1e6', '8E', '99999999999P']) expect(parseByteSize(bad), bad).toBeNull();
+    for (const bad of ['', 'M', '-1', '1.5', '64Q', '1e6', '8E', '99999999999P'])
+      expect(parseByteSize(bad), bad).toBeNull();
   });
 });

@@ -59,10 +59,17 @@ afterAll(async () => {
 
 describe('dfs admin trigger-block-report on a live node', () => {
   it('the NameNode processes a new full report from that node, listing every replica it holds', async () => {
-    await putBuffer(client, '/tr/f', testBytes(2 * BLOCK_BYTES + 1000, 7), { replication: DATANODES, blockBytes: BLOCK_BYTES });
+    await putBuffer(client, '/tr/f', testBytes(2 * BLOCK_BYTES + 1000, 7), {
+      replication: DATANODES,
+      blockBytes: BLOCK_BYTES,
+    });
     // Both nodes hold every block (reported one by one, through blockReceived).
-    await waitFor('both nodes to hold every block', async () =>
-      (await reportNodes()).every((n) => n.blockCount === FILE_BLOCKS) ? true : undefined, 15_000, 100);
+    await waitFor(
+      'both nodes to hold every block',
+      async () => ((await reportNodes()).every((n) => n.blockCount === FILE_BLOCKS) ? true : undefined),
+      15_000,
+      100,
+    );
     const target = addressOf(0);
     const before = await nodeAt(target);
     const other = await nodeAt(addressOf(1));
@@ -70,22 +77,45 @@ describe('dfs admin trigger-block-report on a live node', () => {
     expect(before).toMatchObject({ state: 'live', lastBlockReportBlocks: 0 });
     expect(before.lastBlockReportMs).toBeGreaterThan(0);
 
-    const asked = JSON.parse(ok(await dfs(['--json', 'admin', 'trigger-block-report', target])).stdout) as Record<string, unknown>;
-    expect(asked).toMatchObject({ nodeId: before.nodeId, address: target, previousBlockReportMs: before.lastBlockReportMs, waited: false });
+    const asked = JSON.parse(
+      ok(await dfs(['--json', 'admin', 'trigger-block-report', target])).stdout,
+    ) as Record<string, unknown>;
+    expect(asked).toMatchObject({
+      nodeId: before.nodeId,
+      address: target,
+      previousBlockReportMs: before.lastBlockReportMs,
+      waited: false,
+    });
 
-    const after = await waitFor(`a new full report from ${target}`, async () => {
-      const n = await nodeAt(target);
-      return n.lastBlockReportMs > before.lastBlockReportMs ? n : undefined;
-    }, 10_000, 100);
-    expect(after).toMatchObject({ state: 'live', lastBlockReportBlocks: FILE_BLOCKS, blockCount: FILE_BLOCKS });
+    const after = await waitFor(
+      `a new full report from ${target}`,
+      async () => {
+        const n = await nodeAt(target);
+        return n.lastBlockReportMs > before.lastBlockReportMs ? n : undefined;
+      },
+      10_000,
+      100,
+    );
+    expect(after).toMatchObject({
+      state: 'live',
+      lastBlockReportBlocks: FILE_BLOCKS,
+      blockCount: FILE_BLOCKS,
+    });
     // Only the node asked reported.
-    expect(await nodeAt(addressOf(1))).toMatchObject({ lastBlockReportMs: other.lastBlockReportMs, lastBlockReportBlocks: 0 });
+    expect(await nodeAt(addressOf(1))).toMatchObject({
+      lastBlockReportMs: other.lastBlockReportMs,
+      lastBlockReportBlocks: 0,
+    });
 
     // By node id, with --wait: the text names the node, then the report once it is processed.
-    const waited = ok(await dfs(['admin', 'trigger-block-report', '--wait', '--timeout', '10s', other.nodeId])).stdout;
-    expect(waited).toMatch(new RegExp(
-      `^Block report requested: ${addressOf(1)} \\(${other.nodeId}\\)\\nBlock report processed: \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ, ${FILE_BLOCKS} blocks\\n$`,
-    ));
+    const waited = ok(
+      await dfs(['admin', 'trigger-block-report', '--wait', '--timeout', '10s', other.nodeId]),
+    ).stdout;
+    expect(waited).toMatch(
+      new RegExp(
+        `^Block report requested: ${addressOf(1)} \\(${other.nodeId}\\)\\nBlock report processed: \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ, ${FILE_BLOCKS} blocks\\n$`,
+      ),
+    );
     const second = await nodeAt(addressOf(1));
     expect(second.lastBlockReportMs).toBeGreaterThan(other.lastBlockReportMs);
     expect(second.lastBlockReportBlocks).toBe(FILE_BLOCKS);
@@ -93,7 +123,12 @@ describe('dfs admin trigger-block-report on a live node', () => {
     // The report shows it as a column.
     const text = ok(await dfs(['admin', 'report'])).stdout;
     expect(text).toMatch(/ LAST HEARTBEAT +LAST BLOCK REPORT$/m);
-    expect(text).toMatch(new RegExp(`^${other.nodeId} +${addressOf(1)} +live .* \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z, ${FILE_BLOCKS} blocks$`, 'm'));
+    expect(text).toMatch(
+      new RegExp(
+        `^${other.nodeId} +${addressOf(1)} +live .* \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z, ${FILE_BLOCKS} blocks$`,
+        'm',
+      ),
+    );
   });
 });
 
@@ -101,18 +136,28 @@ describe('refusals', () => {
   it('ACCESS_DENIED on a CLIENT connection, NOT_FOUND for a node never registered', async () => {
     const target = addressOf(0);
     const before = await nodeAt(target);
-    await expect(client.rpc.call('triggerBlockReport', { node: target })).rejects.toMatchObject({ code: 'ACCESS_DENIED' });
+    await expect(client.rpc.call('triggerBlockReport', { node: target })).rejects.toMatchObject({
+      code: 'ACCESS_DENIED',
+    });
     // The connection still serves.
     expect((await client.datanodeReport()).length).toBe(DATANODES);
 
     const admin = new DfsClient({ namenode: cluster.namenodeAddress, role: Role.ADMIN });
     try {
-      await expect(admin.rpc.call('triggerBlockReport', { node: '127.0.0.1:1' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-      await expect(admin.rpc.call('triggerBlockReport', { node: 'DN-no-such-node' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(admin.rpc.call('triggerBlockReport', { node: '127.0.0.1:1' })).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
+      await expect(admin.rpc.call('triggerBlockReport', { node: 'DN-no-such-node' })).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
     } finally {
       admin.close();
     }
-    failedWith(await dfs(['admin', 'trigger-block-report', '127.0.0.1:1']), 'admin trigger-block-report', 'NOT_FOUND');
+    failedWith(
+      await dfs(['admin', 'trigger-block-report', '127.0.0.1:1']),
+      'admin trigger-block-report',
+      'NOT_FOUND',
+    );
     failedWith(await dfs(['admin', 'trigger-block-report']), 'admin trigger-block-report', 'USAGE', 2);
     // Nothing was asked of the node: several heartbeats later its last report is the same.
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -124,8 +169,17 @@ describe('a dead node', () => {
   it('is refused with DATANODE_DEAD', async () => {
     const victim = addressOf(1);
     await cluster.datanodes[1]!.kill();
-    await waitFor(`${victim} to be dead`, async () => ((await nodeAt(victim)).state === 'dead' ? true : undefined), 15_000, 200);
-    const line = failedWith(await dfs(['admin', 'trigger-block-report', victim]), 'admin trigger-block-report', 'DATANODE_DEAD');
+    await waitFor(
+      `${victim} to be dead`,
+      async () => ((await nodeAt(victim)).state === 'dead' ? true : undefined),
+      15_000,
+      200,
+    );
+    const line = failedWith(
+      await dfs(['admin', 'trigger-block-report', victim]),
+      'admin trigger-block-report',
+      'DATANODE_DEAD',
+    );
     expect(line).toContain(victim);
   });
 });

@@ -111,12 +111,24 @@ const file: FileStatus = {
   underConstruction: false,
   childCount: 0,
 };
-const dir: FileStatus = { ...file, path: 'sub', type: 1, length: 0, replication: 0, blockBytes: 0, blockCount: 0, childCount: 4 };
+const dir: FileStatus = {
+  ...file,
+  path: 'sub',
+  type: 1,
+  length: 0,
+  replication: 0,
+  blockBytes: 0,
+  blockCount: 0,
+  childCount: 4,
+};
 
 describe('ls rows', () => {
   it('renders files and directories in aligned columns', () => {
     const lines = formatLsRows([lsRow(dir, '/data/sub'), lsRow(file, '/data/file.bin')]);
-    expect(lines).toEqual(['d   -     0 2024-06-07 08:09 /data/sub', '-   3  1.5K 2024-06-07 08:09 /data/file.bin']);
+    expect(lines).toEqual([
+      'd   -     0 2024-06-07 08:09 /data/sub',
+      '-   3  1.5K 2024-06-07 08:09 /data/file.bin',
+    ]);
   });
 
   it('keeps columns aligned across separate batches', () => {
@@ -140,7 +152,15 @@ describe('stat and info', () => {
 
   it('shows the server info', () => {
     const lines = formatServerInfo(
-      { clusterId: 'CID-1', version: '0.1.0', safeMode: true, lastTxid: 7, fileCount: 1, directoryCount: 2, blockCount: 3 },
+      {
+        clusterId: 'CID-1',
+        version: '0.1.0',
+        safeMode: true,
+        lastTxid: 7,
+        fileCount: 1,
+        directoryCount: 2,
+        blockCount: 3,
+      },
       '127.0.0.1:8020',
     );
     expect(lines[0]).toBe('namenode:       127.0.0.1:8020');

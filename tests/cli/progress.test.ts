@@ -4,7 +4,13 @@
  * window, unknown totals, narrow terminals, and the final summary.
  */
 import { describe, expect, it } from 'vitest';
-import { ProgressBar, formatClock, formatRate, formatSeconds, type ProgressOptions } from '../../dist/src/cli/progress.js';
+import {
+  ProgressBar,
+  formatClock,
+  formatRate,
+  formatSeconds,
+  type ProgressOptions,
+} from '../../dist/src/cli/progress.js';
 
 const MIB = 1024 * 1024;
 
@@ -20,10 +26,20 @@ class FakeTerminal {
   }
 }
 
-function setup(options: Partial<ProgressOptions> & { columns?: number } = {}): { bar: ProgressBar; term: FakeTerminal; clock: { ms: number } } {
+function setup(options: Partial<ProgressOptions> & { columns?: number } = {}): {
+  bar: ProgressBar;
+  term: FakeTerminal;
+  clock: { ms: number };
+} {
   const clock = { ms: 1000 };
   const term = new FakeTerminal(options.columns ?? 80);
-  const bar = new ProgressBar({ label: 'put big.iso', totalBytes: 100 * MIB, output: term, nowMs: () => clock.ms, ...options });
+  const bar = new ProgressBar({
+    label: 'put big.iso',
+    totalBytes: 100 * MIB,
+    output: term,
+    nowMs: () => clock.ms,
+    ...options,
+  });
   return { bar, term, clock };
 }
 
@@ -38,7 +54,9 @@ describe('ProgressBar', () => {
   it('draws bytes, percent, a bar, MiB/s and ETA in place', () => {
     const { bar, term, clock } = setup();
     bar.update(0);
-    expect(lineOf(term.last)).toMatch(/^put big\.iso {2}\[\.{21}\] {4}0% {6}0\/100M {4}--\.- MiB\/s {2}ETA --:--$/);
+    expect(lineOf(term.last)).toMatch(
+      /^put big\.iso {2}\[\.{21}\] {4}0% {6}0\/100M {4}--\.- MiB\/s {2}ETA --:--$/,
+    );
     clock.ms += 1000;
     bar.update(10 * MIB);
     const line = lineOf(term.last);

@@ -35,8 +35,22 @@ import type { DfsOutputStream } from '../../src/client/dfs-output-stream.js';
 import { DfsError, type DatanodeInfo } from '../../protocol/index.js';
 import { startCluster } from '../support/cluster.js';
 import {
-  datanodeInfo, expectReplicasOnDisk, finalizedBlockIds, getBuffer, logsMatching, nodeIdOf, nodeIndexById, nodesWithFinalized,
-  putBuffer, replicaDir, steerPlacement, testBytes, waitFor, waitForDatanodes, withNodeAt, within,
+  datanodeInfo,
+  expectReplicasOnDisk,
+  finalizedBlockIds,
+  getBuffer,
+  logsMatching,
+  nodeIdOf,
+  nodeIndexById,
+  nodesWithFinalized,
+  putBuffer,
+  replicaDir,
+  steerPlacement,
+  testBytes,
+  waitFor,
+  waitForDatanodes,
+  withNodeAt,
+  within,
 } from '../support/data-path.js';
 
 const KiB = 1024;
@@ -67,7 +81,9 @@ afterEach(async () => {
   }
 });
 
-async function setUp(options: Partial<LocalClusterOptions>): Promise<{ cluster: LocalCluster; client: DfsClient }> {
+async function setUp(
+  options: Partial<LocalClusterOptions>,
+): Promise<{ cluster: LocalCluster; client: DfsClient }> {
   const { cluster, cleanup } = await startCluster(options);
   const entry = { cleanup, client: null as DfsClient | null };
   running.push(entry);
@@ -97,12 +113,24 @@ describe('a DataNode killed in the middle of an upload at replication 3', () => 
         datanodeEnv: (i: number) => (i === 3 ? { DFS_FAULTS: JSON.stringify({ crashAfterPackets: 6 }) } : {}),
       });
       const victim = datanodeInfo(cluster, 3);
-      const pipelines = recordPipelines(client, (locs, exclude) => withNodeAt(locs, victim, position, exclude));
+      const pipelines = recordPipelines(client, (locs, exclude) =>
+        withNodeAt(locs, victim, position, exclude),
+      );
       const recoveries: string[] = [];
       const data = testBytes(4 * BLOCK + 777, 10 + position);
-      await within(60_000, 'upload', putBuffer(client, `/crash/p${position}`, data, { replication: 3, ...LAYOUT }, {
-        onStream: (s) => s.on('recovery', (m: string) => recoveries.push(m)),
-      }));
+      await within(
+        60_000,
+        'upload',
+        putBuffer(
+          client,
+          `/crash/p${position}`,
+          data,
+          { replication: 3, ...LAYOUT },
+          {
+            onStream: (s) => s.on('recovery', (m: string) => recoveries.push(m)),
+          },
+        ),
+      );
 
       expect(cluster.datanodes[3]!.running).toBe(false);
       expect(pipelines[1]![position]!.nodeId).toBe(victim.nodeId);
@@ -118,10 +146,16 @@ describe('a DataNode killed in the middle of an upload at replication 3', () => 
       // A recovered block has its two survivors, or three once the replication monitor has
       // copied it again (the file is complete, the block under-replicated).
       const blocks = await expectReplicasOnDisk(
-        cluster, client, `/crash/p${position}`, data, (i) => (recovered.has(located[i]!.block.blockId) ? [2, 3] : 3), { deadNodes: [3] },
+        cluster,
+        client,
+        `/crash/p${position}`,
+        data,
+        (i) => (recovered.has(located[i]!.block.blockId) ? [2, 3] : 3),
+        { deadNodes: [3] },
       );
       expect(nodesWithFinalized(cluster, blocks[1]!.block.blockId)).not.toContain(3);
-      for (const lb of blocks.slice(2)) expect(nodesWithFinalized(cluster, lb.block.blockId)).not.toContain(3);
+      for (const lb of blocks.slice(2))
+        expect(nodesWithFinalized(cluster, lb.block.blockId)).not.toContain(3);
     });
   }
 
@@ -135,16 +169,30 @@ describe('a DataNode killed in the middle of an upload at replication 3', () => 
     const data = testBytes(8 * BLOCK + 99, 21);
     let stream: DfsOutputStream | null = null;
     let uploadDone = false;
-    const upload = putBuffer(client, '/timer/file', data, { replication: 3, ...LAYOUT, windowBytes: 2 * PACKET }, {
-      onStream: (s) => {
-        stream = s;
-        s.on('recovery', (m: string) => recoveries.push(m));
+    const upload = putBuffer(
+      client,
+      '/timer/file',
+      data,
+      { replication: 3, ...LAYOUT, windowBytes: 2 * PACKET },
+      {
+        onStream: (s) => {
+          stream = s;
+          s.on('recovery', (m: string) => recoveries.push(m));
+        },
       },
-    });
-    void upload.then(() => (uploadDone = true), () => (uploadDone = true));
+    );
+    void upload.then(
+      () => (uploadDone = true),
+      () => (uploadDone = true),
+    );
     // Once the first packet of the second block is acknowledged, kill the middle node of
     // the current pipeline (a timer that fires mid-block, not a packet count).
-    await waitFor('the second block to be under way', () => ((stream?.bytesAcked ?? 0) > BLOCK ? true : undefined), 20_000, 2);
+    await waitFor(
+      'the second block to be under way',
+      () => ((stream?.bytesAcked ?? 0) > BLOCK ? true : undefined),
+      20_000,
+      2,
+    );
     expect(uploadDone, 'the upload was still running when the node was killed').toBe(false);
     const middle = pipelines[pipelines.length - 1]![1]!;
     const killed = nodeIndexById(cluster).get(middle.nodeId)!;
@@ -160,12 +208,14 @@ describe('a DataNode killed in the middle of an upload at replication 3', () => 
     // none has fewer than two.
     const located = (await client.getBlockLocations('/timer/file', 0, 0)).blocks;
     const onDisk = (i: number): number => nodesWithFinalized(cluster, located[i]!.block.blockId).length;
-    const want = (i: number): number | number[] => (recovered.has(located[i]!.block.blockId) ? [2, 3] : onDisk(i));
+    const want = (i: number): number | number[] =>
+      recovered.has(located[i]!.block.blockId) ? [2, 3] : onDisk(i);
     await expectReplicasOnDisk(cluster, client, '/timer/file', data, want, { deadNodes: [killed] });
     expect(want(0)).toBe(3);
     for (const [i, lb] of located.entries()) {
       expect(onDisk(i)).toBeGreaterThanOrEqual(2);
-      if (recovered.has(lb.block.blockId) || i > 1) expect(lb.locations.map((l) => l.nodeId)).not.toContain(middle.nodeId);
+      if (recovered.has(lb.block.blockId) || i > 1)
+        expect(lb.locations.map((l) => l.nodeId)).not.toContain(middle.nodeId);
     }
   });
 });
@@ -177,10 +227,17 @@ describe('a DataNode dead before the first packet', () => {
     await cluster.datanodes[1]!.kill();
     for (const position of [null, 0, 1, 2] as const) {
       const remote = `/dead/${position ?? 'any'}`;
-      const undo = position === null ? () => {} : steerPlacement(client, (locs, exclude) => withNodeAt(locs, dead, position, exclude));
+      const undo =
+        position === null
+          ? () => {}
+          : steerPlacement(client, (locs, exclude) => withNodeAt(locs, dead, position, exclude));
       const data = testBytes(3 * BLOCK + 5, 30 + (position ?? 9));
       const started = Date.now();
-      await within(30_000, `upload ${remote}`, putBuffer(client, remote, data, { replication: 3, ...LAYOUT }));
+      await within(
+        30_000,
+        `upload ${remote}`,
+        putBuffer(client, remote, data, { replication: 3, ...LAYOUT }),
+      );
       undo();
       expect(Date.now() - started, 'a refused connection is noticed at once').toBeLessThan(15_000);
       expect((await getBuffer(client, remote)).equals(data)).toBe(true);
@@ -199,7 +256,11 @@ describe('a DataNode dead before the first packet', () => {
         return out;
       });
       const data = testBytes(2 * BLOCK + 3, 40 + position);
-      await within(30_000, 'upload', putBuffer(client, `/after-add/p${position}`, data, { replication: 3, ...LAYOUT }));
+      await within(
+        30_000,
+        'upload',
+        putBuffer(client, `/after-add/p${position}`, data, { replication: 3, ...LAYOUT }),
+      );
       expect((await getBuffer(client, `/after-add/p${position}`)).equals(data)).toBe(true);
       await expectReplicasOnDisk(cluster, client, `/after-add/p${position}`, data, 2);
       expect(finalizedBlockIds(cluster, 2)).toEqual([]);
@@ -219,9 +280,19 @@ describe('a DataNode killed at the end of a block', () => {
       const victim = datanodeInfo(cluster, 0);
       steerPlacement(client, (locs, exclude) => withNodeAt(locs, victim, position, exclude));
       const recoveries: string[] = [];
-      await within(30_000, 'upload', putBuffer(client, `/last/p${position}`, data, { replication: 3, blockBytes: 1024 * KiB, packetBytes: PACKET, chunkBytes: CHUNK }, {
-        onStream: (s) => s.on('recovery', (m: string) => recoveries.push(m)),
-      }));
+      await within(
+        30_000,
+        'upload',
+        putBuffer(
+          client,
+          `/last/p${position}`,
+          data,
+          { replication: 3, blockBytes: 1024 * KiB, packetBytes: PACKET, chunkBytes: CHUNK },
+          {
+            onStream: (s) => s.on('recovery', (m: string) => recoveries.push(m)),
+          },
+        ),
+      );
       expect(cluster.datanodes[0]!.running).toBe(false);
       expect(recoveredBlockIds(recoveries, victim.nodeId).size).toBe(1);
       expect((await getBuffer(client, `/last/p${position}`)).equals(data)).toBe(true);
@@ -260,7 +331,14 @@ describe('a DataNode killed at the end of a block', () => {
     // downstream ack); every node finalized every block before the client's last ack.
     const located = (await client.getBlockLocations('/complete/file', 0, 0)).blocks;
     for (const lb of located) expect(lb.locations.length).toBeGreaterThanOrEqual(2);
-    await expectReplicasOnDisk(cluster, client, '/complete/file', data, (i: number) => located[i]!.locations.length, { deadNodes: [victim] });
+    await expectReplicasOnDisk(
+      cluster,
+      client,
+      '/complete/file',
+      data,
+      (i: number) => located[i]!.locations.length,
+      { deadNodes: [victim] },
+    );
     for (const lb of located) expect(nodesWithFinalized(cluster, lb.block.blockId).length).toBe(3);
   });
 });
@@ -270,15 +348,26 @@ describe('a corrupted replica', () => {
     // The background scanner is off so that the reader is the one to find the damage.
     const { cluster, client } = await setUp({
       datanodes: 4,
-      datanodeEnv: () => ({ DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300', DFS_DATANODE_SCAN_BYTES_PER_SECOND: '0' }),
+      datanodeEnv: () => ({
+        DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300',
+        DFS_DATANODE_SCAN_BYTES_PER_SECOND: '0',
+      }),
     });
     const data = testBytes(3 * BLOCK + 4321, 70);
     await putBuffer(client, '/corrupt/file', data, { replication: 3, ...LAYOUT });
     const blocks = await expectReplicasOnDisk(cluster, client, '/corrupt/file', data, 3);
     // Block 0: flipped data bytes. Block 1: a flipped stored checksum. Block 3 (the short
     // last block): the data file cut short. Each on a different node holding it.
-    const kinds = [[0, 'data'], [1, 'meta'], [3, 'truncate']] as const;
-    const damage = kinds.map(([block, what], k) => ({ block, what, node: nodesWithFinalized(cluster, blocks[block]!.block.blockId)[k % 3]! }));
+    const kinds = [
+      [0, 'data'],
+      [1, 'meta'],
+      [3, 'truncate'],
+    ] as const;
+    const damage = kinds.map(([block, what], k) => ({
+      block,
+      what,
+      node: nodesWithFinalized(cluster, blocks[block]!.block.blockId)[k % 3]!,
+    }));
     for (const d of damage) {
       const dir = replicaDir(cluster, d.node, 'finalized', blocks[d.block]!.block.blockId);
       if (d.what === 'data') {
@@ -298,33 +387,51 @@ describe('a corrupted replica', () => {
     // Whole-block range reads, again and again: each read starts at another replica, so
     // every damaged one is tried; every read must still return the right bytes.
     const reported = (d: (typeof damage)[number]): boolean =>
-      logsMatching(cluster.namenode, { msg: 'replica reported corrupt; scheduling deletion', node: nodeIdOf(cluster, d.node), block: blocks[d.block]!.block.blockId }).length > 0;
+      logsMatching(cluster.namenode, {
+        msg: 'replica reported corrupt; scheduling deletion',
+        node: nodeIdOf(cluster, d.node),
+        block: blocks[d.block]!.block.blockId,
+      }).length > 0;
     for (const d of damage) {
       const lb = blocks[d.block]!;
       const failovers: string[] = [];
       for (let attempt = 0; attempt < 6 && !reported(d); attempt++) {
         const stream = client.open('/corrupt/file', { offset: lb.offset, length: lb.block.numBytes });
-        stream.on('failover', (e: { replica: string; error: string }) => failovers.push(`${e.replica}: ${e.error}`));
+        stream.on('failover', (e: { replica: string; error: string }) =>
+          failovers.push(`${e.replica}: ${e.error}`),
+        );
         const parts: Buffer[] = [];
         for await (const b of stream) parts.push(b as Buffer);
-        expect(Buffer.concat(parts).equals(data.subarray(lb.offset, lb.offset + lb.block.numBytes)), `block ${d.block} read ${attempt}`).toBe(true);
+        expect(
+          Buffer.concat(parts).equals(data.subarray(lb.offset, lb.offset + lb.block.numBytes)),
+          `block ${d.block} read ${attempt}`,
+        ).toBe(true);
         await new Promise((r) => setTimeout(r, 50));
       }
-      expect(reported(d), `NameNode log for block ${d.block} on node ${d.node} (${d.what}); failovers: ${failovers.join(' | ')}`).toBe(true);
+      expect(
+        reported(d),
+        `NameNode log for block ${d.block} on node ${d.node} (${d.what}); failovers: ${failovers.join(' | ')}`,
+      ).toBe(true);
       expect(failovers.length, 'the reader failed over from the damaged replica').toBeGreaterThanOrEqual(1);
       for (const f of failovers) expect(f.startsWith(`${nodeIdOf(cluster, d.node)}: `), f).toBe(true);
     }
     // The whole file still reads back, and the NameNode no longer hands out the bad replicas.
     expect((await getBuffer(client, '/corrupt/file')).equals(data)).toBe(true);
     const located = (await client.getBlockLocations('/corrupt/file', 0, 0)).blocks;
-    for (const d of damage) expect(located[d.block]!.locations.map((l) => l.nodeId)).not.toContain(nodeIdOf(cluster, d.node));
+    for (const d of damage)
+      expect(located[d.block]!.locations.map((l) => l.nodeId)).not.toContain(nodeIdOf(cluster, d.node));
     // Self-healing (DESIGN.md "Cluster health"): each damaged block is copied to the fourth
     // node, then the bad copy is deleted; in the end every replica on disk is good again.
     for (const d of damage) {
-      await waitFor(`block ${d.block}: bad copy on node ${d.node} replaced and deleted`, () => {
-        const holders = nodesWithFinalized(cluster, blocks[d.block]!.block.blockId);
-        return holders.length === 3 && !holders.includes(d.node) ? true : undefined;
-      }, 20_000, 100);
+      await waitFor(
+        `block ${d.block}: bad copy on node ${d.node} replaced and deleted`,
+        () => {
+          const holders = nodesWithFinalized(cluster, blocks[d.block]!.block.blockId);
+          return holders.length === 3 && !holders.includes(d.node) ? true : undefined;
+        },
+        20_000,
+        100,
+      );
     }
     await expectReplicasOnDisk(cluster, client, '/corrupt/file', data, 3);
   });
@@ -344,14 +451,25 @@ describe('every replica of a block unavailable', () => {
     for (const i of holders) await cluster.datanodes[i]!.kill();
     // The first block every replica of which is gone (block 1, or block 0 if it lived on
     // the same two nodes): the whole-file read must fail there and name it.
-    const target = blocks.find((lb) => nodesWithFinalized(cluster, lb.block.blockId).every((i) => holders.includes(i)))!;
+    const target = blocks.find((lb) =>
+      nodesWithFinalized(cluster, lb.block.blockId).every((i) => holders.includes(i)),
+    )!;
 
-    const expectUnavailable = async (what: string, options: { offset?: number; length?: number } = {}): Promise<DfsError> => {
+    const expectUnavailable = async (
+      what: string,
+      options: { offset?: number; length?: number } = {},
+    ): Promise<DfsError> => {
       const started = Date.now();
-      const err = await within(20_000, what, getBuffer(client, '/gone/file', options).then(
-        () => { throw new Error(`${what}: the read succeeded`); },
-        (e: unknown) => e,
-      ));
+      const err = await within(
+        20_000,
+        what,
+        getBuffer(client, '/gone/file', options).then(
+          () => {
+            throw new Error(`${what}: the read succeeded`);
+          },
+          (e: unknown) => e,
+        ),
+      );
       expect(Date.now() - started, `${what} fails promptly`).toBeLessThan(10_000);
       expect(err).toBeInstanceOf(DfsError);
       expect((err as DfsError).code).toBe('BLOCK_UNAVAILABLE');
@@ -365,14 +483,23 @@ describe('every replica of a block unavailable', () => {
     // Blocks with a live replica still read.
     for (const lb of blocks) {
       if (nodesWithFinalized(cluster, lb.block.blockId).some((i) => !holders.includes(i))) {
-        expect((await getBuffer(client, '/gone/file', { offset: lb.offset, length: lb.block.numBytes })).equals(data.subarray(lb.offset, lb.offset + lb.block.numBytes))).toBe(true);
+        expect(
+          (await getBuffer(client, '/gone/file', { offset: lb.offset, length: lb.block.numBytes })).equals(
+            data.subarray(lb.offset, lb.offset + lb.block.numBytes),
+          ),
+        ).toBe(true);
       }
     }
     // Once the NameNode has declared them dead, it hands out no location at all.
-    await waitFor('the NameNode to declare the holders dead', async () => {
-      const lb = (await client.getBlockLocations('/gone/file', target.offset, 1)).blocks[0]!;
-      return lb.locations.length === 0 ? true : undefined;
-    }, 15_000, 200);
+    await waitFor(
+      'the NameNode to declare the holders dead',
+      async () => {
+        const lb = (await client.getBlockLocations('/gone/file', target.offset, 1)).blocks[0]!;
+        return lb.locations.length === 0 ? true : undefined;
+      },
+      15_000,
+      200,
+    );
     const err = await expectUnavailable('whole-file read, nodes dead');
     expect(err.message).toContain('no live DataNode holds it');
   });
@@ -381,11 +508,16 @@ describe('every replica of a block unavailable', () => {
 describe('a DataNode that cannot store a block', () => {
   /** Pipelines where `node` is asked first, then in the middle, then left to the NameNode. */
   function forceInto(client: DfsClient, node: DatanodeInfo): DatanodeInfo[][] {
-    return recordPipelines(client, (locs, exclude, call) => (call === 0 ? withNodeAt(locs, node, 0, exclude) : call <= 2 ? withNodeAt(locs, node, 1, exclude) : locs));
+    return recordPipelines(client, (locs, exclude, call) =>
+      call === 0 ? withNodeAt(locs, node, 0, exclude) : call <= 2 ? withNodeAt(locs, node, 1, exclude) : locs,
+    );
   }
 
   it('with a full disk refuses with NO_SPACE and the write goes on through the others', async () => {
-    const { cluster, client } = await setUp({ datanodes: 3, datanodeEnv: (i: number) => (i === 2 ? { DFS_DATANODE_RESERVED_BYTES: '1e15' } : {}) });
+    const { cluster, client } = await setUp({
+      datanodes: 3,
+      datanodeEnv: (i: number) => (i === 2 ? { DFS_DATANODE_RESERVED_BYTES: '1e15' } : {}),
+    });
     const full = datanodeInfo(cluster, 2);
     // Left to itself the NameNode never places a block on a node with no room.
     const plain = testBytes(4 * BLOCK + 1, 90);
@@ -402,7 +534,9 @@ describe('a DataNode that cannot store a block', () => {
     expect((await getBuffer(client, '/full/forced')).equals(data)).toBe(true);
     await expectReplicasOnDisk(cluster, client, '/full/forced', data, 2);
     expect(finalizedBlockIds(cluster, 2)).toEqual([]);
-    expect(logsMatching(cluster.datanodes[2]!, { msg: 'closing connection', code: 'NO_SPACE' }).length).toBe(2);
+    expect(logsMatching(cluster.datanodes[2]!, { msg: 'closing connection', code: 'NO_SPACE' }).length).toBe(
+      2,
+    );
     expect(cluster.datanodes[2]!.running).toBe(true);
   });
 
@@ -416,11 +550,15 @@ describe('a DataNode that cannot store a block', () => {
       const data = testBytes(4 * BLOCK + 3, 92);
       const pipelines = forceInto(client, node);
       await within(30_000, 'upload', putBuffer(client, '/ro/file', data, { replication: 2, ...LAYOUT }));
-      expect(pipelines.filter((p) => p.some((n) => n.nodeId === node.nodeId)).length).toBeGreaterThanOrEqual(2);
+      expect(pipelines.filter((p) => p.some((n) => n.nodeId === node.nodeId)).length).toBeGreaterThanOrEqual(
+        2,
+      );
       expect((await getBuffer(client, '/ro/file')).equals(data)).toBe(true);
       await expectReplicasOnDisk(cluster, client, '/ro/file', data, 2);
       expect(finalizedBlockIds(cluster, 2)).toEqual([]);
-      expect(logsMatching(cluster.datanodes[2]!, { msg: 'closing connection', code: 'ACCESS_DENIED' }).length).toBeGreaterThanOrEqual(2);
+      expect(
+        logsMatching(cluster.datanodes[2]!, { msg: 'closing connection', code: 'ACCESS_DENIED' }).length,
+      ).toBeGreaterThanOrEqual(2);
       expect(cluster.datanodes[2]!.running).toBe(true);
     } finally {
       undoReadOnly(rbw);

@@ -43,8 +43,16 @@ describe('FrameServer heldBytesMax', () => {
     const held: Array<{ conn: ServerConnection; bytes: number }> = [];
     let delivered = 0;
     const server = new FrameServer({
-      host: '127.0.0.1', port: 0, bodyBytesMax: 1 << 20, isKnownOpcode: () => true, acceptRoles: new Set([Role.CLIENT]),
-      connectionsMax: 10, inflightMax: 1000, handshakeTimeoutMs: 5_000, frameTimeoutMs: 30_000, logger: silentLogger(),
+      host: '127.0.0.1',
+      port: 0,
+      bodyBytesMax: 1 << 20,
+      isKnownOpcode: () => true,
+      acceptRoles: new Set([Role.CLIENT]),
+      connectionsMax: 10,
+      inflightMax: 1000,
+      handshakeTimeoutMs: 5_000,
+      frameTimeoutMs: 30_000,
+      logger: silentLogger(),
       heldBytesMax: BUDGET,
       onFrame: (conn, frame) => {
         delivered++;
@@ -57,7 +65,10 @@ describe('FrameServer heldBytesMax', () => {
     try {
       const body = Buffer.alloc(FRAME_BODY, 7);
       for (const [i, p] of peers.entries()) {
-        for (let f = 0; f < FRAMES_PER_PEER; f++) p.write(Buffer.concat([encodeFrameHeader(FrameKind.REQUEST, 1, i * 100 + f + 1, FRAME_BODY), body]));
+        for (let f = 0; f < FRAMES_PER_PEER; f++)
+          p.write(
+            Buffer.concat([encodeFrameHeader(FrameKind.REQUEST, 1, i * 100 + f + 1, FRAME_BODY), body]),
+          );
       }
       // Reading stops: each connection reads at most the socket chunk it was in when the
       // budget ran out, so far fewer than all 20 frames arrive, and no more come later.
@@ -69,10 +80,15 @@ describe('FrameServer heldBytesMax', () => {
       expect(server.heldBytes).toBeGreaterThanOrEqual(BUDGET);
       expect(server.heldBytes).toBeLessThanOrEqual(BUDGET + peers.length * (64 * KiB + FRAME_BODY));
       // Let go of what is held, repeatedly: every frame of both peers arrives.
-      await waitFor('every frame', () => {
-        for (const h of held.splice(0)) h.conn.unhold(h.bytes);
-        return delivered === 2 * FRAMES_PER_PEER ? true : undefined;
-      }, 10_000, 20);
+      await waitFor(
+        'every frame',
+        () => {
+          for (const h of held.splice(0)) h.conn.unhold(h.bytes);
+          return delivered === 2 * FRAMES_PER_PEER ? true : undefined;
+        },
+        10_000,
+        20,
+      );
       for (const h of held.splice(0)) h.conn.unhold(h.bytes);
       expect(server.heldBytes).toBe(0);
     } finally {
@@ -83,15 +99,25 @@ describe('FrameServer heldBytesMax', () => {
 
   it('a closed connection gives back what it held', async () => {
     const server = new FrameServer({
-      host: '127.0.0.1', port: 0, bodyBytesMax: 1 << 20, isKnownOpcode: () => true, acceptRoles: new Set([Role.CLIENT]),
-      connectionsMax: 10, inflightMax: 1000, handshakeTimeoutMs: 5_000, frameTimeoutMs: 30_000, logger: silentLogger(),
+      host: '127.0.0.1',
+      port: 0,
+      bodyBytesMax: 1 << 20,
+      isKnownOpcode: () => true,
+      acceptRoles: new Set([Role.CLIENT]),
+      connectionsMax: 10,
+      inflightMax: 1000,
+      handshakeTimeoutMs: 5_000,
+      frameTimeoutMs: 30_000,
+      logger: silentLogger(),
       heldBytesMax: BUDGET,
       onFrame: (conn, frame) => conn.hold(frame.body.length),
     });
     const { port } = await server.listen();
     try {
       const p = await peer(port);
-      p.write(Buffer.concat([encodeFrameHeader(FrameKind.REQUEST, 1, 1, FRAME_BODY), Buffer.alloc(FRAME_BODY)]));
+      p.write(
+        Buffer.concat([encodeFrameHeader(FrameKind.REQUEST, 1, 1, FRAME_BODY), Buffer.alloc(FRAME_BODY)]),
+      );
       await waitFor('the frame to be held', () => (server.heldBytes === FRAME_BODY ? true : undefined));
       p.destroy();
       await waitFor('the held bytes to be given back', () => (server.heldBytes === 0 ? true : undefined));
@@ -110,8 +136,19 @@ describe('a DataNode with a 1 MiB packetBytesHeldMax', () => {
     const client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 30_000 });
     try {
       await waitForDatanodes(client, 1);
-      const files = [0, 1, 2].map((i) => ({ path: `/budget/f${i}`, data: testBytes(6 * 1024 * KiB + 333 * i, 70 + i) }));
-      await Promise.all(files.map((f) => putBuffer(client, f.path, f.data, { replication: 1, blockBytes: 4 * 1024 * KiB, packetBytes: 1024 * KiB })));
+      const files = [0, 1, 2].map((i) => ({
+        path: `/budget/f${i}`,
+        data: testBytes(6 * 1024 * KiB + 333 * i, 70 + i),
+      }));
+      await Promise.all(
+        files.map((f) =>
+          putBuffer(client, f.path, f.data, {
+            replication: 1,
+            blockBytes: 4 * 1024 * KiB,
+            packetBytes: 1024 * KiB,
+          }),
+        ),
+      );
       for (const f of files) expect((await getBuffer(client, f.path)).equals(f.data), f.path).toBe(true);
     } finally {
       client.close();

@@ -52,9 +52,11 @@ async function goodClientLoop(client: DfsClient): Promise<void> {
     try {
       await client.mkdir(path);
       const st = await client.stat(path);
-      if (st.type !== FileType.DIRECTORY || st.childCount !== 0) good.failures.push(`stat ${path}: ${JSON.stringify(st)}`);
+      if (st.type !== FileType.DIRECTORY || st.childCount !== 0)
+        good.failures.push(`stat ${path}: ${JSON.stringify(st)}`);
       const parent = await client.stat('/good');
-      if (parent.childCount !== i + 1) good.failures.push(`/good has ${parent.childCount} children, expected ${i + 1}`);
+      if (parent.childCount !== i + 1)
+        good.failures.push(`/good has ${parent.childCount} children, expected ${i + 1}`);
       good.ops += 3;
     } catch (err) {
       good.failures.push(`${path}: ${(err as Error).message}`);
@@ -71,17 +73,24 @@ async function connect(): Promise<RawPeer> {
 }
 
 /** Waits for a NameNode log line matching `pred` (stdout is read asynchronously). */
-async function waitLog(pred: (rec: Record<string, unknown>) => boolean, timeoutMs = 3000): Promise<Record<string, unknown>> {
+async function waitLog(
+  pred: (rec: Record<string, unknown>) => boolean,
+  timeoutMs = 3000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const rec = cluster.namenode.logs.find(pred);
     if (rec !== undefined) return rec;
-    if (Date.now() > deadline) throw new Error(`no matching NameNode log line; have: ${JSON.stringify(cluster.namenode.logs.slice(-10))}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `no matching NameNode log line; have: ${JSON.stringify(cluster.namenode.logs.slice(-10))}`,
+      );
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-const warnClosing = (code: string) => (r: Record<string, unknown>) => r.level === 40 && r.msg === 'closing connection' && r.code === code;
+const warnClosing = (code: string) => (r: Record<string, unknown>) =>
+  r.level === 40 && r.msg === 'closing connection' && r.code === code;
 
 beforeAll(async () => {
   ({ cluster, cleanup } = await startCluster({
@@ -92,7 +101,9 @@ beforeAll(async () => {
   }));
   good.client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 5000 });
   good.running = true;
-  good.loop = goodClientLoop(good.client).catch((err: Error) => void good.failures.push(`loop: ${err.message}`));
+  good.loop = goodClientLoop(good.client).catch(
+    (err: Error) => void good.failures.push(`loop: ${err.message}`),
+  );
 });
 
 afterAll(async () => {
@@ -121,7 +132,8 @@ describe('malicious clients against a real NameNode', () => {
     const attackers = await Promise.all(Array.from({ length: 20 }, () => connect()));
     await Promise.all(attackers.map((p) => p.handshake()));
     const sentAt = Date.now();
-    for (const [i, p] of attackers.entries()) p.write(frameHeader(0xfffffff0, FrameKind.REQUEST, STAT, 100 + i));
+    for (const [i, p] of attackers.entries())
+      p.write(frameHeader(0xfffffff0, FrameKind.REQUEST, STAT, 100 + i));
     const closedAt = await Promise.all(attackers.map((p) => p.waitClosed(3000)));
     // Closed well before the frame timeout: the length was judged from the header alone.
     expect(Math.max(...closedAt) - sentAt).toBeLessThan(FRAME_TIMEOUT_MS);
@@ -153,7 +165,12 @@ describe('malicious clients against a real NameNode', () => {
     const p = await connect();
     await p.handshake();
     const sentAt = Date.now();
-    p.write(Buffer.concat([frameHeader(FRAME_HEADER_TAIL_BYTES + 100, FrameKind.REQUEST, STAT, 8), Buffer.alloc(10, 0x41)]));
+    p.write(
+      Buffer.concat([
+        frameHeader(FRAME_HEADER_TAIL_BYTES + 100, FrameKind.REQUEST, STAT, 8),
+        Buffer.alloc(10, 0x41),
+      ]),
+    );
     const closedAt = await p.waitClosed(FRAME_TIMEOUT_MS * 4);
     expect(closedAt - sentAt).toBeGreaterThanOrEqual(FRAME_TIMEOUT_MS - 100);
     expect(closedAt - sentAt).toBeLessThan(FRAME_TIMEOUT_MS * 3);
@@ -176,7 +193,9 @@ describe('malicious clients against a real NameNode', () => {
     await p.handshake();
     // str = u16 length 200, but only 3 bytes follow.
     const body = Buffer.from([0x00, 200, 0x2f, 0x61, 0x62]);
-    p.write(Buffer.concat([frameHeader(FRAME_HEADER_TAIL_BYTES + body.length, FrameKind.REQUEST, STAT, 10), body]));
+    p.write(
+      Buffer.concat([frameHeader(FRAME_HEADER_TAIL_BYTES + body.length, FrameKind.REQUEST, STAT, 10), body]),
+    );
     await p.waitClosed(3000);
     const e = p.firstError();
     expect(e?.error.code).toBe('PROTOCOL');
@@ -222,7 +241,10 @@ describe('malicious clients against a real NameNode', () => {
     const client = new DfsClient({ namenode: `127.0.0.1:${port}`, requestTimeoutMs: 3000 });
     try {
       const started = Date.now();
-      const err = await client.stat('/').then(() => null, (e: unknown) => e);
+      const err = await client.stat('/').then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(DfsError);
       expect((err as DfsError).code).toBe('VERSION_MISMATCH');
       expect((err as DfsError).message).toMatch(/version 2.*version 1/);
@@ -256,7 +278,8 @@ describe('malicious clients against a real NameNode', () => {
     // cannot hold connection slots forever. Idle after a handshake is fine: those stay
     // open (the frame timeout applies only to a frame that has started).
     await Promise.all(idle.slice(100).map((p) => p.waitClosed(HANDSHAKE_TIMEOUT_MS * 3)));
-    for (const p of idle.slice(100)) expect(p.closedAtMs! - p.connectedAtMs).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 100);
+    for (const p of idle.slice(100))
+      expect(p.closedAtMs! - p.connectedAtMs).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 100);
     expect(idle.slice(0, 100).filter((p) => p.isClosed).length).toBe(0);
     await waitLog((r) => warnClosing('TIMEOUT')(r) && /handshake/.test(String(r.err)));
     for (const p of idle) p.destroy();
@@ -271,7 +294,9 @@ describe('malicious clients against a real NameNode', () => {
     expect(cluster.namenode.running).toBe(true);
     const errors = cluster.namenode.logs.filter((r) => typeof r.level === 'number' && r.level >= 50);
     expect(errors).toEqual([]);
-    const warned = cluster.namenode.logs.filter((r) => r.level === 40 && (r.msg === 'closing connection' || r.msg === 'bad handshake'));
+    const warned = cluster.namenode.logs.filter(
+      (r) => r.level === 40 && (r.msg === 'closing connection' || r.msg === 'bad handshake'),
+    );
     expect(warned.length).toBeGreaterThanOrEqual(20 + 5);
   });
 });

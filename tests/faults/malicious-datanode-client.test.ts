@@ -24,8 +24,24 @@ import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { AckStatus, encodeDataRequest, FrameKind, type Block } from '../../protocol/index.js';
 import { startCluster } from '../support/cluster.js';
-import { getBuffer, logsMatching, nodeIdOf, putBuffer, replicaDir, sleep, testBytes, waitFor, waitForDatanodes } from '../support/data-path.js';
-import { awaitWriteBlockAnswer, connectData, dataReplies, packetFrame, writeBlockRequest } from '../support/raw-data-peer.js';
+import {
+  getBuffer,
+  logsMatching,
+  nodeIdOf,
+  putBuffer,
+  replicaDir,
+  sleep,
+  testBytes,
+  waitFor,
+  waitForDatanodes,
+} from '../support/data-path.js';
+import {
+  awaitWriteBlockAnswer,
+  connectData,
+  dataReplies,
+  packetFrame,
+  writeBlockRequest,
+} from '../support/raw-data-peer.js';
 import { frameHeader, type RawPeer } from '../support/raw-peer.js';
 
 const FRAME_TIMEOUT_MS = 1000;
@@ -50,7 +66,10 @@ function blockId(): number {
 beforeAll(async () => {
   ({ cluster, cleanup } = await startCluster({
     datanodes: 3,
-    datanodeEnv: () => ({ DFS_DATANODE_FRAME_TIMEOUT_MS: String(FRAME_TIMEOUT_MS), DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300' }),
+    datanodeEnv: () => ({
+      DFS_DATANODE_FRAME_TIMEOUT_MS: String(FRAME_TIMEOUT_MS),
+      DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300',
+    }),
   }));
   client = new DfsClient({ namenode: cluster.namenodeAddress });
   await waitForDatanodes(client, 3);
@@ -85,7 +104,10 @@ async function closedWith(p: RawPeer, timeoutMs = 5000): Promise<ReturnType<type
 }
 
 function expectNotFinalized(id: number): void {
-  expect(fs.existsSync(replicaDir(cluster, 0, 'finalized', id)), `finalized replica of attacked block ${id}`).toBe(false);
+  expect(
+    fs.existsSync(replicaDir(cluster, 0, 'finalized', id)),
+    `finalized replica of attacked block ${id}`,
+  ).toBe(false);
 }
 
 /** The attacked node still serves a normal replicated write and read. */
@@ -93,10 +115,19 @@ async function expectServing(tag: string): Promise<void> {
   expect(cluster.datanodes[0]!.running).toBe(true);
   const data = testBytes(300 * KiB + 7, tag.length * 31);
   const remote = `/healthy/${tag}`;
-  await putBuffer(client, remote, data, { replication: 3, blockBytes: 256 * KiB, chunkBytes: 4 * KiB, packetBytes: 64 * KiB });
+  await putBuffer(client, remote, data, {
+    replication: 3,
+    blockBytes: 256 * KiB,
+    chunkBytes: 4 * KiB,
+    packetBytes: 64 * KiB,
+  });
   expect((await getBuffer(client, remote)).equals(data)).toBe(true);
   const located = await client.getBlockLocations(remote, 0, 0);
-  for (const lb of located.blocks) expect(fs.existsSync(replicaDir(cluster, 0, 'finalized', lb.block.blockId)), 'a replica on the attacked node').toBe(true);
+  for (const lb of located.blocks)
+    expect(
+      fs.existsSync(replicaDir(cluster, 0, 'finalized', lb.block.blockId)),
+      'a replica on the attacked node',
+    ).toBe(true);
 }
 
 describe('the positive control', () => {
@@ -106,13 +137,38 @@ describe('the positive control', () => {
     p.write(writeBlockRequest(id, CHUNK));
     expect(await awaitWriteBlockAnswer(p)).toBe('');
     const data = testBytes(3 * CHUNK + 100, 1);
-    p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload: data.subarray(0, 2 * CHUNK), chunkBytes: CHUNK }));
-    p.write(packetFrame({ blockId: id, offsetInBlock: 2 * CHUNK, seqno: 1, last: true, payload: data.subarray(2 * CHUNK), chunkBytes: CHUNK }));
-    const acks = await waitFor('two acks', () => {
-      const r = dataReplies(p);
-      return r.acks.length >= 2 ? r.acks : undefined;
-    }, 5000, 10);
-    expect(acks).toEqual([{ seqno: 0, statuses: [AckStatus.SUCCESS] }, { seqno: 1, statuses: [AckStatus.SUCCESS] }]);
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: 0,
+        seqno: 0,
+        payload: data.subarray(0, 2 * CHUNK),
+        chunkBytes: CHUNK,
+      }),
+    );
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: 2 * CHUNK,
+        seqno: 1,
+        last: true,
+        payload: data.subarray(2 * CHUNK),
+        chunkBytes: CHUNK,
+      }),
+    );
+    const acks = await waitFor(
+      'two acks',
+      () => {
+        const r = dataReplies(p);
+        return r.acks.length >= 2 ? r.acks : undefined;
+      },
+      5000,
+      10,
+    );
+    expect(acks).toEqual([
+      { seqno: 0, statuses: [AckStatus.SUCCESS] },
+      { seqno: 1, statuses: [AckStatus.SUCCESS] },
+    ]);
     // Finalized before the last ack (the NameNode, which never allocated this block, has
     // it deleted soon after, so look at once).
     expect(fs.readFileSync(`${replicaDir(cluster, 0, 'finalized', id)}/data`).equals(data)).toBe(true);
@@ -124,13 +180,30 @@ describe('a second writer of a block being written', () => {
   it('is refused with ALREADY_EXISTS and the first write completes intact', async () => {
     const { p, id } = await openPipeline();
     const data = testBytes(2 * CHUNK, 6);
-    p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload: data.subarray(0, CHUNK), chunkBytes: CHUNK }));
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: 0,
+        seqno: 0,
+        payload: data.subarray(0, CHUNK),
+        chunkBytes: CHUNK,
+      }),
+    );
     await waitFor('the first ack', () => (dataReplies(p).acks.length >= 1 ? true : undefined), 5000, 10);
     // A copy or a second client for the same block must not replace the replica in rbw/.
     const intruder = await peer();
     intruder.write(writeBlockRequest(id, CHUNK));
     await expect(awaitWriteBlockAnswer(intruder)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
-    p.write(packetFrame({ blockId: id, offsetInBlock: CHUNK, seqno: 1, last: true, payload: data.subarray(CHUNK), chunkBytes: CHUNK }));
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: CHUNK,
+        seqno: 1,
+        last: true,
+        payload: data.subarray(CHUNK),
+        chunkBytes: CHUNK,
+      }),
+    );
     await waitFor('the last ack', () => (dataReplies(p).acks.length >= 2 ? true : undefined), 5000, 10);
     expect(dataReplies(p).acks.map((a) => a.statuses)).toEqual([[AckStatus.SUCCESS], [AckStatus.SUCCESS]]);
     expect(fs.readFileSync(`${replicaDir(cluster, 0, 'finalized', id)}/data`).equals(data)).toBe(true);
@@ -154,7 +227,13 @@ describe('a client that stalls', () => {
 
   it('in the middle of a packet is disconnected after the frame timeout', async () => {
     const { p, id } = await openPipeline();
-    const whole = packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload: testBytes(4 * CHUNK, 2), chunkBytes: CHUNK });
+    const whole = packetFrame({
+      blockId: id,
+      offsetInBlock: 0,
+      seqno: 0,
+      payload: testBytes(4 * CHUNK, 2),
+      chunkBytes: CHUNK,
+    });
     p.write(whole.subarray(0, 100));
     const sent = Date.now();
     const r = await closedWith(p, 10_000);
@@ -166,7 +245,15 @@ describe('a client that stalls', () => {
 
   it('after some packets, before the last one, is disconnected and its replica never finalized', async () => {
     const { p, id } = await openPipeline();
-    p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload: testBytes(2 * CHUNK, 3), chunkBytes: CHUNK }));
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: 0,
+        seqno: 0,
+        payload: testBytes(2 * CHUNK, 3),
+        chunkBytes: CHUNK,
+      }),
+    );
     const r = await closedWith(p, 10_000);
     expect(r.acks).toEqual([{ seqno: 0, statuses: [AckStatus.SUCCESS] }]);
     expect(r.errors.map((e) => e.code)).toEqual(['TIMEOUT']);
@@ -204,7 +291,14 @@ describe('broken packets get an error and a closed connection', () => {
 
   it('a PACKET whose payload length does not match its body', async () => {
     const { p, id } = await openPipeline();
-    const frame = packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, last: true, payload, chunkBytes: CHUNK });
+    const frame = packetFrame({
+      blockId: id,
+      offsetInBlock: 0,
+      seqno: 0,
+      last: true,
+      payload,
+      chunkBytes: CHUNK,
+    });
     frame.writeUInt32BE(payload.length + 1, 12 + 28); // payloadBytes field one too large
     p.write(frame);
     const r = await closedWith(p);
@@ -214,7 +308,14 @@ describe('broken packets get an error and a closed connection', () => {
 
   it('a PACKET with reserved flag bits set', async () => {
     const { p, id } = await openPipeline();
-    const frame = packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, last: true, payload, chunkBytes: CHUNK });
+    const frame = packetFrame({
+      blockId: id,
+      offsetInBlock: 0,
+      seqno: 0,
+      last: true,
+      payload,
+      chunkBytes: CHUNK,
+    });
     frame.writeUInt8(0x81, 12 + 24);
     p.write(frame);
     const r = await closedWith(p);
@@ -234,7 +335,9 @@ describe('broken packets get an error and a closed connection', () => {
   it('a PACKET for another block than the pipeline', async () => {
     const { p, id } = await openPipeline();
     const other = blockId();
-    p.write(packetFrame({ blockId: other, offsetInBlock: 0, seqno: 0, last: true, payload, chunkBytes: CHUNK }));
+    p.write(
+      packetFrame({ blockId: other, offsetInBlock: 0, seqno: 0, last: true, payload, chunkBytes: CHUNK }),
+    );
     const r = await closedWith(p);
     expect(r.errors.map((e) => e.code)).toEqual(['PROTOCOL']);
     expectNotFinalized(id);
@@ -243,7 +346,16 @@ describe('broken packets get an error and a closed connection', () => {
 
   it('a wrong checksum: an ERROR_CHECKSUM ack, then close', async () => {
     const { p, id } = await openPipeline();
-    p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload, chunkBytes: CHUNK, corruptChecksum: 2 }));
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: 0,
+        seqno: 0,
+        payload,
+        chunkBytes: CHUNK,
+        corruptChecksum: 2,
+      }),
+    );
     const r = await closedWith(p);
     expect(r.acks).toEqual([{ seqno: 0, statuses: [AckStatus.ERROR_CHECKSUM] }]);
     expect(r.errors.map((e) => e.code)).toEqual(['CHECKSUM']);
@@ -253,10 +365,22 @@ describe('broken packets get an error and a closed connection', () => {
   it('a wrong checksum on the LAST packet after good ones', async () => {
     const { p, id } = await openPipeline();
     p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload, chunkBytes: CHUNK }));
-    p.write(packetFrame({ blockId: id, offsetInBlock: payload.length, seqno: 1, last: true, payload: payload.subarray(0, 1500), chunkBytes: CHUNK, corruptChecksum: 1 }));
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: payload.length,
+        seqno: 1,
+        last: true,
+        payload: payload.subarray(0, 1500),
+        chunkBytes: CHUNK,
+        corruptChecksum: 1,
+      }),
+    );
     const r = await closedWith(p);
     // The good packet may or may not have been acked before the bad one was seen.
-    expect(r.acks.filter((a) => a.statuses[0] !== AckStatus.SUCCESS)).toEqual([{ seqno: expect.any(Number), statuses: [AckStatus.ERROR_CHECKSUM] }]);
+    expect(r.acks.filter((a) => a.statuses[0] !== AckStatus.SUCCESS)).toEqual([
+      { seqno: expect.any(Number), statuses: [AckStatus.ERROR_CHECKSUM] },
+    ]);
     expect(r.acks.some((a) => a.seqno === 1 && a.statuses[0] === AckStatus.SUCCESS)).toBe(false);
     expect(r.errors.map((e) => e.code)).toEqual(['CHECKSUM']);
     await sleep(200);
@@ -266,7 +390,16 @@ describe('broken packets get an error and a closed connection', () => {
   it('a sequence number out of order', async () => {
     const { p, id } = await openPipeline();
     p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload, chunkBytes: CHUNK }));
-    p.write(packetFrame({ blockId: id, offsetInBlock: payload.length, seqno: 2, last: true, payload, chunkBytes: CHUNK }));
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: payload.length,
+        seqno: 2,
+        last: true,
+        payload,
+        chunkBytes: CHUNK,
+      }),
+    );
     const r = await closedWith(p);
     expect(r.errors.map((e) => e.code)).toEqual(['PROTOCOL']);
     expect(r.errors[0]!.message).toMatch(/seqno 2, expected 1/);
@@ -276,7 +409,16 @@ describe('broken packets get an error and a closed connection', () => {
   it('a repeated sequence number', async () => {
     const { p, id } = await openPipeline();
     p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload, chunkBytes: CHUNK }));
-    p.write(packetFrame({ blockId: id, offsetInBlock: payload.length, seqno: 0, last: true, payload, chunkBytes: CHUNK }));
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: payload.length,
+        seqno: 0,
+        last: true,
+        payload,
+        chunkBytes: CHUNK,
+      }),
+    );
     const r = await closedWith(p);
     expect(r.errors.map((e) => e.code)).toEqual(['PROTOCOL']);
     expectNotFinalized(id);
@@ -284,7 +426,9 @@ describe('broken packets get an error and a closed connection', () => {
 
   it('a first packet that does not start at offset 0', async () => {
     const { p, id } = await openPipeline();
-    p.write(packetFrame({ blockId: id, offsetInBlock: CHUNK, seqno: 0, last: true, payload, chunkBytes: CHUNK }));
+    p.write(
+      packetFrame({ blockId: id, offsetInBlock: CHUNK, seqno: 0, last: true, payload, chunkBytes: CHUNK }),
+    );
     const r = await closedWith(p);
     expect(r.errors.map((e) => e.code)).toEqual(['PROTOCOL']);
     expect(r.errors[0]!.message).toMatch(/offset 1024, expected 0/);
@@ -294,7 +438,16 @@ describe('broken packets get an error and a closed connection', () => {
   it('a later packet whose offset skips bytes', async () => {
     const { p, id } = await openPipeline();
     p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload, chunkBytes: CHUNK }));
-    p.write(packetFrame({ blockId: id, offsetInBlock: payload.length + CHUNK, seqno: 1, last: true, payload, chunkBytes: CHUNK }));
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: payload.length + CHUNK,
+        seqno: 1,
+        last: true,
+        payload,
+        chunkBytes: CHUNK,
+      }),
+    );
     const r = await closedWith(p);
     expect(r.errors.map((e) => e.code)).toEqual(['PROTOCOL']);
     expectNotFinalized(id);
@@ -302,7 +455,15 @@ describe('broken packets get an error and a closed connection', () => {
 
   it('a non-final packet that is not chunk aligned', async () => {
     const { p, id } = await openPipeline();
-    p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, payload: payload.subarray(0, CHUNK + 1), chunkBytes: CHUNK }));
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: 0,
+        seqno: 0,
+        payload: payload.subarray(0, CHUNK + 1),
+        chunkBytes: CHUNK,
+      }),
+    );
     const r = await closedWith(p);
     expect(r.errors.map((e) => e.code)).toEqual(['PROTOCOL']);
     expectNotFinalized(id);
@@ -314,7 +475,16 @@ describe('broken packets get an error and a closed connection', () => {
     p.write(writeBlockRequest(id, CHUNK));
     expect(await awaitWriteBlockAnswer(p)).toBe('');
     p.write(packetFrame({ blockId: id, offsetInBlock: 0, seqno: 0, last: true, payload, chunkBytes: CHUNK }));
-    p.write(packetFrame({ blockId: id, offsetInBlock: payload.length, seqno: 1, last: true, payload, chunkBytes: CHUNK }));
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: payload.length,
+        seqno: 1,
+        last: true,
+        payload,
+        chunkBytes: CHUNK,
+      }),
+    );
     const r = await closedWith(p);
     expect(r.errors.map((e) => e.code)).toEqual(['PROTOCOL']);
   });
@@ -333,10 +503,26 @@ describe('bad requests get typed errors', () => {
   it('WRITE_BLOCK with an unknown stage, and RECOVER of a replica this node does not have', async () => {
     const p1 = await peer();
     const id = blockId();
-    p1.write(encodeDataRequest('writeBlock', 1, { block: { blockId: id, genStamp: 1, numBytes: 0 }, clientName: 'x', stage: 9, chunkBytes: CHUNK, targets: [] }));
+    p1.write(
+      encodeDataRequest('writeBlock', 1, {
+        block: { blockId: id, genStamp: 1, numBytes: 0 },
+        clientName: 'x',
+        stage: 9,
+        chunkBytes: CHUNK,
+        targets: [],
+      }),
+    );
     await expect(awaitWriteBlockAnswer(p1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const p2 = await peer();
-    p2.write(encodeDataRequest('writeBlock', 1, { block: { blockId: id, genStamp: 5, numBytes: 0 }, clientName: 'x', stage: 1, chunkBytes: CHUNK, targets: [] }));
+    p2.write(
+      encodeDataRequest('writeBlock', 1, {
+        block: { blockId: id, genStamp: 5, numBytes: 0 },
+        clientName: 'x',
+        stage: 1,
+        chunkBytes: CHUNK,
+        targets: [],
+      }),
+    );
     await expect(awaitWriteBlockAnswer(p2)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await Promise.all([p1.waitClosed(), p2.waitClosed()]);
     expectNotFinalized(id);
@@ -353,20 +539,36 @@ describe('bad requests get typed errors', () => {
 
   it('READ_BLOCK of a block this node does not have, and of a range past its end', async () => {
     const p1 = await peer();
-    p1.write(encodeDataRequest('readBlock', 3, { block: { blockId: 123_456_789, genStamp: 1, numBytes: 0 }, offset: 0, length: 10 }));
+    p1.write(
+      encodeDataRequest('readBlock', 3, {
+        block: { blockId: 123_456_789, genStamp: 1, numBytes: 0 },
+        offset: 0,
+        length: 10,
+      }),
+    );
     const r1 = await closedWith(p1);
     expect(r1.errors.map((e) => e.code)).toEqual(['NOT_FOUND']);
     expect(r1.frames[0]!.requestId).toBe(3);
 
     const remote = '/healthy/for-read';
-    await putBuffer(client, remote, testBytes(5000, 9), { replication: 3, blockBytes: 256 * KiB, chunkBytes: CHUNK });
+    await putBuffer(client, remote, testBytes(5000, 9), {
+      replication: 3,
+      blockBytes: 256 * KiB,
+      chunkBytes: CHUNK,
+    });
     const block: Block = (await client.getBlockLocations(remote, 0, 0)).blocks[0]!.block;
     const p2 = await peer();
     p2.write(encodeDataRequest('readBlock', 4, { block, offset: 4000, length: 2000 }));
     const r2 = await closedWith(p2);
     expect(r2.errors.map((e) => e.code)).toEqual(['INVALID_ARGUMENT']);
     const p3 = await peer();
-    p3.write(encodeDataRequest('readBlock', 5, { block: { ...block, genStamp: block.genStamp + 1 }, offset: 0, length: 10 }));
+    p3.write(
+      encodeDataRequest('readBlock', 5, {
+        block: { ...block, genStamp: block.genStamp + 1 },
+        offset: 0,
+        length: 10,
+      }),
+    );
     const r3 = await closedWith(p3);
     expect(r3.errors.map((e) => e.code)).toEqual(['STALE_GENERATION']);
   });
@@ -387,11 +589,18 @@ describe('after all of it', () => {
     // transfer under way and keeps heartbeating (a negative count would not even encode).
     await sleep(1000);
     const me = nodeIdOf(cluster, 0);
-    await waitFor('the attacked node to report no transfer under way', async () => {
-      const n = (await client.datanodeReport()).find((e) => e.nodeId === me)!;
-      return n.state === 1 && n.activeTransfers === 0 && n.lastHeartbeatAgoMs < 2000 ? true : undefined;
-    }, 5000, 100);
-    expect(logsMatching(cluster.datanodes[0]!, { msg: 'lost contact with the NameNode; retrying' })).toEqual([]);
+    await waitFor(
+      'the attacked node to report no transfer under way',
+      async () => {
+        const n = (await client.datanodeReport()).find((e) => e.nodeId === me)!;
+        return n.state === 1 && n.activeTransfers === 0 && n.lastHeartbeatAgoMs < 2000 ? true : undefined;
+      },
+      5000,
+      100,
+    );
+    expect(logsMatching(cluster.datanodes[0]!, { msg: 'lost contact with the NameNode; retrying' })).toEqual(
+      [],
+    );
     for (const id of attacked) expectNotFinalized(id);
     await expectServing('after');
   });

@@ -29,9 +29,23 @@ import { DfsClient } from '../../src/client/dfs-client.js';
 import { DATANODE_DEFAULTS, resolveConfig, type DataNodeConfig } from '../../src/common/config.js';
 import { startCluster, tempDir } from '../support/cluster.js';
 import {
-  expectReplicasOnDisk, getBuffer, nodeIndexById, nodesWithFinalized, putBuffer, replicaDir, testBytes, waitFor, waitForDatanodes,
+  expectReplicasOnDisk,
+  getBuffer,
+  nodeIndexById,
+  nodesWithFinalized,
+  putBuffer,
+  replicaDir,
+  testBytes,
+  waitFor,
+  waitForDatanodes,
 } from '../support/data-path.js';
-import { awaitWriteBlockAnswer, connectData, dataReplies, packetFrame, writeBlockRequest } from '../support/raw-data-peer.js';
+import {
+  awaitWriteBlockAnswer,
+  connectData,
+  dataReplies,
+  packetFrame,
+  writeBlockRequest,
+} from '../support/raw-data-peer.js';
 import type { RawPeer } from '../support/raw-peer.js';
 
 const KiB = 1024;
@@ -49,7 +63,10 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
   beforeAll(async () => {
     ({ cluster, cleanup } = await startCluster({
       datanodes: 3,
-      datanodeEnv: () => ({ DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300', DFS_DATANODE_FRAME_TIMEOUT_MS: '5000' }),
+      datanodeEnv: () => ({
+        DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300',
+        DFS_DATANODE_FRAME_TIMEOUT_MS: '5000',
+      }),
     }));
     client = new DfsClient({ namenode: cluster.namenodeAddress });
     await waitForDatanodes(client, 3);
@@ -86,21 +103,39 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
    * so a finalize would have happened by now), then check
    * that every node has the rbw copy it was writing and none finalized it.
    */
-  async function expectNoFinalizedReplica(p: RawPeer, block: Block, locations: DatanodeInfo[]): Promise<void> {
+  async function expectNoFinalizedReplica(
+    p: RawPeer,
+    block: Block,
+    locations: DatanodeInfo[],
+  ): Promise<void> {
     const closedAtMs = p.closedAtMs!;
-    await waitFor('every DataNode to report no transfer under way in a heartbeat after the pipeline closed', async () => {
-      const askedAtMs = Date.now();
-      const report = await client.datanodeReport();
-      const fresh = (n: { lastHeartbeatAgoMs: number }): boolean => askedAtMs - n.lastHeartbeatAgoMs > closedAtMs;
-      return report.length === 3 && report.every((n) => fresh(n) && n.activeTransfers === 0) ? true : undefined;
-    }, 10_000, 100);
+    await waitFor(
+      'every DataNode to report no transfer under way in a heartbeat after the pipeline closed',
+      async () => {
+        const askedAtMs = Date.now();
+        const report = await client.datanodeReport();
+        const fresh = (n: { lastHeartbeatAgoMs: number }): boolean =>
+          askedAtMs - n.lastHeartbeatAgoMs > closedAtMs;
+        return report.length === 3 && report.every((n) => fresh(n) && n.activeTransfers === 0)
+          ? true
+          : undefined;
+      },
+      10_000,
+      100,
+    );
     const byId = nodeIndexById(cluster);
     const indexes = locations.map((l) => byId.get(l.nodeId)!);
     expect(indexes.every((i) => i !== undefined)).toBe(true);
     const finalized = nodesWithFinalized(cluster, block.blockId);
-    expect(finalized.map((i) => indexes.indexOf(i)), `pipeline positions with a FINALIZED replica of block ${block.blockId}`).toEqual([]);
+    expect(
+      finalized.map((i) => indexes.indexOf(i)),
+      `pipeline positions with a FINALIZED replica of block ${block.blockId}`,
+    ).toEqual([]);
     for (const [pos, i] of indexes.entries()) {
-      expect(fs.existsSync(replicaDir(cluster, i, 'rbw', block.blockId)), `rbw copy at pipeline position ${pos}`).toBe(true);
+      expect(
+        fs.existsSync(replicaDir(cluster, i, 'rbw', block.blockId)),
+        `rbw copy at pipeline position ${pos}`,
+      ).toBe(true);
     }
   }
 
@@ -111,8 +146,25 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
     const { block, locations } = await allocateBlock();
     const p = await openPipeline(block, locations);
     const data = testBytes(8 * CHUNK, 11);
-    p.write(packetFrame({ blockId: block.blockId, offsetInBlock: 0, seqno: 0, payload: data.subarray(0, 4 * CHUNK), chunkBytes: CHUNK }));
-    p.write(packetFrame({ blockId: block.blockId, offsetInBlock: 4 * CHUNK, seqno: 1, payload: data.subarray(4 * CHUNK), chunkBytes: CHUNK, corruptChecksum: 2 }));
+    p.write(
+      packetFrame({
+        blockId: block.blockId,
+        offsetInBlock: 0,
+        seqno: 0,
+        payload: data.subarray(0, 4 * CHUNK),
+        chunkBytes: CHUNK,
+      }),
+    );
+    p.write(
+      packetFrame({
+        blockId: block.blockId,
+        offsetInBlock: 4 * CHUNK,
+        seqno: 1,
+        payload: data.subarray(4 * CHUNK),
+        chunkBytes: CHUNK,
+        corruptChecksum: 2,
+      }),
+    );
     await p.waitClosed(10_000);
     const { acks } = dataReplies(p);
     // The good packet may be acked before the failure, or the failure ack may carry its
@@ -130,17 +182,28 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
    * node. So the first two are done writing before the only node that verifies has seen
    * the bad packet, every time: whatever they do next must wait for its answer.
    */
-  async function sendWhileLastNodePaused(p: RawPeer, block: Block, locations: DatanodeInfo[], frames: Buffer, totalBytes: number): Promise<void> {
+  async function sendWhileLastNodePaused(
+    p: RawPeer,
+    block: Block,
+    locations: DatanodeInfo[],
+    frames: Buffer,
+    totalBytes: number,
+  ): Promise<void> {
     const byId = nodeIndexById(cluster);
     const [first, second, last] = locations.map((l) => byId.get(l.nodeId)!);
     const lastPid = cluster.datanodes[last!]!.pid!;
     process.kill(lastPid, 'SIGSTOP');
     try {
       p.write(frames);
-      await waitFor('the first two nodes to store every byte of the block', () => {
-        const stored = [first!, second!].map((i) => storedBytes(i, block.blockId));
-        return stored.every((n) => n === totalBytes) ? true : undefined;
-      }, 10_000, 10);
+      await waitFor(
+        'the first two nodes to store every byte of the block',
+        () => {
+          const stored = [first!, second!].map((i) => storedBytes(i, block.blockId));
+          return stored.every((n) => n === totalBytes) ? true : undefined;
+        },
+        10_000,
+        10,
+      );
     } finally {
       process.kill(lastPid, 'SIGCONT');
     }
@@ -162,13 +225,35 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
     const { block, locations } = await allocateBlock();
     const p = await openPipeline(block, locations);
     const data = testBytes(6 * CHUNK + 100, 12);
-    await sendWhileLastNodePaused(p, block, locations, Buffer.concat([
-      packetFrame({ blockId: block.blockId, offsetInBlock: 0, seqno: 0, payload: data.subarray(0, 4 * CHUNK), chunkBytes: CHUNK }),
-      packetFrame({ blockId: block.blockId, offsetInBlock: 4 * CHUNK, seqno: 1, last: true, payload: data.subarray(4 * CHUNK), chunkBytes: CHUNK, corruptChecksum: 1 }),
-    ]), data.length);
+    await sendWhileLastNodePaused(
+      p,
+      block,
+      locations,
+      Buffer.concat([
+        packetFrame({
+          blockId: block.blockId,
+          offsetInBlock: 0,
+          seqno: 0,
+          payload: data.subarray(0, 4 * CHUNK),
+          chunkBytes: CHUNK,
+        }),
+        packetFrame({
+          blockId: block.blockId,
+          offsetInBlock: 4 * CHUNK,
+          seqno: 1,
+          last: true,
+          payload: data.subarray(4 * CHUNK),
+          chunkBytes: CHUNK,
+          corruptChecksum: 1,
+        }),
+      ]),
+      data.length,
+    );
     await p.waitClosed(10_000);
     const { acks } = dataReplies(p);
-    expect(acks.filter((a) => a.statuses.some((s) => s !== AckStatus.SUCCESS))).toEqual([{ seqno: expect.any(Number), statuses: LAST_NODE_BLAMED }]);
+    expect(acks.filter((a) => a.statuses.some((s) => s !== AckStatus.SUCCESS))).toEqual([
+      { seqno: expect.any(Number), statuses: LAST_NODE_BLAMED },
+    ]);
     expect(acks.some((a) => a.seqno === 1 && a.statuses.every((s) => s === AckStatus.SUCCESS))).toBe(false);
     await expectNoFinalizedReplica(p, block, locations);
   });
@@ -177,10 +262,30 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
     const { block, locations } = await allocateBlock();
     const p = await openPipeline(block, locations);
     const data = testBytes(8 * CHUNK + 300, 13);
-    await sendWhileLastNodePaused(p, block, locations, Buffer.concat([
-      packetFrame({ blockId: block.blockId, offsetInBlock: 0, seqno: 0, payload: data.subarray(0, 4 * CHUNK), chunkBytes: CHUNK, corruptChecksum: 0 }),
-      packetFrame({ blockId: block.blockId, offsetInBlock: 4 * CHUNK, seqno: 1, last: true, payload: data.subarray(4 * CHUNK), chunkBytes: CHUNK }),
-    ]), data.length);
+    await sendWhileLastNodePaused(
+      p,
+      block,
+      locations,
+      Buffer.concat([
+        packetFrame({
+          blockId: block.blockId,
+          offsetInBlock: 0,
+          seqno: 0,
+          payload: data.subarray(0, 4 * CHUNK),
+          chunkBytes: CHUNK,
+          corruptChecksum: 0,
+        }),
+        packetFrame({
+          blockId: block.blockId,
+          offsetInBlock: 4 * CHUNK,
+          seqno: 1,
+          last: true,
+          payload: data.subarray(4 * CHUNK),
+          chunkBytes: CHUNK,
+        }),
+      ]),
+      data.length,
+    );
     await p.waitClosed(10_000);
     const { acks } = dataReplies(p);
     expect(acks).toEqual([{ seqno: 0, statuses: LAST_NODE_BLAMED }]);
@@ -190,7 +295,12 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
   it('afterwards every DataNode still serves a normal replicated put and get', async () => {
     const data = testBytes(700 * KiB + 13, 14);
     const remote = '/pipeline-checksum/healthy';
-    await putBuffer(client, remote, data, { replication: REPLICATION, blockBytes: 256 * KiB, chunkBytes: 4 * KiB, packetBytes: 64 * KiB });
+    await putBuffer(client, remote, data, {
+      replication: REPLICATION,
+      blockBytes: 256 * KiB,
+      chunkBytes: 4 * KiB,
+      packetBytes: 64 * KiB,
+    });
     expect((await getBuffer(client, remote)).equals(data)).toBe(true);
     // Every block on all three nodes, byte for byte.
     const blocks = await expectReplicasOnDisk(cluster, client, remote, data, REPLICATION);
@@ -223,7 +333,9 @@ describe('sync-behind-writes (fdatasync every 64 KiB while a block streams)', ()
   });
 
   it('the variable the DataNodes get is the one their configuration reads', () => {
-    const config = resolveConfig<DataNodeConfig>('datanode', DATANODE_DEFAULTS, { env: { DFS_DATANODE_SYNC_BEHIND_WRITES_BYTES: String(SYNC_EVERY) } });
+    const config = resolveConfig<DataNodeConfig>('datanode', DATANODE_DEFAULTS, {
+      env: { DFS_DATANODE_SYNC_BEHIND_WRITES_BYTES: String(SYNC_EVERY) },
+    });
     expect(config.syncBehindWritesBytes).toBe(SYNC_EVERY);
     expect(config.syncOnFinalize).toBe(true);
   });

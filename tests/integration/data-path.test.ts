@@ -21,10 +21,23 @@ import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { DataConnection } from '../../src/common/data-connection.js';
 import {
-  dataCodecs, decodeDataBody, decodePacket, encodeDataRequest, FrameDecoder, FrameKind, isDataOpcode,
+  dataCodecs,
+  decodeDataBody,
+  decodePacket,
+  encodeDataRequest,
+  FrameDecoder,
+  FrameKind,
+  isDataOpcode,
 } from '../../protocol/index.js';
 import { startCluster } from '../support/cluster.js';
-import { expectReplicasOnDisk, getBuffer, nodeIndexById, putBuffer, testBytes, waitForDatanodes } from '../support/data-path.js';
+import {
+  expectReplicasOnDisk,
+  getBuffer,
+  nodeIndexById,
+  putBuffer,
+  testBytes,
+  waitForDatanodes,
+} from '../support/data-path.js';
 import { connectData, dataReplies } from '../support/raw-data-peer.js';
 
 const KiB = 1024;
@@ -37,9 +50,24 @@ interface Layout {
 }
 
 const LAYOUTS: Layout[] = [
-  { name: '256 KiB blocks, 4 KiB chunks, 64 KiB packets', blockBytes: 256 * KiB, chunkBytes: 4 * KiB, packetBytes: 64 * KiB },
-  { name: '1 MiB blocks, default chunks and packets', blockBytes: 1024 * KiB, chunkBytes: 64 * KiB, packetBytes: 256 * KiB },
-  { name: '100000-byte blocks (not chunk aligned), 4 KiB chunks, 16 KiB packets', blockBytes: 100_000, chunkBytes: 4 * KiB, packetBytes: 16 * KiB },
+  {
+    name: '256 KiB blocks, 4 KiB chunks, 64 KiB packets',
+    blockBytes: 256 * KiB,
+    chunkBytes: 4 * KiB,
+    packetBytes: 64 * KiB,
+  },
+  {
+    name: '1 MiB blocks, default chunks and packets',
+    blockBytes: 1024 * KiB,
+    chunkBytes: 64 * KiB,
+    packetBytes: 256 * KiB,
+  },
+  {
+    name: '100000-byte blocks (not chunk aligned), 4 KiB chunks, 16 KiB packets',
+    blockBytes: 100_000,
+    chunkBytes: 4 * KiB,
+    packetBytes: 16 * KiB,
+  },
 ];
 
 function sizesFor(blockBytes: number): Array<[string, number]> {
@@ -75,7 +103,12 @@ describe('files of every awkward size round-trip and every replica on disk is id
         for (const [label, size] of sizesFor(layout.blockBytes)) {
           const remote = `/rt/r${replication}/l${li}/${label.replaceAll(' ', '-')}`;
           const data = testBytes(size, seed++);
-          await putBuffer(client, remote, data, { replication, blockBytes: layout.blockBytes, chunkBytes: layout.chunkBytes, packetBytes: layout.packetBytes });
+          await putBuffer(client, remote, data, {
+            replication,
+            blockBytes: layout.blockBytes,
+            chunkBytes: layout.chunkBytes,
+            packetBytes: layout.packetBytes,
+          });
 
           const status = await client.stat(remote);
           expect(status.length, `${remote} (${layout.name}, ${label}) length`).toBe(size);
@@ -94,7 +127,12 @@ describe('files of every awkward size round-trip and every replica on disk is id
 
   it('spreads replicas of one block over distinct nodes', async () => {
     const data = testBytes(5 * 256 * KiB, 77);
-    await putBuffer(client, '/rt/spread', data, { replication: 3, blockBytes: 256 * KiB, chunkBytes: 4 * KiB, packetBytes: 64 * KiB });
+    await putBuffer(client, '/rt/spread', data, {
+      replication: 3,
+      blockBytes: 256 * KiB,
+      chunkBytes: 4 * KiB,
+      packetBytes: 64 * KiB,
+    });
     const blocks = await expectReplicasOnDisk(cluster, client, '/rt/spread', data, 3);
     const byId = nodeIndexById(cluster);
     for (const lb of blocks) {
@@ -111,11 +149,18 @@ describe('range reads', () => {
   const remote = '/ranges/file';
 
   beforeAll(async () => {
-    await putBuffer(client, remote, data, { replication: 2, blockBytes: layout.blockBytes, chunkBytes: layout.chunkBytes, packetBytes: layout.packetBytes });
+    await putBuffer(client, remote, data, {
+      replication: 2,
+      blockBytes: layout.blockBytes,
+      chunkBytes: layout.chunkBytes,
+      packetBytes: layout.packetBytes,
+    });
   });
 
   /** READ_BLOCK requests the client sends while `fn` runs. */
-  async function recordReadRequests<T>(fn: () => Promise<T>): Promise<{ result: T; reads: Array<{ blockId: number; offset: number; length: number }> }> {
+  async function recordReadRequests<T>(
+    fn: () => Promise<T>,
+  ): Promise<{ result: T; reads: Array<{ blockId: number; offset: number; length: number }> }> {
     const spy = vi.spyOn(DataConnection.prototype, 'send');
     try {
       const result = await fn();
@@ -138,7 +183,14 @@ describe('range reads', () => {
   it('random (offset, length) pairs return exactly that slice and ask only for it', async () => {
     const B = layout.blockBytes;
     const cases: Array<[number, number]> = [
-      [0, 1], [size - 1, 1], [B - 1, 2], [B, 1], [B - 10, B + 20], [5000, 100], [0, size], [2 * B + 7, size],
+      [0, 1],
+      [size - 1, 1],
+      [B - 1, 2],
+      [B, 1],
+      [B - 10, B + 20],
+      [5000, 100],
+      [0, size],
+      [2 * B + 7, size],
     ];
     // Seeded "random" ranges (xorshift), so a failure replays.
     let x = 0x9e3779b9;
@@ -156,7 +208,9 @@ describe('range reads', () => {
     }
     const blocks = (await client.getBlockLocations(remote, 0, 0)).blocks;
     for (const [offset, length] of cases) {
-      const { result: got, reads } = await recordReadRequests(() => getBuffer(client, remote, { offset, length }));
+      const { result: got, reads } = await recordReadRequests(() =>
+        getBuffer(client, remote, { offset, length }),
+      );
       const end = Math.min(size, offset + length);
       expect(got.equals(data.subarray(offset, end)), `range ${offset}+${length}`).toBe(true);
       // One READ_BLOCK per block the range touches, for exactly that block's part of it.
@@ -174,7 +228,9 @@ describe('range reads', () => {
   it('an empty range and a range at the very end return nothing; past the end is an error', async () => {
     expect((await getBuffer(client, remote, { offset: 1000, length: 0 })).length).toBe(0);
     expect((await getBuffer(client, remote, { offset: size })).length).toBe(0);
-    await expect(getBuffer(client, remote, { offset: size + 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(getBuffer(client, remote, { offset: size + 1 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 
   it('a DataNode serves a range rounded out to chunk boundaries, not the whole block', async () => {
@@ -199,13 +255,21 @@ describe('range reads', () => {
         const res = frames.find((f) => f.kind === FrameKind.RESPONSE);
         if (res === undefined) continue;
         expect(res.requestId).toBe(7);
-        expect(decodeDataBody(dataCodecs.readBlock.res, res, 'read response')).toEqual({ chunkBytes: chunk, startOffset: wantStart, length: wantLength });
+        expect(decodeDataBody(dataCodecs.readBlock.res, res, 'read response')).toEqual({
+          chunkBytes: chunk,
+          startOffset: wantStart,
+          length: wantLength,
+        });
         payload = 0;
         let expectOffset = wantStart;
         for (const f of frames.filter((fr) => fr.kind === FrameKind.PACKET)) {
           const p = decodePacket(f, chunk);
           expect(p.offsetInBlock).toBe(expectOffset);
-          expect(Buffer.concat(p.payload).equals(data.subarray(lb.offset + p.offsetInBlock, lb.offset + p.offsetInBlock + p.payloadBytes))).toBe(true);
+          expect(
+            Buffer.concat(p.payload).equals(
+              data.subarray(lb.offset + p.offsetInBlock, lb.offset + p.offsetInBlock + p.payloadBytes),
+            ),
+          ).toBe(true);
           expectOffset += p.payloadBytes;
           payload += p.payloadBytes;
           lastSeen ||= p.last;

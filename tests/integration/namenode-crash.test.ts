@@ -112,7 +112,11 @@ class Worker {
       for (;;) await this.step(client, dn);
     } catch (err) {
       if (isConnectionLoss(err) && cycle.killed) return;
-      if (isConnectionLoss(err)) throw new Error(`client ${this.index}: lost the NameNode before the kill: ${(err as Error).message}`, { cause: err });
+      if (isConnectionLoss(err))
+        throw new Error(
+          `client ${this.index}: lost the NameNode before the kill: ${(err as Error).message}`,
+          { cause: err },
+        );
       throw err;
     }
   }
@@ -144,7 +148,9 @@ class Worker {
     this.inflight = null;
     this.note(`${describeOp(op)} -> ${applied ? 'ok' : 'not yet'}`);
     if (expected !== null) {
-      throw new Error(`client ${this.index}: ${describeOp(op)} succeeded; the model expected ${expected}; recent ops:\n${this.trace.join('\n')}`);
+      throw new Error(
+        `client ${this.index}: ${describeOp(op)} succeeded; the model expected ${expected}; recent ops:\n${this.trace.join('\n')}`,
+      );
     }
     if (applied) {
       this.model.apply(op);
@@ -188,7 +194,10 @@ class Worker {
     } else if (r < 0.82 && others.length > 0) {
       const path = this.rng.pick(others);
       const recursive = this.rng.int(5) !== 0;
-      await this.mutate({ t: 'delete', path, recursive }, async () => (await client.delete(path, { recursive }), true));
+      await this.mutate(
+        { t: 'delete', path, recursive },
+        async () => (await client.delete(path, { recursive }), true),
+      );
     } else if (r < 0.92) {
       await this.refusedOp(client);
     } else {
@@ -207,12 +216,21 @@ class Worker {
       }
       case 1: {
         const path = this.rng.pick(all);
-        await this.mutate({ t: 'create', path }, async () => (await client.createFile(path, { createParent: false, replication: 1, blockBytes: BLOCK_BYTES }), true));
+        await this.mutate(
+          { t: 'create', path },
+          async () => (
+            await client.createFile(path, { createParent: false, replication: 1, blockBytes: BLOCK_BYTES }),
+            true
+          ),
+        );
         return;
       }
       case 2: {
         const path = `${this.rng.pick(this.dirs())}/missing${this.counter++}`;
-        await this.mutate({ t: 'delete', path, recursive: true }, async () => (await client.delete(path, { recursive: true }), true));
+        await this.mutate(
+          { t: 'delete', path, recursive: true },
+          async () => (await client.delete(path, { recursive: true }), true),
+        );
         return;
       }
       default: {
@@ -228,15 +246,22 @@ class Worker {
     const path = this.rng.pick(this.model.paths());
     const st = await client.stat(path);
     const expected = this.model.render().get(path)!;
-    const actual = st.type === 1 ? 'dir' : `file len=${st.length} blocks=${st.blockCount} open=${st.underConstruction}`;
-    if (actual !== expected) throw new Error(`client ${this.index}: stat ${path} gave ${actual}, the model says ${expected}`);
+    const actual =
+      st.type === 1 ? 'dir' : `file len=${st.length} blocks=${st.blockCount} open=${st.underConstruction}`;
+    if (actual !== expected)
+      throw new Error(`client ${this.index}: stat ${path} gave ${actual}, the model says ${expected}`);
     this.reads++;
   }
 
   /** create, then 0 (two thirds of the time) or 1-3 blocks, then complete. */
   private async writeFile(client: DfsClient, dn: FakeDatanode, path: string): Promise<void> {
     const created = await this.mutate({ t: 'create', path }, async () => {
-      await client.createFile(path, { createParent: false, overwrite: false, replication: 1, blockBytes: BLOCK_BYTES });
+      await client.createFile(path, {
+        createParent: false,
+        overwrite: false,
+        replication: 1,
+        blockBytes: BLOCK_BYTES,
+      });
       return true;
     });
     if (!created) return;
@@ -258,7 +283,9 @@ class Worker {
 
   private async complete(client: DfsClient, path: string, last: Block | null): Promise<void> {
     for (let attempt = 0; attempt < 100; attempt++) {
-      const done = await this.mutate({ t: 'complete', path, last: last?.numBytes ?? null }, () => client.completeFile(path, last));
+      const done = await this.mutate({ t: 'complete', path, last: last?.numBytes ?? null }, () =>
+        client.completeFile(path, last),
+      );
       if (done) return;
       await sleep(10);
     }
@@ -275,7 +302,9 @@ class Worker {
       const blocks = located.blocks.map((b) => ({ ...b.block }));
       const node = this.model.get(path);
       if (node?.type !== 'file' || node.blocks.length !== blocks.length) {
-        throw new Error(`client ${this.index}: ${path} has ${blocks.length} blocks, the model says ${JSON.stringify(node)}`);
+        throw new Error(
+          `client ${this.index}: ${path} has ${blocks.length} blocks, the model says ${JSON.stringify(node)}`,
+        );
       }
       if (blocks.length === 0) {
         await this.complete(client, path, null);
@@ -297,7 +326,9 @@ class Worker {
     const without = this.model.render();
     const op = this.inflight;
     this.inflight = null;
-    this.note(`-- ${when}: verified ${actual.size} entries${op === null ? '' : ` (in flight: ${describeOp(op)})`}`);
+    this.note(
+      `-- ${when}: verified ${actual.size} entries${op === null ? '' : ` (in flight: ${describeOp(op)})`}`,
+    );
     if (sameTree(actual, without)) {
       if (op !== null) this.inflightLost++;
       return;
@@ -360,7 +391,14 @@ describe('NameNode crash consistency (kill -9 under a concurrent workload)', () 
       verifier.close();
 
       const dn = await FakeDatanode.register(address(), clusterId);
-      const clients = workers.map((w) => new DfsClient({ namenode: cluster.namenodeAddress, clientName: w.clientName, requestTimeoutMs: 10_000 }));
+      const clients = workers.map(
+        (w) =>
+          new DfsClient({
+            namenode: cluster.namenodeAddress,
+            clientName: w.clientName,
+            requestTimeoutMs: 10_000,
+          }),
+      );
       const cycle = { killed: false };
       const loops = workers.map((w, i) => w.run(clients[i]!, dn, cycle));
       const loopsDone = Promise.allSettled(loops);
@@ -370,8 +408,16 @@ describe('NameNode crash consistency (kill -9 under a concurrent workload)', () 
       // its own, stop at once.
       const aimed = cycles % 3 === 2;
       const delayMs = rng.range(150, 600);
-      const trigger = aimed ? checkpointStarted(cluster.nameDir, 3 * delayMs) : sleep(delayMs).then(() => false);
-      const hit = await Promise.race([trigger, Promise.race(loops).then(() => false, () => false)]);
+      const trigger = aimed
+        ? checkpointStarted(cluster.nameDir, 3 * delayMs)
+        : sleep(delayMs).then(() => false);
+      const hit = await Promise.race([
+        trigger,
+        Promise.race(loops).then(
+          () => false,
+          () => false,
+        ),
+      ]);
       cycle.killed = true;
       await cluster.namenode.kill();
       if (hit) aimedKills++;
@@ -379,7 +425,10 @@ describe('NameNode crash consistency (kill -9 under a concurrent workload)', () 
       for (const c of clients) c.close();
       dn.close();
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw new Error(`seed ${SEED}, cycle ${cycles}: ${(failed.reason as Error).message}`, { cause: failed.reason });
+      if (failed)
+        throw new Error(`seed ${SEED}, cycle ${cycles}: ${(failed.reason as Error).message}`, {
+          cause: failed.reason,
+        });
 
       await restart(cluster, processes);
     }
@@ -389,7 +438,11 @@ describe('NameNode crash consistency (kill -9 under a concurrent workload)', () 
     const dn = await FakeDatanode.register(address(), (await verifier.serverInfo()).clusterId);
     for (const w of workers) {
       await w.verify(verifier, 'after the last restart');
-      const writer = new DfsClient({ namenode: cluster.namenodeAddress, clientName: w.clientName, requestTimeoutMs: 10_000 });
+      const writer = new DfsClient({
+        namenode: cluster.namenodeAddress,
+        clientName: w.clientName,
+        requestTimeoutMs: 10_000,
+      });
       await w.finishOpenFiles(writer, dn);
       writer.close();
     }
@@ -399,8 +452,14 @@ describe('NameNode crash consistency (kill -9 under a concurrent workload)', () 
     dn.close();
 
     await sleep(50); // let the last log lines of the killed processes drain
-    const checkpoints = processes.reduce((n, p) => n + p.logs.filter((r) => r.msg === 'checkpoint written').length, 0);
-    const tornTails = processes.reduce((n, p) => n + p.logs.filter((r) => r.msg === 'cutting torn tail of the edit log').length, 0);
+    const checkpoints = processes.reduce(
+      (n, p) => n + p.logs.filter((r) => r.msg === 'checkpoint written').length,
+      0,
+    );
+    const tornTails = processes.reduce(
+      (n, p) => n + p.logs.filter((r) => r.msg === 'cutting torn tail of the edit log').length,
+      0,
+    );
     const acked = workers.reduce((n, w) => n + w.acked, 0);
     const refused = workers.reduce((n, w) => n + w.refused, 0);
     const applied = workers.reduce((n, w) => n + w.inflightApplied, 0);
@@ -439,7 +498,9 @@ async function restart(cluster: LocalCluster, processes: DaemonProcess[]): Promi
   try {
     await cluster.restartNamenode();
   } catch (err) {
-    throw new Error(`seed ${SEED}: the NameNode did not come back after kill -9: ${(err as Error).message}`, { cause: err });
+    throw new Error(`seed ${SEED}: the NameNode did not come back after kill -9: ${(err as Error).message}`, {
+      cause: err,
+    });
   } finally {
     if (!processes.includes(cluster.namenode)) processes.push(cluster.namenode);
   }

@@ -29,14 +29,29 @@ import { Role } from '../../protocol/handshake.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { expectReplicasOnDisk, getBuffer, logsMatching, sleep, waitFor } from '../support/data-path.js';
 import {
-  blockIdsOnDisk, blocksOf, DEAD_NODE_TIMEOUT_MS, expectFilesIntact, placements, replicaCounts, replicaDataFile,
-  replicaDirsOnDisk, reportOf, startHealingCluster, waitForReplicas, waitHealthy, waitNodeState, writeFiles, type HealingCluster,
+  blockIdsOnDisk,
+  blocksOf,
+  DEAD_NODE_TIMEOUT_MS,
+  expectFilesIntact,
+  placements,
+  replicaCounts,
+  replicaDataFile,
+  replicaDirsOnDisk,
+  reportOf,
+  startHealingCluster,
+  waitForReplicas,
+  waitHealthy,
+  waitNodeState,
+  writeFiles,
+  type HealingCluster,
 } from '../support/healing.js';
 
 const MiB = 1024 * 1024;
 
 async function withCluster(
-  datanodes: number, extra: Parameters<typeof startHealingCluster>[1], body: (h: HealingCluster) => Promise<void>,
+  datanodes: number,
+  extra: Parameters<typeof startHealingCluster>[1],
+  body: (h: HealingCluster) => Promise<void>,
 ): Promise<void> {
   const h = await startHealingCluster(datanodes, extra);
   try {
@@ -48,7 +63,11 @@ async function withCluster(
 
 /** An operator's client (role ADMIN: safe mode enter/leave and decommissioning need it), closed after `body`. */
 async function asAdmin(h: HealingCluster, body: (admin: DfsClient) => Promise<void>): Promise<void> {
-  const admin = new DfsClient({ namenode: h.cluster.namenodeAddress, role: Role.ADMIN, requestTimeoutMs: 15_000 });
+  const admin = new DfsClient({
+    namenode: h.cluster.namenodeAddress,
+    role: Role.ADMIN,
+    requestTimeoutMs: 15_000,
+  });
   try {
     await body(admin);
   } finally {
@@ -66,7 +85,10 @@ function busiestNode(h: HealingCluster): number {
 }
 
 async function expectRefusedInSafeMode(p: Promise<unknown>): Promise<void> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err, 'a mutation in safe mode must fail').toBeInstanceOf(DfsError);
   expect((err as DfsError).code).toBe('SAFE_MODE');
 }
@@ -90,14 +112,24 @@ describe('self-healing across real processes', () => {
       for (const n of (await replicaCounts(client, files.keys())).values()) expect(n).toBe(3);
       await waitHealthy(client);
       const stats = await client.replicationStats();
-      expect(stats).toMatchObject({ underReplicated: 0, missing: 0, corrupt: 0, missingBlockIds: [], corruptBlockIds: [] });
+      expect(stats).toMatchObject({
+        underReplicated: 0,
+        missing: 0,
+        corrupt: 0,
+        missingBlockIds: [],
+        corruptBlockIds: [],
+      });
       await expectFilesIntact(client, files);
 
       // The node returns with its old replicas: each block it held has 4 copies until the surplus goes.
       await cluster.restartDatanode(victim);
       await waitNodeState(cluster, client, victim, 1);
-      await waitFor('the returning node to report its replicas', async () =>
-        logsMatching(cluster.namenode, { msg: 'deleting surplus replica' }).length > 0 ? true : undefined, 10_000);
+      await waitFor(
+        'the returning node to report its replicas',
+        async () =>
+          logsMatching(cluster.namenode, { msg: 'deleting surplus replica' }).length > 0 ? true : undefined,
+        10_000,
+      );
       const settled = await waitForReplicas(cluster, client, files.keys(), 3);
       for (const p of settled) expect(p.onDisk, `blk_${p.blockId}`).toHaveLength(3);
       await waitHealthy(client);
@@ -128,8 +160,16 @@ describe('self-healing across real processes', () => {
       }
       // Its next heartbeat is answered with REREGISTER; it registers and reports its replicas again.
       await waitNodeState(cluster, client, victim, 1);
-      await waitFor('the NameNode to ask the resumed node to re-register', async () =>
-        logsMatching(cluster.namenode, { msg: 'dead datanode is heartbeating again; asking it to re-register' }).length > 0 ? true : undefined, 5_000);
+      await waitFor(
+        'the NameNode to ask the resumed node to re-register',
+        async () =>
+          logsMatching(cluster.namenode, {
+            msg: 'dead datanode is heartbeating again; asking it to re-register',
+          }).length > 0
+            ? true
+            : undefined,
+        5_000,
+      );
       await waitForReplicas(cluster, client, files.keys(), 3);
       await waitHealthy(client);
       await expectFilesIntact(client, files);
@@ -146,7 +186,8 @@ describe('self-healing across real processes', () => {
       await Promise.all(victims.map((i) => cluster.datanodes[i]!.kill()));
       for (const i of victims) await waitNodeState(cluster, client, i, 2, DEAD_NODE_TIMEOUT_MS + 5_000);
       // With 3 replicas on 4 nodes, every block kept at least one live replica.
-      for (const [id, n] of await replicaCounts(client, files.keys())) expect(n, `blk_${id} live replicas`).toBeGreaterThanOrEqual(1);
+      for (const [id, n] of await replicaCounts(client, files.keys()))
+        expect(n, `blk_${id} live replicas`).toBeGreaterThanOrEqual(1);
       // Two live nodes: blocks left with one replica get their second, but 3 is impossible yet.
       await waitForReplicas(cluster, client, files.keys(), 2, { ignore: victims });
       expect((await client.replicationStats()).missing).toBe(0);
@@ -161,13 +202,18 @@ describe('self-healing across real processes', () => {
   });
 
   it('replaces a replica corrupted on disk that nobody read: found by the scanner, copied, deleted', async () => {
-    const scanner = { DFS_DATANODE_SCAN_INTERVAL_MS: '300', DFS_DATANODE_SCAN_BYTES_PER_SECOND: String(64 * MiB) };
+    const scanner = {
+      DFS_DATANODE_SCAN_INTERVAL_MS: '300',
+      DFS_DATANODE_SCAN_BYTES_PER_SECOND: String(64 * MiB),
+    };
     await withCluster(4, { datanodeEnv: scanner }, async (h) => {
       const { cluster, client } = h;
       const files = await writeFiles(client, '/rot', 2, 300);
       await waitForReplicas(cluster, client, files.keys(), 3);
       const target = (await blocksOf(client, ['/rot/f1']))[1]!.block; // a middle block: full size
-      const placement = (await placements(cluster, client, ['/rot/f1'])).find((p) => p.blockId === target.blockId)!;
+      const placement = (await placements(cluster, client, ['/rot/f1'])).find(
+        (p) => p.blockId === target.blockId,
+      )!;
       const victim = placement.onDisk[0]!;
       const spare = [0, 1, 2, 3].find((i) => !placement.onDisk.includes(i))!;
 
@@ -181,17 +227,34 @@ describe('self-healing across real processes', () => {
       fs.fsyncSync(fd);
       fs.closeSync(fd);
 
-      await waitFor(`the scanner on node ${victim} to find blk_${target.blockId}`, async () =>
-        logsMatching(cluster.datanodes[victim]!, { msg: 'block scanner found a corrupt replica', block: target.blockId }).length > 0 ? true : undefined, 15_000);
-      await waitFor(`the corrupt replica of blk_${target.blockId} to be deleted from node ${victim}`, async () =>
-        fs.existsSync(file) ? undefined : true, 15_000);
+      await waitFor(
+        `the scanner on node ${victim} to find blk_${target.blockId}`,
+        async () =>
+          logsMatching(cluster.datanodes[victim]!, {
+            msg: 'block scanner found a corrupt replica',
+            block: target.blockId,
+          }).length > 0
+            ? true
+            : undefined,
+        15_000,
+      );
+      await waitFor(
+        `the corrupt replica of blk_${target.blockId} to be deleted from node ${victim}`,
+        async () => (fs.existsSync(file) ? undefined : true),
+        15_000,
+      );
       const healed = await waitForReplicas(cluster, client, files.keys(), 3);
       const now = healed.find((p) => p.blockId === target.blockId)!;
       expect(now.named).not.toContain(victim);
       expect(now.named).toContain(spare);
       expect(replicaDirsOnDisk(cluster, target.blockId).rbw).toEqual([]);
       await waitHealthy(client);
-      expect(await client.replicationStats()).toMatchObject({ corrupt: 0, corruptBlockIds: [], missing: 0, underReplicated: 0 });
+      expect(await client.replicationStats()).toMatchObject({
+        corrupt: 0,
+        corruptBlockIds: [],
+        missing: 0,
+        underReplicated: 0,
+      });
       // Every replica on disk, including the new copy, holds the writer's bytes and checksums.
       for (const [remote, data] of files) await expectReplicasOnDisk(cluster, client, remote, data, 3);
       await expectFilesIntact(client, files);
@@ -230,21 +293,28 @@ describe('self-healing across real processes', () => {
     });
   });
 
-  it('a file deleted while a holder is briefly down loses that holder\'s replicas when it returns', async () => {
-    await withCluster(4, {}, (h) => deleteWhileHolderDown(h, '/del', 500, async (victim) => {
-      await h.cluster.datanodes[victim]!.stop();
-      return async () => {
-        expect((await reportOf(h.cluster, h.client, victim)).state, 'the node is not yet declared dead').toBe(1);
-      };
-    }));
+  it("a file deleted while a holder is briefly down loses that holder's replicas when it returns", async () => {
+    await withCluster(4, {}, (h) =>
+      deleteWhileHolderDown(h, '/del', 500, async (victim) => {
+        await h.cluster.datanodes[victim]!.stop();
+        return async () => {
+          expect(
+            (await reportOf(h.cluster, h.client, victim)).state,
+            'the node is not yet declared dead',
+          ).toBe(1);
+        };
+      }),
+    );
   });
 
-  it('a file deleted while a holder is dead loses that holder\'s replicas when it returns', async () => {
-    await withCluster(4, {}, (h) => deleteWhileHolderDown(h, '/deld', 600, async (victim) => {
-      await h.cluster.datanodes[victim]!.kill();
-      await waitNodeState(h.cluster, h.client, victim, 2, DEAD_NODE_TIMEOUT_MS + 5_000);
-      return async () => {};
-    }));
+  it("a file deleted while a holder is dead loses that holder's replicas when it returns", async () => {
+    await withCluster(4, {}, (h) =>
+      deleteWhileHolderDown(h, '/deld', 600, async (victim) => {
+        await h.cluster.datanodes[victim]!.kill();
+        await waitNodeState(h.cluster, h.client, victim, 2, DEAD_NODE_TIMEOUT_MS + 5_000);
+        return async () => {};
+      }),
+    );
   });
 
   it('setReplication shrinks a file to 1 replica and grows it back to 3', async () => {
@@ -273,15 +343,19 @@ describe('self-healing across real processes', () => {
     // here); with it, each copy is fetched as soon as it is queued, and a source whose copy
     // finished gets its next one at once (more blocks than the 4 copies per source allowed).
     const slow = { DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '60000' };
-    await withCluster(4, { datanodeEnv: slow, namenodeEnv: { DFS_NAMENODE_DEAD_NODE_TIMEOUT_MS: '600000' } }, async (h) => {
-      const { cluster, client } = h;
-      const files = await writeFiles(client, '/notice', 3, 900, 1);
-      await waitForReplicas(cluster, client, files.keys(), 1);
-      for (const remote of files.keys()) await client.setReplication(remote, 3);
-      await waitForReplicas(cluster, client, files.keys(), 3, { timeoutMs: 30_000 });
-      for (const [remote, data] of files) await expectReplicasOnDisk(cluster, client, remote, data, 3);
-      await expectFilesIntact(client, files);
-    });
+    await withCluster(
+      4,
+      { datanodeEnv: slow, namenodeEnv: { DFS_NAMENODE_DEAD_NODE_TIMEOUT_MS: '600000' } },
+      async (h) => {
+        const { cluster, client } = h;
+        const files = await writeFiles(client, '/notice', 3, 900, 1);
+        await waitForReplicas(cluster, client, files.keys(), 1);
+        for (const remote of files.keys()) await client.setReplication(remote, 3);
+        await waitForReplicas(cluster, client, files.keys(), 3, { timeoutMs: 30_000 });
+        for (const [remote, data] of files) await expectReplicasOnDisk(cluster, client, remote, data, 3);
+        await expectFilesIntact(client, files);
+      },
+    );
   });
 
   it('decommissioning drains a node to 3 replicas elsewhere before it is decommissioned; recommissioning trims back to 3', async () => {
@@ -312,7 +386,10 @@ describe('self-healing across real processes', () => {
       for (const p of drained) {
         const named = p.named.filter((i) => i !== victim);
         expect(named, `blk_${p.blockId} outside node ${victim}`).toHaveLength(3);
-        expect(p.onDisk.filter((i) => i !== victim), `blk_${p.blockId} on disk`).toEqual(named);
+        expect(
+          p.onDisk.filter((i) => i !== victim),
+          `blk_${p.blockId} on disk`,
+        ).toEqual(named);
       }
       draining = false;
       await reader;
@@ -336,8 +413,13 @@ describe('self-healing across real processes', () => {
       const files = await writeFiles(client, '/manual', 1, 900);
       await waitForReplicas(cluster, client, files.keys(), 3);
 
-      await expect(client.safeMode('enter'), 'a CLIENT connection may not enter safe mode').rejects.toMatchObject({ code: 'ACCESS_DENIED' });
-      await asAdmin(h, async (admin) => expect(await admin.safeMode('enter')).toMatchObject({ on: true, manual: true }));
+      await expect(
+        client.safeMode('enter'),
+        'a CLIENT connection may not enter safe mode',
+      ).rejects.toMatchObject({ code: 'ACCESS_DENIED' });
+      await asAdmin(h, async (admin) =>
+        expect(await admin.safeMode('enter')).toMatchObject({ on: true, manual: true }),
+      );
       await expectRefusedInSafeMode(client.mkdir('/manual/d'));
       await expectRefusedInSafeMode(client.delete('/manual/f0'));
       await expectRefusedInSafeMode(client.rename('/manual/f0', '/manual/g0'));
@@ -349,8 +431,13 @@ describe('self-healing across real processes', () => {
       // Reads are not mutations.
       expect((await getBuffer(client, '/manual/f0')).equals(files.get('/manual/f0')!)).toBe(true);
 
-      await expect(client.safeMode('leave'), 'a CLIENT connection may not leave safe mode').rejects.toMatchObject({ code: 'ACCESS_DENIED' });
-      await asAdmin(h, async (admin) => expect(await admin.safeMode('leave')).toMatchObject({ on: false, manual: false }));
+      await expect(
+        client.safeMode('leave'),
+        'a CLIENT connection may not leave safe mode',
+      ).rejects.toMatchObject({ code: 'ACCESS_DENIED' });
+      await asAdmin(h, async (admin) =>
+        expect(await admin.safeMode('leave')).toMatchObject({ on: false, manual: false }),
+      );
       await client.mkdir('/manual/d');
       await client.rename('/manual/f0', '/manual/g0');
       expect((await getBuffer(client, '/manual/g0')).equals(files.get('/manual/f0')!)).toBe(true);
@@ -364,7 +451,10 @@ describe('self-healing across real processes', () => {
  * replicas are deleted and every other file keeps 3 good replicas.
  */
 async function deleteWhileHolderDown(
-  h: HealingCluster, dir: string, seed: number, takeDown: (victim: number) => Promise<() => Promise<void>>,
+  h: HealingCluster,
+  dir: string,
+  seed: number,
+  takeDown: (victim: number) => Promise<() => Promise<void>>,
 ): Promise<void> {
   const { cluster, client } = h;
   const doomed = `${dir}/f0`;
@@ -378,13 +468,22 @@ async function deleteWhileHolderDown(
   await client.delete(doomed);
   await afterDelete();
   // Live holders delete at once; the node that is down still has its copies.
-  await waitFor(`live holders to delete the replicas of ${doomed}`, async () =>
-    gone.every((id) => replicaDirsOnDisk(cluster, id).finalized.every((i) => i === victim)) ? true : undefined, 10_000);
+  await waitFor(
+    `live holders to delete the replicas of ${doomed}`,
+    async () =>
+      gone.every((id) => replicaDirsOnDisk(cluster, id).finalized.every((i) => i === victim))
+        ? true
+        : undefined,
+    10_000,
+  );
   for (const id of stale) expect(blockIdsOnDisk(cluster, victim).has(id)).toBe(true);
 
   await cluster.restartDatanode(victim);
-  await waitFor(`node ${victim} to delete its stale replicas`, async () =>
-    stale.every((id) => !blockIdsOnDisk(cluster, victim).has(id)) ? true : undefined, 10_000);
+  await waitFor(
+    `node ${victim} to delete its stale replicas`,
+    async () => (stale.every((id) => !blockIdsOnDisk(cluster, victim).has(id)) ? true : undefined),
+    10_000,
+  );
   for (const id of gone) expect(replicaDirsOnDisk(cluster, id)).toEqual({ finalized: [], rbw: [] });
   files.delete(doomed);
   await waitForReplicas(cluster, client, files.keys(), 3);

@@ -4,7 +4,11 @@
  * states the DatanodeManager reports for live, silent, decommissioning and corrupt holders.
  */
 import { describe, expect, it } from 'vitest';
-import { BlockHealthState as H, ReplicaState as R, type ReplicaHealth } from '../../protocol/namenode-messages.js';
+import {
+  BlockHealthState as H,
+  ReplicaState as R,
+  type ReplicaHealth,
+} from '../../protocol/namenode-messages.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { blockHealthOf, fileBlockHealth, type ReplicaView } from '../../src/namenode/block-health.js';
@@ -12,7 +16,8 @@ import { DatanodeManager } from '../../src/namenode/datanode-manager.js';
 import { FileNode } from '../../src/namenode/inode.js';
 
 const node = (i: number) => ({ nodeId: `dn-${i}`, host: '127.0.0.1', port: 9000 + i });
-const replicas = (...states: number[]): ReplicaHealth[] => states.map((state, i) => ({ node: node(i), state }));
+const replicas = (...states: number[]): ReplicaHealth[] =>
+  states.map((state, i) => ({ node: node(i), state }));
 
 describe('blockHealthOf', () => {
   it('follows the verdict table', () => {
@@ -35,18 +40,27 @@ describe('blockHealthOf', () => {
 describe('fileBlockHealth', () => {
   function file(blocks: number, open = false): FileNode {
     const f = new FileNode('f', null, 0, 2, 100, open ? 'writer' : null);
-    for (let i = 0; i < blocks; i++) f.blocks.push({ blockId: i + 1, genStamp: 7, numBytes: i === blocks - 1 ? 30 : 100 });
+    for (let i = 0; i < blocks; i++)
+      f.blocks.push({ blockId: i + 1, genStamp: 7, numBytes: i === blocks - 1 ? 30 : 100 });
     return f;
   }
-  const view: ReplicaView = { replicaStates: (id) => replicas(...(id % 2 === 0 ? [R.LIVE] : [R.LIVE, R.LIVE])) };
+  const view: ReplicaView = {
+    replicaStates: (id) => replicas(...(id % 2 === 0 ? [R.LIVE] : [R.LIVE, R.LIVE])),
+  };
 
   it('pages by block index, offsets continuing across pages', () => {
     const f = file(5);
     const first = fileBlockHealth(f, view, 0, 2);
     expect(first).toMatchObject({ fileLength: 430, replication: 2, underConstruction: false, hasMore: true });
-    expect(first.blocks.map((b) => [b.block.blockId, b.offset, b.health])).toEqual([[1, 0, H.HEALTHY], [2, 100, H.UNDER_REPLICATED]]);
+    expect(first.blocks.map((b) => [b.block.blockId, b.offset, b.health])).toEqual([
+      [1, 0, H.HEALTHY],
+      [2, 100, H.UNDER_REPLICATED],
+    ]);
     const second = fileBlockHealth(f, view, 2, 2);
-    expect(second.blocks.map((b) => [b.block.blockId, b.offset])).toEqual([[3, 200], [4, 300]]);
+    expect(second.blocks.map((b) => [b.block.blockId, b.offset])).toEqual([
+      [3, 200],
+      [4, 300],
+    ]);
     const last = fileBlockHealth(f, view, 4, 2);
     expect(last).toMatchObject({ hasMore: false });
     expect(last.blocks.map((b) => [b.block.blockId, b.offset, b.block.numBytes])).toEqual([[5, 400, 30]]);
@@ -61,7 +75,13 @@ describe('fileBlockHealth', () => {
   });
 
   it('ends a page early when replicas make it large', () => {
-    const many: ReplicaView = { replicaStates: () => Array.from({ length: 32 }, (_, i) => ({ node: { nodeId: 'n'.repeat(200) + i, host: 'h'.repeat(200), port: 1 }, state: R.LIVE })) };
+    const many: ReplicaView = {
+      replicaStates: () =>
+        Array.from({ length: 32 }, (_, i) => ({
+          node: { nodeId: 'n'.repeat(200) + i, host: 'h'.repeat(200), port: 1 },
+          state: R.LIVE,
+        })),
+    };
     const page = fileBlockHealth(file(2000), many, 0, 10_000);
     expect(page.hasMore).toBe(true);
     expect(page.blocks.length).toBeGreaterThan(0);

@@ -25,7 +25,11 @@ const node = (i: number) => ({ nodeId: `dn-${i}`, host: '127.0.0.1', port: 9000 
 
 function setup(nodes: number) {
   const clock = new ManualClock();
-  const dn = new DatanodeManager({ deadNodeTimeoutMs: DEAD_NODE_TIMEOUT_MS, minReplication: 1 }, clock, silentLogger());
+  const dn = new DatanodeManager(
+    { deadNodeTimeoutMs: DEAD_NODE_TIMEOUT_MS, minReplication: 1 },
+    clock,
+    silentLogger(),
+  );
   const file = new FileNode('f', null, 0, 3, 100, null);
   const metas = [1, 2].map((blockId) => ({ blockId, genStamp: 1, numBytes: 10 }));
   for (const meta of metas) {
@@ -33,8 +37,13 @@ function setup(nodes: number) {
     dn.blockAdded(file, meta);
   }
   for (let i = 0; i < nodes; i++) dn.register(node(i), { nodeId: node(i).nodeId, ...storage });
-  const heartbeat = (i: number): DatanodeCommand[] => dn.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0 });
-  const report = (i: number): void => void dn.blockReport(`dn-${i}`, metas.map((m) => ({ ...m })));
+  const heartbeat = (i: number): DatanodeCommand[] =>
+    dn.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0 });
+  const report = (i: number): void =>
+    void dn.blockReport(
+      `dn-${i}`,
+      metas.map((m) => ({ ...m })),
+    );
   const entry = (i: number) => dn.report().find((e) => e.nodeId === `dn-${i}`)!;
   return { clock, dn, metas, heartbeat, report, entry };
 }
@@ -66,7 +75,9 @@ describe('requestBlockReport', () => {
 
   it('NOT_FOUND for a node never registered; DATANODE_DEAD for a silent or dead one', () => {
     const { dn, clock, heartbeat } = setup(2);
-    expect(() => dn.requestBlockReport('127.0.0.1:1')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    expect(() => dn.requestBlockReport('127.0.0.1:1')).toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND' }),
+    );
     clock.advance(DEAD_NODE_TIMEOUT_MS + 1);
     heartbeat(1);
     // Silent past the timeout but not yet declared dead, then declared dead.
@@ -98,7 +109,12 @@ describe('the record of the last full report', () => {
 describe('safe mode left by an operator', () => {
   it('asks the live nodes that have not reported since registering, and no others', () => {
     const { dn, clock, heartbeat, report } = setup(4);
-    const safeMode = new SafeMode(dn, { threshold: 0.999, extensionMs: 0, minReplication: 1 }, clock, silentLogger());
+    const safeMode = new SafeMode(
+      dn,
+      { threshold: 0.999, extensionMs: 0, minReplication: 1 },
+      clock,
+      silentLogger(),
+    );
     safeMode.startup();
     expect(safeMode.on).toBe(true);
     report(0);

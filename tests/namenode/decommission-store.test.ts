@@ -25,12 +25,17 @@ afterEach(() => {
 
 const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100 };
 function manager(): DatanodeManager {
-  return new DatanodeManager({ deadNodeTimeoutMs: 10_000, minReplication: 1 }, new ManualClock(), silentLogger());
+  return new DatanodeManager(
+    { deadNodeTimeoutMs: 10_000, minReplication: 1 },
+    new ManualClock(),
+    silentLogger(),
+  );
 }
 function register(dn: DatanodeManager, nodeId: string, port: number): void {
   dn.register({ nodeId, host: '127.0.0.1', port }, { nodeId, ...storage });
 }
-const stateOf = (dn: DatanodeManager, nodeId: string): number | undefined => dn.report().find((n) => n.nodeId === nodeId)?.state;
+const stateOf = (dn: DatanodeManager, nodeId: string): number | undefined =>
+  dn.report().find((n) => n.nodeId === nodeId)?.state;
 
 describe('DecommissionStore', () => {
   it('no file: nothing decommissioned; saves round-trip; the last of concurrent saves wins', async () => {
@@ -46,9 +51,19 @@ describe('DecommissionStore', () => {
   it('a damaged file is CORRUPT_LOG naming it, not an empty set', () => {
     const dir = freshDir();
     const store = new DecommissionStore(dir);
-    for (const text of ['{"version": 1, "nodes": [', '{"version": 2, "nodes": []}', '{"version": 1, "nodes": [{"nodeId": 5}]}', 'null']) {
+    for (const text of [
+      '{"version": 1, "nodes": [',
+      '{"version": 2, "nodes": []}',
+      '{"version": 1, "nodes": [{"nodeId": 5}]}',
+      'null',
+    ]) {
       fs.writeFileSync(store.file, text);
-      expect(() => store.load(), text).toThrow(expect.objectContaining({ code: 'CORRUPT_LOG', message: expect.stringContaining(DECOMMISSIONED_FILE) }));
+      expect(() => store.load(), text).toThrow(
+        expect.objectContaining({
+          code: 'CORRUPT_LOG',
+          message: expect.stringContaining(DECOMMISSIONED_FILE),
+        }),
+      );
     }
   });
 });
@@ -84,7 +99,9 @@ describe('DatanodeManager and the remembered set', () => {
   it('recommissions a remembered node that has not registered; decommissioning needs a registered node', () => {
     const dn = manager();
     dn.restoreDecommissioned([{ nodeId: 'dn-1', address: '127.0.0.1:9001' }]);
-    expect(() => dn.setDecommissioning('127.0.0.1:9009', false)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    expect(() => dn.setDecommissioning('127.0.0.1:9009', false)).toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND' }),
+    );
     expect(() => dn.setDecommissioning('dn-1', true)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
     dn.setDecommissioning('127.0.0.1:9001', false);
     expect(dn.decommissionedNodes()).toEqual([]);

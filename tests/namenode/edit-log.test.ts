@@ -15,7 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsError } from '../../protocol/errors.js';
 import { initChecksum } from '../../src/common/checksum.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { decodeSegment, encodeRecord, encodeSegmentHeader, SEGMENT_HEADER_BYTES } from '../../src/namenode/edit-log-format.js';
+import {
+  decodeSegment,
+  encodeRecord,
+  encodeSegmentHeader,
+  SEGMENT_HEADER_BYTES,
+} from '../../src/namenode/edit-log-format.js';
 import { EditLog, segmentFileName } from '../../src/namenode/edit-log.js';
 import { NONE, type EditOp } from '../../src/namenode/edit-ops.js';
 import type { INode } from '../../src/namenode/inode.js';
@@ -48,10 +53,21 @@ function dump(ns: Namespace): string {
   const walk = (n: INode): unknown =>
     n.kind === 'dir'
       ? { d: n.name, m: n.mtimeMs, c: [...n.children.keys()].sort().map((k) => walk(n.children.get(k)!)) }
-      : { f: n.name, m: n.mtimeMs, r: n.replication, bb: n.blockBytes, cl: n.clientName, b: n.blocks.map((b) => [b.blockId, b.genStamp, b.numBytes]) };
+      : {
+          f: n.name,
+          m: n.mtimeMs,
+          r: n.replication,
+          bb: n.blockBytes,
+          cl: n.clientName,
+          b: n.blocks.map((b) => [b.blockId, b.genStamp, b.numBytes]),
+        };
   return JSON.stringify({
-    root: walk(ns.root), nextBlockId: ns.nextBlockId, nextGenStamp: ns.nextGenStamp,
-    fileCount: ns.fileCount, dirCount: ns.dirCount, blockCount: ns.blockCount,
+    root: walk(ns.root),
+    nextBlockId: ns.nextBlockId,
+    nextGenStamp: ns.nextGenStamp,
+    fileCount: ns.fileCount,
+    dirCount: ns.dirCount,
+    blockCount: ns.blockCount,
   });
 }
 
@@ -71,19 +87,66 @@ function workload(rounds: number): EditOp[] {
     const d = k % 3 === 0 ? `/d${k}-données` : `/d${k}`;
     const c = `client-${k % 4}`;
     run({ op: 'mkdir', path: `${d}/sub`, parents: true, mtimeMs: ++t });
-    run({ op: 'create', path: `${d}/f`, clientName: c, overwrite: false, createParent: false, replication: 3, blockBytes: 4096, mtimeMs: ++t });
+    run({
+      op: 'create',
+      path: `${d}/f`,
+      clientName: c,
+      overwrite: false,
+      createParent: false,
+      replication: 3,
+      blockBytes: 4096,
+      mtimeMs: ++t,
+    });
     const b1 = ns.nextBlockId;
-    run({ op: 'addBlock', path: `${d}/f`, clientName: c, previousNumBytes: NONE, blockId: b1, genStamp: ns.nextGenStamp });
+    run({
+      op: 'addBlock',
+      path: `${d}/f`,
+      clientName: c,
+      previousNumBytes: NONE,
+      blockId: b1,
+      genStamp: ns.nextGenStamp,
+    });
     run({ op: 'updateBlock', path: `${d}/f`, blockId: b1, genStamp: ns.nextGenStamp, numBytes: NONE });
-    run({ op: 'addBlock', path: `${d}/f`, clientName: c, previousNumBytes: 4096, blockId: ns.nextBlockId, genStamp: ns.nextGenStamp });
+    run({
+      op: 'addBlock',
+      path: `${d}/f`,
+      clientName: c,
+      previousNumBytes: 4096,
+      blockId: ns.nextBlockId,
+      genStamp: ns.nextGenStamp,
+    });
     const b3 = ns.nextBlockId;
-    run({ op: 'addBlock', path: `${d}/f`, clientName: c, previousNumBytes: 1000 + k, blockId: b3, genStamp: ns.nextGenStamp });
+    run({
+      op: 'addBlock',
+      path: `${d}/f`,
+      clientName: c,
+      previousNumBytes: 1000 + k,
+      blockId: b3,
+      genStamp: ns.nextGenStamp,
+    });
     run({ op: 'abandonBlock', path: `${d}/f`, clientName: c, blockId: b3 });
     run({ op: 'complete', path: `${d}/f`, clientName: c, lastNumBytes: 1000 + k, mtimeMs: ++t });
     run({ op: 'rename', src: `${d}/f`, dst: `${d}/sub`, mtimeMs: ++t });
-    run({ op: 'create', path: `${d}/open/w`, clientName: c, overwrite: false, createParent: true, replication: 2, blockBytes: 8192, mtimeMs: ++t });
-    run({ op: 'addBlock', path: `${d}/open/w`, clientName: c, previousNumBytes: NONE, blockId: ns.nextBlockId, genStamp: ns.nextGenStamp });
-    if (k % 2 === 1) run({ op: 'closeFile', path: `${d}/open/w`, keepBlocks: 1, lastNumBytes: 77, mtimeMs: ++t });
+    run({
+      op: 'create',
+      path: `${d}/open/w`,
+      clientName: c,
+      overwrite: false,
+      createParent: true,
+      replication: 2,
+      blockBytes: 8192,
+      mtimeMs: ++t,
+    });
+    run({
+      op: 'addBlock',
+      path: `${d}/open/w`,
+      clientName: c,
+      previousNumBytes: NONE,
+      blockId: ns.nextBlockId,
+      genStamp: ns.nextGenStamp,
+    });
+    if (k % 2 === 1)
+      run({ op: 'closeFile', path: `${d}/open/w`, keepBlocks: 1, lastNumBytes: 77, mtimeMs: ++t });
     if (k > 0 && k % 3 === 2) run({ op: 'delete', path: `/d${k - 1}`, recursive: true, mtimeMs: ++t });
   }
   return ops;
@@ -103,7 +166,10 @@ function modelsOf(ops: readonly EditOp[]): string[] {
 /** Appends `ops` to `log` and resolves once every one was acknowledged. */
 function appendAll(editLog: EditLog, ops: readonly EditOp[]): Promise<void> {
   return Promise.all(
-    ops.map((op) => new Promise<void>((resolve, reject) => editLog.append(op, (err) => (err ? reject(err) : resolve())))),
+    ops.map(
+      (op) =>
+        new Promise<void>((resolve, reject) => editLog.append(op, (err) => (err ? reject(err) : resolve()))),
+    ),
   ).then(() => {});
 }
 
@@ -114,7 +180,8 @@ function openLog(dir: string, lastTxid: number, fatal: Error[] = []): Promise<Ed
 /** End offsets of each record of a well-formed segment. */
 function recordEnds(seg: Buffer): number[] {
   const ends: number[] = [];
-  for (let at = SEGMENT_HEADER_BYTES; at < seg.length; at += 8 + seg.readUInt32BE(at)) ends.push(at + 8 + seg.readUInt32BE(at));
+  for (let at = SEGMENT_HEADER_BYTES; at < seg.length; at += 8 + seg.readUInt32BE(at))
+    ends.push(at + 8 + seg.readUInt32BE(at));
   expect(ends[ends.length - 1]).toBe(seg.length);
   return ends;
 }
@@ -131,14 +198,16 @@ async function tryLoad(dir: string): Promise<LoadResult> {
   try {
     return { ok: true, state: await loadNameDir(dir, log) };
   } catch (err) {
-    if (!(err instanceof DfsError)) throw new Error(`loadNameDir threw a non-DfsError: ${String(err)}`, { cause: err });
+    if (!(err instanceof DfsError))
+      throw new Error(`loadNameDir threw a non-DfsError: ${String(err)}`, { cause: err });
     return { ok: false, err };
   }
 }
 
 async function expectPrefix(dir: string, expected: number, what: string): Promise<LoadedState> {
   const r = await tryLoad(dir);
-  if (!r.ok) throw new Error(`${what}: expected a prefix of ${expected} ops, got ${r.err.code}: ${r.err.message}`);
+  if (!r.ok)
+    throw new Error(`${what}: expected a prefix of ${expected} ops, got ${r.err.code}: ${r.err.message}`);
   expect(r.state.lastTxid, what).toBe(expected);
   expect(dump(r.state.namespace), what).toBe(MODELS[expected]);
   return r.state;
@@ -200,7 +269,10 @@ describe('EditLog writer', () => {
             if (err) return reject(err);
             expect(inAppend, 'a reply ran inside append()').toBe(false);
             expect(editLog.lastDurableTxid).toBeGreaterThanOrEqual(txid);
-            expect(fs.statSync(file).size, `txid ${txid} acknowledged before it reached the file`).toBeGreaterThanOrEqual(endOf[txid]!);
+            expect(
+              fs.statSync(file).size,
+              `txid ${txid} acknowledged before it reached the file`,
+            ).toBeGreaterThanOrEqual(endOf[txid]!);
             acked.push(txid);
             resolve();
           });
@@ -263,9 +335,14 @@ describe('EditLog writer', () => {
     await appendAll(editLog, c);
     await editLog.close();
 
-    const segs = fs.readdirSync(dir).filter((n) => n.startsWith('edits_')).sort();
+    const segs = fs
+      .readdirSync(dir)
+      .filter((n) => n.startsWith('edits_'))
+      .sort();
     expect(segs).toEqual([segmentFileName(1), segmentFileName(21), segmentFileName(46)]);
-    const txids = segs.map((n) => decodeSegment(fs.readFileSync(path.join(dir, n)), n).records.map((r) => r.txid));
+    const txids = segs.map((n) =>
+      decodeSegment(fs.readFileSync(path.join(dir, n)), n).records.map((r) => r.txid),
+    );
     expect(txids[0]).toEqual(range(1, 20));
     expect(txids[1]).toEqual(range(21, 45));
     expect(txids[2]).toEqual(range(46, OPS.length));
@@ -381,7 +458,10 @@ describe('crash recovery of the newest segment', () => {
       writeSegments(dir, { [SEG1]: damaged });
       const whole = ends.filter((e) => e <= from).length;
       const r = await tryLoad(dir);
-      if (!r.ok) throw new Error(`zeroed from sector ${from} (inside record ${whole + 1}): ${r.err.code} ${r.err.message}`);
+      if (!r.ok)
+        throw new Error(
+          `zeroed from sector ${from} (inside record ${whole + 1}): ${r.err.code} ${r.err.message}`,
+        );
       expect(r.state.lastTxid, `zeroed from ${from}`).toBe(whole);
       expect(dump(r.state.namespace)).toBe(models[whole]);
       boundaries++;
@@ -395,7 +475,9 @@ describe('crash recovery of the newest segment', () => {
     // begin inside the second record's 8-byte length pair.
     for (let k = 1; k <= 7; k++) {
       const first = recordEndingAt(512 - k);
-      const rest = [2, 3, 4].map((txid) => encodeRecord(txid, { op: 'mkdir', path: `/r${txid}`, parents: false, mtimeMs: 5 }));
+      const rest = [2, 3, 4].map((txid) =>
+        encodeRecord(txid, { op: 'mkdir', path: `/r${txid}`, parents: false, mtimeMs: 5 }),
+      );
       const damaged = Buffer.concat([encodeSegmentHeader(1), first, ...rest]);
       damaged.fill(0, 512);
       writeSegments(dir, { [SEG1]: damaged });

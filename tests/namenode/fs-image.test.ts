@@ -13,7 +13,13 @@ import { initChecksum, xxh32 } from '../../src/common/checksum.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { EditLog, segmentFileName } from '../../src/namenode/edit-log.js';
 import { NONE, type EditOp } from '../../src/namenode/edit-ops.js';
-import { imageFileName, loadImage, parseImage, saveImage, serializeImage } from '../../src/namenode/fs-image.js';
+import {
+  imageFileName,
+  loadImage,
+  parseImage,
+  saveImage,
+  serializeImage,
+} from '../../src/namenode/fs-image.js';
 import type { INode } from '../../src/namenode/inode.js';
 import { formatNameDir, loadNameDir, purgeBefore } from '../../src/namenode/name-dir.js';
 import { Namespace } from '../../src/namenode/namespace.js';
@@ -39,10 +45,21 @@ function dump(ns: Namespace): string {
   const walk = (n: INode): unknown =>
     n.kind === 'dir'
       ? { d: n.name, m: n.mtimeMs, c: [...n.children.keys()].sort().map((k) => walk(n.children.get(k)!)) }
-      : { f: n.name, m: n.mtimeMs, r: n.replication, bb: n.blockBytes, cl: n.clientName, b: n.blocks.map((b) => [b.blockId, b.genStamp, b.numBytes]) };
+      : {
+          f: n.name,
+          m: n.mtimeMs,
+          r: n.replication,
+          bb: n.blockBytes,
+          cl: n.clientName,
+          b: n.blocks.map((b) => [b.blockId, b.genStamp, b.numBytes]),
+        };
   return JSON.stringify({
-    root: walk(ns.root), nextBlockId: ns.nextBlockId, nextGenStamp: ns.nextGenStamp,
-    fileCount: ns.fileCount, dirCount: ns.dirCount, blockCount: ns.blockCount,
+    root: walk(ns.root),
+    nextBlockId: ns.nextBlockId,
+    nextGenStamp: ns.nextGenStamp,
+    fileCount: ns.fileCount,
+    dirCount: ns.dirCount,
+    blockCount: ns.blockCount,
   });
 }
 
@@ -92,19 +109,51 @@ function randomOps(seed: number, count: number): EditOp[] {
       const p = child(pick(dirs));
       const client = `client-${Math.floor(rand() * 3)}`;
       const blockBytes = pick([1024, 4096, 1 << 20]);
-      if (!run({ op: 'create', path: p, clientName: client, overwrite: rand() < 0.2, createParent: false, replication: 1 + Math.floor(rand() * 3), blockBytes, mtimeMs: t })) continue;
+      if (
+        !run({
+          op: 'create',
+          path: p,
+          clientName: client,
+          overwrite: rand() < 0.2,
+          createParent: false,
+          replication: 1 + Math.floor(rand() * 3),
+          blockBytes,
+          mtimeMs: t,
+        })
+      )
+        continue;
       files.push(p);
       const blocks = Math.floor(rand() * 4);
       for (let i = 0; i < blocks; i++) {
-        run({ op: 'addBlock', path: p, clientName: client, previousNumBytes: i === 0 ? NONE : blockBytes, blockId: ns.nextBlockId, genStamp: ns.nextGenStamp });
+        run({
+          op: 'addBlock',
+          path: p,
+          clientName: client,
+          previousNumBytes: i === 0 ? NONE : blockBytes,
+          blockId: ns.nextBlockId,
+          genStamp: ns.nextGenStamp,
+        });
       }
-      if (rand() < 0.7) run({ op: 'complete', path: p, clientName: client, lastNumBytes: blocks > 0 ? Math.floor(rand() * blockBytes) : NONE, mtimeMs: t });
+      if (rand() < 0.7)
+        run({
+          op: 'complete',
+          path: p,
+          clientName: client,
+          lastNumBytes: blocks > 0 ? Math.floor(rand() * blockBytes) : NONE,
+          mtimeMs: t,
+        });
     } else if (r < 0.6 && files.length > 0) {
       const f = pick(files);
       const file = ns.lookup(f);
       if (file?.kind === 'file' && file.blocks.length > 0) {
         const b = file.blocks[file.blocks.length - 1]!;
-        run({ op: 'updateBlock', path: f, blockId: b.blockId, genStamp: ns.nextGenStamp, numBytes: rand() < 0.5 ? NONE : 3 });
+        run({
+          op: 'updateBlock',
+          path: f,
+          blockId: b.blockId,
+          genStamp: ns.nextGenStamp,
+          numBytes: rand() < 0.5 ? NONE : 3,
+        });
       }
     } else if (r < 0.7) {
       run({ op: 'rename', src: pick([...dirs, ...files]), dst: child(pick(dirs)), mtimeMs: t });
@@ -151,7 +200,10 @@ async function formattedDir(): Promise<string> {
 
 function appendAll(editLog: EditLog, ops: readonly EditOp[]): Promise<void> {
   return Promise.all(
-    ops.map((op) => new Promise<void>((resolve, reject) => editLog.append(op, (err) => (err ? reject(err) : resolve())))),
+    ops.map(
+      (op) =>
+        new Promise<void>((resolve, reject) => editLog.append(op, (err) => (err ? reject(err) : resolve()))),
+    ),
   ).then(() => {});
 }
 
@@ -178,8 +230,12 @@ describe('image serialize / parse', () => {
     }
     expect(ns.dirCount).toBeGreaterThan(20);
     expect(ns.fileCount).toBeGreaterThan(20);
-    expect({ open: open > 3, openWithBlocks: openWithBlocks > 1, closedWithBlocks: closedWithBlocks > 5, deep: maxDepth >= 3 })
-      .toEqual({ open: true, openWithBlocks: true, closedWithBlocks: true, deep: true });
+    expect({
+      open: open > 3,
+      openWithBlocks: openWithBlocks > 1,
+      closedWithBlocks: closedWithBlocks > 5,
+      deep: maxDepth >= 3,
+    }).toEqual({ open: true, openWithBlocks: true, closedWithBlocks: true, deep: true });
   });
 
   it('round-trips exactly: tree, open files and their holders, blocks, counters, allocators, txid', () => {
@@ -195,8 +251,16 @@ describe('image serialize / parse', () => {
     for (const op of more) {
       let okA = true;
       let okB = true;
-      try { a.apply(op); } catch { okA = false; }
-      try { loaded.namespace.apply(op); } catch { okB = false; }
+      try {
+        a.apply(op);
+      } catch {
+        okA = false;
+      }
+      try {
+        loaded.namespace.apply(op);
+      } catch {
+        okB = false;
+      }
       expect(okB).toBe(okA);
     }
     expect(dump(loaded.namespace)).toBe(dump(a));
@@ -206,8 +270,24 @@ describe('image serialize / parse', () => {
     const empty = new Namespace();
     expect(dump(parseImage(serializeImage(empty, 0), 'e').namespace)).toBe(dump(empty));
     const big = build([
-      { op: 'create', path: '/f', clientName: 'c', overwrite: false, createParent: false, replication: 3, blockBytes: 4096, mtimeMs: 2 ** 52 },
-      { op: 'addBlock', path: '/f', clientName: 'c', previousNumBytes: NONE, blockId: 2 ** 40, genStamp: 2 ** 50 },
+      {
+        op: 'create',
+        path: '/f',
+        clientName: 'c',
+        overwrite: false,
+        createParent: false,
+        replication: 3,
+        blockBytes: 4096,
+        mtimeMs: 2 ** 52,
+      },
+      {
+        op: 'addBlock',
+        path: '/f',
+        clientName: 'c',
+        previousNumBytes: NONE,
+        blockId: 2 ** 40,
+        genStamp: 2 ** 50,
+      },
     ]);
     const loaded = parseImage(serializeImage(big, 2 ** 45), 'big');
     expect(loaded.txid).toBe(2 ** 45);
@@ -243,7 +323,16 @@ describe('image serialize / parse', () => {
   it('a well-sealed image with impossible contents is CORRUPT_LOG (counts are untrusted)', () => {
     const small = build([
       { op: 'mkdir', path: '/d', parents: false, mtimeMs: 1 },
-      { op: 'create', path: '/d/f', clientName: 'c', overwrite: false, createParent: false, replication: 3, blockBytes: 4096, mtimeMs: 1 },
+      {
+        op: 'create',
+        path: '/d/f',
+        clientName: 'c',
+        overwrite: false,
+        createParent: false,
+        replication: 3,
+        blockBytes: 4096,
+        mtimeMs: 1,
+      },
     ]);
     const image = serializeImage(small, 2);
     const nodeCountAt = 32; // header: magic, version, reserved, txid, nextBlockId, nextGenStamp, nodeCount
@@ -277,7 +366,9 @@ describe('image serialize / parse', () => {
     badKind[55] = 7;
     expect(parseCode(reseal(badKind))).toBe('CORRUPT_LOG');
 
-    const trailing = reseal(Buffer.concat([image.subarray(0, image.length - 4), Buffer.from([0, 0, 0, 0, 0])]));
+    const trailing = reseal(
+      Buffer.concat([image.subarray(0, image.length - 4), Buffer.from([0, 0, 0, 0, 0])]),
+    );
     expect(parseCode(trailing)).toBe('CORRUPT_LOG');
   });
 
@@ -321,7 +412,9 @@ describe('images in a name directory', () => {
     await saveImage(dir, build(ops.slice(0, 20)), 20);
     await appendAll(editLog, ops.slice(20));
     await editLog.close();
-    expect(fs.readdirSync(dir).sort()).toEqual(['VERSION', segmentFileName(1), segmentFileName(21), imageFileName(0), imageFileName(20)].sort());
+    expect(fs.readdirSync(dir).sort()).toEqual(
+      ['VERSION', segmentFileName(1), segmentFileName(21), imageFileName(0), imageFileName(20)].sort(),
+    );
     return dir;
   }
 
@@ -337,7 +430,11 @@ describe('images in a name directory', () => {
   it('loads the newest image and replays only the edits after it', async () => {
     const dir = await checkpointedDir();
     const state = await loadNameDir(dir, log);
-    expect({ imageTxid: state.imageTxid, lastTxid: state.lastTxid, replayed: state.replayed }).toEqual({ imageTxid: 20, lastTxid: 60, replayed: 40 });
+    expect({ imageTxid: state.imageTxid, lastTxid: state.lastTxid, replayed: state.replayed }).toEqual({
+      imageTxid: 20,
+      lastTxid: 60,
+      replayed: 40,
+    });
     expect(dump(state.namespace)).toBe(models[60]);
   });
 
@@ -345,7 +442,11 @@ describe('images in a name directory', () => {
     const dir = await checkpointedDir();
     await saveImage(dir, build(ops.slice(0, 35)), 35);
     const state = await loadNameDir(dir, log);
-    expect({ imageTxid: state.imageTxid, lastTxid: state.lastTxid, replayed: state.replayed }).toEqual({ imageTxid: 35, lastTxid: 60, replayed: 25 });
+    expect({ imageTxid: state.imageTxid, lastTxid: state.lastTxid, replayed: state.replayed }).toEqual({
+      imageTxid: 35,
+      lastTxid: 60,
+      replayed: 25,
+    });
     expect(dump(state.namespace)).toBe(models[60]);
   });
 
@@ -355,9 +456,21 @@ describe('images in a name directory', () => {
       const file = path.join(dir, imageFileName(20));
       const image = fs.readFileSync(file);
       if (damage === 'flip') image[image.length >> 1] = image[image.length >> 1]! ^ 0x10;
-      fs.writeFileSync(file, damage === 'flip' ? image : damage === 'truncate' ? image.subarray(0, image.length - 7) : Buffer.alloc(0));
+      fs.writeFileSync(
+        file,
+        damage === 'flip'
+          ? image
+          : damage === 'truncate'
+            ? image.subarray(0, image.length - 7)
+            : Buffer.alloc(0),
+      );
       const state = await loadNameDir(dir, log);
-      expect({ damage, imageTxid: state.imageTxid, lastTxid: state.lastTxid, replayed: state.replayed }).toEqual({ damage, imageTxid: 0, lastTxid: 60, replayed: 60 });
+      expect({
+        damage,
+        imageTxid: state.imageTxid,
+        lastTxid: state.lastTxid,
+        replayed: state.replayed,
+      }).toEqual({ damage, imageTxid: 0, lastTxid: 60, replayed: 60 });
       expect(dump(state.namespace)).toBe(models[60]);
     }
   });
@@ -370,7 +483,10 @@ describe('images in a name directory', () => {
     const image = fs.readFileSync(file);
     image[50] = image[50]! ^ 0x01;
     fs.writeFileSync(file, image);
-    await expect(loadNameDir(dir, log)).rejects.toMatchObject({ code: 'CORRUPT_LOG', message: expect.stringContaining('no usable checkpoint image') });
+    await expect(loadNameDir(dir, log)).rejects.toMatchObject({
+      code: 'CORRUPT_LOG',
+      message: expect.stringContaining('no usable checkpoint image'),
+    });
   });
 
   it('a fallback image whose edits were purged leaves a gap: CORRUPT_LOG, not a silently older namespace', async () => {
@@ -379,13 +495,20 @@ describe('images in a name directory', () => {
     fs.rmSync(path.join(dir, segmentFileName(1)));
     const file = path.join(dir, imageFileName(20));
     fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 10));
-    await expect(loadNameDir(dir, log)).rejects.toMatchObject({ code: 'CORRUPT_LOG', message: expect.stringContaining('gap') });
+    await expect(loadNameDir(dir, log)).rejects.toMatchObject({
+      code: 'CORRUPT_LOG',
+      message: expect.stringContaining('gap'),
+    });
   });
 
   it('purgeBefore removes the segments wholly covered and the older images, nothing else', async () => {
     const dir = await formattedDir();
     const editLog = await EditLog.open(dir, 0, () => {});
-    for (const [from, to] of [[0, 10], [10, 20], [20, 30]] as const) {
+    for (const [from, to] of [
+      [0, 10],
+      [10, 20],
+      [20, 30],
+    ] as const) {
       await appendAll(editLog, ops.slice(from, to));
       await editLog.roll();
       await saveImage(dir, build(ops.slice(0, to)), to);
@@ -394,18 +517,32 @@ describe('images in a name directory', () => {
     await editLog.close();
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'operator file');
     const all = (): string[] => fs.readdirSync(dir).sort();
-    expect(all()).toEqual([
-      'VERSION', segmentFileName(1), segmentFileName(11), segmentFileName(21), segmentFileName(31),
-      imageFileName(0), imageFileName(10), imageFileName(20), imageFileName(30), 'notes.txt',
-    ].sort());
+    expect(all()).toEqual(
+      [
+        'VERSION',
+        segmentFileName(1),
+        segmentFileName(11),
+        segmentFileName(21),
+        segmentFileName(31),
+        imageFileName(0),
+        imageFileName(10),
+        imageFileName(20),
+        imageFileName(30),
+        'notes.txt',
+      ].sort(),
+    );
 
     // An image at 15 covers edits_1 (1..10) only; edits_11 (11..20) is still needed.
     await saveImage(dir, build(ops.slice(0, 15)), 15);
-    expect(purgeBefore(dir, 15).sort()).toEqual([segmentFileName(1), imageFileName(0), imageFileName(10)].sort());
+    expect(purgeBefore(dir, 15).sort()).toEqual(
+      [segmentFileName(1), imageFileName(0), imageFileName(10)].sort(),
+    );
     // Newer images stay.
     expect(all()).toEqual(expect.arrayContaining([imageFileName(15), imageFileName(20), imageFileName(30)]));
 
-    expect(purgeBefore(dir, 30).sort()).toEqual([segmentFileName(11), segmentFileName(21), imageFileName(15), imageFileName(20)].sort());
+    expect(purgeBefore(dir, 30).sort()).toEqual(
+      [segmentFileName(11), segmentFileName(21), imageFileName(15), imageFileName(20)].sort(),
+    );
     expect(all()).toEqual(['VERSION', segmentFileName(31), imageFileName(30), 'notes.txt'].sort());
     // Idempotent; the newest segment (the one being written) always stays.
     expect(purgeBefore(dir, 30)).toEqual([]);

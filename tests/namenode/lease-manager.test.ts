@@ -13,7 +13,12 @@ import { Namespace } from '../../src/namenode/namespace.js';
 
 const LIMIT_MS = 60_000;
 
-function setup(): { ns: Namespace; clock: ManualClock; leases: LeaseManager; run: (...ops: EditOp[]) => void } {
+function setup(): {
+  ns: Namespace;
+  clock: ManualClock;
+  leases: LeaseManager;
+  run: (...ops: EditOp[]) => void;
+} {
   const ns = new Namespace();
   const clock = new ManualClock();
   const leases = new LeaseManager(clock, LIMIT_MS);
@@ -22,11 +27,28 @@ function setup(): { ns: Namespace; clock: ManualClock; leases: LeaseManager; run
 }
 
 const create = (path: string, clientName: string, overwrite = false): EditOp => ({
-  op: 'create', path, clientName, overwrite, createParent: true, replication: 3, blockBytes: 4096, mtimeMs: 1,
+  op: 'create',
+  path,
+  clientName,
+  overwrite,
+  createParent: true,
+  replication: 3,
+  blockBytes: 4096,
+  mtimeMs: 1,
 });
-const complete = (path: string, clientName: string): EditOp => ({ op: 'complete', path, clientName, lastNumBytes: NONE, mtimeMs: 2 });
+const complete = (path: string, clientName: string): EditOp => ({
+  op: 'complete',
+  path,
+  clientName,
+  lastNumBytes: NONE,
+  mtimeMs: 2,
+});
 
-const expiredPaths = (leases: LeaseManager): string[] => leases.expiredFiles().map((f) => pathOf(f)).sort();
+const expiredPaths = (leases: LeaseManager): string[] =>
+  leases
+    .expiredFiles()
+    .map((f) => pathOf(f))
+    .sort();
 
 describe('LeaseManager', () => {
   it('create takes a lease; it expires only after leaseLimitMs without renewal', () => {
@@ -107,7 +129,8 @@ describe('LeaseManager', () => {
     clock.advance(LIMIT_MS + 1);
     const expired = leases.expiredFiles();
     expect(expired).toHaveLength(2);
-    for (const f of expired) run({ op: 'closeFile', path: pathOf(f), keepBlocks: 0, lastNumBytes: NONE, mtimeMs: 3 });
+    for (const f of expired)
+      run({ op: 'closeFile', path: pathOf(f), keepBlocks: 0, lastNumBytes: NONE, mtimeMs: 3 });
     expect(leases.expiredFiles()).toEqual([]);
     expect(leases.size).toBe(0);
   });

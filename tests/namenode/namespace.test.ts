@@ -10,31 +10,81 @@ import { DfsError, type ErrorCode } from '../../protocol/errors.js';
 import { FileType } from '../../protocol/types.js';
 import { NONE, type EditOp } from '../../src/namenode/edit-ops.js';
 import { pathOf, type BlockMeta, type FileNode, type INode } from '../../src/namenode/inode.js';
-import { BLOCK_BYTES_MAX, BLOCK_BYTES_MIN, Namespace, REPLICATION_MAX, type NamespaceListener } from '../../src/namenode/namespace.js';
+import {
+  BLOCK_BYTES_MAX,
+  BLOCK_BYTES_MIN,
+  Namespace,
+  REPLICATION_MAX,
+  type NamespaceListener,
+} from '../../src/namenode/namespace.js';
 
 // ---- helpers ---------------------------------------------------------------------------
 
 const T0 = 1_000;
 const BLOCK = 1024 * 1024;
 
-const mkdir = (path: string, parents = false, mtimeMs = T0): EditOp => ({ op: 'mkdir', path, parents, mtimeMs });
-const create = (path: string, o: Partial<Extract<EditOp, { op: 'create' }>> = {}): EditOp => ({
-  op: 'create', path, clientName: 'c1', overwrite: false, createParent: false, replication: 3, blockBytes: BLOCK, mtimeMs: T0, ...o,
+const mkdir = (path: string, parents = false, mtimeMs = T0): EditOp => ({
+  op: 'mkdir',
+  path,
+  parents,
+  mtimeMs,
 });
-const addBlock = (path: string, blockId: number, o: { clientName?: string; previousNumBytes?: number; genStamp?: number } = {}): EditOp => ({
-  op: 'addBlock', path, clientName: o.clientName ?? 'c1', previousNumBytes: o.previousNumBytes ?? NONE, blockId, genStamp: o.genStamp ?? 1,
+const create = (path: string, o: Partial<Extract<EditOp, { op: 'create' }>> = {}): EditOp => ({
+  op: 'create',
+  path,
+  clientName: 'c1',
+  overwrite: false,
+  createParent: false,
+  replication: 3,
+  blockBytes: BLOCK,
+  mtimeMs: T0,
+  ...o,
+});
+const addBlock = (
+  path: string,
+  blockId: number,
+  o: { clientName?: string; previousNumBytes?: number; genStamp?: number } = {},
+): EditOp => ({
+  op: 'addBlock',
+  path,
+  clientName: o.clientName ?? 'c1',
+  previousNumBytes: o.previousNumBytes ?? NONE,
+  blockId,
+  genStamp: o.genStamp ?? 1,
 });
 const complete = (path: string, lastNumBytes = NONE, clientName = 'c1', mtimeMs = T0): EditOp => ({
-  op: 'complete', path, clientName, lastNumBytes, mtimeMs,
+  op: 'complete',
+  path,
+  clientName,
+  lastNumBytes,
+  mtimeMs,
 });
-const abandon = (path: string, blockId: number, clientName = 'c1'): EditOp => ({ op: 'abandonBlock', path, clientName, blockId });
-const del = (path: string, recursive = false, mtimeMs = T0): EditOp => ({ op: 'delete', path, recursive, mtimeMs });
+const abandon = (path: string, blockId: number, clientName = 'c1'): EditOp => ({
+  op: 'abandonBlock',
+  path,
+  clientName,
+  blockId,
+});
+const del = (path: string, recursive = false, mtimeMs = T0): EditOp => ({
+  op: 'delete',
+  path,
+  recursive,
+  mtimeMs,
+});
 const rename = (src: string, dst: string, mtimeMs = T0): EditOp => ({ op: 'rename', src, dst, mtimeMs });
 const closeFile = (path: string, keepBlocks: number, lastNumBytes = NONE, mtimeMs = T0): EditOp => ({
-  op: 'closeFile', path, keepBlocks, lastNumBytes, mtimeMs,
+  op: 'closeFile',
+  path,
+  keepBlocks,
+  lastNumBytes,
+  mtimeMs,
 });
 const updateBlock = (path: string, blockId: number, genStamp: number, numBytes = NONE): EditOp => ({
-  op: 'updateBlock', path, blockId, genStamp, numBytes,
+  op: 'updateBlock',
+  path,
+  blockId,
+  genStamp,
+  numBytes,
 });
 
 /** A canonical serialization of everything a namespace holds (tree, counters, allocators). */
@@ -42,10 +92,21 @@ function dump(ns: Namespace): string {
   const walk = (n: INode): unknown =>
     n.kind === 'dir'
       ? { d: n.name, m: n.mtimeMs, c: [...n.children.keys()].sort().map((k) => walk(n.children.get(k)!)) }
-      : { f: n.name, m: n.mtimeMs, r: n.replication, bb: n.blockBytes, cl: n.clientName, b: n.blocks.map((b) => [b.blockId, b.genStamp, b.numBytes]) };
+      : {
+          f: n.name,
+          m: n.mtimeMs,
+          r: n.replication,
+          bb: n.blockBytes,
+          cl: n.clientName,
+          b: n.blocks.map((b) => [b.blockId, b.genStamp, b.numBytes]),
+        };
   return JSON.stringify({
-    root: walk(ns.root), nextBlockId: ns.nextBlockId, nextGenStamp: ns.nextGenStamp,
-    fileCount: ns.fileCount, dirCount: ns.dirCount, blockCount: ns.blockCount,
+    root: walk(ns.root),
+    nextBlockId: ns.nextBlockId,
+    nextGenStamp: ns.nextGenStamp,
+    fileCount: ns.fileCount,
+    dirCount: ns.dirCount,
+    blockCount: ns.blockCount,
   });
 }
 
@@ -105,7 +166,12 @@ describe('mkdir', () => {
   it('creates one directory under an existing parent and stamps the parent', () => {
     const ns = fresh(mkdir('/a'));
     ns.apply(mkdir('/a/b', false, 5_000));
-    expect(ns.stat('/a/b')).toMatchObject({ path: '/a/b', type: FileType.DIRECTORY, childCount: 0, mtimeMs: 5_000 });
+    expect(ns.stat('/a/b')).toMatchObject({
+      path: '/a/b',
+      type: FileType.DIRECTORY,
+      childCount: 0,
+      mtimeMs: 5_000,
+    });
     expect(ns.stat('/a')).toMatchObject({ childCount: 1, mtimeMs: 5_000 });
     expect(ns.dirCount).toBe(3);
     checkInvariants(ns);
@@ -159,8 +225,15 @@ describe('create', () => {
     const ns = fresh(mkdir('/d'));
     ns.apply(create('/d/f', { replication: 2, blockBytes: 4096, mtimeMs: 7_000 }));
     expect(ns.stat('/d/f')).toEqual({
-      path: '/d/f', type: FileType.FILE, length: 0, replication: 2, blockBytes: 4096, mtimeMs: 7_000,
-      blockCount: 0, underConstruction: true, childCount: 0,
+      path: '/d/f',
+      type: FileType.FILE,
+      length: 0,
+      replication: 2,
+      blockBytes: 4096,
+      mtimeMs: 7_000,
+      blockCount: 0,
+      underConstruction: true,
+      childCount: 0,
     });
     expect(fileAt(ns, '/d/f').clientName).toBe('c1');
     expect(ns.stat('/d').mtimeMs).toBe(7_000);
@@ -200,12 +273,22 @@ describe('create', () => {
 
   it('overwrite replaces a closed file and drops its blocks (listeners hear of it)', () => {
     const removed: string[] = [];
-    const ns = fresh(create('/f'), addBlock('/f', 1), addBlock('/f', 2, { previousNumBytes: BLOCK }), complete('/f', 10));
+    const ns = fresh(
+      create('/f'),
+      addBlock('/f', 1),
+      addBlock('/f', 2, { previousNumBytes: BLOCK }),
+      complete('/f', 10),
+    );
     ns.addListener(listener({ fileRemoved: (f) => removed.push(`${f.name}:${f.blocks.length}`) }));
     expect(ns.blockCount).toBe(2);
     ns.apply(create('/f', { overwrite: true, clientName: 'c2', mtimeMs: 9_000 }));
     expect(removed).toEqual(['f:2']);
-    expect(ns.stat('/f')).toMatchObject({ length: 0, blockCount: 0, underConstruction: true, mtimeMs: 9_000 });
+    expect(ns.stat('/f')).toMatchObject({
+      length: 0,
+      blockCount: 0,
+      underConstruction: true,
+      mtimeMs: 9_000,
+    });
     expect({ files: ns.fileCount, blocks: ns.blockCount }).toEqual({ files: 1, blocks: 0 });
     checkInvariants(ns);
   });
@@ -258,10 +341,19 @@ describe('addBlock, complete, abandonBlock', () => {
 
   it('complete commits the last length, closes the file and stamps it', () => {
     const closed: string[] = [];
-    const ns = fresh(create('/f', { blockBytes: 4096 }), addBlock('/f', 1), addBlock('/f', 2, { previousNumBytes: 4096 }));
+    const ns = fresh(
+      create('/f', { blockBytes: 4096 }),
+      addBlock('/f', 1),
+      addBlock('/f', 2, { previousNumBytes: 4096 }),
+    );
     ns.addListener(listener({ fileClosed: (f, c) => closed.push(`${f.name}:${c}`) }));
     ns.apply(complete('/f', 123, 'c1', 8_000));
-    expect(ns.stat('/f')).toMatchObject({ length: 4096 + 123, blockCount: 2, underConstruction: false, mtimeMs: 8_000 });
+    expect(ns.stat('/f')).toMatchObject({
+      length: 4096 + 123,
+      blockCount: 2,
+      underConstruction: false,
+      mtimeMs: 8_000,
+    });
     expect(closed).toEqual(['f:c1']);
     // A second complete: the file is no longer open.
     expectRefused(ns, complete('/f', 123), 'NO_LEASE');
@@ -274,13 +366,26 @@ describe('addBlock, complete, abandonBlock', () => {
   });
 
   it('NO_LEASE when the file is not open; LEASE_CONFLICT for the wrong client; NOT_FOUND / IS_A_DIRECTORY', () => {
-    const ns = fresh(mkdir('/d'), create('/closed'), complete('/closed'), create('/open'), addBlock('/open', 1));
-    for (const op of [addBlock('/closed', 5), complete('/closed'), abandon('/closed', 1)]) expectRefused(ns, op, 'NO_LEASE');
-    for (const op of [addBlock('/open', 5, { clientName: 'c2' }), complete('/open', NONE, 'c2'), abandon('/open', 1, 'c2')]) {
+    const ns = fresh(
+      mkdir('/d'),
+      create('/closed'),
+      complete('/closed'),
+      create('/open'),
+      addBlock('/open', 1),
+    );
+    for (const op of [addBlock('/closed', 5), complete('/closed'), abandon('/closed', 1)])
+      expectRefused(ns, op, 'NO_LEASE');
+    for (const op of [
+      addBlock('/open', 5, { clientName: 'c2' }),
+      complete('/open', NONE, 'c2'),
+      abandon('/open', 1, 'c2'),
+    ]) {
       expectRefused(ns, op, 'LEASE_CONFLICT');
     }
-    for (const op of [addBlock('/nope', 5), complete('/nope'), abandon('/nope', 1)]) expectRefused(ns, op, 'NOT_FOUND');
-    for (const op of [addBlock('/d', 5), complete('/d'), abandon('/d', 1)]) expectRefused(ns, op, 'IS_A_DIRECTORY');
+    for (const op of [addBlock('/nope', 5), complete('/nope'), abandon('/nope', 1)])
+      expectRefused(ns, op, 'NOT_FOUND');
+    for (const op of [addBlock('/d', 5), complete('/d'), abandon('/d', 1)])
+      expectRefused(ns, op, 'IS_A_DIRECTORY');
   });
 
   it('INVALID_ARGUMENT for a length without a block, or a length above the block size', () => {
@@ -294,7 +399,11 @@ describe('addBlock, complete, abandonBlock', () => {
 
   it('abandonBlock removes only the last block', () => {
     const removed: number[] = [];
-    const ns = fresh(create('/f', { blockBytes: 4096 }), addBlock('/f', 1), addBlock('/f', 2, { previousNumBytes: 4096 }));
+    const ns = fresh(
+      create('/f', { blockBytes: 4096 }),
+      addBlock('/f', 1),
+      addBlock('/f', 2, { previousNumBytes: 4096 }),
+    );
     ns.addListener(listener({ blocksRemoved: (bs) => removed.push(...bs.map((b) => b.blockId)) }));
     expectRefused(ns, abandon('/f', 1), 'INVALID_ARGUMENT');
     expectRefused(ns, abandon('/f', 99), 'INVALID_ARGUMENT');
@@ -330,13 +439,24 @@ describe('delete', () => {
   it('recursive removes the subtree, fixes every counter and reports every file', () => {
     const removed: string[] = [];
     const ns = fresh(
-      mkdir('/d/x/y', true), create('/d/f1'), addBlock('/d/f1', 1), create('/d/x/f2'), addBlock('/d/x/f2', 2),
-      addBlock('/d/x/f2', 3, { previousNumBytes: 5 }), create('/d/x/y/f3'), create('/keep'), addBlock('/keep', 4),
+      mkdir('/d/x/y', true),
+      create('/d/f1'),
+      addBlock('/d/f1', 1),
+      create('/d/x/f2'),
+      addBlock('/d/x/f2', 2),
+      addBlock('/d/x/f2', 3, { previousNumBytes: 5 }),
+      create('/d/x/y/f3'),
+      create('/keep'),
+      addBlock('/keep', 4),
     );
     ns.addListener(listener({ fileRemoved: (f) => removed.push(f.name) }));
     ns.apply(del('/d', true));
     expect(removed.sort()).toEqual(['f1', 'f2', 'f3']);
-    expect({ files: ns.fileCount, dirs: ns.dirCount, blocks: ns.blockCount }).toEqual({ files: 1, dirs: 1, blocks: 1 });
+    expect({ files: ns.fileCount, dirs: ns.dirCount, blocks: ns.blockCount }).toEqual({
+      files: 1,
+      dirs: 1,
+      blocks: 1,
+    });
     checkInvariants(ns);
   });
 
@@ -484,7 +604,13 @@ describe('list and stat', () => {
   });
 
   it('entries carry child names and full status; a file lists as itself', () => {
-    const ns = fresh(mkdir('/d'), mkdir('/d/sub'), create('/d/f', { blockBytes: 4096 }), addBlock('/d/f', 1), complete('/d/f', 100));
+    const ns = fresh(
+      mkdir('/d'),
+      mkdir('/d/sub'),
+      create('/d/f', { blockBytes: 4096 }),
+      addBlock('/d/f', 1),
+      complete('/d/f', 100),
+    );
     expect(ns.list('/d', '', 10).entries).toEqual([
       { ...ns.stat('/d/f'), path: 'f' },
       { ...ns.stat('/d/sub'), path: 'sub' },
@@ -508,11 +634,18 @@ describe('list and stat', () => {
 describe('closeFile (lease recovery) and updateBlock (pipeline recovery)', () => {
   it('closeFile keeps the first blocks, fixes the last length, closes, and reports dropped blocks', () => {
     const events: string[] = [];
-    const ns = fresh(create('/f', { blockBytes: 4096 }), addBlock('/f', 1), addBlock('/f', 2, { previousNumBytes: 4096 }), addBlock('/f', 3, { previousNumBytes: 4096 }));
-    ns.addListener(listener({
-      blocksRemoved: (bs) => events.push(`removed:${bs.map((b) => b.blockId).join(',')}`),
-      fileClosed: (f, c) => events.push(`closed:${f.name}:${c}`),
-    }));
+    const ns = fresh(
+      create('/f', { blockBytes: 4096 }),
+      addBlock('/f', 1),
+      addBlock('/f', 2, { previousNumBytes: 4096 }),
+      addBlock('/f', 3, { previousNumBytes: 4096 }),
+    );
+    ns.addListener(
+      listener({
+        blocksRemoved: (bs) => events.push(`removed:${bs.map((b) => b.blockId).join(',')}`),
+        fileClosed: (f, c) => events.push(`closed:${f.name}:${c}`),
+      }),
+    );
     ns.apply(closeFile('/f', 2, 777, 4_000));
     expect(fileAt(ns, '/f').blocks).toEqual([
       { blockId: 1, genStamp: 1, numBytes: 4096 },
@@ -542,7 +675,11 @@ describe('closeFile (lease recovery) and updateBlock (pipeline recovery)', () =>
   });
 
   it('updateBlock bumps the generation stamp (and the allocator), optionally the length', () => {
-    const ns = fresh(create('/f'), addBlock('/f', 1, { genStamp: 5 }), addBlock('/f', 2, { previousNumBytes: 100, genStamp: 6 }));
+    const ns = fresh(
+      create('/f'),
+      addBlock('/f', 1, { genStamp: 5 }),
+      addBlock('/f', 2, { previousNumBytes: 100, genStamp: 6 }),
+    );
     ns.apply(updateBlock('/f', 2, 20, 50));
     ns.apply(updateBlock('/f', 1, 21));
     expect(fileAt(ns, '/f').blocks).toEqual([
@@ -572,7 +709,20 @@ describe('random workload (seeded)', () => {
   it('keeps the counters right, leaves the tree unchanged on every refusal, and replays deterministically', () => {
     const rand = mulberry32(0x5eed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-    const paths = ['/', '/a', '/a/b', '/a/b/c', '/a/f', '/a/b/f', '/b', '/b/f', '/f', '/g', '/a/b/c/f', '/b/a'];
+    const paths = [
+      '/',
+      '/a',
+      '/a/b',
+      '/a/b/c',
+      '/a/f',
+      '/a/b/f',
+      '/b',
+      '/b/f',
+      '/f',
+      '/g',
+      '/a/b/c/f',
+      '/b/a',
+    ];
     const clients = ['c1', 'c2'];
     const ns = new Namespace();
     const applied: EditOp[] = [];
@@ -590,13 +740,19 @@ describe('random workload (seeded)', () => {
           break;
         case 1:
           op = create(path, {
-            clientName: pick(clients), overwrite: rand() < 0.3, createParent: rand() < 0.5, mtimeMs: t,
-            replication: rand() < 0.05 ? 0 : 3, blockBytes: 4096,
+            clientName: pick(clients),
+            overwrite: rand() < 0.3,
+            createParent: rand() < 0.5,
+            mtimeMs: t,
+            replication: rand() < 0.05 ? 0 : 3,
+            blockBytes: 4096,
           });
           break;
         case 2:
           op = addBlock(path, ns.nextBlockId, {
-            clientName: pick(clients), genStamp: ns.nextGenStamp, previousNumBytes: rand() < 0.5 ? NONE : Math.floor(rand() * 5000),
+            clientName: pick(clients),
+            genStamp: ns.nextGenStamp,
+            previousNumBytes: rand() < 0.5 ? NONE : Math.floor(rand() * 5000),
           });
           break;
         case 3:
@@ -626,7 +782,17 @@ describe('random workload (seeded)', () => {
       checkInvariants(ns);
     }
     // Every op kind both succeeded and failed at least once: the workload exercised both sides.
-    for (const kind of ['mkdir', 'create', 'addBlock', 'abandonBlock', 'complete', 'delete', 'rename', 'closeFile', 'updateBlock']) {
+    for (const kind of [
+      'mkdir',
+      'create',
+      'addBlock',
+      'abandonBlock',
+      'complete',
+      'delete',
+      'rename',
+      'closeFile',
+      'updateBlock',
+    ]) {
       const ok = codes.get(`${kind}:none`) ?? 0;
       const failed = [...codes].filter(([k]) => k.startsWith(`${kind}:`) && !k.endsWith(':none')).length;
       expect(ok, kind).toBeGreaterThan(0);
@@ -643,7 +809,10 @@ describe('random workload (seeded)', () => {
 
 function listener(part: Partial<NamespaceListener>): NamespaceListener {
   return {
-    fileRemoved: () => {}, fileOpened: () => {}, fileClosed: () => {}, blocksRemoved: (_b: BlockMeta[]) => {},
+    fileRemoved: () => {},
+    fileOpened: () => {},
+    fileClosed: () => {},
+    blocksRemoved: (_b: BlockMeta[]) => {},
     ...part,
   };
 }

@@ -83,7 +83,13 @@ describe('parsePath', () => {
   });
 
   it('accepts unicode names', () => {
-    expect(parsePath('/données/日本語/emoji-😀/Ωmega/עברית')).toEqual(['données', '日本語', 'emoji-😀', 'Ωmega', 'עברית']);
+    expect(parsePath('/données/日本語/emoji-😀/Ωmega/עברית')).toEqual([
+      'données',
+      '日本語',
+      'emoji-😀',
+      'Ωmega',
+      'עברית',
+    ]);
     expect(parsePath('/\u00a0/\u200b')).toEqual(['\u00a0', '\u200b']);
   });
 

@@ -22,10 +22,19 @@ const id = (i: number): string => `dn-${i}`;
 function setup(nodes: number, transfersPerNodeMax = 4) {
   const clock = new ManualClock();
   const dn = new DatanodeManager({ deadNodeTimeoutMs: DEAD_MS, minReplication: 1 }, clock, silentLogger());
-  const monitor = new ReplicationMonitor(dn, {
-    transfersPerNodeMax, pendingTimeoutMs: PENDING_TIMEOUT_MS, rescanIntervalMs: 3_600_000, scheduleMaxPerTick: 1000,
-  }, clock, silentLogger());
-  for (let i = 0; i < nodes; i++) dn.register({ nodeId: id(i), host: '127.0.0.1', port: 9000 + i }, { nodeId: id(i), ...storage });
+  const monitor = new ReplicationMonitor(
+    dn,
+    {
+      transfersPerNodeMax,
+      pendingTimeoutMs: PENDING_TIMEOUT_MS,
+      rescanIntervalMs: 3_600_000,
+      scheduleMaxPerTick: 1000,
+    },
+    clock,
+    silentLogger(),
+  );
+  for (let i = 0; i < nodes; i++)
+    dn.register({ nodeId: id(i), host: '127.0.0.1', port: 9000 + i }, { nodeId: id(i), ...storage });
   let next = 1;
   /** A complete file of one block with `replication`, its replicas on `holders`. */
   const block = (replication: number, holders: number[]): BlockMeta => {
@@ -41,7 +50,12 @@ function setup(nodes: number, transfersPerNodeMax = 4) {
     const out = new Map<string, DatanodeCommand[]>();
     for (let i = 0; i < nodes; i++) {
       if (silent.includes(i)) continue;
-      out.set(id(i), dn.heartbeat({ nodeId: id(i), ...storage, activeTransfers: 0 }).filter((c) => c.type === CommandType.REPLICATE));
+      out.set(
+        id(i),
+        dn
+          .heartbeat({ nodeId: id(i), ...storage, activeTransfers: 0 })
+          .filter((c) => c.type === CommandType.REPLICATE),
+      );
     }
     return out;
   };
@@ -53,8 +67,14 @@ function setup(nodes: number, transfersPerNodeMax = 4) {
     }
     dn.checkHeartbeats();
   };
-  const copies = (commands: Map<string, DatanodeCommand[]>): Array<{ source: string; blockId: number; targets: string[] }> =>
-    [...commands].flatMap(([source, cs]) => cs.flatMap((c) => c.blocks.map((b) => ({ source, blockId: b.blockId, targets: c.targets.map((t) => t.nodeId) }))));
+  const copies = (
+    commands: Map<string, DatanodeCommand[]>,
+  ): Array<{ source: string; blockId: number; targets: string[] }> =>
+    [...commands].flatMap(([source, cs]) =>
+      cs.flatMap((c) =>
+        c.blocks.map((b) => ({ source, blockId: b.blockId, targets: c.targets.map((t) => t.nodeId) })),
+      ),
+    );
   return { clock, dn, monitor, block, heartbeat, kill, copies };
 }
 
@@ -125,7 +145,11 @@ describe('ReplicationMonitor: copies under way', () => {
     f.clientName = null;
     dn.fileClosed(f);
     monitor.tick();
-    expect(copies(heartbeat()).map((c) => c.blockId).sort()).toEqual([2, 3]);
+    expect(
+      copies(heartbeat())
+        .map((c) => c.blockId)
+        .sort(),
+    ).toEqual([2, 3]);
   });
 
   it('a long run of blocks whose holders are busy does not starve one that can be copied', () => {

@@ -53,7 +53,9 @@ function property(name: string, body: (rng: Rng) => void): void {
       } catch (err) {
         const msg = `property "${name}" failed at iteration ${i}; replay with DFS_FUZZ_SEED=${seed}`;
         console.error(msg);
-        throw new Error(`${msg}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, { cause: err });
+        throw new Error(`${msg}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, {
+          cause: err,
+        });
       }
     }
     expect(i).toBeGreaterThanOrEqual(ITERATIONS_MIN);
@@ -73,7 +75,9 @@ function onlyDfsErrors(what: string, fn: () => unknown): void {
 function randomDecoderOptions(rng: Rng): FrameDecoderOptions {
   const isKnownOpcode = rng.pick([undefined, isNamenodeOpcode, isNamenodeReplyOpcode, isDataOpcode]);
   const bodyBytesMax = rng.pick([0, 16, 64, 1024, DATA_BODY_BYTES_MAX, RPC_BODY_BYTES_MAX]);
-  return isKnownOpcode ? { bodyBytesMax, isKnownOpcode, chunksMax: rng.pick([4, 1024]) } : { bodyBytesMax, chunksMax: rng.pick([4, 1024]) };
+  return isKnownOpcode
+    ? { bodyBytesMax, isKnownOpcode, chunksMax: rng.pick([4, 1024]) }
+    : { bodyBytesMax, chunksMax: rng.pick([4, 1024]) };
 }
 
 /** Every body decoder that could be pointed at this frame, whatever its kind says. */
@@ -102,7 +106,8 @@ function feed(rng: Rng, stream: Buffer): void {
     try {
       decoder.push(piece, (f) => frames.push(f));
     } catch (err) {
-      if (!(err instanceof DfsError)) throw new Error(`FrameDecoder.push threw a non-DfsError: ${String(err)}`, { cause: err });
+      if (!(err instanceof DfsError))
+        throw new Error(`FrameDecoder.push threw a non-DfsError: ${String(err)}`, { cause: err });
       // Sticky: once failed, every later push throws the same error and holds nothing.
       if (failure !== null) expect(err).toBe(failure);
       failure = err;
@@ -133,7 +138,11 @@ function mutate(rng: Rng, input: Buffer): Buffer {
         b[at] = rng.pick([0, 1, 2, 0x7f, 0x80, 0xfe, 0xff]);
         break;
       case 2: // one u32 (lengths, counts, high words) to an edge value
-        if (at + 4 <= b.length) b.writeUInt32BE(rng.pick([0, 1, 7, 8, 0x1fffff, 0x200000, 0x7fffffff, 0xffffffff, rng.int(0x10000)]), at);
+        if (at + 4 <= b.length)
+          b.writeUInt32BE(
+            rng.pick([0, 1, 7, 8, 0x1fffff, 0x200000, 0x7fffffff, 0xffffffff, rng.int(0x10000)]),
+            at,
+          );
         break;
       case 3: // one u16 (string lengths, flags) to an edge value
         if (at + 2 <= b.length) b.writeUInt16BE(rng.pick([0, 1, 0x7fff, 0xffff, rng.int(64)]), at);
@@ -189,7 +198,9 @@ describe('codec properties (seeded, time-boxed)', () => {
     const options = { bodyBytesMax: RPC_BODY_BYTES_MAX, chunksMax: 1 << 16 };
     const whole = decodePieces([stream], options);
     expect(whole.length).toBeGreaterThan(0);
-    const pieces = rng.bool() ? rng.split(stream, rng.range(2, 400)) : [...stream].map((x) => Buffer.from([x]));
+    const pieces = rng.bool()
+      ? rng.split(stream, rng.range(2, 400))
+      : [...stream].map((x) => Buffer.from([x]));
     expect(decodePieces(pieces, options)).toEqual(whole);
   });
 });

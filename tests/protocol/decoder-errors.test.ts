@@ -75,7 +75,9 @@ describe('frame decoder errors', () => {
     const ok = new FrameDecoder({ bodyBytesMax: 100 });
     expect(pushAll(ok, rawFrame(FrameKind.REQUEST, 1, 1, Buffer.alloc(100)))).toHaveLength(1);
     const bad = new FrameDecoder({ bodyBytesMax: 100 });
-    expect(dfsErrorOf(() => bad.push(header(8 + 101, FrameKind.REQUEST, 1), () => {})).code).toBe('FRAME_TOO_LARGE');
+    expect(dfsErrorOf(() => bad.push(header(8 + 101, FrameKind.REQUEST, 1), () => {})).code).toBe(
+      'FRAME_TOO_LARGE',
+    );
   });
 
   it('FRAME_TOO_LARGE with the real RPC and data limits, buffering only the header', () => {
@@ -98,31 +100,43 @@ describe('frame decoder errors', () => {
 
   it('UNKNOWN_OPCODE for an opcode the NameNode does not speak', () => {
     const decoder = new FrameDecoder(nnOptions);
-    expect(dfsErrorOf(() => decoder.push(rawFrame(FrameKind.REQUEST, 0x7f, 1, Buffer.alloc(0)), () => {})).code).toBe('UNKNOWN_OPCODE');
+    expect(
+      dfsErrorOf(() => decoder.push(rawFrame(FrameKind.REQUEST, 0x7f, 1, Buffer.alloc(0)), () => {})).code,
+    ).toBe('UNKNOWN_OPCODE');
   });
 
   it('UNKNOWN_OPCODE for a known opcode in a kind the endpoint does not take', () => {
     // A NameNode takes only requests; a client takes only responses and errors.
     const mkdirResponse = encodeResponse('mkdir', 1, {});
-    expect(dfsErrorOf(() => new FrameDecoder(nnOptions).push(mkdirResponse, () => {})).code).toBe('UNKNOWN_OPCODE');
+    expect(dfsErrorOf(() => new FrameDecoder(nnOptions).push(mkdirResponse, () => {})).code).toBe(
+      'UNKNOWN_OPCODE',
+    );
     const mkdirRequest = encodeRequest('mkdir', 1, { path: '/a', parents: false });
     const client = new FrameDecoder({ bodyBytesMax: 1024, isKnownOpcode: isNamenodeReplyOpcode });
     expect(dfsErrorOf(() => client.push(mkdirRequest, () => {})).code).toBe('UNKNOWN_OPCODE');
     // Data connections: packets and acks have opcode 0; NameNode opcodes are foreign there.
     const data = (): FrameDecoder => new FrameDecoder({ bodyBytesMax: 1024, isKnownOpcode: isDataOpcode });
-    expect(dfsErrorOf(() => data().push(rawFrame(FrameKind.PACKET, 1, 1, Buffer.alloc(32)), () => {})).code).toBe('UNKNOWN_OPCODE');
+    expect(
+      dfsErrorOf(() => data().push(rawFrame(FrameKind.PACKET, 1, 1, Buffer.alloc(32)), () => {})).code,
+    ).toBe('UNKNOWN_OPCODE');
     expect(dfsErrorOf(() => data().push(mkdirRequest, () => {})).code).toBe('UNKNOWN_OPCODE');
   });
 
   it('MALFORMED for an unknown frame kind (0, 7 and 255)', () => {
     for (const kind of [0, 7, 255]) {
-      expect(dfsErrorOf(() => new FrameDecoder({ bodyBytesMax: 1024 }).push(rawFrame(kind, 1, 1, Buffer.alloc(0)), () => {})).code).toBe('MALFORMED');
+      expect(
+        dfsErrorOf(() =>
+          new FrameDecoder({ bodyBytesMax: 1024 }).push(rawFrame(kind, 1, 1, Buffer.alloc(0)), () => {}),
+        ).code,
+      ).toBe('MALFORMED');
     }
   });
 
   it('MALFORMED for reserved flags', () => {
     for (const flags of [0x0001, 0x8000, 0xffff]) {
-      const err = dfsErrorOf(() => new FrameDecoder(nnOptions).push(rawFrame(FrameKind.REQUEST, 1, 1, Buffer.alloc(0), flags), () => {}));
+      const err = dfsErrorOf(() =>
+        new FrameDecoder(nnOptions).push(rawFrame(FrameKind.REQUEST, 1, 1, Buffer.alloc(0), flags), () => {}),
+      );
       expect(err.code).toBe('MALFORMED');
       expect(err.message).toMatch(/reserved flags/);
     }
@@ -130,15 +144,23 @@ describe('frame decoder errors', () => {
 
   it('MALFORMED for a frame length shorter than its own header', () => {
     for (const frameBytes of [0, 1, 7]) {
-      expect(dfsErrorOf(() => new FrameDecoder({ bodyBytesMax: 1024 }).push(header(frameBytes, FrameKind.REQUEST, 1), () => {})).code).toBe('MALFORMED');
+      expect(
+        dfsErrorOf(() =>
+          new FrameDecoder({ bodyBytesMax: 1024 }).push(header(frameBytes, FrameKind.REQUEST, 1), () => {}),
+        ).code,
+      ).toBe('MALFORMED');
     }
     // 8 is a frame with an empty body: legal.
-    expect(pushAll(new FrameDecoder({ bodyBytesMax: 1024 }), header(8, FrameKind.REQUEST, 1))).toHaveLength(1);
+    expect(pushAll(new FrameDecoder({ bodyBytesMax: 1024 }), header(8, FrameKind.REQUEST, 1))).toHaveLength(
+      1,
+    );
   });
 
   it('checks run in the documented order: length, size limit, kind, flags, opcode', () => {
     const dec = (): FrameDecoder => new FrameDecoder({ bodyBytesMax: 16, isKnownOpcode: isNamenodeOpcode });
-    expect(dfsErrorOf(() => dec().push(header(3, 9, 0x7f, 1), () => {})).message).toMatch(/shorter than its header/);
+    expect(dfsErrorOf(() => dec().push(header(3, 9, 0x7f, 1), () => {})).message).toMatch(
+      /shorter than its header/,
+    );
     expect(dfsErrorOf(() => dec().push(header(100, 9, 0x7f, 1), () => {})).code).toBe('FRAME_TOO_LARGE');
     expect(dfsErrorOf(() => dec().push(header(8, 9, 0x7f, 1), () => {})).message).toMatch(/kind/);
     expect(dfsErrorOf(() => dec().push(header(8, 1, 0x7f, 1), () => {})).message).toMatch(/flags/);
@@ -183,7 +205,14 @@ describe('frame decoder errors', () => {
 
 describe('body decoding errors (MALFORMED)', () => {
   it('a truncated body', () => {
-    const full = encodeRequest('create', 1, { path: '/f', clientName: 'c', overwrite: false, createParent: true, replication: 3, blockBytes: 1024 });
+    const full = encodeRequest('create', 1, {
+      path: '/f',
+      clientName: 'c',
+      overwrite: false,
+      createParent: true,
+      replication: 3,
+      blockBytes: 1024,
+    });
     const body = bodyOf(full);
     for (let cut = 0; cut < body.length; cut++) {
       const frame = decodeOne(withBody(full, body.subarray(0, cut)), nnOptions);
@@ -216,7 +245,11 @@ describe('body decoding errors (MALFORMED)', () => {
   });
 
   it('a u64 over 2^53-1; 2^53-1 itself decodes', () => {
-    const bytes = encodeRequest('getBlockLocations', 1, { path: '/f', offset: 0, length: Number.MAX_SAFE_INTEGER });
+    const bytes = encodeRequest('getBlockLocations', 1, {
+      path: '/f',
+      offset: 0,
+      length: Number.MAX_SAFE_INTEGER,
+    });
     expect(decodeRequest('getBlockLocations', decodeOne(bytes)).length).toBe(Number.MAX_SAFE_INTEGER);
     // The length's high word is the 8 bytes before the end: 0x001fffff -> 0x00200000 is 2^53.
     bytes.writeUInt32BE(0x00200000, bytes.length - 8);
@@ -229,7 +262,12 @@ describe('body decoding errors (MALFORMED)', () => {
   });
 
   it('a list count larger than the bytes left, refused before allocating', () => {
-    const full = encodeRequest('addBlock', 1, { path: '/f', clientName: 'c', previous: null, excludeNodes: ['a', 'b'] });
+    const full = encodeRequest('addBlock', 1, {
+      path: '/f',
+      clientName: 'c',
+      previous: null,
+      excludeNodes: ['a', 'b'],
+    });
     for (const count of [4, 1000, 0xffffffff]) {
       const bytes = Buffer.from(full);
       // excludeNodes: u32 count then "a", "b" (3 bytes each) at the end.
@@ -247,37 +285,142 @@ describe('body decoding errors (MALFORMED)', () => {
   it('DataNode and admin RPCs and their answers: truncated at every offset, or with a trailing byte', () => {
     const block = { blockId: 1, genStamp: 2, numBytes: 3 };
     const frames: Array<[string, Buffer, (f: Frame) => unknown]> = [
-      ['register', encodeRequest('register', 1, { clusterId: 'CID', nodeId: 'dn', host: 'h', port: 1, capacityBytes: 3, usedBytes: 1, remainingBytes: 2 }), (f) => decodeRequest('register', f)],
-      ['heartbeat', encodeRequest('heartbeat', 1, { nodeId: 'dn', capacityBytes: 3, usedBytes: 1, remainingBytes: 2, activeTransfers: 0 }), (f) => decodeRequest('heartbeat', f)],
-      ['heartbeat answer', encodeResponse('heartbeat', 1, {
-        commands: [{ type: 1, blocks: [block], targets: [] }, { type: 2, blocks: [block], targets: [{ nodeId: 'd', host: 'h', port: 1 }] }],
-      }), (f) => decodeResponse('heartbeat', f)],
-      ['blockReceived', encodeRequest('blockReceived', 1, { nodeId: 'dn', received: [block], deleted: [4] }), (f) => decodeRequest('blockReceived', f)],
-      ['blockReport', encodeRequest('blockReport', 1, { nodeId: 'dn', blocks: [block, block] }), (f) => decodeRequest('blockReport', f)],
-      ['reportBadBlocks', encodeRequest('reportBadBlocks', 1, { replicas: [{ block, nodeId: 'dn' }] }), (f) => decodeRequest('reportBadBlocks', f)],
-      ['datanodeReport answer', encodeResponse('datanodeReport', 1, {
-        nodes: [{
-          nodeId: 'dn', host: 'h', port: 1, state: 1, capacityBytes: 3, usedBytes: 1, remainingBytes: 2, blockCount: 0, activeTransfers: 0,
-          lastHeartbeatAgoMs: 5, lastBlockReportMs: 6, lastBlockReportBlocks: 7,
-        }],
-      }), (f) => decodeResponse('datanodeReport', f)],
-      ['triggerBlockReport', encodeRequest('triggerBlockReport', 1, { node: '127.0.0.1:9866' }), (f) => decodeRequest('triggerBlockReport', f)],
-      ['triggerBlockReport answer', encodeResponse('triggerBlockReport', 1, { nodeId: 'dn', lastBlockReportMs: 6 }), (f) => decodeResponse('triggerBlockReport', f)],
-      ['safeMode answer', encodeResponse('safeMode', 1, { on: true, manual: false, reportedBlocks: 1, totalBlocks: 2, status: 'on' }), (f) => decodeResponse('safeMode', f)],
-      ['replicationStats answer', encodeResponse('replicationStats', 1, {
-        underReplicated: 1, corrupt: 1, missing: 1, pendingCopies: 0, corruptBlockIds: [7], missingBlockIds: [8],
-      }), (f) => decodeResponse('replicationStats', f)],
-      ['blockHealth', encodeRequest('blockHealth', 1, { path: '/f', startBlock: 2, limit: 10 }), (f) => decodeRequest('blockHealth', f)],
-      ['blockHealth answer', encodeResponse('blockHealth', 1, {
-        fileLength: 3, replication: 3, underConstruction: false, hasMore: true,
-        blocks: [{ block, offset: 0, health: 2, replicas: [{ node: { nodeId: 'd', host: 'h', port: 1 }, state: 4 }] }],
-      }), (f) => decodeResponse('blockHealth', f)],
+      [
+        'register',
+        encodeRequest('register', 1, {
+          clusterId: 'CID',
+          nodeId: 'dn',
+          host: 'h',
+          port: 1,
+          capacityBytes: 3,
+          usedBytes: 1,
+          remainingBytes: 2,
+        }),
+        (f) => decodeRequest('register', f),
+      ],
+      [
+        'heartbeat',
+        encodeRequest('heartbeat', 1, {
+          nodeId: 'dn',
+          capacityBytes: 3,
+          usedBytes: 1,
+          remainingBytes: 2,
+          activeTransfers: 0,
+        }),
+        (f) => decodeRequest('heartbeat', f),
+      ],
+      [
+        'heartbeat answer',
+        encodeResponse('heartbeat', 1, {
+          commands: [
+            { type: 1, blocks: [block], targets: [] },
+            { type: 2, blocks: [block], targets: [{ nodeId: 'd', host: 'h', port: 1 }] },
+          ],
+        }),
+        (f) => decodeResponse('heartbeat', f),
+      ],
+      [
+        'blockReceived',
+        encodeRequest('blockReceived', 1, { nodeId: 'dn', received: [block], deleted: [4] }),
+        (f) => decodeRequest('blockReceived', f),
+      ],
+      [
+        'blockReport',
+        encodeRequest('blockReport', 1, { nodeId: 'dn', blocks: [block, block] }),
+        (f) => decodeRequest('blockReport', f),
+      ],
+      [
+        'reportBadBlocks',
+        encodeRequest('reportBadBlocks', 1, { replicas: [{ block, nodeId: 'dn' }] }),
+        (f) => decodeRequest('reportBadBlocks', f),
+      ],
+      [
+        'datanodeReport answer',
+        encodeResponse('datanodeReport', 1, {
+          nodes: [
+            {
+              nodeId: 'dn',
+              host: 'h',
+              port: 1,
+              state: 1,
+              capacityBytes: 3,
+              usedBytes: 1,
+              remainingBytes: 2,
+              blockCount: 0,
+              activeTransfers: 0,
+              lastHeartbeatAgoMs: 5,
+              lastBlockReportMs: 6,
+              lastBlockReportBlocks: 7,
+            },
+          ],
+        }),
+        (f) => decodeResponse('datanodeReport', f),
+      ],
+      [
+        'triggerBlockReport',
+        encodeRequest('triggerBlockReport', 1, { node: '127.0.0.1:9866' }),
+        (f) => decodeRequest('triggerBlockReport', f),
+      ],
+      [
+        'triggerBlockReport answer',
+        encodeResponse('triggerBlockReport', 1, { nodeId: 'dn', lastBlockReportMs: 6 }),
+        (f) => decodeResponse('triggerBlockReport', f),
+      ],
+      [
+        'safeMode answer',
+        encodeResponse('safeMode', 1, {
+          on: true,
+          manual: false,
+          reportedBlocks: 1,
+          totalBlocks: 2,
+          status: 'on',
+        }),
+        (f) => decodeResponse('safeMode', f),
+      ],
+      [
+        'replicationStats answer',
+        encodeResponse('replicationStats', 1, {
+          underReplicated: 1,
+          corrupt: 1,
+          missing: 1,
+          pendingCopies: 0,
+          corruptBlockIds: [7],
+          missingBlockIds: [8],
+        }),
+        (f) => decodeResponse('replicationStats', f),
+      ],
+      [
+        'blockHealth',
+        encodeRequest('blockHealth', 1, { path: '/f', startBlock: 2, limit: 10 }),
+        (f) => decodeRequest('blockHealth', f),
+      ],
+      [
+        'blockHealth answer',
+        encodeResponse('blockHealth', 1, {
+          fileLength: 3,
+          replication: 3,
+          underConstruction: false,
+          hasMore: true,
+          blocks: [
+            {
+              block,
+              offset: 0,
+              health: 2,
+              replicas: [{ node: { nodeId: 'd', host: 'h', port: 1 }, state: 4 }],
+            },
+          ],
+        }),
+        (f) => decodeResponse('blockHealth', f),
+      ],
     ];
     for (const [what, full, decode] of frames) {
       const body = bodyOf(full);
       expect(() => decode(decodeOne(full)), what).not.toThrow();
       for (let cut = 0; cut < body.length; cut++) {
-        expect(dfsErrorOf(() => decode(decodeOne(withBody(full, body.subarray(0, cut))))).code, `${what} cut at ${cut}`).toBe('MALFORMED');
+        expect(
+          dfsErrorOf(() => decode(decodeOne(withBody(full, body.subarray(0, cut))))).code,
+          `${what} cut at ${cut}`,
+        ).toBe('MALFORMED');
       }
       const padded = decodeOne(withBody(full, Buffer.concat([body, Buffer.from([0])])));
       expect(dfsErrorOf(() => decode(padded)).message, what).toMatch(/trailing/);
@@ -292,11 +435,17 @@ describe('body decoding errors (MALFORMED)', () => {
     };
     for (const count of [2, 1000, 0xffffffff]) {
       // heartbeat answer: u32 command count first; one REREGISTER command is 9 bytes.
-      const hb = Buffer.from(encodeResponse('heartbeat', 1, { commands: [{ type: 3, blocks: [], targets: [] }] }));
+      const hb = Buffer.from(
+        encodeResponse('heartbeat', 1, { commands: [{ type: 3, blocks: [], targets: [] }] }),
+      );
       hb.writeUInt32BE(count, FRAME_HEADER_BYTES);
       cannotFit(hb, (f) => decodeResponse('heartbeat', f), `commands ${count}`);
       // The blocks list inside a command: after the count (4) and the type (1).
-      const nested = Buffer.from(encodeResponse('heartbeat', 1, { commands: [{ type: 1, blocks: [{ blockId: 1, genStamp: 1, numBytes: 1 }], targets: [] }] }));
+      const nested = Buffer.from(
+        encodeResponse('heartbeat', 1, {
+          commands: [{ type: 1, blocks: [{ blockId: 1, genStamp: 1, numBytes: 1 }], targets: [] }],
+        }),
+      );
       nested.writeUInt32BE(count, FRAME_HEADER_BYTES + 5);
       cannotFit(nested, (f) => decodeResponse('heartbeat', f), `command blocks ${count}`);
       // blockReceived: deleted is the last list, 8 bytes per id.
@@ -304,21 +453,35 @@ describe('body decoding errors (MALFORMED)', () => {
       br.writeUInt32BE(count, br.length - 12);
       cannotFit(br, (f) => decodeRequest('blockReceived', f), `deleted ${count}`);
       // blockReport: 24 bytes per block; one block present, so 2 or more cannot fit.
-      const rep = Buffer.from(encodeRequest('blockReport', 1, { nodeId: 'dn', blocks: [{ blockId: 1, genStamp: 1, numBytes: 1 }] }));
+      const rep = Buffer.from(
+        encodeRequest('blockReport', 1, { nodeId: 'dn', blocks: [{ blockId: 1, genStamp: 1, numBytes: 1 }] }),
+      );
       rep.writeUInt32BE(count, FRAME_HEADER_BYTES + 4);
       cannotFit(rep, (f) => decodeRequest('blockReport', f), `blocks ${count}`);
     }
   });
 
   it('a u64 over 2^53-1 or a bad bool in the newer messages', () => {
-    const br = encodeRequest('blockReceived', 1, { nodeId: 'dn', received: [], deleted: [Number.MAX_SAFE_INTEGER] });
+    const br = encodeRequest('blockReceived', 1, {
+      nodeId: 'dn',
+      received: [],
+      deleted: [Number.MAX_SAFE_INTEGER],
+    });
     expect(decodeRequest('blockReceived', decodeOne(br)).deleted).toEqual([Number.MAX_SAFE_INTEGER]);
     br.writeUInt32BE(0x00200000, br.length - 8);
     expect(dfsErrorOf(() => decodeRequest('blockReceived', decodeOne(br))).message).toMatch(/2\^53-1/);
     for (const at of [0, 1]) {
-      const sm = encodeResponse('safeMode', 1, { on: false, manual: false, reportedBlocks: 0, totalBlocks: 0, status: '' });
+      const sm = encodeResponse('safeMode', 1, {
+        on: false,
+        manual: false,
+        reportedBlocks: 0,
+        totalBlocks: 0,
+        status: '',
+      });
       sm[FRAME_HEADER_BYTES + at] = 2;
-      expect(dfsErrorOf(() => decodeResponse('safeMode', decodeOne(sm))).code, `bool at ${at}`).toBe('MALFORMED');
+      expect(dfsErrorOf(() => decodeResponse('safeMode', decodeOne(sm))).code, `bool at ${at}`).toBe(
+        'MALFORMED',
+      );
     }
   });
 
@@ -340,7 +503,15 @@ describe('body decoding errors (MALFORMED)', () => {
 
   it('a FileStatus type other than DIRECTORY or FILE', () => {
     const bytes = encodeResponse('stat', 1, {
-      path: '/a', type: 2, length: 0, replication: 1, blockBytes: 1, mtimeMs: 0, blockCount: 0, underConstruction: false, childCount: 0,
+      path: '/a',
+      type: 2,
+      length: 0,
+      replication: 1,
+      blockBytes: 1,
+      mtimeMs: 0,
+      blockCount: 0,
+      underConstruction: false,
+      childCount: 0,
     });
     bytes[FRAME_HEADER_BYTES + 4] = 3;
     expect(dfsErrorOf(() => decodeResponse('stat', decodeOne(bytes))).code).toBe('MALFORMED');
@@ -348,8 +519,13 @@ describe('body decoding errors (MALFORMED)', () => {
 
   it('a truncated or padded ERROR body; an unknown error number decodes as INTERNAL', () => {
     const e = encodeError(1, 1, new DfsError('NOT_FOUND', 'x'));
-    expect(dfsErrorOf(() => decodeError(decodeOne(withBody(e, bodyOf(e).subarray(0, 3))))).code).toBe('MALFORMED');
-    expect(dfsErrorOf(() => decodeError(decodeOne(withBody(e, Buffer.concat([bodyOf(e), Buffer.from([0])]))))).code).toBe('MALFORMED');
+    expect(dfsErrorOf(() => decodeError(decodeOne(withBody(e, bodyOf(e).subarray(0, 3))))).code).toBe(
+      'MALFORMED',
+    );
+    expect(
+      dfsErrorOf(() => decodeError(decodeOne(withBody(e, Buffer.concat([bodyOf(e), Buffer.from([0])])))))
+        .code,
+    ).toBe('MALFORMED');
     const unknown = Buffer.from(e);
     unknown.writeUInt16BE(9999, FRAME_HEADER_BYTES);
     const decoded = decodeError(decodeOne(unknown));
@@ -358,29 +534,97 @@ describe('body decoding errors (MALFORMED)', () => {
   });
 
   it('data messages: truncated and trailing bodies', () => {
-    const w = encodeDataRequest('writeBlock', 1, { block: { blockId: 1, genStamp: 1, numBytes: 0 }, clientName: 'c', stage: 0, chunkBytes: 512, targets: [] });
-    expect(dfsErrorOf(() => decodeDataBody(dataCodecs.writeBlock.req, decodeOne(withBody(w, bodyOf(w).subarray(1))), 'w')).code).toBe('MALFORMED');
-    expect(dfsErrorOf(() => decodeDataBody(dataCodecs.writeBlock.req, decodeOne(withBody(w, Buffer.concat([bodyOf(w), Buffer.alloc(1)]))), 'w')).code).toBe('MALFORMED');
+    const w = encodeDataRequest('writeBlock', 1, {
+      block: { blockId: 1, genStamp: 1, numBytes: 0 },
+      clientName: 'c',
+      stage: 0,
+      chunkBytes: 512,
+      targets: [],
+    });
+    expect(
+      dfsErrorOf(() =>
+        decodeDataBody(dataCodecs.writeBlock.req, decodeOne(withBody(w, bodyOf(w).subarray(1))), 'w'),
+      ).code,
+    ).toBe('MALFORMED');
+    expect(
+      dfsErrorOf(() =>
+        decodeDataBody(
+          dataCodecs.writeBlock.req,
+          decodeOne(withBody(w, Buffer.concat([bodyOf(w), Buffer.alloc(1)]))),
+          'w',
+        ),
+      ).code,
+    ).toBe('MALFORMED');
   });
 
   it('packets: short body, reserved bits, sizes that do not add up, u64 over 2^53-1', () => {
     const payload = Buffer.from('hello, dfs!');
     const sums = packetChecksums(payload, 8);
-    const good = Buffer.concat([encodePacketHeader(1, { blockId: 1, offsetInBlock: 0, seqno: 0, last: false, payloadBytes: payload.length }, sums), payload]);
+    const good = Buffer.concat([
+      encodePacketHeader(
+        1,
+        { blockId: 1, offsetInBlock: 0, seqno: 0, last: false, payloadBytes: payload.length },
+        sums,
+      ),
+      payload,
+    ]);
     expect(Buffer.concat(decodePacket(decodeOne(good), 8).payload).equals(payload)).toBe(true);
-    const packetWith = (mutate: (body: Buffer) => Buffer): Frame => decodeOne(withBody(good, mutate(bodyOf(good))));
+    const packetWith = (mutate: (body: Buffer) => Buffer): Frame =>
+      decodeOne(withBody(good, mutate(bodyOf(good))));
     const cases: Array<[string, (b: Buffer) => Buffer, number]> = [
       ['short body', (b) => b.subarray(0, 31), 8],
-      ['flag bit 1', (b) => { b[24] = 0x02; return b; }, 8],
-      ['reserved byte 25', (b) => { b[25] = 1; return b; }, 8],
-      ['reserved byte 27', (b) => { b[27] = 1; return b; }, 8],
+      [
+        'flag bit 1',
+        (b) => {
+          b[24] = 0x02;
+          return b;
+        },
+        8,
+      ],
+      [
+        'reserved byte 25',
+        (b) => {
+          b[25] = 1;
+          return b;
+        },
+        8,
+      ],
+      [
+        'reserved byte 27',
+        (b) => {
+          b[27] = 1;
+          return b;
+        },
+        8,
+      ],
       ['payload one byte short', (b) => b.subarray(0, b.length - 1), 8],
       ['one byte too many', (b) => Buffer.concat([b, Buffer.alloc(1)]), 8],
-      ['payloadBytes too big', (b) => { b.writeUInt32BE(0xffffffff, 28); return b; }, 8],
+      [
+        'payloadBytes too big',
+        (b) => {
+          b.writeUInt32BE(0xffffffff, 28);
+          return b;
+        },
+        8,
+      ],
       ['wrong chunkBytes (other checksum count)', (b) => b, 4],
       ['chunkBytes 0', (b) => b, 0],
-      ['blockId over 2^53-1', (b) => { b.writeUInt32BE(0x00200000, 0); return b; }, 8],
-      ['seqno over 2^53-1', (b) => { b.writeUInt32BE(0xffffffff, 16); return b; }, 8],
+      [
+        'blockId over 2^53-1',
+        (b) => {
+          b.writeUInt32BE(0x00200000, 0);
+          return b;
+        },
+        8,
+      ],
+      [
+        'seqno over 2^53-1',
+        (b) => {
+          b.writeUInt32BE(0xffffffff, 16);
+          return b;
+        },
+        8,
+      ],
     ];
     for (const [what, mutate, chunkBytes] of cases) {
       expect(dfsErrorOf(() => decodePacket(packetWith(mutate), chunkBytes)).code, what).toBe('MALFORMED');
@@ -389,8 +633,12 @@ describe('body decoding errors (MALFORMED)', () => {
 
   it('acks: truncated statuses and trailing bytes', () => {
     const a = encodeAck(1, { seqno: 1, statuses: [0, 0, 0] });
-    expect(dfsErrorOf(() => decodeAck(decodeOne(withBody(a, bodyOf(a).subarray(0, 11))))).code).toBe('MALFORMED');
-    expect(dfsErrorOf(() => decodeAck(decodeOne(withBody(a, Buffer.concat([bodyOf(a), Buffer.alloc(1)]))))).code).toBe('MALFORMED');
+    expect(dfsErrorOf(() => decodeAck(decodeOne(withBody(a, bodyOf(a).subarray(0, 11))))).code).toBe(
+      'MALFORMED',
+    );
+    expect(
+      dfsErrorOf(() => decodeAck(decodeOne(withBody(a, Buffer.concat([bodyOf(a), Buffer.alloc(1)]))))).code,
+    ).toBe('MALFORMED');
     expect(dfsErrorOf(() => decodeAck(decodeOne(withBody(a, Buffer.alloc(8))))).code).toBe('MALFORMED');
   });
 
@@ -425,7 +673,10 @@ describe('handshake errors', () => {
   });
 
   it('a refused role is ACCESS_DENIED; an unknown status is PROTOCOL', () => {
-    expect(dfsErrorOf(() => checkHelloReply(decodeHelloReply(encodeHelloReply(HandshakeStatus.ROLE_REFUSED)))).code).toBe('ACCESS_DENIED');
+    expect(
+      dfsErrorOf(() => checkHelloReply(decodeHelloReply(encodeHelloReply(HandshakeStatus.ROLE_REFUSED))))
+        .code,
+    ).toBe('ACCESS_DENIED');
     const odd = encodeHelloReply(HandshakeStatus.OK);
     odd[6] = 3;
     expect(dfsErrorOf(() => checkHelloReply(decodeHelloReply(odd))).code).toBe('PROTOCOL');

@@ -46,7 +46,13 @@ function bytesOf(v: GoldenVector): Buffer {
 /** Decodes whole and checks the frame header and the message against the vector. */
 function checkDecoded(v: GoldenVector, frame: Frame): void {
   const d = v.decoded as unknown as DecodedFrameJson;
-  expect({ kind: frame.kind, opcode: frame.opcode, flags: frame.flags, requestId: frame.requestId, bodyBytes: frame.body.length }).toEqual(d.frame);
+  expect({
+    kind: frame.kind,
+    opcode: frame.opcode,
+    flags: frame.flags,
+    requestId: frame.requestId,
+    bodyBytes: frame.body.length,
+  }).toEqual(d.frame);
   expect(decodeVectorMessage(v, frame)).toEqual(d.message);
 }
 
@@ -57,7 +63,8 @@ describe('golden vectors: the file', () => {
   });
 
   it('covers the handshake, every NameNode RPC both ways, errors, data ops, packets and acks', () => {
-    const has = (type: string, rpc?: string): boolean => vectors.some((v) => v.type === type && (rpc === undefined || v.rpc === rpc));
+    const has = (type: string, rpc?: string): boolean =>
+      vectors.some((v) => v.type === type && (rpc === undefined || v.rpc === rpc));
     expect(has('hello')).toBe(true);
     expect(has('helloReply')).toBe(true);
     for (const rpc of Object.keys(rpcCodecs)) {
@@ -81,7 +88,9 @@ describe('golden vectors: the file', () => {
       for (const c of m.commands) types.add(c.type);
     }
     expect([...types].sort()).toEqual(Object.values(CommandType).sort());
-    const errorCodes = vectors.filter((v) => v.type === 'error').map((v) => (v.decoded as unknown as DecodedFrameJson).message['code']);
+    const errorCodes = vectors
+      .filter((v) => v.type === 'error')
+      .map((v) => (v.decoded as unknown as DecodedFrameJson).message['code']);
     expect(errorCodes).toEqual(expect.arrayContaining(['ACCESS_DENIED', 'WRONG_CLUSTER']));
   });
 });
@@ -92,8 +101,12 @@ describe('PROTOCOL.md agrees with the codecs', () => {
   it('the RPC table in section 6 lists every RPC with its opcode and Mutates column, and nothing else', () => {
     // Rows like: | `0x01` | `mkdir` | yes | ... |
     const rows = [...spec.matchAll(/^\| `0x([0-9A-Fa-f]{2})` \| `(\w+)`\s*\| (yes|no)\s*\|/gm)];
-    const table = Object.fromEntries(rows.map((m) => [m[2]!, { opcode: parseInt(m[1]!, 16), mutates: m[3] === 'yes' }]));
-    const codecs = Object.fromEntries(Object.entries(rpcCodecs).map(([n, c]) => [n, { opcode: c.opcode, mutates: c.mutates }]));
+    const table = Object.fromEntries(
+      rows.map((m) => [m[2]!, { opcode: parseInt(m[1]!, 16), mutates: m[3] === 'yes' }]),
+    );
+    const codecs = Object.fromEntries(
+      Object.entries(rpcCodecs).map(([n, c]) => [n, { opcode: c.opcode, mutates: c.mutates }]),
+    );
     expect(table).toEqual(codecs);
     expect(rows.length).toBe(Object.keys(rpcCodecs).length);
   });
@@ -203,7 +216,9 @@ describe('golden vectors: packet checksums', () => {
       const payloadBytes = body.readUInt32BE(28);
       const payload = body.subarray(body.length - payloadBytes);
       const sums = packetChecksums(payload, v.chunkBytes!);
-      expect(body.subarray(PACKET_HEADER_BYTES, PACKET_HEADER_BYTES + sums.length).toString('hex')).toBe(sums.toString('hex'));
+      expect(body.subarray(PACKET_HEADER_BYTES, PACKET_HEADER_BYTES + sums.length).toString('hex')).toBe(
+        sums.toString('hex'),
+      );
       expect(body.length).toBe(PACKET_HEADER_BYTES + sums.length + payloadBytes);
     });
   }
@@ -218,13 +233,28 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
 
   it('mkdir request: header then str path and bool parents', () => {
     expect(byName('mkdir request').toString('hex')).toBe(
-      '00000016' + '01' + '01' + '0000' + '00000001' + '000b' + Buffer.from('/user/alice').toString('hex') + '01',
+      '00000016' +
+        '01' +
+        '01' +
+        '0000' +
+        '00000001' +
+        '000b' +
+        Buffer.from('/user/alice').toString('hex') +
+        '01',
     );
   });
 
   it('getBlockLocations request: length 2^53-1 is 001fffffffffffff', () => {
     expect(byName('getBlockLocations request (whole file)').toString('hex')).toBe(
-      '0000001c' + '01' + '0b' + '0000' + '0000000e' + '0002' + '2f66' + '0000000000000000' + '001fffffffffffff',
+      '0000001c' +
+        '01' +
+        '0b' +
+        '0000' +
+        '0000000e' +
+        '0002' +
+        '2f66' +
+        '0000000000000000' +
+        '001fffffffffffff',
     );
   });
 
@@ -243,34 +273,64 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
   });
 
   /** A str field by hand: u16 byte length, then the UTF-8 bytes. */
-  const str = (s: string): string => Buffer.byteLength(s).toString(16).padStart(4, '0') + Buffer.from(s).toString('hex');
+  const str = (s: string): string =>
+    Buffer.byteLength(s).toString(16).padStart(4, '0') + Buffer.from(s).toString('hex');
   /** A Block by hand: blockId, genStamp, numBytes (u64 each, given as 16 hex digits). */
   const blk = (id: string, gen: string, bytes: string): string => id + gen + bytes;
 
   it('register request: clusterId, nodeId, host, port, then the three storage u64s', () => {
     expect(byName('register request').toString('hex')).toBe(
-      '0000003c' + '01' + '20' + '0000' + '00000001' +
-      str('CID-7f3a') + str('dn-1') + str('10.0.0.1') + '268a' +
-      '0000010000000000' + '0000000008000005' + '0000008000000000',
+      '0000003c' +
+        '01' +
+        '20' +
+        '0000' +
+        '00000001' +
+        str('CID-7f3a') +
+        str('dn-1') +
+        str('10.0.0.1') +
+        '268a' +
+        '0000010000000000' +
+        '0000000008000005' +
+        '0000008000000000',
     );
   });
 
   it('heartbeat request: nodeId, capacity, used, remaining, u32 activeTransfers', () => {
     expect(byName('heartbeat request').toString('hex')).toBe(
-      '0000002a' + '01' + '21' + '0000' + '00000003' +
-      str('dn-1') + '0000010000000000' + '0000000008000005' + '0000008000000000' + '00000001',
+      '0000002a' +
+        '01' +
+        '21' +
+        '0000' +
+        '00000003' +
+        str('dn-1') +
+        '0000010000000000' +
+        '0000000008000005' +
+        '0000008000000000' +
+        '00000001',
     );
   });
 
   it('heartbeat response: list<command>, each u8 type, list<Block>, list<DatanodeInfo>', () => {
     expect(byName('heartbeat response (DELETE_BLOCKS and REPLICATE)').toString('hex')).toBe(
-      '00000060' + '02' + '21' + '0000' + '00000004' +
-      '00000002' +
-      // DELETE_BLOCKS (1): one block, no targets.
-      '01' + '00000001' + blk('0000000040000001', '00000000000003e9', '0000000008000000') + '00000000' +
-      // REPLICATE (2): one block, one target dn-3 at 10.0.0.3:9866.
-      '02' + '00000001' + blk('0000000040000002', '00000000000003ea', '0000000000000005') + '00000001' +
-      str('dn-3') + str('10.0.0.3') + '268a',
+      '00000060' +
+        '02' +
+        '21' +
+        '0000' +
+        '00000004' +
+        '00000002' +
+        // DELETE_BLOCKS (1): one block, no targets.
+        '01' +
+        '00000001' +
+        blk('0000000040000001', '00000000000003e9', '0000000008000000') +
+        '00000000' +
+        // REPLICATE (2): one block, one target dn-3 at 10.0.0.3:9866.
+        '02' +
+        '00000001' +
+        blk('0000000040000002', '00000000000003ea', '0000000000000005') +
+        '00000001' +
+        str('dn-3') +
+        str('10.0.0.3') +
+        '268a',
     );
     expect(byName('heartbeat response (REREGISTER after a NameNode restart)').toString('hex')).toBe(
       '00000015' + '02' + '21' + '0000' + '00000005' + '00000001' + '03' + '00000000' + '00000000',
@@ -279,21 +339,70 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
 
   it('blockReceived request: nodeId, list<Block> received, list<u64> deleted', () => {
     expect(byName('blockReceived request (one new replica, one deleted)').toString('hex')).toBe(
-      '00000036' + '01' + '22' + '0000' + '00000007' + str('dn-1') +
-      '00000001' + blk('0000000040000003', '00000000000003eb', '000000000000002a') +
-      '00000001' + '0000000040000001',
+      '00000036' +
+        '01' +
+        '22' +
+        '0000' +
+        '00000007' +
+        str('dn-1') +
+        '00000001' +
+        blk('0000000040000003', '00000000000003eb', '000000000000002a') +
+        '00000001' +
+        '0000000040000001',
     );
   });
 
   it('datanodeReport response: list of 59 + N + H byte entries, state 1 live and 2 dead, last full report time and size', () => {
-    const entry = (id: string, host: string, state: string, used: string, blocks: string, transfers: string, ago: string, report: string): string =>
-      str(id) + str(host) + '268a' + state + '0000010000000000' + used + '0000008000000000' + blocks + transfers + ago + report;
+    const entry = (
+      id: string,
+      host: string,
+      state: string,
+      used: string,
+      blocks: string,
+      transfers: string,
+      ago: string,
+      report: string,
+    ): string =>
+      str(id) +
+      str(host) +
+      '268a' +
+      state +
+      '0000010000000000' +
+      used +
+      '0000008000000000' +
+      blocks +
+      transfers +
+      ago +
+      report;
     expect(byName('datanodeReport response (one live node, one dead)').toString('hex')).toBe(
-      '0000009a' + '02' + '0f' + '0000' + '00000012' + '00000002' +
-      // Last full report 2026-01-01T00:00:00Z (1767225600000 ms) listing 2 replicas.
-      entry('dn-1', '10.0.0.1', '01', '0000000008000005', '00000002', '00000001', '00000000000004b0', '0000019b76daa800' + '00000002') +
-      // A minute earlier, 1 replica.
-      entry('dn-3', '10.0.0.3', '02', '0000000000000005', '00000000', '00000000', '000000000000afc8', '0000019b76d9bda0' + '00000001'),
+      '0000009a' +
+        '02' +
+        '0f' +
+        '0000' +
+        '00000012' +
+        '00000002' +
+        // Last full report 2026-01-01T00:00:00Z (1767225600000 ms) listing 2 replicas.
+        entry(
+          'dn-1',
+          '10.0.0.1',
+          '01',
+          '0000000008000005',
+          '00000002',
+          '00000001',
+          '00000000000004b0',
+          '0000019b76daa800' + '00000002',
+        ) +
+        // A minute earlier, 1 replica.
+        entry(
+          'dn-3',
+          '10.0.0.3',
+          '02',
+          '0000000000000005',
+          '00000000',
+          '00000000',
+          '000000000000afc8',
+          '0000019b76d9bda0' + '00000001',
+        ),
     );
   });
 
@@ -306,36 +415,73 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     );
     expect(ERROR_CODES.DATANODE_DEAD).toBe(28);
     expect(byName('error frame DATANODE_DEAD answering a triggerBlockReport').toString('hex')).toBe(
-      '0000006e' + '03' + '15' + '0000' + '0000001c' + '001c' +
-      str('DataNode 10.0.0.3:9866 is dead (no heartbeat for 45 s); it reports in full when it registers again'),
+      '0000006e' +
+        '03' +
+        '15' +
+        '0000' +
+        '0000001c' +
+        '001c' +
+        str(
+          'DataNode 10.0.0.3:9866 is dead (no heartbeat for 45 s); it reports in full when it registers again',
+        ),
     );
   });
 
   it('error frame ACCESS_DENIED (14) echoes the heartbeat opcode 0x21', () => {
     expect(ERROR_CODES.ACCESS_DENIED).toBe(14);
-    expect(byName('error frame ACCESS_DENIED answering a heartbeat sent on a CLIENT connection').toString('hex')).toBe(
-      '0000002b' + '03' + '21' + '0000' + '00000005' + '000e' + str('heartbeat is for DataNodes only'),
-    );
+    expect(
+      byName('error frame ACCESS_DENIED answering a heartbeat sent on a CLIENT connection').toString('hex'),
+    ).toBe('0000002b' + '03' + '21' + '0000' + '00000005' + '000e' + str('heartbeat is for DataNodes only'));
   });
 
   it('blockHealth response: fileLength, replication, underConstruction, list<BlockHealth>, hasMore', () => {
     const replica = (id: string, host: string, state: string): string => str(id) + str(host) + '268a' + state;
-    expect(byName('blockHealth response (one healthy block, one under-replicated with a corrupt replica)').toString('hex')).toBe(
-      '000000c1' + '02' + '14' + '0000' + '0000001a' +
-      '0000000008000005' + '0003' + '00' + '00000002' +
-      // HEALTHY (1): three LIVE replicas.
-      blk('0000000040000001', '00000000000003e9', '0000000008000000') + '0000000000000000' + '01' + '00000003' +
-      replica('dn-1', '10.0.0.1', '01') + replica('dn-2', '10.0.0.2', '01') + replica('dn-3', '10.0.0.3', '01') +
-      // UNDER_REPLICATED (2): one LIVE replica, one CORRUPT (4).
-      blk('0000000040000002', '00000000000003ea', '0000000000000005') + '0000000008000000' + '02' + '00000002' +
-      replica('dn-1', '10.0.0.1', '01') + replica('dn-3', '10.0.0.3', '04') +
-      '00',
+    expect(
+      byName(
+        'blockHealth response (one healthy block, one under-replicated with a corrupt replica)',
+      ).toString('hex'),
+    ).toBe(
+      '000000c1' +
+        '02' +
+        '14' +
+        '0000' +
+        '0000001a' +
+        '0000000008000005' +
+        '0003' +
+        '00' +
+        '00000002' +
+        // HEALTHY (1): three LIVE replicas.
+        blk('0000000040000001', '00000000000003e9', '0000000008000000') +
+        '0000000000000000' +
+        '01' +
+        '00000003' +
+        replica('dn-1', '10.0.0.1', '01') +
+        replica('dn-2', '10.0.0.2', '01') +
+        replica('dn-3', '10.0.0.3', '01') +
+        // UNDER_REPLICATED (2): one LIVE replica, one CORRUPT (4).
+        blk('0000000040000002', '00000000000003ea', '0000000000000005') +
+        '0000000008000000' +
+        '02' +
+        '00000002' +
+        replica('dn-1', '10.0.0.1', '01') +
+        replica('dn-3', '10.0.0.3', '04') +
+        '00',
     );
   });
 
   it('error frame ACCESS_DENIED (14) echoes the decommission opcode 0x12 (an admin RPC on a CLIENT connection)', () => {
-    expect(byName('error frame ACCESS_DENIED answering a decommission sent on a CLIENT connection').toString('hex')).toBe(
-      '0000003e' + '03' + '12' + '0000' + '00000017' + '000e' + str('decommission needs an ADMIN connection (dfs admin)'),
+    expect(
+      byName('error frame ACCESS_DENIED answering a decommission sent on a CLIENT connection').toString(
+        'hex',
+      ),
+    ).toBe(
+      '0000003e' +
+        '03' +
+        '12' +
+        '0000' +
+        '00000017' +
+        '000e' +
+        str('decommission needs an ADMIN connection (dfs admin)'),
     );
   });
 

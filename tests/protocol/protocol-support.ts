@@ -97,12 +97,18 @@ export class Rng {
   /** A u64 that fits in 2^53-1, biased towards edge values. */
   u64(): number {
     switch (this.int(6)) {
-      case 0: return 0;
-      case 1: return Number.MAX_SAFE_INTEGER;
-      case 2: return 0xffffffff;
-      case 3: return 0x1_0000_0000;
-      case 4: return this.int(1000);
-      default: return Math.floor(this.next() * Number.MAX_SAFE_INTEGER);
+      case 0:
+        return 0;
+      case 1:
+        return Number.MAX_SAFE_INTEGER;
+      case 2:
+        return 0xffffffff;
+      case 3:
+        return 0x1_0000_0000;
+      case 4:
+        return this.int(1000);
+      default:
+        return Math.floor(this.next() * Number.MAX_SAFE_INTEGER);
     }
   }
   u32(): number {
@@ -148,7 +154,8 @@ const P4 = 0x27d4eb2f;
 const P5 = 0x165667b1;
 
 const rotl = (x: number, r: number): number => ((x << r) | (x >>> (32 - r))) >>> 0;
-const round = (acc: number, lane: number): number => Math.imul(rotl((acc + Math.imul(lane, P2)) >>> 0, 13), P1) >>> 0;
+const round = (acc: number, lane: number): number =>
+  Math.imul(rotl((acc + Math.imul(lane, P2)) >>> 0, 13), P1) >>> 0;
 
 export function xxh32Reference(input: Uint8Array, seed = 0): number {
   const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
@@ -191,7 +198,8 @@ export function xxh32Reference(input: Uint8Array, seed = 0): number {
 export function packetChecksums(payload: Buffer, chunkBytes: number, h32 = xxh32Reference): Buffer {
   const n = Math.ceil(payload.length / chunkBytes);
   const out = Buffer.alloc(n * 4);
-  for (let i = 0; i < n; i++) out.writeUInt32BE(h32(payload.subarray(i * chunkBytes, (i + 1) * chunkBytes), 0) >>> 0, i * 4);
+  for (let i = 0; i < n; i++)
+    out.writeUInt32BE(h32(payload.subarray(i * chunkBytes, (i + 1) * chunkBytes), 0) >>> 0, i * 4);
   return out;
 }
 
@@ -225,7 +233,13 @@ export interface FrameSnapshot {
 }
 
 export function snapshot(f: Frame): FrameSnapshot {
-  return { kind: f.kind, opcode: f.opcode, flags: f.flags, requestId: f.requestId, bodyHex: f.body.toString('hex') };
+  return {
+    kind: f.kind,
+    opcode: f.opcode,
+    flags: f.flags,
+    requestId: f.requestId,
+    bodyHex: f.body.toString('hex'),
+  };
 }
 
 /** Feeds `pieces` to a fresh decoder and returns every frame (snapshotted at delivery). */
@@ -263,7 +277,16 @@ export function dfsErrorOf(fn: () => unknown): DfsError {
 // ---- golden vectors ----------------------------------------------------------------------
 
 export type VectorType =
-  | 'hello' | 'helloReply' | 'request' | 'response' | 'error' | 'dataRequest' | 'dataResponse' | 'packet' | 'ack' | 'notice';
+  | 'hello'
+  | 'helloReply'
+  | 'request'
+  | 'response'
+  | 'error'
+  | 'dataRequest'
+  | 'dataResponse'
+  | 'packet'
+  | 'ack'
+  | 'notice';
 
 export interface GoldenVector {
   name: string;
@@ -304,9 +327,17 @@ export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<strin
     case 'response':
       return decodeResponse(v.rpc as RpcName, frame) as Record<string, unknown>;
     case 'dataRequest':
-      return decodeDataBody<unknown>(dataCodecs[v.rpc as DataRpcName].req, frame, `${v.rpc} request`) as Record<string, unknown>;
+      return decodeDataBody<unknown>(
+        dataCodecs[v.rpc as DataRpcName].req,
+        frame,
+        `${v.rpc} request`,
+      ) as Record<string, unknown>;
     case 'dataResponse':
-      return decodeDataBody<unknown>(dataCodecs[v.rpc as DataRpcName].res, frame, `${v.rpc} response`) as Record<string, unknown>;
+      return decodeDataBody<unknown>(
+        dataCodecs[v.rpc as DataRpcName].res,
+        frame,
+        `${v.rpc} response`,
+      ) as Record<string, unknown>;
     case 'error': {
       const e = decodeError(frame);
       return { code: e.code, message: e.message };
@@ -314,10 +345,16 @@ export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<strin
     case 'packet': {
       const p = decodePacket(frame, v.chunkBytes!);
       const checksums: string[] = [];
-      for (let i = 0; i < p.checksums.length; i += 4) checksums.push(p.checksums.subarray(i, i + 4).toString('hex'));
+      for (let i = 0; i < p.checksums.length; i += 4)
+        checksums.push(p.checksums.subarray(i, i + 4).toString('hex'));
       const out: PacketJson = {
-        blockId: p.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last,
-        payloadBytes: p.payloadBytes, checksums, payloadHex: Buffer.concat(p.payload).toString('hex'),
+        blockId: p.blockId,
+        offsetInBlock: p.offsetInBlock,
+        seqno: p.seqno,
+        last: p.last,
+        payloadBytes: p.payloadBytes,
+        checksums,
+        payloadHex: Buffer.concat(p.payload).toString('hex'),
       };
       return out as unknown as Record<string, unknown>;
     }
@@ -333,13 +370,17 @@ export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<strin
 
 /** Decodes a handshake vector. */
 export function decodeVectorHandshake(v: GoldenVector, bytes: Buffer): Record<string, unknown> {
-  return (v.type === 'hello' ? decodeHello(bytes) : decodeHelloReply(bytes)) as unknown as Record<string, unknown>;
+  return (v.type === 'hello' ? decodeHello(bytes) : decodeHelloReply(bytes)) as unknown as Record<
+    string,
+    unknown
+  >;
 }
 
 /** Encodes a vector's decoded values with the codecs (the encoder direction of the vector). */
 export function encodeVector(v: GoldenVector): Buffer {
   if (v.type === 'hello') return encodeHello(v.decoded['role'] as Role, v.decoded['version'] as number);
-  if (v.type === 'helloReply') return encodeHelloReply(v.decoded['status'] as HandshakeStatus, v.decoded['version'] as number);
+  if (v.type === 'helloReply')
+    return encodeHelloReply(v.decoded['status'] as HandshakeStatus, v.decoded['version'] as number);
   const d = v.decoded as unknown as DecodedFrameJson;
   const id = d.frame.requestId;
   const m = d.message;
@@ -358,7 +399,17 @@ export function encodeVector(v: GoldenVector): Buffer {
       const p = m as unknown as PacketJson;
       const payload = Buffer.from(p.payloadHex, 'hex');
       const sums = Buffer.from(p.checksums.join(''), 'hex');
-      const head = encodePacketHeader(id, { blockId: p.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last, payloadBytes: p.payloadBytes }, sums);
+      const head = encodePacketHeader(
+        id,
+        {
+          blockId: p.blockId,
+          offsetInBlock: p.offsetInBlock,
+          seqno: p.seqno,
+          last: p.last,
+          payloadBytes: p.payloadBytes,
+        },
+        sums,
+      );
       return Buffer.concat([head, payload]);
     }
     case 'ack':
@@ -415,28 +466,47 @@ export function randomBadReplica(rng: Rng): BadReplica {
 }
 
 /** A DataNode's storage figures (register, heartbeat). */
-function randomStorage(rng: Rng): { nodeId: string; capacityBytes: number; usedBytes: number; remainingBytes: number } {
+function randomStorage(rng: Rng): {
+  nodeId: string;
+  capacityBytes: number;
+  usedBytes: number;
+  remainingBytes: number;
+} {
   return { nodeId: rng.str(), capacityBytes: rng.u64(), usedBytes: rng.u64(), remainingBytes: rng.u64() };
 }
 
 export function randomDatanodeCommand(rng: Rng): DatanodeCommand {
   // CommandType 1-4; the codec does not judge the type (the DataNode ignores unknown ones).
-  return { type: enumU8(rng, [1, 2, 3, 4]), blocks: randomList(rng, randomBlock), targets: randomList(rng, randomDatanode) };
+  return {
+    type: enumU8(rng, [1, 2, 3, 4]),
+    blocks: randomList(rng, randomBlock),
+    targets: randomList(rng, randomDatanode),
+  };
 }
 
 export function randomDatanodeReportEntry(rng: Rng): DatanodeReportEntry {
   return {
-    nodeId: rng.str(), host: rng.str(), port: rng.u16(), state: enumU8(rng, [1, 2, 3, 4]),
-    capacityBytes: rng.u64(), usedBytes: rng.u64(), remainingBytes: rng.u64(),
-    blockCount: rng.u32(), activeTransfers: rng.u32(), lastHeartbeatAgoMs: rng.u64(),
-    lastBlockReportMs: rng.u64(), lastBlockReportBlocks: rng.u32(),
+    nodeId: rng.str(),
+    host: rng.str(),
+    port: rng.u16(),
+    state: enumU8(rng, [1, 2, 3, 4]),
+    capacityBytes: rng.u64(),
+    usedBytes: rng.u64(),
+    remainingBytes: rng.u64(),
+    blockCount: rng.u32(),
+    activeTransfers: rng.u32(),
+    lastHeartbeatAgoMs: rng.u64(),
+    lastBlockReportMs: rng.u64(),
+    lastBlockReportBlocks: rng.u32(),
   };
 }
 
 export function randomBlockHealth(rng: Rng): BlockHealth {
   // Health 1-6 and replica states 1-5; the codec carries any byte unjudged.
   return {
-    block: randomBlock(rng), offset: rng.u64(), health: enumU8(rng, [1, 2, 3, 4, 5, 6]),
+    block: randomBlock(rng),
+    offset: rng.u64(),
+    health: enumU8(rng, [1, 2, 3, 4, 5, 6]),
     replicas: randomList(rng, (r) => ({ node: randomDatanode(r), state: enumU8(r, [1, 2, 3, 4, 5]) }), 4),
   };
 }
@@ -450,8 +520,20 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     stat: () => ({ path: s() }),
     delete: () => ({ path: s(), recursive: rng.bool() }),
     rename: () => ({ src: s(), dst: s() }),
-    create: () => ({ path: s(), clientName: s(), overwrite: rng.bool(), createParent: rng.bool(), replication: rng.u16(), blockBytes: rng.u64() }),
-    addBlock: () => ({ path: s(), clientName: s(), previous: maybe(rng, randomBlock), excludeNodes: randomList(rng, (r) => r.str()) }),
+    create: () => ({
+      path: s(),
+      clientName: s(),
+      overwrite: rng.bool(),
+      createParent: rng.bool(),
+      replication: rng.u16(),
+      blockBytes: rng.u64(),
+    }),
+    addBlock: () => ({
+      path: s(),
+      clientName: s(),
+      previous: maybe(rng, randomBlock),
+      excludeNodes: randomList(rng, (r) => r.str()),
+    }),
     complete: () => ({ path: s(), clientName: s(), last: maybe(rng, randomBlock) }),
     abandonBlock: () => ({ path: s(), clientName: s(), blockId: rng.u64() }),
     renewLease: () => ({ clientName: s() }),
@@ -468,7 +550,11 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     blockHealth: () => ({ path: s(), startBlock: rng.u32(), limit: rng.u32() }),
     register: () => ({ clusterId: s(), host: s(), port: rng.u16(), ...randomStorage(rng) }),
     heartbeat: () => ({ ...randomStorage(rng), activeTransfers: rng.u32() }),
-    blockReceived: () => ({ nodeId: s(), received: randomList(rng, randomBlock), deleted: randomList(rng, (r) => r.u64()) }),
+    blockReceived: () => ({
+      nodeId: s(),
+      received: randomList(rng, randomBlock),
+      deleted: randomList(rng, (r) => r.u64()),
+    }),
     blockReport: () => ({ nodeId: s(), blocks: randomList(rng, randomBlock, 6) }),
   };
   return all[name]() as RpcRequest<N>;
@@ -487,27 +573,47 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     complete: () => ({ completed: rng.bool() }),
     abandonBlock: () => ({}),
     renewLease: () => ({}),
-    getBlockLocations: () => ({ fileLength: rng.u64(), underConstruction: rng.bool(), blocks: randomList(rng, randomLocatedBlock) }),
+    getBlockLocations: () => ({
+      fileLength: rng.u64(),
+      underConstruction: rng.bool(),
+      blocks: randomList(rng, randomLocatedBlock),
+    }),
     serverInfo: () => ({
-      clusterId: rng.str(), version: rng.str(), safeMode: rng.bool(), lastTxid: rng.u64(),
-      fileCount: rng.u64(), directoryCount: rng.u64(), blockCount: rng.u64(),
+      clusterId: rng.str(),
+      version: rng.str(),
+      safeMode: rng.bool(),
+      lastTxid: rng.u64(),
+      fileCount: rng.u64(),
+      directoryCount: rng.u64(),
+      blockCount: rng.u64(),
     }),
     reportBadBlocks: () => ({}),
     bumpGenStamp: () => ({ genStamp: rng.u64() }),
     datanodeReport: () => ({ nodes: randomList(rng, randomDatanodeReportEntry) }),
     safeMode: () => ({
-      on: rng.bool(), manual: rng.bool(), reportedBlocks: rng.u64(), totalBlocks: rng.u64(), status: rng.str(40),
+      on: rng.bool(),
+      manual: rng.bool(),
+      reportedBlocks: rng.u64(),
+      totalBlocks: rng.u64(),
+      status: rng.str(40),
     }),
     setReplication: () => ({}),
     decommission: () => ({}),
     triggerBlockReport: () => ({ nodeId: rng.str(), lastBlockReportMs: rng.u64() }),
     replicationStats: () => ({
-      underReplicated: rng.u64(), corrupt: rng.u64(), missing: rng.u64(), pendingCopies: rng.u64(),
-      corruptBlockIds: randomList(rng, (r) => r.u64(), 5), missingBlockIds: randomList(rng, (r) => r.u64(), 5),
+      underReplicated: rng.u64(),
+      corrupt: rng.u64(),
+      missing: rng.u64(),
+      pendingCopies: rng.u64(),
+      corruptBlockIds: randomList(rng, (r) => r.u64(), 5),
+      missingBlockIds: randomList(rng, (r) => r.u64(), 5),
     }),
     blockHealth: () => ({
-      fileLength: rng.u64(), replication: rng.u16(), underConstruction: rng.bool(),
-      blocks: randomList(rng, randomBlockHealth), hasMore: rng.bool(),
+      fileLength: rng.u64(),
+      replication: rng.u16(),
+      underConstruction: rng.bool(),
+      blocks: randomList(rng, randomBlockHealth),
+      hasMore: rng.bool(),
     }),
     register: () => ({}),
     heartbeat: () => ({ commands: randomList(rng, randomDatanodeCommand) }),
@@ -518,7 +624,13 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
 }
 
 export function randomWriteBlockRequest(rng: Rng): WriteBlockRequest {
-  return { block: randomBlock(rng), clientName: rng.str(), stage: rng.int(256), chunkBytes: rng.u32(), targets: randomList(rng, randomDatanode) };
+  return {
+    block: randomBlock(rng),
+    clientName: rng.str(),
+    stage: rng.int(256),
+    chunkBytes: rng.u32(),
+    targets: randomList(rng, randomDatanode),
+  };
 }
 export function randomWriteBlockResponse(rng: Rng): WriteBlockResponse {
   return { firstBadLink: rng.str() };
@@ -545,7 +657,11 @@ export function randomValidFrame(rng: Rng): Buffer {
       return encodeResponse(n, id, randomResponse(rng, n));
     }
     case 2:
-      return encodeError(rng.int(256), id, new DfsError(rng.pick(Object.keys(ERROR_CODES) as ErrorCode[]), rng.str(40)));
+      return encodeError(
+        rng.int(256),
+        id,
+        new DfsError(rng.pick(Object.keys(ERROR_CODES) as ErrorCode[]), rng.str(40)),
+      );
     case 3:
       return rng.bool()
         ? encodeDataRequest('writeBlock', id, randomWriteBlockRequest(rng))
@@ -559,7 +675,17 @@ export function randomValidFrame(rng: Rng): Buffer {
       const chunkBytes = rng.range(1, 64);
       const payload = rng.bytes(rng.int(200));
       const sums = packetChecksums(payload, chunkBytes);
-      const head = encodePacketHeader(id, { blockId: rng.u64(), offsetInBlock: rng.u64(), seqno: rng.u64(), last: rng.bool(), payloadBytes: payload.length }, sums);
+      const head = encodePacketHeader(
+        id,
+        {
+          blockId: rng.u64(),
+          offsetInBlock: rng.u64(),
+          seqno: rng.u64(),
+          last: rng.bool(),
+          payloadBytes: payload.length,
+        },
+        sums,
+      );
       return Buffer.concat([head, payload]);
     }
     default:

@@ -78,12 +78,26 @@ const replyOptions = { bodyBytesMax: RPC_BODY_BYTES_MAX, isKnownOpcode: isNameno
 const dataOptions = { bodyBytesMax: DATA_BODY_BYTES_MAX, isKnownOpcode: isDataOpcode };
 
 const dirStatus: FileStatus = {
-  path: 'logs', type: 1, length: 0, replication: 0, blockBytes: 0, mtimeMs: 1767225600000,
-  blockCount: 0, underConstruction: false, childCount: 7,
+  path: 'logs',
+  type: 1,
+  length: 0,
+  replication: 0,
+  blockBytes: 0,
+  mtimeMs: 1767225600000,
+  blockCount: 0,
+  underConstruction: false,
+  childCount: 7,
 };
 const fileStatus: FileStatus = {
-  path: '/données/日本/😀.bin', type: 2, length: MAX, replication: 65535, blockBytes: 134217728,
-  mtimeMs: 0, blockCount: 0xffffffff, underConstruction: true, childCount: 0,
+  path: '/données/日本/😀.bin',
+  type: 2,
+  length: MAX,
+  replication: 65535,
+  blockBytes: 134217728,
+  mtimeMs: 0,
+  blockCount: 0xffffffff,
+  underConstruction: true,
+  childCount: 0,
 };
 const block = { blockId: MAX, genStamp: 0x1_0000_0000, numBytes: 0xffffffff };
 const dn = { nodeId: 'dn-1', host: '::1', port: 65535 };
@@ -92,18 +106,36 @@ const zeroBlock = { blockId: 0, genStamp: 0, numBytes: 0 };
 const storage = { capacityBytes: MAX, usedBytes: 0, remainingBytes: 0x1_0000_0000 };
 /** The smallest datanodeReport entry: 59 bytes (empty id and host). */
 const tinyReportEntry = {
-  nodeId: '', host: '', port: 0, state: 1, capacityBytes: 0, usedBytes: 0, remainingBytes: 0,
-  blockCount: 0, activeTransfers: 0, lastHeartbeatAgoMs: 0, lastBlockReportMs: 0, lastBlockReportBlocks: 0,
+  nodeId: '',
+  host: '',
+  port: 0,
+  state: 1,
+  capacityBytes: 0,
+  usedBytes: 0,
+  remainingBytes: 0,
+  blockCount: 0,
+  activeTransfers: 0,
+  lastHeartbeatAgoMs: 0,
+  lastBlockReportMs: 0,
+  lastBlockReportBlocks: 0,
 };
 
 /** Hand-picked examples: at least one request and one response per RPC, with edge values. */
 const requests: { [K in RpcName]: RpcRequest<K>[] } = {
-  mkdir: [{ path: '/a', parents: false }, { path: '/', parents: true }],
-  list: [{ path: '/', startAfter: '', limit: 0 }, { path: '/x', startAfter: 'é', limit: 0xffffffff }],
+  mkdir: [
+    { path: '/a', parents: false },
+    { path: '/', parents: true },
+  ],
+  list: [
+    { path: '/', startAfter: '', limit: 0 },
+    { path: '/x', startAfter: 'é', limit: 0xffffffff },
+  ],
   stat: [{ path: '' }, { path: '/' + 'n'.repeat(255) }, { path: 'x'.repeat(65535) }],
   delete: [{ path: '/a', recursive: true }],
   rename: [{ src: '/a', dst: '/données' }],
-  create: [{ path: '/f', clientName: 'c', overwrite: true, createParent: false, replication: 0, blockBytes: MAX }],
+  create: [
+    { path: '/f', clientName: 'c', overwrite: true, createParent: false, replication: 0, blockBytes: MAX },
+  ],
   addBlock: [
     { path: '/f', clientName: 'c', previous: null, excludeNodes: [] },
     { path: '/f', clientName: 'c', previous: block, excludeNodes: ['', 'dn-2', '日本'] },
@@ -118,14 +150,35 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
   serverInfo: [{}],
   reportBadBlocks: [
     { replicas: [] },
-    { replicas: [{ block, nodeId: 'dn-1' }, { block: zeroBlock, nodeId: '日本' }] },
+    {
+      replicas: [
+        { block, nodeId: 'dn-1' },
+        { block: zeroBlock, nodeId: '日本' },
+      ],
+    },
     // Smallest items (26 bytes: a block and an empty node id); the list-count check must allow them.
-    { replicas: [{ block: zeroBlock, nodeId: '' }, { block: zeroBlock, nodeId: '' }] },
+    {
+      replicas: [
+        { block: zeroBlock, nodeId: '' },
+        { block: zeroBlock, nodeId: '' },
+      ],
+    },
   ],
-  bumpGenStamp: [{ path: '/f', clientName: 'c', blockId: MAX }, { path: '', clientName: '', blockId: 0 }],
+  bumpGenStamp: [
+    { path: '/f', clientName: 'c', blockId: MAX },
+    { path: '', clientName: '', blockId: 0 },
+  ],
   datanodeReport: [{}],
-  safeMode: [{ action: SafeModeAction.GET }, { action: SafeModeAction.ENTER }, { action: SafeModeAction.LEAVE }, { action: 255 }],
-  setReplication: [{ path: '/f', replication: 0 }, { path: '/données', replication: 65535 }],
+  safeMode: [
+    { action: SafeModeAction.GET },
+    { action: SafeModeAction.ENTER },
+    { action: SafeModeAction.LEAVE },
+    { action: 255 },
+  ],
+  setReplication: [
+    { path: '/f', replication: 0 },
+    { path: '/données', replication: 65535 },
+  ],
   decommission: [
     { node: 'dn-1', action: DecommissionAction.DECOMMISSION },
     { node: '127.0.0.1:9866', action: DecommissionAction.RECOMMISSION },
@@ -152,7 +205,10 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
   ],
   blockReport: [
     { nodeId: 'dn-1', blocks: [] },
-    { nodeId: 'DN-5f0c', blocks: [block, zeroBlock, { blockId: 1073741825, genStamp: 1001, numBytes: 134217728 }] },
+    {
+      nodeId: 'DN-5f0c',
+      blocks: [block, zeroBlock, { blockId: 1073741825, genStamp: 1001, numBytes: 134217728 }],
+    },
   ],
 };
 
@@ -162,7 +218,14 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
     { entries: [], hasMore: false },
     { entries: [dirStatus, fileStatus], hasMore: true },
     // Empty names are the smallest FileStatus (38 bytes); the list-count check must allow them.
-    { entries: [{ ...dirStatus, path: '' }, { ...dirStatus, path: '' }, { ...dirStatus, path: '' }], hasMore: false },
+    {
+      entries: [
+        { ...dirStatus, path: '' },
+        { ...dirStatus, path: '' },
+        { ...dirStatus, path: '' },
+      ],
+      hasMore: false,
+    },
   ],
   stat: [dirStatus, fileStatus],
   delete: [{}],
@@ -177,9 +240,26 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   renewLease: [{}],
   getBlockLocations: [
     { fileLength: 0, underConstruction: false, blocks: [] },
-    { fileLength: MAX, underConstruction: true, blocks: [{ block, offset: 0, locations: [dn] }, { block, offset: 5, locations: [] }] },
+    {
+      fileLength: MAX,
+      underConstruction: true,
+      blocks: [
+        { block, offset: 0, locations: [dn] },
+        { block, offset: 5, locations: [] },
+      ],
+    },
   ],
-  serverInfo: [{ clusterId: 'CID-1', version: '0.1.0', safeMode: true, lastTxid: MAX, fileCount: 0, directoryCount: 1, blockCount: 2 }],
+  serverInfo: [
+    {
+      clusterId: 'CID-1',
+      version: '0.1.0',
+      safeMode: true,
+      lastTxid: MAX,
+      fileCount: 0,
+      directoryCount: 1,
+      blockCount: 2,
+    },
+  ],
   reportBadBlocks: [{}],
   bumpGenStamp: [{ genStamp: 0 }, { genStamp: MAX }],
   datanodeReport: [
@@ -187,12 +267,28 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
     {
       nodes: [
         {
-          nodeId: 'dn-1', host: '10.0.0.1', port: 9866, state: 1, ...storage, blockCount: 0xffffffff, activeTransfers: 3, lastHeartbeatAgoMs: 1500,
-          lastBlockReportMs: 1767225600000, lastBlockReportBlocks: 0xffffffff,
+          nodeId: 'dn-1',
+          host: '10.0.0.1',
+          port: 9866,
+          state: 1,
+          ...storage,
+          blockCount: 0xffffffff,
+          activeTransfers: 3,
+          lastHeartbeatAgoMs: 1500,
+          lastBlockReportMs: 1767225600000,
+          lastBlockReportBlocks: 0xffffffff,
         },
         {
-          nodeId: 'dn-2', host: 'données', port: 1, state: 2, ...storage, blockCount: 0, activeTransfers: 0, lastHeartbeatAgoMs: MAX,
-          lastBlockReportMs: MAX, lastBlockReportBlocks: 0,
+          nodeId: 'dn-2',
+          host: 'données',
+          port: 1,
+          state: 2,
+          ...storage,
+          blockCount: 0,
+          activeTransfers: 0,
+          lastHeartbeatAgoMs: MAX,
+          lastBlockReportMs: MAX,
+          lastBlockReportBlocks: 0,
         },
         { ...tinyReportEntry, state: 3 },
         { ...tinyReportEntry, state: 4 },
@@ -204,23 +300,54 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   safeMode: [
     { on: false, manual: false, reportedBlocks: 0, totalBlocks: 0, status: 'safe mode is off' },
     { on: true, manual: true, reportedBlocks: MAX, totalBlocks: MAX, status: '' },
-    { on: true, manual: false, reportedBlocks: 3, totalBlocks: 4, status: 'safe mode is on: 3 of 4 blocks reported — é' },
+    {
+      on: true,
+      manual: false,
+      reportedBlocks: 3,
+      totalBlocks: 4,
+      status: 'safe mode is on: 3 of 4 blocks reported — é',
+    },
   ],
   setReplication: [{}],
   decommission: [{}],
-  triggerBlockReport: [{ nodeId: 'DN-5f0c', lastBlockReportMs: 0 }, { nodeId: '', lastBlockReportMs: MAX }],
+  triggerBlockReport: [
+    { nodeId: 'DN-5f0c', lastBlockReportMs: 0 },
+    { nodeId: '', lastBlockReportMs: MAX },
+  ],
   replicationStats: [
-    { underReplicated: 0, corrupt: 0, missing: 0, pendingCopies: 0, corruptBlockIds: [], missingBlockIds: [] },
-    { underReplicated: MAX, corrupt: 2, missing: 1, pendingCopies: 0xffffffff, corruptBlockIds: [1, MAX], missingBlockIds: [0] },
+    {
+      underReplicated: 0,
+      corrupt: 0,
+      missing: 0,
+      pendingCopies: 0,
+      corruptBlockIds: [],
+      missingBlockIds: [],
+    },
+    {
+      underReplicated: MAX,
+      corrupt: 2,
+      missing: 1,
+      pendingCopies: 0xffffffff,
+      corruptBlockIds: [1, MAX],
+      missingBlockIds: [0],
+    },
   ],
   blockHealth: [
     { fileLength: 0, replication: 3, underConstruction: false, blocks: [], hasMore: false },
     {
-      fileLength: MAX, replication: 65535, underConstruction: true, hasMore: true,
+      fileLength: MAX,
+      replication: 65535,
+      underConstruction: true,
+      hasMore: true,
       blocks: [
         {
-          block, offset: 0, health: BlockHealthState.UNDER_REPLICATED,
-          replicas: [{ node: dn, state: ReplicaState.LIVE }, { node: { nodeId: 'dn-2', host: 'données', port: 1 }, state: ReplicaState.CORRUPT }],
+          block,
+          offset: 0,
+          health: BlockHealthState.UNDER_REPLICATED,
+          replicas: [
+            { node: dn, state: ReplicaState.LIVE },
+            { node: { nodeId: 'dn-2', host: 'données', port: 1 }, state: ReplicaState.CORRUPT },
+          ],
         },
         { block: zeroBlock, offset: MAX, health: BlockHealthState.MISSING, replicas: [] },
         // Values the codec carries unjudged.
@@ -229,10 +356,21 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
     },
     // Smallest blocks (37 bytes) and replicas (7 bytes); the list-count checks must allow them.
     {
-      fileLength: 0, replication: 0, underConstruction: false, hasMore: false,
+      fileLength: 0,
+      replication: 0,
+      underConstruction: false,
+      hasMore: false,
       blocks: [
         { block: zeroBlock, offset: 0, health: 0, replicas: [] },
-        { block: zeroBlock, offset: 0, health: 0, replicas: [{ node: noNode, state: 0 }, { node: noNode, state: 0 }] },
+        {
+          block: zeroBlock,
+          offset: 0,
+          health: 0,
+          replicas: [
+            { node: noNode, state: 0 },
+            { node: noNode, state: 0 },
+          ],
+        },
       ],
     },
   ],
@@ -250,7 +388,12 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
       ],
     },
     // Smallest commands (9 bytes: type and two empty lists); the list-count check must allow them.
-    { commands: [{ type: 0, blocks: [], targets: [] }, { type: 0, blocks: [], targets: [] }] },
+    {
+      commands: [
+        { type: 0, blocks: [], targets: [] },
+        { type: 0, blocks: [], targets: [] },
+      ],
+    },
   ],
   blockReceived: [{}],
   blockReport: [{}],
@@ -293,8 +436,12 @@ describe('round trip: handshake', () => {
 
   it('checkHelloReply accepts OK and turns the other statuses into typed errors', () => {
     expect(() => checkHelloReply({ version: PROTOCOL_VERSION, status: HandshakeStatus.OK })).not.toThrow();
-    expect(dfsErrorOf(() => checkHelloReply({ version: 2, status: HandshakeStatus.VERSION_MISMATCH })).code).toBe('VERSION_MISMATCH');
-    expect(dfsErrorOf(() => checkHelloReply({ version: 1, status: HandshakeStatus.ROLE_REFUSED })).code).toBe('ACCESS_DENIED');
+    expect(
+      dfsErrorOf(() => checkHelloReply({ version: 2, status: HandshakeStatus.VERSION_MISMATCH })).code,
+    ).toBe('VERSION_MISMATCH');
+    expect(dfsErrorOf(() => checkHelloReply({ version: 1, status: HandshakeStatus.ROLE_REFUSED })).code).toBe(
+      'ACCESS_DENIED',
+    );
     expect(dfsErrorOf(() => checkHelloReply({ version: 1, status: 99 })).code).toBe('PROTOCOL');
   });
 });
@@ -320,7 +467,9 @@ describe('round trip: NameNode RPCs', () => {
       expect(DATANODE_RPCS.has(n), n).toBe(op >= 0x20);
     }
     expect([...DATANODE_RPCS].sort()).toEqual(['blockReceived', 'blockReport', 'heartbeat', 'register']);
-    expect(['register', 'heartbeat', 'blockReceived', 'blockReport'].map((n) => rpcCodecs[n as RpcName].opcode)).toEqual([0x20, 0x21, 0x22, 0x23]);
+    expect(
+      ['register', 'heartbeat', 'blockReceived', 'blockReport'].map((n) => rpcCodecs[n as RpcName].opcode),
+    ).toEqual([0x20, 0x21, 0x22, 0x23]);
     // None of them mutates the namespace: they are never refused in safe mode.
     for (const n of DATANODE_RPCS) expect(rpcCodecs[n].mutates, n).toBe(false);
   });
@@ -330,7 +479,14 @@ describe('round trip: NameNode RPCs', () => {
     expect(SafeModeAction).toEqual({ GET: 0, ENTER: 1, LEAVE: 2 });
     expect(DecommissionAction).toEqual({ DECOMMISSION: 1, RECOMMISSION: 2 });
     expect(DatanodeReportState).toEqual({ LIVE: 1, DEAD: 2, DECOMMISSIONING: 3, DECOMMISSIONED: 4 });
-    expect(BlockHealthState).toEqual({ HEALTHY: 1, UNDER_REPLICATED: 2, OVER_REPLICATED: 3, CORRUPT: 4, MISSING: 5, UNDER_CONSTRUCTION: 6 });
+    expect(BlockHealthState).toEqual({
+      HEALTHY: 1,
+      UNDER_REPLICATED: 2,
+      OVER_REPLICATED: 3,
+      CORRUPT: 4,
+      MISSING: 5,
+      UNDER_CONSTRUCTION: 6,
+    });
     expect(ReplicaState).toEqual({ LIVE: 1, DECOMMISSIONING: 2, DECOMMISSIONED: 3, CORRUPT: 4, STALE: 5 });
   });
 
@@ -339,7 +495,9 @@ describe('round trip: NameNode RPCs', () => {
       requests[name].forEach((v, i) => roundTripRequest(name, i + 1, v as RpcRequest<typeof name>));
     });
     it(`${name} response`, () => {
-      responses[name].forEach((v, i) => roundTripResponse(name, 0xffffffff - i, v as RpcResponse<typeof name>));
+      responses[name].forEach((v, i) =>
+        roundTripResponse(name, 0xffffffff - i, v as RpcResponse<typeof name>),
+      );
     });
     it(`${name} random requests and responses`, () => {
       const rng = new Rng(0x5eed + rpcCodecs[name].opcode);
@@ -361,7 +519,10 @@ describe('round trip: errors', () => {
 
   for (const code of codes) {
     it(`ERROR frame with ${code}`, () => {
-      const frame = decodeOne(encodeError(0x03, 99, new DfsError(code, `something about ${code} — é`)), replyOptions);
+      const frame = decodeOne(
+        encodeError(0x03, 99, new DfsError(code, `something about ${code} — é`)),
+        replyOptions,
+      );
       expect(frame.kind).toBe(FrameKind.ERROR);
       expect(frame.opcode).toBe(0x03);
       expect(frame.requestId).toBe(99);
@@ -388,7 +549,13 @@ describe('round trip: errors', () => {
 
 describe('round trip: data transfer', () => {
   it('WRITE_BLOCK request and response', () => {
-    const req = { block, clientName: 'c1', stage: 2, chunkBytes: 65536, targets: [dn, { nodeId: 'b', host: 'h', port: 1 }] };
+    const req = {
+      block,
+      clientName: 'c1',
+      stage: 2,
+      chunkBytes: 65536,
+      targets: [dn, { nodeId: 'b', host: 'h', port: 1 }],
+    };
     const f = decodeOne(encodeDataRequest('writeBlock', 5, req), dataOptions);
     expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.WRITE_BLOCK, 5]);
     expect(decodeDataBody(dataCodecs.writeBlock.req, f, 'write')).toEqual(req);
@@ -413,26 +580,49 @@ describe('round trip: data transfer', () => {
     const rng = new Rng(0xda7a);
     for (let i = 0; i < 300; i++) {
       const w = randomWriteBlockRequest(rng);
-      expect(decodeDataBody(dataCodecs.writeBlock.req, decodeOne(encodeDataRequest('writeBlock', 1, w)), 'w')).toEqual(w);
+      expect(
+        decodeDataBody(dataCodecs.writeBlock.req, decodeOne(encodeDataRequest('writeBlock', 1, w)), 'w'),
+      ).toEqual(w);
       const wr = randomWriteBlockResponse(rng);
-      expect(decodeDataBody(dataCodecs.writeBlock.res, decodeOne(encodeDataResponse('writeBlock', 1, wr)), 'w')).toEqual(wr);
+      expect(
+        decodeDataBody(dataCodecs.writeBlock.res, decodeOne(encodeDataResponse('writeBlock', 1, wr)), 'w'),
+      ).toEqual(wr);
       const r = randomReadBlockRequest(rng);
-      expect(decodeDataBody(dataCodecs.readBlock.req, decodeOne(encodeDataRequest('readBlock', 1, r)), 'r')).toEqual(r);
+      expect(
+        decodeDataBody(dataCodecs.readBlock.req, decodeOne(encodeDataRequest('readBlock', 1, r)), 'r'),
+      ).toEqual(r);
       const rr = randomReadBlockResponse(rng);
-      expect(decodeDataBody(dataCodecs.readBlock.res, decodeOne(encodeDataResponse('readBlock', 1, rr)), 'r')).toEqual(rr);
+      expect(
+        decodeDataBody(dataCodecs.readBlock.res, decodeOne(encodeDataResponse('readBlock', 1, rr)), 'r'),
+      ).toEqual(rr);
     }
   });
 
   it('packets of many sizes and chunk sizes, header and payload written separately', async () => {
     const { h32Raw } = await xxhash();
     const rng = new Rng(0xbacc);
-    const cases: Array<[number, number]> = [[0, 1], [0, 512], [1, 1], [511, 512], [512, 512], [513, 512], [65536, 65536], [65537, 4096]];
+    const cases: Array<[number, number]> = [
+      [0, 1],
+      [0, 512],
+      [1, 1],
+      [511, 512],
+      [512, 512],
+      [513, 512],
+      [65536, 65536],
+      [65537, 4096],
+    ];
     for (let i = 0; i < 40; i++) cases.push([rng.int(3000), rng.range(1, 700)]);
     for (const [payloadBytes, chunkBytes] of cases) {
       const payload = rng.bytes(payloadBytes);
       const sums = packetChecksums(payload, chunkBytes, h32Raw);
       expect(sums.length).toBe(checksumCount(payloadBytes, chunkBytes) * 4);
-      const h = { blockId: MAX, offsetInBlock: 0x1_0000_0000, seqno: rng.u64(), last: rng.bool(), payloadBytes };
+      const h = {
+        blockId: MAX,
+        offsetInBlock: 0x1_0000_0000,
+        seqno: rng.u64(),
+        last: rng.bool(),
+        payloadBytes,
+      };
       const head = encodePacketHeader(77, h, sums);
       expect(head.length).toBe(12 + 32 + sums.length);
       // The wire sees [head, payload] (cork/writev); deliver them as two chunks like a socket might.
@@ -444,13 +634,21 @@ describe('round trip: data transfer', () => {
       const f = frames[0]!;
       expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.PACKET, 0, 77]);
       const p = decodePacket(f, chunkBytes);
-      expect({ blockId: p.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last, payloadBytes: p.payloadBytes }).toEqual(h);
+      expect({
+        blockId: p.blockId,
+        offsetInBlock: p.offsetInBlock,
+        seqno: p.seqno,
+        last: p.last,
+        payloadBytes: p.payloadBytes,
+      }).toEqual(h);
       expect(p.checksums.equals(sums)).toBe(true);
       const got = Buffer.concat(p.payload);
       expect(got.equals(payload)).toBe(true);
       // And the receiver's check: each chunk verifies against its checksum.
       for (let c = 0; c * chunkBytes < payloadBytes; c++) {
-        expect(h32Raw(got.subarray(c * chunkBytes, (c + 1) * chunkBytes), 0) >>> 0).toBe(p.checksums.readUInt32BE(c * 4));
+        expect(h32Raw(got.subarray(c * chunkBytes, (c + 1) * chunkBytes), 0) >>> 0).toBe(
+          p.checksums.readUInt32BE(c * 4),
+        );
       }
     }
   });
@@ -470,21 +668,32 @@ describe('round trip: data transfer', () => {
 describe('encoders refuse values the wire cannot carry', () => {
   it('u64 above 2^53-1, negative or fractional is INVALID_ARGUMENT', () => {
     for (const bad of [MAX + 1, 2 ** 64, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(dfsErrorOf(() => encodeRequest('abandonBlock', 1, { path: '/f', clientName: 'c', blockId: bad })).code).toBe('INVALID_ARGUMENT');
+      expect(
+        dfsErrorOf(() => encodeRequest('abandonBlock', 1, { path: '/f', clientName: 'c', blockId: bad }))
+          .code,
+      ).toBe('INVALID_ARGUMENT');
     }
   });
 
   it('packet headers and acks refuse a bad u64 the same way', () => {
     for (const bad of [MAX + 1, -1, 0.5]) {
       const h = { blockId: 1, offsetInBlock: 0, seqno: 0, last: false, payloadBytes: 0 };
-      expect(dfsErrorOf(() => encodePacketHeader(1, { ...h, blockId: bad }, Buffer.alloc(0))).code).toBe('INVALID_ARGUMENT');
-      expect(dfsErrorOf(() => encodePacketHeader(1, { ...h, offsetInBlock: bad }, Buffer.alloc(0))).code).toBe('INVALID_ARGUMENT');
-      expect(dfsErrorOf(() => encodePacketHeader(1, { ...h, seqno: bad }, Buffer.alloc(0))).code).toBe('INVALID_ARGUMENT');
+      expect(dfsErrorOf(() => encodePacketHeader(1, { ...h, blockId: bad }, Buffer.alloc(0))).code).toBe(
+        'INVALID_ARGUMENT',
+      );
+      expect(
+        dfsErrorOf(() => encodePacketHeader(1, { ...h, offsetInBlock: bad }, Buffer.alloc(0))).code,
+      ).toBe('INVALID_ARGUMENT');
+      expect(dfsErrorOf(() => encodePacketHeader(1, { ...h, seqno: bad }, Buffer.alloc(0))).code).toBe(
+        'INVALID_ARGUMENT',
+      );
       expect(dfsErrorOf(() => encodeAck(1, { seqno: bad, statuses: [0] })).code).toBe('INVALID_ARGUMENT');
     }
   });
 
   it('a string over 65535 bytes is INVALID_ARGUMENT', () => {
-    expect(dfsErrorOf(() => encodeRequest('stat', 1, { path: 'é'.repeat(32768) })).code).toBe('INVALID_ARGUMENT');
+    expect(dfsErrorOf(() => encodeRequest('stat', 1, { path: 'é'.repeat(32768) })).code).toBe(
+      'INVALID_ARGUMENT',
+    );
   });
 });

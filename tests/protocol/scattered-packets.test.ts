@@ -10,19 +10,39 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bodyPieces, decodePacket, encodePacketHeader, FrameDecoder, FrameKind, PACKET_FRAMES, type Frame } from '../../protocol/index.js';
-import { computeChecksums, firstBadChunk, firstBadChunkInPieces, initChecksum } from '../../src/common/checksum.js';
+import {
+  bodyPieces,
+  decodePacket,
+  encodePacketHeader,
+  FrameDecoder,
+  FrameKind,
+  PACKET_FRAMES,
+  type Frame,
+} from '../../protocol/index.js';
+import {
+  computeChecksums,
+  firstBadChunk,
+  firstBadChunkInPieces,
+  initChecksum,
+} from '../../src/common/checksum.js';
 import { writePieces } from '../../src/common/fs-util.js';
 
 const CHUNK = 512;
 
 function packetBytes(payload: Buffer, seqno = 3): Buffer {
-  const header = encodePacketHeader(9, { blockId: 42, offsetInBlock: 4096, seqno, last: false, payloadBytes: payload.length }, computeChecksums(payload, CHUNK));
+  const header = encodePacketHeader(
+    9,
+    { blockId: 42, offsetInBlock: 4096, seqno, last: false, payloadBytes: payload.length },
+    computeChecksums(payload, CHUNK),
+  );
   return Buffer.concat([header, payload]);
 }
 
 function decodeIn(pieces: Buffer[], scatter: boolean): Frame[] {
-  const decoder = new FrameDecoder({ bodyBytesMax: 1 << 20, scatterKinds: scatter ? PACKET_FRAMES : undefined });
+  const decoder = new FrameDecoder({
+    bodyBytesMax: 1 << 20,
+    scatterKinds: scatter ? PACKET_FRAMES : undefined,
+  });
   const frames: Frame[] = [];
   for (const p of pieces) decoder.push(p, (f) => frames.push(f));
   return frames;
@@ -44,11 +64,18 @@ describe('scattered PACKET bodies', () => {
       expect(f.kind).toBe(FrameKind.PACKET);
       const pieces = bodyPieces(f);
       // No copy: every piece is a view of one of the two reads.
-      for (const p of pieces) expect(p.buffer === a.buffer || p.buffer === b.buffer, `split at ${at}`).toBe(true);
+      for (const p of pieces)
+        expect(p.buffer === a.buffer || p.buffer === b.buffer, `split at ${at}`).toBe(true);
       const p = decodePacket(f, CHUNK);
-      expect({ blockId: p.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, payloadBytes: p.payloadBytes }).toEqual({ blockId: 42, offsetInBlock: 4096, seqno: 3, payloadBytes: payload.length });
+      expect({
+        blockId: p.blockId,
+        offsetInBlock: p.offsetInBlock,
+        seqno: p.seqno,
+        payloadBytes: p.payloadBytes,
+      }).toEqual({ blockId: 42, offsetInBlock: 4096, seqno: 3, payloadBytes: payload.length });
       expect(Buffer.concat(p.payload).equals(payload), `split at ${at}`).toBe(true);
-      for (const piece of p.payload) expect(piece.buffer === a.buffer || piece.buffer === b.buffer).toBe(true);
+      for (const piece of p.payload)
+        expect(piece.buffer === a.buffer || piece.buffer === b.buffer).toBe(true);
       expect(firstBadChunkInPieces(p.payload, p.checksums, CHUNK), `split at ${at}`).toBe(-1);
     }
   });
@@ -108,7 +135,12 @@ describe('writePieces', () => {
     try {
       const file = path.join(dir, 'data');
       const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31) & 0xff));
-      const pieces = [data.subarray(0, 10), data.subarray(10, 70_000), data.subarray(70_000, 70_001), data.subarray(70_001)];
+      const pieces = [
+        data.subarray(0, 10),
+        data.subarray(10, 70_000),
+        data.subarray(70_000, 70_001),
+        data.subarray(70_001),
+      ];
       const fd = fs.openSync(file, 'w');
       try {
         fs.writeSync(fd, Buffer.from('head'), 0, 4, 0);

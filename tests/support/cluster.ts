@@ -11,7 +11,9 @@ export function tempDir(prefix = 'dfs-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function startCluster(options: Partial<LocalClusterOptions> = {}): Promise<{ cluster: LocalCluster; cleanup: () => Promise<void> }> {
+export async function startCluster(
+  options: Partial<LocalClusterOptions> = {},
+): Promise<{ cluster: LocalCluster; cleanup: () => Promise<void> }> {
   const baseDir = options.baseDir ?? tempDir();
   const cluster = new LocalCluster({ baseDir, namenodePort: 0, logLevel: 'warn', ...options });
   const cleanup = async (): Promise<void> => {

@@ -42,17 +42,28 @@ export interface PutHooks {
 }
 
 /** Writes `data` to `remote` through `client.create`, in pieces of `hooks.pieceBytes`. */
-export async function putBuffer(client: DfsClient, remote: string, data: Buffer, options: OutputStreamOptions = {}, hooks: PutHooks = {}): Promise<void> {
+export async function putBuffer(
+  client: DfsClient,
+  remote: string,
+  data: Buffer,
+  options: OutputStreamOptions = {},
+  hooks: PutHooks = {},
+): Promise<void> {
   const pieceBytes = hooks.pieceBytes ?? 100_003;
   const pieces: Buffer[] = [];
-  for (let off = 0; off < data.length; off += pieceBytes) pieces.push(data.subarray(off, Math.min(data.length, off + pieceBytes)));
+  for (let off = 0; off < data.length; off += pieceBytes)
+    pieces.push(data.subarray(off, Math.min(data.length, off + pieceBytes)));
   const stream = client.create(remote, options);
   hooks.onStream?.(stream);
   await pipeline(Readable.from(pieces, { objectMode: false }), stream);
 }
 
 /** Reads `remote` (or a range of it) into one buffer. */
-export async function getBuffer(client: DfsClient, remote: string, options: InputStreamOptions = {}): Promise<Buffer> {
+export async function getBuffer(
+  client: DfsClient,
+  remote: string,
+  options: InputStreamOptions = {},
+): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const b of client.open(remote, options)) parts.push(Buffer.from(b as Buffer));
   return Buffer.concat(parts);
@@ -72,7 +83,12 @@ export function nodeIndexById(cluster: LocalCluster): Map<string, number> {
   return m;
 }
 
-export function replicaDir(cluster: LocalCluster, index: number, state: 'rbw' | 'finalized', blockId: number): string {
+export function replicaDir(
+  cluster: LocalCluster,
+  index: number,
+  state: 'rbw' | 'finalized',
+  blockId: number,
+): string {
   return path.join(cluster.dataDir(index), 'current', state, `blk_${blockId}`);
 }
 
@@ -89,7 +105,11 @@ export function nodesWithFinalized(cluster: LocalCluster, blockId: number): numb
 export function finalizedBlockIds(cluster: LocalCluster, index: number): number[] {
   const dir = path.join(cluster.dataDir(index), 'current', 'finalized');
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).map((n) => /^blk_(\d+)$/.exec(n)).filter((m) => m !== null).map((m) => Number(m[1]));
+  return fs
+    .readdirSync(dir)
+    .map((n) => /^blk_(\d+)$/.exec(n))
+    .filter((m) => m !== null)
+    .map((m) => Number(m[1]));
 }
 
 export async function sleep(ms: number): Promise<void> {
@@ -97,7 +117,12 @@ export async function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `probe` until it returns a non-undefined value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -124,18 +149,31 @@ export async function within<T>(ms: number, what: string, p: Promise<T>): Promis
 
 /** Waits until `count` DataNodes have registered and are live (before the first addBlock). */
 export async function waitForDatanodes(client: DfsClient, count: number, timeoutMs = 15_000): Promise<void> {
-  await waitFor(`${count} live DataNodes`, async () => {
-    const nodes = await client.datanodeReport();
-    return nodes.filter((n) => n.state === 1).length >= count ? true : undefined;
-  }, timeoutMs);
+  await waitFor(
+    `${count} live DataNodes`,
+    async () => {
+      const nodes = await client.datanodeReport();
+      return nodes.filter((n) => n.state === 1).length >= count ? true : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** The blocks of `remote` once each has `replicas` reported locations (reports are asynchronous). */
-export async function waitForLocations(client: DfsClient, remote: string, replicas: number, timeoutMs = 10_000): Promise<LocatedBlock[]> {
-  return waitFor(`${remote} to have ${replicas} reported replicas per block`, async () => {
-    const located = await client.getBlockLocations(remote, 0, 0);
-    return located.blocks.every((b) => b.locations.length >= replicas) ? located.blocks : undefined;
-  }, timeoutMs);
+export async function waitForLocations(
+  client: DfsClient,
+  remote: string,
+  replicas: number,
+  timeoutMs = 10_000,
+): Promise<LocatedBlock[]> {
+  return waitFor(
+    `${remote} to have ${replicas} reported replicas per block`,
+    async () => {
+      const located = await client.getBlockLocations(remote, 0, 0);
+      return located.blocks.every((b) => b.locations.length >= replicas) ? located.blocks : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /**
@@ -148,7 +186,10 @@ export async function waitForLocations(client: DfsClient, remote: string, replic
  * reported, so the placement check is retried for up to a few seconds before it fails.
  */
 export async function expectReplicasOnDisk(
-  cluster: LocalCluster, client: DfsClient, remote: string, data: Buffer,
+  cluster: LocalCluster,
+  client: DfsClient,
+  remote: string,
+  data: Buffer,
   replicas: number | ((blockIndex: number) => number | readonly number[]),
   options: { deadNodes?: readonly number[] } = {},
 ): Promise<LocatedBlock[]> {
@@ -162,7 +203,9 @@ export async function expectReplicasOnDisk(
   for (;;) {
     const blocks = await waitFor(`${remote} to have its reported replicas`, async () => {
       const located = await client.getBlockLocations(remote, 0, 0);
-      return located.blocks.every((b, i) => b.locations.length >= Math.min(...allowed(i))) ? located.blocks : undefined;
+      return located.blocks.every((b, i) => b.locations.length >= Math.min(...allowed(i)))
+        ? located.blocks
+        : undefined;
     });
     const placed: Array<{ lb: LocatedBlock; onDisk: number[] }> = [];
     let mismatch: string | null = null;
@@ -175,9 +218,15 @@ export async function expectReplicasOnDisk(
       });
       // A killed node may keep a stale finalized copy of a block recovered without it: only
       // what the NameNode names counts there.
-      const onDisk = nodesWithFinalized(cluster, lb.block.blockId).filter((i) => !(options.deadNodes ?? []).includes(i) || named.includes(i));
+      const onDisk = nodesWithFinalized(cluster, lb.block.blockId).filter(
+        (i) => !(options.deadNodes ?? []).includes(i) || named.includes(i),
+      );
       const want = allowed(bi);
-      if (!want.includes(named.length) || onDisk.length !== named.length || [...named].sort().join() !== [...onDisk].sort().join()) {
+      if (
+        !want.includes(named.length) ||
+        onDisk.length !== named.length ||
+        [...named].sort().join() !== [...onDisk].sort().join()
+      ) {
         mismatch ??= `${where}: NameNode names nodes [${named.join(',')}], finalized on disk at [${onDisk.join(',')}], want ${want.join(' or ')}`;
       }
       placed.push({ lb, onDisk });
@@ -193,7 +242,12 @@ export async function expectReplicasOnDisk(
 }
 
 /** Each finalized copy's data and meta files against the block's slice of `data`. */
-function checkReplicaContents(cluster: LocalCluster, remote: string, data: Buffer, placed: ReadonlyArray<{ lb: LocatedBlock; onDisk: number[] }>): void {
+function checkReplicaContents(
+  cluster: LocalCluster,
+  remote: string,
+  data: Buffer,
+  placed: ReadonlyArray<{ lb: LocatedBlock; onDisk: number[] }>,
+): void {
   let offset = 0;
   for (const { lb, onDisk } of placed) {
     const where = `${remote} block ${lb.block.blockId} (offset ${lb.offset})`;
@@ -202,15 +256,20 @@ function checkReplicaContents(cluster: LocalCluster, remote: string, data: Buffe
     for (const i of onDisk) {
       const dir = replicaDir(cluster, i, 'finalized', lb.block.blockId);
       const stored = fs.readFileSync(path.join(dir, 'data'));
-      if (!stored.equals(slice)) throw new Error(`${where}: data on node ${i} differs (${stored.length} bytes, want ${slice.length})`);
+      if (!stored.equals(slice))
+        throw new Error(`${where}: data on node ${i} differs (${stored.length} bytes, want ${slice.length})`);
       const meta = fs.readFileSync(path.join(dir, 'meta'));
       const chunkBytes = meta.readUInt32BE(8);
       const genStamp = meta.readUInt32BE(16) * 0x1_0000_0000 + meta.readUInt32BE(20);
-      if (meta.toString('latin1', 0, 4) !== 'DFSM') throw new Error(`${where}: meta on node ${i} has a bad magic`);
-      if (genStamp !== lb.block.genStamp) throw new Error(`${where}: meta on node ${i} has gen ${genStamp}, block has ${lb.block.genStamp}`);
+      if (meta.toString('latin1', 0, 4) !== 'DFSM')
+        throw new Error(`${where}: meta on node ${i} has a bad magic`);
+      if (genStamp !== lb.block.genStamp)
+        throw new Error(`${where}: meta on node ${i} has gen ${genStamp}, block has ${lb.block.genStamp}`);
       const sums = meta.subarray(META_HEADER_BYTES);
-      if (!sums.equals(computeChecksums(slice, chunkBytes))) throw new Error(`${where}: checksums on node ${i} do not match the data`);
-      if (fs.existsSync(replicaDir(cluster, i, 'rbw', lb.block.blockId))) throw new Error(`${where}: node ${i} still has an rbw copy`);
+      if (!sums.equals(computeChecksums(slice, chunkBytes)))
+        throw new Error(`${where}: checksums on node ${i} do not match the data`);
+      if (fs.existsSync(replicaDir(cluster, i, 'rbw', lb.block.blockId)))
+        throw new Error(`${where}: node ${i} still has an rbw copy`);
     }
     offset += lb.block.numBytes;
   }
@@ -226,7 +285,11 @@ function checkReplicaContents(cluster: LocalCluster, remote: string, data: Buffe
  */
 export function steerPlacement(
   client: DfsClient,
-  steer: (locations: DatanodeInfo[], excludeNodes: string[], call: number) => DatanodeInfo[] | Promise<DatanodeInfo[]>,
+  steer: (
+    locations: DatanodeInfo[],
+    excludeNodes: string[],
+    call: number,
+  ) => DatanodeInfo[] | Promise<DatanodeInfo[]>,
 ): () => void {
   const original = client.addBlock.bind(client);
   let call = 0;
@@ -245,7 +308,12 @@ export function datanodeInfo(cluster: LocalCluster, index: number): DatanodeInfo
 }
 
 /** Puts `node` at `position` of the pipeline (unless the client excluded it), keeping its length. */
-export function withNodeAt(locations: DatanodeInfo[], node: DatanodeInfo, position: number, excludeNodes: string[]): DatanodeInfo[] {
+export function withNodeAt(
+  locations: DatanodeInfo[],
+  node: DatanodeInfo,
+  position: number,
+  excludeNodes: string[],
+): DatanodeInfo[] {
   if (excludeNodes.includes(node.nodeId)) return locations;
   const rest = locations.filter((l) => l.nodeId !== node.nodeId);
   const length = Math.max(locations.length, position + 1);
@@ -255,6 +323,11 @@ export function withNodeAt(locations: DatanodeInfo[], node: DatanodeInfo, positi
 }
 
 /** Log records of a daemon whose fields include every key/value of `match`. */
-export function logsMatching(d: DaemonProcess, match: Record<string, unknown>): Array<Record<string, unknown>> {
-  return d.logs.filter((rec: Record<string, unknown>) => Object.entries(match).every(([k, v]) => rec[k] === v));
+export function logsMatching(
+  d: DaemonProcess,
+  match: Record<string, unknown>,
+): Array<Record<string, unknown>> {
+  return d.logs.filter((rec: Record<string, unknown>) =>
+    Object.entries(match).every(([k, v]) => rec[k] === v),
+  );
 }

@@ -23,14 +23,23 @@ export interface RunOutcome {
  * Runs `dfs --namenode <namenode> ...args` (no --namenode when `namenode` is null) with
  * DFS_NAMENODE unset; killed after `timeoutMs`, which fails the call.
  */
-export function runDfs(namenode: string | null, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<DfsRun> {
+export function runDfs(
+  namenode: string | null,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<DfsRun> {
   const argv = namenode === null ? args : ['--namenode', namenode, ...args];
   const env = { ...process.env, TZ: 'UTC', DFS_NAMENODE: undefined, ...options.env };
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [DFS_BIN, ...argv], { env, timeout: options.timeoutMs ?? 15_000, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err !== null && typeof err.code !== 'number') return reject(err); // killed by the timeout, spawn failure
-      resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [DFS_BIN, ...argv],
+      { env, timeout: options.timeoutMs ?? 15_000, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err !== null && typeof err.code !== 'number') return reject(err); // killed by the timeout, spawn failure
+        resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
+      },
+    );
   });
 }
 

@@ -17,8 +17,17 @@ export class FakeDatanode {
     readonly nodeId: string,
   ) {}
 
-  static async register(namenode: { host: string; port: number }, clusterId: string, nodeId = 'fake-dn-1'): Promise<FakeDatanode> {
-    const rpc = new RpcConnection({ host: namenode.host, port: namenode.port, role: Role.DATANODE, requestTimeoutMs: 10_000 });
+  static async register(
+    namenode: { host: string; port: number },
+    clusterId: string,
+    nodeId = 'fake-dn-1',
+  ): Promise<FakeDatanode> {
+    const rpc = new RpcConnection({
+      host: namenode.host,
+      port: namenode.port,
+      role: Role.DATANODE,
+      requestTimeoutMs: 10_000,
+    });
     await rpc.call('register', standInRegistration(clusterId, nodeId, 1));
     return new FakeDatanode(rpc, nodeId);
   }

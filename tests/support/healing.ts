@@ -15,7 +15,15 @@ import type { LocalCluster, LocalClusterOptions } from '../../dist/src/local/loc
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { LocatedBlock } from '../../protocol/types.js';
 import { startCluster } from './cluster.js';
-import { getBuffer, nodeIndexById, putBuffer, replicaDir, testBytes, waitFor, waitForDatanodes } from './data-path.js';
+import {
+  getBuffer,
+  nodeIndexById,
+  putBuffer,
+  replicaDir,
+  testBytes,
+  waitFor,
+  waitForDatanodes,
+} from './data-path.js';
 
 export const KiB = 1024;
 export const BLOCK_BYTES = 256 * KiB;
@@ -45,7 +53,10 @@ export interface HealingCluster {
 /** Starts a NameNode and `datanodes` DataNodes with the fast timings, and waits until all are live. */
 export async function startHealingCluster(
   datanodes: number,
-  extra: { namenodeEnv?: NodeJS.ProcessEnv; datanodeEnv?: NodeJS.ProcessEnv } & Partial<LocalClusterOptions> = {},
+  extra: {
+    namenodeEnv?: NodeJS.ProcessEnv;
+    datanodeEnv?: NodeJS.ProcessEnv;
+  } & Partial<LocalClusterOptions> = {},
 ): Promise<HealingCluster> {
   const { namenodeEnv, datanodeEnv, ...rest } = extra;
   const { cluster, cleanup } = await startCluster({
@@ -69,22 +80,37 @@ export async function startHealingCluster(
 }
 
 /** Writes `count` files of a few blocks each (the last block partial) under `dir`; path -> bytes. */
-export async function writeFiles(client: DfsClient, dir: string, count: number, seed: number, replication = 3): Promise<Map<string, Buffer>> {
+export async function writeFiles(
+  client: DfsClient,
+  dir: string,
+  count: number,
+  seed: number,
+  replication = 3,
+): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   for (let i = 0; i < count; i++) {
     const remote = `${dir}/f${i}`;
     const data = testBytes((2 + i) * BLOCK_BYTES + 12_345 * (i + 1), seed + i);
-    await putBuffer(client, remote, data, { replication, blockBytes: BLOCK_BYTES, chunkBytes: 16 * KiB, packetBytes: 64 * KiB });
+    await putBuffer(client, remote, data, {
+      replication,
+      blockBytes: BLOCK_BYTES,
+      chunkBytes: 16 * KiB,
+      packetBytes: 64 * KiB,
+    });
     files.set(remote, data);
   }
   return files;
 }
 
 /** Reads every file back and throws on the first that differs. */
-export async function expectFilesIntact(client: DfsClient, files: ReadonlyMap<string, Buffer>): Promise<void> {
+export async function expectFilesIntact(
+  client: DfsClient,
+  files: ReadonlyMap<string, Buffer>,
+): Promise<void> {
   for (const [remote, data] of files) {
     const got = await getBuffer(client, remote);
-    if (!got.equals(data)) throw new Error(`${remote}: read ${got.length} bytes that differ from the ${data.length} written`);
+    if (!got.equals(data))
+      throw new Error(`${remote}: read ${got.length} bytes that differ from the ${data.length} written`);
   }
 }
 
@@ -96,14 +122,20 @@ export async function blocksOf(client: DfsClient, paths: Iterable<string>): Prom
 }
 
 /** blockId -> live good replicas the NameNode names (getBlockLocations). */
-export async function replicaCounts(client: DfsClient, paths: Iterable<string>): Promise<Map<number, number>> {
+export async function replicaCounts(
+  client: DfsClient,
+  paths: Iterable<string>,
+): Promise<Map<number, number>> {
   const m = new Map<number, number>();
   for (const lb of await blocksOf(client, paths)) m.set(lb.block.blockId, lb.locations.length);
   return m;
 }
 
 /** Indexes of the DataNodes whose data dir holds a replica directory of `blockId` (finalized or rbw). */
-export function replicaDirsOnDisk(cluster: LocalCluster, blockId: number): { finalized: number[]; rbw: number[] } {
+export function replicaDirsOnDisk(
+  cluster: LocalCluster,
+  blockId: number,
+): { finalized: number[]; rbw: number[] } {
   const finalized: number[] = [];
   const rbw: number[] = [];
   for (let i = 0; i < cluster.datanodes.length; i++) {
@@ -127,7 +159,11 @@ export interface Placement {
 }
 
 /** Where every block of `paths` is, by the NameNode and by the disks. */
-export async function placements(cluster: LocalCluster, client: DfsClient, paths: Iterable<string>): Promise<Placement[]> {
+export async function placements(
+  cluster: LocalCluster,
+  client: DfsClient,
+  paths: Iterable<string>,
+): Promise<Placement[]> {
   const byId = nodeIndexById(cluster);
   return (await blocksOf(client, paths)).map((lb) => ({
     blockId: lb.block.blockId,
@@ -137,7 +173,9 @@ export async function placements(cluster: LocalCluster, client: DfsClient, paths
 }
 
 export function describePlacements(ps: Placement[]): string {
-  return ps.map((p) => `blk_${p.blockId}: named [${p.named.join(',')}] on disk [${p.onDisk.join(',')}]`).join('; ');
+  return ps
+    .map((p) => `blk_${p.blockId}: named [${p.named.join(',')}] on disk [${p.onDisk.join(',')}]`)
+    .join('; ');
 }
 
 /**
@@ -146,22 +184,30 @@ export function describePlacements(ps: Placement[]): string {
  * decommissioned node that keeps its copy). Returns the settled placements.
  */
 export async function waitForReplicas(
-  cluster: LocalCluster, client: DfsClient, paths: Iterable<string>, replicas: number,
+  cluster: LocalCluster,
+  client: DfsClient,
+  paths: Iterable<string>,
+  replicas: number,
   options: { timeoutMs?: number; ignore?: readonly number[] } = {},
 ): Promise<Placement[]> {
   const list = [...paths];
   const ignore = new Set(options.ignore ?? []);
   let last: Placement[] = [];
   try {
-    return await waitFor(`every block of ${list.length} files to have exactly ${replicas} replicas`, async () => {
-      last = await placements(cluster, client, list);
-      const ok = last.every((p) => {
-        const named = p.named.filter((i) => !ignore.has(i));
-        const onDisk = p.onDisk.filter((i) => !ignore.has(i));
-        return named.length === replicas && named.join() === onDisk.join();
-      });
-      return ok ? last : undefined;
-    }, options.timeoutMs ?? 20_000, 100);
+    return await waitFor(
+      `every block of ${list.length} files to have exactly ${replicas} replicas`,
+      async () => {
+        last = await placements(cluster, client, list);
+        const ok = last.every((p) => {
+          const named = p.named.filter((i) => !ignore.has(i));
+          const onDisk = p.onDisk.filter((i) => !ignore.has(i));
+          return named.length === replicas && named.join() === onDisk.join();
+        });
+        return ok ? last : undefined;
+      },
+      options.timeoutMs ?? 20_000,
+      100,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; last seen: ${describePlacements(last)}`);
   }
@@ -171,11 +217,18 @@ export async function waitForReplicas(
 export async function waitHealthy(client: DfsClient, timeoutMs = 15_000): Promise<void> {
   let last: unknown = null;
   try {
-    await waitFor('replicationStats to be healthy', async () => {
-      const s = await client.replicationStats();
-      last = s;
-      return s.underReplicated === 0 && s.corrupt === 0 && s.missing === 0 && s.pendingCopies === 0 ? true : undefined;
-    }, timeoutMs, 100);
+    await waitFor(
+      'replicationStats to be healthy',
+      async () => {
+        const s = await client.replicationStats();
+        last = s;
+        return s.underReplicated === 0 && s.corrupt === 0 && s.missing === 0 && s.pendingCopies === 0
+          ? true
+          : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
   }
@@ -184,26 +237,54 @@ export async function waitHealthy(client: DfsClient, timeoutMs = 15_000): Promis
 type ReportEntry = Awaited<ReturnType<DfsClient['datanodeReport']>>[number];
 
 /** The datanodeReport entry of DataNode i (matched by port, which a restart keeps), if it has registered. */
-export async function findReport(cluster: LocalCluster, client: DfsClient, index: number): Promise<ReportEntry | undefined> {
+export async function findReport(
+  cluster: LocalCluster,
+  client: DfsClient,
+  index: number,
+): Promise<ReportEntry | undefined> {
   const port = cluster.datanodes[index]!.port;
   return (await client.datanodeReport()).find((n) => n.port === port);
 }
 
 /** The datanodeReport entry of DataNode i; throws when the NameNode does not know it. */
-export async function reportOf(cluster: LocalCluster, client: DfsClient, index: number): Promise<ReportEntry> {
+export async function reportOf(
+  cluster: LocalCluster,
+  client: DfsClient,
+  index: number,
+): Promise<ReportEntry> {
   const entry = await findReport(cluster, client, index);
-  if (entry === undefined) throw new Error(`DataNode ${index} (port ${cluster.datanodes[index]!.port}) is not in the datanode report`);
+  if (entry === undefined)
+    throw new Error(
+      `DataNode ${index} (port ${cluster.datanodes[index]!.port}) is not in the datanode report`,
+    );
   return entry;
 }
 
 /** Waits until the NameNode reports DataNode i in `state` (1 live, 2 dead, 3 decommissioning, 4 decommissioned). */
-export async function waitNodeState(cluster: LocalCluster, client: DfsClient, index: number, state: number, timeoutMs = 10_000): Promise<void> {
-  await waitFor(`DataNode ${index} to be in state ${state}`, async () => ((await findReport(cluster, client, index))?.state === state ? true : undefined), timeoutMs, 100);
+export async function waitNodeState(
+  cluster: LocalCluster,
+  client: DfsClient,
+  index: number,
+  state: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await waitFor(
+    `DataNode ${index} to be in state ${state}`,
+    async () => ((await findReport(cluster, client, index))?.state === state ? true : undefined),
+    timeoutMs,
+    100,
+  );
 }
 
 /** Block ids with a finalized replica on DataNode i's disk. */
 export function blockIdsOnDisk(cluster: LocalCluster, index: number): Set<number> {
   const dir = path.join(cluster.dataDir(index), 'current', 'finalized');
   if (!fs.existsSync(dir)) return new Set();
-  return new Set(fs.readdirSync(dir).map((n) => /^blk_(\d+)$/.exec(n)).filter((m) => m !== null).map((m) => Number(m[1])));
+  return new Set(
+    fs
+      .readdirSync(dir)
+      .map((n) => /^blk_(\d+)$/.exec(n))
+      .filter((m) => m !== null)
+      .map((m) => Number(m[1])),
+  );
 }

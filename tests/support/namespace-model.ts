@@ -46,7 +46,8 @@ export class NamespaceModel {
   clone(): NamespaceModel {
     const m = new NamespaceModel(this.root);
     m.nodes.clear();
-    for (const [p, n] of this.nodes) m.nodes.set(p, n.type === 'dir' ? n : { type: 'file', blocks: [...n.blocks], open: n.open });
+    for (const [p, n] of this.nodes)
+      m.nodes.set(p, n.type === 'dir' ? n : { type: 'file', blocks: [...n.blocks], open: n.open });
     return m;
   }
 
@@ -84,7 +85,8 @@ export class NamespaceModel {
     switch (op.t) {
       case 'mkdir': {
         const parent = this.parent(op.path);
-        if (this.get(op.path) !== undefined) return this.get(op.path)!.type === 'dir' ? 'ALREADY_EXISTS' : 'NOT_A_DIRECTORY';
+        if (this.get(op.path) !== undefined)
+          return this.get(op.path)!.type === 'dir' ? 'ALREADY_EXISTS' : 'NOT_A_DIRECTORY';
         if (parent === undefined) return 'NOT_FOUND';
         if (parent.type !== 'dir') return 'NOT_A_DIRECTORY';
         return null;
@@ -170,7 +172,16 @@ export class NamespaceModel {
     const out = new Map<string, string>();
     for (const p of [...this.nodes.keys()].sort()) {
       const n = this.nodes.get(p)!;
-      out.set(p, n.type === 'dir' ? 'dir' : describeFile(n.blocks.reduce((a, b) => a + b, 0), n.blocks.length, n.open));
+      out.set(
+        p,
+        n.type === 'dir'
+          ? 'dir'
+          : describeFile(
+              n.blocks.reduce((a, b) => a + b, 0),
+              n.blocks.length,
+              n.open,
+            ),
+      );
     }
     return out;
   }
@@ -197,14 +208,18 @@ export async function walkSubtree(client: DfsClient, root: string): Promise<Map<
       count++;
       const path = `${dir}/${e.path}`;
       const st = await client.stat(path);
-      const fromList = e.type === FileType.DIRECTORY ? 'dir' : describeFile(e.length, e.blockCount, e.underConstruction);
-      const fromStat = st.type === FileType.DIRECTORY ? 'dir' : describeFile(st.length, st.blockCount, st.underConstruction);
-      if (fromList !== fromStat) throw new Error(`list and stat disagree on ${path}: ${fromList} vs ${fromStat}`);
+      const fromList =
+        e.type === FileType.DIRECTORY ? 'dir' : describeFile(e.length, e.blockCount, e.underConstruction);
+      const fromStat =
+        st.type === FileType.DIRECTORY ? 'dir' : describeFile(st.length, st.blockCount, st.underConstruction);
+      if (fromList !== fromStat)
+        throw new Error(`list and stat disagree on ${path}: ${fromList} vs ${fromStat}`);
       out.set(path, fromStat);
       if (st.type === FileType.DIRECTORY) stack.push(path);
     }
     const st = await client.stat(dir);
-    if (st.childCount !== count) throw new Error(`${dir}: stat says ${st.childCount} children, list gave ${count}`);
+    if (st.childCount !== count)
+      throw new Error(`${dir}: stat says ${st.childCount} children, list gave ${count}`);
   }
   return new Map([...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
@@ -218,7 +233,8 @@ export function sameTree(a: Map<string, string>, b: Map<string, string>): boolea
 /** A readable difference between two renderings (for failure messages). */
 export function treeDiff(expected: Map<string, string>, actual: Map<string, string>): string {
   const lines: string[] = [];
-  for (const [k, v] of expected) if (actual.get(k) !== v) lines.push(`  ${k}: expected ${v}, got ${actual.get(k) ?? 'nothing'}`);
+  for (const [k, v] of expected)
+    if (actual.get(k) !== v) lines.push(`  ${k}: expected ${v}, got ${actual.get(k) ?? 'nothing'}`);
   for (const [k, v] of actual) if (!expected.has(k)) lines.push(`  ${k}: unexpected ${v}`);
   return lines.join('\n');
 }

@@ -57,9 +57,19 @@ export async function connectData(port: number): Promise<RawPeer> {
   return peer;
 }
 
-export function writeBlockRequest(blockId: number, chunkBytes: number, targets: DatanodeInfo[] = [], requestId = 1, genStamp = 1): Buffer {
+export function writeBlockRequest(
+  blockId: number,
+  chunkBytes: number,
+  targets: DatanodeInfo[] = [],
+  requestId = 1,
+  genStamp = 1,
+): Buffer {
   return encodeDataRequest('writeBlock', requestId, {
-    block: { blockId, genStamp, numBytes: 0 }, clientName: 'raw-test-client', stage: WriteStage.CREATE, chunkBytes, targets,
+    block: { blockId, genStamp, numBytes: 0 },
+    clientName: 'raw-test-client',
+    stage: WriteStage.CREATE,
+    chunkBytes,
+    targets,
   });
 }
 
@@ -94,9 +104,18 @@ export interface PacketSpec {
 /** One PACKET frame (header + checksums + payload) as bytes, optionally with a wrong checksum. */
 export function packetFrame(p: PacketSpec): Buffer {
   const sums = computeChecksums(p.payload, p.chunkBytes);
-  if (p.corruptChecksum !== undefined) sums.writeUInt8(sums.readUInt8(p.corruptChecksum * 4) ^ 0x01, p.corruptChecksum * 4);
-  const header = encodePacketHeader(p.requestId ?? 1, {
-    blockId: p.blockId, offsetInBlock: p.offsetInBlock, seqno: p.seqno, last: p.last ?? false, payloadBytes: p.payload.length,
-  }, sums);
+  if (p.corruptChecksum !== undefined)
+    sums.writeUInt8(sums.readUInt8(p.corruptChecksum * 4) ^ 0x01, p.corruptChecksum * 4);
+  const header = encodePacketHeader(
+    p.requestId ?? 1,
+    {
+      blockId: p.blockId,
+      offsetInBlock: p.offsetInBlock,
+      seqno: p.seqno,
+      last: p.last ?? false,
+      payloadBytes: p.payload.length,
+    },
+    sums,
+  );
   return Buffer.concat([header, p.payload]);
 }

@@ -92,7 +92,9 @@ export class RawPeer {
   waitClosed(timeoutMs = 5000): Promise<number> {
     return Promise.race([
       this.closed,
-      new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`connection still open after ${timeoutMs} ms`)), timeoutMs).unref()),
+      new Promise<number>((_, reject) =>
+        setTimeout(() => reject(new Error(`connection still open after ${timeoutMs} ms`)), timeoutMs).unref(),
+      ),
     ]);
   }
 
@@ -133,7 +135,13 @@ export function hello(version: number, role: number, magic = MAGIC): Buffer {
 }
 
 /** A 12-byte frame header declaring `frameBytes` (bytes after the length field). */
-export function frameHeader(frameBytes: number, kind: number, opcode: number, requestId: number, flags = 0): Buffer {
+export function frameHeader(
+  frameBytes: number,
+  kind: number,
+  opcode: number,
+  requestId: number,
+  flags = 0,
+): Buffer {
   const h = Buffer.alloc(FRAME_HEADER_BYTES);
   h.writeUInt32BE(frameBytes >>> 0, 0);
   h.writeUInt8(kind, 4);

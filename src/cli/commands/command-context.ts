@@ -48,7 +48,8 @@ export function printError(command: string | null, code: string, message: string
 /** The code and message to show for anything thrown: typed errors keep their code. */
 export function describeError(err: unknown): { code: string; message: string } {
   if (err instanceof DfsError || err instanceof UsageError) return { code: err.code, message: err.message };
-  if (err instanceof Error) return { code: 'INTERNAL', message: process.env.DFS_DEBUG ? (err.stack ?? err.message) : err.message };
+  if (err instanceof Error)
+    return { code: 'INTERNAL', message: process.env.DFS_DEBUG ? (err.stack ?? err.message) : err.message };
   return { code: 'INTERNAL', message: String(err) };
 }
 
@@ -90,9 +91,14 @@ export function joinChild(dir: string, name: string): string {
  * `fn` over `items`, at most `size` calls in flight (pipelined on the one NameNode
  * connection), results in the order of `items`.
  */
-export async function mapInBatches<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapInBatches<T, R>(
+  items: readonly T[],
+  size: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = [];
-  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  for (let i = 0; i < items.length; i += size)
+    out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
   return out;
 }
 
@@ -141,18 +147,29 @@ export function commandName(cmd: Command): string {
  * `role`: ADMIN for `dfs admin`), runs `body`, flushes stdout, closes the client and sets the
  * exit status. Never throws for DFS errors.
  */
-export async function runCommand(cmd: Command, body: (ctx: CommandContext) => Promise<void>, options: { role?: Role } = {}): Promise<void> {
+export async function runCommand(
+  cmd: Command,
+  body: (ctx: CommandContext) => Promise<void>,
+  options: { role?: Role } = {},
+): Promise<void> {
   const name = commandName(cmd);
   const globals = cmd.optsWithGlobals<GlobalOptions>();
   try {
     namenodeAddressFrom(globals.namenode); // a malformed address is a usage error, not a DFS one
   } catch (err) {
     const { code, message } = describeError(err);
-    printError(name, code, `${message} (from ${globals.namenode !== undefined ? '--namenode' : 'DFS_NAMENODE'})`);
+    printError(
+      name,
+      code,
+      `${message} (from ${globals.namenode !== undefined ? '--namenode' : 'DFS_NAMENODE'})`,
+    );
     process.exitCode = EXIT_USAGE;
     return;
   }
-  const client = new DfsClient({ ...(globals.namenode !== undefined ? { namenode: globals.namenode } : {}), role: options.role ?? Role.CLIENT });
+  const client = new DfsClient({
+    ...(globals.namenode !== undefined ? { namenode: globals.namenode } : {}),
+    role: options.role ?? Role.CLIENT,
+  });
   const ctx = new CommandContext(name, client, globals.json === true);
   let usage = false;
   try {

@@ -46,7 +46,14 @@ import { initChecksum } from '../../common/checksum.js';
 import { nodeTotals } from '../admin-format.js';
 import { formatDf, formatDuRows, parseByteSize, type ClusterUsage, type DiskUsage } from '../format.js';
 import { ProgressBar } from '../progress.js';
-import { isFatal, joinChild, normalizePath, printError, runCommand, type CommandContext } from './command-context.js';
+import {
+  isFatal,
+  joinChild,
+  normalizePath,
+  printError,
+  runCommand,
+  type CommandContext,
+} from './command-context.js';
 import { walkTree } from './tree-walk.js';
 
 export const COPYING_SUFFIX = '._COPYING_';
@@ -62,13 +69,15 @@ const REPLICATION_ARG_MAX = 32;
 
 export function replicationArg(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > REPLICATION_ARG_MAX) throw new InvalidArgumentError(`must be an integer from 1 to ${REPLICATION_ARG_MAX}`);
+  if (!Number.isInteger(n) || n < 1 || n > REPLICATION_ARG_MAX)
+    throw new InvalidArgumentError(`must be an integer from 1 to ${REPLICATION_ARG_MAX}`);
   return n;
 }
 
 function sizeArg(value: string): number {
   const n = parseByteSize(value);
-  if (n === null || n < 1) throw new InvalidArgumentError('must be a positive byte count such as 1048576, 64M or 1G');
+  if (n === null || n < 1)
+    throw new InvalidArgumentError('must be a positive byte count such as 1048576, 64M or 1G');
   return n;
 }
 
@@ -144,7 +153,10 @@ class Interruption {
 /** Runs `op` for clean-up: errors are ignored and it may take at most CLEANUP_TIMEOUT_MS. */
 async function bestEffort(op: () => Promise<unknown>): Promise<void> {
   const ac = new AbortController();
-  await Promise.race([op().catch(() => {}), sleep(CLEANUP_TIMEOUT_MS, undefined, { signal: ac.signal, ref: false }).catch(() => {})]);
+  await Promise.race([
+    op().catch(() => {}),
+    sleep(CLEANUP_TIMEOUT_MS, undefined, { signal: ac.signal, ref: false }).catch(() => {}),
+  ]);
   ac.abort();
 }
 
@@ -158,9 +170,19 @@ interface Progress {
 const NO_PROGRESS: Progress = { finish: () => {}, clear: () => {} };
 
 /** A progress bar sampling `bytesDone` 10 times a second, if stderr is a terminal and not --json. */
-function startProgress(ctx: CommandContext, label: string, totalBytes: number | null, bytesDone: () => number): Progress {
+function startProgress(
+  ctx: CommandContext,
+  label: string,
+  totalBytes: number | null,
+  bytesDone: () => number,
+): Progress {
   if (ctx.json || process.stderr.isTTY !== true) return NO_PROGRESS;
-  const bar = new ProgressBar({ label, totalBytes, output: process.stderr, minIntervalMs: PROGRESS_INTERVAL_MS - 10 });
+  const bar = new ProgressBar({
+    label,
+    totalBytes,
+    output: process.stderr,
+    minIntervalMs: PROGRESS_INTERVAL_MS - 10,
+  });
   bar.update(0);
   const timer = setInterval(() => bar.update(bytesDone()), PROGRESS_INTERVAL_MS);
   timer.unref();
@@ -187,7 +209,12 @@ interface TransferResult {
 function transferResult(pathShown: string, bytes: number, startedMs: number): TransferResult {
   const seconds = Math.max(0, performance.now() - startedMs) / 1000;
   const mibPerSecond = seconds > 0 ? bytes / MIB / seconds : 0;
-  return { path: pathShown, bytes, seconds: Number(seconds.toFixed(3)), mibPerSecond: Number(mibPerSecond.toFixed(3)) };
+  return {
+    path: pathShown,
+    bytes,
+    seconds: Number(seconds.toFixed(3)),
+    mibPerSecond: Number(mibPerSecond.toFixed(3)),
+  };
 }
 
 /** Reports an interrupted transfer: one line, and the exit status becomes 128 + signal (see transferAction). */
@@ -225,7 +252,8 @@ async function openLocalSource(local: string): Promise<LocalSource> {
   try {
     handle = await fsp.open(local, 'r');
     const st = await handle.stat();
-    if (st.isDirectory()) throw new DfsError('IS_A_DIRECTORY', `local ${local} is a directory (put copies files)`);
+    if (st.isDirectory())
+      throw new DfsError('IS_A_DIRECTORY', `local ${local} is a directory (put copies files)`);
     return { stream: handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), totalBytes: st.size };
   } catch (err) {
     await handle?.close();
@@ -233,17 +261,25 @@ async function openLocalSource(local: string): Promise<LocalSource> {
   }
 }
 
-async function put(ctx: CommandContext, local: string, remote: string, options: PutOptions, intr: Interruption): Promise<void> {
+async function put(
+  ctx: CommandContext,
+  local: string,
+  remote: string,
+  options: PutOptions,
+  intr: Interruption,
+): Promise<void> {
   const fromStdin = local === '-';
   let target = normalizePath(remote);
   let existing = await ctx.client.exists(target);
   if (existing?.type === FileType.DIRECTORY) {
-    if (fromStdin) throw new DfsError('IS_A_DIRECTORY', `${target} is a directory: name the file to write stdin to`);
+    if (fromStdin)
+      throw new DfsError('IS_A_DIRECTORY', `${target} is a directory: name the file to write stdin to`);
     target = joinChild(target, path.basename(local));
     existing = await ctx.client.exists(target);
   }
   if (existing?.type === FileType.DIRECTORY) throw new DfsError('IS_A_DIRECTORY', `${target} is a directory`);
-  if (existing !== null && options.force !== true) throw new DfsError('ALREADY_EXISTS', `${target} already exists (use -f to overwrite)`);
+  if (existing !== null && options.force !== true)
+    throw new DfsError('ALREADY_EXISTS', `${target} already exists (use -f to overwrite)`);
 
   const source = await openLocalSource(local);
   const tmp = `${target}${COPYING_SUFFIX}`;
@@ -257,9 +293,19 @@ async function put(ctx: CommandContext, local: string, remote: string, options: 
     // connection is open since exists()), so a delete sent on interruption always follows it.
     await initChecksum();
     intr.signal.throwIfAborted();
-    const stream = ctx.client.create(tmp, { overwrite: true, createParent: false, replication: options.replication, blockBytes: options.blockSize });
+    const stream = ctx.client.create(tmp, {
+      overwrite: true,
+      createParent: false,
+      replication: options.replication,
+      blockBytes: options.blockSize,
+    });
     out = stream;
-    progress = startProgress(ctx, `put ${fromStdin ? '-' : path.basename(local)}`, source.totalBytes, () => stream.bytesAcked);
+    progress = startProgress(
+      ctx,
+      `put ${fromStdin ? '-' : path.basename(local)}`,
+      source.totalBytes,
+      () => stream.bytesAcked,
+    );
     await pipeline(source.stream, stream, { signal: intr.signal });
     intr.signal.throwIfAborted();
     if (existing !== null) {
@@ -291,18 +337,26 @@ async function copyToStdout(input: Readable, signal?: AbortSignal): Promise<numb
   let bytes = 0;
   for await (const chunk of input as AsyncIterable<Buffer>) {
     bytes += chunk.length;
-    if (!process.stdout.write(chunk)) await once(process.stdout, 'drain', signal === undefined ? {} : { signal });
+    if (!process.stdout.write(chunk))
+      await once(process.stdout, 'drain', signal === undefined ? {} : { signal });
   }
   return bytes;
 }
 
 async function statFile(ctx: CommandContext, remote: string, verb: string): Promise<FileStatus> {
   const status = await ctx.client.stat(remote);
-  if (status.type === FileType.DIRECTORY) throw new DfsError('IS_A_DIRECTORY', `${remote} is a directory (${verb} reads files)`);
+  if (status.type === FileType.DIRECTORY)
+    throw new DfsError('IS_A_DIRECTORY', `${remote} is a directory (${verb} reads files)`);
   return status;
 }
 
-async function get(ctx: CommandContext, remote: string, local: string, options: { force?: boolean }, intr: Interruption): Promise<void> {
+async function get(
+  ctx: CommandContext,
+  remote: string,
+  local: string,
+  options: { force?: boolean },
+  intr: Interruption,
+): Promise<void> {
   const src = normalizePath(remote);
   const status = await statFile(ctx, src, 'get');
   const label = `get ${path.basename(src)}`;
@@ -330,7 +384,8 @@ async function get(ctx: CommandContext, remote: string, local: string, options: 
     existing = await localStat(dest);
   }
   if (existing?.isDirectory()) throw new DfsError('IS_A_DIRECTORY', `local ${dest} is a directory`);
-  if (existing !== null && options.force !== true) throw new DfsError('ALREADY_EXISTS', `local ${dest} already exists (use -f to overwrite)`);
+  if (existing !== null && options.force !== true)
+    throw new DfsError('ALREADY_EXISTS', `local ${dest} already exists (use -f to overwrite)`);
 
   const tmp = `${dest}${COPYING_SUFFIX}`;
   const input = ctx.client.open(src, { signal: intr.signal });
@@ -409,7 +464,8 @@ async function du(ctx: CommandContext, paths: string[], summarize: boolean): Pro
           await emit(await usageOf(ctx, status, top));
           continue;
         }
-        for await (const child of ctx.client.list(top)) await emit(await usageOf(ctx, child, joinChild(top, child.path)));
+        for await (const child of ctx.client.list(top))
+          await emit(await usageOf(ctx, child, joinChild(top, child.path)));
       } catch (err) {
         if (isFatal(err)) throw err;
         ctx.reportError(err);
@@ -443,7 +499,10 @@ async function df(ctx: CommandContext): Promise<void> {
  * Wraps a transfer command: signals abort it (instead of killing the process mid-write),
  * and an interrupted command exits with 128 + the signal number once it has cleaned up.
  */
-function transfer(cmd: Command, body: (ctx: CommandContext, intr: Interruption) => Promise<void>): Promise<void> {
+function transfer(
+  cmd: Command,
+  body: (ctx: CommandContext, intr: Interruption) => Promise<void>,
+): Promise<void> {
   const intr = new Interruption();
   return runCommand(cmd, (ctx) => body(ctx, intr)).finally(() => {
     intr.dispose();
@@ -460,7 +519,11 @@ export function registerDataCommands(program: Command): void {
     .argument('<local>', 'local file, or - for stdin')
     .argument('<remote>', 'DFS file, or an existing directory to copy into')
     .option('--replication <n>', 'replicas of each block (default 3)', replicationArg)
-    .option('--block-size <size>', 'block size: bytes, or with a K/M/G suffix, e.g. 64M (default 64M)', sizeArg)
+    .option(
+      '--block-size <size>',
+      'block size: bytes, or with a K/M/G suffix, e.g. 64M (default 64M)',
+      sizeArg,
+    )
     .option('-f, --force', 'overwrite an existing file')
     .addHelpText(
       'after',
@@ -469,7 +532,9 @@ export function registerDataCommands(program: Command): void {
         '\nA progress bar is shown on stderr when it is a terminal (not with --json).' +
         `\nWith --json: ${TRANSFER_JSON}.`,
     )
-    .action((local: string, remote: string, options: PutOptions, cmd: Command) => transfer(cmd, (ctx, intr) => put(ctx, local, remote, options, intr)));
+    .action((local: string, remote: string, options: PutOptions, cmd: Command) =>
+      transfer(cmd, (ctx, intr) => put(ctx, local, remote, options, intr)),
+    );
 
   program
     .command('get')
@@ -484,7 +549,9 @@ export function registerDataCommands(program: Command): void {
         '\nA progress bar is shown on stderr when it is a terminal (not with --json).' +
         `\nWith --json: ${TRANSFER_JSON} (nothing when LOCAL is -: stdout holds the data).`,
     )
-    .action((remote: string, local: string, options: { force?: boolean }, cmd: Command) => transfer(cmd, (ctx, intr) => get(ctx, remote, local, options, intr)));
+    .action((remote: string, local: string, options: { force?: boolean }, cmd: Command) =>
+      transfer(cmd, (ctx, intr) => get(ctx, remote, local, options, intr)),
+    );
 
   program
     .command('cat')
@@ -496,12 +563,21 @@ export function registerDataCommands(program: Command): void {
     .command('tail')
     .description(`write the last bytes of a DFS file to stdout (default ${TAIL_BYTES_DEFAULT})`)
     .argument('<path>', 'DFS file')
-    .option('-c, --bytes <size>', 'how many bytes: a count, or with a K/M/G suffix', tailBytesArg, TAIL_BYTES_DEFAULT)
-    .action((p: string, options: { bytes: number }, cmd: Command) => runCommand(cmd, (ctx) => tail(ctx, p, options.bytes)));
+    .option(
+      '-c, --bytes <size>',
+      'how many bytes: a count, or with a K/M/G suffix',
+      tailBytesArg,
+      TAIL_BYTES_DEFAULT,
+    )
+    .action((p: string, options: { bytes: number }, cmd: Command) =>
+      runCommand(cmd, (ctx) => tail(ctx, p, options.bytes)),
+    );
 
   program
     .command('du')
-    .description('show the space used beneath paths: each entry of a directory, or with -s the path as a whole')
+    .description(
+      'show the space used beneath paths: each entry of a directory, or with -s the path as a whole',
+    )
     .argument('[paths...]', 'paths (default /)')
     .option('-s, --summarize', 'one total per path')
     .addHelpText(
@@ -509,7 +585,9 @@ export function registerDataCommands(program: Command): void {
       '\nColumns: size, size with all replicas (size x replication), path.' +
         '\nWith --json: one array of {"path", "bytes", "replicatedBytes", "files", "directories"} (a directory counts itself).',
     )
-    .action((paths: string[], options: { summarize?: boolean }, cmd: Command) => runCommand(cmd, (ctx) => du(ctx, paths, options.summarize === true)));
+    .action((paths: string[], options: { summarize?: boolean }, cmd: Command) =>
+      runCommand(cmd, (ctx) => du(ctx, paths, options.summarize === true)),
+    );
 
   program
     .command('df')

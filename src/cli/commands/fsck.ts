@@ -22,8 +22,17 @@ import { DfsError } from '../../../protocol/errors.js';
 import { FileType, type FileStatus } from '../../../protocol/types.js';
 import type { BlockHealth } from '../../../protocol/namenode-messages.js';
 import {
-  blockHealthName, countFile, emptyFsckSummary, formatFsckBlock, formatFsckFile, formatFsckSummary, fsckBlock, isProblem, worstHealth,
-  type FsckFile, type FsckSummary,
+  blockHealthName,
+  countFile,
+  emptyFsckSummary,
+  formatFsckBlock,
+  formatFsckFile,
+  formatFsckSummary,
+  fsckBlock,
+  isProblem,
+  worstHealth,
+  type FsckFile,
+  type FsckSummary,
 } from '../admin-format.js';
 import { isFatal, normalizePath, runCommand, type CommandContext } from './command-context.js';
 import { walkTree, type TreeEntry } from './tree-walk.js';
@@ -55,8 +64,12 @@ class FsckSink {
     const problem = blocks.some((b) => isProblem(b.health));
     if (!problem && this.options.files !== true) return;
     const file: FsckFile = {
-      path, length: status.length, replication: status.replication, underConstruction: status.underConstruction,
-      health: blockHealthName(worstHealth(blocks)), blocks: blocks.map(fsckBlock),
+      path,
+      length: status.length,
+      replication: status.replication,
+      underConstruction: status.underConstruction,
+      health: blockHealthName(worstHealth(blocks)),
+      blocks: blocks.map(fsckBlock),
     };
     if (this.ctx.json) {
       await this.ctx.out.write((this.listed++ === 0 ? '\n' : ',\n') + JSON.stringify(file));
@@ -66,13 +79,15 @@ class FsckSink {
     const lines = [formatFsckFile(file)];
     file.blocks.forEach((b, i) => {
       const bad = isProblem(blocks[i]!.health);
-      if (bad || this.options.blocks === true) lines.push(formatFsckBlock(b, file.replication, bad || this.options.locations === true));
+      if (bad || this.options.blocks === true)
+        lines.push(formatFsckBlock(b, file.replication, bad || this.options.locations === true));
     });
     await this.ctx.writeLines(lines);
   }
 
   async end(summary: FsckSummary): Promise<void> {
-    if (this.ctx.json) await this.ctx.out.write(`${this.listed === 0 ? '' : '\n'}],"summary":${JSON.stringify(summary)}}\n`);
+    if (this.ctx.json)
+      await this.ctx.out.write(`${this.listed === 0 ? '' : '\n'}],"summary":${JSON.stringify(summary)}}\n`);
     else await this.ctx.writeLines([...(this.listed === 0 ? [] : ['']), ...formatFsckSummary(summary)]);
   }
 }
@@ -88,8 +103,15 @@ async function healthOf(ctx: CommandContext, path: string): Promise<BlockHealth[
   }
 }
 
-async function checkBatch(ctx: CommandContext, sink: FsckSink, summary: FsckSummary, batch: readonly TreeEntry[]): Promise<void> {
-  const healths = await Promise.all(batch.map((e) => (e.status.type === FileType.DIRECTORY ? null : healthOf(ctx, e.path))));
+async function checkBatch(
+  ctx: CommandContext,
+  sink: FsckSink,
+  summary: FsckSummary,
+  batch: readonly TreeEntry[],
+): Promise<void> {
+  const healths = await Promise.all(
+    batch.map((e) => (e.status.type === FileType.DIRECTORY ? null : healthOf(ctx, e.path))),
+  );
   for (let i = 0; i < batch.length; i++) {
     const { path, status } = batch[i]!;
     const blocks = healths[i];
@@ -122,14 +144,21 @@ async function fsck(ctx: CommandContext, target: string, options: FsckOptions): 
     await sink.end(summary);
   }
   if (summary.status === 'CORRUPT') {
-    ctx.reportError(new DfsError('BLOCK_UNAVAILABLE', `${summary.missingBlocks} missing and ${summary.corruptBlocks} corrupt blocks under ${top}`));
+    ctx.reportError(
+      new DfsError(
+        'BLOCK_UNAVAILABLE',
+        `${summary.missingBlocks} missing and ${summary.corruptBlocks} corrupt blocks under ${top}`,
+      ),
+    );
   }
 }
 
 export function registerFsckCommand(program: Command): void {
   program
     .command('fsck')
-    .description('check the health of every block beneath a path: replicas, their nodes, and a verdict per block')
+    .description(
+      'check the health of every block beneath a path: replicas, their nodes, and a verdict per block',
+    )
     .argument('[path]', 'file or directory (default /)', '/')
     .option('--files', 'list every file, not only those with a problem')
     .option('--blocks', 'list every block of the listed files')
@@ -146,5 +175,7 @@ export function registerFsckCommand(program: Command): void {
         '\n"files", "openFiles", "blocks", "healthyBlocks", "underReplicatedBlocks", "overReplicatedBlocks", "corruptBlocks",' +
         '\n"missingBlocks", "underConstructionBlocks"}} — "files" holds the files the text output would list.',
     )
-    .action((path: string, options: FsckOptions, cmd: Command) => runCommand(cmd, (ctx) => fsck(ctx, path, options)));
+    .action((path: string, options: FsckOptions, cmd: Command) =>
+      runCommand(cmd, (ctx) => fsck(ctx, path, options)),
+    );
 }

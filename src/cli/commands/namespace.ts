@@ -17,7 +17,8 @@ import { walkTree } from './tree-walk.js';
 
 function pageSizeArg(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > LIST_LIMIT_MAX) throw new InvalidArgumentError(`must be an integer from 1 to ${LIST_LIMIT_MAX}`);
+  if (!Number.isInteger(n) || n < 1 || n > LIST_LIMIT_MAX)
+    throw new InvalidArgumentError(`must be an integer from 1 to ${LIST_LIMIT_MAX}`);
   return n;
 }
 
@@ -82,7 +83,10 @@ async function lsOne(ctx: CommandContext, sink: LsSink, path: string, options: L
   }
   // Rows are aligned per batch: the entries of one directory, at most a page of them.
   let dir = path;
-  for await (const { path: full, status } of walkTree(ctx, path, top, { pageSize: options.pageSize, recursive: options.recursive === true })) {
+  for await (const { path: full, status } of walkTree(ctx, path, top, {
+    pageSize: options.pageSize,
+    recursive: options.recursive === true,
+  })) {
     if (full === path) continue; // the directory itself: ls lists its entries
     const parent = parentOf(full);
     if (parent !== dir || sink.batched >= options.pageSize) {
@@ -114,7 +118,11 @@ async function ls(ctx: CommandContext, paths: string[], options: LsOptions): Pro
 // ---- mkdir, rm --------------------------------------------------------------------------
 
 /** Runs `op` on each path in order; JSON output lists the paths it succeeded on. */
-async function eachPath(ctx: CommandContext, paths: string[], op: (path: string) => Promise<boolean>): Promise<void> {
+async function eachPath(
+  ctx: CommandContext,
+  paths: string[],
+  op: (path: string) => Promise<boolean>,
+): Promise<void> {
   const done: string[] = [];
   try {
     for (const p of paths) {
@@ -146,7 +154,9 @@ export function registerNamespaceCommands(program: Command): void {
       '\nColumns: type (d or -), replication (- for directories), size (1.5K = 1.5 KiB), mtime (local time), path.' +
         '\nWith --json: one JSON array of FileStatus objects (exact byte lengths, type 1 = directory, 2 = file), full paths.',
     )
-    .action((paths: string[], options: LsOptions, cmd: Command) => runCommand(cmd, (ctx) => ls(ctx, paths, options)));
+    .action((paths: string[], options: LsOptions, cmd: Command) =>
+      runCommand(cmd, (ctx) => ls(ctx, paths, options)),
+    );
 
   program
     .command('mkdir')

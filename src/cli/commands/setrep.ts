@@ -33,31 +33,53 @@ interface SetrepOptions {
 /** True once every block of `path` is at its replication (or being written). */
 async function atReplication(ctx: CommandContext, path: string): Promise<boolean> {
   const { blocks } = await ctx.client.blockHealth(path);
-  return blocks.every((b) => b.health === BlockHealthState.HEALTHY || b.health === BlockHealthState.UNDER_CONSTRUCTION);
+  return blocks.every(
+    (b) => b.health === BlockHealthState.HEALTHY || b.health === BlockHealthState.UNDER_CONSTRUCTION,
+  );
 }
 
-async function waitForReplication(ctx: CommandContext, replication: number, files: readonly string[], timeoutMs: number | undefined): Promise<void> {
+async function waitForReplication(
+  ctx: CommandContext,
+  replication: number,
+  files: readonly string[],
+  timeoutMs: number | undefined,
+): Promise<void> {
   let pending = [...files];
-  await pollUntil(`${replication} replicas per block`, async () => {
-    const done = await mapInBatches(pending, WAIT_BATCH, async (p) => {
-      try {
-        return await atReplication(ctx, p);
-      } catch (err) {
-        if (isFatal(err) || !isDfsError(err, 'NOT_FOUND')) throw err;
-        ctx.reportError(err);
-        return true; // gone: nothing left to wait for
-      }
-    });
-    pending = pending.filter((_, i) => !done[i]);
-    return { done: pending.length === 0, status: `${files.length - pending.length} of ${files.length} files done, next: ${pending[0] ?? '-'}` };
-  }, { timeoutMs, json: ctx.json });
+  await pollUntil(
+    `${replication} replicas per block`,
+    async () => {
+      const done = await mapInBatches(pending, WAIT_BATCH, async (p) => {
+        try {
+          return await atReplication(ctx, p);
+        } catch (err) {
+          if (isFatal(err) || !isDfsError(err, 'NOT_FOUND')) throw err;
+          ctx.reportError(err);
+          return true; // gone: nothing left to wait for
+        }
+      });
+      pending = pending.filter((_, i) => !done[i]);
+      return {
+        done: pending.length === 0,
+        status: `${files.length - pending.length} of ${files.length} files done, next: ${pending[0] ?? '-'}`,
+      };
+    },
+    { timeoutMs, json: ctx.json },
+  );
 }
 
-async function setrep(ctx: CommandContext, replication: number, target: string, options: SetrepOptions): Promise<void> {
+async function setrep(
+  ctx: CommandContext,
+  replication: number,
+  target: string,
+  options: SetrepOptions,
+): Promise<void> {
   const top = normalizePath(target);
   const status = await ctx.client.stat(top);
   if (status.type === FileType.DIRECTORY && options.recursive !== true) {
-    throw new DfsError('IS_A_DIRECTORY', `${top} is a directory: use -R to set the replication of every file beneath it`);
+    throw new DfsError(
+      'IS_A_DIRECTORY',
+      `${top} is a directory: use -R to set the replication of every file beneath it`,
+    );
   }
   const changed: string[] = [];
   for await (const { path, status: entry } of walkTree(ctx, top, status)) {
@@ -75,7 +97,10 @@ async function setrep(ctx: CommandContext, replication: number, target: string, 
   if (options.wait === true && changed.length > 0) {
     await ctx.out.flush();
     await waitForReplication(ctx, replication, changed, options.timeout);
-    if (!ctx.json) await ctx.writeLines([`Replication ${replication} reached: ${changed.length} file${changed.length === 1 ? '' : 's'}`]);
+    if (!ctx.json)
+      await ctx.writeLines([
+        `Replication ${replication} reached: ${changed.length} file${changed.length === 1 ? '' : 's'}`,
+      ]);
   }
   if (ctx.json) await ctx.writeJson({ replication, files: changed, waited: options.wait === true });
 }
@@ -88,12 +113,18 @@ export function registerSetrepCommand(program: Command): void {
     .argument('<path>', 'a file, or a directory with -R')
     .option('-R, --recursive', 'every file beneath a directory')
     .option('-w, --wait', 'wait until every block has exactly that many live replicas')
-    .option('--timeout <duration>', 'with -w: give up after this long (seconds, or 30s, 5m, 1h); default: no limit', timeoutArg)
+    .option(
+      '--timeout <duration>',
+      'with -w: give up after this long (seconds, or 30s, 5m, 1h); default: no limit',
+      timeoutArg,
+    )
     .addHelpText(
       'after',
       '\nThe NameNode adds or removes replicas in the background; -w waits for it (a status line on stderr' +
         '\nwhen it is a terminal). A timed-out wait fails with TIMEOUT (exit status 1); the new replication stays set.' +
         '\nWith --json: {"replication": N, "files": [paths changed], "waited": true|false}.',
     )
-    .action((replication: number, path: string, options: SetrepOptions, cmd: Command) => runCommand(cmd, (ctx) => setrep(ctx, replication, path, options)));
+    .action((replication: number, path: string, options: SetrepOptions, cmd: Command) =>
+      runCommand(cmd, (ctx) => setrep(ctx, replication, path, options)),
+    );
 }

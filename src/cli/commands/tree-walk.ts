@@ -34,7 +34,12 @@ export interface WalkOptions {
 }
 
 /** Yields `top` (whose status the caller has) and every entry beneath it, in pre-order. */
-export async function* walkTree(ctx: CommandContext, top: string, topStatus: FileStatus, options: WalkOptions = {}): AsyncGenerator<TreeEntry> {
+export async function* walkTree(
+  ctx: CommandContext,
+  top: string,
+  topStatus: FileStatus,
+  options: WalkOptions = {},
+): AsyncGenerator<TreeEntry> {
   const pageSize = options.pageSize ?? LIST_LIMIT_DEFAULT;
   const recursive = options.recursive ?? true;
   yield { path: top, status: topStatus };
@@ -63,6 +68,7 @@ export async function* walkTree(ctx: CommandContext, top: string, topStatus: Fil
     cur.startAfter = entry.path;
     const full = joinChild(cur.dir, entry.path);
     yield { path: full, status: entry };
-    if (recursive && entry.type === FileType.DIRECTORY) stack.push({ dir: full, entries: [], next: 0, startAfter: '', hasMore: true });
+    if (recursive && entry.type === FileType.DIRECTORY)
+      stack.push({ dir: full, entries: [], next: 0, startAfter: '', hasMore: true });
   }
 }

@@ -19,7 +19,10 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, h
 export function timeoutArg(value: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
   const ms = m === null ? NaN : Number(m[1]) * UNIT_MS[m[2] ?? '']!;
-  if (!Number.isFinite(ms) || ms <= 0) throw new InvalidArgumentError('must be a positive duration: seconds, or with a unit such as 500ms, 30s, 5m, 1h');
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new InvalidArgumentError(
+      'must be a positive duration: seconds, or with a unit such as 500ms, 30s, 5m, 1h',
+    );
   return ms;
 }
 
@@ -33,14 +36,22 @@ export interface ProbeResult {
  * Calls `probe` every POLL_INTERVAL_MS until it reports done; fails with TIMEOUT (naming
  * `what` and the last status) once `timeoutMs` has passed. No timeout: waits as long as it takes.
  */
-export async function pollUntil(what: string, probe: () => Promise<ProbeResult>, options: { timeoutMs?: number; json: boolean }): Promise<void> {
+export async function pollUntil(
+  what: string,
+  probe: () => Promise<ProbeResult>,
+  options: { timeoutMs?: number; json: boolean },
+): Promise<void> {
   const line = new StatusLine(options.json);
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   try {
     for (;;) {
       const r = await probe();
       if (r.done) return;
-      if (Date.now() >= deadline) throw new DfsError('TIMEOUT', `gave up waiting for ${what} after ${options.timeoutMs} ms: ${r.status}`);
+      if (Date.now() >= deadline)
+        throw new DfsError(
+          'TIMEOUT',
+          `gave up waiting for ${what} after ${options.timeoutMs} ms: ${r.status}`,
+        );
       line.show(`waiting for ${what}: ${r.status}`);
       await sleep(Math.min(POLL_INTERVAL_MS, Math.max(1, deadline - Date.now())));
     }
