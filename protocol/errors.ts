@@ -66,7 +66,31 @@ export function isDfsError(err: unknown, code?: ErrorCode): err is DfsError {
   return err instanceof DfsError && (code === undefined || err.code === code);
 }
 
-/** Our own bugs: assertions stay on in production (TigerBeetle style). */
+/**
+ * Our own bugs, as opposed to faults from the world: a failed `assert` throws an
+ * `AssertionFailure`, which is deliberately not a `DfsError`. No catch-all may turn it into
+ * an error reply or a log line and carry on: every catch-all calls `rethrowIfBug` first, so
+ * the failure reaches the process's uncaught-exception handler (src/common/crash.ts), which
+ * logs it at fatal and exits non-zero. That is safe because every daemon is crash-safe by
+ * design (the edit log and the replicas survive kill -9), and it is the only safe choice:
+ * state that broke an invariant must not keep serving (TigerBeetle `docs/TIGER_STYLE.md`).
+ *
+ * Assertions stay on in production and are written in pairs where a counter must balance
+ * (checked where it goes up and where it comes down), so a double release or a skipped
+ * transaction id crashes at the first wrong step instead of drifting silently.
+ */
+export class AssertionFailure extends Error {
+  constructor(message: string) {
+    super(`assertion failed: ${message}`);
+    this.name = 'AssertionFailure';
+  }
+}
+
 export function assert(condition: unknown, message = 'assertion failed'): asserts condition {
-  if (!condition) throw new DfsError('INTERNAL', `assertion: ${message}`);
+  if (!condition) throw new AssertionFailure(message);
+}
+
+/** The first line of every catch-all: our own bugs are never handled, only faults are. */
+export function rethrowIfBug(err: unknown): void {
+  if (err instanceof AssertionFailure) throw err;
 }

@@ -1,7 +1,9 @@
 /**
  * `dfsd`: the daemon launcher. `dfsd namenode` runs a NameNode (`--format` creates its
  * name directory); `dfsd local` runs the embedded local cluster used by `npm start`.
- * SIGTERM and SIGINT stop the daemon cleanly (stop listening, flush the edit log).
+ * SIGTERM and SIGINT stop the daemon cleanly (stop listening, flush the edit log); a bug
+ * (a failed assertion, anything thrown and not handled) logs at fatal and exits 70 at once
+ * (src/common/crash.ts).
  */
 import { Command, Option } from 'commander';
 import { DfsError } from '../../protocol/errors.js';
@@ -13,6 +15,7 @@ import {
   type NameNodeConfig,
 } from '../common/config.js';
 import { DataNode } from '../datanode/datanode.js';
+import { crashOnUncaught } from '../common/crash.js';
 import { createLogger } from '../common/logger.js';
 import { formatNameDir } from '../namenode/name-dir.js';
 import { NameNode } from '../namenode/namenode.js';
@@ -90,6 +93,7 @@ program
       },
     });
     const log = createLogger({ name: 'namenode', level: config.logLevel as 'info' });
+    crashOnUncaught(log);
     if (opts.format) {
       const v = await formatNameDir(config.nameDir, {
         force: Boolean(opts.force),
@@ -144,6 +148,7 @@ program
       },
     });
     const log = createLogger({ name: 'datanode', level: config.logLevel as 'info' });
+    crashOnUncaught(log);
     const dn = new DataNode(config, log);
     await dn.start();
     onShutdownSignal(() => dn.stop());

@@ -48,6 +48,8 @@ export interface NameNodeConfig {
   safeModeThreshold: number;
   /** How long the threshold must hold before safe mode ends. */
   safeModeExtensionMs: number;
+  /** An edit-log write + fdatasync slower than this is logged at warn with its duration. */
+  slowIoWarnMs: number;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -73,6 +75,7 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   replicationRescanMs: 30_000,
   safeModeThreshold: 0.999,
   safeModeExtensionMs: 5_000,
+  slowIoWarnMs: 1_000,
 };
 
 type Section = 'namenode' | 'datanode' | 'client';
@@ -197,6 +200,8 @@ export interface DataNodeConfig {
   scanBytesPerSecond: number;
   /** Pause between two scanner passes over every replica. */
   scanIntervalMs: number;
+  /** A packet's write to the mirror or to disk, or a block's final fdatasync, slower than this is logged at warn. */
+  slowIoWarnMs: number;
 }
 
 export const DATANODE_DEFAULTS: DataNodeConfig = {
@@ -218,4 +223,5 @@ export const DATANODE_DEFAULTS: DataNodeConfig = {
   logLevel: 'info',
   scanBytesPerSecond: 8 * 1024 * 1024,
   scanIntervalMs: 6 * 3_600_000,
+  slowIoWarnMs: 300,
 };

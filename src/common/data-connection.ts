@@ -7,7 +7,7 @@
  * `whenDrained`. One refreshed idle timer (socket timeout) catches a silent peer.
  */
 import type net from 'node:net';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { isDataOpcode, PACKET_FRAMES } from '../../protocol/data-messages.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import type { Frame } from '../../protocol/frame.js';
@@ -100,6 +100,7 @@ export class DataConnection {
     try {
       this.decoder.push(chunk, (f) => this.frameHandler(f));
     } catch (err) {
+      rethrowIfBug(err);
       this.teardown(err instanceof DfsError ? err : new DfsError('INTERNAL', (err as Error).message));
     }
   }

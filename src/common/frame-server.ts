@@ -16,9 +16,13 @@
  *   packets received and not yet on disk): past it no connection is read until some are
  *   let go, so memory stays bounded however many peers send at once.
  * - after a protocol error the connection gets one ERROR frame and is closed.
+ *
+ * Counters are asserted in pairs (a bug, not a peer, unbalances them): a reply or release
+ * needs a request in flight, an unhold never lets go of more than was held, and the
+ * server's held total is never negative and is zero once no connection is left.
  */
 import net from 'node:net';
-import { DfsError } from '../../protocol/errors.js';
+import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import type { Frame } from '../../protocol/frame.js';
 import { decodeHello, encodeHelloReply, HandshakeStatus } from '../../protocol/handshake.js';
@@ -103,6 +107,7 @@ export class ServerConnection {
 
   /** Sends an answer and releases its in-flight slot. */
   reply(bytes: Buffer): void {
+    assert(this.inflight > 0, `connection ${this.id}: a reply with no request in flight`);
     this.inflight--;
     this.send(bytes);
     this.updateFlow();
@@ -114,6 +119,7 @@ export class ServerConnection {
 
   /** Ends a unit of work started with `begin` that had no reply of its own (a packet). */
   release(): void {
+    assert(this.inflight > 0, `connection ${this.id}: release with no request in flight`);
     this.inflight--;
     this.updateFlow();
   }
@@ -126,6 +132,7 @@ export class ServerConnection {
 
   /** Counts received bytes the handler keeps (against heldBytesMax) until `unhold`. */
   hold(bytes: number): void {
+    assert(bytes >= 0, `connection ${this.id}: hold of ${bytes} bytes`);
     this.heldBytes += bytes;
     this.server.heldChanged(bytes);
     this.updateFlow();
@@ -134,6 +141,10 @@ export class ServerConnection {
   /** Lets go of bytes counted by `hold` (nothing once closed: the close let go of all). */
   unhold(bytes: number): void {
     if (this.closed) return;
+    assert(
+      bytes >= 0 && bytes <= this.heldBytes,
+      `connection ${this.id}: unhold of ${bytes} bytes with ${this.heldBytes} held`,
+    );
     this.heldBytes -= bytes;
     this.server.heldChanged(-bytes);
     this.updateFlow();
@@ -190,6 +201,7 @@ export class FrameServer {
   heldChanged(delta: number): void {
     const was = this.overBudget;
     this.heldBytes += delta;
+    assert(this.heldBytes >= 0, `server holds ${this.heldBytes} bytes after a change of ${delta}`);
     if (!was || this.overBudget) return;
     const paused = [...this.pausedForBudget];
     this.pausedForBudget.clear();
@@ -236,6 +248,9 @@ export class FrameServer {
       const held = conn.heldBytes;
       conn.heldBytes = 0;
       if (held !== 0) this.heldChanged(-held);
+      // The pair of every connection's hold/unhold: with no connection left, nothing is held.
+      if (this.connections.size === 0)
+        assert(this.heldBytes === 0, `no connections, yet ${this.heldBytes} bytes counted as held`);
       o.onClose?.(conn);
     });
 
@@ -285,6 +300,7 @@ export class FrameServer {
           conn.close(new DfsError('TIMEOUT', `frame not completed within ${o.frameTimeoutMs} ms`));
         }
       } catch (err) {
+        rethrowIfBug(err);
         const e = err instanceof DfsError ? err : new DfsError('INTERNAL', (err as Error).message);
         if (!(err instanceof DfsError)) conn.log.error({ err }, 'handler threw');
         conn.close(e);

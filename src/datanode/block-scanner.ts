@@ -10,6 +10,7 @@ import type { Block } from '../../protocol/types.js';
 import { firstBadChunk } from '../common/checksum.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { readReplicaPieces } from './replica-reader.js';
+import { rethrowIfBug } from '../../protocol/errors.js';
 
 export class BlockScanner {
   private stopped = false;
@@ -53,6 +54,7 @@ export class BlockScanner {
         await sleep(scanIntervalMs, undefined, { signal: this.controller.signal });
       }
     } catch (err) {
+      rethrowIfBug(err);
       if (!this.stopped) this.dn.log.error({ err }, 'block scanner stopped');
     }
   }
@@ -72,6 +74,7 @@ export class BlockScanner {
       }
       this.replicasScanned++;
     } catch (err) {
+      rethrowIfBug(err);
       // A replica deleted during the scan is not corruption.
       if (this.dn.storage.replicas.get(blockId) !== r) return bytes;
       this.corruptFound++;

@@ -5,7 +5,7 @@
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import type { DataNodeConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
-import type { FaultInjector } from './fault-injector.js';
+import type { FaultInjector } from '../common/fault-injector.js';
 import type { Storage } from './storage.js';
 
 export interface DataNodeContext {

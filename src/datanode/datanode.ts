@@ -11,7 +11,7 @@ import {
   isDataOpcode,
   PACKET_FRAMES,
 } from '../../protocol/data-messages.js';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
 import { DATA_BODY_BYTES_MAX } from '../../protocol/limits.js';
@@ -24,7 +24,7 @@ import { BlockReceiver } from './block-receiver.js';
 import { BlockScanner } from './block-scanner.js';
 import { sendBlock } from './block-sender.js';
 import type { DataNodeContext } from './datanode-context.js';
-import { faultsFromEnv } from './fault-injector.js';
+import { faultsFromEnv } from '../common/fault-injector.js';
 import { NamenodeLink } from './namenode-link.js';
 import { Storage } from './storage.js';
 
@@ -138,6 +138,7 @@ export class DataNode {
 
   /** A request this node cannot serve: typed error frame, log line, close. */
   private refuse(conn: ServerConnection, frame: Frame, err: unknown, receiver: BlockReceiver | null): void {
+    rethrowIfBug(err);
     const e = err instanceof DfsError ? err : new DfsError('INTERNAL', (err as Error).message);
     if (!(err instanceof DfsError)) this.log.error({ err }, 'unexpected failure serving a transfer');
     conn.close(e, frame.opcode, frame.requestId);

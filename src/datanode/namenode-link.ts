@@ -9,7 +9,7 @@
  *
  * A NameNode of another cluster is fatal: `onFatal` stops the DataNode with the reason.
  */
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { Role } from '../../protocol/handshake.js';
 import { CommandType, type DatanodeCommand } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
@@ -93,6 +93,7 @@ export class NamenodeLink {
       this.rpc
         .call('blockReceived', { nodeId: this.dn.storage.nodeId, received, deleted })
         .catch((err: Error) => {
+          rethrowIfBug(err);
           // Not lost: the full report at the next registration carries it.
           this.log.warn({ err: err.message }, 'incremental block report failed');
         });
@@ -122,6 +123,7 @@ export class NamenodeLink {
       this.backoffMs = BACKOFF_MIN_MS;
       this.schedule(this.again ? 0 : this.dn.config.heartbeatIntervalMs);
     } catch (err) {
+      rethrowIfBug(err);
       if (this.stopped) return;
       if (err instanceof DfsError && err.code === 'WRONG_CLUSTER') {
         this.onFatal(err);

@@ -5,7 +5,7 @@
  * with its typed error and logs nothing. A request whose body does not decode is a
  * protocol error: the connection gets an ERROR frame and is closed.
  */
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Frame } from '../../protocol/frame.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../protocol/limits.js';
 import { Role } from '../../protocol/handshake.js';
@@ -88,6 +88,7 @@ export class ClientRpc {
     try {
       request = decodeRequest(name, frame);
     } catch (err) {
+      rethrowIfBug(err);
       conn.close(new DfsError('PROTOCOL', (err as Error).message), frame.opcode, frame.requestId);
       return;
     }
@@ -98,6 +99,7 @@ export class ClientRpc {
       }
       this.dispatch(conn, name, frame.requestId, request as never);
     } catch (err) {
+      rethrowIfBug(err);
       const e = err instanceof DfsError ? err : this.internal(err, name);
       conn.replyError(frame.opcode, frame.requestId, e);
     }

@@ -16,7 +16,7 @@
  * nothing more; one that floods is bounded by the server's per-connection in-flight limit.
  * Requests of one connection keep their order (nothing overtakes a queued request).
  */
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { rpcCodecs, type RpcName } from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
@@ -60,6 +60,7 @@ export function withTurnBudget(
     try {
       serve(w.conn, w.name, w.id, w.req);
     } catch (err) {
+      rethrowIfBug(err);
       // Served outside the dispatcher's try/catch when it waited: answer the error here.
       const e =
         err instanceof DfsError

@@ -1,34 +1,73 @@
 /**
  * The edit log writer: appends records to the current segment and makes them durable with
  * group commit (HDFS `FSEditLog.logSync`). `append` assigns the next txid synchronously and
- * queues the record; one flush writes every queued record with a single write and one
- * fdatasync, then calls every waiter. A reply must only be sent from that callback.
+ * queues the record with its callback; one flush writes every queued record with a single
+ * write and one fdatasync, then calls their callbacks. A reply must only be sent from there.
  *
- * Invariants:
- * - Records reach the disk in txid order, and a waiter is called only after every record
- *   up to its own is durable (flushes are strictly sequential).
- * - A roll is a marker in the same queue: records before it go to the old segment, records
+ * Two state variables, each one union with checked transitions (HDFS `FSEditLog.State` and
+ * `checkState`):
+ *
+ *   lifecycle:  open ──close()──> closing ──queue drained──> closed
+ *                 └──────────────────┴── write/fsync/roll error ──> failed
+ *   io:         idle ──append/roll──> scheduled ──next tick──> idle ──pump──> writing | rolling
+ *               writing | rolling ──done──> idle ──pump──> ...
+ *
+ * `io` is the one flusher: at most one write+fdatasync or segment roll runs at a time, and
+ * it starts only from `idle`, so records reach the disk strictly in queue order.
+ *
+ * Invariants (asserted):
+ * - txids are contiguous: `append` hands out last + 1, and a flush writes records whose
+ *   txids are exactly durable + 1, durable + 2, ... (the pair of the assignment). A gap is a
+ *   bug, and crashes before the record reaches the disk.
+ * - A callback runs only after every record up to its own is durable.
+ * - A roll is an entry in the same queue: records before it go to the old segment, records
  *   after it to a new one, whose file (and directory entry) is durable before any of its
  *   records are acknowledged. So the segments on disk never have a txid gap.
+ * - After a clean close, durable == last: nothing appended was left behind.
  * - The queue is bounded by the callers (each connection bounds its requests in flight).
  * - A failed write or fsync is fatal: memory is ahead of the disk, so the log refuses all
  *   further appends and `onFatal` tells the NameNode to stop (HDFS does the same).
+ *
+ * A flush slower than `slowSyncMs` (write plus fdatasync) is logged with its duration, as
+ * etcd's WAL warns on a slow fdatasync: it is the first thing to look at when creates slow.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DfsError } from '../../protocol/errors.js';
+import { assert, DfsError } from '../../protocol/errors.js';
 import { fsyncDir } from '../common/fs-util.js';
+import { silentLogger, type Logger } from '../common/logger.js';
 import type { EditOp } from './edit-ops.js';
 import { encodeRecord, encodeSegmentHeader } from './edit-log-format.js';
 
 export type AppendCallback = (err: Error | null) => void;
 
-interface RollMarker {
-  roll: true;
-  firstTxid: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
+export type EditLogState = 'open' | 'closing' | 'closed' | 'failed';
+type IoState = 'idle' | 'scheduled' | 'writing' | 'rolling';
+
+const LIFECYCLE: Record<EditLogState, readonly EditLogState[]> = {
+  open: ['closing', 'failed'],
+  closing: ['closed', 'failed'],
+  closed: [],
+  failed: [],
+};
+const IO: Record<IoState, readonly IoState[]> = {
+  idle: ['scheduled', 'writing', 'rolling'],
+  scheduled: ['writing', 'rolling', 'idle'],
+  writing: ['idle'],
+  rolling: ['idle'],
+};
+
+type QueueEntry =
+  | { kind: 'record'; txid: number; bytes: Buffer; done: AppendCallback }
+  | { kind: 'roll'; firstTxid: number; done: (err: Error | null) => void };
+
+export interface EditLogOptions {
+  log?: Logger;
+  /** A flush (write + fdatasync) slower than this is logged at warn; default 1000. */
+  slowSyncMs?: number;
+  /** Fault hook for tests: the append that would get this txid gets the next one (a bug). */
+  skipTxidAt?: number;
 }
 
 export function segmentFileName(firstTxid: number): string {
@@ -36,16 +75,19 @@ export function segmentFileName(firstTxid: number): string {
 }
 
 export class EditLog {
+  private state: EditLogState = 'open';
+  private io: IoState = 'idle';
   private fd = -1;
   private segmentFirstTxid = 0;
   private lastTxid: number;
   private durableTxid: number;
-  private queue: Array<Buffer | RollMarker> = [];
-  private waiters: AppendCallback[] = [];
-  private flushing = false;
-  private scheduled = false;
-  private failure: Error | null = null;
-  private closed = false;
+  private readonly queue: QueueEntry[] = [];
+  private failure: DfsError | null = null;
+  /** Resolves close() once the queue is drained and the file closed. */
+  private onClosed: (() => void) | null = null;
+  private readonly log: Logger;
+  private readonly slowSyncMs: number;
+  private readonly skipTxidAt: number;
   /** Operations per flush, for metrics and the benchmark's explanation of throughput. */
   flushCount = 0;
   recordCount = 0;
@@ -54,14 +96,23 @@ export class EditLog {
     private readonly dir: string,
     lastTxid: number,
     private readonly onFatal: (err: Error) => void,
+    options: EditLogOptions,
   ) {
     this.lastTxid = lastTxid;
     this.durableTxid = lastTxid;
+    this.log = options.log ?? silentLogger();
+    this.slowSyncMs = options.slowSyncMs ?? 1000;
+    this.skipTxidAt = options.skipTxidAt ?? 0;
   }
 
   /** Opens a new segment starting after `lastTxid` (the state replayed at start-up). */
-  static async open(dir: string, lastTxid: number, onFatal: (err: Error) => void): Promise<EditLog> {
-    const log = new EditLog(dir, lastTxid, onFatal);
+  static async open(
+    dir: string,
+    lastTxid: number,
+    onFatal: (err: Error) => void,
+    options: EditLogOptions = {},
+  ): Promise<EditLog> {
+    const log = new EditLog(dir, lastTxid, onFatal, options);
     log.fd = await log.createSegment(lastTxid + 1);
     log.segmentFirstTxid = lastTxid + 1;
     return log;
@@ -75,115 +126,166 @@ export class EditLog {
     return this.durableTxid;
   }
 
+  get lifecycle(): EditLogState {
+    return this.state;
+  }
+
   /** Queues `op` as txid lastTxid+1; `done` runs once it is durable (or the log failed). */
   append(op: EditOp, done: AppendCallback): number {
-    if (this.failure) {
-      done(this.failure);
+    if (this.state !== 'open') {
+      done(this.failure ?? new DfsError('SHUTTING_DOWN', 'the NameNode is shutting down'));
       return -1;
     }
-    if (this.closed) {
-      done(new DfsError('SHUTTING_DOWN', 'the NameNode is shutting down'));
-      return -1;
-    }
-    const txid = ++this.lastTxid;
-    this.queue.push(encodeRecord(txid, op));
-    this.waiters.push(done);
+    let txid = ++this.lastTxid;
+    if (txid === this.skipTxidAt) txid = ++this.lastTxid;
+    this.queue.push({ kind: 'record', txid, bytes: encodeRecord(txid, op), done });
     this.schedule();
     return txid;
   }
 
-  /** Starts a new segment after every record appended so far; resolves once it exists. */
+  /** Starts a new segment after every record appended so far; resolves with its last txid. */
   roll(): Promise<number> {
     const lastOfOld = this.lastTxid;
-    return new Promise<void>((resolve, reject) => {
-      if (this.failure) return reject(this.failure);
-      this.queue.push({ roll: true, firstTxid: lastOfOld + 1, resolve, reject });
-      this.waiters.push(() => {});
+    return new Promise<number>((resolve, reject) => {
+      if (this.state !== 'open')
+        return reject(this.failure ?? new DfsError('SHUTTING_DOWN', 'the edit log is closed'));
+      const done = (err: Error | null): void => (err ? reject(err) : resolve(lastOfOld));
+      this.queue.push({ kind: 'roll', firstTxid: lastOfOld + 1, done });
       this.schedule();
-    }).then(() => lastOfOld);
+    });
   }
 
   /** Flushes what is queued, then closes the segment. Appends after this fail. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    while (this.flushing || this.queue.length > 0) {
-      await new Promise<void>((resolve) => {
-        this.waiters.push(() => resolve());
-        this.queue.push(Buffer.alloc(0));
-        this.schedule();
-      });
-      if (this.failure) break;
-    }
-    if (this.fd >= 0) {
-      const fd = this.fd;
-      this.fd = -1;
-      await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
-    }
+  close(): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    if (this.state === 'failed') return Promise.resolve();
+    if (this.state === 'closing') return new Promise((resolve) => this.whenClosed(resolve));
+    this.enter('closing');
+    return new Promise((resolve) => {
+      this.whenClosed(resolve);
+      if (this.io === 'idle') this.pump();
+    });
+  }
+
+  private whenClosed(resolve: () => void): void {
+    const previous = this.onClosed;
+    this.onClosed = () => {
+      previous?.();
+      resolve();
+    };
+  }
+
+  private enter(next: EditLogState): void {
+    assert(LIFECYCLE[this.state].includes(next), `edit log: ${this.state} -> ${next}`);
+    this.state = next;
+  }
+
+  private setIo(next: IoState): void {
+    assert(IO[this.io].includes(next), `edit log io: ${this.io} -> ${next}`);
+    this.io = next;
   }
 
   private schedule(): void {
-    if (this.flushing || this.scheduled) return;
-    this.scheduled = true;
+    if (this.io !== 'idle') return;
+    this.setIo('scheduled');
     // Let every append made in this tick (one socket read can hold many requests) join.
     process.nextTick(() => {
-      this.scheduled = false;
-      this.flush();
+      this.setIo('idle');
+      this.pump();
     });
   }
 
-  private flush(): void {
-    if (this.flushing || this.queue.length === 0 || this.failure) return;
-    this.flushing = true;
-    // Take records up to (not including) the first roll marker.
-    let n = 0;
-    while (n < this.queue.length && !isRoll(this.queue[n]!)) n++;
-    if (n === 0) {
-      const marker = this.queue.shift() as RollMarker;
-      this.waiters.shift();
-      this.doRoll(marker);
+  /** The flusher: starts the next write or roll, or finishes a close; only from `idle`. */
+  private pump(): void {
+    assert(this.io === 'idle', `edit log pump while ${this.io}`);
+    if (this.state === 'failed') return;
+    const head = this.queue[0];
+    if (head === undefined) {
+      if (this.state === 'closing') this.finishClose();
       return;
     }
-    const records = this.queue.splice(0, n) as Buffer[];
-    const waiters = this.waiters.splice(0, n);
-    const data = records.length === 1 ? records[0]! : Buffer.concat(records);
+    if (head.kind === 'roll') {
+      this.queue.shift();
+      this.setIo('rolling');
+      this.doRoll(head.firstTxid, head.done);
+      return;
+    }
+    let n = 1;
+    while (n < this.queue.length && this.queue[n]!.kind === 'record') n++;
+    const batch = this.queue.splice(0, n) as Array<Extract<QueueEntry, { kind: 'record' }>>;
+    // The pair of append's txid assignment: what goes to disk is contiguous and in order.
+    for (let i = 0; i < batch.length; i++) {
+      const expected = this.durableTxid + 1 + i;
+      assert(batch[i]!.txid === expected, `edit log txid ${batch[i]!.txid} queued, expected ${expected}`);
+    }
+    this.setIo('writing');
+    this.write(batch);
+  }
+
+  private write(batch: Array<Extract<QueueEntry, { kind: 'record' }>>): void {
+    const data = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((e) => e.bytes));
+    const started = performance.now();
     writeAll(this.fd, data, (err) => {
-      if (err) return this.fatal(err, waiters);
+      if (err) return this.fail(err, batch);
       fs.fdatasync(this.fd, (syncErr) => {
-        if (syncErr) return this.fatal(syncErr, waiters);
+        if (syncErr) return this.fail(syncErr, batch);
+        const ms = performance.now() - started;
+        if (ms > this.slowSyncMs)
+          this.log.warn(
+            { ms: Math.round(ms), records: batch.length, bytes: data.length },
+            'slow edit log write and fdatasync',
+          );
         this.flushCount++;
-        this.recordCount += records.length;
-        this.durableTxid += records.filter((r) => r.length > 0).length;
-        this.flushing = false;
-        for (const w of waiters) w(null);
-        this.flush();
+        this.recordCount += batch.length;
+        this.durableTxid = batch[batch.length - 1]!.txid;
+        this.setIo('idle');
+        for (const e of batch) e.done(null);
+        this.pump();
       });
     });
   }
 
-  private doRoll(marker: RollMarker): void {
-    if (marker.firstTxid === this.segmentFirstTxid) {
+  private doRoll(firstTxid: number, done: (err: Error | null) => void): void {
+    assert(firstTxid === this.durableTxid + 1, `edit log roll at ${firstTxid}, durable ${this.durableTxid}`);
+    if (firstTxid === this.segmentFirstTxid) {
       // Nothing was logged since the last roll: the current segment already starts there.
-      this.flushing = false;
-      marker.resolve();
-      this.flush();
+      this.setIo('idle');
+      done(null);
+      this.pump();
       return;
     }
     const oldFd = this.fd;
-    this.createSegment(marker.firstTxid).then(
+    this.createSegment(firstTxid).then(
       (fd) => {
         this.fd = fd;
-        this.segmentFirstTxid = marker.firstTxid;
+        this.segmentFirstTxid = firstTxid;
         fs.close(oldFd, () => {});
-        this.flushing = false;
-        marker.resolve();
-        this.flush();
+        this.setIo('idle');
+        done(null);
+        this.pump();
       },
-      (err: Error) => {
-        marker.reject(err);
-        this.fatal(err, []);
-      },
+      (err: Error) => this.fail(err, [], done),
     );
+  }
+
+  private finishClose(): void {
+    // The pair of append: a clean close leaves nothing appended and not durable.
+    assert(
+      this.durableTxid === this.lastTxid,
+      `edit log closed with txid ${this.lastTxid} appended, ${this.durableTxid} durable`,
+    );
+    this.enter('closed');
+    this.closeFd();
+    const resolve = this.onClosed;
+    this.onClosed = null;
+    resolve?.();
+  }
+
+  private closeFd(): void {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    fs.close(fd, () => {});
   }
 
   /** Creates a segment with its header, durable with its directory entry; a plain fd (no FileHandle, which closes itself when collected). */
@@ -202,19 +304,25 @@ export class EditLog {
     return fd;
   }
 
-  private fatal(err: Error, waiters: AppendCallback[]): void {
+  /** The one teardown path after an I/O error: every waiter hears of it, nothing more is written. */
+  private fail(
+    err: Error,
+    batch: ReadonlyArray<{ done: AppendCallback }>,
+    rollDone?: (err: Error | null) => void,
+  ): void {
     const failure = new DfsError('INTERNAL', `edit log write failed: ${err.message}`, { cause: err });
     this.failure = failure;
-    this.flushing = false;
-    for (const w of waiters) w(failure);
-    for (const w of this.waiters.splice(0)) w(failure);
-    for (const q of this.queue.splice(0)) if (isRoll(q)) q.reject(failure);
+    this.enter('failed');
+    this.setIo('idle');
+    this.closeFd();
+    rollDone?.(failure);
+    for (const e of batch) e.done(failure);
+    for (const e of this.queue.splice(0)) e.done(failure);
+    const resolve = this.onClosed;
+    this.onClosed = null;
+    resolve?.();
     this.onFatal(failure);
   }
-}
-
-function isRoll(item: Buffer | RollMarker): item is RollMarker {
-  return !Buffer.isBuffer(item);
 }
 
 function writeAll(fd: number, data: Buffer, cb: (err: Error | null) => void): void {

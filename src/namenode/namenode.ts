@@ -28,6 +28,8 @@ import { pathOf, type INode } from './inode.js';
 import { LeaseManager } from './lease-manager.js';
 import { loadNameDir, lockNameDir, purgeBefore, readVersion } from './name-dir.js';
 import type { Namespace } from './namespace.js';
+import { rethrowIfBug } from '../../protocol/errors.js';
+import { faultsFromEnv } from '../common/fault-injector.js';
 
 export const DFS_VERSION = '0.1.0';
 
@@ -115,7 +117,11 @@ export class NameNode {
       this.log,
     );
     this.safeMode.startup();
-    this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err));
+    this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err), {
+      log: this.log,
+      slowSyncMs: this.config.slowIoWarnMs,
+      skipTxidAt: faultsFromEnv().bugSkipTxidAt,
+    });
     this.txnsSinceCheckpoint = state.replayed;
 
     this.rpc = new ClientRpc({
@@ -191,6 +197,7 @@ export class NameNode {
       try {
         this.rpc.logRecovery(pathOf(file), file);
       } catch (err) {
+        rethrowIfBug(err);
         this.log.error({ err: (err as Error).message }, 'lease recovery failed');
       }
     }
@@ -211,6 +218,7 @@ export class NameNode {
     try {
       this.replication.tick();
     } catch (err) {
+      rethrowIfBug(err);
       this.log.error({ err }, 'replication monitor failed');
     }
   }
@@ -245,6 +253,7 @@ export class NameNode {
         'checkpoint written',
       );
     } catch (err) {
+      rethrowIfBug(err);
       this.log.error(
         { err: (err as Error).message, txid },
         'checkpoint failed; the edit log still holds everything',
