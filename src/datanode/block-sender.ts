@@ -45,7 +45,7 @@ export async function sendBlock(
   const chunk = r.chunkBytes;
   const start = Math.floor(req.offset / chunk) * chunk;
   const stop = Math.min(r.numBytes, Math.ceil(end / chunk) * chunk);
-  dn.activeTransfers++;
+  const endTransfer = dn.transfers.begin();
   try {
     conn.send(
       encodeDataResponse('readBlock', requestId, {
@@ -75,7 +75,7 @@ export async function sendBlock(
       if (!conn.socket.write(piece.payload, () => piece.release())) await drained(conn);
     }
   } finally {
-    dn.activeTransfers--;
+    endTransfer();
   }
 }
 

@@ -46,7 +46,7 @@ export async function transferBlock(
     label: first.nodeId,
     idleTimeoutMs: dn.config.frameTimeoutMs,
   });
-  dn.activeTransfers++;
+  const endTransfer = dn.transfers.begin();
   try {
     let lastSeqno = -1;
     let acked = -1;
@@ -121,7 +121,7 @@ export async function transferBlock(
       await new Promise<void>((resolve) => (wake = resolve));
     }
   } finally {
-    dn.activeTransfers--;
+    endTransfer();
     conn.close();
   }
 }

@@ -1,11 +1,14 @@
 /**
  * What the receiver and sender of one connection need from their DataNode, so they do not
- * depend on the whole daemon (and tests can see the seams).
+ * depend on the whole daemon (and tests can see the seams). State that every transfer of
+ * one DataNode shares lives here, owned by that DataNode, never at module level: two
+ * DataNodes in one process (tests, the benchmark's rigs) must not see each other's writes.
  */
+import { assert } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import type { DataNodeConfig } from '../common/config.js';
-import type { Logger } from '../common/logger.js';
 import type { FaultInjector } from '../common/fault-injector.js';
+import type { Logger } from '../common/logger.js';
 import type { Storage } from './storage.js';
 
 export interface DataNodeContext {
@@ -16,5 +19,67 @@ export interface DataNodeContext {
   /** Queues an incremental block report to the NameNode. */
   blockReceived: (block: Block) => void;
   faults: FaultInjector;
-  activeTransfers: number;
+  /** Reads, writes and copies under way (reported in heartbeats as the node's load). */
+  transfers: TransferCount;
+  /** Replicas being written here, and the teardowns of failed writes still closing files. */
+  writes: WritesInProgress;
+}
+
+/** Counts transfers; each `begin` hands back the one function that ends it, exactly once. */
+export class TransferCount {
+  private count = 0;
+
+  get active(): number {
+    return this.count;
+  }
+
+  begin(): () => void {
+    this.count++;
+    let ended = false;
+    return () => {
+      assert(!ended, 'a transfer ended twice');
+      ended = true;
+      assert(this.count > 0, 'more transfers ended than begun');
+      this.count--;
+    };
+  }
+}
+
+/**
+ * Per block: the writer that owns its rbw replica now, and the teardown of a failed writer
+ * still settling (its last writes completing, its files closing). A WRITE_BLOCK for a
+ * block another pipeline is writing is refused; a recovery waits for the settling teardown
+ * so it never truncates a file under a write still in flight.
+ */
+export class WritesInProgress {
+  private readonly owners = new Map<number, object>();
+  private readonly settling = new Map<number, Promise<void>>();
+
+  isWriting(blockId: number): boolean {
+    return this.owners.has(blockId);
+  }
+
+  /** Callers check `isWriting` first (a new replica) or take the block over (a recovery). */
+  claim(blockId: number, owner: object, options: { takeOver?: boolean } = {}): void {
+    assert(options.takeOver === true || !this.owners.has(blockId), `block ${blockId} claimed twice`);
+    this.owners.set(blockId, owner);
+  }
+
+  /** Lets go of the block if `owner` holds it (a refused writer never held it). */
+  release(blockId: number, owner: object): void {
+    if (this.owners.get(blockId) === owner) this.owners.delete(blockId);
+  }
+
+  /** Records a failed writer's teardown; `settled` resolves once its files are closed. */
+  settle(blockId: number, settled: Promise<void>): void {
+    this.settling.set(blockId, settled);
+    void settled.then(() => {
+      if (this.settling.get(blockId) === settled) this.settling.delete(blockId);
+    });
+  }
+
+  /** Resolves once no teardown of this block is in progress. */
+  settled(blockId: number): Promise<void> {
+    return this.settling.get(blockId) ?? Promise.resolve();
+  }
 }

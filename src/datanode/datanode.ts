@@ -23,7 +23,7 @@ import type { Logger } from '../common/logger.js';
 import { BlockReceiver } from './block-receiver.js';
 import { BlockScanner } from './block-scanner.js';
 import { sendBlock } from './block-sender.js';
-import type { DataNodeContext } from './datanode-context.js';
+import { TransferCount, WritesInProgress, type DataNodeContext } from './datanode-context.js';
 import { faultsFromEnv } from '../common/fault-injector.js';
 import { NamenodeLink } from './namenode-link.js';
 import { Storage } from './storage.js';
@@ -51,7 +51,8 @@ export class DataNode {
       self: () => this.self(),
       blockReceived: (b) => this.link.blockReceived(b),
       faults: faultsFromEnv(),
-      activeTransfers: 0,
+      transfers: new TransferCount(),
+      writes: new WritesInProgress(),
     };
   }
 

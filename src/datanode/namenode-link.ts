@@ -172,7 +172,7 @@ export class NamenodeLink {
   private async heartbeat(): Promise<void> {
     const { commands } = await this.rpc.call('heartbeat', {
       nodeId: this.dn.storage.nodeId,
-      activeTransfers: this.dn.activeTransfers,
+      activeTransfers: this.dn.transfers.active,
       ...this.dn.storage.report(),
     });
     for (const c of commands) await this.execute(c);

@@ -1,0 +1,93 @@
+/**
+ * Our own bugs crash the daemon; they are never answered as errors. Each test plants a bug
+ * through a DFS_FAULTS `bug*` hook in a real daemon process and expects the process to log
+ * the failed assertion at fatal and exit with status 70 (src/common/crash.ts), instead of
+ * carrying on from a broken state. Unit tests pin the paired assertions themselves.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { AssertionFailure, DfsError } from '../../protocol/errors.js';
+import { EXIT_BUG } from '../../src/common/crash.js';
+import { DfsClient } from '../../src/client/dfs-client.js';
+import { TransferCount, WritesInProgress } from '../../src/datanode/datanode-context.js';
+import { startCluster } from '../support/cluster.js';
+import { putBuffer, testBytes, waitForDatanodes, within } from '../support/data-path.js';
+
+type Started = Awaited<ReturnType<typeof startCluster>>;
+let started: Started | null = null;
+let client: DfsClient | null = null;
+
+afterEach(async () => {
+  client?.close();
+  client = null;
+  await started?.cleanup();
+  started = null;
+});
+
+function fatalLine(logs: ReadonlyArray<Record<string, unknown>>): Record<string, unknown> | undefined {
+  return logs.find((l) => l.level === 60);
+}
+
+describe('a failed assertion in a daemon', () => {
+  it('NameNode: a skipped txid crashes it before the record is written; what was acknowledged survives', async () => {
+    started = await startCluster({ namenodeEnv: { DFS_FAULTS: JSON.stringify({ bugSkipTxidAt: 4 }) } });
+    const { cluster } = started;
+    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 10_000 });
+    for (const d of ['/a1', '/a2', '/a3']) await client.mkdir(d);
+    // The fourth mutation would be txid 4; the planted bug gives it 5.
+    await expect(client.mkdir('/a4')).rejects.toBeInstanceOf(DfsError);
+    expect(await within(10_000, 'the NameNode to exit', cluster.namenode.waitExit())).toBe(EXIT_BUG);
+    const fatal = fatalLine(cluster.namenode.logs);
+    expect(fatal?.msg).toBe('internal error; exiting');
+    expect(JSON.stringify(fatal?.err)).toContain('assertion failed: edit log txid 5 queued, expected 4');
+
+    client.close();
+    cluster.options.namenodeEnv = {};
+    await cluster.restartNamenode();
+    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 10_000 });
+    for (const d of ['/a1', '/a2', '/a3']) expect(await client.exists(d)).not.toBeNull();
+    expect(await client.exists('/a4')).toBeNull();
+  });
+
+  it('DataNode: letting go of more held bytes than were held crashes it', async () => {
+    started = await startCluster({
+      datanodes: 1,
+      datanodeEnv: () => ({ DFS_FAULTS: JSON.stringify({ bugUnholdExtraBytes: 1 }) }),
+    });
+    const { cluster } = started;
+    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 10_000 });
+    await waitForDatanodes(client, 1);
+    await expect(putBuffer(client, '/f', testBytes(256 * 1024, 1), { replication: 1 })).rejects.toThrow();
+    const dn = cluster.datanodes[0]!;
+    expect(await within(10_000, 'the DataNode to exit', dn.waitExit())).toBe(EXIT_BUG);
+    const fatal = fatalLine(dn.logs);
+    expect(fatal?.msg).toBe('internal error; exiting');
+    expect(JSON.stringify(fatal?.err)).toMatch(
+      /assertion failed: connection \d+: unhold of \d+ bytes with \d+ held/,
+    );
+  });
+});
+
+describe('paired counters', () => {
+  it('a transfer ended twice is an AssertionFailure, not a DfsError', () => {
+    const transfers = new TransferCount();
+    const end = transfers.begin();
+    expect(transfers.active).toBe(1);
+    end();
+    expect(transfers.active).toBe(0);
+    expect(end).toThrow(AssertionFailure);
+    expect(() => end()).not.toThrow(DfsError);
+  });
+
+  it('a block claimed by a second writer without a recovery is an AssertionFailure', () => {
+    const writes = new WritesInProgress();
+    const first = {};
+    writes.claim(7, first);
+    expect(() => writes.claim(7, {})).toThrow(AssertionFailure);
+    const recovery = {};
+    writes.claim(7, recovery, { takeOver: true });
+    writes.release(7, first); // not the owner any more: nothing happens
+    expect(writes.isWriting(7)).toBe(true);
+    writes.release(7, recovery);
+    expect(writes.isWriting(7)).toBe(false);
+  });
+});
