@@ -40,7 +40,7 @@ import { DfsError } from '../../protocol/errors.js';
 import { piecesLength } from '../../protocol/byte-pieces.js';
 import { bodyPieces, encodeFrameHeader, FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
-import { decodeError } from '../../protocol/namenode-messages.js';
+import { decodeError } from '../../protocol/error-frame.js';
 import { firstBadChunkInPieces } from '../common/checksum.js';
 import { DataConnection } from '../common/data-connection.js';
 import { writeFully, writePieces } from '../common/fs-util.js';
