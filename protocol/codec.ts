@@ -44,7 +44,7 @@ export function listCodec<T>(item: Codec<T>, minItemBytes: number): Codec<T[]> {
     },
     decode(r) {
       const n = r.count(minItemBytes, 'list count');
-      const out: T[] = new Array(n);
+      const out = new Array<T>(n);
       for (let i = 0; i < n; i++) out[i] = item.decode(r);
       return out;
     },

@@ -565,7 +565,7 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     }),
     blockReport: () => ({ nodeId: s(), blocks: randomList(rng, randomBlock, 6) }),
   };
-  return all[name]() as RpcRequest<N>;
+  return all[name]();
 }
 
 /** A random, valid response for every NameNode RPC. */
@@ -628,7 +628,7 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     blockReceived: () => ({}),
     blockReport: () => ({}),
   };
-  return all[name]() as RpcResponse<N>;
+  return all[name]();
 }
 
 export function randomWriteBlockRequest(rng: Rng): WriteBlockRequest {

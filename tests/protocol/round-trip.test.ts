@@ -491,12 +491,10 @@ describe('round trip: NameNode RPCs', () => {
 
   for (const name of RPC_NAMES) {
     it(`${name} request`, () => {
-      requests[name].forEach((v, i) => roundTripRequest(name, i + 1, v as RpcRequest<typeof name>));
+      requests[name].forEach((v, i) => roundTripRequest(name, i + 1, v));
     });
     it(`${name} response`, () => {
-      responses[name].forEach((v, i) =>
-        roundTripResponse(name, 0xffffffff - i, v as RpcResponse<typeof name>),
-      );
+      responses[name].forEach((v, i) => roundTripResponse(name, 0xffffffff - i, v));
     });
     it(`${name} random requests and responses`, () => {
       const rng = new Rng(0x5eed + rpcCodecs[name].opcode);
