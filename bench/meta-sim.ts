@@ -29,8 +29,8 @@
  * At the end the NameNode's own view is checked: live nodes and replicas it holds.
  */
 import { DfsClient, DEFAULT_BLOCK_BYTES } from '../src/client/dfs-client.js';
-import type { Block } from '../protocol/types.js';
-import { DatanodeReportState } from '../protocol/namenode-messages.js';
+import type { Block } from '../protocol/shared-structures.js';
+import { DatanodeReportState } from '../protocol/admin-namenode-messages.js';
 import {
   cpuPercent,
   formatOpsPerSec,

@@ -15,8 +15,8 @@
  * copies assigned so far, to the target with the fewest copies coming in, and every source
  * runs at most `perSourceMax` copies at a time.
  */
-import { ReplicaState, type BlockHealth } from '../protocol/namenode-messages.js';
-import type { DatanodeInfo } from '../protocol/types.js';
+import { ReplicaState, type BlockHealth } from '../protocol/admin-namenode-messages.js';
+import type { DatanodeInfo } from '../protocol/shared-structures.js';
 
 export type LossMode = 'kill' | 'decommission';
 

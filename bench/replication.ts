@@ -38,8 +38,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Role } from '../protocol/handshake.js';
-import { BlockHealthState, DatanodeReportState, type BlockHealth } from '../protocol/namenode-messages.js';
-import type { DatanodeInfo } from '../protocol/types.js';
+import {
+  BlockHealthState,
+  DatanodeReportState,
+  type BlockHealth,
+} from '../protocol/admin-namenode-messages.js';
+import type { DatanodeInfo } from '../protocol/shared-structures.js';
 import { DfsClient } from '../src/client/index.js';
 import { NAMENODE_DEFAULTS } from '../src/common/config.js';
 import { Volume } from '../src/datanode/storage.js';

@@ -36,14 +36,13 @@ import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { FrameKind, type Frame } from '../protocol/frame.js';
 import { Role } from '../protocol/handshake.js';
 import { RPC_BODY_BYTES_MAX } from '../protocol/limits.js';
+import { CommandType, type RegisterRequest } from '../protocol/datanode-namenode-messages.js';
+import { decodeError } from '../protocol/error-frame.js';
 import {
-  CommandType,
-  decodeError,
   decodeResponse,
   encodeRequest,
   isNamenodeReplyOpcode,
   rpcCodecs,
-  type RegisterRequest,
 } from '../protocol/namenode-messages.js';
 import { parseHostPort, DEFAULT_NAMENODE_PORT } from '../src/common/config.js';
 import { connectPeer } from '../src/common/peer-connect.js';

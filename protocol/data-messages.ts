@@ -12,13 +12,20 @@
  *   N = ceil(payloadBytes / chunkBytes); chunkBytes is fixed per block by WRITE_BLOCK/READ_BLOCK.
  *
  *   ACK body: | seqno u64 | count u8 | status u8 x count |   (count = nodes in the pipeline)
+ *
+ * Shared structures (Block, DatanodeInfo) come from shared-structures.ts and errors from
+ * error-frame.ts: nothing here, and nothing on the data path, imports a NameNode message
+ * module. The request table is checked with `satisfies CodecTable<DataMessages, ...>`.
+ * The write stage and the ack statuses stay numbers: PROTOCOL.md section 10 leaves them to
+ * the endpoint (a DataNode answers an unknown stage INVALID_ARGUMENT; an unknown status marks
+ * that one node bad), where a codec error would fail the whole connection.
  */
 import { DfsError } from './errors.js';
 import { bodyPieces, FrameKind, frameWriter, sealFrame, writeFrameHeader, type Frame } from './frame.js';
 import { piecesLength, slicePieces, viewOf } from './byte-pieces.js';
 import { FRAME_HEADER_BYTES } from './limits.js';
-import { blockCodec, datanodeInfoCodec, listCodec, type Codec } from './namenode-messages.js';
-import type { Block, DatanodeInfo } from './types.js';
+import type { Codec, CodecTable } from './codec.js';
+import { blockCodec, datanodeListCodec, type Block, type DatanodeInfo } from './shared-structures.js';
 import { WireReader } from './wire-reader.js';
 
 export const PACKET_HEADER_BYTES = 32;
@@ -79,29 +86,34 @@ export interface ReadBlockResponse {
   length: number;
 }
 
-const targetsCodec = listCodec(datanodeInfoCodec, 6);
+/** Request and response type of each data-connection RPC: what `dataCodecs` must cover. */
+export interface DataMessages {
+  writeBlock: { req: WriteBlockRequest; res: WriteBlockResponse };
+  readBlock: { req: ReadBlockRequest; res: ReadBlockResponse };
+}
+export type DataRpcName = keyof DataMessages;
 
-export const dataCodecs = {
+const dataCodecTable = {
   writeBlock: {
     opcode: DataOp.WRITE_BLOCK,
     req: {
       encode(w, v) {
         blockCodec.encode(w, v.block);
         w.str(v.clientName).u8(v.stage).u32(v.chunkBytes);
-        targetsCodec.encode(w, v.targets);
+        datanodeListCodec.encode(w, v.targets);
       },
       decode: (r) => ({
         block: blockCodec.decode(r),
         clientName: r.str('clientName'),
         stage: r.u8('stage'),
         chunkBytes: r.u32('chunkBytes'),
-        targets: targetsCodec.decode(r),
+        targets: datanodeListCodec.decode(r),
       }),
-    } as Codec<WriteBlockRequest>,
+    },
     res: {
       encode: (w, v) => void w.str(v.firstBadLink),
       decode: (r) => ({ firstBadLink: r.str('firstBadLink') }),
-    } as Codec<WriteBlockResponse>,
+    },
   },
   readBlock: {
     opcode: DataOp.READ_BLOCK,
@@ -111,7 +123,7 @@ export const dataCodecs = {
         w.u64(v.offset).u64(v.length);
       },
       decode: (r) => ({ block: blockCodec.decode(r), offset: r.u64('offset'), length: r.u64('length') }),
-    } as Codec<ReadBlockRequest>,
+    },
     res: {
       encode: (w, v) => void w.u32(v.chunkBytes).u64(v.startOffset).u64(v.length),
       decode: (r) => ({
@@ -119,31 +131,32 @@ export const dataCodecs = {
         startOffset: r.u64('startOffset'),
         length: r.u64('length'),
       }),
-    } as Codec<ReadBlockResponse>,
+    },
   },
-} as const;
+} satisfies CodecTable<DataMessages, { opcode: number }>;
 
-export type DataRpcName = keyof typeof dataCodecs;
+/** Typed from `DataMessages`, so a generic `name` reaches its codec without a cast. */
+export const dataCodecs: CodecTable<DataMessages, { opcode: number }> = dataCodecTable;
 
 export function encodeDataRequest<N extends DataRpcName>(
   name: N,
   requestId: number,
-  value: WriteBlockRequest | ReadBlockRequest,
+  value: DataMessages[N]['req'],
 ): Buffer {
   const c = dataCodecs[name];
   const w = frameWriter();
-  (c.req as Codec<typeof value>).encode(w, value);
+  c.req.encode(w, value);
   return sealFrame(w, FrameKind.REQUEST, c.opcode, requestId);
 }
 
 export function encodeDataResponse<N extends DataRpcName>(
   name: N,
   requestId: number,
-  value: WriteBlockResponse | ReadBlockResponse,
+  value: DataMessages[N]['res'],
 ): Buffer {
   const c = dataCodecs[name];
   const w = frameWriter();
-  (c.res as Codec<typeof value>).encode(w, value);
+  c.res.encode(w, value);
   return sealFrame(w, FrameKind.RESPONSE, c.opcode, requestId);
 }
 

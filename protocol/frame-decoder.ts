@@ -17,7 +17,7 @@
  */
 import { DfsError } from './errors.js';
 import { FRAME_HEADER_BYTES, FRAME_HEADER_TAIL_BYTES } from './limits.js';
-import { FRAME_KINDS, type Frame, type FrameKind } from './frame.js';
+import { FrameKind, isFrameKind, type Frame } from './frame.js';
 
 export interface FrameDecoderOptions {
   /** Largest body accepted; larger declared lengths fail with FRAME_TOO_LARGE. */
@@ -43,7 +43,7 @@ export class FrameDecoder {
   private readonly header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   // Parsed header of the frame we are waiting for, or -1 when none is parsed yet.
   private pendingBodyBytes = -1;
-  private pendingKind = 0;
+  private pendingKind: FrameKind = FrameKind.REQUEST;
   private pendingOpcode = 0;
   private pendingFlags = 0;
   private pendingRequestId = 0;
@@ -90,7 +90,7 @@ export class FrameDecoder {
         const scatter =
           n > 0 && this.scatterKinds?.has(this.pendingKind) === true && n > this.chunks[0]!.length;
         const frame: Frame = {
-          kind: this.pendingKind as FrameKind,
+          kind: this.pendingKind,
           opcode: this.pendingOpcode,
           flags: this.pendingFlags,
           requestId: this.pendingRequestId,
@@ -141,7 +141,7 @@ export class FrameDecoder {
         `frame body of ${bodyBytes} bytes exceeds the limit of ${this.bodyBytesMax}`,
       );
     }
-    if (!FRAME_KINDS.has(kind)) throw new DfsError('MALFORMED', `unknown frame kind ${kind}`);
+    if (!isFrameKind(kind)) throw new DfsError('MALFORMED', `unknown frame kind ${kind}`);
     if (flags !== 0) throw new DfsError('MALFORMED', `reserved flags set (0x${flags.toString(16)})`);
     if (this.isKnownOpcode && !this.isKnownOpcode(kind, opcode)) {
       throw new DfsError('UNKNOWN_OPCODE', `unknown opcode 0x${opcode.toString(16)} for frame kind ${kind}`);

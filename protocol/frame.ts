@@ -25,6 +25,11 @@ export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 export const FRAME_KINDS: ReadonlySet<number> = new Set(Object.values(FrameKind));
 
+/** Narrows a header's kind byte to the union, so the decoder needs no cast. */
+export function isFrameKind(kind: number): kind is FrameKind {
+  return FRAME_KINDS.has(kind);
+}
+
 export interface Frame {
   kind: FrameKind;
   opcode: number;

@@ -3,7 +3,9 @@
  * left first and fails with a MALFORMED `DfsError`, never a RangeError; list counts are
  * checked against the bytes left before anything is allocated; `end()` rejects trailing
  * bytes. Strings must be valid UTF-8 (else MALFORMED) and are decoded (copied) so they
- * never pin the socket chunk they came from.
+ * never pin the socket chunk they came from. An enum-valued byte is read with `u8Of`, which
+ * returns the enum's literal union or fails MALFORMED, so no decoder needs an `as` cast and
+ * a value outside the union never reaches the code that switches on it.
  */
 import { isUtf8 } from 'node:buffer';
 import { DfsError } from './errors.js';
@@ -35,6 +37,13 @@ export class WireReader {
     this.need(1, field);
     const v = this.buf.readUInt8(this.pos);
     this.pos += 1;
+    return v;
+  }
+
+  /** A u8 that must be one of `values` (an enum's values, PROTOCOL.md section 1); else MALFORMED. */
+  u8Of<V extends number>(values: readonly V[], field: string): V {
+    const v = this.u8(field);
+    if (!isOneOf(values, v)) throw new DfsError('MALFORMED', `${this.what}: unknown ${field} ${v}`);
     return v;
   }
 
@@ -111,4 +120,8 @@ export class WireReader {
       throw new DfsError('MALFORMED', `${this.what}: ${this.buf.length - this.pos} trailing bytes`);
     }
   }
+}
+
+function isOneOf<V extends number>(values: readonly V[], v: number): v is V {
+  return values.some((allowed) => allowed === v);
 }

@@ -11,7 +11,7 @@ import {
   type BlockHealth,
   type DatanodeReportEntry,
   type ReplicationStatsResponse,
-} from '../../protocol/namenode-messages.js';
+} from '../../protocol/admin-namenode-messages.js';
 import { alignColumns, formatKeyValues, humanBytes, type Align } from './format.js';
 
 function nameOf(names: Readonly<Record<number, string>>, value: number): string {

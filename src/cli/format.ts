@@ -9,7 +9,8 @@
  * for every value the columns normally hold (a human size is at most 5 characters, a date
  * exactly 16), so rows from different batches still line up.
  */
-import { FileType, type FileStatus, type ServerInfo } from '../../protocol/types.js';
+import { FileType, type FileStatus } from '../../protocol/shared-structures.js';
+import type { ServerInfo } from '../../protocol/client-namenode-messages.js';
 
 const UNITS = ['K', 'M', 'G', 'T', 'P', 'E'] as const;
 

@@ -9,8 +9,8 @@ import { dataCodecs, decodeDataBody, decodePacket, encodeDataRequest } from '../
 import { DfsError } from '../../protocol/errors.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
-import { decodeError } from '../../protocol/namenode-messages.js';
-import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import { decodeError } from '../../protocol/error-frame.js';
+import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import { DataConnection } from '../common/data-connection.js';
 import { firstBadChunkInPieces } from '../common/checksum.js';
 

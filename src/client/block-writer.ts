@@ -13,7 +13,7 @@
  */
 import { encodePacketHeader, WriteStage, type Ack } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
-import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { DfsClient } from './dfs-client.js';
 import { WritePipeline } from './write-pipeline.js';
 

@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { DfsError } from '../../protocol/errors.js';
 import { LIST_LIMIT_DEFAULT } from '../../protocol/limits.js';
-import type { Block, FileStatus, LocatedBlock, LocatedBlocks, ServerInfo } from '../../protocol/types.js';
+import type { Block, FileStatus, LocatedBlock } from '../../protocol/shared-structures.js';
+import type { LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
 import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -21,7 +22,7 @@ import {
   type BlockHealthResponse,
   type ReplicationStatsResponse,
   type SafeModeResponse,
-} from '../../protocol/namenode-messages.js';
+} from '../../protocol/admin-namenode-messages.js';
 
 /**
  * Bytes `get` lets queue for the local file before it pauses the read: with the stream
@@ -153,7 +154,7 @@ export class DfsClient {
   }
 
   /** Every DataNode the NameNode knows, live or dead, with its capacity. */
-  async datanodeReport(): Promise<import('../../protocol/namenode-messages.js').DatanodeReportEntry[]> {
+  async datanodeReport(): Promise<import('../../protocol/admin-namenode-messages.js').DatanodeReportEntry[]> {
     return (await this.rpc.call('datanodeReport', {})).nodes;
   }
 

@@ -8,7 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import { DfsError } from '../../protocol/errors.js';
-import type { LocatedBlock } from '../../protocol/types.js';
+import type { LocatedBlock } from '../../protocol/shared-structures.js';
 import { initChecksum } from '../common/checksum.js';
 import { readReplica } from './block-reader.js';
 import type { DfsClient } from './dfs-client.js';

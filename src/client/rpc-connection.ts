@@ -14,9 +14,9 @@ import { FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
 import { connectPeer } from '../common/peer-connect.js';
 import { RPC_BODY_BYTES_MAX } from '../../protocol/limits.js';
+import { decodeError } from '../../protocol/error-frame.js';
+import { decodeNotice } from '../../protocol/datanode-namenode-messages.js';
 import {
-  decodeError,
-  decodeNotice,
   decodeResponse,
   encodeRequest,
   isNamenodeReplyOpcode,

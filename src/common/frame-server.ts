@@ -27,7 +27,7 @@ import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import type { Frame } from '../../protocol/frame.js';
 import { decodeHello, encodeHelloReply, HandshakeStatus } from '../../protocol/handshake.js';
 import { HANDSHAKE_BYTES, PROTOCOL_VERSION } from '../../protocol/limits.js';
-import { encodeError } from '../../protocol/namenode-messages.js';
+import { encodeError } from '../../protocol/error-frame.js';
 import type { Logger } from './logger.js';
 
 export interface FrameServerOptions {

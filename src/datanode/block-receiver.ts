@@ -50,7 +50,7 @@ import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { piecesLength } from '../../protocol/byte-pieces.js';
 import { bodyPieces, encodeFrameHeader, FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
-import { decodeError } from '../../protocol/namenode-messages.js';
+import { decodeError } from '../../protocol/error-frame.js';
 import { firstBadChunkInPieces } from '../common/checksum.js';
 import { DataConnection } from '../common/data-connection.js';
 import { countPacket } from '../common/fault-injector.js';

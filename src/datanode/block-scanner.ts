@@ -6,7 +6,7 @@
  * The rate limit (`scanBytesPerSecond`) keeps the scanner from competing with clients.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Block } from '../../protocol/types.js';
+import type { Block } from '../../protocol/shared-structures.js';
 import { firstBadChunk } from '../common/checksum.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { readReplicaPieces } from './replica-reader.js';

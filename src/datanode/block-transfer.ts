@@ -22,8 +22,8 @@ import {
 import { DfsError } from '../../protocol/errors.js';
 import { FrameKind } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
-import { decodeError } from '../../protocol/namenode-messages.js';
-import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import { decodeError } from '../../protocol/error-frame.js';
+import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import { DataConnection } from '../common/data-connection.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { readReplicaPieces } from './replica-reader.js';

@@ -5,7 +5,7 @@
  * DataNodes in one process (tests, the benchmark's rigs) must not see each other's writes.
  */
 import { assert } from '../../protocol/errors.js';
-import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { DataNodeConfig } from '../common/config.js';
 import type { FaultInjector } from '../common/fault-injector.js';
 import type { Logger } from '../common/logger.js';

@@ -15,7 +15,7 @@ import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
 import { DATA_BODY_BYTES_MAX } from '../../protocol/limits.js';
-import type { DatanodeInfo } from '../../protocol/types.js';
+import type { DatanodeInfo } from '../../protocol/shared-structures.js';
 import { initChecksum } from '../common/checksum.js';
 import type { DataNodeConfig } from '../common/config.js';
 import { FrameServer, type ServerConnection } from '../common/frame-server.js';

@@ -11,8 +11,8 @@
  */
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { Role } from '../../protocol/handshake.js';
-import { CommandType, type DatanodeCommand } from '../../protocol/namenode-messages.js';
-import type { Block, DatanodeInfo } from '../../protocol/types.js';
+import { CommandType, type DatanodeCommand } from '../../protocol/datanode-namenode-messages.js';
+import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import { transferBlock } from './block-transfer.js';
 import { parseHostPort, DEFAULT_NAMENODE_PORT } from '../common/config.js';
 import type { Logger } from '../common/logger.js';

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DfsError } from '../../protocol/errors.js';
-import type { Block } from '../../protocol/types.js';
+import type { Block } from '../../protocol/shared-structures.js';
 import { writeFully, writePieces } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
 import type { DataNodeContext } from './datanode-context.js';

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DfsError } from '../../protocol/errors.js';
-import type { Block } from '../../protocol/types.js';
+import type { Block } from '../../protocol/shared-structures.js';
 import { fsyncDir, writeFileAtomic } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
 import { decodeMetaHeader, META_HEADER_BYTES } from './replica-meta.js';

@@ -23,7 +23,7 @@ import {
   type BlockHealth,
   type BlockHealthResponse,
   type ReplicaHealth,
-} from '../../protocol/namenode-messages.js';
+} from '../../protocol/admin-namenode-messages.js';
 import type { FileNode } from './inode.js';
 
 /** Far below RPC_BODY_BYTES_MAX, so a page never nears the frame limit. */
@@ -39,7 +39,7 @@ export function blockHealthOf(
   replicas: readonly ReplicaHealth[],
   expected: number,
   beingWritten: boolean,
-): number {
+): BlockHealthState {
   if (beingWritten) return BlockHealthState.UNDER_CONSTRUCTION;
   let counted = 0;
   let readable = 0;

@@ -14,7 +14,7 @@
  * Nodes are never forgotten (a dead node stays registered, just not eligible), so the lists
  * only grow; a node that re-registers from another host moves between host lists.
  */
-import type { DatanodeInfo } from '../../protocol/types.js';
+import type { DatanodeInfo } from '../../protocol/shared-structures.js';
 
 /** Random draws per node still wanted before falling back to a scan. */
 const DRAWS_PER_PICK = 8;

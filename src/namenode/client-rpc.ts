@@ -17,7 +17,7 @@ import {
   type RpcName,
   type RpcResponse,
 } from '../../protocol/namenode-messages.js';
-import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/types.js';
+import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
 import type { Clock } from '../common/clock.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
@@ -29,7 +29,7 @@ import type { Namespace } from './namespace.js';
 import { fileBlockHealth } from './block-health.js';
 import { ReplicationMonitor } from './replication-monitor.js';
 import type { SafeMode } from './safe-mode.js';
-import { DecommissionAction, SafeModeAction } from '../../protocol/namenode-messages.js';
+import { DecommissionAction, SafeModeAction } from '../../protocol/admin-namenode-messages.js';
 
 /** Where blocks live and where new ones go; the block manager fills this in. */
 export interface BlockLocator {
@@ -45,11 +45,13 @@ export interface BlockLocator {
   markBad(nodeId: string, block: Block): void;
   /** Length of the finalized replicas of a block being written, if any live one exists. */
   recoverableLength(blockId: number): number | null;
-  report(): import('../../protocol/namenode-messages.js').DatanodeReportEntry[];
+  report(): import('../../protocol/admin-namenode-messages.js').DatanodeReportEntry[];
   setDecommissioning(node: string, on: boolean): void;
   /** Queues BLOCK_REPORT for a live node's next heartbeat (NOT_FOUND, DATANODE_DEAD). */
-  requestBlockReport(node: string): import('../../protocol/namenode-messages.js').TriggerBlockReportResponse;
-  replicaStates(blockId: number): import('../../protocol/namenode-messages.js').ReplicaHealth[];
+  requestBlockReport(
+    node: string,
+  ): import('../../protocol/admin-namenode-messages.js').TriggerBlockReportResponse;
+  replicaStates(blockId: number): import('../../protocol/admin-namenode-messages.js').ReplicaHealth[];
 }
 
 export interface ClientRpcContext {

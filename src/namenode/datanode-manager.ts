@@ -27,15 +27,15 @@
  * shuffling every node.
  */
 import { DfsError } from '../../protocol/errors.js';
+import type { DatanodeCommand, DatanodeStorageReport } from '../../protocol/datanode-namenode-messages.js';
 import type {
-  DatanodeCommand,
   DatanodeReportEntry,
-  DatanodeStorageReport,
   ReplicaHealth,
   TriggerBlockReportResponse,
-} from '../../protocol/namenode-messages.js';
-import { CommandType, DatanodeReportState, ReplicaState } from '../../protocol/namenode-messages.js';
-import type { Block, DatanodeInfo } from '../../protocol/types.js';
+} from '../../protocol/admin-namenode-messages.js';
+import { CommandType } from '../../protocol/datanode-namenode-messages.js';
+import { DatanodeReportState, ReplicaState } from '../../protocol/admin-namenode-messages.js';
+import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { Clock } from '../common/clock.js';
 import { BlockPlacement } from './block-placement.js';
 import type { Logger } from '../common/logger.js';

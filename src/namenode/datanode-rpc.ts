@@ -5,12 +5,8 @@
  * None of these mutate the namespace, so nothing here touches the edit log.
  */
 import { DfsError } from '../../protocol/errors.js';
-import {
-  encodeCommandsPending,
-  encodeResponse,
-  type RpcName,
-  type RpcRequest,
-} from '../../protocol/namenode-messages.js';
+import { encodeCommandsPending } from '../../protocol/datanode-namenode-messages.js';
+import { encodeResponse, type RpcName, type RpcRequest } from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { DatanodeManager } from './datanode-manager.js';
 

@@ -4,7 +4,7 @@
  * pointer and their own name so a node can tell its path (leases and block owners refer to
  * nodes, not path strings, so a rename needs no bookkeeping elsewhere).
  */
-import { FileType, type FileStatus } from '../../protocol/types.js';
+import { FileType, type FileStatus } from '../../protocol/shared-structures.js';
 import { joinPath } from './path-rules.js';
 
 export interface BlockMeta {

@@ -9,7 +9,7 @@
  * and the block map can drop what referred to them.
  */
 import { DfsError } from '../../protocol/errors.js';
-import type { FileStatus } from '../../protocol/types.js';
+import type { FileStatus } from '../../protocol/shared-structures.js';
 import { NONE, type EditOp } from './edit-ops.js';
 import { DirNode, FileNode, statusOf, type BlockMeta, type INode } from './inode.js';
 import { isSameOrBeneath, joinPath, parsePath } from './path-rules.js';

@@ -39,7 +39,7 @@
  *   its queue, so a long run of such blocks does not starve the ones behind it;
  * - a draining node's blocks are checked until the first one still lacking replicas.
  */
-import { CommandType } from '../../protocol/namenode-messages.js';
+import { CommandType } from '../../protocol/datanode-namenode-messages.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { BlockEntry, DatanodeManager, DatanodeState, ReplicaEvents } from './datanode-manager.js';

@@ -9,7 +9,7 @@ import {
   ReplicaState as R,
   type BlockHealth,
   type DatanodeReportEntry,
-} from '../../protocol/namenode-messages.js';
+} from '../../protocol/admin-namenode-messages.js';
 import {
   countFile,
   emptyFsckSummary,

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../dist/src/client/dfs-client.js';
-import type { FileStatus, ServerInfo } from '../../protocol/types.js';
+import type { FileStatus } from '../../protocol/shared-structures.js';
+import type { ServerInfo } from '../../protocol/client-namenode-messages.js';
 import { startCluster } from '../support/cluster.js';
 import { failedWith, ok, runDfs, type DfsRun as Run } from '../support/dfs-cli.js';
 

@@ -13,7 +13,7 @@ import {
   humanBytes,
   lsRow,
 } from '../../dist/src/cli/format.js';
-import type { FileStatus } from '../../protocol/types.js';
+import type { FileStatus } from '../../protocol/shared-structures.js';
 
 const K = 1024;
 const M = K * K;

@@ -22,7 +22,7 @@ import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
-import type { Block } from '../../protocol/types.js';
+import type { Block } from '../../protocol/shared-structures.js';
 import type { DaemonProcess } from '../../dist/src/local/daemon-process.js';
 import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
 import { startCluster } from '../support/cluster.js';

@@ -8,7 +8,7 @@ import {
   BlockHealthState as H,
   ReplicaState as R,
   type ReplicaHealth,
-} from '../../protocol/namenode-messages.js';
+} from '../../protocol/admin-namenode-messages.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { blockHealthOf, fileBlockHealth, type ReplicaView } from '../../src/namenode/block-health.js';

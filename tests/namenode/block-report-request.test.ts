@@ -12,7 +12,7 @@
  * The real-process path (dfs admin trigger-block-report) is in tests/cli/dfs-trigger-report.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { CommandType, type DatanodeCommand } from '../../protocol/namenode-messages.js';
+import { CommandType, type DatanodeCommand } from '../../protocol/datanode-namenode-messages.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { DatanodeManager } from '../../src/namenode/datanode-manager.js';

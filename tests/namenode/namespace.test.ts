@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DfsError, type ErrorCode } from '../../protocol/errors.js';
-import { FileType } from '../../protocol/types.js';
+import { FileType } from '../../protocol/shared-structures.js';
 import { NONE, type EditOp } from '../../src/namenode/edit-ops.js';
 import { pathOf, type BlockMeta, type FileNode, type INode } from '../../src/namenode/inode.js';
 import {

@@ -7,7 +7,7 @@
  * complete; and a long run of blocks that cannot be scheduled does not starve one that can.
  */
 import { describe, expect, it } from 'vitest';
-import { CommandType, type DatanodeCommand } from '../../protocol/namenode-messages.js';
+import { CommandType, type DatanodeCommand } from '../../protocol/datanode-namenode-messages.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { DatanodeManager } from '../../src/namenode/datanode-manager.js';

@@ -29,6 +29,9 @@ import {
   ERROR_CODES,
   FRAME_HEADER_BYTES,
   rpcCodecs,
+  BlockHealthState,
+  DatanodeReportState,
+  ReplicaState,
   FrameDecoder,
   writeFrameHeader,
   type Ack,
@@ -489,7 +492,8 @@ export function randomDatanodeReportEntry(rng: Rng): DatanodeReportEntry {
     nodeId: rng.str(),
     host: rng.str(),
     port: rng.u16(),
-    state: enumU8(rng, [1, 2, 3, 4]),
+    // Checked on decode (a value outside DatanodeReportState is MALFORMED): known values only.
+    state: rng.pick(Object.values(DatanodeReportState)),
     capacityBytes: rng.u64(),
     usedBytes: rng.u64(),
     remainingBytes: rng.u64(),
@@ -502,12 +506,16 @@ export function randomDatanodeReportEntry(rng: Rng): DatanodeReportEntry {
 }
 
 export function randomBlockHealth(rng: Rng): BlockHealth {
-  // Health 1-6 and replica states 1-5; the codec carries any byte unjudged.
+  // Health and replica states are checked on decode (others are MALFORMED): known values only.
   return {
     block: randomBlock(rng),
     offset: rng.u64(),
-    health: enumU8(rng, [1, 2, 3, 4, 5, 6]),
-    replicas: randomList(rng, (r) => ({ node: randomDatanode(r), state: enumU8(r, [1, 2, 3, 4, 5]) }), 4),
+    health: rng.pick(Object.values(BlockHealthState)),
+    replicas: randomList(
+      rng,
+      (r) => ({ node: randomDatanode(r), state: r.pick(Object.values(ReplicaState)) }),
+      4,
+    ),
   };
 }
 
@@ -557,7 +565,7 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     }),
     blockReport: () => ({ nodeId: s(), blocks: randomList(rng, randomBlock, 6) }),
   };
-  return all[name]() as RpcRequest<N>;
+  return all[name]();
 }
 
 /** A random, valid response for every NameNode RPC. */
@@ -620,7 +628,7 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     blockReceived: () => ({}),
     blockReport: () => ({}),
   };
-  return all[name]() as RpcResponse<N>;
+  return all[name]();
 }
 
 export function randomWriteBlockRequest(rng: Rng): WriteBlockRequest {

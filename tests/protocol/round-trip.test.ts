@@ -350,8 +350,7 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
           ],
         },
         { block: zeroBlock, offset: MAX, health: BlockHealthState.MISSING, replicas: [] },
-        // Values the codec carries unjudged.
-        { block, offset: 5, health: 255, replicas: [{ node: noNode, state: 255 }] },
+        // Values outside the unions are MALFORMED on decode: tests/protocol/enum-fields.test.ts.
       ],
     },
     // Smallest blocks (37 bytes) and replicas (7 bytes); the list-count checks must allow them.
@@ -361,14 +360,14 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
       underConstruction: false,
       hasMore: false,
       blocks: [
-        { block: zeroBlock, offset: 0, health: 0, replicas: [] },
+        { block: zeroBlock, offset: 0, health: BlockHealthState.HEALTHY, replicas: [] },
         {
           block: zeroBlock,
           offset: 0,
-          health: 0,
+          health: BlockHealthState.HEALTHY,
           replicas: [
-            { node: noNode, state: 0 },
-            { node: noNode, state: 0 },
+            { node: noNode, state: ReplicaState.LIVE },
+            { node: noNode, state: ReplicaState.LIVE },
           ],
         },
       ],
@@ -492,12 +491,10 @@ describe('round trip: NameNode RPCs', () => {
 
   for (const name of RPC_NAMES) {
     it(`${name} request`, () => {
-      requests[name].forEach((v, i) => roundTripRequest(name, i + 1, v as RpcRequest<typeof name>));
+      requests[name].forEach((v, i) => roundTripRequest(name, i + 1, v));
     });
     it(`${name} response`, () => {
-      responses[name].forEach((v, i) =>
-        roundTripResponse(name, 0xffffffff - i, v as RpcResponse<typeof name>),
-      );
+      responses[name].forEach((v, i) => roundTripResponse(name, 0xffffffff - i, v));
     });
     it(`${name} random requests and responses`, () => {
       const rng = new Rng(0x5eed + rpcCodecs[name].opcode);

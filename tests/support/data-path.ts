@@ -15,7 +15,7 @@ import type { DfsClient } from '../../src/client/dfs-client.js';
 import type { DfsOutputStream, OutputStreamOptions } from '../../src/client/dfs-output-stream.js';
 import type { InputStreamOptions } from '../../src/client/dfs-input-stream.js';
 import { computeChecksums, initChecksum } from '../../src/common/checksum.js';
-import type { DatanodeInfo, LocatedBlock } from '../../protocol/types.js';
+import type { DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
 
 export const META_HEADER_BYTES = 24;
 

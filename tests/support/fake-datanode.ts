@@ -7,7 +7,7 @@
  * same at scale with pre-encoded frames.
  */
 import { Role } from '../../protocol/handshake.js';
-import type { Block } from '../../protocol/types.js';
+import type { Block } from '../../protocol/shared-structures.js';
 import { RpcConnection } from '../../src/client/rpc-connection.js';
 import { standInRegistration } from '../../bench/sim-datanodes.js';
 

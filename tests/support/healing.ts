@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LocalCluster, LocalClusterOptions } from '../../dist/src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
-import type { LocatedBlock } from '../../protocol/types.js';
+import type { LocatedBlock } from '../../protocol/shared-structures.js';
 import { startCluster } from './cluster.js';
 import {
   getBuffer,

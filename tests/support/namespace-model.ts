@@ -9,7 +9,7 @@
  * (`walkSubtree`), so the two compare as plain maps.
  */
 import type { DfsClient } from '../../src/client/dfs-client.js';
-import { FileType } from '../../protocol/types.js';
+import { FileType } from '../../protocol/shared-structures.js';
 
 export type ModelNode = { type: 'dir' } | { type: 'file'; blocks: number[]; open: boolean };
 

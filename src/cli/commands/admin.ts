@@ -23,7 +23,7 @@ import {
   DatanodeReportState,
   type DatanodeReportEntry,
   type SafeModeResponse,
-} from '../../../protocol/namenode-messages.js';
+} from '../../../protocol/admin-namenode-messages.js';
 import {
   formatBlockReport,
   formatReport,

@@ -39,7 +39,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DfsError, isDfsError, type ErrorCode } from '../../../protocol/errors.js';
-import { FileType, type FileStatus } from '../../../protocol/types.js';
+import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
 import type { DfsOutputStream } from '../../client/dfs-output-stream.js';
 import { localFileWriter } from '../../client/dfs-client.js';
 import { initChecksum } from '../../common/checksum.js';

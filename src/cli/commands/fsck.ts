@@ -19,8 +19,8 @@
  */
 import type { Command } from 'commander';
 import { DfsError } from '../../../protocol/errors.js';
-import { FileType, type FileStatus } from '../../../protocol/types.js';
-import type { BlockHealth } from '../../../protocol/namenode-messages.js';
+import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
+import type { BlockHealth } from '../../../protocol/admin-namenode-messages.js';
 import {
   blockHealthName,
   countFile,

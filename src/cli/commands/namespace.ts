@@ -9,7 +9,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../../protocol/limits.js';
-import { FileType, type FileStatus } from '../../../protocol/types.js';
+import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
 import { isDfsError } from '../../../protocol/errors.js';
 import { formatLsRows, formatServerInfo, formatStat, lsRow } from '../format.js';
 import { isFatal, normalizePath, runCommand, type CommandContext } from './command-context.js';

@@ -14,8 +14,8 @@
  */
 import type { Command } from 'commander';
 import { DfsError, isDfsError } from '../../../protocol/errors.js';
-import { BlockHealthState } from '../../../protocol/namenode-messages.js';
-import { FileType } from '../../../protocol/types.js';
+import { BlockHealthState } from '../../../protocol/admin-namenode-messages.js';
+import { FileType } from '../../../protocol/shared-structures.js';
 import { isFatal, mapInBatches, normalizePath, runCommand, type CommandContext } from './command-context.js';
 import { replicationArg } from './data.js';
 import { walkTree } from './tree-walk.js';

@@ -10,7 +10,7 @@
  * the command context and skipped, unless the failure is fatal (the NameNode is gone).
  */
 import { LIST_LIMIT_DEFAULT } from '../../../protocol/limits.js';
-import { FileType, type FileStatus } from '../../../protocol/types.js';
+import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
 import { isFatal, joinChild, type CommandContext } from './command-context.js';
 
 export interface TreeEntry {

@@ -1,0 +1,348 @@
+/**
+ * The namespace and write-path RPCs a client sends a NameNode (PROTOCOL.md section 6,
+ * opcodes 0x01-0x0E): the messages behind HDFS's `ClientProtocol`.
+ * One request codec and one response codec per opcode, the encoder and decoder of each
+ * written side by side so they mirror each other field for field.
+ *
+ * The table is checked with `satisfies CodecTable<ClientRpcMessages, ...>`: a message the
+ * map names but the table lacks, or a decoder whose object drops a field, does not compile.
+ * namenode-messages.ts joins this table with the admin and DataNode ones.
+ */
+import {
+  emptyCodec,
+  listCodec,
+  optionalCodec,
+  stringListCodec,
+  type Codec,
+  type CodecTable,
+  type Empty,
+} from './codec.js';
+import {
+  BLOCK_BYTES,
+  blockCodec,
+  FILE_STATUS_BYTES_MIN,
+  fileStatusCodec,
+  LOCATED_BLOCK_BYTES_MIN,
+  locatedBlockCodec,
+  type Block,
+  type FileStatus,
+  type LocatedBlock,
+} from './shared-structures.js';
+
+export interface LocatedBlocks {
+  fileLength: number;
+  underConstruction: boolean;
+  blocks: LocatedBlock[];
+}
+export interface ServerInfo {
+  clusterId: string;
+  version: string;
+  safeMode: boolean;
+  lastTxid: number;
+  fileCount: number;
+  directoryCount: number;
+  blockCount: number;
+}
+
+export interface MkdirRequest {
+  path: string;
+  parents: boolean;
+}
+export interface ListRequest {
+  path: string;
+  startAfter: string;
+  limit: number;
+}
+export interface ListResponse {
+  entries: FileStatus[];
+  hasMore: boolean;
+}
+export interface PathRequest {
+  path: string;
+}
+export interface DeleteRequest {
+  path: string;
+  recursive: boolean;
+}
+export interface RenameRequest {
+  src: string;
+  dst: string;
+}
+export interface CreateRequest {
+  path: string;
+  clientName: string;
+  overwrite: boolean;
+  createParent: boolean;
+  replication: number;
+  blockBytes: number;
+}
+export interface AddBlockRequest {
+  path: string;
+  clientName: string;
+  /** The block before the new one, with its final length; null for the first block. */
+  previous: Block | null;
+  /** Node ids the writer could not reach, to avoid as targets. */
+  excludeNodes: string[];
+}
+export interface CompleteRequest {
+  path: string;
+  clientName: string;
+  last: Block | null;
+}
+export interface CompleteResponse {
+  completed: boolean;
+}
+export interface AbandonBlockRequest {
+  path: string;
+  clientName: string;
+  blockId: number;
+}
+export interface RenewLeaseRequest {
+  clientName: string;
+}
+export interface GetBlockLocationsRequest {
+  path: string;
+  offset: number;
+  length: number;
+}
+export interface BadReplica {
+  block: Block;
+  nodeId: string;
+}
+export interface ReportBadBlocksRequest {
+  replicas: BadReplica[];
+}
+export interface BumpGenStampRequest {
+  path: string;
+  clientName: string;
+  blockId: number;
+}
+export interface BumpGenStampResponse {
+  genStamp: number;
+}
+
+/** Request and response type of each client RPC: what `clientRpcCodecs` must cover. */
+export interface ClientRpcMessages {
+  mkdir: { req: MkdirRequest; res: Empty };
+  list: { req: ListRequest; res: ListResponse };
+  stat: { req: PathRequest; res: FileStatus };
+  delete: { req: DeleteRequest; res: Empty };
+  rename: { req: RenameRequest; res: Empty };
+  create: { req: CreateRequest; res: FileStatus };
+  addBlock: { req: AddBlockRequest; res: LocatedBlock };
+  complete: { req: CompleteRequest; res: CompleteResponse };
+  abandonBlock: { req: AbandonBlockRequest; res: Empty };
+  renewLease: { req: RenewLeaseRequest; res: Empty };
+  getBlockLocations: { req: GetBlockLocationsRequest; res: LocatedBlocks };
+  serverInfo: { req: Empty; res: ServerInfo };
+  reportBadBlocks: { req: ReportBadBlocksRequest; res: Empty };
+  bumpGenStamp: { req: BumpGenStampRequest; res: BumpGenStampResponse };
+}
+
+const optionalBlockCodec = optionalCodec(blockCodec);
+const fileStatusListCodec = listCodec(fileStatusCodec, FILE_STATUS_BYTES_MIN);
+const locatedBlockListCodec = listCodec(locatedBlockCodec, LOCATED_BLOCK_BYTES_MIN);
+/** Smallest BadReplica: a block and an empty node id. */
+const BAD_REPLICA_BYTES_MIN = BLOCK_BYTES + 2;
+const badReplicaListCodec = listCodec<BadReplica>(
+  {
+    encode(w, v) {
+      blockCodec.encode(w, v.block);
+      w.str(v.nodeId);
+    },
+    decode: (r) => ({ block: blockCodec.decode(r), nodeId: r.str('nodeId') }),
+  },
+  BAD_REPLICA_BYTES_MIN,
+);
+
+/** abandonBlock and bumpGenStamp ask the same thing of a block: | path | clientName | blockId |. */
+const leaseBlockCodec: Codec<AbandonBlockRequest> = {
+  encode: (w, v) => void w.str(v.path).str(v.clientName).u64(v.blockId),
+  decode: (r) => ({ path: r.str('path'), clientName: r.str('clientName'), blockId: r.u64('blockId') }),
+};
+
+export const clientRpcCodecs = {
+  mkdir: {
+    opcode: 0x01,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).bool(v.parents),
+      decode: (r) => ({ path: r.str('path'), parents: r.bool('parents') }),
+    },
+    res: emptyCodec,
+  },
+  list: {
+    opcode: 0x02,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.path).str(v.startAfter).u32(v.limit),
+      decode: (r) => ({ path: r.str('path'), startAfter: r.str('startAfter'), limit: r.u32('limit') }),
+    },
+    res: {
+      encode(w, v) {
+        fileStatusListCodec.encode(w, v.entries);
+        w.bool(v.hasMore);
+      },
+      decode: (r) => ({ entries: fileStatusListCodec.decode(r), hasMore: r.bool('hasMore') }),
+    },
+  },
+  stat: {
+    opcode: 0x03,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.path),
+      decode: (r) => ({ path: r.str('path') }),
+    },
+    res: fileStatusCodec,
+  },
+  delete: {
+    opcode: 0x04,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).bool(v.recursive),
+      decode: (r) => ({ path: r.str('path'), recursive: r.bool('recursive') }),
+    },
+    res: emptyCodec,
+  },
+  rename: {
+    opcode: 0x05,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.src).str(v.dst),
+      decode: (r) => ({ src: r.str('src'), dst: r.str('dst') }),
+    },
+    res: emptyCodec,
+  },
+  create: {
+    opcode: 0x06,
+    mutates: true,
+    req: {
+      encode: (w, v) =>
+        void w
+          .str(v.path)
+          .str(v.clientName)
+          .bool(v.overwrite)
+          .bool(v.createParent)
+          .u16(v.replication)
+          .u64(v.blockBytes),
+      decode: (r) => ({
+        path: r.str('path'),
+        clientName: r.str('clientName'),
+        overwrite: r.bool('overwrite'),
+        createParent: r.bool('createParent'),
+        replication: r.u16('replication'),
+        blockBytes: r.u64('blockBytes'),
+      }),
+    },
+    res: fileStatusCodec,
+  },
+  addBlock: {
+    opcode: 0x07,
+    mutates: true,
+    req: {
+      encode(w, v) {
+        w.str(v.path).str(v.clientName);
+        optionalBlockCodec.encode(w, v.previous);
+        stringListCodec.encode(w, v.excludeNodes);
+      },
+      decode: (r) => ({
+        path: r.str('path'),
+        clientName: r.str('clientName'),
+        previous: optionalBlockCodec.decode(r),
+        excludeNodes: stringListCodec.decode(r),
+      }),
+    },
+    res: locatedBlockCodec,
+  },
+  complete: {
+    opcode: 0x08,
+    mutates: true,
+    req: {
+      encode(w, v) {
+        w.str(v.path).str(v.clientName);
+        optionalBlockCodec.encode(w, v.last);
+      },
+      decode: (r) => ({
+        path: r.str('path'),
+        clientName: r.str('clientName'),
+        last: optionalBlockCodec.decode(r),
+      }),
+    },
+    res: {
+      encode: (w, v) => void w.bool(v.completed),
+      decode: (r) => ({ completed: r.bool('completed') }),
+    },
+  },
+  abandonBlock: { opcode: 0x09, mutates: true, req: leaseBlockCodec, res: emptyCodec },
+  renewLease: {
+    opcode: 0x0a,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.clientName),
+      decode: (r) => ({ clientName: r.str('clientName') }),
+    },
+    res: emptyCodec,
+  },
+  getBlockLocations: {
+    opcode: 0x0b,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.path).u64(v.offset).u64(v.length),
+      decode: (r) => ({ path: r.str('path'), offset: r.u64('offset'), length: r.u64('length') }),
+    },
+    res: {
+      encode(w, v) {
+        w.u64(v.fileLength).bool(v.underConstruction);
+        locatedBlockListCodec.encode(w, v.blocks);
+      },
+      decode: (r) => ({
+        fileLength: r.u64('fileLength'),
+        underConstruction: r.bool('underConstruction'),
+        blocks: locatedBlockListCodec.decode(r),
+      }),
+    },
+  },
+  serverInfo: {
+    opcode: 0x0c,
+    mutates: false,
+    req: emptyCodec,
+    res: {
+      encode: (w, v) =>
+        void w
+          .str(v.clusterId)
+          .str(v.version)
+          .bool(v.safeMode)
+          .u64(v.lastTxid)
+          .u64(v.fileCount)
+          .u64(v.directoryCount)
+          .u64(v.blockCount),
+      decode: (r) => ({
+        clusterId: r.str('clusterId'),
+        version: r.str('version'),
+        safeMode: r.bool('safeMode'),
+        lastTxid: r.u64('lastTxid'),
+        fileCount: r.u64('fileCount'),
+        directoryCount: r.u64('directoryCount'),
+        blockCount: r.u64('blockCount'),
+      }),
+    },
+  },
+  reportBadBlocks: {
+    opcode: 0x0d,
+    mutates: false,
+    req: {
+      encode: (w, v) => badReplicaListCodec.encode(w, v.replicas),
+      decode: (r) => ({ replicas: badReplicaListCodec.decode(r) }),
+    },
+    res: emptyCodec,
+  },
+  bumpGenStamp: {
+    opcode: 0x0e,
+    mutates: true,
+    req: leaseBlockCodec,
+    res: {
+      encode: (w, v) => void w.u64(v.genStamp),
+      decode: (r) => ({ genStamp: r.u64('genStamp') }),
+    },
+  },
+} satisfies CodecTable<ClientRpcMessages, { opcode: number; mutates: boolean }>;

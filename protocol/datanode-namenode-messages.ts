@@ -1,0 +1,185 @@
+/**
+ * The DataNode's conversation with its NameNode (PROTOCOL.md section 6, opcodes 0x20-0x24):
+ * register, heartbeat and its commands, the incremental and full block reports, and the
+ * commandsPending NOTICE the NameNode sends unasked. Only a connection with handshake role
+ * DATANODE may send the RPCs (namenode-messages.ts `DATANODE_RPCS`).
+ *
+ * A command's `type` stays a number on purpose: PROTOCOL.md section 11 lets a NameNode add
+ * command types that older DataNodes ignore (`src/datanode/namenode-link.ts` logs and skips
+ * them), so the codec must carry an unknown type rather than fail the whole heartbeat answer.
+ *
+ * The table is checked with `satisfies CodecTable<DatanodeRpcMessages, ...>` (codec.ts).
+ */
+import { emptyCodec, listCodec, u64ListCodec, type CodecTable, type Empty } from './codec.js';
+import { DfsError } from './errors.js';
+import { FrameKind, frameWriter, sealFrame, type Frame } from './frame.js';
+import { blockListCodec, datanodeListCodec, type Block, type DatanodeInfo } from './shared-structures.js';
+import { WireReader } from './wire-reader.js';
+
+/** What a DataNode tells about itself when it registers and in every heartbeat. */
+export interface DatanodeStorageReport {
+  nodeId: string;
+  capacityBytes: number;
+  usedBytes: number;
+  remainingBytes: number;
+}
+export interface RegisterRequest extends DatanodeStorageReport {
+  clusterId: string;
+  host: string;
+  port: number;
+}
+export interface HeartbeatRequest extends DatanodeStorageReport {
+  activeTransfers: number;
+}
+
+export const CommandType = {
+  /** Delete these replicas. */
+  DELETE_BLOCKS: 1,
+  /** Copy each block to the given targets (re-replication). */
+  REPLICATE: 2,
+  /** The NameNode does not know this node (it restarted): register again. */
+  REREGISTER: 3,
+  /** Send a full block report now. */
+  BLOCK_REPORT: 4,
+} as const;
+
+export interface DatanodeCommand {
+  /** A CommandType, or one from a newer NameNode, which the DataNode ignores (see the header). */
+  type: number;
+  blocks: Block[];
+  targets: DatanodeInfo[];
+}
+export interface HeartbeatResponse {
+  commands: DatanodeCommand[];
+}
+export interface BlockReceivedRequest {
+  nodeId: string;
+  received: Block[];
+  deleted: number[];
+}
+export interface BlockReportRequest {
+  nodeId: string;
+  blocks: Block[];
+}
+
+/** Request and response type of each DataNode RPC: what `datanodeRpcCodecs` must cover. */
+export interface DatanodeRpcMessages {
+  register: { req: RegisterRequest; res: Empty };
+  heartbeat: { req: HeartbeatRequest; res: HeartbeatResponse };
+  blockReceived: { req: BlockReceivedRequest; res: Empty };
+  blockReport: { req: BlockReportRequest; res: Empty };
+}
+
+/** Smallest command: the type byte and two empty lists. */
+const DATANODE_COMMAND_BYTES_MIN = 9;
+
+const commandListCodec = listCodec<DatanodeCommand>(
+  {
+    encode(w, v) {
+      w.u8(v.type);
+      blockListCodec.encode(w, v.blocks);
+      datanodeListCodec.encode(w, v.targets);
+    },
+    decode: (r) => ({
+      type: r.u8('type'),
+      blocks: blockListCodec.decode(r),
+      targets: datanodeListCodec.decode(r),
+    }),
+  },
+  DATANODE_COMMAND_BYTES_MIN,
+);
+
+export const datanodeRpcCodecs = {
+  register: {
+    opcode: 0x20,
+    mutates: false,
+    req: {
+      encode(w, v) {
+        w.str(v.clusterId).str(v.nodeId).str(v.host).u16(v.port);
+        w.u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes);
+      },
+      decode: (r) => ({
+        clusterId: r.str('clusterId'),
+        nodeId: r.str('nodeId'),
+        host: r.str('host'),
+        port: r.u16('port'),
+        capacityBytes: r.u64('capacityBytes'),
+        usedBytes: r.u64('usedBytes'),
+        remainingBytes: r.u64('remainingBytes'),
+      }),
+    },
+    res: emptyCodec,
+  },
+  heartbeat: {
+    opcode: 0x21,
+    mutates: false,
+    req: {
+      encode: (w, v) =>
+        void w
+          .str(v.nodeId)
+          .u64(v.capacityBytes)
+          .u64(v.usedBytes)
+          .u64(v.remainingBytes)
+          .u32(v.activeTransfers),
+      decode: (r) => ({
+        nodeId: r.str('nodeId'),
+        capacityBytes: r.u64('capacityBytes'),
+        usedBytes: r.u64('usedBytes'),
+        remainingBytes: r.u64('remainingBytes'),
+        activeTransfers: r.u32('activeTransfers'),
+      }),
+    },
+    res: {
+      encode: (w, v) => commandListCodec.encode(w, v.commands),
+      decode: (r) => ({ commands: commandListCodec.decode(r) }),
+    },
+  },
+  blockReceived: {
+    opcode: 0x22,
+    mutates: false,
+    req: {
+      encode(w, v) {
+        w.str(v.nodeId);
+        blockListCodec.encode(w, v.received);
+        u64ListCodec.encode(w, v.deleted);
+      },
+      decode: (r) => ({
+        nodeId: r.str('nodeId'),
+        received: blockListCodec.decode(r),
+        deleted: u64ListCodec.decode(r),
+      }),
+    },
+    res: emptyCodec,
+  },
+  blockReport: {
+    opcode: 0x23,
+    mutates: false,
+    req: {
+      encode(w, v) {
+        w.str(v.nodeId);
+        blockListCodec.encode(w, v.blocks);
+      },
+      decode: (r) => ({ nodeId: r.str('nodeId'), blocks: blockListCodec.decode(r) }),
+    },
+    res: emptyCodec,
+  },
+} satisfies CodecTable<DatanodeRpcMessages, { opcode: number; mutates: boolean }>;
+
+/** What a NameNode tells a DataNode unasked, on the DataNode's own connection (PROTOCOL.md, section 6). */
+export const NoticeOpcode = {
+  /** Commands are queued for the node: heartbeat now rather than at the next interval. */
+  COMMANDS_PENDING: 0x24,
+} as const;
+
+/** The COMMANDS_PENDING notice: kind NOTICE, request id 0, empty body. */
+export function encodeCommandsPending(): Buffer {
+  return sealFrame(frameWriter(0), FrameKind.NOTICE, NoticeOpcode.COMMANDS_PENDING, 0);
+}
+
+/** Checks a NOTICE frame and returns its opcode; a body where none belongs is MALFORMED. */
+export function decodeNotice(frame: Frame): number {
+  if (frame.opcode !== NoticeOpcode.COMMANDS_PENDING)
+    throw new DfsError('UNKNOWN_OPCODE', `unknown notice 0x${frame.opcode.toString(16)}`);
+  new WireReader(frame.body, 'commandsPending notice').end();
+  return frame.opcode;
+}

@@ -1,0 +1,116 @@
+/**
+ * The shared structures of PROTOCOL.md section 5: FileStatus, DatanodeInfo, Block and
+ * LocatedBlock, each a plain type and its codec. They appear inside NameNode messages and
+ * data-transfer messages alike, which is why they live here and not in either message
+ * module: the data path (data-messages.ts) depends on this file and never on the NameNode
+ * message modules.
+ *
+ * Each structure has its smallest encoding beside it (`*_BYTES_MIN`), the item size a list
+ * of it checks its count against before allocating (section 1, "list").
+ */
+import { listCodec, type Codec } from './codec.js';
+
+export const FileType = { DIRECTORY: 1, FILE: 2 } as const;
+export type FileType = (typeof FileType)[keyof typeof FileType];
+const FILE_TYPES = Object.values(FileType);
+
+export interface FileStatus {
+  /** Full path for `stat`, the child's name for `list`. */
+  path: string;
+  type: FileType;
+  /** Bytes in complete blocks plus the acknowledged bytes of the last one. */
+  length: number;
+  replication: number;
+  blockBytes: number;
+  mtimeMs: number;
+  blockCount: number;
+  /** True while a writer holds the file open (lease). */
+  underConstruction: boolean;
+  /** Number of children for a directory, 0 for a file. */
+  childCount: number;
+}
+
+export interface DatanodeInfo {
+  nodeId: string;
+  host: string;
+  port: number;
+}
+
+export interface Block {
+  blockId: number;
+  genStamp: number;
+  numBytes: number;
+}
+
+export interface LocatedBlock {
+  block: Block;
+  /** Offset of the block's first byte within the file. */
+  offset: number;
+  /** Replicas in order of preference. */
+  locations: DatanodeInfo[];
+}
+
+/** Smallest encoded FileStatus (empty path): 2 + 1 + 8 + 2 + 8 + 8 + 4 + 1 + 4. */
+export const FILE_STATUS_BYTES_MIN = 38;
+/** Smallest DatanodeInfo: two empty strings and the port. */
+export const DATANODE_INFO_BYTES_MIN = 6;
+export const BLOCK_BYTES = 24;
+/** A safe under-estimate of the smallest LocatedBlock (36: a block, offset, empty list). */
+export const LOCATED_BLOCK_BYTES_MIN = 32;
+
+export const fileStatusCodec: Codec<FileStatus> = {
+  encode(w, s) {
+    w.str(s.path)
+      .u8(s.type)
+      .u64(s.length)
+      .u16(s.replication)
+      .u64(s.blockBytes)
+      .u64(s.mtimeMs)
+      .u32(s.blockCount)
+      .bool(s.underConstruction)
+      .u32(s.childCount);
+  },
+  decode: (r) => ({
+    path: r.str('path'),
+    type: r.u8Of(FILE_TYPES, 'type'),
+    length: r.u64('length'),
+    replication: r.u16('replication'),
+    blockBytes: r.u64('blockBytes'),
+    mtimeMs: r.u64('mtimeMs'),
+    blockCount: r.u32('blockCount'),
+    underConstruction: r.bool('underConstruction'),
+    childCount: r.u32('childCount'),
+  }),
+};
+
+export const datanodeInfoCodec: Codec<DatanodeInfo> = {
+  encode(w, d) {
+    w.str(d.nodeId).str(d.host).u16(d.port);
+  },
+  decode(r) {
+    return { nodeId: r.str('nodeId'), host: r.str('host'), port: r.u16('port') };
+  },
+};
+
+export const blockCodec: Codec<Block> = {
+  encode(w, b) {
+    w.u64(b.blockId).u64(b.genStamp).u64(b.numBytes);
+  },
+  decode(r) {
+    return { blockId: r.u64('blockId'), genStamp: r.u64('genStamp'), numBytes: r.u64('numBytes') };
+  },
+};
+
+export const datanodeListCodec = listCodec(datanodeInfoCodec, DATANODE_INFO_BYTES_MIN);
+export const blockListCodec = listCodec(blockCodec, BLOCK_BYTES);
+
+export const locatedBlockCodec: Codec<LocatedBlock> = {
+  encode(w, b) {
+    blockCodec.encode(w, b.block);
+    w.u64(b.offset);
+    datanodeListCodec.encode(w, b.locations);
+  },
+  decode(r) {
+    return { block: blockCodec.decode(r), offset: r.u64('offset'), locations: datanodeListCodec.decode(r) };
+  },
+};
