@@ -319,6 +319,20 @@ describe('EditLog writer', () => {
     await expectPrefix(dir, 10, 'after close');
   });
 
+  it('its lifecycle is open until close(), closing while queued records drain, then closed; a roll after close is refused', async () => {
+    const dir = await formattedDir();
+    const editLog = await openLog(dir, 0);
+    expect(editLog.lifecycle).toBe('open');
+    const acks = appendAll(editLog, OPS.slice(0, 5));
+    const closed = editLog.close();
+    expect(editLog.lifecycle).toBe('closing');
+    await Promise.all([acks, closed, editLog.close()]);
+    expect(editLog.lifecycle).toBe('closed');
+    expect(editLog.lastDurableTxid).toBe(editLog.lastWrittenTxid);
+    await expect(editLog.roll()).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+    await expectPrefix(dir, 5, 'after close');
+  });
+
   it('roll starts a new segment after every earlier append, with no txid gap; an empty roll makes no segment', async () => {
     const dir = await formattedDir();
     const editLog = await openLog(dir, 0);
