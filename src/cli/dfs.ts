@@ -15,6 +15,7 @@ import {
   printError,
 } from './commands/command-context.js';
 import { registerDataCommands } from './commands/data.js';
+import { registerSpaceCommands } from './commands/space.js';
 import { registerFsckCommand } from './commands/fsck.js';
 import { registerNamespaceCommands } from './commands/namespace.js';
 import { registerSetrepCommand } from './commands/setrep.js';
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
     .exitOverride(onCommanderExit(null));
   registerNamespaceCommands(program);
   registerDataCommands(program);
+  registerSpaceCommands(program);
   registerSetrepCommand(program);
   registerFsckCommand(program);
   registerAdminCommands(program);

@@ -1,5 +1,6 @@
 /**
- * The data commands of `dfs`: put, get, cat, tail (bytes in and out), du and df (space).
+ * The data commands of `dfs`: put, get, cat, tail (bytes in and out); du and df are in
+ * ./space.ts.
  *
  * put and get never leave a half-written file where the user expects a whole one. Like
  * `hdfs dfs -put`, they write to `<destination>._COPYING_` and rename it to the destination
@@ -43,8 +44,7 @@ import { FileType, type FileStatus } from '../../../protocol/shared-structures.j
 import type { DfsOutputStream } from '../../client/dfs-output-stream.js';
 import { localFileWriter } from '../../client/dfs-client.js';
 import { initChecksum } from '../../common/checksum.js';
-import { nodeTotals } from '../admin-format.js';
-import { formatDf, formatDuRows, parseByteSize, type ClusterUsage, type DiskUsage } from '../format.js';
+import { parseByteSize } from '../format.js';
 import { ProgressBar } from '../progress.js';
 import {
   isFatal,
@@ -54,7 +54,6 @@ import {
   runCommand,
   type CommandContext,
 } from './command-context.js';
-import { walkTree } from './tree-walk.js';
 
 export const COPYING_SUFFIX = '._COPYING_';
 const MIB = 1024 * 1024;
@@ -427,72 +426,6 @@ async function tail(ctx: CommandContext, remote: string, bytes: number): Promise
   await copyToStdout(ctx.client.open(src, { offset }));
 }
 
-// ---- du ---------------------------------------------------------------------------------
-
-/**
- * The usage of one path: a file itself, or everything beneath a directory (the directory
- * counts itself). The walk (./tree-walk.ts) keeps memory at depth x page size; a
- * subdirectory that fails mid-walk (deleted meanwhile) is reported and left out.
- */
-async function usageOf(ctx: CommandContext, status: FileStatus, fullPath: string): Promise<DiskUsage> {
-  const usage: DiskUsage = { path: fullPath, bytes: 0, replicatedBytes: 0, files: 0, directories: 0 };
-  for await (const { status: entry } of walkTree(ctx, fullPath, status)) {
-    if (entry.type === FileType.DIRECTORY) {
-      usage.directories++;
-    } else {
-      usage.files++;
-      usage.bytes += entry.length;
-      usage.replicatedBytes += entry.length * entry.replication;
-    }
-  }
-  return usage;
-}
-
-async function du(ctx: CommandContext, paths: string[], summarize: boolean): Promise<void> {
-  let jsonCount = 0;
-  const emit = async (usage: DiskUsage): Promise<void> => {
-    if (ctx.json) await ctx.out.write((jsonCount++ === 0 ? '\n' : ',\n') + JSON.stringify(usage));
-    else await ctx.writeLines(formatDuRows([usage]));
-  };
-  if (ctx.json) await ctx.out.write('[');
-  try {
-    for (const p of paths.length === 0 ? ['/'] : paths) {
-      const top = normalizePath(p);
-      try {
-        const status = await ctx.client.stat(top);
-        if (summarize || status.type !== FileType.DIRECTORY) {
-          await emit(await usageOf(ctx, status, top));
-          continue;
-        }
-        for await (const child of ctx.client.list(top))
-          await emit(await usageOf(ctx, child, joinChild(top, child.path)));
-      } catch (err) {
-        if (isFatal(err)) throw err;
-        ctx.reportError(err);
-      }
-    }
-  } finally {
-    if (ctx.json) await ctx.out.write(jsonCount === 0 ? ']\n' : '\n]\n');
-  }
-}
-
-// ---- df ---------------------------------------------------------------------------------
-
-async function df(ctx: CommandContext): Promise<void> {
-  const t = nodeTotals(await ctx.client.datanodeReport());
-  const usage: ClusterUsage = {
-    namenode: ctx.client.namenode,
-    capacityBytes: t.capacityBytes,
-    usedBytes: t.usedBytes,
-    remainingBytes: t.remainingBytes,
-    usedPercent: t.usedPercent,
-    liveDataNodes: t.live + t.decommissioning + t.decommissioned,
-    deadDataNodes: t.dead,
-  };
-  if (ctx.json) await ctx.writeJson(usage);
-  else await ctx.writeLines(formatDf(usage));
-}
-
 // ---- registration -----------------------------------------------------------------------
 
 /**
@@ -572,30 +505,4 @@ export function registerDataCommands(program: Command): void {
     .action((p: string, options: { bytes: number }, cmd: Command) =>
       runCommand(cmd, (ctx) => tail(ctx, p, options.bytes)),
     );
-
-  program
-    .command('du')
-    .description(
-      'show the space used beneath paths: each entry of a directory, or with -s the path as a whole',
-    )
-    .argument('[paths...]', 'paths (default /)')
-    .option('-s, --summarize', 'one total per path')
-    .addHelpText(
-      'after',
-      '\nColumns: size, size with all replicas (size x replication), path.' +
-        '\nWith --json: one array of {"path", "bytes", "replicatedBytes", "files", "directories"} (a directory counts itself).',
-    )
-    .action((paths: string[], options: { summarize?: boolean }, cmd: Command) =>
-      runCommand(cmd, (ctx) => du(ctx, paths, options.summarize === true)),
-    );
-
-  program
-    .command('df')
-    .description('show the capacity of the cluster: size, used, remaining, use%, live and dead DataNodes')
-    .addHelpText(
-      'after',
-      '\nCapacity counts live DataNodes only.' +
-        '\nWith --json: {"namenode", "capacityBytes", "usedBytes", "remainingBytes", "usedPercent", "liveDataNodes", "deadDataNodes"}.',
-    )
-    .action((_options: unknown, cmd: Command) => runCommand(cmd, (ctx) => df(ctx)));
 }
