@@ -3,18 +3,33 @@
  * logs the line that names its bound port, stoppable with SIGTERM (clean) or SIGKILL
  * (crash tests). Its pino JSON lines are kept (bounded) for tests and optionally echoed in
  * a short human form for the local cluster.
+ *
+ * The daemon is always `bin/dfsd.js`, which loads the build in dist/. This module itself is
+ * loaded from dist/ by the CLI and the benchmark, and from src/ by the tests (vitest), so
+ * the repository root is found by walking up to package.json rather than by counting
+ * folders from this file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DfsError } from '../../protocol/errors.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** dist/src/local -> repository root. */
-export const REPO_ROOT = path.resolve(here, '..', '..', '..');
+/** The nearest folder above `from` that holds package.json: src/local/ and dist/src/local/ alike. */
+function findRepoRoot(from: string): string {
+  for (let dir = from; ;) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${from}`);
+    dir = parent;
+  }
+}
+
+export const REPO_ROOT = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const DFSD_BIN = path.join(REPO_ROOT, 'bin', 'dfsd.js');
 export const DFS_BIN = path.join(REPO_ROOT, 'bin', 'dfs.js');
+export const DFS_BENCH_BIN = path.join(REPO_ROOT, 'bin', 'dfs-bench.js');
 
 export interface DaemonOptions {
   name: string;

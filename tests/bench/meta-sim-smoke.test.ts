@@ -6,13 +6,9 @@
  * node alive and every reported replica. Timing is not checked beyond "more than zero".
  */
 import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BENCH = path.join(REPO_ROOT, 'bin', 'dfs-bench.js');
+import { DFS_BENCH_BIN as BENCH } from '../../src/local/daemon-process.js';
 
 interface Load {
   requests: number;

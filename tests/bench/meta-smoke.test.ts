@@ -7,13 +7,10 @@
  * exercised too.
  */
 import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { DFS_BENCH_BIN as BENCH } from '../../src/local/daemon-process.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BENCH = path.join(REPO_ROOT, 'bin', 'dfs-bench.js');
 const PHASES = ['mkdir', 'create', 'stat', 'list', 'rename', 'delete'];
 
 interface Phase {

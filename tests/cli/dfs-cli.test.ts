@@ -5,7 +5,7 @@
  * One cluster serves the whole file; each test works under its own top-level directory.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DfsClient } from '../../dist/src/client/dfs-client.js';
+import { DfsClient } from '../../src/client/dfs-client.js';
 import type { FileStatus, ServerInfo } from '../../protocol/types.js';
 import { startCluster } from '../support/cluster.js';
 import { failedWith, ok, runDfs, type DfsRun as Run } from '../support/dfs-cli.js';

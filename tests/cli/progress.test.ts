@@ -10,7 +10,7 @@ import {
   formatRate,
   formatSeconds,
   type ProgressOptions,
-} from '../../dist/src/cli/progress.js';
+} from '../../src/cli/progress.js';
 
 const MIB = 1024 * 1024;
 

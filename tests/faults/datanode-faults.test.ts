@@ -29,7 +29,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LocalCluster, LocalClusterOptions } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster, LocalClusterOptions } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { DfsOutputStream } from '../../src/client/dfs-output-stream.js';
 import { DfsError, type DatanodeInfo } from '../../protocol/index.js';

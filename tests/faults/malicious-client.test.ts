@@ -24,7 +24,7 @@ import {
   PROTOCOL_VERSION,
   rpcCodecs,
 } from '../../protocol/index.js';
-import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { startCluster } from '../support/cluster.js';
 import { frameHeader, hello, RawPeer, rssBytes } from '../support/raw-peer.js';
 

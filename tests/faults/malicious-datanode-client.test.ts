@@ -20,7 +20,7 @@
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { AckStatus, encodeDataRequest, FrameKind, type Block } from '../../protocol/index.js';
 import { startCluster } from '../support/cluster.js';

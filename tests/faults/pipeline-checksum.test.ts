@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { AckStatus, type Block, type DatanodeInfo } from '../../protocol/index.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { DATANODE_DEFAULTS, resolveConfig, type DataNodeConfig } from '../../src/common/config.js';

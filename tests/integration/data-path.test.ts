@@ -17,7 +17,7 @@
  * whole block.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { DataConnection } from '../../src/common/data-connection.js';
 import {

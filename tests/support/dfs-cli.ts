@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { expect } from 'vitest';
-import { DFS_BIN } from '../../dist/src/local/daemon-process.js';
+import { DFS_BIN } from '../../src/local/daemon-process.js';
 
 export interface DfsRun {
   code: number;

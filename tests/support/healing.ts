@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LocalCluster, LocalClusterOptions } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster, LocalClusterOptions } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { LocatedBlock } from '../../protocol/types.js';
 import { startCluster } from './cluster.js';
@@ -56,7 +56,7 @@ export async function startHealingCluster(
   extra: {
     namenodeEnv?: NodeJS.ProcessEnv;
     datanodeEnv?: NodeJS.ProcessEnv;
-  } & Partial<LocalClusterOptions> = {},
+  } & Partial<Omit<LocalClusterOptions, 'namenodeEnv' | 'datanodeEnv'>> = {},
 ): Promise<HealingCluster> {
   const { namenodeEnv, datanodeEnv, ...rest } = extra;
   const { cluster, cleanup } = await startCluster({
