@@ -71,8 +71,8 @@ export class DaemonProcess {
     });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => {
       this.stderr = (this.stderr + s).slice(-20_000);
       if (o.echoLogs) process.stderr.write(`[${o.name}] ${s}`);
     });
@@ -96,7 +96,7 @@ export class DaemonProcess {
           ),
         );
       });
-      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      readline.createInterface({ input: child.stdout }).on('line', (line) => {
         let rec: Record<string, unknown>;
         try {
           rec = JSON.parse(line) as Record<string, unknown>;
@@ -146,13 +146,18 @@ const LEVELS: Record<number, string> = {
 };
 const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
 
+/** A value parsed from a JSON log line as text: strings bare, everything else as JSON. */
+function fieldText(v: unknown): string {
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+}
+
 /** `12:00:01 INFO  namenode  namenode listening host=127.0.0.1 port=8020` */
 export function humanLine(name: string, rec: Record<string, unknown>): string {
   const time = typeof rec.time === 'string' ? rec.time.slice(11, 19) : '';
   const level = (LEVELS[rec.level as number] ?? '').padEnd(5);
   const fields = Object.entries(rec)
     .filter(([k]) => !SKIP.has(k))
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${k}=${fieldText(v)}`)
     .join(' ');
-  return `${time} ${level} ${name.padEnd(10)} ${String(rec.msg ?? '')}${fields ? ` ${fields}` : ''}`;
+  return `${time} ${level} ${name.padEnd(10)} ${fieldText(rec.msg ?? '')}${fields ? ` ${fields}` : ''}`;
 }

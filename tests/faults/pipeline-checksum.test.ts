@@ -47,6 +47,7 @@ import {
   writeBlockRequest,
 } from '../support/raw-data-peer.js';
 import type { RawPeer } from '../support/raw-peer.js';
+import { matchAny } from '../support/matchers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -170,7 +171,7 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
     // The good packet may be acked before the failure, or the failure ack may carry its
     // seqno (the oldest packet not yet acked); either way exactly one failure ack.
     const failures = acks.filter((a) => a.statuses.some((s) => s !== AckStatus.SUCCESS));
-    expect(failures).toEqual([{ seqno: expect.any(Number), statuses: LAST_NODE_BLAMED }]);
+    expect(failures).toEqual([{ seqno: matchAny(Number), statuses: LAST_NODE_BLAMED }]);
     expect(acks.filter((a) => a.seqno === 1 && a.statuses.every((s) => s === AckStatus.SUCCESS))).toEqual([]);
     for (const a of acks) expect(a.statuses).toHaveLength(REPLICATION);
     await expectNoFinalizedReplica(p, block, locations);
@@ -252,7 +253,7 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
     await p.waitClosed(10_000);
     const { acks } = dataReplies(p);
     expect(acks.filter((a) => a.statuses.some((s) => s !== AckStatus.SUCCESS))).toEqual([
-      { seqno: expect.any(Number), statuses: LAST_NODE_BLAMED },
+      { seqno: matchAny(Number), statuses: LAST_NODE_BLAMED },
     ]);
     expect(acks.some((a) => a.seqno === 1 && a.statuses.every((s) => s === AckStatus.SUCCESS))).toBe(false);
     await expectNoFinalizedReplica(p, block, locations);

@@ -140,6 +140,7 @@ class Worker {
         throw new Error(
           `client ${this.index}: ${describeOp(op)} failed with ${codeOf(err)} (${(err as Error).message}); ` +
             `the model expected ${expected ?? 'success'}; recent ops:\n${this.trace.join('\n')}`,
+          { cause: err },
         );
       }
       this.refused++;

@@ -209,7 +209,7 @@ export async function waitForReplicas(
       100,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${describePlacements(last)}`);
+    throw new Error(`${(err as Error).message}; last seen: ${describePlacements(last)}`, { cause: err });
   }
 }
 
@@ -230,7 +230,7 @@ export async function waitHealthy(client: DfsClient, timeoutMs = 15_000): Promis
       100,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: err });
   }
 }
 

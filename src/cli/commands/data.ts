@@ -286,7 +286,7 @@ async function put(
   const startedMs = performance.now();
   let out: DfsOutputStream | null = null;
   let progress = NO_PROGRESS;
-  let bytes = 0;
+  let bytes: number;
   try {
     intr.signal.throwIfAborted();
     // With the checksum module loaded, the stream sends its create RPC within this tick (the
@@ -390,7 +390,7 @@ async function get(
   const tmp = `${dest}${COPYING_SUFFIX}`;
   const input = ctx.client.open(src, { signal: intr.signal });
   const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
-  let bytes = 0;
+  let bytes: number;
   try {
     const file = localFileWriter(tmp);
     await pipeline(input, file, { signal: intr.signal });
