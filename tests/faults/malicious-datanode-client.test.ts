@@ -1,6 +1,6 @@
 /**
  * Malicious and broken clients against a real DataNode process, over raw sockets so the
- * bytes can lie (STYLE.md "Untrusted input"; PROTOCOL.md section 10 "Sequence"):
+ * bytes can lie (PROTOCOL.md section 10, the PACKET rules such as "Sequence"):
  *
  * - a client that opens a write pipeline and then stalls, between frames or in the middle
  *   of a packet, is disconnected after the frame timeout (1 s here);

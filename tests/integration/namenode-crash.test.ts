@@ -1,6 +1,6 @@
 /**
- * Crash consistency of the NameNode across real processes (STYLE.md "Tests": kill -9 a real
- * process mid-workload, etcd `tests/robustness`).
+ * Crash consistency of the NameNode across real processes: kill -9 a real process
+ * mid-workload, as etcd's `tests/robustness` does.
  *
  * Four clients work concurrently, each sequentially (one RPC in flight) in its own subtree
  * /cN: mkdir, create + complete (empty files), create + addBlock... + complete with

@@ -1,5 +1,5 @@
 /**
- * Self-healing across real processes (DESIGN.md "Cluster health"): a NameNode and four or
+ * Self-healing across real processes: a NameNode and four or
  * five DataNodes on loopback with fast timings (dead after 2.5 s of silence, heartbeats and
  * the replication monitor every 300 ms, 256 KiB blocks).
  *

@@ -1,5 +1,5 @@
 /**
- * Helpers for self-healing tests against real processes (DESIGN.md "Cluster health"): a
+ * Helpers for self-healing tests against real processes: a
  * cluster with fast health timings, files written and checked by content, the replica
  * count of every block as the NameNode sees it (live good replicas, getBlockLocations) and
  * as the disks hold it (finalized replica directories across every data dir), and bounded
