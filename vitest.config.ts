@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration tests start real daemons; two cores, so keep the fan-out small.
     maxWorkers: 2,
     reporters: ['default', './tests/support/summary-reporter.ts'],
+    // Spawned daemons run dist/: fail the run up front if it is missing or older than src/.
+    globalSetup: ['./tests/support/dist-guard.ts'],
   },
 });

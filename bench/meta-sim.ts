@@ -298,8 +298,8 @@ async function createBlocks(
         requestTimeoutMs: 120_000,
       }),
   );
-  const ids: number[] = new Array(count);
-  const genStamps: number[] = new Array(count);
+  const ids = new Array<number>(count);
+  const genStamps = new Array<number>(count);
   const fileCount = Math.ceil(count / BLOCKS_PER_FILE);
   const files: OpenFile[] = Array.from({ length: fileCount }, (_, f) => ({
     path: `${dir}/f${f}`,

@@ -235,9 +235,15 @@ type FromWorker = { type: 'ready' } | { type: 'prepared' } | { type: 'done'; res
 export function localGroup(namenode: string, connectionIds: number[]): Promise<GroupHandle> {
   const g = new ClientGroup(namenode, connectionIds);
   return g.connect().then(() => ({
-    prepare: async (spec) => g.prepare(spec),
+    prepare: (spec) => {
+      g.prepare(spec);
+      return Promise.resolve();
+    },
     run: () => g.run(),
-    close: async () => g.close(),
+    close: () => {
+      g.close();
+      return Promise.resolve();
+    },
   }));
 }
 

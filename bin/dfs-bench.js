@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI does the work (run `npm run build` first).
-import '../dist/src/cli/dfs-bench.js';
+import '../dist/bench/dfs-bench.js';

@@ -12,7 +12,7 @@ let loading: Promise<void> | null = null;
 
 export function initChecksum(): Promise<void> {
   loading ??= xxhash().then((api) => {
-    h32Raw = api.h32Raw;
+    h32Raw = api.h32Raw.bind(api);
   });
   return loading;
 }

@@ -150,7 +150,7 @@ function setChecked(
     out[k] = v;
     return;
   }
-  if (typeof v !== want || (want === 'number' && !Number.isFinite(v as number))) {
+  if (typeof v !== want || (want === 'number' && !Number.isFinite(v))) {
     throw new DfsError('INVALID_ARGUMENT', `${where}: expected a ${want}, got ${JSON.stringify(v)}`);
   }
   out[k] = v;

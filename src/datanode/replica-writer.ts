@@ -48,7 +48,7 @@ export class ReplicaWriter {
   /** A background fdatasync of the data file (sync-behind-writes), or a settled promise. */
   private syncBehind: Promise<void> = Promise.resolve();
   private syncBehindRunning = false;
-  private syncBehindError: unknown = null;
+  private syncBehindError: Error | null = null;
   private unsyncedBytes = 0;
   /** Checksums received and not yet written to the meta file (see stageChecksums). */
   private metaStage: Buffer | null = null;
@@ -196,7 +196,7 @@ export class ReplicaWriter {
     this.unsyncedBytes = 0;
     this.syncBehind = promisify(fs.fdatasync)(this.dataFd)
       // Linux reports a writeback error once: keep it, finalize must fail on it.
-      .catch((err: unknown) => {
+      .catch((err: Error) => {
         this.syncBehindError ??= err;
       })
       .finally(() => {

@@ -3,18 +3,33 @@
  * logs the line that names its bound port, stoppable with SIGTERM (clean) or SIGKILL
  * (crash tests). Its pino JSON lines are kept (bounded) for tests and optionally echoed in
  * a short human form for the local cluster.
+ *
+ * The daemon is always `bin/dfsd.js`, which loads the build in dist/. This module itself is
+ * loaded from dist/ by the CLI and the benchmark, and from src/ by the tests (vitest), so
+ * the repository root is found by walking up to package.json rather than by counting
+ * folders from this file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DfsError } from '../../protocol/errors.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** dist/src/local -> repository root. */
-export const REPO_ROOT = path.resolve(here, '..', '..', '..');
+/** The nearest folder above `from` that holds package.json: src/local/ and dist/src/local/ alike. */
+function findRepoRoot(from: string): string {
+  for (let dir = from; ;) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${from}`);
+    dir = parent;
+  }
+}
+
+export const REPO_ROOT = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const DFSD_BIN = path.join(REPO_ROOT, 'bin', 'dfsd.js');
 export const DFS_BIN = path.join(REPO_ROOT, 'bin', 'dfs.js');
+export const DFS_BENCH_BIN = path.join(REPO_ROOT, 'bin', 'dfs-bench.js');
 
 export interface DaemonOptions {
   name: string;
@@ -56,8 +71,8 @@ export class DaemonProcess {
     });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => {
       this.stderr = (this.stderr + s).slice(-20_000);
       if (o.echoLogs) process.stderr.write(`[${o.name}] ${s}`);
     });
@@ -81,7 +96,7 @@ export class DaemonProcess {
           ),
         );
       });
-      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      readline.createInterface({ input: child.stdout }).on('line', (line) => {
         let rec: Record<string, unknown>;
         try {
           rec = JSON.parse(line) as Record<string, unknown>;
@@ -131,13 +146,18 @@ const LEVELS: Record<number, string> = {
 };
 const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
 
+/** A value parsed from a JSON log line as text: strings bare, everything else as JSON. */
+function fieldText(v: unknown): string {
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+}
+
 /** `12:00:01 INFO  namenode  namenode listening host=127.0.0.1 port=8020` */
 export function humanLine(name: string, rec: Record<string, unknown>): string {
   const time = typeof rec.time === 'string' ? rec.time.slice(11, 19) : '';
   const level = (LEVELS[rec.level as number] ?? '').padEnd(5);
   const fields = Object.entries(rec)
     .filter(([k]) => !SKIP.has(k))
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${k}=${fieldText(v)}`)
     .join(' ');
-  return `${time} ${level} ${name.padEnd(10)} ${String(rec.msg ?? '')}${fields ? ` ${fields}` : ''}`;
+  return `${time} ${level} ${name.padEnd(10)} ${fieldText(rec.msg ?? '')}${fields ? ` ${fields}` : ''}`;
 }

@@ -79,7 +79,7 @@ export class Namespace {
         throw new DfsError('NOT_A_DIRECTORY', `${joinPath(parts.slice(0, i + 1))} is a file, in ${path}`);
       node = next;
     }
-    return node as DirNode;
+    return node;
   }
 
   stat(path: string): FileStatus {

@@ -12,13 +12,11 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DFS_BENCH_BIN as BENCH } from '../../src/local/daemon-process.js';
 import type { ReplicationReport } from '../../bench/replication.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BENCH = path.join(REPO_ROOT, 'bin', 'dfs-bench.js');
 const MiB = 1024 * 1024;
 const RUN_TIMEOUT_MS = 60_000;
 const SMALL = [

@@ -8,7 +8,10 @@ import {
   BlockHealthState as H,
   ReplicaState as R,
   type BlockHealth,
+  type BlockHealthState,
   type DatanodeReportEntry,
+  type DatanodeReportState,
+  type ReplicaState,
 } from '../../protocol/admin-namenode-messages.js';
 import {
   countFile,
@@ -25,7 +28,7 @@ import {
 } from '../../src/cli/admin-format.js';
 
 const GiB = 1024 ** 3;
-function entry(port: number, state: number, usedBytes = GiB): DatanodeReportEntry {
+function entry(port: number, state: DatanodeReportState, usedBytes = GiB): DatanodeReportEntry {
   return {
     nodeId: `dn-${port}`,
     host: '10.0.0.1',
@@ -42,7 +45,7 @@ function entry(port: number, state: number, usedBytes = GiB): DatanodeReportEntr
     lastBlockReportBlocks: state === 4 ? 0 : 7,
   };
 }
-const block = (id: number, health: number, ...states: number[]): BlockHealth => ({
+const block = (id: number, health: BlockHealthState, ...states: ReplicaState[]): BlockHealth => ({
   block: { blockId: id, genStamp: 1, numBytes: 100 },
   offset: (id - 1) * 100,
   health,

@@ -5,7 +5,7 @@
  * One cluster serves the whole file; each test works under its own top-level directory.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DfsClient } from '../../dist/src/client/dfs-client.js';
+import { DfsClient } from '../../src/client/dfs-client.js';
 import type { FileStatus } from '../../protocol/shared-structures.js';
 import type { ServerInfo } from '../../protocol/client-namenode-messages.js';
 import { startCluster } from '../support/cluster.js';

@@ -12,9 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseByteSize } from '../../dist/src/cli/format.js';
-import { DfsClient } from '../../dist/src/client/dfs-client.js';
-import { DFS_BIN } from '../../dist/src/local/daemon-process.js';
+import { parseByteSize } from '../../src/cli/format.js';
+import { DfsClient } from '../../src/client/dfs-client.js';
+import { DFS_BIN } from '../../src/local/daemon-process.js';
 import { startCluster, tempDir } from '../support/cluster.js';
 import { failedWith, ok } from '../support/dfs-cli.js';
 

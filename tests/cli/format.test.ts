@@ -12,7 +12,7 @@ import {
   formatStat,
   humanBytes,
   lsRow,
-} from '../../dist/src/cli/format.js';
+} from '../../src/cli/format.js';
 import type { FileStatus } from '../../protocol/shared-structures.js';
 
 const K = 1024;

@@ -1,6 +1,6 @@
 /**
- * DataNode failures on the data path, across real processes (DESIGN.md "Write path" 5,
- * "Read path", "DataNode storage"):
+ * DataNode failures on the data path, across real processes (README "Guarantees":
+ * checksummed data, pipelined and recoverable writes):
  *
  * - SIGKILL during an upload at replication 3: a node crashing itself after N packets
  *   (DFS_FAULTS crashAfterPackets) at each pipeline position, and a node killed on a timer
@@ -29,7 +29,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LocalCluster, LocalClusterOptions } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster, LocalClusterOptions } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { DfsOutputStream } from '../../src/client/dfs-output-stream.js';
 import { DfsError, type DatanodeInfo } from '../../protocol/index.js';
@@ -420,7 +420,7 @@ describe('a corrupted replica', () => {
     const located = (await client.getBlockLocations('/corrupt/file', 0, 0)).blocks;
     for (const d of damage)
       expect(located[d.block]!.locations.map((l) => l.nodeId)).not.toContain(nodeIdOf(cluster, d.node));
-    // Self-healing (DESIGN.md "Cluster health"): each damaged block is copied to the fourth
+    // Self-healing: each damaged block is copied to the fourth
     // node, then the bad copy is deleted; in the end every replica on disk is good again.
     for (const d of damage) {
       await waitFor(

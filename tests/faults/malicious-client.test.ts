@@ -5,8 +5,8 @@
  * version, and hundreds of idle connections. Each bad connection must get its typed answer
  * (ERROR frame or handshake reply) and be closed, the NameNode must log why, must not
  * allocate what a peer claims, and must keep serving a well-behaved client that runs a
- * stat/mkdir loop on its own connection for the whole file (DESIGN.md "Wire protocol
- * requirements": a bad peer never crashes a daemon or grows its memory without bound).
+ * stat/mkdir loop on its own connection for the whole file (PROTOCOL.md section 8, "Limits
+ * and the decoder": a bad peer never crashes a daemon or grows its memory without bound).
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ import {
   PROTOCOL_VERSION,
   rpcCodecs,
 } from '../../protocol/index.js';
-import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { startCluster } from '../support/cluster.js';
 import { frameHeader, hello, RawPeer, rssBytes } from '../support/raw-peer.js';
 

@@ -1,6 +1,6 @@
 /**
  * Malicious and broken clients against a real DataNode process, over raw sockets so the
- * bytes can lie (STYLE.md "Untrusted input"; PROTOCOL.md section 10 "Sequence"):
+ * bytes can lie (PROTOCOL.md section 10, the PACKET rules such as "Sequence"):
  *
  * - a client that opens a write pipeline and then stalls, between frames or in the middle
  *   of a packet, is disconnected after the frame timeout (1 s here);
@@ -20,7 +20,7 @@
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { AckStatus, encodeDataRequest, FrameKind, type Block } from '../../protocol/index.js';
 import { startCluster } from '../support/cluster.js';
@@ -43,6 +43,7 @@ import {
   writeBlockRequest,
 } from '../support/raw-data-peer.js';
 import { frameHeader, type RawPeer } from '../support/raw-peer.js';
+import { matchAny } from '../support/matchers.js';
 
 const FRAME_TIMEOUT_MS = 1000;
 const CHUNK = 1024;
@@ -379,7 +380,7 @@ describe('broken packets get an error and a closed connection', () => {
     const r = await closedWith(p);
     // The good packet may or may not have been acked before the bad one was seen.
     expect(r.acks.filter((a) => a.statuses[0] !== AckStatus.SUCCESS)).toEqual([
-      { seqno: expect.any(Number), statuses: [AckStatus.ERROR_CHECKSUM] },
+      { seqno: matchAny(Number), statuses: [AckStatus.ERROR_CHECKSUM] },
     ]);
     expect(r.acks.some((a) => a.seqno === 1 && a.statuses[0] === AckStatus.SUCCESS)).toBe(false);
     expect(r.errors.map((e) => e.code)).toEqual(['CHECKSUM']);

@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { AckStatus, type Block, type DatanodeInfo } from '../../protocol/index.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { DATANODE_DEFAULTS, resolveConfig, type DataNodeConfig } from '../../src/common/config.js';
@@ -47,6 +47,7 @@ import {
   writeBlockRequest,
 } from '../support/raw-data-peer.js';
 import type { RawPeer } from '../support/raw-peer.js';
+import { matchAny } from '../support/matchers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -170,7 +171,7 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
     // The good packet may be acked before the failure, or the failure ack may carry its
     // seqno (the oldest packet not yet acked); either way exactly one failure ack.
     const failures = acks.filter((a) => a.statuses.some((s) => s !== AckStatus.SUCCESS));
-    expect(failures).toEqual([{ seqno: expect.any(Number), statuses: LAST_NODE_BLAMED }]);
+    expect(failures).toEqual([{ seqno: matchAny(Number), statuses: LAST_NODE_BLAMED }]);
     expect(acks.filter((a) => a.seqno === 1 && a.statuses.every((s) => s === AckStatus.SUCCESS))).toEqual([]);
     for (const a of acks) expect(a.statuses).toHaveLength(REPLICATION);
     await expectNoFinalizedReplica(p, block, locations);
@@ -252,7 +253,7 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
     await p.waitClosed(10_000);
     const { acks } = dataReplies(p);
     expect(acks.filter((a) => a.statuses.some((s) => s !== AckStatus.SUCCESS))).toEqual([
-      { seqno: expect.any(Number), statuses: LAST_NODE_BLAMED },
+      { seqno: matchAny(Number), statuses: LAST_NODE_BLAMED },
     ]);
     expect(acks.some((a) => a.seqno === 1 && a.statuses.every((s) => s === AckStatus.SUCCESS))).toBe(false);
     await expectNoFinalizedReplica(p, block, locations);

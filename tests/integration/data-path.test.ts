@@ -5,19 +5,19 @@
  * 1, 2 and 3 come back byte-identical, and every replica on disk is identical: each
  * finalized data file equals the writer's slice, each meta file holds the writer's xxh32
  * per chunk and the block's generation stamp, and exactly `replication` nodes hold it
- * (DESIGN.md "Write path", "DataNode storage").
+ * (PROTOCOL.md section 10, "The write pipeline").
  *
  * Three block layouts: chunk-aligned blocks with several packets per block; the default
  * 64 KiB chunks and 256 KiB packets; and a block size that is not a multiple of the chunk
  * size (so a block's last packet ends mid-chunk).
  *
- * Range reads (DESIGN.md "Read path"): random (offset, length) pairs return exactly that
+ * Range reads (PROTOCOL.md section 10, "Reading a block"): random (offset, length) pairs return exactly that
  * slice, the client asks each DataNode only for its part of the range (READ_BLOCK requests
  * are recorded), and a DataNode serves a range rounded out to chunk boundaries, never the
  * whole block.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { DataConnection } from '../../src/common/data-connection.js';
 import {

@@ -1,6 +1,6 @@
 /**
- * Crash consistency of the NameNode across real processes (STYLE.md "Tests": kill -9 a real
- * process mid-workload, etcd `tests/robustness`).
+ * Crash consistency of the NameNode across real processes: kill -9 a real process
+ * mid-workload, as etcd's `tests/robustness` does.
  *
  * Four clients work concurrently, each sequentially (one RPC in flight) in its own subtree
  * /cN: mkdir, create + complete (empty files), create + addBlock... + complete with
@@ -23,8 +23,8 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { Block } from '../../protocol/shared-structures.js';
-import type { DaemonProcess } from '../../dist/src/local/daemon-process.js';
-import type { LocalCluster } from '../../dist/src/local/local-cluster.js';
+import type { DaemonProcess } from '../../src/local/daemon-process.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { startCluster } from '../support/cluster.js';
 import { FakeDatanode } from '../support/fake-datanode.js';
 import { NamespaceModel, sameTree, treeDiff, walkSubtree, type ModelOp } from '../support/namespace-model.js';
@@ -140,6 +140,7 @@ class Worker {
         throw new Error(
           `client ${this.index}: ${describeOp(op)} failed with ${codeOf(err)} (${(err as Error).message}); ` +
             `the model expected ${expected ?? 'success'}; recent ops:\n${this.trace.join('\n')}`,
+          { cause: err },
         );
       }
       this.refused++;

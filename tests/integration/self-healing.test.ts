@@ -1,5 +1,5 @@
 /**
- * Self-healing across real processes (DESIGN.md "Cluster health"): a NameNode and four or
+ * Self-healing across real processes: a NameNode and four or
  * five DataNodes on loopback with fast timings (dead after 2.5 s of silence, heartbeats and
  * the replication monitor every 300 ms, 256 KiB blocks).
  *
@@ -126,7 +126,7 @@ describe('self-healing across real processes', () => {
       await waitNodeState(cluster, client, victim, 1);
       await waitFor(
         'the returning node to report its replicas',
-        async () =>
+        () =>
           logsMatching(cluster.namenode, { msg: 'deleting surplus replica' }).length > 0 ? true : undefined,
         10_000,
       );
@@ -162,7 +162,7 @@ describe('self-healing across real processes', () => {
       await waitNodeState(cluster, client, victim, 1);
       await waitFor(
         'the NameNode to ask the resumed node to re-register',
-        async () =>
+        () =>
           logsMatching(cluster.namenode, {
             msg: 'dead datanode is heartbeating again; asking it to re-register',
           }).length > 0
@@ -229,7 +229,7 @@ describe('self-healing across real processes', () => {
 
       await waitFor(
         `the scanner on node ${victim} to find blk_${target.blockId}`,
-        async () =>
+        () =>
           logsMatching(cluster.datanodes[victim]!, {
             msg: 'block scanner found a corrupt replica',
             block: target.blockId,
@@ -240,7 +240,7 @@ describe('self-healing across real processes', () => {
       );
       await waitFor(
         `the corrupt replica of blk_${target.blockId} to be deleted from node ${victim}`,
-        async () => (fs.existsSync(file) ? undefined : true),
+        () => (fs.existsSync(file) ? undefined : true),
         15_000,
       );
       const healed = await waitForReplicas(cluster, client, files.keys(), 3);
@@ -470,7 +470,7 @@ async function deleteWhileHolderDown(
   // Live holders delete at once; the node that is down still has its copies.
   await waitFor(
     `live holders to delete the replicas of ${doomed}`,
-    async () =>
+    () =>
       gone.every((id) => replicaDirsOnDisk(cluster, id).finalized.every((i) => i === victim))
         ? true
         : undefined,
@@ -481,7 +481,7 @@ async function deleteWhileHolderDown(
   await cluster.restartDatanode(victim);
   await waitFor(
     `node ${victim} to delete its stale replicas`,
-    async () => (stale.every((id) => !blockIdsOnDisk(cluster, victim).has(id)) ? true : undefined),
+    () => (stale.every((id) => !blockIdsOnDisk(cluster, victim).has(id)) ? true : undefined),
     10_000,
   );
   for (const id of gone) expect(replicaDirsOnDisk(cluster, id)).toEqual({ finalized: [], rbw: [] });

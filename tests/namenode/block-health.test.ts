@@ -8,6 +8,7 @@ import {
   BlockHealthState as H,
   ReplicaState as R,
   type ReplicaHealth,
+  type ReplicaState,
 } from '../../protocol/admin-namenode-messages.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
@@ -16,7 +17,7 @@ import { DatanodeManager } from '../../src/namenode/datanode-manager.js';
 import { FileNode } from '../../src/namenode/inode.js';
 
 const node = (i: number) => ({ nodeId: `dn-${i}`, host: '127.0.0.1', port: 9000 + i });
-const replicas = (...states: number[]): ReplicaHealth[] =>
+const replicas = (...states: ReplicaState[]): ReplicaHealth[] =>
   states.map((state, i) => ({ node: node(i), state }));
 
 describe('blockHealthOf', () => {

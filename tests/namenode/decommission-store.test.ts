@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { DatanodeManager } from '../../src/namenode/datanode-manager.js';
 import { DECOMMISSIONED_FILE, DecommissionStore } from '../../src/namenode/decommission-store.js';
 import { tempDir } from '../support/cluster.js';
+import { matchStringContaining } from '../support/matchers.js';
 
 const dirs: string[] = [];
 function freshDir(): string {
@@ -61,7 +62,7 @@ describe('DecommissionStore', () => {
       expect(() => store.load(), text).toThrow(
         expect.objectContaining({
           code: 'CORRUPT_LOG',
-          message: expect.stringContaining(DECOMMISSIONED_FILE),
+          message: matchStringContaining(DECOMMISSIONED_FILE),
         }),
       );
     }

@@ -609,7 +609,7 @@ describe('crash recovery: damage in an older segment', () => {
     }
     // Its tail zeroed from a record boundary: also refused.
     const zeroed = Buffer.from(older);
-    zeroed.fill(0, recordEnds(older)[10]!);
+    zeroed.fill(0, recordEnds(older)[10]);
     writeSegments(dir, { [SEG1]: zeroed, [newerName]: newer });
     await expectCorrupt(dir, 'edits_', 'older zeroed tail');
   });

@@ -1,5 +1,5 @@
 /**
- * Seeded, replayable, time-boxed property tests over the codecs (STYLE.md "Tests"):
+ * Seeded, replayable, time-boxed property tests over the codecs (as undici's `test/fuzzing/`):
  *
  * - random bytes, and random mutations of valid frame streams, fed in random pieces to a
  *   FrameDecoder and every body decoder, only ever raise DfsError (never RangeError,

@@ -202,7 +202,8 @@ describe('golden vectors: packet checksums', () => {
     expect(xxh32Reference(Buffer.from('a'))).toBe(0x550d7456);
     expect(xxh32Reference(Buffer.from('abc'))).toBe(0x32d153ff);
     expect(xxh32Reference(Buffer.from('Nobody inspects the spammish repetition'))).toBe(0xe2293b2f);
-    const { h32Raw } = await xxhash();
+    const api = await xxhash();
+    const h32Raw = api.h32Raw.bind(api);
     const rng = new Rng(7);
     for (let i = 0; i < 200; i++) {
       const b = rng.bytes(rng.int(100));

@@ -109,7 +109,7 @@ const tinyReportEntry = {
   nodeId: '',
   host: '',
   port: 0,
-  state: 1,
+  state: 1 as DatanodeReportState,
   capacityBytes: 0,
   usedBytes: 0,
   remainingBytes: 0,
@@ -290,8 +290,8 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
           lastBlockReportMs: MAX,
           lastBlockReportBlocks: 0,
         },
-        { ...tinyReportEntry, state: 3 },
-        { ...tinyReportEntry, state: 4 },
+        { ...tinyReportEntry, state: 3 as const },
+        { ...tinyReportEntry, state: 4 as const },
       ],
     },
     // Smallest entries (59 bytes each); the list-count check must allow them.
@@ -596,7 +596,8 @@ describe('round trip: data transfer', () => {
   });
 
   it('packets of many sizes and chunk sizes, header and payload written separately', async () => {
-    const { h32Raw } = await xxhash();
+    const api = await xxhash();
+    const h32Raw = api.h32Raw.bind(api);
     const rng = new Rng(0xbacc);
     const cases: Array<[number, number]> = [
       [0, 1],

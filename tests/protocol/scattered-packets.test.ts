@@ -110,7 +110,7 @@ describe('firstBadChunkInPieces', () => {
     const splits = [[1], [CHUNK], [CHUNK - 1, CHUNK + 1], [3, 700, 701, 2000], [5 * CHUNK], [5 * CHUNK + 76]];
     for (const flip of [-1, 0, CHUNK - 1, CHUNK, 2 * CHUNK + 5, 5 * CHUNK + 76]) {
       const data = Buffer.from(payload);
-      if (flip >= 0) data[flip] ^= 0x40;
+      if (flip >= 0) data[flip] = data[flip]! ^ 0x40;
       const want = firstBadChunk(data, sums, CHUNK);
       for (const cuts of splits) {
         const pieces: Buffer[] = [];

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalCluster, type LocalClusterOptions } from '../../dist/src/local/local-cluster.js';
+import { LocalCluster, type LocalClusterOptions } from '../../src/local/local-cluster.js';
 
 export function tempDir(prefix = 'dfs-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { expect } from 'vitest';
-import { DFS_BIN } from '../../dist/src/local/daemon-process.js';
+import { DFS_BIN } from '../../src/local/daemon-process.js';
 
 export interface DfsRun {
   code: number;
@@ -36,7 +36,12 @@ export function runDfs(
       [DFS_BIN, ...argv],
       { env, timeout: options.timeoutMs ?? 15_000, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
-        if (err !== null && typeof err.code !== 'number') return reject(err); // killed by the timeout, spawn failure
+        if (err !== null && typeof err.code !== 'number') {
+          // Killed by the timeout, or a spawn failure. Typed as Error: ExecFileException is
+          // built with Omit<>, which hides from the linter that it is one.
+          const failure: Error = err;
+          return reject(failure);
+        }
         resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
       },
     );

@@ -1,5 +1,5 @@
 /**
- * Helpers for self-healing tests against real processes (DESIGN.md "Cluster health"): a
+ * Helpers for self-healing tests against real processes: a
  * cluster with fast health timings, files written and checked by content, the replica
  * count of every block as the NameNode sees it (live good replicas, getBlockLocations) and
  * as the disks hold it (finalized replica directories across every data dir), and bounded
@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LocalCluster, LocalClusterOptions } from '../../dist/src/local/local-cluster.js';
+import type { LocalCluster, LocalClusterOptions } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { LocatedBlock } from '../../protocol/shared-structures.js';
 import { startCluster } from './cluster.js';
@@ -56,7 +56,7 @@ export async function startHealingCluster(
   extra: {
     namenodeEnv?: NodeJS.ProcessEnv;
     datanodeEnv?: NodeJS.ProcessEnv;
-  } & Partial<LocalClusterOptions> = {},
+  } & Partial<Omit<LocalClusterOptions, 'namenodeEnv' | 'datanodeEnv'>> = {},
 ): Promise<HealingCluster> {
   const { namenodeEnv, datanodeEnv, ...rest } = extra;
   const { cluster, cleanup } = await startCluster({
@@ -209,7 +209,7 @@ export async function waitForReplicas(
       100,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${describePlacements(last)}`);
+    throw new Error(`${(err as Error).message}; last seen: ${describePlacements(last)}`, { cause: err });
   }
 }
 
@@ -230,7 +230,7 @@ export async function waitHealthy(client: DfsClient, timeoutMs = 15_000): Promis
       100,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: err });
   }
 }
 

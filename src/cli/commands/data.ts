@@ -288,7 +288,7 @@ async function put(
   const startedMs = performance.now();
   let out: DfsOutputStream | null = null;
   let progress = NO_PROGRESS;
-  let bytes = 0;
+  let bytes: number;
   try {
     intr.signal.throwIfAborted();
     // With the checksum module loaded, the stream sends its create RPC within this tick (the
@@ -392,7 +392,7 @@ async function get(
   const tmp = `${dest}${COPYING_SUFFIX}`;
   const input = ctx.client.open(src, { signal: intr.signal });
   const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
-  let bytes = 0;
+  let bytes: number;
   try {
     const file = localFileWriter(tmp);
     await pipeline(input, file, { signal: intr.signal });

@@ -110,7 +110,7 @@ async function checkBatch(
   batch: readonly TreeEntry[],
 ): Promise<void> {
   const healths = await Promise.all(
-    batch.map((e) => (e.status.type === FileType.DIRECTORY ? null : healthOf(ctx, e.path))),
+    batch.map((e) => (e.status.type === FileType.DIRECTORY ? Promise.resolve(null) : healthOf(ctx, e.path))),
   );
   for (let i = 0; i < batch.length; i++) {
     const { path, status } = batch[i]!;

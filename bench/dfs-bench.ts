@@ -17,14 +17,14 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { runBaselineHop } from '../../bench/baseline-hop.js';
-import { defaultBenchDir, emitDataReport, runDataBench, type DataSuite } from '../../bench/data.js';
-import { emitMetaReport, runMeta, type MetaOptions } from '../../bench/meta.js';
-import { runMetaWorkerProcess } from '../../bench/meta-workload.js';
-import { emitMetaSimReport, runMetaSim } from '../../bench/meta-sim.js';
-import { emitReplicationReport, runReplicationBench } from '../../bench/replication.js';
-import { runSimDatanodeWorker } from '../../bench/sim-datanodes.js';
-import { parseByteSize } from './format.js';
+import { runBaselineHop } from './baseline-hop.js';
+import { defaultBenchDir, emitDataReport, runDataBench, type DataSuite } from './data.js';
+import { emitMetaReport, runMeta, type MetaOptions } from './meta.js';
+import { runMetaWorkerProcess } from './meta-workload.js';
+import { emitMetaSimReport, runMetaSim } from './meta-sim.js';
+import { emitReplicationReport, runReplicationBench } from './replication.js';
+import { runSimDatanodeWorker } from './sim-datanodes.js';
+import { parseByteSize } from '../src/cli/format.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
