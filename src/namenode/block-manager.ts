@@ -27,7 +27,7 @@ import type {
   ReplicaHealth,
   TriggerBlockReportResponse,
 } from '../../protocol/namenode-messages.js';
-import { ReplicaState } from '../../protocol/namenode-messages.js';
+import { DatanodeReportState, ReplicaState } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
@@ -49,6 +49,13 @@ export interface BlockManagerOptions {
   minReplication: number;
 }
 
+/** A node's state as datanodeReport shows it. */
+const NODE_STATE = {
+  silent: DatanodeReportState.DEAD,
+  normal: DatanodeReportState.LIVE,
+  decommissioning: DatanodeReportState.DECOMMISSIONING,
+  decommissioned: DatanodeReportState.DECOMMISSIONED,
+} as const;
 /** What a replica on a node is worth (blockHealth), by the node's state. */
 const REPLICA_STATE = {
   silent: ReplicaState.STALE,
@@ -66,7 +73,7 @@ export class BlockManager implements NamespaceListener {
 
   constructor(
     private readonly options: BlockManagerOptions,
-    clock: Clock,
+    private readonly clock: Clock,
     private readonly log: Logger,
   ) {
     this.registry = new DatanodeRegistry({ deadNodeTimeoutMs: options.deadNodeTimeoutMs }, clock, log);
@@ -215,8 +222,23 @@ export class BlockManager implements NamespaceListener {
     return this.registry.requestMissingBlockReports();
   }
 
+  /** The datanodeReport rows: each node as the registry knows it, with the replicas it holds. */
   report(): DatanodeReportEntry[] {
-    return this.registry.report((nodeId) => this.map.heldBy(nodeId).size);
+    const now = this.clock.nowMs();
+    return [...this.registry.all()].map((n) => ({
+      nodeId: n.info.nodeId,
+      host: n.info.host,
+      port: n.info.port,
+      state: NODE_STATE[this.registry.stateOf(n)],
+      capacityBytes: n.capacityBytes,
+      usedBytes: n.usedBytes,
+      remainingBytes: n.remainingBytes,
+      blockCount: this.map.heldBy(n.info.nodeId).size,
+      activeTransfers: n.activeTransfers,
+      lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
+      lastBlockReportMs: n.lastBlockReportMs,
+      lastBlockReportBlocks: n.lastBlockReportBlocks,
+    }));
   }
 
   // ---- what readers, writers and tools ask -----------------------------------------

@@ -25,11 +25,10 @@
 import { DfsError } from '../../protocol/errors.js';
 import type {
   DatanodeCommand,
-  DatanodeReportEntry,
   DatanodeStorageReport,
   TriggerBlockReportResponse,
 } from '../../protocol/namenode-messages.js';
-import { CommandType, DatanodeReportState } from '../../protocol/namenode-messages.js';
+import { CommandType } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/types.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
@@ -86,14 +85,6 @@ const NO_BLOCK_REPORT = {
   blockReportRequested: false,
 } as const;
 
-/** A node's state as datanodeReport shows it. */
-const NODE_STATE = {
-  silent: DatanodeReportState.DEAD,
-  normal: DatanodeReportState.LIVE,
-  decommissioning: DatanodeReportState.DECOMMISSIONING,
-  decommissioned: DatanodeReportState.DECOMMISSIONED,
-} as const;
-
 export class DatanodeRegistry {
   private readonly nodes = new Map<string, DatanodeState>();
   private readonly placement = new BlockPlacement<DatanodeState>();
@@ -140,25 +131,6 @@ export class DatanodeRegistry {
   /** Not live (silent past the timeout, or declared dead), else its admin state. */
   stateOf(node: DatanodeView): 'silent' | AdminState {
     return this.live(node) ? node.adminState : 'silent';
-  }
-
-  /** The datanodeReport rows; `blockCount` tells how many replicas a node holds (the block map). */
-  report(blockCount: (nodeId: string) => number): DatanodeReportEntry[] {
-    const now = this.clock.nowMs();
-    return [...this.nodes.values()].map((n) => ({
-      nodeId: n.info.nodeId,
-      host: n.info.host,
-      port: n.info.port,
-      state: NODE_STATE[this.stateOf(n)],
-      capacityBytes: n.capacityBytes,
-      usedBytes: n.usedBytes,
-      remainingBytes: n.remainingBytes,
-      blockCount: blockCount(n.info.nodeId),
-      activeTransfers: n.activeTransfers,
-      lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
-      lastBlockReportMs: n.lastBlockReportMs,
-      lastBlockReportBlocks: n.lastBlockReportBlocks,
-    }));
   }
 
   /** Up to `replication` live, normal nodes with room for `blockBytes`, none of `excludeNodeIds`. */

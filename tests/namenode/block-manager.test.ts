@@ -8,7 +8,7 @@
  *   |                                    | order `locations` hands out alone; only locations rotates   |
  *   | firstUnderMinimalReplication       | returns the first lagging block, or null                    |
  *   | full reports are differences       | vanished replicas removed, invalid ones deleted, a valid    |
- *   |                                    | report cancels a queued delete                              |
+ *   |                                    | report cancels a queued delete; datanodeReport rows         |
  *   | deleted blocks, dead and returning | holders (corrupt too) told to delete; replicas of a dead or |
  *   | nodes                              | re-registered node stop counting                            |
  */
@@ -103,6 +103,23 @@ describe('BlockManager.blockReport', () => {
     );
     expect(heartbeat(0)).toEqual([]);
     expect(() => bm.blockReport('dn-9', [])).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+  });
+
+  it('datanodeReport rows join the registry (state) and the block map (replicas held)', () => {
+    const { bm, metas, clock, heartbeat } = setup(3, 2);
+    bm.blockReport(
+      'dn-1',
+      metas.map((m) => ({ ...m })),
+    );
+    bm.setDecommissioning('dn-0', true);
+    clock.advance(DEAD_MS + 1);
+    heartbeat(0);
+    heartbeat(1);
+    expect(bm.report().map((r) => [r.nodeId, r.state, r.blockCount])).toEqual([
+      ['dn-0', 3, 0],
+      ['dn-1', 1, 2],
+      ['dn-2', 2, 0],
+    ]);
   });
 });
 
