@@ -29,7 +29,7 @@ import type { FileNode } from './inode.js';
 /** Far below RPC_BODY_BYTES_MAX, so a page never nears the frame limit. */
 const PAGE_BYTES_BUDGET = 4 * 1024 * 1024;
 
-/** Who holds the replicas of a block and in what state (the DatanodeManager). */
+/** Who holds the replicas of a block and in what state (block-manager.ts). */
 export interface ReplicaView {
   replicaStates(blockId: number): ReplicaHealth[];
 }

@@ -4,17 +4,29 @@
  * answer only once the log says it is durable. A request that fails validation is answered
  * with its typed error and logs nothing. A request whose body does not decode is a
  * protocol error: the connection gets an ERROR frame and is closed.
+ *
+ * Dispatch is a table with one handler per RPC, typed by the RPC's name (`HandlerTable`):
+ * an RPC added to the protocol without a handler does not compile, and no handler casts
+ * its request. The DataNode-only RPCs are passed to datanode-rpc.ts (through the turn
+ * budget, datanode-turn-budget.ts) on DATANODE connections. `BlockLocator` is declared
+ * here, by its consumer, so the block management below never imports this file.
  */
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Frame } from '../../protocol/frame.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../protocol/limits.js';
 import { Role } from '../../protocol/handshake.js';
+import type {
+  DatanodeReportEntry,
+  ReplicaHealth,
+  TriggerBlockReportResponse,
+} from '../../protocol/admin-namenode-messages.js';
 import {
   decodeRequest,
   encodeResponse,
   rpcCodecs,
   rpcNameOf,
   type RpcName,
+  type RpcRequest,
   type RpcResponse,
 } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
@@ -27,12 +39,17 @@ import { statusOf, type BlockMeta, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
 import type { Namespace } from './namespace.js';
 import { fileBlockHealth } from './block-health.js';
+import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
 import { ReplicationMonitor } from './replication-monitor.js';
 import type { SafeMode } from './safe-mode.js';
 import { DecommissionAction, SafeModeAction } from '../../protocol/admin-namenode-messages.js';
 
-/** Where blocks live and where new ones go; the block manager fills this in. */
+/**
+ * Where blocks live and where new ones go, and the operator's view of the DataNodes:
+ * what the client RPCs need of the block management (block-manager.ts provides it).
+ */
 export interface BlockLocator {
+  /** Live nodes holding a readable replica, in the order a reader should try them. */
   locations(blockId: number): DatanodeInfo[];
   chooseTargets(
     replication: number,
@@ -41,17 +58,15 @@ export interface BlockLocator {
     blockBytes: number,
   ): DatanodeInfo[];
   /** The first block with fewer live replicas than the minimum, or null. */
-  isMinimallyReplicated(blocks: readonly BlockMeta[]): BlockMeta | null;
+  firstUnderMinimalReplication(blocks: readonly BlockMeta[]): BlockMeta | null;
   markBad(nodeId: string, block: Block): void;
   /** Length of the finalized replicas of a block being written, if any live one exists. */
   recoverableLength(blockId: number): number | null;
-  report(): import('../../protocol/admin-namenode-messages.js').DatanodeReportEntry[];
+  report(): DatanodeReportEntry[];
   setDecommissioning(node: string, on: boolean): void;
   /** Queues BLOCK_REPORT for a live node's next heartbeat (NOT_FOUND, DATANODE_DEAD). */
-  requestBlockReport(
-    node: string,
-  ): import('../../protocol/admin-namenode-messages.js').TriggerBlockReportResponse;
-  replicaStates(blockId: number): import('../../protocol/admin-namenode-messages.js').ReplicaHealth[];
+  requestBlockReport(node: string): TriggerBlockReportResponse;
+  replicaStates(blockId: number): ReplicaHealth[];
 }
 
 export interface ClientRpcContext {
@@ -69,10 +84,76 @@ export interface ClientRpcContext {
   /** Persists the set of decommissioned nodes (decommission-store.ts); resolves once durable. */
   saveDecommissioned: () => Promise<void>;
   /** Handles the DataNode-only RPCs (register, heartbeat, block reports). */
-  datanodeRpc: (conn: ServerConnection, name: RpcName, id: number, req: never) => void;
+  datanodeRpc: DatanodeRpcHandler;
 }
 
+/** Serves one RPC: answers on `conn` (now, or once its edit is durable) or throws a DfsError. */
+type Handler<N extends RpcName> = (conn: ServerConnection, id: number, req: RequestOf<N>) => void;
+
+/** One handler per RPC, typed by its name: an RPC without a handler does not compile. */
+type HandlerTable = { [N in RpcName]: Handler<N> };
+
 export class ClientRpc {
+  private readonly handlers: HandlerTable = {
+    mkdir: (conn, id, req) => this.mkdir(conn, id, req),
+    list: (conn, id, req) => this.list(conn, id, req),
+    stat: (conn, id, req) => conn.reply(encodeResponse('stat', id, this.ctx.namespace.stat(req.path))),
+    delete: (conn, id, req) => this.delete(conn, id, req),
+    rename: (conn, id, req) => this.rename(conn, id, req),
+    create: (conn, id, req) => this.create(conn, id, req),
+    addBlock: (conn, id, req) => this.addBlock(conn, id, req),
+    complete: (conn, id, req) => this.complete(conn, id, req),
+    abandonBlock: (conn, id, req) => this.abandonBlock(conn, id, req),
+    renewLease: (conn, id, req) => {
+      this.ctx.leases.renew(req.clientName);
+      conn.reply(encodeResponse('renewLease', id, {}));
+    },
+    getBlockLocations: (conn, id, req) => this.getBlockLocations(conn, id, req),
+    serverInfo: (conn, id) => conn.reply(encodeResponse('serverInfo', id, this.ctx.serverInfo())),
+    reportBadBlocks: (conn, id, req) => {
+      for (const r of req.replicas) this.ctx.blocks.markBad(r.nodeId, r.block);
+      conn.reply(encodeResponse('reportBadBlocks', id, {}));
+    },
+    bumpGenStamp: (conn, id, req) => this.bumpGenStamp(conn, id, req),
+    safeMode: (conn, id, req) => this.safeModeRpc(conn, id, req),
+    blockHealth: (conn, id, req) =>
+      conn.reply(
+        encodeResponse(
+          'blockHealth',
+          id,
+          fileBlockHealth(this.ctx.namespace.file(req.path), this.ctx.blocks, req.startBlock, req.limit),
+        ),
+      ),
+    setReplication: (conn, id, req) => {
+      const op: EditOp = { op: 'setReplication', path: req.path, replication: req.replication };
+      this.mutate(conn, 'setReplication', id, op, () => encodeResponse('setReplication', id, {}));
+    },
+    decommission: (conn, id, req) => this.decommission(conn, id, req),
+    triggerBlockReport: (conn, id, req) => {
+      requireAdmin(conn, 'triggerBlockReport');
+      conn.reply(encodeResponse('triggerBlockReport', id, this.ctx.blocks.requestBlockReport(req.node)));
+    },
+    replicationStats: (conn, id) => {
+      const s = this.ctx.replication.stats();
+      conn.reply(
+        encodeResponse('replicationStats', id, {
+          underReplicated: s.underReplicated,
+          corrupt: s.corrupt,
+          missing: s.missing,
+          pendingCopies: s.pendingCopies,
+          corruptBlockIds: ReplicationMonitor.sample(this.ctx.replication.corrupt),
+          missingBlockIds: ReplicationMonitor.sample(this.ctx.replication.missing),
+        }),
+      );
+    },
+    datanodeReport: (conn, id) =>
+      conn.reply(encodeResponse('datanodeReport', id, { nodes: this.ctx.blocks.report() })),
+    register: (conn, id, req) => this.fromDatanode(conn, 'register', id, req),
+    heartbeat: (conn, id, req) => this.fromDatanode(conn, 'heartbeat', id, req),
+    blockReceived: (conn, id, req) => this.fromDatanode(conn, 'blockReceived', id, req),
+    blockReport: (conn, id, req) => this.fromDatanode(conn, 'blockReport', id, req),
+  };
+
   constructor(private readonly ctx: ClientRpcContext) {}
 
   handle(conn: ServerConnection, frame: Frame): void {
@@ -86,7 +167,11 @@ export class ClientRpc {
       );
       return;
     }
-    let request;
+    this.serve(conn, name, frame);
+  }
+
+  private serve<N extends RpcName>(conn: ServerConnection, name: N, frame: Frame): void {
+    let request: RequestOf<N>;
     try {
       request = decodeRequest(name, frame);
     } catch (err) {
@@ -99,7 +184,7 @@ export class ClientRpc {
       if (rpcCodecs[name].mutates && this.ctx.safeMode.on) {
         throw new DfsError('SAFE_MODE', `${name} refused: ${this.ctx.safeMode.status()}`);
       }
-      this.dispatch(conn, name, frame.requestId, request as never);
+      this.handlers[name](conn, frame.requestId, request);
     } catch (err) {
       rethrowIfBug(err);
       const e = err instanceof DfsError ? err : this.internal(err, name);
@@ -112,104 +197,29 @@ export class ClientRpc {
     return new DfsError('INTERNAL', `internal error serving ${name}: ${(err as Error).message}`);
   }
 
-  private dispatch(conn: ServerConnection, name: RpcName, id: number, req: never): void {
-    switch (name) {
-      case 'mkdir':
-        return this.mkdir(conn, id, req);
-      case 'list':
-        return this.list(conn, id, req);
-      case 'stat':
-        return conn.reply(
-          encodeResponse('stat', id, this.ctx.namespace.stat((req as { path: string }).path)),
-        );
-      case 'delete':
-        return this.delete(conn, id, req);
-      case 'rename':
-        return this.rename(conn, id, req);
-      case 'create':
-        return this.create(conn, id, req);
-      case 'addBlock':
-        return this.addBlock(conn, id, req);
-      case 'complete':
-        return this.complete(conn, id, req);
-      case 'abandonBlock':
-        return this.abandonBlock(conn, id, req);
-      case 'renewLease':
-        this.ctx.leases.renew((req as { clientName: string }).clientName);
-        return conn.reply(encodeResponse('renewLease', id, {}));
-      case 'getBlockLocations':
-        return this.getBlockLocations(conn, id, req);
-      case 'serverInfo':
-        return conn.reply(encodeResponse('serverInfo', id, this.ctx.serverInfo()));
-      case 'reportBadBlocks':
-        for (const r of (req as RequestOf<'reportBadBlocks'>).replicas)
-          this.ctx.blocks.markBad(r.nodeId, r.block);
-        return conn.reply(encodeResponse('reportBadBlocks', id, {}));
-      case 'bumpGenStamp':
-        return this.bumpGenStamp(conn, id, req);
-      case 'safeMode':
-        return this.safeModeRpc(conn, id, req);
-      case 'blockHealth': {
-        const r = req as RequestOf<'blockHealth'>;
-        return conn.reply(
-          encodeResponse(
-            'blockHealth',
-            id,
-            fileBlockHealth(this.ctx.namespace.file(r.path), this.ctx.blocks, r.startBlock, r.limit),
-          ),
-        );
-      }
-      case 'setReplication': {
-        const r = req as RequestOf<'setReplication'>;
-        const op: EditOp = { op: 'setReplication', path: r.path, replication: r.replication };
-        return this.mutate(conn, 'setReplication', id, op, () => encodeResponse('setReplication', id, {}));
-      }
-      case 'decommission': {
-        const r = req as RequestOf<'decommission'>;
-        if (r.action !== DecommissionAction.DECOMMISSION && r.action !== DecommissionAction.RECOMMISSION) {
-          throw new DfsError('INVALID_ARGUMENT', `unknown decommission action ${r.action}`);
-        }
-        requireAdmin(conn, r.action === DecommissionAction.DECOMMISSION ? 'decommission' : 'recommission');
-        this.ctx.blocks.setDecommissioning(r.node, r.action === DecommissionAction.DECOMMISSION);
-        // Answered once the change is on disk, so an acknowledged decommission survives a restart.
-        this.ctx.saveDecommissioned().then(
-          () => conn.reply(encodeResponse('decommission', id, {})),
-          (err: unknown) =>
-            conn.replyError(rpcCodecs.decommission.opcode, id, this.internal(err, 'decommission')),
-        );
-        return;
-      }
-      case 'triggerBlockReport':
-        requireAdmin(conn, 'triggerBlockReport');
-        return conn.reply(
-          encodeResponse(
-            'triggerBlockReport',
-            id,
-            this.ctx.blocks.requestBlockReport((req as RequestOf<'triggerBlockReport'>).node),
-          ),
-        );
-      case 'replicationStats': {
-        const s = this.ctx.replication.stats();
-        return conn.reply(
-          encodeResponse('replicationStats', id, {
-            underReplicated: s.underReplicated,
-            corrupt: s.corrupt,
-            missing: s.missing,
-            pendingCopies: s.pendingCopies,
-            corruptBlockIds: ReplicationMonitor.sample(this.ctx.replication.corrupt),
-            missingBlockIds: ReplicationMonitor.sample(this.ctx.replication.missing),
-          }),
-        );
-      }
-      case 'datanodeReport':
-        return conn.reply(encodeResponse('datanodeReport', id, { nodes: this.ctx.blocks.report() }));
-      case 'register':
-      case 'heartbeat':
-      case 'blockReceived':
-      case 'blockReport':
-        if (conn.role !== Role.DATANODE) throw new DfsError('ACCESS_DENIED', `${name} is for DataNodes only`);
-        return this.ctx.datanodeRpc(conn, name, id, req);
+  /** Register, heartbeat and block reports: served by the DataNode RPC, on DATANODE connections only. */
+  private fromDatanode<N extends DatanodeRpcName>(
+    conn: ServerConnection,
+    name: N,
+    id: number,
+    req: RequestOf<N>,
+  ): void {
+    if (conn.role !== Role.DATANODE) throw new DfsError('ACCESS_DENIED', `${name} is for DataNodes only`);
+    this.ctx.datanodeRpc(conn, name, id, req);
+  }
+
+  private decommission(conn: ServerConnection, id: number, req: RequestOf<'decommission'>): void {
+    if (req.action !== DecommissionAction.DECOMMISSION && req.action !== DecommissionAction.RECOMMISSION) {
+      throw new DfsError('INVALID_ARGUMENT', `unknown decommission action ${req.action}`);
     }
+    requireAdmin(conn, req.action === DecommissionAction.DECOMMISSION ? 'decommission' : 'recommission');
+    this.ctx.blocks.setDecommissioning(req.node, req.action === DecommissionAction.DECOMMISSION);
+    // Answered once the change is on disk, so an acknowledged decommission survives a restart.
+    this.ctx.saveDecommissioned().then(
+      () => conn.reply(encodeResponse('decommission', id, {})),
+      (err: unknown) =>
+        conn.replyError(rpcCodecs.decommission.opcode, id, this.internal(err, 'decommission')),
+    );
   }
 
   /** Applies `op` now and answers `answer()` once it is durable. */
@@ -357,7 +367,7 @@ export class ClientRpc {
     if (req.last !== null) {
       // The last block's replicas report its final length asynchronously; until one has,
       // the file is not complete and the client asks again.
-      const lagging = this.ctx.blocks.isMinimallyReplicated(file.blocks);
+      const lagging = this.ctx.blocks.firstUnderMinimalReplication(file.blocks);
       if (lagging !== null) {
         this.ctx.leases.renew(req.clientName);
         return conn.reply(encodeResponse('complete', id, { completed: false }));
@@ -447,4 +457,4 @@ function requireAdmin(conn: ServerConnection, what: string): void {
     throw new DfsError('ACCESS_DENIED', `${what} needs an ADMIN connection (dfs admin)`);
 }
 
-type RequestOf<N extends RpcName> = import('../../protocol/namenode-messages.js').RpcRequest<N>;
+type RequestOf<N extends RpcName> = RpcRequest<N>;

@@ -3,48 +3,48 @@
  * (answered with pending commands; the register connection is where COMMANDS_PENDING
  * notices go), incremental block reports and full block reports.
  * None of these mutate the namespace, so nothing here touches the edit log.
+ *
+ * Dispatch is a table with one handler per DataNode RPC, typed by the RPC's name, so a
+ * missing handler does not compile and no handler casts its request.
  */
 import { DfsError } from '../../protocol/errors.js';
 import { encodeCommandsPending } from '../../protocol/datanode-namenode-messages.js';
-import { encodeResponse, type RpcName, type RpcRequest } from '../../protocol/namenode-messages.js';
+import { encodeResponse, type RpcRequest } from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
-import type { DatanodeManager } from './datanode-manager.js';
+import type { BlockManager } from './block-manager.js';
+import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
 
 const COMMANDS_PENDING = encodeCommandsPending();
 
-export function createDatanodeRpc(manager: DatanodeManager, clusterId: () => string) {
-  return (conn: ServerConnection, name: RpcName, id: number, req: never): void => {
-    switch (name) {
-      case 'register': {
-        const r = req as RpcRequest<'register'>;
-        if (r.clusterId !== clusterId()) {
-          throw new DfsError(
-            'WRONG_CLUSTER',
-            `datanode ${r.nodeId} belongs to cluster ${r.clusterId}, this NameNode serves ${clusterId()}`,
-          );
-        }
-        // A DataNode that listens on 0.0.0.0 is reached at the address it connected from.
-        const host =
-          r.host === '0.0.0.0' || r.host === '' ? (conn.socket.remoteAddress ?? '127.0.0.1') : r.host;
-        manager.register({ nodeId: r.nodeId, host, port: r.port }, r, () => conn.send(COMMANDS_PENDING));
-        return conn.reply(encodeResponse('register', id, {}));
-      }
-      case 'heartbeat':
-        return conn.reply(
-          encodeResponse('heartbeat', id, { commands: manager.heartbeat(req as RpcRequest<'heartbeat'>) }),
+type DatanodeHandlers = {
+  [N in DatanodeRpcName]: (conn: ServerConnection, id: number, req: RpcRequest<N>) => void;
+};
+
+export function createDatanodeRpc(blocks: BlockManager, clusterId: () => string): DatanodeRpcHandler {
+  const handlers: DatanodeHandlers = {
+    register: (conn, id, r) => {
+      if (r.clusterId !== clusterId()) {
+        throw new DfsError(
+          'WRONG_CLUSTER',
+          `datanode ${r.nodeId} belongs to cluster ${r.clusterId}, this NameNode serves ${clusterId()}`,
         );
-      case 'blockReceived': {
-        const r = req as RpcRequest<'blockReceived'>;
-        manager.blockReceived(r.nodeId, r.received, r.deleted);
-        return conn.reply(encodeResponse('blockReceived', id, {}));
       }
-      case 'blockReport': {
-        const r = req as RpcRequest<'blockReport'>;
-        manager.blockReport(r.nodeId, r.blocks);
-        return conn.reply(encodeResponse('blockReport', id, {}));
-      }
-      default:
-        throw new DfsError('INTERNAL', `${name} is not a DataNode RPC`);
-    }
+      // A DataNode that listens on 0.0.0.0 is reached at the address it connected from.
+      const host =
+        r.host === '0.0.0.0' || r.host === '' ? (conn.socket.remoteAddress ?? '127.0.0.1') : r.host;
+      blocks.register({ nodeId: r.nodeId, host, port: r.port }, r, () => conn.send(COMMANDS_PENDING));
+      conn.reply(encodeResponse('register', id, {}));
+    },
+    heartbeat: (conn, id, r) =>
+      conn.reply(encodeResponse('heartbeat', id, { commands: blocks.registry.heartbeat(r) })),
+    blockReceived: (conn, id, r) => {
+      blocks.blockReceived(r.nodeId, r.received, r.deleted);
+      conn.reply(encodeResponse('blockReceived', id, {}));
+    },
+    blockReport: (conn, id, r) => {
+      blocks.blockReport(r.nodeId, r.blocks);
+      conn.reply(encodeResponse('blockReport', id, {}));
+    },
   };
+  return (conn, name, id, req) => handlers[name](conn, id, req);
 }

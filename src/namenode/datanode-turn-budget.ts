@@ -17,11 +17,20 @@
  * Requests of one connection keep their order (nothing overtakes a queued request).
  */
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
-import { rpcCodecs, type RpcName } from '../../protocol/namenode-messages.js';
+import { rpcCodecs, type RpcRequest } from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 
-export type DatanodeRpcHandler = (conn: ServerConnection, name: RpcName, id: number, req: never) => void;
+/** The RPCs only a DataNode sends (DATANODE_RPCS in protocol/namenode-messages.ts). */
+export type DatanodeRpcName = 'register' | 'heartbeat' | 'blockReceived' | 'blockReport';
+
+/** Serves one DataNode RPC; its request type follows from its name. */
+export type DatanodeRpcHandler = <N extends DatanodeRpcName>(
+  conn: ServerConnection,
+  name: N,
+  id: number,
+  req: RpcRequest<N>,
+) => void;
 
 /** Work units of DataNode RPCs served per event-loop turn before the rest waits. */
 export const DATANODE_UNITS_PER_TURN = 512;
@@ -29,19 +38,21 @@ const BLOCKS_PER_UNIT = 64;
 
 interface Waiting {
   conn: ServerConnection;
-  name: RpcName;
+  name: DatanodeRpcName;
   id: number;
-  req: never;
+  req: RpcRequest<DatanodeRpcName>;
 }
 
-/** The cost of a request, in units. */
-function unitsOf(name: RpcName, req: never): number {
-  if (name === 'blockReport') return 1 + (req as { blocks: unknown[] }).blocks.length / BLOCKS_PER_UNIT;
-  if (name === 'blockReceived') {
-    const r = req as { received: unknown[]; deleted: unknown[] };
-    return 1 + (r.received.length + r.deleted.length) / BLOCKS_PER_UNIT;
-  }
-  return 1;
+/** The cost of a request, in units, per RPC. */
+const UNITS: { [N in DatanodeRpcName]: (req: RpcRequest<N>) => number } = {
+  register: () => 1,
+  heartbeat: () => 1,
+  blockReceived: (r) => 1 + (r.received.length + r.deleted.length) / BLOCKS_PER_UNIT,
+  blockReport: (r) => 1 + r.blocks.length / BLOCKS_PER_UNIT,
+};
+
+function unitsOf<N extends DatanodeRpcName>(name: N, req: RpcRequest<N>): number {
+  return UNITS[name](req);
 }
 
 /** Wraps `serve` so that DataNode RPCs use at most `unitsPerTurn` of each loop turn. */

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DfsError } from '../../protocol/errors.js';
 import { writeFileAtomic } from '../common/fs-util.js';
-import type { DecommissionedNode } from './datanode-manager.js';
+import type { DecommissionedNode } from './datanode-registry.js';
 
 export const DECOMMISSIONED_FILE = 'decommissioned.json';
 const FORMAT_VERSION = 1;

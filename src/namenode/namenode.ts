@@ -14,7 +14,7 @@ import type { NameNodeConfig } from '../common/config.js';
 import { FrameServer } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import { ClientRpc } from './client-rpc.js';
-import { DatanodeManager } from './datanode-manager.js';
+import { BlockManager } from './block-manager.js';
 import { DecommissionStore } from './decommission-store.js';
 import { createDatanodeRpc } from './datanode-rpc.js';
 import { withTurnBudget } from './datanode-turn-budget.js';
@@ -60,7 +60,7 @@ export class NameNode {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  datanodes!: DatanodeManager;
+  private blocks!: BlockManager;
   replication!: ReplicationMonitor;
 
   async start(): Promise<void> {
@@ -84,17 +84,17 @@ export class NameNode {
     this.leases = new LeaseManager(this.clock, this.config.leaseLimitMs);
     this.namespace.addListener(this.leases);
     this.reopenLeases();
-    this.datanodes = new DatanodeManager(
+    this.blocks = new BlockManager(
       { deadNodeTimeoutMs: this.config.deadNodeTimeoutMs, minReplication: this.config.minReplication },
       this.clock,
       this.log,
     );
-    this.datanodes.indexNamespace(this.namespace);
+    this.blocks.indexNamespace(this.namespace);
     const decommissions = new DecommissionStore(dir);
-    this.datanodes.restoreDecommissioned(decommissions.load());
-    this.namespace.addListener(this.datanodes);
+    this.blocks.registry.restoreDecommissioned(decommissions.load());
+    this.namespace.addListener(this.blocks);
     this.replication = new ReplicationMonitor(
-      this.datanodes,
+      this.blocks,
       {
         transfersPerNodeMax: this.config.transfersPerNodeMax,
         pendingTimeoutMs: this.config.replicationPendingTimeoutMs,
@@ -105,9 +105,9 @@ export class NameNode {
       this.log,
       () => this.replicationTickSoon(),
     );
-    this.datanodes.events = this.replication;
+    this.blocks.events = this.replication;
     this.safeMode = new SafeMode(
-      this.datanodes,
+      this.blocks,
       {
         threshold: this.config.safeModeThreshold,
         extensionMs: this.config.safeModeExtensionMs,
@@ -130,9 +130,9 @@ export class NameNode {
       leases: this.leases,
       clock: this.clock,
       logger: this.log,
-      blocks: this.datanodes,
+      blocks: this.blocks,
       datanodeRpc: withTurnBudget(
-        createDatanodeRpc(this.datanodes, () => this.clusterId),
+        createDatanodeRpc(this.blocks, () => this.clusterId),
         this.log,
       ),
       safeMode: this.safeMode,
@@ -147,7 +147,7 @@ export class NameNode {
         blockCount: this.namespace.blockCount,
       }),
       afterLogged: () => this.afterLogged(),
-      saveDecommissioned: () => decommissions.save(this.datanodes.decommissionedNodes()),
+      saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
     });
     this.server = new FrameServer({
       host: this.config.host,
@@ -166,7 +166,7 @@ export class NameNode {
     this.timers.push(setInterval(() => this.recoverLeases(), this.config.leaseCheckIntervalMs));
     this.timers.push(
       setInterval(() => {
-        this.datanodes.checkHeartbeats();
+        this.blocks.checkHeartbeats();
         this.safeMode.check();
       }, this.config.heartbeatRecheckMs),
     );

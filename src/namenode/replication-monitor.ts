@@ -1,7 +1,7 @@
 /**
  * Keeps every complete block at its file's replication (HDFS `BlockManager` /
- * `RedundancyMonitor`). Blocks whose replica set changed are marked dirty by the
- * DatanodeManager; each tick the monitor classifies them:
+ * `RedundancyMonitor`). Blocks whose replica set changed are marked dirty in the block
+ * map (block-map.ts); each tick the monitor takes them and classifies them:
  *
  *   | good live replicas vs expected          | action                                          |
  *   |-----------------------------------------|-------------------------------------------------|
@@ -42,7 +42,9 @@
 import { CommandType } from '../../protocol/datanode-namenode-messages.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
-import type { BlockEntry, DatanodeManager, DatanodeState, ReplicaEvents } from './datanode-manager.js';
+import type { BlockManager, ReplicaEvents } from './block-manager.js';
+import type { BlockEntryView, BlockMap } from './block-map.js';
+import type { DatanodeRegistry, DatanodeView } from './datanode-registry.js';
 
 export interface ReplicationMonitorOptions {
   transfersPerNodeMax: number;
@@ -86,15 +88,20 @@ export class ReplicationMonitor implements ReplicaEvents {
   /** Where the rescan under way is in the block map (a live iterator), or null. */
   private rescan: Iterator<number> | null = null;
   copiesScheduled = 0;
+  private readonly map: BlockMap;
+  private readonly registry: DatanodeRegistry;
 
   constructor(
-    private readonly dn: DatanodeManager,
+    private readonly blocks: BlockManager,
     private readonly options: ReplicationMonitorOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
-    /** Asks for a tick soon (coalesced by the caller); a tick must not run inside the DatanodeManager's own calls. */
+    /** Asks for a tick soon (coalesced by the caller); a tick must not run inside the BlockManager's own calls. */
     private readonly requestTick: () => void = () => {},
-  ) {}
+  ) {
+    this.map = blocks.map;
+    this.registry = blocks.registry;
+  }
 
   replicaAdded(blockId: number): void {
     if (this.pending.has(blockId)) this.requestTick();
@@ -130,7 +137,7 @@ export class ReplicationMonitor implements ReplicaEvents {
     const now = this.clock.nowMs();
     if (this.rescan === null && now - this.lastRescanMs >= this.options.rescanIntervalMs) {
       this.lastRescanMs = now;
-      this.rescan = this.dn.blocks.keys();
+      this.rescan = this.map.blockIds();
     }
     const elapsedMs = this.lastTickMs === null ? Infinity : Math.max(0, now - this.lastTickMs);
     this.lastTickMs = now;
@@ -140,8 +147,7 @@ export class ReplicationMonitor implements ReplicaEvents {
         Math.min(RESCAN_BLOCKS_PER_TICK, Math.ceil((RESCAN_BLOCKS_PER_SECOND * elapsedMs) / 1000)),
       );
     this.expirePending(now);
-    for (const id of this.dn.dirty) this.classify(id);
-    this.dn.dirty.clear();
+    for (const id of this.map.takeDirty()) this.classify(id);
     this.schedule(now);
     this.checkDecommissioning();
   }
@@ -153,18 +159,18 @@ export class ReplicationMonitor implements ReplicaEvents {
         this.rescan = null;
         return;
       }
-      this.dn.dirty.add(next.value);
+      this.map.markDirty(next.value);
     }
   }
 
   /** A draining node whose every block is fully replicated elsewhere is decommissioned. */
   private checkDecommissioning(): void {
-    for (const node of this.dn.nodes.values()) {
-      if (node.adminState !== 'decommissioning' || !this.dn.isLiveNode(node.info.nodeId)) continue;
+    for (const node of this.registry.all()) {
+      if (node.adminState !== 'decommissioning' || !this.registry.isLive(node.info.nodeId)) continue;
       if (this.blocksToDrain(node, 1) === 0) {
-        node.adminState = 'decommissioned';
+        this.registry.markDecommissioned(node.info.nodeId);
         this.log.info(
-          { node: node.info.nodeId, blocks: node.blocks.size },
+          { node: node.info.nodeId, blocks: this.map.heldBy(node.info.nodeId).size },
           'datanode decommissioned: every block is replicated elsewhere',
         );
       }
@@ -173,9 +179,9 @@ export class ReplicationMonitor implements ReplicaEvents {
 
   private expirePending(now: number): void {
     for (const [id, p] of this.pending) {
-      const entry = this.dn.blocks.get(id);
+      const entry = this.map.entry(id);
       const done = entry === undefined || p.targets.every((t) => entry.replicas.has(t));
-      const lostNode = !this.dn.isLiveNode(p.source) || p.targets.some((t) => !this.dn.isLiveNode(t));
+      const lostNode = !this.registry.isLive(p.source) || p.targets.some((t) => !this.registry.isLive(t));
       if (done || lostNode || p.deadlineMs <= now) {
         if (!done)
           this.log.warn(
@@ -185,7 +191,7 @@ export class ReplicationMonitor implements ReplicaEvents {
               : 'replica copy timed out; will retry',
           );
         this.release(id, p);
-        this.dn.dirty.add(id);
+        this.map.markDirty(id);
       }
     }
   }
@@ -193,8 +199,7 @@ export class ReplicationMonitor implements ReplicaEvents {
   /** Forgets a pending copy and gives its source's transfer slot back. */
   private release(id: number, p: PendingCopy): void {
     this.pending.delete(id);
-    const src = this.dn.nodes.get(p.source);
-    if (src) src.scheduledTransfers = Math.max(0, src.scheduledTransfers - 1);
+    this.registry.copyEnded(p.source);
   }
 
   private forget(id: number): void {
@@ -204,18 +209,18 @@ export class ReplicationMonitor implements ReplicaEvents {
   }
 
   /** Good live replicas that count towards replication. */
-  private counted(entry: BlockEntry): DatanodeState[] {
-    const out: DatanodeState[] = [];
+  private counted(entry: BlockEntryView): DatanodeView[] {
+    const out: DatanodeView[] = [];
     for (const id of entry.replicas) {
-      const n = this.dn.nodes.get(id);
-      if (n !== undefined && this.dn.isLiveNode(id) && n.adminState === 'normal') out.push(n);
+      const n = this.registry.getLive(id);
+      if (n !== undefined && n.adminState === 'normal') out.push(n);
     }
     return out;
   }
 
   private classify(id: number): void {
     this.forget(id);
-    const entry = this.dn.blocks.get(id);
+    const entry = this.map.entry(id);
     if (entry === undefined) return;
     const file = entry.file;
     // The blocks being written are the pipeline's business until the file is complete: the
@@ -230,9 +235,10 @@ export class ReplicationMonitor implements ReplicaEvents {
     let readable = 0;
     let good = 0;
     for (const nodeId of entry.replicas) {
-      if (!this.dn.isLiveNode(nodeId)) continue;
+      const node = this.registry.getLive(nodeId);
+      if (node === undefined) continue;
       readable++;
-      if (this.dn.nodes.get(nodeId)!.adminState === 'normal') good++;
+      if (node.adminState === 'normal') good++;
     }
     if (readable === 0) {
       if (entry.corrupt.size > 0) this.corrupt.add(id);
@@ -254,7 +260,7 @@ export class ReplicationMonitor implements ReplicaEvents {
     if (good >= expected && entry.corrupt.size > 0) {
       for (const nodeId of [...entry.corrupt]) {
         this.log.info({ block: id, node: nodeId }, 'deleting corrupt replica now that good ones suffice');
-        this.dn.deleteReplica(nodeId, entry);
+        this.blocks.deleteReplica(nodeId, entry);
       }
     }
     if (good > expected && pendingTargets === 0) {
@@ -264,7 +270,7 @@ export class ReplicationMonitor implements ReplicaEvents {
         .slice(0, good - expected);
       for (const n of surplus) {
         this.log.info({ block: id, node: n.info.nodeId, expected, had: good }, 'deleting surplus replica');
-        this.dn.deleteReplica(n.info.nodeId, entry);
+        this.blocks.deleteReplica(n.info.nodeId, entry);
       }
     }
   }
@@ -280,7 +286,7 @@ export class ReplicationMonitor implements ReplicaEvents {
         if (left-- <= 0) break;
         scan--;
         queue.delete(id);
-        const entry = this.dn.blocks.get(id);
+        const entry = this.map.entry(id);
         if (entry === undefined) continue;
         if (!this.pending.has(id) && this.scheduleCopy(id, entry, now)) budget--;
         else queue.add(id);
@@ -288,30 +294,31 @@ export class ReplicationMonitor implements ReplicaEvents {
     }
   }
 
-  private scheduleCopy(id: number, entry: BlockEntry, now: number): boolean {
+  private scheduleCopy(id: number, entry: BlockEntryView, now: number): boolean {
     const good = this.counted(entry);
     const needed = entry.file.replication - good.length;
     if (needed <= 0) return true;
     // Sources: any live holder of a good replica, draining (decommissioning) ones first as in
     // HDFS (they take no new replicas, so their disks and links are free for this), then
     // the least busy.
-    const draining = (n: DatanodeState): number => (n.adminState === 'normal' ? 1 : 0);
+    const draining = (n: DatanodeView): number => (n.adminState === 'normal' ? 1 : 0);
     const sources = [...entry.replicas]
-      .map((n) => this.dn.nodes.get(n))
+      .map((n) => this.registry.getLive(n))
       .filter(
-        (n): n is DatanodeState =>
-          n !== undefined &&
-          this.dn.isLiveNode(n.info.nodeId) &&
-          n.scheduledTransfers < this.options.transfersPerNodeMax,
+        (n): n is DatanodeView => n !== undefined && n.scheduledTransfers < this.options.transfersPerNodeMax,
       )
       .sort((a, b) => draining(a) - draining(b) || a.scheduledTransfers - b.scheduledTransfers);
     const source = sources[0];
     if (source === undefined) return false;
     const exclude = [...entry.replicas, ...entry.corrupt];
-    const targets = this.dn.chooseTargets(needed, source.info.host, exclude, entry.meta.numBytes);
+    const targets = this.registry.chooseTargets(needed, source.info.host, exclude, entry.meta.numBytes);
     if (targets.length === 0) return false;
-    this.dn.queueCopy(source, { type: CommandType.REPLICATE, blocks: [{ ...entry.meta }], targets });
-    source.scheduledTransfers++;
+    // Counted as a copy under way on the source until release() (registry.copyEnded).
+    this.registry.queueCopy(source.info.nodeId, {
+      type: CommandType.REPLICATE,
+      blocks: [{ ...entry.meta }],
+      targets,
+    });
     this.pending.set(id, {
       targets: targets.map((t) => t.nodeId),
       source: source.info.nodeId,
@@ -332,10 +339,10 @@ export class ReplicationMonitor implements ReplicaEvents {
   }
 
   /** Blocks still held by a decommissioning node that lack enough other replicas (counting stops at `stopAt`). */
-  blocksToDrain(node: DatanodeState, stopAt = Infinity): number {
+  blocksToDrain(node: DatanodeView, stopAt = Infinity): number {
     let n = 0;
-    for (const id of node.blocks) {
-      const entry = this.dn.blocks.get(id);
+    for (const id of this.map.heldBy(node.info.nodeId)) {
+      const entry = this.map.entry(id);
       if (entry !== undefined && this.counted(entry).length < entry.file.replication && ++n >= stopAt) break;
     }
     return n;

@@ -20,7 +20,16 @@
  */
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
-import type { DatanodeManager } from './datanode-manager.js';
+import type { BlockEntryView } from './block-map.js';
+
+/** What safe mode reads of the block management, and asks of it (block-manager.ts). */
+export interface SafeModeBlocks {
+  forEachBlock(fn: (entry: BlockEntryView) => void): void;
+  /** Readable replicas on live nodes. */
+  liveReplicaCount(blockId: number): number;
+  /** Asks the live nodes that have not reported since registering for a full report; returns how many. */
+  requestMissingBlockReports(): number;
+}
 
 export interface SafeModeOptions {
   threshold: number;
@@ -36,7 +45,7 @@ export class SafeMode {
   total = 0;
 
   constructor(
-    private readonly dn: DatanodeManager,
+    private readonly blocks: SafeModeBlocks,
     private readonly options: SafeModeOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -62,7 +71,7 @@ export class SafeMode {
 
   leave(): void {
     if (this.on) {
-      const asked = this.dn.requestMissingBlockReports();
+      const asked = this.blocks.requestMissingBlockReports();
       this.log.warn(
         { reported: this.reported, total: this.total, reportsRequested: asked },
         'safe mode left by an operator',
@@ -75,12 +84,12 @@ export class SafeMode {
   private count(): void {
     let total = 0;
     let reported = 0;
-    for (const entry of this.dn.blocks.values()) {
+    this.blocks.forEachBlock((entry) => {
       const file = entry.file;
-      if (file.clientName !== null && file.blocks[file.blocks.length - 1] === entry.meta) continue;
+      if (file.clientName !== null && file.blocks[file.blocks.length - 1] === entry.meta) return;
       total++;
-      if (this.dn.liveReplicaCount(entry.meta.blockId) >= this.options.minReplication) reported++;
-    }
+      if (this.blocks.liveReplicaCount(entry.meta.blockId) >= this.options.minReplication) reported++;
+    });
     this.total = total;
     this.reported = reported;
   }

@@ -1,7 +1,7 @@
 /**
  * Block health as the NameNode judges it for `dfs fsck` (src/namenode/block-health.ts): the
  * verdict table, paging by block index with offsets carried across pages, and the replica
- * states the DatanodeManager reports for live, silent, decommissioning and corrupt holders.
+ * states the block manager reports for live, silent, decommissioning and corrupt holders.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,7 +13,7 @@ import {
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { blockHealthOf, fileBlockHealth, type ReplicaView } from '../../src/namenode/block-health.js';
-import { DatanodeManager } from '../../src/namenode/datanode-manager.js';
+import { BlockManager } from '../../src/namenode/block-manager.js';
 import { FileNode } from '../../src/namenode/inode.js';
 
 const node = (i: number) => ({ nodeId: `dn-${i}`, host: '127.0.0.1', port: 9000 + i });
@@ -90,10 +90,10 @@ describe('fileBlockHealth', () => {
   });
 });
 
-describe('DatanodeManager.replicaStates', () => {
+describe('BlockManager.replicaStates', () => {
   it('names live, silent, decommissioning and corrupt holders', () => {
     const clock = new ManualClock();
-    const dn = new DatanodeManager({ deadNodeTimeoutMs: 1000, minReplication: 1 }, clock, silentLogger());
+    const dn = new BlockManager({ deadNodeTimeoutMs: 1000, minReplication: 1 }, clock, silentLogger());
     const f = new FileNode('f', null, 0, 3, 100, null);
     const meta = { blockId: 1, genStamp: 1, numBytes: 10 };
     f.blocks.push(meta);
@@ -106,7 +106,7 @@ describe('DatanodeManager.replicaStates', () => {
     dn.setDecommissioning('dn-1', true);
     dn.markBad('dn-2', meta);
     clock.advance(600);
-    for (const i of [0, 1, 2]) dn.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0 });
+    for (const i of [0, 1, 2]) dn.registry.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0 });
     clock.advance(600); // dn-3 has been silent for 1.2 s
     const states = Object.fromEntries(dn.replicaStates(1).map((r) => [r.node.nodeId, r.state]));
     expect(states).toEqual({ 'dn-0': R.LIVE, 'dn-1': R.DECOMMISSIONING, 'dn-2': R.CORRUPT, 'dn-3': R.STALE });

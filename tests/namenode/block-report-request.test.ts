@@ -1,6 +1,6 @@
 /**
  * When the NameNode asks a DataNode for a full block report (BLOCK_REPORT with a heartbeat
- * answer; src/namenode/datanode-manager.ts, safe-mode.ts), driven by a manual clock:
+ * answer; src/namenode/datanode-registry.ts, safe-mode.ts), driven by a manual clock:
  *
  *   | test                          | checks                                                          |
  *   |-------------------------------|-----------------------------------------------------------------|
@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { CommandType, type DatanodeCommand } from '../../protocol/datanode-namenode-messages.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { DatanodeManager } from '../../src/namenode/datanode-manager.js';
+import { BlockManager } from '../../src/namenode/block-manager.js';
 import { FileNode } from '../../src/namenode/inode.js';
 import { SafeMode } from '../../src/namenode/safe-mode.js';
 
@@ -25,7 +25,7 @@ const node = (i: number) => ({ nodeId: `dn-${i}`, host: '127.0.0.1', port: 9000 
 
 function setup(nodes: number) {
   const clock = new ManualClock();
-  const dn = new DatanodeManager(
+  const dn = new BlockManager(
     { deadNodeTimeoutMs: DEAD_NODE_TIMEOUT_MS, minReplication: 1 },
     clock,
     silentLogger(),
@@ -38,7 +38,7 @@ function setup(nodes: number) {
   }
   for (let i = 0; i < nodes; i++) dn.register(node(i), { nodeId: node(i).nodeId, ...storage });
   const heartbeat = (i: number): DatanodeCommand[] =>
-    dn.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0 });
+    dn.registry.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0 });
   const report = (i: number): void =>
     void dn.blockReport(
       `dn-${i}`,

@@ -1,6 +1,6 @@
 /**
  * The decommissioned set across NameNode restarts: the store's file (round trip, last write
- * wins, a damaged file refused with CORRUPT_LOG) and the DatanodeManager's use of it (a
+ * wins, a damaged file refused with CORRUPT_LOG) and the DataNode registry's use of it (a
  * remembered node drains again when it registers, by id or by address; recommissioning a
  * remembered node that has not registered forgets it; decommissioning needs a registered one).
  */
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { DatanodeManager } from '../../src/namenode/datanode-manager.js';
+import { BlockManager } from '../../src/namenode/block-manager.js';
 import { DECOMMISSIONED_FILE, DecommissionStore } from '../../src/namenode/decommission-store.js';
 import { tempDir } from '../support/cluster.js';
 import { matchStringContaining } from '../support/matchers.js';
@@ -25,17 +25,17 @@ afterEach(() => {
 });
 
 const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100 };
-function manager(): DatanodeManager {
-  return new DatanodeManager(
+function manager(): BlockManager {
+  return new BlockManager(
     { deadNodeTimeoutMs: 10_000, minReplication: 1 },
     new ManualClock(),
     silentLogger(),
   );
 }
-function register(dn: DatanodeManager, nodeId: string, port: number): void {
+function register(dn: BlockManager, nodeId: string, port: number): void {
   dn.register({ nodeId, host: '127.0.0.1', port }, { nodeId, ...storage });
 }
-const stateOf = (dn: DatanodeManager, nodeId: string): number | undefined =>
+const stateOf = (dn: BlockManager, nodeId: string): number | undefined =>
   dn.report().find((n) => n.nodeId === nodeId)?.state;
 
 describe('DecommissionStore', () => {
@@ -69,16 +69,16 @@ describe('DecommissionStore', () => {
   });
 });
 
-describe('DatanodeManager and the remembered set', () => {
+describe('DatanodeRegistry and the remembered set', () => {
   it('a node decommissioned before a restart drains again when it registers', () => {
     const before = manager();
     register(before, 'dn-1', 9001);
     register(before, 'dn-2', 9002);
     before.setDecommissioning('127.0.0.1:9001', true);
-    expect(before.decommissionedNodes()).toEqual([{ nodeId: 'dn-1', address: '127.0.0.1:9001' }]);
+    expect(before.registry.decommissionedNodes()).toEqual([{ nodeId: 'dn-1', address: '127.0.0.1:9001' }]);
 
     const after = manager();
-    after.restoreDecommissioned(before.decommissionedNodes());
+    after.registry.restoreDecommissioned(before.registry.decommissionedNodes());
     register(after, 'dn-1', 9001);
     register(after, 'dn-2', 9002);
     expect(stateOf(after, 'dn-1')).toBe(3); // decommissioning
@@ -86,26 +86,26 @@ describe('DatanodeManager and the remembered set', () => {
 
     after.setDecommissioning('dn-1', false);
     expect(stateOf(after, 'dn-1')).toBe(1);
-    expect(after.decommissionedNodes()).toEqual([]);
+    expect(after.registry.decommissionedNodes()).toEqual([]);
   });
 
   it('matches a node that comes back under a new id by its address', () => {
     const dn = manager();
-    dn.restoreDecommissioned([{ nodeId: 'old-id', address: '127.0.0.1:9001' }]);
+    dn.registry.restoreDecommissioned([{ nodeId: 'old-id', address: '127.0.0.1:9001' }]);
     register(dn, 'new-id', 9001);
     expect(stateOf(dn, 'new-id')).toBe(3);
-    expect(dn.decommissionedNodes()).toEqual([{ nodeId: 'new-id', address: '127.0.0.1:9001' }]);
+    expect(dn.registry.decommissionedNodes()).toEqual([{ nodeId: 'new-id', address: '127.0.0.1:9001' }]);
   });
 
   it('recommissions a remembered node that has not registered; decommissioning needs a registered node', () => {
     const dn = manager();
-    dn.restoreDecommissioned([{ nodeId: 'dn-1', address: '127.0.0.1:9001' }]);
+    dn.registry.restoreDecommissioned([{ nodeId: 'dn-1', address: '127.0.0.1:9001' }]);
     expect(() => dn.setDecommissioning('127.0.0.1:9009', false)).toThrow(
       expect.objectContaining({ code: 'NOT_FOUND' }),
     );
     expect(() => dn.setDecommissioning('dn-1', true)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
     dn.setDecommissioning('127.0.0.1:9001', false);
-    expect(dn.decommissionedNodes()).toEqual([]);
+    expect(dn.registry.decommissionedNodes()).toEqual([]);
     register(dn, 'dn-1', 9001);
     expect(stateOf(dn, 'dn-1')).toBe(1);
   });

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { CommandType, type DatanodeCommand } from '../../protocol/datanode-namenode-messages.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { DatanodeManager } from '../../src/namenode/datanode-manager.js';
+import { BlockManager } from '../../src/namenode/block-manager.js';
 import { FileNode, type BlockMeta } from '../../src/namenode/inode.js';
 import { ReplicationMonitor } from '../../src/namenode/replication-monitor.js';
 
@@ -21,7 +21,7 @@ const id = (i: number): string => `dn-${i}`;
 
 function setup(nodes: number, transfersPerNodeMax = 4) {
   const clock = new ManualClock();
-  const dn = new DatanodeManager({ deadNodeTimeoutMs: DEAD_MS, minReplication: 1 }, clock, silentLogger());
+  const dn = new BlockManager({ deadNodeTimeoutMs: DEAD_MS, minReplication: 1 }, clock, silentLogger());
   const monitor = new ReplicationMonitor(
     dn,
     {
@@ -52,7 +52,7 @@ function setup(nodes: number, transfersPerNodeMax = 4) {
       if (silent.includes(i)) continue;
       out.set(
         id(i),
-        dn
+        dn.registry
           .heartbeat({ nodeId: id(i), ...storage, activeTransfers: 0 })
           .filter((c) => c.type === CommandType.REPLICATE),
       );
@@ -94,7 +94,7 @@ describe('ReplicationMonitor: copies under way', () => {
     dn.blockReceived(id(notTarget), [{ ...meta }], []);
     monitor.tick();
     expect(monitor.stats()).toMatchObject({ underReplicated: 0, pendingCopies: 0 });
-    expect(dn.nodes.get(id(0))!.scheduledTransfers).toBe(0);
+    expect(dn.registry.get(id(0))!.scheduledTransfers).toBe(0);
     // A holder dies: the block is copied again in the next tick, not after the pending timeout.
     kill(notTarget);
     monitor.tick();
