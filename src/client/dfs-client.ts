@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { DfsInputStream, type InputStreamOptions } from './dfs-input-stream.js';
 import { DfsOutputStream, type OutputStreamOptions } from './dfs-output-stream.js';
-import { RpcConnection } from './rpc-connection.js';
+import { RpcConnection } from '../common/rpc-connection.js';
 import { Role } from '../../protocol/handshake.js';
 import {
   DecommissionAction,
