@@ -10,12 +10,18 @@
  * - a node fails mid-block: a new generation stamp from the NameNode, a pipeline rebuilt
  *   from the survivors (they truncate to the acknowledged length), unacked packets resent;
  * - no survivor left, or too many attempts: `failure` is set and the stream fails.
+ *
+ * The NameNode is reached only through BlockWriterNamenode, the three calls a writer
+ * makes, so tests run it against a fake NameNode and real DataNodes.
  */
 import { encodePacketHeader, WriteStage, type Ack } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
-import type { DfsClient } from './dfs-client.js';
+import type { NamenodeClient } from './namenode-client.js';
 import { WritePipeline } from './write-pipeline.js';
+
+/** The NameNode calls a block writer makes (NamenodeClient has them). */
+export type BlockWriterNamenode = Pick<NamenodeClient, 'addBlock' | 'abandonBlock' | 'bumpGenStamp'>;
 
 export interface OutPacket {
   seqno: number;
@@ -30,7 +36,9 @@ export interface OutPacket {
 
 /** What a block writer needs from its stream. */
 export interface BlockWriterHost {
-  readonly client: DfsClient;
+  readonly namenode: BlockWriterNamenode;
+  /** The writer's lease holder, sent with every call and WRITE_BLOCK. */
+  readonly clientName: string;
   readonly path: string;
   readonly chunkBytes: number;
   /** A packet was acknowledged by every node of the pipeline. */
@@ -66,10 +74,15 @@ export class BlockWriter {
     const exclude: string[] = [];
     let lastErr: Error | null = null;
     for (let attempt = 0; attempt < SETUP_ATTEMPTS; attempt++) {
-      const lb = await host.client.addBlock(host.path, previous, exclude);
+      const lb = await host.namenode.addBlock({
+        path: host.path,
+        clientName: host.clientName,
+        previous,
+        excludeNodes: exclude,
+      });
       const pipeline = new WritePipeline(lb.locations);
       let writer: BlockWriter | null = null;
-      const bad = await pipeline.open(lb.block, WriteStage.CREATE, host.client.clientName, host.chunkBytes, {
+      const bad = await pipeline.open(lb.block, WriteStage.CREATE, host.clientName, host.chunkBytes, {
         onAck: (ack) => writer?.onAck(ack),
         onFailure: (badIndex, err) => writer?.onPipelineFailure(badIndex, err),
       });
@@ -79,7 +92,11 @@ export class BlockWriter {
       }
       lastErr = bad.err;
       exclude.push(lb.locations[bad.badIndex]!.nodeId);
-      await host.client.abandonBlock(host.path, lb.block.blockId);
+      await host.namenode.abandonBlock({
+        path: host.path,
+        clientName: host.clientName,
+        blockId: lb.block.blockId,
+      });
     }
     throw new DfsError(
       'CONNECTION',
@@ -168,7 +185,7 @@ export class BlockWriter {
 
   /** Rebuilds the pipeline from the survivors and resends what was not acknowledged. */
   private async recover(badIndex: number, cause: DfsError): Promise<void> {
-    const { client, path } = this.host;
+    const { namenode, clientName, path } = this.host;
     let bad = badIndex;
     let lastErr: Error = cause;
     for (let attempt = 0; attempt < RECOVERY_ATTEMPTS; attempt++) {
@@ -180,17 +197,13 @@ export class BlockWriter {
           `${path}: every DataNode in the pipeline for block ${this.block.blockId} failed (last: ${lastErr.message})`,
         );
       }
-      const { genStamp } = await client.rpc.call('bumpGenStamp', {
-        path,
-        clientName: client.clientName,
-        blockId: this.block.blockId,
-      });
+      const { genStamp } = await namenode.bumpGenStamp({ path, clientName, blockId: this.block.blockId });
       this.block = { ...this.block, genStamp };
       const pipeline = new WritePipeline(this.targets);
       const failed = await pipeline.open(
         { blockId: this.block.blockId, genStamp, numBytes: this.ackedInBlock },
         WriteStage.RECOVER,
-        client.clientName,
+        clientName,
         this.host.chunkBytes,
         { onAck: (ack) => this.onAck(ack), onFailure: (i, err) => this.onPipelineFailure(i, err) },
       );

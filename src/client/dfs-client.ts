@@ -1,7 +1,10 @@
 /**
- * DfsClient: the library every tool uses. Namespace calls go to the NameNode over one
- * pipelined connection (many calls may be in flight at once). Files opened for writing are
- * covered by one lease per client, renewed in the background while any is open.
+ * DfsClient: the library every tool uses. NameNode calls go through its typed protocol
+ * object (namenode-client.ts) over one pipelined connection (many calls may be in flight
+ * at once) that only that object holds; DfsClient adds defaults, paging and friendlier
+ * shapes on top. Files opened for writing are covered by one lease per client, renewed in
+ * the background while any is open. The streams get this client through the narrow
+ * interfaces they declare (dfs-output-stream.ts, dfs-input-stream.ts), never the whole of it.
  */
 import { randomUUID } from 'node:crypto';
 import { DfsError } from '../../protocol/errors.js';
@@ -12,8 +15,14 @@ import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { DfsInputStream, type InputStreamOptions } from './dfs-input-stream.js';
-import { DfsOutputStream, type OutputStreamOptions } from './dfs-output-stream.js';
-import { RpcConnection } from './rpc-connection.js';
+import {
+  createRequest,
+  DfsOutputStream,
+  type CreateOptions,
+  type OutputStreamClient,
+  type OutputStreamOptions,
+} from './dfs-output-stream.js';
+import { NamenodeClient } from './namenode-client.js';
 import { Role } from '../../protocol/handshake.js';
 import {
   DecommissionAction,
@@ -52,12 +61,7 @@ export interface DfsClientOptions {
   role?: Role;
 }
 
-export interface CreateOptions {
-  overwrite?: boolean;
-  createParent?: boolean;
-  replication?: number;
-  blockBytes?: number;
-}
+export type { CreateOptions };
 
 export const DEFAULT_REPLICATION = 3;
 export const DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024;
@@ -69,9 +73,10 @@ export function namenodeAddressFrom(option?: string): { host: string; port: numb
   );
 }
 
-export class DfsClient {
+export class DfsClient implements OutputStreamClient {
   readonly clientName: string;
-  readonly rpc: RpcConnection;
+  /** The NameNode protocol, one typed method per RPC (operator tools call it directly). */
+  readonly namenodeClient: NamenodeClient;
   private readonly openFiles = new Set<string>();
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly leaseRenewIntervalMs: number;
@@ -81,7 +86,7 @@ export class DfsClient {
   constructor(options: DfsClientOptions = {}) {
     const { host, port } = namenodeAddressFrom(options.namenode);
     this.clientName = options.clientName ?? `dfs-client-${process.pid}-${randomUUID().slice(0, 8)}`;
-    this.rpc = new RpcConnection({
+    this.namenodeClient = new NamenodeClient({
       host,
       port,
       role: options.role ?? Role.CLIENT,
@@ -92,23 +97,24 @@ export class DfsClient {
     this.defaultBlockBytes = options.defaultBlockBytes ?? DEFAULT_BLOCK_BYTES;
   }
 
+  /** "HOST:PORT" of the NameNode. */
   get namenode(): string {
-    return this.rpc.address;
+    return this.namenodeClient.address;
   }
 
   close(): void {
     this.stopRenewing();
-    this.rpc.close();
+    this.namenodeClient.close();
   }
 
   // ---- namespace ---------------------------------------------------------------------
 
   async mkdir(path: string, options: { parents?: boolean } = {}): Promise<void> {
-    await this.rpc.call('mkdir', { path, parents: options.parents ?? false });
+    await this.namenodeClient.mkdir({ path, parents: options.parents ?? false });
   }
 
   stat(path: string): Promise<FileStatus> {
-    return this.rpc.call('stat', { path });
+    return this.namenodeClient.stat({ path });
   }
 
   /** Returns null instead of throwing when the path does not exist. */
@@ -127,7 +133,7 @@ export class DfsClient {
     startAfter = '',
     limit = LIST_LIMIT_DEFAULT,
   ): Promise<{ entries: FileStatus[]; hasMore: boolean }> {
-    return this.rpc.call('list', { path, startAfter, limit });
+    return this.namenodeClient.list({ path, startAfter, limit });
   }
 
   /** Every entry of a directory, fetched page by page. */
@@ -142,27 +148,27 @@ export class DfsClient {
   }
 
   async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
-    await this.rpc.call('delete', { path, recursive: options.recursive ?? false });
+    await this.namenodeClient.delete({ path, recursive: options.recursive ?? false });
   }
 
   async rename(src: string, dst: string): Promise<void> {
-    await this.rpc.call('rename', { src, dst });
+    await this.namenodeClient.rename({ src, dst });
   }
 
   serverInfo(): Promise<ServerInfo> {
-    return this.rpc.call('serverInfo', {});
+    return this.namenodeClient.serverInfo();
   }
 
   /** Every DataNode the NameNode knows, live or dead, with its capacity. */
   async datanodeReport(): Promise<import('../../protocol/admin-namenode-messages.js').DatanodeReportEntry[]> {
-    return (await this.rpc.call('datanodeReport', {})).nodes;
+    return (await this.namenodeClient.datanodeReport()).nodes;
   }
 
   // ---- administration --------------------------------------------------------------
 
   /** Safe mode state; `action` enters or leaves it (operators: needs role ADMIN). */
   safeMode(action: 'get' | 'enter' | 'leave' = 'get'): Promise<SafeModeResponse> {
-    return this.rpc.call('safeMode', {
+    return this.namenodeClient.safeMode({
       action:
         action === 'enter'
           ? SafeModeAction.ENTER
@@ -186,24 +192,24 @@ export class DfsClient {
 
   /** Changes a file's target replication; the NameNode adds or removes replicas. */
   async setReplication(path: string, replication: number): Promise<void> {
-    await this.rpc.call('setReplication', { path, replication });
+    await this.namenodeClient.setReplication({ path, replication });
   }
 
   /** Drains a DataNode (id or HOST:PORT) before it leaves, or returns it to service (role ADMIN). */
   async decommission(node: string, on = true): Promise<void> {
-    await this.rpc.call('decommission', {
+    await this.namenodeClient.decommission({
       node,
       action: on ? DecommissionAction.DECOMMISSION : DecommissionAction.RECOMMISSION,
     });
   }
 
   replicationStats(): Promise<ReplicationStatsResponse> {
-    return this.rpc.call('replicationStats', {});
+    return this.namenodeClient.replicationStats();
   }
 
   /** One page of a file's block health: every replica with its state, and a verdict per block. */
   blockHealthPage(path: string, startBlock = 0, limit = 0): Promise<BlockHealthResponse> {
-    return this.rpc.call('blockHealth', { path, startBlock, limit });
+    return this.namenodeClient.blockHealth({ path, startBlock, limit });
   }
 
   /** A file's replication and the health of every block, fetched page by page. */
@@ -220,7 +226,7 @@ export class DfsClient {
   }
 
   getBlockLocations(path: string, offset = 0, length = 0): Promise<LocatedBlocks> {
-    return this.rpc.call('getBlockLocations', { path, offset, length });
+    return this.namenodeClient.getBlockLocations({ path, offset, length });
   }
 
   // ---- streams ---------------------------------------------------------------------
@@ -232,7 +238,7 @@ export class DfsClient {
 
   /** A Readable (async-iterable) over `path`, or a range of it. */
   open(path: string, options: InputStreamOptions = {}): DfsInputStream {
-    return new DfsInputStream(this, path, options);
+    return new DfsInputStream(this.namenodeClient, path, options);
   }
 
   /** Streams a local file into DFS. */
@@ -248,41 +254,38 @@ export class DfsClient {
     await pipeline(this.open(remotePath, options), localFileWriter(localPath));
   }
 
-  // ---- low-level write protocol (the stream writer builds on these) ------------------
+  // ---- low-level write protocol (tests and benchmarks drive it call by call) ---------
 
   async createFile(path: string, options: CreateOptions = {}): Promise<FileStatus> {
-    const status = await this.rpc.call('create', {
-      path,
-      clientName: this.clientName,
-      overwrite: options.overwrite ?? false,
-      createParent: options.createParent ?? true,
-      replication: options.replication ?? this.defaultReplication,
-      blockBytes: options.blockBytes ?? this.defaultBlockBytes,
-    });
-    this.openFiles.add(path);
-    this.startRenewing();
+    const status = await this.namenodeClient.create(createRequest(this, path, options));
+    this.beginFileLease(path);
     return status;
   }
 
   addBlock(path: string, previous: Block | null, excludeNodes: string[] = []): Promise<LocatedBlock> {
-    return this.rpc.call('addBlock', { path, clientName: this.clientName, previous, excludeNodes });
+    return this.namenodeClient.addBlock({ path, clientName: this.clientName, previous, excludeNodes });
   }
 
   async abandonBlock(path: string, blockId: number): Promise<void> {
-    await this.rpc.call('abandonBlock', { path, clientName: this.clientName, blockId });
+    await this.namenodeClient.abandonBlock({ path, clientName: this.clientName, blockId });
   }
 
   async completeFile(path: string, last: Block | null): Promise<boolean> {
-    const { completed } = await this.rpc.call('complete', { path, clientName: this.clientName, last });
-    if (completed) {
-      this.openFiles.delete(path);
-      if (this.openFiles.size === 0) this.stopRenewing();
-    }
+    const { completed } = await this.namenodeClient.complete({ path, clientName: this.clientName, last });
+    if (completed) this.endFileLease(path);
     return completed;
   }
 
-  /** Stops renewing the lease for `path` (an abandoned write); the NameNode recovers it. */
-  forgetOpenFile(path: string): void {
+  // ---- the lease ---------------------------------------------------------------------
+
+  /** `path` is open for writing: the lease is renewed until endFileLease. */
+  beginFileLease(path: string): void {
+    this.openFiles.add(path);
+    this.startRenewing();
+  }
+
+  /** `path` is complete, or abandoned (the NameNode recovers it once the lease expires). */
+  endFileLease(path: string): void {
     this.openFiles.delete(path);
     if (this.openFiles.size === 0) this.stopRenewing();
   }
@@ -290,7 +293,7 @@ export class DfsClient {
   private startRenewing(): void {
     if (this.renewTimer !== null) return;
     this.renewTimer = setInterval(() => {
-      this.rpc.call('renewLease', { clientName: this.clientName }).catch(() => {});
+      this.namenodeClient.renewLease({ clientName: this.clientName }).catch(() => {});
     }, this.leaseRenewIntervalMs);
     this.renewTimer.unref();
   }

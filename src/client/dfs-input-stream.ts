@@ -4,14 +4,18 @@
  * replica, verifying every chunk. On a checksum mismatch (reported to the NameNode) or a
  * dead or failing node it continues from the same offset on the next replica; it fails
  * only when no good replica of a block is left, with an error naming the block.
- * Pull-based: nothing is read ahead of the consumer beyond a few packets.
+ * Pull-based: nothing is read ahead of the consumer beyond a few packets. The NameNode is
+ * reached through InputStreamNamenode only, the two calls a reader makes.
  */
 import { Readable } from 'node:stream';
 import { DfsError } from '../../protocol/errors.js';
 import type { LocatedBlock } from '../../protocol/shared-structures.js';
 import { initChecksum } from '../common/checksum.js';
 import { readReplica } from './block-reader.js';
-import type { DfsClient } from './dfs-client.js';
+import type { NamenodeClient } from './namenode-client.js';
+
+/** The NameNode calls a reader makes (NamenodeClient has them). */
+export type InputStreamNamenode = Pick<NamenodeClient, 'getBlockLocations' | 'reportBadBlocks'>;
 
 export interface InputStreamOptions {
   offset?: number;
@@ -23,14 +27,14 @@ export interface InputStreamOptions {
 }
 
 export class DfsInputStream extends Readable {
-  private source: AsyncGenerator<Buffer> | null = null;
+  private source: AsyncGenerator<Buffer, void, undefined> | null = null;
   private reading = false;
   /** Bytes delivered so far, for progress reporting. */
   bytesRead = 0;
   fileLength = 0;
 
   constructor(
-    private readonly client: DfsClient,
+    private readonly namenode: InputStreamNamenode,
     readonly path: string,
     private readonly options: InputStreamOptions = {},
   ) {
@@ -71,9 +75,13 @@ export class DfsInputStream extends Readable {
     callback(err);
   }
 
-  private async *readAll(): AsyncGenerator<Buffer> {
+  private async *readAll(): AsyncGenerator<Buffer, void, undefined> {
     const start = this.options.offset ?? 0;
-    const located = await this.client.getBlockLocations(this.path, start, this.options.length ?? 0);
+    const located = await this.namenode.getBlockLocations({
+      path: this.path,
+      offset: start,
+      length: this.options.length ?? 0,
+    });
     this.fileLength = located.fileLength;
     if (start > located.fileLength)
       throw new DfsError(
@@ -111,15 +119,19 @@ export class DfsInputStream extends Readable {
           const e = err as DfsError;
           failures.push(`${replica.nodeId}: ${e.message}`);
           if (e.code === 'CHECKSUM') {
-            await this.client.rpc
-              .call('reportBadBlocks', { replicas: [{ block: lb.block, nodeId: replica.nodeId }] })
+            await this.namenode
+              .reportBadBlocks({ replicas: [{ block: lb.block, nodeId: replica.nodeId }] })
               .catch(() => {});
           }
           this.emit('failover', { block: lb.block.blockId, replica: replica.nodeId, error: e.message });
         }
       }
       // Every known replica failed: ask once more, the NameNode may know new ones.
-      const fresh = await this.client.getBlockLocations(this.path, lb.offset + pos, to - pos);
+      const fresh = await this.namenode.getBlockLocations({
+        path: this.path,
+        offset: lb.offset + pos,
+        length: to - pos,
+      });
       locations = fresh.blocks.find((b) => b.block.blockId === lb.block.blockId)?.locations ?? [];
     }
     throw new DfsError(

@@ -15,14 +15,25 @@
  * A destroyed stream (error, abort signal, Ctrl-C) stops renewing the lease; the NameNode
  * recovers the file when the lease expires. `complete` is retried while the NameNode waits
  * for block reports.
+ *
+ * The stream sees its client only through OutputStreamClient below (the NameNode calls it
+ * makes and the lease), so tests drive it against a fake NameNode. Invariant, asserted in
+ * pairs: the unacknowledged bytes stay within the window when a packet is sent, never go
+ * below zero when one is acknowledged, and are exactly zero when the file is completed.
  */
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CHUNK_BYTES_DEFAULT, PACKET_PAYLOAD_BYTES_DEFAULT } from '../../protocol/data-messages.js';
-import { DfsError } from '../../protocol/errors.js';
+import { assert, DfsError } from '../../protocol/errors.js';
+import type { RpcRequest } from '../../protocol/namenode-messages.js';
 import { computeChecksums, initChecksum } from '../common/checksum.js';
-import { BlockWriter, type BlockWriterHost, type OutPacket } from './block-writer.js';
-import type { CreateOptions, DfsClient } from './dfs-client.js';
+import {
+  BlockWriter,
+  type BlockWriterHost,
+  type BlockWriterNamenode,
+  type OutPacket,
+} from './block-writer.js';
+import type { NamenodeClient } from './namenode-client.js';
 
 /**
  * Enough in flight to keep a three-node pipeline streaming while processes share a few
@@ -30,6 +41,44 @@ import type { CreateOptions, DfsClient } from './dfs-client.js';
  * by it.
  */
 export const WINDOW_BYTES_DEFAULT = 32 * 1024 * 1024;
+
+export interface CreateOptions {
+  overwrite?: boolean;
+  createParent?: boolean;
+  replication?: number;
+  blockBytes?: number;
+}
+
+/** The NameNode calls a file's writing makes: its own and its block writers'. */
+export type OutputStreamNamenode = Pick<NamenodeClient, 'create' | 'complete'> & BlockWriterNamenode;
+
+/** What an output stream needs from its client (DfsClient is one; tests pass a fake). */
+export interface OutputStreamClient {
+  readonly clientName: string;
+  readonly namenodeClient: OutputStreamNamenode;
+  readonly defaultReplication: number;
+  readonly defaultBlockBytes: number;
+  /** `path` is open for writing: renew the lease until endFileLease. */
+  beginFileLease(path: string): void;
+  /** `path` is complete or abandoned. */
+  endFileLease(path: string): void;
+}
+
+/** The create request for `path`, the client's defaults filling what `options` leaves out. */
+export function createRequest(
+  client: Pick<OutputStreamClient, 'clientName' | 'defaultReplication' | 'defaultBlockBytes'>,
+  path: string,
+  options: CreateOptions,
+): RpcRequest<'create'> {
+  return {
+    path,
+    clientName: client.clientName,
+    overwrite: options.overwrite ?? false,
+    createParent: options.createParent ?? true,
+    replication: options.replication ?? client.defaultReplication,
+    blockBytes: options.blockBytes ?? client.defaultBlockBytes,
+  };
+}
 
 export interface OutputStreamOptions extends CreateOptions {
   chunkBytes?: number;
@@ -63,7 +112,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   bytesWritten = 0;
 
   constructor(
-    readonly client: DfsClient,
+    private readonly client: OutputStreamClient,
     readonly path: string,
     private readonly options: OutputStreamOptions = {},
   ) {
@@ -79,8 +128,9 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   override _construct(callback: (err?: Error | null) => void): void {
     initChecksum()
-      .then(() => this.client.createFile(this.path, this.options))
+      .then(() => this.namenode.create(createRequest(this.client, this.path, this.options)))
       .then((status) => {
+        this.client.beginFileLease(this.path);
         this.blockBytes = status.blockBytes;
         callback();
       }, callback);
@@ -99,7 +149,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       this.failure ??= err ?? new DfsError('CONNECTION', 'write aborted');
       this.current?.close();
       this.tail?.close();
-      this.client.forgetOpenFile(this.path);
+      this.client.endFileLease(this.path);
       this.wake();
     }
     callback(err);
@@ -134,10 +184,16 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       await this.endBlock(writer);
     }
     await this.until(() => this.tail === null || this.tail.done);
+    assert(this.unackedBytes === 0, `${this.unackedBytes} bytes unacknowledged after the last ack`);
     const last = this.tail?.finished ?? null;
     const deadline = Date.now() + (this.options.completeTimeoutMs ?? 60_000);
     for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
-      if (await this.client.completeFile(this.path, last)) break;
+      const { completed } = await this.namenode.complete({
+        path: this.path,
+        clientName: this.clientName,
+        last,
+      });
+      if (completed) break;
       if (Date.now() > deadline) {
         throw new DfsError(
           'NOT_REPLICATED',
@@ -147,6 +203,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       await sleep(wait);
     }
     this.completed = true;
+    this.client.endFileLease(this.path);
   }
 
   private async emitPacket(writer: BlockWriter, last: boolean): Promise<void> {
@@ -162,6 +219,10 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       sentAt: 0,
     };
     this.fill = 0;
+    assert(
+      this.unackedBytes + payload.length <= this.windowBytes,
+      `${this.unackedBytes} unacknowledged bytes leave no room for ${payload.length} in the window`,
+    );
     this.unackedBytes += payload.length;
     writer.send(packet);
     // The next packet's buffer: a recycled one, once the window has room.
@@ -190,7 +251,19 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   // ---- BlockWriterHost -------------------------------------------------------------
 
+  get namenode(): OutputStreamNamenode {
+    return this.client.namenodeClient;
+  }
+
+  get clientName(): string {
+    return this.client.clientName;
+  }
+
   onPacketAcked(packet: OutPacket): void {
+    assert(
+      packet.payload.length <= this.unackedBytes,
+      `ack for ${packet.payload.length} bytes with ${this.unackedBytes} unacknowledged`,
+    );
     this.unackedBytes -= packet.payload.length;
     this.bytesAcked += packet.payload.length;
     this.options.onPacketAcked?.((performance.now() - packet.sentAt) * 1000);

@@ -9,3 +9,5 @@ export { DfsOutputStream } from './dfs-output-stream.js';
 export type { OutputStreamOptions } from './dfs-output-stream.js';
 export { DfsInputStream } from './dfs-input-stream.js';
 export type { InputStreamOptions } from './dfs-input-stream.js';
+export { NamenodeClient } from './namenode-client.js';
+export type { ClientRpcName, NamenodeClientOptions } from './namenode-client.js';

@@ -1,23 +1,18 @@
 /**
  * One block's write pipeline as the client sees it: a data connection to the first
- * DataNode, WRITE_BLOCK with the rest of the targets, then packets out and acks in.
- * Setup answers `null` when ready or the node that broke the pipeline; afterwards every
- * ack and failure goes to the listener. The stream (dfs-output-stream.ts) owns retries.
+ * DataNode, WRITE_BLOCK with the rest of the targets (set up by src/common/pipeline-connect.ts,
+ * as DataNodes do), then packets out and acks in. Setup answers `null` when ready or the
+ * node that broke the pipeline; afterwards every ack and failure goes to the listener. The
+ * block writer (block-writer.ts) owns retries.
  */
-import {
-  AckStatus,
-  dataCodecs,
-  decodeAck,
-  decodeDataBody,
-  encodeDataRequest,
-  type Ack,
-} from '../../protocol/data-messages.js';
+import { AckStatus, decodeAck, type Ack } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import { FrameKind } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
 import { decodeError } from '../../protocol/error-frame.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
-import { DataConnection } from '../common/data-connection.js';
+import type { DataConnection } from '../common/data-connection.js';
+import { connectPipeline } from '../common/pipeline-connect.js';
 
 /**
  * A pipeline with neither acks nor sends for this long has a stalled node: it fails and is
@@ -49,54 +44,20 @@ export class WritePipeline {
     listener: PipelineListener,
   ): Promise<{ badIndex: number; err: DfsError } | null> {
     const first = this.targets[0]!;
-    let conn: DataConnection;
-    try {
-      conn = await DataConnection.open({
-        host: first.host,
-        port: first.port,
-        role: Role.CLIENT,
-        label: first.nodeId,
-        connectTimeoutMs: 10_000,
-        idleTimeoutMs: PIPELINE_IDLE_TIMEOUT_MS,
-      });
-    } catch (err) {
-      return { badIndex: 0, err: err as DfsError };
-    }
-    this.conn = conn;
-    const answer = await new Promise<{ badIndex: number; err: DfsError } | null>((resolve) => {
-      conn.onFrame = (f) => {
-        if (f.kind === FrameKind.ERROR) return resolve({ badIndex: 0, err: decodeError(f) });
-        try {
-          const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, f, 'write block response');
-          if (firstBadLink === '') return resolve(null);
-          const i = this.targets.findIndex((t) => t.nodeId === firstBadLink);
-          resolve({
-            badIndex: i < 0 ? 1 : i,
-            err: new DfsError('CONNECTION', `pipeline broken at ${firstBadLink}`),
-          });
-        } catch (err) {
-          resolve({ badIndex: 0, err: err as DfsError });
-        }
-      };
-      conn.onClose = (err) =>
-        resolve({
-          badIndex: 0,
-          err: err ?? new DfsError('CONNECTION', `${first.nodeId} closed during setup`),
-        });
-      conn.send(
-        encodeDataRequest('writeBlock', this.requestId, {
-          block,
-          clientName,
-          stage,
-          chunkBytes,
-          targets: this.targets.slice(1),
-        }),
-      );
+    const setup = await connectPipeline({
+      targets: this.targets,
+      request: { block, clientName, stage, chunkBytes },
+      requestId: this.requestId,
+      role: Role.CLIENT,
+      connectTimeoutMs: 10_000,
+      idleTimeoutMs: PIPELINE_IDLE_TIMEOUT_MS,
     });
-    if (answer !== null) {
-      this.close();
-      return answer;
+    if (!setup.ok) {
+      this.done = true;
+      return { badIndex: setup.badIndex, err: setup.err };
     }
+    const conn = setup.conn;
+    this.conn = conn;
     conn.onFrame = (f) => {
       if (this.done) return;
       if (f.kind === FrameKind.ACK) {

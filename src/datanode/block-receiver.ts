@@ -36,12 +36,9 @@
  */
 import {
   AckStatus,
-  dataCodecs,
   decodeAck,
-  decodeDataBody,
   decodePacket,
   encodeAck,
-  encodeDataRequest,
   encodeDataResponse,
   WriteStage,
   type WriteBlockRequest,
@@ -52,8 +49,9 @@ import { bodyPieces, encodeFrameHeader, FrameKind, type Frame } from '../../prot
 import { Role } from '../../protocol/handshake.js';
 import { decodeError } from '../../protocol/error-frame.js';
 import { firstBadChunkInPieces } from '../common/checksum.js';
-import { DataConnection } from '../common/data-connection.js';
+import type { DataConnection } from '../common/data-connection.js';
 import { countPacket } from '../common/fault-injector.js';
+import { connectPipeline } from '../common/pipeline-connect.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import type { DataNodeContext } from './datanode-context.js';
@@ -171,40 +169,29 @@ export class BlockReceiver {
 
   /** Connects to the next node; returns '' when ready, else the node id that failed. */
   private async connectMirror(): Promise<string> {
-    const [next, ...rest] = this.req.targets;
+    const { targets, ...request } = this.req;
+    const next = targets[0];
     if (next === undefined) return '';
-    try {
-      const mirror = await DataConnection.open({
-        host: next.host,
-        port: next.port,
-        role: Role.DATANODE,
-        label: next.nodeId,
-        idleTimeoutMs: this.dn.config.frameTimeoutMs,
-      });
-      const answer = await new Promise<Frame>((resolve, reject) => {
-        mirror.onFrame = resolve;
-        mirror.onClose = (err) =>
-          reject(err ?? new DfsError('CONNECTION', `${next.nodeId} closed during pipeline setup`));
-        mirror.send(encodeDataRequest('writeBlock', this.mirrorRequestId, { ...this.req, targets: rest }));
-      });
-      if (answer.kind === FrameKind.ERROR) {
-        this.log.warn({ mirror: next.nodeId, err: decodeError(answer).message }, 'mirror refused the block');
-        mirror.close();
-        return next.nodeId;
-      }
-      const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, answer, 'write block response');
-      if (firstBadLink !== '') {
-        mirror.close();
-        return firstBadLink;
-      }
-      mirror.onFrame = (f) => this.onMirrorFrame(f);
-      mirror.onClose = (err) => this.onMirrorClosed(err);
-      this.mirror = mirror;
-      return '';
-    } catch (err) {
-      this.log.warn({ mirror: next.nodeId, err: (err as Error).message }, 'cannot reach mirror');
-      return next.nodeId;
+    const setup = await connectPipeline({
+      targets,
+      request,
+      requestId: this.mirrorRequestId,
+      role: Role.DATANODE,
+      idleTimeoutMs: this.dn.config.frameTimeoutMs,
+    });
+    if (!setup.ok) {
+      if (setup.reason !== 'downstream')
+        this.log.warn(
+          { mirror: next.nodeId, err: setup.err.message },
+          setup.reason === 'refused' ? 'mirror refused the block' : 'cannot reach mirror',
+        );
+      return setup.badNodeId;
     }
+    const mirror = setup.conn;
+    mirror.onFrame = (f) => this.onMirrorFrame(f);
+    mirror.onClose = (err) => this.onMirrorClosed(err);
+    this.mirror = mirror;
+    return '';
   }
 
   // ---- packets from upstream -------------------------------------------------------

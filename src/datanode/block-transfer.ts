@@ -1,6 +1,7 @@
 /**
  * Copies a finalized replica to other DataNodes when the NameNode asks (REPLICATE): the
- * same WRITE_BLOCK pipeline a client uses (stage TRANSFER), fed from disk with the
+ * same WRITE_BLOCK pipeline a client uses (stage TRANSFER, set up by
+ * src/common/pipeline-connect.ts as the client's and a receiver's mirror are), fed from disk with the
  * checksums stored at write time, so the targets verify exactly what the first writer
  * computed. A corrupt local replica therefore fails the copy at the target instead of
  * spreading. Bounded: the pipeline's window is the buffer pool of the replica reader.
@@ -11,10 +12,7 @@
  */
 import {
   AckStatus,
-  dataCodecs,
   decodeAck,
-  decodeDataBody,
-  encodeDataRequest,
   encodePacketHeader,
   PACKET_PAYLOAD_BYTES_DEFAULT,
   WriteStage,
@@ -24,7 +22,8 @@ import { FrameKind } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
 import { decodeError } from '../../protocol/error-frame.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
-import { DataConnection } from '../common/data-connection.js';
+import type { DataConnection } from '../common/data-connection.js';
+import { connectPipeline } from '../common/pipeline-connect.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { readReplicaPieces } from './replica-reader.js';
 
@@ -37,64 +36,51 @@ export async function transferBlock(
   if (r === undefined || r.state !== 'finalized' || r.genStamp < block.genStamp) {
     throw new DfsError('NOT_FOUND', `no current replica of block ${block.blockId} to copy`);
   }
-  const [first, ...rest] = targets;
+  const first = targets[0];
   if (first === undefined) return;
-  const conn = await DataConnection.open({
-    host: first.host,
-    port: first.port,
-    role: Role.DATANODE,
-    label: first.nodeId,
-    idleTimeoutMs: dn.config.frameTimeoutMs,
-  });
   const endTransfer = dn.transfers.begin();
+  let conn: DataConnection | null = null;
   try {
-    let lastSeqno = -1;
-    let acked = -1;
-    let failure: Error | null = null;
-    let wake: (() => void) | null = null;
-    const ready = new Promise<void>((resolve, reject) => {
-      conn.onFrame = (f) => {
-        if (f.kind === FrameKind.ERROR) {
-          failure = decodeError(f);
-          return reject(failure);
-        }
-        if (f.kind === FrameKind.RESPONSE) {
-          const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, f, 'write block response');
-          if (firstBadLink !== '')
-            return reject(new DfsError('CONNECTION', `transfer pipeline broken at ${firstBadLink}`));
-          return resolve();
-        }
-        if (f.kind === FrameKind.ACK) {
-          const ack = decodeAck(f);
-          if (ack.statuses.some((s) => s !== AckStatus.SUCCESS))
-            failure = new DfsError(
-              'CONNECTION',
-              `target failed packet ${ack.seqno}: ${ack.statuses.join(',')}`,
-            );
-          else acked = ack.seqno;
-          wake?.();
-        }
-      };
-      conn.onClose = (err) => {
-        failure ??=
-          err ??
-          (acked === lastSeqno && lastSeqno >= 0
-            ? null
-            : new DfsError('CONNECTION', `${first.nodeId} closed during the transfer`));
-        reject(failure ?? new DfsError('CONNECTION', 'closed'));
-        wake?.();
-      };
-    });
-    conn.send(
-      encodeDataRequest('writeBlock', 1, {
+    const setup = await connectPipeline({
+      targets,
+      request: {
         block: { blockId: r.blockId, genStamp: r.genStamp, numBytes: 0 },
         clientName: `transfer-from-${dn.storage.nodeId}`,
         stage: WriteStage.TRANSFER,
         chunkBytes: r.chunkBytes,
-        targets: rest,
-      }),
-    );
-    await ready;
+      },
+      requestId: 1,
+      role: Role.DATANODE,
+      idleTimeoutMs: dn.config.frameTimeoutMs,
+    });
+    if (!setup.ok) throw setup.err;
+    const pipeline = (conn = setup.conn);
+    let lastSeqno = -1;
+    let acked = -1;
+    // Set by the frame and close handlers: typed so the checks below are not narrowed to `null`.
+    let failure = null as Error | null;
+    let wake: (() => void) | null = null;
+    pipeline.onFrame = (f) => {
+      if (f.kind === FrameKind.ERROR) failure = decodeError(f);
+      else if (f.kind === FrameKind.ACK) {
+        const ack = decodeAck(f);
+        if (ack.statuses.some((s) => s !== AckStatus.SUCCESS))
+          failure = new DfsError(
+            'CONNECTION',
+            `target failed packet ${ack.seqno}: ${ack.statuses.join(',')}`,
+          );
+        else acked = ack.seqno;
+      } else failure = new DfsError('PROTOCOL', `unexpected frame kind ${f.kind} on a transfer pipeline`);
+      wake?.();
+    };
+    pipeline.onClose = (err) => {
+      failure ??=
+        err ??
+        (acked === lastSeqno && lastSeqno >= 0
+          ? null
+          : new DfsError('CONNECTION', `${first.nodeId} closed during the transfer`));
+      wake?.();
+    };
     let seqno = 0;
     for await (const piece of readReplicaPieces(r, 0, r.numBytes, PACKET_PAYLOAD_BYTES_DEFAULT)) {
       if (failure) {
@@ -113,8 +99,8 @@ export async function transferBlock(
         piece.checksums,
       );
       lastSeqno = seqno++;
-      if (!conn.sendPacket(header, piece.payload, piece.release))
-        await new Promise<void>((resolve) => conn.whenDrained(resolve));
+      if (!pipeline.sendPacket(header, piece.payload, piece.release))
+        await new Promise<void>((resolve) => pipeline.whenDrained(resolve));
     }
     while (acked < lastSeqno) {
       if (failure) throw failure;
@@ -122,6 +108,6 @@ export async function transferBlock(
     }
   } finally {
     endTransfer();
-    conn.close();
+    conn?.close();
   }
 }

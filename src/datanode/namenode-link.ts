@@ -16,7 +16,7 @@ import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import { transferBlock } from './block-transfer.js';
 import { parseHostPort, DEFAULT_NAMENODE_PORT } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
-import { RpcConnection } from '../client/rpc-connection.js';
+import { RpcConnection } from '../common/rpc-connection.js';
 import type { DataNodeContext } from './datanode-context.js';
 
 const BACKOFF_MIN_MS = 200;

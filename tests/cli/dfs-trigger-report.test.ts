@@ -136,7 +136,7 @@ describe('refusals', () => {
   it('ACCESS_DENIED on a CLIENT connection, NOT_FOUND for a node never registered', async () => {
     const target = addressOf(0);
     const before = await nodeAt(target);
-    await expect(client.rpc.call('triggerBlockReport', { node: target })).rejects.toMatchObject({
+    await expect(client.namenodeClient.triggerBlockReport({ node: target })).rejects.toMatchObject({
       code: 'ACCESS_DENIED',
     });
     // The connection still serves.
@@ -144,10 +144,12 @@ describe('refusals', () => {
 
     const admin = new DfsClient({ namenode: cluster.namenodeAddress, role: Role.ADMIN });
     try {
-      await expect(admin.rpc.call('triggerBlockReport', { node: '127.0.0.1:1' })).rejects.toMatchObject({
+      await expect(admin.namenodeClient.triggerBlockReport({ node: '127.0.0.1:1' })).rejects.toMatchObject({
         code: 'NOT_FOUND',
       });
-      await expect(admin.rpc.call('triggerBlockReport', { node: 'DN-no-such-node' })).rejects.toMatchObject({
+      await expect(
+        admin.namenodeClient.triggerBlockReport({ node: 'DN-no-such-node' }),
+      ).rejects.toMatchObject({
         code: 'NOT_FOUND',
       });
     } finally {

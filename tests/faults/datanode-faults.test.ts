@@ -306,13 +306,14 @@ describe('a DataNode killed at the end of a block', () => {
     const { cluster, client } = await setUp({ datanodes: 4 });
     const pipelines = recordPipelines(client);
     let victim = -1;
-    const completeFile = client.completeFile.bind(client);
-    client.completeFile = async (remote, last) => {
+    const namenode = client.namenodeClient;
+    const complete = namenode.complete.bind(namenode);
+    namenode.complete = async (req) => {
       if (victim < 0) {
         victim = nodeIndexById(cluster).get(pipelines[pipelines.length - 1]![0]!.nodeId)!;
         await cluster.datanodes[victim]!.kill();
       }
-      return completeFile(remote, last);
+      return complete(req);
     };
     const data = testBytes(2 * BLOCK + 17, 60);
     await within(30_000, 'upload', putBuffer(client, '/complete/file', data, { replication: 3, ...LAYOUT }));

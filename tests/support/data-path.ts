@@ -277,7 +277,7 @@ function checkReplicaContents(
 }
 
 /**
- * Wraps `client.addBlock` so a test decides the pipeline order (or adds a node the
+ * Wraps `client.namenodeClient.addBlock` so a test decides the pipeline order (or adds a node the
  * NameNode left out): stands in for a NameNode whose view of a node is out of date, e.g.
  * a disk that filled up or a node that died since its last heartbeat. `steer` gets the
  * NameNode's answer and the client's exclude list; the client's own exclusion logic is
@@ -291,14 +291,15 @@ export function steerPlacement(
     call: number,
   ) => DatanodeInfo[] | Promise<DatanodeInfo[]>,
 ): () => void {
-  const original = client.addBlock.bind(client);
+  const namenode = client.namenodeClient;
+  const original = namenode.addBlock.bind(namenode);
   let call = 0;
-  client.addBlock = async (remote, previous, excludeNodes = []) => {
-    const lb = await original(remote, previous, excludeNodes);
-    return { ...lb, locations: await steer(lb.locations, excludeNodes, call++) };
+  namenode.addBlock = async (req) => {
+    const lb = await original(req);
+    return { ...lb, locations: await steer(lb.locations, req.excludeNodes, call++) };
   };
   return () => {
-    client.addBlock = original;
+    namenode.addBlock = original;
   };
 }
 

@@ -8,7 +8,7 @@
  */
 import { Role } from '../../protocol/handshake.js';
 import type { Block } from '../../protocol/shared-structures.js';
-import { RpcConnection } from '../../src/client/rpc-connection.js';
+import { RpcConnection } from '../../src/common/rpc-connection.js';
 import { standInRegistration } from '../../bench/sim-datanodes.js';
 
 export class FakeDatanode {

@@ -184,8 +184,7 @@ async function triggerBlockReport(
   node: string,
   options: { wait?: boolean; timeout?: number },
 ): Promise<void> {
-  // No DfsClient method: src/client is not this command's to change; the RPC is called as is.
-  const asked = await ctx.client.rpc.call('triggerBlockReport', { node });
+  const asked = await ctx.client.namenodeClient.triggerBlockReport({ node });
   let last = findNode(await ctx.client.datanodeReport(), asked.nodeId);
   const address = `${last.host}:${last.port}`;
   if (options.wait === true) {

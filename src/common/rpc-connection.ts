@@ -1,5 +1,8 @@
 /**
- * One client connection to a NameNode that carries many requests at once: each request
+ * One connection to a NameNode, the transport under both of its callers: clients (through
+ * the typed protocol object in src/client/namenode-client.ts) and DataNodes
+ * (src/datanode/namenode-link.ts), which is why it lives in src/common/. It carries many
+ * requests at once: each request that carries many requests at once: each request
  * gets a request id, answers are matched by id in whatever order they come back. Writes
  * from one tick are corked into one syscall. Connection loss rejects every pending request
  * with CONNECTION; a request not answered within `requestTimeoutMs` fails with TIMEOUT.
@@ -12,7 +15,7 @@ import { DfsError } from '../../protocol/errors.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
-import { connectPeer } from '../common/peer-connect.js';
+import { connectPeer } from './peer-connect.js';
 import { RPC_BODY_BYTES_MAX } from '../../protocol/limits.js';
 import { decodeError } from '../../protocol/error-frame.js';
 import { decodeNotice } from '../../protocol/datanode-namenode-messages.js';

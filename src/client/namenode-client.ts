@@ -1,0 +1,141 @@
+/**
+ * The client's side of the NameNode protocol (HDFS `ClientProtocol`): one typed method per
+ * RPC of protocol/PROTOCOL.md section 6 that a client may send, over one pipelined
+ * connection (src/common/rpc-connection.ts) that nobody else can reach. The DataNode RPCs
+ * (register, heartbeat, blockReceived, blockReport) are not here: they belong to
+ * src/datanode/namenode-link.ts.
+ *
+ * Each method takes the request with the fields PROTOCOL.md names and returns the decoded
+ * response (nothing for an empty one), without defaults, retries or bookkeeping; those are
+ * DfsClient's (dfs-client.ts), which composes this object. Code that needs a few of these
+ * calls declares the few it uses (`Pick<NamenodeClient, ...>`, beside the consumer, as
+ * block-writer.ts and the streams do), so it is tested against a fake of just those.
+ */
+import type { Role } from '../../protocol/handshake.js';
+import type { RpcName, RpcRequest, RpcResponse } from '../../protocol/namenode-messages.js';
+import { RpcConnection } from '../common/rpc-connection.js';
+
+export interface NamenodeClientOptions {
+  host: string;
+  port: number;
+  /** The handshake role: CLIENT, or ADMIN for operator calls. */
+  role: Role;
+  requestTimeoutMs?: number;
+}
+
+/** The RPCs of section 6 a client sends: every one but the DataNode's own (DATANODE_RPCS). */
+export type ClientRpcName = Exclude<RpcName, 'register' | 'heartbeat' | 'blockReceived' | 'blockReport'>;
+
+export class NamenodeClient {
+  private readonly rpc: RpcConnection;
+
+  constructor(options: NamenodeClientOptions) {
+    this.rpc = new RpcConnection(options);
+  }
+
+  /** "HOST:PORT" of the NameNode. */
+  get address(): string {
+    return this.rpc.address;
+  }
+
+  /** Fails every pending call with CONNECTION; later calls fail at once. */
+  close(): void {
+    this.rpc.close();
+  }
+
+  // ---- namespace (0x01-0x05) ---------------------------------------------------------
+
+  async mkdir(req: RpcRequest<'mkdir'>): Promise<void> {
+    await this.rpc.call('mkdir', req);
+  }
+
+  list(req: RpcRequest<'list'>): Promise<RpcResponse<'list'>> {
+    return this.rpc.call('list', req);
+  }
+
+  stat(req: RpcRequest<'stat'>): Promise<RpcResponse<'stat'>> {
+    return this.rpc.call('stat', req);
+  }
+
+  async delete(req: RpcRequest<'delete'>): Promise<void> {
+    await this.rpc.call('delete', req);
+  }
+
+  async rename(req: RpcRequest<'rename'>): Promise<void> {
+    await this.rpc.call('rename', req);
+  }
+
+  // ---- writing a file (0x06-0x0A, 0x0E) ----------------------------------------------
+
+  create(req: RpcRequest<'create'>): Promise<RpcResponse<'create'>> {
+    return this.rpc.call('create', req);
+  }
+
+  addBlock(req: RpcRequest<'addBlock'>): Promise<RpcResponse<'addBlock'>> {
+    return this.rpc.call('addBlock', req);
+  }
+
+  complete(req: RpcRequest<'complete'>): Promise<RpcResponse<'complete'>> {
+    return this.rpc.call('complete', req);
+  }
+
+  async abandonBlock(req: RpcRequest<'abandonBlock'>): Promise<void> {
+    await this.rpc.call('abandonBlock', req);
+  }
+
+  async renewLease(req: RpcRequest<'renewLease'>): Promise<void> {
+    await this.rpc.call('renewLease', req);
+  }
+
+  bumpGenStamp(req: RpcRequest<'bumpGenStamp'>): Promise<RpcResponse<'bumpGenStamp'>> {
+    return this.rpc.call('bumpGenStamp', req);
+  }
+
+  // ---- reading a file (0x0B, 0x0D) ---------------------------------------------------
+
+  getBlockLocations(req: RpcRequest<'getBlockLocations'>): Promise<RpcResponse<'getBlockLocations'>> {
+    return this.rpc.call('getBlockLocations', req);
+  }
+
+  async reportBadBlocks(req: RpcRequest<'reportBadBlocks'>): Promise<void> {
+    await this.rpc.call('reportBadBlocks', req);
+  }
+
+  // ---- the cluster and its administration (0x0C, 0x0F-0x15) --------------------------
+
+  serverInfo(req: RpcRequest<'serverInfo'> = {}): Promise<RpcResponse<'serverInfo'>> {
+    return this.rpc.call('serverInfo', req);
+  }
+
+  datanodeReport(req: RpcRequest<'datanodeReport'> = {}): Promise<RpcResponse<'datanodeReport'>> {
+    return this.rpc.call('datanodeReport', req);
+  }
+
+  safeMode(req: RpcRequest<'safeMode'>): Promise<RpcResponse<'safeMode'>> {
+    return this.rpc.call('safeMode', req);
+  }
+
+  async setReplication(req: RpcRequest<'setReplication'>): Promise<void> {
+    await this.rpc.call('setReplication', req);
+  }
+
+  async decommission(req: RpcRequest<'decommission'>): Promise<void> {
+    await this.rpc.call('decommission', req);
+  }
+
+  replicationStats(req: RpcRequest<'replicationStats'> = {}): Promise<RpcResponse<'replicationStats'>> {
+    return this.rpc.call('replicationStats', req);
+  }
+
+  blockHealth(req: RpcRequest<'blockHealth'>): Promise<RpcResponse<'blockHealth'>> {
+    return this.rpc.call('blockHealth', req);
+  }
+
+  triggerBlockReport(req: RpcRequest<'triggerBlockReport'>): Promise<RpcResponse<'triggerBlockReport'>> {
+    return this.rpc.call('triggerBlockReport', req);
+  }
+}
+
+/** A client RPC added to the protocol without a method here does not compile. */
+type Unserved = Exclude<ClientRpcName, keyof NamenodeClient>;
+export const everyClientRpcServed: [Unserved] extends [never] ? true : Unserved = true;

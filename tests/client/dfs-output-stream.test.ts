@@ -1,0 +1,239 @@
+/**
+ * DfsOutputStream (src/client/dfs-output-stream.ts) against a fake client and NameNode (the
+ * OutputStreamClient seam) and real DataNode processes: the calls a file's writing makes, in
+ * order and with their arguments (create with the client's defaults, addBlock with the
+ * previous block at its final length and stamp, complete with the last block at the file's
+ * end, retried while the NameNode waits for reports), the lease begun and ended, a pipeline
+ * failure recovered through bumpGenStamp with the surviving nodes, and the stream's
+ * refusals: a write after the end, a destroyed stream, and an ack the window did not count.
+ */
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DfsOutputStream, type OutputStreamOptions } from '../../src/client/dfs-output-stream.js';
+import { testBytes } from '../support/data-path.js';
+import {
+  eventually,
+  FakeClient,
+  FakeNamenode,
+  FIRST_BLOCK_ID,
+  FIRST_GEN_STAMP,
+  startDataNodes,
+  type TestDataNodes,
+} from '../support/client-seam.js';
+
+const KiB = 1024;
+const CHUNK = 512;
+const PACKET = 8 * KiB;
+const BLOCK = 32 * KiB;
+const PATH = '/unit/out';
+const LAYOUT: OutputStreamOptions = { chunkBytes: CHUNK, packetBytes: PACKET, blockBytes: BLOCK };
+
+let dns: TestDataNodes | null = null;
+
+afterEach(async () => {
+  await dns?.stopAll();
+  dns = null;
+});
+
+async function setUp(nodes: number): Promise<{ namenode: FakeNamenode; client: FakeClient }> {
+  dns = await startDataNodes(nodes);
+  const namenode = new FakeNamenode(dns.infos(), BLOCK);
+  return { namenode, client: new FakeClient(namenode) };
+}
+
+/** Writes `data` in pieces that are not packet aligned, then ends the stream. */
+async function writeAll(stream: DfsOutputStream, data: Buffer, piece = 5000): Promise<void> {
+  for (let off = 0; off < data.length; off += piece) {
+    if (!stream.write(data.subarray(off, off + piece))) await once(stream, 'drain');
+  }
+  stream.end();
+  await once(stream, 'finish');
+}
+
+/** The bytes of the file as the nodes finalized them, block by block from `first`. */
+function fileOn(node: number, blocks: number): Buffer {
+  const parts: Buffer[] = [];
+  for (let b = 0; b < blocks; b++)
+    parts.push(dns!.finalized(node, FIRST_BLOCK_ID + b)?.data ?? Buffer.alloc(0));
+  return Buffer.concat(parts);
+}
+
+describe('DfsOutputStream', () => {
+  it('a file of several blocks: addBlock in order with the right previous, complete with the final length', async () => {
+    const { namenode, client } = await setUp(3);
+    const data = testBytes(3 * BLOCK + 1234, 1);
+    const stream = new DfsOutputStream(client, PATH, { ...LAYOUT, replication: 2 });
+    await writeAll(stream, data);
+
+    expect(namenode.creates).toEqual([
+      {
+        path: PATH,
+        clientName: 'test-client',
+        overwrite: false,
+        createParent: true,
+        replication: 2,
+        blockBytes: BLOCK,
+      },
+    ]);
+    const block = (i: number, numBytes: number) => ({
+      blockId: FIRST_BLOCK_ID + i,
+      genStamp: FIRST_GEN_STAMP + i,
+      numBytes,
+    });
+    expect(namenode.addBlocks.map((r) => r.previous)).toEqual([
+      null,
+      block(0, BLOCK),
+      block(1, BLOCK),
+      block(2, BLOCK),
+    ]);
+    for (const r of namenode.addBlocks) expect(r).toMatchObject({ path: PATH, clientName: 'test-client' });
+    expect(namenode.completes).toEqual([{ path: PATH, clientName: 'test-client', last: block(3, 1234) }]);
+    expect(namenode.callNames).toEqual([
+      'create',
+      'addBlock',
+      'addBlock',
+      'addBlock',
+      'addBlock',
+      'complete',
+    ]);
+    expect(client.leaseEvents).toEqual([`begin ${PATH}`, `end ${PATH}`]);
+    expect(stream.bytesWritten).toBe(data.length);
+    expect(stream.bytesAcked).toBe(data.length);
+    await eventually(() => fileOn(0, 4).length === data.length, 'every block finalized');
+    for (const i of [0, 1, 2]) expect(fileOn(i, 4).equals(data)).toBe(true);
+  });
+
+  it("an empty file: no block, complete with last = null; the client's defaults fill create", async () => {
+    const { namenode, client } = await setUp(1);
+    const stream = new DfsOutputStream(client, PATH, { overwrite: true });
+    await writeAll(stream, Buffer.alloc(0));
+    expect(namenode.creates[0]).toMatchObject({
+      overwrite: true,
+      replication: client.defaultReplication,
+      blockBytes: client.defaultBlockBytes,
+    });
+    expect(namenode.callNames).toEqual(['create', 'complete']);
+    expect(namenode.completes[0]!.last).toBeNull();
+  });
+
+  it('a file of exactly one block ends it with the last packet and asks for no second block', async () => {
+    const { namenode, client } = await setUp(1);
+    const data = testBytes(BLOCK, 2);
+    await writeAll(new DfsOutputStream(client, PATH, LAYOUT), data);
+    expect(namenode.callNames).toEqual(['create', 'addBlock', 'complete']);
+    expect(namenode.completes[0]!.last).toEqual({
+      blockId: FIRST_BLOCK_ID,
+      genStamp: FIRST_GEN_STAMP,
+      numBytes: BLOCK,
+    });
+  });
+
+  it('complete is asked again, with the same last block, while the NameNode waits for reports', async () => {
+    const { namenode, client } = await setUp(1);
+    namenode.incompleteAnswers = 2;
+    const data = testBytes(PACKET + 1, 3);
+    await writeAll(new DfsOutputStream(client, PATH, LAYOUT), data);
+    expect(namenode.completes).toHaveLength(3);
+    for (const c of namenode.completes) expect(c).toEqual(namenode.completes[0]);
+    expect(client.openLeases.size).toBe(0);
+  });
+
+  it('complete that never succeeds fails the stream with NOT_REPLICATED', async () => {
+    const { namenode, client } = await setUp(1);
+    namenode.incompleteAnswers = Number.MAX_SAFE_INTEGER;
+    const stream = new DfsOutputStream(client, PATH, { ...LAYOUT, completeTimeoutMs: 200 });
+    stream.end(testBytes(100, 4));
+    const [err] = (await once(stream, 'error')) as [Error];
+    expect(err).toMatchObject({ code: 'NOT_REPLICATED' });
+    expect(namenode.completes.length).toBeGreaterThan(1);
+    expect(client.leaseEvents).toEqual([`begin ${PATH}`, `end ${PATH}`]);
+  });
+
+  it('a pipeline failure: bumpGenStamp for that block, the survivors carry it, the next addBlock names the new stamp', async () => {
+    const { namenode, client } = await setUp(3);
+    const data = testBytes(2 * BLOCK + 99, 5);
+    const stream = new DfsOutputStream(client, PATH, LAYOUT);
+    const recoveries: string[] = [];
+    stream.on('recovery', (m: string) => recoveries.push(m));
+    // Half the first block, acknowledged; then the middle node dies.
+    await new Promise<void>((resolve, reject) =>
+      stream.write(data.subarray(0, BLOCK / 2), (err) => (err ? reject(err) : resolve())),
+    );
+    await eventually(() => stream.bytesAcked >= BLOCK / 2 - PACKET, 'acks of the first packets');
+    const lost = dns!.info(1);
+    await dns!.nodes[1]!.kill();
+    await eventually(() => recoveries.length === 1, 'the recovery');
+    // The NameNode has noticed too: later blocks go to the survivors.
+    namenode.locations = [dns!.info(0), dns!.info(2)];
+    await writeAll(stream, data.subarray(BLOCK / 2));
+
+    expect(namenode.bumps).toEqual([{ path: PATH, clientName: 'test-client', blockId: FIRST_BLOCK_ID }]);
+    expect(recoveries).toHaveLength(1);
+    expect(recoveries[0]).toContain(`without ${lost.nodeId}`);
+    // The stamp bumpGenStamp handed out is the first block's from now on: addBlock for the
+    // second block reports it with the block's full length.
+    const bumped = FIRST_GEN_STAMP + 1;
+    expect(namenode.addBlocks[1]!.previous).toEqual({
+      blockId: FIRST_BLOCK_ID,
+      genStamp: bumped,
+      numBytes: BLOCK,
+    });
+    expect(namenode.completes).toHaveLength(1);
+    expect(namenode.completes[0]!.last).toMatchObject({ blockId: FIRST_BLOCK_ID + 2, numBytes: 99 });
+    await eventually(() => dns!.finalized(0, FIRST_BLOCK_ID) !== null, 'first block finalized');
+    for (const i of [0, 2]) {
+      const r = dns!.finalized(i, FIRST_BLOCK_ID);
+      expect(r?.block).toEqual({ blockId: FIRST_BLOCK_ID, genStamp: bumped, numBytes: BLOCK });
+      expect(r?.data.equals(data.subarray(0, BLOCK))).toBe(true);
+    }
+    expect(dns!.finalized(1, FIRST_BLOCK_ID)).toBeNull();
+  });
+
+  it('a write after the end is an error and reaches no NameNode', async () => {
+    const { namenode, client } = await setUp(1);
+    const stream = new DfsOutputStream(client, PATH, LAYOUT);
+    await writeAll(stream, testBytes(PACKET, 6));
+    const calls = namenode.callNames.length;
+    const err = await new Promise<Error | null | undefined>((resolve) => {
+      stream.on('error', () => {});
+      stream.write(Buffer.from('late'), resolve);
+    });
+    expect(err).toMatchObject({ code: 'ERR_STREAM_WRITE_AFTER_END' });
+    expect(namenode.callNames.length).toBe(calls);
+  });
+
+  it('a destroyed stream ends the lease, never completes, and refuses further writes', async () => {
+    const { namenode, client } = await setUp(1);
+    const stream = new DfsOutputStream(client, PATH, LAYOUT);
+    await new Promise<void>((resolve, reject) =>
+      stream.write(testBytes(PACKET, 7), (err) => (err ? reject(err) : resolve())),
+    );
+    stream.on('error', () => {});
+    const closed = new Promise((resolve) => stream.on('close', resolve));
+    stream.destroy(new Error('interrupted'));
+    await closed;
+    expect(client.leaseEvents).toEqual([`begin ${PATH}`, `end ${PATH}`]);
+    const err = await new Promise<Error | null | undefined>((resolve) =>
+      stream.write(Buffer.from('x'), resolve),
+    );
+    expect(err).toMatchObject({ code: 'ERR_STREAM_DESTROYED' });
+    expect(namenode.completes).toEqual([]);
+  });
+
+  it('an ack for more bytes than are unacknowledged is an assertion, not a silent negative count', async () => {
+    const { client } = await setUp(1);
+    const stream = new DfsOutputStream(client, PATH, LAYOUT);
+    const payload = Buffer.alloc(PACKET);
+    const packet = {
+      seqno: 0,
+      offsetInBlock: 0,
+      buffer: payload,
+      payload,
+      checksums: Buffer.alloc(0),
+      last: false,
+      sentAt: 0,
+    };
+    expect(() => stream.onPacketAcked(packet)).toThrow(/assertion.*unacknowledged/);
+    stream.destroy();
+  });
+});
