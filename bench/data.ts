@@ -23,6 +23,9 @@
  * and over every round together), DFS as a fraction of the baseline, packet latency
  * percentiles, and CPU per process kind so a figure short of the baseline says where the
  * time went (a process near 100% of one core is bound by its event loop).
+ *
+ * Longer than our usual 400 lines: upload and download share one round structure (settle,
+ * alternate baseline and DFS, verify, report), kept together so the two stay comparable.
  */
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';

@@ -11,6 +11,9 @@
  * `--namenode-cpu-prof DIR` the NameNode profiles itself (V8 CPU profile, as `node
  * --cpu-prof` would write; see report.ts `cpuProfileNodeOptions`), and the profile is cut
  * into the phases' time windows (same monotonic clock) to name each phase's hot spots.
+ *
+ * Longer than our usual 400 lines: one suite read top to bottom as its phases, each phase
+ * a few lines around the shared workload driver (meta-workload.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';

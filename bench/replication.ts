@@ -33,6 +33,10 @@
  * finished, and how long each copy took), and settling (last copy finished .. the
  * NameNode no longer counts anything pending). Progress polls run every POLL_MS, so each
  * time is exact to about that.
+ *
+ * Longer than our usual 400 lines: one suite, read top to bottom as its scenario (place the
+ * files, measure the baseline's copy rate, lose a node, time the repair, verify every byte),
+ * with the two modes (kill, decommission) sharing every phase.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

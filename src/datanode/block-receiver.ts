@@ -33,6 +33,10 @@
  * is closed; a failed mirror is reported as ERROR at its position in the ack; a local disk
  * failure as ERROR or ERROR_NO_SPACE at ours. The replica stays in rbw/ (never finalized)
  * so the writer can recover the pipeline from the survivors with a new generation stamp.
+ *
+ * Longer than our usual 400 lines: the packet side and the ack side (HDFS keeps them in
+ * two classes, BlockReceiver and PacketResponder) share the one lifecycle state above and
+ * its teardown, and in one file every transition reads beside the others.
  */
 import {
   AckStatus,

@@ -7,7 +7,8 @@
  *
  * Dispatch is a table with one handler per RPC, typed by the RPC's name (`HandlerTable`):
  * an RPC added to the protocol without a handler does not compile, and no handler casts
- * its request. The DataNode-only RPCs are passed to datanode-rpc.ts (through the turn
+ * its request. The operator's RPCs are served by admin-rpc.ts, through the same table;
+ * the DataNode-only RPCs are passed to datanode-rpc.ts (through the turn
  * budget, datanode-turn-budget.ts) on DATANODE connections. `BlockLocator` is declared
  * here, by its consumer, so the block management below never imports this file.
  */
@@ -15,18 +16,12 @@ import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Frame } from '../../protocol/frame.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../protocol/limits.js';
 import { Role } from '../../protocol/handshake.js';
-import type {
-  DatanodeReportEntry,
-  ReplicaHealth,
-  TriggerBlockReportResponse,
-} from '../../protocol/admin-namenode-messages.js';
 import {
   decodeRequest,
   encodeResponse,
   rpcCodecs,
   rpcNameOf,
   type RpcName,
-  type RpcRequest,
   type RpcResponse,
 } from '../../protocol/namenode-messages.js';
 import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
@@ -37,18 +32,15 @@ import type { EditLog } from './edit-log.js';
 import { NONE, type EditOp } from './edit-ops.js';
 import { statusOf, type BlockMeta, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
-import type { Namespace } from './namespace.js';
-import { fileBlockHealth } from './block-health.js';
+import { AdminRpc, type AdminBlockView, type AdminRpcContext, type AdminRpcName } from './admin-rpc.js';
 import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
-import { ReplicationMonitor } from './replication-monitor.js';
-import type { SafeMode } from './safe-mode.js';
-import { DecommissionAction, SafeModeAction } from '../../protocol/admin-namenode-messages.js';
+import type { HandlerTable, RequestOf } from './rpc-handler.js';
 
 /**
  * Where blocks live and where new ones go, and the operator's view of the DataNodes:
- * what the client RPCs need of the block management (block-manager.ts provides it).
+ * what the client and admin RPCs need of the block management (block-manager.ts provides it).
  */
-export interface BlockLocator {
+export interface BlockLocator extends AdminBlockView {
   /** Live nodes holding a readable replica, in the order a reader should try them. */
   locations(blockId: number): DatanodeInfo[];
   chooseTargets(
@@ -62,99 +54,62 @@ export interface BlockLocator {
   markBad(nodeId: string, block: Block): void;
   /** Length of the finalized replicas of a block being written, if any live one exists. */
   recoverableLength(blockId: number): number | null;
-  report(): DatanodeReportEntry[];
-  setDecommissioning(node: string, on: boolean): void;
-  /** Queues BLOCK_REPORT for a live node's next heartbeat (NOT_FOUND, DATANODE_DEAD). */
-  requestBlockReport(node: string): TriggerBlockReportResponse;
-  replicaStates(blockId: number): ReplicaHealth[];
 }
 
-export interface ClientRpcContext {
-  namespace: Namespace;
+export interface ClientRpcContext extends AdminRpcContext {
   editLog: () => EditLog;
   leases: LeaseManager;
   clock: Clock;
   logger: Logger;
   blocks: BlockLocator;
-  safeMode: SafeMode;
-  replication: ReplicationMonitor;
   serverInfo: () => RpcResponse<'serverInfo'>;
   /** Called after each logged op (checkpoint accounting). */
   afterLogged: () => void;
-  /** Persists the set of decommissioned nodes (decommission-store.ts); resolves once durable. */
-  saveDecommissioned: () => Promise<void>;
   /** Handles the DataNode-only RPCs (register, heartbeat, block reports). */
   datanodeRpc: DatanodeRpcHandler;
 }
 
-/** Serves one RPC: answers on `conn` (now, or once its edit is durable) or throws a DfsError. */
-type Handler<N extends RpcName> = (conn: ServerConnection, id: number, req: RequestOf<N>) => void;
-
-/** One handler per RPC, typed by its name: an RPC without a handler does not compile. */
-type HandlerTable = { [N in RpcName]: Handler<N> };
-
 export class ClientRpc {
-  private readonly handlers: HandlerTable = {
-    mkdir: (conn, id, req) => this.mkdir(conn, id, req),
-    list: (conn, id, req) => this.list(conn, id, req),
-    stat: (conn, id, req) => conn.reply(encodeResponse('stat', id, this.ctx.namespace.stat(req.path))),
-    delete: (conn, id, req) => this.delete(conn, id, req),
-    rename: (conn, id, req) => this.rename(conn, id, req),
-    create: (conn, id, req) => this.create(conn, id, req),
-    addBlock: (conn, id, req) => this.addBlock(conn, id, req),
-    complete: (conn, id, req) => this.complete(conn, id, req),
-    abandonBlock: (conn, id, req) => this.abandonBlock(conn, id, req),
-    renewLease: (conn, id, req) => {
-      this.ctx.leases.renew(req.clientName);
-      conn.reply(encodeResponse('renewLease', id, {}));
-    },
-    getBlockLocations: (conn, id, req) => this.getBlockLocations(conn, id, req),
-    serverInfo: (conn, id) => conn.reply(encodeResponse('serverInfo', id, this.ctx.serverInfo())),
-    reportBadBlocks: (conn, id, req) => {
-      for (const r of req.replicas) this.ctx.blocks.markBad(r.nodeId, r.block);
-      conn.reply(encodeResponse('reportBadBlocks', id, {}));
-    },
-    bumpGenStamp: (conn, id, req) => this.bumpGenStamp(conn, id, req),
-    safeMode: (conn, id, req) => this.safeModeRpc(conn, id, req),
-    blockHealth: (conn, id, req) =>
-      conn.reply(
-        encodeResponse(
-          'blockHealth',
-          id,
-          fileBlockHealth(this.ctx.namespace.file(req.path), this.ctx.blocks, req.startBlock, req.limit),
-        ),
-      ),
-    setReplication: (conn, id, req) => {
-      const op: EditOp = { op: 'setReplication', path: req.path, replication: req.replication };
-      this.mutate(conn, 'setReplication', id, op, () => encodeResponse('setReplication', id, {}));
-    },
-    decommission: (conn, id, req) => this.decommission(conn, id, req),
-    triggerBlockReport: (conn, id, req) => {
-      requireAdmin(conn, 'triggerBlockReport');
-      conn.reply(encodeResponse('triggerBlockReport', id, this.ctx.blocks.requestBlockReport(req.node)));
-    },
-    replicationStats: (conn, id) => {
-      const s = this.ctx.replication.stats();
-      conn.reply(
-        encodeResponse('replicationStats', id, {
-          underReplicated: s.underReplicated,
-          corrupt: s.corrupt,
-          missing: s.missing,
-          pendingCopies: s.pendingCopies,
-          corruptBlockIds: ReplicationMonitor.sample(this.ctx.replication.corrupt),
-          missingBlockIds: ReplicationMonitor.sample(this.ctx.replication.missing),
-        }),
-      );
-    },
-    datanodeReport: (conn, id) =>
-      conn.reply(encodeResponse('datanodeReport', id, { nodes: this.ctx.blocks.report() })),
-    register: (conn, id, req) => this.fromDatanode(conn, 'register', id, req),
-    heartbeat: (conn, id, req) => this.fromDatanode(conn, 'heartbeat', id, req),
-    blockReceived: (conn, id, req) => this.fromDatanode(conn, 'blockReceived', id, req),
-    blockReport: (conn, id, req) => this.fromDatanode(conn, 'blockReport', id, req),
-  };
+  private readonly handlers: HandlerTable;
 
-  constructor(private readonly ctx: ClientRpcContext) {}
+  constructor(private readonly ctx: ClientRpcContext) {
+    const admin = new AdminRpc(ctx, (err, name) => this.internal(err, name));
+    this.handlers = { ...this.ownHandlers(), ...admin.handlers };
+  }
+
+  /** Namespace, file and block RPCs, and the DataNode RPCs passed on (admin-rpc.ts has the operator's). */
+  private ownHandlers(): Omit<HandlerTable, AdminRpcName> {
+    return {
+      mkdir: (conn, id, req) => this.mkdir(conn, id, req),
+      list: (conn, id, req) => this.list(conn, id, req),
+      stat: (conn, id, req) => conn.reply(encodeResponse('stat', id, this.ctx.namespace.stat(req.path))),
+      delete: (conn, id, req) => this.delete(conn, id, req),
+      rename: (conn, id, req) => this.rename(conn, id, req),
+      create: (conn, id, req) => this.create(conn, id, req),
+      addBlock: (conn, id, req) => this.addBlock(conn, id, req),
+      complete: (conn, id, req) => this.complete(conn, id, req),
+      abandonBlock: (conn, id, req) => this.abandonBlock(conn, id, req),
+      renewLease: (conn, id, req) => {
+        this.ctx.leases.renew(req.clientName);
+        conn.reply(encodeResponse('renewLease', id, {}));
+      },
+      getBlockLocations: (conn, id, req) => this.getBlockLocations(conn, id, req),
+      serverInfo: (conn, id) => conn.reply(encodeResponse('serverInfo', id, this.ctx.serverInfo())),
+      reportBadBlocks: (conn, id, req) => {
+        for (const r of req.replicas) this.ctx.blocks.markBad(r.nodeId, r.block);
+        conn.reply(encodeResponse('reportBadBlocks', id, {}));
+      },
+      bumpGenStamp: (conn, id, req) => this.bumpGenStamp(conn, id, req),
+      setReplication: (conn, id, req) => {
+        const op: EditOp = { op: 'setReplication', path: req.path, replication: req.replication };
+        this.mutate(conn, 'setReplication', id, op, () => encodeResponse('setReplication', id, {}));
+      },
+      register: (conn, id, req) => this.fromDatanode(conn, 'register', id, req),
+      heartbeat: (conn, id, req) => this.fromDatanode(conn, 'heartbeat', id, req),
+      blockReceived: (conn, id, req) => this.fromDatanode(conn, 'blockReceived', id, req),
+      blockReport: (conn, id, req) => this.fromDatanode(conn, 'blockReport', id, req),
+    };
+  }
 
   handle(conn: ServerConnection, frame: Frame): void {
     const name = rpcNameOf(frame.opcode);
@@ -206,20 +161,6 @@ export class ClientRpc {
   ): void {
     if (conn.role !== Role.DATANODE) throw new DfsError('ACCESS_DENIED', `${name} is for DataNodes only`);
     this.ctx.datanodeRpc(conn, name, id, req);
-  }
-
-  private decommission(conn: ServerConnection, id: number, req: RequestOf<'decommission'>): void {
-    if (req.action !== DecommissionAction.DECOMMISSION && req.action !== DecommissionAction.RECOMMISSION) {
-      throw new DfsError('INVALID_ARGUMENT', `unknown decommission action ${req.action}`);
-    }
-    requireAdmin(conn, req.action === DecommissionAction.DECOMMISSION ? 'decommission' : 'recommission');
-    this.ctx.blocks.setDecommissioning(req.node, req.action === DecommissionAction.DECOMMISSION);
-    // Answered once the change is on disk, so an acknowledged decommission survives a restart.
-    this.ctx.saveDecommissioned().then(
-      () => conn.reply(encodeResponse('decommission', id, {})),
-      (err: unknown) =>
-        conn.replyError(rpcCodecs.decommission.opcode, id, this.internal(err, 'decommission')),
-    );
   }
 
   /** Applies `op` now and answers `answer()` once it is durable. */
@@ -383,26 +324,6 @@ export class ClientRpc {
     this.mutate(conn, 'complete', id, op, () => encodeResponse('complete', id, { completed: true }));
   }
 
-  private safeModeRpc(conn: ServerConnection, id: number, req: RequestOf<'safeMode'>): void {
-    const sm = this.ctx.safeMode;
-    if (req.action === SafeModeAction.ENTER || req.action === SafeModeAction.LEAVE) {
-      requireAdmin(conn, `safeMode ${req.action === SafeModeAction.ENTER ? 'enter' : 'leave'}`);
-      if (req.action === SafeModeAction.ENTER) sm.enter();
-      else sm.leave();
-    } else if (req.action !== SafeModeAction.GET) {
-      throw new DfsError('INVALID_ARGUMENT', `unknown safe mode action ${req.action}`);
-    }
-    conn.reply(
-      encodeResponse('safeMode', id, {
-        on: sm.on,
-        manual: sm.manual,
-        reportedBlocks: sm.reported,
-        totalBlocks: sm.total,
-        status: sm.status(),
-      }),
-    );
-  }
-
   /** Pipeline recovery: the block gets a new generation stamp so stale replicas are known. */
   private bumpGenStamp(conn: ServerConnection, id: number, req: RequestOf<'bumpGenStamp'>): void {
     const file = this.ctx.namespace.fileUnderConstruction(req.path, req.clientName);
@@ -450,11 +371,3 @@ export class ClientRpc {
     );
   }
 }
-
-/** Operator actions (safe mode enter/leave, decommissioning, triggerBlockReport) need a connection with role ADMIN. */
-function requireAdmin(conn: ServerConnection, what: string): void {
-  if (conn.role !== Role.ADMIN)
-    throw new DfsError('ACCESS_DENIED', `${what} needs an ADMIN connection (dfs admin)`);
-}
-
-type RequestOf<N extends RpcName> = RpcRequest<N>;
