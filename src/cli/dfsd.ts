@@ -6,7 +6,7 @@
  * (src/common/crash.ts).
  */
 import { Command, Option } from 'commander';
-import { DfsError } from '../../protocol/errors.js';
+import { AssertionFailure, DfsError } from '../../protocol/errors.js';
 import {
   DATANODE_DEFAULTS,
   NAMENODE_DEFAULTS,
@@ -15,7 +15,7 @@ import {
   type NameNodeConfig,
 } from '../common/config.js';
 import { DataNode } from '../datanode/datanode.js';
-import { crashOnUncaught } from '../common/crash.js';
+import { crashOnUncaught, EXIT_BUG } from '../common/crash.js';
 import { createLogger } from '../common/logger.js';
 import { formatNameDir } from '../namenode/name-dir.js';
 import { NameNode } from '../namenode/namenode.js';
@@ -38,7 +38,7 @@ export function onShutdownSignal(stop: () => Promise<void>): void {
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`dfsd: error while stopping after ${signal}: ${(err as Error).message}\n`);
-        process.exit(1);
+        process.exit(err instanceof AssertionFailure ? EXIT_BUG : 1);
       },
     );
   };
@@ -59,6 +59,12 @@ export function onShutdownSignal(stop: () => Promise<void>): void {
   }
 }
 
+function logLevelOption(): Option {
+  return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS);
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
 const program = new Command('dfsd').description('DFS daemons').showHelpAfterError();
 
 program
@@ -71,17 +77,7 @@ program
   .option('--force', 'with --format: erase an existing name directory')
   .option('--cluster-id <id>', 'with --format: use this cluster id instead of a random one')
   .option('--config <file>', 'JSON configuration file (section "namenode")')
-  .addOption(
-    new Option('--log-level <level>', 'log level').choices([
-      'trace',
-      'debug',
-      'info',
-      'warn',
-      'error',
-      'fatal',
-      'silent',
-    ]),
-  )
+  .addOption(logLevelOption())
   .action(async (opts: Record<string, string | number | boolean | undefined>) => {
     const config = resolveConfig<NameNodeConfig>('namenode', NAMENODE_DEFAULTS, {
       file: opts.config as string | undefined,
@@ -124,17 +120,7 @@ program
   )
   .option('--port <port>', `data port, 0 picks a free one (default ${DATANODE_DEFAULTS.port})`, intArg)
   .option('--config <file>', 'JSON configuration file (section "datanode")')
-  .addOption(
-    new Option('--log-level <level>', 'log level').choices([
-      'trace',
-      'debug',
-      'info',
-      'warn',
-      'error',
-      'fatal',
-      'silent',
-    ]),
-  )
+  .addOption(logLevelOption())
   .action(async (opts: Record<string, string | number | string[] | undefined>) => {
     const config = resolveConfig<DataNodeConfig>('datanode', DATANODE_DEFAULTS, {
       file: opts.config as string | undefined,
@@ -166,6 +152,10 @@ program
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof AssertionFailure) {
+    process.stderr.write(`dfsd: internal error (a bug): ${err.stack ?? err.message}\n`);
+    process.exit(EXIT_BUG);
+  }
   const e = err as Error & { code?: string };
   process.stderr.write(`dfsd: ${e instanceof DfsError ? `${e.code}: ` : ''}${e.message}\n`);
   process.exit(1);

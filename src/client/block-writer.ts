@@ -15,7 +15,7 @@
  * makes, so tests run it against a fake NameNode and real DataNodes.
  */
 import { encodePacketHeader, WriteStage, type Ack } from '../../protocol/data-messages.js';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { NamenodeClient } from './namenode-client.js';
 import { WritePipeline } from './write-pipeline.js';
@@ -176,6 +176,7 @@ export class BlockWriter {
         this.host.wake();
       },
       (e: Error) => {
+        rethrowIfBug(e);
         this.recovering = false;
         this.failure = e;
         this.host.wake();

@@ -7,7 +7,7 @@
  * interfaces they declare (dfs-output-stream.ts, dfs-input-stream.ts), never the whole of it.
  */
 import { randomUUID } from 'node:crypto';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { LIST_LIMIT_DEFAULT } from '../../protocol/limits.js';
 import type { Block, FileStatus, LocatedBlock } from '../../protocol/shared-structures.js';
 import type { LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
@@ -293,7 +293,7 @@ export class DfsClient implements OutputStreamClient {
   private startRenewing(): void {
     if (this.renewTimer !== null) return;
     this.renewTimer = setInterval(() => {
-      this.namenodeClient.renewLease({ clientName: this.clientName }).catch(() => {});
+      this.namenodeClient.renewLease({ clientName: this.clientName }).catch(rethrowIfBug);
     }, this.leaseRenewIntervalMs);
     this.renewTimer.unref();
   }

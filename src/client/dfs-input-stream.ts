@@ -8,7 +8,7 @@
  * reached through InputStreamNamenode only, the two calls a reader makes.
  */
 import { Readable } from 'node:stream';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { LocatedBlock } from '../../protocol/shared-structures.js';
 import { initChecksum } from '../common/checksum.js';
 import { readReplica } from './block-reader.js';
@@ -116,12 +116,13 @@ export class DfsInputStream extends Readable {
           }
           return;
         } catch (err) {
+          rethrowIfBug(err);
           const e = err as DfsError;
           failures.push(`${replica.nodeId}: ${e.message}`);
           if (e.code === 'CHECKSUM') {
             await this.namenode
               .reportBadBlocks({ replicas: [{ block: lb.block, nodeId: replica.nodeId }] })
-              .catch(() => {});
+              .catch(rethrowIfBug);
           }
           this.emit('failover', { block: lb.block.blockId, replica: replica.nodeId, error: e.message });
         }

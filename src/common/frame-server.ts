@@ -313,6 +313,7 @@ export class FrameServer {
     try {
       h = decodeHello(bytes);
     } catch (err) {
+      rethrowIfBug(err);
       conn.log.warn({ err: (err as Error).message }, 'bad handshake');
       conn.socket.write(encodeHelloReply(HandshakeStatus.VERSION_MISMATCH));
       conn.close();

@@ -5,7 +5,7 @@
  * reply, so the caller installs its own frame decoder without losing data.
  */
 import net from 'node:net';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { checkHelloReply, decodeHelloReply, encodeHello, type Role } from '../../protocol/handshake.js';
 import { HANDSHAKE_BYTES } from '../../protocol/limits.js';
 
@@ -64,6 +64,7 @@ export function connectPeer(o: PeerAddress): Promise<{ socket: net.Socket; rest:
       try {
         checkHelloReply(decodeHelloReply(reply.subarray(0, HANDSHAKE_BYTES)));
       } catch (err) {
+        rethrowIfBug(err);
         return finish(err as Error);
       }
       finish(null);

@@ -86,34 +86,42 @@ export async function connectPipeline(o: PipelineConnectOptions): Promise<Pipeli
     conn.send(encodeDataRequest('writeBlock', o.requestId, { ...o.request, targets: o.targets.slice(1) }));
   });
   let result: PipelineConnectResult;
-  if (answer instanceof DfsError) result = failed('failed', answer);
-  else if (answer.kind === FrameKind.ERROR) result = failed('refused', decodeError(answer));
-  else if (answer.kind !== FrameKind.RESPONSE)
-    result = failed(
-      'failed',
-      new DfsError('PROTOCOL', `${first.nodeId} answered WRITE_BLOCK with kind ${answer.kind}`),
-    );
-  else {
-    try {
-      const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, answer, 'write block response');
-      if (firstBadLink === '') return { ok: true, conn };
-      const i = o.targets.findIndex((t) => t.nodeId === firstBadLink);
-      result = {
-        ok: false,
-        reason: 'downstream',
-        badIndex: i < 0 ? 1 : i,
-        badNodeId: firstBadLink,
-        err: new DfsError('CONNECTION', `pipeline broken at ${firstBadLink}`),
-      };
-    } catch (err) {
-      result = failed('failed', asDfsError(err));
-    }
+  try {
+    result = judgeAnswer(o, answer, conn, failed);
+  } catch (err) {
+    // A malformed answer (an ERROR or response frame that does not decode) is the first node's fault.
+    result = failed('failed', asDfsError(err));
   }
-  conn.close();
+  if (!result.ok) conn.close();
   return result;
 }
 
-/** Peer faults are DfsErrors; anything else is our bug and goes on up. */
+/** What the first node's answer to WRITE_BLOCK means; throws a DfsError on a malformed one. */
+function judgeAnswer(
+  o: PipelineConnectOptions,
+  answer: Frame | DfsError,
+  conn: DataConnection,
+  failed: (reason: 'failed' | 'refused', err: DfsError) => PipelineConnectResult,
+): PipelineConnectResult {
+  if (answer instanceof DfsError) return failed('failed', answer);
+  if (answer.kind === FrameKind.ERROR) return failed('refused', decodeError(answer));
+  if (answer.kind !== FrameKind.RESPONSE)
+    return failed(
+      'failed',
+      new DfsError('PROTOCOL', `${o.targets[0]?.nodeId} answered WRITE_BLOCK with kind ${answer.kind}`),
+    );
+  const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, answer, 'write block response');
+  if (firstBadLink === '') return { ok: true, conn };
+  const i = o.targets.findIndex((t) => t.nodeId === firstBadLink);
+  return {
+    ok: false,
+    reason: 'downstream',
+    badIndex: i < 0 ? 1 : i,
+    badNodeId: firstBadLink,
+    err: new DfsError('CONNECTION', `pipeline broken at ${firstBadLink}`),
+  };
+}
+
 function asDfsError(err: unknown): DfsError {
   if (err instanceof DfsError) return err;
   throw err;

@@ -11,7 +11,7 @@
  * A NOTICE from the NameNode (only DataNodes get them) goes to `onNotice`.
  */
 import net from 'node:net';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
@@ -118,6 +118,7 @@ export class RpcConnection {
       try {
         decoder.push(chunk, (frame) => this.dispatch(frame));
       } catch (err) {
+        rethrowIfBug(err);
         this.teardown(err as Error);
       }
     };

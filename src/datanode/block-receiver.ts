@@ -58,7 +58,7 @@ import { countPacket } from '../common/fault-injector.js';
 import { connectPipeline } from '../common/pipeline-connect.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
-import type { DataNodeContext } from './datanode-context.js';
+import type { DataNodeContext, WriteOwner } from './datanode-context.js';
 import { diskError, ReplicaWriter } from './replica-writer.js';
 
 const CHUNK_BYTES_MIN = 512;
@@ -82,7 +82,7 @@ interface PendingPacket {
   mirrorStatuses: number[] | null;
 }
 
-export class BlockReceiver {
+export class BlockReceiver implements WriteOwner {
   private state: ReceiverState = 'setup';
   private writer: ReplicaWriter | null = null;
   private mirror: DataConnection | null = null;
@@ -127,11 +127,6 @@ export class BlockReceiver {
     const ending = next === 'finalized' || (next === 'failed' && this.state !== 'finalized');
     this.state = next;
     if (ending) this.endTransfer();
-  }
-
-  private get replica() {
-    assert(this.writer !== null, 'block receiver has no replica yet');
-    return this.writer.replica;
   }
 
   /** Prepares the replica and the downstream pipeline, then answers WRITE_BLOCK. */
@@ -426,6 +421,15 @@ export class BlockReceiver {
     this.teardown(err);
   }
 
+  /** A recovery of this block by a rebuilt pipeline takes over (WritesInProgress.stopWriter). */
+  stopForRecovery(): void {
+    this.log.warn(
+      { received: this.bytesReceived },
+      'stopped: the replica is being recovered by a new pipeline',
+    );
+    this.teardown(new DfsError('STALE_GENERATION', 'the replica is being recovered by a new pipeline'));
+  }
+
   /** The upstream connection went away. */
   onUpstreamClosed(): void {
     if (this.state !== 'finalized' && this.state !== 'failed')
@@ -441,6 +445,8 @@ export class BlockReceiver {
   private teardown(err: DfsError | null): void {
     if (this.state === 'failed') return;
     this.enter('failed');
+    // Also when the replica is still being prepared (no writer yet): the claim is let go now.
+    this.dn.writes.release(this.req.block.blockId, this);
     this.settleMirrorWait();
     this.mirror?.close();
     this.closeWhenSettled();

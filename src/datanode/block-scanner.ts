@@ -82,12 +82,13 @@ export class BlockScanner {
         { block: blockId, gen: r.genStamp, err: (err as Error).message },
         'block scanner found a corrupt replica',
       );
-      await this.reportBad({ blockId, genStamp: r.genStamp, numBytes: r.numBytes }).catch((e: Error) =>
+      await this.reportBad({ blockId, genStamp: r.genStamp, numBytes: r.numBytes }).catch((e: Error) => {
+        rethrowIfBug(e);
         this.dn.log.warn(
           { block: blockId, err: e.message },
           'could not report corrupt replica; will report on the next pass',
-        ),
-      );
+        );
+      });
     }
     return bytes;
   }

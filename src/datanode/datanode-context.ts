@@ -45,29 +45,41 @@ export class TransferCount {
   }
 }
 
+/** A writer of a replica, as the writes table knows it. */
+export interface WriteOwner {
+  /** Stops writing at once (a recovery of the block is taking over); tears the writer down. */
+  stopForRecovery(): void;
+}
+
 /**
  * Per block: the writer that owns its rbw replica now, and the teardown of a failed writer
  * still settling (its last writes completing, its files closing). A WRITE_BLOCK for a
- * block another pipeline is writing is refused; a recovery waits for the settling teardown
- * so it never truncates a file under a write still in flight.
+ * block another pipeline is writing is refused; a recovery stops the writer still
+ * registered and waits for the settling teardown, so it never truncates a file under a
+ * write still in flight.
  */
 export class WritesInProgress {
-  private readonly owners = new Map<number, object>();
+  private readonly owners = new Map<number, WriteOwner>();
   private readonly settling = new Map<number, Promise<void>>();
 
   isWriting(blockId: number): boolean {
     return this.owners.has(blockId);
   }
 
-  /** Callers check `isWriting` first (a new replica) or take the block over (a recovery). */
-  claim(blockId: number, owner: object, options: { takeOver?: boolean } = {}): void {
-    assert(options.takeOver === true || !this.owners.has(blockId), `block ${blockId} claimed twice`);
+  /** Callers check `isWriting` first, with no await in between: a second claim is a bug. */
+  claim(blockId: number, owner: WriteOwner): void {
+    assert(!this.owners.has(blockId), `block ${blockId} claimed twice`);
     this.owners.set(blockId, owner);
   }
 
   /** Lets go of the block if `owner` holds it (a refused writer never held it). */
-  release(blockId: number, owner: object): void {
+  release(blockId: number, owner: WriteOwner): void {
     if (this.owners.get(blockId) === owner) this.owners.delete(blockId);
+  }
+
+  /** Stops the writer holding the block, if any; its teardown releases the claim. */
+  stopWriter(blockId: number): void {
+    this.owners.get(blockId)?.stopForRecovery();
   }
 
   /** Records a failed writer's teardown; `settled` resolves once its files are closed. */

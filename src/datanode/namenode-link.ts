@@ -192,11 +192,13 @@ export class NamenodeLink {
           },
           'replica copied',
         ),
-      (err: Error) =>
+      (err: Error) => {
+        rethrowIfBug(err);
         this.log.warn(
           { block: b.blockId, targets: targets.map((t) => t.nodeId), err: err.message },
           'replica copy failed',
-        ),
+        );
+      },
     );
   }
 

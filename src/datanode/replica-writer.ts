@@ -18,11 +18,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { writeFully, writePieces } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
-import type { DataNodeContext } from './datanode-context.js';
+import type { DataNodeContext, WriteOwner } from './datanode-context.js';
 import { checksumOffset, encodeMetaHeader } from './replica-meta.js';
 import type { Replica } from './storage.js';
 
@@ -75,7 +75,7 @@ export class ReplicaWriter {
     block: Block,
     chunkBytes: number,
     log: Logger,
-    owner: object,
+    owner: WriteOwner,
   ): Promise<ReplicaWriter> {
     const { blockId, genStamp } = block;
     const existing = dn.storage.replicas.get(blockId);
@@ -89,8 +89,8 @@ export class ReplicaWriter {
     // scheduled while the writer's pipeline still runs); a left-over rbw copy is.
     if (dn.writes.isWriting(blockId))
       throw new DfsError('ALREADY_EXISTS', `replica of block ${blockId} is being written here`);
-    dn.writes.claim(blockId, owner);
     const volume = existing?.volume ?? dn.storage.chooseVolume(1024 * 1024);
+    dn.writes.claim(blockId, owner);
     const dir = volume.replicaDir('rbw', blockId);
     const fds = { data: -1, meta: -1 };
     try {
@@ -110,20 +110,26 @@ export class ReplicaWriter {
   }
 
   /**
-   * Pipeline recovery: keep the acknowledged prefix, take the new generation stamp. The
-   * recovery takes the block over from a writer of the failed pipeline that has not yet
-   * seen its upstream close.
+   * Pipeline recovery: keep the acknowledged prefix, take the new generation stamp. A
+   * writer of the failed pipeline that has not yet seen its upstream close is stopped
+   * first, and its teardown awaited (HDFS `recoverRbw` stops the writer too): none of its
+   * writes may land in a file being truncated, nor may it finalize what is recovered here.
    */
   static async reopen(
     dn: DataNodeContext,
     block: Block,
     chunkBytes: number,
     log: Logger,
-    owner: object,
+    owner: WriteOwner,
   ): Promise<ReplicaWriter> {
     const { blockId, genStamp, numBytes } = block;
-    // The failed receiver of this replica may still be writing or finalizing it.
+    dn.writes.stopWriter(blockId);
     await dn.writes.settled(blockId);
+    if (dn.writes.isWriting(blockId))
+      throw new DfsError(
+        'ALREADY_EXISTS',
+        `replica of block ${blockId} is being recovered by another pipeline`,
+      );
     const r = dn.storage.replicas.get(blockId);
     if (r === undefined) throw new DfsError('NOT_FOUND', `no replica of block ${blockId} to recover`);
     if (r.genStamp >= genStamp)
@@ -132,20 +138,22 @@ export class ReplicaWriter {
       throw new DfsError('INVALID_ARGUMENT', 'recovery changes the chunk size');
     if (numBytes % r.chunkBytes !== 0)
       throw new DfsError('INVALID_ARGUMENT', `recovery length ${numBytes} is not chunk aligned`);
-    if (r.state === 'finalized') {
-      await fs.promises.rename(
-        r.volume.replicaDir('finalized', blockId),
-        r.volume.replicaDir('rbw', blockId),
-      );
-      r.volume.usedBytes -= r.numBytes;
-      r.state = 'rbw';
-    }
-    const dir = r.volume.replicaDir('rbw', blockId);
-    const size = (await fs.promises.stat(path.join(dir, 'data'))).size;
-    if (size < numBytes)
-      throw new DfsError('INVALID_ARGUMENT', `replica holds ${size} bytes, recovery needs ${numBytes}`);
+    // Claimed before the next await, so two recoveries of one block cannot both get past here.
+    dn.writes.claim(blockId, owner);
     const fds = { data: -1, meta: -1 };
     try {
+      if (r.state === 'finalized') {
+        await fs.promises.rename(
+          r.volume.replicaDir('finalized', blockId),
+          r.volume.replicaDir('rbw', blockId),
+        );
+        r.volume.usedBytes -= r.numBytes;
+        r.state = 'rbw';
+      }
+      const dir = r.volume.replicaDir('rbw', blockId);
+      const size = (await fs.promises.stat(path.join(dir, 'data'))).size;
+      if (size < numBytes)
+        throw new DfsError('INVALID_ARGUMENT', `replica holds ${size} bytes, recovery needs ${numBytes}`);
       fds.data = await promisify(fs.open)(path.join(dir, 'data'), 'r+');
       fds.meta = await promisify(fs.open)(path.join(dir, 'meta'), 'r+');
       await promisify(fs.ftruncate)(fds.data, numBytes);
@@ -153,11 +161,11 @@ export class ReplicaWriter {
       await writeFully(fds.meta, encodeMetaHeader({ chunkBytes: r.chunkBytes, genStamp }), 0);
     } catch (err) {
       closeFds(fds);
+      dn.writes.release(blockId, owner);
       throw diskError(err, `cannot reopen replica of block ${blockId} for recovery`);
     }
     r.genStamp = genStamp;
     r.numBytes = numBytes;
-    dn.writes.claim(blockId, owner, { takeOver: true });
     return new ReplicaWriter(dn, r, fds, log);
   }
 
@@ -269,6 +277,7 @@ function closeFds(fds: { data: number; meta: number }): void {
 }
 
 export function diskError(err: unknown, what: string): DfsError {
+  rethrowIfBug(err);
   if (err instanceof DfsError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC' || code === 'EDQUOT')

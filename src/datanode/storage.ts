@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { fsyncDir, writeFileAtomic } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
@@ -145,6 +145,7 @@ export class Storage {
         });
         v.usedBytes += numBytes;
       } catch (err) {
+        rethrowIfBug(err);
         this.log.warn({ replica: dir, err: (err as Error).message }, 'unreadable replica removed');
         fs.rmSync(dir, { recursive: true, force: true });
       }

@@ -12,7 +12,7 @@ import {
   type ReplicaHealth,
   type TriggerBlockReportResponse,
 } from '../../protocol/admin-namenode-messages.js';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { Role } from '../../protocol/handshake.js';
 import { encodeResponse, rpcCodecs, type RpcName } from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
@@ -111,8 +111,10 @@ export class AdminRpc {
     // Answered once the change is on disk, so an acknowledged decommission survives a restart.
     this.ctx.saveDecommissioned().then(
       () => conn.reply(encodeResponse('decommission', id, {})),
-      (err: unknown) =>
-        conn.replyError(rpcCodecs.decommission.opcode, id, this.internal(err, 'decommission')),
+      (err: unknown) => {
+        rethrowIfBug(err);
+        conn.replyError(rpcCodecs.decommission.opcode, id, this.internal(err, 'decommission'));
+      },
     );
   }
 }

@@ -28,7 +28,7 @@
  *
  * Cutting is only ever allowed in the newest segment; the caller enforces that.
  */
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { WireReader } from '../../protocol/wire-reader.js';
 import { WireWriter } from '../../protocol/wire-writer.js';
 import { xxh32 } from '../common/checksum.js';
@@ -87,6 +87,7 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
   try {
     firstTxid = header.u64();
   } catch (err) {
+    rethrowIfBug(err);
     throw corrupt(name, 0, (err as Error).message);
   }
   if (magic !== SEGMENT_MAGIC) throw corrupt(name, 0, `bad magic 0x${magic.toString(16)}`);
@@ -131,6 +132,7 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
       r.end();
       decoded = { txid, op };
     } catch (err) {
+      rethrowIfBug(err);
       throw corrupt(name, at, (err as Error).message);
     }
     if (decoded.txid !== expectTxid)

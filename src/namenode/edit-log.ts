@@ -34,7 +34,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { assert, DfsError } from '../../protocol/errors.js';
+import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { fsyncDir } from '../common/fs-util.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { EditOp } from './edit-ops.js';
@@ -240,7 +240,8 @@ export class EditLog {
         this.durableTxid = batch[batch.length - 1]!.txid;
         this.setIo('idle');
         for (const e of batch) e.done(null);
-        this.pump();
+        // A callback may have appended (and scheduled a flush) already.
+        if (this.io === 'idle') this.pump();
       });
     });
   }
@@ -251,7 +252,7 @@ export class EditLog {
       // Nothing was logged since the last roll: the current segment already starts there.
       this.setIo('idle');
       done(null);
-      this.pump();
+      if (this.io === 'idle') this.pump();
       return;
     }
     const oldFd = this.fd;
@@ -262,9 +263,12 @@ export class EditLog {
         fs.close(oldFd, () => {});
         this.setIo('idle');
         done(null);
-        this.pump();
+        if (this.io === 'idle') this.pump();
       },
-      (err: Error) => this.fail(err, [], done),
+      (err: Error) => {
+        rethrowIfBug(err);
+        this.fail(err, [], done);
+      },
     );
   }
 

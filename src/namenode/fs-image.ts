@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { WireReader } from '../../protocol/wire-reader.js';
 import { WireWriter } from '../../protocol/wire-writer.js';
 import { xxh32 } from '../common/checksum.js';
@@ -143,6 +143,7 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
     if (seen !== nodeCount) throw corrupt(name, `header says ${nodeCount} nodes, found ${seen}`);
     return { namespace: ns, txid };
   } catch (err) {
+    rethrowIfBug(err);
     if (err instanceof DfsError && err.code === 'CORRUPT_LOG') throw err;
     throw corrupt(name, (err as Error).message);
   }

@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { initChecksum } from '../common/checksum.js';
 import { fsyncDir, writeFileAtomic } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
@@ -155,6 +155,7 @@ export async function loadNameDir(dir: string, log: Logger): Promise<LoadedState
       log.info({ image: name, txid: imageTxid }, 'loaded checkpoint image');
       break;
     } catch (err) {
+      rethrowIfBug(err);
       log.error(
         { image: name, err: (err as Error).message },
         'checkpoint image unusable; trying an older one',
@@ -205,6 +206,7 @@ export async function loadNameDir(dir: string, log: Logger): Promise<LoadedState
       try {
         namespace.apply(rec.op);
       } catch (err) {
+        rethrowIfBug(err);
         throw new DfsError(
           'CORRUPT_LOG',
           `edit log ${name}: txid ${rec.txid} (${rec.op.op}) cannot be applied: ${(err as Error).message}`,

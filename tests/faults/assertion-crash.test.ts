@@ -78,16 +78,23 @@ describe('paired counters', () => {
     expect(() => end()).not.toThrow(DfsError);
   });
 
-  it('a block claimed by a second writer without a recovery is an AssertionFailure', () => {
+  it('a block claimed by a second writer is an AssertionFailure; stopWriter stops the owner, whose teardown lets go', () => {
     const writes = new WritesInProgress();
-    const first = {};
+    let stopped = 0;
+    const first = {
+      stopForRecovery: () => {
+        stopped++;
+        writes.release(7, first);
+      },
+    };
     writes.claim(7, first);
-    expect(() => writes.claim(7, {})).toThrow(AssertionFailure);
-    const recovery = {};
-    writes.claim(7, recovery, { takeOver: true });
-    writes.release(7, first); // not the owner any more: nothing happens
+    expect(() => writes.claim(7, { stopForRecovery: () => {} })).toThrow(AssertionFailure);
+    writes.release(7, { stopForRecovery: () => {} }); // not the owner: nothing happens
     expect(writes.isWriting(7)).toBe(true);
-    writes.release(7, recovery);
+    writes.stopWriter(7);
+    expect(stopped).toBe(1);
     expect(writes.isWriting(7)).toBe(false);
+    writes.stopWriter(7); // nobody holds it: nothing happens
+    expect(stopped).toBe(1);
   });
 });

@@ -6,7 +6,8 @@
  * Error contract (also in `dfs --help`):
  *   - every error is ONE line on stderr: `dfs: <command>: <CODE>: <message>`;
  *   - exit status 0 when everything succeeded, 1 when a DFS operation failed, 2 for usage
- *     errors (bad flags, missing arguments, a malformed --namenode address);
+ *     errors (bad flags, missing arguments, a malformed --namenode address), 70 for a failed
+ *     assertion (a bug in dfs itself; its stack is printed);
  *   - multi-path commands (ls, mkdir, rm) report a failed path and go on with the next one,
  *     except after CONNECTION or TIMEOUT, which end the command (the NameNode is gone);
  *   - with --json, stdout carries only results (never error objects): one JSON document for
@@ -15,7 +16,8 @@
  */
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { DfsError, isDfsError } from '../../../protocol/errors.js';
+import { AssertionFailure, DfsError, isDfsError } from '../../../protocol/errors.js';
+import { EXIT_BUG } from '../../common/crash.js';
 import { Role } from '../../../protocol/handshake.js';
 import { DfsClient, namenodeAddressFrom } from '../../client/dfs-client.js';
 
@@ -172,14 +174,24 @@ export async function runCommand(
   });
   const ctx = new CommandContext(name, client, globals.json === true);
   let usage = false;
+  let bug: AssertionFailure | null = null;
   try {
     await body(ctx);
   } catch (err) {
-    usage = err instanceof UsageError;
-    ctx.reportError(err);
+    if (err instanceof AssertionFailure) bug = err;
+    else {
+      usage = err instanceof UsageError;
+      ctx.reportError(err);
+    }
   } finally {
     client.close();
   }
   await ctx.out.flush();
+  if (bug !== null) {
+    // Our own bug, not a DFS error: the stack goes with it, and the status says so (70).
+    process.stderr.write(`dfs: ${name}: internal error (a bug in dfs): ${bug.stack ?? bug.message}\n`);
+    process.exitCode = EXIT_BUG;
+    return;
+  }
   process.exitCode = usage ? EXIT_USAGE : ctx.failed ? EXIT_FAILED : EXIT_OK;
 }
