@@ -1,5 +1,5 @@
 /**
- * The DataNode's conversation with its NameNode (PROTOCOL.md section 6, opcodes 0x20-0x24):
+ * The DataNode's conversation with its NameNode (PROTOCOL.md section 6, opcodes 0x20-0x25):
  * register, heartbeat and its commands, the incremental and full block reports, and the
  * commandsPending NOTICE the NameNode sends unasked. Only a connection with handshake role
  * DATANODE may send the RPCs (namenode-messages.ts `DATANODE_RPCS`).
@@ -61,6 +61,10 @@ export interface BlockReportRequest {
   nodeId: string;
   blocks: Block[];
 }
+/** A DataNode stopping on purpose: its replicas stop counting now, not after the dead-node timeout. */
+export interface UnregisterRequest {
+  nodeId: string;
+}
 
 /** Request and response type of each DataNode RPC: what `datanodeRpcCodecs` must cover. */
 export interface DatanodeRpcMessages {
@@ -68,6 +72,7 @@ export interface DatanodeRpcMessages {
   heartbeat: { req: HeartbeatRequest; res: HeartbeatResponse };
   blockReceived: { req: BlockReceivedRequest; res: Empty };
   blockReport: { req: BlockReportRequest; res: Empty };
+  unregister: { req: UnregisterRequest; res: Empty };
 }
 
 /** Smallest command: the type byte and two empty lists. */
@@ -160,6 +165,15 @@ export const datanodeRpcCodecs = {
         blockListCodec.encode(w, v.blocks);
       },
       decode: (r) => ({ nodeId: r.str('nodeId'), blocks: blockListCodec.decode(r) }),
+    },
+    res: emptyCodec,
+  },
+  unregister: {
+    opcode: 0x25,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.nodeId),
+      decode: (r) => ({ nodeId: r.str('nodeId') }),
     },
     res: emptyCodec,
   },

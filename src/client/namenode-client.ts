@@ -11,6 +11,7 @@
  * calls declares the few it uses (`Pick<NamenodeClient, ...>`, beside the consumer, as
  * block-writer.ts and the streams do), so it is tested against a fake of just those.
  */
+import type { DatanodeRpcMessages } from '../../protocol/datanode-namenode-messages.js';
 import type { Role } from '../../protocol/handshake.js';
 import type { RpcName, RpcRequest, RpcResponse } from '../../protocol/namenode-messages.js';
 import { RpcConnection } from '../common/rpc-connection.js';
@@ -24,7 +25,7 @@ export interface NamenodeClientOptions {
 }
 
 /** The RPCs of section 6 a client sends: every one but the DataNode's own (DATANODE_RPCS). */
-export type ClientRpcName = Exclude<RpcName, 'register' | 'heartbeat' | 'blockReceived' | 'blockReport'>;
+export type ClientRpcName = Exclude<RpcName, keyof DatanodeRpcMessages>;
 
 export class NamenodeClient {
   private readonly rpc: RpcConnection;

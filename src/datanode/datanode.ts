@@ -28,6 +28,9 @@ import { faultsFromEnv } from '../common/fault-injector.js';
 import { NamenodeLink } from './namenode-link.js';
 import { Storage } from './storage.js';
 
+/** How long a stopping DataNode waits for the NameNode to take its unregister. */
+const UNREGISTER_TIMEOUT_MS = 2_000;
+
 export class DataNode {
   private server!: FrameServer;
   private link!: NamenodeLink;
@@ -149,8 +152,10 @@ export class DataNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.scanner?.stop();
-      this.link?.stop();
+      // No transfer is served past this point; then the NameNode hears we are leaving.
       await this.server?.close();
+      await this.link?.unregister(UNREGISTER_TIMEOUT_MS);
+      this.link?.stop();
       this.log.info('datanode stopped');
     })();
     return this.stopping;

@@ -57,6 +57,32 @@ export class NamenodeLink {
     this.schedule(0);
   }
 
+  /**
+   * Tells the NameNode this node is stopping (unregister), so its replicas are copied
+   * elsewhere now rather than after the dead-node timeout. Bounded by `timeoutMs`; a
+   * NameNode that does not answer in time falls back on that timeout. Call before `stop`.
+   */
+  async unregister(timeoutMs: number): Promise<void> {
+    if (!this.registered || this.stopped) return;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([
+        this.rpc.call('unregister', { nodeId: this.dn.storage.nodeId }).then(() => 'done' as const),
+        gaveUp,
+      ]);
+      if (outcome === 'done') this.log.info('unregistered from the NameNode');
+      else this.log.warn({ timeoutMs }, 'the NameNode did not answer unregister in time');
+    } catch (err) {
+      rethrowIfBug(err);
+      this.log.warn({ err: (err as Error).message }, 'could not unregister from the NameNode');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);

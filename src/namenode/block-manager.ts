@@ -202,6 +202,14 @@ export class BlockManager implements NamespaceListener {
   }
 
   /** Marks nodes silent for longer than the timeout as dead; their replicas stop counting. */
+  /** A DataNode is stopping: dead now, its replicas no longer count (unknown or dead already: nothing). */
+  unregister(nodeId: string): void {
+    const node = this.registry.declareDead(nodeId);
+    if (node === null) return;
+    this.map.dropNode(nodeId);
+    this.events?.nodesDied();
+  }
+
   checkHeartbeats(): DatanodeView[] {
     const died = this.registry.checkHeartbeats();
     for (const node of died) this.map.dropNode(node.info.nodeId);

@@ -108,6 +108,7 @@ export class ClientRpc {
       heartbeat: (conn, id, req) => this.fromDatanode(conn, 'heartbeat', id, req),
       blockReceived: (conn, id, req) => this.fromDatanode(conn, 'blockReceived', id, req),
       blockReport: (conn, id, req) => this.fromDatanode(conn, 'blockReport', id, req),
+      unregister: (conn, id, req) => this.fromDatanode(conn, 'unregister', id, req),
     };
   }
 

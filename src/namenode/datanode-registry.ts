@@ -249,6 +249,18 @@ export class DatanodeRegistry {
     return died;
   }
 
+  /** The node said it is stopping: dead now. Returns it, or null if unknown or dead already. */
+  declareDead(nodeId: string): DatanodeView | null {
+    const node = this.nodes.get(nodeId);
+    if (node === undefined || node.dead) return null;
+    node.dead = true;
+    this.log.info(
+      { node: nodeId },
+      'datanode unregistered (stopping); its replicas are copied elsewhere now',
+    );
+    return node;
+  }
+
   /** A full report from the node was processed: the request for one (if any) is met. */
   blockReportProcessed(nodeId: string, listed: number): void {
     const node = this.nodes.get(nodeId);

@@ -1,7 +1,9 @@
 /**
  * Handlers for the RPCs only DataNodes send: register (cluster id checked), heartbeat
  * (answered with pending commands; the register connection is where COMMANDS_PENDING
- * notices go), incremental block reports and full block reports.
+ * notices go), incremental block reports and full block reports, and unregister (a node
+ * stopping on purpose is dead at once, so its replicas are copied now rather than after
+ * the dead-node timeout, as HissDFS's DataNodes unregister on shutdown).
  * None of these mutate the namespace, so nothing here touches the edit log.
  *
  * Dispatch is a table with one handler per DataNode RPC, typed by the RPC's name, so a
@@ -44,6 +46,10 @@ export function createDatanodeRpc(blocks: BlockManager, clusterId: () => string)
     blockReport: (conn, id, r) => {
       blocks.blockReport(r.nodeId, r.blocks);
       conn.reply(encodeResponse('blockReport', id, {}));
+    },
+    unregister: (conn, id, r) => {
+      blocks.unregister(r.nodeId);
+      conn.reply(encodeResponse('unregister', id, {}));
     },
   };
   return (conn, name, id, req) => handlers[name](conn, id, req);

@@ -16,13 +16,14 @@
  * nothing more; one that floods is bounded by the server's per-connection in-flight limit.
  * Requests of one connection keep their order (nothing overtakes a queued request).
  */
+import type { DatanodeRpcMessages } from '../../protocol/datanode-namenode-messages.js';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { rpcCodecs, type RpcRequest } from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 
 /** The RPCs only a DataNode sends (DATANODE_RPCS in protocol/namenode-messages.ts). */
-export type DatanodeRpcName = 'register' | 'heartbeat' | 'blockReceived' | 'blockReport';
+export type DatanodeRpcName = keyof DatanodeRpcMessages;
 
 /** Serves one DataNode RPC; its request type follows from its name. */
 export type DatanodeRpcHandler = <N extends DatanodeRpcName>(
@@ -49,6 +50,7 @@ const UNITS: { [N in DatanodeRpcName]: (req: RpcRequest<N>) => number } = {
   heartbeat: () => 1,
   blockReceived: (r) => 1 + (r.received.length + r.deleted.length) / BLOCKS_PER_UNIT,
   blockReport: (r) => 1 + r.blocks.length / BLOCKS_PER_UNIT,
+  unregister: () => 1,
 };
 
 function unitsOf<N extends DatanodeRpcName>(name: N, req: RpcRequest<N>): number {

@@ -564,6 +564,7 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
       deleted: randomList(rng, (r) => r.u64()),
     }),
     blockReport: () => ({ nodeId: s(), blocks: randomList(rng, randomBlock, 6) }),
+    unregister: () => ({ nodeId: s() }),
   };
   return all[name]();
 }
@@ -627,6 +628,7 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     heartbeat: () => ({ commands: randomList(rng, randomDatanodeCommand) }),
     blockReceived: () => ({}),
     blockReport: () => ({}),
+    unregister: () => ({}),
   };
   return all[name]();
 }

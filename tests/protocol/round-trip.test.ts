@@ -210,6 +210,7 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
       blocks: [block, zeroBlock, { blockId: 1073741825, genStamp: 1001, numBytes: 134217728 }],
     },
   ],
+  unregister: [{ nodeId: 'dn-1' }, { nodeId: '' }, { nodeId: 'DN-données' }],
 };
 
 const responses: { [K in RpcName]: RpcResponse<K>[] } = {
@@ -396,6 +397,7 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   ],
   blockReceived: [{}],
   blockReport: [{}],
+  unregister: [{}],
 };
 
 function roundTripRequest<N extends RpcName>(name: N, id: number, value: RpcRequest<N>): void {
@@ -465,10 +467,18 @@ describe('round trip: NameNode RPCs', () => {
       // The DataNode-only RPCs are 0x20 and up; everything a client may send is below.
       expect(DATANODE_RPCS.has(n), n).toBe(op >= 0x20);
     }
-    expect([...DATANODE_RPCS].sort()).toEqual(['blockReceived', 'blockReport', 'heartbeat', 'register']);
+    expect([...DATANODE_RPCS].sort()).toEqual([
+      'blockReceived',
+      'blockReport',
+      'heartbeat',
+      'register',
+      'unregister',
+    ]);
     expect(
-      ['register', 'heartbeat', 'blockReceived', 'blockReport'].map((n) => rpcCodecs[n as RpcName].opcode),
-    ).toEqual([0x20, 0x21, 0x22, 0x23]);
+      ['register', 'heartbeat', 'blockReceived', 'blockReport', 'unregister'].map(
+        (n) => rpcCodecs[n as RpcName].opcode,
+      ),
+    ).toEqual([0x20, 0x21, 0x22, 0x23, 0x25]);
     // None of them mutates the namespace: they are never refused in safe mode.
     for (const n of DATANODE_RPCS) expect(rpcCodecs[n].mutates, n).toBe(false);
   });
