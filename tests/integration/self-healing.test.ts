@@ -296,7 +296,8 @@ describe('self-healing across real processes', () => {
   it("a file deleted while a holder is briefly down loses that holder's replicas when it returns", async () => {
     await withCluster(4, {}, (h) =>
       deleteWhileHolderDown(h, '/del', 500, async (victim) => {
-        await h.cluster.datanodes[victim]!.stop();
+        // A crash, not a stop: a DataNode stopped with SIGTERM unregisters and is dead at once.
+        await h.cluster.datanodes[victim]!.kill();
         return async () => {
           expect(
             (await reportOf(h.cluster, h.client, victim)).state,
