@@ -41,6 +41,11 @@ export interface DaemonOptions {
   readyTimeoutMs?: number;
   /** Extra node flags (e.g. --cpu-prof, which NODE_OPTIONS does not allow). */
   nodeArgs?: string[];
+  /**
+   * A command the daemon runs under, which must exec it in place so the PID stays the
+   * daemon's (e.g. `ip netns exec HOST` in multi-host tests); none by default.
+   */
+  launcher?: string[];
 }
 
 const LOG_LINES_KEPT = 2000;
@@ -64,7 +69,8 @@ export class DaemonProcess {
 
   start(): Promise<number> {
     const o = this.options;
-    const child = spawn(process.execPath, [...(o.nodeArgs ?? []), DFSD_BIN, ...o.args], {
+    const [command, ...launcherArgs] = [...(o.launcher ?? []), process.execPath];
+    const child = spawn(command, [...launcherArgs, ...(o.nodeArgs ?? []), DFSD_BIN, ...o.args], {
       // stdin is a lifeline: the daemon stops when this process dies and the pipe closes.
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, DFS_LIFELINE: '1', ...o.env },
