@@ -17,6 +17,8 @@ export interface FaultInjector {
   bugUnholdExtraBytes: number;
   /** NameNode (a bug): the edit-log append that would get this txid gets the next one; 0 = never. */
   bugSkipTxidAt: number;
+  /** Both daemons: every fdatasync and fsync waits this many ms first (file-sync.ts); 0 = none. */
+  syncDelayMs: number;
   /** Packets received so far by this process (for crashAfterPackets). */
   packetsSeen: number;
 }
@@ -28,6 +30,7 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultInject
     crashAfterPackets: 0,
     bugUnholdExtraBytes: 0,
     bugSkipTxidAt: 0,
+    syncDelayMs: 0,
     packetsSeen: 0,
   };
   if (env.DFS_FAULTS) Object.assign(faults, JSON.parse(env.DFS_FAULTS) as Partial<FaultInjector>);

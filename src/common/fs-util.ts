@@ -1,16 +1,18 @@
 /**
- * Small file helpers: fsync of a directory (so a rename or a new file survives a crash),
+ * Small file helpers: fsync of a directory (so a rename or a new file survives a crash,
+ * through the FileSync seam, file-sync.ts),
  * the temp-file / fsync / rename / fsync-directory dance (etcd `wal.go` cut), and writes
  * that finish short writes (`writeFully`) or keep received pieces as they are
  * (`writePieces`).
  */
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { osFileSync, type FileSync } from './file-sync.js';
 
-export async function fsyncDir(dir: string): Promise<void> {
+export async function fsyncDir(dir: string, sync: FileSync = osFileSync): Promise<void> {
   const handle = await fsp.open(dir, 'r');
   try {
-    await handle.sync();
+    await sync.fsync(handle.fd);
   } finally {
     await handle.close();
   }

@@ -8,6 +8,7 @@ import { assert } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { DataNodeConfig } from '../common/config.js';
 import type { FaultInjector } from '../common/fault-injector.js';
+import type { FileSync } from '../common/file-sync.js';
 import type { Logger } from '../common/logger.js';
 import type { Storage } from './storage.js';
 
@@ -19,6 +20,8 @@ export interface DataNodeContext {
   /** Queues an incremental block report to the NameNode. */
   blockReceived: (block: Block) => void;
   faults: FaultInjector;
+  /** Every fdatasync of a replica goes through here (src/common/file-sync.ts). */
+  sync: FileSync;
   /** Reads, writes and copies under way (reported in heartbeats as the node's load). */
   transfers: TransferCount;
   /** Replicas being written here, and the teardowns of failed writes still closing files. */

@@ -25,6 +25,7 @@ import { BlockScanner } from './block-scanner.js';
 import { sendBlock } from './block-sender.js';
 import { TransferCount, WritesInProgress, type DataNodeContext } from './datanode-context.js';
 import { faultsFromEnv } from '../common/fault-injector.js';
+import { fileSyncWithFaults } from '../common/file-sync.js';
 import { NamenodeLink } from './namenode-link.js';
 import { Storage } from './storage.js';
 
@@ -47,13 +48,15 @@ export class DataNode {
     private readonly log: Logger,
   ) {
     this.storage = new Storage(config.dataDirs, config.reservedBytes, log);
+    const faults = faultsFromEnv();
     this.ctx = {
       config,
       storage: this.storage,
       log,
       self: () => this.self(),
       blockReceived: (b) => this.link.blockReceived(b),
-      faults: faultsFromEnv(),
+      faults,
+      sync: fileSyncWithFaults(faults),
       transfers: new TransferCount(),
       writes: new WritesInProgress(),
     };

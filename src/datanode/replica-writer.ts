@@ -202,7 +202,8 @@ export class ReplicaWriter {
     if (this.syncBehindRunning || this.unsyncedBytes < every) return;
     this.syncBehindRunning = true;
     this.unsyncedBytes = 0;
-    this.syncBehind = promisify(fs.fdatasync)(this.dataFd)
+    this.syncBehind = this.dn.sync
+      .fdatasync(this.dataFd)
       // Linux reports a writeback error once: keep it, finalize must fail on it.
       .catch((err: Error) => {
         this.syncBehindError ??= err;
@@ -248,7 +249,7 @@ export class ReplicaWriter {
     if (this.syncBehindError !== null) throw this.syncBehindError;
     if (!this.dn.config.syncOnFinalize) return;
     const started = performance.now();
-    await Promise.all([promisify(fs.fdatasync)(this.dataFd), promisify(fs.fdatasync)(this.metaFd)]);
+    await Promise.all([this.dn.sync.fdatasync(this.dataFd), this.dn.sync.fdatasync(this.metaFd)]);
     const ms = performance.now() - started;
     if (ms > this.dn.config.slowIoWarnMs)
       this.log.warn({ ms: Math.round(ms), numBytes: this.replica.numBytes }, 'slow fdatasync of a replica');

@@ -30,11 +30,14 @@
  *
  * A flush slower than `slowSyncMs` (write plus fdatasync) is logged with its duration, as
  * etcd's WAL warns on a slow fdatasync: it is the first thing to look at when creates slow.
+ * Every sync goes through the `sync` option (src/common/file-sync.ts), so tests can see that
+ * no callback runs before the fdatasync covering its record completed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { osFileSync, type FileSync } from '../common/file-sync.js';
 import { fsyncDir } from '../common/fs-util.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { EditOp } from './edit-ops.js';
@@ -68,6 +71,8 @@ export interface EditLogOptions {
   slowSyncMs?: number;
   /** Fault hook for tests: the append that would get this txid gets the next one (a bug). */
   skipTxidAt?: number;
+  /** How records, segments and the directory are synced (file-sync.ts); the OS's by default. */
+  sync?: FileSync;
 }
 
 export function segmentFileName(firstTxid: number): string {
@@ -88,6 +93,7 @@ export class EditLog {
   private readonly log: Logger;
   private readonly slowSyncMs: number;
   private readonly skipTxidAt: number;
+  private readonly sync: FileSync;
   /** Operations per flush, for metrics and the benchmark's explanation of throughput. */
   flushCount = 0;
   recordCount = 0;
@@ -103,6 +109,7 @@ export class EditLog {
     this.log = options.log ?? silentLogger();
     this.slowSyncMs = options.slowSyncMs ?? 1000;
     this.skipTxidAt = options.skipTxidAt ?? 0;
+    this.sync = options.sync ?? osFileSync;
   }
 
   /** Opens a new segment starting after `lastTxid` (the state replayed at start-up). */
@@ -227,22 +234,24 @@ export class EditLog {
     const started = performance.now();
     writeAll(this.fd, data, (err) => {
       if (err) return this.fail(err, batch);
-      fs.fdatasync(this.fd, (syncErr) => {
-        if (syncErr) return this.fail(syncErr, batch);
-        const ms = performance.now() - started;
-        if (ms > this.slowSyncMs)
-          this.log.warn(
-            { ms: Math.round(ms), records: batch.length, bytes: data.length },
-            'slow edit log write and fdatasync',
-          );
-        this.flushCount++;
-        this.recordCount += batch.length;
-        this.durableTxid = batch[batch.length - 1]!.txid;
-        this.setIo('idle');
-        for (const e of batch) e.done(null);
-        // A callback may have appended (and scheduled a flush) already.
-        if (this.io === 'idle') this.pump();
-      });
+      this.sync.fdatasync(this.fd).then(
+        () => {
+          const ms = performance.now() - started;
+          if (ms > this.slowSyncMs)
+            this.log.warn(
+              { ms: Math.round(ms), records: batch.length, bytes: data.length },
+              'slow edit log write and fdatasync',
+            );
+          this.flushCount++;
+          this.recordCount += batch.length;
+          this.durableTxid = batch[batch.length - 1]!.txid;
+          this.setIo('idle');
+          for (const e of batch) e.done(null);
+          // A callback may have appended (and scheduled a flush) already.
+          if (this.io === 'idle') this.pump();
+        },
+        (syncErr: Error) => this.fail(syncErr, batch),
+      );
     });
   }
 
@@ -299,8 +308,8 @@ export class EditLog {
     try {
       const header = encodeSegmentHeader(firstTxid);
       await promisify(writeAll)(fd, header);
-      await promisify(fs.fsync)(fd);
-      await fsyncDir(this.dir);
+      await this.sync.fsync(fd);
+      await fsyncDir(this.dir, this.sync);
     } catch (err) {
       fs.closeSync(fd);
       throw err;

@@ -30,6 +30,7 @@ import { loadNameDir, lockNameDir, purgeBefore, readVersion } from './name-dir.j
 import type { Namespace } from './namespace.js';
 import { rethrowIfBug } from '../../protocol/errors.js';
 import { faultsFromEnv } from '../common/fault-injector.js';
+import { fileSyncWithFaults } from '../common/file-sync.js';
 
 export const DFS_VERSION = '0.1.0';
 
@@ -117,10 +118,12 @@ export class NameNode {
       this.log,
     );
     this.safeMode.startup();
+    const faults = faultsFromEnv();
     this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err), {
       log: this.log,
       slowSyncMs: this.config.slowIoWarnMs,
-      skipTxidAt: faultsFromEnv().bugSkipTxidAt,
+      skipTxidAt: faults.bugSkipTxidAt,
+      sync: fileSyncWithFaults(faults),
     });
     this.txnsSinceCheckpoint = state.replayed;
 

@@ -21,6 +21,7 @@ import {
   encodeSegmentHeader,
   SEGMENT_HEADER_BYTES,
 } from '../../src/namenode/edit-log-format.js';
+import { osFileSync, type FileSync } from '../../src/common/file-sync.js';
 import { EditLog, segmentFileName } from '../../src/namenode/edit-log.js';
 import { NONE, type EditOp } from '../../src/namenode/edit-ops.js';
 import type { INode } from '../../src/namenode/inode.js';
@@ -317,6 +318,55 @@ describe('EditLog writer', () => {
     await editLog.close(); // idempotent
     expect(fatal).toEqual([]);
     await expectPrefix(dir, 10, 'after close');
+  });
+
+  it('answers no append before the fdatasync covering its record completed; segments and the directory are fsynced', async () => {
+    const dir = await formattedDir();
+    const calls: string[] = [];
+    /** fdatasyncs wait for the test to let them go; fsyncs (segment header, directory) are recorded and run. */
+    const held: Array<() => void> = [];
+    const sync: FileSync = {
+      fdatasync: (fd) => {
+        calls.push('fdatasync');
+        return new Promise<void>((resolve) => held.push(resolve)).then(() => osFileSync.fdatasync(fd));
+      },
+      fsync: (fd) => {
+        calls.push('fsync');
+        return osFileSync.fsync(fd);
+      },
+    };
+    const editLog = await EditLog.open(dir, 0, () => {}, { sync });
+    // The new segment: its header fsynced, then its directory entry.
+    expect(calls).toEqual(['fsync', 'fsync']);
+    calls.length = 0;
+
+    const done: number[] = [];
+    editLog.append(OPS[0]!, (err) => {
+      expect(err).toBeNull();
+      done.push(1);
+    });
+    editLog.append(OPS[1]!, (err) => {
+      expect(err).toBeNull();
+      done.push(2);
+    });
+    await waitUntil(() => held.length === 1);
+    // Both records are written and one fdatasync covers them; until it completes, nothing is answered.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(calls).toEqual(['fdatasync']);
+    expect(done).toEqual([]);
+    expect(editLog.lastDurableTxid).toBe(0);
+    held.shift()!();
+    await waitUntil(() => done.length === 2);
+    expect(done).toEqual([1, 2]);
+    expect(editLog.lastDurableTxid).toBe(2);
+
+    // A roll: the new segment's header and directory entry are fsynced before it is used.
+    calls.length = 0;
+    const rolled = editLog.roll();
+    await rolled;
+    expect(calls).toEqual(['fsync', 'fsync']);
+    const closing = editLog.close();
+    await closing;
   });
 
   it('its lifecycle is open until close(), closing while queued records drain, then closed; a roll after close is refused', async () => {
@@ -629,4 +679,10 @@ describe('crash recovery: damage in an older segment', () => {
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+/** Polls `cond` every 5 ms, for at most 5 s. */
+async function waitUntil(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  if (!cond()) throw new Error('condition not met within 5 s');
 }

@@ -1,0 +1,67 @@
+/**
+ * The syncs that acknowledgements promise are on the reply path of real daemons: with the
+ * DFS_FAULTS hook `syncDelayMs`, every fdatasync and fsync of a daemon waits first
+ * (src/common/file-sync.ts). A NameNode then answers a mutation no sooner than that delay,
+ * and logs the slow edit-log sync that covered it; a DataNode acknowledges a replica no
+ * sooner than that delay, and logs the slow replica sync. Were a sync skipped or moved off
+ * the reply path, the reply would come back at once and these tests fail. (The edit log's
+ * and the replica writer's own tests hold each sync and check nothing is answered before.)
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { DfsClient } from '../../src/client/dfs-client.js';
+import { startCluster } from '../support/cluster.js';
+import { putBuffer, testBytes, waitFor, waitForDatanodes } from '../support/data-path.js';
+
+const DELAY_MS = 800;
+const SLOW_SYNCS = { DFS_FAULTS: JSON.stringify({ syncDelayMs: DELAY_MS }) };
+
+type Started = Awaited<ReturnType<typeof startCluster>>;
+let started: Started | null = null;
+let client: DfsClient | null = null;
+
+afterEach(async () => {
+  client?.close();
+  client = null;
+  await started?.cleanup();
+  started = null;
+});
+
+describe('syncs on the reply path', () => {
+  it('a NameNode answers a mkdir only after the delayed fdatasync of its record', async () => {
+    started = await startCluster({
+      namenodeEnv: { ...SLOW_SYNCS, DFS_NAMENODE_SLOW_IO_WARN_MS: '100' },
+    });
+    const { cluster } = started;
+    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000 });
+    const t0 = performance.now();
+    await client.mkdir('/synced');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(DELAY_MS - 50);
+    await waitFor(
+      'the slow edit-log sync to be logged',
+      () =>
+        cluster.namenode.logs.some(
+          (l) => l.msg === 'slow edit log write and fdatasync' && (l.ms as number) >= DELAY_MS - 50,
+        )
+          ? true
+          : undefined,
+      5_000,
+    );
+  });
+
+  it('a DataNode acknowledges a replica only after the delayed fdatasync of its files', async () => {
+    started = await startCluster({
+      datanodes: 1,
+      datanodeEnv: () => ({ ...SLOW_SYNCS, DFS_DATANODE_SLOW_IO_WARN_MS: '100' }),
+    });
+    const { cluster } = started;
+    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000 });
+    await waitForDatanodes(client, 1);
+    const t0 = performance.now();
+    await putBuffer(client, '/synced', testBytes(100_000, 3), { replication: 1 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(DELAY_MS - 50);
+    const dn = cluster.datanodes[0]!;
+    expect(
+      dn.logs.some((l) => l.msg === 'slow fdatasync of a replica' && (l.ms as number) >= DELAY_MS - 50),
+    ).toBe(true);
+  });
+});
