@@ -33,6 +33,11 @@ const execFileAsync = promisify(execFile);
 const SERVICE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const NPM_TIMEOUT_MS = 180_000;
 const READY_TIMEOUT_MS = 30_000;
+// The README's commands, run below with the scratch paths; the first test checks the README says them.
+const TAR_ARGS = ['--strip-components=1', '--no-same-owner'];
+const NPM_INSTALL_ARGS = ['install', '--omit=dev', '--no-audit', '--no-fund'];
+const USERADD_ARGS = ['--system', '--user-group', '--no-create-home', '--home-dir'];
+const USERADD_TAIL = ['--shell', '/usr/sbin/nologin'];
 
 const scratch = tempDir('dfs-install-');
 // The daemons run as another user: it must be able to walk into the scratch root.
@@ -121,17 +126,7 @@ async function serviceUser(): Promise<ServiceUser | string> {
   }
   const name = `dfsinst${process.pid}`;
   try {
-    // README: useradd --system --user-group --no-create-home --home-dir /var/lib/dfs --shell /usr/sbin/nologin dfs
-    await execFileAsync('useradd', [
-      '--system',
-      '--user-group',
-      '--no-create-home',
-      '--home-dir',
-      under('var/lib/dfs'),
-      '--shell',
-      '/usr/sbin/nologin',
-      name,
-    ]);
+    await execFileAsync('useradd', [...USERADD_ARGS, under('var/lib/dfs'), ...USERADD_TAIL, name]);
   } catch (err) {
     return `running as root and useradd failed (${(err as Error).message.trim()})`;
   }
@@ -210,6 +205,26 @@ function filesUnder(dir: string): string[] {
     .map((e) => path.join(e.parentPath, e.name));
 }
 
+it('is the procedure README.md gives', () => {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('## Installing on servers');
+  expect(start, 'README section').toBeGreaterThan(0);
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const nnUnit = parseUnit(fs.readFileSync(path.join(REPO_ROOT, 'systemd/dfs-namenode.service'), 'utf8'));
+  for (const command of [
+    'npm pack',
+    `tar -xzf dfs-0.1.0.tgz -C /opt/dfs ${TAR_ARGS.join(' ')}`,
+    `npm ${NPM_INSTALL_ARGS.join(' ')}`,
+    `useradd ${USERADD_ARGS.join(' ')} /var/lib/dfs ${USERADD_TAIL.join(' ')} dfs`,
+    'install -d -o dfs -g dfs -m 0750 /var/lib/dfs/name',
+    `runuser -u dfs -- ${execStartArgv(nnUnit).join(' ')} --format`,
+    'systemctl enable --now dfs-namenode',
+    'systemctl enable --now dfs-datanode',
+    'dfs admin report',
+  ])
+    expect(section, 'README "Installing on servers"').toContain(command);
+});
+
 it('installs from npm pack, formats, runs both units as a service user, and serves a file', async (ctx) => {
   const user = await serviceUser();
   if (typeof user === 'string') {
@@ -249,8 +264,8 @@ it('installs from npm pack, formats, runs both units as a service user, and serv
 
   // Install to /opt/dfs: unpack, then the runtime dependencies from the registry.
   fs.mkdirSync(prefix, { recursive: true });
-  await run('tar', ['-xzf', tgz, '-C', prefix, '--strip-components=1', '--no-same-owner'], scratch);
-  await run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund'], prefix, NPM_TIMEOUT_MS);
+  await run('tar', ['-xzf', tgz, '-C', prefix, ...TAR_ARGS], scratch);
+  await run('npm', NPM_INSTALL_ARGS, prefix, NPM_TIMEOUT_MS);
   fs.mkdirSync(under('usr/local/bin'), { recursive: true });
   const dfsCommand = under('usr/local/bin/dfs');
   fs.symlinkSync(path.join(prefix, 'bin/dfs.js'), dfsCommand);
