@@ -18,6 +18,12 @@
  *                             (the NameNode has no rename-with-overwrite, so for a moment
  *                             REMOTE is absent; it is never a partial file)
  *
+ *   get REMOTE LOCAL          decision (the same, on the local disk)
+ *   LOCAL a regular file      ALREADY_EXISTS without -f; with -f, copy then rename over it
+ *   LOCAL a device, FIFO or   written into where it is, no -f needed (`get /f /dev/null`):
+ *   socket (anything else     renaming a copy over it would destroy the node, and writing
+ *   that is not a directory)  into it replaces nothing; a socket cannot be opened (error)
+ *
  * The `._COPYING_` file is created with overwrite (a leftover from a crashed put is
  * replaced), but one that another client is still writing is refused by its lease
  * (LEASE_CONFLICT) and is not deleted by our clean-up.
@@ -101,6 +107,7 @@ const ERRNO_CODES: Record<string, ErrorCode> = {
   EROFS: 'ACCESS_DENIED',
   ENOSPC: 'NO_SPACE',
   EDQUOT: 'NO_SPACE',
+  ENXIO: 'INVALID_ARGUMENT', // opening a socket, or a device with nothing behind it
 };
 
 /** A local file system error as a typed error naming the local path; anything else unchanged. */
@@ -386,7 +393,11 @@ async function get(
     existing = await localStat(dest);
   }
   if (existing?.isDirectory()) throw new DfsError('IS_A_DIRECTORY', `local ${dest} is a directory`);
-  if (existing !== null && options.force !== true)
+  // A character device, FIFO or socket is written into where it is (`get /f /dev/null`):
+  // renaming a copy over it would destroy it, and writing into it overwrites nothing, so no
+  // -f is needed. Only a regular file takes the copy-then-rename path.
+  const inPlace = existing !== null && !existing.isFile();
+  if (existing !== null && !inPlace && options.force !== true)
     throw new DfsError('ALREADY_EXISTS', `local ${dest} already exists (use -f to overwrite)`);
 
   const tmp = `${dest}${COPYING_SUFFIX}`;
@@ -394,14 +405,18 @@ async function get(
   const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
   let bytes: number;
   try {
-    const file = localFileWriter(tmp);
+    // In place: O_WRONLY alone, never create or truncate (a node that vanished since the stat
+    // above is an error, not a new regular file). A FIFO's open waits for its reader.
+    const file = inPlace
+      ? (await fsp.open(dest, fs.constants.O_WRONLY)).createWriteStream()
+      : localFileWriter(tmp);
     await pipeline(input, file, { signal: intr.signal });
     bytes = file.bytesWritten;
-    await fsp.rename(tmp, dest);
+    if (!inPlace) await fsp.rename(tmp, dest);
   } catch (err) {
     progress.clear();
-    await fsp.rm(tmp, { force: true }).catch(() => {});
-    if (intr.received !== null) return reportInterrupted(ctx, intr, tmp);
+    if (!inPlace) await fsp.rm(tmp, { force: true }).catch(() => {});
+    if (intr.received !== null) return reportInterrupted(ctx, intr, inPlace ? 'nothing' : tmp);
     throw localError(err, dest);
   }
   progress.finish(bytes);
@@ -481,7 +496,9 @@ export function registerDataCommands(program: Command): void {
     .addHelpText(
       'after',
       '\nThe data goes to LOCAL._COPYING_, renamed to LOCAL once every byte is verified; on an error or' +
-        '\nCtrl-C the copy is deleted (exit status 130 for SIGINT, 143 for SIGTERM).' +
+        '\nCtrl-C the copy is deleted (exit status 130 for SIGINT, 143 for SIGTERM). An existing LOCAL' +
+        '\nthat is not a regular file (a device such as /dev/null, a FIFO) is written into directly,' +
+        '\nwithout -f, and never replaced.' +
         '\nA progress bar is shown on stderr when it is a terminal (not with --json).' +
         `\nWith --json: ${TRANSFER_JSON} (nothing when LOCAL is -: stdout holds the data).`,
     )
