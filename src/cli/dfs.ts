@@ -59,6 +59,9 @@ export function buildProgram(): Command {
     .option('--namenode <host:port>', 'NameNode address (default: $DFS_NAMENODE, else 127.0.0.1:8020)')
     .option('--json', 'print results as JSON (exact byte counts); errors stay on stderr')
     .configureHelp({ showGlobalOptions: true })
+    // Help is --help only: -h is "human-readable sizes" (ls, du, df), as in hdfs dfs and ls.
+    // Subcommands inherit this when they are created, so it is set before registering them.
+    .helpOption('--help', 'display help for command')
     // Commander would print "error: ..." itself; we print our own single line instead.
     .configureOutput({ outputError: () => {} })
     .addHelpText('after', HELP_FOOTER)
