@@ -11,6 +11,9 @@
  * directory page at a time with bounded memory. The minimum widths below are wide enough
  * for every value the columns normally hold (a human size is at most 5 characters, an exact
  * one below 10 GB at most 10, a date exactly 16), so rows from different batches still line up.
+ *
+ * `fileStatusJson` is the one JSON shape of a FileStatus (`ls --json`, `stat --json`): the
+ * wire's numeric `type` is shown by name, as users read and `jq` selects it.
  */
 import { FileType, type FileStatus } from '../../protocol/shared-structures.js';
 import type { ServerInfo } from '../../protocol/client-namenode-messages.js';
@@ -125,6 +128,14 @@ function typeName(type: number): string {
   if (type === FileType.DIRECTORY) return 'directory';
   if (type === FileType.FILE) return 'file';
   return `unknown (${type})`;
+}
+
+/** A FileStatus as `--json` prints it: every field, `type` by name ("file" / "directory"). */
+export type FileStatusJson = Omit<FileStatus, 'type'> & { type: string };
+
+/** `fullPath` replaces the status's own path (a listing entry carries only its name). */
+export function fileStatusJson(status: FileStatus, fullPath: string = status.path): FileStatusJson {
+  return { ...status, path: fullPath, type: typeName(status.type) };
 }
 
 /** Every FileStatus field under its own name, values made readable. */

@@ -11,7 +11,14 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../../protocol/limits.js';
 import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
 import { isDfsError } from '../../../protocol/errors.js';
-import { formatLsRows, formatServerInfo, formatStat, lsRow, type SizeStyle } from '../format.js';
+import {
+  fileStatusJson,
+  formatLsRows,
+  formatServerInfo,
+  formatStat,
+  lsRow,
+  type SizeStyle,
+} from '../format.js';
 import { isFatal, normalizePath, runCommand, type CommandContext } from './command-context.js';
 import { sizeStyle } from './space.js';
 import { walkTree } from './tree-walk.js';
@@ -54,7 +61,7 @@ class LsSink {
   async entry(status: FileStatus, fullPath: string): Promise<void> {
     if (this.ctx.json) {
       const sep = this.jsonCount++ === 0 ? '\n' : ',\n';
-      await this.ctx.out.write(sep + JSON.stringify({ ...status, path: fullPath }));
+      await this.ctx.out.write(sep + JSON.stringify(fileStatusJson(status, fullPath)));
     } else {
       this.rows.push(lsRow(status, fullPath, this.sizes));
     }
@@ -159,7 +166,7 @@ export function registerNamespaceCommands(program: Command): void {
       'after',
       '\nColumns: type (d or -), replication (- for directories), size in bytes (with -h: 1.5K = 1.5 KiB),' +
         '\nmtime (local time), path.' +
-        '\nWith --json: one JSON array of FileStatus objects (exact byte lengths, type 1 = directory, 2 = file), full paths.',
+        '\nWith --json: one JSON array of FileStatus objects (exact byte lengths, type "file" or "directory"), full paths.',
     )
     .action((paths: string[], options: LsOptions, cmd: Command) =>
       runCommand(cmd, (ctx) => ls(ctx, paths, options)),
@@ -220,11 +227,11 @@ export function registerNamespaceCommands(program: Command): void {
     .command('stat')
     .description('show every FileStatus field of a path')
     .argument('<path>', 'file or directory')
-    .addHelpText('after', '\nWith --json: the FileStatus object.')
+    .addHelpText('after', '\nWith --json: the FileStatus object (type "file" or "directory").')
     .action((path: string, _options: unknown, cmd: Command) =>
       runCommand(cmd, async (ctx) => {
         const status = await ctx.client.stat(normalizePath(path));
-        if (ctx.json) await ctx.writeJson(status);
+        if (ctx.json) await ctx.writeJson(fileStatusJson(status));
         else await ctx.writeLines(formatStat(status));
       }),
     );
