@@ -36,41 +36,37 @@
  * cat, tail and `get REMOTE -` copy to stdout with backpressure (a full pipe pauses the
  * read); a reader that leaves (`dfs cat /big | head`) ends the process quietly (dfs.ts).
  *
- * Longer than our usual 400 lines: put and get share one copy-then-rename, clean-up and
- * interruption machinery, which reads best in one place beside the decision table above.
+ * The machinery put and get share (signals, clean-up, progress sampling, local errors) is
+ * in ./transfer-support.ts.
  */
 import { once } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { DfsError, isDfsError, type ErrorCode } from '../../../protocol/errors.js';
+import { DfsError, isDfsError } from '../../../protocol/errors.js';
 import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
 import type { DfsOutputStream } from '../../client/dfs-output-stream.js';
 import { localFileWriter } from '../../client/dfs-client.js';
 import { initChecksum } from '../../common/checksum.js';
 import { parseByteSize } from '../format.js';
-import { ProgressBar } from '../progress.js';
+import { isFatal, joinChild, normalizePath, runCommand, type CommandContext } from './command-context.js';
 import {
-  isFatal,
-  joinChild,
-  normalizePath,
-  printError,
-  runCommand,
-  type CommandContext,
-} from './command-context.js';
+  bestEffort,
+  Interruption,
+  localError,
+  localStat,
+  NO_PROGRESS,
+  reportInterrupted,
+  startProgress,
+  transferResult,
+} from './transfer-support.js';
 
 export const COPYING_SUFFIX = '._COPYING_';
-const MIB = 1024 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
 const TAIL_BYTES_DEFAULT = 1024;
-/** How long clean-up after a failure may take before we give up on it and exit. */
-const CLEANUP_TIMEOUT_MS = 5000;
-const PROGRESS_INTERVAL_MS = 100;
 const REPLICATION_ARG_MAX = 32;
 
 // ---- argument parsers -------------------------------------------------------------------
@@ -93,143 +89,6 @@ function tailBytesArg(value: string): number {
   const n = parseByteSize(value);
   if (n === null) throw new InvalidArgumentError('must be a byte count such as 1024 or 4K');
   return n;
-}
-
-// ---- local files, signals, progress -----------------------------------------------------
-
-const ERRNO_CODES: Record<string, ErrorCode> = {
-  ENOENT: 'NOT_FOUND',
-  EEXIST: 'ALREADY_EXISTS',
-  EISDIR: 'IS_A_DIRECTORY',
-  ENOTDIR: 'NOT_A_DIRECTORY',
-  EACCES: 'ACCESS_DENIED',
-  EPERM: 'ACCESS_DENIED',
-  EROFS: 'ACCESS_DENIED',
-  ENOSPC: 'NO_SPACE',
-  EDQUOT: 'NO_SPACE',
-  ENXIO: 'INVALID_ARGUMENT', // opening a socket, or a device with nothing behind it
-};
-
-/** A local file system error as a typed error naming the local path; anything else unchanged. */
-function localError(err: unknown, localPath: string): unknown {
-  const e = err as NodeJS.ErrnoException;
-  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return err;
-  // "ENOENT: no such file or directory, open '/x'" -> "no such file or directory"
-  const reason = e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*$/, '');
-  return new DfsError(ERRNO_CODES[e.code] ?? 'INTERNAL', `local ${localPath}: ${reason}`);
-}
-
-async function localStat(localPath: string): Promise<fs.Stats | null> {
-  try {
-    return await fsp.stat(localPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw localError(err, localPath);
-  }
-}
-
-const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
-/**
- * Turns SIGINT / SIGTERM / SIGHUP into an abort of the running transfer, so the command can
- * clean up before it exits; a second signal exits at once. Installed for one command only.
- */
-class Interruption {
-  private readonly controller = new AbortController();
-  readonly signal = this.controller.signal;
-  received: NodeJS.Signals | null = null;
-
-  private readonly onSignal = (sig: NodeJS.Signals): void => {
-    if (this.received !== null) process.exit(this.exitStatus); // impatient: no more clean-up
-    this.received = sig;
-    this.controller.abort(new Error(`interrupted by ${sig}`));
-  };
-
-  constructor() {
-    for (const sig of SIGNALS) process.on(sig, this.onSignal);
-  }
-
-  /** 128 + the signal number, as a shell reports a process killed by it (SIGINT: 130). */
-  get exitStatus(): number {
-    return 128 + (this.received === null ? 0 : (os.constants.signals[this.received] ?? 0));
-  }
-
-  dispose(): void {
-    for (const sig of SIGNALS) process.off(sig, this.onSignal);
-  }
-}
-
-/** Runs `op` for clean-up: errors are ignored and it may take at most CLEANUP_TIMEOUT_MS. */
-async function bestEffort(op: () => Promise<unknown>): Promise<void> {
-  const ac = new AbortController();
-  await Promise.race([
-    op().catch(() => {}),
-    sleep(CLEANUP_TIMEOUT_MS, undefined, { signal: ac.signal, ref: false }).catch(() => {}),
-  ]);
-  ac.abort();
-}
-
-interface Progress {
-  /** Stops sampling and replaces the bar with a summary line. */
-  finish(bytes: number): void;
-  /** Stops sampling and erases the bar (before an error line). */
-  clear(): void;
-}
-
-const NO_PROGRESS: Progress = { finish: () => {}, clear: () => {} };
-
-/** A progress bar sampling `bytesDone` 10 times a second, if stderr is a terminal and not --json. */
-function startProgress(
-  ctx: CommandContext,
-  label: string,
-  totalBytes: number | null,
-  bytesDone: () => number,
-): Progress {
-  if (ctx.json || process.stderr.isTTY !== true) return NO_PROGRESS;
-  const bar = new ProgressBar({
-    label,
-    totalBytes,
-    output: process.stderr,
-    minIntervalMs: PROGRESS_INTERVAL_MS - 10,
-  });
-  bar.update(0);
-  const timer = setInterval(() => bar.update(bytesDone()), PROGRESS_INTERVAL_MS);
-  timer.unref();
-  return {
-    finish(bytes) {
-      clearInterval(timer);
-      bar.finish(bytes);
-    },
-    clear() {
-      clearInterval(timer);
-      bar.clear();
-    },
-  };
-}
-
-/** The --json result of put and get. */
-interface TransferResult {
-  path: string;
-  bytes: number;
-  seconds: number;
-  mibPerSecond: number;
-}
-
-function transferResult(pathShown: string, bytes: number, startedMs: number): TransferResult {
-  const seconds = Math.max(0, performance.now() - startedMs) / 1000;
-  const mibPerSecond = seconds > 0 ? bytes / MIB / seconds : 0;
-  return {
-    path: pathShown,
-    bytes,
-    seconds: Number(seconds.toFixed(3)),
-    mibPerSecond: Number(mibPerSecond.toFixed(3)),
-  };
-}
-
-/** Reports an interrupted transfer: one line, and the exit status becomes 128 + signal (see transferAction). */
-function reportInterrupted(ctx: CommandContext, intr: Interruption, cleanedUp: string): void {
-  ctx.failed = true;
-  printError(ctx.command, 'INTERRUPTED', `${intr.received}: transfer aborted, ${cleanedUp} removed`);
 }
 
 // ---- put --------------------------------------------------------------------------------
