@@ -54,6 +54,7 @@ import { initChecksum } from '../../common/checksum.js';
 import { parseByteSize } from '../format.js';
 import { isFatal, joinChild, normalizePath, runCommand, type CommandContext } from './command-context.js';
 import {
+  COPYING_SUFFIX,
   bestEffort,
   Interruption,
   localError,
@@ -62,9 +63,9 @@ import {
   reportInterrupted,
   startProgress,
   transferResult,
+  withoutCopyName,
 } from './transfer-support.js';
 
-export const COPYING_SUFFIX = '._COPYING_';
 const READ_CHUNK_BYTES = 1024 * 1024;
 const TAIL_BYTES_DEFAULT = 1024;
 const REPLICATION_ARG_MAX = 32;
@@ -191,8 +192,11 @@ async function put(
     // A copy file that is another writer's (lease) or a directory is not ours to delete.
     const notOurs = isDfsError(err, 'LEASE_CONFLICT') || isDfsError(err, 'IS_A_DIRECTORY');
     if (out !== null && !notOurs) await bestEffort(() => ctx.client.delete(tmp));
-    if (intr.received !== null) return reportInterrupted(ctx, intr, tmp);
-    throw err;
+    if (intr.received !== null) {
+      const outcome = existing === null ? 'nothing was written' : 'it is unchanged';
+      return reportInterrupted(ctx, intr, `the partial copy was removed; ${target}: ${outcome}`);
+    }
+    throw withoutCopyName(err);
   }
   progress.finish(bytes);
   if (ctx.json) await ctx.writeJson(transferResult(target, bytes, startedMs));
@@ -238,7 +242,7 @@ async function get(
       bytes = await copyToStdout(input, intr.signal);
     } catch (err) {
       progress.clear();
-      if (intr.received !== null) return reportInterrupted(ctx, intr, 'nothing');
+      if (intr.received !== null) return reportInterrupted(ctx, intr, 'stdout holds part of the file');
       throw err;
     }
     progress.finish(bytes);
@@ -275,8 +279,13 @@ async function get(
   } catch (err) {
     progress.clear();
     if (!inPlace) await fsp.rm(tmp, { force: true }).catch(() => {});
-    if (intr.received !== null) return reportInterrupted(ctx, intr, inPlace ? 'nothing' : tmp);
-    throw localError(err, dest);
+    if (intr.received !== null) {
+      const outcome = inPlace
+        ? `local ${dest} received part of the file`
+        : `the partial copy was removed; local ${dest}: ${existing === null ? 'nothing was written' : 'it is unchanged'}`;
+      return reportInterrupted(ctx, intr, outcome);
+    }
+    throw withoutCopyName(localError(err, dest));
   }
   progress.finish(bytes);
   if (ctx.json) await ctx.writeJson(transferResult(dest, bytes, startedMs));

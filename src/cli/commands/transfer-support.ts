@@ -12,6 +12,8 @@ import { DfsError, type ErrorCode } from '../../../protocol/errors.js';
 import { ProgressBar } from '../progress.js';
 import { printError, type CommandContext } from './command-context.js';
 
+/** The copy put and get write before renaming it onto the destination (./data.ts). */
+export const COPYING_SUFFIX = '._COPYING_';
 const MIB = 1024 * 1024;
 /** How long clean-up after a failure may take before we give up on it and exit. */
 const CLEANUP_TIMEOUT_MS = 5000;
@@ -146,8 +148,20 @@ export function transferResult(pathShown: string, bytes: number, startedMs: numb
   };
 }
 
-/** Reports an interrupted transfer: one line, and the exit status becomes 128 + signal (see transferAction). */
-export function reportInterrupted(ctx: CommandContext, intr: Interruption, cleanedUp: string): void {
+/**
+ * Reports an interrupted transfer: one line saying what became of the destination, and the
+ * exit status becomes 128 + signal (see `transfer` in ./data.ts).
+ */
+export function reportInterrupted(ctx: CommandContext, intr: Interruption, outcome: string): void {
   ctx.failed = true;
-  printError(ctx.command, 'INTERRUPTED', `${intr.received}: transfer aborted, ${cleanedUp} removed`);
+  printError(ctx.command, 'INTERRUPTED', `${intr.received}: transfer aborted; ${outcome}`);
+}
+
+/**
+ * The error to show for a failed put or get: the internal `._COPYING_` name never reaches the
+ * user (a NameNode error about `/d/f._COPYING_` is about the `/d/f` they asked for).
+ */
+export function withoutCopyName(err: unknown): unknown {
+  if (!(err instanceof DfsError) || !err.message.includes(COPYING_SUFFIX)) return err;
+  return new DfsError(err.code, err.message.replaceAll(COPYING_SUFFIX, ''), { cause: err });
 }
