@@ -2,7 +2,8 @@
  * What `dfs put` and `dfs get` say about destinations (issue 10, item 11), as a user runs
  * them: the real CLI against a real cluster. Error lines name the destination the user gave,
  * never the internal `DEST._COPYING_` copy (src/cli/commands/transfer-support.ts,
- * `withoutCopyName`).
+ * `withoutCopyName`); a destination with a trailing slash names a directory, which must
+ * exist: it never becomes a new file.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -68,5 +69,34 @@ describe('put and get error lines name the destination, never ._COPYING_', () =>
     const line = failedWith(await dfs(['get', '/g', path.join(local, 'no-dir', 'g')]), 'get', '[A-Z_]+');
     expect(line).toContain(path.join(local, 'no-dir', 'g'));
     expect(line).not.toContain('._COPYING_');
+  });
+});
+
+describe('a destination with a trailing slash is a directory', () => {
+  it('put to a missing DIR/ fails and creates nothing; to FILE/ fails; to an existing DIR/ copies into it', async () => {
+    failedWith(await dfs(['put', source, '/nodir/']), 'put', 'NOT_FOUND');
+    expect(await client!.exists('/nodir')).toBeNull();
+    failedWith(await dfs(['put', '-', '/nodir/']), 'put', 'NOT_FOUND');
+    ok(await dfs(['put', source, '/afile']));
+    failedWith(await dfs(['put', '-f', source, '/afile/']), 'put', 'NOT_A_DIRECTORY');
+    expect((await client!.stat('/afile')).length).toBe(5000);
+    await client!.mkdir('/adir');
+    ok(await dfs(['put', source, '/adir/']));
+    expect((await client!.stat('/adir/src.bin')).length).toBe(5000);
+  });
+
+  it('get to a missing DIR/ fails and creates nothing; to FILE/ fails; to an existing DIR/ copies into it', async () => {
+    ok(await dfs(['put', source, '/t']));
+    const missing = path.join(local, 'nolocal');
+    failedWith(await dfs(['get', '/t', `${missing}/`]), 'get', 'NOT_FOUND');
+    expect(fs.existsSync(missing)).toBe(false);
+    const file = path.join(local, 'a-file');
+    fs.writeFileSync(file, 'keep');
+    failedWith(await dfs(['get', '-f', '/t', `${file}/`]), 'get', 'NOT_A_DIRECTORY');
+    expect(fs.readFileSync(file, 'utf8')).toBe('keep');
+    const dir = path.join(local, 'a-dir');
+    fs.mkdirSync(dir);
+    ok(await dfs(['get', '/t', `${dir}/`]));
+    expect(fs.statSync(path.join(dir, 't')).size).toBe(5000);
   });
 });

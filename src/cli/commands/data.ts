@@ -13,6 +13,7 @@
  *   put LOCAL REMOTE          decision
  *   REMOTE missing            write REMOTE._COPYING_, rename to REMOTE
  *   REMOTE a directory        the same with REMOTE/basename(LOCAL) (stdin has no name: error)
+ *   REMOTE/ (a trailing /)    REMOTE must be a directory: NOT_FOUND or NOT_A_DIRECTORY if not
  *   REMOTE a file, no -f      ALREADY_EXISTS before a byte is sent
  *   REMOTE a file, -f         write the copy, then delete REMOTE and rename the copy onto it
  *                             (the NameNode has no rename-with-overwrite, so for a moment
@@ -20,6 +21,7 @@
  *
  *   get REMOTE LOCAL          decision (the same, on the local disk)
  *   LOCAL a regular file      ALREADY_EXISTS without -f; with -f, copy then rename over it
+ *   LOCAL/ (a trailing /)     LOCAL must be a directory: NOT_FOUND or NOT_A_DIRECTORY if not
  *   LOCAL a device, FIFO or   written into where it is, no -f needed (`get /f /dev/null`):
  *   socket (anything else     renaming a copy over it would destroy the node, and writing
  *   that is not a directory)  into it replaces nothing; a socket cannot be opened (error)
@@ -140,6 +142,11 @@ async function put(
   const fromStdin = local === '-';
   let target = normalizePath(remote);
   let existing = await ctx.client.exists(target);
+  // `put f /logs/` names a directory: it must exist (a missing one is not a new file `/logs`).
+  if (target !== '/' && remote.endsWith('/') && existing?.type !== FileType.DIRECTORY) {
+    if (existing === null) throw new DfsError('NOT_FOUND', `${remote}: no such directory`);
+    throw new DfsError('NOT_A_DIRECTORY', `${remote}: ${target} is a file, not a directory`);
+  }
   if (existing?.type === FileType.DIRECTORY) {
     if (fromStdin)
       throw new DfsError('IS_A_DIRECTORY', `${target} is a directory: name the file to write stdin to`);
@@ -251,6 +258,9 @@ async function get(
 
   let dest = local;
   let existing = await localStat(dest);
+  // `get /f out/` names a directory: it must exist. (`out/` on a file fails in the stat: ENOTDIR.)
+  if (existing === null && local.endsWith(path.sep))
+    throw new DfsError('NOT_FOUND', `local ${local}: no such directory`);
   if (existing?.isDirectory()) {
     dest = path.join(dest, path.basename(src));
     existing = await localStat(dest);
