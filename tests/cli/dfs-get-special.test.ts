@@ -3,16 +3,20 @@
  * user runs it: the real `dfs` CLI against a real cluster. A character device, a FIFO or a
  * socket is written into where it is (or, for a socket, refused), never renamed over by the
  * `._COPYING_` temp-and-rename path, which is for regular files only; and no -f is needed,
- * since nothing is overwritten (`dfs get /f /dev/null` just works).
+ * since nothing is overwritten (`dfs get /f /dev/null` just works). And `get REMOTE -` with
+ * a terminal as stdout (a pty made by script(1)) warns on stderr before writing a binary file,
+ * but not a text file (issue 10, item 11).
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
+import { DFS_BIN } from '../../src/local/daemon-process.js';
 import { startCluster, tempDir } from '../support/cluster.js';
+import { waitForDatanodes } from '../support/data-path.js';
 import { failedWith, ok, runDfs } from '../support/dfs-cli.js';
 
 let namenode = '';
@@ -28,6 +32,7 @@ beforeAll(async () => {
   client = new DfsClient({ namenode, defaultReplication: 1 });
   local = tempDir('dfs-get-special-');
   await client.waitSafeModeOff(30_000, 100);
+  await waitForDatanodes(client, 1); // the NameNode may answer before the DataNode registered
   await client.put(writeLocal('src', data), '/f');
 });
 
@@ -135,5 +140,50 @@ describe('dfs get onto a non-regular local file', () => {
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+});
+
+/** Runs `dfs ...args` with a pty as stdin, stdout and stderr (script(1)); resolves with what the pty showed. */
+function dfsOnTerminal(args: string[]): Promise<{ code: number; screen: Buffer }> {
+  const command = [process.execPath, DFS_BIN, '--namenode', namenode, ...args].join(' ');
+  return new Promise((resolve, reject) => {
+    execFile(
+      'script',
+      ['-qfec', command, '/dev/null'],
+      { env: { ...process.env, DFS_NAMENODE: undefined }, encoding: 'buffer', timeout: 20_000 },
+      (err, stdout) => {
+        if (err !== null && typeof err.code !== 'number') {
+          const failure: Error = err;
+          return reject(failure);
+        }
+        resolve({ code: err === null ? 0 : (err.code as number), screen: stdout });
+      },
+    );
+  });
+}
+
+describe('dfs get REMOTE - to a terminal', () => {
+  it('warns on stderr before writing a binary file, not a text file', async (testCtx) => {
+    try {
+      execFileSync('script', ['--version'], { stdio: 'pipe' });
+    } catch {
+      console.log('skipped: script(1) is not installed, so no pty to run dfs on');
+      testCtx.skip();
+      return;
+    }
+    await client!.put(writeLocal('text', Buffer.from('just some text\n')), '/text');
+    const [bin, text] = await Promise.all([
+      dfsOnTerminal(['get', '/f', '-']),
+      dfsOnTerminal(['get', '/text', '-']),
+    ]);
+    expect(bin.code).toBe(0);
+    const screen = bin.screen.toString('latin1');
+    const warning = screen.indexOf('dfs: get: WARNING: /f looks like binary data');
+    expect(warning, screen.slice(0, 200)).toBeGreaterThanOrEqual(0);
+    // Before the data: the warning line is the first thing on the screen.
+    expect(screen.slice(0, warning).trim()).toBe('');
+    expect(bin.screen.length).toBeGreaterThan(data.length); // and the data followed (a pty adds \r)
+    expect(text.code).toBe(0);
+    expect(text.screen.toString('utf8')).toBe('just some text\r\n');
   });
 });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { startCluster, tempDir } from '../support/cluster.js';
+import { waitForDatanodes } from '../support/data-path.js';
 import { failedWith, ok, runDfs } from '../support/dfs-cli.js';
 
 let namenode = '';
@@ -28,6 +29,7 @@ beforeAll(async () => {
   source = path.join(local, 'src.bin');
   fs.writeFileSync(source, randomBytes(5000));
   await client.waitSafeModeOff(30_000, 100);
+  await waitForDatanodes(client, 1); // the NameNode may answer before the DataNode registered
 });
 
 afterAll(async () => {

@@ -37,11 +37,12 @@
  *
  * cat, tail and `get REMOTE -` copy to stdout with backpressure (a full pipe pauses the
  * read); a reader that leaves (`dfs cat /big | head`) ends the process quietly (dfs.ts).
+ * `get REMOTE -` to a terminal first warns on stderr when the file looks binary
+ * (binaryToTerminalWarning in ./transfer-support.ts), then writes it as asked.
  *
  * The machinery put and get share (signals, clean-up, progress sampling, local errors) is
  * in ./transfer-support.ts.
  */
-import { once } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -54,10 +55,19 @@ import type { DfsOutputStream } from '../../client/dfs-output-stream.js';
 import { localFileWriter } from '../../client/dfs-client.js';
 import { initChecksum } from '../../common/checksum.js';
 import { parseByteSize } from '../format.js';
-import { isFatal, joinChild, normalizePath, runCommand, type CommandContext } from './command-context.js';
+import {
+  isFatal,
+  joinChild,
+  normalizePath,
+  printError,
+  runCommand,
+  type CommandContext,
+} from './command-context.js';
 import {
   COPYING_SUFFIX,
   bestEffort,
+  binaryToTerminalWarning,
+  copyToStdout,
   Interruption,
   localError,
   localStat,
@@ -211,17 +221,6 @@ async function put(
 
 // ---- get, cat, tail ---------------------------------------------------------------------
 
-/** Copies `input` to stdout, waiting for 'drain' when the pipe is full. Returns the bytes copied. */
-async function copyToStdout(input: Readable, signal?: AbortSignal): Promise<number> {
-  let bytes = 0;
-  for await (const chunk of input as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (!process.stdout.write(chunk))
-      await once(process.stdout, 'drain', signal === undefined ? {} : { signal });
-  }
-  return bytes;
-}
-
 async function statFile(ctx: CommandContext, remote: string, verb: string): Promise<FileStatus> {
   const status = await ctx.client.stat(remote);
   if (status.type === FileType.DIRECTORY)
@@ -243,10 +242,17 @@ async function get(
 
   if (local === '-') {
     const input = ctx.client.open(src, { signal: intr.signal });
-    const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
+    // The file itself on the terminal: a progress line drawn over it would garble both.
+    const progress =
+      process.stdout.isTTY === true
+        ? NO_PROGRESS
+        : startProgress(ctx, label, status.length, () => input.bytesRead);
     let bytes: number;
     try {
-      bytes = await copyToStdout(input, intr.signal);
+      bytes = await copyToStdout(input, intr.signal, (head) => {
+        const warning = binaryToTerminalWarning(src, process.stdout.isTTY === true, head);
+        if (warning !== null) printError(ctx.command, 'WARNING', warning);
+      });
     } catch (err) {
       progress.clear();
       if (intr.received !== null) return reportInterrupted(ctx, intr, 'stdout holds part of the file');

@@ -1,12 +1,15 @@
 /**
  * The machinery `dfs put` and `dfs get` share (./data.ts): local file errors as typed errors,
  * the interruption of a transfer by a signal, best-effort clean-up bounded in time, the
- * progress bar's sampling, and the --json result of a transfer. Split from ./data.ts so the
+ * progress bar's sampling, the --json result of a transfer, and copying to stdout (with the
+ * binary-to-a-terminal warning of `get REMOTE -`). Split from ./data.ts so the
  * commands themselves read beside their decision table.
  */
+import { once } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DfsError, type ErrorCode } from '../../../protocol/errors.js';
 import { ProgressBar } from '../progress.js';
@@ -164,4 +167,65 @@ export function reportInterrupted(ctx: CommandContext, intr: Interruption, outco
 export function withoutCopyName(err: unknown): unknown {
   if (!(err instanceof DfsError) || !err.message.includes(COPYING_SUFFIX)) return err;
   return new DfsError(err.code, err.message.replaceAll(COPYING_SUFFIX, ''), { cause: err });
+}
+
+/** How much of a file's start `looksBinary` judges it by. */
+export const BINARY_SNIFF_BYTES = 8192;
+
+/**
+ * True when `head` (a file's first bytes) is not text a terminal shows as it is: it holds a
+ * NUL, a control character other than tab, newline, carriage return, form feed, backspace and
+ * escape (coloured logs are text), or bytes that are not UTF-8. A multi-byte character cut
+ * at the end of the sample is not held against it.
+ */
+export function looksBinary(head: Buffer): boolean {
+  const sample = head.subarray(0, BINARY_SNIFF_BYTES);
+  for (const b of sample) {
+    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c && b !== 0x08 && b !== 0x1b)
+      return true;
+    if (b === 0x7f) return true;
+  }
+  // Trim up to 3 bytes of a sequence cut by the sample's end, then ask for strict UTF-8.
+  let end = sample.length;
+  for (let back = 1; back <= 3 && end - back >= 0; back++) {
+    const b = sample[end - back]!;
+    if ((b & 0xc0) !== 0x80) {
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+      if (need > back) end -= back;
+      break;
+    }
+  }
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(sample.subarray(0, end));
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The decision of `get REMOTE -`: the warning to print on stderr before the first byte goes
+ * out, or null. Only a terminal is warned about (a pipe or a file wants the bytes as they
+ * are), and only when the file looks binary, which would fill the screen with garbage and can
+ * send the terminal control sequences.
+ */
+export function binaryToTerminalWarning(remote: string, stdoutIsTTY: boolean, head: Buffer): string | null {
+  if (!stdoutIsTTY || !looksBinary(head)) return null;
+  return `${remote} looks like binary data and stdout is a terminal; writing it anyway (redirect stdout, or use dfs get ${remote} LOCAL)`;
+}
+
+/** Copies `input` to stdout, waiting for 'drain' when the pipe is full. Returns the bytes copied. */
+export async function copyToStdout(
+  input: Readable,
+  signal?: AbortSignal,
+  beforeFirst?: (head: Buffer) => void,
+): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    if (bytes === 0) beforeFirst?.(chunk);
+    bytes += chunk.length;
+    if (!process.stdout.write(chunk))
+      await once(process.stdout, 'drain', signal === undefined ? {} : { signal });
+  }
+  return bytes;
 }
