@@ -25,6 +25,7 @@ import { emitMetaSimReport, runMetaSim } from './meta-sim.js';
 import { emitReplicationReport, runReplicationBench } from './replication.js';
 import { runSimDatanodeWorker } from './sim-datanodes.js';
 import { parseByteSize } from '../src/cli/format.js';
+import { configureProgram, reportCommandLineError } from '../src/cli/program-support.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -63,9 +64,7 @@ interface MetaCommandOptions extends Omit<MetaOptions, 'json' | 'workerScript' |
   json?: boolean;
 }
 
-const program = new Command('dfs-bench')
-  .description('DFS benchmarks (real processes on loopback)')
-  .showHelpAfterError();
+const program = new Command('dfs-bench').description('DFS benchmarks (real processes on loopback)');
 
 program
   .command('meta')
@@ -368,7 +367,10 @@ program
   .requiredOption('--dir <dir>', 'where this hop writes its files')
   .action((opts: { dir: string }) => runBaselineHop(opts.dir));
 
+configureProgram(program); // --version; usage errors as one line, exit 2
+
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (reportCommandLineError('dfs-bench', err)) return;
   const e = err as Error & { code?: string };
   process.stderr.write(`dfs-bench: ${e.code !== undefined ? `${e.code}: ` : ''}${e.message}\n`);
   process.exit(1);

@@ -1,24 +1,19 @@
 /**
  * `dfs`: the user command line. Global options (`--namenode`, `--json`) apply to every
  * subcommand and may appear before or after it. Command groups live in ./commands/; this
- * file builds the program, turns commander's own errors into our one-line format with exit
- * status 2, and makes sure the process ends promptly once the command is done.
+ * file builds the program (`--version` and one-line usage errors with exit status 2 come
+ * from ./program-support.ts, shared with dfsd and dfs-bench), and makes sure the process ends promptly once the command is done.
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { DEFAULT_NAMENODE_PORT } from '../common/config.js';
 import { registerAdminCommands } from './commands/admin.js';
-import {
-  EXIT_FAILED,
-  EXIT_USAGE,
-  commandName,
-  describeError,
-  printError,
-} from './commands/command-context.js';
+import { EXIT_FAILED, describeError, printError } from './commands/command-context.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerSpaceCommands } from './commands/space.js';
 import { registerFsckCommand } from './commands/fsck.js';
 import { registerNamespaceCommands } from './commands/namespace.js';
 import { registerSetrepCommand } from './commands/setrep.js';
+import { configureProgram, reportCommandLineError } from './program-support.js';
 
 const HELP_FOOTER = `
 The NameNode is --namenode HOST:PORT, else $DFS_NAMENODE, else 127.0.0.1:${DEFAULT_NAMENODE_PORT}.
@@ -37,48 +32,24 @@ everything succeeded. ls, mkdir, rm, du and fsck always print their document (ho
 what succeeded; fsck once its path is found); stat, mv, info, put, get, df, setrep and
 the admin commands print nothing when they fail.`;
 
-/** Thrown by our exitOverride so the catch below knows which command a usage error came from. */
-class CommandLineError extends Error {
-  constructor(
-    readonly command: string | null,
-    readonly inner: CommanderError,
-  ) {
-    super(inner.message);
-  }
-}
-
-function onCommanderExit(command: string | null): (err: CommanderError) => never {
-  return (err) => {
-    throw new CommandLineError(command, err);
-  };
-}
-
 export function buildProgram(): Command {
   const program = new Command('dfs')
     .description('DFS file system commands')
     .option('--namenode <host:port>', 'NameNode address (default: $DFS_NAMENODE, else 127.0.0.1:8020)')
     .option('--json', 'print results as JSON (exact byte counts); errors stay on stderr')
     .configureHelp({ showGlobalOptions: true })
-    // Commander would print "error: ..." itself; we print our own single line instead.
-    .configureOutput({ outputError: () => {} })
-    .addHelpText('after', HELP_FOOTER)
-    .exitOverride(onCommanderExit(null));
+    // Help is --help only: -h is "human-readable sizes" (ls, du, df), as in hdfs dfs and ls.
+    // Subcommands inherit this when they are created, so it is set before registering them.
+    .helpOption('--help', 'display help for command')
+    .addHelpText('after', HELP_FOOTER);
   registerNamespaceCommands(program);
   registerDataCommands(program);
   registerSpaceCommands(program);
   registerSetrepCommand(program);
   registerFsckCommand(program);
   registerAdminCommands(program);
-  overrideExits(program);
+  configureProgram(program); // --version; usage errors as one line, exit 2
   return program;
-}
-
-/** Every command, nested ones too (`admin safemode`), reports its usage errors under its own name. */
-function overrideExits(parent: Command): void {
-  for (const cmd of parent.commands) {
-    cmd.exitOverride(onCommanderExit(commandName(cmd)));
-    overrideExits(cmd);
-  }
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -90,18 +61,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (err instanceof CommandLineError) {
-      const { exitCode, code, message } = err.inner;
-      if (exitCode === 0 || code === 'commander.helpDisplayed' || code === 'commander.version') {
-        process.exitCode = exitCode;
-      } else if (code === 'commander.help') {
-        process.exitCode = EXIT_USAGE; // `dfs` alone: commander already printed the help
-      } else {
-        const hint = err.command === null ? 'dfs --help' : `dfs ${err.command} --help`;
-        printError(err.command, 'USAGE', `${message.replace(/^error: /, '')} (see ${hint})`);
-        process.exitCode = EXIT_USAGE;
-      }
-    } else {
+    if (!reportCommandLineError('dfs', err)) {
       const { code, message } = describeError(err);
       printError(null, code, message);
       process.exitCode = EXIT_FAILED;

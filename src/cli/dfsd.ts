@@ -5,7 +5,7 @@
  * (a failed assertion, anything thrown and not handled) logs at fatal and exits 70 at once
  * (src/common/crash.ts).
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { AssertionFailure, DfsError } from '../../protocol/errors.js';
 import {
   DATANODE_DEFAULTS,
@@ -20,11 +20,11 @@ import { createLogger } from '../common/logger.js';
 import { formatNameDir } from '../namenode/name-dir.js';
 import { NameNode } from '../namenode/namenode.js';
 import { runLocalCluster } from '../local/local-cluster-main.js';
+import { configureProgram, reportCommandLineError } from './program-support.js';
 
 function intArg(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new DfsError('INVALID_ARGUMENT', `not a non-negative integer: ${value}`);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`not a non-negative integer: ${value}`);
   return n;
 }
 
@@ -65,7 +65,7 @@ function logLevelOption(): Option {
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-const program = new Command('dfsd').description('DFS daemons').showHelpAfterError();
+const program = new Command('dfsd').description('DFS daemons');
 
 program
   .command('namenode')
@@ -151,7 +151,10 @@ program
     await runLocalCluster(opts);
   });
 
+configureProgram(program); // --version; usage errors as one line, exit 2
+
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (reportCommandLineError('dfsd', err)) return;
   if (err instanceof AssertionFailure) {
     process.stderr.write(`dfsd: internal error (a bug): ${err.stack ?? err.message}\n`);
     process.exit(EXIT_BUG);

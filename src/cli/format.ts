@@ -4,10 +4,16 @@
  * (the clock and the time zone are those of the caller's process), so they are unit-tested
  * without a cluster. `--json` output never passes through here: it carries exact numbers.
  *
+ * ls, du and df print exact byte counts, or with `-h` human sizes, as `ls -l` / `ls -lh` and
+ * `hdfs dfs -ls -h` do (`SizeStyle`).
+ *
  * Column alignment is computed per batch of rows, so a recursive listing can print one
  * directory page at a time with bounded memory. The minimum widths below are wide enough
- * for every value the columns normally hold (a human size is at most 5 characters, a date
- * exactly 16), so rows from different batches still line up.
+ * for every value the columns normally hold (a human size is at most 5 characters, an exact
+ * one below 10 GB at most 10, a date exactly 16), so rows from different batches still line up.
+ *
+ * `fileStatusJson` is the one JSON shape of a FileStatus (`ls --json`, `stat --json`): the
+ * wire's numeric `type` is shown by name, as users read and `jq` selects it.
  */
 import { FileType, type FileStatus } from '../../protocol/shared-structures.js';
 import type { ServerInfo } from '../../protocol/client-namenode-messages.js';
@@ -30,6 +36,18 @@ export function humanBytes(bytes: number): string {
     if (whole < 1024) return `${whole}${unit}`;
   }
   return `${Math.ceil(value)}${UNITS[UNITS.length - 1]}`;
+}
+
+/** How ls, du and df show sizes: exact byte counts (the default), or `-h` human sizes. */
+export type SizeStyle = 'exact' | 'human';
+
+export function formatSize(bytes: number, style: SizeStyle): string {
+  return style === 'human' ? humanBytes(bytes) : String(bytes);
+}
+
+/** The width a size column is padded to at least, so separately printed batches align. */
+function sizeMinWidth(style: SizeStyle): number {
+  return style === 'human' ? 5 : 10;
 }
 
 function pad2(n: number): string {
@@ -83,22 +101,21 @@ export function formatKeyValues(pairs: readonly (readonly [string, string])[]): 
 
 /** type, replication, size, mtime, path. */
 export const LS_ALIGN: readonly Align[] = ['left', 'right', 'right', 'left', 'left'];
-export const LS_MIN_WIDTHS: readonly number[] = [1, 3, 5, 16, 0];
 
-/** One `ls` row: `d`/`-`, replication (`-` for directories), human size, mtime, full path. */
-export function lsRow(status: FileStatus, fullPath: string): string[] {
+/** One `ls` row: `d`/`-`, replication (`-` for directories), size, mtime, full path. */
+export function lsRow(status: FileStatus, fullPath: string, sizes: SizeStyle): string[] {
   const isDir = status.type === FileType.DIRECTORY;
   return [
     isDir ? 'd' : '-',
     isDir ? '-' : String(status.replication),
-    humanBytes(status.length),
+    formatSize(status.length, sizes),
     formatDateTime(status.mtimeMs),
     fullPath,
   ];
 }
 
-export function formatLsRows(rows: readonly (readonly string[])[]): string[] {
-  return alignColumns(rows, LS_ALIGN, LS_MIN_WIDTHS);
+export function formatLsRows(rows: readonly (readonly string[])[], sizes: SizeStyle): string[] {
+  return alignColumns(rows, LS_ALIGN, [1, 3, sizeMinWidth(sizes), 16, 0]);
 }
 
 // ---- `dfs stat`, `dfs info` -------------------------------------------------------------
@@ -111,6 +128,14 @@ function typeName(type: number): string {
   if (type === FileType.DIRECTORY) return 'directory';
   if (type === FileType.FILE) return 'file';
   return `unknown (${type})`;
+}
+
+/** A FileStatus as `--json` prints it: every field, `type` by name ("file" / "directory"). */
+export type FileStatusJson = Omit<FileStatus, 'type'> & { type: string };
+
+/** `fullPath` replaces the status's own path (a listing entry carries only its name). */
+export function fileStatusJson(status: FileStatus, fullPath: string = status.path): FileStatusJson {
+  return { ...status, path: fullPath, type: typeName(status.type) };
 }
 
 /** Every FileStatus field under its own name, values made readable. */
@@ -171,15 +196,15 @@ export interface DiskUsage {
   directories: number;
 }
 
-/** size, size with replicas, path. The minimum widths fit every human size, so batches align. */
+/** size, size with replicas, path. The minimum widths fit usual sizes, so batches align. */
 export const DU_ALIGN: readonly Align[] = ['right', 'right', 'left'];
-export const DU_MIN_WIDTHS: readonly number[] = [5, 5, 0];
 
-export function formatDuRows(usages: readonly DiskUsage[]): string[] {
+export function formatDuRows(usages: readonly DiskUsage[], sizes: SizeStyle): string[] {
+  const width = sizeMinWidth(sizes);
   return alignColumns(
-    usages.map((u) => [humanBytes(u.bytes), humanBytes(u.replicatedBytes), u.path]),
+    usages.map((u) => [formatSize(u.bytes, sizes), formatSize(u.replicatedBytes, sizes), u.path]),
     DU_ALIGN,
-    DU_MIN_WIDTHS,
+    [width, width, 0],
   );
 }
 
@@ -195,12 +220,12 @@ export interface ClusterUsage {
   deadDataNodes: number;
 }
 
-export function formatDf(usage: ClusterUsage): string[] {
+export function formatDf(usage: ClusterUsage, sizes: SizeStyle): string[] {
   return formatKeyValues([
     ['namenode', usage.namenode],
-    ['capacity', withHuman(usage.capacityBytes)],
-    ['used', withHuman(usage.usedBytes)],
-    ['remaining', withHuman(usage.remainingBytes)],
+    ['capacity', formatSize(usage.capacityBytes, sizes)],
+    ['used', formatSize(usage.usedBytes, sizes)],
+    ['remaining', formatSize(usage.remainingBytes, sizes)],
     ['use%', `${usage.usedPercent.toFixed(1)}%`],
     ['dataNodes', `${usage.liveDataNodes} live, ${usage.deadDataNodes} dead`],
   ]);

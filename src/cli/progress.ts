@@ -10,7 +10,9 @@
  * sliding window of the last few seconds of samples, so they follow a transfer that speeds
  * up or stalls instead of averaging over its whole life; the final summary line uses the
  * overall average. The line is cut to the terminal width so it never wraps (a wrapped line
- * cannot be redrawn with `\r`).
+ * cannot be redrawn with `\r`). What gives way on a narrow terminal, in order: the bar, the
+ * label (cut from the left), the byte counts; the percentage, the rate and the time left stay
+ * (the line is cut only below about 30 columns). A terminal that reports no width counts as 80.
  *
  * The clock and the output stream are injected, so the renderer is unit-tested without a
  * terminal or real time. Whether to show a bar at all (stderr is a TTY, no --json) is the
@@ -148,25 +150,32 @@ export class ProgressBar {
 
   /** The line for `bytes` done at `now`, at most `columns - 1` characters wide. */
   render(now: number, bytes: number): string {
-    const columns = Math.max(20, this.options.output.columns ?? COLUMNS_DEFAULT) - 1;
+    // A terminal that reports no size (0, as a pty nobody sized does, or none) is taken as 80
+    // columns: cutting the line to the 20-column minimum would hide the rate and time left.
+    const reported = this.options.output.columns;
+    const columns = (reported === undefined || reported <= 0 ? COLUMNS_DEFAULT : Math.max(20, reported)) - 1;
     const total = this.options.totalBytes;
     const rate = this.rate();
-    const parts: string[] = [];
+    let tail: string;
     let bar = '';
     if (total !== null) {
       const fraction = total > 0 ? Math.min(1, bytes / total) : 1;
-      parts.push(`${String(Math.floor(fraction * 100)).padStart(3)}%`);
-      parts.push(`${humanBytes(bytes).padStart(5)}/${humanBytes(total).padEnd(5)}`);
-      parts.push(formatRate(rate).padStart(11));
+      const percent = `${String(Math.floor(fraction * 100)).padStart(3)}%`;
+      const done = `${humanBytes(bytes).padStart(5)}/${humanBytes(total).padEnd(5)}`;
       const remaining = Math.max(0, total - bytes);
       const eta = remaining === 0 ? 0 : rate !== null && rate > 0 ? remaining / rate : null;
-      parts.push(`ETA ${formatClock(eta).padStart(5)}`); // fixed width: the bar does not jitter
+      const speed = formatRate(rate).padStart(11);
+      const left = `ETA ${formatClock(eta).padStart(5)}`; // fixed width: the bar does not jitter
+      tail = [percent, done, speed, left].join('  ');
+      // Too narrow for everything: the byte counts go before the rate and the time left do.
+      if (tail.length > columns) tail = [percent, speed, left].join('  ');
     } else {
-      parts.push(humanBytes(bytes).padStart(5));
-      parts.push(formatRate(rate).padStart(11));
-      parts.push(formatClock((now - this.startedMs) / 1000).padStart(5));
+      tail = [
+        humanBytes(bytes).padStart(5),
+        formatRate(rate).padStart(11),
+        formatClock((now - this.startedMs) / 1000).padStart(5),
+      ].join('  ');
     }
-    const tail = parts.join('  ');
     // Room left for "label  [bar]  " once the numbers are placed.
     let room = columns - tail.length - 2;
     if (total !== null) {

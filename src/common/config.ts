@@ -4,6 +4,8 @@
  * variables (DFS_<SECTION>_<KEY>, e.g. DFS_NAMENODE_PORT=8020), then by command-line flags.
  * Every key, its default and its meaning is listed in README.md ("Configuration").
  * Unknown keys and values of the wrong type are errors: a typo must not silently do nothing.
+ * That holds for the environment too: a DFS_<SECTION>_* variable of the section being
+ * resolved that names no key is an error (other sections' variables are not this daemon's).
  */
 import fs from 'node:fs';
 import { DfsError } from '../../protocol/errors.js';
@@ -78,7 +80,7 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   slowIoWarnMs: 1_000,
 };
 
-type Section = 'namenode' | 'datanode' | 'client';
+export type Section = 'namenode' | 'datanode' | 'client';
 
 /** Merges defaults < file section < environment < flags, checking names and types. */
 export function resolveConfig<T extends object>(
@@ -104,8 +106,17 @@ export function resolveConfig<T extends object>(
     }
   }
   const env = options.env ?? process.env;
-  for (const k of keys) {
-    const name = `DFS_${section.toUpperCase()}_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+  const envNames = new Map([...keys].map((k) => [envName(section, k), k]));
+  // A variable of this section that names no key is a typo, like an unknown key in the file.
+  const prefix = `DFS_${section.toUpperCase()}_`;
+  for (const name of Object.keys(env)) {
+    if (name.startsWith(prefix) && !envNames.has(name))
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `environment variable ${name}: unknown configuration key (the ${section} keys are in README.md, "Configuration")`,
+      );
+  }
+  for (const [name, k] of envNames) {
     const raw = env[name];
     if (raw !== undefined)
       setChecked(
@@ -121,6 +132,11 @@ export function resolveConfig<T extends object>(
     if (v !== undefined) setChecked(out, defaults, keys, k, v, `--${k}`);
   }
   return out as T;
+}
+
+/** `DFS_NAMENODE_DEAD_NODE_TIMEOUT_MS` for the namenode key `deadNodeTimeoutMs`. */
+export function envName(section: Section, key: string): string {
+  return `DFS_${section.toUpperCase()}_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 }
 
 function parseScalar(raw: string, type: string): unknown {

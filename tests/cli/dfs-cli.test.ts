@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { FileStatus } from '../../protocol/shared-structures.js';
 import type { ServerInfo } from '../../protocol/client-namenode-messages.js';
+import type { FileStatusJson } from '../../src/cli/format.js';
 import { startCluster } from '../support/cluster.js';
 import { failedWith, ok, runDfs, type DfsRun as Run } from '../support/dfs-cli.js';
 
@@ -89,13 +90,13 @@ describe('dfs namespace commands', () => {
     expect(ok(await dfs(['ls'])).stdout).toMatch(/^d .* \/ls$/m);
   });
 
-  it('ls --json prints one array of FileStatus objects with full paths and exact lengths', async () => {
+  it('ls --json prints one array of FileStatus objects with full paths, exact lengths and type by name', async () => {
     await client!.mkdir('/lsj/d', { parents: true });
     await emptyFile('/lsj/f');
-    const entries = JSON.parse(ok(await dfs(['ls', '--json', '/lsj'])).stdout) as FileStatus[];
+    const entries = JSON.parse(ok(await dfs(['ls', '--json', '/lsj'])).stdout) as FileStatusJson[];
     expect(entries.map((e) => [e.path, e.type])).toEqual([
-      ['/lsj/d', 1],
-      ['/lsj/f', 2],
+      ['/lsj/d', 'directory'],
+      ['/lsj/f', 'file'],
     ]);
     const f = entries[1]!;
     expect(f).toMatchObject({
@@ -161,9 +162,11 @@ describe('dfs namespace commands', () => {
     expect(human).toContain('type:              file');
     expect(human).toContain('replication:       2');
 
-    const json = JSON.parse(ok(await dfs(['stat', '--json', '/st'])).stdout) as FileStatus;
-    expect(json).toEqual(await client!.stat('/st'));
-    expect(json).toMatchObject({ path: '/st', type: 1, childCount: 1 });
+    const json = JSON.parse(ok(await dfs(['stat', '--json', '/st'])).stdout) as FileStatusJson;
+    expect(json).toEqual({ ...(await client!.stat('/st')), type: 'directory' }); // every other field as is
+    expect(json).toMatchObject({ path: '/st', type: 'directory', childCount: 1 });
+    const file = JSON.parse(ok(await dfs(['stat', '--json', '/st/f'])).stdout) as FileStatusJson;
+    expect(file).toEqual({ ...(await client!.stat('/st/f')), type: 'file' });
   });
 
   it('mv renames, and moves into an existing directory', async () => {

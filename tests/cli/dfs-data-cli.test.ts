@@ -127,7 +127,7 @@ describe('dfs put, get, cat', () => {
     expect(ls).toEqual([
       expect.stringMatching(/^- +3 +0 \S+ \S+ \/rt\/f-0$/),
       expect.stringMatching(/^- +3 +1000 \S+ \S+ \/rt\/f-1000$/),
-      expect.stringMatching(new RegExp(`^- +3 +3\\.1M \\S+ \\S+ /rt/f-${big}$`)),
+      expect.stringMatching(new RegExp(`^- +3 +${big} \\S+ \\S+ /rt/f-${big}$`)),
     ]);
     const stat = text(ok(await dfs(['stat', `/rt/f-${big}`])));
     expect(stat).toContain(`length:            ${big} (3.1M)`);
@@ -227,8 +227,11 @@ describe('dfs put, get, cat', () => {
       interrupt('slow-int', 'SIGINT'),
       interrupt('slow-term', 'SIGTERM'),
     ]);
-    expect(failedWith(int, 'put', 'INTERRUPTED', 130)).toContain('SIGINT');
-    expect(failedWith(term, 'put', 'INTERRUPTED', 143)).toContain('SIGTERM');
+    // The line names the destination the user gave, never the internal copy.
+    expect(failedWith(int, 'put', 'INTERRUPTED', 130)).toMatch(
+      /SIGINT.* \/int\/slow-int: nothing was written$/,
+    );
+    expect(failedWith(term, 'put', 'INTERRUPTED', 143)).toMatch(/SIGTERM.* \/int\/slow-term: nothing/);
     expect(text(ok(await dfs(['ls', '/int'])))).toBe('');
     for (const name of ['slow-int', 'slow-term']) {
       expect(await client!.exists(`/int/${name}`)).toBeNull();
@@ -277,18 +280,19 @@ describe('dfs tail, du, df', () => {
     expect(ok(kib).stdout.equals(data.subarray(5000 - 2048))).toBe(true);
   });
 
-  it('du shows each entry of a directory, or with -s the total; --json has exact numbers', async () => {
+  it('du shows each entry of a directory, or with -s the total; -h human sizes (ls too); --json has exact numbers', async () => {
     await client!.mkdir('/du/a/deep', { parents: true });
     await client!.mkdir('/du/empty');
     ok(await dfs(['put', '--replication', '2', '-', '/du/a/one'], randomBytes(3000)));
     ok(await dfs(['put', '--replication', '1', '-', '/du/a/deep/two'], randomBytes(5000)));
     ok(await dfs(['put', '-', '/du/top'], randomBytes(100)));
 
-    const [human, summary, json, file] = await Promise.all([
-      dfs(['du', '/du']),
-      dfs(['du', '-s', '/du']),
+    const [human, summary, json, file, exact] = await Promise.all([
+      dfs(['du', '-h', '/du']),
+      dfs(['du', '-s', '--human-readable', '/du']),
       dfs(['du', '--json', '/du']),
       dfs(['du', '-s', '--json', '/du/a/one']),
+      dfs(['du', '-s', '/du']),
     ]);
     expect(
       text(ok(human))
@@ -300,6 +304,7 @@ describe('dfs tail, du, df', () => {
       '  100   300 /du/top',
     ]);
     expect(text(ok(summary))).toBe(' 8.0K   12K /du\n'); // 8100 bytes, 11300 with replicas (rounded up)
+    expect(text(ok(exact))).toBe('      8100      11300 /du\n'); // without -h: byte counts
     expect(JSON.parse(text(ok(json)))).toEqual([
       { path: '/du/a', bytes: 8000, replicatedBytes: 11000, files: 2, directories: 2 },
       { path: '/du/empty', bytes: 0, replicatedBytes: 0, files: 0, directories: 1 },
@@ -309,14 +314,28 @@ describe('dfs tail, du, df', () => {
       { path: '/du/a/one', bytes: 3000, replicatedBytes: 6000, files: 1, directories: 0 },
     ]);
     failedWith(await dfs(['du', '/du/missing']), 'du', 'NOT_FOUND');
+    // ls too: byte counts, or -h human sizes (-h is not help: that is --help only).
+    const [lsExact, lsHuman, help] = await Promise.all([
+      dfs(['ls', '/du/a/one']),
+      dfs(['ls', '-h', '/du/a/one']),
+      dfs(['ls', '--help']),
+    ]);
+    expect(text(ok(lsExact))).toMatch(/^- +2 +3000 \d{4}-\S+ \S+ \/du\/a\/one\n$/);
+    expect(text(ok(lsHuman))).toMatch(/^- +2 +3\.0K \d{4}-\S+ \S+ \/du\/a\/one\n$/);
+    expect(text(ok(help))).toContain('-h, --human-readable');
   });
 
-  it('df shows capacity, use and three live DataNodes', async () => {
-    const [human, json] = await Promise.all([dfs(['df']), dfs(['df', '--json'])]);
-    const lines = text(ok(human)).split('\n');
+  it('df shows capacity, use and three live DataNodes; -h human sizes', async () => {
+    const [exact, human, json] = await Promise.all([dfs(['df']), dfs(['df', '-h']), dfs(['df', '--json'])]);
+    const lines = text(ok(exact)).split('\n');
     expect(lines[0]).toBe(`namenode:  ${namenode}`);
     expect(lines).toContain('dataNodes: 3 live, 0 dead');
-    expect(lines.some((l) => /^capacity: +\d+/.test(l))).toBe(true);
+    expect(lines.some((l) => /^capacity: +\d+$/.test(l))).toBe(true);
+    expect(
+      text(ok(human))
+        .split('\n')
+        .some((l) => /^capacity: +\d+(\.\d)?[KMGTPE]$/.test(l)),
+    ).toBe(true);
     expect(lines.some((l) => /^use%: +\d+\.\d%$/.test(l))).toBe(true);
     const doc = JSON.parse(text(ok(json))) as Record<string, number>;
     expect(doc).toMatchObject({ namenode, liveDataNodes: 3, deadDataNodes: 0 });

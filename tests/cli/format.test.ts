@@ -12,6 +12,7 @@ import {
   formatStat,
   humanBytes,
   lsRow,
+  type SizeStyle,
 } from '../../src/cli/format.js';
 import type { FileStatus } from '../../protocol/shared-structures.js';
 
@@ -124,17 +125,24 @@ const dir: FileStatus = {
 
 describe('ls rows', () => {
   it('renders files and directories in aligned columns', () => {
-    const lines = formatLsRows([lsRow(dir, '/data/sub'), lsRow(file, '/data/file.bin')]);
-    expect(lines).toEqual([
+    const rows = (sizes: SizeStyle): string[] =>
+      formatLsRows([lsRow(dir, '/data/sub', sizes), lsRow(file, '/data/file.bin', sizes)], sizes);
+    expect(rows('human')).toEqual([
       'd   -     0 2024-06-07 08:09 /data/sub',
       '-   3  1.5K 2024-06-07 08:09 /data/file.bin',
+    ]);
+    expect(rows('exact')).toEqual([
+      'd   -          0 2024-06-07 08:09 /data/sub',
+      '-   3       1536 2024-06-07 08:09 /data/file.bin',
     ]);
   });
 
   it('keeps columns aligned across separate batches', () => {
-    const a = formatLsRows([lsRow(dir, '/x')])[0]!;
-    const b = formatLsRows([lsRow({ ...file, length: 999 * M, replication: 10 }, '/y')])[0]!;
-    expect(a.indexOf('2024')).toBe(b.indexOf('2024'));
+    for (const sizes of ['human', 'exact'] as const) {
+      const a = formatLsRows([lsRow(dir, '/x', sizes)], sizes)[0]!;
+      const b = formatLsRows([lsRow({ ...file, length: 999 * M, replication: 10 }, '/y', sizes)], sizes)[0]!;
+      expect(a.indexOf('2024')).toBe(b.indexOf('2024'));
+    }
   });
 });
 

@@ -128,6 +128,23 @@ describe('ProgressBar', () => {
     expect(lineOf(wide.term.last).length).toBeLessThanOrEqual(79);
   });
 
+  it('keeps the rate and the time left on a narrow terminal, or one that reports no width', () => {
+    for (const columns of [0, 32, 40, 60]) {
+      const { bar, term, clock } = setup({ columns });
+      bar.update(0);
+      clock.ms += 2000;
+      bar.update(4 * MIB);
+      const line = lineOf(term.last);
+      expect(line, `columns ${columns}`).toContain('  2.0 MiB/s  ETA  0:48');
+      expect(line).toMatch(/^.* {2}4%/);
+      expect(line.length).toBeLessThanOrEqual((columns === 0 ? 80 : columns) - 1);
+    }
+    // Wide enough: the byte counts too.
+    const { bar, term } = setup({ columns: 0 });
+    bar.update(4 * MIB);
+    expect(lineOf(term.last)).toContain('4.0M/100M');
+  });
+
   it('finish replaces the bar with a summary line; clear erases it; later updates draw nothing', () => {
     const { bar, term, clock } = setup();
     bar.update(0);

@@ -13,10 +13,18 @@
  *   put LOCAL REMOTE          decision
  *   REMOTE missing            write REMOTE._COPYING_, rename to REMOTE
  *   REMOTE a directory        the same with REMOTE/basename(LOCAL) (stdin has no name: error)
+ *   REMOTE/ (a trailing /)    REMOTE must be a directory: NOT_FOUND or NOT_A_DIRECTORY if not
  *   REMOTE a file, no -f      ALREADY_EXISTS before a byte is sent
  *   REMOTE a file, -f         write the copy, then delete REMOTE and rename the copy onto it
  *                             (the NameNode has no rename-with-overwrite, so for a moment
  *                             REMOTE is absent; it is never a partial file)
+ *
+ *   get REMOTE LOCAL          decision (the same, on the local disk)
+ *   LOCAL a regular file      ALREADY_EXISTS without -f; with -f, copy then rename over it
+ *   LOCAL/ (a trailing /)     LOCAL must be a directory: NOT_FOUND or NOT_A_DIRECTORY if not
+ *   LOCAL a device, FIFO or   written into where it is, no -f needed (`get /f /dev/null`):
+ *   socket (anything else     renaming a copy over it would destroy the node, and writing
+ *   that is not a directory)  into it replaces nothing; a socket cannot be opened (error)
  *
  * The `._COPYING_` file is created with overwrite (a leftover from a crashed put is
  * replaced), but one that another client is still writing is refused by its lease
@@ -29,26 +37,24 @@
  *
  * cat, tail and `get REMOTE -` copy to stdout with backpressure (a full pipe pauses the
  * read); a reader that leaves (`dfs cat /big | head`) ends the process quietly (dfs.ts).
+ * `get REMOTE -` to a terminal first warns on stderr when the file looks binary
+ * (binaryToTerminalWarning in ./transfer-support.ts), then writes it as asked.
  *
- * Longer than our usual 400 lines: put and get share one copy-then-rename, clean-up and
- * interruption machinery, which reads best in one place beside the decision table above.
+ * The machinery put and get share (signals, clean-up, progress sampling, local errors) is
+ * in ./transfer-support.ts.
  */
-import { once } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { DfsError, isDfsError, type ErrorCode } from '../../../protocol/errors.js';
+import { DfsError, isDfsError } from '../../../protocol/errors.js';
 import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
 import type { DfsOutputStream } from '../../client/dfs-output-stream.js';
 import { localFileWriter } from '../../client/dfs-client.js';
 import { initChecksum } from '../../common/checksum.js';
 import { parseByteSize } from '../format.js';
-import { ProgressBar } from '../progress.js';
 import {
   isFatal,
   joinChild,
@@ -57,14 +63,23 @@ import {
   runCommand,
   type CommandContext,
 } from './command-context.js';
+import {
+  COPYING_SUFFIX,
+  bestEffort,
+  binaryToTerminalWarning,
+  copyToStdout,
+  Interruption,
+  localError,
+  localStat,
+  NO_PROGRESS,
+  reportInterrupted,
+  startProgress,
+  transferResult,
+  withoutCopyName,
+} from './transfer-support.js';
 
-export const COPYING_SUFFIX = '._COPYING_';
-const MIB = 1024 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
 const TAIL_BYTES_DEFAULT = 1024;
-/** How long clean-up after a failure may take before we give up on it and exit. */
-const CLEANUP_TIMEOUT_MS = 5000;
-const PROGRESS_INTERVAL_MS = 100;
 const REPLICATION_ARG_MAX = 32;
 
 // ---- argument parsers -------------------------------------------------------------------
@@ -87,142 +102,6 @@ function tailBytesArg(value: string): number {
   const n = parseByteSize(value);
   if (n === null) throw new InvalidArgumentError('must be a byte count such as 1024 or 4K');
   return n;
-}
-
-// ---- local files, signals, progress -----------------------------------------------------
-
-const ERRNO_CODES: Record<string, ErrorCode> = {
-  ENOENT: 'NOT_FOUND',
-  EEXIST: 'ALREADY_EXISTS',
-  EISDIR: 'IS_A_DIRECTORY',
-  ENOTDIR: 'NOT_A_DIRECTORY',
-  EACCES: 'ACCESS_DENIED',
-  EPERM: 'ACCESS_DENIED',
-  EROFS: 'ACCESS_DENIED',
-  ENOSPC: 'NO_SPACE',
-  EDQUOT: 'NO_SPACE',
-};
-
-/** A local file system error as a typed error naming the local path; anything else unchanged. */
-function localError(err: unknown, localPath: string): unknown {
-  const e = err as NodeJS.ErrnoException;
-  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return err;
-  // "ENOENT: no such file or directory, open '/x'" -> "no such file or directory"
-  const reason = e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*$/, '');
-  return new DfsError(ERRNO_CODES[e.code] ?? 'INTERNAL', `local ${localPath}: ${reason}`);
-}
-
-async function localStat(localPath: string): Promise<fs.Stats | null> {
-  try {
-    return await fsp.stat(localPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw localError(err, localPath);
-  }
-}
-
-const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
-/**
- * Turns SIGINT / SIGTERM / SIGHUP into an abort of the running transfer, so the command can
- * clean up before it exits; a second signal exits at once. Installed for one command only.
- */
-class Interruption {
-  private readonly controller = new AbortController();
-  readonly signal = this.controller.signal;
-  received: NodeJS.Signals | null = null;
-
-  private readonly onSignal = (sig: NodeJS.Signals): void => {
-    if (this.received !== null) process.exit(this.exitStatus); // impatient: no more clean-up
-    this.received = sig;
-    this.controller.abort(new Error(`interrupted by ${sig}`));
-  };
-
-  constructor() {
-    for (const sig of SIGNALS) process.on(sig, this.onSignal);
-  }
-
-  /** 128 + the signal number, as a shell reports a process killed by it (SIGINT: 130). */
-  get exitStatus(): number {
-    return 128 + (this.received === null ? 0 : (os.constants.signals[this.received] ?? 0));
-  }
-
-  dispose(): void {
-    for (const sig of SIGNALS) process.off(sig, this.onSignal);
-  }
-}
-
-/** Runs `op` for clean-up: errors are ignored and it may take at most CLEANUP_TIMEOUT_MS. */
-async function bestEffort(op: () => Promise<unknown>): Promise<void> {
-  const ac = new AbortController();
-  await Promise.race([
-    op().catch(() => {}),
-    sleep(CLEANUP_TIMEOUT_MS, undefined, { signal: ac.signal, ref: false }).catch(() => {}),
-  ]);
-  ac.abort();
-}
-
-interface Progress {
-  /** Stops sampling and replaces the bar with a summary line. */
-  finish(bytes: number): void;
-  /** Stops sampling and erases the bar (before an error line). */
-  clear(): void;
-}
-
-const NO_PROGRESS: Progress = { finish: () => {}, clear: () => {} };
-
-/** A progress bar sampling `bytesDone` 10 times a second, if stderr is a terminal and not --json. */
-function startProgress(
-  ctx: CommandContext,
-  label: string,
-  totalBytes: number | null,
-  bytesDone: () => number,
-): Progress {
-  if (ctx.json || process.stderr.isTTY !== true) return NO_PROGRESS;
-  const bar = new ProgressBar({
-    label,
-    totalBytes,
-    output: process.stderr,
-    minIntervalMs: PROGRESS_INTERVAL_MS - 10,
-  });
-  bar.update(0);
-  const timer = setInterval(() => bar.update(bytesDone()), PROGRESS_INTERVAL_MS);
-  timer.unref();
-  return {
-    finish(bytes) {
-      clearInterval(timer);
-      bar.finish(bytes);
-    },
-    clear() {
-      clearInterval(timer);
-      bar.clear();
-    },
-  };
-}
-
-/** The --json result of put and get. */
-interface TransferResult {
-  path: string;
-  bytes: number;
-  seconds: number;
-  mibPerSecond: number;
-}
-
-function transferResult(pathShown: string, bytes: number, startedMs: number): TransferResult {
-  const seconds = Math.max(0, performance.now() - startedMs) / 1000;
-  const mibPerSecond = seconds > 0 ? bytes / MIB / seconds : 0;
-  return {
-    path: pathShown,
-    bytes,
-    seconds: Number(seconds.toFixed(3)),
-    mibPerSecond: Number(mibPerSecond.toFixed(3)),
-  };
-}
-
-/** Reports an interrupted transfer: one line, and the exit status becomes 128 + signal (see transferAction). */
-function reportInterrupted(ctx: CommandContext, intr: Interruption, cleanedUp: string): void {
-  ctx.failed = true;
-  printError(ctx.command, 'INTERRUPTED', `${intr.received}: transfer aborted, ${cleanedUp} removed`);
 }
 
 // ---- put --------------------------------------------------------------------------------
@@ -273,6 +152,11 @@ async function put(
   const fromStdin = local === '-';
   let target = normalizePath(remote);
   let existing = await ctx.client.exists(target);
+  // `put f /logs/` names a directory: it must exist (a missing one is not a new file `/logs`).
+  if (target !== '/' && remote.endsWith('/') && existing?.type !== FileType.DIRECTORY) {
+    if (existing === null) throw new DfsError('NOT_FOUND', `${remote}: no such directory`);
+    throw new DfsError('NOT_A_DIRECTORY', `${remote}: ${target} is a file, not a directory`);
+  }
   if (existing?.type === FileType.DIRECTORY) {
     if (fromStdin)
       throw new DfsError('IS_A_DIRECTORY', `${target} is a directory: name the file to write stdin to`);
@@ -325,25 +209,17 @@ async function put(
     // A copy file that is another writer's (lease) or a directory is not ours to delete.
     const notOurs = isDfsError(err, 'LEASE_CONFLICT') || isDfsError(err, 'IS_A_DIRECTORY');
     if (out !== null && !notOurs) await bestEffort(() => ctx.client.delete(tmp));
-    if (intr.received !== null) return reportInterrupted(ctx, intr, tmp);
-    throw err;
+    if (intr.received !== null) {
+      const outcome = existing === null ? 'nothing was written' : 'it is unchanged';
+      return reportInterrupted(ctx, intr, `the partial copy was removed; ${target}: ${outcome}`);
+    }
+    throw withoutCopyName(err);
   }
   progress.finish(bytes);
   if (ctx.json) await ctx.writeJson(transferResult(target, bytes, startedMs));
 }
 
 // ---- get, cat, tail ---------------------------------------------------------------------
-
-/** Copies `input` to stdout, waiting for 'drain' when the pipe is full. Returns the bytes copied. */
-async function copyToStdout(input: Readable, signal?: AbortSignal): Promise<number> {
-  let bytes = 0;
-  for await (const chunk of input as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (!process.stdout.write(chunk))
-      await once(process.stdout, 'drain', signal === undefined ? {} : { signal });
-  }
-  return bytes;
-}
 
 async function statFile(ctx: CommandContext, remote: string, verb: string): Promise<FileStatus> {
   const status = await ctx.client.stat(remote);
@@ -366,13 +242,20 @@ async function get(
 
   if (local === '-') {
     const input = ctx.client.open(src, { signal: intr.signal });
-    const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
+    // The file itself on the terminal: a progress line drawn over it would garble both.
+    const progress =
+      process.stdout.isTTY === true
+        ? NO_PROGRESS
+        : startProgress(ctx, label, status.length, () => input.bytesRead);
     let bytes: number;
     try {
-      bytes = await copyToStdout(input, intr.signal);
+      bytes = await copyToStdout(input, intr.signal, (head) => {
+        const warning = binaryToTerminalWarning(src, process.stdout.isTTY === true, head);
+        if (warning !== null) printError(ctx.command, 'WARNING', warning);
+      });
     } catch (err) {
       progress.clear();
-      if (intr.received !== null) return reportInterrupted(ctx, intr, 'nothing');
+      if (intr.received !== null) return reportInterrupted(ctx, intr, 'stdout holds part of the file');
       throw err;
     }
     progress.finish(bytes);
@@ -381,12 +264,19 @@ async function get(
 
   let dest = local;
   let existing = await localStat(dest);
+  // `get /f out/` names a directory: it must exist. (`out/` on a file fails in the stat: ENOTDIR.)
+  if (existing === null && local.endsWith(path.sep))
+    throw new DfsError('NOT_FOUND', `local ${local}: no such directory`);
   if (existing?.isDirectory()) {
     dest = path.join(dest, path.basename(src));
     existing = await localStat(dest);
   }
   if (existing?.isDirectory()) throw new DfsError('IS_A_DIRECTORY', `local ${dest} is a directory`);
-  if (existing !== null && options.force !== true)
+  // A character device, FIFO or socket is written into where it is (`get /f /dev/null`):
+  // renaming a copy over it would destroy it, and writing into it overwrites nothing, so no
+  // -f is needed. Only a regular file takes the copy-then-rename path.
+  const inPlace = existing !== null && !existing.isFile();
+  if (existing !== null && !inPlace && options.force !== true)
     throw new DfsError('ALREADY_EXISTS', `local ${dest} already exists (use -f to overwrite)`);
 
   const tmp = `${dest}${COPYING_SUFFIX}`;
@@ -394,15 +284,24 @@ async function get(
   const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
   let bytes: number;
   try {
-    const file = localFileWriter(tmp);
+    // In place: O_WRONLY alone, never create or truncate (a node that vanished since the stat
+    // above is an error, not a new regular file). A FIFO's open waits for its reader.
+    const file = inPlace
+      ? (await fsp.open(dest, fs.constants.O_WRONLY)).createWriteStream()
+      : localFileWriter(tmp);
     await pipeline(input, file, { signal: intr.signal });
     bytes = file.bytesWritten;
-    await fsp.rename(tmp, dest);
+    if (!inPlace) await fsp.rename(tmp, dest);
   } catch (err) {
     progress.clear();
-    await fsp.rm(tmp, { force: true }).catch(() => {});
-    if (intr.received !== null) return reportInterrupted(ctx, intr, tmp);
-    throw localError(err, dest);
+    if (!inPlace) await fsp.rm(tmp, { force: true }).catch(() => {});
+    if (intr.received !== null) {
+      const outcome = inPlace
+        ? `local ${dest} received part of the file`
+        : `the partial copy was removed; local ${dest}: ${existing === null ? 'nothing was written' : 'it is unchanged'}`;
+      return reportInterrupted(ctx, intr, outcome);
+    }
+    throw withoutCopyName(localError(err, dest));
   }
   progress.finish(bytes);
   if (ctx.json) await ctx.writeJson(transferResult(dest, bytes, startedMs));
@@ -481,7 +380,9 @@ export function registerDataCommands(program: Command): void {
     .addHelpText(
       'after',
       '\nThe data goes to LOCAL._COPYING_, renamed to LOCAL once every byte is verified; on an error or' +
-        '\nCtrl-C the copy is deleted (exit status 130 for SIGINT, 143 for SIGTERM).' +
+        '\nCtrl-C the copy is deleted (exit status 130 for SIGINT, 143 for SIGTERM). An existing LOCAL' +
+        '\nthat is not a regular file (a device such as /dev/null, a FIFO) is written into directly,' +
+        '\nwithout -f, and never replaced.' +
         '\nA progress bar is shown on stderr when it is a terminal (not with --json).' +
         `\nWith --json: ${TRANSFER_JSON} (nothing when LOCAL is -: stdout holds the data).`,
     )

@@ -11,8 +11,16 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../../protocol/limits.js';
 import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
 import { isDfsError } from '../../../protocol/errors.js';
-import { formatLsRows, formatServerInfo, formatStat, lsRow } from '../format.js';
+import {
+  fileStatusJson,
+  formatLsRows,
+  formatServerInfo,
+  formatStat,
+  lsRow,
+  type SizeStyle,
+} from '../format.js';
 import { isFatal, normalizePath, runCommand, type CommandContext } from './command-context.js';
+import { sizeStyle } from './space.js';
 import { walkTree } from './tree-walk.js';
 
 function pageSizeArg(value: string): number {
@@ -27,6 +35,7 @@ function pageSizeArg(value: string): number {
 interface LsOptions {
   recursive?: boolean;
   directory?: boolean;
+  humanReadable?: boolean;
   pageSize: number;
 }
 
@@ -40,7 +49,10 @@ class LsSink {
     return this.rows.length;
   }
 
-  constructor(private readonly ctx: CommandContext) {}
+  constructor(
+    private readonly ctx: CommandContext,
+    private readonly sizes: SizeStyle,
+  ) {}
 
   async begin(): Promise<void> {
     if (this.ctx.json) await this.ctx.out.write('[');
@@ -49,16 +61,16 @@ class LsSink {
   async entry(status: FileStatus, fullPath: string): Promise<void> {
     if (this.ctx.json) {
       const sep = this.jsonCount++ === 0 ? '\n' : ',\n';
-      await this.ctx.out.write(sep + JSON.stringify({ ...status, path: fullPath }));
+      await this.ctx.out.write(sep + JSON.stringify(fileStatusJson(status, fullPath)));
     } else {
-      this.rows.push(lsRow(status, fullPath));
+      this.rows.push(lsRow(status, fullPath, this.sizes));
     }
   }
 
   /** Prints the rows collected so far as one aligned batch. */
   async flushRows(): Promise<void> {
     if (this.rows.length === 0) return;
-    const lines = formatLsRows(this.rows);
+    const lines = formatLsRows(this.rows, this.sizes);
     this.rows = [];
     await this.ctx.writeLines(lines);
   }
@@ -98,7 +110,7 @@ async function lsOne(ctx: CommandContext, sink: LsSink, path: string, options: L
 }
 
 async function ls(ctx: CommandContext, paths: string[], options: LsOptions): Promise<void> {
-  const sink = new LsSink(ctx);
+  const sink = new LsSink(ctx, sizeStyle(options));
   await sink.begin();
   try {
     for (const p of paths.length === 0 ? ['/'] : paths) {
@@ -148,11 +160,13 @@ export function registerNamespaceCommands(program: Command): void {
     .argument('[paths...]', 'paths to list (default /)')
     .option('-R, --recursive', 'list subdirectories recursively (depth-first, pre-order)')
     .option('-d, --directory', 'list directories themselves, not their entries')
+    .option('-h, --human-readable', 'sizes like 1.5K, 23M, 4.0G instead of byte counts')
     .option('--page-size <n>', 'entries fetched per NameNode call', pageSizeArg, LIST_LIMIT_DEFAULT)
     .addHelpText(
       'after',
-      '\nColumns: type (d or -), replication (- for directories), size (1.5K = 1.5 KiB), mtime (local time), path.' +
-        '\nWith --json: one JSON array of FileStatus objects (exact byte lengths, type 1 = directory, 2 = file), full paths.',
+      '\nColumns: type (d or -), replication (- for directories), size in bytes (with -h: 1.5K = 1.5 KiB),' +
+        '\nmtime (local time), path.' +
+        '\nWith --json: one JSON array of FileStatus objects (exact byte lengths, type "file" or "directory"), full paths.',
     )
     .action((paths: string[], options: LsOptions, cmd: Command) =>
       runCommand(cmd, (ctx) => ls(ctx, paths, options)),
@@ -213,11 +227,11 @@ export function registerNamespaceCommands(program: Command): void {
     .command('stat')
     .description('show every FileStatus field of a path')
     .argument('<path>', 'file or directory')
-    .addHelpText('after', '\nWith --json: the FileStatus object.')
+    .addHelpText('after', '\nWith --json: the FileStatus object (type "file" or "directory").')
     .action((path: string, _options: unknown, cmd: Command) =>
       runCommand(cmd, async (ctx) => {
         const status = await ctx.client.stat(normalizePath(path));
-        if (ctx.json) await ctx.writeJson(status);
+        if (ctx.json) await ctx.writeJson(fileStatusJson(status));
         else await ctx.writeLines(formatStat(status));
       }),
     );

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
 import { nodeTotals } from '../admin-format.js';
-import { formatDf, formatDuRows, type ClusterUsage, type DiskUsage } from '../format.js';
+import { formatDf, formatDuRows, type ClusterUsage, type DiskUsage, type SizeStyle } from '../format.js';
 import { isFatal, joinChild, normalizePath, runCommand, type CommandContext } from './command-context.js';
 import { walkTree } from './tree-walk.js';
 
@@ -30,11 +30,11 @@ async function usageOf(ctx: CommandContext, status: FileStatus, fullPath: string
   return usage;
 }
 
-async function du(ctx: CommandContext, paths: string[], summarize: boolean): Promise<void> {
+async function du(ctx: CommandContext, paths: string[], summarize: boolean, sizes: SizeStyle): Promise<void> {
   let jsonCount = 0;
   const emit = async (usage: DiskUsage): Promise<void> => {
     if (ctx.json) await ctx.out.write((jsonCount++ === 0 ? '\n' : ',\n') + JSON.stringify(usage));
-    else await ctx.writeLines(formatDuRows([usage]));
+    else await ctx.writeLines(formatDuRows([usage], sizes));
   };
   if (ctx.json) await ctx.out.write('[');
   try {
@@ -60,7 +60,7 @@ async function du(ctx: CommandContext, paths: string[], summarize: boolean): Pro
 
 // ---- df ---------------------------------------------------------------------------------
 
-async function df(ctx: CommandContext): Promise<void> {
+async function df(ctx: CommandContext, sizes: SizeStyle): Promise<void> {
   const t = nodeTotals(await ctx.client.datanodeReport());
   const usage: ClusterUsage = {
     namenode: ctx.client.namenode,
@@ -72,7 +72,12 @@ async function df(ctx: CommandContext): Promise<void> {
     deadDataNodes: t.dead,
   };
   if (ctx.json) await ctx.writeJson(usage);
-  else await ctx.writeLines(formatDf(usage));
+  else await ctx.writeLines(formatDf(usage, sizes));
+}
+
+/** `-h`: human sizes; by default exact byte counts, as `hdfs dfs -du` and `df` print them. */
+export function sizeStyle(options: { humanReadable?: boolean }): SizeStyle {
+  return options.humanReadable === true ? 'human' : 'exact';
 }
 
 export function registerSpaceCommands(program: Command): void {
@@ -83,22 +88,27 @@ export function registerSpaceCommands(program: Command): void {
     )
     .argument('[paths...]', 'paths (default /)')
     .option('-s, --summarize', 'one total per path')
+    .option('-h, --human-readable', 'sizes like 1.5K, 23M, 4.0G instead of byte counts')
     .addHelpText(
       'after',
-      '\nColumns: size, size with all replicas (size x replication), path.' +
+      '\nColumns: size, size with all replicas (size x replication), path; sizes in bytes, or with -h' +
+        '\nhuman sizes (1.5K = 1.5 KiB, rounded up).' +
         '\nWith --json: one array of {"path", "bytes", "replicatedBytes", "files", "directories"} (a directory counts itself).',
     )
-    .action((paths: string[], options: { summarize?: boolean }, cmd: Command) =>
-      runCommand(cmd, (ctx) => du(ctx, paths, options.summarize === true)),
+    .action((paths: string[], options: { summarize?: boolean; humanReadable?: boolean }, cmd: Command) =>
+      runCommand(cmd, (ctx) => du(ctx, paths, options.summarize === true, sizeStyle(options))),
     );
 
   program
     .command('df')
     .description('show the capacity of the cluster: size, used, remaining, use%, live and dead DataNodes')
+    .option('-h, --human-readable', 'sizes like 1.5K, 23M, 4.0G instead of byte counts')
     .addHelpText(
       'after',
-      '\nCapacity counts live DataNodes only.' +
+      '\nCapacity counts live DataNodes only. Sizes in bytes, or with -h human sizes.' +
         '\nWith --json: {"namenode", "capacityBytes", "usedBytes", "remainingBytes", "usedPercent", "liveDataNodes", "deadDataNodes"}.',
     )
-    .action((_options: unknown, cmd: Command) => runCommand(cmd, (ctx) => df(ctx)));
+    .action((options: { humanReadable?: boolean }, cmd: Command) =>
+      runCommand(cmd, (ctx) => df(ctx, sizeStyle(options))),
+    );
 }

@@ -1,0 +1,71 @@
+/**
+ * The command line contract shared by `dfs`, `dfsd` and `dfs-bench` (src/cli/program-support.ts),
+ * run as real processes: `--version` prints package.json's version and exits 0, and a usage
+ * error (unknown option or command, a malformed argument, at the top level or in a
+ * subcommand) is one stderr line `<program>: [<command>: ]USAGE: ...` with exit status 2.
+ * No cluster is needed: every run here fails or exits before it would start anything.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DFS_BENCH_BIN, DFS_BIN, DFSD_BIN, REPO_ROOT } from '../../src/local/daemon-process.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(bin: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { ...process.env, DFS_NAMENODE: undefined }, timeout: 15_000, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (err !== null && typeof err.code !== 'number') {
+          const failure: Error = err;
+          return reject(failure);
+        }
+        resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
+      },
+    );
+  });
+}
+
+const VERSION = (
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
+
+const PROGRAMS = [
+  { name: 'dfs', bin: DFS_BIN, sub: ['ls', '--page-size', '0'], subName: 'ls' },
+  { name: 'dfsd', bin: DFSD_BIN, sub: ['namenode', '--port', 'x'], subName: 'namenode' },
+  { name: 'dfs-bench', bin: DFS_BENCH_BIN, sub: ['meta', '--ops', '0'], subName: 'meta' },
+] as const;
+
+function usageLine(r: Run, prefix: string): string {
+  expect(r.code, `exit status; stderr: ${r.stderr}`).toBe(2);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  expect(lines, 'one stderr line').toHaveLength(1);
+  expect(lines[0]).toMatch(new RegExp(`^${prefix}USAGE: \\S.*\\(see .* --help\\)$`));
+  return lines[0]!;
+}
+
+describe.each(PROGRAMS)('$name', ({ name, bin, sub, subName }) => {
+  it('--version prints the package version and exits 0', async () => {
+    const r = await run(bin, ['--version']);
+    expect(r).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+  });
+
+  it('usage errors are one line with exit status 2, at the top level and in a subcommand', async () => {
+    const [option, command, inSub] = await Promise.all([
+      run(bin, ['--no-such-option']),
+      run(bin, ['no-such-command']),
+      run(bin, sub),
+    ]);
+    expect(usageLine(option, `${name}: `)).toContain('--no-such-option');
+    expect(usageLine(command, `${name}: `)).toContain('no-such-command');
+    expect(usageLine(inSub, `${name}: ${subName}: `)).toContain(`${name} ${subName} --help`);
+  });
+});
