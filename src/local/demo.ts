@@ -37,7 +37,7 @@ const REPLICATION = 3;
 const BLOCK_BYTES = 1024 * 1024;
 const FILE_BYTES = 3 * BLOCK_BYTES + 12_345;
 const REMOTE = '/demo/data.bin';
-const POLL_MS = 100;
+const POLL_MS = 50;
 const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
 const t0 = performance.now();
@@ -64,9 +64,10 @@ async function waitUntil<T>(
   }
 }
 
-/** The file's blocks as `dfs fsck --blocks --locations` prints them, and whether all are healthy. */
-async function fsck(client: DfsClient, title: string): Promise<void> {
-  const h = await client.blockHealth(REMOTE);
+type FileHealth = Awaited<ReturnType<DfsClient['blockHealth']>>;
+
+/** The file's blocks as `dfs fsck --blocks --locations` prints them. */
+function printFsck(h: FileHealth, title: string): void {
   const healthy = h.blocks.filter((b) => b.health === BlockHealthState.HEALTHY).length;
   say(`fsck ${title}: ${healthy} of ${h.blocks.length} blocks healthy`);
   for (const b of h.blocks)
@@ -124,7 +125,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     say(
       `uploaded ${REMOTE}: ${humanBytes(FILE_BYTES)} in ${BLOCK_BYTES / 1024 / 1024} MiB blocks, sha256 ${sha256(data)}`,
     );
-    await fsck(client, 'before');
+    printFsck(await client.blockHealth(REMOTE), 'before');
 
     const holder = (await client.blockHealth(REMOTE)).blocks[0]!.replicas[0]!.node;
     const victimIndex = cluster.datanodes.findIndex((d) => d.port === holder.port);
@@ -134,24 +135,26 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const killedAt = performance.now();
     say(`killed ${victim.options.name} (pid ${victimPid}, 127.0.0.1:${holder.port}) with SIGKILL`);
 
+    // Block health is read in the same poll that sees the node dead, so "during" shows the
+    // blocks before the copies (which wait for the monitor and a heartbeat) have healed them.
     const c = client;
-    await waitUntil('the NameNode to notice', options.stepTimeoutMs, async () => {
-      const nodes = await c.datanodeReport();
+    const during = await waitUntil('the NameNode to notice', options.stepTimeoutMs, async () => {
+      const [nodes, health] = await Promise.all([c.datanodeReport(), c.blockHealth(REMOTE)]);
       const n = nodes.find((e) => e.port === holder.port);
-      return n?.state === DatanodeReportState.DEAD ? true : undefined;
+      return n?.state === DatanodeReportState.DEAD ? health : undefined;
     });
     const noticedAt = performance.now();
     say(`the NameNode declared it dead ${((noticedAt - killedAt) / 1000).toFixed(1)} s after the kill`);
-    await fsck(client, 'during');
+    printFsck(during, 'during');
 
-    await waitUntil('the blocks to heal', options.stepTimeoutMs, async () => {
+    const after = await waitUntil('the blocks to heal', options.stepTimeoutMs, async () => {
       const h = await c.blockHealth(REMOTE);
-      return h.blocks.every((b) => b.health === BlockHealthState.HEALTHY) ? true : undefined;
+      return h.blocks.every((b) => b.health === BlockHealthState.HEALTHY) ? h : undefined;
     });
     say(
       `healed: every block has ${REPLICATION} live replicas, ${((performance.now() - noticedAt) / 1000).toFixed(1)} s after detection`,
     );
-    await fsck(client, 'after');
+    printFsck(after, 'after');
 
     const chunks: Buffer[] = [];
     for await (const chunk of client.open(REMOTE)) chunks.push(chunk as Buffer);

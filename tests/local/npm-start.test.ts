@@ -4,21 +4,25 @@
  * daemon within a bound and free the NameNode port; the banner comes only once writes
  * work; a daemon that dies is reported on stderr.
  *
- * The repository's own `start` script (read from package.json) runs through npm in a
- * scratch package whose `build` script does nothing and whose bin/ links to the
- * repository's: so npm, its shell and its signal forwarding are the real ones, but the test
- * does not recompile dist/ under other test files' running daemons (`npm test` has built
- * it). Everything started is found by parent PID (/proc) and SIGKILLed in afterEach.
+ * The repository's own `start` script runs through npm in a scratch package
+ * (tests/support/process-tree.ts `scratchPackage`): the real npm, shell and signal
+ * forwarding, without recompiling dist/ under other test files' running daemons. Everything started is found by parent PID (/proc) and SIGKILLed in afterEach.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
-import { REPO_ROOT } from '../../src/local/daemon-process.js';
-import { tempDir } from '../support/cluster.js';
 import { waitFor } from '../support/data-path.js';
-import { commandLine, descendants, isAlive, killAll, portFree } from '../support/process-tree.js';
+import {
+  commandLine,
+  descendants,
+  isAlive,
+  killAll,
+  NPM_ENV,
+  portFree,
+  scratchPackage,
+} from '../support/process-tree.js';
 
 const STOP_BOUND_MS = 15_000;
 const started = new Set<number>();
@@ -41,24 +45,12 @@ interface NpmStart {
 
 /** `npm start -- --dir <temp> --port 0` in a scratch package; resolves after the banner. */
 async function npmStart(): Promise<NpmStart> {
-  const pkg = tempDir('dfs-npm-start-');
+  const pkg = scratchPackage(['start']);
   dirs.push(pkg);
-  const repoPkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
-    scripts: Record<string, string>;
-  };
-  fs.writeFileSync(
-    path.join(pkg, 'package.json'),
-    JSON.stringify({
-      name: 'npm-start-probe',
-      private: true,
-      scripts: { build: 'true', start: repoPkg.scripts.start },
-    }),
-  );
-  fs.symlinkSync(path.join(REPO_ROOT, 'bin'), path.join(pkg, 'bin'));
   const npm = spawn('npm', ['start', '--', '--dir', path.join(pkg, 'data'), '--port', '0'], {
     cwd: pkg,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false' },
+    env: NPM_ENV,
   });
   started.add(npm.pid!);
   let stdout = '';
