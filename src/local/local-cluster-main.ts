@@ -16,7 +16,8 @@
  *   | the launcher itself is SIGKILLed               | each daemon's stdin lifeline closes       |
  *
  * The daemons run in process groups of their own, so a Ctrl-C reaches only npm and the
- * launcher, which stops them in order. A second signal kills them at once. The banner says
+ * launcher, which stops them in order. A second signal kills them at once (unless it comes
+ * within a second of the first: a Ctrl-C arrives twice, from the terminal and from npm). The banner says
  * the cluster is up only once writes work (safe mode off, every DataNode live). A daemon
  * that dies while the cluster runs is reported on stderr; without its NameNode the cluster
  * is useless, so the launcher then stops the rest and exits 1.
@@ -28,6 +29,8 @@ import { LocalCluster } from './local-cluster.js';
 
 const PARENT_CHECK_MS = 500;
 const WRITABLE_TIMEOUT_MS = 120_000;
+/** A second signal this soon after the first is the same Ctrl-C, not a request to hurry. */
+const REPEAT_IGNORED_MS = 1000;
 
 function say(line: string): void {
   process.stderr.write(`dfs local: ${line}\n`);
@@ -45,16 +48,26 @@ export async function runLocalCluster(opts: { dir: string; port: number; datanod
     ownProcessGroups: true,
   });
   let stopping = false;
+  let stoppingSinceMs = 0;
   const stop = (why: string, exitCode: number): void => {
     if (stopping) {
+      // A Ctrl-C reaches the launcher twice: from the terminal and forwarded by npm.
+      if (performance.now() - stoppingSinceMs < REPEAT_IGNORED_MS) return;
       say(`${why} again: killing the daemons`);
       void cluster.killAll().finally(() => process.exit(1));
       return;
     }
     stopping = true;
+    stoppingSinceMs = performance.now();
     say(`${why}: stopping the cluster`);
     cluster.stop().then(
-      () => process.exit(exitCode),
+      () => {
+        const how = [cluster.namenode, ...cluster.datanodes].map(
+          (d) => `${d.options.name} ${d.exitDescription}`,
+        );
+        say(`stopped (${how.join(', ')})`);
+        process.exit(exitCode);
+      },
       (err: unknown) => {
         rethrowIfBug(err);
         say(`stopping failed: ${(err as Error).message}`);

@@ -2,7 +2,8 @@
  * `npm run demo` across real processes (npm, `dfsd demo`, a NameNode and four DataNodes),
  * with short timings: it runs to completion with exit 0, shows fsck before, during (the
  * killed node's blocks under-replicated) and after (all healthy), reads the file back
- * identical, and leaves no process and no folder behind; a SIGINT halfway through stops
+ * identical, and leaves no process and no folder behind; a Ctrl-C halfway through (SIGINT
+ * to npm's process group, so the demo gets it from the "terminal" and from npm) stops
  * everything too. The repository's `demo` script runs in a scratch package
  * (tests/support/process-tree.ts). Everything started is SIGKILLed by PID in afterEach.
  */
@@ -39,10 +40,11 @@ interface DemoRun {
 function runDemo(): DemoRun {
   const pkg = scratchPackage(['demo']);
   dirs.push(pkg);
+  // detached: npm leads a process group of its own, as a terminal's foreground job does.
   const npm = spawn(
     'npm',
     ['run', 'demo', '--', '--dead-timeout', '2000', '--heartbeat-interval', '300', '--timeout', '30000'],
-    { cwd: pkg, stdio: ['ignore', 'pipe', 'pipe'], env: NPM_ENV },
+    { cwd: pkg, stdio: ['ignore', 'pipe', 'pipe'], env: NPM_ENV, detached: true },
   );
   started.add(npm.pid!);
   let out = '';
@@ -97,7 +99,7 @@ describe('npm run demo', () => {
     for (const pid of run.daemons) expect(isAlive(pid), `daemon ${pid} still running`).toBe(false);
   });
 
-  it('stops everything it started on SIGINT', async () => {
+  it('stops everything it started and removes its folder on Ctrl-C (SIGINT to the process group)', async () => {
     const run = runDemo();
     await waitFor(
       'the demo to kill a DataNode',
@@ -107,7 +109,7 @@ describe('npm run demo', () => {
     const dir = demoDir(run.stdout());
     const daemons = new Set(run.daemons);
     expect(daemons.size).toBeGreaterThanOrEqual(4);
-    process.kill(run.npm.pid!, 'SIGINT');
+    process.kill(-run.npm.pid!, 'SIGINT');
     const code = await Promise.race([
       run.exited,
       new Promise<never>((_r, reject) =>

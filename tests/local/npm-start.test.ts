@@ -47,8 +47,10 @@ interface NpmStart {
 async function npmStart(): Promise<NpmStart> {
   const pkg = scratchPackage(['start']);
   dirs.push(pkg);
+  // detached: npm leads a process group of its own, as a terminal's foreground job does.
   const npm = spawn('npm', ['start', '--', '--dir', path.join(pkg, 'data'), '--port', '0'], {
     cwd: pkg,
+    detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: NPM_ENV,
   });
@@ -102,6 +104,18 @@ describe('npm start', () => {
         expect(s.output().stderr).toContain(`dfs local: ${signal}: stopping the cluster`);
     });
   }
+
+  it('stops cleanly on Ctrl-C (SIGINT to the process group: the launcher gets it twice, from the terminal and npm)', async () => {
+    const s = await npmStart();
+    process.kill(-s.npm.pid!, 'SIGINT');
+    await expectAllGone(s);
+    expect(s.output().stderr).toContain('dfs local: SIGINT: stopping the cluster');
+    expect(s.output().stderr).not.toContain('killing the daemons');
+    // Every daemon stopped cleanly (exit code 0), none was killed.
+    expect(s.output().stderr).toMatch(
+      /dfs local: stopped \(namenode exit code 0, datanode0 exit code 0, datanode1 exit code 0, datanode2 exit code 0\)/,
+    );
+  });
 
   it('announces itself only once writes work, reports a dying daemon, and stops on SIGTERM to the launcher', async () => {
     const s = await npmStart();
