@@ -1,6 +1,7 @@
 /**
  * `dfsd`: the daemon launcher. `dfsd namenode` runs a NameNode (`--format` creates its
- * name directory); `dfsd local` runs the embedded local cluster used by `npm start`.
+ * name directory); `dfsd local` runs the embedded local cluster used by `npm start`, `dfsd demo` the
+ * self-healing demo of `npm run demo`.
  * SIGTERM and SIGINT stop the daemon cleanly (stop listening, flush the edit log); a bug
  * (a failed assertion, anything thrown and not handled) logs at fatal and exits 70 at once
  * (src/common/crash.ts).
@@ -19,6 +20,7 @@ import { crashOnUncaught, EXIT_BUG } from '../common/crash.js';
 import { createLogger } from '../common/logger.js';
 import { formatNameDir } from '../namenode/name-dir.js';
 import { NameNode } from '../namenode/namenode.js';
+import { runDemo } from '../local/demo.js';
 import { runLocalCluster } from '../local/local-cluster-main.js';
 import { configureProgram, reportCommandLineError } from './program-support.js';
 
@@ -149,6 +151,22 @@ program
   .option('--datanodes <n>', 'number of DataNodes', intArg, 3)
   .action(async (opts: { dir: string; port: number; datanodes: number }) => {
     await runLocalCluster(opts);
+  });
+
+program
+  .command('demo')
+  .description(
+    'start a local cluster in a temp folder, upload a file, kill a DataNode, watch it heal, read the file back, stop',
+  )
+  .option('--dead-timeout <ms>', 'a DataNode silent this long is dead', intArg, 6000)
+  .option('--heartbeat-interval <ms>', 'DataNode heartbeat period', intArg, 1000)
+  .option('--timeout <ms>', 'longest wait for each step', intArg, 120_000)
+  .action(async (opts: { deadTimeout: number; heartbeatInterval: number; timeout: number }) => {
+    await runDemo({
+      deadTimeoutMs: opts.deadTimeout,
+      heartbeatIntervalMs: opts.heartbeatInterval,
+      stepTimeoutMs: opts.timeout,
+    });
   });
 
 configureProgram(program); // --version; usage errors as one line, exit 2

@@ -13,7 +13,7 @@ import type { Block, FileStatus, LocatedBlock } from '../../protocol/shared-stru
 import type { LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
 import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
 import fs from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { DfsInputStream, type InputStreamOptions } from './dfs-input-stream.js';
 import {
   createRequest,
@@ -78,6 +78,12 @@ export class DfsClient implements OutputStreamClient {
   /** The NameNode protocol, one typed method per RPC (operator tools call it directly). */
   readonly namenodeClient: NamenodeClient;
   private readonly openFiles = new Set<string>();
+  /** Output streams not yet finished or failed: close() waits for them. */
+  private readonly outputStreams = new Set<DfsOutputStream>();
+  private closeRequested = false;
+  private markClosed: () => void = () => {};
+  /** Resolves once close() has closed the connection (after the output streams settled). */
+  readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly leaseRenewIntervalMs: number;
   readonly defaultReplication: number;
@@ -102,9 +108,22 @@ export class DfsClient implements OutputStreamClient {
     return this.namenodeClient.address;
   }
 
+  /**
+   * Closes the NameNode connection once every output stream this client created has
+   * finished (the file is complete) or failed; until then their calls still go through, so
+   * `out.end(data); client.close()` stores the file. `closed` resolves when the connection
+   * is closed; a stream never ended keeps the client open (end or destroy it). Calls made
+   * once the connection is closed fail with CONNECTION. (HDFS `DFSClient.close` completes
+   * open files too; returning void keeps close() a plain call for callers that do not wait.)
+   */
   close(): void {
-    this.stopRenewing();
-    this.namenodeClient.close();
+    if (this.closeRequested) return;
+    this.closeRequested = true;
+    void Promise.all([...this.outputStreams].map((s) => finished(s).catch(() => {}))).then(() => {
+      this.stopRenewing();
+      this.namenodeClient.close();
+      this.markClosed();
+    });
   }
 
   // ---- namespace ---------------------------------------------------------------------
@@ -233,7 +252,10 @@ export class DfsClient implements OutputStreamClient {
 
   /** A Writable that creates `path` and stores what is written to it; 'finish' = complete. */
   create(path: string, options: OutputStreamOptions = {}): DfsOutputStream {
-    return new DfsOutputStream(this, path, options);
+    const out = new DfsOutputStream(this, path, options);
+    this.outputStreams.add(out);
+    out.once('close', () => this.outputStreams.delete(out));
+    return out;
   }
 
   /** A Readable (async-iterable) over `path`, or a range of it. */

@@ -46,6 +46,12 @@ export interface DaemonOptions {
    * daemon's (e.g. `ip netns exec HOST` in multi-host tests); none by default.
    */
   launcher?: string[];
+  /**
+   * Run in a process group of its own, so a Ctrl-C at the terminal (which signals the whole
+   * foreground group) reaches only the launcher, which then stops its daemons in order. The
+   * lifeline still stops the daemon if the launcher dies.
+   */
+  ownProcessGroup?: boolean;
 }
 
 const LOG_LINES_KEPT = 2000;
@@ -74,6 +80,7 @@ export class DaemonProcess {
       // stdin is a lifeline: the daemon stops when this process dies and the pipe closes.
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, DFS_LIFELINE: '1', ...o.env },
+      detached: o.ownProcessGroup ?? false,
     });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -139,6 +146,13 @@ export class DaemonProcess {
 
   waitExit(): Promise<number | null> {
     return this.exited;
+  }
+
+  /** How the process ended, once it has: `exit code 1` or `signal SIGKILL`. */
+  get exitDescription(): string {
+    const c = this.child;
+    if (c === null || this.running) return 'running';
+    return c.signalCode !== null ? `signal ${c.signalCode}` : `exit code ${c.exitCode}`;
   }
 }
 

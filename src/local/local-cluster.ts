@@ -1,9 +1,15 @@
 /**
  * A cluster of real daemon processes on loopback: the launcher behind `npm start`, the
- * integration tests and the benchmark. The name directory is formatted on first use.
+ * demo, the integration tests and the benchmark. The name directory is formatted on first
+ * use. A started cluster serves reads at once but takes writes only once the NameNode has
+ * left safe mode and its DataNodes have registered: `waitWritable` waits for both.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DatanodeReportState } from '../../protocol/admin-namenode-messages.js';
+import { DfsError } from '../../protocol/errors.js';
+import { DfsClient } from '../client/dfs-client.js';
 import { DaemonProcess } from './daemon-process.js';
 import { spawnSync } from 'node:child_process';
 import { DFSD_BIN } from './daemon-process.js';
@@ -21,6 +27,8 @@ export interface LocalClusterOptions {
   /** Extra node flags per daemon (profiling): 'namenode' or the DataNode index. */
   nodeArgs?: (daemon: 'namenode' | number) => string[];
   logLevel?: string;
+  /** Each daemon in a process group of its own (daemon-process.ts): the launcher alone stops them. */
+  ownProcessGroups?: boolean;
 }
 
 export class LocalCluster {
@@ -55,6 +63,7 @@ export class LocalCluster {
       echoLogs: this.options.echoLogs ?? false,
       env: this.options.namenodeEnv ?? {},
       nodeArgs: this.options.nodeArgs?.('namenode') ?? [],
+      ownProcessGroup: this.options.ownProcessGroups ?? false,
     });
   }
 
@@ -82,6 +91,32 @@ export class LocalCluster {
     await Promise.all(this.datanodes.map((d) => d.start()));
   }
 
+  /**
+   * Resolves once writes work: safe mode is off and every DataNode started is live at the
+   * NameNode. Fails with TIMEOUT after `timeoutMs`.
+   */
+  async waitWritable(timeoutMs = 60_000): Promise<void> {
+    const client = new DfsClient({ namenode: this.namenodeAddress, requestTimeoutMs: timeoutMs });
+    const deadline = Date.now() + timeoutMs;
+    try {
+      for (;;) {
+        const [safeMode, nodes] = await Promise.all([client.safeMode('get'), client.datanodeReport()]);
+        const live = nodes.filter((n) => n.state === DatanodeReportState.LIVE).length;
+        if (!safeMode.on && live >= this.datanodes.length) return;
+        if (Date.now() > deadline) {
+          throw new DfsError(
+            'TIMEOUT',
+            `cluster not writable after ${timeoutMs} ms: ${live} of ${this.datanodes.length} DataNodes live; ` +
+              (safeMode.on ? `safe mode on: ${safeMode.status}` : 'safe mode off'),
+          );
+        }
+        await sleep(100);
+      }
+    } finally {
+      client.close();
+    }
+  }
+
   dataDir(index: number): string {
     return path.join(this.options.baseDir, `data${index}`);
   }
@@ -106,6 +141,7 @@ export class LocalCluster {
       echoLogs: this.options.echoLogs ?? false,
       env: this.options.datanodeEnv?.(index) ?? {},
       nodeArgs: this.options.nodeArgs?.(index) ?? [],
+      ownProcessGroup: this.options.ownProcessGroups ?? false,
     });
   }
 
