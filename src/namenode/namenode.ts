@@ -153,6 +153,7 @@ export class NameNode {
       host: this.config.host,
       port: this.config.port,
       bodyBytesMax: this.config.rpcBodyBytesMax,
+      partialFrameBytesMax: this.config.partialFrameBytesMax,
       isKnownOpcode: isNamenodeOpcode,
       acceptRoles: new Set([Role.CLIENT, Role.ADMIN, Role.DATANODE]),
       connectionsMax: this.config.connectionsMax,
