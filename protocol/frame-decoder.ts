@@ -64,6 +64,21 @@ export class FrameDecoder {
     return this.bufferedBytes;
   }
 
+  /**
+   * Bytes of the incomplete frame held between pushes: its body bytes so far plus its
+   * header once parsed; 0 between frames. After `push` returns every complete frame has
+   * been handed out, so this is what a stalled peer costs (FrameServer bounds its sum over
+   * every connection: src/common/partial-frame-budget.ts). O(1): read once per socket read.
+   */
+  get partialFrameBytes(): number {
+    return this.bufferedBytes + (this.pendingBodyBytes >= 0 ? FRAME_HEADER_BYTES : 0);
+  }
+
+  /** Declared size (header and body) of the incomplete frame; 0 until its header is here. */
+  get pendingFrameBytes(): number {
+    return this.pendingBodyBytes >= 0 ? FRAME_HEADER_BYTES + this.pendingBodyBytes : 0;
+  }
+
   /** True when no partial frame is held (used to tell a clean close from a torn one). */
   get idle(): boolean {
     return this.bufferedBytes === 0 && this.pendingBodyBytes < 0;

@@ -284,8 +284,14 @@ export function formatFsckBlock(b: FsckBlock, replication: number, withLocations
 
 export interface FsckSummary {
   path: string;
-  /** HEALTHY, or CORRUPT when any block is missing or corrupt. */
-  status: 'HEALTHY' | 'CORRUPT';
+  /**
+   * HEALTHY; CORRUPT when any block is missing or corrupt; FAILED when no block was found
+   * bad but some paths could not be checked (`failedPaths`): never HEALTHY over a tree
+   * that was not seen whole.
+   */
+  status: 'HEALTHY' | 'CORRUPT' | 'FAILED';
+  /** Paths (directories listed, files asked about) that failed during the walk. */
+  failedPaths: number;
   totalBytes: number;
   directories: number;
   files: number;
@@ -310,6 +316,7 @@ export function emptyFsckSummary(path: string): FsckSummary {
   return {
     path,
     status: 'HEALTHY',
+    failedPaths: 0,
     totalBytes: 0,
     directories: 0,
     files: 0,
@@ -355,6 +362,7 @@ export function formatFsckSummary(s: FsckSummary): string[] {
   return [
     ...formatKeyValues([
       ['status', s.status],
+      ...(s.failedPaths > 0 ? [['failedPaths', String(s.failedPaths)] as [string, string]] : []),
       ['totalSize', withHuman(s.totalBytes)],
       ['directories', String(s.directories)],
       ['files', `${s.files}${s.openFiles > 0 ? ` (${s.openFiles} open for writing)` : ''}`],
@@ -367,6 +375,8 @@ export function formatFsckSummary(s: FsckSummary): string[] {
       ['underConstruction', String(s.underConstructionBlocks)],
     ]),
     '',
-    `The filesystem under path '${s.path}' is ${s.status}`,
+    s.status === 'FAILED'
+      ? `Fsck on path '${s.path}' FAILED: ${s.failedPaths} paths could not be checked`
+      : `The filesystem under path '${s.path}' is ${s.status}`,
   ];
 }

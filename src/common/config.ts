@@ -26,6 +26,8 @@ export interface NameNodeConfig {
   connectionsMax: number;
   inflightMax: number;
   rpcBodyBytesMax: number;
+  /** Bytes all connections together may hold in frames not yet complete (at least rpcBodyBytesMax + 12). */
+  partialFrameBytesMax: number;
   handshakeTimeoutMs: number;
   frameTimeoutMs: number;
   logLevel: string;
@@ -65,6 +67,7 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   connectionsMax: 10_000,
   inflightMax: 1024,
   rpcBodyBytesMax: 16 * 1024 * 1024,
+  partialFrameBytesMax: 64 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   frameTimeoutMs: 30_000,
   logLevel: 'info',
@@ -208,6 +211,8 @@ export interface DataNodeConfig {
    * the DataNode stops reading every connection until some are written.
    */
   packetBytesHeldMax: number;
+  /** Bytes all connections together may hold in frames not yet complete (at least one packet frame). */
+  partialFrameBytesMax: number;
   handshakeTimeoutMs: number;
   /** A frame started and not finished, or a write pipeline silent, this long is dropped. */
   frameTimeoutMs: number;
@@ -234,6 +239,7 @@ export const DATANODE_DEFAULTS: DataNodeConfig = {
   connectionsMax: 4096,
   packetsInflightMax: 32,
   packetBytesHeldMax: 256 * 1024 * 1024,
+  partialFrameBytesMax: 64 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   frameTimeoutMs: 60_000,
   logLevel: 'info',

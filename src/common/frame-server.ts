@@ -15,6 +15,11 @@
  * - heldBytesMax bounds the bytes all connections together hold (`hold`/`unhold`, e.g.
  *   packets received and not yet on disk): past it no connection is read until some are
  *   let go, so memory stays bounded however many peers send at once.
+ * - partialFrameBytesMax bounds the bytes all connections together hold in frames not yet
+ *   complete (a peer needs no valid request to cost them): a frame spanning reads must be
+ *   admitted against it, else its connection is not read until it is; stalled admitted
+ *   frames are dropped while others wait (partial-frame-budget.ts). Counted once per socket
+ *   read from the decoder; no payload is copied for it.
  * - after a protocol error the connection gets one ERROR frame and is closed.
  *
  * Counters are asserted in pairs (a bug, not a peer, unbalances them): a reply or release
@@ -26,9 +31,10 @@ import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import type { Frame } from '../../protocol/frame.js';
 import { decodeHello, encodeHelloReply, HandshakeStatus } from '../../protocol/handshake.js';
-import { HANDSHAKE_BYTES, PROTOCOL_VERSION } from '../../protocol/limits.js';
+import { FRAME_HEADER_BYTES, HANDSHAKE_BYTES, PROTOCOL_VERSION } from '../../protocol/limits.js';
 import { encodeError } from '../../protocol/error-frame.js';
 import type { Logger } from './logger.js';
+import { PartialFrameBudget, type MidFrameConnection } from './partial-frame-budget.js';
 
 export interface FrameServerOptions {
   host: string;
@@ -49,11 +55,13 @@ export interface FrameServerOptions {
   isBusy?: (conn: ServerConnection) => boolean;
   /** Bytes all connections together may hold (ServerConnection.hold); default no limit. */
   heldBytesMax?: number;
+  /** Bytes all connections together may hold in incomplete frames; default no limit. */
+  partialFrameBytesMax?: number;
 }
 
 let nextConnectionId = 1;
 
-export class ServerConnection {
+export class ServerConnection implements MidFrameConnection {
   readonly id = nextConnectionId++;
   role = 0;
   /** Requests handed to the handler and not yet answered. */
@@ -69,6 +77,15 @@ export class ServerConnection {
   attachment: unknown = null;
   /** When the frame now being received began (0 = none); reset when reading resumes. */
   frameStartMs = 0;
+  /** Bytes of the frame now being received; its admission (PartialFrameBudget owns these three). */
+  partialBytes = 0;
+  partialReservedBytes = 0;
+  partialWaitBytes = 0;
+  /** True once a complete frame arrived (PartialFrameBudget admits these first). */
+  delivered = false;
+  /** When a read last left this connection mid-frame. */
+  lastReadMs = 0;
+  private waitingOnUsNow = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -154,7 +171,9 @@ export class ServerConnection {
     if (this.closed) return;
     const overBudget = this.server.overBudget;
     if (overBudget) this.server.pausedForBudget.add(this);
-    const shouldPause = this.writeBlocked || this.inflight >= this.server.options.inflightMax || overBudget;
+    this.waitingOnUsNow = this.writeBlocked || this.inflight >= this.server.options.inflightMax || overBudget;
+    // A frame waiting for room under partialFrameBytesMax (PartialFrameBudget).
+    const shouldPause = this.waitingOnUsNow || this.partialWaitBytes !== 0;
     if (shouldPause && !this.readPaused) {
       this.readPaused = true;
       this.socket.pause();
@@ -167,6 +186,10 @@ export class ServerConnection {
 
   get paused(): boolean {
     return this.readPaused;
+  }
+
+  get waitingOnUs(): boolean {
+    return this.waitingOnUsNow;
   }
 
   /** The one teardown path: optional ERROR frame, then end and destroy. */
@@ -191,8 +214,20 @@ export class FrameServer {
   heldBytes = 0;
   /** Connections that stopped reading while over heldBytesMax; read again once under it. */
   readonly pausedForBudget = new Set<ServerConnection>();
+  /** Bytes all connections hold in incomplete frames, against partialFrameBytesMax. */
+  readonly partialFrames: PartialFrameBudget;
 
-  constructor(readonly options: FrameServerOptions) {}
+  constructor(readonly options: FrameServerOptions) {
+    const max = options.partialFrameBytesMax ?? Infinity;
+    // One largest frame must fit, or a peer sending one could never finish it.
+    if (max < options.bodyBytesMax + FRAME_HEADER_BYTES)
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `partialFrameBytesMax (${max}) is smaller than the largest frame ` +
+          `(${options.bodyBytesMax + FRAME_HEADER_BYTES} bytes: its body limit and a ${FRAME_HEADER_BYTES}-byte header)`,
+      );
+    this.partialFrames = new PartialFrameBudget({ bytesMax: max, logger: options.logger });
+  }
 
   get overBudget(): boolean {
     return this.options.heldBytesMax !== undefined && this.heldBytes >= this.options.heldBytesMax;
@@ -225,6 +260,7 @@ export class FrameServer {
     const server = this.server;
     if (server === null) return;
     this.server = null;
+    this.partialFrames.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const conn of this.connections) conn.close();
     for (const conn of this.connections) conn.socket.destroy();
@@ -245,6 +281,7 @@ export class FrameServer {
       conn.closed = true;
       this.connections.delete(conn);
       this.pausedForBudget.delete(conn);
+      this.partialFrames.remove(conn);
       const held = conn.heldBytes;
       conn.heldBytes = 0;
       if (held !== 0) this.heldChanged(-held);
@@ -275,6 +312,8 @@ export class FrameServer {
 
     const onFrame = (frame: Frame): void => {
       conn.frameStartMs = 0;
+      conn.delivered = true;
+      if (conn.partialReservedBytes !== 0 || conn.partialWaitBytes !== 0) this.partialFrames.frameDone(conn);
       o.onFrame(conn, frame);
     };
     socket.on('data', (chunk: Buffer) => {
@@ -293,10 +332,18 @@ export class FrameServer {
         decoder.push(chunk, onFrame);
         // A frame must complete within frameTimeoutMs of its first byte: a peer dripping
         // one byte at a time cannot hold a connection and a frame buffer forever.
-        if (decoder.idle) conn.frameStartMs = 0;
-        else if (conn.frameStartMs === 0)
-          conn.frameStartMs = Date.now(); // (every completed frame resets it)
-        else if (!conn.paused && Date.now() - conn.frameStartMs > o.frameTimeoutMs) {
+        if (decoder.idle) {
+          conn.frameStartMs = 0;
+          if (conn.partialBytes !== 0) this.partialFrames.afterRead(conn, 0, 0);
+          return;
+        }
+        const now = Date.now();
+        conn.lastReadMs = now;
+        this.partialFrames.afterRead(conn, decoder.partialFrameBytes, decoder.pendingFrameBytes);
+        if (conn.partialWaitBytes !== 0) conn.updateFlow(); // not read until its frame is admitted
+        if (conn.frameStartMs === 0)
+          conn.frameStartMs = now; // (every completed frame resets it)
+        else if (!conn.paused && now - conn.frameStartMs > o.frameTimeoutMs) {
           conn.close(new DfsError('TIMEOUT', `frame not completed within ${o.frameTimeoutMs} ms`));
         }
       } catch (err) {

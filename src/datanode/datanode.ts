@@ -84,6 +84,7 @@ export class DataNode {
       connectionsMax: this.config.connectionsMax,
       inflightMax: this.config.packetsInflightMax,
       heldBytesMax: this.config.packetBytesHeldMax,
+      partialFrameBytesMax: this.config.partialFrameBytesMax,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
       frameTimeoutMs: this.config.frameTimeoutMs,
       logger: this.log,

@@ -8,6 +8,12 @@
  * when it restarted and no longer knows us.
  *
  * A NameNode of another cluster is fatal: `onFatal` stops the DataNode with the reason.
+ *
+ * An unreachable NameNode (a wrong address, a placeholder host, a NameNode not started
+ * yet) is logged at warn with the reason on the first failed attempt, then again with a
+ * gap that doubles from WARN_GAP_MIN_MS to WARN_GAP_MAX_MS (each line counts the attempts
+ * and how long it has failed); the retries in between log at debug. The registration that
+ * ends it says how many attempts failed and for how long.
  */
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { Role } from '../../protocol/handshake.js';
@@ -21,6 +27,8 @@ import type { DataNodeContext } from './datanode-context.js';
 
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 10_000;
+const WARN_GAP_MIN_MS = 2_000;
+const WARN_GAP_MAX_MS = 60_000;
 
 export class NamenodeLink {
   private rpc: RpcConnection;
@@ -35,6 +43,11 @@ export class NamenodeLink {
   private ticking = false;
   private again = false;
   private lastFullReportMs = 0;
+  /** Failed attempts since the NameNode last answered a registration, and the warn line schedule. */
+  private failures = 0;
+  private failingSinceMs = 0;
+  private nextWarnMs = 0;
+  private warnGapMs = WARN_GAP_MIN_MS;
   private readonly log: Logger;
 
   constructor(
@@ -155,19 +168,41 @@ export class NamenodeLink {
         this.onFatal(err);
         return;
       }
-      if (this.registered)
-        this.log.warn({ err: (err as Error).message }, 'lost contact with the NameNode; retrying');
-      else
-        this.log.debug(
-          { err: (err as Error).message, retryMs: this.backoffMs },
-          'NameNode not reachable yet',
-        );
+      this.noteFailure(err as Error);
       this.registered = false;
       this.schedule(this.backoffMs);
       this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
     } finally {
       this.ticking = false;
     }
+  }
+
+  /** Warns with the reason at the first failure, then with a doubling gap; debug in between. */
+  private noteFailure(err: Error): void {
+    const now = Date.now();
+    if (this.failures === 0) {
+      this.failingSinceMs = now;
+      this.nextWarnMs = now;
+      this.warnGapMs = WARN_GAP_MIN_MS;
+    }
+    this.failures++;
+    const fields = {
+      err: err.message,
+      code: err instanceof DfsError ? err.code : undefined,
+      attempts: this.failures,
+      failingForMs: now - this.failingSinceMs,
+      retryMs: this.backoffMs,
+    };
+    if (now < this.nextWarnMs) {
+      this.log.debug(fields, 'NameNode still not reachable');
+      return;
+    }
+    this.log.warn(
+      fields,
+      this.registered ? 'lost contact with the NameNode; retrying' : 'cannot reach the NameNode; retrying',
+    );
+    this.nextWarnMs = now + this.warnGapMs;
+    this.warnGapMs = Math.min(WARN_GAP_MAX_MS, this.warnGapMs * 2);
   }
 
   private async register(): Promise<void> {
@@ -185,7 +220,15 @@ export class NamenodeLink {
     this.lastFullReportMs = 0;
     this.received = [];
     this.deleted = [];
-    this.log.info({ nodeId: self.nodeId, clusterId: info.clusterId }, 'registered with the NameNode');
+    const after =
+      this.failures === 0
+        ? {}
+        : { failedAttempts: this.failures, unreachableMs: Date.now() - this.failingSinceMs };
+    this.failures = 0;
+    this.log.info(
+      { nodeId: self.nodeId, clusterId: info.clusterId, ...after },
+      'registered with the NameNode',
+    );
   }
 
   private async fullReport(): Promise<void> {

@@ -204,7 +204,7 @@ export async function loadNameDir(dir: string, log: Logger): Promise<LoadedState
         );
       }
       try {
-        namespace.apply(rec.op);
+        namespace.apply(rec.op, true);
       } catch (err) {
         rethrowIfBug(err);
         throw new DfsError(

@@ -24,11 +24,11 @@ import { EditLog } from './edit-log.js';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/fs-util.js';
 import { imageFileName, serializeImage } from './fs-image.js';
-import { pathOf, type INode } from './inode.js';
+import { pathOf, type FileNode, type INode } from './inode.js';
 import { LeaseManager } from './lease-manager.js';
 import { loadNameDir, lockNameDir, purgeBefore, readVersion } from './name-dir.js';
 import type { Namespace } from './namespace.js';
-import { rethrowIfBug } from '../../protocol/errors.js';
+import { isDfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
 
@@ -48,6 +48,8 @@ export class NameNode {
   private stopping: Promise<void> | null = null;
   /** A replication tick is queued for the end of this turn (replicationTickSoon). */
   private tickSoon = false;
+  /** Open files whose lease recovery was refused for their path (warned once each). */
+  private readonly unreachableLeaseFiles = new WeakSet<FileNode>();
   private fatalResolve!: (err: Error) => void;
   /** Resolves if the NameNode had to stop because its storage failed. */
   readonly fatal = new Promise<Error>((resolve) => (this.fatalResolve = resolve));
@@ -156,6 +158,7 @@ export class NameNode {
       host: this.config.host,
       port: this.config.port,
       bodyBytesMax: this.config.rpcBodyBytesMax,
+      partialFrameBytesMax: this.config.partialFrameBytesMax,
       isKnownOpcode: isNamenodeOpcode,
       acceptRoles: new Set([Role.CLIENT, Role.ADMIN, Role.DATANODE]),
       connectionsMax: this.config.connectionsMax,
@@ -201,6 +204,18 @@ export class NameNode {
         this.rpc.logRecovery(pathOf(file), file);
       } catch (err) {
         rethrowIfBug(err);
+        // A file past the path limits (a tree nested by renames before they were checked)
+        // cannot be named in an edit: say so once, and retry quietly (a rename may fix it).
+        if (isDfsError(err, 'INVALID_PATH')) {
+          if (!this.unreachableLeaseFiles.has(file)) {
+            this.unreachableLeaseFiles.add(file);
+            this.log.warn(
+              { err: (err as Error).message },
+              'lease recovery impossible until the file is moved within the path limits',
+            );
+          }
+          continue;
+        }
         this.log.error({ err: (err as Error).message }, 'lease recovery failed');
       }
     }

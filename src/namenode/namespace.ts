@@ -12,7 +12,7 @@ import { DfsError } from '../../protocol/errors.js';
 import type { FileStatus } from '../../protocol/shared-structures.js';
 import { NONE, type EditOp } from './edit-ops.js';
 import { DirNode, FileNode, statusOf, type BlockMeta, type INode } from './inode.js';
-import { isSameOrBeneath, joinPath, parsePath } from './path-rules.js';
+import { checkSubtreeFits, isSameOrBeneath, joinPath, parsePath } from './path-rules.js';
 
 export interface NamespaceListener {
   /** A file left the namespace; its blocks are garbage. */
@@ -131,7 +131,12 @@ export class Namespace {
 
   // ---- the one mutation path -------------------------------------------------------
 
-  apply(e: EditOp): void {
+  /**
+   * `replay`: the op comes from the edit log. Checks that only guard new trees are skipped
+   * then (a rename's subtree limits, added after logs that may hold deeper renames), so a
+   * NameNode never refuses to start on a log it once accepted.
+   */
+  apply(e: EditOp, replay = false): void {
     switch (e.op) {
       case 'mkdir':
         return this.mkdir(e.path, e.parents, e.mtimeMs);
@@ -146,7 +151,7 @@ export class Namespace {
       case 'delete':
         return this.delete(e.path, e.recursive, e.mtimeMs);
       case 'rename':
-        return this.rename(e.src, e.dst, e.mtimeMs);
+        return this.rename(e.src, e.dst, e.mtimeMs, replay);
       case 'closeFile':
         return this.closeFile(e.path, e.keepBlocks, e.lastNumBytes, e.mtimeMs);
       case 'updateBlock':
@@ -330,7 +335,7 @@ export class Namespace {
     }
   }
 
-  private rename(src: string, dst: string, mtimeMs: number): void {
+  private rename(src: string, dst: string, mtimeMs: number, replay: boolean): void {
     const srcParts = parsePath(src);
     let dstParts = parsePath(dst);
     if (srcParts.length === 0) throw new DfsError('INVALID_ARGUMENT', 'the root directory cannot be renamed');
@@ -351,6 +356,17 @@ export class Namespace {
     const dstParent = this.parentDir(dstParts, dstPath);
     const name = dstParts[dstParts.length - 1]!;
     if (dstParent.children.has(name)) throw new DfsError('ALREADY_EXISTS', `${dstPath} already exists`);
+    if (!replay) {
+      // Every path the move creates must stay within the limits: the destination (with the
+      // source's name appended when it names a directory), and, unless the move makes
+      // nothing deeper or longer, every path in the moved subtree (path-rules.ts).
+      parsePath(dstPath);
+      if (
+        node.kind === 'dir' &&
+        (dstParts.length > srcParts.length || Buffer.byteLength(dstPath) > Buffer.byteLength(src))
+      )
+        checkSubtreeFits(src, dstPath, node);
+    }
     const srcParent = node.parent!;
     srcParent.removeChild(node.name);
     srcParent.mtimeMs = mtimeMs;

@@ -112,6 +112,8 @@ export function isFatal(err: unknown): boolean {
 export class CommandContext {
   /** Set once any operation failed; the exit status becomes 1. */
   failed = false;
+  /** Operations that failed and were reported (fsck counts the paths it could not check). */
+  errorCount = 0;
   readonly out = new Output();
 
   constructor(
@@ -123,6 +125,7 @@ export class CommandContext {
   /** Reports one failed operation and remembers the failure. */
   reportError(err: unknown): void {
     this.failed = true;
+    this.errorCount++;
     const { code, message } = describeError(err);
     printError(this.command, code, message);
   }

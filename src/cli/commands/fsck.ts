@@ -9,8 +9,8 @@
  * line "The filesystem under path '/' is HEALTHY" (or CORRUPT).
  *
  * Exit status: 1 when any block is missing or corrupt (CORRUPT; a BLOCK_UNAVAILABLE line on
- * stderr says how many), or when a path failed; under- and over-replicated blocks are being
- * repaired by the cluster and leave it 0.
+ * stderr says how many), or when a path failed (FAILED, with the count, unless CORRUPT);
+ * under- and over-replicated blocks are being repaired by the cluster and leave it 0.
  *
  * The tree is walked with bounded memory (./tree-walk.ts); files are asked about in batches
  * pipelined on one connection. With --json the document streams:
@@ -131,6 +131,7 @@ async function fsck(ctx: CommandContext, target: string, options: FsckOptions): 
   const sink = new FsckSink(ctx, options);
   await sink.begin(top);
   let batch: TreeEntry[] = [];
+  const errorsBefore = ctx.errorCount;
   try {
     for await (const entry of walkTree(ctx, top, status)) {
       batch.push(entry);
@@ -141,6 +142,9 @@ async function fsck(ctx: CommandContext, target: string, options: FsckOptions): 
     }
     await checkBatch(ctx, sink, summary, batch);
   } finally {
+    // A tree not seen whole is never reported HEALTHY (a walk that failed beneath it).
+    summary.failedPaths = ctx.errorCount - errorsBefore;
+    if (summary.failedPaths > 0 && summary.status === 'HEALTHY') summary.status = 'FAILED';
     await sink.end(summary);
   }
   if (summary.status === 'CORRUPT') {
@@ -168,10 +172,11 @@ export function registerFsckCommand(program: Command): void {
       '\nBlock verdicts: healthy, under-replicated, over-replicated (the cluster is repairing these), corrupt (no good' +
         '\nreplica left, only corrupt ones), missing (no replica on a live node), under-construction (being written).' +
         '\nReplica states: live, decommissioning, decommissioned, corrupt, stale (node silent, not yet declared dead).' +
-        '\nExit status 1 when any block is corrupt or missing (the filesystem is CORRUPT), else 0.' +
+        '\nExit status 1 when any block is corrupt or missing (the filesystem is CORRUPT), or when a path could not be' +
+        '\nchecked (FAILED, with failedPaths; never HEALTHY over a tree not seen whole), else 0.' +
         '\nWith --json: {"path", "files": [{"path", "length", "replication", "underConstruction", "health",' +
         '\n"blocks": [{"block", "blockId", "genStamp", "numBytes", "offset", "health", "liveReplicas",' +
-        '\n"replicas": [{"nodeId", "address", "state"}]}]}], "summary": {"path", "status", "totalBytes", "directories",' +
+        '\n"replicas": [{"nodeId", "address", "state"}]}]}], "summary": {"path", "status", "failedPaths", "totalBytes", "directories",' +
         '\n"files", "openFiles", "blocks", "healthyBlocks", "underReplicatedBlocks", "overReplicatedBlocks", "corruptBlocks",' +
         '\n"missingBlocks", "underConstructionBlocks"}} — "files" holds the files the text output would list.',
     )
