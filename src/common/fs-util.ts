@@ -19,18 +19,22 @@ export async function fsyncDir(dir: string, sync: FileSync = osFileSync): Promis
 }
 
 /** Writes `data` to `file` atomically: a crash leaves either the old file or the new one. */
-export async function writeFileAtomic(file: string, data: Uint8Array | Uint8Array[]): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: Uint8Array | Uint8Array[],
+  sync: FileSync = osFileSync,
+): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   const handle = await fsp.open(tmp, 'w', 0o644);
   try {
     const parts = Array.isArray(data) ? data : [data];
     await handle.writev(parts);
-    await handle.sync();
+    await sync.fsync(handle.fd);
   } finally {
     await handle.close();
   }
   await fsp.rename(tmp, file);
-  await fsyncDir(path.dirname(file));
+  await fsyncDir(path.dirname(file), sync);
 }
 
 /**

@@ -35,6 +35,9 @@ import { fileSyncWithFaults } from '../common/file-sync.js';
 export const DFS_VERSION = '0.1.0';
 
 export class NameNode {
+  private readonly faults = faultsFromEnv();
+  /** Every sync of the edit log and the images (src/common/file-sync.ts). */
+  private readonly fileSync = fileSyncWithFaults(this.faults);
   private editLog!: EditLog;
   private server!: FrameServer;
   private namespace!: Namespace;
@@ -120,12 +123,11 @@ export class NameNode {
       this.log,
     );
     this.safeMode.startup();
-    const faults = faultsFromEnv();
     this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err), {
       log: this.log,
       slowSyncMs: this.config.slowIoWarnMs,
-      skipTxidAt: faults.bugSkipTxidAt,
-      sync: fileSyncWithFaults(faults),
+      skipTxidAt: this.faults.bugSkipTxidAt,
+      sync: this.fileSync,
     });
     this.txnsSinceCheckpoint = state.replayed;
 
@@ -264,7 +266,7 @@ export class NameNode {
     this.lastCheckpointMs = Date.now();
     try {
       await this.editLog.roll();
-      await writeFileAtomic(path.join(this.config.nameDir, imageFileName(txid)), image);
+      await writeFileAtomic(path.join(this.config.nameDir, imageFileName(txid)), image, this.fileSync);
       const removed = purgeBefore(this.config.nameDir, txid);
       this.log.info(
         { txid, bytes: image.length, removed: removed.length, ms: Date.now() - started },

@@ -62,7 +62,7 @@ describe.each(PROGRAMS)('$name', ({ name, bin, sub, subName }) => {
     const [option, command, inSub] = await Promise.all([
       run(bin, ['--no-such-option']),
       run(bin, ['no-such-command']),
-      run(bin, sub),
+      run(bin, [...sub]),
     ]);
     expect(usageLine(option, `${name}: `)).toContain('--no-such-option');
     expect(usageLine(command, `${name}: `)).toContain('no-such-command');

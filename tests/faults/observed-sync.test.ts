@@ -3,7 +3,8 @@
  * DFS_FAULTS hook `syncDelayMs`, every fdatasync and fsync of a daemon waits first
  * (src/common/file-sync.ts). A NameNode then answers a mutation no sooner than that delay,
  * and logs the slow edit-log sync that covered it; a DataNode acknowledges a replica no
- * sooner than that delay, and logs the slow replica sync. Were a sync skipped or moved off
+ * sooner than that delay, and logs the slow replica sync; a checkpoint pays the delay for
+ * each of its image's and directories' syncs. Were a sync skipped or moved off
  * the reply path, the reply would come back at once and these tests fail. (The edit log's
  * and the replica writer's own tests hold each sync and check nothing is answered before.)
  */
@@ -46,6 +47,27 @@ describe('syncs on the reply path', () => {
           : undefined,
       5_000,
     );
+  });
+
+  it("a NameNode's checkpoint syncs its image and the name directory through the same seam", async () => {
+    const delayMs = 300;
+    started = await startCluster({
+      namenodeEnv: {
+        DFS_FAULTS: JSON.stringify({ syncDelayMs: delayMs }),
+        DFS_NAMENODE_CHECKPOINT_TXNS: '5',
+      },
+    });
+    const { cluster } = started;
+    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000 });
+    for (let i = 0; i < 5; i++) await client.mkdir(`/checkpointed${i}`);
+    // A checkpoint: the roll fsyncs the new segment and the directory, the image is fsynced,
+    // then the directory again: four delayed syncs, so no less than four delays.
+    const line = await waitFor(
+      'a checkpoint',
+      () => cluster.namenode.logs.find((l) => l.msg === 'checkpoint written'),
+      15_000,
+    );
+    expect(line.ms as number).toBeGreaterThanOrEqual(4 * delayMs - 50);
   });
 
   it('a DataNode acknowledges a replica only after the delayed fdatasync of its files', async () => {
