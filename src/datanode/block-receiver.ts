@@ -320,7 +320,8 @@ export class BlockReceiver implements WriteOwner {
       this.enter('finalized');
       this.dn.writes.release(replica.blockId, this);
     }
-    this.log.debug({ numBytes: replica.numBytes }, 'replica finalized');
+    // One line per block, as HDFS logs each block it received: what a node finalized is on record.
+    this.log.info({ numBytes: replica.numBytes }, 'replica finalized');
     this.dn.blockReceived({
       blockId: replica.blockId,
       genStamp: replica.genStamp,
