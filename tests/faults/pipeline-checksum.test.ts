@@ -38,6 +38,7 @@ import {
   testBytes,
   waitFor,
   waitForDatanodes,
+  logsMatching,
 } from '../support/data-path.js';
 import {
   awaitWriteBlockAnswer,
@@ -127,6 +128,12 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
     const byId = nodeIndexById(cluster);
     const indexes = locations.map((l) => byId.get(l.nodeId)!);
     expect(indexes.every((i) => i !== undefined)).toBe(true);
+    // The nodes' own record first (the NameNode's clean-up cannot race it), then the disks.
+    for (const [pos, i] of indexes.entries())
+      expect(
+        logsMatching(cluster.datanodes[i]!, { msg: 'replica finalized', block: block.blockId }),
+        `pipeline position ${pos} logged finalizing block ${block.blockId}`,
+      ).toEqual([]);
     const finalized = nodesWithFinalized(cluster, block.blockId);
     expect(
       finalized.map((i) => indexes.indexOf(i)),
