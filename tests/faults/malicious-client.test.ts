@@ -238,7 +238,8 @@ describe('malicious clients against a real NameNode', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
-    const client = new DfsClient({ namenode: `127.0.0.1:${port}`, requestTimeoutMs: 3000 });
+    // A hang would end in TIMEOUT after 30 s; the clear error comes long before (a bound, not a speed).
+    const client = new DfsClient({ namenode: `127.0.0.1:${port}`, requestTimeoutMs: 30_000 });
     try {
       const started = Date.now();
       const err = await client.stat('/').then(
@@ -248,7 +249,7 @@ describe('malicious clients against a real NameNode', () => {
       expect(err).toBeInstanceOf(DfsError);
       expect((err as DfsError).code).toBe('VERSION_MISMATCH');
       expect((err as DfsError).message).toMatch(/version 2.*version 1/);
-      expect(Date.now() - started).toBeLessThan(2000); // a clear error, not a hang
+      expect(Date.now() - started).toBeLessThan(15_000); // a clear error, not a hang
     } finally {
       client.close();
       await new Promise<void>((r) => server.close(() => r()));
@@ -270,7 +271,8 @@ describe('malicious clients against a real NameNode', () => {
       const entries: string[] = [];
       for await (const e of client.list('/idle-test')) entries.push(e.path);
       expect(entries.length).toBe(50);
-      expect(Date.now() - started).toBeLessThan(10_000);
+      // Served, not starved: a generous bound, far above any real figure (a speed is a benchmark's job).
+      expect(Date.now() - started).toBeLessThan(30_000);
     } finally {
       client.close();
     }
