@@ -1,6 +1,7 @@
 /**
- * The DataNode's conversation with its NameNode (PROTOCOL.md section 6, opcodes 0x20-0x25):
- * register, heartbeat and its commands, the incremental and full block reports, and the
+ * The DataNode's conversation with its NameNode (PROTOCOL.md section 6, opcodes 0x20-0x26):
+ * register, heartbeat and its commands, the incremental and full block reports, unregister,
+ * the report of a replica copy that failed, and the
  * commandsPending NOTICE the NameNode sends unasked. Only a connection with handshake role
  * DATANODE may send the RPCs (namenode-messages.ts `DATANODE_RPCS`).
  *
@@ -10,10 +11,23 @@
  *
  * The table is checked with `satisfies CodecTable<DatanodeRpcMessages, ...>` (codec.ts).
  */
-import { emptyCodec, listCodec, u64ListCodec, type CodecTable, type Empty } from './codec.js';
+import {
+  emptyCodec,
+  listCodec,
+  stringListCodec,
+  u64ListCodec,
+  type CodecTable,
+  type Empty,
+} from './codec.js';
 import { DfsError } from './errors.js';
 import { FrameKind, frameWriter, sealFrame, type Frame } from './frame.js';
-import { blockListCodec, datanodeListCodec, type Block, type DatanodeInfo } from './shared-structures.js';
+import {
+  blockCodec,
+  blockListCodec,
+  datanodeListCodec,
+  type Block,
+  type DatanodeInfo,
+} from './shared-structures.js';
 import { WireReader } from './wire-reader.js';
 
 /** What a DataNode tells about itself when it registers and in every heartbeat. */
@@ -65,6 +79,18 @@ export interface BlockReportRequest {
 export interface UnregisterRequest {
   nodeId: string;
 }
+/**
+ * A REPLICATE copy that failed: the NameNode drops it from the copies under way and schedules
+ * it again at once, not on the targets named (one may still hold a replica being deleted).
+ */
+export interface ReplicaCopyFailedRequest {
+  /** The source: the node that was told to copy. */
+  nodeId: string;
+  block: Block;
+  /** The targets to blame; empty when the source itself failed (e.g. its replica is gone). */
+  failedTargets: string[];
+  reason: string;
+}
 
 /** Request and response type of each DataNode RPC: what `datanodeRpcCodecs` must cover. */
 export interface DatanodeRpcMessages {
@@ -73,6 +99,7 @@ export interface DatanodeRpcMessages {
   blockReceived: { req: BlockReceivedRequest; res: Empty };
   blockReport: { req: BlockReportRequest; res: Empty };
   unregister: { req: UnregisterRequest; res: Empty };
+  replicaCopyFailed: { req: ReplicaCopyFailedRequest; res: Empty };
 }
 
 /** Smallest command: the type byte and two empty lists. */
@@ -174,6 +201,25 @@ export const datanodeRpcCodecs = {
     req: {
       encode: (w, v) => void w.str(v.nodeId),
       decode: (r) => ({ nodeId: r.str('nodeId') }),
+    },
+    res: emptyCodec,
+  },
+  replicaCopyFailed: {
+    opcode: 0x26,
+    mutates: false,
+    req: {
+      encode(w, v) {
+        w.str(v.nodeId);
+        blockCodec.encode(w, v.block);
+        stringListCodec.encode(w, v.failedTargets);
+        w.str(v.reason);
+      },
+      decode: (r) => ({
+        nodeId: r.str('nodeId'),
+        block: blockCodec.decode(r),
+        failedTargets: stringListCodec.decode(r),
+        reason: r.str('reason'),
+      }),
     },
     res: emptyCodec,
   },

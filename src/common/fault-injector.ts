@@ -19,6 +19,11 @@ export interface FaultInjector {
   bugSkipTxidAt: number;
   /** Both daemons: every fdatasync and fsync waits this many ms first (file-sync.ts); 0 = none. */
   syncDelayMs: number;
+  /**
+   * DataNode: refuse every incoming replica copy (WRITE_BLOCK stage TRANSFER) with
+   * ALREADY_EXISTS, as a node still holding a surplus replica being deleted does.
+   */
+  refuseTransfers: boolean;
   /** Packets received so far by this process (for crashAfterPackets). */
   packetsSeen: number;
 }
@@ -31,6 +36,7 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultInject
     bugUnholdExtraBytes: 0,
     bugSkipTxidAt: 0,
     syncDelayMs: 0,
+    refuseTransfers: false,
     packetsSeen: 0,
   };
   if (env.DFS_FAULTS) Object.assign(faults, JSON.parse(env.DFS_FAULTS) as Partial<FaultInjector>);

@@ -145,6 +145,11 @@ export class BlockReceiver implements WriteOwner {
       this.bytesReceived = req.block.numBytes;
       this.log.info({ numBytes: req.block.numBytes }, 'replica recovered for a rebuilt pipeline');
     } else if (req.stage === WriteStage.CREATE || req.stage === WriteStage.TRANSFER) {
+      if (req.stage === WriteStage.TRANSFER && this.dn.faults.refuseTransfers)
+        throw new DfsError(
+          'ALREADY_EXISTS',
+          `replica of block ${req.block.blockId} exists here (fault hook)`,
+        );
       this.writer = await ReplicaWriter.create(this.dn, req.block, req.chunkBytes, this.log, this);
     } else throw new DfsError('INVALID_ARGUMENT', `unknown write stage ${req.stage}`);
     // The upstream may have gone while the replica was being prepared: the teardown found

@@ -19,7 +19,7 @@ import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { Role } from '../../protocol/handshake.js';
 import { CommandType, type DatanodeCommand } from '../../protocol/datanode-namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
-import { transferBlock } from './block-transfer.js';
+import { transferBlock, type TransferFailure } from './block-transfer.js';
 import { parseHostPort, DEFAULT_NAMENODE_PORT } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import { RpcConnection } from '../common/rpc-connection.js';
@@ -247,10 +247,15 @@ export class NamenodeLink {
     for (const c of commands) await this.execute(c);
   }
 
-  /** Copies run in the background; the NameNode bounds how many it gives each node. */
+  /**
+   * Copies run in the background; the NameNode bounds how many it gives each node. A failed
+   * one is reported (replicaCopyFailed), so the NameNode schedules it again elsewhere now
+   * rather than after its pending-copy timeout.
+   */
   private startTransfer(b: Block, targets: DatanodeInfo[]): void {
     const started = Date.now();
-    transferBlock(this.dn, b, targets).then(
+    const blame: TransferFailure = { failedTargets: [] };
+    transferBlock(this.dn, b, targets, blame).then(
       () =>
         this.log.info(
           {
@@ -267,8 +272,20 @@ export class NamenodeLink {
           { block: b.blockId, targets: targets.map((t) => t.nodeId), err: err.message },
           'replica copy failed',
         );
+        this.reportCopyFailed(b, blame.failedTargets, err);
       },
     );
+  }
+
+  private reportCopyFailed(b: Block, failedTargets: string[], err: Error): void {
+    if (!this.registered || this.stopped) return;
+    const reason = (err instanceof DfsError ? `${err.code}: ${err.message}` : err.message).slice(0, 500);
+    this.rpc
+      .call('replicaCopyFailed', { nodeId: this.dn.storage.nodeId, block: b, failedTargets, reason })
+      .catch((e: Error) => {
+        rethrowIfBug(e);
+        this.log.debug({ block: b.blockId, err: e.message }, 'could not report a failed replica copy');
+      });
   }
 
   private async execute(c: DatanodeCommand): Promise<void> {

@@ -42,6 +42,8 @@ export interface ReplicaEvents {
   replicaAdded(blockId: number): void;
   /** Nodes were declared dead: their replicas no longer count. */
   nodesDied(): void;
+  /** `source` could not copy `blockId` to `failedTargets` (empty: the source's own fault). */
+  copyFailed(blockId: number, source: string, failedTargets: string[], reason: string): void;
 }
 
 export interface BlockManagerOptions {
@@ -208,6 +210,11 @@ export class BlockManager implements NamespaceListener {
     if (node === null) return;
     this.map.dropNode(nodeId);
     this.events?.nodesDied();
+  }
+
+  /** A DataNode reports a REPLICATE copy that failed: the monitor schedules it again now, elsewhere. */
+  replicaCopyFailed(nodeId: string, block: Block, failedTargets: string[], reason: string): void {
+    this.events?.copyFailed(block.blockId, nodeId, failedTargets, reason);
   }
 
   checkHeartbeats(): DatanodeView[] {

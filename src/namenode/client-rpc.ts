@@ -109,6 +109,7 @@ export class ClientRpc {
       blockReceived: (conn, id, req) => this.fromDatanode(conn, 'blockReceived', id, req),
       blockReport: (conn, id, req) => this.fromDatanode(conn, 'blockReport', id, req),
       unregister: (conn, id, req) => this.fromDatanode(conn, 'unregister', id, req),
+      replicaCopyFailed: (conn, id, req) => this.fromDatanode(conn, 'replicaCopyFailed', id, req),
     };
   }
 

@@ -3,7 +3,8 @@
  * (answered with pending commands; the register connection is where COMMANDS_PENDING
  * notices go), incremental block reports and full block reports, and unregister (a node
  * stopping on purpose is dead at once, so its replicas are copied now rather than after
- * the dead-node timeout, as HissDFS's DataNodes unregister on shutdown).
+ * the dead-node timeout, as HissDFS's DataNodes unregister on shutdown), and the report of a
+ * replica copy that failed (rescheduled at once elsewhere, replication-monitor.ts).
  * None of these mutate the namespace, so nothing here touches the edit log.
  *
  * Dispatch is a table with one handler per DataNode RPC, typed by the RPC's name, so a
@@ -50,6 +51,10 @@ export function createDatanodeRpc(blocks: BlockManager, clusterId: () => string)
     unregister: (conn, id, r) => {
       blocks.unregister(r.nodeId);
       conn.reply(encodeResponse('unregister', id, {}));
+    },
+    replicaCopyFailed: (conn, id, r) => {
+      blocks.replicaCopyFailed(r.nodeId, r.block, r.failedTargets, r.reason);
+      conn.reply(encodeResponse('replicaCopyFailed', id, {}));
     },
   };
   return (conn, name, id, req) => handlers[name](conn, id, req);

@@ -23,9 +23,14 @@
  * later node loss, or that block would wait out the whole timeout before it is copied
  * again.
  *
+ * A copy its source reports failed (`copyFailed`, PROTOCOL.md 0x26 replicaCopyFailed: e.g. a
+ * target refused it with ALREADY_EXISTS because it still holds a surplus replica being
+ * deleted) is dropped at once and scheduled again, and the targets blamed are not chosen
+ * for that block again until `pendingTimeoutMs` has passed.
+ *
  * Besides its interval, the monitor ticks as soon as it can (`requestTick`) when a node is
- * declared dead and when a copy it waits for lands: the lost node's copies start, and a
- * finished copy's source gets its next one, without waiting for the interval.
+ * declared dead, when a copy it waits for lands and when one fails: the lost node's copies
+ * start, and a finished copy's source gets its next one, without waiting for the interval.
  *
  * A full rescan every `rescanIntervalMs` is the safety net for any event that was missed.
  * Every tick is bounded so that with millions of blocks none stalls the NameNode's event
@@ -82,6 +87,8 @@ export class ReplicationMonitor implements ReplicaEvents {
   readonly corrupt = new Set<number>();
   readonly missing = new Set<number>();
   private readonly pending = new Map<number, PendingCopy>();
+  /** Targets a copy of the block failed on, not chosen for it again until the time given. */
+  private readonly failedTargets = new Map<number, Map<string, number>>();
   private lastRescanMs = 0;
   /** Clock time the last tick's rescan share was taken at. */
   private lastTickMs: number | null = null;
@@ -108,6 +115,26 @@ export class ReplicationMonitor implements ReplicaEvents {
   }
 
   nodesDied(): void {
+    this.requestTick();
+  }
+
+  copyFailed(blockId: number, source: string, failedTargets: string[], reason: string): void {
+    const p = this.pending.get(blockId);
+    this.log.warn(
+      { block: blockId, source, failedTargets, reason, pending: p !== undefined },
+      'replica copy failure reported; rescheduling elsewhere',
+    );
+    if (failedTargets.length > 0) {
+      const until = this.clock.nowMs() + this.options.pendingTimeoutMs;
+      const avoid = this.failedTargets.get(blockId) ?? new Map<string, number>();
+      for (const t of failedTargets) avoid.set(t, until);
+      this.failedTargets.set(blockId, avoid);
+    }
+    // Only the copy this source was given: a report that comes after the copy was given up
+    // and scheduled again (maybe from another source) must not drop the new one.
+    if (p === undefined || p.source !== source) return;
+    this.release(blockId, p);
+    this.map.markDirty(blockId);
     this.requestTick();
   }
 
@@ -178,6 +205,10 @@ export class ReplicationMonitor implements ReplicaEvents {
   }
 
   private expirePending(now: number): void {
+    for (const [id, avoid] of this.failedTargets) {
+      for (const [node, until] of avoid) if (until <= now) avoid.delete(node);
+      if (avoid.size === 0 || this.map.entry(id) === undefined) this.failedTargets.delete(id);
+    }
     for (const [id, p] of this.pending) {
       const entry = this.map.entry(id);
       const done = entry === undefined || p.targets.every((t) => entry.replicas.has(t));
@@ -310,7 +341,7 @@ export class ReplicationMonitor implements ReplicaEvents {
       .sort((a, b) => draining(a) - draining(b) || a.scheduledTransfers - b.scheduledTransfers);
     const source = sources[0];
     if (source === undefined) return false;
-    const exclude = [...entry.replicas, ...entry.corrupt];
+    const exclude = [...entry.replicas, ...entry.corrupt, ...(this.failedTargets.get(id)?.keys() ?? [])];
     const targets = this.registry.chooseTargets(needed, source.info.host, exclude, entry.meta.numBytes);
     if (targets.length === 0) return false;
     // Counted as a copy under way on the source until release() (registry.copyEnded).

@@ -140,7 +140,7 @@ describe('BlockManager: deleted blocks, dead and returning nodes', () => {
   it('replicas of a dead node stop counting; a node that registers again starts from nothing', () => {
     const { bm, metas, clock, heartbeat } = setup(2, 1);
     let died = 0;
-    bm.events = { replicaAdded: () => {}, nodesDied: () => died++ };
+    bm.events = { replicaAdded: () => {}, nodesDied: () => died++, copyFailed: () => {} };
     for (const i of [0, 1]) bm.blockReceived(`dn-${i}`, [{ ...metas[0]! }], []);
     clock.advance(DEAD_MS + 1);
     heartbeat(1);

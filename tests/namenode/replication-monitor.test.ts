@@ -4,7 +4,8 @@
  * target died) or is no longer wanted (the block got its replicas anyway) stops counting as
  * coming, so a later node loss is repaired at once instead of after the pending timeout;
  * the blocks a writer may still have in flight are not judged before the file is
- * complete; and a long run of blocks that cannot be scheduled does not starve one that can.
+ * complete; a copy its source reports failed is scheduled again at once, not on the targets
+ * that refused it; and a long run of blocks that cannot be scheduled does not starve one that can.
  */
 import { describe, expect, it } from 'vitest';
 import { CommandType, type DatanodeCommand } from '../../protocol/datanode-namenode-messages.js';
@@ -117,6 +118,33 @@ describe('ReplicationMonitor: copies under way', () => {
     const [second] = copies(heartbeat([source]));
     expect(second).toMatchObject({ source: id(source === 0 ? 1 : 0), blockId: meta.blockId });
     expect(second!.targets).not.toContain(id(source));
+  });
+
+  it('a copy reported failed is scheduled again at once, avoiding the refusing targets until the pending timeout', () => {
+    const { clock, monitor, block, heartbeat, copies } = setup(3);
+    const meta = block(2, [0]);
+    monitor.tick();
+    const [first] = copies(heartbeat());
+    expect(first).toMatchObject({ source: id(0), blockId: meta.blockId });
+    const refused = first!.targets[0]!;
+    // A report from a node that was not told to copy leaves the copy under way alone.
+    monitor.copyFailed(meta.blockId, id(1), [refused], 'stale');
+    expect(monitor.stats()).toMatchObject({ pendingCopies: 1 });
+    monitor.copyFailed(meta.blockId, id(0), [refused], 'ALREADY_EXISTS: replica exists');
+    expect(monitor.stats()).toMatchObject({ pendingCopies: 0 });
+    monitor.tick();
+    const [second] = copies(heartbeat());
+    expect(second).toMatchObject({ source: id(0), blockId: meta.blockId });
+    expect(second!.targets).not.toContain(refused);
+    // Both possible targets refused: nothing to schedule until the refusals are forgotten.
+    monitor.copyFailed(meta.blockId, id(0), second!.targets, 'ALREADY_EXISTS');
+    monitor.tick();
+    expect(copies(heartbeat())).toHaveLength(0);
+    expect(monitor.stats()).toMatchObject({ underReplicated: 1, pendingCopies: 0 });
+    clock.advance(PENDING_TIMEOUT_MS);
+    heartbeat(); // the nodes stay live across the jump
+    monitor.tick();
+    expect(copies(heartbeat())).toHaveLength(1);
   });
 
   it('gives up a copy whose target died', () => {

@@ -565,6 +565,12 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     }),
     blockReport: () => ({ nodeId: s(), blocks: randomList(rng, randomBlock, 6) }),
     unregister: () => ({ nodeId: s() }),
+    replicaCopyFailed: () => ({
+      nodeId: s(),
+      block: randomBlock(rng),
+      failedTargets: randomList(rng, () => s()),
+      reason: s(),
+    }),
   };
   return all[name]();
 }
@@ -629,6 +635,7 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     blockReceived: () => ({}),
     blockReport: () => ({}),
     unregister: () => ({}),
+    replicaCopyFailed: () => ({}),
   };
   return all[name]();
 }

@@ -211,6 +211,11 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
     },
   ],
   unregister: [{ nodeId: 'dn-1' }, { nodeId: '' }, { nodeId: 'DN-données' }],
+  replicaCopyFailed: [
+    { nodeId: 'dn-1', block, failedTargets: ['dn-2'], reason: 'ALREADY_EXISTS: replica exists' },
+    { nodeId: '', block: zeroBlock, failedTargets: [], reason: '' },
+    { nodeId: 'dn-3', block, failedTargets: ['dn-4', 'DN-données'], reason: 'x'.repeat(300) },
+  ],
 };
 
 const responses: { [K in RpcName]: RpcResponse<K>[] } = {
@@ -398,6 +403,7 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   blockReceived: [{}],
   blockReport: [{}],
   unregister: [{}],
+  replicaCopyFailed: [{}],
 };
 
 function roundTripRequest<N extends RpcName>(name: N, id: number, value: RpcRequest<N>): void {
@@ -472,13 +478,14 @@ describe('round trip: NameNode RPCs', () => {
       'blockReport',
       'heartbeat',
       'register',
+      'replicaCopyFailed',
       'unregister',
     ]);
     expect(
-      ['register', 'heartbeat', 'blockReceived', 'blockReport', 'unregister'].map(
+      ['register', 'heartbeat', 'blockReceived', 'blockReport', 'unregister', 'replicaCopyFailed'].map(
         (n) => rpcCodecs[n as RpcName].opcode,
       ),
-    ).toEqual([0x20, 0x21, 0x22, 0x23, 0x25]);
+    ).toEqual([0x20, 0x21, 0x22, 0x23, 0x25, 0x26]);
     // None of them mutates the namespace: they are never refused in safe mode.
     for (const n of DATANODE_RPCS) expect(rpcCodecs[n].mutates, n).toBe(false);
   });
