@@ -4,24 +4,14 @@
  * the failed assertion at fatal and exit with status 70 (src/common/crash.ts), instead of
  * carrying on from a broken state. Unit tests pin the paired assertions themselves.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AssertionFailure, DfsError } from '../../protocol/errors.js';
 import { EXIT_BUG } from '../../src/common/crash.js';
-import { DfsClient } from '../../src/client/dfs-client.js';
 import { TransferCount, WritesInProgress } from '../../src/datanode/datanode-context.js';
-import { startCluster } from '../support/cluster.js';
+import { clusterPerTest } from '../support/cluster.js';
 import { putBuffer, testBytes, waitForDatanodes, within } from '../support/data-path.js';
 
-type Started = Awaited<ReturnType<typeof startCluster>>;
-let started: Started | null = null;
-let client: DfsClient | null = null;
-
-afterEach(async () => {
-  client?.close();
-  client = null;
-  await started?.cleanup();
-  started = null;
-});
+const per = clusterPerTest();
 
 function fatalLine(logs: ReadonlyArray<Record<string, unknown>>): Record<string, unknown> | undefined {
   return logs.find((l) => l.level === 60);
@@ -29,9 +19,8 @@ function fatalLine(logs: ReadonlyArray<Record<string, unknown>>): Record<string,
 
 describe('a failed assertion in a daemon', () => {
   it('NameNode: a skipped txid crashes it before the record is written; what was acknowledged survives', async () => {
-    started = await startCluster({ namenodeEnv: { DFS_FAULTS: JSON.stringify({ bugSkipTxidAt: 4 }) } });
-    const { cluster } = started;
-    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 10_000 });
+    const cluster = await per.start({ namenodeEnv: { DFS_FAULTS: JSON.stringify({ bugSkipTxidAt: 4 }) } });
+    let client = per.client(cluster);
     for (const d of ['/a1', '/a2', '/a3']) await client.mkdir(d);
     // The fourth mutation would be txid 4; the planted bug gives it 5.
     await expect(client.mkdir('/a4')).rejects.toBeInstanceOf(DfsError);
@@ -43,18 +32,17 @@ describe('a failed assertion in a daemon', () => {
     client.close();
     cluster.options.namenodeEnv = {};
     await cluster.restartNamenode();
-    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 10_000 });
+    client = per.client(cluster);
     for (const d of ['/a1', '/a2', '/a3']) expect(await client.exists(d)).not.toBeNull();
     expect(await client.exists('/a4')).toBeNull();
   });
 
   it('DataNode: letting go of more held bytes than were held crashes it', async () => {
-    started = await startCluster({
+    const cluster = await per.start({
       datanodes: 1,
       datanodeEnv: () => ({ DFS_FAULTS: JSON.stringify({ bugUnholdExtraBytes: 1 }) }),
     });
-    const { cluster } = started;
-    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 10_000 });
+    const client = per.client(cluster);
     await waitForDatanodes(client, 1);
     await expect(putBuffer(client, '/f', testBytes(256 * 1024, 1), { replication: 1 })).rejects.toThrow();
     const dn = cluster.datanodes[0]!;

@@ -8,32 +8,21 @@
  * the reply path, the reply would come back at once and these tests fail. (The edit log's
  * and the replica writer's own tests hold each sync and check nothing is answered before.)
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { DfsClient } from '../../src/client/dfs-client.js';
-import { startCluster } from '../support/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { clusterPerTest } from '../support/cluster.js';
 import { putBuffer, testBytes, waitFor, waitForDatanodes } from '../support/data-path.js';
 
 const DELAY_MS = 800;
 const SLOW_SYNCS = { DFS_FAULTS: JSON.stringify({ syncDelayMs: DELAY_MS }) };
 
-type Started = Awaited<ReturnType<typeof startCluster>>;
-let started: Started | null = null;
-let client: DfsClient | null = null;
-
-afterEach(async () => {
-  client?.close();
-  client = null;
-  await started?.cleanup();
-  started = null;
-});
+const per = clusterPerTest();
 
 describe('syncs on the reply path', () => {
   it('a NameNode answers a mkdir only after the delayed fdatasync of its record', async () => {
-    started = await startCluster({
+    const cluster = await per.start({
       namenodeEnv: { ...SLOW_SYNCS, DFS_NAMENODE_SLOW_IO_WARN_MS: '100' },
     });
-    const { cluster } = started;
-    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000 });
+    const client = per.client(cluster, 20_000);
     const t0 = performance.now();
     await client.mkdir('/synced');
     expect(performance.now() - t0).toBeGreaterThanOrEqual(DELAY_MS - 50);
@@ -51,14 +40,13 @@ describe('syncs on the reply path', () => {
 
   it("a NameNode's checkpoint syncs its image and the name directory through the same seam", async () => {
     const delayMs = 300;
-    started = await startCluster({
+    const cluster = await per.start({
       namenodeEnv: {
         DFS_FAULTS: JSON.stringify({ syncDelayMs: delayMs }),
         DFS_NAMENODE_CHECKPOINT_TXNS: '5',
       },
     });
-    const { cluster } = started;
-    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000 });
+    const client = per.client(cluster, 20_000);
     for (let i = 0; i < 5; i++) await client.mkdir(`/checkpointed${i}`);
     // A checkpoint: the roll fsyncs the new segment and the directory, the image is fsynced,
     // then the directory again: four delayed syncs, so no less than four delays.
@@ -71,12 +59,11 @@ describe('syncs on the reply path', () => {
   });
 
   it('a DataNode acknowledges a replica only after the delayed fdatasync of its files', async () => {
-    started = await startCluster({
+    const cluster = await per.start({
       datanodes: 1,
       datanodeEnv: () => ({ ...SLOW_SYNCS, DFS_DATANODE_SLOW_IO_WARN_MS: '100' }),
     });
-    const { cluster } = started;
-    client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000 });
+    const client = per.client(cluster, 20_000);
     await waitForDatanodes(client, 1);
     const t0 = performance.now();
     await putBuffer(client, '/synced', testBytes(100_000, 3), { replication: 1 });
