@@ -122,7 +122,10 @@ export class ReplicaWriter {
     log: Logger,
     owner: WriteOwner,
   ): Promise<ReplicaWriter> {
-    const { blockId, genStamp, numBytes } = block;
+    const { blockId } = block;
+    // Checked before the running writer is stopped, so a stale or malformed recovery
+    // cannot break a live pipeline; checked again after the wait, which may change it.
+    recoverableReplica(dn, block, chunkBytes);
     dn.writes.stopWriter(blockId);
     await dn.writes.settled(blockId);
     if (dn.writes.isWriting(blockId))
@@ -130,14 +133,8 @@ export class ReplicaWriter {
         'ALREADY_EXISTS',
         `replica of block ${blockId} is being recovered by another pipeline`,
       );
-    const r = dn.storage.replicas.get(blockId);
-    if (r === undefined) throw new DfsError('NOT_FOUND', `no replica of block ${blockId} to recover`);
-    if (r.genStamp >= genStamp)
-      throw new DfsError('STALE_GENERATION', `recovery gen ${genStamp} is not newer than ${r.genStamp}`);
-    if (r.chunkBytes !== chunkBytes)
-      throw new DfsError('INVALID_ARGUMENT', 'recovery changes the chunk size');
-    if (numBytes % r.chunkBytes !== 0)
-      throw new DfsError('INVALID_ARGUMENT', `recovery length ${numBytes} is not chunk aligned`);
+    const r = recoverableReplica(dn, block, chunkBytes);
+    const { genStamp, numBytes } = block;
     // Claimed before the next await, so two recoveries of one block cannot both get past here.
     dn.writes.claim(blockId, owner);
     const fds = { data: -1, meta: -1 };
@@ -270,6 +267,19 @@ export class ReplicaWriter {
       this.metaFd = -1;
     }
   }
+}
+
+/** The replica a recovery of `block` would reopen, or the typed reason it cannot. */
+function recoverableReplica(dn: DataNodeContext, block: Block, chunkBytes: number): Replica {
+  const { blockId, genStamp, numBytes } = block;
+  const r = dn.storage.replicas.get(blockId);
+  if (r === undefined) throw new DfsError('NOT_FOUND', `no replica of block ${blockId} to recover`);
+  if (r.genStamp >= genStamp)
+    throw new DfsError('STALE_GENERATION', `recovery gen ${genStamp} is not newer than ${r.genStamp}`);
+  if (r.chunkBytes !== chunkBytes) throw new DfsError('INVALID_ARGUMENT', 'recovery changes the chunk size');
+  if (numBytes % r.chunkBytes !== 0)
+    throw new DfsError('INVALID_ARGUMENT', `recovery length ${numBytes} is not chunk aligned`);
+  return r;
 }
 
 function closeFds(fds: { data: number; meta: number }): void {

@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
-import { AckStatus, encodeDataRequest, FrameKind, type Block } from '../../protocol/index.js';
+import { AckStatus, encodeDataRequest, FrameKind, WriteStage, type Block } from '../../protocol/index.js';
 import { startCluster } from '../support/cluster.js';
 import {
   getBuffer,
@@ -185,6 +185,50 @@ describe('the positive control', () => {
       () => (finalizedByNode(id) ? true : undefined),
       5000,
     );
+    p.destroy();
+  });
+});
+
+describe('a stale recovery of a block being written', () => {
+  it('is refused with STALE_GENERATION before the live writer is touched, which completes intact', async () => {
+    const { p, id } = await openPipeline();
+    const data = testBytes(2 * CHUNK, 16);
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: 0,
+        seqno: 0,
+        payload: data.subarray(0, CHUNK),
+        chunkBytes: CHUNK,
+      }),
+    );
+    await waitFor('the first ack', () => (dataReplies(p).acks.length >= 1 ? true : undefined), 5000, 10);
+    // A recovery that does not bump the generation stamp (stale, or hostile).
+    const stale = await peer();
+    stale.write(
+      encodeDataRequest('writeBlock', 1, {
+        block: { blockId: id, genStamp: 1, numBytes: 0 },
+        clientName: 'stale-recovery',
+        stage: WriteStage.RECOVER,
+        chunkBytes: CHUNK,
+        targets: [],
+      }),
+    );
+    await expect(awaitWriteBlockAnswer(stale)).rejects.toMatchObject({ code: 'STALE_GENERATION' });
+    p.write(
+      packetFrame({
+        blockId: id,
+        offsetInBlock: CHUNK,
+        seqno: 1,
+        last: true,
+        payload: data.subarray(CHUNK),
+        chunkBytes: CHUNK,
+      }),
+    );
+    await waitFor('the last ack', () => (dataReplies(p).acks.length >= 2 ? true : undefined), 5000, 10);
+    expect(dataReplies(p).acks.map((a) => a.statuses)).toEqual([[AckStatus.SUCCESS], [AckStatus.SUCCESS]]);
+    expect(fs.readFileSync(`${replicaDir(cluster, 0, 'finalized', id)}/data`).equals(data)).toBe(true);
+    attacked.splice(attacked.indexOf(id), 1); // the live writer's block is legitimately finalized
     p.destroy();
   });
 });
