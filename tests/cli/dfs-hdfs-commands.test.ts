@@ -7,11 +7,13 @@
  * file; each test works under its own top-level directory.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
+import { blockDigest } from '../../src/client/file-checksum.js';
+import { initChecksum, xxh32 } from '../../src/common/checksum.js';
 import { DFS_BIN } from '../../src/local/daemon-process.js';
 import { startCluster, tempDir } from '../support/cluster.js';
 import { waitFor } from '../support/data-path.js';
@@ -333,5 +335,68 @@ describe('small commands', () => {
       clearTimeout(killer);
       child.kill('SIGINT');
     }
+  });
+});
+
+describe('checksum', () => {
+  /** The file checksum PROTOCOL.md section 10 defines, computed here from the bytes alone. */
+  function expectedChecksum(data: Buffer, blockBytes: number, chunkBytes: number): string {
+    const file = createHash('sha256');
+    for (let b = 0; b < data.length; b += blockBytes) {
+      const block = data.subarray(b, Math.min(data.length, b + blockBytes));
+      const sums = Buffer.alloc(Math.ceil(block.length / chunkBytes) * 4);
+      for (let c = 0, i = 0; c < block.length; c += chunkBytes, i++)
+        sums.writeUInt32BE(xxh32(block.subarray(c, c + chunkBytes)), i * 4);
+      file.update(createHash('sha256').update(sums).digest());
+    }
+    return file.digest('hex');
+  }
+
+  it('is computed by the DataNodes, equal for equal content and for every replica, as PROTOCOL.md defines', async () => {
+    await initChecksum();
+    const data = randomBytes(2 * 1024 * 1024 + 70_000); // two full 1 MiB blocks and a partial third
+    const src = path.join(local, 'sum-src');
+    fs.writeFileSync(src, data);
+    await client!.mkdir('/sum');
+    ok(await dfs(['put', '--block-size', '1M', src, '/sum/a']));
+    ok(await dfs(['put', '--block-size', '1M', src, '/sum/b']));
+    const changed = Buffer.from(data);
+    changed[1_500_000] = changed[1_500_000]! ^ 1;
+    fs.writeFileSync(src, changed);
+    ok(await dfs(['put', '--block-size', '1M', src, '/sum/c']));
+
+    const sums = JSON.parse(ok(await dfs(['--json', 'checksum', '/sum/*'])).stdout) as {
+      path: string;
+      algorithm: string;
+      chunkBytes: number;
+      checksum: string;
+    }[];
+    expect(sums.map((s) => s.path)).toEqual(['/sum/a', '/sum/b', '/sum/c']);
+    const [a, b, c] = sums;
+    expect(a!.algorithm).toBe('SHA256-OF-SHA256-OF-XXH32');
+    expect(a!.checksum).toBe(b!.checksum);
+    expect(a!.checksum).not.toBe(c!.checksum);
+    expect(a!.checksum).toBe(expectedChecksum(data, 1024 * 1024, a!.chunkBytes));
+    expect(c!.checksum).toBe(expectedChecksum(changed, 1024 * 1024, c!.chunkBytes));
+    // Every replica of every block gives the same digest.
+    for (const lb of (await client!.getBlockLocations('/sum/a')).blocks) {
+      expect(lb.locations).toHaveLength(3);
+      const digests = await Promise.all(lb.locations.map((r) => blockDigest(r, lb.block)));
+      expect(new Set(digests.map((d) => d.digest.toString('hex'))).size).toBe(1);
+      expect(digests[0]!.numBytes).toBe(lb.block.numBytes);
+    }
+    // Text form: path, algorithm with chunk size, checksum.
+    expect(ok(await dfs(['checksum', '/sum/a'])).stdout).toBe(
+      `/sum/a\tSHA256-OF-SHA256-OF-XXH32-${a!.chunkBytes}\t${a!.checksum}\n`,
+    );
+  });
+
+  it('of an empty file is SHA-256 of nothing; of a directory is refused', async () => {
+    await writeRemote('/sum2/empty', '');
+    const [e] = JSON.parse(ok(await dfs(['--json', 'checksum', '/sum2/empty'])).stdout) as {
+      checksum: string;
+    }[];
+    expect(e!.checksum).toBe(createHash('sha256').digest('hex'));
+    failedWith(await dfs(['checksum', '/sum2']), 'checksum', 'IS_A_DIRECTORY');
   });
 });

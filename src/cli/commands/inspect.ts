@@ -1,7 +1,9 @@
 /**
  * The `dfs` commands that ask about paths without moving bytes: test (an exit status only),
- * count (directories, files and bytes beneath paths, with -q their quotas) and find (paths
- * beneath a directory whose names match a glob), as `hdfs dfs -test`, `-count`, `-find`.
+ * count (directories, files and bytes beneath paths, with -q their quotas), find (paths
+ * beneath a directory whose names match a glob) and checksum (the whole-file checksum the
+ * DataNodes compute, ../../client/file-checksum.ts), as `hdfs dfs -test`, `-count`, `-find`,
+ * `-checksum`.
  * count walks the tree like du (./tree-walk.ts, memory depth x page size); find too.
  */
 import type { Command } from 'commander';
@@ -148,6 +150,25 @@ async function find(ctx: CommandContext, args: string[]): Promise<void> {
   if (ctx.json) await ctx.writeJson(found);
 }
 
+// ---- checksum ----------------------------------------------------------------------------
+
+async function checksum(ctx: CommandContext, paths: string[]): Promise<void> {
+  const out: object[] = [];
+  for (const p of paths) {
+    try {
+      for (const path of await expandPath(ctx, p)) {
+        const sum = await ctx.client.checksum(path);
+        if (ctx.json) out.push({ path, ...sum });
+        else await ctx.out.write(`${path}\t${sum.algorithm}-${sum.chunkBytes}\t${sum.checksum}\n`);
+      }
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      ctx.reportError(err);
+    }
+  }
+  if (ctx.json) await ctx.writeJson(out);
+}
+
 // ---- registration -----------------------------------------------------------------------
 
 export function registerInspectCommands(program: Command): void {
@@ -183,6 +204,21 @@ export function registerInspectCommands(program: Command): void {
     )
     .action((paths: string[], options: { quotas?: boolean; humanReadable?: boolean }, cmd: Command) =>
       runCommand(cmd, (ctx) => count(ctx, paths, options)),
+    );
+
+  program
+    .command('checksum')
+    .description('print whole-file checksums computed by the DataNodes from their stored chunk checksums')
+    .argument('<paths...>', 'DFS files (globs allowed)')
+    .addHelpText(
+      'after',
+      "\nColumns: path, algorithm-chunkBytes, checksum (SHA-256 of the blocks' SHA-256 digests of their xxh32" +
+        '\nchunk checksums; PROTOCOL.md section 10). Equal for equal content written with the same block' +
+        '\nand chunk sizes, whichever replicas answer. No data is read.' +
+        '\nWith --json: an array of {"path", "algorithm", "chunkBytes", "blockBytes", "length", "checksum"}.',
+    )
+    .action((paths: string[], _options: unknown, cmd: Command) =>
+      runCommand(cmd, (ctx) => checksum(ctx, paths)),
     );
 
   program
