@@ -41,6 +41,7 @@ export const PACKET_PAYLOAD_BYTES_MAX = 1024 * 1024;
 export const DataOp = {
   WRITE_BLOCK: 0x40,
   READ_BLOCK: 0x41,
+  BLOCK_CHECKSUM: 0x42,
   PACKET: 0x00,
   ACK: 0x00,
 } as const;
@@ -86,10 +87,23 @@ export interface ReadBlockResponse {
   length: number;
 }
 
+export interface BlockChecksumRequest {
+  block: Block;
+}
+/** BLOCK_DIGEST_BYTES: SHA-256 of the replica's stored chunk checksums (see PROTOCOL.md section 10). */
+export const BLOCK_DIGEST_BYTES = 32;
+export interface BlockChecksumResponse {
+  chunkBytes: number;
+  /** Bytes of the replica the digest covers (the whole finalized replica). */
+  numBytes: number;
+  digest: Buffer;
+}
+
 /** Request and response type of each data-connection RPC: what `dataCodecs` must cover. */
 export interface DataMessages {
   writeBlock: { req: WriteBlockRequest; res: WriteBlockResponse };
   readBlock: { req: ReadBlockRequest; res: ReadBlockResponse };
+  blockChecksum: { req: BlockChecksumRequest; res: BlockChecksumResponse };
 }
 export type DataRpcName = keyof DataMessages;
 
@@ -133,6 +147,21 @@ const dataCodecTable = {
       }),
     },
   },
+  blockChecksum: {
+    opcode: DataOp.BLOCK_CHECKSUM,
+    req: {
+      encode: (w, v) => blockCodec.encode(w, v.block),
+      decode: (r) => ({ block: blockCodec.decode(r) }),
+    },
+    res: {
+      encode: (w, v) => void w.u32(v.chunkBytes).u64(v.numBytes).raw(v.digest),
+      decode: (r) => ({
+        chunkBytes: r.u32('chunkBytes'),
+        numBytes: r.u64('numBytes'),
+        digest: r.raw(BLOCK_DIGEST_BYTES, 'digest'),
+      }),
+    },
+  },
 } satisfies CodecTable<DataMessages, { opcode: number }>;
 
 /** Typed from `DataMessages`, so a generic `name` reaches its codec without a cast. */
@@ -171,7 +200,9 @@ export function isDataOpcode(kind: number, opcode: number): boolean {
   switch (kind) {
     case FrameKind.REQUEST:
     case FrameKind.RESPONSE:
-      return opcode === DataOp.WRITE_BLOCK || opcode === DataOp.READ_BLOCK;
+      return (
+        opcode === DataOp.WRITE_BLOCK || opcode === DataOp.READ_BLOCK || opcode === DataOp.BLOCK_CHECKSUM
+      );
     case FrameKind.PACKET:
     case FrameKind.ACK:
       return opcode === 0;

@@ -11,6 +11,7 @@ import { EXIT_FAILED, describeError, printError } from './commands/command-conte
 import { registerDataCommands } from './commands/data.js';
 import { registerSpaceCommands } from './commands/space.js';
 import { registerFsckCommand } from './commands/fsck.js';
+import { registerInspectCommands } from './commands/inspect.js';
 import { registerNamespaceCommands } from './commands/namespace.js';
 import { registerSetrepCommand } from './commands/setrep.js';
 import { configureProgram, reportCommandLineError } from './program-support.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerNamespaceCommands(program);
   registerDataCommands(program);
   registerSpaceCommands(program);
+  registerInspectCommands(program);
   registerSetrepCommand(program);
   registerFsckCommand(program);
   registerAdminCommands(program);

@@ -22,6 +22,7 @@ import {
   type OutputStreamClient,
   type OutputStreamOptions,
 } from './dfs-output-stream.js';
+import { fileChecksum, type FileChecksum } from './file-checksum.js';
 import { NamenodeClient } from './namenode-client.js';
 import { Role } from '../../protocol/handshake.js';
 import {
@@ -242,6 +243,11 @@ export class DfsClient implements OutputStreamClient {
       blocks.push(...page.blocks);
     }
     return { replication: first.replication, fileLength: first.fileLength, blocks };
+  }
+
+  /** The whole-file checksum the DataNodes compute from their stored chunk checksums (./file-checksum.ts). */
+  checksum(path: string): Promise<FileChecksum> {
+    return fileChecksum(this, path);
   }
 
   getBlockLocations(path: string, offset = 0, length = 0): Promise<LocatedBlocks> {

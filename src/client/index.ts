@@ -11,3 +11,4 @@ export { DfsInputStream } from './dfs-input-stream.js';
 export type { InputStreamOptions } from './dfs-input-stream.js';
 export { NamenodeClient } from './namenode-client.js';
 export type { ClientRpcName, NamenodeClientOptions } from './namenode-client.js';
+export type { FileChecksum } from './file-checksum.js';

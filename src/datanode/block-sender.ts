@@ -17,6 +17,7 @@ import {
 import { DfsError } from '../../protocol/errors.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { DataNodeContext } from './datanode-context.js';
+import { servableReplica } from './block-checksum.js';
 import { readReplicaPieces } from './replica-reader.js';
 
 export async function sendBlock(
@@ -25,16 +26,8 @@ export async function sendBlock(
   requestId: number,
   req: ReadBlockRequest,
 ): Promise<void> {
-  const { blockId, genStamp } = req.block;
-  const r = dn.storage.replicas.get(blockId);
-  if (r === undefined || r.state !== 'finalized')
-    throw new DfsError('NOT_FOUND', `no finalized replica of block ${blockId} here`);
-  if (r.genStamp < genStamp) {
-    throw new DfsError(
-      'STALE_GENERATION',
-      `replica of block ${blockId} has gen ${r.genStamp}, reader wants ${genStamp}`,
-    );
-  }
+  const { blockId } = req.block;
+  const r = servableReplica(dn, req.block);
   const end = req.length === 0 ? r.numBytes : req.offset + req.length;
   if (req.offset > r.numBytes || end > r.numBytes) {
     throw new DfsError(

@@ -8,6 +8,7 @@ import {
   dataCodecs,
   DataOp,
   decodeDataBody,
+  encodeDataResponse,
   isDataOpcode,
   PACKET_FRAMES,
 } from '../../protocol/data-messages.js';
@@ -20,6 +21,7 @@ import { initChecksum } from '../common/checksum.js';
 import type { DataNodeConfig } from '../common/config.js';
 import { FrameServer, type ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
+import { blockChecksum } from './block-checksum.js';
 import { BlockReceiver } from './block-receiver.js';
 import { BlockScanner } from './block-scanner.js';
 import { sendBlock } from './block-sender.js';
@@ -136,6 +138,18 @@ export class DataNode {
       sendBlock(this.ctx, conn, frame.requestId, req).then(
         () => {
           conn.attachment = null;
+        },
+        (err: unknown) => this.refuse(conn, frame, err, null),
+      );
+      return;
+    }
+    if (frame.opcode === DataOp.BLOCK_CHECKSUM) {
+      const req = decodeDataBody(dataCodecs.blockChecksum.req, frame, 'block checksum request');
+      conn.attachment = 'reading';
+      blockChecksum(this.ctx, req.block).then(
+        (res) => {
+          conn.attachment = null;
+          conn.send(encodeDataResponse('blockChecksum', frame.requestId, res));
         },
         (err: unknown) => this.refuse(conn, frame, err, null),
       );

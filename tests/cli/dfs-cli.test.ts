@@ -185,17 +185,20 @@ describe('dfs namespace commands', () => {
     expect(missing.stdout).toBe(''); // errors never go to stdout
   });
 
-  it('rm deletes files and empty directories, needs -r for the rest, -f ignores missing paths', async () => {
+  it('rm deletes files, needs -r for any directory (as hdfs dfs -rm), -f ignores missing paths', async () => {
     await client!.mkdir('/rm/full/deeper', { parents: true });
     await client!.mkdir('/rm/empty');
     await emptyFile('/rm/full/deeper/f');
     await emptyFile('/rm/file');
 
-    ok(await dfs(['rm', '/rm/file', '/rm/empty']));
+    ok(await dfs(['rm', '/rm/file']));
     expect(await client!.exists('/rm/file')).toBeNull();
+    expect(failedWith(await dfs(['rm', '/rm/empty']), 'rm', 'IS_A_DIRECTORY')).toContain('/rm/empty');
+    expect(await client!.exists('/rm/empty')).not.toBeNull();
+    ok(await dfs(['rm', '-r', '/rm/empty']));
     expect(await client!.exists('/rm/empty')).toBeNull();
 
-    expect(failedWith(await dfs(['rm', '/rm/full']), 'rm', 'NOT_EMPTY')).toContain('/rm/full');
+    expect(failedWith(await dfs(['rm', '/rm/full']), 'rm', 'IS_A_DIRECTORY')).toContain('/rm/full');
     expect(await client!.exists('/rm/full/deeper/f')).not.toBeNull();
 
     failedWith(await dfs(['rm', '/rm/gone']), 'rm', 'NOT_FOUND');

@@ -95,6 +95,8 @@ function decodeEveryWay(rng: Rng, frame: Frame): void {
   onlyDfsErrors('writeBlock response', () => decodeDataBody(dataCodecs.writeBlock.res, frame, 'w'));
   onlyDfsErrors('readBlock request', () => decodeDataBody(dataCodecs.readBlock.req, frame, 'r'));
   onlyDfsErrors('readBlock response', () => decodeDataBody(dataCodecs.readBlock.res, frame, 'r'));
+  onlyDfsErrors('blockChecksum request', () => decodeDataBody(dataCodecs.blockChecksum.req, frame, 'c'));
+  onlyDfsErrors('blockChecksum response', () => decodeDataBody(dataCodecs.blockChecksum.res, frame, 'c'));
 }
 
 /** Feeds `stream` in random pieces; decodes every frame delivered; only DfsErrors allowed. */

@@ -45,6 +45,8 @@ import {
   type LocatedBlock,
   type ReadBlockRequest,
   type ReadBlockResponse,
+  type BlockChecksumResponse,
+  BLOCK_DIGEST_BYTES,
   type WriteBlockRequest,
   type WriteBlockResponse,
   type DataRpcName,
@@ -322,6 +324,22 @@ interface PacketJson {
   payloadHex: string;
 }
 
+/** Raw byte fields (a BLOCK_CHECKSUM digest) appear in the vectors as {"hex": "..."}. */
+function bytesAsHex(m: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) out[k] = Buffer.isBuffer(v) ? { hex: v.toString('hex') } : v;
+  return out;
+}
+
+function hexAsBytes(m: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) {
+    const hex = typeof v === 'object' && v !== null ? (v as { hex?: unknown }).hex : undefined;
+    out[k] = typeof hex === 'string' ? Buffer.from(hex, 'hex') : v;
+  }
+  return out;
+}
+
 /** Decodes a vector's frame into the JSON shape of `decoded.message`. */
 export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<string, unknown> {
   switch (v.type) {
@@ -336,11 +354,12 @@ export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<strin
         `${v.rpc} request`,
       ) as Record<string, unknown>;
     case 'dataResponse':
-      return decodeDataBody<unknown>(
-        dataCodecs[v.rpc as DataRpcName].res,
-        frame,
-        `${v.rpc} response`,
-      ) as Record<string, unknown>;
+      return bytesAsHex(
+        decodeDataBody<unknown>(dataCodecs[v.rpc as DataRpcName].res, frame, `${v.rpc} response`) as Record<
+          string,
+          unknown
+        >,
+      );
     case 'error': {
       const e = decodeError(frame);
       return { code: e.code, message: e.message };
@@ -395,7 +414,7 @@ export function encodeVector(v: GoldenVector): Buffer {
     case 'dataRequest':
       return encodeDataRequest(v.rpc as DataRpcName, id, m as never);
     case 'dataResponse':
-      return encodeDataResponse(v.rpc as DataRpcName, id, m as never);
+      return encodeDataResponse(v.rpc as DataRpcName, id, hexAsBytes(m) as never);
     case 'error':
       return encodeError(d.frame.opcode, id, new DfsError(m['code'] as ErrorCode, m['message'] as string));
     case 'packet': {
@@ -659,6 +678,10 @@ export function randomReadBlockResponse(rng: Rng): ReadBlockResponse {
   return { chunkBytes: rng.u32(), startOffset: rng.u64(), length: rng.u64() };
 }
 
+export function randomBlockChecksumResponse(rng: Rng): BlockChecksumResponse {
+  return { chunkBytes: rng.u32(), numBytes: rng.u64(), digest: rng.bytes(BLOCK_DIGEST_BYTES) };
+}
+
 export const RPC_NAMES = Object.keys(rpcCodecs) as RpcName[];
 
 /** One random valid frame of any kind (NameNode or data), for stream and mutation tests. */
@@ -682,11 +705,15 @@ export function randomValidFrame(rng: Rng): Buffer {
     case 3:
       return rng.bool()
         ? encodeDataRequest('writeBlock', id, randomWriteBlockRequest(rng))
-        : encodeDataRequest('readBlock', id, randomReadBlockRequest(rng));
+        : rng.bool()
+          ? encodeDataRequest('readBlock', id, randomReadBlockRequest(rng))
+          : encodeDataRequest('blockChecksum', id, { block: randomReadBlockRequest(rng).block });
     case 4:
       return rng.bool()
         ? encodeDataResponse('writeBlock', id, randomWriteBlockResponse(rng))
-        : encodeDataResponse('readBlock', id, randomReadBlockResponse(rng));
+        : rng.bool()
+          ? encodeDataResponse('readBlock', id, randomReadBlockResponse(rng))
+          : encodeDataResponse('blockChecksum', id, randomBlockChecksumResponse(rng));
     case 5:
     case 6: {
       const chunkBytes = rng.range(1, 64);

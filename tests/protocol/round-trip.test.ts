@@ -66,6 +66,7 @@ import {
   packetChecksums,
   randomReadBlockRequest,
   randomReadBlockResponse,
+  randomBlockChecksumResponse,
   randomRequest,
   randomResponse,
   randomWriteBlockRequest,
@@ -590,6 +591,16 @@ describe('round trip: data transfer', () => {
     expect(decodeDataBody(dataCodecs.readBlock.res, g, 'read')).toEqual(res);
   });
 
+  it('BLOCK_CHECKSUM request and response: the digest is 32 raw bytes', () => {
+    const f = decodeOne(encodeDataRequest('blockChecksum', 7, { block }), dataOptions);
+    expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.BLOCK_CHECKSUM, 7]);
+    expect(decodeDataBody(dataCodecs.blockChecksum.req, f, 'sum')).toEqual({ block });
+    const res = { chunkBytes: 65536, numBytes: MAX, digest: Buffer.alloc(32, 0xab) };
+    const g = decodeOne(encodeDataResponse('blockChecksum', 7, res), dataOptions);
+    expect(g.body.length).toBe(44);
+    expect(decodeDataBody(dataCodecs.blockChecksum.res, g, 'sum')).toEqual(res);
+  });
+
   it('random data requests and responses', () => {
     const rng = new Rng(0xda7a);
     for (let i = 0; i < 300; i++) {
@@ -609,6 +620,14 @@ describe('round trip: data transfer', () => {
       expect(
         decodeDataBody(dataCodecs.readBlock.res, decodeOne(encodeDataResponse('readBlock', 1, rr)), 'r'),
       ).toEqual(rr);
+      const cr = randomBlockChecksumResponse(rng);
+      expect(
+        decodeDataBody(
+          dataCodecs.blockChecksum.res,
+          decodeOne(encodeDataResponse('blockChecksum', 1, cr)),
+          'c',
+        ),
+      ).toEqual(cr);
     }
   });
 

@@ -1,85 +1,67 @@
 /**
- * The data commands of `dfs`: put, get, cat, tail (bytes in and out); du and df are in
+ * The data commands of `dfs`: put, get, cp (and the aliases copyFromLocal, copyToLocal,
+ * moveFromLocal), getmerge, cat, head and tail (bytes in and out); du and df are in
  * ./space.ts.
  *
- * put and get never leave a half-written file where the user expects a whole one. Like
- * `hdfs dfs -put`, they write to `<destination>._COPYING_` and rename it to the destination
- * only once every byte is stored (for put: once the NameNode has completed the file, i.e.
- * every block has its minimum replicas). On an error, or on SIGINT / SIGTERM / SIGHUP, the
+ * put, get and cp take `SRC... DST` with the rules of ./copy-runner.ts (files, whole trees,
+ * several sources into a directory) and copy each file with ./file-copy.ts, which never
+ * leaves a half-written file where the user expects a whole one: the bytes go to
+ * `<destination>._COPYING_`, renamed onto the destination once every byte is stored. DFS
+ * sources may be globs (./glob.ts). On an error, or on SIGINT / SIGTERM / SIGHUP, the
  * transfer is aborted (one AbortController for the source, the stream and the waits), the
- * `._COPYING_` file is deleted (best effort, bounded in time), and the process exits with
- * 128 + the signal number (130 for Ctrl-C). A second signal exits at once.
+ * copy is deleted (best effort, bounded in time), and the process exits with 128 + the
+ * signal number (130 for Ctrl-C). A second signal exits at once.
  *
- *   put LOCAL REMOTE          decision
- *   REMOTE missing            write REMOTE._COPYING_, rename to REMOTE
- *   REMOTE a directory        the same with REMOTE/basename(LOCAL) (stdin has no name: error)
- *   REMOTE/ (a trailing /)    REMOTE must be a directory: NOT_FOUND or NOT_A_DIRECTORY if not
- *   REMOTE a file, no -f      ALREADY_EXISTS before a byte is sent
- *   REMOTE a file, -f         write the copy, then delete REMOTE and rename the copy onto it
- *                             (the NameNode has no rename-with-overwrite, so for a moment
- *                             REMOTE is absent; it is never a partial file)
- *
- *   get REMOTE LOCAL          decision (the same, on the local disk)
- *   LOCAL a regular file      ALREADY_EXISTS without -f; with -f, copy then rename over it
- *   LOCAL/ (a trailing /)     LOCAL must be a directory: NOT_FOUND or NOT_A_DIRECTORY if not
- *   LOCAL a device, FIFO or   written into where it is, no -f needed (`get /f /dev/null`):
- *   socket (anything else     renaming a copy over it would destroy the node, and writing
- *   that is not a directory)  into it replaces nothing; a socket cannot be opened (error)
- *
- * The `._COPYING_` file is created with overwrite (a leftover from a crashed put is
- * replaced), but one that another client is still writing is refused by its lease
- * (LEASE_CONFLICT) and is not deleted by our clean-up.
+ * `put - REMOTE` reads stdin (REMOTE names the file: an existing directory is an error), and
+ * `get REMOTE -` writes stdout; with a terminal there it first warns on stderr when the file
+ * looks binary (binaryToTerminalWarning in ./transfer-support.ts).
  *
  * Progress: a one-line bar on stderr (./progress.ts) while bytes move, only when stderr is
  * a terminal and --json is off; a timer samples the stream's byte counter 10 times a second,
  * so the data path pays nothing for it. put counts bytes acknowledged by the DataNode
  * pipeline, get the bytes verified and handed on.
  *
- * cat, tail and `get REMOTE -` copy to stdout with backpressure (a full pipe pauses the
- * read); a reader that leaves (`dfs cat /big | head`) ends the process quietly (dfs.ts).
- * `get REMOTE -` to a terminal first warns on stderr when the file looks binary
- * (binaryToTerminalWarning in ./transfer-support.ts), then writes it as asked.
- *
- * The machinery put and get share (signals, clean-up, progress sampling, local errors) is
- * in ./transfer-support.ts.
+ * cat, head, tail and `get REMOTE -` copy to stdout with backpressure (a full pipe pauses
+ * the read); a reader that leaves (`dfs cat /big | head`) ends the process quietly (dfs.ts).
+ * `tail -f` then polls the file's length and prints what was added, until interrupted; a
+ * file briefly missing (replaced by delete and rename) is waited for.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DfsError, isDfsError } from '../../../protocol/errors.js';
-import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
-import type { DfsOutputStream } from '../../client/dfs-output-stream.js';
-import { localFileWriter } from '../../client/dfs-client.js';
-import { initChecksum } from '../../common/checksum.js';
+import { FileType } from '../../../protocol/shared-structures.js';
 import { parseByteSize } from '../format.js';
 import {
   isFatal,
-  joinChild,
   normalizePath,
   printError,
   runCommand,
+  UsageError,
   type CommandContext,
 } from './command-context.js';
+import { localToRemote, remoteFile, remoteToLocal, remoteToRemote } from './copy-directions.js';
+import { runCopy } from './copy-runner.js';
+import { remoteTargetState, writeRemoteFile, type RemoteWriteOptions } from './file-copy.js';
+import { expandPath, expandPaths } from './glob.js';
 import {
-  COPYING_SUFFIX,
-  bestEffort,
   binaryToTerminalWarning,
   copyToStdout,
   Interruption,
   localError,
-  localStat,
   NO_PROGRESS,
   reportInterrupted,
+  runTransfer,
   startProgress,
   transferResult,
-  withoutCopyName,
 } from './transfer-support.js';
+import { registerGetmergeCommand } from './getmerge.js';
 
-const READ_CHUNK_BYTES = 1024 * 1024;
 const TAIL_BYTES_DEFAULT = 1024;
+const HEAD_BYTES = 1024;
+const TAIL_FOLLOW_INTERVAL_MS_DEFAULT = 1000;
 const REPLICATION_ARG_MAX = 32;
 
 // ---- argument parsers -------------------------------------------------------------------
@@ -104,215 +86,134 @@ function tailBytesArg(value: string): number {
   return n;
 }
 
-// ---- put --------------------------------------------------------------------------------
-
-interface PutOptions {
-  replication?: number;
-  blockSize?: number;
-  force?: boolean;
+function intervalArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0.1 || n > 3600)
+    throw new InvalidArgumentError('must be a number of seconds from 0.1 to 3600');
+  return Math.round(n * 1000);
 }
 
-interface LocalSource {
-  stream: Readable;
-  /** Null when unknown (a pipe or a terminal on stdin). */
-  totalBytes: number | null;
+/** The last argument is the destination; commander hands `SRC... DST` as one list. */
+function splitDestination(args: string[]): { sources: string[]; dst: string } {
+  if (args.length < 2) throw new UsageError('USAGE', 'name at least one source and a destination');
+  return { sources: args.slice(0, -1), dst: args[args.length - 1]! };
 }
 
-async function openLocalSource(local: string): Promise<LocalSource> {
-  if (local === '-') {
-    let totalBytes: number | null = null;
-    try {
-      const st = fs.fstatSync(0);
-      if (st.isFile()) totalBytes = st.size; // `dfs put - /x < file`
-    } catch {
-      // no usable fd 0: the read will say so
-    }
-    return { stream: process.stdin, totalBytes };
-  }
-  let handle: fsp.FileHandle | null = null;
+// ---- put, get, cp -----------------------------------------------------------------------
+
+interface PutOptions extends RemoteWriteOptions {
+  /** moveFromLocal: delete each local source once it is copied whole. */
+  deleteSource?: boolean;
+}
+
+/** `put - REMOTE`: stdin into one file (it has no name, so REMOTE cannot be a directory). */
+async function putStdin(ctx: CommandContext, remote: string, options: PutOptions, intr: Interruption) {
+  const target = normalizePath(remote);
+  const st = await ctx.client.exists(target);
+  if (remote.endsWith('/') && st === null) throw new DfsError('NOT_FOUND', `${remote}: no such directory`);
+  if (st?.type === FileType.DIRECTORY || remote.endsWith('/'))
+    throw new DfsError('IS_A_DIRECTORY', `${target} is a directory: name the file to write stdin to`);
+  const existing = await remoteTargetState(ctx, target, options.force);
+  let totalBytes: number | null = null;
   try {
-    handle = await fsp.open(local, 'r');
-    const st = await handle.stat();
-    if (st.isDirectory())
-      throw new DfsError('IS_A_DIRECTORY', `local ${local} is a directory (put copies files)`);
-    return { stream: handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), totalBytes: st.size };
-  } catch (err) {
-    await handle?.close();
-    throw localError(err, local);
+    const fdStat = fs.fstatSync(0);
+    if (fdStat.isFile()) totalBytes = fdStat.size; // `dfs put - /x < file`
+  } catch {
+    // no usable fd 0: the read will say so
   }
-}
-
-async function put(
-  ctx: CommandContext,
-  local: string,
-  remote: string,
-  options: PutOptions,
-  intr: Interruption,
-): Promise<void> {
-  const fromStdin = local === '-';
-  let target = normalizePath(remote);
-  let existing = await ctx.client.exists(target);
-  // `put f /logs/` names a directory: it must exist (a missing one is not a new file `/logs`).
-  if (target !== '/' && remote.endsWith('/') && existing?.type !== FileType.DIRECTORY) {
-    if (existing === null) throw new DfsError('NOT_FOUND', `${remote}: no such directory`);
-    throw new DfsError('NOT_A_DIRECTORY', `${remote}: ${target} is a file, not a directory`);
-  }
-  if (existing?.type === FileType.DIRECTORY) {
-    if (fromStdin)
-      throw new DfsError('IS_A_DIRECTORY', `${target} is a directory: name the file to write stdin to`);
-    target = joinChild(target, path.basename(local));
-    existing = await ctx.client.exists(target);
-  }
-  if (existing?.type === FileType.DIRECTORY) throw new DfsError('IS_A_DIRECTORY', `${target} is a directory`);
-  if (existing !== null && options.force !== true)
-    throw new DfsError('ALREADY_EXISTS', `${target} already exists (use -f to overwrite)`);
-
-  const source = await openLocalSource(local);
-  const tmp = `${target}${COPYING_SUFFIX}`;
   const startedMs = performance.now();
-  let out: DfsOutputStream | null = null;
-  let progress = NO_PROGRESS;
   let bytes: number;
   try {
-    intr.signal.throwIfAborted();
-    // With the checksum module loaded, the stream sends its create RPC within this tick (the
-    // connection is open since exists()), so a delete sent on interruption always follows it.
-    await initChecksum();
-    intr.signal.throwIfAborted();
-    const stream = ctx.client.create(tmp, {
-      overwrite: true,
-      createParent: false,
-      replication: options.replication,
-      blockBytes: options.blockSize,
-    });
-    out = stream;
-    progress = startProgress(
+    bytes = await writeRemoteFile(
       ctx,
-      `put ${fromStdin ? '-' : path.basename(local)}`,
-      source.totalBytes,
-      () => stream.bytesAcked,
+      { stream: process.stdin, totalBytes, label: 'put -' },
+      target,
+      existing,
+      options,
+      intr,
     );
-    await pipeline(source.stream, stream, { signal: intr.signal });
-    intr.signal.throwIfAborted();
-    if (existing !== null) {
-      try {
-        await ctx.client.delete(target);
-      } catch (err) {
-        if (!isDfsError(err, 'NOT_FOUND')) throw err;
-      }
-    }
-    await ctx.client.rename(tmp, target);
-    bytes = stream.bytesWritten;
   } catch (err) {
-    progress.clear();
-    if (!source.stream.destroyed) source.stream.destroy();
-    // A copy file that is another writer's (lease) or a directory is not ours to delete.
-    const notOurs = isDfsError(err, 'LEASE_CONFLICT') || isDfsError(err, 'IS_A_DIRECTORY');
-    if (out !== null && !notOurs) await bestEffort(() => ctx.client.delete(tmp));
-    if (intr.received !== null) {
-      const outcome = existing === null ? 'nothing was written' : 'it is unchanged';
-      return reportInterrupted(ctx, intr, `the partial copy was removed; ${target}: ${outcome}`);
-    }
-    throw withoutCopyName(err);
+    if (intr.received === null) throw err;
+    const outcome = existing === null ? 'nothing was written' : 'it is unchanged';
+    return reportInterrupted(ctx, intr, `the partial copy was removed; ${target}: ${outcome}`);
   }
-  progress.finish(bytes);
   if (ctx.json) await ctx.writeJson(transferResult(target, bytes, startedMs));
 }
 
-// ---- get, cat, tail ---------------------------------------------------------------------
-
-async function statFile(ctx: CommandContext, remote: string, verb: string): Promise<FileStatus> {
-  const status = await ctx.client.stat(remote);
-  if (status.type === FileType.DIRECTORY)
-    throw new DfsError('IS_A_DIRECTORY', `${remote} is a directory (${verb} reads files)`);
-  return status;
+async function put(ctx: CommandContext, args: string[], options: PutOptions, intr: Interruption) {
+  const { sources, dst } = splitDestination(args);
+  if (sources.includes('-')) {
+    if (sources.length > 1) throw new DfsError('INVALID_ARGUMENT', 'stdin (-) must be the only source');
+    return putStdin(ctx, dst, options, intr);
+  }
+  const direction = localToRemote(ctx, options, intr);
+  if (options.deleteSource === true) {
+    direction.sourceDone = async (src) => {
+      await fsp.rm(src, { recursive: true }).catch((err: unknown) => {
+        throw localError(err, src);
+      });
+    };
+  }
+  await runCopy(ctx, direction, sources, dst, normalizePath(dst), options.force === true, intr);
 }
 
-async function get(
-  ctx: CommandContext,
-  remote: string,
-  local: string,
-  options: { force?: boolean },
-  intr: Interruption,
-): Promise<void> {
-  const src = normalizePath(remote);
-  const status = await statFile(ctx, src, 'get');
-  const label = `get ${path.basename(src)}`;
-  const startedMs = performance.now();
-
-  if (local === '-') {
-    const input = ctx.client.open(src, { signal: intr.signal });
-    // The file itself on the terminal: a progress line drawn over it would garble both.
-    const progress =
-      process.stdout.isTTY === true
-        ? NO_PROGRESS
-        : startProgress(ctx, label, status.length, () => input.bytesRead);
-    let bytes: number;
-    try {
-      bytes = await copyToStdout(input, intr.signal, (head) => {
-        const warning = binaryToTerminalWarning(src, process.stdout.isTTY === true, head);
-        if (warning !== null) printError(ctx.command, 'WARNING', warning);
-      });
-    } catch (err) {
-      progress.clear();
-      if (intr.received !== null) return reportInterrupted(ctx, intr, 'stdout holds part of the file');
-      throw err;
-    }
-    progress.finish(bytes);
-    return; // stdout holds the data: no --json document
+async function get(ctx: CommandContext, args: string[], options: { force?: boolean }, intr: Interruption) {
+  const { sources, dst } = splitDestination(args);
+  const expanded = await expandPaths(ctx, sources);
+  if (dst === '-') {
+    if (expanded.length > 1)
+      throw new DfsError('INVALID_ARGUMENT', 'several sources cannot go to stdout (use cat)');
+    return getToStdout(ctx, expanded[0]!, intr);
   }
+  await runCopy(
+    ctx,
+    remoteToLocal(ctx, options.force === true, intr),
+    expanded,
+    dst,
+    dst,
+    options.force === true,
+    intr,
+  );
+}
 
-  let dest = local;
-  let existing = await localStat(dest);
-  // `get /f out/` names a directory: it must exist. (`out/` on a file fails in the stat: ENOTDIR.)
-  if (existing === null && local.endsWith(path.sep))
-    throw new DfsError('NOT_FOUND', `local ${local}: no such directory`);
-  if (existing?.isDirectory()) {
-    dest = path.join(dest, path.basename(src));
-    existing = await localStat(dest);
-  }
-  if (existing?.isDirectory()) throw new DfsError('IS_A_DIRECTORY', `local ${dest} is a directory`);
-  // A character device, FIFO or socket is written into where it is (`get /f /dev/null`):
-  // renaming a copy over it would destroy it, and writing into it overwrites nothing, so no
-  // -f is needed. Only a regular file takes the copy-then-rename path.
-  const inPlace = existing !== null && !existing.isFile();
-  if (existing !== null && !inPlace && options.force !== true)
-    throw new DfsError('ALREADY_EXISTS', `local ${dest} already exists (use -f to overwrite)`);
-
-  const tmp = `${dest}${COPYING_SUFFIX}`;
+async function getToStdout(ctx: CommandContext, src: string, intr: Interruption): Promise<void> {
+  const status = await remoteFile(ctx, src, 'get');
   const input = ctx.client.open(src, { signal: intr.signal });
-  const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
+  // The file itself on the terminal: a progress line drawn over it would garble both.
+  const progress =
+    process.stdout.isTTY === true
+      ? NO_PROGRESS
+      : startProgress(ctx, `get ${path.basename(src)}`, status.length, () => input.bytesRead);
   let bytes: number;
   try {
-    // In place: O_WRONLY alone, never create or truncate (a node that vanished since the stat
-    // above is an error, not a new regular file). A FIFO's open waits for its reader.
-    const file = inPlace
-      ? (await fsp.open(dest, fs.constants.O_WRONLY)).createWriteStream()
-      : localFileWriter(tmp);
-    await pipeline(input, file, { signal: intr.signal });
-    bytes = file.bytesWritten;
-    if (!inPlace) await fsp.rename(tmp, dest);
+    bytes = await copyToStdout(input, intr.signal, (head) => {
+      const warning = binaryToTerminalWarning(src, process.stdout.isTTY === true, head);
+      if (warning !== null) printError(ctx.command, 'WARNING', warning);
+    });
   } catch (err) {
     progress.clear();
-    if (!inPlace) await fsp.rm(tmp, { force: true }).catch(() => {});
-    if (intr.received !== null) {
-      const outcome = inPlace
-        ? `local ${dest} received part of the file`
-        : `the partial copy was removed; local ${dest}: ${existing === null ? 'nothing was written' : 'it is unchanged'}`;
-      return reportInterrupted(ctx, intr, outcome);
-    }
-    throw withoutCopyName(localError(err, dest));
+    if (intr.received !== null) return reportInterrupted(ctx, intr, 'stdout holds part of the file');
+    throw err;
   }
-  progress.finish(bytes);
-  if (ctx.json) await ctx.writeJson(transferResult(dest, bytes, startedMs));
+  progress.finish(bytes); // stdout holds the data: no --json document
 }
+
+async function cp(ctx: CommandContext, args: string[], options: RemoteWriteOptions, intr: Interruption) {
+  const { sources, dst } = splitDestination(args);
+  const expanded = await expandPaths(ctx, sources);
+  const to = normalizePath(dst);
+  await runCopy(ctx, remoteToRemote(ctx, options, intr), expanded, dst, to, options.force === true, intr);
+}
+
+// ---- cat, head, tail --------------------------------------------------------------------
 
 async function cat(ctx: CommandContext, paths: string[]): Promise<void> {
   for (const p of paths) {
     try {
-      const remote = normalizePath(p);
-      await statFile(ctx, remote, 'cat');
-      await copyToStdout(ctx.client.open(remote));
+      for (const remote of await expandPath(ctx, p)) {
+        await remoteFile(ctx, remote, 'cat');
+        await copyToStdout(ctx.client.open(remote));
+      }
     } catch (err) {
       if (isFatal(err)) throw err;
       ctx.reportError(err);
@@ -320,81 +221,146 @@ async function cat(ctx: CommandContext, paths: string[]): Promise<void> {
   }
 }
 
-async function tail(ctx: CommandContext, remote: string, bytes: number): Promise<void> {
-  const src = normalizePath(remote);
-  const status = await statFile(ctx, src, 'tail');
-  const offset = Math.max(0, status.length - bytes);
-  if (offset === status.length) return; // -c 0, or an empty file
-  await copyToStdout(ctx.client.open(src, { offset }));
+async function head(ctx: CommandContext, remote: string): Promise<void> {
+  const [src] = await expandPath(ctx, remote);
+  const status = await remoteFile(ctx, src!, 'head');
+  const length = Math.min(HEAD_BYTES, status.length);
+  if (length > 0) await copyToStdout(ctx.client.open(src!, { length }));
+}
+
+async function tail(
+  ctx: CommandContext,
+  remote: string,
+  options: { bytes: number; follow?: boolean; sleepInterval: number },
+): Promise<void> {
+  const [src] = await expandPath(ctx, remote);
+  const status = await remoteFile(ctx, src!, 'tail');
+  let offset = Math.max(0, status.length - options.bytes);
+  if (offset < status.length) await copyToStdout(ctx.client.open(src!, { offset }));
+  if (options.follow !== true) return;
+  offset = status.length;
+  // Until interrupted (Ctrl-C ends dfs as it ends tail -f): poll the length, print what grew.
+  for (;;) {
+    await sleep(options.sleepInterval);
+    let now;
+    try {
+      now = await remoteFile(ctx, src!, 'tail');
+    } catch (err) {
+      // Replaced by delete and rename (as log rotation does): wait for the new file.
+      if (isDfsError(err, 'NOT_FOUND')) continue;
+      throw err;
+    }
+    if (now.length < offset) {
+      printError(
+        ctx.command,
+        'WARNING',
+        `${src} shrank to ${now.length} bytes (replaced?); following from there`,
+      );
+      offset = now.length;
+    } else if (now.length > offset) {
+      await copyToStdout(ctx.client.open(src!, { offset, length: now.length - offset }));
+      offset = now.length;
+    }
+  }
 }
 
 // ---- registration -----------------------------------------------------------------------
 
-/**
- * Wraps a transfer command: signals abort it (instead of killing the process mid-write),
- * and an interrupted command exits with 128 + the signal number once it has cleaned up.
- */
-function transfer(
-  cmd: Command,
-  body: (ctx: CommandContext, intr: Interruption) => Promise<void>,
-): Promise<void> {
-  const intr = new Interruption();
-  return runCommand(cmd, (ctx) => body(ctx, intr)).finally(() => {
-    intr.dispose();
-    if (intr.received !== null) process.exit(intr.exitStatus);
-  });
-}
+const TRANSFER_JSON =
+  '{"path": destination, "bytes": N, "seconds": S, "mibPerSecond": R} for one file;' +
+  '\nfor trees and several sources {"files": [{"path", "bytes"}], "bytes", "seconds", "mibPerSecond"}';
 
-const TRANSFER_JSON = '{"path": destination, "bytes": N, "seconds": S, "mibPerSecond": R}';
+const COPY_RULES =
+  '\nSeveral sources go into DST, which must be an existing directory; a directory is copied with' +
+  '\neverything beneath it (into DST/NAME when DST is a directory, else as DST). An existing file or' +
+  '\ndirectory at the target is an error without -f; with -f files are overwritten and directories' +
+  '\nmerged. A source that fails is reported and the others go on.';
 
-export function registerDataCommands(program: Command): void {
+function registerPut(program: Command, name: string, description: string, deleteSource: boolean): void {
   program
-    .command('put')
-    .description('copy a local file (or stdin: -) into DFS')
-    .argument('<local>', 'local file, or - for stdin')
-    .argument('<remote>', 'DFS file, or an existing directory to copy into')
+    .command(name)
+    .description(description)
+    .argument(
+      '<args...>',
+      'LOCAL... REMOTE: local files or directories (or - for stdin), then the DFS destination',
+    )
     .option('--replication <n>', 'replicas of each block (default 3)', replicationArg)
     .option(
       '--block-size <size>',
       'block size: bytes, or with a K/M/G suffix, e.g. 64M (default 64M)',
       sizeArg,
     )
-    .option('-f, --force', 'overwrite an existing file')
+    .option('-f, --force', 'overwrite existing files, merge into existing directories')
     .addHelpText(
       'after',
-      '\nThe data goes to REMOTE._COPYING_, renamed to REMOTE once the file is complete; on an error or' +
+      '\nEach file goes to TARGET._COPYING_, renamed to TARGET once the file is complete; on an error or' +
         '\nCtrl-C the copy is deleted (exit status 130 for SIGINT, 143 for SIGTERM).' +
+        COPY_RULES +
+        (deleteSource ? '\nEach local source is deleted once it was copied whole.' : '') +
         '\nA progress bar is shown on stderr when it is a terminal (not with --json).' +
         `\nWith --json: ${TRANSFER_JSON}.`,
     )
-    .action((local: string, remote: string, options: PutOptions, cmd: Command) =>
-      transfer(cmd, (ctx, intr) => put(ctx, local, remote, options, intr)),
+    .action((args: string[], options: PutOptions, cmd: Command) =>
+      runTransfer(cmd, (ctx, intr) => put(ctx, args, { ...options, deleteSource }, intr)),
     );
+}
 
+function registerGet(program: Command, name: string, description: string): void {
   program
-    .command('get')
-    .description('copy a DFS file to a local file (or stdout: -)')
-    .argument('<remote>', 'DFS file')
-    .argument('<local>', 'local file, an existing directory to copy into, or - for stdout')
-    .option('-f, --force', 'overwrite an existing local file')
+    .command(name)
+    .description(description)
+    .argument(
+      '<args...>',
+      'REMOTE... LOCAL: DFS files or directories (globs allowed), then the local destination or -',
+    )
+    .option('-f, --force', 'overwrite existing local files, merge into existing directories')
     .addHelpText(
       'after',
-      '\nThe data goes to LOCAL._COPYING_, renamed to LOCAL once every byte is verified; on an error or' +
-        '\nCtrl-C the copy is deleted (exit status 130 for SIGINT, 143 for SIGTERM). An existing LOCAL' +
+      '\nEach file goes to TARGET._COPYING_, renamed to TARGET once every byte is verified; on an error' +
+        '\nor Ctrl-C the copy is deleted (exit status 130 for SIGINT, 143 for SIGTERM). An existing target' +
         '\nthat is not a regular file (a device such as /dev/null, a FIFO) is written into directly,' +
-        '\nwithout -f, and never replaced.' +
+        '\nwithout -f, and never replaced. LOCAL - writes one file to stdout.' +
+        COPY_RULES +
         '\nA progress bar is shown on stderr when it is a terminal (not with --json).' +
         `\nWith --json: ${TRANSFER_JSON} (nothing when LOCAL is -: stdout holds the data).`,
     )
-    .action((remote: string, local: string, options: { force?: boolean }, cmd: Command) =>
-      transfer(cmd, (ctx, intr) => get(ctx, remote, local, options, intr)),
+    .action((args: string[], options: { force?: boolean }, cmd: Command) =>
+      runTransfer(cmd, (ctx, intr) => get(ctx, args, options, intr)),
     );
+}
+
+export function registerDataCommands(program: Command): void {
+  registerPut(program, 'put', 'copy local files or directories (or stdin: -) into DFS', false);
+  registerPut(program, 'copyFromLocal', 'the same as put', false);
+  registerPut(program, 'moveFromLocal', 'put, then delete each local source copied whole', true);
+  registerGet(program, 'get', 'copy DFS files or directories to the local disk (or one file to stdout: -)');
+  registerGet(program, 'copyToLocal', 'the same as get');
+
+  program
+    .command('cp')
+    .description('copy files or directories within DFS (checksums verified on read, new pipeline on write)')
+    .argument('<args...>', 'SRC... DST: DFS sources (globs allowed), then the destination')
+    .option('--replication <n>', 'replicas of each block of the copies (default 3)', replicationArg)
+    .option('--block-size <size>', 'block size of the copies (default 64M)', sizeArg)
+    .option('-f, --force', 'overwrite existing files, merge into existing directories')
+    .addHelpText('after', COPY_RULES + `\nWith --json: ${TRANSFER_JSON}.`)
+    .action((args: string[], options: RemoteWriteOptions, cmd: Command) =>
+      runTransfer(cmd, (ctx, intr) => cp(ctx, args, options, intr)),
+    );
+
+  registerGetmergeCommand(program);
 
   program
     .command('cat')
     .description('write DFS files to stdout, one after the other')
-    .argument('<paths...>', 'DFS files')
+    .argument('<paths...>', 'DFS files (globs allowed)')
     .action((paths: string[], _options: unknown, cmd: Command) => runCommand(cmd, (ctx) => cat(ctx, paths)));
+
+  program
+    .command('head')
+    .description(`write the first ${HEAD_BYTES} bytes of a DFS file to stdout`)
+    .argument('<path>', 'DFS file')
+    .action((p: string, _options: unknown, cmd: Command) => runCommand(cmd, (ctx) => head(ctx, p)));
 
   program
     .command('tail')
@@ -406,7 +372,14 @@ export function registerDataCommands(program: Command): void {
       tailBytesArg,
       TAIL_BYTES_DEFAULT,
     )
-    .action((p: string, options: { bytes: number }, cmd: Command) =>
-      runCommand(cmd, (ctx) => tail(ctx, p, options.bytes)),
+    .option('-f, --follow', 'then print what is added to the file, until interrupted (Ctrl-C)')
+    .option(
+      '-s, --sleep-interval <seconds>',
+      'with -f: seconds between checks of the length',
+      intervalArg,
+      TAIL_FOLLOW_INTERVAL_MS_DEFAULT,
+    )
+    .action((p: string, options: { bytes: number; follow?: boolean; sleepInterval: number }, cmd: Command) =>
+      runCommand(cmd, (ctx) => tail(ctx, p, options)),
     );
 }

@@ -1,6 +1,7 @@
 /**
- * The namespace commands of `dfs`: ls, mkdir, rm, mv, stat, info. Each is a thin loop over
- * DfsClient calls; what they print is built in ../format.ts.
+ * The namespace commands of `dfs`: ls, mkdir, rm, rmdir, touchz, mv, stat, info. Each is a
+ * thin loop over DfsClient calls; what they print is built in ../format.ts. Path arguments
+ * of ls, rm, rmdir, mv and stat may be globs (./glob.ts); mkdir and touchz take names.
  *
  * `ls -R` walks the tree depth-first and prints it in pre-order (an entry, then everything
  * beneath it), like `hdfs dfs -ls -R`, with the walk of ./tree-walk.ts: memory is depth x
@@ -10,7 +11,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../../protocol/limits.js';
 import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
-import { isDfsError } from '../../../protocol/errors.js';
+import { finished } from 'node:stream/promises';
+import { DfsError, isDfsError } from '../../../protocol/errors.js';
 import {
   fileStatusJson,
   formatLsRows,
@@ -19,8 +21,10 @@ import {
   lsRow,
   type SizeStyle,
 } from '../format.js';
-import { isFatal, normalizePath, runCommand, type CommandContext } from './command-context.js';
+import { isFatal, normalizePath, runCommand, UsageError, type CommandContext } from './command-context.js';
 import { sizeStyle } from './space.js';
+import { expandPath } from './glob.js';
+import { checkStatFormat, formatStatWith, STAT_FORMAT_HELP } from './stat-format.js';
 import { walkTree } from './tree-walk.js';
 
 function pageSizeArg(value: string): number {
@@ -115,7 +119,7 @@ async function ls(ctx: CommandContext, paths: string[], options: LsOptions): Pro
   try {
     for (const p of paths.length === 0 ? ['/'] : paths) {
       try {
-        await lsOne(ctx, sink, normalizePath(p), options);
+        for (const path of await expandPath(ctx, p)) await lsOne(ctx, sink, path, options);
       } catch (err) {
         await sink.flushRows();
         if (isFatal(err)) throw err;
@@ -129,26 +133,99 @@ async function ls(ctx: CommandContext, paths: string[], options: LsOptions): Pro
 
 // ---- mkdir, rm --------------------------------------------------------------------------
 
-/** Runs `op` on each path in order; JSON output lists the paths it succeeded on. */
+/**
+ * Runs `op` on each path in order (each glob's matches with `expand`); JSON output lists the
+ * paths it succeeded on. `missing` decides about a glob that matched nothing (rm -f: fine).
+ */
 async function eachPath(
   ctx: CommandContext,
   paths: string[],
   op: (path: string) => Promise<boolean>,
+  options: { expand?: boolean; ignoreMissing?: boolean } = {},
 ): Promise<void> {
   const done: string[] = [];
   try {
     for (const p of paths) {
-      const path = normalizePath(p);
       try {
-        if (await op(path)) done.push(path);
+        const expanded = options.expand === true ? await expandPath(ctx, p) : [normalizePath(p)];
+        for (const path of expanded) {
+          try {
+            if (await op(path)) done.push(path);
+          } catch (err) {
+            if (isFatal(err)) throw err;
+            ctx.reportError(err);
+          }
+        }
       } catch (err) {
         if (isFatal(err)) throw err;
-        ctx.reportError(err);
+        if (!(options.ignoreMissing === true && isDfsError(err, 'NOT_FOUND'))) ctx.reportError(err);
       }
     }
   } finally {
     if (ctx.json) await ctx.writeJson({ done });
   }
+}
+
+// ---- mv, stat ---------------------------------------------------------------------------
+
+async function mv(ctx: CommandContext, args: string[]): Promise<void> {
+  if (args.length < 2) throw new UsageError('USAGE', 'name at least one source and a destination');
+  const to = normalizePath(args[args.length - 1]!);
+  const sources: string[] = [];
+  for (const arg of args.slice(0, -1)) {
+    try {
+      sources.push(...(await expandPath(ctx, arg)));
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      ctx.reportError(err);
+    }
+  }
+  if (args.length > 2) {
+    const st = await ctx.client.exists(to);
+    if (st?.type !== FileType.DIRECTORY)
+      throw new DfsError(
+        st === null ? 'NOT_FOUND' : 'NOT_A_DIRECTORY',
+        `${to} is not an existing directory (several sources)`,
+      );
+  }
+  const done: { src: string; dst: string }[] = [];
+  for (const from of sources) {
+    try {
+      await ctx.client.rename(from, to);
+      done.push({ src: from, dst: to });
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      ctx.reportError(err);
+    }
+  }
+  if (!ctx.json) return;
+  if (args.length === 2 && sources.length === 1) {
+    if (done.length === 1) await ctx.writeJson(done[0]);
+  } else {
+    await ctx.writeJson({ done });
+  }
+}
+
+async function stat(ctx: CommandContext, args: string[]): Promise<void> {
+  const format = args.length >= 2 && args[0]!.includes('%') ? args[0]! : null;
+  if (format !== null) checkStatFormat(format);
+  const paths = format === null ? args : args.slice(1);
+  const statuses: object[] = [];
+  for (const arg of paths) {
+    try {
+      for (const path of await expandPath(ctx, arg)) {
+        const status = await ctx.client.stat(path);
+        if (ctx.json) statuses.push(fileStatusJson(status));
+        else if (format !== null) await ctx.out.write(`${formatStatWith(format, status, path)}\n`);
+        else await ctx.writeLines(formatStat(status));
+      }
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      ctx.reportError(err);
+    }
+  }
+  if (ctx.json && statuses.length > 0)
+    await ctx.writeJson(args.length === 1 && statuses.length === 1 ? statuses[0] : statuses);
 }
 
 // ---- registration -----------------------------------------------------------------------
@@ -189,52 +266,117 @@ export function registerNamespaceCommands(program: Command): void {
 
   program
     .command('rm')
-    .description('delete files and directories (a non-empty directory needs -r)')
-    .argument('<paths...>', 'paths to delete')
+    .description('delete files, and directories with -r')
+    .argument('<paths...>', 'paths to delete (globs allowed)')
     .option('-r, --recursive', 'delete directories with everything beneath them')
     .option('-f, --force', 'ignore paths that do not exist')
-    .addHelpText('after', '\nWith --json: {"done": [paths deleted]}.')
+    .addHelpText(
+      'after',
+      '\nA directory needs -r, even an empty one (rmdir deletes empty directories), as hdfs dfs -rm.' +
+        '\nWith --json: {"done": [paths deleted]}.',
+    )
     .action((paths: string[], options: { recursive?: boolean; force?: boolean }, cmd: Command) =>
       runCommand(cmd, (ctx) =>
+        eachPath(
+          ctx,
+          paths,
+          async (path) => {
+            try {
+              if (options.recursive !== true) {
+                const st = await ctx.client.stat(path);
+                if (st.type === FileType.DIRECTORY)
+                  throw new DfsError(
+                    'IS_A_DIRECTORY',
+                    `${path} is a directory (use rm -r, or rmdir if it is empty)`,
+                  );
+              }
+              await ctx.client.delete(path, { recursive: options.recursive === true });
+              return true;
+            } catch (err) {
+              if (options.force && isDfsError(err, 'NOT_FOUND')) return false;
+              throw err;
+            }
+          },
+          { expand: true, ignoreMissing: options.force === true },
+        ),
+      ),
+    );
+
+  program
+    .command('rmdir')
+    .description('delete empty directories')
+    .argument('<paths...>', 'directories to delete (globs allowed)')
+    .option('--ignore-fail-on-non-empty', 'say nothing about a directory that is not empty (it stays)')
+    .addHelpText('after', '\nWith --json: {"done": [directories deleted]}.')
+    .action((paths: string[], options: { ignoreFailOnNonEmpty?: boolean }, cmd: Command) =>
+      runCommand(cmd, (ctx) =>
+        eachPath(
+          ctx,
+          paths,
+          async (path) => {
+            const st = await ctx.client.stat(path);
+            if (st.type !== FileType.DIRECTORY)
+              throw new DfsError('NOT_A_DIRECTORY', `${path} is not a directory`);
+            try {
+              await ctx.client.delete(path, { recursive: false });
+              return true;
+            } catch (err) {
+              if (options.ignoreFailOnNonEmpty === true && isDfsError(err, 'NOT_EMPTY')) return false;
+              throw err;
+            }
+          },
+          { expand: true },
+        ),
+      ),
+    );
+
+  program
+    .command('touchz')
+    .description('create empty files (an existing empty file is left as it is)')
+    .argument('<paths...>', 'files to create')
+    .addHelpText(
+      'after',
+      '\nAn existing file that is not empty is an error (ALREADY_EXISTS), as hdfs dfs -touchz.' +
+        '\nWith --json: {"done": [files created]}.',
+    )
+    .action((paths: string[], _options: unknown, cmd: Command) =>
+      runCommand(cmd, (ctx) =>
         eachPath(ctx, paths, async (path) => {
-          try {
-            await ctx.client.delete(path, { recursive: options.recursive === true });
-            return true;
-          } catch (err) {
-            if (options.force && isDfsError(err, 'NOT_FOUND')) return false;
-            throw err;
+          const st = await ctx.client.exists(path);
+          if (st?.type === FileType.DIRECTORY) throw new DfsError('IS_A_DIRECTORY', `${path} is a directory`);
+          if (st !== null) {
+            if (st.length > 0) throw new DfsError('ALREADY_EXISTS', `${path} exists and is not empty`);
+            return false;
           }
+          const out = ctx.client.create(path, { overwrite: false, createParent: false });
+          out.end();
+          await finished(out);
+          return true;
         }),
       ),
     );
 
   program
     .command('mv')
-    .description('rename SRC to DST; an existing directory DST receives SRC inside it')
-    .argument('<src>', 'path to move')
-    .argument('<dst>', 'new path, or an existing directory to move into')
-    .addHelpText('after', '\nWith --json: {"src": SRC, "dst": DST} on success.')
-    .action((src: string, dst: string, _options: unknown, cmd: Command) =>
-      runCommand(cmd, async (ctx) => {
-        const from = normalizePath(src);
-        const to = normalizePath(dst);
-        await ctx.client.rename(from, to);
-        if (ctx.json) await ctx.writeJson({ src: from, dst: to });
-      }),
-    );
+    .description('rename SRC to DST; an existing directory DST receives each SRC inside it')
+    .argument('<args...>', 'SRC... DST: paths to move (globs allowed), then the new path or a directory')
+    .addHelpText(
+      'after',
+      '\nSeveral sources need DST to be an existing directory; a source that fails is reported and the' +
+        '\nothers go on.\nWith --json: {"src": SRC, "dst": DST} for one source, else {"done": [{"src", "dst"}]}.',
+    )
+    .action((args: string[], _options: unknown, cmd: Command) => runCommand(cmd, (ctx) => mv(ctx, args)));
 
   program
     .command('stat')
-    .description('show every FileStatus field of a path')
-    .argument('<path>', 'file or directory')
-    .addHelpText('after', '\nWith --json: the FileStatus object (type "file" or "directory").')
-    .action((path: string, _options: unknown, cmd: Command) =>
-      runCommand(cmd, async (ctx) => {
-        const status = await ctx.client.stat(normalizePath(path));
-        if (ctx.json) await ctx.writeJson(fileStatusJson(status));
-        else await ctx.writeLines(formatStat(status));
-      }),
-    );
+    .description('show every FileStatus field of a path, or the fields FORMAT names')
+    .argument('<args...>', '[FORMAT] PATH...: an optional format holding %, then paths (globs allowed)')
+    .addHelpText(
+      'after',
+      `\nFORMAT (as hdfs dfs -stat): ${STAT_FORMAT_HELP}; \\n is a newline, %% a percent sign.` +
+        '\nWith --json: the FileStatus object (type "file" or "directory"); an array for several paths.',
+    )
+    .action((args: string[], _options: unknown, cmd: Command) => runCommand(cmd, (ctx) => stat(ctx, args)));
 
   program
     .command('info')

@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
 import { nodeTotals } from '../admin-format.js';
 import { formatDf, formatDuRows, type ClusterUsage, type DiskUsage, type SizeStyle } from '../format.js';
-import { isFatal, joinChild, normalizePath, runCommand, type CommandContext } from './command-context.js';
+import { isFatal, joinChild, runCommand, type CommandContext } from './command-context.js';
+import { expandPath } from './glob.js';
 import { walkTree } from './tree-walk.js';
 
 // ---- du ---------------------------------------------------------------------------------
@@ -16,7 +17,7 @@ import { walkTree } from './tree-walk.js';
  * counts itself). The walk (./tree-walk.ts) keeps memory at depth x page size; a
  * subdirectory that fails mid-walk (deleted meanwhile) is reported and left out.
  */
-async function usageOf(ctx: CommandContext, status: FileStatus, fullPath: string): Promise<DiskUsage> {
+export async function usageOf(ctx: CommandContext, status: FileStatus, fullPath: string): Promise<DiskUsage> {
   const usage: DiskUsage = { path: fullPath, bytes: 0, replicatedBytes: 0, files: 0, directories: 0 };
   for await (const { status: entry } of walkTree(ctx, fullPath, status)) {
     if (entry.type === FileType.DIRECTORY) {
@@ -39,15 +40,16 @@ async function du(ctx: CommandContext, paths: string[], summarize: boolean, size
   if (ctx.json) await ctx.out.write('[');
   try {
     for (const p of paths.length === 0 ? ['/'] : paths) {
-      const top = normalizePath(p);
       try {
-        const status = await ctx.client.stat(top);
-        if (summarize || status.type !== FileType.DIRECTORY) {
-          await emit(await usageOf(ctx, status, top));
-          continue;
+        for (const top of await expandPath(ctx, p)) {
+          const status = await ctx.client.stat(top);
+          if (summarize || status.type !== FileType.DIRECTORY) {
+            await emit(await usageOf(ctx, status, top));
+            continue;
+          }
+          for await (const child of ctx.client.list(top))
+            await emit(await usageOf(ctx, child, joinChild(top, child.path)));
         }
-        for await (const child of ctx.client.list(top))
-          await emit(await usageOf(ctx, child, joinChild(top, child.path)));
       } catch (err) {
         if (isFatal(err)) throw err;
         ctx.reportError(err);
@@ -86,7 +88,7 @@ export function registerSpaceCommands(program: Command): void {
     .description(
       'show the space used beneath paths: each entry of a directory, or with -s the path as a whole',
     )
-    .argument('[paths...]', 'paths (default /)')
+    .argument('[paths...]', 'paths (default /; globs allowed)')
     .option('-s, --summarize', 'one total per path')
     .option('-h, --human-readable', 'sizes like 1.5K, 23M, 4.0G instead of byte counts')
     .addHelpText(

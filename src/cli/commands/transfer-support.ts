@@ -13,7 +13,8 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DfsError, type ErrorCode } from '../../../protocol/errors.js';
 import { ProgressBar } from '../progress.js';
-import { printError, type CommandContext } from './command-context.js';
+import type { Command } from 'commander';
+import { printError, runCommand, type CommandContext } from './command-context.js';
 
 /** The copy put and get write before renaming it onto the destination (./data.ts). */
 export const COPYING_SUFFIX = '._COPYING_';
@@ -228,4 +229,19 @@ export async function copyToStdout(
       await once(process.stdout, 'drain', signal === undefined ? {} : { signal });
   }
   return bytes;
+}
+
+/**
+ * Runs a transfer command: signals abort it (instead of killing the process mid-write), and
+ * an interrupted command exits with 128 + the signal number once it has cleaned up.
+ */
+export function runTransfer(
+  cmd: Command,
+  body: (ctx: CommandContext, intr: Interruption) => Promise<void>,
+): Promise<void> {
+  const intr = new Interruption();
+  return runCommand(cmd, (ctx) => body(ctx, intr)).finally(() => {
+    intr.dispose();
+    if (intr.received !== null) process.exit(intr.exitStatus);
+  });
 }

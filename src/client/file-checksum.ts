@@ -1,0 +1,127 @@
+/**
+ * `DfsClient.checksum`: a whole-file checksum computed from what the DataNodes store, as
+ * HDFS's `getFileChecksum` (MD5-of-MD5-of-CRC32), with DFS's hashes. Each block's digest is
+ * asked of one replica (BLOCK_CHECKSUM, PROTOCOL.md section 10: SHA-256 of the block's
+ * stored xxh32 chunk checksums), the next replica on failure; the file checksum is SHA-256
+ * of the block digests in order. No data is read: the DataNodes hash a few KiB of checksums
+ * per block, so the checksum of a terabyte costs the same as a listing of its blocks.
+ *
+ * Identical content written with the same block and chunk sizes gives the same checksum
+ * whichever replicas answer; different block or chunk sizes do not compare (as in HDFS).
+ */
+import { createHash } from 'node:crypto';
+import {
+  dataCodecs,
+  decodeDataBody,
+  encodeDataRequest,
+  type BlockChecksumResponse,
+} from '../../protocol/data-messages.js';
+import { decodeError } from '../../protocol/error-frame.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { FrameKind } from '../../protocol/frame.js';
+import { Role } from '../../protocol/handshake.js';
+import { FileType, type Block, type DatanodeInfo } from '../../protocol/shared-structures.js';
+import { DataConnection } from '../common/data-connection.js';
+import type { LocatedBlocks } from '../../protocol/client-namenode-messages.js';
+import type { FileStatus } from '../../protocol/shared-structures.js';
+
+export const FILE_CHECKSUM_ALGORITHM = 'SHA256-OF-SHA256-OF-XXH32';
+
+export interface FileChecksum {
+  algorithm: typeof FILE_CHECKSUM_ALGORITHM;
+  /** Bytes per xxh32 chunk the blocks were written with (0 for an empty file). */
+  chunkBytes: number;
+  /** The file's block size, on which the checksum depends. */
+  blockBytes: number;
+  length: number;
+  /** 64 hex digits. */
+  checksum: string;
+}
+
+const BLOCK_CHECKSUM_TIMEOUT_MS = 30_000;
+
+/** One replica's digest of `block`. */
+export function blockDigest(replica: DatanodeInfo, block: Block): Promise<BlockChecksumResponse> {
+  return DataConnection.open({
+    host: replica.host,
+    port: replica.port,
+    role: Role.CLIENT,
+    label: replica.nodeId,
+    idleTimeoutMs: BLOCK_CHECKSUM_TIMEOUT_MS,
+  }).then(
+    (conn) =>
+      new Promise<BlockChecksumResponse>((resolve, reject) => {
+        conn.onFrame = (f) => {
+          try {
+            if (f.kind === FrameKind.ERROR) throw decodeError(f);
+            if (f.kind !== FrameKind.RESPONSE)
+              throw new DfsError('PROTOCOL', `unexpected frame kind ${f.kind} from ${replica.nodeId}`);
+            resolve(decodeDataBody(dataCodecs.blockChecksum.res, f, 'block checksum response'));
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          } finally {
+            conn.close();
+          }
+        };
+        conn.onClose = (err) =>
+          reject(err ?? new DfsError('CONNECTION', `${replica.nodeId} closed before answering`));
+        conn.send(encodeDataRequest('blockChecksum', 1, { block }));
+      }),
+  );
+}
+
+/** What the checksum needs of the client (DfsClient has it). */
+export interface BlockLocator {
+  stat(path: string): Promise<FileStatus>;
+  getBlockLocations(path: string): Promise<LocatedBlocks>;
+}
+
+export async function fileChecksum(client: BlockLocator, path: string): Promise<FileChecksum> {
+  const status = await client.stat(path);
+  if (status.type === FileType.DIRECTORY)
+    throw new DfsError('IS_A_DIRECTORY', `${path} is a directory (checksum is of a file)`);
+  const located = await client.getBlockLocations(path);
+  if (located.underConstruction)
+    throw new DfsError('INVALID_ARGUMENT', `${path} is open for writing: its checksum is not final yet`);
+  const fileHash = createHash('sha256');
+  let chunkBytes = 0;
+  for (const lb of located.blocks) {
+    let answer: BlockChecksumResponse | null = null;
+    let lastErr: unknown = null;
+    for (const replica of lb.locations) {
+      try {
+        answer = await blockDigest(replica, lb.block);
+        break;
+      } catch (err) {
+        rethrowIfBug(err);
+        lastErr = err;
+      }
+    }
+    if (answer === null) {
+      const why = lastErr instanceof Error ? `: ${lastErr.message}` : ' (no live replica)';
+      throw new DfsError(
+        'BLOCK_UNAVAILABLE',
+        `no replica of block ${lb.block.blockId} of ${path} answered${why}`,
+      );
+    }
+    if (answer.numBytes !== lb.block.numBytes)
+      throw new DfsError(
+        'CHECKSUM',
+        `replica of block ${lb.block.blockId} holds ${answer.numBytes} bytes, the file says ${lb.block.numBytes}`,
+      );
+    if (chunkBytes !== 0 && answer.chunkBytes !== chunkBytes)
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `${path} mixes chunk sizes ${chunkBytes} and ${answer.chunkBytes}`,
+      );
+    chunkBytes = answer.chunkBytes;
+    fileHash.update(answer.digest);
+  }
+  return {
+    algorithm: FILE_CHECKSUM_ALGORITHM,
+    chunkBytes,
+    blockBytes: status.blockBytes,
+    length: located.fileLength,
+    checksum: fileHash.digest('hex'),
+  };
+}
