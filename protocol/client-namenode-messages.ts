@@ -42,6 +42,8 @@ export interface ServerInfo {
   fileCount: number;
   directoryCount: number;
   blockCount: number;
+  /** How long `dfs rm` keeps a path in trash (config trashIntervalMinutes); 0: trash is off. */
+  trashIntervalMs: number;
 }
 
 export interface MkdirRequest {
@@ -315,7 +317,8 @@ export const clientRpcCodecs = {
           .u64(v.lastTxid)
           .u64(v.fileCount)
           .u64(v.directoryCount)
-          .u64(v.blockCount),
+          .u64(v.blockCount)
+          .u64(v.trashIntervalMs),
       decode: (r) => ({
         clusterId: r.str('clusterId'),
         version: r.str('version'),
@@ -324,6 +327,7 @@ export const clientRpcCodecs = {
         fileCount: r.u64('fileCount'),
         directoryCount: r.u64('directoryCount'),
         blockCount: r.u64('blockCount'),
+        trashIntervalMs: r.u64('trashIntervalMs'),
       }),
     },
   },

@@ -38,6 +38,10 @@ export function buildProgram(): Command {
     .description('DFS file system commands')
     .option('--namenode <host:port>', 'NameNode address (default: $DFS_NAMENODE, else 127.0.0.1:8020)')
     .option('--json', 'print results as JSON (exact byte counts); errors stay on stderr')
+    .option(
+      '--user <name>',
+      'act as this user (default: $DFS_USER, else the OS user); its trash is /user/NAME/.Trash',
+    )
     .configureHelp({ showGlobalOptions: true })
     // Help is --help only: -h is "human-readable sizes" (ls, du, df), as in hdfs dfs and ls.
     // Subcommands inherit this when they are created, so it is set before registering them.

@@ -163,7 +163,13 @@ export function formatServerInfo(info: ServerInfo, namenode: string): string[] {
     ['fileCount', String(info.fileCount)],
     ['directoryCount', String(info.directoryCount)],
     ['blockCount', String(info.blockCount)],
+    ['trash', info.trashIntervalMs > 0 ? `on, kept ${formatDuration(info.trashIntervalMs)}` : 'off'],
   ]);
+}
+
+/** 86400000 -> "1440 min" (whole minutes as configured; seconds below a minute). */
+function formatDuration(ms: number): string {
+  return ms >= 60_000 ? `${+(ms / 60_000).toFixed(2)} min` : `${+(ms / 1000).toFixed(1)} s`;
 }
 
 // ---- sizes on the command line ----------------------------------------------------------

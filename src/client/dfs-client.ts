@@ -13,6 +13,7 @@ import type { Block, FileStatus, LocatedBlock } from '../../protocol/shared-stru
 import type { LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
 import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
 import fs from 'node:fs';
+import os from 'node:os';
 import { finished, pipeline } from 'node:stream/promises';
 import { DfsInputStream, type InputStreamOptions } from './dfs-input-stream.js';
 import {
@@ -60,6 +61,8 @@ export interface DfsClientOptions {
    * requires for safe mode enter/leave and decommissioning.
    */
   role?: Role;
+  /** The user this client acts for (its home /user/NAME holds its trash); default: userFrom(). */
+  user?: string;
 }
 
 export type { CreateOptions };
@@ -74,8 +77,18 @@ export function namenodeAddressFrom(option?: string): { host: string; port: numb
   );
 }
 
+/** The caller's user name: `explicit`, else $DFS_USER (HDFS HADOOP_USER_NAME), else the OS user. */
+export function userFrom(explicit?: string): string {
+  const name = explicit ?? process.env.DFS_USER ?? os.userInfo().username;
+  if (name === '' || name.includes('/'))
+    throw new DfsError('INVALID_ARGUMENT', `user name '${name}' is empty or holds a /`);
+  return name;
+}
+
 export class DfsClient implements OutputStreamClient {
   readonly clientName: string;
+  /** The user this client acts for. */
+  readonly user: string;
   /** The NameNode protocol, one typed method per RPC (operator tools call it directly). */
   readonly namenodeClient: NamenodeClient;
   private readonly openFiles = new Set<string>();
@@ -93,6 +106,7 @@ export class DfsClient implements OutputStreamClient {
   constructor(options: DfsClientOptions = {}) {
     const { host, port } = namenodeAddressFrom(options.namenode);
     this.clientName = options.clientName ?? `dfs-client-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.user = userFrom(options.user);
     this.namenodeClient = new NamenodeClient({
       host,
       port,

@@ -54,6 +54,13 @@ export interface NameNodeConfig {
   safeModeExtensionMs: number;
   /** An edit-log write + fdatasync slower than this is logged at warn with its duration. */
   slowIoWarnMs: number;
+  /**
+   * Minutes a deleted path stays in its owner's trash (`fs.trash.interval`); 0 turns trash
+   * off, and `dfs rm` deletes at once. Clients read it from serverInfo.
+   */
+  trashIntervalMinutes: number;
+  /** Minutes between trash checkpoints (`fs.trash.checkpoint.interval`); 0: trashIntervalMinutes. */
+  trashCheckpointIntervalMinutes: number;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -81,6 +88,8 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   safeModeThreshold: 0.999,
   safeModeExtensionMs: 5_000,
   slowIoWarnMs: 1_000,
+  trashIntervalMinutes: 1440,
+  trashCheckpointIntervalMinutes: 0,
 };
 
 export type Section = 'namenode' | 'datanode' | 'client';

@@ -177,6 +177,16 @@ export class ClientRpc {
     this.ctx.afterLogged();
   }
 
+  /** A mutation the NameNode makes on its own (the trash emptier): applied now, resolved once durable. */
+  applyLogged(op: EditOp): Promise<void> {
+    this.ctx.namespace.apply(op);
+    const durable = new Promise<void>((resolve, reject) =>
+      this.ctx.editLog().append(op, (err) => (err ? reject(err) : resolve())),
+    );
+    this.ctx.afterLogged();
+    return durable;
+  }
+
   private now(): number {
     return this.ctx.clock.nowMs();
   }

@@ -26,9 +26,10 @@ import { writeFileAtomic } from '../common/fs-util.js';
 import { imageFileName, serializeImage } from './fs-image.js';
 import { pathOf, type FileNode, type INode } from './inode.js';
 import { LeaseManager } from './lease-manager.js';
+import { TrashEmptier } from './trash-emptier.js';
 import { loadNameDir, lockNameDir, purgeBefore, readVersion } from './name-dir.js';
 import type { Namespace } from './namespace.js';
-import { isDfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { DfsError, isDfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
 
@@ -152,6 +153,7 @@ export class NameNode {
         fileCount: this.namespace.fileCount,
         directoryCount: this.namespace.dirCount,
         blockCount: this.namespace.blockCount,
+        trashIntervalMs: this.config.trashIntervalMinutes * 60_000,
       }),
       afterLogged: () => this.afterLogged(),
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
@@ -182,10 +184,41 @@ export class NameNode {
     this.timers.push(
       setInterval(() => this.maybeCheckpoint(true), Math.min(this.config.checkpointIntervalMs, 60_000)),
     );
+    this.startTrashEmptier();
     for (const t of this.timers) t.unref();
     this.log.info(
       { host: this.address.host, port: this.address.port, clusterId: this.clusterId },
       'namenode listening',
+    );
+  }
+
+  /** With trash on, a pass of the trash emptier every checkpoint interval (trash-emptier.ts). */
+  private startTrashEmptier(): void {
+    const intervalMs = this.config.trashIntervalMinutes * 60_000;
+    if (intervalMs <= 0) return;
+    const checkpointMs = this.config.trashCheckpointIntervalMinutes * 60_000 || intervalMs;
+    if (checkpointMs > intervalMs)
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `trashCheckpointIntervalMinutes (${this.config.trashCheckpointIntervalMinutes}) is longer than trashIntervalMinutes (${this.config.trashIntervalMinutes})`,
+      );
+    const emptier = new TrashEmptier(
+      {
+        namespace: this.namespace,
+        clock: this.clock,
+        logger: this.log,
+        applyLogged: (op) => this.rpc.applyLogged(op),
+      },
+      intervalMs,
+    );
+    this.timers.push(
+      setInterval(() => {
+        if (this.safeMode.on || this.stopping) return;
+        emptier.run().catch((err: unknown) => {
+          rethrowIfBug(err);
+          this.log.warn({ err: (err as Error).message }, 'trash emptier pass failed');
+        });
+      }, checkpointMs),
     );
   }
 

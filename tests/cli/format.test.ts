@@ -168,11 +168,13 @@ describe('stat and info', () => {
         fileCount: 1,
         directoryCount: 2,
         blockCount: 3,
+        trashIntervalMs: 86_400_000,
       },
       '127.0.0.1:8020',
     );
     expect(lines[0]).toBe('namenode:       127.0.0.1:8020');
     expect(lines).toContain('safeMode:       ON (mutations are refused)');
     expect(lines).toContain('directoryCount: 2');
+    expect(lines).toContain('trash:          on, kept 1440 min');
   });
 });

@@ -620,6 +620,7 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
       fileCount: rng.u64(),
       directoryCount: rng.u64(),
       blockCount: rng.u64(),
+      trashIntervalMs: rng.u64(),
     }),
     reportBadBlocks: () => ({}),
     bumpGenStamp: () => ({ genStamp: rng.u64() }),

@@ -265,6 +265,7 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
       fileCount: 0,
       directoryCount: 1,
       blockCount: 2,
+      trashIntervalMs: 86_400_000,
     },
   ],
   reportBadBlocks: [{}],

@@ -28,6 +28,7 @@ export const EXIT_USAGE = 2;
 export interface GlobalOptions {
   namenode?: string;
   json?: boolean;
+  user?: string;
 }
 
 /** A usage error found by the CLI itself (commander's own errors are mapped in dfs.ts). */
@@ -171,10 +172,19 @@ export async function runCommand(
     process.exitCode = EXIT_USAGE;
     return;
   }
-  const client = new DfsClient({
-    ...(globals.namenode !== undefined ? { namenode: globals.namenode } : {}),
-    role: options.role ?? Role.CLIENT,
-  });
+  let client: DfsClient;
+  try {
+    client = new DfsClient({
+      ...(globals.namenode !== undefined ? { namenode: globals.namenode } : {}),
+      ...(globals.user !== undefined ? { user: globals.user } : {}),
+      role: options.role ?? Role.CLIENT,
+    });
+  } catch (err) {
+    const { message } = describeError(err);
+    printError(name, 'USAGE', message);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
   const ctx = new CommandContext(name, client, globals.json === true);
   let usage = false;
   let bug: AssertionFailure | null = null;

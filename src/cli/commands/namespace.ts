@@ -1,5 +1,6 @@
 /**
- * The namespace commands of `dfs`: ls, mkdir, rm, rmdir, touchz, mv, stat, info. Each is a
+ * The namespace commands of `dfs`: ls, mkdir, rm (to trash when it is on), expunge, rmdir,
+ * touchz, mv, stat, info. Each is a
  * thin loop over DfsClient calls; what they print is built in ../format.ts. Path arguments
  * of ls, rm, rmdir, mv and stat may be globs (./glob.ts); mkdir and touchz take names.
  *
@@ -23,6 +24,7 @@ import {
 } from '../format.js';
 import { isFatal, normalizePath, runCommand, UsageError, type CommandContext } from './command-context.js';
 import { sizeStyle } from './space.js';
+import { expungeTrash, moveToTrash } from '../../client/trash.js';
 import { expandPath } from './glob.js';
 import { checkStatFormat, formatStatWith, STAT_FORMAT_HELP } from './stat-format.js';
 import { walkTree } from './tree-walk.js';
@@ -141,7 +143,7 @@ async function eachPath(
   ctx: CommandContext,
   paths: string[],
   op: (path: string) => Promise<boolean>,
-  options: { expand?: boolean; ignoreMissing?: boolean } = {},
+  options: { expand?: boolean; ignoreMissing?: boolean; jsonExtra?: () => object } = {},
 ): Promise<void> {
   const done: string[] = [];
   try {
@@ -162,8 +164,45 @@ async function eachPath(
       }
     }
   } finally {
-    if (ctx.json) await ctx.writeJson({ done });
+    if (ctx.json) await ctx.writeJson({ done, ...options.jsonExtra?.() });
   }
+}
+
+interface RmOptions {
+  recursive?: boolean;
+  force?: boolean;
+  skipTrash?: boolean;
+}
+
+/** `rm`: to the caller's trash when the NameNode has trash on (./../../client/trash.ts), else deleted. */
+async function rm(ctx: CommandContext, paths: string[], options: RmOptions): Promise<void> {
+  const useTrash = options.skipTrash !== true && (await ctx.client.serverInfo()).trashIntervalMs > 0;
+  const moved: { path: string; trashPath: string }[] = [];
+  const removeOne = async (path: string): Promise<boolean> => {
+    try {
+      if (options.recursive !== true) {
+        const st = await ctx.client.stat(path);
+        if (st.type === FileType.DIRECTORY)
+          throw new DfsError('IS_A_DIRECTORY', `${path} is a directory (use rm -r, or rmdir if it is empty)`);
+      }
+      const trashPath = useTrash ? await moveToTrash(ctx.client, path) : null;
+      if (trashPath !== null) {
+        moved.push({ path, trashPath });
+        if (!ctx.json) await ctx.out.write(`Moved: '${path}' to trash at: ${trashPath}\n`);
+      } else {
+        await ctx.client.delete(path, { recursive: options.recursive === true });
+      }
+      return true;
+    } catch (err) {
+      if (options.force === true && isDfsError(err, 'NOT_FOUND')) return false;
+      throw err;
+    }
+  };
+  await eachPath(ctx, paths, removeOne, {
+    expand: true,
+    ignoreMissing: options.force === true,
+    jsonExtra: () => (useTrash ? { movedToTrash: moved } : {}),
+  });
 }
 
 // ---- mv, stat ---------------------------------------------------------------------------
@@ -270,36 +309,31 @@ export function registerNamespaceCommands(program: Command): void {
     .argument('<paths...>', 'paths to delete (globs allowed)')
     .option('-r, --recursive', 'delete directories with everything beneath them')
     .option('-f, --force', 'ignore paths that do not exist')
+    .option(
+      '--skip-trash',
+      "delete at once, even when the NameNode keeps deleted paths in the caller's trash",
+    )
     .addHelpText(
       'after',
       '\nA directory needs -r, even an empty one (rmdir deletes empty directories), as hdfs dfs -rm.' +
-        '\nWith --json: {"done": [paths deleted]}.',
+        "\nWith trash on (the NameNode's trashIntervalMinutes > 0), paths move to /user/NAME/.Trash/Current/PATH" +
+        '\n(restore with mv) and the NameNode deletes them after the interval; a path already in the trash' +
+        '\nis deleted. NAME is --user, else $DFS_USER, else the OS user.' +
+        '\nWith --json: {"done": [paths removed]}, with trash on also "movedToTrash": [{"path", "trashPath"}].',
     )
-    .action((paths: string[], options: { recursive?: boolean; force?: boolean }, cmd: Command) =>
-      runCommand(cmd, (ctx) =>
-        eachPath(
-          ctx,
-          paths,
-          async (path) => {
-            try {
-              if (options.recursive !== true) {
-                const st = await ctx.client.stat(path);
-                if (st.type === FileType.DIRECTORY)
-                  throw new DfsError(
-                    'IS_A_DIRECTORY',
-                    `${path} is a directory (use rm -r, or rmdir if it is empty)`,
-                  );
-              }
-              await ctx.client.delete(path, { recursive: options.recursive === true });
-              return true;
-            } catch (err) {
-              if (options.force && isDfsError(err, 'NOT_FOUND')) return false;
-              throw err;
-            }
-          },
-          { expand: true, ignoreMissing: options.force === true },
-        ),
-      ),
+    .action((paths: string[], options: RmOptions, cmd: Command) =>
+      runCommand(cmd, (ctx) => rm(ctx, paths, options)),
+    );
+
+  program
+    .command('expunge')
+    .description("empty the caller's trash (/user/NAME/.Trash) now")
+    .addHelpText('after', '\nWith --json: {"expunged": true|false} (false: there was no trash).')
+    .action((_options: unknown, cmd: Command) =>
+      runCommand(cmd, async (ctx) => {
+        const expunged = await expungeTrash(ctx.client);
+        if (ctx.json) await ctx.writeJson({ expunged });
+      }),
     );
 
   program
