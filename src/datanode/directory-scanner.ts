@@ -126,7 +126,13 @@ export class DirectoryScanner {
         if (storage.replicas.get(r.blockId) !== r || r.state !== 'finalized') continue;
         diff.mismatched++;
         this.dn.log.warn(
-          { block: r.blockId, volume: v.dir, numBytes: r.numBytes, dataBytes: sizes.data, metaBytes: sizes.meta },
+          {
+            block: r.blockId,
+            volume: v.dir,
+            numBytes: r.numBytes,
+            dataBytes: sizes.data,
+            metaBytes: sizes.meta,
+          },
           'replica size on disk differs from memory; verifying it',
         );
         await this.verify(r.blockId);
@@ -139,7 +145,10 @@ export class DirectoryScanner {
       const r = storage.loadFinalized(v, blockId);
       if (r === null) continue;
       diff.added++;
-      this.dn.log.warn({ block: blockId, gen: r.genStamp, volume: v.dir }, 'replica found on disk; loaded and reported');
+      this.dn.log.warn(
+        { block: blockId, gen: r.genStamp, volume: v.dir },
+        'replica found on disk; loaded and reported',
+      );
       this.received({ blockId, genStamp: r.genStamp, numBytes: r.numBytes });
     }
   }

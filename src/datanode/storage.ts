@@ -224,7 +224,10 @@ export class Storage {
   /** Moves a replica from rbw to finalized in one rename, durably. */
   async finalize(r: Replica): Promise<void> {
     if (r.volume.state !== 'inService')
-      throw new DfsError('INTERNAL', `volume ${r.volume.dir} failed; replica of block ${r.blockId} not finalized`);
+      throw new DfsError(
+        'INTERNAL',
+        `volume ${r.volume.dir} failed; replica of block ${r.blockId} not finalized`,
+      );
     const from = r.volume.replicaDir('rbw', r.blockId);
     const to = r.volume.replicaDir('finalized', r.blockId);
     await fs.promises.rm(to, { recursive: true, force: true });
