@@ -99,7 +99,7 @@ export class DirectoryScanner {
     const found = diff.missing + diff.added + diff.mismatched + diff.volumesFailed;
     const fields = { ...diff, replicas: this.dn.storage.replicas.size, ms: Date.now() - started };
     if (found > 0) this.dn.log.warn(fields, 'directory scan found differences between memory and disk');
-    else this.dn.log.debug(fields, 'directory scan found no differences');
+    else this.dn.log.info(fields, 'directory scan found no differences');
     return diff;
   }
 
