@@ -86,6 +86,42 @@ async function named(h: HealingCluster, remote: string): Promise<number[]> {
   return lb.locations.map((l) => byId.get(l.nodeId)!).sort((a, b) => a - b);
 }
 
+/** Starts 3 DataNodes, DataNode 0 with a second volume; runs `body` with that volume's path. */
+async function withTwoVolumes(
+  datanodeEnv: NodeJS.ProcessEnv,
+  body: (h: HealingCluster, second: string) => Promise<void>,
+): Promise<void> {
+  // Inside the cluster's folder, so it is removed with it.
+  const baseDir = tempDir();
+  const second = path.join(baseDir, 'data0-second');
+  await withCluster(
+    3,
+    {
+      baseDir,
+      datanodeEnv: { ...NO_BLOCK_SCANNER, ...datanodeEnv },
+      extraDataDirs: (i) => (i === 0 ? [second] : []),
+    },
+    (h) => body(h, second),
+  );
+}
+
+/** Block ids with a finalized replica in volume `dir`. */
+function blocksInVolume(dir: string): number[] {
+  return fs
+    .readdirSync(path.join(dir, 'current', 'finalized'))
+    .map((n) => /^blk_(\d+)$/.exec(n))
+    .filter((m) => m !== null)
+    .map((m) => Number(m[1]));
+}
+
+/** Replaces a volume's directory by a file: every I/O under it fails (ENOTDIR), even for root. */
+function breakVolume(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.writeFileSync(dir, 'not a volume any more\n');
+}
+
+const VOLUME_FAILED = 'volume failed; taken out of service';
+
 describe('a DataNode notices what happens to its disks', () => {
   it('a read that finds a replica file gone reports it at once; the read fails over; re-replicated', async () => {
     await withCluster(3, { datanodeEnv: NO_BLOCK_SCANNER }, async (h) => {
@@ -206,71 +242,79 @@ describe('a DataNode notices what happens to its disks', () => {
   });
 
   it('a failed volume is taken out of service, its replicas re-replicated; the last one stops the node', async () => {
-    // DataNode 0 has two volumes: its usual data dir and a second one (removed with the cluster's folder).
-    const baseDir = tempDir();
-    const second = path.join(baseDir, 'data0-second');
-    await withCluster(
-      3,
-      {
-        baseDir,
-        datanodeEnv: { ...NO_BLOCK_SCANNER, DFS_DATANODE_DIRECTORY_SCAN_INTERVAL_MS: '300' },
-        extraDataDirs: (i) => (i === 0 ? [second] : []),
-      },
-      async (h) => {
-        const files = await writeFiles(h.client, '/vol', 2, 50);
-        await waitHealthy(h.client);
-        const onSecond = new Set(
-          fs.readdirSync(path.join(second, 'current', 'finalized')).filter((n) => n.startsWith('blk_')),
-        );
-        expect(onSecond.size, 'round robin puts some replicas on the second volume').toBeGreaterThan(0);
-        const dn0 = h.cluster.datanodes[0]!;
+    await withTwoVolumes({ DFS_DATANODE_DIRECTORY_SCAN_INTERVAL_MS: '300' }, async (h, second) => {
+      const files = await writeFiles(h.client, '/vol', 2, 50);
+      await waitHealthy(h.client);
+      const onSecond = blocksInVolume(second);
+      expect(onSecond.length, 'round robin puts some replicas on the second volume').toBeGreaterThan(0);
+      const dn0 = h.cluster.datanodes[0]!;
 
-        // The volume's directory becomes a file: every I/O under it fails with ENOTDIR.
-        fs.rmSync(second, { recursive: true, force: true });
-        fs.writeFileSync(second, 'not a volume any more\n');
-        await waitFor(
-          'DataNode 0 to take the volume out of service',
-          () =>
-            logsMatching(dn0, { msg: 'volume failed; taken out of service', volume: second }).length > 0
-              ? true
-              : undefined,
-          5_000,
-        );
-        const line = logsMatching(dn0, { msg: 'volume failed; taken out of service' })[0]!;
-        expect(line).toMatchObject({
-          level: 50,
-          replicasDropped: onSecond.size,
-          volumesInService: 1,
-          volumesFailed: 1,
-        });
-        await waitFor(
-          'the report to show the failed volume',
-          async () => ((await reportOf(h.cluster, h.client, 0)).failedVolumes === 1 ? true : undefined),
-          3_000,
-        );
+      breakVolume(second);
+      await waitFor(
+        'DataNode 0 to take the volume out of service',
+        () => (logsMatching(dn0, { msg: VOLUME_FAILED, volume: second }).length > 0 ? true : undefined),
+        5_000,
+      );
+      expect(logsMatching(dn0, { msg: VOLUME_FAILED })[0]).toMatchObject({
+        level: 50,
+        replicasDropped: onSecond.length,
+        volumesInService: 1,
+        volumesFailed: 1,
+      });
+      await waitFor(
+        'the report to show the failed volume',
+        async () => ((await reportOf(h.cluster, h.client, 0)).failedVolumes === 1 ? true : undefined),
+        3_000,
+      );
 
-        // Healed: the blocks of the failed volume are copied again (to DataNode 0's good
-        // volume, the only node without them), and every file reads back.
-        await waitForReplicas(h.cluster, h.client, files.keys(), 3);
-        await waitHealthy(h.client);
-        for (const n of (await replicaCounts(h.client, files.keys())).values()) expect(n).toBe(3);
-        const onFirst = blockIdsOnDisk(h.cluster, 0);
-        for (const lb of await blocksOf(h.client, files.keys()))
-          expect(onFirst.has(lb.block.blockId)).toBe(true);
-        await expectFilesIntact(h.client, files);
-        expect(dn0.running).toBe(true);
+      // Healed: the blocks of the failed volume are copied again (to DataNode 0's good
+      // volume, the only node without them), and every file reads back.
+      await waitForReplicas(h.cluster, h.client, files.keys(), 3);
+      await waitHealthy(h.client);
+      for (const n of (await replicaCounts(h.client, files.keys())).values()) expect(n).toBe(3);
+      const onFirst = blockIdsOnDisk(h.cluster, 0);
+      for (const lb of await blocksOf(h.client, files.keys()))
+        expect(onFirst.has(lb.block.blockId)).toBe(true);
+      await expectFilesIntact(h.client, files);
+      expect(dn0.running).toBe(true);
 
-        // The last volume fails too: nothing is left to serve from, so the node stops.
-        const first = h.cluster.dataDir(0);
-        fs.rmSync(first, { recursive: true, force: true });
-        fs.writeFileSync(first, 'not a volume any more\n');
-        const code = await Promise.race([
-          dn0.waitExit(),
-          new Promise((r) => setTimeout(() => r('still running'), 5_000)),
-        ]);
-        expect(code).toBe(2);
-        expect(logsMatching(dn0, { msg: 'no volume left in service; stopping' })).toHaveLength(1);
-      },
-    );
+      // The last volume fails too: nothing is left to serve from, so the node stops.
+      breakVolume(h.cluster.dataDir(0));
+      const code = await Promise.race([
+        dn0.waitExit(),
+        new Promise((resolve) => setTimeout(() => resolve('still running'), 5_000)),
+      ]);
+      expect(code).toBe(2);
+      expect(logsMatching(dn0, { msg: 'no volume left in service; stopping' })).toHaveLength(1);
+    });
+  });
+
+  it('an I/O error on a read checks the volume at once, without waiting for a scan', async () => {
+    await withTwoVolumes({ DFS_DATANODE_DIRECTORY_SCAN_INTERVAL_MS: '0' }, async (h, second) => {
+      const files = await writeFiles(h.client, '/io', 1, 60);
+      await waitHealthy(h.client);
+      const blockId = blocksInVolume(second)[0];
+      expect(blockId, 'a replica on the second volume').toBeDefined();
+      const lb = (await blocksOf(h.client, files.keys())).find((b) => b.block.blockId === blockId)!;
+      breakVolume(second);
+      const err = await (async () => {
+        for await (const _ of readReplica(datanodeInfo(h.cluster, 0), lb.block, 0, lb.block.numBytes)) void _;
+      })().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(DfsError);
+      const dn0 = h.cluster.datanodes[0]!;
+      await waitFor(
+        'the read error to fail the volume',
+        () => (logsMatching(dn0, { msg: VOLUME_FAILED, volume: second }).length > 0 ? true : undefined),
+        3_000,
+      );
+      expect(logsMatching(dn0, { msg: 'I/O error on a volume; checking it', code: 'ENOTDIR' }).length).toBe(
+        1,
+      );
+      await waitForReplicas(h.cluster, h.client, files.keys(), 3);
+      await expectFilesIntact(h.client, files);
+    });
   });
 });
