@@ -40,7 +40,7 @@ import {
   KiB,
   replicaCounts,
   reportOf,
-  startHealingCluster,
+  withHealingCluster,
   waitForReplicas,
   waitHealthy,
   writeFiles,
@@ -50,18 +50,7 @@ import {
 const NO_BLOCK_SCANNER = { DFS_DATANODE_SCAN_BYTES_PER_SECOND: '0' };
 const PUT = { blockBytes: BLOCK_BYTES, chunkBytes: 16 * KiB, packetBytes: 64 * KiB };
 
-async function withCluster(
-  datanodes: number,
-  extra: Parameters<typeof startHealingCluster>[1],
-  body: (h: HealingCluster) => Promise<void>,
-): Promise<void> {
-  const h = await startHealingCluster(datanodes, extra);
-  try {
-    await body(h);
-  } finally {
-    await h.cleanup();
-  }
-}
+const withCluster = withHealingCluster;
 
 /** Writes a one-block file at `replication` and returns its block and the DataNode indexes holding it. */
 async function oneBlockFile(

@@ -23,11 +23,11 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { computeChecksums, initChecksum } from '../../src/common/checksum.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
-import { startCluster, tempDir } from '../support/cluster.js';
+import { clusterPerTest, tempDir } from '../support/cluster.js';
 import {
   datanodeInfo,
   getBuffer,
@@ -53,21 +53,16 @@ import {
 
 const FULL_AFTER_BYTES = 300_000;
 /** The tmpfs test: a disk of 1.5 MiB (a new replica needs 1 MiB free to be placed) and 2 MiB blocks. */
-const TMPFS_BYTES = 1536 * KiB;
-const TMPFS_BLOCK_BYTES = 2048 * KiB;
-const cleanups: Array<() => Promise<void>> = [];
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
-});
+const TMPFS = { bytes: 1536 * KiB, blockBytes: 2048 * KiB };
+const clusters = clusterPerTest();
 
 async function fourNodesOneFillsUp(
-  options: { baseDir?: string; fullNodeEnv?: NodeJS.ProcessEnv; beforeRemove?: () => void } = {},
+  options: { baseDir?: string; fullNodeEnv?: NodeJS.ProcessEnv } = {},
 ): Promise<{ cluster: LocalCluster; client: DfsClient }> {
   const fullNodeEnv = options.fullNodeEnv ?? {
     DFS_FAULTS: JSON.stringify({ enospcAfterBytes: FULL_AFTER_BYTES }),
   };
-  const { cluster, cleanup } = await startCluster({
+  const cluster = await clusters.start({
     ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
     datanodes: 4,
     // Info: the full node's 'replica finalized' lines are what the test checks.
@@ -79,13 +74,7 @@ async function fourNodesOneFillsUp(
       ...(i === 0 ? fullNodeEnv : {}),
     }),
   });
-  const client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 15_000 });
-  cleanups.push(async () => {
-    client.close();
-    await cluster.killAll();
-    options.beforeRemove?.();
-    await cleanup();
-  });
+  const client = clusters.client(cluster, 15_000);
   await waitForDatanodes(client, 4);
   return { cluster, client };
 }
@@ -130,36 +119,38 @@ describe('a DataNode whose disk fills up mid-write', () => {
   });
 
   it('a genuinely full tmpfs data dir: the same, and the volume checks of its directory scans pass', async (ctx) => {
-    const baseDir = tempDir();
-    const mountPoint = path.join(baseDir, 'data0');
-    fs.mkdirSync(mountPoint);
-    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES}`, 'tmpfs', mountPoint], {
+    // The tmpfs is mounted outside the cluster's folder, which links to it as DataNode 0's
+    // data dir: removing the folder never meets a mount point, and the lazy unmount below
+    // needs no order with the cluster's teardown.
+    const mountPoint = tempDir('dfs-tmpfs-');
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS.bytes}`, 'tmpfs', mountPoint], {
       encoding: 'utf8',
     });
     if (mounted.status !== 0) {
-      fs.rmSync(baseDir, { recursive: true, force: true });
+      fs.rmSync(mountPoint, { recursive: true, force: true });
       console.log(
         `skipped: cannot mount a tmpfs here (${(mounted.stderr || mounted.error?.message || '').trim()})`,
       );
       ctx.skip();
       return;
     }
-    const unmount = (): void => void spawnSync('umount', [mountPoint]);
+    onTestFinished(() => {
+      spawnSync('umount', ['-l', mountPoint]);
+      fs.rmSync(mountPoint, { recursive: true, force: true });
+    });
+    const baseDir = tempDir();
+    fs.symlinkSync(mountPoint, path.join(baseDir, 'data0'));
     await initChecksum();
     const { cluster, client } = await fourNodesOneFillsUp({
       baseDir,
       fullNodeEnv: { DFS_DATANODE_DIRECTORY_SCAN_INTERVAL_MS: '300' },
-      beforeRemove: unmount,
-    }).catch((err: unknown) => {
-      unmount();
-      throw err;
     });
     const full = datanodeInfo(cluster, 0);
     steerPlacement(client, (locations, exclude) => withNodeAt(locations, full, 1, exclude));
-    const data = testBytes(2 * TMPFS_BLOCK_BYTES + 5_000, 78);
+    const data = testBytes(2 * TMPFS.blockBytes + 5_000, 78);
     await putBuffer(client, '/full/t', data, {
       replication: 3,
-      blockBytes: TMPFS_BLOCK_BYTES,
+      blockBytes: TMPFS.blockBytes,
       chunkBytes: 16 * KiB,
       packetBytes: 64 * KiB,
     });
