@@ -61,6 +61,7 @@ export class DataNode {
         this.fatalResolve(err);
       },
     });
+    this.storage.onVolumeError = (v) => void this.volumes.check(v);
     this.ctx = {
       config,
       storage: this.storage,

@@ -68,6 +68,11 @@ export class Storage {
   readonly replicas = new Map<number, Replica>();
   /** Replicas whose files are being removed (a delete under way): no scan may load them back. */
   readonly deleting = new Set<number>();
+  /**
+   * Told when a volume's space cannot be read (its directory gone, say): the DataNode checks
+   * the volume (volume-monitor.ts). Until then the volume counts for nothing and gets no replica.
+   */
+  onVolumeError: (v: Volume, err: unknown) => void = () => {};
   nodeId = '';
   clusterId = '';
   private nextVolume = 0;
@@ -182,7 +187,7 @@ export class Storage {
   chooseVolume(bytes: number): Volume {
     for (let i = 0; i < this.volumes.length; i++) {
       const v = this.volumes[(this.nextVolume + i) % this.volumes.length]!;
-      if (v.state === 'inService' && v.space(this.reservedBytes).remainingBytes >= bytes) {
+      if (v.state === 'inService' && (this.spaceOf(v)?.remainingBytes ?? 0) >= bytes) {
         this.nextVolume = (this.nextVolume + i + 1) % this.volumes.length;
         return v;
       }
@@ -199,7 +204,8 @@ export class Storage {
     let remainingBytes = 0;
     let usedBytes = 0;
     for (const v of this.inService()) {
-      const s = v.space(this.reservedBytes);
+      const s = this.spaceOf(v);
+      if (s === null) continue;
       capacityBytes += s.capacityBytes;
       remainingBytes += s.remainingBytes;
       usedBytes += v.usedBytes;
@@ -210,6 +216,16 @@ export class Storage {
       remainingBytes,
       failedVolumes: this.volumes.length - this.inService().length,
     };
+  }
+
+  private spaceOf(v: Volume): { capacityBytes: number; remainingBytes: number } | null {
+    try {
+      return v.space(this.reservedBytes);
+    } catch (err) {
+      rethrowIfBug(err);
+      this.onVolumeError(v, err);
+      return null;
+    }
   }
 
   finalizedBlocks(): Block[] {

@@ -91,7 +91,12 @@ describe('VolumeMonitor', () => {
     expect(() => storage.chooseVolume(1)).not.toThrow();
     expect(storage.chooseVolume(1)).toBe(a);
     expect(fatal).toEqual([]);
+    // A volume whose directory is gone: its space cannot be read; the report goes on without it.
     fs.rmSync(a!.dir, { recursive: true });
+    const unreadable: string[] = [];
+    storage.onVolumeError = (v) => unreadable.push(v.dir);
+    expect(storage.report()).toMatchObject({ capacityBytes: 0, failedVolumes: 1 });
+    expect(unreadable).toEqual([a!.dir]);
     expect(await monitor.check(a!)).toBe(false);
     expect(fatal).toHaveLength(1);
     expect(() => storage.chooseVolume(1)).toThrow(/no volume in service/);
