@@ -66,6 +66,7 @@ export function standInRegistration(clusterId: string, nodeId: string, port: num
     capacityBytes: CAPACITY_BYTES,
     usedBytes: 0,
     remainingBytes: CAPACITY_BYTES,
+    failedVolumes: 0,
   };
 }
 
@@ -223,6 +224,7 @@ export class SimDatanodeGroup {
           capacityBytes,
           usedBytes,
           remainingBytes,
+          failedVolumes: 0,
           activeTransfers: 0,
         }),
       );

@@ -160,8 +160,8 @@ export interface AdminRpcMessages {
   triggerBlockReport: { req: TriggerBlockReportRequest; res: TriggerBlockReportResponse };
 }
 
-/** Smallest entry (empty nodeId and host): 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4 + 4 + 8 + 8 + 4. */
-const DATANODE_REPORT_ENTRY_BYTES_MIN = 59;
+/** Smallest entry (empty nodeId and host): 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4. */
+const DATANODE_REPORT_ENTRY_BYTES_MIN = 63;
 /** Smallest ReplicaHealth: a DatanodeInfo with empty strings (6) and the state byte. */
 const REPLICA_HEALTH_BYTES_MIN = 7;
 /** Smallest BlockHealth: Block 24 + offset 8 + health 1 + an empty replica list 4. */
@@ -177,6 +177,7 @@ const datanodeReportListCodec = listCodec<DatanodeReportEntry>(
         .u64(v.capacityBytes)
         .u64(v.usedBytes)
         .u64(v.remainingBytes)
+        .u32(v.failedVolumes)
         .u32(v.blockCount)
         .u32(v.activeTransfers)
         .u64(v.lastHeartbeatAgoMs)
@@ -191,6 +192,7 @@ const datanodeReportListCodec = listCodec<DatanodeReportEntry>(
       capacityBytes: r.u64('capacityBytes'),
       usedBytes: r.u64('usedBytes'),
       remainingBytes: r.u64('remainingBytes'),
+      failedVolumes: r.u32('failedVolumes'),
       blockCount: r.u32('blockCount'),
       activeTransfers: r.u32('activeTransfers'),
       lastHeartbeatAgoMs: r.u64('lastHeartbeatAgoMs'),

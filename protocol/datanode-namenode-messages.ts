@@ -36,6 +36,8 @@ export interface DatanodeStorageReport {
   capacityBytes: number;
   usedBytes: number;
   remainingBytes: number;
+  /** Volumes taken out of service after an I/O failure (not counted in the bytes above). */
+  failedVolumes: number;
 }
 export interface RegisterRequest extends DatanodeStorageReport {
   clusterId: string;
@@ -128,7 +130,7 @@ export const datanodeRpcCodecs = {
     req: {
       encode(w, v) {
         w.str(v.clusterId).str(v.nodeId).str(v.host).u16(v.port);
-        w.u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes);
+        w.u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes).u32(v.failedVolumes);
       },
       decode: (r) => ({
         clusterId: r.str('clusterId'),
@@ -138,6 +140,7 @@ export const datanodeRpcCodecs = {
         capacityBytes: r.u64('capacityBytes'),
         usedBytes: r.u64('usedBytes'),
         remainingBytes: r.u64('remainingBytes'),
+        failedVolumes: r.u32('failedVolumes'),
       }),
     },
     res: emptyCodec,
@@ -152,12 +155,14 @@ export const datanodeRpcCodecs = {
           .u64(v.capacityBytes)
           .u64(v.usedBytes)
           .u64(v.remainingBytes)
+          .u32(v.failedVolumes)
           .u32(v.activeTransfers),
       decode: (r) => ({
         nodeId: r.str('nodeId'),
         capacityBytes: r.u64('capacityBytes'),
         usedBytes: r.u64('usedBytes'),
         remainingBytes: r.u64('remainingBytes'),
+        failedVolumes: r.u32('failedVolumes'),
         activeTransfers: r.u32('activeTransfers'),
       }),
     },

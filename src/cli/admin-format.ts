@@ -68,6 +68,8 @@ export interface NodeTotals {
   remainingBytes: number;
   /** usedBytes / capacityBytes x 100; 0 when there is no capacity. */
   usedPercent: number;
+  /** Volumes taken out of service after I/O failures, on the nodes that are not dead. */
+  failedVolumes: number;
 }
 
 export function nodeTotals(nodes: readonly DatanodeReportEntry[]): NodeTotals {
@@ -80,6 +82,7 @@ export function nodeTotals(nodes: readonly DatanodeReportEntry[]): NodeTotals {
     usedBytes: 0,
     remainingBytes: 0,
     usedPercent: 0,
+    failedVolumes: 0,
   };
   for (const n of nodes) {
     const state = nodeStateName(n.state);
@@ -89,6 +92,7 @@ export function nodeTotals(nodes: readonly DatanodeReportEntry[]): NodeTotals {
     t.capacityBytes += n.capacityBytes;
     t.usedBytes += n.usedBytes;
     t.remainingBytes += n.remainingBytes;
+    t.failedVolumes += n.failedVolumes;
   }
   t.usedPercent = percent(t.usedBytes, t.capacityBytes);
   return t;
@@ -150,6 +154,7 @@ const NODE_ALIGN: readonly Align[] = [
   'right',
   'right',
   'right',
+  'right',
   'left',
   'left',
 ];
@@ -166,6 +171,7 @@ export function formatReport(r: ClusterReport): string[] {
     ['used', withHuman(r.usedBytes)],
     ['remaining', withHuman(r.remainingBytes)],
     ['use%', `${r.usedPercent.toFixed(1)}%`],
+    ['failedVolumes', String(r.failedVolumes)],
     ['blocks', String(r.blocks)],
     ['underReplicated', String(r.underReplicated)],
     ['corrupt', countWithSample(r.corrupt, r.corruptBlockIds)],
@@ -184,6 +190,7 @@ export function formatReport(r: ClusterReport): string[] {
       'USE%',
       'BLOCKS',
       'XFERS',
+      'FAILED VOLS',
       'LAST HEARTBEAT',
       'LAST BLOCK REPORT',
     ],
@@ -197,6 +204,7 @@ export function formatReport(r: ClusterReport): string[] {
       `${n.usedPercent.toFixed(1)}%`,
       String(n.blockCount),
       String(n.activeTransfers),
+      String(n.failedVolumes),
       `${(n.lastHeartbeatAgoMs / 1000).toFixed(1)}s ago`,
       formatBlockReport(n.lastBlockReportMs, n.lastBlockReportBlocks),
     ]),

@@ -230,6 +230,11 @@ export interface DataNodeConfig {
   scanBytesPerSecond: number;
   /** Pause between two scanner passes over every replica. */
   scanIntervalMs: number;
+  /**
+   * How often the directory scanner compares the replica map with each volume's finalized/
+   * replicas (names and sizes) and checks each volume is still writable; 0 turns it off.
+   */
+  directoryScanIntervalMs: number;
   /** A packet's write to the mirror or to disk, or a block's final fdatasync, slower than this is logged at warn. */
   slowIoWarnMs: number;
 }
@@ -254,5 +259,6 @@ export const DATANODE_DEFAULTS: DataNodeConfig = {
   logLevel: 'info',
   scanBytesPerSecond: 8 * 1024 * 1024,
   scanIntervalMs: 6 * 3_600_000,
+  directoryScanIntervalMs: 30 * 60_000,
   slowIoWarnMs: 300,
 };

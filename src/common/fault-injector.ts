@@ -24,8 +24,18 @@ export interface FaultInjector {
    * ALREADY_EXISTS, as a node still holding a surplus replica being deleted does.
    */
   refuseTransfers: boolean;
+  /**
+   * DataNode: a disk that fills up mid-write. Once this many replica data bytes have been
+   * written by this process in total, every further replica write fails with a genuine
+   * ENOSPC error (code 'ENOSPC', errno -28), the bytes that still fit written first, as a
+   * short write to a full disk does; 0 = never. The volume stays writable otherwise (a
+   * volume check passes), as a disk that the DataNode's own writes filled.
+   */
+  enospcAfterBytes: number;
   /** Packets received so far by this process (for crashAfterPackets). */
   packetsSeen: number;
+  /** Replica data bytes written so far by this process (for enospcAfterBytes). */
+  replicaBytesWritten: number;
 }
 
 export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultInjector {
@@ -37,7 +47,9 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultInject
     bugSkipTxidAt: 0,
     syncDelayMs: 0,
     refuseTransfers: false,
+    enospcAfterBytes: 0,
     packetsSeen: 0,
+    replicaBytesWritten: 0,
   };
   if (env.DFS_FAULTS) Object.assign(faults, JSON.parse(env.DFS_FAULTS) as Partial<FaultInjector>);
   return faults;
@@ -47,4 +59,24 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultInject
 export function countPacket(faults: FaultInjector): void {
   if (faults.crashAfterPackets > 0 && ++faults.packetsSeen >= faults.crashAfterPackets)
     process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * DataNode: how many of the next `bytes` replica data bytes fit on the disk that
+ * enospcAfterBytes fills (all of them when the hook is off); counts them as written.
+ */
+export function replicaBytesFitting(faults: FaultInjector, bytes: number): number {
+  if (faults.enospcAfterBytes <= 0) return bytes;
+  const fit = Math.max(0, Math.min(bytes, faults.enospcAfterBytes - faults.replicaBytesWritten));
+  faults.replicaBytesWritten += fit;
+  return fit;
+}
+
+/** The error a write to a full disk fails with, as Node's fs reports it. */
+export function enospcError(syscall = 'write'): NodeJS.ErrnoException {
+  return Object.assign(new Error(`ENOSPC: no space left on device, ${syscall}`), {
+    code: 'ENOSPC',
+    errno: -28,
+    syscall,
+  });
 }

@@ -36,10 +36,18 @@ export async function blockChecksum(dn: DataNodeContext, block: Block): Promise<
   const r = servableReplica(dn, block);
   const metaFile = path.join(r.volume.replicaDir('finalized', r.blockId), 'meta');
   const sumsBytes = checksumCount(r.numBytes, r.chunkBytes) * CHECKSUM_BYTES;
+  try {
+    return { chunkBytes: r.chunkBytes, numBytes: r.numBytes, digest: await digestOf(metaFile, sumsBytes) };
+  } catch (err) {
+    if (err instanceof DfsError) throw err;
+    // A vanished or unreadable meta file: the volume monitor drops and reports the replica.
+    throw dn.disk.replicaUnreadable(r, err);
+  }
+}
+
+async function digestOf(metaFile: string, sumsBytes: number): Promise<Buffer> {
   const hash = createHash('sha256');
-  const handle = await fsp.open(metaFile, 'r').catch((err: NodeJS.ErrnoException) => {
-    throw new DfsError(err.code === 'ENOENT' ? 'NOT_FOUND' : 'INTERNAL', `${metaFile}: ${err.message}`);
-  });
+  const handle = await fsp.open(metaFile, 'r');
   try {
     const buf = Buffer.allocUnsafe(Math.min(META_READ_BYTES, Math.max(sumsBytes, 1)));
     for (let done = 0; done < sumsBytes;) {
@@ -53,5 +61,5 @@ export async function blockChecksum(dn: DataNodeContext, block: Block): Promise<
   } finally {
     await handle.close();
   }
-  return { chunkBytes: r.chunkBytes, numBytes: r.numBytes, digest: hash.digest() };
+  return hash.digest();
 }

@@ -282,6 +282,7 @@ export class BlockReceiver implements WriteOwner {
         this.conn.release();
         const e = diskError(err, `write of block ${replica.blockId} failed`);
         this.log.error({ err: e.message }, 'local write failed');
+        this.dn.disk.ioError(replica.volume, err);
         this.fail(e.code === 'NO_SPACE' ? AckStatus.ERROR_NO_SPACE : AckStatus.ERROR, 0, e);
       })
       .finally(letGo);

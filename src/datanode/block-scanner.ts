@@ -4,6 +4,9 @@
  * corrupt replica to the NameNode, which has it replaced from a good copy and deleted.
  * One pass covers the replicas present when it starts; passes are `scanIntervalMs` apart.
  * The rate limit (`scanBytesPerSecond`) keeps the scanner from competing with clients.
+ * A replica whose files cannot be read (ENOENT, EIO) is not corrupt but gone: it goes to
+ * the volume monitor (volume-monitor.ts) like a failed client read. The directory scanner
+ * hands it replicas whose sizes on disk look wrong (`verify`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Block } from '../../protocol/shared-structures.js';
@@ -11,6 +14,7 @@ import { firstBadChunk } from '../common/checksum.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { readReplicaPieces } from './replica-reader.js';
 import { rethrowIfBug } from '../../protocol/errors.js';
+import { osErrorCode } from './volume-monitor.js';
 
 export class BlockScanner {
   private stopped = false;
@@ -42,7 +46,7 @@ export class BlockScanner {
         let bytes = 0;
         for (const id of [...this.dn.storage.replicas.keys()]) {
           if (this.stopped) return;
-          bytes += await this.scanOne(id);
+          bytes += await this.verify(id);
           // Throttle: never ahead of the byte budget for the time elapsed.
           const aheadMs = (bytes / scanBytesPerSecond) * 1000 - (Date.now() - started);
           if (aheadMs > 0) await sleep(aheadMs, undefined, { signal: this.controller.signal });
@@ -59,8 +63,8 @@ export class BlockScanner {
     }
   }
 
-  /** Verifies one replica; returns the bytes read. */
-  private async scanOne(blockId: number): Promise<number> {
+  /** Verifies one replica, reporting it corrupt if it does not match its checksums; returns the bytes read. */
+  async verify(blockId: number): Promise<number> {
     const r = this.dn.storage.replicas.get(blockId);
     if (r === undefined || r.state !== 'finalized') return 0;
     let bytes = 0;
@@ -77,6 +81,10 @@ export class BlockScanner {
       rethrowIfBug(err);
       // A replica deleted during the scan is not corruption.
       if (this.dn.storage.replicas.get(blockId) !== r) return bytes;
+      if (osErrorCode(err) !== undefined) {
+        this.dn.disk.replicaUnreadable(r, err);
+        return bytes;
+      }
       this.corruptFound++;
       this.dn.log.warn(
         { block: blockId, gen: r.genStamp, err: (err as Error).message },

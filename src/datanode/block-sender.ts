@@ -18,7 +18,7 @@ import { DfsError } from '../../protocol/errors.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { servableReplica } from './block-checksum.js';
-import { readReplicaPieces } from './replica-reader.js';
+import { readPiecesOrReport } from './replica-reader.js';
 
 export async function sendBlock(
   dn: DataNodeContext,
@@ -48,7 +48,7 @@ export async function sendBlock(
       }),
     );
     let seqno = 0;
-    for await (const piece of readReplicaPieces(r, start, stop)) {
+    for await (const piece of readPiecesOrReport(dn, r, start, stop)) {
       if (conn.closed) {
         piece.release();
         return;

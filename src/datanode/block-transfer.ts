@@ -10,6 +10,9 @@
  * promise chains) in both DataNodes. With dfs-bench replication the copies of a lost
  * node's blocks finished about 30% sooner.
  *
+ * A local replica whose files cannot be read is reported by the volume monitor (dropped
+ * and reported deleted), so the NameNode picks another source instead of this one again.
+ *
  * A failed copy says whom to blame (`TransferFailure`), so the DataNode can report it to the
  * NameNode (src/datanode/namenode-link.ts) and the copy is scheduled again elsewhere at once.
  */
@@ -28,7 +31,7 @@ import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { DataConnection } from '../common/data-connection.js';
 import { connectPipeline } from '../common/pipeline-connect.js';
 import type { DataNodeContext } from './datanode-context.js';
-import { readReplicaPieces } from './replica-reader.js';
+import { readPiecesOrReport } from './replica-reader.js';
 
 /**
  * Who a failed copy is blamed on: the one target that refused or failed the pipeline's
@@ -98,7 +101,7 @@ export async function transferBlock(
       wake?.();
     };
     let seqno = 0;
-    for await (const piece of readReplicaPieces(r, 0, r.numBytes, PACKET_PAYLOAD_BYTES_DEFAULT)) {
+    for await (const piece of readPiecesOrReport(dn, r, 0, r.numBytes, PACKET_PAYLOAD_BYTES_DEFAULT)) {
       if (failure) {
         piece.release();
         throw failure;

@@ -4,13 +4,21 @@
  * one DataNode shares lives here, owned by that DataNode, never at module level: two
  * DataNodes in one process (tests, the benchmark's rigs) must not see each other's writes.
  */
-import { assert } from '../../protocol/errors.js';
+import { assert, type DfsError } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { DataNodeConfig } from '../common/config.js';
 import type { FaultInjector } from '../common/fault-injector.js';
 import type { FileSync } from '../common/file-sync.js';
 import type { Logger } from '../common/logger.js';
-import type { Storage } from './storage.js';
+import type { Replica, Storage, Volume } from './storage.js';
+
+/** Where the read and write paths send the disk errors they hit (volume-monitor.ts acts on them). */
+export interface DiskErrors {
+  /** A read of `r`'s files failed: drops and reports a vanished replica; returns the error to answer with. */
+  replicaUnreadable(r: Replica, err: unknown): DfsError;
+  /** An I/O error on `v` while writing or reading: checks the volume unless the error says nothing of it. */
+  ioError(v: Volume, err: unknown): void;
+}
 
 export interface DataNodeContext {
   config: DataNodeConfig;
@@ -22,6 +30,7 @@ export interface DataNodeContext {
   faults: FaultInjector;
   /** Every fdatasync of a replica goes through here (src/common/file-sync.ts). */
   sync: FileSync;
+  disk: DiskErrors;
   /** Reads, writes and copies under way (reported in heartbeats as the node's load). */
   transfers: TransferCount;
   /** Replicas being written here, and the teardowns of failed writes still closing files. */

@@ -30,6 +30,8 @@ import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
 import { NamenodeLink } from './namenode-link.js';
 import { Storage } from './storage.js';
+import { DirectoryScanner } from './directory-scanner.js';
+import { VolumeMonitor } from './volume-monitor.js';
 
 /** How long a stopping DataNode waits for the NameNode to take its unregister. */
 const UNREGISTER_TIMEOUT_MS = 2_000;
@@ -38,6 +40,8 @@ export class DataNode {
   private server!: FrameServer;
   private link!: NamenodeLink;
   private scanner!: BlockScanner;
+  private directoryScanner!: DirectoryScanner;
+  private readonly volumes: VolumeMonitor;
   readonly storage: Storage;
   private readonly ctx: DataNodeContext;
   private stopping: Promise<void> | null = null;
@@ -51,6 +55,15 @@ export class DataNode {
   ) {
     this.storage = new Storage(config.dataDirs, config.reservedBytes, log);
     const faults = faultsFromEnv();
+    const sync = fileSyncWithFaults(faults);
+    this.volumes = new VolumeMonitor(this.storage, log, sync, {
+      replicaDropped: (blockId) => this.link?.blockDeleted(blockId),
+      allVolumesFailed: (err) => {
+        this.log.fatal({ err: err.message }, 'no volume left in service; stopping');
+        this.fatalResolve(err);
+      },
+    });
+    this.storage.onVolumeError = (v) => void this.volumes.check(v);
     this.ctx = {
       config,
       storage: this.storage,
@@ -58,7 +71,8 @@ export class DataNode {
       self: () => this.self(),
       blockReceived: (b) => this.link.blockReceived(b),
       faults,
-      sync: fileSyncWithFaults(faults),
+      sync,
+      disk: this.volumes,
       transfers: new TransferCount(),
       writes: new WritesInProgress(),
     };
@@ -102,6 +116,13 @@ export class DataNode {
     this.link.start();
     this.scanner = new BlockScanner(this.ctx, (b) => this.link.reportBad(b));
     this.scanner.start();
+    this.directoryScanner = new DirectoryScanner(
+      this.ctx,
+      this.volumes,
+      (blockId) => this.scanner.verify(blockId),
+      (b) => this.link.blockReceived(b),
+    );
+    this.directoryScanner.start();
     this.log.info(
       {
         host: this.address.host,
@@ -170,6 +191,7 @@ export class DataNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.scanner?.stop();
+      this.directoryScanner?.stop();
       // No transfer is served past this point; then the NameNode hears we are leaving.
       await this.server?.close();
       await this.link?.unregister(UNREGISTER_TIMEOUT_MS);

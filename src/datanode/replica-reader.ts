@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CHECKSUM_BYTES } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
+import type { DataNodeContext } from './datanode-context.js';
 import { checksumOffset } from './replica-meta.js';
 import type { Replica } from './storage.js';
 
@@ -69,6 +70,26 @@ export async function* readReplicaPieces(
   } finally {
     fs.close(dataFd, () => {});
     fs.close(metaFd, () => {});
+  }
+}
+
+/**
+ * `readReplicaPieces` for the read and copy paths: an error reading the replica's files
+ * goes to the node's volume monitor (which drops and reports a vanished replica) and is
+ * rethrown as the typed error it returns.
+ */
+export async function* readPiecesOrReport(
+  dn: DataNodeContext,
+  r: Replica,
+  start: number,
+  stop: number,
+  packetTargetBytes = PACKET_TARGET_BYTES,
+): AsyncGenerator<ReplicaPiece> {
+  try {
+    yield* readReplicaPieces(r, start, stop, packetTargetBytes);
+  } catch (err) {
+    if (err instanceof DfsError) throw err;
+    throw dn.disk.replicaUnreadable(r, err);
   }
 }
 

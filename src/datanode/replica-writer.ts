@@ -20,6 +20,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
+import { slicePieces } from '../../protocol/byte-pieces.js';
+import { enospcError, replicaBytesFitting } from '../common/fault-injector.js';
 import { writeFully, writePieces } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
 import type { DataNodeContext, WriteOwner } from './datanode-context.js';
@@ -102,6 +104,7 @@ export class ReplicaWriter {
     } catch (err) {
       closeFds(fds);
       dn.writes.release(blockId, owner);
+      dn.disk.ioError(volume, err);
       throw diskError(err, `cannot create replica of block ${blockId} in ${volume.dir}`);
     }
     const replica: Replica = { blockId, genStamp, numBytes: 0, chunkBytes, volume, state: 'rbw' };
@@ -175,6 +178,12 @@ export class ReplicaWriter {
     last: boolean,
   ) {
     const started = performance.now();
+    const fit = replicaBytesFitting(this.dn.faults, payloadBytes);
+    if (fit < payloadBytes) {
+      // The enospcAfterBytes disk is full: what fits is written, then the write fails.
+      await writePieces(this.dataFd, slicePieces(payload, 0, fit), offset, DATA_WRITE_SLICE_BYTES);
+      throw enospcError();
+    }
     await Promise.all([
       payloadBytes > 0 ? writePieces(this.dataFd, payload, offset, DATA_WRITE_SLICE_BYTES) : null,
       this.stageChecksums(checksums, offset, last),

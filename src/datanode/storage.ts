@@ -9,6 +9,10 @@
  * move together). On start every volume is scanned: finalized replicas with a readable
  * meta header are loaded; anything in rbw/ belongs to a write that never finished and is
  * removed (its writer recovered the pipeline or its lease recovery drops the block).
+ *
+ * A volume is `inService` or `failed` (one way: HDFS takes a failed volume out until the
+ * DataNode restarts). A failed volume gets no new replica, its replicas leave the map, and
+ * it no longer counts in the capacity reported; volume-monitor.ts decides when one fails.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -28,10 +32,13 @@ export interface Replica {
   state: 'rbw' | 'finalized';
 }
 
+export type VolumeState = 'inService' | 'failed';
+
 export class Volume {
   readonly rbwDir: string;
   readonly finalizedDir: string;
   usedBytes = 0;
+  state: VolumeState = 'inService';
 
   constructor(readonly dir: string) {
     this.rbwDir = path.join(dir, 'current', 'rbw');
@@ -59,6 +66,13 @@ interface VersionFile {
 export class Storage {
   readonly volumes: Volume[];
   readonly replicas = new Map<number, Replica>();
+  /** Replicas whose files are being removed (a delete under way): no scan may load them back. */
+  readonly deleting = new Set<number>();
+  /**
+   * Told when a volume's space cannot be read (its directory gone, say): the DataNode checks
+   * the volume (volume-monitor.ts). Until then the volume counts for nothing and gets no replica.
+   */
+  onVolumeError: (v: Volume, err: unknown) => void = () => {};
   nodeId = '';
   clusterId = '';
   private nextVolume = 0;
@@ -115,7 +129,11 @@ export class Storage {
 
   private async writeVersion(): Promise<void> {
     const text = `${JSON.stringify({ clusterId: this.clusterId, nodeId: this.nodeId }, null, 2)}\n`;
-    for (const v of this.volumes) await writeFileAtomic(path.join(v.dir, 'VERSION'), Buffer.from(text));
+    for (const v of this.inService()) await writeFileAtomic(path.join(v.dir, 'VERSION'), Buffer.from(text));
+  }
+
+  inService(): Volume[] {
+    return this.volumes.filter((v) => v.state === 'inService');
   }
 
   private scan(v: Volume): void {
@@ -125,30 +143,43 @@ export class Storage {
     }
     for (const name of fs.readdirSync(v.finalizedDir)) {
       const m = /^blk_(\d+)$/.exec(name);
-      const dir = path.join(v.finalizedDir, name);
-      if (!m) continue;
+      if (m) this.loadFinalized(v, Number(m[1]));
+    }
+  }
+
+  /**
+   * Adds the finalized replica found in `v` to the map when its meta header reads back
+   * (at start, and for one the directory scanner found on disk but not in the map); an
+   * unreadable one is removed. Returns the replica, or null.
+   */
+  loadFinalized(v: Volume, blockId: number): Replica | null {
+    const dir = v.replicaDir('finalized', blockId);
+    try {
+      const metaHead = Buffer.alloc(META_HEADER_BYTES);
+      const fd = fs.openSync(path.join(dir, 'meta'), 'r');
       try {
-        const metaHead = Buffer.alloc(META_HEADER_BYTES);
-        const fd = fs.openSync(path.join(dir, 'meta'), 'r');
         fs.readSync(fd, metaHead, 0, META_HEADER_BYTES, 0);
+      } finally {
         fs.closeSync(fd);
-        const h = decodeMetaHeader(metaHead, dir);
-        const numBytes = fs.statSync(path.join(dir, 'data')).size;
-        const blockId = Number(m[1]);
-        this.replicas.set(blockId, {
-          blockId,
-          genStamp: h.genStamp,
-          numBytes,
-          chunkBytes: h.chunkBytes,
-          volume: v,
-          state: 'finalized',
-        });
-        v.usedBytes += numBytes;
-      } catch (err) {
-        rethrowIfBug(err);
-        this.log.warn({ replica: dir, err: (err as Error).message }, 'unreadable replica removed');
-        fs.rmSync(dir, { recursive: true, force: true });
       }
+      const h = decodeMetaHeader(metaHead, dir);
+      const numBytes = fs.statSync(path.join(dir, 'data')).size;
+      const r: Replica = {
+        blockId,
+        genStamp: h.genStamp,
+        numBytes,
+        chunkBytes: h.chunkBytes,
+        volume: v,
+        state: 'finalized',
+      };
+      this.replicas.set(blockId, r);
+      v.usedBytes += numBytes;
+      return r;
+    } catch (err) {
+      rethrowIfBug(err);
+      this.log.warn({ replica: dir, err: (err as Error).message }, 'unreadable replica removed');
+      fs.rmSync(dir, { recursive: true, force: true });
+      return null;
     }
   }
 
@@ -156,28 +187,45 @@ export class Storage {
   chooseVolume(bytes: number): Volume {
     for (let i = 0; i < this.volumes.length; i++) {
       const v = this.volumes[(this.nextVolume + i) % this.volumes.length]!;
-      if (v.space(this.reservedBytes).remainingBytes >= bytes) {
+      if (v.state === 'inService' && (this.spaceOf(v)?.remainingBytes ?? 0) >= bytes) {
         this.nextVolume = (this.nextVolume + i + 1) % this.volumes.length;
         return v;
       }
     }
     throw new DfsError(
       'NO_SPACE',
-      `no volume has ${bytes} bytes free (reserved ${this.reservedBytes} per volume)`,
+      `no volume in service has ${bytes} bytes free (reserved ${this.reservedBytes} per volume)`,
     );
   }
 
-  report(): { capacityBytes: number; usedBytes: number; remainingBytes: number } {
+  /** What the NameNode hears in registrations and heartbeats: volumes in service, and how many failed. */
+  report(): { capacityBytes: number; usedBytes: number; remainingBytes: number; failedVolumes: number } {
     let capacityBytes = 0;
     let remainingBytes = 0;
     let usedBytes = 0;
-    for (const v of this.volumes) {
-      const s = v.space(this.reservedBytes);
+    for (const v of this.inService()) {
+      const s = this.spaceOf(v);
+      if (s === null) continue;
       capacityBytes += s.capacityBytes;
       remainingBytes += s.remainingBytes;
       usedBytes += v.usedBytes;
     }
-    return { capacityBytes, usedBytes, remainingBytes };
+    return {
+      capacityBytes,
+      usedBytes,
+      remainingBytes,
+      failedVolumes: this.volumes.length - this.inService().length,
+    };
+  }
+
+  private spaceOf(v: Volume): { capacityBytes: number; remainingBytes: number } | null {
+    try {
+      return v.space(this.reservedBytes);
+    } catch (err) {
+      rethrowIfBug(err);
+      this.onVolumeError(v, err);
+      return null;
+    }
   }
 
   finalizedBlocks(): Block[] {
@@ -191,6 +239,11 @@ export class Storage {
 
   /** Moves a replica from rbw to finalized in one rename, durably. */
   async finalize(r: Replica): Promise<void> {
+    if (r.volume.state !== 'inService')
+      throw new DfsError(
+        'INTERNAL',
+        `volume ${r.volume.dir} failed; replica of block ${r.blockId} not finalized`,
+      );
     const from = r.volume.replicaDir('rbw', r.blockId);
     const to = r.volume.replicaDir('finalized', r.blockId);
     await fs.promises.rm(to, { recursive: true, force: true });
@@ -204,9 +257,36 @@ export class Storage {
   async delete(blockId: number, genStamp: number): Promise<boolean> {
     const r = this.replicas.get(blockId);
     if (r === undefined || r.genStamp > genStamp) return false;
-    this.replicas.delete(blockId);
-    if (r.state === 'finalized') r.volume.usedBytes -= r.numBytes;
-    await fs.promises.rm(r.volume.replicaDir(r.state, blockId), { recursive: true, force: true });
+    this.dropReplica(r);
+    this.deleting.add(blockId);
+    try {
+      await fs.promises.rm(r.volume.replicaDir(r.state, blockId), { recursive: true, force: true });
+    } finally {
+      this.deleting.delete(blockId);
+    }
     return true;
+  }
+
+  /** Forgets `r` (its files are gone or unusable); false when the map holds another replica of the block. */
+  dropReplica(r: Replica): boolean {
+    if (this.replicas.get(r.blockId) !== r) return false;
+    this.replicas.delete(r.blockId);
+    if (r.state === 'finalized') r.volume.usedBytes -= r.numBytes;
+    return true;
+  }
+
+  /**
+   * Takes `v` out of service: no new replica is placed on it, and every replica on it
+   * leaves the map. Returns the finalized replicas dropped (the NameNode must hear of them).
+   */
+  failVolume(v: Volume): Replica[] {
+    const dropped: Replica[] = [];
+    if (v.state === 'failed') return dropped;
+    v.state = 'failed';
+    for (const r of [...this.replicas.values()]) {
+      if (r.volume === v && this.dropReplica(r) && r.state === 'finalized') dropped.push(r);
+    }
+    v.usedBytes = 0;
+    return dropped;
   }
 }

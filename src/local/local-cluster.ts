@@ -24,6 +24,8 @@ export interface LocalClusterOptions {
   namenodeEnv?: NodeJS.ProcessEnv;
   /** Environment for DataNode i (fault injection, reserved bytes...). */
   datanodeEnv?: (index: number) => NodeJS.ProcessEnv;
+  /** More volumes for DataNode i, after its `dataDir(i)` (tests of one volume failing among several). */
+  extraDataDirs?: (index: number) => string[];
   /** Extra node flags per daemon (profiling): 'namenode' or the DataNode index. */
   nodeArgs?: (daemon: 'namenode' | number) => string[];
   logLevel?: string;
@@ -130,6 +132,7 @@ export class LocalCluster {
         `127.0.0.1:${this.namenode.port}`,
         '--data-dir',
         this.dataDir(index),
+        ...(this.options.extraDataDirs?.(index) ?? []).flatMap((d) => ['--data-dir', d]),
         '--host',
         '127.0.0.1',
         '--port',

@@ -253,6 +253,7 @@ export class BlockManager implements NamespaceListener {
       capacityBytes: n.capacityBytes,
       usedBytes: n.usedBytes,
       remainingBytes: n.remainingBytes,
+      failedVolumes: n.failedVolumes,
       blockCount: this.map.heldBy(n.info.nodeId).size,
       activeTransfers: n.activeTransfers,
       lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),

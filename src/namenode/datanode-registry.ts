@@ -209,6 +209,12 @@ export class DatanodeRegistry {
     node.capacityBytes = report.capacityBytes;
     node.usedBytes = report.usedBytes;
     node.remainingBytes = report.remainingBytes;
+    if (report.failedVolumes > node.failedVolumes)
+      this.log.warn(
+        { node: report.nodeId, failedVolumes: report.failedVolumes },
+        'datanode took a failed volume out of service',
+      );
+    node.failedVolumes = report.failedVolumes;
     node.activeTransfers = report.activeTransfers;
     node.lastHeartbeatMs = this.clock.nowMs();
     if (node.pendingDeletes.size === 0 && node.pendingCopies.length === 0 && !node.blockReportRequested)

@@ -37,6 +37,7 @@ function entry(port: number, state: DatanodeReportState, usedBytes = GiB): Datan
     capacityBytes: 10 * GiB,
     usedBytes,
     remainingBytes: 10 * GiB - usedBytes,
+    failedVolumes: 0,
     blockCount: 7,
     activeTransfers: 1,
     lastHeartbeatAgoMs: 1250,
@@ -66,6 +67,7 @@ describe('nodeTotals', () => {
       capacityBytes: 40 * GiB,
       usedBytes: 4 * GiB,
       remainingBytes: 36 * GiB,
+      failedVolumes: 0,
     });
     expect(t.usedPercent).toBe(10);
     expect(nodeTotals([]).usedPercent).toBe(0);
@@ -93,9 +95,9 @@ describe('formatReport', () => {
     expect(lines).toContain('missing:         0');
     const table = lines.slice(lines.indexOf('') + 1);
     expect(table).toEqual([
-      'NODE    ADDRESS       STATE          CAPACITY USED REMAINING  USE% BLOCKS XFERS LAST HEARTBEAT LAST BLOCK REPORT',
-      'dn-9866 10.0.0.1:9866 live                10G 1.0G      9.0G 10.0%      7     1 1.3s ago       2026-01-01T00:00:05Z, 7 blocks',
-      'dn-9867 10.0.0.1:9867 decommissioned      10G 1.0G      9.0G 10.0%      7     1 1.3s ago       never',
+      'NODE    ADDRESS       STATE          CAPACITY USED REMAINING  USE% BLOCKS XFERS FAILED VOLS LAST HEARTBEAT LAST BLOCK REPORT',
+      'dn-9866 10.0.0.1:9866 live                10G 1.0G      9.0G 10.0%      7     1           0 1.3s ago       2026-01-01T00:00:05Z, 7 blocks',
+      'dn-9867 10.0.0.1:9867 decommissioned      10G 1.0G      9.0G 10.0%      7     1           0 1.3s ago       never',
     ]);
   });
 

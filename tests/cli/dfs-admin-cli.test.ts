@@ -205,7 +205,7 @@ describe('dfs admin report', () => {
     const text = ok(await dfs(['admin', 'report'])).stdout;
     expect(text).toContain(`dataNodes:       ${DATANODES} live, 0 dead, 0 decommissioning, 0 decommissioned`);
     expect(text).toMatch(
-      /^NODE +ADDRESS +STATE +CAPACITY +USED +REMAINING +USE% +BLOCKS +XFERS +LAST HEARTBEAT +LAST BLOCK REPORT$/m,
+      /^NODE +ADDRESS +STATE +CAPACITY +USED +REMAINING +USE% +BLOCKS +XFERS +FAILED VOLS +LAST HEARTBEAT +LAST BLOCK REPORT$/m,
     );
     for (const n of r.nodes) expect(text).toMatch(new RegExp(`^${n.nodeId} +${n.address} +live +`, 'm'));
   });

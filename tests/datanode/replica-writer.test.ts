@@ -18,6 +18,7 @@ import {
   type DataNodeContext,
 } from '../../src/datanode/datanode-context.js';
 import { ReplicaWriter } from '../../src/datanode/replica-writer.js';
+import { VolumeMonitor } from '../../src/datanode/volume-monitor.js';
 import { Storage } from '../../src/datanode/storage.js';
 
 const KiB = 1024;
@@ -67,6 +68,7 @@ async function context(config: Partial<DataNodeConfig>, sync: FileSync): Promise
     blockReceived: () => {},
     faults: faultsFromEnv({}),
     sync,
+    disk: new VolumeMonitor(storage, log, sync, { replicaDropped: () => {}, allVolumesFailed: () => {} }),
     transfers: new TransferCount(),
     writes: new WritesInProgress(),
   };

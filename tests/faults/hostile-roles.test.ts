@@ -57,7 +57,7 @@ async function expectRefused<N extends RpcName>(
   expect(decodeError(frame).code, name).toBe(code);
 }
 
-const space = { capacityBytes: 1 << 30, usedBytes: 0, remainingBytes: 1 << 30 };
+const space = { capacityBytes: 1 << 30, usedBytes: 0, remainingBytes: 1 << 30, failedVolumes: 0 };
 const phantom = 'DN-phantom';
 const block = { blockId: 1_073_741_825, genStamp: 1001, numBytes: 10 };
 

@@ -38,7 +38,7 @@ import {
   replicaDataFile,
   replicaDirsOnDisk,
   reportOf,
-  startHealingCluster,
+  withHealingCluster,
   waitForReplicas,
   waitHealthy,
   waitNodeState,
@@ -48,18 +48,7 @@ import {
 
 const MiB = 1024 * 1024;
 
-async function withCluster(
-  datanodes: number,
-  extra: Parameters<typeof startHealingCluster>[1],
-  body: (h: HealingCluster) => Promise<void>,
-): Promise<void> {
-  const h = await startHealingCluster(datanodes, extra);
-  try {
-    await body(h);
-  } finally {
-    await h.cleanup();
-  }
-}
+const withCluster = withHealingCluster;
 
 /** An operator's client (role ADMIN: safe mode enter/leave and decommissioning need it), closed after `body`. */
 async function asAdmin(h: HealingCluster, body: (admin: DfsClient) => Promise<void>): Promise<void> {

@@ -98,7 +98,7 @@ describe('BlockManager.replicaStates', () => {
     const meta = { blockId: 1, genStamp: 1, numBytes: 10 };
     f.blocks.push(meta);
     dn.blockAdded(f, meta);
-    const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100 };
+    const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100, failedVolumes: 0 };
     for (let i = 0; i < 4; i++) {
       dn.register(node(i), { nodeId: node(i).nodeId, ...storage });
       dn.blockReport(node(i).nodeId, [{ ...meta }]);

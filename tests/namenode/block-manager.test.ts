@@ -20,7 +20,7 @@ import { BlockManager } from '../../src/namenode/block-manager.js';
 import { FileNode, type BlockMeta } from '../../src/namenode/inode.js';
 
 const DEAD_MS = 1000;
-const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100 };
+const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100, failedVolumes: 0 };
 const info = (i: number) => ({ nodeId: `dn-${i}`, host: '127.0.0.1', port: 9000 + i });
 
 function setup(nodes: number, blocks: number, minReplication = 1) {

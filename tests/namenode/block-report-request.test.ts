@@ -20,7 +20,7 @@ import { FileNode } from '../../src/namenode/inode.js';
 import { SafeMode } from '../../src/namenode/safe-mode.js';
 
 const DEAD_NODE_TIMEOUT_MS = 1000;
-const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100 };
+const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100, failedVolumes: 0 };
 const node = (i: number) => ({ nodeId: `dn-${i}`, host: '127.0.0.1', port: 9000 + i });
 
 function setup(nodes: number) {

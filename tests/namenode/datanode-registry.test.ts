@@ -19,7 +19,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { DatanodeRegistry } from '../../src/namenode/datanode-registry.js';
 
 const DEAD_MS = 1000;
-const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100 };
+const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100, failedVolumes: 0 };
 const info = (i: number) => ({ nodeId: `dn-${i}`, host: '127.0.0.1', port: 9000 + i });
 
 function setup(nodes: number) {
@@ -46,8 +46,8 @@ describe('DatanodeRegistry: membership and liveness', () => {
     expect(() => registry.known('dn-9')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
     expect([...registry.all()].map((n) => n.info.nodeId)).toEqual(['dn-0', 'dn-1']);
     clock.advance(DEAD_MS / 2);
-    heartbeat(1, { capacityBytes: 100, usedBytes: 40, remainingBytes: 60 });
-    expect(registry.get('dn-1')).toMatchObject({ usedBytes: 40, remainingBytes: 60 });
+    heartbeat(1, { capacityBytes: 100, usedBytes: 40, remainingBytes: 60, failedVolumes: 0 });
+    expect(registry.get('dn-1')).toMatchObject({ usedBytes: 40, remainingBytes: 60, failedVolumes: 0 });
     clock.advance(DEAD_MS / 2 + 1);
     // Silent past the timeout: not live, though not declared dead yet.
     expect(registry.isLive('dn-0')).toBe(false);
@@ -141,7 +141,7 @@ describe('DatanodeRegistry: admin state and targets', () => {
     registry.setDecommissioning('dn-1', true);
     clock.advance(DEAD_MS + 1);
     for (const i of [0, 1, 3, 4]) heartbeat(i); // dn-2 falls silent
-    heartbeat(4, { capacityBytes: 100, usedBytes: 95, remainingBytes: 5 });
+    heartbeat(4, { capacityBytes: 100, usedBytes: 95, remainingBytes: 5, failedVolumes: 0 });
     for (let k = 0; k < 20; k++) {
       const chosen = registry.chooseTargets(5, '10.0.0.1', ['dn-3'], 10).map((t) => t.nodeId);
       expect(chosen).toEqual(['dn-0']);

@@ -24,7 +24,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100 };
+const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100, failedVolumes: 0 };
 function manager(): BlockManager {
   return new BlockManager(
     { deadNodeTimeoutMs: 10_000, minReplication: 1 },

@@ -17,7 +17,7 @@ import { ReplicationMonitor } from '../../src/namenode/replication-monitor.js';
 
 const DEAD_MS = 1000;
 const PENDING_TIMEOUT_MS = 60_000;
-const storage = { capacityBytes: 1e12, usedBytes: 0, remainingBytes: 1e12 };
+const storage = { capacityBytes: 1e12, usedBytes: 0, remainingBytes: 1e12, failedVolumes: 0 };
 const id = (i: number): string => `dn-${i}`;
 
 function setup(nodes: number, transfersPerNodeMax = 4) {

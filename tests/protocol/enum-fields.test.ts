@@ -72,6 +72,7 @@ const reportEntry = (state: DatanodeReportState): DatanodeReportEntry => ({
   capacityBytes: 1,
   usedBytes: 0,
   remainingBytes: 1,
+  failedVolumes: 0,
   blockCount: 0,
   activeTransfers: 0,
   lastHeartbeatAgoMs: 0,

@@ -279,9 +279,9 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
   /** A Block by hand: blockId, genStamp, numBytes (u64 each, given as 16 hex digits). */
   const blk = (id: string, gen: string, bytes: string): string => id + gen + bytes;
 
-  it('register request: clusterId, nodeId, host, port, then the three storage u64s', () => {
+  it('register request: clusterId, nodeId, host, port, the three storage u64s, u32 failedVolumes', () => {
     expect(byName('register request').toString('hex')).toBe(
-      '0000003c' +
+      '00000040' +
         '01' +
         '20' +
         '0000' +
@@ -292,13 +292,14 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
         '268a' +
         '0000010000000000' +
         '0000000008000005' +
-        '0000008000000000',
+        '0000008000000000' +
+        '00000000',
     );
   });
 
-  it('heartbeat request: nodeId, capacity, used, remaining, u32 activeTransfers', () => {
+  it('heartbeat request: nodeId, capacity, used, remaining, u32 failedVolumes, u32 activeTransfers', () => {
     expect(byName('heartbeat request').toString('hex')).toBe(
-      '0000002a' +
+      '0000002e' +
         '01' +
         '21' +
         '0000' +
@@ -307,6 +308,7 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
         '0000010000000000' +
         '0000000008000005' +
         '0000008000000000' +
+        '00000001' +
         '00000001',
     );
   });
@@ -353,12 +355,13 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     );
   });
 
-  it('datanodeReport response: list of 59 + N + H byte entries, state 1 live and 2 dead, last full report time and size', () => {
+  it('datanodeReport response: list of 63 + N + H byte entries, state 1 live and 2 dead, last full report time and size', () => {
     const entry = (
       id: string,
       host: string,
       state: string,
       used: string,
+      failedVolumes: string,
       blocks: string,
       transfers: string,
       ago: string,
@@ -371,12 +374,13 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
       '0000010000000000' +
       used +
       '0000008000000000' +
+      failedVolumes +
       blocks +
       transfers +
       ago +
       report;
     expect(byName('datanodeReport response (one live node, one dead)').toString('hex')).toBe(
-      '0000009a' +
+      '000000a2' +
         '02' +
         '0f' +
         '0000' +
@@ -388,6 +392,7 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
           '10.0.0.1',
           '01',
           '0000000008000005',
+          '00000001',
           '00000002',
           '00000001',
           '00000000000004b0',
@@ -399,6 +404,7 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
           '10.0.0.3',
           '02',
           '0000000000000005',
+          '00000000',
           '00000000',
           '00000000',
           '000000000000afc8',

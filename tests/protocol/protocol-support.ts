@@ -493,8 +493,15 @@ function randomStorage(rng: Rng): {
   capacityBytes: number;
   usedBytes: number;
   remainingBytes: number;
+  failedVolumes: number;
 } {
-  return { nodeId: rng.str(), capacityBytes: rng.u64(), usedBytes: rng.u64(), remainingBytes: rng.u64() };
+  return {
+    nodeId: rng.str(),
+    capacityBytes: rng.u64(),
+    usedBytes: rng.u64(),
+    remainingBytes: rng.u64(),
+    failedVolumes: rng.u32(),
+  };
 }
 
 export function randomDatanodeCommand(rng: Rng): DatanodeCommand {
@@ -516,6 +523,7 @@ export function randomDatanodeReportEntry(rng: Rng): DatanodeReportEntry {
     capacityBytes: rng.u64(),
     usedBytes: rng.u64(),
     remainingBytes: rng.u64(),
+    failedVolumes: rng.u32(),
     blockCount: rng.u32(),
     activeTransfers: rng.u32(),
     lastHeartbeatAgoMs: rng.u64(),

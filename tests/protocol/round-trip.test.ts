@@ -104,7 +104,7 @@ const block = { blockId: MAX, genStamp: 0x1_0000_0000, numBytes: 0xffffffff };
 const dn = { nodeId: 'dn-1', host: '::1', port: 65535 };
 const noNode = { nodeId: '', host: '', port: 0 };
 const zeroBlock = { blockId: 0, genStamp: 0, numBytes: 0 };
-const storage = { capacityBytes: MAX, usedBytes: 0, remainingBytes: 0x1_0000_0000 };
+const storage = { capacityBytes: MAX, usedBytes: 0, remainingBytes: 0x1_0000_0000, failedVolumes: 0 };
 /** The smallest datanodeReport entry: 59 bytes (empty id and host). */
 const tinyReportEntry = {
   nodeId: '',
@@ -114,6 +114,7 @@ const tinyReportEntry = {
   capacityBytes: 0,
   usedBytes: 0,
   remainingBytes: 0,
+  failedVolumes: 0,
   blockCount: 0,
   activeTransfers: 0,
   lastHeartbeatAgoMs: 0,
@@ -193,11 +194,27 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
   ],
   register: [
     { clusterId: 'CID-1', nodeId: 'dn-1', host: '::1', port: 65535, ...storage },
-    { clusterId: '', nodeId: '', host: '', port: 0, capacityBytes: 0, usedBytes: MAX, remainingBytes: 0 },
+    {
+      clusterId: '',
+      nodeId: '',
+      host: '',
+      port: 0,
+      capacityBytes: 0,
+      usedBytes: MAX,
+      remainingBytes: 0,
+      failedVolumes: 0xffffffff,
+    },
   ],
   heartbeat: [
     { nodeId: 'dn-1', ...storage, activeTransfers: 0 },
-    { nodeId: '', capacityBytes: 0, usedBytes: 0, remainingBytes: MAX, activeTransfers: 0xffffffff },
+    {
+      nodeId: '',
+      capacityBytes: 0,
+      usedBytes: 0,
+      remainingBytes: MAX,
+      failedVolumes: 0,
+      activeTransfers: 0xffffffff,
+    },
   ],
   blockReceived: [
     { nodeId: 'dn-1', received: [], deleted: [] },

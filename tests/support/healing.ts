@@ -79,6 +79,20 @@ export async function startHealingCluster(
   return { cluster, client, cleanup: close };
 }
 
+/** Runs `body` against a fresh healing cluster, torn down afterwards whatever happens. */
+export async function withHealingCluster(
+  datanodes: number,
+  extra: Parameters<typeof startHealingCluster>[1],
+  body: (h: HealingCluster) => Promise<void>,
+): Promise<void> {
+  const h = await startHealingCluster(datanodes, extra);
+  try {
+    await body(h);
+  } finally {
+    await h.cleanup();
+  }
+}
+
 /** Writes `count` files of a few blocks each (the last block partial) under `dir`; path -> bytes. */
 export async function writeFiles(
   client: DfsClient,

@@ -255,17 +255,18 @@ export function registerAdminCommands(program: Command): void {
   admin
     .command('report')
     .description(
-      'show every DataNode (state, capacity, used, remaining, blocks, last heartbeat, last full block report), cluster totals and block health counts',
+      'show every DataNode (state, capacity, used, remaining, blocks, failed volumes, last heartbeat, last full block report), cluster totals and block health counts',
     )
     .addHelpText(
       'after',
       '\nStates: live, dead, decommissioning (draining; replicas still readable), decommissioned.' +
         '\nCapacity totals count the nodes that are not dead. LAST BLOCK REPORT is when the NameNode processed the' +
         '\nnode\'s last full report (UTC) and how many replicas it listed; "never" until one came since it registered.' +
+        '\nFAILED VOLS counts the data directories the node took out of service after I/O errors (not in its capacity).' +
         '\nWith --json: {"namenode", "safeMode", "live", "dead", "decommissioning", "decommissioned", "capacityBytes",' +
-        '\n"usedBytes", "remainingBytes", "usedPercent", "blocks", "underReplicated", "corrupt", "missing", "pendingCopies",' +
+        '\n"usedBytes", "remainingBytes", "usedPercent", "failedVolumes", "blocks", "underReplicated", "corrupt", "missing", "pendingCopies",' +
         '\n"corruptBlockIds", "missingBlockIds", "nodes": [{"nodeId", "host", "port", "address", "state", "capacityBytes",' +
-        '\n"usedBytes", "remainingBytes", "usedPercent", "blockCount", "activeTransfers", "lastHeartbeatAgoMs",' +
+        '\n"usedBytes", "remainingBytes", "usedPercent", "failedVolumes", "blockCount", "activeTransfers", "lastHeartbeatAgoMs",' +
         '\n"lastBlockReportMs" (ms since the epoch, NameNode clock; 0 = never), "lastBlockReportBlocks"}]}.',
     )
     .action((_options: unknown, cmd: Command) => runAdmin(cmd, (ctx) => report(ctx)));
