@@ -49,7 +49,9 @@ export type EditOp =
   | { op: 'rename'; src: string; dst: string; mtimeMs: number }
   | { op: 'closeFile'; path: string; keepBlocks: number; lastNumBytes: number; mtimeMs: number }
   | { op: 'updateBlock'; path: string; blockId: number; genStamp: number; numBytes: number }
-  | { op: 'setReplication'; path: string; replication: number };
+  | { op: 'setReplication'; path: string; replication: number }
+  /** Quotas of a directory: names and bytes (with replicas); 0 = none. */
+  | { op: 'setQuota'; path: string; nsQuota: number; dsQuota: number };
 
 const OP_CODES = {
   mkdir: 1,
@@ -62,6 +64,7 @@ const OP_CODES = {
   closeFile: 8,
   updateBlock: 9,
   setReplication: 10,
+  setQuota: 11,
 } as const;
 
 export function encodeEditOp(w: WireWriter, e: EditOp): void {
@@ -102,6 +105,9 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
       break;
     case 'setReplication':
       w.str(e.path).u16(e.replication);
+      break;
+    case 'setQuota':
+      w.str(e.path).u64(e.nsQuota).u64(e.dsQuota);
       break;
   }
 }
@@ -145,6 +151,8 @@ export function decodeEditOp(r: WireReader): EditOp {
       return { op: 'updateBlock', path: r.str(), blockId: r.u64(), genStamp: r.u64(), numBytes: r.u64() };
     case 10:
       return { op: 'setReplication', path: r.str(), replication: r.u16() };
+    case 11:
+      return { op: 'setQuota', path: r.str(), nsQuota: r.u64(), dsQuota: r.u64() };
     default:
       throw new DfsError('MALFORMED', `unknown edit op ${code}`);
   }
