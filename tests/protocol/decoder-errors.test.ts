@@ -351,6 +351,8 @@ describe('body decoding errors (MALFORMED)', () => {
               lastHeartbeatAgoMs: 5,
               lastBlockReportMs: 6,
               lastBlockReportBlocks: 7,
+              drainBlocks: 8,
+              drainStuckBlocks: 9,
             },
           ],
         }),
