@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
@@ -175,6 +176,7 @@ export class ReplicaWriter {
     last: boolean,
   ) {
     const started = performance.now();
+    if (this.dn.faults.writeDelayMs > 0) await sleep(this.dn.faults.writeDelayMs);
     await Promise.all([
       payloadBytes > 0 ? writePieces(this.dataFd, payload, offset, DATA_WRITE_SLICE_BYTES) : null,
       this.stageChecksums(checksums, offset, last),
