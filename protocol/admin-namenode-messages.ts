@@ -55,6 +55,11 @@ export const ReplicaState = {
   CORRUPT: 4,
   /** On a node silent past its heartbeats but not yet declared dead: not served. */
   STALE: 5,
+  /**
+   * Ordered deleted (a surplus or corrupt copy) and not yet confirmed gone by its node: not
+   * served, not counted; `setrep -w` waits for these to go.
+   */
+  DELETING: 6,
 } as const;
 export type ReplicaState = (typeof ReplicaState)[keyof typeof ReplicaState];
 const REPLICA_STATES = Object.values(ReplicaState);
@@ -74,6 +79,17 @@ export interface DatanodeReportEntry extends DatanodeStorageReport {
   lastBlockReportMs: number;
   /** Replicas that report listed (0 when there was none). */
   lastBlockReportBlocks: number;
+  /**
+   * A decommissioning node: blocks it holds that still lack their replication on other
+   * nodes, as of the NameNode's last look (every few seconds); 0 for any other node.
+   */
+  drainBlocks: number;
+  /**
+   * Of `drainBlocks`, those whose file wants more replicas than there are live in-service
+   * DataNodes: no copy can be placed, so the decommission cannot finish until nodes are
+   * added or the replication is lowered.
+   */
+  drainStuckBlocks: number;
 }
 export interface DatanodeReportResponse {
   nodes: DatanodeReportEntry[];
@@ -173,8 +189,8 @@ export interface AdminRpcMessages {
   setQuota: { req: SetQuotaRequest; res: Empty };
 }
 
-/** Smallest entry (empty nodeId and host): 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4. */
-const DATANODE_REPORT_ENTRY_BYTES_MIN = 63;
+/** Smallest entry (empty nodeId and host): 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4. */
+const DATANODE_REPORT_ENTRY_BYTES_MIN = 71;
 /** Smallest ReplicaHealth: a DatanodeInfo with empty strings (6) and the state byte. */
 const REPLICA_HEALTH_BYTES_MIN = 7;
 /** Smallest BlockHealth: Block 24 + offset 8 + health 1 + an empty replica list 4. */
@@ -195,7 +211,9 @@ const datanodeReportListCodec = listCodec<DatanodeReportEntry>(
         .u32(v.activeTransfers)
         .u64(v.lastHeartbeatAgoMs)
         .u64(v.lastBlockReportMs)
-        .u32(v.lastBlockReportBlocks);
+        .u32(v.lastBlockReportBlocks)
+        .u32(v.drainBlocks)
+        .u32(v.drainStuckBlocks);
     },
     decode: (r) => ({
       nodeId: r.str('nodeId'),
@@ -211,6 +229,8 @@ const datanodeReportListCodec = listCodec<DatanodeReportEntry>(
       lastHeartbeatAgoMs: r.u64('lastHeartbeatAgoMs'),
       lastBlockReportMs: r.u64('lastBlockReportMs'),
       lastBlockReportBlocks: r.u32('lastBlockReportBlocks'),
+      drainBlocks: r.u32('drainBlocks'),
+      drainStuckBlocks: r.u32('drainStuckBlocks'),
     }),
   },
   DATANODE_REPORT_ENTRY_BYTES_MIN,

@@ -40,6 +40,7 @@ const REPLICA_STATE_NAMES: Readonly<Record<number, string>> = {
   [ReplicaState.DECOMMISSIONED]: 'decommissioned',
   [ReplicaState.CORRUPT]: 'corrupt',
   [ReplicaState.STALE]: 'stale',
+  [ReplicaState.DELETING]: 'deleting',
 };
 
 export const nodeStateName = (state: number): string => nameOf(NODE_STATE_NAMES, state);
@@ -209,7 +210,15 @@ export function formatReport(r: ClusterReport): string[] {
       formatBlockReport(n.lastBlockReportMs, n.lastBlockReportBlocks),
     ]),
   ];
-  return [...lines, '', ...alignColumns(rows, NODE_ALIGN)];
+  const draining = r.nodes.filter((n) => n.state === 'decommissioning').map(drainLine);
+  return [...lines, '', ...alignColumns(rows, NODE_ALIGN), ...(draining.length > 0 ? ['', ...draining] : [])];
+}
+
+/** A decommissioning node's progress: what is left to copy, and what cannot be placed at all. */
+export function drainLine(n: Pick<ReportNode, 'nodeId' | 'drainBlocks' | 'drainStuckBlocks'>): string {
+  const left = `${n.nodeId} decommissioning: ${n.drainBlocks} block${n.drainBlocks === 1 ? '' : 's'} still to copy elsewhere`;
+  if (n.drainStuckBlocks === 0) return left;
+  return `${left}; ${n.drainStuckBlocks} cannot be placed (their files want more replicas than there are live in-service DataNodes: add DataNodes or lower their replication)`;
 }
 
 // ---- fsck ------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ export interface FaultInjector {
   bugSkipTxidAt: number;
   /** Both daemons: every fdatasync and fsync waits this many ms first (file-sync.ts); 0 = none. */
   syncDelayMs: number;
+  /** DataNode: every packet's write to a replica file waits this many ms first (a slow disk); 0 = none. */
+  writeDelayMs: number;
   /**
    * DataNode: refuse every incoming replica copy (WRITE_BLOCK stage TRANSFER) with
    * ALREADY_EXISTS, as a node still holding a surplus replica being deleted does.
@@ -46,6 +48,7 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultInject
     bugUnholdExtraBytes: 0,
     bugSkipTxidAt: 0,
     syncDelayMs: 0,
+    writeDelayMs: 0,
     refuseTransfers: false,
     enospcAfterBytes: 0,
     packetsSeen: 0,

@@ -14,7 +14,8 @@
  *   not in our memory). Same when the peer does not read its answers (write() false).
  * - heldBytesMax bounds the bytes all connections together hold (`hold`/`unhold`, e.g.
  *   packets received and not yet on disk): past it no connection is read until some are
- *   let go, so memory stays bounded however many peers send at once.
+ *   let go, so memory stays bounded however many peers send at once (held-bytes-budget.ts,
+ *   which also keeps the peak and logs when reading stops).
  * - partialFrameBytesMax bounds the bytes all connections together hold in frames not yet
  *   complete (a peer needs no valid request to cost them): a frame spanning reads must be
  *   admitted against it, else its connection is not read until it is; stalled admitted
@@ -34,6 +35,7 @@ import { decodeHello, encodeHelloReply, HandshakeStatus } from '../../protocol/h
 import { FRAME_HEADER_BYTES, HANDSHAKE_BYTES, PROTOCOL_VERSION } from '../../protocol/limits.js';
 import { encodeError } from '../../protocol/error-frame.js';
 import type { Logger } from './logger.js';
+import { HeldBytesBudget } from './held-bytes-budget.js';
 import { PartialFrameBudget, type MidFrameConnection } from './partial-frame-budget.js';
 
 export interface FrameServerOptions {
@@ -151,7 +153,7 @@ export class ServerConnection implements MidFrameConnection {
   hold(bytes: number): void {
     assert(bytes >= 0, `connection ${this.id}: hold of ${bytes} bytes`);
     this.heldBytes += bytes;
-    this.server.heldChanged(bytes);
+    this.server.held.changed(bytes);
     this.updateFlow();
   }
 
@@ -163,14 +165,14 @@ export class ServerConnection implements MidFrameConnection {
       `connection ${this.id}: unhold of ${bytes} bytes with ${this.heldBytes} held`,
     );
     this.heldBytes -= bytes;
-    this.server.heldChanged(-bytes);
+    this.server.held.changed(-bytes);
     this.updateFlow();
   }
 
   updateFlow(): void {
     if (this.closed) return;
-    const overBudget = this.server.overBudget;
-    if (overBudget) this.server.pausedForBudget.add(this);
+    const overBudget = this.server.held.over;
+    if (overBudget) this.server.held.pause(this);
     this.waitingOnUsNow = this.writeBlocked || this.inflight >= this.server.options.inflightMax || overBudget;
     // A frame waiting for room under partialFrameBytesMax (PartialFrameBudget).
     const shouldPause = this.waitingOnUsNow || this.partialWaitBytes !== 0;
@@ -210,10 +212,8 @@ export class ServerConnection implements MidFrameConnection {
 export class FrameServer {
   private server: net.Server | null = null;
   readonly connections = new Set<ServerConnection>();
-  /** Bytes all connections hold (ServerConnection.hold). */
-  heldBytes = 0;
-  /** Connections that stopped reading while over heldBytesMax; read again once under it. */
-  readonly pausedForBudget = new Set<ServerConnection>();
+  /** Bytes all connections hold (ServerConnection.hold), against heldBytesMax. */
+  readonly held: HeldBytesBudget<ServerConnection>;
   /** Bytes all connections hold in incomplete frames, against partialFrameBytesMax. */
   readonly partialFrames: PartialFrameBudget;
 
@@ -227,20 +227,17 @@ export class FrameServer {
           `(${options.bodyBytesMax + FRAME_HEADER_BYTES} bytes: its body limit and a ${FRAME_HEADER_BYTES}-byte header)`,
       );
     this.partialFrames = new PartialFrameBudget({ bytesMax: max, logger: options.logger });
+    this.held = new HeldBytesBudget(options.heldBytesMax, options.logger);
   }
 
-  get overBudget(): boolean {
-    return this.options.heldBytesMax !== undefined && this.heldBytes >= this.options.heldBytesMax;
+  /** Bytes all connections hold (ServerConnection.hold). */
+  get heldBytes(): number {
+    return this.held.bytes;
   }
 
-  heldChanged(delta: number): void {
-    const was = this.overBudget;
-    this.heldBytes += delta;
-    assert(this.heldBytes >= 0, `server holds ${this.heldBytes} bytes after a change of ${delta}`);
-    if (!was || this.overBudget) return;
-    const paused = [...this.pausedForBudget];
-    this.pausedForBudget.clear();
-    for (const c of paused) c.updateFlow();
+  /** Highest `heldBytes` ever seen. */
+  get heldBytesPeak(): number {
+    return this.held.peakBytes;
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -280,11 +277,11 @@ export class FrameServer {
     socket.on('close', () => {
       conn.closed = true;
       this.connections.delete(conn);
-      this.pausedForBudget.delete(conn);
+      this.held.remove(conn);
       this.partialFrames.remove(conn);
       const held = conn.heldBytes;
       conn.heldBytes = 0;
-      if (held !== 0) this.heldChanged(-held);
+      if (held !== 0) this.held.changed(-held);
       // The pair of every connection's hold/unhold: with no connection left, nothing is held.
       if (this.connections.size === 0)
         assert(this.heldBytes === 0, `no connections, yet ${this.heldBytes} bytes counted as held`);

@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
@@ -184,6 +185,7 @@ export class ReplicaWriter {
       await writePieces(this.dataFd, slicePieces(payload, 0, fit), offset, DATA_WRITE_SLICE_BYTES);
       throw enospcError();
     }
+    if (this.dn.faults.writeDelayMs > 0) await sleep(this.dn.faults.writeDelayMs);
     await Promise.all([
       payloadBytes > 0 ? writePieces(this.dataFd, payload, offset, DATA_WRITE_SLICE_BYTES) : null,
       this.stageChecksums(checksums, offset, last),

@@ -83,7 +83,8 @@ export class DaemonProcess {
       detached: o.ownProcessGroup ?? false,
     });
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': its output is read to the end by then, so its last log lines are in.
+    this.exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {
       this.stderr = (this.stderr + s).slice(-20_000);

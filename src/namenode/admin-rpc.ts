@@ -72,8 +72,12 @@ export class AdminRpc {
         }),
       );
     },
-    datanodeReport: (conn, id) =>
-      conn.reply(encodeResponse('datanodeReport', id, { nodes: this.ctx.blocks.report() })),
+    datanodeReport: (conn, id) => {
+      const nodes = this.ctx.blocks
+        .report()
+        .map((n) => ({ ...n, ...this.ctx.replication.drainStatus(n.nodeId) }));
+      conn.reply(encodeResponse('datanodeReport', id, { nodes }));
+    },
   };
 
   constructor(

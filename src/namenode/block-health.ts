@@ -4,7 +4,8 @@
  * verdict for the block. The NameNode judges, not the client, so every tool agrees with
  * the replication monitor about what "under-replicated" or "corrupt" means.
  *
- *   | replicas (LIVE = counted; DECOMMISSION* = readable, not counted) | verdict           |
+ *   | replicas (LIVE = counted; DECOMMISSION* = readable, not counted; | verdict           |
+ *   | CORRUPT, STALE, DELETING = neither)                              |                   |
  *   |------------------------------------------------------------------|-------------------|
  *   | the block a writer is still writing                              | UNDER_CONSTRUCTION|
  *   | nothing readable, some CORRUPT                                   | CORRUPT           |

@@ -13,6 +13,7 @@
  *   | replica reported invalid              |                                | delete it                    |
  *   | full report left a replica out        | remove                         | record the report            |
  *   | replica reported corrupt              | move to corrupt                |                              |
+ *   | surplus or corrupt copy deleted       | mark deleting until confirmed  | delete it                    |
  *   | node (re-)registers or is found dead  | drop all its replicas          | register / mark dead         |
  *   | node starts or stops draining         | mark its blocks dirty          | change its admin state       |
  *
@@ -163,6 +164,7 @@ export class BlockManager implements NamespaceListener {
     if (held.size !== reported.size) {
       for (const blockId of held) if (!reported.has(blockId)) this.map.removeReplica(id, blockId);
     }
+    this.map.nodeReported(id, blocks);
     const accepted = reported.size;
     this.registry.blockReportProcessed(nodeId, blocks.length);
     this.log.info({ node: nodeId, reported: blocks.length, accepted }, 'block report processed');
@@ -259,6 +261,9 @@ export class BlockManager implements NamespaceListener {
       lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
       lastBlockReportMs: n.lastBlockReportMs,
       lastBlockReportBlocks: n.lastBlockReportBlocks,
+      // The replication monitor's to fill in (admin-rpc.ts): it tracks the draining.
+      drainBlocks: 0,
+      drainStuckBlocks: 0,
     }));
   }
 
@@ -328,6 +333,10 @@ export class BlockManager implements NamespaceListener {
     for (const id of entry.corrupt) {
       const node = this.registry.get(id);
       if (node !== undefined) out.push({ node: node.info, state: ReplicaState.CORRUPT });
+    }
+    for (const id of entry.deleting) {
+      const node = this.registry.get(id);
+      if (node !== undefined) out.push({ node: node.info, state: ReplicaState.DELETING });
     }
     return out;
   }

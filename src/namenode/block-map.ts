@@ -16,6 +16,11 @@
  * (`addReplica`): a replica of a deleted block, with an older generation stamp (left behind
  * by pipeline recovery) or of the wrong length is refused, and the caller deletes it.
  *
+ * A replica ordered deleted (a surplus or corrupt copy, `forgetReplica`) stops counting and
+ * being served at once, but is remembered as `deleting` until its node confirms it gone (an
+ * incremental report naming it deleted, a full report without it, or the node leaving), so
+ * `setrep -w` can wait for surplus copies to be gone rather than merely ordered away.
+ *
  * Full block reports send every replica of every node through `addReplica`, so its steady
  * path (the replica is already known) costs two hash lookups and allocates nothing; the
  * node -> blocks index is looked up only when a replica is added or removed.
@@ -29,6 +34,8 @@ interface BlockEntry {
   replicas: Set<string>;
   /** Nodes whose replica was found corrupt; deleted once enough good replicas exist. */
   corrupt: Set<string>;
+  /** Nodes ordered to delete their copy that have not yet confirmed it gone. */
+  deleting: Set<string>;
   /** Length of finalized replicas reported while the block had no committed length (-1: none). */
   reportedBytes: number;
 }
@@ -41,6 +48,8 @@ export interface BlockEntryView {
   readonly replicas: ReadonlySet<string>;
   /** Nodes whose replica was found corrupt; kept out of `replicas` until deleted. */
   readonly corrupt: ReadonlySet<string>;
+  /** Nodes ordered to delete their copy that have not yet confirmed it gone (not counted, not served). */
+  readonly deleting: ReadonlySet<string>;
   /** Length of finalized replicas reported while the block had no committed length (-1: none). */
   readonly reportedBytes: number;
 }
@@ -64,6 +73,8 @@ export class BlockMap {
   private readonly entries = new Map<number, BlockEntry>();
   /** Node id -> blocks it holds a current replica of (the reverse of `BlockEntry.replicas`). */
   private readonly held = new Map<string, Set<number>>();
+  /** Node id -> blocks it was ordered to delete and has not confirmed gone (the reverse of `deleting`). */
+  private readonly deletingBy = new Map<string, Set<number>>();
   /** Blocks whose replication may have changed; the replication monitor takes them. */
   private dirty = new Set<number>();
 
@@ -98,6 +109,7 @@ export class BlockMap {
       meta,
       replicas: new Set(),
       corrupt: new Set(),
+      deleting: new Set(),
       reportedBytes: -1,
     });
   }
@@ -108,6 +120,7 @@ export class BlockMap {
     if (entry === undefined) return undefined;
     this.entries.delete(blockId);
     for (const nodeId of entry.replicas) this.held.get(nodeId)?.delete(blockId);
+    this.clearDeleting(entry, blockId);
     return entry;
   }
 
@@ -121,6 +134,7 @@ export class BlockMap {
     for (const nodeId of entry.replicas) this.held.get(nodeId)?.delete(blockId);
     entry.replicas.clear();
     entry.corrupt.clear();
+    this.clearDeleting(entry, blockId);
   }
 
   // ---- replicas --------------------------------------------------------------------
@@ -141,6 +155,8 @@ export class BlockMap {
       entry.reportedBytes = entry.reportedBytes < 0 ? b.numBytes : Math.min(entry.reportedBytes, b.numBytes);
     if (entry.corrupt.has(nodeId)) return ReplicaVerdict.CORRUPT;
     if (entry.replicas.has(nodeId)) return ReplicaVerdict.PRESENT;
+    // Reported again before its node carried out the delete: it is a replica again.
+    if (entry.deleting.delete(nodeId)) this.deletingBy.get(nodeId)?.delete(b.blockId);
     entry.replicas.add(nodeId);
     this.heldSet(nodeId).add(b.blockId);
     this.dirty.add(b.blockId);
@@ -150,7 +166,9 @@ export class BlockMap {
   /** The node no longer holds the block (it said so, or its full report left it out). */
   removeReplica(nodeId: string, blockId: number): void {
     this.held.get(nodeId)?.delete(blockId);
-    this.entries.get(blockId)?.replicas.delete(nodeId);
+    const entry = this.entries.get(blockId);
+    entry?.replicas.delete(nodeId);
+    if (entry?.deleting.delete(nodeId) === true) this.deletingBy.get(nodeId)?.delete(blockId);
     this.dirty.add(blockId);
   }
 
@@ -168,18 +186,48 @@ export class BlockMap {
     return true;
   }
 
-  /** The node's copy (good or corrupt) is being deleted: it stops being known at once. */
+  /**
+   * The node's copy (good or corrupt) is ordered deleted: it stops counting and being served
+   * at once, and is `deleting` until the node confirms it gone (`removeReplica`, `nodeReported`).
+   */
   forgetReplica(nodeId: string, blockId: number): void {
     const entry = this.entries.get(blockId);
     if (entry !== undefined) {
       entry.replicas.delete(nodeId);
       entry.corrupt.delete(nodeId);
+      entry.deleting.add(nodeId);
+      let set = this.deletingBy.get(nodeId);
+      if (set === undefined) {
+        set = new Set();
+        this.deletingBy.set(nodeId, set);
+      }
+      set.add(blockId);
     }
     this.held.get(nodeId)?.delete(blockId);
   }
 
+  /**
+   * A full report from the node: a copy it was ordered to delete and no longer lists is gone
+   * (one it still lists, re-added by `addReplica` or not, stays as it is).
+   */
+  nodeReported(nodeId: string, blocks: readonly Block[]): void {
+    const set = this.deletingBy.get(nodeId);
+    if (set === undefined || set.size === 0) return;
+    const reported = new Set(blocks.map((b) => b.blockId));
+    for (const blockId of set) {
+      if (reported.has(blockId)) continue;
+      set.delete(blockId);
+      this.entries.get(blockId)?.deleting.delete(nodeId);
+    }
+  }
+
   /** The node died or re-registered: none of its replicas count until it reports them again. */
   dropNode(nodeId: string): void {
+    const deleting = this.deletingBy.get(nodeId);
+    if (deleting !== undefined) {
+      for (const id of deleting) this.entries.get(id)?.deleting.delete(nodeId);
+      this.deletingBy.delete(nodeId);
+    }
     const blocks = this.held.get(nodeId);
     if (blocks === undefined) return;
     for (const id of blocks) {
@@ -210,6 +258,11 @@ export class BlockMap {
     const taken = this.dirty;
     this.dirty = new Set();
     return taken;
+  }
+
+  private clearDeleting(entry: BlockEntry, blockId: number): void {
+    for (const nodeId of entry.deleting) this.deletingBy.get(nodeId)?.delete(blockId);
+    entry.deleting.clear();
   }
 
   private heldSet(nodeId: string): Set<number> {

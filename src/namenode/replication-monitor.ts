@@ -50,6 +50,7 @@ import type { Logger } from '../common/logger.js';
 import type { BlockManager, ReplicaEvents } from './block-manager.js';
 import type { BlockEntryView, BlockMap } from './block-map.js';
 import type { DatanodeRegistry, DatanodeView } from './datanode-registry.js';
+import { DecommissionProgress } from './decommission-progress.js';
 
 export interface ReplicationMonitorOptions {
   transfersPerNodeMax: number;
@@ -97,6 +98,7 @@ export class ReplicationMonitor implements ReplicaEvents {
   copiesScheduled = 0;
   private readonly map: BlockMap;
   private readonly registry: DatanodeRegistry;
+  private readonly drainProgress: DecommissionProgress;
 
   constructor(
     private readonly blocks: BlockManager,
@@ -108,6 +110,13 @@ export class ReplicationMonitor implements ReplicaEvents {
   ) {
     this.map = blocks.map;
     this.registry = blocks.registry;
+    this.drainProgress = new DecommissionProgress(
+      this.map,
+      this.registry,
+      (entry) => this.counted(entry).length,
+      clock,
+      log,
+    );
   }
 
   replicaAdded(blockId: number): void {
@@ -190,8 +199,13 @@ export class ReplicationMonitor implements ReplicaEvents {
     }
   }
 
-  /** A draining node whose every block is fully replicated elsewhere is decommissioned. */
+  /**
+   * A draining node whose every block is fully replicated elsewhere is decommissioned; one
+   * that is not has its progress counted now and then (decommission-progress.ts), which says
+   * when it cannot finish.
+   */
   private checkDecommissioning(): void {
+    const draining = new Set<string>();
     for (const node of this.registry.all()) {
       if (node.adminState !== 'decommissioning' || !this.registry.isLive(node.info.nodeId)) continue;
       if (this.blocksToDrain(node, 1) === 0) {
@@ -200,8 +214,16 @@ export class ReplicationMonitor implements ReplicaEvents {
           { node: node.info.nodeId, blocks: this.map.heldBy(node.info.nodeId).size },
           'datanode decommissioned: every block is replicated elsewhere',
         );
+        continue;
       }
+      draining.add(node.info.nodeId);
     }
+    this.drainProgress.check(draining);
+  }
+
+  /** What `datanodeReport` shows of a node's draining (zeros unless it is decommissioning). */
+  drainStatus(nodeId: string): { drainBlocks: number; drainStuckBlocks: number } {
+    return this.drainProgress.of(nodeId);
   }
 
   private expirePending(now: number): void {

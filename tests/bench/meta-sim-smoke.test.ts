@@ -60,7 +60,9 @@ describe('dfs-bench meta --sim-datanodes', () => {
     ];
     const { stdout } = await promisify(execFile)(process.execPath, args, {
       maxBuffer: 16 * 1024 * 1024,
+      // Killed before the test's own timeout below, so a hang fails as a hang.
       timeout: 60_000,
+      killSignal: 'SIGKILL',
     });
     const r = JSON.parse(stdout) as Report;
 
@@ -106,5 +108,5 @@ describe('dfs-bench meta --sim-datanodes', () => {
       expectedReplicas: r.settings.blocks * r.settings.replication,
     });
     expect(r.namenodeView.replicas).toBeGreaterThanOrEqual(NODES * BLOCKS);
-  }, 60_000);
+  }, 70_000);
 });

@@ -30,7 +30,9 @@ async function runBench(
 ): Promise<{ settings: Record<string, unknown>; machine: Record<string, unknown>; phases: Phase[] }> {
   const { stdout } = await promisify(execFile)(process.execPath, [BENCH, 'meta', '--json', ...args], {
     maxBuffer: 16 * 1024 * 1024,
-    timeout: 90_000,
+    // Killed before the test's own timeout (vitest.config.ts, 60 s), so a hang fails as a hang.
+    timeout: 50_000,
+    killSignal: 'SIGKILL',
   });
   return JSON.parse(stdout) as {
     settings: Record<string, unknown>;

@@ -15,6 +15,7 @@ import {
 } from '../../protocol/admin-namenode-messages.js';
 import {
   countFile,
+  drainLine,
   emptyFsckSummary,
   formatBlockReport,
   formatFsckBlock,
@@ -25,6 +26,7 @@ import {
   nodeTotals,
   reportNode,
   worstHealth,
+  type ClusterReport,
 } from '../../src/cli/admin-format.js';
 
 const GiB = 1024 ** 3;
@@ -44,6 +46,8 @@ function entry(port: number, state: DatanodeReportState, usedBytes = GiB): Datan
     // 2026-01-01T00:00:05Z, or never for the decommissioned one.
     lastBlockReportMs: state === 4 ? 0 : 1767225605000,
     lastBlockReportBlocks: state === 4 ? 0 : 7,
+    drainBlocks: state === 3 ? 2 : 0,
+    drainStuckBlocks: state === 3 ? 1 : 0,
   };
 }
 const block = (id: number, health: BlockHealthState, ...states: ReplicaState[]): BlockHealth => ({
@@ -74,22 +78,18 @@ describe('nodeTotals', () => {
   });
 });
 
+/** A report of `nodes` with no block trouble unless `counts` says otherwise. */
+function clusterReport(nodes: DatanodeReportEntry[], counts: Partial<ClusterReport> = {}): ClusterReport {
+  const quiet = { blocks: 0, underReplicated: 0, corrupt: 0, missing: 0, pendingCopies: 0 };
+  const totals = { namenode: 'nn:8020', safeMode: false, ...nodeTotals(nodes), ...quiet };
+  return { ...totals, corruptBlockIds: [], missingBlockIds: [], nodes: nodes.map(reportNode), ...counts };
+}
+
 describe('formatReport', () => {
   it('totals as key: value lines, then one aligned row per node', () => {
     const nodes = [entry(9866, 1), entry(9867, 4)];
-    const lines = formatReport({
-      namenode: 'nn:8020',
-      safeMode: false,
-      ...nodeTotals(nodes),
-      blocks: 12,
-      underReplicated: 1,
-      corrupt: 2,
-      missing: 0,
-      pendingCopies: 1,
-      corruptBlockIds: [5, 6],
-      missingBlockIds: [],
-      nodes: nodes.map(reportNode),
-    });
+    const trouble = { blocks: 12, underReplicated: 1, corrupt: 2, pendingCopies: 1, corruptBlockIds: [5, 6] };
+    const lines = formatReport(clusterReport(nodes, trouble));
     expect(lines).toContain('dataNodes:       1 live, 0 dead, 0 decommissioning, 1 decommissioned');
     expect(lines).toContain('corrupt:         2 (blk_5, blk_6)');
     expect(lines).toContain('missing:         0');
@@ -99,6 +99,17 @@ describe('formatReport', () => {
       'dn-9866 10.0.0.1:9866 live                10G 1.0G      9.0G 10.0%      7     1           0 1.3s ago       2026-01-01T00:00:05Z, 7 blocks',
       'dn-9867 10.0.0.1:9867 decommissioned      10G 1.0G      9.0G 10.0%      7     1           0 1.3s ago       never',
     ]);
+  });
+
+  it('a decommissioning node gets a line of its own: blocks left to copy, and those that cannot be placed', () => {
+    const lines = formatReport(clusterReport([entry(9866, 1), entry(9868, 3)], { blocks: 2 }));
+    expect(lines.slice(-2)).toEqual([
+      '',
+      'dn-9868 decommissioning: 2 blocks still to copy elsewhere; 1 cannot be placed (their files want more replicas than there are live in-service DataNodes: add DataNodes or lower their replication)',
+    ]);
+    expect(drainLine({ nodeId: 'dn-1', drainBlocks: 1, drainStuckBlocks: 0 })).toBe(
+      'dn-1 decommissioning: 1 block still to copy elsewhere',
+    );
   });
 
   it('a last block report: UTC time to the second and replicas listed, or never', () => {

@@ -31,10 +31,14 @@ let local = '';
 
 function spawnDfs(args: string[]): ChildProcess {
   const env = { ...process.env, DFS_NAMENODE: undefined };
-  return spawn(process.execPath, [DFS_BIN, '--namenode', namenode, ...args], {
+  const child = spawn(process.execPath, [DFS_BIN, '--namenode', namenode, ...args], {
     env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // Killed well before the test's own timeout (vitest.config.ts, 60 s): a hang fails as one.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  child.once('exit', () => clearTimeout(timer));
+  return child;
 }
 
 function collect(child: ChildProcess): Promise<Run> {

@@ -36,17 +36,23 @@ interface Recorder {
   calls: number[];
   /** fdatasyncs not yet let go. */
   held: Array<() => void>;
+  /** Each fdatasync as the caller sees it: settles once let go and done, in call order. */
+  done: Array<Promise<void>>;
 }
 
 function recorder(hold: boolean): Recorder {
   const r: Recorder = {
     calls: [],
     held: [],
+    done: [],
     sync: {
       fdatasync: (fd) => {
         r.calls.push(fd);
-        if (!hold) return osFileSync.fdatasync(fd);
-        return new Promise<void>((resolve) => r.held.push(resolve)).then(() => osFileSync.fdatasync(fd));
+        const p = hold
+          ? new Promise<void>((resolve) => r.held.push(resolve)).then(() => osFileSync.fdatasync(fd))
+          : osFileSync.fdatasync(fd);
+        r.done.push(p);
+        return p;
       },
       fsync: (fd) => osFileSync.fsync(fd),
     },
@@ -107,7 +113,9 @@ describe('ReplicaWriter syncs', () => {
     for (let i = 0; i < 8; i++) await packet();
     expect(rec.calls).toHaveLength(1); // never two at once
     rec.held.shift()!();
-    await new Promise((r) => setTimeout(r, 20));
+    // Once the released sync is done and the writer's callbacks on it have run.
+    await rec.done[0];
+    await new Promise((r) => setImmediate(r));
     await packet(); // far past the next threshold: the second starts at once
     expect(rec.calls).toHaveLength(2);
     const dataFd = rec.calls[0]!;

@@ -4,7 +4,10 @@
  * that much, no connection is read until some bytes are let go; then every connection is
  * read again and nothing is lost. First against a bare FrameServer whose handler holds
  * every frame, then across real processes: a DataNode with a 1 MiB budget takes three
- * concurrent uploads of 1 MiB packets and every file comes back identical.
+ * concurrent uploads of 1 MiB packets and every file comes back identical; and fast
+ * senders against a slow disk (DFS_FAULTS writeDelayMs) make the DataNode stop reading at
+ * the bound, observed through its held-bytes peak (FrameServer.heldBytesPeak, in its log
+ * lines): it reaches the bound and passes it by at most one packet per connection.
  */
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +16,15 @@ import { FrameServer, type ServerConnection } from '../../src/common/frame-serve
 import { silentLogger } from '../../src/common/logger.js';
 import { startCluster } from '../support/cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
-import { getBuffer, putBuffer, sleep, testBytes, waitFor, waitForDatanodes } from '../support/data-path.js';
+import {
+  getBuffer,
+  logsMatching,
+  putBuffer,
+  sleep,
+  testBytes,
+  waitFor,
+  waitForDatanodes,
+} from '../support/data-path.js';
 
 const KiB = 1024;
 const FRAME_BODY = 16 * KiB;
@@ -79,6 +90,7 @@ describe('FrameServer heldBytesMax', () => {
       expect(delivered).toBeLessThan(2 * FRAMES_PER_PEER);
       expect(server.heldBytes).toBeGreaterThanOrEqual(BUDGET);
       expect(server.heldBytes).toBeLessThanOrEqual(BUDGET + peers.length * (64 * KiB + FRAME_BODY));
+      expect(server.heldBytesPeak).toBe(server.heldBytes);
       // Let go of what is held, repeatedly: every frame of both peers arrives.
       await waitFor(
         'every frame',
@@ -149,6 +161,51 @@ describe('a DataNode with a 1 MiB packetBytesHeldMax', () => {
           }),
         ),
       );
+      for (const f of files) expect((await getBuffer(client, f.path)).equals(f.data), f.path).toBe(true);
+    } finally {
+      client.close();
+      await cleanup();
+    }
+  });
+
+  it('fast senders against a slow disk: reading stops at the bound, the peak held reaches it and passes it by at most a packet per upload', async () => {
+    const budget = 1024 * KiB;
+    const packet = 256 * KiB;
+    const uploads = 3;
+    const { cluster, cleanup } = await startCluster({
+      datanodes: 1,
+      datanodeEnv: () => ({
+        DFS_DATANODE_PACKET_BYTES_HELD_MAX: String(budget),
+        DFS_FAULTS: JSON.stringify({ writeDelayMs: 40 }),
+      }),
+    });
+    const client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 30_000 });
+    try {
+      await waitForDatanodes(client, 1);
+      const files = Array.from({ length: uploads }, (_, i) => ({
+        path: `/slow/f${i}`,
+        data: testBytes(4 * 1024 * KiB + 17 * i, 90 + i),
+      }));
+      // Each client may have 4 MiB unacknowledged: far more than the DataNode may hold.
+      const options = {
+        replication: 1,
+        blockBytes: 8 * 1024 * KiB,
+        packetBytes: packet,
+        windowBytes: 4096 * KiB,
+      };
+      await Promise.all(files.map((f) => putBuffer(client, f.path, f.data, options)));
+      const dn = cluster.datanodes[0]!;
+      const given = await waitFor('the DataNode to give every held byte back', () =>
+        logsMatching(dn, { msg: 'held bytes given back' }).at(-1),
+      );
+      const paused = logsMatching(dn, {
+        msg: 'held bytes at their bound; connections wait before reading more',
+      });
+      expect(paused.length).toBeGreaterThan(0);
+      expect(paused[0]).toMatchObject({ heldBytesMax: budget });
+      const peak = given.heldBytesPeak as number;
+      expect(peak).toBeGreaterThanOrEqual(budget);
+      expect(peak).toBeLessThanOrEqual(budget + uploads * packet);
       for (const f of files) expect((await getBuffer(client, f.path)).equals(f.data), f.path).toBe(true);
     } finally {
       client.close();

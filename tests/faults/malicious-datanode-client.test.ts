@@ -647,13 +647,15 @@ describe('after all of it', () => {
     expect(attacked.length).toBeGreaterThan(15);
     // Every refused or broken transfer was uncounted exactly once: the node reports no
     // transfer under way and keeps heartbeating (a negative count would not even encode).
-    await sleep(1000);
+    // Judged from a heartbeat sent after the attacks, not one the NameNode had before.
+    const attacksEndedMs = Date.now();
     const me = nodeIdOf(cluster, 0);
     await waitFor(
       'the attacked node to report no transfer under way',
       async () => {
         const n = (await client.datanodeReport()).find((e) => e.nodeId === me)!;
-        return n.state === 1 && n.activeTransfers === 0 && n.lastHeartbeatAgoMs < 2000 ? true : undefined;
+        const fresh = n.lastHeartbeatAgoMs < Date.now() - attacksEndedMs;
+        return fresh && n.state === 1 && n.activeTransfers === 0 ? true : undefined;
       },
       5000,
       100,

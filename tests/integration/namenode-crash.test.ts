@@ -452,7 +452,6 @@ describe('NameNode crash consistency (kill -9 under a concurrent workload)', () 
     verifier.close();
     dn.close();
 
-    await sleep(50); // let the last log lines of the killed processes drain
     const checkpoints = processes.reduce(
       (n, p) => n + p.logs.filter((r) => r.msg === 'checkpoint written').length,
       0,

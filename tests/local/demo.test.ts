@@ -97,7 +97,7 @@ describe('npm run demo', () => {
     expect(fs.existsSync(dir)).toBe(false);
     expect(run.daemons.size).toBeGreaterThanOrEqual(5);
     for (const pid of run.daemons) expect(isAlive(pid), `daemon ${pid} still running`).toBe(false);
-  });
+  }, 100_000);
 
   it('stops everything it started and removes its folder on Ctrl-C (SIGINT to the process group)', async () => {
     const run = runDemo();
@@ -120,5 +120,5 @@ describe('npm run demo', () => {
     expect(run.stdout()).toContain('SIGINT: stopping');
     for (const pid of daemons) expect(isAlive(pid), `daemon ${pid} still running`).toBe(false);
     expect(fs.existsSync(dir)).toBe(false);
-  });
+  }, 100_000);
 });

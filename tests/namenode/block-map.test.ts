@@ -6,6 +6,7 @@
  *   | blocks                    | add, entry, forEachBlock, blockIds, remove (its holders lose it)    |
  *   | addReplica                | each verdict; lengths of the block being written; both directions   |
  *   | corrupt and forgotten     | markCorrupt, forgetReplica, removeReplica, dropNode, forgetReplicas |
+ *   | copies ordered deleted    | `deleting` until confirmed gone (reports, node dropped, block gone)  |
  *   | takeDirty                 | hands the set over once; what marks a block dirty and what does not |
  */
 import { describe, expect, it } from 'vitest';
@@ -154,6 +155,48 @@ describe('BlockMap: corrupt, removed and forgotten replicas', () => {
     map.forgetReplicas(1);
     expect(map.entry(1)!.replicas.size + map.entry(1)!.corrupt.size).toBe(0);
     expect(map.heldBy('dn-0').size).toBe(0);
+  });
+});
+
+describe('BlockMap: copies ordered deleted', () => {
+  const deleting = (map: BlockMap, id: number): string[] => [...map.entry(id)!.deleting].sort();
+
+  it('stay deleting until the node says so, a full report leaves them out, or the node is dropped', () => {
+    const { map, metas } = setup(2);
+    for (const n of ['dn-0', 'dn-1', 'dn-2']) for (const m of metas) map.addReplica(n, { ...m });
+    map.forgetReplica('dn-0', 1);
+    map.forgetReplica('dn-1', 1);
+    map.forgetReplica('dn-2', 2);
+    expect(deleting(map, 1)).toEqual(['dn-0', 'dn-1']);
+    expect([...map.entry(1)!.replicas]).toEqual(['dn-2']);
+    // An incremental report naming it deleted.
+    map.removeReplica('dn-0', 1);
+    expect(deleting(map, 1)).toEqual(['dn-1']);
+    // A full report that still lists it leaves it deleting; one without it confirms it gone.
+    map.nodeReported('dn-1', [{ ...metas[0]! }]);
+    expect(deleting(map, 1)).toEqual(['dn-1']);
+    map.nodeReported('dn-1', []);
+    expect(deleting(map, 1)).toEqual([]);
+    // The node re-registers or dies: it is not waited for.
+    map.dropNode('dn-2');
+    expect(deleting(map, 2)).toEqual([]);
+  });
+
+  it('a copy reported valid again before the delete ran is a replica again; removal and a new stamp clear them', () => {
+    const { map, metas } = setup(2);
+    map.addReplica('dn-0', { ...metas[0]! });
+    map.forgetReplica('dn-0', 1);
+    expect(map.addReplica('dn-0', { ...metas[0]! })).toBe(ReplicaVerdict.ADDED);
+    expect(deleting(map, 1)).toEqual([]);
+    map.forgetReplica('dn-0', 1);
+    map.forgetReplicas(1);
+    expect(deleting(map, 1)).toEqual([]);
+    map.addReplica('dn-1', { ...metas[1]! });
+    map.forgetReplica('dn-1', 2);
+    expect([...map.remove(2)!.deleting]).toEqual([]);
+    // Nothing left behind in the per-node index: a later report has nothing to confirm.
+    map.nodeReported('dn-1', []);
+    map.nodeReported('dn-0', []);
   });
 });
 

@@ -354,6 +354,8 @@ describe('body decoding errors (MALFORMED)', () => {
               lastHeartbeatAgoMs: 5,
               lastBlockReportMs: 6,
               lastBlockReportBlocks: 7,
+              drainBlocks: 8,
+              drainStuckBlocks: 9,
             },
           ],
         }),

@@ -78,6 +78,8 @@ const reportEntry = (state: DatanodeReportState): DatanodeReportEntry => ({
   lastHeartbeatAgoMs: 0,
   lastBlockReportMs: 0,
   lastBlockReportBlocks: 0,
+  drainBlocks: 0,
+  drainStuckBlocks: 0,
 });
 
 const healthResponse = (health: BlockHealthState, state: ReplicaState): Buffer =>

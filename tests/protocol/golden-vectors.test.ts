@@ -355,7 +355,7 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     );
   });
 
-  it('datanodeReport response: list of 63 + N + H byte entries, state 1 live and 2 dead, last full report time and size', () => {
+  it('datanodeReport response: list of 71 + N + H byte entries, state 1 live and 2 dead, failed volumes, last full report time and size, drain counts', () => {
     const entry = (
       id: string,
       host: string,
@@ -378,9 +378,12 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
       blocks +
       transfers +
       ago +
-      report;
+      report +
+      // drainBlocks, drainStuckBlocks: neither node is decommissioning.
+      '00000000' +
+      '00000000';
     expect(byName('datanodeReport response (one live node, one dead)').toString('hex')).toBe(
-      '000000a2' +
+      '000000b2' +
         '02' +
         '0f' +
         '0000' +
@@ -473,6 +476,18 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
         replica('dn-1', '10.0.0.1', '01') +
         replica('dn-3', '10.0.0.3', '04') +
         '00',
+    );
+    // Replication lowered to 1: HEALTHY (1) with one LIVE replica; the surplus one is DELETING (6)
+    // until its node confirms it gone. Frame of 99 bytes answering request 27; fileLength 5,
+    // replication 1, not open, one block at offset 0.
+    const lowered = byName(
+      'blockHealth response (replication lowered to 1: one live replica, the surplus one being deleted)',
+    );
+    const loweredBlock = blk('0000000040000003', '00000000000003eb', '0000000000000005');
+    expect(lowered.toString('hex')).toBe(
+      ['00000063', '02', '14', '0000', '0000001b', '0000000000000005', '0001', '00', '00000001'].join('') +
+        [loweredBlock, '0000000000000000', '01', '00000002'].join('') +
+        [replica('dn-1', '10.0.0.1', '01'), replica('dn-2', '10.0.0.2', '06'), '00'].join(''),
     );
   });
 

@@ -529,6 +529,8 @@ export function randomDatanodeReportEntry(rng: Rng): DatanodeReportEntry {
     lastHeartbeatAgoMs: rng.u64(),
     lastBlockReportMs: rng.u64(),
     lastBlockReportBlocks: rng.u32(),
+    drainBlocks: rng.u32(),
+    drainStuckBlocks: rng.u32(),
   };
 }
 

@@ -105,7 +105,7 @@ const dn = { nodeId: 'dn-1', host: '::1', port: 65535 };
 const noNode = { nodeId: '', host: '', port: 0 };
 const zeroBlock = { blockId: 0, genStamp: 0, numBytes: 0 };
 const storage = { capacityBytes: MAX, usedBytes: 0, remainingBytes: 0x1_0000_0000, failedVolumes: 0 };
-/** The smallest datanodeReport entry: 59 bytes (empty id and host). */
+/** The smallest datanodeReport entry: 71 bytes (empty id and host). */
 const tinyReportEntry = {
   nodeId: '',
   host: '',
@@ -120,6 +120,8 @@ const tinyReportEntry = {
   lastHeartbeatAgoMs: 0,
   lastBlockReportMs: 0,
   lastBlockReportBlocks: 0,
+  drainBlocks: 0,
+  drainStuckBlocks: 0,
 };
 
 /** Hand-picked examples: at least one request and one response per RPC, with edge values. */
@@ -302,6 +304,8 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
           lastHeartbeatAgoMs: 1500,
           lastBlockReportMs: 1767225600000,
           lastBlockReportBlocks: 0xffffffff,
+          drainBlocks: 0,
+          drainStuckBlocks: 0,
         },
         {
           nodeId: 'dn-2',
@@ -314,12 +318,14 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
           lastHeartbeatAgoMs: MAX,
           lastBlockReportMs: MAX,
           lastBlockReportBlocks: 0,
+          drainBlocks: 0xffffffff,
+          drainStuckBlocks: 0xffffffff,
         },
         { ...tinyReportEntry, state: 3 as const },
         { ...tinyReportEntry, state: 4 as const },
       ],
     },
-    // Smallest entries (59 bytes each); the list-count check must allow them.
+    // Smallest entries (67 bytes each); the list-count check must allow them.
     { nodes: [tinyReportEntry, tinyReportEntry, tinyReportEntry] },
   ],
   safeMode: [
@@ -372,6 +378,7 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
           replicas: [
             { node: dn, state: ReplicaState.LIVE },
             { node: { nodeId: 'dn-2', host: 'données', port: 1 }, state: ReplicaState.CORRUPT },
+            { node: dn, state: ReplicaState.DELETING },
           ],
         },
         { block: zeroBlock, offset: MAX, health: BlockHealthState.MISSING, replicas: [] },
@@ -522,7 +529,10 @@ describe('round trip: NameNode RPCs', () => {
       MISSING: 5,
       UNDER_CONSTRUCTION: 6,
     });
-    expect(ReplicaState).toEqual({ LIVE: 1, DECOMMISSIONING: 2, DECOMMISSIONED: 3, CORRUPT: 4, STALE: 5 });
+    expect(Object.keys(ReplicaState).join()).toBe(
+      'LIVE,DECOMMISSIONING,DECOMMISSIONED,CORRUPT,STALE,DELETING',
+    );
+    expect(Object.values(ReplicaState)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   for (const name of RPC_NAMES) {

@@ -25,6 +25,7 @@ import {
   type SafeModeResponse,
 } from '../../../protocol/admin-namenode-messages.js';
 import {
+  drainLine,
   formatBlockReport,
   formatReport,
   nodeStateName,
@@ -125,16 +126,19 @@ async function printNode(ctx: CommandContext, n: DatanodeReportEntry): Promise<v
       address: shown.address,
       state: shown.state,
       blockCount: shown.blockCount,
+      drainBlocks: shown.drainBlocks,
+      drainStuckBlocks: shown.drainStuckBlocks,
     });
   else
-    await ctx.writeLines(
-      formatKeyValues([
+    await ctx.writeLines([
+      ...formatKeyValues([
         ['node', shown.nodeId],
         ['address', shown.address],
         ['state', shown.state],
         ['blocks', String(shown.blockCount)],
       ]),
-    );
+      ...(shown.state === 'decommissioning' ? [drainLine(shown)] : []),
+    ]);
 }
 
 async function decommission(
@@ -155,7 +159,10 @@ async function decommission(
         last = findNode(nodes, node);
         return {
           done: last.state === DatanodeReportState.DECOMMISSIONED,
-          status: `${nodeStateName(last.state)}, ${stats.underReplicated} under-replicated blocks in the cluster, ${stats.pendingCopies} copies under way`,
+          status:
+            last.state === DatanodeReportState.DECOMMISSIONING
+              ? `${drainLine(last)}; ${stats.pendingCopies} copies under way in the cluster`
+              : `${nodeStateName(last.state)}, ${stats.underReplicated} under-replicated blocks in the cluster, ${stats.pendingCopies} copies under way`,
         };
       },
       { timeoutMs: options.timeout, json: ctx.json },

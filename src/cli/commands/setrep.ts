@@ -4,7 +4,10 @@
  * its replication monitor then copies or deletes replicas in the background.
  *
  * -w waits until every block of every changed file has exactly N live, in-service, good
- * replicas (the NameNode's blockHealth verdict HEALTHY). The block still being written of an
+ * replicas (the NameNode's blockHealth verdict HEALTHY) and no copy left that the NameNode
+ * ordered deleted and its DataNode has not yet confirmed gone (replica state DELETING): a
+ * lowered replication is reached when the surplus is off the disks, not when its deletion
+ * is scheduled. The block still being written of an
  * open file is not waited for. Files already there are dropped from the wait, so each round
  * asks only about the files still short; a file deleted meanwhile is reported and dropped.
  * While waiting, a status line on stderr (a terminal only) says how many files are done.
@@ -14,7 +17,7 @@
  */
 import type { Command } from 'commander';
 import { DfsError, isDfsError } from '../../../protocol/errors.js';
-import { BlockHealthState } from '../../../protocol/admin-namenode-messages.js';
+import { BlockHealthState, ReplicaState } from '../../../protocol/admin-namenode-messages.js';
 import { FileType } from '../../../protocol/shared-structures.js';
 import { isFatal, mapInBatches, normalizePath, runCommand, type CommandContext } from './command-context.js';
 import { replicationArg } from './data.js';
@@ -30,11 +33,13 @@ interface SetrepOptions {
   timeout?: number;
 }
 
-/** True once every block of `path` is at its replication (or being written). */
+/** True once every block of `path` is at its replication (or being written), its surplus gone. */
 async function atReplication(ctx: CommandContext, path: string): Promise<boolean> {
   const { blocks } = await ctx.client.blockHealth(path);
   return blocks.every(
-    (b) => b.health === BlockHealthState.HEALTHY || b.health === BlockHealthState.UNDER_CONSTRUCTION,
+    (b) =>
+      b.health === BlockHealthState.UNDER_CONSTRUCTION ||
+      (b.health === BlockHealthState.HEALTHY && b.replicas.every((r) => r.state !== ReplicaState.DELETING)),
   );
 }
 
@@ -112,7 +117,10 @@ export function registerSetrepCommand(program: Command): void {
     .argument('<replication>', 'replicas per block, 1 to 32', replicationArg)
     .argument('<path>', 'a file, or a directory with -R')
     .option('-R, --recursive', 'every file beneath a directory')
-    .option('-w, --wait', 'wait until every block has exactly that many live replicas')
+    .option(
+      '-w, --wait',
+      'wait until every block has exactly that many live replicas, and no surplus left on disk',
+    )
     .option(
       '--timeout <duration>',
       'with -w: give up after this long (seconds, or 30s, 5m, 1h); default: no limit',
