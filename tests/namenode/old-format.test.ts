@@ -24,7 +24,7 @@ const EXPECTED = [
   '/user/old',
 ];
 
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
@@ -61,7 +61,7 @@ async function tree(client: DfsClient, dir = '/'): Promise<string[]> {
 describe('a name directory of an older format', () => {
   it('loads, takes new changes, checkpoints in the current format and loads again', async () => {
     const dir = tempDir('old-format-');
-    cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const nameDir = path.join(dir, 'name');
     fs.cpSync(FIXTURE, nameDir, { recursive: true });
 
@@ -69,7 +69,7 @@ describe('a name directory of an older format', () => {
     cleanups.push(() => nn.kill());
     const port = await nn.start();
     let client = new DfsClient({ namenode: `127.0.0.1:${port}` });
-    cleanups.push(async () => client.close());
+    cleanups.push(() => client.close());
     await client.waitSafeModeOff(20_000, 100);
     expect(await tree(client)).toEqual(EXPECTED);
     expect((await client.serverInfo()).clusterId).toBe('CID-fixture-v1');
