@@ -15,6 +15,7 @@ import { FrameServer } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import { ClientRpc } from './client-rpc.js';
 import { BlockManager } from './block-manager.js';
+import { BlockRecovery } from './block-recovery.js';
 import { DecommissionStore } from './decommission-store.js';
 import { createDatanodeRpc } from './datanode-rpc.js';
 import { withTurnBudget } from './datanode-turn-budget.js';
@@ -43,6 +44,7 @@ export class NameNode {
   private namespace!: Namespace;
   private leases!: LeaseManager;
   private rpc!: ClientRpc;
+  private recovery!: BlockRecovery;
   private unlock: () => void = () => {};
   private timers: NodeJS.Timeout[] = [];
   private txnsSinceCheckpoint = 0;
@@ -131,6 +133,17 @@ export class NameNode {
     });
     this.txnsSinceCheckpoint = state.replayed;
 
+    this.recovery = new BlockRecovery({
+      namespace: this.namespace,
+      editLog: () => this.editLog,
+      blocks: this.blocks,
+      clock: this.clock,
+      logger: this.log,
+      timeoutMs: this.config.blockRecoveryTimeoutMs,
+      afterLogged: () => this.afterLogged(),
+      closeWithoutRecovery: (p, file) => this.rpc.logRecovery(p, file),
+    });
+    this.namespace.addListener(this.recovery);
     this.rpc = new ClientRpc({
       namespace: this.namespace,
       editLog: () => this.editLog,
@@ -139,7 +152,7 @@ export class NameNode {
       logger: this.log,
       blocks: this.blocks,
       datanodeRpc: withTurnBudget(
-        createDatanodeRpc(this.blocks, () => this.clusterId),
+        createDatanodeRpc(this.blocks, () => this.clusterId, this.recovery),
         this.log,
       ),
       safeMode: this.safeMode,
@@ -203,7 +216,7 @@ export class NameNode {
     if (this.safeMode.on || this.stopping) return;
     for (const file of this.leases.expiredFiles()) {
       try {
-        this.rpc.logRecovery(pathOf(file), file);
+        this.recovery.leaseExpired(pathOf(file), file);
       } catch (err) {
         rethrowIfBug(err);
         // A file past the path limits (a tree nested by renames before they were checked)

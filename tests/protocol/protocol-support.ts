@@ -47,6 +47,10 @@ import {
   type ReadBlockResponse,
   type WriteBlockRequest,
   type WriteBlockResponse,
+  type InitReplicaRecoveryRequest,
+  type InitReplicaRecoveryResponse,
+  type UpdateReplicaUnderRecoveryRequest,
+  type UpdateReplicaUnderRecoveryResponse,
   type DataRpcName,
   type ErrorCode,
   type Frame,
@@ -563,13 +567,22 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
       received: randomList(rng, randomBlock),
       deleted: randomList(rng, (r) => r.u64()),
     }),
-    blockReport: () => ({ nodeId: s(), blocks: randomList(rng, randomBlock, 6) }),
+    blockReport: () => ({
+      nodeId: s(),
+      blocks: randomList(rng, randomBlock, 6),
+      unfinished: randomList(rng, randomBlock, 3),
+    }),
     unregister: () => ({ nodeId: s() }),
     replicaCopyFailed: () => ({
       nodeId: s(),
       block: randomBlock(rng),
       failedTargets: randomList(rng, () => s()),
       reason: s(),
+    }),
+    commitBlockSynchronization: () => ({
+      nodeId: s(),
+      block: randomBlock(rng),
+      nodes: randomList(rng, () => s()),
     }),
   };
   return all[name]();
@@ -636,6 +649,7 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     blockReport: () => ({}),
     unregister: () => ({}),
     replicaCopyFailed: () => ({}),
+    commitBlockSynchronization: () => ({}),
   };
   return all[name]();
 }
@@ -659,6 +673,19 @@ export function randomReadBlockResponse(rng: Rng): ReadBlockResponse {
   return { chunkBytes: rng.u32(), startOffset: rng.u64(), length: rng.u64() };
 }
 
+export function randomInitReplicaRecoveryRequest(rng: Rng): InitReplicaRecoveryRequest {
+  return { blockId: rng.u64(), recoveryId: rng.u64() };
+}
+export function randomInitReplicaRecoveryResponse(rng: Rng): InitReplicaRecoveryResponse {
+  return { genStamp: rng.u64(), numBytes: rng.u64(), state: rng.int(256) };
+}
+export function randomUpdateReplicaRequest(rng: Rng): UpdateReplicaUnderRecoveryRequest {
+  return { blockId: rng.u64(), recoveryId: rng.u64(), newLength: rng.u64() };
+}
+export function randomUpdateReplicaResponse(rng: Rng): UpdateReplicaUnderRecoveryResponse {
+  return { block: randomBlock(rng) };
+}
+
 export const RPC_NAMES = Object.keys(rpcCodecs) as RpcName[];
 
 /** One random valid frame of any kind (NameNode or data), for stream and mutation tests. */
@@ -680,13 +707,27 @@ export function randomValidFrame(rng: Rng): Buffer {
         new DfsError(rng.pick(Object.keys(ERROR_CODES) as ErrorCode[]), rng.str(40)),
       );
     case 3:
-      return rng.bool()
-        ? encodeDataRequest('writeBlock', id, randomWriteBlockRequest(rng))
-        : encodeDataRequest('readBlock', id, randomReadBlockRequest(rng));
+      switch (rng.int(4)) {
+        case 0:
+          return encodeDataRequest('writeBlock', id, randomWriteBlockRequest(rng));
+        case 1:
+          return encodeDataRequest('readBlock', id, randomReadBlockRequest(rng));
+        case 2:
+          return encodeDataRequest('initReplicaRecovery', id, randomInitReplicaRecoveryRequest(rng));
+        default:
+          return encodeDataRequest('updateReplicaUnderRecovery', id, randomUpdateReplicaRequest(rng));
+      }
     case 4:
-      return rng.bool()
-        ? encodeDataResponse('writeBlock', id, randomWriteBlockResponse(rng))
-        : encodeDataResponse('readBlock', id, randomReadBlockResponse(rng));
+      switch (rng.int(4)) {
+        case 0:
+          return encodeDataResponse('writeBlock', id, randomWriteBlockResponse(rng));
+        case 1:
+          return encodeDataResponse('readBlock', id, randomReadBlockResponse(rng));
+        case 2:
+          return encodeDataResponse('initReplicaRecovery', id, randomInitReplicaRecoveryResponse(rng));
+        default:
+          return encodeDataResponse('updateReplicaUnderRecovery', id, randomUpdateReplicaResponse(rng));
+      }
     case 5:
     case 6: {
       const chunkBytes = rng.range(1, 64);
