@@ -8,38 +8,19 @@
  * source, fsck is healthy, the recovery is logged on the NameNode and the primary, and
  * another client can then overwrite the file.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DFS_BIN } from '../../src/local/daemon-process.js';
 import { clusterPerTest } from '../support/cluster.js';
 import { runDfs } from '../support/dfs-cli.js';
 import { getBuffer, logsMatching, testBytes, waitFor } from '../support/data-path.js';
+import { copyingPath, putKilledMidBlock, rbwSizes } from '../support/killed-writer.js';
 
 const clusters = clusterPerTest();
 
 const BLOCK = 4 * 1024 * 1024;
-/** Where `dfs put - /crashed` writes until it is done (src/cli/commands/data.ts). */
-const WRITING = '/crashed._COPYING_';
 const CHUNK = 64 * 1024;
-
-/** Sizes of the rbw data files of every DataNode (index -> blockId -> bytes). */
-function rbwSizes(dataDir: string): Map<number, number> {
-  const dir = path.join(dataDir, 'current', 'rbw');
-  const out = new Map<number, number>();
-  if (!fs.existsSync(dir)) return out;
-  for (const name of fs.readdirSync(dir)) {
-    const m = /^blk_(\d+)$/.exec(name);
-    if (m === null) continue;
-    try {
-      out.set(Number(m[1]), fs.statSync(path.join(dir, name, 'data')).size);
-    } catch {
-      // finalized or deleted between the listing and the stat
-    }
-  }
-  return out;
-}
+const WRITING = copyingPath('/crashed');
 
 describe('lease recovery runs block recovery', () => {
   it('a put SIGKILLed mid-second-block: the file is closed at the length every replica holds', async () => {
@@ -56,32 +37,13 @@ describe('lease recovery runs block recovery', () => {
     // One full block, then two full packets (2 MiB) of the second and half a packet the
     // writer still holds when it dies.
     const source = testBytes(BLOCK + 2.5 * 1024 * 1024, 7);
-    const put = spawn(
-      process.execPath,
-      [DFS_BIN, '--namenode', cluster.namenodeAddress, 'put', '--block-size', String(BLOCK), '-', '/crashed'],
-      { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, DFS_NAMENODE: undefined } },
-    );
-    const killTimer = setTimeout(() => put.kill('SIGKILL'), 60_000);
-    const exited = new Promise<void>((resolve) => put.once('exit', () => resolve()));
-    put.stdin.on('error', () => {});
-    put.stdin.write(source); // and never ended: the put waits for more
-
-    // Every DataNode holds an rbw replica of the second block with the two packets.
-    const second = await waitFor(
-      'the second block on every DataNode',
-      async () => {
-        const located = await client.getBlockLocations(WRITING).catch(() => null);
-        const blockId = located?.blocks[1]?.block.blockId;
-        if (blockId === undefined) return undefined;
-        const sizes = cluster.datanodes.map((_, i) => rbwSizes(cluster.dataDir(i)).get(blockId) ?? 0);
-        return sizes.every((s) => s >= 2 * 1024 * 1024) ? blockId : undefined;
-      },
-      30_000,
-    );
-    put.kill('SIGKILL');
-    await exited;
-    clearTimeout(killTimer);
-    const held = Math.min(...cluster.datanodes.map((_, i) => rbwSizes(cluster.dataDir(i)).get(second) ?? 0));
+    const { blockId: second, heldBytes: held } = await putKilledMidBlock(cluster, client, {
+      remote: '/crashed',
+      source,
+      blockBytes: BLOCK,
+      blockIndex: 1,
+      rbwBytes: 2 * 1024 * 1024,
+    });
 
     const closed = await waitFor(
       'lease recovery to close the file',
