@@ -211,7 +211,9 @@ export class ClientRpc {
 
   private create(conn: ServerConnection, id: number, req: RequestOf<'create'>): void {
     if (req.clientName.length === 0) throw new DfsError('INVALID_ARGUMENT', 'create needs a client name');
-    this.recoverIfAbandoned(req.path, req.clientName);
+    // Only an overwrite replaces the abandoned file (its bytes are not wanted): without one
+    // the create fails anyway, and the lease check recovers the file's last block.
+    if (req.overwrite) this.recoverIfAbandoned(req.path, req.clientName);
     const op: EditOp = { op: 'create', ...req, mtimeMs: this.now() };
     this.mutate(conn, 'create', id, op, () =>
       encodeResponse('create', id, statusOf(this.ctx.namespace.file(req.path), req.path)),

@@ -133,24 +133,24 @@ export class NameNode {
     });
     this.txnsSinceCheckpoint = state.replayed;
 
-    this.recovery = new BlockRecovery({
+    // What both the client RPCs and block recovery change the namespace with.
+    const mutating = {
       namespace: this.namespace,
       editLog: () => this.editLog,
       blocks: this.blocks,
       clock: this.clock,
       logger: this.log,
-      timeoutMs: this.config.blockRecoveryTimeoutMs,
       afterLogged: () => this.afterLogged(),
+    };
+    this.recovery = new BlockRecovery({
+      ...mutating,
+      timeoutMs: this.config.blockRecoveryTimeoutMs,
       closeWithoutRecovery: (p, file) => this.rpc.logRecovery(p, file),
     });
     this.namespace.addListener(this.recovery);
     this.rpc = new ClientRpc({
-      namespace: this.namespace,
-      editLog: () => this.editLog,
+      ...mutating,
       leases: this.leases,
-      clock: this.clock,
-      logger: this.log,
-      blocks: this.blocks,
       datanodeRpc: withTurnBudget(
         createDatanodeRpc(this.blocks, () => this.clusterId, this.recovery),
         this.log,
@@ -166,7 +166,6 @@ export class NameNode {
         directoryCount: this.namespace.dirCount,
         blockCount: this.namespace.blockCount,
       }),
-      afterLogged: () => this.afterLogged(),
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
     });
     this.server = new FrameServer({

@@ -62,35 +62,30 @@ function writeReplica(dir: string, data: Buffer, summed: number, genStamp = 5): 
 }
 
 describe('chooseRecoveryLength', () => {
-  it('unfinished replicas at one stamp: the shortest length, all of them take part', () => {
-    const r = chooseRecoveryLength([
-      answer('a', 5, 3000, UNFINISHED),
-      answer('b', 5, 2048, UNFINISHED),
-      answer('c', 5, 4096, UNFINISHED),
-    ]);
-    expect(r).toEqual({ length: 2048, participants: ['a', 'b', 'c'] });
-  });
-
-  it('replicas at an older stamp (left by a pipeline recovery) neither count nor take part', () => {
-    const r = chooseRecoveryLength([
-      answer('a', 5, 3000, UNFINISHED),
-      answer('old', 4, 100, UNFINISHED),
-      answer('b', 5, 2500, UNFINISHED),
-    ]);
-    expect(r).toEqual({ length: 2500, participants: ['a', 'b'] });
-  });
-
-  it('a finalized replica wins: its length, and the unfinished ones holding at least that much', () => {
-    const r = chooseRecoveryLength([
-      answer('a', 5, 3000, UNFINISHED),
-      answer('f', 5, 2600, FINALIZED),
-      answer('short', 5, 1000, UNFINISHED),
-    ]);
-    expect(r).toEqual({ length: 2600, participants: ['a', 'f'] });
-  });
-
-  it('no replica: length 0 and nobody (the block is dropped)', () => {
-    expect(chooseRecoveryLength([])).toEqual({ length: 0, participants: [] });
+  const cases: Array<[string, ReplicaAnswer[], { length: number; participants: string[] }]> = [
+    [
+      'unfinished replicas at one stamp: the shortest length, all of them take part',
+      [answer('a', 5, 3000, UNFINISHED), answer('b', 5, 2048, UNFINISHED), answer('c', 5, 4096, UNFINISHED)],
+      { length: 2048, participants: ['a', 'b', 'c'] },
+    ],
+    [
+      'replicas at an older stamp (left by a pipeline recovery) neither count nor take part',
+      [answer('a', 5, 3000, UNFINISHED), answer('old', 4, 100, UNFINISHED), answer('b', 5, 2500, UNFINISHED)],
+      { length: 2500, participants: ['a', 'b'] },
+    ],
+    [
+      'a finalized replica wins: its length, and the unfinished ones holding at least that much',
+      [
+        answer('a', 5, 3000, UNFINISHED),
+        answer('f', 5, 2600, FINALIZED),
+        answer('short', 5, 1000, UNFINISHED),
+      ],
+      { length: 2600, participants: ['a', 'f'] },
+    ],
+    ['no replica: length 0 and nobody (the block is dropped)', [], { length: 0, participants: [] }],
+  ];
+  it.each(cases)('%s', (_name, answers, expected) => {
+    expect(chooseRecoveryLength(answers)).toEqual(expected);
   });
 });
 

@@ -11,7 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { clusterPerTest } from '../support/cluster.js';
 import { runDfs } from '../support/dfs-cli.js';
 import { getBuffer, logsMatching, nodeIdOf, testBytes, waitFor } from '../support/data-path.js';
-import { copyingPath, putKilledMidBlock, rbwSizes } from '../support/killed-writer.js';
+import type { DfsClient } from '../../src/client/dfs-client.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
+import { copyingPath, putKilledMidBlock, rbwSizes, type KilledPut } from '../support/killed-writer.js';
 
 const clusters = clusterPerTest();
 
@@ -21,22 +23,35 @@ const BLOCK = 4 * MiB;
 /** 2.5 MiB of a 4 MiB block: two packets reach the DataNodes, half a packet dies with the writer. */
 const SOURCE = testBytes(2.5 * MiB, 11);
 
-function holders(cluster: { datanodes: unknown[]; dataDir(i: number): string }, blockId: number): number[] {
+function holders(cluster: LocalCluster, blockId: number): number[] {
   return cluster.datanodes.map((_, i) => i).filter((i) => rbwSizes(cluster.dataDir(i)).has(blockId));
+}
+
+/**
+ * Three DataNodes (NameNode environment `env`) and a `dfs put` of SOURCE to `remote`
+ * killed with 2 MiB of its one block in rbw on each.
+ */
+async function clusterWithKilledPut(
+  remote: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ cluster: LocalCluster; client: DfsClient; killed: KilledPut }> {
+  const cluster = await clusters.start({ datanodes: 3, namenodeEnv: env });
+  await cluster.waitWritable();
+  const client = clusters.client(cluster);
+  const killed = await putKilledMidBlock(cluster, client, {
+    remote,
+    source: SOURCE,
+    blockBytes: BLOCK,
+    blockIndex: 0,
+    rbwBytes: 2 * MiB,
+  });
+  return { cluster, client, killed };
 }
 
 describe('unfinished replicas', () => {
   it('left by a vanished writer on running DataNodes: reported, and deleted once the file is deleted', async () => {
-    const cluster = await clusters.start({ datanodes: 3 });
-    await cluster.waitWritable();
-    const client = clusters.client(cluster);
-    const { blockId } = await putKilledMidBlock(cluster, client, {
-      remote: '/gone',
-      source: SOURCE,
-      blockBytes: BLOCK,
-      blockIndex: 0,
-      rbwBytes: 2 * MiB,
-    });
+    const { cluster, client, killed } = await clusterWithKilledPut('/gone');
+    const { blockId } = killed;
     // A restarted NameNode knows the replicas only from the DataNodes' reports.
     await cluster.restartNamenode();
     await waitFor('a full report from every DataNode', () =>
@@ -61,19 +76,11 @@ describe('unfinished replicas', () => {
   }, 90_000);
 
   it('survive a DataNode restart, serve a block recovery after a NameNode restart; a stale one is deleted', async () => {
-    const cluster = await clusters.start({
-      datanodes: 3,
-      namenodeEnv: { DFS_NAMENODE_LEASE_LIMIT_MS: '8000', DFS_NAMENODE_LEASE_CHECK_INTERVAL_MS: '300' },
+    const { cluster, client, killed } = await clusterWithKilledPut('/kept', {
+      DFS_NAMENODE_LEASE_LIMIT_MS: '8000',
+      DFS_NAMENODE_LEASE_CHECK_INTERVAL_MS: '300',
     });
-    await cluster.waitWritable();
-    const client = clusters.client(cluster);
-    const { blockId } = await putKilledMidBlock(cluster, client, {
-      remote: '/kept',
-      source: SOURCE,
-      blockBytes: BLOCK,
-      blockIndex: 0,
-      rbwBytes: 2 * MiB,
-    });
+    const { blockId } = killed;
     const writing = copyingPath('/kept');
     // DataNode 2 dies with its replica; DataNode 0 restarts and keeps its own.
     await cluster.datanodes[2]!.kill();
@@ -100,6 +107,9 @@ describe('unfinished replicas', () => {
     expect((commit!.nodes as string[]).sort()).toEqual([nodeIdOf(cluster, 0), nodeIdOf(cluster, 1)].sort());
 
     // DataNode 2 comes back with its replica of the now closed file: reported, then deleted.
+    // (At replication 2 the NameNode has no copy to send it, which would replace the stale
+    // replica instead.)
+    await client.setReplication(writing, 2);
     expect(rbwSizes(cluster.dataDir(2)).has(blockId)).toBe(true);
     await cluster.restartDatanode(2);
     await waitFor('the stale unfinished replica removed', () =>
@@ -118,16 +128,8 @@ describe('unfinished replicas', () => {
   }, 120_000);
 
   it('their space counts as used in dfs admin report and dfs df', async () => {
-    const cluster = await clusters.start({ datanodes: 3 });
-    await cluster.waitWritable();
-    const client = clusters.client(cluster);
-    const { heldBytes } = await putKilledMidBlock(cluster, client, {
-      remote: '/space',
-      source: SOURCE,
-      blockBytes: BLOCK,
-      blockIndex: 0,
-      rbwBytes: 2 * MiB,
-    });
+    const { cluster, killed } = await clusterWithKilledPut('/space');
+    const { heldBytes } = killed;
     expect(heldBytes).toBeGreaterThanOrEqual(2 * MiB);
     // Nothing is finalized anywhere: every byte counted is in an unfinished replica.
     const report = await waitFor('used bytes in the admin report', async () => {

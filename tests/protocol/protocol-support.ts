@@ -52,6 +52,7 @@ import {
   type UpdateReplicaUnderRecoveryRequest,
   type UpdateReplicaUnderRecoveryResponse,
   type DataRpcName,
+  type DataMessages,
   type ErrorCode,
   type Frame,
   type FrameDecoderOptions,
@@ -688,10 +689,30 @@ export function randomUpdateReplicaResponse(rng: Rng): UpdateReplicaUnderRecover
 
 export const RPC_NAMES = Object.keys(rpcCodecs) as RpcName[];
 
+/** A random valid request and response for every data-connection RPC. */
+const RANDOM_DATA: {
+  [N in DataRpcName]: {
+    req: (rng: Rng) => DataMessages[N]['req'];
+    res: (rng: Rng) => DataMessages[N]['res'];
+  };
+} = {
+  writeBlock: { req: randomWriteBlockRequest, res: randomWriteBlockResponse },
+  readBlock: { req: randomReadBlockRequest, res: randomReadBlockResponse },
+  initReplicaRecovery: { req: randomInitReplicaRecoveryRequest, res: randomInitReplicaRecoveryResponse },
+  updateReplicaUnderRecovery: { req: randomUpdateReplicaRequest, res: randomUpdateReplicaResponse },
+};
+const DATA_RPC_NAMES = Object.keys(RANDOM_DATA) as DataRpcName[];
+
+function randomDataFrame<N extends DataRpcName>(rng: Rng, id: number, name: N, response: boolean): Buffer {
+  const gen = RANDOM_DATA[name];
+  return response ? encodeDataResponse(name, id, gen.res(rng)) : encodeDataRequest(name, id, gen.req(rng));
+}
+
 /** One random valid frame of any kind (NameNode or data), for stream and mutation tests. */
 export function randomValidFrame(rng: Rng): Buffer {
   const id = rng.u32();
-  switch (rng.int(8)) {
+  const kind = rng.int(8);
+  switch (kind) {
     case 0: {
       const n = rng.pick(RPC_NAMES);
       return encodeRequest(n, id, randomRequest(rng, n));
@@ -707,27 +728,8 @@ export function randomValidFrame(rng: Rng): Buffer {
         new DfsError(rng.pick(Object.keys(ERROR_CODES) as ErrorCode[]), rng.str(40)),
       );
     case 3:
-      switch (rng.int(4)) {
-        case 0:
-          return encodeDataRequest('writeBlock', id, randomWriteBlockRequest(rng));
-        case 1:
-          return encodeDataRequest('readBlock', id, randomReadBlockRequest(rng));
-        case 2:
-          return encodeDataRequest('initReplicaRecovery', id, randomInitReplicaRecoveryRequest(rng));
-        default:
-          return encodeDataRequest('updateReplicaUnderRecovery', id, randomUpdateReplicaRequest(rng));
-      }
     case 4:
-      switch (rng.int(4)) {
-        case 0:
-          return encodeDataResponse('writeBlock', id, randomWriteBlockResponse(rng));
-        case 1:
-          return encodeDataResponse('readBlock', id, randomReadBlockResponse(rng));
-        case 2:
-          return encodeDataResponse('initReplicaRecovery', id, randomInitReplicaRecoveryResponse(rng));
-        default:
-          return encodeDataResponse('updateReplicaUnderRecovery', id, randomUpdateReplicaResponse(rng));
-      }
+      return randomDataFrame(rng, id, rng.pick(DATA_RPC_NAMES), kind === 4);
     case 5:
     case 6: {
       const chunkBytes = rng.range(1, 64);
