@@ -16,6 +16,9 @@
  *   8 CLOSE_FILE     path str, keepBlocks u32, lastNumBytes u64, mtimeMs u64   (lease recovery)
  *   9 UPDATE_BLOCK   path str, blockId u64, genStamp u64, numBytes u64      (pipeline recovery)
  *  10 SET_REPLICATION path str, replication u16
+ *  11 SET_GEN_STAMP  genStamp u64                 (a block recovery's id, allocated durably)
+ *  12 COMMIT_BLOCK_SYNC path str, blockId u64, genStamp u64, numBytes u64, mtimeMs u64
+ *                    (block recovery: the last block at its recovered stamp and length; closes)
  */
 import { DfsError } from '../../protocol/errors.js';
 import type { WireReader } from '../../protocol/wire-reader.js';
@@ -49,7 +52,16 @@ export type EditOp =
   | { op: 'rename'; src: string; dst: string; mtimeMs: number }
   | { op: 'closeFile'; path: string; keepBlocks: number; lastNumBytes: number; mtimeMs: number }
   | { op: 'updateBlock'; path: string; blockId: number; genStamp: number; numBytes: number }
-  | { op: 'setReplication'; path: string; replication: number };
+  | { op: 'setReplication'; path: string; replication: number }
+  | { op: 'setGenStamp'; genStamp: number }
+  | {
+      op: 'commitBlockSync';
+      path: string;
+      blockId: number;
+      genStamp: number;
+      numBytes: number;
+      mtimeMs: number;
+    };
 
 const OP_CODES = {
   mkdir: 1,
@@ -62,6 +74,8 @@ const OP_CODES = {
   closeFile: 8,
   updateBlock: 9,
   setReplication: 10,
+  setGenStamp: 11,
+  commitBlockSync: 12,
 } as const;
 
 export function encodeEditOp(w: WireWriter, e: EditOp): void {
@@ -102,6 +116,12 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
       break;
     case 'setReplication':
       w.str(e.path).u16(e.replication);
+      break;
+    case 'setGenStamp':
+      w.u64(e.genStamp);
+      break;
+    case 'commitBlockSync':
+      w.str(e.path).u64(e.blockId).u64(e.genStamp).u64(e.numBytes).u64(e.mtimeMs);
       break;
   }
 }
@@ -145,6 +165,17 @@ export function decodeEditOp(r: WireReader): EditOp {
       return { op: 'updateBlock', path: r.str(), blockId: r.u64(), genStamp: r.u64(), numBytes: r.u64() };
     case 10:
       return { op: 'setReplication', path: r.str(), replication: r.u16() };
+    case 11:
+      return { op: 'setGenStamp', genStamp: r.u64() };
+    case 12:
+      return {
+        op: 'commitBlockSync',
+        path: r.str(),
+        blockId: r.u64(),
+        genStamp: r.u64(),
+        numBytes: r.u64(),
+        mtimeMs: r.u64(),
+      };
     default:
       throw new DfsError('MALFORMED', `unknown edit op ${code}`);
   }
