@@ -62,6 +62,8 @@ export interface BlockLocator extends AdminBlockView {
   markBad(nodeId: string, block: Block): void;
   /** Length of the finalized replicas of a block being written, if any live one exists. */
   recoverableLength(blockId: number): number | null;
+  /** The writer of a new block was given these targets (where a block recovery looks). */
+  pipelineTargets(blockId: number, nodeIds: readonly string[]): void;
 }
 
 export interface ClientRpcContext extends AdminRpcContext {
@@ -124,6 +126,8 @@ export class ClientRpc {
       blockReport: (conn, id, req) => this.fromDatanode(conn, 'blockReport', id, req),
       unregister: (conn, id, req) => this.fromDatanode(conn, 'unregister', id, req),
       replicaCopyFailed: (conn, id, req) => this.fromDatanode(conn, 'replicaCopyFailed', id, req),
+      commitBlockSynchronization: (conn, id, req) =>
+        this.fromDatanode(conn, 'commitBlockSynchronization', id, req),
     };
   }
 
@@ -249,7 +253,9 @@ export class ClientRpc {
 
   private create(conn: ServerConnection, id: number, req: RequestOf<'create'>): void {
     if (req.clientName.length === 0) throw new DfsError('INVALID_ARGUMENT', 'create needs a client name');
-    this.recoverIfAbandoned(req.path, req.clientName);
+    // Only an overwrite replaces the abandoned file (its bytes are not wanted): without one
+    // the create fails anyway, and the lease check recovers the file's last block.
+    if (req.overwrite) this.recoverIfAbandoned(req.path, req.clientName);
     const op: EditOp = { op: 'create', ...req, mtimeMs: this.now() };
     this.mutate(conn, 'create', id, op, () =>
       encodeResponse('create', id, statusOf(this.ctx.namespace.file(req.path), req.path)),
@@ -266,8 +272,10 @@ export class ClientRpc {
   }
 
   /**
-   * Closes an abandoned file. Its last block is kept, at the length its live finalized
-   * replicas report, when there is one; otherwise the file ends at its last complete block.
+   * Closes an abandoned file without a block recovery (block-recovery.ts runs one when it
+   * can; this is for a file being overwritten, or when no replica can be recovered). Its
+   * last block is kept, at the length its live finalized replicas report, when there is
+   * one; otherwise the file ends at its last complete block.
    */
   logRecovery(path: string, file: FileNode): void {
     const last = file.blocks[file.blocks.length - 1];
@@ -335,6 +343,10 @@ export class ClientRpc {
       locations: targets,
     };
     this.mutate(conn, 'addBlock', id, op, () => encodeResponse('addBlock', id, located));
+    this.ctx.blocks.pipelineTargets(
+      op.blockId,
+      targets.map((t) => t.nodeId),
+    );
   }
 
   private complete(conn: ServerConnection, id: number, req: RequestOf<'complete'>): void {

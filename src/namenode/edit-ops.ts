@@ -16,6 +16,9 @@
  *   8 CLOSE_FILE     path str, keepBlocks u32, lastNumBytes u64, mtimeMs u64   (lease recovery)
  *   9 UPDATE_BLOCK   path str, blockId u64, genStamp u64, numBytes u64      (pipeline recovery)
  *  10 SET_REPLICATION path str, replication u16
+ *  11 SET_GEN_STAMP  genStamp u64                 (a block recovery's id, allocated durably)
+ *  12 COMMIT_BLOCK_SYNC path str, blockId u64, genStamp u64, numBytes u64, mtimeMs u64
+ *                    (block recovery: the last block at its recovered stamp and length; closes)
  */
 import { DfsError } from '../../protocol/errors.js';
 import type { WireReader } from '../../protocol/wire-reader.js';
@@ -50,6 +53,15 @@ export type EditOp =
   | { op: 'closeFile'; path: string; keepBlocks: number; lastNumBytes: number; mtimeMs: number }
   | { op: 'updateBlock'; path: string; blockId: number; genStamp: number; numBytes: number }
   | { op: 'setReplication'; path: string; replication: number }
+  | { op: 'setGenStamp'; genStamp: number }
+  | {
+      op: 'commitBlockSync';
+      path: string;
+      blockId: number;
+      genStamp: number;
+      numBytes: number;
+      mtimeMs: number;
+    }
   /** Quotas of a directory: names and bytes (with replicas); 0 = none. */
   | { op: 'setQuota'; path: string; nsQuota: number; dsQuota: number };
 
@@ -64,7 +76,9 @@ const OP_CODES = {
   closeFile: 8,
   updateBlock: 9,
   setReplication: 10,
-  setQuota: 11,
+  setGenStamp: 11,
+  commitBlockSync: 12,
+  setQuota: 13,
 } as const;
 
 export function encodeEditOp(w: WireWriter, e: EditOp): void {
@@ -105,6 +119,12 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
       break;
     case 'setReplication':
       w.str(e.path).u16(e.replication);
+      break;
+    case 'setGenStamp':
+      w.u64(e.genStamp);
+      break;
+    case 'commitBlockSync':
+      w.str(e.path).u64(e.blockId).u64(e.genStamp).u64(e.numBytes).u64(e.mtimeMs);
       break;
     case 'setQuota':
       w.str(e.path).u64(e.nsQuota).u64(e.dsQuota);
@@ -152,6 +172,17 @@ export function decodeEditOp(r: WireReader): EditOp {
     case 10:
       return { op: 'setReplication', path: r.str(), replication: r.u16() };
     case 11:
+      return { op: 'setGenStamp', genStamp: r.u64() };
+    case 12:
+      return {
+        op: 'commitBlockSync',
+        path: r.str(),
+        blockId: r.u64(),
+        genStamp: r.u64(),
+        numBytes: r.u64(),
+        mtimeMs: r.u64(),
+      };
+    case 13:
       return { op: 'setQuota', path: r.str(), nsQuota: r.u64(), dsQuota: r.u64() };
     default:
       throw new DfsError('MALFORMED', `unknown edit op ${code}`);

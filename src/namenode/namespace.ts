@@ -163,6 +163,13 @@ export class Namespace {
         );
       case 'updateBlock':
         return this.chargingFile(e.path, () => this.updateBlock(e.path, e.blockId, e.genStamp, e.numBytes));
+      case 'setGenStamp':
+        if (e.genStamp >= this.nextGenStamp) this.nextGenStamp = e.genStamp + 1;
+        return;
+      case 'commitBlockSync':
+        return this.chargingFile(e.path, () =>
+          this.commitBlockSync(e.path, e.blockId, e.genStamp, e.numBytes, e.mtimeMs),
+        );
       case 'setReplication':
         return this.setReplication(e.path, e.replication, replay);
       case 'setQuota':
@@ -481,6 +488,38 @@ export class Namespace {
     if (numBytes !== NONE) block.numBytes = numBytes;
     if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
     for (const l of this.listeners) l.genStampBumped?.(block);
+  }
+
+  /**
+   * Block recovery done: the last block takes the recovered stamp and length, and the file
+   * closes. Replicas at older stamps are stale (genStampBumped), then the file is closed.
+   */
+  private commitBlockSync(
+    path: string,
+    blockId: number,
+    genStamp: number,
+    numBytes: number,
+    mtimeMs: number,
+  ): void {
+    const file = this.file(path);
+    if (file.clientName === null) throw new DfsError('INVALID_ARGUMENT', `${path} is not open for writing`);
+    const last = file.blocks[file.blocks.length - 1];
+    if (last === undefined || last.blockId !== blockId)
+      throw new DfsError('NOT_FOUND', `block ${blockId} is not the last block of ${path}`);
+    if (genStamp <= last.genStamp) {
+      throw new DfsError(
+        'STALE_GENERATION',
+        `generation stamp ${genStamp} is not newer than ${last.genStamp}`,
+      );
+    }
+    last.genStamp = genStamp;
+    last.numBytes = numBytes;
+    if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
+    const holder = file.clientName;
+    file.clientName = null;
+    file.mtimeMs = mtimeMs;
+    for (const l of this.listeners) l.genStampBumped?.(last);
+    for (const l of this.listeners) l.fileClosed(file, holder);
   }
 
   private setReplication(path: string, replication: number, replay: boolean): void {
