@@ -163,7 +163,10 @@ export class Storage {
       const r = this.loadReplica(v, blockId, 'rbw');
       if (r === null) continue;
       unfinished++;
-      this.log.debug({ replica: r.blockId, gen: r.genStamp, numBytes: r.numBytes }, 'unfinished replica found');
+      this.log.debug(
+        { replica: r.blockId, gen: r.genStamp, numBytes: r.numBytes },
+        'unfinished replica found',
+      );
     }
     if (unfinished > 0)
       this.log.info({ volume: v.dir, unfinished }, 'unfinished replicas kept for the NameNode to judge');

@@ -30,6 +30,7 @@ import {
   validLength,
 } from '../../src/datanode/replica-recovery.js';
 import { Storage } from '../../src/datanode/storage.js';
+import { VolumeMonitor } from '../../src/datanode/volume-monitor.js';
 
 const CHUNK = 512;
 const { UNFINISHED, FINALIZED } = RecoveryReplicaState;
@@ -148,6 +149,10 @@ describe('INIT and UPDATE on a DataNode storage', () => {
       blockReceived: (b) => received.push(b),
       faults: faultsFromEnv({}),
       sync: osFileSync,
+      disk: new VolumeMonitor(storage, log, osFileSync, {
+        replicaDropped: () => {},
+        allVolumesFailed: () => {},
+      }),
       transfers: new TransferCount(),
       writes: new WritesInProgress(),
     };

@@ -18,7 +18,7 @@ import type { FileNode } from '../../src/namenode/inode.js';
 import { Namespace } from '../../src/namenode/namespace.js';
 
 const TIMEOUT_MS = 10_000;
-const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100 };
+const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100, failedVolumes: 0 };
 
 function setup(nodes = 3) {
   const clock = new ManualClock();
