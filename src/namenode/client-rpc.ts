@@ -32,7 +32,15 @@ import type { EditLog } from './edit-log.js';
 import { NONE, type EditOp } from './edit-ops.js';
 import { statusOf, type BlockMeta, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
-import { AdminRpc, type AdminBlockView, type AdminRpcContext, type AdminRpcName } from './admin-rpc.js';
+import {
+  AdminRpc,
+  requireAdmin,
+  type AdminBlockView,
+  type AdminRpcContext,
+  type AdminRpcName,
+} from './admin-rpc.js';
+import { contentSummary } from './quota.js';
+import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
 import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
 import type { HandlerTable, RequestOf } from './rpc-handler.js';
 
@@ -102,6 +110,12 @@ export class ClientRpc {
         conn.reply(encodeResponse('reportBadBlocks', id, {}));
       },
       bumpGenStamp: (conn, id, req) => this.bumpGenStamp(conn, id, req),
+      setQuota: (conn, id, req) => this.setQuota(conn, id, req),
+      contentSummary: (conn, id, req) => {
+        const node = this.ctx.namespace.lookup(req.path);
+        if (node === null) throw new DfsError('NOT_FOUND', `${req.path}: no such file or directory`);
+        conn.reply(encodeResponse('contentSummary', id, contentSummary(node)));
+      },
       setReplication: (conn, id, req) => {
         const op: EditOp = { op: 'setReplication', path: req.path, replication: req.replication };
         this.mutate(conn, 'setReplication', id, op, () => encodeResponse('setReplication', id, {}));
@@ -179,6 +193,24 @@ export class ClientRpc {
       else conn.reply(response);
     });
     this.ctx.afterLogged();
+  }
+
+  /** Sets or clears a directory's quotas; each kind may be left as it is (QUOTA_UNCHANGED). */
+  private setQuota(conn: ServerConnection, id: number, req: RequestOf<'setQuota'>): void {
+    requireAdmin(conn, 'setQuota');
+    const node = this.ctx.namespace.lookup(req.path);
+    if (node === null) throw new DfsError('NOT_FOUND', `${req.path}: no such directory`);
+    if (node.kind !== 'dir')
+      throw new DfsError('NOT_A_DIRECTORY', `${req.path} is a file (quotas are set on directories)`);
+    const keep = (asked: number, now: number | undefined): number =>
+      asked === QUOTA_UNCHANGED ? (now ?? 0) : asked;
+    const op: EditOp = {
+      op: 'setQuota',
+      path: req.path,
+      nsQuota: keep(req.nsQuota, node.quota?.nsQuota),
+      dsQuota: keep(req.dsQuota, node.quota?.dsQuota),
+    };
+    this.mutate(conn, 'setQuota', id, op, () => encodeResponse('setQuota', id, {}));
   }
 
   /** A mutation the NameNode makes on its own (the trash emptier): applied now, resolved once durable. */

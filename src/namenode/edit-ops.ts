@@ -61,7 +61,9 @@ export type EditOp =
       genStamp: number;
       numBytes: number;
       mtimeMs: number;
-    };
+    }
+  /** Quotas of a directory: names and bytes (with replicas); 0 = none. */
+  | { op: 'setQuota'; path: string; nsQuota: number; dsQuota: number };
 
 const OP_CODES = {
   mkdir: 1,
@@ -76,6 +78,7 @@ const OP_CODES = {
   setReplication: 10,
   setGenStamp: 11,
   commitBlockSync: 12,
+  setQuota: 13,
 } as const;
 
 export function encodeEditOp(w: WireWriter, e: EditOp): void {
@@ -122,6 +125,9 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
       break;
     case 'commitBlockSync':
       w.str(e.path).u64(e.blockId).u64(e.genStamp).u64(e.numBytes).u64(e.mtimeMs);
+      break;
+    case 'setQuota':
+      w.str(e.path).u64(e.nsQuota).u64(e.dsQuota);
       break;
   }
 }
@@ -176,6 +182,8 @@ export function decodeEditOp(r: WireReader): EditOp {
         numBytes: r.u64(),
         mtimeMs: r.u64(),
       };
+    case 13:
+      return { op: 'setQuota', path: r.str(), nsQuota: r.u64(), dsQuota: r.u64() };
     default:
       throw new DfsError('MALFORMED', `unknown edit op ${code}`);
   }

@@ -6,13 +6,16 @@
  *                      | nextBlockId u64 | nextGenStamp u64 | nodeCount u64 |
  *   nodes, preorder from the root:
  *      | kind u8 (1 dir, 2 file) | name str | mtimeMs u64 |
- *      dir:  | childCount u32 |                      (its children follow)
+ *      dir:  | nsQuota u64 | dsQuota u64 | childCount u32 |   (its children follow; quotas
+ *            0 = none; version 1 images have no quota fields)
  *      file: | replication u16 | blockBytes u64 | open bool | [clientName str] |
  *            | blockCount u32 | (blockId u64, genStamp u64, numBytes u64) x blockCount |
  *   trailer: | xxh32 of every byte before it, u32 |
  *
  * Loading checks the trailer first, then parses with the bounds-checked reader; counts
- * read from disk are as untrusted as counts from the network.
+ * read from disk are as untrusted as counts from the network. Images of every earlier
+ * version load (tests/namenode/old-format.test.ts); checkpoints are written in the current
+ * one. Quota usage is not stored: it is measured once after the load (quota.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,7 +28,9 @@ import { DirNode, FileNode, type INode } from './inode.js';
 import { Namespace } from './namespace.js';
 
 const IMAGE_MAGIC = 0x44465349; // "DFSI"
-const IMAGE_VERSION = 1;
+/** 2: directories carry their quotas. */
+const IMAGE_VERSION = 2;
+const IMAGE_VERSION_MIN = 1;
 
 export function imageFileName(txid: number): string {
   return `fsimage_${String(txid).padStart(16, '0')}`;
@@ -45,6 +50,7 @@ export function serializeImage(ns: Namespace, txid: number): Buffer {
       .str(node.name)
       .u64(node.mtimeMs);
     if (node.kind === 'dir') {
+      w.u64(node.quota?.nsQuota ?? 0).u64(node.quota?.dsQuota ?? 0);
       w.u32(node.children.size);
       const children = [...node.children.values()];
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
@@ -84,7 +90,14 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
     const r = new WireReader(body, name);
     if (r.u32('magic') !== IMAGE_MAGIC) throw corrupt(name, 'bad magic');
     const version = r.u16('version');
-    if (version !== IMAGE_VERSION) throw corrupt(name, `unsupported version ${version}`);
+    if (version < IMAGE_VERSION_MIN || version > IMAGE_VERSION)
+      throw corrupt(name, `unsupported version ${version}`);
+    const readQuotas = (dir: DirNode): void => {
+      if (version < 2) return;
+      const nsQuota = r.u64('nsQuota');
+      const dsQuota = r.u64('dsQuota');
+      if (nsQuota > 0 || dsQuota > 0) dir.quota = { nsQuota, dsQuota, nsUsed: 0, dsUsed: 0 };
+    };
     r.u16('reserved');
     const txid = r.u64('txid');
     const ns = new Namespace();
@@ -96,6 +109,7 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
     r.str('name');
     if (rootKind !== 1) throw corrupt(name, 'root is not a directory');
     ns.root.mtimeMs = r.u64('mtime');
+    readQuotas(ns.root);
     const stack: Array<{ dir: DirNode; left: number }> = [{ dir: ns.root, left: r.u32('childCount') }];
     let seen = 1;
     ns.dirCount = 1;
@@ -115,6 +129,7 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
       seen++;
       if (kind === 1) {
         const dir = new DirNode(nodeName, top.dir, mtimeMs);
+        readQuotas(dir);
         top.dir.addChild(dir);
         ns.dirCount++;
         stack.push({ dir, left: r.u32('childCount') });
@@ -141,6 +156,7 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
     }
     r.end();
     if (seen !== nodeCount) throw corrupt(name, `header says ${nodeCount} nodes, found ${seen}`);
+    ns.quotas.recompute(ns.root);
     return { namespace: ns, txid };
   } catch (err) {
     rethrowIfBug(err);

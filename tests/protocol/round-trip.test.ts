@@ -191,6 +191,11 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
   ],
   replicationStats: [{}],
   triggerBlockReport: [{ node: 'DN-5f0c' }, { node: '127.0.0.1:9866' }, { node: '' }, { node: 'données:1' }],
+  setQuota: [
+    { path: '/q', nsQuota: 1000, dsQuota: MAX },
+    { path: '/q', nsQuota: 0, dsQuota: 0 },
+  ],
+  contentSummary: [{ path: '/' }, { path: '/données' }],
   blockHealth: [
     { path: '/f', startBlock: 0, limit: 0 },
     { path: '/données/日本', startBlock: 0xffffffff, limit: 0xffffffff },
@@ -351,6 +356,11 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   triggerBlockReport: [
     { nodeId: 'DN-5f0c', lastBlockReportMs: 0 },
     { nodeId: '', lastBlockReportMs: MAX },
+  ],
+  setQuota: [{}],
+  contentSummary: [
+    { directories: 1, files: 0, length: 0, spaceConsumed: 0, nsQuota: 0, dsQuota: 0 },
+    { directories: MAX, files: MAX, length: MAX, spaceConsumed: MAX, nsQuota: 10, dsQuota: MAX },
   ],
   replicationStats: [
     {
