@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { AssertionFailure, DfsError } from '../../protocol/errors.js';
 import {
   DATANODE_DEFAULTS,
+  HTTP_OFF,
   NAMENODE_DEFAULTS,
   resolveConfig,
   type DataNodeConfig,
@@ -61,6 +62,27 @@ export function onShutdownSignal(stop: () => Promise<void>): void {
   }
 }
 
+/** An HTTP port: 0 picks a free one, -1 turns HTTP off. */
+function httpPortArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < HTTP_OFF || n > 65535)
+    throw new InvalidArgumentError(`not a port (0-65535, or -1 for off): ${value}`);
+  return n;
+}
+
+function httpOptions(command: Command, defaultPort: number): Command {
+  return command
+    .option(
+      '--http-port <port>',
+      `HTTP port for /metrics, /healthz, /readyz; 0 picks a free one, -1 turns HTTP off (default ${defaultPort})`,
+      httpPortArg,
+    )
+    .option(
+      '--http-host <host>',
+      `address the HTTP server listens on (default ${NAMENODE_DEFAULTS.httpHost})`,
+    );
+}
+
 function logLevelOption(): Option {
   return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS);
 }
@@ -69,8 +91,7 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 
 const program = new Command('dfsd').description('DFS daemons');
 
-program
-  .command('namenode')
+httpOptions(program.command('namenode'), NAMENODE_DEFAULTS.httpPort)
   .description('run a NameNode (or format its name directory with --format)')
   .option('--name-dir <dir>', `name directory (default ${NAMENODE_DEFAULTS.nameDir})`)
   .option('--host <host>', `address to listen on (default ${NAMENODE_DEFAULTS.host})`)
@@ -87,6 +108,8 @@ program
         nameDir: opts.nameDir as string | undefined,
         host: opts.host as string | undefined,
         port: opts.port as number | undefined,
+        httpPort: opts.httpPort as number | undefined,
+        httpHost: opts.httpHost as string | undefined,
         logLevel: opts.logLevel as string | undefined,
       },
     });
@@ -106,8 +129,7 @@ program
     void nn.fatal.then(() => nn.stop().finally(() => process.exit(2)));
   });
 
-program
-  .command('datanode')
+httpOptions(program.command('datanode'), DATANODE_DEFAULTS.httpPort)
   .description('run a DataNode')
   .option('--namenode <host:port>', `NameNode address (default ${DATANODE_DEFAULTS.namenode})`)
   .option(
@@ -132,6 +154,8 @@ program
         host: opts.host as string | undefined,
         advertiseHost: opts.advertiseHost as string | undefined,
         port: opts.port as number | undefined,
+        httpPort: opts.httpPort as number | undefined,
+        httpHost: opts.httpHost as string | undefined,
         logLevel: opts.logLevel as string | undefined,
       },
     });
@@ -148,8 +172,14 @@ program
   .description('run a local cluster in the foreground (formatted on first run); Ctrl-C stops it')
   .option('--dir <dir>', 'where the cluster keeps its data', '.dfs-local')
   .option('--port <port>', 'NameNode port', intArg, NAMENODE_DEFAULTS.port)
+  .option(
+    '--http-port <port>',
+    'NameNode HTTP port (web UI and metrics); DataNodes pick free ones; -1 turns HTTP off',
+    httpPortArg,
+    NAMENODE_DEFAULTS.httpPort,
+  )
   .option('--datanodes <n>', 'number of DataNodes', intArg, 3)
-  .action(async (opts: { dir: string; port: number; datanodes: number }) => {
+  .action(async (opts: { dir: string; port: number; httpPort: number; datanodes: number }) => {
     await runLocalCluster(opts);
   });
 

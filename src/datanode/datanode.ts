@@ -27,6 +27,9 @@ import { TransferCount, WritesInProgress, type DataNodeContext } from './datanod
 import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
 import { NamenodeLink } from './namenode-link.js';
+import { startDaemonHttp } from '../common/daemon-http.js';
+import type { HttpServer } from '../common/http-server.js';
+import { DatanodeMetrics } from './datanode-metrics.js';
 import { Storage } from './storage.js';
 
 /** How long a stopping DataNode waits for the NameNode to take its unregister. */
@@ -42,6 +45,8 @@ export class DataNode {
   private fatalResolve!: (err: Error) => void;
   readonly fatal = new Promise<Error>((resolve) => (this.fatalResolve = resolve));
   address = { host: '', port: 0 };
+  private readonly metrics: DatanodeMetrics;
+  private http: HttpServer | null = null;
 
   constructor(
     readonly config: DataNodeConfig,
@@ -49,6 +54,7 @@ export class DataNode {
   ) {
     this.storage = new Storage(config.dataDirs, config.reservedBytes, log);
     const faults = faultsFromEnv();
+    this.metrics = this.createMetrics();
     this.ctx = {
       config,
       storage: this.storage,
@@ -56,10 +62,31 @@ export class DataNode {
       self: () => this.self(),
       blockReceived: (b) => this.link.blockReceived(b),
       faults,
-      sync: fileSyncWithFaults(faults),
+      sync: this.metrics.timedSync(fileSyncWithFaults(faults)),
       transfers: new TransferCount(),
       writes: new WritesInProgress(),
+      metrics: this.metrics,
     };
+  }
+
+  /** The figures /metrics shows, read from this DataNode's state at scrape time (datanode-metrics.ts). */
+  private createMetrics(): DatanodeMetrics {
+    const reserved = this.config.reservedBytes;
+    return new DatanodeMetrics({
+      volumes: () =>
+        this.storage.volumes.map((v) => ({
+          dir: v.dir,
+          usedBytes: v.usedBytes,
+          space: () => v.space(reserved),
+        })),
+      replicas: () => this.storage.replicas.size,
+      packetBytesHeld: () => this.server?.heldBytes ?? 0,
+      activeTransfers: () => this.ctx.transfers.active,
+      registered: () => this.link?.isRegistered ?? false,
+      scannerCorruptFound: () => this.scanner?.corruptFound ?? 0,
+      dataConnections: () => this.server?.connections.size ?? 0,
+      httpConnections: () => this.http?.connections ?? 0,
+    });
   }
 
   private self(): DatanodeInfo {
@@ -100,10 +127,18 @@ export class DataNode {
     this.link.start();
     this.scanner = new BlockScanner(this.ctx, (b) => this.link.reportBad(b));
     this.scanner.start();
+    this.http = await startDaemonHttp(this.config, this.log, {
+      registry: this.metrics.registry,
+      readiness: () =>
+        this.link.isRegistered
+          ? { ready: true, detail: 'registered with the NameNode' }
+          : { ready: false, detail: `not registered with the NameNode at ${this.config.namenode}` },
+    });
     this.log.info(
       {
         host: this.address.host,
         port: this.address.port,
+        httpPort: this.http?.address.port ?? -1,
         nodeId: this.storage.nodeId,
         replicas: this.storage.replicas.size,
         dataDirs: this.config.dataDirs,
@@ -156,6 +191,7 @@ export class DataNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.scanner?.stop();
+      await this.http?.close();
       // No transfer is served past this point; then the NameNode hears we are leaving.
       await this.server?.close();
       await this.link?.unregister(UNREGISTER_TIMEOUT_MS);

@@ -1,0 +1,251 @@
+/**
+ * The NameNode's Prometheus metrics (README.md, "Metrics", lists each with its meaning).
+ *
+ * Gauges are read from the state the NameNode keeps, at scrape time: namespace counts,
+ * the replication monitor's queues, the DataNode registry, safe mode, leases and
+ * connections; a scrape costs one pass over the DataNodes (not over blocks or files).
+ * What only exists as an event is observed where it happens, with label children made
+ * once: a journal flush (edit-log.ts calls `journalFlushed`: its seconds and the edits it
+ * made durable, one fdatasync for all) and an RPC's answer.
+ *
+ * RPC timing without touching any handler: the frame server hands every request frame to
+ * `rpcStarted` and every answer to `rpcAnswered` (frame-server.ts `onReply`), which reads
+ * the answer's header: its kind (RESPONSE or ERROR), opcode and request id, and an error's
+ * code. Start times wait in a per-connection map, so a request never answered (its
+ * connection closed first) is dropped with its connection.
+ */
+import type { Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { errorCodeFromWire } from '../../protocol/errors.js';
+import { FrameKind, type Frame } from '../../protocol/frame.js';
+import { rpcNameOf } from '../../protocol/namenode-messages.js';
+import type { ServerConnection } from '../common/frame-server.js';
+import {
+  daemonRegistry,
+  gaugeOf,
+  HistogramChildren,
+  labelledGaugeOf,
+  SECONDS_BUCKETS,
+} from '../common/metrics.js';
+import type { AdminState } from './datanode-registry.js';
+import type { ReplicationStats } from './replication-monitor.js';
+
+/** A DataNode as the metrics read it (datanode-registry.ts `DatanodeView` and `stateOf`). */
+export interface NodeFigures {
+  state: 'silent' | AdminState;
+  capacityBytes: number;
+  usedBytes: number;
+  remainingBytes: number;
+  pendingDeletes: number;
+}
+
+/** What the metrics read from the NameNode, declared here by their consumer. */
+export interface NamenodeMetricsSource {
+  clusterId: () => string;
+  version: string;
+  namespace: () => { fileCount: number; dirCount: number; blockCount: number };
+  replication: () => ReplicationStats;
+  datanodes: () => Iterable<NodeFigures>;
+  safeModeOn: () => boolean;
+  checkpoint: () => { txnsSince: number; lastMs: number };
+  openLeases: () => number;
+  rpcConnections: () => number;
+  httpConnections: () => number;
+}
+
+/** The `state` label of dfs_namenode_datanodes, by registry state (as `dfs admin report` says them). */
+const NODE_STATE_LABEL = {
+  silent: 'dead',
+  normal: 'live',
+  decommissioning: 'decommissioning',
+  decommissioned: 'decommissioned',
+} as const;
+
+/** Edits per journal flush: 1 to 4096 by powers of two. */
+const EDITS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
+
+const ANSWER_KIND_OFFSET = 4;
+const ANSWER_OPCODE_OFFSET = 5;
+const ANSWER_REQUEST_ID_OFFSET = 8;
+const ANSWER_ERROR_CODE_OFFSET = 12;
+
+export class NamenodeMetrics {
+  readonly registry: Registry;
+  private readonly commitSeconds: Histogram;
+  private readonly editsPerCommit: Histogram;
+  private readonly rpcs: Counter;
+  /** Children of dfs_namenode_rpcs_total by opcode * 256 + result (0 = ok, else the error's wire code). */
+  private readonly rpcChildren = new Map<number, { inc(): void }>();
+  private readonly rpcSeconds: HistogramChildren<number>;
+  private readonly started = new WeakMap<ServerConnection, Map<number, number>>();
+
+  constructor(source: NamenodeMetricsSource) {
+    const r = (this.registry = daemonRegistry());
+    new Gauge({
+      name: 'dfs_namenode_info',
+      help: 'Always 1; the labels name the cluster and the DFS version',
+      labelNames: ['cluster_id', 'version'],
+      registers: [r],
+      collect() {
+        this.reset();
+        this.labels({ cluster_id: source.clusterId(), version: source.version }).set(1);
+      },
+    });
+    gaugeOf(r, 'dfs_namenode_files', 'Files in the namespace', () => source.namespace().fileCount);
+    gaugeOf(r, 'dfs_namenode_directories', 'Directories in the namespace', () => source.namespace().dirCount);
+    gaugeOf(r, 'dfs_namenode_blocks', 'Blocks of all files', () => source.namespace().blockCount);
+    gaugeOf(
+      r,
+      'dfs_namenode_under_replicated_blocks',
+      'Blocks with fewer live replicas than their replication',
+      () => source.replication().underReplicated,
+    );
+    gaugeOf(
+      r,
+      'dfs_namenode_missing_blocks',
+      'Blocks with no good replica',
+      () => source.replication().missing,
+    );
+    gaugeOf(
+      r,
+      'dfs_namenode_corrupt_blocks',
+      'Blocks with a replica reported corrupt',
+      () => source.replication().corrupt,
+    );
+    gaugeOf(
+      r,
+      'dfs_namenode_pending_replication_blocks',
+      'Replica copies scheduled and not yet reported done',
+      () => source.replication().pendingCopies,
+    );
+    gaugeOf(r, 'dfs_namenode_pending_deletion_blocks', 'Replicas queued for deletion on DataNodes', () => {
+      let n = 0;
+      for (const d of source.datanodes()) n += d.pendingDeletes;
+      return n;
+    });
+    labelledGaugeOf(r, 'dfs_namenode_datanodes', 'DataNodes by state', 'state', () => {
+      const counts = new Map<string, number>(Object.values(NODE_STATE_LABEL).map((s) => [s, 0]));
+      for (const d of source.datanodes()) {
+        const s = NODE_STATE_LABEL[d.state];
+        counts.set(s, counts.get(s)! + 1);
+      }
+      return counts;
+    });
+    const live = (pick: (d: NodeFigures) => number) => (): number => {
+      let n = 0;
+      for (const d of source.datanodes()) if (d.state !== 'silent') n += pick(d);
+      return n;
+    };
+    gaugeOf(
+      r,
+      'dfs_namenode_capacity_bytes',
+      'Capacity of the live DataNodes',
+      live((d) => d.capacityBytes),
+    );
+    gaugeOf(
+      r,
+      'dfs_namenode_capacity_used_bytes',
+      'Bytes used by DFS on live DataNodes',
+      live((d) => d.usedBytes),
+    );
+    gaugeOf(
+      r,
+      'dfs_namenode_capacity_remaining_bytes',
+      'Bytes left for DFS on live DataNodes',
+      live((d) => d.remainingBytes),
+    );
+    gaugeOf(r, 'dfs_namenode_safe_mode', '1 while in safe mode', () => (source.safeModeOn() ? 1 : 0));
+    gaugeOf(
+      r,
+      'dfs_namenode_transactions_since_checkpoint',
+      'Edits logged since the last checkpoint',
+      () => source.checkpoint().txnsSince,
+    );
+    gaugeOf(
+      r,
+      'dfs_namenode_last_checkpoint_timestamp_seconds',
+      'When the last checkpoint was taken (or the NameNode started)',
+      () => source.checkpoint().lastMs / 1000,
+    );
+    gaugeOf(
+      r,
+      'dfs_namenode_open_leases',
+      'Clients holding a lease on files open for writing',
+      source.openLeases,
+    );
+    gaugeOf(r, 'dfs_namenode_rpc_connections', 'Open RPC connections', source.rpcConnections);
+    gaugeOf(r, 'dfs_namenode_http_connections', 'Open HTTP connections', source.httpConnections);
+    this.commitSeconds = new Histogram({
+      name: 'dfs_namenode_journal_commit_seconds',
+      help: 'Duration of one journal flush (write and fdatasync of every waiting edit)',
+      buckets: SECONDS_BUCKETS,
+      registers: [r],
+    });
+    this.editsPerCommit = new Histogram({
+      name: 'dfs_namenode_journal_edits_per_commit',
+      help: 'Edits made durable by one journal flush (group commit)',
+      buckets: EDITS_BUCKETS,
+      registers: [r],
+    });
+    this.rpcs = new Counter({
+      name: 'dfs_namenode_rpcs_total',
+      help: 'RPCs answered, by operation and result (ok or the error code)',
+      labelNames: ['op', 'result'],
+      registers: [r],
+    });
+    this.rpcSeconds = new HistogramChildren(
+      r,
+      'dfs_namenode_rpc_duration_seconds',
+      'Time from an RPC request to its answer (mutations include the journal flush)',
+      'op',
+      (opcode) => rpcNameOf(opcode) ?? `opcode_${opcode}`,
+    );
+  }
+
+  /** One journal flush: its duration and the edits it made durable (edit-log.ts). */
+  journalFlushed(seconds: number, edits: number): void {
+    this.commitSeconds.observe(seconds);
+    this.editsPerCommit.observe(edits);
+  }
+
+  /** A request frame reached the RPC handler. */
+  rpcStarted(conn: ServerConnection, frame: Frame): void {
+    let m = this.started.get(conn);
+    if (m === undefined) {
+      m = new Map();
+      this.started.set(conn, m);
+    }
+    m.set(frame.requestId, performance.now());
+  }
+
+  /** An answer left for `conn` (frame-server.ts `onReply`): counted and timed by its header. */
+  rpcAnswered(conn: ServerConnection, answer: Buffer): void {
+    if (answer.length < ANSWER_ERROR_CODE_OFFSET) return;
+    const kind = answer[ANSWER_KIND_OFFSET];
+    const opcode = answer[ANSWER_OPCODE_OFFSET]!;
+    const requestId = answer.readUInt32BE(ANSWER_REQUEST_ID_OFFSET);
+    const result =
+      kind === FrameKind.ERROR && answer.length >= ANSWER_ERROR_CODE_OFFSET + 2
+        ? answer.readUInt16BE(ANSWER_ERROR_CODE_OFFSET)
+        : 0;
+    this.rpcChild(opcode, result).inc();
+    const m = this.started.get(conn);
+    const t = m?.get(requestId);
+    if (t === undefined) return;
+    m!.delete(requestId);
+    this.rpcSeconds.child(opcode).observe((performance.now() - t) / 1000);
+  }
+
+  private rpcChild(opcode: number, result: number): { inc(): void } {
+    const key = opcode * 256 + result;
+    let c = this.rpcChildren.get(key);
+    if (c === undefined) {
+      c = this.rpcs.labels({
+        op: rpcNameOf(opcode) ?? `opcode_${opcode}`,
+        result: result === 0 ? 'ok' : errorCodeFromWire(result),
+      });
+      this.rpcChildren.set(key, c);
+    }
+    return c;
+  }
+}
