@@ -54,6 +54,7 @@ export class HttpServer {
   private server: http.Server | null = null;
   private lastDropLogMs = 0;
   private dropped = 0;
+  private open = 0;
   address = { host: '', port: 0 };
 
   constructor(
@@ -64,7 +65,7 @@ export class HttpServer {
 
   /** Open connections now (the connection cap counts these). */
   get connections(): number {
-    return this.server?.connections ?? 0;
+    return this.open;
   }
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -79,6 +80,10 @@ export class HttpServer {
       noDelay: true,
     });
     server.maxConnections = l.httpConnectionsMax;
+    server.on('connection', (socket: net.Socket) => {
+      this.open++;
+      socket.once('close', () => this.open--);
+    });
     server.on('request', (req, res) => this.onRequest(req, res));
     server.on('clientError', (err: Error & { code?: string }, socket: net.Socket) =>
       this.onClientError(err, socket),
