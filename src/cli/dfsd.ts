@@ -70,17 +70,15 @@ function httpPortArg(value: string): number {
   return n;
 }
 
-function httpOptions(command: Command, defaultPort: number): Command {
-  return command
-    .option(
-      '--http-port <port>',
-      `HTTP port for /metrics, /healthz, /readyz; 0 picks a free one, -1 turns HTTP off (default ${defaultPort})`,
-      httpPortArg,
-    )
-    .option(
-      '--http-host <host>',
-      `address the HTTP server listens on (default ${NAMENODE_DEFAULTS.httpHost})`,
-    );
+function httpPortOption(defaultPort: number): Option {
+  return new Option(
+    '--http-port <port>',
+    `HTTP port (/metrics, /healthz, /readyz), 0 picks a free one, -1 turns HTTP off (default ${defaultPort})`,
+  ).argParser(httpPortArg);
+}
+
+function httpHostOption(): Option {
+  return new Option('--http-host <host>', `HTTP listen address (default ${NAMENODE_DEFAULTS.httpHost})`);
 }
 
 function logLevelOption(): Option {
@@ -91,11 +89,14 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 
 const program = new Command('dfsd').description('DFS daemons');
 
-httpOptions(program.command('namenode'), NAMENODE_DEFAULTS.httpPort)
+program
+  .command('namenode')
   .description('run a NameNode (or format its name directory with --format)')
   .option('--name-dir <dir>', `name directory (default ${NAMENODE_DEFAULTS.nameDir})`)
   .option('--host <host>', `address to listen on (default ${NAMENODE_DEFAULTS.host})`)
   .option('--port <port>', `RPC port, 0 picks a free one (default ${NAMENODE_DEFAULTS.port})`, intArg)
+  .addOption(httpPortOption(NAMENODE_DEFAULTS.httpPort))
+  .addOption(httpHostOption())
   .option('--format', 'create a new name directory with a new cluster id, then exit')
   .option('--force', 'with --format: erase an existing name directory')
   .option('--cluster-id <id>', 'with --format: use this cluster id instead of a random one')
@@ -129,7 +130,8 @@ httpOptions(program.command('namenode'), NAMENODE_DEFAULTS.httpPort)
     void nn.fatal.then(() => nn.stop().finally(() => process.exit(2)));
   });
 
-httpOptions(program.command('datanode'), DATANODE_DEFAULTS.httpPort)
+program
+  .command('datanode')
   .description('run a DataNode')
   .option('--namenode <host:port>', `NameNode address (default ${DATANODE_DEFAULTS.namenode})`)
   .option(
@@ -143,6 +145,8 @@ httpOptions(program.command('datanode'), DATANODE_DEFAULTS.httpPort)
     'address others use to reach this node (default: the listen address, or as seen by the NameNode)',
   )
   .option('--port <port>', `data port, 0 picks a free one (default ${DATANODE_DEFAULTS.port})`, intArg)
+  .addOption(httpPortOption(DATANODE_DEFAULTS.httpPort))
+  .addOption(httpHostOption())
   .option('--config <file>', 'JSON configuration file (section "datanode")')
   .addOption(logLevelOption())
   .action(async (opts: Record<string, string | number | string[] | undefined>) => {

@@ -41,6 +41,18 @@ export interface VolumeSpace {
 
 export type DatanodeOp = 'write' | 'read' | 'copy' | 'fsync';
 
+/** The state of a part used alone (unit tests): no volumes, nothing under way. */
+const IDLE_SOURCE: DatanodeMetricsSource = {
+  volumes: () => [],
+  replicas: () => 0,
+  packetBytesHeld: () => 0,
+  activeTransfers: () => 0,
+  registered: () => false,
+  scannerCorruptFound: () => 0,
+  dataConnections: () => 0,
+  httpConnections: () => 0,
+};
+
 export class DatanodeMetrics {
   readonly registry: Registry;
   /** Payload bytes sent to readers (added per packet). */
@@ -58,7 +70,7 @@ export class DatanodeMetrics {
   private readonly ops: HistogramChildren<DatanodeOp>;
   private readonly heartbeats: Histogram;
 
-  constructor(source: DatanodeMetricsSource) {
+  constructor(source: DatanodeMetricsSource = IDLE_SOURCE) {
     const r = (this.registry = daemonRegistry());
     counterOf(r, 'dfs_datanode_bytes_read_total', 'Block bytes sent to readers', () => this.bytesRead);
     counterOf(r, 'dfs_datanode_blocks_read_total', 'Block reads served to the end', () => this.blocksRead);

@@ -36,11 +36,13 @@ async function serve(router: HttpRouter): Promise<number> {
 
 /** Runs `act` with the process's listeners for `event` replaced by one that catches the first error. */
 async function caught(event: 'uncaughtException' | 'unhandledRejection', act: () => void): Promise<unknown> {
-  const saved = process.listeners(event);
+  const saved: Array<(...args: never[]) => void> =
+    event === 'uncaughtException' ? process.listeners(event) : process.listeners(event);
   process.removeAllListeners(event);
   try {
     return await new Promise<unknown>((resolve) => {
-      process.once(event, (err: unknown) => resolve(err));
+      if (event === 'uncaughtException') process.once(event, (err) => resolve(err));
+      else process.once(event, (reason) => resolve(reason));
       act();
     });
   } finally {

@@ -18,6 +18,7 @@ import {
   type DataNodeContext,
 } from '../../src/datanode/datanode-context.js';
 import { ReplicaWriter } from '../../src/datanode/replica-writer.js';
+import { DatanodeMetrics } from '../../src/datanode/datanode-metrics.js';
 import { Storage } from '../../src/datanode/storage.js';
 
 const KiB = 1024;
@@ -69,6 +70,7 @@ async function context(config: Partial<DataNodeConfig>, sync: FileSync): Promise
     sync,
     transfers: new TransferCount(),
     writes: new WritesInProgress(),
+    metrics: new DatanodeMetrics(),
   };
 }
 

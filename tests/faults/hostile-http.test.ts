@@ -58,7 +58,6 @@ function raw(port: number, bytes: string, options: { drip?: string; dripMs?: num
     const started = Date.now();
     const socket = net.connect(port, '127.0.0.1');
     let text = '';
-    let timer: NodeJS.Timeout | undefined;
     const finish = (closed: boolean): void => {
       clearTimeout(timer);
       clearInterval(dripper);
@@ -75,7 +74,7 @@ function raw(port: number, bytes: string, options: { drip?: string; dripMs?: num
     socket.on('data', (s: string) => (text += s));
     socket.on('error', () => {});
     socket.on('close', () => finish(true));
-    timer = setTimeout(() => finish(false), options.waitMs ?? 10_000);
+    const timer = setTimeout(() => finish(false), options.waitMs ?? 10_000);
   });
 }
 
