@@ -20,6 +20,7 @@ import {
   SECONDS_BUCKETS,
 } from '../common/metrics.js';
 import { Histogram } from 'prom-client';
+import { rethrowIfBug } from '../../protocol/errors.js';
 
 /** What the metrics read from the DataNode, declared here by their consumer. */
 export interface DatanodeMetricsSource {
@@ -121,8 +122,16 @@ export class DatanodeMetrics {
       'volume',
       () => source.volumes().map((v) => [v.dir, this.volumeFailures.get(v.dir) ?? 0] as const),
     );
-    const spaces = (): Array<{ dir: string; used: number; space: VolumeSpace }> =>
-      source.volumes().map((v) => ({ dir: v.dir, used: v.usedBytes, space: v.space() }));
+    // A volume whose file system cannot be read (a failed disk) is left out, not the scrape.
+    const spaces = (): Array<{ dir: string; space: VolumeSpace }> =>
+      source.volumes().flatMap((v) => {
+        try {
+          return [{ dir: v.dir, space: v.space() }];
+        } catch (err) {
+          rethrowIfBug(err);
+          return [];
+        }
+      });
     labelledGaugeOf(r, 'dfs_datanode_volume_capacity_bytes', 'Size of each volume', 'volume', () =>
       spaces().map((v) => [v.dir, v.space.capacityBytes] as const),
     );

@@ -48,6 +48,11 @@ export class DataNode {
   private readonly metrics: DatanodeMetrics;
   private http: HttpServer | null = null;
 
+  /** The HTTP port bound (-1 with HTTP off). */
+  get httpPort(): number {
+    return this.http?.address.port ?? -1;
+  }
+
   constructor(
     readonly config: DataNodeConfig,
     private readonly log: Logger,
@@ -138,7 +143,7 @@ export class DataNode {
       {
         host: this.address.host,
         port: this.address.port,
-        httpPort: this.http?.address.port ?? -1,
+        httpPort: this.httpPort,
         nodeId: this.storage.nodeId,
         replicas: this.storage.replicas.size,
         dataDirs: this.config.dataDirs,

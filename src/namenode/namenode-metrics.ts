@@ -13,17 +13,23 @@
  * the answer's header: its kind (RESPONSE or ERROR), opcode and request id, and an error's
  * code. Start times wait in a per-connection map, so a request never answered (its
  * connection closed first) is dropped with its connection.
+ *
+ * Corrupt replicas are reported with `reportBadBlocks` by readers (clients that found a
+ * checksum mismatch) and by DataNodes' block scanners: the request's connection role says
+ * which, and its replica count is read from the (rare) request itself.
  */
 import type { Registry } from 'prom-client';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { errorCodeFromWire } from '../../protocol/errors.js';
+import { errorCodeFromWire, rethrowIfBug } from '../../protocol/errors.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
-import { rpcNameOf } from '../../protocol/namenode-messages.js';
+import { Role } from '../../protocol/handshake.js';
+import { decodeRequest, rpcCodecs, rpcNameOf } from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import {
   daemonRegistry,
   gaugeOf,
   HistogramChildren,
+  labelledCounterOf,
   labelledGaugeOf,
   SECONDS_BUCKETS,
 } from '../common/metrics.js';
@@ -64,6 +70,7 @@ const NODE_STATE_LABEL = {
 /** Edits per journal flush: 1 to 4096 by powers of two. */
 const EDITS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
 
+const REPORT_BAD_BLOCKS = rpcCodecs.reportBadBlocks.opcode;
 const ANSWER_KIND_OFFSET = 4;
 const ANSWER_OPCODE_OFFSET = 5;
 const ANSWER_REQUEST_ID_OFFSET = 8;
@@ -78,6 +85,8 @@ export class NamenodeMetrics {
   private readonly rpcChildren = new Map<number, { inc(): void }>();
   private readonly rpcSeconds: HistogramChildren<number>;
   private readonly started = new WeakMap<ServerConnection, Map<number, number>>();
+  /** Replicas reported corrupt, by who found them. */
+  private readonly corruptReports = { reader: 0, scanner: 0 };
 
   constructor(source: NamenodeMetricsSource) {
     const r = (this.registry = daemonRegistry());
@@ -175,6 +184,13 @@ export class NamenodeMetrics {
     );
     gaugeOf(r, 'dfs_namenode_rpc_connections', 'Open RPC connections', source.rpcConnections);
     gaugeOf(r, 'dfs_namenode_http_connections', 'Open HTTP connections', source.httpConnections);
+    labelledCounterOf(
+      r,
+      'dfs_namenode_corrupt_replica_reports_total',
+      'Replicas reported corrupt (a checksum mismatch), by finder: reader (a client) or scanner (a DataNode)',
+      'found_by',
+      () => Object.entries(this.corruptReports),
+    );
     this.commitSeconds = new Histogram({
       name: 'dfs_namenode_journal_commit_seconds',
       help: 'Duration of one journal flush (write and fdatasync of every waiting edit)',
@@ -216,6 +232,19 @@ export class NamenodeMetrics {
       this.started.set(conn, m);
     }
     m.set(frame.requestId, performance.now());
+    if (frame.opcode === REPORT_BAD_BLOCKS) this.countCorruptReports(conn, frame);
+  }
+
+  private countCorruptReports(conn: ServerConnection, frame: Frame): void {
+    let replicas: number;
+    try {
+      replicas = decodeRequest('reportBadBlocks', frame).replicas.length;
+    } catch (err) {
+      rethrowIfBug(err);
+      return; // the handler refuses it (client-rpc.ts)
+    }
+    if (conn.role === Role.DATANODE) this.corruptReports.scanner += replicas;
+    else this.corruptReports.reader += replicas;
   }
 
   /** An answer left for `conn` (frame-server.ts `onReply`): counted and timed by its header. */

@@ -65,6 +65,11 @@ export class NameNode {
   private metrics!: NamenodeMetrics;
   private http: HttpServer | null = null;
 
+  /** The HTTP port bound (-1 with HTTP off). */
+  get httpPort(): number {
+    return this.http?.address.port ?? -1;
+  }
+
   constructor(
     readonly config: NameNodeConfig,
     private readonly log: Logger,
@@ -202,7 +207,7 @@ export class NameNode {
       {
         host: this.address.host,
         port: this.address.port,
-        httpPort: this.http?.address.port ?? -1,
+        httpPort: this.httpPort,
         clusterId: this.clusterId,
       },
       'namenode listening',

@@ -2,12 +2,22 @@
  * /healthz and /readyz across real processes (issue 13 section 1): the NameNode is ready
  * only out of safe mode, a DataNode only while registered with its NameNode; /healthz says
  * the process serves either way. A daemon started with `--http-port -1` serves no HTTP.
+ * Stopping a daemon (in process here, to see it without the process exit) closes its HTTP
+ * server and the keep-alive connections it held.
  */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Role } from '../../protocol/handshake.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
-import { clusterPerTest } from '../support/cluster.js';
-import { waitFor, waitForDatanodes } from '../support/data-path.js';
+import { DATANODE_DEFAULTS, NAMENODE_DEFAULTS } from '../../src/common/config.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { DataNode } from '../../src/datanode/datanode.js';
+import { formatNameDir } from '../../src/namenode/name-dir.js';
+import { NameNode } from '../../src/namenode/namenode.js';
+import { clusterPerTest, tempDir } from '../support/cluster.js';
+import { waitFor, waitForDatanodes, within } from '../support/data-path.js';
 import { httpRequest, sample, scrape } from '../support/http.js';
 
 const per = clusterPerTest();
@@ -81,5 +91,48 @@ describe('/healthz and /readyz', () => {
     // The RPC port still serves.
     const client = per.client(cluster);
     await client.mkdir('/still-serving');
+  });
+});
+
+describe('stopping a daemon', () => {
+  /** A keep-alive connection that has had one answer; resolves `closed` when the server ends it. */
+  async function keptAlive(port: number): Promise<{ closed: Promise<void> }> {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.resume();
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+    await new Promise((resolve) => socket.once('data', resolve));
+    return { closed };
+  }
+
+  it('closes its HTTP server and its keep-alive connections (NameNode and DataNode in process)', async () => {
+    const dir = tempDir('dfs-http-close-');
+    const log = silentLogger();
+    try {
+      await formatNameDir(path.join(dir, 'name'), { force: false });
+      const local = { host: '127.0.0.1', port: 0, httpHost: '127.0.0.1', httpPort: 0 };
+      const nn = new NameNode({ ...NAMENODE_DEFAULTS, ...local, nameDir: path.join(dir, 'name') }, log);
+      await nn.start();
+      const dn = new DataNode(
+        {
+          ...DATANODE_DEFAULTS,
+          ...local,
+          namenode: `127.0.0.1:${nn.address.port}`,
+          dataDirs: [path.join(dir, 'data')],
+        },
+        log,
+      );
+      await dn.start();
+      const ports = [nn.httpPort, dn.httpPort];
+      const conns = await Promise.all(ports.map((p) => keptAlive(p)));
+      await within(10_000, 'the DataNode to stop', dn.stop());
+      await within(10_000, 'the DataNode HTTP connection to close', conns[1]!.closed);
+      await within(10_000, 'the NameNode to stop', nn.stop());
+      await within(10_000, 'the NameNode HTTP connection to close', conns[0]!.closed);
+      for (const p of ports) await expect(httpRequest(p, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
