@@ -5,7 +5,7 @@
  *
  * Most figures already exist as state the daemon keeps (namespace counts, queue sizes,
  * plain counters on hot paths): they are read at scrape time by a `collect` callback
- * (`gaugeOf`, `counterOf`) instead of being kept twice. A hot path then pays one integer
+ * (`gaugesOf`, `countersOf`, `labelledOf`) instead of being kept twice. A hot path then pays one integer
  * add, and the scrape pays the reading. Histograms are observed where the duration is
  * known, through label children looked up once (`HistogramChildren`), never per call.
  */
@@ -35,69 +35,68 @@ export function daemonRegistry(): Registry {
   return registry;
 }
 
-/** A gauge whose value is read at scrape time. */
-export function gaugeOf(registry: Registry, name: string, help: string, read: () => number): void {
-  new Gauge({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.set(read());
-    },
-  });
+/** Metrics read at scrape time, by name: their help text and how to read the value. */
+export type ReadTable = Record<string, readonly [help: string, read: () => number]>;
+
+/** Gauges whose values are read at scrape time. */
+export function gaugesOf(registry: Registry, table: ReadTable): void {
+  for (const [name, [help, read]] of Object.entries(table)) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
 }
 
-/** A gauge with one label, its values read at scrape time (only the labels returned are shown). */
-export function labelledGaugeOf<L extends string>(
+/** Counters kept as plain numbers elsewhere (a hot path adds to them), read at scrape time. */
+export function countersOf(registry: Registry, table: ReadTable): void {
+  for (const [name, [help, read]] of Object.entries(table)) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+}
+
+/**
+ * A gauge or a counter with one label, its values read at scrape time (only the label
+ * values returned are shown); a counter's values are plain numbers kept elsewhere.
+ */
+export function labelledOf<L extends string>(
   registry: Registry,
+  kind: 'gauge' | 'counter',
   name: string,
   help: string,
   label: L,
   read: () => Iterable<readonly [string, number]>,
 ): void {
-  new Gauge({
-    name,
-    help,
-    labelNames: [label],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [value, n] of read()) this.labels({ [label]: value } as Record<L, string>).set(n);
-    },
-  });
-}
-
-/** A counter kept as a plain number elsewhere (a hot path adds to it), read at scrape time. */
-export function counterOf(registry: Registry, name: string, help: string, read: () => number): void {
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(read());
-    },
-  });
-}
-
-/** A counter with one label whose values are plain numbers kept elsewhere, read at scrape time. */
-export function labelledCounterOf<L extends string>(
-  registry: Registry,
-  name: string,
-  help: string,
-  label: L,
-  read: () => Iterable<readonly [string, number]>,
-): void {
-  new Counter({
-    name,
-    help,
-    labelNames: [label],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [value, n] of read()) this.labels({ [label]: value } as Record<L, string>).inc(n);
-    },
-  });
+  const config = { name, help, labelNames: [label], registers: [registry] };
+  const labels = (value: string): Record<L, string> => ({ [label]: value }) as Record<L, string>;
+  if (kind === 'gauge')
+    new Gauge({
+      ...config,
+      collect() {
+        this.reset();
+        for (const [v, n] of read()) this.labels(labels(v)).set(n);
+      },
+    });
+  else
+    new Counter({
+      ...config,
+      collect() {
+        this.reset();
+        for (const [v, n] of read()) this.labels(labels(v)).inc(n);
+      },
+    });
 }
 
 /** A histogram with one label whose children are made once per label value and kept. */

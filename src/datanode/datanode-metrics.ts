@@ -3,7 +3,7 @@
  *
  * The data path pays one integer add per packet (`bytesRead`) or per block (everything
  * else): the counters are plain numbers here, read by prom-client at scrape time
- * (metrics.ts `counterOf`). Durations are observed once per block or per sync, on label
+ * (metrics.ts `countersOf`). Durations are observed once per block or per sync, on label
  * children made once (`HistogramChildren`), never per packet. Gauges (volumes, held
  * packet bytes, transfers, registration) are read from the DataNode's own state when
  * scraped; a scrape costs one statfs per volume.
@@ -11,13 +11,12 @@
 import type { Registry } from 'prom-client';
 import type { FileSync } from '../common/file-sync.js';
 import {
-  counterOf,
-  daemonRegistry,
-  gaugeOf,
   HistogramChildren,
-  labelledCounterOf,
-  labelledGaugeOf,
   SECONDS_BUCKETS,
+  countersOf,
+  daemonRegistry,
+  gaugesOf,
+  labelledOf,
 } from '../common/metrics.js';
 import { Histogram } from 'prom-client';
 import { rethrowIfBug } from '../../protocol/errors.js';
@@ -73,40 +72,41 @@ export class DatanodeMetrics {
 
   constructor(source: DatanodeMetricsSource = IDLE_SOURCE) {
     const r = (this.registry = daemonRegistry());
-    counterOf(r, 'dfs_datanode_bytes_read_total', 'Block bytes sent to readers', () => this.bytesRead);
-    counterOf(r, 'dfs_datanode_blocks_read_total', 'Block reads served to the end', () => this.blocksRead);
-    counterOf(
+    countersOf(r, {
+      dfs_datanode_bytes_read_total: ['Block bytes sent to readers', () => this.bytesRead],
+      dfs_datanode_blocks_read_total: ['Block reads served to the end', () => this.blocksRead],
+      dfs_datanode_bytes_written_total: [
+        'Bytes of replicas written and finalized here (clients and copies)',
+        () => this.bytesWritten,
+      ],
+      dfs_datanode_blocks_written_total: ['Replicas written and finalized here', () => this.blocksWritten],
+      dfs_datanode_bytes_replicated_total: [
+        'Bytes of replicas this node copied to others (NameNode REPLICATE commands)',
+        () => this.bytesReplicated,
+      ],
+      dfs_datanode_blocks_replicated_total: [
+        'Replicas this node copied to others',
+        () => this.blocksReplicated,
+      ],
+      dfs_datanode_blocks_removed_total: [
+        'Replicas deleted on the NameNode request',
+        () => this.blocksRemoved,
+      ],
+    });
+    gaugesOf(r, {
+      dfs_datanode_replicas: ['Replicas held (finalized and being written)', source.replicas],
+      dfs_datanode_packet_bytes_held: [
+        'Packet payload bytes received and not yet on disk (bounded by packetBytesHeldMax)',
+        source.packetBytesHeld,
+      ],
+      dfs_datanode_active_transfers: ['Reads, writes and copies under way', source.activeTransfers],
+      dfs_datanode_registered: ['1 while registered with the NameNode', () => (source.registered() ? 1 : 0)],
+      dfs_datanode_data_connections: ['Open connections on the data port', source.dataConnections],
+      dfs_datanode_http_connections: ['Open HTTP connections', source.httpConnections],
+    });
+    labelledOf(
       r,
-      'dfs_datanode_bytes_written_total',
-      'Bytes of replicas written and finalized here (clients and copies)',
-      () => this.bytesWritten,
-    );
-    counterOf(
-      r,
-      'dfs_datanode_blocks_written_total',
-      'Replicas written and finalized here',
-      () => this.blocksWritten,
-    );
-    counterOf(
-      r,
-      'dfs_datanode_bytes_replicated_total',
-      'Bytes of replicas this node copied to others (NameNode REPLICATE commands)',
-      () => this.bytesReplicated,
-    );
-    counterOf(
-      r,
-      'dfs_datanode_blocks_replicated_total',
-      'Replicas this node copied to others',
-      () => this.blocksReplicated,
-    );
-    counterOf(
-      r,
-      'dfs_datanode_blocks_removed_total',
-      'Replicas deleted on the NameNode request',
-      () => this.blocksRemoved,
-    );
-    labelledCounterOf(
-      r,
+      'counter',
       'dfs_datanode_checksum_failures_total',
       'Checksum mismatches found here, by finder: pipeline (data received) or scanner (data at rest)',
       'found_by',
@@ -114,13 +114,6 @@ export class DatanodeMetrics {
         ['pipeline', this.pipelineChecksumFailures],
         ['scanner', source.scannerCorruptFound()],
       ],
-    );
-    labelledCounterOf(
-      r,
-      'dfs_datanode_volume_failures_total',
-      'Failed local replica writes (disk errors other than a full disk), by volume',
-      'volume',
-      () => source.volumes().map((v) => [v.dir, this.volumeFailures.get(v.dir) ?? 0] as const),
     );
     // A volume whose file system cannot be read (a failed disk) is left out, not the scrape.
     const spaces = (): Array<{ dir: string; space: VolumeSpace }> =>
@@ -132,36 +125,35 @@ export class DatanodeMetrics {
           return [];
         }
       });
-    labelledGaugeOf(r, 'dfs_datanode_volume_capacity_bytes', 'Size of each volume', 'volume', () =>
-      spaces().map((v) => [v.dir, v.space.capacityBytes] as const),
-    );
-    labelledGaugeOf(
-      r,
-      'dfs_datanode_volume_used_bytes',
-      'Bytes of finalized replicas per volume',
-      'volume',
-      () => source.volumes().map((v) => [v.dir, v.usedBytes] as const),
-    );
-    labelledGaugeOf(
-      r,
-      'dfs_datanode_volume_remaining_bytes',
-      'Bytes left for DFS per volume (free space less the reserve)',
-      'volume',
-      () => spaces().map((v) => [v.dir, v.space.remainingBytes] as const),
-    );
-    gaugeOf(r, 'dfs_datanode_replicas', 'Replicas held (finalized and being written)', source.replicas);
-    gaugeOf(
-      r,
-      'dfs_datanode_packet_bytes_held',
-      'Packet payload bytes received and not yet on disk (bounded by packetBytesHeldMax)',
-      source.packetBytesHeld,
-    );
-    gaugeOf(r, 'dfs_datanode_active_transfers', 'Reads, writes and copies under way', source.activeTransfers);
-    gaugeOf(r, 'dfs_datanode_registered', '1 while registered with the NameNode', () =>
-      source.registered() ? 1 : 0,
-    );
-    gaugeOf(r, 'dfs_datanode_data_connections', 'Open connections on the data port', source.dataConnections);
-    gaugeOf(r, 'dfs_datanode_http_connections', 'Open HTTP connections', source.httpConnections);
+    const byVolume: Array<
+      [kind: 'gauge' | 'counter', name: string, help: string, read: () => Array<readonly [string, number]>]
+    > = [
+      [
+        'counter',
+        'dfs_datanode_volume_failures_total',
+        'Failed local replica writes (disk errors other than a full disk), by volume',
+        () => source.volumes().map((v) => [v.dir, this.volumeFailures.get(v.dir) ?? 0] as const),
+      ],
+      [
+        'gauge',
+        'dfs_datanode_volume_capacity_bytes',
+        'Size of each volume',
+        () => spaces().map((v) => [v.dir, v.space.capacityBytes] as const),
+      ],
+      [
+        'gauge',
+        'dfs_datanode_volume_used_bytes',
+        'Bytes of finalized replicas per volume',
+        () => source.volumes().map((v) => [v.dir, v.usedBytes] as const),
+      ],
+      [
+        'gauge',
+        'dfs_datanode_volume_remaining_bytes',
+        'Bytes left for DFS per volume (free space less the reserve)',
+        () => spaces().map((v) => [v.dir, v.space.remainingBytes] as const),
+      ],
+    ];
+    for (const [kind, name, help, read] of byVolume) labelledOf(r, kind, name, help, 'volume', read);
     this.ops = new HistogramChildren(
       r,
       'dfs_datanode_op_duration_seconds',

@@ -27,10 +27,9 @@ import { decodeRequest, rpcCodecs, rpcNameOf } from '../../protocol/namenode-mes
 import type { ServerConnection } from '../common/frame-server.js';
 import {
   daemonRegistry,
-  gaugeOf,
+  gaugesOf,
   HistogramChildren,
-  labelledCounterOf,
-  labelledGaugeOf,
+  labelledOf,
   SECONDS_BUCKETS,
 } from '../common/metrics.js';
 import type { AdminState } from './datanode-registry.js';
@@ -71,10 +70,8 @@ const NODE_STATE_LABEL = {
 const EDITS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
 
 const REPORT_BAD_BLOCKS = rpcCodecs.reportBadBlocks.opcode;
-const ANSWER_KIND_OFFSET = 4;
-const ANSWER_OPCODE_OFFSET = 5;
-const ANSWER_REQUEST_ID_OFFSET = 8;
-const ANSWER_ERROR_CODE_OFFSET = 12;
+/** Where an answer's header fields are (protocol/frame.ts), and an ERROR body's code. */
+const ANSWER_AT = { kind: 4, opcode: 5, requestId: 8, errorCode: 12 } as const;
 
 export class NamenodeMetrics {
   readonly registry: Registry;
@@ -100,39 +97,55 @@ export class NamenodeMetrics {
         this.labels({ cluster_id: source.clusterId(), version: source.version }).set(1);
       },
     });
-    gaugeOf(r, 'dfs_namenode_files', 'Files in the namespace', () => source.namespace().fileCount);
-    gaugeOf(r, 'dfs_namenode_directories', 'Directories in the namespace', () => source.namespace().dirCount);
-    gaugeOf(r, 'dfs_namenode_blocks', 'Blocks of all files', () => source.namespace().blockCount);
-    gaugeOf(
-      r,
-      'dfs_namenode_under_replicated_blocks',
-      'Blocks with fewer live replicas than their replication',
-      () => source.replication().underReplicated,
-    );
-    gaugeOf(
-      r,
-      'dfs_namenode_missing_blocks',
-      'Blocks with no good replica',
-      () => source.replication().missing,
-    );
-    gaugeOf(
-      r,
-      'dfs_namenode_corrupt_blocks',
-      'Blocks with a replica reported corrupt',
-      () => source.replication().corrupt,
-    );
-    gaugeOf(
-      r,
-      'dfs_namenode_pending_replication_blocks',
-      'Replica copies scheduled and not yet reported done',
-      () => source.replication().pendingCopies,
-    );
-    gaugeOf(r, 'dfs_namenode_pending_deletion_blocks', 'Replicas queued for deletion on DataNodes', () => {
+    const ns = source.namespace;
+    const repl = source.replication;
+    const live = (pick: (d: NodeFigures) => number) => (): number => {
       let n = 0;
-      for (const d of source.datanodes()) n += d.pendingDeletes;
+      for (const d of source.datanodes()) if (d.state !== 'silent') n += pick(d);
       return n;
+    };
+    gaugesOf(r, {
+      dfs_namenode_files: ['Files in the namespace', () => ns().fileCount],
+      dfs_namenode_directories: ['Directories in the namespace', () => ns().dirCount],
+      dfs_namenode_blocks: ['Blocks of all files', () => ns().blockCount],
+      dfs_namenode_under_replicated_blocks: [
+        'Blocks with fewer live replicas than their replication',
+        () => repl().underReplicated,
+      ],
+      dfs_namenode_missing_blocks: ['Blocks with no good replica', () => repl().missing],
+      dfs_namenode_corrupt_blocks: ['Blocks with a replica reported corrupt', () => repl().corrupt],
+      dfs_namenode_pending_replication_blocks: [
+        'Replica copies scheduled and not yet reported done',
+        () => repl().pendingCopies,
+      ],
+      dfs_namenode_pending_deletion_blocks: [
+        'Replicas queued for deletion on DataNodes',
+        () => {
+          let n = 0;
+          for (const d of source.datanodes()) n += d.pendingDeletes;
+          return n;
+        },
+      ],
+      dfs_namenode_capacity_bytes: ['Capacity of the live DataNodes', live((d) => d.capacityBytes)],
+      dfs_namenode_capacity_used_bytes: ['Bytes used by DFS on live DataNodes', live((d) => d.usedBytes)],
+      dfs_namenode_capacity_remaining_bytes: [
+        'Bytes left for DFS on live DataNodes',
+        live((d) => d.remainingBytes),
+      ],
+      dfs_namenode_safe_mode: ['1 while in safe mode', () => (source.safeModeOn() ? 1 : 0)],
+      dfs_namenode_transactions_since_checkpoint: [
+        'Edits logged since the last checkpoint',
+        () => source.checkpoint().txnsSince,
+      ],
+      dfs_namenode_last_checkpoint_timestamp_seconds: [
+        'When the last checkpoint was taken (or the NameNode started)',
+        () => source.checkpoint().lastMs / 1000,
+      ],
+      dfs_namenode_open_leases: ['Clients holding a lease on files open for writing', source.openLeases],
+      dfs_namenode_rpc_connections: ['Open RPC connections', source.rpcConnections],
+      dfs_namenode_http_connections: ['Open HTTP connections', source.httpConnections],
     });
-    labelledGaugeOf(r, 'dfs_namenode_datanodes', 'DataNodes by state', 'state', () => {
+    labelledOf(r, 'gauge', 'dfs_namenode_datanodes', 'DataNodes by state', 'state', () => {
       const counts = new Map<string, number>(Object.values(NODE_STATE_LABEL).map((s) => [s, 0]));
       for (const d of source.datanodes()) {
         const s = NODE_STATE_LABEL[d.state];
@@ -140,52 +153,9 @@ export class NamenodeMetrics {
       }
       return counts;
     });
-    const live = (pick: (d: NodeFigures) => number) => (): number => {
-      let n = 0;
-      for (const d of source.datanodes()) if (d.state !== 'silent') n += pick(d);
-      return n;
-    };
-    gaugeOf(
+    labelledOf(
       r,
-      'dfs_namenode_capacity_bytes',
-      'Capacity of the live DataNodes',
-      live((d) => d.capacityBytes),
-    );
-    gaugeOf(
-      r,
-      'dfs_namenode_capacity_used_bytes',
-      'Bytes used by DFS on live DataNodes',
-      live((d) => d.usedBytes),
-    );
-    gaugeOf(
-      r,
-      'dfs_namenode_capacity_remaining_bytes',
-      'Bytes left for DFS on live DataNodes',
-      live((d) => d.remainingBytes),
-    );
-    gaugeOf(r, 'dfs_namenode_safe_mode', '1 while in safe mode', () => (source.safeModeOn() ? 1 : 0));
-    gaugeOf(
-      r,
-      'dfs_namenode_transactions_since_checkpoint',
-      'Edits logged since the last checkpoint',
-      () => source.checkpoint().txnsSince,
-    );
-    gaugeOf(
-      r,
-      'dfs_namenode_last_checkpoint_timestamp_seconds',
-      'When the last checkpoint was taken (or the NameNode started)',
-      () => source.checkpoint().lastMs / 1000,
-    );
-    gaugeOf(
-      r,
-      'dfs_namenode_open_leases',
-      'Clients holding a lease on files open for writing',
-      source.openLeases,
-    );
-    gaugeOf(r, 'dfs_namenode_rpc_connections', 'Open RPC connections', source.rpcConnections);
-    gaugeOf(r, 'dfs_namenode_http_connections', 'Open HTTP connections', source.httpConnections);
-    labelledCounterOf(
-      r,
+      'counter',
       'dfs_namenode_corrupt_replica_reports_total',
       'Replicas reported corrupt (a checksum mismatch), by finder: reader (a client) or scanner (a DataNode)',
       'found_by',
@@ -249,13 +219,13 @@ export class NamenodeMetrics {
 
   /** An answer left for `conn` (frame-server.ts `onReply`): counted and timed by its header. */
   rpcAnswered(conn: ServerConnection, answer: Buffer): void {
-    if (answer.length < ANSWER_ERROR_CODE_OFFSET) return;
-    const kind = answer[ANSWER_KIND_OFFSET];
-    const opcode = answer[ANSWER_OPCODE_OFFSET]!;
-    const requestId = answer.readUInt32BE(ANSWER_REQUEST_ID_OFFSET);
+    if (answer.length < ANSWER_AT.errorCode) return;
+    const kind = answer[ANSWER_AT.kind];
+    const opcode = answer[ANSWER_AT.opcode]!;
+    const requestId = answer.readUInt32BE(ANSWER_AT.requestId);
     const result =
-      kind === FrameKind.ERROR && answer.length >= ANSWER_ERROR_CODE_OFFSET + 2
-        ? answer.readUInt16BE(ANSWER_ERROR_CODE_OFFSET)
+      kind === FrameKind.ERROR && answer.length >= ANSWER_AT.errorCode + 2
+        ? answer.readUInt16BE(ANSWER_AT.errorCode)
         : 0;
     this.rpcChild(opcode, result).inc();
     const m = this.started.get(conn);

@@ -7,13 +7,12 @@
  * close() ends keep-alive connections too.
  */
 import http from 'node:http';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AssertionFailure, DfsError } from '../../protocol/errors.js';
-import { HttpRouter, sendJson, statusOf } from '../../src/common/http-router.js';
+import { HttpRouter, sendJson, statusOf, type Route } from '../../src/common/http-router.js';
 import { HttpServer } from '../../src/common/http-server.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { httpRequest } from '../support/http.js';
+import { httpRequest, keptAlive } from '../support/http.js';
 
 const LIMITS = {
   httpConnectionsMax: 8,
@@ -51,23 +50,32 @@ async function caught(event: 'uncaughtException' | 'unhandledRejection', act: ()
   }
 }
 
+/** A GET route whose handler throws what `make` returns, at once or after an await. */
+function throwing(make: () => unknown, when: 'sync' | 'async'): Route {
+  const handler =
+    when === 'sync'
+      ? (): void => {
+          throw make();
+        }
+      : async (): Promise<void> => {
+          await Promise.resolve();
+          throw make();
+        };
+  return { methods: ['GET'], handler };
+}
+
 describe('HttpServer', () => {
   it('a DfsError from a handler, sync or async, is its status with a typed body', async () => {
     const port = await serve(
       new HttpRouter()
-        .route('/safe', {
-          methods: ['GET'],
-          handler: () => {
-            throw new DfsError('SAFE_MODE', 'in safe mode');
-          },
-        })
-        .route('/gone', {
-          methods: ['GET'],
-          handler: async () => {
-            await Promise.resolve();
-            throw new DfsError('NOT_FOUND', 'no such file');
-          },
-        }),
+        .route(
+          '/safe',
+          throwing(() => new DfsError('SAFE_MODE', 'in safe mode'), 'sync'),
+        )
+        .route(
+          '/gone',
+          throwing(() => new DfsError('NOT_FOUND', 'no such file'), 'async'),
+        ),
     );
     const safe = await httpRequest(port, '/safe');
     expect(safe.status).toBe(503);
@@ -86,12 +94,10 @@ describe('HttpServer', () => {
 
   it('an unexpected error is a 500 INTERNAL that shows no stack or message', async () => {
     const port = await serve(
-      new HttpRouter().route('/oops', {
-        methods: ['GET'],
-        handler: () => {
-          throw new TypeError('secret internals at /srv/x.js:1');
-        },
-      }),
+      new HttpRouter().route(
+        '/oops',
+        throwing(() => new TypeError('secret internals at /srv/x.js:1'), 'sync'),
+      ),
     );
     const r = await httpRequest(port, '/oops');
     expect(r.status).toBe(500);
@@ -104,19 +110,14 @@ describe('HttpServer', () => {
   it('an AssertionFailure is never answered: it escapes to the process (sync and async)', async () => {
     const port = await serve(
       new HttpRouter()
-        .route('/bug', {
-          methods: ['GET'],
-          handler: () => {
-            throw new AssertionFailure('planted');
-          },
-        })
-        .route('/async-bug', {
-          methods: ['GET'],
-          handler: async () => {
-            await Promise.resolve();
-            throw new AssertionFailure('planted async');
-          },
-        }),
+        .route(
+          '/bug',
+          throwing(() => new AssertionFailure('planted'), 'sync'),
+        )
+        .route(
+          '/async-bug',
+          throwing(() => new AssertionFailure('planted async'), 'async'),
+        ),
     );
     const sockets: http.ClientRequest[] = [];
     const request = (path: string) => (): void => {
@@ -155,18 +156,13 @@ describe('HttpServer', () => {
   });
 
   it('close() ends idle keep-alive connections and resolves', async () => {
-    const router = new HttpRouter().route('/x', {
+    const router = new HttpRouter().route('/healthz', {
       methods: ['GET'],
       handler: ({ res }) => sendJson(res, 200, {}),
     });
     const s = new HttpServer(LIMITS, router, silentLogger());
     const { port } = await s.listen('127.0.0.1', 0);
-    const socket = net.connect(port, '127.0.0.1');
-    socket.on('error', () => {});
-    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    socket.resume();
-    socket.write('GET /x HTTP/1.1\r\nHost: x\r\n\r\n');
-    await new Promise((resolve) => socket.once('data', resolve));
+    const { closed } = await keptAlive(port);
     expect(s.connections).toBe(1);
     await s.close();
     await closed;

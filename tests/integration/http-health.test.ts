@@ -6,7 +6,6 @@
  * server and the keep-alive connections it held.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Role } from '../../protocol/handshake.js';
@@ -18,7 +17,7 @@ import { formatNameDir } from '../../src/namenode/name-dir.js';
 import { NameNode } from '../../src/namenode/namenode.js';
 import { clusterPerTest, tempDir } from '../support/cluster.js';
 import { waitFor, waitForDatanodes, within } from '../support/data-path.js';
-import { httpRequest, sample, scrape } from '../support/http.js';
+import { httpRequest, keptAlive, sample, scrape } from '../support/http.js';
 
 const per = clusterPerTest();
 
@@ -95,17 +94,6 @@ describe('/healthz and /readyz', () => {
 });
 
 describe('stopping a daemon', () => {
-  /** A keep-alive connection that has had one answer; resolves `closed` when the server ends it. */
-  async function keptAlive(port: number): Promise<{ closed: Promise<void> }> {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.on('error', () => {});
-    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    socket.resume();
-    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
-    await new Promise((resolve) => socket.once('data', resolve));
-    return { closed };
-  }
-
   it('closes its HTTP server and its keep-alive connections (NameNode and DataNode in process)', async () => {
     const dir = tempDir('dfs-http-close-');
     const log = silentLogger();

@@ -16,6 +16,7 @@ import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { startCluster } from '../support/cluster.js';
 import { getBuffer, putBuffer, testBytes, waitFor, waitForDatanodes } from '../support/data-path.js';
 import {
+  expectSamples,
   PROMTOOL,
   promtoolCheckConfig,
   promtoolCheckMetrics,
@@ -76,33 +77,35 @@ describe('/metrics on every daemon', () => {
 
   it('NameNode: namespace, blocks, DataNodes, capacity, journal and RPCs', async () => {
     const text = await scrape(cluster.namenode.httpPort);
-    expect(sample(text, 'dfs_namenode_files')).toBe(1);
-    expect(sample(text, 'dfs_namenode_directories')).toBe(2);
-    expect(sample(text, 'dfs_namenode_blocks')).toBe(1);
-    expect(sample(text, 'dfs_namenode_safe_mode')).toBe(0);
-    expect(sample(text, 'dfs_namenode_datanodes{state="live"}')).toBe(3);
-    expect(sample(text, 'dfs_namenode_datanodes{state="dead"}')).toBe(0);
-    expect(sample(text, 'dfs_namenode_missing_blocks')).toBe(0);
-    expect(sample(text, 'dfs_namenode_capacity_bytes')).toBeGreaterThan(0);
-    expect(sample(text, 'dfs_namenode_open_leases')).toBe(0);
-    expect(sample(text, 'dfs_namenode_rpc_connections')).toBeGreaterThanOrEqual(4); // 3 DataNodes and us
-    // mkdir /m, create /m/file, complete: three edits or more (addBlock...), each durable.
-    expect(sample(text, 'dfs_namenode_transactions_since_checkpoint')).toBeGreaterThanOrEqual(3);
-    expect(sample(text, 'dfs_namenode_journal_commit_seconds_count')).toBeGreaterThanOrEqual(3);
-    expect(sample(text, 'dfs_namenode_journal_edits_per_commit_sum')).toBeGreaterThanOrEqual(3);
-    expect(sample(text, 'dfs_namenode_rpcs_total{op="mkdir",result="ok"}')).toBe(1);
-    expect(sample(text, 'dfs_namenode_rpcs_total{op="mkdir",result="ALREADY_EXISTS"}')).toBe(1);
-    expect(sample(text, 'dfs_namenode_rpcs_total{op="create",result="ok"}')).toBe(1);
-    expect(
-      sample(text, 'dfs_namenode_rpcs_total{op="getBlockLocations",result="ok"}'),
-    ).toBeGreaterThanOrEqual(1);
+    // A number: exactly; [n]: at least n.
+    expectSamples(text, {
+      dfs_namenode_files: 1,
+      dfs_namenode_directories: 2,
+      dfs_namenode_blocks: 1,
+      dfs_namenode_safe_mode: 0,
+      'dfs_namenode_datanodes{state="live"}': 3,
+      'dfs_namenode_datanodes{state="dead"}': 0,
+      dfs_namenode_missing_blocks: 0,
+      dfs_namenode_capacity_bytes: [1],
+      dfs_namenode_open_leases: 0,
+      dfs_namenode_rpc_connections: [4], // 3 DataNodes and us
+      // mkdir /m, create /m/file, addBlock, complete...: each edit durable, in group commits.
+      dfs_namenode_transactions_since_checkpoint: [3],
+      dfs_namenode_journal_commit_seconds_count: [3],
+      dfs_namenode_journal_edits_per_commit_sum: [3],
+      'dfs_namenode_rpcs_total{op="mkdir",result="ok"}': 1,
+      'dfs_namenode_rpcs_total{op="mkdir",result="ALREADY_EXISTS"}': 1,
+      'dfs_namenode_rpcs_total{op="create",result="ok"}': 1,
+      'dfs_namenode_rpcs_total{op="getBlockLocations",result="ok"}': [1],
+      'dfs_namenode_rpc_duration_seconds_count{op="mkdir"}': 2,
+      'dfs_namenode_rpc_duration_seconds_count{op="create"}': 1,
+      'dfs_namenode_corrupt_replica_reports_total{found_by="reader"}': 0,
+      // prom-client's default process metrics.
+      process_resident_memory_bytes: [1],
+    });
     expect(sumOf(text, 'dfs_namenode_rpcs_total', { op: 'heartbeat' })).toBeGreaterThanOrEqual(3);
-    expect(sample(text, 'dfs_namenode_rpc_duration_seconds_count{op="mkdir"}')).toBe(2);
-    expect(sample(text, 'dfs_namenode_rpc_duration_seconds_count{op="create"}')).toBe(1);
     expect(sample(text, 'dfs_namenode_rpc_duration_seconds_sum{op="create"}')).toBeGreaterThan(0);
     expect(text).toMatch(/^dfs_namenode_info\{cluster_id="CID-[^"]+",version="[^"]+"\} 1$/m);
-    // prom-client's default process and runtime metrics.
-    expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(text).toContain('nodejs_eventloop_lag_seconds');
   });
 
@@ -112,24 +115,26 @@ describe('/metrics on every daemon', () => {
       const t = await Promise.all(cluster.datanodes.map((d) => scrape(d.httpPort)));
       return t.every((x) => sample(x, 'dfs_datanode_blocks_written_total') === 1) ? t : undefined;
     });
-    const total = (name: string): number => texts.reduce((n, t) => n + sumOf(t, name), 0);
     for (const t of texts) {
-      expect(sample(t, 'dfs_datanode_bytes_written_total')).toBe(FILE_BYTES);
-      expect(sample(t, 'dfs_datanode_op_duration_seconds_count{op="write"}')).toBe(1);
-      expect(sample(t, 'dfs_datanode_op_duration_seconds_count{op="fsync"}')).toBeGreaterThanOrEqual(1);
-      expect(sample(t, 'dfs_datanode_registered')).toBe(1);
-      expect(sample(t, 'dfs_datanode_replicas')).toBe(1);
-      expect(sample(t, 'dfs_datanode_packet_bytes_held')).toBe(0);
-      expect(sample(t, 'dfs_datanode_heartbeat_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+      expectSamples(t, {
+        dfs_datanode_bytes_written_total: FILE_BYTES,
+        'dfs_datanode_op_duration_seconds_count{op="write"}': 1,
+        'dfs_datanode_op_duration_seconds_count{op="fsync"}': [1],
+        dfs_datanode_registered: 1,
+        dfs_datanode_replicas: 1,
+        dfs_datanode_packet_bytes_held: 0,
+        dfs_datanode_heartbeat_duration_seconds_count: [1],
+        'dfs_datanode_checksum_failures_total{found_by="scanner"}': 0,
+      });
       expect(sumOf(t, 'dfs_datanode_volume_capacity_bytes')).toBeGreaterThan(0);
       expect(sumOf(t, 'dfs_datanode_volume_used_bytes')).toBe(FILE_BYTES);
-      expect(sample(t, 'dfs_datanode_checksum_failures_total{found_by="scanner"}')).toBe(0);
     }
+    // The file was read once, from one replica.
+    const total = (name: string, labels: Record<string, string> = {}): number =>
+      texts.reduce((n, t) => n + sumOf(t, name, labels), 0);
     expect(total('dfs_datanode_bytes_read_total')).toBe(FILE_BYTES);
     expect(total('dfs_datanode_blocks_read_total')).toBe(1);
-    expect(
-      texts.reduce((n, t) => n + (sample(t, 'dfs_datanode_op_duration_seconds_count{op="read"}') ?? 0), 0),
-    ).toBe(1);
+    expect(total('dfs_datanode_op_duration_seconds_count', { op: 'read' })).toBe(1);
   });
 
   it('the shipped scrape configuration passes promtool check config', () => {

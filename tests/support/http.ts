@@ -4,6 +4,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
+import { expect } from 'vitest';
 
 export interface HttpAnswer {
   status: number;
@@ -78,6 +80,27 @@ export function sumOf(text: string, name: string, labels: Record<string, string>
     if (Object.entries(labels).every(([k, val]) => key.includes(`${k}="${val}"`))) total += v;
   }
   return total;
+}
+
+/** Each sample is the number given, or at least n for `[n]` (a missing sample fails). */
+export function expectSamples(text: string, expected: Record<string, number | [number]>): void {
+  const all = samples(text);
+  for (const [key, want] of Object.entries(expected)) {
+    const got = all.get(key);
+    if (typeof want === 'number') expect(got, key).toBe(want);
+    else expect(got, key).toBeGreaterThanOrEqual(want[0]);
+  }
+}
+
+/** A keep-alive connection that has had one answer to GET /healthz; `closed` resolves when the server ends it. */
+export async function keptAlive(port: number): Promise<{ closed: Promise<void> }> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.resume(); // read, so the server's close is seen
+  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+  await new Promise((resolve) => socket.once('data', resolve));
+  return { closed };
 }
 
 /** Metric names present in the text (sample names: histograms show as _bucket, _sum, _count). */
