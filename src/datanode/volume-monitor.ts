@@ -41,6 +41,8 @@ const NOT_VOLUME_FAULTS = new Set(['ENOENT', 'ENOSPC', 'EDQUOT']);
 export interface VolumeEvents {
   /** The replica of this block is no longer held here (report it deleted to the NameNode). */
   replicaDropped(blockId: number): void;
+  /** The volume at `dir` was taken out of service (counted for /metrics). */
+  volumeFailed?(dir: string): void;
   /** No volume is left in service: the DataNode must stop. */
   allVolumesFailed(err: DfsError): void;
 }
@@ -154,6 +156,7 @@ export class VolumeMonitor {
       },
       'volume failed; taken out of service',
     );
+    this.events.volumeFailed?.(v.dir);
     for (const r of dropped) this.events.replicaDropped(r.blockId);
     if (left === 0)
       this.events.allVolumesFailed(
