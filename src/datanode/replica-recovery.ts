@@ -106,6 +106,21 @@ function replicaOf(dn: DataNodeContext, blockId: number): Replica {
   return r;
 }
 
+/** Opens a replica's two files; when the second open fails, the first is closed again. */
+async function openPair(
+  dataFile: string,
+  metaFile: string,
+  flags: 'r' | 'r+',
+): Promise<[fs.promises.FileHandle, fs.promises.FileHandle]> {
+  const dataFd = await fs.promises.open(dataFile, flags);
+  try {
+    return [dataFd, await fs.promises.open(metaFile, flags)];
+  } catch (err) {
+    await dataFd.close();
+    throw err;
+  }
+}
+
 /**
  * Bytes of the data file covered by checksums on disk, less a last chunk that does not
  * match its checksum (a write torn by a crash).
@@ -116,10 +131,7 @@ export async function validLength(dataFile: string, metaFile: string, chunkBytes
   const length = Math.min(data.size, sums * chunkBytes);
   if (length === 0) return 0;
   const lastStart = Math.floor((length - 1) / chunkBytes) * chunkBytes;
-  const [dataFd, metaFd] = await Promise.all([
-    fs.promises.open(dataFile, 'r'),
-    fs.promises.open(metaFile, 'r'),
-  ]);
+  const [dataFd, metaFd] = await openPair(dataFile, metaFile, 'r');
   try {
     const chunk = Buffer.alloc(length - lastStart);
     const stored = Buffer.alloc(CHECKSUM_BYTES);
@@ -148,10 +160,7 @@ export async function truncateReplica(
   const size = (await fs.promises.stat(dataFile)).size;
   if (size < newLength)
     throw new DfsError('INVALID_ARGUMENT', `replica holds ${size} bytes, recovery wants ${newLength}`);
-  const [dataFd, metaFd] = await Promise.all([
-    fs.promises.open(dataFile, 'r+'),
-    fs.promises.open(metaFile, 'r+'),
-  ]);
+  const [dataFd, metaFd] = await openPair(dataFile, metaFile, 'r+');
   try {
     const chunks = Math.ceil(newLength / r.chunkBytes);
     await dataFd.truncate(newLength);

@@ -98,8 +98,11 @@ export class BlockManager implements NamespaceListener {
 
   // ---- namespace events ------------------------------------------------------------
 
+  /** A new last block: the one before it is committed, its unfinished locations settled. */
   blockAdded(file: FileNode, meta: BlockMeta): void {
     this.map.add(file, meta);
+    const previous = file.blocks[file.blocks.length - 2];
+    if (previous !== undefined) this.settleUnfinished(previous);
   }
 
   fileRemoved(file: FileNode): void {
@@ -139,10 +142,18 @@ export class BlockManager implements NamespaceListener {
   fileClosed(file: FileNode): void {
     this.map.markFileDirty(file);
     const last = file.blocks[file.blocks.length - 1];
-    if (last === undefined) return;
-    const entry = this.map.entry(last.blockId);
-    for (const nodeId of this.map.takeUnfinished(last.blockId)) {
-      if (entry?.replicas.has(nodeId) !== true) this.scheduleStaleDelete(nodeId, last);
+    if (last !== undefined) this.settleUnfinished(last);
+  }
+
+  /**
+   * A block's length is final (the file closed, or a block was added after it): its
+   * unfinished locations are forgotten (the map holds them only while they matter), and
+   * those without a current replica get a stale delete.
+   */
+  private settleUnfinished(meta: BlockMeta): void {
+    const entry = this.map.entry(meta.blockId);
+    for (const nodeId of this.map.takeUnfinished(meta.blockId)) {
+      if (entry?.replicas.has(nodeId) !== true) this.scheduleStaleDelete(nodeId, meta);
     }
   }
 
@@ -214,6 +225,12 @@ export class BlockManager implements NamespaceListener {
    */
   private unfinishedReported(nodeId: string, b: Block): boolean {
     if (this.map.addUnfinished(nodeId, b.blockId)) return true;
+    const known = this.map.entry(b.blockId)?.meta;
+    // An rbw copy of a closed block at its current stamp may be finalizing right now (a
+    // report built before it finalized, processed after the file completed): a delete at
+    // that stamp would take the finished replica with it. Left alone, as HDFS does; its
+    // finalize reports it, and a copy at an older stamp is deleted below.
+    if (known !== undefined && b.genStamp >= known.genStamp) return false;
     this.log.info(
       { node: nodeId, block: b, known: this.map.entry(b.blockId)?.meta ?? null },
       'unfinished replica of a closed or unknown block; scheduling deletion',

@@ -63,6 +63,12 @@ export class FileNode {
   blocks: BlockMeta[] = [];
   /** The writer holding the lease, or null once the file is complete. */
   clientName: string | null;
+  /**
+   * The NameNode took the lease for a block recovery (lease-manager.ts takeForRecovery):
+   * the writer's calls on the file are refused until it is closed. Not persisted: after a
+   * restart the writer's lease is back and expires again.
+   */
+  recovering = false;
 
   constructor(
     public name: string,

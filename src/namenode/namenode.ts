@@ -300,6 +300,8 @@ export class NameNode {
     for (const file of this.leases.expiredFiles()) {
       try {
         this.recovery.leaseExpired(pathOf(file), file);
+        // Still open: a recovery is under way, and the NameNode holds the lease until it ends.
+        if (file.clientName !== null) this.leases.takeForRecovery(file);
       } catch (err) {
         rethrowIfBug(err);
         // A file past the path limits (a tree nested by renames before they were checked)

@@ -126,6 +126,11 @@ export class Namespace {
   fileUnderConstruction(path: string, clientName: string): FileNode {
     const file = this.file(path);
     if (file.clientName === null) throw new DfsError('NO_LEASE', `${path} is not open for writing`);
+    if (file.recovering)
+      throw new DfsError(
+        'NO_LEASE',
+        `${path}: the writer's lease expired; the NameNode is recovering the file`,
+      );
     if (file.clientName !== clientName) {
       throw new DfsError('LEASE_CONFLICT', `${path} is being written by another client (${file.clientName})`);
     }
@@ -506,6 +511,12 @@ export class Namespace {
     const last = file.blocks[file.blocks.length - 1];
     if (last === undefined || last.blockId !== blockId)
       throw new DfsError('NOT_FOUND', `block ${blockId} is not the last block of ${path}`);
+    if (numBytes > file.blockBytes) {
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `recovered length ${numBytes} exceeds the block size ${file.blockBytes}`,
+      );
+    }
     if (genStamp <= last.genStamp) {
       throw new DfsError(
         'STALE_GENERATION',

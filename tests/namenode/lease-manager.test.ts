@@ -182,4 +182,32 @@ describe('LeaseManager', () => {
     clock.advance(LIMIT_MS + 1);
     expect(expiredPaths(leases)).toEqual(['/b/moved/f']);
   });
+
+  it('a lease the NameNode takes for recovery locks the writer out and comes back for a retry', () => {
+    const { ns, clock, leases, run } = setup();
+    run(create('/r/f', 'writer'));
+    clock.advance(LIMIT_MS + 1);
+    const file = ns.file('/r/f');
+    leases.takeForRecovery(file);
+    // The writer, back from a pause, can neither add a block, complete nor keep the file.
+    expect(() => ns.apply(complete('/r/f', 'writer'))).toThrow(expect.objectContaining({ code: 'NO_LEASE' }));
+    expect(() =>
+      ns.apply({
+        op: 'addBlock',
+        path: '/r/f',
+        clientName: 'writer',
+        previousNumBytes: NONE,
+        blockId: 1,
+        genStamp: 1,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'NO_LEASE' }));
+    expect(leases.renew('writer')).toBe(false);
+    expect(leases.expiredFiles()).toEqual([]);
+    // One lease period later the recovery is due a retry; closing the file ends it.
+    clock.advance(LIMIT_MS + 1);
+    expect(leases.expiredFiles()).toEqual([file]);
+    run({ op: 'closeFile', path: '/r/f', keepBlocks: 0, lastNumBytes: NONE, mtimeMs: 3 });
+    expect(file.recovering).toBe(false);
+    expect(leases.expiredFiles()).toEqual([]);
+  });
 });
