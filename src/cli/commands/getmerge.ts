@@ -55,12 +55,12 @@ async function getmerge(
   const out = localFileWriter(tmp);
   // A local write error (a missing folder, a full disk) may come while a DFS read is awaited:
   // it is kept here and thrown at the next step, never left unhandled.
-  let localFailure: Error | null = null;
-  out.on('error', (err) => (localFailure ??= err));
+  const localWrite: { failure: Error | null } = { failure: null };
+  out.on('error', (err) => (localWrite.failure ??= err));
   let bytes = 0;
   let files = 0;
   const write = async (chunk: Buffer): Promise<void> => {
-    if (localFailure !== null) throw localFailure;
+    if (localWrite.failure !== null) throw localWrite.failure;
     bytes += chunk.length;
     if (!out.write(chunk))
       await Promise.race([once(out, 'drain', { signal: intr.signal }), once(out, 'close')]);
@@ -79,7 +79,7 @@ async function getmerge(
     }
     out.end();
     await finished(out);
-    if (localFailure !== null) throw localFailure;
+    if (localWrite.failure !== null) throw localWrite.failure;
     await fsp.rename(tmp, local);
   } catch (err) {
     out.destroy();
