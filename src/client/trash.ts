@@ -14,7 +14,7 @@ import type { DfsClient } from './dfs-client.js';
 
 export const TRASH_DIR = '.Trash';
 export const TRASH_CURRENT = 'Current';
-/** Renames tried with a new suffix when the trash already holds the name. */
+/** Renames tried (a new suffix when the trash already holds the name, or again when Current moved away). */
 const COLLISION_TRIES = 16;
 
 /** `/user/<user>/.Trash` */
@@ -41,17 +41,22 @@ export async function moveToTrash(client: DfsClient, path: string): Promise<stri
   await client.stat(path); // NOT_FOUND before anything is made
   const target = `${root}/${TRASH_CURRENT}${path}`;
   const parent = target.slice(0, target.lastIndexOf('/'));
-  await client.mkdir(parent, { parents: true });
   for (let i = 0; i < COLLISION_TRIES; i++) {
     // As hdfs: a name the trash already holds gets the current time appended.
     const candidate = i === 0 ? target : `${target}${Date.now() + i - 1}`;
+    await client.mkdir(parent, { parents: true });
     if ((await client.exists(candidate)) !== null) continue;
     try {
       await client.rename(path, candidate);
       return candidate;
     } catch (err) {
-      // Someone took the name between the check and the rename: try the next one.
-      if (!isDfsError(err, 'ALREADY_EXISTS')) throw err;
+      // Someone took the name between the check and the rename, or the NameNode's trash
+      // checkpoint moved Current away after the mkdir (HDFS retries too): try again.
+      if (
+        !isDfsError(err, 'ALREADY_EXISTS') &&
+        !(isDfsError(err, 'NOT_FOUND') && (await client.exists(path)) !== null)
+      )
+        throw err;
     }
   }
   throw new DfsError('ALREADY_EXISTS', `no free name for ${path} in ${root}/${TRASH_CURRENT}`);

@@ -83,6 +83,7 @@ export class NameNode {
   replication!: ReplicationMonitor;
 
   async start(): Promise<void> {
+    this.trashIntervals(); // a bad trash configuration stops the start before anything listens
     await initChecksum();
     const dir = this.config.nameDir;
     this.clusterId = readVersion(dir).clusterId;
@@ -229,16 +230,25 @@ export class NameNode {
     );
   }
 
-  /** With trash on, a pass of the trash emptier every checkpoint interval (trash-emptier.ts). */
-  private startTrashEmptier(): void {
+  /** The trash intervals in ms (0: trash off); a checkpoint interval longer than the trash interval is refused. */
+  private trashIntervals(): { intervalMs: number; checkpointMs: number } {
     const intervalMs = this.config.trashIntervalMinutes * 60_000;
-    if (intervalMs <= 0) return;
     const checkpointMs = this.config.trashCheckpointIntervalMinutes * 60_000 || intervalMs;
-    if (checkpointMs > intervalMs)
+    if (intervalMs > 0 && checkpointMs > intervalMs)
       throw new DfsError(
         'INVALID_ARGUMENT',
         `trashCheckpointIntervalMinutes (${this.config.trashCheckpointIntervalMinutes}) is longer than trashIntervalMinutes (${this.config.trashIntervalMinutes})`,
       );
+    return { intervalMs, checkpointMs };
+  }
+
+  /**
+   * With trash on, a pass of the trash emptier at every multiple of the checkpoint interval
+   * on the clock (as HDFS's Emptier), so restarts, however frequent, never postpone it.
+   */
+  private startTrashEmptier(): void {
+    const { intervalMs, checkpointMs } = this.trashIntervals();
+    if (intervalMs <= 0) return;
     const emptier = new TrashEmptier(
       {
         namespace: this.namespace,
@@ -248,15 +258,25 @@ export class NameNode {
       },
       intervalMs,
     );
-    this.timers.push(
-      setInterval(() => {
-        if (this.safeMode.on || this.stopping) return;
-        emptier.run().catch((err: unknown) => {
-          rethrowIfBug(err);
-          this.log.warn({ err: (err as Error).message }, 'trash emptier pass failed');
-        });
-      }, checkpointMs),
+    const pass = (): void => {
+      if (this.safeMode.on || this.stopping) return;
+      emptier.run().catch((err: unknown) => {
+        rethrowIfBug(err);
+        this.log.warn({ err: (err as Error).message }, 'trash emptier pass failed');
+      });
+    };
+    const now = this.clock.nowMs();
+    const first = setTimeout(
+      () => {
+        pass();
+        const every = setInterval(pass, checkpointMs);
+        every.unref();
+        this.timers.push(every);
+      },
+      Math.ceil((now + 1) / checkpointMs) * checkpointMs - now,
     );
+    first.unref();
+    this.timers.push(first);
   }
 
   /** The figures /metrics shows, read from this NameNode's state at scrape time (namenode-metrics.ts). */

@@ -140,16 +140,21 @@ describe('the NameNode empties the trash', () => {
       10_000,
     );
     expect(checkpoint).toBeDefined();
-    expect(logsMatching(cluster.namenode, { msg: 'trash checkpoint created' }).length).toBeGreaterThan(0);
+    // Logged once the rename is durable, which may be a moment after it is visible.
+    await waitFor('the checkpoint logged', () =>
+      logsMatching(cluster.namenode, { msg: 'trash checkpoint created' }).length > 0 ? true : undefined,
+    );
     // ...deleted once older than the interval, and its block with it.
     await waitFor(
       'the expired checkpoint deleted',
       async () => ((await filesBeneath(TRASH)).length === 0 ? true : undefined),
       15_000,
     );
-    expect(
-      logsMatching(cluster.namenode, { msg: 'expired trash checkpoint deleted' }).length,
-    ).toBeGreaterThan(0);
+    await waitFor('the expiry logged', () =>
+      logsMatching(cluster.namenode, { msg: 'expired trash checkpoint deleted' }).length > 0
+        ? true
+        : undefined,
+    );
     await waitFor(
       'the block gone from every DataNode',
       () => (cluster.datanodes.every((_, i) => !blockIdsOnDisk(cluster, i).has(blockId)) ? true : undefined),
