@@ -5,12 +5,17 @@
  * then mutates, so an operation either happens whole or fails with a typed error and leaves
  * the tree untouched. Replay of a logged op must succeed; if it does not, the log is corrupt.
  *
+ * Nodes get their owner, group and mode here as they are made (`own`): the creator and the
+ * mode its record carries, the parent's group (HDFS); whether the caller may make them is
+ * judged before, in permission-checker.ts, never here, so replay needs no caller.
+ *
  * Listeners hear about files leaving the tree (deleted or overwritten) so the lease manager
  * and the block map can drop what referred to them.
  */
 import { DfsError } from '../../protocol/errors.js';
 import type { FileStatus } from '../../protocol/shared-structures.js';
-import { NONE, type EditOp } from './edit-ops.js';
+import os from 'node:os';
+import { NONE, type EditOp, type Owned } from './edit-ops.js';
 import { DirNode, FileNode, statusOf, type BlockMeta, type INode } from './inode.js';
 import { checkSubtreeFits, isSameOrBeneath, joinPath, parsePath } from './path-rules.js';
 
@@ -35,6 +40,31 @@ export const REPLICATION_MAX = 32;
 export const BLOCK_BYTES_MIN = 1024;
 export const BLOCK_BYTES_MAX = 16 * 1024 * 1024 * 1024;
 
+/**
+ * The superuser and supergroup: the root's owners at format, and the owners of whatever was
+ * made before owners existed (an old image's nodes, old mkdir/create records).
+ */
+export interface DefaultOwners {
+  superuser: string;
+  supergroup: string;
+}
+
+/** The NameNode process's user and HDFS's default supergroup. */
+export function processOwners(): DefaultOwners {
+  return { superuser: os.userInfo().username, supergroup: 'supergroup' };
+}
+
+/** The superuser and supergroup a NameNode's config names (superuser '' = the process's user). */
+export function namenodeOwners(config: { superuser: string; supergroup: string }): DefaultOwners {
+  return { superuser: config.superuser || processOwners().superuser, supergroup: config.supergroup };
+}
+
+/** Modes of what was made before owners existed (and of the root at format). */
+export const LEGACY_DIR_MODE = 0o755;
+export const LEGACY_FILE_MODE = 0o644;
+/** HDFS: directories mkdir -p (or create) makes on the way get u+wx, so the creator can go on. */
+const IMPLICIT_PARENT_BITS = 0o300;
+
 export class Namespace {
   readonly root = new DirNode('', null, 0);
   nextBlockId = 1;
@@ -43,6 +73,25 @@ export class Namespace {
   dirCount = 1;
   blockCount = 0;
   private readonly listeners: NamespaceListener[] = [];
+
+  constructor(readonly owners: DefaultOwners = processOwners()) {
+    this.root.owner = owners.superuser;
+    this.root.group = owners.supergroup;
+    this.root.mode = LEGACY_DIR_MODE;
+  }
+
+  /** Gives a new node its owner (`owned`, or the defaults for an old record), mode and group. */
+  private own(node: INode, parent: DirNode, owned: Owned | undefined, implicitParent = false): void {
+    if (owned === undefined) {
+      node.owner = this.owners.superuser;
+      node.group = this.owners.supergroup;
+      node.mode = node.kind === 'dir' ? LEGACY_DIR_MODE : LEGACY_FILE_MODE;
+      return;
+    }
+    node.owner = owned.owner;
+    node.group = parent.group;
+    node.mode = implicitParent ? (owned.mode & 0o777) | IMPLICIT_PARENT_BITS : owned.mode;
+  }
 
   addListener(listener: NamespaceListener): void {
     this.listeners.push(listener);
@@ -139,7 +188,7 @@ export class Namespace {
   apply(e: EditOp, replay = false): void {
     switch (e.op) {
       case 'mkdir':
-        return this.mkdir(e.path, e.parents, e.mtimeMs);
+        return this.mkdir(e.path, e.parents, e.mtimeMs, e.owned);
       case 'create':
         return this.create(e);
       case 'addBlock':
@@ -158,10 +207,21 @@ export class Namespace {
         return this.updateBlock(e.path, e.blockId, e.genStamp, e.numBytes);
       case 'setReplication':
         return this.setReplication(e.path, e.replication);
+      case 'setPermission':
+        return this.setPermission(e.path, e.mode);
+      case 'setOwner':
+        return this.setOwner(e.path, e.owner, e.group);
     }
   }
 
-  private mkdir(path: string, parents: boolean, mtimeMs: number): void {
+  /** `asParents`: the directories are made on the way to a file (create): all get u+wx. */
+  private mkdir(
+    path: string,
+    parents: boolean,
+    mtimeMs: number,
+    owned: Owned | undefined,
+    asParents = false,
+  ): void {
     const parts = parsePath(path);
     if (parts.length === 0) {
       if (parents) return;
@@ -186,6 +246,7 @@ export class Namespace {
     }
     for (; i < parts.length; i++) {
       const dir = new DirNode(parts[i]!, node, mtimeMs);
+      this.own(dir, node, owned, asParents || i < parts.length - 1);
       node.addChild(dir);
       node.mtimeMs = mtimeMs;
       this.dirCount++;
@@ -209,7 +270,7 @@ export class Namespace {
     const existingParent = this.resolve(parts.slice(0, -1));
     if (existingParent === null && e.createParent) {
       this.checkCanMkdirs(parts.slice(0, -1), e.path);
-      this.mkdir(joinPath(parts.slice(0, -1)), true, e.mtimeMs);
+      this.mkdir(joinPath(parts.slice(0, -1)), true, e.mtimeMs, e.owned, true);
       parent = this.resolve(parts.slice(0, -1)) as DirNode;
     } else {
       parent = this.parentDir(parts, e.path);
@@ -228,6 +289,7 @@ export class Namespace {
       this.removeNode(existing);
     }
     const file = new FileNode(name, parent, e.mtimeMs, e.replication, e.blockBytes, e.clientName);
+    this.own(file, parent, e.owned);
     parent.addChild(file);
     parent.mtimeMs = e.mtimeMs;
     this.fileCount++;
@@ -419,6 +481,22 @@ export class Namespace {
     }
     file.replication = replication;
     for (const l of this.listeners) l.replicationChanged?.(file);
+  }
+
+  /** chmod. Who may is judged before (permission-checker.ts); a file has no sticky bit. */
+  private setPermission(path: string, mode: number): void {
+    const node = this.lookup(path);
+    if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file or directory`);
+    node.mode = node.kind === 'dir' ? mode : mode & 0o777;
+  }
+
+  /** chown / chgrp ('' leaves that one unchanged). Who may is judged before (permission-checker.ts). */
+  private setOwner(path: string, owner: string, group: string): void {
+    const node = this.lookup(path);
+    if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file or directory`);
+    if (owner === '' && group === '') throw new DfsError('INVALID_ARGUMENT', 'neither owner nor group given');
+    if (owner !== '') node.owner = owner;
+    if (group !== '') node.group = group;
   }
 
   // ---- id allocation (live path only; replay takes ids from the records) ------------

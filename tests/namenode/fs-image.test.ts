@@ -343,10 +343,12 @@ describe('image serialize / parse', () => {
     wrongCount.writeUInt32BE(4, nodeCountAt + 4);
     expect(parseCode(reseal(wrongCount))).toBe('CORRUPT_LOG');
 
-    // Root at 40: kind u8, name str (u16 0), mtime u64, childCount u32 at 51.
+    // Root at 40: kind u8, name str (u16 0), mtime u64, owner str, group str, mode u16, then
+    // childCount u32 at 51 + the owner fields.
+    const owners = 2 + Buffer.byteLength(small.root.owner) + 2 + Buffer.byteLength(small.root.group) + 2;
     expect(image[40]).toBe(1);
     const hugeChildren = Buffer.from(image);
-    hugeChildren.writeUInt32BE(0xffffffff, 51);
+    hugeChildren.writeUInt32BE(0xffffffff, 51 + owners);
     expect(parseCode(reseal(hugeChildren))).toBe('CORRUPT_LOG');
 
     const rootIsFile = Buffer.from(image);
@@ -363,8 +365,8 @@ describe('image serialize / parse', () => {
 
     // The next node (dir 'd') gets an unknown kind.
     const badKind = Buffer.from(image);
-    expect(badKind[55]).toBe(1);
-    badKind[55] = 7;
+    expect(badKind[55 + owners]).toBe(1);
+    badKind[55 + owners] = 7;
     expect(parseCode(reseal(badKind))).toBe('CORRUPT_LOG');
 
     const trailing = reseal(
