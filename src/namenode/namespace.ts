@@ -214,7 +214,7 @@ export class Namespace {
     }
   }
 
-  /** `asParents`: the directories are made on the way to a file (create): all get u+wx. */
+  /** `asParents`: the directories are made on the way to a file (create): see `made` below. */
   private mkdir(
     path: string,
     parents: boolean,
@@ -244,9 +244,12 @@ export class Namespace {
     if (!parents && i < parts.length - 1) {
       throw new DfsError('NOT_FOUND', `parent of ${path} does not exist: ${joinPath(parts.slice(0, i + 1))}`);
     }
+    // Made on the way to a file, directories take the mode of the deepest existing one (HDFS
+    // createAncestorDirectories inherits it), with u+wx like every implicit parent.
+    const made = asParents && owned !== undefined ? { owner: owned.owner, mode: node.mode } : owned;
     for (; i < parts.length; i++) {
       const dir = new DirNode(parts[i]!, node, mtimeMs);
-      this.own(dir, node, owned, asParents || i < parts.length - 1);
+      this.own(dir, node, made, asParents || i < parts.length - 1);
       node.addChild(dir);
       node.mtimeMs = mtimeMs;
       this.dirCount++;
