@@ -326,7 +326,7 @@ export class SimDatanodeGroup {
         numBytes: blocks.numBytes,
       }));
       this.reportFrames.push(
-        encodeRequest('blockReport', node + 1, { nodeId: simNodeId(node), blocks: mine }),
+        encodeRequest('blockReport', node + 1, { nodeId: simNodeId(node), blocks: mine, unfinished: [] }),
       );
       this.reportBlocks.push(mine.length);
     }

@@ -165,6 +165,18 @@ export interface TriggerBlockReportResponse {
   lastBlockReportMs: number;
 }
 
+/** setQuota: leave this kind of quota as it is. */
+export const QUOTA_UNCHANGED = Number.MAX_SAFE_INTEGER;
+/** setQuota: remove this kind of quota (and in ContentSummary: none is set). */
+export const QUOTA_NONE = 0;
+export interface SetQuotaRequest {
+  path: string;
+  /** Names (files and directories, the directory included), QUOTA_NONE or QUOTA_UNCHANGED. */
+  nsQuota: number;
+  /** Bytes counted with replicas, QUOTA_NONE or QUOTA_UNCHANGED. */
+  dsQuota: number;
+}
+
 /** Request and response type of each admin RPC: what `adminRpcCodecs` must cover. */
 export interface AdminRpcMessages {
   datanodeReport: { req: Empty; res: DatanodeReportResponse };
@@ -174,6 +186,7 @@ export interface AdminRpcMessages {
   replicationStats: { req: Empty; res: ReplicationStatsResponse };
   blockHealth: { req: BlockHealthRequest; res: BlockHealthResponse };
   triggerBlockReport: { req: TriggerBlockReportRequest; res: TriggerBlockReportResponse };
+  setQuota: { req: SetQuotaRequest; res: Empty };
 }
 
 /** Smallest entry (empty nodeId and host): 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4. */
@@ -351,5 +364,14 @@ export const adminRpcCodecs = {
       encode: (w, v) => void w.str(v.nodeId).u64(v.lastBlockReportMs),
       decode: (r) => ({ nodeId: r.str('nodeId'), lastBlockReportMs: r.u64('lastBlockReportMs') }),
     },
+  },
+  setQuota: {
+    opcode: 0x16,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).u64(v.nsQuota).u64(v.dsQuota),
+      decode: (r) => ({ path: r.str('path'), nsQuota: r.u64('nsQuota'), dsQuota: r.u64('dsQuota') }),
+    },
+    res: emptyCodec,
   },
 } satisfies CodecTable<AdminRpcMessages, { opcode: number; mutates: boolean }>;

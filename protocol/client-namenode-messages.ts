@@ -140,6 +140,19 @@ export interface BumpGenStampResponse {
 }
 
 /** Request and response type of each client RPC: what `clientRpcCodecs` must cover. */
+/** What is beneath a path (HDFS ContentSummary): a directory counts itself. */
+export interface ContentSummary {
+  directories: number;
+  files: number;
+  /** Bytes of the files. */
+  length: number;
+  /** Bytes with replicas, a block being written counted whole (what space quotas count). */
+  spaceConsumed: number;
+  /** The path's own quotas (0: none); a file has none. */
+  nsQuota: number;
+  dsQuota: number;
+}
+
 export interface ClientRpcMessages {
   mkdir: { req: MkdirRequest; res: Empty };
   list: { req: ListRequest; res: ListResponse };
@@ -157,6 +170,7 @@ export interface ClientRpcMessages {
   serverInfo: { req: Empty; res: ServerInfo };
   reportBadBlocks: { req: ReportBadBlocksRequest; res: Empty };
   bumpGenStamp: { req: BumpGenStampRequest; res: BumpGenStampResponse };
+  contentSummary: { req: PathRequest; res: ContentSummary };
 }
 
 const optionalBlockCodec = optionalCodec(blockCodec);
@@ -389,6 +403,32 @@ export const clientRpcCodecs = {
     res: {
       encode: (w, v) => void w.u64(v.genStamp),
       decode: (r) => ({ genStamp: r.u64('genStamp') }),
+    },
+  },
+  contentSummary: {
+    opcode: 0x17,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.path),
+      decode: (r) => ({ path: r.str('path') }),
+    },
+    res: {
+      encode: (w, v) =>
+        void w
+          .u64(v.directories)
+          .u64(v.files)
+          .u64(v.length)
+          .u64(v.spaceConsumed)
+          .u64(v.nsQuota)
+          .u64(v.dsQuota),
+      decode: (r) => ({
+        directories: r.u64('directories'),
+        files: r.u64('files'),
+        length: r.u64('length'),
+        spaceConsumed: r.u64('spaceConsumed'),
+        nsQuota: r.u64('nsQuota'),
+        dsQuota: r.u64('dsQuota'),
+      }),
     },
   },
 } satisfies CodecTable<ClientRpcMessages, { opcode: number; mutates: boolean }>;

@@ -41,7 +41,12 @@ export const PACKET_PAYLOAD_BYTES_MAX = 1024 * 1024;
 export const DataOp = {
   WRITE_BLOCK: 0x40,
   READ_BLOCK: 0x41,
-  BLOCK_CHECKSUM: 0x42,
+  /** Block recovery, DataNode to DataNode: stop the writer, say what replica is here. */
+  INIT_REPLICA_RECOVERY: 0x42,
+  /** Block recovery, DataNode to DataNode: truncate, take the new stamp, finalize. */
+  UPDATE_REPLICA_UNDER_RECOVERY: 0x43,
+  /** A whole-file checksum's part: SHA-256 of a replica's stored chunk checksums. */
+  BLOCK_CHECKSUM: 0x44,
   PACKET: 0x00,
   ACK: 0x00,
 } as const;
@@ -87,6 +92,38 @@ export interface ReadBlockResponse {
   length: number;
 }
 
+/** A replica's state as block recovery reports it (INIT_REPLICA_RECOVERY). */
+export const RecoveryReplicaState = {
+  /** Being written, or left by a write that never finished (rbw/). */
+  UNFINISHED: 1,
+  /** Finalized: every byte of the block was received, synced and the replica closed. */
+  FINALIZED: 2,
+} as const;
+
+export interface InitReplicaRecoveryRequest {
+  blockId: number;
+  /** The new generation stamp the NameNode allocated for this recovery; a newer one wins. */
+  recoveryId: number;
+}
+export interface InitReplicaRecoveryResponse {
+  /** The replica's generation stamp (older than recoveryId). */
+  genStamp: number;
+  /** Bytes whose data and checksums are on disk here. */
+  numBytes: number;
+  /** A RecoveryReplicaState (a number: PROTOCOL.md section 10, the endpoint judges). */
+  state: number;
+}
+export interface UpdateReplicaUnderRecoveryRequest {
+  blockId: number;
+  recoveryId: number;
+  /** The length every participant holds: the replica is truncated to it. */
+  newLength: number;
+}
+export interface UpdateReplicaUnderRecoveryResponse {
+  /** The finalized replica: blockId, genStamp = recoveryId, numBytes = newLength. */
+  block: Block;
+}
+
 export interface BlockChecksumRequest {
   block: Block;
 }
@@ -103,6 +140,11 @@ export interface BlockChecksumResponse {
 export interface DataMessages {
   writeBlock: { req: WriteBlockRequest; res: WriteBlockResponse };
   readBlock: { req: ReadBlockRequest; res: ReadBlockResponse };
+  initReplicaRecovery: { req: InitReplicaRecoveryRequest; res: InitReplicaRecoveryResponse };
+  updateReplicaUnderRecovery: {
+    req: UpdateReplicaUnderRecoveryRequest;
+    res: UpdateReplicaUnderRecoveryResponse;
+  };
   blockChecksum: { req: BlockChecksumRequest; res: BlockChecksumResponse };
 }
 export type DataRpcName = keyof DataMessages;
@@ -145,6 +187,32 @@ const dataCodecTable = {
         startOffset: r.u64('startOffset'),
         length: r.u64('length'),
       }),
+    },
+  },
+  initReplicaRecovery: {
+    opcode: DataOp.INIT_REPLICA_RECOVERY,
+    req: {
+      encode: (w, v) => void w.u64(v.blockId).u64(v.recoveryId),
+      decode: (r) => ({ blockId: r.u64('blockId'), recoveryId: r.u64('recoveryId') }),
+    },
+    res: {
+      encode: (w, v) => void w.u64(v.genStamp).u64(v.numBytes).u8(v.state),
+      decode: (r) => ({ genStamp: r.u64('genStamp'), numBytes: r.u64('numBytes'), state: r.u8('state') }),
+    },
+  },
+  updateReplicaUnderRecovery: {
+    opcode: DataOp.UPDATE_REPLICA_UNDER_RECOVERY,
+    req: {
+      encode: (w, v) => void w.u64(v.blockId).u64(v.recoveryId).u64(v.newLength),
+      decode: (r) => ({
+        blockId: r.u64('blockId'),
+        recoveryId: r.u64('recoveryId'),
+        newLength: r.u64('newLength'),
+      }),
+    },
+    res: {
+      encode: (w, v) => blockCodec.encode(w, v.block),
+      decode: (r) => ({ block: blockCodec.decode(r) }),
     },
   },
   blockChecksum: {
@@ -200,9 +268,7 @@ export function isDataOpcode(kind: number, opcode: number): boolean {
   switch (kind) {
     case FrameKind.REQUEST:
     case FrameKind.RESPONSE:
-      return (
-        opcode === DataOp.WRITE_BLOCK || opcode === DataOp.READ_BLOCK || opcode === DataOp.BLOCK_CHECKSUM
-      );
+      return opcode >= DataOp.WRITE_BLOCK && opcode <= DataOp.BLOCK_CHECKSUM;
     case FrameKind.PACKET:
     case FrameKind.ACK:
       return opcode === 0;

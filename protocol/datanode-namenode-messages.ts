@@ -1,7 +1,7 @@
 /**
- * The DataNode's conversation with its NameNode (PROTOCOL.md section 6, opcodes 0x20-0x26):
+ * The DataNode's conversation with its NameNode (PROTOCOL.md section 6, opcodes 0x20-0x27):
  * register, heartbeat and its commands, the incremental and full block reports, unregister,
- * the report of a replica copy that failed, and the
+ * the report of a replica copy that failed, the outcome of a block recovery, and the
  * commandsPending NOTICE the NameNode sends unasked. Only a connection with handshake role
  * DATANODE may send the RPCs (namenode-messages.ts `DATANODE_RPCS`).
  *
@@ -57,6 +57,12 @@ export const CommandType = {
   REREGISTER: 3,
   /** Send a full block report now. */
   BLOCK_REPORT: 4,
+  /**
+   * Block recovery (lease recovery of a crashed writer's last block): this node is the
+   * primary. `blocks` holds one block, its genStamp the new stamp (the recovery id);
+   * `targets` the nodes that may hold a replica of it, this one included.
+   */
+  RECOVER_BLOCK: 5,
 } as const;
 
 export interface DatanodeCommand {
@@ -75,7 +81,13 @@ export interface BlockReceivedRequest {
 }
 export interface BlockReportRequest {
   nodeId: string;
+  /** Finalized replicas. */
   blocks: Block[];
+  /**
+   * Unfinished replicas (rbw: being written, or left by a write that never finished), with
+   * the bytes on disk so far: kept while their block is under construction, else deleted.
+   */
+  unfinished: Block[];
 }
 /** A DataNode stopping on purpose: its replicas stop counting now, not after the dead-node timeout. */
 export interface UnregisterRequest {
@@ -94,6 +106,19 @@ export interface ReplicaCopyFailedRequest {
   reason: string;
 }
 
+/**
+ * The primary of a block recovery reports its outcome (HDFS `commitBlockSynchronization`):
+ * the NameNode closes the file with its last block at `block` (genStamp = the recovery id,
+ * numBytes = the agreed length) held by `nodes`; no node (or length 0): the block is dropped.
+ */
+export interface CommitBlockSynchronizationRequest {
+  /** The primary. */
+  nodeId: string;
+  block: Block;
+  /** Node ids whose replica now holds `block`, finalized. */
+  nodes: string[];
+}
+
 /** Request and response type of each DataNode RPC: what `datanodeRpcCodecs` must cover. */
 export interface DatanodeRpcMessages {
   register: { req: RegisterRequest; res: Empty };
@@ -102,6 +127,7 @@ export interface DatanodeRpcMessages {
   blockReport: { req: BlockReportRequest; res: Empty };
   unregister: { req: UnregisterRequest; res: Empty };
   replicaCopyFailed: { req: ReplicaCopyFailedRequest; res: Empty };
+  commitBlockSynchronization: { req: CommitBlockSynchronizationRequest; res: Empty };
 }
 
 /** Smallest command: the type byte and two empty lists. */
@@ -195,8 +221,13 @@ export const datanodeRpcCodecs = {
       encode(w, v) {
         w.str(v.nodeId);
         blockListCodec.encode(w, v.blocks);
+        blockListCodec.encode(w, v.unfinished);
       },
-      decode: (r) => ({ nodeId: r.str('nodeId'), blocks: blockListCodec.decode(r) }),
+      decode: (r) => ({
+        nodeId: r.str('nodeId'),
+        blocks: blockListCodec.decode(r),
+        unfinished: blockListCodec.decode(r),
+      }),
     },
     res: emptyCodec,
   },
@@ -224,6 +255,24 @@ export const datanodeRpcCodecs = {
         block: blockCodec.decode(r),
         failedTargets: stringListCodec.decode(r),
         reason: r.str('reason'),
+      }),
+    },
+    res: emptyCodec,
+  },
+  commitBlockSynchronization: {
+    opcode: 0x27,
+    // It closes a file (an edit), so safe mode refuses it; no recovery starts in safe mode.
+    mutates: true,
+    req: {
+      encode(w, v) {
+        w.str(v.nodeId);
+        blockCodec.encode(w, v.block);
+        stringListCodec.encode(w, v.nodes);
+      },
+      decode: (r) => ({
+        nodeId: r.str('nodeId'),
+        block: blockCodec.decode(r),
+        nodes: stringListCodec.decode(r),
       }),
     },
     res: emptyCodec,

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   NOT_REPLICATED: 26,
   CORRUPT_LOG: 27,
   DATANODE_DEAD: 28,
+  QUOTA_EXCEEDED: 29,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { LIST_LIMIT_DEFAULT } from '../../protocol/limits.js';
 import type { Block, FileStatus, LocatedBlock } from '../../protocol/shared-structures.js';
-import type { LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
+import type { ContentSummary, LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
+import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
 import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -253,6 +254,24 @@ export class DfsClient implements OutputStreamClient {
   }
 
   /** Changes a file's target replication; the NameNode adds or removes replicas. */
+  /** Directories, files, bytes and space beneath `path`, and its quotas (HDFS getContentSummary). */
+  contentSummary(path: string): Promise<ContentSummary> {
+    return this.namenodeClient.contentSummary({ path });
+  }
+
+  /**
+   * Sets a directory's name quota (files and directories, itself included) and space quota
+   * (bytes with replicas): a number, QUOTA_NONE (0) to remove, QUOTA_UNCHANGED to leave as is.
+   * Needs an ADMIN client.
+   */
+  async setQuota(path: string, quotas: { names?: number; bytes?: number }): Promise<void> {
+    await this.namenodeClient.setQuota({
+      path,
+      nsQuota: quotas.names ?? QUOTA_UNCHANGED,
+      dsQuota: quotas.bytes ?? QUOTA_UNCHANGED,
+    });
+  }
+
   async setReplication(path: string, replication: number): Promise<void> {
     await this.namenodeClient.setReplication({ path, replication });
   }

@@ -114,7 +114,7 @@ export class NamenodeClient {
     await this.rpc.call('reportBadBlocks', req);
   }
 
-  // ---- the cluster and its administration (0x0C, 0x0F-0x15) --------------------------
+  // ---- the cluster and its administration (0x0C, 0x0F-0x17) --------------------------
 
   serverInfo(req: RpcRequest<'serverInfo'> = {}): Promise<RpcResponse<'serverInfo'>> {
     return this.rpc.call('serverInfo', req);
@@ -146,6 +146,14 @@ export class NamenodeClient {
 
   triggerBlockReport(req: RpcRequest<'triggerBlockReport'>): Promise<RpcResponse<'triggerBlockReport'>> {
     return this.rpc.call('triggerBlockReport', req);
+  }
+
+  async setQuota(req: RpcRequest<'setQuota'>): Promise<void> {
+    await this.rpc.call('setQuota', req);
+  }
+
+  contentSummary(req: RpcRequest<'contentSummary'>): Promise<RpcResponse<'contentSummary'>> {
+    return this.rpc.call('contentSummary', req);
   }
 }
 

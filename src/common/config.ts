@@ -23,6 +23,11 @@ export interface NameNodeConfig {
   checkpointIntervalMs: number;
   leaseLimitMs: number;
   leaseCheckIntervalMs: number;
+  /**
+   * A block recovery (lease recovery of a crashed writer's last block) whose primary has
+   * not committed within this is started again with a new recovery id, on another primary.
+   */
+  blockRecoveryTimeoutMs: number;
   connectionsMax: number;
   inflightMax: number;
   rpcBodyBytesMax: number;
@@ -79,6 +84,7 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   checkpointIntervalMs: 3_600_000,
   leaseLimitMs: 60_000,
   leaseCheckIntervalMs: 2_000,
+  blockRecoveryTimeoutMs: 30_000,
   connectionsMax: 10_000,
   inflightMax: 1024,
   rpcBodyBytesMax: 16 * 1024 * 1024,

@@ -4,7 +4,7 @@
  * one DataNode shares lives here, owned by that DataNode, never at module level: two
  * DataNodes in one process (tests, the benchmark's rigs) must not see each other's writes.
  */
-import { assert, type DfsError } from '../../protocol/errors.js';
+import { assert, DfsError } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { DataNodeConfig } from '../common/config.js';
 import type { FaultInjector } from '../common/fault-injector.js';
@@ -73,6 +73,32 @@ export interface WriteOwner {
 export class WritesInProgress {
   private readonly owners = new Map<number, WriteOwner>();
   private readonly settling = new Map<number, Promise<void>>();
+  /** Block recoveries under way here: block id -> the newest recovery id seen (replica-recovery.ts). */
+  private readonly recoveries = new Map<number, number>();
+
+  /**
+   * A block recovery with `recoveryId` takes the block; one not newer than the newest seen
+   * for it is refused (a newer recovery wins, HDFS `initReplicaRecovery`).
+   */
+  beginRecovery(blockId: number, recoveryId: number): void {
+    const current = this.recoveries.get(blockId);
+    if (current !== undefined && current >= recoveryId)
+      throw new DfsError(
+        'STALE_GENERATION',
+        `recovery ${recoveryId} of block ${blockId} is not newer than recovery ${current} under way`,
+      );
+    this.recoveries.set(blockId, recoveryId);
+  }
+
+  /** The newest recovery id seen for the block, or undefined when none is under way. */
+  recoveryOf(blockId: number): number | undefined {
+    return this.recoveries.get(blockId);
+  }
+
+  /** The recovery finished here (the replica now carries its id as its stamp) or the replica went. */
+  endRecovery(blockId: number, recoveryId: number): void {
+    if (this.recoveries.get(blockId) === recoveryId) this.recoveries.delete(blockId);
+  }
 
   isWriting(blockId: number): boolean {
     return this.owners.has(blockId);

@@ -1,6 +1,6 @@
 /**
  * The DataNode process: opens its storage, serves WRITE_BLOCK and READ_BLOCK on its data
- * port, and keeps the NameNode informed (namenode-link.ts). Each connection carries one
+ * port (and, to other DataNodes, the block recovery calls of replica-recovery.ts), and keeps the NameNode informed (namenode-link.ts). Each connection carries one
  * transfer at a time; a connection that breaks the protocol is closed with a typed error
  * and a log line while every other connection keeps being served.
  */
@@ -29,6 +29,7 @@ import { TransferCount, WritesInProgress, type DataNodeContext } from './datanod
 import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
 import { NamenodeLink } from './namenode-link.js';
+import { initReplicaRecovery, updateReplicaUnderRecovery } from './replica-recovery.js';
 import { Storage } from './storage.js';
 import { DirectoryScanner } from './directory-scanner.js';
 import { VolumeMonitor } from './volume-monitor.js';
@@ -176,7 +177,35 @@ export class DataNode {
       );
       return;
     }
+    if (
+      frame.opcode === DataOp.INIT_REPLICA_RECOVERY ||
+      frame.opcode === DataOp.UPDATE_REPLICA_UNDER_RECOVERY
+    ) {
+      if (conn.role !== Role.DATANODE)
+        throw new DfsError('ACCESS_DENIED', 'block recovery calls are for DataNodes only');
+      conn.attachment = 'recovering';
+      this.serveRecovery(frame).then(
+        (answer) => {
+          conn.attachment = null;
+          conn.send(answer);
+        },
+        (err: unknown) => this.refuse(conn, frame, err, null),
+      );
+      return;
+    }
     throw new DfsError('UNKNOWN_OPCODE', `unknown data opcode ${frame.opcode}`);
+  }
+
+  /** INIT_REPLICA_RECOVERY or UPDATE_REPLICA_UNDER_RECOVERY from a recovery's primary (replica-recovery.ts). */
+  private async serveRecovery(frame: Frame): Promise<Buffer> {
+    if (frame.opcode === DataOp.INIT_REPLICA_RECOVERY) {
+      const req = decodeDataBody(dataCodecs.initReplicaRecovery.req, frame, 'init replica recovery request');
+      const res = await initReplicaRecovery(this.ctx, req.blockId, req.recoveryId);
+      return encodeDataResponse('initReplicaRecovery', frame.requestId, res);
+    }
+    const req = decodeDataBody(dataCodecs.updateReplicaUnderRecovery.req, frame, 'update replica request');
+    const block = await updateReplicaUnderRecovery(this.ctx, req.blockId, req.recoveryId, req.newLength);
+    return encodeDataResponse('updateReplicaUnderRecovery', frame.requestId, { block });
   }
 
   /** A request this node cannot serve: typed error frame, log line, close. */

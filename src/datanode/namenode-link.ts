@@ -20,6 +20,7 @@ import { Role } from '../../protocol/handshake.js';
 import { CommandType, type DatanodeCommand } from '../../protocol/datanode-namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import { transferBlock, type TransferFailure } from './block-transfer.js';
+import { recoverBlock } from './block-recovery.js';
 import { parseHostPort, DEFAULT_NAMENODE_PORT } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import { RpcConnection } from '../common/rpc-connection.js';
@@ -233,9 +234,10 @@ export class NamenodeLink {
 
   private async fullReport(): Promise<void> {
     const blocks = this.dn.storage.finalizedBlocks();
-    await this.rpc.call('blockReport', { nodeId: this.dn.storage.nodeId, blocks });
+    const unfinished = this.dn.storage.unfinishedBlocks();
+    await this.rpc.call('blockReport', { nodeId: this.dn.storage.nodeId, blocks, unfinished });
     this.lastFullReportMs = Date.now();
-    this.log.info({ blocks: blocks.length }, 'full block report sent');
+    this.log.info({ blocks: blocks.length, unfinished: unfinished.length }, 'full block report sent');
   }
 
   private async heartbeat(): Promise<void> {
@@ -277,6 +279,22 @@ export class NamenodeLink {
     );
   }
 
+  /** Runs a block recovery as its primary in the background (block-recovery.ts); a failure is logged. */
+  private startRecovery(b: Block, targets: DatanodeInfo[]): void {
+    this.log.info(
+      { block: b.blockId, recoveryId: b.genStamp, nodes: targets.map((t) => t.nodeId) },
+      'block recovery: this node is the primary',
+    );
+    recoverBlock(this.dn, b, targets, (outcome) =>
+      this.rpc
+        .call('commitBlockSynchronization', { nodeId: this.dn.storage.nodeId, ...outcome })
+        .then(() => {}),
+    ).catch((err: Error) => {
+      rethrowIfBug(err);
+      this.log.warn({ block: b.blockId, recoveryId: b.genStamp, err: err.message }, 'block recovery failed');
+    });
+  }
+
   private reportCopyFailed(b: Block, failedTargets: string[], err: Error): void {
     if (!this.registered || this.stopped) return;
     const reason = (err instanceof DfsError ? `${err.code}: ${err.message}` : err.message).slice(0, 500);
@@ -300,6 +318,9 @@ export class NamenodeLink {
         return;
       case CommandType.DELETE_BLOCKS:
         for (const b of c.blocks) {
+          // A replica being written here right now (a copy the NameNode scheduled, say) is
+          // not deleted under its writer; if it is garbage, the next report says so again.
+          if (this.dn.writes.isWriting(b.blockId)) continue;
           if (await this.dn.storage.delete(b.blockId, b.genStamp)) {
             this.log.info({ block: b.blockId, gen: b.genStamp }, 'replica deleted on NameNode request');
             this.blockDeleted(b.blockId);
@@ -308,6 +329,9 @@ export class NamenodeLink {
         return;
       case CommandType.REPLICATE:
         for (const b of c.blocks) this.startTransfer(b, c.targets);
+        return;
+      case CommandType.RECOVER_BLOCK:
+        for (const b of c.blocks) this.startRecovery(b, c.targets);
         return;
       default:
         this.log.warn({ type: c.type }, 'unknown command from the NameNode ignored');

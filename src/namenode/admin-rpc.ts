@@ -123,8 +123,8 @@ export class AdminRpc {
   }
 }
 
-/** Operator actions (safe mode enter/leave, decommissioning, triggerBlockReport) need a connection with role ADMIN. */
-function requireAdmin(conn: ServerConnection, what: string): void {
+/** Operator actions (safe mode enter/leave, decommissioning, triggerBlockReport, quotas) need a connection with role ADMIN. */
+export function requireAdmin(conn: ServerConnection, what: string): void {
   if (conn.role !== Role.ADMIN)
     throw new DfsError('ACCESS_DENIED', `${what} needs an ADMIN connection (dfs admin)`);
 }

@@ -14,6 +14,10 @@
  *   | full report left a replica out        | remove                         | record the report            |
  *   | replica reported corrupt              | move to corrupt                |                              |
  *   | surplus or corrupt copy deleted       | mark deleting until confirmed  | delete it                    |
+ *   | pipeline targets chosen / rbw reported| add unfinished location        | (rbw of a closed or unknown  |
+ *   |                                       |                                |  block: delete it)           |
+ *   | file closed                           | forget unfinished locations    | delete stale unfinished ones |
+ *   | block recovery committed              | add the recovered replicas     | delete the stale ones        |
  *   | node (re-)registers or is found dead  | drop all its replicas          | register / mark dead         |
  *   | node starts or stops draining         | mark its blocks dirty          | change its admin state       |
  *
@@ -108,6 +112,9 @@ export class BlockManager implements NamespaceListener {
       if (entry === undefined) continue;
       for (const nodeId of entry.replicas) this.registry.scheduleDelete(nodeId, { ...meta });
       for (const nodeId of entry.corrupt) this.registry.scheduleDelete(nodeId, { ...meta });
+      // Unfinished copies of a block that is gone, whatever their stamp (a recovery's too).
+      for (const nodeId of entry.unfinished ?? [])
+        this.registry.scheduleDelete(nodeId, { ...meta, genStamp: Number.MAX_SAFE_INTEGER });
     }
   }
 
@@ -123,8 +130,25 @@ export class BlockManager implements NamespaceListener {
 
   fileOpened(): void {}
 
+  /**
+   * The file's length is final: nodes that may still hold an unfinished replica of its last
+   * block and hold no current one (dropped from the pipeline, or left out of a recovery)
+   * hold a stale copy: deleted if older than the block (a current one, still to be reported
+   * finalized, is safe: a DataNode deletes only up to the stamp it is given).
+   */
   fileClosed(file: FileNode): void {
     this.map.markFileDirty(file);
+    const last = file.blocks[file.blocks.length - 1];
+    if (last === undefined) return;
+    const entry = this.map.entry(last.blockId);
+    for (const nodeId of this.map.takeUnfinished(last.blockId)) {
+      if (entry?.replicas.has(nodeId) !== true) this.scheduleStaleDelete(nodeId, last);
+    }
+  }
+
+  /** Deletes `nodeId`'s copy of the block if its stamp is older than the block's. */
+  private scheduleStaleDelete(nodeId: string, meta: BlockMeta): void {
+    this.registry.scheduleDelete(nodeId, { blockId: meta.blockId, genStamp: meta.genStamp - 1, numBytes: 0 });
   }
 
   replicationChanged(file: FileNode): void {
@@ -151,7 +175,11 @@ export class BlockManager implements NamespaceListener {
    * it still reports stay as they are, new ones are added, and the ones it no longer
    * reports (or now reports invalid) are removed. A steady report changes nothing.
    */
-  blockReport(nodeId: string, blocks: Block[]): { accepted: number; invalid: number } {
+  blockReport(
+    nodeId: string,
+    blocks: Block[],
+    unfinished: readonly Block[] = [],
+  ): { accepted: number; invalid: number } {
     const node = this.registry.known(nodeId);
     // The registry's copy of the id, the very string the replica sets hold: their lookups
     // then match by identity instead of comparing characters with the id just decoded from
@@ -166,9 +194,37 @@ export class BlockManager implements NamespaceListener {
     }
     this.map.nodeReported(id, blocks);
     const accepted = reported.size;
+    let unfinishedKept = 0;
+    for (const b of unfinished) if (this.unfinishedReported(id, b)) unfinishedKept++;
     this.registry.blockReportProcessed(nodeId, blocks.length);
-    this.log.info({ node: nodeId, reported: blocks.length, accepted }, 'block report processed');
+    this.log.info(
+      { node: nodeId, reported: blocks.length, accepted, unfinished: unfinished.length, unfinishedKept },
+      'block report processed',
+    );
     return { accepted, invalid: blocks.length - accepted };
+  }
+
+  /**
+   * A node reports an unfinished (rbw) replica: kept while its block is still being written
+   * (a writer or a block recovery may use it, and it is where a recovery looks), deleted
+   * when the block is unknown or closed. One at an older stamp than the block is kept until
+   * the file closes too (then `fileClosed` deletes it): a writer's pipeline recovery takes
+   * the new stamp from the NameNode before its DataNodes reopen their replicas with it, and
+   * a report in between must not delete a replica it is about to reopen. True when kept.
+   */
+  private unfinishedReported(nodeId: string, b: Block): boolean {
+    if (this.map.addUnfinished(nodeId, b.blockId)) return true;
+    this.log.info(
+      { node: nodeId, block: b, known: this.map.entry(b.blockId)?.meta ?? null },
+      'unfinished replica of a closed or unknown block; scheduling deletion',
+    );
+    this.registry.scheduleDelete(nodeId, b);
+    return false;
+  }
+
+  /** The writer of a new block was given these targets: each may hold an unfinished replica. */
+  pipelineTargets(blockId: number, nodeIds: readonly string[]): void {
+    for (const id of nodeIds) this.map.addUnfinished(id, blockId);
   }
 
   /** True when the replica is held and readable (new or already known). */
@@ -182,8 +238,9 @@ export class BlockManager implements NamespaceListener {
       this.registry.scheduleDelete(nodeId, b);
       return false;
     }
-    // Still the corrupt copy; it stays out of the readable replicas until deleted.
-    if (verdict === ReplicaVerdict.CORRUPT) return false;
+    // Still the corrupt copy; it stays out of the readable replicas until deleted. A
+    // recovered copy not committed yet is kept, and counted once the commit lands.
+    if (verdict === ReplicaVerdict.CORRUPT || verdict === ReplicaVerdict.PENDING) return false;
     if (node.pendingDeletes.size > 0) this.registry.cancelDelete(nodeId, b.blockId);
     if (verdict === ReplicaVerdict.ADDED) this.events?.replicaAdded(b.blockId);
     return true;
@@ -296,6 +353,34 @@ export class BlockManager implements NamespaceListener {
     let n = 0;
     for (const id of entry.replicas) if (this.registry.isLive(id)) n++;
     return n;
+  }
+
+  /** For block recovery: the live nodes that may hold a replica of the block, finalized or not. */
+  recoveryCandidates(blockId: number): DatanodeInfo[] {
+    const entry = this.map.entry(blockId);
+    if (entry === undefined) return [];
+    const ids = new Set([...entry.replicas, ...(entry.unfinished ?? [])]);
+    const out: DatanodeInfo[] = [];
+    for (const id of ids) {
+      const node = this.registry.getLive(id);
+      if (node !== undefined) out.push(node.info);
+    }
+    return out;
+  }
+
+  /**
+   * A block recovery committed (the namespace has the block at its new stamp and length):
+   * `nodes` hold it now; the other `candidates` hold a stale copy, deleted.
+   */
+  blockRecovered(blockId: number, nodes: readonly string[], candidates: readonly string[]): void {
+    const entry = this.map.entry(blockId);
+    if (entry === undefined) return;
+    const meta = entry.meta;
+    for (const nodeId of nodes) {
+      const node = this.registry.get(nodeId);
+      if (node !== undefined) this.addReplica(node, node.info.nodeId, { ...meta });
+    }
+    for (const nodeId of candidates) if (!nodes.includes(nodeId)) this.scheduleStaleDelete(nodeId, meta);
   }
 
   /** For lease recovery: the length live finalized replicas agree on, or null. */

@@ -14,7 +14,14 @@
  *
  * A replica counts only if its generation stamp and length match the block's
  * (`addReplica`): a replica of a deleted block, with an older generation stamp (left behind
- * by pipeline recovery) or of the wrong length is refused, and the caller deletes it.
+ * by pipeline recovery) or of the wrong length is refused, and the caller deletes it. The
+ * one exception is a replica of a block under construction at a *newer* stamp: a block
+ * recovery finalized it and has not committed yet (block-recovery.ts); it is neither
+ * counted nor deleted (PENDING), and the commit adds it.
+ *
+ * Each block under construction also keeps the nodes that may hold an unfinished replica
+ * of it (`unfinished`): the targets its writer was given, and the nodes that report an rbw
+ * replica of it. They are where a block recovery looks; they are not readable replicas.
  *
  * A replica ordered deleted (a surplus or corrupt copy, `forgetReplica`) stops counting and
  * being served at once, but is remembered as `deleting` until its node confirms it gone (an
@@ -38,6 +45,8 @@ interface BlockEntry {
   deleting: Set<string>;
   /** Length of finalized replicas reported while the block had no committed length (-1: none). */
   reportedBytes: number;
+  /** Nodes that may hold an unfinished replica (pipeline targets, rbw reports); null: none. */
+  unfinished: Set<string> | null;
 }
 
 /** A block as the block map knows it (read-only: change it through the BlockMap). */
@@ -52,6 +61,8 @@ export interface BlockEntryView {
   readonly deleting: ReadonlySet<string>;
   /** Length of finalized replicas reported while the block had no committed length (-1: none). */
   readonly reportedBytes: number;
+  /** Nodes that may hold an unfinished replica (pipeline targets, rbw reports); null: none. */
+  readonly unfinished: ReadonlySet<string> | null;
 }
 
 /** What `addReplica` made of a reported replica. */
@@ -64,10 +75,19 @@ export const ReplicaVerdict = {
   PRESENT: 2,
   /** A new replica: the block is dirty. */
   ADDED: 3,
+  /** Of the block under construction, at a newer stamp (a recovery not committed yet): kept, not counted. */
+  PENDING: 4,
 } as const;
 export type ReplicaVerdict = (typeof ReplicaVerdict)[keyof typeof ReplicaVerdict];
 
 const NOTHING_HELD: ReadonlySet<number> = new Set();
+const NO_NODES: ReadonlySet<string> = new Set();
+
+/** The block is the last of a file still open for writing (its length is not committed). */
+export function isUnderConstruction(entry: BlockEntryView): boolean {
+  const blocks = entry.file.blocks;
+  return entry.file.clientName !== null && blocks[blocks.length - 1] === entry.meta;
+}
 
 export class BlockMap {
   private readonly entries = new Map<number, BlockEntry>();
@@ -111,6 +131,7 @@ export class BlockMap {
       corrupt: new Set(),
       deleting: new Set(),
       reportedBytes: -1,
+      unfinished: null,
     });
   }
 
@@ -147,9 +168,11 @@ export class BlockMap {
    */
   addReplica(nodeId: string, b: Block): ReplicaVerdict {
     const entry = this.entries.get(b.blockId);
-    if (entry === undefined || b.genStamp !== entry.meta.genStamp) return ReplicaVerdict.INVALID;
+    if (entry === undefined) return ReplicaVerdict.INVALID;
     const blocks = entry.file.blocks;
     const finalLength = entry.file.clientName === null || blocks[blocks.length - 1] !== entry.meta;
+    if (!finalLength && b.genStamp > entry.meta.genStamp) return ReplicaVerdict.PENDING;
+    if (b.genStamp !== entry.meta.genStamp) return ReplicaVerdict.INVALID;
     if (finalLength && b.numBytes !== entry.meta.numBytes) return ReplicaVerdict.INVALID;
     if (!finalLength)
       entry.reportedBytes = entry.reportedBytes < 0 ? b.numBytes : Math.min(entry.reportedBytes, b.numBytes);
@@ -235,6 +258,28 @@ export class BlockMap {
       this.dirty.add(id);
     }
     blocks.clear();
+  }
+
+  // ---- unfinished replicas --------------------------------------------------------
+
+  /**
+   * `nodeId` may hold an unfinished replica of the block (a pipeline target, or it reported
+   * one). False for a block that is not the last of a file being written: such a replica is
+   * garbage, and the caller deletes it.
+   */
+  addUnfinished(nodeId: string, blockId: number): boolean {
+    const entry = this.entries.get(blockId);
+    if (entry === undefined || !isUnderConstruction(entry)) return false;
+    (entry.unfinished ??= new Set()).add(nodeId);
+    return true;
+  }
+
+  /** Forgets where unfinished replicas of the block were (it was closed); returns those nodes. */
+  takeUnfinished(blockId: number): ReadonlySet<string> {
+    const entry = this.entries.get(blockId);
+    const nodes = entry?.unfinished ?? NO_NODES;
+    if (entry !== undefined) entry.unfinished = null;
+    return nodes;
   }
 
   // ---- the dirty set ---------------------------------------------------------------

@@ -37,7 +37,15 @@ import type { EditLog } from './edit-log.js';
 import { NONE, type EditOp } from './edit-ops.js';
 import { statusOf, type BlockMeta, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
-import { AdminRpc, type AdminBlockView, type AdminRpcContext, type AdminRpcName } from './admin-rpc.js';
+import {
+  AdminRpc,
+  requireAdmin,
+  type AdminBlockView,
+  type AdminRpcContext,
+  type AdminRpcName,
+} from './admin-rpc.js';
+import { contentSummary } from './quota.js';
+import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
 import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
 import type { HandlerTable, RequestOf } from './rpc-handler.js';
 import { PermissionChecker } from './permission-checker.js';
@@ -62,6 +70,8 @@ export interface BlockLocator extends AdminBlockView {
   markBad(nodeId: string, block: Block): void;
   /** Length of the finalized replicas of a block being written, if any live one exists. */
   recoverableLength(blockId: number): number | null;
+  /** The writer of a new block was given these targets (where a block recovery looks). */
+  pipelineTargets(blockId: number, nodeIds: readonly string[]): void;
 }
 
 export interface ClientRpcContext extends AdminRpcContext {
@@ -118,6 +128,12 @@ export class ClientRpc {
         const op: EditOp = { op: 'setOwner', path: req.path, owner: req.owner, group: req.group };
         this.mutate(conn, 'setOwner', id, op, () => encodeResponse('setOwner', id, {}));
       },
+      setQuota: (conn, id, req) => this.setQuota(conn, id, req),
+      contentSummary: (conn, id, req) => {
+        const node = this.ctx.namespace.lookup(req.path);
+        if (node === null) throw new DfsError('NOT_FOUND', `${req.path}: no such file or directory`);
+        conn.reply(encodeResponse('contentSummary', id, contentSummary(node)));
+      },
       setReplication: (conn, id, req) => {
         const op: EditOp = { op: 'setReplication', path: req.path, replication: req.replication };
         this.mutate(conn, 'setReplication', id, op, () => encodeResponse('setReplication', id, {}));
@@ -128,6 +144,8 @@ export class ClientRpc {
       blockReport: (conn, id, req) => this.fromDatanode(conn, 'blockReport', id, req),
       unregister: (conn, id, req) => this.fromDatanode(conn, 'unregister', id, req),
       replicaCopyFailed: (conn, id, req) => this.fromDatanode(conn, 'replicaCopyFailed', id, req),
+      commitBlockSynchronization: (conn, id, req) =>
+        this.fromDatanode(conn, 'commitBlockSynchronization', id, req),
     };
   }
 
@@ -219,6 +237,24 @@ export class ClientRpc {
     this.ctx.afterLogged();
   }
 
+  /** Sets or clears a directory's quotas; each kind may be left as it is (QUOTA_UNCHANGED). */
+  private setQuota(conn: ServerConnection, id: number, req: RequestOf<'setQuota'>): void {
+    requireAdmin(conn, 'setQuota');
+    const node = this.ctx.namespace.lookup(req.path);
+    if (node === null) throw new DfsError('NOT_FOUND', `${req.path}: no such directory`);
+    if (node.kind !== 'dir')
+      throw new DfsError('NOT_A_DIRECTORY', `${req.path} is a file (quotas are set on directories)`);
+    const keep = (asked: number, now: number | undefined): number =>
+      asked === QUOTA_UNCHANGED ? (now ?? 0) : asked;
+    const op: EditOp = {
+      op: 'setQuota',
+      path: req.path,
+      nsQuota: keep(req.nsQuota, node.quota?.nsQuota),
+      dsQuota: keep(req.dsQuota, node.quota?.dsQuota),
+    };
+    this.mutate(conn, 'setQuota', id, op, () => encodeResponse('setQuota', id, {}));
+  }
+
   /** A mutation the NameNode makes on its own (the trash emptier): applied now, resolved once durable. */
   applyLogged(op: EditOp): Promise<void> {
     this.ctx.namespace.apply(op);
@@ -265,7 +301,9 @@ export class ClientRpc {
 
   private create(conn: ServerConnection, id: number, req: RequestOf<'create'>): void {
     if (req.clientName.length === 0) throw new DfsError('INVALID_ARGUMENT', 'create needs a client name');
-    this.recoverIfAbandoned(req.path, req.clientName);
+    // Only an overwrite replaces the abandoned file (its bytes are not wanted): without one
+    // the create fails anyway, and the lease check recovers the file's last block.
+    if (req.overwrite) this.recoverIfAbandoned(req.path, req.clientName);
     const op: EditOp = {
       op: 'create',
       path: req.path,
@@ -292,8 +330,10 @@ export class ClientRpc {
   }
 
   /**
-   * Closes an abandoned file. Its last block is kept, at the length its live finalized
-   * replicas report, when there is one; otherwise the file ends at its last complete block.
+   * Closes an abandoned file without a block recovery (block-recovery.ts runs one when it
+   * can; this is for a file being overwritten, or when no replica can be recovered). Its
+   * last block is kept, at the length its live finalized replicas report, when there is
+   * one; otherwise the file ends at its last complete block.
    */
   logRecovery(path: string, file: FileNode): void {
     const last = file.blocks[file.blocks.length - 1];
@@ -361,6 +401,10 @@ export class ClientRpc {
       locations: targets,
     };
     this.mutate(conn, 'addBlock', id, op, () => encodeResponse('addBlock', id, located));
+    this.ctx.blocks.pipelineTargets(
+      op.blockId,
+      targets.map((t) => t.nodeId),
+    );
   }
 
   private complete(conn: ServerConnection, id: number, req: RequestOf<'complete'>): void {

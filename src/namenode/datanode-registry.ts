@@ -39,6 +39,8 @@ interface DatanodeState extends DatanodeStorageReport {
   pendingDeletes: Map<number, Block>;
   /** REPLICATE commands waiting for the next heartbeat answer. */
   pendingCopies: DatanodeCommand[];
+  /** RECOVER_BLOCK commands waiting for the next heartbeat answer (block-recovery.ts). */
+  pendingRecoveries: DatanodeCommand[];
   /** Copies this node was asked to make and that have not finished or expired. */
   scheduledTransfers: number;
   dead: boolean;
@@ -56,7 +58,9 @@ interface DatanodeState extends DatanodeStorageReport {
 export type AdminState = 'normal' | 'decommissioning' | 'decommissioned';
 
 /** A node as the registry knows it (read-only: change it through the DatanodeRegistry). */
-export type DatanodeView = Readonly<Omit<DatanodeState, 'pendingDeletes' | 'pendingCopies' | 'notify'>> & {
+export type DatanodeView = Readonly<
+  Omit<DatanodeState, 'pendingDeletes' | 'pendingCopies' | 'pendingRecoveries' | 'notify'>
+> & {
   readonly pendingDeletes: ReadonlyMap<number, Block>;
 };
 
@@ -180,6 +184,7 @@ export class DatanodeRegistry {
       pendingDeletes: new Map(),
       dead: false,
       pendingCopies: [],
+      pendingRecoveries: [],
       scheduledTransfers: 0,
       adminState: remembered === undefined ? 'normal' : 'decommissioning',
       notify,
@@ -217,7 +222,12 @@ export class DatanodeRegistry {
     node.failedVolumes = report.failedVolumes;
     node.activeTransfers = report.activeTransfers;
     node.lastHeartbeatMs = this.clock.nowMs();
-    if (node.pendingDeletes.size === 0 && node.pendingCopies.length === 0 && !node.blockReportRequested)
+    if (
+      node.pendingDeletes.size === 0 &&
+      node.pendingCopies.length === 0 &&
+      node.pendingRecoveries.length === 0 &&
+      !node.blockReportRequested
+    )
       return NO_COMMANDS;
     const commands: DatanodeCommand[] = [];
     if (node.pendingDeletes.size > 0) {
@@ -230,6 +240,7 @@ export class DatanodeRegistry {
       commands.push({ type: CommandType.DELETE_BLOCKS, blocks, targets: [] });
     }
     commands.push(...node.pendingCopies.splice(0));
+    commands.push(...node.pendingRecoveries.splice(0));
     // Last, so the report reflects the deletions just ordered. Cleared when it arrives.
     if (node.blockReportRequested) commands.push({ type: CommandType.BLOCK_REPORT, blocks: [], targets: [] });
     return commands;
@@ -301,6 +312,14 @@ export class DatanodeRegistry {
     this.notifySoon(node);
   }
 
+  /** Queues a RECOVER_BLOCK command for the node's next heartbeat, which it is told to send now. */
+  queueRecovery(nodeId: string, command: DatanodeCommand): void {
+    const node = this.nodes.get(nodeId);
+    if (node === undefined) return;
+    node.pendingRecoveries.push(command);
+    this.notifySoon(node);
+  }
+
   /** A copy the node was asked to make landed, failed or expired: its transfer slot is free. */
   copyEnded(nodeId: string): void {
     const node = this.nodes.get(nodeId);
@@ -349,7 +368,9 @@ export class DatanodeRegistry {
 
   private sendNotices(): void {
     for (const node of this.toNotify) {
-      if (this.live(node) && (node.pendingCopies.length > 0 || node.blockReportRequested)) node.notify();
+      const waiting =
+        node.pendingCopies.length > 0 || node.pendingRecoveries.length > 0 || node.blockReportRequested;
+      if (this.live(node) && waiting) node.notify();
     }
     this.toNotify.clear();
   }

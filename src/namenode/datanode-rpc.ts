@@ -4,17 +4,19 @@
  * notices go), incremental block reports and full block reports, and unregister (a node
  * stopping on purpose is dead at once, so its replicas are copied now rather than after
  * the dead-node timeout, as HissDFS's DataNodes unregister on shutdown), and the report of a
- * replica copy that failed (rescheduled at once elsewhere, replication-monitor.ts).
- * None of these mutate the namespace, so nothing here touches the edit log.
+ * replica copy that failed (rescheduled at once elsewhere, replication-monitor.ts), and the
+ * outcome of a block recovery (commitBlockSynchronization, block-recovery.ts: the one that
+ * changes the namespace, answered once its edit is durable).
  *
  * Dispatch is a table with one handler per DataNode RPC, typed by the RPC's name, so a
  * missing handler does not compile and no handler casts its request.
  */
 import { DfsError } from '../../protocol/errors.js';
 import { encodeCommandsPending } from '../../protocol/datanode-namenode-messages.js';
-import { encodeResponse, type RpcRequest } from '../../protocol/namenode-messages.js';
+import { encodeResponse, rpcCodecs, type RpcRequest } from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { BlockManager } from './block-manager.js';
+import type { BlockRecovery } from './block-recovery.js';
 import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
 
 const COMMANDS_PENDING = encodeCommandsPending();
@@ -23,7 +25,11 @@ type DatanodeHandlers = {
   [N in DatanodeRpcName]: (conn: ServerConnection, id: number, req: RpcRequest<N>) => void;
 };
 
-export function createDatanodeRpc(blocks: BlockManager, clusterId: () => string): DatanodeRpcHandler {
+export function createDatanodeRpc(
+  blocks: BlockManager,
+  clusterId: () => string,
+  recovery: BlockRecovery,
+): DatanodeRpcHandler {
   const handlers: DatanodeHandlers = {
     register: (conn, id, r) => {
       if (r.clusterId !== clusterId()) {
@@ -45,7 +51,7 @@ export function createDatanodeRpc(blocks: BlockManager, clusterId: () => string)
       conn.reply(encodeResponse('blockReceived', id, {}));
     },
     blockReport: (conn, id, r) => {
-      blocks.blockReport(r.nodeId, r.blocks);
+      blocks.blockReport(r.nodeId, r.blocks, r.unfinished);
       conn.reply(encodeResponse('blockReport', id, {}));
     },
     unregister: (conn, id, r) => {
@@ -55,6 +61,18 @@ export function createDatanodeRpc(blocks: BlockManager, clusterId: () => string)
     replicaCopyFailed: (conn, id, r) => {
       blocks.replicaCopyFailed(r.nodeId, r.block, r.failedTargets, r.reason);
       conn.reply(encodeResponse('replicaCopyFailed', id, {}));
+    },
+    commitBlockSynchronization: (conn, id, r) => {
+      blocks.registry.known(r.nodeId);
+      recovery.commit(r, (err) => {
+        if (err === null) conn.reply(encodeResponse('commitBlockSynchronization', id, {}));
+        else
+          conn.replyError(
+            rpcCodecs.commitBlockSynchronization.opcode,
+            id,
+            err instanceof DfsError ? err : new DfsError('INTERNAL', err.message),
+          );
+      });
     },
   };
   return (conn, name, id, req) => handlers[name](conn, id, req);

@@ -49,9 +49,10 @@ const UNITS: { [N in DatanodeRpcName]: (req: RpcRequest<N>) => number } = {
   register: () => 1,
   heartbeat: () => 1,
   blockReceived: (r) => 1 + (r.received.length + r.deleted.length) / BLOCKS_PER_UNIT,
-  blockReport: (r) => 1 + r.blocks.length / BLOCKS_PER_UNIT,
+  blockReport: (r) => 1 + (r.blocks.length + r.unfinished.length) / BLOCKS_PER_UNIT,
   unregister: () => 1,
   replicaCopyFailed: () => 1,
+  commitBlockSynchronization: () => 1,
 };
 
 function unitsOf<N extends DatanodeRpcName>(name: N, req: RpcRequest<N>): number {

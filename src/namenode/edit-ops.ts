@@ -16,17 +16,21 @@
  *   8 CLOSE_FILE     path str, keepBlocks u32, lastNumBytes u64, mtimeMs u64   (lease recovery)
  *   9 UPDATE_BLOCK   path str, blockId u64, genStamp u64, numBytes u64      (pipeline recovery)
  *  10 SET_REPLICATION path str, replication u16
- *  12 MKDIR_OWNED    as MKDIR, then owner str, mode u16
- *  13 CREATE_OWNED   as CREATE, then owner str, mode u16
- *  14 SET_PERMISSION path str, mode u16
- *  15 SET_OWNER      path str, owner str, group str   ('' = unchanged)
+ *  11 SET_GEN_STAMP  genStamp u64                 (a block recovery's id, allocated durably)
+ *  12 COMMIT_BLOCK_SYNC path str, blockId u64, genStamp u64, numBytes u64, mtimeMs u64
+ *                    (block recovery: the last block at its recovered stamp and length; closes)
+ *  13 SET_QUOTA      path str, nsQuota u64, dsQuota u64
+ *  14 MKDIR_OWNED    as MKDIR, then owner str, mode u16
+ *  15 CREATE_OWNED   as CREATE, then owner str, mode u16
+ *  16 SET_PERMISSION path str, mode u16
+ *  17 SET_OWNER      path str, owner str, group str   ('' = unchanged)
  *
- * (11 is the quotas' SET_QUOTA.) Owners came with image format 3: a mkdir or create is
- * written with code 12 or 13, which carry the creator and the mode. Records of codes 1 and 2,
- * written before, still replay: they decode without `owned`, and the namespace gives
- * what they make the defaults an old image's nodes get (the superuser, the supergroup,
- * 0755 or 0644). The group of a new node is never logged: it is its parent's (HDFS), which
- * replay knows as well as the live NameNode did.
+ * Owners came with image format 3: a mkdir or create is written with code 14 or 15, which
+ * carry the creator and the mode. Records of codes 1 and 2, written before, still replay:
+ * they decode without `owned`, and the namespace gives what they make the defaults an old
+ * image's nodes get (the superuser, the supergroup, 0755 or 0644). The group of a new node
+ * is never logged: it is its parent's (HDFS), which replay knows as well as the live
+ * NameNode did.
  */
 import { DfsError } from '../../protocol/errors.js';
 import { readPermission } from '../../protocol/shared-structures.js';
@@ -69,6 +73,17 @@ export type EditOp =
   | { op: 'closeFile'; path: string; keepBlocks: number; lastNumBytes: number; mtimeMs: number }
   | { op: 'updateBlock'; path: string; blockId: number; genStamp: number; numBytes: number }
   | { op: 'setReplication'; path: string; replication: number }
+  | { op: 'setGenStamp'; genStamp: number }
+  | {
+      op: 'commitBlockSync';
+      path: string;
+      blockId: number;
+      genStamp: number;
+      numBytes: number;
+      mtimeMs: number;
+    }
+  /** Quotas of a directory: names and bytes (with replicas); 0 = none. */
+  | { op: 'setQuota'; path: string; nsQuota: number; dsQuota: number }
   | { op: 'setPermission'; path: string; mode: number }
   | { op: 'setOwner'; path: string; owner: string; group: string };
 
@@ -83,11 +98,14 @@ const OP_CODES = {
   closeFile: 8,
   updateBlock: 9,
   setReplication: 10,
-  setPermission: 14,
-  setOwner: 15,
+  setGenStamp: 11,
+  commitBlockSync: 12,
+  setQuota: 13,
+  setPermission: 16,
+  setOwner: 17,
 } as const;
-const MKDIR_OWNED = 12;
-const CREATE_OWNED = 13;
+const MKDIR_OWNED = 14;
+const CREATE_OWNED = 15;
 
 function opCode(e: EditOp): number {
   if (e.op === 'mkdir' && e.owned !== undefined) return MKDIR_OWNED;
@@ -135,6 +153,15 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
       break;
     case 'setReplication':
       w.str(e.path).u16(e.replication);
+      break;
+    case 'setGenStamp':
+      w.u64(e.genStamp);
+      break;
+    case 'commitBlockSync':
+      w.str(e.path).u64(e.blockId).u64(e.genStamp).u64(e.numBytes).u64(e.mtimeMs);
+      break;
+    case 'setQuota':
+      w.str(e.path).u64(e.nsQuota).u64(e.dsQuota);
       break;
     case 'setPermission':
       w.str(e.path).u16(e.mode);
@@ -192,6 +219,19 @@ export function decodeEditOp(r: WireReader): EditOp {
       return { op: 'updateBlock', path: r.str(), blockId: r.u64(), genStamp: r.u64(), numBytes: r.u64() };
     case 10:
       return { op: 'setReplication', path: r.str(), replication: r.u16() };
+    case 11:
+      return { op: 'setGenStamp', genStamp: r.u64() };
+    case 12:
+      return {
+        op: 'commitBlockSync',
+        path: r.str(),
+        blockId: r.u64(),
+        genStamp: r.u64(),
+        numBytes: r.u64(),
+        mtimeMs: r.u64(),
+      };
+    case 13:
+      return { op: 'setQuota', path: r.str(), nsQuota: r.u64(), dsQuota: r.u64() };
     case OP_CODES.setPermission:
       return { op: 'setPermission', path: r.str(), mode: readPermission(r, 'mode') };
     case OP_CODES.setOwner:

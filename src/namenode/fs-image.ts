@@ -6,18 +6,20 @@
  *                      | nextBlockId u64 | nextGenStamp u64 | nodeCount u64 |
  *   nodes, preorder from the root:
  *      | kind u8 (1 dir, 2 file) | name str | mtimeMs u64 | owner str | group str | mode u16 |
- *      dir:  | childCount u32 |                      (its children follow)
+ *      dir:  | nsQuota u64 | dsQuota u64 | childCount u32 |   (its children follow; quotas
+ *            0 = none)
  *      file: | replication u16 | blockBytes u64 | open bool | [clientName str] |
  *            | blockCount u32 | (blockId u64, genStamp u64, numBytes u64) x blockCount |
  *   trailer: | xxh32 of every byte before it, u32 |
  *
  * Loading checks the trailer first, then parses with the bounds-checked reader; counts
- * read from disk are as untrusted as counts from the network.
+ * read from disk are as untrusted as counts from the network. Images of every earlier
+ * version load (tests/namenode/old-format.test.ts); checkpoints are written in the current
+ * one. Quota usage is not stored: it is measured once after the load (quota.ts).
  *
- * Versions: 3 added owner, group and mode to every node. An image of version 1 loads, its
- * nodes owned by the superuser and the supergroup, directories 0755 and files 0644 (the
- * defaults the Namespace is given); checkpoints are written in the current version
- * (tests/namenode/old-format.test.ts).
+ * Versions: 1 the first; 2 added the directories' quotas; 3 added owner, group and mode to
+ * every node. The nodes of an image older than 3 get the superuser and the supergroup,
+ * directories 0755 and files 0644 (the defaults the Namespace is given).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,9 +33,11 @@ import { LEGACY_DIR_MODE, LEGACY_FILE_MODE, Namespace, type DefaultOwners } from
 import { readPermission } from '../../protocol/shared-structures.js';
 
 const IMAGE_MAGIC = 0x44465349; // "DFSI"
-/** 3: every node carries owner, group and mode. */
+/** 2: directories carry their quotas; 3: every node carries owner, group and mode. */
 const IMAGE_VERSION = 3;
 const IMAGE_VERSION_MIN = 1;
+/** The first version whose directories carry quotas. */
+const IMAGE_VERSION_QUOTAS = 2;
 /** The first version whose nodes carry owner, group and mode. */
 const IMAGE_VERSION_OWNERS = 3;
 
@@ -58,6 +62,7 @@ export function serializeImage(ns: Namespace, txid: number): Buffer {
       .str(node.group)
       .u16(node.mode);
     if (node.kind === 'dir') {
+      w.u64(node.quota?.nsQuota ?? 0).u64(node.quota?.dsQuota ?? 0);
       w.u32(node.children.size);
       const children = [...node.children.values()];
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
@@ -98,7 +103,7 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
     const r = new WireReader(body, name);
     if (r.u32('magic') !== IMAGE_MAGIC) throw corrupt(name, 'bad magic');
     const version = r.u16('version');
-    if (version < IMAGE_VERSION_MIN || version > IMAGE_VERSION || version === 2)
+    if (version < IMAGE_VERSION_MIN || version > IMAGE_VERSION)
       throw corrupt(name, `unsupported version ${version}`);
     /** A node's owner, group and mode: read, or the defaults in an image older than owners. */
     const readOwners = (isDir: boolean): { owner: string; group: string; mode: number } =>
@@ -109,6 +114,12 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
             mode: isDir ? LEGACY_DIR_MODE : LEGACY_FILE_MODE,
           }
         : { owner: r.str('owner'), group: r.str('group'), mode: readPermission(r, 'mode') };
+    const readQuotas = (dir: DirNode): void => {
+      if (version < IMAGE_VERSION_QUOTAS) return;
+      const nsQuota = r.u64('nsQuota');
+      const dsQuota = r.u64('dsQuota');
+      if (nsQuota > 0 || dsQuota > 0) dir.quota = { nsQuota, dsQuota, nsUsed: 0, dsUsed: 0 };
+    };
     r.u16('reserved');
     const txid = r.u64('txid');
     const ns = new Namespace(owners);
@@ -121,6 +132,7 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
     if (rootKind !== 1) throw corrupt(name, 'root is not a directory');
     ns.root.mtimeMs = r.u64('mtime');
     Object.assign(ns.root, readOwners(true));
+    readQuotas(ns.root);
     const stack: Array<{ dir: DirNode; left: number }> = [{ dir: ns.root, left: r.u32('childCount') }];
     let seen = 1;
     ns.dirCount = 1;
@@ -134,14 +146,15 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
       const kind = r.u8('kind');
       const nodeName = r.str('name');
       const mtimeMs = r.u64('mtime');
-      const owners = readOwners(kind === 1);
+      const perms = readOwners(kind === 1);
       if (nodeName.length === 0 || nodeName.includes('/') || top.dir.children.has(nodeName)) {
         throw corrupt(name, `bad or duplicate name '${nodeName}'`);
       }
       seen++;
       if (kind === 1) {
         const dir = new DirNode(nodeName, top.dir, mtimeMs);
-        Object.assign(dir, owners);
+        Object.assign(dir, perms);
+        readQuotas(dir);
         top.dir.addChild(dir);
         ns.dirCount++;
         stack.push({ dir, left: r.u32('childCount') });
@@ -151,7 +164,7 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
         const open = r.bool('open');
         const clientName = open ? r.str('clientName') : null;
         const file = new FileNode(nodeName, top.dir, mtimeMs, replication, blockBytes, clientName);
-        Object.assign(file, owners);
+        Object.assign(file, perms);
         const blockCount = r.count(24, 'blockCount');
         for (let i = 0; i < blockCount; i++) {
           file.blocks.push({
@@ -169,6 +182,7 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
     }
     r.end();
     if (seen !== nodeCount) throw corrupt(name, `header says ${nodeCount} nodes, found ${seen}`);
+    ns.quotas.recompute(ns.root);
     return { namespace: ns, txid };
   } catch (err) {
     rethrowIfBug(err);

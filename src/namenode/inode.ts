@@ -26,9 +26,24 @@ class PermissionStatus {
   mode = 0;
 }
 
+/**
+ * A directory's quotas (HDFS `DirectoryWithQuotaFeature`) and what its subtree uses now.
+ * `nsQuota`: names (files and directories, this one included); `dsQuota`: bytes counted
+ * with replication. 0 means no limit of that kind. The usage is kept up to date by
+ * quota.ts on every change beneath the directory, and recomputed when an image loads.
+ */
+export interface DirQuota {
+  nsQuota: number;
+  dsQuota: number;
+  nsUsed: number;
+  dsUsed: number;
+}
+
 export class DirNode extends PermissionStatus {
   readonly kind = 'dir' as const;
   readonly children = new Map<string, INode>();
+  /** Null unless a quota is set on this directory. */
+  quota: DirQuota | null = null;
   /** Children names in sorted order, built lazily for paged listing, dropped on change. */
   private sorted: string[] | null = null;
 

@@ -15,6 +15,7 @@ import { FrameServer } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import { ClientRpc } from './client-rpc.js';
 import { BlockManager } from './block-manager.js';
+import { BlockRecovery } from './block-recovery.js';
 import { DecommissionStore } from './decommission-store.js';
 import { createDatanodeRpc } from './datanode-rpc.js';
 import { withTurnBudget } from './datanode-turn-budget.js';
@@ -45,6 +46,7 @@ export class NameNode {
   private namespace!: Namespace;
   private leases!: LeaseManager;
   private rpc!: ClientRpc;
+  private recovery!: BlockRecovery;
   private unlock: () => void = () => {};
   private timers: NodeJS.Timeout[] = [];
   private txnsSinceCheckpoint = 0;
@@ -134,15 +136,26 @@ export class NameNode {
     });
     this.txnsSinceCheckpoint = state.replayed;
 
-    this.rpc = new ClientRpc({
+    // What both the client RPCs and block recovery change the namespace with.
+    const mutating = {
       namespace: this.namespace,
       editLog: () => this.editLog,
-      leases: this.leases,
+      blocks: this.blocks,
       clock: this.clock,
       logger: this.log,
-      blocks: this.blocks,
+      afterLogged: () => this.afterLogged(),
+    };
+    this.recovery = new BlockRecovery({
+      ...mutating,
+      timeoutMs: this.config.blockRecoveryTimeoutMs,
+      closeWithoutRecovery: (p, file) => this.rpc.logRecovery(p, file),
+    });
+    this.namespace.addListener(this.recovery);
+    this.rpc = new ClientRpc({
+      ...mutating,
+      leases: this.leases,
       datanodeRpc: withTurnBudget(
-        createDatanodeRpc(this.blocks, () => this.clusterId),
+        createDatanodeRpc(this.blocks, () => this.clusterId, this.recovery),
         this.log,
       ),
       safeMode: this.safeMode,
@@ -157,7 +170,6 @@ export class NameNode {
         blockCount: this.namespace.blockCount,
         trashIntervalMs: this.config.trashIntervalMinutes * 60_000,
       }),
-      afterLogged: () => this.afterLogged(),
       users: new UserGroups({
         ...owners,
         mappingFile: this.config.userGroupsFile,
@@ -244,7 +256,7 @@ export class NameNode {
     if (this.safeMode.on || this.stopping) return;
     for (const file of this.leases.expiredFiles()) {
       try {
-        this.rpc.logRecovery(pathOf(file), file);
+        this.recovery.leaseExpired(pathOf(file), file);
       } catch (err) {
         rethrowIfBug(err);
         // A file past the path limits (a tree nested by renames before they were checked)

@@ -18,6 +18,7 @@ import os from 'node:os';
 import { NONE, type EditOp, type Owned } from './edit-ops.js';
 import { DirNode, FileNode, statusOf, type BlockMeta, type INode } from './inode.js';
 import { checkSubtreeFits, isSameOrBeneath, joinPath, parsePath } from './path-rules.js';
+import { fileSpace, Quotas, subtreeUsage } from './quota.js';
 
 export interface NamespaceListener {
   /** A file left the namespace; its blocks are garbage. */
@@ -72,6 +73,8 @@ export class Namespace {
   fileCount = 0;
   dirCount = 1;
   blockCount = 0;
+  /** Directory quotas and their usage (quota.ts). */
+  readonly quotas = new Quotas();
   private readonly listeners: NamespaceListener[] = [];
 
   constructor(readonly owners: DefaultOwners = processOwners()) {
@@ -188,25 +191,38 @@ export class Namespace {
   apply(e: EditOp, replay = false): void {
     switch (e.op) {
       case 'mkdir':
-        return this.mkdir(e.path, e.parents, e.mtimeMs, e.owned);
+        return this.mkdir(e.path, e.parents, e.mtimeMs, replay, e.owned);
       case 'create':
-        return this.create(e);
+        return this.create(e, replay);
       case 'addBlock':
-        return this.addBlock(e.path, e.clientName, e.previousNumBytes, e.blockId, e.genStamp);
+        return this.addBlock(e.path, e.clientName, e.previousNumBytes, e.blockId, e.genStamp, replay);
       case 'abandonBlock':
-        return this.abandonBlock(e.path, e.clientName, e.blockId);
+        return this.chargingFile(e.path, () => this.abandonBlock(e.path, e.clientName, e.blockId));
       case 'complete':
-        return this.complete(e.path, e.clientName, e.lastNumBytes, e.mtimeMs);
+        return this.chargingFile(e.path, () =>
+          this.complete(e.path, e.clientName, e.lastNumBytes, e.mtimeMs),
+        );
       case 'delete':
         return this.delete(e.path, e.recursive, e.mtimeMs);
       case 'rename':
         return this.rename(e.src, e.dst, e.mtimeMs, replay);
       case 'closeFile':
-        return this.closeFile(e.path, e.keepBlocks, e.lastNumBytes, e.mtimeMs);
+        return this.chargingFile(e.path, () =>
+          this.closeFile(e.path, e.keepBlocks, e.lastNumBytes, e.mtimeMs),
+        );
       case 'updateBlock':
-        return this.updateBlock(e.path, e.blockId, e.genStamp, e.numBytes);
+        return this.chargingFile(e.path, () => this.updateBlock(e.path, e.blockId, e.genStamp, e.numBytes));
+      case 'setGenStamp':
+        if (e.genStamp >= this.nextGenStamp) this.nextGenStamp = e.genStamp + 1;
+        return;
+      case 'commitBlockSync':
+        return this.chargingFile(e.path, () =>
+          this.commitBlockSync(e.path, e.blockId, e.genStamp, e.numBytes, e.mtimeMs),
+        );
       case 'setReplication':
-        return this.setReplication(e.path, e.replication);
+        return this.setReplication(e.path, e.replication, replay);
+      case 'setQuota':
+        return this.setQuota(e.path, e.nsQuota, e.dsQuota);
       case 'setPermission':
         return this.setPermission(e.path, e.mode);
       case 'setOwner':
@@ -214,11 +230,21 @@ export class Namespace {
     }
   }
 
+  /** Runs a change to one file and charges its quota directories the space it made or freed. */
+  private chargingFile(path: string, change: () => void): void {
+    if (this.quotas.count === 0) return change();
+    const file = this.file(path);
+    const before = fileSpace(file);
+    change();
+    this.quotas.charge(file.parent, { ns: 0, ds: fileSpace(file) - before });
+  }
+
   /** `asParents`: the directories are made on the way to a file (create): see `made` below. */
   private mkdir(
     path: string,
     parents: boolean,
     mtimeMs: number,
+    replay: boolean,
     owned: Owned | undefined,
     asParents = false,
   ): void {
@@ -244,6 +270,9 @@ export class Namespace {
     if (!parents && i < parts.length - 1) {
       throw new DfsError('NOT_FOUND', `parent of ${path} does not exist: ${joinPath(parts.slice(0, i + 1))}`);
     }
+    const created = { ns: parts.length - i, ds: 0 };
+    if (!replay) this.quotas.check(node, created);
+    this.quotas.charge(node, created);
     // Made on the way to a file, directories take the mode of the deepest existing one (HDFS
     // createAncestorDirectories inherits it), with u+wx like every implicit parent.
     const made = asParents && owned !== undefined ? { owner: owned.owner, mode: node.mode } : owned;
@@ -257,7 +286,7 @@ export class Namespace {
     }
   }
 
-  private create(e: Extract<EditOp, { op: 'create' }>): void {
+  private create(e: Extract<EditOp, { op: 'create' }>, replay: boolean): void {
     const parts = parsePath(e.path);
     if (parts.length === 0) throw new DfsError('IS_A_DIRECTORY', '/ is a directory');
     if (e.replication < 1 || e.replication > REPLICATION_MAX) {
@@ -273,7 +302,9 @@ export class Namespace {
     const existingParent = this.resolve(parts.slice(0, -1));
     if (existingParent === null && e.createParent) {
       this.checkCanMkdirs(parts.slice(0, -1), e.path);
-      this.mkdir(joinPath(parts.slice(0, -1)), true, e.mtimeMs, e.owned, true);
+      // The parents and the file are one change: judge the quota for both before making either.
+      if (!replay) this.quotas.check(this.deepestDir(parts), { ns: this.missingDirs(parts) + 1, ds: 0 });
+      this.mkdir(joinPath(parts.slice(0, -1)), true, e.mtimeMs, replay, e.owned, true);
       parent = this.resolve(parts.slice(0, -1)) as DirNode;
     } else {
       parent = this.parentDir(parts, e.path);
@@ -290,13 +321,39 @@ export class Namespace {
       }
       if (!e.overwrite) throw new DfsError('ALREADY_EXISTS', `${e.path} already exists`);
       this.removeNode(existing);
+    } else if (!replay) {
+      this.quotas.check(parent, { ns: 1, ds: 0 });
     }
+    this.quotas.charge(parent, { ns: 1, ds: 0 });
     const file = new FileNode(name, parent, e.mtimeMs, e.replication, e.blockBytes, e.clientName);
     this.own(file, parent, e.owned);
     parent.addChild(file);
     parent.mtimeMs = e.mtimeMs;
     this.fileCount++;
     for (const l of this.listeners) l.fileOpened(file);
+  }
+
+  /** The deepest existing directory on the way to `parts` (which name a file). */
+  private deepestDir(parts: readonly string[]): DirNode {
+    let node: DirNode = this.root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const next = node.children.get(parts[i]!);
+      if (next === undefined || next.kind !== 'dir') break;
+      node = next;
+    }
+    return node;
+  }
+
+  /** Directories mkdir -p would make for the parents of `parts`. */
+  private missingDirs(parts: readonly string[]): number {
+    let node: DirNode = this.root;
+    let i = 0;
+    for (; i < parts.length - 1; i++) {
+      const next = node.children.get(parts[i]!);
+      if (next === undefined || next.kind !== 'dir') break;
+      node = next;
+    }
+    return parts.length - 1 - i;
   }
 
   /** Checks (without mutating) that mkdir -p of `parts` would succeed. */
@@ -319,9 +376,11 @@ export class Namespace {
     previousNumBytes: number,
     blockId: number,
     genStamp: number,
+    replay: boolean,
   ): void {
     const file = this.fileUnderConstruction(path, clientName);
     const last = file.blocks[file.blocks.length - 1];
+    const spaceBefore = this.quotas.count === 0 ? 0 : fileSpace(file);
     if (previousNumBytes !== NONE) {
       if (last === undefined)
         throw new DfsError('INVALID_ARGUMENT', `${path} has no previous block to commit`);
@@ -332,10 +391,17 @@ export class Namespace {
         );
       }
     }
+    if (this.quotas.count > 0) {
+      // The previous block is committed at its length, and the new one reserved whole.
+      const committed = previousNumBytes !== NONE ? previousNumBytes - file.blockBytes : 0;
+      const grows = { ns: 0, ds: (committed + file.blockBytes) * file.replication };
+      if (!replay) this.quotas.check(file.parent, grows);
+    }
     if (previousNumBytes !== NONE) last!.numBytes = previousNumBytes;
     const block = { blockId, genStamp, numBytes: 0 };
     file.blocks.push(block);
     this.blockCount++;
+    if (this.quotas.count > 0) this.quotas.charge(file.parent, { ns: 0, ds: fileSpace(file) - spaceBefore });
     for (const l of this.listeners) l.blockAdded?.(file, block);
     if (blockId >= this.nextBlockId) this.nextBlockId = blockId + 1;
     if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
@@ -385,19 +451,25 @@ export class Namespace {
 
   /** Detaches a subtree and tells the listeners about every file in it. */
   private removeNode(node: INode): void {
-    node.parent!.removeChild(node.name);
+    const parent = node.parent!;
+    parent.removeChild(node.name);
+    const freed = { ns: 0, ds: 0 };
     const stack: INode[] = [node];
     while (stack.length > 0) {
       const n = stack.pop()!;
+      freed.ns++;
       if (n.kind === 'dir') {
         this.dirCount--;
+        if (n.quota !== null) this.quotas.count--;
         for (const child of n.children.values()) stack.push(child);
       } else {
         this.fileCount--;
         this.blockCount -= n.blocks.length;
+        if (this.quotas.count > 0) freed.ds += fileSpace(n);
         for (const l of this.listeners) l.fileRemoved(n);
       }
     }
+    this.quotas.charge(parent, { ns: -freed.ns, ds: -freed.ds });
   }
 
   private rename(src: string, dst: string, mtimeMs: number, replay: boolean): void {
@@ -433,11 +505,18 @@ export class Namespace {
         checkSubtreeFits(src, dstPath, node);
     }
     const srcParent = node.parent!;
+    // Quotas: the directories above the destination, up to the first one above the source
+    // too, gain the moved subtree; those above the source alone lose it.
+    const common = this.quotas.count > 0 ? Quotas.commonAncestor(srcParent, dstParent) : null;
+    const moved = this.quotas.count > 0 ? subtreeUsage(node) : { ns: 0, ds: 0 };
+    if (!replay) this.quotas.check(dstParent, moved, common);
     srcParent.removeChild(node.name);
     srcParent.mtimeMs = mtimeMs;
     node.name = name;
     dstParent.addChild(node);
     dstParent.mtimeMs = mtimeMs;
+    this.quotas.charge(srcParent, { ns: -moved.ns, ds: -moved.ds }, common);
+    this.quotas.charge(dstParent, moved, common);
   }
 
   /** Lease recovery: keep the first `keepBlocks` blocks, fix the last one's length, close. */
@@ -477,13 +556,58 @@ export class Namespace {
     for (const l of this.listeners) l.genStampBumped?.(block);
   }
 
-  private setReplication(path: string, replication: number): void {
+  /**
+   * Block recovery done: the last block takes the recovered stamp and length, and the file
+   * closes. Replicas at older stamps are stale (genStampBumped), then the file is closed.
+   */
+  private commitBlockSync(
+    path: string,
+    blockId: number,
+    genStamp: number,
+    numBytes: number,
+    mtimeMs: number,
+  ): void {
+    const file = this.file(path);
+    if (file.clientName === null) throw new DfsError('INVALID_ARGUMENT', `${path} is not open for writing`);
+    const last = file.blocks[file.blocks.length - 1];
+    if (last === undefined || last.blockId !== blockId)
+      throw new DfsError('NOT_FOUND', `block ${blockId} is not the last block of ${path}`);
+    if (genStamp <= last.genStamp) {
+      throw new DfsError(
+        'STALE_GENERATION',
+        `generation stamp ${genStamp} is not newer than ${last.genStamp}`,
+      );
+    }
+    last.genStamp = genStamp;
+    last.numBytes = numBytes;
+    if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
+    const holder = file.clientName;
+    file.clientName = null;
+    file.mtimeMs = mtimeMs;
+    for (const l of this.listeners) l.genStampBumped?.(last);
+    for (const l of this.listeners) l.fileClosed(file, holder);
+  }
+
+  private setReplication(path: string, replication: number, replay: boolean): void {
     const file = this.file(path);
     if (replication < 1 || replication > REPLICATION_MAX) {
       throw new DfsError('INVALID_ARGUMENT', `replication ${replication} is outside 1..${REPLICATION_MAX}`);
     }
+    const before = this.quotas.count > 0 ? fileSpace(file) : 0;
+    if (!replay && this.quotas.count > 0)
+      this.quotas.check(file.parent, { ns: 0, ds: (before / file.replication) * replication - before });
     file.replication = replication;
+    if (this.quotas.count > 0) this.quotas.charge(file.parent, { ns: 0, ds: fileSpace(file) - before });
     for (const l of this.listeners) l.replicationChanged?.(file);
+  }
+
+  /** Sets or clears (0) a directory's name and space quotas (admin setQuota). */
+  private setQuota(path: string, nsQuota: number, dsQuota: number): void {
+    const node = this.lookup(path);
+    if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such directory`);
+    if (node.kind !== 'dir')
+      throw new DfsError('NOT_A_DIRECTORY', `${path} is a file (quotas are set on directories)`);
+    this.quotas.set(node, nsQuota, dsQuota);
   }
 
   /** chmod. Who may is judged before (permission-checker.ts); a file has no sticky bit. */

@@ -17,13 +17,14 @@
  *   | stat                             | traverse                                                 |
  *   | getBlockLocations, blockHealth   | read on the file                                         |
  *   | setReplication                   | write on the file                                        |
+ *   | contentSummary                   | read and execute on every non-empty directory beneath   |
  *   | setPermission                    | the owner                                                |
  *   | setOwner                         | the owner; a new owner only by the superuser; a new     |
  *   |                                  | group only one the owner is in                           |
  *   | addBlock, complete, abandonBlock,| none: the lease, granted by a checked create, is the    |
  *   | bumpGenStamp, renewLease         | right to write (HDFS checks the lease only)             |
- *   | serverInfo, reportBadBlocks, the | none here (operator actions need an ADMIN connection,   |
- *   | admin views, DataNode RPCs       | and an ADMIN connection the superuser: client-rpc.ts)   |
+ *   | serverInfo, reportBadBlocks, the | none here (operator actions, setQuota among them, need  |
+ *   | admin views, DataNode RPCs       | an ADMIN connection, and one the superuser: client-rpc) |
  */
 import { DfsError } from '../../protocol/errors.js';
 import type { RpcName } from '../../protocol/namenode-messages.js';
@@ -58,6 +59,8 @@ export const rpcPermissions: { [N in RpcName]: Rule<N> } = {
   getBlockLocations: (c, req) => c.check(req.path, { self: READ }),
   blockHealth: (c, req) => c.check(req.path, { self: READ }),
   setReplication: (c, req) => c.check(req.path, { self: WRITE }),
+  contentSummary: (c, req) => c.check(req.path, { subtree: READ | EXECUTE }),
+  setQuota: none,
   setPermission: (c, req) => c.check(req.path, { owner: true }),
   setOwner: (c, req) => {
     c.check(req.path, { owner: true });
@@ -91,4 +94,5 @@ export const rpcPermissions: { [N in RpcName]: Rule<N> } = {
   blockReport: none,
   unregister: none,
   replicaCopyFailed: none,
+  commitBlockSynchronization: none,
 };

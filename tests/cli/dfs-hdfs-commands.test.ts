@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { finished } from 'node:stream/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
@@ -34,10 +35,8 @@ async function readRemote(p: string): Promise<Buffer> {
 
 async function writeRemote(p: string, data: Buffer | string): Promise<void> {
   const out = client!.create(p, { createParent: true });
-  await new Promise<void>((resolve, reject) => {
-    out.on('error', reject);
-    out.end(typeof data === 'string' ? Buffer.from(data) : data, resolve);
-  });
+  out.end(typeof data === 'string' ? Buffer.from(data) : data);
+  await finished(out); // rejects with the stream's error
 }
 
 /** Every file beneath local `dir`, relative path -> bytes. */

@@ -6,6 +6,7 @@
  * NameNode SIGKILLed again and again while it checkpoints loses no trashed file.
  */
 import { randomBytes } from 'node:crypto';
+import { finished } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import type { DfsClient } from '../../src/client/dfs-client.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
@@ -40,10 +41,8 @@ async function start(env: NodeJS.ProcessEnv, homes = true): Promise<void> {
 
 async function write(path: string, data: Buffer | string): Promise<void> {
   const out = client.create(path, { createParent: true });
-  await new Promise<void>((resolve, reject) => {
-    out.on('error', reject);
-    out.end(typeof data === 'string' ? Buffer.from(data) : data, resolve);
-  });
+  out.end(typeof data === 'string' ? Buffer.from(data) : data);
+  await finished(out); // rejects with the stream's error
 }
 
 async function read(path: string): Promise<Buffer> {

@@ -87,7 +87,7 @@ describe('hostile peers of every role on the NameNode port', () => {
       { nodeId, received: [block], deleted: [] },
       'ACCESS_DENIED',
     );
-    await expectRefused(Role.CLIENT, 'blockReport', { nodeId, blocks: [] }, 'ACCESS_DENIED');
+    await expectRefused(Role.CLIENT, 'blockReport', { nodeId, blocks: [], unfinished: [] }, 'ACCESS_DENIED');
     await expectRefused(Role.CLIENT, 'unregister', { nodeId }, 'ACCESS_DENIED');
     // The real DataNode was not touched by any of it: still live, still holding what it held.
     const [real] = await client.datanodeReport();
@@ -95,7 +95,12 @@ describe('hostile peers of every role on the NameNode port', () => {
   });
 
   it('reports for a node that never registered are refused and leave no replica behind', async () => {
-    await expectRefused(Role.DATANODE, 'blockReport', { nodeId: phantom, blocks: [block] }, 'NOT_FOUND');
+    await expectRefused(
+      Role.DATANODE,
+      'blockReport',
+      { nodeId: phantom, blocks: [block], unfinished: [] },
+      'NOT_FOUND',
+    );
     const received = await ask(Role.DATANODE, 'blockReceived', {
       nodeId: phantom,
       received: [block],

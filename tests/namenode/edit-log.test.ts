@@ -138,16 +138,30 @@ function workload(rounds: number): EditOp[] {
       blockBytes: 8192,
       mtimeMs: ++t,
     });
+    const open = ns.nextBlockId;
     run({
       op: 'addBlock',
       path: `${d}/open/w`,
       clientName: c,
       previousNumBytes: NONE,
-      blockId: ns.nextBlockId,
+      blockId: open,
       genStamp: ns.nextGenStamp,
     });
-    if (k % 2 === 1)
+    if (k % 4 === 1)
       run({ op: 'closeFile', path: `${d}/open/w`, keepBlocks: 1, lastNumBytes: 77, mtimeMs: ++t });
+    if (k % 4 === 3) {
+      // Block recovery: its id allocated durably, then the last block committed and the file closed.
+      const recoveryId = ns.nextGenStamp + 2;
+      run({ op: 'setGenStamp', genStamp: recoveryId });
+      run({
+        op: 'commitBlockSync',
+        path: `${d}/open/w`,
+        blockId: open,
+        genStamp: recoveryId,
+        numBytes: 55 + k,
+        mtimeMs: ++t,
+      });
+    }
     if (k > 0 && k % 3 === 2) run({ op: 'delete', path: `/d${k - 1}`, recursive: true, mtimeMs: ++t });
   }
   return ops;

@@ -343,12 +343,13 @@ describe('image serialize / parse', () => {
     wrongCount.writeUInt32BE(4, nodeCountAt + 4);
     expect(parseCode(reseal(wrongCount))).toBe('CORRUPT_LOG');
 
-    // Root at 40: kind u8, name str (u16 0), mtime u64, owner str, group str, mode u16, then
-    // childCount u32 at 51 + the owner fields.
+    // Root at 40: kind u8, name str (u16 0), mtime u64, owner str, group str, mode u16,
+    // nsQuota u64, dsQuota u64, then childCount u32 at 67 + the owner fields.
     const owners = 2 + Buffer.byteLength(small.root.owner) + 2 + Buffer.byteLength(small.root.group) + 2;
     expect(image[40]).toBe(1);
+    expect(image.readUInt32BE(67 + owners)).toBe(1);
     const hugeChildren = Buffer.from(image);
-    hugeChildren.writeUInt32BE(0xffffffff, 51 + owners);
+    hugeChildren.writeUInt32BE(0xffffffff, 67 + owners);
     expect(parseCode(reseal(hugeChildren))).toBe('CORRUPT_LOG');
 
     const rootIsFile = Buffer.from(image);
@@ -365,8 +366,8 @@ describe('image serialize / parse', () => {
 
     // The next node (dir 'd') gets an unknown kind.
     const badKind = Buffer.from(image);
-    expect(badKind[55 + owners]).toBe(1);
-    badKind[55 + owners] = 7;
+    expect(badKind[71 + owners]).toBe(1);
+    badKind[71 + owners] = 7;
     expect(parseCode(reseal(badKind))).toBe('CORRUPT_LOG');
 
     const trailing = reseal(

@@ -329,7 +329,7 @@ describe('body decoding errors (MALFORMED)', () => {
       ],
       [
         'blockReport',
-        encodeRequest('blockReport', 1, { nodeId: 'dn', blocks: [block, block] }),
+        encodeRequest('blockReport', 1, { nodeId: 'dn', blocks: [block, block], unfinished: [block] }),
         (f) => decodeRequest('blockReport', f),
       ],
       [
@@ -460,7 +460,11 @@ describe('body decoding errors (MALFORMED)', () => {
       cannotFit(br, (f) => decodeRequest('blockReceived', f), `deleted ${count}`);
       // blockReport: 24 bytes per block; one block present, so 2 or more cannot fit.
       const rep = Buffer.from(
-        encodeRequest('blockReport', 1, { nodeId: 'dn', blocks: [{ blockId: 1, genStamp: 1, numBytes: 1 }] }),
+        encodeRequest('blockReport', 1, {
+          nodeId: 'dn',
+          blocks: [{ blockId: 1, genStamp: 1, numBytes: 1 }],
+          unfinished: [],
+        }),
       );
       rep.writeUInt32BE(count, FRAME_HEADER_BYTES + 4);
       cannotFit(rep, (f) => decodeRequest('blockReport', f), `blocks ${count}`);

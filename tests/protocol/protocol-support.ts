@@ -49,7 +49,12 @@ import {
   BLOCK_DIGEST_BYTES,
   type WriteBlockRequest,
   type WriteBlockResponse,
+  type InitReplicaRecoveryRequest,
+  type InitReplicaRecoveryResponse,
+  type UpdateReplicaUnderRecoveryRequest,
+  type UpdateReplicaUnderRecoveryResponse,
   type DataRpcName,
+  type DataMessages,
   type ErrorCode,
   type Frame,
   type FrameDecoderOptions,
@@ -595,6 +600,8 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     decommission: () => ({ node: s(), action: enumU8(rng, [1, 2]) }),
     replicationStats: () => ({}),
     triggerBlockReport: () => ({ node: s() }),
+    setQuota: () => ({ path: s(), nsQuota: rng.u64(), dsQuota: rng.u64() }),
+    contentSummary: () => ({ path: s() }),
     blockHealth: () => ({ path: s(), startBlock: rng.u32(), limit: rng.u32() }),
     register: () => ({ clusterId: s(), host: s(), port: rng.u16(), ...randomStorage(rng) }),
     heartbeat: () => ({ ...randomStorage(rng), activeTransfers: rng.u32() }),
@@ -603,13 +610,22 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
       received: randomList(rng, randomBlock),
       deleted: randomList(rng, (r) => r.u64()),
     }),
-    blockReport: () => ({ nodeId: s(), blocks: randomList(rng, randomBlock, 6) }),
+    blockReport: () => ({
+      nodeId: s(),
+      blocks: randomList(rng, randomBlock, 6),
+      unfinished: randomList(rng, randomBlock, 3),
+    }),
     unregister: () => ({ nodeId: s() }),
     replicaCopyFailed: () => ({
       nodeId: s(),
       block: randomBlock(rng),
       failedTargets: randomList(rng, () => s()),
       reason: s(),
+    }),
+    commitBlockSynchronization: () => ({
+      nodeId: s(),
+      block: randomBlock(rng),
+      nodes: randomList(rng, () => s()),
     }),
   };
   return all[name]();
@@ -658,6 +674,15 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     setReplication: () => ({}),
     decommission: () => ({}),
     triggerBlockReport: () => ({ nodeId: rng.str(), lastBlockReportMs: rng.u64() }),
+    setQuota: () => ({}),
+    contentSummary: () => ({
+      directories: rng.u64(),
+      files: rng.u64(),
+      length: rng.u64(),
+      spaceConsumed: rng.u64(),
+      nsQuota: rng.u64(),
+      dsQuota: rng.u64(),
+    }),
     replicationStats: () => ({
       underReplicated: rng.u64(),
       corrupt: rng.u64(),
@@ -679,6 +704,7 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     blockReport: () => ({}),
     unregister: () => ({}),
     replicaCopyFailed: () => ({}),
+    commitBlockSynchronization: () => ({}),
   };
   return all[name]();
 }
@@ -705,13 +731,46 @@ export function randomReadBlockResponse(rng: Rng): ReadBlockResponse {
 export function randomBlockChecksumResponse(rng: Rng): BlockChecksumResponse {
   return { chunkBytes: rng.u32(), numBytes: rng.u64(), digest: rng.bytes(BLOCK_DIGEST_BYTES) };
 }
+export function randomInitReplicaRecoveryRequest(rng: Rng): InitReplicaRecoveryRequest {
+  return { blockId: rng.u64(), recoveryId: rng.u64() };
+}
+export function randomInitReplicaRecoveryResponse(rng: Rng): InitReplicaRecoveryResponse {
+  return { genStamp: rng.u64(), numBytes: rng.u64(), state: rng.int(256) };
+}
+export function randomUpdateReplicaRequest(rng: Rng): UpdateReplicaUnderRecoveryRequest {
+  return { blockId: rng.u64(), recoveryId: rng.u64(), newLength: rng.u64() };
+}
+export function randomUpdateReplicaResponse(rng: Rng): UpdateReplicaUnderRecoveryResponse {
+  return { block: randomBlock(rng) };
+}
 
 export const RPC_NAMES = Object.keys(rpcCodecs) as RpcName[];
+
+/** A random valid request and response for every data-connection RPC. */
+const RANDOM_DATA: {
+  [N in DataRpcName]: {
+    req: (rng: Rng) => DataMessages[N]['req'];
+    res: (rng: Rng) => DataMessages[N]['res'];
+  };
+} = {
+  writeBlock: { req: randomWriteBlockRequest, res: randomWriteBlockResponse },
+  readBlock: { req: randomReadBlockRequest, res: randomReadBlockResponse },
+  initReplicaRecovery: { req: randomInitReplicaRecoveryRequest, res: randomInitReplicaRecoveryResponse },
+  updateReplicaUnderRecovery: { req: randomUpdateReplicaRequest, res: randomUpdateReplicaResponse },
+  blockChecksum: { req: (rng) => ({ block: randomBlock(rng) }), res: randomBlockChecksumResponse },
+};
+const DATA_RPC_NAMES = Object.keys(RANDOM_DATA) as DataRpcName[];
+
+function randomDataFrame<N extends DataRpcName>(rng: Rng, id: number, name: N, response: boolean): Buffer {
+  const gen = RANDOM_DATA[name];
+  return response ? encodeDataResponse(name, id, gen.res(rng)) : encodeDataRequest(name, id, gen.req(rng));
+}
 
 /** One random valid frame of any kind (NameNode or data), for stream and mutation tests. */
 export function randomValidFrame(rng: Rng): Buffer {
   const id = rng.u32();
-  switch (rng.int(8)) {
+  const kind = rng.int(8);
+  switch (kind) {
     case 0: {
       const n = rng.pick(RPC_NAMES);
       return encodeRequest(n, id, randomRequest(rng, n));
@@ -727,17 +786,8 @@ export function randomValidFrame(rng: Rng): Buffer {
         new DfsError(rng.pick(Object.keys(ERROR_CODES) as ErrorCode[]), rng.str(40)),
       );
     case 3:
-      return rng.bool()
-        ? encodeDataRequest('writeBlock', id, randomWriteBlockRequest(rng))
-        : rng.bool()
-          ? encodeDataRequest('readBlock', id, randomReadBlockRequest(rng))
-          : encodeDataRequest('blockChecksum', id, { block: randomReadBlockRequest(rng).block });
     case 4:
-      return rng.bool()
-        ? encodeDataResponse('writeBlock', id, randomWriteBlockResponse(rng))
-        : rng.bool()
-          ? encodeDataResponse('readBlock', id, randomReadBlockResponse(rng))
-          : encodeDataResponse('blockChecksum', id, randomBlockChecksumResponse(rng));
+      return randomDataFrame(rng, id, rng.pick(DATA_RPC_NAMES), kind === 4);
     case 5:
     case 6: {
       const chunkBytes = rng.range(1, 64);

@@ -23,6 +23,7 @@ import {
   DATA_BODY_BYTES_MAX,
   Role,
   DataOp,
+  RecoveryReplicaState,
   DfsError,
   checkHelloReply,
   checksumCount,
@@ -214,6 +215,11 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
   ],
   replicationStats: [{}],
   triggerBlockReport: [{ node: 'DN-5f0c' }, { node: '127.0.0.1:9866' }, { node: '' }, { node: 'données:1' }],
+  setQuota: [
+    { path: '/q', nsQuota: 1000, dsQuota: MAX },
+    { path: '/q', nsQuota: 0, dsQuota: 0 },
+  ],
+  contentSummary: [{ path: '/' }, { path: '/données' }],
   blockHealth: [
     { path: '/f', startBlock: 0, limit: 0 },
     { path: '/données/日本', startBlock: 0xffffffff, limit: 0xffffffff },
@@ -248,17 +254,23 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
     { nodeId: '', received: [], deleted: [7] },
   ],
   blockReport: [
-    { nodeId: 'dn-1', blocks: [] },
+    { nodeId: 'dn-1', blocks: [], unfinished: [] },
     {
       nodeId: 'DN-5f0c',
       blocks: [block, zeroBlock, { blockId: 1073741825, genStamp: 1001, numBytes: 134217728 }],
+      unfinished: [],
     },
+    { nodeId: 'dn-2', blocks: [block], unfinished: [zeroBlock, { blockId: 9, genStamp: 3, numBytes: 21 }] },
   ],
   unregister: [{ nodeId: 'dn-1' }, { nodeId: '' }, { nodeId: 'DN-données' }],
   replicaCopyFailed: [
     { nodeId: 'dn-1', block, failedTargets: ['dn-2'], reason: 'ALREADY_EXISTS: replica exists' },
     { nodeId: '', block: zeroBlock, failedTargets: [], reason: '' },
     { nodeId: 'dn-3', block, failedTargets: ['dn-4', 'DN-données'], reason: 'x'.repeat(300) },
+  ],
+  commitBlockSynchronization: [
+    { nodeId: 'dn-1', block, nodes: ['dn-1', 'dn-2', 'dn-3'] },
+    { nodeId: '', block: zeroBlock, nodes: [] },
   ],
 };
 
@@ -371,6 +383,11 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
     { nodeId: 'DN-5f0c', lastBlockReportMs: 0 },
     { nodeId: '', lastBlockReportMs: MAX },
   ],
+  setQuota: [{}],
+  contentSummary: [
+    { directories: 1, files: 0, length: 0, spaceConsumed: 0, nsQuota: 0, dsQuota: 0 },
+    { directories: MAX, files: MAX, length: MAX, spaceConsumed: MAX, nsQuota: 10, dsQuota: MAX },
+  ],
   replicationStats: [
     {
       underReplicated: 0,
@@ -456,6 +473,7 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   blockReport: [{}],
   unregister: [{}],
   replicaCopyFailed: [{}],
+  commitBlockSynchronization: [{}],
 };
 
 function roundTripRequest<N extends RpcName>(name: N, id: number, value: RpcRequest<N>): void {
@@ -532,22 +550,36 @@ describe('round trip: NameNode RPCs', () => {
     expect([...DATANODE_RPCS].sort()).toEqual([
       'blockReceived',
       'blockReport',
+      'commitBlockSynchronization',
       'heartbeat',
       'register',
       'replicaCopyFailed',
       'unregister',
     ]);
     expect(
-      ['register', 'heartbeat', 'blockReceived', 'blockReport', 'unregister', 'replicaCopyFailed'].map(
-        (n) => rpcCodecs[n as RpcName].opcode,
-      ),
-    ).toEqual([0x20, 0x21, 0x22, 0x23, 0x25, 0x26]);
-    // None of them mutates the namespace: they are never refused in safe mode.
-    for (const n of DATANODE_RPCS) expect(rpcCodecs[n].mutates, n).toBe(false);
+      [
+        'register',
+        'heartbeat',
+        'blockReceived',
+        'blockReport',
+        'unregister',
+        'replicaCopyFailed',
+        'commitBlockSynchronization',
+      ].map((n) => rpcCodecs[n as RpcName].opcode),
+    ).toEqual([0x20, 0x21, 0x22, 0x23, 0x25, 0x26, 0x27]);
+    // None of them mutates the namespace, so they are never refused in safe mode, but the
+    // commit of a block recovery, which closes a file (as HDFS refuses it in safe mode).
+    for (const n of DATANODE_RPCS) expect(rpcCodecs[n].mutates, n).toBe(n === 'commitBlockSynchronization');
   });
 
   it('enum values on the wire: CommandType, SafeModeAction, DecommissionAction, DataNode, block and replica states', () => {
-    expect(CommandType).toEqual({ DELETE_BLOCKS: 1, REPLICATE: 2, REREGISTER: 3, BLOCK_REPORT: 4 });
+    expect(CommandType).toEqual({
+      DELETE_BLOCKS: 1,
+      REPLICATE: 2,
+      REREGISTER: 3,
+      BLOCK_REPORT: 4,
+      RECOVER_BLOCK: 5,
+    });
     expect(SafeModeAction).toEqual({ GET: 0, ENTER: 1, LEAVE: 2 });
     expect(DecommissionAction).toEqual({ DECOMMISSION: 1, RECOMMISSION: 2 });
     expect(DatanodeReportState).toEqual({ LIVE: 1, DEAD: 2, DECOMMISSIONING: 3, DECOMMISSIONED: 4 });
@@ -657,6 +689,28 @@ describe('round trip: data transfer', () => {
     const g = decodeOne(encodeDataResponse('blockChecksum', 7, res), dataOptions);
     expect(g.body.length).toBe(44);
     expect(decodeDataBody(dataCodecs.blockChecksum.res, g, 'sum')).toEqual(res);
+  });
+
+  it('INIT_REPLICA_RECOVERY and UPDATE_REPLICA_UNDER_RECOVERY requests and responses', () => {
+    const init = { blockId: MAX, recoveryId: 1002 };
+    const f = decodeOne(encodeDataRequest('initReplicaRecovery', 7, init), dataOptions);
+    expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.INIT_REPLICA_RECOVERY, 7]);
+    expect(decodeDataBody(dataCodecs.initReplicaRecovery.req, f, 'init')).toEqual(init);
+    for (const res of [
+      { genStamp: 1001, numBytes: 2097152, state: RecoveryReplicaState.UNFINISHED },
+      { genStamp: 0, numBytes: MAX, state: RecoveryReplicaState.FINALIZED },
+    ]) {
+      const g = decodeOne(encodeDataResponse('initReplicaRecovery', 7, res), dataOptions);
+      expect([g.kind, g.opcode]).toEqual([FrameKind.RESPONSE, DataOp.INIT_REPLICA_RECOVERY]);
+      expect(decodeDataBody(dataCodecs.initReplicaRecovery.res, g, 'init')).toEqual(res);
+    }
+    const update = { blockId: 9, recoveryId: 1002, newLength: 0 };
+    const u = decodeOne(encodeDataRequest('updateReplicaUnderRecovery', 8, update), dataOptions);
+    expect([u.opcode, u.requestId]).toEqual([DataOp.UPDATE_REPLICA_UNDER_RECOVERY, 8]);
+    expect(decodeDataBody(dataCodecs.updateReplicaUnderRecovery.req, u, 'update')).toEqual(update);
+    const res = { block };
+    const v = decodeOne(encodeDataResponse('updateReplicaUnderRecovery', 8, res), dataOptions);
+    expect(decodeDataBody(dataCodecs.updateReplicaUnderRecovery.res, v, 'update')).toEqual(res);
   });
 
   it('random data requests and responses', () => {

@@ -35,6 +35,7 @@ import {
 } from '../admin-format.js';
 import { formatKeyValues } from '../format.js';
 import { runCommand, type CommandContext } from './command-context.js';
+import { registerQuotaCommands } from './quota.js';
 import { pollUntil, timeoutArg } from './waiting.js';
 
 const SAFEMODE_ACTIONS = ['get', 'enter', 'leave', 'wait'] as const;
@@ -236,7 +237,7 @@ export function registerAdminCommands(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nEvery admin command connects with the handshake role ADMIN, which the NameNode requires for\nsafe mode enter/leave, decommission/recommission and trigger-block-report.',
+      '\nEvery admin command connects with the handshake role ADMIN, which the NameNode requires for\nsafe mode enter/leave, decommission/recommission, trigger-block-report and the quota commands.',
     );
 
   admin
@@ -309,6 +310,8 @@ export function registerAdminCommands(program: Command): void {
     .action((node: string, _options: unknown, cmd: Command) =>
       runAdmin(cmd, (ctx) => recommission(ctx, node)),
     );
+
+  registerQuotaCommands(admin);
 
   admin
     .command('trigger-block-report')

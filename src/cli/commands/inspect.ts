@@ -11,7 +11,7 @@ import { FileType } from '../../../protocol/shared-structures.js';
 import { formatSize, type SizeStyle } from '../format.js';
 import { isFatal, normalizePath, runCommand, UsageError, type CommandContext } from './command-context.js';
 import { componentMatcher, expandBraces, expandPath } from './glob.js';
-import { sizeStyle, usageOf } from './space.js';
+import { sizeStyle } from './space.js';
 import { walkTree } from './tree-walk.js';
 
 // ---- test -------------------------------------------------------------------------------
@@ -58,14 +58,27 @@ interface CountRow {
   directories: number;
   files: number;
   bytes: number;
+  /** With -q: the quotas (null when none) and what remains of them. */
+  nameQuota?: number | null;
+  nameQuotaRemaining?: number | null;
+  spaceQuota?: number | null;
+  spaceQuotaRemaining?: number | null;
+  spaceConsumed?: number;
 }
 
-function countColumns(row: CountRow, quotas: boolean, sizes: SizeStyle): string[] {
-  // No quota is set on any directory yet: HDFS prints these words for "no quota".
-  const q = quotas ? ['none', 'inf', 'none', 'inf'] : [];
+function countColumns(row: CountRow, sizes: SizeStyle): string[] {
+  const q: string[] = [];
+  if (row.nameQuota !== undefined) {
+    // HDFS prints these words for "no quota".
+    q.push(row.nameQuota === null ? 'none' : String(row.nameQuota));
+    q.push(row.nameQuotaRemaining === null ? 'inf' : String(row.nameQuotaRemaining));
+    q.push(row.spaceQuota === null ? 'none' : formatSize(row.spaceQuota!, sizes));
+    q.push(row.spaceQuotaRemaining === null ? 'inf' : formatSize(row.spaceQuotaRemaining!, sizes));
+  }
   return [...q, String(row.directories), String(row.files), formatSize(row.bytes, sizes), row.path];
 }
 
+/** One NameNode call per path (contentSummary): the walk happens there. */
 async function count(
   ctx: CommandContext,
   paths: string[],
@@ -75,21 +88,24 @@ async function count(
   for (const p of paths) {
     try {
       for (const path of await expandPath(ctx, p)) {
-        const u = await usageOf(ctx, await ctx.client.stat(path), path);
-        const row = { path, directories: u.directories, files: u.files, bytes: u.bytes };
+        const s = await ctx.client.contentSummary(path);
+        const row: CountRow = { path, directories: s.directories, files: s.files, bytes: s.length };
+        if (options.quotas === true) {
+          row.nameQuota = s.nsQuota > 0 ? s.nsQuota : null;
+          row.nameQuotaRemaining = s.nsQuota > 0 ? s.nsQuota - s.directories - s.files : null;
+          row.spaceQuota = s.dsQuota > 0 ? s.dsQuota : null;
+          row.spaceQuotaRemaining = s.dsQuota > 0 ? s.dsQuota - s.spaceConsumed : null;
+          row.spaceConsumed = s.spaceConsumed;
+        }
         if (ctx.json) rows.push(row);
-        else
-          await ctx.writeLines([countColumns(row, options.quotas === true, sizeStyle(options)).join('  ')]);
+        else await ctx.writeLines([countColumns(row, sizeStyle(options)).join('  ')]);
       }
     } catch (err) {
       if (isFatal(err)) throw err;
       ctx.reportError(err);
     }
   }
-  if (ctx.json) {
-    const withQuotas = options.quotas === true;
-    await ctx.writeJson(rows.map((r) => (withQuotas ? { ...r, nameQuota: null, spaceQuota: null } : r)));
-  }
+  if (ctx.json) await ctx.writeJson(rows);
 }
 
 // ---- find -------------------------------------------------------------------------------
@@ -198,9 +214,10 @@ export function registerInspectCommands(program: Command): void {
     .addHelpText(
       'after',
       '\nColumns: DIR_COUNT FILE_COUNT CONTENT_SIZE PATHNAME (a directory counts itself); with -q first' +
-        '\nQUOTA REM_QUOTA SPACE_QUOTA REM_SPACE_QUOTA ("none" and "inf" when no quota is set).' +
-        '\nWith --json: an array of {"path", "directories", "files", "bytes"} (with -q also "nameQuota",' +
-        '\n"spaceQuota": null when none).',
+        '\nQUOTA REM_QUOTA SPACE_QUOTA REM_SPACE_QUOTA ("none" and "inf" when no quota is set; space counts' +
+        '\nreplicas, as dfs admin setSpaceQuota does).' +
+        '\nWith --json: an array of {"path", "directories", "files", "bytes"}; with -q also "nameQuota",' +
+        '\n"nameQuotaRemaining", "spaceQuota", "spaceQuotaRemaining" (null when none) and "spaceConsumed".',
     )
     .action((paths: string[], options: { quotas?: boolean; humanReadable?: boolean }, cmd: Command) =>
       runCommand(cmd, (ctx) => count(ctx, paths, options)),

@@ -17,7 +17,7 @@ import { walkTree } from './tree-walk.js';
  * counts itself). The walk (./tree-walk.ts) keeps memory at depth x page size; a
  * subdirectory that fails mid-walk (deleted meanwhile) is reported and left out.
  */
-export async function usageOf(ctx: CommandContext, status: FileStatus, fullPath: string): Promise<DiskUsage> {
+async function usageOf(ctx: CommandContext, status: FileStatus, fullPath: string): Promise<DiskUsage> {
   const usage: DiskUsage = { path: fullPath, bytes: 0, replicatedBytes: 0, files: 0, directories: 0 };
   for await (const { status: entry } of walkTree(ctx, fullPath, status)) {
     if (entry.type === FileType.DIRECTORY) {

@@ -1,0 +1,154 @@
+/**
+ * Unfinished (rbw) replicas across real processes (issue 10 item 2): a writer that vanished
+ * mid-block leaves an rbw replica on every DataNode of its pipeline. They are listed in
+ * block reports; the NameNode keeps them while their file is open (a block recovery uses
+ * them, even ones it learnt of only from reports, after a DataNode and a NameNode restart),
+ * and has them deleted once the file is deleted or closed without them, from running
+ * DataNodes, without a restart. Their space counts as used in `dfs admin report` and
+ * `dfs df`.
+ */
+import { describe, expect, it } from 'vitest';
+import { clusterPerTest } from '../support/cluster.js';
+import { runDfs } from '../support/dfs-cli.js';
+import { getBuffer, logsMatching, nodeIdOf, testBytes, waitFor } from '../support/data-path.js';
+import type { DfsClient } from '../../src/client/dfs-client.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
+import { copyingPath, putKilledMidBlock, rbwSizes, type KilledPut } from '../support/killed-writer.js';
+
+const clusters = clusterPerTest();
+
+const MiB = 1024 * 1024;
+const BLOCK = 4 * MiB;
+
+/** 2.5 MiB of a 4 MiB block: two packets reach the DataNodes, half a packet dies with the writer. */
+const SOURCE = testBytes(2.5 * MiB, 11);
+
+function holders(cluster: LocalCluster, blockId: number): number[] {
+  return cluster.datanodes.map((_, i) => i).filter((i) => rbwSizes(cluster.dataDir(i)).has(blockId));
+}
+
+/**
+ * Three DataNodes (NameNode environment `env`) and a `dfs put` of SOURCE to `remote`
+ * killed with 2 MiB of its one block in rbw on each.
+ */
+async function clusterWithKilledPut(
+  remote: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ cluster: LocalCluster; client: DfsClient; killed: KilledPut }> {
+  const cluster = await clusters.start({ datanodes: 3, namenodeEnv: env });
+  await cluster.waitWritable();
+  const client = clusters.client(cluster);
+  const killed = await putKilledMidBlock(cluster, client, {
+    remote,
+    source: SOURCE,
+    blockBytes: BLOCK,
+    blockIndex: 0,
+    rbwBytes: 2 * MiB,
+  });
+  return { cluster, client, killed };
+}
+
+describe('unfinished replicas', () => {
+  it('left by a vanished writer on running DataNodes: reported, and deleted once the file is deleted', async () => {
+    const { cluster, client, killed } = await clusterWithKilledPut('/gone');
+    const { blockId } = killed;
+    // A restarted NameNode knows the replicas only from the DataNodes' reports.
+    await cluster.restartNamenode();
+    await waitFor('a full report from every DataNode', () =>
+      logsMatching(cluster.namenode, { msg: 'block report processed' }).length >= 3 ? true : undefined,
+    );
+    await cluster.waitWritable();
+    expect(holders(cluster, blockId)).toEqual([0, 1, 2]);
+    const pids = cluster.datanodes.map((d) => d.pid);
+
+    await client.delete(copyingPath('/gone'));
+    await waitFor('every unfinished replica removed', () =>
+      holders(cluster, blockId).length === 0 ? true : undefined,
+    );
+    // Removed by the running DataNodes on the NameNode's word, not by a restart.
+    expect(cluster.datanodes.map((d) => d.pid)).toEqual(pids);
+    expect(cluster.datanodes.every((d) => d.running)).toBe(true);
+    for (const d of cluster.datanodes)
+      expect(logsMatching(d, { msg: 'replica deleted on NameNode request', block: blockId })).toHaveLength(1);
+    // Each had listed it after the restart, and the NameNode kept it while the file was open.
+    const kept = logsMatching(cluster.namenode, { msg: 'block report processed', unfinishedKept: 1 });
+    expect(kept).toHaveLength(3);
+  }, 90_000);
+
+  it('survive a DataNode restart, serve a block recovery after a NameNode restart; a stale one is deleted', async () => {
+    const { cluster, client, killed } = await clusterWithKilledPut('/kept', {
+      DFS_NAMENODE_LEASE_LIMIT_MS: '8000',
+      DFS_NAMENODE_LEASE_CHECK_INTERVAL_MS: '300',
+    });
+    const { blockId } = killed;
+    const writing = copyingPath('/kept');
+    // DataNode 2 dies with its replica; DataNode 0 restarts and keeps its own.
+    await cluster.datanodes[2]!.kill();
+    await cluster.restartDatanode(0);
+    expect(rbwSizes(cluster.dataDir(0)).get(blockId)).toBeGreaterThanOrEqual(2 * MiB);
+    expect(
+      logsMatching(cluster.datanodes[0]!, { msg: 'unfinished replicas kept for the NameNode to judge' }),
+    ).toHaveLength(1);
+    // The NameNode forgets the pipeline's targets: what it knows comes from reports.
+    await cluster.restartNamenode();
+
+    const closed = await waitFor(
+      'lease recovery to close the file',
+      async () => {
+        const st = await client.stat(writing).catch(() => null);
+        return st === null || st.underConstruction ? undefined : st;
+      },
+      40_000,
+      200,
+    );
+    expect(closed.length).toBe(2 * MiB);
+    expect((await getBuffer(client, writing)).equals(SOURCE.subarray(0, 2 * MiB))).toBe(true);
+    const [commit] = logsMatching(cluster.namenode, { msg: 'block recovery committed; file closed' });
+    expect((commit!.nodes as string[]).sort()).toEqual([nodeIdOf(cluster, 0), nodeIdOf(cluster, 1)].sort());
+
+    // DataNode 2 comes back with its replica of the now closed file: reported, then deleted.
+    // (At replication 2 the NameNode has no copy to send it, which would replace the stale
+    // replica instead.)
+    await client.setReplication(writing, 2);
+    expect(rbwSizes(cluster.dataDir(2)).has(blockId)).toBe(true);
+    await cluster.restartDatanode(2);
+    await waitFor('the stale unfinished replica removed', () =>
+      rbwSizes(cluster.dataDir(2)).has(blockId) ? undefined : true,
+    );
+    expect(
+      logsMatching(cluster.datanodes[2]!, { msg: 'full block report sent', unfinished: 1 }).length,
+    ).toBeGreaterThan(0);
+    expect(
+      logsMatching(cluster.namenode, {
+        msg: 'unfinished replica of a closed or unknown block; scheduling deletion',
+        node: nodeIdOf(cluster, 2),
+      }),
+    ).toHaveLength(1);
+    expect(cluster.datanodes[2]!.running).toBe(true);
+  }, 120_000);
+
+  it('their space counts as used in dfs admin report and dfs df', async () => {
+    const { cluster, killed } = await clusterWithKilledPut('/space');
+    const { heldBytes } = killed;
+    expect(heldBytes).toBeGreaterThanOrEqual(2 * MiB);
+    // Nothing is finalized anywhere: every byte counted is in an unfinished replica.
+    const report = await waitFor('used bytes in the admin report', async () => {
+      const r = await runDfs(cluster.namenodeAddress, ['--json', 'admin', 'report']);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as { usedBytes: number; nodes: Array<{ usedBytes: number }> };
+      return doc.nodes.every((n) => n.usedBytes >= heldBytes) ? doc : undefined;
+    });
+    expect(report.usedBytes).toBeGreaterThanOrEqual(3 * heldBytes);
+    const df = await runDfs(cluster.namenodeAddress, ['--json', 'df']);
+    expect(df.code, df.stderr).toBe(0);
+    expect((JSON.parse(df.stdout) as { usedBytes: number }).usedBytes).toBeGreaterThanOrEqual(3 * heldBytes);
+    // The text forms show it too (exact byte counts by default).
+    const dfText = await runDfs(cluster.namenodeAddress, ['df']);
+    const used = /^used:\s+(\d+)/m.exec(dfText.stdout);
+    expect(used, dfText.stdout).not.toBeNull();
+    expect(Number(used![1])).toBeGreaterThanOrEqual(3 * heldBytes);
+    const reportText = await runDfs(cluster.namenodeAddress, ['admin', 'report']);
+    expect(reportText.code, reportText.stderr).toBe(0);
+    expect(reportText.stdout).toContain(String(report.usedBytes));
+  }, 90_000);
+});
