@@ -74,8 +74,12 @@ export function encodeHello(role: Role, version = PROTOCOL_VERSION, user = ''): 
   return Buffer.concat([b, name]);
 }
 
-/** The whole hello's length, known from its first HANDSHAKE_BYTES bytes. */
+/**
+ * The whole hello's length, known from its first HANDSHAKE_BYTES bytes. With a wrong magic,
+ * those alone: a peer that is no DFS peer is answered at once, not waited for.
+ */
 export function helloBytes(head: Buffer): number {
+  if (head.readUInt32BE(0) !== MAGIC) return HANDSHAKE_BYTES;
   return HANDSHAKE_BYTES + head.readUInt8(7);
 }
 

@@ -152,7 +152,7 @@ function readMapping(file: string): Map<string, ReadonlySet<string>> {
         'INVALID_ARGUMENT',
         `userGroupsFile ${file}: "${user}" is not a list of group names`,
       );
-    out.set(user, new Set(groups as string[]));
+    out.set(user, new Set(groups));
   }
   return out;
 }
