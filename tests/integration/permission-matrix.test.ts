@@ -30,7 +30,10 @@ import { DfsError } from '../../protocol/errors.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { startCluster, tempDir } from '../support/cluster.js';
-import { waitForDatanodes } from '../support/data-path.js';
+import { waitFor, waitForDatanodes } from '../support/data-path.js';
+import { RawPeer } from '../support/raw-peer.js';
+import { Role } from '../../protocol/handshake.js';
+import { encodeRequest } from '../../protocol/namenode-messages.js';
 
 const SUPERUSER = os.userInfo().username;
 const GROUPS = { alice: ['staff'], bob: ['staff', 'dev'], carol: ['other'], admin1: ['supergroup'] };
@@ -240,6 +243,41 @@ describe('denials', () => {
     expect(traverse?.message).toBe(
       'carol may not execute (enter) /named (owner bob, group staff, mode rwx------)',
     );
+  });
+});
+
+describe('who the caller is', () => {
+  it('a user not in the mapping file gets the groups of the local OS user of that name, else none', async () => {
+    const root = as('root');
+    await root.mkdir('/osgroups');
+    await root.setOwner('/osgroups', { owner: 'alice', group: 'daemon' });
+    await root.setPermission('/osgroups', 0o070);
+    const daemon = new DfsClient({ namenode: cluster.namenodeAddress, user: 'daemon' });
+    const nobody = new DfsClient({ namenode: cluster.namenodeAddress, user: 'no-such-user-x' });
+    try {
+      expect(await outcome(() => daemon.listPage('/osgroups', '', 10))).toBe('ok'); // id -Gn daemon: daemon
+      expect(await outcome(() => nobody.listPage('/osgroups', '', 10))).toBe('ACCESS_DENIED');
+    } finally {
+      daemon.close();
+      nobody.close();
+    }
+  });
+
+  it('a DataNode connection, or a hello naming no user, is refused every path RPC', async () => {
+    for (const role of [Role.DATANODE, Role.CLIENT]) {
+      const peer = await RawPeer.connect(cluster.namenode.port);
+      try {
+        await peer.handshake(undefined, role); // the raw hello names no user
+        peer.write(encodeRequest('mkdir', 7, { path: '/by-nobody', parents: true, permission: 0o755 }));
+        await waitFor('an answer', () => Promise.resolve(peer.firstError() ?? undefined), 5000);
+        const err = peer.firstError()!.error;
+        expect(err.code).toBe('ACCESS_DENIED');
+        expect(err.message).toContain('this connection named no user');
+      } finally {
+        peer.destroy();
+      }
+    }
+    expect(await as('root').exists('/by-nobody')).toBeNull();
   });
 });
 
