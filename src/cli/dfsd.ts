@@ -19,7 +19,7 @@ import { DataNode } from '../datanode/datanode.js';
 import { crashOnUncaught, EXIT_BUG } from '../common/crash.js';
 import { createLogger } from '../common/logger.js';
 import { formatNameDir } from '../namenode/name-dir.js';
-import { namenodeOwners } from '../namenode/namespace.js';
+import { namenodeOwners } from '../namenode/ownership.js';
 import { NameNode } from '../namenode/namenode.js';
 import { runDemo } from '../local/demo.js';
 import { runLocalCluster } from '../local/local-cluster-main.js';

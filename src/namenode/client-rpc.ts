@@ -48,8 +48,7 @@ import { contentSummary } from './quota.js';
 import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
 import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
 import type { HandlerTable, RequestOf } from './rpc-handler.js';
-import { PermissionChecker } from './permission-checker.js';
-import { rpcPermissions } from './rpc-permissions.js';
+import { checkRequest } from './rpc-permissions.js';
 import type { Caller, UserGroups } from './user-groups.js';
 
 /**
@@ -190,14 +189,12 @@ export class ClientRpc {
     }
     conn.begin();
     try {
-      const caller = this.callerOf(conn) ?? null;
-      if (conn.role === Role.ADMIN && caller?.superuser !== true) {
-        throw new DfsError(
-          'ACCESS_DENIED',
-          `${name}: ${caller?.user ?? 'a connection with no user'} is not a superuser (${this.ctx.users.superuser} or a member of ${this.ctx.users.supergroup}); dfs admin needs one`,
-        );
-      }
-      rpcPermissions[name](new PermissionChecker(this.ctx.namespace.root, caller), request);
+      checkRequest(name, request, {
+        caller: this.callerOf(conn) ?? null,
+        admin: conn.role === Role.ADMIN,
+        root: this.ctx.namespace.root,
+        users: this.ctx.users,
+      });
       if (rpcCodecs[name].mutates && this.ctx.safeMode.on) {
         throw new DfsError('SAFE_MODE', `${name} refused: ${this.ctx.safeMode.status()}`);
       }

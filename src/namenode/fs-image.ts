@@ -29,7 +29,8 @@ import { WireWriter } from '../../protocol/wire-writer.js';
 import { xxh32 } from '../common/checksum.js';
 import { writeFileAtomic } from '../common/fs-util.js';
 import { DirNode, FileNode, type INode } from './inode.js';
-import { LEGACY_DIR_MODE, LEGACY_FILE_MODE, Namespace, type DefaultOwners } from './namespace.js';
+import { Namespace } from './namespace.js';
+import { legacyOwners, type DefaultOwners } from './ownership.js';
 import { readPermission } from '../../protocol/shared-structures.js';
 
 const IMAGE_MAGIC = 0x44465349; // "DFSI"
@@ -108,11 +109,7 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
     /** A node's owner, group and mode: read, or the defaults in an image older than owners. */
     const readOwners = (isDir: boolean): { owner: string; group: string; mode: number } =>
       version < IMAGE_VERSION_OWNERS
-        ? {
-            owner: ns.owners.superuser,
-            group: ns.owners.supergroup,
-            mode: isDir ? LEGACY_DIR_MODE : LEGACY_FILE_MODE,
-          }
+        ? legacyOwners(ns.owners, isDir)
         : { owner: r.str('owner'), group: r.str('group'), mode: readPermission(r, 'mode') };
     const readQuotas = (dir: DirNode): void => {
       if (version < IMAGE_VERSION_QUOTAS) return;

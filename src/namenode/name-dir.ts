@@ -29,7 +29,8 @@ import type { Logger } from '../common/logger.js';
 import { DECOMMISSIONED_FILE } from './decommission-store.js';
 import { decodeSegment, SEGMENT_HEADER_BYTES } from './edit-log-format.js';
 import { imageFileName, loadImage, saveImage } from './fs-image.js';
-import { Namespace, type DefaultOwners } from './namespace.js';
+import { Namespace } from './namespace.js';
+import type { DefaultOwners } from './ownership.js';
 
 export const LAYOUT_VERSION = 1;
 

@@ -5,17 +5,23 @@
  * then mutates, so an operation either happens whole or fails with a typed error and leaves
  * the tree untouched. Replay of a logged op must succeed; if it does not, the log is corrupt.
  *
- * Nodes get their owner, group and mode here as they are made (`own`): the creator and the
- * mode its record carries, the parent's group (HDFS); whether the caller may make them is
- * judged before, in permission-checker.ts, never here, so replay needs no caller.
+ * Nodes get their owner, group and mode as they are made (ownership.ts); whether the caller
+ * may make them is judged before, in permission-checker.ts, never here.
  *
  * Listeners hear about files leaving the tree (deleted or overwritten) so the lease manager
  * and the block map can drop what referred to them.
  */
 import { DfsError } from '../../protocol/errors.js';
 import type { FileStatus } from '../../protocol/shared-structures.js';
-import os from 'node:os';
 import { NONE, type EditOp, type Owned } from './edit-ops.js';
+import {
+  changeMode,
+  changeOwner,
+  legacyOwners,
+  ownNewNode,
+  processOwners,
+  type DefaultOwners,
+} from './ownership.js';
 import { DirNode, FileNode, statusOf, type BlockMeta, type INode } from './inode.js';
 import { checkSubtreeFits, isSameOrBeneath, joinPath, parsePath } from './path-rules.js';
 import { fileSpace, Quotas, subtreeUsage } from './quota.js';
@@ -41,31 +47,6 @@ export const REPLICATION_MAX = 32;
 export const BLOCK_BYTES_MIN = 1024;
 export const BLOCK_BYTES_MAX = 16 * 1024 * 1024 * 1024;
 
-/**
- * The superuser and supergroup: the root's owners at format, and the owners of whatever was
- * made before owners existed (an old image's nodes, old mkdir/create records).
- */
-export interface DefaultOwners {
-  superuser: string;
-  supergroup: string;
-}
-
-/** The NameNode process's user and HDFS's default supergroup. */
-export function processOwners(): DefaultOwners {
-  return { superuser: os.userInfo().username, supergroup: 'supergroup' };
-}
-
-/** The superuser and supergroup a NameNode's config names (superuser '' = the process's user). */
-export function namenodeOwners(config: { superuser: string; supergroup: string }): DefaultOwners {
-  return { superuser: config.superuser || processOwners().superuser, supergroup: config.supergroup };
-}
-
-/** Modes of what was made before owners existed (and of the root at format). */
-export const LEGACY_DIR_MODE = 0o755;
-export const LEGACY_FILE_MODE = 0o644;
-/** HDFS: directories mkdir -p (or create) makes on the way get u+wx, so the creator can go on. */
-const IMPLICIT_PARENT_BITS = 0o300;
-
 export class Namespace {
   readonly root = new DirNode('', null, 0);
   nextBlockId = 1;
@@ -78,22 +59,7 @@ export class Namespace {
   private readonly listeners: NamespaceListener[] = [];
 
   constructor(readonly owners: DefaultOwners = processOwners()) {
-    this.root.owner = owners.superuser;
-    this.root.group = owners.supergroup;
-    this.root.mode = LEGACY_DIR_MODE;
-  }
-
-  /** Gives a new node its owner (`owned`, or the defaults for an old record), mode and group. */
-  private own(node: INode, parent: DirNode, owned: Owned | undefined, implicitParent = false): void {
-    if (owned === undefined) {
-      node.owner = this.owners.superuser;
-      node.group = this.owners.supergroup;
-      node.mode = node.kind === 'dir' ? LEGACY_DIR_MODE : LEGACY_FILE_MODE;
-      return;
-    }
-    node.owner = owned.owner;
-    node.group = parent.group;
-    node.mode = implicitParent ? (owned.mode & 0o777) | IMPLICIT_PARENT_BITS : owned.mode;
+    Object.assign(this.root, legacyOwners(owners, true));
   }
 
   addListener(listener: NamespaceListener): void {
@@ -278,7 +244,7 @@ export class Namespace {
     const made = asParents && owned !== undefined ? { owner: owned.owner, mode: node.mode } : owned;
     for (; i < parts.length; i++) {
       const dir = new DirNode(parts[i]!, node, mtimeMs);
-      this.own(dir, node, made, asParents || i < parts.length - 1);
+      ownNewNode(dir, node, made, this.owners, asParents || i < parts.length - 1);
       node.addChild(dir);
       node.mtimeMs = mtimeMs;
       this.dirCount++;
@@ -326,7 +292,7 @@ export class Namespace {
     }
     this.quotas.charge(parent, { ns: 1, ds: 0 });
     const file = new FileNode(name, parent, e.mtimeMs, e.replication, e.blockBytes, e.clientName);
-    this.own(file, parent, e.owned);
+    ownNewNode(file, parent, e.owned, this.owners);
     parent.addChild(file);
     parent.mtimeMs = e.mtimeMs;
     this.fileCount++;
@@ -610,20 +576,17 @@ export class Namespace {
     this.quotas.set(node, nsQuota, dsQuota);
   }
 
-  /** chmod. Who may is judged before (permission-checker.ts); a file has no sticky bit. */
+  /** chmod, chown, chgrp: who may is judged before (permission-checker.ts). */
   private setPermission(path: string, mode: number): void {
     const node = this.lookup(path);
     if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file or directory`);
-    node.mode = node.kind === 'dir' ? mode : mode & 0o777;
+    changeMode(node, mode);
   }
 
-  /** chown / chgrp ('' leaves that one unchanged). Who may is judged before (permission-checker.ts). */
   private setOwner(path: string, owner: string, group: string): void {
     const node = this.lookup(path);
     if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file or directory`);
-    if (owner === '' && group === '') throw new DfsError('INVALID_ARGUMENT', 'neither owner nor group given');
-    if (owner !== '') node.owner = owner;
-    if (group !== '') node.group = group;
+    changeOwner(node, owner, group);
   }
 
   // ---- id allocation (live path only; replay takes ids from the records) ------------

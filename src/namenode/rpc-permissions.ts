@@ -30,8 +30,10 @@ import { DfsError } from '../../protocol/errors.js';
 import type { RpcName } from '../../protocol/namenode-messages.js';
 import { EXECUTE, READ, WRITE } from '../common/mode-bits.js';
 import { joinPath, parsePath } from './path-rules.js';
-import type { PermissionChecker } from './permission-checker.js';
+import type { DirNode } from './inode.js';
+import { PermissionChecker } from './permission-checker.js';
 import type { RequestOf } from './rpc-handler.js';
+import type { Caller } from './user-groups.js';
 
 type Rule<N extends RpcName> = (c: PermissionChecker, req: RequestOf<N>) => void;
 
@@ -96,3 +98,27 @@ export const rpcPermissions: { [N in RpcName]: Rule<N> } = {
   replicaCopyFailed: none,
   commitBlockSynchronization: none,
 };
+
+/**
+ * Judges one request before its handler: on an ADMIN connection the caller must be a
+ * superuser (`dfs admin`, HDFS checkSuperuserPrivilege); then the RPC's rule above.
+ * `caller` null: a connection that named no user (a DataNode).
+ */
+export function checkRequest<N extends RpcName>(
+  name: N,
+  req: RequestOf<N>,
+  on: {
+    caller: Caller | null;
+    admin: boolean;
+    root: DirNode;
+    users: { superuser: string; supergroup: string };
+  },
+): void {
+  if (on.admin && on.caller?.superuser !== true) {
+    throw new DfsError(
+      'ACCESS_DENIED',
+      `${name}: ${on.caller?.user ?? 'a connection with no user'} is not a superuser (${on.users.superuser} or a member of ${on.users.supergroup}); dfs admin needs one`,
+    );
+  }
+  rpcPermissions[name](new PermissionChecker(on.root, on.caller), req);
+}
