@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { AssertionFailure, DfsError } from '../../protocol/errors.js';
 import {
   DATANODE_DEFAULTS,
+  HTTP_OFF,
   NAMENODE_DEFAULTS,
   resolveConfig,
   type DataNodeConfig,
@@ -62,6 +63,25 @@ export function onShutdownSignal(stop: () => Promise<void>): void {
   }
 }
 
+/** An HTTP port: 0 picks a free one, -1 turns HTTP off. */
+function httpPortArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < HTTP_OFF || n > 65535)
+    throw new InvalidArgumentError(`not a port (0-65535, or -1 for off): ${value}`);
+  return n;
+}
+
+function httpPortOption(defaultPort: number): Option {
+  return new Option(
+    '--http-port <port>',
+    `HTTP port (/metrics, /healthz, /readyz), 0 picks a free one, -1 turns HTTP off (default ${defaultPort})`,
+  ).argParser(httpPortArg);
+}
+
+function httpHostOption(): Option {
+  return new Option('--http-host <host>', `HTTP listen address (default ${NAMENODE_DEFAULTS.httpHost})`);
+}
+
 function logLevelOption(): Option {
   return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS);
 }
@@ -76,6 +96,8 @@ program
   .option('--name-dir <dir>', `name directory (default ${NAMENODE_DEFAULTS.nameDir})`)
   .option('--host <host>', `address to listen on (default ${NAMENODE_DEFAULTS.host})`)
   .option('--port <port>', `RPC port, 0 picks a free one (default ${NAMENODE_DEFAULTS.port})`, intArg)
+  .addOption(httpPortOption(NAMENODE_DEFAULTS.httpPort))
+  .addOption(httpHostOption())
   .option('--format', 'create a new name directory with a new cluster id, then exit')
   .option('--force', 'with --format: erase an existing name directory')
   .option('--cluster-id <id>', 'with --format: use this cluster id instead of a random one')
@@ -88,6 +110,8 @@ program
         nameDir: opts.nameDir as string | undefined,
         host: opts.host as string | undefined,
         port: opts.port as number | undefined,
+        httpPort: opts.httpPort as number | undefined,
+        httpHost: opts.httpHost as string | undefined,
         logLevel: opts.logLevel as string | undefined,
       },
     });
@@ -123,6 +147,8 @@ program
     'address others use to reach this node (default: the listen address, or as seen by the NameNode)',
   )
   .option('--port <port>', `data port, 0 picks a free one (default ${DATANODE_DEFAULTS.port})`, intArg)
+  .addOption(httpPortOption(DATANODE_DEFAULTS.httpPort))
+  .addOption(httpHostOption())
   .option('--config <file>', 'JSON configuration file (section "datanode")')
   .addOption(logLevelOption())
   .action(async (opts: Record<string, string | number | string[] | undefined>) => {
@@ -134,6 +160,8 @@ program
         host: opts.host as string | undefined,
         advertiseHost: opts.advertiseHost as string | undefined,
         port: opts.port as number | undefined,
+        httpPort: opts.httpPort as number | undefined,
+        httpHost: opts.httpHost as string | undefined,
         logLevel: opts.logLevel as string | undefined,
       },
     });
@@ -150,8 +178,14 @@ program
   .description('run a local cluster in the foreground (formatted on first run); Ctrl-C stops it')
   .option('--dir <dir>', 'where the cluster keeps its data', '.dfs-local')
   .option('--port <port>', 'NameNode port', intArg, NAMENODE_DEFAULTS.port)
+  .option(
+    '--http-port <port>',
+    'NameNode HTTP port (web UI and metrics); DataNodes pick free ones; -1 turns HTTP off',
+    httpPortArg,
+    NAMENODE_DEFAULTS.httpPort,
+  )
   .option('--datanodes <n>', 'number of DataNodes', intArg, 3)
-  .action(async (opts: { dir: string; port: number; datanodes: number }) => {
+  .action(async (opts: { dir: string; port: number; httpPort: number; datanodes: number }) => {
     await runLocalCluster(opts);
   });
 

@@ -12,8 +12,42 @@ import { DfsError } from '../../protocol/errors.js';
 
 export const DEFAULT_NAMENODE_PORT = 8020;
 export const DEFAULT_DATANODE_PORT = 9866;
+/** HTTP ports (metrics, health, web UI) as in HDFS 3; -1 turns HTTP off. */
+export const DEFAULT_NAMENODE_HTTP_PORT = 9870;
+export const DEFAULT_DATANODE_HTTP_PORT = 9864;
+/** The `httpPort` value that turns a daemon's HTTP server off. */
+export const HTTP_OFF = -1;
 
-export interface NameNodeConfig {
+/**
+ * The HTTP server of either daemon (src/common/http-server.ts): where it listens and the
+ * limits that keep a hostile or slow client from costing more than a bounded share.
+ */
+export interface HttpConfig {
+  /** HTTP port; 0 picks a free one (logged), -1 turns HTTP off. */
+  httpPort: number;
+  httpHost: string;
+  /** Open HTTP connections; past it new ones are closed at once. */
+  httpConnectionsMax: number;
+  /** Bytes of request line and headers together (431 past it). */
+  httpHeaderBytesMax: number;
+  /** Request line and headers must arrive within this (408, then closed). */
+  httpHeadersTimeoutMs: number;
+  /** A whole request must arrive within this (408, then closed). */
+  httpRequestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  httpKeepAliveTimeoutMs: number;
+}
+
+const HTTP_DEFAULTS: Omit<HttpConfig, 'httpPort'> = {
+  httpHost: '0.0.0.0',
+  httpConnectionsMax: 256,
+  httpHeaderBytesMax: 16 * 1024,
+  httpHeadersTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 30_000,
+  httpKeepAliveTimeoutMs: 5_000,
+};
+
+export interface NameNodeConfig extends HttpConfig {
   host: string;
   port: number;
   nameDir: string;
@@ -108,6 +142,8 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   supergroup: 'supergroup',
   userGroupsFile: '',
   groupsCacheMs: 300_000,
+  httpPort: DEFAULT_NAMENODE_HTTP_PORT,
+  ...HTTP_DEFAULTS,
 };
 
 export type Section = 'namenode' | 'datanode' | 'client';
@@ -212,7 +248,7 @@ export function parseHostPort(text: string, defaultPort: number): { host: string
   return { host: m[1]!, port };
 }
 
-export interface DataNodeConfig {
+export interface DataNodeConfig extends HttpConfig {
   host: string;
   /** Address the NameNode and clients use to reach this node (default: host, or the source address seen by the NameNode). */
   advertiseHost: string;
@@ -279,4 +315,6 @@ export const DATANODE_DEFAULTS: DataNodeConfig = {
   scanIntervalMs: 6 * 3_600_000,
   directoryScanIntervalMs: 30 * 60_000,
   slowIoWarnMs: 300,
+  httpPort: DEFAULT_DATANODE_HTTP_PORT,
+  ...HTTP_DEFAULTS,
 };

@@ -59,6 +59,8 @@ export interface FrameServerOptions {
   heldBytesMax?: number;
   /** Bytes all connections together may hold in incomplete frames; default no limit. */
   partialFrameBytesMax?: number;
+  /** Sees every answer `reply` sends (metrics: namenode-metrics.ts reads its header). */
+  onReply?: (conn: ServerConnection, answer: Buffer) => void;
 }
 
 let nextConnectionId = 1;
@@ -130,6 +132,7 @@ export class ServerConnection implements MidFrameConnection {
   reply(bytes: Buffer): void {
     assert(this.inflight > 0, `connection ${this.id}: a reply with no request in flight`);
     this.inflight--;
+    this.server.options.onReply?.(this, bytes);
     this.send(bytes);
     this.updateFlow();
   }

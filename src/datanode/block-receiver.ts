@@ -101,6 +101,7 @@ export class BlockReceiver implements WriteOwner {
   private completions: Promise<void> = Promise.resolve();
   private readonly log: Logger;
   private readonly downstream: number;
+  private readonly startedMs = performance.now();
 
   constructor(
     private readonly dn: DataNodeContext,
@@ -237,6 +238,7 @@ export class BlockReceiver implements WriteOwner {
     const bad = this.verifies ? firstBadChunkInPieces(p.payload, p.checksums, replica.chunkBytes) : -1;
     if (bad >= 0) {
       this.log.warn({ seqno: p.seqno, chunk: bad }, 'checksum mismatch in received packet');
+      this.dn.metrics.pipelineChecksumFailures++;
       this.fail(
         AckStatus.ERROR_CHECKSUM,
         0,
@@ -328,6 +330,7 @@ export class BlockReceiver implements WriteOwner {
     }
     // One line per block, as HDFS logs each block it received: what a node finalized is on record.
     this.log.info({ numBytes: replica.numBytes }, 'replica finalized');
+    this.dn.metrics.blockWritten(replica.numBytes, (performance.now() - this.startedMs) / 1000);
     this.dn.blockReceived({
       blockId: replica.blockId,
       genStamp: replica.genStamp,

@@ -39,6 +39,7 @@ export async function sendBlock(
   const start = Math.floor(req.offset / chunk) * chunk;
   const stop = Math.min(r.numBytes, Math.ceil(end / chunk) * chunk);
   const endTransfer = dn.transfers.begin();
+  const started = performance.now();
   try {
     conn.send(
       encodeDataResponse('readBlock', requestId, {
@@ -65,8 +66,10 @@ export async function sendBlock(
         piece.checksums,
       );
       conn.send(header);
+      dn.metrics.bytesRead += piece.payload.length;
       if (!conn.socket.write(piece.payload, () => piece.release())) await drained(conn);
     }
+    dn.metrics.blockRead((performance.now() - started) / 1000);
   } finally {
     endTransfer();
   }

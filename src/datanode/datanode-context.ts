@@ -10,6 +10,7 @@ import type { DataNodeConfig } from '../common/config.js';
 import type { FaultInjector } from '../common/fault-injector.js';
 import type { FileSync } from '../common/file-sync.js';
 import type { Logger } from '../common/logger.js';
+import type { DatanodeMetrics } from './datanode-metrics.js';
 import type { Replica, Storage, Volume } from './storage.js';
 
 /** Where the read and write paths send the disk errors they hit (volume-monitor.ts acts on them). */
@@ -35,6 +36,8 @@ export interface DataNodeContext {
   transfers: TransferCount;
   /** Replicas being written here, and the teardowns of failed writes still closing files. */
   writes: WritesInProgress;
+  /** Counters and timings for /metrics (datanode-metrics.ts). */
+  metrics: DatanodeMetrics;
 }
 
 /** Counts transfers; each `begin` hands back the one function that ends it, exactly once. */

@@ -30,6 +30,9 @@ import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
 import { NamenodeLink } from './namenode-link.js';
 import { initReplicaRecovery, updateReplicaUnderRecovery } from './replica-recovery.js';
+import { startDaemonHttp } from '../common/daemon-http.js';
+import type { HttpServer } from '../common/http-server.js';
+import { DatanodeMetrics } from './datanode-metrics.js';
 import { Storage } from './storage.js';
 import { DirectoryScanner } from './directory-scanner.js';
 import { VolumeMonitor } from './volume-monitor.js';
@@ -49,6 +52,13 @@ export class DataNode {
   private fatalResolve!: (err: Error) => void;
   readonly fatal = new Promise<Error>((resolve) => (this.fatalResolve = resolve));
   address = { host: '', port: 0 };
+  private readonly metrics: DatanodeMetrics;
+  private http: HttpServer | null = null;
+
+  /** The HTTP port bound (-1 with HTTP off). */
+  get httpPort(): number {
+    return this.http?.address.port ?? -1;
+  }
 
   constructor(
     readonly config: DataNodeConfig,
@@ -56,9 +66,11 @@ export class DataNode {
   ) {
     this.storage = new Storage(config.dataDirs, config.reservedBytes, log);
     const faults = faultsFromEnv();
+    this.metrics = this.createMetrics();
     const sync = fileSyncWithFaults(faults);
     this.volumes = new VolumeMonitor(this.storage, log, sync, {
       replicaDropped: (blockId) => this.link?.blockDeleted(blockId),
+      volumeFailed: (dir) => this.metrics.volumeFailed(dir),
       allVolumesFailed: (err) => {
         this.log.fatal({ err: err.message }, 'no volume left in service; stopping');
         this.fatalResolve(err);
@@ -72,11 +84,32 @@ export class DataNode {
       self: () => this.self(),
       blockReceived: (b) => this.link.blockReceived(b),
       faults,
-      sync,
+      sync: this.metrics.timedSync(sync),
       disk: this.volumes,
       transfers: new TransferCount(),
       writes: new WritesInProgress(),
+      metrics: this.metrics,
     };
+  }
+
+  /** The figures /metrics shows, read from this DataNode's state at scrape time (datanode-metrics.ts). */
+  private createMetrics(): DatanodeMetrics {
+    const reserved = this.config.reservedBytes;
+    return new DatanodeMetrics({
+      volumes: () =>
+        this.storage.volumes.map((v) => ({
+          dir: v.dir,
+          usedBytes: v.usedBytes,
+          space: () => v.space(reserved),
+        })),
+      replicas: () => this.storage.replicas.size,
+      packetBytesHeld: () => this.server?.heldBytes ?? 0,
+      activeTransfers: () => this.ctx.transfers.active,
+      registered: () => this.link?.isRegistered ?? false,
+      scannerCorruptFound: () => this.scanner?.corruptFound ?? 0,
+      dataConnections: () => this.server?.connections.size ?? 0,
+      httpConnections: () => this.http?.connections ?? 0,
+    });
   }
 
   private self(): DatanodeInfo {
@@ -124,10 +157,18 @@ export class DataNode {
       (b) => this.link.blockReceived(b),
     );
     this.directoryScanner.start();
+    this.http = await startDaemonHttp(this.config, this.log, {
+      registry: this.metrics.registry,
+      readiness: () =>
+        this.link.isRegistered
+          ? { ready: true, detail: 'registered with the NameNode' }
+          : { ready: false, detail: `not registered with the NameNode at ${this.config.namenode}` },
+    });
     this.log.info(
       {
         host: this.address.host,
         port: this.address.port,
+        httpPort: this.httpPort,
         nodeId: this.storage.nodeId,
         replicas: this.storage.replicas.size,
         dataDirs: this.config.dataDirs,
@@ -221,6 +262,7 @@ export class DataNode {
     this.stopping ??= (async () => {
       this.scanner?.stop();
       this.directoryScanner?.stop();
+      await this.http?.close();
       // No transfer is served past this point; then the NameNode hears we are leaving.
       await this.server?.close();
       await this.link?.unregister(UNREGISTER_TIMEOUT_MS);

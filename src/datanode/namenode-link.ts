@@ -241,11 +241,13 @@ export class NamenodeLink {
   }
 
   private async heartbeat(): Promise<void> {
+    const sent = performance.now();
     const { commands } = await this.rpc.call('heartbeat', {
       nodeId: this.dn.storage.nodeId,
       activeTransfers: this.dn.transfers.active,
       ...this.dn.storage.report(),
     });
+    this.dn.metrics.heartbeat((performance.now() - sent) / 1000);
     for (const c of commands) await this.execute(c);
   }
 
@@ -258,7 +260,8 @@ export class NamenodeLink {
     const started = Date.now();
     const blame: TransferFailure = { failedTargets: [] };
     transferBlock(this.dn, b, targets, blame).then(
-      () =>
+      () => {
+        this.dn.metrics.blockCopied(b.numBytes, (Date.now() - started) / 1000);
         this.log.info(
           {
             block: b.blockId,
@@ -267,7 +270,8 @@ export class NamenodeLink {
             bytes: b.numBytes,
           },
           'replica copied',
-        ),
+        );
+      },
       (err: Error) => {
         rethrowIfBug(err);
         this.log.warn(
@@ -324,6 +328,7 @@ export class NamenodeLink {
           if (await this.dn.storage.delete(b.blockId, b.genStamp)) {
             this.log.info({ block: b.blockId, gen: b.genStamp }, 'replica deleted on NameNode request');
             this.blockDeleted(b.blockId);
+            this.dn.metrics.blocksRemoved++;
           }
         }
         return;

@@ -36,11 +36,19 @@ import type { Replica, Storage, Volume } from './storage.js';
 
 /** Error codes of the OS that say nothing about the health of the volume. */
 const NOT_VOLUME_FAULTS = new Set(['ENOENT', 'ENOSPC', 'EDQUOT']);
+/**
+ * Error codes of a process or system short of something for a moment (descriptors, memory,
+ * a busy device, an interrupted call): never a reason to take a volume out of service,
+ * which lasts until a restart. The operation fails; the next one may succeed.
+ */
+const TRANSIENT = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'EINTR', 'ETIMEDOUT']);
 
 /** What the monitor tells the rest of the DataNode. */
 export interface VolumeEvents {
   /** The replica of this block is no longer held here (report it deleted to the NameNode). */
   replicaDropped(blockId: number): void;
+  /** The volume at `dir` was taken out of service (counted for /metrics). */
+  volumeFailed?(dir: string): void;
   /** No volume is left in service: the DataNode must stop. */
   allVolumesFailed(err: DfsError): void;
 }
@@ -77,10 +85,9 @@ export class VolumeMonitor {
         { block: r.blockId, gen: r.genStamp, volume: r.volume.dir, code },
         'replica files unreadable; dropped and reported to the NameNode',
       );
-      if (code === 'EIO')
-        fs.promises
-          .rm(r.volume.replicaDir(r.state, r.blockId), { recursive: true, force: true })
-          .catch(() => {});
+      // The files are kept aside, not deleted: an EIO may pass, and this may have been the
+      // last good copy. The NameNode re-replicates from the others; an operator may recover it.
+      if (code === 'EIO') void this.quarantine(r);
       this.events.replicaDropped(r.blockId);
     }
     this.ioError(r.volume, err);
@@ -89,10 +96,31 @@ export class VolumeMonitor {
     return diskError(err, `cannot read replica of block ${r.blockId}`);
   }
 
-  /** An I/O error on `v` (read or write): anything but a missing file or a full disk checks the volume. */
+  /** Moves an unreadable replica to `current/quarantine/` (best effort, logged). */
+  private async quarantine(r: Replica): Promise<void> {
+    const dir = path.join(r.volume.dir, 'current', 'quarantine');
+    const to = path.join(dir, `blk_${r.blockId}_${r.genStamp}-${Date.now()}`);
+    try {
+      await fs.promises.mkdir(dir, { recursive: true });
+      await fs.promises.rename(r.volume.replicaDir(r.state, r.blockId), to);
+      this.log.warn(
+        { block: r.blockId, to },
+        'unreadable replica moved to quarantine (remove it once healed)',
+      );
+    } catch (err) {
+      rethrowIfBug(err);
+      this.log.warn({ block: r.blockId, err: (err as Error).message }, 'unreadable replica left in place');
+    }
+  }
+
+  /**
+   * An I/O error on `v` (read or write): anything but a missing file, a full disk or a
+   * transient shortage (descriptors, memory) checks the volume.
+   */
   ioError(v: Volume, err: unknown): void {
     const code = osErrorCode(err);
-    if (code === undefined || NOT_VOLUME_FAULTS.has(code) || v.state !== 'inService') return;
+    if (code === undefined || NOT_VOLUME_FAULTS.has(code) || TRANSIENT.has(code) || v.state !== 'inService')
+      return;
     this.log.warn({ volume: v.dir, code }, 'I/O error on a volume; checking it');
     void this.check(v);
   }
@@ -132,8 +160,17 @@ export class VolumeMonitor {
       return true;
     } catch (err) {
       rethrowIfBug(err);
-      // A disk full enough that the probe cannot be written is full, not failed.
-      if (osErrorCode(err) === 'ENOSPC' || osErrorCode(err) === 'EDQUOT') return true;
+      // A disk full enough that the probe cannot be written is full, not failed; a process
+      // short of descriptors or memory says nothing of the disk either.
+      const code = osErrorCode(err);
+      if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+      if (code !== undefined && TRANSIENT.has(code)) {
+        this.log.warn(
+          { volume: v.dir, code },
+          'volume check could not run (transient); the volume stays in service',
+        );
+        return true;
+      }
       this.fail(v, err as Error);
       return false;
     }
@@ -154,6 +191,7 @@ export class VolumeMonitor {
       },
       'volume failed; taken out of service',
     );
+    this.events.volumeFailed?.(v.dir);
     for (const r of dropped) this.events.replicaDropped(r.blockId);
     if (left === 0)
       this.events.allVolumesFailed(

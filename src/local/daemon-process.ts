@@ -61,6 +61,8 @@ export class DaemonProcess {
   readonly logs: Array<Record<string, unknown>> = [];
   stderr = '';
   port = 0;
+  /** The HTTP port its ready line names (-1: HTTP off; 0: not started yet). */
+  httpPort = 0;
   private exited: Promise<number | null> = Promise.resolve(null);
 
   constructor(readonly options: DaemonOptions) {}
@@ -122,6 +124,7 @@ export class DaemonProcess {
         if (o.echoLogs) process.stdout.write(`${humanLine(o.name, rec)}\n`);
         if (rec.msg === o.readyMessage && typeof rec.port === 'number') {
           this.port = rec.port;
+          if (typeof rec.httpPort === 'number') this.httpPort = rec.httpPort;
           clearTimeout(timer);
           resolve(rec.port);
         }

@@ -36,13 +36,19 @@ function say(line: string): void {
   process.stderr.write(`dfs local: ${line}\n`);
 }
 
-export async function runLocalCluster(opts: { dir: string; port: number; datanodes: number }): Promise<void> {
+export async function runLocalCluster(opts: {
+  dir: string;
+  port: number;
+  httpPort: number;
+  datanodes: number;
+}): Promise<void> {
   // The terminal may be gone while we stop (SIGHUP): a failed write must not abort the stop.
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
   const cluster = new LocalCluster({
     baseDir: path.resolve(opts.dir),
     namenodePort: opts.port,
+    namenodeHttpPort: opts.httpPort,
     datanodes: opts.datanodes,
     echoLogs: true,
     ownProcessGroups: true,
@@ -94,7 +100,8 @@ export async function runLocalCluster(opts: { dir: string; port: number; datanod
   }
   if (stopping) return;
   process.stdout.write(
-    `\nDFS local cluster is up.\n  NameNode: ${cluster.namenodeAddress}\n  data:     ${path.resolve(opts.dir)}\n\n` +
+    `\nDFS local cluster is up.\n  NameNode: ${cluster.namenodeAddress}\n${httpLines(cluster)}` +
+      `  data:     ${path.resolve(opts.dir)}\n\n` +
       `Point the CLI at it:\n  export DFS_NAMENODE=${cluster.namenodeAddress}\n  node bin/dfs.js ls /\n\nPress Ctrl-C to stop.\n\n`,
   );
 
@@ -107,4 +114,15 @@ export async function runLocalCluster(opts: { dir: string; port: number; datanod
       else say(`${what}; the cluster runs on without it`);
     });
   }
+}
+
+/** The banner's HTTP lines: the NameNode's web UI and metrics address, then each DataNode's. */
+function httpLines(cluster: LocalCluster): string {
+  if (cluster.namenodeHttpAddress === '') return '  HTTP:     off\n';
+  const lines = [
+    `  web UI / metrics: http://${cluster.namenodeHttpAddress}/  (/metrics, /healthz, /readyz)\n`,
+  ];
+  for (const d of cluster.datanodes)
+    if (d.httpPort > 0) lines.push(`  ${d.options.name} metrics: http://127.0.0.1:${d.httpPort}/metrics\n`);
+  return lines.join('');
 }

@@ -13,11 +13,14 @@ import { DfsClient } from '../client/dfs-client.js';
 import { DaemonProcess } from './daemon-process.js';
 import { spawnSync } from 'node:child_process';
 import { DFSD_BIN } from './daemon-process.js';
+import { HTTP_OFF } from '../common/config.js';
 
 export interface LocalClusterOptions {
   baseDir: string;
   /** 0 picks a free port. */
   namenodePort?: number;
+  /** The NameNode's HTTP port: 0 (default) picks a free one, -1 turns HTTP off everywhere. */
+  namenodeHttpPort?: number;
   datanodes?: number;
   echoLogs?: boolean;
   /** Extra `dfsd namenode` flags or environment (tests: short lease limits...). */
@@ -47,7 +50,12 @@ export class LocalCluster {
     return `127.0.0.1:${this.namenode.port}`;
   }
 
-  private makeNamenode(port: number): DaemonProcess {
+  /** HTTP addresses, once started (HOST:PORT; '' with HTTP off). */
+  get namenodeHttpAddress(): string {
+    return this.namenode.httpPort > 0 ? `127.0.0.1:${this.namenode.httpPort}` : '';
+  }
+
+  private makeNamenode(port: number, httpPort = this.options.namenodeHttpPort ?? 0): DaemonProcess {
     return new DaemonProcess({
       name: 'namenode',
       args: [
@@ -58,6 +66,10 @@ export class LocalCluster {
         '127.0.0.1',
         '--port',
         String(port),
+        '--http-host',
+        '127.0.0.1',
+        '--http-port',
+        String(httpPort),
         '--log-level',
         this.logLevel(),
       ],
@@ -137,6 +149,10 @@ export class LocalCluster {
         '127.0.0.1',
         '--port',
         String(port),
+        '--http-host',
+        '127.0.0.1',
+        '--http-port',
+        String(this.options.namenodeHttpPort === HTTP_OFF ? HTTP_OFF : 0),
         '--log-level',
         this.logLevel(),
       ],
@@ -170,7 +186,7 @@ export class LocalCluster {
   async restartNamenode(): Promise<void> {
     const port = this.namenode.port;
     await this.namenode.stop();
-    this.namenode = this.makeNamenode(port);
+    this.namenode = this.makeNamenode(port, this.namenode.httpPort > 0 ? this.namenode.httpPort : undefined);
     await this.namenode.start();
   }
 

@@ -73,6 +73,8 @@ export interface EditLogOptions {
   skipTxidAt?: number;
   /** How records, segments and the directory are synced (file-sync.ts); the OS's by default. */
   sync?: FileSync;
+  /** After each flush: its write + fdatasync seconds and the records it made durable (metrics). */
+  onFlush?: (seconds: number, records: number) => void;
 }
 
 export function segmentFileName(firstTxid: number): string {
@@ -94,6 +96,7 @@ export class EditLog {
   private readonly slowSyncMs: number;
   private readonly skipTxidAt: number;
   private readonly sync: FileSync;
+  private readonly onFlush: ((seconds: number, records: number) => void) | undefined;
   /** Operations per flush, for metrics and the benchmark's explanation of throughput. */
   flushCount = 0;
   recordCount = 0;
@@ -110,6 +113,7 @@ export class EditLog {
     this.slowSyncMs = options.slowSyncMs ?? 1000;
     this.skipTxidAt = options.skipTxidAt ?? 0;
     this.sync = options.sync ?? osFileSync;
+    this.onFlush = options.onFlush;
   }
 
   /** Opens a new segment starting after `lastTxid` (the state replayed at start-up). */
@@ -244,6 +248,7 @@ export class EditLog {
             );
           this.flushCount++;
           this.recordCount += batch.length;
+          this.onFlush?.(ms / 1000, batch.length);
           this.durableTxid = batch[batch.length - 1]!.txid;
           this.setIo('idle');
           for (const e of batch) e.done(null);

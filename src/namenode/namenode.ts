@@ -35,6 +35,9 @@ import { UserGroups } from './user-groups.js';
 import { DfsError, isDfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
+import { startDaemonHttp } from '../common/daemon-http.js';
+import type { HttpServer } from '../common/http-server.js';
+import { NamenodeMetrics } from './namenode-metrics.js';
 
 export const DFS_VERSION = '0.1.0';
 
@@ -64,6 +67,13 @@ export class NameNode {
   clusterId = '';
   safeMode!: SafeMode;
   address = { host: '', port: 0 };
+  private metrics!: NamenodeMetrics;
+  private http: HttpServer | null = null;
+
+  /** The HTTP port bound (-1 with HTTP off). */
+  get httpPort(): number {
+    return this.http?.address.port ?? -1;
+  }
 
   constructor(
     readonly config: NameNodeConfig,
@@ -129,11 +139,13 @@ export class NameNode {
       this.log,
     );
     this.safeMode.startup();
+    this.metrics = this.createMetrics();
     this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err), {
       log: this.log,
       slowSyncMs: this.config.slowIoWarnMs,
       skipTxidAt: this.faults.bugSkipTxidAt,
       sync: this.fileSync,
+      onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
     });
     this.txnsSinceCheckpoint = state.replayed;
 
@@ -191,9 +203,17 @@ export class NameNode {
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
       frameTimeoutMs: this.config.frameTimeoutMs,
       logger: this.log,
-      onFrame: (conn, frame) => this.rpc.handle(conn, frame),
+      onFrame: (conn, frame) => {
+        this.metrics.rpcStarted(conn, frame);
+        this.rpc.handle(conn, frame);
+      },
+      onReply: (conn, answer) => this.metrics.rpcAnswered(conn, answer),
     });
     this.address = await this.server.listen();
+    this.http = await startDaemonHttp(this.config, this.log, {
+      registry: this.metrics.registry,
+      readiness: () => ({ ready: !this.safeMode.on, detail: this.safeMode.status() }),
+    });
     this.timers.push(setInterval(() => this.recoverLeases(), this.config.leaseCheckIntervalMs));
     this.timers.push(
       setInterval(() => {
@@ -208,7 +228,12 @@ export class NameNode {
     this.startTrashEmptier();
     for (const t of this.timers) t.unref();
     this.log.info(
-      { host: this.address.host, port: this.address.port, clusterId: this.clusterId },
+      {
+        host: this.address.host,
+        port: this.address.port,
+        httpPort: this.httpPort,
+        clusterId: this.clusterId,
+      },
       'namenode listening',
     );
   }
@@ -241,6 +266,32 @@ export class NameNode {
         });
       }, checkpointMs),
     );
+  }
+
+  /** The figures /metrics shows, read from this NameNode's state at scrape time (namenode-metrics.ts). */
+  private createMetrics(): NamenodeMetrics {
+    const registry = this.blocks.registry;
+    return new NamenodeMetrics({
+      clusterId: () => this.clusterId,
+      version: DFS_VERSION,
+      namespace: () => this.namespace,
+      replication: () => this.replication.stats(),
+      datanodes: function* () {
+        for (const n of registry.all())
+          yield {
+            state: registry.stateOf(n),
+            capacityBytes: n.capacityBytes,
+            usedBytes: n.usedBytes,
+            remainingBytes: n.remainingBytes,
+            pendingDeletes: n.pendingDeletes.size,
+          };
+      },
+      safeModeOn: () => this.safeMode.on,
+      checkpoint: () => ({ txnsSince: this.txnsSinceCheckpoint, lastMs: this.lastCheckpointMs }),
+      openLeases: () => this.leases.size,
+      rpcConnections: () => this.server?.connections.size ?? 0,
+      httpConnections: () => this.http?.connections ?? 0,
+    });
   }
 
   /** Files open at the last shutdown or crash get a fresh lease for their holder. */
@@ -344,6 +395,7 @@ export class NameNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
+      await this.http?.close();
       await this.server?.close();
       await this.checkpointing;
       await this.editLog?.close();

@@ -110,6 +110,13 @@ describe('trees and several sources', () => {
     expect(localTree(path.join(local, 'back2'))).toEqual(files);
     // No copy file anywhere.
     expect([...localTree(back).keys()].some((k) => k.includes('_COPYING_'))).toBe(false);
+    // A DFS tree whose path is the local destination's parent is not "a copy into itself".
+    const same = path.join(local, 'same');
+    fs.mkdirSync(same);
+    await client!.mkdir(same, { parents: true });
+    ok(await dfs(['put', src, same]));
+    ok(await dfs(['get', '-f', same, `${local}/`]));
+    expect(localTree(path.join(local, 'same', 'tree'))).toEqual(files);
   });
 
   it('several sources go into an existing directory; otherwise the destination is refused', async () => {
@@ -278,6 +285,12 @@ describe('small commands', () => {
     expect(fs.readFileSync(merged, 'utf8')).toBe('onetwo');
     ok(await dfs(['getmerge', '--nl', '--skip-empty-file', '/m/1', '/m/2', '/m/3', merged]));
     expect(fs.readFileSync(merged, 'utf8')).toBe('one\ntwo\n');
+    // A local folder that does not exist is a typed error, not a crash.
+    failedWith(
+      await dfs(['getmerge', '/m', path.join(local, 'no-such-dir', 'merged')]),
+      'getmerge',
+      'NOT_FOUND',
+    );
   });
 
   it('stat FORMAT prints the conversions; an unknown one is a usage error', async () => {

@@ -69,3 +69,27 @@ describe.each(PROGRAMS)('$name', ({ name, bin, sub, subName }) => {
     expect(usageLine(inSub, `${name}: ${subName}: `)).toContain(`${name} ${subName} --help`);
   });
 });
+
+describe('dfsd HTTP options', () => {
+  it('namenode, datanode and local document --http-port (with -1 = off) and refuse a bad one', async () => {
+    const [nn, dn, local, bad] = await Promise.all([
+      run(DFSD_BIN, ['namenode', '--help']),
+      run(DFSD_BIN, ['datanode', '--help']),
+      run(DFSD_BIN, ['local', '--help']),
+      run(DFSD_BIN, ['datanode', '--http-port', '-2']),
+    ]);
+    for (const [r, port] of [
+      [nn, '9870'],
+      [dn, '9864'],
+    ] as const) {
+      expect(r.code).toBe(0);
+      const help = r.stdout.replace(/\s+/g, ' '); // commander wraps long lines
+      expect(help).toContain(
+        `--http-port <port> HTTP port (/metrics, /healthz, /readyz), 0 picks a free one, -1 turns HTTP off (default ${port})`,
+      );
+      expect(help).toContain('--http-host <host> HTTP listen address');
+    }
+    expect(local.stdout).toContain('--http-port <port>');
+    expect(usageLine(bad, 'dfsd: datanode: ')).toContain('-1 for off');
+  });
+});

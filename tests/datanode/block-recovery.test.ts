@@ -29,6 +29,7 @@ import {
   updateReplicaUnderRecovery,
   validLength,
 } from '../../src/datanode/replica-recovery.js';
+import { DatanodeMetrics } from '../../src/datanode/datanode-metrics.js';
 import { Storage } from '../../src/datanode/storage.js';
 import { VolumeMonitor } from '../../src/datanode/volume-monitor.js';
 
@@ -153,6 +154,7 @@ describe('INIT and UPDATE on a DataNode storage', () => {
         replicaDropped: () => {},
         allVolumesFailed: () => {},
       }),
+      metrics: new DatanodeMetrics(),
       transfers: new TransferCount(),
       writes: new WritesInProgress(),
     };

@@ -19,6 +19,7 @@ import {
 } from '../../src/datanode/datanode-context.js';
 import { ReplicaWriter } from '../../src/datanode/replica-writer.js';
 import { VolumeMonitor } from '../../src/datanode/volume-monitor.js';
+import { DatanodeMetrics } from '../../src/datanode/datanode-metrics.js';
 import { Storage } from '../../src/datanode/storage.js';
 
 const KiB = 1024;
@@ -77,6 +78,7 @@ async function context(config: Partial<DataNodeConfig>, sync: FileSync): Promise
     disk: new VolumeMonitor(storage, log, sync, { replicaDropped: () => {}, allVolumesFailed: () => {} }),
     transfers: new TransferCount(),
     writes: new WritesInProgress(),
+    metrics: new DatanodeMetrics(),
   };
 }
 

@@ -55,7 +55,7 @@ async function setup(): Promise<{
 const osError = (code: string, errno: number): Error => Object.assign(new Error(code), { code, errno });
 
 describe('VolumeMonitor', () => {
-  it('an EIO read drops the replica, reports it, removes its files and checks the volume (which passes)', async () => {
+  it('an EIO read drops the replica, reports it, quarantines its files and checks the volume (which passes)', async () => {
     const { storage, monitor, dropped } = await setup();
     const r = storage.replicas.get(1)!;
     const err = monitor.replicaUnreadable(r, osError('EIO', -5));
@@ -65,6 +65,26 @@ describe('VolumeMonitor', () => {
     await monitor.checkAll();
     expect(monitor.volumeChecks).toBeGreaterThan(0);
     expect(fs.existsSync(r.volume.replicaDir('finalized', 1))).toBe(false);
+    // Kept aside, not deleted: it may have been the last good copy.
+    const quarantine = path.join(r.volume.dir, 'current', 'quarantine');
+    expect(fs.readdirSync(quarantine).filter((n) => n.startsWith('blk_1_7-'))).toHaveLength(1);
+    expect(storage.report().failedVolumes).toBe(0);
+  });
+
+  it('a transient shortage (EMFILE, ENOMEM, ...) never takes a volume out of service', async () => {
+    const { storage, monitor, dropped } = await setup();
+    for (const [code, errno] of [
+      ['EMFILE', -24],
+      ['ENFILE', -23],
+      ['ENOMEM', -12],
+      ['EAGAIN', -11],
+    ] as const) {
+      expect(monitor.replicaUnreadable(storage.replicas.get(1)!, osError(code, errno)).code).toBe('INTERNAL');
+      monitor.ioError(storage.volumes[0]!, osError(code, errno));
+    }
+    expect(monitor.volumeChecks).toBe(0);
+    expect(dropped).toEqual([]);
+    expect(storage.replicas.has(1)).toBe(true);
     expect(storage.report().failedVolumes).toBe(0);
   });
 

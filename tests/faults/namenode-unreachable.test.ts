@@ -46,6 +46,8 @@ describe('a DataNode that cannot reach its NameNode', () => {
         '127.0.0.1',
         '--port',
         '0',
+        '--http-port',
+        '0',
       ],
       readyMessage: 'datanode listening',
     });

@@ -272,7 +272,7 @@ it('installs from npm pack, formats, runs both units as a service user, and serv
   fs.symlinkSync(path.join(prefix, 'bin/dfs.js'), dfsCommand);
 
   // Two hosts: the NameNode's and a DataNode's, each with /etc/dfs/dfs.json from the example
-  // and the units as installed. The test's own edits: free ports, no reserved space (a CI
+  // and the units as installed. The test's own edits: free ports (RPC and HTTP), no reserved space (a CI
   // disk may have less than 10 GiB free); the README's: the NameNode's address, a second disk.
   const nnHost = scratchHost('nn-host');
   const dnHost = scratchHost('dn-host');
@@ -285,7 +285,7 @@ it('installs from npm pack, formats, runs both units as a service user, and serv
     run('install', ['-d', '-o', String(user.uid), '-g', String(user.gid), '-m', '0750', dir], scratch);
 
   // NameNode host: format as the service user before the unit ever ran, then start the unit.
-  const nnConfig = writeConfig(nnHost, (c) => Object.assign(c.namenode, { port: 0 }));
+  const nnConfig = writeConfig(nnHost, (c) => Object.assign(c.namenode, { port: 0, httpPort: 0 }));
   const nameDir = nnConfig.namenode.nameDir as string;
   await install(nameDir);
   const format = runAsService([...nnArgv, '--format'], user);
@@ -303,6 +303,7 @@ it('installs from npm pack, formats, runs both units as a service user, and serv
     Object.assign(c.datanode, {
       namenode: `127.0.0.1:${nn.port}`,
       port: 0,
+      httpPort: 0,
       reservedBytes: 0,
       dataDirs: [...c.datanode.dataDirs, disk2],
     }),

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { waitFor } from '../support/data-path.js';
+import { httpRequest } from '../support/http.js';
 import {
   commandLine,
   descendants,
@@ -43,17 +44,21 @@ interface NpmStart {
   output: () => { stdout: string; stderr: string };
 }
 
-/** `npm start -- --dir <temp> --port 0` in a scratch package; resolves after the banner. */
+/** `npm start -- --dir <temp> --port 0 --http-port 0` in a scratch package; resolves after the banner. */
 async function npmStart(): Promise<NpmStart> {
   const pkg = scratchPackage(['start']);
   dirs.push(pkg);
   // detached: npm leads a process group of its own, as a terminal's foreground job does.
-  const npm = spawn('npm', ['start', '--', '--dir', path.join(pkg, 'data'), '--port', '0'], {
-    cwd: pkg,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: NPM_ENV,
-  });
+  const npm = spawn(
+    'npm',
+    ['start', '--', '--dir', path.join(pkg, 'data'), '--port', '0', '--http-port', '0'],
+    {
+      cwd: pkg,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: NPM_ENV,
+    },
+  );
   started.add(npm.pid!);
   let stdout = '';
   let stderr = '';
@@ -131,6 +136,17 @@ describe('npm start', () => {
     } finally {
       client.close();
     }
+    // The banner names the NameNode's web UI / metrics address and each DataNode's, and they serve.
+    const web = /web UI \/ metrics: http:\/\/127\.0\.0\.1:(\d+)\//.exec(s.output().stdout);
+    expect(web, s.output().stdout).not.toBeNull();
+    expect((await httpRequest(Number(web![1]), '/readyz')).status).toBe(200);
+    const dnMetrics = [
+      ...s.output().stdout.matchAll(/datanode\d metrics: http:\/\/127\.0\.0\.1:(\d+)\/metrics/g),
+    ];
+    expect(dnMetrics).toHaveLength(3);
+    expect((await httpRequest(Number(dnMetrics[0]![1]), '/metrics')).body).toContain(
+      'dfs_datanode_registered 1',
+    );
 
     const datanode = s.daemons.find((pid) => /dfsd\.js datanode/.test(commandLine(pid)))!;
     process.kill(datanode, 'SIGKILL');

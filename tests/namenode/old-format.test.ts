@@ -42,6 +42,8 @@ function namenode(nameDir: string, port = 0): DaemonProcess {
       '127.0.0.1',
       '--port',
       String(port),
+      '--http-port',
+      '0',
       '--log-level',
       'info',
     ],

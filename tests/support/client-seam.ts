@@ -154,6 +154,8 @@ export async function startDataNodes(n: number): Promise<TestDataNodes> {
           '127.0.0.1',
           '--port',
           '0',
+          '--http-port',
+          '0',
           '--log-level',
           'info',
         ]),

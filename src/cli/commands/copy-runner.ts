@@ -95,7 +95,9 @@ export async function runCopy(
   };
 
   const copyTree = async (src: string, root: string): Promise<void> => {
-    if (root === src || root.startsWith(src.endsWith('/') ? src : `${src}/`))
+    // Only within one file system (cp): a local /tmp/x and a DFS /tmp/x are different trees.
+    const sameSide = from === to;
+    if (sameSide && (root === src || root.startsWith(src.endsWith('/') ? src : `${src}/`)))
       throw new DfsError('INVALID_ARGUMENT', `cannot copy ${from.show(src)} into itself (${to.show(root)})`);
     for await (const entry of direction.walk(src)) {
       const target = entry.rel === '' ? root : to.join(root, entry.rel);

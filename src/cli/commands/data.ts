@@ -73,7 +73,8 @@ export function replicationArg(value: string): number {
   return n;
 }
 
-function sizeArg(value: string): number {
+/** A positive byte count: 1048576, 64M, 1G (block sizes, space quotas). */
+export function sizeArg(value: string): number {
   const n = parseByteSize(value);
   if (n === null || n < 1)
     throw new InvalidArgumentError('must be a positive byte count such as 1048576, 64M or 1G');

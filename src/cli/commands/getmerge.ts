@@ -7,6 +7,7 @@
  * fails the whole command, since a merge with a hole in it is not what was asked for.
  */
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import fsp from 'node:fs/promises';
 import type { Command } from 'commander';
 import { DfsError } from '../../../protocol/errors.js';
@@ -52,11 +53,17 @@ async function getmerge(
   const tmp = `${local}${COPYING_SUFFIX}`;
   const startedMs = performance.now();
   const out = localFileWriter(tmp);
+  // A local write error (a missing folder, a full disk) may come while a DFS read is awaited:
+  // it is kept here and thrown at the next step, never left unhandled.
+  let localFailure: Error | null = null;
+  out.on('error', (err) => (localFailure ??= err));
   let bytes = 0;
   let files = 0;
   const write = async (chunk: Buffer): Promise<void> => {
+    if (localFailure !== null) throw localFailure;
     bytes += chunk.length;
-    if (!out.write(chunk)) await once(out, 'drain', { signal: intr.signal });
+    if (!out.write(chunk))
+      await Promise.race([once(out, 'drain', { signal: intr.signal }), once(out, 'close')]);
   };
   try {
     for (const src of sources) {
@@ -71,7 +78,8 @@ async function getmerge(
       }
     }
     out.end();
-    await once(out, 'finish');
+    await finished(out);
+    if (localFailure !== null) throw localFailure;
     await fsp.rename(tmp, local);
   } catch (err) {
     out.destroy();

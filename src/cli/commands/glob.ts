@@ -122,7 +122,13 @@ export function componentMatcher(component: string): (name: string) => boolean {
       re += escapeRegExp(c);
     }
   }
-  const compiled = new RegExp(`${re}$`, 's');
+  let compiled: RegExp;
+  try {
+    compiled = new RegExp(`${re}$`, 's');
+  } catch (err) {
+    // A class the regular-expression engine refuses, such as the reversed range [z-a].
+    throw new DfsError('INVALID_ARGUMENT', `${component}: not a valid glob (${(err as Error).message})`);
+  }
   return (name) => compiled.test(name);
 }
 

@@ -7,19 +7,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { QUOTA_NONE } from '../../../protocol/admin-namenode-messages.js';
 import { Role } from '../../../protocol/handshake.js';
-import { parseByteSize } from '../format.js';
 import { isFatal, normalizePath, runCommand, type CommandContext } from './command-context.js';
+import { sizeArg } from './data.js';
 
 function countArg(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
-
-function bytesArg(value: string): number {
-  const n = parseByteSize(value);
-  if (n === null || n < 1)
-    throw new InvalidArgumentError('must be a positive byte count such as 1048576, 64M or 10G');
   return n;
 }
 
@@ -71,7 +64,7 @@ export function registerQuotaCommands(admin: Command): void {
   admin
     .command('setSpaceQuota')
     .description('limit the bytes beneath each directory, counted with every replica')
-    .argument('<size>', 'bytes, or with a K/M/G/T suffix, e.g. 10G', bytesArg)
+    .argument('<size>', 'bytes, or with a K/M/G/T suffix, e.g. 10G', sizeArg)
     .argument('<dirs...>', 'directories')
     .addHelpText(
       'after',
