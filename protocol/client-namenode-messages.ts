@@ -1,6 +1,6 @@
 /**
  * The namespace and write-path RPCs a client sends a NameNode (PROTOCOL.md section 6,
- * opcodes 0x01-0x0E): the messages behind HDFS's `ClientProtocol`.
+ * opcodes 0x01-0x0E, 0x18-0x19): the messages behind HDFS's `ClientProtocol`.
  * One request codec and one response codec per opcode, the encoder and decoder of each
  * written side by side so they mirror each other field for field.
  *
@@ -24,6 +24,7 @@ import {
   fileStatusCodec,
   LOCATED_BLOCK_BYTES_MIN,
   locatedBlockCodec,
+  readPermission,
   type Block,
   type FileStatus,
   type LocatedBlock,
@@ -49,6 +50,8 @@ export interface ServerInfo {
 export interface MkdirRequest {
   path: string;
   parents: boolean;
+  /** Mode of the new directories, the client's umask already applied (HDFS `masked`). */
+  permission: number;
 }
 export interface ListRequest {
   path: string;
@@ -77,6 +80,19 @@ export interface CreateRequest {
   createParent: boolean;
   replication: number;
   blockBytes: number;
+  /** Mode of the new file, the client's umask already applied (HDFS `masked`). */
+  permission: number;
+}
+/** chmod: the new mode bits (rwx x 3 and sticky). */
+export interface SetPermissionRequest {
+  path: string;
+  permission: number;
+}
+/** chown / chgrp: '' leaves that one as it is. */
+export interface SetOwnerRequest {
+  path: string;
+  owner: string;
+  group: string;
 }
 export interface AddBlockRequest {
   path: string;
@@ -143,6 +159,8 @@ export interface ClientRpcMessages {
   stat: { req: PathRequest; res: FileStatus };
   delete: { req: DeleteRequest; res: Empty };
   rename: { req: RenameRequest; res: Empty };
+  setPermission: { req: SetPermissionRequest; res: Empty };
+  setOwner: { req: SetOwnerRequest; res: Empty };
   create: { req: CreateRequest; res: FileStatus };
   addBlock: { req: AddBlockRequest; res: LocatedBlock };
   complete: { req: CompleteRequest; res: CompleteResponse };
@@ -182,8 +200,12 @@ export const clientRpcCodecs = {
     opcode: 0x01,
     mutates: true,
     req: {
-      encode: (w, v) => void w.str(v.path).bool(v.parents),
-      decode: (r) => ({ path: r.str('path'), parents: r.bool('parents') }),
+      encode: (w, v) => void w.str(v.path).bool(v.parents).u16(v.permission),
+      decode: (r) => ({
+        path: r.str('path'),
+        parents: r.bool('parents'),
+        permission: readPermission(r, 'permission'),
+      }),
     },
     res: emptyCodec,
   },
@@ -229,6 +251,24 @@ export const clientRpcCodecs = {
     },
     res: emptyCodec,
   },
+  setPermission: {
+    opcode: 0x18,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).u16(v.permission),
+      decode: (r) => ({ path: r.str('path'), permission: readPermission(r, 'permission') }),
+    },
+    res: emptyCodec,
+  },
+  setOwner: {
+    opcode: 0x19,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).str(v.owner).str(v.group),
+      decode: (r) => ({ path: r.str('path'), owner: r.str('owner'), group: r.str('group') }),
+    },
+    res: emptyCodec,
+  },
   create: {
     opcode: 0x06,
     mutates: true,
@@ -240,7 +280,8 @@ export const clientRpcCodecs = {
           .bool(v.overwrite)
           .bool(v.createParent)
           .u16(v.replication)
-          .u64(v.blockBytes),
+          .u64(v.blockBytes)
+          .u16(v.permission),
       decode: (r) => ({
         path: r.str('path'),
         clientName: r.str('clientName'),
@@ -248,6 +289,7 @@ export const clientRpcCodecs = {
         createParent: r.bool('createParent'),
         replication: r.u16('replication'),
         blockBytes: r.u64('blockBytes'),
+        permission: readPermission(r, 'permission'),
       }),
     },
     res: fileStatusCodec,

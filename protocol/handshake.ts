@@ -2,8 +2,13 @@
  * Connection handshake (PROTOCOL.md, "Handshake"). The connecting side sends a hello, the
  * accepting side answers with a reply of the same size; only then do frames flow.
  *
- *   hello:  | magic u32 | version u16 | role u8   | reserved u8 |
- *   reply:  | magic u32 | version u16 | status u8 | reserved u8 |
+ *   hello:  | magic u32 | version u16 | role u8   | userBytes u8 | user (userBytes bytes, UTF-8) |
+ *   reply:  | magic u32 | version u16 | status u8 | reserved u8  |
+ *
+ * The hello names the user the connection acts for (HDFS "simple" mode: the NameNode
+ * trusts it, as HDFS trusts the user of its connection context without Kerberos). It is
+ * said once per connection, where a later authentication step will prove it, so no RPC
+ * carries an identity of its own. A DataNode's hello names none (userBytes 0).
  *
  * A version mismatch is answered with status VERSION_MISMATCH and the server's version,
  * then the server closes, so both sides can print a clear message instead of hanging.
@@ -28,7 +33,12 @@ export type HandshakeStatus = (typeof HandshakeStatus)[keyof typeof HandshakeSta
 export interface Hello {
   version: number;
   role: number;
+  /** The user the connection acts for; '' when the hello names none. */
+  user: string;
 }
+
+/** Longest user name a hello carries (its length is a u8). */
+export const USER_BYTES_MAX = 255;
 
 export interface HelloReply {
   version: number;
@@ -43,9 +53,9 @@ function encode(version: number, third: number): Buffer {
   return b;
 }
 
-function checkMagic(b: Buffer, what: string): void {
-  if (b.length !== HANDSHAKE_BYTES)
-    throw new DfsError('MALFORMED', `${what}: expected ${HANDSHAKE_BYTES} bytes, got ${b.length}`);
+function checkMagic(b: Buffer, what: string, bytes = HANDSHAKE_BYTES): void {
+  if (b.length !== bytes)
+    throw new DfsError('MALFORMED', `${what}: expected ${bytes} bytes, got ${b.length}`);
   const magic = b.readUInt32BE(0);
   if (magic !== MAGIC) {
     throw new DfsError(
@@ -53,16 +63,40 @@ function checkMagic(b: Buffer, what: string): void {
       `${what}: bad magic 0x${magic.toString(16).padStart(8, '0')} (not a DFS peer?)`,
     );
   }
-  if (b.readUInt8(7) !== 0) throw new DfsError('MALFORMED', `${what}: reserved byte set`);
 }
 
-export function encodeHello(role: Role, version = PROTOCOL_VERSION): Buffer {
-  return encode(version, role);
+export function encodeHello(role: Role, version = PROTOCOL_VERSION, user = ''): Buffer {
+  const name = Buffer.from(user, 'utf8');
+  if (name.length > USER_BYTES_MAX)
+    throw new DfsError('INVALID_ARGUMENT', `user name is ${name.length} bytes, over ${USER_BYTES_MAX}`);
+  const b = encode(version, role);
+  b.writeUInt8(name.length, 7);
+  return Buffer.concat([b, name]);
 }
+
+/**
+ * The whole hello's length, known from its first HANDSHAKE_BYTES bytes. With a wrong magic,
+ * those alone: a peer that is no DFS peer is answered at once, not waited for.
+ */
+export function helloBytes(head: Buffer): number {
+  if (head.readUInt32BE(0) !== MAGIC) return HANDSHAKE_BYTES;
+  return HANDSHAKE_BYTES + head.readUInt8(7);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function decodeHello(b: Buffer): Hello {
-  checkMagic(b, 'handshake');
-  return { version: b.readUInt16BE(4), role: b.readUInt8(6) };
+  if (b.length < HANDSHAKE_BYTES)
+    throw new DfsError('MALFORMED', `handshake: expected at least ${HANDSHAKE_BYTES} bytes, got ${b.length}`);
+  checkMagic(b, 'handshake', helloBytes(b));
+  let user: string;
+  try {
+    user = strictUtf8.decode(b.subarray(HANDSHAKE_BYTES));
+  } catch {
+    throw new DfsError('MALFORMED', 'handshake: user name is not UTF-8');
+  }
+  if (user.includes('/')) throw new DfsError('MALFORMED', `handshake: user name '${user}' holds a /`);
+  return { version: b.readUInt16BE(4), role: b.readUInt8(6), user };
 }
 
 export function encodeHelloReply(status: HandshakeStatus, version = PROTOCOL_VERSION): Buffer {
@@ -71,6 +105,7 @@ export function encodeHelloReply(status: HandshakeStatus, version = PROTOCOL_VER
 
 export function decodeHelloReply(b: Buffer): HelloReply {
   checkMagic(b, 'handshake reply');
+  if (b.readUInt8(7) !== 0) throw new DfsError('MALFORMED', 'handshake reply: reserved byte set');
   return { version: b.readUInt16BE(4), status: b.readUInt8(6) };
 }
 

@@ -7,6 +7,7 @@
 export const MAGIC = 0x44465331;
 export const PROTOCOL_VERSION = 1;
 
+/** The reply, and the hello before its user name (handshake.ts). */
 export const HANDSHAKE_BYTES = 8;
 /** u32 frameBytes + u8 kind + u8 opcode + u16 flags + u32 requestId. */
 export const FRAME_HEADER_BYTES = 12;

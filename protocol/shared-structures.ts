@@ -9,6 +9,8 @@
  * of it checks its count against before allocating (section 1, "list").
  */
 import { listCodec, type Codec } from './codec.js';
+import { DfsError } from './errors.js';
+import type { WireReader } from './wire-reader.js';
 
 export const FileType = { DIRECTORY: 1, FILE: 2 } as const;
 export type FileType = (typeof FileType)[keyof typeof FileType];
@@ -28,6 +30,22 @@ export interface FileStatus {
   underConstruction: boolean;
   /** Number of children for a directory, 0 for a file. */
   childCount: number;
+  /** The owning user and group (HDFS "simple" mode names, never ids). */
+  owner: string;
+  group: string;
+  /** Mode bits: rwx for user, group and other (0o777), and the sticky bit 0o1000. */
+  permission: number;
+}
+
+/** The bits a permission may hold (PROTOCOL.md section 5): rwxrwxrwx and the sticky bit. */
+export const PERMISSION_BITS = 0o1777;
+
+/** A u16 permission; other bits set are MALFORMED (codec). */
+export function readPermission(r: WireReader, field: string): number {
+  const v = r.u16(field);
+  if ((v & ~PERMISSION_BITS) !== 0)
+    throw new DfsError('MALFORMED', `${field} 0o${v.toString(8)} has bits outside 0o1777`);
+  return v;
 }
 
 export interface DatanodeInfo {
@@ -50,8 +68,8 @@ export interface LocatedBlock {
   locations: DatanodeInfo[];
 }
 
-/** Smallest encoded FileStatus (empty path): 2 + 1 + 8 + 2 + 8 + 8 + 4 + 1 + 4. */
-export const FILE_STATUS_BYTES_MIN = 38;
+/** Smallest encoded FileStatus (empty path, owner, group): 2 + 1 + 8 + 2 + 8 + 8 + 4 + 1 + 4 + 2 + 2 + 2. */
+export const FILE_STATUS_BYTES_MIN = 44;
 /** Smallest DatanodeInfo: two empty strings and the port. */
 export const DATANODE_INFO_BYTES_MIN = 6;
 export const BLOCK_BYTES = 24;
@@ -68,7 +86,10 @@ export const fileStatusCodec: Codec<FileStatus> = {
       .u64(s.mtimeMs)
       .u32(s.blockCount)
       .bool(s.underConstruction)
-      .u32(s.childCount);
+      .u32(s.childCount)
+      .str(s.owner)
+      .str(s.group)
+      .u16(s.permission);
   },
   decode: (r) => ({
     path: r.str('path'),
@@ -80,6 +101,9 @@ export const fileStatusCodec: Codec<FileStatus> = {
     blockCount: r.u32('blockCount'),
     underConstruction: r.bool('underConstruction'),
     childCount: r.u32('childCount'),
+    owner: r.str('owner'),
+    group: r.str('group'),
+    permission: readPermission(r, 'permission'),
   }),
 };
 

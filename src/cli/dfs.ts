@@ -14,6 +14,7 @@ import { registerFsckCommand } from './commands/fsck.js';
 import { registerInspectCommands } from './commands/inspect.js';
 import { registerNamespaceCommands } from './commands/namespace.js';
 import { registerSetrepCommand } from './commands/setrep.js';
+import { registerPermissionCommands } from './commands/permissions.js';
 import { configureProgram, reportCommandLineError } from './program-support.js';
 
 const HELP_FOOTER = `
@@ -42,6 +43,10 @@ export function buildProgram(): Command {
       '--user <name>',
       'act as this user (default: $DFS_USER, else the OS user); its trash is /user/NAME/.Trash',
     )
+    .option(
+      '--umask <octal>',
+      'bits taken from the mode of new files (0666) and directories (0777) (default: $DFS_UMASK, else 022)',
+    )
     .configureHelp({ showGlobalOptions: true })
     // Help is --help only: -h is "human-readable sizes" (ls, du, df), as in hdfs dfs and ls.
     // Subcommands inherit this when they are created, so it is set before registering them.
@@ -52,6 +57,7 @@ export function buildProgram(): Command {
   registerSpaceCommands(program);
   registerInspectCommands(program);
   registerSetrepCommand(program);
+  registerPermissionCommands(program);
   registerFsckCommand(program);
   registerAdminCommands(program);
   configureProgram(program); // --version; usage errors as one line, exit 2

@@ -20,6 +20,7 @@ import { DataNode } from '../datanode/datanode.js';
 import { crashOnUncaught, EXIT_BUG } from '../common/crash.js';
 import { createLogger } from '../common/logger.js';
 import { formatNameDir } from '../namenode/name-dir.js';
+import { namenodeOwners } from '../namenode/ownership.js';
 import { NameNode } from '../namenode/namenode.js';
 import { runDemo } from '../local/demo.js';
 import { runLocalCluster } from '../local/local-cluster-main.js';
@@ -120,6 +121,7 @@ program
       const v = await formatNameDir(config.nameDir, {
         force: Boolean(opts.force),
         clusterId: opts.clusterId as string | undefined,
+        owners: namenodeOwners(config),
       });
       log.info({ nameDir: config.nameDir, clusterId: v.clusterId }, 'name directory formatted');
       return;

@@ -17,6 +17,7 @@
  */
 import { FileType, type FileStatus } from '../../protocol/shared-structures.js';
 import type { ServerInfo } from '../../protocol/client-namenode-messages.js';
+import { formatMode, octalMode } from '../common/mode-bits.js';
 
 const UNITS = ['K', 'M', 'G', 'T', 'P', 'E'] as const;
 
@@ -99,15 +100,20 @@ export function formatKeyValues(pairs: readonly (readonly [string, string])[]): 
 
 // ---- `dfs ls` ---------------------------------------------------------------------------
 
-/** type, replication, size, mtime, path. */
-export const LS_ALIGN: readonly Align[] = ['left', 'right', 'right', 'left', 'left'];
+/** type and permissions, replication, owner, group, size, mtime, path (`hdfs dfs -ls`). */
+export const LS_ALIGN: readonly Align[] = ['left', 'right', 'left', 'left', 'right', 'left', 'left'];
 
-/** One `ls` row: `d`/`-`, replication (`-` for directories), size, mtime, full path. */
+/**
+ * One `ls` row, as `hdfs dfs -ls`: `drwxr-xr-x` / `-rw-r--r--`, replication (`-` for
+ * directories), owner, group, size, mtime, full path.
+ */
 export function lsRow(status: FileStatus, fullPath: string, sizes: SizeStyle): string[] {
   const isDir = status.type === FileType.DIRECTORY;
   return [
-    isDir ? 'd' : '-',
+    (isDir ? 'd' : '-') + formatMode(status.permission),
     isDir ? '-' : String(status.replication),
+    status.owner,
+    status.group,
     formatSize(status.length, sizes),
     formatDateTime(status.mtimeMs),
     fullPath,
@@ -115,7 +121,7 @@ export function lsRow(status: FileStatus, fullPath: string, sizes: SizeStyle): s
 }
 
 export function formatLsRows(rows: readonly (readonly string[])[], sizes: SizeStyle): string[] {
-  return alignColumns(rows, LS_ALIGN, [1, 3, sizeMinWidth(sizes), 16, 0]);
+  return alignColumns(rows, LS_ALIGN, [10, 3, 8, 10, sizeMinWidth(sizes), 16, 0]);
 }
 
 // ---- `dfs stat`, `dfs info` -------------------------------------------------------------
@@ -130,12 +136,15 @@ function typeName(type: number): string {
   return `unknown (${type})`;
 }
 
-/** A FileStatus as `--json` prints it: every field, `type` by name ("file" / "directory"). */
-export type FileStatusJson = Omit<FileStatus, 'type'> & { type: string };
+/**
+ * A FileStatus as `--json` prints it: every field, `type` by name ("file" / "directory"),
+ * `permission` as an octal string ("755", "1777"), as `stat %a` shows it.
+ */
+export type FileStatusJson = Omit<FileStatus, 'type' | 'permission'> & { type: string; permission: string };
 
 /** `fullPath` replaces the status's own path (a listing entry carries only its name). */
 export function fileStatusJson(status: FileStatus, fullPath: string = status.path): FileStatusJson {
-  return { ...status, path: fullPath, type: typeName(status.type) };
+  return { ...status, path: fullPath, type: typeName(status.type), permission: octalMode(status.permission) };
 }
 
 /** Every FileStatus field under its own name, values made readable. */
@@ -150,6 +159,9 @@ export function formatStat(status: FileStatus): string[] {
     ['blockCount', String(status.blockCount)],
     ['underConstruction', status.underConstruction ? 'yes' : 'no'],
     ['childCount', String(status.childCount)],
+    ['owner', status.owner],
+    ['group', status.group],
+    ['permission', `${octalMode(status.permission)} (${formatMode(status.permission)})`],
   ]);
 }
 

@@ -19,6 +19,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import { DfsInputStream, type InputStreamOptions } from './dfs-input-stream.js';
 import {
   createRequest,
+  DEFAULT_UMASK,
   DfsOutputStream,
   type CreateOptions,
   type OutputStreamClient,
@@ -64,6 +65,8 @@ export interface DfsClientOptions {
   role?: Role;
   /** The user this client acts for (its home /user/NAME holds its trash); default: userFrom(). */
   user?: string;
+  /** Bits taken from the mode of new files (0666) and directories (0777); default umaskFrom(). */
+  umask?: number;
 }
 
 export type { CreateOptions };
@@ -86,10 +89,21 @@ export function userFrom(explicit?: string): string {
   return name;
 }
 
+/** The umask: `explicit`, else $DFS_UMASK (octal, e.g. "027"), else 022 (HDFS fs.permissions.umask-mode). */
+export function umaskFrom(explicit?: number | string): number {
+  const given = explicit ?? process.env.DFS_UMASK;
+  if (given === undefined || given === '') return DEFAULT_UMASK;
+  const value = typeof given === 'number' ? given : /^[0-7]{1,4}$/.test(given) ? parseInt(given, 8) : NaN;
+  if (!Number.isInteger(value) || value < 0 || value > 0o777)
+    throw new DfsError('INVALID_ARGUMENT', `umask '${String(given)}' is not an octal mode within 000..777`);
+  return value;
+}
+
 export class DfsClient implements OutputStreamClient {
   readonly clientName: string;
   /** The user this client acts for. */
   readonly user: string;
+  readonly umask: number;
   /** The NameNode protocol, one typed method per RPC (operator tools call it directly). */
   readonly namenodeClient: NamenodeClient;
   private readonly openFiles = new Set<string>();
@@ -108,10 +122,12 @@ export class DfsClient implements OutputStreamClient {
     const { host, port } = namenodeAddressFrom(options.namenode);
     this.clientName = options.clientName ?? `dfs-client-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.user = userFrom(options.user);
+    this.umask = umaskFrom(options.umask);
     this.namenodeClient = new NamenodeClient({
       host,
       port,
       role: options.role ?? Role.CLIENT,
+      user: this.user,
       requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
     });
     this.leaseRenewIntervalMs = options.leaseRenewIntervalMs ?? 10_000;
@@ -144,8 +160,20 @@ export class DfsClient implements OutputStreamClient {
 
   // ---- namespace ---------------------------------------------------------------------
 
-  async mkdir(path: string, options: { parents?: boolean } = {}): Promise<void> {
-    await this.namenodeClient.mkdir({ path, parents: options.parents ?? false });
+  /** `permission`: mode before the umask (default 0777, HDFS). */
+  async mkdir(path: string, options: { parents?: boolean; permission?: number } = {}): Promise<void> {
+    const permission = (options.permission ?? 0o777) & ~this.umask & 0o1777;
+    await this.namenodeClient.mkdir({ path, parents: options.parents ?? false, permission });
+  }
+
+  /** chmod: sets the mode bits (rwx for user, group, other; 0o1000 the sticky bit). */
+  async setPermission(path: string, permission: number): Promise<void> {
+    await this.namenodeClient.setPermission({ path, permission });
+  }
+
+  /** chown / chgrp: a new owner (superuser only) and/or group; '' or undefined leaves one as is. */
+  async setOwner(path: string, owner: { owner?: string; group?: string }): Promise<void> {
+    await this.namenodeClient.setOwner({ path, owner: owner.owner ?? '', group: owner.group ?? '' });
   }
 
   stat(path: string): Promise<FileStatus> {

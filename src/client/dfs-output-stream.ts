@@ -47,7 +47,12 @@ export interface CreateOptions {
   createParent?: boolean;
   replication?: number;
   blockBytes?: number;
+  /** Mode of the new file before the umask (default 0666, HDFS). */
+  permission?: number;
 }
+
+/** HDFS's default umask (`fs.permissions.umask-mode`). */
+export const DEFAULT_UMASK = 0o022;
 
 /** The NameNode calls a file's writing makes: its own and its block writers'. */
 export type OutputStreamNamenode = Pick<NamenodeClient, 'create' | 'complete'> & BlockWriterNamenode;
@@ -58,6 +63,8 @@ export interface OutputStreamClient {
   readonly namenodeClient: OutputStreamNamenode;
   readonly defaultReplication: number;
   readonly defaultBlockBytes: number;
+  /** Bits taken from the mode of what this client creates (default DEFAULT_UMASK). */
+  readonly umask?: number;
   /** `path` is open for writing: renew the lease until endFileLease. */
   beginFileLease(path: string): void;
   /** `path` is complete or abandoned. */
@@ -66,7 +73,7 @@ export interface OutputStreamClient {
 
 /** The create request for `path`, the client's defaults filling what `options` leaves out. */
 export function createRequest(
-  client: Pick<OutputStreamClient, 'clientName' | 'defaultReplication' | 'defaultBlockBytes'>,
+  client: Pick<OutputStreamClient, 'clientName' | 'defaultReplication' | 'defaultBlockBytes' | 'umask'>,
   path: string,
   options: CreateOptions,
 ): RpcRequest<'create'> {
@@ -77,6 +84,7 @@ export function createRequest(
     createParent: options.createParent ?? true,
     replication: options.replication ?? client.defaultReplication,
     blockBytes: options.blockBytes ?? client.defaultBlockBytes,
+    permission: (options.permission ?? 0o666) & ~(client.umask ?? DEFAULT_UMASK) & 0o777,
   };
 }
 

@@ -21,6 +21,8 @@ export interface NamenodeClientOptions {
   port: number;
   /** The handshake role: CLIENT, or ADMIN for operator calls. */
   role: Role;
+  /** The user every call acts for (named once, in the handshake). */
+  user: string;
   requestTimeoutMs?: number;
 }
 
@@ -64,6 +66,16 @@ export class NamenodeClient {
 
   async rename(req: RpcRequest<'rename'>): Promise<void> {
     await this.rpc.call('rename', req);
+  }
+
+  // ---- owners and permissions (0x18, 0x19) -------------------------------------------
+
+  async setPermission(req: RpcRequest<'setPermission'>): Promise<void> {
+    await this.rpc.call('setPermission', req);
+  }
+
+  async setOwner(req: RpcRequest<'setOwner'>): Promise<void> {
+    await this.rpc.call('setOwner', req);
   }
 
   // ---- writing a file (0x06-0x0A, 0x0E) ----------------------------------------------

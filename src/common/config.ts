@@ -100,6 +100,14 @@ export interface NameNodeConfig extends HttpConfig {
   trashIntervalMinutes: number;
   /** Minutes between trash checkpoints (`fs.trash.checkpoint.interval`); 0: trashIntervalMinutes. */
   trashCheckpointIntervalMinutes: number;
+  /** The superuser's name; '' = the NameNode process's user (HDFS: whoever started it). */
+  superuser: string;
+  /** Members of this group are superusers too (`dfs.permissions.superusergroup`). */
+  supergroup: string;
+  /** JSON file of user -> [groups]; users not in it get their local OS groups; '' = none. */
+  userGroupsFile: string;
+  /** How long a user's OS groups are cached (`hadoop.security.groups.cache.secs`). */
+  groupsCacheMs: number;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -130,6 +138,10 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   slowIoWarnMs: 1_000,
   trashIntervalMinutes: 1440,
   trashCheckpointIntervalMinutes: 0,
+  superuser: '',
+  supergroup: 'supergroup',
+  userGroupsFile: '',
+  groupsCacheMs: 300_000,
   httpPort: DEFAULT_NAMENODE_HTTP_PORT,
   ...HTTP_DEFAULTS,
 };

@@ -31,7 +31,7 @@ import net from 'node:net';
 import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import type { Frame } from '../../protocol/frame.js';
-import { decodeHello, encodeHelloReply, HandshakeStatus } from '../../protocol/handshake.js';
+import { decodeHello, encodeHelloReply, HandshakeStatus, helloBytes } from '../../protocol/handshake.js';
 import { FRAME_HEADER_BYTES, HANDSHAKE_BYTES, PROTOCOL_VERSION } from '../../protocol/limits.js';
 import { encodeError } from '../../protocol/error-frame.js';
 import type { Logger } from './logger.js';
@@ -68,6 +68,8 @@ let nextConnectionId = 1;
 export class ServerConnection implements MidFrameConnection {
   readonly id = nextConnectionId++;
   role = 0;
+  /** The user the hello named ('' for none); the daemon judges it (the NameNode's client-rpc.ts). */
+  user = '';
   /** Requests handed to the handler and not yet answered. */
   inflight = 0;
   /** Bytes counted by `hold` and not yet let go. */
@@ -321,8 +323,10 @@ export class FrameServer {
       if (hello !== null) {
         hello = Buffer.concat([hello, chunk]);
         if (hello.length < HANDSHAKE_BYTES) return;
-        const rest = hello.subarray(HANDSHAKE_BYTES);
-        if (!this.handshake(conn, hello.subarray(0, HANDSHAKE_BYTES))) return;
+        const bytes = helloBytes(hello);
+        if (hello.length < bytes) return;
+        const rest = hello.subarray(bytes);
+        if (!this.handshake(conn, hello.subarray(0, bytes))) return;
         hello = null;
         socket.setTimeout(o.frameTimeoutMs);
         if (rest.length === 0) return;
@@ -382,6 +386,7 @@ export class FrameServer {
       return false;
     }
     conn.role = h.role;
+    conn.user = h.user;
     conn.socket.write(encodeHelloReply(HandshakeStatus.OK));
     return true;
   }

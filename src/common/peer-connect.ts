@@ -16,6 +16,8 @@ export interface PeerAddress {
   /** Who the peer is, for messages: "NameNode 10.0.0.1:8020", "DataNode DN-…". */
   label: string;
   timeoutMs: number;
+  /** The user the connection acts for, named in the hello; none by default (DataNodes). */
+  user?: string;
 }
 
 export function connectPeer(o: PeerAddress): Promise<{ socket: net.Socket; rest: Buffer }> {
@@ -69,7 +71,7 @@ export function connectPeer(o: PeerAddress): Promise<{ socket: net.Socket; rest:
       }
       finish(null);
     };
-    socket.once('connect', () => socket.write(encodeHello(o.role)));
+    socket.once('connect', () => socket.write(encodeHello(o.role, undefined, o.user ?? '')));
     socket.on('error', onError);
     socket.on('close', onClose);
     socket.on('data', onData);

@@ -33,6 +33,8 @@ export interface RpcConnectionOptions {
   host: string;
   port: number;
   role?: Role;
+  /** The user the connection acts for, named in the hello (none for a DataNode). */
+  user?: string;
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
   /** Called with the opcode of each NOTICE frame (NoticeOpcode). */
@@ -107,6 +109,7 @@ export class RpcConnection {
       host,
       port,
       role: this.options.role ?? Role.CLIENT,
+      user: this.options.user ?? '',
       label: 'NameNode',
       timeoutMs: this.connectTimeoutMs,
     });

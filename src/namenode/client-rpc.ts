@@ -11,6 +11,11 @@
  * the DataNode-only RPCs are passed to datanode-rpc.ts (through the turn
  * budget, datanode-turn-budget.ts) on DATANODE connections. `BlockLocator` is declared
  * here, by its consumer, so the block management below never imports this file.
+ *
+ * Before its handler, every request passes its permission rule (rpc-permissions.ts) as the
+ * user its connection named in the handshake (user-groups.ts resolves the groups; the
+ * first request of a user not yet known waits for them, counted in flight meanwhile). An
+ * ADMIN connection serves only the superuser.
  */
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Frame } from '../../protocol/frame.js';
@@ -43,6 +48,8 @@ import { contentSummary } from './quota.js';
 import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
 import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
 import type { HandlerTable, RequestOf } from './rpc-handler.js';
+import { checkRequest } from './rpc-permissions.js';
+import type { Caller, UserGroups } from './user-groups.js';
 
 /**
  * Where blocks live and where new ones go, and the operator's view of the DataNodes:
@@ -77,6 +84,8 @@ export interface ClientRpcContext extends AdminRpcContext {
   afterLogged: () => void;
   /** Handles the DataNode-only RPCs (register, heartbeat, block reports). */
   datanodeRpc: DatanodeRpcHandler;
+  /** Callers' groups and who is a superuser. */
+  users: UserGroups;
 }
 
 export class ClientRpc {
@@ -110,6 +119,14 @@ export class ClientRpc {
         conn.reply(encodeResponse('reportBadBlocks', id, {}));
       },
       bumpGenStamp: (conn, id, req) => this.bumpGenStamp(conn, id, req),
+      setPermission: (conn, id, req) => {
+        const op: EditOp = { op: 'setPermission', path: req.path, mode: req.permission };
+        this.mutate(conn, 'setPermission', id, op, () => encodeResponse('setPermission', id, {}));
+      },
+      setOwner: (conn, id, req) => {
+        const op: EditOp = { op: 'setOwner', path: req.path, owner: req.owner, group: req.group };
+        this.mutate(conn, 'setOwner', id, op, () => encodeResponse('setOwner', id, {}));
+      },
       setQuota: (conn, id, req) => this.setQuota(conn, id, req),
       contentSummary: (conn, id, req) => {
         const node = this.ctx.namespace.lookup(req.path);
@@ -142,7 +159,23 @@ export class ClientRpc {
       );
       return;
     }
+    if (this.callerOf(conn) === undefined) {
+      // Groups not known yet: the request waits for them (in flight, so the connection's
+      // in-flight bound still holds), then is served like any other.
+      conn.begin();
+      void this.ctx.users.resolve(conn.user).then(() => {
+        conn.release();
+        if (!conn.closed) this.serve(conn, name, frame);
+      });
+      return;
+    }
     this.serve(conn, name, frame);
+  }
+
+  /** The caller a connection acts for; null for one that named no user (DataNodes); undefined until its groups are known. */
+  private callerOf(conn: ServerConnection): Caller | null | undefined {
+    if (conn.role === Role.DATANODE || conn.user === '') return null;
+    return this.ctx.users.caller(conn.user) ?? undefined;
   }
 
   private serve<N extends RpcName>(conn: ServerConnection, name: N, frame: Frame): void {
@@ -156,6 +189,12 @@ export class ClientRpc {
     }
     conn.begin();
     try {
+      checkRequest(name, request, {
+        caller: this.callerOf(conn) ?? null,
+        admin: conn.role === Role.ADMIN,
+        root: this.ctx.namespace.root,
+        users: this.ctx.users,
+      });
       if (rpcCodecs[name].mutates && this.ctx.safeMode.on) {
         throw new DfsError('SAFE_MODE', `${name} refused: ${this.ctx.safeMode.status()}`);
       }
@@ -227,8 +266,14 @@ export class ClientRpc {
     return this.ctx.clock.nowMs();
   }
 
-  private mkdir(conn: ServerConnection, id: number, req: { path: string; parents: boolean }): void {
-    const op: EditOp = { op: 'mkdir', path: req.path, parents: req.parents, mtimeMs: this.now() };
+  private mkdir(conn: ServerConnection, id: number, req: RequestOf<'mkdir'>): void {
+    const op: EditOp = {
+      op: 'mkdir',
+      path: req.path,
+      parents: req.parents,
+      mtimeMs: this.now(),
+      owned: { owner: conn.user, mode: req.permission },
+    };
     this.mutate(conn, 'mkdir', id, op, () => encodeResponse('mkdir', id, {}));
   }
 
@@ -256,7 +301,17 @@ export class ClientRpc {
     // Only an overwrite replaces the abandoned file (its bytes are not wanted): without one
     // the create fails anyway, and the lease check recovers the file's last block.
     if (req.overwrite) this.recoverIfAbandoned(req.path, req.clientName);
-    const op: EditOp = { op: 'create', ...req, mtimeMs: this.now() };
+    const op: EditOp = {
+      op: 'create',
+      path: req.path,
+      clientName: req.clientName,
+      overwrite: req.overwrite,
+      createParent: req.createParent,
+      replication: req.replication,
+      blockBytes: req.blockBytes,
+      mtimeMs: this.now(),
+      owned: { owner: conn.user, mode: req.permission & 0o777 },
+    };
     this.mutate(conn, 'create', id, op, () =>
       encodeResponse('create', id, statusOf(this.ctx.namespace.file(req.path), req.path)),
     );

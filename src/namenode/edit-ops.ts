@@ -19,15 +19,34 @@
  *  11 SET_GEN_STAMP  genStamp u64                 (a block recovery's id, allocated durably)
  *  12 COMMIT_BLOCK_SYNC path str, blockId u64, genStamp u64, numBytes u64, mtimeMs u64
  *                    (block recovery: the last block at its recovered stamp and length; closes)
+ *  13 SET_QUOTA      path str, nsQuota u64, dsQuota u64
+ *  14 MKDIR_OWNED    as MKDIR, then owner str, mode u16
+ *  15 CREATE_OWNED   as CREATE, then owner str, mode u16
+ *  16 SET_PERMISSION path str, mode u16
+ *  17 SET_OWNER      path str, owner str, group str   ('' = unchanged)
+ *
+ * Owners came with image format 3: a mkdir or create is written with code 14 or 15, which
+ * carry the creator and the mode. Records of codes 1 and 2, written before, still replay:
+ * they decode without `owned`, and the namespace gives what they make the defaults an old
+ * image's nodes get (the superuser, the supergroup, 0755 or 0644). The group of a new node
+ * is never logged: it is its parent's (HDFS), which replay knows as well as the live
+ * NameNode did.
  */
 import { DfsError } from '../../protocol/errors.js';
+import { readPermission } from '../../protocol/shared-structures.js';
 import type { WireReader } from '../../protocol/wire-reader.js';
 import type { WireWriter } from '../../protocol/wire-writer.js';
 
 export const NONE = Number.MAX_SAFE_INTEGER;
 
+/** Who creates a node and its mode (the client's umask applied); absent in records before owners. */
+export interface Owned {
+  owner: string;
+  mode: number;
+}
+
 export type EditOp =
-  | { op: 'mkdir'; path: string; parents: boolean; mtimeMs: number }
+  | { op: 'mkdir'; path: string; parents: boolean; mtimeMs: number; owned?: Owned }
   | {
       op: 'create';
       path: string;
@@ -37,6 +56,7 @@ export type EditOp =
       replication: number;
       blockBytes: number;
       mtimeMs: number;
+      owned?: Owned;
     }
   | {
       op: 'addBlock';
@@ -63,7 +83,9 @@ export type EditOp =
       mtimeMs: number;
     }
   /** Quotas of a directory: names and bytes (with replicas); 0 = none. */
-  | { op: 'setQuota'; path: string; nsQuota: number; dsQuota: number };
+  | { op: 'setQuota'; path: string; nsQuota: number; dsQuota: number }
+  | { op: 'setPermission'; path: string; mode: number }
+  | { op: 'setOwner'; path: string; owner: string; group: string };
 
 const OP_CODES = {
   mkdir: 1,
@@ -79,13 +101,24 @@ const OP_CODES = {
   setGenStamp: 11,
   commitBlockSync: 12,
   setQuota: 13,
+  setPermission: 16,
+  setOwner: 17,
 } as const;
+const MKDIR_OWNED = 14;
+const CREATE_OWNED = 15;
+
+function opCode(e: EditOp): number {
+  if (e.op === 'mkdir' && e.owned !== undefined) return MKDIR_OWNED;
+  if (e.op === 'create' && e.owned !== undefined) return CREATE_OWNED;
+  return OP_CODES[e.op];
+}
 
 export function encodeEditOp(w: WireWriter, e: EditOp): void {
-  w.u8(OP_CODES[e.op]);
+  w.u8(opCode(e));
   switch (e.op) {
     case 'mkdir':
       w.str(e.path).bool(e.parents).u64(e.mtimeMs);
+      if (e.owned !== undefined) w.str(e.owned.owner).u16(e.owned.mode);
       break;
     case 'create':
       w.str(e.path)
@@ -95,6 +128,7 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
         .u16(e.replication)
         .u64(e.blockBytes)
         .u64(e.mtimeMs);
+      if (e.owned !== undefined) w.str(e.owned.owner).u16(e.owned.mode);
       break;
     case 'addBlock':
       w.str(e.path).str(e.clientName).u64(e.previousNumBytes).u64(e.blockId).u64(e.genStamp);
@@ -129,6 +163,12 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
     case 'setQuota':
       w.str(e.path).u64(e.nsQuota).u64(e.dsQuota);
       break;
+    case 'setPermission':
+      w.str(e.path).u16(e.mode);
+      break;
+    case 'setOwner':
+      w.str(e.path).str(e.owner).str(e.group);
+      break;
   }
 }
 
@@ -136,9 +176,14 @@ export function decodeEditOp(r: WireReader): EditOp {
   const code = r.u8('op');
   switch (code) {
     case 1:
-      return { op: 'mkdir', path: r.str(), parents: r.bool(), mtimeMs: r.u64() };
+    case MKDIR_OWNED: {
+      const op: EditOp = { op: 'mkdir', path: r.str(), parents: r.bool(), mtimeMs: r.u64() };
+      if (code === MKDIR_OWNED) op.owned = readOwned(r);
+      return op;
+    }
     case 2:
-      return {
+    case CREATE_OWNED: {
+      const op: EditOp = {
         op: 'create',
         path: r.str(),
         clientName: r.str(),
@@ -148,6 +193,9 @@ export function decodeEditOp(r: WireReader): EditOp {
         blockBytes: r.u64(),
         mtimeMs: r.u64(),
       };
+      if (code === CREATE_OWNED) op.owned = readOwned(r);
+      return op;
+    }
     case 3:
       return {
         op: 'addBlock',
@@ -184,7 +232,15 @@ export function decodeEditOp(r: WireReader): EditOp {
       };
     case 13:
       return { op: 'setQuota', path: r.str(), nsQuota: r.u64(), dsQuota: r.u64() };
+    case OP_CODES.setPermission:
+      return { op: 'setPermission', path: r.str(), mode: readPermission(r, 'mode') };
+    case OP_CODES.setOwner:
+      return { op: 'setOwner', path: r.str(), owner: r.str(), group: r.str() };
     default:
       throw new DfsError('MALFORMED', `unknown edit op ${code}`);
   }
+}
+
+function readOwned(r: WireReader): Owned {
+  return { owner: r.str('owner'), mode: readPermission(r, 'mode') };
 }

@@ -5,9 +5,9 @@
  *   header (40 bytes): | magic "DFSI" u32 | version u16 | reserved u16 | txid u64 |
  *                      | nextBlockId u64 | nextGenStamp u64 | nodeCount u64 |
  *   nodes, preorder from the root:
- *      | kind u8 (1 dir, 2 file) | name str | mtimeMs u64 |
+ *      | kind u8 (1 dir, 2 file) | name str | mtimeMs u64 | owner str | group str | mode u16 |
  *      dir:  | nsQuota u64 | dsQuota u64 | childCount u32 |   (its children follow; quotas
- *            0 = none; version 1 images have no quota fields)
+ *            0 = none)
  *      file: | replication u16 | blockBytes u64 | open bool | [clientName str] |
  *            | blockCount u32 | (blockId u64, genStamp u64, numBytes u64) x blockCount |
  *   trailer: | xxh32 of every byte before it, u32 |
@@ -16,6 +16,10 @@
  * read from disk are as untrusted as counts from the network. Images of every earlier
  * version load (tests/namenode/old-format.test.ts); checkpoints are written in the current
  * one. Quota usage is not stored: it is measured once after the load (quota.ts).
+ *
+ * Versions: 1 the first; 2 added the directories' quotas; 3 added owner, group and mode to
+ * every node. The nodes of an image older than 3 get the superuser and the supergroup,
+ * directories 0755 and files 0644 (the defaults the Namespace is given).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,11 +30,17 @@ import { xxh32 } from '../common/checksum.js';
 import { writeFileAtomic } from '../common/fs-util.js';
 import { DirNode, FileNode, type INode } from './inode.js';
 import { Namespace } from './namespace.js';
+import { legacyOwners, type DefaultOwners } from './ownership.js';
+import { readPermission } from '../../protocol/shared-structures.js';
 
 const IMAGE_MAGIC = 0x44465349; // "DFSI"
-/** 2: directories carry their quotas. */
-const IMAGE_VERSION = 2;
+/** 2: directories carry their quotas; 3: every node carries owner, group and mode. */
+const IMAGE_VERSION = 3;
 const IMAGE_VERSION_MIN = 1;
+/** The first version whose directories carry quotas. */
+const IMAGE_VERSION_QUOTAS = 2;
+/** The first version whose nodes carry owner, group and mode. */
+const IMAGE_VERSION_OWNERS = 3;
 
 export function imageFileName(txid: number): string {
   return `fsimage_${String(txid).padStart(16, '0')}`;
@@ -48,7 +58,10 @@ export function serializeImage(ns: Namespace, txid: number): Buffer {
     nodeCount++;
     w.u8(node.kind === 'dir' ? 1 : 2)
       .str(node.name)
-      .u64(node.mtimeMs);
+      .u64(node.mtimeMs)
+      .str(node.owner)
+      .str(node.group)
+      .u16(node.mode);
     if (node.kind === 'dir') {
       w.u64(node.quota?.nsQuota ?? 0).u64(node.quota?.dsQuota ?? 0);
       w.u32(node.children.size);
@@ -82,7 +95,8 @@ export interface LoadedImage {
   txid: number;
 }
 
-export function parseImage(buf: Buffer, name: string): LoadedImage {
+/** `owners`: the superuser and supergroup, who own the nodes of an image older than owners. */
+export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): LoadedImage {
   if (buf.length < 48) throw corrupt(name, 'shorter than its header');
   const body = buf.subarray(0, buf.length - 4);
   if (xxh32(body) !== buf.readUInt32BE(buf.length - 4)) throw corrupt(name, 'checksum mismatch');
@@ -92,15 +106,20 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
     const version = r.u16('version');
     if (version < IMAGE_VERSION_MIN || version > IMAGE_VERSION)
       throw corrupt(name, `unsupported version ${version}`);
+    /** A node's owner, group and mode: read, or the defaults in an image older than owners. */
+    const readOwners = (isDir: boolean): { owner: string; group: string; mode: number } =>
+      version < IMAGE_VERSION_OWNERS
+        ? legacyOwners(ns.owners, isDir)
+        : { owner: r.str('owner'), group: r.str('group'), mode: readPermission(r, 'mode') };
     const readQuotas = (dir: DirNode): void => {
-      if (version < 2) return;
+      if (version < IMAGE_VERSION_QUOTAS) return;
       const nsQuota = r.u64('nsQuota');
       const dsQuota = r.u64('dsQuota');
       if (nsQuota > 0 || dsQuota > 0) dir.quota = { nsQuota, dsQuota, nsUsed: 0, dsUsed: 0 };
     };
     r.u16('reserved');
     const txid = r.u64('txid');
-    const ns = new Namespace();
+    const ns = new Namespace(owners);
     ns.nextBlockId = r.u64('nextBlockId');
     ns.nextGenStamp = r.u64('nextGenStamp');
     const nodeCount = r.u64('nodeCount');
@@ -109,6 +128,7 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
     r.str('name');
     if (rootKind !== 1) throw corrupt(name, 'root is not a directory');
     ns.root.mtimeMs = r.u64('mtime');
+    Object.assign(ns.root, readOwners(true));
     readQuotas(ns.root);
     const stack: Array<{ dir: DirNode; left: number }> = [{ dir: ns.root, left: r.u32('childCount') }];
     let seen = 1;
@@ -123,12 +143,14 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
       const kind = r.u8('kind');
       const nodeName = r.str('name');
       const mtimeMs = r.u64('mtime');
+      const perms = readOwners(kind === 1);
       if (nodeName.length === 0 || nodeName.includes('/') || top.dir.children.has(nodeName)) {
         throw corrupt(name, `bad or duplicate name '${nodeName}'`);
       }
       seen++;
       if (kind === 1) {
         const dir = new DirNode(nodeName, top.dir, mtimeMs);
+        Object.assign(dir, perms);
         readQuotas(dir);
         top.dir.addChild(dir);
         ns.dirCount++;
@@ -139,6 +161,7 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
         const open = r.bool('open');
         const clientName = open ? r.str('clientName') : null;
         const file = new FileNode(nodeName, top.dir, mtimeMs, replication, blockBytes, clientName);
+        Object.assign(file, perms);
         const blockCount = r.count(24, 'blockCount');
         for (let i = 0; i < blockCount; i++) {
           file.blocks.push({
@@ -165,8 +188,8 @@ export function parseImage(buf: Buffer, name: string): LoadedImage {
   }
 }
 
-export function loadImage(file: string): LoadedImage {
-  return parseImage(fs.readFileSync(file), path.basename(file));
+export function loadImage(file: string, owners?: DefaultOwners): LoadedImage {
+  return parseImage(fs.readFileSync(file), path.basename(file), owners);
 }
 
 function corrupt(name: string, why: string): DfsError {

@@ -1,6 +1,7 @@
 /**
  * The namespace tree's nodes. Directories hold children by name; files hold their block
- * list and, while open for writing, the lease holder's client name. Nodes keep a parent
+ * list and, while open for writing, the lease holder's client name. Every node has an
+ * owner, a group and mode bits (HDFS PermissionStatus; permission-checker.ts judges them). Nodes keep a parent
  * pointer and their own name so a node can tell its path (leases and block owners refer to
  * nodes, not path strings, so a rename needs no bookkeeping elsewhere).
  */
@@ -12,6 +13,17 @@ export interface BlockMeta {
   genStamp: number;
   /** Committed length; for the block being written, 0 until the next addBlock/complete. */
   numBytes: number;
+}
+
+/** The sticky bit of a directory's mode: only an entry's owner (or the dir's) removes it. */
+export const STICKY_BIT = 0o1000;
+
+/** Owner, group and mode of a node (set by namespace.ts as it creates the node). */
+class PermissionStatus {
+  owner = '';
+  group = '';
+  /** rwx for user, group and other (0o777), and STICKY_BIT on a directory. */
+  mode = 0;
 }
 
 /**
@@ -27,7 +39,7 @@ export interface DirQuota {
   dsUsed: number;
 }
 
-export class DirNode {
+export class DirNode extends PermissionStatus {
   readonly kind = 'dir' as const;
   readonly children = new Map<string, INode>();
   /** Null unless a quota is set on this directory. */
@@ -39,7 +51,9 @@ export class DirNode {
     public name: string,
     public parent: DirNode | null,
     public mtimeMs: number,
-  ) {}
+  ) {
+    super();
+  }
 
   addChild(node: INode): void {
     this.children.set(node.name, node);
@@ -58,7 +72,7 @@ export class DirNode {
   }
 }
 
-export class FileNode {
+export class FileNode extends PermissionStatus {
   readonly kind = 'file' as const;
   blocks: BlockMeta[] = [];
   /** The writer holding the lease, or null once the file is complete. */
@@ -78,6 +92,7 @@ export class FileNode {
     public blockBytes: number,
     clientName: string | null,
   ) {
+    super();
     this.clientName = clientName;
   }
 
@@ -112,6 +127,9 @@ export function statusOf(node: INode, shownPath: string): FileStatus {
       blockCount: 0,
       underConstruction: false,
       childCount: node.children.size,
+      owner: node.owner,
+      group: node.group,
+      permission: node.mode,
     };
   }
   return {
@@ -124,5 +142,8 @@ export function statusOf(node: INode, shownPath: string): FileStatus {
     blockCount: node.blocks.length,
     underConstruction: node.underConstruction,
     childCount: 0,
+    owner: node.owner,
+    group: node.group,
+    permission: node.mode,
   };
 }

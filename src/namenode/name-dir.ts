@@ -30,6 +30,7 @@ import { DECOMMISSIONED_FILE } from './decommission-store.js';
 import { decodeSegment, SEGMENT_HEADER_BYTES } from './edit-log-format.js';
 import { imageFileName, loadImage, saveImage } from './fs-image.js';
 import { Namespace } from './namespace.js';
+import type { DefaultOwners } from './ownership.js';
 
 export const LAYOUT_VERSION = 1;
 
@@ -44,7 +45,7 @@ const SEGMENT_RE = /^edits_(\d{16})$/;
 
 export async function formatNameDir(
   dir: string,
-  options: { force: boolean; clusterId?: string },
+  options: { force: boolean; clusterId?: string; owners?: DefaultOwners },
 ): Promise<VersionFile> {
   await initChecksum();
   fs.mkdirSync(dir, { recursive: true });
@@ -71,7 +72,8 @@ export async function formatNameDir(
     layoutVersion: LAYOUT_VERSION,
     createdAt: new Date().toISOString(),
   };
-  await saveImage(dir, new Namespace(), 0);
+  // The root starts owned by the superuser, mode 0755 (HDFS).
+  await saveImage(dir, new Namespace(options.owners), 0);
   await writeFileAtomic(path.join(dir, 'VERSION'), Buffer.from(`${JSON.stringify(version, null, 2)}\n`));
   return version;
 }
@@ -136,7 +138,8 @@ export interface LoadedState {
   replayed: number;
 }
 
-export async function loadNameDir(dir: string, log: Logger): Promise<LoadedState> {
+/** `owners`: who owns what an image or edit older than owners made (the superuser, supergroup). */
+export async function loadNameDir(dir: string, log: Logger, owners?: DefaultOwners): Promise<LoadedState> {
   const names = fs.readdirSync(dir);
   for (const name of names) if (name.includes('.tmp-')) fs.rmSync(path.join(dir, name), { force: true });
   const images = names
@@ -149,7 +152,7 @@ export async function loadNameDir(dir: string, log: Logger): Promise<LoadedState
   let imageTxid = 0;
   for (const name of images) {
     try {
-      const loaded = loadImage(path.join(dir, name));
+      const loaded = loadImage(path.join(dir, name), owners);
       namespace = loaded.namespace;
       imageTxid = loaded.txid;
       log.info({ image: name, txid: imageTxid }, 'loaded checkpoint image');
@@ -164,7 +167,7 @@ export async function loadNameDir(dir: string, log: Logger): Promise<LoadedState
   }
   if (namespace === null) {
     if (images.length > 0) throw new DfsError('CORRUPT_LOG', `no usable checkpoint image in ${dir}`);
-    namespace = new Namespace();
+    namespace = new Namespace(owners);
   }
 
   let expect = imageTxid + 1;

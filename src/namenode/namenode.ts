@@ -30,6 +30,8 @@ import { LeaseManager } from './lease-manager.js';
 import { TrashEmptier } from './trash-emptier.js';
 import { loadNameDir, lockNameDir, purgeBefore, readVersion } from './name-dir.js';
 import type { Namespace } from './namespace.js';
+import { namenodeOwners } from './ownership.js';
+import { UserGroups } from './user-groups.js';
 import { DfsError, isDfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
@@ -89,7 +91,8 @@ export class NameNode {
     this.clusterId = readVersion(dir).clusterId;
     this.unlock = lockNameDir(dir);
     const started = Date.now();
-    const state = await loadNameDir(dir, this.log);
+    const owners = namenodeOwners(this.config);
+    const state = await loadNameDir(dir, this.log, owners);
     this.namespace = state.namespace;
     this.log.info(
       {
@@ -180,6 +183,12 @@ export class NameNode {
         directoryCount: this.namespace.dirCount,
         blockCount: this.namespace.blockCount,
         trashIntervalMs: this.config.trashIntervalMinutes * 60_000,
+      }),
+      users: new UserGroups({
+        ...owners,
+        mappingFile: this.config.userGroupsFile,
+        cacheMs: this.config.groupsCacheMs,
+        logger: this.log,
       }),
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
     });

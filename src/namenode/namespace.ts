@@ -5,12 +5,23 @@
  * then mutates, so an operation either happens whole or fails with a typed error and leaves
  * the tree untouched. Replay of a logged op must succeed; if it does not, the log is corrupt.
  *
+ * Nodes get their owner, group and mode as they are made (ownership.ts); whether the caller
+ * may make them is judged before, in permission-checker.ts, never here.
+ *
  * Listeners hear about files leaving the tree (deleted or overwritten) so the lease manager
  * and the block map can drop what referred to them.
  */
 import { DfsError } from '../../protocol/errors.js';
 import type { FileStatus } from '../../protocol/shared-structures.js';
-import { NONE, type EditOp } from './edit-ops.js';
+import { NONE, type EditOp, type Owned } from './edit-ops.js';
+import {
+  changeMode,
+  changeOwner,
+  legacyOwners,
+  ownNewNode,
+  processOwners,
+  type DefaultOwners,
+} from './ownership.js';
 import { DirNode, FileNode, statusOf, type BlockMeta, type INode } from './inode.js';
 import { checkSubtreeFits, isSameOrBeneath, joinPath, parsePath } from './path-rules.js';
 import { fileSpace, Quotas, subtreeUsage } from './quota.js';
@@ -46,6 +57,10 @@ export class Namespace {
   /** Directory quotas and their usage (quota.ts). */
   readonly quotas = new Quotas();
   private readonly listeners: NamespaceListener[] = [];
+
+  constructor(readonly owners: DefaultOwners = processOwners()) {
+    Object.assign(this.root, legacyOwners(owners, true));
+  }
 
   addListener(listener: NamespaceListener): void {
     this.listeners.push(listener);
@@ -147,7 +162,7 @@ export class Namespace {
   apply(e: EditOp, replay = false): void {
     switch (e.op) {
       case 'mkdir':
-        return this.mkdir(e.path, e.parents, e.mtimeMs, replay);
+        return this.mkdir(e.path, e.parents, e.mtimeMs, replay, e.owned);
       case 'create':
         return this.create(e, replay);
       case 'addBlock':
@@ -179,6 +194,10 @@ export class Namespace {
         return this.setReplication(e.path, e.replication, replay);
       case 'setQuota':
         return this.setQuota(e.path, e.nsQuota, e.dsQuota);
+      case 'setPermission':
+        return this.setPermission(e.path, e.mode);
+      case 'setOwner':
+        return this.setOwner(e.path, e.owner, e.group);
     }
   }
 
@@ -191,7 +210,15 @@ export class Namespace {
     this.quotas.charge(file.parent, { ns: 0, ds: fileSpace(file) - before });
   }
 
-  private mkdir(path: string, parents: boolean, mtimeMs: number, replay = false): void {
+  /** `asParents`: the directories are made on the way to a file (create): see `made` below. */
+  private mkdir(
+    path: string,
+    parents: boolean,
+    mtimeMs: number,
+    replay: boolean,
+    owned: Owned | undefined,
+    asParents = false,
+  ): void {
     const parts = parsePath(path);
     if (parts.length === 0) {
       if (parents) return;
@@ -217,8 +244,12 @@ export class Namespace {
     const created = { ns: parts.length - i, ds: 0 };
     if (!replay) this.quotas.check(node, created);
     this.quotas.charge(node, created);
+    // Made on the way to a file, directories take the mode of the deepest existing one (HDFS
+    // createAncestorDirectories inherits it), with u+wx like every implicit parent.
+    const made = asParents && owned !== undefined ? { owner: owned.owner, mode: node.mode } : owned;
     for (; i < parts.length; i++) {
       const dir = new DirNode(parts[i]!, node, mtimeMs);
+      ownNewNode(dir, node, made, this.owners, asParents || i < parts.length - 1);
       node.addChild(dir);
       node.mtimeMs = mtimeMs;
       this.dirCount++;
@@ -244,7 +275,7 @@ export class Namespace {
       this.checkCanMkdirs(parts.slice(0, -1), e.path);
       // The parents and the file are one change: judge the quota for both before making either.
       if (!replay) this.quotas.check(this.deepestDir(parts), { ns: this.missingDirs(parts) + 1, ds: 0 });
-      this.mkdir(joinPath(parts.slice(0, -1)), true, e.mtimeMs, replay);
+      this.mkdir(joinPath(parts.slice(0, -1)), true, e.mtimeMs, replay, e.owned, true);
       parent = this.resolve(parts.slice(0, -1)) as DirNode;
     } else {
       parent = this.parentDir(parts, e.path);
@@ -266,6 +297,7 @@ export class Namespace {
     }
     this.quotas.charge(parent, { ns: 1, ds: 0 });
     const file = new FileNode(name, parent, e.mtimeMs, e.replication, e.blockBytes, e.clientName);
+    ownNewNode(file, parent, e.owned, this.owners);
     parent.addChild(file);
     parent.mtimeMs = e.mtimeMs;
     this.fileCount++;
@@ -553,6 +585,19 @@ export class Namespace {
     if (node.kind !== 'dir')
       throw new DfsError('NOT_A_DIRECTORY', `${path} is a file (quotas are set on directories)`);
     this.quotas.set(node, nsQuota, dsQuota);
+  }
+
+  /** chmod, chown, chgrp: who may is judged before (permission-checker.ts). */
+  private setPermission(path: string, mode: number): void {
+    const node = this.lookup(path);
+    if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file or directory`);
+    changeMode(node, mode);
+  }
+
+  private setOwner(path: string, owner: string, group: string): void {
+    const node = this.lookup(path);
+    if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file or directory`);
+    changeOwner(node, owner, group);
   }
 
   // ---- id allocation (live path only; replay takes ids from the records) ------------

@@ -73,8 +73,14 @@ describe('dfs namespace commands', () => {
 
     const out = lines(ok(await dfs(['ls', '/ls'])).stdout);
     expect(out).toHaveLength(2);
-    expect(out[0]).toMatch(/^- +2 +0 \d{4}-\d\d-\d\d \d\d:\d\d \/ls\/file-b$/);
-    expect(out[1]).toMatch(/^d +- +0 \d{4}-\d\d-\d\d \d\d:\d\d \/ls\/sub$/);
+    // As hdfs dfs -ls: permissions, replication, owner, group, size, date, path.
+    const me = client!.user;
+    expect(out[0]).toMatch(
+      new RegExp(`^-rw-r--r-- +2 ${me} +supergroup +0 \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d /ls/file-b$`),
+    );
+    expect(out[1]).toMatch(
+      new RegExp(`^drwxr-xr-x +- ${me} +supergroup +0 \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d /ls/sub$`),
+    );
     expect(out[0]!.indexOf('/ls/')).toBe(out[1]!.indexOf('/ls/')); // aligned
 
     // The mtime column is the stat mtime in local time (TZ=UTC here).
@@ -87,7 +93,7 @@ describe('dfs namespace commands', () => {
     // Trailing and doubled slashes are forgiven.
     expect(ok(await dfs(['ls', '/ls//sub/'])).stdout).toMatch(/ \/ls\/sub\/inner\n$/);
     // No path means the root.
-    expect(ok(await dfs(['ls'])).stdout).toMatch(/^d .* \/ls$/m);
+    expect(ok(await dfs(['ls'])).stdout).toMatch(/^drwxr-xr-x .* \/ls$/m);
   });
 
   it('ls --json prints one array of FileStatus objects with full paths, exact lengths and type by name', async () => {
@@ -157,16 +163,19 @@ describe('dfs namespace commands', () => {
     const human = lines(ok(await dfs(['stat', '/st/f'])).stdout);
     expect(human.map((l) => l.split(':')[0])).toEqual([
       'path', 'type', 'length', 'replication', 'blockBytes', 'mtimeMs', 'blockCount', 'underConstruction', 'childCount',
+      'owner', 'group', 'permission',
     ]); // prettier-ignore
+    expect(human).toContain('permission:        644 (rw-r--r--)');
     expect(human).toContain('path:              /st/f');
     expect(human).toContain('type:              file');
     expect(human).toContain('replication:       2');
 
     const json = JSON.parse(ok(await dfs(['stat', '--json', '/st'])).stdout) as FileStatusJson;
-    expect(json).toEqual({ ...(await client!.stat('/st')), type: 'directory' }); // every other field as is
+    // Every other field as is; the permission as an octal string.
+    expect(json).toEqual({ ...(await client!.stat('/st')), type: 'directory', permission: '755' });
     expect(json).toMatchObject({ path: '/st', type: 'directory', childCount: 1 });
     const file = JSON.parse(ok(await dfs(['stat', '--json', '/st/f'])).stdout) as FileStatusJson;
-    expect(file).toEqual({ ...(await client!.stat('/st/f')), type: 'file' });
+    expect(file).toEqual({ ...(await client!.stat('/st/f')), type: 'file', permission: '644' });
   });
 
   it('mv renames, and moves into an existing directory', async () => {

@@ -129,9 +129,9 @@ describe('dfs put, get, cat', () => {
       .split('\n')
       .filter((l) => l !== '');
     expect(ls).toEqual([
-      expect.stringMatching(/^- +3 +0 \S+ \S+ \/rt\/f-0$/),
-      expect.stringMatching(/^- +3 +1000 \S+ \S+ \/rt\/f-1000$/),
-      expect.stringMatching(new RegExp(`^- +3 +${big} \\S+ \\S+ /rt/f-${big}$`)),
+      expect.stringMatching(/^-rw-r--r-- +3 \S+ +\S+ +0 \S+ \S+ \/rt\/f-0$/),
+      expect.stringMatching(/^-rw-r--r-- +3 \S+ +\S+ +1000 \S+ \S+ \/rt\/f-1000$/),
+      expect.stringMatching(new RegExp(`^-rw-r--r-- +3 \\S+ +\\S+ +${big} \\S+ \\S+ /rt/f-${big}$`)),
     ]);
     const stat = text(ok(await dfs(['stat', `/rt/f-${big}`])));
     expect(stat).toContain(`length:            ${big} (3.1M)`);
@@ -324,8 +324,8 @@ describe('dfs tail, du, df', () => {
       dfs(['ls', '-h', '/du/a/one']),
       dfs(['ls', '--help']),
     ]);
-    expect(text(ok(lsExact))).toMatch(/^- +2 +3000 \d{4}-\S+ \S+ \/du\/a\/one\n$/);
-    expect(text(ok(lsHuman))).toMatch(/^- +2 +3\.0K \d{4}-\S+ \S+ \/du\/a\/one\n$/);
+    expect(text(ok(lsExact))).toMatch(/^-rw-r--r-- +2 \S+ +\S+ +3000 \d{4}-\S+ \S+ \/du\/a\/one\n$/);
+    expect(text(ok(lsHuman))).toMatch(/^-rw-r--r-- +2 \S+ +\S+ +3\.0K \d{4}-\S+ \S+ \/du\/a\/one\n$/);
     expect(text(ok(help))).toContain('-h, --human-readable');
   });
 

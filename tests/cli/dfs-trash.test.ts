@@ -24,10 +24,19 @@ let client: DfsClient;
 const dfs = (args: string[], user = USER): Promise<DfsRun> =>
   runDfs(cluster.namenodeAddress, args, { env: { DFS_USER: user } });
 
-async function start(env: NodeJS.ProcessEnv): Promise<void> {
+/**
+ * The test client acts as the superuser (the NameNode's user). It opens the tree to the
+ * test users (`/` 0777: what it writes beneath inherits that), and with `homes` makes `/user`
+ * 1777 as an operator would, so alice and bob make their homes, where their trash goes.
+ */
+async function start(env: NodeJS.ProcessEnv, homes = true): Promise<void> {
   cluster = await clusters.start({ datanodes: 3, logLevel: 'info', namenodeEnv: env });
   client = clusters.client(cluster);
   await client.waitSafeModeOff(30_000, 100);
+  await client.setPermission('/', 0o777);
+  if (!homes) return;
+  await client.mkdir('/user');
+  await client.setPermission('/user', 0o1777);
 }
 
 async function write(path: string, data: Buffer | string): Promise<void> {
@@ -114,7 +123,7 @@ describe('trash on (a long interval)', () => {
 
 describe('trash off', () => {
   it('rm deletes at once and info says so', async () => {
-    await start({ DFS_NAMENODE_TRASH_INTERVAL_MINUTES: '0' });
+    await start({ DFS_NAMENODE_TRASH_INTERVAL_MINUTES: '0' }, false);
     await write('/x', 'x');
     expect(ok(await dfs(['rm', '/x'])).stdout).toBe('');
     expect(await client.exists('/x')).toBeNull();

@@ -111,6 +111,9 @@ const file: FileStatus = {
   blockCount: 1,
   underConstruction: false,
   childCount: 0,
+  owner: 'alice',
+  group: 'staff',
+  permission: 0o644,
 };
 const dir: FileStatus = {
   ...file,
@@ -121,6 +124,9 @@ const dir: FileStatus = {
   blockBytes: 0,
   blockCount: 0,
   childCount: 4,
+  owner: 'alice',
+  group: 'staff',
+  permission: 0o1775,
 };
 
 describe('ls rows', () => {
@@ -128,12 +134,12 @@ describe('ls rows', () => {
     const rows = (sizes: SizeStyle): string[] =>
       formatLsRows([lsRow(dir, '/data/sub', sizes), lsRow(file, '/data/file.bin', sizes)], sizes);
     expect(rows('human')).toEqual([
-      'd   -     0 2024-06-07 08:09 /data/sub',
-      '-   3  1.5K 2024-06-07 08:09 /data/file.bin',
+      'drwxrwxr-t   - alice    staff          0 2024-06-07 08:09 /data/sub',
+      '-rw-r--r--   3 alice    staff       1.5K 2024-06-07 08:09 /data/file.bin',
     ]);
     expect(rows('exact')).toEqual([
-      'd   -          0 2024-06-07 08:09 /data/sub',
-      '-   3       1536 2024-06-07 08:09 /data/file.bin',
+      'drwxrwxr-t   - alice    staff               0 2024-06-07 08:09 /data/sub',
+      '-rw-r--r--   3 alice    staff            1536 2024-06-07 08:09 /data/file.bin',
     ]);
   });
 
@@ -151,6 +157,8 @@ describe('stat and info', () => {
     const lines = formatStat(file);
     const keys = lines.map((l) => l.split(':')[0]);
     expect(keys).toEqual(Object.keys(file));
+    expect(lines).toContain('permission:        644 (rw-r--r--)');
+    expect(lines).toContain('owner:             alice');
     expect(lines).toContain('length:            1536 (1.5K)');
     expect(lines).toContain('blockBytes:        67108864 (64M)');
     expect(lines).toContain(`mtimeMs:           ${mtimeMs} (2024-06-07 08:09:10)`);

@@ -73,6 +73,7 @@ describe('DfsOutputStream', () => {
         createParent: true,
         replication: 2,
         blockBytes: BLOCK,
+        permission: 0o644,
       },
     ]);
     const block = (i: number, numBytes: number) => ({

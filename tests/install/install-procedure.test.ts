@@ -220,6 +220,7 @@ it('is the procedure README.md gives', () => {
     `runuser -u dfs -- ${execStartArgv(nnUnit).join(' ')} --format`,
     'systemctl enable --now dfs-namenode',
     'systemctl enable --now dfs-datanode',
+    'export DFS_USER=dfs',
     'dfs admin report',
   ])
     expect(section, 'README "Installing on servers"').toContain(command);
@@ -315,6 +316,8 @@ it('installs from npm pack, formats, runs both units as a service user, and serv
     ...process.env,
     PATH: `${path.dirname(process.execPath)}:${SERVICE_PATH}`,
     DFS_NAMENODE: `127.0.0.1:${nn.port}`,
+    // As the README says: act as the superuser, the NameNode's user.
+    DFS_USER: user.name,
   };
   const dfs = async (...args: string[]): Promise<string> =>
     (await execFileAsync(dfsCommand, args, { env, timeout: 60_000 })).stdout;

@@ -12,7 +12,9 @@ import { DfsError } from '../../protocol/errors.js';
 import { initChecksum, xxh32 } from '../../src/common/checksum.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { EditLog, segmentFileName } from '../../src/namenode/edit-log.js';
-import { NONE, type EditOp } from '../../src/namenode/edit-ops.js';
+import { decodeEditOp, encodeEditOp, NONE, type EditOp } from '../../src/namenode/edit-ops.js';
+import { WireReader } from '../../protocol/wire-reader.js';
+import { WireWriter } from '../../protocol/wire-writer.js';
 import {
   imageFileName,
   loadImage,
@@ -45,10 +47,16 @@ afterAll(() => {
 function dump(ns: Namespace): string {
   const walk = (n: INode): unknown =>
     n.kind === 'dir'
-      ? { d: n.name, m: n.mtimeMs, c: [...n.children.keys()].sort().map((k) => walk(n.children.get(k)!)) }
+      ? {
+          d: n.name,
+          m: n.mtimeMs,
+          o: [n.owner, n.group, n.mode],
+          c: [...n.children.keys()].sort().map((k) => walk(n.children.get(k)!)),
+        }
       : {
           f: n.name,
           m: n.mtimeMs,
+          o: [n.owner, n.group, n.mode],
           r: n.replication,
           bb: n.blockBytes,
           cl: n.clientName,
@@ -343,11 +351,13 @@ describe('image serialize / parse', () => {
     wrongCount.writeUInt32BE(4, nodeCountAt + 4);
     expect(parseCode(reseal(wrongCount))).toBe('CORRUPT_LOG');
 
-    // Root at 40: kind u8, name str (u16 0), mtime u64, nsQuota u64, dsQuota u64, childCount u32 at 67.
+    // Root at 40: kind u8, name str (u16 0), mtime u64, owner str, group str, mode u16,
+    // nsQuota u64, dsQuota u64, then childCount u32 at 67 + the owner fields.
+    const owners = 2 + Buffer.byteLength(small.root.owner) + 2 + Buffer.byteLength(small.root.group) + 2;
     expect(image[40]).toBe(1);
-    expect(image.readUInt32BE(67)).toBe(1);
+    expect(image.readUInt32BE(67 + owners)).toBe(1);
     const hugeChildren = Buffer.from(image);
-    hugeChildren.writeUInt32BE(0xffffffff, 67);
+    hugeChildren.writeUInt32BE(0xffffffff, 67 + owners);
     expect(parseCode(reseal(hugeChildren))).toBe('CORRUPT_LOG');
 
     const rootIsFile = Buffer.from(image);
@@ -364,8 +374,8 @@ describe('image serialize / parse', () => {
 
     // The next node (dir 'd') gets an unknown kind.
     const badKind = Buffer.from(image);
-    expect(badKind[71]).toBe(1);
-    badKind[71] = 7;
+    expect(badKind[71 + owners]).toBe(1);
+    badKind[71 + owners] = 7;
     expect(parseCode(reseal(badKind))).toBe('CORRUPT_LOG');
 
     const trailing = reseal(
@@ -392,6 +402,58 @@ describe('image serialize / parse', () => {
 });
 
 // ---- in a name directory -----------------------------------------------------------------------
+
+describe('owners and modes', () => {
+  const owned = (owner: string, mode: number): { owner: string; mode: number } => ({ owner, mode });
+  const ops: EditOp[] = [
+    { op: 'mkdir', path: '/a/b', parents: true, mtimeMs: 1, owned: owned('alice', 0o750) },
+    {
+      op: 'create',
+      path: '/a/b/c/f',
+      clientName: 'c',
+      overwrite: false,
+      createParent: true,
+      replication: 1,
+      blockBytes: 4096,
+      mtimeMs: 2,
+      owned: owned('bob', 0o640),
+    },
+    { op: 'setOwner', path: '/a', owner: '', group: 'staff' },
+    { op: 'setPermission', path: '/a/b', mode: 0o1770 },
+    { op: 'mkdir', path: '/a/old', parents: false, mtimeMs: 3 }, // a record written before owners
+    { op: 'setOwner', path: '/a/b/c/f', owner: 'carol', group: 'dev' },
+  ];
+
+  it('edit records carry them (codes 14-17), and records of codes 1 and 2 replay with the defaults', () => {
+    for (const op of ops) {
+      const w = new WireWriter(64);
+      encodeEditOp(w, op);
+      const bytes = Buffer.from(w.finish());
+      expect(decodeEditOp(new WireReader(bytes, 'op'))).toEqual(op);
+      const code = bytes[0];
+      if (op.op === 'mkdir') expect(code).toBe(op.owned === undefined ? 1 : 14);
+      if (op.op === 'create') expect(code).toBe(15);
+    }
+    const ns = new Namespace({ superuser: 'hdfs', supergroup: 'admins' });
+    for (const op of ops) ns.apply(op);
+    const at = (p: string): unknown[] => {
+      const n = ns.lookup(p)!;
+      return [n.owner, n.group, n.mode.toString(8)];
+    };
+    expect(at('/')).toEqual(['hdfs', 'admins', '755']);
+    // mkdir -p: the parent made on the way gets u+wx; the group is the parent's, as HDFS.
+    expect(at('/a')).toEqual(['alice', 'staff', '750']);
+    expect(at('/a/b')).toEqual(['alice', 'admins', '1770']);
+    // create with parents: a made directory takes the deepest existing one's mode, u+wx.
+    expect(at('/a/b/c')).toEqual(['bob', 'admins', '750']); // /a/b was 750 then
+    expect(at('/a/b/c/f')).toEqual(['carol', 'dev', '640']);
+    expect(at('/a/old')).toEqual(['hdfs', 'admins', '755']);
+
+    // An image keeps them all.
+    const image = serializeImage(ns, 9);
+    expect(dump(parseImage(image, 'i').namespace)).toBe(dump(ns));
+  });
+});
 
 describe('images in a name directory', () => {
   const ops = randomOps(0xbeef, 60);

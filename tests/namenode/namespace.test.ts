@@ -234,6 +234,10 @@ describe('create', () => {
       blockCount: 0,
       underConstruction: true,
       childCount: 0,
+      // A record without an owner (as written before owners) makes a node of the defaults.
+      owner: ns.owners.superuser,
+      group: ns.owners.supergroup,
+      permission: 0o644,
     });
     expect(fileAt(ns, '/d/f').clientName).toBe('c1');
     expect(ns.stat('/d').mtimeMs).toBe(7_000);

@@ -2,9 +2,11 @@
  * A name directory written by an older DFS (tests/namenode/fixtures/name-dir-v1: image
  * format 1 and an edit segment) loads in a real NameNode process: the namespace is exactly
  * what the old NameNode acknowledged, new features work on it, and after a checkpoint in
- * the current format and a restart it is still the same.
+ * the current format and a restart it is still the same. Its nodes, made before owners and
+ * modes existed (image format 3), belong to the superuser and the supergroup, 0755 or 0644.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
@@ -50,6 +52,21 @@ function namenode(nameDir: string, port = 0): DaemonProcess {
   });
 }
 
+const SUPERUSER = os.userInfo().username;
+const FILES = new Set(['/a/empty', '/after-image/x/e2']);
+
+async function owners(
+  client: DfsClient,
+  paths: string[],
+): Promise<Map<string, { owner: string; group: string; permission: number }>> {
+  const out = new Map<string, { owner: string; group: string; permission: number }>();
+  for (const p of paths) {
+    const { owner, group, permission } = await client.stat(p);
+    out.set(p, { owner, group, permission });
+  }
+  return out;
+}
+
 async function tree(client: DfsClient, dir = '/'): Promise<string[]> {
   const out: string[] = [];
   for await (const e of client.list(dir)) {
@@ -75,9 +92,22 @@ describe('a name directory of an older format', () => {
     await client.waitSafeModeOff(20_000, 100);
     expect(await tree(client)).toEqual(EXPECTED);
     expect((await client.serverInfo()).clusterId).toBe('CID-fixture-v1');
+    // Made before owners (in the image, and by old mkdir/create records in the edit segment):
+    // the superuser (the NameNode's user) and the supergroup own them, directories 0755,
+    // files 0644.
+    const before = await owners(client, ['/', ...EXPECTED]);
+    for (const [p, o] of before)
+      expect(o, p).toEqual({
+        owner: SUPERUSER,
+        group: 'supergroup',
+        permission: FILES.has(p) ? 0o644 : 0o755,
+      });
 
     // New changes, then a checkpoint (checkpointTxns 1) in the current format, then a restart.
     await client.mkdir('/new');
+    await client.setOwner('/new', { owner: 'alice', group: 'staff' });
+    await client.setPermission('/new', 0o1750);
+    await client.setPermission('/a/empty', 0o600);
     await nn.stop();
     client.close();
     const images = fs.readdirSync(nameDir).filter((n) => n.startsWith('fsimage_'));
@@ -87,5 +117,13 @@ describe('a name directory of an older format', () => {
     client = new DfsClient({ namenode: `127.0.0.1:${port}` });
     await client.waitSafeModeOff(20_000, 100);
     expect(await tree(client)).toEqual([...EXPECTED, '/new'].sort());
+    // The image of the current format keeps owners and modes, old and new.
+    const after = await owners(client, ['/', ...EXPECTED, '/new']);
+    expect(after.get('/new')).toEqual({ owner: 'alice', group: 'staff', permission: 0o1750 });
+    expect(after.get('/a/empty')).toEqual({ owner: SUPERUSER, group: 'supergroup', permission: 0o600 });
+    after.delete('/new');
+    after.delete('/a/empty');
+    before.delete('/a/empty');
+    expect(after).toEqual(before);
   });
 });

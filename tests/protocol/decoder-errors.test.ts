@@ -111,7 +111,7 @@ describe('frame decoder errors', () => {
     expect(dfsErrorOf(() => new FrameDecoder(nnOptions).push(mkdirResponse, () => {})).code).toBe(
       'UNKNOWN_OPCODE',
     );
-    const mkdirRequest = encodeRequest('mkdir', 1, { path: '/a', parents: false });
+    const mkdirRequest = encodeRequest('mkdir', 1, { path: '/a', parents: false, permission: 0o755 });
     const client = new FrameDecoder({ bodyBytesMax: 1024, isKnownOpcode: isNamenodeReplyOpcode });
     expect(dfsErrorOf(() => client.push(mkdirRequest, () => {})).code).toBe('UNKNOWN_OPCODE');
     // Data connections: packets and acks have opcode 0; NameNode opcodes are foreign there.
@@ -195,8 +195,8 @@ describe('frame decoder errors', () => {
 
   it('a handler that throws MALFORMED (a bad body) fails the decoder too', () => {
     const decoder = new FrameDecoder(nnOptions);
-    const badBool = encodeRequest('mkdir', 1, { path: '/a', parents: true });
-    badBool[badBool.length - 1] = 2;
+    const badBool = encodeRequest('mkdir', 1, { path: '/a', parents: true, permission: 0o755 });
+    badBool[badBool.length - 3] = 2;
     const err = dfsErrorOf(() => decoder.push(badBool, (f) => decodeRequest('mkdir', f)));
     expect(err.code).toBe('MALFORMED');
     expect(decoder.failed).toBe(err);
@@ -210,6 +210,7 @@ describe('body decoding errors (MALFORMED)', () => {
       clientName: 'c',
       overwrite: false,
       createParent: true,
+      permission: 0o644,
       replication: 3,
       blockBytes: 1024,
     });
@@ -521,6 +522,9 @@ describe('body decoding errors (MALFORMED)', () => {
       blockCount: 0,
       underConstruction: false,
       childCount: 0,
+      owner: 'o',
+      group: 'g',
+      permission: 0o644,
     });
     bytes[FRAME_HEADER_BYTES + 4] = 3;
     expect(dfsErrorOf(() => decodeResponse('stat', decodeOne(bytes))).code).toBe('MALFORMED');
@@ -691,11 +695,29 @@ describe('handshake errors', () => {
     expect(dfsErrorOf(() => checkHelloReply(decodeHelloReply(odd))).code).toBe('PROTOCOL');
   });
 
-  it('a hello of the wrong size or with the reserved byte set is MALFORMED', () => {
+  it('a hello whose size is not 8 + userBytes, or whose user is not UTF-8 or holds a /, is MALFORMED', () => {
     const hello = encodeHello(Role.CLIENT);
     expect(dfsErrorOf(() => decodeHello(hello.subarray(0, 7))).code).toBe('MALFORMED');
     expect(dfsErrorOf(() => decodeHello(Buffer.concat([hello, Buffer.alloc(1)]))).code).toBe('MALFORMED');
     hello[7] = 1;
     expect(dfsErrorOf(() => decodeHello(hello)).code).toBe('MALFORMED');
+    const named = encodeHello(Role.CLIENT, undefined, 'alice');
+    expect(dfsErrorOf(() => decodeHello(named.subarray(0, named.length - 1))).code).toBe('MALFORMED');
+    expect(dfsErrorOf(() => decodeHello(Buffer.concat([named, Buffer.from('x')]))).code).toBe('MALFORMED');
+    const badUtf8 = Buffer.concat([
+      encodeHello(Role.CLIENT, undefined, 'ab').subarray(0, 8),
+      Buffer.from([0xc3, 0x28]),
+    ]);
+    expect(dfsErrorOf(() => decodeHello(badUtf8)).message).toMatch(/not UTF-8/);
+    expect(dfsErrorOf(() => decodeHello(encodeHello(Role.CLIENT, undefined, 'a/b'))).code).toBe('MALFORMED');
+    expect(dfsErrorOf(() => encodeHello(Role.CLIENT, undefined, 'x'.repeat(256))).code).toBe(
+      'INVALID_ARGUMENT',
+    );
+  });
+
+  it('a reply with the reserved byte set is MALFORMED', () => {
+    const reply = encodeHelloReply(HandshakeStatus.OK);
+    reply[7] = 1;
+    expect(dfsErrorOf(() => decodeHelloReply(reply)).code).toBe('MALFORMED');
   });
 });

@@ -62,6 +62,9 @@ const status = (type: FileType): FileStatus => ({
   blockCount: 0,
   underConstruction: false,
   childCount: 0,
+  owner: 'alice',
+  group: 'staff',
+  permission: 0o644,
 });
 
 const reportEntry = (state: DatanodeReportState): DatanodeReportEntry => ({

@@ -123,7 +123,8 @@ describe('golden vectors: handshake', () => {
   for (const v of handshakeVectors) {
     it(`${v.name}: decodes and re-encodes`, () => {
       const bytes = bytesOf(v);
-      expect(bytes.length).toBe(HANDSHAKE_BYTES);
+      const userBytes = v.type === 'hello' ? Buffer.byteLength(v.decoded['user'] as string) : 0;
+      expect(bytes.length).toBe(HANDSHAKE_BYTES + userBytes);
       expect(decodeVectorHandshake(v, bytes)).toEqual(v.decoded);
       expect(encodeVector(v).toString('hex')).toBe(v.hex);
     });
@@ -228,20 +229,24 @@ describe('golden vectors: packet checksums', () => {
 describe('golden vectors: checked by hand against PROTOCOL.md', () => {
   const byName = (name: string): Buffer => bytesOf(vectors.find((v) => v.name === name)!);
 
-  it('hello: "DFS1", version 1, role CLIENT, reserved 0', () => {
-    expect(byName('hello from a client').toString('hex')).toBe('44465331' + '0001' + '01' + '00');
+  it('hello: "DFS1", version 1, role CLIENT, userBytes 5, "alice"', () => {
+    expect(byName('hello from a client acting for user alice').toString('hex')).toBe(
+      '44465331' + '0001' + '01' + '05' + '616c696365',
+    );
+    expect(byName('hello from a datanode (no user)').toString('hex')).toBe('44465331' + '0001' + '02' + '00');
   });
 
-  it('mkdir request: header then str path and bool parents', () => {
+  it('mkdir request: header then str path, bool parents and u16 permission', () => {
     expect(byName('mkdir request').toString('hex')).toBe(
-      '00000016' +
+      '00000018' +
         '01' +
         '01' +
         '0000' +
         '00000001' +
         '000b' +
         Buffer.from('/user/alice').toString('hex') +
-        '01',
+        '01' +
+        '01ed',
     );
   });
 

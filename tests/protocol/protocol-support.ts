@@ -405,7 +405,12 @@ export function decodeVectorHandshake(v: GoldenVector, bytes: Buffer): Record<st
 
 /** Encodes a vector's decoded values with the codecs (the encoder direction of the vector). */
 export function encodeVector(v: GoldenVector): Buffer {
-  if (v.type === 'hello') return encodeHello(v.decoded['role'] as Role, v.decoded['version'] as number);
+  if (v.type === 'hello')
+    return encodeHello(
+      v.decoded['role'] as Role,
+      v.decoded['version'] as number,
+      v.decoded['user'] as string,
+    );
   if (v.type === 'helloReply')
     return encodeHelloReply(v.decoded['status'] as HandshakeStatus, v.decoded['version'] as number);
   const d = v.decoded as unknown as DecodedFrameJson;
@@ -474,6 +479,9 @@ export function randomFileStatus(rng: Rng): FileStatus {
     blockCount: rng.u32(),
     underConstruction: rng.bool(),
     childCount: rng.u32(),
+    owner: rng.str(),
+    group: rng.str(),
+    permission: rng.int(0o2000),
   };
 }
 
@@ -557,7 +565,9 @@ export function randomBlockHealth(rng: Rng): BlockHealth {
 export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<N> {
   const s = (): string => rng.str();
   const all: { [K in RpcName]: () => RpcRequest<K> } = {
-    mkdir: () => ({ path: s(), parents: rng.bool() }),
+    mkdir: () => ({ path: s(), parents: rng.bool(), permission: rng.int(0o2000) }),
+    setPermission: () => ({ path: s(), permission: rng.int(0o2000) }),
+    setOwner: () => ({ path: s(), owner: s(), group: s() }),
     list: () => ({ path: s(), startAfter: s(), limit: rng.u32() }),
     stat: () => ({ path: s() }),
     delete: () => ({ path: s(), recursive: rng.bool() }),
@@ -569,6 +579,7 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
       createParent: rng.bool(),
       replication: rng.u16(),
       blockBytes: rng.u64(),
+      permission: rng.int(0o2000),
     }),
     addBlock: () => ({
       path: s(),
@@ -624,6 +635,8 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
 export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcResponse<N> {
   const all: { [K in RpcName]: () => RpcResponse<K> } = {
     mkdir: () => ({}),
+    setPermission: () => ({}),
+    setOwner: () => ({}),
     list: () => ({ entries: randomList(rng, randomFileStatus), hasMore: rng.bool() }),
     stat: () => randomFileStatus(rng),
     delete: () => ({}),

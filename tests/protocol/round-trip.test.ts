@@ -89,6 +89,9 @@ const dirStatus: FileStatus = {
   blockCount: 0,
   underConstruction: false,
   childCount: 7,
+  owner: 'alice',
+  group: 'staff',
+  permission: 0o1777,
 };
 const fileStatus: FileStatus = {
   path: '/données/日本/😀.bin',
@@ -100,6 +103,9 @@ const fileStatus: FileStatus = {
   blockCount: 0xffffffff,
   underConstruction: true,
   childCount: 0,
+  owner: '',
+  group: 'ŝtáff-日本',
+  permission: 0,
 };
 const block = { blockId: MAX, genStamp: 0x1_0000_0000, numBytes: 0xffffffff };
 const dn = { nodeId: 'dn-1', host: '::1', port: 65535 };
@@ -128,8 +134,9 @@ const tinyReportEntry = {
 /** Hand-picked examples: at least one request and one response per RPC, with edge values. */
 const requests: { [K in RpcName]: RpcRequest<K>[] } = {
   mkdir: [
-    { path: '/a', parents: false },
-    { path: '/', parents: true },
+    { path: '/a', parents: false, permission: 0o755 },
+    { path: '/', parents: true, permission: 0 },
+    { path: '/t', parents: true, permission: 0o1777 },
   ],
   list: [
     { path: '/', startAfter: '', limit: 0 },
@@ -138,8 +145,25 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
   stat: [{ path: '' }, { path: '/' + 'n'.repeat(255) }, { path: 'x'.repeat(65535) }],
   delete: [{ path: '/a', recursive: true }],
   rename: [{ src: '/a', dst: '/données' }],
+  setPermission: [
+    { path: '/a', permission: 0 },
+    { path: '/données', permission: 0o1777 },
+  ],
+  setOwner: [
+    { path: '/a', owner: 'alice', group: '' },
+    { path: '/a', owner: '', group: 'groupe-é' },
+    { path: '/a', owner: '', group: '' },
+  ],
   create: [
-    { path: '/f', clientName: 'c', overwrite: true, createParent: false, replication: 0, blockBytes: MAX },
+    {
+      path: '/f',
+      clientName: 'c',
+      overwrite: true,
+      createParent: false,
+      replication: 0,
+      blockBytes: MAX,
+      permission: 0o644,
+    },
   ],
   addBlock: [
     { path: '/f', clientName: 'c', previous: null, excludeNodes: [] },
@@ -252,6 +276,8 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
 
 const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   mkdir: [{}],
+  setPermission: [{}],
+  setOwner: [{}],
   list: [
     { entries: [], hasMore: false },
     { entries: [dirStatus, fileStatus], hasMore: true },
@@ -473,8 +499,12 @@ describe('round trip: handshake', () => {
     it(`hello with role ${role}`, () => {
       const bytes = encodeHello(role);
       expect(bytes.length).toBe(8);
-      expect(decodeHello(bytes)).toEqual({ version: PROTOCOL_VERSION, role });
-      expect(decodeHello(encodeHello(role, 0xffff))).toEqual({ version: 0xffff, role });
+      expect(decodeHello(bytes)).toEqual({ version: PROTOCOL_VERSION, role, user: '' });
+      expect(decodeHello(encodeHello(role, 0xffff))).toEqual({ version: 0xffff, role, user: '' });
+      const named = encodeHello(role, PROTOCOL_VERSION, 'ünïcode-user');
+      expect(named.length).toBe(8 + Buffer.byteLength('ünïcode-user'));
+      expect(decodeHello(named)).toEqual({ version: PROTOCOL_VERSION, role, user: 'ünïcode-user' });
+      expect(decodeHello(encodeHello(role, 1, 'u'.repeat(255))).user).toBe('u'.repeat(255));
     });
   }
 

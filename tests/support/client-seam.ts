@@ -56,6 +56,9 @@ export class FakeNamenode implements OutputStreamNamenode {
       blockCount: 0,
       underConstruction: true,
       childCount: 0,
+      owner: 'alice',
+      group: 'staff',
+      permission: 0o644,
     });
   }
 

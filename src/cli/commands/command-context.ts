@@ -19,7 +19,7 @@ import type { Command } from 'commander';
 import { AssertionFailure, DfsError, isDfsError } from '../../../protocol/errors.js';
 import { EXIT_BUG } from '../../common/crash.js';
 import { Role } from '../../../protocol/handshake.js';
-import { DfsClient, namenodeAddressFrom } from '../../client/dfs-client.js';
+import { DfsClient, namenodeAddressFrom, umaskFrom } from '../../client/dfs-client.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -29,6 +29,7 @@ export interface GlobalOptions {
   namenode?: string;
   json?: boolean;
   user?: string;
+  umask?: string;
 }
 
 /** A usage error found by the CLI itself (commander's own errors are mapped in dfs.ts). */
@@ -177,6 +178,7 @@ export async function runCommand(
     client = new DfsClient({
       ...(globals.namenode !== undefined ? { namenode: globals.namenode } : {}),
       ...(globals.user !== undefined ? { user: globals.user } : {}),
+      ...(globals.umask !== undefined ? { umask: umaskFrom(globals.umask) } : {}),
       role: options.role ?? Role.CLIENT,
     });
   } catch (err) {

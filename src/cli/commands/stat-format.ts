@@ -5,6 +5,7 @@
  */
 import type { FileStatus } from '../../../protocol/shared-structures.js';
 import { FileType } from '../../../protocol/shared-structures.js';
+import { formatMode, octalMode } from '../../common/mode-bits.js';
 import { UsageError } from './command-context.js';
 
 const CONVERSIONS: Record<string, { help: string; value: (s: FileStatus, path: string) => string }> = {
@@ -21,6 +22,10 @@ const CONVERSIONS: Record<string, { help: string; value: (s: FileStatus, path: s
   F: { help: 'type', value: (s) => (s.type === FileType.DIRECTORY ? 'directory' : 'regular file') },
   y: { help: 'modification time, yyyy-MM-dd HH:mm:ss UTC', value: (s) => utcDateTime(s.mtimeMs) },
   Y: { help: 'modification time, ms since the epoch', value: (s) => String(s.mtimeMs) },
+  u: { help: 'owner', value: (s) => s.owner },
+  g: { help: 'group', value: (s) => s.group },
+  a: { help: 'permissions in octal', value: (s) => octalMode(s.permission) },
+  A: { help: 'permissions, symbolic (rwxr-xr-x)', value: (s) => formatMode(s.permission) },
 };
 
 export const STAT_FORMAT_HELP = Object.entries(CONVERSIONS)
