@@ -19,6 +19,10 @@
  *  11 SET_GEN_STAMP  genStamp u64                 (a block recovery's id, allocated durably)
  *  12 COMMIT_BLOCK_SYNC path str, blockId u64, genStamp u64, numBytes u64, mtimeMs u64
  *                    (block recovery: the last block at its recovered stamp and length; closes)
+ *  13 SET_QUOTA      path str, nsQuota u64, dsQuota u64
+ *  30 APPEND         path str, clientName str, genStamp u64 (2^53-1 = none)
+ *                    (the file reopened for clientName; its last block, when it has room,
+ *                    reopened under genStamp. Codes from 30 up: 14+ are the permission ops')
  */
 import { DfsError } from '../../protocol/errors.js';
 import type { WireReader } from '../../protocol/wire-reader.js';
@@ -63,7 +67,9 @@ export type EditOp =
       mtimeMs: number;
     }
   /** Quotas of a directory: names and bytes (with replicas); 0 = none. */
-  | { op: 'setQuota'; path: string; nsQuota: number; dsQuota: number };
+  | { op: 'setQuota'; path: string; nsQuota: number; dsQuota: number }
+  /** Append: the file is under construction again; `genStamp` (NONE: none) reopens its last block. */
+  | { op: 'append'; path: string; clientName: string; genStamp: number };
 
 const OP_CODES = {
   mkdir: 1,
@@ -79,6 +85,7 @@ const OP_CODES = {
   setGenStamp: 11,
   commitBlockSync: 12,
   setQuota: 13,
+  append: 30,
 } as const;
 
 export function encodeEditOp(w: WireWriter, e: EditOp): void {
@@ -128,6 +135,9 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
       break;
     case 'setQuota':
       w.str(e.path).u64(e.nsQuota).u64(e.dsQuota);
+      break;
+    case 'append':
+      w.str(e.path).str(e.clientName).u64(e.genStamp);
       break;
   }
 }
@@ -184,6 +194,8 @@ export function decodeEditOp(r: WireReader): EditOp {
       };
     case 13:
       return { op: 'setQuota', path: r.str(), nsQuota: r.u64(), dsQuota: r.u64() };
+    case 30:
+      return { op: 'append', path: r.str(), clientName: r.str(), genStamp: r.u64() };
     default:
       throw new DfsError('MALFORMED', `unknown edit op ${code}`);
   }
