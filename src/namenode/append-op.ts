@@ -57,7 +57,10 @@ export function prepareAppend(
         'RECOVERY_IN_PROGRESS',
         `${req.path}: the lease of its writer (${file.clientName}) expired and the file is being recovered; try again later`,
       );
-    throw new DfsError('LEASE_CONFLICT', `${req.path} is being written by another client (${file.clientName})`);
+    throw new DfsError(
+      'LEASE_CONFLICT',
+      `${req.path} is being written by another client (${file.clientName})`,
+    );
   }
   const last = file.blocks[file.blocks.length - 1];
   const reopen = last !== undefined && last.numBytes < file.blockBytes;

@@ -430,7 +430,9 @@ export class ClientRpc {
         // The block being written is read from its pipeline's nodes, up to the length the
         // last hflush made visible (they serve an unfinished replica that far).
         const locations =
-          b === writing ? this.ctx.blocks.recoveryCandidates(b.blockId) : this.ctx.blocks.locations(b.blockId);
+          b === writing
+            ? this.ctx.blocks.recoveryCandidates(b.blockId)
+            : this.ctx.blocks.locations(b.blockId);
         blocks.push({ block: { ...b }, offset, locations });
       }
       offset = blockEnd;

@@ -561,7 +561,10 @@ export class Namespace {
       if (last === undefined || last.numBytes >= file.blockBytes)
         throw new DfsError('INVALID_ARGUMENT', `${path} has no last block with room to reopen`);
       if (genStamp <= last.genStamp)
-        throw new DfsError('STALE_GENERATION', `generation stamp ${genStamp} is not newer than ${last.genStamp}`);
+        throw new DfsError(
+          'STALE_GENERATION',
+          `generation stamp ${genStamp} is not newer than ${last.genStamp}`,
+        );
     }
     const before = this.quotas.count > 0 ? fileSpace(file) : 0;
     if (!replay && this.quotas.count > 0 && genStamp !== NONE)
