@@ -110,7 +110,8 @@ export class ReplicaWriter {
     try {
       await fs.promises.rm(dir, { recursive: true, force: true });
       await fs.promises.mkdir(dir, { recursive: true });
-      fds.data = await promisify(fs.open)(path.join(dir, 'data'), 'w', 0o644);
+      // Read too: a packet continuing a partial chunk reads that chunk's bytes back.
+      fds.data = await promisify(fs.open)(path.join(dir, 'data'), 'w+', 0o644);
       fds.meta = await promisify(fs.open)(path.join(dir, 'meta'), 'w', 0o644);
       await writeFully(fds.meta, encodeMetaHeader({ chunkBytes, genStamp }), 0);
     } catch (err) {
