@@ -87,6 +87,40 @@ describe('append', () => {
     await fullyReplicated(client, '/empty', 3);
   }, 90_000);
 
+  it('the APPEND edit survives a NameNode SIGKILL: the file is still open with the new stamp, and the appender finishes', async () => {
+    const cluster = await per.start({
+      datanodes: 3,
+      namenodeEnv: { DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '500' },
+    });
+    const client = per.client(cluster, 20_000);
+    await waitForDatanodes(client, 3);
+    const first = testBytes(BLOCK + 777, 8);
+    await putBuffer(client, '/logged', first, { chunkBytes: CHUNK, blockBytes: BLOCK });
+    const before = (await client.getBlockLocations('/logged')).blocks[1]!.block;
+    const out = client.append('/logged', { chunkBytes: CHUNK });
+    const more = testBytes(3000, 9);
+    await new Promise<void>((resolve, reject) =>
+      out.write(more.subarray(0, 1000), (e) => (e ? reject(e) : resolve())),
+    );
+    await out.hflush();
+
+    await cluster.namenode.kill();
+    await cluster.restartNamenode();
+    await cluster.waitWritable();
+    const reader = per.client(cluster, 20_000);
+    const st = await reader.stat('/logged');
+    expect(st.underConstruction).toBe(true);
+    const reopened = (await reader.getBlockLocations('/logged')).blocks[1]!.block;
+    expect(reopened.blockId).toBe(before.blockId);
+    expect(reopened.genStamp).toBeGreaterThan(before.genStamp);
+    // The appender's lease came back with the file: it goes on and closes it.
+    await new Promise<void>((resolve, reject) => {
+      out.once('error', reject);
+      out.end(more.subarray(1000), resolve);
+    });
+    expect((await getBuffer(reader, '/logged')).equals(Buffer.concat([first, more]))).toBe(true);
+  }, 90_000);
+
   it('a second appender or writer is refused while the first holds the file', async () => {
     const cluster = await per.start({ datanodes: 1 });
     const client = per.client(cluster, 20_000);
