@@ -162,7 +162,7 @@ export class ReplicaWriter {
       );
     const r = recoverableReplica(dn, block, chunkBytes, mode);
     const { genStamp, numBytes } = block;
-    let partial: number | null = null;
+    let partial: number | null;
     // Claimed before the next await, so two recoveries of one block cannot both get past here.
     dn.writes.claim(blockId, owner);
     const fds = { data: -1, meta: -1 };

@@ -168,7 +168,7 @@ describe('dfs appendToFile', () => {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.stdin.on('error', () => {});
     child.stdin.write(appended); // never ended: the appender waits for more
-    let held = 0;
+    let held: number;
     try {
       const want = old.length + 2 * 1024 * 1024;
       held = await waitFor(
