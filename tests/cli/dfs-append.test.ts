@@ -17,7 +17,7 @@ import { DFS_BIN } from '../../src/local/daemon-process.js';
 import { clusterPerTest } from '../support/cluster.js';
 import { getBuffer, putBuffer, testBytes, waitFor, waitForDatanodes } from '../support/data-path.js';
 import { failedWith, ok, runDfs } from '../support/dfs-cli.js';
-import { rbwSizes } from '../support/killed-writer.js';
+import { FAST_LEASE_RECOVERY_ENV, rbwSizes } from '../support/killed-writer.js';
 
 const per = clusterPerTest();
 
@@ -144,11 +144,7 @@ describe('dfs appendToFile', () => {
   it('an appendToFile SIGKILLed mid-stream keeps what every replica holds once its lease is recovered', async () => {
     const cluster = await per.start({
       datanodes: 3,
-      namenodeEnv: {
-        DFS_NAMENODE_LEASE_LIMIT_MS: '3000',
-        DFS_NAMENODE_LEASE_CHECK_INTERVAL_MS: '300',
-        DFS_NAMENODE_BLOCK_RECOVERY_TIMEOUT_MS: '10000',
-      },
+      namenodeEnv: FAST_LEASE_RECOVERY_ENV,
     });
     const client = per.client(cluster, 20_000);
     await waitForDatanodes(client, 3);

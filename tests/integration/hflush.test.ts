@@ -22,6 +22,7 @@ import {
   waitFor,
   waitForDatanodes,
 } from '../support/data-path.js';
+import { FAST_LEASE_RECOVERY_ENV } from '../support/killed-writer.js';
 
 const per = clusterPerTest();
 const CHUNK = 512;
@@ -80,11 +81,7 @@ describe('hflush, hsync', () => {
         DFS_FAULTS: JSON.stringify({ syncDelayMs: delayMs }),
         DFS_DATANODE_SLOW_IO_WARN_MS: '100',
       }),
-      namenodeEnv: {
-        DFS_NAMENODE_LEASE_LIMIT_MS: '3000',
-        DFS_NAMENODE_LEASE_CHECK_INTERVAL_MS: '300',
-        DFS_NAMENODE_BLOCK_RECOVERY_TIMEOUT_MS: '10000',
-      },
+      namenodeEnv: FAST_LEASE_RECOVERY_ENV,
     });
     const writer = per.client(cluster, 20_000);
     await waitForDatanodes(writer, 3);
