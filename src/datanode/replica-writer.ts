@@ -36,6 +36,7 @@ import { writeFully, writePieces } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
 import type { DataNodeContext, WriteOwner } from './datanode-context.js';
 import { checksumOffset, encodeMetaHeader } from './replica-meta.js';
+import { lastPartialChecksum, recoverableReplica } from './replica-reopen.js';
 import type { Replica } from './storage.js';
 
 const META_STAGE_BYTES = 4096;
@@ -366,59 +367,6 @@ export class ReplicaWriter {
       this.metaFd = -1;
     }
   }
-}
-
-/** The replica a recovery (or an append) of `block` would reopen, or the typed reason it cannot. */
-function recoverableReplica(
-  dn: DataNodeContext,
-  block: Block,
-  chunkBytes: number,
-  mode: 'recover' | 'append',
-): Replica {
-  const { blockId, genStamp, numBytes } = block;
-  const r = dn.storage.replicas.get(blockId);
-  if (r === undefined) throw new DfsError('NOT_FOUND', `no replica of block ${blockId} to ${mode}`);
-  if (r.genStamp >= genStamp)
-    throw new DfsError('STALE_GENERATION', `${mode} gen ${genStamp} is not newer than ${r.genStamp}`);
-  if (r.chunkBytes !== chunkBytes) throw new DfsError('INVALID_ARGUMENT', `${mode} changes the chunk size`);
-  if (mode === 'append' && (r.state !== 'finalized' || r.numBytes !== numBytes))
-    throw new DfsError(
-      'INVALID_ARGUMENT',
-      `append to block ${blockId} of ${numBytes} bytes, the replica here is ${r.state} with ${r.numBytes}`,
-    );
-  return r;
-}
-
-/**
- * The checksum of the last partial chunk of a reopened replica (null: it ends on a chunk
- * boundary). Recovery recomputes it from the bytes kept (the stored one may cover bytes
- * just cut); append checks the stored one against the bytes, which nothing cut.
- */
-async function lastPartialChecksum(
-  fds: { data: number; meta: number },
-  numBytes: number,
-  chunkBytes: number,
-  mode: 'recover' | 'append',
-  blockId: number,
-): Promise<number | null> {
-  const partial = numBytes % chunkBytes;
-  if (partial === 0) return null;
-  const bytes = Buffer.allocUnsafe(partial);
-  const { bytesRead } = await promisify(fs.read)(fds.data, bytes, 0, partial, numBytes - partial);
-  if (bytesRead !== partial)
-    throw new DfsError('CHECKSUM', `block ${blockId}: data shorter than ${numBytes}`);
-  const sum = Buffer.allocUnsafe(CHECKSUM_BYTES);
-  sum.writeUInt32BE(xxh32(bytes), 0);
-  const at = checksumOffset(numBytes, chunkBytes);
-  if (mode === 'append') {
-    const stored = Buffer.alloc(CHECKSUM_BYTES);
-    await promisify(fs.read)(fds.meta, stored, 0, CHECKSUM_BYTES, at);
-    if (!stored.equals(sum))
-      throw new DfsError('CHECKSUM', `block ${blockId}: its last partial chunk does not match its checksum`);
-  } else {
-    await writeFully(fds.meta, sum, at);
-  }
-  return xxh32(bytes);
 }
 
 function closeFds(fds: { data: number; meta: number }): void {
