@@ -12,8 +12,9 @@
  *   |-------------------------------------------|-----------------------------------------|
  *   | missing / a directory                     | NOT_FOUND / IS_A_DIRECTORY              |
  *   | open, its writer's lease alive            | LEASE_CONFLICT                          |
- *   | open, its writer's lease expired          | RECOVERY_IN_PROGRESS (the lease monitor |
- *   |                                           | recovers it; ask again afterwards)      |
+ *   | open, its writer's lease expired          | RECOVERY_IN_PROGRESS, its recovery      |
+ *   |                                           | started now if the lease monitor has    |
+ *   |                                           | not yet (HDFS recoverLeaseInternal)     |
  *   | last block with room, no live replica     | BLOCK_UNAVAILABLE                       |
  *   | last block with room                      | reopened: new stamp, its replicas       |
  *   | empty, or last block full                 | lease only; the writer adds a block     |
@@ -42,21 +43,27 @@ export interface PreparedAppend {
   answer: () => AppendResponse;
 }
 
+export interface AppendContext {
+  namespace: Namespace;
+  leases: LeaseManager;
+  blocks: AppendBlocks;
+  /** Starts the recovery of an abandoned file, or lets the one under way go on. */
+  recoverAbandoned: (path: string, file: FileNode) => void;
+}
+
 /** Checks the append and builds its edit; throws the typed refusal of the table above. */
-export function prepareAppend(
-  ns: Namespace,
-  leases: LeaseManager,
-  blocks: AppendBlocks,
-  req: AppendRequest,
-): PreparedAppend {
+export function prepareAppend(ctx: AppendContext, req: AppendRequest): PreparedAppend {
+  const { namespace: ns, leases, blocks } = ctx;
   if (req.clientName.length === 0) throw new DfsError('INVALID_ARGUMENT', 'append needs a client name');
   const file = ns.file(req.path);
   if (file.clientName !== null) {
-    if (file.clientName !== req.clientName && leases.isExpired(file.clientName))
+    if (file.clientName !== req.clientName && leases.isExpired(file.clientName)) {
+      ctx.recoverAbandoned(req.path, file);
       throw new DfsError(
         'RECOVERY_IN_PROGRESS',
         `${req.path}: the lease of its writer (${file.clientName}) expired and the file is being recovered; try again later`,
       );
+    }
     throw new DfsError(
       'LEASE_CONFLICT',
       `${req.path} is being written by another client (${file.clientName})`,

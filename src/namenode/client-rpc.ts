@@ -80,6 +80,8 @@ export interface ClientRpcContext extends AdminRpcContext {
   afterLogged: () => void;
   /** Handles the DataNode-only RPCs (register, heartbeat, block reports). */
   datanodeRpc: DatanodeRpcHandler;
+  /** Starts (or lets go on) the recovery of a file whose writer's lease expired (block-recovery.ts). */
+  recoverAbandoned: (path: string, file: FileNode) => void;
 }
 
 export class ClientRpc {
@@ -114,7 +116,7 @@ export class ClientRpc {
       },
       bumpGenStamp: (conn, id, req) => this.bumpGenStamp(conn, id, req),
       append: (conn, id, req) => {
-        const { op, answer } = prepareAppend(this.ctx.namespace, this.ctx.leases, this.ctx.blocks, req);
+        const { op, answer } = prepareAppend(this.ctx, req);
         this.mutate(conn, 'append', id, op, () => encodeResponse('append', id, answer()));
       },
       fsync: (conn, id, req) => {

@@ -181,6 +181,7 @@ export class NameNode {
         trashIntervalMs: this.config.trashIntervalMinutes * 60_000,
       }),
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
+      recoverAbandoned: (p, file) => this.recovery.leaseExpired(p, file),
     });
     this.server = new FrameServer({
       host: this.config.host,

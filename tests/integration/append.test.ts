@@ -121,6 +121,38 @@ describe('append', () => {
     expect((await getBuffer(reader, '/logged')).equals(Buffer.concat([first, more]))).toBe(true);
   }, 90_000);
 
+  it('appending to a file whose appender vanished: RECOVERY_IN_PROGRESS starts its recovery, then the append goes on', async () => {
+    const cluster = await per.start({
+      datanodes: 3,
+      // The lease monitor never runs here: only the second append can start the recovery.
+      namenodeEnv: { DFS_NAMENODE_LEASE_LIMIT_MS: '1000', DFS_NAMENODE_LEASE_CHECK_INTERVAL_MS: '600000' },
+    });
+    const client = per.client(cluster, 20_000);
+    await waitForDatanodes(client, 3);
+    const first = testBytes(BLOCK + 100, 15);
+    await putBuffer(client, '/abandoned', first, { chunkBytes: CHUNK, blockBytes: BLOCK });
+    const gone = per.client(cluster, 20_000);
+    const out = gone.append('/abandoned', { chunkBytes: CHUNK });
+    out.on('error', () => {});
+    const flushed = testBytes(2000, 16);
+    await new Promise<void>((resolve, reject) => out.write(flushed, (e) => (e ? reject(e) : resolve())));
+    await out.hflush();
+    out.destroy(); // the appender vanishes: no more lease renewals, no complete
+
+    const other = per.client(cluster, 20_000);
+    const refused = await waitFor('the lease to expire', async () => {
+      const err = await appendBuffer(other, '/abandoned', Buffer.from('x')).catch((e: unknown) => e);
+      return isDfsError(err, 'RECOVERY_IN_PROGRESS') ? err : undefined;
+    });
+    expect(String(refused)).toMatch(/being recovered/);
+    await waitFor('the recovery to close the file', async () =>
+      (await other.stat('/abandoned')).underConstruction ? undefined : true,
+    );
+    const more = testBytes(500, 17);
+    await appendBuffer(other, '/abandoned', more);
+    expect((await getBuffer(other, '/abandoned')).equals(Buffer.concat([first, flushed, more]))).toBe(true);
+  }, 60_000);
+
   it('a second appender or writer is refused while the first holds the file', async () => {
     const cluster = await per.start({ datanodes: 1 });
     const client = per.client(cluster, 20_000);
