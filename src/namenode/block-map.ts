@@ -172,6 +172,12 @@ export class BlockMap {
     const blocks = entry.file.blocks;
     const finalLength = entry.file.clientName === null || blocks[blocks.length - 1] !== entry.meta;
     if (!finalLength && b.genStamp > entry.meta.genStamp) return ReplicaVerdict.PENDING;
+    // A node of the block's pipeline still reporting the replica it held before an append
+    // (or a pipeline recovery) gave the block a new stamp: it is about to reopen that copy
+    // under the new stamp, so it is not deleted now; once the file closes, a copy still
+    // older than the block is (BlockManager.fileClosed).
+    if (!finalLength && b.genStamp < entry.meta.genStamp && entry.unfinished?.has(nodeId) === true)
+      return ReplicaVerdict.PENDING;
     if (b.genStamp !== entry.meta.genStamp) return ReplicaVerdict.INVALID;
     if (finalLength && b.numBytes !== entry.meta.numBytes) return ReplicaVerdict.INVALID;
     if (!finalLength)
