@@ -17,7 +17,9 @@
  * by pipeline recovery) or of the wrong length is refused, and the caller deletes it. The
  * one exception is a replica of a block under construction at a *newer* stamp: a block
  * recovery finalized it and has not committed yet (block-recovery.ts); it is neither
- * counted nor deleted (PENDING), and the commit adds it.
+ * counted nor deleted (PENDING), and the commit adds it. So is one at an *older* stamp from
+ * a node of the block's pipeline (an append or a pipeline recovery gave the block a new
+ * stamp that node is about to take); it is deleted if still older once the file closes.
  *
  * Each block under construction also keeps the nodes that may hold an unfinished replica
  * of it (`unfinished`): the targets its writer was given, and the nodes that report an rbw
