@@ -138,6 +138,30 @@ export interface BumpGenStampRequest {
 export interface BumpGenStampResponse {
   genStamp: number;
 }
+export interface AppendRequest {
+  path: string;
+  clientName: string;
+}
+export interface AppendResponse {
+  /** The file as it stands, now under construction by the caller. */
+  status: FileStatus;
+  /** The file's last block (null: the file has none); the next addBlock names it as previous. */
+  lastBlock: LocatedBlock | null;
+  /**
+   * True when the last block had room and was reopened: its new generation stamp, `numBytes`
+   * its length, `locations` its replicas, over which the writer builds the pipeline (stage
+   * APPEND). False: the writer adds a new block.
+   */
+  reopened: boolean;
+}
+export interface FsyncRequest {
+  path: string;
+  clientName: string;
+  /** The block being written (the file's last). */
+  blockId: number;
+  /** Bytes of it every node of the pipeline acknowledged (hflush): readers see this many. */
+  lastBlockLength: number;
+}
 
 /** Request and response type of each client RPC: what `clientRpcCodecs` must cover. */
 /** What is beneath a path (HDFS ContentSummary): a directory counts itself. */
@@ -171,9 +195,12 @@ export interface ClientRpcMessages {
   reportBadBlocks: { req: ReportBadBlocksRequest; res: Empty };
   bumpGenStamp: { req: BumpGenStampRequest; res: BumpGenStampResponse };
   contentSummary: { req: PathRequest; res: ContentSummary };
+  fsync: { req: FsyncRequest; res: Empty };
+  append: { req: AppendRequest; res: AppendResponse };
 }
 
 const optionalBlockCodec = optionalCodec(blockCodec);
+const optionalLocatedBlockCodec = optionalCodec(locatedBlockCodec);
 const fileStatusListCodec = listCodec(fileStatusCodec, FILE_STATUS_BYTES_MIN);
 const locatedBlockListCodec = listCodec(locatedBlockCodec, LOCATED_BLOCK_BYTES_MIN);
 /** Smallest BadReplica: a block and an empty node id. */
@@ -428,6 +455,41 @@ export const clientRpcCodecs = {
         spaceConsumed: r.u64('spaceConsumed'),
         nsQuota: r.u64('nsQuota'),
         dsQuota: r.u64('dsQuota'),
+      }),
+    },
+  },
+  // Append and fsync take opcodes from 0x1F down (0x18 up is for the permission RPCs).
+  fsync: {
+    opcode: 0x1e,
+    mutates: false,
+    req: {
+      encode: (w, v) => void w.str(v.path).str(v.clientName).u64(v.blockId).u64(v.lastBlockLength),
+      decode: (r) => ({
+        path: r.str('path'),
+        clientName: r.str('clientName'),
+        blockId: r.u64('blockId'),
+        lastBlockLength: r.u64('lastBlockLength'),
+      }),
+    },
+    res: emptyCodec,
+  },
+  append: {
+    opcode: 0x1f,
+    mutates: true,
+    req: {
+      encode: (w, v) => void w.str(v.path).str(v.clientName),
+      decode: (r) => ({ path: r.str('path'), clientName: r.str('clientName') }),
+    },
+    res: {
+      encode(w, v) {
+        fileStatusCodec.encode(w, v.status);
+        optionalLocatedBlockCodec.encode(w, v.lastBlock);
+        w.bool(v.reopened);
+      },
+      decode: (r) => ({
+        status: fileStatusCodec.decode(r),
+        lastBlock: optionalLocatedBlockCodec.decode(r),
+        reopened: r.bool('reopened'),
       }),
     },
   },

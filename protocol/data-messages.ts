@@ -32,6 +32,11 @@ export const PACKET_HEADER_BYTES = 32;
 /** The frame kinds whose bodies a data endpoint keeps in pieces (FrameDecoder `scatterKinds`). */
 export const PACKET_FRAMES: ReadonlySet<number> = new Set([FrameKind.PACKET]);
 export const PACKET_FLAG_LAST = 0x01;
+/** hflush: ack only once on every node's disk writes (page cache), checksums included; the bytes become readable. */
+export const PACKET_FLAG_FLUSH = 0x02;
+/** hsync: as FLUSH, and each node fdatasyncs the replica's data and meta files before acking. */
+export const PACKET_FLAG_SYNC = 0x04;
+const PACKET_FLAGS_KNOWN = PACKET_FLAG_LAST | PACKET_FLAG_FLUSH | PACKET_FLAG_SYNC;
 export const CHECKSUM_BYTES = 4;
 /** Default bytes covered by one checksum, and default payload bytes per packet. */
 export const CHUNK_BYTES_DEFAULT = 64 * 1024;
@@ -58,6 +63,11 @@ export const WriteStage = {
   RECOVER: 1,
   /** DataNode-to-DataNode copy ordered by the NameNode. */
   TRANSFER: 2,
+  /**
+   * Append: the finalized replica of `numBytes` bytes is reopened (back to rbw) under the
+   * new generation stamp, and the writer continues at its end.
+   */
+  APPEND: 3,
 } as const;
 
 export const AckStatus = {
@@ -286,6 +296,8 @@ export interface PacketHeader {
   offsetInBlock: number;
   seqno: number;
   last: boolean;
+  /** hflush (PACKET_FLAG_FLUSH) or hsync (PACKET_FLAG_SYNC, which implies a flush); absent: neither. */
+  flush?: 'flush' | 'sync';
   payloadBytes: number;
 }
 
@@ -319,7 +331,9 @@ export function encodePacketHeader(requestId: number, h: PacketHeader, checksums
   writeU64(out, at, h.blockId);
   writeU64(out, at + 8, h.offsetInBlock);
   writeU64(out, at + 16, h.seqno);
-  out.writeUInt8(h.last ? PACKET_FLAG_LAST : 0, at + 24);
+  const flushFlags =
+    h.flush === 'sync' ? PACKET_FLAG_FLUSH | PACKET_FLAG_SYNC : h.flush === 'flush' ? PACKET_FLAG_FLUSH : 0;
+  out.writeUInt8((h.last ? PACKET_FLAG_LAST : 0) | flushFlags, at + 24);
   out.fill(0, at + 25, at + 28);
   out.writeUInt32BE(h.payloadBytes, at + 28);
   checksums.copy(out, headerBytes);
@@ -338,7 +352,7 @@ export function decodePacket(frame: Frame, chunkBytes: number): Packet {
     throw new DfsError('MALFORMED', `packet: ${bodyBytes} bytes is shorter than its header`);
   const b = viewOf(pieces, 0, PACKET_HEADER_BYTES);
   const flags = b.readUInt8(24);
-  if ((flags & ~PACKET_FLAG_LAST) !== 0 || b.readUInt8(25) !== 0 || b.readUInt16BE(26) !== 0) {
+  if ((flags & ~PACKET_FLAGS_KNOWN) !== 0 || b.readUInt8(25) !== 0 || b.readUInt16BE(26) !== 0) {
     throw new DfsError('MALFORMED', 'packet: reserved bits set');
   }
   const payloadBytes = b.readUInt32BE(28);
@@ -354,6 +368,9 @@ export function decodePacket(frame: Frame, chunkBytes: number): Packet {
     offsetInBlock: readU64(b, 8, 'offsetInBlock'),
     seqno: readU64(b, 16, 'seqno'),
     last: (flags & PACKET_FLAG_LAST) !== 0,
+    ...((flags & (PACKET_FLAG_FLUSH | PACKET_FLAG_SYNC)) !== 0
+      ? { flush: (flags & PACKET_FLAG_SYNC) !== 0 ? ('sync' as const) : ('flush' as const) }
+      : {}),
     payloadBytes,
     checksums: viewOf(pieces, PACKET_HEADER_BYTES, sums),
     payload: slicePieces(pieces, PACKET_HEADER_BYTES + sums, payloadBytes),

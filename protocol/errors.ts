@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   CORRUPT_LOG: 27,
   DATANODE_DEAD: 28,
   QUOTA_EXCEEDED: 29,
+  /** The file's lease expired and its recovery is under way (HDFS RecoveryInProgressException): retry later. */
+  RECOVERY_IN_PROGRESS: 30,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -11,12 +11,16 @@
  *   from the survivors (they truncate to the acknowledged length), unacked packets resent;
  * - no survivor left, or too many attempts: `failure` is set and the stream fails.
  *
+ * Append (`reopen`): the file's last block had room; the NameNode gave it a new stamp and
+ * its replicas, and the pipeline over them (stage APPEND) reopens each finalized replica at
+ * its length. A node that fails that setup is dropped like a node failing mid-block.
+ *
  * The NameNode is reached only through BlockWriterNamenode, the three calls a writer
  * makes, so tests run it against a fake NameNode and real DataNodes.
  */
 import { encodePacketHeader, WriteStage, type Ack } from '../../protocol/data-messages.js';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
-import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
+import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
 import type { NamenodeClient } from './namenode-client.js';
 import { WritePipeline } from './write-pipeline.js';
 
@@ -30,6 +34,8 @@ export interface OutPacket {
   payload: Buffer;
   checksums: Buffer;
   last: boolean;
+  /** hflush or hsync: acked once on every node's disk (hsync: synced), and readable. */
+  flush?: 'flush' | 'sync';
   /** performance.now() when the packet was (last) sent. */
   sentAt: number;
 }
@@ -104,6 +110,31 @@ export class BlockWriter {
     );
   }
 
+  /**
+   * Continues the file's last block (append): a pipeline over its replicas that reopens
+   * each at its length under the new stamp the NameNode gave it (`lb.block`).
+   */
+  static async reopen(host: BlockWriterHost, lb: LocatedBlock): Promise<BlockWriter> {
+    const pipeline = new WritePipeline(lb.locations);
+    let writer: BlockWriter | null = null;
+    const bad = await pipeline.open(lb.block, WriteStage.APPEND, host.clientName, host.chunkBytes, {
+      onAck: (ack) => writer?.onAck(ack),
+      onFailure: (badIndex, err) => writer?.onPipelineFailure(badIndex, err),
+    });
+    writer = new BlockWriter(host, { ...lb.block }, lb.locations, bad === null ? pipeline : null);
+    writer.bytesSent = lb.block.numBytes;
+    writer.ackedInBlock = lb.block.numBytes;
+    // Without that node, over the others (each reopens its replica, finalized or not, at the
+    // length), as a pipeline that failed mid-block is rebuilt.
+    if (bad !== null) await writer.recover(bad.badIndex, bad.err);
+    return writer;
+  }
+
+  /** Every packet sent so far has been acknowledged by the whole pipeline (hflush waits for it). */
+  get idle(): boolean {
+    return this.unacked.length === 0 && !this.recovering;
+  }
+
   /** Every packet up to the last one has been acknowledged. */
   get done(): boolean {
     return this.lastSent && this.unacked.length === 0 && !this.recovering;
@@ -142,6 +173,7 @@ export class BlockWriter {
         offsetInBlock: p.offsetInBlock,
         seqno: p.seqno,
         last: p.last,
+        ...(p.flush === undefined ? {} : { flush: p.flush }),
         payloadBytes: p.payload.length,
       },
       p.checksums,

@@ -319,7 +319,23 @@ export class DfsClient implements OutputStreamClient {
 
   /** A Writable that creates `path` and stores what is written to it; 'finish' = complete. */
   create(path: string, options: OutputStreamOptions = {}): DfsOutputStream {
-    const out = new DfsOutputStream(this, path, options);
+    return this.track(new DfsOutputStream(this, path, options));
+  }
+
+  /**
+   * A Writable that continues the existing file `path` (HDFS append): it takes the file's
+   * lease (LEASE_CONFLICT while another writer holds it, RECOVERY_IN_PROGRESS while an
+   * abandoned one is recovered) and continues its last block, or adds blocks after it.
+   * The stream's hflush()/hsync() make what was written so far visible / durable.
+   */
+  append(
+    path: string,
+    options: Omit<OutputStreamOptions, 'append' | keyof CreateOptions> = {},
+  ): DfsOutputStream {
+    return this.track(new DfsOutputStream(this, path, { ...options, append: true }));
+  }
+
+  private track(out: DfsOutputStream): DfsOutputStream {
     this.outputStreams.add(out);
     out.once('close', () => this.outputStreams.delete(out));
     return out;

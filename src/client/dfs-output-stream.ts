@@ -16,6 +16,17 @@
  * recovers the file when the lease expires. `complete` is retried while the NameNode waits
  * for block reports.
  *
+ * Append (`append` option): the NameNode reopens the file for this client; a last block
+ * with room is continued at once (BlockWriter.reopen, before any byte is written, so its
+ * replicas take the new stamp even if nothing follows), else blocks are added after it.
+ *
+ * hflush()/hsync() (HDFS `DFSOutputStream.hflush`/`hsync`): queued behind the writes before
+ * them (a zero-length marker write), they send what is buffered as a packet flagged FLUSH
+ * (SYNC), wait until every packet sent is acknowledged by every node, then tell the NameNode
+ * the block's length (fsync), after which new readers see every byte written. The packet
+ * after a flush that ended mid-chunk continues that chunk: it ends at the chunk boundary,
+ * and the DataNodes recompute the chunk's stored checksum (replica-writer.ts).
+ *
  * The stream sees its client only through OutputStreamClient below (the NameNode calls it
  * makes and the lease), so tests drive it against a fake NameNode. Invariant, asserted in
  * pairs: the unacknowledged bytes stay within the window when a packet is sent, never go
@@ -26,6 +37,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CHUNK_BYTES_DEFAULT, PACKET_PAYLOAD_BYTES_DEFAULT } from '../../protocol/data-messages.js';
 import { assert, DfsError } from '../../protocol/errors.js';
 import type { RpcRequest } from '../../protocol/namenode-messages.js';
+import type { Block } from '../../protocol/shared-structures.js';
 import { computeChecksums, initChecksum } from '../common/checksum.js';
 import {
   BlockWriter,
@@ -55,7 +67,8 @@ export interface CreateOptions {
 export const DEFAULT_UMASK = 0o022;
 
 /** The NameNode calls a file's writing makes: its own and its block writers'. */
-export type OutputStreamNamenode = Pick<NamenodeClient, 'create' | 'complete'> & BlockWriterNamenode;
+export type OutputStreamNamenode = Pick<NamenodeClient, 'create' | 'complete' | 'append' | 'fsync'> &
+  BlockWriterNamenode;
 
 /** What an output stream needs from its client (DfsClient is one; tests pass a fake). */
 export interface OutputStreamClient {
@@ -98,6 +111,8 @@ export interface OutputStreamOptions extends CreateOptions {
   completeTimeoutMs?: number;
   /** Called with each packet's send-to-ack time in microseconds (benchmarks). */
   onPacketAcked?: (latencyUs: number) => void;
+  /** Continue the existing file (DfsClient.append) instead of creating it; the create options are ignored. */
+  append?: boolean;
 }
 
 export class DfsOutputStream extends Writable implements BlockWriterHost {
@@ -115,6 +130,10 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   private waiters: Array<() => void> = [];
   private failure: Error | null = null;
   private completed = false;
+  /** The file's last block before this stream's first (append: a full one; the next addBlock names it). */
+  private appendedAfter: Block | null = null;
+  /** hflush/hsync markers queued among the writes (zero-length buffers, told apart by identity). */
+  private readonly flushMarkers = new WeakMap<Buffer, 'flush' | 'sync'>();
   /** Bytes acknowledged by the pipeline, for progress reporting. */
   bytesAcked = 0;
   bytesWritten = 0;
@@ -136,16 +155,53 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   override _construct(callback: (err?: Error | null) => void): void {
     initChecksum()
-      .then(() => this.namenode.create(createRequest(this.client, this.path, this.options)))
-      .then((status) => {
-        this.client.beginFileLease(this.path);
-        this.blockBytes = status.blockBytes;
-        callback();
-      }, callback);
+      .then(() => (this.options.append === true ? this.openForAppend() : this.openForCreate()))
+      .then(() => callback(), callback);
+  }
+
+  private async openForCreate(): Promise<void> {
+    const status = await this.namenode.create(createRequest(this.client, this.path, this.options));
+    this.client.beginFileLease(this.path);
+    this.blockBytes = status.blockBytes;
+  }
+
+  private async openForAppend(): Promise<void> {
+    const { status, lastBlock, reopened } = await this.namenode.append({
+      path: this.path,
+      clientName: this.clientName,
+    });
+    this.client.beginFileLease(this.path);
+    this.blockBytes = status.blockBytes;
+    if (reopened && lastBlock !== null) this.current = await BlockWriter.reopen(this, lastBlock);
+    else this.appendedAfter = lastBlock === null ? null : { ...lastBlock.block };
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.writeChunk(chunk).then(() => callback(), callback);
+    const flush = this.flushMarkers.get(chunk);
+    const done = flush === undefined ? this.writeChunk(chunk) : this.flushOut(flush);
+    done.then(() => callback(), callback);
+  }
+
+  /**
+   * Every byte written before this call is acknowledged by every DataNode of its pipeline
+   * and visible to new readers (HDFS hflush): on their disks' page caches, not necessarily
+   * on the platters (hsync is).
+   */
+  hflush(): Promise<void> {
+    return this.queueFlush('flush');
+  }
+
+  /** hflush, and every DataNode fdatasynced the replica's data and checksums before acknowledging. */
+  hsync(): Promise<void> {
+    return this.queueFlush('sync');
+  }
+
+  private queueFlush(kind: 'flush' | 'sync'): Promise<void> {
+    const marker = Buffer.alloc(0);
+    this.flushMarkers.set(marker, kind);
+    return new Promise((resolve, reject) => {
+      this.write(marker, (err) => (err ? reject(err) : resolve()));
+    });
   }
 
   override _final(callback: (err?: Error | null) => void): void {
@@ -170,18 +226,44 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     while (off < chunk.length) {
       this.check();
       const writer = this.current ?? (await this.nextBlock());
-      const room = Math.min(this.packetBytes - this.fill, this.blockBytes - writer.bytesSent - this.fill);
+      // A packet that starts mid-chunk (after an hflush, or appending to a partial chunk)
+      // ends at that chunk's boundary: the DataNodes recompute the chunk's checksum from it.
+      const inChunk = writer.bytesSent % this.chunkBytes;
+      const packetMax = inChunk === 0 ? this.packetBytes : this.chunkBytes - inChunk;
+      const room = Math.min(packetMax - this.fill, this.blockBytes - writer.bytesSent - this.fill);
       const n = Math.min(room, chunk.length - off);
       chunk.copy(this.buf, this.fill, off, off + n);
       this.fill += n;
       off += n;
       this.bytesWritten += n;
       const endsBlock = writer.bytesSent + this.fill === this.blockBytes;
-      if (this.fill === this.packetBytes || endsBlock) {
+      if (this.fill === packetMax || endsBlock) {
         await this.emitPacket(writer, endsBlock);
         if (endsBlock) await this.endBlock(writer);
       }
     }
+  }
+
+  /**
+   * hflush/hsync in the write order: the buffered bytes go out flagged (an empty packet when
+   * nothing is buffered, so each node still flushes or syncs), every packet sent so far is
+   * acknowledged, then the NameNode learns the length readers may see.
+   */
+  private async flushOut(kind: 'flush' | 'sync'): Promise<void> {
+    this.check();
+    const writer = this.current;
+    if (writer !== null) await this.emitPacket(writer, false, kind);
+    await this.until(() => (writer === null || writer.idle) && (this.tail === null || this.tail.done));
+    // The file's last block at the NameNode: the one being filled, else the one just ended
+    // (its replicas are finalized, its length not yet committed by the next addBlock).
+    const last = writer ?? this.tail;
+    if (last === null) return;
+    await this.namenode.fsync({
+      path: this.path,
+      clientName: this.clientName,
+      blockId: last.block.blockId,
+      lastBlockLength: last.bytesSent,
+    });
   }
 
   private async finish(): Promise<void> {
@@ -193,7 +275,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     }
     await this.until(() => this.tail === null || this.tail.done);
     assert(this.unackedBytes === 0, `${this.unackedBytes} bytes unacknowledged after the last ack`);
-    const last = this.tail?.finished ?? null;
+    const last = this.tail?.finished ?? this.appendedAfter;
     const deadline = Date.now() + (this.options.completeTimeoutMs ?? 60_000);
     for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
       const { completed } = await this.namenode.complete({
@@ -214,7 +296,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     this.client.endFileLease(this.path);
   }
 
-  private async emitPacket(writer: BlockWriter, last: boolean): Promise<void> {
+  private async emitPacket(writer: BlockWriter, last: boolean, flush?: 'flush' | 'sync'): Promise<void> {
     const payload = this.buf.subarray(0, this.fill);
     const checksums = computeChecksums(payload, this.chunkBytes);
     const packet: OutPacket = {
@@ -224,6 +306,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       payload,
       checksums,
       last,
+      ...(flush === undefined ? {} : { flush }),
       sentAt: 0,
     };
     this.fill = 0;
@@ -243,7 +326,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   /** Allocates the block after the tail (the last block sent) and opens its pipeline. */
   private async nextBlock(): Promise<BlockWriter> {
-    this.current = await BlockWriter.open(this, this.tail?.finished ?? null);
+    this.current = await BlockWriter.open(this, this.tail?.finished ?? this.appendedAfter);
     return this.current;
   }
 

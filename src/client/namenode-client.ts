@@ -104,6 +104,16 @@ export class NamenodeClient {
     return this.rpc.call('bumpGenStamp', req);
   }
 
+  /** Reopens a closed file for the caller (0x1F): its lease, and its last block if that has room. */
+  append(req: RpcRequest<'append'>): Promise<RpcResponse<'append'>> {
+    return this.rpc.call('append', req);
+  }
+
+  /** hflush: the block being written is readable up to `lastBlockLength` (0x1E). */
+  async fsync(req: RpcRequest<'fsync'>): Promise<void> {
+    await this.rpc.call('fsync', req);
+  }
+
   // ---- reading a file (0x0B, 0x0D) ---------------------------------------------------
 
   getBlockLocations(req: RpcRequest<'getBlockLocations'>): Promise<RpcResponse<'getBlockLocations'>> {

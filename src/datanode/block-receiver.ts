@@ -141,10 +141,21 @@ export class BlockReceiver implements WriteOwner {
     }
     if (req.targets.length > TARGETS_MAX)
       throw new DfsError('INVALID_ARGUMENT', `pipeline of ${req.targets.length} nodes is too long`);
-    if (req.stage === WriteStage.RECOVER) {
-      this.writer = await ReplicaWriter.reopen(this.dn, req.block, req.chunkBytes, this.log, this);
+    if (req.stage === WriteStage.RECOVER || req.stage === WriteStage.APPEND) {
+      const append = req.stage === WriteStage.APPEND;
+      this.writer = await ReplicaWriter.reopen(
+        this.dn,
+        req.block,
+        req.chunkBytes,
+        this.log,
+        this,
+        append ? 'append' : 'recover',
+      );
       this.bytesReceived = req.block.numBytes;
-      this.log.info({ numBytes: req.block.numBytes }, 'replica recovered for a rebuilt pipeline');
+      this.log.info(
+        { numBytes: req.block.numBytes },
+        append ? 'finalized replica reopened for append' : 'replica recovered for a rebuilt pipeline',
+      );
     } else if (req.stage === WriteStage.CREATE || req.stage === WriteStage.TRANSFER) {
       if (req.stage === WriteStage.TRANSFER && this.dn.faults.refuseTransfers)
         throw new DfsError(
@@ -216,8 +227,16 @@ export class BlockReceiver implements WriteOwner {
     if (p.offsetInBlock !== this.bytesReceived) {
       throw new DfsError('PROTOCOL', `packet offset ${p.offsetInBlock}, expected ${this.bytesReceived}`);
     }
-    if (!p.last && p.payloadBytes % replica.chunkBytes !== 0) {
-      throw new DfsError('PROTOCOL', `non-final packet of ${p.payloadBytes} bytes is not chunk aligned`);
+    // Packets end on a chunk boundary, except the last and flushed ones; the packet after
+    // those starts mid-chunk and ends at the boundary at most (its one checksum covers it).
+    const inChunk = p.offsetInBlock % replica.chunkBytes;
+    if (inChunk !== 0 && inChunk + p.payloadBytes > replica.chunkBytes)
+      throw new DfsError('PROTOCOL', `packet at ${p.offsetInBlock} continues a chunk past its end`);
+    if (!p.last && p.flush === undefined && (p.offsetInBlock + p.payloadBytes) % replica.chunkBytes !== 0) {
+      throw new DfsError(
+        'PROTOCOL',
+        `packet ending at ${p.offsetInBlock + p.payloadBytes} is not chunk aligned`,
+      );
     }
     this.nextSeqno++;
     this.bytesReceived += p.payloadBytes;
@@ -264,11 +283,22 @@ export class BlockReceiver implements WriteOwner {
       .then(() =>
         this.isFailed()
           ? undefined
-          : writer.write(p.payload, p.payloadBytes, p.checksums, p.offsetInBlock, p.last),
+          : writer.write(
+              p.payload,
+              p.payloadBytes,
+              p.checksums,
+              p.offsetInBlock,
+              p.last || p.flush !== undefined,
+            ),
       )
       .then(async () => {
         letGo();
         if (this.isFailed()) return;
+        if (p.flush !== undefined && !p.last) {
+          // hsync: on this node's disk before the ack (hflush: in its page cache, as HDFS).
+          if (p.flush === 'sync') await writer.syncForHsync();
+          writer.publish();
+        }
         if (p.last) {
           // The flush to disk and the downstream's confirmation run at the same time.
           await Promise.all([writer.sync(), this.downstreamConfirmed(entry)]);

@@ -5,9 +5,12 @@
  *
  * The stored checksums go out as they are on disk, so the reader verifies end to end what
  * the writer computed; this node does not re-verify on the read path (the block scanner
- * does, in the background). Only finalized replicas with a generation stamp at least the
- * requested one are served: a stale replica is refused, never read. Memory is bounded by
- * the reader's buffer pool and the socket's drain.
+ * does, in the background). Only replicas with a generation stamp at least the requested
+ * one are served: a stale replica is refused, never read. A replica being written is served
+ * up to what its writer made visible (hflush, append: `Replica.visible`), the checksum of
+ * a last partial chunk from that snapshot (the writer rewrites its slot on disk as the chunk
+ * grows, HDFS `ReplicaBeingWritten.getLastChecksumAndDataLen`); finalized ones whole.
+ * Memory is bounded by the reader's buffer pool and the socket's drain.
  */
 import {
   encodeDataResponse,
@@ -15,10 +18,12 @@ import {
   type ReadBlockRequest,
 } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
+import type { Block } from '../../protocol/shared-structures.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { servableReplica } from './block-checksum.js';
 import { readPiecesOrReport } from './replica-reader.js';
+import type { Replica } from './storage.js';
 
 export async function sendBlock(
   dn: DataNodeContext,
@@ -27,17 +32,19 @@ export async function sendBlock(
   req: ReadBlockRequest,
 ): Promise<void> {
   const { blockId } = req.block;
-  const r = servableReplica(dn, req.block);
-  const end = req.length === 0 ? r.numBytes : req.offset + req.length;
-  if (req.offset > r.numBytes || end > r.numBytes) {
+  const { r, readable, lastChecksum } = readableReplica(dn, req.block);
+  const end = req.length === 0 ? readable : req.offset + req.length;
+  if (req.offset > readable || end > readable) {
     throw new DfsError(
       'INVALID_ARGUMENT',
-      `range ${req.offset}+${req.length} outside block ${blockId} of ${r.numBytes} bytes`,
+      `range ${req.offset}+${req.length} outside block ${blockId} of ${readable} readable bytes`,
     );
   }
   const chunk = r.chunkBytes;
   const start = Math.floor(req.offset / chunk) * chunk;
-  const stop = Math.min(r.numBytes, Math.ceil(end / chunk) * chunk);
+  const stop = Math.min(readable, Math.ceil(end / chunk) * chunk);
+  // The snapshot's checksum stands for the partial chunk at `readable`, when the read reaches it.
+  const tail = stop === readable && lastChecksum !== null ? lastChecksum : null;
   const endTransfer = dn.transfers.begin();
   const started = performance.now();
   try {
@@ -50,6 +57,7 @@ export async function sendBlock(
     );
     let seqno = 0;
     for await (const piece of readPiecesOrReport(dn, r, start, stop)) {
+      if (piece.last && tail !== null) piece.checksums.writeUInt32BE(tail, piece.checksums.length - 4);
       if (conn.closed) {
         piece.release();
         return;
@@ -85,4 +93,26 @@ export function drained(conn: ServerConnection): Promise<void> {
     conn.socket.on('drain', done);
     conn.socket.on('close', done);
   });
+}
+
+/**
+ * The replica to serve `block` from, and how far: a finalized one whole; one being written
+ * up to its visible length (taken once, with its partial-chunk checksum, so both describe the
+ * same bytes however the writer moves on).
+ */
+function readableReplica(
+  dn: DataNodeContext,
+  block: Block,
+): { r: Replica; readable: number; lastChecksum: number | null } {
+  const r = dn.storage.replicas.get(block.blockId);
+  if (r !== undefined && r.state === 'rbw' && r.visible !== undefined) {
+    if (r.genStamp < block.genStamp)
+      throw new DfsError(
+        'STALE_GENERATION',
+        `replica of block ${block.blockId} has gen ${r.genStamp}, reader wants ${block.genStamp}`,
+      );
+    return { r, readable: r.visible.bytes, lastChecksum: r.visible.lastChecksum };
+  }
+  const finalized = servableReplica(dn, block);
+  return { r: finalized, readable: finalized.numBytes, lastChecksum: null };
 }

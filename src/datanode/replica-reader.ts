@@ -1,5 +1,5 @@
 /**
- * Reads a finalized replica as packets: payload and the checksums stored at write time, in
+ * Reads a replica as packets: payload and the checksums stored at write time, in
  * chunk-aligned pieces of about `packetBytes`, from a small pool of buffers (a buffer
  * returns to the pool when its consumer calls `release`). Shared by the read path
  * (block-sender.ts) and DataNode-to-DataNode copies (block-transfer.ts): both forward the
@@ -39,12 +39,7 @@ export async function* readReplicaPieces(
   packetTargetBytes = PACKET_TARGET_BYTES,
 ): AsyncGenerator<ReplicaPiece> {
   const chunk = r.chunkBytes;
-  const dir = r.volume.replicaDir('finalized', r.blockId);
-  const dataFd = await open(path.join(dir, 'data'), 'r');
-  const metaFd = await open(path.join(dir, 'meta'), 'r').catch((err: unknown) => {
-    fs.close(dataFd, () => {});
-    throw err;
-  });
+  const { dataFd, metaFd } = await openReplica(r);
   try {
     const packetBytes = Math.max(chunk, Math.floor(packetTargetBytes / chunk) * chunk);
     const pool = new BufferPool(POOL_BUFFERS, packetBytes);
@@ -90,6 +85,28 @@ export async function* readPiecesOrReport(
   } catch (err) {
     if (err instanceof DfsError) throw err;
     throw dn.disk.replicaUnreadable(r, err);
+  }
+}
+
+/**
+ * Opens a replica's files where its state says they are. A replica being written moves to
+ * finalized/ (or, for an append, back to rbw/) in one rename; one that moved between the
+ * look and the open is opened again where it went. Open fds survive later renames.
+ */
+async function openReplica(r: Replica): Promise<{ dataFd: number; metaFd: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const state = r.state;
+    const dir = r.volume.replicaDir(state, r.blockId);
+    try {
+      const dataFd = await open(path.join(dir, 'data'), 'r');
+      const metaFd = await open(path.join(dir, 'meta'), 'r').catch((err: unknown) => {
+        fs.close(dataFd, () => {});
+        throw err;
+      });
+      return { dataFd, metaFd };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || r.state === state || attempt > 0) throw err;
+    }
   }
 }
 

@@ -14,19 +14,29 @@
  *   checksums of every acknowledged byte on disk.
  * - A packet's disk write or the final sync slower than `slowIoWarnMs` is logged with its
  *   duration (HDFS `BlockReceiver` "Slow BlockReceiver write data to disk").
+ * - A last partial chunk (after hflush, or a reopened block for append or recovery) keeps
+ *   its checksum here: a packet that continues it starts mid-chunk, carries one checksum
+ *   over its own bytes (verified by the receiver), and the chunk's stored checksum is
+ *   recomputed over the bytes already on disk (checked first against the kept checksum)
+ *   and the new ones (HDFS `BlockReceiver.computePartialChunkCrc`).
+ * - Flush packets (hflush, hsync) write staged checksums at once and publish the length to
+ *   readers (`publish`); hsync also fdatasyncs both files before the ack (`syncForHsync`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { CHECKSUM_BYTES } from '../../protocol/data-messages.js';
+import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { slicePieces } from '../../protocol/byte-pieces.js';
+import { xxh32 } from '../common/checksum.js';
 import { enospcError, replicaBytesFitting } from '../common/fault-injector.js';
 import { writeFully, writePieces } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
 import type { DataNodeContext, WriteOwner } from './datanode-context.js';
 import { checksumOffset, encodeMetaHeader } from './replica-meta.js';
+import { lastPartialChecksum, recoverableReplica } from './replica-reopen.js';
 import type { Replica } from './storage.js';
 
 const META_STAGE_BYTES = 4096;
@@ -63,6 +73,8 @@ export class ReplicaWriter {
     readonly replica: Replica,
     fds: { data: number; meta: number },
     private readonly log: Logger,
+    /** Checksum of the bytes of a last partial chunk; null when the replica ends on a chunk boundary. */
+    private partialChecksum: number | null = null,
   ) {
     this.dataFd = fds.data;
     this.metaFd = fds.meta;
@@ -99,7 +111,8 @@ export class ReplicaWriter {
     try {
       await fs.promises.rm(dir, { recursive: true, force: true });
       await fs.promises.mkdir(dir, { recursive: true });
-      fds.data = await promisify(fs.open)(path.join(dir, 'data'), 'w', 0o644);
+      // Read too: a packet continuing a partial chunk reads that chunk's bytes back.
+      fds.data = await promisify(fs.open)(path.join(dir, 'data'), 'w+', 0o644);
       fds.meta = await promisify(fs.open)(path.join(dir, 'meta'), 'w', 0o644);
       await writeFully(fds.meta, encodeMetaHeader({ chunkBytes, genStamp }), 0);
     } catch (err) {
@@ -108,7 +121,15 @@ export class ReplicaWriter {
       dn.disk.ioError(volume, err);
       throw diskError(err, `cannot create replica of block ${blockId} in ${volume.dir}`);
     }
-    const replica: Replica = { blockId, genStamp, numBytes: 0, chunkBytes, volume, state: 'rbw' };
+    const replica: Replica = {
+      blockId,
+      genStamp,
+      numBytes: 0,
+      chunkBytes,
+      volume,
+      state: 'rbw',
+      visible: { bytes: 0, lastChecksum: null },
+    };
     dn.storage.replicas.set(blockId, replica);
     return new ReplicaWriter(dn, replica, fds, log);
   }
@@ -118,6 +139,8 @@ export class ReplicaWriter {
    * writer of the failed pipeline that has not yet seen its upstream close is stopped
    * first, and its teardown awaited (HDFS `recoverRbw` stops the writer too): none of its
    * writes may land in a file being truncated, nor may it finalize what is recovered here.
+   * Append (HDFS `FsDatasetImpl.append`): the finalized replica of exactly `numBytes` goes
+   * back to rbw under the new stamp, nothing cut.
    */
   static async reopen(
     dn: DataNodeContext,
@@ -125,11 +148,12 @@ export class ReplicaWriter {
     chunkBytes: number,
     log: Logger,
     owner: WriteOwner,
+    mode: 'recover' | 'append' = 'recover',
   ): Promise<ReplicaWriter> {
     const { blockId } = block;
     // Checked before the running writer is stopped, so a stale or malformed recovery
     // cannot break a live pipeline; checked again after the wait, which may change it.
-    recoverableReplica(dn, block, chunkBytes);
+    recoverableReplica(dn, block, chunkBytes, mode);
     dn.writes.stopWriter(blockId);
     await dn.writes.settled(blockId);
     if (dn.writes.isWriting(blockId))
@@ -137,8 +161,9 @@ export class ReplicaWriter {
         'ALREADY_EXISTS',
         `replica of block ${blockId} is being recovered by another pipeline`,
       );
-    const r = recoverableReplica(dn, block, chunkBytes);
+    const r = recoverableReplica(dn, block, chunkBytes, mode);
     const { genStamp, numBytes } = block;
+    let partial: number | null;
     // Claimed before the next await, so two recoveries of one block cannot both get past here.
     dn.writes.claim(blockId, owner);
     const fds = { data: -1, meta: -1 };
@@ -158,27 +183,37 @@ export class ReplicaWriter {
       fds.data = await promisify(fs.open)(path.join(dir, 'data'), 'r+');
       fds.meta = await promisify(fs.open)(path.join(dir, 'meta'), 'r+');
       await promisify(fs.ftruncate)(fds.data, numBytes);
-      await promisify(fs.ftruncate)(fds.meta, checksumOffset(numBytes, r.chunkBytes));
+      await promisify(fs.ftruncate)(fds.meta, checksumOffset(numBytes + r.chunkBytes - 1, r.chunkBytes));
+      partial = await lastPartialChecksum(fds, numBytes, r.chunkBytes, mode, blockId);
       await writeFully(fds.meta, encodeMetaHeader({ chunkBytes: r.chunkBytes, genStamp }), 0);
     } catch (err) {
       closeFds(fds);
       dn.writes.release(blockId, owner);
-      throw diskError(err, `cannot reopen replica of block ${blockId} for recovery`);
+      throw diskError(err, `cannot reopen replica of block ${blockId} for ${mode}`);
     }
     r.genStamp = genStamp;
     r.numBytes = numBytes;
-    return new ReplicaWriter(dn, r, fds, log);
+    r.visible = { bytes: numBytes, lastChecksum: partial };
+    return new ReplicaWriter(dn, r, fds, log, partial);
   }
 
-  /** Writes one packet's payload and checksums at `offset`; the caller issues packets one at a time. */
+  /**
+   * Writes one packet's payload and checksums at `offset`; the caller issues packets one at a
+   * time. `flush` (the last packet, or an hflush/hsync one) writes staged checksums now.
+   */
   async write(
     payload: readonly Buffer[],
     payloadBytes: number,
-    checksums: Buffer,
+    packetChecksums: Buffer,
     offset: number,
-    last: boolean,
+    flush: boolean,
   ) {
     const started = performance.now();
+    const inChunk = offset % this.replica.chunkBytes;
+    const checksums =
+      inChunk === 0 || payloadBytes === 0
+        ? packetChecksums
+        : await this.continuedChunkChecksum(payload, offset, inChunk);
     const fit = replicaBytesFitting(this.dn.faults, payloadBytes);
     if (fit < payloadBytes) {
       // The enospcAfterBytes disk is full: what fits is written, then the write fails.
@@ -188,13 +223,67 @@ export class ReplicaWriter {
     if (this.dn.faults.writeDelayMs > 0) await sleep(this.dn.faults.writeDelayMs);
     await Promise.all([
       payloadBytes > 0 ? writePieces(this.dataFd, payload, offset, DATA_WRITE_SLICE_BYTES) : null,
-      this.stageChecksums(checksums, offset, last),
+      this.stageChecksums(checksums, offset, flush),
     ]);
-    this.replica.numBytes = Math.max(this.replica.numBytes, offset + payloadBytes);
+    const end = offset + payloadBytes;
+    this.replica.numBytes = Math.max(this.replica.numBytes, end);
+    if (checksums.length > 0)
+      this.partialChecksum =
+        end % this.replica.chunkBytes === 0
+          ? null
+          : checksums.readUInt32BE(checksums.length - CHECKSUM_BYTES);
     const ms = performance.now() - started;
     if (ms > this.dn.config.slowIoWarnMs)
       this.log.warn({ ms: Math.round(ms), bytes: payloadBytes, offset }, 'slow write of a packet to disk');
-    if (!last) this.maybeSyncBehind(payloadBytes);
+    if (!flush) this.maybeSyncBehind(payloadBytes);
+  }
+
+  /**
+   * The stored checksum for a packet that continues a partial chunk (it starts `inChunk`
+   * bytes into one and, the receiver checked, ends within it): over the bytes on disk,
+   * which must match the checksum kept for them, and the packet's.
+   */
+  private async continuedChunkChecksum(
+    payload: readonly Buffer[],
+    offset: number,
+    inChunk: number,
+  ): Promise<Buffer> {
+    const { blockId } = this.replica;
+    assert(
+      offset === this.replica.numBytes,
+      `block ${blockId}: continues at ${offset}, holds ${this.replica.numBytes}`,
+    );
+    assert(this.partialChecksum !== null, `block ${blockId}: no checksum kept for its partial chunk`);
+    assert(this.metaStageFill === 0, `block ${blockId}: checksums staged behind a partial chunk`);
+    const before = Buffer.allocUnsafe(inChunk);
+    const { bytesRead } = await promisify(fs.read)(this.dataFd, before, 0, inChunk, offset - inChunk);
+    if (bytesRead !== inChunk || xxh32(before) !== this.partialChecksum)
+      throw new DfsError(
+        'CHECKSUM',
+        `block ${blockId}: its partial last chunk on disk does not match its checksum`,
+      );
+    const sum = Buffer.allocUnsafe(CHECKSUM_BYTES);
+    sum.writeUInt32BE(xxh32(Buffer.concat([before, ...payload])), 0);
+    return sum;
+  }
+
+  /** The bytes written so far are on disk with their checksums (a flush packet's): readers may have them. */
+  publish(): void {
+    this.replica.visible = { bytes: this.replica.numBytes, lastChecksum: this.partialChecksum };
+  }
+
+  /** hsync: data and checksums on disk now, whatever syncOnFinalize says (the writer asked for it). */
+  async syncForHsync(): Promise<void> {
+    await this.syncBehind;
+    if (this.syncBehindError !== null) throw this.syncBehindError;
+    const started = performance.now();
+    await Promise.all([this.dn.sync.fdatasync(this.dataFd), this.dn.sync.fdatasync(this.metaFd)]);
+    const ms = performance.now() - started;
+    if (ms > this.dn.config.slowIoWarnMs)
+      this.log.warn(
+        { ms: Math.round(ms), numBytes: this.replica.numBytes, hsync: true },
+        'slow fdatasync of a replica',
+      );
   }
 
   /**
@@ -278,19 +367,6 @@ export class ReplicaWriter {
       this.metaFd = -1;
     }
   }
-}
-
-/** The replica a recovery of `block` would reopen, or the typed reason it cannot. */
-function recoverableReplica(dn: DataNodeContext, block: Block, chunkBytes: number): Replica {
-  const { blockId, genStamp, numBytes } = block;
-  const r = dn.storage.replicas.get(blockId);
-  if (r === undefined) throw new DfsError('NOT_FOUND', `no replica of block ${blockId} to recover`);
-  if (r.genStamp >= genStamp)
-    throw new DfsError('STALE_GENERATION', `recovery gen ${genStamp} is not newer than ${r.genStamp}`);
-  if (r.chunkBytes !== chunkBytes) throw new DfsError('INVALID_ARGUMENT', 'recovery changes the chunk size');
-  if (numBytes % r.chunkBytes !== 0)
-    throw new DfsError('INVALID_ARGUMENT', `recovery length ${numBytes} is not chunk aligned`);
-  return r;
 }
 
 function closeFds(fds: { data: number; meta: number }): void {

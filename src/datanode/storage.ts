@@ -33,6 +33,13 @@ export interface Replica {
   chunkBytes: number;
   volume: Volume;
   state: 'rbw' | 'finalized';
+  /**
+   * An unfinished replica a pipeline is writing right now: what readers may be served of it
+   * (hflush, append). `bytes` are on disk with their checksums; the checksum of a last
+   * partial chunk is kept here, since the writer rewrites that slot as the chunk grows.
+   * Absent: not readable until finalized (a left-over rbw replica, found at start-up).
+   */
+  visible?: { bytes: number; lastChecksum: number | null };
 }
 
 export type VolumeState = 'inService' | 'failed';

@@ -17,7 +17,9 @@
  * by pipeline recovery) or of the wrong length is refused, and the caller deletes it. The
  * one exception is a replica of a block under construction at a *newer* stamp: a block
  * recovery finalized it and has not committed yet (block-recovery.ts); it is neither
- * counted nor deleted (PENDING), and the commit adds it.
+ * counted nor deleted (PENDING), and the commit adds it. So is one at an *older* stamp from
+ * a node of the block's pipeline (an append or a pipeline recovery gave the block a new
+ * stamp that node is about to take); it is deleted if still older once the file closes.
  *
  * Each block under construction also keeps the nodes that may hold an unfinished replica
  * of it (`unfinished`): the targets its writer was given, and the nodes that report an rbw
@@ -172,6 +174,12 @@ export class BlockMap {
     const blocks = entry.file.blocks;
     const finalLength = entry.file.clientName === null || blocks[blocks.length - 1] !== entry.meta;
     if (!finalLength && b.genStamp > entry.meta.genStamp) return ReplicaVerdict.PENDING;
+    // A node of the block's pipeline still reporting the replica it held before an append
+    // (or a pipeline recovery) gave the block a new stamp: it is about to reopen that copy
+    // under the new stamp, so it is not deleted now; once the file closes, a copy still
+    // older than the block is (BlockManager.fileClosed).
+    if (!finalLength && b.genStamp < entry.meta.genStamp && entry.unfinished?.has(nodeId) === true)
+      return ReplicaVerdict.PENDING;
     if (b.genStamp !== entry.meta.genStamp) return ReplicaVerdict.INVALID;
     if (finalLength && b.numBytes !== entry.meta.numBytes) return ReplicaVerdict.INVALID;
     if (!finalLength)

@@ -45,6 +45,7 @@ import {
   type AdminRpcName,
 } from './admin-rpc.js';
 import { contentSummary } from './quota.js';
+import { prepareAppend } from './append-op.js';
 import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
 import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
 import type { HandlerTable, RequestOf } from './rpc-handler.js';
@@ -71,6 +72,8 @@ export interface BlockLocator extends AdminBlockView {
   recoverableLength(blockId: number): number | null;
   /** The writer of a new block was given these targets (where a block recovery looks). */
   pipelineTargets(blockId: number, nodeIds: readonly string[]): void;
+  /** Live nodes that may hold a replica, finalized or being written (a reader of an open file's last block). */
+  recoveryCandidates(blockId: number): DatanodeInfo[];
 }
 
 export interface ClientRpcContext extends AdminRpcContext {
@@ -86,6 +89,8 @@ export interface ClientRpcContext extends AdminRpcContext {
   datanodeRpc: DatanodeRpcHandler;
   /** Callers' groups and who is a superuser. */
   users: UserGroups;
+  /** Starts (or lets go on) the recovery of a file whose writer's lease expired (block-recovery.ts). */
+  recoverAbandoned: (path: string, file: FileNode) => void;
 }
 
 export class ClientRpc {
@@ -126,6 +131,15 @@ export class ClientRpc {
       setOwner: (conn, id, req) => {
         const op: EditOp = { op: 'setOwner', path: req.path, owner: req.owner, group: req.group };
         this.mutate(conn, 'setOwner', id, op, () => encodeResponse('setOwner', id, {}));
+      },
+      append: (conn, id, req) => {
+        const { op, answer } = prepareAppend(this.ctx, req);
+        this.mutate(conn, 'append', id, op, () => encodeResponse('append', id, answer()));
+      },
+      fsync: (conn, id, req) => {
+        this.ctx.namespace.setVisibleLength(req.path, req.clientName, req.blockId, req.lastBlockLength);
+        this.ctx.leases.renew(req.clientName);
+        conn.reply(encodeResponse('fsync', id, {}));
       },
       setQuota: (conn, id, req) => this.setQuota(conn, id, req),
       contentSummary: (conn, id, req) => {
@@ -462,6 +476,7 @@ export class ClientRpc {
     const end = req.length === 0 ? Infinity : req.offset + req.length;
     const blocks: LocatedBlock[] = [];
     let offset = 0;
+    const writing = file.underConstruction ? file.blocks[file.blocks.length - 1] : undefined;
     for (const b of file.blocks) {
       const blockEnd = offset + b.numBytes;
       // A block overlaps [offset, end) — the block being written (length 0 so far) is included.
@@ -469,7 +484,13 @@ export class ClientRpc {
         (blockEnd > req.offset && offset < end) ||
         (b.numBytes === 0 && offset >= req.offset && offset < end)
       ) {
-        blocks.push({ block: { ...b }, offset, locations: this.ctx.blocks.locations(b.blockId) });
+        // The block being written is read from its pipeline's nodes, up to the length the
+        // last hflush made visible (they serve an unfinished replica that far).
+        const locations =
+          b === writing
+            ? this.ctx.blocks.recoveryCandidates(b.blockId)
+            : this.ctx.blocks.locations(b.blockId);
+        blocks.push({ block: { ...b }, offset, locations });
       }
       offset = blockEnd;
     }

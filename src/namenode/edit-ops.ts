@@ -31,6 +31,10 @@
  * image's nodes get (the superuser, the supergroup, 0755 or 0644). The group of a new node
  * is never logged: it is its parent's (HDFS), which replay knows as well as the live
  * NameNode did.
+ *
+ *  30 APPEND         path str, clientName str, genStamp u64 (2^53-1 = none)
+ *                    (the file reopened for clientName; its last block, when it has room,
+ *                    reopened under genStamp. codes from 30 up)
  */
 import { DfsError } from '../../protocol/errors.js';
 import { readPermission } from '../../protocol/shared-structures.js';
@@ -85,7 +89,9 @@ export type EditOp =
   /** Quotas of a directory: names and bytes (with replicas); 0 = none. */
   | { op: 'setQuota'; path: string; nsQuota: number; dsQuota: number }
   | { op: 'setPermission'; path: string; mode: number }
-  | { op: 'setOwner'; path: string; owner: string; group: string };
+  | { op: 'setOwner'; path: string; owner: string; group: string }
+  /** Append: the file is under construction again; `genStamp` (NONE: none) reopens its last block. */
+  | { op: 'append'; path: string; clientName: string; genStamp: number };
 
 const OP_CODES = {
   mkdir: 1,
@@ -103,6 +109,7 @@ const OP_CODES = {
   setQuota: 13,
   setPermission: 16,
   setOwner: 17,
+  append: 30,
 } as const;
 const MKDIR_OWNED = 14;
 const CREATE_OWNED = 15;
@@ -168,6 +175,9 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
       break;
     case 'setOwner':
       w.str(e.path).str(e.owner).str(e.group);
+      break;
+    case 'append':
+      w.str(e.path).str(e.clientName).u64(e.genStamp);
       break;
   }
 }
@@ -236,6 +246,8 @@ export function decodeEditOp(r: WireReader): EditOp {
       return { op: 'setPermission', path: r.str(), mode: readPermission(r, 'mode') };
     case OP_CODES.setOwner:
       return { op: 'setOwner', path: r.str(), owner: r.str(), group: r.str() };
+    case 30:
+      return { op: 'append', path: r.str(), clientName: r.str(), genStamp: r.u64() };
     default:
       throw new DfsError('MALFORMED', `unknown edit op ${code}`);
   }

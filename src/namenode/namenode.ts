@@ -191,6 +191,7 @@ export class NameNode {
         logger: this.log,
       }),
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
+      recoverAbandoned: (p, file) => this.recovery.leaseExpired(p, file),
     });
     this.server = new FrameServer({
       host: this.config.host,

@@ -198,6 +198,8 @@ export class Namespace {
         return this.setPermission(e.path, e.mode);
       case 'setOwner':
         return this.setOwner(e.path, e.owner, e.group);
+      case 'append':
+        return this.append(e.path, e.clientName, e.genStamp, replay);
     }
   }
 
@@ -598,6 +600,55 @@ export class Namespace {
     const node = this.lookup(path);
     if (node === null) throw new DfsError('NOT_FOUND', `${path}: no such file or directory`);
     changeOwner(node, owner, group);
+  }
+
+  /**
+   * Append (HDFS `FSDirAppendOp`): the closed file goes back under construction for
+   * `clientName`; with `genStamp`, its last block is reopened under that stamp (the writer
+   * continues it over its replicas), reserved whole for space quotas like any block being
+   * written. Without, the writer adds a new block.
+   */
+  private append(path: string, clientName: string, genStamp: number, replay: boolean): void {
+    const file = this.file(path);
+    if (file.clientName !== null)
+      throw new DfsError('LEASE_CONFLICT', `${path} is being written by another client (${file.clientName})`);
+    const last = file.blocks[file.blocks.length - 1];
+    if (genStamp !== NONE) {
+      if (last === undefined || last.numBytes >= file.blockBytes)
+        throw new DfsError('INVALID_ARGUMENT', `${path} has no last block with room to reopen`);
+      if (genStamp <= last.genStamp)
+        throw new DfsError(
+          'STALE_GENERATION',
+          `generation stamp ${genStamp} is not newer than ${last.genStamp}`,
+        );
+    }
+    const before = this.quotas.count > 0 ? fileSpace(file) : 0;
+    if (!replay && this.quotas.count > 0 && genStamp !== NONE)
+      this.quotas.check(file.parent, { ns: 0, ds: (file.blockBytes - last!.numBytes) * file.replication });
+    file.clientName = clientName;
+    if (genStamp !== NONE) {
+      last!.genStamp = genStamp;
+      if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
+      for (const l of this.listeners) l.genStampBumped?.(last!);
+    }
+    if (this.quotas.count > 0) this.quotas.charge(file.parent, { ns: 0, ds: fileSpace(file) - before });
+    for (const l of this.listeners) l.fileOpened(file);
+  }
+
+  /**
+   * hflush (the fsync RPC): the block `clientName` is writing is readable up to `numBytes`.
+   * Not an edit: visibility is for readers now; after a restart the length comes back from
+   * the next hflush, the close or block recovery (HDFS's hflush does not log either).
+   */
+  setVisibleLength(path: string, clientName: string, blockId: number, numBytes: number): void {
+    const file = this.fileUnderConstruction(path, clientName);
+    const last = file.blocks[file.blocks.length - 1];
+    if (last === undefined || last.blockId !== blockId)
+      throw new DfsError('INVALID_ARGUMENT', `block ${blockId} is not the last block of ${path}`);
+    if (numBytes > file.blockBytes)
+      throw new DfsError('INVALID_ARGUMENT', `length ${numBytes} exceeds the block size ${file.blockBytes}`);
+    // Lengths only grow: an hflush answered late must not hide bytes a later one showed.
+    last.numBytes = Math.max(last.numBytes, numBytes);
   }
 
   // ---- id allocation (live path only; replay takes ids from the records) ------------

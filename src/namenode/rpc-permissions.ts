@@ -61,6 +61,9 @@ export const rpcPermissions: { [N in RpcName]: Rule<N> } = {
   getBlockLocations: (c, req) => c.check(req.path, { self: READ }),
   blockHealth: (c, req) => c.check(req.path, { self: READ }),
   setReplication: (c, req) => c.check(req.path, { self: WRITE }),
+  // Append writes the file (HDFS: WRITE on it); fsync only publishes what its lease wrote.
+  append: (c, req) => c.check(req.path, { self: WRITE }),
+  fsync: none,
   contentSummary: (c, req) => c.check(req.path, { subtree: READ | EXECUTE }),
   setQuota: none,
   setPermission: (c, req) => c.check(req.path, { owner: true }),

@@ -129,6 +129,36 @@ describe('DfsOutputStream', () => {
     });
   });
 
+  it('hflush: the buffered bytes as a flush packet, every ack, then fsync with the length; mid-chunk, empty and at a block end', async () => {
+    const { namenode, client } = await setUp(2);
+    const data = testBytes(BLOCK + 3000, 6);
+    const stream = new DfsOutputStream(client, PATH, LAYOUT);
+    const put = (from: number, to: number): Promise<void> =>
+      new Promise((resolve, reject) =>
+        stream.write(data.subarray(from, to), (e) => (e ? reject(e) : resolve())),
+      );
+    await put(0, 1000);
+    await stream.hflush();
+    expect(namenode.fsyncs.at(-1)).toMatchObject({ blockId: FIRST_BLOCK_ID, lastBlockLength: 1000 });
+    await put(1000, 1300); // continues the chunk the flush left partial
+    await stream.hsync();
+    expect(namenode.fsyncs.at(-1)).toMatchObject({ lastBlockLength: 1300 });
+    await stream.hflush(); // nothing buffered: an empty flush packet
+    expect(namenode.fsyncs.at(-1)).toMatchObject({ lastBlockLength: 1300 });
+    await put(1300, BLOCK); // ends the block: its length goes with the block just ended
+    await stream.hflush();
+    expect(namenode.fsyncs.at(-1)).toMatchObject({ blockId: FIRST_BLOCK_ID, lastBlockLength: BLOCK });
+    await writeAll(stream, data.subarray(BLOCK));
+    expect(namenode.callNames.filter((n) => n !== 'fsync')).toEqual([
+      'create',
+      'addBlock',
+      'addBlock',
+      'complete',
+    ]);
+    await eventually(() => fileOn(0, 4).length === data.length, 'every block finalized');
+    for (const i of [0, 1]) expect(fileOn(i, 4).equals(data)).toBe(true);
+  });
+
   it('complete is asked again, with the same last block, while the NameNode waits for reports', async () => {
     const { namenode, client } = await setUp(1);
     namenode.incompleteAnswers = 2;

@@ -89,6 +89,15 @@ describe('BlockMap.addReplica', () => {
     expect(map.entry(1)!.reportedBytes).toBe(-1);
   });
 
+  it('the block being written: an older stamp is PENDING from a node of its pipeline (append, recovery), INVALID from any other', () => {
+    const { map, metas } = setup(1, true);
+    metas[0]!.genStamp = 9; // reopened for append under a new stamp
+    map.addUnfinished('dn-0', 1);
+    expect(map.addReplica('dn-0', { blockId: 1, genStamp: 5, numBytes: 10 })).toBe(ReplicaVerdict.PENDING);
+    expect(map.addReplica('dn-1', { blockId: 1, genStamp: 5, numBytes: 10 })).toBe(ReplicaVerdict.INVALID);
+    expect([...map.entry(1)!.replicas]).toEqual([]);
+  });
+
   it('CORRUPT for a node whose copy was found corrupt: it stays out of the readable replicas', () => {
     const { map, metas } = setup(1);
     map.addReplica('dn-0', { ...metas[0]! });

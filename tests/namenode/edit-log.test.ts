@@ -127,6 +127,14 @@ function workload(rounds: number): EditOp[] {
     });
     run({ op: 'abandonBlock', path: `${d}/f`, clientName: c, blockId: b3 });
     run({ op: 'complete', path: `${d}/f`, clientName: c, lastNumBytes: 1000 + k, mtimeMs: ++t });
+    // Append: reopened by another client, its partial last block under a new stamp, closed
+    // longer; then appended to with nothing to reopen (the block filled), left open.
+    run({ op: 'append', path: `${d}/f`, clientName: `appender-${k}`, genStamp: ns.nextGenStamp });
+    run({ op: 'complete', path: `${d}/f`, clientName: `appender-${k}`, lastNumBytes: 4096, mtimeMs: ++t });
+    if (k % 2 === 0) {
+      run({ op: 'append', path: `${d}/f`, clientName: `appender-${k}`, genStamp: NONE });
+      run({ op: 'complete', path: `${d}/f`, clientName: `appender-${k}`, lastNumBytes: NONE, mtimeMs: ++t });
+    }
     run({ op: 'rename', src: `${d}/f`, dst: `${d}/sub`, mtimeMs: ++t });
     run({
       op: 'create',

@@ -587,9 +587,9 @@ describe('body decoding errors (MALFORMED)', () => {
     const cases: Array<[string, (b: Buffer) => Buffer, number]> = [
       ['short body', (b) => b.subarray(0, 31), 8],
       [
-        'flag bit 1',
+        'flag bit 3 (bits 0-2: last, flush, sync)',
         (b) => {
-          b[24] = 0x02;
+          b[24] = 0x08;
           return b;
         },
         8,

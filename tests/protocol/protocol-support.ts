@@ -324,6 +324,8 @@ interface PacketJson {
   offsetInBlock: number;
   seqno: number;
   last: boolean;
+  /** Present on hflush ('flush') and hsync ('sync') packets only. */
+  flush?: 'flush' | 'sync';
   payloadBytes: number;
   checksums: string[];
   payloadHex: string;
@@ -379,6 +381,7 @@ export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<strin
         offsetInBlock: p.offsetInBlock,
         seqno: p.seqno,
         last: p.last,
+        ...(p.flush === undefined ? {} : { flush: p.flush }),
         payloadBytes: p.payloadBytes,
         checksums,
         payloadHex: Buffer.concat(p.payload).toString('hex'),
@@ -438,6 +441,7 @@ export function encodeVector(v: GoldenVector): Buffer {
           offsetInBlock: p.offsetInBlock,
           seqno: p.seqno,
           last: p.last,
+          ...(p.flush === undefined ? {} : { flush: p.flush }),
           payloadBytes: p.payloadBytes,
         },
         sums,
@@ -602,6 +606,8 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     triggerBlockReport: () => ({ node: s() }),
     setQuota: () => ({ path: s(), nsQuota: rng.u64(), dsQuota: rng.u64() }),
     contentSummary: () => ({ path: s() }),
+    fsync: () => ({ path: s(), clientName: s(), blockId: rng.u64(), lastBlockLength: rng.u64() }),
+    append: () => ({ path: s(), clientName: s() }),
     blockHealth: () => ({ path: s(), startBlock: rng.u32(), limit: rng.u32() }),
     register: () => ({ clusterId: s(), host: s(), port: rng.u16(), ...randomStorage(rng) }),
     heartbeat: () => ({ ...randomStorage(rng), activeTransfers: rng.u32() }),
@@ -675,6 +681,12 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     decommission: () => ({}),
     triggerBlockReport: () => ({ nodeId: rng.str(), lastBlockReportMs: rng.u64() }),
     setQuota: () => ({}),
+    fsync: () => ({}),
+    append: () => ({
+      status: randomFileStatus(rng),
+      lastBlock: maybe(rng, randomLocatedBlock),
+      reopened: rng.bool(),
+    }),
     contentSummary: () => ({
       directories: rng.u64(),
       files: rng.u64(),

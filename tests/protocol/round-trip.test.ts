@@ -220,6 +220,14 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
     { path: '/q', nsQuota: 0, dsQuota: 0 },
   ],
   contentSummary: [{ path: '/' }, { path: '/données' }],
+  fsync: [
+    { path: '/f', clientName: 'c', blockId: MAX, lastBlockLength: 0 },
+    { path: '', clientName: '', blockId: 0, lastBlockLength: MAX },
+  ],
+  append: [
+    { path: '/log', clientName: 'dfs-client-1' },
+    { path: '', clientName: '' },
+  ],
   blockHealth: [
     { path: '/f', startBlock: 0, limit: 0 },
     { path: '/données/日本', startBlock: 0xffffffff, limit: 0xffffffff },
@@ -295,6 +303,12 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   delete: [{}],
   rename: [{}],
   create: [fileStatus],
+  fsync: [{}],
+  append: [
+    { status: fileStatus, lastBlock: null, reopened: false },
+    { status: fileStatus, lastBlock: { block, offset: MAX, locations: [dn, noNode] }, reopened: true },
+    { status: fileStatus, lastBlock: { block: zeroBlock, offset: 0, locations: [] }, reopened: false },
+  ],
   addBlock: [
     { block, offset: 0, locations: [] },
     { block, offset: MAX, locations: [dn, { nodeId: '', host: '', port: 0 }] },

@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { DfsError } from '../../protocol/errors.js';
 import type { RpcRequest, RpcResponse } from '../../protocol/namenode-messages.js';
 import { FileType, type Block, type DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { OutputStreamClient, OutputStreamNamenode } from '../../src/client/dfs-output-stream.js';
@@ -29,6 +30,7 @@ export class FakeNamenode implements OutputStreamNamenode {
   readonly bumps: RpcRequest<'bumpGenStamp'>[] = [];
   readonly completes: RpcRequest<'complete'>[] = [];
   readonly creates: RpcRequest<'create'>[] = [];
+  readonly fsyncs: RpcRequest<'fsync'>[] = [];
   /** Where the next blocks go; a test may change it between blocks. */
   locations: DatanodeInfo[];
   /** complete answers false this many times first (blocks not reported yet). */
@@ -93,6 +95,19 @@ export class FakeNamenode implements OutputStreamNamenode {
       return Promise.resolve({ completed: false });
     }
     return Promise.resolve({ completed: true });
+  }
+
+  /** hflush/hsync tell the NameNode the length readers may see. */
+  fsync(req: RpcRequest<'fsync'>): Promise<void> {
+    this.record('fsync', req);
+    this.fsyncs.push(req);
+    return Promise.resolve();
+  }
+
+  /** Not served: this NameNode holds no files (append is tested against a real one). */
+  append(req: RpcRequest<'append'>): Promise<RpcResponse<'append'>> {
+    this.record('append', req);
+    return Promise.reject(new DfsError('NOT_FOUND', `${req.path}: the fake NameNode holds no files`));
   }
 
   /** The names of the calls so far, in order. */

@@ -12,6 +12,16 @@ import { DFS_BIN } from '../../src/local/daemon-process.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { waitFor } from './data-path.js';
 
+/**
+ * NameNode settings under which an abandoned file is recovered within seconds: a 3 s lease,
+ * checked every 300 ms, a block recovery given 10 s.
+ */
+export const FAST_LEASE_RECOVERY_ENV: NodeJS.ProcessEnv = {
+  DFS_NAMENODE_LEASE_LIMIT_MS: '3000',
+  DFS_NAMENODE_LEASE_CHECK_INTERVAL_MS: '300',
+  DFS_NAMENODE_BLOCK_RECOVERY_TIMEOUT_MS: '10000',
+};
+
 /** Where `dfs put - REMOTE` writes until it is done (src/cli/commands/data.ts). */
 export function copyingPath(remote: string): string {
   return `${remote}._COPYING_`;

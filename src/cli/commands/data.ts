@@ -24,7 +24,10 @@
  * cat, head, tail and `get REMOTE -` copy to stdout with backpressure (a full pipe pauses
  * the read); a reader that leaves (`dfs cat /big | head`) ends the process quietly (dfs.ts).
  * `tail -f` then polls the file's length and prints what was added, until interrupted; a
- * file briefly missing (replaced by delete and rename) is waited for.
+ * file briefly missing (replaced by delete and rename) is waited for. For a file being
+ * written that length is what its writer's last hflush made visible (the NameNode's
+ * length of the block being written), so it follows a writer that hflushes.
+ * appendToFile is in ./append.ts.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -58,6 +61,7 @@ import {
   transferResult,
 } from './transfer-support.js';
 import { registerGetmergeCommand } from './getmerge.js';
+import { registerAppendCommand } from './append.js';
 
 const TAIL_BYTES_DEFAULT = 1024;
 const HEAD_BYTES = 1024;
@@ -350,6 +354,7 @@ export function registerDataCommands(program: Command): void {
     );
 
   registerGetmergeCommand(program);
+  registerAppendCommand(program);
 
   program
     .command('cat')
