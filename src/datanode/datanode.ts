@@ -143,10 +143,22 @@ export class DataNode {
       isBusy: (conn) => conn.attachment instanceof BlockReceiver && conn.attachment.active,
     });
     this.address = await this.server.listen();
-    this.link = new NamenodeLink(this.ctx, (err) => {
-      this.log.fatal({ err: err.message }, 'cannot serve this NameNode; stopping');
-      this.fatalResolve(err);
+    // HTTP first: the registration tells the NameNode its port (WebHDFS redirects there).
+    this.http = await startDaemonHttp(this.config, this.log, {
+      registry: this.metrics.registry,
+      readiness: () =>
+        this.link.isRegistered
+          ? { ready: true, detail: 'registered with the NameNode' }
+          : { ready: false, detail: `not registered with the NameNode at ${this.config.namenode}` },
     });
+    this.link = new NamenodeLink(
+      this.ctx,
+      (err) => {
+        this.log.fatal({ err: err.message }, 'cannot serve this NameNode; stopping');
+        this.fatalResolve(err);
+      },
+      () => Math.max(0, this.httpPort),
+    );
     this.link.start();
     this.scanner = new BlockScanner(this.ctx, (b) => this.link.reportBad(b));
     this.scanner.start();
@@ -157,13 +169,6 @@ export class DataNode {
       (b) => this.link.blockReceived(b),
     );
     this.directoryScanner.start();
-    this.http = await startDaemonHttp(this.config, this.log, {
-      registry: this.metrics.registry,
-      readiness: () =>
-        this.link.isRegistered
-          ? { ready: true, detail: 'registered with the NameNode' }
-          : { ready: false, detail: `not registered with the NameNode at ${this.config.namenode}` },
-    });
     this.log.info(
       {
         host: this.address.host,

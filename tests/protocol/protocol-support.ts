@@ -592,7 +592,13 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     setQuota: () => ({ path: s(), nsQuota: rng.u64(), dsQuota: rng.u64() }),
     contentSummary: () => ({ path: s() }),
     blockHealth: () => ({ path: s(), startBlock: rng.u32(), limit: rng.u32() }),
-    register: () => ({ clusterId: s(), host: s(), port: rng.u16(), ...randomStorage(rng) }),
+    register: () => ({
+      clusterId: s(),
+      host: s(),
+      port: rng.u16(),
+      httpPort: rng.u16(),
+      ...randomStorage(rng),
+    }),
     heartbeat: () => ({ ...randomStorage(rng), activeTransfers: rng.u32() }),
     blockReceived: () => ({
       nodeId: s(),
