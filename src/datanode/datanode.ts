@@ -30,7 +30,7 @@ import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
 import { NamenodeLink } from './namenode-link.js';
 import { initReplicaRecovery, updateReplicaUnderRecovery } from './replica-recovery.js';
-import { startDaemonHttp } from '../common/daemon-http.js';
+import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { DatanodeMetrics } from './datanode-metrics.js';
 import { Storage } from './storage.js';
@@ -60,10 +60,15 @@ export class DataNode {
     return this.http?.address.port ?? -1;
   }
 
+  /** Routes its launcher adds (WebHDFS: src/webhdfs/datanode-webhdfs.ts, which uses the client). */
+  private readonly extensions: HttpExtension[];
+
   constructor(
     readonly config: DataNodeConfig,
     private readonly log: Logger,
+    httpExtensions: ReadonlyArray<(config: DataNodeConfig) => HttpExtension> = [],
   ) {
+    this.extensions = httpExtensions.map((make) => make(config));
     this.storage = new Storage(config.dataDirs, config.reservedBytes, log);
     const faults = faultsFromEnv();
     this.metrics = this.createMetrics();
@@ -150,6 +155,7 @@ export class DataNode {
         this.link.isRegistered
           ? { ready: true, detail: 'registered with the NameNode' }
           : { ready: false, detail: `not registered with the NameNode at ${this.config.namenode}` },
+      extraRoutes: (router) => this.extensions.forEach((e) => e.addRoutes(router)),
     });
     this.link = new NamenodeLink(
       this.ctx,
@@ -268,6 +274,7 @@ export class DataNode {
       this.scanner?.stop();
       this.directoryScanner?.stop();
       await this.http?.close();
+      for (const e of this.extensions) e.close();
       // No transfer is served past this point; then the NameNode hears we are leaving.
       await this.server?.close();
       await this.link?.unregister(UNREGISTER_TIMEOUT_MS);
