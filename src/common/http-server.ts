@@ -193,7 +193,8 @@ export class HttpServer {
     const fields = {
       method: req.method,
       path: (req.url ?? '').slice(0, 200),
-      remote: req.socket.remoteAddress,
+      // A request whose body was cut off has lost its socket by now (null).
+      remote: (req.socket as net.Socket | null)?.remoteAddress,
       status: f.status,
       code: f.code,
       ms: Math.round(performance.now() - started),

@@ -72,16 +72,42 @@ export function redirect(res: ServerResponse, location: string, noredirect: bool
  * this against chunked bodies), so the answer is not cut off by a reset.
  */
 export async function discardBody(req: IncomingMessage, bytesMax: number): Promise<void> {
-  if (req.headers.expect?.toLowerCase() === '100-continue') return;
-  let seen = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    seen += chunk.length;
-    if (seen > bytesMax)
-      throw new DfsError(
-        'INVALID_ARGUMENT',
-        `a body of more than ${bytesMax} bytes sent to the NameNode; send it to the DataNode the redirect names`,
+  if (req.headers.expect?.toLowerCase() === '100-continue' || req.complete) return;
+  // Events, not `for await`: leaving that loop early destroys the socket, and the refusal
+  // could not be sent. Paused instead; the server closes the connection after its answer.
+  await new Promise<void>((resolve, reject) => {
+    let seen = 0;
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onCut);
+      req.off('close', onCut);
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen <= bytesMax) return;
+      done();
+      req.pause();
+      reject(
+        new DfsError(
+          'INVALID_ARGUMENT',
+          `a body of more than ${bytesMax} bytes sent to the NameNode; send it to the DataNode the redirect names`,
+        ),
       );
-  }
+    };
+    const onEnd = (): void => {
+      done();
+      resolve();
+    };
+    const onCut = (): void => {
+      done();
+      reject(new DfsError('CONNECTION', 'the request was cut off'));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onCut);
+    req.once('close', onCut);
+  });
 }
 
 /** Writes `chunk`, and if the socket's buffer is full waits for it to drain or the client to leave. */
