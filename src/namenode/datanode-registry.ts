@@ -172,7 +172,13 @@ export class DatanodeRegistry {
       existing.info = info;
       this.placement.moved(existing, previousHost);
       // It sends a full report right after registering: nothing to ask for.
-      Object.assign(existing, report, { httpPort, lastHeartbeatMs: now, dead: false, notify, ...NO_BLOCK_REPORT });
+      Object.assign(existing, report, {
+        httpPort,
+        lastHeartbeatMs: now,
+        dead: false,
+        notify,
+        ...NO_BLOCK_REPORT,
+      });
       this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}` }, 'datanode re-registered');
       return;
     }

@@ -43,7 +43,7 @@ export function curl(url: string, args: string[] = [], timeoutMs = 60_000): Prom
           const exitCode = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
           resolve({ status: Number(code ?? 0), redirectUrl: redirect ?? '', body, exitCode });
         } catch (e) {
-          reject(e as Error);
+          reject(e instanceof Error ? e : new Error(String(e)));
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
         }
