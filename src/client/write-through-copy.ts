@@ -37,6 +37,8 @@ export interface CopyWriteOptions {
   existing: FileStatus | null;
   replication?: number;
   blockBytes?: number;
+  /** Unacknowledged bytes in flight (DfsOutputStream's default when absent). */
+  windowBytes?: number;
   signal?: AbortSignal;
   /** Called with the output stream once it exists (progress sampling). */
   onStream?: (stream: DfsOutputStream) => void;
@@ -63,6 +65,7 @@ export async function writeThroughCopy(
       createParent: false,
       replication: options.replication,
       blockBytes: options.blockBytes,
+      windowBytes: options.windowBytes,
     });
     out = stream;
     options.onStream?.(stream);

@@ -32,7 +32,7 @@ import type { DfsClient } from '../client/dfs-client.js';
 import { writeThroughCopy } from '../client/write-through-copy.js';
 import type { DataNodeConfig } from '../common/config.js';
 import type { HttpExtension } from '../common/daemon-http.js';
-import { sendBody, type HttpExchange } from '../common/http-router.js';
+import { HttpError, sendBody, type HttpExchange } from '../common/http-router.js';
 import { ClientPool } from './client-pool.js';
 import { remoteError } from './webhdfs-errors.js';
 import { encodePath, webHdfsRoute, WEBHDFS_ROUTE_PREFIX } from './webhdfs-http.js';
@@ -42,10 +42,18 @@ const REPLICATION_MAX = 32767;
 const INT_MAX = 2 ** 31 - 1;
 /** Uploads stream through (never held whole): the file's size is the NameNode's to bound (quotas, space). */
 const UPLOAD_BYTES_MAX = Number.MAX_SAFE_INTEGER;
+/**
+ * OPEN, CREATE and APPEND served at once; more are answered 503 (retry later). Each holds at
+ * most a few MiB (a reader's queued packets, a writer's window of UPLOAD_WINDOW_BYTES), so
+ * this bounds the gateway's memory whatever clients do.
+ */
+const TRANSFERS_MAX = 32;
+const UPLOAD_WINDOW_BYTES = 8 * 1024 * 1024;
 
 export function datanodeWebHdfs(config: DataNodeConfig): HttpExtension {
   const pool = new ClientPool(() => config.namenode, 'datanode');
   const appending = new Map<string, Promise<void>>();
+  let transfers = 0;
   const handler = async (ex: HttpExchange): Promise<void> => {
     const r = parseWebHdfsRequest(ex.req, ex.url);
     const nn = r.params.required('namenoderpcaddress');
@@ -54,14 +62,26 @@ export function datanodeWebHdfs(config: DataNodeConfig): HttpExtension {
         'IllegalArgumentException',
         `Invalid value for webhdfs parameter "namenoderpcaddress"`,
       );
-    await pool.use(r.user, async (client) => {
-      if (r.op === 'OPEN') return open(client, r, ex);
-      if (r.op === 'CREATE') return create(client, r, ex, nn);
-      if (r.op === 'APPEND') return serialized(appending, r.path, () => append(client, r, ex));
+    if (r.op !== 'OPEN' && r.op !== 'CREATE' && r.op !== 'APPEND')
       throw remoteError(
         'IllegalArgumentException',
         `Invalid value for webhdfs parameter "op": ${r.op} is not served by a DataNode`,
       );
+    if (transfers >= TRANSFERS_MAX)
+      throw new HttpError(
+        503,
+        'IOException',
+        `${TRANSFERS_MAX} WebHDFS transfers under way here; retry later`,
+        {
+          'Retry-After': '1',
+        },
+      );
+    transfers++;
+    ex.res.once('close', () => transfers--);
+    await pool.use(r.user, async (client) => {
+      if (r.op === 'OPEN') return open(client, r, ex);
+      if (r.op === 'CREATE') return create(client, r, ex, nn);
+      return serialized(appending, r.path, () => append(client, r, ex));
     });
   };
   return {
@@ -117,7 +137,14 @@ async function create(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange, nn: str
     throw remoteError('FileAlreadyExistsException', `${r.path} already exists (overwrite=false)`);
   const parent = r.path.slice(0, r.path.lastIndexOf('/'));
   if (parent !== '') await c.mkdir(parent, { parents: true });
-  await upload(ex.req, () => writeThroughCopy(c, ex.req, r.path, { existing, replication, blockBytes }));
+  await upload(ex.req, () =>
+    writeThroughCopy(c, ex.req, r.path, {
+      existing,
+      replication,
+      blockBytes,
+      windowBytes: UPLOAD_WINDOW_BYTES,
+    }),
+  );
   sendBody(ex.res, 201, 'application/octet-stream', '', { Location: `hdfs://${nn}${encodePath(r.path)}` });
 }
 
@@ -141,6 +168,7 @@ async function append(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promis
       existing,
       replication: existing.replication,
       blockBytes: existing.blockBytes,
+      windowBytes: UPLOAD_WINDOW_BYTES,
     }),
   );
   sendBody(ex.res, 200, 'application/octet-stream', '');

@@ -3,7 +3,8 @@
  * tests/faults/hostile-http.test.ts does for the daemons' own endpoints: uploads cut off
  * half-way (declared length and chunked) leave no visible file and keep the old one; a body
  * dripped slowly is cut by the request timeout and leaves nothing; bodies sent to the
- * NameNode are bounded; readers that never read do not grow the DataNode's memory; random
+ * NameNode are bounded; readers that never read do not grow the DataNode's memory, and past
+ * 32 transfers at once a DataNode answers 503; random
  * garbage targets get a 4xx RemoteException, never a 500 or a crash. Afterwards both daemons
  * still serve.
  */
@@ -180,7 +181,7 @@ describe('bounded bodies and readers', () => {
     expect(await client.exists('/big')).toBeNull();
   });
 
-  it('readers that never read do not grow the DataNode past a bound', async () => {
+  it('readers that never read do not grow the DataNode past a bound; past 32 transfers, 503', async () => {
     const size = 32 * 1024 * 1024;
     await putBuffer(client, '/r/big', testBytes(size, 4), { replication: 1 });
     const rss = async (): Promise<number> =>
@@ -188,7 +189,7 @@ describe('bounded bodies and readers', () => {
     const before = await rss();
     const target = `/webhdfs/v1/r/big?op=OPEN&namenoderpcaddress=${cluster.namenodeAddress}`;
     const sockets: net.Socket[] = [];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 32; i++) {
       const s = net.connect(dnPort(), '127.0.0.1');
       s.on('error', () => {});
       s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
@@ -198,8 +199,13 @@ describe('bounded bodies and readers', () => {
     try {
       await sleep(3000);
       const during = await rss();
-      // 12 readers of 32 MiB would be 384 MiB if buffered; each may hold a few MiB in flight.
-      expect(during - before).toBeLessThan(160 * 1024 * 1024);
+      // 32 readers of 32 MiB would be 1 GiB if buffered; each may hold a few MiB in flight
+      // (110 MiB measured for all 32).
+      expect(during - before).toBeLessThan(300 * 1024 * 1024);
+      const busy = await httpRequest(dnPort(), target);
+      expect(busy.status).toBe(503);
+      expect(busy.headers['retry-after']).toBe('1');
+      expect(remoteException(busy.body).exception).toBe('IOException');
     } finally {
       for (const s of sockets) s.destroy();
     }
