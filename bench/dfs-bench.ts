@@ -7,6 +7,8 @@
  *   dfs-bench download     read throughput vs a raw TCP baseline (bench/data.ts)
  *   dfs-bench replication  re-replication after losing a DataNode vs a raw copy baseline
  *                          (bench/replication.ts)
+ *   dfs-bench webhdfs      WebHDFS CREATE and OPEN beside the native put and get
+ *                          (bench/webhdfs.ts)
  *
  * Every suite prints a human report (machine, settings, one row per phase, notes on what
  * limited the figures) or, with --json, one JSON document and nothing else on stdout;
@@ -24,6 +26,7 @@ import { runMetaWorkerProcess } from './meta-workload.js';
 import { emitMetaSimReport, runMetaSim } from './meta-sim.js';
 import { emitReplicationReport, runReplicationBench } from './replication.js';
 import { runSimDatanodeWorker } from './sim-datanodes.js';
+import { emitWebHdfsReport, runWebHdfsBench, WEBHDFS_TARGET } from './webhdfs.js';
 import { parseByteSize } from '../src/cli/format.js';
 import { configureProgram, reportCommandLineError } from '../src/cli/program-support.js';
 
@@ -300,6 +303,49 @@ interface ReplicationCommandOptions {
   dir: string;
   json?: boolean;
 }
+
+program
+  .command('webhdfs')
+  .description('WebHDFS CREATE and OPEN throughput beside the native client, in the same run')
+  .option('--size <bytes>', 'bytes of the file (1GiB, 256MiB, ...)', byteSize, 1024 * 1024 * 1024)
+  .option('--replication <n>', 'replication of the files', positiveInt, 1)
+  .option('--datanodes <n>', 'DataNode processes; default max(1, replication)', positiveInt)
+  .option('--rounds <n>', 'rounds of the four phases (order alternating), after one untimed', positiveInt, 1)
+  .option(...SETTLE_OPTION)
+  .option(
+    '--dir <dir>',
+    'where the daemons write (a temp dir inside it is removed at the end)',
+    defaultBenchDir(),
+  )
+  .option('--json', 'print one JSON document instead of the table')
+  .addHelpText(
+    'after',
+    `
+Target: WebHDFS at least ${WEBHDFS_TARGET} of the native client's MiB/s on a 1 GiB file.
+  dfs-bench webhdfs --size 1GiB --rounds 3`,
+  )
+  .action(
+    async (opts: {
+      size: number;
+      replication: number;
+      datanodes?: number;
+      rounds: number;
+      settleMs: number;
+      dir: string;
+      json?: boolean;
+    }) => {
+      const report = await runWebHdfsBench({
+        sizeBytes: opts.size,
+        replication: opts.replication,
+        datanodes: opts.datanodes ?? Math.max(1, opts.replication),
+        rounds: opts.rounds,
+        settleMs: opts.settleMs,
+        dir: opts.dir,
+        progress,
+      });
+      emitWebHdfsReport(report, opts.json === true);
+    },
+  );
 
 program
   .command('replication')

@@ -63,6 +63,7 @@ export function standInRegistration(clusterId: string, nodeId: string, port: num
     nodeId,
     host: '127.0.0.1',
     port,
+    httpPort: 0,
     capacityBytes: CAPACITY_BYTES,
     usedBytes: 0,
     remainingBytes: CAPACITY_BYTES,

@@ -43,6 +43,8 @@ export interface RegisterRequest extends DatanodeStorageReport {
   clusterId: string;
   host: string;
   port: number;
+  /** The node's HTTP port (WebHDFS OPEN and CREATE are redirected there); 0 = HTTP off. */
+  httpPort: number;
 }
 export interface HeartbeatRequest extends DatanodeStorageReport {
   activeTransfers: number;
@@ -155,7 +157,7 @@ export const datanodeRpcCodecs = {
     mutates: false,
     req: {
       encode(w, v) {
-        w.str(v.clusterId).str(v.nodeId).str(v.host).u16(v.port);
+        w.str(v.clusterId).str(v.nodeId).str(v.host).u16(v.port).u16(v.httpPort);
         w.u64(v.capacityBytes).u64(v.usedBytes).u64(v.remainingBytes).u32(v.failedVolumes);
       },
       decode: (r) => ({
@@ -163,6 +165,7 @@ export const datanodeRpcCodecs = {
         nodeId: r.str('nodeId'),
         host: r.str('host'),
         port: r.u16('port'),
+        httpPort: r.u16('httpPort'),
         capacityBytes: r.u64('capacityBytes'),
         usedBytes: r.u64('usedBytes'),
         remainingBytes: r.u64('remainingBytes'),

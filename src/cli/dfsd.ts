@@ -2,6 +2,8 @@
  * `dfsd`: the daemon launcher. `dfsd namenode` runs a NameNode (`--format` creates its
  * name directory); `dfsd local` runs the embedded local cluster used by `npm start`, `dfsd demo` the
  * self-healing demo of `npm run demo`.
+ * Both daemons serve WebHDFS on their HTTP port (src/webhdfs/), wired here: the gateway uses
+ * the client library, which a DataNode itself never imports.
  * SIGTERM and SIGINT stop the daemon cleanly (stop listening, flush the edit log); a bug
  * (a failed assertion, anything thrown and not handled) logs at fatal and exits 70 at once
  * (src/common/crash.ts).
@@ -24,6 +26,9 @@ import { namenodeOwners } from '../namenode/ownership.js';
 import { NameNode } from '../namenode/namenode.js';
 import { runDemo } from '../local/demo.js';
 import { runLocalCluster } from '../local/local-cluster-main.js';
+import { systemClock } from '../common/clock.js';
+import { datanodeWebHdfs } from '../webhdfs/datanode-webhdfs.js';
+import { namenodeWebHdfs } from '../webhdfs/namenode-webhdfs.js';
 import { configureProgram, reportCommandLineError } from './program-support.js';
 
 function intArg(value: string): number {
@@ -126,7 +131,7 @@ program
       log.info({ nameDir: config.nameDir, clusterId: v.clusterId }, 'name directory formatted');
       return;
     }
-    const nn = new NameNode(config, log);
+    const nn = new NameNode(config, log, systemClock, [namenodeWebHdfs]);
     await nn.start();
     onShutdownSignal(() => nn.stop());
     void nn.fatal.then(() => nn.stop().finally(() => process.exit(2)));
@@ -167,7 +172,7 @@ program
     });
     const log = createLogger({ name: 'datanode', level: config.logLevel as 'info' });
     crashOnUncaught(log);
-    const dn = new DataNode(config, log);
+    const dn = new DataNode(config, log, [datanodeWebHdfs]);
     await dn.start();
     onShutdownSignal(() => dn.stop());
     void dn.fatal.then(() => dn.stop().finally(() => process.exit(2)));

@@ -24,6 +24,15 @@ export interface Readiness {
   detail: string;
 }
 
+/**
+ * Routes a launcher adds to a daemon's HTTP server (WebHDFS: src/webhdfs/, wired by
+ * src/cli/dfsd.ts, so a daemon never imports the client it uses), closed with the daemon.
+ */
+export interface HttpExtension {
+  addRoutes(router: HttpRouter): void;
+  close(): void;
+}
+
 export interface DaemonHttpOptions {
   registry: Registry;
   readiness: () => Readiness;

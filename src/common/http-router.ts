@@ -50,6 +50,12 @@ export interface Route {
   handler: RouteHandler;
   /** Request body bytes accepted (default 0: a request that declares a body is refused 413). */
   bodyBytesMax?: number;
+  /**
+   * The route answers without reading a body (WebHDFS's NameNode redirects CREATE to a
+   * DataNode): a client that sent `Expect: 100-continue` gets the final answer instead of
+   * 100 Continue and never sends its body, whatever its size (http-server.ts).
+   */
+  answersBeforeBody?: boolean;
   /** The JSON body of an error on this route; default `{error: {status, code, message}}`. */
   errorBody?: (f: HttpFailure) => unknown;
 }

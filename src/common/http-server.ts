@@ -14,6 +14,9 @@
  * - a request body over its route's bodyBytesMax (0 unless a route takes uploads) is
  *   refused 413 before a byte of it is read, and the connection is closed.
  * - a request the parser rejects (garbage request line, bad header) gets 400 and a close.
+ * - `Expect: 100-continue`: the route is resolved and the body's size checked before 100
+ *   Continue is sent, so a refused upload is never sent; a route that answers without the
+ *   body (`answersBeforeBody`) is answered at once and the connection closed after it.
  *
  * Errors: every refusal is one JSON body (http-router.ts) and one log line: 4xx at info
  * (the client's doing), 5xx at error. A handler that throws a DfsError answers with its
@@ -84,7 +87,8 @@ export class HttpServer {
       this.open++;
       socket.once('close', () => this.open--);
     });
-    server.on('request', (req, res) => this.onRequest(req, res));
+    server.on('request', (req, res) => this.onRequest(req, res, false));
+    server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
     server.on('clientError', (err: Error & { code?: string }, socket: net.Socket) =>
       this.onClientError(err, socket),
     );
@@ -120,7 +124,7 @@ export class HttpServer {
     await closed;
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean): void {
     const started = performance.now();
     const method = req.method ?? '';
     // The parser bounds the URL with the headers (httpHeaderBytesMax).
@@ -138,7 +142,13 @@ export class HttpServer {
     let route: Route | null = null;
     try {
       route = this.router.resolve(method, url.pathname);
-      checkBody(req, route);
+      if (expectsContinue && route.answersBeforeBody === true) {
+        // The body will not come: nothing after this answer may be read as a next request.
+        res.setHeader('Connection', 'close');
+      } else {
+        checkBody(req, route);
+        if (expectsContinue) res.writeContinue();
+      }
       const done = route.handler(ex);
       if (done instanceof Promise) {
         const r = route;
@@ -183,7 +193,8 @@ export class HttpServer {
     const fields = {
       method: req.method,
       path: (req.url ?? '').slice(0, 200),
-      remote: req.socket.remoteAddress,
+      // A request whose body was cut off has lost its socket by now (null).
+      remote: (req.socket as net.Socket | null)?.remoteAddress,
       status: f.status,
       code: f.code,
       ms: Math.round(performance.now() - started),

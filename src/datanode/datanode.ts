@@ -30,7 +30,7 @@ import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
 import { NamenodeLink } from './namenode-link.js';
 import { initReplicaRecovery, updateReplicaUnderRecovery } from './replica-recovery.js';
-import { startDaemonHttp } from '../common/daemon-http.js';
+import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { DatanodeMetrics } from './datanode-metrics.js';
 import { Storage } from './storage.js';
@@ -60,10 +60,15 @@ export class DataNode {
     return this.http?.address.port ?? -1;
   }
 
+  /** Routes its launcher adds (WebHDFS: src/webhdfs/datanode-webhdfs.ts, which uses the client). */
+  private readonly extensions: HttpExtension[];
+
   constructor(
     readonly config: DataNodeConfig,
     private readonly log: Logger,
+    httpExtensions: ReadonlyArray<(config: DataNodeConfig) => HttpExtension> = [],
   ) {
+    this.extensions = httpExtensions.map((make) => make(config));
     this.storage = new Storage(config.dataDirs, config.reservedBytes, log);
     const faults = faultsFromEnv();
     this.metrics = this.createMetrics();
@@ -143,10 +148,23 @@ export class DataNode {
       isBusy: (conn) => conn.attachment instanceof BlockReceiver && conn.attachment.active,
     });
     this.address = await this.server.listen();
-    this.link = new NamenodeLink(this.ctx, (err) => {
-      this.log.fatal({ err: err.message }, 'cannot serve this NameNode; stopping');
-      this.fatalResolve(err);
+    // HTTP first: the registration tells the NameNode its port (WebHDFS redirects there).
+    this.http = await startDaemonHttp(this.config, this.log, {
+      registry: this.metrics.registry,
+      readiness: () =>
+        this.link.isRegistered
+          ? { ready: true, detail: 'registered with the NameNode' }
+          : { ready: false, detail: `not registered with the NameNode at ${this.config.namenode}` },
+      extraRoutes: (router) => this.extensions.forEach((e) => e.addRoutes(router)),
     });
+    this.link = new NamenodeLink(
+      this.ctx,
+      (err) => {
+        this.log.fatal({ err: err.message }, 'cannot serve this NameNode; stopping');
+        this.fatalResolve(err);
+      },
+      () => Math.max(0, this.httpPort),
+    );
     this.link.start();
     this.scanner = new BlockScanner(this.ctx, (b) => this.link.reportBad(b));
     this.scanner.start();
@@ -157,13 +175,6 @@ export class DataNode {
       (b) => this.link.blockReceived(b),
     );
     this.directoryScanner.start();
-    this.http = await startDaemonHttp(this.config, this.log, {
-      registry: this.metrics.registry,
-      readiness: () =>
-        this.link.isRegistered
-          ? { ready: true, detail: 'registered with the NameNode' }
-          : { ready: false, detail: `not registered with the NameNode at ${this.config.namenode}` },
-    });
     this.log.info(
       {
         host: this.address.host,
@@ -263,6 +274,7 @@ export class DataNode {
       this.scanner?.stop();
       this.directoryScanner?.stop();
       await this.http?.close();
+      for (const e of this.extensions) e.close();
       // No transfer is served past this point; then the NameNode hears we are leaving.
       await this.server?.close();
       await this.link?.unregister(UNREGISTER_TIMEOUT_MS);

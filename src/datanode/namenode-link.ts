@@ -54,6 +54,8 @@ export class NamenodeLink {
   constructor(
     private readonly dn: DataNodeContext,
     private readonly onFatal: (err: Error) => void,
+    /** The node's HTTP port for WebHDFS redirects (0: HTTP off), told at each registration. */
+    private readonly httpPort: () => number = () => 0,
   ) {
     const { host, port } = parseHostPort(dn.config.namenode, DEFAULT_NAMENODE_PORT);
     this.rpc = new RpcConnection({
@@ -215,6 +217,7 @@ export class NamenodeLink {
       nodeId: self.nodeId,
       host: self.host,
       port: self.port,
+      httpPort: this.httpPort(),
       ...this.dn.storage.report(),
     });
     this.registered = true;

@@ -169,7 +169,11 @@ export class BlockManager implements NamespaceListener {
   // ---- DataNode messages -----------------------------------------------------------
 
   /** A node registers; one registered before forgets what it held (its block report tells again). */
-  register(info: DatanodeInfo, report: DatanodeStorageReport, notify?: () => void): void {
+  register(
+    info: DatanodeInfo,
+    report: DatanodeStorageReport & { httpPort?: number },
+    notify?: () => void,
+  ): void {
     if (this.registry.get(info.nodeId) !== undefined) this.map.dropNode(info.nodeId);
     this.registry.register(info, report, notify);
   }

@@ -33,6 +33,8 @@ import { BlockPlacement } from './block-placement.js';
 
 interface DatanodeState extends DatanodeStorageReport {
   info: DatanodeInfo;
+  /** Its HTTP port, where WebHDFS sends reads and writes (0: HTTP off). */
+  httpPort: number;
   lastHeartbeatMs: number;
   activeTransfers: number;
   /** Replicas to delete, sent with the next heartbeat answer (bounded per answer). */
@@ -157,7 +159,12 @@ export class DatanodeRegistry {
    * held is then forgotten by the caller, its block report tells again). `notify` sends it a
    * COMMANDS_PENDING notice on the connection it registered on.
    */
-  register(info: DatanodeInfo, report: DatanodeStorageReport, notify: () => void = NO_NOTIFY): void {
+  register(
+    info: DatanodeInfo,
+    report: DatanodeStorageReport & { httpPort?: number },
+    notify: () => void = NO_NOTIFY,
+  ): void {
+    const httpPort = report.httpPort ?? 0;
     const existing = this.nodes.get(info.nodeId);
     const now = this.clock.nowMs();
     if (existing) {
@@ -165,7 +172,13 @@ export class DatanodeRegistry {
       existing.info = info;
       this.placement.moved(existing, previousHost);
       // It sends a full report right after registering: nothing to ask for.
-      Object.assign(existing, report, { lastHeartbeatMs: now, dead: false, notify, ...NO_BLOCK_REPORT });
+      Object.assign(existing, report, {
+        httpPort,
+        lastHeartbeatMs: now,
+        dead: false,
+        notify,
+        ...NO_BLOCK_REPORT,
+      });
       this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}` }, 'datanode re-registered');
       return;
     }
@@ -179,6 +192,7 @@ export class DatanodeRegistry {
     const node: DatanodeState = {
       ...report,
       info,
+      httpPort,
       lastHeartbeatMs: now,
       activeTransfers: 0,
       pendingDeletes: new Map(),

@@ -35,7 +35,7 @@ import { UserGroups } from './user-groups.js';
 import { DfsError, isDfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
-import { startDaemonHttp } from '../common/daemon-http.js';
+import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
 
@@ -79,7 +79,34 @@ export class NameNode {
     readonly config: NameNodeConfig,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    /** Routes its launcher adds (WebHDFS), given this NameNode once it listens. */
+    private readonly httpExtensions: ReadonlyArray<(nn: NameNode) => HttpExtension> = [],
   ) {}
+
+  private extensions: HttpExtension[] = [];
+
+  /** The RPC address its own HTTP routes reach it at ("HOST:PORT"; a wildcard listen as loopback). */
+  get rpcAddress(): string {
+    const h = this.address.host;
+    const host = h === '0.0.0.0' || h === '' ? '127.0.0.1' : h === '::' ? '::1' : h;
+    return host.includes(':') ? `[${host}]:${this.address.port}` : `${host}:${this.address.port}`;
+  }
+
+  /** Where a live DataNode serves HTTP (WebHDFS redirects there), or null (dead, unknown, HTTP off). */
+  datanodeHttp(nodeId: string): { host: string; port: number } | null {
+    const n = this.blocks.registry.getLive(nodeId);
+    return n === undefined || n.httpPort === 0 ? null : { host: n.info.host, port: n.httpPort };
+  }
+
+  /** Every live, in-service DataNode serving HTTP. */
+  liveDatanodesHttp(): Array<{ host: string; port: number }> {
+    const registry = this.blocks.registry;
+    const out: Array<{ host: string; port: number }> = [];
+    for (const n of registry.all())
+      if (n.httpPort !== 0 && registry.stateOf(n) === 'normal')
+        out.push({ host: n.info.host, port: n.httpPort });
+    return out;
+  }
 
   private blocks!: BlockManager;
   replication!: ReplicationMonitor;
@@ -212,9 +239,11 @@ export class NameNode {
       onReply: (conn, answer) => this.metrics.rpcAnswered(conn, answer),
     });
     this.address = await this.server.listen();
+    this.extensions = this.httpExtensions.map((make) => make(this));
     this.http = await startDaemonHttp(this.config, this.log, {
       registry: this.metrics.registry,
       readiness: () => ({ ready: !this.safeMode.on, detail: this.safeMode.status() }),
+      extraRoutes: (router) => this.extensions.forEach((e) => e.addRoutes(router)),
     });
     this.timers.push(setInterval(() => this.recoverLeases(), this.config.leaseCheckIntervalMs));
     this.timers.push(
@@ -419,6 +448,7 @@ export class NameNode {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
       await this.http?.close();
+      for (const e of this.extensions) e.close();
       await this.server?.close();
       await this.checkpointing;
       await this.editLog?.close();

@@ -66,7 +66,7 @@ describe('hostile peers of every role on the NameNode port', () => {
     await expectRefused(
       Role.DATANODE,
       'register',
-      { clusterId: 'CID-someone-else', nodeId: phantom, host: '127.0.0.1', port: 1, ...space },
+      { clusterId: 'CID-someone-else', nodeId: phantom, host: '127.0.0.1', port: 1, httpPort: 0, ...space },
       'WRONG_CLUSTER',
     );
     expect((await client.datanodeReport()).map((n) => n.nodeId)).not.toContain(phantom);
@@ -77,7 +77,7 @@ describe('hostile peers of every role on the NameNode port', () => {
     await expectRefused(
       Role.CLIENT,
       'register',
-      { clusterId: 'whatever', nodeId: phantom, host: '127.0.0.1', port: 1, ...space },
+      { clusterId: 'whatever', nodeId: phantom, host: '127.0.0.1', port: 1, httpPort: 0, ...space },
       'ACCESS_DENIED',
     );
     await expectRefused(Role.CLIENT, 'heartbeat', { nodeId, ...space, activeTransfers: 0 }, 'ACCESS_DENIED');

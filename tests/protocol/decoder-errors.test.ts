@@ -293,6 +293,7 @@ describe('body decoding errors (MALFORMED)', () => {
           nodeId: 'dn',
           host: 'h',
           port: 1,
+          httpPort: 2,
           capacityBytes: 3,
           usedBytes: 1,
           remainingBytes: 2,

@@ -284,9 +284,9 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
   /** A Block by hand: blockId, genStamp, numBytes (u64 each, given as 16 hex digits). */
   const blk = (id: string, gen: string, bytes: string): string => id + gen + bytes;
 
-  it('register request: clusterId, nodeId, host, port, the three storage u64s, u32 failedVolumes', () => {
+  it('register request: clusterId, nodeId, host, port, httpPort, the three storage u64s, u32 failedVolumes', () => {
     expect(byName('register request').toString('hex')).toBe(
-      '00000040' +
+      '00000042' +
         '01' +
         '20' +
         '0000' +
@@ -295,6 +295,7 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
         str('dn-1') +
         str('10.0.0.1') +
         '268a' +
+        '268c' +
         '0000010000000000' +
         '0000000008000005' +
         '0000008000000000' +

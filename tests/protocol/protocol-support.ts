@@ -609,7 +609,13 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
     fsync: () => ({ path: s(), clientName: s(), blockId: rng.u64(), lastBlockLength: rng.u64() }),
     append: () => ({ path: s(), clientName: s() }),
     blockHealth: () => ({ path: s(), startBlock: rng.u32(), limit: rng.u32() }),
-    register: () => ({ clusterId: s(), host: s(), port: rng.u16(), ...randomStorage(rng) }),
+    register: () => ({
+      clusterId: s(),
+      host: s(),
+      port: rng.u16(),
+      httpPort: rng.u16(),
+      ...randomStorage(rng),
+    }),
     heartbeat: () => ({ ...randomStorage(rng), activeTransfers: rng.u32() }),
     blockReceived: () => ({
       nodeId: s(),

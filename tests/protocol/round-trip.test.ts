@@ -233,12 +233,13 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
     { path: '/données/日本', startBlock: 0xffffffff, limit: 0xffffffff },
   ],
   register: [
-    { clusterId: 'CID-1', nodeId: 'dn-1', host: '::1', port: 65535, ...storage },
+    { clusterId: 'CID-1', nodeId: 'dn-1', host: '::1', port: 65535, httpPort: 9864, ...storage },
     {
       clusterId: '',
       nodeId: '',
       host: '',
       port: 0,
+      httpPort: 65535,
       capacityBytes: 0,
       usedBytes: MAX,
       remainingBytes: 0,

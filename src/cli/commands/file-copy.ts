@@ -18,25 +18,22 @@
  *   (not a directory)         renaming a copy over it would destroy the node, and writing
  *                             into it replaces nothing; a socket cannot be opened (error)
  *
- * The DFS `._COPYING_` file is created with overwrite (a leftover from a crashed put is
- * replaced), but one that another client is still writing is refused by its lease
- * (LEASE_CONFLICT) and is not deleted by the clean-up. On any failure, including an
- * interruption (the AbortSignal), the copy is deleted (best effort, bounded in time) and the
+ * Into DFS the copy dance is the client's (src/client/write-through-copy.ts: the lease on a
+ * leftover copy, clean-up on failure), shared with WebHDFS CREATE. On any failure, including
+ * an interruption (the AbortSignal), the copy is deleted (best effort, bounded in time) and the
  * error is rethrown without the `._COPYING_` name in it; the caller says what happened.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DfsError, isDfsError } from '../../../protocol/errors.js';
+import { DfsError } from '../../../protocol/errors.js';
 import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
 import { localFileWriter } from '../../client/dfs-client.js';
-import type { DfsOutputStream } from '../../client/dfs-output-stream.js';
-import { initChecksum } from '../../common/checksum.js';
+import { writeThroughCopy } from '../../client/write-through-copy.js';
 import type { CommandContext } from './command-context.js';
 import {
   COPYING_SUFFIX,
-  bestEffort,
   localError,
   localStat,
   NO_PROGRESS,
@@ -84,42 +81,22 @@ export async function writeRemoteFile(
   options: RemoteWriteOptions,
   intr: Interruption,
 ): Promise<number> {
-  const tmp = `${target}${COPYING_SUFFIX}`;
-  let out: DfsOutputStream | null = null;
   let progress = NO_PROGRESS;
   try {
-    intr.signal.throwIfAborted();
-    // With the checksum module loaded, the stream sends its create RPC within this tick (the
-    // connection is open since exists()), so a delete sent on interruption always follows it.
-    await initChecksum();
-    intr.signal.throwIfAborted();
-    const stream = ctx.client.create(tmp, {
-      overwrite: true,
-      createParent: false,
+    const bytes = await writeThroughCopy(ctx.client, source.stream, target, {
+      existing,
       replication: options.replication,
       blockBytes: options.blockSize,
+      signal: intr.signal,
+      onStream: (stream) => {
+        progress = startProgress(ctx, source.label, source.totalBytes, () => stream.bytesAcked);
+      },
     });
-    out = stream;
-    progress = startProgress(ctx, source.label, source.totalBytes, () => stream.bytesAcked);
-    await pipeline(source.stream, stream, { signal: intr.signal });
-    intr.signal.throwIfAborted();
-    if (existing !== null) {
-      try {
-        await ctx.client.delete(target);
-      } catch (err) {
-        if (!isDfsError(err, 'NOT_FOUND')) throw err;
-      }
-    }
-    await ctx.client.rename(tmp, target);
-    progress.finish(stream.bytesWritten);
-    return stream.bytesWritten;
+    progress.finish(bytes);
+    return bytes;
   } catch (err) {
     progress.clear();
-    if (!source.stream.destroyed) source.stream.destroy();
-    // A copy file that is another writer's (lease) or a directory is not ours to delete.
-    const notOurs = isDfsError(err, 'LEASE_CONFLICT') || isDfsError(err, 'IS_A_DIRECTORY');
-    if (out !== null && !notOurs) await bestEffort(() => ctx.client.delete(tmp));
-    throw withoutCopyName(err);
+    throw err;
   }
 }
 

@@ -10,17 +10,15 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DfsError, type ErrorCode } from '../../../protocol/errors.js';
 import { ProgressBar } from '../progress.js';
 import type { Command } from 'commander';
 import { printError, runCommand, type CommandContext } from './command-context.js';
 
-/** The copy put and get write before renaming it onto the destination (./data.ts). */
-export const COPYING_SUFFIX = '._COPYING_';
+// The copy put and get write before renaming it onto the destination, its clean-up and the
+// error wording are the client's (src/client/write-through-copy.ts), shared with WebHDFS.
+export { bestEffort, COPYING_SUFFIX, withoutCopyName } from '../../client/write-through-copy.js';
 const MIB = 1024 * 1024;
-/** How long clean-up after a failure may take before we give up on it and exit. */
-const CLEANUP_TIMEOUT_MS = 5000;
 const PROGRESS_INTERVAL_MS = 100;
 
 const ERRNO_CODES: Record<string, ErrorCode> = {
@@ -83,16 +81,6 @@ export class Interruption {
   dispose(): void {
     for (const sig of SIGNALS) process.off(sig, this.onSignal);
   }
-}
-
-/** Runs `op` for clean-up: errors are ignored and it may take at most CLEANUP_TIMEOUT_MS. */
-export async function bestEffort(op: () => Promise<unknown>): Promise<void> {
-  const ac = new AbortController();
-  await Promise.race([
-    op().catch(() => {}),
-    sleep(CLEANUP_TIMEOUT_MS, undefined, { signal: ac.signal, ref: false }).catch(() => {}),
-  ]);
-  ac.abort();
 }
 
 export interface Progress {
@@ -159,15 +147,6 @@ export function transferResult(pathShown: string, bytes: number, startedMs: numb
 export function reportInterrupted(ctx: CommandContext, intr: Interruption, outcome: string): void {
   ctx.failed = true;
   printError(ctx.command, 'INTERRUPTED', `${intr.received}: transfer aborted; ${outcome}`);
-}
-
-/**
- * The error to show for a failed put or get: the internal `._COPYING_` name never reaches the
- * user (a NameNode error about `/d/f._COPYING_` is about the `/d/f` they asked for).
- */
-export function withoutCopyName(err: unknown): unknown {
-  if (!(err instanceof DfsError) || !err.message.includes(COPYING_SUFFIX)) return err;
-  return new DfsError(err.code, err.message.replaceAll(COPYING_SUFFIX, ''), { cause: err });
 }
 
 /** How much of a file's start `looksBinary` judges it by. */

@@ -1,0 +1,207 @@
+/**
+ * WebHDFS on a DataNode's HTTP port (HDFS `DatanodeWebHdfsMethods`): where the NameNode
+ * redirects OPEN, CREATE and APPEND (namenode-webhdfs.ts). The bytes go through the normal
+ * client paths, never around them: a read is a DfsInputStream (every chunk verified, another
+ * replica on failure), a write a DfsOutputStream through the replication pipeline.
+ *
+ *   | op     | method | answer                                                          |
+ *   |--------|--------|-----------------------------------------------------------------|
+ *   | OPEN   | GET    | 200 application/octet-stream with Content-Length, streamed at   |
+ *   |        |        | the client's pace (`offset`, `length`)                          |
+ *   | CREATE | PUT    | 201 Created, Location hdfs://<namenoderpcaddress><path>; the    |
+ *   |        |        | body goes to `<path>._COPYING_`, renamed onto the path only once |
+ *   |        |        | complete (src/client/write-through-copy.ts): an upload cut off   |
+ *   |        |        | half-way leaves no visible file (HDFS would leave a partial one) |
+ *   | APPEND | POST   | 200: emulated, DFS has no append: the file is rewritten with the |
+ *   |        |        | body after its bytes, through the same copy, so it costs the     |
+ *   |        |        | file's size each time (fsspec writes this way, README.md)        |
+ *
+ * `namenoderpcaddress` is required, as in HDFS, but the DataNode always talks to its own
+ * NameNode (config `namenode`): a request cannot point it at another host. `user.name` picks
+ * the client (client-pool.ts). `overwrite` defaults to false (HDFS). Appends to one path are
+ * serialized on this DataNode; two DataNodes appending to one file at once may lose one
+ * append (the last rename wins), which HDFS's leases would refuse.
+ */
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DfsError, isDfsError } from '../../protocol/errors.js';
+import { FileType } from '../../protocol/shared-structures.js';
+import type { DfsClient } from '../client/dfs-client.js';
+import { writeThroughCopy } from '../client/write-through-copy.js';
+import type { DataNodeConfig } from '../common/config.js';
+import type { HttpExtension } from '../common/daemon-http.js';
+import { HttpError, sendBody, type HttpExchange } from '../common/http-router.js';
+import { ClientPool } from './client-pool.js';
+import { remoteError } from './webhdfs-errors.js';
+import { encodePath, webHdfsRoute, WEBHDFS_ROUTE_PREFIX } from './webhdfs-http.js';
+import { parseWebHdfsRequest, type WebHdfsRequest } from './webhdfs-request.js';
+
+const REPLICATION_MAX = 32767;
+const INT_MAX = 2 ** 31 - 1;
+/** Uploads stream through (never held whole): the file's size is the NameNode's to bound (quotas, space). */
+const UPLOAD_BYTES_MAX = Number.MAX_SAFE_INTEGER;
+/**
+ * OPEN, CREATE and APPEND served at once; more are answered 503 (retry later). Each holds at
+ * most a few MiB (a reader's queued packets, a writer's window of UPLOAD_WINDOW_BYTES), so
+ * this bounds the gateway's memory whatever clients do.
+ */
+const TRANSFERS_MAX = 32;
+const UPLOAD_WINDOW_BYTES = 8 * 1024 * 1024;
+
+export function datanodeWebHdfs(config: DataNodeConfig): HttpExtension {
+  const pool = new ClientPool(() => config.namenode, 'datanode');
+  const appending = new Map<string, Promise<void>>();
+  let transfers = 0;
+  const handler = async (ex: HttpExchange): Promise<void> => {
+    const r = parseWebHdfsRequest(ex.req, ex.url);
+    const nn = r.params.required('namenoderpcaddress');
+    if (!/^[^\s/?#]{1,300}:\d{1,5}$/.test(nn))
+      throw remoteError(
+        'IllegalArgumentException',
+        `Invalid value for webhdfs parameter "namenoderpcaddress"`,
+      );
+    if (r.op !== 'OPEN' && r.op !== 'CREATE' && r.op !== 'APPEND')
+      throw remoteError(
+        'IllegalArgumentException',
+        `Invalid value for webhdfs parameter "op": ${r.op} is not served by a DataNode`,
+      );
+    if (transfers >= TRANSFERS_MAX)
+      throw new HttpError(
+        503,
+        'IOException',
+        `${TRANSFERS_MAX} WebHDFS transfers under way here; retry later`,
+        {
+          'Retry-After': '1',
+        },
+      );
+    transfers++;
+    ex.res.once('close', () => transfers--);
+    await pool.use(r.user, async (client) => {
+      if (r.op === 'OPEN') return open(client, r, ex);
+      if (r.op === 'CREATE') return create(client, r, ex, nn);
+      return serialized(appending, r.path, () => append(client, r, ex));
+    });
+  };
+  return {
+    addRoutes: (router) =>
+      router.routePrefix(
+        WEBHDFS_ROUTE_PREFIX,
+        webHdfsRoute(['GET', 'PUT', 'POST'], handler, { bodyBytesMax: UPLOAD_BYTES_MAX }),
+      ),
+    close: () => pool.close(),
+  };
+}
+
+async function open(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promise<void> {
+  const offset = r.params.int('offset', 0) ?? 0;
+  const length = r.params.int('length', 0);
+  r.params.int('buffersize', 1, INT_MAX);
+  const input = c.open(r.path, { offset, length });
+  try {
+    // The first packet (or the end) is here once the length is known: errors before it are
+    // whole RemoteExceptions; the answer then says how many bytes follow.
+    await once(input, 'readable');
+  } catch (err) {
+    input.destroy();
+    if (isDfsError(err, 'IS_A_DIRECTORY'))
+      throw remoteError('FileNotFoundException', `Path is not a file: ${r.path}`);
+    throw err;
+  }
+  const end = length === undefined ? input.fileLength : Math.min(input.fileLength, offset + length);
+  ex.res.writeHead(200, {
+    'Content-Type': 'application/octet-stream',
+    'Content-Length': String(Math.max(0, end - offset)),
+    'Cache-Control': 'no-store',
+  });
+  if (ex.req.method === 'HEAD') {
+    input.destroy();
+    ex.res.end();
+    return;
+  }
+  await pipeline(input, ex.res);
+}
+
+async function create(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange, nn: string): Promise<void> {
+  const p = r.params;
+  const overwrite = p.bool('overwrite', false);
+  const blockBytes = p.int('blocksize', 1);
+  const replication = p.int('replication', 1, REPLICATION_MAX);
+  p.int('buffersize', 1, INT_MAX);
+  p.octal('permission'); // checked; applied once permissions exist
+  const existing = await c.exists(r.path);
+  if (existing?.type === FileType.DIRECTORY)
+    throw remoteError('FileAlreadyExistsException', `${r.path} already exists as a directory`);
+  if (existing !== null && !overwrite)
+    throw remoteError('FileAlreadyExistsException', `${r.path} already exists (overwrite=false)`);
+  const parent = r.path.slice(0, r.path.lastIndexOf('/'));
+  if (parent !== '') await c.mkdir(parent, { parents: true });
+  await upload(ex.req, () =>
+    writeThroughCopy(c, ex.req, r.path, {
+      existing,
+      replication,
+      blockBytes,
+      windowBytes: UPLOAD_WINDOW_BYTES,
+    }),
+  );
+  sendBody(ex.res, 201, 'application/octet-stream', '', { Location: `hdfs://${nn}${encodePath(r.path)}` });
+}
+
+/** APPEND, emulated: the file's bytes then the body, written through the copy and renamed over it. */
+async function append(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promise<void> {
+  r.params.int('buffersize', 1, INT_MAX);
+  const existing = await c.stat(r.path);
+  if (existing.type !== FileType.FILE)
+    throw remoteError('FileNotFoundException', `Path is not a file: ${r.path}`);
+  const old = c.open(r.path);
+  const joined = Readable.from(
+    (async function* () {
+      yield* old;
+      yield* ex.req;
+    })() as AsyncIterable<Buffer>,
+    { objectMode: false },
+  );
+  joined.once('close', () => old.destroy());
+  await upload(ex.req, () =>
+    writeThroughCopy(c, joined, r.path, {
+      existing,
+      replication: existing.replication,
+      blockBytes: existing.blockBytes,
+      windowBytes: UPLOAD_WINDOW_BYTES,
+    }),
+  );
+  sendBody(ex.res, 200, 'application/octet-stream', '');
+}
+
+/** Runs a write fed by `req`; a body cut off before its end is a CONNECTION fault, not ours. */
+async function upload(req: IncomingMessage, write: () => Promise<number>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    if (!req.complete && !(err instanceof DfsError && err.code !== 'CONNECTION'))
+      throw new DfsError(
+        'CONNECTION',
+        `the upload was cut off after ${req.socket?.bytesRead ?? 0} bytes read`,
+      );
+    throw err;
+  }
+  if (!req.complete) throw new DfsError('CONNECTION', 'the upload was cut off');
+}
+
+/** Runs `fn` after every earlier call for the same key has settled. */
+async function serialized(
+  locks: Map<string, Promise<void>>,
+  key: string,
+  fn: () => Promise<void>,
+): Promise<void> {
+  const before = locks.get(key) ?? Promise.resolve();
+  const mine = before.then(fn, fn);
+  const tail = mine.catch(() => {});
+  locks.set(key, tail);
+  try {
+    await mine;
+  } finally {
+    if (locks.get(key) === tail) locks.delete(key);
+  }
+}
