@@ -36,6 +36,7 @@ import { fileSyncWithFaults } from '../common/file-sync.js';
 import { startDaemonHttp } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
+import { WebUi } from './web-ui.js';
 
 export const DFS_VERSION = '0.1.0';
 
@@ -67,6 +68,7 @@ export class NameNode {
   address = { host: '', port: 0 };
   private metrics!: NamenodeMetrics;
   private http: HttpServer | null = null;
+  private web: WebUi | null = null;
 
   /** The HTTP port bound (-1 with HTTP off). */
   get httpPort(): number {
@@ -200,10 +202,25 @@ export class NameNode {
       },
       onReply: (conn, answer) => this.metrics.rpcAnswered(conn, answer),
     });
+    const web = (this.web = new WebUi({
+      clusterId: () => this.clusterId,
+      version: DFS_VERSION,
+      clock: this.clock,
+      namespace: () => this.namespace,
+      blocks: this.blocks,
+      replication: this.replication,
+      safeMode: this.safeMode,
+      recovery: this.recovery,
+      lastTxid: () => this.editLog.lastWrittenTxid,
+      checkpoint: () => ({ txnsSince: this.txnsSinceCheckpoint, lastMs: this.lastCheckpointMs }),
+      deadNodeTimeoutMs: this.config.deadNodeTimeoutMs,
+      rpcAddress: () => this.address,
+    }));
     this.address = await this.server.listen();
     this.http = await startDaemonHttp(this.config, this.log, {
       registry: this.metrics.registry,
       readiness: () => ({ ready: !this.safeMode.on, detail: this.safeMode.status() }),
+      extraRoutes: (router) => web.addRoutes(router),
     });
     this.timers.push(setInterval(() => this.recoverLeases(), this.config.leaseCheckIntervalMs));
     this.timers.push(
@@ -368,6 +385,7 @@ export class NameNode {
         { txid, bytes: image.length, removed: removed.length, ms: Date.now() - started },
         'checkpoint written',
       );
+      this.web?.events.record('checkpoint', `checkpoint written at txid ${txid} (${image.length} bytes)`);
     } catch (err) {
       rethrowIfBug(err);
       this.log.error(
@@ -387,6 +405,7 @@ export class NameNode {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
       await this.http?.close();
+      this.web?.close();
       await this.server?.close();
       await this.checkpointing;
       await this.editLog?.close();
