@@ -132,7 +132,14 @@ export class HealthView {
           .map(fsckBlock),
       });
     }
-    return { path, computedAtMs: this.nowMs(), walkMs: this.nowMs() - started, summary, problemFiles, truncated };
+    return {
+      path,
+      computedAtMs: this.nowMs(),
+      walkMs: this.nowMs() - started,
+      summary,
+      problemFiles,
+      truncated,
+    };
   }
 
   private blocksOf(file: FileNode): ReturnType<typeof fileBlockHealth>['blocks'] {

@@ -50,7 +50,8 @@ export class Query {
   int(name: string, min: number, max: number, fallback: number): number {
     const v = this.raw(name);
     if (v === null) return fallback;
-    if (!/^\d{1,15}$/.test(v)) throw badQuery(`query parameter '${name}': '${v.slice(0, 40)}' is not a number`);
+    if (!/^\d{1,15}$/.test(v))
+      throw badQuery(`query parameter '${name}': '${v.slice(0, 40)}' is not a number`);
     const n = Number(v);
     if (n < min || n > max) throw badQuery(`query parameter '${name}': ${n} is outside ${min}..${max}`);
     return n;

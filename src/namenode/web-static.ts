@@ -41,7 +41,7 @@ interface StaticFile {
 
 /** The package's `web/` folder: beside package.json, from src/namenode/ and dist/src/namenode/ alike. */
 export function defaultWebDir(): string {
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; ) {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ;) {
     if (fs.existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'web');
     const parent = path.dirname(dir);
     if (parent === dir) return '';
@@ -92,7 +92,9 @@ export function addStaticRoutes(router: HttpRouter, files: ReadonlyMap<string, S
     if (f === undefined)
       throw new DfsError(
         'NOT_FOUND',
-        files.size === 0 ? 'the web UI files are not installed (web/)' : `no such UI file: ${name.slice(0, 200)}`,
+        files.size === 0
+          ? 'the web UI files are not installed (web/)'
+          : `no such UI file: ${name.slice(0, 200)}`,
       );
     const headers = {
       ETag: f.etag,

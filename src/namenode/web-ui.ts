@@ -67,8 +67,7 @@ export class WebUi {
       nowMs,
       safeMode: () => ({ on: p.safeMode.on, manual: p.safeMode.manual, status: p.safeMode.status() }),
       namespace: p.namespace,
-      datanodes: () =>
-        p.blocks.report().map((n) => ({ ...n, ...p.replication.drainStatus(n.nodeId) })),
+      datanodes: () => p.blocks.report().map((n) => ({ ...n, ...p.replication.drainStatus(n.nodeId) })),
       replicas: p.blocks,
       replication: () => p.replication.stats(),
       lastTxid: p.lastTxid,
