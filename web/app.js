@@ -62,8 +62,10 @@ async function refreshNow() {
   inflight = true;
   try {
     if (!document.hidden && current !== null) {
+      const started = performance.now();
       await current.view.refresh();
       refreshes++;
+      live.dataset.refreshMs = String(Math.round(performance.now() - started));
       live.textContent = `live · ${new Date().toLocaleTimeString()}`;
       live.dataset.refreshes = String(refreshes);
       if (banner.dataset.sticky !== 'true') banner.classList.add('hidden');

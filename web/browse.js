@@ -199,7 +199,7 @@ export function create(root, params, ctx) {
     details.replaceChildren(
       h(
         'h2',
-        {},
+        { class: 'path-title' },
         d.path,
         ' ',
         h(
@@ -233,9 +233,9 @@ export function create(root, params, ctx) {
         ),
         h('tbody', {}, ...blockRows),
       ),
-      d.hasMore
-        ? h('p', { class: 'muted' }, `first ${d.blocks.length} of ${s.blockCount} blocks shown`)
-        : null,
+      ...(d.hasMore
+        ? [h('p', { class: 'muted' }, `first ${d.blocks.length} of ${s.blockCount} blocks shown`)]
+        : []),
     );
     details.classList.remove('hidden');
   }
