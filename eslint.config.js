@@ -57,6 +57,7 @@ export default tseslint.config(
           'clearTimeout',
           'prompt',
           'confirm',
+          'performance',
         ].map((name) => [name, 'readonly']),
       ),
     },

@@ -29,6 +29,7 @@ const POLL_MS = 1000;
 /** The little of the DOM the page-side callbacks touch (tests compile without lib.dom). */
 interface PageEl {
   dataset: Record<string, string | undefined>;
+  textContent: string | null;
   scrollTop: number;
   scrollHeight: number;
 }
@@ -94,9 +95,11 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI at 1,000 DataNodes', () => {
     await page.goto(`http://${cluster.namenodeHttpAddress}/?poll=${POLL_MS}#/datanodes`);
     await page.waitForSelector('.vt-body tr');
     await nextRefresh();
-    expect(await page.$eval('[data-field="live"]', (e) => e.textContent)).toBe(String(NODES));
+    expect(await page.$eval('[data-field="live"]', (e) => (e as unknown as PageEl).textContent)).toBe(
+      String(NODES),
+    );
     expect(await page.$$eval('.heatmap .cell', (c) => c.length)).toBe(NODES);
-    expect(await page.$eval('[data-field="rowCount"]', (e) => e.textContent)).toBe(
+    expect(await page.$eval('[data-field="rowCount"]', (e) => (e as unknown as PageEl).textContent)).toBe(
       `${NODES} of ${NODES} shown`,
     );
     const rows = await page.$$eval('.vt-body tr', (r) => r.length);

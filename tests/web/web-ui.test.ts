@@ -166,8 +166,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in headless Chromium', () => {
       const rows = await page.$$eval('.vt-body tr', (trs) =>
         trs.map((tr) => ({
           address: (tr as PageElement).dataset.key,
-          state: tr.querySelector('[data-col="state"]')!.textContent,
-          blocks: Number(tr.querySelector('[data-col="blocks"]')!.textContent),
+          state: (tr as PageElement).querySelector('[data-col="state"]')!.textContent,
+          blocks: Number((tr as PageElement).querySelector('[data-col="blocks"]')!.textContent),
         })),
       );
       expect(rows.sort((a, b) => a.address!.localeCompare(b.address!))).toEqual(
@@ -208,7 +208,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in headless Chromium', () => {
     const shown = await page.$$eval('[data-field="details"] tr[data-block]', (trs) =>
       trs.map((tr) => ({
         block: (tr as PageElement).dataset.block,
-        replicas: tr.querySelector('[data-col="replicas"]')!.textContent,
+        replicas: (tr as PageElement).querySelector('[data-col="replicas"]')!.textContent,
       })),
     );
     const fsck = await cliJson<{
@@ -238,9 +238,10 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in headless Chromium', () => {
     await refreshed();
     await page.waitForSelector('tr[data-name="put.bin"] a[data-action="download"]');
     const href = await page.$eval('tr[data-name="put.bin"] a[data-action="download"]', (a) =>
-      a.getAttribute('href'),
+      (a as PageElement).getAttribute('href'),
     );
-    const got = await page.evaluate(async (h: string) => {
+    const got = await page.evaluate(async (h: string | null) => {
+      if (h === null) throw new Error('no download link');
       const r = await fetch(h);
       const bytes = new Uint8Array(await r.arrayBuffer());
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
@@ -249,7 +250,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in headless Chromium', () => {
         disposition: r.headers.get('content-disposition'),
         sha: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''),
       };
-    }, href!);
+    }, href);
     expect(got).toEqual({
       length: put.length,
       disposition: `attachment; filename="put.bin"; filename*=UTF-8''put.bin`,
