@@ -31,7 +31,12 @@ function route() {
   };
 }
 
-function showError(err) {
+/** A refresh that works hides the banner, except an action's error for its first STICKY_MS. */
+const STICKY_MS = 8000;
+let stickyUntil = 0;
+
+function showError(err, sticky = false) {
+  stickyUntil = sticky ? Date.now() + STICKY_MS : 0;
   const code = err && err.code ? `${err.code}: ` : '';
   banner.textContent = `${code}${err && err.message ? err.message : String(err)}`;
   banner.classList.remove('hidden');
@@ -40,12 +45,10 @@ function showError(err) {
 const ctx = {
   /** Refresh the view now (after a change), then keep the usual rhythm. */
   refreshNow,
-  error: showError,
-  notice(text) {
-    banner.textContent = text;
-    banner.classList.remove('hidden');
-  },
+  /** An action failed: say so, and keep saying it for a while although refreshes succeed. */
+  error: (err) => showError(err, true),
   clearNotice() {
+    stickyUntil = 0;
     banner.classList.add('hidden');
   },
   go(hash) {
@@ -68,7 +71,7 @@ async function refreshNow() {
       live.dataset.refreshMs = String(Math.round(performance.now() - started));
       live.textContent = `live · ${new Date().toLocaleTimeString()}`;
       live.dataset.refreshes = String(refreshes);
-      if (banner.dataset.sticky !== 'true') banner.classList.add('hidden');
+      if (Date.now() >= stickyUntil) banner.classList.add('hidden');
     }
   } catch (err) {
     showError(err);

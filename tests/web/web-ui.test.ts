@@ -232,6 +232,15 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in headless Chromium', () => {
     await input!.uploadFile(local);
     await page.waitForSelector('tr[data-name="upload.bin"]', { timeout: 30_000 });
     expect(sha256(await getBuffer(client, '/up/upload.bin'))).toBe(sha256(data));
+    // Uploading it again is refused (no overwrite): the page says why, and keeps saying it.
+    await (await page.$('input[data-field="uploadInput"]'))!.uploadFile(local);
+    await page.waitForSelector('#banner:not(.hidden)');
+    await refreshed();
+    expect(await page.$eval('#banner', (b) => (b as PageElement).textContent)).toMatch(
+      /upload upload\.bin: .*already exists/,
+    );
+    // The browser itself logs the refused request; that one is expected.
+    problems = problems.filter((p) => !/status of 409/.test(p));
 
     const put = testBytes(2_345_678, 9);
     await putBuffer(client, '/up/put.bin', put);
