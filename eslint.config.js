@@ -41,6 +41,28 @@ export default tseslint.config(
   },
   { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
   {
+    // The NameNode's web UI (plain ES modules run by browsers): the browser globals it uses.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'location',
+          'fetch',
+          'URLSearchParams',
+          'XMLHttpRequest',
+          'setTimeout',
+          'clearTimeout',
+          'prompt',
+          'confirm',
+          'performance',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['protocol/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [NOT_SRC, NOT_TESTS_OR_BENCH] }] },
   },

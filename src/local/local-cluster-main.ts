@@ -116,11 +116,11 @@ export async function runLocalCluster(opts: {
   }
 }
 
-/** The banner's HTTP lines: the NameNode's web UI and metrics address, then each DataNode's. */
+/** The banner's HTTP lines: the NameNode's web UI (with its API and metrics), then each DataNode's metrics. */
 function httpLines(cluster: LocalCluster): string {
   if (cluster.namenodeHttpAddress === '') return '  HTTP:     off\n';
   const lines = [
-    `  web UI / metrics: http://${cluster.namenodeHttpAddress}/  (/metrics, /healthz, /readyz)\n`,
+    `  web UI:   http://${cluster.namenodeHttpAddress}/  (JSON API /api/v1/, /metrics, /healthz, /readyz)\n`,
   ];
   for (const d of cluster.datanodes)
     if (d.httpPort > 0) lines.push(`  ${d.options.name} metrics: http://127.0.0.1:${d.httpPort}/metrics\n`);

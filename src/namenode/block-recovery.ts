@@ -36,6 +36,7 @@ import type { BlockManager } from './block-manager.js';
 import type { EditLog } from './edit-log.js';
 import { NONE, type EditOp } from './edit-ops.js';
 import { pathOf, type BlockMeta, type FileNode } from './inode.js';
+import { NO_EVENTS, type NotableEvents } from './event-ring.js';
 import type { Namespace, NamespaceListener } from './namespace.js';
 
 /** Recovery attempts of one block before its last block is dropped. */
@@ -66,6 +67,8 @@ export interface BlockRecoveryContext {
 export class BlockRecovery implements NamespaceListener {
   /** Recoveries under way, by block id. */
   private readonly attempts = new Map<number, Attempt>();
+  /** The NameNode's recent-events ring (event-ring.ts). */
+  notable: NotableEvents = NO_EVENTS;
 
   constructor(private readonly ctx: BlockRecoveryContext) {}
 
@@ -126,6 +129,7 @@ export class BlockRecovery implements NamespaceListener {
       },
       'lease expired; block recovery started',
     );
+    this.notable.record('block-recovery', `block recovery of blk_${last.blockId} (${path}) started`);
     // The command goes out only once the recovery id is durable: a NameNode restarted
     // after a crash never hands out the same id again.
     this.ctx.editLog().append(op, (err) => {
@@ -178,6 +182,10 @@ export class BlockRecovery implements NamespaceListener {
       drop
         ? 'block recovery found no data; last block dropped, file closed'
         : 'block recovery committed; file closed',
+    );
+    this.notable.record(
+      'block-recovery',
+      `block recovery of blk_${blockId} (${path}) ${drop ? 'found no data; block dropped' : `committed at ${numBytes} bytes`}`,
     );
     this.ctx.editLog().append(op, answer);
     this.ctx.afterLogged();

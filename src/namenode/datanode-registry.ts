@@ -30,6 +30,7 @@ import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { BlockPlacement } from './block-placement.js';
+import { NO_EVENTS, type NotableEvents } from './event-ring.js';
 
 interface DatanodeState extends DatanodeStorageReport {
   info: DatanodeInfo;
@@ -95,6 +96,8 @@ export class DatanodeRegistry {
   private readonly decommissioned = new Map<string, DecommissionedNode>();
   /** Nodes to send COMMANDS_PENDING to at the end of this turn. */
   private readonly toNotify = new Set<DatanodeState>();
+  /** The NameNode's recent-events ring (event-ring.ts). */
+  notable: NotableEvents = NO_EVENTS;
 
   constructor(
     private readonly options: DatanodeRegistryOptions,
@@ -180,6 +183,7 @@ export class DatanodeRegistry {
         ...NO_BLOCK_REPORT,
       });
       this.log.info({ node: info.nodeId, addr: `${info.host}:${info.port}` }, 'datanode re-registered');
+      this.notable.record('datanode-registered', `DataNode ${addressOf(info)} re-registered`);
       return;
     }
     // A node decommissioned before a restart drains again: whether its blocks are all
@@ -215,6 +219,7 @@ export class DatanodeRegistry {
       },
       'datanode registered',
     );
+    this.notable.record('datanode-registered', `DataNode ${addressOf(info)} registered`);
   }
 
   /** Returns the node's pending commands, or REREGISTER when the NameNode does not know it. */
@@ -275,6 +280,10 @@ export class DatanodeRegistry {
           { node: node.info.nodeId, silentMs: now - node.lastHeartbeatMs },
           'datanode declared dead',
         );
+        this.notable.record(
+          'datanode-dead',
+          `DataNode ${addressOf(node.info)} declared dead (silent ${now - node.lastHeartbeatMs} ms)`,
+        );
       }
     }
     return died;
@@ -289,6 +298,7 @@ export class DatanodeRegistry {
       { node: nodeId },
       'datanode unregistered (stopping); its replicas are copied elsewhere now',
     );
+    this.notable.record('datanode-dead', `DataNode ${addressOf(node.info)} stopped (unregistered)`);
     return node;
   }
 
@@ -416,13 +426,20 @@ export class DatanodeRegistry {
       { node: node.info.nodeId, state: node.adminState },
       on ? 'decommissioning datanode' : 'datanode recommissioned',
     );
+    this.notable.record(
+      'datanode-decommission',
+      `DataNode ${addressOf(node.info)} ${on ? 'decommissioning' : 'recommissioned'}`,
+    );
     return node;
   }
 
   /** A draining node whose every block is replicated elsewhere (the replication monitor judges). */
   markDecommissioned(nodeId: string): void {
     const node = this.nodes.get(nodeId);
-    if (node !== undefined && node.adminState === 'decommissioning') node.adminState = 'decommissioned';
+    if (node !== undefined && node.adminState === 'decommissioning') {
+      node.adminState = 'decommissioned';
+      this.notable.record('datanode-decommission', `DataNode ${addressOf(node.info)} decommissioned`);
+    }
   }
 
   /** Nodes an operator decommissioned (to persist). */

@@ -38,6 +38,7 @@ import { fileSyncWithFaults } from '../common/file-sync.js';
 import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
+import { WebUi } from './web-ui.js';
 
 export const DFS_VERSION = '0.1.0';
 
@@ -69,6 +70,7 @@ export class NameNode {
   address = { host: '', port: 0 };
   private metrics!: NamenodeMetrics;
   private http: HttpServer | null = null;
+  private web: WebUi | null = null;
 
   /** The HTTP port bound (-1 with HTTP off). */
   get httpPort(): number {
@@ -238,12 +240,29 @@ export class NameNode {
       },
       onReply: (conn, answer) => this.metrics.rpcAnswered(conn, answer),
     });
+    const web = (this.web = new WebUi({
+      clusterId: () => this.clusterId,
+      version: DFS_VERSION,
+      clock: this.clock,
+      namespace: () => this.namespace,
+      blocks: this.blocks,
+      replication: this.replication,
+      safeMode: this.safeMode,
+      recovery: this.recovery,
+      lastTxid: () => this.editLog.lastWrittenTxid,
+      checkpoint: () => ({ txnsSince: this.txnsSinceCheckpoint, lastMs: this.lastCheckpointMs }),
+      deadNodeTimeoutMs: this.config.deadNodeTimeoutMs,
+      rpcAddress: () => this.address,
+    }));
     this.address = await this.server.listen();
     this.extensions = this.httpExtensions.map((make) => make(this));
     this.http = await startDaemonHttp(this.config, this.log, {
       registry: this.metrics.registry,
       readiness: () => ({ ready: !this.safeMode.on, detail: this.safeMode.status() }),
-      extraRoutes: (router) => this.extensions.forEach((e) => e.addRoutes(router)),
+      extraRoutes: (router) => {
+        web.addRoutes(router);
+        this.extensions.forEach((e) => e.addRoutes(router));
+      },
     });
     this.timers.push(setInterval(() => this.recoverLeases(), this.config.leaseCheckIntervalMs));
     this.timers.push(
@@ -429,6 +448,7 @@ export class NameNode {
         { txid, bytes: image.length, removed: removed.length, ms: Date.now() - started },
         'checkpoint written',
       );
+      this.web?.events.record('checkpoint', `checkpoint written at txid ${txid} (${image.length} bytes)`);
     } catch (err) {
       rethrowIfBug(err);
       this.log.error(
@@ -449,6 +469,7 @@ export class NameNode {
       for (const t of this.timers) clearInterval(t);
       await this.http?.close();
       for (const e of this.extensions) e.close();
+      this.web?.close();
       await this.server?.close();
       await this.checkpointing;
       await this.editLog?.close();

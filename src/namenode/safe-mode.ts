@@ -21,6 +21,7 @@
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { BlockEntryView } from './block-map.js';
+import { NO_EVENTS, type NotableEvents } from './event-ring.js';
 
 /** What safe mode reads of the block management, and asks of it (block-manager.ts). */
 export interface SafeModeBlocks {
@@ -43,6 +44,8 @@ export class SafeMode {
   private reachedAtMs = 0;
   reported = 0;
   total = 0;
+  /** The NameNode's recent-events ring (event-ring.ts). */
+  notable: NotableEvents = NO_EVENTS;
 
   constructor(
     private readonly blocks: SafeModeBlocks,
@@ -67,6 +70,7 @@ export class SafeMode {
     this.on = true;
     this.manual = true;
     this.log.warn('safe mode entered by an operator');
+    this.notable.record('safe-mode', 'safe mode entered by an operator');
   }
 
   leave(): void {
@@ -76,6 +80,7 @@ export class SafeMode {
         { reported: this.reported, total: this.total, reportsRequested: asked },
         'safe mode left by an operator',
       );
+      this.notable.record('safe-mode', 'safe mode left by an operator');
     }
     this.on = false;
     this.manual = false;
@@ -113,6 +118,7 @@ export class SafeMode {
     if (now - this.reachedAtMs >= this.options.extensionMs) {
       this.on = false;
       this.log.info({ reported: this.reported, total: this.total }, 'safe mode off');
+      this.notable.record('safe-mode', `safe mode off (${this.reported} of ${this.total} blocks reported)`);
     }
   }
 

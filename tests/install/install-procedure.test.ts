@@ -255,6 +255,8 @@ it('installs from npm pack, formats, runs both units as a service user, and serv
     'package/systemd/dfs-namenode.service',
     'package/systemd/dfs-datanode.service',
     'package/systemd/dfs.json',
+    'package/web/index.html',
+    'package/web/app.js',
     'package/README.md',
   ])
     expect(listed, 'tarball contents').toContain(needed);

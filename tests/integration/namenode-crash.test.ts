@@ -32,6 +32,12 @@ import { NamespaceModel, sameTree, treeDiff, walkSubtree, type ModelOp } from '.
 const SEED = Number(process.env.DFS_CRASH_SEED ?? randomInt(2 ** 31));
 const BUDGET_MS = Number(process.env.DFS_CRASH_BUDGET_MS ?? 25_000);
 const CYCLES_MIN = 6;
+/**
+ * Acknowledged mutations the run must cover: a slow or loaded machine runs more cycles
+ * (up to ACK_GOAL_CAP_MS) instead of failing for having done less in the budget.
+ */
+const ACKED_MIN = 1000;
+const ACK_GOAL_CAP_MS = 70_000;
 const CYCLES_MAX = 200;
 const CLIENTS = 4;
 const BLOCK_BYTES = 1024 * 1024;
@@ -385,7 +391,13 @@ describe('NameNode crash consistency (kill -9 under a concurrent workload)', () 
 
     let cycles = 0;
     let aimedKills = 0;
-    for (; cycles < CYCLES_MAX && (cycles < CYCLES_MIN || Date.now() - started < BUDGET_MS); cycles++) {
+    const ackedSoFar = (): number => workers.reduce((n, w) => n + w.acked, 0);
+    const goOn = (): boolean => {
+      const elapsed = Date.now() - started;
+      if (cycles < CYCLES_MIN || elapsed < BUDGET_MS) return true;
+      return ackedSoFar() <= ACKED_MIN && elapsed < ACK_GOAL_CAP_MS;
+    };
+    for (; cycles < CYCLES_MAX && goOn(); cycles++) {
       const verifier = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 10_000 });
       for (const w of workers) await w.verify(verifier, `after restart ${cycles}`);
       const clusterId = (await verifier.serverInfo()).clusterId;
@@ -471,9 +483,9 @@ describe('NameNode crash consistency (kill -9 under a concurrent workload)', () 
         `checkpoint in progress, ${tornTails} torn tails cut\n`,
     );
     expect(cycles).toBeGreaterThanOrEqual(CYCLES_MIN);
-    expect(acked).toBeGreaterThan(1000);
+    expect(acked).toBeGreaterThan(ACKED_MIN);
     expect(checkpoints).toBeGreaterThan(0);
-  }, 90_000);
+  }, 120_000);
 });
 
 /**

@@ -136,10 +136,14 @@ describe('npm start', () => {
     } finally {
       client.close();
     }
-    // The banner names the NameNode's web UI / metrics address and each DataNode's, and they serve.
-    const web = /web UI \/ metrics: http:\/\/127\.0\.0\.1:(\d+)\//.exec(s.output().stdout);
+    // The banner names the NameNode's web UI (with its API and metrics) and each DataNode's metrics, and they serve.
+    const web = /web UI: +http:\/\/127\.0\.0\.1:(\d+)\//.exec(s.output().stdout);
     expect(web, s.output().stdout).not.toBeNull();
     expect((await httpRequest(Number(web![1]), '/readyz')).status).toBe(200);
+    const page = await httpRequest(Number(web![1]), '/');
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('/ui/app.js');
+    expect((await httpRequest(Number(web![1]), '/api/v1/overview')).status).toBe(200);
     const dnMetrics = [
       ...s.output().stdout.matchAll(/datanode\d metrics: http:\/\/127\.0\.0\.1:(\d+)\/metrics/g),
     ];
