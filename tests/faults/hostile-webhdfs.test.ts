@@ -32,7 +32,12 @@ beforeAll(async () => {
     }),
   }));
   await cluster.waitWritable();
-  client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000 });
+  // The requests here come as WebHDFS's default user (dr.who), not the NameNode's own (the
+  // superuser): an operator opens the root to them, and the set-up acts as that user too.
+  const operator = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000 });
+  await operator.setPermission('/', 0o777);
+  operator.close();
+  client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000, user: 'dr.who' });
 }, 60_000);
 
 afterAll(async () => {

@@ -73,6 +73,9 @@ describe.skipIf(!available)('fsspec WebHDFS against a real cluster', () => {
     cluster = await per.start({ datanodes: 2 });
     await cluster.waitWritable();
     client = per.client(cluster, 20_000);
+    // The tests act as WebHDFS users (user.name) other than the NameNode's own (the superuser):
+    // an operator opens the root to them, as on a fresh HDFS.
+    await client.setPermission('/', 0o777);
     local = tempDir('dfs-fsspec-');
   });
   afterEach(() => fs.rmSync(local, { recursive: true, force: true }));

@@ -29,6 +29,9 @@ beforeAll(async () => {
   ({ cluster, cleanup } = await startCluster({ datanodes: 2 }));
   await cluster.waitWritable();
   client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000 });
+  // The tests act as WebHDFS users (user.name) other than the NameNode's own (the superuser):
+  // an operator opens the root to them, as on a fresh HDFS.
+  await client.setPermission('/', 0o777);
   local = tempDir('dfs-webhdfs-local-');
 }, 60_000);
 
@@ -204,7 +207,10 @@ describe('WebHDFS namespace operations', () => {
   });
 
   it('RENAME, DELETE (recursive) and SETREPLICATION answer booleans as HDFS', async () => {
+    await client.mkdir('/mv');
+    await client.setPermission('/mv', 0o777); // the WebHDFS caller (dr.who) renames and deletes in it
     await putBuffer(client, '/mv/f', Buffer.from('x'));
+    await client.setPermission('/mv/f', 0o666);
     const put = { method: 'PUT' };
     expect((await json(`${nn()}/mv/f?op=RENAME&destination=/mv/g`, put)).body).toEqual({ boolean: true });
     expect(await client.exists('/mv/f')).toBeNull();
