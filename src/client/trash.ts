@@ -41,17 +41,21 @@ export async function moveToTrash(client: DfsClient, path: string): Promise<stri
   await client.stat(path); // NOT_FOUND before anything is made
   const target = `${root}/${TRASH_CURRENT}${path}`;
   const parent = target.slice(0, target.lastIndexOf('/'));
+  let candidate = target;
   for (let i = 0; i < COLLISION_TRIES; i++) {
-    // As hdfs: a name the trash already holds gets the current time appended.
-    const candidate = i === 0 ? target : `${target}${Date.now() + i - 1}`;
     await client.mkdir(parent, { parents: true });
-    if ((await client.exists(candidate)) !== null) continue;
+    if ((await client.exists(candidate)) !== null) {
+      // As hdfs: a name the trash already holds gets the current time appended.
+      candidate = `${target}${Date.now() + i}`;
+      continue;
+    }
     try {
       await client.rename(path, candidate);
       return candidate;
     } catch (err) {
-      // Someone took the name between the check and the rename, or the NameNode's trash
-      // checkpoint moved Current away after the mkdir (HDFS retries too): try again.
+      // Someone took the name between the check and the rename (the next try checks again),
+      // or the NameNode's trash checkpoint moved Current away after the mkdir (HDFS retries
+      // too: the next try makes it again, under the same name).
       if (
         !isDfsError(err, 'ALREADY_EXISTS') &&
         !(isDfsError(err, 'NOT_FOUND') && (await client.exists(path)) !== null)
