@@ -44,6 +44,7 @@ import {
   machineHeader,
   machineInfo,
   MachineCpuSampler,
+  aggregateMiBps,
   mibPerSec,
   newLatencyHistogram,
   recordUs,
@@ -186,13 +187,7 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
         phases.push(p);
       }
     }
-    const total = (s: System): number => {
-      const ps = phases.filter((p) => p.system === s);
-      return mibPerSec(
-        ps.reduce((a, p) => a + p.bytes, 0),
-        ps.reduce((a, p) => a + p.elapsedMs, 0),
-      );
-    };
+    const total = (s: System): number => aggregateMiBps(phases.filter((p) => p.system === s));
     const baselineMiBps = total('baseline');
     const dfsMiBps = total('dfs');
     const ratio = baselineMiBps > 0 ? dfsMiBps / baselineMiBps : 0;

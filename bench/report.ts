@@ -478,6 +478,14 @@ export function mibPerSec(bytes: number, elapsedMs: number): number {
   return elapsedMs > 0 ? bytes / (1024 * 1024) / (elapsedMs / 1000) : 0;
 }
 
+/** The MiB/s of timed phases taken together: all their bytes over all their time. */
+export function aggregateMiBps(phases: readonly { bytes: number; elapsedMs: number }[]): number {
+  return mibPerSec(
+    phases.reduce((a, p) => a + p.bytes, 0),
+    phases.reduce((a, p) => a + p.elapsedMs, 0),
+  );
+}
+
 export function formatUs(us: number): string {
   return Math.round(us).toLocaleString('en-US');
 }

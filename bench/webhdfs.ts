@@ -29,6 +29,7 @@ import {
   formatBytes,
   machineHeader,
   machineInfo,
+  aggregateMiBps,
   mibPerSec,
   renderTable,
   settleMachine,
@@ -143,13 +144,7 @@ export async function runWebHdfsBench(o: WebHdfsBenchOptions): Promise<WebHdfsRe
         phases.push(p);
       }
     }
-    const total = (phase: Phase): number => {
-      const ps = phases.filter((p) => p.phase === phase);
-      return mibPerSec(
-        ps.reduce((a, p) => a + p.bytes, 0),
-        ps.reduce((a, p) => a + p.elapsedMs, 0),
-      );
-    };
+    const total = (phase: Phase): number => aggregateMiBps(phases.filter((p) => p.phase === phase));
     const [putMiBps, createMiBps, getMiBps, openMiBps] = [
       total('native put'),
       total('webhdfs CREATE'),
