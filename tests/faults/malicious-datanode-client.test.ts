@@ -98,6 +98,23 @@ async function openPipeline(chunkBytes = CHUNK): Promise<{ p: RawPeer; id: numbe
   return { p, id };
 }
 
+/** A pipeline with the first of two chunks of `seed`'s bytes written and acknowledged. */
+async function halfWritten(seed: number): Promise<{ p: RawPeer; id: number; data: Buffer }> {
+  const { p, id } = await openPipeline();
+  const data = testBytes(2 * CHUNK, seed);
+  p.write(
+    packetFrame({
+      blockId: id,
+      offsetInBlock: 0,
+      seqno: 0,
+      payload: data.subarray(0, CHUNK),
+      chunkBytes: CHUNK,
+    }),
+  );
+  await waitFor('the first ack', () => (dataReplies(p).acks.length >= 1 ? true : undefined), 5000, 10);
+  return { p, id, data };
+}
+
 /** Waits for the DataNode to close `p`; returns what it said before closing. */
 async function closedWith(p: RawPeer, timeoutMs = 5000): Promise<ReturnType<typeof dataReplies>> {
   await p.waitClosed(timeoutMs);
@@ -191,18 +208,7 @@ describe('the positive control', () => {
 
 describe('a stale recovery of a block being written', () => {
   it('is refused with STALE_GENERATION before the live writer is touched, which completes intact', async () => {
-    const { p, id } = await openPipeline();
-    const data = testBytes(2 * CHUNK, 16);
-    p.write(
-      packetFrame({
-        blockId: id,
-        offsetInBlock: 0,
-        seqno: 0,
-        payload: data.subarray(0, CHUNK),
-        chunkBytes: CHUNK,
-      }),
-    );
-    await waitFor('the first ack', () => (dataReplies(p).acks.length >= 1 ? true : undefined), 5000, 10);
+    const { p, id, data } = await halfWritten(16);
     // A recovery that does not bump the generation stamp (stale, or hostile).
     const stale = await peer();
     stale.write(
@@ -235,18 +241,7 @@ describe('a stale recovery of a block being written', () => {
 
 describe('a second writer of a block being written', () => {
   it('is refused with ALREADY_EXISTS and the first write completes intact', async () => {
-    const { p, id } = await openPipeline();
-    const data = testBytes(2 * CHUNK, 6);
-    p.write(
-      packetFrame({
-        blockId: id,
-        offsetInBlock: 0,
-        seqno: 0,
-        payload: data.subarray(0, CHUNK),
-        chunkBytes: CHUNK,
-      }),
-    );
-    await waitFor('the first ack', () => (dataReplies(p).acks.length >= 1 ? true : undefined), 5000, 10);
+    const { p, id, data } = await halfWritten(6);
     // A copy or a second client for the same block must not replace the replica in rbw/.
     const intruder = await peer();
     intruder.write(writeBlockRequest(id, CHUNK));
