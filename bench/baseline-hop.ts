@@ -3,19 +3,25 @@
  * moves bytes over TCP and writes them to a file, the yardstick for DFS's data path.
  * No framing, no checksums, no metadata: a header line, then the bytes.
  *
- *   write: `{"op":"write","file":F,"next":[port, ...]}\n` then bytes. The hop pipes the
- *          socket into its own file and, when `next` is not empty, into a connection to the
- *          next hop (which gets `next` minus its own port). At the end of the stream: the
- *          file is fdatasync'ed (as a DataNode does when it finalizes a replica), the next
- *          hop has acknowledged, and one byte goes back upstream as the acknowledgement.
- *   read:  `{"op":"read","file":F}\n`, answered with the file's bytes, then end.
+ *   write: `{"op":"write","file":F,"next":[port, ...],"sync":true}\n` then bytes. The hop
+ *          pipes the socket into its own file (1 MiB write buffer) and, when `next` is not
+ *          empty, into a connection to the next hop (which gets `next` minus its own port).
+ *          With `sync` (durable), a background fdatasync starts every 8 MiB written and the
+ *          file is fdatasync'ed at the end, exactly a DataNode's default durability
+ *          (syncBehindWritesBytes, syncOnFinalize); without it (page cache) never. At the
+ *          end of the stream the next hop has acknowledged, and one byte goes back
+ *          upstream as the acknowledgement.
+ *   read:  `{"op":"read","file":F}\n`, answered with the file's bytes (1 MiB reads), then end.
  *   copy:  `{"op":"copy","file":F,"next":[port]}\n`: the hop streams its own file F to the
  *          hop at `port` as a write (which fdatasyncs it and acknowledges), then sends one
  *          byte back as the acknowledgement: what a DataNode does when the NameNode asks it
  *          to copy a replica elsewhere (dfs-bench replication).
  *
  * Started by bench/baseline.ts, one process per hop as DataNodes are; prints its port on
- * stdout once listening and serves until killed.
+ * stdout once listening and serves until killed. These are the techniques of the plain-Node
+ * yardstick the data path is held to (1 MiB reads and write buffer, sync-behind every
+ * 8 MiB): `dfs-bench upload|download --yardstick FILE` runs that program in the same run
+ * and reports it beside this baseline, which must be at least as fast.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -28,11 +34,17 @@ export interface HopHeader {
   op: 'write' | 'read' | 'copy';
   file: string;
   next?: number[];
+  /** write, copy: durable (sync-behind + final fdatasync); default true. */
+  sync?: boolean;
 }
 
 const HEADER_MAX = 4096;
 /** Read size of every file a hop or the baseline's client streams out. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
+/** A hop's file write buffer. */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
+/** Durable writes: a background fdatasync every this many bytes (DataNode syncBehindWritesBytes). */
+const SYNC_BEHIND_BYTES = 8 * 1024 * 1024;
 
 /**
  * Connects to the hop at `port` and sends `header`; `ack` settles with the hop's one-byte
@@ -77,8 +89,9 @@ export function readHeaderLine(sock: net.Socket): Promise<string> {
 }
 
 async function serveWrite(sock: net.Socket, dir: string, h: HopHeader): Promise<void> {
+  const durable = h.sync !== false;
   const fd = await promisify(fs.open)(path.join(dir, path.basename(h.file)), 'w');
-  const file = fs.createWriteStream('', { fd, autoClose: false });
+  const file = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: WRITE_BUFFER_BYTES });
   const [nextPort, ...rest] = h.next ?? [];
   let downstream: net.Socket | null = null;
   let downstreamAck: Promise<void> = Promise.resolve();
@@ -87,12 +100,46 @@ async function serveWrite(sock: net.Socket, dir: string, h: HopHeader): Promise<
       op: 'write',
       file: h.file,
       next: rest,
+      sync: durable,
     }));
   }
-  sock.pipe(file);
-  if (downstream !== null) sock.pipe(downstream);
+  // The yardstick's pump: each chunk to the file and downstream, pausing the socket until
+  // both have drained; a background fdatasync each SYNC_BEHIND_BYTES written (one at a time).
+  let written = 0;
+  let synced = 0;
+  let syncing = false;
+  const behind = (): void => {
+    if (!durable || syncing || written - synced < SYNC_BEHIND_BYTES) return;
+    syncing = true;
+    const upto = written;
+    fs.fdatasync(fd, () => {
+      syncing = false;
+      synced = upto;
+      behind();
+    });
+  };
+  sock.on('data', (d: Buffer) => {
+    const fileOk = file.write(d, () => {
+      written += d.length;
+      behind();
+    });
+    const downOk = downstream === null || downstream.write(d);
+    if (fileOk && downOk) return;
+    sock.pause();
+    let waiting = Number(!fileOk) + Number(!downOk);
+    const go = (): void => {
+      if (--waiting === 0) sock.resume();
+    };
+    if (!fileOk) file.once('drain', go);
+    if (!downOk) downstream!.once('drain', go);
+  });
+  const ended = once(sock, 'end');
+  sock.resume();
+  await ended;
+  file.end();
+  downstream?.end();
   await once(file, 'finish');
-  await promisify(fs.fdatasync)(fd);
+  if (durable) await promisify(fs.fdatasync)(fd);
   await promisify(fs.close)(fd);
   await downstreamAck;
   downstream?.destroy();
@@ -100,13 +147,13 @@ async function serveWrite(sock: net.Socket, dir: string, h: HopHeader): Promise<
 }
 
 function serveRead(sock: net.Socket, dir: string, h: HopHeader): void {
-  fs.createReadStream(path.join(dir, path.basename(h.file))).pipe(sock);
+  fs.createReadStream(path.join(dir, path.basename(h.file)), { highWaterMark: READ_CHUNK_BYTES }).pipe(sock);
 }
 
 async function serveCopy(sock: net.Socket, dir: string, h: HopHeader): Promise<void> {
   const [to, ...rest] = h.next ?? [];
   if (to === undefined) throw new Error('baseline copy without a target hop');
-  const target = await openHop(to, { op: 'write', file: h.file, next: rest });
+  const target = await openHop(to, { op: 'write', file: h.file, next: rest, sync: h.sync !== false });
   const source = fs.createReadStream(path.join(dir, path.basename(h.file)), {
     highWaterMark: READ_CHUNK_BYTES,
   });

@@ -4,9 +4,10 @@
  * DFS's upload and download figures can be read as a fraction of what plain Node streams
  * reach on this machine in the same run.
  *
- *   upload, replication R:  source file -> hop 1 -> ... -> hop R, each hop fdatasyncs its
- *                           file at the end, and an acknowledgement comes back up the chain
- *   download:               hop's file -> client -> local file
+ *   upload, replication R:  source file -> hop 1 -> ... -> hop R; durable: each hop syncs
+ *                           behind every 8 MiB and fdatasyncs its file at the end (page
+ *                           cache: neither); an acknowledgement comes back up the chain
+ *   download:               hop's file -> client, which discards the bytes
  *   copy (re-replication):  hop A's file -> hop B, which fdatasyncs it and acknowledges
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -46,9 +47,9 @@ export class BaselineHops {
   }
 
   /** Sends `source` down the chain of hops `chain` (indices); resolves on the acknowledgement. */
-  async upload(source: string, file: string, chain: readonly number[]): Promise<void> {
+  async upload(source: string, file: string, chain: readonly number[], durable = true): Promise<void> {
     const [first, ...rest] = chain.map((i) => this.ports[i]!);
-    const { sock, ack } = await openHop(first!, { op: 'write', file, next: rest });
+    const { sock, ack } = await openHop(first!, { op: 'write', file, next: rest, sync: durable });
     await Promise.all([
       pipeline(fs.createReadStream(source, { highWaterMark: READ_CHUNK_BYTES }), sock),
       ack,
@@ -66,12 +67,16 @@ export class BaselineHops {
     }
   }
 
-  /** Reads `file` from hop `hop` into the local file `target`. */
-  async download(file: string, hop: number, target: string): Promise<void> {
+  /** Reads `file` from hop `hop`, discarding the bytes; resolves with how many came. */
+  async download(file: string, hop: number): Promise<number> {
     const sock = net.connect({ host: '127.0.0.1', port: this.ports[hop]!, noDelay: true });
     await once(sock, 'connect');
     sock.write(`${JSON.stringify({ op: 'read', file })}\n`);
-    await pipeline(sock, fs.createWriteStream(target));
+    let bytes = 0;
+    sock.on('data', (b: Buffer) => (bytes += b.length));
+    await once(sock, 'end');
+    sock.destroy();
+    return bytes;
   }
 
   stop(): void {

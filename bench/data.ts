@@ -1,32 +1,34 @@
 /**
  * `dfs-bench upload` and `dfs-bench download`: data-path throughput of a real local cluster
- * (one NameNode and DataNode processes on loopback, bench/../src/local/local-cluster.ts),
- * against the raw baseline of bench/baseline.ts measured in the same run, on the same
- * disk, with the same bytes.
+ * (one NameNode and DataNode processes on loopback, src/local/local-cluster.ts), against
+ * the raw baseline of bench/baseline.ts measured in the same run, on the same disk, with
+ * the same bytes.
  *
- * One round = the baseline's transfers and DFS's, in turn; `--concurrency` transfers run
- * at once in each. The order alternates between rounds (baseline first in odd rounds, DFS
- * first in even ones), and each phase starts only once what the previous one wrote is gone
- * from disk (DFS deletes replicas asynchronously, at the DataNodes' next heartbeats): on a
- * machine whose page-cache writes cost more on memory it has not touched lately (a VM whose
- * host reclaims idle guest memory), a fixed order would hand one system the other's freshly
- * freed pages in every round. `--warmup` untimed rounds of both systems come first for the
- * same reason, and before each phase the machine is left to settle (`sync`, then until it
- * is nearly idle): the previous phase's deletions (ext4 discards, freed page cache) are
- * not done on the next phase's time. The source is one
- * random file written once (read from the page cache by both). Uploads go through
- * `DfsClient.put` (the `dfs put` path); downloads through `DfsClient.get` into a local
- * file, as the baseline's client writes one. Per-packet latency: send-to-ack for uploads,
- * the wait for each packet for downloads.
+ * Two comparisons for uploads, each on a cluster of its own:
+ *   durable     DFS's defaults (sync-behind every 8 MiB, fdatasync when a replica is
+ *               finalized) against baseline hops that do exactly that;
+ *   page cache  DataNodes with `syncOnFinalize` off against hops that never sync: DFS's
+ *               software cost alone, without the disk's.
+ * Downloads read what was just written, from the page cache, for both systems; both
+ * clients discard the bytes (DFS's after verifying every chunk), as `dfs get F - >
+ * /dev/null` and the yardstick's reader do.
  *
- * What is reported: MiB/s of each system (all transfers' bytes over the phase's wall time,
- * and over every round together), DFS as a fraction of the baseline, packet latency
- * percentiles, and CPU per process kind so a figure short of the baseline says where the
- * time went (a process near 100% of one core is bound by its event loop).
+ * One round = the baseline's transfers and DFS's, in turn; `--clients` transfers run at
+ * once in each, on distinct files. The order alternates between rounds (baseline first in
+ * odd rounds, DFS first in even ones), and each phase starts only once what the previous
+ * one wrote is gone from disk (DFS deletes replicas asynchronously, at the DataNodes' next
+ * heartbeats); before each phase the machine is left to settle (`sync`, then until nearly
+ * idle), and `--warmup` untimed rounds come first. With `--yardstick FILE` (the plain-Node
+ * program the data path is held to, ../shared/yardstick/raw-chain.mjs in the project's
+ * workspace), each round also runs it, so the report shows the baseline is not slower.
  *
- * Longer than our usual 400 lines: upload and download share one round structure (settle,
- * alternate baseline and DFS, verify, report), kept together so the two stay comparable.
+ * What is reported, per comparison: MiB/s of each system (all transfers' bytes over the
+ * phase's wall time, and over every round together), DFS as a fraction of the baseline,
+ * packet latency percentiles, and CPU-seconds per GiB moved for the client process and
+ * each server process, DFS beside the baseline: on a CPU-bound machine that ratio is the
+ * explanation of the throughput ratio. Printing is bench/data-report.ts.
  */
+import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,43 +39,42 @@ import { LocalCluster } from '../src/local/local-cluster.js';
 import { BaselineHops } from './baseline.js';
 import { withTeardown } from './teardown.js';
 import {
+  aggregateMiBps,
   CpuSampler,
+  cpuPercent,
   formatBytes,
-  formatPercent,
-  formatUs,
-  machineHeader,
   machineInfo,
   MachineCpuSampler,
-  aggregateMiBps,
   mibPerSec,
   newLatencyHistogram,
   recordUs,
-  renderTable,
   settleMachine,
   summarize,
-  versusBaselineLine,
-  writeJson,
-  writeReport,
-  cpuPercent,
   type LatencySummary,
   type MachineInfo,
   type VersusBaseline,
 } from './report.js';
 
 export type DataSuite = 'upload' | 'download';
-type System = 'baseline' | 'dfs';
+export type Durability = 'durable' | 'page-cache';
+export type System = 'baseline' | 'dfs' | 'yardstick';
 
 export interface DataBenchOptions {
   suite: DataSuite;
   sizeBytes: number;
   replication: number;
-  concurrency: number;
+  /** Transfers at once, each on its own file. */
+  clients: number;
   datanodes: number;
   rounds: number;
   /** Untimed rounds of both systems before the measured ones. */
   warmupRounds: number;
   /** Longest wait for the machine to go nearly idle before each timed phase (settleMachine). */
   settleMs: number;
+  /** Uploads: the comparisons to run, in order. Downloads always read from the page cache. */
+  durability: Durability[];
+  /** The yardstick program to run beside the baseline in each round, or null. */
+  yardstick: string | null;
   blockBytes: number | undefined;
   packetBytes: number | undefined;
   windowBytes: number | undefined;
@@ -94,6 +95,14 @@ export interface CpuFigures {
   machine: number | null;
 }
 
+/** CPU-seconds per GiB moved: the client process, the servers together and each, and all. */
+export interface CpuPerGiB {
+  client: number | null;
+  servers: number | null;
+  perServer: Array<number | null>;
+  total: number | null;
+}
+
 export interface PhaseFigures {
   system: System;
   round: number;
@@ -102,7 +111,19 @@ export interface PhaseFigures {
   mibPerSec: number;
   /** DFS only: per-packet latency. */
   packetLatencyUs: LatencySummary | null;
-  cpu: CpuFigures;
+  /** Null for the yardstick (its own processes, not sampled). */
+  cpu: CpuFigures | null;
+  cpuPerGiB: CpuPerGiB | null;
+}
+
+export interface Comparison {
+  durability: Durability;
+  phases: PhaseFigures[];
+  summary: VersusBaseline;
+  /** Over every round: CPU-seconds per GiB of each system. */
+  cpuPerGiB: { baseline: CpuPerGiB; dfs: CpuPerGiB };
+  /** Over every round, when --yardstick ran: its MiB/s (summed over the clients). */
+  yardstickMiBps: number | null;
 }
 
 export interface DataReport {
@@ -111,22 +132,24 @@ export interface DataReport {
   settings: {
     sizeBytes: number;
     replication: number;
-    concurrency: number;
+    clients: number;
     datanodes: number;
     rounds: number;
     warmupRounds: number;
+    durability: Durability[];
+    yardstick: string | null;
     blockBytes: number | null;
     packetBytes: number | null;
     windowBytes: number | null;
     dataDir: string;
   };
   machine: MachineInfo;
-  phases: PhaseFigures[];
-  summary: VersusBaseline;
+  comparisons: Comparison[];
   notes: string[];
 }
 
 export const DATA_TARGET = 0.9;
+const GiB = 1024 * 1024 * 1024;
 
 export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
   if (o.replication > o.datanodes)
@@ -134,101 +157,144 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
       `--replication ${o.replication} needs at least as many DataNodes (--datanodes ${o.datanodes})`,
     );
   const startedAt = new Date().toISOString();
+  const modes: Durability[] = o.suite === 'download' ? ['page-cache'] : o.durability;
   fs.mkdirSync(o.dir, { recursive: true });
   const base = fs.mkdtempSync(path.join(o.dir, `dfs-bench-${o.suite}-`));
   checkFreeSpace(base, o);
-  const cluster = new LocalCluster({
-    baseDir: path.join(base, 'cluster'),
-    datanodes: o.datanodes,
-    logLevel: 'warn',
-    nodeArgs: (d) => (d === 'namenode' ? [] : o.datanodeNodeArgs),
-  });
   let hops: BaselineHops | null = null;
-  let client: DfsClient | null = null;
+  let run: ClusterRun | null = null;
   const teardown = async (): Promise<void> => {
-    client?.close();
+    await run?.stop();
     hops?.stop();
-    await cluster.stop().catch(() => {});
     fs.rmSync(base, { recursive: true, force: true });
   };
   return withTeardown(teardown, async () => {
     o.progress(`writing a ${formatBytes(o.sizeBytes)} random source file`);
     const source = path.join(base, 'source');
     writeRandomFile(source, o.sizeBytes);
-    o.progress(`starting a NameNode, ${o.datanodes} DataNodes and ${o.datanodes} baseline hops in ${base}`);
-    await cluster.start();
     hops = await BaselineHops.start(
       o.benchScript,
       Array.from({ length: o.datanodes }, (_, i) => path.join(base, `hop${i}`)),
     );
-    client = new DfsClient({
-      namenode: cluster.namenodeAddress,
-      clientName: `dfs-bench-${o.suite}-${process.pid}`,
-      requestTimeoutMs: 120_000,
-    });
-    await client.mkdir('/bench', { parents: true });
     const machine = machineInfo(base);
-    const env = { o, base, source, cluster, hops, client };
-    if (o.suite === 'download') await prepareDownloads(env);
-    for (let w = 1; w <= o.warmupRounds; w++) {
-      for (const system of roundOrder(w)) {
-        o.progress(`warm-up ${w}/${o.warmupRounds}: ${system} ${o.suite} (untimed)`);
-        await runPhase(env, system, 0);
-      }
+    const comparisons: Comparison[] = [];
+    for (const durability of modes) {
+      o.progress(`${durability}: starting a NameNode and ${o.datanodes} DataNodes in ${base}`);
+      run = await ClusterRun.start(o, path.join(base, `cluster-${durability}`), durability);
+      comparisons.push(await compare({ o, base, source, hops, run, durability }));
+      await run.stop();
+      run = null;
     }
-    const phases: PhaseFigures[] = [];
-    for (let round = 1; round <= o.rounds; round++) {
-      for (const system of roundOrder(round)) {
-        o.progress(
-          `round ${round}/${o.rounds}: ${system} ${o.suite}, ${o.concurrency} x ${formatBytes(o.sizeBytes)}`,
-        );
-        const p = await runPhase(env, system, round);
-        o.progress(`  ${p.mibPerSec.toFixed(1)} MiB/s`);
-        phases.push(p);
-      }
-    }
-    const total = (s: System): number => aggregateMiBps(phases.filter((p) => p.system === s));
-    const baselineMiBps = total('baseline');
-    const dfsMiBps = total('dfs');
-    const ratio = baselineMiBps > 0 ? dfsMiBps / baselineMiBps : 0;
     const report: DataReport = {
       suite: o.suite,
       startedAt,
       settings: {
         sizeBytes: o.sizeBytes,
         replication: o.replication,
-        concurrency: o.concurrency,
+        clients: o.clients,
         datanodes: o.datanodes,
         rounds: o.rounds,
         warmupRounds: o.warmupRounds,
+        durability: modes,
+        yardstick: o.yardstick,
         blockBytes: o.blockBytes ?? null,
         packetBytes: o.packetBytes ?? null,
         windowBytes: o.windowBytes ?? null,
         dataDir: base,
       },
       machine,
-      phases,
-      summary: { baselineMiBps, dfsMiBps, ratio, target: DATA_TARGET, met: ratio >= DATA_TARGET },
+      comparisons,
       notes: [],
     };
-    report.notes = dataNotes(report);
     return report;
   });
+}
+
+/** One comparison's cluster: DataNodes syncing as `durability` says, and a client. */
+class ClusterRun {
+  private constructor(
+    readonly cluster: LocalCluster,
+    readonly client: DfsClient,
+  ) {}
+
+  static async start(o: DataBenchOptions, dir: string, durability: Durability): Promise<ClusterRun> {
+    const cluster = new LocalCluster({
+      baseDir: dir,
+      datanodes: o.datanodes,
+      logLevel: 'warn',
+      nodeArgs: (d) => (d === 'namenode' ? [] : o.datanodeNodeArgs),
+      datanodeEnv: () => (durability === 'page-cache' ? { DFS_DATANODE_SYNC_ON_FINALIZE: 'false' } : {}),
+    });
+    try {
+      await cluster.start();
+    } catch (err) {
+      await cluster.stop().catch(() => {});
+      throw err;
+    }
+    const client = new DfsClient({
+      namenode: cluster.namenodeAddress,
+      clientName: `dfs-bench-${o.suite}-${process.pid}`,
+      requestTimeoutMs: 120_000,
+    });
+    await client.mkdir('/bench', { parents: true });
+    return new ClusterRun(cluster, client);
+  }
+
+  async stop(): Promise<void> {
+    this.client.close();
+    await this.cluster.stop().catch(() => {});
+  }
 }
 
 interface Env {
   o: DataBenchOptions;
   base: string;
   source: string;
-  cluster: LocalCluster;
   hops: BaselineHops;
-  client: DfsClient;
+  run: ClusterRun;
+  durability: Durability;
+}
+
+async function compare(env: Env): Promise<Comparison> {
+  const { o } = env;
+  const systems = (round: number): System[] => [
+    ...roundOrder(round),
+    ...(o.yardstick !== null && round > 0 ? (['yardstick'] as const) : []),
+  ];
+  if (o.suite === 'download') await prepareDownloads(env);
+  for (let w = 1; w <= o.warmupRounds; w++) {
+    for (const system of roundOrder(w)) {
+      o.progress(`${env.durability} warm-up ${w}/${o.warmupRounds}: ${system} ${o.suite} (untimed)`);
+      await runPhase(env, system, 0);
+    }
+  }
+  const phases: PhaseFigures[] = [];
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const system of systems(round)) {
+      o.progress(
+        `${env.durability} round ${round}/${o.rounds}: ${system} ${o.suite}, ${o.clients} x ${formatBytes(o.sizeBytes)}`,
+      );
+      const p = await runPhase(env, system, round);
+      o.progress(`  ${p.mibPerSec.toFixed(1)} MiB/s`);
+      phases.push(p);
+    }
+  }
+  const of = (s: System): PhaseFigures[] => phases.filter((p) => p.system === s);
+  const baselineMiBps = aggregateMiBps(of('baseline'));
+  const dfsMiBps = aggregateMiBps(of('dfs'));
+  const ratio = baselineMiBps > 0 ? dfsMiBps / baselineMiBps : 0;
+  return {
+    durability: env.durability,
+    phases,
+    summary: { baselineMiBps, dfsMiBps, ratio, target: DATA_TARGET, met: ratio >= DATA_TARGET },
+    cpuPerGiB: { baseline: overallCpuPerGiB(of('baseline')), dfs: overallCpuPerGiB(of('dfs')) },
+    yardstickMiBps: o.yardstick === null ? null : aggregateMiBps(of('yardstick')),
+  };
 }
 
 function checkFreeSpace(dir: string, o: DataBenchOptions): void {
   // Source + one round's replicas of both systems (each phase's files are removed after it).
-  const need =
-    o.sizeBytes * (1 + o.concurrency * (o.suite === 'upload' ? o.replication : o.replication + 2) * 2);
+  const need = o.sizeBytes * (1 + o.clients * o.replication * 2);
   const s = fs.statfsSync(dir);
   const free = s.bavail * s.bsize;
   if (free < need)
@@ -265,12 +331,12 @@ function roundOrder(round: number): readonly System[] {
 
 /** Downloads read what an untimed upload of each system put there first. */
 async function prepareDownloads(env: Env): Promise<void> {
-  const { o } = env;
-  env.o.progress(`uploading the ${o.concurrency} file(s) to read (untimed)`);
+  const { o, run } = env;
+  o.progress(`uploading the ${o.clients} file(s) to read (untimed)`);
   await Promise.all(
-    Array.from({ length: o.concurrency }, async (_, k) => {
+    Array.from({ length: o.clients }, async (_, k) => {
       await env.hops.upload(env.source, `read-${k}`, chainOf(k, o));
-      await env.client.put(env.source, `/bench/read-${k}`, createOptions(o));
+      await run.client.put(env.source, `/bench/read-${k}`, createOptions(o));
     }),
   );
 }
@@ -286,38 +352,43 @@ function createOptions(o: DataBenchOptions): Parameters<DfsClient['put']>[2] {
 }
 
 async function runPhase(env: Env, system: System, round: number): Promise<PhaseFigures> {
-  const { o, hops, cluster, client } = env;
-  const serverPids = system === 'dfs' ? cluster.datanodes.map((d) => d.pid ?? null) : hops.pids;
+  const { o } = env;
+  if (system === 'yardstick') return runYardstick(env, round);
+  const { hops, run } = env;
+  const serverPids = system === 'dfs' ? run.cluster.datanodes.map((d) => d.pid ?? null) : hops.pids;
   const servers = serverPids.map((pid) => new CpuSampler(pid));
   const machine = new MachineCpuSampler();
   const hist = newLatencyHistogram();
   const onLatency = (us: number): void => recordUs(hist, us);
-  const localTarget = (k: number): string => path.join(env.base, `got-${system}-${k}`);
   await settleMachine(o.settleMs);
   servers.forEach((s) => s.start());
   machine.start();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: o.concurrency }, (_, k) => {
+    Array.from({ length: o.clients }, async (_, k) => {
       if (o.suite === 'upload') {
         return system === 'baseline'
-          ? hops.upload(env.source, `up-${k}`, chainOf(k, o))
-          : client.put(env.source, `/bench/up-${k}`, { ...createOptions(o), onPacketAcked: onLatency });
+          ? hops.upload(env.source, `up-${k}`, chainOf(k, o), env.durability === 'durable')
+          : run.client.put(env.source, `/bench/up-${k}`, { ...createOptions(o), onPacketAcked: onLatency });
       }
-      return system === 'baseline'
-        ? hops.download(`read-${k}`, k % o.datanodes, localTarget(k))
-        : client.get(`/bench/read-${k}`, localTarget(k), { onPacket: onLatency });
+      const got =
+        system === 'baseline'
+          ? await hops.download(`read-${k}`, k % o.datanodes)
+          : await discardAll(run.client, `/bench/read-${k}`, onLatency);
+      if (got !== o.sizeBytes)
+        throw new Error(`${system} read ${got} bytes of read-${k}, not ${o.sizeBytes}`);
     }),
   );
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const machineBusy = machine.stop();
-  const serverCpu = servers.map((s) => cpuPercent(s.stop().processUs, elapsedMs));
+  const serverUs = servers.map((s) => s.stop().processUs);
   const latency = system === 'dfs' ? summarize(hist) : null;
   hist.destroy();
   await cleanUp(env, system);
-  const bytes = o.sizeBytes * o.concurrency;
+  const bytes = o.sizeBytes * o.clients;
+  const clientUs = cpu.user + cpu.system;
   return {
     system,
     round,
@@ -326,11 +397,111 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
     mibPerSec: mibPerSec(bytes, elapsedMs),
     packetLatencyUs: latency,
     cpu: {
-      client: cpuPercent(cpu.user + cpu.system, elapsedMs),
-      servers: serverCpu,
+      client: cpuPercent(clientUs, elapsedMs),
+      servers: serverUs.map((us) => cpuPercent(us, elapsedMs)),
       machine: cpuPercent(machineBusy, elapsedMs),
     },
+    cpuPerGiB: cpuPerGiB(clientUs, serverUs, bytes),
   };
+}
+
+/** Reads a DFS file as `dfs get F -` does, verifying every chunk, and drops the bytes. */
+async function discardAll(client: DfsClient, file: string, onPacket: (us: number) => void): Promise<number> {
+  let bytes = 0;
+  for await (const packet of client.open(file, { onPacket }).packets())
+    for (const piece of packet) bytes += piece.length;
+  return bytes;
+}
+
+function cpuPerGiB(clientUs: number | null, serverUs: Array<number | null>, bytes: number): CpuPerGiB {
+  const perGiB = (us: number | null): number | null => (us === null ? null : us / 1e6 / (bytes / GiB));
+  const known = serverUs.filter((u): u is number => u !== null);
+  const servers = known.length === serverUs.length ? known.reduce((a, b) => a + b, 0) : null;
+  return {
+    client: perGiB(clientUs),
+    servers: perGiB(servers),
+    perServer: serverUs.map(perGiB),
+    total: clientUs === null || servers === null ? null : perGiB(clientUs + servers),
+  };
+}
+
+/** CPU-seconds per GiB over several phases: each figure weighted by the bytes it moved. */
+function overallCpuPerGiB(phases: readonly PhaseFigures[]): CpuPerGiB {
+  const bytes = phases.reduce((a, p) => a + p.bytes, 0);
+  const sum = (get: (c: CpuPerGiB) => number | null): number | null => {
+    let s = 0;
+    for (const p of phases) {
+      const v = p.cpuPerGiB === null ? null : get(p.cpuPerGiB);
+      if (v === null) return null;
+      s += v * p.bytes;
+    }
+    return bytes > 0 ? s / bytes : null;
+  };
+  const width = Math.max(0, ...phases.map((p) => p.cpuPerGiB?.perServer.length ?? 0));
+  return {
+    client: sum((c) => c.client),
+    servers: sum((c) => c.servers),
+    perServer: Array.from({ length: width }, (_, i) => sum((c) => c.perServer[i] ?? null)),
+    total: sum((c) => c.total),
+  };
+}
+
+/**
+ * One yardstick phase: `--clients` copies of the program at once (uploads: each with its
+ * own hop directory), each printing its MiB/s; the phase's figure is their sum, its time
+ * the bytes over that rate. It starts and times its own processes, so no CPU figures.
+ */
+async function runYardstick(env: Env, round: number): Promise<PhaseFigures> {
+  const { o } = env;
+  await settleMachine(o.settleMs);
+  const rates = await Promise.all(
+    Array.from({ length: o.clients }, async (_, k) => {
+      let args: string[];
+      if (o.suite === 'upload') {
+        const dir = path.join(env.base, `yardstick-${k}`);
+        fs.mkdirSync(dir, { recursive: true });
+        args = [
+          'up',
+          String(o.replication),
+          env.source,
+          dir,
+          ...(env.durability === 'durable' ? ['sync'] : []),
+        ];
+      } else args = ['down', env.source];
+      return runYardstickOnce(o.yardstick!, args);
+    }),
+  );
+  const bytes = o.sizeBytes * o.clients;
+  const rate = rates.reduce((a, b) => a + b, 0);
+  return {
+    system: 'yardstick',
+    round,
+    bytes,
+    elapsedMs: (bytes / (1024 * 1024) / rate) * 1000,
+    mibPerSec: rate,
+    packetLatencyUs: null,
+    cpu: null,
+    cpuPerGiB: null,
+  };
+}
+
+const YARDSTICK_TIMEOUT_MS = 600_000;
+
+function runYardstickOnce(program: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [program, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), YARDSTICK_TIMEOUT_MS);
+    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      const rate = Number(out.trim().split('\n').pop());
+      if (code === 0 && Number.isFinite(rate) && rate > 0) resolve(rate);
+      else
+        reject(new Error(`yardstick ${program} ${args.join(' ')} exited ${code} printing '${out.trim()}'`));
+    });
+  });
 }
 
 /**
@@ -339,14 +510,14 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
  */
 async function cleanUp(env: Env, system: System): Promise<void> {
   const { o } = env;
-  for (let k = 0; k < o.concurrency; k++) {
-    if (o.suite === 'download') fs.rmSync(path.join(env.base, `got-${system}-${k}`), { force: true });
-    else if (system === 'dfs') await env.client.delete(`/bench/up-${k}`);
+  if (o.suite === 'download') return;
+  for (let k = 0; k < o.clients; k++) {
+    if (system === 'dfs') await env.run.client.delete(`/bench/up-${k}`);
     else
       for (let h = 0; h < o.datanodes; h++)
         fs.rmSync(path.join(env.base, `hop${h}`, `up-${k}`), { force: true });
   }
-  if (o.suite === 'upload' && system === 'dfs') await waitReplicasDeleted(env.cluster, o.sizeBytes);
+  if (system === 'dfs') await waitReplicasDeleted(env.run.cluster, o.sizeBytes);
 }
 
 /** Waits (bounded) until the DataNodes hold less than one upload's bytes of replicas (what downloads read stays). */
@@ -370,86 +541,6 @@ function finalizedBytes(dataDir: string): number {
   for (const blk of fs.readdirSync(dir))
     total += fs.statSync(path.join(dir, blk, 'data'), { throwIfNoEntry: false })?.size ?? 0;
   return total;
-}
-
-function dataNotes(r: DataReport): string[] {
-  const s = r.settings;
-  const notes: string[] = [];
-  const cores = r.machine.cpuCount;
-  const processes = 1 + (r.suite === 'upload' ? s.replication : 1);
-  notes.push(
-    `${processes} busy processes per transfer (client + ${r.suite === 'upload' ? `${s.replication} DataNodes` : 'the DataNode it reads from'}) on ${cores} core(s); both systems are bounded by the same cores, disk and loopback.`,
-  );
-  if (r.suite === 'upload') {
-    notes.push(
-      "every replica is fdatasync'ed when finalized (DataNode sync-on-finalize, the default); every baseline hop fdatasyncs its file at the end.",
-    );
-  } else {
-    notes.push(
-      "reads come from the page cache when the files fit in memory, for both systems; DFS verifies every chunk's xxh32 on the client.",
-    );
-  }
-  const dfs = r.phases.filter((p) => p.system === 'dfs');
-  const busiest = Math.max(...dfs.flatMap((p) => p.cpu.servers.map((c) => c ?? 0)));
-  const clientCpu = Math.max(...dfs.map((p) => p.cpu.client ?? 0));
-  if (clientCpu >= 85)
-    notes.push(
-      `the DFS client process used up to ${clientCpu.toFixed(0)}% of a core: its event loop bounds the transfer.`,
-    );
-  if (busiest >= 85)
-    notes.push(`a DataNode used up to ${busiest.toFixed(0)}% of a core: its event loop bounds the transfer.`);
-  const machineMax = Math.max(...r.phases.map((p) => p.cpu.machine ?? 0));
-  if (machineMax >= cores * 100 * 0.85)
-    notes.push(`the machine was ${machineMax.toFixed(0)}% busy (of ${cores * 100}%): CPU-bound overall.`);
-  return notes;
-}
-
-export function printDataReport(r: DataReport): void {
-  const s = r.settings;
-  const out: string[] = [];
-  out.push(
-    `dfs-bench ${r.suite}: ${s.concurrency} x ${formatBytes(s.sizeBytes)}, replication ${s.replication}, ${s.datanodes} DataNodes, ${s.rounds} round(s)` +
-      (s.blockBytes !== null ? `, block ${formatBytes(s.blockBytes)}` : ''),
-  );
-  out.push(machineHeader(r.machine));
-  out.push('');
-  const rows = r.phases.map((p) => [
-    String(p.round),
-    p.system,
-    (p.elapsedMs / 1000).toFixed(2),
-    p.mibPerSec.toFixed(1),
-    p.packetLatencyUs === null ? '' : formatUs(p.packetLatencyUs.p50Us),
-    p.packetLatencyUs === null ? '' : formatUs(p.packetLatencyUs.p99Us),
-    p.packetLatencyUs === null ? '' : formatUs(p.packetLatencyUs.maxUs),
-    formatPercent(p.cpu.client),
-    p.cpu.servers.map((c) => formatPercent(c)).join(' '),
-    formatPercent(p.cpu.machine),
-  ]);
-  out.push(
-    renderTable(
-      [
-        'round',
-        'system',
-        'sec',
-        'MiB/s',
-        'pkt p50 us',
-        'pkt p99 us',
-        'pkt max us',
-        'client CPU',
-        'DataNode / hop CPU',
-        'machine CPU',
-      ],
-      rows,
-    ),
-  );
-  out.push('');
-  out.push(versusBaselineLine(r.summary));
-  writeReport(out, r.notes);
-}
-
-export function emitDataReport(r: DataReport, json: boolean): void {
-  if (json) writeJson(r);
-  else printDataReport(r);
 }
 
 export function defaultBenchDir(): string {

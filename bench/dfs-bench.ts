@@ -17,10 +17,12 @@
  * `sim-datanode-worker` the one that hosts a group of simulated DataNodes;
  * `baseline-hop` is one hop process of the raw baseline (bench/baseline-hop.ts).
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBaselineHop } from './baseline-hop.js';
-import { defaultBenchDir, emitDataReport, runDataBench, type DataSuite } from './data.js';
+import { defaultBenchDir, runDataBench, type DataSuite, type Durability } from './data.js';
+import { emitDataReport } from './data-report.js';
 import { emitMetaReport, runMeta, type MetaOptions } from './meta.js';
 import { runMetaWorkerProcess } from './meta-workload.js';
 import { emitMetaSimReport, runMetaSim } from './meta-sim.js';
@@ -194,7 +196,9 @@ program.command('sim-datanode-worker', { hidden: true }).action(() => runSimData
 interface DataCommandOptions {
   size: number;
   replication: number;
-  concurrency: number;
+  clients: number;
+  durability: 'durable' | 'page-cache' | 'both';
+  yardstick?: string;
   datanodes?: number;
   rounds: number;
   warmup: number;
@@ -215,6 +219,12 @@ const SETTLE_OPTION = [
   15_000,
 ] as const;
 
+const DURABILITY_MODES: Record<DataCommandOptions['durability'], Durability[]> = {
+  durable: ['durable'],
+  'page-cache': ['page-cache'],
+  both: ['durable', 'page-cache'],
+};
+
 for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite[]) {
   program
     .command(suite)
@@ -230,7 +240,7 @@ for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite
       positiveInt,
       suite === 'upload' ? 3 : 1,
     )
-    .option('--concurrency <n>', 'files transferred at once', positiveInt, 1)
+    .option('--clients <n>', 'transfers at once, each on its own file (aggregate MiB/s)', positiveInt, 1)
     .option(
       '--datanodes <n>',
       'DataNode processes (and baseline hops); default max(3, replication)',
@@ -244,6 +254,20 @@ for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite
     )
     .option('--warmup <n>', 'untimed baseline + DFS rounds first', nonNegativeInt, 1)
     .option(...SETTLE_OPTION)
+    .addOption(
+      new Option(
+        '--durability <mode>',
+        suite === 'upload'
+          ? 'durable (DFS defaults vs sync-behind + final fdatasync), page-cache (syncOnFinalize off vs no sync), or both'
+          : 'ignored: reads come from the page cache',
+      )
+        .choices(['durable', 'page-cache', 'both'])
+        .default('both'),
+    )
+    .option(
+      '--yardstick <file>',
+      'also run this plain-Node program (../shared/yardstick/raw-chain.mjs) each round, to show the baseline is at least as fast',
+    )
     .option('--block-size <bytes>', 'DFS block size (default 64MiB)', byteSize)
     .option('--packet-size <bytes>', 'DFS packet payload (default 1MiB, the maximum)', byteSize)
     .option('--window <bytes>', 'DFS unacknowledged bytes in flight per writer (default 32MiB)', byteSize)
@@ -262,15 +286,18 @@ for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite
     .addHelpText(
       'after',
       `
-Target: DFS at least 90% of the baseline's MiB/s on a 1 GiB file, at replication 1 and 3.
-  dfs-bench ${suite} --size 1GiB --replication ${suite === 'upload' ? '3' : '1'} --rounds 3`,
+Target: DFS at least 90% of the baseline's MiB/s on a 1 GiB file, at replication 1 and 3,
+durable and page cache, one client and several.
+  dfs-bench ${suite} --size 1GiB --replication ${suite === 'upload' ? '3' : '1'} --rounds 3 --yardstick ../shared/yardstick/raw-chain.mjs`,
     )
     .action(async (opts: DataCommandOptions) => {
       const report = await runDataBench({
         suite,
         sizeBytes: opts.size,
         replication: opts.replication,
-        concurrency: opts.concurrency,
+        clients: opts.clients,
+        durability: DURABILITY_MODES[opts.durability],
+        yardstick: opts.yardstick === undefined ? null : path.resolve(opts.yardstick),
         datanodes: opts.datanodes ?? Math.max(3, opts.replication),
         rounds: opts.rounds,
         warmupRounds: opts.warmup,

@@ -1,10 +1,11 @@
 /**
  * Reads a byte range of one block from one replica: READ_BLOCK, then packets whose every
- * chunk is checked against the checksums the writer stored, yielded as views trimmed to
- * the range. Packets are queued only a few deep: past that the socket is paused until the
+ * chunk is checked against the checksums the writer stored, yielded one packet at a time as
+ * the views its payload arrived in, trimmed to the range (never joined: one async step per
+ * packet, not per socket read). Packets are queued only a few deep: past that the socket is paused until the
  * consumer catches up (backpressure down to the DataNode's disk reads).
  */
-import { slicePieces } from '../../protocol/byte-pieces.js';
+import { piecesLength, slicePieces } from '../../protocol/byte-pieces.js';
 import { dataCodecs, decodeDataBody, decodePacket, encodeDataRequest } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
@@ -14,7 +15,9 @@ import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import { DataConnection } from '../common/data-connection.js';
 import { firstBadChunkInPieces } from '../common/checksum.js';
 
+/** Frames queued past which the socket is paused (resumed below half): at most ~2 MiB per reader. */
 const QUEUE_HIGH = 8;
+const QUEUE_HIGH_BYTES = 2 * 1024 * 1024;
 
 export interface ReadReplicaOptions {
   idleTimeoutMs?: number;
@@ -28,7 +31,7 @@ export async function* readReplica(
   from: number,
   to: number,
   options: ReadReplicaOptions = {},
-): AsyncGenerator<Buffer> {
+): AsyncGenerator<Buffer[]> {
   const { idleTimeoutMs = 30_000, onPacket } = options;
   const conn = await DataConnection.open({
     host: replica.host,
@@ -38,6 +41,7 @@ export async function* readReplica(
     idleTimeoutMs,
   });
   const queue: Frame[] = [];
+  let queuedBytes = 0;
   let closed: DfsError | null = null;
   let ended = false;
   let wake: (() => void) | null = null;
@@ -49,7 +53,8 @@ export async function* readReplica(
       lastAt = now;
     }
     queue.push(f);
-    if (queue.length >= QUEUE_HIGH) conn.pause();
+    queuedBytes += frameBytes(f);
+    if (queue.length >= QUEUE_HIGH || queuedBytes >= QUEUE_HIGH_BYTES) conn.pause();
     wake?.();
   };
   conn.onClose = (err) => {
@@ -61,7 +66,8 @@ export async function* readReplica(
     for (;;) {
       const f = queue.shift();
       if (f !== undefined) {
-        if (queue.length < QUEUE_HIGH / 2) conn.resume();
+        queuedBytes -= frameBytes(f);
+        if (queue.length < QUEUE_HIGH / 2 && queuedBytes < QUEUE_HIGH_BYTES / 2) conn.resume();
         return f;
       }
       if (ended)
@@ -114,7 +120,7 @@ export async function* readReplica(
       const lo = Math.max(from, p.offsetInBlock) - p.offsetInBlock;
       const hi = Math.min(to, p.offsetInBlock + p.payloadBytes) - p.offsetInBlock;
       expectOffset += p.payloadBytes;
-      if (hi > lo) for (const piece of slicePieces(p.payload, lo, hi - lo)) yield piece;
+      if (hi > lo) yield slicePieces(p.payload, lo, hi - lo);
       if (p.last || expectOffset >= head.startOffset + head.length) break;
     }
     if (expectOffset < to)
@@ -125,4 +131,8 @@ export async function* readReplica(
   } finally {
     conn.close();
   }
+}
+
+function frameBytes(f: Frame): number {
+  return f.parts === undefined ? f.body.length : piecesLength(f.parts);
 }

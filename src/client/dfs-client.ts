@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { LIST_LIMIT_DEFAULT } from '../../protocol/limits.js';
+import { PACKET_PAYLOAD_BYTES_DEFAULT } from '../../protocol/data-messages.js';
 import type { Block, FileStatus, LocatedBlock } from '../../protocol/shared-structures.js';
 import type { ContentSummary, LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
 import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
@@ -348,9 +349,10 @@ export class DfsClient implements OutputStreamClient {
 
   /** Streams a local file into DFS. */
   async put(localPath: string, remotePath: string, options: OutputStreamOptions = {}): Promise<void> {
+    // Reads of one packet each, handed over whole: no copy into packet buffers.
     await pipeline(
-      fs.createReadStream(localPath, { highWaterMark: 1024 * 1024 }),
-      this.create(remotePath, options),
+      fs.createReadStream(localPath, { highWaterMark: options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT }),
+      this.create(remotePath, { ...options, adoptChunks: true }),
     );
   }
 

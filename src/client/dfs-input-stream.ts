@@ -6,6 +6,11 @@
  * only when no good replica of a block is left, with an error naming the block.
  * Pull-based: nothing is read ahead of the consumer beyond a few packets. The NameNode is
  * reached through InputStreamNamenode only, the two calls a reader makes.
+ *
+ * Bytes travel as the views the socket read them into, one packet's views per async step.
+ * A consumer that takes them whole (stdout, a sink) iterates `packets()` instead of the
+ * Readable: async iteration of a Readable joins its buffered chunks into a new buffer on
+ * every read, a copy of every byte.
  */
 import { Readable } from 'node:stream';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
@@ -27,7 +32,7 @@ export interface InputStreamOptions {
 }
 
 export class DfsInputStream extends Readable {
-  private source: AsyncGenerator<Buffer, void, undefined> | null = null;
+  private source: AsyncGenerator<Buffer[], void, undefined> | null = null;
   private reading = false;
   /** Bytes delivered so far, for progress reporting. */
   bytesRead = 0;
@@ -58,8 +63,12 @@ export class DfsInputStream extends Readable {
           this.push(null);
           return;
         }
-        this.bytesRead += value.length;
-        if (!this.push(value)) return;
+        let more = true;
+        for (const piece of value) {
+          this.bytesRead += piece.length;
+          more = this.push(piece);
+        }
+        if (!more) return;
       }
     };
     pump().then(
@@ -70,12 +79,30 @@ export class DfsInputStream extends Readable {
     );
   }
 
+  /**
+   * The verified bytes one packet at a time, as views (never joined, never copied), in place
+   * of reading this stream as a Readable (the two must not be mixed). The stream is
+   * destroyed when the iteration ends, however it ends.
+   */
+  async *packets(): AsyncGenerator<Buffer[], void, undefined> {
+    try {
+      await initChecksum();
+      for await (const packet of this.readAll()) {
+        if (this.destroyed) throw this.errored ?? new DfsError('CONNECTION', `${this.path}: read stopped`);
+        for (const piece of packet) this.bytesRead += piece.length;
+        yield packet;
+      }
+    } finally {
+      this.destroy();
+    }
+  }
+
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     void this.source?.return(undefined);
     callback(err);
   }
 
-  private async *readAll(): AsyncGenerator<Buffer, void, undefined> {
+  private async *readAll(): AsyncGenerator<Buffer[], void, undefined> {
     const start = this.options.offset ?? 0;
     const located = await this.namenode.getBlockLocations({
       path: this.path,
@@ -100,7 +127,7 @@ export class DfsInputStream extends Readable {
     }
   }
 
-  private async *readBlock(lb: LocatedBlock, from: number, to: number): AsyncGenerator<Buffer> {
+  private async *readBlock(lb: LocatedBlock, from: number, to: number): AsyncGenerator<Buffer[]> {
     let pos = from;
     const failures: string[] = [];
     let locations = lb.locations;
@@ -108,11 +135,11 @@ export class DfsInputStream extends Readable {
       for (const replica of locations) {
         if (failures.some((f) => f.startsWith(`${replica.nodeId}:`))) continue;
         try {
-          for await (const buf of readReplica(replica, lb.block, pos, to, {
+          for await (const packet of readReplica(replica, lb.block, pos, to, {
             onPacket: this.options.onPacket,
           })) {
-            pos += buf.length;
-            yield buf;
+            for (const piece of packet) pos += piece.length;
+            yield packet;
           }
           return;
         } catch (err) {

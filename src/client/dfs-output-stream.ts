@@ -113,6 +113,11 @@ export interface OutputStreamOptions extends CreateOptions {
   onPacketAcked?: (latencyUs: number) => void;
   /** Continue the existing file (DfsClient.append) instead of creating it; the create options are ignored. */
   append?: boolean;
+  /**
+   * The producer never touches a chunk again once written (DfsClient.put's file reads): a
+   * chunk holding a whole packet is sent as it is, not copied into a packet buffer.
+   */
+  adoptChunks?: boolean;
 }
 
 export class DfsOutputStream extends Writable implements BlockWriterHost {
@@ -232,6 +237,15 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       const packetMax = inChunk === 0 ? this.packetBytes : this.chunkBytes - inChunk;
       const room = Math.min(packetMax - this.fill, this.blockBytes - writer.bytesSent - this.fill);
       const n = Math.min(room, chunk.length - off);
+      if (this.options.adoptChunks === true && this.fill === 0 && n === packetMax) {
+        const endsBlock = writer.bytesSent + n === this.blockBytes;
+        const whole = chunk.subarray(off, off + n);
+        off += n;
+        this.bytesWritten += n;
+        await this.emitPacket(writer, endsBlock, undefined, whole);
+        if (endsBlock) await this.endBlock(writer);
+        continue;
+      }
       chunk.copy(this.buf, this.fill, off, off + n);
       this.fill += n;
       off += n;
@@ -296,20 +310,26 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     this.client.endFileLease(this.path);
   }
 
-  private async emitPacket(writer: BlockWriter, last: boolean, flush?: 'flush' | 'sync'): Promise<void> {
-    const payload = this.buf.subarray(0, this.fill);
+  /** Sends the buffered bytes as a packet, or `whole`, a packet's bytes the producer handed over (adoptChunks). */
+  private async emitPacket(
+    writer: BlockWriter,
+    last: boolean,
+    flush?: 'flush' | 'sync',
+    whole?: Buffer,
+  ): Promise<void> {
+    const payload = whole ?? this.buf.subarray(0, this.fill);
     const checksums = computeChecksums(payload, this.chunkBytes);
     const packet: OutPacket = {
       seqno: 0,
       offsetInBlock: writer.bytesSent,
-      buffer: this.buf,
+      buffer: whole ?? this.buf,
       payload,
       checksums,
       last,
       ...(flush === undefined ? {} : { flush }),
       sentAt: 0,
     };
-    this.fill = 0;
+    if (whole === undefined) this.fill = 0;
     assert(
       this.unackedBytes + payload.length <= this.windowBytes,
       `${this.unackedBytes} unacknowledged bytes leave no room for ${payload.length} in the window`,
@@ -318,7 +338,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     writer.send(packet);
     // The next packet's buffer: a recycled one, once the window has room.
     await this.until(() => this.unackedBytes + this.packetBytes <= this.windowBytes);
-    this.buf = this.free.pop() ?? Buffer.allocUnsafeSlow(this.packetBytes);
+    if (whole === undefined) this.buf = this.free.pop() ?? Buffer.allocUnsafeSlow(this.packetBytes);
     await new Promise<void>((resolve) => writer.whenDrained(resolve));
   }
 
@@ -358,7 +378,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     this.unackedBytes -= packet.payload.length;
     this.bytesAcked += packet.payload.length;
     this.options.onPacketAcked?.((performance.now() - packet.sentAt) * 1000);
-    if (this.free.length < 4) this.free.push(packet.buffer);
+    if (this.free.length < 4 && packet.buffer.length === this.packetBytes) this.free.push(packet.buffer);
   }
 
   onRecovered(message: string): void {

@@ -66,6 +66,8 @@ export async function writeThroughCopy(
       replication: options.replication,
       blockBytes: options.blockBytes,
       windowBytes: options.windowBytes,
+      // The sources are Node's own file, socket and stdin streams: none reuses a chunk.
+      adoptChunks: true,
     });
     out = stream;
     options.onStream?.(stream);

@@ -5,8 +5,8 @@
  * behind the writes and at the end, closed once. The block receiver decides what to write
  * and when; this file decides how the bytes reach the disk.
  *
- * - A packet's payload goes to the page cache as the socket reads it arrived in (see
- *   DATA_WRITE_SLICE_BYTES); checksums are staged and written a few KiB at a time.
+ * - A packet's payload goes to the page cache as the socket reads it arrived in, in one
+ *   writev (fs-util.ts writePieces); checksums are staged and written a few KiB at a time.
  * - Sync-behind-writes: a background fdatasync every `syncBehindWritesBytes`, so the
  *   fdatasync at the end, which the last ack waits for, only has the tail left.
  * - Writes are issued one after the other by the receiver's chain; `close` waits for the
@@ -40,20 +40,6 @@ import { lastPartialChecksum, recoverableReplica } from './replica-reopen.js';
 import type { Replica } from './storage.js';
 
 const META_STAGE_BYTES = 4096;
-/**
- * A packet's payload goes to the page cache as the socket reads it arrived in (at most
- * 64 KiB each; a longer piece is written in 64 KiB slices), at whatever sizes and file
- * offsets they fall, as a raw `pipe` to a file would write it. Measured on the 1 GiB rep 3
- * upload, each run right after the baseline's: the DataNodes spent 4.6-4.7 s of system
- * time writing each socket read as it came (197-203 MiB/s), 10.2-10.9 s writing the same
- * bytes in aligned 64 KiB writes (125-129 MiB/s), and more still in aligned 128 KiB and
- * 1 MiB writes; the baseline's hops, 4.2-4.5 s. perf puts the whole difference in the
- * kernel's copy into the page cache (copy_folio_from_iter_atomic). Our reading: aligned
- * writes let the kernel allocate large page-cache folios, which come from large free
- * blocks of memory that this VM's host has reclaimed and faults back in on first touch;
- * small, unaligned writes get small folios from recently freed pages.
- */
-const DATA_WRITE_SLICE_BYTES = 64 * 1024;
 
 export class ReplicaWriter {
   private dataFd: number;
@@ -217,12 +203,12 @@ export class ReplicaWriter {
     const fit = replicaBytesFitting(this.dn.faults, payloadBytes);
     if (fit < payloadBytes) {
       // The enospcAfterBytes disk is full: what fits is written, then the write fails.
-      await writePieces(this.dataFd, slicePieces(payload, 0, fit), offset, DATA_WRITE_SLICE_BYTES);
+      await writePieces(this.dataFd, slicePieces(payload, 0, fit), offset);
       throw enospcError();
     }
     if (this.dn.faults.writeDelayMs > 0) await sleep(this.dn.faults.writeDelayMs);
     await Promise.all([
-      payloadBytes > 0 ? writePieces(this.dataFd, payload, offset, DATA_WRITE_SLICE_BYTES) : null,
+      payloadBytes > 0 ? writePieces(this.dataFd, payload, offset) : null,
       this.stageChecksums(checksums, offset, flush),
     ]);
     const end = offset + payloadBytes;

@@ -2,8 +2,9 @@
  * Smoke test of `dfs-bench upload` and `dfs-bench download`: the compiled benchmark runs
  * end to end as a child process (a NameNode, DataNodes and raw baseline hops in a temp dir
  * inside --dir, removed at the end), with a small file and 1 MiB blocks, and its --json
- * document has a phase per system with bytes moved, a DFS phase with packet latency
- * percentiles, a summary, and the settings it was given. Throughput is only checked to be
+ * document has, per comparison (durable, page cache), a phase per system with bytes moved
+ * and CPU-seconds per GiB, a DFS phase with packet latency percentiles, a summary, and the
+ * settings it was given; with --yardstick, that program's figure beside them. Throughput is only checked to be
  * positive: this machine's speed is not the test's business. A replication larger than
  * the DataNode count is refused up front with a message on stderr.
  */
@@ -44,22 +45,27 @@ async function runBench(suite: 'upload' | 'download', args: string[]): Promise<R
   return JSON.parse(stdout) as Report;
 }
 
-/** The checks every successful run shares: phases, latencies, summary, clean-up. */
-function checkReport(r: Report, suite: 'upload' | 'download', sizeBytes: number): void {
-  expect(r.suite).toBe(suite);
-  expect(r.phases.slice(0, 2).map((p) => [p.system, p.round])).toEqual([
+/** The checks every comparison of a successful run shares: phases, latencies, CPU, summary. */
+function checkComparison(r: Report, c: Report['comparisons'][number], sizeBytes: number): void {
+  expect(c.phases.slice(0, 2).map((p) => [p.system, p.round])).toEqual([
     ['baseline', 1],
     ['dfs', 1],
   ]);
-  for (const p of r.phases) {
+  for (const p of c.phases.filter((x) => x.system !== 'yardstick')) {
     expect(p.bytes, `${p.system} bytes`).toBe(sizeBytes);
     expect(p.elapsedMs, `${p.system} elapsed`).toBeGreaterThan(0);
     expect(p.mibPerSec, `${p.system} MiB/s`).toBeGreaterThan(0);
     expect(Number.isFinite(p.mibPerSec), `${p.system} MiB/s finite`).toBe(true);
-    expect(p.cpu.servers, `${p.system} one CPU figure per server process`).toHaveLength(r.settings.datanodes);
+    expect(p.cpu!.servers, `${p.system} one CPU figure per server process`).toHaveLength(
+      r.settings.datanodes,
+    );
+    const g = p.cpuPerGiB!;
+    expect(g.perServer).toHaveLength(r.settings.datanodes);
+    expect(g.client!).toBeGreaterThan(0);
+    expect(g.total!).toBeCloseTo(g.client! + g.servers!, 6);
   }
-  const baseline = r.phases.find((p) => p.system === 'baseline')!;
-  const dfs = r.phases.find((p) => p.system === 'dfs')!;
+  const baseline = c.phases.find((p) => p.system === 'baseline')!;
+  const dfs = c.phases.find((p) => p.system === 'dfs')!;
   expect(baseline.packetLatencyUs).toBeNull();
   const lat = dfs.packetLatencyUs;
   expect(lat, 'DFS packet latency').not.toBeNull();
@@ -72,64 +78,95 @@ function checkReport(r: Report, suite: 'upload' | 'download', sizeBytes: number)
 
   // Over every round: all bytes over all the phases' time.
   const overall = (system: string): number => {
-    const ps = r.phases.filter((p) => p.system === system);
+    const ps = c.phases.filter((p) => p.system === system);
     return (
       ps.reduce((a, p) => a + p.bytes, 0) / (1024 * 1024) / (ps.reduce((a, p) => a + p.elapsedMs, 0) / 1000)
     );
   };
-  expect(r.summary.baselineMiBps).toBeCloseTo(overall('baseline'), 6);
-  expect(r.summary.dfsMiBps).toBeCloseTo(overall('dfs'), 6);
-  expect(r.summary.ratio).toBeGreaterThan(0);
-  expect(r.summary.ratio).toBeCloseTo(r.summary.dfsMiBps / r.summary.baselineMiBps, 6);
-  expect(r.summary.met).toBe(r.summary.ratio >= r.summary.target);
-  expect(r.notes.length).toBeGreaterThan(0);
+  expect(c.summary.baselineMiBps).toBeCloseTo(overall('baseline'), 6);
+  expect(c.summary.dfsMiBps).toBeCloseTo(overall('dfs'), 6);
+  expect(c.summary.ratio).toBeGreaterThan(0);
+  expect(c.summary.ratio).toBeCloseTo(c.summary.dfsMiBps / c.summary.baselineMiBps, 6);
+  expect(c.summary.met).toBe(c.summary.ratio >= c.summary.target);
+  expect(c.cpuPerGiB.dfs.total!).toBeGreaterThan(0);
+  expect(c.cpuPerGiB.baseline.total!).toBeGreaterThan(0);
+}
 
-  // Its temp dir was inside --dir and is gone; nothing else was left there.
+/** Its temp dir was inside --dir and is gone; nothing else was left there. */
+function checkCleanedUp(r: Report): void {
+  expect(r.notes.length).toBeGreaterThan(0);
   expect(path.dirname(r.settings.dataDir)).toBe(dir);
   expect(fs.existsSync(r.settings.dataDir), `${r.settings.dataDir} left behind`).toBe(false);
   expect(fs.readdirSync(dir)).toEqual([]);
 }
 
+/** A stand-in for the yardstick program: the bench runs it and reads the MiB/s it prints. */
+function fakeYardstick(): string {
+  const file = path.join(os.tmpdir(), `dfs-data-smoke-yardstick-${process.pid}.mjs`);
+  fs.writeFileSync(
+    file,
+    "console.log(process.argv[2] === 'up' || process.argv[2] === 'down' ? '123.5' : 'x');\n",
+  );
+  return file;
+}
+
 describe('dfs-bench upload / download', () => {
   it(
-    'upload: baseline and DFS phases, packet latencies, a summary, and the temp dir removed',
+    'upload: durable and page-cache comparisons, each with baseline and DFS phases, CPU per GiB, the yardstick, and the temp dir removed',
     async () => {
-      const r = await runBench('upload', [
-        '--size',
-        '8MiB',
-        '--replication',
-        '2',
-        '--datanodes',
-        '2',
-        '--block-size',
-        '1MiB',
-        '--rounds',
-        '2',
-      ]);
-      checkReport(r, 'upload', 8 * MiB);
-      // The order alternates: baseline first in odd rounds, DFS first in even ones.
-      expect(r.phases.map((p) => `${p.round}:${p.system}`)).toEqual([
-        '1:baseline',
-        '1:dfs',
-        '2:dfs',
-        '2:baseline',
-      ]);
-      expect(r.settings).toEqual({
-        sizeBytes: 8 * MiB,
-        replication: 2,
-        concurrency: 1,
-        datanodes: 2,
-        rounds: 2,
-        warmupRounds: 1,
-        blockBytes: MiB,
-        packetBytes: null,
-        windowBytes: null,
-        dataDir: r.settings.dataDir,
-      });
-      // Send-to-ack per packet: at least one per block of the file.
-      expect(r.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(8);
+      const yardstick = fakeYardstick();
+      try {
+        const r = await runBench('upload', [
+          '--size',
+          '8MiB',
+          '--replication',
+          '2',
+          '--datanodes',
+          '2',
+          '--block-size',
+          '1MiB',
+          '--rounds',
+          '2',
+          '--yardstick',
+          yardstick,
+        ]);
+        expect(r.suite).toBe('upload');
+        expect(r.comparisons.map((c) => c.durability)).toEqual(['durable', 'page-cache']);
+        for (const c of r.comparisons) {
+          checkComparison(r, c, 8 * MiB);
+          // The order alternates: baseline first in odd rounds, DFS first in even ones.
+          expect(c.phases.map((p) => `${p.round}:${p.system}`)).toEqual([
+            '1:baseline',
+            '1:dfs',
+            '1:yardstick',
+            '2:dfs',
+            '2:baseline',
+            '2:yardstick',
+          ]);
+          expect(c.yardstickMiBps).toBeCloseTo(123.5, 6);
+          // Send-to-ack per packet: at least one per block of the file.
+          expect(c.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(8);
+        }
+        expect(r.settings).toEqual({
+          sizeBytes: 8 * MiB,
+          replication: 2,
+          clients: 1,
+          datanodes: 2,
+          rounds: 2,
+          warmupRounds: 1,
+          durability: ['durable', 'page-cache'],
+          yardstick,
+          blockBytes: MiB,
+          packetBytes: null,
+          windowBytes: null,
+          dataDir: r.settings.dataDir,
+        });
+        checkCleanedUp(r);
+      } finally {
+        fs.rmSync(yardstick, { force: true });
+      }
     },
-    RUN_TIMEOUT_MS + 5_000,
+    2 * RUN_TIMEOUT_MS + 5_000,
   );
 
   it(
@@ -146,17 +183,24 @@ describe('dfs-bench upload / download', () => {
         '1MiB',
         '--packet-size',
         '128KiB',
-        '--concurrency',
+        '--clients',
         '2',
       ]);
-      checkReport(r, 'download', 2 * 4 * MiB);
+      expect(r.suite).toBe('download');
+      // Reads: one comparison, from the page cache.
+      expect(r.comparisons.map((c) => c.durability)).toEqual(['page-cache']);
+      const c = r.comparisons[0]!;
+      checkComparison(r, c, 2 * 4 * MiB);
+      expect(c.yardstickMiBps).toBeNull();
       expect(r.settings).toEqual({
         sizeBytes: 4 * MiB,
         replication: 2,
-        concurrency: 2,
+        clients: 2,
         datanodes: 2,
         rounds: 1,
         warmupRounds: 1,
+        durability: ['page-cache'],
+        yardstick: null,
         blockBytes: MiB,
         packetBytes: 128 * 1024,
         windowBytes: null,
@@ -164,7 +208,8 @@ describe('dfs-bench upload / download', () => {
       });
       // The wait for each packet read (the DataNode picks the read packet size): at least
       // one per block of the two files.
-      expect(r.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(2 * 4);
+      expect(c.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(2 * 4);
+      checkCleanedUp(r);
     },
     RUN_TIMEOUT_MS + 5_000,
   );

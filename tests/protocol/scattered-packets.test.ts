@@ -130,21 +130,19 @@ describe('firstBadChunkInPieces', () => {
 });
 
 describe('writePieces', () => {
-  it('writes the pieces in order at the position (pieces over the limit in slices)', async () => {
+  it('writes the pieces in order at the position, empty ones skipped, more than one writev holds', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-pieces-'));
     try {
       const file = path.join(dir, 'data');
       const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31) & 0xff));
-      const pieces = [
-        data.subarray(0, 10),
-        data.subarray(10, 70_000),
-        data.subarray(70_000, 70_001),
-        data.subarray(70_001),
-      ];
+      // More pieces than one writev takes (IOV_MAX 1024), an empty one among them.
+      const pieces = [data.subarray(0, 10), data.subarray(10, 10), data.subarray(10, 70_000)];
+      for (let at = 70_000; at < 72_500; at++) pieces.push(data.subarray(at, at + 1));
+      pieces.push(data.subarray(72_500));
       const fd = fs.openSync(file, 'w');
       try {
         fs.writeSync(fd, Buffer.from('head'), 0, 4, 0);
-        await writePieces(fd, pieces, 4, 64 * 1024);
+        await writePieces(fd, pieces, 4);
       } finally {
         fs.closeSync(fd);
       }

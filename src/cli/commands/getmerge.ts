@@ -69,10 +69,8 @@ async function getmerge(
     for (const src of sources) {
       for (const file of await filesOf(ctx, src)) {
         if (file.status.length === 0 && options.skipEmptyFile === true) continue;
-        for await (const chunk of ctx.client.open(file.path, {
-          signal: intr.signal,
-        }) as AsyncIterable<Buffer>)
-          await write(chunk);
+        for await (const packet of ctx.client.open(file.path, { signal: intr.signal }).packets())
+          for (const piece of packet) await write(piece);
         if (options.nl === true) await write(Buffer.from('\n'));
         files++;
       }

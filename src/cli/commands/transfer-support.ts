@@ -9,8 +9,8 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
-import type { Readable } from 'node:stream';
 import { DfsError, type ErrorCode } from '../../../protocol/errors.js';
+import type { DfsInputStream } from '../../client/dfs-input-stream.js';
 import { ProgressBar } from '../progress.js';
 import type { Command } from 'commander';
 import { printError, runCommand, type CommandContext } from './command-context.js';
@@ -196,16 +196,19 @@ export function binaryToTerminalWarning(remote: string, stdoutIsTTY: boolean, he
 
 /** Copies `input` to stdout, waiting for 'drain' when the pipe is full. Returns the bytes copied. */
 export async function copyToStdout(
-  input: Readable,
+  input: DfsInputStream,
   signal?: AbortSignal,
   beforeFirst?: (head: Buffer) => void,
 ): Promise<number> {
   let bytes = 0;
-  for await (const chunk of input as AsyncIterable<Buffer>) {
-    if (bytes === 0) beforeFirst?.(chunk);
-    bytes += chunk.length;
-    if (!process.stdout.write(chunk))
-      await once(process.stdout, 'drain', signal === undefined ? {} : { signal });
+  for await (const packet of input.packets()) {
+    let more = true;
+    for (const piece of packet) {
+      if (bytes === 0) beforeFirst?.(piece);
+      bytes += piece.length;
+      more = process.stdout.write(piece);
+    }
+    if (!more) await once(process.stdout, 'drain', signal === undefined ? {} : { signal });
   }
   return bytes;
 }
