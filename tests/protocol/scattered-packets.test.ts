@@ -130,6 +130,27 @@ describe('firstBadChunkInPieces', () => {
 });
 
 describe('writePieces', () => {
+  it('at a page boundary (its first byte written apart), a one-byte first piece included', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-pieces-'));
+    try {
+      const file = path.join(dir, 'data');
+      const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7 + 3) & 0xff));
+      const fd = fs.openSync(file, 'w');
+      try {
+        await writePieces(fd, [data.subarray(0, 1), data.subarray(1, 65_536), data.subarray(65_536)], 8192);
+        await writePieces(fd, [data.subarray(0, 100_000), data.subarray(100_000)], 212_992);
+      } finally {
+        fs.closeSync(fd);
+      }
+      const got = fs.readFileSync(file);
+      expect(got.subarray(0, 8192).equals(Buffer.alloc(8192))).toBe(true);
+      expect(got.subarray(8192, 208_192).equals(data)).toBe(true);
+      expect(got.subarray(212_992).equals(data)).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('writes the pieces in order at the position, empty ones skipped, more than one writev holds', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-pieces-'));
     try {
