@@ -54,6 +54,8 @@ export interface RangeOptions {
   /** Read at this revision (0: the newest). */
   revision?: number;
   keysOnly?: boolean;
+  /** By key; etcd's default is ascending. */
+  sortOrder?: 'ascend' | 'descend';
 }
 
 export interface RangeResult {
@@ -359,6 +361,8 @@ function rangeBody(key: Bytes, o: RangeOptions): Record<string, unknown> {
     limit: o.limit === undefined ? undefined : String(o.limit),
     revision: o.revision === undefined ? undefined : String(o.revision),
     keys_only: o.keysOnly,
+    sort_order: o.sortOrder === undefined ? undefined : o.sortOrder.toUpperCase(),
+    sort_target: o.sortOrder === undefined ? undefined : 'KEY',
   };
 }
 
