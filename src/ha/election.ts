@@ -124,6 +124,8 @@ export class Election extends EventEmitter<ElectionEvents> {
         if (epoch > 0) return epoch;
       } catch (err) {
         rethrowIfBug(err);
+        // Our lease expired in etcd (the put named it): campaign on with a new one.
+        if (err instanceof DfsError && err.code === 'NOT_FOUND') this.leaseId = null;
         // etcd unreachable for a while: keep campaigning (the lease, if any, lapses meanwhile).
         this.log.warn({ err: (err as Error).message }, 'campaign attempt failed; trying again');
         await new Promise((r) => setTimeout(r, 500));

@@ -98,6 +98,14 @@ describe.skipIf(!HAVE_ETCD)('etcd client, one member', () => {
     expect(isDfsError(err, 'NOT_FOUND')).toBe(true);
   });
 
+  it("a request over etcd's size limit is refused as INVALID_ARGUMENT, and the next call works", async () => {
+    for (const bytes of [1.6 * 1024 * 1024, 3 * 1024 * 1024]) {
+      const err = await client.put('/big', Buffer.alloc(bytes, 1)).catch((e: unknown) => e);
+      expect(isDfsError(err, 'INVALID_ARGUMENT')).toBe(true);
+      expect(await client.put('/small', 'ok')).toBeGreaterThan(0);
+    }
+  });
+
   it('status reports the database size', async () => {
     const status = await client.status();
     expect(status.dbSizeBytes).toBeGreaterThan(0);

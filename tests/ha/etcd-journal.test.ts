@@ -8,7 +8,7 @@
  * loses nothing. Without etcd the file is skipped, saying why.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isDfsError, type DfsError } from '../../protocol/errors.js';
+import { DfsError, isDfsError } from '../../protocol/errors.js';
 import { initChecksum } from '../../src/common/checksum.js';
 import { EtcdClient } from '../../src/ha/etcd-client.js';
 import { EtcdJournal, initializeJournal } from '../../src/ha/etcd-journal.js';
@@ -152,6 +152,20 @@ describe.skipIf(!HAVE_ETCD)('etcd journal, one member', () => {
     await journal.close();
   });
 
+  it('with the default bound, a group commit of 3 MiB goes as several transactions etcd accepts', async () => {
+    const prefix = newPrefix();
+    await initializeJournal(client, prefix, 0);
+    const { journal, fatal } = journalFor(client, prefix, await becomeLeader(client, prefix, 'nn1'), 0);
+    const ops = Array.from({ length: 300 }, (_, i) => mkdir(i, 10_000));
+    expect(await appendAll(journal, ops)).toEqual(Array(300).fill(null));
+    expect(journal.txnCount).toBe(3);
+    expect(fatal).toEqual([]);
+    const read: JournalBatch[] = [];
+    await readJournal(client, prefix, 0, (b) => read.push(b));
+    expect(opsOf(read)).toEqual(ops);
+    await journal.close();
+  });
+
   it('two journals racing with different epochs: only the leader appends; the other is FENCED and stops', async () => {
     const prefix = newPrefix();
     await initializeJournal(client, prefix, 0);
@@ -198,13 +212,40 @@ describe.skipIf(!HAVE_ETCD)('etcd journal, one member', () => {
     expect(opsOf(read)).toEqual([mkdir(1), mkdir(2), mkdir(4)]);
   });
 
+  it('a write whose response was lost is retried and recognized as applied, not taken for fencing', async () => {
+    const prefix = newPrefix();
+    await initializeJournal(client, prefix, 0);
+    const epoch = await becomeLeader(client, prefix, 'nn1');
+    /** The network loses the response of the next txn after etcd applied it. */
+    class LossyClient extends EtcdClient {
+      loseNext = false;
+      override async txn(...args: Parameters<EtcdClient['txn']>): ReturnType<EtcdClient['txn']> {
+        const result = await super.txn(...args);
+        if (!this.loseNext) return result;
+        this.loseNext = false;
+        throw new DfsError('ETCD_UNAVAILABLE', 'response lost');
+      }
+    }
+    const lossy = new LossyClient({ endpoints: etcd.endpoints });
+    const { journal, fatal } = journalFor(lossy, prefix, epoch, 0);
+    expect(await appendAll(journal, [mkdir(1)])).toEqual([null]);
+    lossy.loseNext = true;
+    expect(await appendAll(journal, [mkdir(2), mkdir(3)])).toEqual([null, null]);
+    expect(await appendAll(journal, [mkdir(4)])).toEqual([null]);
+    expect(fatal).toEqual([]);
+    const read: JournalBatch[] = [];
+    await readJournal(client, prefix, 0, (b) => read.push(b));
+    expect(opsOf(read)).toEqual([mkdir(1), mkdir(2), mkdir(3), mkdir(4)]);
+    await journal.close();
+  });
+
   it('fence() from outside fails every waiter, including the batch in flight', async () => {
     const prefix = newPrefix();
     await initializeJournal(client, prefix, 0);
     const { journal, fatal } = journalFor(client, prefix, await becomeLeader(client, prefix, 'nn1'), 0);
     const pending = appendAll(journal, [mkdir(1), mkdir(2)]);
     await new Promise((r) => process.nextTick(r)); // the flush has started
-    journal.fence(new (await import('../../protocol/errors.js')).DfsError('FENCED', 'lease lapsed'));
+    journal.fence(new DfsError('FENCED', 'lease lapsed'));
     const results = await pending;
     expect(results.every((e) => isDfsError(e, 'FENCED'))).toBe(true);
     expect(fatal.map((e) => e.message)).toEqual(['lease lapsed']);
