@@ -241,8 +241,11 @@ export class Election extends EventEmitter<ElectionEvents> {
 
   private armStepDown(): void {
     if (this.stepDownTimer !== null) clearTimeout(this.stepDownTimer);
-    const inMs = Math.max(0, this.validUntil - this.marginMs - this.now());
-    this.stepDownTimer = setTimeout(() => this.checkLease(), inMs);
+    const inMs = Math.max(1, this.validUntil - this.marginMs - this.now());
+    // A timer may fire a little early by the monotonic clock: then it is armed again.
+    this.stepDownTimer = setTimeout(() => {
+      if (this.checkLease()) this.armStepDown();
+    }, inMs);
   }
 
   private stepDown(reason: string): void {

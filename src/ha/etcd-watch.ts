@@ -9,7 +9,9 @@
  * carries gRPC metadata `hasleader=true`, so etcd cancels it rather than letting a partitioned
  * member go silent), it reconnects at the next endpoint from that revision, so the consumer
  * sees every event once, in order, across failovers. It retries until cancelled, warning on
- * each failure.
+ * each failure. Node's fetch ends a response body that stays silent for 300 s, so an idle
+ * watch reconnects every five minutes (quietly); that also bounds how long a connection that
+ * died without a word (a cut cable) can hold a watch.
  *
  * Compaction: when the start revision has been compacted away, etcd cancels the watch with
  * `compact_revision` set; no event since that revision can be delivered any more, so the watch
@@ -95,7 +97,6 @@ class EtcdWatch implements Watch {
       const endpoint = this.client.endpoints[this.endpoint]!;
       try {
         await this.stream(endpoint);
-        failures = 0;
       } catch (err) {
         rethrowIfBug(err);
         if (this.stopped) return;
@@ -104,8 +105,12 @@ class EtcdWatch implements Watch {
           this.options.onError(err);
           return;
         }
+        // A stream that was confirmed worked: start the back-off afresh.
+        if (this.state === 'streaming') failures = 0;
         failures++;
-        this.client.log.warn(
+        const idle = (err as Error).message.includes('UND_ERR_BODY_TIMEOUT');
+        // fetch ends a body silent for 300 s: an idle watch reconnects then, which is no fault.
+        this.client.log[idle ? 'debug' : 'warn'](
           { endpoint, err: (err as Error).message, nextRevision: this.nextRevision },
           'etcd watch broke; resuming at the next endpoint',
         );
