@@ -173,7 +173,10 @@ export class EtcdJournal implements Journal {
     });
   }
 
-  /** Stops the journal from outside (election.ts lost the lease): every waiter gets `err`. */
+  /**
+   * Stops the journal from outside (election.ts stepped down): every waiter, the batch in
+   * flight included, gets `err`, and `onFatal` runs as for any stop.
+   */
   fence(err: DfsError): void {
     if (this.state === 'closed' || this.state === 'failed') return;
     this.fail(err, [], false);
