@@ -38,6 +38,12 @@ export const ERROR_CODES = {
   QUOTA_EXCEEDED: 29,
   /** The file's lease expired and its recovery is under way (HDFS RecoveryInProgressException): retry later. */
   RECOVERY_IN_PROGRESS: 30,
+  /** This NameNode is no longer the leader: its journal write was refused by the epoch compare (issue 14). */
+  FENCED: 31,
+  /** No etcd endpoint answered in time, or etcd refused for a transient reason (no leader, quota). */
+  ETCD_UNAVAILABLE: 32,
+  /** A journal watch started from a revision etcd has compacted away: reload from an image. */
+  JOURNAL_COMPACTED: 33,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -33,7 +33,7 @@ import type { CommitBlockSynchronizationRequest } from '../../protocol/datanode-
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { BlockManager } from './block-manager.js';
-import type { EditLog } from './edit-log.js';
+import type { Journal } from './journal.js';
 import { NONE, type EditOp } from './edit-ops.js';
 import { pathOf, type BlockMeta, type FileNode } from './inode.js';
 import { NO_EVENTS, type NotableEvents } from './event-ring.js';
@@ -54,7 +54,7 @@ interface Attempt {
 
 export interface BlockRecoveryContext {
   namespace: Namespace;
-  editLog: () => EditLog;
+  editLog: () => Journal;
   blocks: BlockManager;
   clock: Clock;
   logger: Logger;

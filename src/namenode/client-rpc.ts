@@ -33,7 +33,7 @@ import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/shared-st
 import type { Clock } from '../common/clock.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
-import type { EditLog } from './edit-log.js';
+import type { Journal } from './journal.js';
 import { NONE, type EditOp } from './edit-ops.js';
 import { statusOf, type BlockMeta, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
@@ -77,7 +77,7 @@ export interface BlockLocator extends AdminBlockView {
 }
 
 export interface ClientRpcContext extends AdminRpcContext {
-  editLog: () => EditLog;
+  editLog: () => Journal;
   leases: LeaseManager;
   clock: Clock;
   logger: Logger;

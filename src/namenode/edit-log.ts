@@ -42,8 +42,9 @@ import { fsyncDir } from '../common/fs-util.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { EditOp } from './edit-ops.js';
 import { encodeRecord, encodeSegmentHeader } from './edit-log-format.js';
+import type { AppendCallback, Journal } from './journal.js';
 
-export type AppendCallback = (err: Error | null) => void;
+export type { AppendCallback };
 
 export type EditLogState = 'open' | 'closing' | 'closed' | 'failed';
 type IoState = 'idle' | 'scheduled' | 'writing' | 'rolling';
@@ -81,7 +82,8 @@ export function segmentFileName(firstTxid: number): string {
   return `edits_${String(firstTxid).padStart(16, '0')}`;
 }
 
-export class EditLog {
+/** The local file implementation of the journal (journal.ts). */
+export class EditLog implements Journal {
   private state: EditLogState = 'open';
   private io: IoState = 'idle';
   private fd = -1;

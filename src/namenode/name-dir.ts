@@ -29,6 +29,7 @@ import type { Logger } from '../common/logger.js';
 import { DECOMMISSIONED_FILE } from './decommission-store.js';
 import { decodeSegment, SEGMENT_HEADER_BYTES } from './edit-log-format.js';
 import { imageFileName, loadImage, saveImage } from './fs-image.js';
+import { replayRecords } from './journal.js';
 import { Namespace } from './namespace.js';
 import type { DefaultOwners } from './ownership.js';
 
@@ -198,26 +199,9 @@ export async function loadNameDir(dir: string, log: Logger, owners?: DefaultOwne
     if (seg.tornTail !== null) {
       truncateDurably(file, Math.max(seg.validBytes, SEGMENT_HEADER_BYTES));
     }
-    for (const rec of seg.records) {
-      if (rec.txid < expect) continue;
-      if (rec.txid !== expect) {
-        throw new DfsError(
-          'CORRUPT_LOG',
-          `edit log gap: expected txid ${expect}, ${name} continues at ${rec.txid}`,
-        );
-      }
-      try {
-        namespace.apply(rec.op, true);
-      } catch (err) {
-        rethrowIfBug(err);
-        throw new DfsError(
-          'CORRUPT_LOG',
-          `edit log ${name}: txid ${rec.txid} (${rec.op.op}) cannot be applied: ${(err as Error).message}`,
-        );
-      }
-      expect++;
-      replayed++;
-    }
+    const next = replayRecords(namespace, seg.records, expect, name);
+    replayed += next - expect;
+    expect = next;
   }
   return { namespace, imageTxid, lastTxid: expect - 1, replayed };
 }

@@ -22,6 +22,7 @@ import { withTurnBudget } from './datanode-turn-budget.js';
 import { ReplicationMonitor } from './replication-monitor.js';
 import { SafeMode } from './safe-mode.js';
 import { EditLog } from './edit-log.js';
+import type { Journal } from './journal.js';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/fs-util.js';
 import { imageFileName, serializeImage } from './fs-image.js';
@@ -46,7 +47,8 @@ export class NameNode {
   private readonly faults = faultsFromEnv();
   /** Every sync of the edit log and the images (src/common/file-sync.ts). */
   private readonly fileSync = fileSyncWithFaults(this.faults);
-  private editLog!: EditLog;
+  /** The local edit log today; the seam where the etcd journal plugs in (journal.ts). */
+  private editLog!: Journal;
   private server!: FrameServer;
   private namespace!: Namespace;
   private leases!: LeaseManager;

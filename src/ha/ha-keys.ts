@@ -1,0 +1,40 @@
+/**
+ * Where a DFS cluster's HA state lives in etcd, under one prefix per cluster (so several
+ * clusters can share an etcd), written by election.ts and etcd-journal.ts:
+ *
+ *   <prefix>leader                      the active NameNode's record (JSON), bound to its lease;
+ *                                       its create revision is the active's epoch
+ *   <prefix>journal/head                the last txid written to the journal (decimal)
+ *   <prefix>journal/batch/<firstTxid>   one batch of edit records, firstTxid as 16 zero-padded
+ *                                       digits so key order is txid order (its encoding:
+ *                                       etcd-journal.ts)
+ */
+import { DfsError } from '../../protocol/errors.js';
+
+export interface HaKeys {
+  readonly prefix: string;
+  readonly leader: string;
+  readonly head: string;
+  readonly batchPrefix: string;
+  batch(firstTxid: number): string;
+  /** The first txid of a batch key; CORRUPT_LOG for another key under the batch prefix. */
+  batchTxid(key: string): number;
+}
+
+export function haKeys(prefix: string): HaKeys {
+  const p = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const batchPrefix = `${p}journal/batch/`;
+  return {
+    prefix: p,
+    leader: `${p}leader`,
+    head: `${p}journal/head`,
+    batchPrefix,
+    batch: (firstTxid) => `${batchPrefix}${String(firstTxid).padStart(16, '0')}`,
+    batchTxid: (key) => {
+      const digits = key.slice(batchPrefix.length);
+      if (!key.startsWith(batchPrefix) || !/^\d{16}$/.test(digits))
+        throw new DfsError('CORRUPT_LOG', `etcd journal: ${key} is not a batch key`);
+      return Number(digits);
+    },
+  };
+}
