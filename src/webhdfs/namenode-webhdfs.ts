@@ -22,8 +22,10 @@
  *   | CREATE             | PUT    | 307 to a live DataNode (refused here first when the file  |
  *   |                    |        | exists and overwrite is false)                           |
  *   | APPEND             | POST   | 307 to a live DataNode (emulated there, see its header)  |
- *   | SETPERMISSION,     | PUT    | UnsupportedOperationException (400) until permissions    |
- *   | SETOWNER, others   |        | exist                                                    |
+ *   | SETPERMISSION      | PUT    | empty 200 (RPC setPermission; `permission` octal,        |
+ *   |                    |        | default 755 as HDFS's PermissionParam)                   |
+ *   | SETOWNER           | PUT    | empty 200 (RPC setOwner; `owner` and/or `group`)          |
+ *   | others             |        | UnsupportedOperationException (400)                      |
  *
  * The redirect carries the request's parameters plus `namenoderpcaddress`; `noredirect=true`
  * answers 200 {"Location": ...} instead. Every call goes through a DfsClient on this
@@ -35,7 +37,7 @@ import { LIST_LIMIT_DEFAULT } from '../../protocol/limits.js';
 import { FileType } from '../../protocol/shared-structures.js';
 import type { DfsClient } from '../client/dfs-client.js';
 import type { HttpExtension } from '../common/daemon-http.js';
-import { sendJson, type HttpExchange } from '../common/http-router.js';
+import { sendBody, sendJson, type HttpExchange } from '../common/http-router.js';
 import { ClientPool } from './client-pool.js';
 import { remoteError } from './webhdfs-errors.js';
 import {
@@ -61,6 +63,8 @@ export interface WebHdfsNamenode {
 const DISCARDED_BODY_BYTES_MAX = 1024 * 1024;
 const REPLICATION_MAX = 32767;
 const INT_MAX = 2 ** 31 - 1;
+/** SETPERMISSION without `permission`: HDFS's PermissionParam default. */
+const DEFAULT_PERMISSION = 0o755;
 
 export function namenodeWebHdfs(nn: WebHdfsNamenode): HttpExtension {
   const pool = new ClientPool(() => nn.rpcAddress, 'namenode');
@@ -129,6 +133,17 @@ async function serve(nn: WebHdfsNamenode, c: DfsClient, r: WebHdfsRequest, ex: H
       const replication = p.int('replication', 1, REPLICATION_MAX) ?? c.defaultReplication;
       const done = falseWhen(['NOT_FOUND', 'IS_A_DIRECTORY'], c.setReplication(r.path, replication));
       return sendJson(res, 200, booleanJson(await done));
+    }
+    case 'SETPERMISSION':
+      await c.setPermission(r.path, p.octal('permission') ?? DEFAULT_PERMISSION);
+      return sendBody(res, 200, 'application/octet-stream', '');
+    case 'SETOWNER': {
+      const owner = p.raw('owner') || undefined;
+      const group = p.raw('group') || undefined;
+      if (owner === undefined && group === undefined)
+        throw remoteError('IllegalArgumentException', 'Both owner and group are empty.');
+      await c.setOwner(r.path, { owner, group });
+      return sendBody(res, 200, 'application/octet-stream', '');
     }
     case 'OPEN':
       return open(nn, c, r, ex);

@@ -187,11 +187,11 @@ export class QueryParams {
     return n;
   }
 
-  /** An octal permission (`755`); accepted and checked, not yet applied. */
+  /** An octal permission as HDFS's PermissionParam takes it (`[0-1]?[0-7][0-7][0-7]`: `755`, `1777`). */
   octal(name: string): number | undefined {
     const v = this.raw(name);
     if (v === undefined || v === '') return undefined;
-    if (!/^[0-7]{1,4}$/.test(v)) throw illegal(name, v, 'not an octal permission');
+    if (!/^[01]?[0-7]{3}$/.test(v)) throw illegal(name, v, 'not an octal permission');
     return parseInt(v, 8);
   }
 
