@@ -17,6 +17,7 @@
 import { LIST_LIMIT_MAX } from '../../protocol/limits.js';
 import { FileType, type FileStatus } from '../../protocol/shared-structures.js';
 import type { DatanodeReportEntry } from '../../protocol/admin-namenode-messages.js';
+import type { VolumeReport } from '../../protocol/datanode-namenode-messages.js';
 import type { RpcName } from '../../protocol/namenode-messages.js';
 import { blockHealthName, fsckBlock, nodeTotals, reportNode, worstHealth } from '../cli/admin-format.js';
 import { sendJson, type HttpExchange, type HttpRouter, type RouteHandler } from '../common/http-router.js';
@@ -38,6 +39,8 @@ export interface WebApiSource {
   namespace(): Namespace;
   /** The datanodeReport rows (block-manager.ts), drain status filled in. */
   datanodes(): DatanodeReportEntry[];
+  /** A node's volumes as its last heartbeat told them (none before its first). */
+  volumes(nodeId: string): readonly VolumeReport[];
   replicas: ReplicaView;
   replication(): ReplicationStats;
   lastTxid(): number;
@@ -114,14 +117,14 @@ export function addReadRoutes(router: HttpRouter, src: WebApiSource, fileDelete:
     new Query(url, []);
     const nodes = src.datanodes();
     const sorted = nodes
-      .map(reportNode)
+      .map((n) => ({ ...reportNode(n), volumes: src.volumes(n.nodeId) }))
       .sort((a, b) => (a.host === b.host ? a.port - b.port : a.host < b.host ? -1 : 1));
     sendJson(res, 200, {
       nowMs: src.nowMs(),
       deadNodeTimeoutMs: src.deadNodeTimeoutMs,
       ...nodeTotals(nodes),
-      // The NameNode learns each node's totals, not its volumes: one cell a node.
-      volumesKnown: false,
+      // Each node's volumes come with its heartbeats (PROTOCOL.md, heartbeat).
+      volumesKnown: true,
       nodes: sorted,
     });
   });

@@ -73,6 +73,7 @@ export class WebUi {
       safeMode: () => ({ on: p.safeMode.on, manual: p.safeMode.manual, status: p.safeMode.status() }),
       namespace: p.namespace,
       datanodes: () => p.blocks.report().map((n) => ({ ...n, ...p.replication.drainStatus(n.nodeId) })),
+      volumes: (nodeId) => p.blocks.registry.get(nodeId)?.volumes ?? [],
       replicas: p.blocks,
       replication: () => p.replication.stats(),
       lastTxid: p.lastTxid,

@@ -11,10 +11,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DfsClient } from '../../src/client/dfs-client.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
+import { HAVE_CHROMIUM, launchPage, warnIfNoChromium } from '../support/browser.js';
 import { tempDir } from '../support/cluster.js';
 import { getBuffer, putBuffer, testBytes, waitFor } from '../support/data-path.js';
 import { runDfs } from '../support/dfs-cli.js';
@@ -33,10 +34,7 @@ declare const document: {
   querySelector(selector: string): PageElement | null;
 };
 
-const CHROMIUM = process.env.DFS_CHROMIUM ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM)
-  console.warn(`web UI browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+warnIfNoChromium('web UI browser tests');
 
 /** The page polls this often (app.js `?poll=`). */
 const POLL_MS = 500;
@@ -55,16 +53,7 @@ beforeAll(async () => {
   ({ cluster, client, cleanup } = await startHealingCluster(3));
   await cluster.waitWritable();
   base = `http://${cluster.namenodeHttpAddress}/?poll=${POLL_MS}`;
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-  });
-  page = await browser.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`pageerror: ${String(err)}`));
+  ({ browser, page } = await launchPage((p) => problems.push(p)));
   page.on('dialog', (d) => void d.accept(dialogAnswer));
 }, 90_000);
 
