@@ -58,6 +58,7 @@ export default tseslint.config(
           'prompt',
           'confirm',
           'performance',
+          'localStorage',
         ].map((name) => [name, 'readonly']),
       ),
     },

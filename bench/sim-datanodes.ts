@@ -227,6 +227,7 @@ export class SimDatanodeGroup {
           remainingBytes,
           failedVolumes: 0,
           activeTransfers: 0,
+          volumes: [],
         }),
       );
     }

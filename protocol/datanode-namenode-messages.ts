@@ -48,7 +48,36 @@ export interface RegisterRequest extends DatanodeStorageReport {
 }
 export interface HeartbeatRequest extends DatanodeStorageReport {
   activeTransfers: number;
+  /** Every data directory of the node, failed ones included, in its configured order. */
+  volumes: VolumeReport[];
 }
+/** One data directory (volume) of a DataNode, as its heartbeat reports it. */
+export interface VolumeReport {
+  /** Its path on the node: the volume's id there. */
+  path: string;
+  /** The size of its file system (0 while the volume is failed or its space cannot be read). */
+  capacityBytes: number;
+  /** Bytes of the replicas on it, finalized and unfinished (0 while failed). */
+  usedBytes: number;
+  /** Taken out of service after an I/O failure. */
+  failed: boolean;
+}
+/** Smallest encoded VolumeReport (empty path): 2 + 8 + 8 + 1. */
+const VOLUME_REPORT_BYTES_MIN = 19;
+const volumeReportListCodec = listCodec<VolumeReport>(
+  {
+    encode(w, v) {
+      w.str(v.path).u64(v.capacityBytes).u64(v.usedBytes).bool(v.failed);
+    },
+    decode(r) {
+      const path = r.str('path');
+      const capacityBytes = r.u64('capacityBytes');
+      const usedBytes = r.u64('usedBytes');
+      return { path, capacityBytes, usedBytes, failed: r.bool('failed') };
+    },
+  },
+  VOLUME_REPORT_BYTES_MIN,
+);
 
 export const CommandType = {
   /** Delete these replicas. */
@@ -178,14 +207,15 @@ export const datanodeRpcCodecs = {
     opcode: 0x21,
     mutates: false,
     req: {
-      encode: (w, v) =>
-        void w
-          .str(v.nodeId)
+      encode(w, v) {
+        w.str(v.nodeId)
           .u64(v.capacityBytes)
           .u64(v.usedBytes)
           .u64(v.remainingBytes)
           .u32(v.failedVolumes)
-          .u32(v.activeTransfers),
+          .u32(v.activeTransfers);
+        volumeReportListCodec.encode(w, v.volumes);
+      },
       decode: (r) => ({
         nodeId: r.str('nodeId'),
         capacityBytes: r.u64('capacityBytes'),
@@ -193,6 +223,7 @@ export const datanodeRpcCodecs = {
         remainingBytes: r.u64('remainingBytes'),
         failedVolumes: r.u32('failedVolumes'),
         activeTransfers: r.u32('activeTransfers'),
+        volumes: volumeReportListCodec.decode(r),
       }),
     },
     res: {

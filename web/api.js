@@ -1,7 +1,8 @@
 /**
  * The browser side of the JSON API (/api/v1/, README.md "Web UI and JSON API"). Every
  * failure becomes an ApiError with the server's typed code, so a view can say what went
- * wrong in words; changes carry the X-XSRF-HEADER header the server requires of them.
+ * wrong in words; changes carry the X-XSRF-HEADER header the server requires of them; every
+ * request names the user the page acts as (`user.name`, from the header's "user" field).
  */
 
 export class ApiError extends Error {
@@ -12,8 +13,31 @@ export class ApiError extends Error {
   }
 }
 
+/** Where the page keeps the user it acts as (the "user" field, app.js). */
+const USER_KEY = 'dfs.user';
+
+/**
+ * The user every request acts as (`user.name`, HDFS simple auth); '' means none given, so the
+ * NameNode acts as its static web user, dr.who. The NameNode checks permissions as this user.
+ */
+export function currentUser() {
+  try {
+    return localStorage.getItem(USER_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export function setUser(name) {
+  const v = name.trim();
+  if (v === '') localStorage.removeItem(USER_KEY);
+  else localStorage.setItem(USER_KEY, v);
+}
+
 function url(path, query = {}) {
   const q = new URLSearchParams();
+  const user = currentUser();
+  if (user !== '') q.set('user.name', user);
   for (const [k, v] of Object.entries(query))
     if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
   const s = q.toString();

@@ -2,12 +2,14 @@
  * The UI's entry module: picks the view from the URL's hash (#/overview, #/datanodes,
  * #/browse?path=..., #/health), mounts it, and refreshes it live: one poll at a time, every
  * POLL_MS (or `?poll=MS` in the page's URL, at least 500), skipped while the tab is hidden.
- * A failed refresh shows the server's typed error in a banner and polling carries on.
+ * A failed refresh shows the server's typed error in a banner and polling carries on. The
+ * header's "user" field names the user every request acts as (api.js `currentUser`).
  */
 import * as overview from './overview.js';
 import * as datanodes from './datanodes.js';
 import * as browse from './browse.js';
 import * as health from './health.js';
+import { currentUser, setUser } from './api.js';
 
 const VIEWS = { overview, datanodes, browse, health };
 const POLL_MS = Math.max(500, Number(new URLSearchParams(location.search).get('poll')) || 3000);
@@ -100,6 +102,16 @@ function show() {
   }
   void refreshNow();
 }
+
+// The user the page acts as: kept in localStorage, applied at once (every view refreshes as it).
+const userField = document.getElementById('user');
+userField.value = currentUser();
+userField.addEventListener('change', () => {
+  setUser(userField.value);
+  userField.value = currentUser();
+  ctx.clearNotice();
+  void refreshNow();
+});
 
 window.addEventListener('hashchange', show);
 document.addEventListener('visibilitychange', () => {

@@ -1,6 +1,7 @@
 /**
- * DataNodes (`GET /api/v1/datanodes`): totals, a storage heatmap (one cell a node, coloured
- * by its use; dead nodes grey; the NameNode learns node totals, not volumes) and a virtual
+ * DataNodes (`GET /api/v1/datanodes`): totals, a storage heatmap (one cell a volume, grouped
+ * by node, coloured by its use; dead nodes grey, failed volumes outlined; a node whose volumes
+ * are not known yet, before its first heartbeat, gets one cell for its totals) and a virtual
  * table of every node (table.js), sortable and filterable, that stays quick at 1,000 nodes.
  */
 import { get } from './api.js';
@@ -88,7 +89,7 @@ export function create(root) {
     h(
       'section',
       { class: 'card wide' },
-      h('h2', {}, 'Storage heatmap (use per node)'),
+      h('h2', {}, 'Storage heatmap (use per node and volume)'),
       heatmap,
       h(
         'div',
@@ -98,41 +99,67 @@ export function create(root) {
         h('span', { class: 'swatch hi' }),
         ' 100% ',
         h('span', { class: 'swatch dead' }),
-        ' dead',
+        ' dead ',
+        h('span', { class: 'swatch failed' }),
+        ' failed volume',
       ),
     ),
     h('section', { class: 'card wide' }, h('div', { class: 'toolbar' }, filter), table.el),
   );
   const f = fields(root);
-  const cells = new Map();
+  /** address -> {group, cells: path -> cell}; pooled, restyled only when a look changed. */
+  const groups = new Map();
+
+  function paint(n, group, key, v) {
+    let cell = group.cells.get(key);
+    if (cell === undefined) {
+      cell = h('div', { class: 'cell', 'data-node': n.address, 'data-volume': key });
+      group.cells.set(key, cell);
+      group.el.append(cell);
+    }
+    const pct = v.capacityBytes > 0 ? (100 * v.usedBytes) / v.capacityBytes : 0;
+    const state = n.state === 'dead' ? 'dead' : v.failed ? 'failed' : n.state;
+    const look = `${state}:${pct.toFixed(1)}`;
+    if (cell.dataset.look === look) return;
+    cell.dataset.look = look;
+    cell.dataset.state = state;
+    cell.style.background = state === 'dead' || state === 'failed' ? '' : heatColor(pct / 100);
+    const what = key === '' ? '' : ` ${key}`;
+    cell.title = `${n.address}${what} ${state} ${percent(pct)} of ${bytes(v.capacityBytes)}`;
+  }
+
   return {
     async refresh() {
       const d = await get('datanodes');
       for (const k of ['live', 'dead', 'decommissioning', 'decommissioned']) setValue(f[k], d[k]);
       for (const k of ['capacityBytes', 'usedBytes', 'remainingBytes']) setValue(f[k], d[k], bytes(d[k]));
       table.setRows(d.nodes);
-      // Heatmap: one pooled cell a node, restyled only when its use or state changed.
       const seen = new Set();
       for (const n of d.nodes) {
         seen.add(n.address);
-        let cell = cells.get(n.address);
-        if (cell === undefined) {
-          cell = h('div', { class: 'cell', 'data-node': n.address });
-          cells.set(n.address, cell);
-          heatmap.append(cell);
+        let group = groups.get(n.address);
+        if (group === undefined) {
+          group = { el: h('div', { class: 'group', 'data-node': n.address }), cells: new Map() };
+          groups.set(n.address, group);
+          heatmap.append(group.el);
         }
-        const look = n.state === 'dead' ? 'dead' : `${n.state}:${n.usedPercent}`;
-        if (cell.dataset.look !== look) {
-          cell.dataset.look = look;
-          cell.dataset.state = n.state;
-          cell.style.background = n.state === 'dead' ? '' : heatColor(n.usedPercent / 100);
-          cell.title = `${n.address} ${n.state} ${percent(n.usedPercent)} of ${bytes(n.capacityBytes)}`;
+        // One cell a volume; the node's totals ('' key) until its first heartbeat names them.
+        const volumes = n.volumes && n.volumes.length > 0 ? n.volumes : [{ ...n, path: '', failed: false }];
+        const keys = new Set();
+        for (const v of volumes) {
+          keys.add(v.path);
+          paint(n, group, v.path, v);
         }
+        for (const [key, cell] of group.cells)
+          if (!keys.has(key)) {
+            cell.remove();
+            group.cells.delete(key);
+          }
       }
-      for (const [address, cell] of cells)
+      for (const [address, group] of groups)
         if (!seen.has(address)) {
-          cell.remove();
-          cells.delete(address);
+          group.el.remove();
+          groups.delete(address);
         }
     },
   };

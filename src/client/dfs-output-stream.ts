@@ -181,6 +181,18 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     else this.appendedAfter = lastBlock === null ? null : { ...lastBlock.block };
   }
 
+  /**
+   * Resolves once the file is open (its create or append answered), or rejects with why not,
+   * before a byte is written: callers refuse a whole request rather than fail it half-way.
+   * The failure is reported here, so the stream's 'error' event is not left unheard.
+   */
+  opened(): Promise<void> {
+    this.on('error', () => {});
+    return new Promise((resolve, reject) =>
+      this.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
     const flush = this.flushMarkers.get(chunk);
     const done = flush === undefined ? this.writeChunk(chunk) : this.flushOut(flush);

@@ -249,6 +249,7 @@ export class NamenodeLink {
       nodeId: this.dn.storage.nodeId,
       activeTransfers: this.dn.transfers.active,
       ...this.dn.storage.report(),
+      volumes: this.dn.storage.volumeReports(),
     });
     this.dn.metrics.heartbeat((performance.now() - sent) / 1000);
     for (const c of commands) await this.execute(c);

@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { VolumeReport } from '../../protocol/datanode-namenode-messages.js';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { fsyncDir, writeFileAtomic } from '../common/fs-util.js';
@@ -259,6 +260,22 @@ export class Storage {
       remainingBytes,
       failedVolumes: this.volumes.length - this.inService().length,
     };
+  }
+
+  /** Each volume's figures, failed ones included, for the heartbeat (the NameNode's per-volume view). */
+  volumeReports(): VolumeReport[] {
+    const unfinished = new Map<Volume, number>();
+    for (const r of this.replicas.values())
+      if (r.state === 'rbw') unfinished.set(r.volume, (unfinished.get(r.volume) ?? 0) + r.numBytes);
+    return this.volumes.map((v) => {
+      const s = v.state === 'inService' ? this.spaceOf(v) : null;
+      return {
+        path: v.dir,
+        capacityBytes: s?.capacityBytes ?? 0,
+        usedBytes: s === null ? 0 : v.usedBytes + (unfinished.get(v) ?? 0),
+        failed: v.state === 'failed',
+      };
+    });
   }
 
   private spaceOf(v: Volume): { capacityBytes: number; remainingBytes: number } | null {

@@ -24,7 +24,12 @@
  */
 import { DfsError } from '../../protocol/errors.js';
 import type { TriggerBlockReportResponse } from '../../protocol/admin-namenode-messages.js';
-import type { DatanodeCommand, DatanodeStorageReport } from '../../protocol/datanode-namenode-messages.js';
+import type {
+  DatanodeCommand,
+  DatanodeStorageReport,
+  HeartbeatRequest,
+  VolumeReport,
+} from '../../protocol/datanode-namenode-messages.js';
 import { CommandType } from '../../protocol/datanode-namenode-messages.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
 import type { Clock } from '../common/clock.js';
@@ -38,6 +43,8 @@ interface DatanodeState extends DatanodeStorageReport {
   httpPort: number;
   lastHeartbeatMs: number;
   activeTransfers: number;
+  /** Its volumes as its last heartbeat told them (none until its first heartbeat). */
+  volumes: readonly VolumeReport[];
   /** Replicas to delete, sent with the next heartbeat answer (bounded per answer). */
   pendingDeletes: Map<number, Block>;
   /** REPLICATE commands waiting for the next heartbeat answer. */
@@ -199,6 +206,7 @@ export class DatanodeRegistry {
       httpPort,
       lastHeartbeatMs: now,
       activeTransfers: 0,
+      volumes: [],
       pendingDeletes: new Map(),
       dead: false,
       pendingCopies: [],
@@ -223,7 +231,7 @@ export class DatanodeRegistry {
   }
 
   /** Returns the node's pending commands, or REREGISTER when the NameNode does not know it. */
-  heartbeat(report: DatanodeStorageReport & { activeTransfers: number }): DatanodeCommand[] {
+  heartbeat(report: HeartbeatRequest): DatanodeCommand[] {
     const node = this.nodes.get(report.nodeId);
     if (node === undefined) return [{ type: CommandType.REREGISTER, blocks: [], targets: [] }];
     if (node.dead) {
@@ -240,6 +248,7 @@ export class DatanodeRegistry {
       );
     node.failedVolumes = report.failedVolumes;
     node.activeTransfers = report.activeTransfers;
+    node.volumes = report.volumes;
     node.lastHeartbeatMs = this.clock.nowMs();
     if (
       node.pendingDeletes.size === 0 &&

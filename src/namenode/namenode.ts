@@ -196,6 +196,12 @@ export class NameNode {
       closeWithoutRecovery: (p, file) => this.rpc.logRecovery(p, file),
     });
     this.namespace.addListener(this.recovery);
+    const users = new UserGroups({
+      ...owners,
+      mappingFile: this.config.userGroupsFile,
+      cacheMs: this.config.groupsCacheMs,
+      logger: this.log,
+    });
     this.rpc = new ClientRpc({
       ...mutating,
       leases: this.leases,
@@ -215,12 +221,7 @@ export class NameNode {
         blockCount: this.namespace.blockCount,
         trashIntervalMs: this.config.trashIntervalMinutes * 60_000,
       }),
-      users: new UserGroups({
-        ...owners,
-        mappingFile: this.config.userGroupsFile,
-        cacheMs: this.config.groupsCacheMs,
-        logger: this.log,
-      }),
+      users,
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
       recoverAbandoned: (p, file) => this.recovery.leaseExpired(p, file),
     });
@@ -254,6 +255,7 @@ export class NameNode {
       lastTxid: () => this.editLog.lastWrittenTxid,
       checkpoint: () => ({ txnsSince: this.txnsSinceCheckpoint, lastMs: this.lastCheckpointMs }),
       deadNodeTimeoutMs: this.config.deadNodeTimeoutMs,
+      users,
       rpcAddress: () => this.address,
     }));
     this.address = await this.server.listen();

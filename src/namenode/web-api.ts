@@ -6,18 +6,26 @@
  * --json` use for states and verdicts (src/cli/admin-format.ts), so the browser, the CLI
  * and a script reading either see the same words and numbers.
  *
+ * Listings and file details are permission-checked as the request's caller (`user.name`,
+ * default `dr.who`, web-query.ts) by the very rules of the list, stat and blockHealth RPCs
+ * (rpc-permissions.ts); the cluster-wide views (overview, DataNodes, events, health) are not
+ * per-path and answer anyone who reaches the port, as HDFS's NameNode UI does.
+ *
  * Bounds: listings and block lists are paged with a capped `limit` (LIST_LIMIT_MAX); the
  * DataNode list is as long as the cluster (about 300 bytes a node); events are a fixed ring.
  */
 import { LIST_LIMIT_MAX } from '../../protocol/limits.js';
 import { FileType, type FileStatus } from '../../protocol/shared-structures.js';
 import type { DatanodeReportEntry } from '../../protocol/admin-namenode-messages.js';
+import type { VolumeReport } from '../../protocol/datanode-namenode-messages.js';
+import type { RpcName } from '../../protocol/namenode-messages.js';
 import { blockHealthName, fsckBlock, nodeTotals, reportNode, worstHealth } from '../cli/admin-format.js';
 import { sendJson, type HttpExchange, type HttpRouter, type RouteHandler } from '../common/http-router.js';
 import { fileBlockHealth, type ReplicaView } from './block-health.js';
 import type { EventRing } from './event-ring.js';
 import type { Namespace } from './namespace.js';
 import type { ReplicationStats } from './replication-monitor.js';
+import type { RequestOf } from './rpc-handler.js';
 import { PROBLEM_FILES_KEPT, type HealthView } from './web-health.js';
 import { Query } from './web-query.js';
 
@@ -31,6 +39,8 @@ export interface WebApiSource {
   namespace(): Namespace;
   /** The datanodeReport rows (block-manager.ts), drain status filled in. */
   datanodes(): DatanodeReportEntry[];
+  /** A node's volumes as its last heartbeat told them (none before its first). */
+  volumes(nodeId: string): readonly VolumeReport[];
   replicas: ReplicaView;
   replication(): ReplicationStats;
   lastTxid(): number;
@@ -38,6 +48,8 @@ export interface WebApiSource {
   deadNodeTimeoutMs: number;
   events: EventRing;
   health: HealthView;
+  /** Refuses (ACCESS_DENIED) what `user` may not do by RPC `name`'s permission rule (rpc-permissions.ts). */
+  authorize<N extends RpcName>(user: string, name: N, req: RequestOf<N>): Promise<void>;
 }
 
 export const LIST_PAGE_DEFAULT = 500;
@@ -105,23 +117,24 @@ export function addReadRoutes(router: HttpRouter, src: WebApiSource, fileDelete:
     new Query(url, []);
     const nodes = src.datanodes();
     const sorted = nodes
-      .map(reportNode)
+      .map((n) => ({ ...reportNode(n), volumes: src.volumes(n.nodeId) }))
       .sort((a, b) => (a.host === b.host ? a.port - b.port : a.host < b.host ? -1 : 1));
     sendJson(res, 200, {
       nowMs: src.nowMs(),
       deadNodeTimeoutMs: src.deadNodeTimeoutMs,
       ...nodeTotals(nodes),
-      // The NameNode learns each node's totals, not its volumes: one cell a node.
-      volumesKnown: false,
+      // Each node's volumes come with its heartbeats (PROTOCOL.md, heartbeat).
+      volumesKnown: true,
       nodes: sorted,
     });
   });
 
-  get('list', ({ url, res }) => {
+  get('list', async ({ url, res }) => {
     const q = new Query(url, ['path', 'startAfter', 'limit']);
     const path = q.path();
     const startAfter = q.string('startAfter', '');
     const limit = q.int('limit', 1, LIST_LIMIT_MAX, LIST_PAGE_DEFAULT);
+    await src.authorize(q.user(), 'list', { path, startAfter, limit });
     const page = src.namespace().list(path, startAfter, limit);
     const last = page.entries[page.entries.length - 1];
     sendJson(res, 200, {
@@ -136,14 +149,17 @@ export function addReadRoutes(router: HttpRouter, src: WebApiSource, fileDelete:
     methods: ['GET', 'DELETE'],
     handler: (ex) => (ex.req.method === 'DELETE' ? fileDelete(ex) : fileDetails(ex)),
   });
-  const fileDetails = ({ url, res }: HttpExchange): void => {
+  const fileDetails = async ({ url, res }: HttpExchange): Promise<void> => {
     const q = new Query(url, ['path', 'startBlock', 'limit']);
     const path = q.path();
     const startBlock = q.int('startBlock', 0, Number.MAX_SAFE_INTEGER, 0);
     const limit = q.int('limit', 1, LIST_LIMIT_MAX, LIST_PAGE_DEFAULT);
+    const user = q.user();
+    await src.authorize(user, 'stat', { path });
     const ns = src.namespace();
     const status = entryOf(ns.stat(path));
     const node = ns.lookup(path);
+    if (node?.kind === 'file') await src.authorize(user, 'blockHealth', { path, startBlock, limit });
     if (node?.kind !== 'file') {
       sendJson(res, 200, { path, status, blocks: [], hasMore: false, nextBlock: null });
       return;

@@ -4,12 +4,18 @@
  * of getting a default it did not ask for; a path is checked by the namespace's own rules
  * (path-rules.ts), so `..`, `.`, empty components and NUL, plain or percent-encoded (the URL
  * parser decodes them first), are INVALID_PATH (400) before anything looks them up.
+ *
+ * Every request may name its caller in `user.name`, as WebHDFS does (HDFS simple auth,
+ * src/webhdfs/webhdfs-request.ts): the API acts as that user, `dr.who` when it is absent.
  */
 import { HttpError } from '../common/http-router.js';
+import { ANONYMOUS_USER, userNameProblem } from '../webhdfs/webhdfs-request.js';
 import { joinPath, parsePath } from './path-rules.js';
 
 /** Longest non-path string parameter taken (a startAfter name is at most a component). */
 const STRING_PARAM_CHARS_MAX = 4096;
+/** The caller's name, taken by every route (HDFS simple auth's parameter). */
+const USER_PARAM = 'user.name';
 
 function badQuery(message: string): HttpError {
   return new HttpError(400, 'BAD_QUERY', message);
@@ -23,7 +29,7 @@ export class Query {
     this.params = url.searchParams;
     const seen = new Set<string>();
     for (const name of this.params.keys()) {
-      if (!allowed.includes(name))
+      if (!allowed.includes(name) && name !== USER_PARAM)
         throw badQuery(
           `unknown query parameter '${name.slice(0, 100)}' (takes: ${allowed.join(', ') || 'none'})`,
         );
@@ -44,6 +50,14 @@ export class Query {
       throw badQuery(`query parameter '${name}' (an absolute DFS path) is required`);
     }
     return joinPath(parsePath(v));
+  }
+
+  /** The user the request acts as: `user.name`, or HDFS's static web user `dr.who`. */
+  user(): string {
+    const v = this.raw(USER_PARAM) ?? ANONYMOUS_USER;
+    const bad = userNameProblem(v);
+    if (bad !== null) throw badQuery(`query parameter '${USER_PARAM}': '${v.slice(0, 40)}' ${bad}`);
+    return v;
   }
 
   /** A decimal integer in [min, max]; `fallback` when absent. */

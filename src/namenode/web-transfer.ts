@@ -18,6 +18,11 @@
  * Content-Disposition; a read that fails after the headers went out cuts the connection,
  * so a short file is never mistaken for a whole one.
  *
+ * Every call acts as the request's caller, `user.name` (default `dr.who`), as WebHDFS does
+ * (HDFS simple auth, src/webhdfs/webhdfs-request.ts), through one client per user
+ * (src/webhdfs/client-pool.ts): the NameNode's permission checks apply to the browser as
+ * to anyone, and reaching the HTTP port gives no more than naming a user to the RPC port.
+ *
  * Changes need the header `X-XSRF-HEADER` (any value; HDFS's name for it): a page on
  * another site cannot send a custom header without a CORS preflight, which this server
  * never grants, so it cannot make a visitor's browser change the file system.
@@ -26,8 +31,9 @@ import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { DfsError, isDfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { FileType } from '../../protocol/shared-structures.js';
-import { DfsClient } from '../client/dfs-client.js';
+import type { DfsClient } from '../client/dfs-client.js';
 import { HttpError, sendJson, type HttpExchange, type HttpRouter } from '../common/http-router.js';
+import { ClientPool } from '../webhdfs/client-pool.js';
 import { Query } from './web-query.js';
 
 /** The name `dfs put` writes to before its rename (src/cli/commands/transfer-support.ts). */
@@ -53,22 +59,23 @@ export function contentDisposition(path: string): string {
 }
 
 export class WebTransfers {
-  private client: DfsClient | null = null;
+  private readonly pool: ClientPool;
   private closed = false;
 
   /** `rpcAddress`: this NameNode's RPC HOST:PORT, as a client would reach it. */
-  constructor(private readonly rpcAddress: () => string) {}
+  constructor(rpcAddress: () => string) {
+    this.pool = new ClientPool(rpcAddress, 'web');
+  }
 
-  private dfs(): DfsClient {
+  /** Runs `fn` with the client of the request's caller (`user.name`). */
+  private as<T>(q: Query, fn: (dfs: DfsClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new DfsError('SHUTTING_DOWN', 'the NameNode is stopping');
-    this.client ??= new DfsClient({ namenode: this.rpcAddress(), clientName: `namenode-web-${process.pid}` });
-    return this.client;
+    return this.pool.use(q.user(), fn);
   }
 
   close(): void {
     this.closed = true;
-    this.client?.close();
-    this.client = null;
+    this.pool.close();
   }
 
   addRoutes(router: HttpRouter): void {
@@ -88,8 +95,9 @@ export class WebTransfers {
       methods: ['POST'],
       handler: async ({ req, res, url }) => {
         requireCsrfHeader(req);
-        const path = new Query(url, ['path']).path();
-        await this.dfs().mkdir(path, { parents: true });
+        const q = new Query(url, ['path']);
+        const path = q.path();
+        await this.as(q, (dfs) => dfs.mkdir(path, { parents: true }));
         sendJson(res, 201, { path });
       },
     });
@@ -100,7 +108,7 @@ export class WebTransfers {
         const q = new Query(url, ['path', 'to']);
         const path = q.path();
         const to = q.path('to');
-        await this.dfs().rename(path, to);
+        await this.as(q, (dfs) => dfs.rename(path, to));
         sendJson(res, 200, { path, to });
       },
     });
@@ -112,17 +120,24 @@ export class WebTransfers {
     const q = new Query(url, ['path', 'recursive']);
     const path = q.path();
     if (path === '/') throw new DfsError('INVALID_ARGUMENT', 'the root directory cannot be deleted');
-    await this.dfs().delete(path, { recursive: q.bool('recursive', false) });
+    const recursive = q.bool('recursive', false);
+    await this.as(q, (dfs) => dfs.delete(path, { recursive }));
     sendJson(res, 200, { path, deleted: true });
   }
 
-  private async download({ req, res, url, log }: HttpExchange): Promise<void> {
-    const path = new Query(url, ['path']).path();
-    const dfs = this.dfs();
+  private download(ex: HttpExchange): Promise<void> {
+    const q = new Query(ex.url, ['path']);
+    const path = q.path();
+    return this.as(q, (dfs) => this.streamDownload(dfs, path, ex));
+  }
+
+  private async streamDownload(dfs: DfsClient, path: string, { req, res, log }: HttpExchange): Promise<void> {
     const status = await dfs.stat(path);
     if (status.type === FileType.DIRECTORY) throw new DfsError('IS_A_DIRECTORY', `${path} is a directory`);
+    // Checked first (read permission, as the caller): a file that cannot be read at all is an
+    // error answer, not a cut stream. The stream asks again; a NameNode call is cheap.
+    await dfs.getBlockLocations(path, 0, 1);
     const input = dfs.open(path);
-    // Open first: a file that cannot be read at all is an error answer, not a cut stream.
     res.writeHead(200, {
       'Content-Type': 'application/octet-stream',
       'Content-Length': String(status.length),
@@ -146,15 +161,25 @@ export class WebTransfers {
     }
   }
 
-  private async upload({ req, res, url, log }: HttpExchange): Promise<void> {
-    requireCsrfHeader(req);
-    const q = new Query(url, ['path', 'overwrite', 'replication', 'blockBytes']);
+  private upload(ex: HttpExchange): Promise<void> {
+    requireCsrfHeader(ex.req);
+    const q = new Query(ex.url, ['path', 'overwrite', 'replication', 'blockBytes']);
     const path = q.path();
     if (path === '/') throw new DfsError('IS_A_DIRECTORY', '/ is a directory');
-    const overwrite = q.bool('overwrite', false);
-    const replication = q.int('replication', 0, 32, 0);
-    const blockBytes = q.int('blockBytes', 0, Number.MAX_SAFE_INTEGER, 0);
-    const dfs = this.dfs();
+    const options = {
+      overwrite: q.bool('overwrite', false),
+      replication: q.int('replication', 0, 32, 0),
+      blockBytes: q.int('blockBytes', 0, Number.MAX_SAFE_INTEGER, 0),
+    };
+    return this.as(q, (dfs) => this.streamUpload(dfs, path, options, ex));
+  }
+
+  private async streamUpload(
+    dfs: DfsClient,
+    path: string,
+    { overwrite, replication, blockBytes }: { overwrite: boolean; replication: number; blockBytes: number },
+    { req, res, log }: HttpExchange,
+  ): Promise<void> {
     const existing = await dfs.exists(path);
     if (existing?.type === FileType.DIRECTORY) throw new DfsError('IS_A_DIRECTORY', `${path} is a directory`);
     if (existing !== null && !overwrite)

@@ -10,6 +10,7 @@
  *
  * It also owns the recent-events ring (event-ring.ts) the NameNode's components record to.
  */
+import { DfsError } from '../../protocol/errors.js';
 import type { Clock } from '../common/clock.js';
 import type { HttpRouter } from '../common/http-router.js';
 import type { BlockManager } from './block-manager.js';
@@ -17,10 +18,12 @@ import type { BlockRecovery } from './block-recovery.js';
 import { EventRing } from './event-ring.js';
 import type { Namespace } from './namespace.js';
 import type { ReplicationMonitor } from './replication-monitor.js';
+import { checkRequest } from './rpc-permissions.js';
 import type { SafeMode } from './safe-mode.js';
 import { addReadRoutes, type WebApiSource } from './web-api.js';
 import { HealthView } from './web-health.js';
 import { addStaticRoutes, defaultWebDir, loadWebFiles } from './web-static.js';
+import type { UserGroups } from './user-groups.js';
 import { WebTransfers } from './web-transfer.js';
 
 /** The NameNode's parts the UI reads (and whose notable events it records). */
@@ -36,6 +39,8 @@ export interface WebUiParts {
   lastTxid: () => number;
   checkpoint: () => { txnsSince: number; lastMs: number };
   deadNodeTimeoutMs: number;
+  /** Who callers are (the RPC server's): the API's reads are checked as `user.name`. */
+  users: UserGroups;
   /** Where this NameNode's RPC port listens (a wildcard host is reached on loopback). */
   rpcAddress: () => { host: string; port: number };
   /** The UI's files; default: the package's web/ folder. */
@@ -68,6 +73,7 @@ export class WebUi {
       safeMode: () => ({ on: p.safeMode.on, manual: p.safeMode.manual, status: p.safeMode.status() }),
       namespace: p.namespace,
       datanodes: () => p.blocks.report().map((n) => ({ ...n, ...p.replication.drainStatus(n.nodeId) })),
+      volumes: (nodeId) => p.blocks.registry.get(nodeId)?.volumes ?? [],
       replicas: p.blocks,
       replication: () => p.replication.stats(),
       lastTxid: p.lastTxid,
@@ -75,6 +81,14 @@ export class WebUi {
       deadNodeTimeoutMs: p.deadNodeTimeoutMs,
       events: this.events,
       health: new HealthView(p.namespace, p.blocks, nowMs),
+      authorize: async (user, name, req) => {
+        if (p.users.caller(user) === null) await p.users.resolve(user);
+        const caller = p.users.caller(user);
+        // resolve() caches the groups; only a cache flooded in between could drop them again.
+        if (caller === null)
+          throw new DfsError('TIMEOUT', `the groups of ${user} are not known yet; try again`);
+        checkRequest(name, req, { caller, admin: false, root: p.namespace().root, users: p.users });
+      },
     };
   }
 

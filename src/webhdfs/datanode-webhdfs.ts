@@ -12,19 +12,26 @@
  *   |        |        | body goes to `<path>._COPYING_`, renamed onto the path only once |
  *   |        |        | complete (src/client/write-through-copy.ts): an upload cut off   |
  *   |        |        | half-way leaves no visible file (HDFS would leave a partial one) |
- *   | APPEND | POST   | 200: emulated, DFS has no append: the file is rewritten with the |
- *   |        |        | body after its bytes, through the same copy, so it costs the     |
- *   |        |        | file's size each time (fsspec writes this way, README.md)        |
+ *   | APPEND | POST   | 200: the body appended through a real append (DfsClient.append, |
+ *   |        |        | RPC append, src/namenode/append-op.ts): the file's lease taken,  |
+ *   |        |        | its last block continued or blocks added after it; the earlier   |
+ *   |        |        | blocks are untouched, so an append costs its own bytes only       |
  *
  * `namenoderpcaddress` is required, as in HDFS, but the DataNode always talks to its own
  * NameNode (config `namenode`): a request cannot point it at another host. `user.name` picks
- * the client (client-pool.ts). `overwrite` defaults to false (HDFS). Appends to one path are
- * serialized on this DataNode; two DataNodes appending to one file at once may lose one
- * append (the last rename wins), which HDFS's leases would refuse.
+ * the client (client-pool.ts). `overwrite` defaults to false (HDFS).
+ *
+ * APPEND opens the file for append before it reads a byte of the body, so a file that
+ * another writer holds is refused whole (AlreadyBeingCreatedException, 403, from the lease;
+ * RecoveryInProgressException while an abandoned writer's lease is recovered). Appends to
+ * one path through this DataNode by one user share one client (client-pool.ts), which the
+ * NameNode would take for a writer reopening its own file, so they are serialized here;
+ * appends through different DataNodes or users are serialized by the lease, as in HDFS. A
+ * body cut off half-way leaves what the DataNodes acknowledged appended, and the file is
+ * closed by lease recovery (as `dfs appendToFile` interrupted, README.md).
  */
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DfsError, isDfsError } from '../../protocol/errors.js';
 import { FileType } from '../../protocol/shared-structures.js';
@@ -148,29 +155,20 @@ async function create(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange, nn: str
   sendBody(ex.res, 201, 'application/octet-stream', '', { Location: `hdfs://${nn}${encodePath(r.path)}` });
 }
 
-/** APPEND, emulated: the file's bytes then the body, written through the copy and renamed over it. */
+/** APPEND: the body streamed into an append stream of the file (its lease taken first). */
 async function append(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promise<void> {
   r.params.int('buffersize', 1, INT_MAX);
   const existing = await c.stat(r.path);
   if (existing.type !== FileType.FILE)
     throw remoteError('FileNotFoundException', `Path is not a file: ${r.path}`);
-  const old = c.open(r.path);
-  const joined = Readable.from(
-    (async function* () {
-      yield* old;
-      yield* ex.req;
-    })() as AsyncIterable<Buffer>,
-    { objectMode: false },
-  );
-  joined.once('close', () => old.destroy());
-  await upload(ex.req, () =>
-    writeThroughCopy(c, joined, r.path, {
-      existing,
-      replication: existing.replication,
-      blockBytes: existing.blockBytes,
-      windowBytes: UPLOAD_WINDOW_BYTES,
-    }),
-  );
+  const out = c.append(r.path, { windowBytes: UPLOAD_WINDOW_BYTES });
+  // Opened (the NameNode granted the lease) before the body is read: a refusal is whole.
+  await out.opened();
+
+  await upload(ex.req, async () => {
+    await pipeline(ex.req, out);
+    return out.bytesWritten;
+  });
   sendBody(ex.res, 200, 'application/octet-stream', '');
 }
 

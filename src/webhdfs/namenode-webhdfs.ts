@@ -21,9 +21,12 @@
  *   | OPEN               | GET    | 307 to a live DataNode holding the block at `offset`     |
  *   | CREATE             | PUT    | 307 to a live DataNode (refused here first when the file  |
  *   |                    |        | exists and overwrite is false)                           |
- *   | APPEND             | POST   | 307 to a live DataNode (emulated there, see its header)  |
- *   | SETPERMISSION,     | PUT    | UnsupportedOperationException (400) until permissions    |
- *   | SETOWNER, others   |        | exist                                                    |
+ *   | APPEND             | POST   | 307 to a live DataNode holding the last block (any live   |
+ *   |                    |        | one for an empty file), which appends (RPC append)        |
+ *   | SETPERMISSION      | PUT    | empty 200 (RPC setPermission; `permission` octal,        |
+ *   |                    |        | default 755 as HDFS's PermissionParam)                   |
+ *   | SETOWNER           | PUT    | empty 200 (RPC setOwner; `owner` and/or `group`)          |
+ *   | others             |        | UnsupportedOperationException (400)                      |
  *
  * The redirect carries the request's parameters plus `namenoderpcaddress`; `noredirect=true`
  * answers 200 {"Location": ...} instead. Every call goes through a DfsClient on this
@@ -32,10 +35,10 @@
  */
 import { DfsError, isDfsError } from '../../protocol/errors.js';
 import { LIST_LIMIT_DEFAULT } from '../../protocol/limits.js';
-import { FileType } from '../../protocol/shared-structures.js';
+import { FileType, type LocatedBlock } from '../../protocol/shared-structures.js';
 import type { DfsClient } from '../client/dfs-client.js';
 import type { HttpExtension } from '../common/daemon-http.js';
-import { sendJson, type HttpExchange } from '../common/http-router.js';
+import { sendBody, sendJson, type HttpExchange } from '../common/http-router.js';
 import { ClientPool } from './client-pool.js';
 import { remoteError } from './webhdfs-errors.js';
 import {
@@ -61,6 +64,8 @@ export interface WebHdfsNamenode {
 const DISCARDED_BODY_BYTES_MAX = 1024 * 1024;
 const REPLICATION_MAX = 32767;
 const INT_MAX = 2 ** 31 - 1;
+/** SETPERMISSION without `permission`: HDFS's PermissionParam default. */
+const DEFAULT_PERMISSION = 0o755;
 
 export function namenodeWebHdfs(nn: WebHdfsNamenode): HttpExtension {
   const pool = new ClientPool(() => nn.rpcAddress, 'namenode');
@@ -130,17 +135,23 @@ async function serve(nn: WebHdfsNamenode, c: DfsClient, r: WebHdfsRequest, ex: H
       const done = falseWhen(['NOT_FOUND', 'IS_A_DIRECTORY'], c.setReplication(r.path, replication));
       return sendJson(res, 200, booleanJson(await done));
     }
+    case 'SETPERMISSION':
+      await c.setPermission(r.path, p.octal('permission') ?? DEFAULT_PERMISSION);
+      return sendBody(res, 200, 'application/octet-stream', '');
+    case 'SETOWNER': {
+      const owner = p.raw('owner') || undefined;
+      const group = p.raw('group') || undefined;
+      if (owner === undefined && group === undefined)
+        throw remoteError('IllegalArgumentException', 'Both owner and group are empty.');
+      await c.setOwner(r.path, { owner, group });
+      return sendBody(res, 200, 'application/octet-stream', '');
+    }
     case 'OPEN':
       return open(nn, c, r, ex);
     case 'CREATE':
       return create(nn, c, r, ex);
-    case 'APPEND': {
-      p.int('buffersize', 1, INT_MAX);
-      const s = await c.stat(r.path);
-      if (s.type !== FileType.FILE)
-        throw remoteError('FileNotFoundException', `Path is not a file: ${r.path}`);
-      return redirect(res, dataUrl(nn, anyDatanode(nn), r), p.bool('noredirect', false));
-    }
+    case 'APPEND':
+      return append(nn, c, r, ex);
     default:
       throw remoteError('UnsupportedOperationException', `${r.op} is not supported by DFS`);
   }
@@ -177,14 +188,8 @@ async function open(nn: WebHdfsNamenode, c: DfsClient, r: WebHdfsRequest, ex: Ht
       throw remoteError('FileNotFoundException', `Path is not a file: ${r.path}`);
     throw err;
   }
-  // The DataNode holding the block at `offset` (first in the NameNode's order), else any.
   const block = located.blocks.find((b) => b.offset <= offset && offset < b.offset + b.block.numBytes);
-  let to: HostPort | null = null;
-  for (const loc of block?.locations ?? []) {
-    to = nn.datanodeHttp(loc.nodeId);
-    if (to !== null) break;
-  }
-  redirect(ex.res, dataUrl(nn, to ?? anyDatanode(nn), r), r.params.bool('noredirect', false));
+  redirect(ex.res, dataUrl(nn, holderOrAny(nn, block), r), r.params.bool('noredirect', false));
 }
 
 async function create(nn: WebHdfsNamenode, c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promise<void> {
@@ -201,6 +206,25 @@ async function create(nn: WebHdfsNamenode, c: DfsClient, r: WebHdfsRequest, ex: 
   if (existing !== null && !overwrite)
     throw remoteError('FileAlreadyExistsException', `${r.path} already exists (overwrite=false)`);
   redirect(ex.res, dataUrl(nn, anyDatanode(nn), r), p.bool('noredirect', false));
+}
+
+/** APPEND: to a DataNode of the last block, as HDFS chooses (its pipeline starts there), else any. */
+async function append(nn: WebHdfsNamenode, c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promise<void> {
+  r.params.int('buffersize', 1, INT_MAX);
+  const s = await c.stat(r.path);
+  if (s.type !== FileType.FILE) throw remoteError('FileNotFoundException', `Path is not a file: ${r.path}`);
+  const located = s.length === 0 ? null : await c.getBlockLocations(r.path, s.length - 1, 1);
+  const last = located?.blocks[located.blocks.length - 1];
+  redirect(ex.res, dataUrl(nn, holderOrAny(nn, last), r), r.params.bool('noredirect', false));
+}
+
+/** The first DataNode holding `block` that serves HTTP (the NameNode's order), else any live one. */
+function holderOrAny(nn: WebHdfsNamenode, block: LocatedBlock | undefined): HostPort {
+  for (const loc of block?.locations ?? []) {
+    const to = nn.datanodeHttp(loc.nodeId);
+    if (to !== null) return to;
+  }
+  return anyDatanode(nn);
 }
 
 function dataUrl(nn: WebHdfsNamenode, to: HostPort, r: WebHdfsRequest): string {

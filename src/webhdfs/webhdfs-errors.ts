@@ -20,6 +20,7 @@
  *   | NOT_A_DIRECTORY                      | ParentNotDirectoryException        | 403    |
  *   | NOT_EMPTY                            | PathIsNotEmptyDirectoryException   | 403    |
  *   | LEASE_CONFLICT                       | AlreadyBeingCreatedException       | 403    |
+ *   | RECOVERY_IN_PROGRESS                 | RecoveryInProgressException        | 403    |
  *   | QUOTA_EXCEEDED                       | QuotaExceededException             | 403    |
  *   | SAFE_MODE                            | SafeModeException                  | 403    |
  *   | any other (a fault of the world)     | IOException                        | 403    |
@@ -54,6 +55,10 @@ const EXCEPTIONS = {
     status: 403,
     javaClassName: 'org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException',
   },
+  RecoveryInProgressException: {
+    status: 403,
+    javaClassName: 'org.apache.hadoop.hdfs.protocol.RecoveryInProgressException',
+  },
   QuotaExceededException: {
     status: 403,
     javaClassName: 'org.apache.hadoop.hdfs.protocol.QuotaExceededException',
@@ -77,6 +82,7 @@ const EXCEPTION_OF_CODE: Partial<Record<ErrorCode, RemoteExceptionName>> = {
   NOT_A_DIRECTORY: 'ParentNotDirectoryException',
   NOT_EMPTY: 'PathIsNotEmptyDirectoryException',
   LEASE_CONFLICT: 'AlreadyBeingCreatedException',
+  RECOVERY_IN_PROGRESS: 'RecoveryInProgressException',
   QUOTA_EXCEEDED: 'QuotaExceededException',
   SAFE_MODE: 'SafeModeException',
   INTERNAL: 'RuntimeException',

@@ -2,18 +2,14 @@
  * The JSON bodies of WebHDFS answers, shaped as HDFS's `WebHDFS.md` "JSON Schemas" give them,
  * from DFS's own structures (protocol/shared-structures.ts, client-namenode-messages.ts).
  *
- * Until permissions exist (owner, group, mode), a status shows the placeholders README.md
- * documents: owner "dfs", group "supergroup", permission 755 for a directory and 644 for a
- * file. DFS has no inode ids, access times or storage policies on the wire: `fileId` is 0,
+ * A status shows the entry's owner, group and permission (octal, as HDFS: `755`, `1777`
+ * with the sticky bit). DFS has no inode ids, access times or storage policies on the wire: `fileId` is 0,
  * `accessTime` is the modification time of a file (0 for a directory, as HDFS), and
  * `storagePolicy` is 0 (unspecified).
  */
 import type { ContentSummary } from '../../protocol/client-namenode-messages.js';
 import { FileType, type FileStatus } from '../../protocol/shared-structures.js';
 import type { FileChecksum } from '../client/file-checksum.js';
-
-export const PLACEHOLDER_OWNER = 'dfs';
-export const PLACEHOLDER_GROUP = 'supergroup';
 
 export interface FileStatusJson {
   accessTime: number;
@@ -39,12 +35,12 @@ export function fileStatusJson(s: FileStatus, pathSuffix: string): FileStatusJso
     blockSize: dir ? 0 : s.blockBytes,
     childrenNum: dir ? s.childCount : 0,
     fileId: 0,
-    group: PLACEHOLDER_GROUP,
+    group: s.group,
     length: dir ? 0 : s.length,
     modificationTime: s.mtimeMs,
-    owner: PLACEHOLDER_OWNER,
+    owner: s.owner,
     pathSuffix,
-    permission: dir ? '755' : '644',
+    permission: s.permission.toString(8),
     replication: dir ? 0 : s.replication,
     storagePolicy: 0,
     type: dir ? 'DIRECTORY' : 'FILE',

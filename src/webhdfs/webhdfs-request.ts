@@ -88,9 +88,19 @@ export function parseWebHdfsRequest(req: IncomingMessage, url: URL): WebHdfsRequ
   const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
   if (!(OPS_BY_METHOD[method] ?? []).includes(op)) throw illegal('op', opValue, `not a ${method} operation`);
   const user = params.raw('user.name') ?? ANONYMOUS_USER;
-  if (Buffer.byteLength(user) > USER_BYTES_MAX || !USER_PATTERN.test(user))
-    throw illegal('user.name', user, `does not match ${String(USER_PATTERN)}`);
+  const bad = userNameProblem(user);
+  if (bad !== null) throw illegal('user.name', user, bad);
   return { path, op, user, params };
+}
+
+/**
+ * Why `user` is not a name HDFS's simple auth takes (`user.name`), or null when it is one.
+ * Shared with the web UI's API (src/namenode/web-query.ts), which acts as its caller the same way.
+ */
+export function userNameProblem(user: string): string | null {
+  if (Buffer.byteLength(user) > USER_BYTES_MAX || !USER_PATTERN.test(user))
+    return `does not match ${String(USER_PATTERN)}`;
+  return null;
 }
 
 /** The DFS path of a request target's path part (`/webhdfs/v1/a/b` -> `/a/b`). */
@@ -177,11 +187,11 @@ export class QueryParams {
     return n;
   }
 
-  /** An octal permission (`755`); accepted and checked, not yet applied. */
+  /** An octal permission as HDFS's PermissionParam takes it (`[0-1]?[0-7][0-7][0-7]`: `755`, `1777`). */
   octal(name: string): number | undefined {
     const v = this.raw(name);
     if (v === undefined || v === '') return undefined;
-    if (!/^[0-7]{1,4}$/.test(v)) throw illegal(name, v, 'not an octal permission');
+    if (!/^[01]?[0-7]{3}$/.test(v)) throw illegal(name, v, 'not an octal permission');
     return parseInt(v, 8);
   }
 

@@ -80,7 +80,12 @@ describe('hostile peers of every role on the NameNode port', () => {
       { clusterId: 'whatever', nodeId: phantom, host: '127.0.0.1', port: 1, httpPort: 0, ...space },
       'ACCESS_DENIED',
     );
-    await expectRefused(Role.CLIENT, 'heartbeat', { nodeId, ...space, activeTransfers: 0 }, 'ACCESS_DENIED');
+    await expectRefused(
+      Role.CLIENT,
+      'heartbeat',
+      { nodeId, ...space, activeTransfers: 0, volumes: [] },
+      'ACCESS_DENIED',
+    );
     await expectRefused(
       Role.CLIENT,
       'blockReceived',

@@ -48,31 +48,55 @@ async function clusterWithKilledPut(
   return { cluster, client, killed };
 }
 
+/** The nodes whose full report the NameNode processed, keeping `kept` unfinished replicas of it. */
+function reportedKeeping(cluster: LocalCluster, kept: number): string[] {
+  const nodes = logsMatching(cluster.namenode, { msg: 'block report processed', unfinishedKept: kept });
+  return [...new Set(nodes.map((r) => r.node as string))].sort();
+}
+
+/**
+ * How long DataNodes may take to re-register and report after a NameNode restart: the next
+ * heartbeat (DataNode heartbeatIntervalMs, 3 s) finds it gone, then retries back off up to
+ * 10 s apart (src/datanode/namenode-link.ts BACKOFF_MAX_MS) while it starts; a loaded machine
+ * starts it slowly, so the retries have backed off further.
+ */
+const REREGISTER_MS = 40_000;
+
 describe('unfinished replicas', () => {
   it('left by a vanished writer on running DataNodes: reported, and deleted once the file is deleted', async () => {
     const { cluster, client, killed } = await clusterWithKilledPut('/gone');
     const { blockId } = killed;
-    // A restarted NameNode knows the replicas only from the DataNodes' reports.
+    const allNodes = cluster.datanodes.map((_, i) => nodeIdOf(cluster, i)).sort();
+    // A restarted NameNode knows the replicas only from the DataNodes' reports: wait for one
+    // from every DataNode (by node: one of them may report twice, on a REREGISTER), each
+    // listing the replica and the NameNode keeping it while the file is open.
     await cluster.restartNamenode();
-    await waitFor('a full report from every DataNode', () =>
-      logsMatching(cluster.namenode, { msg: 'block report processed' }).length >= 3 ? true : undefined,
+    await waitFor(
+      'a full report keeping the unfinished replica from every DataNode',
+      () => (reportedKeeping(cluster, 1).join() === allNodes.join() ? true : undefined),
+      REREGISTER_MS,
     );
     await cluster.waitWritable();
     expect(holders(cluster, blockId)).toEqual([0, 1, 2]);
     const pids = cluster.datanodes.map((d) => d.pid);
 
     await client.delete(copyingPath('/gone'));
-    await waitFor('every unfinished replica removed', () =>
-      holders(cluster, blockId).length === 0 ? true : undefined,
+    // The disk and the log line each say it: a DataNode logs its deletion only after the rbw
+    // directory is gone, and its log reaches this process through a pipe, later still.
+    const deleted = (d: LocalCluster['datanodes'][number]) =>
+      logsMatching(d, { msg: 'replica deleted on NameNode request', block: blockId });
+    await waitFor(
+      'every unfinished replica removed, and each removal logged',
+      () =>
+        holders(cluster, blockId).length === 0 && cluster.datanodes.every((d) => deleted(d).length > 0)
+          ? true
+          : undefined,
+      20_000,
     );
-    // Removed by the running DataNodes on the NameNode's word, not by a restart.
+    // Removed by the running DataNodes on the NameNode's word, not by a restart, once each.
     expect(cluster.datanodes.map((d) => d.pid)).toEqual(pids);
     expect(cluster.datanodes.every((d) => d.running)).toBe(true);
-    for (const d of cluster.datanodes)
-      expect(logsMatching(d, { msg: 'replica deleted on NameNode request', block: blockId })).toHaveLength(1);
-    // Each had listed it after the restart, and the NameNode kept it while the file was open.
-    const kept = logsMatching(cluster.namenode, { msg: 'block report processed', unfinishedKept: 1 });
-    expect(kept).toHaveLength(3);
+    for (const d of cluster.datanodes) expect(deleted(d)).toHaveLength(1);
   }, 90_000);
 
   it('survive a DataNode restart, serve a block recovery after a NameNode restart; a stale one is deleted', async () => {

@@ -3,8 +3,8 @@
  * system (Debian python3-fsspec, run by /usr/bin/python3, not a pyenv's python3) against a
  * real local cluster: list, info, read whole and ranged, write, rename, delete. fsspec reads
  * and writes through the DataNode address in the NameNode's redirect, so this also proves
- * those addresses are reachable; its write is CREATE then APPENDs (emulated on the DataNode,
- * src/webhdfs/datanode-webhdfs.ts). What fsspec wrote the native client reads back
+ * those addresses are reachable; its write is CREATE then APPENDs (real appends on the
+ * DataNode, src/webhdfs/datanode-webhdfs.ts). What fsspec wrote the native client reads back
  * identical, and the other way round. Skipped, saying so, where fsspec is not installed
  * (`.ci/run` installs it).
  */

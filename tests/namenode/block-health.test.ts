@@ -106,7 +106,8 @@ describe('BlockManager.replicaStates', () => {
     dn.setDecommissioning('dn-1', true);
     dn.markBad('dn-2', meta);
     clock.advance(600);
-    for (const i of [0, 1, 2]) dn.registry.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0 });
+    for (const i of [0, 1, 2])
+      dn.registry.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0, volumes: [] });
     clock.advance(600); // dn-3 has been silent for 1.2 s
     const states = Object.fromEntries(dn.replicaStates(1).map((r) => [r.node.nodeId, r.state]));
     expect(states).toEqual({ 'dn-0': R.LIVE, 'dn-1': R.DECOMMISSIONING, 'dn-2': R.CORRUPT, 'dn-3': R.STALE });

@@ -36,7 +36,7 @@ function setup(nodes: number, blocks: number, minReplication = 1) {
   }
   for (let i = 0; i < nodes; i++) bm.register(info(i), { nodeId: `dn-${i}`, ...storage });
   const heartbeat = (i: number): DatanodeCommand[] =>
-    bm.registry.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0 });
+    bm.registry.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0, volumes: [] });
   return { clock, bm, file, metas, heartbeat };
 }
 

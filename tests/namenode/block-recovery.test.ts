@@ -44,7 +44,7 @@ function setup(nodes = 3) {
   for (let i = 0; i < nodes; i++)
     bm.register({ nodeId: `dn-${i}`, host: '127.0.0.1', port: 9000 + i }, { nodeId: `dn-${i}`, ...storage });
   const heartbeat = (i: number): DatanodeCommand[] =>
-    bm.registry.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0 });
+    bm.registry.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0, volumes: [] });
   /** An open file with one block, written to `targets`. */
   const openFile = (path: string, blockId: number, targets: number[]): FileNode => {
     ns.apply({

@@ -38,7 +38,7 @@ function setup(nodes: number) {
   }
   for (let i = 0; i < nodes; i++) dn.register(node(i), { nodeId: node(i).nodeId, ...storage });
   const heartbeat = (i: number): DatanodeCommand[] =>
-    dn.registry.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0 });
+    dn.registry.heartbeat({ nodeId: `dn-${i}`, ...storage, activeTransfers: 0, volumes: [] });
   const report = (i: number): void =>
     void dn.blockReport(
       `dn-${i}`,

@@ -31,7 +31,7 @@ function setup(nodes: number) {
       notices.set(`dn-${i}`, (notices.get(`dn-${i}`) ?? 0) + 1),
     );
   const heartbeat = (i: number, figures = storage): DatanodeCommand[] =>
-    registry.heartbeat({ nodeId: `dn-${i}`, ...figures, activeTransfers: 0 });
+    registry.heartbeat({ nodeId: `dn-${i}`, ...figures, activeTransfers: 0, volumes: [] });
   return { clock, registry, notices, heartbeat };
 }
 

@@ -54,7 +54,7 @@ function setup(nodes: number, transfersPerNodeMax = 4) {
       out.set(
         id(i),
         dn.registry
-          .heartbeat({ nodeId: id(i), ...storage, activeTransfers: 0 })
+          .heartbeat({ nodeId: id(i), ...storage, activeTransfers: 0, volumes: [] })
           .filter((c) => c.type === CommandType.REPLICATE),
       );
     }

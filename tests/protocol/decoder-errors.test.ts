@@ -310,6 +310,7 @@ describe('body decoding errors (MALFORMED)', () => {
           remainingBytes: 2,
           failedVolumes: 0,
           activeTransfers: 0,
+          volumes: [{ path: '/d1', capacityBytes: 3, usedBytes: 1, failed: false }],
         }),
         (f) => decodeRequest('heartbeat', f),
       ],

@@ -303,9 +303,9 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     );
   });
 
-  it('heartbeat request: nodeId, capacity, used, remaining, u32 failedVolumes, u32 activeTransfers', () => {
+  it('heartbeat request: nodeId, capacity, used, remaining, u32 failedVolumes, u32 activeTransfers, volumes', () => {
     expect(byName('heartbeat request').toString('hex')).toBe(
-      '0000002e' +
+      '00000066' +
         '01' +
         '21' +
         '0000' +
@@ -315,7 +315,17 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
         '0000000008000005' +
         '0000008000000000' +
         '00000001' +
-        '00000001',
+        '00000001' +
+        // list<VolumeReport>: two; each path, u64 capacity, u64 used, u8 failed.
+        '00000002' +
+        str('/data/1') +
+        '0000010000000000' +
+        '0000000008000005' +
+        '00' +
+        str('/data/2') +
+        '0000000000000000' +
+        '0000000000000000' +
+        '01',
     );
   });
 

@@ -39,6 +39,7 @@ import {
   type Block,
   type BlockHealth,
   type DatanodeCommand,
+  type VolumeReport,
   type DatanodeInfo,
   type DatanodeReportEntry,
   type FileStatus,
@@ -521,6 +522,10 @@ function randomStorage(rng: Rng): {
   };
 }
 
+export function randomVolumeReport(rng: Rng): VolumeReport {
+  return { path: rng.str(), capacityBytes: rng.u64(), usedBytes: rng.u64(), failed: rng.bool() };
+}
+
 export function randomDatanodeCommand(rng: Rng): DatanodeCommand {
   // CommandType 1-4; the codec does not judge the type (the DataNode ignores unknown ones).
   return {
@@ -616,7 +621,11 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
       httpPort: rng.u16(),
       ...randomStorage(rng),
     }),
-    heartbeat: () => ({ ...randomStorage(rng), activeTransfers: rng.u32() }),
+    heartbeat: () => ({
+      ...randomStorage(rng),
+      activeTransfers: rng.u32(),
+      volumes: randomList(rng, randomVolumeReport),
+    }),
     blockReceived: () => ({
       nodeId: s(),
       received: randomList(rng, randomBlock),

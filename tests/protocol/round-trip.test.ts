@@ -247,7 +247,7 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
     },
   ],
   heartbeat: [
-    { nodeId: 'dn-1', ...storage, activeTransfers: 0 },
+    { nodeId: 'dn-1', ...storage, activeTransfers: 0, volumes: [] },
     {
       nodeId: '',
       capacityBytes: 0,
@@ -255,6 +255,10 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
       remainingBytes: MAX,
       failedVolumes: 0,
       activeTransfers: 0xffffffff,
+      volumes: [
+        { path: '/data/1', capacityBytes: MAX, usedBytes: 0, failed: false },
+        { path: '', capacityBytes: 0, usedBytes: MAX, failed: true },
+      ],
     },
   ],
   blockReceived: [

@@ -1,13 +1,16 @@
 /**
  * Test helpers for WebHDFS (src/webhdfs/): the real `curl` binary run against a daemon, its
- * status, final URL and body; a RemoteException body parsed; and whether the Debian
- * python3-fsspec the fsspec tests drive is installed for /usr/bin/python3.
+ * status, final URL and body; a RemoteException body parsed; whether the Debian
+ * python3-fsspec the fsspec tests drive is installed for /usr/bin/python3; and a cluster set
+ * up as the curl tests want it.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { tempDir } from './cluster.js';
+import { DfsClient } from '../../src/client/dfs-client.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
+import { startCluster, tempDir } from './cluster.js';
 
 export interface CurlResult {
   status: number;
@@ -77,4 +80,36 @@ export function hasFsspec(): boolean {
 
 export function hasCurl(): boolean {
   return spawnSync('curl', ['--version']).status === 0;
+}
+
+export interface WebHdfsCluster {
+  cluster: LocalCluster;
+  /** A client of the superuser (the test's user runs the NameNode). */
+  client: DfsClient;
+  /** A local scratch folder. */
+  local: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A cluster of `datanodes` for the curl tests, `/` opened to every user: the tests act as
+ * WebHDFS users (user.name) other than the superuser, as an operator lets them on a fresh HDFS.
+ */
+export async function startWebHdfsCluster(datanodes: number): Promise<WebHdfsCluster> {
+  expect(hasCurl()).toBe(true);
+  const { cluster, cleanup } = await startCluster({ datanodes });
+  await cluster.waitWritable();
+  const client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 20_000 });
+  await client.setPermission('/', 0o777);
+  const local = tempDir('dfs-webhdfs-local-');
+  return {
+    cluster,
+    client,
+    local,
+    cleanup: async () => {
+      client.close();
+      await cleanup();
+      fs.rmSync(local, { recursive: true, force: true });
+    },
+  };
 }

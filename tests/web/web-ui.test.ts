@@ -4,16 +4,18 @@
  * DataNodes. The numbers shown match `dfs admin report --json` and `dfs fsck --json`; a file
  * uploaded through the page reads back identical with the client; a file put with the
  * client downloads identical through the page's link; mkdir, rename and delete work from
- * the page; a SIGKILLed DataNode shows as dead within the dead-node timeout; and no page
+ * the page, as the user named in the page's "user" field (dr.who when empty), whom the
+ * NameNode's permission checks apply to; a SIGKILLed DataNode shows as dead within the dead-node timeout; and no page
  * logs a console error or throws. Without Chromium the tests are skipped, saying why.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DfsClient } from '../../src/client/dfs-client.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
+import { HAVE_CHROMIUM, launchPage, warnIfNoChromium } from '../support/browser.js';
 import { tempDir } from '../support/cluster.js';
 import { getBuffer, putBuffer, testBytes, waitFor } from '../support/data-path.js';
 import { runDfs } from '../support/dfs-cli.js';
@@ -26,15 +28,13 @@ interface PageElement {
   getAttribute(name: string): string | null;
   querySelector(selector: string): PageElement | null;
 }
+declare const localStorage: { getItem(key: string): string | null };
 declare const document: {
   getElementById(id: string): PageElement | null;
   querySelector(selector: string): PageElement | null;
 };
 
-const CHROMIUM = process.env.DFS_CHROMIUM ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM)
-  console.warn(`web UI browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+warnIfNoChromium('web UI browser tests');
 
 /** The page polls this often (app.js `?poll=`). */
 const POLL_MS = 500;
@@ -53,16 +53,7 @@ beforeAll(async () => {
   ({ cluster, client, cleanup } = await startHealingCluster(3));
   await cluster.waitWritable();
   base = `http://${cluster.namenodeHttpAddress}/?poll=${POLL_MS}`;
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-  });
-  page = await browser.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`pageerror: ${String(err)}`));
+  ({ browser, page } = await launchPage((p) => problems.push(p)));
   page.on('dialog', (d) => void d.accept(dialogAnswer));
 }, 90_000);
 
@@ -224,6 +215,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in headless Chromium', () => {
 
   it('a file uploaded through the page reads back identical; one put with the client downloads identical', async () => {
     await client.mkdir('/up');
+    // The page acts as dr.who (no user set): an operator opens the folder to it.
+    await client.setPermission('/up', 0o777);
     const local = path.join(scratch, 'upload.bin');
     const data = testBytes(1_500_000, 42);
     fs.writeFileSync(local, data);
@@ -281,6 +274,39 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in headless Chromium', () => {
     await page.click('tr[data-name="made-here"] button[data-action="delete"]');
     await page.waitForFunction(() => document.querySelector('tr[data-name="made-here"]') === null);
     expect(await client.exists('/up/made-here')).toBeNull();
+  });
+
+  it('acts as the user in the header field, kept across reloads: refused as dr.who, allowed as the owner', async () => {
+    await client.mkdir('/alice-only');
+    await client.setOwner('/alice-only', { owner: 'alice', group: 'alice' });
+    await client.setPermission('/alice-only', 0o755);
+    await open('#/browse?path=/alice-only');
+    expect(await page.$eval('#user', (el) => (el as unknown as { value: string }).value)).toBe('');
+    dialogAnswer = 'by-page';
+    await page.click('button[data-action="mkdir"]');
+    await page.waitForSelector('#banner:not(.hidden)');
+    expect(await page.$eval('#banner', (b) => (b as PageElement).textContent)).toMatch(
+      /ACCESS_DENIED: new folder: dr\.who may not write \/alice-only \(owner alice/,
+    );
+    problems = problems.filter((p) => !/status of 403/.test(p));
+    expect(await client.exists('/alice-only/by-page')).toBeNull();
+
+    await page.type('#user', 'alice');
+    await page.keyboard.press('Enter');
+    await refreshed();
+    // Kept in localStorage: a reload still acts as alice.
+    await open('#/browse?path=/alice-only');
+    expect(await page.$eval('#user', (el) => (el as unknown as { value: string }).value)).toBe('alice');
+    await page.click('button[data-action="mkdir"]');
+    await page.waitForSelector('tr[data-name="by-page"][data-type="directory"]');
+    expect((await client.stat('/alice-only/by-page')).owner).toBe('alice');
+
+    // Back to no user for the tests that follow.
+    await page.click('#user', { count: 3 });
+    await page.keyboard.press('Backspace');
+    await page.keyboard.press('Enter');
+    await refreshed();
+    expect(await page.evaluate(() => localStorage.getItem('dfs.user'))).toBeNull();
   });
 
   it('a SIGKILLed DataNode shows as dead within the dead-node timeout', async () => {

@@ -93,5 +93,15 @@ describe('parseWebHdfsRequest', () => {
     expect(refusal(() => r.params.required('destination')).message).toBe('destination is not specified.');
     expect(r.params.int('length', 0)).toBeUndefined();
     expect(parse('PUT', '/webhdfs/v1/f?op=CREATE&permission=0755').params.octal('permission')).toBe(0o755);
+    // HDFS's PermissionParam: [0-1]?[0-7][0-7][0-7], the sticky bit and nothing above it.
+    expect(parse('PUT', '/webhdfs/v1/f?op=SETPERMISSION&permission=1777').params.octal('permission')).toBe(
+      0o1777,
+    );
+    for (const bad of ['7777', '75', '0o755', '493'])
+      expect(
+        refusal(() =>
+          parse('PUT', `/webhdfs/v1/f?op=SETPERMISSION&permission=${bad}`).params.octal('permission'),
+        ).status,
+      ).toBe(400);
   });
 });

@@ -52,7 +52,7 @@ async function openRemote(
   if (existing === null) {
     try {
       const out = ctx.client.create(remote, { overwrite: false, createParent: true });
-      await opened(out);
+      await out.opened();
       return { out, created: true };
     } catch (err) {
       // Created meanwhile by someone else: append to it like any existing file.
@@ -60,16 +60,8 @@ async function openRemote(
     }
   }
   const out = ctx.client.append(remote);
-  await opened(out);
+  await out.opened();
   return { out, created: false };
-}
-
-/** Resolves once the stream's file is open (its create or append answered), or fails with why not. */
-function opened(out: DfsOutputStream): Promise<void> {
-  out.on('error', () => {}); // reported through the write's callback
-  return new Promise((resolve, reject) =>
-    out.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve())),
-  );
 }
 
 async function appendToFile(ctx: CommandContext, args: string[], intr: Interruption): Promise<void> {
