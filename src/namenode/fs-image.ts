@@ -28,7 +28,7 @@ import { WireReader } from '../../protocol/wire-reader.js';
 import { WireWriter } from '../../protocol/wire-writer.js';
 import { xxh32 } from '../common/checksum.js';
 import { writeFileAtomic } from '../common/fs-util.js';
-import { DirNode, FileNode, type INode } from './inode.js';
+import { DirNode, FileNode, type BlockMeta, type INode } from './inode.js';
 import { Namespace } from './namespace.js';
 import { legacyOwners, type DefaultOwners } from './ownership.js';
 import { readPermission } from '../../protocol/shared-structures.js';
@@ -163,13 +163,12 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
         const file = new FileNode(nodeName, top.dir, mtimeMs, replication, blockBytes, clientName);
         Object.assign(file, perms);
         const blockCount = r.count(24, 'blockCount');
+        // Sized up front: a pushed-to array keeps spare room, per file.
+        const blocks = new Array<BlockMeta>(blockCount);
         for (let i = 0; i < blockCount; i++) {
-          file.blocks.push({
-            blockId: r.u64('blockId'),
-            genStamp: r.u64('genStamp'),
-            numBytes: r.u64('numBytes'),
-          });
+          blocks[i] = { blockId: r.u64('blockId'), genStamp: r.u64('genStamp'), numBytes: r.u64('numBytes') };
         }
+        file.blocks = blocks;
         top.dir.addChild(file);
         ns.fileCount++;
         ns.blockCount += blockCount;

@@ -7,6 +7,7 @@
  */
 import { FileType, type FileStatus } from '../../protocol/shared-structures.js';
 import { joinPath } from './path-rules.js';
+import { ChildMap } from './child-map.js';
 
 export interface BlockMeta {
   blockId: number;
@@ -18,12 +19,65 @@ export interface BlockMeta {
 /** The sticky bit of a directory's mode: only an entry's owner (or the dir's) removes it. */
 export const STICKY_BIT = 0o1000;
 
-/** Owner, group and mode of a node (set by namespace.ts as it creates the node). */
-class PermissionStatus {
-  owner = '';
-  group = '';
+/**
+ * An (owner, group) pair, interned: a namespace has few distinct pairs, and ten million
+ * nodes each holding its own two strings (decoded from a request or an image) would cost
+ * ~50 bytes a node. Pairs are never freed; there are as many as users x groups in use.
+ */
+class OwnerPair {
+  constructor(
+    readonly owner: string,
+    readonly group: string,
+  ) {}
+}
+
+const PAIRS = new Map<string, Map<string, OwnerPair>>();
+
+function pairOf(owner: string, group: string): OwnerPair {
+  let byGroup = PAIRS.get(owner);
+  if (byGroup === undefined) {
+    byGroup = new Map();
+    PAIRS.set(owner, byGroup);
+  }
+  let pair = byGroup.get(group);
+  if (pair === undefined) {
+    pair = new OwnerPair(owner, group);
+    byGroup.set(group, pair);
+  }
+  return pair;
+}
+
+const NOBODY = pairOf('', '');
+/** `bits`: the mode in the low 12 bits; a file packs its replication and recovering flag above. */
+const MODE_MASK = 0o7777;
+
+/**
+ * Owner, group and mode of a node (set by namespace.ts as it creates the node). Stored as
+ * one interned pair and one small integer; the accessors keep the fields' old shape.
+ */
+abstract class PermissionStatus {
+  private pair = NOBODY;
+  protected bits = 0;
+
+  get owner(): string {
+    return this.pair.owner;
+  }
+  set owner(owner: string) {
+    this.pair = pairOf(owner, this.pair.group);
+  }
+  get group(): string {
+    return this.pair.group;
+  }
+  set group(group: string) {
+    this.pair = pairOf(this.pair.owner, group);
+  }
   /** rwx for user, group and other (0o777), and STICKY_BIT on a directory. */
-  mode = 0;
+  get mode(): number {
+    return this.bits & MODE_MASK;
+  }
+  set mode(mode: number) {
+    this.bits = (this.bits & ~MODE_MASK) | (mode & MODE_MASK);
+  }
 }
 
 /**
@@ -40,8 +94,10 @@ export interface DirQuota {
 }
 
 export class DirNode extends PermissionStatus {
-  readonly kind = 'dir' as const;
-  readonly children = new Map<string, INode>();
+  /** On the prototype, not in each node (see the end of this file). */
+  declare readonly kind: 'dir';
+  /** By name: a sorted array while small, a Map when large (child-map.ts). */
+  readonly children = new ChildMap<INode>();
   /** Null unless a quota is set on this directory. */
   quota: DirQuota | null = null;
   /** Children names in sorted order, built lazily for paged listing, dropped on change. */
@@ -67,33 +123,59 @@ export class DirNode extends PermissionStatus {
   }
 
   sortedNames(): string[] {
-    this.sorted ??= [...this.children.keys()].sort();
+    this.sorted ??= this.children.sortedNames();
     return this.sorted;
   }
 }
 
+/** A file's `bits` above the mode: replication (6 bits, REPLICATION_MAX is 32), then recovering. */
+const REPLICATION_SHIFT = 12;
+const REPLICATION_MASK = 0x3f;
+const RECOVERING_BIT = 1 << 18;
+
+/**
+ * A file. Kept small (dfs-bench namespace measures it): the kind on the prototype, mode,
+ * replication and the recovering flag packed in one integer, the owners interned, and
+ * `blocks` an array of exactly its length (namespace.ts replaces it rather than push).
+ */
 export class FileNode extends PermissionStatus {
-  readonly kind = 'file' as const;
+  /** On the prototype, not in each node (see the end of this file). */
+  declare readonly kind: 'file';
   blocks: BlockMeta[] = [];
   /** The writer holding the lease, or null once the file is complete. */
   clientName: string | null;
-  /**
-   * The NameNode took the lease for a block recovery (lease-manager.ts takeForRecovery):
-   * the writer's calls on the file are refused until it is closed. Not persisted: after a
-   * restart the writer's lease is back and expires again.
-   */
-  recovering = false;
 
   constructor(
     public name: string,
     public parent: DirNode | null,
     public mtimeMs: number,
-    public replication: number,
+    replication: number,
     public blockBytes: number,
     clientName: string | null,
   ) {
     super();
+    this.replication = replication;
     this.clientName = clientName;
+  }
+
+  get replication(): number {
+    return (this.bits >>> REPLICATION_SHIFT) & REPLICATION_MASK;
+  }
+  set replication(r: number) {
+    this.bits =
+      (this.bits & ~(REPLICATION_MASK << REPLICATION_SHIFT)) | ((r & REPLICATION_MASK) << REPLICATION_SHIFT);
+  }
+
+  /**
+   * The NameNode took the lease for a block recovery (lease-manager.ts takeForRecovery):
+   * the writer's calls on the file are refused until it is closed. Not persisted: after a
+   * restart the writer's lease is back and expires again.
+   */
+  get recovering(): boolean {
+    return (this.bits & RECOVERING_BIT) !== 0;
+  }
+  set recovering(on: boolean) {
+    this.bits = on ? this.bits | RECOVERING_BIT : this.bits & ~RECOVERING_BIT;
   }
 
   get length(): number {
@@ -106,6 +188,9 @@ export class FileNode extends PermissionStatus {
     return this.clientName !== null;
   }
 }
+
+Object.defineProperty(DirNode.prototype, 'kind', { value: 'dir' });
+Object.defineProperty(FileNode.prototype, 'kind', { value: 'file' });
 
 export type INode = DirNode | FileNode;
 

@@ -372,7 +372,9 @@ export class Namespace {
     }
     if (previousNumBytes !== NONE) last!.numBytes = previousNumBytes;
     const block = { blockId, genStamp, numBytes: 0 };
-    file.blocks.push(block);
+    // A new array of the exact size (concat), not push or spread: those leave room for 16
+    // more (~130 bytes), and most files have one block (dfs-bench namespace).
+    file.blocks = file.blocks.concat([block]);
     this.blockCount++;
     if (this.quotas.count > 0) this.quotas.charge(file.parent, { ns: 0, ds: fileSpace(file) - spaceBefore });
     for (const l of this.listeners) l.blockAdded?.(file, block);

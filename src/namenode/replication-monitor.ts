@@ -211,7 +211,7 @@ export class ReplicationMonitor implements ReplicaEvents {
       if (this.blocksToDrain(node, 1) === 0) {
         this.registry.markDecommissioned(node.info.nodeId);
         this.log.info(
-          { node: node.info.nodeId, blocks: this.map.heldBy(node.info.nodeId).size },
+          { node: node.info.nodeId, blocks: this.map.heldCount(node.info.nodeId) },
           'datanode decommissioned: every block is replicated elsewhere',
         );
         continue;
