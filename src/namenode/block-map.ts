@@ -323,10 +323,14 @@ export class BlockMap {
     return true;
   }
 
-  /** Forgets where unfinished replicas of the block were (it was closed); returns those nodes. */
+  /**
+   * Forgets where unfinished replicas of the block were, and the length they reported (its
+   * length is final: the file closed or a block followed it); returns those nodes.
+   */
   takeUnfinished(blockId: number): ReadonlySet<string> {
     const nodes = this.unfinishedOf.get(blockId) ?? NO_NODES;
     this.unfinishedOf.delete(blockId);
+    this.reportedBytesOf.delete(blockId);
     return nodes;
   }
 

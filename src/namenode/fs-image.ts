@@ -21,6 +21,7 @@
  * every node. The nodes of an image older than 3 get the superuser and the supergroup,
  * directories 0755 and files 0644 (the defaults the Namespace is given).
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
@@ -46,39 +47,53 @@ export function imageFileName(txid: number): string {
   return `fsimage_${String(txid).padStart(16, '0')}`;
 }
 
+/** The image header; `nodeCount` is the number of node records that follow. */
+export function writeImageHeader(w: WireWriter, ns: Namespace, txid: number, nodeCount: number): void {
+  w.u32(IMAGE_MAGIC).u16(IMAGE_VERSION).u16(0).u64(txid).u64(ns.nextBlockId).u64(ns.nextGenStamp);
+  w.u64(nodeCount);
+}
+
+/** One node's record (a directory's children follow it: `childCount` of them). */
+export function writeNodeRecord(w: WireWriter, node: INode, childCount: number): void {
+  w.u8(node.kind === 'dir' ? 1 : 2)
+    .str(node.name)
+    .u64(node.mtimeMs)
+    .str(node.owner)
+    .str(node.group)
+    .u16(node.mode);
+  if (node.kind === 'dir') {
+    w.u64(node.quota?.nsQuota ?? 0).u64(node.quota?.dsQuota ?? 0);
+    w.u32(childCount);
+  } else {
+    w.u16(node.replication)
+      .u64(node.blockBytes)
+      .bool(node.clientName !== null);
+    if (node.clientName !== null) w.str(node.clientName);
+    w.u32(node.blocks.length);
+    for (const b of node.blocks) w.u64(b.blockId).u64(b.genStamp).u64(b.numBytes);
+  }
+}
+
+/** The whole image in one buffer, synchronously (tests, format; checkpoints use image-writer.ts). */
 export function serializeImage(ns: Namespace, txid: number): Buffer {
   const w = new WireWriter(1 << 16);
+  writeImageHeader(w, ns, txid, ns.fileCount + ns.dirCount);
   let nodeCount = 0;
-  w.u32(IMAGE_MAGIC).u16(IMAGE_VERSION).u16(0).u64(txid).u64(ns.nextBlockId).u64(ns.nextGenStamp);
-  const countAt = w.length;
-  w.u64(0);
   const stack: INode[] = [ns.root];
   while (stack.length > 0) {
     const node = stack.pop()!;
     nodeCount++;
-    w.u8(node.kind === 'dir' ? 1 : 2)
-      .str(node.name)
-      .u64(node.mtimeMs)
-      .str(node.owner)
-      .str(node.group)
-      .u16(node.mode);
     if (node.kind === 'dir') {
-      w.u64(node.quota?.nsQuota ?? 0).u64(node.quota?.dsQuota ?? 0);
-      w.u32(node.children.size);
       const children = [...node.children.values()];
+      writeNodeRecord(w, node, children.length);
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
     } else {
-      w.u16(node.replication)
-        .u64(node.blockBytes)
-        .bool(node.clientName !== null);
-      if (node.clientName !== null) w.str(node.clientName);
-      w.u32(node.blocks.length);
-      for (const b of node.blocks) w.u64(b.blockId).u64(b.genStamp).u64(b.numBytes);
+      writeNodeRecord(w, node, 0);
     }
   }
   const out = Buffer.from(w.finish());
-  out.writeUInt32BE(Math.floor(nodeCount / 0x1_0000_0000), countAt);
-  out.writeUInt32BE(nodeCount % 0x1_0000_0000, countAt + 4);
+  // The count in the header is the namespace's; the walk must agree (our bug otherwise).
+  assert.equal(nodeCount, ns.fileCount + ns.dirCount, 'image walk and namespace counts differ');
   const trailer = Buffer.allocUnsafe(4);
   trailer.writeUInt32BE(xxh32(out), 0);
   return Buffer.concat([out, trailer]);

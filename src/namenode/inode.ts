@@ -52,23 +52,69 @@ const NOBODY = pairOf('', '');
 const MODE_MASK = 0o7777;
 
 /**
+ * Called with a node just before any field the checkpoint image holds changes (name,
+ * mtime, owners, mode, replication, writer, blocks, quota limits, children), while a
+ * checkpoint is being written (image-writer.ts keeps the node's state as of the image's
+ * txid). Changes made in place to a file's BlockMeta objects are announced by namespace.ts
+ * calling `beforeWrite` itself. Null, and one comparison per write, otherwise.
+ */
+let writeHook: ((node: INode) => void) | null = null;
+
+export function setWriteHook(hook: ((node: INode) => void) | null): void {
+  writeHook = hook;
+}
+
+/** About to change a node in place (BlockMeta fields, the blocks array). */
+export function beforeWrite(node: INode): void {
+  if (writeHook !== null) writeHook(node);
+}
+
+/**
  * Owner, group and mode of a node (set by namespace.ts as it creates the node). Stored as
  * one interned pair and one small integer; the accessors keep the fields' old shape.
  */
 abstract class PermissionStatus {
   private pair = NOBODY;
   protected bits = 0;
+  private nameValue: string;
+  private mtimeValue: number;
+
+  constructor(
+    name: string,
+    public parent: DirNode | null,
+    mtimeMs: number,
+  ) {
+    this.nameValue = name;
+    this.mtimeValue = mtimeMs;
+  }
+
+  get name(): string {
+    return this.nameValue;
+  }
+  set name(name: string) {
+    beforeWrite(this as unknown as INode);
+    this.nameValue = name;
+  }
+  get mtimeMs(): number {
+    return this.mtimeValue;
+  }
+  set mtimeMs(ms: number) {
+    beforeWrite(this as unknown as INode);
+    this.mtimeValue = ms;
+  }
 
   get owner(): string {
     return this.pair.owner;
   }
   set owner(owner: string) {
+    beforeWrite(this as unknown as INode);
     this.pair = pairOf(owner, this.pair.group);
   }
   get group(): string {
     return this.pair.group;
   }
   set group(group: string) {
+    beforeWrite(this as unknown as INode);
     this.pair = pairOf(this.pair.owner, group);
   }
   /** rwx for user, group and other (0o777), and STICKY_BIT on a directory. */
@@ -76,6 +122,7 @@ abstract class PermissionStatus {
     return this.bits & MODE_MASK;
   }
   set mode(mode: number) {
+    beforeWrite(this as unknown as INode);
     this.bits = (this.bits & ~MODE_MASK) | (mode & MODE_MASK);
   }
 }
@@ -98,26 +145,28 @@ export class DirNode extends PermissionStatus {
   declare readonly kind: 'dir';
   /** By name: a sorted array while small, a Map when large (child-map.ts). */
   readonly children = new ChildMap<INode>();
-  /** Null unless a quota is set on this directory. */
-  quota: DirQuota | null = null;
+  private quotaValue: DirQuota | null = null;
   /** Children names in sorted order, built lazily for paged listing, dropped on change. */
   private sorted: string[] | null = null;
 
-  constructor(
-    public name: string,
-    public parent: DirNode | null,
-    public mtimeMs: number,
-  ) {
-    super();
+  /** Null unless a quota is set on this directory (its limits change through `setQuotaLimits`). */
+  get quota(): DirQuota | null {
+    return this.quotaValue;
+  }
+  set quota(q: DirQuota | null) {
+    beforeWrite(this);
+    this.quotaValue = q;
   }
 
   addChild(node: INode): void {
+    beforeWrite(this);
     this.children.set(node.name, node);
     node.parent = this;
     this.sorted = null;
   }
 
   removeChild(name: string): void {
+    beforeWrite(this);
     this.children.delete(name);
     this.sorted = null;
   }
@@ -141,27 +190,45 @@ const RECOVERING_BIT = 1 << 18;
 export class FileNode extends PermissionStatus {
   /** On the prototype, not in each node (see the end of this file). */
   declare readonly kind: 'file';
-  blocks: BlockMeta[] = [];
-  /** The writer holding the lease, or null once the file is complete. */
-  clientName: string | null;
+  private blocksValue: BlockMeta[] = [];
+  private clientNameValue: string | null;
 
   constructor(
-    public name: string,
-    public parent: DirNode | null,
-    public mtimeMs: number,
+    name: string,
+    parent: DirNode | null,
+    mtimeMs: number,
     replication: number,
-    public blockBytes: number,
+    public readonly blockBytes: number,
     clientName: string | null,
   ) {
-    super();
-    this.replication = replication;
-    this.clientName = clientName;
+    super(name, parent, mtimeMs);
+    this.bits = (replication & REPLICATION_MASK) << REPLICATION_SHIFT;
+    this.clientNameValue = clientName;
+  }
+
+  /** Its blocks; changed in place only after `beforeWrite(file)` (namespace.ts). */
+  get blocks(): BlockMeta[] {
+    return this.blocksValue;
+  }
+  set blocks(blocks: BlockMeta[]) {
+    beforeWrite(this);
+    this.blocksValue = blocks;
+  }
+
+  /** The writer holding the lease, or null once the file is complete. */
+  get clientName(): string | null {
+    return this.clientNameValue;
+  }
+  set clientName(name: string | null) {
+    beforeWrite(this);
+    this.clientNameValue = name;
   }
 
   get replication(): number {
     return (this.bits >>> REPLICATION_SHIFT) & REPLICATION_MASK;
   }
   set replication(r: number) {
+    beforeWrite(this);
     this.bits =
       (this.bits & ~(REPLICATION_MASK << REPLICATION_SHIFT)) | ((r & REPLICATION_MASK) << REPLICATION_SHIFT);
   }
