@@ -77,6 +77,8 @@ export const ReplicaVerdict = {
 export type ReplicaVerdict = (typeof ReplicaVerdict)[keyof typeof ReplicaVerdict];
 
 const NO_NODES: ReadonlySet<string> = new Set();
+/** Dirty blocks held before the set overflows into a full rescan (`markDirty`). */
+export const DIRTY_MAX = 100_000;
 /** Node numbers are 16-bit cells (block-slots.ts). */
 const NODES_MAX = 0xffff;
 
@@ -93,6 +95,8 @@ export class BlockMap {
   private readonly nodeIds: string[] = [''];
   /** Current replicas each node holds, by node number. */
   private readonly heldCounts: number[] = [0];
+  private lastNodeId = '';
+  private lastNodeNumber = 0;
   /** Rare states, only for the blocks that have them, by block id. */
   private readonly corruptOf = new Map<number, Set<string>>();
   private readonly deletingOf = new Map<number, Set<string>>();
@@ -102,6 +106,7 @@ export class BlockMap {
   private readonly deletingBy = new Map<string, Set<number>>();
   /** Blocks whose replication may have changed; the replication monitor takes them. */
   private dirty = new Set<number>();
+  private dirtyOverflowed = false;
 
   get size(): number {
     return this.slots.size;
@@ -230,7 +235,7 @@ export class BlockMap {
     }
     s.addHolder(slot, n);
     this.heldCounts[n]!++;
-    this.dirty.add(b.blockId);
+    this.markDirty(b.blockId);
     return ReplicaVerdict.ADDED;
   }
 
@@ -241,7 +246,7 @@ export class BlockMap {
       this.deletingBy.get(nodeId)?.delete(blockId);
       this.dropIfEmpty(this.deletingOf, blockId);
     }
-    this.dirty.add(blockId);
+    this.markDirty(blockId);
   }
 
   /**
@@ -253,7 +258,7 @@ export class BlockMap {
     if (slot < 0 || b.genStamp !== this.slots.metas[slot]!.genStamp) return false;
     this.dropHolder(nodeId, b.blockId);
     setOf(this.corruptOf, b.blockId).add(nodeId);
-    this.dirty.add(b.blockId);
+    this.markDirty(b.blockId);
     return true;
   }
 
@@ -304,7 +309,7 @@ export class BlockMap {
       const meta = s.metas[slot];
       if (meta === undefined || !s.removeHolder(slot, n)) continue;
       this.heldCounts[n]!--;
-      this.dirty.add(meta.blockId);
+      this.markDirty(meta.blockId);
     }
   }
 
@@ -336,18 +341,32 @@ export class BlockMap {
 
   // ---- the dirty set ---------------------------------------------------------------
 
+  /**
+   * The block's replication may have changed. Past DIRTY_MAX blocks (a restart's first
+   * reports make every block dirty) the set stops growing and says it overflowed: the
+   * replication monitor then walks every block at its bounded rescan pace instead, rather
+   * than hold ten million ids and classify them in one tick.
+   */
   markDirty(blockId: number): void {
-    this.dirty.add(blockId);
+    if (this.dirty.size >= DIRTY_MAX) this.dirtyOverflowed = true;
+    else this.dirty.add(blockId);
+  }
+
+  /** True once if dirty blocks were dropped since the last call (see `markDirty`). */
+  takeDirtyOverflow(): boolean {
+    const overflowed = this.dirtyOverflowed;
+    this.dirtyOverflowed = false;
+    return overflowed;
   }
 
   /** Every block of `file` (closed, or its replication changed). */
   markFileDirty(file: FileNode): void {
-    for (const b of file.blocks) this.dirty.add(b.blockId);
+    for (const b of file.blocks) this.markDirty(b.blockId);
   }
 
   /** Every block `nodeId` holds (its admin state changed). */
   markHeldDirty(nodeId: string): void {
-    for (const id of this.heldBy(nodeId)) this.dirty.add(id);
+    for (const id of this.heldBy(nodeId)) this.markDirty(id);
   }
 
   /** The dirty blocks, handed over: the map starts a new, empty set. */
@@ -401,6 +420,8 @@ export class BlockMap {
   }
 
   private numberOf(nodeId: string): number {
+    // A full report asks for the same node a million times in a row.
+    if (nodeId === this.lastNodeId) return this.lastNodeNumber;
     let n = this.nodeNumbers.get(nodeId);
     if (n === undefined) {
       n = this.nodeIds.length;
@@ -409,6 +430,8 @@ export class BlockMap {
       this.nodeIds.push(nodeId);
       this.heldCounts.push(0);
     }
+    this.lastNodeId = nodeId;
+    this.lastNodeNumber = n;
     return n;
   }
 

@@ -121,11 +121,20 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
     const version = r.u16('version');
     if (version < IMAGE_VERSION_MIN || version > IMAGE_VERSION)
       throw corrupt(name, `unsupported version ${version}`);
-    /** A node's owner, group and mode: read, or the defaults in an image older than owners. */
-    const readOwners = (isDir: boolean): { owner: string; group: string; mode: number } =>
-      version < IMAGE_VERSION_OWNERS
-        ? legacyOwners(ns.owners, isDir)
-        : { owner: r.str('owner'), group: r.str('group'), mode: readPermission(r, 'mode') };
+    // A node's owner, group and mode: read, or the defaults in an image older than owners.
+    // Into locals, not an object per node: loading allocates only what it keeps.
+    let owner = '';
+    let group = '';
+    let mode = 0;
+    const readOwners = (isDir: boolean): void => {
+      if (version < IMAGE_VERSION_OWNERS) {
+        ({ owner, group, mode } = legacyOwners(ns.owners, isDir));
+      } else {
+        owner = r.str('owner');
+        group = r.str('group');
+        mode = readPermission(r, 'mode');
+      }
+    };
     const readQuotas = (dir: DirNode): void => {
       if (version < IMAGE_VERSION_QUOTAS) return;
       const nsQuota = r.u64('nsQuota');
@@ -143,7 +152,8 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
     r.str('name');
     if (rootKind !== 1) throw corrupt(name, 'root is not a directory');
     ns.root.mtimeMs = r.u64('mtime');
-    Object.assign(ns.root, readOwners(true));
+    readOwners(true);
+    ns.root.setOwnership(owner, group, mode);
     readQuotas(ns.root);
     const stack: Array<{ dir: DirNode; left: number }> = [{ dir: ns.root, left: r.u32('childCount') }];
     let seen = 1;
@@ -158,14 +168,14 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
       const kind = r.u8('kind');
       const nodeName = r.str('name');
       const mtimeMs = r.u64('mtime');
-      const perms = readOwners(kind === 1);
+      readOwners(kind === 1);
       if (nodeName.length === 0 || nodeName.includes('/') || top.dir.children.has(nodeName)) {
         throw corrupt(name, `bad or duplicate name '${nodeName}'`);
       }
       seen++;
       if (kind === 1) {
         const dir = new DirNode(nodeName, top.dir, mtimeMs);
-        Object.assign(dir, perms);
+        dir.setOwnership(owner, group, mode);
         readQuotas(dir);
         top.dir.addChild(dir);
         ns.dirCount++;
@@ -176,7 +186,7 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
         const open = r.bool('open');
         const clientName = open ? r.str('clientName') : null;
         const file = new FileNode(nodeName, top.dir, mtimeMs, replication, blockBytes, clientName);
-        Object.assign(file, perms);
+        file.setOwnership(owner, group, mode);
         const blockCount = r.count(24, 'blockCount');
         // Sized up front: a pushed-to array keeps spare room, per file.
         const blocks = new Array<BlockMeta>(blockCount);

@@ -117,6 +117,13 @@ abstract class PermissionStatus {
     beforeWrite(this as unknown as INode);
     this.pair = pairOf(this.pair.owner, group);
   }
+  /** Owner, group and mode at once (a node being made: image load). */
+  setOwnership(owner: string, group: string, mode: number): void {
+    beforeWrite(this as unknown as INode);
+    this.pair = pairOf(owner, group);
+    this.bits = (this.bits & ~MODE_MASK) | (mode & MODE_MASK);
+  }
+
   /** rwx for user, group and other (0o777), and STICKY_BIT on a directory. */
   get mode(): number {
     return this.bits & MODE_MASK;
