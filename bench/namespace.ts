@@ -22,8 +22,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { DaemonProcess, DFSD_BIN } from '../src/local/daemon-process.js';
+import type { DaemonProcess } from '../src/local/daemon-process.js';
+import { LocalCluster } from '../src/local/local-cluster.js';
 import { DfsClient } from '../src/client/dfs-client.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -99,39 +99,41 @@ export async function runNamespace(o: NamespaceOptions): Promise<NamespaceReport
   const startedAt = new Date().toISOString();
   const datanodes = o.datanodes ?? Math.max(o.replication, Math.ceil((o.files * o.replication) / 1e6));
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-bench-namespace-'));
-  const nameDir = path.join(tempDir, 'name');
   const dirs = Math.ceil(o.files / FILES_PER_DIR);
   const checkpointTxns = 3 * o.files + dirs + TXN_SLACK;
   const env: NodeJS.ProcessEnv = {
     DFS_NAMENODE_CHECKPOINT_TXNS: String(checkpointTxns),
     DFS_NAMENODE_DEAD_NODE_TIMEOUT_MS: String(24 * 3600 * 1000),
     DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '0',
-    DFS_NAMENODE_HEARTBEAT_RECHECK_MS: '100',
     // A full report of a million replicas is 24 MB.
     DFS_NAMENODE_RPC_BODY_BYTES_MAX: String(256 * 1024 * 1024),
     DFS_NAMENODE_PARTIAL_FRAME_BYTES_MAX: String(512 * 1024 * 1024),
   };
-  const format = spawnSync(process.execPath, [DFSD_BIN, 'namenode', '--format', '--name-dir', nameDir], {
-    encoding: 'utf8',
+  const cluster = new LocalCluster({
+    baseDir: tempDir,
+    namenodePort: 0,
+    logLevel: 'info',
+    namenodeEnv: env,
+    namenodeReadyTimeoutMs: 900_000,
   });
-  if (format.status !== 0) throw new Error(`format failed: ${format.stderr}`);
-  let nn = namenodeProcess(nameDir, env, 0);
+  const nameDir = cluster.nameDir;
   const cleanup = async (): Promise<void> => {
-    await nn.stop(120_000).catch(() => {});
+    await cluster.namenode.stop(120_000).catch(() => {});
     fs.rmSync(tempDir, { recursive: true, force: true });
   };
   const onSignal = (): void => void cleanup().finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   let sims: SimNodes | null = null;
   try {
-    await nn.start();
-    const address = `127.0.0.1:${nn.port}`;
+    await cluster.start();
+    const nn = (): DaemonProcess => cluster.namenode;
+    const address = cluster.namenodeAddress;
     const admin = new DfsClient({ namenode: address, requestTimeoutMs: 600_000 });
     const info = await admin.serverInfo();
     const txid0 = info.lastTxid;
     sims = new SimNodes(address, datanodes);
     await sims.registerAll(info.clusterId);
-    const empty = await settledMemory(nn);
+    const empty = await settledMemory(nn());
     o.progress(
       `filling ${o.files} files over ${o.clients}x${o.depth} requests in flight, ${datanodes} simulated DataNodes`,
     );
@@ -149,7 +151,7 @@ export async function runNamespace(o: NamespaceOptions): Promise<NamespaceReport
       sims,
     );
     o.progress(`filled in ${(fillMs / 1000).toFixed(1)} s; letting the NameNode settle`);
-    const filled = await settledMemory(nn);
+    const filled = await settledMemory(nn());
     const largest = sims.largest();
     const steadyMs = await largest.fullReport();
 
@@ -165,11 +167,10 @@ export async function runNamespace(o: NamespaceOptions): Promise<NamespaceReport
     o.progress(`stat load for ${o.baselineSeconds} s without a checkpoint`);
     const baseline = await statLoad(statOne, () => sleep(o.baselineSeconds * 1000));
     o.progress('stat load during a checkpoint');
-    const seen = nn.logs.length;
     let checkpointMs = 0;
     const during = await statLoad(statOne, async () => {
       await admin.mkdir('/ckpt/trigger', { parents: true });
-      const line = await waitLog(nn, 'checkpoint written', seen, 600_000);
+      const line = await waitLog(nn(), 'checkpoint written', 600_000);
       checkpointMs = Number(line.ms);
     });
     for (const c of conns) c.close();
@@ -182,12 +183,11 @@ export async function runNamespace(o: NamespaceOptions): Promise<NamespaceReport
 
     // Restart: image load, replay, registrations and full reports until safe mode ends.
     o.progress('restarting the NameNode');
-    await nn.stop(600_000);
-    nn = namenodeProcess(nameDir, env, nn.port);
+    await nn().stop(600_000);
     const t0 = performance.now();
-    await nn.start();
+    await cluster.restartNamenode();
     const readyMs = performance.now() - t0;
-    const loaded = await waitLog(nn, 'namespace loaded', 0, 1000);
+    const loaded = await waitLog(nn(), 'namespace loaded', 1000);
     const admin2 = new DfsClient({ namenode: address, requestTimeoutMs: 600_000 });
     sims.reconnect(address);
     await sims.registerAll(info.clusterId);
@@ -198,7 +198,7 @@ export async function runNamespace(o: NamespaceOptions): Promise<NamespaceReport
     const reportsMs = performance.now() - r0;
     while ((await admin2.safeMode('get')).on) await sleep(20);
     const totalMs = performance.now() - t0;
-    const restarted = await settledMemory(nn);
+    const restarted = await settledMemory(nn());
     admin2.close();
 
     const perFile = (a: number, b: number): number => Math.round((b - a) / o.files);
@@ -248,30 +248,6 @@ export async function runNamespace(o: NamespaceOptions): Promise<NamespaceReport
   }
 }
 
-function namenodeProcess(nameDir: string, env: NodeJS.ProcessEnv, port: number): DaemonProcess {
-  return new DaemonProcess({
-    name: 'namenode',
-    args: [
-      'namenode',
-      '--name-dir',
-      nameDir,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--http-host',
-      '127.0.0.1',
-      '--http-port',
-      '0',
-      '--log-level',
-      'info',
-    ],
-    readyMessage: 'namenode listening',
-    env,
-    readyTimeoutMs: 900_000,
-  });
-}
-
 /** RSS and heap once two readings 1 s apart differ by less than 1% (at most 30 s). */
 async function settledMemory(nn: DaemonProcess): Promise<Memory> {
   let last = await memoryOf(nn);
@@ -293,16 +269,11 @@ async function memoryOf(nn: DaemonProcess): Promise<Memory> {
   return { rssBytes: rssKb * 1024, heapUsedBytes: heap };
 }
 
-/** The first log line with `msg` at or after index `from` of the kept lines. */
-async function waitLog(
-  nn: DaemonProcess,
-  msg: string,
-  from: number,
-  timeoutMs: number,
-): Promise<Record<string, unknown>> {
+/** The first log line with `msg` (each wait is on a fresh process or the first of its kind). */
+async function waitLog(nn: DaemonProcess, msg: string, timeoutMs: number): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const line = nn.logs.slice(Math.max(0, from - (2000 - nn.logs.length))).find((l) => l.msg === msg);
+    const line = nn.logs.find((l) => l.msg === msg);
     if (line !== undefined) return line;
     if (Date.now() > deadline) throw new Error(`the NameNode did not log '${msg}' in ${timeoutMs} ms`);
     await sleep(20);
