@@ -50,6 +50,16 @@ function pairOf(owner: string, group: string): OwnerPair {
 const NOBODY = pairOf('', '');
 /** `bits`: the mode in the low 12 bits; a file packs its replication and recovering flag above. */
 const MODE_MASK = 0o7777;
+/**
+ * The mtime, packed when it can be: a double in a field costs a 16-byte heap box per node,
+ * so an mtime from 2000 to 2068 in whole ms is kept as seconds since 2000 (a small integer,
+ * stored unboxed) plus its milliseconds in `bits`; any other value stays a plain number.
+ */
+const MTIME_EPOCH_MS = Date.UTC(2000, 0, 1);
+const MTIME_SECONDS_MAX = 0x7fffffff;
+const MTIME_MS_SHIFT = 19;
+const MTIME_MS_MASK = 0x3ff;
+const MTIME_PACKED_BIT = 1 << 29;
 
 /**
  * Called with a node just before any field the checkpoint image holds changes (name,
@@ -85,7 +95,23 @@ abstract class PermissionStatus {
     mtimeMs: number,
   ) {
     this.nameValue = name;
-    this.mtimeValue = mtimeMs;
+    this.mtimeValue = 0;
+    this.storeMtime(mtimeMs);
+  }
+
+  private storeMtime(ms: number): void {
+    const since = ms - MTIME_EPOCH_MS;
+    const seconds = Math.floor(since / 1000);
+    if (Number.isInteger(ms) && since >= 0 && seconds <= MTIME_SECONDS_MAX) {
+      this.mtimeValue = seconds;
+      this.bits =
+        (this.bits & ~(MTIME_MS_MASK << MTIME_MS_SHIFT)) |
+        ((since - seconds * 1000) << MTIME_MS_SHIFT) |
+        MTIME_PACKED_BIT;
+    } else {
+      this.mtimeValue = ms;
+      this.bits &= ~MTIME_PACKED_BIT;
+    }
   }
 
   get name(): string {
@@ -96,11 +122,12 @@ abstract class PermissionStatus {
     this.nameValue = name;
   }
   get mtimeMs(): number {
-    return this.mtimeValue;
+    if ((this.bits & MTIME_PACKED_BIT) === 0) return this.mtimeValue;
+    return MTIME_EPOCH_MS + this.mtimeValue * 1000 + ((this.bits >>> MTIME_MS_SHIFT) & MTIME_MS_MASK);
   }
   set mtimeMs(ms: number) {
     beforeWrite(this as unknown as INode);
-    this.mtimeValue = ms;
+    this.storeMtime(ms);
   }
 
   get owner(): string {
@@ -184,7 +211,7 @@ export class DirNode extends PermissionStatus {
   }
 }
 
-/** A file's `bits` above the mode: replication (6 bits, REPLICATION_MAX is 32), then recovering. */
+/** A file's `bits` above the mode: replication (6 bits, REPLICATION_MAX is 32), then recovering (mtime's above). */
 const REPLICATION_SHIFT = 12;
 const REPLICATION_MASK = 0x3f;
 const RECOVERING_BIT = 1 << 18;
@@ -209,7 +236,7 @@ export class FileNode extends PermissionStatus {
     clientName: string | null,
   ) {
     super(name, parent, mtimeMs);
-    this.bits = (replication & REPLICATION_MASK) << REPLICATION_SHIFT;
+    this.bits |= (replication & REPLICATION_MASK) << REPLICATION_SHIFT;
     this.clientNameValue = clientName;
   }
 
