@@ -358,6 +358,10 @@ export class BlockManager implements NamespaceListener {
     this.map.forEachBlock(fn);
   }
 
+  countReplicated(min: number): { total: number; reported: number } {
+    return this.map.countReplicated(min, (id) => this.registry.isLive(id));
+  }
+
   /** The live nodes holding a readable replica, rotated on each call to spread readers. */
   locations(blockId: number): DatanodeInfo[] {
     const live: DatanodeInfo[] = [];
