@@ -9,6 +9,8 @@
  *                          (bench/replication.ts)
  *   dfs-bench webhdfs      WebHDFS CREATE and OPEN beside the native put and get
  *                          (bench/webhdfs.ts)
+ *   dfs-bench namespace    a NameNode holding N one-block files: memory per file, image,
+ *                          checkpoint stall, restart time (bench/namespace.ts)
  *
  * Every suite prints a human report (machine, settings, one row per phase, notes on what
  * limited the figures) or, with --json, one JSON document and nothing else on stdout;
@@ -26,6 +28,7 @@ import { emitDataReport } from './data-report.js';
 import { emitMetaReport, runMeta, type MetaOptions } from './meta.js';
 import { runMetaWorkerProcess } from './meta-workload.js';
 import { emitMetaSimReport, runMetaSim } from './meta-sim.js';
+import { emitNamespaceReport, runNamespace, type NamespaceOptions } from './namespace.js';
 import { emitReplicationReport, runReplicationBench } from './replication.js';
 import { runSimDatanodeWorker } from './sim-datanodes.js';
 import { emitWebHdfsReport, runWebHdfsBench, WEBHDFS_TARGET } from './webhdfs.js';
@@ -189,6 +192,40 @@ while serving clients; the HDFS paper: 300,000 heartbeats/s, 639,700 blocks/s):
     });
     emitMetaReport(report, json);
   });
+
+program
+  .command('namespace')
+  .description(
+    'a NameNode holding N one-block files: memory per file, image, checkpoint stall, restart, full block report',
+  )
+  .option('--files <n>', 'one-block files to create', positiveInt, 100_000)
+  .option(
+    '--replication <n>',
+    'replicas of each block (each reported by a simulated DataNode)',
+    positiveInt,
+    3,
+  )
+  .option(
+    '--datanodes <n>',
+    'simulated DataNodes (default: files x replication / 1,000,000, at least the replication)',
+    positiveInt,
+  )
+  .option('--clients <n>', 'client connections filling the namespace', positiveInt, 8)
+  .option('--depth <n>', 'files being created at once per connection', positiveInt, 128)
+  .option('--baseline-seconds <s>', 'seconds of stat load measured without a checkpoint', positiveInt, 5)
+  .option('--json', 'print one JSON document instead of the table')
+  .action(
+    async (
+      opts: Omit<NamespaceOptions, 'json' | 'progress' | 'datanodes'> & {
+        datanodes?: number;
+        json?: boolean;
+      },
+    ) => {
+      const json = opts.json === true;
+      const report = await runNamespace({ ...opts, datanodes: opts.datanodes ?? null, json, progress });
+      emitNamespaceReport(report, json);
+    },
+  );
 
 program.command('meta-worker', { hidden: true }).action(() => runMetaWorkerProcess());
 program.command('sim-datanode-worker', { hidden: true }).action(() => runSimDatanodeWorker());

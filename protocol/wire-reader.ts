@@ -80,11 +80,21 @@ export class WireReader {
     const len = this.u16(field);
     this.need(len, field);
     // Invalid UTF-8 would decode to U+FFFD, so two different byte strings could name the
-    // same path; refuse it instead.
-    if (!isUtf8(this.buf.subarray(this.pos, this.pos + len))) {
+    // same path; refuse it instead. ASCII (most names) is valid by itself and decodes as
+    // latin1, cheaper than the UTF-8 check and decoder (an image load reads millions).
+    const buf = this.buf;
+    const end = this.pos + len;
+    let ascii = true;
+    for (let i = this.pos; i < end; i++) {
+      if (buf[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (!ascii && !isUtf8(buf.subarray(this.pos, end))) {
       throw new DfsError('MALFORMED', `${this.what}: ${field} is not valid UTF-8`);
     }
-    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    const s = buf.toString(ascii ? 'latin1' : 'utf8', this.pos, end);
     this.pos += len;
     return s;
   }

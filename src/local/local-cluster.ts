@@ -34,6 +34,8 @@ export interface LocalClusterOptions {
   logLevel?: string;
   /** Each daemon in a process group of its own (daemon-process.ts): the launcher alone stops them. */
   ownProcessGroups?: boolean;
+  /** How long the NameNode may take to start (a big image loads for a while); daemon-process.ts default otherwise. */
+  namenodeReadyTimeoutMs?: number;
 }
 
 export class LocalCluster {
@@ -78,6 +80,7 @@ export class LocalCluster {
       env: this.options.namenodeEnv ?? {},
       nodeArgs: this.options.nodeArgs?.('namenode') ?? [],
       ownProcessGroup: this.options.ownProcessGroups ?? false,
+      readyTimeoutMs: this.options.namenodeReadyTimeoutMs,
     });
   }
 

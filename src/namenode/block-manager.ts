@@ -200,15 +200,22 @@ export class BlockManager implements NamespaceListener {
     // then match by identity instead of comparing characters with the id just decoded from
     // the request (measured: ~10% of a steady report's cost).
     const id = node.info.nodeId;
-    const reported = new Set<number>();
-    for (const b of blocks) if (this.addReplica(node, id, b)) reported.add(b.blockId);
-    // Every accepted replica is held, so equal sizes mean nothing vanished.
-    const held = this.map.heldBy(id);
-    if (held.size !== reported.size) {
-      for (const blockId of held) if (!reported.has(blockId)) this.map.removeReplica(id, blockId);
+    const ok = new Uint8Array(blocks.length);
+    let accepted = 0;
+    for (let i = 0; i < blocks.length; i++) {
+      if (!this.addReplica(node, id, blocks[i]!)) continue;
+      ok[i] = 1;
+      accepted++;
+    }
+    // Every accepted replica is held, so equal counts mean nothing vanished: the usual case
+    // builds no set of a million ids.
+    if (this.map.heldCount(id) !== accepted) {
+      const reported = new Set<number>();
+      for (let i = 0; i < blocks.length; i++) if (ok[i] === 1) reported.add(blocks[i]!.blockId);
+      for (const blockId of this.map.heldBy(id))
+        if (!reported.has(blockId)) this.map.removeReplica(id, blockId);
     }
     this.map.nodeReported(id, blocks);
-    const accepted = reported.size;
     let unfinishedKept = 0;
     for (const b of unfinished) if (this.unfinishedReported(id, b)) unfinishedKept++;
     this.registry.blockReportProcessed(nodeId, blocks.length);
@@ -334,7 +341,7 @@ export class BlockManager implements NamespaceListener {
       usedBytes: n.usedBytes,
       remainingBytes: n.remainingBytes,
       failedVolumes: n.failedVolumes,
-      blockCount: this.map.heldBy(n.info.nodeId).size,
+      blockCount: this.map.heldCount(n.info.nodeId),
       activeTransfers: n.activeTransfers,
       lastHeartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),
       lastBlockReportMs: n.lastBlockReportMs,
@@ -351,15 +358,17 @@ export class BlockManager implements NamespaceListener {
     this.map.forEachBlock(fn);
   }
 
+  countReplicated(min: number): { total: number; reported: number } {
+    return this.map.countReplicated(min, (id) => this.registry.isLive(id));
+  }
+
   /** The live nodes holding a readable replica, rotated on each call to spread readers. */
   locations(blockId: number): DatanodeInfo[] {
-    const entry = this.map.entry(blockId);
-    if (entry === undefined) return [];
     const live: DatanodeInfo[] = [];
-    for (const id of entry.replicas) {
+    this.map.forEachReplica(blockId, (id) => {
       const node = this.registry.getLive(id);
       if (node !== undefined) live.push(node.info);
-    }
+    });
     if (live.length > 1) {
       const k = this.rotate++ % live.length;
       return [...live.slice(k), ...live.slice(0, k)];
@@ -369,10 +378,10 @@ export class BlockManager implements NamespaceListener {
 
   /** Readable replicas on live nodes (what `locations` would list), without building or rotating a list. */
   liveReplicaCount(blockId: number): number {
-    const entry = this.map.entry(blockId);
-    if (entry === undefined) return 0;
     let n = 0;
-    for (const id of entry.replicas) if (this.registry.isLive(id)) n++;
+    this.map.forEachReplica(blockId, (id) => {
+      if (this.registry.isLive(id)) n++;
+    });
     return n;
   }
 

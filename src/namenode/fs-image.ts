@@ -21,6 +21,7 @@
  * every node. The nodes of an image older than 3 get the superuser and the supergroup,
  * directories 0755 and files 0644 (the defaults the Namespace is given).
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
@@ -28,7 +29,7 @@ import { WireReader } from '../../protocol/wire-reader.js';
 import { WireWriter } from '../../protocol/wire-writer.js';
 import { xxh32 } from '../common/checksum.js';
 import { writeFileAtomic } from '../common/fs-util.js';
-import { DirNode, FileNode, type INode } from './inode.js';
+import { DirNode, FileNode, type BlockMeta, type INode } from './inode.js';
 import { Namespace } from './namespace.js';
 import { legacyOwners, type DefaultOwners } from './ownership.js';
 import { readPermission } from '../../protocol/shared-structures.js';
@@ -46,39 +47,53 @@ export function imageFileName(txid: number): string {
   return `fsimage_${String(txid).padStart(16, '0')}`;
 }
 
+/** The image header; `nodeCount` is the number of node records that follow. */
+export function writeImageHeader(w: WireWriter, ns: Namespace, txid: number, nodeCount: number): void {
+  w.u32(IMAGE_MAGIC).u16(IMAGE_VERSION).u16(0).u64(txid).u64(ns.nextBlockId).u64(ns.nextGenStamp);
+  w.u64(nodeCount);
+}
+
+/** One node's record (a directory's children follow it: `childCount` of them). */
+export function writeNodeRecord(w: WireWriter, node: INode, childCount: number): void {
+  w.u8(node.kind === 'dir' ? 1 : 2)
+    .str(node.name)
+    .u64(node.mtimeMs)
+    .str(node.owner)
+    .str(node.group)
+    .u16(node.mode);
+  if (node.kind === 'dir') {
+    w.u64(node.quota?.nsQuota ?? 0).u64(node.quota?.dsQuota ?? 0);
+    w.u32(childCount);
+  } else {
+    w.u16(node.replication)
+      .u64(node.blockBytes)
+      .bool(node.clientName !== null);
+    if (node.clientName !== null) w.str(node.clientName);
+    w.u32(node.blocks.length);
+    for (const b of node.blocks) w.u64(b.blockId).u64(b.genStamp).u64(b.numBytes);
+  }
+}
+
+/** The whole image in one buffer, synchronously (tests, format; checkpoints use image-writer.ts). */
 export function serializeImage(ns: Namespace, txid: number): Buffer {
   const w = new WireWriter(1 << 16);
+  writeImageHeader(w, ns, txid, ns.fileCount + ns.dirCount);
   let nodeCount = 0;
-  w.u32(IMAGE_MAGIC).u16(IMAGE_VERSION).u16(0).u64(txid).u64(ns.nextBlockId).u64(ns.nextGenStamp);
-  const countAt = w.length;
-  w.u64(0);
   const stack: INode[] = [ns.root];
   while (stack.length > 0) {
     const node = stack.pop()!;
     nodeCount++;
-    w.u8(node.kind === 'dir' ? 1 : 2)
-      .str(node.name)
-      .u64(node.mtimeMs)
-      .str(node.owner)
-      .str(node.group)
-      .u16(node.mode);
     if (node.kind === 'dir') {
-      w.u64(node.quota?.nsQuota ?? 0).u64(node.quota?.dsQuota ?? 0);
-      w.u32(node.children.size);
       const children = [...node.children.values()];
+      writeNodeRecord(w, node, children.length);
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
     } else {
-      w.u16(node.replication)
-        .u64(node.blockBytes)
-        .bool(node.clientName !== null);
-      if (node.clientName !== null) w.str(node.clientName);
-      w.u32(node.blocks.length);
-      for (const b of node.blocks) w.u64(b.blockId).u64(b.genStamp).u64(b.numBytes);
+      writeNodeRecord(w, node, 0);
     }
   }
   const out = Buffer.from(w.finish());
-  out.writeUInt32BE(Math.floor(nodeCount / 0x1_0000_0000), countAt);
-  out.writeUInt32BE(nodeCount % 0x1_0000_0000, countAt + 4);
+  // The count in the header is the namespace's; the walk must agree (our bug otherwise).
+  assert.equal(nodeCount, ns.fileCount + ns.dirCount, 'image walk and namespace counts differ');
   const trailer = Buffer.allocUnsafe(4);
   trailer.writeUInt32BE(xxh32(out), 0);
   return Buffer.concat([out, trailer]);
@@ -106,11 +121,20 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
     const version = r.u16('version');
     if (version < IMAGE_VERSION_MIN || version > IMAGE_VERSION)
       throw corrupt(name, `unsupported version ${version}`);
-    /** A node's owner, group and mode: read, or the defaults in an image older than owners. */
-    const readOwners = (isDir: boolean): { owner: string; group: string; mode: number } =>
-      version < IMAGE_VERSION_OWNERS
-        ? legacyOwners(ns.owners, isDir)
-        : { owner: r.str('owner'), group: r.str('group'), mode: readPermission(r, 'mode') };
+    // A node's owner, group and mode: read, or the defaults in an image older than owners.
+    // Into locals, not an object per node: loading allocates only what it keeps.
+    let owner = '';
+    let group = '';
+    let mode = 0;
+    const readOwners = (isDir: boolean): void => {
+      if (version < IMAGE_VERSION_OWNERS) {
+        ({ owner, group, mode } = legacyOwners(ns.owners, isDir));
+      } else {
+        owner = r.str('owner');
+        group = r.str('group');
+        mode = readPermission(r, 'mode');
+      }
+    };
     const readQuotas = (dir: DirNode): void => {
       if (version < IMAGE_VERSION_QUOTAS) return;
       const nsQuota = r.u64('nsQuota');
@@ -128,7 +152,8 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
     r.str('name');
     if (rootKind !== 1) throw corrupt(name, 'root is not a directory');
     ns.root.mtimeMs = r.u64('mtime');
-    Object.assign(ns.root, readOwners(true));
+    readOwners(true);
+    ns.root.setOwnership(owner, group, mode);
     readQuotas(ns.root);
     const stack: Array<{ dir: DirNode; left: number }> = [{ dir: ns.root, left: r.u32('childCount') }];
     let seen = 1;
@@ -143,14 +168,14 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
       const kind = r.u8('kind');
       const nodeName = r.str('name');
       const mtimeMs = r.u64('mtime');
-      const perms = readOwners(kind === 1);
+      readOwners(kind === 1);
       if (nodeName.length === 0 || nodeName.includes('/') || top.dir.children.has(nodeName)) {
         throw corrupt(name, `bad or duplicate name '${nodeName}'`);
       }
       seen++;
       if (kind === 1) {
         const dir = new DirNode(nodeName, top.dir, mtimeMs);
-        Object.assign(dir, perms);
+        dir.setOwnership(owner, group, mode);
         readQuotas(dir);
         top.dir.addChild(dir);
         ns.dirCount++;
@@ -161,15 +186,14 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
         const open = r.bool('open');
         const clientName = open ? r.str('clientName') : null;
         const file = new FileNode(nodeName, top.dir, mtimeMs, replication, blockBytes, clientName);
-        Object.assign(file, perms);
+        file.setOwnership(owner, group, mode);
         const blockCount = r.count(24, 'blockCount');
+        // Sized up front: a pushed-to array keeps spare room, per file.
+        const blocks = new Array<BlockMeta>(blockCount);
         for (let i = 0; i < blockCount; i++) {
-          file.blocks.push({
-            blockId: r.u64('blockId'),
-            genStamp: r.u64('genStamp'),
-            numBytes: r.u64('numBytes'),
-          });
+          blocks[i] = { blockId: r.u64('blockId'), genStamp: r.u64('genStamp'), numBytes: r.u64('numBytes') };
         }
+        file.blocks = blocks;
         top.dir.addChild(file);
         ns.fileCount++;
         ns.blockCount += blockCount;

@@ -24,8 +24,8 @@ import { SafeMode } from './safe-mode.js';
 import { EditLog } from './edit-log.js';
 import type { Journal } from './journal.js';
 import path from 'node:path';
-import { writeFileAtomic } from '../common/fs-util.js';
-import { imageFileName, serializeImage } from './fs-image.js';
+import { imageFileName } from './fs-image.js';
+import { ImageWriter } from './image-writer.js';
 import { pathOf, type FileNode, type INode } from './inode.js';
 import { LeaseManager } from './lease-manager.js';
 import { TrashEmptier } from './trash-emptier.js';
@@ -436,29 +436,35 @@ export class NameNode {
     });
   }
 
-  /** Image of the namespace at the last logged txid; then the log rolls and old files go. */
+  /**
+   * Image of the namespace at the last logged txid; then the log rolls and old files go.
+   * The image is written a slice at a time while RPCs go on (image-writer.ts keeps the
+   * state as of `txid` of whatever they change meanwhile).
+   */
   async checkpoint(): Promise<void> {
     const started = Date.now();
     const txid = this.editLog.lastWrittenTxid;
-    // Serialize first, synchronously: the tree is exactly the state after `txid`.
-    const image = serializeImage(this.namespace, txid);
+    // Taken synchronously with reading the txid: the view is exactly the state after `txid`.
+    const writer = new ImageWriter(this.namespace, txid);
     this.txnsSinceCheckpoint = 0;
     this.lastCheckpointMs = Date.now();
     try {
       await this.editLog.roll();
-      await writeFileAtomic(path.join(this.config.nameDir, imageFileName(txid)), image, this.fileSync);
+      const bytes = await writer.write(path.join(this.config.nameDir, imageFileName(txid)), this.fileSync);
       const removed = purgeBefore(this.config.nameDir, txid);
       this.log.info(
-        { txid, bytes: image.length, removed: removed.length, ms: Date.now() - started },
+        { txid, bytes, removed: removed.length, keptNodes: writer.keptCount, ms: Date.now() - started },
         'checkpoint written',
       );
-      this.web?.events.record('checkpoint', `checkpoint written at txid ${txid} (${image.length} bytes)`);
+      this.web?.events.record('checkpoint', `checkpoint written at txid ${txid} (${bytes} bytes)`);
     } catch (err) {
       rethrowIfBug(err);
       this.log.error(
         { err: (err as Error).message, txid },
         'checkpoint failed; the edit log still holds everything',
       );
+    } finally {
+      writer.finish();
     }
   }
 

@@ -22,7 +22,7 @@ import {
   processOwners,
   type DefaultOwners,
 } from './ownership.js';
-import { DirNode, FileNode, statusOf, type BlockMeta, type INode } from './inode.js';
+import { beforeWrite, DirNode, FileNode, statusOf, type BlockMeta, type INode } from './inode.js';
 import { checkSubtreeFits, isSameOrBeneath, joinPath, parsePath } from './path-rules.js';
 import { fileSpace, Quotas, subtreeUsage } from './quota.js';
 
@@ -370,9 +370,12 @@ export class Namespace {
       const grows = { ns: 0, ds: (committed + file.blockBytes) * file.replication };
       if (!replay) this.quotas.check(file.parent, grows);
     }
+    beforeWrite(file); // in place: the image being written keeps the old state
     if (previousNumBytes !== NONE) last!.numBytes = previousNumBytes;
     const block = { blockId, genStamp, numBytes: 0 };
-    file.blocks.push(block);
+    // A new array of the exact size (concat), not push or spread: those leave room for 16
+    // more (~130 bytes), and most files have one block (dfs-bench namespace).
+    file.blocks = file.blocks.concat([block]);
     this.blockCount++;
     if (this.quotas.count > 0) this.quotas.charge(file.parent, { ns: 0, ds: fileSpace(file) - spaceBefore });
     for (const l of this.listeners) l.blockAdded?.(file, block);
@@ -386,7 +389,8 @@ export class Namespace {
     if (last === undefined || last.blockId !== blockId) {
       throw new DfsError('INVALID_ARGUMENT', `block ${blockId} is not the last block of ${path}`);
     }
-    file.blocks.pop();
+    beforeWrite(file); // in place: the image being written keeps the old state
+    file.blocks = file.blocks.slice(0, -1);
     this.blockCount--;
     for (const l of this.listeners) l.blocksRemoved([last]);
   }
@@ -402,6 +406,7 @@ export class Namespace {
           `last block length ${lastNumBytes} exceeds the block size ${file.blockBytes}`,
         );
       }
+      beforeWrite(file); // in place: the image being written keeps the old state
       last.numBytes = lastNumBytes;
     }
     file.clientName = null;
@@ -502,7 +507,10 @@ export class Namespace {
         `cannot keep ${keepBlocks} of ${file.blocks.length} blocks of ${path}`,
       );
     }
-    const dropped = file.blocks.splice(keepBlocks);
+    beforeWrite(file); // in place: the image being written keeps the old state
+    // New arrays of the exact size, not splice (see addBlock).
+    const dropped = file.blocks.slice(keepBlocks);
+    file.blocks = file.blocks.slice(0, keepBlocks);
     this.blockCount -= dropped.length;
     const last = file.blocks[file.blocks.length - 1];
     if (last !== undefined && lastNumBytes !== NONE) last.numBytes = lastNumBytes;
@@ -523,6 +531,7 @@ export class Namespace {
         `generation stamp ${genStamp} is not newer than ${block.genStamp}`,
       );
     }
+    beforeWrite(file); // in place: the image being written keeps the old state
     block.genStamp = genStamp;
     if (numBytes !== NONE) block.numBytes = numBytes;
     if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
@@ -557,6 +566,7 @@ export class Namespace {
         `generation stamp ${genStamp} is not newer than ${last.genStamp}`,
       );
     }
+    beforeWrite(file); // in place: the image being written keeps the old state
     last.genStamp = genStamp;
     last.numBytes = numBytes;
     if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
@@ -627,6 +637,7 @@ export class Namespace {
       this.quotas.check(file.parent, { ns: 0, ds: (file.blockBytes - last!.numBytes) * file.replication });
     file.clientName = clientName;
     if (genStamp !== NONE) {
+      beforeWrite(file); // in place: the image being written keeps the old state
       last!.genStamp = genStamp;
       if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
       for (const l of this.listeners) l.genStampBumped?.(last!);
@@ -648,6 +659,7 @@ export class Namespace {
     if (numBytes > file.blockBytes)
       throw new DfsError('INVALID_ARGUMENT', `length ${numBytes} exceeds the block size ${file.blockBytes}`);
     // Lengths only grow: an hflush answered late must not hide bytes a later one showed.
+    beforeWrite(file); // in place: the image being written keeps the old state
     last.numBytes = Math.max(last.numBytes, numBytes);
   }
 

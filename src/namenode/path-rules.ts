@@ -44,7 +44,7 @@ export function isSameOrBeneath(outer: readonly string[], inner: readonly string
 /** A namespace subtree as the limit check sees it (DirNode and FileNode fit it). */
 export interface PathSubtree {
   readonly kind: string;
-  readonly children?: ReadonlyMap<string, PathSubtree>;
+  readonly children?: Iterable<[string, PathSubtree]>;
 }
 
 /**

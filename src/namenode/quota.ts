@@ -13,7 +13,7 @@
 import { DfsError } from '../../protocol/errors.js';
 import type { ContentSummary } from '../../protocol/client-namenode-messages.js';
 import type { DirNode, FileNode, INode } from './inode.js';
-import { pathOf } from './inode.js';
+import { beforeWrite, pathOf } from './inode.js';
 
 export interface Usage {
   ns: number;
@@ -95,6 +95,7 @@ export class Quotas {
       dir.quota = { nsQuota, dsQuota, nsUsed: u.ns, dsUsed: u.ds };
       this.count++;
     } else {
+      beforeWrite(dir); // in place: the image being written keeps the old limits
       dir.quota.nsQuota = nsQuota;
       dir.quota.dsQuota = dsQuota;
     }

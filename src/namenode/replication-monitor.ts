@@ -171,7 +171,9 @@ export class ReplicationMonitor implements ReplicaEvents {
 
   tick(): void {
     const now = this.clock.nowMs();
-    if (this.rescan === null && now - this.lastRescanMs >= this.options.rescanIntervalMs) {
+    // More blocks changed than the dirty set holds (a restart's first reports): walk them all.
+    const overflowed = this.map.takeDirtyOverflow();
+    if (overflowed || (this.rescan === null && now - this.lastRescanMs >= this.options.rescanIntervalMs)) {
       this.lastRescanMs = now;
       this.rescan = this.map.blockIds();
     }
@@ -211,7 +213,7 @@ export class ReplicationMonitor implements ReplicaEvents {
       if (this.blocksToDrain(node, 1) === 0) {
         this.registry.markDecommissioned(node.info.nodeId);
         this.log.info(
-          { node: node.info.nodeId, blocks: this.map.heldBy(node.info.nodeId).size },
+          { node: node.info.nodeId, blocks: this.map.heldCount(node.info.nodeId) },
           'datanode decommissioned: every block is replicated elsewhere',
         );
         continue;

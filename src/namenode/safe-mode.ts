@@ -20,14 +20,12 @@
  */
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
-import type { BlockEntryView } from './block-map.js';
 import { NO_EVENTS, type NotableEvents } from './event-ring.js';
 
 /** What safe mode reads of the block management, and asks of it (block-manager.ts). */
 export interface SafeModeBlocks {
-  forEachBlock(fn: (entry: BlockEntryView) => void): void;
-  /** Readable replicas on live nodes. */
-  liveReplicaCount(blockId: number): number;
+  /** Blocks whose length is final, and those of them with at least `min` readable replicas on live nodes. */
+  countReplicated(min: number): { total: number; reported: number };
   /** Asks the live nodes that have not reported since registering for a full report; returns how many. */
   requestMissingBlockReports(): number;
 }
@@ -87,14 +85,7 @@ export class SafeMode {
   }
 
   private count(): void {
-    let total = 0;
-    let reported = 0;
-    this.blocks.forEachBlock((entry) => {
-      const file = entry.file;
-      if (file.clientName !== null && file.blocks[file.blocks.length - 1] === entry.meta) return;
-      total++;
-      if (this.blocks.liveReplicaCount(entry.meta.blockId) >= this.options.minReplication) reported++;
-    });
+    const { total, reported } = this.blocks.countReplicated(this.options.minReplication);
     this.total = total;
     this.reported = reported;
   }
