@@ -15,7 +15,7 @@
  *
  * One round = the baseline's transfers and DFS's, in turn; `--clients` transfers run at
  * once in each, on distinct files. The order alternates between rounds (baseline first in
- * odd rounds, DFS first in even ones), and each phase starts only once what the previous
+ * odd rounds, DFS first in even ones; with the yardstick the three rotate), and each phase starts only once what the previous
  * one wrote is gone from disk (DFS deletes replicas asynchronously, at the DataNodes' next
  * heartbeats); before each phase the machine is left to settle (`sync`, then until nearly
  * idle), and `--warmup` untimed rounds come first. With `--yardstick FILE` (the plain-Node
@@ -257,10 +257,14 @@ interface Env {
 
 async function compare(env: Env): Promise<Comparison> {
   const { o } = env;
-  const systems = (round: number): System[] => [
-    ...roundOrder(round),
-    ...(o.yardstick !== null && round > 0 ? (['yardstick'] as const) : []),
-  ];
+  // With the yardstick, the three take turns at each position (round r starts r-1 places
+  // along), so none always runs right after another's files were freed.
+  const systems = (round: number): readonly System[] => {
+    if (o.yardstick === null) return roundOrder(round);
+    const all: System[] = ['baseline', 'dfs', 'yardstick'];
+    const k = (round - 1) % all.length;
+    return [...all.slice(k), ...all.slice(0, k)];
+  };
   if (o.suite === 'download') await prepareDownloads(env);
   for (let w = 1; w <= o.warmupRounds; w++) {
     for (const system of roundOrder(w)) {
