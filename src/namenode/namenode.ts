@@ -5,6 +5,10 @@
  *
  * A failed edit-log write is fatal (memory would be ahead of the disk): the NameNode logs
  * it and stops, and `fatal` resolves so the process can exit non-zero.
+ *
+ * With `journal: "etcd"` (HA, issue 14) ha-node.ts adds the standby and active roles: the
+ * NameNode starts as a standby that answers every RPC with STANDBY, and serves only while
+ * it is the active; losing that is fatal in the same way.
  */
 import { isNamenodeOpcode } from '../../protocol/namenode-messages.js';
 import { Role } from '../../protocol/handshake.js';
@@ -39,6 +43,7 @@ import { fileSyncWithFaults } from '../common/file-sync.js';
 import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
+import { addIsActiveRoute, HaNode } from './ha-node.js';
 import { WebUi } from './web-ui.js';
 
 export const DFS_VERSION = '0.1.0';
@@ -73,6 +78,13 @@ export class NameNode {
   private metrics!: NamenodeMetrics;
   private http: HttpServer | null = null;
   private web: WebUi | null = null;
+  /** The standby/active role with `journal: "etcd"`; null with the local edit log. */
+  private ha: HaNode | null = null;
+
+  /** True unless this is an HA NameNode that is not the active (checked at the call: election.ts). */
+  get serving(): boolean {
+    return this.ha === null || this.ha.isActive;
+  }
 
   /** The HTTP port bound (-1 with HTTP off). */
   get httpPort(): number {
@@ -125,6 +137,11 @@ export class NameNode {
     const owners = namenodeOwners(this.config);
     const state = await loadNameDir(dir, this.log, owners);
     this.namespace = state.namespace;
+    if (this.config.journal === 'etcd') {
+      this.ha = this.createHa();
+      await this.ha.catchUp(state.lastTxid);
+    } else if (this.config.journal !== 'local')
+      throw new DfsError('INVALID_ARGUMENT', `journal '${this.config.journal}': expected "local" or "etcd"`);
     this.log.info(
       {
         imageTxid: state.imageTxid,
@@ -172,13 +189,15 @@ export class NameNode {
     );
     this.safeMode.startup();
     this.metrics = this.createMetrics();
-    this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err), {
-      log: this.log,
-      slowSyncMs: this.config.slowIoWarnMs,
-      skipTxidAt: this.faults.bugSkipTxidAt,
-      sync: this.fileSync,
-      onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
-    });
+    this.editLog =
+      this.ha?.standbyJournal ??
+      (await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err), {
+        log: this.log,
+        slowSyncMs: this.config.slowIoWarnMs,
+        skipTxidAt: this.faults.bugSkipTxidAt,
+        sync: this.fileSync,
+        onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
+      }));
     this.txnsSinceCheckpoint = state.replayed;
 
     // What both the client RPCs and block recovery change the namespace with.
@@ -238,6 +257,11 @@ export class NameNode {
       logger: this.log,
       onFrame: (conn, frame) => {
         this.metrics.rpcStarted(conn, frame);
+        if (this.ha !== null && !this.ha.isActive) {
+          conn.begin();
+          conn.replyError(frame.opcode, frame.requestId, this.ha.standbyError());
+          return;
+        }
         this.rpc.handle(conn, frame);
       },
       onReply: (conn, answer) => this.metrics.rpcAnswered(conn, answer),
@@ -262,6 +286,7 @@ export class NameNode {
       registry: this.metrics.registry,
       readiness: () => ({ ready: !this.safeMode.on, detail: this.safeMode.status() }),
       extraRoutes: (router) => {
+        addIsActiveRoute(router, () => this.serving);
         web.addRoutes(router);
         this.extensions.forEach((e) => e.addRoutes(router));
       },
@@ -279,6 +304,11 @@ export class NameNode {
     );
     this.startTrashEmptier();
     for (const t of this.timers) t.unref();
+    this.ha?.startStandby({
+      id: this.config.nodeId || this.rpcAddress,
+      rpcAddress: this.rpcAddress,
+      ...(this.http !== null && { httpAddress: `${this.rpcAddress.replace(/:\d+$/, '')}:${this.httpPort}` }),
+    });
     this.log.info(
       {
         host: this.address.host,
@@ -319,7 +349,7 @@ export class NameNode {
       intervalMs,
     );
     const pass = (): void => {
-      if (this.safeMode.on || this.stopping) return;
+      if (this.safeMode.on || this.stopping || !this.serving) return;
       emptier.run().catch((err: unknown) => {
         rethrowIfBug(err);
         this.log.warn({ err: (err as Error).message }, 'trash emptier pass failed');
@@ -362,6 +392,7 @@ export class NameNode {
       openLeases: () => this.leases.size,
       rpcConnections: () => this.server?.connections.size ?? 0,
       httpConnections: () => this.http?.connections ?? 0,
+      ha: () => ({ active: this.serving, epoch: this.ha?.epoch ?? 0 }),
     });
   }
 
@@ -376,7 +407,7 @@ export class NameNode {
   }
 
   private recoverLeases(): void {
-    if (this.safeMode.on || this.stopping) return;
+    if (this.safeMode.on || this.stopping || !this.serving) return;
     for (const file of this.leases.expiredFiles()) {
       try {
         this.recovery.leaseExpired(pathOf(file), file);
@@ -412,7 +443,7 @@ export class NameNode {
   }
 
   private replicationTick(): void {
-    if (this.safeMode.on || this.stopping) return;
+    if (this.safeMode.on || this.stopping || !this.serving) return;
     try {
       this.replication.tick();
     } catch (err) {
@@ -460,8 +491,26 @@ export class NameNode {
     }
   }
 
+  /** The HA role (ha-node.ts): the prefix defaults to one per cluster id. */
+  private createHa(): HaNode {
+    const c = this.config;
+    if (c.etcdEndpoints.length === 0)
+      throw new DfsError('INVALID_ARGUMENT', 'journal "etcd" needs etcdEndpoints (etcd client URLs)');
+    return new HaNode({
+      endpoints: c.etcdEndpoints,
+      prefix: c.haPrefix || `/dfs/${this.clusterId}/`,
+      ttlSeconds: c.haLeaseTtlSeconds,
+      namespace: this.namespace,
+      log: this.log.child({ component: 'ha' }),
+      onApplied: (n) => (this.txnsSinceCheckpoint += n),
+      onPromoted: (journal) => (this.editLog = journal),
+      onFatal: (err) => this.onFatal(err),
+      onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
+    });
+  }
+
   private onFatal(err: Error): void {
-    this.log.fatal({ err: err.message }, 'edit log failed; stopping the NameNode');
+    this.log.fatal({ err: err.message }, 'journal failed or leadership lost; stopping the NameNode');
     this.fatalResolve(err);
     void this.stop();
   }
@@ -475,6 +524,7 @@ export class NameNode {
       await this.server?.close();
       await this.checkpointing;
       await this.editLog?.close();
+      await this.ha?.stop();
       this.unlock();
       this.log.info('namenode stopped');
     })();

@@ -1,0 +1,158 @@
+/**
+ * NameNode HA on etcd across real processes (issue 14; src/namenode/ha-node.ts): two `dfsd
+ * namenode` processes with `journal: "etcd"` on one real etcd. One becomes active, the other
+ * is a standby that answers every RPC with STANDBY naming the active and /isActive 405; 200
+ * acknowledged mkdirs through the active, then SIGKILL of the active: the standby takes over
+ * within about the lease TTL and has every one of them; the old active, restarted, is a
+ * standby that tails the journal, and takes over in turn with everything written meanwhile.
+ * Without etcd the file is skipped, saying why.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DfsClient } from '../../src/client/dfs-client.js';
+import { DaemonProcess } from '../../src/local/daemon-process.js';
+import { formatNameDir } from '../../src/namenode/name-dir.js';
+import { tempDir } from '../support/cluster.js';
+import { waitFor } from '../support/data-path.js';
+import { ETCD_SKIP_REASON, HAVE_ETCD, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { httpRequest, sample, scrape } from '../support/http.js';
+import fs from 'node:fs';
+import path from 'node:path';
+
+if (!HAVE_ETCD) console.warn(ETCD_SKIP_REASON);
+
+const TTL_SECONDS = 2;
+let prefixes = 0;
+
+describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
+  let etcd: EtcdCluster;
+  let base: string;
+  const cleanups: Array<() => Promise<void> | void> = [];
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    base = tempDir('dfs-ha-');
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+    if (base !== undefined) fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  /** Two name directories formatted alike (one cluster id), as `dfsd namenode --format --cluster-id` does. */
+  async function nameDirs(n: number): Promise<{ dirs: string[]; prefix: string }> {
+    const id = `CID-ha-${process.pid}-${++prefixes}`;
+    const dirs: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const dir = path.join(base, `${id}-nn${i}`);
+      await formatNameDir(dir, { force: false, clusterId: id });
+      dirs.push(dir);
+    }
+    return { dirs, prefix: `/dfs/${id}/` };
+  }
+
+  async function namenode(nameDir: string, id: string): Promise<DaemonProcess> {
+    const d = new DaemonProcess({
+      name: id,
+      args: ['namenode', '--name-dir', nameDir, '--host', '127.0.0.1', '--port', '0', '--http-port', '0'],
+      readyMessage: 'namenode listening',
+      env: {
+        DFS_NAMENODE_JOURNAL: 'etcd',
+        DFS_NAMENODE_ETCD_ENDPOINTS: etcd.endpoints.join(','),
+        DFS_NAMENODE_HA_LEASE_TTL_SECONDS: String(TTL_SECONDS),
+        DFS_NAMENODE_NODE_ID: id,
+        DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '0',
+        DFS_NAMENODE_LOG_LEVEL: 'info',
+      },
+    });
+    cleanups.push(() => d.kill());
+    await d.start();
+    return d;
+  }
+
+  function client(nn: DaemonProcess): DfsClient {
+    const c = new DfsClient({ namenode: `127.0.0.1:${nn.port}`, requestTimeoutMs: 10_000 });
+    cleanups.push(() => c.close());
+    return c;
+  }
+
+  const isActive = async (nn: DaemonProcess): Promise<number> =>
+    (await httpRequest(nn.httpPort, '/isActive')).status;
+  const untilActive = (nn: DaemonProcess, timeoutMs = 15_000): Promise<true> =>
+    waitFor(
+      `${nn.options.name} active`,
+      async () => ((await isActive(nn)) === 200 ? true : undefined),
+      timeoutMs,
+    );
+
+  async function expectStandby(nn: DaemonProcess, active: DaemonProcess): Promise<void> {
+    expect(await isActive(nn)).toBe(405);
+    // The leader key is followed by a watch: the standby names the active once it has seen it.
+    const err = await waitFor('a STANDBY naming the active', async () => {
+      const e = (await client(nn)
+        .stat('/')
+        .then(
+          () => null,
+          (x: unknown) => x,
+        )) as { code?: string; message?: string } | null;
+      return e?.message?.includes(`127.0.0.1:${active.port}`) === true ? e : undefined;
+    });
+    expect(err.code).toBe('STANDBY');
+    expect(err.message).toContain(active.options.name);
+    const metrics = await scrape(nn.httpPort);
+    expect(sample(metrics, 'dfs_namenode_ha_active')).toBe(0);
+    expect(sample(metrics, 'dfs_namenode_ha_epoch')).toBe(0);
+  }
+
+  it('a standby answers STANDBY; after SIGKILL of the active it takes over with every acknowledged mkdir', async () => {
+    const { dirs } = await nameDirs(2);
+    const nn1 = await namenode(dirs[0]!, 'nn1');
+    await untilActive(nn1);
+    const nn2 = await namenode(dirs[1]!, 'nn2');
+    await expectStandby(nn2, nn1);
+    const m1 = await scrape(nn1.httpPort);
+    expect(sample(m1, 'dfs_namenode_ha_active')).toBe(1);
+    const epoch1 = sample(m1, 'dfs_namenode_ha_epoch')!;
+    expect(epoch1).toBeGreaterThan(0);
+
+    // 200 acknowledged mkdirs through the active, 20 at a time.
+    const c1 = client(nn1);
+    const acked: string[] = [];
+    for (let i = 0; i < 200; i += 20)
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, j) => {
+          const p = `/d${i + j}`;
+          await c1.mkdir(p);
+          acked.push(p);
+        }),
+      );
+    expect(acked).toHaveLength(200);
+
+    const killedAt = Date.now();
+    await nn1.kill();
+    await untilActive(nn2, (TTL_SECONDS + 8) * 1000);
+    const takeoverMs = Date.now() - killedAt;
+    console.log(`HA takeover after SIGKILL of the active: ${takeoverMs} ms (lease TTL ${TTL_SECONDS} s)`);
+    expect(takeoverMs).toBeLessThan((TTL_SECONDS + 5) * 1000);
+    const m2 = await scrape(nn2.httpPort);
+    expect(sample(m2, 'dfs_namenode_ha_active')).toBe(1);
+    expect(sample(m2, 'dfs_namenode_ha_epoch')).toBeGreaterThan(epoch1);
+
+    const c2 = client(nn2);
+    for (const p of acked) expect(await c2.exists(p), p).not.toBeNull();
+    await c2.mkdir('/after-failover');
+
+    // The old active, restarted, is a standby that follows the new active's journal...
+    const nn1again = await namenode(dirs[0]!, 'nn1');
+    await expectStandby(nn1again, nn2);
+    for (let i = 0; i < 50; i++) await c2.mkdir(`/e${i}`);
+    // ...and takes over in turn with everything.
+    await nn2.kill();
+    await untilActive(nn1again, (TTL_SECONDS + 8) * 1000);
+    const c3 = client(nn1again);
+    for (const p of [...acked, '/after-failover', ...Array.from({ length: 50 }, (_, i) => `/e${i}`)])
+      expect(await c3.exists(p), p).not.toBeNull();
+    await c3.mkdir('/third-epoch');
+    expect(await c3.exists('/third-epoch')).not.toBeNull();
+  }, 90_000);
+});
