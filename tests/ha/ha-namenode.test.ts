@@ -5,6 +5,8 @@
  * acknowledged mkdirs through the active, then SIGKILL of the active: the standby takes over
  * within about the lease TTL and has every one of them; the old active, restarted, is a
  * standby that tails the journal, and takes over in turn with everything written meanwhile.
+ * A client (and the `dfs` command) given both addresses keeps working across a failover
+ * (src/client/namenode-failover.ts).
  * Without etcd the file is skipped, saying why.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +16,7 @@ import { formatNameDir } from '../../src/namenode/name-dir.js';
 import { tempDir } from '../support/cluster.js';
 import { waitFor } from '../support/data-path.js';
 import { ETCD_SKIP_REASON, HAVE_ETCD, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { ok, runDfs } from '../support/dfs-cli.js';
 import { httpRequest, sample, scrape } from '../support/http.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -154,5 +157,44 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
       expect(await c3.exists(p), p).not.toBeNull();
     await c3.mkdir('/third-epoch');
     expect(await c3.exists('/third-epoch')).not.toBeNull();
+  }, 90_000);
+
+  it('a client given both NameNodes fails over: it finds the active behind a standby and keeps working after a SIGKILL', async () => {
+    const { dirs } = await nameDirs(2);
+    const nn1 = await namenode(dirs[0]!, 'nn1');
+    await untilActive(nn1);
+    const nn2 = await namenode(dirs[1]!, 'nn2');
+    await expectStandby(nn2, nn1);
+    // The standby first: its STANDBY answer sends the client to the active.
+    const both = `127.0.0.1:${nn2.port},127.0.0.1:${nn1.port}`;
+    const c = new DfsClient({ namenode: both, requestTimeoutMs: 10_000 });
+    cleanups.push(() => c.close());
+    ok(await runDfs(both, ['mkdir', '/by-cli']));
+
+    const acked: string[] = [];
+    const refused: string[] = [];
+    const mkdirs = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++)
+        await c.mkdir(`/c${i}`).then(
+          () => acked.push(`/c${i}`),
+          (err: { code?: string }) => {
+            // Only a change in flight when its NameNode died may fail: it may or may not have happened.
+            expect(err.code).toBe('CONNECTION');
+            refused.push(`/c${i}`);
+          },
+        );
+    };
+    await mkdirs(0, 50);
+    expect(acked).toHaveLength(50);
+    expect(c.namenode).toBe(`127.0.0.1:${nn1.port}`);
+    const killed = nn1.kill();
+    await mkdirs(50, 100);
+    await killed;
+    expect(refused.length).toBeLessThanOrEqual(1);
+    expect(c.namenode).toBe(`127.0.0.1:${nn2.port}`);
+    // Reads fail over too; every acknowledged mkdir is on the new active.
+    for (const p of ['/by-cli', ...acked]) expect(await c.exists(p), p).not.toBeNull();
+    const listed = ok(await runDfs(both, ['ls', '/']));
+    expect(listed.stdout).toContain('/c99');
   }, 90_000);
 });
