@@ -223,7 +223,11 @@ export class DatanodeRegistry {
   }
 
   /** Returns the node's pending commands, or REREGISTER when the NameNode does not know it. */
-  heartbeat(report: DatanodeStorageReport & { activeTransfers: number }): DatanodeCommand[] {
+  heartbeat(
+    report: DatanodeStorageReport & { activeTransfers: number },
+    /** False on an HA standby: commands stay queued for when it is the active (ha-node.ts). */
+    sendCommands = true,
+  ): DatanodeCommand[] {
     const node = this.nodes.get(report.nodeId);
     if (node === undefined) return [{ type: CommandType.REREGISTER, blocks: [], targets: [] }];
     if (node.dead) {
@@ -242,10 +246,11 @@ export class DatanodeRegistry {
     node.activeTransfers = report.activeTransfers;
     node.lastHeartbeatMs = this.clock.nowMs();
     if (
-      node.pendingDeletes.size === 0 &&
-      node.pendingCopies.length === 0 &&
-      node.pendingRecoveries.length === 0 &&
-      !node.blockReportRequested
+      !sendCommands ||
+      (node.pendingDeletes.size === 0 &&
+        node.pendingCopies.length === 0 &&
+        node.pendingRecoveries.length === 0 &&
+        !node.blockReportRequested)
     )
       return NO_COMMANDS;
     const commands: DatanodeCommand[] = [];

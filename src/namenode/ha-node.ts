@@ -22,6 +22,8 @@
  * STANDBY instead of a stale read.
  */
 import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { Role } from '../../protocol/handshake.js';
+import { rpcNameOf, type RpcName } from '../../protocol/namenode-messages.js';
 import { sendBody, type HttpRouter } from '../common/http-router.js';
 import type { Logger } from '../common/logger.js';
 import { EtcdClient } from '../ha/etcd-client.js';
@@ -226,6 +228,25 @@ export class HaNode {
     await this.election?.close();
     this.client.close();
   }
+}
+
+/**
+ * What a standby answers for DataNodes (they report to every NameNode: src/datanode/
+ * namenode-links.ts): registration, heartbeats (without commands) and replica reports, so it
+ * knows every replica when it takes over; everything else gets STANDBY.
+ */
+const SERVED_ON_STANDBY: ReadonlySet<RpcName> = new Set<RpcName>([
+  'serverInfo',
+  'register',
+  'heartbeat',
+  'blockReceived',
+  'blockReport',
+  'unregister',
+]);
+
+export function servedOnStandby(role: number, opcode: number): boolean {
+  const name = rpcNameOf(opcode);
+  return role === Role.DATANODE && name !== undefined && SERVED_ON_STANDBY.has(name);
 }
 
 /**

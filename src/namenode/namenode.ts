@@ -43,7 +43,8 @@ import { fileSyncWithFaults } from '../common/file-sync.js';
 import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
-import { addIsActiveRoute, HaNode } from './ha-node.js';
+import { addIsActiveRoute, HaNode, servedOnStandby } from './ha-node.js';
+import { StandbyReports } from './standby-reports.js';
 import { WebUi } from './web-ui.js';
 
 export const DFS_VERSION = '0.1.0';
@@ -80,6 +81,8 @@ export class NameNode {
   private web: WebUi | null = null;
   /** The standby/active role with `journal: "etcd"`; null with the local edit log. */
   private ha: HaNode | null = null;
+  /** With HA: replica reports a standby holds until its journal reaches their blocks. */
+  private standbyReports: StandbyReports | null = null;
 
   /** True unless this is an HA NameNode that is not the active (checked at the call: election.ts). */
   get serving(): boolean {
@@ -188,6 +191,7 @@ export class NameNode {
       this.log,
     );
     this.safeMode.startup();
+    if (this.ha !== null) this.standbyReports = new StandbyReports(this.blocks, this.log);
     this.metrics = this.createMetrics();
     this.editLog =
       this.ha?.standbyJournal ??
@@ -219,7 +223,14 @@ export class NameNode {
       ...mutating,
       leases: this.leases,
       datanodeRpc: withTurnBudget(
-        createDatanodeRpc(this.blocks, () => this.clusterId, this.recovery),
+        createDatanodeRpc(
+          this.blocks,
+          () => this.clusterId,
+          this.recovery,
+          this.standbyReports === null
+            ? undefined
+            : { active: () => this.serving, reports: this.standbyReports },
+        ),
         this.log,
       ),
       safeMode: this.safeMode,
@@ -257,7 +268,7 @@ export class NameNode {
       logger: this.log,
       onFrame: (conn, frame) => {
         this.metrics.rpcStarted(conn, frame);
-        if (this.ha !== null && !this.ha.isActive) {
+        if (this.ha !== null && !this.ha.isActive && !servedOnStandby(conn.role, frame.opcode)) {
           conn.begin();
           conn.replyError(frame.opcode, frame.requestId, this.ha.standbyError());
           return;
@@ -502,8 +513,14 @@ export class NameNode {
       ttlSeconds: c.haLeaseTtlSeconds,
       namespace: this.namespace,
       log: this.log.child({ component: 'ha' }),
-      onApplied: (n) => (this.txnsSinceCheckpoint += n),
-      onPromoted: (journal) => (this.editLog = journal),
+      onApplied: (n) => {
+        this.txnsSinceCheckpoint += n;
+        this.standbyReports?.replay(false);
+      },
+      onPromoted: (journal) => {
+        this.editLog = journal;
+        this.standbyReports?.replay(true);
+      },
       onFatal: (err) => this.onFatal(err),
       onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
     });

@@ -6,7 +6,9 @@
  * within about the lease TTL and has every one of them; the old active, restarted, is a
  * standby that tails the journal, and takes over in turn with everything written meanwhile.
  * A client (and the `dfs` command) given both addresses keeps working across a failover
- * (src/client/namenode-failover.ts).
+ * (src/client/namenode-failover.ts). DataNodes given both report every replica to each
+ * (src/datanode/namenode-links.ts), so files written through the active are readable
+ * through the standby the moment it takes over, without waiting for a block report.
  * Without etcd the file is skipped, saying why.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +20,7 @@ import { waitFor } from '../support/data-path.js';
 import { ETCD_SKIP_REASON, HAVE_ETCD, startEtcd, type EtcdCluster } from '../support/etcd.js';
 import { ok, runDfs } from '../support/dfs-cli.js';
 import { httpRequest, sample, scrape } from '../support/http.js';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -196,5 +199,59 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
     for (const p of ['/by-cli', ...acked]) expect(await c.exists(p), p).not.toBeNull();
     const listed = ok(await runDfs(both, ['ls', '/']));
     expect(listed.stdout).toContain('/c99');
+  }, 90_000);
+
+  it('DataNodes report to both: files written through the active are readable at once after a takeover', async () => {
+    const { dirs } = await nameDirs(2);
+    const nn1 = await namenode(dirs[0]!, 'nn1');
+    await untilActive(nn1);
+    const nn2 = await namenode(dirs[1]!, 'nn2');
+    await expectStandby(nn2, nn1);
+    const both = `127.0.0.1:${nn1.port},127.0.0.1:${nn2.port}`;
+    for (let i = 0; i < 2; i++) {
+      const dn = new DaemonProcess({
+        name: `dn${i}`,
+        args: ['datanode', '--namenode', both, '--data-dir', path.join(dirs[0]!, `../dn${prefixes}-${i}`)],
+        readyMessage: 'datanode listening',
+        env: {
+          DFS_DATANODE_PORT: '0',
+          DFS_DATANODE_HTTP_PORT: '0',
+          DFS_DATANODE_HOST: '127.0.0.1',
+          DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300',
+          DFS_DATANODE_SYNC_ON_FINALIZE: 'false',
+        },
+      });
+      cleanups.push(() => dn.kill());
+      await dn.start();
+    }
+    const c = new DfsClient({ namenode: both, requestTimeoutMs: 10_000 });
+    cleanups.push(() => c.close());
+    await waitFor('2 live DataNodes on the active', async () =>
+      (await c.datanodeReport()).filter((n) => n.state === 1).length === 2 ? true : undefined,
+    );
+    const files = new Map<string, Buffer>();
+    for (let i = 0; i < 20; i++) {
+      const data = randomBytes(1000 + i * 5000);
+      const out = c.create(`/f${i}`, { replication: 2, blockBytes: 32 * 1024 });
+      out.end(data);
+      await new Promise<void>((resolve, reject) => out.on('finish', resolve).on('error', reject));
+      files.set(`/f${i}`, data);
+    }
+    await nn1.kill();
+    await untilActive(nn2, (TTL_SECONDS + 8) * 1000);
+    // Read at once: the new active learned every replica from the DataNodes' reports, not from a new report.
+    for (const [p, data] of files) {
+      const located = await c.getBlockLocations(p, 0, 0);
+      expect(located.blocks.length, p).toBeGreaterThan(0);
+      for (const b of located.blocks) expect(b.locations.length, `${p} block ${b.block.blockId}`).toBe(2);
+      const chunks: Buffer[] = [];
+      for await (const chunk of c.open(p)) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks).equals(data), p).toBe(true);
+    }
+    // And it writes: a new file through the new active, on both DataNodes.
+    const out = c.create('/after', { replication: 2 });
+    out.end(Buffer.from('after the takeover'));
+    await new Promise<void>((resolve, reject) => out.on('finish', resolve).on('error', reject));
+    expect((await c.stat('/after')).length).toBe(18);
   }, 90_000);
 });
