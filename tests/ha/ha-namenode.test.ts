@@ -110,12 +110,30 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
     expect(sample(metrics, 'dfs_namenode_ha_epoch')).toBe(0);
   }
 
-  it('a standby answers STANDBY; after SIGKILL of the active it takes over with every acknowledged mkdir', async () => {
+  /** nn1 active, then nn2 started as its standby. */
+  async function activeAndStandby(): Promise<{ dirs: string[]; nn1: DaemonProcess; nn2: DaemonProcess }> {
     const { dirs } = await nameDirs(2);
     const nn1 = await namenode(dirs[0]!, 'nn1');
     await untilActive(nn1);
     const nn2 = await namenode(dirs[1]!, 'nn2');
     await expectStandby(nn2, nn1);
+    return { dirs, nn1, nn2 };
+  }
+
+  /** Writes `data` to `p` through `c`; resolves once the file is complete. */
+  async function write(
+    c: DfsClient,
+    p: string,
+    data: Buffer,
+    options: { blockBytes?: number } = {},
+  ): Promise<void> {
+    const out = c.create(p, { replication: 2, ...options });
+    out.end(data);
+    await new Promise<void>((resolve, reject) => out.on('finish', resolve).on('error', reject));
+  }
+
+  it('a standby answers STANDBY; after SIGKILL of the active it takes over with every acknowledged mkdir', async () => {
+    const { dirs, nn1, nn2 } = await activeAndStandby();
     const m1 = await scrape(nn1.httpPort);
     expect(sample(m1, 'dfs_namenode_ha_active')).toBe(1);
     const epoch1 = sample(m1, 'dfs_namenode_ha_epoch')!;
@@ -163,11 +181,7 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
   }, 90_000);
 
   it('a client given both NameNodes fails over: it finds the active behind a standby and keeps working after a SIGKILL', async () => {
-    const { dirs } = await nameDirs(2);
-    const nn1 = await namenode(dirs[0]!, 'nn1');
-    await untilActive(nn1);
-    const nn2 = await namenode(dirs[1]!, 'nn2');
-    await expectStandby(nn2, nn1);
+    const { dirs, nn1, nn2 } = await activeAndStandby();
     // The standby first: its STANDBY answer sends the client to the active.
     const both = `127.0.0.1:${nn2.port},127.0.0.1:${nn1.port}`;
     const c = new DfsClient({ namenode: both, requestTimeoutMs: 10_000 });
@@ -202,11 +216,7 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
   }, 90_000);
 
   it('DataNodes report to both: files written through the active are readable at once after a takeover', async () => {
-    const { dirs } = await nameDirs(2);
-    const nn1 = await namenode(dirs[0]!, 'nn1');
-    await untilActive(nn1);
-    const nn2 = await namenode(dirs[1]!, 'nn2');
-    await expectStandby(nn2, nn1);
+    const { dirs, nn1, nn2 } = await activeAndStandby();
     const both = `127.0.0.1:${nn1.port},127.0.0.1:${nn2.port}`;
     for (let i = 0; i < 2; i++) {
       const dn = new DaemonProcess({
@@ -232,9 +242,7 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
     const files = new Map<string, Buffer>();
     for (let i = 0; i < 20; i++) {
       const data = randomBytes(1000 + i * 5000);
-      const out = c.create(`/f${i}`, { replication: 2, blockBytes: 32 * 1024 });
-      out.end(data);
-      await new Promise<void>((resolve, reject) => out.on('finish', resolve).on('error', reject));
+      await write(c, `/f${i}`, data, { blockBytes: 32 * 1024 });
       files.set(`/f${i}`, data);
     }
     await nn1.kill();
@@ -249,9 +257,7 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
       expect(Buffer.concat(chunks).equals(data), p).toBe(true);
     }
     // And it writes: a new file through the new active, on both DataNodes.
-    const out = c.create('/after', { replication: 2 });
-    out.end(Buffer.from('after the takeover'));
-    await new Promise<void>((resolve, reject) => out.on('finish', resolve).on('error', reject));
+    await write(c, '/after', Buffer.from('after the takeover'));
     expect((await c.stat('/after')).length).toBe(18);
   }, 90_000);
 });
