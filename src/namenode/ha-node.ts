@@ -24,6 +24,7 @@
 import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { Role } from '../../protocol/handshake.js';
 import { rpcNameOf, type RpcName } from '../../protocol/namenode-messages.js';
+import type { NameNodeConfig } from '../common/config.js';
 import { sendBody, type HttpRouter } from '../common/http-router.js';
 import type { Logger } from '../common/logger.js';
 import { EtcdClient } from '../ha/etcd-client.js';
@@ -52,6 +53,28 @@ export interface HaNodeOptions {
   onFatal: (err: DfsError) => void;
   /** After each etcd journal transaction (metrics). */
   onFlush?: (seconds: number, records: number) => void;
+}
+
+/**
+ * The HA role of a NameNode (namenode.ts) configured with `journal: "etcd"`, or null with
+ * "local"; the key prefix defaults to one per cluster id.
+ */
+export function haNodeFor(
+  config: NameNodeConfig,
+  clusterId: string,
+  hooks: Omit<HaNodeOptions, 'endpoints' | 'prefix' | 'ttlSeconds'>,
+): HaNode | null {
+  if (config.journal === 'local') return null;
+  if (config.journal !== 'etcd')
+    throw new DfsError('INVALID_ARGUMENT', `journal '${config.journal}': expected "local" or "etcd"`);
+  if (config.etcdEndpoints.length === 0)
+    throw new DfsError('INVALID_ARGUMENT', 'journal "etcd" needs etcdEndpoints (etcd client URLs)');
+  return new HaNode({
+    ...hooks,
+    endpoints: config.etcdEndpoints,
+    prefix: config.haPrefix || `/dfs/${clusterId}/`,
+    ttlSeconds: config.haLeaseTtlSeconds,
+  });
 }
 
 export class HaNode {
@@ -98,6 +121,11 @@ export class HaNode {
   /** The active's RPC address as the leader key says, or null. */
   get activeAddress(): string | null {
     return this.leader?.record.rpcAddress ?? null;
+  }
+
+  /** STANDBY for a request this NameNode must not serve now (checked at the call), else null. */
+  refusal(role: number, opcode: number): DfsError | null {
+    return this.isActive || servedOnStandby(role, opcode) ? null : this.standbyError();
   }
 
   /** What a client hears from a NameNode that is not active. */

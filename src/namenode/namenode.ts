@@ -43,7 +43,7 @@ import { fileSyncWithFaults } from '../common/file-sync.js';
 import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
-import { addIsActiveRoute, HaNode, servedOnStandby } from './ha-node.js';
+import { addIsActiveRoute, haNodeFor, type HaNode } from './ha-node.js';
 import { StandbyReports } from './standby-reports.js';
 import { WebUi } from './web-ui.js';
 
@@ -140,11 +140,21 @@ export class NameNode {
     const owners = namenodeOwners(this.config);
     const state = await loadNameDir(dir, this.log, owners);
     this.namespace = state.namespace;
-    if (this.config.journal === 'etcd') {
-      this.ha = this.createHa();
-      await this.ha.catchUp(state.lastTxid);
-    } else if (this.config.journal !== 'local')
-      throw new DfsError('INVALID_ARGUMENT', `journal '${this.config.journal}': expected "local" or "etcd"`);
+    this.ha = haNodeFor(this.config, this.clusterId, {
+      namespace: this.namespace,
+      log: this.log.child({ component: 'ha' }),
+      onApplied: (n) => {
+        this.txnsSinceCheckpoint += n;
+        this.standbyReports?.replay(false);
+      },
+      onPromoted: (journal) => {
+        this.editLog = journal;
+        this.standbyReports?.replay(true);
+      },
+      onFatal: (err) => this.onFatal(err),
+      onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
+    });
+    await this.ha?.catchUp(state.lastTxid);
     this.log.info(
       {
         imageTxid: state.imageTxid,
@@ -253,6 +263,7 @@ export class NameNode {
       }),
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
       recoverAbandoned: (p, file) => this.recovery.leaseExpired(p, file),
+      refuse: (role, opcode) => this.ha?.refusal(role, opcode) ?? null,
     });
     this.server = new FrameServer({
       host: this.config.host,
@@ -268,11 +279,6 @@ export class NameNode {
       logger: this.log,
       onFrame: (conn, frame) => {
         this.metrics.rpcStarted(conn, frame);
-        if (this.ha !== null && !this.ha.isActive && !servedOnStandby(conn.role, frame.opcode)) {
-          conn.begin();
-          conn.replyError(frame.opcode, frame.requestId, this.ha.standbyError());
-          return;
-        }
         this.rpc.handle(conn, frame);
       },
       onReply: (conn, answer) => this.metrics.rpcAnswered(conn, answer),
@@ -500,30 +506,6 @@ export class NameNode {
         'checkpoint failed; the edit log still holds everything',
       );
     }
-  }
-
-  /** The HA role (ha-node.ts): the prefix defaults to one per cluster id. */
-  private createHa(): HaNode {
-    const c = this.config;
-    if (c.etcdEndpoints.length === 0)
-      throw new DfsError('INVALID_ARGUMENT', 'journal "etcd" needs etcdEndpoints (etcd client URLs)');
-    return new HaNode({
-      endpoints: c.etcdEndpoints,
-      prefix: c.haPrefix || `/dfs/${this.clusterId}/`,
-      ttlSeconds: c.haLeaseTtlSeconds,
-      namespace: this.namespace,
-      log: this.log.child({ component: 'ha' }),
-      onApplied: (n) => {
-        this.txnsSinceCheckpoint += n;
-        this.standbyReports?.replay(false);
-      },
-      onPromoted: (journal) => {
-        this.editLog = journal;
-        this.standbyReports?.replay(true);
-      },
-      onFatal: (err) => this.onFatal(err),
-      onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
-    });
   }
 
   private onFatal(err: Error): void {

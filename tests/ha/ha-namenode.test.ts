@@ -181,7 +181,7 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
   }, 90_000);
 
   it('a client given both NameNodes fails over: it finds the active behind a standby and keeps working after a SIGKILL', async () => {
-    const { dirs, nn1, nn2 } = await activeAndStandby();
+    const { nn1, nn2 } = await activeAndStandby();
     // The standby first: its STANDBY answer sends the client to the active.
     const both = `127.0.0.1:${nn2.port},127.0.0.1:${nn1.port}`;
     const c = new DfsClient({ namenode: both, requestTimeoutMs: 10_000 });
