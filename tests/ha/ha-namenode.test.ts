@@ -8,7 +8,9 @@
  * A client (and the `dfs` command) given both addresses keeps working across a failover
  * (src/client/namenode-failover.ts). DataNodes given both report every replica to each
  * (src/datanode/namenode-links.ts), so files written through the active are readable
- * through the standby the moment it takes over, without waiting for a block report.
+ * through the standby the moment it takes over, without waiting for a block report. An
+ * active paused (SIGSTOP) past its lease answers nothing when it resumes after its successor
+ * took over: it refuses and exits.
  * Without etcd the file is skipped, saying why.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -259,5 +261,33 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
     // And it writes: a new file through the new active, on both DataNodes.
     await write(c, '/after', Buffer.from('after the takeover'));
     expect((await c.stat('/after')).length).toBe(18);
+  }, 90_000);
+
+  it('an active paused past its lease serves nothing when it resumes: it refuses and exits', async () => {
+    const { nn1, nn2 } = await activeAndStandby();
+    const c1 = client(nn1);
+    await c1.mkdir('/before-pause'); // the connection is open before the pause
+    process.kill(nn1.pid!, 'SIGSTOP');
+    let outcome: { answered?: unknown; code?: string };
+    try {
+      await untilActive(nn2, (TTL_SECONDS + 8) * 1000);
+      await client(nn2).mkdir('/by-successor');
+      // A read already waiting in its socket when it resumes. (Here its step-down timer runs
+      // first and it closes the connection; the lease check at each call, election.ts
+      // `isLeader`, would refuse it otherwise: tests/ha/election.test.ts checks that at resume.)
+      const read = c1.exists('/by-successor').then(
+        (v) => ({ answered: v }),
+        (err: { code?: string }) => ({ code: err.code }),
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      process.kill(nn1.pid!, 'SIGCONT');
+      outcome = await read;
+    } finally {
+      process.kill(nn1.pid!, 'SIGCONT');
+    }
+    expect(outcome).not.toHaveProperty('answered');
+    expect(['STANDBY', 'CONNECTION']).toContain((outcome as { code: string }).code);
+    expect(await nn1.waitExit()).toBe(2);
+    expect(nn1.logs.some((l) => l.msg === 'HA: no longer able to serve; stopping')).toBe(true);
   }, 90_000);
 });
