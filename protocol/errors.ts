@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   ETCD_UNAVAILABLE: 32,
   /** A journal watch started from a revision etcd has compacted away: reload from an image. */
   JOURNAL_COMPACTED: 33,
+  /** This NameNode is a standby (or a deposed active): ask the active, which the message names if known (issue 14). */
+  STANDBY: 34,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

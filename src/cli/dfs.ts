@@ -37,7 +37,10 @@ the admin commands print nothing when they fail.`;
 export function buildProgram(): Command {
   const program = new Command('dfs')
     .description('DFS file system commands')
-    .option('--namenode <host:port>', 'NameNode address (default: $DFS_NAMENODE, else 127.0.0.1:8020)')
+    .option(
+      '--namenode <host:port>',
+      'NameNode address, or HA NameNodes comma-separated (default: $DFS_NAMENODE, else 127.0.0.1:8020)',
+    )
     .option('--json', 'print results as JSON (exact byte counts); errors stay on stderr')
     .option(
       '--user <name>',

@@ -140,7 +140,10 @@ program
 program
   .command('datanode')
   .description('run a DataNode')
-  .option('--namenode <host:port>', `NameNode address (default ${DATANODE_DEFAULTS.namenode})`)
+  .option(
+    '--namenode <host:port>',
+    `NameNode address, or HA NameNodes comma-separated (default ${DATANODE_DEFAULTS.namenode})`,
+  )
   .option(
     '--data-dir <dir>',
     'data directory; repeat for several disks',

@@ -52,7 +52,7 @@ export function localFileWriter(localPath: string): fs.WriteStream {
 }
 
 export interface DfsClientOptions {
-  /** "HOST:PORT"; default DFS_NAMENODE, else 127.0.0.1:8020. */
+  /** "HOST:PORT", or a comma list of HA NameNodes (calls fail over: namenode-failover.ts); default DFS_NAMENODE, else 127.0.0.1:8020. */
   namenode?: string;
   clientName?: string;
   requestTimeoutMs?: number;
@@ -75,11 +75,15 @@ export type { CreateOptions };
 export const DEFAULT_REPLICATION = 3;
 export const DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024;
 
+/** The first NameNode of the option (or DFS_NAMENODE, or the default); every one is checked. */
 export function namenodeAddressFrom(option?: string): { host: string; port: number } {
-  return parseHostPort(
-    option ?? process.env.DFS_NAMENODE ?? `127.0.0.1:${DEFAULT_NAMENODE_PORT}`,
-    DEFAULT_NAMENODE_PORT,
-  );
+  return namenodeAddressesFrom(option)[0]!;
+}
+
+/** Every NameNode of a comma list "nn1:8020,nn2:8020" (HA: the client fails over between them). */
+export function namenodeAddressesFrom(option?: string): Array<{ host: string; port: number }> {
+  const text = option ?? process.env.DFS_NAMENODE ?? `127.0.0.1:${DEFAULT_NAMENODE_PORT}`;
+  return text.split(',').map((one) => parseHostPort(one, DEFAULT_NAMENODE_PORT));
 }
 
 /** The caller's user name: `explicit`, else $DFS_USER (HDFS HADOOP_USER_NAME), else the OS user. */
@@ -120,7 +124,8 @@ export class DfsClient implements OutputStreamClient {
   readonly defaultBlockBytes: number;
 
   constructor(options: DfsClientOptions = {}) {
-    const { host, port } = namenodeAddressFrom(options.namenode);
+    const namenodes = namenodeAddressesFrom(options.namenode);
+    const { host, port } = namenodes[0]!;
     this.clientName = options.clientName ?? `dfs-client-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.user = userFrom(options.user);
     this.umask = umaskFrom(options.umask);
@@ -130,6 +135,7 @@ export class DfsClient implements OutputStreamClient {
       role: options.role ?? Role.CLIENT,
       user: this.user,
       requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
+      namenodes,
     });
     this.leaseRenewIntervalMs = options.leaseRenewIntervalMs ?? 10_000;
     this.defaultReplication = options.defaultReplication ?? DEFAULT_REPLICATION;

@@ -1,7 +1,8 @@
 /**
  * The client's side of the NameNode protocol (HDFS `ClientProtocol`): one typed method per
  * RPC of protocol/PROTOCOL.md section 6 that a client may send, over one pipelined
- * connection (src/common/rpc-connection.ts) that nobody else can reach. The DataNode RPCs
+ * connection (src/common/rpc-connection.ts) that nobody else can reach, or, given several
+ * HA NameNodes, over namenode-failover.ts, which sends each call to the active. The DataNode RPCs
  * (register, heartbeat, blockReceived, blockReport) are not here: they belong to
  * src/datanode/namenode-link.ts.
  *
@@ -15,10 +16,15 @@ import type { DatanodeRpcMessages } from '../../protocol/datanode-namenode-messa
 import type { Role } from '../../protocol/handshake.js';
 import type { RpcName, RpcRequest, RpcResponse } from '../../protocol/namenode-messages.js';
 import { RpcConnection } from '../common/rpc-connection.js';
+import { FailoverRpc, type RpcTransport } from './namenode-failover.js';
 
 export interface NamenodeClientOptions {
   host: string;
   port: number;
+  /** HA: every NameNode, `host`/`port` among them; calls fail over between them (namenode-failover.ts). */
+  namenodes?: ReadonlyArray<{ host: string; port: number }>;
+  /** With `namenodes`: how long one call keeps failing over (default FAILOVER_TIMEOUT_MS). */
+  failoverTimeoutMs?: number;
   /** The handshake role: CLIENT, or ADMIN for operator calls. */
   role: Role;
   /** The user every call acts for (named once, in the handshake). */
@@ -30,10 +36,14 @@ export interface NamenodeClientOptions {
 export type ClientRpcName = Exclude<RpcName, keyof DatanodeRpcMessages>;
 
 export class NamenodeClient {
-  private readonly rpc: RpcConnection;
+  private readonly rpc: RpcTransport;
 
   constructor(options: NamenodeClientOptions) {
-    this.rpc = new RpcConnection(options);
+    const { namenodes, ...one } = options;
+    this.rpc =
+      namenodes !== undefined && namenodes.length > 1
+        ? new FailoverRpc({ ...one, namenodes })
+        : new RpcConnection(one);
   }
 
   /** "HOST:PORT" of the NameNode. */

@@ -108,6 +108,16 @@ export interface NameNodeConfig extends HttpConfig {
   userGroupsFile: string;
   /** How long a user's OS groups are cached (`hadoop.security.groups.cache.secs`). */
   groupsCacheMs: number;
+  /** Where edits become durable: "local" (the name directory's edit log) or "etcd" (HA, issue 14). */
+  journal: string;
+  /** With journal "etcd": etcd client URLs, "http://host:port". */
+  etcdEndpoints: string[];
+  /** With journal "etcd": the cluster's key prefix in etcd; '' = "/dfs/<clusterId>/". */
+  haPrefix: string;
+  /** With journal "etcd": the TTL of the election lease; the active steps down before it lapses. */
+  haLeaseTtlSeconds: number;
+  /** With journal "etcd": this NameNode's id in the leader record; '' = its RPC address. */
+  nodeId: string;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -142,6 +152,11 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   supergroup: 'supergroup',
   userGroupsFile: '',
   groupsCacheMs: 300_000,
+  journal: 'local',
+  etcdEndpoints: [],
+  haPrefix: '',
+  haLeaseTtlSeconds: 5,
+  nodeId: '',
   httpPort: DEFAULT_NAMENODE_HTTP_PORT,
   ...HTTP_DEFAULTS,
 };

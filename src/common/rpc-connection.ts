@@ -7,7 +7,8 @@
  * from one tick are corked into one syscall. Connection loss rejects every pending request
  * with CONNECTION; a request not answered within `requestTimeoutMs` fails with TIMEOUT.
  * The connection is opened lazily and re-opened on the next request after a failure.
- * Mutations are never retried here: whether a lost one happened is the caller's question.
+ * Mutations are never retried here: whether a lost one happened is the caller's question;
+ * `wasNotSent` tells a call that failed before its request was written (the connect failed).
  * A NOTICE from the NameNode (only DataNodes get them) goes to `onNotice`.
  */
 import net from 'node:net';
@@ -48,6 +49,14 @@ interface Pending {
   deadlineMs: number;
 }
 
+/** Errors of calls that failed before their request was written (no connection): safe to send elsewhere. */
+const notSent = new WeakSet<Error>();
+
+/** True when `err` failed a call before its request left (src/client/namenode-failover.ts retries those). */
+export function wasNotSent(err: Error): boolean {
+  return notSent.has(err);
+}
+
 export class RpcConnection {
   private socket: net.Socket | null = null;
   private connecting: Promise<net.Socket> | null = null;
@@ -70,7 +79,14 @@ export class RpcConnection {
 
   async call<N extends RpcName>(name: N, request: RpcRequest<N>): Promise<RpcResponse<N>> {
     if (this.closedByUser) throw new DfsError('CONNECTION', 'client is closed');
-    const socket = this.socket ?? (await this.connect());
+    let socket: net.Socket;
+    try {
+      socket = this.socket ?? (await this.connect());
+    } catch (err) {
+      rethrowIfBug(err);
+      notSent.add(err as Error);
+      throw err;
+    }
     const requestId = this.nextRequestId;
     this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
     const bytes = encodeRequest(name, requestId, request);

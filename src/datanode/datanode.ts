@@ -28,7 +28,7 @@ import { sendBlock } from './block-sender.js';
 import { TransferCount, WritesInProgress, type DataNodeContext } from './datanode-context.js';
 import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
-import { NamenodeLink } from './namenode-link.js';
+import { NamenodeLinks } from './namenode-links.js';
 import { initReplicaRecovery, updateReplicaUnderRecovery } from './replica-recovery.js';
 import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
@@ -42,7 +42,7 @@ const UNREGISTER_TIMEOUT_MS = 2_000;
 
 export class DataNode {
   private server!: FrameServer;
-  private link!: NamenodeLink;
+  private link!: NamenodeLinks;
   private scanner!: BlockScanner;
   private directoryScanner!: DirectoryScanner;
   private readonly volumes: VolumeMonitor;
@@ -157,7 +157,7 @@ export class DataNode {
           : { ready: false, detail: `not registered with the NameNode at ${this.config.namenode}` },
       extraRoutes: (router) => this.extensions.forEach((e) => e.addRoutes(router)),
     });
-    this.link = new NamenodeLink(
+    this.link = new NamenodeLinks(
       this.ctx,
       (err) => {
         this.log.fatal({ err: err.message }, 'cannot serve this NameNode; stopping');

@@ -56,8 +56,10 @@ export class NamenodeLink {
     private readonly onFatal: (err: Error) => void,
     /** The node's HTTP port for WebHDFS redirects (0: HTTP off), told at each registration. */
     private readonly httpPort: () => number = () => 0,
+    /** The NameNode's "HOST:PORT" (default: the configured `namenode`; namenode-links.ts passes each of a list). */
+    address: string = dn.config.namenode,
   ) {
-    const { host, port } = parseHostPort(dn.config.namenode, DEFAULT_NAMENODE_PORT);
+    const { host, port } = parseHostPort(address, DEFAULT_NAMENODE_PORT);
     this.rpc = new RpcConnection({
       host,
       port,

@@ -91,6 +91,11 @@ export interface ClientRpcContext extends AdminRpcContext {
   users: UserGroups;
   /** Starts (or lets go on) the recovery of a file whose writer's lease expired (block-recovery.ts). */
   recoverAbandoned: (path: string, file: FileNode) => void;
+  /**
+   * HA (ha-node.ts): the error this NameNode answers a request with instead of serving it
+   * (STANDBY), or null; asked as each request is served, after any wait for the caller's groups.
+   */
+  refuse?: (role: number, opcode: number) => DfsError | null;
 }
 
 export class ClientRpc {
@@ -193,6 +198,12 @@ export class ClientRpc {
   }
 
   private serve<N extends RpcName>(conn: ServerConnection, name: N, frame: Frame): void {
+    const refused = this.ctx.refuse?.(conn.role, frame.opcode) ?? null;
+    if (refused !== null) {
+      conn.begin();
+      conn.replyError(frame.opcode, frame.requestId, refused);
+      return;
+    }
     let request: RequestOf<N>;
     try {
       request = decodeRequest(name, frame);

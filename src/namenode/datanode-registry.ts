@@ -231,7 +231,11 @@ export class DatanodeRegistry {
   }
 
   /** Returns the node's pending commands, or REREGISTER when the NameNode does not know it. */
-  heartbeat(report: HeartbeatRequest): DatanodeCommand[] {
+  heartbeat(
+    report: HeartbeatRequest,
+    /** False on an HA standby: commands stay queued for when it is the active (ha-node.ts). */
+    sendCommands = true,
+  ): DatanodeCommand[] {
     const node = this.nodes.get(report.nodeId);
     if (node === undefined) return [{ type: CommandType.REREGISTER, blocks: [], targets: [] }];
     if (node.dead) {
@@ -251,10 +255,11 @@ export class DatanodeRegistry {
     node.volumes = report.volumes;
     node.lastHeartbeatMs = this.clock.nowMs();
     if (
-      node.pendingDeletes.size === 0 &&
-      node.pendingCopies.length === 0 &&
-      node.pendingRecoveries.length === 0 &&
-      !node.blockReportRequested
+      !sendCommands ||
+      (node.pendingDeletes.size === 0 &&
+        node.pendingCopies.length === 0 &&
+        node.pendingRecoveries.length === 0 &&
+        !node.blockReportRequested)
     )
       return NO_COMMANDS;
     const commands: DatanodeCommand[] = [];

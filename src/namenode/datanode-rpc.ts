@@ -8,6 +8,10 @@
  * outcome of a block recovery (commitBlockSynchronization, block-recovery.ts: the one that
  * changes the namespace, answered once its edit is durable).
  *
+ * On an HA standby (`standby` given, src/namenode/ha-node.ts) heartbeats are answered without
+ * commands, and replicas of blocks the standby's journal has not reached yet are held in
+ * standby-reports.ts instead of being judged invalid.
+ *
  * Dispatch is a table with one handler per DataNode RPC, typed by the RPC's name, so a
  * missing handler does not compile and no handler casts its request.
  */
@@ -18,6 +22,13 @@ import type { ServerConnection } from '../common/frame-server.js';
 import type { BlockManager } from './block-manager.js';
 import type { BlockRecovery } from './block-recovery.js';
 import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
+import type { StandbyReports } from './standby-reports.js';
+
+/** What an HA NameNode tells the DataNode RPCs: active or not, and where a standby holds early reports. */
+export interface StandbyView {
+  active: () => boolean;
+  reports: StandbyReports;
+}
 
 const COMMANDS_PENDING = encodeCommandsPending();
 
@@ -29,7 +40,9 @@ export function createDatanodeRpc(
   blocks: BlockManager,
   clusterId: () => string,
   recovery: BlockRecovery,
+  standby?: StandbyView,
 ): DatanodeRpcHandler {
+  const onStandby = (): boolean => standby !== undefined && !standby.active();
   const handlers: DatanodeHandlers = {
     register: (conn, id, r) => {
       if (r.clusterId !== clusterId()) {
@@ -45,13 +58,20 @@ export function createDatanodeRpc(
       conn.reply(encodeResponse('register', id, {}));
     },
     heartbeat: (conn, id, r) =>
-      conn.reply(encodeResponse('heartbeat', id, { commands: blocks.registry.heartbeat(r) })),
+      conn.reply(encodeResponse('heartbeat', id, { commands: blocks.registry.heartbeat(r, !onStandby()) })),
     blockReceived: (conn, id, r) => {
-      blocks.blockReceived(r.nodeId, r.received, r.deleted);
+      const received = onStandby() ? standby!.reports.judgeable(r.nodeId, r.received) : r.received;
+      blocks.blockReceived(r.nodeId, received, r.deleted);
       conn.reply(encodeResponse('blockReceived', id, {}));
     },
     blockReport: (conn, id, r) => {
-      blocks.blockReport(r.nodeId, r.blocks, r.unfinished);
+      if (onStandby())
+        blocks.blockReport(
+          r.nodeId,
+          standby!.reports.judgeable(r.nodeId, r.blocks),
+          standby!.reports.knownUnfinished(r.unfinished),
+        );
+      else blocks.blockReport(r.nodeId, r.blocks, r.unfinished);
       conn.reply(encodeResponse('blockReport', id, {}));
     },
     unregister: (conn, id, r) => {

@@ -56,6 +56,8 @@ export interface NamenodeMetricsSource {
   openLeases: () => number;
   rpcConnections: () => number;
   httpConnections: () => number;
+  /** HA on etcd (ha-node.ts): serving as the active, and the epoch (0 when not active); absent without HA. */
+  ha?: () => { active: boolean; epoch: number };
 }
 
 /** The `state` label of dfs_namenode_datanodes, by registry state (as `dfs admin report` says them). */
@@ -144,6 +146,14 @@ export class NamenodeMetrics {
       dfs_namenode_open_leases: ['Clients holding a lease on files open for writing', source.openLeases],
       dfs_namenode_rpc_connections: ['Open RPC connections', source.rpcConnections],
       dfs_namenode_http_connections: ['Open HTTP connections', source.httpConnections],
+      dfs_namenode_ha_active: [
+        '1 while this NameNode serves (the HA active, or a NameNode without HA), else 0',
+        () => (source.ha?.().active !== false ? 1 : 0),
+      ],
+      dfs_namenode_ha_epoch: [
+        "The HA active's epoch (its leader key's etcd create revision); 0 when not active or without HA",
+        () => source.ha?.().epoch ?? 0,
+      ],
     });
     labelledOf(r, 'gauge', 'dfs_namenode_datanodes', 'DataNodes by state', 'state', () => {
       const counts = new Map<string, number>(Object.values(NODE_STATE_LABEL).map((s) => [s, 0]));

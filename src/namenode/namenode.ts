@@ -5,6 +5,10 @@
  *
  * A failed edit-log write is fatal (memory would be ahead of the disk): the NameNode logs
  * it and stops, and `fatal` resolves so the process can exit non-zero.
+ *
+ * With `journal: "etcd"` (HA, issue 14) ha-node.ts adds the standby and active roles: the
+ * NameNode starts as a standby that answers every RPC with STANDBY, and serves only while
+ * it is the active; losing that is fatal in the same way.
  */
 import { isNamenodeOpcode } from '../../protocol/namenode-messages.js';
 import { Role } from '../../protocol/handshake.js';
@@ -39,6 +43,8 @@ import { fileSyncWithFaults } from '../common/file-sync.js';
 import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
+import { addIsActiveRoute, haNodeFor, type HaNode } from './ha-node.js';
+import { StandbyReports } from './standby-reports.js';
 import { WebUi } from './web-ui.js';
 
 export const DFS_VERSION = '0.1.0';
@@ -73,6 +79,15 @@ export class NameNode {
   private metrics!: NamenodeMetrics;
   private http: HttpServer | null = null;
   private web: WebUi | null = null;
+  /** The standby/active role with `journal: "etcd"`; null with the local edit log. */
+  private ha: HaNode | null = null;
+  /** With HA: replica reports a standby holds until its journal reaches their blocks. */
+  private standbyReports: StandbyReports | null = null;
+
+  /** True unless this is an HA NameNode that is not the active (checked at the call: election.ts). */
+  get serving(): boolean {
+    return this.ha === null || this.ha.isActive;
+  }
 
   /** The HTTP port bound (-1 with HTTP off). */
   get httpPort(): number {
@@ -125,6 +140,21 @@ export class NameNode {
     const owners = namenodeOwners(this.config);
     const state = await loadNameDir(dir, this.log, owners);
     this.namespace = state.namespace;
+    this.ha = haNodeFor(this.config, this.clusterId, {
+      namespace: this.namespace,
+      log: this.log.child({ component: 'ha' }),
+      onApplied: (n) => {
+        this.txnsSinceCheckpoint += n;
+        this.standbyReports?.replay(false);
+      },
+      onPromoted: (journal) => {
+        this.editLog = journal;
+        this.standbyReports?.replay(true);
+      },
+      onFatal: (err) => this.onFatal(err),
+      onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
+    });
+    await this.ha?.catchUp(state.lastTxid);
     this.log.info(
       {
         imageTxid: state.imageTxid,
@@ -171,14 +201,17 @@ export class NameNode {
       this.log,
     );
     this.safeMode.startup();
+    if (this.ha !== null) this.standbyReports = new StandbyReports(this.blocks, this.log);
     this.metrics = this.createMetrics();
-    this.editLog = await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err), {
-      log: this.log,
-      slowSyncMs: this.config.slowIoWarnMs,
-      skipTxidAt: this.faults.bugSkipTxidAt,
-      sync: this.fileSync,
-      onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
-    });
+    this.editLog =
+      this.ha?.standbyJournal ??
+      (await EditLog.open(dir, state.lastTxid, (err) => this.onFatal(err), {
+        log: this.log,
+        slowSyncMs: this.config.slowIoWarnMs,
+        skipTxidAt: this.faults.bugSkipTxidAt,
+        sync: this.fileSync,
+        onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
+      }));
     this.txnsSinceCheckpoint = state.replayed;
 
     // What both the client RPCs and block recovery change the namespace with.
@@ -206,7 +239,14 @@ export class NameNode {
       ...mutating,
       leases: this.leases,
       datanodeRpc: withTurnBudget(
-        createDatanodeRpc(this.blocks, () => this.clusterId, this.recovery),
+        createDatanodeRpc(
+          this.blocks,
+          () => this.clusterId,
+          this.recovery,
+          this.standbyReports === null
+            ? undefined
+            : { active: () => this.serving, reports: this.standbyReports },
+        ),
         this.log,
       ),
       safeMode: this.safeMode,
@@ -224,6 +264,7 @@ export class NameNode {
       users,
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
       recoverAbandoned: (p, file) => this.recovery.leaseExpired(p, file),
+      refuse: (role, opcode) => this.ha?.refusal(role, opcode) ?? null,
     });
     this.server = new FrameServer({
       host: this.config.host,
@@ -264,6 +305,7 @@ export class NameNode {
       registry: this.metrics.registry,
       readiness: () => ({ ready: !this.safeMode.on, detail: this.safeMode.status() }),
       extraRoutes: (router) => {
+        addIsActiveRoute(router, () => this.serving);
         web.addRoutes(router);
         this.extensions.forEach((e) => e.addRoutes(router));
       },
@@ -281,6 +323,11 @@ export class NameNode {
     );
     this.startTrashEmptier();
     for (const t of this.timers) t.unref();
+    this.ha?.startStandby({
+      id: this.config.nodeId || this.rpcAddress,
+      rpcAddress: this.rpcAddress,
+      ...(this.http !== null && { httpAddress: `${this.rpcAddress.replace(/:\d+$/, '')}:${this.httpPort}` }),
+    });
     this.log.info(
       {
         host: this.address.host,
@@ -321,7 +368,7 @@ export class NameNode {
       intervalMs,
     );
     const pass = (): void => {
-      if (this.safeMode.on || this.stopping) return;
+      if (this.safeMode.on || this.stopping || !this.serving) return;
       emptier.run().catch((err: unknown) => {
         rethrowIfBug(err);
         this.log.warn({ err: (err as Error).message }, 'trash emptier pass failed');
@@ -364,6 +411,7 @@ export class NameNode {
       openLeases: () => this.leases.size,
       rpcConnections: () => this.server?.connections.size ?? 0,
       httpConnections: () => this.http?.connections ?? 0,
+      ha: () => ({ active: this.serving, epoch: this.ha?.epoch ?? 0 }),
     });
   }
 
@@ -378,7 +426,7 @@ export class NameNode {
   }
 
   private recoverLeases(): void {
-    if (this.safeMode.on || this.stopping) return;
+    if (this.safeMode.on || this.stopping || !this.serving) return;
     for (const file of this.leases.expiredFiles()) {
       try {
         this.recovery.leaseExpired(pathOf(file), file);
@@ -414,7 +462,7 @@ export class NameNode {
   }
 
   private replicationTick(): void {
-    if (this.safeMode.on || this.stopping) return;
+    if (this.safeMode.on || this.stopping || !this.serving) return;
     try {
       this.replication.tick();
     } catch (err) {
@@ -469,7 +517,7 @@ export class NameNode {
   }
 
   private onFatal(err: Error): void {
-    this.log.fatal({ err: err.message }, 'edit log failed; stopping the NameNode');
+    this.log.fatal({ err: err.message }, 'journal failed or leadership lost; stopping the NameNode');
     this.fatalResolve(err);
     void this.stop();
   }
@@ -483,6 +531,7 @@ export class NameNode {
       await this.server?.close();
       await this.checkpointing;
       await this.editLog?.close();
+      await this.ha?.stop();
       this.unlock();
       this.log.info('namenode stopped');
     })();

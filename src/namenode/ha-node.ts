@@ -1,0 +1,327 @@
+/**
+ * A NameNode's part in HA on etcd (issue 14; `journal: "etcd"` in its configuration): the
+ * standby that tails the etcd journal, and the active it becomes when it wins the election.
+ * namenode.ts owns one when HA is on; with the local edit log there is none.
+ *
+ *   catchUp():   the local image (and segments) are loaded; read the etcd journal from their
+ *                txid to its head, replaying each batch with journal.ts `replayRecords`
+ *   standby:     tail the journal from that revision (etcd-journal-reader.ts `tailJournal`),
+ *                same replay; watch the leader key to name the active in STANDBY answers;
+ *                campaign (src/ha/election.ts)
+ *   promote:     won: stop the tail, read the journal to its head again (the old active may
+ *                have written up to its last moment: our epoch now fences it), open the
+ *                EtcdJournal with our epoch at that head, serve
+ *   stop:        stepped down, or the journal FENCED: `onFatal`, and the process exits
+ *                (as HDFS's NameNode does; systemd starts it again as a standby)
+ *
+ *   state:  starting ──catchUp──> standby ──won──> active ──stepped down / fenced──> failed
+ *           any ──stop()──> stopped
+ *
+ * Nothing is answered while not active: `isActive` checks the election's lease at the call
+ * (election.ts `isLeader`), so a paused active that wakes up after its lease lapsed answers
+ * STANDBY instead of a stale read.
+ */
+import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { Role } from '../../protocol/handshake.js';
+import { rpcNameOf, type RpcName } from '../../protocol/namenode-messages.js';
+import type { NameNodeConfig } from '../common/config.js';
+import { sendBody, type HttpRouter } from '../common/http-router.js';
+import type { Logger } from '../common/logger.js';
+import { EtcdClient } from '../ha/etcd-client.js';
+import { EtcdJournal, initializeJournal } from '../ha/etcd-journal.js';
+import { readJournal, tailJournal, type JournalBatch } from '../ha/etcd-journal-reader.js';
+import { Election, watchLeader, type Leader, type LeaderRecord } from '../ha/election.js';
+import type { Watch } from '../ha/etcd-watch.js';
+import { replayRecords, type AppendCallback, type Journal } from './journal.js';
+import type { EditOp } from './edit-ops.js';
+import type { Namespace } from './namespace.js';
+
+export type HaState = 'starting' | 'standby' | 'active' | 'failed' | 'stopped';
+
+export interface HaNodeOptions {
+  endpoints: readonly string[];
+  /** The cluster's key prefix in etcd (ha-keys.ts). */
+  prefix: string;
+  ttlSeconds: number;
+  namespace: Namespace;
+  log: Logger;
+  /** Records a standby applied (the NameNode counts them toward a checkpoint). */
+  onApplied: (records: number) => void;
+  /** Became the active: the NameNode now writes through `journal`. */
+  onPromoted: (journal: Journal) => void;
+  /** Must stop answering now: stepped down, fenced, or the tail broke. */
+  onFatal: (err: DfsError) => void;
+  /** After each etcd journal transaction (metrics). */
+  onFlush?: (seconds: number, records: number) => void;
+}
+
+/**
+ * The HA role of a NameNode (namenode.ts) configured with `journal: "etcd"`, or null with
+ * "local"; the key prefix defaults to one per cluster id.
+ */
+export function haNodeFor(
+  config: NameNodeConfig,
+  clusterId: string,
+  hooks: Omit<HaNodeOptions, 'endpoints' | 'prefix' | 'ttlSeconds'>,
+): HaNode | null {
+  if (config.journal === 'local') return null;
+  if (config.journal !== 'etcd')
+    throw new DfsError('INVALID_ARGUMENT', `journal '${config.journal}': expected "local" or "etcd"`);
+  if (config.etcdEndpoints.length === 0)
+    throw new DfsError('INVALID_ARGUMENT', 'journal "etcd" needs etcdEndpoints (etcd client URLs)');
+  return new HaNode({
+    ...hooks,
+    endpoints: config.etcdEndpoints,
+    prefix: config.haPrefix || `/dfs/${clusterId}/`,
+    ttlSeconds: config.haLeaseTtlSeconds,
+  });
+}
+
+export class HaNode {
+  private stateNow: HaState = 'starting';
+  private readonly client: EtcdClient;
+  private election: Election | null = null;
+  private tail: Watch | null = null;
+  private leaderWatch: { cancel(): void } | null = null;
+  private leader: Leader | null = null;
+  private appliedTxid = 0;
+  private revision = 0;
+  private etcdJournal: EtcdJournal | null = null;
+  /** This NameNode's id in the leader record (known once it listens). */
+  private nodeId = '';
+  /** What the NameNode writes through while standby: refuses every append. */
+  readonly standbyJournal: Journal;
+
+  constructor(private readonly options: HaNodeOptions) {
+    this.client = new EtcdClient({ endpoints: options.endpoints, log: options.log });
+    this.standbyJournal = new StandbyJournal(
+      () => this.appliedTxid,
+      () => this.standbyError(),
+    );
+  }
+
+  get state(): HaState {
+    return this.stateNow;
+  }
+
+  /** True only on the active whose lease is surely valid, checked at the call. */
+  get isActive(): boolean {
+    return this.stateNow === 'active' && this.election!.isLeader;
+  }
+
+  /** The epoch this NameNode serves with (0 unless active). */
+  get epoch(): number {
+    return this.stateNow === 'active' ? this.etcdJournal!.epoch : 0;
+  }
+
+  get lastAppliedTxid(): number {
+    return this.appliedTxid;
+  }
+
+  /** The active's RPC address as the leader key says, or null. */
+  get activeAddress(): string | null {
+    return this.leader?.record.rpcAddress ?? null;
+  }
+
+  /** STANDBY for a request this NameNode must not serve now (checked at the call), else null. */
+  refusal(role: number, opcode: number): DfsError | null {
+    return this.isActive || servedOnStandby(role, opcode) ? null : this.standbyError();
+  }
+
+  /** What a client hears from a NameNode that is not active. */
+  standbyError(): DfsError {
+    const active = this.leader !== null && this.stateNow !== 'active' ? this.leader.record : null;
+    return new DfsError(
+      'STANDBY',
+      active !== null
+        ? `this NameNode (${this.nodeId}) is a standby; the active is ${active.rpcAddress} (${active.id})`
+        : `this NameNode (${this.nodeId}) is not active, and no active is known`,
+    );
+  }
+
+  /**
+   * Reads the etcd journal from `localTxid` (the last txid of the local image and segments)
+   * to its head; creates the journal at `localTxid` on a cluster's first start.
+   */
+  async catchUp(localTxid: number): Promise<void> {
+    assert(this.stateNow === 'starting', `catchUp while ${this.stateNow}`);
+    this.appliedTxid = localTxid;
+    if (await initializeJournal(this.client, this.options.prefix, localTxid))
+      this.options.log.info({ txid: localTxid, prefix: this.options.prefix }, 'etcd journal created');
+    await this.readToHead();
+  }
+
+  /** Starts as a standby: tails the journal, follows the leader, campaigns. */
+  startStandby(self: LeaderRecord): void {
+    assert(this.stateNow === 'starting', `startStandby while ${this.stateNow}`);
+    this.stateNow = 'standby';
+    this.nodeId = self.id;
+    this.startTail();
+    this.leaderWatch = watchLeader(this.client, this.options.prefix, (leader) => {
+      this.leader = leader;
+    });
+    const election = (this.election = new Election({
+      client: this.client,
+      prefix: this.options.prefix,
+      self,
+      ttlSeconds: this.options.ttlSeconds,
+      log: this.options.log,
+    }));
+    election.on('stepped-down', (reason) => {
+      if (this.stateNow === 'active')
+        this.fail(new DfsError('FENCED', `stepped down as the active NameNode: ${reason}`));
+    });
+    this.options.log.info({ txid: this.appliedTxid, id: this.nodeId }, 'standby: campaigning');
+    election.campaign().then(
+      (epoch) => this.promote(epoch),
+      (err: unknown) => {
+        rethrowIfBug(err);
+        if (this.stateNow === 'standby') this.fail(err as DfsError);
+      },
+    );
+  }
+
+  private startTail(): void {
+    this.tail = tailJournal(this.client, this.options.prefix, {
+      afterTxid: this.appliedTxid,
+      fromRevision: this.revision + 1,
+      onBatch: (batch) => {
+        if (this.stateNow === 'standby') this.apply(batch, 'the etcd journal (tail)');
+      },
+      onError: (err) => {
+        if (this.stateNow === 'standby') this.fail(err);
+      },
+    });
+  }
+
+  private async readToHead(): Promise<void> {
+    const pos = await readJournal(this.client, this.options.prefix, this.appliedTxid, (batch) =>
+      this.apply(batch, 'the etcd journal'),
+    );
+    assert(
+      pos.lastTxid === this.appliedTxid,
+      `etcd journal read to ${pos.lastTxid}, applied ${this.appliedTxid}`,
+    );
+    this.revision = pos.revision;
+  }
+
+  private apply(batch: JournalBatch, source: string): void {
+    const next = replayRecords(this.options.namespace, batch.records, this.appliedTxid + 1, source);
+    const applied = next - 1 - this.appliedTxid;
+    this.appliedTxid = next - 1;
+    if (batch.revision > this.revision) this.revision = batch.revision;
+    if (applied > 0) this.options.onApplied(applied);
+  }
+
+  /** Won the election: catch up to the head under our epoch, then serve. */
+  private async promote(epoch: number): Promise<void> {
+    if (this.stateNow !== 'standby') return;
+    this.tail?.cancel();
+    this.tail = null;
+    try {
+      await this.readToHead();
+    } catch (err) {
+      rethrowIfBug(err);
+      return this.fail(err as DfsError);
+    }
+    if (this.stateNow !== 'standby') return;
+    const journal = (this.etcdJournal = new EtcdJournal({
+      client: this.client,
+      prefix: this.options.prefix,
+      epoch,
+      lastTxid: this.appliedTxid,
+      log: this.options.log,
+      onFlush: this.options.onFlush,
+      onFatal: (err) => this.fail(err),
+    }));
+    this.stateNow = 'active';
+    this.options.log.info({ epoch, txid: this.appliedTxid, id: this.nodeId }, 'active: serving');
+    this.options.onPromoted(journal);
+  }
+
+  private fail(err: DfsError): void {
+    if (this.stateNow === 'failed' || this.stateNow === 'stopped') return;
+    this.stateNow = 'failed';
+    this.etcdJournal?.fence(err);
+    this.options.log.fatal({ err: err.message, code: err.code }, 'HA: no longer able to serve; stopping');
+    this.options.onFatal(err);
+  }
+
+  /** Stops tailing and campaigning, gives up leadership (after the journal drained). */
+  async stop(): Promise<void> {
+    if (this.stateNow !== 'failed') this.stateNow = 'stopped';
+    this.tail?.cancel();
+    this.leaderWatch?.cancel();
+    await this.etcdJournal?.close();
+    await this.election?.close();
+    this.client.close();
+  }
+}
+
+/**
+ * What a standby answers for DataNodes (they report to every NameNode: src/datanode/
+ * namenode-links.ts): registration, heartbeats (without commands) and replica reports, so it
+ * knows every replica when it takes over; everything else gets STANDBY.
+ */
+const SERVED_ON_STANDBY: ReadonlySet<RpcName> = new Set<RpcName>([
+  'serverInfo',
+  'register',
+  'heartbeat',
+  'blockReceived',
+  'blockReport',
+  'unregister',
+]);
+
+export function servedOnStandby(role: number, opcode: number): boolean {
+  const name = rpcNameOf(opcode);
+  return role === Role.DATANODE && name !== undefined && SERVED_ON_STANDBY.has(name);
+}
+
+/**
+ * `/isActive` on the NameNode's HTTP port, as HDFS has it for load balancers and scripts: 200
+ * on the NameNode that serves (the active, or a NameNode without HA), 405 on any other.
+ */
+export function addIsActiveRoute(router: HttpRouter, serving: () => boolean): void {
+  router.route('/isActive', {
+    methods: ['GET'],
+    handler: ({ res }) => {
+      const active = serving();
+      sendBody(
+        res,
+        active ? 200 : 405,
+        'text/plain; charset=utf-8',
+        active ? 'I am Active!\n' : 'I am not Active!\n',
+      );
+    },
+  });
+}
+
+/** The journal of a standby: the txid it has applied; appends are refused (nothing reaches them). */
+class StandbyJournal implements Journal {
+  constructor(
+    private readonly applied: () => number,
+    private readonly refusal: () => DfsError,
+  ) {}
+
+  append(_op: EditOp, done: AppendCallback): number {
+    done(this.refusal());
+    return -1;
+  }
+
+  get lastWrittenTxid(): number {
+    return this.applied();
+  }
+
+  get lastDurableTxid(): number {
+    return this.applied();
+  }
+
+  /** Everything applied came from etcd, durable already: a checkpoint may cover it. */
+  roll(): Promise<number> {
+    return Promise.resolve(this.applied());
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
