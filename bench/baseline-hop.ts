@@ -12,13 +12,19 @@
  *          end of the stream the next hop has acknowledged, and one byte goes back
  *          upstream as the acknowledgement.
  *   read:  `{"op":"read","file":F}\n`, answered with the file's bytes (1 MiB reads), then end.
+ *   send:  `{"op":"send","file":F,"source":S,"next":[port, ...],"sync":true}\n`: the hop acts
+ *          as the baseline's client, streaming its local file S (1 MiB reads) as a write of F
+ *          down the chain `next`, and sends one byte back once the chain acknowledged.
+ *   fetch: `{"op":"fetch","file":F,"next":[port]}\n`: the hop acts as the baseline's client,
+ *          reading F from the hop at `port` and discarding it; answers `<bytes>\n`.
  *   copy:  `{"op":"copy","file":F,"next":[port]}\n`: the hop streams its own file F to the
  *          hop at `port` as a write (which fdatasyncs it and acknowledges), then sends one
  *          byte back as the acknowledgement: what a DataNode does when the NameNode asks it
  *          to copy a replica elsewhere (dfs-bench replication).
  *
  * Started by bench/baseline.ts, one process per hop as DataNodes are; prints its port on
- * stdout once listening and serves until killed. These are the techniques of the plain-Node
+ * stdout once listening and serves until killed. The baseline's client is such a process
+ * too (send, fetch), as lean as the yardstick's, not the bench's own. These are the techniques of the plain-Node
  * yardstick the data path is held to (1 MiB reads and write buffer, sync-behind every
  * 8 MiB): `dfs-bench upload|download --yardstick FILE` runs that program in the same run
  * and reports it beside this baseline, which must be at least as fast.
@@ -31,7 +37,9 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 
 export interface HopHeader {
-  op: 'write' | 'read' | 'copy';
+  op: 'write' | 'read' | 'copy' | 'send' | 'fetch';
+  /** send: the local file to stream. */
+  source?: string;
   file: string;
   next?: number[];
   /** write, copy: durable (sync-behind + final fdatasync); default true. */
@@ -162,6 +170,32 @@ async function serveCopy(sock: net.Socket, dir: string, h: HopHeader): Promise<v
   sock.end(Buffer.from([1]));
 }
 
+/** The baseline's client, uploading: `source` down the chain `next`, acknowledged end to end. */
+async function serveSend(sock: net.Socket, h: HopHeader): Promise<void> {
+  const [first, ...rest] = h.next ?? [];
+  if (first === undefined || h.source === undefined)
+    throw new Error('baseline send without a chain or source');
+  const target = await openHop(first, { op: 'write', file: h.file, next: rest, sync: h.sync !== false });
+  const source = fs.createReadStream(h.source, { highWaterMark: READ_CHUNK_BYTES });
+  await Promise.all([pipeline(source, target.sock), target.ack]);
+  target.sock.destroy();
+  sock.end(Buffer.from([1]));
+}
+
+/** The baseline's client, downloading: reads `file` from the hop at `next[0]`, discarding it. */
+async function serveFetch(sock: net.Socket, h: HopHeader): Promise<void> {
+  const [from] = h.next ?? [];
+  if (from === undefined) throw new Error('baseline fetch without a hop');
+  const src = net.connect({ host: '127.0.0.1', port: from, noDelay: true });
+  await once(src, 'connect');
+  src.write(`${JSON.stringify({ op: 'read', file: h.file })}\n`);
+  let bytes = 0;
+  src.on('data', (b: Buffer) => (bytes += b.length));
+  await once(src, 'end');
+  src.destroy();
+  sock.end(`${bytes}\n`);
+}
+
 export function runBaselineHop(dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (sock) => {
@@ -171,6 +205,8 @@ export function runBaselineHop(dir: string): void {
         const h = JSON.parse(line) as HopHeader;
         if (h.op === 'write') return serveWrite(sock, dir, h);
         if (h.op === 'copy') return serveCopy(sock, dir, h);
+        if (h.op === 'send') return serveSend(sock, h);
+        if (h.op === 'fetch') return serveFetch(sock, h);
         return serveRead(sock, dir, h);
       })
       .catch((err: Error) => {

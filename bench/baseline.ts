@@ -21,34 +21,75 @@ export class BaselineHops {
   private constructor(
     private readonly children: ChildProcess[],
     readonly ports: number[],
+    /** The baseline's client process (started with `withClient`), or null. */
+    private readonly client: { child: ChildProcess; port: number } | null,
   ) {}
 
-  /** Starts one hop process per directory (`dfs-bench baseline-hop --dir D`). */
-  static async start(benchScript: string, dirs: readonly string[]): Promise<BaselineHops> {
+  /**
+   * Starts one hop process per directory (`dfs-bench baseline-hop --dir D`), and with
+   * `withClient` one more that acts as the baseline's client (uploads, downloads): a lean
+   * process of its own, as the yardstick's client is, not the bench's.
+   */
+  static async start(
+    benchScript: string,
+    dirs: readonly string[],
+    withClient = false,
+  ): Promise<BaselineHops> {
     const children: ChildProcess[] = [];
     const ports: number[] = [];
+    const startOne = async (dir: string): Promise<[ChildProcess, number]> => {
+      const child = spawn(process.execPath, [benchScript, 'baseline-hop', '--dir', dir], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      return [child, await readPort(child)];
+    };
+    let client: { child: ChildProcess; port: number } | null = null;
     try {
-      for (const dir of dirs) {
-        const child = spawn(process.execPath, [benchScript, 'baseline-hop', '--dir', dir], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        children.push(child);
-        ports.push(await readPort(child));
+      for (const dir of dirs) ports.push((await startOne(dir))[1]);
+      if (withClient) {
+        const [child, port] = await startOne(`${dirs[0]}-client`);
+        client = { child, port };
       }
     } catch (err) {
       for (const c of children) c.kill('SIGKILL');
       throw err;
     }
-    return new BaselineHops(children, ports);
+    return new BaselineHops(
+      children.filter((c) => c !== client?.child),
+      ports,
+      client,
+    );
   }
 
+  /** The hop processes (not the client). */
   get pids(): number[] {
     return this.children.map((c) => c.pid!);
   }
 
-  /** Sends `source` down the chain of hops `chain` (indices); resolves on the acknowledgement. */
+  get clientPid(): number | null {
+    return this.client?.child.pid ?? null;
+  }
+
+  /**
+   * Sends `source` down the chain of hops `chain` (indices); resolves on the acknowledgement.
+   * With a client process, that process reads and sends the file; else this one does.
+   */
   async upload(source: string, file: string, chain: readonly number[], durable = true): Promise<void> {
-    const [first, ...rest] = chain.map((i) => this.ports[i]!);
+    const ports = chain.map((i) => this.ports[i]!);
+    if (this.client !== null) {
+      const { sock, ack } = await openHop(this.client.port, {
+        op: 'send',
+        file,
+        source,
+        next: ports,
+        sync: durable,
+      });
+      await ack;
+      sock.destroy();
+      return;
+    }
+    const [first, ...rest] = ports;
     const { sock, ack } = await openHop(first!, { op: 'write', file, next: rest, sync: durable });
     await Promise.all([
       pipeline(fs.createReadStream(source, { highWaterMark: READ_CHUNK_BYTES }), sock),
@@ -67,20 +108,23 @@ export class BaselineHops {
     }
   }
 
-  /** Reads `file` from hop `hop`, discarding the bytes; resolves with how many came. */
+  /** Has the client process read `file` from hop `hop`, discarding the bytes; resolves with how many came. */
   async download(file: string, hop: number): Promise<number> {
-    const sock = net.connect({ host: '127.0.0.1', port: this.ports[hop]!, noDelay: true });
+    if (this.client === null)
+      throw new Error('baseline download needs the client process (start withClient)');
+    const sock = net.connect({ host: '127.0.0.1', port: this.client.port, noDelay: true });
     await once(sock, 'connect');
-    sock.write(`${JSON.stringify({ op: 'read', file })}\n`);
-    let bytes = 0;
-    sock.on('data', (b: Buffer) => (bytes += b.length));
+    sock.write(`${JSON.stringify({ op: 'fetch', file, next: [this.ports[hop]!] })}\n`);
+    let reply = '';
+    sock.on('data', (b: Buffer) => (reply += b.toString('utf8')));
     await once(sock, 'end');
     sock.destroy();
-    return bytes;
+    return Number(reply.trim());
   }
 
   stop(): void {
     for (const c of this.children) c.kill('SIGKILL');
+    this.client?.child.kill('SIGKILL');
   }
 }
 

@@ -175,6 +175,7 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
     hops = await BaselineHops.start(
       o.benchScript,
       Array.from({ length: o.datanodes }, (_, i) => path.join(base, `hop${i}`)),
+      true,
     );
     const machine = machineInfo(base);
     const comparisons: Comparison[] = [];
@@ -361,11 +362,14 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   const { hops, run } = env;
   const serverPids = system === 'dfs' ? run.cluster.datanodes.map((d) => d.pid ?? null) : hops.pids;
   const servers = serverPids.map((pid) => new CpuSampler(pid));
+  // The baseline's client is a process of its own; DFS's is this one.
+  const clientSampler = system === 'baseline' ? new CpuSampler(hops.clientPid) : null;
   const machine = new MachineCpuSampler();
   const hist = newLatencyHistogram();
   const onLatency = (us: number): void => recordUs(hist, us);
   await settleMachine(o.settleMs);
   servers.forEach((s) => s.start());
+  clientSampler?.start();
   machine.start();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -388,11 +392,11 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   const cpu = process.cpuUsage(cpu0);
   const machineBusy = machine.stop();
   const serverUs = servers.map((s) => s.stop().processUs);
+  const clientUs = clientSampler === null ? cpu.user + cpu.system : clientSampler.stop().processUs;
   const latency = system === 'dfs' ? summarize(hist) : null;
   hist.destroy();
   await cleanUp(env, system);
   const bytes = o.sizeBytes * o.clients;
-  const clientUs = cpu.user + cpu.system;
   return {
     system,
     round,
