@@ -103,7 +103,9 @@ export class LocalCluster {
   async start(): Promise<void> {
     fs.mkdirSync(this.options.baseDir, { recursive: true });
     this.formatIfNeeded();
-    await this.namenode.start();
+    if ((this.options.namenodePort ?? 0) === 0)
+      this.namenode = await startOnFixedPort((port) => this.makeNamenode(port));
+    else await this.namenode.start();
     for (let i = 0; i < (this.options.datanodes ?? 0); i++) this.datanodes.push(this.makeDatanode(i, 0));
     await Promise.all(this.datanodes.map((d) => d.start()));
   }
@@ -203,3 +205,27 @@ export class LocalCluster {
     await Promise.all([...this.datanodes.map((d) => d.kill()), this.namenode.kill()]);
   }
 }
+
+/**
+ * The NameNode is restarted on its port (restartNamenode), so it must be one no other
+ * process takes meanwhile: a port the kernel handed out for port 0 lies in the ephemeral
+ * range (Linux: 32768-60999), where any outgoing connection may be given it while the
+ * NameNode is down (a CI run saw EADDRINUSE on a restart). This picks one below that range
+ * at random, and another if it is taken.
+ */
+async function startOnFixedPort(make: (port: number) => DaemonProcess): Promise<DaemonProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const daemon = make(FIXED_PORT_LOW + Math.floor(Math.random() * (FIXED_PORT_HIGH - FIXED_PORT_LOW)));
+    try {
+      await daemon.start();
+      return daemon;
+    } catch (err) {
+      await daemon.stop().catch(() => {});
+      if (attempt >= FIXED_PORT_ATTEMPTS || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+const FIXED_PORT_LOW = 20000;
+const FIXED_PORT_HIGH = 32000;
+const FIXED_PORT_ATTEMPTS = 10;
