@@ -249,22 +249,21 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       const packetMax = inChunk === 0 ? this.packetBytes : this.chunkBytes - inChunk;
       const room = Math.min(packetMax - this.fill, this.blockBytes - writer.bytesSent - this.fill);
       const n = Math.min(room, chunk.length - off);
-      if (this.options.adoptChunks === true && this.fill === 0 && n === packetMax) {
-        const endsBlock = writer.bytesSent + n === this.blockBytes;
-        const whole = chunk.subarray(off, off + n);
-        off += n;
-        this.bytesWritten += n;
-        await this.emitPacket(writer, endsBlock, undefined, whole);
-        if (endsBlock) await this.endBlock(writer);
-        continue;
+      // A whole packet in one chunk the producer hands over (adoptChunks) goes out as it is.
+      const whole =
+        this.options.adoptChunks === true && this.fill === 0 && n === packetMax
+          ? chunk.subarray(off, off + n)
+          : undefined;
+      if (whole === undefined) {
+        chunk.copy(this.buf, this.fill, off, off + n);
+        this.fill += n;
       }
-      chunk.copy(this.buf, this.fill, off, off + n);
-      this.fill += n;
       off += n;
       this.bytesWritten += n;
-      const endsBlock = writer.bytesSent + this.fill === this.blockBytes;
-      if (this.fill === packetMax || endsBlock) {
-        await this.emitPacket(writer, endsBlock);
+      const filled = whole?.length ?? this.fill;
+      const endsBlock = writer.bytesSent + filled === this.blockBytes;
+      if (filled === packetMax || endsBlock) {
+        await this.emitPacket(writer, endsBlock, undefined, whole);
         if (endsBlock) await this.endBlock(writer);
       }
     }

@@ -71,14 +71,16 @@ export async function* readReplicaPieces(
     const last = offset + len >= stop;
     return { offset, payload: buffer.subarray(0, len), checksums, last, release: () => pool.give(buffer) };
   };
+  // An empty range still gets its one (empty, last) piece.
+  let issued = false;
   const fill = (): void => {
-    while (ahead.length < READ_AHEAD && (next < stop || (next === start && start === stop))) {
+    while (ahead.length < READ_AHEAD && (next < stop || !issued)) {
       const len = Math.min(packetBytes, stop - next);
       const p = readPiece(next, len);
       p.catch(() => {}); // awaited in order below; an early failure must not be unhandled
       ahead.push(p);
       next += len;
-      if (len === 0) break;
+      issued = true;
     }
   };
   try {

@@ -30,7 +30,6 @@
  * body cut off half-way leaves what the DataNodes acknowledged appended, and the file is
  * closed by lease recovery (as `dfs appendToFile` interrupted, README.md).
  */
-import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { DfsError, isDfsError } from '../../protocol/errors.js';
@@ -42,7 +41,7 @@ import type { HttpExtension } from '../common/daemon-http.js';
 import { HttpError, sendBody, type HttpExchange } from '../common/http-router.js';
 import { ClientPool } from './client-pool.js';
 import { remoteError } from './webhdfs-errors.js';
-import { encodePath, webHdfsRoute, WEBHDFS_ROUTE_PREFIX } from './webhdfs-http.js';
+import { encodePath, webHdfsRoute, WEBHDFS_ROUTE_PREFIX, writeChunk } from './webhdfs-http.js';
 import { parseWebHdfsRequest, type WebHdfsRequest } from './webhdfs-request.js';
 
 const REPLICATION_MAX = 32767;
@@ -129,20 +128,18 @@ async function open(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promise<
     return;
   }
   // A packet's views go out under one cork (one writev), as the read gave them: no copy.
+  // writeChunk waits for a full socket to drain, or fails (CONNECTION) if the client left.
   const res = ex.res;
   const send = async (packet: Buffer[]): Promise<void> => {
     res.cork();
-    let more = true;
-    for (const piece of packet) more = res.write(piece);
+    for (let i = 0; i < packet.length - 1; i++) res.write(packet[i]!);
+    const written = writeChunk(res, packet[packet.length - 1]!);
     res.uncork();
-    if (!more && !res.destroyed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    await written;
   };
   try {
     await send(first.value);
-    for await (const packet of packets) {
-      if (res.destroyed) break;
-      await send(packet);
-    }
+    for await (const packet of packets) await send(packet);
   } finally {
     await packets.return(undefined);
   }
