@@ -61,7 +61,10 @@ function checkComparison(r: Report, c: Report['comparisons'][number], sizeBytes:
     );
     const g = p.cpuPerGiB!;
     expect(g.perServer).toHaveLength(r.settings.datanodes);
-    expect(g.client!).toBeGreaterThan(0);
+    // The DFS client is this bench process (cpuUsage, microseconds); the baseline's is a
+    // process of its own, read from /proc in 10 ms ticks: a small transfer may show none.
+    if (p.system === 'dfs') expect(g.client!).toBeGreaterThan(0);
+    else expect(g.client!).toBeGreaterThanOrEqual(0);
     expect(g.total!).toBeCloseTo(g.client! + g.servers!, 6);
   }
   const baseline = c.phases.find((p) => p.system === 'baseline')!;
@@ -89,7 +92,7 @@ function checkComparison(r: Report, c: Report['comparisons'][number], sizeBytes:
   expect(c.summary.ratio).toBeCloseTo(c.summary.dfsMiBps / c.summary.baselineMiBps, 6);
   expect(c.summary.met).toBe(c.summary.ratio >= c.summary.target);
   expect(c.cpuPerGiB.dfs.total!).toBeGreaterThan(0);
-  expect(c.cpuPerGiB.baseline.total!).toBeGreaterThan(0);
+  expect(c.cpuPerGiB.baseline.total!).toBeGreaterThanOrEqual(0);
 }
 
 /** Its temp dir was inside --dir and is gone; nothing else was left there. */
