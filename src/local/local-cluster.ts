@@ -213,7 +213,7 @@ export class LocalCluster {
  * NameNode is down (a CI run saw EADDRINUSE on a restart). This picks one below that range
  * at random, and another if it is taken.
  */
-async function startOnFixedPort(make: (port: number) => DaemonProcess): Promise<DaemonProcess> {
+export async function startOnFixedPort(make: (port: number) => DaemonProcess): Promise<DaemonProcess> {
   for (let attempt = 1; ; attempt++) {
     const daemon = make(FIXED_PORT_LOW + Math.floor(Math.random() * (FIXED_PORT_HIGH - FIXED_PORT_LOW)));
     try {

@@ -15,6 +15,8 @@ export interface TcpProxy {
   dropAfter(bytes: number): void;
   /** Cuts every connection now; later connections are cut as they arrive. */
   drop(): void;
+  /** Ends a `drop()`: new connections pass again (the network healed). */
+  heal(): void;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       if (forwarded >= bytes) cutAll();
     },
     drop: cutAll,
+    heal() {
+      dropAt = Infinity;
+      dropped = false;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         cutAll();
