@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { runBaselineHop } from './baseline-hop.js';
 import { defaultBenchDir, runDataBench, type DataSuite, type Durability } from './data.js';
 import { emitDataReport } from './data-report.js';
+import { emitHaReport, HA_CREATE_TARGET, runHaBench } from './ha.js';
 import { emitMetaReport, runMeta, type MetaOptions } from './meta.js';
 import { runMetaWorkerProcess } from './meta-workload.js';
 import { emitMetaSimReport, runMetaSim } from './meta-sim.js';
@@ -43,6 +44,11 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** "1,3": etcd cluster sizes, each 1 or more. */
+function memberList(value: string): number[] {
+  return value.split(',').map((v) => positiveInt(v.trim()));
+}
+
 function byteSize(value: string): number {
   const n = parseByteSize(value);
   if (n === null || n < 1) throw new InvalidArgumentError(`not a size (e.g. 1GiB, 64MiB, 4096): ${value}`);
@@ -57,6 +63,17 @@ function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`not a non-negative integer: ${value}`);
   return n;
+}
+
+interface HaCommandOptions {
+  ops: number;
+  clients: number;
+  depth: number;
+  clientProcesses: number;
+  etcdMembers: number[];
+  ttl: number;
+  failovers: number;
+  json?: boolean;
 }
 
 interface MetaCommandOptions extends Omit<MetaOptions, 'json' | 'workerScript' | 'progress'> {
@@ -191,6 +208,50 @@ while serving clients; the HDFS paper: 300,000 heartbeats/s, 639,700 blocks/s):
       progress,
     });
     emitMetaReport(report, json);
+  });
+
+program
+  .command('ha')
+  .description(
+    'NameNode HA on etcd: durable mkdir/create beside the local edit log, standby lag, failover time after kill -9',
+  )
+  .option('--ops <n>', 'operations per phase', positiveInt, 50_000)
+  .option('--clients <n>', 'concurrent client connections', positiveInt, 8)
+  .option('--depth <n>', 'requests in flight per connection', positiveInt, 64)
+  .option(
+    '--client-processes <n>',
+    'spread the connections over this many worker processes (1 = in the bench process)',
+    positiveInt,
+    1,
+  )
+  .option('--etcd-members <list>', 'etcd cluster sizes to run the HA pair on', memberList, [1, 3])
+  .option('--ttl <s>', "the HA leader lease's TTL in seconds", positiveInt, 2)
+  .option(
+    '--failovers <n>',
+    'kill -9 rounds of the active for the failover time (0: none)',
+    nonNegativeInt,
+    5,
+  )
+  .option('--json', 'print one JSON document instead of the table')
+  .addHelpText(
+    'after',
+    `
+Needs etcd (Debian etcd-server, /usr/bin/etcd or DFS_ETCD). Target (issue 14): at least
+${HA_CREATE_TARGET.toLocaleString('en-US')} durable creates/s with a three-member etcd; failover under the TTL + 2 s.`,
+  )
+  .action(async (opts: HaCommandOptions) => {
+    const report = await runHaBench({
+      ops: opts.ops,
+      clients: opts.clients,
+      depth: opts.depth,
+      clientProcesses: opts.clientProcesses,
+      etcdMembers: opts.etcdMembers,
+      ttlSeconds: opts.ttl,
+      failovers: opts.failovers,
+      workerScript: SELF,
+      progress,
+    });
+    emitHaReport(report, opts.json === true);
   });
 
 program

@@ -53,6 +53,8 @@ export interface NamenodeMetricsSource {
   datanodes: () => Iterable<NodeFigures>;
   safeModeOn: () => boolean;
   checkpoint: () => { txnsSince: number; lastMs: number };
+  /** The last txid logged (active) or applied from the journal (HA standby). */
+  lastTxid: () => number;
   openLeases: () => number;
   rpcConnections: () => number;
   httpConnections: () => number;
@@ -135,6 +137,10 @@ export class NamenodeMetrics {
         live((d) => d.remainingBytes),
       ],
       dfs_namenode_safe_mode: ['1 while in safe mode', () => (source.safeModeOn() ? 1 : 0)],
+      dfs_namenode_last_txid: [
+        'The last transaction id this NameNode logged, or applied from the journal as an HA standby (active minus standby is its lag)',
+        () => source.lastTxid(),
+      ],
       dfs_namenode_transactions_since_checkpoint: [
         'Edits logged since the last checkpoint',
         () => source.checkpoint().txnsSince,

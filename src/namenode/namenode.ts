@@ -408,6 +408,7 @@ export class NameNode {
       },
       safeModeOn: () => this.safeMode.on,
       checkpoint: () => ({ txnsSince: this.txnsSinceCheckpoint, lastMs: this.lastCheckpointMs }),
+      lastTxid: () => this.editLog.lastWrittenTxid,
       openLeases: () => this.leases.size,
       rpcConnections: () => this.server?.connections.size ?? 0,
       httpConnections: () => this.http?.connections ?? 0,

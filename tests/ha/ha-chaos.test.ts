@@ -35,7 +35,7 @@ import {
   startEtcdCluster,
   type EtcdCluster,
 } from '../support/etcd.js';
-import { HaCluster } from '../support/ha-cluster.js';
+import { HaCluster, startProxiedHaCluster, type ProxiedHaCluster } from '../support/ha-cluster.js';
 import { sample, scrape } from '../support/http.js';
 
 if (!HAVE_ETCD) console.warn(ETCD_SKIP_REASON);
@@ -166,7 +166,8 @@ class NamespaceLoad {
  * one (a paused or cut-off active must exit by itself, status 2) and starts it again as a
  * standby. Returns the takeover time.
  */
-async function depose(cluster: HaCluster, i: number, fault: Fault, load: NamespaceLoad): Promise<number> {
+async function depose(ha: ProxiedHaCluster, i: number, fault: Fault, load: NamespaceLoad): Promise<number> {
+  const cluster = ha.cluster;
   const slot = cluster.slots[i]!;
   const deposed = slot.process;
   const pid = deposed.pid!;
@@ -174,13 +175,13 @@ async function depose(cluster: HaCluster, i: number, fault: Fault, load: Namespa
   load.faulted();
   if (fault === 'kill') await deposed.kill();
   if (fault === 'pause') process.kill(pid, 'SIGSTOP');
-  if (fault === 'partition') for (const p of slot.etcdProxies) p.drop();
+  if (fault === 'partition') for (const p of ha.proxies[i]!) p.drop();
   let successor: number;
   try {
     successor = await cluster.activeIndex(TAKEOVER_BOUND_MS, i);
   } finally {
     if (fault === 'pause') process.kill(pid, 'SIGCONT');
-    if (fault === 'partition') for (const p of slot.etcdProxies) p.heal();
+    if (fault === 'partition') for (const p of ha.proxies[i]!) p.heal();
   }
   const takeoverMs = Date.now() - faultAt;
   if (fault !== 'kill') {
@@ -204,21 +205,22 @@ function summary(times: number[]): string {
 
 describe.skipIf(!HAVE_ETCD)('NameNode HA under faults', () => {
   let etcd: EtcdCluster | null = null;
-  let cluster: HaCluster | null = null;
+  let ha: ProxiedHaCluster | null = null;
   /** Loads still running when a test fails: stopped before the cluster goes down. */
   const loads: Array<{ abandon(): void }> = [];
   afterEach(async () => {
     for (const l of loads.splice(0)) l.abandon();
-    await cluster?.stop();
+    await ha?.stop();
     await etcd?.stop();
-    cluster = null;
+    ha = null;
     etcd = null;
   });
 
   it('ten kill -9 of the active under uploads and namespace load: nothing acknowledged is lost', async () => {
     process.stdout.write(`ha-chaos kills: seed ${SEED} (replay with DFS_HA_CHAOS_SEED=${SEED})\n`);
     etcd = await startEtcd();
-    cluster = await HaCluster.start({ etcd, ttlSeconds: TTL_SECONDS, datanodes: 2 });
+    ha = await startProxiedHaCluster(etcd, { ttlSeconds: TTL_SECONDS, datanodes: 2 });
+    const cluster = ha.cluster;
     const rng = new Rng(SEED);
     const load = new NamespaceLoad(cluster, 3);
     await load.setUp();
@@ -228,7 +230,7 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA under faults', () => {
     for (let k = 0; k < 10; k++) {
       load.start();
       await new Promise((r) => setTimeout(r, rng.range(300, 1000)));
-      times.push(await depose(cluster, await cluster.activeIndex(10_000), 'kill', load));
+      times.push(await depose(ha, await cluster.activeIndex(10_000), 'kill', load));
     }
     await uploads.stop();
     await uploads.verify(cluster.client());
@@ -244,7 +246,8 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA under faults', () => {
   it('a seeded mixture of kills, pauses and partitions of the active', async () => {
     process.stdout.write(`ha-chaos mixture: seed ${SEED} (replay with DFS_HA_CHAOS_SEED=${SEED})\n`);
     etcd = await startEtcd();
-    cluster = await HaCluster.start({ etcd, ttlSeconds: TTL_SECONDS, datanodes: 2 });
+    ha = await startProxiedHaCluster(etcd, { ttlSeconds: TTL_SECONDS, datanodes: 2 });
+    const cluster = ha.cluster;
     const rng = new Rng(SEED ^ 0x9e3779b9);
     // Each kind at least once, then random ones, in a seeded order.
     const faults: Fault[] = [
@@ -265,7 +268,7 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA under faults', () => {
     for (const fault of faults) {
       load.start();
       await new Promise((r) => setTimeout(r, rng.range(300, 1000)));
-      times.push(`${fault} ${await depose(cluster, await cluster.activeIndex(10_000), fault, load)}`);
+      times.push(`${fault} ${await depose(ha, await cluster.activeIndex(10_000), fault, load)}`);
     }
     await uploads.stop();
     await uploads.verify(cluster.client());
@@ -278,7 +281,8 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA under faults', () => {
   it('the etcd leader killed under load: writes stall briefly, nothing is lost, DFS does not fail over', async () => {
     etcd = await startEtcdCluster(3);
     // A lease TTL longer than etcd's own election (500 ms here): etcd's failover must not be DFS's.
-    cluster = await HaCluster.start({ etcd, ttlSeconds: 5 });
+    ha = await startProxiedHaCluster(etcd, { ttlSeconds: 5 });
+    const cluster = ha.cluster;
     const active = await cluster.activeIndex(10_000);
     const epochBefore = sample(
       await scrape(cluster.slots[active]!.process.httpPort),

@@ -91,6 +91,7 @@ describe('/metrics on every daemon', () => {
       dfs_namenode_rpc_connections: [4], // 3 DataNodes and us
       // mkdir /m, create /m/file, addBlock, complete...: each edit durable, in group commits.
       dfs_namenode_transactions_since_checkpoint: [3],
+      dfs_namenode_last_txid: [3],
       dfs_namenode_journal_commit_seconds_count: [3],
       dfs_namenode_journal_edits_per_commit_sum: [3],
       'dfs_namenode_rpcs_total{op="mkdir",result="ok"}': 1,

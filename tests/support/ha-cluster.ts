@@ -1,195 +1,48 @@
 /**
- * An HA cluster of real processes for the fault tests of issue 14 (tests/ha/ha-chaos.test.ts):
- * NameNodes with `journal: "etcd"` on a real etcd (etcd.ts), optionally DataNodes reporting
- * to every one of them, and a TCP proxy per NameNode in front of etcd so a test can cut one
- * NameNode off from etcd (a partition) while the others still reach it.
- *
- * Each NameNode keeps its RPC port across restarts (clients hold the comma list of every
- * address): it is chosen below the ephemeral range (src/local/local-cluster.ts
- * `startOnFixedPort`), its HTTP port anew each time. Everything started is killed by PID in
- * `stop()`.
+ * The HA cluster of the fault tests (tests/ha/ha-chaos.test.ts): src/local/ha-cluster.ts with
+ * a TCP proxy per NameNode in front of every etcd member, so a test can cut one NameNode off
+ * from etcd (a partition: `drop()`, then `heal()`) while the others still reach it.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { DfsClient } from '../../src/client/dfs-client.js';
-import { DaemonProcess } from '../../src/local/daemon-process.js';
-import { startOnFixedPort } from '../../src/local/local-cluster.js';
-import { formatNameDir } from '../../src/namenode/name-dir.js';
-import { tempDir } from './cluster.js';
-import { waitFor } from './data-path.js';
+import { HaCluster, type HaClusterOptions } from '../../src/local/ha-cluster.js';
 import type { EtcdCluster } from './etcd.js';
-import { httpRequest } from './http.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
-export interface HaClusterOptions {
-  etcd: EtcdCluster;
-  namenodes?: number;
-  datanodes?: number;
-  ttlSeconds: number;
-  /** Extra environment of every NameNode. */
-  namenodeEnv?: Record<string, string>;
+export { HaCluster };
+
+export interface ProxiedHaCluster {
+  cluster: HaCluster;
+  /** NameNode `i`'s proxies, one per etcd member. */
+  proxies: TcpProxy[][];
+  stop(): Promise<void>;
 }
 
-/** One NameNode's slot: its current process (replaced on restart) and its etcd proxy. */
-export interface NamenodeSlot {
-  readonly id: string;
-  readonly nameDir: string;
-  readonly port: number;
-  process: DaemonProcess;
-  /** Every etcd member, through this NameNode's own proxies. */
-  readonly etcdProxies: TcpProxy[];
-}
-
-let clusters = 0;
-
-export class HaCluster {
-  readonly slots: NamenodeSlot[] = [];
-  readonly datanodes: DaemonProcess[] = [];
-  /** Every process ever started (restarts included), for log checks and cleanup. */
-  readonly processes: DaemonProcess[] = [];
-  private readonly clients: DfsClient[] = [];
-
-  private constructor(
-    private readonly options: HaClusterOptions,
-    readonly dir: string,
-    readonly clusterId: string,
-  ) {}
-
-  /** The first NameNode becomes active, the others standbys; then the DataNodes start. */
-  static async start(options: HaClusterOptions): Promise<HaCluster> {
-    const clusterId = `CID-hac-${process.pid}-${++clusters}`;
-    const cluster = new HaCluster(options, tempDir('dfs-hac-'), clusterId);
-    try {
-      for (let i = 0; i < (options.namenodes ?? 2); i++) {
-        await cluster.addNamenode(`nn${i}`);
-        if (i === 0) await cluster.untilActive(0, 20_000);
-      }
-      for (let i = 0; i < (options.datanodes ?? 0); i++) await cluster.addDatanode(i);
-    } catch (err) {
-      await cluster.stop();
-      throw err;
-    }
-    return cluster;
-  }
-
-  /** Every NameNode's address, as clients and DataNodes are given them. */
-  get addresses(): string {
-    return this.slots.map((s) => `127.0.0.1:${s.port}`).join(',');
-  }
-
-  /** A client of every NameNode (failing over), closed in `stop()`. */
-  client(clientName?: string): DfsClient {
-    const c = new DfsClient({ namenode: this.addresses, requestTimeoutMs: 10_000, clientName });
-    this.clients.push(c);
-    return c;
-  }
-
-  private async addNamenode(id: string): Promise<void> {
-    const nameDir = path.join(this.dir, id);
-    await formatNameDir(nameDir, { force: false, clusterId: this.clusterId });
-    const etcdProxies = await Promise.all(this.options.etcd.members.map((m) => startTcpProxy(m.clientPort)));
-    const daemon = await startOnFixedPort((port) => this.namenodeProcess(id, nameDir, port, etcdProxies));
-    this.processes.push(daemon);
-    this.slots.push({ id, nameDir, port: daemon.port, process: daemon, etcdProxies });
-  }
-
-  private namenodeProcess(id: string, nameDir: string, port: number, proxies: TcpProxy[]): DaemonProcess {
-    return new DaemonProcess({
-      name: id,
-      args: ['namenode', '--name-dir', nameDir, '--host', '127.0.0.1', '--port', String(port)],
-      readyMessage: 'namenode listening',
+export async function startProxiedHaCluster(
+  etcd: EtcdCluster,
+  options: Omit<HaClusterOptions, 'etcdEndpoints'>,
+): Promise<ProxiedHaCluster> {
+  const proxies: TcpProxy[][] = [];
+  const closeProxies = async (): Promise<void> => {
+    for (const list of proxies.splice(0)) await Promise.all(list.map((p) => p.close()));
+  };
+  try {
+    const cluster = await HaCluster.start({
+      ...options,
       echoLogs: process.env.DFS_HA_ECHO === '1',
-      env: {
-        DFS_NAMENODE_HTTP_PORT: '0',
-        DFS_NAMENODE_JOURNAL: 'etcd',
-        DFS_NAMENODE_ETCD_ENDPOINTS: proxies.map((p) => `http://127.0.0.1:${p.port}`).join(','),
-        DFS_NAMENODE_HA_LEASE_TTL_SECONDS: String(this.options.ttlSeconds),
-        DFS_NAMENODE_NODE_ID: id,
-        DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '0',
-        DFS_NAMENODE_LOG_LEVEL: 'info',
-        ...this.options.namenodeEnv,
+      etcdEndpoints: async (i) => {
+        proxies[i] = await Promise.all(etcd.members.map((m) => startTcpProxy(m.clientPort)));
+        return proxies[i].map((p) => `http://127.0.0.1:${p.port}`);
       },
     });
-  }
-
-  private async addDatanode(i: number): Promise<void> {
-    const dn = new DaemonProcess({
-      name: `dn${i}`,
-      args: ['datanode', '--namenode', this.addresses, '--data-dir', path.join(this.dir, `dn${i}`)],
-      readyMessage: 'datanode listening',
-      env: {
-        DFS_DATANODE_PORT: '0',
-        DFS_DATANODE_HTTP_PORT: '0',
-        DFS_DATANODE_HOST: '127.0.0.1',
-        DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300',
-        DFS_DATANODE_SYNC_ON_FINALIZE: 'false',
+    return {
+      cluster,
+      proxies,
+      async stop() {
+        await cluster.stop();
+        await closeProxies();
       },
-    });
-    this.processes.push(dn);
-    this.datanodes.push(dn);
-    await dn.start();
-  }
-
-  /** Starts slot `i`'s NameNode again (after it was killed or exited) on its port. */
-  async restart(i: number): Promise<void> {
-    const slot = this.slots[i]!;
-    if (slot.process.running) throw new Error(`${slot.id} is still running`);
-    slot.process = this.namenodeProcess(slot.id, slot.nameDir, slot.port, slot.etcdProxies);
-    this.processes.push(slot.process);
-    await slot.process.start();
-  }
-
-  /** 200 from /isActive on the active, 405 on a standby, 0 when it does not answer. */
-  async isActive(i: number): Promise<number> {
-    const p = this.slots[i]!.process;
-    if (!p.running || p.httpPort === 0) return 0;
-    // A paused process accepts but never answers: ask with a short timeout.
-    return httpRequest(p.httpPort, '/isActive', { timeoutMs: 500 }).then(
-      (a) => a.status,
-      () => 0,
-    );
-  }
-
-  untilActive(i: number, timeoutMs: number): Promise<true> {
-    return waitFor(
-      `${this.slots[i]!.id} active`,
-      async () => ((await this.isActive(i)) === 200 ? true : undefined),
-      timeoutMs,
-    );
-  }
-
-  /** The slot whose NameNode answers /isActive 200 (other than `except`), waiting up to `timeoutMs`. */
-  activeIndex(timeoutMs: number, except = -1): Promise<number> {
-    return waitFor(
-      'an active NameNode',
-      async () => {
-        for (let i = 0; i < this.slots.length; i++)
-          if (i !== except && (await this.isActive(i)) === 200) return i;
-        return undefined;
-      },
-      timeoutMs,
-    );
-  }
-
-  /** Waits until slot `i` answers as a standby (405): started, caught up, campaigning. */
-  untilStandby(i: number, timeoutMs: number): Promise<true> {
-    return waitFor(
-      `${this.slots[i]!.id} standby`,
-      async () => ((await this.isActive(i)) === 405 ? true : undefined),
-      timeoutMs,
-    );
-  }
-
-  /** The `time` (ms) of the first log line `msg` of `process`, if it logged one. */
-  static logTime(daemon: DaemonProcess, msg: string): number | undefined {
-    const rec = daemon.logs.find((r) => r.msg === msg);
-    return rec === undefined ? undefined : Date.parse(String(rec.time));
-  }
-
-  async stop(): Promise<void> {
-    for (const c of this.clients.splice(0)) c.close();
-    await Promise.all(this.processes.map((p) => p.kill()));
-    for (const s of this.slots) await Promise.all(s.etcdProxies.map((p) => p.close()));
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    };
+  } catch (err) {
+    await closeProxies();
+    throw err;
   }
 }
