@@ -217,7 +217,7 @@ program
   )
   .option('--ops <n>', 'operations per phase', positiveInt, 50_000)
   .option('--clients <n>', 'concurrent client connections', positiveInt, 8)
-  .option('--depth <n>', 'requests in flight per connection (as meta's recommended run)', positiveInt, 512)
+  .option('--depth <n>', "requests in flight per connection (meta's recommended run)", positiveInt, 512)
   .option(
     '--client-processes <n>',
     'spread the connections over this many worker processes (1 = in the bench process)',
