@@ -17,6 +17,10 @@
  * so every write a caller makes is conditional (a txn with compares that tells "already
  * done" from "refused") or idempotent: etcd-journal.ts and election.ts are built that way.
  *
+ * Logging: an endpoint's first failure is a warning; its later failures are counted, not
+ * logged (the journal, the election and the watches all retry while etcd is unreachable),
+ * and the count is logged when it answers again.
+ *
  * Errors: connection and availability faults are ETCD_UNAVAILABLE; a compacted revision is
  * JOURNAL_COMPACTED; a missing lease is NOT_FOUND; any other refusal (a request too large, a
  * malformed one) is INVALID_ARGUMENT with etcd's message. Watches are in etcd-watch.ts.
@@ -124,6 +128,8 @@ export class EtcdClient {
   readonly log: Logger;
   private current = 0;
   private closed = false;
+  /** Failures since the last answer, per endpoint that is failing now. */
+  private readonly failing = new Map<string, number>();
 
   constructor(options: EtcdClientOptions) {
     assert(options.endpoints.length > 0, 'etcd client without endpoints');
@@ -236,17 +242,19 @@ export class EtcdClient {
     for (let tries = 0; ; tries++) {
       const endpoint = this.currentEndpoint;
       try {
-        return await this.attempt(
+        const answer = await this.attempt(
           endpoint,
           route,
           body,
           Math.min(deadline, Date.now() + this.attemptTimeoutMs),
         );
+        this.noteAnswer(endpoint);
+        return answer;
       } catch (err) {
         rethrowIfBug(err);
         if (!(err instanceof DfsError) || err.code !== 'ETCD_UNAVAILABLE') throw err;
         lastError = err;
-        this.log.warn({ endpoint, route, err: err.message }, 'etcd endpoint failed; trying the next');
+        this.noteFailure(endpoint, route, err);
         this.current = (this.endpoints.indexOf(endpoint) + 1) % this.endpoints.length;
       }
       if (this.closed) throw new DfsError('SHUTTING_DOWN', 'etcd client closed');
@@ -260,6 +268,20 @@ export class EtcdClient {
         );
       if (pause > 0) await new Promise((r) => setTimeout(r, pause));
     }
+  }
+
+  private noteFailure(endpoint: string, route: string, err: DfsError): void {
+    const count = this.failing.get(endpoint);
+    this.failing.set(endpoint, (count ?? 0) + 1);
+    if (count === undefined)
+      this.log.warn({ endpoint, route, err: err.message }, 'etcd endpoint failed; trying the next');
+  }
+
+  private noteAnswer(endpoint: string): void {
+    const failures = this.failing.get(endpoint);
+    if (failures === undefined) return;
+    this.failing.delete(endpoint);
+    this.log.info({ endpoint, failures }, 'etcd endpoint answering again');
   }
 
   /** One POST to one endpoint, bounded by `deadline`; faults come out typed. */

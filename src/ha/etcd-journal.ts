@@ -224,6 +224,7 @@ export class EtcdJournal implements Journal {
     const last = chunk[chunk.length - 1]!.txid;
     const value = Buffer.concat([encodeSegmentHeader(first), ...chunk.map((p) => p.bytes)]);
     const started = performance.now();
+    let retries = 0;
     for (;;) {
       let res: TxnResult | null = null;
       let error: DfsError | null = null;
@@ -260,7 +261,9 @@ export class EtcdJournal implements Journal {
         );
         return this.fail(failure, chunk, true);
       }
-      this.log.warn({ first, last, err: error.message }, 'etcd journal write failed; retrying');
+      // Once per chunk: etcd-client.ts already logs the endpoints' failures.
+      if (retries++ === 0)
+        this.log.warn({ first, last, err: error.message }, 'etcd journal write failed; retrying');
       await new Promise((r) => setTimeout(r, 100));
       if (this.stopped) return this.abandon(chunk);
     }

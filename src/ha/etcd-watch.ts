@@ -110,7 +110,8 @@ class EtcdWatch implements Watch {
         failures++;
         const idle = (err as Error).message.includes('UND_ERR_BODY_TIMEOUT');
         // fetch ends a body silent for 300 s: an idle watch reconnects then, which is no fault.
-        this.client.log[idle ? 'debug' : 'warn'](
+        // While etcd stays unreachable only the first failure of a run is a warning.
+        this.client.log[idle || failures > 1 ? 'debug' : 'warn'](
           { endpoint, err: (err as Error).message, nextRevision: this.nextRevision },
           'etcd watch broke; resuming at the next endpoint',
         );
