@@ -118,6 +118,11 @@ export interface NameNodeConfig extends HttpConfig {
   haLeaseTtlSeconds: number;
   /** With journal "etcd": this NameNode's id in the leader record; '' = its RPC address. */
   nodeId: string;
+  /**
+   * The host other machines reach this NameNode at (its RPC address in the HA leader record,
+   * which STANDBY answers name); '' = `host`, or 127.0.0.1 when `host` is a wildcard.
+   */
+  advertiseHost: string;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -157,6 +162,7 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   haPrefix: '',
   haLeaseTtlSeconds: 5,
   nodeId: '',
+  advertiseHost: '',
   httpPort: DEFAULT_NAMENODE_HTTP_PORT,
   ...HTTP_DEFAULTS,
 };

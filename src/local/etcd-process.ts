@@ -50,6 +50,12 @@ export interface EtcdCluster {
 export interface EtcdOptions {
   /** --quota-backend-bytes (etcd's database size quota); etcd's default when absent. */
   quotaBackendBytes?: number;
+  /**
+   * One per member: the address it listens on (ports 2379 and 2380 there) and a command it
+   * runs under, which execs it in place (`ip netns exec HOST`, tests/support/netns.ts). By
+   * default every member is on 127.0.0.1, on free ports, run directly.
+   */
+  hosts?: ReadonlyArray<{ address: string; launcher: string[] }>;
 }
 
 /** A single-member etcd, healthy. */
@@ -60,16 +66,19 @@ export function startEtcd(options: EtcdOptions = {}): Promise<EtcdCluster> {
 /** An etcd cluster of `size` members, every member healthy. */
 export async function startEtcdCluster(size: number, options: EtcdOptions = {}): Promise<EtcdCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-etcd-'));
-  const ports = await freePorts(size * 2);
-  const specs = Array.from({ length: size }, (_, i) => ({
+  const hosts = options.hosts;
+  if (hosts !== undefined && hosts.length !== size)
+    throw new Error(`${size} etcd members on ${hosts.length} hosts`);
+  const ports = hosts === undefined ? await freePorts(size * 2) : [];
+  const specs: MemberSpec[] = Array.from({ length: size }, (_, i) => ({
     name: `m${i}`,
-    clientPort: ports[2 * i]!,
-    peerPort: ports[2 * i + 1]!,
+    host: hosts?.[i]!.address ?? '127.0.0.1',
+    launcher: hosts?.[i]!.launcher ?? [],
+    clientPort: hosts === undefined ? ports[2 * i]! : 2379,
+    peerPort: hosts === undefined ? ports[2 * i + 1]! : 2380,
   }));
-  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
-  const members = specs.map(
-    (s) => new Member(dir, s.name, s.clientPort, s.peerPort, initialCluster, options),
-  );
+  const initialCluster = specs.map((s) => `${s.name}=http://${s.host}:${s.peerPort}`).join(',');
+  const members = specs.map((s) => new Member(dir, s, initialCluster, options));
   const cluster: EtcdCluster = {
     members,
     endpoints: members.map((m) => m.clientUrl),
@@ -108,25 +117,36 @@ export async function startEtcdCluster(size: number, options: EtcdOptions = {}):
   return cluster;
 }
 
+interface MemberSpec {
+  name: string;
+  host: string;
+  launcher: string[];
+  clientPort: number;
+  peerPort: number;
+}
+
 class Member implements EtcdMember {
   private child: ChildProcess | null = null;
   private exit: Promise<void> = Promise.resolve();
   private readonly logFile: string;
   private started = false;
 
+  readonly name: string;
+  readonly clientPort: number;
+
   constructor(
     private readonly dir: string,
-    readonly name: string,
-    readonly clientPort: number,
-    private readonly peerPort: number,
+    private readonly spec: MemberSpec,
     private readonly initialCluster: string,
     private readonly options: EtcdOptions,
   ) {
-    this.logFile = path.join(dir, `${name}.log`);
+    this.name = spec.name;
+    this.clientPort = spec.clientPort;
+    this.logFile = path.join(dir, `${spec.name}.log`);
   }
 
   get clientUrl(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `http://${this.spec.host}:${this.clientPort}`;
   }
 
   get pid(): number {
@@ -138,7 +158,7 @@ class Member implements EtcdMember {
   }
 
   start(): void {
-    const peer = `http://127.0.0.1:${this.peerPort}`;
+    const peer = `http://${this.spec.host}:${this.spec.peerPort}`;
     const args = [
       `--name=${this.name}`,
       `--data-dir=${path.join(this.dir, this.name)}`,
@@ -157,7 +177,8 @@ class Member implements EtcdMember {
     if (this.options.quotaBackendBytes !== undefined)
       args.push(`--quota-backend-bytes=${this.options.quotaBackendBytes}`);
     const out = fs.openSync(this.logFile, 'a');
-    const child = spawn(ETCD_BIN, args, { stdio: ['ignore', out, out] });
+    const [command, ...prefix] = [...this.spec.launcher, ETCD_BIN];
+    const child = spawn(command!, [...prefix, ...args], { stdio: ['ignore', out, out] });
     fs.closeSync(out);
     this.child = child;
     this.started = true;

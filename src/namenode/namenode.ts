@@ -106,7 +106,7 @@ export class NameNode {
 
   /** The RPC address its own HTTP routes reach it at ("HOST:PORT"; a wildcard listen as loopback). */
   get rpcAddress(): string {
-    const h = this.address.host;
+    const h = this.config.advertiseHost || this.address.host;
     const host = h === '0.0.0.0' || h === '' ? '127.0.0.1' : h === '::' ? '::1' : h;
     return host.includes(':') ? `[${host}]:${this.address.port}` : `${host}:${this.address.port}`;
   }

@@ -20,6 +20,10 @@ export interface TestHost {
   address: string;
   /** Prefix for a command to run in this host. */
   launcher: string[];
+  /** Takes the host's link down: it drops off the network, its processes keep running. */
+  disconnect(): void;
+  /** Brings its link back up. */
+  reconnect(): void;
 }
 
 export interface TestNetwork {
@@ -74,7 +78,13 @@ export function createTestNetwork(count: number): TestNetwork | string {
       ip('-n', name, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
       ip('-n', name, 'link', 'set', 'eth0', 'up');
       ip('-n', name, 'link', 'set', 'lo', 'up');
-      return { name, address, launcher: ['ip', 'netns', 'exec', name] };
+      return {
+        name,
+        address,
+        launcher: ['ip', 'netns', 'exec', name],
+        disconnect: () => ip('-n', name, 'link', 'set', 'eth0', 'down'),
+        reconnect: () => ip('-n', name, 'link', 'set', 'eth0', 'up'),
+      };
     });
     return { hosts, bridgeAddress: `${subnet}.1`, destroy };
   } catch (err) {
