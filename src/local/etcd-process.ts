@@ -178,7 +178,7 @@ class Member implements EtcdMember {
       args.push(`--quota-backend-bytes=${this.options.quotaBackendBytes}`);
     const out = fs.openSync(this.logFile, 'a');
     const [command, ...prefix] = [...this.spec.launcher, ETCD_BIN];
-    const child = spawn(command!, [...prefix, ...args], { stdio: ['ignore', out, out] });
+    const child = spawn(command, [...prefix, ...args], { stdio: ['ignore', out, out] });
     fs.closeSync(out);
     this.child = child;
     this.started = true;
