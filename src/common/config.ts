@@ -118,6 +118,10 @@ export interface NameNodeConfig extends HttpConfig {
   haLeaseTtlSeconds: number;
   /** With journal "etcd": this NameNode's id in the leader record; '' = its RPC address. */
   nodeId: string;
+  /** Results of retriable calls kept (src/namenode/retry-cache.ts); 0 turns the retry cache off. */
+  retryCacheEntriesMax: number;
+  /** How long a call's result is kept for its retries (HDFS dfs.namenode.retrycache.expirytime.millis). */
+  retryCacheExpiryMs: number;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -157,6 +161,8 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   haPrefix: '',
   haLeaseTtlSeconds: 5,
   nodeId: '',
+  retryCacheEntriesMax: 100_000,
+  retryCacheExpiryMs: 600_000,
   httpPort: DEFAULT_NAMENODE_HTTP_PORT,
   ...HTTP_DEFAULTS,
 };

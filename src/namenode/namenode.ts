@@ -44,6 +44,7 @@ import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
 import { addIsActiveRoute, haNodeFor, type HaNode } from './ha-node.js';
+import { retryCacheFor } from './retry-cache.js';
 import { StandbyReports } from './standby-reports.js';
 import { WebUi } from './web-ui.js';
 
@@ -138,7 +139,8 @@ export class NameNode {
     this.unlock = lockNameDir(dir);
     const started = Date.now();
     const owners = namenodeOwners(this.config);
-    const state = await loadNameDir(dir, this.log, owners);
+    const retryCache = retryCacheFor(this.config, this.clock, this.faults);
+    const state = await loadNameDir(dir, this.log, owners, retryCache);
     this.namespace = state.namespace;
     this.ha = haNodeFor(this.config, this.clusterId, {
       namespace: this.namespace,
@@ -153,6 +155,7 @@ export class NameNode {
       },
       onFatal: (err) => this.onFatal(err),
       onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
+      replayObserver: retryCache,
     });
     await this.ha?.catchUp(state.lastTxid);
     this.log.info(
@@ -265,6 +268,7 @@ export class NameNode {
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
       recoverAbandoned: (p, file) => this.recovery.leaseExpired(p, file),
       refuse: (role, opcode) => this.ha?.refusal(role, opcode) ?? null,
+      retryCache,
     });
     this.server = new FrameServer({
       host: this.config.host,
