@@ -36,7 +36,7 @@
  * the user who made the call, and only for the same RPC. `entriesMax` 0 turns the cache off:
  * edits then carry no RpcCall and every call is served afresh.
  */
-import { DfsError } from '../../protocol/errors.js';
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { NO_CLIENT_ID, Role } from '../../protocol/handshake.js';
 import {
   AT_MOST_ONCE_RPCS,
@@ -146,7 +146,15 @@ export class RetryCache {
     }
     conn.begin();
     if (entry.waiters !== null) entry.waiters.push(conn);
-    else conn.reply(entry.answer ?? this.locate(entry, requestId, conn, locator));
+    else if (entry.answer !== null) conn.reply(entry.answer);
+    else {
+      try {
+        conn.reply(this.locate(entry, requestId, conn, locator));
+      } catch (err) {
+        rethrowIfBug(err);
+        conn.replyError(entry.opcode, requestId, err as DfsError);
+      }
+    }
     return true;
   }
 
@@ -244,6 +252,12 @@ export class RetryCache {
         const writer = conn.socket.remoteAddress ?? '';
         located.locations = blocks.chooseTargets(file.replication, writer, [], file.blockBytes);
       }
+      // As a first addBlock with no DataNode to take it; the entry stays for a later retry.
+      if (located.locations.length === 0)
+        throw new DfsError(
+          'NOT_REPLICATED',
+          `no live DataNode can take block ${located.block.blockId} of ${u.path}`,
+        );
       blocks.pipelineTargets(
         located.block.blockId,
         located.locations.map((l) => l.nodeId),
