@@ -62,7 +62,6 @@ export interface RetryCacheOptions {
 
 /** What a replayed answer needs at its first retry to name DataNodes (client-rpc.ts's context has it). */
 export interface RetryLocator {
-  namespace: Namespace;
   blocks: {
     recoveryCandidates(blockId: number): DatanodeInfo[];
     locations(blockId: number): DatanodeInfo[];
@@ -78,7 +77,8 @@ export interface RetryLocator {
 
 /** An answer replayed without its DataNodes: they are found at the first retry. */
 type Unlocated =
-  { rpc: 'addBlock'; path: string; located: LocatedBlock } | { rpc: 'append'; answer: RpcResponse<'append'> };
+  | { rpc: 'addBlock'; path: string; replication: number; blockBytes: number; located: LocatedBlock }
+  | { rpc: 'append'; answer: RpcResponse<'append'> };
 
 interface Entry {
   /** Who made the call; null when replayed (the journal names no user): the first retry's. */
@@ -206,7 +206,8 @@ export class RetryCache {
         const file = ns.file(op.path);
         const block = { blockId: op.blockId, genStamp: op.genStamp, numBytes: 0 };
         const located: LocatedBlock = { block, offset: file.length, locations: [] };
-        this.unlocated(op, 'addBlock', { rpc: 'addBlock', path: op.path, located });
+        const { replication, blockBytes } = file;
+        this.unlocated(op, 'addBlock', { rpc: 'addBlock', path: op.path, replication, blockBytes, located });
         return;
       }
       case 'append': {
@@ -247,10 +248,9 @@ export class RetryCache {
     } else {
       const { located } = u;
       located.locations = blocks.recoveryCandidates(located.block.blockId);
-      const file = locator.namespace.lookup(u.path);
-      if (located.locations.length === 0 && file?.kind === 'file') {
+      if (located.locations.length === 0) {
         const writer = conn.socket.remoteAddress ?? '';
-        located.locations = blocks.chooseTargets(file.replication, writer, [], file.blockBytes);
+        located.locations = blocks.chooseTargets(u.replication, writer, [], u.blockBytes);
       }
       // As a first addBlock with no DataNode to take it; the entry stays for a later retry.
       if (located.locations.length === 0)
