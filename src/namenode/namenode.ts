@@ -30,7 +30,7 @@ import type { Journal } from './journal.js';
 import path from 'node:path';
 import { imageFileName } from './fs-image.js';
 import { ImageWriter } from './image-writer.js';
-import { pathOf, type FileNode, type INode } from './inode.js';
+import { pathOf, type FileNode } from './inode.js';
 import { LeaseManager } from './lease-manager.js';
 import { TrashEmptier } from './trash-emptier.js';
 import { loadNameDir, lockNameDir, purgeBefore, readVersion } from './name-dir.js';
@@ -170,7 +170,7 @@ export class NameNode {
     );
     this.leases = new LeaseManager(this.clock, this.config.leaseLimitMs);
     this.namespace.addListener(this.leases);
-    this.reopenLeases();
+    this.leases.reopenAll(this.namespace.root);
     this.blocks = new BlockManager(
       { deadNodeTimeoutMs: this.config.deadNodeTimeoutMs, minReplication: this.config.minReplication },
       this.clock,
@@ -420,15 +420,6 @@ export class NameNode {
   }
 
   /** Files open at the last shutdown or crash get a fresh lease for their holder. */
-  private reopenLeases(): void {
-    const stack: INode[] = [this.namespace.root];
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      if (n.kind === 'dir') for (const c of n.children.values()) stack.push(c);
-      else if (n.clientName !== null) this.leases.fileOpened(n);
-    }
-  }
-
   private recoverLeases(): void {
     if (this.safeMode.on || this.stopping || !this.serving) return;
     for (const file of this.leases.expiredFiles()) {

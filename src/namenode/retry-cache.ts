@@ -28,13 +28,16 @@
  * predecessor made durable but never answered. Answers that name DataNodes (addBlock,
  * append) are rebuilt without them (they are not journaled) and get them at the first retry:
  * the nodes that may hold a replica, else (addBlock) newly chosen targets for the same block,
- * as HDFS's FSDirWriteFileOp does for a retried addBlock whose block has no locations.
+ * as HDFS's FSDirWriteFileOp does for a retried addBlock whose block has no locations; with
+ * no live DataNode at all, NOT_REPLICATED (as a first addBlock), and the entry stays.
  *
  * Bounds: at most `entriesMax` entries and each for `expiryMs` (HDFS: 10 min, 3% of the heap);
  * the oldest go first. Entries come in time order, so a Map's insertion order is expiry order.
- * Replayed entries live `expiryMs` from their replay, as in HDFS. A retry is answered only to
- * the user who made the call, and only for the same RPC. `entriesMax` 0 turns the cache off:
- * edits then carry no RpcCall and every call is served afresh.
+ * Replayed entries live `expiryMs` from their replay, as in HDFS. A retry is answered only for
+ * the same RPC and to the user who made the call; the journal does not name the user, so a
+ * replayed entry belongs to the user of its first retry (the client id, 16 random bytes,
+ * is what a stranger would have to guess). `entriesMax` 0 turns the cache off: edits then
+ * carry no RpcCall and every call is served afresh.
  */
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { NO_CLIENT_ID, Role } from '../../protocol/handshake.js';
@@ -138,12 +141,12 @@ export class RetryCache {
     const key = keyOf(call);
     const entry = this.entries.get(key);
     if (entry === undefined || entry.opcode !== rpcCodecs[name].opcode) return false;
-    if ((entry.user ?? conn.user) !== conn.user) return false;
-    entry.user = conn.user;
     if (entry.expiresMs <= this.options.clock.nowMs()) {
       this.entries.delete(key);
       return false;
     }
+    if ((entry.user ?? conn.user) !== conn.user) return false;
+    entry.user = conn.user;
     conn.begin();
     if (entry.waiters !== null) entry.waiters.push(conn);
     else if (entry.answer !== null) conn.reply(entry.answer);
@@ -152,7 +155,11 @@ export class RetryCache {
         conn.reply(this.locate(entry, requestId, conn, locator));
       } catch (err) {
         rethrowIfBug(err);
-        conn.replyError(entry.opcode, requestId, err as DfsError);
+        conn.replyError(
+          entry.opcode,
+          requestId,
+          err instanceof DfsError ? err : new DfsError('INTERNAL', String(err)),
+        );
       }
     }
     return true;
