@@ -2,7 +2,7 @@
  * Connection handshake (PROTOCOL.md, "Handshake"). The connecting side sends a hello, the
  * accepting side answers with a reply of the same size; only then do frames flow.
  *
- *   hello:  | magic u32 | version u16 | role u8   | userBytes u8 | user (userBytes bytes, UTF-8) |
+ *   hello:  | magic u32 | version u16 | role u8   | userBytes u8 | clientId 16 bytes | user (userBytes bytes, UTF-8) |
  *   reply:  | magic u32 | version u16 | status u8 | reserved u8  |
  *
  * The hello names the user the connection acts for (HDFS "simple" mode: the NameNode
@@ -10,11 +10,16 @@
  * said once per connection, where a later authentication step will prove it, so no RPC
  * carries an identity of its own. A DataNode's hello names none (userBytes 0).
  *
+ * The client id is the NameNode retry cache's name for the client (HDFS's RpcRequestHeader
+ * clientId): 16 random bytes a client keeps for its lifetime, sent in every hello, so a call
+ * retried on a new connection or another NameNode is known as the same client's
+ * (src/namenode/retry-cache.ts). All zero: none (DataNodes, data connections).
+ *
  * A version mismatch is answered with status VERSION_MISMATCH and the server's version,
  * then the server closes, so both sides can print a clear message instead of hanging.
  */
 import { DfsError } from './errors.js';
-import { HANDSHAKE_BYTES, MAGIC, PROTOCOL_VERSION } from './limits.js';
+import { CLIENT_ID_BYTES, HANDSHAKE_BYTES, HELLO_HEAD_BYTES, MAGIC, PROTOCOL_VERSION } from './limits.js';
 
 export const Role = {
   CLIENT: 1,
@@ -35,7 +40,12 @@ export interface Hello {
   role: number;
   /** The user the connection acts for; '' when the hello names none. */
   user: string;
+  /** The client id as 32 hex digits; NO_CLIENT_ID when the hello names none. */
+  clientId: string;
 }
+
+/** The client id of a hello that names none (all zero). */
+export const NO_CLIENT_ID = '0'.repeat(CLIENT_ID_BYTES * 2);
 
 /** Longest user name a hello carries (its length is a u8). */
 export const USER_BYTES_MAX = 255;
@@ -65,13 +75,24 @@ function checkMagic(b: Buffer, what: string, bytes = HANDSHAKE_BYTES): void {
   }
 }
 
-export function encodeHello(role: Role, version = PROTOCOL_VERSION, user = ''): Buffer {
+export function encodeHello(
+  role: Role,
+  version = PROTOCOL_VERSION,
+  user = '',
+  clientId: string = NO_CLIENT_ID,
+): Buffer {
   const name = Buffer.from(user, 'utf8');
   if (name.length > USER_BYTES_MAX)
     throw new DfsError('INVALID_ARGUMENT', `user name is ${name.length} bytes, over ${USER_BYTES_MAX}`);
+  const id = Buffer.from(clientId, 'hex');
+  if (id.length !== CLIENT_ID_BYTES || id.toString('hex') !== clientId.toLowerCase())
+    throw new DfsError(
+      'INVALID_ARGUMENT',
+      `client id '${clientId}' is not ${CLIENT_ID_BYTES * 2} hex digits`,
+    );
   const b = encode(version, role);
   b.writeUInt8(name.length, 7);
-  return Buffer.concat([b, name]);
+  return Buffer.concat([b, id, name]);
 }
 
 /**
@@ -80,7 +101,7 @@ export function encodeHello(role: Role, version = PROTOCOL_VERSION, user = ''): 
  */
 export function helloBytes(head: Buffer): number {
   if (head.readUInt32BE(0) !== MAGIC) return HANDSHAKE_BYTES;
-  return HANDSHAKE_BYTES + head.readUInt8(7);
+  return HELLO_HEAD_BYTES + head.readUInt8(7);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -88,15 +109,17 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 export function decodeHello(b: Buffer): Hello {
   if (b.length < HANDSHAKE_BYTES)
     throw new DfsError('MALFORMED', `handshake: expected at least ${HANDSHAKE_BYTES} bytes, got ${b.length}`);
-  checkMagic(b, 'handshake', helloBytes(b));
+  // A wrong magic is told first (PROTOCOL), whatever the length: helloBytes judges it alone.
+  checkMagic(b, 'handshake', b.readUInt32BE(0) === MAGIC ? helloBytes(b) : b.length);
   let user: string;
   try {
-    user = strictUtf8.decode(b.subarray(HANDSHAKE_BYTES));
+    user = strictUtf8.decode(b.subarray(HELLO_HEAD_BYTES));
   } catch {
     throw new DfsError('MALFORMED', 'handshake: user name is not UTF-8');
   }
   if (user.includes('/')) throw new DfsError('MALFORMED', `handshake: user name '${user}' holds a /`);
-  return { version: b.readUInt16BE(4), role: b.readUInt8(6), user };
+  const clientId = b.toString('hex', HANDSHAKE_BYTES, HELLO_HEAD_BYTES);
+  return { version: b.readUInt16BE(4), role: b.readUInt8(6), user, clientId };
 }
 
 export function encodeHelloReply(status: HandshakeStatus, version = PROTOCOL_VERSION): Buffer {

@@ -7,8 +7,12 @@
 export const MAGIC = 0x44465331;
 export const PROTOCOL_VERSION = 1;
 
-/** The reply, and the hello before its user name (handshake.ts). */
+/** The reply, and the hello's fixed first bytes, up to its user name's length (handshake.ts). */
 export const HANDSHAKE_BYTES = 8;
+/** A client id (the retry cache's name for a client, handshake.ts). */
+export const CLIENT_ID_BYTES = 16;
+/** The hello before its user name: the first HANDSHAKE_BYTES, then the client id. */
+export const HELLO_HEAD_BYTES = HANDSHAKE_BYTES + CLIENT_ID_BYTES;
 /** u32 frameBytes + u8 kind + u8 opcode + u16 flags + u32 requestId. */
 export const FRAME_HEADER_BYTES = 12;
 /** Bytes counted by frameBytes that belong to the header (everything after the length). */

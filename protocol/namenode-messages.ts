@@ -33,6 +33,26 @@ function isRpcName(name: string): name is RpcName {
   return Object.hasOwn(rpcCodecs, name);
 }
 
+/**
+ * Mutations that are not idempotent, answered once per call (PROTOCOL.md section 6, "Retried
+ * calls"; HDFS `@AtMostOnce`): a NameNode keeps their results by (client id, call id) in its
+ * retry cache, and a client may send one again, with the same request id, when it does not
+ * know whether the first got through. A second mkdir, create or rename would fail, a second
+ * addBlock, bumpGenStamp or append would allocate again; the other mutations set a value
+ * and are idempotent already.
+ */
+export const AT_MOST_ONCE_RPCS: ReadonlySet<RpcName> = new Set<RpcName>([
+  'mkdir',
+  'delete',
+  'rename',
+  'create',
+  'addBlock',
+  'complete',
+  'abandonBlock',
+  'bumpGenStamp',
+  'append',
+]);
+
 /** RPCs only a DataNode may send. */
 export const DATANODE_RPCS: ReadonlySet<RpcName> = new Set(Object.keys(datanodeRpcCodecs).filter(isRpcName));
 

@@ -15,7 +15,8 @@
 import type { DatanodeRpcMessages } from '../../protocol/datanode-namenode-messages.js';
 import type { Role } from '../../protocol/handshake.js';
 import type { RpcName, RpcRequest, RpcResponse } from '../../protocol/namenode-messages.js';
-import { RpcConnection } from '../common/rpc-connection.js';
+import { randomBytes } from 'node:crypto';
+import { CallIds, RpcConnection } from '../common/rpc-connection.js';
 import { FailoverRpc, type RpcTransport } from './namenode-failover.js';
 
 export interface NamenodeClientOptions {
@@ -23,7 +24,10 @@ export interface NamenodeClientOptions {
   port: number;
   /** HA: every NameNode, `host`/`port` among them; calls fail over between them (namenode-failover.ts). */
   namenodes?: ReadonlyArray<{ host: string; port: number }>;
-  /** With `namenodes`: how long one call keeps failing over (default FAILOVER_TIMEOUT_MS). */
+  /**
+   * How long one call keeps failing over (default FAILOVER_TIMEOUT_MS). Given with a single
+   * NameNode, calls wait for it that long too (a restart) and retry as across a failover.
+   */
   failoverTimeoutMs?: number;
   /** The handshake role: CLIENT, or ADMIN for operator calls. */
   role: Role;
@@ -37,12 +41,16 @@ export type ClientRpcName = Exclude<RpcName, keyof DatanodeRpcMessages>;
 
 export class NamenodeClient {
   private readonly rpc: RpcTransport;
+  /** This client's name in every NameNode's retry cache (16 random bytes, the hello's client id). */
+  readonly clientId = randomBytes(16).toString('hex');
 
   constructor(options: NamenodeClientOptions) {
-    const { namenodes, ...one } = options;
+    const { namenodes, ...rest } = options;
+    const one = { ...rest, clientId: this.clientId, callIds: new CallIds() };
+    const list = namenodes ?? [{ host: one.host, port: one.port }];
     this.rpc =
-      namenodes !== undefined && namenodes.length > 1
-        ? new FailoverRpc({ ...one, namenodes })
+      list.length > 1 || options.failoverTimeoutMs !== undefined
+        ? new FailoverRpc({ ...one, namenodes: list })
         : new RpcConnection(one);
   }
 

@@ -11,13 +11,19 @@
  *   |                                                    |   the message names, if listed|
  *   | CONNECTION before the request was sent (refused,   | any call                      |
  *   |   the host unreachable)                            |                               |
- *   | CONNECTION after it was sent, TIMEOUT              | reads only (`mutates` false in|
- *   |                                                    |   protocol/namenode-messages) |
+ *   | CONNECTION after it was sent, TIMEOUT              | reads (`mutates` false in     |
+ *   |                                                    |   protocol/namenode-messages),|
+ *   |                                                    |   and AT_MOST_ONCE_RPCS       |
  *   | anything else (the NameNode's answer)              | no: the caller gets it        |
  *
- * A mutation whose connection broke after it was sent may or may not have happened: it
- * fails with CONNECTION as with one NameNode. (HDFS's retry cache, which answers such a
- * retry with the first result, is a later round of issue 14.)
+ * Every attempt of one call carries the same call id (its request id, from the client's one
+ * `CallIds`) on connections that name the same client id, so a mutation that may have
+ * happened is sent again safely: a NameNode that applied it answers from its retry cache
+ * (src/namenode/retry-cache.ts) with the first result instead of applying it twice (HDFS's
+ * RetryInvocationHandler keeps the call id the same way). The other mutations (setOwner,
+ * setQuota, decommission...) still fail with CONNECTION when it broke after they were sent.
+ * Given one NameNode (`failoverTimeoutMs` set), it is the same loop over a list of one: the
+ * call waits for that NameNode to come back, as across a restart.
  *
  * Bounded: after every NameNode of the list failed once, it waits (FAILOVER_BASE_MS,
  * doubling per round, at most FAILOVER_MAX_MS) and goes round again, until
@@ -26,12 +32,13 @@
  */
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import {
+  AT_MOST_ONCE_RPCS,
   rpcCodecs,
   type RpcName,
   type RpcRequest,
   type RpcResponse,
 } from '../../protocol/namenode-messages.js';
-import { RpcConnection, wasNotSent, type RpcConnectionOptions } from '../common/rpc-connection.js';
+import { CallIds, RpcConnection, wasNotSent, type RpcConnectionOptions } from '../common/rpc-connection.js';
 
 export const FAILOVER_BASE_MS = 100;
 export const FAILOVER_MAX_MS = 2000;
@@ -54,10 +61,14 @@ export class FailoverRpc implements RpcTransport {
   private readonly connections: RpcConnection[];
   private current = 0;
   private readonly failoverTimeoutMs: number;
+  private readonly callIds: CallIds;
 
   constructor(options: FailoverOptions) {
     const { namenodes, failoverTimeoutMs, ...rest } = options;
-    this.connections = namenodes.map((nn) => new RpcConnection({ ...rest, host: nn.host, port: nn.port }));
+    const callIds = (this.callIds = rest.callIds ?? new CallIds());
+    this.connections = namenodes.map(
+      (nn) => new RpcConnection({ ...rest, callIds, host: nn.host, port: nn.port }),
+    );
     this.failoverTimeoutMs = failoverTimeoutMs ?? FAILOVER_TIMEOUT_MS;
   }
 
@@ -71,10 +82,11 @@ export class FailoverRpc implements RpcTransport {
     const n = this.connections.length;
     let failedInRound = 0;
     let round = 0;
+    const callId = this.callIds.take();
     for (;;) {
       const at = this.current;
       try {
-        return await this.connections[at]!.call(name, request);
+        return await this.connections[at]!.call(name, request, callId);
       } catch (err) {
         rethrowIfBug(err);
         if (!(err instanceof DfsError) || !this.retriable(name, err)) throw err;
@@ -98,7 +110,8 @@ export class FailoverRpc implements RpcTransport {
     if (err.message === 'client is closed') return false;
     if (err.code === 'STANDBY') return true;
     if (err.code === 'CONNECTION' && wasNotSent(err)) return true;
-    return (err.code === 'CONNECTION' || err.code === 'TIMEOUT') && !rpcCodecs[name].mutates;
+    if (err.code !== 'CONNECTION' && err.code !== 'TIMEOUT') return false;
+    return !rpcCodecs[name].mutates || AT_MOST_ONCE_RPCS.has(name);
   }
 
   /** The index of the active a STANDBY answer names (PROTOCOL.md: "the active is HOST:PORT"), if listed. */

@@ -123,6 +123,10 @@ export interface NameNodeConfig extends HttpConfig {
    * which STANDBY answers name); '' = `host`, or 127.0.0.1 when `host` is a wildcard.
    */
   advertiseHost: string;
+  /** Results of retriable calls kept (src/namenode/retry-cache.ts); 0 turns the retry cache off. */
+  retryCacheEntriesMax: number;
+  /** How long a call's result is kept for its retries (HDFS dfs.namenode.retrycache.expirytime.millis). */
+  retryCacheExpiryMs: number;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -163,6 +167,8 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   haLeaseTtlSeconds: 5,
   nodeId: '',
   advertiseHost: '',
+  retryCacheEntriesMax: 100_000,
+  retryCacheExpiryMs: 600_000,
   httpPort: DEFAULT_NAMENODE_HTTP_PORT,
   ...HTTP_DEFAULTS,
 };

@@ -34,6 +34,12 @@ export interface FaultInjector {
    * volume check passes), as a disk that the DataNode's own writes filled.
    */
   enospcAfterBytes: number;
+  /**
+   * NameNode: a crash between journal and answer. Once a client's call of this RPC (a name of
+   * protocol/namenode-messages.ts, e.g. "create") is durable in the journal, the process
+   * SIGKILLs itself before answering it (src/namenode/retry-cache.ts); '' = never.
+   */
+  crashAfterLoggedRpc: string;
   /** Packets received so far by this process (for crashAfterPackets). */
   packetsSeen: number;
   /** Replica data bytes written so far by this process (for enospcAfterBytes). */
@@ -51,6 +57,7 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultInject
     writeDelayMs: 0,
     refuseTransfers: false,
     enospcAfterBytes: 0,
+    crashAfterLoggedRpc: '',
     packetsSeen: 0,
     replicaBytesWritten: 0,
   };

@@ -70,6 +70,8 @@ export class ServerConnection implements MidFrameConnection {
   role = 0;
   /** The user the hello named ('' for none); the daemon judges it (the NameNode's client-rpc.ts). */
   user = '';
+  /** The client id the hello named (32 hex digits; all zero for none): the NameNode's retry cache key. */
+  clientId = '';
   /** Requests handed to the handler and not yet answered. */
   inflight = 0;
   /** Bytes counted by `hold` and not yet let go. */
@@ -387,6 +389,7 @@ export class FrameServer {
     }
     conn.role = h.role;
     conn.user = h.user;
+    conn.clientId = h.clientId;
     conn.socket.write(encodeHelloReply(HandshakeStatus.OK));
     return true;
   }

@@ -18,6 +18,8 @@ export interface PeerAddress {
   timeoutMs: number;
   /** The user the connection acts for, named in the hello; none by default (DataNodes). */
   user?: string;
+  /** The client id named in the hello (protocol/handshake.ts); none by default. */
+  clientId?: string;
 }
 
 export function connectPeer(o: PeerAddress): Promise<{ socket: net.Socket; rest: Buffer }> {
@@ -71,7 +73,7 @@ export function connectPeer(o: PeerAddress): Promise<{ socket: net.Socket; rest:
       }
       finish(null);
     };
-    socket.once('connect', () => socket.write(encodeHello(o.role, undefined, o.user ?? '')));
+    socket.once('connect', () => socket.write(encodeHello(o.role, undefined, o.user ?? '', o.clientId)));
     socket.on('error', onError);
     socket.on('close', onClose);
     socket.on('data', onData);

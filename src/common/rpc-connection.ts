@@ -10,9 +10,13 @@
  * Mutations are never retried here: whether a lost one happened is the caller's question;
  * `wasNotSent` tells a call that failed before its request was written (the connect failed).
  * A NOTICE from the NameNode (only DataNodes get them) goes to `onNotice`.
+ *
+ * A client's request ids are its call ids (PROTOCOL.md section 6, "Retried calls"): they come
+ * from one `CallIds` shared by every connection of the client, and a call sent again after a
+ * failure keeps its id, so the NameNode's retry cache knows it for the same call.
  */
 import net from 'node:net';
-import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
@@ -40,6 +44,21 @@ export interface RpcConnectionOptions {
   requestTimeoutMs?: number;
   /** Called with the opcode of each NOTICE frame (NoticeOpcode). */
   onNotice?: (opcode: number) => void;
+  /** The client id the hello names (32 hex digits, protocol/handshake.ts); none by default. */
+  clientId?: string;
+  /** Where request ids come from: shared by every connection of one client; a counter of its own by default. */
+  callIds?: CallIds;
+}
+
+/** Request ids unique across every connection of one client: a counter from 1, wrapping at 2^32 past 0. */
+export class CallIds {
+  private next = 1;
+
+  take(): number {
+    const id = this.next;
+    this.next = this.next >= 0xffffffff ? 1 : this.next + 1;
+    return id;
+  }
 }
 
 interface Pending {
@@ -61,7 +80,7 @@ export class RpcConnection {
   private socket: net.Socket | null = null;
   private connecting: Promise<net.Socket> | null = null;
   private readonly pending = new Map<number, Pending>();
-  private nextRequestId = 1;
+  private readonly callIds: CallIds;
   private sweeper: NodeJS.Timeout | null = null;
   private corked = false;
   private closedByUser = false;
@@ -71,13 +90,19 @@ export class RpcConnection {
   constructor(private readonly options: RpcConnectionOptions) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.callIds = options.callIds ?? new CallIds();
   }
 
   get address(): string {
     return `${this.options.host}:${this.options.port}`;
   }
 
-  async call<N extends RpcName>(name: N, request: RpcRequest<N>): Promise<RpcResponse<N>> {
+  /** Sends `request` as request `callId` (a new one by default; a retry passes its first one's). */
+  async call<N extends RpcName>(
+    name: N,
+    request: RpcRequest<N>,
+    callId = this.callIds.take(),
+  ): Promise<RpcResponse<N>> {
     if (this.closedByUser) throw new DfsError('CONNECTION', 'client is closed');
     let socket: net.Socket;
     try {
@@ -87,8 +112,8 @@ export class RpcConnection {
       notSent.add(err as Error);
       throw err;
     }
-    const requestId = this.nextRequestId;
-    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
+    const requestId = callId;
+    assert(!this.pending.has(requestId), `request id ${requestId} is already in flight to ${this.address}`);
     const bytes = encodeRequest(name, requestId, request);
     const frame = await new Promise<Frame>((resolve, reject) => {
       this.pending.set(requestId, { name, resolve, reject, deadlineMs: Date.now() + this.requestTimeoutMs });
@@ -126,6 +151,7 @@ export class RpcConnection {
       port,
       role: this.options.role ?? Role.CLIENT,
       user: this.options.user ?? '',
+      clientId: this.options.clientId,
       label: 'NameNode',
       timeoutMs: this.connectTimeoutMs,
     });

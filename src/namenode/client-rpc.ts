@@ -51,6 +51,7 @@ import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget
 import type { HandlerTable, RequestOf } from './rpc-handler.js';
 import { checkRequest } from './rpc-permissions.js';
 import type { Caller, UserGroups } from './user-groups.js';
+import type { RetryCache } from './retry-cache.js';
 
 /**
  * Where blocks live and where new ones go, and the operator's view of the DataNodes:
@@ -96,6 +97,8 @@ export interface ClientRpcContext extends AdminRpcContext {
    * (STANDBY), or null; asked as each request is served, after any wait for the caller's groups.
    */
   refuse?: (role: number, opcode: number) => DfsError | null;
+  /** Answers of non-idempotent calls, for their retries (retry-cache.ts): asked before any check. */
+  retryCache: RetryCache;
 }
 
 export class ClientRpc {
@@ -204,6 +207,7 @@ export class ClientRpc {
       conn.replyError(frame.opcode, frame.requestId, refused);
       return;
     }
+    if (this.ctx.retryCache.answered(conn, name, frame.requestId, this.ctx)) return;
     let request: RequestOf<N>;
     try {
       request = decodeRequest(name, frame);
@@ -247,11 +251,13 @@ export class ClientRpc {
     this.ctx.datanodeRpc(conn, name, id, req);
   }
 
-  /** Applies `op` now and answers `answer()` once it is durable. */
+  /** Applies `op` now and answers `answer()` once it is durable (kept for retries: retry-cache.ts). */
   private mutate(conn: ServerConnection, name: RpcName, id: number, op: EditOp, answer: () => Buffer): void {
     this.ctx.namespace.apply(op);
     const response = answer();
+    const settle = this.ctx.retryCache.started(conn, name, id, op, response);
     this.ctx.editLog().append(op, (err) => {
+      settle(err);
       if (err)
         conn.replyError(rpcCodecs[name].opcode, id, err instanceof DfsError ? err : this.internal(err, name));
       else conn.reply(response);
@@ -385,16 +391,7 @@ export class ClientRpc {
   private addBlock(conn: ServerConnection, id: number, req: RequestOf<'addBlock'>): void {
     const ns = this.ctx.namespace;
     const file = ns.fileUnderConstruction(req.path, req.clientName);
-    const last = file.blocks[file.blocks.length - 1];
-    if (
-      (req.previous === null) !== (last === undefined) ||
-      (req.previous !== null && req.previous.blockId !== last!.blockId)
-    ) {
-      throw new DfsError(
-        'INVALID_ARGUMENT',
-        `previous block ${req.previous?.blockId ?? 'none'} is not the last block of ${req.path}`,
-      );
-    }
+    const last = lastBlockOf(file, req.previous, `previous block`, req.path);
     this.ctx.leases.renew(req.clientName);
     const targets = this.ctx.blocks.chooseTargets(
       file.replication,
@@ -431,16 +428,7 @@ export class ClientRpc {
 
   private complete(conn: ServerConnection, id: number, req: RequestOf<'complete'>): void {
     const file = this.ctx.namespace.fileUnderConstruction(req.path, req.clientName);
-    const last = file.blocks[file.blocks.length - 1];
-    if (
-      (req.last === null) !== (last === undefined) ||
-      (req.last !== null && req.last.blockId !== last!.blockId)
-    ) {
-      throw new DfsError(
-        'INVALID_ARGUMENT',
-        `block ${req.last?.blockId ?? 'none'} is not the last block of ${req.path}`,
-      );
-    }
+    lastBlockOf(file, req.last, 'block', req.path);
     if (req.last !== null) {
       // The last block's replicas report its final length asynchronously; until one has,
       // the file is not complete and the client asks again.
@@ -513,4 +501,15 @@ export class ClientRpc {
       }),
     );
   }
+}
+
+/** The file's last block, which `named` (a request's previous or last block, null: none) must be. */
+function lastBlockOf(file: FileNode, named: Block | null, what: string, path: string): BlockMeta | undefined {
+  const last = file.blocks[file.blocks.length - 1];
+  if ((named === null) !== (last === undefined) || (named !== null && named.blockId !== last!.blockId))
+    throw new DfsError(
+      'INVALID_ARGUMENT',
+      `${what} ${named?.blockId ?? 'none'} is not the last block of ${path}`,
+    );
+  return last;
 }

@@ -6,7 +6,8 @@
  *   record:  0             4              8         12       20      21
  *            | recordBytes | ~recordBytes | xxh32   | txid   | op u8 | body ... |
  *            recordBytes counts the bytes after the two length fields; the checksum
- *            covers txid..end. The complemented copy of the length lets a flipped bit in
+ *            covers txid..end. An op with its high bit set carries the client call
+ *            that made it (client id, call id) before its body (edit-ops.ts). The complemented copy of the length lets a flipped bit in
  *            the length be told from a record cut short by a crash.
  *
  * Decoding a segment is a pure function of its bytes. What it does with a bad record

@@ -35,6 +35,16 @@
  *  30 APPEND         path str, clientName str, genStamp u64 (2^53-1 = none)
  *                    (the file reopened for clientName; its last block, when it has room,
  *                    reopened under genStamp. codes from 30 up)
+ *
+ * The call that made an edit (retry cache, retry-cache.ts; HDFS logs rpcClientId and
+ * rpcCallId with its ops the same way): an op sent by a client in AT_MOST_ONCE_RPCS
+ * (protocol/namenode-messages.ts) has the high bit of its code set (code | 0x80), and the
+ * body follows the client id and the call id:
+ *
+ *   | code | 0x80 u8 | clientId 16 bytes | callId u32 | body of `code` |
+ *
+ * Records without the bit (every record of a NameNode's own, and those written before
+ * the retry cache) decode as before.
  */
 import { DfsError } from '../../protocol/errors.js';
 import { readPermission } from '../../protocol/shared-structures.js';
@@ -49,7 +59,16 @@ export interface Owned {
   mode: number;
 }
 
-export type EditOp =
+/** The client call that made an edit: the hello's client id (32 hex digits) and the call's request id. */
+export interface RpcCall {
+  clientId: string;
+  callId: number;
+}
+
+/** An edit, with the client call that made it when that call may be retried (`rpc`). */
+export type EditOp = EditBody & { rpc?: RpcCall };
+
+type EditBody =
   | { op: 'mkdir'; path: string; parents: boolean; mtimeMs: number; owned?: Owned }
   | {
       op: 'create';
@@ -113,6 +132,9 @@ const OP_CODES = {
 } as const;
 const MKDIR_OWNED = 14;
 const CREATE_OWNED = 15;
+/** Set in the op code of an edit that carries its RpcCall. */
+const RPC_CALL_BIT = 0x80;
+const CLIENT_ID_BYTES = 16;
 
 function opCode(e: EditOp): number {
   if (e.op === 'mkdir' && e.owned !== undefined) return MKDIR_OWNED;
@@ -121,7 +143,11 @@ function opCode(e: EditOp): number {
 }
 
 export function encodeEditOp(w: WireWriter, e: EditOp): void {
-  w.u8(opCode(e));
+  if (e.rpc === undefined) w.u8(opCode(e));
+  else
+    w.u8(opCode(e) | RPC_CALL_BIT)
+      .raw(Buffer.from(e.rpc.clientId, 'hex'))
+      .u32(e.rpc.callId);
   switch (e.op) {
     case 'mkdir':
       w.str(e.path).bool(e.parents).u64(e.mtimeMs);
@@ -183,7 +209,16 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
 }
 
 export function decodeEditOp(r: WireReader): EditOp {
-  const code = r.u8('op');
+  const first = r.u8('op');
+  if ((first & RPC_CALL_BIT) === 0) return decodeBody(r, first);
+  const rpc: RpcCall = {
+    clientId: r.raw(CLIENT_ID_BYTES, 'clientId').toString('hex'),
+    callId: r.u32('callId'),
+  };
+  return { ...decodeBody(r, first & ~RPC_CALL_BIT), rpc };
+}
+
+function decodeBody(r: WireReader, code: number): EditOp {
   switch (code) {
     case 1:
     case MKDIR_OWNED: {

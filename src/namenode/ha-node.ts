@@ -32,7 +32,7 @@ import { EtcdJournal, initializeJournal } from '../ha/etcd-journal.js';
 import { readJournal, tailJournal, type JournalBatch } from '../ha/etcd-journal-reader.js';
 import { Election, watchLeader, type Leader, type LeaderRecord } from '../ha/election.js';
 import type { Watch } from '../ha/etcd-watch.js';
-import { replayRecords, type AppendCallback, type Journal } from './journal.js';
+import { replayRecords, type AppendCallback, type Journal, type ReplayObserver } from './journal.js';
 import type { EditOp } from './edit-ops.js';
 import type { Namespace } from './namespace.js';
 
@@ -53,6 +53,8 @@ export interface HaNodeOptions {
   onFatal: (err: DfsError) => void;
   /** After each etcd journal transaction (metrics). */
   onFlush?: (seconds: number, records: number) => void;
+  /** Sees each edit replayed from the journal (the retry cache, retry-cache.ts). */
+  replayObserver?: ReplayObserver;
 }
 
 /**
@@ -206,7 +208,8 @@ export class HaNode {
   }
 
   private apply(batch: JournalBatch, source: string): void {
-    const next = replayRecords(this.options.namespace, batch.records, this.appliedTxid + 1, source);
+    const { namespace, replayObserver } = this.options;
+    const next = replayRecords(namespace, batch.records, this.appliedTxid + 1, source, replayObserver);
     const applied = next - 1 - this.appliedTxid;
     this.appliedTxid = next - 1;
     if (batch.revision > this.revision) this.revision = batch.revision;

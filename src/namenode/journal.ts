@@ -24,6 +24,11 @@ import type { LoggedOp } from './edit-log-format.js';
 import type { EditOp } from './edit-ops.js';
 import type { Namespace } from './namespace.js';
 
+/** Sees each replayed edit just after it was applied (retry-cache.ts rebuilds its answers). */
+export interface ReplayObserver {
+  replayed(op: EditOp, namespace: Namespace): void;
+}
+
 /** Runs once the record is durable (null) or the journal has stopped (the reason). */
 export type AppendCallback = (err: Error | null) => void;
 
@@ -47,13 +52,15 @@ export interface Journal {
 /**
  * Applies `records` (in txid order) to `namespace`, skipping those below `expectTxid` (already
  * in the image) and refusing a gap or a record that cannot be applied as CORRUPT_LOG;
- * `source` names where they came from in the message. Returns the next txid expected.
+ * `source` names where they came from in the message. `observer` sees each edit applied.
+ * Returns the next txid expected.
  */
 export function replayRecords(
   namespace: Namespace,
   records: readonly LoggedOp[],
   expectTxid: number,
   source: string,
+  observer?: ReplayObserver,
 ): number {
   let expect = expectTxid;
   for (const rec of records) {
@@ -72,6 +79,7 @@ export function replayRecords(
         `edit log ${source}: txid ${rec.txid} (${rec.op.op}) cannot be applied: ${(err as Error).message}`,
       );
     }
+    observer?.replayed(rec.op, namespace);
     expect++;
   }
   return expect;

@@ -9,7 +9,7 @@
  * Files are tracked by node, not path, so renames need no bookkeeping here.
  */
 import type { Clock } from '../common/clock.js';
-import type { BlockMeta, FileNode } from './inode.js';
+import type { BlockMeta, FileNode, INode } from './inode.js';
 import type { NamespaceListener } from './namespace.js';
 
 interface Lease {
@@ -29,6 +29,16 @@ export class LeaseManager implements NamespaceListener {
 
   get size(): number {
     return this.leases.size;
+  }
+
+  /** At start-up: a lease for every file under `root` still open for writing (its holder's clock starts now). */
+  reopenAll(root: INode): void {
+    const stack: INode[] = [root];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (n.kind === 'dir') for (const c of n.children.values()) stack.push(c);
+      else if (n.clientName !== null) this.fileOpened(n);
+    }
   }
 
   fileOpened(file: FileNode): void {

@@ -29,7 +29,7 @@ import type { Logger } from '../common/logger.js';
 import { DECOMMISSIONED_FILE } from './decommission-store.js';
 import { decodeSegment, SEGMENT_HEADER_BYTES } from './edit-log-format.js';
 import { imageFileName, loadImage, saveImage } from './fs-image.js';
-import { replayRecords } from './journal.js';
+import { replayRecords, type ReplayObserver } from './journal.js';
 import { Namespace } from './namespace.js';
 import type { DefaultOwners } from './ownership.js';
 
@@ -140,7 +140,13 @@ export interface LoadedState {
 }
 
 /** `owners`: who owns what an image or edit older than owners made (the superuser, supergroup). */
-export async function loadNameDir(dir: string, log: Logger, owners?: DefaultOwners): Promise<LoadedState> {
+/** `observer` sees each edit replayed (the retry cache, retry-cache.ts). */
+export async function loadNameDir(
+  dir: string,
+  log: Logger,
+  owners?: DefaultOwners,
+  observer?: ReplayObserver,
+): Promise<LoadedState> {
   const names = fs.readdirSync(dir);
   for (const name of names) if (name.includes('.tmp-')) fs.rmSync(path.join(dir, name), { force: true });
   const images = names
@@ -199,7 +205,7 @@ export async function loadNameDir(dir: string, log: Logger, owners?: DefaultOwne
     if (seg.tornTail !== null) {
       truncateDurably(file, Math.max(seg.validBytes, SEGMENT_HEADER_BYTES));
     }
-    const next = replayRecords(namespace, seg.records, expect, name);
+    const next = replayRecords(namespace, seg.records, expect, name, observer);
     replayed += next - expect;
     expect = next;
   }

@@ -30,7 +30,7 @@ import type { Journal } from './journal.js';
 import path from 'node:path';
 import { imageFileName } from './fs-image.js';
 import { ImageWriter } from './image-writer.js';
-import { pathOf, type FileNode, type INode } from './inode.js';
+import { pathOf, type FileNode } from './inode.js';
 import { LeaseManager } from './lease-manager.js';
 import { TrashEmptier } from './trash-emptier.js';
 import { loadNameDir, lockNameDir, purgeBefore, readVersion } from './name-dir.js';
@@ -44,6 +44,7 @@ import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
 import { addIsActiveRoute, haNodeFor, type HaNode } from './ha-node.js';
+import { retryCacheFor } from './retry-cache.js';
 import { StandbyReports } from './standby-reports.js';
 import { WebUi } from './web-ui.js';
 
@@ -138,7 +139,8 @@ export class NameNode {
     this.unlock = lockNameDir(dir);
     const started = Date.now();
     const owners = namenodeOwners(this.config);
-    const state = await loadNameDir(dir, this.log, owners);
+    const retryCache = retryCacheFor(this.config, this.clock, this.faults);
+    const state = await loadNameDir(dir, this.log, owners, retryCache);
     this.namespace = state.namespace;
     this.ha = haNodeFor(this.config, this.clusterId, {
       namespace: this.namespace,
@@ -153,6 +155,7 @@ export class NameNode {
       },
       onFatal: (err) => this.onFatal(err),
       onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
+      replayObserver: retryCache,
     });
     await this.ha?.catchUp(state.lastTxid);
     this.log.info(
@@ -167,7 +170,7 @@ export class NameNode {
     );
     this.leases = new LeaseManager(this.clock, this.config.leaseLimitMs);
     this.namespace.addListener(this.leases);
-    this.reopenLeases();
+    this.leases.reopenAll(this.namespace.root);
     this.blocks = new BlockManager(
       { deadNodeTimeoutMs: this.config.deadNodeTimeoutMs, minReplication: this.config.minReplication },
       this.clock,
@@ -265,6 +268,7 @@ export class NameNode {
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
       recoverAbandoned: (p, file) => this.recovery.leaseExpired(p, file),
       refuse: (role, opcode) => this.ha?.refusal(role, opcode) ?? null,
+      retryCache,
     });
     this.server = new FrameServer({
       host: this.config.host,
@@ -417,15 +421,6 @@ export class NameNode {
   }
 
   /** Files open at the last shutdown or crash get a fresh lease for their holder. */
-  private reopenLeases(): void {
-    const stack: INode[] = [this.namespace.root];
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      if (n.kind === 'dir') for (const c of n.children.values()) stack.push(c);
-      else if (n.clientName !== null) this.leases.fileOpened(n);
-    }
-  }
-
   private recoverLeases(): void {
     if (this.safeMode.on || this.stopping || !this.serving) return;
     for (const file of this.leases.expiredFiles()) {

@@ -11,7 +11,7 @@ import { encodeError } from '../../protocol/error-frame.js';
 import { DataOp, encodeDataResponse, WriteStage } from '../../protocol/data-messages.js';
 import { encodeFrameHeader, FrameKind } from '../../protocol/frame.js';
 import { encodeHelloReply, HandshakeStatus, Role } from '../../protocol/handshake.js';
-import { HANDSHAKE_BYTES } from '../../protocol/limits.js';
+import { HELLO_HEAD_BYTES } from '../../protocol/limits.js';
 import type { DatanodeInfo } from '../../protocol/shared-structures.js';
 import { connectPipeline } from '../../src/common/pipeline-connect.js';
 
@@ -37,13 +37,13 @@ async function scriptedNode(answer: (requestId: number) => Buffer): Promise<Scri
     let state: 'hello' | 'request' | 'answered' = 'hello';
     socket.on('data', (chunk) => {
       got = Buffer.concat([got, chunk]);
-      if (state === 'hello' && got.length >= HANDSHAKE_BYTES) {
+      if (state === 'hello' && got.length >= HELLO_HEAD_BYTES) {
         state = 'request';
         socket.write(encodeHelloReply(HandshakeStatus.OK));
       }
-      if (state === 'request' && got.length >= HANDSHAKE_BYTES + 12) {
+      if (state === 'request' && got.length >= HELLO_HEAD_BYTES + 12) {
         state = 'answered';
-        socket.write(answer(got.readUInt32BE(HANDSHAKE_BYTES + 8)));
+        socket.write(answer(got.readUInt32BE(HELLO_HEAD_BYTES + 8)));
       }
     });
     socket.on('end', () => endedResolve());

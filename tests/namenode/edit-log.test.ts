@@ -87,7 +87,9 @@ function workload(rounds: number): EditOp[] {
   for (let k = 0; k < rounds; k++) {
     const d = k % 3 === 0 ? `/d${k}-données` : `/d${k}`;
     const c = `client-${k % 4}`;
-    run({ op: 'mkdir', path: `${d}/sub`, parents: true, mtimeMs: ++t });
+    // Some records carry the client call that made them (the retry cache's key, edit-ops.ts).
+    const rpc = { clientId: (k % 256).toString(16).padStart(2, '0').repeat(16), callId: 0xffffff00 + k };
+    run({ op: 'mkdir', path: `${d}/sub`, parents: true, mtimeMs: ++t, rpc });
     run({
       op: 'create',
       path: `${d}/f`,
@@ -97,6 +99,7 @@ function workload(rounds: number): EditOp[] {
       replication: 3,
       blockBytes: 4096,
       mtimeMs: ++t,
+      rpc: { ...rpc, callId: k },
     });
     const b1 = ns.nextBlockId;
     run({

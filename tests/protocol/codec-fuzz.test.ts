@@ -179,6 +179,9 @@ describe('codec properties (seeded, time-boxed)', () => {
     const eight = rng.bytes(8);
     if (rng.bool()) eight.writeUInt32BE(0x44465331, 0);
     onlyDfsErrors('decodeHello', () => decodeHello(eight));
+    const hello = rng.bytes(24 + rng.int(8));
+    if (rng.bool()) hello.writeUInt32BE(0x44465331, 0);
+    onlyDfsErrors('decodeHello (client id)', () => decodeHello(hello));
     onlyDfsErrors('decodeHelloReply', () => decodeHelloReply(eight));
   });
 

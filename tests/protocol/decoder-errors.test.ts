@@ -697,9 +697,11 @@ describe('handshake errors', () => {
     expect(dfsErrorOf(() => checkHelloReply(decodeHelloReply(odd))).code).toBe('PROTOCOL');
   });
 
-  it('a hello whose size is not 8 + userBytes, or whose user is not UTF-8 or holds a /, is MALFORMED', () => {
+  it('a hello whose size is not 24 + userBytes, or whose user is not UTF-8 or holds a /, is MALFORMED', () => {
     const hello = encodeHello(Role.CLIENT);
     expect(dfsErrorOf(() => decodeHello(hello.subarray(0, 7))).code).toBe('MALFORMED');
+    expect(dfsErrorOf(() => decodeHello(hello.subarray(0, 8))).code).toBe('MALFORMED');
+    expect(dfsErrorOf(() => decodeHello(hello.subarray(0, 23))).code).toBe('MALFORMED');
     expect(dfsErrorOf(() => decodeHello(Buffer.concat([hello, Buffer.alloc(1)]))).code).toBe('MALFORMED');
     hello[7] = 1;
     expect(dfsErrorOf(() => decodeHello(hello)).code).toBe('MALFORMED');
@@ -707,7 +709,7 @@ describe('handshake errors', () => {
     expect(dfsErrorOf(() => decodeHello(named.subarray(0, named.length - 1))).code).toBe('MALFORMED');
     expect(dfsErrorOf(() => decodeHello(Buffer.concat([named, Buffer.from('x')]))).code).toBe('MALFORMED');
     const badUtf8 = Buffer.concat([
-      encodeHello(Role.CLIENT, undefined, 'ab').subarray(0, 8),
+      encodeHello(Role.CLIENT, undefined, 'ab').subarray(0, 24),
       Buffer.from([0xc3, 0x28]),
     ]);
     expect(dfsErrorOf(() => decodeHello(badUtf8)).message).toMatch(/not UTF-8/);
@@ -715,6 +717,10 @@ describe('handshake errors', () => {
     expect(dfsErrorOf(() => encodeHello(Role.CLIENT, undefined, 'x'.repeat(256))).code).toBe(
       'INVALID_ARGUMENT',
     );
+    expect(dfsErrorOf(() => encodeHello(Role.CLIENT, undefined, 'a', 'not hex')).code).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(dfsErrorOf(() => encodeHello(Role.CLIENT, undefined, 'a', 'ab')).code).toBe('INVALID_ARGUMENT');
   });
 
   it('a reply with the reserved byte set is MALFORMED', () => {

@@ -11,6 +11,7 @@ import {
   ERROR_CODES,
   FrameDecoder,
   HANDSHAKE_BYTES,
+  HELLO_HEAD_BYTES,
   PACKET_HEADER_BYTES,
   FRAME_HEADER_BYTES,
   dataCodecs,
@@ -124,7 +125,7 @@ describe('golden vectors: handshake', () => {
     it(`${v.name}: decodes and re-encodes`, () => {
       const bytes = bytesOf(v);
       const userBytes = v.type === 'hello' ? Buffer.byteLength(v.decoded['user'] as string) : 0;
-      expect(bytes.length).toBe(HANDSHAKE_BYTES + userBytes);
+      expect(bytes.length).toBe(v.type === 'hello' ? HELLO_HEAD_BYTES + userBytes : HANDSHAKE_BYTES);
       expect(decodeVectorHandshake(v, bytes)).toEqual(v.decoded);
       expect(encodeVector(v).toString('hex')).toBe(v.hex);
     });
@@ -229,11 +230,13 @@ describe('golden vectors: packet checksums', () => {
 describe('golden vectors: checked by hand against PROTOCOL.md', () => {
   const byName = (name: string): Buffer => bytesOf(vectors.find((v) => v.name === name)!);
 
-  it('hello: "DFS1", version 1, role CLIENT, userBytes 5, "alice"', () => {
+  it('hello: "DFS1", version 1, role CLIENT, userBytes 5, client id, "alice"', () => {
     expect(byName('hello from a client acting for user alice').toString('hex')).toBe(
-      '44465331' + '0001' + '01' + '05' + '616c696365',
+      '44465331' + '0001' + '01' + '05' + '00112233445566778899aabbccddeeff' + '616c696365',
     );
-    expect(byName('hello from a datanode (no user)').toString('hex')).toBe('44465331' + '0001' + '02' + '00');
+    expect(byName('hello from a datanode (no user, no client id)').toString('hex')).toBe(
+      '44465331' + '0001' + '02' + '00' + '00'.repeat(16),
+    );
   });
 
   it('mkdir request: header then str path, bool parents and u16 permission', () => {

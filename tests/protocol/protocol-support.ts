@@ -414,6 +414,7 @@ export function encodeVector(v: GoldenVector): Buffer {
       v.decoded['role'] as Role,
       v.decoded['version'] as number,
       v.decoded['user'] as string,
+      v.decoded['clientId'] as string,
     );
   if (v.type === 'helloReply')
     return encodeHelloReply(v.decoded['status'] as HandshakeStatus, v.decoded['version'] as number);

@@ -41,6 +41,7 @@ import {
   encodeDataResponse,
   encodeError,
   encodeHello,
+  NO_CLIENT_ID,
   encodeHelloReply,
   encodePacketHeader,
   encodeRequest,
@@ -516,13 +517,25 @@ function roundTripResponse<N extends RpcName>(name: N, id: number, value: RpcRes
 describe('round trip: handshake', () => {
   for (const role of Object.values(Role)) {
     it(`hello with role ${role}`, () => {
+      const none = NO_CLIENT_ID;
       const bytes = encodeHello(role);
-      expect(bytes.length).toBe(8);
-      expect(decodeHello(bytes)).toEqual({ version: PROTOCOL_VERSION, role, user: '' });
-      expect(decodeHello(encodeHello(role, 0xffff))).toEqual({ version: 0xffff, role, user: '' });
-      const named = encodeHello(role, PROTOCOL_VERSION, 'ünïcode-user');
-      expect(named.length).toBe(8 + Buffer.byteLength('ünïcode-user'));
-      expect(decodeHello(named)).toEqual({ version: PROTOCOL_VERSION, role, user: 'ünïcode-user' });
+      expect(bytes.length).toBe(24);
+      expect(decodeHello(bytes)).toEqual({ version: PROTOCOL_VERSION, role, user: '', clientId: none });
+      expect(decodeHello(encodeHello(role, 0xffff))).toEqual({
+        version: 0xffff,
+        role,
+        user: '',
+        clientId: none,
+      });
+      const id = 'ff'.repeat(8) + '0123456789abcdef';
+      const named = encodeHello(role, PROTOCOL_VERSION, 'ünïcode-user', id);
+      expect(named.length).toBe(24 + Buffer.byteLength('ünïcode-user'));
+      expect(decodeHello(named)).toEqual({
+        version: PROTOCOL_VERSION,
+        role,
+        user: 'ünïcode-user',
+        clientId: id,
+      });
       expect(decodeHello(encodeHello(role, 1, 'u'.repeat(255))).user).toBe('u'.repeat(255));
     });
   }

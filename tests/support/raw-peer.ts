@@ -12,6 +12,7 @@ import {
   FrameDecoder,
   FrameKind,
   HANDSHAKE_BYTES,
+  HELLO_HEAD_BYTES,
   isNamenodeReplyOpcode,
   MAGIC,
   PROTOCOL_VERSION,
@@ -126,8 +127,9 @@ export class RawPeer {
   }
 }
 
+/** A hello naming no user and no client id (24 bytes: protocol/handshake.ts). */
 export function hello(version: number, role: number, magic = MAGIC): Buffer {
-  const b = Buffer.alloc(HANDSHAKE_BYTES);
+  const b = Buffer.alloc(HELLO_HEAD_BYTES);
   b.writeUInt32BE(magic, 0);
   b.writeUInt16BE(version, 4);
   b.writeUInt8(role, 6);

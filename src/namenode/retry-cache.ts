@@ -1,0 +1,298 @@
+/**
+ * The retry cache (HDFS `RetryCache`, FSNamesystem's `@AtMostOnce` calls): the answers of the
+ * NameNode's non-idempotent calls (AT_MOST_ONCE_RPCS, protocol/namenode-messages.ts), kept by
+ * (client id, call id) so that a call a client sends again, because its connection broke
+ * after the request left or its NameNode died, is answered with its first result instead of
+ * being applied twice (a spurious ALREADY_EXISTS or NOT_FOUND, a second block).
+ *
+ * Where the key comes from: the client id is named once per connection, in the hello
+ * (protocol/handshake.ts), and the call id is the request id of the frame, which a client
+ * keeps unique across all its connections and the same on every retry of one call
+ * (src/common/rpc-connection.ts `CallIds`, src/client/namenode-failover.ts). Since the call
+ * id is the request id, a cached answer frame is the answer to the retry byte for byte.
+ *
+ * Where the entries come from:
+ *
+ *   | event                                             | entry                              |
+ *   |---------------------------------------------------|------------------------------------|
+ *   | a call applied, its edit (carrying its RpcCall,   | PENDING: a retry meanwhile waits   |
+ *   |   edit-ops.ts) appended to the journal            |   for the first (`waiters`)        |
+ *   | the edit durable                                  | DONE: the answer; waiters get it   |
+ *   | the journal failed                                | dropped; waiters get the error     |
+ *   | a call refused before anything was applied        | none: a retry is served afresh and |
+ *   |   (a typed error, complete not yet possible)      |   gets the same refusal            |
+ *   | replay of an edit carrying an RpcCall (start-up,  | DONE: the answer rebuilt from the  |
+ *   |   a standby tailing the etcd journal: journal.ts) |   namespace right after the edit   |
+ *
+ * So a NameNode restarted, or a standby promoted, answers the retries of calls its
+ * predecessor made durable but never answered. Answers that name DataNodes (addBlock,
+ * append) are rebuilt without them (they are not journaled) and get them at the first retry:
+ * the nodes that may hold a replica, else (addBlock) newly chosen targets for the same block,
+ * as HDFS's FSDirWriteFileOp does for a retried addBlock whose block has no locations; with
+ * no live DataNode at all, NOT_REPLICATED (as a first addBlock), and the entry stays.
+ *
+ * Bounds: at most `entriesMax` entries and each for `expiryMs` (HDFS: 10 min, 3% of the heap);
+ * the oldest go first. Entries come in time order, so a Map's insertion order is expiry order.
+ * Replayed entries live `expiryMs` from their replay, as in HDFS. A retry is answered only for
+ * the same RPC and to the user who made the call; the journal does not name the user, so a
+ * replayed entry belongs to the user of its first retry (the client id, 16 random bytes,
+ * is what a stranger would have to guess). `entriesMax` 0 turns the cache off: edits then
+ * carry no RpcCall and every call is served afresh.
+ */
+import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { NO_CLIENT_ID, Role } from '../../protocol/handshake.js';
+import {
+  AT_MOST_ONCE_RPCS,
+  encodeResponse,
+  rpcCodecs,
+  type RpcName,
+  type RpcResponse,
+} from '../../protocol/namenode-messages.js';
+import type { DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
+import type { Clock } from '../common/clock.js';
+import type { FaultInjector } from '../common/fault-injector.js';
+import type { ServerConnection } from '../common/frame-server.js';
+import { NONE, type EditOp, type RpcCall } from './edit-ops.js';
+import { statusOf } from './inode.js';
+import type { Namespace } from './namespace.js';
+
+export interface RetryCacheOptions {
+  entriesMax: number;
+  expiryMs: number;
+  clock: Clock;
+  faults?: Pick<FaultInjector, 'crashAfterLoggedRpc'>;
+}
+
+/** What a replayed answer needs at its first retry to name DataNodes (client-rpc.ts's context has it). */
+export interface RetryLocator {
+  blocks: {
+    recoveryCandidates(blockId: number): DatanodeInfo[];
+    locations(blockId: number): DatanodeInfo[];
+    chooseTargets(
+      replication: number,
+      writerHost: string,
+      exclude: readonly string[],
+      bytes: number,
+    ): DatanodeInfo[];
+    pipelineTargets(blockId: number, nodeIds: readonly string[]): void;
+  };
+}
+
+/** An answer replayed without its DataNodes: they are found at the first retry. */
+type Unlocated =
+  | { rpc: 'addBlock'; path: string; replication: number; blockBytes: number; located: LocatedBlock }
+  | { rpc: 'append'; answer: RpcResponse<'append'> };
+
+interface Entry {
+  /** Who made the call; null when replayed (the journal names no user): the first retry's. */
+  user: string | null;
+  opcode: number;
+  expiresMs: number;
+  /** The answer frame (its request id is the call id); null while pending or unlocated. */
+  answer: Buffer | null;
+  unlocated: Unlocated | null;
+  /** Retries that came while the first was pending; null once settled. */
+  waiters: ServerConnection[] | null;
+}
+
+/** Runs when the call's edit is durable (null) or the journal failed; before the first answer goes out. */
+export type Settle = (err: Error | null) => void;
+
+const noSettle: Settle = () => {};
+
+/** The NameNode's cache, as its configuration says (retryCacheEntriesMax 0: off). */
+export function retryCacheFor(
+  config: { retryCacheEntriesMax: number; retryCacheExpiryMs: number },
+  clock: Clock,
+  faults: Pick<FaultInjector, 'crashAfterLoggedRpc'>,
+): RetryCache {
+  return new RetryCache({
+    entriesMax: config.retryCacheEntriesMax,
+    expiryMs: config.retryCacheExpiryMs,
+    clock,
+    faults,
+  });
+}
+
+export class RetryCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly options: RetryCacheOptions) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The call to journal with a mutation `conn` asked for as request `requestId`; undefined if not kept. */
+  callOf(conn: ServerConnection, name: RpcName, requestId: number): RpcCall | undefined {
+    if (this.options.entriesMax <= 0 || !AT_MOST_ONCE_RPCS.has(name) || conn.role === Role.DATANODE)
+      return undefined;
+    if (conn.clientId === NO_CLIENT_ID || conn.clientId === '') return undefined;
+    return { clientId: conn.clientId, callId: requestId };
+  }
+
+  /**
+   * Serves request `requestId` of `conn` from the cache if it is a retry of a call kept
+   * there: answers it now, or once the first attempt's edit is durable. True when it did.
+   */
+  answered(conn: ServerConnection, name: RpcName, requestId: number, locator: RetryLocator): boolean {
+    const call = this.callOf(conn, name, requestId);
+    if (call === undefined) return false;
+    const key = keyOf(call);
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.opcode !== rpcCodecs[name].opcode) return false;
+    if (entry.expiresMs <= this.options.clock.nowMs()) {
+      this.entries.delete(key);
+      return false;
+    }
+    if ((entry.user ?? conn.user) !== conn.user) return false;
+    entry.user = conn.user;
+    conn.begin();
+    if (entry.waiters !== null) entry.waiters.push(conn);
+    else if (entry.answer !== null) conn.reply(entry.answer);
+    else {
+      try {
+        conn.reply(this.locate(entry, requestId, conn, locator));
+      } catch (err) {
+        rethrowIfBug(err);
+        conn.replyError(
+          entry.opcode,
+          requestId,
+          err instanceof DfsError ? err : new DfsError('INTERNAL', String(err)),
+        );
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The edit `op` of request `requestId` of `conn` is applied and about to be journaled (with
+   * its RpcCall, set here when its answer is kept); `answer` is the answer its caller gets
+   * once it is durable. Returns what the journal's callback calls first.
+   */
+  started(conn: ServerConnection, name: RpcName, requestId: number, op: EditOp, answer: Buffer): Settle {
+    op.rpc = this.callOf(conn, name, requestId);
+    const crash = this.options.faults?.crashAfterLoggedRpc === name;
+    if (op.rpc === undefined) return crash ? (err) => void (err === null && crashNow()) : noSettle;
+    const key = keyOf(op.rpc);
+    const entry = this.add(key, { user: conn.user, opcode: rpcCodecs[name].opcode, answer, unlocated: null });
+    entry.waiters = [];
+    return (err) => {
+      const waiters = entry.waiters ?? [];
+      entry.waiters = null;
+      if (err !== null) {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+        const e = err instanceof DfsError ? err : new DfsError('INTERNAL', err.message);
+        for (const w of waiters) w.replyError(entry.opcode, op.rpc!.callId, e);
+        return;
+      }
+      if (crash) crashNow();
+      for (const w of waiters) w.reply(answer);
+    };
+  }
+
+  /** Replay (journal.ts `replayRecords`): `op` was just applied to `ns`; keeps its answer if it names a call. */
+  replayed(op: EditOp, ns: Namespace): void {
+    if (op.rpc === undefined || this.options.entriesMax <= 0) return;
+    const id = op.rpc.callId;
+    const done = (name: RpcName, answer: Buffer): void =>
+      void this.add(keyOf(op.rpc!), { user: null, opcode: rpcCodecs[name].opcode, answer, unlocated: null });
+    switch (op.op) {
+      case 'mkdir':
+      case 'delete':
+      case 'rename':
+      case 'abandonBlock':
+        return done(op.op, encodeResponse(op.op, id, {}));
+      case 'complete':
+        return done('complete', encodeResponse('complete', id, { completed: true }));
+      case 'updateBlock':
+        return done('bumpGenStamp', encodeResponse('bumpGenStamp', id, { genStamp: op.genStamp }));
+      case 'create':
+        return done('create', encodeResponse('create', id, statusOf(ns.file(op.path), op.path)));
+      case 'addBlock': {
+        const file = ns.file(op.path);
+        const block = { blockId: op.blockId, genStamp: op.genStamp, numBytes: 0 };
+        const located: LocatedBlock = { block, offset: file.length, locations: [] };
+        const { replication, blockBytes } = file;
+        this.unlocated(op, 'addBlock', { rpc: 'addBlock', path: op.path, replication, blockBytes, located });
+        return;
+      }
+      case 'append': {
+        const file = ns.file(op.path);
+        const last = file.blocks[file.blocks.length - 1];
+        const lastBlock =
+          last === undefined
+            ? null
+            : { block: { ...last }, offset: file.length - last.numBytes, locations: [] };
+        const answer = { status: statusOf(file, op.path), lastBlock, reopened: op.genStamp !== NONE };
+        this.unlocated(op, 'append', { rpc: 'append', answer });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private unlocated(op: EditOp, name: RpcName, unlocated: Unlocated): void {
+    this.add(keyOf(op.rpc!), { user: null, opcode: rpcCodecs[name].opcode, answer: null, unlocated });
+  }
+
+  /** The answer of a replayed addBlock or append, with the DataNodes known now; kept for later retries. */
+  private locate(entry: Entry, requestId: number, conn: ServerConnection, locator: RetryLocator): Buffer {
+    const u = entry.unlocated!;
+    const { blocks } = locator;
+    if (u.rpc === 'append') {
+      const last = u.answer.lastBlock;
+      if (last !== null) {
+        last.locations = blocks.locations(last.block.blockId);
+        if (u.answer.reopened)
+          blocks.pipelineTargets(
+            last.block.blockId,
+            last.locations.map((l) => l.nodeId),
+          );
+      }
+      entry.answer = encodeResponse('append', requestId, u.answer);
+    } else {
+      const { located } = u;
+      located.locations = blocks.recoveryCandidates(located.block.blockId);
+      if (located.locations.length === 0) {
+        const writer = conn.socket.remoteAddress ?? '';
+        located.locations = blocks.chooseTargets(u.replication, writer, [], u.blockBytes);
+      }
+      // As a first addBlock with no DataNode to take it; the entry stays for a later retry.
+      if (located.locations.length === 0)
+        throw new DfsError(
+          'NOT_REPLICATED',
+          `no live DataNode can take block ${located.block.blockId} of ${u.path}`,
+        );
+      blocks.pipelineTargets(
+        located.block.blockId,
+        located.locations.map((l) => l.nodeId),
+      );
+      entry.answer = encodeResponse('addBlock', requestId, located);
+    }
+    entry.unlocated = null;
+    return entry.answer;
+  }
+
+  private add(key: string, e: Omit<Entry, 'expiresMs' | 'waiters'>): Entry {
+    const now = this.options.clock.nowMs();
+    for (const [k, old] of this.entries) {
+      if (old.expiresMs > now && this.entries.size < this.options.entriesMax) break;
+      this.entries.delete(k);
+    }
+    const entry: Entry = { ...e, expiresMs: now + this.options.expiryMs, waiters: null };
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry;
+  }
+}
+
+function keyOf(call: RpcCall): string {
+  return `${call.clientId}:${call.callId}`;
+}
+
+/** The crashAfterLoggedRpc fault: the process dies as a machine would, between journal and answer. */
+function crashNow(): void {
+  process.kill(process.pid, 'SIGKILL');
+}
