@@ -50,6 +50,12 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * In the message of a SAFE_MODE refusal when an operator entered safe mode (PROTOCOL.md
+ * section 6): clients wait out any other safe mode, never this one.
+ */
+export const MANUAL_SAFE_MODE = 'entered by an operator';
+
 const CODE_BY_NUMBER = new Map<number, ErrorCode>(
   Object.entries(ERROR_CODES).map(([name, num]) => [num, name as ErrorCode]),
 );

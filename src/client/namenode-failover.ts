@@ -9,6 +9,8 @@
  *   |----------------------------------------------------|-------------------------------|
  *   | STANDBY (nothing was done)                         | any call; first to the active |
  *   |                                                    |   the message names, if listed|
+ *   | SAFE_MODE at start-up (an active still waiting for | any call, after a pause: the  |
+ *   |   block reports; not an operator's safe mode)      |   safe mode ends by itself    |
  *   | CONNECTION before the request was sent (refused,   | any call                      |
  *   |   the host unreachable)                            |                               |
  *   | CONNECTION after it was sent, TIMEOUT              | reads (`mutates` false in     |
@@ -30,7 +32,7 @@
  * `failoverTimeoutMs` has passed since the call began; then the last error stands. So a
  * call made while the standby is still taking over (a lease TTL, a few seconds) succeeds.
  */
-import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { DfsError, MANUAL_SAFE_MODE, rethrowIfBug } from '../../protocol/errors.js';
 import {
   AT_MOST_ONCE_RPCS,
   rpcCodecs,
@@ -109,6 +111,9 @@ export class FailoverRpc implements RpcTransport {
   private retriable(name: RpcName, err: DfsError): boolean {
     if (err.message === 'client is closed') return false;
     if (err.code === 'STANDBY') return true;
+    // Safe mode at start-up ends by itself once the DataNodes have reported (PROTOCOL.md
+    // section 6): nothing was done, so any call may wait for it; an operator's safe mode may not.
+    if (err.code === 'SAFE_MODE') return !err.message.includes(MANUAL_SAFE_MODE);
     if (err.code === 'CONNECTION' && wasNotSent(err)) return true;
     if (err.code !== 'CONNECTION' && err.code !== 'TIMEOUT') return false;
     return !rpcCodecs[name].mutates || AT_MOST_ONCE_RPCS.has(name);

@@ -18,6 +18,7 @@
  * for one (BLOCK_REPORT with its next heartbeat), so its replicas are known before the
  * replication monitor copies blocks it already holds.
  */
+import { MANUAL_SAFE_MODE } from '../../protocol/errors.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { NO_EVENTS, type NotableEvents } from './event-ring.js';
@@ -115,8 +116,7 @@ export class SafeMode {
 
   status(): string {
     if (!this.on) return 'safe mode is off';
-    if (this.manual)
-      return 'safe mode is on (entered by an operator; leave it with "dfs admin safemode leave")';
+    if (this.manual) return `safe mode is on (${MANUAL_SAFE_MODE}; leave it with "dfs admin safemode leave")`;
     const need = Math.ceil(this.options.threshold * this.total);
     return this.reachedAtMs > 0
       ? `safe mode is on: ${this.reported} of ${this.total} blocks reported; leaving after the ${this.options.extensionMs} ms extension`

@@ -9,6 +9,8 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeError } from '../../protocol/error-frame.js';
+import { DfsError, MANUAL_SAFE_MODE } from '../../protocol/errors.js';
 import { FrameDecoder } from '../../protocol/frame-decoder.js';
 import type { Frame } from '../../protocol/frame.js';
 import {
@@ -31,10 +33,18 @@ interface Seen {
   connection: number;
 }
 
-/** A NameNode that drops the first request of each RPC name (the connection cut), and answers it the second time. */
-async function flakyNamenode(): Promise<{ port: number; seen: Seen[]; close: () => void }> {
+/**
+ * A NameNode that drops the first request of each RPC name (the connection cut), and answers
+ * it the second time; with `safeMode`, it refuses the first `times` mkdirs with SAFE_MODE and
+ * that message instead, and answers the next.
+ */
+async function flakyNamenode(safeMode?: {
+  times: number;
+  message: string;
+}): Promise<{ port: number; seen: Seen[]; close: () => void }> {
   const seen: Seen[] = [];
   const dropped = new Set<string>();
+  let refusals = 0;
   let connections = 0;
   const server = net.createServer((socket) => {
     const connection = ++connections;
@@ -44,7 +54,12 @@ async function flakyNamenode(): Promise<{ port: number; seen: Seen[]; close: () 
     const onFrame = (frame: Frame): void => {
       const name = rpcNameOf(frame.opcode)!;
       seen.push({ clientId, name, requestId: frame.requestId, connection });
-      if (!dropped.has(name)) {
+      if (safeMode !== undefined && name === 'mkdir' && refusals < safeMode.times) {
+        refusals++;
+        socket.write(encodeError(frame.opcode, frame.requestId, new DfsError('SAFE_MODE', safeMode.message)));
+        return;
+      }
+      if (safeMode === undefined && !dropped.has(name)) {
         dropped.add(name);
         socket.destroy();
         return;
@@ -125,5 +140,42 @@ describe('the client retries a call whose answer was lost, with the same call id
     expect(
       new Set([of('mkdir')[0]!.requestId, of('stat')[0]!.requestId, of('setOwner')[0]!.requestId]).size,
     ).toBe(3);
+  });
+});
+
+describe('a client waits out a NameNode still in safe mode at start-up', () => {
+  const connect = (port: number): NamenodeClient => {
+    const client = new NamenodeClient({
+      host: '127.0.0.1',
+      port,
+      role: Role.CLIENT,
+      user: 'alice',
+      requestTimeoutMs: 5000,
+      failoverTimeoutMs: 10_000,
+    });
+    cleanups.push(() => client.close());
+    return client;
+  };
+
+  it('a refusal while block reports are awaited is retried until the NameNode takes the call', async () => {
+    const nn = await flakyNamenode({
+      times: 3,
+      message: 'mkdir refused: safe mode is on: 0 of 3 blocks reported',
+    });
+    cleanups.push(nn.close);
+    await connect(nn.port).mkdir({ path: '/d', parents: false, permission: 0o755 });
+    expect(nn.seen.filter((s) => s.name === 'mkdir')).toHaveLength(4);
+  });
+
+  it("an operator's safe mode is not waited out", async () => {
+    const nn = await flakyNamenode({
+      times: 3,
+      message: `mkdir refused: safe mode is on (${MANUAL_SAFE_MODE})`,
+    });
+    cleanups.push(nn.close);
+    await expect(
+      connect(nn.port).mkdir({ path: '/d', parents: false, permission: 0o755 }),
+    ).rejects.toMatchObject({ code: 'SAFE_MODE' });
+    expect(nn.seen.filter((s) => s.name === 'mkdir')).toHaveLength(1);
   });
 });
