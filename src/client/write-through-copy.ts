@@ -37,6 +37,8 @@ export interface CopyWriteOptions {
   existing: FileStatus | null;
   replication?: number;
   blockBytes?: number;
+  /** Mode of the new file before the client's umask (default 0666). */
+  permission?: number;
   /** Unacknowledged bytes in flight (DfsOutputStream's default when absent). */
   windowBytes?: number;
   signal?: AbortSignal;
@@ -65,6 +67,7 @@ export async function writeThroughCopy(
       createParent: false,
       replication: options.replication,
       blockBytes: options.blockBytes,
+      permission: options.permission,
       windowBytes: options.windowBytes,
       // The sources are Node's own file, socket and stdin streams: none reuses a chunk.
       adoptChunks: true,

@@ -10,6 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { DfsClient } from '../client/dfs-client.js';
 
 const USERS_MAX_DEFAULT = 32;
+/**
+ * WebHDFS's clients have no umask: a mode made through WebHDFS is the request's `permission`
+ * or HDFS's default for it (644 for a file, 755 for a directory), as HDFS's gateways set
+ * `fs.permissions.umask-mode` to 000; the umask is the WebHDFS client's to apply.
+ */
+export const WEBHDFS_UMASK = 0;
 const REQUEST_TIMEOUT_MS = 60_000;
 
 interface Entry {
@@ -27,6 +33,8 @@ export class ClientPool {
     private readonly namenode: () => string,
     /** Names the clients in NameNode logs and leases. */
     private readonly role: string,
+    /** Bits taken from new modes; WebHDFS passes WEBHDFS_UMASK. Default: the DfsClient's. */
+    private readonly umask?: number,
     private readonly usersMax = USERS_MAX_DEFAULT,
   ) {}
 
@@ -40,6 +48,7 @@ export class ClientPool {
           user,
           clientName: `webhdfs-${this.role}-${process.pid}-${randomUUID().slice(0, 8)}`,
           requestTimeoutMs: REQUEST_TIMEOUT_MS,
+          umask: this.umask,
         }),
         busy: 0,
       };

@@ -17,6 +17,9 @@
  *   |        |        | its last block continued or blocks added after it; the earlier   |
  *   |        |        | blocks are untouched, so an append costs its own bytes only       |
  *
+ * CREATE's `permission` is the new file's mode with no umask (as HDFS), 644 without one;
+ * parents it makes get 755.
+ *
  * `namenoderpcaddress` is required, as in HDFS, but the DataNode always talks to its own
  * NameNode (config `namenode`): a request cannot point it at another host. `user.name` picks
  * the client (client-pool.ts). `overwrite` defaults to false (HDFS).
@@ -39,7 +42,7 @@ import { writeThroughCopy } from '../client/write-through-copy.js';
 import type { DataNodeConfig } from '../common/config.js';
 import type { HttpExtension } from '../common/daemon-http.js';
 import { HttpError, sendBody, type HttpExchange } from '../common/http-router.js';
-import { ClientPool } from './client-pool.js';
+import { ClientPool, WEBHDFS_UMASK } from './client-pool.js';
 import { remoteError } from './webhdfs-errors.js';
 import { encodePath, webHdfsRoute, WEBHDFS_ROUTE_PREFIX, writeChunk } from './webhdfs-http.js';
 import { parseWebHdfsRequest, type WebHdfsRequest } from './webhdfs-request.js';
@@ -55,9 +58,12 @@ const UPLOAD_BYTES_MAX = Number.MAX_SAFE_INTEGER;
  */
 const TRANSFERS_MAX = 32;
 const UPLOAD_WINDOW_BYTES = 8 * 1024 * 1024;
+/** CREATE's modes without `permission` (HDFS's PermissionParam), applied without a umask (as HDFS). */
+const FILE_PERMISSION_DEFAULT = 0o644;
+const DIR_PERMISSION_DEFAULT = 0o755;
 
 export function datanodeWebHdfs(config: DataNodeConfig): HttpExtension {
-  const pool = new ClientPool(() => config.namenode, 'datanode');
+  const pool = new ClientPool(() => config.namenode, 'datanode', WEBHDFS_UMASK);
   const appending = new Map<string, Promise<void>>();
   let transfers = 0;
   const handler = async (ex: HttpExchange): Promise<void> => {
@@ -152,19 +158,20 @@ async function create(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange, nn: str
   const blockBytes = p.int('blocksize', 1);
   const replication = p.int('replication', 1, REPLICATION_MAX);
   p.int('buffersize', 1, INT_MAX);
-  p.octal('permission'); // checked; applied once permissions exist
+  const permission = p.octal('permission') ?? FILE_PERMISSION_DEFAULT;
   const existing = await c.exists(r.path);
   if (existing?.type === FileType.DIRECTORY)
     throw remoteError('FileAlreadyExistsException', `${r.path} already exists as a directory`);
   if (existing !== null && !overwrite)
     throw remoteError('FileAlreadyExistsException', `${r.path} already exists (overwrite=false)`);
   const parent = r.path.slice(0, r.path.lastIndexOf('/'));
-  if (parent !== '') await c.mkdir(parent, { parents: true });
+  if (parent !== '') await c.mkdir(parent, { parents: true, permission: DIR_PERMISSION_DEFAULT });
   await upload(ex.req, () =>
     writeThroughCopy(c, ex.req, r.path, {
       existing,
       replication,
       blockBytes,
+      permission,
       windowBytes: UPLOAD_WINDOW_BYTES,
     }),
   );

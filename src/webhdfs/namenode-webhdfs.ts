@@ -13,7 +13,8 @@
  *   | GETFILECHECKSUM    | GET    | {"FileChecksum": {...}} computed here by the client      |
  *   |                    |        | (DfsClient.checksum asks the DataNodes), no redirect      |
  *   | GETHOMEDIRECTORY   | GET    | {"Path": "/user/<user.name>"}                            |
- *   | MKDIRS             | PUT    | {"boolean": true} (parents made)                         |
+ *   | MKDIRS             | PUT    | {"boolean": true} (parents made); mode `permission`,     |
+ *   |                    |        | default 755, no umask (HDFS)                             |
  *   | RENAME             | PUT    | {"boolean": ...}: false when the source is missing or    |
  *   |                    |        | the destination exists, as HDFS's rename                 |
  *   | DELETE             | DELETE | {"boolean": ...}: false when missing; never to the trash |
@@ -39,7 +40,7 @@ import { FileType, type LocatedBlock } from '../../protocol/shared-structures.js
 import type { DfsClient } from '../client/dfs-client.js';
 import type { HttpExtension } from '../common/daemon-http.js';
 import { sendBody, sendJson, type HttpExchange } from '../common/http-router.js';
-import { ClientPool } from './client-pool.js';
+import { ClientPool, WEBHDFS_UMASK } from './client-pool.js';
 import { remoteError } from './webhdfs-errors.js';
 import {
   discardBody,
@@ -64,11 +65,11 @@ export interface WebHdfsNamenode {
 const DISCARDED_BODY_BYTES_MAX = 1024 * 1024;
 const REPLICATION_MAX = 32767;
 const INT_MAX = 2 ** 31 - 1;
-/** SETPERMISSION without `permission`: HDFS's PermissionParam default. */
-const DEFAULT_PERMISSION = 0o755;
+/** SETPERMISSION and MKDIRS without `permission`: HDFS's PermissionParam default (no umask). */
+const DIR_PERMISSION_DEFAULT = 0o755;
 
 export function namenodeWebHdfs(nn: WebHdfsNamenode): HttpExtension {
-  const pool = new ClientPool(() => nn.rpcAddress, 'namenode');
+  const pool = new ClientPool(() => nn.rpcAddress, 'namenode', WEBHDFS_UMASK);
   const handler = async (ex: HttpExchange): Promise<void> => {
     const r = parseWebHdfsRequest(ex.req, ex.url);
     await discardBody(ex.req, DISCARDED_BODY_BYTES_MAX);
@@ -114,8 +115,7 @@ async function serve(nn: WebHdfsNamenode, c: DfsClient, r: WebHdfsRequest, ex: H
     case 'GETHOMEDIRECTORY':
       return sendJson(res, 200, { Path: `/user/${r.user}` });
     case 'MKDIRS':
-      p.octal('permission');
-      await c.mkdir(r.path, { parents: true });
+      await c.mkdir(r.path, { parents: true, permission: p.octal('permission') ?? DIR_PERMISSION_DEFAULT });
       return sendJson(res, 200, booleanJson(true));
     case 'RENAME': {
       const dst = dfsPathParam(p.required('destination'), 'destination');
@@ -136,7 +136,7 @@ async function serve(nn: WebHdfsNamenode, c: DfsClient, r: WebHdfsRequest, ex: H
       return sendJson(res, 200, booleanJson(await done));
     }
     case 'SETPERMISSION':
-      await c.setPermission(r.path, p.octal('permission') ?? DEFAULT_PERMISSION);
+      await c.setPermission(r.path, p.octal('permission') ?? DIR_PERMISSION_DEFAULT);
       return sendBody(res, 200, 'application/octet-stream', '');
     case 'SETOWNER': {
       const owner = p.raw('owner') || undefined;

@@ -4,15 +4,19 @@
  * `permission` (octal), `owner`, `group` as HDFS's WebHDFS.md, an empty 200 answer, the
  * change seen by the native client and in GETFILESTATUS, and the NameNode's refusals as
  * RemoteExceptions: AccessControlException (403) for a chmod by another than the owner and a
- * chown by another than the superuser.
+ * chown by another than the superuser. CREATE and MKDIRS give the new file or directory the
+ * `permission` asked, as given (HDFS's WebHDFS applies no umask: that is its client's job),
+ * else HDFS's defaults 644 and 755.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
-import { startCluster } from '../support/cluster.js';
-import { putBuffer } from '../support/data-path.js';
+import { startCluster, tempDir } from '../support/cluster.js';
+import { getBuffer, putBuffer } from '../support/data-path.js';
 import { curl, hasCurl, hasFsspec, remoteException, SYSTEM_PYTHON } from '../support/webhdfs.js';
 
 /** The NameNode runs as the test's user: the superuser. */
@@ -98,6 +102,52 @@ describe('WebHDFS SETPERMISSION and SETOWNER with curl', () => {
     expect([bad.status, remoteException(bad.body).exception]).toEqual([400, 'IllegalArgumentException']);
     const missing = await put(`/perm/nope?op=SETPERMISSION&permission=700&user.name=${SUPERUSER}`);
     expect([missing.status, remoteException(missing.body).exception]).toEqual([404, 'FileNotFoundException']);
+  });
+});
+
+describe('WebHDFS CREATE and MKDIRS apply `permission` (HDFS: as given, no umask; else 644 / 755)', () => {
+  const mode = async (path: string): Promise<{ native: number; webhdfs: string }> => {
+    const st = (await (await fetch(`${nn()}${path}?op=GETFILESTATUS`)).json()) as {
+      FileStatus: { permission: string };
+    };
+    return { native: (await client.stat(path)).permission, webhdfs: st.FileStatus.permission };
+  };
+
+  /** Each case: the query after the op, then the mode the new entry must have. */
+  const expectModes = async (
+    op: (target: string, query: string) => Promise<{ status: number }>,
+    status: number,
+    cases: Array<[target: string, query: string, mode: number]>,
+  ): Promise<void> => {
+    for (const [target, query, want] of cases) {
+      expect((await op(target, query)).status).toBe(status);
+      expect(await mode(target)).toEqual({ native: want, webhdfs: want.toString(8) });
+    }
+  };
+
+  it('CREATE with curl -L -T: the new file has the mode asked, bits a umask would clear included', async () => {
+    const file = path.join(tempDir('dfs-perm-'), 'body');
+    fs.writeFileSync(file, 'created through WebHDFS');
+    const create = (target: string, query: string) =>
+      curl(`${nn()}${target}?op=CREATE&user.name=${SUPERUSER}${query}`, ['-L', '-T', file]);
+    await expectModes(create, 201, [
+      ['/perm/c600', '&permission=600', 0o600],
+      ['/perm/c777', '&permission=777', 0o777],
+      ['/perm/cdefault', '', 0o644],
+      // overwrite=true gives the replacement the mode asked now.
+      ['/perm/c600', '&permission=640&overwrite=true', 0o640],
+    ]);
+    expect((await getBuffer(client, '/perm/c600')).toString()).toBe('created through WebHDFS');
+  });
+
+  it('MKDIRS: the new directory has the mode asked (sticky bit too), 755 without one', async () => {
+    const mkdirs = (target: string, query: string) =>
+      put(`${target}?op=MKDIRS&user.name=${SUPERUSER}${query}`);
+    await expectModes(mkdirs, 200, [
+      ['/perm/d700', '&permission=700', 0o700],
+      ['/perm/d1777', '&permission=1777', 0o1777],
+      ['/perm/ddefault', '', 0o755],
+    ]);
   });
 });
 

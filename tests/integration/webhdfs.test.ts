@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
+import { Role } from '../../protocol/handshake.js';
 import { getBuffer, putBuffer, testBytes } from '../support/data-path.js';
 import { curl, remoteException, startWebHdfsCluster, type WebHdfsCluster } from '../support/webhdfs.js';
 
@@ -109,6 +110,46 @@ describe('WebHDFS data operations with curl', () => {
     expect(replaced.status).toBe(201);
     expect((await getBuffer(client, '/ow/f')).toString()).toBe('new contents');
     expect((await client.listPage('/ow')).entries.map((e) => e.path)).toEqual(['f']);
+  });
+});
+
+describe('WebHDFS CREATE refused by the NameNode while the upload worker writes', () => {
+  it('no write permission: 403 AccessControlException; a quota hit mid-body: 403 QuotaExceededException; no file left', async () => {
+    await client.mkdir('/locked', { permission: 0o755 });
+    const small = path.join(local, 'small.txt');
+    fs.writeFileSync(small, 'not allowed');
+    const denied = await curl(`${nn()}/locked/f?op=CREATE&user.name=bob`, ['-L', '-T', small]);
+    expect(denied.status).toBe(403);
+    expect(remoteException(denied.body).exception).toBe('AccessControlException');
+    expect((await client.listPage('/locked', '', 10)).entries).toEqual([]);
+
+    // Each block being written counts whole (src/namenode/quota.ts): the 4th 1 MiB block is refused.
+    await client.mkdir('/quota');
+    const admin = new DfsClient({ namenode: cluster.namenodeAddress, role: Role.ADMIN });
+    try {
+      await admin.setQuota('/quota', { bytes: 3 * 1024 * 1024 });
+    } finally {
+      admin.close();
+    }
+    const big = path.join(local, 'big.bin');
+    fs.writeFileSync(big, testBytes(12 * 1024 * 1024, 7));
+    const me = `user.name=${encodeURIComponent(os.userInfo().username)}`;
+    const over = await curl(`${nn()}/quota/f?op=CREATE&blocksize=1048576&replication=1&${me}`, [
+      '-L',
+      '-T',
+      big,
+    ]);
+    expect(over.status).toBe(403);
+    expect(remoteException(over.body).exception).toBe('QuotaExceededException');
+    expect((await client.listPage('/quota', '', 10)).entries).toEqual([]);
+    // The same DataNodes still take uploads.
+    const ok = await curl(`${nn()}/quota/g?op=CREATE&blocksize=1048576&replication=1&${me}`, [
+      '-L',
+      '-T',
+      small,
+    ]);
+    expect(ok.status).toBe(201);
+    expect((await getBuffer(client, '/quota/g')).toString()).toBe('not allowed');
   });
 });
 
