@@ -245,7 +245,7 @@ export class NameNode {
           this.recovery,
           this.standbyReports === null
             ? undefined
-            : { active: () => this.serving, reports: this.standbyReports },
+            : { active: () => this.serving, epoch: () => this.ha!.epoch, reports: this.standbyReports },
         ),
         this.log,
       ),

@@ -467,11 +467,13 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
       ],
     },
   ],
-  register: [{}],
+  // The epoch: 0 from a standby or a NameNode without HA; an etcd revision may be large.
+  register: [{ epoch: 0 }, { epoch: 7 }, { epoch: MAX }],
   heartbeat: [
-    { commands: [] },
-    { commands: [{ type: CommandType.REREGISTER, blocks: [], targets: [] }] },
+    { epoch: 0, commands: [] },
+    { epoch: MAX, commands: [{ type: CommandType.REREGISTER, blocks: [], targets: [] }] },
     {
+      epoch: 12345,
       commands: [
         { type: CommandType.DELETE_BLOCKS, blocks: [block, zeroBlock], targets: [] },
         { type: CommandType.REPLICATE, blocks: [block], targets: [dn, noNode] },
@@ -482,6 +484,7 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
     },
     // Smallest commands (9 bytes: type and two empty lists); the list-count check must allow them.
     {
+      epoch: 1,
       commands: [
         { type: 0, blocks: [], targets: [] },
         { type: 0, blocks: [], targets: [] },
