@@ -18,6 +18,7 @@ import {
   SafeModeAction,
   FrameKind,
   HandshakeStatus,
+  HaRole,
   PROTOCOL_VERSION,
   RPC_BODY_BYTES_MAX,
   DATA_BODY_BYTES_MAX,
@@ -215,6 +216,9 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
   ],
   replicationStats: [{}],
   triggerBlockReport: [{ node: 'DN-5f0c' }, { node: '127.0.0.1:9866' }, { node: '' }, { node: 'données:1' }],
+  haStatus: [{}],
+  // "" hands over to whichever standby wins.
+  haFailover: [{ target: '' }, { target: 'nn2' }, { target: 'nœud-2' }],
   setQuota: [
     { path: '/q', nsQuota: 1000, dsQuota: MAX },
     { path: '/q', nsQuota: 0, dsQuota: 0 },
@@ -402,6 +406,40 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
     { nodeId: 'DN-5f0c', lastBlockReportMs: 0 },
     { nodeId: '', lastBlockReportMs: MAX },
   ],
+  haStatus: [
+    {
+      role: HaRole.ACTIVE,
+      nodeId: 'nn1',
+      epoch: 7,
+      lastAppliedTxid: 42,
+      journalHeadTxid: 42,
+      activeId: 'nn1',
+      activeAddress: '10.0.0.1:8020',
+      activeEpoch: 7,
+    },
+    // Without HA; and a role a later NameNode may add (carried unjudged).
+    {
+      role: HaRole.SINGLE,
+      nodeId: '',
+      epoch: 0,
+      lastAppliedTxid: 0,
+      journalHeadTxid: 0,
+      activeId: '',
+      activeAddress: '',
+      activeEpoch: 0,
+    },
+    {
+      role: 255,
+      nodeId: 'nœud',
+      epoch: MAX,
+      lastAppliedTxid: MAX,
+      journalHeadTxid: MAX,
+      activeId: 'x',
+      activeAddress: '[::1]:8020',
+      activeEpoch: MAX,
+    },
+  ],
+  haFailover: [{}],
   setQuota: [{}],
   contentSummary: [
     { directories: 1, files: 0, length: 0, spaceConsumed: 0, nsQuota: 0, dsQuota: 0 },
