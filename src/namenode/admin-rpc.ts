@@ -84,7 +84,10 @@ export class AdminRpc {
       );
     },
     haStatus: (conn, id, req) => this.ha.handlers.haStatus(conn, id, req),
-    haFailover: (conn, id, req) => this.ha.handlers.haFailover(conn, id, req),
+    haFailover: (conn, id, req) => {
+      requireAdmin(conn, 'haFailover');
+      this.ha.handlers.haFailover(conn, id, req);
+    },
     datanodeReport: (conn, id) => {
       const nodes = this.ctx.blocks
         .report()

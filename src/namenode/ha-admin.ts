@@ -13,7 +13,6 @@ import { HaRole, type HaStatusResponse } from '../../protocol/ha-admin-messages.
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { encodeResponse, rpcCodecs } from '../../protocol/namenode-messages.js';
 import type { Logger } from '../common/logger.js';
-import { requireAdmin } from './admin-rpc.js';
 import type { HaNode } from './ha-node.js';
 import type { Handler } from './rpc-handler.js';
 
@@ -36,16 +35,17 @@ const ROLE_OF = {
 
 export class HaAdmin {
   readonly handlers: { haStatus: Handler<'haStatus'>; haFailover: Handler<'haFailover'> } = {
-    haStatus: (conn, id) =>
+    haStatus: (conn, id) => {
       this.status().then(
         (s) => conn.reply(encodeResponse('haStatus', id, s)),
         (err: unknown) => {
           rethrowIfBug(err);
           conn.replyError(rpcCodecs.haStatus.opcode, id, asDfsError(err));
         },
-      ),
+      );
+    },
     haFailover: (conn, id, req) => {
-      requireAdmin(conn, 'haFailover');
+      // admin-rpc.ts has checked the ADMIN role already.
       const ha = this.ctx.ha;
       if (ha === null)
         throw new DfsError(
