@@ -329,6 +329,27 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     );
   });
 
+  it('haStatus response: u8 role, str nodeId, u64 epoch, applied and head txids, str activeId and activeAddress, u64 activeEpoch', () => {
+    expect(byName('haStatus response (a standby following the active nn1)').toString('hex')).toBe(
+      '00000042' +
+        '02' +
+        '1c' +
+        '0000' +
+        '00000028' +
+        '02' +
+        str('nn2') +
+        '0000000000000000' +
+        '00000000000003e8' +
+        '00000000000003ea' +
+        str('nn1') +
+        str('10.0.0.1:8020') +
+        '0000000000000007',
+    );
+    expect(byName('haFailover request (to nn2)').toString('hex')).toBe(
+      '0000000d' + '01' + '1d' + '0000' + '00000029' + str('nn2'),
+    );
+  });
+
   it('register response: u64 epoch', () => {
     expect(byName('register response').toString('hex')).toBe(
       '00000010' + '02' + '20' + '0000' + '00000001' + '0000000000000007',
