@@ -49,6 +49,8 @@ export type HaState = 'starting' | 'standby' | 'active' | 'handing-over' | 'fail
 /** How long a hand-over waits for the journal writes in flight before it resigns anyway. */
 const HAND_OVER_DRAIN_MS = 5_000;
 const LAG_POLL_MS = 1_000;
+/** After a hand-over, how long the old active still answers STANDBY naming its successor. */
+const HAND_OVER_GRACE_MS = 1_000;
 
 export interface HaNodeOptions {
   endpoints: readonly string[];
@@ -235,7 +237,8 @@ export class HaNode {
       log: this.options.log,
     }));
     election.on('stepped-down', (reason) => {
-      if (this.stateNow === 'active' || this.stateNow === 'handing-over')
+      if (this.stateNow === 'handing-over' && reason === 'resigned') this.stopAfterHandOver();
+      else if (this.stateNow === 'active' || this.stateNow === 'handing-over')
         this.fail(new DfsError('FENCED', `stepped down as the active NameNode: ${reason}`));
     });
     this.options.log.info({ txid: this.appliedTxid, id: this.nodeId }, 'standby: campaigning');
@@ -246,6 +249,27 @@ export class HaNode {
         if (this.stateNow === 'standby') this.fail(err as DfsError);
       },
     );
+  }
+
+  /**
+   * Resigned on purpose: keeps answering STANDBY, now naming the successor, until the leader
+   * key shows one (at most a TTL and a grace), and a grace longer, so clients go straight to
+   * it rather than finding this NameNode gone mid-request; then stops like any step-down.
+   */
+  private stopAfterHandOver(): void {
+    const deadline = Date.now() + this.options.ttlSeconds * 1000 + HAND_OVER_GRACE_MS;
+    const timer = setInterval(() => {
+      const next = this.leader !== null && this.leader.record.id !== this.nodeId ? this.leader : null;
+      if (this.stateNow !== 'handing-over') return clearInterval(timer);
+      if (next === null && Date.now() < deadline) return;
+      clearInterval(timer);
+      const why =
+        next === null ? 'no successor seen' : `${next.record.id} took over with epoch ${next.epoch}`;
+      setTimeout(
+        () => this.fail(new DfsError('FENCED', `handed over as the active NameNode: ${why}`)),
+        next === null ? 0 : HAND_OVER_GRACE_MS,
+      );
+    }, 50);
   }
 
   private pollLag(): void {

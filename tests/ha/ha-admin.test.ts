@@ -128,11 +128,14 @@ describe.skipIf(!HAVE_ETCD)('dfs admin ha', () => {
     // A client writing all along: every mkdir must be acknowledged (a standby's refusal is retried).
     let stop = false;
     const acked: string[] = [];
+    const failures: string[] = [];
     const load = (async () => {
-      for (let i = 0; !stop; i++) {
-        await c.mkdir(`/load${i}`);
-        acked.push(`/load${i}`);
-      }
+      for (let i = 0; !stop && failures.length === 0; i++)
+        await c.mkdir(`/load${i}`).then(
+          () => acked.push(`/load${i}`),
+          (err: { code?: string; message?: string }) =>
+            failures.push(`/load${i}: ${err.code}: ${err.message}`),
+        );
     })();
     await waitFor('some writes', () => (acked.length >= 20 ? true : undefined));
     const r = ok(await runDfs(both, ['admin', 'ha', 'failover', '--json']));
@@ -146,9 +149,12 @@ describe.skipIf(!HAVE_ETCD)('dfs admin ha', () => {
     expect(moved.to.epoch).toBeGreaterThan(epoch1);
     console.log(`graceful failover: ${moved.ms} ms`);
     const before = acked.length;
-    await waitFor('writes through the new active', () => (acked.length >= before + 20 ? true : undefined));
+    await waitFor('writes through the new active', () =>
+      acked.length >= before + 20 || failures.length > 0 ? true : undefined,
+    );
     stop = true;
     await load;
+    expect(failures).toEqual([]);
     expect(c.namenode).toBe(addr(nn2));
     expect(await isActive(nn2)).toBe(200);
     // The old active stops as after any step-down; a service manager would start it as a standby.
