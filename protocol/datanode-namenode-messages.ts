@@ -102,7 +102,21 @@ export interface DatanodeCommand {
   blocks: Block[];
   targets: DatanodeInfo[];
 }
+/**
+ * What a NameNode answers a registration with: its HA epoch (issue 14), so the DataNode
+ * learns the highest epoch before any command arrives.
+ */
+export interface RegisterResponse {
+  epoch: number;
+}
 export interface HeartbeatResponse {
+  /**
+   * The answering NameNode's HA epoch: the active's leader-key create revision
+   * (src/ha/election.ts); 0 from a standby and from a NameNode with the local edit log. A
+   * DataNode carries out DELETE_BLOCKS, REPLICATE and RECOVER_BLOCK only from the highest
+   * epoch it has seen (src/datanode/namenode-epoch.ts).
+   */
+  epoch: number;
   commands: DatanodeCommand[];
 }
 export interface BlockReceivedRequest {
@@ -152,7 +166,7 @@ export interface CommitBlockSynchronizationRequest {
 
 /** Request and response type of each DataNode RPC: what `datanodeRpcCodecs` must cover. */
 export interface DatanodeRpcMessages {
-  register: { req: RegisterRequest; res: Empty };
+  register: { req: RegisterRequest; res: RegisterResponse };
   heartbeat: { req: HeartbeatRequest; res: HeartbeatResponse };
   blockReceived: { req: BlockReceivedRequest; res: Empty };
   blockReport: { req: BlockReportRequest; res: Empty };
@@ -201,7 +215,10 @@ export const datanodeRpcCodecs = {
         failedVolumes: r.u32('failedVolumes'),
       }),
     },
-    res: emptyCodec,
+    res: {
+      encode: (w, v) => void w.u64(v.epoch),
+      decode: (r) => ({ epoch: r.u64('epoch') }),
+    },
   },
   heartbeat: {
     opcode: 0x21,
@@ -227,8 +244,11 @@ export const datanodeRpcCodecs = {
       }),
     },
     res: {
-      encode: (w, v) => commandListCodec.encode(w, v.commands),
-      decode: (r) => ({ commands: commandListCodec.decode(r) }),
+      encode(w, v) {
+        w.u64(v.epoch);
+        commandListCodec.encode(w, v.commands);
+      },
+      decode: (r) => ({ epoch: r.u64('epoch'), commands: commandListCodec.decode(r) }),
     },
   },
   blockReceived: {

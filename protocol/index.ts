@@ -16,6 +16,7 @@ export * from './byte-pieces.js';
 export * from './shared-structures.js';
 export * from './client-namenode-messages.js';
 export * from './admin-namenode-messages.js';
+export * from './ha-admin-messages.js';
 export * from './datanode-namenode-messages.js';
 export * from './namenode-messages.js';
 export * from './error-frame.js';

@@ -1,6 +1,6 @@
 /**
  * The NameNode RPCs as one protocol (PROTOCOL.md section 6): the opcode table that joins the
- * client (client-namenode-messages.ts), admin (admin-namenode-messages.ts) and DataNode
+ * client (client-namenode-messages.ts), admin (admin-namenode-messages.ts, ha-admin-messages.ts) and DataNode
  * (datanode-namenode-messages.ts) messages, and the functions that frame them. Requests
  * travel in REQUEST frames, answers in RESPONSE frames with the same opcode and request id,
  * failures in ERROR frames (error-frame.ts).
@@ -14,10 +14,11 @@ import { type Codec, type CodecTable } from './codec.js';
 import { adminRpcCodecs, type AdminRpcMessages } from './admin-namenode-messages.js';
 import { clientRpcCodecs, type ClientRpcMessages } from './client-namenode-messages.js';
 import { datanodeRpcCodecs, NoticeOpcode, type DatanodeRpcMessages } from './datanode-namenode-messages.js';
+import { haAdminRpcCodecs, type HaAdminRpcMessages } from './ha-admin-messages.js';
 import { FrameKind, frameWriter, sealFrame, type Frame } from './frame.js';
 import { WireReader } from './wire-reader.js';
 
-export type RpcMessages = ClientRpcMessages & AdminRpcMessages & DatanodeRpcMessages;
+export type RpcMessages = ClientRpcMessages & AdminRpcMessages & HaAdminRpcMessages & DatanodeRpcMessages;
 export type RpcName = keyof RpcMessages;
 export type RpcRequest<N extends RpcName> = RpcMessages[N]['req'];
 export type RpcResponse<N extends RpcName> = RpcMessages[N]['res'];
@@ -26,6 +27,7 @@ export type RpcResponse<N extends RpcName> = RpcMessages[N]['res'];
 export const rpcCodecs: CodecTable<RpcMessages, { opcode: number; mutates: boolean }> = {
   ...clientRpcCodecs,
   ...adminRpcCodecs,
+  ...haAdminRpcCodecs,
   ...datanodeRpcCodecs,
 };
 

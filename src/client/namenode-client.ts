@@ -183,6 +183,14 @@ export class NamenodeClient {
   contentSummary(req: RpcRequest<'contentSummary'>): Promise<RpcResponse<'contentSummary'>> {
     return this.rpc.call('contentSummary', req);
   }
+
+  haStatus(req: RpcRequest<'haStatus'> = {}): Promise<RpcResponse<'haStatus'>> {
+    return this.rpc.call('haStatus', req);
+  }
+
+  async haFailover(req: RpcRequest<'haFailover'>): Promise<void> {
+    await this.rpc.call('haFailover', req);
+  }
 }
 
 /** A client RPC added to the protocol without a method here does not compile. */

@@ -63,6 +63,8 @@ export class DatanodeMetrics {
   bytesReplicated = 0;
   blocksReplicated = 0;
   blocksRemoved = 0;
+  /** Commands dropped because they came from a NameNode with an older epoch (namenode-epoch.ts). */
+  fencedCommands = 0;
   /** Received packets whose checksums did not match (this node verified them). */
   pipelineChecksumFailures = 0;
   /** Times each volume was taken out of service after I/O errors (volume-monitor.ts). */
@@ -91,6 +93,10 @@ export class DatanodeMetrics {
       dfs_datanode_blocks_removed_total: [
         'Replicas deleted on the NameNode request',
         () => this.blocksRemoved,
+      ],
+      dfs_datanode_fenced_commands_total: [
+        'Commands dropped because they came from a NameNode with an older HA epoch (a deposed active)',
+        () => this.fencedCommands,
       ],
     });
     gaugesOf(r, {

@@ -9,6 +9,10 @@
  *
  * A NameNode of another cluster is fatal: `onFatal` stops the DataNode with the reason.
  *
+ * Every register and heartbeat answer carries the NameNode's HA epoch; the commands of an
+ * answer pass through the DataNode's one epoch fence (namenode-epoch.ts), shared by the links
+ * to every NameNode, so a deposed active's late commands are dropped.
+ *
  * An unreachable NameNode (a wrong address, a placeholder host, a NameNode not started
  * yet) is logged at warn with the reason on the first failed attempt, then again with a
  * gap that doubles from WARN_GAP_MIN_MS to WARN_GAP_MAX_MS (each line counts the attempts
@@ -25,6 +29,7 @@ import { parseHostPort, DEFAULT_NAMENODE_PORT } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import { RpcConnection } from '../common/rpc-connection.js';
 import type { DataNodeContext } from './datanode-context.js';
+import type { NamenodeEpoch } from './namenode-epoch.js';
 
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 10_000;
@@ -50,6 +55,7 @@ export class NamenodeLink {
   private nextWarnMs = 0;
   private warnGapMs = WARN_GAP_MIN_MS;
   private readonly log: Logger;
+  private readonly address: string;
 
   constructor(
     private readonly dn: DataNodeContext,
@@ -57,7 +63,9 @@ export class NamenodeLink {
     /** The node's HTTP port for WebHDFS redirects (0: HTTP off), told at each registration. */
     private readonly httpPort: () => number = () => 0,
     /** The NameNode's "HOST:PORT" (default: the configured `namenode`; namenode-links.ts passes each of a list). */
-    address: string = dn.config.namenode,
+    address: string,
+    /** The highest NameNode epoch seen, shared by every link (namenode-links.ts). */
+    private readonly epochs: NamenodeEpoch,
   ) {
     const { host, port } = parseHostPort(address, DEFAULT_NAMENODE_PORT);
     this.rpc = new RpcConnection({
@@ -68,7 +76,8 @@ export class NamenodeLink {
       connectTimeoutMs: 5_000,
       onNotice: () => this.heartbeatNow(),
     });
-    this.log = dn.log.child({ namenode: `${host}:${port}` });
+    this.address = `${host}:${port}`;
+    this.log = dn.log.child({ namenode: this.address });
   }
 
   start(): void {
@@ -214,7 +223,7 @@ export class NamenodeLink {
     const info = await this.rpc.call('serverInfo', {});
     await this.dn.storage.adoptCluster(info.clusterId);
     const self = this.dn.self();
-    await this.rpc.call('register', {
+    const { epoch } = await this.rpc.call('register', {
       clusterId: this.dn.storage.clusterId,
       nodeId: self.nodeId,
       host: self.host,
@@ -222,6 +231,7 @@ export class NamenodeLink {
       httpPort: this.httpPort(),
       ...this.dn.storage.report(),
     });
+    await this.epochs.admit(epoch, [], this.address);
     this.registered = true;
     this.lastFullReportMs = 0;
     this.received = [];
@@ -247,14 +257,14 @@ export class NamenodeLink {
 
   private async heartbeat(): Promise<void> {
     const sent = performance.now();
-    const { commands } = await this.rpc.call('heartbeat', {
+    const { epoch, commands } = await this.rpc.call('heartbeat', {
       nodeId: this.dn.storage.nodeId,
       activeTransfers: this.dn.transfers.active,
       ...this.dn.storage.report(),
       volumes: this.dn.storage.volumeReports(),
     });
     this.dn.metrics.heartbeat((performance.now() - sent) / 1000);
-    for (const c of commands) await this.execute(c);
+    for (const c of await this.epochs.admit(epoch, commands, this.address)) await this.execute(c);
   }
 
   /**

@@ -5,12 +5,13 @@
  * standby knows every replica and can serve reads at once after it takes over. With one
  * NameNode this is that one link (namenode-link.ts), unchanged.
  *
- * A standby answers heartbeats without commands (src/namenode/namenode.ts), so commands
- * come from the active. (Refusing the commands of a deposed active by its epoch is a later
- * round of issue 14.)
+ * A standby answers heartbeats without commands (src/namenode/datanode-rpc.ts), so commands
+ * come from the active; the links share one epoch fence (namenode-epoch.ts), which drops the
+ * commands of a deposed active that arrive late.
  */
 import type { Block } from '../../protocol/shared-structures.js';
 import type { DataNodeContext } from './datanode-context.js';
+import { NamenodeEpoch } from './namenode-epoch.js';
 import { NamenodeLink } from './namenode-link.js';
 
 export class NamenodeLinks {
@@ -18,7 +19,8 @@ export class NamenodeLinks {
 
   constructor(dn: DataNodeContext, onFatal: (err: Error) => void, httpPort: () => number) {
     const addresses = dn.config.namenode.split(',').filter((a) => a.trim() !== '');
-    this.links = addresses.map((address) => new NamenodeLink(dn, onFatal, httpPort, address.trim()));
+    const epochs = new NamenodeEpoch(dn.storage, dn.log, (n) => (dn.metrics.fencedCommands += n));
+    this.links = addresses.map((address) => new NamenodeLink(dn, onFatal, httpPort, address.trim(), epochs));
   }
 
   start(): void {

@@ -20,6 +20,13 @@
  *   state:  idle ──campaign()──> campaigning ──won──> leader ──resign() / lease lapsed──> idle
  *           any ──close()──> closed
  *
+ * Hand-over (`resign(target)`, `dfs admin ha failover --to`): the leader first writes the
+ * handover key naming the target, bound to a lease of one TTL, then revokes its own lease.
+ * A campaigner that sees the key naming another NameNode waits; the one named takes the
+ * leader key in a txn that also deletes the handover key. If the target never comes, the
+ * key lapses with its lease and any campaigner may win. Each campaign txn compares the
+ * handover key as it read it, so a hand-over written meanwhile fails the txn.
+ *
  * Events: 'elected' (epoch), 'stepped-down' (reason). Standbys learn who leads with
  * `watchLeader` (a watch on the key: the record and epoch, or null when there is none).
  */
@@ -39,6 +46,9 @@ export interface LeaderRecord {
   /** Its HTTP address, "host:port", when HTTP is on. */
   httpAddress?: string;
 }
+
+/** How long a campaigner waits between looks while a hand-over names another NameNode. */
+const HANDOVER_WAIT_MS = 250;
 
 export interface Leader {
   record: LeaderRecord;
@@ -134,9 +144,17 @@ export class Election extends EventEmitter<ElectionEvents> {
     throw new DfsError('SHUTTING_DOWN', 'the election was closed or resigned while campaigning');
   }
 
-  /** Gives leadership (or the campaign) up at once: the key goes with the revoked lease. */
-  async resign(): Promise<void> {
+  /**
+   * Gives leadership (or the campaign) up at once: the key goes with the revoked lease. With
+   * `handOverTo` (a NameNode id; leader only) only that NameNode may win for one TTL.
+   */
+  async resign(handOverTo = ''): Promise<void> {
     if (this.state === 'closed' || this.state === 'idle') return;
+    if (handOverTo !== '' && this.state === 'leader') {
+      const lease = await this.options.client.leaseGrant(this.ttlSeconds);
+      await this.options.client.put(this.keys.handover, handOverTo, lease.id);
+      this.log.info({ to: handOverTo }, 'handing the leader key over');
+    }
     const lease = this.leaseId;
     this.toIdle('resigned');
     if (lease !== null) await this.options.client.leaseRevoke(lease);
@@ -154,9 +172,21 @@ export class Election extends EventEmitter<ElectionEvents> {
   private async tryOnce(value: string): Promise<number> {
     if (this.leaseId === null) await this.grant();
     if (!this.isCampaigning()) return 0;
+    const handover = await this.options.client.get(this.keys.handover);
+    if (handover !== null && handover.value.toString() !== this.options.self.id) {
+      // A hand-over names another NameNode: let it win; the key lapses if it never comes.
+      await new Promise((r) => setTimeout(r, HANDOVER_WAIT_MS));
+      return 0;
+    }
     const res = await this.options.client.txn(
-      [{ key: this.keys.leader, target: 'createRevision', against: 0 }],
-      [{ put: { key: this.keys.leader, value, lease: this.leaseId! } }],
+      [
+        { key: this.keys.leader, target: 'createRevision', against: 0 },
+        { key: this.keys.handover, target: 'modRevision', against: handover?.modRevision ?? 0 },
+      ],
+      [
+        { put: { key: this.keys.leader, value, lease: this.leaseId! } },
+        ...(handover === null ? [] : [{ delete: { key: this.keys.handover } }]),
+      ],
       [{ range: { key: this.keys.leader } }],
     );
     if (!this.isCampaigning()) return 0;
@@ -167,6 +197,8 @@ export class Election extends EventEmitter<ElectionEvents> {
       this.won(kv === undefined ? res.revision : kv.createRevision);
       return this.epochNow;
     }
+    // No leader, yet the txn failed: a hand-over was written meanwhile; look again.
+    if (kv === undefined) return 0;
     await this.untilLeaderGone(res.revision + 1);
     return 0;
   }

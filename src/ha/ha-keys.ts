@@ -4,6 +4,9 @@
  *
  *   <prefix>leader                      the active NameNode's record (JSON), bound to its lease;
  *                                       its create revision is the active's epoch
+ *   <prefix>handover                    the NameNode id a graceful hand-over names (`dfs admin
+ *                                       ha failover --to`), bound to a lease of one TTL: while
+ *                                       it exists, only that NameNode may take the leader key
  *   <prefix>journal/head                the last txid written to the journal (decimal)
  *   <prefix>journal/batch/<firstTxid>   one batch of edit records, firstTxid as 16 zero-padded
  *                                       digits so key order is txid order (its encoding:
@@ -14,6 +17,7 @@ import { DfsError } from '../../protocol/errors.js';
 export interface HaKeys {
   readonly prefix: string;
   readonly leader: string;
+  readonly handover: string;
   readonly head: string;
   readonly batchPrefix: string;
   batch(firstTxid: number): string;
@@ -27,6 +31,7 @@ export function haKeys(prefix: string): HaKeys {
   return {
     prefix: p,
     leader: `${p}leader`,
+    handover: `${p}handover`,
     head: `${p}journal/head`,
     batchPrefix,
     batch: (firstTxid) => `${batchPrefix}${String(firstTxid).padStart(16, '0')}`,

@@ -1,5 +1,6 @@
 /**
- * The operator's RPCs: safe mode, decommissioning, block reports on demand, and the views
+ * The operator's RPCs: safe mode, decommissioning, block reports on demand, HA status and
+ * hand-over (served by ha-admin.ts), and the views
  * behind `dfs admin report`, `dfs fsck` and the replication figures. Changes need a
  * connection with role ADMIN (`dfs admin`); reading the state does not. Kept apart from
  * client-rpc.ts, which serves the namespace and the data path, so each table stays small;
@@ -17,13 +18,21 @@ import { Role } from '../../protocol/handshake.js';
 import { encodeResponse, rpcCodecs, type RpcName } from '../../protocol/namenode-messages.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import { fileBlockHealth, type ReplicaView } from './block-health.js';
+import { HaAdmin, type HaAdminContext } from './ha-admin.js';
 import type { Namespace } from './namespace.js';
 import { ReplicationMonitor } from './replication-monitor.js';
 import type { Handler, RequestOf } from './rpc-handler.js';
 import type { SafeMode } from './safe-mode.js';
 
 export type AdminRpcName =
-  'safeMode' | 'blockHealth' | 'decommission' | 'triggerBlockReport' | 'replicationStats' | 'datanodeReport';
+  | 'safeMode'
+  | 'blockHealth'
+  | 'decommission'
+  | 'triggerBlockReport'
+  | 'replicationStats'
+  | 'datanodeReport'
+  | 'haStatus'
+  | 'haFailover';
 
 /** What the operator's RPCs need of the block management (block-manager.ts provides it). */
 export interface AdminBlockView extends ReplicaView {
@@ -41,6 +50,8 @@ export interface AdminRpcContext {
   replication: ReplicationMonitor;
   /** Persists the set of decommissioned nodes (decommission-store.ts); resolves once durable. */
   saveDecommissioned: () => Promise<void>;
+  /** `dfs admin ha status` and `failover` (ha-admin.ts). */
+  haAdmin: HaAdminContext;
 }
 
 export class AdminRpc {
@@ -72,6 +83,11 @@ export class AdminRpc {
         }),
       );
     },
+    haStatus: (conn, id, req) => this.ha.handlers.haStatus(conn, id, req),
+    haFailover: (conn, id, req) => {
+      requireAdmin(conn, 'haFailover');
+      this.ha.handlers.haFailover(conn, id, req);
+    },
     datanodeReport: (conn, id) => {
       const nodes = this.ctx.blocks
         .report()
@@ -80,11 +96,15 @@ export class AdminRpc {
     },
   };
 
+  private readonly ha: HaAdmin;
+
   constructor(
     private readonly ctx: AdminRpcContext,
     /** Turns an unexpected failure into a logged INTERNAL error (ClientRpc's). */
     private readonly internal: (err: unknown, name: RpcName) => DfsError,
-  ) {}
+  ) {
+    this.ha = new HaAdmin(ctx.haAdmin);
+  }
 
   private safeMode(conn: ServerConnection, id: number, req: RequestOf<'safeMode'>): void {
     const sm = this.ctx.safeMode;

@@ -8,6 +8,8 @@
  * outcome of a block recovery (commitBlockSynchronization, block-recovery.ts: the one that
  * changes the namespace, answered once its edit is durable).
  *
+ * Registration and heartbeat answers carry the NameNode's HA epoch (0 without HA), so a
+ * DataNode refuses the commands of a deposed active (src/datanode/namenode-epoch.ts).
  * On an HA standby (`standby` given, src/namenode/ha-node.ts) heartbeats are answered without
  * commands, and replicas of blocks the standby's journal has not reached yet are held in
  * standby-reports.ts instead of being judged invalid.
@@ -24,9 +26,13 @@ import type { BlockRecovery } from './block-recovery.js';
 import type { DatanodeRpcHandler, DatanodeRpcName } from './datanode-turn-budget.js';
 import type { StandbyReports } from './standby-reports.js';
 
-/** What an HA NameNode tells the DataNode RPCs: active or not, and where a standby holds early reports. */
+/**
+ * What an HA NameNode tells the DataNode RPCs: active or not, its epoch (ha-node.ts; 0
+ * unless active), and where a standby holds early reports.
+ */
 export interface StandbyView {
   active: () => boolean;
+  epoch: () => number;
   reports: StandbyReports;
 }
 
@@ -43,6 +49,8 @@ export function createDatanodeRpc(
   standby?: StandbyView,
 ): DatanodeRpcHandler {
   const onStandby = (): boolean => standby !== undefined && !standby.active();
+  // Every answer to a DataNode carries it, so a DataNode can refuse a deposed active's commands.
+  const epoch = (): number => standby?.epoch() ?? 0;
   const handlers: DatanodeHandlers = {
     register: (conn, id, r) => {
       if (r.clusterId !== clusterId()) {
@@ -55,10 +63,12 @@ export function createDatanodeRpc(
       const host =
         r.host === '0.0.0.0' || r.host === '' ? (conn.socket.remoteAddress ?? '127.0.0.1') : r.host;
       blocks.register({ nodeId: r.nodeId, host, port: r.port }, r, () => conn.send(COMMANDS_PENDING));
-      conn.reply(encodeResponse('register', id, {}));
+      conn.reply(encodeResponse('register', id, { epoch: epoch() }));
     },
-    heartbeat: (conn, id, r) =>
-      conn.reply(encodeResponse('heartbeat', id, { commands: blocks.registry.heartbeat(r, !onStandby()) })),
+    heartbeat: (conn, id, r) => {
+      const commands = blocks.registry.heartbeat(r, !onStandby());
+      conn.reply(encodeResponse('heartbeat', id, { epoch: epoch(), commands }));
+    },
     blockReceived: (conn, id, r) => {
       const received = onStandby() ? standby!.reports.judgeable(r.nodeId, r.received) : r.received;
       blocks.blockReceived(r.nodeId, received, r.deleted);

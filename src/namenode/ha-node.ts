@@ -11,10 +11,17 @@
  *   promote:     won: stop the tail, read the journal to its head again (the old active may
  *                have written up to its last moment: our epoch now fences it), open the
  *                EtcdJournal with our epoch at that head, serve
+ *   hand over:   `dfs admin ha failover` (ha-admin.ts): stop serving (STANDBY), let the
+ *                journal writes in flight finish, resign the leader key (naming a target
+ *                if asked); then it stops like any active that stepped down
  *   stop:        stepped down, or the journal FENCED: `onFatal`, and the process exits
  *                (as HDFS's NameNode does; systemd starts it again as a standby)
  *
+ * A standby reads the journal head every LAG_POLL_MS (one small etcd range) for its lag
+ * gauge (`lagTxids`, dfs_namenode_ha_standby_lag_txns): how far its applied txid is behind.
+ *
  *   state:  starting ──catchUp──> standby ──won──> active ──stepped down / fenced──> failed
+ *           active ──handOver()──> handing-over ──resigned──> failed
  *           any ──stop()──> stopped
  *
  * Nothing is answered while not active: `isActive` checks the election's lease at the call
@@ -30,13 +37,20 @@ import type { Logger } from '../common/logger.js';
 import { EtcdClient } from '../ha/etcd-client.js';
 import { EtcdJournal, initializeJournal } from '../ha/etcd-journal.js';
 import { readJournal, tailJournal, type JournalBatch } from '../ha/etcd-journal-reader.js';
+import { haKeys } from '../ha/ha-keys.js';
 import { Election, watchLeader, type Leader, type LeaderRecord } from '../ha/election.js';
 import type { Watch } from '../ha/etcd-watch.js';
 import { replayRecords, type AppendCallback, type Journal, type ReplayObserver } from './journal.js';
 import type { EditOp } from './edit-ops.js';
 import type { Namespace } from './namespace.js';
 
-export type HaState = 'starting' | 'standby' | 'active' | 'failed' | 'stopped';
+export type HaState = 'starting' | 'standby' | 'active' | 'handing-over' | 'failed' | 'stopped';
+
+/** How long a hand-over waits for the journal writes in flight before it resigns anyway. */
+const HAND_OVER_DRAIN_MS = 5_000;
+const LAG_POLL_MS = 1_000;
+/** After a hand-over, how long the old active still answers STANDBY naming its successor. */
+const HAND_OVER_GRACE_MS = 1_000;
 
 export interface HaNodeOptions {
   endpoints: readonly string[];
@@ -91,6 +105,8 @@ export class HaNode {
   private etcdJournal: EtcdJournal | null = null;
   /** This NameNode's id in the leader record (known once it listens). */
   private nodeId = '';
+  private lagTimer: NodeJS.Timeout | null = null;
+  private lag = 0;
   /** What the NameNode writes through while standby: refuses every append. */
   readonly standbyJournal: Journal;
 
@@ -114,6 +130,58 @@ export class HaNode {
   /** The epoch this NameNode serves with (0 unless active). */
   get epoch(): number {
     return this.stateNow === 'active' ? this.etcdJournal!.epoch : 0;
+  }
+
+  /** A standby's lag behind the journal head at the last poll, in transactions; 0 otherwise. */
+  get lagTxids(): number {
+    return this.stateNow === 'standby' ? this.lag : 0;
+  }
+
+  /** This NameNode's id (known once it listens). */
+  get id(): string {
+    return this.nodeId;
+  }
+
+  /** The active as the leader key names it, or null. */
+  get leaderNow(): Leader | null {
+    return this.leader;
+  }
+
+  /** The etcd journal's head txid, read now (`dfs admin ha status`, the standby lag metric). */
+  async journalHead(): Promise<number> {
+    const kv = await this.client.get(haKeys(this.options.prefix).head);
+    const head = kv === null ? 0 : Number(kv.value.toString());
+    if (!Number.isSafeInteger(head) || head < 0)
+      throw new DfsError(
+        'CORRUPT_LOG',
+        `etcd journal head is not a txid: ${kv!.value.toString().slice(0, 40)}`,
+      );
+    return head;
+  }
+
+  /**
+   * Graceful hand-over (`dfs admin ha failover`, ha-admin.ts): stops serving at once (every
+   * request gets STANDBY, so clients go on to the next NameNode), waits for the journal writes
+   * in flight (bounded), calls `beforeResign` (the admin RPC answers there, while this process
+   * still runs), then resigns the leader key, naming `target` if given. The resignation is a
+   * step-down: this NameNode stops, and its service manager starts it again as a standby.
+   */
+  async handOver(target: string, beforeResign: () => void): Promise<void> {
+    if (!this.isActive) throw this.standbyError();
+    if (target === this.nodeId) throw new DfsError('INVALID_ARGUMENT', `${target} is the active already`);
+    this.stateNow = 'handing-over';
+    this.options.log.warn({ to: target || 'any standby' }, 'handing over: no longer serving');
+    const journal = this.etcdJournal!;
+    const deadline = Date.now() + HAND_OVER_DRAIN_MS;
+    while (journal.lastDurableTxid < journal.lastWrittenTxid && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    beforeResign();
+    try {
+      await this.election!.resign(target);
+    } catch (err) {
+      rethrowIfBug(err);
+      this.fail(err as DfsError);
+    }
   }
 
   get lastAppliedTxid(): number {
@@ -159,6 +227,7 @@ export class HaNode {
     this.stateNow = 'standby';
     this.nodeId = self.id;
     this.startTail();
+    this.pollLag();
     this.leaderWatch = watchLeader(this.client, this.options.prefix, (leader) => {
       this.leader = leader;
     });
@@ -170,7 +239,8 @@ export class HaNode {
       log: this.options.log,
     }));
     election.on('stepped-down', (reason) => {
-      if (this.stateNow === 'active')
+      if (this.stateNow === 'handing-over' && reason === 'resigned') this.stopAfterHandOver();
+      else if (this.stateNow === 'active' || this.stateNow === 'handing-over')
         this.fail(new DfsError('FENCED', `stepped down as the active NameNode: ${reason}`));
     });
     this.options.log.info({ txid: this.appliedTxid, id: this.nodeId }, 'standby: campaigning');
@@ -181,6 +251,41 @@ export class HaNode {
         if (this.stateNow === 'standby') this.fail(err as DfsError);
       },
     );
+  }
+
+  /**
+   * Resigned on purpose: keeps answering STANDBY, now naming the successor, until the leader
+   * key shows one (at most a TTL and a grace), and a grace longer, so clients go straight to
+   * it rather than finding this NameNode gone mid-request; then stops like any step-down.
+   */
+  private stopAfterHandOver(): void {
+    const deadline = Date.now() + this.options.ttlSeconds * 1000 + HAND_OVER_GRACE_MS;
+    const timer = setInterval(() => {
+      const next = this.leader !== null && this.leader.record.id !== this.nodeId ? this.leader : null;
+      if (this.stateNow !== 'handing-over') return clearInterval(timer);
+      if (next === null && Date.now() < deadline) return;
+      clearInterval(timer);
+      const why =
+        next === null ? 'no successor seen' : `${next.record.id} took over with epoch ${next.epoch}`;
+      setTimeout(
+        () => this.fail(new DfsError('FENCED', `handed over as the active NameNode: ${why}`)),
+        next === null ? 0 : HAND_OVER_GRACE_MS,
+      );
+    }, 50);
+  }
+
+  private pollLag(): void {
+    this.lagTimer = setInterval(() => {
+      if (this.stateNow !== 'standby') return;
+      this.journalHead().then(
+        (head) => (this.lag = Math.max(0, head - this.appliedTxid)),
+        (err: unknown) => {
+          rethrowIfBug(err);
+          this.options.log.debug({ err: (err as Error).message }, 'journal head unreadable (lag gauge)');
+        },
+      );
+    }, LAG_POLL_MS);
+    this.lagTimer.unref();
   }
 
   private startTail(): void {
@@ -255,6 +360,7 @@ export class HaNode {
     if (this.stateNow !== 'failed') this.stateNow = 'stopped';
     this.tail?.cancel();
     this.leaderWatch?.cancel();
+    if (this.lagTimer !== null) clearInterval(this.lagTimer);
     await this.etcdJournal?.close();
     await this.election?.close();
     this.client.close();
@@ -264,7 +370,7 @@ export class HaNode {
 /**
  * What a standby answers for DataNodes (they report to every NameNode: src/datanode/
  * namenode-links.ts): registration, heartbeats (without commands) and replica reports, so it
- * knows every replica when it takes over; everything else gets STANDBY.
+ * knows every replica when it takes over; and `haStatus` for anyone; everything else gets STANDBY.
  */
 const SERVED_ON_STANDBY: ReadonlySet<RpcName> = new Set<RpcName>([
   'serverInfo',
@@ -277,6 +383,8 @@ const SERVED_ON_STANDBY: ReadonlySet<RpcName> = new Set<RpcName>([
 
 export function servedOnStandby(role: number, opcode: number): boolean {
   const name = rpcNameOf(opcode);
+  // `dfs admin ha status` asks every NameNode, whatever its role.
+  if (name === 'haStatus') return true;
   return role === Role.DATANODE && name !== undefined && SERVED_ON_STANDBY.has(name);
 }
 

@@ -59,7 +59,7 @@ export interface NamenodeMetricsSource {
   rpcConnections: () => number;
   httpConnections: () => number;
   /** HA on etcd (ha-node.ts): serving as the active, and the epoch (0 when not active); absent without HA. */
-  ha?: () => { active: boolean; epoch: number };
+  ha?: () => { active: boolean; epoch: number; lagTxids: number };
 }
 
 /** The `state` label of dfs_namenode_datanodes, by registry state (as `dfs admin report` says them). */
@@ -159,6 +159,10 @@ export class NamenodeMetrics {
       dfs_namenode_ha_epoch: [
         "The HA active's epoch (its leader key's etcd create revision); 0 when not active or without HA",
         () => source.ha?.().epoch ?? 0,
+      ],
+      dfs_namenode_ha_standby_lag_txns: [
+        'HA standby: transactions in the etcd journal it has not applied yet (head read every second); 0 on the active and without HA',
+        () => source.ha?.().lagTxids ?? 0,
       ],
     });
     labelledOf(r, 'gauge', 'dfs_namenode_datanodes', 'DataNodes by state', 'state', () => {

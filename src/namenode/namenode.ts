@@ -248,7 +248,7 @@ export class NameNode {
           this.recovery,
           this.standbyReports === null
             ? undefined
-            : { active: () => this.serving, reports: this.standbyReports },
+            : { active: () => this.serving, epoch: () => this.ha!.epoch, reports: this.standbyReports },
         ),
         this.log,
       ),
@@ -266,6 +266,7 @@ export class NameNode {
       }),
       users,
       saveDecommissioned: () => decommissions.save(this.blocks.registry.decommissionedNodes()),
+      haAdmin: { ha: this.ha, lastTxid: () => this.editLog.lastWrittenTxid, log: this.log },
       recoverAbandoned: (p, file) => this.recovery.leaseExpired(p, file),
       refuse: (role, opcode) => this.ha?.refusal(role, opcode) ?? null,
       retryCache,
@@ -416,7 +417,7 @@ export class NameNode {
       openLeases: () => this.leases.size,
       rpcConnections: () => this.server?.connections.size ?? 0,
       httpConnections: () => this.http?.connections ?? 0,
-      ha: () => ({ active: this.serving, epoch: this.ha?.epoch ?? 0 }),
+      ha: () => ({ active: this.serving, epoch: this.ha?.epoch ?? 0, lagTxids: this.ha?.lagTxids ?? 0 }),
     });
   }
 

@@ -93,6 +93,8 @@ export const rpcPermissions: { [N in RpcName]: Rule<N> } = {
   decommission: none,
   replicationStats: none,
   triggerBlockReport: none,
+  haStatus: none,
+  haFailover: none,
   register: none,
   heartbeat: none,
   blockReceived: none,

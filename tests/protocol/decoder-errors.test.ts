@@ -317,6 +317,7 @@ describe('body decoding errors (MALFORMED)', () => {
       [
         'heartbeat answer',
         encodeResponse('heartbeat', 1, {
+          epoch: 3,
           commands: [
             { type: 1, blocks: [block], targets: [] },
             { type: 2, blocks: [block], targets: [{ nodeId: 'd', host: 'h', port: 1 }] },
@@ -442,19 +443,20 @@ describe('body decoding errors (MALFORMED)', () => {
       expect(err.message, what).toMatch(/cannot fit/);
     };
     for (const count of [2, 1000, 0xffffffff]) {
-      // heartbeat answer: u32 command count first; one REREGISTER command is 9 bytes.
+      // heartbeat answer: the u64 epoch, then the u32 command count; one REREGISTER command is 9 bytes.
       const hb = Buffer.from(
-        encodeResponse('heartbeat', 1, { commands: [{ type: 3, blocks: [], targets: [] }] }),
+        encodeResponse('heartbeat', 1, { epoch: 1, commands: [{ type: 3, blocks: [], targets: [] }] }),
       );
-      hb.writeUInt32BE(count, FRAME_HEADER_BYTES);
+      hb.writeUInt32BE(count, FRAME_HEADER_BYTES + 8);
       cannotFit(hb, (f) => decodeResponse('heartbeat', f), `commands ${count}`);
-      // The blocks list inside a command: after the count (4) and the type (1).
       const nested = Buffer.from(
         encodeResponse('heartbeat', 1, {
+          epoch: 1,
           commands: [{ type: 1, blocks: [{ blockId: 1, genStamp: 1, numBytes: 1 }], targets: [] }],
         }),
       );
-      nested.writeUInt32BE(count, FRAME_HEADER_BYTES + 5);
+      // After the epoch (8), the count (4) and the type (1).
+      nested.writeUInt32BE(count, FRAME_HEADER_BYTES + 13);
       cannotFit(nested, (f) => decodeResponse('heartbeat', f), `command blocks ${count}`);
       // blockReceived: deleted is the last list, 8 bytes per id.
       const br = Buffer.from(encodeRequest('blockReceived', 1, { nodeId: 'dn', received: [], deleted: [1] }));

@@ -332,13 +332,42 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     );
   });
 
-  it('heartbeat response: list<command>, each u8 type, list<Block>, list<DatanodeInfo>', () => {
+  it('haStatus response: u8 role, str nodeId, u64 epoch, applied and head txids, str activeId and activeAddress, u64 activeEpoch', () => {
+    expect(byName('haStatus response (a standby following the active nn1)').toString('hex')).toBe(
+      '00000042' +
+        '02' +
+        '1c' +
+        '0000' +
+        '00000028' +
+        '02' +
+        str('nn2') +
+        '0000000000000000' +
+        '00000000000003e8' +
+        '00000000000003ea' +
+        str('nn1') +
+        str('10.0.0.1:8020') +
+        '0000000000000007',
+    );
+    expect(byName('haFailover request (to nn2)').toString('hex')).toBe(
+      '0000000d' + '01' + '1d' + '0000' + '00000029' + str('nn2'),
+    );
+  });
+
+  it('register response: u64 epoch', () => {
+    expect(byName('register response').toString('hex')).toBe(
+      '00000010' + '02' + '20' + '0000' + '00000001' + '0000000000000007',
+    );
+  });
+
+  it('heartbeat response: u64 epoch, list<command>, each u8 type, list<Block>, list<DatanodeInfo>', () => {
     expect(byName('heartbeat response (DELETE_BLOCKS and REPLICATE)').toString('hex')).toBe(
-      '00000060' +
+      '00000068' +
         '02' +
         '21' +
         '0000' +
         '00000004' +
+        // epoch 7: the active's leader-key create revision.
+        '0000000000000007' +
         '00000002' +
         // DELETE_BLOCKS (1): one block, no targets.
         '01' +
@@ -355,7 +384,16 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
         '268a',
     );
     expect(byName('heartbeat response (REREGISTER after a NameNode restart)').toString('hex')).toBe(
-      '00000015' + '02' + '21' + '0000' + '00000005' + '00000001' + '03' + '00000000' + '00000000',
+      '0000001d' +
+        '02' +
+        '21' +
+        '0000' +
+        '00000005' +
+        '0000000000000007' +
+        '00000001' +
+        '03' +
+        '00000000' +
+        '00000000',
     );
   });
 

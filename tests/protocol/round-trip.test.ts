@@ -18,6 +18,7 @@ import {
   SafeModeAction,
   FrameKind,
   HandshakeStatus,
+  HaRole,
   PROTOCOL_VERSION,
   RPC_BODY_BYTES_MAX,
   DATA_BODY_BYTES_MAX,
@@ -216,6 +217,9 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
   ],
   replicationStats: [{}],
   triggerBlockReport: [{ node: 'DN-5f0c' }, { node: '127.0.0.1:9866' }, { node: '' }, { node: 'données:1' }],
+  haStatus: [{}],
+  // "" hands over to whichever standby wins.
+  haFailover: [{ target: '' }, { target: 'nn2' }, { target: 'nœud-2' }],
   setQuota: [
     { path: '/q', nsQuota: 1000, dsQuota: MAX },
     { path: '/q', nsQuota: 0, dsQuota: 0 },
@@ -403,6 +407,40 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
     { nodeId: 'DN-5f0c', lastBlockReportMs: 0 },
     { nodeId: '', lastBlockReportMs: MAX },
   ],
+  haStatus: [
+    {
+      role: HaRole.ACTIVE,
+      nodeId: 'nn1',
+      epoch: 7,
+      lastAppliedTxid: 42,
+      journalHeadTxid: 42,
+      activeId: 'nn1',
+      activeAddress: '10.0.0.1:8020',
+      activeEpoch: 7,
+    },
+    // Without HA; and a role a later NameNode may add (carried unjudged).
+    {
+      role: HaRole.SINGLE,
+      nodeId: '',
+      epoch: 0,
+      lastAppliedTxid: 0,
+      journalHeadTxid: 0,
+      activeId: '',
+      activeAddress: '',
+      activeEpoch: 0,
+    },
+    {
+      role: 255,
+      nodeId: 'nœud',
+      epoch: MAX,
+      lastAppliedTxid: MAX,
+      journalHeadTxid: MAX,
+      activeId: 'x',
+      activeAddress: '[::1]:8020',
+      activeEpoch: MAX,
+    },
+  ],
+  haFailover: [{}],
   setQuota: [{}],
   contentSummary: [
     { directories: 1, files: 0, length: 0, spaceConsumed: 0, nsQuota: 0, dsQuota: 0 },
@@ -468,11 +506,13 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
       ],
     },
   ],
-  register: [{}],
+  // The epoch: 0 from a standby or a NameNode without HA; an etcd revision may be large.
+  register: [{ epoch: 0 }, { epoch: 7 }, { epoch: MAX }],
   heartbeat: [
-    { commands: [] },
-    { commands: [{ type: CommandType.REREGISTER, blocks: [], targets: [] }] },
+    { epoch: 0, commands: [] },
+    { epoch: MAX, commands: [{ type: CommandType.REREGISTER, blocks: [], targets: [] }] },
     {
+      epoch: 12345,
       commands: [
         { type: CommandType.DELETE_BLOCKS, blocks: [block, zeroBlock], targets: [] },
         { type: CommandType.REPLICATE, blocks: [block], targets: [dn, noNode] },
@@ -483,6 +523,7 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
     },
     // Smallest commands (9 bytes: type and two empty lists); the list-count check must allow them.
     {
+      epoch: 1,
       commands: [
         { type: 0, blocks: [], targets: [] },
         { type: 0, blocks: [], targets: [] },

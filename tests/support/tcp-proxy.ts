@@ -4,6 +4,11 @@
  * itself: the node keeps running with whatever it had received. It counts the bytes it
  * forwarded toward the node and can cut every connection the moment a count is reached,
  * before passing on the chunk that crossed it.
+ *
+ * It can also hold what the target answers (a NameNode's heartbeat answer carrying a
+ * command, say): from the first chunk toward the client that matches, every chunk of that
+ * connection, and the target's close, wait until the test releases them, as a slow network
+ * delivers a message late (tests/ha/datanode-fencing.test.ts).
  */
 import net from 'node:net';
 
@@ -17,6 +22,12 @@ export interface TcpProxy {
   drop(): void;
   /** Ends a `drop()`: new connections pass again (the network healed). */
   heal(): void;
+  /** From the first chunk the target sends that `match` accepts, holds that connection's answers and close. */
+  holdRepliesFrom(match: (chunk: Buffer) => boolean): void;
+  /** Bytes held so far (0 until a chunk matched). */
+  readonly bytesHeld: number;
+  /** Delivers what was held, then the target's close if it came meanwhile; holds nothing more. */
+  releaseReplies(): void;
   close(): Promise<void>;
 }
 
@@ -26,6 +37,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   let dropAt = Infinity;
   /** Set once the bound is crossed: nothing more passes either way. */
   let dropped = false;
+  let holdFrom: ((chunk: Buffer) => boolean) | null = null;
+  /** Connections whose answers are held: their chunks, and whether the target closed meanwhile. */
+  const holding: Array<{ inbound: net.Socket; chunks: Buffer[]; closed: boolean; released: boolean }> = [];
   const cutAll = (): void => {
     dropped = true;
     for (const s of sockets) s.destroy();
@@ -34,11 +48,16 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const server = net.createServer((inbound) => {
     if (dropped) return inbound.destroy();
     const outbound = net.connect(targetPort, targetHost);
+    let held: (typeof holding)[number] | null = null;
     for (const s of [inbound, outbound]) {
       sockets.add(s);
       s.on('error', () => {});
       s.on('close', () => {
         sockets.delete(s);
+        if (s === outbound && held !== null && !held.released) {
+          held.closed = true; // the client hears of it when the held bytes are released
+          return;
+        }
         inbound.destroy();
         outbound.destroy();
       });
@@ -57,7 +76,13 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       outbound.write(chunk);
     });
     outbound.on('data', (chunk: Buffer) => {
-      if (!dropped) inbound.write(chunk);
+      if (dropped) return;
+      if (held === null && holdFrom?.(chunk) === true) {
+        held = { inbound, chunks: [], closed: false, released: false };
+        holding.push(held);
+      }
+      if (held !== null && !held.released) held.chunks.push(chunk);
+      else inbound.write(chunk);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -75,6 +100,20 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     heal() {
       dropAt = Infinity;
       dropped = false;
+    },
+    holdRepliesFrom(match) {
+      holdFrom = match;
+    },
+    get bytesHeld() {
+      return holding.reduce((n, h) => n + h.chunks.reduce((m, c) => m + c.length, 0), 0);
+    },
+    releaseReplies() {
+      holdFrom = null;
+      for (const h of holding.splice(0)) {
+        h.released = true;
+        for (const c of h.chunks.splice(0)) h.inbound.write(c);
+        if (h.closed) h.inbound.end();
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -6,6 +6,7 @@
  *   admin decommission NODE [--wait [--timeout T]]          drain a DataNode (NODE = HOST:PORT or id)
  *   admin recommission NODE                                 return it to service
  *   admin trigger-block-report NODE [--wait [--timeout T]]  ask a DataNode for a full block report now
+ *   admin ha status|failover                                NameNode HA on etcd (./ha.ts)
  *
  * Every `dfs admin` command connects with the handshake role ADMIN: the NameNode refuses
  * safe mode enter/leave, (re|de)commissioning and triggerBlockReport on CLIENT connections
@@ -35,6 +36,7 @@ import {
 } from '../admin-format.js';
 import { formatKeyValues } from '../format.js';
 import { runCommand, type CommandContext } from './command-context.js';
+import { registerHaCommands } from './ha.js';
 import { registerQuotaCommands } from './quota.js';
 import { pollUntil, timeoutArg } from './waiting.js';
 
@@ -312,6 +314,7 @@ export function registerAdminCommands(program: Command): void {
     );
 
   registerQuotaCommands(admin);
+  registerHaCommands(admin);
 
   admin
     .command('trigger-block-report')
