@@ -13,7 +13,9 @@
  *   |   block reports; not an operator's safe mode)      |   safe mode ends by itself    |
  *   | CONNECTION before the request was sent (refused,   | any call                      |
  *   |   the host unreachable)                            |                               |
- *   | CONNECTION after it was sent, TIMEOUT              | reads (`mutates` false in     |
+ *   | CONNECTION after it was sent, TIMEOUT, FENCED (the | reads (`mutates` false in     |
+ *   |   NameNode deposed while the call waited on its    |                               |
+ *   |   journal)                                         |                               |
  *   |                                                    |   protocol/namenode-messages),|
  *   |                                                    |   and AT_MOST_ONCE_RPCS       |
  *   | anything else (the NameNode's answer)              | no: the caller gets it        |
@@ -115,7 +117,9 @@ export class FailoverRpc implements RpcTransport {
     // section 6): nothing was done, so any call may wait for it; an operator's safe mode may not.
     if (err.code === 'SAFE_MODE') return !err.message.includes(MANUAL_SAFE_MODE);
     if (err.code === 'CONNECTION' && wasNotSent(err)) return true;
-    if (err.code !== 'CONNECTION' && err.code !== 'TIMEOUT') return false;
+    // FENCED: the NameNode was deposed while the call waited on its journal; whether it was
+    // written is unknown, as with a connection lost after sending.
+    if (err.code !== 'CONNECTION' && err.code !== 'TIMEOUT' && err.code !== 'FENCED') return false;
     return !rpcCodecs[name].mutates || AT_MOST_ONCE_RPCS.has(name);
   }
 

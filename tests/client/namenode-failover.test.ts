@@ -35,12 +35,13 @@ interface Seen {
 
 /**
  * A NameNode that drops the first request of each RPC name (the connection cut), and answers
- * it the second time; with `safeMode`, it refuses the first `times` mkdirs with SAFE_MODE and
- * that message instead, and answers the next.
+ * it the second time; with `refuse`, it refuses the first `times` mkdirs with that error
+ * (SAFE_MODE by default) instead, and answers the next.
  */
-async function flakyNamenode(safeMode?: {
+async function flakyNamenode(refuse?: {
   times: number;
   message: string;
+  code?: 'SAFE_MODE' | 'FENCED';
 }): Promise<{ port: number; seen: Seen[]; close: () => void }> {
   const seen: Seen[] = [];
   const dropped = new Set<string>();
@@ -54,12 +55,13 @@ async function flakyNamenode(safeMode?: {
     const onFrame = (frame: Frame): void => {
       const name = rpcNameOf(frame.opcode)!;
       seen.push({ clientId, name, requestId: frame.requestId, connection });
-      if (safeMode !== undefined && name === 'mkdir' && refusals < safeMode.times) {
+      if (refuse !== undefined && name === 'mkdir' && refusals < refuse.times) {
         refusals++;
-        socket.write(encodeError(frame.opcode, frame.requestId, new DfsError('SAFE_MODE', safeMode.message)));
+        const err = new DfsError(refuse.code ?? 'SAFE_MODE', refuse.message);
+        socket.write(encodeError(frame.opcode, frame.requestId, err));
         return;
       }
-      if (safeMode === undefined && !dropped.has(name)) {
+      if (refuse === undefined && !dropped.has(name)) {
         dropped.add(name);
         socket.destroy();
         return;
@@ -177,5 +179,25 @@ describe('a client waits out a NameNode still in safe mode at start-up', () => {
       connect(nn.port).mkdir({ path: '/d', parents: false, permission: 0o755 }),
     ).rejects.toMatchObject({ code: 'SAFE_MODE' });
     expect(nn.seen.filter((s) => s.name === 'mkdir')).toHaveLength(1);
+  });
+});
+
+describe('a call answered FENCED (its NameNode deposed while the call waited on the journal)', () => {
+  it('is sent again with its call id, for the retry cache of the new active to answer', async () => {
+    const nn = await flakyNamenode({ times: 1, code: 'FENCED', message: 'etcd journal refused the write' });
+    cleanups.push(nn.close);
+    const client = new NamenodeClient({
+      host: '127.0.0.1',
+      port: nn.port,
+      role: Role.CLIENT,
+      user: 'alice',
+      requestTimeoutMs: 5000,
+      failoverTimeoutMs: 10_000,
+    });
+    cleanups.push(() => client.close());
+    await client.mkdir({ path: '/d', parents: false, permission: 0o755 });
+    const mkdirs = nn.seen.filter((s) => s.name === 'mkdir');
+    expect(mkdirs).toHaveLength(2);
+    expect(mkdirs[1]!.requestId).toBe(mkdirs[0]!.requestId);
   });
 });

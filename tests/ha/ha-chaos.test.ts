@@ -274,7 +274,7 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA under faults', () => {
     await uploads.verify(cluster.client());
     process.stdout.write(
       `ha-chaos mixture: seed ${SEED}: ${times.join(', ')} ms; ${load.acked} acknowledged namespace mutations; ` +
-        `${uploads.acked.size} uploads read back, ${uploads.failures.length} failed\n`,
+        `${uploads.acked.size} uploads read back, ${uploads.failures.length} failed: ${uploads.failures.join('; ') || 'none'}\n`,
     );
   }, 240_000);
 
