@@ -118,6 +118,10 @@ export interface NameNodeConfig extends HttpConfig {
   haLeaseTtlSeconds: number;
   /** With journal "etcd": this NameNode's id in the leader record; '' = its RPC address. */
   nodeId: string;
+  /** With journal "etcd": journal records kept below the oldest image any NameNode holds. */
+  haJournalRetainTxns: number;
+  /** With journal "etcd": etcd's database quota (its --quota-backend-bytes), for the 80% alarm. */
+  haEtcdQuotaBytes: number;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -157,6 +161,8 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   haPrefix: '',
   haLeaseTtlSeconds: 5,
   nodeId: '',
+  haJournalRetainTxns: 100_000,
+  haEtcdQuotaBytes: 2 * 1024 * 1024 * 1024,
   httpPort: DEFAULT_NAMENODE_HTTP_PORT,
   ...HTTP_DEFAULTS,
 };

@@ -99,6 +99,14 @@ export async function readJournal(
   return { lastTxid: head, revision };
 }
 
+/** The first txid the journal holds a batch for (MAX_SAFE_INTEGER when it holds none). */
+export async function firstBatchTxid(client: EtcdClient, prefix: string): Promise<number> {
+  const keys = haKeys(prefix);
+  const first = await client.range(keys.batchPrefix, { prefix: true, limit: 1, keysOnly: true });
+  const kv = first.kvs[0];
+  return kv === undefined ? Number.MAX_SAFE_INTEGER : keys.batchTxid(kv.key.toString());
+}
+
 export interface TailOptions {
   /** Deliver records after this txid (the reader's position). */
   afterTxid: number;

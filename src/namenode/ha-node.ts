@@ -14,6 +14,15 @@
  *   stop:        stepped down, or the journal FENCED: `onFatal`, and the process exits
  *                (as HDFS's NameNode does; systemd starts it again as a standby)
  *
+ * Images and compaction (src/ha/image-sync.ts): standbys write the checkpoints, every
+ * NameNode records the image it holds and fetches newer ones, the active purges the journal
+ * below the oldest. When the batches after this NameNode's position are gone (at start: a
+ * name directory older than the purge; while tailing: a watch compacted past a paused
+ * standby whose record had been removed), it fetches a peer's newest image: at start it
+ * loads it and reads on from its txid (`catchUp`); a standby already serving DataNodes
+ * cannot swap its namespace under them, so it stops and its restart loads that image. A
+ * watch compacted while the batches are still there is read again from where it stopped.
+ *
  *   state:  starting ──catchUp──> standby ──won──> active ──stepped down / fenced──> failed
  *           any ──stop()──> stopped
  *
@@ -21,7 +30,7 @@
  * (election.ts `isLeader`), so a paused active that wakes up after its lease lapsed answers
  * STANDBY instead of a stale read.
  */
-import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { assert, DfsError, isDfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { Role } from '../../protocol/handshake.js';
 import { rpcNameOf, type RpcName } from '../../protocol/namenode-messages.js';
 import type { NameNodeConfig } from '../common/config.js';
@@ -29,12 +38,16 @@ import { sendBody, type HttpRouter } from '../common/http-router.js';
 import type { Logger } from '../common/logger.js';
 import { EtcdClient } from '../ha/etcd-client.js';
 import { EtcdJournal, initializeJournal } from '../ha/etcd-journal.js';
-import { readJournal, tailJournal, type JournalBatch } from '../ha/etcd-journal-reader.js';
+import { firstBatchTxid, readJournal, tailJournal, type JournalBatch } from '../ha/etcd-journal-reader.js';
 import { Election, watchLeader, type Leader, type LeaderRecord } from '../ha/election.js';
 import type { Watch } from '../ha/etcd-watch.js';
 import { replayRecords, type AppendCallback, type Journal } from './journal.js';
 import type { EditOp } from './edit-ops.js';
 import type { Namespace } from './namespace.js';
+import type { LoadedState } from './name-dir.js';
+import type { FileSync } from '../common/file-sync.js';
+import { ImageSync } from '../ha/image-sync.js';
+import { EtcdQuotaMonitor } from '../ha/etcd-quota.js';
 
 export type HaState = 'starting' | 'standby' | 'active' | 'failed' | 'stopped';
 
@@ -53,6 +66,13 @@ export interface HaNodeOptions {
   onFatal: (err: DfsError) => void;
   /** After each etcd journal transaction (metrics). */
   onFlush?: (seconds: number, records: number) => void;
+  nameDir: string;
+  clusterId: string;
+  /** Journal records kept below the oldest image (config `haJournalRetainTxns`). */
+  retainTxns: number;
+  /** etcd's database quota for the alarm (config `haEtcdQuotaBytes`). */
+  quotaBytes: number;
+  sync: FileSync;
 }
 
 /**
@@ -62,7 +82,7 @@ export interface HaNodeOptions {
 export function haNodeFor(
   config: NameNodeConfig,
   clusterId: string,
-  hooks: Omit<HaNodeOptions, 'endpoints' | 'prefix' | 'ttlSeconds'>,
+  hooks: Omit<HaNodeOptions, 'endpoints' | 'prefix' | 'ttlSeconds' | 'retainTxns' | 'quotaBytes' | 'clusterId'>,
 ): HaNode | null {
   if (config.journal === 'local') return null;
   if (config.journal !== 'etcd')
@@ -74,6 +94,9 @@ export function haNodeFor(
     endpoints: config.etcdEndpoints,
     prefix: config.haPrefix || `/dfs/${clusterId}/`,
     ttlSeconds: config.haLeaseTtlSeconds,
+    clusterId,
+    retainTxns: config.haJournalRetainTxns,
+    quotaBytes: config.haEtcdQuotaBytes,
   });
 }
 
@@ -91,6 +114,12 @@ export class HaNode {
   private nodeId = '';
   /** What the NameNode writes through while standby: refuses every append. */
   readonly standbyJournal: Journal;
+  /** Images recorded, fetched, and the journal purged below them. */
+  readonly images: ImageSync;
+  readonly quota: EtcdQuotaMonitor;
+  private namespace: Namespace;
+  /** A tail being restarted after its watch was compacted (promote waits for it). */
+  private recovering: Promise<void> | null = null;
 
   constructor(private readonly options: HaNodeOptions) {
     this.client = new EtcdClient({ endpoints: options.endpoints, log: options.log });
@@ -98,6 +127,18 @@ export class HaNode {
       () => this.appliedTxid,
       () => this.standbyError(),
     );
+    this.namespace = options.namespace;
+    this.images = new ImageSync({
+      client: this.client,
+      prefix: options.prefix,
+      nameDir: options.nameDir,
+      clusterId: options.clusterId,
+      retainTxns: options.retainTxns,
+      sync: options.sync,
+      log: options.log,
+      epoch: () => (this.isActive ? this.epoch : 0),
+    });
+    this.quota = new EtcdQuotaMonitor(this.client, options.quotaBytes, options.log);
   }
 
   get state(): HaState {
@@ -140,15 +181,41 @@ export class HaNode {
   }
 
   /**
-   * Reads the etcd journal from `localTxid` (the last txid of the local image and segments)
-   * to its head; creates the journal at `localTxid` on a cluster's first start.
+   * Reads the etcd journal from the local state's last txid (its image and segments) to its
+   * head; creates the journal there on a cluster's first start. When the journal no longer
+   * holds the next txid, fetches a peer's newer image, `reload`s the name directory and reads
+   * on from it. Resolves with the state the NameNode serves from.
    */
-  async catchUp(localTxid: number): Promise<void> {
+  async catchUp(local: LoadedState, reload: () => Promise<LoadedState>): Promise<LoadedState> {
     assert(this.stateNow === 'starting', `catchUp while ${this.stateNow}`);
-    this.appliedTxid = localTxid;
-    if (await initializeJournal(this.client, this.options.prefix, localTxid))
-      this.options.log.info({ txid: localTxid, prefix: this.options.prefix }, 'etcd journal created');
-    await this.readToHead();
+    let state = local;
+    if (await initializeJournal(this.client, this.options.prefix, state.lastTxid))
+      this.options.log.info({ txid: state.lastTxid, prefix: this.options.prefix }, 'etcd journal created');
+    this.images.imageLoaded(state.imageTxid);
+    this.appliedTxid = state.lastTxid;
+    this.namespace = state.namespace;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.readToHead();
+        return state;
+      } catch (err) {
+        rethrowIfBug(err);
+        if (!isDfsError(err, 'JOURNAL_COMPACTED') || attempt >= 5) throw err;
+        if (!(await this.journalLost())) continue; // a read revision compacted meanwhile: read again
+        const txid = await this.images.fetchNewest(this.appliedTxid);
+        state = await reload();
+        this.options.log.info({ txid, lastTxid: state.lastTxid }, 'journal purged past the local image: loaded a peer image');
+        this.images.imageLoaded(state.imageTxid);
+        this.appliedTxid = state.lastTxid;
+        this.namespace = state.namespace;
+      }
+    }
+  }
+
+  /** True when the journal's first batch starts after the next txid this NameNode needs. */
+  private async journalLost(): Promise<boolean> {
+    const first = await firstBatchTxid(this.client, this.options.prefix);
+    return first > this.appliedTxid + 1;
   }
 
   /** Starts as a standby: tails the journal, follows the leader, campaigns. */
@@ -157,6 +224,14 @@ export class HaNode {
     this.stateNow = 'standby';
     this.nodeId = self.id;
     this.startTail();
+    this.images.recordOwn(this.images.imageTxid, self.id, self.httpAddress).then(
+      () => this.images.start(),
+      (err: unknown) => {
+        rethrowIfBug(err);
+        this.fail(err as DfsError);
+      },
+    );
+    this.quota.start();
     this.leaderWatch = watchLeader(this.client, this.options.prefix, (leader) => {
       this.leader = leader;
     });
@@ -189,9 +264,39 @@ export class HaNode {
         if (this.stateNow === 'standby') this.apply(batch, 'the etcd journal (tail)');
       },
       onError: (err) => {
-        if (this.stateNow === 'standby') this.fail(err);
+        if (this.stateNow !== 'standby') return;
+        if (err.code !== 'JOURNAL_COMPACTED') return this.fail(err);
+        this.tail = null;
+        this.recovering = this.recoverTail().finally(() => (this.recovering = null));
       },
     });
+  }
+
+  /** The watch was compacted past us: read the batches again from our txid, then tail on. */
+  private async recoverTail(): Promise<void> {
+    this.options.log.warn({ txid: this.appliedTxid }, 'journal watch compacted away; reading the journal again');
+    for (let attempt = 1; this.stateNow === 'standby'; attempt++) {
+      try {
+        await this.readToHead();
+        this.options.log.info({ txid: this.appliedTxid }, 'standby caught up after compaction; tailing');
+        return this.startTail();
+      } catch (err) {
+        rethrowIfBug(err);
+        if (!isDfsError(err, 'JOURNAL_COMPACTED') || attempt >= 5) return this.fail(err as DfsError);
+        if (!(await this.journalLost().catch(() => false))) continue;
+        // The batches after us are gone: fetch the image; the restart loads it (see the header).
+        const txid = await this.images.fetchNewest(this.appliedTxid).catch((e: unknown) => {
+          rethrowIfBug(e);
+          return (e as Error).message;
+        });
+        return this.fail(
+          new DfsError(
+            'JOURNAL_COMPACTED',
+            `the etcd journal was purged past txid ${this.appliedTxid}; fetched image: ${txid} (a restart loads it)`,
+          ),
+        );
+      }
+    }
   }
 
   private async readToHead(): Promise<void> {
@@ -206,7 +311,7 @@ export class HaNode {
   }
 
   private apply(batch: JournalBatch, source: string): void {
-    const next = replayRecords(this.options.namespace, batch.records, this.appliedTxid + 1, source);
+    const next = replayRecords(this.namespace, batch.records, this.appliedTxid + 1, source);
     const applied = next - 1 - this.appliedTxid;
     this.appliedTxid = next - 1;
     if (batch.revision > this.revision) this.revision = batch.revision;
@@ -219,6 +324,7 @@ export class HaNode {
     this.tail?.cancel();
     this.tail = null;
     try {
+      await this.recovering;
       await this.readToHead();
     } catch (err) {
       rethrowIfBug(err);
@@ -237,6 +343,7 @@ export class HaNode {
     this.stateNow = 'active';
     this.options.log.info({ epoch, txid: this.appliedTxid, id: this.nodeId }, 'active: serving');
     this.options.onPromoted(journal);
+    this.images.syncSoon(); // purge what waited for a new active
   }
 
   private fail(err: DfsError): void {
@@ -252,6 +359,8 @@ export class HaNode {
     if (this.stateNow !== 'failed') this.stateNow = 'stopped';
     this.tail?.cancel();
     this.leaderWatch?.cancel();
+    this.quota.stop();
+    await this.images.stop();
     await this.etcdJournal?.close();
     await this.election?.close();
     this.client.close();

@@ -44,6 +44,8 @@ import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
 import { addIsActiveRoute, haNodeFor, type HaNode } from './ha-node.js';
+import { addImageTransferRoute } from '../ha/image-transfer.js';
+import { bootstrapIfUnformatted } from '../ha/image-sync.js';
 import { StandbyReports } from './standby-reports.js';
 import { WebUi } from './web-ui.js';
 
@@ -134,11 +136,12 @@ export class NameNode {
     this.trashIntervals(); // a bad trash configuration stops the start before anything listens
     await initChecksum();
     const dir = this.config.nameDir;
+    const owners = namenodeOwners(this.config);
+    await bootstrapIfUnformatted(this.config, owners, this.fileSync, this.log);
     this.clusterId = readVersion(dir).clusterId;
     this.unlock = lockNameDir(dir);
     const started = Date.now();
-    const owners = namenodeOwners(this.config);
-    const state = await loadNameDir(dir, this.log, owners);
+    let state = await loadNameDir(dir, this.log, owners);
     this.namespace = state.namespace;
     this.ha = haNodeFor(this.config, this.clusterId, {
       namespace: this.namespace,
@@ -146,6 +149,7 @@ export class NameNode {
       onApplied: (n) => {
         this.txnsSinceCheckpoint += n;
         this.standbyReports?.replay(false);
+        if (this.txnsSinceCheckpoint >= this.config.checkpointTxns) this.maybeCheckpoint(false);
       },
       onPromoted: (journal) => {
         this.editLog = journal;
@@ -153,8 +157,13 @@ export class NameNode {
       },
       onFatal: (err) => this.onFatal(err),
       onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
+      nameDir: dir,
+      sync: this.fileSync,
     });
-    await this.ha?.catchUp(state.lastTxid);
+    if (this.ha !== null) {
+      state = await this.ha.catchUp(state, () => loadNameDir(dir, this.log, owners));
+      this.namespace = state.namespace;
+    }
     this.log.info(
       {
         imageTxid: state.imageTxid,
@@ -306,6 +315,7 @@ export class NameNode {
       readiness: () => ({ ready: !this.safeMode.on, detail: this.safeMode.status() }),
       extraRoutes: (router) => {
         addIsActiveRoute(router, () => this.serving);
+        if (this.ha !== null) addImageTransferRoute(router, dir);
         web.addRoutes(router);
         this.extensions.forEach((e) => e.addRoutes(router));
       },
@@ -412,6 +422,8 @@ export class NameNode {
       rpcConnections: () => this.server?.connections.size ?? 0,
       httpConnections: () => this.http?.connections ?? 0,
       ha: () => ({ active: this.serving, epoch: this.ha?.epoch ?? 0 }),
+      etcdDb: () =>
+        this.ha === null ? null : { sizeBytes: this.ha.quota.dbSizeBytes, quotaBytes: this.ha.quota.quotaBytes },
     });
   }
 
@@ -478,6 +490,7 @@ export class NameNode {
 
   private maybeCheckpoint(timed: boolean): void {
     if (this.checkpointing || this.stopping || this.txnsSinceCheckpoint === 0) return;
+    if (this.ha !== null && this.ha.state !== 'standby') return; // with HA the standbys write images
     if (timed && Date.now() - this.lastCheckpointMs < this.config.checkpointIntervalMs) return;
     this.checkpointing = this.checkpoint().finally(() => {
       this.checkpointing = null;
@@ -500,6 +513,7 @@ export class NameNode {
       await this.editLog.roll();
       const bytes = await writer.write(path.join(this.config.nameDir, imageFileName(txid)), this.fileSync);
       const removed = purgeBefore(this.config.nameDir, txid);
+      await this.ha?.images.recordOwn(txid);
       this.log.info(
         { txid, bytes, removed: removed.length, keptNodes: writer.keptCount, ms: Date.now() - started },
         'checkpoint written',
