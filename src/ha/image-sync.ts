@@ -92,7 +92,10 @@ export class ImageSync {
     this.watcher = watch(this.o.client, haKeys(this.o.prefix).imagePrefix, {
       prefix: true,
       onEvents: () => this.syncSoon(),
-      onError: (err) => this.o.log.warn({ err: err.message }, 'image records watch stopped'),
+      // Compacted past (this NameNode was paused or cut off): watch again from now, and sync.
+      onError: () => {
+        if (!this.stopped) this.start();
+      },
     });
     this.syncSoon();
   }
