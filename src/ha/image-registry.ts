@@ -56,10 +56,20 @@ export function parseImageRecord(key: string, value: Buffer): ImageRecord {
   return r as ImageRecord;
 }
 
-/** The newest image some other NameNode serves, or null. */
-export function newestPeerImage(records: readonly ImageRecord[], selfId: string): ImageRecord | null {
+/** The newest image some other NameNode serves, at or below `maxTxid`, or null. */
+export function newestPeerImage(
+  records: readonly ImageRecord[],
+  selfId: string,
+  maxTxid = Number.MAX_SAFE_INTEGER,
+): ImageRecord | null {
   let best: ImageRecord | null = null;
   for (const r of records)
-    if (r.nodeId !== selfId && r.httpAddress !== undefined && (best === null || r.txid > best.txid)) best = r;
+    if (
+      r.nodeId !== selfId &&
+      r.httpAddress !== undefined &&
+      r.txid <= maxTxid &&
+      (best === null || r.txid > best.txid)
+    )
+      best = r;
   return best;
 }

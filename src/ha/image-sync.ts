@@ -20,6 +20,12 @@
  *   |   our record was missing or older)             |   (ha-node.ts)                       |
  *
  * Syncs run one at a time; one asked for while one runs runs once after it.
+ *
+ * Why the purge never takes what a NameNode needs: a NameNode records only an image at or
+ * below the txid it has applied (it fetches none newer), so min(records) - retainTxns is
+ * below every NameNode's position and below every image a NameNode would restart from. Only
+ * a NameNode without a record (a new one, or one whose key an operator deleted) can find its
+ * position purged: it then starts from a peer's image (ha-node.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -48,6 +54,8 @@ export interface ImageSyncOptions {
   log: Logger;
   /** The epoch while this NameNode is the active, else 0 (only the active purges). */
   epoch: () => number;
+  /** The last txid this NameNode has applied (or made durable, as the active). */
+  position: () => number;
 }
 
 export class ImageSync {
@@ -123,7 +131,9 @@ export class ImageSync {
 
   private async syncOnce(): Promise<void> {
     const records = await listImages(this.o.client, this.o.prefix);
-    const newest = newestPeerImage(records, this.nodeId);
+    // Never an image past what this NameNode has applied: its record would let the purge
+    // take batches it still has to apply.
+    const newest = newestPeerImage(records, this.nodeId, this.o.position());
     if (newest !== null && newest.txid > this.ownTxid && this.ownTxid >= 0) await this.fetch(newest);
     const epoch = this.o.epoch();
     if (epoch === 0) return;

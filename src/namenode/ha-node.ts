@@ -20,8 +20,10 @@
  * name directory older than the purge; while tailing: a watch compacted past a paused
  * standby whose record had been removed), it fetches a peer's newest image: at start it
  * loads it and reads on from its txid (`catchUp`); a standby already serving DataNodes
- * cannot swap its namespace under them, so it stops and its restart loads that image. A
- * watch compacted while the batches are still there is read again from where it stopped.
+ * cannot swap its namespace under its block map and leases, so it stops with
+ * JOURNAL_COMPACTED and src/cli/dfsd.ts starts the NameNode again in the same process, on
+ * the same ports, from that image. A watch compacted while the batches are still there (the
+ * usual case: image-sync.ts) is read again from where it stopped.
  *
  *   state:  starting ──catchUp──> standby ──won──> active ──stepped down / fenced──> failed
  *           any ──stop()──> stopped
@@ -137,6 +139,7 @@ export class HaNode {
       sync: options.sync,
       log: options.log,
       epoch: () => (this.isActive ? this.epoch : 0),
+      position: () => (this.stateNow === 'active' ? this.etcdJournal!.lastDurableTxid : this.appliedTxid),
     });
     this.quota = new EtcdQuotaMonitor(this.client, options.quotaBytes, options.log);
   }
@@ -284,17 +287,19 @@ export class HaNode {
         rethrowIfBug(err);
         if (!isDfsError(err, 'JOURNAL_COMPACTED') || attempt >= 5) return this.fail(err as DfsError);
         if (!(await this.journalLost().catch(() => false))) continue;
-        // The batches after us are gone: fetch the image; the restart loads it (see the header).
-        const txid = await this.images.fetchNewest(this.appliedTxid).catch((e: unknown) => {
+        // The batches after us are gone: fetch the image; dfsd starts the NameNode again from it.
+        try {
+          const txid = await this.images.fetchNewest(this.appliedTxid);
+          return this.fail(
+            new DfsError(
+              'JOURNAL_COMPACTED',
+              `the etcd journal was purged past txid ${this.appliedTxid}: fetched the image at txid ${txid}; starting again from it`,
+            ),
+          );
+        } catch (e) {
           rethrowIfBug(e);
-          return (e as Error).message;
-        });
-        return this.fail(
-          new DfsError(
-            'JOURNAL_COMPACTED',
-            `the etcd journal was purged past txid ${this.appliedTxid}; fetched image: ${txid} (a restart loads it)`,
-          ),
-        );
+          return this.fail(new DfsError('INTERNAL', `journal purged past us and no image: ${(e as Error).message}`));
+        }
       }
     }
   }

@@ -217,6 +217,50 @@ describe.skipIf(!HAVE_ETCD)('HA checkpoints and journal compaction', () => {
     expect(fs.readdirSync(k.dir('nn1')).filter((n) => n.startsWith('fsimage_'))).toHaveLength(1);
   }, 240_000);
 
+  it('a standby whose position was purged while it slept loads a peer image and tails on, in the same process', async () => {
+    const k = cluster();
+    for (const n of ['nn1', 'nn2', 'nn3']) await formatNameDir(k.dir(n), { force: false, clusterId: k.id });
+    const nn1 = await namenode(k.dir('nn1'), 'nn1', k.prefix);
+    await untilActive(nn1);
+    const proxy = await cuttableProxy(etcd.endpoints[0]!);
+    cleanups.push(() => proxy.close());
+    const nn2 = await namenode(k.dir('nn2'), 'nn2', k.prefix, { DFS_NAMENODE_ETCD_ENDPOINTS: proxy.url });
+    const nn3 = await namenode(k.dir('nn3'), 'nn3', k.prefix);
+    const c1 = client(nn1);
+    const acked = await mkdirs(c1, 'a', 150);
+    await untilLogged(nn2, 'checkpoint written');
+    const etcdClient = new EtcdClient({ endpoints: etcd.endpoints });
+    cleanups.push(() => etcdClient.close());
+
+    process.kill(nn2.pid!, 'SIGSTOP');
+    try {
+      proxy.cut();
+      // Its record gone (an operator retired it, say), nothing holds the purge for it.
+      await etcdClient.delete(haKeys(k.prefix).image('nn2'));
+      acked.push(...(await mkdirs(c1, 'b', 300)));
+      await waitFor('the journal purged past the sleeping standby', () =>
+        Promise.resolve(
+          logged(nn1, 'etcd journal purged below the oldest image and compacted').some(
+            (l) => (l.firstKeptTxid as number) > 250,
+          ) || undefined,
+        ),
+      );
+    } finally {
+      process.kill(nn2.pid!, 'SIGCONT');
+    }
+    await untilLogged(nn2, 'starting the NameNode again from the image it fetched');
+    await waitFor('nn2 listening again', () =>
+      Promise.resolve(logged(nn2, 'namenode listening').length === 2 || undefined),
+    );
+    expect(logged(nn2, 'loaded checkpoint image').at(-1)!.txid as number).toBeGreaterThan(250);
+    expect(nn2.running).toBe(true);
+    acked.push(...(await mkdirs(c1, 'c', 30)));
+    await nn3.kill();
+    await nn1.kill();
+    await untilActive(nn2, (TTL_SECONDS + 10) * 1000);
+    expect(await listing(client(nn2))).toEqual([...acked].sort());
+  }, 240_000);
+
   it('a NameNode with an empty or too-old name directory bootstraps from a peer image', async () => {
     const k = cluster();
     await formatNameDir(k.dir('nn1'), { force: false, clusterId: k.id });
