@@ -106,7 +106,10 @@ export async function downloadImage(o: DownloadOptions): Promise<number> {
   if (headerTxid !== String(o.txid))
     throw new DfsError('CORRUPT_LOG', `image transfer from ${url}: it sent txid ${headerTxid}`);
   if (o.sha256 !== undefined && headerDigest !== o.sha256)
-    throw new DfsError('CORRUPT_LOG', `image transfer from ${url}: digest ${headerDigest}, recorded ${o.sha256}`);
+    throw new DfsError(
+      'CORRUPT_LOG',
+      `image transfer from ${url}: digest ${headerDigest}, recorded ${o.sha256}`,
+    );
   const file = path.join(o.nameDir, imageFileName(o.txid));
   const tmp = `${file}.tmp-${process.pid}`;
   const sync = o.sync ?? osFileSync;
@@ -127,7 +130,10 @@ export async function downloadImage(o: DownloadOptions): Promise<number> {
     }
     const got = hash.digest('hex');
     if (got !== headerDigest)
-      throw new DfsError('CORRUPT_LOG', `image transfer from ${url}: bytes hash to ${got}, sent ${headerDigest}`);
+      throw new DfsError(
+        'CORRUPT_LOG',
+        `image transfer from ${url}: bytes hash to ${got}, sent ${headerDigest}`,
+      );
     await sync.fsync(handle.fd);
   } catch (err) {
     await handle.close();

@@ -14,16 +14,10 @@
  *   stop:        stepped down, or the journal FENCED: `onFatal`, and the process exits
  *                (as HDFS's NameNode does; systemd starts it again as a standby)
  *
- * Images and compaction (src/ha/image-sync.ts): standbys write the checkpoints, every
- * NameNode records the image it holds and fetches newer ones, the active purges the journal
- * below the oldest. When the batches after this NameNode's position are gone (at start: a
- * name directory older than the purge; while tailing: a watch compacted past a paused
- * standby whose record had been removed), it fetches a peer's newest image: at start it
- * loads it and reads on from its txid (`catchUp`); a standby already serving DataNodes
- * cannot swap its namespace under its block map and leases, so it stops with
- * JOURNAL_COMPACTED and src/cli/dfsd.ts starts the NameNode again in the same process, on
- * the same ports, from that image. A watch compacted while the batches are still there (the
- * usual case: image-sync.ts) is read again from where it stopped.
+ * Images and compaction: src/ha/image-sync.ts. A tail whose watch was compacted reads the
+ * journal again from its txid; if the batches after it were purged, it fetches a peer's image
+ * and stops with JOURNAL_COMPACTED: src/cli/dfsd.ts starts the NameNode again from it, in
+ * the same process on the same ports (its block map and leases cannot swap namespaces).
  *
  *   state:  starting ──catchUp──> standby ──won──> active ──stepped down / fenced──> failed
  *           any ──stop()──> stopped
@@ -32,7 +26,7 @@
  * (election.ts `isLeader`), so a paused active that wakes up after its lease lapsed answers
  * STANDBY instead of a stale read.
  */
-import { assert, DfsError, isDfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { Role } from '../../protocol/handshake.js';
 import { rpcNameOf, type RpcName } from '../../protocol/namenode-messages.js';
 import type { NameNodeConfig } from '../common/config.js';
@@ -40,11 +34,11 @@ import { sendBody, type HttpRouter } from '../common/http-router.js';
 import type { Logger } from '../common/logger.js';
 import { EtcdClient } from '../ha/etcd-client.js';
 import { EtcdJournal, initializeJournal } from '../ha/etcd-journal.js';
-import { firstBatchTxid, readJournal, tailJournal, type JournalBatch } from '../ha/etcd-journal-reader.js';
+import * as reader from '../ha/etcd-journal-reader.js';
 import { Election, watchLeader, type Leader, type LeaderRecord } from '../ha/election.js';
 import type { Watch } from '../ha/etcd-watch.js';
-import { replayRecords, type AppendCallback, type Journal } from './journal.js';
-import type { EditOp } from './edit-ops.js';
+import { replayRecords, type Journal } from './journal.js';
+import { StandbyJournal } from './standby-journal.js';
 import type { Namespace } from './namespace.js';
 import type { LoadedState } from './name-dir.js';
 import type { FileSync } from '../common/file-sync.js';
@@ -84,7 +78,10 @@ export interface HaNodeOptions {
 export function haNodeFor(
   config: NameNodeConfig,
   clusterId: string,
-  hooks: Omit<HaNodeOptions, 'endpoints' | 'prefix' | 'ttlSeconds' | 'retainTxns' | 'quotaBytes' | 'clusterId'>,
+  hooks: Omit<
+    HaNodeOptions,
+    'endpoints' | 'prefix' | 'ttlSeconds' | 'retainTxns' | 'quotaBytes' | 'clusterId'
+  >,
 ): HaNode | null {
   if (config.journal === 'local') return null;
   if (config.journal !== 'etcd')
@@ -131,13 +128,8 @@ export class HaNode {
     );
     this.namespace = options.namespace;
     this.images = new ImageSync({
+      ...options,
       client: this.client,
-      prefix: options.prefix,
-      nameDir: options.nameDir,
-      clusterId: options.clusterId,
-      retainTxns: options.retainTxns,
-      sync: options.sync,
-      log: options.log,
       epoch: () => (this.isActive ? this.epoch : 0),
       position: () => (this.stateNow === 'active' ? this.etcdJournal!.lastDurableTxid : this.appliedTxid),
     });
@@ -194,31 +186,31 @@ export class HaNode {
     let state = local;
     if (await initializeJournal(this.client, this.options.prefix, state.lastTxid))
       this.options.log.info({ txid: state.lastTxid, prefix: this.options.prefix }, 'etcd journal created');
-    this.images.imageLoaded(state.imageTxid);
-    this.appliedTxid = state.lastTxid;
-    this.namespace = state.namespace;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.readToHead();
-        return state;
-      } catch (err) {
-        rethrowIfBug(err);
-        if (!isDfsError(err, 'JOURNAL_COMPACTED') || attempt >= 5) throw err;
-        if (!(await this.journalLost())) continue; // a read revision compacted meanwhile: read again
-        const txid = await this.images.fetchNewest(this.appliedTxid);
-        state = await reload();
-        this.options.log.info({ txid, lastTxid: state.lastTxid }, 'journal purged past the local image: loaded a peer image');
-        this.images.imageLoaded(state.imageTxid);
-        this.appliedTxid = state.lastTxid;
-        this.namespace = state.namespace;
-      }
-    }
+    const use = (loaded: LoadedState): void => {
+      this.images.imageLoaded(loaded.imageTxid);
+      this.appliedTxid = loaded.lastTxid;
+      this.namespace = loaded.namespace;
+    };
+    use(state);
+    await reader.readThroughCompaction(this.readerOf(), async () => {
+      const txid = await this.images.fetchNewest(this.appliedTxid);
+      state = await reload();
+      this.options.log.info(
+        { txid, lastTxid: state.lastTxid },
+        'journal purged past the local image: loaded a peer image',
+      );
+      use(state);
+    });
+    return state;
   }
 
-  /** True when the journal's first batch starts after the next txid this NameNode needs. */
-  private async journalLost(): Promise<boolean> {
-    const first = await firstBatchTxid(this.client, this.options.prefix);
-    return first > this.appliedTxid + 1;
+  private readerOf(): reader.JournalReader {
+    return {
+      client: this.client,
+      prefix: this.options.prefix,
+      position: () => this.appliedTxid,
+      read: () => this.readToHead(),
+    };
   }
 
   /** Starts as a standby: tails the journal, follows the leader, campaigns. */
@@ -260,7 +252,7 @@ export class HaNode {
   }
 
   private startTail(): void {
-    this.tail = tailJournal(this.client, this.options.prefix, {
+    this.tail = reader.tailJournal(this.client, this.options.prefix, {
       afterTxid: this.appliedTxid,
       fromRevision: this.revision + 1,
       onBatch: (batch) => {
@@ -275,37 +267,37 @@ export class HaNode {
     });
   }
 
+  private stopTail(): void {
+    this.tail?.cancel();
+    this.tail = null;
+  }
+
   /** The watch was compacted past us: read the batches again from our txid, then tail on. */
   private async recoverTail(): Promise<void> {
-    this.options.log.warn({ txid: this.appliedTxid }, 'journal watch compacted away; reading the journal again');
-    for (let attempt = 1; this.stateNow === 'standby'; attempt++) {
-      try {
-        await this.readToHead();
-        this.options.log.info({ txid: this.appliedTxid }, 'standby caught up after compaction; tailing');
-        return this.startTail();
-      } catch (err) {
-        rethrowIfBug(err);
-        if (!isDfsError(err, 'JOURNAL_COMPACTED') || attempt >= 5) return this.fail(err as DfsError);
-        if (!(await this.journalLost().catch(() => false))) continue;
+    this.options.log.warn(
+      { txid: this.appliedTxid },
+      'journal watch compacted away; reading the journal again',
+    );
+    try {
+      await reader.readThroughCompaction(this.readerOf(), async () => {
         // The batches after us are gone: fetch the image; dfsd starts the NameNode again from it.
-        try {
-          const txid = await this.images.fetchNewest(this.appliedTxid);
-          return this.fail(
-            new DfsError(
-              'JOURNAL_COMPACTED',
-              `the etcd journal was purged past txid ${this.appliedTxid}: fetched the image at txid ${txid}; starting again from it`,
-            ),
-          );
-        } catch (e) {
-          rethrowIfBug(e);
-          return this.fail(new DfsError('INTERNAL', `journal purged past us and no image: ${(e as Error).message}`));
-        }
-      }
+        const txid = await this.images.fetchNewest(this.appliedTxid);
+        throw new DfsError(
+          'JOURNAL_COMPACTED',
+          `the etcd journal was purged past txid ${this.appliedTxid}: fetched the image at txid ${txid}; starting again from it`,
+        );
+      });
+    } catch (err) {
+      rethrowIfBug(err);
+      return this.fail(err as DfsError);
     }
+    if (this.stateNow !== 'standby') return;
+    this.options.log.info({ txid: this.appliedTxid }, 'standby caught up after compaction; tailing');
+    this.startTail();
   }
 
   private async readToHead(): Promise<void> {
-    const pos = await readJournal(this.client, this.options.prefix, this.appliedTxid, (batch) =>
+    const pos = await reader.readJournal(this.client, this.options.prefix, this.appliedTxid, (batch) =>
       this.apply(batch, 'the etcd journal'),
     );
     assert(
@@ -315,7 +307,7 @@ export class HaNode {
     this.revision = pos.revision;
   }
 
-  private apply(batch: JournalBatch, source: string): void {
+  private apply(batch: reader.JournalBatch, source: string): void {
     const next = replayRecords(this.namespace, batch.records, this.appliedTxid + 1, source);
     const applied = next - 1 - this.appliedTxid;
     this.appliedTxid = next - 1;
@@ -326,10 +318,10 @@ export class HaNode {
   /** Won the election: catch up to the head under our epoch, then serve. */
   private async promote(epoch: number): Promise<void> {
     if (this.stateNow !== 'standby') return;
-    this.tail?.cancel();
-    this.tail = null;
+    this.stopTail();
     try {
-      await this.recovering;
+      await this.recovering; // it may have started a tail again
+      this.stopTail();
       await this.readToHead();
     } catch (err) {
       rethrowIfBug(err);
@@ -408,34 +400,4 @@ export function addIsActiveRoute(router: HttpRouter, serving: () => boolean): vo
       );
     },
   });
-}
-
-/** The journal of a standby: the txid it has applied; appends are refused (nothing reaches them). */
-class StandbyJournal implements Journal {
-  constructor(
-    private readonly applied: () => number,
-    private readonly refusal: () => DfsError,
-  ) {}
-
-  append(_op: EditOp, done: AppendCallback): number {
-    done(this.refusal());
-    return -1;
-  }
-
-  get lastWrittenTxid(): number {
-    return this.applied();
-  }
-
-  get lastDurableTxid(): number {
-    return this.applied();
-  }
-
-  /** Everything applied came from etcd, durable already: a checkpoint may cover it. */
-  roll(): Promise<number> {
-    return Promise.resolve(this.applied());
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
 }

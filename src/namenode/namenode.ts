@@ -423,7 +423,9 @@ export class NameNode {
       httpConnections: () => this.http?.connections ?? 0,
       ha: () => ({ active: this.serving, epoch: this.ha?.epoch ?? 0 }),
       etcdDb: () =>
-        this.ha === null ? null : { sizeBytes: this.ha.quota.dbSizeBytes, quotaBytes: this.ha.quota.quotaBytes },
+        this.ha === null
+          ? null
+          : { sizeBytes: this.ha.quota.dbSizeBytes, quotaBytes: this.ha.quota.quotaBytes },
     });
   }
 

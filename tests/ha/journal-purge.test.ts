@@ -78,7 +78,10 @@ describe.skipIf(!HAVE_ETCD)('etcd journal purge', () => {
 
   it('deletes only batches wholly below the oldest image less the margin, and compacts', async () => {
     const prefix = newPrefix();
-    const epoch = await journalOf(prefix, Array(10).fill(7)); // batches at 1, 8, 15, ... 64; txids 1..70
+    const epoch = await journalOf(
+      prefix,
+      Array.from({ length: 10 }, () => 7),
+    ); // batches at 1, 8, 15, ... 64; txids 1..70
     await recordImage(client, prefix, { nodeId: 'nn1', txid: 40, sha256: 'a', clusterId: 'c' });
     await recordImage(client, prefix, { nodeId: 'nn2', txid: 25, sha256: 'b', clusterId: 'c' });
     const records = await listImages(client, prefix);
