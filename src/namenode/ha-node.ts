@@ -219,13 +219,15 @@ export class HaNode {
     this.stateNow = 'standby';
     this.nodeId = self.id;
     this.startTail();
-    this.images.recordOwn(this.images.imageTxid, self.id, self.httpAddress).then(
-      () => this.images.start(),
-      (err: unknown) => {
+    // Recorded before the image records are followed; if etcd refuses now, the next
+    // checkpoint or fetch records it (until then the old record, if any, holds the purge).
+    void this.images
+      .recordOwn(this.images.imageTxid, self.id, self.httpAddress)
+      .catch((err: unknown) => {
         rethrowIfBug(err);
-        this.fail(err as DfsError);
-      },
-    );
+        this.options.log.warn({ err: (err as Error).message }, 'could not record our image in etcd');
+      })
+      .then(() => this.images.start());
     this.quota.start();
     this.leaderWatch = watchLeader(this.client, this.options.prefix, (leader) => {
       this.leader = leader;
