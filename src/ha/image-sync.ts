@@ -83,12 +83,14 @@ export class ImageSync {
   async recordOwn(txid: number, nodeId = this.nodeId, httpAddress = this.httpAddress): Promise<void> {
     this.nodeId = nodeId;
     this.httpAddress = httpAddress;
-    const sha256 = await sha256File(path.join(this.o.nameDir, imageFileName(txid)));
+    // The newest held (a checkpoint may finish after a fetch of a newer image). Two records
+    // racing can leave the older one in etcd: lower than held, which only holds the purge back.
     this.ownTxid = Math.max(this.ownTxid, txid);
+    const txidNow = this.ownTxid;
     const record: ImageRecord = {
       nodeId,
-      txid: this.ownTxid,
-      sha256: txid === this.ownTxid ? sha256 : await sha256File(this.imageFile(this.ownTxid)),
+      txid: txidNow,
+      sha256: await sha256File(this.imageFile(txidNow)),
       clusterId: this.o.clusterId,
       ...(httpAddress !== undefined && { httpAddress }),
     };
