@@ -9,7 +9,7 @@
  * (src/common/crash.ts).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { AssertionFailure, DfsError } from '../../protocol/errors.js';
+import { AssertionFailure, DfsError, isDfsError } from '../../protocol/errors.js';
 import {
   DATANODE_DEFAULTS,
   HTTP_OFF,
@@ -131,10 +131,28 @@ program
       log.info({ nameDir: config.nameDir, clusterId: v.clusterId }, 'name directory formatted');
       return;
     }
-    const nn = new NameNode(config, log, systemClock, [namenodeWebHdfs]);
+    let nn = new NameNode(config, log, systemClock, [namenodeWebHdfs]);
     await nn.start();
     onShutdownSignal(() => nn.stop());
-    void nn.fatal.then(() => nn.stop().finally(() => process.exit(2)));
+    // An HA standby whose journal position was purged fetched a peer's image and stopped
+    // (src/namenode/ha-node.ts): it starts again from that image in this process, on the
+    // same ports, so DataNodes and clients find it where it was. Any other fatal: exit 2.
+    let reloads = 0;
+    const onFatal = (): void => {
+      const ports = { port: nn.address.port, httpPort: nn.httpPort };
+      void nn.fatal.then(async (err) => {
+        await nn.stop();
+        if (!isDfsError(err, 'JOURNAL_COMPACTED') || ++reloads > 3) process.exit(2);
+        log.warn({ reloads }, 'starting the NameNode again from the image it fetched');
+        nn = new NameNode({ ...config, ...ports }, log, systemClock, [namenodeWebHdfs]);
+        await nn.start().catch((e: unknown) => {
+          log.fatal({ err: (e as Error).message }, 'the NameNode could not start again');
+          process.exit(2);
+        });
+        onFatal();
+      });
+    };
+    onFatal();
   });
 
 program

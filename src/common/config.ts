@@ -127,6 +127,10 @@ export interface NameNodeConfig extends HttpConfig {
   retryCacheEntriesMax: number;
   /** How long a call's result is kept for its retries (HDFS dfs.namenode.retrycache.expirytime.millis). */
   retryCacheExpiryMs: number;
+  /** With journal "etcd": journal records kept below the oldest image any NameNode holds. */
+  haJournalRetainTxns: number;
+  /** With journal "etcd": etcd's database quota (its --quota-backend-bytes), for the 80% alarm. */
+  haEtcdQuotaBytes: number;
 }
 
 export const NAMENODE_DEFAULTS: NameNodeConfig = {
@@ -169,6 +173,8 @@ export const NAMENODE_DEFAULTS: NameNodeConfig = {
   advertiseHost: '',
   retryCacheEntriesMax: 100_000,
   retryCacheExpiryMs: 600_000,
+  haJournalRetainTxns: 100_000,
+  haEtcdQuotaBytes: 2 * 1024 * 1024 * 1024,
   httpPort: DEFAULT_NAMENODE_HTTP_PORT,
   ...HTTP_DEFAULTS,
 };

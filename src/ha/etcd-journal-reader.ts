@@ -13,7 +13,7 @@
  * snapshot whatever the active writes meanwhile; it ends by checking that the batches end
  * exactly at the head the snapshot holds.
  */
-import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { DfsError, isDfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { decodeSegment, type LoggedOp } from '../namenode/edit-log-format.js';
 import { prefixEnd, type EtcdClient, type KeyValue } from './etcd-client.js';
 import { watch, type Watch } from './etcd-watch.js';
@@ -97,6 +97,44 @@ export async function readJournal(
       `etcd journal batches end at txid ${expect - 1}, its head says ${head}`,
     );
   return { lastTxid: head, revision };
+}
+
+/** The first txid the journal holds a batch for (MAX_SAFE_INTEGER when it holds none). */
+export async function firstBatchTxid(client: EtcdClient, prefix: string): Promise<number> {
+  const keys = haKeys(prefix);
+  const first = await client.range(keys.batchPrefix, { prefix: true, limit: 1, keysOnly: true });
+  const kv = first.kvs[0];
+  return kv === undefined ? Number.MAX_SAFE_INTEGER : keys.batchTxid(kv.key.toString());
+}
+
+/**
+ * Runs `read` (a readJournal from the reader's `position`) until it succeeds. A
+ * JOURNAL_COMPACTED has two causes: the revision a paged read was pinned at was compacted
+ * meanwhile (read again), or the batches after the position were purged below an image
+ * (journal-purge.ts): then `onPurged` runs first (it fetches an image and moves the position,
+ * or throws). Other errors, and a fifth failure in a row, are thrown.
+ */
+export interface JournalReader {
+  client: EtcdClient;
+  prefix: string;
+  /** The last txid the reader has applied. */
+  position: () => number;
+  read: () => Promise<void>;
+}
+
+export async function readThroughCompaction(
+  reader: JournalReader,
+  onPurged: () => Promise<void>,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await reader.read();
+    } catch (err) {
+      rethrowIfBug(err);
+      if (!isDfsError(err, 'JOURNAL_COMPACTED') || attempt >= 5) throw err;
+      if ((await firstBatchTxid(reader.client, reader.prefix)) > reader.position() + 1) await onPurged();
+    }
+  }
 }
 
 export interface TailOptions {

@@ -11,6 +11,9 @@
  *   <prefix>journal/batch/<firstTxid>   one batch of edit records, firstTxid as 16 zero-padded
  *                                       digits so key order is txid order (its encoding:
  *                                       etcd-journal.ts)
+ *   <prefix>images/<nodeId>             the newest checkpoint image that NameNode holds (JSON,
+ *                                       image-registry.ts); the journal is purged below the
+ *                                       oldest of them (journal-purge.ts)
  */
 import { DfsError } from '../../protocol/errors.js';
 
@@ -20,6 +23,8 @@ export interface HaKeys {
   readonly handover: string;
   readonly head: string;
   readonly batchPrefix: string;
+  readonly imagePrefix: string;
+  image(nodeId: string): string;
   batch(firstTxid: number): string;
   /** The first txid of a batch key; CORRUPT_LOG for another key under the batch prefix. */
   batchTxid(key: string): number;
@@ -34,6 +39,8 @@ export function haKeys(prefix: string): HaKeys {
     handover: `${p}handover`,
     head: `${p}journal/head`,
     batchPrefix,
+    imagePrefix: `${p}images/`,
+    image: (nodeId) => `${p}images/${nodeId}`,
     batch: (firstTxid) => `${batchPrefix}${String(firstTxid).padStart(16, '0')}`,
     batchTxid: (key) => {
       const digits = key.slice(batchPrefix.length);

@@ -20,6 +20,11 @@
  * A standby reads the journal head every LAG_POLL_MS (one small etcd range) for its lag
  * gauge (`lagTxids`, dfs_namenode_ha_standby_lag_txns): how far its applied txid is behind.
  *
+ * Images and compaction: src/ha/image-sync.ts. A tail whose watch was compacted reads the
+ * journal again from its txid; if the batches after it were purged, it fetches a peer's image
+ * and stops with JOURNAL_COMPACTED: src/cli/dfsd.ts starts the NameNode again from it, in
+ * the same process on the same ports (its block map and leases cannot swap namespaces).
+ *
  *   state:  starting ──catchUp──> standby ──won──> active ──stepped down / fenced──> failed
  *           active ──handOver()──> handing-over ──resigned──> failed
  *           any ──stop()──> stopped
@@ -36,13 +41,17 @@ import { sendBody, type HttpRouter } from '../common/http-router.js';
 import type { Logger } from '../common/logger.js';
 import { EtcdClient } from '../ha/etcd-client.js';
 import { EtcdJournal, initializeJournal } from '../ha/etcd-journal.js';
-import { readJournal, tailJournal, type JournalBatch } from '../ha/etcd-journal-reader.js';
+import * as reader from '../ha/etcd-journal-reader.js';
 import { haKeys } from '../ha/ha-keys.js';
 import { Election, watchLeader, type Leader, type LeaderRecord } from '../ha/election.js';
 import type { Watch } from '../ha/etcd-watch.js';
-import { replayRecords, type AppendCallback, type Journal, type ReplayObserver } from './journal.js';
-import type { EditOp } from './edit-ops.js';
+import { replayRecords, type Journal, type ReplayObserver } from './journal.js';
+import { StandbyJournal } from './standby-journal.js';
 import type { Namespace } from './namespace.js';
+import type { LoadedState } from './name-dir.js';
+import type { FileSync } from '../common/file-sync.js';
+import { ImageSync } from '../ha/image-sync.js';
+import { EtcdQuotaMonitor } from '../ha/etcd-quota.js';
 
 export type HaState = 'starting' | 'standby' | 'active' | 'handing-over' | 'failed' | 'stopped';
 
@@ -69,6 +78,13 @@ export interface HaNodeOptions {
   onFlush?: (seconds: number, records: number) => void;
   /** Sees each edit replayed from the journal (the retry cache, retry-cache.ts). */
   replayObserver?: ReplayObserver;
+  nameDir: string;
+  clusterId: string;
+  /** Journal records kept below the oldest image (config `haJournalRetainTxns`). */
+  retainTxns: number;
+  /** etcd's database quota for the alarm (config `haEtcdQuotaBytes`). */
+  quotaBytes: number;
+  sync: FileSync;
 }
 
 /**
@@ -78,7 +94,10 @@ export interface HaNodeOptions {
 export function haNodeFor(
   config: NameNodeConfig,
   clusterId: string,
-  hooks: Omit<HaNodeOptions, 'endpoints' | 'prefix' | 'ttlSeconds'>,
+  hooks: Omit<
+    HaNodeOptions,
+    'endpoints' | 'prefix' | 'ttlSeconds' | 'retainTxns' | 'quotaBytes' | 'clusterId'
+  >,
 ): HaNode | null {
   if (config.journal === 'local') return null;
   if (config.journal !== 'etcd')
@@ -90,6 +109,9 @@ export function haNodeFor(
     endpoints: config.etcdEndpoints,
     prefix: config.haPrefix || `/dfs/${clusterId}/`,
     ttlSeconds: config.haLeaseTtlSeconds,
+    clusterId,
+    retainTxns: config.haJournalRetainTxns,
+    quotaBytes: config.haEtcdQuotaBytes,
   });
 }
 
@@ -109,6 +131,12 @@ export class HaNode {
   private lag = 0;
   /** What the NameNode writes through while standby: refuses every append. */
   readonly standbyJournal: Journal;
+  /** Images recorded, fetched, and the journal purged below them. */
+  readonly images: ImageSync;
+  readonly quota: EtcdQuotaMonitor;
+  private namespace: Namespace;
+  /** A tail being restarted after its watch was compacted (promote waits for it). */
+  private recovering: Promise<void> | null = null;
 
   constructor(private readonly options: HaNodeOptions) {
     this.client = new EtcdClient({ endpoints: options.endpoints, log: options.log });
@@ -116,6 +144,14 @@ export class HaNode {
       () => this.appliedTxid,
       () => this.standbyError(),
     );
+    this.namespace = options.namespace;
+    this.images = new ImageSync({
+      ...options,
+      client: this.client,
+      epoch: () => (this.isActive ? this.epoch : 0),
+      position: () => (this.stateNow === 'active' ? this.etcdJournal!.lastDurableTxid : this.appliedTxid),
+    });
+    this.quota = new EtcdQuotaMonitor(this.client, options.quotaBytes, options.log);
   }
 
   get state(): HaState {
@@ -210,15 +246,41 @@ export class HaNode {
   }
 
   /**
-   * Reads the etcd journal from `localTxid` (the last txid of the local image and segments)
-   * to its head; creates the journal at `localTxid` on a cluster's first start.
+   * Reads the etcd journal from the local state's last txid (its image and segments) to its
+   * head; creates the journal there on a cluster's first start. When the journal no longer
+   * holds the next txid, fetches a peer's newer image, `reload`s the name directory and reads
+   * on from it. Resolves with the state the NameNode serves from.
    */
-  async catchUp(localTxid: number): Promise<void> {
+  async catchUp(local: LoadedState, reload: () => Promise<LoadedState>): Promise<LoadedState> {
     assert(this.stateNow === 'starting', `catchUp while ${this.stateNow}`);
-    this.appliedTxid = localTxid;
-    if (await initializeJournal(this.client, this.options.prefix, localTxid))
-      this.options.log.info({ txid: localTxid, prefix: this.options.prefix }, 'etcd journal created');
-    await this.readToHead();
+    let state = local;
+    if (await initializeJournal(this.client, this.options.prefix, state.lastTxid))
+      this.options.log.info({ txid: state.lastTxid, prefix: this.options.prefix }, 'etcd journal created');
+    const use = (loaded: LoadedState): void => {
+      this.images.imageLoaded(loaded.imageTxid);
+      this.appliedTxid = loaded.lastTxid;
+      this.namespace = loaded.namespace;
+    };
+    use(state);
+    await reader.readThroughCompaction(this.readerOf(), async () => {
+      const txid = await this.images.fetchNewest(this.appliedTxid);
+      state = await reload();
+      this.options.log.info(
+        { txid, lastTxid: state.lastTxid },
+        'journal purged past the local image: loaded a peer image',
+      );
+      use(state);
+    });
+    return state;
+  }
+
+  private readerOf(): reader.JournalReader {
+    return {
+      client: this.client,
+      prefix: this.options.prefix,
+      position: () => this.appliedTxid,
+      read: () => this.readToHead(),
+    };
   }
 
   /** Starts as a standby: tails the journal, follows the leader, campaigns. */
@@ -228,6 +290,16 @@ export class HaNode {
     this.nodeId = self.id;
     this.startTail();
     this.pollLag();
+    // Recorded before the image records are followed; if etcd refuses now, the next
+    // checkpoint or fetch records it (until then the old record, if any, holds the purge).
+    void this.images
+      .recordOwn(this.images.imageTxid, self.id, self.httpAddress)
+      .catch((err: unknown) => {
+        rethrowIfBug(err);
+        this.options.log.warn({ err: (err as Error).message }, 'could not record our image in etcd');
+      })
+      .then(() => this.images.start());
+    this.quota.start();
     this.leaderWatch = watchLeader(this.client, this.options.prefix, (leader) => {
       this.leader = leader;
     });
@@ -289,20 +361,52 @@ export class HaNode {
   }
 
   private startTail(): void {
-    this.tail = tailJournal(this.client, this.options.prefix, {
+    this.tail = reader.tailJournal(this.client, this.options.prefix, {
       afterTxid: this.appliedTxid,
       fromRevision: this.revision + 1,
       onBatch: (batch) => {
         if (this.stateNow === 'standby') this.apply(batch, 'the etcd journal (tail)');
       },
       onError: (err) => {
-        if (this.stateNow === 'standby') this.fail(err);
+        if (this.stateNow !== 'standby') return;
+        if (err.code !== 'JOURNAL_COMPACTED') return this.fail(err);
+        this.tail = null;
+        this.recovering = this.recoverTail().finally(() => (this.recovering = null));
       },
     });
   }
 
+  private stopTail(): void {
+    this.tail?.cancel();
+    this.tail = null;
+  }
+
+  /** The watch was compacted past us: read the batches again from our txid, then tail on. */
+  private async recoverTail(): Promise<void> {
+    this.options.log.warn(
+      { txid: this.appliedTxid },
+      'journal watch compacted away; reading the journal again',
+    );
+    try {
+      await reader.readThroughCompaction(this.readerOf(), async () => {
+        // The batches after us are gone: fetch the image; dfsd starts the NameNode again from it.
+        const txid = await this.images.fetchNewest(this.appliedTxid);
+        throw new DfsError(
+          'JOURNAL_COMPACTED',
+          `the etcd journal was purged past txid ${this.appliedTxid}: fetched the image at txid ${txid}; starting again from it`,
+        );
+      });
+    } catch (err) {
+      rethrowIfBug(err);
+      return this.fail(err as DfsError);
+    }
+    if (this.stateNow !== 'standby') return;
+    this.options.log.info({ txid: this.appliedTxid }, 'standby caught up after compaction; tailing');
+    this.startTail();
+  }
+
   private async readToHead(): Promise<void> {
-    const pos = await readJournal(this.client, this.options.prefix, this.appliedTxid, (batch) =>
+    const pos = await reader.readJournal(this.client, this.options.prefix, this.appliedTxid, (batch) =>
       this.apply(batch, 'the etcd journal'),
     );
     assert(
@@ -312,9 +416,14 @@ export class HaNode {
     this.revision = pos.revision;
   }
 
-  private apply(batch: JournalBatch, source: string): void {
-    const { namespace, replayObserver } = this.options;
-    const next = replayRecords(namespace, batch.records, this.appliedTxid + 1, source, replayObserver);
+  private apply(batch: reader.JournalBatch, source: string): void {
+    const next = replayRecords(
+      this.namespace,
+      batch.records,
+      this.appliedTxid + 1,
+      source,
+      this.options.replayObserver,
+    );
     const applied = next - 1 - this.appliedTxid;
     this.appliedTxid = next - 1;
     if (batch.revision > this.revision) this.revision = batch.revision;
@@ -324,9 +433,10 @@ export class HaNode {
   /** Won the election: catch up to the head under our epoch, then serve. */
   private async promote(epoch: number): Promise<void> {
     if (this.stateNow !== 'standby') return;
-    this.tail?.cancel();
-    this.tail = null;
+    this.stopTail();
     try {
+      await this.recovering; // it may have started a tail again
+      this.stopTail();
       await this.readToHead();
     } catch (err) {
       rethrowIfBug(err);
@@ -345,6 +455,7 @@ export class HaNode {
     this.stateNow = 'active';
     this.options.log.info({ epoch, txid: this.appliedTxid, id: this.nodeId }, 'active: serving');
     this.options.onPromoted(journal);
+    this.images.syncSoon(); // purge what waited for a new active
   }
 
   private fail(err: DfsError): void {
@@ -361,6 +472,8 @@ export class HaNode {
     this.tail?.cancel();
     this.leaderWatch?.cancel();
     if (this.lagTimer !== null) clearInterval(this.lagTimer);
+    this.quota.stop();
+    await this.images.stop();
     await this.etcdJournal?.close();
     await this.election?.close();
     this.client.close();
@@ -405,34 +518,4 @@ export function addIsActiveRoute(router: HttpRouter, serving: () => boolean): vo
       );
     },
   });
-}
-
-/** The journal of a standby: the txid it has applied; appends are refused (nothing reaches them). */
-class StandbyJournal implements Journal {
-  constructor(
-    private readonly applied: () => number,
-    private readonly refusal: () => DfsError,
-  ) {}
-
-  append(_op: EditOp, done: AppendCallback): number {
-    done(this.refusal());
-    return -1;
-  }
-
-  get lastWrittenTxid(): number {
-    return this.applied();
-  }
-
-  get lastDurableTxid(): number {
-    return this.applied();
-  }
-
-  /** Everything applied came from etcd, durable already: a checkpoint may cover it. */
-  roll(): Promise<number> {
-    return Promise.resolve(this.applied());
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
 }

@@ -60,6 +60,8 @@ export interface NamenodeMetricsSource {
   httpConnections: () => number;
   /** HA on etcd (ha-node.ts): serving as the active, and the epoch (0 when not active); absent without HA. */
   ha?: () => { active: boolean; epoch: number; lagTxids: number };
+  /** HA on etcd: etcd's database size (last seen) and its configured quota (src/ha/etcd-quota.ts); null without HA. */
+  etcdDb?: () => { sizeBytes: number; quotaBytes: number } | null;
 }
 
 /** The `state` label of dfs_namenode_datanodes, by registry state (as `dfs admin report` says them). */
@@ -163,6 +165,14 @@ export class NamenodeMetrics {
       dfs_namenode_ha_standby_lag_txns: [
         'HA standby: transactions in the etcd journal it has not applied yet (head read every second); 0 on the active and without HA',
         () => source.ha?.().lagTxids ?? 0,
+      ],
+      dfs_namenode_etcd_db_size_bytes: [
+        "With HA: the size of etcd's database file as its member last said (0 without HA)",
+        () => source.etcdDb?.()?.sizeBytes ?? 0,
+      ],
+      dfs_namenode_etcd_db_quota_bytes: [
+        "With HA: etcd's database quota (haEtcdQuotaBytes); a warning is logged at 80% of it (0 without HA)",
+        () => source.etcdDb?.()?.quotaBytes ?? 0,
       ],
     });
     labelledOf(r, 'gauge', 'dfs_namenode_datanodes', 'DataNodes by state', 'state', () => {

@@ -45,6 +45,8 @@ import type { HttpServer } from '../common/http-server.js';
 import { NamenodeMetrics } from './namenode-metrics.js';
 import { addIsActiveRoute, haNodeFor, type HaNode } from './ha-node.js';
 import { retryCacheFor } from './retry-cache.js';
+import { addImageTransferRoute } from '../ha/image-transfer.js';
+import { bootstrapIfUnformatted } from '../ha/image-sync.js';
 import { StandbyReports } from './standby-reports.js';
 import { WebUi } from './web-ui.js';
 
@@ -135,12 +137,13 @@ export class NameNode {
     this.trashIntervals(); // a bad trash configuration stops the start before anything listens
     await initChecksum();
     const dir = this.config.nameDir;
+    const owners = namenodeOwners(this.config);
+    await bootstrapIfUnformatted(this.config, owners, this.fileSync, this.log);
     this.clusterId = readVersion(dir).clusterId;
     this.unlock = lockNameDir(dir);
     const started = Date.now();
-    const owners = namenodeOwners(this.config);
     const retryCache = retryCacheFor(this.config, this.clock, this.faults);
-    const state = await loadNameDir(dir, this.log, owners, retryCache);
+    let state = await loadNameDir(dir, this.log, owners, retryCache);
     this.namespace = state.namespace;
     this.ha = haNodeFor(this.config, this.clusterId, {
       namespace: this.namespace,
@@ -148,6 +151,7 @@ export class NameNode {
       onApplied: (n) => {
         this.txnsSinceCheckpoint += n;
         this.standbyReports?.replay(false);
+        if (this.txnsSinceCheckpoint >= this.config.checkpointTxns) this.maybeCheckpoint(false);
       },
       onPromoted: (journal) => {
         this.editLog = journal;
@@ -156,8 +160,13 @@ export class NameNode {
       onFatal: (err) => this.onFatal(err),
       onFlush: (seconds, records) => this.metrics.journalFlushed(seconds, records),
       replayObserver: retryCache,
+      nameDir: dir,
+      sync: this.fileSync,
     });
-    await this.ha?.catchUp(state.lastTxid);
+    if (this.ha !== null) {
+      state = await this.ha.catchUp(state, () => loadNameDir(dir, this.log, owners, retryCache));
+      this.namespace = state.namespace;
+    }
     this.log.info(
       {
         imageTxid: state.imageTxid,
@@ -311,6 +320,7 @@ export class NameNode {
       readiness: () => ({ ready: !this.safeMode.on, detail: this.safeMode.status() }),
       extraRoutes: (router) => {
         addIsActiveRoute(router, () => this.serving);
+        if (this.ha !== null) addImageTransferRoute(router, dir);
         web.addRoutes(router);
         this.extensions.forEach((e) => e.addRoutes(router));
       },
@@ -418,6 +428,10 @@ export class NameNode {
       rpcConnections: () => this.server?.connections.size ?? 0,
       httpConnections: () => this.http?.connections ?? 0,
       ha: () => ({ active: this.serving, epoch: this.ha?.epoch ?? 0, lagTxids: this.ha?.lagTxids ?? 0 }),
+      etcdDb: () =>
+        this.ha === null
+          ? null
+          : { sizeBytes: this.ha.quota.dbSizeBytes, quotaBytes: this.ha.quota.quotaBytes },
     });
   }
 
@@ -475,6 +489,7 @@ export class NameNode {
 
   private maybeCheckpoint(timed: boolean): void {
     if (this.checkpointing || this.stopping || this.txnsSinceCheckpoint === 0) return;
+    if (this.ha !== null && this.ha.state !== 'standby') return; // with HA the standbys write images
     if (timed && Date.now() - this.lastCheckpointMs < this.config.checkpointIntervalMs) return;
     this.checkpointing = this.checkpoint().finally(() => {
       this.checkpointing = null;
@@ -497,6 +512,7 @@ export class NameNode {
       await this.editLog.roll();
       const bytes = await writer.write(path.join(this.config.nameDir, imageFileName(txid)), this.fileSync);
       const removed = purgeBefore(this.config.nameDir, txid);
+      await this.ha?.images.recordOwn(txid);
       this.log.info(
         { txid, bytes, removed: removed.length, keptNodes: writer.keptCount, ms: Date.now() - started },
         'checkpoint written',
