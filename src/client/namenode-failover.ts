@@ -45,7 +45,7 @@ import {
 import { CallIds, RpcConnection, wasNotSent, type RpcConnectionOptions } from '../common/rpc-connection.js';
 
 export const FAILOVER_BASE_MS = 100;
-export const FAILOVER_MAX_MS = 2000;
+export const FAILOVER_MAX_MS = 500;
 /** How long a call keeps failing over by default: longer than a takeover (lease TTL + a few s). */
 export const FAILOVER_TIMEOUT_MS = 30_000;
 
