@@ -55,6 +55,68 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
+/** A `dfsd namenode` with `journal: "etcd"`, as every HA test and `dfs-bench ha` start one. */
+export interface HaNamenodeSpec {
+  id: string;
+  nameDir: string;
+  /** 0: any free port (not kept across a restart: see `startOnFixedPort`). */
+  port: number;
+  etcdEndpoints: readonly string[];
+  ttlSeconds: number;
+  /** Listen address (default 127.0.0.1). */
+  host?: string;
+  /** Environment on top of the HA settings (DFS_NAMENODE_...). */
+  env?: Record<string, string>;
+  launcher?: string[];
+  echoLogs?: boolean;
+}
+
+export function haNamenodeProcess(s: HaNamenodeSpec): DaemonProcess {
+  return new DaemonProcess({
+    name: s.id,
+    args: ['namenode', '--name-dir', s.nameDir, '--host', s.host ?? '127.0.0.1', '--port', String(s.port)],
+    readyMessage: 'namenode listening',
+    echoLogs: s.echoLogs,
+    launcher: s.launcher,
+    env: {
+      DFS_NAMENODE_HTTP_PORT: '0',
+      DFS_NAMENODE_JOURNAL: 'etcd',
+      DFS_NAMENODE_ETCD_ENDPOINTS: s.etcdEndpoints.join(','),
+      DFS_NAMENODE_HA_LEASE_TTL_SECONDS: String(s.ttlSeconds),
+      DFS_NAMENODE_NODE_ID: s.id,
+      DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '0',
+      DFS_NAMENODE_LOG_LEVEL: 'info',
+      ...s.env,
+    },
+  });
+}
+
+/**
+ * A DataNode on loopback (ports 0) reporting to every NameNode in `namenodes`
+ * ("host:port,host:port"), heartbeating every 300 ms, without fsync at finalize (these runs
+ * are about the NameNodes).
+ */
+export function haDatanodeProcess(s: {
+  name: string;
+  namenodes: string;
+  dataDir: string;
+  env?: Record<string, string>;
+}): DaemonProcess {
+  return new DaemonProcess({
+    name: s.name,
+    args: ['datanode', '--namenode', s.namenodes, '--data-dir', s.dataDir],
+    readyMessage: 'datanode listening',
+    env: {
+      DFS_DATANODE_PORT: '0',
+      DFS_DATANODE_HTTP_PORT: '0',
+      DFS_DATANODE_HOST: '127.0.0.1',
+      DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300',
+      DFS_DATANODE_SYNC_ON_FINALIZE: 'false',
+      ...s.env,
+    },
+  });
+}
+
 export class HaCluster {
   readonly slots: NamenodeSlot[] = [];
   readonly datanodes: DaemonProcess[] = [];
@@ -108,36 +170,22 @@ export class HaCluster {
   }
 
   private namenodeProcess(id: string, nameDir: string, port: number, etcdEndpoints: string[]): DaemonProcess {
-    return new DaemonProcess({
-      name: id,
-      args: ['namenode', '--name-dir', nameDir, '--host', '127.0.0.1', '--port', String(port)],
-      readyMessage: 'namenode listening',
+    return haNamenodeProcess({
+      id,
+      nameDir,
+      port,
+      etcdEndpoints,
+      ttlSeconds: this.options.ttlSeconds,
       echoLogs: this.options.echoLogs,
-      env: {
-        DFS_NAMENODE_HTTP_PORT: '0',
-        DFS_NAMENODE_JOURNAL: 'etcd',
-        DFS_NAMENODE_ETCD_ENDPOINTS: etcdEndpoints.join(','),
-        DFS_NAMENODE_HA_LEASE_TTL_SECONDS: String(this.options.ttlSeconds),
-        DFS_NAMENODE_NODE_ID: id,
-        DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '0',
-        DFS_NAMENODE_LOG_LEVEL: this.options.logLevel ?? 'info',
-        ...this.options.namenodeEnv,
-      },
+      env: { DFS_NAMENODE_LOG_LEVEL: this.options.logLevel ?? 'info', ...this.options.namenodeEnv },
     });
   }
 
   private async addDatanode(i: number): Promise<void> {
-    const dn = new DaemonProcess({
+    const dn = haDatanodeProcess({
       name: `dn${i}`,
-      args: ['datanode', '--namenode', this.addresses, '--data-dir', path.join(this.dir, `dn${i}`)],
-      readyMessage: 'datanode listening',
-      env: {
-        DFS_DATANODE_PORT: '0',
-        DFS_DATANODE_HTTP_PORT: '0',
-        DFS_DATANODE_HOST: '127.0.0.1',
-        DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300',
-        DFS_DATANODE_SYNC_ON_FINALIZE: 'false',
-      },
+      namenodes: this.addresses,
+      dataDir: path.join(this.dir, `dn${i}`),
     });
     this.processes.push(dn);
     this.datanodes.push(dn);

@@ -108,19 +108,25 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
+/** A client of the scripted NameNode on `port` that retries through its failover loop. */
+function connect(port: number): NamenodeClient {
+  const client = new NamenodeClient({
+    host: '127.0.0.1',
+    port,
+    role: Role.CLIENT,
+    user: 'alice',
+    requestTimeoutMs: 5000,
+    failoverTimeoutMs: 10_000,
+  });
+  cleanups.push(() => client.close());
+  return client;
+}
+
 describe('the client retries a call whose answer was lost, with the same call id', () => {
   it('an at-most-once mkdir and a read are sent again on a new connection with their request ids; setOwner is not', async () => {
     const nn = await flakyNamenode();
     cleanups.push(nn.close);
-    const client = new NamenodeClient({
-      host: '127.0.0.1',
-      port: nn.port,
-      role: Role.CLIENT,
-      user: 'alice',
-      requestTimeoutMs: 5000,
-      failoverTimeoutMs: 10_000,
-    });
-    cleanups.push(() => client.close());
+    const client = connect(nn.port);
 
     await client.mkdir({ path: '/d', parents: false, permission: 0o755 });
     expect(await client.stat({ path: '/' })).toEqual(statOfRoot);
@@ -146,19 +152,6 @@ describe('the client retries a call whose answer was lost, with the same call id
 });
 
 describe('a client waits out a NameNode still in safe mode at start-up', () => {
-  const connect = (port: number): NamenodeClient => {
-    const client = new NamenodeClient({
-      host: '127.0.0.1',
-      port,
-      role: Role.CLIENT,
-      user: 'alice',
-      requestTimeoutMs: 5000,
-      failoverTimeoutMs: 10_000,
-    });
-    cleanups.push(() => client.close());
-    return client;
-  };
-
   it('a refusal while block reports are awaited is retried until the NameNode takes the call', async () => {
     const nn = await flakyNamenode({
       times: 3,
@@ -186,15 +179,7 @@ describe('a call answered FENCED (its NameNode deposed while the call waited on 
   it('is sent again with its call id, for the retry cache of the new active to answer', async () => {
     const nn = await flakyNamenode({ times: 1, code: 'FENCED', message: 'etcd journal refused the write' });
     cleanups.push(nn.close);
-    const client = new NamenodeClient({
-      host: '127.0.0.1',
-      port: nn.port,
-      role: Role.CLIENT,
-      user: 'alice',
-      requestTimeoutMs: 5000,
-      failoverTimeoutMs: 10_000,
-    });
-    cleanups.push(() => client.close());
+    const client = connect(nn.port);
     await client.mkdir({ path: '/d', parents: false, permission: 0o755 });
     const mkdirs = nn.seen.filter((s) => s.name === 'mkdir');
     expect(mkdirs).toHaveLength(2);

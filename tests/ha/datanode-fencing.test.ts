@@ -18,10 +18,10 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { waitFor, waitForLocations } from '../support/data-path.js';
-import { ETCD_SKIP_REASON, HAVE_ETCD, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { ETCD_SKIP_REASON, etcdSuite, HAVE_ETCD } from '../support/etcd.js';
 import { HaPair, untilActive, untilLogged } from '../support/ha-pair.js';
 import { sample, scrape } from '../support/http.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -35,22 +35,16 @@ const DROPPED = 'commands from a NameNode with an older epoch (a deposed active)
 const DELETED = 'replica deleted on NameNode request';
 
 describe.skipIf(!HAVE_ETCD)('DataNode epoch fencing', () => {
-  let etcd: EtcdCluster;
+  const suite = etcdSuite();
   let pair: HaPair | null = null;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-  });
   afterEach(async () => {
     await pair?.cleanup();
     pair = null;
   });
-  afterAll(async () => {
-    await etcd?.stop();
-  });
 
   it('a delayed delete command from a deposed active is ignored by DataNodes', async () => {
-    const ha = (pair = new HaPair(etcd.endpoints, TTL_SECONDS));
-    const etcdForNn1 = await startTcpProxy(etcd.members[0]!.clientPort);
+    const ha = (pair = new HaPair(suite.etcd.endpoints, TTL_SECONDS));
+    const etcdForNn1 = await startTcpProxy(suite.etcd.members[0]!.clientPort);
     ha.onCleanup(() => etcdForNn1.close());
     const nn1 = await ha.namenode(0, 'nn1', { endpoints: [`http://127.0.0.1:${etcdForNn1.port}`] });
     await untilActive(nn1);

@@ -6,13 +6,13 @@
  * lost), the old active exits with status 2; `--to` picks one standby of two (the handover
  * key, src/ha/election.ts); only a superuser may ask. Without etcd the file is skipped.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Role } from '../../protocol/handshake.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import type { DaemonProcess } from '../../src/local/daemon-process.js';
 import { waitFor } from '../support/data-path.js';
 import { failedWith, ok, runDfs } from '../support/dfs-cli.js';
-import { ETCD_SKIP_REASON, HAVE_ETCD, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { ETCD_SKIP_REASON, etcdSuite, HAVE_ETCD } from '../support/etcd.js';
 import { HaPair, isActive, untilActive } from '../support/ha-pair.js';
 import { sample, scrape } from '../support/http.js';
 
@@ -36,17 +36,11 @@ interface StatusJson {
 }
 
 describe.skipIf(!HAVE_ETCD)('dfs admin ha', () => {
-  let etcd: EtcdCluster;
+  const suite = etcdSuite();
   let pair: HaPair | null = null;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-  });
   afterEach(async () => {
     await pair?.cleanup();
     pair = null;
-  });
-  afterAll(async () => {
-    await etcd?.stop();
   });
 
   const addr = (nn: DaemonProcess): string => `127.0.0.1:${nn.port}`;
@@ -57,7 +51,7 @@ describe.skipIf(!HAVE_ETCD)('dfs admin ha', () => {
   }
 
   async function activeAndStandbys(n: number): Promise<{ ha: HaPair; nns: DaemonProcess[] }> {
-    const ha = (pair = new HaPair(etcd.endpoints, TTL_SECONDS));
+    const ha = (pair = new HaPair(suite.etcd.endpoints, TTL_SECONDS));
     const nns = [await ha.namenode(0, 'nn1')];
     await untilActive(nns[0]!);
     for (let i = 1; i < n; i++) nns.push(await ha.namenode(i, `nn${i + 1}`));

@@ -27,7 +27,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { Rng, Worker, codeOf, type Cycle } from '../support/crash-workload.js';
-import { within } from '../support/data-path.js';
+import { waitFor, within } from '../support/data-path.js';
 import {
   ETCD_SKIP_REASON,
   HAVE_ETCD,
@@ -186,11 +186,16 @@ async function depose(ha: ProxiedHaCluster, i: number, fault: Fault, load: Names
   const takeoverMs = Date.now() - faultAt;
   if (fault !== 'kill') {
     expect(await within(20_000, `${slot.id} stepping down`, deposed.waitExit())).toBe(2);
-    const servedAt = HaCluster.logTime(cluster.slots[successor]!.process, 'active: serving')!;
-    const stoppedAt = HaCluster.logTime(deposed, 'HA: no longer able to serve; stopping');
-    expect(stoppedAt, `seed ${SEED}: ${slot.id} logged its step-down`).toBeDefined();
+    // The log line may reach us after /isActive's answer did (pino writes asynchronously).
+    const successorProcess = cluster.slots[successor]!.process;
+    const servedAt = await waitFor('the successor logging that it serves', () =>
+      Promise.resolve(HaCluster.logTime(successorProcess, 'active: serving')),
+    );
+    const stoppedAt = await waitFor(`${slot.id} logging its step-down (seed ${SEED})`, () =>
+      Promise.resolve(HaCluster.logTime(deposed, 'HA: no longer able to serve; stopping')),
+    );
     // With a partition the old active decides alone, by its lease: before the successor can win.
-    if (fault === 'partition') expect(stoppedAt!).toBeLessThanOrEqual(servedAt);
+    if (fault === 'partition') expect(stoppedAt).toBeLessThanOrEqual(servedAt);
   }
   await load.stopAndVerify(`after the ${fault} of ${slot.id}`);
   await cluster.restart(i);

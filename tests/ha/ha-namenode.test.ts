@@ -13,17 +13,16 @@
  * took over: it refuses and exits.
  * Without etcd the file is skipped, saying why.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
-import { DaemonProcess } from '../../src/local/daemon-process.js';
+import type { DaemonProcess } from '../../src/local/daemon-process.js';
+import { haDatanodeProcess, haNamenodeProcess } from '../../src/local/ha-cluster.js';
 import { formatNameDir } from '../../src/namenode/name-dir.js';
-import { tempDir } from '../support/cluster.js';
 import { waitFor } from '../support/data-path.js';
-import { ETCD_SKIP_REASON, HAVE_ETCD, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { ETCD_SKIP_REASON, etcdSuite, HAVE_ETCD } from '../support/etcd.js';
 import { ok, runDfs } from '../support/dfs-cli.js';
 import { httpRequest, sample, scrape } from '../support/http.js';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 
 if (!HAVE_ETCD) console.warn(ETCD_SKIP_REASON);
@@ -32,27 +31,14 @@ const TTL_SECONDS = 2;
 let prefixes = 0;
 
 describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
-  let etcd: EtcdCluster;
-  let base: string;
-  const cleanups: Array<() => Promise<void> | void> = [];
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    base = tempDir('dfs-ha-');
-  });
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  afterAll(async () => {
-    await etcd?.stop();
-    if (base !== undefined) fs.rmSync(base, { recursive: true, force: true });
-  });
+  const suite = etcdSuite('dfs-ha-');
 
   /** Two name directories formatted alike (one cluster id), as `dfsd namenode --format --cluster-id` does. */
   async function nameDirs(n: number): Promise<{ dirs: string[]; prefix: string }> {
     const id = `CID-ha-${process.pid}-${++prefixes}`;
     const dirs: string[] = [];
     for (let i = 0; i < n; i++) {
-      const dir = path.join(base, `${id}-nn${i}`);
+      const dir = path.join(suite.base, `${id}-nn${i}`);
       await formatNameDir(dir, { force: false, clusterId: id });
       dirs.push(dir);
     }
@@ -60,27 +46,21 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
   }
 
   async function namenode(nameDir: string, id: string): Promise<DaemonProcess> {
-    const d = new DaemonProcess({
-      name: id,
-      args: ['namenode', '--name-dir', nameDir, '--host', '127.0.0.1', '--port', '0', '--http-port', '0'],
-      readyMessage: 'namenode listening',
-      env: {
-        DFS_NAMENODE_JOURNAL: 'etcd',
-        DFS_NAMENODE_ETCD_ENDPOINTS: etcd.endpoints.join(','),
-        DFS_NAMENODE_HA_LEASE_TTL_SECONDS: String(TTL_SECONDS),
-        DFS_NAMENODE_NODE_ID: id,
-        DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '0',
-        DFS_NAMENODE_LOG_LEVEL: 'info',
-      },
+    const d = haNamenodeProcess({
+      id,
+      nameDir,
+      port: 0,
+      etcdEndpoints: suite.etcd.endpoints,
+      ttlSeconds: TTL_SECONDS,
     });
-    cleanups.push(() => d.kill());
+    suite.cleanups.push(() => d.kill());
     await d.start();
     return d;
   }
 
   function client(nn: DaemonProcess): DfsClient {
     const c = new DfsClient({ namenode: `127.0.0.1:${nn.port}`, requestTimeoutMs: 10_000 });
-    cleanups.push(() => c.close());
+    suite.cleanups.push(() => c.close());
     return c;
   }
 
@@ -187,7 +167,7 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
     // The standby first: its STANDBY answer sends the client to the active.
     const both = `127.0.0.1:${nn2.port},127.0.0.1:${nn1.port}`;
     const c = new DfsClient({ namenode: both, requestTimeoutMs: 10_000 });
-    cleanups.push(() => c.close());
+    suite.cleanups.push(() => c.close());
     ok(await runDfs(both, ['mkdir', '/by-cli']));
 
     const acked: string[] = [];
@@ -221,23 +201,16 @@ describe.skipIf(!HAVE_ETCD)('NameNode HA on etcd', () => {
     const { dirs, nn1, nn2 } = await activeAndStandby();
     const both = `127.0.0.1:${nn1.port},127.0.0.1:${nn2.port}`;
     for (let i = 0; i < 2; i++) {
-      const dn = new DaemonProcess({
+      const dn = haDatanodeProcess({
         name: `dn${i}`,
-        args: ['datanode', '--namenode', both, '--data-dir', path.join(dirs[0]!, `../dn${prefixes}-${i}`)],
-        readyMessage: 'datanode listening',
-        env: {
-          DFS_DATANODE_PORT: '0',
-          DFS_DATANODE_HTTP_PORT: '0',
-          DFS_DATANODE_HOST: '127.0.0.1',
-          DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300',
-          DFS_DATANODE_SYNC_ON_FINALIZE: 'false',
-        },
+        namenodes: both,
+        dataDir: path.join(dirs[0]!, `../dn${prefixes}-${i}`),
       });
-      cleanups.push(() => dn.kill());
+      suite.cleanups.push(() => dn.kill());
       await dn.start();
     }
     const c = new DfsClient({ namenode: both, requestTimeoutMs: 10_000 });
-    cleanups.push(() => c.close());
+    suite.cleanups.push(() => c.close());
     await waitFor('2 live DataNodes on the active', async () =>
       (await c.datanodeReport()).filter((n) => n.state === 1).length === 2 ? true : undefined,
     );

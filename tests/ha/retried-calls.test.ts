@@ -15,17 +15,17 @@
  * Running the file with DFS_NAMENODE_RETRY_CACHE_ENTRIES_MAX=0 (the cache off in the
  * daemons it spawns) makes it fail. Without etcd the file is skipped, saying why.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Role } from '../../protocol/handshake.js';
 import { userFrom } from '../../src/client/dfs-client.js';
 import { NamenodeClient } from '../../src/client/namenode-client.js';
-import { DaemonProcess } from '../../src/local/daemon-process.js';
+import type { DaemonProcess } from '../../src/local/daemon-process.js';
+import { haDatanodeProcess, haNamenodeProcess } from '../../src/local/ha-cluster.js';
+import { startOnFixedPort } from '../../src/local/local-cluster.js';
 import { formatNameDir } from '../../src/namenode/name-dir.js';
-import { tempDir } from '../support/cluster.js';
 import { sleep, waitFor, within } from '../support/data-path.js';
-import { ETCD_SKIP_REASON, HAVE_ETCD, startEtcd, type EtcdCluster } from '../support/etcd.js';
+import { ETCD_SKIP_REASON, etcdSuite, HAVE_ETCD } from '../support/etcd.js';
 import { httpRequest } from '../support/http.js';
-import fs from 'node:fs';
 import path from 'node:path';
 
 if (!HAVE_ETCD) console.warn(ETCD_SKIP_REASON);
@@ -34,53 +34,33 @@ const TTL_SECONDS = 2;
 const CLUSTER_ID = `CID-retry-${process.pid}`;
 
 describe.skipIf(!HAVE_ETCD)('retried calls across a NameNode failover (etcd journal)', () => {
-  let etcd: EtcdCluster;
-  let base: string;
-  const cleanups: Array<() => Promise<void> | void> = [];
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    base = tempDir('dfs-ha-retry-');
-  });
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  afterAll(async () => {
-    await etcd?.stop();
-    if (base !== undefined) fs.rmSync(base, { recursive: true, force: true });
-  });
+  const suite = etcdSuite('dfs-ha-retry-');
 
   /**
    * A NameNode on `port` (0: a random one below the ephemeral range, so it can be restarted
    * there), set to die after journaling a call of `dieOn` (null: never).
    */
   async function namenode(id: string, port: number, dieOn: string | null): Promise<DaemonProcess> {
-    for (let attempt = 1; ; attempt++) {
-      const p = port !== 0 ? port : 20_000 + Math.floor(Math.random() * 12_000);
-      const d = new DaemonProcess({
-        name: id,
-        args: ['namenode', '--name-dir', path.join(base, id), '--host', '127.0.0.1', '--port', String(p)],
-        readyMessage: 'namenode listening',
+    const make = (p: number): DaemonProcess => {
+      const d = haNamenodeProcess({
+        id,
+        nameDir: path.join(suite.base, id),
+        port: p,
+        etcdEndpoints: suite.etcd.endpoints,
+        ttlSeconds: TTL_SECONDS,
         env: {
-          DFS_NAMENODE_JOURNAL: 'etcd',
-          DFS_NAMENODE_ETCD_ENDPOINTS: etcd.endpoints.join(','),
           DFS_NAMENODE_HA_PREFIX: `/dfs/${CLUSTER_ID}/`,
-          DFS_NAMENODE_HA_LEASE_TTL_SECONDS: String(TTL_SECONDS),
-          DFS_NAMENODE_NODE_ID: id,
-          DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '0',
-          DFS_NAMENODE_HTTP_PORT: '0',
           DFS_NAMENODE_HTTP_HOST: '127.0.0.1',
           ...(dieOn === null ? {} : { DFS_FAULTS: JSON.stringify({ crashAfterLoggedRpc: dieOn }) }),
         },
       });
-      cleanups.push(() => d.kill());
-      try {
-        await d.start();
-        return d;
-      } catch (err) {
-        await d.kill();
-        if (port !== 0 || attempt >= 10 || !/EADDRINUSE/.test((err as Error).message)) throw err;
-      }
-    }
+      suite.cleanups.push(() => d.kill());
+      return d;
+    };
+    if (port === 0) return startOnFixedPort(make);
+    const d = make(port);
+    await d.start();
+    return d;
   }
 
   const isActive = async (nn: DaemonProcess): Promise<boolean> =>
@@ -88,24 +68,14 @@ describe.skipIf(!HAVE_ETCD)('retried calls across a NameNode failover (etcd jour
 
   it('create, addBlock, complete and rename, journaled by an active that died before answering, return their original results from its successor', async () => {
     for (const id of ['nn1', 'nn2'])
-      await formatNameDir(path.join(base, id), { force: false, clusterId: CLUSTER_ID });
+      await formatNameDir(path.join(suite.base, id), { force: false, clusterId: CLUSTER_ID });
     const nns: Record<string, DaemonProcess> = {};
     nns.nn1 = await namenode('nn1', 0, 'create');
     await waitFor('nn1 active', async () => ((await isActive(nns.nn1!)) ? true : undefined), 15_000);
     nns.nn2 = await namenode('nn2', 0, 'addBlock');
     const both = `127.0.0.1:${nns.nn1.port},127.0.0.1:${nns.nn2.port}`;
-    const dn = new DaemonProcess({
-      name: 'dn',
-      args: ['datanode', '--namenode', both, '--data-dir', path.join(base, 'dn')],
-      readyMessage: 'datanode listening',
-      env: {
-        DFS_DATANODE_PORT: '0',
-        DFS_DATANODE_HTTP_PORT: '0',
-        DFS_DATANODE_HOST: '127.0.0.1',
-        DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300',
-      },
-    });
-    cleanups.push(() => dn.kill());
+    const dn = haDatanodeProcess({ name: 'dn', namenodes: both, dataDir: path.join(suite.base, 'dn') });
+    suite.cleanups.push(() => dn.kill());
     await dn.start();
     const nn = new NamenodeClient({
       host: '127.0.0.1',
@@ -116,7 +86,7 @@ describe.skipIf(!HAVE_ETCD)('retried calls across a NameNode failover (etcd jour
       requestTimeoutMs: 10_000,
       failoverTimeoutMs: 30_000,
     });
-    cleanups.push(() => nn.close());
+    suite.cleanups.push(() => nn.close());
     await waitFor('the DataNode live on the active', async () =>
       (await nn.datanodeReport()).nodes.filter((n) => n.state === 1).length === 1 ? true : undefined,
     );

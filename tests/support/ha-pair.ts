@@ -7,7 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DaemonProcess } from '../../src/local/daemon-process.js';
+import type { DaemonProcess } from '../../src/local/daemon-process.js';
+import { haDatanodeProcess, haNamenodeProcess } from '../../src/local/ha-cluster.js';
 import { formatNameDir } from '../../src/namenode/name-dir.js';
 import { tempDir } from './cluster.js';
 import { waitFor } from './data-path.js';
@@ -54,28 +55,12 @@ export class HaPair {
       await formatNameDir(dir, { force: false, clusterId: this.clusterId });
       this.nameDirs.push(dir);
     }
-    const d = new DaemonProcess({
-      name: id,
-      args: [
-        'namenode',
-        '--name-dir',
-        this.nameDirs[index]!,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--http-port',
-        '0',
-      ],
-      readyMessage: 'namenode listening',
-      env: {
-        DFS_NAMENODE_JOURNAL: 'etcd',
-        DFS_NAMENODE_ETCD_ENDPOINTS: (options.endpoints ?? this.endpoints).join(','),
-        DFS_NAMENODE_HA_LEASE_TTL_SECONDS: String(options.ttlSeconds ?? this.ttlSeconds),
-        DFS_NAMENODE_NODE_ID: id,
-        DFS_NAMENODE_SAFE_MODE_EXTENSION_MS: '0',
-        DFS_NAMENODE_LOG_LEVEL: 'info',
-      },
+    const d = haNamenodeProcess({
+      id,
+      nameDir: this.nameDirs[index]!,
+      port: 0,
+      etcdEndpoints: options.endpoints ?? this.endpoints,
+      ttlSeconds: options.ttlSeconds ?? this.ttlSeconds,
     });
     this.onCleanup(() => d.kill());
     await d.start();
@@ -85,18 +70,7 @@ export class HaPair {
   /** A DataNode reporting to every address in `namenodes` ("host:port,host:port"). */
   async datanode(name: string, namenodes: string): Promise<{ dn: DaemonProcess; dataDir: string }> {
     const dataDir = path.join(this.base, name);
-    const dn = new DaemonProcess({
-      name,
-      args: ['datanode', '--namenode', namenodes, '--data-dir', dataDir],
-      readyMessage: 'datanode listening',
-      env: {
-        DFS_DATANODE_PORT: '0',
-        DFS_DATANODE_HTTP_PORT: '0',
-        DFS_DATANODE_HOST: '127.0.0.1',
-        DFS_DATANODE_HEARTBEAT_INTERVAL_MS: '300',
-        DFS_DATANODE_SYNC_ON_FINALIZE: 'false',
-      },
-    });
+    const dn = haDatanodeProcess({ name, namenodes, dataDir });
     this.onCleanup(() => dn.kill());
     await dn.start();
     return { dn, dataDir };
