@@ -17,13 +17,8 @@
  *   stop:        stepped down, or the journal FENCED: `onFatal`, and the process exits
  *                (as HDFS's NameNode does; systemd starts it again as a standby)
  *
- * A standby reads the journal head every LAG_POLL_MS (one small etcd range) for its lag
- * gauge (`lagTxids`, dfs_namenode_ha_standby_lag_txns): how far its applied txid is behind.
- *
- * Images and compaction: src/ha/image-sync.ts. A tail whose watch was compacted reads the
- * journal again from its txid; if the batches after it were purged, it fetches a peer's image
- * and stops with JOURNAL_COMPACTED: src/cli/dfsd.ts starts the NameNode again from it, in
- * the same process on the same ports (its block map and leases cannot swap namespaces).
+ * Following the journal (reading, tailing, recovering a compacted watch, the lag gauge):
+ * journal-follower.ts. Images and compaction: src/ha/image-sync.ts.
  *
  *   state:  starting ──catchUp──> standby ──won──> active ──stepped down / fenced──> failed
  *           active ──handOver()──> handing-over ──resigned──> failed
@@ -42,10 +37,9 @@ import type { Logger } from '../common/logger.js';
 import { EtcdClient } from '../ha/etcd-client.js';
 import { EtcdJournal, initializeJournal } from '../ha/etcd-journal.js';
 import * as reader from '../ha/etcd-journal-reader.js';
-import { haKeys } from '../ha/ha-keys.js';
 import { Election, watchLeader, type Leader, type LeaderRecord } from '../ha/election.js';
-import type { Watch } from '../ha/etcd-watch.js';
-import { replayRecords, type Journal, type ReplayObserver } from './journal.js';
+import { JournalFollower } from './journal-follower.js';
+import type { Journal, ReplayObserver } from './journal.js';
 import { StandbyJournal } from './standby-journal.js';
 import type { Namespace } from './namespace.js';
 import type { LoadedState } from './name-dir.js';
@@ -57,7 +51,6 @@ export type HaState = 'starting' | 'standby' | 'active' | 'handing-over' | 'fail
 
 /** How long a hand-over waits for the journal writes in flight before it resigns anyway. */
 const HAND_OVER_DRAIN_MS = 5_000;
-const LAG_POLL_MS = 1_000;
 /** After a hand-over, how long the old active still answers STANDBY naming its successor. */
 const HAND_OVER_GRACE_MS = 1_000;
 
@@ -119,37 +112,37 @@ export class HaNode {
   private stateNow: HaState = 'starting';
   private readonly client: EtcdClient;
   private election: Election | null = null;
-  private tail: Watch | null = null;
   private leaderWatch: { cancel(): void } | null = null;
   private leader: Leader | null = null;
-  private appliedTxid = 0;
-  private revision = 0;
+  private readonly follower: JournalFollower;
   private etcdJournal: EtcdJournal | null = null;
   /** This NameNode's id in the leader record (known once it listens). */
   private nodeId = '';
-  private lagTimer: NodeJS.Timeout | null = null;
-  private lag = 0;
   /** What the NameNode writes through while standby: refuses every append. */
   readonly standbyJournal: Journal;
   /** Images recorded, fetched, and the journal purged below them. */
   readonly images: ImageSync;
   readonly quota: EtcdQuotaMonitor;
-  private namespace: Namespace;
-  /** A tail being restarted after its watch was compacted (promote waits for it). */
-  private recovering: Promise<void> | null = null;
 
   constructor(private readonly options: HaNodeOptions) {
     this.client = new EtcdClient({ endpoints: options.endpoints, log: options.log });
     this.standbyJournal = new StandbyJournal(
-      () => this.appliedTxid,
+      () => this.follower.appliedTxid,
       () => this.standbyError(),
     );
-    this.namespace = options.namespace;
     this.images = new ImageSync({
       ...options,
       client: this.client,
       epoch: () => (this.isActive ? this.epoch : 0),
-      position: () => (this.stateNow === 'active' ? this.etcdJournal!.lastDurableTxid : this.appliedTxid),
+      position: () =>
+        this.stateNow === 'active' ? this.etcdJournal!.lastDurableTxid : this.follower.appliedTxid,
+    });
+    this.follower = new JournalFollower({
+      ...options,
+      client: this.client,
+      images: this.images,
+      following: () => this.stateNow === 'standby',
+      fail: (err) => this.fail(err),
     });
     this.quota = new EtcdQuotaMonitor(this.client, options.quotaBytes, options.log);
   }
@@ -170,7 +163,7 @@ export class HaNode {
 
   /** A standby's lag behind the journal head at the last poll, in transactions; 0 otherwise. */
   get lagTxids(): number {
-    return this.stateNow === 'standby' ? this.lag : 0;
+    return this.stateNow === 'standby' ? this.follower.lagTxids : 0;
   }
 
   /** This NameNode's id (known once it listens). */
@@ -184,15 +177,8 @@ export class HaNode {
   }
 
   /** The etcd journal's head txid, read now (`dfs admin ha status`, the standby lag metric). */
-  async journalHead(): Promise<number> {
-    const kv = await this.client.get(haKeys(this.options.prefix).head);
-    const head = kv === null ? 0 : Number(kv.value.toString());
-    if (!Number.isSafeInteger(head) || head < 0)
-      throw new DfsError(
-        'CORRUPT_LOG',
-        `etcd journal head is not a txid: ${kv!.value.toString().slice(0, 40)}`,
-      );
-    return head;
+  journalHead(): Promise<number> {
+    return this.follower.journalHead();
   }
 
   /**
@@ -221,7 +207,7 @@ export class HaNode {
   }
 
   get lastAppliedTxid(): number {
-    return this.appliedTxid;
+    return this.follower.appliedTxid;
   }
 
   /** The active's RPC address as the leader key says, or null. */
@@ -258,12 +244,11 @@ export class HaNode {
       this.options.log.info({ txid: state.lastTxid, prefix: this.options.prefix }, 'etcd journal created');
     const use = (loaded: LoadedState): void => {
       this.images.imageLoaded(loaded.imageTxid);
-      this.appliedTxid = loaded.lastTxid;
-      this.namespace = loaded.namespace;
+      this.follower.use(loaded);
     };
     use(state);
-    await reader.readThroughCompaction(this.readerOf(), async () => {
-      const txid = await this.images.fetchNewest(this.appliedTxid);
+    await reader.readThroughCompaction(this.follower.readerOf(), async () => {
+      const txid = await this.images.fetchNewest(this.follower.appliedTxid);
       state = await reload();
       this.options.log.info(
         { txid, lastTxid: state.lastTxid },
@@ -274,22 +259,12 @@ export class HaNode {
     return state;
   }
 
-  private readerOf(): reader.JournalReader {
-    return {
-      client: this.client,
-      prefix: this.options.prefix,
-      position: () => this.appliedTxid,
-      read: () => this.readToHead(),
-    };
-  }
-
   /** Starts as a standby: tails the journal, follows the leader, campaigns. */
   startStandby(self: LeaderRecord): void {
     assert(this.stateNow === 'starting', `startStandby while ${this.stateNow}`);
     this.stateNow = 'standby';
     this.nodeId = self.id;
-    this.startTail();
-    this.pollLag();
+    this.follower.start();
     // Recorded before the image records are followed; if etcd refuses now, the next
     // checkpoint or fetch records it (until then the old record, if any, holds the purge).
     void this.images
@@ -315,7 +290,7 @@ export class HaNode {
       else if (this.stateNow === 'active' || this.stateNow === 'handing-over')
         this.fail(new DfsError('FENCED', `stepped down as the active NameNode: ${reason}`));
     });
-    this.options.log.info({ txid: this.appliedTxid, id: this.nodeId }, 'standby: campaigning');
+    this.options.log.info({ txid: this.follower.appliedTxid, id: this.nodeId }, 'standby: campaigning');
     election.campaign().then(
       (epoch) => this.promote(epoch),
       (err: unknown) => {
@@ -346,98 +321,11 @@ export class HaNode {
     }, 50);
   }
 
-  private pollLag(): void {
-    this.lagTimer = setInterval(() => {
-      if (this.stateNow !== 'standby') return;
-      this.journalHead().then(
-        (head) => (this.lag = Math.max(0, head - this.appliedTxid)),
-        (err: unknown) => {
-          rethrowIfBug(err);
-          this.options.log.debug({ err: (err as Error).message }, 'journal head unreadable (lag gauge)');
-        },
-      );
-    }, LAG_POLL_MS);
-    this.lagTimer.unref();
-  }
-
-  private startTail(): void {
-    this.tail = reader.tailJournal(this.client, this.options.prefix, {
-      afterTxid: this.appliedTxid,
-      fromRevision: this.revision + 1,
-      onBatch: (batch) => {
-        if (this.stateNow === 'standby') this.apply(batch, 'the etcd journal (tail)');
-      },
-      onError: (err) => {
-        if (this.stateNow !== 'standby') return;
-        if (err.code !== 'JOURNAL_COMPACTED') return this.fail(err);
-        this.tail = null;
-        this.recovering = this.recoverTail().finally(() => (this.recovering = null));
-      },
-    });
-  }
-
-  private stopTail(): void {
-    this.tail?.cancel();
-    this.tail = null;
-  }
-
-  /** The watch was compacted past us: read the batches again from our txid, then tail on. */
-  private async recoverTail(): Promise<void> {
-    this.options.log.warn(
-      { txid: this.appliedTxid },
-      'journal watch compacted away; reading the journal again',
-    );
-    try {
-      await reader.readThroughCompaction(this.readerOf(), async () => {
-        // The batches after us are gone: fetch the image; dfsd starts the NameNode again from it.
-        const txid = await this.images.fetchNewest(this.appliedTxid);
-        throw new DfsError(
-          'JOURNAL_COMPACTED',
-          `the etcd journal was purged past txid ${this.appliedTxid}: fetched the image at txid ${txid}; starting again from it`,
-        );
-      });
-    } catch (err) {
-      rethrowIfBug(err);
-      return this.fail(err as DfsError);
-    }
-    if (this.stateNow !== 'standby') return;
-    this.options.log.info({ txid: this.appliedTxid }, 'standby caught up after compaction; tailing');
-    this.startTail();
-  }
-
-  private async readToHead(): Promise<void> {
-    const pos = await reader.readJournal(this.client, this.options.prefix, this.appliedTxid, (batch) =>
-      this.apply(batch, 'the etcd journal'),
-    );
-    assert(
-      pos.lastTxid === this.appliedTxid,
-      `etcd journal read to ${pos.lastTxid}, applied ${this.appliedTxid}`,
-    );
-    this.revision = pos.revision;
-  }
-
-  private apply(batch: reader.JournalBatch, source: string): void {
-    const next = replayRecords(
-      this.namespace,
-      batch.records,
-      this.appliedTxid + 1,
-      source,
-      this.options.replayObserver,
-    );
-    const applied = next - 1 - this.appliedTxid;
-    this.appliedTxid = next - 1;
-    if (batch.revision > this.revision) this.revision = batch.revision;
-    if (applied > 0) this.options.onApplied(applied);
-  }
-
   /** Won the election: catch up to the head under our epoch, then serve. */
   private async promote(epoch: number): Promise<void> {
     if (this.stateNow !== 'standby') return;
-    this.stopTail();
     try {
-      await this.recovering; // it may have started a tail again
-      this.stopTail();
-      await this.readToHead();
+      await this.follower.finish();
     } catch (err) {
       rethrowIfBug(err);
       return this.fail(err as DfsError);
@@ -447,13 +335,13 @@ export class HaNode {
       client: this.client,
       prefix: this.options.prefix,
       epoch,
-      lastTxid: this.appliedTxid,
+      lastTxid: this.follower.appliedTxid,
       log: this.options.log,
       onFlush: this.options.onFlush,
       onFatal: (err) => this.fail(err),
     }));
     this.stateNow = 'active';
-    this.options.log.info({ epoch, txid: this.appliedTxid, id: this.nodeId }, 'active: serving');
+    this.options.log.info({ epoch, txid: this.follower.appliedTxid, id: this.nodeId }, 'active: serving');
     this.options.onPromoted(journal);
     this.images.syncSoon(); // purge what waited for a new active
   }
@@ -469,9 +357,8 @@ export class HaNode {
   /** Stops tailing and campaigning, gives up leadership (after the journal drained). */
   async stop(): Promise<void> {
     if (this.stateNow !== 'failed') this.stateNow = 'stopped';
-    this.tail?.cancel();
+    this.follower.stop();
     this.leaderWatch?.cancel();
-    if (this.lagTimer !== null) clearInterval(this.lagTimer);
     this.quota.stop();
     await this.images.stop();
     await this.etcdJournal?.close();
