@@ -80,9 +80,17 @@ export interface DownloadOptions {
   sha256?: string;
   nameDir: string;
   sync?: FileSync;
-  /** Bound on the whole transfer (default 10 minutes). */
-  timeoutMs?: number;
+  /**
+   * How long the peer may send nothing (the answer's head, or the next bytes) before the
+   * transfer is abandoned (default IMAGE_TRANSFER_IDLE_MS): a peer that is paused or gone must
+   * not hold the image sync (image-sync.ts runs one at a time) for long. A slow but moving
+   * transfer is never cut.
+   */
+  idleTimeoutMs?: number;
 }
+
+/** HDFS's `dfs.image.transfer.timeout` is 60 s of silence; 30 s here. */
+export const IMAGE_TRANSFER_IDLE_MS = 30_000;
 
 /**
  * Fetches image `txid` from a peer into `nameDir` as `fsimage_<txid>`, verified and durable;
@@ -91,9 +99,30 @@ export interface DownloadOptions {
  */
 export async function downloadImage(o: DownloadOptions): Promise<number> {
   const url = `http://${o.httpAddress}${IMAGE_TRANSFER_PATH}?txid=${o.txid}`;
+  const idleMs = o.idleTimeoutMs ?? IMAGE_TRANSFER_IDLE_MS;
+  const abort = new AbortController();
+  let idle = setTimeout(() => abort.abort(new Error(`nothing received for ${idleMs} ms`)), idleMs);
+  const moved = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => abort.abort(new Error(`nothing received for ${idleMs} ms`)), idleMs);
+  };
+  try {
+    return await download(o, url, abort.signal, moved);
+  } finally {
+    clearTimeout(idle);
+  }
+}
+
+async function download(
+  o: DownloadOptions,
+  url: string,
+  signal: AbortSignal,
+  moved: () => void,
+): Promise<number> {
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(o.timeoutMs ?? 600_000) });
+    res = await fetch(url, { signal });
+    moved();
   } catch (err) {
     rethrowIfBug(err);
     throw new DfsError('CONNECTION', `image transfer from ${url}: ${(err as Error).message}`);
@@ -119,6 +148,7 @@ export async function downloadImage(o: DownloadOptions): Promise<number> {
   try {
     try {
       for await (const chunk of res.body) {
+        moved();
         const b = chunk as Uint8Array;
         hash.update(b);
         bytes += b.length;

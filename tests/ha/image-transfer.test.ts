@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import type net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpRouter } from '../../src/common/http-router.js';
@@ -96,6 +97,33 @@ describe('image transfer', () => {
     await expect(
       downloadImage({ httpAddress: `127.0.0.1:${port}`, txid: 5, nameDir: to }),
     ).rejects.toMatchObject({ code: 'CORRUPT_LOG' });
+    expect(fs.readdirSync(to)).toEqual([]);
+  });
+
+  it('a peer that stops sending (paused, gone) is given up after the idle timeout, mid-body or before the head', async () => {
+    const { to } = dirs();
+    const sockets = new Set<net.Socket>();
+    // Answers the head and half a body, then nothing; or nothing at all.
+    const server = http.createServer((req, res) => {
+      if (req.url?.includes('txid=7')) {
+        res.writeHead(200, { 'x-image-txid': '7', 'x-image-sha256': 'x', 'content-length': '1000' });
+        res.write(Buffer.alloc(500));
+      }
+    });
+    server.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    const addr = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    for (const txid of [7, 8]) {
+      const started = Date.now();
+      await expect(
+        downloadImage({ httpAddress: addr, txid, nameDir: to, idleTimeoutMs: 300 }),
+      ).rejects.toMatchObject({ code: 'CONNECTION' });
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }
     expect(fs.readdirSync(to)).toEqual([]);
   });
 });
