@@ -485,6 +485,7 @@ async function loseNode(
   );
   const doneAt = performance.now();
   const repairMs = doneAt - detectedAt;
+  await copyLogsCaughtUp(cluster, t0Wall, LOGS_CATCH_UP_MS);
   return {
     bytes,
     detectionMs: detectedAt - t0,
@@ -499,6 +500,30 @@ async function loseNode(
 /** Wall-clock time of a daemon's log record. */
 function logTimeMs(rec: Record<string, unknown>): number {
   return typeof rec.time === 'string' ? Date.parse(rec.time) : Number(rec.time);
+}
+
+/** How long the timeline waits for the DataNodes' copy log lines (after the timing ended). */
+const LOGS_CATCH_UP_MS = 3000;
+
+/**
+ * Waits (at most `boundMs`) until the DataNodes logged the end of as many copies as the
+ * NameNode logged scheduled since `t0WallMs`: a DataNode's "replica copied" line can reach us
+ * after the NameNode counted the copy (pino writes asynchronously), and the timeline counts
+ * the lines. A copy that ended without a line (abandoned) only makes this wait the bound.
+ */
+async function copyLogsCaughtUp(cluster: LocalCluster, t0WallMs: number, boundMs: number): Promise<void> {
+  const since = (r: Record<string, unknown>): boolean => logTimeMs(r) >= t0WallMs;
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    const scheduled = cluster.namenode.logs.filter((r) => r.msg === 'replica copy scheduled' && since(r));
+    let ended = 0;
+    for (const d of cluster.datanodes)
+      ended += d.logs.filter(
+        (r) => (r.msg === 'replica copied' || r.msg === 'replica copy failed') && since(r),
+      ).length;
+    if (ended >= scheduled.length || Date.now() >= deadline) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Reads the daemons' log lines about copies scheduled and made since the node was lost (`t0WallMs`). */
