@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntil } from './poll.js';
 import { BlockHealthState, DatanodeReportState } from '../../protocol/admin-namenode-messages.js';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { fsckBlock, formatFsckBlock } from '../cli/admin-format.js';
@@ -37,7 +37,6 @@ const REPLICATION = 3;
 const BLOCK_BYTES = 1024 * 1024;
 const FILE_BYTES = 3 * BLOCK_BYTES + 12_345;
 const REMOTE = '/demo/data.bin';
-const POLL_MS = 50;
 const REPEAT_IGNORED_MS = 1000;
 const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
@@ -48,22 +47,6 @@ function say(line: string): void {
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex').slice(0, 16);
-
-/** Polls `probe` until it returns a value, or fails with TIMEOUT naming `what`. */
-async function waitUntil<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (performance.now() > deadline)
-      throw new DfsError('TIMEOUT', `gave up waiting for ${what} after ${timeoutMs} ms`);
-    await sleep(POLL_MS);
-  }
-}
 
 type FileHealth = Awaited<ReturnType<DfsClient['blockHealth']>>;
 

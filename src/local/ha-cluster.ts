@@ -15,6 +15,7 @@ import { DfsClient } from '../client/dfs-client.js';
 import { formatNameDir } from '../namenode/name-dir.js';
 import { DaemonProcess } from './daemon-process.js';
 import { startOnFixedPort } from './local-cluster.js';
+import { waitUntil } from './poll.js';
 
 export interface HaClusterOptions {
   /**
@@ -43,17 +44,6 @@ export interface NamenodeSlot {
 }
 
 let clusters = 0;
-
-/** Polls `probe` every 50 ms until it gives a value; fails after `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A `dfsd namenode` with `journal: "etcd"`, as every HA test and `dfs-bench ha` start one. */
 export interface HaNamenodeSpec {
@@ -213,32 +203,24 @@ export class HaCluster {
   }
 
   untilActive(i: number, timeoutMs: number): Promise<true> {
-    return waitFor(
-      `${this.slots[i]!.id} active`,
-      async () => ((await this.isActive(i)) === 200 ? true : undefined),
-      timeoutMs,
+    return waitUntil(`${this.slots[i]!.id} active`, timeoutMs, async () =>
+      (await this.isActive(i)) === 200 ? true : undefined,
     );
   }
 
   /** The slot whose NameNode answers /isActive 200 (other than `except`), waiting up to `timeoutMs`. */
   activeIndex(timeoutMs: number, except = -1): Promise<number> {
-    return waitFor(
-      'an active NameNode',
-      async () => {
-        for (let i = 0; i < this.slots.length; i++)
-          if (i !== except && (await this.isActive(i)) === 200) return i;
-        return undefined;
-      },
-      timeoutMs,
-    );
+    return waitUntil('an active NameNode', timeoutMs, async () => {
+      for (let i = 0; i < this.slots.length; i++)
+        if (i !== except && (await this.isActive(i)) === 200) return i;
+      return undefined;
+    });
   }
 
   /** Waits until slot `i` answers as a standby (405): started, caught up, campaigning. */
   untilStandby(i: number, timeoutMs: number): Promise<true> {
-    return waitFor(
-      `${this.slots[i]!.id} standby`,
-      async () => ((await this.isActive(i)) === 405 ? true : undefined),
-      timeoutMs,
+    return waitUntil(`${this.slots[i]!.id} standby`, timeoutMs, async () =>
+      (await this.isActive(i)) === 405 ? true : undefined,
     );
   }
 

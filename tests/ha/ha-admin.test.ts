@@ -6,6 +6,7 @@
  * lost), the old active exits with status 2; `--to` picks one standby of two (the handover
  * key, src/ha/election.ts); only a superuser may ask. Without etcd the file is skipped.
  */
+import type { HaNodeStatus } from '../../src/cli/commands/ha.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Role } from '../../protocol/handshake.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
@@ -22,17 +23,7 @@ const TTL_SECONDS = 2;
 
 interface StatusJson {
   active: string | null;
-  namenodes: Array<{
-    address: string;
-    role: string;
-    nodeId: string;
-    epoch: number;
-    lastAppliedTxid: number;
-    journalHeadTxid: number;
-    lagTxids: number;
-    activeId: string;
-    error?: string;
-  }>;
+  namenodes: HaNodeStatus[];
 }
 
 describe.skipIf(!HAVE_ETCD)('dfs admin ha', () => {

@@ -25,41 +25,10 @@ import { formatNameDir } from '../../src/namenode/name-dir.js';
 import { waitFor } from '../support/data-path.js';
 import { ETCD_SKIP_REASON, etcdSuite, HAVE_ETCD } from '../support/etcd.js';
 import { httpRequest, sample, scrape } from '../support/http.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { EtcdClient } from '../../src/ha/etcd-client.js';
 import { haKeys } from '../../src/ha/ha-keys.js';
-import net from 'node:net';
 import path from 'node:path';
-
-/** A forwarder to etcd whose open connections the test can cut (new ones still pass). */
-async function cuttableProxy(target: string): Promise<{ url: string; cut(): void; close(): void }> {
-  const port = Number(new URL(target).port);
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(port, '127.0.0.1');
-    for (const s of [inbound, outbound]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => {
-        sockets.delete(s);
-        inbound.destroy();
-        outbound.destroy();
-      });
-    }
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const cut = (): void => {
-    for (const s of sockets) s.destroy();
-  };
-  return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    cut,
-    close: () => {
-      cut();
-      server.close();
-    },
-  };
-}
 
 if (!HAVE_ETCD) console.warn(ETCD_SKIP_REASON);
 
@@ -145,16 +114,32 @@ describe.skipIf(!HAVE_ETCD)('HA checkpoints and journal compaction', () => {
     return names.sort();
   }
 
-  it('a standby whose journal watch was compacted away catches up from an image', async () => {
+  /**
+   * nn1 active, then standbys nn2 and nn3 on name dirs of one cluster; nn2 reaches etcd
+   * through a proxy the test cuts while nn2 is paused.
+   */
+  async function activeAndTwoStandbys(): Promise<{
+    k: ReturnType<typeof cluster>;
+    nn1: DaemonProcess;
+    nn2: DaemonProcess;
+    nn3: DaemonProcess;
+    proxy: TcpProxy;
+  }> {
     const k = cluster();
     for (const n of ['nn1', 'nn2', 'nn3']) await formatNameDir(k.dir(n), { force: false, clusterId: k.id });
     const nn1 = await namenode(k.dir('nn1'), 'nn1', k.prefix);
     await untilActive(nn1);
-    // nn2 reaches etcd through a proxy the test cuts while nn2 is paused.
-    const proxy = await cuttableProxy(suite.etcd.endpoints[0]!);
+    const proxy = await startTcpProxy(Number(new URL(suite.etcd.endpoints[0]!).port));
     suite.cleanups.push(() => proxy.close());
-    const nn2 = await namenode(k.dir('nn2'), 'nn2', k.prefix, { DFS_NAMENODE_ETCD_ENDPOINTS: proxy.url });
+    const nn2 = await namenode(k.dir('nn2'), 'nn2', k.prefix, {
+      DFS_NAMENODE_ETCD_ENDPOINTS: `http://127.0.0.1:${proxy.port}`,
+    });
     const nn3 = await namenode(k.dir('nn3'), 'nn3', k.prefix);
+    return { k, nn1, nn2, nn3, proxy };
+  }
+
+  it('a standby whose journal watch was compacted away catches up from an image', async () => {
+    const { k, nn1, nn2, nn3, proxy } = await activeAndTwoStandbys();
     const c1 = client(nn1);
     const etcdClient = new EtcdClient({ endpoints: suite.etcd.endpoints });
     suite.cleanups.push(() => etcdClient.close());
@@ -169,7 +154,7 @@ describe.skipIf(!HAVE_ETCD)('HA checkpoints and journal compaction', () => {
     process.kill(nn2.pid!, 'SIGSTOP');
     try {
       // Its streams break while it sleeps: resumed, its journal watch restarts from where it was.
-      proxy.cut();
+      proxy.cutOpen();
       // nn3 checkpoints every 100 txns; the active fetches each image and compacts etcd.
       acked.push(...(await mkdirs(c1, 'b', 300)));
       await waitFor('etcd compacted past the paused standby', () =>
@@ -209,14 +194,7 @@ describe.skipIf(!HAVE_ETCD)('HA checkpoints and journal compaction', () => {
   }, 240_000);
 
   it('a standby whose position was purged while it slept loads a peer image and tails on, in the same process', async () => {
-    const k = cluster();
-    for (const n of ['nn1', 'nn2', 'nn3']) await formatNameDir(k.dir(n), { force: false, clusterId: k.id });
-    const nn1 = await namenode(k.dir('nn1'), 'nn1', k.prefix);
-    await untilActive(nn1);
-    const proxy = await cuttableProxy(suite.etcd.endpoints[0]!);
-    suite.cleanups.push(() => proxy.close());
-    const nn2 = await namenode(k.dir('nn2'), 'nn2', k.prefix, { DFS_NAMENODE_ETCD_ENDPOINTS: proxy.url });
-    const nn3 = await namenode(k.dir('nn3'), 'nn3', k.prefix);
+    const { k, nn1, nn2, nn3, proxy } = await activeAndTwoStandbys();
     const c1 = client(nn1);
     const acked = await mkdirs(c1, 'a', 150);
     await untilLogged(nn2, 'checkpoint written');
@@ -225,7 +203,7 @@ describe.skipIf(!HAVE_ETCD)('HA checkpoints and journal compaction', () => {
 
     process.kill(nn2.pid!, 'SIGSTOP');
     try {
-      proxy.cut();
+      proxy.cutOpen();
       // Its record gone (an operator retired it, say), nothing holds the purge for it.
       await etcdClient.delete(haKeys(k.prefix).image('nn2'));
       acked.push(...(await mkdirs(c1, 'b', 300)));

@@ -22,6 +22,8 @@ export interface TcpProxy {
   drop(): void;
   /** Ends a `drop()`: new connections pass again (the network healed). */
   heal(): void;
+  /** Cuts the connections open now; new ones pass (a peer's streams broken, not its network). */
+  cutOpen(): void;
   /** From the first chunk the target sends that `match` accepts, holds that connection's answers and close. */
   holdRepliesFrom(match: (chunk: Buffer) => boolean): void;
   /** Bytes held so far (0 until a chunk matched). */
@@ -40,6 +42,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   let holdFrom: ((chunk: Buffer) => boolean) | null = null;
   /** Connections whose answers are held: their chunks, and whether the target closed meanwhile. */
   const holding: Array<{ inbound: net.Socket; chunks: Buffer[]; closed: boolean; released: boolean }> = [];
+  const heal = (): void => {
+    dropAt = Infinity;
+    dropped = false;
+  };
   const cutAll = (): void => {
     dropped = true;
     for (const s of sockets) s.destroy();
@@ -97,9 +103,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       if (forwarded >= bytes) cutAll();
     },
     drop: cutAll,
-    heal() {
-      dropAt = Infinity;
-      dropped = false;
+    heal,
+    cutOpen() {
+      cutAll();
+      heal();
     },
     holdRepliesFrom(match) {
       holdFrom = match;
