@@ -69,7 +69,7 @@ export function prepareAppend(ctx: AppendContext, req: AppendRequest): PreparedA
       `${req.path} is being written by another client (${file.clientName})`,
     );
   }
-  const last = file.blocks[file.blocks.length - 1];
+  const last = file.lastBlock;
   const reopen = last !== undefined && last.numBytes < file.blockBytes;
   const replicas = reopen ? blocks.locations(last.blockId) : [];
   if (reopen && replicas.length === 0)
@@ -101,6 +101,6 @@ export function prepareAppend(ctx: AppendContext, req: AppendRequest): PreparedA
 }
 
 function located(file: FileNode, replicas: DatanodeInfo[]): LocatedBlock {
-  const last = file.blocks[file.blocks.length - 1]!;
+  const last = file.lastBlock!;
   return { block: { ...last }, offset: file.length - last.numBytes, locations: replicas };
 }

@@ -77,13 +77,13 @@ export function fileBlockHealth(
 ): BlockHealthResponse {
   const max = limit === 0 ? LIST_LIMIT_DEFAULT : Math.min(limit, LIST_LIMIT_MAX);
   let offset = 0;
-  for (let i = 0; i < startBlock && i < file.blocks.length; i++) offset += file.blocks[i]!.numBytes;
+  for (let i = 0; i < startBlock && i < file.blockCount; i++) offset += file.blockAt(i)!.numBytes;
   const blocks: BlockHealth[] = [];
   let bytes = 0;
   let next = startBlock;
-  while (next < file.blocks.length && blocks.length < max && bytes < PAGE_BYTES_BUDGET) {
-    const meta = file.blocks[next]!;
-    const beingWritten = file.clientName !== null && next === file.blocks.length - 1;
+  while (next < file.blockCount && blocks.length < max && bytes < PAGE_BYTES_BUDGET) {
+    const meta = file.blockAt(next)!;
+    const beingWritten = file.clientName !== null && next === file.blockCount - 1;
     const replicas = view.replicaStates(meta.blockId);
     const entry: BlockHealth = {
       block: { ...meta },
@@ -101,6 +101,6 @@ export function fileBlockHealth(
     replication: file.replication,
     underConstruction: file.underConstruction,
     blocks,
-    hasMore: next < file.blocks.length,
+    hasMore: next < file.blockCount,
   };
 }

@@ -92,7 +92,7 @@ export class BlockManager implements NamespaceListener {
     while (stack.length > 0) {
       const n = stack.pop()!;
       if (n.kind === 'dir') for (const c of n.children.values()) stack.push(c);
-      else for (const b of n.blocks) this.map.add(n, b);
+      else for (let i = 0; i < n.blockCount; i++) this.map.add(n, n.blockAt(i)!);
     }
   }
 
@@ -101,7 +101,7 @@ export class BlockManager implements NamespaceListener {
   /** A new last block: the one before it is committed, its unfinished locations settled. */
   blockAdded(file: FileNode, meta: BlockMeta): void {
     this.map.add(file, meta);
-    const previous = file.blocks[file.blocks.length - 2];
+    const previous = file.blockAt(file.blockCount - 2);
     if (previous !== undefined) this.settleUnfinished(previous);
   }
 
@@ -109,7 +109,7 @@ export class BlockManager implements NamespaceListener {
     this.blocksRemoved(file.blocks);
   }
 
-  blocksRemoved(metas: BlockMeta[]): void {
+  blocksRemoved(metas: readonly BlockMeta[]): void {
     for (const meta of metas) {
       const entry = this.map.remove(meta.blockId);
       if (entry === undefined) continue;
@@ -141,7 +141,7 @@ export class BlockManager implements NamespaceListener {
    */
   fileClosed(file: FileNode): void {
     this.map.markFileDirty(file);
-    const last = file.blocks[file.blocks.length - 1];
+    const last = file.lastBlock;
     if (last !== undefined) this.settleUnfinished(last);
   }
 

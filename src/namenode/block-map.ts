@@ -83,14 +83,12 @@ export const DIRTY_MAX = 100_000;
 const NODES_MAX = 0xffff;
 
 function isFinalLength(file: FileNode, meta: BlockMeta): boolean {
-  const blocks = file.blocks;
-  return file.clientName === null || blocks[blocks.length - 1] !== meta;
+  return file.clientName === null || file.lastBlock !== meta;
 }
 
 /** The block is the last of a file still open for writing (its length is not committed). */
 export function isUnderConstruction(entry: { file: FileNode; meta: BlockMeta }): boolean {
-  const blocks = entry.file.blocks;
-  return entry.file.clientName !== null && blocks[blocks.length - 1] === entry.meta;
+  return entry.file.clientName !== null && entry.file.lastBlock === entry.meta;
 }
 
 export class BlockMap {
@@ -215,8 +213,7 @@ export class BlockMap {
     if (slot < 0) return ReplicaVerdict.INVALID;
     const meta = s.metas[slot]!;
     const file = s.files[slot]!;
-    const blocks = file.blocks;
-    const finalLength = file.clientName === null || blocks[blocks.length - 1] !== meta;
+    const finalLength = file.clientName === null || file.lastBlock !== meta;
     if (!finalLength && b.genStamp > meta.genStamp) return ReplicaVerdict.PENDING;
     // A node of the block's pipeline still reporting the replica it held before an append
     // (or a pipeline recovery) gave the block a new stamp: it is about to reopen that copy

@@ -79,7 +79,7 @@ export class BlockRecovery implements NamespaceListener {
 
   /** An expired lease on `file`: see the decision table in the header. */
   leaseExpired(path: string, file: FileNode): void {
-    const last = file.blocks[file.blocks.length - 1];
+    const last = file.lastBlock;
     if (last === undefined) return this.ctx.closeWithoutRecovery(path, file);
     const now = this.ctx.clock.nowMs();
     let attempt = this.attempts.get(last.blockId);
@@ -169,7 +169,7 @@ export class BlockRecovery implements NamespaceListener {
       ? {
           op: 'closeFile',
           path,
-          keepBlocks: file.blocks.length - 1,
+          keepBlocks: file.blockCount - 1,
           lastNumBytes: NONE,
           mtimeMs: this.ctx.clock.nowMs(),
         }
@@ -203,7 +203,7 @@ export class BlockRecovery implements NamespaceListener {
     this.forget(file.blocks);
   }
 
-  blocksRemoved(blocks: BlockMeta[]): void {
+  blocksRemoved(blocks: readonly BlockMeta[]): void {
     this.forget(blocks);
   }
 

@@ -364,21 +364,21 @@ export class ClientRpc {
    * one; otherwise the file ends at its last complete block.
    */
   logRecovery(path: string, file: FileNode): void {
-    const last = file.blocks[file.blocks.length - 1];
+    const last = file.lastBlock;
     const length = last === undefined ? null : this.ctx.blocks.recoverableLength(last.blockId);
     const op: EditOp =
       length === null
         ? {
             op: 'closeFile',
             path,
-            keepBlocks: Math.max(0, file.blocks.length - 1),
+            keepBlocks: Math.max(0, file.blockCount - 1),
             lastNumBytes: NONE,
             mtimeMs: this.now(),
           }
         : {
             op: 'closeFile',
             path,
-            keepBlocks: file.blocks.length,
+            keepBlocks: file.blockCount,
             lastNumBytes: length,
             mtimeMs: this.now(),
           };
@@ -475,7 +475,7 @@ export class ClientRpc {
     const end = req.length === 0 ? Infinity : req.offset + req.length;
     const blocks: LocatedBlock[] = [];
     let offset = 0;
-    const writing = file.underConstruction ? file.blocks[file.blocks.length - 1] : undefined;
+    const writing = file.underConstruction ? file.lastBlock : undefined;
     for (const b of file.blocks) {
       const blockEnd = offset + b.numBytes;
       // A block overlaps [offset, end) — the block being written (length 0 so far) is included.
@@ -505,7 +505,7 @@ export class ClientRpc {
 
 /** The file's last block, which `named` (a request's previous or last block, null: none) must be. */
 function lastBlockOf(file: FileNode, named: Block | null, what: string, path: string): BlockMeta | undefined {
-  const last = file.blocks[file.blocks.length - 1];
+  const last = file.lastBlock;
   if ((named === null) !== (last === undefined) || (named !== null && named.blockId !== last!.blockId))
     throw new DfsError(
       'INVALID_ARGUMENT',

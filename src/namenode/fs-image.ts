@@ -69,7 +69,7 @@ export function writeNodeRecord(w: WireWriter, node: INode, childCount: number):
       .u64(node.blockBytes)
       .bool(node.clientName !== null);
     if (node.clientName !== null) w.str(node.clientName);
-    w.u32(node.blocks.length);
+    w.u32(node.blockCount);
     for (const b of node.blocks) w.u64(b.blockId).u64(b.genStamp).u64(b.numBytes);
   }
 }

@@ -218,13 +218,16 @@ const RECOVERING_BIT = 1 << 18;
 
 /**
  * A file. Kept small (dfs-bench namespace measures it): the kind on the prototype, mode,
- * replication and the recovering flag packed in one integer, the owners interned, and
- * `blocks` an array of exactly its length (namespace.ts replaces it rather than push).
+ * replication and the recovering flag packed in one integer, the owners interned, and the
+ * blocks held as their own BlockMeta when there is one (most files: an array and its store
+ * cost ~56 bytes a file) and as an array of exactly their length otherwise (namespace.ts
+ * replaces it rather than push).
  */
 export class FileNode extends PermissionStatus {
   /** On the prototype, not in each node (see the end of this file). */
   declare readonly kind: 'file';
-  private blocksValue: BlockMeta[] = [];
+  /** No blocks (NO_BLOCKS), the one block, or two or more. */
+  private blocksValue: BlockMeta | readonly BlockMeta[] = NO_BLOCKS;
   private clientNameValue: string | null;
 
   constructor(
@@ -240,13 +243,33 @@ export class FileNode extends PermissionStatus {
     this.clientNameValue = clientName;
   }
 
-  /** Its blocks; changed in place only after `beforeWrite(file)` (namespace.ts). */
-  get blocks(): BlockMeta[] {
-    return this.blocksValue;
+  /**
+   * Its blocks, a new array per call for a one-block file: read it once, never change it
+   * (assign a new array instead). BlockMeta fields change in place only after
+   * `beforeWrite(file)` (namespace.ts). Hot paths use `blockCount`, `lastBlock`, `blockAt`.
+   */
+  get blocks(): readonly BlockMeta[] {
+    const v = this.blocksValue;
+    return isBlockList(v) ? v : [v];
   }
-  set blocks(blocks: BlockMeta[]) {
+  set blocks(blocks: readonly BlockMeta[]) {
     beforeWrite(this);
-    this.blocksValue = blocks;
+    this.blocksValue = blocks.length === 0 ? NO_BLOCKS : blocks.length === 1 ? blocks[0]! : blocks;
+  }
+
+  get blockCount(): number {
+    const v = this.blocksValue;
+    return isBlockList(v) ? v.length : 1;
+  }
+
+  get lastBlock(): BlockMeta | undefined {
+    const v = this.blocksValue;
+    return isBlockList(v) ? v[v.length - 1] : v;
+  }
+
+  blockAt(i: number): BlockMeta | undefined {
+    const v = this.blocksValue;
+    return isBlockList(v) ? v[i] : i === 0 ? v : undefined;
   }
 
   /** The writer holding the lease, or null once the file is complete. */
@@ -280,14 +303,22 @@ export class FileNode extends PermissionStatus {
   }
 
   get length(): number {
+    const v = this.blocksValue;
+    if (!isBlockList(v)) return v.numBytes;
     let total = 0;
-    for (const b of this.blocks) total += b.numBytes;
+    for (const b of v) total += b.numBytes;
     return total;
   }
 
   get underConstruction(): boolean {
     return this.clientName !== null;
   }
+}
+
+const NO_BLOCKS: readonly BlockMeta[] = Object.freeze([]);
+
+function isBlockList(v: BlockMeta | readonly BlockMeta[]): v is readonly BlockMeta[] {
+  return Array.isArray(v);
 }
 
 Object.defineProperty(DirNode.prototype, 'kind', { value: 'dir' });
@@ -325,7 +356,7 @@ export function statusOf(node: INode, shownPath: string): FileStatus {
     replication: node.replication,
     blockBytes: node.blockBytes,
     mtimeMs: node.mtimeMs,
-    blockCount: node.blocks.length,
+    blockCount: node.blockCount,
     underConstruction: node.underConstruction,
     childCount: 0,
     owner: node.owner,

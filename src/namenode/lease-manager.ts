@@ -79,7 +79,7 @@ export class LeaseManager implements NamespaceListener {
     file.recovering = false;
   }
 
-  blocksRemoved(_blocks: BlockMeta[]): void {}
+  blocksRemoved(_blocks: readonly BlockMeta[]): void {}
 
   private drop(holder: string, file: FileNode): void {
     const lease = this.leases.get(holder);

@@ -34,7 +34,7 @@ export interface NamespaceListener {
   /** A file under construction was closed (complete or lease recovery). */
   fileClosed(file: FileNode, clientName: string): void;
   /** Blocks left a file that stays (abandon, lease recovery). */
-  blocksRemoved(blocks: BlockMeta[]): void;
+  blocksRemoved(blocks: readonly BlockMeta[]): void;
   /** A block was added to a file being written. */
   blockAdded?(file: FileNode, block: BlockMeta): void;
   /** A file's target replication changed. */
@@ -352,7 +352,7 @@ export class Namespace {
     replay: boolean,
   ): void {
     const file = this.fileUnderConstruction(path, clientName);
-    const last = file.blocks[file.blocks.length - 1];
+    const last = file.lastBlock;
     const spaceBefore = this.quotas.count === 0 ? 0 : fileSpace(file);
     if (previousNumBytes !== NONE) {
       if (last === undefined)
@@ -385,7 +385,7 @@ export class Namespace {
 
   private abandonBlock(path: string, clientName: string, blockId: number): void {
     const file = this.fileUnderConstruction(path, clientName);
-    const last = file.blocks[file.blocks.length - 1];
+    const last = file.lastBlock;
     if (last === undefined || last.blockId !== blockId) {
       throw new DfsError('INVALID_ARGUMENT', `block ${blockId} is not the last block of ${path}`);
     }
@@ -397,7 +397,7 @@ export class Namespace {
 
   private complete(path: string, clientName: string, lastNumBytes: number, mtimeMs: number): void {
     const file = this.fileUnderConstruction(path, clientName);
-    const last = file.blocks[file.blocks.length - 1];
+    const last = file.lastBlock;
     if (lastNumBytes !== NONE) {
       if (last === undefined) throw new DfsError('INVALID_ARGUMENT', `${path} has no block to complete`);
       if (lastNumBytes > file.blockBytes) {
@@ -442,7 +442,7 @@ export class Namespace {
         for (const child of n.children.values()) stack.push(child);
       } else {
         this.fileCount--;
-        this.blockCount -= n.blocks.length;
+        this.blockCount -= n.blockCount;
         if (this.quotas.count > 0) freed.ds += fileSpace(n);
         for (const l of this.listeners) l.fileRemoved(n);
       }
@@ -501,10 +501,10 @@ export class Namespace {
   private closeFile(path: string, keepBlocks: number, lastNumBytes: number, mtimeMs: number): void {
     const file = this.file(path);
     if (file.clientName === null) throw new DfsError('INVALID_ARGUMENT', `${path} is not open for writing`);
-    if (keepBlocks > file.blocks.length) {
+    if (keepBlocks > file.blockCount) {
       throw new DfsError(
         'INVALID_ARGUMENT',
-        `cannot keep ${keepBlocks} of ${file.blocks.length} blocks of ${path}`,
+        `cannot keep ${keepBlocks} of ${file.blockCount} blocks of ${path}`,
       );
     }
     beforeWrite(file); // in place: the image being written keeps the old state
@@ -512,7 +512,7 @@ export class Namespace {
     const dropped = file.blocks.slice(keepBlocks);
     file.blocks = file.blocks.slice(0, keepBlocks);
     this.blockCount -= dropped.length;
-    const last = file.blocks[file.blocks.length - 1];
+    const last = file.lastBlock;
     if (last !== undefined && lastNumBytes !== NONE) last.numBytes = lastNumBytes;
     const holder = file.clientName;
     file.clientName = null;
@@ -551,7 +551,7 @@ export class Namespace {
   ): void {
     const file = this.file(path);
     if (file.clientName === null) throw new DfsError('INVALID_ARGUMENT', `${path} is not open for writing`);
-    const last = file.blocks[file.blocks.length - 1];
+    const last = file.lastBlock;
     if (last === undefined || last.blockId !== blockId)
       throw new DfsError('NOT_FOUND', `block ${blockId} is not the last block of ${path}`);
     if (numBytes > file.blockBytes) {
@@ -622,7 +622,7 @@ export class Namespace {
     const file = this.file(path);
     if (file.clientName !== null)
       throw new DfsError('LEASE_CONFLICT', `${path} is being written by another client (${file.clientName})`);
-    const last = file.blocks[file.blocks.length - 1];
+    const last = file.lastBlock;
     if (genStamp !== NONE) {
       if (last === undefined || last.numBytes >= file.blockBytes)
         throw new DfsError('INVALID_ARGUMENT', `${path} has no last block with room to reopen`);
@@ -653,7 +653,7 @@ export class Namespace {
    */
   setVisibleLength(path: string, clientName: string, blockId: number, numBytes: number): void {
     const file = this.fileUnderConstruction(path, clientName);
-    const last = file.blocks[file.blocks.length - 1];
+    const last = file.lastBlock;
     if (last === undefined || last.blockId !== blockId)
       throw new DfsError('INVALID_ARGUMENT', `block ${blockId} is not the last block of ${path}`);
     if (numBytes > file.blockBytes)

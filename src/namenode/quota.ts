@@ -22,12 +22,12 @@ export interface Usage {
 
 /** Space a file counts against space quotas. */
 export function fileSpace(f: FileNode): number {
-  const n = f.blocks.length;
+  const n = f.blockCount;
   if (n === 0) return 0;
   let bytes = 0;
-  for (let i = 0; i < n - 1; i++) bytes += f.blocks[i]!.numBytes;
+  for (let i = 0; i < n - 1; i++) bytes += f.blockAt(i)!.numBytes;
   // The block being written is reserved whole until the file is closed.
-  bytes += f.clientName !== null ? f.blockBytes : f.blocks[n - 1]!.numBytes;
+  bytes += f.clientName !== null ? f.blockBytes : f.blockAt(n - 1)!.numBytes;
   return bytes * f.replication;
 }
 

@@ -284,7 +284,11 @@ export class ReplicationMonitor implements ReplicaEvents {
     // Judged early, a block whose replicas are not all reported yet gets copies it does not
     // need, sent to nodes that may still be writing it. The periodic rescan and the
     // file's completion bring it back.
-    if (file.clientName !== null && file.blocks.indexOf(entry.meta, file.blocks.length - 2) >= 0) return;
+    if (
+      file.clientName !== null &&
+      (file.lastBlock === entry.meta || file.blockAt(file.blockCount - 2) === entry.meta)
+    )
+      return;
     const expected = file.replication;
     // Counted without building lists: every block goes through here on each rescan.
     let readable = 0;

@@ -219,7 +219,7 @@ export class RetryCache {
       }
       case 'append': {
         const file = ns.file(op.path);
-        const last = file.blocks[file.blocks.length - 1];
+        const last = file.lastBlock;
         const lastBlock =
           last === undefined
             ? null

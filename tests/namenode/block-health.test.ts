@@ -42,7 +42,7 @@ describe('fileBlockHealth', () => {
   function file(blocks: number, open = false): FileNode {
     const f = new FileNode('f', null, 0, 2, 100, open ? 'writer' : null);
     for (let i = 0; i < blocks; i++)
-      f.blocks.push({ blockId: i + 1, genStamp: 7, numBytes: i === blocks - 1 ? 30 : 100 });
+      f.blocks = [...f.blocks, { blockId: i + 1, genStamp: 7, numBytes: i === blocks - 1 ? 30 : 100 }];
     return f;
   }
   const view: ReplicaView = {
@@ -96,7 +96,7 @@ describe('BlockManager.replicaStates', () => {
     const dn = new BlockManager({ deadNodeTimeoutMs: 1000, minReplication: 1 }, clock, silentLogger());
     const f = new FileNode('f', null, 0, 3, 100, null);
     const meta = { blockId: 1, genStamp: 1, numBytes: 10 };
-    f.blocks.push(meta);
+    f.blocks = [...f.blocks, meta];
     dn.blockAdded(f, meta);
     const storage = { capacityBytes: 100, usedBytes: 0, remainingBytes: 100, failedVolumes: 0 };
     for (let i = 0; i < 4; i++) {

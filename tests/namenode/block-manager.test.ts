@@ -30,7 +30,7 @@ function setup(nodes: number, blocks: number, minReplication = 1) {
   const metas: BlockMeta[] = [];
   for (let i = 1; i <= blocks; i++) {
     const meta = { blockId: i, genStamp: 1, numBytes: 10 };
-    file.blocks.push(meta);
+    file.blocks = [...file.blocks, meta];
     metas.push(meta);
     bm.blockAdded(file, meta);
   }

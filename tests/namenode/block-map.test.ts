@@ -20,7 +20,7 @@ function setup(count: number, open = false) {
   const metas: BlockMeta[] = [];
   for (let i = 1; i <= count; i++) {
     const meta = { blockId: i, genStamp: 5, numBytes: 10 };
-    file.blocks.push(meta);
+    file.blocks = [...file.blocks, meta];
     metas.push(meta);
     map.add(file, meta);
   }

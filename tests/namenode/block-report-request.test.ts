@@ -33,7 +33,7 @@ function setup(nodes: number) {
   const file = new FileNode('f', null, 0, 3, 100, null);
   const metas = [1, 2].map((blockId) => ({ blockId, genStamp: 1, numBytes: 10 }));
   for (const meta of metas) {
-    file.blocks.push(meta);
+    file.blocks = [...file.blocks, meta];
     dn.blockAdded(file, meta);
   }
   for (let i = 0; i < nodes; i++) dn.register(node(i), { nodeId: node(i).nodeId, ...storage });

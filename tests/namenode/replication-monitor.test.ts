@@ -41,7 +41,7 @@ function setup(nodes: number, transfersPerNodeMax = 4) {
   const block = (replication: number, holders: number[]): BlockMeta => {
     const f = new FileNode(`f${next}`, null, 0, replication, 100, null);
     const meta = { blockId: next++, genStamp: 1, numBytes: 10 };
-    f.blocks.push(meta);
+    f.blocks = [...f.blocks, meta];
     dn.blockAdded(f, meta);
     for (const h of holders) dn.blockReceived(id(h), [{ ...meta }], []);
     return meta;
@@ -164,7 +164,7 @@ describe('ReplicationMonitor: copies under way', () => {
     const f = new FileNode('open', null, 0, 3, 100, 'writer');
     const metas = [1, 2, 3].map((blockId) => ({ blockId, genStamp: 1, numBytes: 10 }));
     for (const meta of metas) {
-      f.blocks.push(meta);
+      f.blocks = [...f.blocks, meta];
       dn.blockAdded(f, meta);
       dn.blockReceived(id(0), [{ ...meta }], []);
     }

@@ -25,7 +25,7 @@ function setup() {
   bm.register({ nodeId: 'dn-0', host: '127.0.0.1', port: 9000 }, { nodeId: 'dn-0', ...storage });
   const file = new FileNode('f', null, 0, 3, 100, null);
   const known = { blockId: 1, genStamp: 1, numBytes: 10 };
-  file.blocks.push(known);
+  file.blocks = [...file.blocks, known];
   bm.blockAdded(file, known);
   const heartbeat = () =>
     bm.registry.heartbeat({ nodeId: 'dn-0', ...storage, activeTransfers: 0, volumes: [] });
@@ -44,7 +44,7 @@ describe('StandbyReports', () => {
     expect(reports.size).toBe(1);
     // The journal brings the addBlock: the held replica is accepted, nothing is deleted.
     const meta = { ...ahead };
-    file.blocks.push(meta);
+    file.blocks = [...file.blocks, meta];
     bm.blockAdded(file, meta);
     reports.replay(false);
     expect(reports.size).toBe(0);
