@@ -99,6 +99,25 @@ export class WireReader {
     return s;
   }
 
+  /**
+   * A string field that often repeats `previous` (an image's owners and groups, millions of
+   * them): when its bytes are `previous` in ASCII, that very string is returned and nothing
+   * is decoded or allocated; otherwise it is read as `str` reads it.
+   */
+  strLike(previous: string, field = 'string'): string {
+    this.need(2, field);
+    const buf = this.buf;
+    const len = buf.readUInt16BE(this.pos);
+    if (len !== previous.length || this.buf.length - this.pos - 2 < len) return this.str(field);
+    const start = this.pos + 2;
+    for (let i = 0; i < len; i++) {
+      const b = buf[start + i]!;
+      if (b >= 0x80 || b !== previous.charCodeAt(i)) return this.str(field);
+    }
+    this.pos = start + len;
+    return previous;
+  }
+
   /** A length-prefixed byte field, returned as a view (callers copy if it must outlive the frame). */
   bytes(field = 'bytes'): Buffer {
     const len = this.u32(field);

@@ -88,6 +88,7 @@ export class BlockManager implements NamespaceListener {
 
   /** Indexes every block of a freshly loaded namespace (locations come from reports). */
   indexNamespace(ns: Namespace): void {
+    this.map.reserve(this.map.size + ns.blockCount);
     const stack: INode[] = [ns.root];
     while (stack.length > 0) {
       const n = stack.pop()!;

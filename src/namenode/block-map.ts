@@ -165,6 +165,11 @@ export class BlockMap {
 
   // ---- the namespace's blocks ------------------------------------------------------
 
+  /** Room for `blocks` blocks in all (block-slots.ts `reserve`). */
+  reserve(blocks: number): void {
+    this.slots.reserve(blocks);
+  }
+
   /** A new block of `file`, with no replica yet. */
   add(file: FileNode, meta: BlockMeta): void {
     if (this.slots.slotOf(meta.blockId) >= 0) this.remove(meta.blockId);

@@ -130,8 +130,9 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
       if (version < IMAGE_VERSION_OWNERS) {
         ({ owner, group, mode } = legacyOwners(ns.owners, isDir));
       } else {
-        owner = r.str('owner');
-        group = r.str('group');
+        // Most nodes have the owners of the one before: reuse its strings, decode nothing.
+        owner = r.strLike(owner, 'owner');
+        group = r.strLike(group, 'group');
         mode = readPermission(r, 'mode');
       }
     };

@@ -665,6 +665,22 @@ describe('body decoding errors (MALFORMED)', () => {
     expect(dfsErrorOf(() => r.u64()).code).toBe('MALFORMED');
     expect(dfsErrorOf(() => r.raw(4)).code).toBe('MALFORMED');
     expect(dfsErrorOf(() => new WireReader(Buffer.from([0, 0, 0, 9])).bytes()).code).toBe('MALFORMED');
+    expect(dfsErrorOf(() => new WireReader(Buffer.from([0, 3, 0x61])).strLike('abc')).code).toBe('MALFORMED');
+  });
+
+  it('strLike returns the previous string only for the same ASCII bytes, else decodes as str does', () => {
+    const field = (bytes: Buffer): Buffer => Buffer.concat([Buffer.from([0, bytes.length]), bytes]);
+    const hdfs = 'hdfs';
+    const same = new WireReader(field(Buffer.from('hdfs')));
+    expect(same.strLike(hdfs)).toBe(hdfs);
+    expect(same.remaining).toBe(0);
+    expect(new WireReader(field(Buffer.from('hdfx'))).strLike(hdfs)).toBe('hdfx');
+    expect(new WireReader(field(Buffer.from('hdf'))).strLike(hdfs)).toBe('hdf');
+    // A latin1 previous string is never matched by raw bytes: they are UTF-8.
+    expect(new WireReader(field(Buffer.from('\u00e9', 'utf8'))).strLike('\u00e9')).toBe('\u00e9');
+    expect(dfsErrorOf(() => new WireReader(field(Buffer.from([0xe9]))).strLike('\u00e9')).code).toBe(
+      'MALFORMED',
+    );
   });
 });
 
