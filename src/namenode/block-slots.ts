@@ -20,11 +20,23 @@ export const CELLS = 3;
 const EMPTY = 0;
 const DELETED = -1;
 
+/** Block ids this many in a row (aligned) take consecutive index entries. */
+const RUN_BITS = 6;
+
+/**
+ * Block ids are sequential integers below 2^53, and block reports and image loads go
+ * through them in id order. So ids keep their low RUN_BITS bits and only their run (id >>
+ * RUN_BITS, low and high words mixed) is scattered: 64 ids in a row sit in 256 bytes of the
+ * index, next to each other, and a report walks the index nearly in order instead of one
+ * cache miss per replica (ten million blocks make a 256 MiB index). A lookup of an absent
+ * id still ends at the first empty entry, a few runs away at most in a half-empty table.
+ */
 function hashOf(id: number): number {
-  // Block ids are sequential integers below 2^53: mix the low and high words.
   const lo = id >>> 0;
   const hi = (id / 0x1_0000_0000) >>> 0;
-  return Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b) >>> 0;
+  const run = (lo >>> RUN_BITS) | (hi << (32 - RUN_BITS));
+  const mixed = Math.imul(run ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+  return ((mixed << RUN_BITS) | (lo & ((1 << RUN_BITS) - 1))) >>> 0;
 }
 
 export class BlockSlots {
