@@ -274,6 +274,11 @@ program
   .option('--clients <n>', 'client connections filling the namespace', positiveInt, 8)
   .option('--depth <n>', 'files being created at once per connection', positiveInt, 128)
   .option('--baseline-seconds <s>', 'seconds of stat load measured without a checkpoint', positiveInt, 5)
+  .addOption(
+    new Option('--fill <how>', 'rpc: N x 3 client RPCs; image: the bench builds the image the NameNode loads')
+      .choices(['rpc', 'image'])
+      .default('rpc'),
+  )
   .option('--json', 'print one JSON document instead of the table')
   .action(
     async (
