@@ -43,7 +43,15 @@ import {
   type LatencySummary,
   type MachineInfo,
 } from './report.js';
-import { clientConnections, fill, fileOf, FILES_PER_DIR, lanes, SimNodes } from './namespace-fill.js';
+import {
+  clientConnections,
+  fill,
+  fileOf,
+  FILES_PER_DIR,
+  lanes,
+  REPORTS_IN_FLIGHT,
+  SimNodes,
+} from './namespace-fill.js';
 import { writeFillImage } from './namespace-image.js';
 
 export interface NamespaceOptions {
@@ -165,7 +173,7 @@ export async function runNamespace(o: NamespaceOptions): Promise<NamespaceReport
       admin = new DfsClient({ namenode: address, requestTimeoutMs: 600_000 });
       sims.reconnect(address);
       await sims.registerAll(info.clusterId);
-      await Promise.all(sims.nodes.map((n) => n.fullReport()));
+      await sims.reportAll(REPORTS_IN_FLIGHT);
       while ((await admin.safeMode('get')).on) await sleep(20);
       fillMs = performance.now() - t0;
     } else {
@@ -228,8 +236,7 @@ export async function runNamespace(o: NamespaceOptions): Promise<NamespaceReport
     await sims.registerAll(info.clusterId);
     const r0 = performance.now();
     const firstMs = await largest.fullReport();
-    const others = sims.nodes.filter((n) => n !== largest);
-    await Promise.all(others.map((n) => n.fullReport()));
+    await sims.reportAll(REPORTS_IN_FLIGHT, largest);
     const reportsMs = performance.now() - r0;
     while ((await admin2.safeMode('get')).on) await sleep(20);
     const totalMs = performance.now() - t0;
