@@ -26,7 +26,8 @@
  * a connection between frames is read as usual: requests that arrive whole are served.
  * - While a frame waits, an admitted connection that sent nothing for `stallMs` (and is
  *   not held back by our own side) is closed with a TIMEOUT error: a peer parked on half a
- *   frame gives its share to one that sends.
+ *   frame gives its share to one that sends. Silence is judged only by a look that came on
+ *   time: after the event loop was held up, the bytes are in the kernel, not missing.
  *
  * Decision table, per report of a connection that is mid-frame after a read:
  *   admitted       -> nothing (its frame is finishing)
@@ -91,6 +92,7 @@ export class PartialFrameBudget {
   private readonly waitingDelivered = new Set<MidFrameConnection>();
   private readonly waitingNew = new Set<MidFrameConnection>();
   private timer: NodeJS.Timeout | null = null;
+  private lastCheckMs = -Infinity;
   private lastWarnMs = -Infinity;
   private waitsSinceWarn = 0;
   private warned = false;
@@ -230,8 +232,15 @@ export class PartialFrameBudget {
   private check(): void {
     if (this.waitingCount === 0) return;
     const now = this.now();
+    const interval = Math.max(50, this.stallMs / 2);
+    // Looked at late, the event loop was held up (a long request such as a full block report
+    // of millions of replicas, a collection): what peers sent meanwhile is still unread in
+    // the kernel, so their silence says nothing yet. Judged at the next look instead, after
+    // the loop has read again. (Closing them here dropped healthy DataNodes' reports.)
+    const late = now - this.lastCheckMs > 2 * interval;
+    this.lastCheckMs = now;
     const stalled: MidFrameConnection[] = [];
-    for (const c of this.admitted) {
+    for (const c of late ? [] : this.admitted) {
       if (!c.closed && !c.waitingOnUs && now - c.lastReadMs >= this.stallMs) stalled.push(c);
     }
     for (const c of stalled) {
@@ -243,13 +252,10 @@ export class PartialFrameBudget {
         ),
       );
     }
-    this.timer = setTimeout(
-      () => {
-        this.timer = null;
-        this.check();
-      },
-      Math.max(50, this.stallMs / 2),
-    );
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.check();
+    }, interval);
     this.timer.unref();
   }
 }

@@ -87,4 +87,32 @@ describe('PartialFrameBudget', () => {
     expect(b.peakBytes).toBe(64 * KiB * 3 + 10 * KiB + 30 * KiB);
     b.stop();
   });
+
+  it('judges silence only by looks on time: after the event loop was held up, it looks again first', () => {
+    let now = 0;
+    const b = new PartialFrameBudget({ bytesMax: 300 * KiB, logger: silentLogger(), now: () => now });
+    const check = (at: number): void => {
+      now = at;
+      (b as unknown as { check(): void }).check();
+    };
+    const [a, x] = [new FakeConn(), new FakeConn()];
+    x.delivered = true;
+    b.afterRead(a, 64 * KiB, 200 * KiB); // admitted
+    b.afterRead(x, 64 * KiB, 200 * KiB); // waits: checks start
+    check(500);
+    // The loop is held for 4.5 s (a full report of millions of replicas): a's bytes wait in
+    // the kernel. The late look closes nothing; the loop then reads them.
+    check(5000);
+    expect(a.closed).toBe(false);
+    now = 5001;
+    a.lastReadMs = now; // (the FrameServer stamps each read)
+    b.afterRead(a, 128 * KiB, 200 * KiB);
+    check(5500);
+    check(6000);
+    expect(a.closed).toBe(false);
+    // Silent for 1.6 s as seen by looks on time: stalled.
+    check(6600);
+    expect(a.closedWith?.code).toBe('TIMEOUT');
+    b.stop();
+  });
 });
