@@ -33,10 +33,13 @@
  *
  * Bounds: at most `entriesMax` entries and each for `expiryMs` (HDFS: 10 min, 3% of the heap);
  * the oldest go first. Entries come in time order, so insertion order is expiry order: an
- * array of entries (`order`, from `head`) is the queue the oldest leave by, the Map the index.
- * Not the Map's own order: a Map deleted from its front keeps the holes until it rehashes,
- * and each new iterator walks them again, so evicting a full cache's oldest entry that way
- * cost ~35 us per call (a third of a durable create's NameNode CPU in `dfs-bench ha`).
+ * array of entries (`order`, from `head`) is the queue the oldest leave by; the index is a Map
+ * of client ids (one string per connection, its hash computed once) to Maps of call ids
+ * (small integers), so a lookup builds no key string. Not one Map keyed "client:call" in its
+ * own order: a Map deleted from its front keeps the holes until it rehashes and each new
+ * iterator walks them again, so evicting a full cache's oldest entry cost ~35 us per call (a
+ * third of a durable create's NameNode CPU in `dfs-bench ha`), and the key strings another
+ * few us.
  * Replayed entries live `expiryMs` from their replay, as in HDFS. A retry is answered only for
  * the same RPC and to the user who made the call; the journal does not name the user, so a
  * replayed entry belongs to the user of its first retry (the client id, 16 random bytes,
@@ -88,7 +91,11 @@ type Unlocated =
   | { rpc: 'append'; answer: RpcResponse<'append'> };
 
 interface Entry {
-  key: string;
+  clientId: string;
+  callId: number;
+  /** The index holding it (its client's calls); `live` false once it left them. */
+  calls: Map<number, Entry>;
+  live: boolean;
   /** Who made the call; null when replayed (the journal names no user): the first retry's. */
   user: string | null;
   opcode: number;
@@ -123,23 +130,28 @@ export function retryCacheFor(
 const ORDER_SLACK = 4096;
 
 export class RetryCache {
-  private readonly entries = new Map<string, Entry>();
-  /** Every entry added, oldest first from `head`; a slot whose entry left the Map is skipped. */
+  /** client id -> call id -> entry; `count` entries in all. */
+  private readonly clients = new Map<string, Map<number, Entry>>();
+  private count = 0;
+  /** Every entry added, oldest first from `head`; a slot whose entry is no longer live is skipped. */
   private order: Array<Entry | undefined> = [];
   private head = 0;
 
   constructor(private readonly options: RetryCacheOptions) {}
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   /** The call to journal with a mutation `conn` asked for as request `requestId`; undefined if not kept. */
   callOf(conn: ServerConnection, name: RpcName, requestId: number): RpcCall | undefined {
+    return this.keeps(conn, name) ? { clientId: conn.clientId, callId: requestId } : undefined;
+  }
+
+  private keeps(conn: ServerConnection, name: RpcName): boolean {
     if (this.options.entriesMax <= 0 || !AT_MOST_ONCE_RPCS.has(name) || conn.role === Role.DATANODE)
-      return undefined;
-    if (conn.clientId === NO_CLIENT_ID || conn.clientId === '') return undefined;
-    return { clientId: conn.clientId, callId: requestId };
+      return false;
+    return conn.clientId !== NO_CLIENT_ID && conn.clientId !== '';
   }
 
   /**
@@ -147,13 +159,11 @@ export class RetryCache {
    * there: answers it now, or once the first attempt's edit is durable. True when it did.
    */
   answered(conn: ServerConnection, name: RpcName, requestId: number, locator: RetryLocator): boolean {
-    const call = this.callOf(conn, name, requestId);
-    if (call === undefined) return false;
-    const key = keyOf(call);
-    const entry = this.entries.get(key);
+    if (!this.keeps(conn, name)) return false;
+    const entry = this.clients.get(conn.clientId)?.get(requestId);
     if (entry === undefined || entry.opcode !== rpcCodecs[name].opcode) return false;
     if (entry.expiresMs <= this.options.clock.nowMs()) {
-      this.entries.delete(key);
+      this.remove(entry);
       return false;
     }
     if ((entry.user ?? conn.user) !== conn.user) return false;
@@ -185,14 +195,13 @@ export class RetryCache {
     op.rpc = this.callOf(conn, name, requestId);
     const crash = this.options.faults?.crashAfterLoggedRpc === name;
     if (op.rpc === undefined) return crash ? (err) => void (err === null && crashNow()) : noSettle;
-    const key = keyOf(op.rpc);
-    const entry = this.add(key, { user: conn.user, opcode: rpcCodecs[name].opcode, answer, unlocated: null });
+    const entry = this.add(op.rpc, conn.user, name, answer, null);
     entry.waiters = [];
     return (err) => {
       const waiters = entry.waiters ?? [];
       entry.waiters = null;
       if (err !== null) {
-        if (this.entries.get(key) === entry) this.entries.delete(key);
+        this.remove(entry);
         const e = err instanceof DfsError ? err : new DfsError('INTERNAL', err.message);
         for (const w of waiters) w.replyError(entry.opcode, op.rpc!.callId, e);
         return;
@@ -206,8 +215,7 @@ export class RetryCache {
   replayed(op: EditOp, ns: Namespace): void {
     if (op.rpc === undefined || this.options.entriesMax <= 0) return;
     const id = op.rpc.callId;
-    const done = (name: RpcName, answer: Buffer): void =>
-      void this.add(keyOf(op.rpc!), { user: null, opcode: rpcCodecs[name].opcode, answer, unlocated: null });
+    const done = (name: RpcName, answer: Buffer): void => void this.add(op.rpc!, null, name, answer, null);
     switch (op.op) {
       case 'mkdir':
       case 'delete':
@@ -245,7 +253,7 @@ export class RetryCache {
   }
 
   private unlocated(op: EditOp, name: RpcName, unlocated: Unlocated): void {
-    this.add(keyOf(op.rpc!), { user: null, opcode: rpcCodecs[name].opcode, answer: null, unlocated });
+    this.add(op.rpc!, null, name, null, unlocated);
   }
 
   /** The answer of a replayed addBlock or append, with the DataNodes known now; kept for later retries. */
@@ -286,23 +294,56 @@ export class RetryCache {
     return entry.answer;
   }
 
-  private add(key: string, e: Omit<Entry, 'key' | 'expiresMs' | 'waiters'>): Entry {
+  private add(
+    call: RpcCall,
+    user: string | null,
+    name: RpcName,
+    answer: Buffer | null,
+    unlocated: Unlocated | null,
+  ): Entry {
     const now = this.options.clock.nowMs();
     this.evict(now);
-    const entry: Entry = { key, ...e, expiresMs: now + this.options.expiryMs, waiters: null };
-    this.entries.set(key, entry);
+    let calls = this.clients.get(call.clientId);
+    if (calls === undefined) this.clients.set(call.clientId, (calls = new Map<number, Entry>()));
+    const old = calls.get(call.callId);
+    if (old !== undefined) {
+      old.live = false;
+      this.count--;
+    }
+    const entry: Entry = {
+      clientId: call.clientId,
+      callId: call.callId,
+      calls,
+      live: true,
+      user,
+      opcode: rpcCodecs[name].opcode,
+      answer,
+      unlocated,
+      expiresMs: now + this.options.expiryMs,
+      waiters: null,
+    };
+    calls.set(call.callId, entry);
+    this.count++;
     this.order.push(entry);
     return entry;
   }
 
+  private remove(entry: Entry): void {
+    if (!entry.live) return;
+    entry.live = false;
+    this.count--;
+    entry.calls.delete(entry.callId);
+    if (entry.calls.size === 0) this.clients.delete(entry.clientId);
+  }
+
   /** Drops the oldest entries while they are expired or the cache is full. */
   private evict(now: number): void {
-    const { order, entries } = this;
+    const order = this.order;
     while (this.head < order.length) {
       const old = order[this.head]!;
-      if (entries.get(old.key) === old) {
-        if (old.expiresMs > now && entries.size < this.options.entriesMax) break;
-        entries.delete(old.key);
+      if (old.live) {
+        if (old.expiresMs > now && this.count < this.options.entriesMax) break;
+        this.remove(old);
       }
       order[this.head++] = undefined;
     }
@@ -311,15 +352,11 @@ export class RetryCache {
       this.order = order.slice(this.head);
       this.head = 0;
     } else if (order.length - this.head > 2 * this.options.entriesMax + ORDER_SLACK) {
-      this.order = order.slice(this.head).filter((x) => x !== undefined && entries.get(x.key) === x);
+      this.order = order.slice(this.head).filter((x) => x?.live === true);
       this.head = 0;
     }
-    assert(entries.size <= this.order.length - this.head, 'retry cache: an entry missing from its order');
+    assert(this.count <= this.order.length - this.head, 'retry cache: an entry missing from its order');
   }
-}
-
-function keyOf(call: RpcCall): string {
-  return `${call.clientId}:${call.callId}`;
 }
 
 /** The crashAfterLoggedRpc fault: the process dies as a machine would, between journal and answer. */
