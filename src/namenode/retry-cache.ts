@@ -25,9 +25,11 @@
  *   |   a standby tailing the etcd journal: journal.ts) |   namespace right after the edit   |
  *
  * So a NameNode restarted, or a standby promoted, answers the retries of calls its
- * predecessor made durable but never answered. Answers that name DataNodes (addBlock,
- * append) are rebuilt without them (they are not journaled) and get them at the first retry:
- * the nodes that may hold a replica, else (addBlock) newly chosen targets for the same block,
+ * predecessor made durable but never answered. A replayed answer is encoded at its first
+ * retry, from what the edit left (a create's file status is taken at replay). Answers that
+ * name DataNodes (addBlock, append) are rebuilt without them (they are not journaled) and
+ * get them at the first retry: the nodes that may hold a replica, else (addBlock) newly
+ * chosen targets for the same block,
  * as HDFS's FSDirWriteFileOp does for a retried addBlock whose block has no locations; with
  * no live DataNode at all, NOT_REPLICATED (as a first addBlock), and the entry stays.
  *
@@ -85,10 +87,24 @@ export interface RetryLocator {
   };
 }
 
-/** An answer replayed without its DataNodes: they are found at the first retry. */
+/**
+ * A replayed answer, encoded at its first retry (most calls are never retried, and a standby
+ * replays every edit): addBlock and append also name their DataNodes then.
+ */
 type Unlocated =
   | { rpc: 'addBlock'; path: string; replication: number; blockBytes: number; located: LocatedBlock }
-  | { rpc: 'append'; answer: RpcResponse<'append'> };
+  | { rpc: 'append'; answer: RpcResponse<'append'> }
+  | { rpc: 'encode'; encode: (requestId: number) => Buffer };
+
+const encodeLater = (encode: (requestId: number) => Buffer): Unlocated => ({ rpc: 'encode', encode });
+/** The replayed answers that carry nothing of the edit, shared by every entry. */
+const REPLAYED_EMPTY = {
+  mkdir: encodeLater((id) => encodeResponse('mkdir', id, {})),
+  delete: encodeLater((id) => encodeResponse('delete', id, {})),
+  rename: encodeLater((id) => encodeResponse('rename', id, {})),
+  abandonBlock: encodeLater((id) => encodeResponse('abandonBlock', id, {})),
+  complete: encodeLater((id) => encodeResponse('complete', id, { completed: true })),
+} as const;
 
 interface Entry {
   clientId: string;
@@ -214,20 +230,27 @@ export class RetryCache {
   /** Replay (journal.ts `replayRecords`): `op` was just applied to `ns`; keeps its answer if it names a call. */
   replayed(op: EditOp, ns: Namespace): void {
     if (op.rpc === undefined || this.options.entriesMax <= 0) return;
-    const id = op.rpc.callId;
-    const done = (name: RpcName, answer: Buffer): void => void this.add(op.rpc!, null, name, answer, null);
     switch (op.op) {
       case 'mkdir':
       case 'delete':
       case 'rename':
       case 'abandonBlock':
-        return done(op.op, encodeResponse(op.op, id, {}));
       case 'complete':
-        return done('complete', encodeResponse('complete', id, { completed: true }));
-      case 'updateBlock':
-        return done('bumpGenStamp', encodeResponse('bumpGenStamp', id, { genStamp: op.genStamp }));
-      case 'create':
-        return done('create', encodeResponse('create', id, statusOf(ns.file(op.path), op.path)));
+        return this.unlocated(op, op.op, REPLAYED_EMPTY[op.op]);
+      case 'updateBlock': {
+        const genStamp = op.genStamp;
+        const encode = (id: number): Buffer => encodeResponse('bumpGenStamp', id, { genStamp });
+        return this.unlocated(op, 'bumpGenStamp', encodeLater(encode));
+      }
+      case 'create': {
+        // The file as the create left it (a later complete or addBlock changes it).
+        const status = statusOf(ns.file(op.path), op.path);
+        return this.unlocated(
+          op,
+          'create',
+          encodeLater((id) => encodeResponse('create', id, status)),
+        );
+      }
       case 'addBlock': {
         const file = ns.file(op.path);
         const block = { blockId: op.blockId, genStamp: op.genStamp, numBytes: 0 };
@@ -256,11 +279,13 @@ export class RetryCache {
     this.add(op.rpc!, null, name, null, unlocated);
   }
 
-  /** The answer of a replayed addBlock or append, with the DataNodes known now; kept for later retries. */
+  /** A replayed answer, encoded now (addBlock's and append's with the DataNodes known now); kept for later retries. */
   private locate(entry: Entry, requestId: number, conn: ServerConnection, locator: RetryLocator): Buffer {
     const u = entry.unlocated!;
     const { blocks } = locator;
-    if (u.rpc === 'append') {
+    if (u.rpc === 'encode') {
+      entry.answer = u.encode(requestId);
+    } else if (u.rpc === 'append') {
       const last = u.answer.lastBlock;
       if (last !== null) {
         last.locations = blocks.locations(last.block.blockId);
