@@ -29,9 +29,9 @@
  * retry, from what the edit left (a create's file status is taken at replay). Answers that
  * name DataNodes (addBlock, append) are rebuilt without them (they are not journaled) and
  * get them at the first retry: the nodes that may hold a replica, else (addBlock) newly
- * chosen targets for the same block,
- * as HDFS's FSDirWriteFileOp does for a retried addBlock whose block has no locations; with
- * no live DataNode at all, NOT_REPLICATED (as a first addBlock), and the entry stays.
+ * chosen targets for the same block, as HDFS's FSDirWriteFileOp does for a retried addBlock
+ * whose block has no locations; with no live DataNode at all, NOT_REPLICATED (as a first
+ * addBlock), and the entry stays.
  *
  * Bounds: at most `entriesMax` entries and each for `expiryMs` (HDFS: 10 min, 3% of the heap);
  * the oldest go first. Entries come in time order, so insertion order is expiry order: an
