@@ -59,6 +59,8 @@ export interface Watch {
 
 type WatchState = 'connecting' | 'streaming' | 'stopped';
 
+const NEWLINE = 0x0a;
+
 /** Starts watching `key`; events flow to `options.onEvents` until cancel() or compaction. */
 export function watch(client: EtcdClient, key: Bytes, options: WatchOptions): Watch {
   const w = new EtcdWatch(client, key, options);
@@ -155,18 +157,25 @@ class EtcdWatch implements Watch {
         res.status,
         (await res.json().catch(() => ({}))) as Record<string, unknown>,
       );
-    const decoder = new TextDecoder();
-    let pending = '';
+    // A line (a journal batch: hundreds of KiB) spans many chunks: keep them, look for the
+    // newline in each new one only, join once per line.
+    const pending: Buffer[] = [];
     try {
       for await (const chunk of res.body) {
-        pending += decoder.decode(chunk as Uint8Array, { stream: true });
+        const bytes = chunk as Uint8Array;
+        const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        let start = 0;
         let nl: number;
-        while ((nl = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, nl).trim();
-          pending = pending.slice(nl + 1);
+        while ((nl = buf.indexOf(NEWLINE, start)) >= 0) {
+          const tail = buf.subarray(start, nl);
+          const line = (pending.length === 0 ? tail : Buffer.concat([...pending.splice(0), tail]))
+            .toString('utf8')
+            .trim();
+          start = nl + 1;
           if (line.length > 0) this.message(endpoint, JSON.parse(line) as Record<string, unknown>);
           if (this.stopped) return;
         }
+        if (start < buf.length) pending.push(buf.subarray(start));
       }
     } catch (err) {
       rethrowIfBug(err);

@@ -25,21 +25,30 @@
  *   |   a standby tailing the etcd journal: journal.ts) |   namespace right after the edit   |
  *
  * So a NameNode restarted, or a standby promoted, answers the retries of calls its
- * predecessor made durable but never answered. Answers that name DataNodes (addBlock,
- * append) are rebuilt without them (they are not journaled) and get them at the first retry:
- * the nodes that may hold a replica, else (addBlock) newly chosen targets for the same block,
- * as HDFS's FSDirWriteFileOp does for a retried addBlock whose block has no locations; with
- * no live DataNode at all, NOT_REPLICATED (as a first addBlock), and the entry stays.
+ * predecessor made durable but never answered. A replayed answer is encoded at its first
+ * retry, from what the edit left (a create's file status is taken at replay). Answers that
+ * name DataNodes (addBlock, append) are rebuilt without them (they are not journaled) and
+ * get them at the first retry: the nodes that may hold a replica, else (addBlock) newly
+ * chosen targets for the same block, as HDFS's FSDirWriteFileOp does for a retried addBlock
+ * whose block has no locations; with no live DataNode at all, NOT_REPLICATED (as a first
+ * addBlock), and the entry stays.
  *
  * Bounds: at most `entriesMax` entries and each for `expiryMs` (HDFS: 10 min, 3% of the heap);
- * the oldest go first. Entries come in time order, so a Map's insertion order is expiry order.
+ * the oldest go first. Entries come in time order, so insertion order is expiry order: an
+ * array of entries (`order`, from `head`) is the queue the oldest leave by; the index is a Map
+ * of client ids (one string per connection, its hash computed once) to Maps of call ids
+ * (small integers), so a lookup builds no key string. Not one Map keyed "client:call" in its
+ * own order: a Map deleted from its front keeps the holes until it rehashes and each new
+ * iterator walks them again, so evicting a full cache's oldest entry cost ~35 us per call (a
+ * third of a durable create's NameNode CPU in `dfs-bench ha`), and the key strings another
+ * few us.
  * Replayed entries live `expiryMs` from their replay, as in HDFS. A retry is answered only for
  * the same RPC and to the user who made the call; the journal does not name the user, so a
  * replayed entry belongs to the user of its first retry (the client id, 16 random bytes,
  * is what a stranger would have to guess). `entriesMax` 0 turns the cache off: edits then
  * carry no RpcCall and every call is served afresh.
  */
-import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { NO_CLIENT_ID, Role } from '../../protocol/handshake.js';
 import {
   AT_MOST_ONCE_RPCS,
@@ -78,12 +87,31 @@ export interface RetryLocator {
   };
 }
 
-/** An answer replayed without its DataNodes: they are found at the first retry. */
+/**
+ * A replayed answer, encoded at its first retry (most calls are never retried, and a standby
+ * replays every edit): addBlock and append also name their DataNodes then.
+ */
 type Unlocated =
   | { rpc: 'addBlock'; path: string; replication: number; blockBytes: number; located: LocatedBlock }
-  | { rpc: 'append'; answer: RpcResponse<'append'> };
+  | { rpc: 'append'; answer: RpcResponse<'append'> }
+  | { rpc: 'encode'; encode: (requestId: number) => Buffer };
+
+const encodeLater = (encode: (requestId: number) => Buffer): Unlocated => ({ rpc: 'encode', encode });
+/** The replayed answers that carry nothing of the edit, shared by every entry. */
+const REPLAYED_EMPTY = {
+  mkdir: encodeLater((id) => encodeResponse('mkdir', id, {})),
+  delete: encodeLater((id) => encodeResponse('delete', id, {})),
+  rename: encodeLater((id) => encodeResponse('rename', id, {})),
+  abandonBlock: encodeLater((id) => encodeResponse('abandonBlock', id, {})),
+  complete: encodeLater((id) => encodeResponse('complete', id, { completed: true })),
+} as const;
 
 interface Entry {
+  clientId: string;
+  callId: number;
+  /** The index holding it (its client's calls); `live` false once it left them. */
+  calls: Map<number, Entry>;
+  live: boolean;
   /** Who made the call; null when replayed (the journal names no user): the first retry's. */
   user: string | null;
   opcode: number;
@@ -114,21 +142,32 @@ export function retryCacheFor(
   });
 }
 
+/** Dropped slots at the head of `order` before the array is cut (amortized O(1) per entry). */
+const ORDER_SLACK = 4096;
+
 export class RetryCache {
-  private readonly entries = new Map<string, Entry>();
+  /** client id -> call id -> entry; `count` entries in all. */
+  private readonly clients = new Map<string, Map<number, Entry>>();
+  private count = 0;
+  /** Every entry added, oldest first from `head`; a slot whose entry is no longer live is skipped. */
+  private order: Array<Entry | undefined> = [];
+  private head = 0;
 
   constructor(private readonly options: RetryCacheOptions) {}
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   /** The call to journal with a mutation `conn` asked for as request `requestId`; undefined if not kept. */
   callOf(conn: ServerConnection, name: RpcName, requestId: number): RpcCall | undefined {
+    return this.keeps(conn, name) ? { clientId: conn.clientId, callId: requestId } : undefined;
+  }
+
+  private keeps(conn: ServerConnection, name: RpcName): boolean {
     if (this.options.entriesMax <= 0 || !AT_MOST_ONCE_RPCS.has(name) || conn.role === Role.DATANODE)
-      return undefined;
-    if (conn.clientId === NO_CLIENT_ID || conn.clientId === '') return undefined;
-    return { clientId: conn.clientId, callId: requestId };
+      return false;
+    return conn.clientId !== NO_CLIENT_ID && conn.clientId !== '';
   }
 
   /**
@@ -136,13 +175,11 @@ export class RetryCache {
    * there: answers it now, or once the first attempt's edit is durable. True when it did.
    */
   answered(conn: ServerConnection, name: RpcName, requestId: number, locator: RetryLocator): boolean {
-    const call = this.callOf(conn, name, requestId);
-    if (call === undefined) return false;
-    const key = keyOf(call);
-    const entry = this.entries.get(key);
+    if (!this.keeps(conn, name)) return false;
+    const entry = this.clients.get(conn.clientId)?.get(requestId);
     if (entry === undefined || entry.opcode !== rpcCodecs[name].opcode) return false;
     if (entry.expiresMs <= this.options.clock.nowMs()) {
-      this.entries.delete(key);
+      this.remove(entry);
       return false;
     }
     if ((entry.user ?? conn.user) !== conn.user) return false;
@@ -174,14 +211,13 @@ export class RetryCache {
     op.rpc = this.callOf(conn, name, requestId);
     const crash = this.options.faults?.crashAfterLoggedRpc === name;
     if (op.rpc === undefined) return crash ? (err) => void (err === null && crashNow()) : noSettle;
-    const key = keyOf(op.rpc);
-    const entry = this.add(key, { user: conn.user, opcode: rpcCodecs[name].opcode, answer, unlocated: null });
+    const entry = this.add(op.rpc, conn.user, name, answer, null);
     entry.waiters = [];
     return (err) => {
       const waiters = entry.waiters ?? [];
       entry.waiters = null;
       if (err !== null) {
-        if (this.entries.get(key) === entry) this.entries.delete(key);
+        this.remove(entry);
         const e = err instanceof DfsError ? err : new DfsError('INTERNAL', err.message);
         for (const w of waiters) w.replyError(entry.opcode, op.rpc!.callId, e);
         return;
@@ -194,21 +230,27 @@ export class RetryCache {
   /** Replay (journal.ts `replayRecords`): `op` was just applied to `ns`; keeps its answer if it names a call. */
   replayed(op: EditOp, ns: Namespace): void {
     if (op.rpc === undefined || this.options.entriesMax <= 0) return;
-    const id = op.rpc.callId;
-    const done = (name: RpcName, answer: Buffer): void =>
-      void this.add(keyOf(op.rpc!), { user: null, opcode: rpcCodecs[name].opcode, answer, unlocated: null });
     switch (op.op) {
       case 'mkdir':
       case 'delete':
       case 'rename':
       case 'abandonBlock':
-        return done(op.op, encodeResponse(op.op, id, {}));
       case 'complete':
-        return done('complete', encodeResponse('complete', id, { completed: true }));
-      case 'updateBlock':
-        return done('bumpGenStamp', encodeResponse('bumpGenStamp', id, { genStamp: op.genStamp }));
-      case 'create':
-        return done('create', encodeResponse('create', id, statusOf(ns.file(op.path), op.path)));
+        return this.unlocated(op, op.op, REPLAYED_EMPTY[op.op]);
+      case 'updateBlock': {
+        const genStamp = op.genStamp;
+        const encode = (id: number): Buffer => encodeResponse('bumpGenStamp', id, { genStamp });
+        return this.unlocated(op, 'bumpGenStamp', encodeLater(encode));
+      }
+      case 'create': {
+        // The file as the create left it (a later complete or addBlock changes it).
+        const status = statusOf(ns.file(op.path), op.path);
+        return this.unlocated(
+          op,
+          'create',
+          encodeLater((id) => encodeResponse('create', id, status)),
+        );
+      }
       case 'addBlock': {
         const file = ns.file(op.path);
         const block = { blockId: op.blockId, genStamp: op.genStamp, numBytes: 0 };
@@ -234,14 +276,16 @@ export class RetryCache {
   }
 
   private unlocated(op: EditOp, name: RpcName, unlocated: Unlocated): void {
-    this.add(keyOf(op.rpc!), { user: null, opcode: rpcCodecs[name].opcode, answer: null, unlocated });
+    this.add(op.rpc!, null, name, null, unlocated);
   }
 
-  /** The answer of a replayed addBlock or append, with the DataNodes known now; kept for later retries. */
+  /** A replayed answer, encoded now (addBlock's and append's with the DataNodes known now); kept for later retries. */
   private locate(entry: Entry, requestId: number, conn: ServerConnection, locator: RetryLocator): Buffer {
     const u = entry.unlocated!;
     const { blocks } = locator;
-    if (u.rpc === 'append') {
+    if (u.rpc === 'encode') {
+      entry.answer = u.encode(requestId);
+    } else if (u.rpc === 'append') {
       const last = u.answer.lastBlock;
       if (last !== null) {
         last.locations = blocks.locations(last.block.blockId);
@@ -275,21 +319,69 @@ export class RetryCache {
     return entry.answer;
   }
 
-  private add(key: string, e: Omit<Entry, 'expiresMs' | 'waiters'>): Entry {
+  private add(
+    call: RpcCall,
+    user: string | null,
+    name: RpcName,
+    answer: Buffer | null,
+    unlocated: Unlocated | null,
+  ): Entry {
     const now = this.options.clock.nowMs();
-    for (const [k, old] of this.entries) {
-      if (old.expiresMs > now && this.entries.size < this.options.entriesMax) break;
-      this.entries.delete(k);
+    this.evict(now);
+    let calls = this.clients.get(call.clientId);
+    if (calls === undefined) this.clients.set(call.clientId, (calls = new Map<number, Entry>()));
+    const old = calls.get(call.callId);
+    if (old !== undefined) {
+      old.live = false;
+      this.count--;
     }
-    const entry: Entry = { ...e, expiresMs: now + this.options.expiryMs, waiters: null };
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    const entry: Entry = {
+      clientId: call.clientId,
+      callId: call.callId,
+      calls,
+      live: true,
+      user,
+      opcode: rpcCodecs[name].opcode,
+      answer,
+      unlocated,
+      expiresMs: now + this.options.expiryMs,
+      waiters: null,
+    };
+    calls.set(call.callId, entry);
+    this.count++;
+    this.order.push(entry);
     return entry;
   }
-}
 
-function keyOf(call: RpcCall): string {
-  return `${call.clientId}:${call.callId}`;
+  private remove(entry: Entry): void {
+    if (!entry.live) return;
+    entry.live = false;
+    this.count--;
+    entry.calls.delete(entry.callId);
+    if (entry.calls.size === 0) this.clients.delete(entry.clientId);
+  }
+
+  /** Drops the oldest entries while they are expired or the cache is full. */
+  private evict(now: number): void {
+    const order = this.order;
+    while (this.head < order.length) {
+      const old = order[this.head]!;
+      if (old.live) {
+        if (old.expiresMs > now && this.count < this.options.entriesMax) break;
+        this.remove(old);
+      }
+      order[this.head++] = undefined;
+    }
+    // Slots of entries replaced or dropped elsewhere stay until the head passes them; bound them.
+    if (this.head > ORDER_SLACK && this.head * 2 > order.length) {
+      this.order = order.slice(this.head);
+      this.head = 0;
+    } else if (order.length - this.head > 2 * this.options.entriesMax + ORDER_SLACK) {
+      this.order = order.slice(this.head).filter((x) => x?.live === true);
+      this.head = 0;
+    }
+    assert(this.count <= this.order.length - this.head, 'retry cache: an entry missing from its order');
+  }
 }
 
 /** The crashAfterLoggedRpc fault: the process dies as a machine would, between journal and answer. */

@@ -137,6 +137,35 @@ describe.skipIf(!HAVE_ETCD)('etcd client, one member', () => {
     expect(w.nextRevision).toBe(seen[2]!.revision + 1);
   });
 
+  it('watch: events of a revision that span many stream chunks (a journal batch) arrive whole, bytes intact', async () => {
+    // 600 KiB of every byte value, twice in one txn (~1.6 MiB of JSON in one line), then a small one.
+    const big = Buffer.alloc(600 * 1024, 0);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 10)) & 0xff;
+    const first = await client.txn(
+      [],
+      [{ put: { key: '/big/a', value: big } }, { put: { key: '/big/b', value: big.subarray(1) } }],
+    );
+    await client.put('/big/c', 'é');
+    const seen: WatchEvent[][] = [];
+    const w = watch(client, '/big/', {
+      prefix: true,
+      startRevision: first.revision,
+      onEvents: (events) => seen.push(events),
+      onError: (err) => {
+        throw err;
+      },
+    });
+    await waitFor('two revisions', () => (seen.length >= 2 ? true : undefined));
+    w.cancel();
+    expect(seen.map((events) => events.map((e) => e.kv.key.toString()))).toEqual([
+      ['/big/a', '/big/b'],
+      ['/big/c'],
+    ]);
+    expect(seen[0]![0]!.kv.value.equals(big)).toBe(true);
+    expect(seen[0]![1]!.kv.value.equals(big.subarray(1))).toBe(true);
+    expect(seen[1]![0]!.kv.value.toString()).toBe('é');
+  });
+
   it('a watch from a compacted revision stops with JOURNAL_COMPACTED; compaction is typed in range too', async () => {
     const old = await client.put('/c', '1');
     const newer = await client.put('/c', '2');
