@@ -41,6 +41,7 @@ import {
   waitForDatanodes,
 } from '../support/data-path.js';
 import { ok, runDfs } from '../support/dfs-cli.js';
+import { remoteException } from '../support/webhdfs.js';
 import { HEALING_DATANODE_ENV, HEALING_NAMENODE_ENV } from '../support/healing.js';
 import { copyingPath, FAST_LEASE_RECOVERY_ENV, putKilledMidBlock } from '../support/killed-writer.js';
 
@@ -179,9 +180,25 @@ describe('replicas written with xxh32 beside new xxh64 ones', () => {
       i <= 2 ? ChecksumType.XXH32 : ChecksumType.XXH64,
     );
     // A file whose blocks mix algorithms has no comparable checksum (HDFS: MIXED, no checksum).
-    await expect(client.checksum('/old')).rejects.toMatchObject({
-      code: 'INVALID_ARGUMENT',
-      message: expect.stringMatching(/mixes checksum algorithms xxh32 and xxh64/),
+    const mixed = await client.checksum('/old').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(mixed).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((mixed as Error).message).toMatch(/mixes checksum algorithms xxh32 and xxh64/);
+    // WebHDFS GETFILECHECKSUM (the NameNode's gateway) answers the same: 400 with the reason,
+    // and the algorithm's name for a file of one algorithm.
+    const webhdfs = `http://${cluster.namenodeHttpAddress}/webhdfs/v1`;
+    const mixedHttp = await fetch(`${webhdfs}/old?op=GETFILECHECKSUM`);
+    expect(mixedHttp.status).toBe(400);
+    expect(remoteException(await mixedHttp.text())).toMatchObject({
+      exception: 'IllegalArgumentException',
+      message: expect.stringMatching(/mixes checksum algorithms/) as unknown,
+    });
+    const freshHttp = await fetch(`${webhdfs}/fresh?op=GETFILECHECKSUM`);
+    expect(freshHttp.status).toBe(200);
+    expect(await freshHttp.json()).toEqual({
+      FileChecksum: { algorithm: 'SHA256-OF-SHA256-OF-XXH64', bytes: put64.checksum, length: 32 },
     });
 
     // Re-replication copies each replica with its own checksums and algorithm.
