@@ -1,15 +1,16 @@
 /**
  * Data-transfer messages between clients and DataNodes and between DataNodes
  * (PROTOCOL.md, "Data transfer"). Blocks move as PACKET frames: a 32-byte packet header,
- * one xxh32 checksum per chunk, then the payload. Payloads are never copied here: the
+ * one checksum per chunk (xxh32 or xxh64, per block: ChecksumType), then the payload. Payloads are never copied here: the
  * encoder returns only the header bytes (frame header + packet header + checksums) so the
  * sender writes `[header, payload]` under cork(); the decoder returns views.
  *
  *   PACKET body
  *   0        8              16       24     25   28            32
- *   | blockId | offsetInBlock | seqno | flags | 0 | payloadBytes | checksums (4 x N) | payload |
+ *   | blockId | offsetInBlock | seqno | flags | 0 | payloadBytes | checksums (S x N) | payload |
  *
- *   N = ceil(payloadBytes / chunkBytes); chunkBytes is fixed per block by WRITE_BLOCK/READ_BLOCK.
+ *   N = ceil(payloadBytes / chunkBytes), S = checksumBytes(checksumType) (4 or 8); both
+ *   chunkBytes and checksumType are fixed per block by WRITE_BLOCK/READ_BLOCK.
  *
  *   ACK body: | seqno u64 | count u8 | status u8 x count |   (count = nodes in the pipeline)
  *
@@ -37,7 +38,46 @@ export const PACKET_FLAG_FLUSH = 0x02;
 /** hsync: as FLUSH, and each node fdatasyncs the replica's data and meta files before acking. */
 export const PACKET_FLAG_SYNC = 0x04;
 const PACKET_FLAGS_KNOWN = PACKET_FLAG_LAST | PACKET_FLAG_FLUSH | PACKET_FLAG_SYNC;
-export const CHECKSUM_BYTES = 4;
+/**
+ * The checksum algorithm of a block's chunks, fixed per replica (recorded in its meta file,
+ * src/datanode/replica-meta.ts): seed 0, big-endian. The codec checks the value, since the
+ * size of a packet's checksums depends on it.
+ */
+export const ChecksumType = {
+  XXH32: 1,
+  XXH64: 2,
+} as const;
+export type ChecksumType = (typeof ChecksumType)[keyof typeof ChecksumType];
+/** The algorithm new blocks are written with unless the writer asks for another. */
+export const CHECKSUM_TYPE_DEFAULT: ChecksumType = ChecksumType.XXH64;
+
+/** Bytes of one stored checksum of `type`. */
+export function checksumBytes(type: ChecksumType): number {
+  return type === ChecksumType.XXH64 ? 8 : 4;
+}
+
+/** 'xxh32' or 'xxh64', as configuration, logs and `dfs` output name them. */
+export function checksumTypeName(type: ChecksumType): 'xxh32' | 'xxh64' {
+  return type === ChecksumType.XXH64 ? 'xxh64' : 'xxh32';
+}
+
+/** The ChecksumType a name denotes (configuration, client options), INVALID_ARGUMENT otherwise. */
+export function checksumTypeOf(name: string): ChecksumType {
+  if (name === 'xxh32') return ChecksumType.XXH32;
+  if (name === 'xxh64') return ChecksumType.XXH64;
+  throw new DfsError('INVALID_ARGUMENT', `unknown checksum algorithm '${name}' (xxh32 or xxh64)`);
+}
+
+function isChecksumType(v: number): v is ChecksumType {
+  return v === ChecksumType.XXH32 || v === ChecksumType.XXH64;
+}
+
+/** Reads a ChecksumType field: an unknown algorithm is MALFORMED (its checksums could not be framed). */
+function readChecksumType(r: WireReader): ChecksumType {
+  const v = r.u8('checksumType');
+  if (!isChecksumType(v)) throw new DfsError('MALFORMED', `unknown checksum type ${v}`);
+  return v;
+}
 /** Default bytes covered by one checksum, and default payload bytes per packet. */
 export const CHUNK_BYTES_DEFAULT = 64 * 1024;
 export const PACKET_PAYLOAD_BYTES_DEFAULT = 1024 * 1024;
@@ -82,12 +122,20 @@ export interface WriteBlockRequest {
   clientName: string;
   stage: number;
   chunkBytes: number;
+  /**
+   * The algorithm of the block's checksums: CREATE, the writer's choice; TRANSFER, the
+   * source replica's. RECOVER and APPEND continue the replica with its own algorithm,
+   * whatever this says: the response tells the writer which.
+   */
+  checksumType: ChecksumType;
   /** The nodes after the receiver, in pipeline order. */
   targets: DatanodeInfo[];
 }
 export interface WriteBlockResponse {
   /** Empty when the whole downstream pipeline is ready; else the first node that failed. */
   firstBadLink: string;
+  /** The algorithm the packets' checksums must use: the replica's (see WriteBlockRequest). */
+  checksumType: ChecksumType;
 }
 export interface ReadBlockRequest {
   block: Block;
@@ -96,6 +144,8 @@ export interface ReadBlockRequest {
 }
 export interface ReadBlockResponse {
   chunkBytes: number;
+  /** The replica's algorithm, which the packets' checksums are in. */
+  checksumType: ChecksumType;
   /** Offset of the first packet: `offset` rounded down to a chunk boundary. */
   startOffset: number;
   /** Bytes the packets will carry from startOffset. */
@@ -141,6 +191,8 @@ export interface BlockChecksumRequest {
 export const BLOCK_DIGEST_BYTES = 32;
 export interface BlockChecksumResponse {
   chunkBytes: number;
+  /** The algorithm of the stored chunk checksums the digest is over. */
+  checksumType: ChecksumType;
   /** Bytes of the replica the digest covers (the whole finalized replica). */
   numBytes: number;
   digest: Buffer;
@@ -165,7 +217,7 @@ const dataCodecTable = {
     req: {
       encode(w, v) {
         blockCodec.encode(w, v.block);
-        w.str(v.clientName).u8(v.stage).u32(v.chunkBytes);
+        w.str(v.clientName).u8(v.stage).u32(v.chunkBytes).u8(v.checksumType);
         datanodeListCodec.encode(w, v.targets);
       },
       decode: (r) => ({
@@ -173,12 +225,13 @@ const dataCodecTable = {
         clientName: r.str('clientName'),
         stage: r.u8('stage'),
         chunkBytes: r.u32('chunkBytes'),
+        checksumType: readChecksumType(r),
         targets: datanodeListCodec.decode(r),
       }),
     },
     res: {
-      encode: (w, v) => void w.str(v.firstBadLink),
-      decode: (r) => ({ firstBadLink: r.str('firstBadLink') }),
+      encode: (w, v) => void w.str(v.firstBadLink).u8(v.checksumType),
+      decode: (r) => ({ firstBadLink: r.str('firstBadLink'), checksumType: readChecksumType(r) }),
     },
   },
   readBlock: {
@@ -191,9 +244,10 @@ const dataCodecTable = {
       decode: (r) => ({ block: blockCodec.decode(r), offset: r.u64('offset'), length: r.u64('length') }),
     },
     res: {
-      encode: (w, v) => void w.u32(v.chunkBytes).u64(v.startOffset).u64(v.length),
+      encode: (w, v) => void w.u32(v.chunkBytes).u8(v.checksumType).u64(v.startOffset).u64(v.length),
       decode: (r) => ({
         chunkBytes: r.u32('chunkBytes'),
+        checksumType: readChecksumType(r),
         startOffset: r.u64('startOffset'),
         length: r.u64('length'),
       }),
@@ -232,9 +286,10 @@ const dataCodecTable = {
       decode: (r) => ({ block: blockCodec.decode(r) }),
     },
     res: {
-      encode: (w, v) => void w.u32(v.chunkBytes).u64(v.numBytes).raw(v.digest),
+      encode: (w, v) => void w.u32(v.chunkBytes).u8(v.checksumType).u64(v.numBytes).raw(v.digest),
       decode: (r) => ({
         chunkBytes: r.u32('chunkBytes'),
+        checksumType: readChecksumType(r),
         numBytes: r.u64('numBytes'),
         digest: r.raw(BLOCK_DIGEST_BYTES, 'digest'),
       }),
@@ -302,7 +357,7 @@ export interface PacketHeader {
 }
 
 export interface Packet extends PacketHeader {
-  /** N big-endian u32 xxh32 checksums (a view, or a copy if they straddled two socket reads). */
+  /** N big-endian checksums of the block's type (a view, or a copy if they straddled two socket reads). */
   checksums: Buffer;
   /** The payload: views of the socket reads it arrived in, in order (payloadBytes in all). */
   payload: Buffer[];
@@ -314,7 +369,7 @@ export function checksumCount(payloadBytes: number, chunkBytes: number): number 
 
 /**
  * Frame header + packet header + checksums, ready to be written before the payload.
- * `checksums` must hold exactly checksumCount(payloadBytes, chunkBytes) * 4 bytes.
+ * `checksums` must hold exactly checksumCount(payloadBytes, chunkBytes) * checksumBytes(type) bytes.
  */
 export function encodePacketHeader(requestId: number, h: PacketHeader, checksums: Buffer): Buffer {
   const headerBytes = FRAME_HEADER_BYTES + PACKET_HEADER_BYTES;
@@ -345,7 +400,7 @@ export function encodePacketHeader(requestId: number, h: PacketHeader, checksums
  * pieces it arrived in (views; bodyPieces), never copied; the header and checksums are
  * views too unless they straddle two pieces (then a small copy).
  */
-export function decodePacket(frame: Frame, chunkBytes: number): Packet {
+export function decodePacket(frame: Frame, chunkBytes: number, checksumType: ChecksumType): Packet {
   const pieces = bodyPieces(frame);
   const bodyBytes = piecesLength(pieces);
   if (bodyBytes < PACKET_HEADER_BYTES)
@@ -356,7 +411,7 @@ export function decodePacket(frame: Frame, chunkBytes: number): Packet {
     throw new DfsError('MALFORMED', 'packet: reserved bits set');
   }
   const payloadBytes = b.readUInt32BE(28);
-  const sums = checksumCount(payloadBytes, chunkBytes) * CHECKSUM_BYTES;
+  const sums = checksumCount(payloadBytes, chunkBytes) * checksumBytes(checksumType);
   if (PACKET_HEADER_BYTES + sums + payloadBytes !== bodyBytes) {
     throw new DfsError(
       'MALFORMED',

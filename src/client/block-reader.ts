@@ -103,14 +103,15 @@ export async function* readReplica(
       if (f.kind === FrameKind.ERROR) throw decodeError(f);
       if (f.kind !== FrameKind.PACKET)
         throw new DfsError('PROTOCOL', `unexpected frame kind ${f.kind} from ${replica.nodeId}`);
-      const p = decodePacket(f, head.chunkBytes);
+      const p = decodePacket(f, head.chunkBytes, head.checksumType);
       if (p.seqno !== seqno++ || p.offsetInBlock !== expectOffset || p.blockId !== block.blockId) {
         throw new DfsError(
           'PROTOCOL',
           `${replica.nodeId} sent packet ${p.seqno} at ${p.offsetInBlock}, expected ${seqno - 1} at ${expectOffset}`,
         );
       }
-      const bad = firstBadChunkInPieces(p.payload, p.checksums, head.chunkBytes);
+      // The algorithm is the replica's, as its READ_BLOCK answer said (xxh32 or xxh64).
+      const bad = firstBadChunkInPieces(p.payload, p.checksums, head.chunkBytes, head.checksumType);
       if (bad >= 0) {
         throw new DfsError(
           'CHECKSUM',

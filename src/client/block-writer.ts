@@ -18,7 +18,7 @@
  * The NameNode is reached only through BlockWriterNamenode, the three calls a writer
  * makes, so tests run it against a fake NameNode and real DataNodes.
  */
-import { encodePacketHeader, WriteStage, type Ack } from '../../protocol/data-messages.js';
+import { encodePacketHeader, WriteStage, type Ack, type ChecksumType } from '../../protocol/data-messages.js';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
 import type { NamenodeClient } from './namenode-client.js';
@@ -47,6 +47,8 @@ export interface BlockWriterHost {
   readonly clientName: string;
   readonly path: string;
   readonly chunkBytes: number;
+  /** The checksum algorithm of new blocks (a reopened one keeps its replicas' own). */
+  readonly checksumType: ChecksumType;
   /** A packet was acknowledged by every node of the pipeline. */
   onPacketAcked(packet: OutPacket): void;
   /** Something a waiter may be waiting for changed (ack, recovery end, failure). */
@@ -67,6 +69,12 @@ export class BlockWriter {
   private seqno = 0;
   private recovering = false;
   private lastSent = false;
+  /**
+   * The algorithm of this block's packets: the replicas', as the pipeline's first node
+   * answered (a new block: the host's; an appended one: whatever its replicas were written
+   * with). Null only while an append's first pipeline has not been set up.
+   */
+  checksumType: ChecksumType | null = null;
 
   private constructor(
     private readonly host: BlockWriterHost,
@@ -88,12 +96,20 @@ export class BlockWriter {
       });
       const pipeline = new WritePipeline(lb.locations);
       let writer: BlockWriter | null = null;
-      const bad = await pipeline.open(lb.block, WriteStage.CREATE, host.clientName, host.chunkBytes, {
-        onAck: (ack) => writer?.onAck(ack),
-        onFailure: (badIndex, err) => writer?.onPipelineFailure(badIndex, err),
-      });
+      const bad = await pipeline.open(
+        lb.block,
+        WriteStage.CREATE,
+        host.clientName,
+        host.chunkBytes,
+        host.checksumType,
+        {
+          onAck: (ack) => writer?.onAck(ack),
+          onFailure: (badIndex, err) => writer?.onPipelineFailure(badIndex, err),
+        },
+      );
       if (bad === null) {
         writer = new BlockWriter(host, { ...lb.block }, lb.locations, pipeline);
+        writer.checksumType = pipeline.checksumType;
         return writer;
       }
       lastErr = bad.err;
@@ -117,11 +133,20 @@ export class BlockWriter {
   static async reopen(host: BlockWriterHost, lb: LocatedBlock): Promise<BlockWriter> {
     const pipeline = new WritePipeline(lb.locations);
     let writer: BlockWriter | null = null;
-    const bad = await pipeline.open(lb.block, WriteStage.APPEND, host.clientName, host.chunkBytes, {
-      onAck: (ack) => writer?.onAck(ack),
-      onFailure: (badIndex, err) => writer?.onPipelineFailure(badIndex, err),
-    });
+    const bad = await pipeline.open(
+      lb.block,
+      WriteStage.APPEND,
+      host.clientName,
+      host.chunkBytes,
+      host.checksumType,
+      {
+        onAck: (ack) => writer?.onAck(ack),
+        onFailure: (badIndex, err) => writer?.onPipelineFailure(badIndex, err),
+      },
+    );
     writer = new BlockWriter(host, { ...lb.block }, lb.locations, bad === null ? pipeline : null);
+    // The replicas' own algorithm (an append to a block written with xxh32 goes on in xxh32).
+    writer.checksumType = pipeline.checksumType;
     writer.bytesSent = lb.block.numBytes;
     writer.ackedInBlock = lb.block.numBytes;
     // Without that node, over the others (each reopens its replica, finalized or not, at the
@@ -238,6 +263,7 @@ export class BlockWriter {
         WriteStage.RECOVER,
         clientName,
         this.host.chunkBytes,
+        this.checksumType ?? this.host.checksumType,
         { onAck: (ack) => this.onAck(ack), onFailure: (i, err) => this.onPipelineFailure(i, err) },
       );
       if (failed !== null) {
@@ -245,6 +271,16 @@ export class BlockWriter {
         lastErr = failed.err;
         continue;
       }
+      // The survivors continue their replicas with the algorithm they were written with,
+      // which the unacknowledged packets carry already (they are resent as they are).
+      if (this.checksumType !== null && pipeline.checksumType !== this.checksumType) {
+        pipeline.close();
+        throw new DfsError(
+          'PROTOCOL',
+          `${path}: the rebuilt pipeline for block ${this.block.blockId} holds checksum type ${pipeline.checksumType}, the block was written with ${this.checksumType}`,
+        );
+      }
+      this.checksumType = pipeline.checksumType;
       this.host.onRecovered(
         `pipeline for block ${this.block.blockId} rebuilt without ${dropped?.nodeId} (${cause.message})`,
       );

@@ -9,7 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { LIST_LIMIT_DEFAULT } from '../../protocol/limits.js';
-import { PACKET_PAYLOAD_BYTES_DEFAULT } from '../../protocol/data-messages.js';
+import {
+  CHECKSUM_TYPE_DEFAULT,
+  checksumTypeOf,
+  PACKET_PAYLOAD_BYTES_DEFAULT,
+  type ChecksumType,
+} from '../../protocol/data-messages.js';
 import type { Block, FileStatus, LocatedBlock } from '../../protocol/shared-structures.js';
 import type { ContentSummary, LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
 import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
@@ -68,6 +73,8 @@ export interface DfsClientOptions {
   user?: string;
   /** Bits taken from the mode of new files (0666) and directories (0777); default umaskFrom(). */
   umask?: number;
+  /** The checksum algorithm of the blocks this client writes, 'xxh64' or 'xxh32'; default checksumTypeFrom(). */
+  checksum?: string;
 }
 
 export type { CreateOptions };
@@ -104,8 +111,18 @@ export function umaskFrom(explicit?: number | string): number {
   return value;
 }
 
+/**
+ * The checksum algorithm new blocks are written with: `explicit`, else $DFS_CHECKSUM, else
+ * xxh64. Replicas written with xxh32 before stay readable whatever this says.
+ */
+export function checksumTypeFrom(explicit?: string): ChecksumType {
+  const given = explicit ?? process.env.DFS_CHECKSUM;
+  return given === undefined || given === '' ? CHECKSUM_TYPE_DEFAULT : checksumTypeOf(given);
+}
+
 export class DfsClient implements OutputStreamClient {
   readonly clientName: string;
+  readonly checksumType: ChecksumType;
   /** The user this client acts for. */
   readonly user: string;
   readonly umask: number;
@@ -129,6 +146,7 @@ export class DfsClient implements OutputStreamClient {
     this.clientName = options.clientName ?? `dfs-client-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.user = userFrom(options.user);
     this.umask = umaskFrom(options.umask);
+    this.checksumType = checksumTypeFrom(options.checksum);
     this.namenodeClient = new NamenodeClient({
       host,
       port,

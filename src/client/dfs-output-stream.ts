@@ -1,6 +1,6 @@
 /**
  * Writing a file: a Node `Writable` that cuts the bytes into blocks and packets, computes
- * an xxh32 per chunk once, and streams packets down a DataNode pipeline without waiting
+ * a checksum per chunk once (xxh64 by default; xxh32 if asked, and an appended block's own), and streams packets down a DataNode pipeline without waiting
  * for acks, within a bounded window of unacknowledged bytes (backpressure: the write
  * callback is held while the window is full, so memory stays bounded whatever the
  * producer does). Unacknowledged packets are kept until acked so they can be resent.
@@ -34,7 +34,12 @@
  */
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CHUNK_BYTES_DEFAULT, PACKET_PAYLOAD_BYTES_DEFAULT } from '../../protocol/data-messages.js';
+import {
+  CHECKSUM_TYPE_DEFAULT,
+  CHUNK_BYTES_DEFAULT,
+  PACKET_PAYLOAD_BYTES_DEFAULT,
+  type ChecksumType,
+} from '../../protocol/data-messages.js';
 import { assert, DfsError } from '../../protocol/errors.js';
 import type { RpcRequest } from '../../protocol/namenode-messages.js';
 import type { Block } from '../../protocol/shared-structures.js';
@@ -76,6 +81,8 @@ export interface OutputStreamClient {
   readonly namenodeClient: OutputStreamNamenode;
   readonly defaultReplication: number;
   readonly defaultBlockBytes: number;
+  /** The checksum algorithm of the blocks this client writes (default CHECKSUM_TYPE_DEFAULT, xxh64). */
+  readonly checksumType?: ChecksumType;
   /** Bits taken from the mode of what this client creates (default DEFAULT_UMASK). */
   readonly umask?: number;
   /** `path` is open for writing: renew the lease until endFileLease. */
@@ -103,6 +110,11 @@ export function createRequest(
 
 export interface OutputStreamOptions extends CreateOptions {
   chunkBytes?: number;
+  /**
+   * The checksum algorithm of the new blocks (default: the client's). Appending to a last
+   * block with room continues it with its replicas' own algorithm.
+   */
+  checksumType?: ChecksumType;
   packetBytes?: number;
   /** Unacknowledged bytes allowed in flight (default 32 MiB: 32 packets over the pipeline and two blocks). */
   windowBytes?: number;
@@ -122,6 +134,7 @@ export interface OutputStreamOptions extends CreateOptions {
 
 export class DfsOutputStream extends Writable implements BlockWriterHost {
   readonly chunkBytes: number;
+  readonly checksumType: ChecksumType;
   private blockBytes = 0;
   private readonly packetBytes: number;
   private readonly windowBytes: number;
@@ -150,6 +163,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   ) {
     super({ highWaterMark: 1024 * 1024, signal: options.signal });
     this.chunkBytes = options.chunkBytes ?? CHUNK_BYTES_DEFAULT;
+    this.checksumType = options.checksumType ?? client.checksumType ?? CHECKSUM_TYPE_DEFAULT;
     this.packetBytes = Math.max(
       this.chunkBytes,
       Math.floor((options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT) / this.chunkBytes) * this.chunkBytes,
@@ -329,7 +343,9 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     whole?: Buffer,
   ): Promise<void> {
     const payload = whole ?? this.buf.subarray(0, this.fill);
-    const checksums = computeChecksums(payload, this.chunkBytes);
+    // The block's algorithm: the stream's for a new block, the replicas' own for an appended one.
+    assert(writer.checksumType !== null, `block ${writer.block.blockId}: no pipeline set up before a packet`);
+    const checksums = computeChecksums(payload, this.chunkBytes, writer.checksumType);
     const packet: OutPacket = {
       seqno: 0,
       offsetInBlock: writer.bytesSent,

@@ -2,19 +2,28 @@
  * `DfsClient.checksum`: a whole-file checksum computed from what the DataNodes store, as
  * HDFS's `getFileChecksum` (MD5-of-MD5-of-CRC32), with DFS's hashes. Each block's digest is
  * asked of one replica (BLOCK_CHECKSUM, PROTOCOL.md section 10: SHA-256 of the block's
- * stored xxh32 chunk checksums), the next replica on failure; the file checksum is SHA-256
- * of the block digests in order. No data is read: the DataNodes hash a few KiB of checksums
- * per block, so the checksum of a terabyte costs the same as a listing of its blocks.
+ * stored chunk checksums), the next replica on failure; the file checksum is SHA-256 of the
+ * block digests in order. No data is read: the DataNodes hash a few KiB of checksums per
+ * block, so the checksum of a terabyte costs the same as a listing of its blocks.
  *
- * Identical content written with the same block and chunk sizes gives the same checksum
- * whichever replicas answer; different block or chunk sizes do not compare (as in HDFS).
+ * Identical content written with the same block and chunk sizes and the same checksum
+ * algorithm gives the same checksum whichever replicas answer; the algorithm is in its name
+ * (SHA256-OF-SHA256-OF-XXH64 or -XXH32), as HDFS names its CRC type (MD5-of-MD5-of-CRC32C).
+ * A file whose blocks mix algorithms (an xxh32 file appended to by a client writing xxh64)
+ * has no comparable checksum: INVALID_ARGUMENT, as for mixed chunk sizes. HDFS does the
+ * same in spirit: its MD5-of-MD5-of-CRC mode turns mixed CRC types into the type MIXED and
+ * returns no checksum (null), its COMPOSITE_CRC mode fails ("MIXED is not supported").
+ * Rewriting the file (`dfs cp`) gives it one algorithm again.
  */
 import { createHash } from 'node:crypto';
 import {
+  CHECKSUM_TYPE_DEFAULT,
+  checksumTypeName,
   dataCodecs,
   decodeDataBody,
   encodeDataRequest,
   type BlockChecksumResponse,
+  type ChecksumType,
 } from '../../protocol/data-messages.js';
 import { decodeError } from '../../protocol/error-frame.js';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
@@ -25,11 +34,17 @@ import { DataConnection } from '../common/data-connection.js';
 import type { LocatedBlocks } from '../../protocol/client-namenode-messages.js';
 import type { FileStatus } from '../../protocol/shared-structures.js';
 
-export const FILE_CHECKSUM_ALGORITHM = 'SHA256-OF-SHA256-OF-XXH32';
+export type FileChecksumAlgorithm = 'SHA256-OF-SHA256-OF-XXH32' | 'SHA256-OF-SHA256-OF-XXH64';
+
+/** The file checksum's name for blocks whose chunk checksums are of `type`. */
+export function fileChecksumAlgorithm(type: ChecksumType): FileChecksumAlgorithm {
+  return checksumTypeName(type) === 'xxh64' ? 'SHA256-OF-SHA256-OF-XXH64' : 'SHA256-OF-SHA256-OF-XXH32';
+}
 
 export interface FileChecksum {
-  algorithm: typeof FILE_CHECKSUM_ALGORITHM;
-  /** Bytes per xxh32 chunk the blocks were written with (0 for an empty file). */
+  /** Named after the blocks' chunk checksum algorithm (an empty file: the client's for new blocks). */
+  algorithm: FileChecksumAlgorithm;
+  /** Bytes per checksum chunk the blocks were written with (0 for an empty file). */
   chunkBytes: number;
   /** The file's block size, on which the checksum depends. */
   blockBytes: number;
@@ -74,6 +89,8 @@ export function blockDigest(replica: DatanodeInfo, block: Block): Promise<BlockC
 export interface BlockLocator {
   stat(path: string): Promise<FileStatus>;
   getBlockLocations(path: string): Promise<LocatedBlocks>;
+  /** The algorithm this client writes new blocks with: an empty file's checksum is named after it. */
+  readonly checksumType?: ChecksumType;
 }
 
 export async function fileChecksum(client: BlockLocator, path: string): Promise<FileChecksum> {
@@ -85,6 +102,7 @@ export async function fileChecksum(client: BlockLocator, path: string): Promise<
     throw new DfsError('INVALID_ARGUMENT', `${path} is open for writing: its checksum is not final yet`);
   const fileHash = createHash('sha256');
   let chunkBytes = 0;
+  let type: ChecksumType | null = null;
   for (const lb of located.blocks) {
     let answer: BlockChecksumResponse | null = null;
     let lastErr: unknown = null;
@@ -114,11 +132,17 @@ export async function fileChecksum(client: BlockLocator, path: string): Promise<
         'INVALID_ARGUMENT',
         `${path} mixes chunk sizes ${chunkBytes} and ${answer.chunkBytes}`,
       );
+    if (type !== null && answer.checksumType !== type)
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `${path} mixes checksum algorithms ${checksumTypeName(type)} and ${checksumTypeName(answer.checksumType)} (block ${lb.block.blockId}): it has no comparable checksum; a copy of it has one`,
+      );
     chunkBytes = answer.chunkBytes;
+    type = answer.checksumType;
     fileHash.update(answer.digest);
   }
   return {
-    algorithm: FILE_CHECKSUM_ALGORITHM,
+    algorithm: fileChecksumAlgorithm(type ?? client.checksumType ?? CHECKSUM_TYPE_DEFAULT),
     chunkBytes,
     blockBytes: status.blockBytes,
     length: located.fileLength,

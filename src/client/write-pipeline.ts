@@ -5,7 +5,7 @@
  * node that broke the pipeline; afterwards every ack and failure goes to the listener. The
  * block writer (block-writer.ts) owns retries.
  */
-import { AckStatus, decodeAck, type Ack } from '../../protocol/data-messages.js';
+import { AckStatus, decodeAck, type Ack, type ChecksumType } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import { FrameKind } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
@@ -32,6 +32,8 @@ export class WritePipeline {
   private conn: DataConnection | null = null;
   private done = false;
   readonly requestId = 1;
+  /** The algorithm the packets must carry, from the first node's answer (set once open). */
+  checksumType: ChecksumType | null = null;
 
   constructor(readonly targets: DatanodeInfo[]) {}
 
@@ -41,12 +43,13 @@ export class WritePipeline {
     stage: number,
     clientName: string,
     chunkBytes: number,
+    checksumType: ChecksumType,
     listener: PipelineListener,
   ): Promise<{ badIndex: number; err: DfsError } | null> {
     const first = this.targets[0]!;
     const setup = await connectPipeline({
       targets: this.targets,
-      request: { block, clientName, stage, chunkBytes },
+      request: { block, clientName, stage, chunkBytes, checksumType },
       requestId: this.requestId,
       role: Role.CLIENT,
       connectTimeoutMs: 10_000,
@@ -58,6 +61,7 @@ export class WritePipeline {
     }
     const conn = setup.conn;
     this.conn = conn;
+    this.checksumType = setup.checksumType;
     conn.onFrame = (f) => {
       if (this.done) return;
       if (f.kind === FrameKind.ACK) {

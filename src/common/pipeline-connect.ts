@@ -24,6 +24,7 @@ import {
   dataCodecs,
   decodeDataBody,
   encodeDataRequest,
+  type ChecksumType,
   type WriteBlockRequest,
 } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
@@ -45,7 +46,12 @@ export interface PipelineConnectOptions {
 }
 
 export type PipelineConnectResult =
-  | { ok: true; conn: DataConnection }
+  | {
+      ok: true;
+      conn: DataConnection;
+      /** The algorithm the pipeline's packets carry: the replicas' (the answer says). */
+      checksumType: ChecksumType;
+    }
   | {
       ok: false;
       reason: 'failed' | 'refused' | 'downstream';
@@ -110,8 +116,9 @@ function judgeAnswer(
       'failed',
       new DfsError('PROTOCOL', `${o.targets[0]?.nodeId} answered WRITE_BLOCK with kind ${answer.kind}`),
     );
-  const { firstBadLink } = decodeDataBody(dataCodecs.writeBlock.res, answer, 'write block response');
-  if (firstBadLink === '') return { ok: true, conn };
+  const res = decodeDataBody(dataCodecs.writeBlock.res, answer, 'write block response');
+  const { firstBadLink } = res;
+  if (firstBadLink === '') return { ok: true, conn, checksumType: res.checksumType };
   const i = o.targets.findIndex((t) => t.nodeId === firstBadLink);
   return {
     ok: false,

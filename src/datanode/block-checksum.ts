@@ -1,7 +1,8 @@
 /**
  * Serves BLOCK_CHECKSUM (HDFS `BlockChecksumHelper`): the SHA-256 of a finalized replica's
  * stored chunk checksums, read from its meta file in small pieces (a block of 64 MiB at
- * 64 KiB chunks has 4 KiB of checksums). The data file is not read: the checksums are the
+ * 64 KiB chunks has 4 KiB of xxh32 or 8 KiB of xxh64 checksums); the answer names the
+ * algorithm, on which the digest depends. The data file is not read: the checksums are the
  * writer's, which every reader and the block scanner verify against the data, so every
  * replica of a block gives the same digest. PROTOCOL.md section 10 defines the digest and
  * the file checksum built from it.
@@ -9,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { CHECKSUM_BYTES, checksumCount, type BlockChecksumResponse } from '../../protocol/data-messages.js';
+import { checksumBytes, checksumCount, type BlockChecksumResponse } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import type { DataNodeContext } from './datanode-context.js';
@@ -35,9 +36,14 @@ export function servableReplica(dn: DataNodeContext, block: Block): Replica {
 export async function blockChecksum(dn: DataNodeContext, block: Block): Promise<BlockChecksumResponse> {
   const r = servableReplica(dn, block);
   const metaFile = path.join(r.volume.replicaDir('finalized', r.blockId), 'meta');
-  const sumsBytes = checksumCount(r.numBytes, r.chunkBytes) * CHECKSUM_BYTES;
+  const sumsBytes = checksumCount(r.numBytes, r.chunkBytes) * checksumBytes(r.checksumType);
   try {
-    return { chunkBytes: r.chunkBytes, numBytes: r.numBytes, digest: await digestOf(metaFile, sumsBytes) };
+    return {
+      chunkBytes: r.chunkBytes,
+      checksumType: r.checksumType,
+      numBytes: r.numBytes,
+      digest: await digestOf(metaFile, sumsBytes),
+    };
   } catch (err) {
     if (err instanceof DfsError) throw err;
     // A vanished or unreadable meta file: the volume monitor drops and reports the replica.

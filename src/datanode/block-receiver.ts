@@ -45,6 +45,8 @@ import {
   encodeAck,
   encodeDataResponse,
   WriteStage,
+  checksumTypeName,
+  type ChecksumType,
   type WriteBlockRequest,
 } from '../../protocol/data-messages.js';
 import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
@@ -87,6 +89,8 @@ export class BlockReceiver implements WriteOwner {
   private writer: ReplicaWriter | null = null;
   private mirror: DataConnection | null = null;
   private mirrorRequestId = 1;
+  /** The replica's checksum algorithm (decided at setup: see WriteBlockRequest.checksumType). */
+  private checksumType: ChecksumType;
   /** Whether this node verifies checksums (decided at setup: the last node, or a copy's target). */
   private verifies = true;
   /** Resolves the wait of downstreamConfirmed (mirror acked the last packet, or failure). */
@@ -111,6 +115,7 @@ export class BlockReceiver implements WriteOwner {
   ) {
     this.log = conn.log.child({ block: req.block.blockId, gen: req.block.genStamp });
     this.downstream = req.targets.length;
+    this.checksumType = req.checksumType;
     this.endTransfer = dn.transfers.begin();
   }
 
@@ -152,8 +157,10 @@ export class BlockReceiver implements WriteOwner {
         append ? 'append' : 'recover',
       );
       this.bytesReceived = req.block.numBytes;
+      // A reopened replica goes on with its own algorithm, told downstream and upstream.
+      this.checksumType = this.writer.replica.checksumType;
       this.log.info(
-        { numBytes: req.block.numBytes },
+        { numBytes: req.block.numBytes, checksum: checksumTypeName(this.checksumType) },
         append ? 'finalized replica reopened for append' : 'replica recovered for a rebuilt pipeline',
       );
     } else if (req.stage === WriteStage.CREATE || req.stage === WriteStage.TRANSFER) {
@@ -162,14 +169,23 @@ export class BlockReceiver implements WriteOwner {
           'ALREADY_EXISTS',
           `replica of block ${req.block.blockId} exists here (fault hook)`,
         );
-      this.writer = await ReplicaWriter.create(this.dn, req.block, req.chunkBytes, this.log, this);
+      this.writer = await ReplicaWriter.create(
+        this.dn,
+        req.block,
+        req.chunkBytes,
+        req.checksumType,
+        this.log,
+        this,
+      );
     } else throw new DfsError('INVALID_ARGUMENT', `unknown write stage ${req.stage}`);
     // The upstream may have gone while the replica was being prepared: the teardown found
     // no files to close then.
     if (this.state !== 'setup') return this.closeWhenSettled();
 
     const firstBadLink = await this.connectMirror();
-    this.conn.send(encodeDataResponse('writeBlock', this.requestId, { firstBadLink }));
+    this.conn.send(
+      encodeDataResponse('writeBlock', this.requestId, { firstBadLink, checksumType: this.checksumType }),
+    );
     if (firstBadLink !== '') {
       this.log.warn({ firstBadLink }, 'downstream pipeline could not be built');
       this.abort(null);
@@ -185,9 +201,10 @@ export class BlockReceiver implements WriteOwner {
 
   /** Connects to the next node; returns '' when ready, else the node id that failed. */
   private async connectMirror(): Promise<string> {
-    const { targets, ...request } = this.req;
+    const { targets, ...asked } = this.req;
     const next = targets[0];
     if (next === undefined) return '';
+    const request = { ...asked, checksumType: this.checksumType };
     const setup = await connectPipeline({
       targets,
       request,
@@ -204,6 +221,16 @@ export class BlockReceiver implements WriteOwner {
       return setup.badNodeId;
     }
     const mirror = setup.conn;
+    if (setup.checksumType !== this.checksumType) {
+      // Replicas of one block share their algorithm (one pipeline wrote them, copies keep it):
+      // a mirror that answers another cannot continue this one's checksums.
+      this.log.warn(
+        { mirror: next.nodeId, theirs: setup.checksumType, ours: this.checksumType },
+        'mirror holds the replica with another checksum algorithm',
+      );
+      mirror.close();
+      return next.nodeId;
+    }
     mirror.onFrame = (f) => this.onMirrorFrame(f);
     mirror.onClose = (err) => this.onMirrorClosed(err);
     this.mirror = mirror;
@@ -219,7 +246,7 @@ export class BlockReceiver implements WriteOwner {
     const writer = this.writer;
     assert(writer !== null, 'receiving without a replica');
     const { replica } = writer;
-    const p = decodePacket(frame, replica.chunkBytes);
+    const p = decodePacket(frame, replica.chunkBytes, replica.checksumType);
     if (p.blockId !== replica.blockId)
       throw new DfsError('PROTOCOL', `packet for block ${p.blockId} on a pipeline for ${replica.blockId}`);
     if (p.seqno !== this.nextSeqno)
@@ -254,7 +281,9 @@ export class BlockReceiver implements WriteOwner {
     // 2. Verify every chunk: the last node of a pipeline does (every node got the same
     //    bytes; its ERROR_CHECKSUM fails the pipeline before any ack), as does the target
     //    of a DataNode-to-DataNode copy. The nodes in between save that CPU, as in HDFS.
-    const bad = this.verifies ? firstBadChunkInPieces(p.payload, p.checksums, replica.chunkBytes) : -1;
+    const bad = this.verifies
+      ? firstBadChunkInPieces(p.payload, p.checksums, replica.chunkBytes, replica.checksumType)
+      : -1;
     if (bad >= 0) {
       this.log.warn({ seqno: p.seqno, chunk: bad }, 'checksum mismatch in received packet');
       this.dn.metrics.pipelineChecksumFailures++;

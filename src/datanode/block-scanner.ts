@@ -70,7 +70,7 @@ export class BlockScanner {
     let bytes = 0;
     try {
       for await (const piece of readReplicaPieces(r, 0, r.numBytes)) {
-        const bad = firstBadChunk(piece.payload, piece.checksums, r.chunkBytes);
+        const bad = firstBadChunk(piece.payload, piece.checksums, r.chunkBytes, r.checksumType);
         bytes += piece.payload.length;
         piece.release();
         if (bad >= 0)

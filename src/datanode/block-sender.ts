@@ -51,13 +51,14 @@ export async function sendBlock(
     conn.send(
       encodeDataResponse('readBlock', requestId, {
         chunkBytes: chunk,
+        checksumType: r.checksumType,
         startOffset: start,
         length: stop - start,
       }),
     );
     let seqno = 0;
     for await (const piece of readPiecesOrReport(dn, r, start, stop)) {
-      if (piece.last && tail !== null) piece.checksums.writeUInt32BE(tail, piece.checksums.length - 4);
+      if (piece.last && tail !== null) tail.copy(piece.checksums, piece.checksums.length - tail.length);
       if (conn.closed) {
         piece.release();
         return;
@@ -103,7 +104,7 @@ export function drained(conn: ServerConnection): Promise<void> {
 function readableReplica(
   dn: DataNodeContext,
   block: Block,
-): { r: Replica; readable: number; lastChecksum: number | null } {
+): { r: Replica; readable: number; lastChecksum: Buffer | null } {
   const r = dn.storage.replicas.get(block.blockId);
   if (r !== undefined && r.state === 'rbw' && r.visible !== undefined) {
     if (r.genStamp < block.genStamp)

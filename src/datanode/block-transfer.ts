@@ -63,6 +63,7 @@ export async function transferBlock(
         clientName: `transfer-from-${dn.storage.nodeId}`,
         stage: WriteStage.TRANSFER,
         chunkBytes: r.chunkBytes,
+        checksumType: r.checksumType,
       },
       requestId: 1,
       role: Role.DATANODE,
@@ -74,6 +75,13 @@ export async function transferBlock(
     }
     blame.failedTargets = targets.map((t) => t.nodeId);
     const pipeline = (conn = setup.conn);
+    // A new replica takes the algorithm the copy names (block-receiver.ts): the copy's
+    // checksums are this replica's own, never recomputed.
+    if (setup.checksumType !== r.checksumType)
+      throw new DfsError(
+        'PROTOCOL',
+        `${first.nodeId} would store block ${r.blockId} with checksum type ${setup.checksumType}, not ${r.checksumType}`,
+      );
     let lastSeqno = -1;
     let acked = -1;
     // Set by the frame and close handlers: typed so the checks below are not narrowed to `null`.

@@ -121,7 +121,7 @@ export class DirectoryScanner {
         if (this.dropIfGone(r)) diff.missing++;
       } else if (
         sizes.data !== r.numBytes ||
-        sizes.meta !== checksumOffset(r.numBytes + r.chunkBytes - 1, r.chunkBytes)
+        sizes.meta !== checksumOffset(r.numBytes + r.chunkBytes - 1, r)
       ) {
         if (storage.replicas.get(r.blockId) !== r || r.state !== 'finalized') continue;
         diff.mismatched++;

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CHECKSUM_BYTES } from '../../protocol/data-messages.js';
+import { checksumBytes } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { checksumOffset } from './replica-meta.js';
@@ -55,12 +55,12 @@ export async function* readReplicaPieces(
   let next = start;
   const readPiece = async (offset: number, len: number): Promise<ReplicaPiece> => {
     const buffer = await pool.take();
-    const sumsLen = Math.ceil(len / chunk) * CHECKSUM_BYTES;
+    const sumsLen = Math.ceil(len / chunk) * checksumBytes(r.checksumType);
     const checksums = Buffer.allocUnsafe(sumsLen);
     try {
       const [d, m] = await Promise.all([
         read(dataFd, buffer, 0, len, offset),
-        read(metaFd, checksums, 0, sumsLen, checksumOffset(offset, chunk)),
+        read(metaFd, checksums, 0, sumsLen, checksumOffset(offset, r)),
       ]);
       if (d.bytesRead !== len || m.bytesRead !== sumsLen)
         throw new DfsError('CHECKSUM', `replica of block ${r.blockId} is shorter on disk than recorded`);

@@ -21,11 +21,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CHECKSUM_BYTES, RecoveryReplicaState } from '../../protocol/data-messages.js';
+import { checksumBytes, RecoveryReplicaState } from '../../protocol/data-messages.js';
 import type { InitReplicaRecoveryResponse } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
-import { xxh32 } from '../common/checksum.js';
+import { chunkChecksum, chunkMatches } from '../common/checksum.js';
 import type { FileSync } from '../common/file-sync.js';
 import { writeFully } from '../common/fs-util.js';
 import type { DataNodeContext } from './datanode-context.js';
@@ -56,7 +56,7 @@ export async function initReplicaRecovery(
     return { genStamp: r.genStamp, numBytes: r.numBytes, state: RecoveryReplicaState.FINALIZED };
   const dir = r.volume.replicaDir('rbw', blockId);
   try {
-    const numBytes = await validLength(path.join(dir, 'data'), path.join(dir, 'meta'), r.chunkBytes);
+    const numBytes = await validLength(path.join(dir, 'data'), path.join(dir, 'meta'), r);
     return { genStamp: r.genStamp, numBytes, state: RecoveryReplicaState.UNFINISHED };
   } catch (err) {
     throw diskError(err, `cannot read replica of block ${blockId} for recovery`);
@@ -125,21 +125,27 @@ async function openPair(
  * Bytes of the data file covered by checksums on disk, less a last chunk that does not
  * match its checksum (a write torn by a crash).
  */
-export async function validLength(dataFile: string, metaFile: string, chunkBytes: number): Promise<number> {
+export async function validLength(
+  dataFile: string,
+  metaFile: string,
+  r: Pick<Replica, 'chunkBytes' | 'checksumType'>,
+): Promise<number> {
+  const { chunkBytes } = r;
+  const sumBytes = checksumBytes(r.checksumType);
   const [data, meta] = await Promise.all([fs.promises.stat(dataFile), fs.promises.stat(metaFile)]);
-  const sums = Math.max(0, Math.floor((meta.size - META_HEADER_BYTES) / CHECKSUM_BYTES));
+  const sums = Math.max(0, Math.floor((meta.size - META_HEADER_BYTES) / sumBytes));
   const length = Math.min(data.size, sums * chunkBytes);
   if (length === 0) return 0;
   const lastStart = Math.floor((length - 1) / chunkBytes) * chunkBytes;
   const [dataFd, metaFd] = await openPair(dataFile, metaFile, 'r');
   try {
     const chunk = Buffer.alloc(length - lastStart);
-    const stored = Buffer.alloc(CHECKSUM_BYTES);
+    const stored = Buffer.alloc(sumBytes);
     await Promise.all([
       dataFd.read(chunk, 0, chunk.length, lastStart),
-      metaFd.read(stored, 0, CHECKSUM_BYTES, checksumOffset(lastStart, chunkBytes)),
+      metaFd.read(stored, 0, sumBytes, checksumOffset(lastStart, r)),
     ]);
-    return xxh32(chunk) === stored.readUInt32BE(0) ? length : lastStart;
+    return chunkMatches(r.checksumType, chunk, stored, 0) ? length : lastStart;
   } finally {
     await Promise.all([dataFd.close(), metaFd.close()]);
   }
@@ -152,7 +158,7 @@ export async function validLength(dataFile: string, metaFile: string, chunkBytes
 export async function truncateReplica(
   dataFile: string,
   metaFile: string,
-  r: Pick<Replica, 'chunkBytes'>,
+  r: Pick<Replica, 'chunkBytes' | 'checksumType'>,
   newLength: number,
   genStamp: number,
   sync: FileSync,
@@ -164,17 +170,16 @@ export async function truncateReplica(
   try {
     const chunks = Math.ceil(newLength / r.chunkBytes);
     await dataFd.truncate(newLength);
-    await metaFd.truncate(META_HEADER_BYTES + chunks * CHECKSUM_BYTES);
+    await metaFd.truncate(META_HEADER_BYTES + chunks * checksumBytes(r.checksumType));
     const partial = newLength % r.chunkBytes;
     if (partial !== 0) {
       const lastStart = newLength - partial;
       const chunk = Buffer.alloc(partial);
       await dataFd.read(chunk, 0, partial, lastStart);
-      const sum = Buffer.alloc(CHECKSUM_BYTES);
-      sum.writeUInt32BE(xxh32(chunk), 0);
-      await writeFully(metaFd.fd, sum, checksumOffset(lastStart, r.chunkBytes));
+      await writeFully(metaFd.fd, chunkChecksum(r.checksumType, chunk), checksumOffset(lastStart, r));
     }
-    await writeFully(metaFd.fd, encodeMetaHeader({ chunkBytes: r.chunkBytes, genStamp }), 0);
+    const header = { chunkBytes: r.chunkBytes, checksumType: r.checksumType, genStamp };
+    await writeFully(metaFd.fd, encodeMetaHeader(header), 0);
     await Promise.all([sync.fdatasync(dataFd.fd), sync.fdatasync(metaFd.fd)]);
   } finally {
     await Promise.all([dataFd.close(), metaFd.close()]);

@@ -8,10 +8,9 @@
  */
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import { CHECKSUM_BYTES } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
-import { xxh32 } from '../common/checksum.js';
+import { chunkChecksum } from '../common/checksum.js';
 import { writeFully } from '../common/fs-util.js';
 import type { DataNodeContext } from './datanode-context.js';
 import { checksumOffset } from './replica-meta.js';
@@ -26,6 +25,8 @@ export function recoverableReplica(
 ): Replica {
   const { blockId, genStamp, numBytes } = block;
   const r = dn.storage.replicas.get(blockId);
+  // No check of the algorithm: a reopened replica continues with its own, which the
+  // WRITE_BLOCK response tells the writer (block-receiver.ts).
   if (r === undefined) throw new DfsError('NOT_FOUND', `no replica of block ${blockId} to ${mode}`);
   if (r.genStamp >= genStamp)
     throw new DfsError('STALE_GENERATION', `${mode} gen ${genStamp} is not newer than ${r.genStamp}`);
@@ -46,26 +47,25 @@ export function recoverableReplica(
 export async function lastPartialChecksum(
   fds: { data: number; meta: number },
   numBytes: number,
-  chunkBytes: number,
+  r: Pick<Replica, 'chunkBytes' | 'checksumType'>,
   mode: 'recover' | 'append',
   blockId: number,
-): Promise<number | null> {
-  const partial = numBytes % chunkBytes;
+): Promise<Buffer | null> {
+  const partial = numBytes % r.chunkBytes;
   if (partial === 0) return null;
   const bytes = Buffer.allocUnsafe(partial);
   const { bytesRead } = await promisify(fs.read)(fds.data, bytes, 0, partial, numBytes - partial);
   if (bytesRead !== partial)
     throw new DfsError('CHECKSUM', `block ${blockId}: data shorter than ${numBytes}`);
-  const sum = Buffer.allocUnsafe(CHECKSUM_BYTES);
-  sum.writeUInt32BE(xxh32(bytes), 0);
-  const at = checksumOffset(numBytes, chunkBytes);
+  const sum = chunkChecksum(r.checksumType, bytes);
+  const at = checksumOffset(numBytes, r);
   if (mode === 'append') {
-    const stored = Buffer.alloc(CHECKSUM_BYTES);
-    await promisify(fs.read)(fds.meta, stored, 0, CHECKSUM_BYTES, at);
+    const stored = Buffer.alloc(sum.length);
+    await promisify(fs.read)(fds.meta, stored, 0, sum.length, at);
     if (!stored.equals(sum))
       throw new DfsError('CHECKSUM', `block ${blockId}: its last partial chunk does not match its checksum`);
   } else {
     await writeFully(fds.meta, sum, at);
   }
-  return xxh32(bytes);
+  return sum;
 }

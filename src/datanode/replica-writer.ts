@@ -26,11 +26,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { CHECKSUM_BYTES } from '../../protocol/data-messages.js';
+import { checksumBytes, type ChecksumType } from '../../protocol/data-messages.js';
 import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { slicePieces } from '../../protocol/byte-pieces.js';
-import { xxh32 } from '../common/checksum.js';
+import { chunkChecksum, chunkMatches } from '../common/checksum.js';
 import { enospcError, replicaBytesFitting } from '../common/fault-injector.js';
 import { writeFully, writePieces } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
@@ -59,8 +59,11 @@ export class ReplicaWriter {
     readonly replica: Replica,
     fds: { data: number; meta: number },
     private readonly log: Logger,
-    /** Checksum of the bytes of a last partial chunk; null when the replica ends on a chunk boundary. */
-    private partialChecksum: number | null = null,
+    /**
+     * Checksum of the bytes of a last partial chunk, as stored (a copy, never a view of a
+     * socket read); null when the replica ends on a chunk boundary.
+     */
+    private partialChecksum: Buffer | null = null,
   ) {
     this.dataFd = fds.data;
     this.metaFd = fds.meta;
@@ -75,6 +78,7 @@ export class ReplicaWriter {
     dn: DataNodeContext,
     block: Block,
     chunkBytes: number,
+    checksumType: ChecksumType,
     log: Logger,
     owner: WriteOwner,
   ): Promise<ReplicaWriter> {
@@ -100,7 +104,7 @@ export class ReplicaWriter {
       // Read too: a packet continuing a partial chunk reads that chunk's bytes back.
       fds.data = await promisify(fs.open)(path.join(dir, 'data'), 'w+', 0o644);
       fds.meta = await promisify(fs.open)(path.join(dir, 'meta'), 'w', 0o644);
-      await writeFully(fds.meta, encodeMetaHeader({ chunkBytes, genStamp }), 0);
+      await writeFully(fds.meta, encodeMetaHeader({ chunkBytes, checksumType, genStamp }), 0);
     } catch (err) {
       closeFds(fds);
       dn.writes.release(blockId, owner);
@@ -112,6 +116,7 @@ export class ReplicaWriter {
       genStamp,
       numBytes: 0,
       chunkBytes,
+      checksumType,
       volume,
       state: 'rbw',
       visible: { bytes: 0, lastChecksum: null },
@@ -149,7 +154,7 @@ export class ReplicaWriter {
       );
     const r = recoverableReplica(dn, block, chunkBytes, mode);
     const { genStamp, numBytes } = block;
-    let partial: number | null;
+    let partial: Buffer | null;
     // Claimed before the next await, so two recoveries of one block cannot both get past here.
     dn.writes.claim(blockId, owner);
     const fds = { data: -1, meta: -1 };
@@ -169,9 +174,10 @@ export class ReplicaWriter {
       fds.data = await promisify(fs.open)(path.join(dir, 'data'), 'r+');
       fds.meta = await promisify(fs.open)(path.join(dir, 'meta'), 'r+');
       await promisify(fs.ftruncate)(fds.data, numBytes);
-      await promisify(fs.ftruncate)(fds.meta, checksumOffset(numBytes + r.chunkBytes - 1, r.chunkBytes));
-      partial = await lastPartialChecksum(fds, numBytes, r.chunkBytes, mode, blockId);
-      await writeFully(fds.meta, encodeMetaHeader({ chunkBytes: r.chunkBytes, genStamp }), 0);
+      await promisify(fs.ftruncate)(fds.meta, checksumOffset(numBytes + r.chunkBytes - 1, r));
+      partial = await lastPartialChecksum(fds, numBytes, r, mode, blockId);
+      const header = { chunkBytes: r.chunkBytes, checksumType: r.checksumType, genStamp };
+      await writeFully(fds.meta, encodeMetaHeader(header), 0);
     } catch (err) {
       closeFds(fds);
       dn.writes.release(blockId, owner);
@@ -217,7 +223,7 @@ export class ReplicaWriter {
       this.partialChecksum =
         end % this.replica.chunkBytes === 0
           ? null
-          : checksums.readUInt32BE(checksums.length - CHECKSUM_BYTES);
+          : Buffer.from(checksums.subarray(checksums.length - checksumBytes(this.replica.checksumType)));
     const ms = performance.now() - started;
     if (ms > this.dn.config.slowIoWarnMs)
       this.log.warn({ ms: Math.round(ms), bytes: payloadBytes, offset }, 'slow write of a packet to disk');
@@ -243,14 +249,13 @@ export class ReplicaWriter {
     assert(this.metaStageFill === 0, `block ${blockId}: checksums staged behind a partial chunk`);
     const before = Buffer.allocUnsafe(inChunk);
     const { bytesRead } = await promisify(fs.read)(this.dataFd, before, 0, inChunk, offset - inChunk);
-    if (bytesRead !== inChunk || xxh32(before) !== this.partialChecksum)
+    const type = this.replica.checksumType;
+    if (bytesRead !== inChunk || !chunkMatches(type, before, this.partialChecksum, 0))
       throw new DfsError(
         'CHECKSUM',
         `block ${blockId}: its partial last chunk on disk does not match its checksum`,
       );
-    const sum = Buffer.allocUnsafe(CHECKSUM_BYTES);
-    sum.writeUInt32BE(xxh32(Buffer.concat([before, ...payload])), 0);
-    return sum;
+    return chunkChecksum(type, Buffer.concat([before, ...payload]));
   }
 
   /** The bytes written so far are on disk with their checksums (a flush packet's): readers may have them. */
@@ -302,7 +307,7 @@ export class ReplicaWriter {
    * the last packet and in `close`. Returns the flush, if any.
    */
   private stageChecksums(checksums: Buffer, offset: number, last: boolean): Promise<void> | null {
-    const at = checksumOffset(offset, this.replica.chunkBytes);
+    const at = checksumOffset(offset, this.replica);
     const writes: Array<Promise<void>> = [];
     if (this.metaStageFill + checksums.length > META_STAGE_BYTES) writes.push(this.flushChecksums());
     if (checksums.length > META_STAGE_BYTES) {

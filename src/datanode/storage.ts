@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ChecksumType } from '../../protocol/data-messages.js';
 import type { VolumeReport } from '../../protocol/datanode-namenode-messages.js';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
@@ -32,15 +33,18 @@ export interface Replica {
   genStamp: number;
   numBytes: number;
   chunkBytes: number;
+  /** The algorithm of its stored checksums, from its meta file (replica-meta.ts). */
+  checksumType: ChecksumType;
   volume: Volume;
   state: 'rbw' | 'finalized';
   /**
    * An unfinished replica a pipeline is writing right now: what readers may be served of it
    * (hflush, append). `bytes` are on disk with their checksums; the checksum of a last
-   * partial chunk is kept here, since the writer rewrites that slot as the chunk grows.
+   * partial chunk is kept here (as stored: checksumBytes(checksumType) bytes), since the
+   * writer rewrites that slot as the chunk grows.
    * Absent: not readable until finalized (a left-over rbw replica, found at start-up).
    */
-  visible?: { bytes: number; lastChecksum: number | null };
+  visible?: { bytes: number; lastChecksum: Buffer | null };
 }
 
 export type VolumeState = 'inService' | 'failed';
@@ -206,6 +210,7 @@ export class Storage {
         genStamp: h.genStamp,
         numBytes,
         chunkBytes: h.chunkBytes,
+        checksumType: h.checksumType,
         volume: v,
         state,
       };

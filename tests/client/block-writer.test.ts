@@ -7,6 +7,7 @@
  * whole block under the new generation stamp; a pipeline with no survivor fails.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ChecksumType } from '../../protocol/data-messages.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { computeChecksums, initChecksum } from '../../src/common/checksum.js';
 import { BlockWriter, type BlockWriterHost, type OutPacket } from '../../src/client/block-writer.js';
@@ -28,6 +29,7 @@ class Host implements BlockWriterHost {
   readonly clientName = 'test-client';
   readonly path = PATH;
   readonly chunkBytes = CHUNK;
+  readonly checksumType = ChecksumType.XXH64;
   readonly acked: number[] = [];
   readonly recoveries: string[] = [];
   constructor(readonly namenode: FakeNamenode) {}
@@ -50,7 +52,7 @@ function send(writer: BlockWriter, data: Buffer, from = 0, to = data.length): vo
       offsetInBlock: off,
       buffer: payload,
       payload,
-      checksums: computeChecksums(payload, CHUNK),
+      checksums: computeChecksums(payload, CHUNK, ChecksumType.XXH64),
       last: end === data.length,
       sentAt: 0,
     });

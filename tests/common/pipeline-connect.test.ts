@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DfsError } from '../../protocol/errors.js';
 import { encodeError } from '../../protocol/error-frame.js';
-import { DataOp, encodeDataResponse, WriteStage } from '../../protocol/data-messages.js';
+import { ChecksumType, DataOp, encodeDataResponse, WriteStage } from '../../protocol/data-messages.js';
 import { encodeFrameHeader, FrameKind } from '../../protocol/frame.js';
 import { encodeHelloReply, HandshakeStatus, Role } from '../../protocol/handshake.js';
 import { HELLO_HEAD_BYTES } from '../../protocol/limits.js';
@@ -65,6 +65,7 @@ function connect(port: number) {
       clientName: 'test',
       stage: WriteStage.CREATE,
       chunkBytes: 4096,
+      checksumType: ChecksumType.XXH64,
     },
     requestId: 7,
     role: Role.CLIENT,
@@ -74,14 +75,18 @@ function connect(port: number) {
 
 describe('connectPipeline', () => {
   it('a WRITE_BLOCK response with no bad link opens the pipeline', async () => {
-    const s = await scriptedNode((id) => encodeDataResponse('writeBlock', id, { firstBadLink: '' }));
+    const s = await scriptedNode((id) =>
+      encodeDataResponse('writeBlock', id, { firstBadLink: '', checksumType: ChecksumType.XXH64 }),
+    );
     const result = await connect(s.port);
     expect(result.ok).toBe(true);
     if (result.ok) result.conn.close();
   });
 
   it('a firstBadLink further down blames that node and closes the connection', async () => {
-    const s = await scriptedNode((id) => encodeDataResponse('writeBlock', id, { firstBadLink: 'dn-third' }));
+    const s = await scriptedNode((id) =>
+      encodeDataResponse('writeBlock', id, { firstBadLink: 'dn-third', checksumType: ChecksumType.XXH64 }),
+    );
     const result = await connect(s.port);
     expect(result).toMatchObject({ ok: false, reason: 'downstream', badIndex: 2, badNodeId: 'dn-third' });
     await s.ended;

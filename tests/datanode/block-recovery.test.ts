@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RecoveryReplicaState } from '../../protocol/data-messages.js';
+import { ChecksumType, RecoveryReplicaState } from '../../protocol/data-messages.js';
 import { computeChecksums, initChecksum } from '../../src/common/checksum.js';
 import { DATANODE_DEFAULTS } from '../../src/common/config.js';
 import { faultsFromEnv } from '../../src/common/fault-injector.js';
@@ -53,13 +53,19 @@ function answer(nodeId: string, genStamp: number, numBytes: number, state: numbe
 }
 
 /** A replica's two files in `dir`: `data`, and its checksums for the first `summed` bytes. */
-function writeReplica(dir: string, data: Buffer, summed: number, genStamp = 5): void {
+function writeReplica(
+  dir: string,
+  data: Buffer,
+  summed: number,
+  genStamp = 5,
+  checksumType: ChecksumType = ChecksumType.XXH64,
+): void {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'data'), data);
-  const sums = computeChecksums(data.subarray(0, summed), CHUNK);
+  const sums = computeChecksums(data.subarray(0, summed), CHUNK, checksumType);
   fs.writeFileSync(
     path.join(dir, 'meta'),
-    Buffer.concat([encodeMetaHeader({ chunkBytes: CHUNK, genStamp }), sums]),
+    Buffer.concat([encodeMetaHeader({ chunkBytes: CHUNK, checksumType, genStamp }), sums]),
   );
 }
 
@@ -91,47 +97,44 @@ describe('chooseRecoveryLength', () => {
   });
 });
 
-describe('validLength and truncateReplica', () => {
-  it('the length is what data and checksums both cover', async () => {
-    const dir = tmp();
-    const data = Buffer.alloc(5 * CHUNK + 100, 7);
-    writeReplica(dir, data, 3 * CHUNK); // checksums lag behind the data
-    expect(await validLength(path.join(dir, 'data'), path.join(dir, 'meta'), CHUNK)).toBe(3 * CHUNK);
-    writeReplica(dir, data, data.length);
-    expect(await validLength(path.join(dir, 'data'), path.join(dir, 'meta'), CHUNK)).toBe(data.length);
-  });
+describe.each([ChecksumType.XXH32, ChecksumType.XXH64])(
+  'validLength and truncateReplica (checksum type %i)',
+  (type) => {
+    const r = { chunkBytes: CHUNK, checksumType: type };
+    it('the length is what data and checksums both cover', async () => {
+      const dir = tmp();
+      const data = Buffer.alloc(5 * CHUNK + 100, 7);
+      writeReplica(dir, data, 3 * CHUNK, 5, type); // checksums lag behind the data
+      expect(await validLength(path.join(dir, 'data'), path.join(dir, 'meta'), r)).toBe(3 * CHUNK);
+      writeReplica(dir, data, data.length, 5, type);
+      expect(await validLength(path.join(dir, 'data'), path.join(dir, 'meta'), r)).toBe(data.length);
+    });
 
-  it('a last chunk that does not match its checksum is dropped', async () => {
-    const dir = tmp();
-    const data = Buffer.alloc(4 * CHUNK, 3);
-    writeReplica(dir, data, data.length);
-    // The last chunk's bytes were torn: only part of it reached the disk.
-    fs.truncateSync(path.join(dir, 'data'), 3 * CHUNK + 10);
-    expect(await validLength(path.join(dir, 'data'), path.join(dir, 'meta'), CHUNK)).toBe(3 * CHUNK);
-  });
+    it('a last chunk that does not match its checksum is dropped', async () => {
+      const dir = tmp();
+      const data = Buffer.alloc(4 * CHUNK, 3);
+      writeReplica(dir, data, data.length, 5, type);
+      // The last chunk's bytes were torn: only part of it reached the disk.
+      fs.truncateSync(path.join(dir, 'data'), 3 * CHUNK + 10);
+      expect(await validLength(path.join(dir, 'data'), path.join(dir, 'meta'), r)).toBe(3 * CHUNK);
+    });
 
-  it('cut mid-chunk: the last checksum is recomputed and the header carries the new stamp', async () => {
-    const dir = tmp();
-    const data = Buffer.from(Array.from({ length: 4 * CHUNK }, (_, i) => i % 251));
-    writeReplica(dir, data, data.length);
-    const cut = 2 * CHUNK + 77;
-    await truncateReplica(
-      path.join(dir, 'data'),
-      path.join(dir, 'meta'),
-      { chunkBytes: CHUNK },
-      cut,
-      9,
-      osFileSync,
-    );
-    expect(fs.readFileSync(path.join(dir, 'data')).equals(data.subarray(0, cut))).toBe(true);
-    const meta = fs.readFileSync(path.join(dir, 'meta'));
-    expect(decodeMetaHeader(meta, 'meta')).toEqual({ chunkBytes: CHUNK, genStamp: 9 });
-    expect(meta.subarray(META_HEADER_BYTES).equals(computeChecksums(data.subarray(0, cut), CHUNK))).toBe(
-      true,
-    );
-    expect(await validLength(path.join(dir, 'data'), path.join(dir, 'meta'), CHUNK)).toBe(cut);
-  });
-});
+    it('cut mid-chunk: the last checksum is recomputed and the header carries the new stamp', async () => {
+      const dir = tmp();
+      const data = Buffer.from(Array.from({ length: 4 * CHUNK }, (_, i) => i % 251));
+      writeReplica(dir, data, data.length, 5, type);
+      const cut = 2 * CHUNK + 77;
+      await truncateReplica(path.join(dir, 'data'), path.join(dir, 'meta'), r, cut, 9, osFileSync);
+      expect(fs.readFileSync(path.join(dir, 'data')).equals(data.subarray(0, cut))).toBe(true);
+      const meta = fs.readFileSync(path.join(dir, 'meta'));
+      expect(decodeMetaHeader(meta, 'meta')).toEqual({ chunkBytes: CHUNK, checksumType: type, genStamp: 9 });
+      expect(
+        meta.subarray(META_HEADER_BYTES).equals(computeChecksums(data.subarray(0, cut), CHUNK, type)),
+      ).toBe(true);
+      expect(await validLength(path.join(dir, 'data'), path.join(dir, 'meta'), r)).toBe(cut);
+    });
+  },
+);
 
 describe('INIT and UPDATE on a DataNode storage', () => {
   async function context(): Promise<{ dn: DataNodeContext; received: unknown[] }> {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ChecksumType } from '../../protocol/data-messages.js';
 import { DATANODE_DEFAULTS, type DataNodeConfig } from '../../src/common/config.js';
 import { faultsFromEnv } from '../../src/common/fault-injector.js';
 import { osFileSync, type FileSync } from '../../src/common/file-sync.js';
@@ -101,7 +102,7 @@ describe('ReplicaWriter syncs', () => {
   it('sync-behind: a background fdatasync of the data file per syncBehindWritesBytes, one at a time', async () => {
     const rec = recorder(true);
     const dn = await context({ syncOnFinalize: true, syncBehindWritesBytes: 4 * PACKET }, rec.sync);
-    const w = await ReplicaWriter.create(dn, block, CHUNK, dn.log, owner);
+    const w = await ReplicaWriter.create(dn, block, CHUNK, ChecksumType.XXH32, dn.log, owner);
     let offset = 0;
     const packet = async (bytes = PACKET, last = false): Promise<void> => {
       const checksums = Buffer.alloc(4 * Math.ceil(bytes / CHUNK));
@@ -137,7 +138,7 @@ describe('ReplicaWriter syncs', () => {
   it('sync() resolves only after the fdatasyncs of the data and meta files completed', async () => {
     const rec = recorder(true);
     const dn = await context({ syncOnFinalize: true, syncBehindWritesBytes: 0 }, rec.sync);
-    const w = await ReplicaWriter.create(dn, block, CHUNK, dn.log, owner);
+    const w = await ReplicaWriter.create(dn, block, CHUNK, ChecksumType.XXH32, dn.log, owner);
     await writeBlock(w, 2, 100);
     expect(rec.calls).toEqual([]);
     let synced = false;
@@ -160,7 +161,7 @@ describe('ReplicaWriter syncs', () => {
   it('with syncOnFinalize off, nothing is synced', async () => {
     const rec = recorder(false);
     const dn = await context({ syncOnFinalize: false, syncBehindWritesBytes: PACKET }, rec.sync);
-    const w = await ReplicaWriter.create(dn, block, CHUNK, dn.log, owner);
+    const w = await ReplicaWriter.create(dn, block, CHUNK, ChecksumType.XXH32, dn.log, owner);
     await writeBlock(w, 8, 100);
     await w.sync();
     await w.close();

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ChecksumType } from '../../protocol/data-messages.js';
 import { enospcError } from '../../src/common/fault-injector.js';
 import { osFileSync } from '../../src/common/file-sync.js';
 import { silentLogger } from '../../src/common/logger.js';
@@ -37,7 +38,10 @@ async function setup(): Promise<{
     fs.writeFileSync(path.join(dir, 'data'), Buffer.alloc(10));
     fs.writeFileSync(
       path.join(dir, 'meta'),
-      Buffer.concat([encodeMetaHeader({ chunkBytes: 512, genStamp: 7 }), Buffer.alloc(4)]),
+      Buffer.concat([
+        encodeMetaHeader({ chunkBytes: 512, checksumType: ChecksumType.XXH32, genStamp: 7 }),
+        Buffer.alloc(4),
+      ]),
     );
   }
   const log = silentLogger();

@@ -26,6 +26,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { computeChecksums, initChecksum } from '../../src/common/checksum.js';
+import { decodeMetaHeader } from '../../src/datanode/replica-meta.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { clusterPerTest, tempDir } from '../support/cluster.js';
 import {
@@ -203,8 +204,10 @@ async function expectNothingCorruptFinalized(
       if (!fs.existsSync(dir)) continue; // deleted since as a surplus copy
       const stored = fs.readFileSync(path.join(dir, 'data'));
       const meta = fs.readFileSync(path.join(dir, 'meta'));
-      const chunkBytes = meta.readUInt32BE(8);
-      expect(meta.subarray(META_HEADER_BYTES).equals(computeChecksums(stored, chunkBytes))).toBe(true);
+      const { chunkBytes, checksumType } = decodeMetaHeader(meta, dir);
+      expect(
+        meta.subarray(META_HEADER_BYTES).equals(computeChecksums(stored, chunkBytes, checksumType)),
+      ).toBe(true);
       expect(stored.equals(data.subarray(lb!.offset, lb!.offset + lb!.block.numBytes))).toBe(true);
     }
     // Every block after the disk filled was written without it.

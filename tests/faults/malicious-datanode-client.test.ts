@@ -22,7 +22,14 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
-import { AckStatus, encodeDataRequest, FrameKind, WriteStage, type Block } from '../../protocol/index.js';
+import {
+  AckStatus,
+  CHECKSUM_TYPE_DEFAULT,
+  encodeDataRequest,
+  FrameKind,
+  WriteStage,
+  type Block,
+} from '../../protocol/index.js';
 import { startCluster } from '../support/cluster.js';
 import {
   getBuffer,
@@ -217,6 +224,7 @@ describe('a stale recovery of a block being written', () => {
         clientName: 'stale-recovery',
         stage: WriteStage.RECOVER,
         chunkBytes: CHUNK,
+        checksumType: CHECKSUM_TYPE_DEFAULT,
         targets: [],
       }),
     );
@@ -564,6 +572,7 @@ describe('bad requests get typed errors', () => {
         clientName: 'x',
         stage: 9,
         chunkBytes: CHUNK,
+        checksumType: CHECKSUM_TYPE_DEFAULT,
         targets: [],
       }),
     );
@@ -575,6 +584,7 @@ describe('bad requests get typed errors', () => {
         clientName: 'x',
         stage: 1,
         chunkBytes: CHUNK,
+        checksumType: CHECKSUM_TYPE_DEFAULT,
         targets: [],
       }),
     );

@@ -21,6 +21,7 @@ import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { DataConnection } from '../../src/common/data-connection.js';
 import {
+  ChecksumType,
   dataCodecs,
   decodeDataBody,
   decodePacket,
@@ -257,13 +258,14 @@ describe('range reads', () => {
         expect(res.requestId).toBe(7);
         expect(decodeDataBody(dataCodecs.readBlock.res, res, 'read response')).toEqual({
           chunkBytes: chunk,
+          checksumType: ChecksumType.XXH64,
           startOffset: wantStart,
           length: wantLength,
         });
         payload = 0;
         let expectOffset = wantStart;
         for (const f of frames.filter((fr) => fr.kind === FrameKind.PACKET)) {
-          const p = decodePacket(f, chunk);
+          const p = decodePacket(f, chunk, ChecksumType.XXH64);
           expect(p.offsetInBlock).toBe(expectOffset);
           expect(
             Buffer.concat(p.payload).equals(

@@ -17,6 +17,7 @@ import {
   FrameDecoder,
   RPC_BODY_BYTES_MAX,
   dataCodecs,
+  ChecksumType,
   decodeAck,
   decodeDataBody,
   decodeError,
@@ -90,7 +91,10 @@ function decodeEveryWay(rng: Rng, frame: Frame): void {
   onlyDfsErrors('decodeError', () => decodeError(frame));
   onlyDfsErrors('decodeAck', () => decodeAck(frame));
   const chunkBytes = rng.pick([0, 1, 3, 8, 64, 512, 0xffffffff]);
-  onlyDfsErrors(`decodePacket(chunkBytes ${chunkBytes})`, () => decodePacket(frame, chunkBytes));
+  const type = rng.pick([ChecksumType.XXH32, ChecksumType.XXH64]);
+  onlyDfsErrors(`decodePacket(chunkBytes ${chunkBytes}, type ${type})`, () =>
+    decodePacket(frame, chunkBytes, type),
+  );
   onlyDfsErrors('writeBlock request', () => decodeDataBody(dataCodecs.writeBlock.req, frame, 'w'));
   onlyDfsErrors('writeBlock response', () => decodeDataBody(dataCodecs.writeBlock.res, frame, 'w'));
   onlyDfsErrors('readBlock request', () => decodeDataBody(dataCodecs.readBlock.req, frame, 'r'));

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  ChecksumType,
   FRAME_HEADER_BYTES,
   FrameDecoder,
   FrameKind,
@@ -556,6 +557,7 @@ describe('body decoding errors (MALFORMED)', () => {
       clientName: 'c',
       stage: 0,
       chunkBytes: 512,
+      checksumType: ChecksumType.XXH64,
       targets: [],
     });
     expect(
@@ -585,7 +587,11 @@ describe('body decoding errors (MALFORMED)', () => {
       ),
       payload,
     ]);
-    expect(Buffer.concat(decodePacket(decodeOne(good), 8).payload).equals(payload)).toBe(true);
+    expect(Buffer.concat(decodePacket(decodeOne(good), 8, ChecksumType.XXH32).payload).equals(payload)).toBe(
+      true,
+    );
+    // The same bytes read as an xxh64 block: 8-byte checksums do not fit the body.
+    expect(dfsErrorOf(() => decodePacket(decodeOne(good), 8, ChecksumType.XXH64)).code).toBe('MALFORMED');
     const packetWith = (mutate: (body: Buffer) => Buffer): Frame =>
       decodeOne(withBody(good, mutate(bodyOf(good))));
     const cases: Array<[string, (b: Buffer) => Buffer, number]> = [
@@ -644,7 +650,10 @@ describe('body decoding errors (MALFORMED)', () => {
       ],
     ];
     for (const [what, mutate, chunkBytes] of cases) {
-      expect(dfsErrorOf(() => decodePacket(packetWith(mutate), chunkBytes)).code, what).toBe('MALFORMED');
+      expect(
+        dfsErrorOf(() => decodePacket(packetWith(mutate), chunkBytes, ChecksumType.XXH32)).code,
+        what,
+      ).toBe('MALFORMED');
     }
   });
 

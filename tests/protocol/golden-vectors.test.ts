@@ -3,10 +3,12 @@
  * vector decodes to its stated values (delivered whole, byte by byte, split at every
  * offset, and all together in one buffer), and encoding those values gives its bytes.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import xxhash from 'xxhash-wasm';
 import {
+  checksumTypeName,
   CommandType,
   ERROR_CODES,
   FrameDecoder,
@@ -16,6 +18,7 @@ import {
   FRAME_HEADER_BYTES,
   dataCodecs,
   rpcCodecs,
+  type ChecksumType,
   type Frame,
   type FrameDecoderOptions,
 } from '../../protocol/index.js';
@@ -30,6 +33,7 @@ import {
   packetChecksums,
   snapshot,
   xxh32Reference,
+  xxh64Reference,
   type DecodedFrameJson,
   type GoldenVector,
 } from './protocol-support.js';
@@ -199,6 +203,17 @@ describe('golden vectors: frames', () => {
 });
 
 describe('golden vectors: packet checksums', () => {
+  it('the reference xxh64 matches published values and xxhash-wasm', async () => {
+    expect(xxh64Reference(Buffer.alloc(0))).toBe(0xef46db3751d8e999n);
+    expect(xxh64Reference(Buffer.from('abc'))).toBe(0x44bc2cf5ad770999n);
+    const api = await xxhash();
+    const rng = new Rng(11);
+    for (let i = 0; i < 200; i++) {
+      const b = rng.bytes(rng.int(100));
+      expect(xxh64Reference(b)).toBe(api.h64Raw(b, 0n));
+    }
+  });
+
   it('the reference xxh32 matches published values and xxhash-wasm', async () => {
     expect(xxh32Reference(Buffer.alloc(0))).toBe(0x02cc5d05);
     expect(xxh32Reference(Buffer.from('a'))).toBe(0x550d7456);
@@ -214,11 +229,12 @@ describe('golden vectors: packet checksums', () => {
   });
 
   for (const v of frameVectors.filter((x) => x.type === 'packet')) {
-    it(`${v.name}: checksums are xxh32 (seed 0, big-endian) of each chunk`, () => {
+    const type = v.checksumType as ChecksumType;
+    it(`${v.name}: checksums are ${checksumTypeName(type)} (seed 0, big-endian) of each chunk`, () => {
       const body = Buffer.from(v.hex, 'hex').subarray(FRAME_HEADER_BYTES);
       const payloadBytes = body.readUInt32BE(28);
       const payload = body.subarray(body.length - payloadBytes);
-      const sums = packetChecksums(payload, v.chunkBytes!);
+      const sums = packetChecksums(payload, v.chunkBytes!, xxh32Reference, type);
       expect(body.subarray(PACKET_HEADER_BYTES, PACKET_HEADER_BYTES + sums.length).toString('hex')).toBe(
         sums.toString('hex'),
       );
@@ -564,9 +580,42 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     );
   });
 
-  it('READ_BLOCK response: u32 chunkBytes, u64 startOffset, u64 length', () => {
-    expect(byName('READ_BLOCK response').toString('hex')).toBe(
-      '0000001c' + '02' + '41' + '0000' + '00000002' + '00000008' + '0000000000000000' + '000000000000000b',
+  it('READ_BLOCK response: u32 chunkBytes, u8 checksumType, u64 startOffset, u64 length', () => {
+    for (const [name, type] of [
+      ['READ_BLOCK response (an xxh32 replica)', '01'],
+      ['READ_BLOCK response (an xxh64 replica)', '02'],
+    ] as const) {
+      expect(byName(name).toString('hex')).toBe(
+        '0000001d' +
+          '02' +
+          '41' +
+          '0000' +
+          '00000002' +
+          '00000008' +
+          type +
+          '0000000000000000' +
+          '000000000000000b',
+      );
+    }
+  });
+
+  it('WRITE_BLOCK response: str firstBadLink, u8 checksumType (xxh64)', () => {
+    expect(byName('WRITE_BLOCK response (dn-3 unreachable)').toString('hex')).toBe(
+      '0000000f' + '02' + '40' + '0000' + '00000001' + str('dn-3') + '02',
     );
+  });
+
+  it('BLOCK_CHECKSUM response: the digest is SHA-256 of the stored checksums of the named algorithm', () => {
+    const payload = Buffer.from('hello, dfs!');
+    for (const [name, type] of [
+      ['BLOCK_CHECKSUM response (xxh32: the digest of the checksums of the PACKET vector below)', 1],
+      ['BLOCK_CHECKSUM response (xxh64: the digest of the checksums of the xxh64 PACKET vector below)', 2],
+    ] as const) {
+      const body = byName(name).subarray(FRAME_HEADER_BYTES);
+      expect(body.readUInt32BE(0)).toBe(8);
+      expect(body.readUInt8(4)).toBe(type);
+      const sums = packetChecksums(payload, 8, xxh32Reference, type);
+      expect(body.subarray(13).toString('hex')).toBe(createHash('sha256').update(sums).digest('hex'));
+    }
   });
 });

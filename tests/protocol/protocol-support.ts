@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import {
+  checksumBytes,
+  ChecksumType,
   dataCodecs,
   decodeAck,
   decodeNotice,
@@ -205,12 +207,80 @@ export function xxh32Reference(input: Uint8Array, seed = 0): number {
   return h >>> 0;
 }
 
-/** The checksums of a payload, as the packet format lays them out. */
-export function packetChecksums(payload: Buffer, chunkBytes: number, h32 = xxh32Reference): Buffer {
+// ---- reference xxh64 (BigInt, independent of xxhash-wasm, for the xxh64 golden packets) ---
+
+const M64 = (1n << 64n) - 1n;
+const Q1 = 0x9e3779b185ebca87n;
+const Q2 = 0xc2b2ae3d27d4eb4fn;
+const Q3 = 0x165667b19e3779f9n;
+const Q4 = 0x85ebca77c2b2ae63n;
+const Q5 = 0x27d4eb2f165667c5n;
+
+const rotl64 = (x: bigint, r: bigint): bigint => ((x << r) | (x >> (64n - r))) & M64;
+const round64 = (acc: bigint, lane: bigint): bigint => (rotl64((acc + lane * Q2) & M64, 31n) * Q1) & M64;
+const merge64 = (acc: bigint, v: bigint): bigint => ((acc ^ round64(0n, v)) * Q1 + Q4) & M64;
+
+export function xxh64Reference(input: Uint8Array, seed = 0n): bigint {
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  const len = input.length;
+  let i = 0;
+  let h: bigint;
+  if (len >= 32) {
+    let v1 = (seed + Q1 + Q2) & M64;
+    let v2 = (seed + Q2) & M64;
+    let v3 = seed & M64;
+    let v4 = (seed - Q1) & M64;
+    for (; i <= len - 32; i += 32) {
+      v1 = round64(v1, view.getBigUint64(i, true));
+      v2 = round64(v2, view.getBigUint64(i + 8, true));
+      v3 = round64(v3, view.getBigUint64(i + 16, true));
+      v4 = round64(v4, view.getBigUint64(i + 24, true));
+    }
+    h = (rotl64(v1, 1n) + rotl64(v2, 7n) + rotl64(v3, 12n) + rotl64(v4, 18n)) & M64;
+    for (const v of [v1, v2, v3, v4]) h = merge64(h, v);
+  } else {
+    h = (seed + Q5) & M64;
+  }
+  h = (h + BigInt(len)) & M64;
+  for (; i + 8 <= len; i += 8) {
+    h ^= round64(0n, view.getBigUint64(i, true));
+    h = (rotl64(h, 27n) * Q1 + Q4) & M64;
+  }
+  if (i + 4 <= len) {
+    h ^= (BigInt(view.getUint32(i, true)) * Q1) & M64;
+    h = (rotl64(h, 23n) * Q2 + Q3) & M64;
+    i += 4;
+  }
+  for (; i < len; i++) {
+    h ^= (BigInt(input[i]!) * Q5) & M64;
+    h = (rotl64(h, 11n) * Q1) & M64;
+  }
+  h ^= h >> 33n;
+  h = (h * Q2) & M64;
+  h ^= h >> 29n;
+  h = (h * Q3) & M64;
+  h ^= h >> 32n;
+  return h;
+}
+
+/**
+ * The checksums of a payload, as the packet format lays them out: xxh32 (with `h32`, the
+ * reference by default) or, for ChecksumType.XXH64, the reference xxh64.
+ */
+export function packetChecksums(
+  payload: Buffer,
+  chunkBytes: number,
+  h32 = xxh32Reference,
+  type: ChecksumType = ChecksumType.XXH32,
+): Buffer {
   const n = Math.ceil(payload.length / chunkBytes);
-  const out = Buffer.alloc(n * 4);
-  for (let i = 0; i < n; i++)
-    out.writeUInt32BE(h32(payload.subarray(i * chunkBytes, (i + 1) * chunkBytes), 0) >>> 0, i * 4);
+  const size = checksumBytes(type);
+  const out = Buffer.alloc(n * size);
+  for (let i = 0; i < n; i++) {
+    const chunk = payload.subarray(i * chunkBytes, (i + 1) * chunkBytes);
+    if (type === ChecksumType.XXH64) out.writeBigUInt64BE(xxh64Reference(chunk), i * size);
+    else out.writeUInt32BE(h32(chunk, 0) >>> 0, i * size);
+  }
   return out;
 }
 
@@ -303,7 +373,9 @@ export interface GoldenVector {
   name: string;
   type: VectorType;
   rpc?: string;
+  /** Packet vectors: the block's chunk size and ChecksumType, which the packet layout needs. */
   chunkBytes?: number;
+  checksumType?: number;
   hex: string;
   decoded: Record<string, unknown>;
 }
@@ -373,10 +445,12 @@ export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<strin
       return { code: e.code, message: e.message };
     }
     case 'packet': {
-      const p = decodePacket(frame, v.chunkBytes!);
+      const type = v.checksumType as ChecksumType;
+      const p = decodePacket(frame, v.chunkBytes!, type);
+      const size = checksumBytes(type);
       const checksums: string[] = [];
-      for (let i = 0; i < p.checksums.length; i += 4)
-        checksums.push(p.checksums.subarray(i, i + 4).toString('hex'));
+      for (let i = 0; i < p.checksums.length; i += size)
+        checksums.push(p.checksums.subarray(i, i + size).toString('hex'));
       const out: PacketJson = {
         blockId: p.blockId,
         offsetInBlock: p.offsetInBlock,
@@ -756,21 +830,35 @@ export function randomWriteBlockRequest(rng: Rng): WriteBlockRequest {
     clientName: rng.str(),
     stage: rng.int(256),
     chunkBytes: rng.u32(),
+    checksumType: randomChecksumType(rng),
     targets: randomList(rng, randomDatanode),
   };
 }
+export function randomChecksumType(rng: Rng): ChecksumType {
+  return rng.pick([ChecksumType.XXH32, ChecksumType.XXH64]);
+}
 export function randomWriteBlockResponse(rng: Rng): WriteBlockResponse {
-  return { firstBadLink: rng.str() };
+  return { firstBadLink: rng.str(), checksumType: randomChecksumType(rng) };
 }
 export function randomReadBlockRequest(rng: Rng): ReadBlockRequest {
   return { block: randomBlock(rng), offset: rng.u64(), length: rng.u64() };
 }
 export function randomReadBlockResponse(rng: Rng): ReadBlockResponse {
-  return { chunkBytes: rng.u32(), startOffset: rng.u64(), length: rng.u64() };
+  return {
+    chunkBytes: rng.u32(),
+    checksumType: randomChecksumType(rng),
+    startOffset: rng.u64(),
+    length: rng.u64(),
+  };
 }
 
 export function randomBlockChecksumResponse(rng: Rng): BlockChecksumResponse {
-  return { chunkBytes: rng.u32(), numBytes: rng.u64(), digest: rng.bytes(BLOCK_DIGEST_BYTES) };
+  return {
+    chunkBytes: rng.u32(),
+    checksumType: randomChecksumType(rng),
+    numBytes: rng.u64(),
+    digest: rng.bytes(BLOCK_DIGEST_BYTES),
+  };
 }
 export function randomInitReplicaRecoveryRequest(rng: Rng): InitReplicaRecoveryRequest {
   return { blockId: rng.u64(), recoveryId: rng.u64() };
@@ -833,7 +921,7 @@ export function randomValidFrame(rng: Rng): Buffer {
     case 6: {
       const chunkBytes = rng.range(1, 64);
       const payload = rng.bytes(rng.int(200));
-      const sums = packetChecksums(payload, chunkBytes);
+      const sums = packetChecksums(payload, chunkBytes, xxh32Reference, randomChecksumType(rng));
       const head = encodePacketHeader(
         id,
         {

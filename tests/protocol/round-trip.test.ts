@@ -27,7 +27,9 @@ import {
   RecoveryReplicaState,
   DfsError,
   checkHelloReply,
+  checksumBytes,
   checksumCount,
+  ChecksumType,
   dataCodecs,
   decodeAck,
   decodeDataBody,
@@ -732,12 +734,18 @@ describe('round trip: data transfer', () => {
       clientName: 'c1',
       stage: 2,
       chunkBytes: 65536,
+      checksumType: ChecksumType.XXH32,
       targets: [dn, { nodeId: 'b', host: 'h', port: 1 }],
     };
-    const f = decodeOne(encodeDataRequest('writeBlock', 5, req), dataOptions);
-    expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.WRITE_BLOCK, 5]);
-    expect(decodeDataBody(dataCodecs.writeBlock.req, f, 'write')).toEqual(req);
-    for (const res of [{ firstBadLink: '' }, { firstBadLink: 'dn-3' }]) {
+    for (const checksumType of [ChecksumType.XXH32, ChecksumType.XXH64]) {
+      const f = decodeOne(encodeDataRequest('writeBlock', 5, { ...req, checksumType }), dataOptions);
+      expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.WRITE_BLOCK, 5]);
+      expect(decodeDataBody(dataCodecs.writeBlock.req, f, 'write')).toEqual({ ...req, checksumType });
+    }
+    for (const res of [
+      { firstBadLink: '', checksumType: ChecksumType.XXH64 },
+      { firstBadLink: 'dn-3', checksumType: ChecksumType.XXH32 },
+    ]) {
       const g = decodeOne(encodeDataResponse('writeBlock', 5, res), dataOptions);
       expect([g.kind, g.opcode]).toEqual([FrameKind.RESPONSE, DataOp.WRITE_BLOCK]);
       expect(decodeDataBody(dataCodecs.writeBlock.res, g, 'write')).toEqual(res);
@@ -749,18 +757,83 @@ describe('round trip: data transfer', () => {
     const f = decodeOne(encodeDataRequest('readBlock', 6, req), dataOptions);
     expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.READ_BLOCK, 6]);
     expect(decodeDataBody(dataCodecs.readBlock.req, f, 'read')).toEqual(req);
-    const res = { chunkBytes: 512, startOffset: 0, length: MAX };
-    const g = decodeOne(encodeDataResponse('readBlock', 6, res), dataOptions);
-    expect(decodeDataBody(dataCodecs.readBlock.res, g, 'read')).toEqual(res);
+    for (const checksumType of [ChecksumType.XXH32, ChecksumType.XXH64]) {
+      const res = { chunkBytes: 512, checksumType, startOffset: 0, length: MAX };
+      const g = decodeOne(encodeDataResponse('readBlock', 6, res), dataOptions);
+      expect(decodeDataBody(dataCodecs.readBlock.res, g, 'read')).toEqual(res);
+    }
+  });
+
+  it('a checksum type other than xxh32 (1) or xxh64 (2) is MALFORMED in every message that carries one', () => {
+    const req = {
+      block,
+      clientName: 'c',
+      stage: 0,
+      chunkBytes: 512,
+      checksumType: ChecksumType.XXH64,
+      targets: [],
+    };
+    const bodies: Array<[string, Buffer, number, (f: Frame) => unknown]> = [
+      [
+        'WRITE_BLOCK request',
+        encodeDataRequest('writeBlock', 1, req),
+        24 + 2 + 1 + 1 + 4,
+        (f) => decodeDataBody(dataCodecs.writeBlock.req, f, 'w'),
+      ],
+      [
+        'WRITE_BLOCK response',
+        encodeDataResponse('writeBlock', 1, { firstBadLink: '', checksumType: ChecksumType.XXH64 }),
+        2,
+        (f) => decodeDataBody(dataCodecs.writeBlock.res, f, 'w'),
+      ],
+      [
+        'READ_BLOCK response',
+        encodeDataResponse('readBlock', 1, {
+          chunkBytes: 512,
+          checksumType: ChecksumType.XXH64,
+          startOffset: 0,
+          length: 1,
+        }),
+        4,
+        (f) => decodeDataBody(dataCodecs.readBlock.res, f, 'r'),
+      ],
+      [
+        'BLOCK_CHECKSUM response',
+        encodeDataResponse('blockChecksum', 1, {
+          chunkBytes: 512,
+          checksumType: ChecksumType.XXH64,
+          numBytes: 1,
+          digest: Buffer.alloc(32),
+        }),
+        4,
+        (f) => decodeDataBody(dataCodecs.blockChecksum.res, f, 'c'),
+      ],
+    ];
+    for (const [what, bytes, at, decode] of bodies) {
+      for (const bad of [0, 3, 255]) {
+        const copy = Buffer.from(bytes);
+        expect(copy.readUInt8(12 + at), what).toBe(ChecksumType.XXH64);
+        copy.writeUInt8(bad, 12 + at);
+        const f = decodeOne(copy, dataOptions);
+        expect(() => decode(f), `${what}, type ${bad}`).toThrow(
+          expect.objectContaining({ code: 'MALFORMED' }),
+        );
+      }
+    }
   });
 
   it('BLOCK_CHECKSUM request and response: the digest is 32 raw bytes', () => {
     const f = decodeOne(encodeDataRequest('blockChecksum', 7, { block }), dataOptions);
     expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.BLOCK_CHECKSUM, 7]);
     expect(decodeDataBody(dataCodecs.blockChecksum.req, f, 'sum')).toEqual({ block });
-    const res = { chunkBytes: 65536, numBytes: MAX, digest: Buffer.alloc(32, 0xab) };
+    const res = {
+      chunkBytes: 65536,
+      checksumType: ChecksumType.XXH64,
+      numBytes: MAX,
+      digest: Buffer.alloc(32, 0xab),
+    };
     const g = decodeOne(encodeDataResponse('blockChecksum', 7, res), dataOptions);
-    expect(g.body.length).toBe(44);
+    expect(g.body.length).toBe(45);
     expect(decodeDataBody(dataCodecs.blockChecksum.res, g, 'sum')).toEqual(res);
   });
 
@@ -816,61 +889,71 @@ describe('round trip: data transfer', () => {
     }
   });
 
-  it('packets of many sizes and chunk sizes, header and payload written separately', async () => {
-    const api = await xxhash();
-    const h32Raw = api.h32Raw.bind(api);
-    const rng = new Rng(0xbacc);
-    const cases: Array<[number, number]> = [
-      [0, 1],
-      [0, 512],
-      [1, 1],
-      [511, 512],
-      [512, 512],
-      [513, 512],
-      [65536, 65536],
-      [65537, 4096],
-    ];
-    for (let i = 0; i < 40; i++) cases.push([rng.int(3000), rng.range(1, 700)]);
-    for (const [payloadBytes, chunkBytes] of cases) {
-      const payload = rng.bytes(payloadBytes);
-      const sums = packetChecksums(payload, chunkBytes, h32Raw);
-      expect(sums.length).toBe(checksumCount(payloadBytes, chunkBytes) * 4);
-      const h = {
-        blockId: MAX,
-        offsetInBlock: 0x1_0000_0000,
-        seqno: rng.u64(),
-        last: rng.bool(),
-        payloadBytes,
+  it.each([ChecksumType.XXH32, ChecksumType.XXH64])(
+    'packets of many sizes and chunk sizes, header and payload written separately (checksum type %i)',
+    async (type) => {
+      const api = await xxhash();
+      const h32Raw = api.h32Raw.bind(api);
+      const size = checksumBytes(type);
+      const hash = (b: Buffer): Buffer => {
+        const out = Buffer.alloc(size);
+        if (type === ChecksumType.XXH64) out.writeBigUInt64BE(api.h64Raw(b, 0n));
+        else out.writeUInt32BE(h32Raw(b, 0) >>> 0);
+        return out;
       };
-      const head = encodePacketHeader(77, h, sums);
-      expect(head.length).toBe(12 + 32 + sums.length);
-      // The wire sees [head, payload] (cork/writev); deliver them as two chunks like a socket might.
-      const frames: Frame[] = [];
-      const decoder = new FrameDecoder(dataOptions);
-      decoder.push(head, (f) => frames.push(f));
-      decoder.push(payload, (f) => frames.push(f));
-      expect(frames).toHaveLength(1);
-      const f = frames[0]!;
-      expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.PACKET, 0, 77]);
-      const p = decodePacket(f, chunkBytes);
-      expect({
-        blockId: p.blockId,
-        offsetInBlock: p.offsetInBlock,
-        seqno: p.seqno,
-        last: p.last,
-        payloadBytes: p.payloadBytes,
-      }).toEqual(h);
-      expect(p.checksums.equals(sums)).toBe(true);
-      const got = Buffer.concat(p.payload);
-      expect(got.equals(payload)).toBe(true);
-      // And the receiver's check: each chunk verifies against its checksum.
-      for (let c = 0; c * chunkBytes < payloadBytes; c++) {
-        expect(h32Raw(got.subarray(c * chunkBytes, (c + 1) * chunkBytes), 0) >>> 0).toBe(
-          p.checksums.readUInt32BE(c * 4),
-        );
+      const rng = new Rng(0xbacc);
+      const cases: Array<[number, number]> = [
+        [0, 1],
+        [0, 512],
+        [1, 1],
+        [511, 512],
+        [512, 512],
+        [513, 512],
+        [65536, 65536],
+        [65537, 4096],
+      ];
+      for (let i = 0; i < 40; i++) cases.push([rng.int(3000), rng.range(1, 700)]);
+      for (const [payloadBytes, chunkBytes] of cases) {
+        const payload = rng.bytes(payloadBytes);
+        const sums = packetChecksums(payload, chunkBytes, h32Raw, type);
+        expect(sums.length).toBe(checksumCount(payloadBytes, chunkBytes) * size);
+        const h = {
+          blockId: MAX,
+          offsetInBlock: 0x1_0000_0000,
+          seqno: rng.u64(),
+          last: rng.bool(),
+          payloadBytes,
+        };
+        const head = encodePacketHeader(77, h, sums);
+        expect(head.length).toBe(12 + 32 + sums.length);
+        // The wire sees [head, payload] (cork/writev); deliver them as two chunks like a socket might.
+        const frames: Frame[] = [];
+        const decoder = new FrameDecoder(dataOptions);
+        decoder.push(head, (f) => frames.push(f));
+        decoder.push(payload, (f) => frames.push(f));
+        expect(frames).toHaveLength(1);
+        const f = frames[0]!;
+        expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.PACKET, 0, 77]);
+        const p = decodePacket(f, chunkBytes, type);
+        expect({
+          blockId: p.blockId,
+          offsetInBlock: p.offsetInBlock,
+          seqno: p.seqno,
+          last: p.last,
+          payloadBytes: p.payloadBytes,
+        }).toEqual(h);
+        expect(p.checksums.equals(sums)).toBe(true);
+        const got = Buffer.concat(p.payload);
+        expect(got.equals(payload)).toBe(true);
+        // And the receiver's check: each chunk verifies against its checksum.
+        for (let c = 0; c * chunkBytes < payloadBytes; c++) {
+          expect(hash(got.subarray(c * chunkBytes, (c + 1) * chunkBytes)).toString('hex')).toBe(
+            p.checksums.subarray(c * size, (c + 1) * size).toString('hex'),
+          );
+        }
       }
-    }
-  });
+    },
+  );
 
   it('acks with 0 to 255 statuses', () => {
     const rng = new Rng(0xac);

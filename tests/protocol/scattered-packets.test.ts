@@ -12,6 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   bodyPieces,
+  ChecksumType,
   decodePacket,
   encodePacketHeader,
   FrameDecoder,
@@ -28,12 +29,14 @@ import {
 import { writePieces } from '../../src/common/fs-util.js';
 
 const CHUNK = 512;
+/** The scattering tests use the default algorithm; firstBadChunkInPieces is checked with both. */
+const TYPE = ChecksumType.XXH64;
 
 function packetBytes(payload: Buffer, seqno = 3): Buffer {
   const header = encodePacketHeader(
     9,
     { blockId: 42, offsetInBlock: 4096, seqno, last: false, payloadBytes: payload.length },
-    computeChecksums(payload, CHUNK),
+    computeChecksums(payload, CHUNK, TYPE),
   );
   return Buffer.concat([header, payload]);
 }
@@ -66,7 +69,7 @@ describe('scattered PACKET bodies', () => {
       // No copy: every piece is a view of one of the two reads.
       for (const p of pieces)
         expect(p.buffer === a.buffer || p.buffer === b.buffer, `split at ${at}`).toBe(true);
-      const p = decodePacket(f, CHUNK);
+      const p = decodePacket(f, CHUNK, TYPE);
       expect({
         blockId: p.blockId,
         offsetInBlock: p.offsetInBlock,
@@ -76,20 +79,20 @@ describe('scattered PACKET bodies', () => {
       expect(Buffer.concat(p.payload).equals(payload), `split at ${at}`).toBe(true);
       for (const piece of p.payload)
         expect(piece.buffer === a.buffer || piece.buffer === b.buffer).toBe(true);
-      expect(firstBadChunkInPieces(p.payload, p.checksums, CHUNK), `split at ${at}`).toBe(-1);
+      expect(firstBadChunkInPieces(p.payload, p.checksums, CHUNK, TYPE), `split at ${at}`).toBe(-1);
     }
   });
 
   it('without scatterKinds the same frame is one body buffer, as before', () => {
     const frames = decodeIn([wire.subarray(0, 100), wire.subarray(100)], false);
     expect(frames[0]!.parts).toBeUndefined();
-    expect(Buffer.concat(decodePacket(frames[0]!, CHUNK).payload).equals(payload)).toBe(true);
+    expect(Buffer.concat(decodePacket(frames[0]!, CHUNK, TYPE).payload).equals(payload)).toBe(true);
   });
 
   it('a frame inside one read stays a single view even when scattering', () => {
     const frames = decodeIn([wire], true);
     expect(frames[0]!.parts).toBeUndefined();
-    expect(decodePacket(frames[0]!, CHUNK).payload).toHaveLength(1);
+    expect(decodePacket(frames[0]!, CHUNK, TYPE).payload).toHaveLength(1);
   });
 
   it('a truncated body is MALFORMED, wherever it was split', () => {
@@ -97,37 +100,50 @@ describe('scattered PACKET bodies', () => {
     bad.writeUInt32BE(payload.length + 1, 12 + 28); // payloadBytes no longer fills the body
     for (const at of [5, 20, 40, 60, bad.length - 3]) {
       const frames = decodeIn([bad.subarray(0, at), bad.subarray(at)], true);
-      expect(() => decodePacket(frames[0]!, CHUNK)).toThrow(/MALFORMED|do not fill/);
+      expect(() => decodePacket(frames[0]!, CHUNK, TYPE)).toThrow(/MALFORMED|do not fill/);
     }
   });
 });
 
-describe('firstBadChunkInPieces', () => {
-  const payload = Buffer.from(Array.from({ length: 5 * CHUNK + 77 }, (_, i) => (i * 13 + 1) & 0xff));
-  const sums = computeChecksums(payload, CHUNK);
+describe.each([ChecksumType.XXH32, ChecksumType.XXH64])(
+  'firstBadChunkInPieces (checksum type %i)',
+  (type) => {
+    const payload = Buffer.from(Array.from({ length: 5 * CHUNK + 77 }, (_, i) => (i * 13 + 1) & 0xff));
+    const sums = computeChecksums(payload, CHUNK, type);
 
-  it('agrees with firstBadChunk for any split and any flipped byte', () => {
-    const splits = [[1], [CHUNK], [CHUNK - 1, CHUNK + 1], [3, 700, 701, 2000], [5 * CHUNK], [5 * CHUNK + 76]];
-    for (const flip of [-1, 0, CHUNK - 1, CHUNK, 2 * CHUNK + 5, 5 * CHUNK + 76]) {
-      const data = Buffer.from(payload);
-      if (flip >= 0) data[flip] = data[flip]! ^ 0x40;
-      const want = firstBadChunk(data, sums, CHUNK);
-      for (const cuts of splits) {
-        const pieces: Buffer[] = [];
-        let from = 0;
-        for (const c of [...cuts, data.length]) {
-          pieces.push(data.subarray(from, c));
-          from = c;
+    it('agrees with firstBadChunk for any split and any flipped byte', () => {
+      const splits = [
+        [1],
+        [CHUNK],
+        [CHUNK - 1, CHUNK + 1],
+        [3, 700, 701, 2000],
+        [5 * CHUNK],
+        [5 * CHUNK + 76],
+      ];
+      for (const flip of [-1, 0, CHUNK - 1, CHUNK, 2 * CHUNK + 5, 5 * CHUNK + 76]) {
+        const data = Buffer.from(payload);
+        if (flip >= 0) data[flip] = data[flip]! ^ 0x40;
+        const want = firstBadChunk(data, sums, CHUNK, type);
+        for (const cuts of splits) {
+          const pieces: Buffer[] = [];
+          let from = 0;
+          for (const c of [...cuts, data.length]) {
+            pieces.push(data.subarray(from, c));
+            from = c;
+          }
+          expect(
+            firstBadChunkInPieces(pieces, sums, CHUNK, type),
+            `flip ${flip}, cuts ${cuts.join(',')}`,
+          ).toBe(want);
         }
-        expect(firstBadChunkInPieces(pieces, sums, CHUNK), `flip ${flip}, cuts ${cuts.join(',')}`).toBe(want);
       }
-    }
-  });
+    });
 
-  it('an empty payload has nothing to check', () => {
-    expect(firstBadChunkInPieces([Buffer.alloc(0)], Buffer.alloc(0), CHUNK)).toBe(-1);
-  });
-});
+    it('an empty payload has nothing to check', () => {
+      expect(firstBadChunkInPieces([Buffer.alloc(0)], Buffer.alloc(0), CHUNK, type)).toBe(-1);
+    });
+  },
+);
 
 describe('writePieces', () => {
   it('at a page boundary (its first byte written apart), a one-byte first piece included', async () => {

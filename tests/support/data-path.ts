@@ -15,6 +15,7 @@ import type { DfsClient } from '../../src/client/dfs-client.js';
 import type { DfsOutputStream, OutputStreamOptions } from '../../src/client/dfs-output-stream.js';
 import type { InputStreamOptions } from '../../src/client/dfs-input-stream.js';
 import { computeChecksums, initChecksum } from '../../src/common/checksum.js';
+import { decodeMetaHeader } from '../../src/datanode/replica-meta.js';
 import type { DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
 
 export const META_HEADER_BYTES = 24;
@@ -181,7 +182,8 @@ export async function waitForLocations(
  * `replicas` finalized copies (a number, or per block index a number or the counts
  * allowed), on the nodes the NameNode names; each data file equals the block's slice of
  * `data`; each meta file holds the 24-byte header (chunk size, the block's current
- * generation stamp) and one big-endian xxh32 per chunk of exactly those bytes; no node
+ * generation stamp, the algorithm) and one big-endian checksum of that algorithm per chunk of
+ * exactly those bytes; no node
  * holding it finalized also has an rbw copy. A copy is on disk a moment before it is
  * reported, so the placement check is retried for up to a few seconds before it fails.
  */
@@ -259,14 +261,13 @@ function checkReplicaContents(
       if (!stored.equals(slice))
         throw new Error(`${where}: data on node ${i} differs (${stored.length} bytes, want ${slice.length})`);
       const meta = fs.readFileSync(path.join(dir, 'meta'));
-      const chunkBytes = meta.readUInt32BE(8);
-      const genStamp = meta.readUInt32BE(16) * 0x1_0000_0000 + meta.readUInt32BE(20);
       if (meta.toString('latin1', 0, 4) !== 'DFSM')
         throw new Error(`${where}: meta on node ${i} has a bad magic`);
+      const { chunkBytes, checksumType, genStamp } = decodeMetaHeader(meta, dir);
       if (genStamp !== lb.block.genStamp)
         throw new Error(`${where}: meta on node ${i} has gen ${genStamp}, block has ${lb.block.genStamp}`);
       const sums = meta.subarray(META_HEADER_BYTES);
-      if (!sums.equals(computeChecksums(slice, chunkBytes)))
+      if (!sums.equals(computeChecksums(slice, chunkBytes, checksumType)))
         throw new Error(`${where}: checksums on node ${i} do not match the data`);
       if (fs.existsSync(replicaDir(cluster, i, 'rbw', lb.block.blockId)))
         throw new Error(`${where}: node ${i} still has an rbw copy`);

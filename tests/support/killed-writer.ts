@@ -59,7 +59,15 @@ export interface KilledPut {
 export async function putKilledMidBlock(
   cluster: LocalCluster,
   client: DfsClient,
-  o: { remote: string; source: Buffer; blockBytes: number; blockIndex: number; rbwBytes: number },
+  o: {
+    remote: string;
+    source: Buffer;
+    blockBytes: number;
+    blockIndex: number;
+    rbwBytes: number;
+    /** More environment for the put (DFS_CHECKSUM, say). */
+    env?: NodeJS.ProcessEnv;
+  },
 ): Promise<KilledPut> {
   const put = spawn(
     process.execPath,
@@ -73,7 +81,7 @@ export async function putKilledMidBlock(
       '-',
       o.remote,
     ],
-    { stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, DFS_NAMENODE: undefined } },
+    { stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, DFS_NAMENODE: undefined, ...o.env } },
   );
   const killTimer = setTimeout(() => put.kill('SIGKILL'), 60_000);
   const exited = new Promise<void>((resolve) => put.once('exit', () => resolve()));

@@ -16,7 +16,10 @@ import {
   HANDSHAKE_BYTES,
   isDataOpcode,
   WriteStage,
+  CHECKSUM_TYPE_DEFAULT,
+  checksumBytes,
   type Ack,
+  type ChecksumType,
   type DatanodeInfo,
   type DfsError,
   type Frame,
@@ -63,12 +66,14 @@ export function writeBlockRequest(
   targets: DatanodeInfo[] = [],
   requestId = 1,
   genStamp = 1,
+  checksumType: ChecksumType = CHECKSUM_TYPE_DEFAULT,
 ): Buffer {
   return encodeDataRequest('writeBlock', requestId, {
     block: { blockId, genStamp, numBytes: 0 },
     clientName: 'raw-test-client',
     stage: WriteStage.CREATE,
     chunkBytes,
+    checksumType,
     targets,
   });
 }
@@ -99,13 +104,16 @@ export interface PacketSpec {
   requestId?: number;
   /** Flip one bit of this checksum index after computing them. */
   corruptChecksum?: number;
+  /** The block's algorithm (default CHECKSUM_TYPE_DEFAULT, as writeBlockRequest's). */
+  checksumType?: ChecksumType;
 }
 
 /** One PACKET frame (header + checksums + payload) as bytes, optionally with a wrong checksum. */
 export function packetFrame(p: PacketSpec): Buffer {
-  const sums = computeChecksums(p.payload, p.chunkBytes);
-  if (p.corruptChecksum !== undefined)
-    sums.writeUInt8(sums.readUInt8(p.corruptChecksum * 4) ^ 0x01, p.corruptChecksum * 4);
+  const type = p.checksumType ?? CHECKSUM_TYPE_DEFAULT;
+  const sums = computeChecksums(p.payload, p.chunkBytes, type);
+  const at = (p.corruptChecksum ?? 0) * checksumBytes(type);
+  if (p.corruptChecksum !== undefined) sums.writeUInt8(sums.readUInt8(at) ^ 0x01, at);
   const header = encodePacketHeader(
     p.requestId ?? 1,
     {

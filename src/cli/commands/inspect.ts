@@ -229,9 +229,10 @@ export function registerInspectCommands(program: Command): void {
     .argument('<paths...>', 'DFS files (globs allowed)')
     .addHelpText(
       'after',
-      "\nColumns: path, algorithm-chunkBytes, checksum (SHA-256 of the blocks' SHA-256 digests of their xxh32" +
-        '\nchunk checksums; PROTOCOL.md section 10). Equal for equal content written with the same block' +
-        '\nand chunk sizes, whichever replicas answer. No data is read.' +
+      "\nColumns: path, algorithm-chunkBytes, checksum (SHA-256 of the blocks' SHA-256 digests of their" +
+        '\nchunk checksums, xxh64 or xxh32 as the algorithm names; PROTOCOL.md section 10). Equal for' +
+        '\nequal content written with the same block and chunk sizes and checksum algorithm, whichever' +
+        '\nreplicas answer. No data is read. A file whose blocks mix algorithms has none (an error).' +
         '\nWith --json: an array of {"path", "algorithm", "chunkBytes", "blockBytes", "length", "checksum"}.',
     )
     .action((paths: string[], _options: unknown, cmd: Command) =>

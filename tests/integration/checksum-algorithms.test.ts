@@ -1,0 +1,327 @@
+/**
+ * The checksum algorithm per replica, across real processes (issue 12 item 2): new blocks
+ * are written with xxh64, and replicas written with xxh32 (the only algorithm before; forced
+ * here with DFS_CHECKSUM=xxh32 or the client's `checksum` option) stay first-class:
+ *
+ *   | xxh32 replicas ...                     | must                                                   |
+ *   |----------------------------------------|--------------------------------------------------------|
+ *   | on disk                                | be the old format byte for byte (meta version 1)       |
+ *   | read by a default (xxh64) client       | read back equal, verified with xxh32                   |
+ *   | checksummed (dfs checksum)             | SHA256-OF-SHA256-OF-XXH32, as computed from the bytes  |
+ *   | appended to by an xxh64 client         | go on in xxh32; the blocks after are xxh64; the file   |
+ *   |                                        | then has no checksum (mixed algorithms: an error)      |
+ *   | re-replicated (setrep 3 -> 4)          | be copied with their own algorithm                     |
+ *   | rotten on disk                         | be found by the block scanner, replaced and deleted    |
+ *   | left unfinished by a SIGKILLed writer  | be recovered (cut, finalized) in xxh32                 |
+ *
+ * and a corrupted xxh64 replica is caught by the scanner and by readers as an xxh32 one is.
+ * Every replica on disk is checked against the bytes written, with the algorithm its meta
+ * header names (expectReplicasOnDisk), and the header's version against the algorithm.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ChecksumType } from '../../protocol/data-messages.js';
+import { DfsClient } from '../../src/client/dfs-client.js';
+import { computeChecksums, initChecksum } from '../../src/common/checksum.js';
+import type { LocalCluster } from '../../src/local/local-cluster.js';
+import { createHash } from 'node:crypto';
+import { decodeMetaHeader } from '../../src/datanode/replica-meta.js';
+import { clusterPerTest, tempDir } from '../support/cluster.js';
+import {
+  expectReplicasOnDisk,
+  getBuffer,
+  logsMatching,
+  nodeIdOf,
+  nodesWithFinalized,
+  putBuffer,
+  replicaDir,
+  testBytes,
+  waitFor,
+  waitForDatanodes,
+} from '../support/data-path.js';
+import { ok, runDfs } from '../support/dfs-cli.js';
+import { remoteException } from '../support/webhdfs.js';
+import { HEALING_DATANODE_ENV, HEALING_NAMENODE_ENV } from '../support/healing.js';
+import { copyingPath, FAST_LEASE_RECOVERY_ENV, putKilledMidBlock } from '../support/killed-writer.js';
+
+const per = clusterPerTest();
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const BLOCK = 256 * KiB;
+const CHUNK = 16 * KiB;
+const LAYOUT = { blockBytes: BLOCK, chunkBytes: CHUNK, packetBytes: 64 * KiB };
+/** The scanner every 300 ms at 64 MiB/s: a rotten replica is found within a second or two. */
+const FAST_SCANNER = {
+  DFS_DATANODE_SCAN_INTERVAL_MS: '300',
+  DFS_DATANODE_SCAN_BYTES_PER_SECOND: String(64 * MiB),
+};
+
+/** The meta header of node `node`'s finalized replica: its format version and algorithm. */
+function metaOf(
+  cluster: LocalCluster,
+  node: number,
+  blockId: number,
+): { version: number; type: ChecksumType } {
+  const file = path.join(replicaDir(cluster, node, 'finalized', blockId), 'meta');
+  const bytes = fs.readFileSync(file);
+  return { version: bytes.readUInt16BE(4), type: decodeMetaHeader(bytes, file).checksumType };
+}
+
+/** Every finalized replica of each block is of the algorithm `typeOf(block index)`, in its format. */
+async function expectAlgorithms(
+  cluster: LocalCluster,
+  client: DfsClient,
+  remote: string,
+  typeOf: (blockIndex: number) => ChecksumType,
+): Promise<void> {
+  const blocks = (await client.getBlockLocations(remote)).blocks;
+  for (const [i, lb] of blocks.entries()) {
+    const holders = nodesWithFinalized(cluster, lb.block.blockId);
+    expect(holders.length, `block ${i} has replicas on disk`).toBeGreaterThan(0);
+    for (const node of holders) {
+      const want = typeOf(i);
+      // xxh32: the format DataNodes wrote before the algorithm was recorded (version 1, no
+      // type byte); xxh64: version 2 with its type byte.
+      expect(metaOf(cluster, node, lb.block.blockId), `block ${i} on node ${node}`).toEqual({
+        version: want === ChecksumType.XXH32 ? 1 : 2,
+        type: want,
+      });
+    }
+  }
+}
+
+/** The file checksum PROTOCOL.md section 10 defines, from the bytes, with one algorithm. */
+function expectedFileChecksum(data: Buffer, type: ChecksumType, chunkBytes: number): string {
+  const file = createHash('sha256');
+  for (let b = 0; b < data.length; b += BLOCK) {
+    const sums = computeChecksums(data.subarray(b, Math.min(data.length, b + BLOCK)), chunkBytes, type);
+    file.update(createHash('sha256').update(sums).digest());
+  }
+  return file.digest('hex');
+}
+
+/** Flips 16 bytes in the middle of a replica's data file, in place (its meta untouched). */
+function rot(cluster: LocalCluster, node: number, blockId: number, at: number): string {
+  const file = path.join(replicaDir(cluster, node, 'finalized', blockId), 'data');
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const buf = Buffer.alloc(16);
+    fs.readSync(fd, buf, 0, 16, at);
+    for (let i = 0; i < buf.length; i++) buf[i] = buf[i]! ^ 0xff;
+    fs.writeSync(fd, buf, 0, 16, at);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return file;
+}
+
+describe('replicas written with xxh32 beside new xxh64 ones', () => {
+  it('are read, checksummed, appended to, re-replicated and scanned by the new code', async () => {
+    await initChecksum();
+    const cluster = await per.start({
+      // Five: a replica found rotten is deleted once a good copy replaced it, which needs a
+      // node without one after the setrep to 4.
+      datanodes: 5,
+      namenodeEnv: HEALING_NAMENODE_ENV,
+      datanodeEnv: () => ({ ...HEALING_DATANODE_ENV, ...FAST_SCANNER }),
+    });
+    const client = per.client(cluster, 15_000); // the default: xxh64
+    await waitForDatanodes(client, 5);
+
+    // Written by `dfs put` with the old algorithm forced: two full blocks and 20,000 bytes,
+    // which end inside a chunk.
+    const old = testBytes(2 * BLOCK + 20_000, 1);
+    const local = path.join(tempDir('dfs-xxh32-'), 'old');
+    fs.writeFileSync(local, old);
+    ok(
+      await runDfs(cluster.namenodeAddress, ['put', '--block-size', String(BLOCK), local, '/old'], {
+        env: { DFS_CHECKSUM: 'xxh32' },
+      }),
+    );
+    // And one by the default client: xxh64.
+    const fresh = testBytes(BLOCK + 5_000, 2);
+    await putBuffer(client, '/fresh', fresh, { replication: 3, ...LAYOUT });
+    await expectReplicasOnDisk(cluster, client, '/old', old, 3);
+    await expectReplicasOnDisk(cluster, client, '/fresh', fresh, 3);
+    await expectAlgorithms(cluster, client, '/old', () => ChecksumType.XXH32);
+    await expectAlgorithms(cluster, client, '/fresh', () => ChecksumType.XXH64);
+
+    // Read by the new (xxh64-writing) client: the DataNode says xxh32, the reader verifies so.
+    expect((await getBuffer(client, '/old')).equals(old)).toBe(true);
+    expect(
+      (await getBuffer(client, '/old', { offset: BLOCK - 100, length: BLOCK })).equals(
+        old.subarray(BLOCK - 100, 2 * BLOCK - 100),
+      ),
+    ).toBe(true);
+
+    // The file checksum names its algorithm, and is what the bytes give with it.
+    const put64 = await client.checksum('/fresh');
+    expect(put64.algorithm).toBe('SHA256-OF-SHA256-OF-XXH64');
+    expect(put64.checksum).toBe(expectedFileChecksum(fresh, ChecksumType.XXH64, CHUNK));
+    // `dfs put` used the default 64 KiB chunks for /old.
+    const sum32 = await client.checksum('/old');
+    expect(sum32).toMatchObject({ algorithm: 'SHA256-OF-SHA256-OF-XXH32', chunkBytes: 64 * KiB });
+    expect(sum32.checksum).toBe(expectedFileChecksum(old, ChecksumType.XXH32, 64 * KiB));
+
+    // Appended to by the xxh64 client: the partial last block goes on in xxh32 (its replicas'
+    // own algorithm, whatever the writer prefers), the block after it is xxh64.
+    const more = testBytes(BLOCK, 3);
+    const appender = client.append('/old', { chunkBytes: 64 * KiB });
+    await new Promise<void>((resolve, reject) => {
+      appender.on('error', reject);
+      appender.end(more, () => resolve());
+    });
+    const all = Buffer.concat([old, more]);
+    expect((await getBuffer(client, '/old')).equals(all)).toBe(true);
+    await expectReplicasOnDisk(cluster, client, '/old', all, 3);
+    await expectAlgorithms(cluster, client, '/old', (i) =>
+      i <= 2 ? ChecksumType.XXH32 : ChecksumType.XXH64,
+    );
+    // A file whose blocks mix algorithms has no comparable checksum (HDFS: MIXED, no checksum).
+    const mixed = await client.checksum('/old').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(mixed).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((mixed as Error).message).toMatch(/mixes checksum algorithms xxh32 and xxh64/);
+    // WebHDFS GETFILECHECKSUM (the NameNode's gateway) answers the same: 400 with the reason,
+    // and the algorithm's name for a file of one algorithm.
+    const webhdfs = `http://${cluster.namenodeHttpAddress}/webhdfs/v1`;
+    const mixedHttp = await fetch(`${webhdfs}/old?op=GETFILECHECKSUM`);
+    expect(mixedHttp.status).toBe(400);
+    expect(remoteException(await mixedHttp.text())).toMatchObject({
+      exception: 'IllegalArgumentException',
+      message: expect.stringMatching(/mixes checksum algorithms/) as unknown,
+    });
+    const freshHttp = await fetch(`${webhdfs}/fresh?op=GETFILECHECKSUM`);
+    expect(freshHttp.status).toBe(200);
+    expect(await freshHttp.json()).toEqual({
+      FileChecksum: { algorithm: 'SHA256-OF-SHA256-OF-XXH64', bytes: put64.checksum, length: 32 },
+    });
+
+    // Re-replication copies each replica with its own checksums and algorithm.
+    await client.setReplication('/old', 4);
+    await expectReplicasOnDisk(cluster, client, '/old', all, 4);
+    await expectAlgorithms(cluster, client, '/old', (i) =>
+      i <= 2 ? ChecksumType.XXH32 : ChecksumType.XXH64,
+    );
+
+    // The scanner finds a rotten xxh32 replica and a rotten xxh64 one; both are replaced.
+    const blocks = (await client.getBlockLocations('/old')).blocks;
+    const victims = [0, 3].map((i, k) => {
+      const block = blocks[i]!.block.blockId;
+      const holders = nodesWithFinalized(cluster, block);
+      return { block, node: k === 0 ? holders[0]! : holders[holders.length - 1]! };
+    });
+    const files = victims.map((v) => rot(cluster, v.node, v.block, 10_000));
+    for (const [k, v] of victims.entries()) {
+      await waitFor(
+        `the scanner on node ${v.node} to find blk_${v.block}`,
+        () =>
+          logsMatching(cluster.datanodes[v.node]!, {
+            msg: 'block scanner found a corrupt replica',
+            block: v.block,
+          }).length > 0
+            ? true
+            : undefined,
+        20_000,
+      );
+      await waitFor(
+        `the rotten replica ${files[k]} to be deleted`,
+        () => (fs.existsSync(files[k]!) ? undefined : true),
+        20_000,
+      );
+    }
+    // Healed: four replicas again (three for a moment, while a copy is reported), none rotten.
+    await expectReplicasOnDisk(cluster, client, '/old', all, () => [3, 4]);
+    await expectAlgorithms(cluster, client, '/old', (i) =>
+      i <= 2 ? ChecksumType.XXH32 : ChecksumType.XXH64,
+    );
+    expect((await getBuffer(client, '/old')).equals(all)).toBe(true);
+  });
+
+  it('a reader detects a corrupted replica of either algorithm and fails over', async () => {
+    await initChecksum();
+    const cluster = await per.start({ datanodes: 2 });
+    const client = per.client(cluster, 15_000);
+    const client32 = new DfsClient({ namenode: cluster.namenodeAddress, checksum: 'xxh32' });
+    try {
+      await waitForDatanodes(client, 2);
+      const data = testBytes(BLOCK, 4);
+      await putBuffer(client, '/r64', data, { replication: 2, ...LAYOUT });
+      await putBuffer(client32, '/r32', data, { replication: 2, ...LAYOUT });
+      for (const [remote, type] of [
+        ['/r64', ChecksumType.XXH64],
+        ['/r32', ChecksumType.XXH32],
+      ] as const) {
+        await expectReplicasOnDisk(cluster, client, remote, data, 2);
+        await expectAlgorithms(cluster, client, remote, () => type);
+        const blockId = (await client.getBlockLocations(remote)).blocks[0]!.block.blockId;
+        rot(cluster, 0, blockId, 3 * CHUNK + 5);
+        const reported = (): boolean =>
+          logsMatching(cluster.namenode, {
+            msg: 'replica reported corrupt; scheduling deletion',
+            node: nodeIdOf(cluster, 0),
+            block: blockId,
+          }).length > 0;
+        const failovers: string[] = [];
+        // Each read starts at another replica: within a few, the damaged one is tried.
+        for (let attempt = 0; attempt < 8 && !reported(); attempt++) {
+          const stream = client.open(remote);
+          stream.on('failover', (e: { replica: string; error: string }) => failovers.push(e.error));
+          const parts: Buffer[] = [];
+          for await (const b of stream) parts.push(b as Buffer);
+          expect(Buffer.concat(parts).equals(data), `${remote} read ${attempt}`).toBe(true);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(reported(), `${remote}: the NameNode was told of the corrupt replica`).toBe(true);
+        expect(failovers.length).toBeGreaterThanOrEqual(1);
+        for (const f of failovers) expect(f).toMatch(/checksum mismatch/);
+      }
+    } finally {
+      client32.close();
+    }
+  });
+
+  it('an xxh32 block left unfinished by a SIGKILLed writer is recovered in xxh32', async () => {
+    await initChecksum();
+    const cluster = await per.start({ datanodes: 3, namenodeEnv: FAST_LEASE_RECOVERY_ENV });
+    await cluster.waitWritable();
+    const client = per.client(cluster, 15_000);
+    const blockBytes = 2 * MiB;
+    const source = testBytes(blockBytes + 1.5 * MiB, 5);
+    const { blockId } = await putKilledMidBlock(cluster, client, {
+      remote: '/crashed',
+      source,
+      blockBytes,
+      blockIndex: 1,
+      rbwBytes: MiB,
+      env: { DFS_CHECKSUM: 'xxh32' },
+    });
+    const remote = copyingPath('/crashed');
+    const closed = await waitFor(
+      'lease recovery to close the file',
+      async () => {
+        const st = await client.stat(remote);
+        return st.underConstruction ? undefined : st;
+      },
+      30_000,
+      200,
+    );
+    expect(closed.length).toBeGreaterThan(blockBytes);
+    const kept = source.subarray(0, closed.length);
+    expect((await getBuffer(client, remote)).equals(kept)).toBe(true);
+    expect(
+      logsMatching(cluster.namenode, { msg: 'block recovery committed; file closed', path: remote }),
+    ).toHaveLength(1);
+    // Cut and finalized with xxh32 checksums (validLength and truncateReplica used the
+    // replica's algorithm), in the old format.
+    await expectReplicasOnDisk(cluster, client, remote, kept, 3);
+    await expectAlgorithms(cluster, client, remote, () => ChecksumType.XXH32);
+    expect(nodesWithFinalized(cluster, blockId)).toHaveLength(3);
+    const sum = await client.checksum(remote);
+    expect(sum.algorithm).toBe('SHA256-OF-SHA256-OF-XXH32');
+  });
+});
