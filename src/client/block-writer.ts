@@ -21,6 +21,7 @@
 import { encodePacketHeader, WriteStage, type Ack } from '../../protocol/data-messages.js';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
+import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import type { NamenodeClient } from './namenode-client.js';
 import { WritePipeline } from './write-pipeline.js';
 
@@ -47,6 +48,8 @@ export interface BlockWriterHost {
   readonly clientName: string;
   readonly path: string;
   readonly chunkBytes: number;
+  /** This process's own DataNode, reached without a socket when it heads a pipeline (write-pipeline.ts). */
+  readonly localFirstHop?: LocalFirstHop;
   /** A packet was acknowledged by every node of the pipeline. */
   onPacketAcked(packet: OutPacket): void;
   /** Something a waiter may be waiting for changed (ack, recovery end, failure). */
@@ -86,7 +89,7 @@ export class BlockWriter {
         previous,
         excludeNodes: exclude,
       });
-      const pipeline = new WritePipeline(lb.locations);
+      const pipeline = new WritePipeline(lb.locations, host.localFirstHop);
       let writer: BlockWriter | null = null;
       const bad = await pipeline.open(lb.block, WriteStage.CREATE, host.clientName, host.chunkBytes, {
         onAck: (ack) => writer?.onAck(ack),
@@ -115,7 +118,7 @@ export class BlockWriter {
    * each at its length under the new stamp the NameNode gave it (`lb.block`).
    */
   static async reopen(host: BlockWriterHost, lb: LocatedBlock): Promise<BlockWriter> {
-    const pipeline = new WritePipeline(lb.locations);
+    const pipeline = new WritePipeline(lb.locations, host.localFirstHop);
     let writer: BlockWriter | null = null;
     const bad = await pipeline.open(lb.block, WriteStage.APPEND, host.clientName, host.chunkBytes, {
       onAck: (ack) => writer?.onAck(ack),
@@ -232,7 +235,7 @@ export class BlockWriter {
       }
       const { genStamp } = await namenode.bumpGenStamp({ path, clientName, blockId: this.block.blockId });
       this.block = { ...this.block, genStamp };
-      const pipeline = new WritePipeline(this.targets);
+      const pipeline = new WritePipeline(this.targets, this.host.localFirstHop);
       const failed = await pipeline.open(
         { blockId: this.block.blockId, genStamp, numBytes: this.ackedInBlock },
         WriteStage.RECOVER,

@@ -14,6 +14,7 @@ import type { Block, FileStatus, LocatedBlock } from '../../protocol/shared-stru
 import type { ContentSummary, LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
 import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
 import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
+import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { finished, pipeline } from 'node:stream/promises';
@@ -68,6 +69,11 @@ export interface DfsClientOptions {
   user?: string;
   /** Bits taken from the mode of new files (0666) and directories (0777); default umaskFrom(). */
   umask?: number;
+  /**
+   * The DataNode of this process (a DataNode's WebHDFS gateway): a block whose pipeline it
+   * heads is written to it without a socket (src/datanode/local-first-hop.ts).
+   */
+  localFirstHop?: LocalFirstHop;
 }
 
 export type { CreateOptions };
@@ -122,6 +128,7 @@ export class DfsClient implements OutputStreamClient {
   private readonly leaseRenewIntervalMs: number;
   readonly defaultReplication: number;
   readonly defaultBlockBytes: number;
+  readonly localFirstHop: LocalFirstHop | undefined;
 
   constructor(options: DfsClientOptions = {}) {
     const namenodes = namenodeAddressesFrom(options.namenode);
@@ -129,6 +136,7 @@ export class DfsClient implements OutputStreamClient {
     this.clientName = options.clientName ?? `dfs-client-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.user = userFrom(options.user);
     this.umask = umaskFrom(options.umask);
+    this.localFirstHop = options.localFirstHop;
     this.namenodeClient = new NamenodeClient({
       host,
       port,

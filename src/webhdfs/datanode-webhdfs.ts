@@ -40,6 +40,7 @@ import { FileType } from '../../protocol/shared-structures.js';
 import type { DfsClient } from '../client/dfs-client.js';
 import { writeThroughCopy } from '../client/write-through-copy.js';
 import type { DataNodeConfig } from '../common/config.js';
+import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import type { HttpExtension } from '../common/daemon-http.js';
 import { HttpError, sendBody, type HttpExchange } from '../common/http-router.js';
 import { ClientPool, WEBHDFS_UMASK } from './client-pool.js';
@@ -62,8 +63,8 @@ const UPLOAD_WINDOW_BYTES = 8 * 1024 * 1024;
 const FILE_PERMISSION_DEFAULT = 0o644;
 const DIR_PERMISSION_DEFAULT = 0o755;
 
-export function datanodeWebHdfs(config: DataNodeConfig): HttpExtension {
-  const pool = new ClientPool(() => config.namenode, 'datanode', WEBHDFS_UMASK);
+export function datanodeWebHdfs(config: DataNodeConfig, firstHop?: LocalFirstHop): HttpExtension {
+  const pool = new ClientPool(() => config.namenode, 'datanode', WEBHDFS_UMASK, firstHop);
   const appending = new Map<string, Promise<void>>();
   let transfers = 0;
   const handler = async (ex: HttpExchange): Promise<void> => {
