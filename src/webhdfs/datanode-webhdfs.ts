@@ -2,7 +2,11 @@
  * WebHDFS on a DataNode's HTTP port (HDFS `DatanodeWebHdfsMethods`): where the NameNode
  * redirects OPEN, CREATE and APPEND (namenode-webhdfs.ts). The bytes go through the normal
  * client paths, never around them: a read is a DfsInputStream (every chunk verified, another
- * replica on failure), a write a DfsOutputStream through the replication pipeline.
+ * replica on failure), a write a DfsOutputStream through the replication pipeline. A block
+ * whose pipeline this DataNode heads (the NameNode puts a writer's first replica on its own
+ * host) reaches it without a socket (src/datanode/local-first-hop.ts, the `firstHop` the
+ * DataNode hands this extension): the stream's checksums, computed once from the body, are
+ * stored here as they are, and the packets go on to the rest of the pipeline over TCP.
  *
  *   | op     | method | answer                                                          |
  *   |--------|--------|-----------------------------------------------------------------|

@@ -140,9 +140,7 @@ async function expectScannersClean(g: Gateway, live: readonly number[]): Promise
     const d = g.cluster.datanodes[i]!;
     const passes = (): number => logsMatching(d, { msg: 'block scanner pass done' }).length;
     const before = passes();
-    await waitFor(`two scanner passes on DataNode ${i}`, async () =>
-      passes() >= before + 2 ? true : undefined,
-    );
+    await waitFor(`two scanner passes on DataNode ${i}`, () => (passes() >= before + 2 ? true : undefined));
     const found = sample(
       await scrape(d.httpPort),
       'dfs_datanode_checksum_failures_total{found_by="scanner"}',
@@ -164,7 +162,7 @@ describe.skipIf(otherHost === null)('WebHDFS CREATE written by the gateway DataN
 
       // Every block went through the in-process hop: DataNode 0 finalized six of them so.
       const finalized = inProcess(g, 'replica finalized');
-      expect(finalized.map((l) => l.numBytes)).toEqual([...Array(5).fill(BLOCK_BYTES), 12_345]);
+      expect(finalized.map((l) => l.numBytes)).toEqual([...Array<number>(5).fill(BLOCK_BYTES), 12_345]);
       expect((await dfsGet(g, '/up/f.bin')).equals(data)).toBe(true);
       await expectReplicasOnDisk(g.cluster, g.client, '/up/f.bin', data, replication);
       expect(await fsck(g, '/up/f.bin')).toEqual({ status: 'HEALTHY', corrupt: 0, missing: 0 });
@@ -180,7 +178,7 @@ describe.skipIf(otherHost === null)('WebHDFS CREATE written by the gateway DataN
     fs.writeFileSync(file, data);
     // About 4 s of upload: DataNode 2 dies a few blocks in, with a block in flight.
     const upload = createAtGateway(g, '/k/f.bin', file, 3, ['--limit-rate', '3M']);
-    await waitFor('two blocks written', async () =>
+    await waitFor('two blocks written', () =>
       inProcess(g, 'replica finalized').length >= 2 ? true : undefined,
     );
     await sleep(150);
