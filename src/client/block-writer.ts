@@ -21,6 +21,7 @@
 import { encodePacketHeader, WriteStage, type Ack, type ChecksumType } from '../../protocol/data-messages.js';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
+import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import type { NamenodeClient } from './namenode-client.js';
 import { WritePipeline } from './write-pipeline.js';
 
@@ -49,6 +50,8 @@ export interface BlockWriterHost {
   readonly chunkBytes: number;
   /** The checksum algorithm of new blocks (a reopened one keeps its replicas' own). */
   readonly checksumType: ChecksumType;
+  /** This process's own DataNode, reached without a socket when it heads a pipeline (write-pipeline.ts). */
+  readonly localFirstHop?: LocalFirstHop;
   /** A packet was acknowledged by every node of the pipeline. */
   onPacketAcked(packet: OutPacket): void;
   /** Something a waiter may be waiting for changed (ack, recovery end, failure). */
@@ -94,7 +97,7 @@ export class BlockWriter {
         previous,
         excludeNodes: exclude,
       });
-      const pipeline = new WritePipeline(lb.locations);
+      const pipeline = new WritePipeline(lb.locations, host.localFirstHop);
       let writer: BlockWriter | null = null;
       const bad = await pipeline.open(
         lb.block,
@@ -131,7 +134,7 @@ export class BlockWriter {
    * each at its length under the new stamp the NameNode gave it (`lb.block`).
    */
   static async reopen(host: BlockWriterHost, lb: LocatedBlock): Promise<BlockWriter> {
-    const pipeline = new WritePipeline(lb.locations);
+    const pipeline = new WritePipeline(lb.locations, host.localFirstHop);
     let writer: BlockWriter | null = null;
     const bad = await pipeline.open(
       lb.block,
@@ -257,7 +260,7 @@ export class BlockWriter {
       }
       const { genStamp } = await namenode.bumpGenStamp({ path, clientName, blockId: this.block.blockId });
       this.block = { ...this.block, genStamp };
-      const pipeline = new WritePipeline(this.targets);
+      const pipeline = new WritePipeline(this.targets, this.host.localFirstHop);
       const failed = await pipeline.open(
         { blockId: this.block.blockId, genStamp, numBytes: this.ackedInBlock },
         WriteStage.RECOVER,

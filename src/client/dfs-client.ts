@@ -19,6 +19,7 @@ import type { Block, FileStatus, LocatedBlock } from '../../protocol/shared-stru
 import type { ContentSummary, LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
 import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
 import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
+import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { finished, pipeline } from 'node:stream/promises';
@@ -75,6 +76,11 @@ export interface DfsClientOptions {
   umask?: number;
   /** The checksum algorithm of the blocks this client writes, 'xxh64' or 'xxh32'; default checksumTypeFrom(). */
   checksum?: string;
+  /**
+   * The DataNode of this process (a DataNode's WebHDFS gateway): a block whose pipeline it
+   * heads is written to it without a socket (src/datanode/local-first-hop.ts).
+   */
+  localFirstHop?: LocalFirstHop;
 }
 
 export type { CreateOptions };
@@ -139,6 +145,7 @@ export class DfsClient implements OutputStreamClient {
   private readonly leaseRenewIntervalMs: number;
   readonly defaultReplication: number;
   readonly defaultBlockBytes: number;
+  readonly localFirstHop: LocalFirstHop | undefined;
 
   constructor(options: DfsClientOptions = {}) {
     const namenodes = namenodeAddressesFrom(options.namenode);
@@ -147,6 +154,7 @@ export class DfsClient implements OutputStreamClient {
     this.user = userFrom(options.user);
     this.umask = umaskFrom(options.umask);
     this.checksumType = checksumTypeFrom(options.checksum);
+    this.localFirstHop = options.localFirstHop;
     this.namenodeClient = new NamenodeClient({
       host,
       port,

@@ -50,6 +50,7 @@ import {
   type BlockWriterNamenode,
   type OutPacket,
 } from './block-writer.js';
+import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import type { NamenodeClient } from './namenode-client.js';
 
 /**
@@ -85,6 +86,8 @@ export interface OutputStreamClient {
   readonly checksumType?: ChecksumType;
   /** Bits taken from the mode of what this client creates (default DEFAULT_UMASK). */
   readonly umask?: number;
+  /** This process's own DataNode, when there is one (BlockWriterHost.localFirstHop). */
+  readonly localFirstHop?: LocalFirstHop | undefined;
   /** `path` is open for writing: renew the lease until endFileLease. */
   beginFileLease(path: string): void;
   /** `path` is complete or abandoned. */
@@ -395,6 +398,10 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   get clientName(): string {
     return this.client.clientName;
+  }
+
+  get localFirstHop(): LocalFirstHop | undefined {
+    return this.client.localFirstHop;
   }
 
   onPacketAcked(packet: OutPacket): void {

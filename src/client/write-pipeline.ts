@@ -4,6 +4,10 @@
  * as DataNodes do), then packets out and acks in. Setup answers `null` when ready or the
  * node that broke the pipeline; afterwards every ack and failure goes to the listener. The
  * block writer (block-writer.ts) owns retries.
+ *
+ * A first node that is the DataNode of this very process (a DataNode's WebHDFS CREATE,
+ * `localFirstHop`) is reached over an in-memory link instead (src/datanode/local-first-hop.ts):
+ * the same set-up, packets, acks and failures, without a loopback socket.
  */
 import { AckStatus, decodeAck, type Ack, type ChecksumType } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
@@ -11,8 +15,13 @@ import { FrameKind } from '../../protocol/frame.js';
 import { Role } from '../../protocol/handshake.js';
 import { decodeError } from '../../protocol/error-frame.js';
 import type { Block, DatanodeInfo } from '../../protocol/shared-structures.js';
-import type { DataConnection } from '../common/data-connection.js';
-import { connectPipeline } from '../common/pipeline-connect.js';
+import {
+  connectPipeline,
+  setUpPipeline,
+  type LocalFirstHop,
+  type PipelineConnectOptions,
+  type PipelineLink,
+} from '../common/pipeline-connect.js';
 
 /**
  * A pipeline with neither acks nor sends for this long has a stalled node: it fails and is
@@ -29,13 +38,16 @@ export interface PipelineListener {
 }
 
 export class WritePipeline {
-  private conn: DataConnection | null = null;
+  private conn: PipelineLink | null = null;
   private done = false;
   readonly requestId = 1;
   /** The algorithm the packets must carry, from the first node's answer (set once open). */
   checksumType: ChecksumType | null = null;
 
-  constructor(readonly targets: DatanodeInfo[]) {}
+  constructor(
+    readonly targets: DatanodeInfo[],
+    private readonly localFirstHop?: LocalFirstHop,
+  ) {}
 
   /** Returns null when the pipeline is ready, else the index of the failed node. */
   async open(
@@ -47,14 +59,19 @@ export class WritePipeline {
     listener: PipelineListener,
   ): Promise<{ badIndex: number; err: DfsError } | null> {
     const first = this.targets[0]!;
-    const setup = await connectPipeline({
+    const o: PipelineConnectOptions = {
       targets: this.targets,
       request: { block, clientName, stage, chunkBytes, checksumType },
       requestId: this.requestId,
       role: Role.CLIENT,
       connectTimeoutMs: 10_000,
       idleTimeoutMs: PIPELINE_IDLE_TIMEOUT_MS,
-    });
+    };
+    const local = this.localFirstHop;
+    const setup =
+      local !== undefined && local.isSelf(first)
+        ? await setUpPipeline<PipelineLink>(local.open(), o)
+        : await connectPipeline(o);
     if (!setup.ok) {
       this.done = true;
       return { badIndex: setup.badIndex, err: setup.err };

@@ -1,6 +1,7 @@
 /**
  * The connecting side of a WRITE_BLOCK pipeline's set-up, written once for its three users:
- * the client opening a block's pipeline (src/client/write-pipeline.ts), a DataNode opening
+ * the client opening a block's pipeline (src/client/write-pipeline.ts; over an in-memory link
+ * when the first node is a DataNode in the client's own process, `setUpPipeline`), a DataNode opening
  * the downstream half toward its mirror (src/datanode/block-receiver.ts), and a DataNode
  * copying a replica to new targets (src/datanode/block-transfer.ts). It connects to the first
  * of `targets`, sends WRITE_BLOCK naming the rest, and waits for the answer
@@ -45,10 +46,37 @@ export interface PipelineConnectOptions {
   idleTimeoutMs?: number;
 }
 
-export type PipelineConnectResult =
+/**
+ * What a pipeline's set-up and its user need of the connection to the first node: a
+ * DataConnection over TCP, or an in-memory link to a DataNode in this very process
+ * (src/datanode/local-first-hop.ts).
+ */
+export interface PipelineLink {
+  onFrame: (frame: Frame) => void;
+  onClose: (err: DfsError | null) => void;
+  send(bytes: Buffer): boolean;
+  sendPacket(header: Buffer, payload: Buffer | readonly Buffer[]): boolean;
+  whenDrained(cb: () => void): void;
+  close(): void;
+}
+
+/**
+ * The DataNode of this process, when there is one (its WebHDFS CREATE: src/webhdfs/
+ * datanode-webhdfs.ts): a pipeline whose first node it is reaches it through `open`, with no
+ * socket and no loopback copy (src/datanode/local-first-hop.ts). Declared here, where both the
+ * client that uses it and the DataNode that implements it can see it.
+ */
+export interface LocalFirstHop {
+  /** Whether `node` is this process's DataNode. */
+  isSelf(node: DatanodeInfo): boolean;
+  /** A new link to it, as a connection after its handshake. */
+  open(): PipelineLink;
+}
+
+export type PipelineConnectResult<L extends PipelineLink = DataConnection> =
   | {
       ok: true;
-      conn: DataConnection;
+      conn: L;
       /** The algorithm the pipeline's packets carry: the replicas' (the answer says). */
       checksumType: ChecksumType;
     }
@@ -65,13 +93,6 @@ export type PipelineConnectResult =
 export async function connectPipeline(o: PipelineConnectOptions): Promise<PipelineConnectResult> {
   const first = o.targets[0];
   if (first === undefined) throw new DfsError('INVALID_ARGUMENT', 'a write pipeline needs a target');
-  const failed = (reason: 'failed' | 'refused', err: DfsError): PipelineConnectResult => ({
-    ok: false,
-    reason,
-    badIndex: 0,
-    badNodeId: first.nodeId,
-    err,
-  });
   let conn: DataConnection;
   try {
     conn = await DataConnection.open({
@@ -83,15 +104,27 @@ export async function connectPipeline(o: PipelineConnectOptions): Promise<Pipeli
       ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
     });
   } catch (err) {
-    return failed('failed', asDfsError(err));
+    return blameFirst(first, 'failed', asDfsError(err));
   }
+  return setUpPipeline(conn, o);
+}
+
+/** Sends WRITE_BLOCK over `conn`, a link to `o.targets[0]` just opened, and judges the answer. */
+export async function setUpPipeline<L extends PipelineLink>(
+  conn: L,
+  o: Omit<PipelineConnectOptions, 'role'>,
+): Promise<PipelineConnectResult<L>> {
+  const first = o.targets[0];
+  if (first === undefined) throw new DfsError('INVALID_ARGUMENT', 'a write pipeline needs a target');
+  const failed = (reason: 'failed' | 'refused', err: DfsError): PipelineConnectResult<L> =>
+    blameFirst(first, reason, err);
   const answer = await new Promise<Frame | DfsError>((resolve) => {
     conn.onFrame = resolve;
     conn.onClose = (err) =>
       resolve(err ?? new DfsError('CONNECTION', `${first.nodeId} closed during pipeline setup`));
     conn.send(encodeDataRequest('writeBlock', o.requestId, { ...o.request, targets: o.targets.slice(1) }));
   });
-  let result: PipelineConnectResult;
+  let result: PipelineConnectResult<L>;
   try {
     result = judgeAnswer(o, answer, conn, failed);
   } catch (err) {
@@ -102,13 +135,21 @@ export async function connectPipeline(o: PipelineConnectOptions): Promise<Pipeli
   return result;
 }
 
+function blameFirst<L extends PipelineLink>(
+  first: DatanodeInfo,
+  reason: 'failed' | 'refused',
+  err: DfsError,
+): PipelineConnectResult<L> {
+  return { ok: false, reason, badIndex: 0, badNodeId: first.nodeId, err };
+}
+
 /** What the first node's answer to WRITE_BLOCK means; throws a DfsError on a malformed one. */
-function judgeAnswer(
-  o: PipelineConnectOptions,
+function judgeAnswer<L extends PipelineLink>(
+  o: Omit<PipelineConnectOptions, 'role'>,
   answer: Frame | DfsError,
-  conn: DataConnection,
-  failed: (reason: 'failed' | 'refused', err: DfsError) => PipelineConnectResult,
-): PipelineConnectResult {
+  conn: L,
+  failed: (reason: 'failed' | 'refused', err: DfsError) => PipelineConnectResult<L>,
+): PipelineConnectResult<L> {
   if (answer instanceof DfsError) return failed('failed', answer);
   if (answer.kind === FrameKind.ERROR) return failed('refused', decodeError(answer));
   if (answer.kind !== FrameKind.RESPONSE)

@@ -6,8 +6,10 @@
  *
  * Per packet, in order: check sequence number, offset and size; forward the frame bytes to
  * the mirror untouched (a new 12-byte frame header, the received body view); verify every
- * chunk's checksum (on the last node of a pipeline, and on the target of a copy); write
- * payload and checksums at their offsets (replica-writer.ts).
+ * chunk's checksum (on the last node of a pipeline, and on the target of a copy, unless the
+ * writer is in this very process: a WebHDFS CREATE's, local-first-hop.ts, whose checksums
+ * were computed here from bytes that crossed no network); write payload and checksums at
+ * their offsets (replica-writer.ts).
  * The ack for a packet goes upstream once it is on local disk and the mirror has acked it,
  * strictly in seqno order.
  *
@@ -67,6 +69,16 @@ const CHUNK_BYTES_MIN = 512;
 const CHUNK_BYTES_MAX = 16 * 1024 * 1024;
 const TARGETS_MAX = 32;
 
+/**
+ * The upstream a receiver reads packets from and sends acks to: a data connection
+ * (ServerConnection), or the in-memory link of a writer in this very process
+ * (local-first-hop.ts).
+ */
+export type ReceiverUpstream = Pick<
+  ServerConnection,
+  'log' | 'send' | 'begin' | 'release' | 'hold' | 'unhold' | 'close'
+>;
+
 export type ReceiverState = 'setup' | 'receiving' | 'lastReceived' | 'finalized' | 'failed';
 
 const TRANSITIONS: Record<ReceiverState, readonly ReceiverState[]> = {
@@ -109,9 +121,14 @@ export class BlockReceiver implements WriteOwner {
 
   constructor(
     private readonly dn: DataNodeContext,
-    private readonly conn: ServerConnection,
+    private readonly conn: ReceiverUpstream,
     private readonly requestId: number,
     private readonly req: WriteBlockRequest,
+    /**
+     * The writer is in this process (local-first-hop.ts): its checksums were computed here
+     * from bytes that crossed no network, so there is nothing to verify.
+     */
+    private readonly upstreamInProcess = false,
   ) {
     this.log = conn.log.child({ block: req.block.blockId, gen: req.block.genStamp });
     this.downstream = req.targets.length;
@@ -195,7 +212,7 @@ export class BlockReceiver implements WriteOwner {
       this.mirror?.close();
       return;
     }
-    this.verifies = this.mirror === null || req.stage === WriteStage.TRANSFER;
+    this.verifies = (this.mirror === null || req.stage === WriteStage.TRANSFER) && !this.upstreamInProcess;
     this.enter('receiving');
   }
 

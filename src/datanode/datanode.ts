@@ -21,8 +21,10 @@ import { initChecksum } from '../common/checksum.js';
 import type { DataNodeConfig } from '../common/config.js';
 import { FrameServer, type ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
+import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import { blockChecksum } from './block-checksum.js';
 import { BlockReceiver } from './block-receiver.js';
+import { InProcessFirstHop } from './local-first-hop.js';
 import { BlockScanner } from './block-scanner.js';
 import { sendBlock } from './block-sender.js';
 import { TransferCount, WritesInProgress, type DataNodeContext } from './datanode-context.js';
@@ -60,15 +62,17 @@ export class DataNode {
     return this.http?.address.port ?? -1;
   }
 
-  /** Routes its launcher adds (WebHDFS: src/webhdfs/datanode-webhdfs.ts, which uses the client). */
+  /**
+   * Routes its launcher adds (WebHDFS: src/webhdfs/datanode-webhdfs.ts, which uses the client),
+   * given this node as the first hop of their writes (local-first-hop.ts).
+   */
   private readonly extensions: HttpExtension[];
 
   constructor(
     readonly config: DataNodeConfig,
     private readonly log: Logger,
-    httpExtensions: ReadonlyArray<(config: DataNodeConfig) => HttpExtension> = [],
+    httpExtensions: ReadonlyArray<(config: DataNodeConfig, firstHop: LocalFirstHop) => HttpExtension> = [],
   ) {
-    this.extensions = httpExtensions.map((make) => make(config));
     this.storage = new Storage(config.dataDirs, config.reservedBytes, log);
     const faults = faultsFromEnv();
     this.metrics = this.createMetrics();
@@ -95,6 +99,8 @@ export class DataNode {
       writes: new WritesInProgress(),
       metrics: this.metrics,
     };
+    const firstHop = new InProcessFirstHop(this.ctx);
+    this.extensions = httpExtensions.map((make) => make(config, firstHop));
   }
 
   /** The figures /metrics shows, read from this DataNode's state at scrape time (datanode-metrics.ts). */

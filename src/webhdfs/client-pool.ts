@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DfsClient } from '../client/dfs-client.js';
+import type { LocalFirstHop } from '../common/pipeline-connect.js';
 
 const USERS_MAX_DEFAULT = 32;
 /**
@@ -35,6 +36,8 @@ export class ClientPool {
     private readonly role: string,
     /** Bits taken from new modes; WebHDFS passes WEBHDFS_UMASK. Default: the DfsClient's. */
     private readonly umask?: number,
+    /** A DataNode gateway's own node: its clients write blocks it heads without a socket (DfsClientOptions). */
+    private readonly localFirstHop?: LocalFirstHop,
     private readonly usersMax = USERS_MAX_DEFAULT,
   ) {}
 
@@ -49,6 +52,7 @@ export class ClientPool {
           clientName: `webhdfs-${this.role}-${process.pid}-${randomUUID().slice(0, 8)}`,
           requestTimeoutMs: REQUEST_TIMEOUT_MS,
           umask: this.umask,
+          localFirstHop: this.localFirstHop,
         }),
         busy: 0,
       };

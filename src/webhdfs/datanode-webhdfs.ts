@@ -2,7 +2,11 @@
  * WebHDFS on a DataNode's HTTP port (HDFS `DatanodeWebHdfsMethods`): where the NameNode
  * redirects OPEN, CREATE and APPEND (namenode-webhdfs.ts). The bytes go through the normal
  * client paths, never around them: a read is a DfsInputStream (every chunk verified, another
- * replica on failure), a write a DfsOutputStream through the replication pipeline.
+ * replica on failure), a write a DfsOutputStream through the replication pipeline. A block
+ * whose pipeline this DataNode heads (the NameNode puts a writer's first replica on its own
+ * host) reaches it without a socket (src/datanode/local-first-hop.ts, the `firstHop` the
+ * DataNode hands this extension): the stream's checksums, computed once from the body, are
+ * stored here as they are, and the packets go on to the rest of the pipeline over TCP.
  *
  *   | op     | method | answer                                                          |
  *   |--------|--------|-----------------------------------------------------------------|
@@ -40,6 +44,7 @@ import { FileType } from '../../protocol/shared-structures.js';
 import type { DfsClient } from '../client/dfs-client.js';
 import { writeThroughCopy } from '../client/write-through-copy.js';
 import type { DataNodeConfig } from '../common/config.js';
+import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import type { HttpExtension } from '../common/daemon-http.js';
 import { HttpError, sendBody, type HttpExchange } from '../common/http-router.js';
 import { ClientPool, WEBHDFS_UMASK } from './client-pool.js';
@@ -62,8 +67,8 @@ const UPLOAD_WINDOW_BYTES = 8 * 1024 * 1024;
 const FILE_PERMISSION_DEFAULT = 0o644;
 const DIR_PERMISSION_DEFAULT = 0o755;
 
-export function datanodeWebHdfs(config: DataNodeConfig): HttpExtension {
-  const pool = new ClientPool(() => config.namenode, 'datanode', WEBHDFS_UMASK);
+export function datanodeWebHdfs(config: DataNodeConfig, firstHop?: LocalFirstHop): HttpExtension {
+  const pool = new ClientPool(() => config.namenode, 'datanode', WEBHDFS_UMASK, firstHop);
   const appending = new Map<string, Promise<void>>();
   let transfers = 0;
   const handler = async (ex: HttpExchange): Promise<void> => {
