@@ -17,7 +17,7 @@
  * is built from them, one node at a time), never an object per file.
  */
 import os from 'node:os';
-import type { Block } from '../protocol/shared-structures.js';
+import { BlockColumns, type Block } from '../protocol/shared-structures.js';
 import { Role } from '../protocol/handshake.js';
 import { RpcConnection } from '../src/common/rpc-connection.js';
 import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../src/common/config.js';
@@ -53,11 +53,14 @@ class ReplicaList {
     this.length++;
   }
 
-  blocks(): Block[] {
-    const out: Block[] = new Array<Block>(this.length);
-    for (let i = 0; i < this.length; i++)
-      out[i] = { blockId: this.ids[i]!, genStamp: this.stamps[i]!, numBytes: BLOCK_NUM_BYTES };
-    return out;
+  /** The full report's columns (no object per replica, on either side). */
+  columns(): BlockColumns {
+    const n = this.length;
+    return new BlockColumns(
+      this.ids.slice(0, n),
+      this.stamps.slice(0, n),
+      new Float64Array(n).fill(BLOCK_NUM_BYTES),
+    );
   }
 }
 
@@ -135,7 +138,7 @@ class SimNode {
 
   /** Sends the full block report; resolves with the round trip in ms. */
   async fullReport(): Promise<number> {
-    const blocks = this.replicas.blocks();
+    const blocks = this.replicas.columns();
     const t0 = performance.now();
     await this.rpc.call('blockReport', { nodeId: this.nodeId, blocks, unfinished: [] });
     return performance.now() - t0;

@@ -23,9 +23,11 @@ import { DfsError } from './errors.js';
 import { FrameKind, frameWriter, sealFrame, type Frame } from './frame.js';
 import {
   blockCodec,
+  blockColumnsCodec,
   blockListCodec,
   datanodeListCodec,
   type Block,
+  type BlockList,
   type DatanodeInfo,
 } from './shared-structures.js';
 import { WireReader } from './wire-reader.js';
@@ -127,7 +129,7 @@ export interface BlockReceivedRequest {
 export interface BlockReportRequest {
   nodeId: string;
   /** Finalized replicas. */
-  blocks: Block[];
+  blocks: BlockList;
   /**
    * Unfinished replicas (rbw: being written, or left by a write that never finished), with
    * the bytes on disk so far: kept while their block is under construction, else deleted.
@@ -274,12 +276,12 @@ export const datanodeRpcCodecs = {
     req: {
       encode(w, v) {
         w.str(v.nodeId);
-        blockListCodec.encode(w, v.blocks);
+        blockColumnsCodec.encode(w, v.blocks);
         blockListCodec.encode(w, v.unfinished);
       },
       decode: (r) => ({
         nodeId: r.str('nodeId'),
-        blocks: blockListCodec.decode(r),
+        blocks: blockColumnsCodec.decode(r),
         unfinished: blockListCodec.decode(r),
       }),
     },

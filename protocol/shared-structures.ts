@@ -128,6 +128,79 @@ export const blockCodec: Codec<Block> = {
 export const datanodeListCodec = listCodec(datanodeInfoCodec, DATANODE_INFO_BYTES_MIN);
 export const blockListCodec = listCodec(blockCodec, BLOCK_BYTES);
 
+/**
+ * A list of blocks as three columns: what a full block report decodes into. A DataNode
+ * of a million replicas reports 24 MB; decoded into an object per block it cost the
+ * NameNode 1.7 s and a million objects to collect (thirty such reports are most of a
+ * restart at ten million files); three Float64Arrays cost a few ms. Same wire format as
+ * blockListCodec.
+ */
+export class BlockColumns {
+  constructor(
+    readonly blockIds: Float64Array,
+    readonly genStamps: Float64Array,
+    readonly numBytes: Float64Array,
+  ) {}
+
+  static of(blocks: readonly Block[] | BlockColumns): BlockColumns {
+    if (blocks instanceof BlockColumns) return blocks;
+    const c = new BlockColumns(
+      new Float64Array(blocks.length),
+      new Float64Array(blocks.length),
+      new Float64Array(blocks.length),
+    );
+    blocks.forEach((b, i) => {
+      c.blockIds[i] = b.blockId;
+      c.genStamps[i] = b.genStamp;
+      c.numBytes[i] = b.numBytes;
+    });
+    return c;
+  }
+
+  get length(): number {
+    return this.blockIds.length;
+  }
+
+  /** Block `i` as an object (for the few, cold uses; the hot ones read the columns). */
+  at(i: number): Block {
+    return { blockId: this.blockIds[i]!, genStamp: this.genStamps[i]!, numBytes: this.numBytes[i]! };
+  }
+
+  toArray(): Block[] {
+    return Array.from({ length: this.length }, (_, i) => this.at(i));
+  }
+}
+
+/** A list of blocks, sent from a list or columns, always decoded as columns. */
+export type BlockList = readonly Block[] | BlockColumns;
+
+/** Encodes a list or columns, decodes columns (bounds as blockListCodec). */
+export const blockColumnsCodec: Codec<BlockList> = {
+  encode(w, list) {
+    const c = BlockColumns.of(list);
+    w.u32(c.length);
+    for (let i = 0; i < c.length; i++) w.u64(c.blockIds[i]!).u64(c.genStamps[i]!).u64(c.numBytes[i]!);
+  },
+  decode(r) {
+    const n = r.count(BLOCK_BYTES, 'list count');
+    // The count fits (checked above): read the n x 24 bytes in one tight loop.
+    const raw = r.raw(n * BLOCK_BYTES, 'blocks');
+    const u64At = (at: number): number => {
+      const hi = raw.readUInt32BE(at);
+      if (hi >= 0x200000)
+        throw new DfsError('MALFORMED', `block ${(at / BLOCK_BYTES) | 0}: a u64 exceeds 2^53-1`);
+      return hi * 0x1_0000_0000 + raw.readUInt32BE(at + 4);
+    };
+    const c = new BlockColumns(new Float64Array(n), new Float64Array(n), new Float64Array(n));
+    for (let i = 0, at = 0; i < n; i++, at += BLOCK_BYTES) {
+      c.blockIds[i] = u64At(at);
+      c.genStamps[i] = u64At(at + 8);
+      c.numBytes[i] = u64At(at + 16);
+    }
+    return c;
+  },
+};
+
 export const locatedBlockCodec: Codec<LocatedBlock> = {
   encode(w, b) {
     blockCodec.encode(w, b.block);

@@ -290,10 +290,10 @@ export class BlockMap {
    * A full report from the node: a copy it was ordered to delete and no longer lists is gone
    * (one it still lists, re-added by `addReplica` or not, stays as it is).
    */
-  nodeReported(nodeId: string, blocks: readonly Block[]): void {
+  nodeReported(nodeId: string, blockIds: Float64Array): void {
     const set = this.deletingBy.get(nodeId);
     if (set === undefined || set.size === 0) return;
-    const reported = new Set(blocks.map((b) => b.blockId));
+    const reported = new Set(blockIds);
     for (const blockId of set) {
       if (reported.has(blockId)) continue;
       set.delete(blockId);

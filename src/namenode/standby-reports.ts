@@ -12,7 +12,7 @@
  * Bounded: at most HELD_MAX replicas are held; past that the oldest is dropped with a
  * warning (the DataNode's next full report brings it again).
  */
-import type { Block } from '../../protocol/shared-structures.js';
+import { BlockColumns, type Block, type BlockList } from '../../protocol/shared-structures.js';
 import type { Logger } from '../common/logger.js';
 import type { BlockManager } from './block-manager.js';
 
@@ -39,9 +39,10 @@ export class StandbyReports {
   }
 
   /** The replicas of `blocks` the namespace can judge now; the others are held. */
-  judgeable(nodeId: string, blocks: readonly Block[]): Block[] {
+  judgeable(nodeId: string, blocks: BlockList): Block[] {
     const now: Block[] = [];
-    for (const b of blocks) {
+    const list = blocks instanceof BlockColumns ? blocks.toArray() : blocks;
+    for (const b of list) {
       if (!this.isAhead(b)) now.push(b);
       else this.hold(nodeId, b);
     }

@@ -182,9 +182,9 @@ describe('BlockMap: copies ordered deleted', () => {
     map.removeReplica('dn-0', 1);
     expect(deleting(map, 1)).toEqual(['dn-1']);
     // A full report that still lists it leaves it deleting; one without it confirms it gone.
-    map.nodeReported('dn-1', [{ ...metas[0]! }]);
+    map.nodeReported('dn-1', Float64Array.of(metas[0]!.blockId));
     expect(deleting(map, 1)).toEqual(['dn-1']);
-    map.nodeReported('dn-1', []);
+    map.nodeReported('dn-1', new Float64Array(0));
     expect(deleting(map, 1)).toEqual([]);
     // The node re-registers or dies: it is not waited for.
     map.dropNode('dn-2');
@@ -204,8 +204,8 @@ describe('BlockMap: copies ordered deleted', () => {
     map.forgetReplica('dn-1', 2);
     expect([...map.remove(2)!.deleting]).toEqual([]);
     // Nothing left behind in the per-node index: a later report has nothing to confirm.
-    map.nodeReported('dn-1', []);
-    map.nodeReported('dn-0', []);
+    map.nodeReported('dn-1', new Float64Array(0));
+    map.nodeReported('dn-0', new Float64Array(0));
   });
 });
 

@@ -13,6 +13,7 @@ import {
   DATA_BODY_BYTES_MAX,
   Role,
   WireReader,
+  BlockColumns,
   checkHelloReply,
   dataCodecs,
   decodeAck,
@@ -485,6 +486,17 @@ describe('body decoding errors (MALFORMED)', () => {
     expect(decodeRequest('blockReceived', decodeOne(br)).deleted).toEqual([Number.MAX_SAFE_INTEGER]);
     br.writeUInt32BE(0x00200000, br.length - 8);
     expect(dfsErrorOf(() => decodeRequest('blockReceived', decodeOne(br))).message).toMatch(/2\^53-1/);
+    // A block report's blocks (decoded as columns, in one loop): each of the three u64s of each block.
+    const blocks = [1, 2].map((i) => ({ blockId: i, genStamp: Number.MAX_SAFE_INTEGER, numBytes: 3 }));
+    for (const field of [0, 1, 2]) {
+      const rep = encodeRequest('blockReport', 1, { nodeId: 'dn', blocks, unfinished: [] });
+      expect(decodeRequest('blockReport', decodeOne(rep)).blocks).toEqual(BlockColumns.of(blocks));
+      // The second block's field: after the header, the id (2 + 2), the count (4) and one block (24).
+      rep.writeUInt32BE(0x00200000, FRAME_HEADER_BYTES + 4 + 4 + 24 + field * 8);
+      expect(dfsErrorOf(() => decodeRequest('blockReport', decodeOne(rep))).message).toMatch(
+        /block 1: a u64 exceeds 2\^53-1/,
+      );
+    }
     for (const at of [0, 1]) {
       const sm = encodeResponse('safeMode', 1, {
         on: false,

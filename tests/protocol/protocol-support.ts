@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
+  BlockColumns,
   checksumBytes,
   ChecksumType,
   dataCodecs,
@@ -421,10 +422,17 @@ function hexAsBytes(m: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Decodes a vector's frame into the JSON shape of `decoded.message`. */
+/** A block report's blocks decode as columns (BlockColumns): compared as the list they encode. */
+export function asLists(value: unknown): unknown {
+  if (value instanceof BlockColumns) return value.toArray();
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asLists(v)]));
+}
+
 export function decodeVectorMessage(v: GoldenVector, frame: Frame): Record<string, unknown> {
   switch (v.type) {
     case 'request':
-      return decodeRequest(v.rpc as RpcName, frame) as Record<string, unknown>;
+      return asLists(decodeRequest(v.rpc as RpcName, frame)) as Record<string, unknown>;
     case 'response':
       return decodeResponse(v.rpc as RpcName, frame) as Record<string, unknown>;
     case 'dataRequest':
