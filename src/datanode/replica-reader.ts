@@ -38,17 +38,21 @@ export interface ReplicaPiece {
 /**
  * Yields pieces covering [start, stop) of the replica; start and stop are chunk aligned (stop
  * may be the end). Pieces hold about `packetTargetBytes` (rounded down to whole chunks).
+ * `pooled` false gives each piece a new buffer (its `release` does nothing), for a consumer
+ * that hands the bytes on without learning when they are gone (a short-circuit reader,
+ * short-circuit-reads.ts); the read-ahead still bounds what is read before it is asked for.
  */
 export async function* readReplicaPieces(
   r: Replica,
   start: number,
   stop: number,
   packetTargetBytes = PACKET_TARGET_BYTES,
+  pooled = true,
 ): AsyncGenerator<ReplicaPiece> {
   const chunk = r.chunkBytes;
   const { dataFd, metaFd } = await openReplica(r);
   const packetBytes = Math.max(chunk, Math.floor(packetTargetBytes / chunk) * chunk);
-  const pool = new BufferPool(POOL_BUFFERS, packetBytes);
+  const pool = new BufferPool(pooled ? POOL_BUFFERS : 0, packetBytes);
   // Read-ahead: up to READ_AHEAD pieces are being read while the consumer sends the one
   // before them, so the disk (or page-cache copy, in the thread pool) overlaps the socket.
   const ahead: Array<Promise<ReplicaPiece>> = [];
@@ -113,9 +117,10 @@ export async function* readPiecesOrReport(
   start: number,
   stop: number,
   packetTargetBytes = PACKET_TARGET_BYTES,
+  pooled = true,
 ): AsyncGenerator<ReplicaPiece> {
   try {
-    yield* readReplicaPieces(r, start, stop, packetTargetBytes);
+    yield* readReplicaPieces(r, start, stop, packetTargetBytes, pooled);
   } catch (err) {
     if (err instanceof DfsError) throw err;
     throw dn.disk.replicaUnreadable(r, err);
@@ -144,22 +149,30 @@ async function openReplica(r: Replica): Promise<{ dataFd: number; metaFd: number
   }
 }
 
-/** A fixed set of equal buffers; `take` waits when all are out, and fails once closed. */
+/**
+ * A fixed set of equal buffers; `take` waits when all are out, and fails once closed. With
+ * no buffers (`count` 0) it is no pool: each `take` is a new buffer, each `give` drops it.
+ */
 class BufferPool {
   private readonly free: Buffer[] = [];
   private readonly waiters: Array<{ resolve: (b: Buffer) => void; reject: (e: Error) => void }> = [];
 
-  constructor(count: number, bytes: number) {
+  constructor(
+    private readonly count: number,
+    private readonly bytes: number,
+  ) {
     for (let i = 0; i < count; i++) this.free.push(Buffer.allocUnsafe(bytes));
   }
 
   take(): Promise<Buffer> {
+    if (this.count === 0) return Promise.resolve(Buffer.allocUnsafe(this.bytes));
     const b = this.free.pop();
     if (b !== undefined) return Promise.resolve(b);
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   give(b: Buffer): void {
+    if (this.count === 0) return;
     const w = this.waiters.shift();
     if (w) w.resolve(b);
     else this.free.push(b);
