@@ -11,6 +11,10 @@
  * a last partial chunk from that snapshot (the writer rewrites its slot on disk as the chunk
  * grows, HDFS `ReplicaBeingWritten.getLastChecksumAndDataLen`); finalized ones whole.
  * Memory is bounded by the reader's buffer pool and the socket's drain.
+ *
+ * What a READ_BLOCK serves (the answer and the pieces, `startBlockRead`) is apart from how it
+ * is framed and sent, so that a reader in this DataNode's own process (its WebHDFS OPEN)
+ * gets the same replica, range and metrics without a socket (short-circuit-reads.ts).
  */
 import {
   encodeDataResponse,

@@ -2,8 +2,9 @@
  * Reads a replica as packets: payload and the checksums stored at write time, in
  * chunk-aligned pieces of about `packetBytes`, from a small pool of buffers (a buffer
  * returns to the pool when its consumer calls `release`). Shared by the read path
- * (block-sender.ts) and DataNode-to-DataNode copies (block-transfer.ts): both forward the
- * writer's checksums unchanged, so the receiver verifies end to end.
+ * (block-sender.ts, and in-process readers through short-circuit-reads.ts) and
+ * DataNode-to-DataNode copies (block-transfer.ts): all forward the writer's checksums
+ * unchanged, so the reader or receiver verifies end to end.
  */
 import fs from 'node:fs';
 import path from 'node:path';

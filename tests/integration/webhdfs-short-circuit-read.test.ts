@@ -3,9 +3,11 @@
  * short-circuit-reads.ts), across real processes: the DataNode that serves an OPEN reads the
  * replicas it holds itself, in-process, with no loopback socket, and verifies every chunk as
  * a reader must. What it sends must be exactly the bytes put: whole files and ranges that
- * start, end and cross block boundaries. A replica corrupted on its disk is not served: the
- * mismatch is found, reported to the NameNode (a reader's report, in its /metrics), and the
- * block is read from the other replica over TCP, the bytes still identical.
+ * start, end and cross block boundaries, and of a file still being written, up to what its
+ * writer hflushed (a replica being written, read to its visible length). A replica corrupted
+ * on its disk is not served: the mismatch is found, reported to the NameNode (a reader's
+ * report, in its /metrics), and the block is read from the other replica over TCP, the bytes
+ * still identical.
  *
  * Which path was taken is seen in DataNode 0's debug log ('block read in process', one record
  * per block read in-process, `conn: 'short-circuit'`). DataNode 0 runs no block scanner, so
@@ -137,5 +139,26 @@ describe('WebHDFS OPEN reads the gateway DataNode’s own replicas in-process', 
     const body = await openAtGateway(g, '/c/f.bin', { offset: BLOCK + 400_000, length: 200_000 });
     expect(body.equals(data.subarray(BLOCK + 400_000, BLOCK + 600_000))).toBe(true);
     expect(readInProcess(g).slice(before)).toEqual([]);
+  });
+
+  it('a file being written: what its writer hflushed, mid-chunk, and no more', async () => {
+    const g = await startGateway(1);
+    const data = testBytes(BLOCK + 5_000, 3);
+    const out = g.client.create('/w/f.bin', { replication: 1, blockBytes: BLOCK, chunkBytes: 512 });
+    out.on('error', () => {});
+    const write = (b: Buffer): Promise<void> =>
+      new Promise((resolve, reject) => out.write(b, (e) => (e ? reject(e) : resolve())));
+    await write(data.subarray(0, BLOCK + 1_300));
+    await out.hflush();
+    await write(data.subarray(BLOCK + 1_300, BLOCK + 2_000)); // written, not flushed: not promised
+    const ids = await blockIds(g, '/w/f.bin');
+    expect(ids).toHaveLength(2);
+
+    expect((await openAtGateway(g, '/w/f.bin')).equals(data.subarray(0, BLOCK + 1_300))).toBe(true);
+    const tail = await openAtGateway(g, '/w/f.bin', { offset: BLOCK + 1_000 });
+    expect(tail.equals(data.subarray(BLOCK + 1_000, BLOCK + 1_300))).toBe(true);
+    expect(readInProcess(g)).toEqual([ids[0], ids[1], ids[1]]);
+    await new Promise<void>((resolve) => out.end(data.subarray(BLOCK + 2_000), resolve));
+    expect((await openAtGateway(g, '/w/f.bin')).equals(data)).toBe(true);
   });
 });
