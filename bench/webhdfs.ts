@@ -257,6 +257,6 @@ export function emitWebHdfsReport(r: WebHdfsReport, json: boolean): void {
     `OPEN   ${s.openMiBps.toFixed(1)} MiB/s vs native get ${s.getMiBps.toFixed(1)}: ${s.openRatio.toFixed(2)} (target ${s.target})`,
   ];
   writeReport(lines, [
-    'WebHDFS bytes cross one more hop than the native client: HTTP to the DataNode, whose own DfsClient then reads through its data port, or writes the blocks it heads in its own process (src/datanode/local-first-hop.ts) and the others through their data ports.',
+    'WebHDFS bytes cross one more hop than the native client: HTTP to the DataNode, whose own DfsClient then reads the replicas that DataNode holds in its own process (src/datanode/short-circuit-reads.ts) and the others through their data ports, or writes the blocks it heads in its own process (src/datanode/local-first-hop.ts) and the others through their data ports.',
   ]);
 }

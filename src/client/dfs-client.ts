@@ -20,6 +20,7 @@ import type { ContentSummary, LocatedBlocks, ServerInfo } from '../../protocol/c
 import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
 import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
 import type { LocalFirstHop } from '../common/pipeline-connect.js';
+import type { ShortCircuitReads } from '../common/short-circuit-read.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { finished, pipeline } from 'node:stream/promises';
@@ -81,6 +82,11 @@ export interface DfsClientOptions {
    * heads is written to it without a socket (src/datanode/local-first-hop.ts).
    */
   localFirstHop?: LocalFirstHop;
+  /**
+   * The same DataNode as a reader: a replica it holds is read through it, short-circuit, with no
+   * socket (src/datanode/short-circuit-reads.ts).
+   */
+  shortCircuitReads?: ShortCircuitReads;
 }
 
 export type { CreateOptions };
@@ -146,6 +152,7 @@ export class DfsClient implements OutputStreamClient {
   readonly defaultReplication: number;
   readonly defaultBlockBytes: number;
   readonly localFirstHop: LocalFirstHop | undefined;
+  private readonly shortCircuitReads: ShortCircuitReads | undefined;
 
   constructor(options: DfsClientOptions = {}) {
     const namenodes = namenodeAddressesFrom(options.namenode);
@@ -155,6 +162,7 @@ export class DfsClient implements OutputStreamClient {
     this.umask = umaskFrom(options.umask);
     this.checksumType = checksumTypeFrom(options.checksum);
     this.localFirstHop = options.localFirstHop;
+    this.shortCircuitReads = options.shortCircuitReads;
     this.namenodeClient = new NamenodeClient({
       host,
       port,
@@ -376,7 +384,7 @@ export class DfsClient implements OutputStreamClient {
 
   /** A Readable (async-iterable) over `path`, or a range of it. */
   open(path: string, options: InputStreamOptions = {}): DfsInputStream {
-    return new DfsInputStream(this.namenodeClient, path, options);
+    return new DfsInputStream(this.namenodeClient, path, options, this.shortCircuitReads);
   }
 
   /** Streams a local file into DFS. */

@@ -7,6 +7,10 @@
  * Pull-based: nothing is read ahead of the consumer beyond a few packets. The NameNode is
  * reached through InputStreamNamenode only, the two calls a reader makes.
  *
+ * In a DataNode's own process (its WebHDFS OPEN) a replica that DataNode holds is tried first
+ * and read through it, short-circuit (src/datanode/short-circuit-reads.ts); the checks,
+ * reports and failover are the same as over TCP (block-reader.ts).
+ *
  * Bytes travel as the views the socket read them into, one packet's views per async step.
  * A consumer that takes them whole (stdout, a sink) iterates `packets()` instead of the
  * Readable: async iteration of a Readable joins its buffered chunks into a new buffer on
@@ -14,8 +18,9 @@
  */
 import { Readable } from 'node:stream';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
-import type { LocatedBlock } from '../../protocol/shared-structures.js';
+import type { DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
 import { initChecksum } from '../common/checksum.js';
+import type { ShortCircuitReads } from '../common/short-circuit-read.js';
 import { readReplica } from './block-reader.js';
 import type { NamenodeClient } from './namenode-client.js';
 
@@ -42,6 +47,8 @@ export class DfsInputStream extends Readable {
     private readonly namenode: InputStreamNamenode,
     readonly path: string,
     private readonly options: InputStreamOptions = {},
+    /** This process's DataNode, when there is one: its replicas are read first, through it (block-reader.ts). */
+    private readonly shortCircuit?: ShortCircuitReads,
   ) {
     super({ highWaterMark: 1024 * 1024, signal: options.signal });
   }
@@ -130,13 +137,14 @@ export class DfsInputStream extends Readable {
   private async *readBlock(lb: LocatedBlock, from: number, to: number): AsyncGenerator<Buffer[]> {
     let pos = from;
     const failures: string[] = [];
-    let locations = lb.locations;
+    let locations = this.ownFirst(lb.locations);
     for (let round = 0; round < 2; round++) {
       for (const replica of locations) {
         if (failures.some((f) => f.startsWith(`${replica.nodeId}:`))) continue;
         try {
           for await (const packet of readReplica(replica, lb.block, pos, to, {
             onPacket: this.options.onPacket,
+            shortCircuit: this.shortCircuit,
           })) {
             for (const piece of packet) pos += piece.length;
             yield packet;
@@ -160,12 +168,21 @@ export class DfsInputStream extends Readable {
         offset: lb.offset + pos,
         length: to - pos,
       });
-      locations = fresh.blocks.find((b) => b.block.blockId === lb.block.blockId)?.locations ?? [];
+      locations = this.ownFirst(
+        fresh.blocks.find((b) => b.block.blockId === lb.block.blockId)?.locations ?? [],
+      );
     }
     throw new DfsError(
       'BLOCK_UNAVAILABLE',
       `${this.path}: no good replica of block ${lb.block.blockId} (offset ${lb.offset}) is left` +
         (failures.length ? `: ${failures.join('; ')}` : ' (no live DataNode holds it)'),
     );
+  }
+
+  /** The replicas in the NameNode's order, but this process's own DataNode's first: read without a network. */
+  private ownFirst(locations: DatanodeInfo[]): DatanodeInfo[] {
+    const local = this.shortCircuit;
+    const own = local === undefined ? -1 : locations.findIndex((d) => local.isSelf(d));
+    return own <= 0 ? locations : [locations[own]!, ...locations.filter((_, i) => i !== own)];
   }
 }

@@ -22,9 +22,11 @@ import type { DataNodeConfig } from '../common/config.js';
 import { FrameServer, type ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import type { LocalFirstHop } from '../common/pipeline-connect.js';
+import type { ShortCircuitReads } from '../common/short-circuit-read.js';
 import { blockChecksum } from './block-checksum.js';
 import { BlockReceiver } from './block-receiver.js';
 import { InProcessFirstHop } from './local-first-hop.js';
+import { InProcessReads } from './short-circuit-reads.js';
 import { BlockScanner } from './block-scanner.js';
 import { sendBlock } from './block-sender.js';
 import { TransferCount, WritesInProgress, type DataNodeContext } from './datanode-context.js';
@@ -64,14 +66,17 @@ export class DataNode {
 
   /**
    * Routes its launcher adds (WebHDFS: src/webhdfs/datanode-webhdfs.ts, which uses the client),
-   * given this node as the first hop of their writes (local-first-hop.ts).
+   * given this node as the first hop of their writes (local-first-hop.ts) and the source of
+   * their reads of its replicas (short-circuit-reads.ts).
    */
   private readonly extensions: HttpExtension[];
 
   constructor(
     readonly config: DataNodeConfig,
     private readonly log: Logger,
-    httpExtensions: ReadonlyArray<(config: DataNodeConfig, firstHop: LocalFirstHop) => HttpExtension> = [],
+    httpExtensions: ReadonlyArray<
+      (config: DataNodeConfig, firstHop: LocalFirstHop, reads: ShortCircuitReads) => HttpExtension
+    > = [],
   ) {
     this.storage = new Storage(config.dataDirs, config.reservedBytes, log);
     const faults = faultsFromEnv();
@@ -100,7 +105,8 @@ export class DataNode {
       metrics: this.metrics,
     };
     const firstHop = new InProcessFirstHop(this.ctx);
-    this.extensions = httpExtensions.map((make) => make(config, firstHop));
+    const reads = new InProcessReads(this.ctx);
+    this.extensions = httpExtensions.map((make) => make(config, firstHop, reads));
   }
 
   /** The figures /metrics shows, read from this DataNode's state at scrape time (datanode-metrics.ts). */

@@ -2,8 +2,9 @@
  * Reads a replica as packets: payload and the checksums stored at write time, in
  * chunk-aligned pieces of about `packetBytes`, from a small pool of buffers (a buffer
  * returns to the pool when its consumer calls `release`). Shared by the read path
- * (block-sender.ts) and DataNode-to-DataNode copies (block-transfer.ts): both forward the
- * writer's checksums unchanged, so the receiver verifies end to end.
+ * (block-sender.ts, and in-process readers through short-circuit-reads.ts) and
+ * DataNode-to-DataNode copies (block-transfer.ts): all forward the writer's checksums
+ * unchanged, so the reader or receiver verifies end to end.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,17 +39,21 @@ export interface ReplicaPiece {
 /**
  * Yields pieces covering [start, stop) of the replica; start and stop are chunk aligned (stop
  * may be the end). Pieces hold about `packetTargetBytes` (rounded down to whole chunks).
+ * `pooled` false gives each piece a new buffer (its `release` does nothing), for a consumer
+ * that hands the bytes on without learning when they are gone (a short-circuit reader,
+ * short-circuit-reads.ts); the read-ahead still bounds what is read before it is asked for.
  */
 export async function* readReplicaPieces(
   r: Replica,
   start: number,
   stop: number,
   packetTargetBytes = PACKET_TARGET_BYTES,
+  pooled = true,
 ): AsyncGenerator<ReplicaPiece> {
   const chunk = r.chunkBytes;
   const { dataFd, metaFd } = await openReplica(r);
   const packetBytes = Math.max(chunk, Math.floor(packetTargetBytes / chunk) * chunk);
-  const pool = new BufferPool(POOL_BUFFERS, packetBytes);
+  const pool = new BufferPool(pooled ? POOL_BUFFERS : 0, packetBytes);
   // Read-ahead: up to READ_AHEAD pieces are being read while the consumer sends the one
   // before them, so the disk (or page-cache copy, in the thread pool) overlaps the socket.
   const ahead: Array<Promise<ReplicaPiece>> = [];
@@ -113,9 +118,10 @@ export async function* readPiecesOrReport(
   start: number,
   stop: number,
   packetTargetBytes = PACKET_TARGET_BYTES,
+  pooled = true,
 ): AsyncGenerator<ReplicaPiece> {
   try {
-    yield* readReplicaPieces(r, start, stop, packetTargetBytes);
+    yield* readReplicaPieces(r, start, stop, packetTargetBytes, pooled);
   } catch (err) {
     if (err instanceof DfsError) throw err;
     throw dn.disk.replicaUnreadable(r, err);
@@ -144,22 +150,30 @@ async function openReplica(r: Replica): Promise<{ dataFd: number; metaFd: number
   }
 }
 
-/** A fixed set of equal buffers; `take` waits when all are out, and fails once closed. */
+/**
+ * A fixed set of equal buffers; `take` waits when all are out, and fails once closed. With
+ * no buffers (`count` 0) it is no pool: each `take` is a new buffer, each `give` drops it.
+ */
 class BufferPool {
   private readonly free: Buffer[] = [];
   private readonly waiters: Array<{ resolve: (b: Buffer) => void; reject: (e: Error) => void }> = [];
 
-  constructor(count: number, bytes: number) {
+  constructor(
+    private readonly count: number,
+    private readonly bytes: number,
+  ) {
     for (let i = 0; i < count; i++) this.free.push(Buffer.allocUnsafe(bytes));
   }
 
   take(): Promise<Buffer> {
+    if (this.count === 0) return Promise.resolve(Buffer.allocUnsafe(this.bytes));
     const b = this.free.pop();
     if (b !== undefined) return Promise.resolve(b);
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   give(b: Buffer): void {
+    if (this.count === 0) return;
     const w = this.waiters.shift();
     if (w) w.resolve(b);
     else this.free.push(b);

@@ -7,8 +7,7 @@
  * HTTP server's connection cap bounds (http-server.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { DfsClient } from '../client/dfs-client.js';
-import type { LocalFirstHop } from '../common/pipeline-connect.js';
+import { DfsClient, type DfsClientOptions } from '../client/dfs-client.js';
 
 const USERS_MAX_DEFAULT = 32;
 /**
@@ -36,8 +35,11 @@ export class ClientPool {
     private readonly role: string,
     /** Bits taken from new modes; WebHDFS passes WEBHDFS_UMASK. Default: the DfsClient's. */
     private readonly umask?: number,
-    /** A DataNode gateway's own node: its clients write blocks it heads without a socket (DfsClientOptions). */
-    private readonly localFirstHop?: LocalFirstHop,
+    /**
+     * A DataNode gateway's own node: its clients write the blocks it heads and read the replicas
+     * it holds without a socket (DfsClientOptions).
+     */
+    private readonly local: Pick<DfsClientOptions, 'localFirstHop' | 'shortCircuitReads'> = {},
     private readonly usersMax = USERS_MAX_DEFAULT,
   ) {}
 
@@ -52,7 +54,7 @@ export class ClientPool {
           clientName: `webhdfs-${this.role}-${process.pid}-${randomUUID().slice(0, 8)}`,
           requestTimeoutMs: REQUEST_TIMEOUT_MS,
           umask: this.umask,
-          localFirstHop: this.localFirstHop,
+          ...this.local,
         }),
         busy: 0,
       };

@@ -6,7 +6,11 @@
  * whose pipeline this DataNode heads (the NameNode puts a writer's first replica on its own
  * host) reaches it without a socket (src/datanode/local-first-hop.ts, the `firstHop` the
  * DataNode hands this extension): the stream's checksums, computed once from the body, are
- * stored here as they are, and the packets go on to the rest of the pipeline over TCP.
+ * stored here as they are, and the packets go on to the rest of the pipeline over TCP. A
+ * replica this DataNode holds is read the same way, short-circuit (src/datanode/
+ * short-circuit-reads.ts, the `reads` it hands this extension): tried before the others, its
+ * files read in-process a packet's worth at a time and every chunk verified by the reader
+ * (src/client/block-reader.ts), a bad one reported and the next replica read over TCP.
  *
  *   | op     | method | answer                                                          |
  *   |--------|--------|-----------------------------------------------------------------|
@@ -45,6 +49,7 @@ import type { DfsClient } from '../client/dfs-client.js';
 import { writeThroughCopy } from '../client/write-through-copy.js';
 import type { DataNodeConfig } from '../common/config.js';
 import type { LocalFirstHop } from '../common/pipeline-connect.js';
+import type { ShortCircuitReads } from '../common/short-circuit-read.js';
 import type { HttpExtension } from '../common/daemon-http.js';
 import { HttpError, sendBody, type HttpExchange } from '../common/http-router.js';
 import { ClientPool, WEBHDFS_UMASK } from './client-pool.js';
@@ -67,8 +72,15 @@ const UPLOAD_WINDOW_BYTES = 8 * 1024 * 1024;
 const FILE_PERMISSION_DEFAULT = 0o644;
 const DIR_PERMISSION_DEFAULT = 0o755;
 
-export function datanodeWebHdfs(config: DataNodeConfig, firstHop?: LocalFirstHop): HttpExtension {
-  const pool = new ClientPool(() => config.namenode, 'datanode', WEBHDFS_UMASK, firstHop);
+export function datanodeWebHdfs(
+  config: DataNodeConfig,
+  firstHop?: LocalFirstHop,
+  reads?: ShortCircuitReads,
+): HttpExtension {
+  const pool = new ClientPool(() => config.namenode, 'datanode', WEBHDFS_UMASK, {
+    localFirstHop: firstHop,
+    shortCircuitReads: reads,
+  });
   const appending = new Map<string, Promise<void>>();
   let transfers = 0;
   const handler = async (ex: HttpExchange): Promise<void> => {
