@@ -10,8 +10,10 @@
  * member go silent), it reconnects at the next endpoint from that revision, so the consumer
  * sees every event once, in order, across failovers. It retries until cancelled, warning on
  * each failure. Node's fetch ends a response body that stays silent for 300 s, so an idle
- * watch reconnects every five minutes (quietly); that also bounds how long a connection that
- * died without a word (a cut cable) can hold a watch.
+ * watch reconnects every five minutes (quietly). A connection that died without a word (a
+ * cut cable, a host off the network) is found sooner: while a stream is silent, its member
+ * is asked every LIVENESS_MS whether it answers (a status request, attemptTimeoutMs at
+ * most), and the stream is resumed elsewhere when it does not.
  *
  * Compaction: when the start revision has been compacted away, etcd cancels the watch with
  * `compact_revision` set; no event since that revision can be delivered any more, so the watch
@@ -21,6 +23,7 @@
  *               └───────────────────────┴──── cancel() / compacted ────> stopped
  */
 import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
+
 import {
   b64,
   describeFetchError,
@@ -60,6 +63,8 @@ export interface Watch {
 type WatchState = 'connecting' | 'streaming' | 'stopped';
 
 const NEWLINE = 0x0a;
+/** A watch stream silent this long has its member asked whether it still answers. */
+const LIVENESS_MS = 3000;
 
 /** Starts watching `key`; events flow to `options.onEvents` until cancel() or compaction. */
 export function watch(client: EtcdClient, key: Bytes, options: WatchOptions): Watch {
@@ -160,8 +165,36 @@ class EtcdWatch implements Watch {
     // A line (a journal batch: hundreds of KiB) spans many chunks: keep them, look for the
     // newline in each new one only, join once per line.
     const pending: Buffer[] = [];
+    // A member behind a cut cable says nothing, and neither does its stream: while the stream
+    // is silent, the member is asked every LIVENESS_MS whether it still answers; if not, the
+    // stream is dropped and resumed at the next endpoint (a standby whose election watch hung
+    // on the member of the host that dropped off never took over).
+    let heardMs = Date.now();
+    let probing = false;
+    const liveness = setInterval(() => {
+      if (probing || Date.now() - heardMs < LIVENESS_MS) return;
+      probing = true;
+      this.client.status(endpoint).then(
+        () => {
+          probing = false;
+          heardMs = Date.now();
+        },
+        (err: unknown) => {
+          rethrowIfBug(err);
+          probing = false;
+          if (abort.signal.aborted) return;
+          this.client.log.warn(
+            { endpoint, err: (err as Error).message },
+            'etcd watch: its member no longer answers; resuming at the next endpoint',
+          );
+          abort.abort();
+        },
+      );
+    }, LIVENESS_MS);
+    liveness.unref();
     try {
       for await (const chunk of res.body) {
+        heardMs = Date.now();
         const bytes = chunk as Uint8Array;
         const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         let start = 0;
@@ -182,6 +215,7 @@ class EtcdWatch implements Watch {
       if (err instanceof DfsError) throw err;
       throw new DfsError('ETCD_UNAVAILABLE', `etcd watch at ${endpoint}: ${describeFetchError(err)}`);
     } finally {
+      clearInterval(liveness);
       abort.abort();
     }
     throw new DfsError('ETCD_UNAVAILABLE', `etcd watch at ${endpoint}: stream ended`);

@@ -9,6 +9,7 @@ import { isDfsError } from '../../protocol/errors.js';
 import { EtcdClient } from '../../src/ha/etcd-client.js';
 import { watch, type WatchEvent } from '../../src/ha/etcd-watch.js';
 import { waitFor } from '../support/data-path.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import {
   ETCD_SKIP_REASON,
   HAVE_ETCD,
@@ -164,6 +165,37 @@ describe.skipIf(!HAVE_ETCD)('etcd client, one member', () => {
     expect(seen[0]![0]!.kv.value.equals(big)).toBe(true);
     expect(seen[0]![1]!.kv.value.equals(big.subarray(1))).toBe(true);
     expect(seen[1]![0]!.kv.value.toString()).toBe('é');
+  });
+
+  it('a watch whose member goes silent (a host off the network) resumes at the next endpoint', async () => {
+    const proxy = await startTcpProxy(Number(new URL(etcd.endpoints[0]!).port));
+    const viaProxy = new EtcdClient({ endpoints: [`http://127.0.0.1:${proxy.port}`, ...etcd.endpoints] });
+    const seen: string[] = [];
+    let w: ReturnType<typeof watch> | null = null;
+    try {
+      await new Promise<void>((resolve) => {
+        w = watch(viaProxy, '/cut/', {
+          prefix: true,
+          onCreated: () => resolve(),
+          onEvents: (events) => seen.push(...events.map((e) => e.kv.key.toString())),
+          onError: (err) => {
+            throw err;
+          },
+        });
+      });
+      await client.put('/cut/a', '1');
+      await waitFor('the event before the cut', () => (seen.length >= 1 ? true : undefined));
+      // No close, no reset: the stream just goes quiet, as behind a cut cable. Before the
+      // liveness probe it stayed quiet until fetch's 300 s body timeout.
+      proxy.blackhole();
+      await client.put('/cut/b', '2');
+      await waitFor('the event after the cut', () => (seen.includes('/cut/b') ? true : undefined), 20_000);
+      expect(seen).toEqual(['/cut/a', '/cut/b']);
+    } finally {
+      (w as ReturnType<typeof watch> | null)?.cancel();
+      viaProxy.close();
+      await proxy.close();
+    }
   });
 
   it('a watch from a compacted revision stops with JOURNAL_COMPACTED; compaction is typed in range too', async () => {

@@ -24,6 +24,11 @@ export interface TcpProxy {
   heal(): void;
   /** Cuts the connections open now; new ones pass (a peer's streams broken, not its network). */
   cutOpen(): void;
+  /**
+   * Nothing passes any more, and nobody hears of it: open connections stay open and silent,
+   * new ones are accepted and never answered (a host dropped off the network, a cut cable).
+   */
+  blackhole(): void;
   /** From the first chunk the target sends that `match` accepts, holds that connection's answers and close. */
   holdRepliesFrom(match: (chunk: Buffer) => boolean): void;
   /** Bytes held so far (0 until a chunk matched). */
@@ -39,6 +44,8 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   let dropAt = Infinity;
   /** Set once the bound is crossed: nothing more passes either way. */
   let dropped = false;
+  /** blackhole(): nothing passes, nothing is closed. */
+  let silent = false;
   let holdFrom: ((chunk: Buffer) => boolean) | null = null;
   /** Connections whose answers are held: their chunks, and whether the target closed meanwhile. */
   const holding: Array<{ inbound: net.Socket; chunks: Buffer[]; closed: boolean; released: boolean }> = [];
@@ -53,6 +60,11 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   };
   const server = net.createServer((inbound) => {
     if (dropped) return inbound.destroy();
+    if (silent) {
+      sockets.add(inbound);
+      inbound.on('error', () => {});
+      return;
+    }
     const outbound = net.connect(targetPort, targetHost);
     let held: (typeof holding)[number] | null = null;
     for (const s of [inbound, outbound]) {
@@ -69,7 +81,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       });
     }
     inbound.on('data', (chunk: Buffer) => {
-      if (dropped) return;
+      if (dropped || silent) return;
       if (forwarded + chunk.length >= dropAt) {
         // Only the bytes below the bound reach the target, so it holds a strict prefix.
         dropped = true;
@@ -82,7 +94,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       outbound.write(chunk);
     });
     outbound.on('data', (chunk: Buffer) => {
-      if (dropped) return;
+      if (dropped || silent) return;
       if (held === null && holdFrom?.(chunk) === true) {
         held = { inbound, chunks: [], closed: false, released: false };
         holding.push(held);
@@ -107,6 +119,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     cutOpen() {
       cutAll();
       heal();
+    },
+    blackhole() {
+      silent = true;
     },
     holdRepliesFrom(match) {
       holdFrom = match;
