@@ -416,7 +416,7 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
 /** Reads a DFS file as `dfs get F -` does, verifying every chunk, and drops the bytes. */
 async function discardAll(client: DfsClient, file: string, onPacket: (us: number) => void): Promise<number> {
   let bytes = 0;
-  for await (const packet of client.open(file, { onPacket }).packets())
+  for await (const packet of client.open(file, { onPacket }).packets({ borrowed: true }))
     for (const piece of packet) bytes += piece.length;
   return bytes;
 }

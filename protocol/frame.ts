@@ -42,6 +42,12 @@ export interface Frame {
    * body arrived across socket reads: views of those reads, in order (byte-pieces.ts).
    */
   parts?: Buffer[];
+  /**
+   * Set on a PACKET read into recycled memory (src/common/read-slabs.ts): the frame's views
+   * stay valid until this is called, once, when its bytes are written, forwarded or
+   * consumed; after that the memory is reused. Not set: the views are ordinary buffers.
+   */
+  release?: () => void;
 }
 
 /** The body as pieces: `parts` when the decoder scattered it, else the one `body` view. */

@@ -38,6 +38,12 @@ export interface ReadReplicaOptions {
   onPacket?: ((waitUs: number) => void) | undefined;
   /** This process's DataNode, when there is one: its own replicas are read through it (DfsClientOptions). */
   shortCircuit?: ShortCircuitReads | undefined;
+  /**
+   * The consumer is done with a yielded packet's views when it asks for the next one (or
+   * stops): their memory is then reused for later reads (read-slabs.ts). Otherwise the views
+   * are never reused, and may be kept.
+   */
+  borrowed?: boolean | undefined;
 }
 
 /**
@@ -86,7 +92,11 @@ export async function* readReplica(
       const lo = Math.max(from, p.offsetInBlock) - p.offsetInBlock;
       const hi = Math.min(to, p.offsetInBlock + payloadBytes) - p.offsetInBlock;
       expectOffset += payloadBytes;
-      if (hi > lo) yield slicePieces(p.payload, lo, hi - lo);
+      try {
+        if (hi > lo) yield slicePieces(p.payload, lo, hi - lo);
+      } finally {
+        if (options.borrowed === true) p.release?.();
+      }
       if (p.last || expectOffset >= head.startOffset + head.length) break;
     }
     if (expectOffset < to)
@@ -117,6 +127,7 @@ async function readOverNetwork(
     role: Role.CLIENT,
     label: replica.nodeId,
     idleTimeoutMs,
+    slabReads: true,
   });
   const queue: Frame[] = [];
   let queuedBytes = 0;
@@ -188,7 +199,13 @@ async function readOverNetwork(
           `${replica.nodeId} sent packet ${p.seqno} of block ${p.blockId}, expected ${seqno - 1} of ${block.blockId}`,
         );
       }
-      yield { offsetInBlock: p.offsetInBlock, payload: p.payload, checksums: p.checksums, last: p.last };
+      yield {
+        offsetInBlock: p.offsetInBlock,
+        payload: p.payload,
+        checksums: p.checksums,
+        last: p.last,
+        ...(f.release === undefined ? {} : { release: f.release }),
+      };
     }
   }
   return { head, packets: packets(), close: () => conn.close() };

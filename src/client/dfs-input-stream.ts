@@ -55,7 +55,7 @@ export class DfsInputStream extends Readable {
 
   override _construct(callback: (err?: Error | null) => void): void {
     initChecksum().then(() => {
-      this.source = this.readAll();
+      this.source = this.readAll(false);
       callback();
     }, callback);
   }
@@ -90,11 +90,16 @@ export class DfsInputStream extends Readable {
    * The verified bytes one packet at a time, as views (never joined, never copied), in place
    * of reading this stream as a Readable (the two must not be mixed). The stream is
    * destroyed when the iteration ends, however it ends.
+   *
+   * `borrowed`: the consumer is done with a packet (its bytes written, sent or dropped, not
+   * just queued) when it asks for the next one or stops; the packet's memory is then reused
+   * for the reads that follow (src/common/read-slabs.ts), so a long read allocates nothing
+   * per packet. Without it, packets may be kept.
    */
-  async *packets(): AsyncGenerator<Buffer[], void, undefined> {
+  async *packets(options: { borrowed?: boolean } = {}): AsyncGenerator<Buffer[], void, undefined> {
     try {
       await initChecksum();
-      for await (const packet of this.readAll()) {
+      for await (const packet of this.readAll(options.borrowed === true)) {
         if (this.destroyed) throw this.errored ?? new DfsError('CONNECTION', `${this.path}: read stopped`);
         for (const piece of packet) this.bytesRead += piece.length;
         yield packet;
@@ -109,7 +114,7 @@ export class DfsInputStream extends Readable {
     callback(err);
   }
 
-  private async *readAll(): AsyncGenerator<Buffer[], void, undefined> {
+  private async *readAll(borrowed: boolean): AsyncGenerator<Buffer[], void, undefined> {
     const start = this.options.offset ?? 0;
     const located = await this.namenode.getBlockLocations({
       path: this.path,
@@ -130,11 +135,16 @@ export class DfsInputStream extends Readable {
       const from = Math.max(start, lb.offset) - lb.offset;
       const to = Math.min(end, lb.offset + lb.block.numBytes) - lb.offset;
       if (to <= from) continue;
-      yield* this.readBlock(lb, from, to);
+      yield* this.readBlock(lb, from, to, borrowed);
     }
   }
 
-  private async *readBlock(lb: LocatedBlock, from: number, to: number): AsyncGenerator<Buffer[]> {
+  private async *readBlock(
+    lb: LocatedBlock,
+    from: number,
+    to: number,
+    borrowed: boolean,
+  ): AsyncGenerator<Buffer[]> {
     let pos = from;
     const failures: string[] = [];
     let locations = this.ownFirst(lb.locations);
@@ -145,6 +155,7 @@ export class DfsInputStream extends Readable {
           for await (const packet of readReplica(replica, lb.block, pos, to, {
             onPacket: this.options.onPacket,
             shortCircuit: this.shortCircuit,
+            borrowed,
           })) {
             for (const piece of packet) pos += piece.length;
             yield packet;

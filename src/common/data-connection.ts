@@ -14,6 +14,7 @@ import type { Frame } from '../../protocol/frame.js';
 import type { Role } from '../../protocol/handshake.js';
 import { DATA_BODY_BYTES_MAX } from '../../protocol/limits.js';
 import { connectPeer } from './peer-connect.js';
+import { SlabReads } from './read-slabs.js';
 
 export interface DataConnectionOptions {
   host: string;
@@ -23,6 +24,11 @@ export interface DataConnectionOptions {
   label: string;
   connectTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /**
+   * Read into recycled slabs (read-slabs.ts): PACKET frames then carry `release`, which the
+   * consumer calls once it is done with their bytes (a block read, block-reader.ts).
+   */
+  slabReads?: boolean;
 }
 
 export class DataConnection {
@@ -38,6 +44,7 @@ export class DataConnection {
   private frameHandler: (frame: Frame) => void = () => {};
   private pendingRest: Buffer | null = null;
   private flowing = false;
+  private reads: SlabReads | null = null;
   onClose: (err: DfsError | null) => void = () => {};
 
   /** Setting the handler starts reading: no frame is delivered before there is one. */
@@ -64,12 +71,14 @@ export class DataConnection {
 
   private async connect(): Promise<void> {
     const o = this.options;
+    const reads = o.slabReads === true ? new SlabReads() : undefined;
     const { socket, rest } = await connectPeer({
       host: o.host,
       port: o.port,
       role: o.role,
       label: `DataNode ${o.label}`,
       timeoutMs: o.connectTimeoutMs ?? 10_000,
+      ...(reads === undefined ? {} : { reads }),
     });
     this.socket = socket;
     socket.on('error', (err: NodeJS.ErrnoException) =>
@@ -89,7 +98,11 @@ export class DataConnection {
     socket.on('timeout', () =>
       this.teardown(new DfsError('TIMEOUT', `DataNode ${o.label} silent for ${o.idleTimeoutMs} ms`)),
     );
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    if (reads === undefined) socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    else {
+      this.reads = reads;
+      reads.sink = (chunk) => this.receive(chunk);
+    }
     if (o.idleTimeoutMs) socket.setTimeout(o.idleTimeoutMs);
     // Bytes that came with the handshake reply wait for the caller's onFrame.
     this.pendingRest = rest;
@@ -98,7 +111,10 @@ export class DataConnection {
   private receive(chunk: Buffer): void {
     if (this.closed) return;
     try {
-      this.decoder.push(chunk, (f) => this.frameHandler(f));
+      this.decoder.push(chunk, (f) => {
+        this.reads?.admit(f, this.decoder.buffered);
+        this.frameHandler(f);
+      });
     } catch (err) {
       rethrowIfBug(err);
       this.teardown(err instanceof DfsError ? err : new DfsError('INTERNAL', (err as Error).message));
@@ -177,6 +193,7 @@ export class DataConnection {
   private teardown(err: DfsError | null): void {
     if (this.closed) return;
     this.closed = true;
+    this.reads?.close();
     this.socket?.destroy();
     this.onClose(err);
   }

@@ -37,6 +37,7 @@ import { encodeError } from '../../protocol/error-frame.js';
 import type { Logger } from './logger.js';
 import { HeldBytesBudget } from './held-bytes-budget.js';
 import { PartialFrameBudget, type MidFrameConnection } from './partial-frame-budget.js';
+import { SlabReads, withSlabReads } from './read-slabs.js';
 
 export interface FrameServerOptions {
   host: string;
@@ -61,6 +62,11 @@ export interface FrameServerOptions {
   partialFrameBytesMax?: number;
   /** Sees every answer `reply` sends (metrics: namenode-metrics.ts reads its header). */
   onReply?: (conn: ServerConnection, answer: Buffer) => void;
+  /**
+   * Read into recycled slabs (read-slabs.ts): PACKET frames then carry `release`, which the
+   * handler must call once their bytes are used (the DataNode's block receiver).
+   */
+  slabReads?: boolean;
 }
 
 let nextConnectionId = 1;
@@ -248,7 +254,8 @@ export class FrameServer {
   }
 
   listen(): Promise<{ host: string; port: number }> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const pauseOnConnect = this.options.slabReads === true;
+    const server = net.createServer({ noDelay: true, pauseOnConnect }, (socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -271,8 +278,12 @@ export class FrameServer {
     await closed;
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(accepted: net.Socket): void {
     const o = this.options;
+    const reads = o.slabReads === true ? new SlabReads() : null;
+    const rewrapped = reads === null ? null : withSlabReads(accepted, reads);
+    if (reads !== null && rewrapped === null) accepted.resume();
+    const socket = rewrapped ?? accepted;
     const conn = new ServerConnection(socket, this, o.logger);
     if (this.connections.size >= o.connectionsMax) {
       conn.log.warn({ connectionsMax: o.connectionsMax }, 'connection limit reached; refusing');
@@ -283,6 +294,7 @@ export class FrameServer {
     socket.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => {
       conn.closed = true;
+      reads?.close();
       this.connections.delete(conn);
       this.held.remove(conn);
       this.partialFrames.remove(conn);
@@ -315,12 +327,13 @@ export class FrameServer {
     });
 
     const onFrame = (frame: Frame): void => {
+      if (rewrapped !== null) reads!.admit(frame, decoder.buffered);
       conn.frameStartMs = 0;
       conn.delivered = true;
       if (conn.partialReservedBytes !== 0 || conn.partialWaitBytes !== 0) this.partialFrames.frameDone(conn);
       o.onFrame(conn, frame);
     };
-    socket.on('data', (chunk: Buffer) => {
+    const onChunk = (chunk: Buffer): void => {
       if (conn.closed) return;
       if (hello !== null) {
         hello = Buffer.concat([hello, chunk]);
@@ -358,7 +371,9 @@ export class FrameServer {
         if (!(err instanceof DfsError)) conn.log.error({ err }, 'handler threw');
         conn.close(e);
       }
-    });
+    };
+    if (rewrapped !== null) reads!.sink = onChunk;
+    else socket.on('data', onChunk);
   }
 
   private handshake(conn: ServerConnection, bytes: Buffer): boolean {

@@ -5,9 +5,10 @@
  * reply, so the caller installs its own frame decoder without losing data.
  */
 import net from 'node:net';
-import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { checkHelloReply, decodeHelloReply, encodeHello, type Role } from '../../protocol/handshake.js';
 import { HANDSHAKE_BYTES } from '../../protocol/limits.js';
+import type { SlabReads } from './read-slabs.js';
 
 export interface PeerAddress {
   host: string;
@@ -20,18 +21,30 @@ export interface PeerAddress {
   user?: string;
   /** The client id named in the hello (protocol/handshake.ts); none by default. */
   clientId?: string;
+  /**
+   * Read into recycled slabs (read-slabs.ts): the socket has no 'data' events, its reads go
+   * to `reads.sink`, which the caller sets once this resolves.
+   */
+  reads?: SlabReads;
 }
 
 export function connectPeer(o: PeerAddress): Promise<{ socket: net.Socket; rest: Buffer }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: o.host, port: o.port, noDelay: true });
+    const reads = o.reads;
+    const socket = net.connect({
+      host: o.host,
+      port: o.port,
+      noDelay: true,
+      ...(reads === undefined ? {} : { onread: reads.onread() }),
+    });
     let reply = Buffer.alloc(0);
     let settled = false;
     const finish = (err: Error | null): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.off('data', onData);
+      if (reads === undefined) socket.off('data', onData);
+      else reads.sink = () => assert(false, 'a read before the connection set its sink');
       socket.off('error', onError);
       socket.off('close', onClose);
       if (err) {
@@ -76,6 +89,7 @@ export function connectPeer(o: PeerAddress): Promise<{ socket: net.Socket; rest:
     socket.once('connect', () => socket.write(encodeHello(o.role, undefined, o.user ?? '', o.clientId)));
     socket.on('error', onError);
     socket.on('close', onClose);
-    socket.on('data', onData);
+    if (reads === undefined) socket.on('data', onData);
+    else reads.sink = onData;
   });
 }

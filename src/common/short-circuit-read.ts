@@ -28,6 +28,8 @@ export interface ReplicaPacket {
   /** The stored checksums of the payload's chunks, in `head.checksumType`. */
   checksums: Buffer;
   last: boolean;
+  /** Lets the packet's memory be reused (a packet read into recycled slabs: read-slabs.ts). */
+  release?: () => void;
 }
 
 /** A READ_BLOCK answered: its head, then its packets (pulled, never read far ahead). */

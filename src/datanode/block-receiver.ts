@@ -293,8 +293,14 @@ export class BlockReceiver implements WriteOwner {
     };
     this.pending.push(entry);
 
+    // The frame's memory is reused once its bytes are on their way downstream and written
+    // here (read-slabs.ts); both below end in `used`, whatever happens.
+    let uses = this.mirror ? 2 : 1;
+    const used = (): void => {
+      if (--uses === 0) frame.release?.();
+    };
     // 1. Forward untouched, before our own disk write.
-    if (this.mirror) this.forward(frame);
+    if (this.mirror) this.forward(frame, used);
     // 2. Verify every chunk: the last node of a pipeline does (every node got the same
     //    bytes; its ERROR_CHECKSUM fails the pipeline before any ack), as does the target
     //    of a DataNode-to-DataNode copy. The nodes in between save that CPU, as in HDFS.
@@ -309,6 +315,7 @@ export class BlockReceiver implements WriteOwner {
         0,
         new DfsError('CHECKSUM', `checksum mismatch in packet ${p.seqno}, chunk ${bad}`),
       );
+      used();
       return;
     }
     // 3. Write locally, one packet after the other: concurrent writes to one file contend
@@ -363,18 +370,25 @@ export class BlockReceiver implements WriteOwner {
         this.dn.disk.ioError(replica.volume, err);
         this.fail(e.code === 'NO_SPACE' ? AckStatus.ERROR_NO_SPACE : AckStatus.ERROR, 0, e);
       })
-      .finally(letGo);
+      .finally(() => {
+        letGo();
+        used();
+      });
     countPacket(this.dn.faults);
   }
 
-  /** Sends the packet on to the mirror; a full mirror socket holds an in-flight slot until it drains. */
-  private forward(frame: Frame): void {
+  /**
+   * Sends the packet on to the mirror, `written` once the socket has handed its last byte to
+   * the kernel (or dropped it); a full mirror socket holds an in-flight slot until it drains.
+   */
+  private forward(frame: Frame, written: () => void): void {
     const mirror = this.mirror;
     assert(mirror !== null, 'forward without a mirror');
     const body = bodyPieces(frame);
     const ok = mirror.sendPacket(
       encodeFrameHeader(FrameKind.PACKET, 0, this.mirrorRequestId, piecesLength(body)),
       body,
+      written,
     );
     if (ok) return;
     this.conn.begin();

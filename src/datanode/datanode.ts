@@ -145,8 +145,10 @@ export class DataNode {
       bodyBytesMax: DATA_BODY_BYTES_MAX,
       isKnownOpcode: (kind, opcode) =>
         (kind === FrameKind.REQUEST || kind === FrameKind.PACKET) && isDataOpcode(kind, opcode),
-      // Packet payloads are forwarded and written as the socket reads they came in.
+      // Packet payloads are forwarded and written as the socket reads they came in, read
+      // into recycled slabs that the block receiver releases (read-slabs.ts).
       scatterKinds: PACKET_FRAMES,
+      slabReads: true,
       acceptRoles: new Set([Role.CLIENT, Role.DATANODE]),
       connectionsMax: this.config.connectionsMax,
       inflightMax: this.config.packetsInflightMax,
