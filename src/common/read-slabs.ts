@@ -190,13 +190,14 @@ export class SlabReads {
   }
 
   /**
-   * The connection is gone: nothing more is reused from it (a disk write or a consumer may
-   * still read a span), and later releases do nothing.
+   * The connection is gone: later releases do nothing, and no slab with a span not yet let
+   * go is reused (a disk write or a consumer may still read it). The slab reads went into is
+   * reused if every span in it was let go (a connection that read only requests).
    */
   close(): void {
     if (this.closed) return;
+    this.leaveSlab();
     this.closed = true;
-    this.slab = null;
     this.spans.length = 0;
     this.frames.length = 0;
   }

@@ -26,6 +26,8 @@ export const PACKET_TARGET_BYTES = 1024 * 1024;
 const READ_AHEAD = 1;
 /** The one read ahead and the one the socket is sending: at most 2 MiB per reader. */
 const POOL_BUFFERS = READ_AHEAD + 1;
+/** Pieces whose checksums one read of the meta file fetches (64 pieces of 1 MiB: 8 KiB of xxh64). */
+const CHECKSUM_BATCH_PIECES = 64;
 
 export interface ReplicaPiece {
   offset: number;
@@ -54,21 +56,18 @@ export async function* readReplicaPieces(
   const { dataFd, metaFd } = await openReplica(r);
   const packetBytes = Math.max(chunk, Math.floor(packetTargetBytes / chunk) * chunk);
   const pool = new BufferPool(pooled ? POOL_BUFFERS : 0, packetBytes);
+  const sums = new ChecksumBatches(metaFd, r, stop, packetBytes * CHECKSUM_BATCH_PIECES);
   // Read-ahead: up to READ_AHEAD pieces are being read while the consumer sends the one
   // before them, so the disk (or page-cache copy, in the thread pool) overlaps the socket.
   const ahead: Array<Promise<ReplicaPiece>> = [];
   let next = start;
   const readPiece = async (offset: number, len: number): Promise<ReplicaPiece> => {
     const buffer = await pool.take();
-    const sumsLen = Math.ceil(len / chunk) * checksumBytes(r.checksumType);
-    const checksums = Buffer.allocUnsafe(sumsLen);
+    let checksums: Buffer;
     try {
-      const [d, m] = await Promise.all([
-        read(dataFd, buffer, 0, len, offset),
-        read(metaFd, checksums, 0, sumsLen, checksumOffset(offset, r)),
-      ]);
-      if (d.bytesRead !== len || m.bytesRead !== sumsLen)
-        throw new DfsError('CHECKSUM', `replica of block ${r.blockId} is shorter on disk than recorded`);
+      const [d, c] = await Promise.all([read(dataFd, buffer, 0, len, offset), sums.get(offset, len)]);
+      if (d.bytesRead !== len) throw shorterOnDisk(r);
+      checksums = c;
     } catch (err) {
       pool.give(buffer);
       throw err;
@@ -104,6 +103,51 @@ export async function* readReplicaPieces(
     await Promise.allSettled(ahead);
     fs.close(dataFd, () => {});
     fs.close(metaFd, () => {});
+  }
+}
+
+function shorterOnDisk(r: Replica): DfsError {
+  return new DfsError('CHECKSUM', `replica of block ${r.blockId} is shorter on disk than recorded`);
+}
+
+/**
+ * The stored checksums of a read, taken from the meta file CHECKSUM_BATCH_PIECES pieces at a
+ * time (one read of a few KiB for many packets, not one per packet: each is a trip through
+ * the thread pool). Each batch is a buffer of its own, so a piece's checksums (a view of
+ * it) stay valid while later batches are read.
+ */
+class ChecksumBatches {
+  private from = 0;
+  private to = 0;
+  private batch: Promise<Buffer> | null = null;
+  private readonly sumBytes: number;
+
+  constructor(
+    private readonly metaFd: number,
+    private readonly r: Replica,
+    private readonly stop: number,
+    private readonly batchDataBytes: number,
+  ) {
+    this.sumBytes = checksumBytes(r.checksumType);
+  }
+
+  /** The checksums of the chunks of [offset, offset + len); offset is chunk aligned. */
+  async get(offset: number, len: number): Promise<Buffer> {
+    const chunk = this.r.chunkBytes;
+    if (this.batch === null || offset < this.from || offset + len > this.to) {
+      const from = offset;
+      const to = Math.max(offset + len, Math.min(this.stop, offset + this.batchDataBytes));
+      const n = Math.ceil((to - from) / chunk) * this.sumBytes;
+      this.from = from;
+      this.to = to;
+      this.batch = read(this.metaFd, Buffer.allocUnsafe(n), 0, n, checksumOffset(from, this.r)).then((m) => {
+        if (m.bytesRead !== n) throw shorterOnDisk(this.r);
+        return m.buffer;
+      });
+    }
+    const start = ((offset - this.from) / chunk) * this.sumBytes;
+    const all = await this.batch;
+    return all.subarray(start, start + Math.ceil(len / chunk) * this.sumBytes);
   }
 }
 
