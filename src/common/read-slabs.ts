@@ -23,9 +23,15 @@
  * connection and collected as before. After a connection closes, releases do nothing and
  * nothing it held is reused, since a write still in flight may read it.
  *
- * The free list is bounded (FREE_SLABS_MAX): what it does not keep is left to the GC.
- * The bytes held are bounded where they were before (ServerConnection.hold, the reader's
- * queue): slabs add at most the partly used slab at each end of a connection's held bytes.
+ * Memory. A connection reads into a slab only once it has carried a PACKET (a block is
+ * flowing); until then, and for connections that never do (requests, a peer that sent a
+ * hello and went quiet), each read is a small buffer of its own (FIRST_READ_BYTES), held by
+ * the read waiting for data. Slabs in use, process-wide, are capped (SLABS_IN_USE_MAX): past
+ * it a read gets a 64 KiB buffer of its own, as Node's default would, so a peer cannot make
+ * us hold more than that however many connections it opens. The bytes held are bounded where
+ * they were before (ServerConnection.hold, the reader's queue); slabs add at most the partly
+ * used slab at each end of a connection's held bytes. The free list keeps FREE_SLABS_MAX;
+ * what it does not keep is left to the GC.
  */
 import net from 'node:net';
 import { assert } from '../../protocol/errors.js';
@@ -34,10 +40,17 @@ import { FrameKind, type Frame } from '../../protocol/frame.js';
 export const SLAB_BYTES = 1024 * 1024;
 /** Largest single read; the kernel gives what it has, up to this. */
 export const READ_MAX_BYTES = 256 * 1024;
-/** A slab with less room than this left is not read into again. */
+/** A slab with less room than this left is not read into again; also a read's size past the cap. */
 const READ_MIN_BYTES = 64 * 1024;
+/** Reads before a connection's first PACKET: a hello and a request fit. */
+const FIRST_READ_BYTES = 16 * 1024;
 /** Slabs the process keeps for reuse; more are dropped (16 MiB at most idle). */
 const FREE_SLABS_MAX = 16;
+/**
+ * Slabs the process has in use at once (384 MiB): a DataNode's held-packet and partial-frame
+ * budgets (256 + 64 MiB by default) plus room for each active transfer's partly used slab.
+ */
+export const SLABS_IN_USE_MAX = 384;
 
 class Slab {
   readonly buf = Buffer.allocUnsafeSlow(SLAB_BYTES);
@@ -47,8 +60,11 @@ class Slab {
 
 const free: Slab[] = [];
 let slabsAllocated = 0;
+let slabsInUse = 0;
 
-function takeSlab(): Slab {
+function takeSlab(): Slab | null {
+  if (slabsInUse >= SLABS_IN_USE_MAX) return null;
+  slabsInUse++;
   const s = free.pop();
   if (s !== undefined) return s;
   slabsAllocated++;
@@ -57,12 +73,13 @@ function takeSlab(): Slab {
 
 function giveSlab(s: Slab): void {
   assert(s.refs === 0, `slab given back with ${s.refs} references`);
+  slabsInUse--;
   if (free.length < FREE_SLABS_MAX) free.push(s);
 }
 
-/** Slabs ever allocated by this process, and how many sit free (tests, metrics). */
-export function slabStats(): { allocated: number; free: number } {
-  return { allocated: slabsAllocated, free: free.length };
+/** Slabs ever allocated by this process, in use now, and sitting free (tests, metrics). */
+export function slabStats(): { allocated: number; inUse: number; free: number } {
+  return { allocated: slabsAllocated, inUse: slabsInUse, free: free.length };
 }
 
 interface Span {
@@ -91,6 +108,8 @@ export class SlabReads {
   private readonly frames: HeldFrame[] = [];
   private frameHead = 0;
   private closed = false;
+  /** True once a PACKET came: from the next read on, reads go into slabs. */
+  private bulk = false;
   /** Where each read goes, as a view of the slab (the handshake's reader, then the decoder's). */
   sink: (chunk: Buffer) => void = () => {
     assert(false, 'a read before its connection set a sink');
@@ -102,22 +121,27 @@ export class SlabReads {
       buffer: () => this.nextRegion(),
       callback: (n: number, buf: Uint8Array) => {
         const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
-        this.at += n;
-        this.delivered(this.slab, n);
+        const slab = this.slab !== null && buf.buffer === this.slab.buf.buffer ? this.slab : null;
+        if (slab !== null) this.at += n;
+        this.delivered(slab, n);
         this.sink(chunk);
         return true;
       },
     };
   }
 
-  /** Where the next read goes: the rest of this slab, or a fresh one. */
+  /**
+   * Where the next read goes: the rest of this slab, or a fresh one; a buffer of its own
+   * before the first packet, once closed, or when the process's slabs are all in use.
+   */
   private nextRegion(): Uint8Array {
-    if (this.closed) return Buffer.allocUnsafe(READ_MIN_BYTES);
+    if (this.closed || !this.bulk) return Buffer.allocUnsafe(FIRST_READ_BYTES);
     if (this.slab === null || SLAB_BYTES - this.at < READ_MIN_BYTES) {
       this.leaveSlab();
       this.slab = takeSlab();
-      this.slab.refs++;
       this.at = 0;
+      if (this.slab === null) return Buffer.allocUnsafe(READ_MIN_BYTES);
+      this.slab.refs++;
     }
     return this.slab.buf.subarray(this.at, Math.min(SLAB_BYTES, this.at + READ_MAX_BYTES));
   }
@@ -125,7 +149,7 @@ export class SlabReads {
   private leaveSlab(): void {
     const s = this.slab;
     this.slab = null;
-    if (s !== null && --s.refs === 0 && !this.closed) giveSlab(s);
+    if (s !== null && --s.refs === 0) giveSlab(s);
   }
 
   /** Records `n` bytes read into `slab` (null: memory of its own). */
@@ -161,6 +185,7 @@ export class SlabReads {
   admit(frame: Frame, pendingBytes: number): void {
     const release = this.hold(pendingBytes);
     if (frame.kind === FrameKind.PACKET) {
+      this.bulk = true;
       frame.release = release;
       return;
     }
@@ -198,6 +223,18 @@ export class SlabReads {
     if (this.closed) return;
     this.leaveSlab();
     this.closed = true;
+    // Slabs with spans still held leave the count in use: their memory is the GC's now,
+    // kept only while what reads them lasts (bounded by the budgets that held them).
+    let last: Slab | null = null;
+    for (let i = this.spanHead; i < this.spans.length; i++) {
+      const s = this.spans[i]!.slab;
+      if (s === null || s === last) continue;
+      last = s;
+      if (s.refs > 0) {
+        s.refs = -1;
+        slabsInUse--;
+      }
+    }
     this.spans.length = 0;
     this.frames.length = 0;
   }
