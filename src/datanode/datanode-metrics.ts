@@ -8,6 +8,7 @@
  * packet bytes, transfers, registration) are read from the DataNode's own state when
  * scraped; a scrape costs one statfs per volume.
  */
+import { slabStats } from '../common/read-slabs.js';
 import type { Registry } from 'prom-client';
 import type { FileSync } from '../common/file-sync.js';
 import {
@@ -109,6 +110,14 @@ export class DatanodeMetrics {
       dfs_datanode_registered: ['1 while registered with the NameNode', () => (source.registered() ? 1 : 0)],
       dfs_datanode_data_connections: ['Open connections on the data port', source.dataConnections],
       dfs_datanode_http_connections: ['Open HTTP connections', source.httpConnections],
+      dfs_datanode_read_slabs_in_use: [
+        'Slabs of 1 MiB that data-port reads hold now (capped per process; src/common/read-slabs.ts)',
+        () => slabStats().inUse,
+      ],
+      dfs_datanode_read_slabs_allocated: [
+        'Slabs of 1 MiB allocated since start: flat while transfers reuse them',
+        () => slabStats().allocated,
+      ],
     });
     labelledOf(
       r,

@@ -124,6 +124,8 @@ describe('/metrics on every daemon', () => {
         dfs_datanode_registered: 1,
         dfs_datanode_replicas: 1,
         dfs_datanode_packet_bytes_held: 0,
+        // Every read slab is back once the transfers are over (src/common/read-slabs.ts).
+        dfs_datanode_read_slabs_in_use: 0,
         dfs_datanode_heartbeat_duration_seconds_count: [1],
         'dfs_datanode_checksum_failures_total{found_by="scanner"}': 0,
       });
