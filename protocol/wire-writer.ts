@@ -101,4 +101,9 @@ export class WireWriter {
   finish(): Buffer {
     return this.buf.subarray(0, this.pos);
   }
+
+  /** Empties the writer to be filled again, in the same buffer: what `finish` returned is overwritten. */
+  reset(): void {
+    this.pos = 0;
+  }
 }
