@@ -4,7 +4,7 @@
  * holder can check at release time that the bytes it was handed are still the bytes sent, and
  * memory reused too early shows as a mismatch.
  */
-import { bodyPieces, encodeFrameHeader, FrameKind, type Frame } from '../../protocol/index.js';
+import { bodyPieces, DataOp, encodeFrameHeader, FrameKind, type Frame } from '../../protocol/index.js';
 import { testBytes } from './data-path.js';
 
 const POOL_BYTES = 512 * 1024;
@@ -19,9 +19,10 @@ export function frameBody(i: number, bytes: number): Buffer {
   return body;
 }
 
-/** Header and body of frame `i` as they go on the wire. */
+/** Header and body of frame `i` as they go on the wire (opcodes a data connection accepts). */
 export function wireFrame(kind: FrameKind, i: number, bytes: number): Buffer[] {
-  return [encodeFrameHeader(kind, 1, i, bytes), frameBody(i, bytes)];
+  const opcode = kind === FrameKind.PACKET || kind === FrameKind.ACK ? 0 : DataOp.WRITE_BLOCK;
+  return [encodeFrameHeader(kind, opcode, i, bytes), frameBody(i, bytes)];
 }
 
 /** True when the frame's body (whole or in pieces) is still frame `requestId`'s bytes. */
