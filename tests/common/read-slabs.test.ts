@@ -53,7 +53,8 @@ class Reads {
     while (at < bytes.length) {
       const region = this.onread.buffer as () => Uint8Array;
       const into = region();
-      const want = this.readBytes(1, 8) === 1 ? this.readBytes(1, 4 * KiB) : this.readBytes(1, READ_MAX_BYTES);
+      const want =
+        this.readBytes(1, 8) === 1 ? this.readBytes(1, 4 * KiB) : this.readBytes(1, READ_MAX_BYTES);
       const n = Math.min(into.length, want, bytes.length - at);
       bytes.copy(into, 0, at, at + n);
       at += n;
@@ -70,7 +71,8 @@ class Reads {
 
   /** Sends PACKET frames of 32..200 KiB until about `bytes` have gone. */
   stream(bytes: number): void {
-    for (let sent = 0; sent < bytes; sent += 4 * 116 * KiB) this.send(4, FrameKind.PACKET, 32 * KiB, 200 * KiB);
+    for (let sent = 0; sent < bytes; sent += 4 * 116 * KiB)
+      this.send(4, FrameKind.PACKET, 32 * KiB, 200 * KiB);
   }
 }
 
