@@ -163,10 +163,10 @@ describe('slab reads on a FrameServer', () => {
       w.drain();
       expect(w.corrupt).toBe(0);
     }
-    // A window of 24 packets (a few more with the out-of-order releases) of at most 256 KiB
-    // pins at most about 7 slabs per connection, plus the one being read into; without reuse
-    // this would be about 180.
-    expect(grown).toBeLessThanOrEqual(3 * 8 + 4);
+    // A window of 24 packets of 128 KiB on average, with the oldest sometimes held for some
+    // 20 more, pins about 6 slabs per connection (measured: 18 in all); without reuse this
+    // would be about 180.
+    expect(grown).toBeLessThanOrEqual(3 * 10 + 4);
   });
 
   it('a connection that closes while its packets are held gives their memory to no later connection', async () => {
@@ -249,6 +249,7 @@ describe('slab reads on a DataConnection', () => {
     expect(w.kept.length).toBeGreaterThan(0);
     w.drain();
     expect(w.corrupt).toBe(0);
-    expect(grown).toBeLessThanOrEqual(8 + 2);
+    // Measured 7 (fewer when earlier tests left slabs free); without reuse about 80.
+    expect(grown).toBeLessThanOrEqual(12);
   });
 });
