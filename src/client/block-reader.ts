@@ -40,8 +40,8 @@ export interface ReadReplicaOptions {
   shortCircuit?: ShortCircuitReads | undefined;
   /**
    * The consumer is done with a yielded packet's views when it asks for the next one (or
-   * stops): their memory is then reused for later reads (read-slabs.ts). Otherwise the views
-   * are never reused, and may be kept.
+   * stops): their memory is then reused for later reads (read-slabs.ts). Otherwise the block
+   * is read into memory of its own (no slabs): views may be kept, and are collected once dropped.
    */
   borrowed?: boolean | undefined;
 }
@@ -127,7 +127,10 @@ async function readOverNetwork(
     role: Role.CLIENT,
     label: replica.nodeId,
     idleTimeoutMs,
-    slabReads: true,
+    // Only a borrowed read releases its packets. A slab connection keeps every slab read
+    // after its oldest unreleased packet (read-slabs.ts), so one that never releases would
+    // hold the whole block read so far, where ordinary reads are collected as they are dropped.
+    slabReads: options.borrowed === true,
   });
   const queue: Frame[] = [];
   let queuedBytes = 0;

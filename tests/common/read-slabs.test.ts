@@ -1,0 +1,239 @@
+/**
+ * SlabReads (src/common/read-slabs.ts) driven by hand, as `net.Socket` drives it: each read
+ * asks `onread().buffer()` for a region, bytes are written into it and `callback(n, region)`
+ * hands them to `sink`, which feeds a FrameDecoder scattering PACKET frames and admits each
+ * frame exactly as src/common/data-connection.ts does. Read sizes are seeded and random, so
+ * frames straddle reads and slabs.
+ *
+ * What is proven: a slab is reused only once every frame read into it is released, and not
+ * before (a later frame released first recycles nothing; held packets keep their bytes while
+ * many MiB are read and released around them); a steady stream with prompt releases stops
+ * allocating; bodies of other frames are copies that survive later reads; after `close`,
+ * releases give nothing back and nothing the connection held is reused; a second release of
+ * one frame is an assertion.
+ *
+ * Slab counts are process-wide (slabStats), so each case measures deltas: "slabs taken" is
+ * how many more are out of the free list or newly allocated than at its start.
+ */
+import { describe, expect, it } from 'vitest';
+import { AssertionFailure, FrameDecoder, type Frame } from '../../protocol/index.js';
+import { READ_MAX_BYTES, SlabReads, slabStats } from '../../src/common/read-slabs.js';
+import { bodyIntact, FrameKind, frameBytesOf, seededInts, wireFrame } from '../support/slab-frames.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** One connection's reads, decoder and admitted frames, fed by hand. */
+class Reads {
+  readonly reads = new SlabReads();
+  private readonly onread = this.reads.onread();
+  private readonly decoder = new FrameDecoder({
+    bodyBytesMax: 4 * MiB,
+    scatterKinds: new Set([FrameKind.PACKET]),
+  });
+  private readonly readBytes: (lo: number, hi: number) => number;
+  private next = 0;
+
+  constructor(
+    seed: number,
+    private readonly onFrame: (frame: Frame) => void,
+  ) {
+    this.readBytes = seededInts(seed);
+    this.reads.sink = (chunk) =>
+      this.decoder.push(chunk, (f) => {
+        this.reads.admit(f, this.decoder.buffered);
+        this.onFrame(f);
+      });
+  }
+
+  /** Feeds `wire` in reads of random sizes, each into the region the reads hand out. */
+  read(wire: readonly Buffer[]): void {
+    const bytes = Buffer.concat(wire);
+    let at = 0;
+    while (at < bytes.length) {
+      const region = this.onread.buffer as () => Uint8Array;
+      const into = region();
+      const want =
+        this.readBytes(1, 8) === 1 ? this.readBytes(1, 4 * KiB) : this.readBytes(1, READ_MAX_BYTES);
+      const n = Math.min(into.length, want, bytes.length - at);
+      bytes.copy(into, 0, at, at + n);
+      at += n;
+      this.onread.callback(n, into);
+    }
+  }
+
+  /** Sends `count` frames of `kind` with the next indices, sized between lo and hi. */
+  send(count: number, kind: FrameKind, lo: number, hi: number): void {
+    const wire: Buffer[] = [];
+    for (let k = 0; k < count; k++) wire.push(...wireFrame(kind, this.next++, this.readBytes(lo, hi)));
+    this.read(wire);
+  }
+
+  /** Sends PACKET frames of 32..200 KiB until about `bytes` have gone. */
+  stream(bytes: number): void {
+    for (let sent = 0; sent < bytes; sent += 4 * 116 * KiB)
+      this.send(4, FrameKind.PACKET, 32 * KiB, 200 * KiB);
+  }
+}
+
+/** Slabs out of the free list or newly allocated since `before`. */
+function taken(before: { allocated: number; free: number }): number {
+  const now = slabStats();
+  return now.allocated - before.allocated + (before.free - now.free);
+}
+
+function release(frame: Frame): void {
+  expect(frame.release).toBeTypeOf('function');
+  frame.release!();
+}
+
+describe('SlabReads', () => {
+  it('stops allocating once frames are released as they come: every slab is reused', () => {
+    const c = new Reads(1, (f) => {
+      expect(bodyIntact(f)).toBe(true);
+      release(f);
+    });
+    c.stream(4 * MiB);
+    const warm = slabStats();
+    c.stream(64 * MiB);
+    // The slab being read into, and the one before it while a frame straddles the two.
+    expect(slabStats().allocated - warm.allocated).toBeLessThanOrEqual(2);
+    expect(taken(warm)).toBeLessThanOrEqual(2);
+    c.reads.close();
+  });
+
+  it('reuses nothing read after a held frame until it is released, then gives those slabs back', () => {
+    const held: Frame[] = [];
+    const c = new Reads(2, (f) => {
+      if (f.requestId === 3) held.push(f);
+      else release(f);
+    });
+    const before = slabStats();
+    c.stream(10 * MiB);
+    expect(held).toHaveLength(1);
+    // Frame 3 is in the first slab; every slab read after it stays out of the free list.
+    expect(taken(before)).toBeGreaterThanOrEqual(8);
+    const pinned = slabStats();
+    expect(bodyIntact(held[0]!)).toBe(true);
+    release(held[0]!);
+    // All but the slab still being read into are back (the free list keeps up to 16).
+    expect(slabStats().free - pinned.free).toBeGreaterThanOrEqual(7);
+    const after = slabStats();
+    c.stream(10 * MiB);
+    expect(slabStats().allocated).toBe(after.allocated);
+    c.reads.close();
+  });
+
+  it('does not recycle when a later frame is released first, only once the earlier one is', () => {
+    const held = new Map<number, Frame>();
+    const c = new Reads(3, (f) => {
+      if (f.requestId === 0 || f.requestId === 30) held.set(f.requestId, f);
+      else release(f);
+    });
+    c.stream(8 * MiB);
+    const early = held.get(0)!;
+    const late = held.get(30)!;
+    const before = slabStats();
+    release(late);
+    expect(slabStats()).toEqual(before);
+    expect(bodyIntact(early)).toBe(true);
+    release(early);
+    expect(slabStats().free - before.free).toBeGreaterThanOrEqual(5);
+    c.reads.close();
+  });
+
+  it("keeps held packets' bytes intact while many MiB are read and released around them", () => {
+    const pick = seededInts(4);
+    // Held frames, each released once the frame with index `until` has arrived.
+    const held: Array<{ frame: Frame; until: number }> = [];
+    let corrupt = 0;
+    let heldCount = 0;
+    const c = new Reads(5, (f) => {
+      for (let k = held.length - 1; k >= 0; k--) {
+        const h = held[k]!;
+        if (h.until > f.requestId) continue;
+        if (!bodyIntact(h.frame)) corrupt++;
+        release(h.frame);
+        held.splice(k, 1);
+      }
+      if (pick(1, 10) === 1) {
+        heldCount++;
+        held.push({ frame: f, until: f.requestId + pick(1, 300) });
+      } else {
+        if (!bodyIntact(f)) corrupt++;
+        release(f);
+      }
+    });
+    const before = slabStats();
+    c.stream(96 * MiB);
+    for (const h of held) {
+      if (!bodyIntact(h.frame)) corrupt++;
+      release(h.frame);
+    }
+    expect(heldCount).toBeGreaterThan(50);
+    expect(corrupt).toBe(0);
+    // Held frames pin up to 300 frames of 32..200 KiB behind them (at most ~60 MiB), no more.
+    expect(slabStats().allocated - before.allocated).toBeLessThan(70);
+    c.reads.close();
+  });
+
+  it("copies other frames' bodies: kept ones survive later reads into the same memory", () => {
+    const kept: Frame[] = [];
+    const c = new Reads(6, (f) => {
+      if (f.kind === FrameKind.PACKET) return release(f);
+      // Let go at once: nothing for the handler to release.
+      expect(f.release).toBeUndefined();
+      expect(f.parts).toBeUndefined();
+      kept.push(f);
+    });
+    for (let round = 0; round < 200; round++) {
+      c.send(1, FrameKind.RESPONSE, 0, 64 * KiB);
+      c.send(1, FrameKind.ACK, 12, 40);
+      c.stream(256 * KiB);
+    }
+    expect(kept.length).toBe(400);
+    expect(kept.filter((f) => !bodyIntact(f))).toEqual([]);
+    c.reads.close();
+  });
+
+  it('after close, gives nothing back: releases do nothing and held bytes are never reused', () => {
+    const held: Frame[] = [];
+    const c = new Reads(7, (f) => {
+      if (f.requestId < 3 || f.requestId % 20 === 0) held.push(f);
+      else release(f);
+    });
+    c.stream(6 * MiB);
+    const open = slabStats();
+    c.reads.close();
+    const closed = slabStats();
+    expect(closed).toEqual(open);
+    for (const f of held) release(f);
+    expect(slabStats()).toEqual(closed);
+    // Reads after close go to memory of their own (the socket may still deliver one).
+    c.stream(2 * MiB);
+    expect(slabStats()).toEqual(closed);
+    // Another connection holds what it reads, so it takes every slab in the free list: none
+    // is the closed connection's memory (a write in flight may still read it).
+    const othersHeld: Frame[] = [];
+    const other = new Reads(8, (f) => othersHeld.push(f));
+    other.stream(24 * MiB);
+    expect(held.filter((f) => !bodyIntact(f))).toEqual([]);
+    expect(othersHeld.filter((f) => !bodyIntact(f))).toEqual([]);
+    for (const f of othersHeld) release(f);
+    other.reads.close();
+  });
+
+  it('asserts on a second release of one frame', () => {
+    const frames: Frame[] = [];
+    const c = new Reads(9, (f) => frames.push(f));
+    c.send(3, FrameKind.PACKET, 1, 100 * KiB);
+    release(frames[0]!);
+    expect(() => frames[0]!.release!()).toThrow(AssertionFailure);
+    expect(() => frames[0]!.release!()).toThrow(/released twice/);
+    c.reads.close();
+    // Closed, a release does nothing, but a second one is still a bug.
+    release(frames[1]!);
+    expect(() => frames[1]!.release!()).toThrow(AssertionFailure);
+    expect(frameBytesOf(frames[2]!)).toBeGreaterThan(0);
+  });
+});
