@@ -243,7 +243,8 @@ export class SlabReads {
 /**
  * Re-creates an accepted socket (accepted with `pauseOnConnect`, nothing read yet) with
  * `onread`: `net.Server` has no option for it. The new socket takes over the connection's
- * handle; the accepted one is destroyed without it, so the server's count is kept.
+ * handle; the accepted one is destroyed without it, so `net.Server` stops counting the
+ * connection (its `close` does not wait for it): the caller tracks and closes its own.
  * Returns null when the accepted socket has no handle to take (a Node without it): the
  * caller then reads it as usual.
  */
