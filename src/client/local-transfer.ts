@@ -12,8 +12,9 @@
  * - down: the packets are iterated `borrowed` (DfsInputStream.packets), so their memory is
  *   reused for later socket reads, and the next packet is asked for only once the current
  *   one is really written: its `writev` resolved, or the write callback of its last piece
- *   called. A packet still being written when the transfer is aborted is never handed back
- *   (its memory may still be read by that write); the connection holding it is dropped.
+ *   called. An abort stops the waiting at once, but the iteration is handed back (the
+ *   packet released, its connection closed) only when the write or read under way settles:
+ *   until then that write may still read the packet's memory.
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
@@ -131,9 +132,9 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
         signal.removeEventListener('abort', onAbort);
         resolve(v);
       },
-      (err: unknown) => {
+      (err: Error) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
+        reject(err);
       },
     );
   });
