@@ -7,12 +7,15 @@
  * pipe on stdout) keep writes pending long enough for the block reader's read-ahead (2 MiB)
  * to cycle through the slabs, and blocks of 4 MiB make each block reader cycle within its
  * own connection. Uploads read the local file straight into the packet buffers: a file of
- * several blocks, and one that ends on a block boundary (no empty block after it).
+ * several blocks, and one that ends on a block boundary (no empty block after it). An
+ * interruption (SIGINT) of either, with a read or a write blocked on a slow peer, still ends
+ * the command with its INTERRUPTED line and 130.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
@@ -91,6 +94,41 @@ describe('recycled transfer memory never shows in the bytes', () => {
     expect(located.blocks.map((b) => b.block.numBytes)).toEqual([BLOCK_BYTES, BLOCK_BYTES]);
   });
 
+  it('an interrupted put of a local file (a FIFO whose writer stalls) leaves no copy and exits 130', async () => {
+    const fifo = path.join(local, 'put-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const child = spawn(process.execPath, [DFS_BIN, '--namenode', namenode, 'put', fifo, '/stalled'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // The writer sends a few blocks' worth... and stalls with the FIFO open: a read is pending.
+    const writer = fs.createWriteStream(fifo);
+    writer.write(data.subarray(0, BLOCK_BYTES + 1000));
+    const deadline = Date.now() + 15_000;
+    while ((await client!.exists('/stalled._COPYING_')) === null) {
+      expect(Date.now(), 'the put never created its copy file').toBeLessThan(deadline);
+      await sleep(50);
+    }
+    await sleep(300);
+    child.kill('SIGINT');
+    // The clean-up and the line come first; the exit itself waits until the read blocked in
+    // the FIFO returns (libuv joins its threads), as it did with a read stream: close it then.
+    while (!stderr.includes('\n')) {
+      expect(Date.now(), `no INTERRUPTED line; stderr: ${stderr}`).toBeLessThan(deadline + 15_000);
+      await sleep(50);
+    }
+    writer.destroy();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const code = await exited;
+    clearTimeout(timer);
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/^dfs: put: INTERRUPTED: SIGINT.* \/stalled: nothing was written\n$/);
+    expect(await client!.exists('/stalled')).toBeNull();
+    expect(await client!.exists('/stalled._COPYING_')).toBeNull();
+  }, 60_000);
+
   it('get to a local file, through the client and the CLI', async () => {
     const viaClient = path.join(local, 'client-copy');
     await client!.get('/f', viaClient);
@@ -110,6 +148,46 @@ describe('recycled transfer memory never shows in the bytes', () => {
     const got = await readSlowly(fs.createReadStream(fifo, { highWaterMark: SLOW_READ_BYTES }));
     ok(await get);
     expectSource(got);
+  }, 90_000);
+
+  it('an interrupted get into a slow FIFO or a slow stdout says what the destination holds, exits 130', async () => {
+    const fifo = path.join(local, 'fifo-int');
+    execFileSync('mkfifo', [fifo]);
+    const interrupt = async (dest: string, stdout: 'pipe' | 'ignore'): Promise<[number | null, string]> => {
+      const child = spawn(process.execPath, [DFS_BIN, '--namenode', namenode, 'get', '/f', dest], {
+        stdio: ['ignore', stdout, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const source = stdout === 'pipe' ? child.stdout! : fs.createReadStream(fifo, { highWaterMark: 4096 });
+      let read = 0;
+      source.on('data', (d: Buffer) => {
+        read += d.length;
+        source.pause();
+        setTimeout(() => source.resume(), SLOW_PAUSE_MS);
+      });
+      source.on('error', () => {});
+      const deadline = Date.now() + 15_000;
+      while (read < MIB) {
+        expect(Date.now(), 'the get never started').toBeLessThan(deadline);
+        await sleep(20);
+      }
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      expect(read).toBeLessThan(data.length);
+      return [code, stderr];
+    };
+    expect(await interrupt(fifo, 'ignore')).toEqual([
+      130,
+      `dfs: get: INTERRUPTED: SIGINT: transfer aborted; local ${fifo} received part of the file\n`,
+    ]);
+    expect(await interrupt('-', 'pipe')).toEqual([
+      130,
+      'dfs: get: INTERRUPTED: SIGINT: transfer aborted; stdout holds part of the file\n',
+    ]);
   }, 90_000);
 
   it('get to stdout, a pipe read slowly', async () => {
