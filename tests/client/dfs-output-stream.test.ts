@@ -5,8 +5,8 @@
  * previous block at its final length and stamp, complete with the last block at the file's
  * end, retried while the NameNode waits for reports), the lease begun and ended, a pipeline
  * failure recovered through bumpGenStamp with the surviving nodes, a local file read into the
- * packets in the write order (writeFrom), and the stream's
- * refusals: a write after the end, a destroyed stream, and an ack the window did not count.
+ * packets in the write order (writeFrom), and the stream's refusals: a write after the end, a
+ * destroyed stream, and an ack the window did not count.
  */
 import { once } from 'node:events';
 import fs from 'node:fs';
