@@ -32,10 +32,11 @@
  * buffer per read for V8 to collect: ./local-transfer.ts). Both fill packets through the one
  * loop, `fillPackets`.
  *
- * The stream sees its client only through OutputStreamClient (./output-stream-options.ts: the NameNode calls it
- * makes and the lease), so tests drive it against a fake NameNode. Invariant, asserted in
- * pairs: the unacknowledged bytes stay within the window when a packet is sent, never go
- * below zero when one is acknowledged, and are exactly zero when the file is completed.
+ * The stream sees its client only through OutputStreamClient (./output-stream-options.ts:
+ * the NameNode calls it makes and the lease), so tests drive it against a fake NameNode.
+ * Invariant, asserted in pairs: the unacknowledged bytes stay within the window when a
+ * packet is sent, never go below zero when one is acknowledged, and are exactly zero when
+ * the file is completed.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
