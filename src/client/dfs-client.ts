@@ -9,12 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import { LIST_LIMIT_DEFAULT } from '../../protocol/limits.js';
-import {
-  CHECKSUM_TYPE_DEFAULT,
-  checksumTypeOf,
-  PACKET_PAYLOAD_BYTES_DEFAULT,
-  type ChecksumType,
-} from '../../protocol/data-messages.js';
+import { CHECKSUM_TYPE_DEFAULT, checksumTypeOf, type ChecksumType } from '../../protocol/data-messages.js';
 import type { Block, FileStatus, LocatedBlock } from '../../protocol/shared-structures.js';
 import type { ContentSummary, LocatedBlocks, ServerInfo } from '../../protocol/client-namenode-messages.js';
 import { QUOTA_UNCHANGED } from '../../protocol/admin-namenode-messages.js';
@@ -22,8 +17,9 @@ import { DEFAULT_NAMENODE_PORT, parseHostPort } from '../common/config.js';
 import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import type { ShortCircuitReads } from '../common/short-circuit-read.js';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import os from 'node:os';
-import { finished, pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import { DfsInputStream, type InputStreamOptions } from './dfs-input-stream.js';
 import {
   createRequest,
@@ -34,6 +30,7 @@ import {
   type OutputStreamOptions,
 } from './dfs-output-stream.js';
 import { fileChecksum, type FileChecksum } from './file-checksum.js';
+import { downloadToFile, uploadFile } from './local-transfer.js';
 import { NamenodeClient } from './namenode-client.js';
 import { Role } from '../../protocol/handshake.js';
 import {
@@ -46,14 +43,14 @@ import {
 } from '../../protocol/admin-namenode-messages.js';
 
 /**
- * Bytes `get` lets queue for the local file before it pauses the read: with the stream
+ * Bytes `dfs getmerge` lets queue for the local file before it pauses the read: with the stream
  * default (16 KiB) each small write waited for the one before, and a 1 GiB download ran
  * at 173-296 MiB/s; with 1 MiB, writes gather what arrived meanwhile (334-555 MiB/s,
  * half the system time), in alternating runs. One packet's worth: memory stays bounded.
  */
 const LOCAL_WRITE_BUFFER_BYTES = 1024 * 1024;
 
-/** A write stream for a local file that a download fills (`get`, `dfs get`). */
+/** A write stream for a local file that a download fills (`dfs getmerge`). */
 export function localFileWriter(localPath: string): fs.WriteStream {
   return fs.createWriteStream(localPath, { highWaterMark: LOCAL_WRITE_BUFFER_BYTES });
 }
@@ -387,18 +384,34 @@ export class DfsClient implements OutputStreamClient {
     return new DfsInputStream(this.namenodeClient, path, options, this.shortCircuitReads);
   }
 
-  /** Streams a local file into DFS. */
+  /**
+   * Streams a local file into DFS, read straight into the stream's recycled packet buffers
+   * (./local-transfer.ts).
+   */
   async put(localPath: string, remotePath: string, options: OutputStreamOptions = {}): Promise<void> {
-    // Reads of one packet each, handed over whole: no copy into packet buffers.
-    await pipeline(
-      fs.createReadStream(localPath, { highWaterMark: options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT }),
-      this.create(remotePath, { ...options, adoptChunks: true }),
-    );
+    const file = await fsp.open(localPath, 'r');
+    try {
+      await uploadFile(this.create(remotePath, options), file);
+    } finally {
+      await file.close();
+    }
   }
 
-  /** Streams a DFS file into a local file. */
+  /** Streams a DFS file into a local file, each packet written before the next is read (./local-transfer.ts). */
   async get(remotePath: string, localPath: string, options: InputStreamOptions = {}): Promise<void> {
-    await pipeline(this.open(remotePath, options), localFileWriter(localPath));
+    const input = this.open(remotePath, options);
+    let file: fsp.FileHandle;
+    try {
+      file = await fsp.open(localPath, 'w');
+    } catch (err) {
+      input.destroy();
+      throw err;
+    }
+    try {
+      await downloadToFile(input, file, options.signal);
+    } finally {
+      await file.close();
+    }
   }
 
   // ---- low-level write protocol (tests and benchmarks drive it call by call) ---------

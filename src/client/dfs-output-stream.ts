@@ -27,11 +27,18 @@
  * after a flush that ended mid-chunk continues that chunk: it ends at the chunk boundary,
  * and the DataNodes recompute the chunk's stored checksum (replica-writer.ts).
  *
- * The stream sees its client only through OutputStreamClient below (the NameNode calls it
- * makes and the lease), so tests drive it against a fake NameNode. Invariant, asserted in
- * pairs: the unacknowledged bytes stay within the window when a packet is sent, never go
- * below zero when one is acknowledged, and are exactly zero when the file is completed.
+ * Producers: `write` (any chunks; a whole packet in one is adopted with `adoptChunks`), or
+ * `writeFrom(file)`, which reads a local file straight into the recycled packet buffers (no
+ * buffer per read for V8 to collect: ./local-transfer.ts). Both fill packets through the one
+ * loop, `fillPackets`.
+ *
+ * The stream sees its client only through OutputStreamClient (./output-stream-options.ts:
+ * the NameNode calls it makes and the lease), so tests drive it against a fake NameNode.
+ * Invariant, asserted in pairs: the unacknowledged bytes stay within the window when a
+ * packet is sent, never go below zero when one is acknowledged, and are exactly zero when
+ * the file is completed.
  */
+import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -41,99 +48,27 @@ import {
   type ChecksumType,
 } from '../../protocol/data-messages.js';
 import { assert, DfsError } from '../../protocol/errors.js';
-import type { RpcRequest } from '../../protocol/namenode-messages.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { computeChecksums, initChecksum } from '../common/checksum.js';
-import {
-  BlockWriter,
-  type BlockWriterHost,
-  type BlockWriterNamenode,
-  type OutPacket,
-} from './block-writer.js';
+import { BlockWriter, type BlockWriterHost, type OutPacket } from './block-writer.js';
 import type { LocalFirstHop } from '../common/pipeline-connect.js';
-import type { NamenodeClient } from './namenode-client.js';
+import {
+  createRequest,
+  type OutputStreamClient,
+  type OutputStreamNamenode,
+  type OutputStreamOptions,
+  WINDOW_BYTES_DEFAULT,
+} from './output-stream-options.js';
 
-/**
- * Enough in flight to keep a three-node pipeline streaming while processes share a few
- * cores (a packet's send-to-ack time reaches 100+ ms there); memory per writer is bounded
- * by it.
- */
-export const WINDOW_BYTES_DEFAULT = 32 * 1024 * 1024;
-
-export interface CreateOptions {
-  overwrite?: boolean;
-  createParent?: boolean;
-  replication?: number;
-  blockBytes?: number;
-  /** Mode of the new file before the umask (default 0666, HDFS). */
-  permission?: number;
-}
-
-/** HDFS's default umask (`fs.permissions.umask-mode`). */
-export const DEFAULT_UMASK = 0o022;
-
-/** The NameNode calls a file's writing makes: its own and its block writers'. */
-export type OutputStreamNamenode = Pick<NamenodeClient, 'create' | 'complete' | 'append' | 'fsync'> &
-  BlockWriterNamenode;
-
-/** What an output stream needs from its client (DfsClient is one; tests pass a fake). */
-export interface OutputStreamClient {
-  readonly clientName: string;
-  readonly namenodeClient: OutputStreamNamenode;
-  readonly defaultReplication: number;
-  readonly defaultBlockBytes: number;
-  /** The checksum algorithm of the blocks this client writes (default CHECKSUM_TYPE_DEFAULT, xxh64). */
-  readonly checksumType?: ChecksumType;
-  /** Bits taken from the mode of what this client creates (default DEFAULT_UMASK). */
-  readonly umask?: number;
-  /** This process's own DataNode, when there is one (BlockWriterHost.localFirstHop). */
-  readonly localFirstHop?: LocalFirstHop | undefined;
-  /** `path` is open for writing: renew the lease until endFileLease. */
-  beginFileLease(path: string): void;
-  /** `path` is complete or abandoned. */
-  endFileLease(path: string): void;
-}
-
-/** The create request for `path`, the client's defaults filling what `options` leaves out. */
-export function createRequest(
-  client: Pick<OutputStreamClient, 'clientName' | 'defaultReplication' | 'defaultBlockBytes' | 'umask'>,
-  path: string,
-  options: CreateOptions,
-): RpcRequest<'create'> {
-  return {
-    path,
-    clientName: client.clientName,
-    overwrite: options.overwrite ?? false,
-    createParent: options.createParent ?? true,
-    replication: options.replication ?? client.defaultReplication,
-    blockBytes: options.blockBytes ?? client.defaultBlockBytes,
-    permission: (options.permission ?? 0o666) & ~(client.umask ?? DEFAULT_UMASK) & 0o777,
-  };
-}
-
-export interface OutputStreamOptions extends CreateOptions {
-  chunkBytes?: number;
-  /**
-   * The checksum algorithm of the new blocks (default: the client's). Appending to a last
-   * block with room continues it with its replicas' own algorithm.
-   */
-  checksumType?: ChecksumType;
-  packetBytes?: number;
-  /** Unacknowledged bytes allowed in flight (default 32 MiB: 32 packets over the pipeline and two blocks). */
-  windowBytes?: number;
-  signal?: AbortSignal;
-  /** How long `complete` may wait for block reports (default 60 s). */
-  completeTimeoutMs?: number;
-  /** Called with each packet's send-to-ack time in microseconds (benchmarks). */
-  onPacketAcked?: (latencyUs: number) => void;
-  /** Continue the existing file (DfsClient.append) instead of creating it; the create options are ignored. */
-  append?: boolean;
-  /**
-   * The producer never touches a chunk again once written (DfsClient.put's file reads): a
-   * chunk holding a whole packet is sent as it is, not copied into a packet buffer.
-   */
-  adoptChunks?: boolean;
-}
+export {
+  createRequest,
+  DEFAULT_UMASK,
+  WINDOW_BYTES_DEFAULT,
+  type CreateOptions,
+  type OutputStreamClient,
+  type OutputStreamNamenode,
+  type OutputStreamOptions,
+} from './output-stream-options.js';
 
 export class DfsOutputStream extends Writable implements BlockWriterHost {
   readonly chunkBytes: number;
@@ -155,6 +90,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   private appendedAfter: Block | null = null;
   /** hflush/hsync markers queued among the writes (zero-length buffers, told apart by identity). */
   private readonly flushMarkers = new WeakMap<Buffer, 'flush' | 'sync'>();
+  /** writeFrom markers queued among the writes: the file to read at that point. */
+  private readonly fileMarkers = new WeakMap<Buffer, FileHandle>();
   /** Bytes acknowledged by the pipeline, for progress reporting. */
   bytesAcked = 0;
   bytesWritten = 0;
@@ -212,7 +149,13 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
     const flush = this.flushMarkers.get(chunk);
-    const done = flush === undefined ? this.writeChunk(chunk) : this.flushOut(flush);
+    const file = this.fileMarkers.get(chunk);
+    const done =
+      flush !== undefined
+        ? this.flushOut(flush)
+        : file !== undefined
+          ? this.readFile(file)
+          : this.writeChunk(chunk);
     done.then(() => callback(), callback);
   }
 
@@ -255,28 +198,69 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   // ---- filling packets -------------------------------------------------------------
 
-  private async writeChunk(chunk: Buffer): Promise<void> {
+  private writeChunk(chunk: Buffer): Promise<void> {
     let off = 0;
-    while (off < chunk.length) {
+    return this.fillPackets((room, packetMax) => {
+      const n = Math.min(room, chunk.length - off);
+      const at = off;
+      off += n;
+      // A whole packet in one chunk the producer hands over (adoptChunks) goes out as it is.
+      if (this.options.adoptChunks === true && this.fill === 0 && n === packetMax)
+        return chunk.subarray(at, at + n);
+      chunk.copy(this.buf, this.fill, at, at + n);
+      return n;
+    });
+  }
+
+  /**
+   * The rest of `file`, from its current position to its end, read straight into the
+   * recycled packet buffers: no buffer per read, no copy (DfsClient.put, `dfs put`). Queued
+   * among the writes like a flush marker; resolves with the bytes read once the last of them
+   * is in a packet (sent, or buffered for the next write or the end).
+   */
+  writeFrom(file: FileHandle): Promise<number> {
+    const marker = Buffer.alloc(0);
+    this.fileMarkers.set(marker, file);
+    const before = this.bytesWritten;
+    return new Promise((resolve, reject) => {
+      this.write(marker, (err) => (err ? reject(err) : resolve(this.bytesWritten - before)));
+    });
+  }
+
+  private readFile(file: FileHandle): Promise<void> {
+    return this.fillPackets(async (room) => (await file.read(this.buf, this.fill, room, null)).bytesRead);
+  }
+
+  /**
+   * Fills packets from a producer until it has nothing more (0). `take(room, packetMax)`
+   * puts up to `room` bytes into `this.buf` at `this.fill` and says how many, or hands over
+   * a whole packet of `packetMax` bytes (adoptChunks). A block is allocated only once there
+   * are bytes for it (a producer that ends on a block boundary adds no empty block).
+   */
+  private async fillPackets(
+    take: (room: number, packetMax: number) => number | Buffer | Promise<number>,
+  ): Promise<void> {
+    for (;;) {
       this.check();
-      const writer = this.current ?? (await this.nextBlock());
+      let writer = this.current;
+      const sent = writer?.bytesSent ?? 0;
       // A packet that starts mid-chunk (after an hflush, or appending to a partial chunk)
       // ends at that chunk's boundary: the DataNodes recompute the chunk's checksum from it.
-      const inChunk = writer.bytesSent % this.chunkBytes;
+      const inChunk = sent % this.chunkBytes;
       const packetMax = inChunk === 0 ? this.packetBytes : this.chunkBytes - inChunk;
-      const room = Math.min(packetMax - this.fill, this.blockBytes - writer.bytesSent - this.fill);
-      const n = Math.min(room, chunk.length - off);
-      // A whole packet in one chunk the producer hands over (adoptChunks) goes out as it is.
-      const whole =
-        this.options.adoptChunks === true && this.fill === 0 && n === packetMax
-          ? chunk.subarray(off, off + n)
-          : undefined;
-      if (whole === undefined) {
-        chunk.copy(this.buf, this.fill, off, off + n);
-        this.fill += n;
-      }
-      off += n;
+      const room = Math.min(packetMax - this.fill, this.blockBytes - sent - this.fill);
+      assert(
+        room > 0,
+        `no room in packet (${this.fill} of ${packetMax}, ${sent} of ${this.blockBytes} sent)`,
+      );
+      const got = await take(room, packetMax);
+      this.check(); // destroyed while a file read was under way
+      const whole = typeof got === 'number' ? undefined : got;
+      const n = whole?.length ?? (got as number);
+      if (n === 0) return;
+      if (whole === undefined) this.fill += n;
       this.bytesWritten += n;
+      writer ??= await this.nextBlock();
       const filled = whole?.length ?? this.fill;
       const endsBlock = writer.bytesSent + filled === this.blockBytes;
       if (filled === packetMax || endsBlock) {

@@ -18,7 +18,8 @@
  * that errors, the copy is deleted (best effort, bounded in time) and the error is rethrown
  * without the `._COPYING_` name in it.
  */
-import type { Readable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DfsError, isDfsError } from '../../protocol/errors.js';
@@ -26,6 +27,7 @@ import type { FileStatus } from '../../protocol/shared-structures.js';
 import { initChecksum } from '../common/checksum.js';
 import type { DfsClient } from './dfs-client.js';
 import type { DfsOutputStream } from './dfs-output-stream.js';
+import { uploadFile } from './local-transfer.js';
 
 /** The copy a writer fills before renaming it onto its destination. */
 export const COPYING_SUFFIX = '._COPYING_';
@@ -46,10 +48,14 @@ export interface CopyWriteOptions {
   onStream?: (stream: DfsOutputStream) => void;
 }
 
-/** Streams `source` into the DFS file `target` through the `._COPYING_` copy; returns the bytes written. */
+/**
+ * Streams `source` into the DFS file `target` through the `._COPYING_` copy; returns the bytes
+ * written. A stream source is destroyed on failure; a local file (read from its current
+ * position straight into packet buffers, ./local-transfer.ts) stays open, its opener's to close.
+ */
 export async function writeThroughCopy(
   client: DfsClient,
-  source: Readable,
+  source: Readable | FileHandle,
   target: string,
   options: CopyWriteOptions,
 ): Promise<number> {
@@ -69,12 +75,16 @@ export async function writeThroughCopy(
       blockBytes: options.blockBytes,
       permission: options.permission,
       windowBytes: options.windowBytes,
-      // The sources are Node's own file, socket and stdin streams: none reuses a chunk.
+      // The stream sources are Node's own socket and stdin streams, and DFS reads not
+      // borrowed: none reuses a chunk.
       adoptChunks: true,
+      // A file is not piped: an abort destroys the stream itself.
+      ...(source instanceof Readable ? {} : { signal }),
     });
     out = stream;
     options.onStream?.(stream);
-    await pipeline(source, stream, { signal });
+    if (source instanceof Readable) await pipeline(source, stream, { signal });
+    else await uploadFile(stream, source);
     signal.throwIfAborted();
     if (options.existing !== null) {
       try {
@@ -86,7 +96,7 @@ export async function writeThroughCopy(
     await client.rename(tmp, target);
     return stream.bytesWritten;
   } catch (err) {
-    if (!source.destroyed) source.destroy();
+    if (source instanceof Readable && !source.destroyed) source.destroy();
     // A copy file that is another writer's (lease) or a directory is not ours to delete.
     const notOurs = isDfsError(err, 'LEASE_CONFLICT') || isDfsError(err, 'IS_A_DIRECTORY');
     if (out !== null && !notOurs) await bestEffort(() => client.delete(tmp));

@@ -4,10 +4,15 @@
  * order and with their arguments (create with the client's defaults, addBlock with the
  * previous block at its final length and stamp, complete with the last block at the file's
  * end, retried while the NameNode waits for reports), the lease begun and ended, a pipeline
- * failure recovered through bumpGenStamp with the surviving nodes, and the stream's
- * refusals: a write after the end, a destroyed stream, and an ack the window did not count.
+ * failure recovered through bumpGenStamp with the surviving nodes, a local file read into the
+ * packets in the write order (writeFrom), and the stream's refusals: a write after the end, a
+ * destroyed stream, and an ack the window did not count.
  */
 import { once } from 'node:events';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DfsOutputStream, type OutputStreamOptions } from '../../src/client/dfs-output-stream.js';
 import { testBytes } from '../support/data-path.js';
@@ -127,6 +132,34 @@ describe('DfsOutputStream', () => {
       genStamp: FIRST_GEN_STAMP,
       numBytes: BLOCK,
     });
+  });
+
+  it('writeFrom reads a local file into the packets in the write order: between writes, after an hflush, two blocks exactly', async () => {
+    const { namenode, client } = await setUp(1);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-write-from-'));
+    try {
+      const fromFile = testBytes(2 * BLOCK - 3000 - 700, 8); // with the writes: exactly two blocks
+      fs.writeFileSync(path.join(dir, 'src'), fromFile);
+      const file = await fsp.open(path.join(dir, 'src'), 'r');
+      const stream = new DfsOutputStream(client, PATH, LAYOUT);
+      const head = testBytes(3000, 9);
+      const tail = testBytes(700, 10);
+      stream.write(head);
+      await stream.hflush(); // the file's first packet starts mid-chunk
+      const read = await stream.writeFrom(file);
+      await file.close();
+      stream.end(tail);
+      await once(stream, 'finish');
+      expect(read).toBe(fromFile.length);
+      const data = Buffer.concat([head, fromFile, tail]);
+      expect(stream.bytesWritten).toBe(2 * BLOCK);
+      expect(namenode.callNames.filter((c) => c === 'addBlock')).toHaveLength(2);
+      expect(namenode.completes[0]!.last).toMatchObject({ blockId: FIRST_BLOCK_ID + 1, numBytes: BLOCK });
+      await eventually(() => fileOn(0, 2).length === data.length, 'both blocks finalized');
+      expect(fileOn(0, 2).equals(data)).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('hflush: the buffered bytes as a flush packet, every ack, then fsync with the length; mid-chunk, empty and at a block end', async () => {

@@ -22,8 +22,6 @@ import {
 import { localError, type Interruption } from './transfer-support.js';
 import { walkTree } from './tree-walk.js';
 
-const READ_CHUNK_BYTES = 1024 * 1024;
-
 function remoteSide(ctx: CommandContext): CopySide {
   return {
     show: (p) => p,
@@ -116,9 +114,21 @@ export function localToRemote(
         await handle?.close();
         throw localError(err, src);
       }
-      const stream = handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES });
       const label = `put ${path.basename(src)}`;
-      return writeRemoteFile(ctx, { stream, totalBytes, label }, target, existing, options, intr);
+      try {
+        return await writeRemoteFile(
+          ctx,
+          { from: handle, totalBytes, label },
+          target,
+          existing,
+          options,
+          intr,
+        );
+      } finally {
+        // Interrupted: a read of a FIFO may still wait for its writer; the close waits for it.
+        const closing = handle.close().catch(() => {});
+        if (!intr.signal.aborted) await closing;
+      }
     },
     interruptedOutcome: (target) => states.outcome(target, target),
   };
@@ -164,11 +174,11 @@ export function remoteToRemote(
       const existing = await remoteTargetState(ctx, target, options.force);
       states.note(target, existing !== null);
       // The source's checksums are verified as it is read; the copy gets new ones as it is written.
-      const stream = ctx.client.open(src, { signal: intr.signal });
+      const from = ctx.client.open(src, { signal: intr.signal });
       const label = `cp ${side.basename(src)}`;
       return writeRemoteFile(
         ctx,
-        { stream, totalBytes: status.length, label },
+        { from, totalBytes: status.length, label },
         target,
         existing,
         options,

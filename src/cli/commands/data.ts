@@ -131,7 +131,7 @@ async function putStdin(ctx: CommandContext, remote: string, options: PutOptions
   try {
     bytes = await writeRemoteFile(
       ctx,
-      { stream: process.stdin, totalBytes, label: 'put -' },
+      { from: process.stdin, totalBytes, label: 'put -' },
       target,
       existing,
       options,

@@ -24,12 +24,11 @@
  * error is rethrown without the `._COPYING_` name in it; the caller says what happened.
  */
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
+import fsp, { type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { DfsError } from '../../../protocol/errors.js';
 import { FileType, type FileStatus } from '../../../protocol/shared-structures.js';
-import { localFileWriter } from '../../client/dfs-client.js';
+import { downloadToFile } from '../../client/local-transfer.js';
 import { writeThroughCopy } from '../../client/write-through-copy.js';
 import type { CommandContext } from './command-context.js';
 import {
@@ -50,7 +49,8 @@ export interface RemoteWriteOptions {
 
 /** A byte source with its size when known (null for a pipe or a terminal). */
 export interface CopySource {
-  stream: Readable;
+  /** A stream, or a local file read from its current position into packet buffers (stays open). */
+  from: Readable | FileHandle;
   totalBytes: number | null;
   /** The progress line's label. */
   label: string;
@@ -83,7 +83,7 @@ export async function writeRemoteFile(
 ): Promise<number> {
   let progress = NO_PROGRESS;
   try {
-    const bytes = await writeThroughCopy(ctx.client, source.stream, target, {
+    const bytes = await writeThroughCopy(ctx.client, source.from, target, {
       existing,
       replication: options.replication,
       blockBytes: options.blockSize,
@@ -131,19 +131,24 @@ export async function writeLocalFile(
   const tmp = `${dest}${COPYING_SUFFIX}`;
   const input = ctx.client.open(src, { signal: intr.signal });
   const progress = startProgress(ctx, label, status.length, () => input.bytesRead);
+  let file: FileHandle | null = null;
   try {
     // In place: O_WRONLY alone, never create or truncate (a node that vanished since the stat
     // is an error, not a new regular file). A FIFO's open waits for its reader.
-    const file = target.inPlace
-      ? (await fsp.open(dest, fs.constants.O_WRONLY)).createWriteStream()
-      : localFileWriter(tmp);
-    await pipeline(input, file, { signal: intr.signal });
+    file = await fsp.open(target.inPlace ? dest : tmp, target.inPlace ? fs.constants.O_WRONLY : 'w');
+    // Each packet written before the next is read: its memory is then reused (local-transfer.ts).
+    const bytes = await downloadToFile(input, file, intr.signal);
+    await file.close();
+    file = null;
     if (!target.inPlace) await fsp.rename(tmp, dest);
-    progress.finish(file.bytesWritten);
-    return file.bytesWritten;
+    progress.finish(bytes);
+    return bytes;
   } catch (err) {
     progress.clear();
     if (!input.destroyed) input.destroy();
+    // Interrupted: a write into a FIFO may still wait for its reader; the close waits for it.
+    const closing = file?.close().catch(() => {});
+    if (!intr.signal.aborted) await closing;
     if (!target.inPlace) await fsp.rm(tmp, { force: true }).catch(() => {});
     throw withoutCopyName(localError(err, dest));
   }

@@ -5,12 +5,12 @@
  * binary-to-a-terminal warning of `get REMOTE -`). Split from ./data.ts so the
  * commands themselves read beside their decision table.
  */
-import { once } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import { DfsError, type ErrorCode } from '../../../protocol/errors.js';
 import type { DfsInputStream } from '../../client/dfs-input-stream.js';
+import { downloadToStream } from '../../client/local-transfer.js';
 import { ProgressBar } from '../progress.js';
 import type { Command } from 'commander';
 import { printError, runCommand, type CommandContext } from './command-context.js';
@@ -194,23 +194,16 @@ export function binaryToTerminalWarning(remote: string, stdoutIsTTY: boolean, he
   return `${remote} looks like binary data and stdout is a terminal; writing it anyway (redirect stdout, or use dfs get ${remote} LOCAL)`;
 }
 
-/** Copies `input` to stdout, waiting for 'drain' when the pipe is full. Returns the bytes copied. */
-export async function copyToStdout(
+/**
+ * Copies `input` to stdout, each packet once the one before is written (which also waits out
+ * a full pipe), its memory then reused (src/client/local-transfer.ts). Returns the bytes copied.
+ */
+export function copyToStdout(
   input: DfsInputStream,
   signal?: AbortSignal,
   beforeFirst?: (head: Buffer) => void,
 ): Promise<number> {
-  let bytes = 0;
-  for await (const packet of input.packets()) {
-    let more = true;
-    for (const piece of packet) {
-      if (bytes === 0) beforeFirst?.(piece);
-      bytes += piece.length;
-      more = process.stdout.write(piece);
-    }
-    if (!more) await once(process.stdout, 'drain', signal === undefined ? {} : { signal });
-  }
-  return bytes;
+  return downloadToStream(input, process.stdout, signal, beforeFirst);
 }
 
 /**
