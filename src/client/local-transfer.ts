@@ -19,6 +19,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { piecesLength } from '../../protocol/byte-pieces.js';
+import { writePieces } from '../common/fs-util.js';
 import type { DfsInputStream } from './dfs-input-stream.js';
 import type { DfsOutputStream } from './dfs-output-stream.js';
 
@@ -39,12 +41,25 @@ export async function uploadFile(out: DfsOutputStream, file: FileHandle): Promis
  * Writes `input`'s packets to `file` at its current position, each once the one before is
  * written. Returns the bytes written. `file` stays open, the caller's to close.
  */
-export function downloadToFile(
+export async function downloadToFile(
   input: DfsInputStream,
   file: FileHandle,
   signal?: AbortSignal,
 ): Promise<number> {
-  return drainPackets(input, (packet) => writeAll(file, packet), signal);
+  // A regular file (new or truncated: its size is where writes go) is written at explicit
+  // positions, so fs-util's writePieces can start page-aligned packets a byte off the page
+  // (see there: 2.6 against 0.4 CPU-s per GiB on the VMs measured); a FIFO or device where
+  // it stands.
+  const stat = await file.stat();
+  let position = stat.isFile() ? stat.size : null;
+  return drainPackets(
+    input,
+    async (packet) => {
+      await writePieces(file.fd, packet, position);
+      if (position !== null) position += piecesLength(packet);
+    },
+    signal,
+  );
 }
 
 /**
@@ -102,18 +117,6 @@ async function drainPackets(
     const handBack = (): Promise<unknown> => packets.return(undefined).catch(() => {});
     if (pending === null) await handBack();
     else void settle.then(handBack, handBack);
-  }
-}
-
-/** `pieces` written at the file's position, whole: a short write is continued. */
-async function writeAll(file: FileHandle, pieces: Buffer[]): Promise<void> {
-  let rest = pieces;
-  while (rest.length > 0) {
-    let written = (await file.writev(rest)).bytesWritten;
-    let i = 0;
-    while (i < rest.length && written >= rest[i]!.length) written -= rest[i++]!.length;
-    rest = rest.slice(i);
-    if (written > 0) rest[0] = rest[0]!.subarray(written);
   }
 }
 

@@ -53,10 +53,14 @@ export async function writeFileAtomic(
  * recently freed pages. The yardstick's hops get the cheap path by accident (socket reads
  * rarely end on a page boundary); a DataNode's packets always start on one.
  */
-export async function writePieces(fd: number, pieces: readonly Buffer[], position: number): Promise<void> {
+export async function writePieces(
+  fd: number,
+  pieces: readonly Buffer[],
+  position: number | null,
+): Promise<void> {
   let rest: Buffer[] = pieces.filter((p) => p.length > 0);
   let pos = position;
-  if (pos % PAGE_BYTES === 0 && rest.length > 0 && piecesLength(rest) > PAGE_BYTES) {
+  if (pos !== null && pos % PAGE_BYTES === 0 && rest.length > 0 && piecesLength(rest) > PAGE_BYTES) {
     await writeFully(fd, rest[0]!.subarray(0, 1), pos);
     rest[0] = rest[0]!.subarray(1);
     pos += 1;
@@ -65,7 +69,7 @@ export async function writePieces(fd: number, pieces: readonly Buffer[], positio
   while (rest.length > 0) {
     const batch = rest.length > IOV_MAX ? rest.slice(0, IOV_MAX) : rest;
     let written = await writev(fd, batch, pos);
-    pos += written;
+    if (pos !== null) pos += written;
     let i = 0;
     while (i < rest.length && written >= rest[i]!.length) written -= rest[i++]!.length;
     rest = rest.slice(i);
@@ -78,7 +82,7 @@ const PAGE_BYTES = 4096;
 /** iovecs per writev call (Linux IOV_MAX). */
 const IOV_MAX = 1024;
 
-function writev(fd: number, buffers: Buffer[], position: number): Promise<number> {
+function writev(fd: number, buffers: Buffer[], position: number | null): Promise<number> {
   return new Promise((resolve, reject) =>
     fs.writev(fd, buffers, position, (err, written) => (err ? reject(err) : resolve(written))),
   );
