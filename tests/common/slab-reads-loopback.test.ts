@@ -15,7 +15,6 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  encodeHello,
   encodeHelloReply,
   HandshakeStatus,
   HANDSHAKE_BYTES,
@@ -29,6 +28,7 @@ import { FrameServer, type ServerConnection } from '../../src/common/frame-serve
 import { silentLogger } from '../../src/common/logger.js';
 import { slabStats } from '../../src/common/read-slabs.js';
 import { waitFor } from '../support/data-path.js';
+import { clientPeer } from '../support/raw-peer.js';
 import { bodyIntact, FrameKind, seededInts, wireFrame } from '../support/slab-frames.js';
 
 const KiB = 1024;
@@ -95,23 +95,6 @@ async function writeAll(socket: net.Socket, wire: Buffer[]): Promise<void> {
   }
 }
 
-async function peer(port: number): Promise<net.Socket> {
-  const s = net.connect({ host: '127.0.0.1', port });
-  await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
-  s.write(encodeHello(Role.CLIENT));
-  let got = 0;
-  await new Promise<void>((resolve) => {
-    const onData = (b: Buffer): void => {
-      got += b.length;
-      if (got < HANDSHAKE_BYTES) return;
-      s.off('data', onData);
-      resolve();
-    };
-    s.on('data', onData);
-  });
-  return s;
-}
-
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -150,7 +133,7 @@ describe('slab reads on a FrameServer', () => {
     });
     const { port } = await server.listen();
     const before = slabStats();
-    const peers = await Promise.all([0, 1, 2].map(() => peer(port)));
+    const peers = await Promise.all([0, 1, 2].map(() => clientPeer(port)));
     for (const p of peers) cleanups.push(() => p.destroy());
     await Promise.all(peers.map((p, k) => writeAll(p, frames(k * 1_000_000, PER_PEER, k + 11))));
     await waitFor('every frame', () => (delivered === 3 * PER_PEER ? true : undefined), 60_000, 20);
@@ -186,7 +169,7 @@ describe('slab reads on a FrameServer', () => {
       if (frame.kind === FrameKind.PACKET) firstHeld.push(frame);
     });
     const { port } = await server.listen();
-    const a = await peer(port);
+    const a = await clientPeer(port);
     await writeAll(a, frames(0, 64, 31));
     await waitFor("the first peer's frames", () => (firstDelivered === 64 ? true : undefined), 20_000, 20);
     expect(firstHeld.length).toBeGreaterThan(40);
@@ -203,7 +186,7 @@ describe('slab reads on a FrameServer', () => {
     // A write still in flight releases after the close: nothing comes back.
     for (const f of firstHeld.splice(0, 10)) f.release!();
     expect(slabStats()).toEqual(closed);
-    const b = await peer(port);
+    const b = await clientPeer(port);
     cleanups.push(() => b.destroy());
     await writeAll(b, frames(2_000_000, 320, 32));
     await waitFor("the second peer's frames", () => (laterDelivered === 320 ? true : undefined), 60_000, 20);

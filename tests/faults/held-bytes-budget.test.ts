@@ -9,12 +9,12 @@
  * the bound, observed through its held-bytes peak (FrameServer.heldBytesPeak, in its log
  * lines): it reaches the bound and passes it by at most one packet per connection.
  */
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { encodeFrameHeader, encodeHello, FrameKind, HANDSHAKE_BYTES, Role } from '../../protocol/index.js';
+import { encodeFrameHeader, FrameKind, Role } from '../../protocol/index.js';
 import { FrameServer, type ServerConnection } from '../../src/common/frame-server.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { startCluster } from '../support/cluster.js';
+import { clientPeer } from '../support/raw-peer.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import {
   getBuffer,
@@ -30,24 +30,6 @@ const KiB = 1024;
 const FRAME_BODY = 16 * KiB;
 const FRAMES_PER_PEER = 10;
 const BUDGET = 32 * KiB;
-
-async function peer(port: number): Promise<net.Socket> {
-  const s = net.connect({ host: '127.0.0.1', port });
-  await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
-  s.write(encodeHello(Role.CLIENT));
-  let got = 0;
-  await new Promise<void>((resolve) => {
-    const onData = (b: Buffer): void => {
-      got += b.length;
-      if (got >= HANDSHAKE_BYTES) {
-        s.off('data', onData);
-        resolve();
-      }
-    };
-    s.on('data', onData);
-  });
-  return s;
-}
 
 describe('FrameServer heldBytesMax', () => {
   it('stops reading every connection while the handlers hold the budget, and reads them all again once let go', async () => {
@@ -72,7 +54,7 @@ describe('FrameServer heldBytesMax', () => {
       },
     });
     const { port } = await server.listen();
-    const peers = await Promise.all([peer(port), peer(port)]);
+    const peers = await Promise.all([clientPeer(port), clientPeer(port)]);
     try {
       const body = Buffer.alloc(FRAME_BODY, 7);
       for (const [i, p] of peers.entries()) {
@@ -126,7 +108,7 @@ describe('FrameServer heldBytesMax', () => {
     });
     const { port } = await server.listen();
     try {
-      const p = await peer(port);
+      const p = await clientPeer(port);
       p.write(
         Buffer.concat([encodeFrameHeader(FrameKind.REQUEST, 1, 1, FRAME_BODY), Buffer.alloc(FRAME_BODY)]),
       );

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import {
   decodeError,
+  encodeHello,
   FRAME_HEADER_BYTES,
   FrameDecoder,
   FrameKind,
@@ -16,6 +17,7 @@ import {
   isNamenodeReplyOpcode,
   MAGIC,
   PROTOCOL_VERSION,
+  Role,
   type DfsError,
   type Frame,
 } from '../../protocol/index.js';
@@ -159,4 +161,25 @@ export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
   if (m === null) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) * 1024;
+}
+
+/**
+ * A plain socket to a FrameServer on loopback that has sent a client hello and read the
+ * 8-byte reply (its status unread): for tests that then write frames themselves.
+ */
+export async function clientPeer(port: number): Promise<net.Socket> {
+  const s = net.connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
+  s.write(encodeHello(Role.CLIENT));
+  let got = 0;
+  await new Promise<void>((resolve) => {
+    const onData = (b: Buffer): void => {
+      got += b.length;
+      if (got < HANDSHAKE_BYTES) return;
+      s.off('data', onData);
+      resolve();
+    };
+    s.on('data', onData);
+  });
+  return s;
 }
