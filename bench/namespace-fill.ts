@@ -56,7 +56,7 @@ class ReplicaList {
   /** The full report's columns (no object per replica, on either side). */
   columns(): BlockColumns {
     const n = this.length;
-    return new BlockColumns(
+    return BlockColumns.fromArrays(
       this.ids.slice(0, n),
       this.stamps.slice(0, n),
       new Float64Array(n).fill(BLOCK_NUM_BYTES),

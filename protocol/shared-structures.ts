@@ -129,46 +129,70 @@ export const datanodeListCodec = listCodec(datanodeInfoCodec, DATANODE_INFO_BYTE
 export const blockListCodec = listCodec(blockCodec, BLOCK_BYTES);
 
 /**
- * A list of blocks as three columns: what a full block report decodes into. A DataNode
- * of a million replicas reports 24 MB; decoded into an object per block it cost the
- * NameNode 1.7 s and a million objects to collect (thirty such reports are most of a
- * restart at ten million files); three Float64Arrays cost a few ms. Same wire format as
- * blockListCodec.
+ * A list of blocks read by index, without an object per block: what a full block report
+ * decodes into. A DataNode of a million replicas reports 24 MB; decoded into an object per
+ * block it cost the NameNode 1.7 s and a million objects to collect (thirty such reports
+ * are most of a restart at ten million files). Decoded, it reads the wire's big-endian
+ * triples where they lie (`fromWire`): three Float64Arrays of the same 24 MB were external
+ * memory whose every allocation brought V8 nearer a full collection of the NameNode's
+ * whole heap (2.4 GB at ten million files), about one per report or two. Built by a sender,
+ * it holds three columns (`fromArrays`). Same wire format as blockListCodec.
  */
 export class BlockColumns {
-  constructor(
-    readonly blockIds: Float64Array,
-    readonly genStamps: Float64Array,
-    readonly numBytes: Float64Array,
+  private constructor(
+    private readonly ids: Float64Array | null,
+    private readonly stamps: Float64Array | null,
+    private readonly sizes: Float64Array | null,
+    /** The wire's n x 24 bytes (blockId, genStamp, numBytes as u64 BE), when decoded. */
+    private readonly raw: Buffer | null,
+    readonly length: number,
   ) {}
+
+  static fromArrays(blockIds: Float64Array, genStamps: Float64Array, numBytes: Float64Array): BlockColumns {
+    return new BlockColumns(blockIds, genStamps, numBytes, null, blockIds.length);
+  }
+
+  /** `n` blocks as the wire holds them (every u64 already checked to fit 2^53-1). */
+  static fromWire(raw: Buffer, n: number): BlockColumns {
+    return new BlockColumns(null, null, null, raw, n);
+  }
 
   static of(blocks: readonly Block[] | BlockColumns): BlockColumns {
     if (blocks instanceof BlockColumns) return blocks;
-    const c = new BlockColumns(
-      new Float64Array(blocks.length),
-      new Float64Array(blocks.length),
-      new Float64Array(blocks.length),
-    );
+    const n = blocks.length;
+    const c = BlockColumns.fromArrays(new Float64Array(n), new Float64Array(n), new Float64Array(n));
     blocks.forEach((b, i) => {
-      c.blockIds[i] = b.blockId;
-      c.genStamps[i] = b.genStamp;
-      c.numBytes[i] = b.numBytes;
+      c.ids![i] = b.blockId;
+      c.stamps![i] = b.genStamp;
+      c.sizes![i] = b.numBytes;
     });
     return c;
   }
 
-  get length(): number {
-    return this.blockIds.length;
+  blockId(i: number): number {
+    return this.raw === null ? this.ids![i]! : u64At(this.raw, i * BLOCK_BYTES);
   }
 
-  /** Block `i` as an object (for the few, cold uses; the hot ones read the columns). */
+  genStamp(i: number): number {
+    return this.raw === null ? this.stamps![i]! : u64At(this.raw, i * BLOCK_BYTES + 8);
+  }
+
+  numBytes(i: number): number {
+    return this.raw === null ? this.sizes![i]! : u64At(this.raw, i * BLOCK_BYTES + 16);
+  }
+
+  /** Block `i` as an object (for the few, cold uses; the hot ones read by index). */
   at(i: number): Block {
-    return { blockId: this.blockIds[i]!, genStamp: this.genStamps[i]!, numBytes: this.numBytes[i]! };
+    return { blockId: this.blockId(i), genStamp: this.genStamp(i), numBytes: this.numBytes(i) };
   }
 
   toArray(): Block[] {
     return Array.from({ length: this.length }, (_, i) => this.at(i));
   }
+}
+
+function u64At(raw: Buffer, at: number): number {
+  return raw.readUInt32BE(at) * 0x1_0000_0000 + raw.readUInt32BE(at + 4);
 }
 
 /** A list of blocks, sent from a list or columns, always decoded as columns. */
@@ -179,25 +203,18 @@ export const blockColumnsCodec: Codec<BlockList> = {
   encode(w, list) {
     const c = BlockColumns.of(list);
     w.u32(c.length);
-    for (let i = 0; i < c.length; i++) w.u64(c.blockIds[i]!).u64(c.genStamps[i]!).u64(c.numBytes[i]!);
+    for (let i = 0; i < c.length; i++) w.u64(c.blockId(i)).u64(c.genStamp(i)).u64(c.numBytes(i));
   },
   decode(r) {
     const n = r.count(BLOCK_BYTES, 'list count');
-    // The count fits (checked above): read the n x 24 bytes in one tight loop.
+    // The count fits (checked above): the n x 24 bytes are read where they lie; every high
+    // word is checked now, so reading them later cannot fail.
     const raw = r.raw(n * BLOCK_BYTES, 'blocks');
-    const u64At = (at: number): number => {
-      const hi = raw.readUInt32BE(at);
-      if (hi >= 0x200000)
+    for (let at = 0; at < raw.length; at += 8) {
+      if (raw.readUInt32BE(at) >= 0x200000)
         throw new DfsError('MALFORMED', `block ${(at / BLOCK_BYTES) | 0}: a u64 exceeds 2^53-1`);
-      return hi * 0x1_0000_0000 + raw.readUInt32BE(at + 4);
-    };
-    const c = new BlockColumns(new Float64Array(n), new Float64Array(n), new Float64Array(n));
-    for (let i = 0, at = 0; i < n; i++, at += BLOCK_BYTES) {
-      c.blockIds[i] = u64At(at);
-      c.genStamps[i] = u64At(at + 8);
-      c.numBytes[i] = u64At(at + 16);
     }
-    return c;
+    return BlockColumns.fromWire(raw, n);
   },
 };
 

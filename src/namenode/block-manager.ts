@@ -206,17 +206,16 @@ export class BlockManager implements NamespaceListener {
     // then match by identity instead of comparing characters with the id just decoded from
     // the request (measured: ~10% of a steady report's cost).
     const id = node.info.nodeId;
-    // Columns, and one block object reused for each replica: a report of a million replicas
-    // allocates nothing per replica (addReplica copies the block where it keeps it).
+    // Read by index, and one block object reused for each replica: a report of a million
+    // replicas allocates nothing per replica (addReplica copies the block where it keeps it).
     const blocks = BlockColumns.of(reported);
-    const { blockIds, genStamps, numBytes } = blocks;
     const b: Block = { blockId: 0, genStamp: 0, numBytes: 0 };
     const ok = new Uint8Array(blocks.length);
     let accepted = 0;
     for (let i = 0; i < blocks.length; i++) {
-      b.blockId = blockIds[i]!;
-      b.genStamp = genStamps[i]!;
-      b.numBytes = numBytes[i]!;
+      b.blockId = blocks.blockId(i);
+      b.genStamp = blocks.genStamp(i);
+      b.numBytes = blocks.numBytes(i);
       if (!this.addReplica(node, id, b)) continue;
       ok[i] = 1;
       accepted++;
@@ -225,11 +224,11 @@ export class BlockManager implements NamespaceListener {
     // builds no set of a million ids.
     if (this.map.heldCount(id) !== accepted) {
       const reportedIds = new Set<number>();
-      for (let i = 0; i < blocks.length; i++) if (ok[i] === 1) reportedIds.add(blockIds[i]!);
+      for (let i = 0; i < blocks.length; i++) if (ok[i] === 1) reportedIds.add(blocks.blockId(i));
       for (const blockId of this.map.heldBy(id))
         if (!reportedIds.has(blockId)) this.map.removeReplica(id, blockId);
     }
-    this.map.nodeReported(id, blockIds);
+    this.map.nodeReported(id, blocks);
     let unfinishedKept = 0;
     for (const b of unfinished) if (this.unfinishedReported(id, b)) unfinishedKept++;
     this.registry.blockReportProcessed(nodeId, blocks.length);

@@ -41,7 +41,7 @@
  * only a node leaving, a decommission and a full report that dropped replicas need.
  * `entry` builds a snapshot view per call; `forEachBlock` hands out one reused cursor.
  */
-import type { Block } from '../../protocol/shared-structures.js';
+import type { Block, BlockColumns } from '../../protocol/shared-structures.js';
 import type { BlockMeta, FileNode } from './inode.js';
 import { BlockSlots, CELLS } from './block-slots.js';
 
@@ -290,10 +290,11 @@ export class BlockMap {
    * A full report from the node: a copy it was ordered to delete and no longer lists is gone
    * (one it still lists, re-added by `addReplica` or not, stays as it is).
    */
-  nodeReported(nodeId: string, blockIds: Float64Array): void {
+  nodeReported(nodeId: string, blocks: BlockColumns): void {
     const set = this.deletingBy.get(nodeId);
     if (set === undefined || set.size === 0) return;
-    const reported = new Set(blockIds);
+    const reported = new Set<number>();
+    for (let i = 0; i < blocks.length; i++) reported.add(blocks.blockId(i));
     for (const blockId of set) {
       if (reported.has(blockId)) continue;
       set.delete(blockId);

@@ -12,6 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { BlockMap, ReplicaVerdict } from '../../src/namenode/block-map.js';
 import { FileNode, type BlockMeta } from '../../src/namenode/inode.js';
+import { BlockColumns } from '../../protocol/shared-structures.js';
 
 /** A map holding one file with `count` blocks of 10 bytes (ids 1..count), open for writing if `open`. */
 function setup(count: number, open = false) {
@@ -182,9 +183,9 @@ describe('BlockMap: copies ordered deleted', () => {
     map.removeReplica('dn-0', 1);
     expect(deleting(map, 1)).toEqual(['dn-1']);
     // A full report that still lists it leaves it deleting; one without it confirms it gone.
-    map.nodeReported('dn-1', Float64Array.of(metas[0]!.blockId));
+    map.nodeReported('dn-1', reportOf(metas[0]!.blockId));
     expect(deleting(map, 1)).toEqual(['dn-1']);
-    map.nodeReported('dn-1', new Float64Array(0));
+    map.nodeReported('dn-1', reportOf());
     expect(deleting(map, 1)).toEqual([]);
     // The node re-registers or dies: it is not waited for.
     map.dropNode('dn-2');
@@ -204,8 +205,8 @@ describe('BlockMap: copies ordered deleted', () => {
     map.forgetReplica('dn-1', 2);
     expect([...map.remove(2)!.deleting]).toEqual([]);
     // Nothing left behind in the per-node index: a later report has nothing to confirm.
-    map.nodeReported('dn-1', new Float64Array(0));
-    map.nodeReported('dn-0', new Float64Array(0));
+    map.nodeReported('dn-1', reportOf());
+    map.nodeReported('dn-0', reportOf());
   });
 });
 
@@ -226,3 +227,9 @@ describe('BlockMap.takeDirty', () => {
     expect(sorted(map.takeDirty())).toEqual([3]);
   });
 });
+
+/** A full report of these block ids (their stamps and sizes do not matter to nodeReported). */
+function reportOf(...blockIds: number[]): BlockColumns {
+  const n = blockIds.length;
+  return BlockColumns.fromArrays(Float64Array.from(blockIds), new Float64Array(n), new Float64Array(n));
+}

@@ -490,7 +490,7 @@ describe('body decoding errors (MALFORMED)', () => {
     const blocks = [1, 2].map((i) => ({ blockId: i, genStamp: Number.MAX_SAFE_INTEGER, numBytes: 3 }));
     for (const field of [0, 1, 2]) {
       const rep = encodeRequest('blockReport', 1, { nodeId: 'dn', blocks, unfinished: [] });
-      expect(decodeRequest('blockReport', decodeOne(rep)).blocks).toEqual(BlockColumns.of(blocks));
+      expect((decodeRequest('blockReport', decodeOne(rep)).blocks as BlockColumns).toArray()).toEqual(blocks);
       // The second block's field: after the header, the id (2 + 2), the count (4) and one block (24).
       rep.writeUInt32BE(0x00200000, FRAME_HEADER_BYTES + 4 + 4 + 24 + field * 8);
       expect(dfsErrorOf(() => decodeRequest('blockReport', decodeOne(rep))).message).toMatch(
