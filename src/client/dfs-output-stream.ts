@@ -88,10 +88,11 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   private completed = false;
   /** The file's last block before this stream's first (append: a full one; the next addBlock names it). */
   private appendedAfter: Block | null = null;
-  /** hflush/hsync markers queued among the writes (zero-length buffers, told apart by identity). */
-  private readonly flushMarkers = new WeakMap<Buffer, 'flush' | 'sync'>();
-  /** writeFrom markers queued among the writes: the file to read at that point. */
-  private readonly fileMarkers = new WeakMap<Buffer, FileHandle>();
+  /**
+   * Markers queued among the writes (zero-length buffers, told apart by identity): an
+   * hflush/hsync, or a writeFrom's file to read at that point.
+   */
+  private readonly markers = new WeakMap<Buffer, 'flush' | 'sync' | FileHandle>();
   /** Bytes acknowledged by the pipeline, for progress reporting. */
   bytesAcked = 0;
   bytesWritten = 0;
@@ -148,14 +149,13 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
-    const flush = this.flushMarkers.get(chunk);
-    const file = this.fileMarkers.get(chunk);
+    const marker = this.markers.get(chunk);
     const done =
-      flush !== undefined
-        ? this.flushOut(flush)
-        : file !== undefined
-          ? this.readFile(file)
-          : this.writeChunk(chunk);
+      marker === undefined
+        ? this.writeChunk(chunk)
+        : typeof marker === 'string'
+          ? this.flushOut(marker)
+          : this.readFile(marker);
     done.then(() => callback(), callback);
   }
 
@@ -175,7 +175,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   private queueFlush(kind: 'flush' | 'sync'): Promise<void> {
     const marker = Buffer.alloc(0);
-    this.flushMarkers.set(marker, kind);
+    this.markers.set(marker, kind);
     return new Promise((resolve, reject) => {
       this.write(marker, (err) => (err ? reject(err) : resolve()));
     });
@@ -220,7 +220,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
    */
   writeFrom(file: FileHandle): Promise<number> {
     const marker = Buffer.alloc(0);
-    this.fileMarkers.set(marker, file);
+    this.markers.set(marker, file);
     const before = this.bytesWritten;
     return new Promise((resolve, reject) => {
       this.write(marker, (err) => (err ? reject(err) : resolve(this.bytesWritten - before)));

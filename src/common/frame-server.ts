@@ -280,9 +280,11 @@ export class FrameServer {
 
   private accept(accepted: net.Socket): void {
     const o = this.options;
-    const reads = o.slabReads === true ? new SlabReads() : null;
-    const rewrapped = reads === null ? null : withSlabReads(accepted, reads);
-    if (reads !== null && rewrapped === null) accepted.resume();
+    const slabs = o.slabReads === true ? new SlabReads() : null;
+    const rewrapped = slabs === null ? null : withSlabReads(accepted, slabs);
+    // No handle to take over: read as usual (it was accepted paused).
+    if (slabs !== null && rewrapped === null) accepted.resume();
+    const reads = rewrapped === null ? null : slabs;
     const socket = rewrapped ?? accepted;
     const conn = new ServerConnection(socket, this, o.logger);
     if (this.connections.size >= o.connectionsMax) {
@@ -327,7 +329,7 @@ export class FrameServer {
     });
 
     const onFrame = (frame: Frame): void => {
-      if (rewrapped !== null) reads!.admit(frame, decoder.buffered);
+      reads?.admit(frame, decoder.buffered);
       conn.frameStartMs = 0;
       conn.delivered = true;
       if (conn.partialReservedBytes !== 0 || conn.partialWaitBytes !== 0) this.partialFrames.frameDone(conn);
@@ -372,7 +374,7 @@ export class FrameServer {
         conn.close(e);
       }
     };
-    if (rewrapped !== null) reads!.sink = onChunk;
+    if (reads !== null) reads.sink = onChunk;
     else socket.on('data', onChunk);
   }
 
