@@ -1,13 +1,13 @@
 /**
- * Chunk checksums: xxh32 and xxh64, seed 0, stored big-endian, one per chunk (xxhash-wasm;
- * xxh64 from the native @node-rs/xxhash where it loads, see nativeH64).
+ * Chunk checksums: xxh32 and xxh64, seed 0, stored big-endian, one per chunk (from the native
+ * @node-rs/xxhash where it loads, from xxhash-wasm elsewhere; see nativeHashes).
  * New blocks are written with xxh64 by default (4.3-4.8 GB/s here on 64 KiB chunks, against
  * 3.1-3.3 GB/s for xxh32, and a download is bound by the client's CPU); replicas written
  * with xxh32 stay readable, since every replica records its algorithm (its meta file,
  * src/datanode/replica-meta.ts) and every message that carries checksums names it
  * (protocol/PROTOCOL.md section 10). xxh32 also checksums the NameNode's edit log and image.
  *
- * The wasm module loads asynchronously once per process: daemons and the client
+ * The modules load asynchronously once per process: daemons and the client
  * `await initChecksum()` at start-up, after which hashing is a plain synchronous call on
  * the hot path.
  */
@@ -15,51 +15,77 @@ import xxhash from 'xxhash-wasm';
 import { checksumBytes, checksumCount, ChecksumType } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 
-let h32Raw: ((input: Uint8Array, seed?: number) => number) | null = null;
-let h64Raw: ((input: Uint8Array, seed?: bigint) => bigint) | null = null;
+type Hash32 = (input: Uint8Array) => number;
+type Hash64 = (input: Uint8Array) => bigint;
+
+let h32: Hash32 | null = null;
+let h64: Hash64 | null = null;
 let loading: Promise<void> | null = null;
 
 /**
- * xxh64 from @node-rs/xxhash (a native module, prebuilt for the common platforms) when it
- * loads: it hashes the bytes where they are, where the wasm function first copies them into
- * its own memory, and measured 0.11-0.13 CPU-s per GiB in 64 KiB chunks against 0.22-0.25
- * for xxhash-wasm's (the same values: both are XXH64, seed 0). Every chunk of every
- * transfer is hashed once or twice (the writer, the last DataNode, the reader), so on a
- * CPU-bound machine this is throughput. Where the native module does not load, xxhash-wasm's.
+ * xxh32 and xxh64 from @node-rs/xxhash (a native module, prebuilt for the common platforms)
+ * when it loads: it hashes the bytes where they are, where the wasm functions first copy
+ * them into their own memory, and xxh64 measured 0.11-0.13 CPU-s per GiB in 64 KiB chunks
+ * against 0.22-0.25 for xxhash-wasm's (the same values: XXH32 and XXH64, seed 0). Every
+ * chunk of every transfer is hashed once or twice (the writer, the last DataNode, the
+ * reader), so on a CPU-bound machine this is throughput.
  */
-async function nativeH64(): Promise<((input: Uint8Array, seed?: bigint) => bigint) | null> {
+async function nativeHashes(): Promise<{ h32: Hash32; h64: Hash64 } | null> {
   try {
     const native = await import('@node-rs/xxhash');
-    return native.xxh64;
+    return { h32: (b) => native.xxh32(b, 0), h64: (b) => native.xxh64(b, 0n) };
   } catch {
     return null;
   }
 }
 
-let h64Source: 'native' | 'wasm' | null = null;
+/**
+ * The wasm module copies its input into its own memory, which grows to the largest input
+ * and never shrinks: one whole-image hash at a NameNode start (780 MB at ten million files)
+ * kept that much for the process's life. Inputs past this many bytes go through its
+ * streaming API in pieces of this size.
+ */
+const WASM_PIECE_BYTES = 1024 * 1024;
+
+/** The wasm functions (exported for tests: they must agree with the native ones). */
+export function wasmHashes(api: Awaited<ReturnType<typeof xxhash>>): { h32: Hash32; h64: Hash64 } {
+  return {
+    h32: (b) => (b.length <= WASM_PIECE_BYTES ? api.h32Raw(b, 0) : hashInPieces(api.create32(0), b)),
+    h64: (b) => (b.length <= WASM_PIECE_BYTES ? api.h64Raw(b, 0n) : hashInPieces(api.create64(0n), b)),
+  };
+}
+
+function hashInPieces<T>(hasher: { update(b: Uint8Array): unknown; digest(): T }, bytes: Uint8Array): T {
+  for (let at = 0; at < bytes.length; at += WASM_PIECE_BYTES)
+    hasher.update(bytes.subarray(at, Math.min(bytes.length, at + WASM_PIECE_BYTES)));
+  return hasher.digest();
+}
+
+let source: 'native' | 'wasm' | null = null;
 
 export function initChecksum(): Promise<void> {
-  loading ??= Promise.all([xxhash(), nativeH64()]).then(([api, native]) => {
-    h32Raw = api.h32Raw.bind(api);
-    h64Raw = native ?? api.h64Raw.bind(api);
-    h64Source = native === null ? 'wasm' : 'native';
+  loading ??= Promise.all([xxhash(), nativeHashes()]).then(([api, native]) => {
+    const hashes = native ?? wasmHashes(api);
+    h32 = hashes.h32;
+    h64 = hashes.h64;
+    source = native === null ? 'wasm' : 'native';
   });
   return loading;
 }
 
-/** Where xxh64 comes from in this process (null before initChecksum). */
-export function xxh64Source(): 'native' | 'wasm' | null {
-  return h64Source;
+/** Where xxh32 and xxh64 come from in this process (null before initChecksum). */
+export function hashSource(): 'native' | 'wasm' | null {
+  return source;
 }
 
 export function xxh32(bytes: Uint8Array): number {
-  if (h32Raw === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
-  return h32Raw(bytes, 0) >>> 0;
+  if (h32 === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
+  return h32(bytes) >>> 0;
 }
 
 export function xxh64(bytes: Uint8Array): bigint {
-  if (h64Raw === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
-  return h64Raw(bytes, 0n);
+  if (h64 === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
+  return h64(bytes);
 }
 
 /** Writes the `type` checksum of `bytes` into `out` at `at` (checksumBytes(type) bytes). */

@@ -1,16 +1,25 @@
 /**
- * xxh64 comes from the native @node-rs/xxhash where it loads, from xxhash-wasm elsewhere
- * (src/common/checksum.ts): replicas written by one must verify with the other, so the two
- * must give the same value for every length and alignment, and the native one must be the
- * one in use on this platform (CI's), or the data path silently runs at the wasm's cost.
+ * xxh32 and xxh64 come from the native @node-rs/xxhash where it loads, from xxhash-wasm
+ * elsewhere (src/common/checksum.ts): replicas, edit logs and images written by one must
+ * verify with the other, so the two must give the same value for every length and
+ * alignment, and the native one must be the one in use on this platform (CI's), or the data
+ * path silently runs at the wasm's cost. The wasm functions hash large inputs in pieces: its
+ * memory grows to the largest input hashed and never shrinks.
  */
 import crypto from 'node:crypto';
 import xxhash from 'xxhash-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChecksumType } from '../../protocol/index.js';
-import { chunkChecksum, initChecksum, xxh64, xxh64Source } from '../../src/common/checksum.js';
+import {
+  chunkChecksum,
+  hashSource,
+  initChecksum,
+  wasmHashes,
+  xxh32,
+  xxh64,
+} from '../../src/common/checksum.js';
 
-describe('xxh64: native and wasm', () => {
+describe('xxh32 and xxh64: native and wasm', () => {
   beforeAll(() => initChecksum());
 
   it('give the same value for every length and offset, as stored checksums', async () => {
@@ -22,6 +31,7 @@ describe('xxh64: native and wasm', () => {
         const view = bytes.subarray(at, at + n);
         const want = wasm.h64Raw(view, 0n);
         expect(xxh64(view), `${n} bytes at ${at}`).toBe(want);
+        expect(xxh32(view), `xxh32 of ${n} bytes at ${at}`).toBe(wasm.h32Raw(view, 0) >>> 0);
         const stored = Buffer.alloc(8);
         stored.writeBigUInt64BE(want);
         expect(chunkChecksum(ChecksumType.XXH64, view)).toEqual(stored);
@@ -30,6 +40,17 @@ describe('xxh64: native and wasm', () => {
   });
 
   it('is native on this platform', () => {
-    expect(xxh64Source()).toBe('native');
+    expect(hashSource()).toBe('native');
+  });
+
+  it('wasm: a large input is hashed in pieces, to the same value, without growing its memory to the input', async () => {
+    const wasm = wasmHashes(await xxhash());
+    const big = crypto.randomBytes(48 * 1024 * 1024 + 3);
+    const before = process.memoryUsage().external;
+    const [v32, v64] = [wasm.h32(big) >>> 0, wasm.h64(big)];
+    const grown = process.memoryUsage().external - before;
+    expect(v32).toBe(xxh32(big));
+    expect(v64).toBe(xxh64(big));
+    expect(grown, 'external memory grown by hashing 48 MiB').toBeLessThan(8 * 1024 * 1024);
   });
 });
