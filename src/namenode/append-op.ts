@@ -27,7 +27,7 @@ import { DfsError } from '../../protocol/errors.js';
 import type { AppendRequest, AppendResponse } from '../../protocol/client-namenode-messages.js';
 import type { DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
 import { NONE, type EditOp } from './edit-ops.js';
-import { statusOf, type FileNode } from './inode.js';
+import { blockOf, statusOf, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
 import type { Namespace } from './namespace.js';
 
@@ -102,5 +102,5 @@ export function prepareAppend(ctx: AppendContext, req: AppendRequest): PreparedA
 
 function located(file: FileNode, replicas: DatanodeInfo[]): LocatedBlock {
   const last = file.lastBlock!;
-  return { block: { ...last }, offset: file.length - last.numBytes, locations: replicas };
+  return { block: blockOf(last), offset: file.length - last.numBytes, locations: replicas };
 }

@@ -25,7 +25,7 @@ import {
   type BlockHealthResponse,
   type ReplicaHealth,
 } from '../../protocol/admin-namenode-messages.js';
-import type { FileNode } from './inode.js';
+import { blockOf, type FileNode } from './inode.js';
 
 /** Far below RPC_BODY_BYTES_MAX, so a page never nears the frame limit. */
 const PAGE_BYTES_BUDGET = 4 * 1024 * 1024;
@@ -86,7 +86,7 @@ export function fileBlockHealth(
     const beingWritten = file.clientName !== null && next === file.blockCount - 1;
     const replicas = view.replicaStates(meta.blockId);
     const entry: BlockHealth = {
-      block: { ...meta },
+      block: blockOf(meta),
       offset,
       health: blockHealthOf(replicas, file.replication, beingWritten),
       replicas,

@@ -43,7 +43,7 @@ import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { BlockMap, ReplicaVerdict, type BlockEntryView } from './block-map.js';
 import { DatanodeRegistry, type DatanodeView } from './datanode-registry.js';
-import type { BlockMeta, FileNode, INode } from './inode.js';
+import { blockOf, type BlockMeta, type FileNode, type INode } from './inode.js';
 import type { Namespace, NamespaceListener } from './namespace.js';
 
 /** What the block manager tells whoever keeps replication (the replication monitor). */
@@ -119,11 +119,11 @@ export class BlockManager implements NamespaceListener {
     for (const meta of metas) {
       const entry = this.map.remove(meta.blockId);
       if (entry === undefined) continue;
-      for (const nodeId of entry.replicas) this.registry.scheduleDelete(nodeId, { ...meta });
-      for (const nodeId of entry.corrupt) this.registry.scheduleDelete(nodeId, { ...meta });
+      for (const nodeId of entry.replicas) this.registry.scheduleDelete(nodeId, blockOf(meta));
+      for (const nodeId of entry.corrupt) this.registry.scheduleDelete(nodeId, blockOf(meta));
       // Unfinished copies of a block that is gone, whatever their stamp (a recovery's too).
       for (const nodeId of entry.unfinished ?? [])
-        this.registry.scheduleDelete(nodeId, { ...meta, genStamp: Number.MAX_SAFE_INTEGER });
+        this.registry.scheduleDelete(nodeId, { ...blockOf(meta), genStamp: Number.MAX_SAFE_INTEGER });
     }
   }
 
@@ -247,6 +247,12 @@ export class BlockManager implements NamespaceListener {
    * the new stamp from the NameNode before its DataNodes reopen their replicas with it, and
    * a report in between must not delete a replica it is about to reopen. True when kept.
    */
+  /** The block the NameNode knows by `blockId`, for a log line (null when unknown). */
+  private knownBlock(blockId: number): Block | null {
+    const meta = this.map.entry(blockId)?.meta;
+    return meta === undefined ? null : blockOf(meta);
+  }
+
   private unfinishedReported(nodeId: string, b: Block): boolean {
     if (this.map.addUnfinished(nodeId, b.blockId)) return true;
     const known = this.map.entry(b.blockId)?.meta;
@@ -256,7 +262,7 @@ export class BlockManager implements NamespaceListener {
     // finalize reports it, and a copy at an older stamp is deleted below.
     if (known !== undefined && b.genStamp >= known.genStamp) return false;
     this.log.info(
-      { node: nodeId, block: b, known: this.map.entry(b.blockId)?.meta ?? null },
+      { node: nodeId, block: b, known: this.knownBlock(b.blockId) },
       'unfinished replica of a closed or unknown block; scheduling deletion',
     );
     this.registry.scheduleDelete(nodeId, b);
@@ -273,7 +279,7 @@ export class BlockManager implements NamespaceListener {
     const verdict = this.map.addReplica(nodeId, b);
     if (verdict === ReplicaVerdict.INVALID) {
       this.log.info(
-        { node: nodeId, block: b, known: this.map.entry(b.blockId)?.meta ?? null },
+        { node: nodeId, block: b, known: this.knownBlock(b.blockId) },
         'invalid replica reported; scheduling deletion',
       );
       this.registry.scheduleDelete(nodeId, { ...b });
@@ -300,7 +306,7 @@ export class BlockManager implements NamespaceListener {
   /** Sends a delete for `nodeId`'s copy of a block (surplus or corrupt). */
   deleteReplica(nodeId: string, entry: BlockEntryView): void {
     this.map.forgetReplica(nodeId, entry.meta.blockId);
-    this.registry.scheduleDelete(nodeId, { ...entry.meta });
+    this.registry.scheduleDelete(nodeId, blockOf(entry.meta));
   }
 
   /** Marks nodes silent for longer than the timeout as dead; their replicas stop counting. */
@@ -421,7 +427,7 @@ export class BlockManager implements NamespaceListener {
     const meta = entry.meta;
     for (const nodeId of nodes) {
       const node = this.registry.get(nodeId);
-      if (node !== undefined) this.addReplica(node, node.info.nodeId, { ...meta });
+      if (node !== undefined) this.addReplica(node, node.info.nodeId, blockOf(meta));
     }
     for (const nodeId of candidates) if (!nodes.includes(nodeId)) this.scheduleStaleDelete(nodeId, meta);
   }

@@ -3,13 +3,15 @@
  * struct-of-arrays form, found by block id through an open-addressing hash index in a typed
  * array. A NameNode holding ten million blocks cannot afford a JavaScript object, a Map
  * entry and three Sets per block (about 600 bytes, measured with `dfs-bench namespace`);
- * here a block costs its two pointers (file, meta), three 16-bit replica cells and about 8
- * bytes of index: ~38 bytes.
+ * here a block costs its two pointers (file, meta: 8 bytes each in Node's V8), three 16-bit
+ * replica cells and 8 to 16 bytes of index: ~38-46 bytes.
  *
- *   slot s:  files[s]   the FileNode             metas[s]  the BlockMeta (the file's own object)
+ *   slot s:  files[s]   the FileNode             metas[s]  the BlockMeta (the file's own
+ *                                                          object, or the FileNode itself)
  *            cells[3s .. 3s+2]  replica holders as node numbers (0: empty), in no order
  *   more than three holders: the rest in `extra` (slot -> node numbers), rare
- *   index:   Int32Array of (slot + 1), 0 empty, -1 deleted; linear probing; at most half full
+ *   index:   Int32Array of (slot + 1), 0 empty, -1 deleted; linear probing; a quarter to
+ *            half full (made at most half full; grown past half)
  *
  * Node numbers are given by the caller (block-map.ts numbers DataNodes from 1). Freed
  * slots are reused (a free list), so a slot number is only meaningful while its block is.
@@ -28,7 +30,7 @@ const RUN_BITS = 6;
  * through them in id order. So ids keep their low RUN_BITS bits and only their run (id >>
  * RUN_BITS, low and high words mixed) is scattered: 64 ids in a row sit in 256 bytes of the
  * index, next to each other, and a report walks the index nearly in order instead of one
- * cache miss per replica (ten million blocks make a 256 MiB index). A lookup of an absent
+ * cache miss per replica (ten million blocks make a 128 MiB index). A lookup of an absent
  * id still ends at the first empty entry, a few runs away at most in a half-empty table.
  */
 function hashOf(id: number): number {
@@ -122,9 +124,13 @@ export class BlockSlots {
     this.used--;
   }
 
+  /**
+   * A new index for `live` blocks, at most half full: at ten million blocks, 128 MiB
+   * (13 bytes a block) where a quarter full took 256.
+   */
   private rehash(live: number): void {
     let size = 2048;
-    while (size < live * 4) size *= 2;
+    while (size < live * 2) size *= 2;
     const index = new Int32Array(size);
     const mask = size - 1;
     for (let s = 0; s < this.top; s++) {

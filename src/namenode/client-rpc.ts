@@ -35,7 +35,7 @@ import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import type { Journal } from './journal.js';
 import { NONE, type EditOp } from './edit-ops.js';
-import { statusOf, type BlockMeta, type FileNode } from './inode.js';
+import { blockOf, statusOf, type BlockMeta, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
 import {
   AdminRpc,
@@ -489,7 +489,7 @@ export class ClientRpc {
           b === writing
             ? this.ctx.blocks.recoveryCandidates(b.blockId)
             : this.ctx.blocks.locations(b.blockId);
-        blocks.push({ block: { ...b }, offset, locations });
+        blocks.push({ block: blockOf(b), offset, locations });
       }
       offset = blockEnd;
     }

@@ -192,7 +192,7 @@ export function parseImage(buf: Buffer, name: string, owners?: DefaultOwners): L
         // Sized up front: a pushed-to array keeps spare room, per file.
         const blocks = new Array<BlockMeta>(blockCount);
         for (let i = 0; i < blockCount; i++) {
-          blocks[i] = { blockId: r.u64('blockId'), genStamp: r.u64('genStamp'), numBytes: r.u64('numBytes') };
+          blocks[i] = file.newBlock(r.u64('blockId'), r.u64('genStamp'), r.u64('numBytes'));
         }
         file.blocks = blocks;
         top.dir.addChild(file);

@@ -5,7 +5,7 @@
  * pointer and their own name so a node can tell its path (leases and block owners refer to
  * nodes, not path strings, so a rename needs no bookkeeping elsewhere).
  */
-import { FileType, type FileStatus } from '../../protocol/shared-structures.js';
+import { FileType, type Block, type FileStatus } from '../../protocol/shared-structures.js';
 import { joinPath } from './path-rules.js';
 import { ChildMap } from './child-map.js';
 
@@ -16,38 +16,56 @@ export interface BlockMeta {
   numBytes: number;
 }
 
+/**
+ * The block a BlockMeta stands for, as a plain object of its own: what messages, logs and
+ * delete queues get, never the BlockMeta (a file's first block is the FileNode itself,
+ * whose other fields, its parent among them, are no part of a block).
+ */
+export function blockOf(meta: BlockMeta): Block {
+  return { blockId: meta.blockId, genStamp: meta.genStamp, numBytes: meta.numBytes };
+}
+
 /** The sticky bit of a directory's mode: only an entry's owner (or the dir's) removes it. */
 export const STICKY_BIT = 0o1000;
 
 /**
- * An (owner, group) pair, interned: a namespace has few distinct pairs, and ten million
- * nodes each holding its own two strings (decoded from a request or an image) would cost
- * ~50 bytes a node. Pairs are never freed; there are as many as users x groups in use.
+ * A node's (owner, group) pair and, for a file, its block size, interned: a namespace has
+ * few distinct triples, and ten million nodes each holding its own two strings (decoded from
+ * a request or an image) would cost ~50 bytes a node, and a block size field 8 more (a
+ * field costs 8 bytes in Node's V8, which has no pointer compression). Triples are never
+ * freed; there are as many as users x groups x block sizes in use.
  */
-class OwnerPair {
+class NodeAttrs {
   constructor(
     readonly owner: string,
     readonly group: string,
+    /** A file's block size; 0 for a directory. */
+    readonly blockBytes: number,
   ) {}
 }
 
-const PAIRS = new Map<string, Map<string, OwnerPair>>();
+const ATTRS = new Map<string, Map<string, Map<number, NodeAttrs>>>();
 
-function pairOf(owner: string, group: string): OwnerPair {
-  let byGroup = PAIRS.get(owner);
+function attrsOf(owner: string, group: string, blockBytes: number): NodeAttrs {
+  let byGroup = ATTRS.get(owner);
   if (byGroup === undefined) {
     byGroup = new Map();
-    PAIRS.set(owner, byGroup);
+    ATTRS.set(owner, byGroup);
   }
-  let pair = byGroup.get(group);
-  if (pair === undefined) {
-    pair = new OwnerPair(owner, group);
-    byGroup.set(group, pair);
+  let bySize = byGroup.get(group);
+  if (bySize === undefined) {
+    bySize = new Map();
+    byGroup.set(group, bySize);
   }
-  return pair;
+  let attrs = bySize.get(blockBytes);
+  if (attrs === undefined) {
+    attrs = new NodeAttrs(owner, group, blockBytes);
+    bySize.set(blockBytes, attrs);
+  }
+  return attrs;
 }
 
-const NOBODY = pairOf('', '');
+const NOBODY = attrsOf('', '', 0);
 /** `bits`: the mode in the low 12 bits; a file packs its replication and recovering flag above. */
 const MODE_MASK = 0o7777;
 /**
@@ -81,10 +99,10 @@ export function beforeWrite(node: INode): void {
 
 /**
  * Owner, group and mode of a node (set by namespace.ts as it creates the node). Stored as
- * one interned pair and one small integer; the accessors keep the fields' old shape.
+ * one interned NodeAttrs and one small integer; the accessors keep the fields' old shape.
  */
 abstract class PermissionStatus {
-  private pair = NOBODY;
+  protected attrs = NOBODY;
   protected bits = 0;
   private nameValue: string;
   private mtimeValue: number;
@@ -131,23 +149,23 @@ abstract class PermissionStatus {
   }
 
   get owner(): string {
-    return this.pair.owner;
+    return this.attrs.owner;
   }
   set owner(owner: string) {
     beforeWrite(this as unknown as INode);
-    this.pair = pairOf(owner, this.pair.group);
+    this.attrs = attrsOf(owner, this.attrs.group, this.attrs.blockBytes);
   }
   get group(): string {
-    return this.pair.group;
+    return this.attrs.group;
   }
   set group(group: string) {
     beforeWrite(this as unknown as INode);
-    this.pair = pairOf(this.pair.owner, group);
+    this.attrs = attrsOf(this.attrs.owner, group, this.attrs.blockBytes);
   }
   /** Owner, group and mode at once (a node being made: image load). */
   setOwnership(owner: string, group: string, mode: number): void {
     beforeWrite(this as unknown as INode);
-    this.pair = pairOf(owner, group);
+    this.attrs = attrsOf(owner, group, this.attrs.blockBytes);
     this.bits = (this.bits & ~MODE_MASK) | (mode & MODE_MASK);
   }
 
@@ -211,36 +229,63 @@ export class DirNode extends PermissionStatus {
   }
 }
 
-/** A file's `bits` above the mode: replication (6 bits, REPLICATION_MAX is 32), then recovering (mtime's above). */
+/**
+ * A file's `bits` above the mode: replication (6 bits, REPLICATION_MAX is 32), then
+ * recovering (the mtime's milliseconds and packed bit above), and at the top whether it has
+ * a writer (its name is in WRITERS). 2^30 is still a small integer on 64-bit V8 without
+ * pointer compression (Node's), so `bits` stays an unboxed field.
+ */
 const REPLICATION_SHIFT = 12;
 const REPLICATION_MASK = 0x3f;
 const RECOVERING_BIT = 1 << 18;
+const WRITER_BIT = 1 << 30;
 
 /**
- * A file. Kept small (dfs-bench namespace measures it): the kind on the prototype, mode,
- * replication and the recovering flag packed in one integer, the owners interned, and the
- * blocks held as their own BlockMeta when there is one (most files: an array and its store
- * cost ~56 bytes a file) and as an array of exactly their length otherwise (namespace.ts
- * replaces it rather than push).
+ * The writer of each file under construction, by file: a handful of files at a time, where
+ * a field of its own would cost every file 8 bytes. A file's WRITER_BIT says whether to
+ * look here, so a complete file's `clientName` is one bit test.
  */
-export class FileNode extends PermissionStatus {
+const WRITERS = new WeakMap<FileNode, string>();
+
+/**
+ * A file. Kept small (dfs-bench namespace measures it; every field is 8 bytes in Node's V8):
+ * the kind on the prototype; mode, replication and the recovering and writer flags packed
+ * in one integer; the owners and block size interned; the writer's name, while there is
+ * one, in WRITERS; the first block the file itself (`newBlock`), and the blocks held bare
+ * when there is one (an array and its store cost ~56 bytes a file) and as an array of
+ * exactly their length otherwise (namespace.ts replaces it rather than push).
+ */
+export class FileNode extends PermissionStatus implements BlockMeta {
   /** On the prototype, not in each node (see the end of this file). */
   declare readonly kind: 'file';
   /** No blocks (NO_BLOCKS), the one block, or two or more. */
   private blocksValue: BlockMeta | readonly BlockMeta[] = NO_BLOCKS;
-  private clientNameValue: string | null;
+  /**
+   * The first block added to the file while it had none is the file itself (these three
+   * fields, see `newBlock`), not an object of its own: 48 bytes less for most files, which
+   * have one block. numBytes -1: not taken yet. Taken once only: a block removed later may
+   * still be held by whoever learnt of its removal, so its fields never change for another.
+   */
+  blockId = 0;
+  genStamp = 0;
+  numBytes = -1;
 
   constructor(
     name: string,
     parent: DirNode | null,
     mtimeMs: number,
     replication: number,
-    public readonly blockBytes: number,
+    blockBytes: number,
     clientName: string | null,
   ) {
     super(name, parent, mtimeMs);
+    this.attrs = attrsOf(this.attrs.owner, this.attrs.group, blockBytes);
     this.bits |= (replication & REPLICATION_MASK) << REPLICATION_SHIFT;
-    this.clientNameValue = clientName;
+    this.setWriter(clientName);
+  }
+
+  get blockBytes(): number {
+    return this.attrs.blockBytes;
   }
 
   /**
@@ -255,6 +300,18 @@ export class FileNode extends PermissionStatus {
   set blocks(blocks: readonly BlockMeta[]) {
     beforeWrite(this);
     this.blocksValue = blocks.length === 0 ? NO_BLOCKS : blocks.length === 1 ? blocks[0]! : blocks;
+  }
+
+  /**
+   * The BlockMeta of a block about to be added (its `blocks` assigned next): the file itself
+   * when it has no block and never had one, else an object of its own.
+   */
+  newBlock(blockId: number, genStamp: number, numBytes: number): BlockMeta {
+    if (this.blockCount > 0 || this.numBytes !== -1) return { blockId, genStamp, numBytes };
+    this.blockId = blockId;
+    this.genStamp = genStamp;
+    this.numBytes = numBytes;
+    return this;
   }
 
   get blockCount(): number {
@@ -274,11 +331,21 @@ export class FileNode extends PermissionStatus {
 
   /** The writer holding the lease, or null once the file is complete. */
   get clientName(): string | null {
-    return this.clientNameValue;
+    return (this.bits & WRITER_BIT) === 0 ? null : WRITERS.get(this)!;
   }
   set clientName(name: string | null) {
     beforeWrite(this);
-    this.clientNameValue = name;
+    this.setWriter(name);
+  }
+
+  private setWriter(name: string | null): void {
+    if (name === null) {
+      this.bits &= ~WRITER_BIT;
+      WRITERS.delete(this);
+    } else {
+      this.bits |= WRITER_BIT;
+      WRITERS.set(this, name);
+    }
   }
 
   get replication(): number {

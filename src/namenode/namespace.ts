@@ -372,7 +372,7 @@ export class Namespace {
     }
     beforeWrite(file); // in place: the image being written keeps the old state
     if (previousNumBytes !== NONE) last!.numBytes = previousNumBytes;
-    const block = { blockId, genStamp, numBytes: 0 };
+    const block = file.newBlock(blockId, genStamp, 0);
     // A new array of the exact size (concat), not push or spread: those leave room for 16
     // more (~130 bytes), and most files have one block (dfs-bench namespace).
     file.blocks = file.blocks.concat([block]);

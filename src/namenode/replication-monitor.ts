@@ -51,6 +51,7 @@ import type { BlockManager, ReplicaEvents } from './block-manager.js';
 import type { BlockEntryView, BlockMap } from './block-map.js';
 import type { DatanodeRegistry, DatanodeView } from './datanode-registry.js';
 import { DecommissionProgress } from './decommission-progress.js';
+import { blockOf } from './inode.js';
 
 export interface ReplicationMonitorOptions {
   transfersPerNodeMax: number;
@@ -375,7 +376,7 @@ export class ReplicationMonitor implements ReplicaEvents {
     // Counted as a copy under way on the source until release() (registry.copyEnded).
     this.registry.queueCopy(source.info.nodeId, {
       type: CommandType.REPLICATE,
-      blocks: [{ ...entry.meta }],
+      blocks: [blockOf(entry.meta)],
       targets,
     });
     this.pending.set(id, {

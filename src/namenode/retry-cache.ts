@@ -62,7 +62,7 @@ import type { Clock } from '../common/clock.js';
 import type { FaultInjector } from '../common/fault-injector.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import { NONE, type EditOp, type RpcCall } from './edit-ops.js';
-import { statusOf } from './inode.js';
+import { blockOf, statusOf } from './inode.js';
 import type { Namespace } from './namespace.js';
 
 export interface RetryCacheOptions {
@@ -265,7 +265,7 @@ export class RetryCache {
         const lastBlock =
           last === undefined
             ? null
-            : { block: { ...last }, offset: file.length - last.numBytes, locations: [] };
+            : { block: blockOf(last), offset: file.length - last.numBytes, locations: [] };
         const answer = { status: statusOf(file, op.path), lastBlock, reopened: op.genStamp !== NONE };
         this.unlocated(op, 'append', { rpc: 'append', answer });
         return;

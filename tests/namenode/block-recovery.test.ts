@@ -14,7 +14,7 @@ import { BlockManager } from '../../src/namenode/block-manager.js';
 import { BlockRecovery, RECOVERY_ATTEMPTS_MAX } from '../../src/namenode/block-recovery.js';
 import type { EditLog } from '../../src/namenode/edit-log.js';
 import { NONE, type EditOp } from '../../src/namenode/edit-ops.js';
-import type { FileNode } from '../../src/namenode/inode.js';
+import { blockOf, type FileNode } from '../../src/namenode/inode.js';
 import { Namespace } from '../../src/namenode/namespace.js';
 
 const TIMEOUT_MS = 10_000;
@@ -121,7 +121,7 @@ describe('block recovery on the NameNode', () => {
 
     expect(commit(recovery, 7, r2, 2048, ['dn-0', 'dn-1'])).toBeNull();
     expect(file.clientName).toBeNull();
-    expect(file.blocks).toEqual([{ blockId: 7, genStamp: r2, numBytes: 2048 }]);
+    expect(file.blocks.map(blockOf)).toEqual([{ blockId: 7, genStamp: r2, numBytes: 2048 }]);
     expect(logged.at(-1)).toMatchObject({ op: 'commitBlockSync', path: '/f', genStamp: r2, numBytes: 2048 });
     expect(bm.liveReplicaCount(7)).toBe(2);
     // dn-2, left out, holds an older copy: deleted up to the stamp below the new one.
@@ -146,7 +146,7 @@ describe('block recovery on the NameNode', () => {
     const r = recoverCommands()[0]!.command.blocks[0]!.genStamp;
     expect(commit(recovery, 8, r, 0, [])).toBeNull();
     expect(file.clientName).toBeNull();
-    expect(file.blocks).toEqual([]);
+    expect(file.blocks.map(blockOf)).toEqual([]);
     expect(logged.at(-1)).toMatchObject({ op: 'closeFile', path: '/e', keepBlocks: 0 });
   });
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { DfsError, type ErrorCode } from '../../protocol/errors.js';
 import { FileType } from '../../protocol/shared-structures.js';
 import { NONE, type EditOp } from '../../src/namenode/edit-ops.js';
-import { pathOf, type BlockMeta, type FileNode, type INode } from '../../src/namenode/inode.js';
+import { blockOf, pathOf, type BlockMeta, type FileNode, type INode } from '../../src/namenode/inode.js';
 import {
   BLOCK_BYTES_MAX,
   BLOCK_BYTES_MIN,
@@ -330,7 +330,7 @@ describe('addBlock, complete, abandonBlock', () => {
     ns.apply(addBlock('/f', 10, { genStamp: 100 }));
     ns.apply(addBlock('/f', 11, { previousNumBytes: 4096, genStamp: 101 }));
     const f = fileAt(ns, '/f');
-    expect(f.blocks).toEqual([
+    expect(f.blocks.map(blockOf)).toEqual([
       { blockId: 10, genStamp: 100, numBytes: 4096 },
       { blockId: 11, genStamp: 101, numBytes: 0 },
     ]);
@@ -651,7 +651,7 @@ describe('closeFile (lease recovery) and updateBlock (pipeline recovery)', () =>
       }),
     );
     ns.apply(closeFile('/f', 2, 777, 4_000));
-    expect(fileAt(ns, '/f').blocks).toEqual([
+    expect(fileAt(ns, '/f').blocks.map(blockOf)).toEqual([
       { blockId: 1, genStamp: 1, numBytes: 4096 },
       { blockId: 2, genStamp: 1, numBytes: 777 },
     ]);
@@ -686,7 +686,7 @@ describe('closeFile (lease recovery) and updateBlock (pipeline recovery)', () =>
     );
     ns.apply(updateBlock('/f', 2, 20, 50));
     ns.apply(updateBlock('/f', 1, 21));
-    expect(fileAt(ns, '/f').blocks).toEqual([
+    expect(fileAt(ns, '/f').blocks.map(blockOf)).toEqual([
       { blockId: 1, genStamp: 21, numBytes: 100 },
       { blockId: 2, genStamp: 20, numBytes: 50 },
     ]);
@@ -835,7 +835,7 @@ describe('append, visible length', () => {
     );
     ns.apply(append('/f', 9));
     expect(ns.stat('/f')).toMatchObject({ length: 1000, underConstruction: true });
-    expect(fileAt(ns, '/f').blocks).toEqual([{ blockId: 1, genStamp: 9, numBytes: 1000 }]);
+    expect(fileAt(ns, '/f').blocks.map(blockOf)).toEqual([{ blockId: 1, genStamp: 9, numBytes: 1000 }]);
     expect(ns.nextGenStamp).toBe(10);
     expect(opened).toEqual(['f:c2']);
     expect(bumped).toEqual([9]);
@@ -864,7 +864,7 @@ describe('append, visible length', () => {
     expectRefused(ns, append('/empty', 9), 'INVALID_ARGUMENT');
     ns.apply(append('/full', NONE));
     ns.apply(append('/empty', NONE));
-    expect(fileAt(ns, '/full').blocks).toEqual([{ blockId: 1, genStamp: 5, numBytes: 4096 }]);
+    expect(fileAt(ns, '/full').blocks.map(blockOf)).toEqual([{ blockId: 1, genStamp: 5, numBytes: 4096 }]);
     expect(ns.stat('/empty').underConstruction).toBe(true);
     const partial = fresh(
       create('/p', { blockBytes: 4096 }),
