@@ -81,6 +81,9 @@ export class BlockManager implements NamespaceListener {
   readonly registry: DatanodeRegistry;
   /** Where the next `locations` answer starts in the replica list. */
   private rotate = 0;
+  /** Namespace events safe mode's bounds count (changeCounts). */
+  private lengthsFinal = 0;
+  private filesOpened = 0;
   events: ReplicaEvents | null = null;
 
   constructor(
@@ -106,6 +109,7 @@ export class BlockManager implements NamespaceListener {
 
   /** A new last block: the one before it is committed, its unfinished locations settled. */
   blockAdded(file: FileNode, meta: BlockMeta): void {
+    this.lengthsFinal++;
     this.map.add(file, meta);
     const previous = file.blockAt(file.blockCount - 2);
     if (previous !== undefined) this.settleUnfinished(previous);
@@ -137,7 +141,9 @@ export class BlockManager implements NamespaceListener {
     this.map.forgetReplicas(meta.blockId);
   }
 
-  fileOpened(): void {}
+  fileOpened(): void {
+    this.filesOpened++;
+  }
 
   /**
    * The file's length is final: nodes that may still hold an unfinished replica of its last
@@ -146,6 +152,7 @@ export class BlockManager implements NamespaceListener {
    * finalized, is safe: a DataNode deletes only up to the stamp it is given).
    */
   fileClosed(file: FileNode): void {
+    this.lengthsFinal++;
     this.map.markFileDirty(file);
     const last = file.lastBlock;
     if (last !== undefined) this.settleUnfinished(last);
@@ -379,6 +386,18 @@ export class BlockManager implements NamespaceListener {
 
   countReplicated(min: number): { total: number; reported: number } {
     return this.map.countReplicated(min, (id) => this.registry.isLive(id));
+  }
+
+  /**
+   * Safe mode's bounds between counts (SafeModeBlocks): each replica added or block whose
+   * length became final (a file closed, a block added after it) raises the reported count
+   * by one at most; each block removed or file opened (an append's last block is no longer
+   * final) lowers the total by one at most. Nothing else raises the count: a node that
+   * dies or registers again loses its replicas until it reports them.
+   */
+  changeCounts(): { raises: number; lowers: number } {
+    const { holderAdds, removals } = this.map.slotCounts();
+    return { raises: holderAdds + this.lengthsFinal, lowers: removals + this.filesOpened };
   }
 
   /** The live nodes holding a readable replica, rotated on each call to spread readers. */

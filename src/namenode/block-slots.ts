@@ -53,6 +53,9 @@ export class BlockSlots {
   private taken = 0;
   private readonly free: number[] = [];
   private top = 0;
+  /** Holders ever added, and slots ever removed: what safe mode's check reads (SafeModeBlocks.changeCounts). */
+  holderAdds = 0;
+  removals = 0;
 
   get size(): number {
     return this.used;
@@ -122,6 +125,7 @@ export class BlockSlots {
     this.extra.delete(slot);
     this.free.push(slot);
     this.used--;
+    this.removals++;
   }
 
   /**
@@ -154,6 +158,7 @@ export class BlockSlots {
   }
 
   addHolder(slot: number, node: number): void {
+    this.holderAdds++;
     const c = this.cells;
     const at = slot * CELLS;
     for (let k = at; k < at + CELLS; k++) {
