@@ -17,9 +17,15 @@ import { DfsError } from '../../protocol/errors.js';
 
 type Hash32 = (input: Uint8Array) => number;
 type Hash64 = (input: Uint8Array) => bigint;
+/** xxh32 over bytes given piece by piece (a checkpoint image as it is written). */
+export interface Xxh32Stream {
+  update(input: Uint8Array): unknown;
+  digest(): number;
+}
 
 let h32: Hash32 | null = null;
 let h64: Hash64 | null = null;
+let stream32: (() => Xxh32Stream) | null = null;
 let loading: Promise<void> | null = null;
 
 /**
@@ -30,10 +36,14 @@ let loading: Promise<void> | null = null;
  * chunk of every transfer is hashed once or twice (the writer, the last DataNode, the
  * reader), so on a CPU-bound machine this is throughput.
  */
-async function nativeHashes(): Promise<{ h32: Hash32; h64: Hash64 } | null> {
+async function nativeHashes(): Promise<Hashes | null> {
   try {
     const native = await import('@node-rs/xxhash');
-    return { h32: (b) => native.xxh32(b, 0), h64: (b) => native.xxh64(b, 0n) };
+    return {
+      h32: (b) => native.xxh32(b, 0),
+      h64: (b) => native.xxh64(b, 0n),
+      stream32: () => new native.Xxh32(0),
+    };
   } catch {
     return null;
   }
@@ -47,17 +57,32 @@ async function nativeHashes(): Promise<{ h32: Hash32; h64: Hash64 } | null> {
  */
 const WASM_PIECE_BYTES = 1024 * 1024;
 
+interface Hashes {
+  h32: Hash32;
+  h64: Hash64;
+  stream32: () => Xxh32Stream;
+}
+
 /** The wasm functions (exported for tests: they must agree with the native ones). */
-export function wasmHashes(api: Awaited<ReturnType<typeof xxhash>>): { h32: Hash32; h64: Hash64 } {
+export function wasmHashes(api: Awaited<ReturnType<typeof xxhash>>): Hashes {
   return {
     h32: (b) => (b.length <= WASM_PIECE_BYTES ? api.h32Raw(b, 0) : hashInPieces(api.create32(0), b)),
     h64: (b) => (b.length <= WASM_PIECE_BYTES ? api.h64Raw(b, 0n) : hashInPieces(api.create64(0n), b)),
+    stream32: () => {
+      const hasher = api.create32(0);
+      return { update: (b) => feedInPieces(hasher, b), digest: () => hasher.digest() };
+    },
   };
 }
 
-function hashInPieces<T>(hasher: { update(b: Uint8Array): unknown; digest(): T }, bytes: Uint8Array): T {
+/** Feeds `bytes` to a wasm hasher a piece at a time. */
+function feedInPieces(hasher: { update(b: Uint8Array): unknown }, bytes: Uint8Array): void {
   for (let at = 0; at < bytes.length; at += WASM_PIECE_BYTES)
     hasher.update(bytes.subarray(at, Math.min(bytes.length, at + WASM_PIECE_BYTES)));
+}
+
+function hashInPieces<T>(hasher: { update(b: Uint8Array): unknown; digest(): T }, bytes: Uint8Array): T {
+  feedInPieces(hasher, bytes);
   return hasher.digest();
 }
 
@@ -68,6 +93,7 @@ export function initChecksum(): Promise<void> {
     const hashes = native ?? wasmHashes(api);
     h32 = hashes.h32;
     h64 = hashes.h64;
+    stream32 = hashes.stream32;
     source = native === null ? 'wasm' : 'native';
   });
   return loading;
@@ -86,6 +112,12 @@ export function xxh32(bytes: Uint8Array): number {
 export function xxh64(bytes: Uint8Array): bigint {
   if (h64 === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
   return h64(bytes);
+}
+
+/** A new streaming xxh32 (seed 0), equal to `xxh32` of the bytes it was given in order. */
+export function createXxh32(): Xxh32Stream {
+  if (stream32 === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
+  return stream32();
 }
 
 /** Writes the `type` checksum of `bytes` into `out` at `at` (checksumBytes(type) bytes). */

@@ -31,8 +31,8 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import xxhash from 'xxhash-wasm';
 import { WireWriter } from '../../protocol/wire-writer.js';
+import { createXxh32, initChecksum } from '../common/checksum.js';
 import { fsyncDir } from '../common/fs-util.js';
 import { osFileSync, type FileSync } from '../common/file-sync.js';
 import { setWriteHook, type INode } from './inode.js';
@@ -89,7 +89,8 @@ export class ImageWriter {
     const handle = await fsp.open(tmp, 'w', 0o644);
     let bytes = 0;
     try {
-      const hasher = (await xxhash()).create32(0);
+      await initChecksum();
+      const hasher = createXxh32();
       const out = async (chunk: Buffer): Promise<void> => {
         hasher.update(chunk);
         bytes += chunk.length;

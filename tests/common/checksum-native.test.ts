@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ChecksumType } from '../../protocol/index.js';
 import {
   chunkChecksum,
+  createXxh32,
   hashSource,
   initChecksum,
   wasmHashes,
@@ -52,5 +53,15 @@ describe('xxh32 and xxh64: native and wasm', () => {
     expect(v32).toBe(xxh32(big));
     expect(v64).toBe(xxh64(big));
     expect(grown, 'external memory grown by hashing 48 MiB').toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('streaming xxh32 (a checkpoint image as it is written) equals xxh32 of the whole, native and wasm', async () => {
+    const wasm = wasmHashes(await xxhash());
+    const bytes = crypto.randomBytes(3 * 1024 * 1024 + 17);
+    const cuts = [0, 1, 4, 100_000, 1024 * 1024 + 3, 3 * 1024 * 1024, bytes.length];
+    for (const stream of [createXxh32(), wasm.stream32()]) {
+      for (let i = 1; i < cuts.length; i++) stream.update(bytes.subarray(cuts[i - 1], cuts[i]));
+      expect(stream.digest() >>> 0).toBe(xxh32(bytes));
+    }
   });
 });
