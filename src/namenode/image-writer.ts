@@ -41,8 +41,13 @@ import type { Namespace } from './namespace.js';
 
 /** Bytes gathered before a write to the file. */
 const CHUNK_BYTES = 1 << 20;
-/** Event-loop time one slice of the walk may take. */
-const SLICE_MS = 4;
+/**
+ * Event-loop time one slice of the walk may take. An RPC that arrives during a slice waits
+ * for its end, so the slice is the p50 of RPCs during a checkpoint: at 4 ms, stat p99 was
+ * 2.5x its p99 without a checkpoint at ten million files (15.9 / 7.2 ms); at 1 ms, 1.2x
+ * (8.7 / 7.1 ms), for a checkpoint of 19 s instead of 16.
+ */
+const SLICE_MS = 1;
 
 interface Kept {
   record: Buffer;
