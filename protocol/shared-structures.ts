@@ -143,8 +143,12 @@ export class BlockColumns {
     private readonly ids: Float64Array | null,
     private readonly stamps: Float64Array | null,
     private readonly sizes: Float64Array | null,
-    /** The wire's n x 24 bytes (blockId, genStamp, numBytes as u64 BE), when decoded. */
-    private readonly raw: Buffer | null,
+    /**
+     * The wire's n x 24 bytes (blockId, genStamp, numBytes as u64 BE), when decoded, seen
+     * through a DataView: its getUint32 is inlined by V8, where Buffer's readUInt32BE is a
+     * call with checks (at 90 million reads per restart at ten million files, ~4 s).
+     */
+    private readonly raw: DataView | null,
     readonly length: number,
   ) {}
 
@@ -153,7 +157,7 @@ export class BlockColumns {
   }
 
   /** `n` blocks as the wire holds them (every u64 already checked to fit 2^53-1). */
-  static fromWire(raw: Buffer, n: number): BlockColumns {
+  static fromWire(raw: DataView, n: number): BlockColumns {
     return new BlockColumns(null, null, null, raw, n);
   }
 
@@ -191,8 +195,8 @@ export class BlockColumns {
   }
 }
 
-function u64At(raw: Buffer, at: number): number {
-  return raw.readUInt32BE(at) * 0x1_0000_0000 + raw.readUInt32BE(at + 4);
+function u64At(raw: DataView, at: number): number {
+  return raw.getUint32(at) * 0x1_0000_0000 + raw.getUint32(at + 4);
 }
 
 /** A list of blocks, sent from a list or columns, always decoded as columns. */
@@ -209,9 +213,10 @@ export const blockColumnsCodec: Codec<BlockList> = {
     const n = r.count(BLOCK_BYTES, 'list count');
     // The count fits (checked above): the n x 24 bytes are read where they lie; every high
     // word is checked now, so reading them later cannot fail.
-    const raw = r.raw(n * BLOCK_BYTES, 'blocks');
-    for (let at = 0; at < raw.length; at += 8) {
-      if (raw.readUInt32BE(at) >= 0x200000)
+    const bytes = r.raw(n * BLOCK_BYTES, 'blocks');
+    const raw = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let at = 0; at < raw.byteLength; at += 8) {
+      if (raw.getUint32(at) >= 0x200000)
         throw new DfsError('MALFORMED', `block ${(at / BLOCK_BYTES) | 0}: a u64 exceeds 2^53-1`);
     }
     return BlockColumns.fromWire(raw, n);

@@ -393,11 +393,15 @@ export class BlockManager implements NamespaceListener {
    * length became final (a file closed, a block added after it) raises the reported count
    * by one at most; each block removed or file opened (an append's last block is no longer
    * final) lowers the total by one at most. Nothing else raises the count: a node that
-   * dies or registers again loses its replicas until it reports them.
+   * dies or registers again loses its replicas until it reports them. With a minimum of one
+   * replica only a block's first holder can raise it, which keeps the bound three times
+   * tighter at replication 3 (a holder of a node that went silent and is not dropped yet
+   * could hide one: that count waits for the next forced one, 10 s at most, never early).
    */
   changeCounts(): { raises: number; lowers: number } {
-    const { holderAdds, removals } = this.map.slotCounts();
-    return { raises: holderAdds + this.lengthsFinal, lowers: removals + this.filesOpened };
+    const { holderAdds, firstHolders, removals } = this.map.slotCounts();
+    const replicas = this.options.minReplication === 1 ? firstHolders : holderAdds;
+    return { raises: replicas + this.lengthsFinal, lowers: removals + this.filesOpened };
   }
 
   /** The live nodes holding a readable replica, rotated on each call to spread readers. */

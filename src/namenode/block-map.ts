@@ -384,9 +384,10 @@ export class BlockMap {
     return taken;
   }
 
-  /** Holders ever added and blocks ever removed (BlockManager.changeCounts). */
-  slotCounts(): { holderAdds: number; removals: number } {
-    return { holderAdds: this.slots.holderAdds, removals: this.slots.removals };
+  /** Holders ever added (and those that were a block's first) and blocks ever removed (BlockManager.changeCounts). */
+  slotCounts(): { holderAdds: number; firstHolders: number; removals: number } {
+    const s = this.slots;
+    return { holderAdds: s.holderAdds, firstHolders: s.firstHolders, removals: s.removals };
   }
 
   /**

@@ -53,8 +53,13 @@ export class BlockSlots {
   private taken = 0;
   private readonly free: number[] = [];
   private top = 0;
-  /** Holders ever added, and slots ever removed: what safe mode's check reads (SafeModeBlocks.changeCounts). */
+  /**
+   * Holders ever added, those that were a slot's first (the cells are kept dense, so an
+   * empty first cell means none), and slots ever removed: what safe mode's check reads
+   * (BlockManager.changeCounts).
+   */
   holderAdds = 0;
+  firstHolders = 0;
   removals = 0;
 
   get size(): number {
@@ -161,6 +166,7 @@ export class BlockSlots {
     this.holderAdds++;
     const c = this.cells;
     const at = slot * CELLS;
+    if (c[at] === 0) this.firstHolders++;
     for (let k = at; k < at + CELLS; k++) {
       if (c[k] === 0) {
         c[k] = node;

@@ -45,8 +45,18 @@ class NodeAttrs {
 }
 
 const ATTRS = new Map<string, Map<string, Map<number, NodeAttrs>>>();
+/** The last triple found: an image load asks for the same one ten million times in a row. */
+let lastAttrs: NodeAttrs | null = null;
 
 function attrsOf(owner: string, group: string, blockBytes: number): NodeAttrs {
+  const last = lastAttrs;
+  if (last !== null && last.owner === owner && last.group === group && last.blockBytes === blockBytes)
+    return last;
+  lastAttrs = findAttrs(owner, group, blockBytes);
+  return lastAttrs;
+}
+
+function findAttrs(owner: string, group: string, blockBytes: number): NodeAttrs {
   let byGroup = ATTRS.get(owner);
   if (byGroup === undefined) {
     byGroup = new Map();

@@ -108,8 +108,8 @@ export class SafeMode {
    * Whether the threshold may have been reached since the last count. The count walks every
    * block (~0.12 s at ten million), and checks come every second while a restart's full
    * reports are read: counting only once the bounds allow it kept it from taking a third
-   * of the event loop. Exact: the reported count cannot have risen by more than `raises`,
-   * nor the total fallen by more than `lowers`.
+   * of the event loop. Never early: safe mode is left only on a count. Bounds that undercount
+   * (see BlockManager.changeCounts) only delay a count, to the next forced one.
    */
   private mayHaveReached(): boolean {
     const now = this.blocks.changeCounts();
