@@ -125,17 +125,25 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const killedAt = performance.now();
     say(`killed ${victim.options.name} (pid ${victimPid}, 127.0.0.1:${holder.port}) with SIGKILL`);
 
-    // Block health is read in the same poll that sees the node dead, so "during" shows the
-    // blocks before the copies (which wait for the monitor and a heartbeat) have healed them.
+    // Block health is read in the same poll that sees the node dead, often (every 10 ms), so
+    // "during" shows the blocks before the copies heal them. The NameNode schedules them the
+    // moment it declares the node dead, so on a busy machine they may have landed first.
     const c = client;
-    const during = await waitUntil('the NameNode to notice', options.stepTimeoutMs, async () => {
-      const [nodes, health] = await Promise.all([c.datanodeReport(), c.blockHealth(REMOTE)]);
-      const n = nodes.find((e) => e.port === holder.port);
-      return n?.state === DatanodeReportState.DEAD ? health : undefined;
-    });
+    const during = await waitUntil(
+      'the NameNode to notice',
+      options.stepTimeoutMs,
+      async () => {
+        const [nodes, health] = await Promise.all([c.datanodeReport(), c.blockHealth(REMOTE)]);
+        const n = nodes.find((e) => e.port === holder.port);
+        return n?.state === DatanodeReportState.DEAD ? health : undefined;
+      },
+      10,
+    );
     const noticedAt = performance.now();
     say(`the NameNode declared it dead ${((noticedAt - killedAt) / 1000).toFixed(1)} s after the kill`);
     printFsck(during, 'during');
+    if (during.blocks.every((b) => b.health === BlockHealthState.HEALTHY))
+      say('(the copies had landed before this look: they start as soon as the node is declared dead)');
 
     const after = await waitUntil('the blocks to heal', options.stepTimeoutMs, async () => {
       const h = await c.blockHealth(REMOTE);

@@ -7,11 +7,12 @@ import { DfsError } from '../../protocol/errors.js';
 
 const POLL_MS = 50;
 
-/** Polls `probe` every 50 ms until it returns a value, or fails with TIMEOUT naming `what`. */
+/** Polls `probe` every `pollMs` (50) until it returns a value, or fails with TIMEOUT naming `what`. */
 export async function waitUntil<T>(
   what: string,
   timeoutMs: number,
   probe: () => Promise<T | undefined>,
+  pollMs = POLL_MS,
 ): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
@@ -19,6 +20,6 @@ export async function waitUntil<T>(
     if (v !== undefined) return v;
     if (performance.now() > deadline)
       throw new DfsError('TIMEOUT', `gave up waiting for ${what} after ${timeoutMs} ms`);
-    await sleep(POLL_MS);
+    await sleep(pollMs);
   }
 }

@@ -87,7 +87,11 @@ describe('npm run demo', () => {
     expect(out).toMatch(/fsck before: (\d+) of \1 blocks healthy/);
     expect(out).toMatch(/killed datanode\d \(pid \d+, 127\.0\.0\.1:\d+\) with SIGKILL/);
     expect(out).toMatch(/the NameNode declared it dead \d+\.\d s after the kill/);
-    expect(out).toMatch(/fsck during: \d+ of \d+ blocks healthy\n[\s\S]*live 2\/3 under-replicated/);
+    // Under-replicated, unless the copies (started the moment the node is declared dead)
+    // beat the demo's look on a busy machine, which it then says.
+    expect(out).toMatch(
+      /fsck during: \d+ of \d+ blocks healthy\n[\s\S]*(live 2\/3 under-replicated|the copies had landed before this look)/,
+    );
     expect(out).toMatch(/healed: every block has 3 live replicas/);
     expect(out).toMatch(/fsck after: (\d+) of \1 blocks healthy/);
     expect(out).toMatch(/read back .*: identical/);
