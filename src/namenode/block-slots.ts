@@ -54,9 +54,9 @@ export class BlockSlots {
   private readonly free: number[] = [];
   private top = 0;
   /**
-   * Holders ever added, those that were a slot's first (the cells are kept dense, so an
-   * empty first cell means none), and slots ever removed: what safe mode's check reads
-   * (BlockManager.changeCounts).
+   * Holders ever added, those that went into an empty first cell (a slot's first holder;
+   * or, after a removal left a hole there, one more: a count sooner, never later), and
+   * slots ever removed: what safe mode's check reads (BlockManager.changeCounts).
    */
   holderAdds = 0;
   firstHolders = 0;
