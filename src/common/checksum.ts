@@ -23,6 +23,12 @@ export interface Xxh32Stream {
   digest(): number;
 }
 
+interface Hashes {
+  h32: Hash32;
+  h64: Hash64;
+  stream32: () => Xxh32Stream;
+}
+
 let h32: Hash32 | null = null;
 let h64: Hash64 | null = null;
 let stream32: (() => Xxh32Stream) | null = null;
@@ -56,12 +62,6 @@ async function nativeHashes(): Promise<Hashes | null> {
  * streaming API in pieces of this size.
  */
 const WASM_PIECE_BYTES = 1024 * 1024;
-
-interface Hashes {
-  h32: Hash32;
-  h64: Hash64;
-  stream32: () => Xxh32Stream;
-}
 
 /** The wasm functions (exported for tests: they must agree with the native ones). */
 export function wasmHashes(api: Awaited<ReturnType<typeof xxhash>>): Hashes {

@@ -246,6 +246,12 @@ export class BlockManager implements NamespaceListener {
     return { accepted, invalid: blocks.length - accepted };
   }
 
+  /** The block the NameNode knows by `blockId`, for a log line (null when unknown). */
+  private knownBlock(blockId: number): Block | null {
+    const meta = this.map.entry(blockId)?.meta;
+    return meta === undefined ? null : blockOf(meta);
+  }
+
   /**
    * A node reports an unfinished (rbw) replica: kept while its block is still being written
    * (a writer or a block recovery may use it, and it is where a recovery looks), deleted
@@ -254,12 +260,6 @@ export class BlockManager implements NamespaceListener {
    * the new stamp from the NameNode before its DataNodes reopen their replicas with it, and
    * a report in between must not delete a replica it is about to reopen. True when kept.
    */
-  /** The block the NameNode knows by `blockId`, for a log line (null when unknown). */
-  private knownBlock(blockId: number): Block | null {
-    const meta = this.map.entry(blockId)?.meta;
-    return meta === undefined ? null : blockOf(meta);
-  }
-
   private unfinishedReported(nodeId: string, b: Block): boolean {
     if (this.map.addUnfinished(nodeId, b.blockId)) return true;
     const known = this.map.entry(b.blockId)?.meta;
