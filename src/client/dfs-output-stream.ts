@@ -50,6 +50,7 @@ import {
 import { assert, DfsError } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { computeChecksums, initChecksum } from '../common/checksum.js';
+import { givePageAligned, madePageAligned, takePageAligned } from '../common/page-aligned.js';
 import { BlockWriter, type BlockWriterHost, type OutPacket } from './block-writer.js';
 import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import {
@@ -79,9 +80,9 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   /** The block being filled, and the one before it while its last acks are on their way. */
   private current: BlockWriter | null = null;
   private tail: BlockWriter | null = null;
+  /** The packet being filled: page-aligned, so a local file is read into it at full speed (src/common/page-aligned.ts). */
   private buf: Buffer;
   private fill = 0;
-  private readonly free: Buffer[] = [];
   private unackedBytes = 0;
   private waiters: Array<() => void> = [];
   private failure: Error | null = null;
@@ -110,7 +111,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       Math.floor((options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT) / this.chunkBytes) * this.chunkBytes,
     );
     this.windowBytes = Math.max(this.packetBytes * 2, options.windowBytes ?? WINDOW_BYTES_DEFAULT);
-    this.buf = Buffer.allocUnsafeSlow(this.packetBytes);
+    this.buf = takePageAligned(this.packetBytes);
   }
 
   override _construct(callback: (err?: Error | null) => void): void {
@@ -320,6 +321,9 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     }
     this.completed = true;
     this.client.endFileLease(this.path);
+    // The next packet's buffer, never filled. (A stream that fails keeps its buffers: a file
+    // read may still be going into one; the GC takes them.)
+    givePageAligned(this.buf);
   }
 
   /** Sends the buffered bytes as a packet, or `whole`, a packet's bytes the producer handed over (adoptChunks). */
@@ -352,7 +356,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     writer.send(packet);
     // The next packet's buffer: a recycled one, once the window has room.
     await this.until(() => this.unackedBytes + this.packetBytes <= this.windowBytes);
-    if (whole === undefined) this.buf = this.free.pop() ?? Buffer.allocUnsafeSlow(this.packetBytes);
+    if (whole === undefined) this.buf = takePageAligned(this.packetBytes);
     await new Promise<void>((resolve) => writer.whenDrained(resolve));
   }
 
@@ -396,7 +400,9 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     this.unackedBytes -= packet.payload.length;
     this.bytesAcked += packet.payload.length;
     this.options.onPacketAcked?.((performance.now() - packet.sentAt) * 1000);
-    if (this.free.length < 4 && packet.buffer.length === this.packetBytes) this.free.push(packet.buffer);
+    // Acknowledged by every node, so no socket write reads it any more (a producer's own
+    // chunk, adopted whole, stays the producer's).
+    if (madePageAligned(packet.buffer)) givePageAligned(packet.buffer);
   }
 
   onRecovered(message: string): void {

@@ -162,6 +162,21 @@ describe('DfsOutputStream', () => {
     }
   });
 
+  it("adoptChunks: a whole packet handed over stays the producer's; only the stream's own buffers are reused", async () => {
+    const { client } = await setUp(1);
+    const stream = new DfsOutputStream(client, PATH, { ...LAYOUT, adoptChunks: true });
+    const whole = testBytes(PACKET, 11);
+    const kept = Buffer.from(whole);
+    stream.write(whole);
+    // Acknowledged before the next packets are filled: a buffer recycled on ack would be reused now.
+    await eventually(() => stream.bytesAcked === PACKET, 'the adopted packet acknowledged');
+    const rest = testBytes(2 * PACKET + 100, 12);
+    await writeAll(stream, rest);
+    expect(whole.equals(kept)).toBe(true);
+    await eventually(() => fileOn(0, 1).length === PACKET + rest.length, 'the block finalized');
+    expect(fileOn(0, 1).equals(Buffer.concat([kept, rest]))).toBe(true);
+  });
+
   it('hflush: the buffered bytes as a flush packet, every ack, then fsync with the length; mid-chunk, empty and at a block end', async () => {
     const { namenode, client } = await setUp(2);
     const data = testBytes(BLOCK + 3000, 6);
