@@ -43,6 +43,8 @@ const WasmMemory = (
 const free = new Map<number, Buffer[]>();
 let freeBytes = 0;
 let allocated = 0;
+/** Buffers made ordinary because no memory could be reserved. */
+let unaligned = 0;
 /** Every buffer made here (a weak set: one dropped by its user is still collected). */
 const ours = new WeakSet<Buffer>();
 /** Buffers on the free list, to catch a second give. */
@@ -58,12 +60,26 @@ export function takePageAligned(bytes: number): Buffer {
     freeBytes -= bytes;
     return reused;
   }
-  const pages = Math.ceil(bytes / WASM_PAGE_BYTES);
-  const memory = new WasmMemory({ initial: pages, maximum: pages });
-  const buf = Buffer.from(memory.buffer, 0, bytes);
+  const buf = newAligned(bytes) ?? Buffer.allocUnsafeSlow(bytes);
   ours.add(buf);
   allocated++;
   return buf;
+}
+
+/**
+ * A new page-aligned buffer, or null where V8 cannot reserve a memory's address space (a
+ * process limit such as `ulimit -v`): the caller then gets an ordinary buffer, slower to
+ * read files into but correct.
+ */
+function newAligned(bytes: number): Buffer | null {
+  const pages = Math.ceil(bytes / WASM_PAGE_BYTES);
+  try {
+    return Buffer.from(new WasmMemory({ initial: pages, maximum: pages }).buffer, 0, bytes);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    unaligned++;
+    return null;
+  }
 }
 
 /**
@@ -89,7 +105,7 @@ export function madePageAligned(buf: Buffer): boolean {
   return ours.has(buf);
 }
 
-/** Buffers ever made, and bytes on the free list (tests, metrics). */
-export function pageAlignedStats(): { allocated: number; freeBytes: number } {
-  return { allocated, freeBytes };
+/** Buffers ever made (and of those, ordinary ones), and bytes on the free list (tests, metrics). */
+export function pageAlignedStats(): { allocated: number; unaligned: number; freeBytes: number } {
+  return { allocated, unaligned, freeBytes };
 }

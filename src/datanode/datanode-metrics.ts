@@ -8,6 +8,7 @@
  * packet bytes, transfers, registration) are read from the DataNode's own state when
  * scraped; a scrape costs one statfs per volume.
  */
+import { pageAlignedStats } from '../common/page-aligned.js';
 import { slabStats } from '../common/read-slabs.js';
 import type { Registry } from 'prom-client';
 import type { FileSync } from '../common/file-sync.js';
@@ -117,6 +118,14 @@ export class DatanodeMetrics {
       dfs_datanode_read_slabs_allocated: [
         'Slabs of 1 MiB allocated since start: flat while transfers reuse them',
         () => slabStats().allocated,
+      ],
+      dfs_datanode_file_read_buffers_allocated: [
+        'Page-aligned buffers file reads go into (replicas sent, packets of in-process writers), allocated since start: flat while they are reused (src/common/page-aligned.ts)',
+        () => pageAlignedStats().allocated,
+      ],
+      dfs_datanode_file_read_buffers_unaligned: [
+        'Of those, ordinary buffers made because no address space could be reserved (an address-space limit such as ulimit -v): reads into them cost more CPU',
+        () => pageAlignedStats().unaligned,
       ],
     });
     labelledOf(

@@ -6,7 +6,10 @@
  * that is not aligned to the device's logical block. A malloc'ed 1 MiB Buffer (16 bytes past
  * a page) is refused, a page-aligned buffer is not, nor is a view of it 4 KiB in, and a view
  * one byte in is refused again. A file system without O_DIRECT (tmpfs) skips, saying so.
+ * Where V8 cannot reserve a memory (a process under `ulimit -v`), an ordinary buffer comes
+ * instead, counted, not an error.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,5 +105,20 @@ describe('page-aligned buffers', () => {
     const b = takePageAligned(8192);
     givePageAligned(b);
     expect(() => givePageAligned(b)).toThrow(AssertionFailure);
+  });
+
+  it('under an address-space limit, where no memory can be reserved, an ordinary buffer instead', () => {
+    const module = path.resolve('dist/src/common/page-aligned.js');
+    const script = `import { takePageAligned, givePageAligned, pageAlignedStats } from ${JSON.stringify(module)};
+      const b = takePageAligned(1 << 20); b.fill(1); givePageAligned(b);
+      console.log(JSON.stringify({ same: takePageAligned(1 << 20) === b, ...pageAlignedStats() }));`;
+    const out = execFileSync(
+      'bash',
+      ['-c', 'ulimit -v 4000000; exec "$0" --input-type=module -e "$1"', process.execPath, script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(JSON.parse(out)).toEqual({ same: true, allocated: 1, unaligned: 1, freeBytes: 0 });
   });
 });
