@@ -84,7 +84,14 @@ export async function* readReplicaPieces(
       throw err;
     }
     const last = offset + len >= stop;
-    return { offset, payload: buffer.subarray(0, len), checksums, last, release: () => pool.give(buffer) };
+    let released = false;
+    const release = (): void => {
+      // A second release would hand the buffer out twice: two reads into one buffer.
+      assert(!released, `piece at ${offset} of block ${r.blockId} released twice`);
+      released = true;
+      pool.give(buffer);
+    };
+    return { offset, payload: buffer.subarray(0, len), checksums, last, release };
   };
   // An empty range still gets its one (empty, last) piece.
   let issued = false;

@@ -3,13 +3,15 @@
  * volume: the bytes and stored checksums come back in order, and the node-wide allowance
  * for deeper read-ahead is taken by a reader while it runs and handed back only once the
  * reader is done and every piece it gave out is released, so readers beyond the allowance
- * still read (with one piece ahead) and the allowance never leaks or doubles.
+ * still read (with one piece ahead) and the allowance never leaks or doubles; a piece
+ * released twice is an assertion.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChecksumType } from '../../protocol/data-messages.js';
+import { AssertionFailure } from '../../protocol/index.js';
 import { computeChecksums, initChecksum } from '../../src/common/checksum.js';
 import {
   readAheadAllowanceFree,
@@ -100,5 +102,14 @@ describe('readReplicaPieces', () => {
     for (const { bytes } of all) expect(bytes.equals(data)).toBe(true);
     for (const { first } of all) first.release();
     expect(readAheadAllowanceFree()).toBe(ALLOWANCE);
+  });
+
+  it('a piece released twice is an assertion, not a buffer handed out twice', async () => {
+    const r = await replicaOf(3, testBytes(3 * PIECE, 4));
+    const gen = readReplicaPieces(r, 0, r.numBytes, PIECE);
+    const first = (await gen.next()).value as ReplicaPiece;
+    first.release();
+    expect(() => first.release()).toThrow(AssertionFailure);
+    await gen.return(undefined);
   });
 });
