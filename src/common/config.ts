@@ -307,6 +307,11 @@ export interface DataNodeConfig extends HttpConfig {
    * the DataNode stops reading every connection until some are written.
    */
   packetBytesHeldMax: number;
+  /**
+   * Bytes replica reads hold (read ahead, or being sent), all readers together; a read that
+   * would pass it waits for earlier ones to finish (src/datanode/replica-reader.ts).
+   */
+  readBufferBytesMax: number;
   /** Bytes all connections together may hold in frames not yet complete (at least one packet frame). */
   partialFrameBytesMax: number;
   handshakeTimeoutMs: number;
@@ -340,6 +345,7 @@ export const DATANODE_DEFAULTS: DataNodeConfig = {
   connectionsMax: 4096,
   packetsInflightMax: 32,
   packetBytesHeldMax: 256 * 1024 * 1024,
+  readBufferBytesMax: 256 * 1024 * 1024,
   partialFrameBytesMax: 64 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   frameTimeoutMs: 60_000,

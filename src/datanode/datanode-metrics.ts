@@ -10,6 +10,7 @@
  */
 import { pageAlignedStats } from '../common/page-aligned.js';
 import { slabStats } from '../common/read-slabs.js';
+import { readBufferStats } from './replica-reader.js';
 import type { Registry } from 'prom-client';
 import type { FileSync } from '../common/file-sync.js';
 import {
@@ -118,6 +119,14 @@ export class DatanodeMetrics {
       dfs_datanode_read_slabs_allocated: [
         'Slabs of 1 MiB allocated since start: flat while transfers reuse them',
         () => slabStats().allocated,
+      ],
+      dfs_datanode_read_buffer_bytes: [
+        'Bytes replica reads hold now, read ahead or being sent (bounded by readBufferBytesMax)',
+        () => readBufferStats().heldBytes,
+      ],
+      dfs_datanode_reads_waiting: [
+        'Replica reads waiting for buffers under readBufferBytesMax',
+        () => readBufferStats().waiting,
       ],
       dfs_datanode_file_read_buffers_allocated: [
         'Page-aligned buffers file reads go into (replicas sent, packets of in-process writers), allocated since start: flat while they are reused (src/common/page-aligned.ts)',

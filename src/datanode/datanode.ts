@@ -33,6 +33,7 @@ import { TransferCount, WritesInProgress, type DataNodeContext } from './datanod
 import { faultsFromEnv } from '../common/fault-injector.js';
 import { fileSyncWithFaults } from '../common/file-sync.js';
 import { NamenodeLinks } from './namenode-links.js';
+import { configureReadBuffers } from './replica-reader.js';
 import { initReplicaRecovery, updateReplicaUnderRecovery } from './replica-recovery.js';
 import { startDaemonHttp, type HttpExtension } from '../common/daemon-http.js';
 import type { HttpServer } from '../common/http-server.js';
@@ -139,6 +140,7 @@ export class DataNode {
   async start(): Promise<void> {
     await initChecksum();
     await this.storage.open();
+    configureReadBuffers(this.config.readBufferBytesMax);
     this.server = new FrameServer({
       host: this.config.host,
       port: this.config.port,

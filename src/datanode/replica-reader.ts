@@ -37,6 +37,77 @@ const POOL_BUFFERS = 2;
 const EXTRA_BUFFERS = 2;
 const EXTRA_BUFFERS_MAX = 64;
 let extraBuffersFree = EXTRA_BUFFERS_MAX;
+
+/**
+ * The node-wide bound on what pooled replica reads hold (the DataNode's `readBufferBytesMax`,
+ * set with configureReadBuffers): the bytes of every reader's base buffers, in its pool or
+ * out with its consumer. A reader that would pass it waits, in arrival order, before it
+ * opens anything, until readers before it are done and their pieces released; one alone is
+ * always let in, however large. Without it a peer opening connections and never reading
+ * the answers made the node hold 2 MiB per connection.
+ */
+class ReadBufferBudget {
+  heldBytes = 0;
+  peakBytes = 0;
+  private readonly waiting: Array<{ bytes: number; admit: () => void }> = [];
+
+  constructor(public bytesMax: number) {}
+
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
+  /** Resolves once `bytes` are counted as held. */
+  acquire(bytes: number): Promise<void> {
+    if (this.waiting.length === 0 && this.fits(bytes)) {
+      this.take(bytes);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push({ bytes, admit: resolve }));
+  }
+
+  release(bytes: number): void {
+    this.heldBytes -= bytes;
+    assert(this.heldBytes >= 0, `replica reads hold ${this.heldBytes} bytes after giving back ${bytes}`);
+    while (this.waiting.length > 0 && this.fits(this.waiting[0]!.bytes)) {
+      const next = this.waiting.shift()!;
+      this.take(next.bytes);
+      next.admit();
+    }
+  }
+
+  private fits(bytes: number): boolean {
+    return this.heldBytes === 0 || this.heldBytes + bytes <= this.bytesMax;
+  }
+
+  private take(bytes: number): void {
+    this.heldBytes += bytes;
+    if (this.heldBytes > this.peakBytes) this.peakBytes = this.heldBytes;
+  }
+}
+
+const budget = new ReadBufferBudget(256 * 1024 * 1024);
+
+/** Sets the node-wide bound on replica-read buffers (DataNode `readBufferBytesMax`; tests). */
+export function configureReadBuffers(bytesMax: number): void {
+  assert(bytesMax > 0, `readBufferBytesMax ${bytesMax}`);
+  budget.bytesMax = bytesMax;
+}
+
+/** Bytes pooled replica reads hold now, their bound and peak, and readers waiting (metrics, tests). */
+export function readBufferStats(): {
+  heldBytes: number;
+  bytesMax: number;
+  peakBytes: number;
+  waiting: number;
+} {
+  return {
+    heldBytes: budget.heldBytes,
+    bytesMax: budget.bytesMax,
+    peakBytes: budget.peakBytes,
+    waiting: budget.waitingCount,
+  };
+}
 /** Pieces whose checksums one read of the meta file fetches (64 pieces of 1 MiB: 8 KiB of xxh64). */
 const CHECKSUM_BATCH_PIECES = 64;
 
@@ -64,9 +135,16 @@ export async function* readReplicaPieces(
   pooled = true,
 ): AsyncGenerator<ReplicaPiece> {
   const chunk = r.chunkBytes;
-  const { dataFd, metaFd } = await openReplica(r);
   const packetBytes = Math.max(chunk, Math.floor(packetTargetBytes / chunk) * chunk);
-  const pool = new BufferPool(pooled ? POOL_BUFFERS : 0, packetBytes);
+  const pool = await BufferPool.open(pooled ? POOL_BUFFERS : 0, packetBytes);
+  let fds: { dataFd: number; metaFd: number };
+  try {
+    fds = await openReplica(r);
+  } catch (err) {
+    pool.close();
+    throw err;
+  }
+  const { dataFd, metaFd } = fds;
   const sums = new ChecksumBatches(metaFd, r, stop, packetBytes * CHECKSUM_BATCH_PIECES);
   // Read-ahead: up to READ_AHEAD pieces are being read while the consumer sends the one
   // before them, so the disk (or page-cache copy, in the thread pool) overlaps the socket.
@@ -216,8 +294,9 @@ async function openReplica(r: Replica): Promise<{ dataFd: number; metaFd: number
 /**
  * A fixed set of equal buffers; `take` waits when all are out, and fails once closed. With
  * no buffers (`count` 0) it is no pool: each `take` is a new buffer, each `give` drops it.
- * A pool of POOL_BUFFERS also takes up to EXTRA_BUFFERS more from the node-wide allowance,
- * handed back once the pool is closed and every buffer is back. The pooled buffers are
+ * A pool of POOL_BUFFERS is admitted by the node-wide budget (ReadBufferBudget) and also
+ * takes up to EXTRA_BUFFERS more from the node-wide allowance; both are handed back once the
+ * pool is closed and every buffer is back. The pooled buffers are
  * page-aligned (src/common/page-aligned.ts: a page-cache read into one costs a fifth of a
  * read into a malloc'ed buffer) and go back to the process's free list once the reader is
  * closed and each is given back.
@@ -226,14 +305,22 @@ class BufferPool {
   private readonly free: Buffer[] = [];
   private readonly waiters: Array<{ resolve: (b: Buffer) => void; reject: (e: Error) => void }> = [];
   private readonly count: number;
-  /** Buffers taken from the node-wide allowance (0 once handed back). */
-  private extra: number;
+  /** Buffers taken from the node-wide allowance. */
+  private readonly extra: number;
+  /** The budget and allowance handed back (once). */
+  private returned = false;
   /** Buffers taken and not given back. */
   private out = 0;
   private closed = false;
 
-  constructor(
-    base: number,
+  /** A pool of `base` buffers (and extras) once the node-wide budget admits them. */
+  static async open(base: number, bytes: number): Promise<BufferPool> {
+    if (base > 0) await budget.acquire(base * bytes);
+    return new BufferPool(base, bytes);
+  }
+
+  private constructor(
+    private readonly base: number,
     private readonly bytes: number,
   ) {
     this.extra = base === 0 ? 0 : Math.min(EXTRA_BUFFERS, extraBuffersFree);
@@ -261,7 +348,7 @@ class BufferPool {
     this.out--;
     if (this.closed) {
       givePageAligned(b);
-      this.returnExtra();
+      this.giveBackBudget();
       return;
     }
     const w = this.waiters.shift();
@@ -283,15 +370,16 @@ class BufferPool {
       w.reject(new DfsError('CONNECTION', 'replica read stopped'));
     }
     for (const b of this.free.splice(0)) givePageAligned(b);
-    this.returnExtra();
+    this.giveBackBudget();
   }
 
-  /** The allowance goes back once nothing of this pool is out any more. */
-  private returnExtra(): void {
-    if (this.out > 0 || this.extra === 0) return;
+  /** The budget and the allowance go back once nothing of this pool is out any more. */
+  private giveBackBudget(): void {
+    if (this.out > 0 || this.returned) return;
+    this.returned = true;
     assert(extraBuffersFree + this.extra <= EXTRA_BUFFERS_MAX, 'read-ahead allowance returned twice');
     extraBuffersFree += this.extra;
-    this.extra = 0;
+    if (this.base > 0) budget.release(this.base * this.bytes);
   }
 }
 

@@ -4,7 +4,8 @@
  * for deeper read-ahead is taken by a reader while it runs and handed back only once the
  * reader is done and every piece it gave out is released, so readers beyond the allowance
  * still read (with one piece ahead) and the allowance never leaks or doubles; a piece
- * released twice is an assertion.
+ * released twice is an assertion. The node-wide bound (readBufferBytesMax): readers past it
+ * wait until earlier ones are done, and a lone reader always reads.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +15,9 @@ import { ChecksumType } from '../../protocol/data-messages.js';
 import { AssertionFailure } from '../../protocol/index.js';
 import { computeChecksums, initChecksum } from '../../src/common/checksum.js';
 import {
+  configureReadBuffers,
   readAheadAllowanceFree,
+  readBufferStats,
   readReplicaPieces,
   type ReplicaPiece,
 } from '../../src/datanode/replica-reader.js';
@@ -111,5 +114,50 @@ describe('readReplicaPieces', () => {
     first.release();
     expect(() => first.release()).toThrow(AssertionFailure);
     await gen.return(undefined);
+  });
+
+  it('readers past readBufferBytesMax wait, in order, until earlier ones are done; one alone always reads', async () => {
+    const data = testBytes(3 * PIECE, 5);
+    const [a, b, c] = await Promise.all([replicaOf(10, data), replicaOf(11, data), replicaOf(12, data)]);
+    const defaultMax = readBufferStats().bytesMax;
+    configureReadBuffers(2 * 2 * PIECE); // two readers' two buffers
+    try {
+      const readerA = readReplicaPieces(a, 0, a.numBytes, PIECE);
+      const readerB = readReplicaPieces(b, 0, b.numBytes, PIECE);
+      const firstA = (await readerA.next()).value as ReplicaPiece;
+      const firstB = (await readerB.next()).value as ReplicaPiece;
+      expect(readBufferStats().heldBytes).toBe(4 * PIECE);
+      let cStarted = false;
+      const readerC = readReplicaPieces(c, 0, c.numBytes, PIECE);
+      const firstC = readerC.next().then((r) => {
+        cStarted = true;
+        return r.value as ReplicaPiece;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(cStarted).toBe(false);
+      expect(readBufferStats().waiting).toBe(1);
+      // A done (its other pieces read and released, then its first): C is let in.
+      firstA.release();
+      for await (const p of readerA) p.release();
+      const pieceC = await firstC;
+      expect(readBufferStats().waiting).toBe(0);
+      expect(Buffer.from(pieceC.payload).equals(data.subarray(0, PIECE))).toBe(true);
+      pieceC.release();
+      for await (const p of readerC) p.release();
+      firstB.release();
+      for await (const p of readerB) p.release();
+      expect(readBufferStats().heldBytes).toBe(0);
+      // A bound under one reader's need still lets a lone reader through.
+      configureReadBuffers(PIECE);
+      const alone: Buffer[] = [];
+      for await (const p of readReplicaPieces(a, 0, a.numBytes, PIECE)) {
+        alone.push(Buffer.from(p.payload));
+        p.release();
+      }
+      expect(Buffer.concat(alone).equals(data)).toBe(true);
+      expect(readBufferStats().heldBytes).toBe(0);
+    } finally {
+      configureReadBuffers(defaultMax);
+    }
   });
 });
