@@ -5,6 +5,10 @@
  * (block-sender.ts, and in-process readers through short-circuit-reads.ts) and
  * DataNode-to-DataNode copies (block-transfer.ts): all forward the writer's checksums
  * unchanged, so the reader or receiver verifies end to end.
+ *
+ * Memory, node-wide: every pooled read holds two page-aligned buffers, all reads together
+ * at most `readBufferBytesMax` (a read past it waits its turn, ReadBufferBudget), and up to
+ * two more each for a deeper read-ahead while an allowance of 64 lasts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -108,6 +112,7 @@ export function readBufferStats(): {
     waiting: budget.waitingCount,
   };
 }
+
 /** Pieces whose checksums one read of the meta file fetches (64 pieces of 1 MiB: 8 KiB of xxh64). */
 const CHECKSUM_BATCH_PIECES = 64;
 
