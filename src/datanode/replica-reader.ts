@@ -151,8 +151,9 @@ export async function* readReplicaPieces(
   }
   const { dataFd, metaFd } = fds;
   const sums = new ChecksumBatches(metaFd, r, stop, packetBytes * CHECKSUM_BATCH_PIECES);
-  // Read-ahead: up to READ_AHEAD pieces are being read while the consumer sends the one
-  // before them, so the disk (or page-cache copy, in the thread pool) overlaps the socket.
+  // Read-ahead: up to `pool.readAhead` pieces (one, or three with the allowance) are being
+  // read while the consumer sends the one before them, so the disk (or page-cache copy, in
+  // the thread pool) overlaps the socket.
   const ahead: Array<Promise<ReplicaPiece>> = [];
   let next = start;
   const readPiece = async (offset: number, len: number): Promise<ReplicaPiece> => {
