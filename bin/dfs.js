@@ -1,3 +1,7 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled CLI does the work (run `npm run build` first).
-import '../dist/src/cli/dfs.js';
+// Thin launcher: the CLI runs from its bundle, dist/cli/dfs.cjs, with the V8 code cache beside
+// it (src/cli/bundle-loader.ts says why); `npm run build` makes both.
+import { fileURLToPath } from 'node:url';
+import { runBundle } from '../dist/src/cli/bundle-loader.js';
+
+runBundle(fileURLToPath(new URL('../dist/cli/dfs.cjs', import.meta.url)));

@@ -87,4 +87,6 @@ async function main(argv: string[]): Promise<void> {
   setTimeout(() => process.exit(), 2000).unref();
 }
 
-await main(process.argv);
+// Not awaited: the CLI runs from a CommonJS bundle (see bundle-loader.ts), which has no
+// top-level await. main() reports its own errors; one escaping it is a bug, and crashes.
+void main(process.argv);

@@ -1,0 +1,36 @@
+// The second half of `npm run build` (after tsc): bundle the compiled `dfs` command line into
+// one CommonJS file, dist/cli/dfs.cjs, and write V8's code cache for it beside it. bin/dfs.js
+// runs the bundle with that cache (src/cli/bundle-loader.ts says why: start-up).
+//
+// - From dist/ (tsc's output), so the bundle runs exactly the code the tests compile.
+// - Packages with native code or worker files stay outside it, loaded by require() from
+//   node_modules as before: @node-rs/xxhash (a .node addon), pino and prom-client.
+// - A dynamic import() would fail inside the bundle (a vm.Script has no ES module loader)
+//   and the code around it could fall back quietly (checksum.ts would use wasm xxhash), so
+//   they are made require() calls, and the build fails if one is left.
+import * as esbuild from 'esbuild';
+import fs from 'node:fs';
+
+const ENTRY = 'dist/src/cli/dfs.js';
+const BUNDLE = 'dist/cli/dfs.cjs';
+
+await esbuild.build({
+  entryPoints: [ENTRY],
+  outfile: BUNDLE,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['@node-rs/xxhash', 'pino', 'prom-client'],
+  supported: { 'dynamic-import': false },
+  // import.meta.url (daemon-process.ts finds the repository root from it) as the bundle's URL.
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
+
+const bundled = fs.readFileSync(BUNDLE, 'utf8');
+if (/\bimport\(/.test(bundled)) throw new Error(`${BUNDLE} still has a dynamic import()`);
+
+const { writeCodeCache } = await import('./dist/src/cli/bundle-loader.js');
+writeCodeCache(BUNDLE);
