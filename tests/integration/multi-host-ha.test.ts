@@ -72,6 +72,18 @@ async function isActive(host: TestHost): Promise<number> {
   );
 }
 
+/** A daemon's last 30 log lines, each with its time from `cutMs` (ms), level, msg and fields. */
+function lastLogs(d: DaemonProcess, cutMs: number): string {
+  const lines = d.logs.slice(-30).map((l) => {
+    const { time, level, msg, ...fields } = l;
+    delete fields.pid;
+    delete fields.hostname;
+    const at = Date.parse(String(time)) - cutMs;
+    return `  ${at >= 0 ? '+' : ''}${at} ms ${String(level)} ${String(msg)} ${JSON.stringify(fields)}`;
+  });
+  return `${d.options.name}, its last lines (ms from the cut):\n${lines.join('\n')}`;
+}
+
 describe('HA across network-namespace hosts', () => {
   it('a host with the active NameNode drops off the network: the other takes over, nothing is lost', async (ctx) => {
     if (net === null) {
@@ -174,7 +186,10 @@ describe('HA across network-namespace hosts', () => {
       'nn1 active',
       async () => ((await isActive(nnHosts[1]!)) === 200 ? true : undefined),
       30_000,
-    );
+    ).catch((err: unknown) => {
+      // What each NameNode said since the cut: the election's steps, etcd's failures.
+      throw new Error(`${(err as Error).message}\n${namenodes.map((d) => lastLogs(d, cutAt)).join('\n')}`);
+    });
     console.log(
       `multi-host HA: the standby took over ${Date.now() - cutAt} ms after the active's host dropped off`,
     );
