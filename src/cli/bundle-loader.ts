@@ -62,7 +62,16 @@ export function lastCodeCacheUse(): CodeCacheUse {
 
 /** Runs a CommonJS bundle as Node would run it as a module, with its code cache when it fits. */
 export function runBundle(bundleFile: string): void {
-  const source = fs.readFileSync(bundleFile, 'utf8');
+  let source: string;
+  try {
+    source = fs.readFileSync(bundleFile, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    process.stderr.write(
+      `dfs: ${bundleFile} is missing: run \`npm run build\` (tsc alone does not make it)\n`,
+    );
+    process.exit(1);
+  }
   const cachedData = readCodeCache(bundleFile, source);
   const script = compile(bundleFile, source, cachedData);
   if (cachedData === undefined) {

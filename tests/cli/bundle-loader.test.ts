@@ -6,7 +6,7 @@
  * Each case runs in a child process: writeCodeCache changes V8 flags, and runBundle runs
  * the bundle in the process that calls it.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +69,14 @@ describe('bundle-loader', () => {
     cache.fill(0x5a, 40, 80); // past the 32-byte hash: V8's own header
     fs.writeFileSync(`${bundle}.v8cache`, cache);
     expect(run(bundle)).toEqual(['alpha c.cjs', 'rejected']);
+  });
+
+  it('a missing bundle is one line naming the remedy, exit status 1', () => {
+    const missing = path.join(tmp, 'none.cjs');
+    const script = `import { runBundle } from ${JSON.stringify(LOADER)};\nrunBundle(${JSON.stringify(missing)});`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`dfs: ${missing} is missing: run \`npm run build\` (tsc alone does not make it)\n`);
   });
 
   it("the build's bundle runs the CLI, with a cache this Node accepts", () => {
