@@ -2,9 +2,11 @@
 // one CommonJS file, dist/cli/dfs.cjs, and write V8's code cache for it beside it. bin/dfs.js
 // runs the bundle with that cache (src/cli/bundle-loader.ts says why: start-up).
 //
-// - From dist/ (tsc's output), so the bundle runs exactly the code the tests compile.
-// - Packages with native code or worker files stay outside it, loaded by require() from
-//   node_modules as before: @node-rs/xxhash (a .node addon), pino and prom-client.
+// - From dist/ (tsc's output), so the bundle holds exactly the code tsc compiled, which the
+//   daemons the tests start run too.
+// - Packages with native code or files loaded by path stay outside it, loaded by require()
+//   from node_modules: @node-rs/xxhash (a .node addon); pino (its transports start worker
+//   files) and prom-client are not imported by the CLI today, and would stay outside too.
 // - A dynamic import() would fail inside the bundle (a vm.Script has no ES module loader)
 //   and the code around it could fall back quietly (checksum.ts would use wasm xxhash), so
 //   they are made require() calls, and the build fails if one is left.
