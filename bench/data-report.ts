@@ -113,6 +113,10 @@ export function dataNotes(r: DataReport): string[] {
     notes.push(
       "reads come from the page cache for both systems (durability does not apply to reads); DFS verifies every chunk's checksum on the client.",
     );
+  if (s.cli)
+    notes.push(
+      `DFS ran as the dfs command, a process per transfer timed from outside: Node's start-up and the command's are in its time and its client CPU (no packet latency then); the baseline's client was already running, and the yardstick's figure is its own, from its first byte.`,
+    );
   for (const c of r.comparisons) {
     const dfs = c.cpuPerGiB.dfs.total;
     const base = c.cpuPerGiB.baseline.total;

@@ -35,6 +35,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DfsClient } from '../src/client/index.js';
 import { Volume } from '../src/datanode/storage.js';
+import { DFS_BIN } from '../src/local/daemon-process.js';
 import { LocalCluster } from '../src/local/local-cluster.js';
 import { BaselineHops } from './baseline.js';
 import { withTeardown } from './teardown.js';
@@ -47,6 +48,7 @@ import {
   MachineCpuSampler,
   mibPerSec,
   newLatencyHistogram,
+  reapedChildrenCpuUs,
   recordUs,
   settleMachine,
   summarize,
@@ -75,6 +77,12 @@ export interface DataBenchOptions {
   durability: Durability[];
   /** The yardstick program to run beside the baseline in each round, or null. */
   yardstick: string | null;
+  /**
+   * DFS's transfers as the `dfs` command, a process each (`dfs put`, `dfs get F - >
+   * /dev/null`), timed from outside with their start-up, as a user timing the command sees
+   * them; otherwise through the client library in this process.
+   */
+  cli: boolean;
   blockBytes: number | undefined;
   packetBytes: number | undefined;
   windowBytes: number | undefined;
@@ -138,6 +146,8 @@ export interface DataReport {
     warmupRounds: number;
     durability: Durability[];
     yardstick: string | null;
+    /** DFS timed as the `dfs` command (see DataBenchOptions.cli). */
+    cli: boolean;
     blockBytes: number | null;
     packetBytes: number | null;
     windowBytes: number | null;
@@ -156,6 +166,8 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
     throw new Error(
       `--replication ${o.replication} needs at least as many DataNodes (--datanodes ${o.datanodes})`,
     );
+  if (o.cli && (o.packetBytes !== undefined || o.windowBytes !== undefined))
+    throw new Error('--cli times the dfs command, which has no packet size or window option');
   const startedAt = new Date().toISOString();
   const modes: Durability[] = o.suite === 'download' ? ['page-cache'] : o.durability;
   fs.mkdirSync(o.dir, { recursive: true });
@@ -198,6 +210,7 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataReport> {
         warmupRounds: o.warmupRounds,
         durability: modes,
         yardstick: o.yardstick,
+        cli: o.cli,
         blockBytes: o.blockBytes ?? null,
         packetBytes: o.packetBytes ?? null,
         windowBytes: o.windowBytes ?? null,
@@ -362,8 +375,10 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   const { hops, run } = env;
   const serverPids = system === 'dfs' ? run.cluster.datanodes.map((d) => d.pid ?? null) : hops.pids;
   const servers = serverPids.map((pid) => new CpuSampler(pid));
-  // The baseline's client is a process of its own; DFS's is this one.
+  // The baseline's client is a process of its own; DFS's is this one, or with --cli the
+  // `dfs` processes of the phase, counted once they have exited.
   const clientSampler = system === 'baseline' ? new CpuSampler(hops.clientPid) : null;
+  const commands = system === 'dfs' && o.cli;
   const machine = new MachineCpuSampler();
   const hist = newLatencyHistogram();
   const onLatency = (us: number): void => recordUs(hist, us);
@@ -372,9 +387,11 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   clientSampler?.start();
   machine.start();
   const cpu0 = process.cpuUsage();
+  const children0 = reapedChildrenCpuUs();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: o.clients }, async (_, k) => {
+      if (commands) return runDfsCommand(env, k);
       if (o.suite === 'upload') {
         return system === 'baseline'
           ? hops.upload(env.source, `up-${k}`, chainOf(k, o), env.durability === 'durable')
@@ -392,8 +409,12 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   const cpu = process.cpuUsage(cpu0);
   const machineBusy = machine.stop();
   const serverUs = servers.map((s) => s.stop().processUs);
-  const clientUs = clientSampler === null ? cpu.user + cpu.system : clientSampler.stop().processUs;
-  const latency = system === 'dfs' ? summarize(hist) : null;
+  const children = reapedChildrenCpuUs();
+  let clientUs: number | null;
+  if (clientSampler !== null) clientUs = clientSampler.stop().processUs;
+  else if (commands) clientUs = children === null || children0 === null ? null : children - children0;
+  else clientUs = cpu.user + cpu.system;
+  const latency = system === 'dfs' && !commands ? summarize(hist) : null;
   hist.destroy();
   await cleanUp(env, system);
   const bytes = o.sizeBytes * o.clients;
@@ -419,6 +440,42 @@ async function discardAll(client: DfsClient, file: string, onPacket: (us: number
   for await (const packet of client.open(file, { onPacket }).packets({ borrowed: true }))
     for (const piece of packet) bytes += piece.length;
   return bytes;
+}
+
+const DFS_COMMAND_TIMEOUT_MS = 600_000;
+
+/**
+ * Transfer `k` of a phase as a user runs it: `dfs put -f` of the source, or `dfs get F -`
+ * with stdout on /dev/null (stdio 'ignore'). The command checks what it moved (a short read
+ * is an error), so its exit status is the check here; stderr is kept for the message.
+ */
+function runDfsCommand(env: Env, k: number): Promise<void> {
+  const { o } = env;
+  const args =
+    o.suite === 'upload'
+      ? [
+          'put',
+          '-f',
+          '--replication',
+          String(o.replication),
+          ...(o.blockBytes === undefined ? [] : ['--block-size', String(o.blockBytes)]),
+          env.source,
+          `/bench/up-${k}`,
+        ]
+      : ['get', `/bench/read-${k}`, '-'];
+  const argv = [DFS_BIN, '--namenode', env.run.cluster.namenodeAddress, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString('utf8')).slice(-4096)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), DFS_COMMAND_TIMEOUT_MS);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`dfs ${args.join(' ')} exited ${code ?? signal}: ${stderr.trim()}`));
+    });
+  });
 }
 
 function cpuPerGiB(clientUs: number | null, serverUs: Array<number | null>, bytes: number): CpuPerGiB {

@@ -302,6 +302,7 @@ interface DataCommandOptions {
   clients: number;
   durability: 'durable' | 'page-cache' | 'both';
   yardstick?: string;
+  cli?: boolean;
   datanodes?: number;
   rounds: number;
   warmup?: number;
@@ -375,6 +376,10 @@ for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite
       '--yardstick <file>',
       'also run this plain-Node program (../shared/yardstick/raw-chain.mjs) each round, to show the baseline is at least as fast',
     )
+    .option(
+      '--cli',
+      'time DFS as the dfs command, a process per transfer (dfs put, dfs get F - > /dev/null), start-up included, as a user timing it sees it; the baseline and yardstick are timed as without it',
+    )
     .option('--block-size <bytes>', 'DFS block size (default 64MiB)', byteSize)
     .option('--packet-size <bytes>', 'DFS packet payload (default 1MiB, the maximum)', byteSize)
     .option('--window <bytes>', 'DFS unacknowledged bytes in flight per writer (default 32MiB)', byteSize)
@@ -406,6 +411,7 @@ durable and page cache, one client and several.
         clients: opts.clients,
         durability: DURABILITY_MODES[opts.durability],
         yardstick: opts.yardstick === undefined ? null : path.resolve(opts.yardstick),
+        cli: opts.cli === true,
         datanodes,
         rounds: opts.rounds,
         // A file's blocks are spread over the DataNodes, so at replication 1 each sees a

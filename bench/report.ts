@@ -214,19 +214,39 @@ export function mergeHistograms(encoded: readonly string[]): Histogram {
  * from the libuv pool, GC helpers and the compiler threads). Null if unreadable.
  */
 export function processCpuUs(pid: number, tid?: number): number | null {
+  const fields = procStatFields(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`);
+  // utime and stime are fields 14 and 15.
+  return fields === null ? null : ticksUs(fields, 14, 15);
+}
+
+/**
+ * CPU time, in microseconds, of this process's children that have exited and been waited
+ * for (cutime + cstime): a phase's short-lived client processes, read before and after.
+ */
+export function reapedChildrenCpuUs(): number | null {
+  const fields = procStatFields('/proc/self/stat');
+  // cutime and cstime are fields 16 and 17.
+  return fields === null ? null : ticksUs(fields, 16, 17);
+}
+
+/** The fields of a /proc stat file from field 3 (state) on, or null if unreadable. */
+function procStatFields(file: string): string[] | null {
   let text: string;
   try {
-    text = fs.readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
+    text = fs.readFileSync(file, 'utf8');
   } catch {
     return null;
   }
   // Field 2 (comm) is in parentheses and may contain spaces: split after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // The first field after comm is field 3 (state); utime and stime are fields 14 and 15.
-  const utime = Number(fields[14 - 3]);
-  const stime = Number(fields[15 - 3]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
-  return ((utime + stime) * 1e6) / clockTicksPerSecond();
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Two clock-tick fields (numbered as in proc(5)) summed, in microseconds. */
+function ticksUs(fields: string[], a: number, b: number): number | null {
+  const x = Number(fields[a - 3]);
+  const y = Number(fields[b - 3]);
+  if (!Number.isFinite(x) || !Number.isFinite(y)) return null;
+  return ((x + y) * 1e6) / clockTicksPerSecond();
 }
 
 let ticks: number | null = null;

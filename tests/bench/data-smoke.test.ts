@@ -159,6 +159,7 @@ describe('dfs-bench upload / download', () => {
           warmupRounds: 1,
           durability: ['durable', 'page-cache'],
           yardstick,
+          cli: false,
           blockBytes: MiB,
           packetBytes: null,
           windowBytes: null,
@@ -204,6 +205,7 @@ describe('dfs-bench upload / download', () => {
         warmupRounds: 1,
         durability: ['page-cache'],
         yardstick: null,
+        cli: false,
         blockBytes: MiB,
         packetBytes: 128 * 1024,
         windowBytes: null,
@@ -216,6 +218,48 @@ describe('dfs-bench upload / download', () => {
     },
     RUN_TIMEOUT_MS + 5_000,
   );
+
+  it(
+    '--cli: DFS as the dfs command, a process per transfer, its CPU counted once it exits; uploads and downloads',
+    async () => {
+      const args = ['--replication', '1', '--datanodes', '2', '--block-size', '1MiB', '--cli'];
+      const down = await runBench('download', ['--size', '4MiB', '--clients', '2', ...args]);
+      const up = await runBench('upload', ['--size', '4MiB', '--durability', 'page-cache', ...args]);
+      for (const [r, clients] of [
+        [down, 2],
+        [up, 1],
+      ] as const) {
+        expect(r.settings.cli).toBe(true);
+        const c = r.comparisons[0]!;
+        for (const p of c.phases) {
+          expect(p.bytes, `${r.suite} ${p.system} bytes`).toBe(clients * 4 * MiB);
+          expect(p.mibPerSec).toBeGreaterThan(0);
+          expect(p.packetLatencyUs, 'no packet latency from outside').toBeNull();
+        }
+        // The dfs processes' CPU (Node's start-up alone is tens of milliseconds), read from
+        // this process's reaped children: never zero, never missing.
+        const dfs = c.phases.find((p) => p.system === 'dfs')!;
+        expect(dfs.cpuPerGiB!.client!).toBeGreaterThan(0.01);
+        expect(r.notes.some((n) => n.startsWith('DFS ran as the dfs command'))).toBe(true);
+        checkCleanedUp(r);
+      }
+    },
+    2 * RUN_TIMEOUT_MS + 5_000,
+  );
+
+  it('--cli refuses --packet-size and --window, which the dfs command has not', async () => {
+    const err = (await promisify(execFile)(
+      process.execPath,
+      [BENCH, 'upload', '--json', '--dir', dir, '--size', '1MiB', '--cli', '--packet-size', '64KiB'],
+      { timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL' },
+    ).then(
+      () => null,
+      (e: unknown) => e,
+    )) as (Error & { code?: number; stderr?: string }) | null;
+    expect(err, 'dfs-bench exited 0').not.toBeNull();
+    expect(err!.code).toBe(1);
+    expect(err!.stderr).toMatch(/--cli times the dfs command, which has no packet size or window option/);
+  });
 
   it(
     'refuses a replication larger than the DataNode count, with a message on stderr',
