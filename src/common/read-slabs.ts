@@ -10,7 +10,7 @@
  * Here a read goes into a region of a 1 MiB slab (`net.Socket`'s `onread` with a buffer
  * function), and a slab goes back to a process-wide free list once every byte read into
  * it has been let go, so a steady transfer allocates nothing. Reads are also larger (up to
- * READ_MAX_BYTES), fewer calls into JavaScript per byte.
+ * READ_MAX_BYTES, a reader's up to READER_READ_MAX_BYTES), fewer calls into JavaScript per byte.
  *
  * Lifetime, per connection (`SlabReads`): the bytes of a connection are consumed in the
  * order they arrived. Each read is a span of the stream; each frame handed out ends at a
@@ -39,12 +39,19 @@ import { FrameKind, type Frame } from '../../protocol/frame.js';
 
 export const SLAB_BYTES = 1024 * 1024;
 /**
- * Largest single read; the kernel gives what it has, up to this: the rest of the slab. Each
- * read is a trip through JavaScript (the decoder, the frame handlers), which a short-lived
- * `dfs get` runs in V8's first tiers: up to 1 MiB instead of 256 KiB per read, a cold 1 GiB
- * `dfs get` took 0.87 and 0.96 of the CPU (12 and 10 runs in alternation, medians).
+ * Largest single read on a server's connections; the kernel gives what it has, up to this.
+ * It is also how far past its held-bytes bound a DataNode's connection can read before it
+ * pauses (frame-server.ts), so it stays a packet's size there.
  */
-export const READ_MAX_BYTES = SLAB_BYTES;
+export const READ_MAX_BYTES = 256 * 1024;
+/**
+ * Largest single read on a reader's connection (a client reading a block): the rest of the
+ * slab. Each read is a trip through JavaScript (the decoder, the frame handlers), which a
+ * short-lived `dfs get` runs in V8's first tiers: up to 1 MiB instead of 256 KiB per read, a
+ * cold 1 GiB `dfs get` took 0.87 and 0.96 of the CPU (12 and 10 runs in alternation,
+ * medians). What a reader holds is bounded by its queue (block-reader.ts), its own memory.
+ */
+export const READER_READ_MAX_BYTES = SLAB_BYTES;
 /** A slab with less room than this left is not read into again; also a read's size past the cap. */
 const READ_MIN_BYTES = 64 * 1024;
 /** Reads before a connection's first PACKET: a hello and a request fit. */
@@ -109,6 +116,9 @@ interface HeldFrame {
  * them as the frames that used them are released.
  */
 export class SlabReads {
+  /** @param readMaxBytes the largest single read (READ_MAX_BYTES, or READER_READ_MAX_BYTES). */
+  constructor(private readonly readMaxBytes = READ_MAX_BYTES) {}
+
   private slab: Slab | null = null;
   private at = 0;
   /** Bytes of the stream seen so far (every chunk passed to `delivered`, slab or not). */
@@ -154,7 +164,7 @@ export class SlabReads {
       if (this.slab === null) return Buffer.allocUnsafe(READ_MIN_BYTES);
       this.slab.refs++;
     }
-    return this.slab.buf.subarray(this.at, Math.min(SLAB_BYTES, this.at + READ_MAX_BYTES));
+    return this.slab.buf.subarray(this.at, Math.min(SLAB_BYTES, this.at + this.readMaxBytes));
   }
 
   private leaveSlab(): void {
