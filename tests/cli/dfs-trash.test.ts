@@ -51,14 +51,21 @@ async function read(path: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Every file beneath `dir` (full paths), walking the namespace. */
+/**
+ * Every file beneath `dir` (full paths), walking the namespace. The trash emptier renames
+ * and deletes under the walk: a directory gone between its listing and its parent's counts
+ * as empty (the callers wait for a state, and look again).
+ */
 async function filesBeneath(dir: string): Promise<string[]> {
   const out: string[] = [];
-  if ((await client.exists(dir)) === null) return out;
-  for await (const e of client.list(dir)) {
-    const full = `${dir}/${e.path}`;
-    if (e.type === 1) out.push(...(await filesBeneath(full)));
-    else out.push(full);
+  try {
+    for await (const e of client.list(dir)) {
+      const full = `${dir}/${e.path}`;
+      if (e.type === 1) out.push(...(await filesBeneath(full)));
+      else out.push(full);
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
   }
   return out;
 }

@@ -196,6 +196,12 @@ describe('a DataNode notices what happens to its disks', () => {
         );
 
         const dn = (i: number) => h.cluster.datanodes[i]!;
+        const summaries = (): Array<Record<string, unknown>> =>
+          h.cluster.datanodes.flatMap((d) =>
+            logsMatching(d, { msg: 'directory scan found differences between memory and disk' }),
+          );
+        // A scan logs each replica's difference as it meets it and its summary at the end:
+        // wait for both, not only the first.
         await waitFor(
           'each scan to report its difference',
           () =>
@@ -207,17 +213,14 @@ describe('a DataNode notices what happens to its disks', () => {
             logsMatching(dn(shortNode), {
               block: short.blockId,
               msg: 'block scanner found a corrupt replica',
-            }).length > 0
+            }).length > 0 &&
+            summaries().some((s) => s['missing'] === 1) &&
+            summaries().some((s) => s['added'] === 1) &&
+            summaries().some((s) => s['mismatched'] === 1)
               ? true
               : undefined,
-          5_000,
+          10_000,
         );
-        const summaries = h.cluster.datanodes.flatMap((d) =>
-          logsMatching(d, { msg: 'directory scan found differences between memory and disk' }),
-        );
-        expect(summaries.some((s) => s['missing'] === 1)).toBe(true);
-        expect(summaries.some((s) => s['added'] === 1)).toBe(true);
-        expect(summaries.some((s) => s['mismatched'] === 1)).toBe(true);
         // Healed: two good replicas of each, named and on disk alike; the truncated copy replaced.
         await waitForReplicas(h.cluster, h.client, files.keys(), 2);
         await waitHealthy(h.client);
