@@ -387,7 +387,7 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   clientSampler?.start();
   machine.start();
   const cpu0 = process.cpuUsage();
-  const children0 = reapedChildrenCpuUs();
+  const children0 = commands ? reapedChildrenCpuUs() : null;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: o.clients }, async (_, k) => {
@@ -409,11 +409,12 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   const cpu = process.cpuUsage(cpu0);
   const machineBusy = machine.stop();
   const serverUs = servers.map((s) => s.stop().processUs);
-  const children = reapedChildrenCpuUs();
   let clientUs: number | null;
   if (clientSampler !== null) clientUs = clientSampler.stop().processUs;
-  else if (commands) clientUs = children === null || children0 === null ? null : children - children0;
-  else clientUs = cpu.user + cpu.system;
+  else if (commands) {
+    const children = reapedChildrenCpuUs();
+    clientUs = children === null || children0 === null ? null : children - children0;
+  } else clientUs = cpu.user + cpu.system;
   const latency = system === 'dfs' && !commands ? summarize(hist) : null;
   hist.destroy();
   await cleanUp(env, system);

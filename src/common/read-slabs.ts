@@ -40,8 +40,9 @@ import { FrameKind, type Frame } from '../../protocol/frame.js';
 export const SLAB_BYTES = 1024 * 1024;
 /**
  * Largest single read on a server's connections; the kernel gives what it has, up to this.
- * It is also how far past its held-bytes bound a DataNode's connection can read before it
- * pauses (frame-server.ts), so it stays a packet's size there.
+ * It is also how far past its held-bytes bound (packetBytesHeldMax) a DataNode's connection
+ * can read before it pauses (frame-server.ts), so it stays small there: with 1 MiB reads,
+ * uploads in 256 KiB packets passed a 1 MiB bound by 3.4 MiB (held-bytes-budget test).
  */
 export const READ_MAX_BYTES = 256 * 1024;
 /**
