@@ -10,7 +10,9 @@
  *                campaign (src/ha/election.ts)
  *   promote:     won: stop the tail, read the journal to its head again (the old active may
  *                have written up to its last moment: our epoch now fences it), open the
- *                EtcdJournal with our epoch at that head, serve
+ *                EtcdJournal with our epoch at that head, serve; if the lease lapsed
+ *                meanwhile (won on a lease whose keepalives went unanswered), stay a standby:
+ *                tail on and campaign again
  *   hand over:   `dfs admin ha failover` (ha-admin.ts): stop serving (STANDBY), let the
  *                journal writes in flight finish, resign the leader key (naming a target
  *                if asked); then it stops like any active that stepped down
@@ -21,6 +23,7 @@
  * journal-follower.ts. Images and compaction: src/ha/image-sync.ts.
  *
  *   state:  starting ──catchUp──> standby ──won──> active ──stepped down / fenced──> failed
+ *           standby ──won, lapsed while catching up──> standby (campaigning again)
  *           active ──handOver()──> handing-over ──resigned──> failed
  *           any ──stop()──> stopped
  *
@@ -291,7 +294,12 @@ export class HaNode {
         this.fail(new DfsError('FENCED', `stepped down as the active NameNode: ${reason}`));
     });
     this.options.log.info({ txid: this.follower.appliedTxid, id: this.nodeId }, 'standby: campaigning');
-    election.campaign().then(
+    this.campaign();
+  }
+
+  /** Campaigns (again) while a standby; promotes on winning. */
+  private campaign(): void {
+    this.election!.campaign().then(
       (epoch) => this.promote(epoch),
       (err: unknown) => {
         rethrowIfBug(err);
@@ -331,6 +339,13 @@ export class HaNode {
       return this.fail(err as DfsError);
     }
     if (this.stateNow !== 'standby') return;
+    if (!this.election!.isLeader) {
+      // Won on a lease about to lapse (its keepalives went unanswered) and stepped down while
+      // catching up: nobody leads now. Tail on and campaign again rather than serve unelected.
+      this.options.log.warn({ epoch }, 'stepped down while catching up; standing by and campaigning again');
+      this.follower.resume();
+      return this.campaign();
+    }
     const journal = (this.etcdJournal = new EtcdJournal({
       client: this.client,
       prefix: this.options.prefix,

@@ -12,7 +12,8 @@
  *                  starts the NameNode again from it, in the same process on the same ports
  *   lag:           every LAG_POLL_MS, the journal head minus `appliedTxid`
  *                  (dfs_namenode_ha_standby_lag_txns)
- *   promotion:     `finish()` stops the tail (after a recovery in flight) and reads to the head
+ *   promotion:     `finish()` stops the tail (after a recovery in flight) and reads to the head;
+ *                  `resume()` tails on if the promotion is given up
  */
 import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -116,6 +117,12 @@ export class JournalFollower {
     await this.recovering;
     this.stopTail();
     await this.readToHead();
+  }
+
+  /** A promotion given up (the lease lapsed meanwhile): tails on from the head `finish` read to. */
+  resume(): void {
+    assert(this.tail === null && this.recovering === null, 'resume while tailing');
+    this.startTail();
   }
 
   stop(): void {
