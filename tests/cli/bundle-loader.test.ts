@@ -1,7 +1,8 @@
 /**
  * The `dfs` bundle and its V8 code cache (src/cli/bundle-loader.ts): a cache is used only
  * for the bundle it was made from, a wrong one never runs, a missing or rejected one costs
- * nothing but time, and the build's own cache is one the runtime accepts.
+ * nothing but time, and the build's own cache is one the runtime accepts; V8's optimizing
+ * compiler is off for the time asked after the bundle's top level, and on after it.
  *
  * Each case runs in a child process: writeCodeCache changes V8 flags, and runBundle runs
  * the bundle in the process that calls it.
@@ -77,6 +78,29 @@ describe('bundle-loader', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`dfs: ${missing} is missing: run \`npm run build\` (tsc alone does not make it)\n`);
+  });
+
+  it('keeps V8 from optimizing for the given time after the top level, then lets it', () => {
+    // A hot function, called enough to be optimized, once at once and once after the time;
+    // V8's own status bits say whether TurboFan compiled it (%GetOptimizationStatus, 16).
+    const bundle = path.join(tmp, 'hot.cjs');
+    const body = [
+      'function hot(x) { return x * 2 + 1; }',
+      'function run() { let s = 0; for (let i = 0; i < 2e5; i++) s += hot(i); return s; }',
+      'const optimized = () => { for (let k = 0; k < 30; k++) run(); return (%GetOptimizationStatus(hot) & 16) !== 0; };',
+      'setImmediate(() => {',
+      '  console.log(optimized());',
+      '  setTimeout(() => console.log(optimized()), 600);',
+      '});',
+    ];
+    fs.writeFileSync(bundle, body.join('\n'));
+    const script = `import { runBundle } from ${JSON.stringify(LOADER)};\nrunBundle(${JSON.stringify(bundle)}, 300);`;
+    const out = execFileSync(
+      process.execPath,
+      ['--allow-natives-syntax', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(out.trim().split('\n')).toEqual(['false', 'true']);
   });
 
   it("the build's bundle runs the CLI, with a cache this Node accepts", () => {
