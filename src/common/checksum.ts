@@ -88,14 +88,16 @@ function hashInPieces<T>(hasher: { update(b: Uint8Array): unknown; digest(): T }
 
 let source: 'native' | 'wasm' | null = null;
 
+/** Loads the hash functions: the native ones, or the wasm ones (compiled only then) where those do not load. */
 export function initChecksum(): Promise<void> {
-  loading ??= Promise.all([xxhash(), nativeHashes()]).then(([api, native]) => {
-    const hashes = native ?? wasmHashes(api);
+  loading ??= (async () => {
+    const native = await nativeHashes();
+    const hashes = native ?? wasmHashes(await xxhash());
     h32 = hashes.h32;
     h64 = hashes.h64;
     stream32 = hashes.stream32;
     source = native === null ? 'wasm' : 'native';
-  });
+  })();
   return loading;
 }
 
