@@ -34,7 +34,7 @@ import { emitReplicationReport, runReplicationBench } from './replication.js';
 import { runSimDatanodeWorker } from './sim-datanodes.js';
 import { emitWebHdfsReport, runWebHdfsBench, WEBHDFS_TARGET } from './webhdfs.js';
 import { parseByteSize } from '../src/cli/format.js';
-import { configureProgram, reportCommandLineError } from '../src/cli/program-support.js';
+import { configureProgram, exitOnClosedStdout, reportCommandLineError } from '../src/cli/program-support.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -558,6 +558,7 @@ program
   .action((opts: { dir: string }) => runBaselineHop(opts.dir));
 
 configureProgram(program); // --version; usage errors as one line, exit 2
+exitOnClosedStdout(); // `dfs-bench --help | head`
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (reportCommandLineError('dfs-bench', err)) return;

@@ -15,7 +15,7 @@ import { registerInspectCommands } from './commands/inspect.js';
 import { registerNamespaceCommands } from './commands/namespace.js';
 import { registerSetrepCommand } from './commands/setrep.js';
 import { registerPermissionCommands } from './commands/permissions.js';
-import { configureProgram, reportCommandLineError } from './program-support.js';
+import { configureProgram, exitOnClosedStdout, reportCommandLineError } from './program-support.js';
 
 const HELP_FOOTER = `
 The NameNode is --namenode HOST:PORT, else $DFS_NAMENODE, else 127.0.0.1:${DEFAULT_NAMENODE_PORT}.
@@ -68,11 +68,7 @@ export function buildProgram(): Command {
 }
 
 async function main(argv: string[]): Promise<void> {
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    // `dfs ls -R / | head`: the reader left, which is not our failure.
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
+  exitOnClosedStdout();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -4,7 +4,9 @@
  *   - `--version` prints package.json's version (the one a user installed) and exits 0;
  *   - a usage error (unknown command or option, a missing or malformed argument) is ONE line
  *     on stderr, `<program>: [<command>: ]USAGE: <message> (see <program> [<command>] --help)`,
- *     and exit status 2, as `dfs` documents for all its errors (./commands/command-context.ts).
+ *     and exit status 2, as `dfs` documents for all its errors (./commands/command-context.ts);
+ *   - a reader that leaves early (`dfs ls -R / | head`, `dfs-bench --help | head`) ends the
+ *     program quietly (`exitOnClosedStdout`), not with a stack trace.
  *
  * Commander would print "error: ..." and often the whole help after it; instead every command,
  * nested ones too, gets an exitOverride that throws a `CommandLineError` naming the command,
@@ -41,6 +43,17 @@ function commandPath(cmd: Command): string {
   const names: string[] = [];
   for (let c: Command | null = cmd; c !== null && c.parent !== null; c = c.parent) names.unshift(c.name());
   return names.join(' ');
+}
+
+/**
+ * Standard output's reader left (EPIPE): that is not the program's failure, so it exits at
+ * once with the status it had (0 unless it already failed), as `cat | head` does.
+ */
+export function exitOnClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
 }
 
 /**

@@ -2,10 +2,12 @@
  * The command line contract shared by `dfs`, `dfsd` and `dfs-bench` (src/cli/program-support.ts),
  * run as real processes: `--version` prints package.json's version and exits 0, and a usage
  * error (unknown option or command, a malformed argument, at the top level or in a
- * subcommand) is one stderr line `<program>: [<command>: ]USAGE: ...` with exit status 2.
+ * subcommand) is one stderr line `<program>: [<command>: ]USAGE: ...` with exit status 2;
+ * `dfs` and `dfs-bench` end quietly when their output's reader is gone (EPIPE).
  * No cluster is needed: every run here fails or exits before it would start anything.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -67,6 +69,17 @@ describe.each(PROGRAMS)('$name', ({ name, bin, sub, subName }) => {
     expect(usageLine(option, `${name}: `)).toContain('--no-such-option');
     expect(usageLine(command, `${name}: `)).toContain('no-such-command');
     expect(usageLine(inSub, `${name}: ${subName}: `)).toContain(`${name} ${subName} --help`);
+  });
+});
+
+describe.each(PROGRAMS.filter((p) => p.name !== 'dfsd'))('$name', ({ bin }) => {
+  it('ends quietly, exit status 0, when its output pipe has no reader (`--help | head -0`)', async () => {
+    const child = spawn(process.execPath, [bin, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the program writes
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 });
 
