@@ -31,6 +31,7 @@ import {
   replicaDir,
   testBytes,
   waitFor,
+  waitForLocations,
 } from '../support/data-path.js';
 import {
   BLOCK_BYTES,
@@ -61,7 +62,8 @@ async function oneBlockFile(
 ): Promise<{ data: Buffer; blockId: number; genStamp: number; holders: number[] }> {
   const data = testBytes(100 * KiB + 7, seed);
   await putBuffer(h.client, remote, data, { ...PUT, replication });
-  const lb = (await h.client.getBlockLocations(remote)).blocks[0]!;
+  // The write completes once the minimum of replicas is reported; the others follow.
+  const lb = (await waitForLocations(h.client, remote, replication))[0]!;
   const byId = nodeIndexById(h.cluster);
   const holders = lb.locations.map((l) => byId.get(l.nodeId)!);
   expect(holders).toHaveLength(replication);
