@@ -33,6 +33,7 @@ import { emitNamespaceReport, runNamespace, type NamespaceOptions } from './name
 import { emitReplicationReport, runReplicationBench } from './replication.js';
 import { runSimDatanodeWorker } from './sim-datanodes.js';
 import { emitWebHdfsReport, runWebHdfsBench, WEBHDFS_TARGET } from './webhdfs.js';
+import { DEFAULT_BLOCK_BYTES } from '../src/client/dfs-client.js';
 import { parseByteSize } from '../src/cli/format.js';
 import { configureProgram, exitOnClosedStdout, reportCommandLineError } from '../src/cli/program-support.js';
 
@@ -380,7 +381,7 @@ for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite
       '--cli',
       'time DFS as the dfs command, a process per transfer (dfs put, dfs get F - > /dev/null), start-up included, as a user timing it sees it; the baseline and yardstick are timed as without it',
     )
-    .option('--block-size <bytes>', 'DFS block size (default 64MiB)', byteSize)
+    .option('--block-size <bytes>', `DFS block size (default ${DEFAULT_BLOCK_BYTES / 1048576}MiB)`, byteSize)
     .option('--packet-size <bytes>', 'DFS packet payload (default 1MiB, the maximum)', byteSize)
     .option('--window <bytes>', 'DFS unacknowledged bytes in flight per writer (default 32MiB)', byteSize)
     .option(

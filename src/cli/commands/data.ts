@@ -36,7 +36,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DfsError, isDfsError } from '../../../protocol/errors.js';
 import { FileType } from '../../../protocol/shared-structures.js';
-import { parseByteSize } from '../format.js';
+import { DEFAULT_BLOCK_BYTES } from '../../client/dfs-client.js';
+import { humanBytes, parseByteSize } from '../format.js';
 import {
   isFatal,
   normalizePath,
@@ -292,7 +293,7 @@ function registerPut(program: Command, name: string, description: string, delete
     .option('--replication <n>', 'replicas of each block (default 3)', replicationArg)
     .option(
       '--block-size <size>',
-      'block size: bytes, or with a K/M/G suffix, e.g. 64M (default 64M)',
+      `block size: bytes, or with a K/M/G suffix, e.g. 64M (default ${humanBytes(DEFAULT_BLOCK_BYTES)})`,
       sizeArg,
     )
     .option('-f, --force', 'overwrite existing files, merge into existing directories')
@@ -346,7 +347,11 @@ export function registerDataCommands(program: Command): void {
     .description('copy files or directories within DFS (checksums verified on read, new pipeline on write)')
     .argument('<args...>', 'SRC... DST: DFS sources (globs allowed), then the destination')
     .option('--replication <n>', 'replicas of each block of the copies (default 3)', replicationArg)
-    .option('--block-size <size>', 'block size of the copies (default 64M)', sizeArg)
+    .option(
+      '--block-size <size>',
+      `block size of the copies (default ${humanBytes(DEFAULT_BLOCK_BYTES)})`,
+      sizeArg,
+    )
     .option('-f, --force', 'overwrite existing files, merge into existing directories')
     .addHelpText('after', COPY_RULES + `\nWith --json: ${TRANSFER_JSON}.`)
     .action((args: string[], options: RemoteWriteOptions, cmd: Command) =>
