@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DfsClient } from '../../src/client/dfs-client.js';
+import { DEFAULT_BLOCK_BYTES, DfsClient } from '../../src/client/dfs-client.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
 import { Role } from '../../protocol/handshake.js';
 import { getBuffer, putBuffer, testBytes } from '../support/data-path.js';
@@ -164,7 +164,7 @@ describe('WebHDFS namespace operations', () => {
     expect(st.body).toEqual({
       FileStatus: {
         accessTime: expect.any(Number) as number,
-        blockSize: 64 * 1024 * 1024,
+        blockSize: DEFAULT_BLOCK_BYTES,
         childrenNum: 0,
         fileId: 0,
         group: 'supergroup',
