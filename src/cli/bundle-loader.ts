@@ -12,16 +12,16 @@
  * (`writeCodeCache`). `bin/dfs.js` runs the bundle through `runBundle`, which hands V8 that
  * cache: no module resolution, and no compiling of the functions the cache holds.
  *
- * V8's optimizing compiler (TurboFan, flag `--turbofan`) is kept off for the command's first seconds
- * (`OPTIMIZE_AFTER_MS`). A transfer's hot path is a few dozen functions, and TurboFan compiled
- * about 40 of them in a 1 GiB `dfs get`: 0.2 CPU-s on V8's worker threads, on the core the
- * DataNode needs, for code that runs about a tenth faster once compiled. A command that ends
- * within seconds never earns that back: without TurboFan a cold 1 GiB `dfs get` took about
- * 0.85 of the time. Past the first seconds it is switched on again, so a long transfer (or a
- * long listing) runs optimized code. The flag is set after the bundle's top level has run:
- * Node's built-in modules come with a code cache that V8 rejects once any flag differs, so a
- * module loaded after the change is compiled from source (about 9 ms for the network and
- * stream modules); perf_hooks, which every transfer uses, is loaded before.
+ * V8's optimizing compiler (TurboFan, flag `--turbofan`) is kept off for the command's first
+ * seconds (`OPTIMIZE_AFTER_MS`). A transfer's hot path is a few dozen functions, and TurboFan
+ * compiled about 40 of them in a 1 GiB `dfs get`: 0.2 CPU-s on V8's worker threads, on the
+ * core the DataNode needs, for code that runs about a tenth faster once compiled. A command
+ * that ends within seconds never earns that back: without TurboFan a cold 1 GiB `dfs get`
+ * took 0.84 of the time, `dfs put` 0.96. Past the first seconds it is switched on again, so a
+ * long transfer (or a long listing) runs optimized code. The flag is set after the bundle's
+ * top level has run: Node's built-in modules come with a code cache that V8 rejects once any
+ * flag differs, so a module loaded after the change is compiled from source (about 9 ms for
+ * the network and stream modules); perf_hooks, which every transfer uses, is loaded before.
  *
  * The cache is only an optimisation, and a wrong one must never run:
  * - it starts with the SHA-256 of the bundle it was made from, and is ignored unless that is
