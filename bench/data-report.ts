@@ -97,7 +97,8 @@ function yardstickLine(c: Comparison): string {
   const ratio = c.summary.baselineMiBps / y;
   return (
     `yardstick ${y.toFixed(1)} MiB/s in the same rounds: the baseline is ${(ratio * 100).toFixed(0)}% of it` +
-    (ratio >= 1 ? ' (at least as fast: an honest baseline)' : ' (SLOWER: the comparison flatters DFS)')
+    (ratio >= 1 ? ' (at least as fast: an honest baseline)' : ' (SLOWER: the comparison flatters DFS)') +
+    `; DFS is ${((c.dfsToYardstick ?? 0) * 100).toFixed(1)}% of it`
   );
 }
 

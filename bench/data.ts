@@ -132,6 +132,8 @@ export interface Comparison {
   cpuPerGiB: { baseline: CpuPerGiB; dfs: CpuPerGiB };
   /** Over every round, when --yardstick ran: its MiB/s (summed over the clients). */
   yardstickMiBps: number | null;
+  /** DFS's MiB/s over the yardstick's, when it ran: the comparison an outside tester makes (with --cli). */
+  dfsToYardstick: number | null;
 }
 
 export interface DataReport {
@@ -301,12 +303,14 @@ async function compare(env: Env): Promise<Comparison> {
   const baselineMiBps = aggregateMiBps(of('baseline'));
   const dfsMiBps = aggregateMiBps(of('dfs'));
   const ratio = baselineMiBps > 0 ? dfsMiBps / baselineMiBps : 0;
+  const yardstickMiBps = o.yardstick === null ? null : aggregateMiBps(of('yardstick'));
   return {
     durability: env.durability,
     phases,
     summary: { baselineMiBps, dfsMiBps, ratio, target: DATA_TARGET, met: ratio >= DATA_TARGET },
     cpuPerGiB: { baseline: overallCpuPerGiB(of('baseline')), dfs: overallCpuPerGiB(of('dfs')) },
-    yardstickMiBps: o.yardstick === null ? null : aggregateMiBps(of('yardstick')),
+    yardstickMiBps,
+    dfsToYardstick: yardstickMiBps === null || yardstickMiBps === 0 ? null : dfsMiBps / yardstickMiBps,
   };
 }
 

@@ -147,6 +147,7 @@ describe('dfs-bench upload / download', () => {
             '2:baseline',
           ]);
           expect(c.yardstickMiBps).toBeCloseTo(123.5, 6);
+          expect(c.dfsToYardstick).toBeCloseTo(c.summary.dfsMiBps / 123.5, 6);
           // Send-to-ack per packet: at least one per block of the file.
           expect(c.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(8);
         }
@@ -196,6 +197,7 @@ describe('dfs-bench upload / download', () => {
       const c = r.comparisons[0]!;
       checkComparison(r, c, 2 * 4 * MiB);
       expect(c.yardstickMiBps).toBeNull();
+      expect(c.dfsToYardstick).toBeNull();
       expect(r.settings).toEqual({
         sizeBytes: 4 * MiB,
         replication: 2,
