@@ -98,7 +98,7 @@ function yardstickLine(c: Comparison): string {
   return (
     `yardstick ${y.toFixed(1)} MiB/s in the same rounds: the baseline is ${(ratio * 100).toFixed(0)}% of it` +
     (ratio >= 1 ? ' (at least as fast: an honest baseline)' : ' (SLOWER: the comparison flatters DFS)') +
-    `; DFS is ${((c.dfsToYardstick ?? 0) * 100).toFixed(1)}% of it`
+    (c.dfsToYardstick === null ? '' : `; DFS is ${(c.dfsToYardstick * 100).toFixed(1)}% of it`)
   );
 }
 

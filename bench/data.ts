@@ -474,7 +474,10 @@ function runDfsCommand(env: Env, k: number): Promise<void> {
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString('utf8')).slice(-4096)));
     const timer = setTimeout(() => child.kill('SIGKILL'), DFS_COMMAND_TIMEOUT_MS);
-    child.once('error', reject);
+    child.once('error', (err) => {
+      clearTimeout(timer); // it would otherwise keep the bench alive for the whole timeout
+      reject(err);
+    });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve();
