@@ -5,8 +5,11 @@
 // - From dist/ (tsc's output), so the bundle holds exactly the code tsc compiled, which the
 //   daemons the tests start run too.
 // - Packages with native code or files loaded by path stay outside it, loaded by require()
-//   from node_modules: @node-rs/xxhash (a .node addon); pino (its transports start worker
-//   files) and prom-client are not imported by the CLI today, and would stay outside too.
+//   from node_modules: @node-rs/xxhash and xxhash-addon (.node addons; the second finds its
+//   prebuilt binary from its own directory); hash-wasm (xxh3's fallback, loaded only where
+//   xxhash-addon does not: inside, all of its algorithms would be parsed at every start);
+//   pino (its transports start worker files) and prom-client are not imported by the CLI
+//   today, and would stay outside too.
 // - A dynamic import() would fail inside the bundle (a vm.Script has no ES module loader)
 //   and the code around it could fall back quietly (checksum.ts would use wasm xxhash), so
 //   they are made require() calls, and the build fails if one is left.
@@ -23,7 +26,7 @@ await esbuild.build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['@node-rs/xxhash', 'pino', 'prom-client'],
+  external: ['@node-rs/xxhash', 'xxhash-addon', 'hash-wasm', 'pino', 'prom-client'],
   supported: { 'dynamic-import': false },
   // import.meta.url (daemon-process.ts finds the repository root from it) as the bundle's URL.
   define: { 'import.meta.url': '__bundleUrl' },

@@ -46,30 +46,38 @@ const PACKET_FLAGS_KNOWN = PACKET_FLAG_LAST | PACKET_FLAG_FLUSH | PACKET_FLAG_SY
 export const ChecksumType = {
   XXH32: 1,
   XXH64: 2,
+  /** XXH3's 64-bit hash (XXH3_64bits, seed 0), the default for new blocks: see src/common/checksum.ts. */
+  XXH3: 3,
 } as const;
 export type ChecksumType = (typeof ChecksumType)[keyof typeof ChecksumType];
 /** The algorithm new blocks are written with unless the writer asks for another. */
-export const CHECKSUM_TYPE_DEFAULT: ChecksumType = ChecksumType.XXH64;
+export const CHECKSUM_TYPE_DEFAULT: ChecksumType = ChecksumType.XXH3;
+
+const CHECKSUM_NAMES = {
+  [ChecksumType.XXH32]: 'xxh32',
+  [ChecksumType.XXH64]: 'xxh64',
+  [ChecksumType.XXH3]: 'xxh3',
+} as const;
+export type ChecksumTypeName = (typeof CHECKSUM_NAMES)[ChecksumType];
 
 /** Bytes of one stored checksum of `type`. */
 export function checksumBytes(type: ChecksumType): number {
-  return type === ChecksumType.XXH64 ? 8 : 4;
+  return type === ChecksumType.XXH32 ? 4 : 8;
 }
 
-/** 'xxh32' or 'xxh64', as configuration, logs and `dfs` output name them. */
-export function checksumTypeName(type: ChecksumType): 'xxh32' | 'xxh64' {
-  return type === ChecksumType.XXH64 ? 'xxh64' : 'xxh32';
+/** 'xxh32', 'xxh64' or 'xxh3', as configuration, logs and `dfs` output name them. */
+export function checksumTypeName(type: ChecksumType): ChecksumTypeName {
+  return CHECKSUM_NAMES[type];
 }
 
 /** The ChecksumType a name denotes (configuration, client options), INVALID_ARGUMENT otherwise. */
 export function checksumTypeOf(name: string): ChecksumType {
-  if (name === 'xxh32') return ChecksumType.XXH32;
-  if (name === 'xxh64') return ChecksumType.XXH64;
-  throw new DfsError('INVALID_ARGUMENT', `unknown checksum algorithm '${name}' (xxh32 or xxh64)`);
+  for (const type of Object.values(ChecksumType)) if (CHECKSUM_NAMES[type] === name) return type;
+  throw new DfsError('INVALID_ARGUMENT', `unknown checksum algorithm '${name}' (xxh3, xxh64 or xxh32)`);
 }
 
-function isChecksumType(v: number): v is ChecksumType {
-  return v === ChecksumType.XXH32 || v === ChecksumType.XXH64;
+export function isChecksumType(v: number): v is ChecksumType {
+  return v === ChecksumType.XXH32 || v === ChecksumType.XXH64 || v === ChecksumType.XXH3;
 }
 
 /** Reads a ChecksumType field: an unknown algorithm is MALFORMED (its checksums could not be framed). */

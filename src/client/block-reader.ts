@@ -80,7 +80,7 @@ export async function* readReplica(
           'PROTOCOL',
           `${replica.nodeId} sent a packet at ${p.offsetInBlock} of block ${block.blockId}, expected ${expectOffset}`,
         );
-      // The algorithm is the replica's, as its READ_BLOCK answer said (xxh32 or xxh64).
+      // The algorithm is the replica's, as its READ_BLOCK answer said (xxh3, xxh64 or xxh32).
       const bad = firstBadChunkInPieces(p.payload, p.checksums, head.chunkBytes, head.checksumType);
       if (bad >= 0) {
         throw new DfsError(

@@ -72,7 +72,7 @@ export interface DfsClientOptions {
   user?: string;
   /** Bits taken from the mode of new files (0666) and directories (0777); default umaskFrom(). */
   umask?: number;
-  /** The checksum algorithm of the blocks this client writes, 'xxh64' or 'xxh32'; default checksumTypeFrom(). */
+  /** The checksum algorithm of the blocks this client writes, 'xxh3', 'xxh64' or 'xxh32'; default checksumTypeFrom(). */
   checksum?: string;
   /**
    * The DataNode of this process (a DataNode's WebHDFS gateway): a block whose pipeline it
@@ -127,7 +127,7 @@ export function umaskFrom(explicit?: number | string): number {
 
 /**
  * The checksum algorithm new blocks are written with: `explicit`, else $DFS_CHECKSUM, else
- * xxh64. Replicas written with xxh32 before stay readable whatever this says.
+ * xxh3. Replicas written with xxh64 or xxh32 before stay readable whatever this says.
  */
 export function checksumTypeFrom(explicit?: string): ChecksumType {
   const given = explicit ?? process.env.DFS_CHECKSUM;

@@ -1,6 +1,6 @@
 /**
  * Writing a file: a Node `Writable` that cuts the bytes into blocks and packets, computes
- * a checksum per chunk once (xxh64 by default; xxh32 if asked, and an appended block's own), and streams packets down a DataNode pipeline without waiting
+ * a checksum per chunk once (xxh3 by default; xxh64 or xxh32 if asked, and an appended block's own), and streams packets down a DataNode pipeline without waiting
  * for acks, within a bounded window of unacknowledged bytes (backpressure: the write
  * callback is held while the window is full, so memory stays bounded whatever the
  * producer does). Unacknowledged packets are kept until acked so they can be resent.

@@ -8,8 +8,8 @@
  *
  * Identical content written with the same block and chunk sizes and the same checksum
  * algorithm gives the same checksum whichever replicas answer; the algorithm is in its name
- * (SHA256-OF-SHA256-OF-XXH64 or -XXH32), as HDFS names its CRC type (MD5-of-MD5-of-CRC32C).
- * A file whose blocks mix algorithms (an xxh32 file appended to by a client writing xxh64)
+ * (SHA256-OF-SHA256-OF-XXH3, -XXH64 or -XXH32), as HDFS names its CRC type (MD5-of-MD5-of-CRC32C).
+ * A file whose blocks mix algorithms (an xxh64 file appended to by a client writing xxh3)
  * has no comparable checksum: INVALID_ARGUMENT, as for mixed chunk sizes. HDFS does the
  * same in spirit: its MD5-of-MD5-of-CRC mode turns mixed CRC types into the type MIXED and
  * returns no checksum (null), its COMPOSITE_CRC mode fails ("MIXED is not supported").
@@ -24,6 +24,7 @@ import {
   encodeDataRequest,
   type BlockChecksumResponse,
   type ChecksumType,
+  type ChecksumTypeName,
 } from '../../protocol/data-messages.js';
 import { decodeError } from '../../protocol/error-frame.js';
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
@@ -34,11 +35,11 @@ import { DataConnection } from '../common/data-connection.js';
 import type { LocatedBlocks } from '../../protocol/client-namenode-messages.js';
 import type { FileStatus } from '../../protocol/shared-structures.js';
 
-export type FileChecksumAlgorithm = 'SHA256-OF-SHA256-OF-XXH32' | 'SHA256-OF-SHA256-OF-XXH64';
+export type FileChecksumAlgorithm = `SHA256-OF-SHA256-OF-${Uppercase<ChecksumTypeName>}`;
 
 /** The file checksum's name for blocks whose chunk checksums are of `type`. */
 export function fileChecksumAlgorithm(type: ChecksumType): FileChecksumAlgorithm {
-  return checksumTypeName(type) === 'xxh64' ? 'SHA256-OF-SHA256-OF-XXH64' : 'SHA256-OF-SHA256-OF-XXH32';
+  return `SHA256-OF-SHA256-OF-${checksumTypeName(type).toUpperCase() as Uppercase<ChecksumTypeName>}`;
 }
 
 export interface FileChecksum {

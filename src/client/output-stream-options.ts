@@ -39,7 +39,7 @@ export interface OutputStreamClient {
   readonly namenodeClient: OutputStreamNamenode;
   readonly defaultReplication: number;
   readonly defaultBlockBytes: number;
-  /** The checksum algorithm of the blocks this client writes (default CHECKSUM_TYPE_DEFAULT, xxh64). */
+  /** The checksum algorithm of the blocks this client writes (default CHECKSUM_TYPE_DEFAULT, xxh3). */
   readonly checksumType?: ChecksumType;
   /** Bits taken from the mode of what this client creates (default DEFAULT_UMASK). */
   readonly umask?: number;

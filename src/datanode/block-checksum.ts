@@ -1,7 +1,7 @@
 /**
  * Serves BLOCK_CHECKSUM (HDFS `BlockChecksumHelper`): the SHA-256 of a finalized replica's
  * stored chunk checksums, read from its meta file in small pieces (a block of 64 MiB at
- * 64 KiB chunks has 4 KiB of xxh32 or 8 KiB of xxh64 checksums); the answer names the
+ * 64 KiB chunks has 4 KiB of xxh32 or 8 KiB of xxh3 or xxh64 checksums); the answer names the
  * algorithm, on which the digest depends. The data file is not read: the checksums are the
  * writer's, which every reader and the block scanner verify against the data, so every
  * replica of a block gives the same digest. PROTOCOL.md section 10 defines the digest and

@@ -11,13 +11,15 @@
  *
  *   version  type byte                     checksums
  *   1        reserved (0)                  xxh32, 4 bytes: every replica written before xxh64
- *   2        1 = xxh32, 2 = xxh64          of that type
+ *   2        1 = xxh32, 2 = xxh64,         of that type
+ *            3 = xxh3
  *
  * An xxh32 replica is still written as version 1, byte for byte what DataNodes wrote before
  * the algorithm became a choice, so a DataNode rolled back to that release reads it; an
- * xxh64 one is version 2, which such a DataNode refuses rather than misreads.
+ * xxh64 or xxh3 one is version 2, which such a DataNode refuses rather than misreads (and a
+ * DataNode of a release before xxh3 refuses an xxh3 one: unknown type).
  */
-import { checksumBytes, ChecksumType } from '../../protocol/data-messages.js';
+import { checksumBytes, ChecksumType, isChecksumType } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';
 
 export const META_MAGIC = 0x4446534d; // "DFSM"
@@ -55,8 +57,7 @@ export function decodeMetaHeader(b: Buffer, file: string): MetaHeader {
   if (version === META_VERSION_XXH32) checksumType = ChecksumType.XXH32;
   else if (version === META_VERSION_TYPED) {
     const t = b.readUInt8(6);
-    if (t !== ChecksumType.XXH32 && t !== ChecksumType.XXH64)
-      throw new DfsError('CHECKSUM', `${file}: unknown checksum type ${t}`);
+    if (!isChecksumType(t)) throw new DfsError('CHECKSUM', `${file}: unknown checksum type ${t}`);
     checksumType = t;
   } else throw new DfsError('CHECKSUM', `${file}: unsupported metadata version ${version}`);
   const chunkBytes = b.readUInt32BE(8);

@@ -113,7 +113,7 @@ export function readBufferStats(): {
   };
 }
 
-/** Pieces whose checksums one read of the meta file fetches (64 pieces of 1 MiB: 8 KiB of xxh64). */
+/** Pieces whose checksums one read of the meta file fetches (64 pieces of 1 MiB: 8 KiB of xxh3). */
 const CHECKSUM_BATCH_PIECES = 64;
 
 export interface ReplicaPiece {

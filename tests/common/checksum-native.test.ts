@@ -1,9 +1,9 @@
 /**
  * xxh32 and xxh64 come from the native @node-rs/xxhash where it loads, from xxhash-wasm
- * elsewhere (src/common/checksum.ts): replicas, edit logs and images written by one must
- * verify with the other, so the two must give the same value for every length and
- * alignment, and the native one must be the one in use on this platform (CI's), or the data
- * path silently runs at the wasm's cost. The wasm functions hash large inputs in pieces: its
+ * elsewhere, and xxh3 from the native xxhash-addon or hash-wasm (src/common/checksum.ts):
+ * replicas, edit logs and images written by one must verify with the other, so the two must
+ * give the same value for every length and alignment, and the native ones must be the ones
+ * in use on this platform (CI's), or the data path silently runs at the wasm's cost. The wasm functions hash large inputs in pieces: its
  * memory grows to the largest input hashed and never shrinks.
  */
 import crypto from 'node:crypto';
@@ -16,6 +16,8 @@ import {
   hashSource,
   initChecksum,
   wasmHashes,
+  wasmXxh3,
+  xxh3,
   xxh32,
   xxh64,
 } from '../../src/common/checksum.js';
@@ -40,8 +42,30 @@ describe('xxh32 and xxh64: native and wasm', () => {
     }
   });
 
+  it('xxh3: native and wasm give the same value for every length and offset, as stored checksums', async () => {
+    const wasm = await wasmXxh3();
+    const bytes = crypto.randomBytes(70_000);
+    // Lengths across XXH3's code paths: 0, 1-3, 4-8, 9-16, 17-128, 129-240, then stripes and blocks.
+    const lengths = [0, 1, 3, 4, 8, 9, 16, 17, 128, 129, 240, 241, 1024, 1025, 4096, 65_535, 65_536, 69_990];
+    for (const n of lengths) {
+      for (const at of [0, 1, 5]) {
+        const view = bytes.subarray(at, at + n);
+        const want = Buffer.from(wasm(view));
+        expect(want.length).toBe(8);
+        expect(Buffer.from(xxh3(view)), `${n} bytes at ${at}`).toEqual(want);
+        expect(chunkChecksum(ChecksumType.XXH3, view)).toEqual(want);
+      }
+    }
+  });
+
+  it('xxh3 of nothing is the reference value (XXH3_64bits, seed 0), native and wasm', async () => {
+    const empty = Buffer.from('2d06800538d394c2', 'hex');
+    expect(Buffer.from(xxh3(new Uint8Array(0)))).toEqual(empty);
+    expect(Buffer.from((await wasmXxh3())(new Uint8Array(0)))).toEqual(empty);
+  });
+
   it('is native on this platform', () => {
-    expect(hashSource()).toBe('native');
+    expect(hashSource()).toEqual({ xxh3: 'native', xxh64: 'native' });
   });
 
   it('wasm: a large input is hashed in pieces, to the same value, without growing its memory to the input', async () => {

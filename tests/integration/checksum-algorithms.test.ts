@@ -1,27 +1,30 @@
 /**
- * The checksum algorithm per replica, across real processes (issue 12 item 2): new blocks
- * are written with xxh64, and replicas written with xxh32 (the only algorithm before; forced
- * here with DFS_CHECKSUM=xxh32 or the client's `checksum` option) stay first-class:
+ * The checksum algorithm per replica, across real processes (issue 12): new blocks are
+ * written with xxh3, and replicas written with the algorithms before it, xxh64 (the default
+ * until xxh3) and xxh32 (the first; forced here with DFS_CHECKSUM or the client's
+ * `checksum` option), stay first-class:
  *
- *   | xxh32 replicas ...                     | must                                                   |
+ *   | xxh32 and xxh64 replicas ...           | must                                                   |
  *   |----------------------------------------|--------------------------------------------------------|
- *   | on disk                                | be the old format byte for byte (meta version 1)       |
- *   | read by a default (xxh64) client       | read back equal, verified with xxh32                   |
- *   | checksummed (dfs checksum)             | SHA256-OF-SHA256-OF-XXH32, as computed from the bytes  |
- *   | appended to by an xxh64 client         | go on in xxh32; the blocks after are xxh64; the file   |
- *   |                                        | then has no checksum (mixed algorithms: an error)      |
+ *   | on disk                                | be in their format (xxh32: meta version 1, byte for    |
+ *   |                                        | byte the old one; xxh64: version 2, type byte 2)       |
+ *   | read by a default (xxh3) client        | read back equal, verified with their own algorithm     |
+ *   | checksummed (dfs checksum)             | SHA256-OF-SHA256-OF-XXH32 / -XXH64, as computed from   |
+ *   |                                        | the bytes                                              |
+ *   | appended to by an xxh3 client          | go on in their algorithm; the blocks after are xxh3;   |
+ *   |                                        | the file then has no checksum (mixed: an error)        |
  *   | re-replicated (setrep 3 -> 4)          | be copied with their own algorithm                     |
  *   | rotten on disk                         | be found by the block scanner, replaced and deleted    |
  *   | left unfinished by a SIGKILLed writer  | be recovered (cut, finalized) in xxh32                 |
  *
- * and a corrupted xxh64 replica is caught by the scanner and by readers as an xxh32 one is.
+ * and a corrupted replica of any algorithm is caught by the scanner and by readers.
  * Every replica on disk is checked against the bytes written, with the algorithm its meta
  * header names (expectReplicasOnDisk), and the header's version against the algorithm.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ChecksumType } from '../../protocol/data-messages.js';
+import { CHECKSUM_TYPE_DEFAULT, ChecksumType } from '../../protocol/data-messages.js';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { computeChecksums, initChecksum } from '../../src/common/checksum.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
@@ -82,7 +85,7 @@ async function expectAlgorithms(
     for (const node of holders) {
       const want = typeOf(i);
       // xxh32: the format DataNodes wrote before the algorithm was recorded (version 1, no
-      // type byte); xxh64: version 2 with its type byte.
+      // type byte); xxh64 and xxh3: version 2 with their type byte.
       expect(metaOf(cluster, node, lb.block.blockId), `block ${i} on node ${node}`).toEqual({
         version: want === ChecksumType.XXH32 ? 1 : 2,
         type: want,
@@ -117,8 +120,16 @@ function rot(cluster: LocalCluster, node: number, blockId: number, at: number): 
   return file;
 }
 
-describe('replicas written with xxh32 beside new xxh64 ones', () => {
+/** The algorithms before the default, whose replicas the new code must serve. */
+const OLD = [
+  { name: 'xxh32', type: ChecksumType.XXH32, fileChecksum: 'SHA256-OF-SHA256-OF-XXH32' },
+  { name: 'xxh64', type: ChecksumType.XXH64, fileChecksum: 'SHA256-OF-SHA256-OF-XXH64' },
+] as const;
+const NEW = ChecksumType.XXH3;
+
+describe.each(OLD)('replicas written with $name beside new xxh3 ones', (old) => {
   it('are read, checksummed, appended to, re-replicated and scanned by the new code', async () => {
+    expect(CHECKSUM_TYPE_DEFAULT).toBe(NEW);
     await initChecksum();
     const cluster = await per.start({
       // Five: a replica found rotten is deleted once a good copy replaced it, which needs a
@@ -127,65 +138,63 @@ describe('replicas written with xxh32 beside new xxh64 ones', () => {
       namenodeEnv: HEALING_NAMENODE_ENV,
       datanodeEnv: () => ({ ...HEALING_DATANODE_ENV, ...FAST_SCANNER }),
     });
-    const client = per.client(cluster, 15_000); // the default: xxh64
+    const client = per.client(cluster, 15_000); // the default: xxh3
     await waitForDatanodes(client, 5);
 
     // Written by `dfs put` with the old algorithm forced: two full blocks and 20,000 bytes,
     // which end inside a chunk.
-    const old = testBytes(2 * BLOCK + 20_000, 1);
-    const local = path.join(tempDir('dfs-xxh32-'), 'old');
-    fs.writeFileSync(local, old);
+    const oldBytes = testBytes(2 * BLOCK + 20_000, 1);
+    const local = path.join(tempDir(`dfs-${old.name}-`), 'old');
+    fs.writeFileSync(local, oldBytes);
     ok(
       await runDfs(cluster.namenodeAddress, ['put', '--block-size', String(BLOCK), local, '/old'], {
-        env: { DFS_CHECKSUM: 'xxh32' },
+        env: { DFS_CHECKSUM: old.name },
       }),
     );
-    // And one by the default client: xxh64.
+    // And one by the default client: xxh3.
     const fresh = testBytes(BLOCK + 5_000, 2);
     await putBuffer(client, '/fresh', fresh, { replication: 3, ...LAYOUT });
-    await expectReplicasOnDisk(cluster, client, '/old', old, 3);
+    await expectReplicasOnDisk(cluster, client, '/old', oldBytes, 3);
     await expectReplicasOnDisk(cluster, client, '/fresh', fresh, 3);
-    await expectAlgorithms(cluster, client, '/old', () => ChecksumType.XXH32);
-    await expectAlgorithms(cluster, client, '/fresh', () => ChecksumType.XXH64);
+    await expectAlgorithms(cluster, client, '/old', () => old.type);
+    await expectAlgorithms(cluster, client, '/fresh', () => NEW);
 
-    // Read by the new (xxh64-writing) client: the DataNode says xxh32, the reader verifies so.
-    expect((await getBuffer(client, '/old')).equals(old)).toBe(true);
+    // Read by the new (xxh3-writing) client: the DataNode names the old algorithm, the reader verifies so.
+    expect((await getBuffer(client, '/old')).equals(oldBytes)).toBe(true);
     expect(
       (await getBuffer(client, '/old', { offset: BLOCK - 100, length: BLOCK })).equals(
-        old.subarray(BLOCK - 100, 2 * BLOCK - 100),
+        oldBytes.subarray(BLOCK - 100, 2 * BLOCK - 100),
       ),
     ).toBe(true);
 
     // The file checksum names its algorithm, and is what the bytes give with it.
-    const put64 = await client.checksum('/fresh');
-    expect(put64.algorithm).toBe('SHA256-OF-SHA256-OF-XXH64');
-    expect(put64.checksum).toBe(expectedFileChecksum(fresh, ChecksumType.XXH64, CHUNK));
+    const putNew = await client.checksum('/fresh');
+    expect(putNew.algorithm).toBe('SHA256-OF-SHA256-OF-XXH3');
+    expect(putNew.checksum).toBe(expectedFileChecksum(fresh, NEW, CHUNK));
     // `dfs put` used the default 64 KiB chunks for /old.
-    const sum32 = await client.checksum('/old');
-    expect(sum32).toMatchObject({ algorithm: 'SHA256-OF-SHA256-OF-XXH32', chunkBytes: 64 * KiB });
-    expect(sum32.checksum).toBe(expectedFileChecksum(old, ChecksumType.XXH32, 64 * KiB));
+    const sumOld = await client.checksum('/old');
+    expect(sumOld).toMatchObject({ algorithm: old.fileChecksum, chunkBytes: 64 * KiB });
+    expect(sumOld.checksum).toBe(expectedFileChecksum(oldBytes, old.type, 64 * KiB));
 
-    // Appended to by the xxh64 client: the partial last block goes on in xxh32 (its replicas'
-    // own algorithm, whatever the writer prefers), the block after it is xxh64.
+    // Appended to by the xxh3 client: the partial last block goes on in the old algorithm
+    // (its replicas' own, whatever the writer prefers), the block after it is xxh3.
     const more = testBytes(BLOCK, 3);
     const appender = client.append('/old', { chunkBytes: 64 * KiB });
     await new Promise<void>((resolve, reject) => {
       appender.on('error', reject);
       appender.end(more, () => resolve());
     });
-    const all = Buffer.concat([old, more]);
+    const all = Buffer.concat([oldBytes, more]);
     expect((await getBuffer(client, '/old')).equals(all)).toBe(true);
     await expectReplicasOnDisk(cluster, client, '/old', all, 3);
-    await expectAlgorithms(cluster, client, '/old', (i) =>
-      i <= 2 ? ChecksumType.XXH32 : ChecksumType.XXH64,
-    );
+    await expectAlgorithms(cluster, client, '/old', (i) => (i <= 2 ? old.type : NEW));
     // A file whose blocks mix algorithms has no comparable checksum (HDFS: MIXED, no checksum).
     const mixed = await client.checksum('/old').then(
       () => null,
       (e: unknown) => e,
     );
     expect(mixed).toMatchObject({ code: 'INVALID_ARGUMENT' });
-    expect((mixed as Error).message).toMatch(/mixes checksum algorithms xxh32 and xxh64/);
+    expect((mixed as Error).message).toMatch(new RegExp(`mixes checksum algorithms ${old.name} and xxh3`));
     // WebHDFS GETFILECHECKSUM (the NameNode's gateway) answers the same: 400 with the reason,
     // and the algorithm's name for a file of one algorithm.
     const webhdfs = `http://${cluster.namenodeHttpAddress}/webhdfs/v1`;
@@ -198,17 +207,15 @@ describe('replicas written with xxh32 beside new xxh64 ones', () => {
     const freshHttp = await fetch(`${webhdfs}/fresh?op=GETFILECHECKSUM`);
     expect(freshHttp.status).toBe(200);
     expect(await freshHttp.json()).toEqual({
-      FileChecksum: { algorithm: 'SHA256-OF-SHA256-OF-XXH64', bytes: put64.checksum, length: 32 },
+      FileChecksum: { algorithm: 'SHA256-OF-SHA256-OF-XXH3', bytes: putNew.checksum, length: 32 },
     });
 
     // Re-replication copies each replica with its own checksums and algorithm.
     await client.setReplication('/old', 4);
     await expectReplicasOnDisk(cluster, client, '/old', all, 4);
-    await expectAlgorithms(cluster, client, '/old', (i) =>
-      i <= 2 ? ChecksumType.XXH32 : ChecksumType.XXH64,
-    );
+    await expectAlgorithms(cluster, client, '/old', (i) => (i <= 2 ? old.type : NEW));
 
-    // The scanner finds a rotten xxh32 replica and a rotten xxh64 one; both are replaced.
+    // The scanner finds a rotten replica of the old algorithm and a rotten xxh3 one; both are replaced.
     const blocks = (await client.getBlockLocations('/old')).blocks;
     const victims = [0, 3].map((i, k) => {
       const block = blocks[i]!.block.blockId;
@@ -236,23 +243,26 @@ describe('replicas written with xxh32 beside new xxh64 ones', () => {
     }
     // Healed: four replicas again (three for a moment, while a copy is reported), none rotten.
     await expectReplicasOnDisk(cluster, client, '/old', all, () => [3, 4]);
-    await expectAlgorithms(cluster, client, '/old', (i) =>
-      i <= 2 ? ChecksumType.XXH32 : ChecksumType.XXH64,
-    );
+    await expectAlgorithms(cluster, client, '/old', (i) => (i <= 2 ? old.type : NEW));
     expect((await getBuffer(client, '/old')).equals(all)).toBe(true);
   });
+});
 
-  it('a reader detects a corrupted replica of either algorithm and fails over', async () => {
+describe('damaged and unfinished replicas', () => {
+  it('a reader detects a corrupted replica of any algorithm and fails over', async () => {
     await initChecksum();
     const cluster = await per.start({ datanodes: 2 });
     const client = per.client(cluster, 15_000);
     const client32 = new DfsClient({ namenode: cluster.namenodeAddress, checksum: 'xxh32' });
+    const client64 = new DfsClient({ namenode: cluster.namenodeAddress, checksum: 'xxh64' });
     try {
       await waitForDatanodes(client, 2);
       const data = testBytes(BLOCK, 4);
-      await putBuffer(client, '/r64', data, { replication: 2, ...LAYOUT });
+      await putBuffer(client, '/r3', data, { replication: 2, ...LAYOUT });
+      await putBuffer(client64, '/r64', data, { replication: 2, ...LAYOUT });
       await putBuffer(client32, '/r32', data, { replication: 2, ...LAYOUT });
       for (const [remote, type] of [
+        ['/r3', ChecksumType.XXH3],
         ['/r64', ChecksumType.XXH64],
         ['/r32', ChecksumType.XXH32],
       ] as const) {
@@ -282,6 +292,7 @@ describe('replicas written with xxh32 beside new xxh64 ones', () => {
       }
     } finally {
       client32.close();
+      client64.close();
     }
   });
 

@@ -34,9 +34,11 @@ import {
   snapshot,
   xxh32Reference,
   xxh64Reference,
+  xxh3Reference,
   type DecodedFrameJson,
   type GoldenVector,
 } from './protocol-support.js';
+import { initChecksum, xxh3 } from '../../src/common/checksum.js';
 
 const vectors = loadGoldenVectors();
 const frameVectors = vectors.filter(isFrameVector);
@@ -211,6 +213,16 @@ describe('golden vectors: packet checksums', () => {
     for (let i = 0; i < 200; i++) {
       const b = rng.bytes(rng.int(100));
       expect(xxh64Reference(b)).toBe(api.h64Raw(b, 0n));
+    }
+  });
+
+  it('the reference xxh3 (hash-wasm) matches the published value and the native xxhash-addon', async () => {
+    expect(xxh3Reference(Buffer.alloc(0)).toString('hex')).toBe('2d06800538d394c2');
+    await initChecksum();
+    const rng = new Rng(13);
+    for (let i = 0; i < 200; i++) {
+      const b = rng.bytes(rng.int(300));
+      expect(xxh3Reference(b)).toEqual(Buffer.from(xxh3(b)));
     }
   });
 
@@ -584,6 +596,7 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     for (const [name, type] of [
       ['READ_BLOCK response (an xxh32 replica)', '01'],
       ['READ_BLOCK response (an xxh64 replica)', '02'],
+      ['READ_BLOCK response (an xxh3 replica)', '03'],
     ] as const) {
       expect(byName(name).toString('hex')).toBe(
         '0000001d' +
@@ -610,6 +623,7 @@ describe('golden vectors: checked by hand against PROTOCOL.md', () => {
     for (const [name, type] of [
       ['BLOCK_CHECKSUM response (xxh32: the digest of the checksums of the PACKET vector below)', 1],
       ['BLOCK_CHECKSUM response (xxh64: the digest of the checksums of the xxh64 PACKET vector below)', 2],
+      ['BLOCK_CHECKSUM response (xxh3: the digest of the checksums of the xxh3 PACKET vector below)', 3],
     ] as const) {
       const body = byName(name).subarray(FRAME_HEADER_BYTES);
       expect(body.readUInt32BE(0)).toBe(8);

@@ -1,9 +1,11 @@
 /**
- * Helpers shared by the protocol tests: a seeded PRNG, a reference xxh32, frame building
+ * Helpers shared by the protocol tests: a seeded PRNG, reference xxh32 and xxh64 (and xxh3
+ * from hash-wasm, a build independent of the native one the data path uses), frame building
  * and decoding utilities, and the golden-vector loader with a decoder that turns a vector's
  * frame into the JSON shape stored in `protocol/golden-vectors.json`.
  */
 import { readFileSync } from 'node:fs';
+import { createXXHash3 } from 'hash-wasm';
 import {
   BlockColumns,
   checksumBytes,
@@ -264,9 +266,18 @@ export function xxh64Reference(input: Uint8Array, seed = 0n): bigint {
   return h;
 }
 
+const xxh3Hasher = await createXXHash3();
+
+/** XXH3_64bits (seed 0) as its 8 big-endian bytes, from hash-wasm (not the native addon the data path uses). */
+export function xxh3Reference(input: Uint8Array): Buffer {
+  xxh3Hasher.init();
+  xxh3Hasher.update(input);
+  return Buffer.from(xxh3Hasher.digest('binary'));
+}
+
 /**
  * The checksums of a payload, as the packet format lays them out: xxh32 (with `h32`, the
- * reference by default) or, for ChecksumType.XXH64, the reference xxh64.
+ * reference by default) or, for ChecksumType.XXH64 and XXH3, the reference xxh64 and xxh3.
  */
 export function packetChecksums(
   payload: Buffer,
@@ -279,7 +290,8 @@ export function packetChecksums(
   const out = Buffer.alloc(n * size);
   for (let i = 0; i < n; i++) {
     const chunk = payload.subarray(i * chunkBytes, (i + 1) * chunkBytes);
-    if (type === ChecksumType.XXH64) out.writeBigUInt64BE(xxh64Reference(chunk), i * size);
+    if (type === ChecksumType.XXH3) out.set(xxh3Reference(chunk), i * size);
+    else if (type === ChecksumType.XXH64) out.writeBigUInt64BE(xxh64Reference(chunk), i * size);
     else out.writeUInt32BE(h32(chunk, 0) >>> 0, i * size);
   }
   return out;
@@ -843,7 +855,7 @@ export function randomWriteBlockRequest(rng: Rng): WriteBlockRequest {
   };
 }
 export function randomChecksumType(rng: Rng): ChecksumType {
-  return rng.pick([ChecksumType.XXH32, ChecksumType.XXH64]);
+  return rng.pick([ChecksumType.XXH32, ChecksumType.XXH64, ChecksumType.XXH3]);
 }
 export function randomWriteBlockResponse(rng: Rng): WriteBlockResponse {
   return { firstBadLink: rng.str(), checksumType: randomChecksumType(rng) };

@@ -765,7 +765,7 @@ describe('round trip: data transfer', () => {
     }
   });
 
-  it('a checksum type other than xxh32 (1) or xxh64 (2) is MALFORMED in every message that carries one', () => {
+  it('a checksum type other than xxh32 (1), xxh64 (2) or xxh3 (3) is MALFORMED in every message that carries one', () => {
     const req = {
       block,
       clientName: 'c',
@@ -811,7 +811,7 @@ describe('round trip: data transfer', () => {
       ],
     ];
     for (const [what, bytes, at, decode] of bodies) {
-      for (const bad of [0, 3, 255]) {
+      for (const bad of [0, 4, 255]) {
         const copy = Buffer.from(bytes);
         expect(copy.readUInt8(12 + at), what).toBe(ChecksumType.XXH64);
         copy.writeUInt8(bad, 12 + at);

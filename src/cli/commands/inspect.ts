@@ -230,7 +230,7 @@ export function registerInspectCommands(program: Command): void {
     .addHelpText(
       'after',
       "\nColumns: path, algorithm-chunkBytes, checksum (SHA-256 of the blocks' SHA-256 digests of their" +
-        '\nchunk checksums, xxh64 or xxh32 as the algorithm names; PROTOCOL.md section 10). Equal for' +
+        '\nchunk checksums, xxh3, xxh64 or xxh32 as named; PROTOCOL.md section 10). Equal for' +
         '\nequal content written with the same block and chunk sizes and checksum algorithm, whichever' +
         '\nreplicas answer. No data is read. A file whose blocks mix algorithms has none (an error).' +
         '\nWith --json: an array of {"path", "algorithm", "chunkBytes", "blockBytes", "length", "checksum"}.',
