@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
 import { blockDigest } from '../../src/client/file-checksum.js';
-import { initChecksum, xxh64 } from '../../src/common/checksum.js';
+import { initChecksum, xxh3 } from '../../src/common/checksum.js';
 import { DFS_BIN } from '../../src/local/daemon-process.js';
 import { startCluster, tempDir } from '../support/cluster.js';
 import { waitFor } from '../support/data-path.js';
@@ -358,7 +358,7 @@ describe('checksum', () => {
       const block = data.subarray(b, Math.min(data.length, b + blockBytes));
       const sums = Buffer.alloc(Math.ceil(block.length / chunkBytes) * 8);
       for (let c = 0, i = 0; c < block.length; c += chunkBytes, i++)
-        sums.writeBigUInt64BE(xxh64(block.subarray(c, c + chunkBytes)), i * 8);
+        sums.set(xxh3(block.subarray(c, c + chunkBytes)), i * 8);
       file.update(createHash('sha256').update(sums).digest());
     }
     return file.digest('hex');
@@ -385,7 +385,7 @@ describe('checksum', () => {
     }[];
     expect(sums.map((s) => s.path)).toEqual(['/sum/a', '/sum/b', '/sum/c']);
     const [a, b, c] = sums;
-    expect(a!.algorithm).toBe('SHA256-OF-SHA256-OF-XXH64');
+    expect(a!.algorithm).toBe('SHA256-OF-SHA256-OF-XXH3');
     expect(a!.checksum).toBe(b!.checksum);
     expect(a!.checksum).not.toBe(c!.checksum);
     expect(a!.checksum).toBe(expectedChecksum(data, 1024 * 1024, a!.chunkBytes));
@@ -399,7 +399,7 @@ describe('checksum', () => {
     }
     // Text form: path, algorithm with chunk size, checksum.
     expect(ok(await dfs(['checksum', '/sum/a'])).stdout).toBe(
-      `/sum/a\tSHA256-OF-SHA256-OF-XXH64-${a!.chunkBytes}\t${a!.checksum}\n`,
+      `/sum/a\tSHA256-OF-SHA256-OF-XXH3-${a!.chunkBytes}\t${a!.checksum}\n`,
     );
   });
 

@@ -97,7 +97,7 @@ describe('chooseRecoveryLength', () => {
   });
 });
 
-describe.each([ChecksumType.XXH32, ChecksumType.XXH64])(
+describe.each([ChecksumType.XXH32, ChecksumType.XXH64, ChecksumType.XXH3])(
   'validLength and truncateReplica (checksum type %i)',
   (type) => {
     const r = { chunkBytes: CHUNK, checksumType: type };

@@ -265,14 +265,14 @@ describe('range reads', () => {
         expect(res.requestId).toBe(7);
         expect(decodeDataBody(dataCodecs.readBlock.res, res, 'read response')).toEqual({
           chunkBytes: chunk,
-          checksumType: ChecksumType.XXH64,
+          checksumType: ChecksumType.XXH3,
           startOffset: wantStart,
           length: wantLength,
         });
         payload = 0;
         let expectOffset = wantStart;
         for (const f of frames.filter((fr) => fr.kind === FrameKind.PACKET)) {
-          const p = decodePacket(f, chunk, ChecksumType.XXH64);
+          const p = decodePacket(f, chunk, ChecksumType.XXH3);
           expect(p.offsetInBlock).toBe(expectOffset);
           expect(
             Buffer.concat(p.payload).equals(
