@@ -15,7 +15,7 @@
  */
 import xxhash from 'xxhash-wasm';
 import { checksumBytes, checksumCount, ChecksumType } from '../../protocol/data-messages.js';
-import { DfsError } from '../../protocol/errors.js';
+import { assert, DfsError } from '../../protocol/errors.js';
 
 type Hash32 = (input: Uint8Array) => number;
 type Hash64 = (input: Uint8Array) => bigint;
@@ -65,13 +65,16 @@ async function nativeHashes(): Promise<Hashes | null> {
  * platforms, which picks its SSE2, AVX2 or AVX-512 code at run time): 0.035 CPU-s per GiB in
  * 64 KiB chunks here, against 0.085 for @node-rs/xxhash's xxh64 (whose own xxh3 measured
  * 0.47: a scalar build). Its hash() checks no argument types (the addon is built without
- * them): a non-buffer would crash the process, so it is called only through `xxh3` below,
- * whose parameter TypeScript holds to Uint8Array.
+ * them): anything but a byte view would crash the process without a word, so a wrong
+ * argument (our bug) is an assertion here instead.
  */
 async function nativeXxh3(): Promise<Hash3 | null> {
   try {
     const addon = (await import('xxhash-addon')).default;
-    return (b) => addon.XXHash3.hash(b as Buffer);
+    return (b) => {
+      assert(b instanceof Uint8Array, 'xxh3 of something that is not a Uint8Array');
+      return addon.XXHash3.hash(b as Buffer);
+    };
   } catch {
     return null;
   }

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import xxhash from 'xxhash-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChecksumType } from '../../protocol/index.js';
+import { AssertionFailure } from '../../protocol/errors.js';
 import {
   chunkChecksum,
   createXxh32,
@@ -62,6 +63,11 @@ describe('xxh32 and xxh64: native and wasm', () => {
     const empty = Buffer.from('2d06800538d394c2', 'hex');
     expect(Buffer.from(xxh3(new Uint8Array(0)))).toEqual(empty);
     expect(Buffer.from((await wasmXxh3())(new Uint8Array(0)))).toEqual(empty);
+  });
+
+  it('xxh3 of anything but bytes is an assertion, not a crash of the process (the addon checks no types)', () => {
+    for (const bad of [undefined, 'abc', 42, { length: 8 }])
+      expect(() => xxh3(bad as unknown as Uint8Array)).toThrow(AssertionFailure);
   });
 
   it('is native on this platform', () => {
