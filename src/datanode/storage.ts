@@ -4,6 +4,7 @@
  *   DIR/VERSION                          {"clusterId", "nodeId"} (JSON; cluster id learnt on first contact)
  *   DIR/current/rbw/blk_<id>/{data,meta}        replicas being written
  *   DIR/current/finalized/blk_<id>/{data,meta}  finished replicas
+ *   DIR/current/quarantine/blk_<id>...          replicas this node could not read, kept for an operator
  *
  * A replica is a directory so that finalizing it is one atomic rename (data and metadata
  * move together). On start every volume is scanned: replicas with a readable meta header
@@ -52,12 +53,20 @@ export type VolumeState = 'inService' | 'failed';
 export class Volume {
   readonly rbwDir: string;
   readonly finalizedDir: string;
+  /** Replica directories this node cannot use, kept for an operator: never served, never reported. */
+  readonly quarantineDir: string;
   usedBytes = 0;
   state: VolumeState = 'inService';
 
   constructor(readonly dir: string) {
     this.rbwDir = path.join(dir, 'current', 'rbw');
     this.finalizedDir = path.join(dir, 'current', 'finalized');
+    this.quarantineDir = path.join(dir, 'current', 'quarantine');
+  }
+
+  /** Where replica directory `name` goes when quarantined (a new name each time). */
+  quarantineTarget(name: string): string {
+    return path.join(this.quarantineDir, `${name}-${Date.now()}`);
   }
 
   replicaDir(state: 'rbw' | 'finalized', blockId: number): string {
@@ -187,7 +196,7 @@ export class Storage {
   /**
    * Adds the replica found in `v` to the map when its meta header reads back (at start, and
    * for a finalized one the directory scanner found on disk but not in the map); an
-   * unreadable one is removed. Returns the replica, or null.
+   * unreadable one is moved to the volume's quarantine/. Returns the replica, or null.
    */
   loadFinalized(v: Volume, blockId: number): Replica | null {
     return this.loadReplica(v, blockId, 'finalized');
@@ -219,8 +228,23 @@ export class Storage {
       return r;
     } catch (err) {
       rethrowIfBug(err);
-      this.log.warn({ replica: dir, err: (err as Error).message }, 'unreadable replica removed');
-      fs.rmSync(dir, { recursive: true, force: true });
+      // Moved aside, not deleted: a replica of a format this release does not know (written
+      // by a newer one, before a rollback) must survive the rollback.
+      const to = v.quarantineTarget(`blk_${blockId}`);
+      try {
+        fs.mkdirSync(v.quarantineDir, { recursive: true });
+        fs.renameSync(dir, to);
+        this.log.warn(
+          { replica: dir, to, err: (err as Error).message },
+          'unreadable replica moved to quarantine (damaged, or of a format this release does not read)',
+        );
+      } catch (moveErr) {
+        rethrowIfBug(moveErr);
+        this.log.warn(
+          { replica: dir, err: (err as Error).message, moveErr: (moveErr as Error).message },
+          'unreadable replica left in place',
+        );
+      }
       return null;
     }
   }

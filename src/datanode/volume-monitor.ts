@@ -98,10 +98,9 @@ export class VolumeMonitor {
 
   /** Moves an unreadable replica to `current/quarantine/` (best effort, logged). */
   private async quarantine(r: Replica): Promise<void> {
-    const dir = path.join(r.volume.dir, 'current', 'quarantine');
-    const to = path.join(dir, `blk_${r.blockId}_${r.genStamp}-${Date.now()}`);
+    const to = r.volume.quarantineTarget(`blk_${r.blockId}_${r.genStamp}`);
     try {
-      await fs.promises.mkdir(dir, { recursive: true });
+      await fs.promises.mkdir(r.volume.quarantineDir, { recursive: true });
       await fs.promises.rename(r.volume.replicaDir(r.state, r.blockId), to);
       this.log.warn(
         { block: r.blockId, to },
