@@ -36,6 +36,10 @@ await esbuild.build({
 
 const bundled = fs.readFileSync(BUNDLE, 'utf8');
 if (/\bimport\(/.test(bundled)) throw new Error(`${BUNDLE} still has a dynamic import()`);
+// The hashes' native addons are loaded from node_modules: a bundle that lost the require()
+// (a changed import in checksum.ts) would fall back to WebAssembly without a word.
+for (const pkg of ['@node-rs/xxhash', 'xxhash-addon'])
+  if (!bundled.includes(`require("${pkg}")`)) throw new Error(`${BUNDLE} does not require ${pkg}`);
 
 const { writeCodeCache } = await import('./dist/src/cli/bundle-loader.js');
 writeCodeCache(BUNDLE);

@@ -1,7 +1,7 @@
 /**
  * Data-transfer messages between clients and DataNodes and between DataNodes
  * (PROTOCOL.md, "Data transfer"). Blocks move as PACKET frames: a 32-byte packet header,
- * one checksum per chunk (xxh32 or xxh64, per block: ChecksumType), then the payload. Payloads are never copied here: the
+ * one checksum per chunk (xxh32, xxh64 or xxh3, per block: ChecksumType), then the payload. Payloads are never copied here: the
  * encoder returns only the header bytes (frame header + packet header + checksums) so the
  * sender writes `[header, payload]` under cork(); the decoder returns views.
  *

@@ -15,7 +15,7 @@
  */
 import xxhash from 'xxhash-wasm';
 import { checksumBytes, checksumCount, ChecksumType } from '../../protocol/data-messages.js';
-import { assert, DfsError } from '../../protocol/errors.js';
+import { assert, AssertionFailure, DfsError } from '../../protocol/errors.js';
 
 type Hash32 = (input: Uint8Array) => number;
 type Hash64 = (input: Uint8Array) => bigint;
@@ -172,21 +172,39 @@ export function createXxh32(): Xxh32Stream {
 
 /** Writes the `type` checksum of `bytes` into `out` at `at` (checksumBytes(type) bytes). */
 export function writeChunkChecksum(type: ChecksumType, bytes: Uint8Array, out: Buffer, at: number): void {
-  if (type === ChecksumType.XXH3) out.set(xxh3(bytes), at);
-  else if (type === ChecksumType.XXH64) out.writeBigUInt64BE(xxh64(bytes), at);
-  else out.writeUInt32BE(xxh32(bytes), at);
+  switch (type) {
+    case ChecksumType.XXH3:
+      out.set(xxh3(bytes), at);
+      return;
+    case ChecksumType.XXH64:
+      out.writeBigUInt64BE(xxh64(bytes), at);
+      return;
+    case ChecksumType.XXH32:
+      out.writeUInt32BE(xxh32(bytes), at);
+      return;
+  }
+  unknownType(type);
 }
 
 /** Whether the `type` checksum of `bytes` equals the one stored in `sums` at `at`. */
 export function chunkMatches(type: ChecksumType, bytes: Uint8Array, sums: Buffer, at: number): boolean {
-  if (type === ChecksumType.XXH3) {
-    const sum = xxh3(bytes);
-    for (let i = 0; i < 8; i++) if (sum[i] !== sums[at + i]) return false;
-    return true;
+  switch (type) {
+    case ChecksumType.XXH3: {
+      const sum = xxh3(bytes);
+      for (let i = 0; i < 8; i++) if (sum[i] !== sums[at + i]) return false;
+      return true;
+    }
+    case ChecksumType.XXH64:
+      return xxh64(bytes) === sums.readBigUInt64BE(at);
+    case ChecksumType.XXH32:
+      return xxh32(bytes) === sums.readUInt32BE(at);
   }
-  return type === ChecksumType.XXH64
-    ? xxh64(bytes) === sums.readBigUInt64BE(at)
-    : xxh32(bytes) === sums.readUInt32BE(at);
+  return unknownType(type);
+}
+
+/** A type outside ChecksumType reached the hashing (a cast or a plain-JS caller): our bug. */
+function unknownType(type: never): never {
+  throw new AssertionFailure(`unknown checksum type ${String(type)}`);
 }
 
 /** The `type` checksum of `bytes` as stored (a new small buffer: for the cold paths). */

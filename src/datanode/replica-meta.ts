@@ -16,8 +16,10 @@
  *
  * An xxh32 replica is still written as version 1, byte for byte what DataNodes wrote before
  * the algorithm became a choice, so a DataNode rolled back to that release reads it; an
- * xxh64 or xxh3 one is version 2, which such a DataNode refuses rather than misreads (and a
- * DataNode of a release before xxh3 refuses an xxh3 one: unknown type).
+ * xxh64 or xxh3 one is version 2, which such a DataNode does not load rather than misreads
+ * (and a DataNode of a release before xxh3 does not load an xxh3 one: unknown type). Not
+ * loading meant deleting before storage.ts moved unreadable replicas to quarantine/, so a
+ * rollback to such a release loses those replicas (README, Checksum algorithm).
  */
 import { checksumBytes, ChecksumType, isChecksumType } from '../../protocol/data-messages.js';
 import { DfsError } from '../../protocol/errors.js';

@@ -13,6 +13,8 @@ import { ChecksumType } from '../../protocol/index.js';
 import { AssertionFailure } from '../../protocol/errors.js';
 import {
   chunkChecksum,
+  chunkMatches,
+  writeChunkChecksum,
   createXxh32,
   hashSource,
   initChecksum,
@@ -59,15 +61,43 @@ describe('xxh32 and xxh64: native and wasm', () => {
     }
   });
 
-  it('xxh3 of nothing is the reference value (XXH3_64bits, seed 0), native and wasm', async () => {
-    const empty = Buffer.from('2d06800538d394c2', 'hex');
-    expect(Buffer.from(xxh3(new Uint8Array(0)))).toEqual(empty);
-    expect(Buffer.from((await wasmXxh3())(new Uint8Array(0)))).toEqual(empty);
+  it('xxh3 gives the values of the reference tool (xxhsum -H3, xxHash 0.8.1) on every code path, native and wasm', async () => {
+    // Input n: bytes (i * 7 + 1) & 0xff for i < n; lengths across XXH3's paths: 0, 1-3,
+    // 4-8, 9-16, 17-128, 129-240, then stripes and blocks.
+    const known: Array<[number, string]> = [
+      [0, '2d06800538d394c2'],
+      [1, 'e12ef9d2eb86ceeb'],
+      [3, '5c83885a0fb5d516'],
+      [4, '244f36de481e7522'],
+      [8, '96cc97a6768fd7a9'],
+      [9, '4781d83b8e99d495'],
+      [16, '913bd4a8038027a7'],
+      [17, '2bf6f66973a6179d'],
+      [128, 'c4399c7829d0628f'],
+      [129, '8433489056750b32'],
+      [240, '3c0bb96864e543a1'],
+      [241, 'bff7215089202d8f'],
+      [1024, 'ac8e32e4ea3ba062'],
+      [65_536, 'cafa8d1474483c22'],
+    ];
+    const wasm = await wasmXxh3();
+    for (const [n, hex] of known) {
+      const input = Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + 1) & 0xff));
+      expect(Buffer.from(xxh3(input)).toString('hex'), `native, ${n} bytes`).toBe(hex);
+      expect(Buffer.from(wasm(input)).toString('hex'), `wasm, ${n} bytes`).toBe(hex);
+    }
   });
 
   it('xxh3 of anything but bytes is an assertion, not a crash of the process (the addon checks no types)', () => {
     for (const bad of [undefined, 'abc', 42, { length: 8 }])
       expect(() => xxh3(bad as unknown as Uint8Array)).toThrow(AssertionFailure);
+  });
+
+  it('a checksum type outside ChecksumType is an assertion, not a 4-byte xxh32', () => {
+    const out = Buffer.alloc(8);
+    const four = 4 as ChecksumType;
+    expect(() => writeChunkChecksum(four, Buffer.alloc(3), out, 0)).toThrow(AssertionFailure);
+    expect(() => chunkMatches(four, Buffer.alloc(3), out, 0)).toThrow(AssertionFailure);
   });
 
   it('is native on this platform', () => {

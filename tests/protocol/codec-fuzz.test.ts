@@ -91,7 +91,7 @@ function decodeEveryWay(rng: Rng, frame: Frame): void {
   onlyDfsErrors('decodeError', () => decodeError(frame));
   onlyDfsErrors('decodeAck', () => decodeAck(frame));
   const chunkBytes = rng.pick([0, 1, 3, 8, 64, 512, 0xffffffff]);
-  const type = rng.pick([ChecksumType.XXH32, ChecksumType.XXH64]);
+  const type = rng.pick([ChecksumType.XXH32, ChecksumType.XXH64, ChecksumType.XXH3]);
   onlyDfsErrors(`decodePacket(chunkBytes ${chunkBytes}, type ${type})`, () =>
     decodePacket(frame, chunkBytes, type),
   );

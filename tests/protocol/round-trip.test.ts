@@ -77,6 +77,7 @@ import {
   randomResponse,
   randomWriteBlockRequest,
   randomWriteBlockResponse,
+  xxh3Reference,
 } from './protocol-support.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -738,7 +739,7 @@ describe('round trip: data transfer', () => {
       checksumType: ChecksumType.XXH32,
       targets: [dn, { nodeId: 'b', host: 'h', port: 1 }],
     };
-    for (const checksumType of [ChecksumType.XXH32, ChecksumType.XXH64]) {
+    for (const checksumType of [ChecksumType.XXH32, ChecksumType.XXH64, ChecksumType.XXH3]) {
       const f = decodeOne(encodeDataRequest('writeBlock', 5, { ...req, checksumType }), dataOptions);
       expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.WRITE_BLOCK, 5]);
       expect(decodeDataBody(dataCodecs.writeBlock.req, f, 'write')).toEqual({ ...req, checksumType });
@@ -758,7 +759,7 @@ describe('round trip: data transfer', () => {
     const f = decodeOne(encodeDataRequest('readBlock', 6, req), dataOptions);
     expect([f.kind, f.opcode, f.requestId]).toEqual([FrameKind.REQUEST, DataOp.READ_BLOCK, 6]);
     expect(decodeDataBody(dataCodecs.readBlock.req, f, 'read')).toEqual(req);
-    for (const checksumType of [ChecksumType.XXH32, ChecksumType.XXH64]) {
+    for (const checksumType of [ChecksumType.XXH32, ChecksumType.XXH64, ChecksumType.XXH3]) {
       const res = { chunkBytes: 512, checksumType, startOffset: 0, length: MAX };
       const g = decodeOne(encodeDataResponse('readBlock', 6, res), dataOptions);
       expect(decodeDataBody(dataCodecs.readBlock.res, g, 'read')).toEqual(res);
@@ -890,7 +891,7 @@ describe('round trip: data transfer', () => {
     }
   });
 
-  it.each([ChecksumType.XXH32, ChecksumType.XXH64])(
+  it.each([ChecksumType.XXH32, ChecksumType.XXH64, ChecksumType.XXH3])(
     'packets of many sizes and chunk sizes, header and payload written separately (checksum type %i)',
     async (type) => {
       const api = await xxhash();
@@ -898,7 +899,8 @@ describe('round trip: data transfer', () => {
       const size = checksumBytes(type);
       const hash = (b: Buffer): Buffer => {
         const out = Buffer.alloc(size);
-        if (type === ChecksumType.XXH64) out.writeBigUInt64BE(api.h64Raw(b, 0n));
+        if (type === ChecksumType.XXH3) out.set(xxh3Reference(b));
+        else if (type === ChecksumType.XXH64) out.writeBigUInt64BE(api.h64Raw(b, 0n));
         else out.writeUInt32BE(h32Raw(b, 0) >>> 0);
         return out;
       };

@@ -105,7 +105,7 @@ describe('scattered PACKET bodies', () => {
   });
 });
 
-describe.each([ChecksumType.XXH32, ChecksumType.XXH64])(
+describe.each([ChecksumType.XXH32, ChecksumType.XXH64, ChecksumType.XXH3])(
   'firstBadChunkInPieces (checksum type %i)',
   (type) => {
     const payload = Buffer.from(Array.from({ length: 5 * CHUNK + 77 }, (_, i) => (i * 13 + 1) & 0xff));
