@@ -15,7 +15,7 @@
  *   |                                        | the file then has no checksum (mixed: an error)        |
  *   | re-replicated (setrep 3 -> 4)          | be copied with their own algorithm                     |
  *   | rotten on disk                         | be found by the block scanner, replaced and deleted    |
- *   | left unfinished by a SIGKILLed writer  | be recovered (cut, finalized) in xxh32                 |
+ *   | left unfinished by a SIGKILLed writer  | be recovered (cut, finalized) in their algorithm       |
  *
  * and a corrupted replica of any algorithm is caught by the scanner and by readers.
  * Every replica on disk is checked against the bytes written, with the algorithm its meta
@@ -296,7 +296,7 @@ describe('damaged and unfinished replicas', () => {
     }
   });
 
-  it('an xxh32 block left unfinished by a SIGKILLed writer is recovered in xxh32', async () => {
+  it.each(OLD)('a $name block left unfinished by a SIGKILLed writer is recovered in $name', async (old) => {
     await initChecksum();
     const cluster = await per.start({ datanodes: 3, namenodeEnv: FAST_LEASE_RECOVERY_ENV });
     await cluster.waitWritable();
@@ -309,7 +309,7 @@ describe('damaged and unfinished replicas', () => {
       blockBytes,
       blockIndex: 1,
       rbwBytes: MiB,
-      env: { DFS_CHECKSUM: 'xxh32' },
+      env: { DFS_CHECKSUM: old.name },
     });
     const remote = copyingPath('/crashed');
     const closed = await waitFor(
@@ -327,12 +327,12 @@ describe('damaged and unfinished replicas', () => {
     expect(
       logsMatching(cluster.namenode, { msg: 'block recovery committed; file closed', path: remote }),
     ).toHaveLength(1);
-    // Cut and finalized with xxh32 checksums (validLength and truncateReplica used the
-    // replica's algorithm), in the old format.
+    // Cut and finalized with the replica's own checksums (validLength and truncateReplica
+    // used its algorithm), in its format.
     await expectReplicasOnDisk(cluster, client, remote, kept, 3);
-    await expectAlgorithms(cluster, client, remote, () => ChecksumType.XXH32);
+    await expectAlgorithms(cluster, client, remote, () => old.type);
     expect(nodesWithFinalized(cluster, blockId)).toHaveLength(3);
     const sum = await client.checksum(remote);
-    expect(sum.algorithm).toBe('SHA256-OF-SHA256-OF-XXH32');
+    expect(sum.algorithm).toBe(old.fileChecksum);
   });
 });
