@@ -77,7 +77,7 @@ export function checksumTypeOf(name: string): ChecksumType {
 }
 
 export function isChecksumType(v: number): v is ChecksumType {
-  return v === ChecksumType.XXH32 || v === ChecksumType.XXH64 || v === ChecksumType.XXH3;
+  return Object.hasOwn(CHECKSUM_NAMES, v);
 }
 
 /** Reads a ChecksumType field: an unknown algorithm is MALFORMED (its checksums could not be framed). */

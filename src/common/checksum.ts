@@ -124,7 +124,13 @@ function hashInPieces<T>(hasher: { update(b: Uint8Array): unknown; digest(): T }
   return hasher.digest();
 }
 
-let source: { xxh3: 'native' | 'wasm'; xxh64: 'native' | 'wasm' } | null = null;
+/** Where each family of hash functions comes from: xxh3, and xxh64 with xxh32. */
+export interface HashSources {
+  xxh3: 'native' | 'wasm';
+  xxh64: 'native' | 'wasm';
+}
+
+let source: HashSources | null = null;
 
 /** Loads the hash functions: the native ones, or the wasm ones (compiled only then) where those do not load. */
 export function initChecksum(): Promise<void> {
@@ -144,7 +150,7 @@ export function initChecksum(): Promise<void> {
  * Where the hash functions come from in this process (null before initChecksum): xxh3 from
  * xxhash-addon or hash-wasm; xxh64 and xxh32 from @node-rs/xxhash or xxhash-wasm.
  */
-export function hashSource(): { xxh3: 'native' | 'wasm'; xxh64: 'native' | 'wasm' } | null {
+export function hashSource(): HashSources | null {
   return source;
 }
 

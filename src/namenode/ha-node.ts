@@ -294,13 +294,13 @@ export class HaNode {
         this.fail(new DfsError('FENCED', `stepped down as the active NameNode: ${reason}`));
     });
     this.options.log.info({ txid: this.follower.appliedTxid, id: this.nodeId }, 'standby: campaigning');
-    this.campaign();
+    this.campaign(election);
   }
 
   /** Campaigns (again) while a standby; promotes on winning. */
-  private campaign(): void {
-    this.election!.campaign().then(
-      (epoch) => this.promote(epoch),
+  private campaign(election: Election): void {
+    election.campaign().then(
+      (epoch) => this.promote(election, epoch),
       (err: unknown) => {
         rethrowIfBug(err);
         if (this.stateNow === 'standby') this.fail(err as DfsError);
@@ -330,7 +330,7 @@ export class HaNode {
   }
 
   /** Won the election: catch up to the head under our epoch, then serve. */
-  private async promote(epoch: number): Promise<void> {
+  private async promote(election: Election, epoch: number): Promise<void> {
     if (this.stateNow !== 'standby') return;
     try {
       await this.follower.finish();
@@ -339,12 +339,12 @@ export class HaNode {
       return this.fail(err as DfsError);
     }
     if (this.stateNow !== 'standby') return;
-    if (!this.election!.isLeader) {
+    if (!election.isLeader) {
       // Won on a lease about to lapse (its keepalives went unanswered) and stepped down while
       // catching up: nobody leads now. Tail on and campaign again rather than serve unelected.
       this.options.log.warn({ epoch }, 'stepped down while catching up; standing by and campaigning again');
       this.follower.resume();
-      return this.campaign();
+      return this.campaign(election);
     }
     const journal = (this.etcdJournal = new EtcdJournal({
       client: this.client,
