@@ -50,7 +50,12 @@ import {
 import { assert, DfsError } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { computeChecksums, initChecksum } from '../common/checksum.js';
-import { givePageAligned, madePageAligned, takePageAligned } from '../common/page-aligned.js';
+import {
+  givePageAligned,
+  madePageAligned,
+  reservePageAligned,
+  takePageAligned,
+} from '../common/page-aligned.js';
 import { BlockWriter, type BlockWriterHost, type OutPacket } from './block-writer.js';
 import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import {
@@ -76,6 +81,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   readonly checksumType: ChecksumType;
   private blockBytes = 0;
   private readonly packetBytes: number;
+  /** Ends this stream's claim on the page-aligned free list (once, in _destroy). */
+  private readonly endReservation: () => void;
   private readonly windowBytes: number;
   /** The block being filled, and the one before it while its last acks are on their way. */
   private current: BlockWriter | null = null;
@@ -111,6 +118,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       Math.floor((options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT) / this.chunkBytes) * this.chunkBytes,
     );
     this.windowBytes = Math.max(this.packetBytes * 2, options.windowBytes ?? WINDOW_BYTES_DEFAULT);
+    // The window's packets and the one being filled cycle through the free list (page-aligned.ts).
+    this.endReservation = reservePageAligned(this.windowBytes + this.packetBytes);
     this.buf = takePageAligned(this.packetBytes);
   }
 
@@ -187,6 +196,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.endReservation();
     if (!this.completed) {
       this.failure ??= err ?? new DfsError('CONNECTION', 'write aborted');
       this.current?.close();

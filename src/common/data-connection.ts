@@ -14,7 +14,7 @@ import type { Frame } from '../../protocol/frame.js';
 import type { Role } from '../../protocol/handshake.js';
 import { DATA_BODY_BYTES_MAX } from '../../protocol/limits.js';
 import { connectPeer } from './peer-connect.js';
-import { READER_READ_MAX_BYTES, SlabReads } from './read-slabs.js';
+import { SlabReads } from './read-slabs.js';
 
 export interface DataConnectionOptions {
   host: string;
@@ -71,8 +71,8 @@ export class DataConnection {
 
   private async connect(): Promise<void> {
     const o = this.options;
-    // A reader's connection: larger reads (its queue bounds what it holds).
-    const reads = o.slabReads === true ? new SlabReads(READER_READ_MAX_BYTES) : undefined;
+    // A reader's connection reads the rest of its slab each time (its queue bounds what it holds).
+    const reads = o.slabReads === true ? new SlabReads() : undefined;
     const { socket, rest } = await connectPeer({
       host: o.host,
       port: o.port,

@@ -280,7 +280,8 @@ export class FrameServer {
 
   private accept(accepted: net.Socket): void {
     const o = this.options;
-    const slabs = o.slabReads === true ? new SlabReads() : null;
+    // Reads no larger than the held-bytes budget has room for (read-slabs.ts, ReadLimit).
+    const slabs = o.slabReads === true ? new SlabReads(() => this.held.room) : null;
     const rewrapped = slabs === null ? null : withSlabReads(accepted, slabs);
     // No handle to take over: read as usual (it was accepted paused).
     if (slabs !== null && rewrapped === null) accepted.resume();

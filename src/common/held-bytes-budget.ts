@@ -39,6 +39,11 @@ export class HeldBytesBudget<C extends FlowControlled> {
     private readonly logger: Logger,
   ) {}
 
+  /** Bytes that may still be held before the bound (Infinity with none, 0 once over it). */
+  get room(): number {
+    return this.bytesMax === undefined ? Infinity : Math.max(0, this.bytesMax - this.bytes);
+  }
+
   get over(): boolean {
     return this.bytesMax !== undefined && this.bytes >= this.bytesMax;
   }

@@ -9,8 +9,9 @@
  * an upload, about 44 mark-compacts per GiB, a quarter of its CPU with the marking threads.
  * Here a read goes into a region of a 1 MiB slab (`net.Socket`'s `onread` with a buffer
  * function), and a slab goes back to a process-wide free list once every byte read into
- * it has been let go, so a steady transfer allocates nothing. Reads are also larger (up to
- * READ_MAX_BYTES, a reader's up to READER_READ_MAX_BYTES), fewer calls into JavaScript per byte.
+ * it has been let go, so a steady transfer allocates nothing. Reads are also larger (the
+ * rest of the slab, up to 1 MiB; on a server, no more than its held-bytes bound has room
+ * for), fewer calls into JavaScript per byte.
  *
  * Lifetime, per connection (`SlabReads`): the bytes of a connection are consumed in the
  * order they arrived. Each read is a span of the stream; each frame handed out ends at a
@@ -39,21 +40,23 @@ import { FrameKind, type Frame } from '../../protocol/frame.js';
 
 export const SLAB_BYTES = 1024 * 1024;
 /**
- * Largest single read on a server's connections; the kernel gives what it has, up to this.
- * It is also how far past its held-bytes bound (packetBytesHeldMax) a DataNode's connection
- * can read before it pauses (frame-server.ts), so it stays small there: with 1 MiB reads,
- * uploads in 256 KiB packets passed a 1 MiB bound by 3.4 MiB (held-bytes-budget test).
+ * The largest next read a connection may make: all of the rest of its slab (up to
+ * SLAB_BYTES). Each read is a trip through JavaScript (the decoder, the frame handlers):
+ * a DataNode receiving an upload in 1 MiB reads instead of 256 KiB ones spent 0.32-0.35
+ * user CPU-s per GiB against 0.35-0.38 (5 uploads each, alternating), and a cold 1 GiB
+ * `dfs get` 0.87 and 0.96 of the CPU (12 and 10 runs). A server passes what its held-bytes
+ * budget has room for (FrameServer, HeldBytesBudget.room): the frames one read completes
+ * are all held before its connection can pause, so a read no larger than the room keeps
+ * the bound's overshoot at a packet per connection, as 256 KiB reads did when the room
+ * was larger. A reader's client connection passes nothing: its queue bounds what it holds
+ * (block-reader.ts), its own memory.
  */
-export const READ_MAX_BYTES = 256 * 1024;
+export type ReadLimit = () => number;
+
 /**
- * Largest single read on a reader's connection (a client reading a block): the rest of the
- * slab. Each read is a trip through JavaScript (the decoder, the frame handlers), which a
- * short-lived `dfs get` runs in V8's first tiers: up to 1 MiB instead of 256 KiB per read, a
- * cold 1 GiB `dfs get` took 0.87 and 0.96 of the CPU (12 and 10 runs in alternation,
- * medians). What a reader holds is bounded by its queue (block-reader.ts), its own memory.
+ * A slab with less room than this left is not read into again; also a read's size past the
+ * cap, and the smallest a ReadLimit can make a read (a full budget pauses its connections).
  */
-export const READER_READ_MAX_BYTES = SLAB_BYTES;
-/** A slab with less room than this left is not read into again; also a read's size past the cap. */
 const READ_MIN_BYTES = 64 * 1024;
 /** Reads before a connection's first PACKET: a hello and a request fit. */
 const FIRST_READ_BYTES = 16 * 1024;
@@ -117,8 +120,8 @@ interface HeldFrame {
  * them as the frames that used them are released.
  */
 export class SlabReads {
-  /** @param readMaxBytes the largest single read (READ_MAX_BYTES, or READER_READ_MAX_BYTES). */
-  constructor(private readonly readMaxBytes = READ_MAX_BYTES) {}
+  /** @param readLimit the largest next read (ReadLimit), else the rest of the slab. */
+  constructor(private readonly readLimit: ReadLimit = () => SLAB_BYTES) {}
 
   private slab: Slab | null = null;
   private at = 0;
@@ -165,7 +168,8 @@ export class SlabReads {
       if (this.slab === null) return Buffer.allocUnsafe(READ_MIN_BYTES);
       this.slab.refs++;
     }
-    return this.slab.buf.subarray(this.at, Math.min(SLAB_BYTES, this.at + this.readMaxBytes));
+    const limit = Math.max(READ_MIN_BYTES, this.readLimit());
+    return this.slab.buf.subarray(this.at, Math.min(SLAB_BYTES, this.at + limit));
   }
 
   private leaveSlab(): void {

@@ -17,7 +17,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AssertionFailure, FrameDecoder, type Frame } from '../../protocol/index.js';
-import { READ_MAX_BYTES, SlabReads, slabStats } from '../../src/common/read-slabs.js';
+import { SLAB_BYTES, SlabReads, slabStats, type ReadLimit } from '../../src/common/read-slabs.js';
 import { bodyIntact, FrameKind, frameBytesOf, seededInts, wireFrame } from '../support/slab-frames.js';
 
 const KiB = 1024;
@@ -25,8 +25,10 @@ const MiB = 1024 * KiB;
 
 /** One connection's reads, decoder and admitted frames, fed by hand. */
 class Reads {
-  readonly reads = new SlabReads();
-  private readonly onread = this.reads.onread();
+  readonly reads: SlabReads;
+  private readonly onread: ReturnType<SlabReads['onread']>;
+  /** Lengths of the regions handed out for reads into slabs. */
+  readonly regions: number[] = [];
   private readonly decoder = new FrameDecoder({
     bodyBytesMax: 4 * MiB,
     scatterKinds: new Set([FrameKind.PACKET]),
@@ -37,7 +39,10 @@ class Reads {
   constructor(
     seed: number,
     private readonly onFrame: (frame: Frame) => void,
+    readLimit?: ReadLimit,
   ) {
+    this.reads = new SlabReads(readLimit);
+    this.onread = this.reads.onread();
     this.readBytes = seededInts(seed);
     this.reads.sink = (chunk) =>
       this.decoder.push(chunk, (f) => {
@@ -53,8 +58,8 @@ class Reads {
     while (at < bytes.length) {
       const region = this.onread.buffer as () => Uint8Array;
       const into = region();
-      const want =
-        this.readBytes(1, 8) === 1 ? this.readBytes(1, 4 * KiB) : this.readBytes(1, READ_MAX_BYTES);
+      if (into.buffer.byteLength === SLAB_BYTES) this.regions.push(into.length);
+      const want = this.readBytes(1, 8) === 1 ? this.readBytes(1, 4 * KiB) : this.readBytes(1, SLAB_BYTES);
       const n = Math.min(into.length, want, bytes.length - at);
       bytes.copy(into, 0, at, at + n);
       at += n;
@@ -88,6 +93,22 @@ function release(frame: Frame): void {
 }
 
 describe('SlabReads', () => {
+  it('reads the rest of a slab at a time, or no more than its limit allows (at least 64 KiB)', () => {
+    const whole = new Reads(7, release);
+    whole.stream(4 * MiB);
+    expect(Math.max(...whole.regions)).toBe(SLAB_BYTES);
+    let room = 100 * KiB;
+    const limited = new Reads(7, release, () => room);
+    limited.stream(2 * MiB);
+    expect(Math.max(...limited.regions)).toBe(100 * KiB);
+    room = 0;
+    limited.regions.length = 0;
+    limited.stream(2 * MiB);
+    expect(Math.max(...limited.regions)).toBe(64 * KiB);
+    whole.reads.close();
+    limited.reads.close();
+  });
+
   it('stops allocating once frames are released as they come: every slab is reused', () => {
     const c = new Reads(1, (f) => {
       expect(bodyIntact(f)).toBe(true);
