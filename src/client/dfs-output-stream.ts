@@ -50,12 +50,7 @@ import {
 import { assert, DfsError } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { computeChecksums, initChecksum } from '../common/checksum.js';
-import {
-  givePageAligned,
-  madePageAligned,
-  reservePageAligned,
-  takePageAligned,
-} from '../common/page-aligned.js';
+import { givePageAligned, madePageAligned, takePageAligned } from '../common/page-aligned.js';
 import { BlockWriter, type BlockWriterHost, type OutPacket } from './block-writer.js';
 import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import {
@@ -81,8 +76,13 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   readonly checksumType: ChecksumType;
   private blockBytes = 0;
   private readonly packetBytes: number;
-  /** Ends this stream's claim on the page-aligned free list (once, in _destroy). */
-  private readonly endReservation: () => void;
+  /**
+   * This stream's acknowledged packet buffers, the next ones filled (at most a window's
+   * worth): writers at once outran the process-wide free list (page-aligned.ts), and four
+   * concurrent 1 GiB uploads, twice, made 446 buffers instead of 128, each new one's pages
+   * faulted in and zeroed by the kernel. Given back to that list when the stream ends.
+   */
+  private readonly spareBuffers: Buffer[] = [];
   private readonly windowBytes: number;
   /** The block being filled, and the one before it while its last acks are on their way. */
   private current: BlockWriter | null = null;
@@ -118,8 +118,6 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       Math.floor((options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT) / this.chunkBytes) * this.chunkBytes,
     );
     this.windowBytes = Math.max(this.packetBytes * 2, options.windowBytes ?? WINDOW_BYTES_DEFAULT);
-    // The window's packets and the one being filled cycle through the free list (page-aligned.ts).
-    this.endReservation = reservePageAligned(this.windowBytes + this.packetBytes);
     this.buf = takePageAligned(this.packetBytes);
   }
 
@@ -196,7 +194,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    this.endReservation();
+    // Acknowledged, so nothing reads them, whether the stream completed or failed.
+    for (const b of this.spareBuffers.splice(0)) givePageAligned(b);
     if (!this.completed) {
       this.failure ??= err ?? new DfsError('CONNECTION', 'write aborted');
       this.current?.close();
@@ -366,7 +365,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     writer.send(packet);
     // The next packet's buffer: a recycled one, once the window has room.
     await this.until(() => this.unackedBytes + this.packetBytes <= this.windowBytes);
-    if (whole === undefined) this.buf = takePageAligned(this.packetBytes);
+    if (whole === undefined) this.buf = this.spareBuffers.pop() ?? takePageAligned(this.packetBytes);
     await new Promise<void>((resolve) => writer.whenDrained(resolve));
   }
 
@@ -412,7 +411,9 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     this.options.onPacketAcked?.((performance.now() - packet.sentAt) * 1000);
     // Acknowledged by every node, so no socket write reads it any more (a producer's own
     // chunk, adopted whole, stays the producer's).
-    if (madePageAligned(packet.buffer)) givePageAligned(packet.buffer);
+    if (!madePageAligned(packet.buffer)) return;
+    if (packet.buffer.length === this.packetBytes && !this.destroyed) this.spareBuffers.push(packet.buffer);
+    else givePageAligned(packet.buffer);
   }
 
   onRecovered(message: string): void {

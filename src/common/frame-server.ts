@@ -280,8 +280,8 @@ export class FrameServer {
 
   private accept(accepted: net.Socket): void {
     const o = this.options;
-    // Reads no larger than the held-bytes budget has room for (read-slabs.ts, ReadLimit).
-    const slabs = o.slabReads === true ? new SlabReads(() => this.held.room) : null;
+    // Reads are promised from the held-bytes budget, so together they stay within it (read-slabs.ts ReadBudget).
+    const slabs = o.slabReads === true ? new SlabReads(this.held) : null;
     const rewrapped = slabs === null ? null : withSlabReads(accepted, slabs);
     // No handle to take over: read as usual (it was accepted paused).
     if (slabs !== null && rewrapped === null) accepted.resume();
@@ -305,8 +305,13 @@ export class FrameServer {
       conn.heldBytes = 0;
       if (held !== 0) this.held.changed(-held);
       // The pair of every connection's hold/unhold: with no connection left, nothing is held.
-      if (this.connections.size === 0)
+      if (this.connections.size === 0) {
         assert(this.heldBytes === 0, `no connections, yet ${this.heldBytes} bytes counted as held`);
+        assert(
+          this.held.promisedBytes === 0,
+          `no connections, yet ${this.held.promisedBytes} bytes promised to reads`,
+        );
+      }
       o.onClose?.(conn);
     });
 

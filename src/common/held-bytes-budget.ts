@@ -3,9 +3,10 @@
  * DataNode's `packetBytesHeldMax`: packet payload received and not yet on disk). Its owner,
  * frame-server.ts, counts every `hold`/`unhold` here; once the total reaches the bound, each
  * connection that next checks its flow stops reading (`pause`) and all of them are read
- * again as soon as the total drops below it. A connection stops after the frame that crossed
- * the bound, so the total can pass the bound by at most what the connections being read had
- * in flight (for the DataNode: one packet each).
+ * again as soon as the total drops below it. A connection stops after the read that crossed
+ * the bound, and reads are sized within the bound (it is also their ReadBudget,
+ * read-slabs.ts), so the total can pass the bound by at most what each connection had in
+ * flight: for the DataNode, a packet and a smallest read (64 KiB) each.
  *
  * `peakBytes` keeps the highest total since start. A warn line when reading stops (at most
  * one per WARN_INTERVAL_MS, counting the pauses in between) and, after such a line, an info
@@ -14,6 +15,7 @@
  */
 import { assert } from '../../protocol/errors.js';
 import type { Logger } from './logger.js';
+import type { ReadBudget } from './read-slabs.js';
 
 const WARN_INTERVAL_MS = 10_000;
 
@@ -22,7 +24,7 @@ export interface FlowControlled {
   updateFlow(): void;
 }
 
-export class HeldBytesBudget<C extends FlowControlled> {
+export class HeldBytesBudget<C extends FlowControlled> implements ReadBudget {
   /** Bytes all connections hold. */
   bytes = 0;
   /** Highest `bytes` ever seen (log lines and tests). */
@@ -39,9 +41,22 @@ export class HeldBytesBudget<C extends FlowControlled> {
     private readonly logger: Logger,
   ) {}
 
-  /** Bytes that may still be held before the bound (Infinity with none, 0 once over it). */
-  get room(): number {
-    return this.bytesMax === undefined ? Infinity : Math.max(0, this.bytesMax - this.bytes);
+  /** Bytes promised to socket reads whose regions are handed out and not yet filled (ReadBudget). */
+  promisedBytes = 0;
+
+  /** Bytes under the bound neither held nor promised to a read (read-slabs.ts ReadBudget). */
+  get unpromised(): number {
+    if (this.bytesMax === undefined) return Infinity;
+    return Math.max(0, this.bytesMax - this.bytes - this.promisedBytes);
+  }
+
+  promise(bytes: number): void {
+    this.promisedBytes += bytes;
+  }
+
+  settle(bytes: number): void {
+    this.promisedBytes -= bytes;
+    assert(this.promisedBytes >= 0, `${this.promisedBytes} bytes promised to reads after settling ${bytes}`);
   }
 
   get over(): boolean {

@@ -19,14 +19,6 @@
  * using these shows a large virtual size; what it holds is the resident size as before.
  * Memory is given back by the GC once a buffer is neither held nor on the free list.
  *
- * The free list keeps PAGE_ALIGNED_FREE_BYTES_MAX, plus what open users said they cycle
- * through (`reservePageAligned`: a writer's window, taken a packet at a time and given back
- * at each ack). Without that, writers at once outran the list: four concurrent 1 GiB uploads
- * (two rounds) made 446 buffers of 1 MiB instead of 128, each new one's pages faulted in and
- * zeroed by the kernel and unmapped again by the GC; with it, the client spent 0.13-0.17
- * user CPU-s per GiB instead of 0.17-0.18. A reservation ends with its user, and the free
- * list is cut back to the new bound then.
- *
  * Rules for callers: give a buffer back only once nothing reads or writes it any more (its
  * file read settled, its socket write called back); a buffer not given back is simply
  * collected. Giving back one that is not from here, or twice, is our bug and asserts.
@@ -50,8 +42,6 @@ const WasmMemory = (
 /** Free buffers by length. */
 const free = new Map<number, Buffer[]>();
 let freeBytes = 0;
-/** Bytes open users cycle through (reservePageAligned), kept beyond PAGE_ALIGNED_FREE_BYTES_MAX. */
-let reservedBytes = 0;
 let allocated = 0;
 /** Buffers made ordinary because no memory could be reserved. */
 let unaligned = 0;
@@ -101,7 +91,7 @@ export function givePageAligned(buf: Buffer): void {
   assert(ours.has(buf), `a buffer of ${buf.length} bytes given back that was not taken here`);
   assert(out.has(buf), `a page-aligned buffer of ${buf.length} bytes given back twice`);
   out.delete(buf);
-  if (freeBytes + buf.length > freeBytesMax()) return;
+  if (freeBytes + buf.length > PAGE_ALIGNED_FREE_BYTES_MAX) return;
   let list = free.get(buf.length);
   if (list === undefined) {
     list = [];
@@ -111,49 +101,12 @@ export function givePageAligned(buf: Buffer): void {
   freeBytes += buf.length;
 }
 
-/**
- * A user that will keep `bytes` of buffers cycling through take and give (a writer's window)
- * raises what the free list keeps by that much, until it calls the function returned (once).
- */
-export function reservePageAligned(bytes: number): () => void {
-  assert(Number.isInteger(bytes) && bytes >= 0, `reservation of ${bytes} page-aligned bytes`);
-  reservedBytes += bytes;
-  let ended = false;
-  return () => {
-    assert(!ended, `a reservation of ${bytes} page-aligned bytes ended twice`);
-    ended = true;
-    reservedBytes -= bytes;
-    trimFreeList();
-  };
-}
-
-function freeBytesMax(): number {
-  return PAGE_ALIGNED_FREE_BYTES_MAX + reservedBytes;
-}
-
-/** Leaves buffers past the bound to the GC, the largest lengths first. */
-function trimFreeList(): void {
-  const lengths = [...free.keys()].sort((a, b) => b - a);
-  for (const length of lengths) {
-    const list = free.get(length)!;
-    while (freeBytes > freeBytesMax() && list.length > 0) {
-      list.pop();
-      freeBytes -= length;
-    }
-  }
-}
-
 /** Whether `buf` was made by `takePageAligned` (a caller that also holds others' buffers; tests). */
 export function madePageAligned(buf: Buffer): boolean {
   return ours.has(buf);
 }
 
-/** Buffers ever made (and of those, ordinary ones), bytes on the free list and reserved (tests, metrics). */
-export function pageAlignedStats(): {
-  allocated: number;
-  unaligned: number;
-  freeBytes: number;
-  reservedBytes: number;
-} {
-  return { allocated, unaligned, freeBytes, reservedBytes };
+/** Buffers ever made (and of those, ordinary ones), and bytes on the free list (tests, metrics). */
+export function pageAlignedStats(): { allocated: number; unaligned: number; freeBytes: number } {
+  return { allocated, unaligned, freeBytes };
 }

@@ -10,8 +10,8 @@
  * Here a read goes into a region of a 1 MiB slab (`net.Socket`'s `onread` with a buffer
  * function), and a slab goes back to a process-wide free list once every byte read into
  * it has been let go, so a steady transfer allocates nothing. Reads are also larger (the
- * rest of the slab, up to 1 MiB; on a server, no more than its held-bytes bound has room
- * for), fewer calls into JavaScript per byte.
+ * rest of the slab, up to 1 MiB; on a server, within its held-bytes bound: ReadBudget),
+ * fewer calls into JavaScript per byte.
  *
  * Lifetime, per connection (`SlabReads`): the bytes of a connection are consumed in the
  * order they arrived. Each read is a span of the stream; each frame handed out ends at a
@@ -40,22 +40,30 @@ import { FrameKind, type Frame } from '../../protocol/frame.js';
 
 export const SLAB_BYTES = 1024 * 1024;
 /**
- * The largest next read a connection may make: all of the rest of its slab (up to
- * SLAB_BYTES). Each read is a trip through JavaScript (the decoder, the frame handlers):
- * a DataNode receiving an upload in 1 MiB reads instead of 256 KiB ones spent 0.32-0.35
- * user CPU-s per GiB against 0.35-0.38 (5 uploads each, alternating), and a cold 1 GiB
- * `dfs get` 0.87 and 0.96 of the CPU (12 and 10 runs). A server passes what its held-bytes
- * budget has room for (FrameServer, HeldBytesBudget.room): the frames one read completes
- * are all held before its connection can pause, so a read no larger than the room keeps
- * the bound's overshoot at a packet per connection, as 256 KiB reads did when the room
- * was larger. A reader's client connection passes nothing: its queue bounds what it holds
- * (block-reader.ts), its own memory.
+ * A bound on what a server's reads may bring in (FrameServer's held-bytes budget,
+ * HeldBytesBudget). Every read of a connection that carries packets may fill up to the rest
+ * of its slab (SLAB_BYTES): each read is a trip through JavaScript (the decoder, the frame
+ * handlers), and a DataNode receiving uploads in 1 MiB reads spent 0.32-0.35 user CPU-s per
+ * GiB against 0.35-0.38 with 256 KiB ones (5 uploads each, alternating). But the frames one
+ * read completes are all held before its connection can pause, and Node asks for the next
+ * read's region right after a read, long before the bytes come: so a region is *promised*
+ * from the budget when handed out and settled when its read completes (or its connection
+ * closes), and a region is never larger than what is neither held nor promised to another
+ * read (at least READ_MIN_BYTES). Past its bound a server thus holds at most a packet and a
+ * smallest read per connection, however many connections read at once. A client's reader
+ * connection has no budget: its queue bounds what it holds (block-reader.ts).
  */
-export type ReadLimit = () => number;
+export interface ReadBudget {
+  /** Bytes under the bound neither held nor promised to a read (Infinity with no bound). */
+  readonly unpromised: number;
+  /** A read may bring up to `bytes` (its region's length), until `settle`. */
+  promise(bytes: number): void;
+  settle(bytes: number): void;
+}
 
 /**
  * A slab with less room than this left is not read into again; also a read's size past the
- * cap, and the smallest a ReadLimit can make a read (a full budget pauses its connections).
+ * cap, and the smallest a ReadBudget makes a read (a full budget pauses its connections).
  */
 const READ_MIN_BYTES = 64 * 1024;
 /** Reads before a connection's first PACKET: a hello and a request fit. */
@@ -120,8 +128,11 @@ interface HeldFrame {
  * them as the frames that used them are released.
  */
 export class SlabReads {
-  /** @param readLimit the largest next read (ReadLimit), else the rest of the slab. */
-  constructor(private readonly readLimit: ReadLimit = () => SLAB_BYTES) {}
+  /** @param budget what this connection's reads are promised from (none: the rest of the slab each time). */
+  constructor(private readonly budget: ReadBudget | null = null) {}
+
+  /** The length of the region handed out and promised from the budget, until its read completes. */
+  private promised = 0;
 
   private slab: Slab | null = null;
   private at = 0;
@@ -145,6 +156,7 @@ export class SlabReads {
     return {
       buffer: () => this.nextRegion(),
       callback: (n: number, buf: Uint8Array) => {
+        this.settle();
         const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
         const slab = this.slab !== null && buf.buffer === this.slab.buf.buffer ? this.slab : null;
         if (slab !== null) this.at += n;
@@ -160,6 +172,7 @@ export class SlabReads {
    * before the first packet, once closed, or when the process's slabs are all in use.
    */
   private nextRegion(): Uint8Array {
+    this.settle(); // (a region handed out again before a read came)
     if (this.closed || !this.bulk) return Buffer.allocUnsafe(FIRST_READ_BYTES);
     if (this.slab === null || SLAB_BYTES - this.at < READ_MIN_BYTES) {
       this.leaveSlab();
@@ -168,8 +181,19 @@ export class SlabReads {
       if (this.slab === null) return Buffer.allocUnsafe(READ_MIN_BYTES);
       this.slab.refs++;
     }
-    const limit = Math.max(READ_MIN_BYTES, this.readLimit());
-    return this.slab.buf.subarray(this.at, Math.min(SLAB_BYTES, this.at + limit));
+    const rest = SLAB_BYTES - this.at;
+    if (this.budget === null) return this.slab.buf.subarray(this.at);
+    const bytes = Math.min(rest, Math.max(READ_MIN_BYTES, this.budget.unpromised));
+    this.budget.promise(bytes);
+    this.promised = bytes;
+    return this.slab.buf.subarray(this.at, this.at + bytes);
+  }
+
+  /** The region handed out is filled (or never will be): its promise ends. */
+  private settle(): void {
+    if (this.promised === 0) return;
+    this.budget!.settle(this.promised);
+    this.promised = 0;
   }
 
   private leaveSlab(): void {
@@ -247,6 +271,7 @@ export class SlabReads {
    */
   close(): void {
     if (this.closed) return;
+    this.settle();
     this.leaveSlab();
     this.closed = true;
     // Slabs with spans still held leave the count in use: their memory is the GC's now,

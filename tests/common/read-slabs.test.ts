@@ -1,7 +1,7 @@
 /**
- * SlabReads (src/common/read-slabs.ts) driven by hand, as `net.Socket` drives it: each read
- * asks `onread().buffer()` for a region, bytes are written into it and `callback(n, region)`
- * hands them to `sink`, which feeds a FrameDecoder scattering PACKET frames and admits each
+ * SlabReads (src/common/read-slabs.ts) driven by hand, as `net.Socket` drives it: a region
+ * is asked of `onread().buffer()` at the start and after each read, the next read's bytes are
+ * written into it and `callback(n, region)` hands them to `sink`, which feeds a FrameDecoder scattering PACKET frames and admits each
  * frame exactly as src/common/data-connection.ts does. Read sizes are seeded and random, so
  * frames straddle reads and slabs.
  *
@@ -10,14 +10,19 @@
  * many MiB are read and released around them); a steady stream with prompt releases stops
  * allocating; bodies of other frames are copies that survive later reads; after `close`,
  * releases give nothing back and nothing the connection held is reused; a second release of
- * one frame is an assertion.
+ * one frame is an assertion. Reads fill the rest of a slab, or, with a ReadBudget, no more
+ * than it has neither held nor promised (at least 64 KiB): connections sharing one budget
+ * hold regions that together stay within it, and every promise is settled by the read or
+ * the close.
  *
  * Slab counts are process-wide (slabStats), so each case measures deltas: "slabs taken" is
  * how many more are out of the free list or newly allocated than at its start.
  */
 import { describe, expect, it } from 'vitest';
 import { AssertionFailure, FrameDecoder, type Frame } from '../../protocol/index.js';
-import { SLAB_BYTES, SlabReads, slabStats, type ReadLimit } from '../../src/common/read-slabs.js';
+import { HeldBytesBudget } from '../../src/common/held-bytes-budget.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { SLAB_BYTES, SlabReads, slabStats, type ReadBudget } from '../../src/common/read-slabs.js';
 import { bodyIntact, FrameKind, frameBytesOf, seededInts, wireFrame } from '../support/slab-frames.js';
 
 const KiB = 1024;
@@ -27,7 +32,9 @@ const MiB = 1024 * KiB;
 class Reads {
   readonly reads: SlabReads;
   private readonly onread: ReturnType<SlabReads['onread']>;
-  /** Lengths of the regions handed out for reads into slabs. */
+  /** The region the next read goes into (asked for at the start and after each read). */
+  private region: Uint8Array;
+  /** Lengths of the slab regions reads went into. */
   readonly regions: number[] = [];
   private readonly decoder = new FrameDecoder({
     bodyBytesMax: 4 * MiB,
@@ -39,10 +46,11 @@ class Reads {
   constructor(
     seed: number,
     private readonly onFrame: (frame: Frame) => void,
-    readLimit?: ReadLimit,
+    budget?: ReadBudget,
   ) {
-    this.reads = new SlabReads(readLimit);
+    this.reads = new SlabReads(budget);
     this.onread = this.reads.onread();
+    this.region = (this.onread.buffer as () => Uint8Array)();
     this.readBytes = seededInts(seed);
     this.reads.sink = (chunk) =>
       this.decoder.push(chunk, (f) => {
@@ -56,15 +64,20 @@ class Reads {
     const bytes = Buffer.concat(wire);
     let at = 0;
     while (at < bytes.length) {
-      const region = this.onread.buffer as () => Uint8Array;
-      const into = region();
+      const into = this.region;
       if (into.buffer.byteLength === SLAB_BYTES) this.regions.push(into.length);
       const want = this.readBytes(1, 8) === 1 ? this.readBytes(1, 4 * KiB) : this.readBytes(1, SLAB_BYTES);
       const n = Math.min(into.length, want, bytes.length - at);
       bytes.copy(into, 0, at, at + n);
       at += n;
       this.onread.callback(n, into);
+      this.region = (this.onread.buffer as () => Uint8Array)();
     }
+  }
+
+  /** The length of the slab region the next read goes into (0: memory of its own). */
+  get pendingRegion(): number {
+    return this.region.buffer.byteLength === SLAB_BYTES ? this.region.length : 0;
   }
 
   /** Sends `count` frames of `kind` with the next indices, sized between lo and hi. */
@@ -93,20 +106,47 @@ function release(frame: Frame): void {
 }
 
 describe('SlabReads', () => {
-  it('reads the rest of a slab at a time, or no more than its limit allows (at least 64 KiB)', () => {
+  it('reads the rest of a slab at a time, or what its budget has not promised (at least 64 KiB)', () => {
     const whole = new Reads(7, release);
     whole.stream(4 * MiB);
     expect(Math.max(...whole.regions)).toBe(SLAB_BYTES);
-    let room = 100 * KiB;
-    const limited = new Reads(7, release, () => room);
+    const budget = { unpromised: 100 * KiB, promised: 0 } as ReadBudget & {
+      unpromised: number;
+      promised: number;
+    };
+    budget.promise = (b) => void (budget.promised += b);
+    budget.settle = (b) => void (budget.promised -= b);
+    const limited = new Reads(7, release, budget);
     limited.stream(2 * MiB);
     expect(Math.max(...limited.regions)).toBe(100 * KiB);
-    room = 0;
+    budget.unpromised = 0;
     limited.regions.length = 0;
     limited.stream(2 * MiB);
-    expect(Math.max(...limited.regions)).toBe(64 * KiB);
-    whole.reads.close();
+    // (The region already handed out was sized before; every later one is the smallest.)
+    expect(Math.max(...limited.regions.slice(1))).toBe(64 * KiB);
+    // Only the region handed out for the next read is promised; the close settles it.
+    expect(budget.promised).toBe(limited.pendingRegion);
     limited.reads.close();
+    expect(budget.promised).toBe(0);
+    whole.reads.close();
+  });
+
+  it('connections sharing a budget are handed regions that together stay within it', () => {
+    const budget = new HeldBytesBudget(MiB, silentLogger());
+    const conns = [1, 2, 3].map((seed) => new Reads(seed, release, budget));
+    // A first packet each: from then on their reads go into slabs, each region promised.
+    for (const c of conns) c.send(1, FrameKind.PACKET, 32 * KiB, 32 * KiB);
+    const regions = conns.map((c) => c.pendingRegion);
+    expect(Math.min(...regions)).toBeGreaterThanOrEqual(64 * KiB);
+    expect(regions.reduce((a, b) => a + b)).toBeLessThanOrEqual(MiB + 3 * 64 * KiB);
+    expect(budget.promisedBytes).toBe(regions.reduce((a, b) => a + b));
+    // Held bytes leave less to promise: a read after them gets the smallest region.
+    budget.changed(MiB);
+    conns[0]!.send(1, FrameKind.PACKET, 32 * KiB, 32 * KiB);
+    expect(conns[0]!.pendingRegion).toBe(64 * KiB);
+    budget.changed(-MiB);
+    for (const c of conns) c.reads.close();
+    expect(budget.promisedBytes).toBe(0);
   });
 
   it('stops allocating once frames are released as they come: every slab is reused', () => {
