@@ -413,8 +413,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     // Acknowledged by every node, so no socket write reads it any more (a producer's own
     // chunk, adopted whole, stays the producer's).
     if (!madePageAligned(packet.buffer)) return;
-    if (packet.buffer.length === this.packetBytes && !this.destroyed) this.spareBuffers.push(packet.buffer);
-    else givePageAligned(packet.buffer);
+    if (this.destroyed) givePageAligned(packet.buffer);
+    else this.spareBuffers.push(packet.buffer);
   }
 
   onRecovered(message: string): void {

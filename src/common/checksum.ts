@@ -15,7 +15,7 @@
  */
 import xxhash from 'xxhash-wasm';
 import { checksumBytes, checksumCount, ChecksumType } from '../../protocol/data-messages.js';
-import { assert, AssertionFailure, DfsError } from '../../protocol/errors.js';
+import { assert, AssertionFailure } from '../../protocol/errors.js';
 
 type Hash32 = (input: Uint8Array) => number;
 type Hash64 = (input: Uint8Array) => bigint;
@@ -154,26 +154,28 @@ export function hashSource(): HashSources | null {
   return source;
 }
 
+/** A hash function initChecksum loaded: using one before is our bug. */
+function loaded<F>(f: F | null): F {
+  assert(f !== null, 'checksum module used before initChecksum()');
+  return f;
+}
+
 export function xxh32(bytes: Uint8Array): number {
-  if (h32 === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
-  return h32(bytes) >>> 0;
+  return loaded(h32)(bytes) >>> 0;
 }
 
 export function xxh64(bytes: Uint8Array): bigint {
-  if (h64 === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
-  return h64(bytes);
+  return loaded(h64)(bytes);
 }
 
 /** XXH3_64bits (seed 0) of `bytes` as its 8 canonical, big-endian bytes: the stored form. */
 export function xxh3(bytes: Uint8Array): Uint8Array {
-  if (h3 === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
-  return h3(bytes);
+  return loaded(h3)(bytes);
 }
 
 /** A new streaming xxh32 (seed 0), equal to `xxh32` of the bytes it was given in order. */
 export function createXxh32(): Xxh32Stream {
-  if (stream32 === null) throw new DfsError('INTERNAL', 'checksum module used before initChecksum()');
-  return stream32();
+  return loaded(stream32)();
 }
 
 /** Writes the `type` checksum of `bytes` into `out` at `at` (checksumBytes(type) bytes). */
