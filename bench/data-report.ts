@@ -44,7 +44,7 @@ function printDataReport(r: DataReport): void {
     );
     out.push(renderTable(PHASE_COLUMNS, c.phases.map(phaseRow)));
     out.push('');
-    out.push(versusBaselineLine(c.summary));
+    out.push(versusBaselineLine(c.summary, 'DFS', roundRatios(c)));
     out.push(
       `CPU-seconds per GiB: DFS ${cpuLine(c.cpuPerGiB.dfs)}; baseline ${cpuLine(c.cpuPerGiB.baseline)}`,
     );
@@ -82,6 +82,19 @@ function phaseRow(p: Comparison['phases'][number]): string[] {
     g === null ? '' : g.perServer.map(seconds).join(' '),
     seconds(g?.total ?? null),
   ];
+}
+
+/**
+ * Each round's DFS MiB/s over the baseline's in the same round: on a VM whose phases vary
+ * by a fifth from one to the next, the spread says how far one run's figure can be trusted.
+ */
+export function roundRatios(c: Comparison): number[] {
+  const ratios: number[] = [];
+  for (const dfs of c.phases.filter((p) => p.system === 'dfs')) {
+    const base = c.phases.find((p) => p.system === 'baseline' && p.round === dfs.round);
+    if (base !== undefined && base.mibPerSec > 0) ratios.push(dfs.mibPerSec / base.mibPerSec);
+  }
+  return ratios;
 }
 
 function seconds(x: number | null): string {

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DFS_BENCH_BIN as BENCH } from '../../src/local/daemon-process.js';
 import type { DataReport } from '../../bench/data.js';
+import { roundRatios } from '../../bench/data-report.js';
 
 const MiB = 1024 * 1024;
 const RUN_TIMEOUT_MS = 60_000;
@@ -91,6 +92,12 @@ function checkComparison(r: Report, c: Report['comparisons'][number], sizeBytes:
   expect(c.summary.ratio).toBeGreaterThan(0);
   expect(c.summary.ratio).toBeCloseTo(c.summary.dfsMiBps / c.summary.baselineMiBps, 6);
   expect(c.summary.met).toBe(c.summary.ratio >= c.summary.target);
+  // One ratio per round, each of that round's own phases (the spread the report prints).
+  const inRound = (system: string, round: number): number =>
+    c.phases.find((p) => p.system === system && p.round === round)!.mibPerSec;
+  expect(roundRatios(c)).toEqual(
+    Array.from({ length: r.settings.rounds }, (_, i) => inRound('dfs', i + 1) / inRound('baseline', i + 1)),
+  );
   expect(c.cpuPerGiB.dfs.total!).toBeGreaterThan(0);
   expect(c.cpuPerGiB.baseline.total!).toBeGreaterThanOrEqual(0);
 }
