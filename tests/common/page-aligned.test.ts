@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { AssertionFailure } from '../../protocol/index.js';
 import {
   givePageAligned,
@@ -98,6 +98,40 @@ describe('page-aligned buffers', () => {
     const made = pageAlignedStats().allocated;
     for (let i = 0; i < n; i++) takePageAligned(MiB);
     expect(pageAlignedStats().allocated - made).toBe(n - PAGE_ALIGNED_FREE_BYTES_MAX / MiB);
+  });
+
+  it('a burst beyond the kept bytes is reused while transfers come; an interval it sat unused lets it go', async () => {
+    // A fresh instance of the module (its own free list), its trim timer on fake time.
+    vi.useFakeTimers();
+    vi.resetModules();
+    try {
+      const m = await import('../../src/common/page-aligned.js');
+      const kept = m.PAGE_ALIGNED_FREE_BYTES_KEPT / MiB;
+      const interval = m.PAGE_ALIGNED_TRIM_INTERVAL_MS;
+      const burst = (n: number): void => {
+        const bufs = Array.from({ length: n }, () => m.takePageAligned(MiB));
+        for (const b of bufs) m.givePageAligned(b);
+      };
+      burst(kept + 16);
+      expect(m.pageAlignedStats()).toMatchObject({ allocated: kept + 16, freeBytes: (kept + 16) * MiB });
+      // Bursts a few seconds apart, intervals on: every one reuses, none is let go.
+      for (let i = 0; i < 4; i++) {
+        vi.advanceTimersByTime(interval / 3);
+        burst(kept + 16);
+      }
+      vi.advanceTimersByTime(interval / 3);
+      expect(m.pageAlignedStats()).toMatchObject({ allocated: kept + 16, freeBytes: (kept + 16) * MiB });
+      // Then nothing for a whole interval: down to the kept bytes, no further however long.
+      vi.advanceTimersByTime(2 * interval);
+      expect(m.pageAlignedStats().freeBytes).toBe(kept * MiB);
+      expect(vi.getTimerCount()).toBe(0);
+      // The kept ones are reused; the rest of the next burst is made anew.
+      burst(kept + 4);
+      expect(m.pageAlignedStats().allocated).toBe(kept + 16 + 4);
+    } finally {
+      vi.useRealTimers();
+      vi.resetModules();
+    }
   });
 
   it('a second give is caught even when the free list did not keep the buffer the first time', () => {
