@@ -18,31 +18,26 @@
  * space for a memory beyond its size (up to 10 GiB of it, none of it backed), so a process
  * using these shows a large virtual size; what it holds is the resident size as before.
  * Memory is given back by the GC once a buffer is neither held nor on the free list, which
- * keeps a burst's buffers for a while and lets them go once they sit unused (`trim`).
+ * keeps a burst's buffers for a while and lets them go once they sit unused (free-list-trim.ts).
  *
  * Rules for callers: give a buffer back only once nothing reads or writes it any more (its
  * file read settled, its socket write called back); a buffer not given back is simply
  * collected. Giving back one that is not from here, or twice, is our bug and asserts.
  */
 import { assert } from '../../protocol/errors.js';
+import { FreeListTrim } from './free-list-trim.js';
 
 /**
- * Bytes the free list keeps for reuse, all sizes together; more are left to the GC. Room for
+ * Bytes the free list may hold, all sizes together; more are left to the GC. Room for
  * several writers' windows (32 MiB and two packets each by default): four 1 GiB uploads at
  * once in one process hold 136 buffers, and with a list of 32 MiB each round of them made
- * about 92 anew. A new buffer costs its pages' faults and zeroing, more on a VM that has
- * handed freed memory back to its host: 0.57-0.63 ms of CPU per MiB measured here, against
- * 0.025 ms to fill a reused one.
+ * about 92 anew. What sits unused is let go down to PAGE_ALIGNED_FREE_BYTES_KEPT
+ * (free-list-trim.ts).
  */
 export const PAGE_ALIGNED_FREE_BYTES_MAX = 160 * 1024 * 1024;
 /** Bytes the free list keeps however long they sit unused (a writer's window). */
 export const PAGE_ALIGNED_FREE_BYTES_KEPT = 32 * 1024 * 1024;
-/**
- * Every this often, while the list holds more than PAGE_ALIGNED_FREE_BYTES_KEPT, the bytes
- * that sat on it the whole interval (its low-water mark) above that are let go: transfers
- * a few seconds apart reuse a burst's buffers, and an idle process is back to the kept bytes
- * within two intervals.
- */
+/** How often what sat unused on the list a whole interval is let go (free-list-trim.ts). */
 export const PAGE_ALIGNED_TRIM_INTERVAL_MS = 30_000;
 
 const WASM_PAGE_BYTES = 64 * 1024;
@@ -59,9 +54,20 @@ const WasmMemory = (
 /** Free buffers by length. */
 const free = new Map<number, Buffer[]>();
 let freeBytes = 0;
-/** The fewest free bytes since the last trim (or since the trim timer started). */
-let lowFreeBytes = 0;
-let trimTimer: ReturnType<typeof setInterval> | null = null;
+const trim = new FreeListTrim({
+  kept: PAGE_ALIGNED_FREE_BYTES_KEPT,
+  intervalMs: PAGE_ALIGNED_TRIM_INTERVAL_MS,
+  size: () => freeBytes,
+  drop: (excess) => {
+    for (const list of free.values()) {
+      while (excess > 0 && list.length > 0) {
+        const b = list.pop()!;
+        freeBytes -= b.length;
+        excess -= b.length;
+      }
+    }
+  },
+});
 let allocated = 0;
 /** Buffers made ordinary because no memory could be reserved. */
 let unaligned = 0;
@@ -77,7 +83,7 @@ export function takePageAligned(bytes: number): Buffer {
   const reused = list?.pop();
   if (reused !== undefined) {
     freeBytes -= bytes;
-    lowFreeBytes = Math.min(lowFreeBytes, freeBytes);
+    trim.taken();
     out.add(reused);
     return reused;
   }
@@ -120,28 +126,7 @@ export function givePageAligned(buf: Buffer): void {
   }
   list.push(buf);
   freeBytes += buf.length;
-  if (freeBytes > PAGE_ALIGNED_FREE_BYTES_KEPT && trimTimer === null) {
-    lowFreeBytes = freeBytes;
-    trimTimer = setInterval(trim, PAGE_ALIGNED_TRIM_INTERVAL_MS);
-    trimTimer.unref();
-  }
-}
-
-/** Lets go of the free bytes above the kept ones that no take needed since the last trim. */
-function trim(): void {
-  let excess = Math.min(lowFreeBytes, freeBytes) - PAGE_ALIGNED_FREE_BYTES_KEPT;
-  for (const list of free.values()) {
-    while (excess > 0 && list.length > 0) {
-      const b = list.pop()!;
-      freeBytes -= b.length;
-      excess -= b.length;
-    }
-  }
-  lowFreeBytes = freeBytes;
-  if (freeBytes <= PAGE_ALIGNED_FREE_BYTES_KEPT && trimTimer !== null) {
-    clearInterval(trimTimer);
-    trimTimer = null;
-  }
+  trim.given();
 }
 
 /** Whether `buf` was made by `takePageAligned` (a caller that also holds others' buffers; tests). */

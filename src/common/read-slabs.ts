@@ -31,12 +31,14 @@
  * it a read gets a 64 KiB buffer of its own, as Node's default would, so a peer cannot make
  * us hold more than that however many connections it opens. The bytes held are bounded where
  * they were before (ServerConnection.hold, the reader's queue); slabs add at most the partly
- * used slab at each end of a connection's held bytes. The free list keeps FREE_SLABS_MAX;
- * what it does not keep is left to the GC.
+ * used slab at each end of a connection's held bytes. The free list keeps what a burst
+ * gave back while bursts keep coming, within SLABS_IN_USE_MAX with those in use, and lets
+ * go of what sits unused down to FREE_SLABS_KEPT; what it does not keep is left to the GC.
  */
 import net from 'node:net';
 import { assert } from '../../protocol/errors.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
+import { FreeListTrim } from './free-list-trim.js';
 
 export const SLAB_BYTES = 1024 * 1024;
 /**
@@ -69,13 +71,17 @@ const READ_MIN_BYTES = 64 * 1024;
 /** Reads before a connection's first PACKET: a hello and a request fit. */
 const FIRST_READ_BYTES = 16 * 1024;
 /**
- * Slabs the process keeps for reuse; more are dropped (64 MiB at most idle). A writer's
- * window (32 MiB by default) can be held on a DataNode at once, waiting for the disk: with
- * 16 kept, the slabs of each such burst were dropped and allocated again, 100 per GiB
- * received and about 5 mark-compacts per GiB (a tenth of a CPU-second); with 64, 35 in all
- * over 3 GiB, and 5 mark-compacts over 5 GiB, start-up included.
+ * Slabs the free list keeps however long they sit unused (64 MiB). A writer's window (32 MiB
+ * by default) can be held on a DataNode at once, waiting for the disk: with 16 kept, the
+ * slabs of each such burst were dropped and allocated again, 100 per GiB received and about
+ * 5 mark-compacts per GiB (a tenth of a CPU-second); with 64, 35 in all over 3 GiB. But four
+ * uploads at once over three DataNodes still made 30-120 slabs anew on each per round of
+ * 4 GiB: so the list may hold more, up to SLABS_IN_USE_MAX less those in use (slab memory,
+ * in use and free, stays within that bound), and what sits unused a whole interval is let
+ * go down to these (free-list-trim.ts).
  */
-const FREE_SLABS_MAX = 64;
+export const FREE_SLABS_KEPT = 64;
+export const FREE_SLABS_TRIM_INTERVAL_MS = 30_000;
 /**
  * Slabs the process has in use at once (384 MiB): a DataNode's held-packet and partial-frame
  * budgets (256 + 64 MiB by default) plus room for each active transfer's partly used slab.
@@ -91,12 +97,21 @@ class Slab {
 const free: Slab[] = [];
 let slabsAllocated = 0;
 let slabsInUse = 0;
+const trim = new FreeListTrim({
+  kept: FREE_SLABS_KEPT,
+  intervalMs: FREE_SLABS_TRIM_INTERVAL_MS,
+  size: () => free.length,
+  drop: (excess) => void free.splice(free.length - excess, excess),
+});
 
 function takeSlab(): Slab | null {
   if (slabsInUse >= SLABS_IN_USE_MAX) return null;
   slabsInUse++;
   const s = free.pop();
-  if (s !== undefined) return s;
+  if (s !== undefined) {
+    trim.taken();
+    return s;
+  }
   slabsAllocated++;
   return new Slab();
 }
@@ -104,7 +119,9 @@ function takeSlab(): Slab | null {
 function giveSlab(s: Slab): void {
   assert(s.refs === 0, `slab given back with ${s.refs} references`);
   slabsInUse--;
-  if (free.length < FREE_SLABS_MAX) free.push(s);
+  if (slabsInUse + free.length >= SLABS_IN_USE_MAX) return;
+  free.push(s);
+  trim.given();
 }
 
 /** Slabs ever allocated by this process, in use now, and sitting free (tests, metrics). */

@@ -22,7 +22,13 @@ import { describe, expect, it } from 'vitest';
 import { AssertionFailure, FrameDecoder, type Frame } from '../../protocol/index.js';
 import { HeldBytesBudget } from '../../src/common/held-bytes-budget.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { SLAB_BYTES, SlabReads, slabStats, type ReadBudget } from '../../src/common/read-slabs.js';
+import {
+  FREE_SLABS_KEPT,
+  SLAB_BYTES,
+  SlabReads,
+  slabStats,
+  type ReadBudget,
+} from '../../src/common/read-slabs.js';
 import { bodyIntact, FrameKind, frameBytesOf, seededInts, wireFrame } from '../support/slab-frames.js';
 
 const KiB = 1024;
@@ -161,6 +167,22 @@ describe('SlabReads', () => {
     expect(slabStats().allocated - warm.allocated).toBeLessThanOrEqual(2);
     expect(taken(warm)).toBeLessThanOrEqual(2);
     c.reads.close();
+  });
+
+  it('keeps a burst of slabs larger than the kept ones for the next burst', () => {
+    // About 95 MiB of packets held at once (a DataNode receiving several writers' windows), then let go.
+    const burst = (seed: number): void => {
+      const held: Frame[] = [];
+      const c = new Reads(seed, (f) => held.push(f));
+      c.send(100, FrameKind.PACKET, 900 * KiB, 1000 * KiB);
+      for (const f of held) release(f);
+      c.reads.close();
+    };
+    burst(30);
+    const after = slabStats();
+    expect(after.free).toBeGreaterThan(FREE_SLABS_KEPT);
+    burst(31);
+    expect(slabStats().allocated - after.allocated).toBeLessThanOrEqual(2);
   });
 
   it('reuses nothing read after a held frame until it is released, then gives those slabs back', () => {
