@@ -13,8 +13,12 @@
  * `kept`, what sat on it the whole interval above `kept` (its low-water mark since the last
  * trim) is let go. Bursts that come back within an interval reuse their memory; an idle
  * process is back to `kept` within two intervals. The timer does not keep a process alive.
- * (jemalloc's decay of unused pages works the same way, over time rather than at once.)
+ * (jemalloc decays its unused pages for the same reason, gradually rather than in one step.)
  */
+import { assert } from '../../protocol/errors.js';
+
+/** How often a list lets go of what sat unused (page-aligned buffers, read slabs). */
+export const FREE_LIST_TRIM_INTERVAL_MS = 30_000;
 
 export interface FreeListTrimOptions {
   /** What the list may keep however long it sits unused (bytes or items, as `size`). */
@@ -31,7 +35,9 @@ export class FreeListTrim {
   private low = 0;
   private timer: ReturnType<typeof setInterval> | null = null;
 
-  constructor(private readonly o: FreeListTrimOptions) {}
+  constructor(private readonly o: FreeListTrimOptions) {
+    assert(o.kept >= 0 && o.intervalMs > 0, `free list trim: kept ${o.kept}, every ${o.intervalMs} ms`);
+  }
 
   /** The list gave something out. */
   taken(): void {
@@ -47,8 +53,12 @@ export class FreeListTrim {
   }
 
   private trim(): void {
-    const excess = Math.min(this.low, this.o.size()) - this.o.kept;
-    if (excess > 0) this.o.drop(excess);
+    const before = this.o.size();
+    const excess = Math.min(this.low, before) - this.o.kept;
+    if (excess > 0) {
+      this.o.drop(excess);
+      assert(this.o.size() <= before - excess, `free list dropped less than ${excess} of ${before}`);
+    }
     this.low = this.o.size();
     if (this.low <= this.o.kept && this.timer !== null) {
       clearInterval(this.timer);

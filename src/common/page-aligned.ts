@@ -25,7 +25,7 @@
  * collected. Giving back one that is not from here, or twice, is our bug and asserts.
  */
 import { assert } from '../../protocol/errors.js';
-import { FreeListTrim } from './free-list-trim.js';
+import { FREE_LIST_TRIM_INTERVAL_MS, FreeListTrim } from './free-list-trim.js';
 
 /**
  * Bytes the free list may hold, all sizes together; more are left to the GC. Room for
@@ -37,8 +37,6 @@ import { FreeListTrim } from './free-list-trim.js';
 export const PAGE_ALIGNED_FREE_BYTES_MAX = 160 * 1024 * 1024;
 /** Bytes the free list keeps however long they sit unused (a writer's window). */
 export const PAGE_ALIGNED_FREE_BYTES_KEPT = 32 * 1024 * 1024;
-/** How often what sat unused on the list a whole interval is let go (free-list-trim.ts). */
-export const PAGE_ALIGNED_TRIM_INTERVAL_MS = 30_000;
 
 const WASM_PAGE_BYTES = 64 * 1024;
 
@@ -56,8 +54,10 @@ const free = new Map<number, Buffer[]>();
 let freeBytes = 0;
 const trim = new FreeListTrim({
   kept: PAGE_ALIGNED_FREE_BYTES_KEPT,
-  intervalMs: PAGE_ALIGNED_TRIM_INTERVAL_MS,
+  intervalMs: FREE_LIST_TRIM_INTERVAL_MS,
   size: () => freeBytes,
+  // Any sizes: the bytes unused are counted over all of them (on the data path nearly all
+  // are one packet size), and the last buffer dropped may take it a little below the kept.
   drop: (excess) => {
     for (const list of free.values()) {
       while (excess > 0 && list.length > 0) {

@@ -32,13 +32,13 @@
  * us hold more than that however many connections it opens. The bytes held are bounded where
  * they were before (ServerConnection.hold, the reader's queue); slabs add at most the partly
  * used slab at each end of a connection's held bytes. The free list keeps what a burst
- * gave back while bursts keep coming, within SLABS_IN_USE_MAX with those in use, and lets
- * go of what sits unused down to FREE_SLABS_KEPT; what it does not keep is left to the GC.
+ * gave back while bursts keep coming (within SLABS_IN_USE_MAX with those in use), and lets
+ * go of what sits unused down to FREE_SLABS_KEPT, to the GC.
  */
 import net from 'node:net';
 import { assert } from '../../protocol/errors.js';
 import { FrameKind, type Frame } from '../../protocol/frame.js';
-import { FreeListTrim } from './free-list-trim.js';
+import { FREE_LIST_TRIM_INTERVAL_MS, FreeListTrim } from './free-list-trim.js';
 
 export const SLAB_BYTES = 1024 * 1024;
 /**
@@ -76,12 +76,13 @@ const FIRST_READ_BYTES = 16 * 1024;
  * slabs of each such burst were dropped and allocated again, 100 per GiB received and about
  * 5 mark-compacts per GiB (a tenth of a CPU-second); with 64, 35 in all over 3 GiB. But four
  * uploads at once over three DataNodes still made 30-120 slabs anew on each per round of
- * 4 GiB: so the list may hold more, up to SLABS_IN_USE_MAX less those in use (slab memory,
- * in use and free, stays within that bound), and what sits unused a whole interval is let
- * go down to these (free-list-trim.ts).
+ * 4 GiB: so the list keeps every slab given back (slabs in use and free together stay within
+ * SLABS_IN_USE_MAX, since only that many are ever taken at once), and what sits unused a
+ * whole interval is let go down to these (free-list-trim.ts). The slabs of a closed
+ * connection still held by a write are neither: the GC's, bounded by the budgets that
+ * held them (SlabReads.close).
  */
 export const FREE_SLABS_KEPT = 64;
-export const FREE_SLABS_TRIM_INTERVAL_MS = 30_000;
 /**
  * Slabs the process has in use at once (384 MiB): a DataNode's held-packet and partial-frame
  * budgets (256 + 64 MiB by default) plus room for each active transfer's partly used slab.
@@ -99,7 +100,7 @@ let slabsAllocated = 0;
 let slabsInUse = 0;
 const trim = new FreeListTrim({
   kept: FREE_SLABS_KEPT,
-  intervalMs: FREE_SLABS_TRIM_INTERVAL_MS,
+  intervalMs: FREE_LIST_TRIM_INTERVAL_MS,
   size: () => free.length,
   drop: (excess) => void free.splice(free.length - excess, excess),
 });
@@ -119,7 +120,8 @@ function takeSlab(): Slab | null {
 function giveSlab(s: Slab): void {
   assert(s.refs === 0, `slab given back with ${s.refs} references`);
   slabsInUse--;
-  if (slabsInUse + free.length >= SLABS_IN_USE_MAX) return;
+  // takeSlab's cap is the bound: a slab is only ever given back after it was taken in use.
+  assert(slabsInUse + free.length < SLABS_IN_USE_MAX, `${slabsInUse} slabs in use and ${free.length} free`);
   free.push(s);
   trim.given();
 }

@@ -120,6 +120,10 @@ export class DatanodeMetrics {
         'Slabs of 1 MiB allocated since start: flat while transfers reuse them',
         () => slabStats().allocated,
       ],
+      dfs_datanode_read_slabs_free: [
+        'Slabs of 1 MiB kept free for reuse (within the cap with those in use; what sits unused is let go down to 64)',
+        () => slabStats().free,
+      ],
       dfs_datanode_read_buffer_bytes: [
         'Bytes replica reads hold now, read ahead or being sent (bounded by readBufferBytesMax)',
         () => readBufferStats().heldBytes,
@@ -131,6 +135,10 @@ export class DatanodeMetrics {
       dfs_datanode_file_read_buffers_allocated: [
         'Page-aligned buffers file reads go into (replicas sent, packets of in-process writers), allocated since start: flat while they are reused (src/common/page-aligned.ts)',
         () => pageAlignedStats().allocated,
+      ],
+      dfs_datanode_file_read_buffers_free_bytes: [
+        'Bytes of those buffers kept free for reuse (at most 160 MiB; what sits unused is let go down to 32 MiB)',
+        () => pageAlignedStats().freeBytes,
       ],
       dfs_datanode_file_read_buffers_unaligned: [
         'Of those, ordinary buffers made because no address space could be reserved (an address-space limit such as ulimit -v): reads into them cost more CPU',

@@ -79,13 +79,14 @@ it('starts no timer while the list holds no more than kept, and its timer does n
   expect(vi.getTimerCount()).toBe(0);
   vi.useRealTimers();
   const spy = vi.spyOn(globalThis, 'setInterval');
+  let timer: NodeJS.Timeout | undefined;
   try {
     l.size = 11;
     l.trim.given();
-    const timer = spy.mock.results[0]!.value as NodeJS.Timeout;
+    timer = spy.mock.results[0]!.value as NodeJS.Timeout;
     expect(timer.hasRef()).toBe(false);
-    clearInterval(timer);
   } finally {
+    clearInterval(timer);
     spy.mockRestore();
   }
 });

@@ -18,7 +18,7 @@
  * Slab counts are process-wide (slabStats), so each case measures deltas: "slabs taken" is
  * how many more are out of the free list or newly allocated than at its start.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AssertionFailure, FrameDecoder, type Frame } from '../../protocol/index.js';
 import { HeldBytesBudget } from '../../src/common/held-bytes-budget.js';
 import { silentLogger } from '../../src/common/logger.js';
@@ -185,6 +185,62 @@ describe('SlabReads', () => {
     expect(slabStats().allocated - after.allocated).toBeLessThanOrEqual(2);
   });
 
+  it('lets go of the slabs a whole interval left unused, down to the kept ones', async () => {
+    // A fresh instance of the module (its own free list), its trim timer on fake time.
+    vi.useFakeTimers();
+    vi.resetModules();
+    try {
+      const m = await import('../../src/common/read-slabs.js');
+      const { FREE_LIST_TRIM_INTERVAL_MS: interval } = await import('../../src/common/free-list-trim.js');
+      // About 95 MiB held at once, then let go, through a connection of that instance.
+      const burst = (seed: number): void => {
+        const held: Frame[] = [];
+        const reads = new m.SlabReads();
+        const onread = reads.onread();
+        const decoder = new FrameDecoder({
+          bodyBytesMax: 4 * MiB,
+          scatterKinds: new Set([FrameKind.PACKET]),
+        });
+        reads.sink = (chunk) =>
+          decoder.push(chunk, (f) => {
+            reads.admit(f, decoder.buffered);
+            held.push(f);
+          });
+        const sizes = seededInts(seed);
+        const wire = Buffer.concat(
+          Array.from({ length: 100 }, (_, k) =>
+            wireFrame(FrameKind.PACKET, k, sizes(900 * KiB, 1000 * KiB)),
+          ).flat(),
+        );
+        for (let at = 0; at < wire.length;) {
+          const into = (onread.buffer as () => Uint8Array)();
+          const n = Math.min(into.length, wire.length - at);
+          wire.copy(into, 0, at, at + n);
+          at += n;
+          onread.callback(n, into);
+        }
+        for (const f of held) release(f);
+        reads.close();
+      };
+      burst(40);
+      const first = m.slabStats();
+      expect(first.free).toBeGreaterThan(m.FREE_SLABS_KEPT);
+      // Bursts within each interval: all reused, none let go.
+      for (let i = 0; i < 4; i++) {
+        vi.advanceTimersByTime(interval / 3);
+        burst(41 + i);
+      }
+      expect(m.slabStats()).toEqual(first);
+      // A whole interval unused: down to the kept ones, no further.
+      vi.advanceTimersByTime(2 * interval);
+      expect(m.slabStats()).toMatchObject({ allocated: first.allocated, free: m.FREE_SLABS_KEPT });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+      vi.resetModules();
+    }
+  });
+
   it('reuses nothing read after a held frame until it is released, then gives those slabs back', () => {
     const held: Frame[] = [];
     const c = new Reads(2, (f) => {
@@ -199,7 +255,7 @@ describe('SlabReads', () => {
     const pinned = slabStats();
     expect(bodyIntact(held[0]!)).toBe(true);
     release(held[0]!);
-    // All but the slab still being read into are back (the free list keeps up to 16).
+    // All but the slab still being read into are back on the free list.
     expect(slabStats().free - pinned.free).toBeGreaterThanOrEqual(7);
     const after = slabStats();
     c.stream(10 * MiB);
@@ -297,11 +353,13 @@ describe('SlabReads', () => {
     // Reads after close go to memory of their own (the socket may still deliver one).
     c.stream(2 * MiB);
     expect(slabStats()).toEqual(closed);
-    // Another connection holds what it reads, so it takes every slab in the free list: none
-    // is the closed connection's memory (a write in flight may still read it).
+    // Another connection holds what it reads, more than the free list holds, so it takes
+    // every slab there: none is the closed connection's memory (a write in flight may
+    // still read it).
     const othersHeld: Frame[] = [];
     const other = new Reads(8, (f) => othersHeld.push(f));
-    other.stream(24 * MiB);
+    other.stream((closed.free + 8) * MiB);
+    expect(slabStats().free).toBe(0);
     expect(held.filter((f) => !bodyIntact(f))).toEqual([]);
     expect(othersHeld.filter((f) => !bodyIntact(f))).toEqual([]);
     for (const f of othersHeld) release(f);

@@ -131,12 +131,19 @@ describe('/metrics on every daemon', () => {
       });
       expect(sumOf(t, 'dfs_datanode_volume_capacity_bytes')).toBeGreaterThan(0);
       expect(sumOf(t, 'dfs_datanode_volume_used_bytes')).toBe(FILE_BYTES);
+      // The slabs the write read into wait on the free list for the next one.
+      expect(sumOf(t, 'dfs_datanode_read_slabs_free')).toBeGreaterThan(0);
+      expect(sumOf(t, 'dfs_datanode_read_slabs_free')).toBeLessThanOrEqual(
+        sumOf(t, 'dfs_datanode_read_slabs_allocated'),
+      );
     }
     // The file was read once, from one replica.
     const total = (name: string, labels: Record<string, string> = {}): number =>
       texts.reduce((n, t) => n + sumOf(t, name, labels), 0);
     expect(total('dfs_datanode_bytes_read_total')).toBe(FILE_BYTES);
     expect(total('dfs_datanode_blocks_read_total')).toBe(1);
+    // The replica was read into page-aligned buffers, back on their free list once sent.
+    expect(total('dfs_datanode_file_read_buffers_free_bytes')).toBeGreaterThan(0);
     expect(total('dfs_datanode_op_duration_seconds_count', { op: 'read' })).toBe(1);
   });
 
