@@ -105,10 +105,16 @@ function blocksInVolume(dir: string): number[] {
     .map((m) => Number(m[1]));
 }
 
-/** Replaces a volume's directory by a file: every I/O under it fails (ENOTDIR), even for root. */
+/**
+ * Replaces a volume's directory by a file: every I/O under it fails (ENOTDIR), even for root.
+ * Moved aside first, in one rename: removing it in place raced with the DataNode's own
+ * volume checks creating files in it (ENOTEMPTY from the rmdir, seen once in CI).
+ */
 function breakVolume(dir: string): void {
-  fs.rmSync(dir, { recursive: true, force: true });
+  const gone = `${dir}.gone`;
+  fs.renameSync(dir, gone);
   fs.writeFileSync(dir, 'not a volume any more\n');
+  fs.rmSync(gone, { recursive: true, force: true, maxRetries: 5 });
 }
 
 const VOLUME_FAILED = 'volume failed; taken out of service';
