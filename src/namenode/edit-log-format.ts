@@ -24,8 +24,22 @@
  *   |   at X to the end of the file is zero, where X's length pair  |                  |
  *   |   is bad, or X has a checksum mismatch and is not the last    |                  |
  *   |   record (the unwritten sectors of a write of several records)|                  |
+ *   | a bad length pair or checksum mismatch at X where a 512-byte  | torn tail: cut X |
+ *   |   sector is zero from X or from inside the record to its end  |                  |
+ *   |   (at least 8 bytes), and no byte is set FLUSH_BYTES_MAX (or  |                  |
+ *   |   the record's length) past X: the last flush, written into   |                  |
+ *   |   preallocated space, with some of its sectors never written  |                  |
  *   | any other checksum mismatch, length != ~copy, txid gap, bad op| corruption:      |
  *   |   (valid bytes would be thrown away, or an acked op altered)  |   refuse to start|
+ *
+ * Why the last flush may have holes: the writer (edit-log.ts) writes records into space it
+ * zero-filled and made durable ahead of them (HDFS `EditLogFileOutputStream.preallocate`), so
+ * an fdatasync need not commit file-size metadata. An overwrite has no ordering between its
+ * pages: power lost during one flush may leave any subset of its sectors written. Every
+ * earlier flush was fdatasynced before its records were acknowledged, and a flush writes at
+ * most FLUSH_BYTES_MAX bytes (or one record), so bytes set further than that past a damaged
+ * record are acknowledged data, and the damage is corruption. A sector zeroed to its end is
+ * what an unwritten sector looks like, and no single flipped byte makes one.
  *
  * Cutting is only ever allowed in the newest segment; the caller enforces that.
  */
@@ -41,7 +55,13 @@ export const SEGMENT_HEADER_BYTES = 16;
 export const RECORD_HEADER_BYTES = 20;
 /** No single namespace op comes close; a larger length is corruption, not a big record. */
 export const RECORD_BYTES_MAX = 1024 * 1024;
+/** The most one write + fdatasync of the writer holds, unless a single record is larger. */
+export const FLUSH_BYTES_MAX = 64 * 1024;
+/** The torn-tail reason of a segment that ends in zeros: preallocated space, the usual end after a kill. */
+export const ZERO_TAIL = 'zero-filled tail';
 const SECTOR_BYTES = 512;
+/** The fewest bytes of a zeroed sector a record must hold to be judged unwritten there. */
+const ZEROED_BYTES_MIN = 8;
 
 export function encodeSegmentHeader(firstTxid: number): Buffer {
   const w = new WireWriter(SEGMENT_HEADER_BYTES);
@@ -98,15 +118,21 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
   const records: LoggedOp[] = [];
   let at = SEGMENT_HEADER_BYTES;
   let expectTxid = firstTxid;
+  let lastSet = -1; // the offset of the last non-zero byte, found when first needed
+  const inLastFlush = (from: number, to: number): boolean => {
+    if (lastSet < 0) lastSet = lastNonZero(buf);
+    return lastSet < from + Math.max(FLUSH_BYTES_MAX, to - from) && hasZeroedSector(buf, from, to);
+  };
   while (at < buf.length) {
     const left = buf.length - at;
-    if (isAllZero(buf, at, buf.length)) return done('zero-filled tail');
+    if (isAllZero(buf, at, buf.length)) return done(ZERO_TAIL);
     if (left < 8) return done(`${left} trailing bytes, shorter than a record header`);
     const recordBytes = buf.readUInt32BE(at);
     const lengthOk = ~buf.readUInt32BE(at + 4) >>> 0 === recordBytes;
     if (!lengthOk || recordBytes < RECORD_HEADER_BYTES - 8 + 1 || recordBytes > RECORD_BYTES_MAX) {
       if (zeroedFromSectorIn(buf, at, at + 8))
         return done(`unwritten sectors from inside the record header at ${at}`);
+      if (inLastFlush(at, at + 8)) return done(`unwritten sectors of the last flush from ${at}`);
       if (!lengthOk) throw corrupt(name, at, 'record length and its check copy differ');
       throw corrupt(name, at, `impossible record length ${recordBytes}`);
     }
@@ -119,6 +145,7 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
         return done(`checksum mismatch in a partly written last record at ${at}`);
       if (end < buf.length && zeroedFromSectorIn(buf, at, end))
         return done(`unwritten sectors from inside the record at ${at}`);
+      if (inLastFlush(at, end)) return done(`unwritten sectors of the last flush in the record at ${at}`);
       throw corrupt(
         name,
         at,
@@ -161,6 +188,27 @@ function hasZeroSector(buf: Buffer, from: number, to: number): boolean {
     const lo = Math.max(sector, from);
     const hi = Math.min(sector + SECTOR_BYTES, to);
     if (hi - lo >= Math.min(SECTOR_BYTES, to - from) / 2 && isAllZero(buf, lo, hi)) return true;
+  }
+  return false;
+}
+
+function lastNonZero(buf: Buffer): number {
+  let i = buf.length - 1;
+  while (i >= 0 && buf[i] === 0) i--;
+  return i;
+}
+
+/**
+ * True when some 512-byte sector that starts before `to` is zero from `from` (or from its own
+ * start, when later) to its end or the file's, over at least ZEROED_BYTES_MIN bytes: a sector
+ * of the record at `from` that was never written. Its zeros run past the record, or cover its
+ * whole header, so they are not the record's own zero bytes (a length's high bytes are).
+ */
+function hasZeroedSector(buf: Buffer, from: number, to: number): boolean {
+  for (let sector = Math.floor(from / SECTOR_BYTES) * SECTOR_BYTES; sector < to; sector += SECTOR_BYTES) {
+    const lo = Math.max(sector, from);
+    const hi = Math.min(sector + SECTOR_BYTES, buf.length);
+    if (hi - lo >= ZEROED_BYTES_MIN && isAllZero(buf, lo, hi)) return true;
   }
   return false;
 }

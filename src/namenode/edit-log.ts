@@ -11,6 +11,7 @@
  *                 └──────────────────┴── write/fsync/roll error ──> failed
  *   io:         idle ──append/roll──> scheduled ──next tick──> idle ──pump──> writing | rolling
  *               writing | rolling ──done──> idle ──pump──> ...
+ *               idle ──closing, queue drained──> sealing (the segment cut to its records)
  *
  * `io` is the one flusher: at most one write+fdatasync or segment roll runs at a time, and
  * it starts only from `idle`, so records reach the disk strictly in queue order.
@@ -28,6 +29,17 @@
  * - A failed write or fsync is fatal: memory is ahead of the disk, so the log refuses all
  *   further appends and `onFatal` tells the NameNode to stop (HDFS does the same).
  *
+ * Preallocation (HDFS `EditLogFileOutputStream.preallocate`): a segment is created as
+ * PREALLOCATE_BYTES of zeros after its header, made durable with its size, and records are
+ * written over the zeros at `written`; a flush that would pass the end first extends it by
+ * whole chunks of zeros in the same write + fdatasync. So the usual fdatasync has data only
+ * to write, and need not wait for the file system's journal to commit a new file size (the
+ * DataNodes' writes share that journal; under load a commit took tens of milliseconds).
+ * A segment is cut back to its records before the next one is created (a roll) and at
+ * close: only the newest segment may end in zeros, which a load cuts (name-dir.ts). A flush
+ * holds at most FLUSH_BYTES_MAX bytes, or one record, which is what lets the decoder tell
+ * the torn last flush of a power loss from corruption (edit-log-format.ts).
+ *
  * A flush slower than `slowSyncMs` (write plus fdatasync) is logged with its duration, as
  * etcd's WAL warns on a slow fdatasync: it is the first thing to look at when creates slow.
  * Every sync goes through the `sync` option (src/common/file-sync.ts), so tests can see that
@@ -41,13 +53,18 @@ import { osFileSync, type FileSync } from '../common/file-sync.js';
 import { fsyncDir } from '../common/fs-util.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { EditOp } from './edit-ops.js';
-import { encodeRecord, encodeSegmentHeader } from './edit-log-format.js';
+import {
+  encodeRecord,
+  encodeSegmentHeader,
+  FLUSH_BYTES_MAX,
+  SEGMENT_HEADER_BYTES,
+} from './edit-log-format.js';
 import type { AppendCallback, Journal } from './journal.js';
 
 export type { AppendCallback };
 
 export type EditLogState = 'open' | 'closing' | 'closed' | 'failed';
-type IoState = 'idle' | 'scheduled' | 'writing' | 'rolling';
+type IoState = 'idle' | 'scheduled' | 'writing' | 'rolling' | 'sealing';
 
 const LIFECYCLE: Record<EditLogState, readonly EditLogState[]> = {
   open: ['closing', 'failed'],
@@ -56,11 +73,16 @@ const LIFECYCLE: Record<EditLogState, readonly EditLogState[]> = {
   failed: [],
 };
 const IO: Record<IoState, readonly IoState[]> = {
-  idle: ['scheduled', 'writing', 'rolling'],
+  idle: ['scheduled', 'writing', 'rolling', 'sealing'],
   scheduled: ['writing', 'rolling', 'idle'],
   writing: ['idle'],
   rolling: ['idle'],
+  sealing: [],
 };
+
+/** Zeros written ahead of the records, at a segment's creation and in chunks of this as it grows. */
+export const PREALLOCATE_BYTES = 1024 * 1024;
+let zeros: Buffer | null = null;
 
 type QueueEntry =
   | { kind: 'record'; txid: number; bytes: Buffer; done: AppendCallback }
@@ -88,6 +110,10 @@ export class EditLog implements Journal {
   private io: IoState = 'idle';
   private fd = -1;
   private segmentFirstTxid = 0;
+  /** The current segment's bytes of header and records; where the next flush writes. */
+  private written = 0;
+  /** The current segment's size: `written` and the zeros after it. */
+  private allocated = 0;
   private lastTxid: number;
   private durableTxid: number;
   private readonly queue: QueueEntry[] = [];
@@ -126,8 +152,7 @@ export class EditLog implements Journal {
     options: EditLogOptions = {},
   ): Promise<EditLog> {
     const log = new EditLog(dir, lastTxid, onFatal, options);
-    log.fd = await log.createSegment(lastTxid + 1);
-    log.segmentFirstTxid = lastTxid + 1;
+    log.useSegment(await log.createSegment(lastTxid + 1), lastTxid + 1);
     return log;
   }
 
@@ -223,8 +248,14 @@ export class EditLog implements Journal {
       this.doRoll(head.firstTxid, head.done);
       return;
     }
+    // At most FLUSH_BYTES_MAX (or one record): the bound the decoder's torn-flush rule relies on.
     let n = 1;
-    while (n < this.queue.length && this.queue[n]!.kind === 'record') n++;
+    let bytes = head.bytes.length;
+    for (; n < this.queue.length; n++) {
+      const next = this.queue[n]!;
+      if (next.kind !== 'record' || bytes + next.bytes.length > FLUSH_BYTES_MAX) break;
+      bytes += next.bytes.length;
+    }
     const batch = this.queue.splice(0, n) as Array<Extract<QueueEntry, { kind: 'record' }>>;
     // The pair of append's txid assignment: what goes to disk is contiguous and in order.
     for (let i = 0; i < batch.length; i++) {
@@ -237,29 +268,50 @@ export class EditLog implements Journal {
 
   private write(batch: Array<Extract<QueueEntry, { kind: 'record' }>>): void {
     const data = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((e) => e.bytes));
+    assert(data.length <= FLUSH_BYTES_MAX || batch.length === 1, `edit log flush of ${data.length} bytes`);
     const started = performance.now();
-    writeAll(this.fd, data, (err) => {
+    const at = this.written;
+    const end = at + data.length;
+    const allocated = Math.max(this.allocated, Math.ceil(end / PREALLOCATE_BYTES) * PREALLOCATE_BYTES);
+    writeAllAt(this.fd, data, at, (err) => {
       if (err) return this.fail(err, batch);
-      this.sync.fdatasync(this.fd).then(
-        () => {
-          const ms = performance.now() - started;
-          if (ms > this.slowSyncMs)
-            this.log.warn(
-              { ms: Math.round(ms), records: batch.length, bytes: data.length },
-              'slow edit log write and fdatasync',
-            );
-          this.flushCount++;
-          this.recordCount += batch.length;
-          this.onFlush?.(ms / 1000, batch.length);
-          this.durableTxid = batch[batch.length - 1]!.txid;
-          this.setIo('idle');
-          for (const e of batch) e.done(null);
-          // A callback may have appended (and scheduled a flush) already.
-          if (this.io === 'idle') this.pump();
-        },
-        (syncErr: Error) => this.fail(syncErr, batch),
-      );
+      // Past the zeros written ahead: more of them, made durable (with the size) by this fdatasync.
+      writeZeros(this.fd, Math.max(end, this.allocated), allocated, (zerosErr) => {
+        if (zerosErr) return this.fail(zerosErr, batch);
+        this.flushed(batch, data.length, started, end, allocated);
+      });
     });
+  }
+
+  /** The flush's bytes are written: its fdatasync, then its replies. */
+  private flushed(
+    batch: Array<Extract<QueueEntry, { kind: 'record' }>>,
+    bytes: number,
+    started: number,
+    written: number,
+    allocated: number,
+  ): void {
+    this.sync.fdatasync(this.fd).then(
+      () => {
+        const ms = performance.now() - started;
+        if (ms > this.slowSyncMs)
+          this.log.warn(
+            { ms: Math.round(ms), records: batch.length, bytes },
+            'slow edit log write and fdatasync',
+          );
+        this.flushCount++;
+        this.recordCount += batch.length;
+        this.onFlush?.(ms / 1000, batch.length);
+        this.written = written;
+        this.allocated = allocated;
+        this.durableTxid = batch[batch.length - 1]!.txid;
+        this.setIo('idle');
+        for (const e of batch) e.done(null);
+        // A callback may have appended (and scheduled a flush) already.
+        if (this.io === 'idle') this.pump();
+      },
+      (syncErr: Error) => this.fail(syncErr, batch),
+    );
   }
 
   private doRoll(firstTxid: number, done: (err: Error | null) => void): void {
@@ -272,20 +324,22 @@ export class EditLog implements Journal {
       return;
     }
     const oldFd = this.fd;
-    this.createSegment(firstTxid).then(
-      (fd) => {
-        this.fd = fd;
-        this.segmentFirstTxid = firstTxid;
-        fs.close(oldFd, () => {});
-        this.setIo('idle');
-        done(null);
-        if (this.io === 'idle') this.pump();
-      },
-      (err: Error) => {
-        rethrowIfBug(err);
-        this.fail(err, [], done);
-      },
-    );
+    // The old segment is cut to its records first: only the newest may end in zeros.
+    this.seal(oldFd)
+      .then(() => this.createSegment(firstTxid))
+      .then(
+        (fd) => {
+          this.useSegment(fd, firstTxid);
+          fs.close(oldFd, () => {});
+          this.setIo('idle');
+          done(null);
+          if (this.io === 'idle') this.pump();
+        },
+        (err: Error) => {
+          rethrowIfBug(err);
+          this.fail(err, [], done);
+        },
+      );
   }
 
   private finishClose(): void {
@@ -294,11 +348,37 @@ export class EditLog implements Journal {
       this.durableTxid === this.lastTxid,
       `edit log closed with txid ${this.lastTxid} appended, ${this.durableTxid} durable`,
     );
+    this.setIo('sealing');
+    this.seal(this.fd).then(
+      () => this.finishClosed(),
+      (err: Error) => {
+        rethrowIfBug(err);
+        // Nothing acknowledged is at risk: a load cuts the zeros of the newest segment.
+        this.log.warn({ err: err.message }, 'could not cut the edit log segment to its records at close');
+        this.finishClosed();
+      },
+    );
+  }
+
+  private finishClosed(): void {
     this.enter('closed');
     this.closeFd();
     const resolve = this.onClosed;
     this.onClosed = null;
     resolve?.();
+  }
+
+  /** Cuts the current segment's zeros written ahead, durably (a roll, a close). */
+  private async seal(fd: number): Promise<void> {
+    await promisify(fs.ftruncate)(fd, this.written);
+    await this.sync.fsync(fd);
+  }
+
+  private useSegment(fd: number, firstTxid: number): void {
+    this.fd = fd;
+    this.segmentFirstTxid = firstTxid;
+    this.written = SEGMENT_HEADER_BYTES;
+    this.allocated = PREALLOCATE_BYTES;
   }
 
   private closeFd(): void {
@@ -308,13 +388,17 @@ export class EditLog implements Journal {
     fs.close(fd, () => {});
   }
 
-  /** Creates a segment with its header, durable with its directory entry; a plain fd (no FileHandle, which closes itself when collected). */
+  /**
+   * Creates a segment: its header and zeros to PREALLOCATE_BYTES, durable with its size and
+   * directory entry; a plain fd (no FileHandle, which closes itself when collected).
+   */
   private async createSegment(firstTxid: number): Promise<number> {
     const file = path.join(this.dir, segmentFileName(firstTxid));
     const fd = await promisify(fs.open)(file, 'wx', 0o644);
     try {
-      const header = encodeSegmentHeader(firstTxid);
-      await promisify(writeAll)(fd, header);
+      const start = Buffer.alloc(PREALLOCATE_BYTES);
+      encodeSegmentHeader(firstTxid).copy(start);
+      await promisify(writeAllAt)(fd, start, 0);
       await this.sync.fsync(fd);
       await fsyncDir(this.dir, this.sync);
     } catch (err) {
@@ -345,11 +429,19 @@ export class EditLog implements Journal {
   }
 }
 
-function writeAll(fd: number, data: Buffer, cb: (err: Error | null) => void): void {
+function writeAllAt(fd: number, data: Buffer, position: number, cb: (err: Error | null) => void): void {
   if (data.length === 0) return cb(null);
-  fs.write(fd, data, 0, data.length, null, (err, written) => {
+  fs.write(fd, data, 0, data.length, position, (err, written) => {
     if (err) return cb(err);
-    if (written < data.length) return writeAll(fd, data.subarray(written), cb);
+    if (written < data.length) return writeAllAt(fd, data.subarray(written), position + written, cb);
     cb(null);
   });
+}
+
+/** Writes zeros over [from, to) (preallocation), in chunks of one shared zero buffer. */
+function writeZeros(fd: number, from: number, to: number, cb: (err: Error | null) => void): void {
+  if (from >= to) return cb(null);
+  zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
+  const n = Math.min(to - from, zeros.length);
+  writeAllAt(fd, zeros.subarray(0, n), from, (err) => (err ? cb(err) : writeZeros(fd, from + n, to, cb)));
 }

@@ -13,6 +13,7 @@
  *   |------------------------------------------------------|-----------------------------------|
  *   | no VERSION                                           | refuse: "not formatted"           |
  *   | newest image corrupt, an older one valid             | use the older one (edits decide)  |
+ *   | zeros after the records of the newest segment        | truncate it there (preallocated)  |
  *   | torn tail in the newest segment                      | truncate it there, log a warning  |
  *   | newest segment holds no record                       | delete it (a new one is opened)   |
  *   | torn tail or corruption in an older segment          | refuse with the segment and offset|
@@ -27,7 +28,7 @@ import { initChecksum } from '../common/checksum.js';
 import { fsyncDir, writeFileAtomic } from '../common/fs-util.js';
 import type { Logger } from '../common/logger.js';
 import { DECOMMISSIONED_FILE } from './decommission-store.js';
-import { decodeSegment, SEGMENT_HEADER_BYTES } from './edit-log-format.js';
+import { decodeSegment, SEGMENT_HEADER_BYTES, ZERO_TAIL } from './edit-log-format.js';
 import { imageFileName, loadImage, saveImage } from './fs-image.js';
 import { replayRecords, type ReplayObserver } from './journal.js';
 import { Namespace } from './namespace.js';
@@ -192,7 +193,8 @@ export async function loadNameDir(
           'CORRUPT_LOG',
           `edit log ${name} is damaged before newer segments: ${seg.tornTail}`,
         );
-      log.warn(
+      // Zeros after the records are the space the writer preallocated: the usual end after a kill.
+      log[seg.tornTail === ZERO_TAIL ? 'info' : 'warn'](
         { segment: name, validBytes: seg.validBytes, reason: seg.tornTail },
         'cutting torn tail of the edit log',
       );

@@ -19,10 +19,11 @@ import {
   decodeSegment,
   encodeRecord,
   encodeSegmentHeader,
+  FLUSH_BYTES_MAX,
   SEGMENT_HEADER_BYTES,
 } from '../../src/namenode/edit-log-format.js';
 import { osFileSync, type FileSync } from '../../src/common/file-sync.js';
-import { EditLog, segmentFileName } from '../../src/namenode/edit-log.js';
+import { EditLog, PREALLOCATE_BYTES, segmentFileName } from '../../src/namenode/edit-log.js';
 import { NONE, type EditOp } from '../../src/namenode/edit-ops.js';
 import type { INode } from '../../src/namenode/inode.js';
 import { formatNameDir, loadNameDir, type LoadedState } from '../../src/namenode/name-dir.js';
@@ -212,6 +213,35 @@ function recordEnds(seg: Buffer): number[] {
   return ends;
 }
 
+function readAt(file: string, from: number, to: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(to - from);
+    expect(fs.readSync(fd, buf, 0, buf.length, from)).toBe(buf.length);
+    return buf;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A segment of mkdir records (each a different length) of at least `bytes`, and its record ends. */
+function mkdirSegment(bytes: number): { segment: Buffer; ends: number[] } {
+  const parts = [encodeSegmentHeader(1)];
+  let size = SEGMENT_HEADER_BYTES;
+  for (let txid = 1; size < bytes; txid++) {
+    const rec = encodeRecord(txid, {
+      op: 'mkdir',
+      path: `/m${txid}-${'n'.repeat(txid % 97)}`,
+      parents: false,
+      mtimeMs: txid,
+    });
+    parts.push(rec);
+    size += rec.length;
+  }
+  const segment = Buffer.concat(parts);
+  return { segment, ends: recordEnds(segment) };
+}
+
 /** Replaces every segment in `dir` by the given files. */
 function writeSegments(dir: string, files: Record<string, Buffer>): void {
   for (const n of fs.readdirSync(dir)) if (n.startsWith('edits_')) fs.rmSync(path.join(dir, n));
@@ -295,10 +325,11 @@ describe('EditLog writer', () => {
             if (err) return reject(err);
             expect(inAppend, 'a reply ran inside append()').toBe(false);
             expect(editLog.lastDurableTxid).toBeGreaterThanOrEqual(txid);
+            // Its bytes are in the file where the encoder puts them (not only zeros written ahead).
             expect(
-              fs.statSync(file).size,
+              readAt(file, endOf[txid - 1]!, endOf[txid]!).equals(encodeRecord(txid, op)),
               `txid ${txid} acknowledged before it reached the file`,
-            ).toBeGreaterThanOrEqual(endOf[txid]!);
+            ).toBe(true);
             acked.push(txid);
             resolve();
           });
@@ -356,13 +387,14 @@ describe('EditLog writer', () => {
         return new Promise<void>((resolve) => held.push(resolve)).then(() => osFileSync.fdatasync(fd));
       },
       fsync: (fd) => {
-        calls.push('fsync');
+        const st = fs.fstatSync(fd);
+        calls.push(st.isDirectory() ? 'fsync dir' : `fsync ${st.size}`);
         return osFileSync.fsync(fd);
       },
     };
     const editLog = await EditLog.open(dir, 0, () => {}, { sync });
-    // The new segment: its header fsynced, then its directory entry.
-    expect(calls).toEqual(['fsync', 'fsync']);
+    // The new segment: its header and the zeros written ahead fsynced, then its directory entry.
+    expect(calls).toEqual([`fsync ${PREALLOCATE_BYTES}`, 'fsync dir']);
     calls.length = 0;
 
     const done: number[] = [];
@@ -385,13 +417,75 @@ describe('EditLog writer', () => {
     expect(done).toEqual([1, 2]);
     expect(editLog.lastDurableTxid).toBe(2);
 
-    // A roll: the new segment's header and directory entry are fsynced before it is used.
+    // A roll: the old segment cut to its records (durably, before the new one exists), then
+    // the new segment's header and directory entry fsynced before it is used.
     calls.length = 0;
     const rolled = editLog.roll();
     await rolled;
-    expect(calls).toEqual(['fsync', 'fsync']);
+    const twoRecords = ENDS[1]!;
+    expect(calls).toEqual([`fsync ${twoRecords}`, `fsync ${PREALLOCATE_BYTES}`, 'fsync dir']);
+    expect(fs.statSync(path.join(dir, SEG1)).size).toBe(twoRecords);
+    // A close cuts the newest segment to its records too (here: its header only).
+    calls.length = 0;
     const closing = editLog.close();
     await closing;
+    expect(calls).toEqual([`fsync ${SEGMENT_HEADER_BYTES}`]);
+  });
+
+  it('writes into zeros written ahead: a segment left open (a kill) loads whole and is cut to its records; rolls and closes cut it', async () => {
+    const dir = await formattedDir();
+    const editLog = await openLog(dir, 0);
+    await appendAll(editLog, OPS);
+    // As a kill leaves it: every record, then the zeros written ahead of them.
+    const open = fs.readFileSync(path.join(dir, SEG1));
+    expect(open.length).toBe(PREALLOCATE_BYTES);
+    expect(open.subarray(0, SEGMENT.length).equals(SEGMENT)).toBe(true);
+    expect(open.subarray(SEGMENT.length).every((b) => b === 0)).toBe(true);
+    const killed = await formattedDir();
+    writeSegments(killed, { [SEG1]: open });
+    await expectPrefix(killed, OPS.length, 'a segment left open');
+    expect(fs.statSync(path.join(killed, SEG1)).size).toBe(SEGMENT.length);
+    // The writer's own roll and close leave each segment exactly its records.
+    await editLog.roll();
+    await appendAll(
+      editLog,
+      OPS.slice(0, 1).map(() => ({ op: 'mkdir', path: '/late', parents: false, mtimeMs: 9 })),
+    );
+    await editLog.close();
+    expect(fs.readFileSync(path.join(dir, SEG1)).equals(SEGMENT)).toBe(true);
+    const newest = path.join(dir, segmentFileName(OPS.length + 1));
+    expect(fs.statSync(newest).size).toBe(recordEnds(fs.readFileSync(newest)).at(-1));
+    const state = await loadNameDir(dir, log);
+    expect(state.lastTxid).toBe(OPS.length + 1);
+  });
+
+  it('a log that outgrows the zeros written ahead extends them in whole chunks; a flush holds at most FLUSH_BYTES_MAX', async () => {
+    const dir = await formattedDir();
+    const perFlush: number[] = [];
+    const editLog = await EditLog.open(dir, 0, () => {}, {
+      onFlush: (_s, records) => perFlush.push(records),
+    });
+    // 700 records of about 3.8 KiB, all appended in one tick: 2.6 MiB, past two chunks.
+    const deep = (i: number): string =>
+      `/${i}-${'x'.repeat(250)}/${Array.from({ length: 14 }, () => 'y'.repeat(250)).join('/')}`;
+    const ops: EditOp[] = Array.from({ length: 700 }, (_, i) => ({
+      op: 'mkdir',
+      path: deep(i),
+      parents: true,
+      mtimeMs: i,
+    }));
+    const recordBytes = encodeRecord(1, ops[0]!).length;
+    const acks = appendAll(editLog, ops);
+    await acks;
+    const size = fs.statSync(path.join(dir, SEG1)).size;
+    expect(size % PREALLOCATE_BYTES).toBe(0);
+    expect(size).toBeGreaterThanOrEqual(SEGMENT_HEADER_BYTES + 700 * recordBytes);
+    expect(Math.max(...perFlush)).toBe(Math.floor(FLUSH_BYTES_MAX / recordBytes));
+    expect(perFlush.reduce((a, b) => a + b)).toBe(700);
+    await editLog.close();
+    const seg = decodeSegment(fs.readFileSync(path.join(dir, SEG1)), SEG1);
+    expect(seg.tornTail).toBeNull();
+    expect(seg.records.map((r) => r.op)).toEqual(ops);
   });
 
   it('its lifecycle is open until close(), closing while queued records drain, then closed; a roll after close is refused', async () => {
@@ -585,38 +679,118 @@ describe('crash recovery of the newest segment', () => {
     }
   });
 
-  it('one zeroed sector followed by good records is corruption, not a torn tail', async () => {
+  it('a zeroed sector with more than FLUSH_BYTES_MAX of records after it is corruption, not a torn tail', async () => {
     const dir = await formattedDir();
-    const from = 512;
-    expect(SEGMENT.length).toBeGreaterThan(from + 512 + 64);
-    const damaged = Buffer.from(SEGMENT);
-    damaged.fill(0, from, from + 512);
-    writeSegments(dir, { [SEG1]: damaged });
-    await expectCorrupt(dir, SEG1, 'zeroed sector in the middle');
-    // Refusing changed nothing on disk.
-    expect(fs.readFileSync(path.join(dir, SEG1)).equals(damaged)).toBe(true);
+    const { segment } = mkdirSegment(FLUSH_BYTES_MAX + 2048);
+    const damaged = Buffer.from(segment);
+    damaged.fill(0, 512, 1024);
+    // Acknowledged records follow it: no flush of the writer reaches that far.
+    for (const tail of [0, PREALLOCATE_BYTES]) {
+      const file = Buffer.concat([damaged, Buffer.alloc(tail)]);
+      writeSegments(dir, { [SEG1]: file });
+      await expectCorrupt(
+        dir,
+        SEG1,
+        `zeroed sector, then ${segment.length - 1024} bytes of records, then ${tail} zeros`,
+      );
+      // Refusing changed nothing on disk.
+      expect(fs.readFileSync(path.join(dir, SEG1)).equals(file)).toBe(true);
+    }
   });
 
-  it('bit flips at every byte of every record (the middle ones and the last) are corruption, never a shorter prefix', () => {
+  it('damage zeroed from a record to its sector end is a torn last flush within FLUSH_BYTES_MAX of the last byte set, corruption beyond', () => {
+    const { segment, ends } = mkdirSegment(FLUSH_BYTES_MAX + 4096);
+    const starts = [SEGMENT_HEADER_BYTES, ...ends.slice(0, -1)];
+    // The first record whose start is within FLUSH_BYTES_MAX of the last byte set.
+    const first = starts.findIndex((x) => segment.length - x <= FLUSH_BYTES_MAX);
+    expect(first).toBeGreaterThan(0);
+    const zeroedAt = (k: number): Buffer => {
+      const x = starts[k]!;
+      const damaged = Buffer.concat([segment, Buffer.alloc(PREALLOCATE_BYTES)]);
+      damaged.fill(0, x, Math.ceil((x + 8) / 512) * 512);
+      return damaged;
+    };
+    for (const k of [first, first + 1, starts.length - 1]) {
+      const seg = decodeSegment(zeroedAt(k), SEG1);
+      expect(seg.records, `record ${k}`).toHaveLength(k);
+      expect(seg.tornTail).toContain('last flush');
+    }
+    for (const k of [first - 1, 0])
+      expect(() => decodeSegment(zeroedAt(k), SEG1), `record ${k}`).toThrow(/corrupt at byte/);
+  });
+
+  it("a record's own zero bytes before a sector boundary (its length's high bytes) are not an unwritten sector: a flipped byte there is corruption", () => {
+    const { segment, ends } = mkdirSegment(3 * FLUSH_BYTES_MAX);
+    // Last records that start 1 to 3 bytes before a sector boundary: those bytes are zero.
+    const cases = ends.filter((x, k) => k + 1 < ends.length && x % 512 >= 509).slice(0, 8);
+    expect(cases.length).toBeGreaterThan(2);
+    for (const x of cases) {
+      const end = ends[ends.indexOf(x) + 1]!;
+      const damaged = Buffer.concat([segment.subarray(0, end), Buffer.alloc(PREALLOCATE_BYTES)]);
+      expect(damaged.subarray(x, Math.ceil(x / 512) * 512).every((b) => b === 0)).toBe(true);
+      damaged[end - 1] = damaged[end - 1]! ^ 0x01;
+      expect(() => decodeSegment(damaged, SEG1), `record at ${x}`).toThrow(/corrupt at byte/);
+    }
+  });
+
+  it('the last flush written into zeros, with any one of its 512-byte sectors or 4 KiB pages never written: cut at its first damaged record', () => {
+    const { segment, ends } = mkdirSegment(3 * FLUSH_BYTES_MAX);
+    const starts = [SEGMENT_HEADER_BYTES, ...ends.slice(0, -1)];
+    // Where the torn flush began: a record boundary FLUSH_BYTES_MAX, 8 KiB, 600 bytes before the end, the last record.
+    const flushStarts = [FLUSH_BYTES_MAX, 8192, 600, 1].map(
+      (back) => starts.find((x) => segment.length - x <= back) ?? starts.at(-1)!,
+    );
+    let cut = 0;
+    let refused = 0;
+    for (const f of flushStarts) {
+      for (const unit of [512, 4096]) {
+        for (let s = Math.floor(f / unit) * unit; s < segment.length; s += unit) {
+          const damaged = Buffer.concat([segment, Buffer.alloc(PREALLOCATE_BYTES)]);
+          // The unwritten unit keeps what it held before the flush: the records before f, zeros.
+          const hole = Math.max(s, f);
+          damaged.fill(0, hole, s + unit);
+          const whole = ends.filter((e) => e <= hole).length;
+          const x = whole === 0 ? SEGMENT_HEADER_BYTES : ends[whole - 1]!;
+          let seg;
+          try {
+            seg = decodeSegment(damaged, SEG1);
+          } catch (err) {
+            // Allowed only where the hole ends inside a record's first 8 bytes after fewer
+            // than 8 of them: too few zeros to tell from a flipped length (refused, not cut).
+            const what = `flush at ${f}, ${unit}-byte hole at ${hole}: ${(err as Error).message}`;
+            expect(x >= hole && s + unit - x < 8, what).toBe(true);
+            refused++;
+            continue;
+          }
+          expect(seg.records.length, `flush at ${f}, hole at ${hole}`).toBe(whole);
+          cut++;
+        }
+      }
+    }
+    expect(cut).toBeGreaterThan(150);
+    expect(refused).toBeLessThan(cut / 50);
+  });
+
+  it('bit flips at every byte of every record (the middle ones and the last), zeros written ahead after them or not, are corruption, never a shorter prefix', () => {
     let flips = 0;
     const wrong: string[] = [];
-    const damaged = Buffer.from(SEGMENT);
-    for (let at = SEGMENT_HEADER_BYTES; at < SEGMENT.length; at++) {
-      for (const mask of [0x01, 0x08, 0x80, 0xff]) {
-        damaged[at] = SEGMENT[at]! ^ mask;
-        let code = 'none';
-        try {
-          decodeSegment(damaged, SEG1);
-        } catch (err) {
-          code = err instanceof DfsError ? err.code : String(err);
+    for (const damaged of [Buffer.from(SEGMENT), Buffer.concat([SEGMENT, Buffer.alloc(FLUSH_BYTES_MAX)])])
+      for (let at = SEGMENT_HEADER_BYTES; at < SEGMENT.length; at++) {
+        for (const mask of [0x01, 0x08, 0x80, 0xff]) {
+          damaged[at] = SEGMENT[at]! ^ mask;
+          let code = 'none';
+          try {
+            decodeSegment(damaged, SEG1);
+          } catch (err) {
+            code = err instanceof DfsError ? err.code : String(err);
+          }
+          if (code !== 'CORRUPT_LOG') wrong.push(`byte ${at} ^ 0x${mask.toString(16)}: ${code}`);
+          flips++;
         }
-        if (code !== 'CORRUPT_LOG') wrong.push(`byte ${at} ^ 0x${mask.toString(16)}: ${code}`);
-        flips++;
+        damaged[at] = SEGMENT[at]!;
       }
-      damaged[at] = SEGMENT[at]!;
-    }
     expect(wrong).toEqual([]);
-    expect(flips).toBe((SEGMENT.length - SEGMENT_HEADER_BYTES) * 4);
+    expect(flips).toBe((SEGMENT.length - SEGMENT_HEADER_BYTES) * 4 * 2);
   });
 
   it('a flipped byte in a middle record or in the last record: loadNameDir refuses with CORRUPT_LOG naming the segment', async () => {
