@@ -94,16 +94,28 @@ export class ReplicaWriter {
     // scheduled while the writer's pipeline still runs); a left-over rbw copy is.
     if (dn.writes.isWriting(blockId))
       throw new DfsError('ALREADY_EXISTS', `replica of block ${blockId} is being written here`);
+    // Its files are being removed (storage.ts delete): a new copy's would go with them.
+    if (dn.storage.deleting.has(blockId))
+      throw new DfsError('ALREADY_EXISTS', `replica of block ${blockId} is being deleted here`);
     const volume = existing?.volume ?? dn.storage.chooseVolume(1024 * 1024);
     dn.writes.claim(blockId, owner);
     const dir = volume.replicaDir('rbw', blockId);
     const fds = { data: -1, meta: -1 };
     try {
-      await fs.promises.rm(dir, { recursive: true, force: true });
+      // Each step is a trip to the thread pool, which the node's packet writes keep busy: a
+      // new pipeline waits for every one (a stream stands still meanwhile). A left-over copy
+      // the node knows of is removed; any other (a create that failed half-way) holds only
+      // these two files, which opening truncates. The two files are opened at once.
+      if (existing !== undefined) await fs.promises.rm(dir, { recursive: true, force: true });
       await fs.promises.mkdir(dir, { recursive: true });
-      // Read too: a packet continuing a partial chunk reads that chunk's bytes back.
-      fds.data = await promisify(fs.open)(path.join(dir, 'data'), 'w+', 0o644);
-      fds.meta = await promisify(fs.open)(path.join(dir, 'meta'), 'w', 0o644);
+      const opening = [
+        // Read too: a packet continuing a partial chunk reads that chunk's bytes back.
+        promisify(fs.open)(path.join(dir, 'data'), 'w+', 0o644).then((fd) => (fds.data = fd)),
+        promisify(fs.open)(path.join(dir, 'meta'), 'w', 0o644).then((fd) => (fds.meta = fd)),
+      ];
+      // Both settled before a failure is handled, so closeFds sees every descriptor opened.
+      const opened = await Promise.allSettled(opening);
+      for (const r of opened) if (r.status === 'rejected') throw r.reason;
       await writeFully(fds.meta, encodeMetaHeader({ chunkBytes, checksumType, genStamp }), 0);
     } catch (err) {
       closeFds(fds);

@@ -2,7 +2,8 @@
  * The replica writer's syncs, observed through its FileSync seam (src/common/file-sync.ts):
  * sync-behind starts one background fdatasync of the data file per `syncBehindWritesBytes`
  * written (never two at once), `sync()` does not resolve before the fdatasyncs of both the
- * data and the meta file completed, and with syncOnFinalize off nothing is synced at all.
+ * data and the meta file completed, and with syncOnFinalize off nothing is synced at all. And
+ * how a new replica is created over what a failed create or an old copy left behind.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -166,5 +167,49 @@ describe('ReplicaWriter syncs', () => {
     await w.sync();
     await w.close();
     expect(rec.calls).toEqual([]);
+  });
+});
+
+describe('ReplicaWriter.create', () => {
+  it('replaces the files of a create that failed half-way (on disk, unknown to the node) with a fresh replica', async () => {
+    const dn = await context({ syncOnFinalize: false }, osFileSync);
+    const dir = dn.storage.volumes[0]!.replicaDir('rbw', block.blockId);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'data'), Buffer.alloc(3 * PACKET, 0xee));
+    fs.writeFileSync(path.join(dir, 'meta'), Buffer.alloc(999, 0xee));
+    const w = await ReplicaWriter.create(dn, block, CHUNK, ChecksumType.XXH32, dn.log, owner);
+    await writeBlock(w, 1, 100);
+    await w.close();
+    const data = fs.readFileSync(path.join(dir, 'data'));
+    expect(data.length).toBe(PACKET + 100);
+    expect(data.subarray(0, PACKET).every((b) => b === 0)).toBe(true);
+    expect(data.subarray(PACKET).every((b) => b === 1)).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'meta')).includes(0xee)).toBe(false);
+  });
+
+  it('removes a left-over copy the node knows of, whatever its folder holds', async () => {
+    const dn = await context({ syncOnFinalize: false }, osFileSync);
+    const first = await ReplicaWriter.create(dn, block, CHUNK, ChecksumType.XXH32, dn.log, owner);
+    await writeBlock(first, 1, 100);
+    await first.close();
+    dn.writes.release(block.blockId, owner);
+    const dir = dn.storage.volumes[0]!.replicaDir('rbw', block.blockId);
+    fs.writeFileSync(path.join(dir, 'stray'), 'x');
+    const w = await ReplicaWriter.create(dn, block, CHUNK, ChecksumType.XXH32, dn.log, owner);
+    await w.close();
+    expect(fs.readdirSync(dir).sort()).toEqual(['data', 'meta']);
+    expect(fs.statSync(path.join(dir, 'data')).size).toBe(0);
+  });
+
+  it('refuses a block whose files are being deleted, with ALREADY_EXISTS', async () => {
+    const dn = await context({ syncOnFinalize: false }, osFileSync);
+    dn.storage.deleting.add(block.blockId);
+    const err: unknown = await ReplicaWriter.create(dn, block, CHUNK, ChecksumType.XXH32, dn.log, owner).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'ALREADY_EXISTS' });
+    expect((err as Error).message).toContain('being deleted');
+    expect(dn.writes.isWriting(block.blockId)).toBe(false);
   });
 });
