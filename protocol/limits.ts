@@ -27,6 +27,11 @@ export const PATH_BYTES_MAX = 4096;
 export const PATH_DEPTH_MAX = 256;
 export const NAME_BYTES_MAX = 255;
 export const STRING_BYTES_MAX = 65535;
+/**
+ * The longest user, group or client name an RPC may write into the namespace (an owner, a
+ * lease holder): with the path limits it bounds every edit log record (edit-log-format.ts).
+ */
+export const IDENTITY_BYTES_MAX = 255;
 
 export const LIST_LIMIT_DEFAULT = 1000;
 export const LIST_LIMIT_MAX = 10000;

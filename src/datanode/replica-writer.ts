@@ -104,8 +104,11 @@ export class ReplicaWriter {
     try {
       // Each step is a trip to the thread pool, which the node's packet writes keep busy: a
       // new pipeline waits for every one (a stream stands still meanwhile). A left-over copy
-      // the node knows of is removed; any other (a create that failed half-way) holds only
-      // these two files, which opening truncates. The two files are opened at once.
+      // the node knows of is removed; any other folder here (a create that failed half-way,
+      // a replica dropped whose removal or quarantine failed) holds only these two files,
+      // which opening truncates. The two files are opened at once. (A quarantine of a
+      // dropped replica still renaming this folder away would take the new files with it,
+      // as it would have after a removal.)
       if (existing !== undefined) await fs.promises.rm(dir, { recursive: true, force: true });
       await fs.promises.mkdir(dir, { recursive: true });
       const opening = [

@@ -19,7 +19,7 @@
  */
 import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Frame } from '../../protocol/frame.js';
-import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../protocol/limits.js';
+import { IDENTITY_BYTES_MAX, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../protocol/limits.js';
 import { Role } from '../../protocol/handshake.js';
 import {
   decodeRequest,
@@ -137,10 +137,13 @@ export class ClientRpc {
         this.mutate(conn, 'setPermission', id, op, () => encodeResponse('setPermission', id, {}));
       },
       setOwner: (conn, id, req) => {
+        checkIdentity('owner', req.owner);
+        checkIdentity('group', req.group);
         const op: EditOp = { op: 'setOwner', path: req.path, owner: req.owner, group: req.group };
         this.mutate(conn, 'setOwner', id, op, () => encodeResponse('setOwner', id, {}));
       },
       append: (conn, id, req) => {
+        checkIdentity('client name', req.clientName);
         const { op, answer } = prepareAppend(this.ctx, req);
         this.mutate(conn, 'append', id, op, () => encodeResponse('append', id, answer()));
       },
@@ -329,6 +332,7 @@ export class ClientRpc {
 
   private create(conn: ServerConnection, id: number, req: RequestOf<'create'>): void {
     if (req.clientName.length === 0) throw new DfsError('INVALID_ARGUMENT', 'create needs a client name');
+    checkIdentity('client name', req.clientName);
     // Only an overwrite replaces the abandoned file (its bytes are not wanted): without one
     // the create fails anyway, and the lease check recovers the file's last block.
     if (req.overwrite) this.recoverIfAbandoned(req.path, req.clientName);
@@ -512,4 +516,11 @@ function lastBlockOf(file: FileNode, named: Block | null, what: string, path: st
       `${what} ${named?.blockId ?? 'none'} is not the last block of ${path}`,
     );
   return last;
+}
+
+/** A name the namespace will hold (owner, group, lease holder): at most IDENTITY_BYTES_MAX bytes. */
+function checkIdentity(what: string, name: string): void {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > IDENTITY_BYTES_MAX)
+    throw new DfsError('INVALID_ARGUMENT', `${what} is ${bytes} bytes, over ${IDENTITY_BYTES_MAX}`);
 }

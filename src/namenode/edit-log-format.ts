@@ -26,9 +26,9 @@
  *   |   record (the unwritten sectors of a write of several records)|                  |
  *   | a bad length pair or checksum mismatch at X where a 512-byte  | torn tail: cut X |
  *   |   sector is zero from X or from inside the record to its end  |                  |
- *   |   (at least 8 bytes), and no byte is set FLUSH_BYTES_MAX (or  |                  |
- *   |   the record's length) past X: the last flush, written into   |                  |
- *   |   preallocated space, with some of its sectors never written  |                  |
+ *   |   (at least 4 bytes), and no byte is set FLUSH_BYTES_MAX past |                  |
+ *   |   X: the last flush, written into preallocated space, with    |                  |
+ *   |   some of its sectors never written                           |                  |
  *   | any other checksum mismatch, length != ~copy, txid gap, bad op| corruption:      |
  *   |   (valid bytes would be thrown away, or an acked op altered)  |   refuse to start|
  *
@@ -37,9 +37,12 @@
  * an fdatasync need not commit file-size metadata. An overwrite has no ordering between its
  * pages: power lost during one flush may leave any subset of its sectors written. Every
  * earlier flush was fdatasynced before its records were acknowledged, and a flush writes at
- * most FLUSH_BYTES_MAX bytes (or one record), so bytes set further than that past a damaged
- * record are acknowledged data, and the damage is corruption. A sector zeroed to its end is
- * what an unwritten sector looks like, and no single flipped byte makes one.
+ * most FLUSH_BYTES_MAX bytes, so bytes set further than that past a damaged record are
+ * acknowledged data, and the damage is corruption. A sector zeroed to its end is what an
+ * unwritten sector looks like, and no single flipped byte makes one: four zero bytes at a
+ * record's start are a length of 0, which no record has (a length's own high bytes are zero,
+ * at most three of them; a header cut by a boundary after those, where the sector before it
+ * was lost, reads as a flipped length and is refused).
  *
  * Cutting is only ever allowed in the newest segment; the caller enforces that.
  */
@@ -55,13 +58,16 @@ export const SEGMENT_HEADER_BYTES = 16;
 export const RECORD_HEADER_BYTES = 20;
 /** No single namespace op comes close; a larger length is corruption, not a big record. */
 export const RECORD_BYTES_MAX = 1024 * 1024;
-/** The most one write + fdatasync of the writer holds, unless a single record is larger. */
-export const FLUSH_BYTES_MAX = 64 * 1024;
+/**
+ * The most one write + fdatasync of the writer holds, and so the most a record may take
+ * (the RPCs bound every string an op carries: a rename of two longest paths is 8.3 KiB).
+ */
+export const FLUSH_BYTES_MAX = 256 * 1024;
 /** The torn-tail reason of a segment that ends in zeros: preallocated space, the usual end after a kill. */
 export const ZERO_TAIL = 'zero-filled tail';
 const SECTOR_BYTES = 512;
 /** The fewest bytes of a zeroed sector a record must hold to be judged unwritten there. */
-const ZEROED_BYTES_MIN = 8;
+const ZEROED_BYTES_MIN = 4;
 
 export function encodeSegmentHeader(firstTxid: number): Buffer {
   const w = new WireWriter(SEGMENT_HEADER_BYTES);
@@ -121,7 +127,7 @@ export function decodeSegment(buf: Buffer, name: string): DecodedSegment {
   let lastSet = -1; // the offset of the last non-zero byte, found when first needed
   const inLastFlush = (from: number, to: number): boolean => {
     if (lastSet < 0) lastSet = lastNonZero(buf);
-    return lastSet < from + Math.max(FLUSH_BYTES_MAX, to - from) && hasZeroedSector(buf, from, to);
+    return lastSet < from + FLUSH_BYTES_MAX && hasZeroedSector(buf, from, to);
   };
   while (at < buf.length) {
     const left = buf.length - at;
@@ -202,7 +208,7 @@ function lastNonZero(buf: Buffer): number {
  * True when some 512-byte sector that starts before `to` is zero from `from` (or from its own
  * start, when later) to its end or the file's, over at least ZEROED_BYTES_MIN bytes: a sector
  * of the record at `from` that was never written. Its zeros run past the record, or cover its
- * whole header, so they are not the record's own zero bytes (a length's high bytes are).
+ * length, so they are not the record's own zero bytes (a length's high bytes are).
  */
 function hasZeroedSector(buf: Buffer, from: number, to: number): boolean {
   for (let sector = Math.floor(from / SECTOR_BYTES) * SECTOR_BYTES; sector < to; sector += SECTOR_BYTES) {

@@ -1,20 +1,21 @@
 /**
  * The edit log writer: appends records to the current segment and makes them durable with
  * group commit (HDFS `FSEditLog.logSync`). `append` assigns the next txid synchronously and
- * queues the record with its callback; one flush writes every queued record with a single
- * write and one fdatasync, then calls their callbacks. A reply must only be sent from there.
+ * queues the record with its callback; one flush writes the queued records (up to
+ * FLUSH_BYTES_MAX of them) and syncs them with one fdatasync, then calls their callbacks. A
+ * reply must only be sent from there.
  *
  * Two state variables, each one union with checked transitions (HDFS `FSEditLog.State` and
  * `checkState`):
  *
- *   lifecycle:  open ──close()──> closing ──queue drained──> closed
+ *   lifecycle:  open ──close()──> closing ──queue drained, segment sealed──> closed
  *                 └──────────────────┴── write/fsync/roll error ──> failed
  *   io:         idle ──append/roll──> scheduled ──next tick──> idle ──pump──> writing | rolling
  *               writing | rolling ──done──> idle ──pump──> ...
  *               idle ──closing, queue drained──> sealing (the segment cut to its records)
  *
- * `io` is the one flusher: at most one write+fdatasync or segment roll runs at a time, and
- * it starts only from `idle`, so records reach the disk strictly in queue order.
+ * `io` is the one flusher: at most one write+fdatasync, segment roll or final seal runs at a
+ * time, and it starts only from `idle`, so records reach the disk strictly in queue order.
  *
  * Invariants (asserted):
  * - txids are contiguous: `append` hands out last + 1, and a flush writes records whose
@@ -30,15 +31,17 @@
  *   further appends and `onFatal` tells the NameNode to stop (HDFS does the same).
  *
  * Preallocation (HDFS `EditLogFileOutputStream.preallocate`): a segment is created as
- * PREALLOCATE_BYTES of zeros after its header, made durable with its size, and records are
- * written over the zeros at `written`; a flush that would pass the end first extends it by
- * whole chunks of zeros in the same write + fdatasync. So the usual fdatasync has data only
- * to write, and need not wait for the file system's journal to commit a new file size (the
- * DataNodes' writes share that journal; under load a commit took tens of milliseconds).
- * A segment is cut back to its records before the next one is created (a roll) and at
- * close: only the newest segment may end in zeros, which a load cuts (name-dir.ts). A flush
- * holds at most FLUSH_BYTES_MAX bytes, or one record, which is what lets the decoder tell
- * the torn last flush of a power loss from corruption (edit-log-format.ts).
+ * PREALLOCATE_BYTES of zeros after its header, made durable with its size under a temporary
+ * name and then linked in (so no segment with a lost header can appear), and records are
+ * written over the zeros at `written`; a flush that would pass the end also extends it by
+ * whole chunks of zeros, made durable by the same fdatasync. So only a flush that crosses
+ * into a new MiB has a file size to commit; the others have data only to write, and need not
+ * wait for the file system's journal to commit (the DataNodes' writes share that journal;
+ * under load a commit took tens of milliseconds). A segment is cut back to its records
+ * before the next one is created (a roll) and at close: only the newest segment may end in
+ * zeros, which a load cuts (name-dir.ts). A flush holds at most FLUSH_BYTES_MAX bytes, which
+ * is what lets the decoder tell the torn last flush of a power loss from corruption
+ * (edit-log-format.ts).
  *
  * A flush slower than `slowSyncMs` (write plus fdatasync) is logged with its duration, as
  * etcd's WAL warns on a slow fdatasync: it is the first thing to look at when creates slow.
@@ -176,7 +179,10 @@ export class EditLog implements Journal {
     }
     let txid = ++this.lastTxid;
     if (txid === this.skipTxidAt) txid = ++this.lastTxid;
-    this.queue.push({ kind: 'record', txid, bytes: encodeRecord(txid, op), done });
+    const bytes = encodeRecord(txid, op);
+    // The RPCs bound every path and name an op carries (protocol/limits.ts, client-rpc.ts).
+    assert(bytes.length <= FLUSH_BYTES_MAX, `edit log record of ${bytes.length} bytes (${op.op})`);
+    this.queue.push({ kind: 'record', txid, bytes, done });
     this.schedule();
     return txid;
   }
@@ -248,7 +254,7 @@ export class EditLog implements Journal {
       this.doRoll(head.firstTxid, head.done);
       return;
     }
-    // At most FLUSH_BYTES_MAX (or one record): the bound the decoder's torn-flush rule relies on.
+    // At most FLUSH_BYTES_MAX: the bound the decoder's torn-flush rule relies on.
     let n = 1;
     let bytes = head.bytes.length;
     for (; n < this.queue.length; n++) {
@@ -268,7 +274,7 @@ export class EditLog implements Journal {
 
   private write(batch: Array<Extract<QueueEntry, { kind: 'record' }>>): void {
     const data = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((e) => e.bytes));
-    assert(data.length <= FLUSH_BYTES_MAX || batch.length === 1, `edit log flush of ${data.length} bytes`);
+    assert(data.length <= FLUSH_BYTES_MAX, `edit log flush of ${data.length} bytes`);
     const started = performance.now();
     const at = this.written;
     const end = at + data.length;
@@ -278,13 +284,13 @@ export class EditLog implements Journal {
       // Past the zeros written ahead: more of them, made durable (with the size) by this fdatasync.
       writeZeros(this.fd, Math.max(end, this.allocated), allocated, (zerosErr) => {
         if (zerosErr) return this.fail(zerosErr, batch);
-        this.flushed(batch, data.length, started, end, allocated);
+        this.syncAndReply(batch, data.length, started, end, allocated);
       });
     });
   }
 
   /** The flush's bytes are written: its fdatasync, then its replies. */
-  private flushed(
+  private syncAndReply(
     batch: Array<Extract<QueueEntry, { kind: 'record' }>>,
     bytes: number,
     started: number,
@@ -389,20 +395,25 @@ export class EditLog implements Journal {
   }
 
   /**
-   * Creates a segment: its header and zeros to PREALLOCATE_BYTES, durable with its size and
-   * directory entry; a plain fd (no FileHandle, which closes itself when collected).
+   * Creates a segment: its header and zeros to PREALLOCATE_BYTES, durable with its size
+   * under a temporary name (a load removes those), then linked in, which fails rather than
+   * replace a segment, and made durable with its directory entry. A plain fd (no
+   * FileHandle, which closes itself when collected).
    */
   private async createSegment(firstTxid: number): Promise<number> {
     const file = path.join(this.dir, segmentFileName(firstTxid));
-    const fd = await promisify(fs.open)(file, 'wx', 0o644);
+    const temp = `${file}.tmp-${process.pid}`;
+    const fd = await promisify(fs.open)(temp, 'w', 0o644);
     try {
-      const start = Buffer.alloc(PREALLOCATE_BYTES);
-      encodeSegmentHeader(firstTxid).copy(start);
-      await promisify(writeAllAt)(fd, start, 0);
+      await promisify(writeAllAt)(fd, encodeSegmentHeader(firstTxid), 0);
+      await promisify(writeZeros)(fd, SEGMENT_HEADER_BYTES, PREALLOCATE_BYTES);
       await this.sync.fsync(fd);
+      await fs.promises.link(temp, file);
+      await fs.promises.unlink(temp);
       await fsyncDir(this.dir, this.sync);
     } catch (err) {
       fs.closeSync(fd);
+      await fs.promises.rm(temp, { force: true });
       throw err;
     }
     return fd;

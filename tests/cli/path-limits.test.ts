@@ -10,10 +10,13 @@
  *   INVALID_PATH on stderr, fsck's verdict FAILED, never HEALTHY); the open file down there
  *   gets one warning, not an error every lease check; moving the subtree back within the
  *   limits lets lease recovery close it and fsck says HEALTHY again.
+ * - The names an RPC writes into the namespace (a client name on create and append, an owner
+ *   or group) are bounded too, so every edit log record is (edit-log-format.ts): one byte
+ *   over IDENTITY_BYTES_MAX is INVALID_ARGUMENT, the limit itself works.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DfsClient } from '../../src/client/dfs-client.js';
-import { NAME_BYTES_MAX, PATH_DEPTH_MAX } from '../../protocol/limits.js';
+import { IDENTITY_BYTES_MAX, NAME_BYTES_MAX, PATH_DEPTH_MAX } from '../../protocol/limits.js';
 import { initChecksum } from '../../src/common/checksum.js';
 import { silentLogger } from '../../src/common/logger.js';
 import type { LocalCluster } from '../../src/local/local-cluster.js';
@@ -163,5 +166,43 @@ describe('a tree already past the limits (an old edit log)', () => {
     );
     const healed = ok(await dfs(['fsck', '/']));
     expect(healed.stdout).toMatch(/The filesystem under path '\/' is HEALTHY/);
+  });
+});
+
+describe('the names a request writes into the namespace', () => {
+  it('a client name, owner or group over IDENTITY_BYTES_MAX bytes is INVALID_ARGUMENT; one at the limit works', async () => {
+    const admin = new DfsClient({ namenode: cluster.namenodeAddress });
+    const longName = (n: number): string => 'é'.repeat(n >> 1) + 'x'.repeat(n & 1); // n UTF-8 bytes
+    const over = new DfsClient({
+      namenode: cluster.namenodeAddress,
+      clientName: longName(IDENTITY_BYTES_MAX + 1),
+    });
+    const at = new DfsClient({ namenode: cluster.namenodeAddress, clientName: longName(IDENTITY_BYTES_MAX) });
+    try {
+      await expect(over.createFile('/names/over')).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/client name is 256 bytes, over 255/) as unknown,
+      });
+      await admin.mkdir('/names', { parents: true });
+      // Empty (this cluster has no DataNodes): an append asks the NameNode before any byte.
+      const written = admin.create('/names/f');
+      written.end();
+      await new Promise<void>((resolve, reject) => written.on('close', resolve).on('error', reject));
+      const appending = over.append('/names/f');
+      await expect(
+        new Promise<void>((resolve, reject) => {
+          appending.on('error', reject).on('close', resolve);
+          appending.end(Buffer.from('y'));
+        }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      for (const owner of [{ owner: longName(256) }, { group: longName(256) }])
+        await expect(admin.setOwner('/names/f', owner)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await at.createFile('/names/at');
+      await admin.setOwner('/names/f', { owner: longName(255), group: longName(255) });
+      const st = await admin.stat('/names/f');
+      expect(Buffer.byteLength(st.owner)).toBe(255);
+    } finally {
+      for (const c of [admin, over, at]) c.close();
+    }
   });
 });

@@ -201,6 +201,24 @@ describe('ReplicaWriter.create', () => {
     expect(fs.statSync(path.join(dir, 'data')).size).toBe(0);
   });
 
+  it('a file that cannot be opened (meta is a directory) fails the create with the other file closed and the block released', async () => {
+    const dn = await context({ syncOnFinalize: false }, osFileSync);
+    const dir = dn.storage.volumes[0]!.replicaDir('rbw', block.blockId);
+    fs.mkdirSync(path.join(dir, 'meta'), { recursive: true });
+    const fds = (): number => fs.readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const err: unknown = await ReplicaWriter.create(dn, block, CHUNK, ChecksumType.XXH32, dn.log, owner).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'INTERNAL' });
+    expect(dn.writes.isWriting(block.blockId)).toBe(false);
+    expect(dn.storage.replicas.has(block.blockId)).toBe(false);
+    // fs.close is asynchronous: the data file's descriptor goes within a moment.
+    for (let i = 0; i < 100 && fds() > before; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(fds()).toBe(before);
+  });
+
   it('refuses a block whose files are being deleted, with ALREADY_EXISTS', async () => {
     const dn = await context({ syncOnFinalize: false }, osFileSync);
     dn.storage.deleting.add(block.blockId);
