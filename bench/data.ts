@@ -24,7 +24,8 @@
  *
  * What is reported, per comparison: MiB/s of each system (all transfers' bytes over the
  * phase's wall time, and over every round together), DFS as a fraction of the baseline,
- * packet latency percentiles, and CPU-seconds per GiB moved for the client process and
+ * packet latency percentiles, for DFS uploads how long the streams stood still waiting for
+ * new blocks (addBlock, a pipeline's set-up), and CPU-seconds per GiB moved for the client process and
  * each server process, DFS beside the baseline: on a CPU-bound machine that ratio is the
  * explanation of the throughput ratio. Printing is bench/data-report.ts.
  */
@@ -119,6 +120,11 @@ export interface PhaseFigures {
   mibPerSec: number;
   /** DFS only: per-packet latency. */
   packetLatencyUs: LatencySummary | null;
+  /**
+   * DFS uploads only: each stream's wait for each new block (addBlock and the pipeline's
+   * set-up), when it sends nothing; mean x count is the phase's total over its streams.
+   */
+  blockWaitUs: LatencySummary | null;
   /** Null for the yardstick (its own processes, not sampled). */
   cpu: CpuFigures | null;
   cpuPerGiB: CpuPerGiB | null;
@@ -386,6 +392,8 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
   const machine = new MachineCpuSampler();
   const hist = newLatencyHistogram();
   const onLatency = (us: number): void => recordUs(hist, us);
+  const blockHist = newLatencyHistogram();
+  const onBlockWait = (us: number): void => recordUs(blockHist, us);
   await settleMachine(o.settleMs);
   servers.forEach((s) => s.start());
   clientSampler?.start();
@@ -399,7 +407,11 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
       if (o.suite === 'upload') {
         return system === 'baseline'
           ? hops.upload(env.source, `up-${k}`, chainOf(k, o), env.durability === 'durable')
-          : run.client.put(env.source, `/bench/up-${k}`, { ...createOptions(o), onPacketAcked: onLatency });
+          : run.client.put(env.source, `/bench/up-${k}`, {
+              ...createOptions(o),
+              onPacketAcked: onLatency,
+              onBlockWait,
+            });
       }
       const got =
         system === 'baseline'
@@ -420,7 +432,9 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
     clientUs = children === null || children0 === null ? null : children - children0;
   } else clientUs = cpu.user + cpu.system;
   const latency = system === 'dfs' && !commands ? summarize(hist) : null;
+  const blockWait = system === 'dfs' && !commands && o.suite === 'upload' ? summarize(blockHist) : null;
   hist.destroy();
+  blockHist.destroy();
   await cleanUp(env, system);
   const bytes = o.sizeBytes * o.clients;
   return {
@@ -430,6 +444,7 @@ async function runPhase(env: Env, system: System, round: number): Promise<PhaseF
     elapsedMs,
     mibPerSec: mibPerSec(bytes, elapsedMs),
     packetLatencyUs: latency,
+    blockWaitUs: blockWait,
     cpu: {
       client: cpuPercent(clientUs, elapsedMs),
       servers: serverUs.map((us) => cpuPercent(us, elapsedMs)),
@@ -553,6 +568,7 @@ async function runYardstick(env: Env, round: number): Promise<PhaseFigures> {
     elapsedMs: (bytes / (1024 * 1024) / rate) * 1000,
     mibPerSec: rate,
     packetLatencyUs: null,
+    blockWaitUs: null,
     cpu: null,
     cpuPerGiB: null,
   };

@@ -374,7 +374,9 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   /** Allocates the block after the tail (the last block sent) and opens its pipeline. */
   private async nextBlock(): Promise<BlockWriter> {
+    const started = performance.now();
     this.current = await BlockWriter.open(this, this.tail?.finished ?? this.appendedAfter);
+    this.options.onBlockWait?.((performance.now() - started) * 1000);
     return this.current;
   }
 

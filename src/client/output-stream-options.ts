@@ -83,6 +83,11 @@ export interface OutputStreamOptions extends CreateOptions {
   completeTimeoutMs?: number;
   /** Called with each packet's send-to-ack time in microseconds (benchmarks). */
   onPacketAcked?: (latencyUs: number) => void;
+  /**
+   * Called with the microseconds the stream waited for each new block: the NameNode's
+   * addBlock and the pipeline's set-up, while it sends nothing (benchmarks).
+   */
+  onBlockWait?: (waitUs: number) => void;
   /** Continue the existing file (DfsClient.append) instead of creating it; the create options are ignored. */
   append?: boolean;
   /**

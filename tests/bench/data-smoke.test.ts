@@ -157,6 +157,16 @@ describe('dfs-bench upload / download', () => {
           expect(c.dfsToYardstick).toBeCloseTo(c.summary.dfsMiBps / 123.5, 6);
           // Send-to-ack per packet: at least one per block of the file.
           expect(c.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(8);
+          // The wait for each new block: exactly one per block of the 8 MiB file in 1 MiB blocks.
+          for (const p of c.phases) {
+            if (p.system !== 'dfs') expect(p.blockWaitUs, `${p.system} block waits`).toBeNull();
+            else {
+              expect(p.blockWaitUs!.count).toBe(8);
+              expect(p.blockWaitUs!.p50Us).toBeGreaterThan(0);
+              expect(p.blockWaitUs!.maxUs * 1.01).toBeGreaterThanOrEqual(p.blockWaitUs!.meanUs);
+              expect(p.blockWaitUs!.meanUs * 8).toBeLessThan(p.elapsedMs * 1000);
+            }
+          }
         }
         expect(r.settings).toEqual({
           sizeBytes: 8 * MiB,
@@ -223,6 +233,8 @@ describe('dfs-bench upload / download', () => {
       // The wait for each packet read (the DataNode picks the read packet size): at least
       // one per block of the two files.
       expect(c.phases[1]!.packetLatencyUs!.count).toBeGreaterThanOrEqual(2 * 4);
+      // Reads wait for no block allocation.
+      for (const p of c.phases) expect(p.blockWaitUs).toBeNull();
       checkCleanedUp(r);
     },
     RUN_TIMEOUT_MS + 5_000,
@@ -244,6 +256,7 @@ describe('dfs-bench upload / download', () => {
           expect(p.bytes, `${r.suite} ${p.system} bytes`).toBe(clients * 4 * MiB);
           expect(p.mibPerSec).toBeGreaterThan(0);
           expect(p.packetLatencyUs, 'no packet latency from outside').toBeNull();
+          expect(p.blockWaitUs, 'no block waits from outside').toBeNull();
         }
         // The dfs processes' CPU (Node's start-up alone is tens of milliseconds), read from
         // this process's reaped children: never zero, never missing.
