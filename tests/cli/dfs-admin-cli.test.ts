@@ -362,7 +362,14 @@ describe('dfs fsck on a damaged cluster', () => {
       ),
     );
     expect(text.stdout).toContain("The filesystem under path '/rot' is CORRUPT");
-    expect((await report()).corruptBlockIds).toContain(target.blockId);
+    // The cluster report's sample comes from the replication monitor, which classifies a
+    // block on its next tick after the reports that made it corrupt (fsck reads the map).
+    await waitFor(
+      'the cluster report to list the corrupt block',
+      async () => ((await report()).corruptBlockIds.includes(target.blockId) ? true : undefined),
+      10_000,
+      100,
+    );
 
     // Healthy elsewhere: fsck of another tree is not affected.
     ok(await dfs(['fsck', '/rep']));
