@@ -274,7 +274,6 @@ export class EditLog implements Journal {
 
   private write(batch: Array<Extract<QueueEntry, { kind: 'record' }>>): void {
     const data = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((e) => e.bytes));
-    assert(data.length <= FLUSH_BYTES_MAX, `edit log flush of ${data.length} bytes`);
     const started = performance.now();
     const at = this.written;
     const end = at + data.length;

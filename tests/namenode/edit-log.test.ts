@@ -447,10 +447,7 @@ describe('EditLog writer', () => {
     expect(fs.statSync(path.join(killed, SEG1)).size).toBe(SEGMENT.length);
     // The writer's own roll and close leave each segment exactly its records.
     await editLog.roll();
-    await appendAll(
-      editLog,
-      OPS.slice(0, 1).map(() => ({ op: 'mkdir', path: '/late', parents: false, mtimeMs: 9 })),
-    );
+    await appendAll(editLog, [{ op: 'mkdir', path: '/late', parents: false, mtimeMs: 9 }]);
     await editLog.close();
     expect(fs.readFileSync(path.join(dir, SEG1)).equals(SEGMENT)).toBe(true);
     const newest = path.join(dir, segmentFileName(OPS.length + 1));
