@@ -96,6 +96,12 @@ interface PendingPacket {
   mirrorStatuses: number[] | null;
 }
 
+/** The downstream half of a set-up: the mirror's connection, or the node that failed (or neither: no mirror). */
+interface MirrorSetup {
+  conn: DataConnection | null;
+  badLink: string;
+}
+
 export class BlockReceiver implements WriteOwner {
   private state: ReceiverState = 'setup';
   private writer: ReplicaWriter | null = null;
@@ -152,7 +158,13 @@ export class BlockReceiver implements WriteOwner {
     if (ending) this.endTransfer();
   }
 
-  /** Prepares the replica and the downstream pipeline, then answers WRITE_BLOCK. */
+  /**
+   * Prepares the replica and the downstream pipeline, then answers WRITE_BLOCK. A new
+   * replica's files and the connection to the next node are made at once (the next node
+   * sets up its own meanwhile): at every block boundary the writer waits for the whole
+   * chain's set-up, so each node's file creation is off that wait but the last one's. A
+   * reopened replica is opened first: its own algorithm, told downstream, comes from it.
+   */
   async setup(): Promise<void> {
     const { req } = this;
     if (req.chunkBytes < CHUNK_BYTES_MIN || req.chunkBytes > CHUNK_BYTES_MAX) {
@@ -163,6 +175,7 @@ export class BlockReceiver implements WriteOwner {
     }
     if (req.targets.length > TARGETS_MAX)
       throw new DfsError('INVALID_ARGUMENT', `pipeline of ${req.targets.length} nodes is too long`);
+    let downstream: MirrorSetup;
     if (req.stage === WriteStage.RECOVER || req.stage === WriteStage.APPEND) {
       const append = req.stage === WriteStage.APPEND;
       this.writer = await ReplicaWriter.reopen(
@@ -180,26 +193,34 @@ export class BlockReceiver implements WriteOwner {
         { numBytes: req.block.numBytes, checksum: checksumTypeName(this.checksumType) },
         append ? 'finalized replica reopened for append' : 'replica recovered for a rebuilt pipeline',
       );
+      // The upstream may have gone while the replica was being opened.
+      if (this.state !== 'setup') return this.closeWhenSettled();
+      downstream = await this.connectMirror();
     } else if (req.stage === WriteStage.CREATE || req.stage === WriteStage.TRANSFER) {
       if (req.stage === WriteStage.TRANSFER && this.dn.faults.refuseTransfers)
         throw new DfsError(
           'ALREADY_EXISTS',
           `replica of block ${req.block.blockId} exists here (fault hook)`,
         );
-      this.writer = await ReplicaWriter.create(
-        this.dn,
-        req.block,
-        req.chunkBytes,
-        req.checksumType,
-        this.log,
-        this,
-      );
+      const [created, connected] = await Promise.allSettled([
+        ReplicaWriter.create(this.dn, req.block, req.chunkBytes, req.checksumType, this.log, this),
+        this.connectMirror(),
+      ]);
+      if (created.status === 'rejected') {
+        if (connected.status === 'fulfilled') connected.value.conn?.close();
+        throw created.reason;
+      }
+      // From here a failure's teardown closes the files (the caller aborts this receiver).
+      this.writer = created.value;
+      if (connected.status === 'rejected') throw connected.reason;
+      downstream = connected.value;
     } else throw new DfsError('INVALID_ARGUMENT', `unknown write stage ${req.stage}`);
-    // The upstream may have gone while the replica was being prepared: the teardown found
-    // no files to close then.
-    if (this.state !== 'setup') return this.closeWhenSettled();
-
-    const firstBadLink = await this.connectMirror();
+    // The upstream may have gone meanwhile: the teardown found no files or mirror to close then.
+    if (this.state !== 'setup') {
+      downstream.conn?.close();
+      return this.closeWhenSettled();
+    }
+    const firstBadLink = this.attachMirror(downstream);
     this.conn.send(
       encodeDataResponse('writeBlock', this.requestId, { firstBadLink, checksumType: this.checksumType }),
     );
@@ -208,19 +229,19 @@ export class BlockReceiver implements WriteOwner {
       this.abort(null);
       return;
     }
-    if (this.state !== 'setup') {
-      this.mirror?.close();
-      return;
-    }
     this.verifies = (this.mirror === null || req.stage === WriteStage.TRANSFER) && !this.upstreamInProcess;
     this.enter('receiving');
   }
 
-  /** Connects to the next node; returns '' when ready, else the node id that failed. */
-  private async connectMirror(): Promise<string> {
+  /**
+   * Connects to the next node and has it set up its replica; its frames wait (the
+   * connection reads nothing until `attachMirror` gives it a handler). `badLink` is the node
+   * that failed, or ''; no connection when there is no next node or it failed.
+   */
+  private async connectMirror(): Promise<MirrorSetup> {
     const { targets, ...asked } = this.req;
     const next = targets[0];
-    if (next === undefined) return '';
+    if (next === undefined) return { conn: null, badLink: '' };
     const request = { ...asked, checksumType: this.checksumType };
     const setup = await connectPipeline({
       targets,
@@ -235,9 +256,8 @@ export class BlockReceiver implements WriteOwner {
           { mirror: next.nodeId, err: setup.err.message },
           setup.reason === 'refused' ? 'mirror refused the block' : 'cannot reach mirror',
         );
-      return setup.badNodeId;
+      return { conn: null, badLink: setup.badNodeId };
     }
-    const mirror = setup.conn;
     if (setup.checksumType !== this.checksumType) {
       // Replicas of one block share their algorithm (one pipeline wrote them, copies keep it):
       // a mirror that answers another cannot continue this one's checksums.
@@ -245,12 +265,23 @@ export class BlockReceiver implements WriteOwner {
         { mirror: next.nodeId, theirs: setup.checksumType, ours: this.checksumType },
         'mirror holds the replica with another checksum algorithm',
       );
-      mirror.close();
-      return next.nodeId;
+      setup.conn.close();
+      return { conn: null, badLink: next.nodeId };
     }
-    mirror.onFrame = (f) => this.onMirrorFrame(f);
-    mirror.onClose = (err) => this.onMirrorClosed(err);
-    this.mirror = mirror;
+    return { conn: setup.conn, badLink: '' };
+  }
+
+  /** Makes the set-up mirror this receiver's; returns the first bad link ('' when none). */
+  private attachMirror({ conn, badLink }: MirrorSetup): string {
+    if (conn === null) return badLink;
+    // Closed while this node's replica was being made (no handler heard it then).
+    if (conn.isClosed) {
+      this.log.warn({ mirror: this.req.targets[0]!.nodeId }, 'mirror closed during set-up');
+      return this.req.targets[0]!.nodeId;
+    }
+    conn.onFrame = (f) => this.onMirrorFrame(f);
+    conn.onClose = (err) => this.onMirrorClosed(err);
+    this.mirror = conn;
     return '';
   }
 
