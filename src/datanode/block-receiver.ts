@@ -206,19 +206,25 @@ export class BlockReceiver implements WriteOwner {
         ReplicaWriter.create(this.dn, req.block, req.chunkBytes, req.checksumType, this.log, this),
         this.connectMirror(),
       ]);
-      if (created.status === 'rejected') {
-        if (connected.status === 'fulfilled') connected.value.conn?.close();
-        throw created.reason;
+      if (created.status === 'fulfilled') {
+        this.writer = created.value;
+        // The upstream may have gone while the replica was being made: the teardown found
+        // no files to close then. (From here on a teardown closes them.)
+        if (this.state !== 'setup') this.closeWhenSettled();
       }
-      // From here a failure's teardown closes the files (the caller aborts this receiver).
-      this.writer = created.value;
-      if (connected.status === 'rejected') throw connected.reason;
+      if (created.status === 'rejected' || connected.status === 'rejected' || this.state !== 'setup') {
+        if (connected.status === 'fulfilled') connected.value.conn?.close();
+        if (created.status === 'rejected') throw created.reason;
+        if (connected.status === 'rejected') throw connected.reason;
+        return;
+      }
       downstream = connected.value;
     } else throw new DfsError('INVALID_ARGUMENT', `unknown write stage ${req.stage}`);
-    // The upstream may have gone meanwhile: the teardown found no files or mirror to close then.
+    // A reopened replica's upstream may have gone while the mirror was being connected: the
+    // teardown closed its files.
     if (this.state !== 'setup') {
       downstream.conn?.close();
-      return this.closeWhenSettled();
+      return;
     }
     const firstBadLink = this.attachMirror(downstream);
     this.conn.send(
