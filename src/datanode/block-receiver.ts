@@ -96,7 +96,10 @@ interface PendingPacket {
   mirrorStatuses: number[] | null;
 }
 
-/** The downstream half of a set-up: the mirror's connection, or the node that failed (or neither: no mirror). */
+/**
+ * The downstream half of a set-up: the mirror's connection, or the node that failed (or
+ * neither: no mirror).
+ */
 interface MirrorSetup {
   conn: DataConnection | null;
   badLink: string;
@@ -196,36 +199,42 @@ export class BlockReceiver implements WriteOwner {
       // The upstream may have gone while the replica was being opened.
       if (this.state !== 'setup') return this.closeWhenSettled();
       downstream = await this.connectMirror();
+      // Or while the mirror was being connected: the teardown closed the files.
+      if (this.state !== 'setup') {
+        downstream.conn?.close();
+        return;
+      }
     } else if (req.stage === WriteStage.CREATE || req.stage === WriteStage.TRANSFER) {
       if (req.stage === WriteStage.TRANSFER && this.dn.faults.refuseTransfers)
         throw new DfsError(
           'ALREADY_EXISTS',
           `replica of block ${req.block.blockId} exists here (fault hook)`,
         );
-      const [created, connected] = await Promise.allSettled([
-        ReplicaWriter.create(this.dn, req.block, req.chunkBytes, req.checksumType, this.log, this),
-        this.connectMirror(),
-      ]);
-      if (created.status === 'fulfilled') {
-        this.writer = created.value;
-        // The upstream may have gone while the replica was being made: the teardown found
-        // no files to close then. (From here on a teardown closes them.)
+      // The writer is this receiver's as soon as its files exist, so a teardown from then on
+      // closes them (and a recovery of the block waits for that: WritesInProgress.settled).
+      const creating = ReplicaWriter.create(
+        this.dn,
+        req.block,
+        req.chunkBytes,
+        req.checksumType,
+        this.log,
+        this,
+      ).then((writer) => {
+        this.writer = writer;
+        // The upstream went while the files were being made: the teardown found none then.
         if (this.state !== 'setup') this.closeWhenSettled();
-      }
+        return writer;
+      });
+      const [created, connected] = await Promise.allSettled([creating, this.connectMirror()]);
       if (created.status === 'rejected' || connected.status === 'rejected' || this.state !== 'setup') {
         if (connected.status === 'fulfilled') connected.value.conn?.close();
+        else rethrowIfBug(connected.reason);
         if (created.status === 'rejected') throw created.reason;
         if (connected.status === 'rejected') throw connected.reason;
         return;
       }
       downstream = connected.value;
     } else throw new DfsError('INVALID_ARGUMENT', `unknown write stage ${req.stage}`);
-    // A reopened replica's upstream may have gone while the mirror was being connected: the
-    // teardown closed its files.
-    if (this.state !== 'setup') {
-      downstream.conn?.close();
-      return;
-    }
     const firstBadLink = this.attachMirror(downstream);
     this.conn.send(
       encodeDataResponse('writeBlock', this.requestId, { firstBadLink, checksumType: this.checksumType }),
@@ -240,9 +249,11 @@ export class BlockReceiver implements WriteOwner {
   }
 
   /**
-   * Connects to the next node and has it set up its replica; its frames wait (the
-   * connection reads nothing until `attachMirror` gives it a handler). `badLink` is the node
-   * that failed, or ''; no connection when there is no next node or it failed.
+   * Connects to the next node and has it set up its replica. Until `attachMirror` gives the
+   * connection this receiver's handlers, what it reads is not this receiver's (a node sends
+   * nothing but an ERROR frame before packets, then closes: attachMirror sees the close).
+   * `badLink` is the node that failed, or ''; no connection when there is no next node or it
+   * failed. Its idle timer runs from the connect, also while this node makes its replica.
    */
   private async connectMirror(): Promise<MirrorSetup> {
     const { targets, ...asked } = this.req;

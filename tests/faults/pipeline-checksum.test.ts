@@ -317,24 +317,34 @@ describe('checksums on a three-node pipeline (only the last node verifies)', () 
     p.write(writeBlockRequest(block.blockId, CHUNK, locations.slice(1), 1, block.genStamp));
     await expect(awaitWriteBlockAnswer(p)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
     const closedAtMs = await p.waitClosed(5_000);
-    // No mirror keeps a half-made pipeline open after that, waiting for the frame timeout
-    // (5 s here): only the holder's transfer is under way, in heartbeats sent after the close.
+    // Both mirrors were asked (each made its replica meanwhile) and ended their half when
+    // the first node closed the connection, not at the frame timeout (5 s here): no
+    // transfer under way on either in heartbeats sent after the close.
+    const byId = nodeIndexById(cluster);
+    const mirrors = locations.slice(1);
     await waitFor(
-      'heartbeats after the refusal showing only the holder transfer under way',
+      'heartbeats after the refusal showing no transfer under way on the mirrors',
       async () => {
         const askedAtMs = Date.now();
         const report = await client.datanodeReport();
-        const expected = (nodeId: string): number => (nodeId === locations[0]!.nodeId ? 1 : 0);
-        return report.length === 3 &&
-          report.every(
-            (n) => askedAtMs - n.lastHeartbeatAgoMs > closedAtMs && n.activeTransfers === expected(n.nodeId),
-          )
+        const fresh = mirrors.map((m) => report.find((n) => n.nodeId === m.nodeId));
+        return fresh.every(
+          (n) => n !== undefined && askedAtMs - n.lastHeartbeatAgoMs > closedAtMs && n.activeTransfers === 0,
+        )
           ? true
           : undefined;
       },
       2_500,
       50,
     );
+    for (const m of mirrors)
+      expect(
+        logsMatching(cluster.datanodes[byId.get(m.nodeId)!]!, {
+          msg: 'upstream closed mid-block',
+          block: block.blockId,
+        }),
+        `${m.nodeId} was asked for the block and heard the first node give up`,
+      ).toHaveLength(1);
     holder.destroy();
     await holder.waitClosed(5_000);
     await expectNoFinalizedReplica(holder, block, [locations[0]!]);
