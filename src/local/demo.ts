@@ -115,7 +115,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     say(
       `uploaded ${REMOTE}: ${humanBytes(FILE_BYTES)} in ${BLOCK_BYTES / 1024 / 1024} MiB blocks, sha256 ${sha256(data)}`,
     );
-    printFsck(await client.blockHealth(REMOTE), 'before');
+    // `complete` waits for the minimal count of replicas; the others' reports may come just
+    // after it (the last block's above all): "before" shows the file fully replicated.
+    const c = client;
+    const allHealthy = async (): Promise<FileHealth | undefined> => {
+      const h = await c.blockHealth(REMOTE);
+      return h.blocks.every((b) => b.health === BlockHealthState.HEALTHY) ? h : undefined;
+    };
+    printFsck(await waitUntil('every replica to be reported', options.stepTimeoutMs, allHealthy), 'before');
 
     const holder = (await client.blockHealth(REMOTE)).blocks[0]!.replicas[0]!.node;
     const victimIndex = cluster.datanodes.findIndex((d) => d.port === holder.port);
@@ -128,7 +135,6 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     // Block health is read in the same poll that sees the node dead, often (every 10 ms), so
     // "during" shows the blocks before the copies heal them. The NameNode schedules them the
     // moment it declares the node dead, so on a busy machine they may have landed first.
-    const c = client;
     const during = await waitUntil(
       'the NameNode to notice',
       options.stepTimeoutMs,
@@ -145,10 +151,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (during.blocks.every((b) => b.health === BlockHealthState.HEALTHY))
       say('(the copies had landed before this look: they start as soon as the node is declared dead)');
 
-    const after = await waitUntil('the blocks to heal', options.stepTimeoutMs, async () => {
-      const h = await c.blockHealth(REMOTE);
-      return h.blocks.every((b) => b.health === BlockHealthState.HEALTHY) ? h : undefined;
-    });
+    const after = await waitUntil('the blocks to heal', options.stepTimeoutMs, allHealthy);
     say(
       `healed: every block has ${REPLICATION} live replicas, ${((performance.now() - noticedAt) / 1000).toFixed(1)} s after detection`,
     );
