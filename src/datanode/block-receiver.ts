@@ -96,15 +96,6 @@ interface PendingPacket {
   mirrorStatuses: number[] | null;
 }
 
-/**
- * The downstream half of a set-up: the mirror's connection, or the node that failed (or
- * neither: no mirror).
- */
-interface MirrorSetup {
-  conn: DataConnection | null;
-  badLink: string;
-}
-
 export class BlockReceiver implements WriteOwner {
   private state: ReceiverState = 'setup';
   private writer: ReplicaWriter | null = null;
@@ -161,13 +152,7 @@ export class BlockReceiver implements WriteOwner {
     if (ending) this.endTransfer();
   }
 
-  /**
-   * Prepares the replica and the downstream pipeline, then answers WRITE_BLOCK. A new
-   * replica's files and the connection to the next node are made at once (the next node
-   * sets up its own meanwhile): at every block boundary the writer waits for the whole
-   * chain's set-up, so each node's file creation is off that wait but the last one's. A
-   * reopened replica is opened first: its own algorithm, told downstream, comes from it.
-   */
+  /** Prepares the replica and the downstream pipeline, then answers WRITE_BLOCK. */
   async setup(): Promise<void> {
     const { req } = this;
     if (req.chunkBytes < CHUNK_BYTES_MIN || req.chunkBytes > CHUNK_BYTES_MAX) {
@@ -178,7 +163,6 @@ export class BlockReceiver implements WriteOwner {
     }
     if (req.targets.length > TARGETS_MAX)
       throw new DfsError('INVALID_ARGUMENT', `pipeline of ${req.targets.length} nodes is too long`);
-    let downstream: MirrorSetup;
     if (req.stage === WriteStage.RECOVER || req.stage === WriteStage.APPEND) {
       const append = req.stage === WriteStage.APPEND;
       this.writer = await ReplicaWriter.reopen(
@@ -196,46 +180,26 @@ export class BlockReceiver implements WriteOwner {
         { numBytes: req.block.numBytes, checksum: checksumTypeName(this.checksumType) },
         append ? 'finalized replica reopened for append' : 'replica recovered for a rebuilt pipeline',
       );
-      // The upstream may have gone while the replica was being opened.
-      if (this.state !== 'setup') return this.closeWhenSettled();
-      downstream = await this.connectMirror();
-      // Or while the mirror was being connected: the teardown closed the files.
-      if (this.state !== 'setup') {
-        downstream.conn?.close();
-        return;
-      }
     } else if (req.stage === WriteStage.CREATE || req.stage === WriteStage.TRANSFER) {
       if (req.stage === WriteStage.TRANSFER && this.dn.faults.refuseTransfers)
         throw new DfsError(
           'ALREADY_EXISTS',
           `replica of block ${req.block.blockId} exists here (fault hook)`,
         );
-      // The writer is this receiver's as soon as its files exist, so a teardown from then on
-      // closes them (and a recovery of the block waits for that: WritesInProgress.settled).
-      const creating = ReplicaWriter.create(
+      this.writer = await ReplicaWriter.create(
         this.dn,
         req.block,
         req.chunkBytes,
         req.checksumType,
         this.log,
         this,
-      ).then((writer) => {
-        this.writer = writer;
-        // The upstream went while the files were being made: the teardown found none then.
-        if (this.state !== 'setup') this.closeWhenSettled();
-        return writer;
-      });
-      const [created, connected] = await Promise.allSettled([creating, this.connectMirror()]);
-      if (created.status === 'rejected' || connected.status === 'rejected' || this.state !== 'setup') {
-        if (connected.status === 'fulfilled') connected.value.conn?.close();
-        else rethrowIfBug(connected.reason);
-        if (created.status === 'rejected') throw created.reason;
-        if (connected.status === 'rejected') throw connected.reason;
-        return;
-      }
-      downstream = connected.value;
+      );
     } else throw new DfsError('INVALID_ARGUMENT', `unknown write stage ${req.stage}`);
-    const firstBadLink = this.attachMirror(downstream);
+    // The upstream may have gone while the replica was being prepared: the teardown found
+    // no files to close then.
+    if (this.state !== 'setup') return this.closeWhenSettled();
+
+    const firstBadLink = await this.connectMirror();
     this.conn.send(
       encodeDataResponse('writeBlock', this.requestId, { firstBadLink, checksumType: this.checksumType }),
     );
@@ -244,21 +208,19 @@ export class BlockReceiver implements WriteOwner {
       this.abort(null);
       return;
     }
+    if (this.state !== 'setup') {
+      this.mirror?.close();
+      return;
+    }
     this.verifies = (this.mirror === null || req.stage === WriteStage.TRANSFER) && !this.upstreamInProcess;
     this.enter('receiving');
   }
 
-  /**
-   * Connects to the next node and has it set up its replica. Until `attachMirror` gives the
-   * connection this receiver's handlers, what it reads is not this receiver's (a node sends
-   * nothing but an ERROR frame before packets, then closes: attachMirror sees the close).
-   * `badLink` is the node that failed, or ''; no connection when there is no next node or it
-   * failed. Its idle timer runs from the connect, also while this node makes its replica.
-   */
-  private async connectMirror(): Promise<MirrorSetup> {
+  /** Connects to the next node; returns '' when ready, else the node id that failed. */
+  private async connectMirror(): Promise<string> {
     const { targets, ...asked } = this.req;
     const next = targets[0];
-    if (next === undefined) return { conn: null, badLink: '' };
+    if (next === undefined) return '';
     const request = { ...asked, checksumType: this.checksumType };
     const setup = await connectPipeline({
       targets,
@@ -273,8 +235,9 @@ export class BlockReceiver implements WriteOwner {
           { mirror: next.nodeId, err: setup.err.message },
           setup.reason === 'refused' ? 'mirror refused the block' : 'cannot reach mirror',
         );
-      return { conn: null, badLink: setup.badNodeId };
+      return setup.badNodeId;
     }
+    const mirror = setup.conn;
     if (setup.checksumType !== this.checksumType) {
       // Replicas of one block share their algorithm (one pipeline wrote them, copies keep it):
       // a mirror that answers another cannot continue this one's checksums.
@@ -282,23 +245,12 @@ export class BlockReceiver implements WriteOwner {
         { mirror: next.nodeId, theirs: setup.checksumType, ours: this.checksumType },
         'mirror holds the replica with another checksum algorithm',
       );
-      setup.conn.close();
-      return { conn: null, badLink: next.nodeId };
+      mirror.close();
+      return next.nodeId;
     }
-    return { conn: setup.conn, badLink: '' };
-  }
-
-  /** Makes the set-up mirror this receiver's; returns the first bad link ('' when none). */
-  private attachMirror({ conn, badLink }: MirrorSetup): string {
-    if (conn === null) return badLink;
-    // Closed while this node's replica was being made (no handler heard it then).
-    if (conn.isClosed) {
-      this.log.warn({ mirror: this.req.targets[0]!.nodeId }, 'mirror closed during set-up');
-      return this.req.targets[0]!.nodeId;
-    }
-    conn.onFrame = (f) => this.onMirrorFrame(f);
-    conn.onClose = (err) => this.onMirrorClosed(err);
-    this.mirror = conn;
+    mirror.onFrame = (f) => this.onMirrorFrame(f);
+    mirror.onClose = (err) => this.onMirrorClosed(err);
+    this.mirror = mirror;
     return '';
   }
 
