@@ -239,7 +239,13 @@ export async function fill(o: FillOptions, sims: SimNodes): Promise<number> {
         blockBytes: 64 * 1024 * 1024,
         permission: 0o644,
       });
-      const located = await rpc.call('addBlock', { path, clientName, previous: null, excludeNodes: [] });
+      const located = await rpc.call('addBlock', {
+        path,
+        clientName,
+        previous: null,
+        excludeNodes: [],
+        reservedBlockId: 0,
+      });
       const block: Block = { ...located.block, numBytes: BLOCK_NUM_BYTES };
       await Promise.all(located.locations.map((t) => sims.get(t.nodeId).received(block)));
       const { completed } = await rpc.call('complete', { path, clientName, last: block });

@@ -1,6 +1,6 @@
 /**
  * The namespace and write-path RPCs a client sends a NameNode (PROTOCOL.md section 6,
- * opcodes 0x01-0x0E, 0x18-0x19): the messages behind HDFS's `ClientProtocol`.
+ * opcodes 0x01-0x0E, 0x18-0x1A, 0x1E-0x1F): the messages behind HDFS's `ClientProtocol`.
  * One request codec and one response codec per opcode, the encoder and decoder of each
  * written side by side so they mirror each other field for field.
  *
@@ -101,6 +101,18 @@ export interface AddBlockRequest {
   previous: Block | null;
   /** Node ids the writer could not reach, to avoid as targets. */
   excludeNodes: string[];
+  /**
+   * The block reserveBlock gave this writer for after `previous`, whose pipeline it has
+   * built already: the file gets that block (targets as reserved), not a new one. 0: none.
+   */
+  reservedBlockId: number;
+}
+/** The writer's next block, asked for while `afterBlockId` (the file's last) is still being written. */
+export interface ReserveBlockRequest {
+  path: string;
+  clientName: string;
+  afterBlockId: number;
+  excludeNodes: string[];
 }
 export interface CompleteRequest {
   path: string;
@@ -187,6 +199,7 @@ export interface ClientRpcMessages {
   setOwner: { req: SetOwnerRequest; res: Empty };
   create: { req: CreateRequest; res: FileStatus };
   addBlock: { req: AddBlockRequest; res: LocatedBlock };
+  reserveBlock: { req: ReserveBlockRequest; res: LocatedBlock };
   complete: { req: CompleteRequest; res: CompleteResponse };
   abandonBlock: { req: AbandonBlockRequest; res: Empty };
   renewLease: { req: RenewLeaseRequest; res: Empty };
@@ -329,11 +342,30 @@ export const clientRpcCodecs = {
         w.str(v.path).str(v.clientName);
         optionalBlockCodec.encode(w, v.previous);
         stringListCodec.encode(w, v.excludeNodes);
+        w.u64(v.reservedBlockId);
       },
       decode: (r) => ({
         path: r.str('path'),
         clientName: r.str('clientName'),
         previous: optionalBlockCodec.decode(r),
+        excludeNodes: stringListCodec.decode(r),
+        reservedBlockId: r.u64('reservedBlockId'),
+      }),
+    },
+    res: locatedBlockCodec,
+  },
+  reserveBlock: {
+    opcode: 0x1a,
+    mutates: true,
+    req: {
+      encode(w, v) {
+        w.str(v.path).str(v.clientName).u64(v.afterBlockId);
+        stringListCodec.encode(w, v.excludeNodes);
+      },
+      decode: (r) => ({
+        path: r.str('path'),
+        clientName: r.str('clientName'),
+        afterBlockId: r.u64('afterBlockId'),
         excludeNodes: stringListCodec.decode(r),
       }),
     },

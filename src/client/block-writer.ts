@@ -15,18 +15,28 @@
  * its replicas, and the pipeline over them (stage APPEND) reopens each finalized replica at
  * its length. A node that fails that setup is dropped like a node failing mid-block.
  *
- * The NameNode is reached only through BlockWriterNamenode, the three calls a writer
- * makes, so tests run it against a fake NameNode and real DataNodes.
+ * One block ahead (`ReservedBlock`): while a block streams, the stream reserves the next
+ * one at the NameNode and builds its pipeline (the NameNode's block-reservations.ts), so
+ * at the boundary `open` only attaches it: the writer no longer stands still for a new
+ * pipeline's set-up, node after node. A reservation the NameNode no longer knows (it
+ * restarted or failed over), or a pipeline that broke while it waited, is dropped and the
+ * block added the usual way.
+ *
+ * The NameNode is reached only through BlockWriterNamenode, the calls a writer makes, so
+ * tests run it against a fake NameNode and real DataNodes.
  */
 import { encodePacketHeader, WriteStage, type Ack, type ChecksumType } from '../../protocol/data-messages.js';
-import { DfsError, rethrowIfBug } from '../../protocol/errors.js';
+import { assert, DfsError, rethrowIfBug } from '../../protocol/errors.js';
 import type { Block, DatanodeInfo, LocatedBlock } from '../../protocol/shared-structures.js';
 import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import type { NamenodeClient } from './namenode-client.js';
-import { WritePipeline } from './write-pipeline.js';
+import { WritePipeline, type PipelineListener } from './write-pipeline.js';
 
 /** The NameNode calls a block writer makes (NamenodeClient has them). */
-export type BlockWriterNamenode = Pick<NamenodeClient, 'addBlock' | 'abandonBlock' | 'bumpGenStamp'>;
+export type BlockWriterNamenode = Pick<
+  NamenodeClient,
+  'addBlock' | 'reserveBlock' | 'abandonBlock' | 'bumpGenStamp'
+>;
 
 export interface OutPacket {
   seqno: number;
@@ -72,6 +82,15 @@ export class BlockWriter {
   private seqno = 0;
   private recovering = false;
   private lastSent = false;
+  private closed = false;
+  /**
+   * A reserved block's attach under way (`attach`): its packets stream meanwhile, and those
+   * acknowledged wait in `held` (counted in the stream's window) until the NameNode has it.
+   */
+  private attaching: Promise<void> | null = null;
+  private readonly held: OutPacket[] = [];
+  /** Bumped when the block's pipeline is replaced by another block's (`rehome`): the old one is not heard. */
+  private pipelineEpoch = 0;
   /**
    * The algorithm of this block's packets: the replicas', as the pipeline's first node
    * answered (a new block: the host's; an appended one: whatever its replicas were written
@@ -86,47 +105,117 @@ export class BlockWriter {
     private pipeline: WritePipeline | null,
   ) {}
 
-  /** Asks the NameNode for the next block after `previous` and opens its pipeline. */
-  static async open(host: BlockWriterHost, previous: Block | null): Promise<BlockWriter> {
-    const exclude: string[] = [];
-    let lastErr: Error | null = null;
-    for (let attempt = 0; attempt < SETUP_ATTEMPTS; attempt++) {
-      const lb = await host.namenode.addBlock({
+  /**
+   * The next block after `previous`. With `reserved` intact, its writer is returned at once
+   * and starts streaming while the NameNode attaches the block (`attach`); else a new block
+   * from the NameNode and its pipeline.
+   */
+  static async open(
+    host: BlockWriterHost,
+    previous: Block | null,
+    reserved: ReadyBlock | null = null,
+  ): Promise<BlockWriter> {
+    if (reserved !== null && previous !== null && !reserved.broken) {
+      const writer = new BlockWriter(
+        host,
+        { ...reserved.lb.block },
+        reserved.lb.locations,
+        reserved.pipeline,
+      );
+      writer.checksumType = reserved.pipeline.checksumType;
+      writer.attaching = writer.attach(previous, reserved.lb.block);
+      reserved.listen(writer.listener());
+      return writer;
+    }
+    reserved?.close();
+    const ready = await ReadyBlock.allocate(host, previous);
+    const writer = new BlockWriter(host, { ...ready.lb.block }, ready.lb.locations, ready.pipeline);
+    writer.checksumType = ready.pipeline.checksumType;
+    ready.listen(writer.listener());
+    return writer;
+  }
+
+  /**
+   * Resolves once the NameNode has attached this block to the file (at once for a block it
+   * allocated): a block's last packet and an hflush wait for it, since their replicas are
+   * then reported finalized, or their length published, to the NameNode.
+   */
+  whenAttached(): Promise<void> {
+    return this.attaching ?? Promise.resolve();
+  }
+
+  /**
+   * Asks the NameNode to attach the reserved `block` after `previous` while packets stream
+   * into its pipeline; acks are held meanwhile (`held`). Refused (the NameNode restarted or
+   * failed over and knows no reservation): the packets move to a new block from the usual
+   * path and are sent again from its start. A failure there is the stream's.
+   */
+  private async attach(previous: Block, block: Block): Promise<void> {
+    const { host } = this;
+    try {
+      const got = await host.namenode.addBlock({
         path: host.path,
         clientName: host.clientName,
         previous,
-        excludeNodes: exclude,
+        excludeNodes: [],
+        reservedBlockId: block.blockId,
       });
-      const pipeline = new WritePipeline(lb.locations, host.localFirstHop);
-      let writer: BlockWriter | null = null;
-      const bad = await pipeline.open(
-        lb.block,
-        WriteStage.CREATE,
-        host.clientName,
-        host.chunkBytes,
-        host.checksumType,
-        {
-          onAck: (ack) => writer?.onAck(ack),
-          onFailure: (badIndex, err) => writer?.onPipelineFailure(badIndex, err),
-        },
+      assert(
+        got.block.blockId === block.blockId && got.block.genStamp === block.genStamp,
+        `reserved block ${block.blockId}/${block.genStamp} attached as ${got.block.blockId}/${got.block.genStamp}`,
       );
-      if (bad === null) {
-        writer = new BlockWriter(host, { ...lb.block }, lb.locations, pipeline);
-        writer.checksumType = pipeline.checksumType;
-        return writer;
+    } catch (err) {
+      rethrowIfBug(err);
+      if (this.closed) return;
+      try {
+        await this.rehome(previous, err as Error);
+      } catch (e) {
+        rethrowIfBug(e);
+        this.failure = e as Error;
       }
-      lastErr = bad.err;
-      exclude.push(lb.locations[bad.badIndex]!.nodeId);
-      await host.namenode.abandonBlock({
-        path: host.path,
-        clientName: host.clientName,
-        blockId: lb.block.blockId,
-      });
     }
-    throw new DfsError(
-      'CONNECTION',
-      `${host.path}: could not build a write pipeline after ${SETUP_ATTEMPTS} attempts (excluded ${exclude.join(', ')}): ${lastErr?.message}`,
+    this.attaching = null;
+    for (const p of this.held.splice(0)) this.host.onPacketAcked(p);
+    this.host.wake();
+  }
+
+  /** The reservation was refused: a new block, and every packet of this one sent into it again. */
+  private async rehome(previous: Block, cause: Error): Promise<void> {
+    this.pipeline?.close();
+    this.pipelineEpoch++;
+    const ready = await ReadyBlock.allocate(this.host, previous);
+    if (this.closed) return ready.close();
+    if (ready.pipeline.checksumType !== this.checksumType) {
+      ready.close();
+      throw new DfsError(
+        'PROTOCOL',
+        `${this.host.path}: block ${ready.lb.block.blockId} holds checksum type ${ready.pipeline.checksumType}, its packets were made for ${this.checksumType}`,
+      );
+    }
+    this.host.onRecovered(
+      `reserved block ${this.block.blockId} refused (${cause.message}); its packets go to block ${ready.lb.block.blockId}`,
     );
+    this.block = { ...ready.lb.block };
+    this.targets = ready.lb.locations;
+    this.pipeline = ready.pipeline;
+    this.recovering = false;
+    ready.listen(this.listener());
+    const all = this.held.splice(0).concat(this.unacked.splice(0));
+    this.ackedInBlock = 0;
+    this.seqno = 0;
+    for (const p of all) {
+      p.seqno = this.seqno++;
+      this.unacked.push(p);
+      this.transmit(p);
+    }
+  }
+
+  private listener(): PipelineListener {
+    const epoch = this.pipelineEpoch;
+    return {
+      onAck: (ack) => epoch === this.pipelineEpoch && this.onAck(ack),
+      onFailure: (badIndex, err) => epoch === this.pipelineEpoch && this.onPipelineFailure(badIndex, err),
+    };
   }
 
   /**
@@ -160,12 +249,12 @@ export class BlockWriter {
 
   /** Every packet sent so far has been acknowledged by the whole pipeline (hflush waits for it). */
   get idle(): boolean {
-    return this.unacked.length === 0 && !this.recovering;
+    return this.unacked.length === 0 && !this.recovering && this.attaching === null;
   }
 
   /** Every packet up to the last one has been acknowledged. */
   get done(): boolean {
-    return this.lastSent && this.unacked.length === 0 && !this.recovering;
+    return this.lastSent && this.unacked.length === 0 && !this.recovering && this.attaching === null;
   }
 
   /** The block as the NameNode should record it once this writer is done. */
@@ -188,6 +277,7 @@ export class BlockWriter {
   }
 
   close(): void {
+    this.closed = true;
     this.pipeline?.close();
     this.pipeline = null;
   }
@@ -220,6 +310,7 @@ export class BlockWriter {
     }
     this.unacked.shift();
     this.ackedInBlock = head.offsetInBlock + head.payload.length;
+    if (this.attaching !== null) return void this.held.push(head);
     if (this.done) this.close();
     this.host.onPacketAcked(head);
     this.host.wake();
@@ -247,6 +338,11 @@ export class BlockWriter {
   /** Rebuilds the pipeline from the survivors and resends what was not acknowledged. */
   private async recover(badIndex: number, cause: DfsError): Promise<void> {
     const { namenode, clientName, path } = this.host;
+    // A reserved block is recovered once the NameNode has it; refused, its packets went to
+    // a new block and pipeline already (`rehome`), and the failure was the old one's.
+    const epoch = this.pipelineEpoch;
+    await this.attaching;
+    if (epoch !== this.pipelineEpoch || this.failure !== null) return;
     let bad = badIndex;
     let lastErr: Error = cause;
     for (let attempt = 0; attempt < RECOVERY_ATTEMPTS; attempt++) {
@@ -299,5 +395,105 @@ export class BlockWriter {
       'CONNECTION',
       `${path}: pipeline recovery failed after ${RECOVERY_ATTEMPTS} attempts: ${lastErr.message}`,
     );
+  }
+}
+
+/**
+ * A block with its pipeline set up and no writer yet: reserved ahead at the NameNode while
+ * the block before it streams (`reserve`), or allocated at the boundary (`allocate`). A
+ * failure while it waits only marks it broken; once a writer listens, it hears everything.
+ */
+export class ReadyBlock {
+  broken = false;
+  private failure: { badIndex: number; err: DfsError } | null = null;
+  private listener: PipelineListener | null = null;
+
+  private constructor(
+    readonly lb: LocatedBlock,
+    readonly pipeline: WritePipeline,
+  ) {}
+
+  /** Reserves the block after `after` and sets up its pipeline; null when either fails (the boundary then allocates as usual). */
+  static async reserve(host: BlockWriterHost, after: Block): Promise<ReadyBlock | null> {
+    let lb: LocatedBlock;
+    try {
+      lb = await host.namenode.reserveBlock({
+        path: host.path,
+        clientName: host.clientName,
+        afterBlockId: after.blockId,
+        excludeNodes: [],
+      });
+    } catch (err) {
+      rethrowIfBug(err);
+      return null;
+    }
+    const ready = new ReadyBlock(lb, new WritePipeline(lb.locations, host.localFirstHop));
+    return (await ready.setUp(host)) === null ? ready : null;
+  }
+
+  /** Asks the NameNode for the block after `previous` and sets up its pipeline, avoiding nodes that fail it. */
+  static async allocate(host: BlockWriterHost, previous: Block | null): Promise<ReadyBlock> {
+    const exclude: string[] = [];
+    let lastErr: Error | null = null;
+    for (let attempt = 0; attempt < SETUP_ATTEMPTS; attempt++) {
+      const lb = await host.namenode.addBlock({
+        path: host.path,
+        clientName: host.clientName,
+        previous,
+        excludeNodes: exclude,
+        reservedBlockId: 0,
+      });
+      const ready = new ReadyBlock(lb, new WritePipeline(lb.locations, host.localFirstHop));
+      const bad = await ready.setUp(host);
+      if (bad === null) return ready;
+      lastErr = bad.err;
+      exclude.push(lb.locations[bad.badIndex]!.nodeId);
+      await host.namenode.abandonBlock({
+        path: host.path,
+        clientName: host.clientName,
+        blockId: lb.block.blockId,
+      });
+    }
+    throw new DfsError(
+      'CONNECTION',
+      `${host.path}: could not build a write pipeline after ${SETUP_ATTEMPTS} attempts (excluded ${exclude.join(', ')}): ${lastErr?.message}`,
+    );
+  }
+
+  private setUp(host: BlockWriterHost): Promise<{ badIndex: number; err: DfsError } | null> {
+    return this.pipeline.open(
+      this.lb.block,
+      WriteStage.CREATE,
+      host.clientName,
+      host.chunkBytes,
+      host.checksumType,
+      {
+        onAck: (ack) => this.onAck(ack),
+        onFailure: (badIndex, err) => this.onFailure(badIndex, err),
+      },
+    );
+  }
+
+  /** Its writer's from now on; a failure heard before is passed on at once. */
+  listen(listener: PipelineListener): void {
+    this.listener = listener;
+    if (this.failure !== null) listener.onFailure(this.failure.badIndex, this.failure.err);
+  }
+
+  close(): void {
+    this.broken = true;
+    this.pipeline.close();
+  }
+
+  private onAck(ack: Ack): void {
+    if (this.listener !== null) return this.listener.onAck(ack);
+    // No packet was sent: an ack now is a DataNode's bug, and this pipeline is not used.
+    this.onFailure(0, new DfsError('PROTOCOL', `ack for seqno ${ack.seqno} before any packet`));
+  }
+
+  private onFailure(badIndex: number, err: DfsError): void {
+    if (this.listener !== null) return this.listener.onFailure(badIndex, err);
+    this.broken = true;
+    this.failure ??= { badIndex, err };
   }
 }

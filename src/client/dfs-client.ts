@@ -428,7 +428,13 @@ export class DfsClient implements OutputStreamClient {
   }
 
   addBlock(path: string, previous: Block | null, excludeNodes: string[] = []): Promise<LocatedBlock> {
-    return this.namenodeClient.addBlock({ path, clientName: this.clientName, previous, excludeNodes });
+    return this.namenodeClient.addBlock({
+      path,
+      clientName: this.clientName,
+      previous,
+      excludeNodes,
+      reservedBlockId: 0,
+    });
   }
 
   async abandonBlock(path: string, blockId: number): Promise<void> {

@@ -10,7 +10,11 @@
  * Block boundaries do not drain the pipeline: once a block's last packet is sent, the
  * next block is allocated and its pipeline filled while the previous block's last acks
  * (which wait for its replicas to be finalized) are still coming; at most two blocks are
- * in flight, both within the one window. Each block's pipeline, acks and recovery are a
+ * in flight, both within the one window. Nor do they wait for the NameNode or a new
+ * pipeline: once a block is half written, the next one is reserved at the NameNode and its
+ * pipeline set up (`ahead`, block-writer.ts ReadyBlock); at the boundary its packets
+ * stream at once while the NameNode attaches it, and only its last packet (or an hflush)
+ * waits for that answer (BlockWriter.whenAttached). Each block's pipeline, acks and recovery are a
  * BlockWriter's (block-writer.ts); any block's unrecoverable failure fails the stream.
  * A destroyed stream (error, abort signal, Ctrl-C) stops renewing the lease; the NameNode
  * recovers the file when the lease expires. `complete` is retried while the NameNode waits
@@ -51,7 +55,7 @@ import { assert, DfsError } from '../../protocol/errors.js';
 import type { Block } from '../../protocol/shared-structures.js';
 import { computeChecksums, initChecksum } from '../common/checksum.js';
 import { givePageAligned, madePageAligned, takePageAligned } from '../common/page-aligned.js';
-import { BlockWriter, type BlockWriterHost, type OutPacket } from './block-writer.js';
+import { BlockWriter, ReadyBlock, type BlockWriterHost, type OutPacket } from './block-writer.js';
 import type { LocalFirstHop } from '../common/pipeline-connect.js';
 import {
   createRequest,
@@ -88,6 +92,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   /** The block being filled, and the one before it while its last acks are on their way. */
   private current: BlockWriter | null = null;
   private tail: BlockWriter | null = null;
+  /** The block after `current`, being reserved or reserved (null: not asked for, or taken). */
+  private ahead: Promise<ReadyBlock | null> | null = null;
   /** The packet being filled: page-aligned, so a local file is read into it at full speed (src/common/page-aligned.ts). */
   private buf: Buffer;
   private fill = 0;
@@ -201,6 +207,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       this.failure ??= err ?? new DfsError('CONNECTION', 'write aborted');
       this.current?.close();
       this.tail?.close();
+      this.dropAhead();
       this.client.endFileLease(this.path);
       this.wake();
     }
@@ -274,6 +281,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       writer ??= await this.nextBlock();
       const filled = whole?.length ?? this.fill;
       const endsBlock = writer.bytesSent + filled === this.blockBytes;
+      if (this.ahead === null && !endsBlock && writer.bytesSent >= this.blockBytes / 2)
+        this.reserveAhead(writer);
       if (filled === packetMax || endsBlock) {
         await this.emitPacket(writer, endsBlock, undefined, whole);
         if (endsBlock) await this.endBlock(writer);
@@ -310,6 +319,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       await this.emitPacket(writer, true);
       await this.endBlock(writer);
     }
+    this.dropAhead();
     await this.until(() => this.tail === null || this.tail.done);
     assert(this.unackedBytes === 0, `${this.unackedBytes} bytes unacknowledged after the last ack`);
     const last = this.tail?.finished ?? this.appendedAfter;
@@ -343,6 +353,12 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     flush?: 'flush' | 'sync',
     whole?: Buffer,
   ): Promise<void> {
+    // A reserved block's replicas are finalized, or its length published, only once the
+    // NameNode has attached it (block-writer.ts `attach`).
+    if (last || flush !== undefined) {
+      await writer.whenAttached();
+      this.check();
+    }
     const payload = whole ?? this.buf.subarray(0, this.fill);
     // The block's algorithm: the stream's for a new block, the replicas' own for an appended one.
     assert(writer.checksumType !== null, `block ${writer.block.blockId}: no pipeline set up before a packet`);
@@ -372,12 +388,33 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
 
   // ---- blocks ----------------------------------------------------------------------
 
-  /** Allocates the block after the tail (the last block sent) and opens its pipeline. */
+  /** The block after the tail (the last block sent): the one reserved ahead, else a new one. */
   private async nextBlock(): Promise<BlockWriter> {
     const started = performance.now();
-    this.current = await BlockWriter.open(this, this.tail?.finished ?? this.appendedAfter);
+    const ahead = this.ahead;
+    this.ahead = null;
+    const reserved = ahead === null ? null : await ahead;
+    this.current = await BlockWriter.open(this, this.tail?.finished ?? this.appendedAfter, reserved);
     this.options.onBlockWait?.((performance.now() - started) * 1000);
     return this.current;
+  }
+
+  /**
+   * Reserves the block after `writer` and sets up its pipeline while `writer` streams on.
+   * Nothing waits for it but the next boundary; a failure there means the usual addBlock.
+   */
+  private reserveAhead(writer: BlockWriter): void {
+    if (this.options.reserveAhead === false) return;
+    // After the block as the NameNode has it (a reserved one: once attached, maybe re-homed).
+    this.ahead = writer
+      .whenAttached()
+      .then(() => (writer.failure === null ? ReadyBlock.reserve(this, writer.block) : null));
+  }
+
+  /** The file ends (or failed) before the block reserved ahead: its pipeline closes, the NameNode discards it. */
+  private dropAhead(): void {
+    void this.ahead?.then((r) => r?.close());
+    this.ahead = null;
   }
 
   /**

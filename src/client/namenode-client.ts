@@ -96,7 +96,7 @@ export class NamenodeClient {
     await this.rpc.call('setOwner', req);
   }
 
-  // ---- writing a file (0x06-0x0A, 0x0E) ----------------------------------------------
+  // ---- writing a file (0x06-0x0A, 0x0E, 0x1A) ----------------------------------------------
 
   create(req: RpcRequest<'create'>): Promise<RpcResponse<'create'>> {
     return this.rpc.call('create', req);
@@ -104,6 +104,11 @@ export class NamenodeClient {
 
   addBlock(req: RpcRequest<'addBlock'>): Promise<RpcResponse<'addBlock'>> {
     return this.rpc.call('addBlock', req);
+  }
+
+  /** The block after `afterBlockId`, reserved while that one still streams (0x1A); addBlock attaches it. */
+  reserveBlock(req: RpcRequest<'reserveBlock'>): Promise<RpcResponse<'reserveBlock'>> {
+    return this.rpc.call('reserveBlock', req);
   }
 
   complete(req: RpcRequest<'complete'>): Promise<RpcResponse<'complete'>> {

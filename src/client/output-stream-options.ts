@@ -88,6 +88,11 @@ export interface OutputStreamOptions extends CreateOptions {
    * addBlock and the pipeline's set-up, while it sends nothing (benchmarks).
    */
   onBlockWait?: (waitUs: number) => void;
+  /**
+   * Reserve each next block and set up its pipeline while the current one is written, so
+   * block boundaries do not wait for them (default true; false: at the boundary, as HDFS).
+   */
+  reserveAhead?: boolean;
   /** Continue the existing file (DfsClient.append) instead of creating it; the create options are ignored. */
   append?: boolean;
   /**

@@ -45,6 +45,7 @@ export class DataConnection {
   private pendingRest: Buffer | null = null;
   private flowing = false;
   private reads: SlabReads | null = null;
+  private readonly drainWaiters: Array<() => void> = [];
   onClose: (err: DfsError | null) => void = () => {};
 
   /** Setting the handler starts reading: no frame is delivered before there is one. */
@@ -166,13 +167,19 @@ export class DataConnection {
     return s.write(pieces[last]!, written);
   }
 
+  /**
+   * Calls back once the socket's buffer has room (or it closed). Waiters share one pair of
+   * listeners: a DataNode forwarding to a slow mirror has a waiter per packet it holds.
+   */
   whenDrained(cb: () => void): void {
     const s = this.socket;
     if (this.closed || s === null || !s.writableNeedDrain) return cb();
+    this.drainWaiters.push(cb);
+    if (this.drainWaiters.length > 1) return;
     const once = (): void => {
       s.off('drain', once);
       s.off('close', once);
-      cb();
+      for (const w of this.drainWaiters.splice(0)) w();
     };
     s.on('drain', once);
     s.on('close', once);

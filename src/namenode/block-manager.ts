@@ -16,6 +16,9 @@
  *   | surplus or corrupt copy deleted       | mark deleting until confirmed  | delete it                    |
  *   | pipeline targets chosen / rbw reported| add unfinished location        | (rbw of a closed or unknown  |
  *   |                                       |                                |  block: delete it)           |
+ *   | block reserved (block-reservations.ts)|                                | (its rbw reported: kept)     |
+ *   | reservation discarded (file closed,   |                                | delete on every target       |
+ *   |  removed, or reserved again)          |                                |                              |
  *   | file closed                           | forget unfinished locations    | delete stale unfinished ones |
  *   | block recovery committed              | add the recovered replicas     | delete the stale ones        |
  *   | node (re-)registers or is found dead  | drop all its replicas          | register / mark dead         |
@@ -32,6 +35,7 @@ import type {
   TriggerBlockReportResponse,
 } from '../../protocol/admin-namenode-messages.js';
 import type { DatanodeStorageReport } from '../../protocol/datanode-namenode-messages.js';
+import { assert } from '../../protocol/errors.js';
 import { DatanodeReportState, ReplicaState } from '../../protocol/admin-namenode-messages.js';
 import {
   BlockColumns,
@@ -42,6 +46,7 @@ import {
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { BlockMap, ReplicaVerdict, type BlockEntryView } from './block-map.js';
+import { BlockReservations, type Reservation } from './block-reservations.js';
 import { DatanodeRegistry, type DatanodeView } from './datanode-registry.js';
 import { blockOf, type BlockMeta, type FileNode, type INode } from './inode.js';
 import type { Namespace, NamespaceListener } from './namespace.js';
@@ -79,6 +84,8 @@ const REPLICA_STATE = {
 export class BlockManager implements NamespaceListener {
   readonly map = new BlockMap();
   readonly registry: DatanodeRegistry;
+  /** Writers' next blocks, reserved and not attached yet (client-rpc.ts `reserveBlock`). */
+  private readonly reservations = new BlockReservations();
   /** Where the next `locations` answer starts in the replica list. */
   private rotate = 0;
   /** Namespace events safe mode's bounds count (changeCounts). */
@@ -116,6 +123,7 @@ export class BlockManager implements NamespaceListener {
   }
 
   fileRemoved(file: FileNode): void {
+    this.discardReservation(this.reservations.drop(file));
     this.blocksRemoved(file.blocks);
   }
 
@@ -152,6 +160,7 @@ export class BlockManager implements NamespaceListener {
    * finalized, is safe: a DataNode deletes only up to the stamp it is given).
    */
   fileClosed(file: FileNode): void {
+    this.discardReservation(this.reservations.drop(file));
     this.lengthsFinal++;
     this.map.markFileDirty(file);
     const last = file.lastBlock;
@@ -173,6 +182,40 @@ export class BlockManager implements NamespaceListener {
   /** Deletes `nodeId`'s copy of the block if its stamp is older than the block's. */
   private scheduleStaleDelete(nodeId: string, meta: BlockMeta): void {
     this.registry.scheduleDelete(nodeId, { blockId: meta.blockId, genStamp: meta.genStamp - 1, numBytes: 0 });
+  }
+
+  // ---- reservations (block-reservations.ts) ------------------------------------------
+
+  /** Keeps a writer's next block; one it had already is discarded. */
+  reserve(r: Reservation): void {
+    this.discardReservation(this.reservations.put(r));
+  }
+
+  /** The reservation an addBlock names, if it is still this writer's for the block after `afterBlockId`. */
+  reservation(
+    file: FileNode,
+    clientName: string,
+    afterBlockId: number,
+    blockId: number,
+  ): Reservation | undefined {
+    return this.reservations.find(file, clientName, afterBlockId, blockId);
+  }
+
+  /** The reservation became the file's block (the addBlock naming it was applied). */
+  reservationTaken(r: Reservation): void {
+    const dropped = this.reservations.drop(r.file);
+    assert(dropped === r, `block ${r.block.blockId}: attached, but not its file's reservation`);
+  }
+
+  get reservationCount(): number {
+    return this.reservations.size;
+  }
+
+  /** A reservation never attached: the empty rbw replicas its writer's pipeline may have made go. */
+  private discardReservation(r: Reservation | undefined): void {
+    if (r === undefined) return;
+    for (const t of r.targets)
+      this.registry.scheduleDelete(t.nodeId, { ...r.block, genStamp: Number.MAX_SAFE_INTEGER });
   }
 
   replicationChanged(file: FileNode): void {
@@ -262,6 +305,8 @@ export class BlockManager implements NamespaceListener {
    */
   private unfinishedReported(nodeId: string, b: Block): boolean {
     if (this.map.addUnfinished(nodeId, b.blockId)) return true;
+    // A writer's next block, its pipeline built, not attached yet.
+    if (this.reservations.has(b.blockId)) return true;
     const known = this.map.entry(b.blockId)?.meta;
     // An rbw copy of a closed block at its current stamp may be finalizing right now (a
     // report built before it finalized, processed after the file completed): a delete at

@@ -34,6 +34,7 @@ import type { Clock } from '../common/clock.js';
 import type { ServerConnection } from '../common/frame-server.js';
 import type { Logger } from '../common/logger.js';
 import type { Journal } from './journal.js';
+import type { Reservation } from './block-reservations.js';
 import { NONE, type EditOp } from './edit-ops.js';
 import { blockOf, statusOf, type BlockMeta, type FileNode } from './inode.js';
 import type { LeaseManager } from './lease-manager.js';
@@ -75,6 +76,15 @@ export interface BlockLocator extends AdminBlockView {
   pipelineTargets(blockId: number, nodeIds: readonly string[]): void;
   /** Live nodes that may hold a replica, finalized or being written (a reader of an open file's last block). */
   recoveryCandidates(blockId: number): DatanodeInfo[];
+  /** A writer's next block, kept until an addBlock attaches it (block-reservations.ts). */
+  reserve(r: Reservation): void;
+  reservation(
+    file: FileNode,
+    clientName: string,
+    afterBlockId: number,
+    blockId: number,
+  ): Reservation | undefined;
+  reservationTaken(r: Reservation): void;
 }
 
 export interface ClientRpcContext extends AdminRpcContext {
@@ -119,6 +129,7 @@ export class ClientRpc {
       rename: (conn, id, req) => this.rename(conn, id, req),
       create: (conn, id, req) => this.create(conn, id, req),
       addBlock: (conn, id, req) => this.addBlock(conn, id, req),
+      reserveBlock: (conn, id, req) => this.reserveBlock(conn, id, req),
       complete: (conn, id, req) => this.complete(conn, id, req),
       abandonBlock: (conn, id, req) => this.abandonBlock(conn, id, req),
       renewLease: (conn, id, req) => {
@@ -392,42 +403,95 @@ export class ClientRpc {
     this.ctx.afterLogged();
   }
 
+  /**
+   * The file's next block: a new one, or the one reserveBlock gave this writer for after
+   * `previous` (`reservedBlockId`), whose pipeline it has built already.
+   */
   private addBlock(conn: ServerConnection, id: number, req: RequestOf<'addBlock'>): void {
     const ns = this.ctx.namespace;
     const file = ns.fileUnderConstruction(req.path, req.clientName);
     const last = lastBlockOf(file, req.previous, `previous block`, req.path);
-    this.ctx.leases.renew(req.clientName);
-    const targets = this.ctx.blocks.chooseTargets(
-      file.replication,
-      conn.socket.remoteAddress ?? '',
-      req.excludeNodes,
-      file.blockBytes,
-    );
-    if (targets.length === 0) {
+    const reservedId = req.reservedBlockId;
+    const reserved =
+      reservedId === 0 || last === undefined
+        ? undefined
+        : this.ctx.blocks.reservation(file, req.clientName, last.blockId, reservedId);
+    if (reservedId !== 0 && reserved === undefined) {
       throw new DfsError(
-        'NOT_REPLICATED',
-        `no live DataNode can take a block of ${req.path} (excluded: ${req.excludeNodes.length})`,
+        'NOT_FOUND',
+        `block ${reservedId} is not reserved for ${req.clientName} after the last block of ${req.path} (the NameNode restarted or failed over since, or it was reserved again): add a new block`,
       );
     }
+    this.ctx.leases.renew(req.clientName);
+    const targets = reserved?.targets ?? this.targetsFor(conn, file, req.path, req.excludeNodes);
     const op: EditOp = {
       op: 'addBlock',
       path: req.path,
       clientName: req.clientName,
       previousNumBytes: req.previous === null ? NONE : req.previous.numBytes,
-      blockId: ns.allocateBlockId(),
-      genStamp: ns.allocateGenStamp(),
+      blockId: reserved?.block.blockId ?? ns.allocateBlockId(),
+      genStamp: reserved?.block.genStamp ?? ns.allocateGenStamp(),
     };
     const offset = file.length + (req.previous?.numBytes ?? 0) - (last?.numBytes ?? 0);
     const located: LocatedBlock = {
       block: { blockId: op.blockId, genStamp: op.genStamp, numBytes: 0 },
       offset,
-      locations: targets,
+      locations: [...targets],
     };
     this.mutate(conn, 'addBlock', id, op, () => encodeResponse('addBlock', id, located));
+    if (reserved !== undefined) this.ctx.blocks.reservationTaken(reserved);
     this.ctx.blocks.pipelineTargets(
       op.blockId,
       targets.map((t) => t.nodeId),
     );
+  }
+
+  /**
+   * The writer's next block, while `afterBlockId` (the file's last) still streams: its id
+   * and stamp (logged, so never given again) and targets, kept in memory until an addBlock
+   * attaches it (block-reservations.ts). Not at-most-once: a retry reserves afresh, and the
+   * reservation it replaces is discarded.
+   */
+  private reserveBlock(conn: ServerConnection, id: number, req: RequestOf<'reserveBlock'>): void {
+    const ns = this.ctx.namespace;
+    const file = ns.fileUnderConstruction(req.path, req.clientName);
+    const last = file.lastBlock;
+    if (last?.blockId !== req.afterBlockId)
+      throw new DfsError(
+        'INVALID_ARGUMENT',
+        `block ${req.afterBlockId} is not the last block of ${req.path}`,
+      );
+    this.ctx.leases.renew(req.clientName);
+    const targets = this.targetsFor(conn, file, req.path, req.excludeNodes);
+    const block = { blockId: ns.allocateBlockId(), genStamp: ns.allocateGenStamp(), numBytes: 0 };
+    const op: EditOp = { op: 'reserveBlock', blockId: block.blockId, genStamp: block.genStamp };
+    // Where it starts once the block it follows is full (a reservation follows no other).
+    const offset = file.length - last.numBytes + file.blockBytes;
+    const located: LocatedBlock = { block, offset, locations: targets };
+    this.mutate(conn, 'reserveBlock', id, op, () => encodeResponse('reserveBlock', id, located));
+    this.ctx.blocks.reserve({ file, clientName: req.clientName, afterBlockId: last.blockId, block, targets });
+  }
+
+  /** A new block's pipeline, avoiding the nodes the writer could not reach. */
+  private targetsFor(
+    conn: ServerConnection,
+    file: FileNode,
+    path: string,
+    exclude: string[],
+  ): DatanodeInfo[] {
+    const targets = this.ctx.blocks.chooseTargets(
+      file.replication,
+      conn.socket.remoteAddress ?? '',
+      exclude,
+      file.blockBytes,
+    );
+    if (targets.length === 0) {
+      throw new DfsError(
+        'NOT_REPLICATED',
+        `no live DataNode can take a block of ${path} (excluded: ${exclude.length})`,
+      );
+    }
+    return targets;
   }
 
   private complete(conn: ServerConnection, id: number, req: RequestOf<'complete'>): void {

@@ -24,6 +24,10 @@
  *  15 CREATE_OWNED   as CREATE, then owner str, mode u16
  *  16 SET_PERMISSION path str, mode u16
  *  17 SET_OWNER      path str, owner str, group str   ('' = unchanged)
+ *  18 RESERVE_BLOCK  blockId u64, genStamp u64
+ *                    (a writer's next block, reserved while its current one streams: the
+ *                    id and stamp are never given again; the file gets the block with
+ *                    the ADD_BLOCK that attaches it, client-rpc.ts `reserveBlock`)
  *
  * Owners came with image format 3: a mkdir or create is written with code 14 or 15, which
  * carry the creator and the mode. Records of codes 1 and 2, written before, still replay:
@@ -97,6 +101,7 @@ type EditBody =
   | { op: 'updateBlock'; path: string; blockId: number; genStamp: number; numBytes: number }
   | { op: 'setReplication'; path: string; replication: number }
   | { op: 'setGenStamp'; genStamp: number }
+  | { op: 'reserveBlock'; blockId: number; genStamp: number }
   | {
       op: 'commitBlockSync';
       path: string;
@@ -128,6 +133,7 @@ const OP_CODES = {
   setQuota: 13,
   setPermission: 16,
   setOwner: 17,
+  reserveBlock: 18,
   append: 30,
 } as const;
 const MKDIR_OWNED = 14;
@@ -189,6 +195,9 @@ export function encodeEditOp(w: WireWriter, e: EditOp): void {
       break;
     case 'setGenStamp':
       w.u64(e.genStamp);
+      break;
+    case 'reserveBlock':
+      w.u64(e.blockId).u64(e.genStamp);
       break;
     case 'commitBlockSync':
       w.str(e.path).u64(e.blockId).u64(e.genStamp).u64(e.numBytes).u64(e.mtimeMs);
@@ -281,6 +290,8 @@ function decodeBody(r: WireReader, code: number): EditOp {
       return { op: 'setPermission', path: r.str(), mode: readPermission(r, 'mode') };
     case OP_CODES.setOwner:
       return { op: 'setOwner', path: r.str(), owner: r.str(), group: r.str() };
+    case OP_CODES.reserveBlock:
+      return { op: 'reserveBlock', blockId: r.u64(), genStamp: r.u64() };
     case 30:
       return { op: 'append', path: r.str(), clientName: r.str(), genStamp: r.u64() };
     default:

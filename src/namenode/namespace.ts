@@ -186,6 +186,11 @@ export class Namespace {
       case 'setGenStamp':
         if (e.genStamp >= this.nextGenStamp) this.nextGenStamp = e.genStamp + 1;
         return;
+      case 'reserveBlock':
+        // Only the counters: the file gets the block when an addBlock attaches it.
+        if (e.blockId >= this.nextBlockId) this.nextBlockId = e.blockId + 1;
+        if (e.genStamp >= this.nextGenStamp) this.nextGenStamp = e.genStamp + 1;
+        return;
       case 'commitBlockSync':
         return this.chargingFile(e.path, () =>
           this.commitBlockSync(e.path, e.blockId, e.genStamp, e.numBytes, e.mtimeMs),

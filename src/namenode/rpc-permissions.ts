@@ -21,8 +21,9 @@
  *   | setPermission                    | the owner                                                |
  *   | setOwner                         | the owner; a new owner only by the superuser; a new     |
  *   |                                  | group only one the owner is in                           |
- *   | addBlock, complete, abandonBlock,| none: the lease, granted by a checked create, is the    |
- *   | bumpGenStamp, renewLease         | right to write (HDFS checks the lease only)             |
+ *   | addBlock, reserveBlock, complete,| none: the lease, granted by a checked create, is the    |
+ *   | abandonBlock, bumpGenStamp,      | right to write (HDFS checks the lease only)             |
+ *   | renewLease                       |                                                          |
  *   | serverInfo, reportBadBlocks, the | none here (operator actions, setQuota among them, need  |
  *   | admin views, DataNode RPCs       | an ADMIN connection, and one the superuser: client-rpc) |
  */
@@ -82,6 +83,7 @@ export const rpcPermissions: { [N in RpcName]: Rule<N> } = {
       );
   },
   addBlock: none,
+  reserveBlock: none,
   complete: none,
   abandonBlock: none,
   bumpGenStamp: none,

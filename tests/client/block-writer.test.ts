@@ -84,7 +84,7 @@ describe('BlockWriter', () => {
     const previous: Block = { blockId: 5, genStamp: 3, numBytes: 1 << 20 };
     const writer = await BlockWriter.open(host, previous);
     expect(namenode.addBlocks).toEqual([
-      { path: PATH, clientName: 'test-client', previous, excludeNodes: [] },
+      { path: PATH, clientName: 'test-client', previous, excludeNodes: [], reservedBlockId: 0 },
     ]);
     const data = testBytes(5 * PACKET + 100, 1);
     send(writer, data);
@@ -118,6 +118,7 @@ describe('BlockWriter', () => {
       clientName: 'test-client',
       previous: null,
       excludeNodes: [dead.nodeId],
+      reservedBlockId: 0,
     });
     const data = testBytes(2 * PACKET, 2);
     send(writer, data);

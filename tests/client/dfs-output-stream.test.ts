@@ -6,7 +6,9 @@
  * end, retried while the NameNode waits for reports), the lease begun and ended, a pipeline
  * failure recovered through bumpGenStamp with the surviving nodes, a local file read into the
  * packets in the write order (writeFrom), and the stream's refusals: a write after the end, a
- * destroyed stream, and an ack the window did not count.
+ * destroyed stream, and an ack the window did not count. Blocks reserved ahead: each next
+ * block reserved once its predecessor is half written and attached at the boundary; a
+ * refused reservation's packets sent again into a new block; none with `reserveAhead` off.
  */
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -57,10 +59,14 @@ async function writeAll(stream: DfsOutputStream, data: Buffer, piece = 5000): Pr
 
 /** The bytes of the file as the nodes finalized them, block by block from `first`. */
 function fileOn(node: number, blocks: number): Buffer {
-  const parts: Buffer[] = [];
-  for (let b = 0; b < blocks; b++)
-    parts.push(dns!.finalized(node, FIRST_BLOCK_ID + b)?.data ?? Buffer.alloc(0));
-  return Buffer.concat(parts);
+  return blocksOn(
+    node,
+    Array.from({ length: blocks }, (_, b) => FIRST_BLOCK_ID + b),
+  );
+}
+
+function blocksOn(node: number, ids: readonly number[]): Buffer {
+  return Buffer.concat(ids.map((id) => dns!.finalized(node, id)?.data ?? Buffer.alloc(0)));
 }
 
 describe('DfsOutputStream', () => {
@@ -93,12 +99,18 @@ describe('DfsOutputStream', () => {
       block(2, BLOCK),
     ]);
     for (const r of namenode.addBlocks) expect(r).toMatchObject({ path: PATH, clientName: 'test-client' });
+    // Each block after the first was reserved while the one before it was written, and attached.
+    expect(namenode.reserves.map((r) => r.afterBlockId)).toEqual([0, 1, 2].map((i) => FIRST_BLOCK_ID + i));
+    expect(namenode.addBlocks.map((r) => r.reservedBlockId)).toEqual([0, 1001, 1002, 1003]);
     expect(namenode.completes).toEqual([{ path: PATH, clientName: 'test-client', last: block(3, 1234) }]);
     expect(namenode.callNames).toEqual([
       'create',
       'addBlock',
+      'reserveBlock',
       'addBlock',
+      'reserveBlock',
       'addBlock',
+      'reserveBlock',
       'addBlock',
       'complete',
     ]);
@@ -122,11 +134,11 @@ describe('DfsOutputStream', () => {
     expect(namenode.completes[0]!.last).toBeNull();
   });
 
-  it('a file of exactly one block ends it with the last packet and asks for no second block', async () => {
+  it('a file of exactly one block ends it with the last packet and adds no second block (the one reserved ahead is dropped)', async () => {
     const { namenode, client } = await setUp(1);
     const data = testBytes(BLOCK, 2);
     await writeAll(new DfsOutputStream(client, PATH, LAYOUT), data);
-    expect(namenode.callNames).toEqual(['create', 'addBlock', 'complete']);
+    expect(namenode.callNames).toEqual(['create', 'addBlock', 'reserveBlock', 'complete']);
     expect(namenode.completes[0]!.last).toEqual({
       blockId: FIRST_BLOCK_ID,
       genStamp: FIRST_GEN_STAMP,
@@ -200,11 +212,64 @@ describe('DfsOutputStream', () => {
     expect(namenode.callNames.filter((n) => n !== 'fsync')).toEqual([
       'create',
       'addBlock',
+      'reserveBlock',
       'addBlock',
       'complete',
     ]);
+    expect(namenode.addBlocks[1]!.reservedBlockId).toBe(FIRST_BLOCK_ID + 1);
     await eventually(() => fileOn(0, 4).length === data.length, 'every block finalized');
     for (const i of [0, 1]) expect(fileOn(i, 4).equals(data)).toBe(true);
+  });
+
+  it('a reservation the NameNode refuses (restarted since): its packets go again into a new block, every byte in place', async () => {
+    const { namenode, client } = await setUp(2);
+    namenode.refuseReservations = true;
+    namenode.attachDelayMs = 100; // packets stream into the reserved block's pipeline meanwhile
+    const data = testBytes(3 * BLOCK + 700, 13);
+    const stream = new DfsOutputStream(client, PATH, LAYOUT);
+    const recoveries: string[] = [];
+    stream.on('recovery', (m: string) => recoveries.push(m));
+    await writeAll(stream, data);
+    // Three reservations, each refused, each followed by a plain addBlock of a new block.
+    expect(namenode.reserves).toHaveLength(3);
+    expect(namenode.addBlocks.map((r) => r.reservedBlockId !== 0)).toEqual([
+      false,
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+    ]);
+    expect(recoveries).toHaveLength(3);
+    expect(recoveries[0]).toContain('refused');
+    const ids = namenode.blockIds;
+    expect(ids).toHaveLength(4);
+    expect(namenode.completes[0]!.last).toMatchObject({ blockId: ids[3], numBytes: 700 });
+    expect(stream.bytesAcked).toBe(data.length);
+    await eventually(() => blocksOn(1, ids).length === data.length, 'every block finalized');
+    for (const i of [0, 1]) expect(blocksOn(i, ids).equals(data)).toBe(true);
+  });
+
+  it('a reserved block streams before the NameNode attaches it; its last packet waits for the answer', async () => {
+    const { namenode, client } = await setUp(2);
+    namenode.attachDelayMs = 150;
+    const data = testBytes(2 * BLOCK + 300, 15);
+    const stream = new DfsOutputStream(client, PATH, { ...LAYOUT, windowBytes: 2 * BLOCK });
+    await writeAll(stream, data);
+    expect(namenode.addBlocks.map((r) => r.reservedBlockId)).toEqual([0, 1001, 1002]);
+    expect(stream.bytesAcked).toBe(data.length);
+    await eventually(() => fileOn(1, 3).length === data.length, 'every block finalized');
+    for (const i of [0, 1]) expect(fileOn(i, 3).equals(data)).toBe(true);
+  });
+
+  it('reserveAhead off: each block is asked for at its boundary, none reserved', async () => {
+    const { namenode, client } = await setUp(1);
+    const data = testBytes(2 * BLOCK + 10, 14);
+    await writeAll(new DfsOutputStream(client, PATH, { ...LAYOUT, reserveAhead: false }), data);
+    expect(namenode.callNames).toEqual(['create', 'addBlock', 'addBlock', 'addBlock', 'complete']);
+    await eventually(() => fileOn(0, 3).length === data.length, 'every block finalized');
+    expect(fileOn(0, 3).equals(data)).toBe(true);
   });
 
   it('complete is asked again, with the same last block, while the NameNode waits for reports', async () => {

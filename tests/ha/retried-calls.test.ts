@@ -132,7 +132,7 @@ describe.skipIf(!HAVE_ETCD)('retried calls across a NameNode failover (etcd jour
 
     // nn2 active dies on addBlock; nn1 answers the retry with the same block, not a second.
     const located = await acrossFailover(
-      () => nn.addBlock({ path: '/f', clientName, previous: null, excludeNodes: [] }),
+      () => nn.addBlock({ path: '/f', clientName, previous: null, excludeNodes: [], reservedBlockId: 0 }),
       'rename',
     );
     const blocks = await nn.getBlockLocations({ path: '/f', offset: 0, length: 0 });

@@ -31,6 +31,15 @@ export class FakeNamenode implements OutputStreamNamenode {
   readonly completes: RpcRequest<'complete'>[] = [];
   readonly creates: RpcRequest<'create'>[] = [];
   readonly fsyncs: RpcRequest<'fsync'>[] = [];
+  readonly reserves: RpcRequest<'reserveBlock'>[] = [];
+  /** Reservations this NameNode holds (block id to the block it follows). */
+  readonly reservations = new Map<number, { afterBlockId: number; genStamp: number }>();
+  /** addBlock refuses every reservation (NOT_FOUND), as a NameNode restarted since it was made. */
+  refuseReservations = false;
+  /** How long addBlock takes to answer for a reservation (the writer streams into it meanwhile). */
+  attachDelayMs = 0;
+  /** The blocks addBlock gave, in order (a reservation attached or a new block). */
+  readonly blockIds: number[] = [];
   /** Where the next blocks go; a test may change it between blocks. */
   locations: DatanodeInfo[];
   /** complete answers false this many times first (blocks not reported yet). */
@@ -64,15 +73,39 @@ export class FakeNamenode implements OutputStreamNamenode {
     });
   }
 
-  addBlock(req: RpcRequest<'addBlock'>): Promise<RpcResponse<'addBlock'>> {
+  async addBlock(req: RpcRequest<'addBlock'>): Promise<RpcResponse<'addBlock'>> {
     this.record('addBlock', req);
     this.addBlocks.push(structuredClone(req));
+    if (req.reservedBlockId !== 0) {
+      if (this.attachDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.attachDelayMs));
+      const r = this.reservations.get(req.reservedBlockId);
+      this.reservations.delete(req.reservedBlockId);
+      if (r === undefined || r.afterBlockId !== req.previous?.blockId || this.refuseReservations)
+        throw new DfsError('NOT_FOUND', `block ${req.reservedBlockId} is not reserved`);
+      this.blockIds.push(req.reservedBlockId);
+      return {
+        block: { blockId: req.reservedBlockId, genStamp: r.genStamp, numBytes: 0 },
+        offset: 0,
+        locations: this.locations,
+      };
+    }
     const locations = this.locations.filter((l) => !req.excludeNodes.includes(l.nodeId));
-    return Promise.resolve({
+    this.blockIds.push(this.nextBlockId);
+    return {
       block: { blockId: this.nextBlockId++, genStamp: this.nextGenStamp++, numBytes: 0 },
       offset: 0, // the writer does not use it
       locations,
-    });
+    };
+  }
+
+  /** The block after `afterBlockId`, on `locations` as they are now. */
+  reserveBlock(req: RpcRequest<'reserveBlock'>): Promise<RpcResponse<'reserveBlock'>> {
+    this.record('reserveBlock', req);
+    this.reserves.push(req);
+    const block = { blockId: this.nextBlockId++, genStamp: this.nextGenStamp++, numBytes: 0 };
+    this.reservations.clear(); // one per file, and this NameNode serves one
+    this.reservations.set(block.blockId, { afterBlockId: req.afterBlockId, genStamp: block.genStamp });
+    return Promise.resolve({ block, offset: 0, locations: this.locations });
   }
 
   abandonBlock(req: RpcRequest<'abandonBlock'>): Promise<void> {
