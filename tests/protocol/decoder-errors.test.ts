@@ -270,11 +270,13 @@ describe('body decoding errors (MALFORMED)', () => {
       clientName: 'c',
       previous: null,
       excludeNodes: ['a', 'b'],
+      reservedBlockId: 0,
     });
-    for (const count of [4, 1000, 0xffffffff]) {
+    // excludeNodes: u32 count, then "a", "b" (3 bytes each), then the u64 reservedBlockId at
+    // the end: 14 bytes after the count, so 8 strings of at least 2 bytes cannot fit.
+    for (const count of [8, 1000, 0xffffffff]) {
       const bytes = Buffer.from(full);
-      // excludeNodes: u32 count then "a", "b" (3 bytes each) at the end.
-      bytes.writeUInt32BE(count, bytes.length - 10);
+      bytes.writeUInt32BE(count, bytes.length - 18);
       const err = dfsErrorOf(() => decodeRequest('addBlock', decodeOne(bytes)));
       expect(err.code).toBe('MALFORMED');
       expect(err.message).toMatch(/cannot fit/);

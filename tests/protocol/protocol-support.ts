@@ -690,6 +690,14 @@ export function randomRequest<N extends RpcName>(rng: Rng, name: N): RpcRequest<
       clientName: s(),
       previous: maybe(rng, randomBlock),
       excludeNodes: randomList(rng, (r) => r.str()),
+      // Often 0 (none), as most addBlocks carry; otherwise a reserved block's id.
+      reservedBlockId: rng.bool() ? 0 : rng.u64(),
+    }),
+    reserveBlock: () => ({
+      path: s(),
+      clientName: s(),
+      afterBlockId: rng.u64(),
+      excludeNodes: randomList(rng, (r) => r.str()),
     }),
     complete: () => ({ path: s(), clientName: s(), last: maybe(rng, randomBlock) }),
     abandonBlock: () => ({ path: s(), clientName: s(), blockId: rng.u64() }),
@@ -761,6 +769,7 @@ export function randomResponse<N extends RpcName>(rng: Rng, name: N): RpcRespons
     rename: () => ({}),
     create: () => randomFileStatus(rng),
     addBlock: () => randomLocatedBlock(rng),
+    reserveBlock: () => randomLocatedBlock(rng),
     complete: () => ({ completed: rng.bool() }),
     abandonBlock: () => ({}),
     renewLease: () => ({}),

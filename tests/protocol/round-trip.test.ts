@@ -172,8 +172,16 @@ const requests: { [K in RpcName]: RpcRequest<K>[] } = {
     },
   ],
   addBlock: [
-    { path: '/f', clientName: 'c', previous: null, excludeNodes: [] },
-    { path: '/f', clientName: 'c', previous: block, excludeNodes: ['', 'dn-2', '日本'] },
+    { path: '/f', clientName: 'c', previous: null, excludeNodes: [], reservedBlockId: 0 },
+    { path: '/f', clientName: 'c', previous: block, excludeNodes: ['', 'dn-2', '日本'], reservedBlockId: 0 },
+    // Attaching the block reserveBlock gave (a NameNode judges the id; the codec carries any u64).
+    { path: '/f', clientName: 'c', previous: block, excludeNodes: [], reservedBlockId: MAX },
+    { path: '/f', clientName: 'c', previous: block, excludeNodes: ['dn-2'], reservedBlockId: 1 },
+  ],
+  reserveBlock: [
+    { path: '/f', clientName: 'c', afterBlockId: 1073741826, excludeNodes: [] },
+    { path: '/données', clientName: 'client-42', afterBlockId: MAX, excludeNodes: ['', 'dn-2', '日本'] },
+    { path: '', clientName: '', afterBlockId: 0, excludeNodes: ['dn-1'] },
   ],
   complete: [
     { path: '/f', clientName: 'c', last: null },
@@ -326,6 +334,10 @@ const responses: { [K in RpcName]: RpcResponse<K>[] } = {
   addBlock: [
     { block, offset: 0, locations: [] },
     { block, offset: MAX, locations: [dn, { nodeId: '', host: '', port: 0 }] },
+  ],
+  reserveBlock: [
+    { block: zeroBlock, offset: 0, locations: [] },
+    { block: { ...block, numBytes: 0 }, offset: MAX, locations: [dn, noNode] },
   ],
   complete: [{ completed: true }, { completed: false }],
   abandonBlock: [{}],
