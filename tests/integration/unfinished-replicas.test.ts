@@ -139,14 +139,18 @@ describe('unfinished replicas', () => {
     await waitFor('the stale unfinished replica removed', () =>
       rbwSizes(cluster.dataDir(2)).has(blockId) ? undefined : true,
     );
+    // (It may list one more: the empty replica of the block the writer had reserved ahead,
+    // which the restarted NameNode does not know either.)
     expect(
-      logsMatching(cluster.datanodes[2]!, { msg: 'full block report sent', unfinished: 1 }).length,
-    ).toBeGreaterThan(0);
+      logsMatching(cluster.datanodes[2]!, { msg: 'full block report sent' }).some(
+        (r) => (r.unfinished as number) >= 1,
+      ),
+    ).toBe(true);
     expect(
       logsMatching(cluster.namenode, {
         msg: 'unfinished replica of a closed or unknown block; scheduling deletion',
         node: nodeIdOf(cluster, 2),
-      }),
+      }).filter((r) => (r.block as { blockId: number }).blockId === blockId),
     ).toHaveLength(1);
     expect(cluster.datanodes[2]!.running).toBe(true);
   }, 120_000);

@@ -278,11 +278,14 @@ function checkReplicaContents(
 }
 
 /**
- * Wraps `client.namenodeClient.addBlock` so a test decides the pipeline order (or adds a node the
+ * Wraps `client.namenodeClient.addBlock` and `reserveBlock` so a test decides the pipeline order (or adds a node the
  * NameNode left out): stands in for a NameNode whose view of a node is out of date, e.g.
  * a disk that filled up or a node that died since its last heartbeat. `steer` gets the
  * NameNode's answer and the client's exclude list; the client's own exclusion logic is
- * what is under test, so `steer` must honour `excludeNodes`. Returns an undo function.
+ * what is under test, so `steer` must honour `excludeNodes`. Each new block's placement
+ * passes once, in order (`call`): a block reserved ahead when it is reserved (the addBlock
+ * that attaches it keeps the reserved pipeline, its answer is not steered). Returns an
+ * undo function.
  */
 export function steerPlacement(
   client: DfsClient,
@@ -294,13 +297,20 @@ export function steerPlacement(
 ): () => void {
   const namenode = client.namenodeClient;
   const original = namenode.addBlock.bind(namenode);
+  const originalReserve = namenode.reserveBlock.bind(namenode);
   let call = 0;
   namenode.addBlock = async (req) => {
     const lb = await original(req);
+    if (req.reservedBlockId !== 0) return lb;
+    return { ...lb, locations: await steer(lb.locations, req.excludeNodes, call++) };
+  };
+  namenode.reserveBlock = async (req) => {
+    const lb = await originalReserve(req);
     return { ...lb, locations: await steer(lb.locations, req.excludeNodes, call++) };
   };
   return () => {
     namenode.addBlock = original;
+    namenode.reserveBlock = originalReserve;
   };
 }
 
