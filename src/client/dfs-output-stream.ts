@@ -281,7 +281,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       writer ??= await this.nextBlock();
       const filled = whole?.length ?? this.fill;
       const endsBlock = writer.bytesSent + filled === this.blockBytes;
-      if (this.ahead === null && !endsBlock && writer.bytesSent >= this.blockBytes / 2)
+      if (this.ahead === null && !endsBlock && writer.bytesSent + filled >= this.blockBytes / 2)
         this.reserveAhead(writer);
       if (filled === packetMax || endsBlock) {
         await this.emitPacket(writer, endsBlock, undefined, whole);
@@ -319,7 +319,11 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       await this.emitPacket(writer, true);
       await this.endBlock(writer);
     }
-    this.dropAhead();
+    // Closed before complete, so no DataNode still writes its replica when the NameNode's
+    // delete of the discarded reservation comes (a DataNode skips a block being written).
+    const ahead = this.ahead;
+    this.ahead = null;
+    (await ahead)?.close();
     await this.until(() => this.tail === null || this.tail.done);
     assert(this.unackedBytes === 0, `${this.unackedBytes} bytes unacknowledged after the last ack`);
     const last = this.tail?.finished ?? this.appendedAfter;

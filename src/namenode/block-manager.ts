@@ -207,10 +207,6 @@ export class BlockManager implements NamespaceListener {
     assert(dropped === r, `block ${r.block.blockId}: attached, but not its file's reservation`);
   }
 
-  get reservationCount(): number {
-    return this.reservations.size;
-  }
-
   /** A reservation never attached: the empty rbw replicas its writer's pipeline may have made go. */
   private discardReservation(r: Reservation | undefined): void {
     if (r === undefined) return;

@@ -35,10 +35,6 @@ export class BlockReservations {
   private readonly byFile = new Map<FileNode, Reservation>();
   private readonly byBlock = new Map<number, Reservation>();
 
-  get size(): number {
-    return this.byFile.size;
-  }
-
   /** Keeps `r` as its file's reservation; returns the one it replaces, if any. */
   put(r: Reservation): Reservation | undefined {
     const before = this.drop(r.file);

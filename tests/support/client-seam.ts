@@ -32,6 +32,8 @@ export class FakeNamenode implements OutputStreamNamenode {
   readonly creates: RpcRequest<'create'>[] = [];
   readonly fsyncs: RpcRequest<'fsync'>[] = [];
   readonly reserves: RpcRequest<'reserveBlock'>[] = [];
+  /** The stamps bumpGenStamp gave, in order. */
+  readonly bumpAnswers: number[] = [];
   /** Reservations this NameNode holds (block id to the block it follows). */
   readonly reservations = new Map<number, { afterBlockId: number; genStamp: number }>();
   /** addBlock refuses every reservation (NOT_FOUND), as a NameNode restarted since it was made. */
@@ -117,6 +119,7 @@ export class FakeNamenode implements OutputStreamNamenode {
   bumpGenStamp(req: RpcRequest<'bumpGenStamp'>): Promise<RpcResponse<'bumpGenStamp'>> {
     this.record('bumpGenStamp', req);
     this.bumps.push(req);
+    this.bumpAnswers.push(this.nextGenStamp);
     return Promise.resolve({ genStamp: this.nextGenStamp++ });
   }
 
