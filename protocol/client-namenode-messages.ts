@@ -1,6 +1,6 @@
 /**
  * The namespace and write-path RPCs a client sends a NameNode (PROTOCOL.md section 6,
- * opcodes 0x01-0x0E, 0x18-0x1A, 0x1E-0x1F): the messages behind HDFS's `ClientProtocol`.
+ * opcodes 0x01-0x0E, 0x17-0x1A, 0x1E-0x1F): the messages behind HDFS's `ClientProtocol`.
  * One request codec and one response codec per opcode, the encoder and decoder of each
  * written side by side so they mirror each other field for field.
  *

@@ -8,18 +8,24 @@
  * Failures:
  * - setup fails: the block is abandoned and a new one asked for, excluding the bad node;
  * - a node fails mid-block: a new generation stamp from the NameNode, a pipeline rebuilt
- *   from the survivors (they truncate to the acknowledged length), unacked packets resent;
+ *   from the survivors (they truncate to the acknowledged length), unacked packets resent
+ *   (a reserved block's once the NameNode has attached it);
+ * - a reserved block refused by the NameNode (NOT_FOUND: it restarted or failed over): a
+ *   new block, every packet of the reserved one sent into it again (`rehome`);
  * - no survivor left, or too many attempts: `failure` is set and the stream fails.
  *
  * Append (`reopen`): the file's last block had room; the NameNode gave it a new stamp and
  * its replicas, and the pipeline over them (stage APPEND) reopens each finalized replica at
  * its length. A node that fails that setup is dropped like a node failing mid-block.
  *
- * One block ahead (`ReservedBlock`): while a block streams, the stream reserves the next
- * one at the NameNode and builds its pipeline (the NameNode's block-reservations.ts), so
- * at the boundary `open` only attaches it: the writer no longer stands still for a new
- * pipeline's set-up, node after node. A reservation the NameNode no longer knows (it
- * restarted or failed over), or a pipeline that broke while it waited, is dropped and the
+ * One block ahead (`ReadyBlock.reserve`): while a block streams, the stream reserves the
+ * next one at the NameNode and builds its pipeline (the NameNode's block-reservations.ts);
+ * at the boundary `open` returns its writer at once and the NameNode attaches the block
+ * while packets stream into it (`attach`): the writer no longer stands still for addBlock's
+ * edit-log sync and a new pipeline's set-up. Invariant, asserted in `send`: no last or
+ * flush packet before the attach is answered (its replicas would be reported finalized, or
+ * its length published, for a block the NameNode does not have). A reserved pipeline that
+ * broke while it waited, or waited too long (RESERVED_IDLE_MAX_MS), is dropped and the
  * block added the usual way.
  *
  * The NameNode is reached only through BlockWriterNamenode, the calls a writer makes, so
@@ -72,10 +78,18 @@ export interface BlockWriterHost {
 
 const SETUP_ATTEMPTS = 4;
 const RECOVERY_ATTEMPTS = 6;
+/**
+ * A reserved pipeline idle longer than this is not used: a DataNode drops a pipeline silent
+ * for its frameTimeoutMs (60 s by default), and one closing just as the first packets go
+ * would be taken for a failed first node.
+ */
+const RESERVED_IDLE_MAX_MS = 20_000;
 
 export class BlockWriter {
   /** Bytes of the block handed to `send` so far. */
   bytesSent = 0;
+  /** performance.now() when the block's writer was made (the stream paces reservations by it). */
+  readonly openedAt = performance.now();
   failure: Error | null = null;
   private ackedInBlock = 0;
   private readonly unacked: OutPacket[] = [];
@@ -115,22 +129,12 @@ export class BlockWriter {
     previous: Block | null,
     reserved: ReadyBlock | null = null,
   ): Promise<BlockWriter> {
-    if (reserved !== null && previous !== null && !reserved.broken) {
-      const writer = new BlockWriter(
-        host,
-        { ...reserved.lb.block },
-        reserved.lb.locations,
-        reserved.pipeline,
-      );
-      writer.checksumType = reserved.pipeline.checksumType;
-      writer.attaching = writer.attach(previous, reserved.lb.block);
-      reserved.listen(writer.listener());
-      return writer;
-    }
-    reserved?.close();
-    const ready = await ReadyBlock.allocate(host, previous);
+    const attach = previous !== null && reserved !== null && reserved.usable;
+    if (!attach) reserved?.close();
+    const ready = attach ? reserved : await ReadyBlock.allocate(host, previous);
     const writer = new BlockWriter(host, { ...ready.lb.block }, ready.lb.locations, ready.pipeline);
     writer.checksumType = ready.pipeline.checksumType;
+    if (attach) writer.attaching = writer.attach(previous, ready.lb.block);
     ready.listen(writer.listener());
     return writer;
   }
@@ -166,12 +170,16 @@ export class BlockWriter {
       );
     } catch (err) {
       rethrowIfBug(err);
-      if (this.closed) return;
-      try {
-        await this.rehome(previous, err as Error);
-      } catch (e) {
-        rethrowIfBug(e);
-        this.failure = e as Error;
+      // Any other refusal (the lease, a quota, safe mode) would refuse a new block too.
+      const unknown = err instanceof DfsError && err.code === 'NOT_FOUND';
+      if (!unknown) this.failure ??= err as Error;
+      else if (!this.closed) {
+        try {
+          await this.rehome(previous, err);
+        } catch (e) {
+          rethrowIfBug(e);
+          this.failure ??= e as Error;
+        }
       }
     }
     this.attaching = null;
@@ -185,13 +193,7 @@ export class BlockWriter {
     this.pipelineEpoch++;
     const ready = await ReadyBlock.allocate(this.host, previous);
     if (this.closed) return ready.close();
-    if (ready.pipeline.checksumType !== this.checksumType) {
-      ready.close();
-      throw new DfsError(
-        'PROTOCOL',
-        `${this.host.path}: block ${ready.lb.block.blockId} holds checksum type ${ready.pipeline.checksumType}, its packets were made for ${this.checksumType}`,
-      );
-    }
+    this.checkChecksumType(ready.pipeline, ready.lb.block.blockId);
     this.host.onRecovered(
       `reserved block ${this.block.blockId} refused (${cause.message}); its packets go to block ${ready.lb.block.blockId}`,
     );
@@ -208,6 +210,16 @@ export class BlockWriter {
       this.unacked.push(p);
       this.transmit(p);
     }
+  }
+
+  /** The packets carry checksums of this block's algorithm: a pipeline holding another cannot take them. */
+  private checkChecksumType(pipeline: WritePipeline, blockId: number): void {
+    if (this.checksumType === null || pipeline.checksumType === this.checksumType) return;
+    pipeline.close();
+    throw new DfsError(
+      'PROTOCOL',
+      `${this.host.path}: the pipeline for block ${blockId} holds checksum type ${pipeline.checksumType}, the packets were made for ${this.checksumType}`,
+    );
   }
 
   private listener(): PipelineListener {
@@ -263,6 +275,10 @@ export class BlockWriter {
   }
 
   send(packet: OutPacket): void {
+    assert(
+      this.attaching === null || (!packet.last && packet.flush === undefined),
+      `block ${this.block.blockId}: a last or flush packet before the NameNode attached it`,
+    );
     packet.seqno = this.seqno++;
     this.bytesSent += packet.payload.length;
     this.lastSent = packet.last;
@@ -372,13 +388,7 @@ export class BlockWriter {
       }
       // The survivors continue their replicas with the algorithm they were written with,
       // which the unacknowledged packets carry already (they are resent as they are).
-      if (this.checksumType !== null && pipeline.checksumType !== this.checksumType) {
-        pipeline.close();
-        throw new DfsError(
-          'PROTOCOL',
-          `${path}: the rebuilt pipeline for block ${this.block.blockId} holds checksum type ${pipeline.checksumType}, the block was written with ${this.checksumType}`,
-        );
-      }
+      this.checkChecksumType(pipeline, this.block.blockId);
       this.checksumType = pipeline.checksumType;
       this.host.onRecovered(
         `pipeline for block ${this.block.blockId} rebuilt without ${dropped?.nodeId} (${cause.message})`,
@@ -405,6 +415,7 @@ export class BlockWriter {
  */
 export class ReadyBlock {
   broken = false;
+  private readonly readyAt = performance.now();
   private failure: { badIndex: number; err: DfsError } | null = null;
   private listener: PipelineListener | null = null;
 
@@ -472,6 +483,11 @@ export class ReadyBlock {
         onFailure: (badIndex, err) => this.onFailure(badIndex, err),
       },
     );
+  }
+
+  /** Intact, and not idle so long that its DataNodes may be dropping it. */
+  get usable(): boolean {
+    return !this.broken && performance.now() - this.readyAt < RESERVED_IDLE_MAX_MS;
   }
 
   /** Its writer's from now on; a failure heard before is passed on at once. */

@@ -6,6 +6,8 @@
  * producer does). Unacknowledged packets are kept until acked so they can be resent.
  *
  *   create (in _construct) -> [addBlock -> pipeline -> packets ... last packet]* -> all acked -> complete
+ *                               (or: reserveBlock + pipeline while the block before streams,
+ *                                then packets while addBlock attaches it)
  *
  * Block boundaries do not drain the pipeline: once a block's last packet is sent, the
  * next block is allocated and its pipeline filled while the previous block's last acks
@@ -74,6 +76,11 @@ export {
   type OutputStreamNamenode,
   type OutputStreamOptions,
 } from './output-stream-options.js';
+
+/** A block is reserved ahead only if the rest of the one before should be written within this. */
+const RESERVE_LEAD_MS = 10_000;
+/** How long the file's end waits for an unused reservation's set-up before completing. */
+const AHEAD_CLOSE_WAIT_MS = 1_000;
 
 export class DfsOutputStream extends Writable implements BlockWriterHost {
   readonly chunkBytes: number;
@@ -281,7 +288,7 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       writer ??= await this.nextBlock();
       const filled = whole?.length ?? this.fill;
       const endsBlock = writer.bytesSent + filled === this.blockBytes;
-      if (this.ahead === null && !endsBlock && writer.bytesSent + filled >= this.blockBytes / 2)
+      if (this.ahead === null && !endsBlock && this.dueToReserve(writer, writer.bytesSent + filled))
         this.reserveAhead(writer);
       if (filled === packetMax || endsBlock) {
         await this.emitPacket(writer, endsBlock, undefined, whole);
@@ -320,10 +327,11 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       await this.endBlock(writer);
     }
     // Closed before complete, so no DataNode still writes its replica when the NameNode's
-    // delete of the discarded reservation comes (a DataNode skips a block being written).
+    // delete of the discarded reservation comes (a DataNode skips a block being written);
+    // a set-up still under way (a node not answering) is not waited for long.
     const ahead = this.ahead;
-    this.ahead = null;
-    (await ahead)?.close();
+    if (ahead !== null) await Promise.race([ahead, sleep(AHEAD_CLOSE_WAIT_MS)]);
+    this.dropAhead();
     await this.until(() => this.tail === null || this.tail.done);
     assert(this.unackedBytes === 0, `${this.unackedBytes} bytes unacknowledged after the last ack`);
     const last = this.tail?.finished ?? this.appendedAfter;
@@ -412,7 +420,20 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     // After the block as the NameNode has it (a reserved one: once attached, maybe re-homed).
     this.ahead = writer
       .whenAttached()
-      .then(() => (writer.failure === null ? ReadyBlock.reserve(this, writer.block) : null));
+      .then(() =>
+        writer.failure === null && !this.destroyed ? ReadyBlock.reserve(this, writer.block) : null,
+      );
+  }
+
+  /**
+   * Time to reserve the block after `writer`, `filled` bytes of it written: once half of it
+   * is, and the rest should come within RESERVE_LEAD_MS at the pace so far (a slow writer's
+   * reserved pipeline would sit idle, and its DataNodes drop a silent pipeline).
+   */
+  private dueToReserve(writer: BlockWriter, filled: number): boolean {
+    if (filled < this.blockBytes / 2) return false;
+    const elapsedMs = performance.now() - writer.openedAt;
+    return (this.blockBytes - filled) * elapsedMs <= RESERVE_LEAD_MS * filled;
   }
 
   /** The file ends (or failed) before the block reserved ahead: its pipeline closes, the NameNode discards it. */

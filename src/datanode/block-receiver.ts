@@ -532,8 +532,8 @@ export class BlockReceiver implements WriteOwner {
 
   /** The upstream connection went away. */
   onUpstreamClosed(): void {
-    // Before any packet: a writer that reserved this block ahead and ended its file first
-    // (the NameNode deletes the empty replica); not a failure.
+    // Before any packet: a writer that reserved this block ahead and ended its file first,
+    // or let the reservation grow stale (the NameNode deletes the empty replica); not a failure.
     if (this.state !== 'finalized' && this.state !== 'failed') {
       if (this.bytesReceived === 0) this.log.info('upstream closed before any packet');
       else this.log.warn({ received: this.bytesReceived }, 'upstream closed mid-block');

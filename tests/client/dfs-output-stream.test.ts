@@ -16,6 +16,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DfsError } from '../../protocol/errors.js';
 import { DfsOutputStream, type OutputStreamOptions } from '../../src/client/dfs-output-stream.js';
 import { testBytes } from '../support/data-path.js';
 import {
@@ -249,6 +250,20 @@ describe('DfsOutputStream', () => {
     expect(stream.bytesAcked).toBe(data.length);
     await eventually(() => blocksOn(1, ids).length === data.length, 'every block finalized');
     for (const i of [0, 1]) expect(blocksOn(i, ids).equals(data)).toBe(true);
+  });
+
+  it('an attach refused for another reason than an unknown reservation fails the stream with it, adding no block', async () => {
+    const { namenode, client } = await setUp(1);
+    namenode.reservationError = new DfsError('QUOTA_EXCEEDED', '/unit: space quota exceeded');
+    const stream = new DfsOutputStream(client, PATH, LAYOUT);
+    stream.on('error', () => {});
+    const err = await writeAll(stream, testBytes(2 * BLOCK + 5, 16)).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'QUOTA_EXCEEDED' });
+    expect(namenode.addBlocks.map((r) => r.reservedBlockId)).toEqual([0, FIRST_BLOCK_ID + 1]);
+    expect(namenode.completes).toEqual([]);
   });
 
   it('a reserved block streams before the NameNode attaches it; its last packet waits for the answer', async () => {

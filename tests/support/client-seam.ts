@@ -38,6 +38,8 @@ export class FakeNamenode implements OutputStreamNamenode {
   readonly reservations = new Map<number, { afterBlockId: number; genStamp: number }>();
   /** addBlock refuses every reservation (NOT_FOUND), as a NameNode restarted since it was made. */
   refuseReservations = false;
+  /** addBlock refuses every reservation with this instead (a lease lost, a quota hit). */
+  reservationError: DfsError | null = null;
   /** How long addBlock takes to answer for a reservation (the writer streams into it meanwhile). */
   attachDelayMs = 0;
   /** The blocks addBlock gave, in order (a reservation attached or a new block). */
@@ -82,6 +84,7 @@ export class FakeNamenode implements OutputStreamNamenode {
       if (this.attachDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.attachDelayMs));
       const r = this.reservations.get(req.reservedBlockId);
       this.reservations.delete(req.reservedBlockId);
+      if (this.reservationError !== null) throw this.reservationError;
       if (r === undefined || r.afterBlockId !== req.previous?.blockId || this.refuseReservations)
         throw new DfsError('NOT_FOUND', `block ${req.reservedBlockId} is not reserved`);
       this.blockIds.push(req.reservedBlockId);
