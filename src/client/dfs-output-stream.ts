@@ -328,9 +328,10 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     }
     // Closed before complete, so no DataNode still writes its replica when the NameNode's
     // delete of the discarded reservation comes (a DataNode skips a block being written);
-    // a set-up still under way (a node not answering) is not waited for long.
+    // a set-up still under way (a node not answering) is not waited for long, and the timer
+    // does not keep a process that has finished its work alive (`dfs put`).
     const ahead = this.ahead;
-    if (ahead !== null) await Promise.race([ahead, sleep(AHEAD_CLOSE_WAIT_MS)]);
+    if (ahead !== null) await Promise.race([ahead, sleep(AHEAD_CLOSE_WAIT_MS, undefined, { ref: false })]);
     this.dropAhead();
     await this.until(() => this.tail === null || this.tail.done);
     assert(this.unackedBytes === 0, `${this.unackedBytes} bytes unacknowledged after the last ack`);
