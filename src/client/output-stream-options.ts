@@ -84,8 +84,9 @@ export interface OutputStreamOptions extends CreateOptions {
   /** Called with each packet's send-to-ack time in microseconds (benchmarks). */
   onPacketAcked?: (latencyUs: number) => void;
   /**
-   * Called with the microseconds the stream waited for each new block: the NameNode's
-   * addBlock and the pipeline's set-up, while it sends nothing (benchmarks).
+   * Called with the microseconds the stream waited for each new block while it sent
+   * nothing: for the block reserved ahead to be ready, or for the NameNode's addBlock and
+   * the pipeline's set-up (benchmarks).
    */
   onBlockWait?: (waitUs: number) => void;
   /**
