@@ -200,6 +200,10 @@ export class BlockWriter {
     this.block = { ...ready.lb.block };
     this.targets = ready.lb.locations;
     this.pipeline = ready.pipeline;
+    // A recovery of the old pipeline waiting on the attach (`recover`) finds the epoch
+    // changed and ends without touching the new one: every packet is resent below. It
+    // resumes in the same run of microtasks as this, so no failure of the new pipeline is
+    // heard in between.
     this.recovering = false;
     ready.listen(this.listener());
     const all = this.held.splice(0).concat(this.unacked.splice(0));
