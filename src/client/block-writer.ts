@@ -103,8 +103,6 @@ export class BlockWriter {
    */
   private attaching: Promise<void> | null = null;
   private readonly held: OutPacket[] = [];
-  /** Bumped when the block's pipeline is replaced by another block's (`rehome`): the old one is not heard. */
-  private pipelineEpoch = 0;
   /**
    * The algorithm of this block's packets: the replicas', as the pipeline's first node
    * answered (a new block: the host's; an appended one: whatever its replicas were written
@@ -190,7 +188,6 @@ export class BlockWriter {
   /** The reservation was refused: a new block, and every packet of this one sent into it again. */
   private async rehome(previous: Block, cause: Error): Promise<void> {
     this.pipeline?.close();
-    this.pipelineEpoch++;
     const ready = await ReadyBlock.allocate(this.host, previous);
     if (this.closed) return ready.close();
     this.checkChecksumType(ready.pipeline, ready.lb.block.blockId);
@@ -200,8 +197,8 @@ export class BlockWriter {
     this.block = { ...ready.lb.block };
     this.targets = ready.lb.locations;
     this.pipeline = ready.pipeline;
-    // A recovery of the old pipeline waiting on the attach (`recover`) finds the epoch
-    // changed and ends without touching the new one: every packet is resent below. It
+    // A recovery of the old pipeline waiting on the attach (`recover`) finds the pipeline
+    // replaced and ends without touching the new one: every packet is resent below. It
     // resumes in the same run of microtasks as this, so no failure of the new pipeline is
     // heard in between.
     this.recovering = false;
@@ -226,11 +223,11 @@ export class BlockWriter {
     );
   }
 
+  /** A closed pipeline is silent (write-pipeline.ts), so a replaced one is not heard. */
   private listener(): PipelineListener {
-    const epoch = this.pipelineEpoch;
     return {
-      onAck: (ack) => epoch === this.pipelineEpoch && this.onAck(ack),
-      onFailure: (badIndex, err) => epoch === this.pipelineEpoch && this.onPipelineFailure(badIndex, err),
+      onAck: (ack) => this.onAck(ack),
+      onFailure: (badIndex, err) => this.onPipelineFailure(badIndex, err),
     };
   }
 
@@ -360,9 +357,9 @@ export class BlockWriter {
     const { namenode, clientName, path } = this.host;
     // A reserved block is recovered once the NameNode has it; refused, its packets went to
     // a new block and pipeline already (`rehome`), and the failure was the old one's.
-    const epoch = this.pipelineEpoch;
+    const failed = this.pipeline;
     await this.attaching;
-    if (epoch !== this.pipelineEpoch || this.failure !== null) return;
+    if (this.pipeline !== failed || this.failure !== null) return;
     let bad = badIndex;
     let lastErr: Error = cause;
     for (let attempt = 0; attempt < RECOVERY_ATTEMPTS; attempt++) {
@@ -383,7 +380,7 @@ export class BlockWriter {
         clientName,
         this.host.chunkBytes,
         this.checksumType ?? this.host.checksumType,
-        { onAck: (ack) => this.onAck(ack), onFailure: (i, err) => this.onPipelineFailure(i, err) },
+        this.listener(),
       );
       if (failed !== null) {
         bad = failed.badIndex;

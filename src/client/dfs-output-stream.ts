@@ -288,9 +288,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       writer ??= await this.nextBlock();
       const filled = whole?.length ?? this.fill;
       const endsBlock = writer.bytesSent + filled === this.blockBytes;
-      if (this.ahead === null && !endsBlock && this.dueToReserve(writer, writer.bytesSent + filled))
-        this.reserveAhead(writer);
       if (filled === packetMax || endsBlock) {
+        if (!endsBlock && this.dueToReserve(writer, writer.bytesSent + filled)) this.reserveAhead(writer);
         await this.emitPacket(writer, endsBlock, undefined, whole);
         if (endsBlock) await this.endBlock(writer);
       }
@@ -417,7 +416,6 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
    * Nothing waits for it but the next boundary; a failure there means the usual addBlock.
    */
   private reserveAhead(writer: BlockWriter): void {
-    if (this.options.reserveAhead === false) return;
     // After the block as the NameNode has it (a reserved one: once attached, maybe re-homed).
     this.ahead = writer
       .whenAttached()
@@ -432,7 +430,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
    * reserved pipeline would sit idle, and its DataNodes drop a silent pipeline).
    */
   private dueToReserve(writer: BlockWriter, filled: number): boolean {
-    if (filled < this.blockBytes / 2) return false;
+    if (this.ahead !== null || this.options.reserveAhead === false || filled < this.blockBytes / 2)
+      return false;
     const elapsedMs = performance.now() - writer.openedAt;
     return (this.blockBytes - filled) * elapsedMs <= RESERVE_LEAD_MS * filled;
   }

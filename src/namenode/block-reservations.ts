@@ -33,13 +33,14 @@ export interface Reservation {
 
 export class BlockReservations {
   private readonly byFile = new Map<FileNode, Reservation>();
-  private readonly byBlock = new Map<number, Reservation>();
+  /** The reserved block ids, for block reports. */
+  private readonly blockIds = new Set<number>();
 
   /** Keeps `r` as its file's reservation; returns the one it replaces, if any. */
   put(r: Reservation): Reservation | undefined {
     const before = this.drop(r.file);
     this.byFile.set(r.file, r);
-    this.byBlock.set(r.block.blockId, r);
+    this.blockIds.add(r.block.blockId);
     return before;
   }
 
@@ -52,7 +53,7 @@ export class BlockReservations {
 
   /** True when `blockId` is reserved and not attached yet. */
   has(blockId: number): boolean {
-    return this.byBlock.has(blockId);
+    return this.blockIds.has(blockId);
   }
 
   /** Removes and returns the file's reservation, if any. */
@@ -60,7 +61,7 @@ export class BlockReservations {
     const r = this.byFile.get(file);
     if (r === undefined) return undefined;
     this.byFile.delete(file);
-    this.byBlock.delete(r.block.blockId);
+    this.blockIds.delete(r.block.blockId);
     return r;
   }
 }

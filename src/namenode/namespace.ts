@@ -188,9 +188,7 @@ export class Namespace {
         return;
       case 'reserveBlock':
         // Only the counters: the file gets the block when an addBlock attaches it.
-        if (e.blockId >= this.nextBlockId) this.nextBlockId = e.blockId + 1;
-        if (e.genStamp >= this.nextGenStamp) this.nextGenStamp = e.genStamp + 1;
-        return;
+        return this.allocatedUpTo(e.blockId, e.genStamp);
       case 'commitBlockSync':
         return this.chargingFile(e.path, () =>
           this.commitBlockSync(e.path, e.blockId, e.genStamp, e.numBytes, e.mtimeMs),
@@ -384,6 +382,11 @@ export class Namespace {
     this.blockCount++;
     if (this.quotas.count > 0) this.quotas.charge(file.parent, { ns: 0, ds: fileSpace(file) - spaceBefore });
     for (const l of this.listeners) l.blockAdded?.(file, block);
+    this.allocatedUpTo(blockId, genStamp);
+  }
+
+  /** A logged block id and stamp are never given again (replay, and the live path's own). */
+  private allocatedUpTo(blockId: number, genStamp: number): void {
     if (blockId >= this.nextBlockId) this.nextBlockId = blockId + 1;
     if (genStamp >= this.nextGenStamp) this.nextGenStamp = genStamp + 1;
   }
