@@ -103,6 +103,7 @@ export class BlockWriter {
    */
   private attaching: Promise<void> | null = null;
   private readonly held: OutPacket[] = [];
+  private fromReservation = false;
   /**
    * The algorithm of this block's packets: the replicas', as the pipeline's first node
    * answered (a new block: the host's; an appended one: whatever its replicas were written
@@ -132,7 +133,10 @@ export class BlockWriter {
     const ready = attach ? reserved : await ReadyBlock.allocate(host, previous);
     const writer = new BlockWriter(host, { ...ready.lb.block }, ready.lb.locations, ready.pipeline);
     writer.checksumType = ready.pipeline.checksumType;
-    if (attach) writer.attaching = writer.attach(previous, ready.lb.block);
+    if (attach) {
+      writer.fromReservation = true;
+      writer.attaching = writer.attach(previous, ready.lb.block);
+    }
     ready.listen(writer.listener());
     return writer;
   }
@@ -258,6 +262,16 @@ export class BlockWriter {
     // length), as a pipeline that failed mid-block is rebuilt.
     if (bad !== null) await writer.recover(bad.badIndex, bad.err);
     return writer;
+  }
+
+  /** The NameNode has not yet answered the attach of this reserved block. */
+  get attachPending(): boolean {
+    return this.attaching !== null;
+  }
+
+  /** Opened on a block reserved ahead (attached, being attached, or refused and re-homed). */
+  get reserved(): boolean {
+    return this.fromReservation;
   }
 
   /** Every packet sent so far has been acknowledged by the whole pipeline (hflush waits for it). */

@@ -13,10 +13,12 @@
  * next block is allocated and its pipeline filled while the previous block's last acks
  * (which wait for its replicas to be finalized) are still coming; at most two blocks are
  * in flight, both within the one window. Nor do they wait for the NameNode or a new
- * pipeline: once a block is half written, the next one is reserved at the NameNode and its
- * pipeline set up (`ahead`, block-writer.ts ReadyBlock); at the boundary its packets
+ * pipeline: the next block is reserved at the NameNode and its pipeline set up while the
+ * current one streams (`ahead`, block-writer.ts ReadyBlock); at the boundary its packets
  * stream at once while the NameNode attaches it, and only its last packet (or an hflush)
- * waits for that answer (BlockWriter.whenAttached). Each block's pipeline, acks and recovery are a
+ * waits for that answer (BlockWriter.whenAttached). The first block's successor is
+ * reserved once the first is half written (a small file reserves nothing), each later one
+ * right after the attach of the one before it, in the same journal sync (`nextBlock`). Each block's pipeline, acks and recovery are a
  * BlockWriter's (block-writer.ts); any block's unrecoverable failure fails the stream.
  * A destroyed stream (error, abort signal, Ctrl-C) stops renewing the lease; the NameNode
  * recovers the file when the lease expires. `complete` is retried while the NameNode waits
@@ -289,7 +291,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       const filled = whole?.length ?? this.fill;
       const endsBlock = writer.bytesSent + filled === this.blockBytes;
       if (filled === packetMax || endsBlock) {
-        if (!endsBlock && this.dueToReserve(writer, writer.bytesSent + filled)) this.reserveAhead(writer);
+        if (!endsBlock && this.dueToReserve(writer, writer.bytesSent + filled))
+          this.reserveAhead(writer, false);
         await this.emitPacket(writer, endsBlock, undefined, whole);
         if (endsBlock) await this.endBlock(writer);
       }
@@ -406,22 +409,36 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     const ahead = this.ahead;
     this.ahead = null;
     const reserved = ahead === null ? null : await ahead;
-    this.current = await BlockWriter.open(this, this.tail?.finished ?? this.appendedAfter, reserved);
+    const previous = this.tail;
+    const writer = await BlockWriter.open(this, previous?.finished ?? this.appendedAfter, reserved);
+    this.current = writer;
+    // Block after block at pace: the next one is reserved at once. Its reserveBlock follows
+    // the attach's addBlock on the NameNode connection, so the NameNode has the block to
+    // reserve after, and one journal sync answers both; the reservation then has the whole
+    // block's time to be ready, not half of it.
+    if (writer.reserved && previous !== null && performance.now() - previous.openedAt <= RESERVE_LEAD_MS)
+      this.reserveAhead(writer, true);
     this.options.onBlockWait?.((performance.now() - started) * 1000);
-    return this.current;
+    return writer;
   }
 
   /**
    * Reserves the block after `writer` and sets up its pipeline while `writer` streams on.
    * Nothing waits for it but the next boundary; a failure there means the usual addBlock.
    */
-  private reserveAhead(writer: BlockWriter): void {
-    // After the block as the NameNode has it (a reserved one: once attached, maybe re-homed).
-    this.ahead = writer
-      .whenAttached()
-      .then(() =>
-        writer.failure === null && !this.destroyed ? ReadyBlock.reserve(this, writer.block) : null,
-      );
+  private reserveAhead(writer: BlockWriter, atStart: boolean): void {
+    // After the block as the NameNode will have it: a reserved block's attach, still under
+    // way, was sent first; refused, the block was not added and this reservation is refused
+    // too (the boundary then adds a block as usual).
+    if (writer.failure !== null || this.destroyed) return;
+    const ahead = ReadyBlock.reserve(this, writer.block);
+    this.ahead = ahead;
+    // Made at the block's start and refused or broken (its attach refused, say): tried once
+    // more at half the block (`dueToReserve`), after the block as the NameNode has it then.
+    if (atStart)
+      void ahead.then((ready) => {
+        if (ready === null && this.ahead === ahead) this.ahead = null;
+      });
   }
 
   /**
@@ -430,8 +447,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
    * reserved pipeline would sit idle, and its DataNodes drop a silent pipeline).
    */
   private dueToReserve(writer: BlockWriter, filled: number): boolean {
-    if (this.ahead !== null || this.options.reserveAhead === false || filled < this.blockBytes / 2)
-      return false;
+    const waiting = this.ahead !== null || writer.attachPending; // after the block as the NameNode has it
+    if (waiting || this.options.reserveAhead === false || filled < this.blockBytes / 2) return false;
     const elapsedMs = performance.now() - writer.openedAt;
     return (this.blockBytes - filled) * elapsedMs <= RESERVE_LEAD_MS * filled;
   }

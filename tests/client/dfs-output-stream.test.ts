@@ -100,8 +100,10 @@ describe('DfsOutputStream', () => {
       block(2, BLOCK),
     ]);
     for (const r of namenode.addBlocks) expect(r).toMatchObject({ path: PATH, clientName: 'test-client' });
-    // Each block after the first was reserved while the one before it was written, and attached.
-    expect(namenode.reserves.map((r) => r.afterBlockId)).toEqual([0, 1, 2].map((i) => FIRST_BLOCK_ID + i));
+    // Each block after the first was reserved while the one before it was written, and
+    // attached: the second once the first was half written, each later one right after the
+    // attach of the one before it (so the last, 1234 bytes, has an unused one after it).
+    expect(namenode.reserves.map((r) => r.afterBlockId)).toEqual([0, 1, 2, 3].map((i) => FIRST_BLOCK_ID + i));
     expect(namenode.addBlocks.map((r) => r.reservedBlockId)).toEqual([0, 1001, 1002, 1003]);
     expect(namenode.completes).toEqual([{ path: PATH, clientName: 'test-client', last: block(3, 1234) }]);
     expect(namenode.callNames).toEqual([
@@ -113,6 +115,7 @@ describe('DfsOutputStream', () => {
       'addBlock',
       'reserveBlock',
       'addBlock',
+      'reserveBlock',
       'complete',
     ]);
     expect(client.leaseEvents).toEqual([`begin ${PATH}`, `end ${PATH}`]);
@@ -215,6 +218,7 @@ describe('DfsOutputStream', () => {
       'addBlock',
       'reserveBlock',
       'addBlock',
+      'reserveBlock', // right after the attach; the file ends first
       'complete',
     ]);
     expect(namenode.addBlocks[1]!.reservedBlockId).toBe(FIRST_BLOCK_ID + 1);
@@ -231,18 +235,39 @@ describe('DfsOutputStream', () => {
     const recoveries: string[] = [];
     stream.on('recovery', (m: string) => recoveries.push(m));
     await writeAll(stream, data);
-    // Three reservations, each refused, each followed by a plain addBlock of a new block.
-    expect(namenode.reserves).toHaveLength(3);
+    // Reserved at half of blocks 1 and 3, each attach refused and followed by a plain addBlock
+    // of a new block. The next reservation, sent at once after each attach, is refused too:
+    // the NameNode did not add the block it follows. (Block 2 was streamed whole while the
+    // attach waited, so nothing was reserved after it.)
+    expect(namenode.calls.map((c) => c.name)).toEqual([
+      'create',
+      'addBlock',
+      'reserveBlock',
+      'addBlock',
+      'reserveBlock',
+      'addBlock',
+      'addBlock',
+      'reserveBlock',
+      'addBlock',
+      'reserveBlock',
+      'addBlock',
+      'complete',
+    ]);
     expect(namenode.addBlocks.map((r) => r.reservedBlockId !== 0)).toEqual([
       false,
       true,
       false,
-      true,
       false,
       true,
       false,
     ]);
-    expect(recoveries).toHaveLength(3);
+    expect(namenode.reserves.map((r) => r.afterBlockId)).toEqual([
+      FIRST_BLOCK_ID,
+      FIRST_BLOCK_ID + 1,
+      FIRST_BLOCK_ID + 3,
+      FIRST_BLOCK_ID + 4,
+    ]);
+    expect(recoveries).toHaveLength(2);
     expect(recoveries[0]).toContain('refused');
     const ids = namenode.blockIds;
     expect(ids).toHaveLength(4);

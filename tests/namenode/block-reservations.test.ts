@@ -478,9 +478,11 @@ describe('blocks reserved ahead (reserveBlock, addBlock reservedBlockId) on a re
     const delta = (op: string, result: string): number =>
       sumOf(metrics, 'dfs_namenode_rpcs_total', { op, result }) -
       sumOf(before, 'dfs_namenode_rpcs_total', { op, result });
-    // One reservation per block (each reserved once its block is half written, the last one
-    // too: it is > half full); each of the first five attached, none refused.
+    // One reservation per block (the second once the first is half written, each later one
+    // sent right after the attach of the block before it, which the NameNode serves first);
+    // each of the first five attached, none refused.
     expect(delta('reserveBlock', 'ok'), 'reservations').toBe(6);
+    expect(delta('reserveBlock', 'INVALID_ARGUMENT'), 'reservations refused').toBe(0);
     expect(delta('addBlock', 'ok'), 'addBlock calls').toBe(6);
     expect(delta('addBlock', 'NOT_FOUND'), 'attaches refused').toBe(0);
 

@@ -49,6 +49,8 @@ export class FakeNamenode implements OutputStreamNamenode {
   /** complete answers false this many times first (blocks not reported yet). */
   incompleteAnswers = 0;
   private nextBlockId = FIRST_BLOCK_ID;
+  /** The file's last block as this NameNode has it (0: none yet). */
+  private lastBlockId = 0;
   private nextGenStamp = FIRST_GEN_STAMP;
 
   constructor(
@@ -77,25 +79,34 @@ export class FakeNamenode implements OutputStreamNamenode {
     });
   }
 
+  /**
+   * As the real NameNode: the file changes when the call arrives, and only the answer
+   * waits (for a reservation, `attachDelayMs`), so a reserveBlock sent after it sees it.
+   */
   async addBlock(req: RpcRequest<'addBlock'>): Promise<RpcResponse<'addBlock'>> {
     this.record('addBlock', req);
     this.addBlocks.push(structuredClone(req));
     if (req.reservedBlockId !== 0) {
-      if (this.attachDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.attachDelayMs));
       const r = this.reservations.get(req.reservedBlockId);
       this.reservations.delete(req.reservedBlockId);
-      if (this.reservationError !== null) throw this.reservationError;
-      if (r === undefined || r.afterBlockId !== req.previous?.blockId || this.refuseReservations)
-        throw new DfsError('NOT_FOUND', `block ${req.reservedBlockId} is not reserved`);
+      const refusal =
+        this.reservationError ??
+        (r === undefined || r.afterBlockId !== req.previous?.blockId || this.refuseReservations
+          ? new DfsError('NOT_FOUND', `block ${req.reservedBlockId} is not reserved`)
+          : null);
+      if (refusal === null) this.lastBlockId = req.reservedBlockId;
+      if (this.attachDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.attachDelayMs));
+      if (refusal !== null) throw refusal;
       this.blockIds.push(req.reservedBlockId);
       return {
-        block: { blockId: req.reservedBlockId, genStamp: r.genStamp, numBytes: 0 },
+        block: { blockId: req.reservedBlockId, genStamp: r!.genStamp, numBytes: 0 },
         offset: 0,
         locations: this.locations,
       };
     }
     const locations = this.locations.filter((l) => !req.excludeNodes.includes(l.nodeId));
     this.blockIds.push(this.nextBlockId);
+    this.lastBlockId = this.nextBlockId;
     return {
       block: { blockId: this.nextBlockId++, genStamp: this.nextGenStamp++, numBytes: 0 },
       offset: 0, // the writer does not use it
@@ -103,10 +114,14 @@ export class FakeNamenode implements OutputStreamNamenode {
     };
   }
 
-  /** The block after `afterBlockId`, on `locations` as they are now. */
+  /** The block after `afterBlockId` (the file's last, as the real NameNode checks), on `locations` as they are now. */
   reserveBlock(req: RpcRequest<'reserveBlock'>): Promise<RpcResponse<'reserveBlock'>> {
     this.record('reserveBlock', req);
     this.reserves.push(req);
+    if (req.afterBlockId !== this.lastBlockId)
+      return Promise.reject(
+        new DfsError('INVALID_ARGUMENT', `block ${req.afterBlockId} is not the last block`),
+      );
     const block = { blockId: this.nextBlockId++, genStamp: this.nextGenStamp++, numBytes: 0 };
     this.reservations.clear(); // one per file, and this NameNode serves one
     this.reservations.set(block.blockId, { afterBlockId: req.afterBlockId, genStamp: block.genStamp });
