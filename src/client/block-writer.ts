@@ -98,12 +98,13 @@ export class BlockWriter {
   private lastSent = false;
   private closed = false;
   /**
-   * A reserved block's attach under way (`attach`): its packets stream meanwhile, and those
-   * acknowledged wait in `held` (counted in the stream's window) until the NameNode has it.
+   * A block reserved ahead, and its attach (`attach`); null for a block the NameNode added
+   * the usual way. While `pending`, its packets stream and those acknowledged wait in `held`
+   * (counted in the stream's window) until the NameNode has it; `settled` resolves then
+   * (attached, or refused and re-homed, or failed).
    */
-  private attaching: Promise<void> | null = null;
+  private reservation: { pending: boolean; settled: Promise<void> } | null = null;
   private readonly held: OutPacket[] = [];
-  private fromReservation = false;
   /**
    * The algorithm of this block's packets: the replicas', as the pipeline's first node
    * answered (a new block: the host's; an appended one: whatever its replicas were written
@@ -134,8 +135,9 @@ export class BlockWriter {
     const writer = new BlockWriter(host, { ...ready.lb.block }, ready.lb.locations, ready.pipeline);
     writer.checksumType = ready.pipeline.checksumType;
     if (attach) {
-      writer.fromReservation = true;
-      writer.attaching = writer.attach(previous, ready.lb.block);
+      // Set before the attach starts: it ends by clearing `pending`.
+      writer.reservation = { pending: true, settled: Promise.resolve() };
+      writer.reservation.settled = writer.attach(previous, ready.lb.block);
     }
     ready.listen(writer.listener());
     return writer;
@@ -147,7 +149,7 @@ export class BlockWriter {
    * then reported finalized, or their length published, to the NameNode.
    */
   whenAttached(): Promise<void> {
-    return this.attaching ?? Promise.resolve();
+    return this.reservation?.settled ?? Promise.resolve();
   }
 
   /**
@@ -184,7 +186,7 @@ export class BlockWriter {
         }
       }
     }
-    this.attaching = null;
+    this.reservation!.pending = false;
     for (const p of this.held.splice(0)) this.host.onPacketAcked(p);
     this.host.wake();
   }
@@ -266,22 +268,22 @@ export class BlockWriter {
 
   /** The NameNode has not yet answered the attach of this reserved block. */
   get attachPending(): boolean {
-    return this.attaching !== null;
+    return this.reservation?.pending === true;
   }
 
   /** Opened on a block reserved ahead (attached, being attached, or refused and re-homed). */
   get reserved(): boolean {
-    return this.fromReservation;
+    return this.reservation !== null;
   }
 
   /** Every packet sent so far has been acknowledged by the whole pipeline (hflush waits for it). */
   get idle(): boolean {
-    return this.unacked.length === 0 && !this.recovering && this.attaching === null;
+    return this.unacked.length === 0 && !this.recovering && !this.attachPending;
   }
 
   /** Every packet up to the last one has been acknowledged. */
   get done(): boolean {
-    return this.lastSent && this.unacked.length === 0 && !this.recovering && this.attaching === null;
+    return this.lastSent && this.unacked.length === 0 && !this.recovering && !this.attachPending;
   }
 
   /** The block as the NameNode should record it once this writer is done. */
@@ -291,7 +293,7 @@ export class BlockWriter {
 
   send(packet: OutPacket): void {
     assert(
-      this.attaching === null || (!packet.last && packet.flush === undefined),
+      !this.attachPending || (!packet.last && packet.flush === undefined),
       `block ${this.block.blockId}: a last or flush packet before the NameNode attached it`,
     );
     packet.seqno = this.seqno++;
@@ -341,7 +343,7 @@ export class BlockWriter {
     }
     this.unacked.shift();
     this.ackedInBlock = head.offsetInBlock + head.payload.length;
-    if (this.attaching !== null) return void this.held.push(head);
+    if (this.attachPending) return void this.held.push(head);
     if (this.done) this.close();
     this.host.onPacketAcked(head);
     this.host.wake();
@@ -372,11 +374,12 @@ export class BlockWriter {
     // A reserved block is recovered once the NameNode has it; refused, its packets went to
     // a new block and pipeline already (`rehome`), and the failure was the old one's.
     const failed = this.pipeline;
-    await this.attaching;
+    await this.whenAttached();
     if (this.pipeline !== failed || this.failure !== null) return;
     let bad = badIndex;
     let lastErr: Error = cause;
     for (let attempt = 0; attempt < RECOVERY_ATTEMPTS; attempt++) {
+      if (this.closed) return; // the stream ended meanwhile (failed, or destroyed)
       const dropped = this.targets[bad];
       this.targets = this.targets.filter((_, i) => i !== bad);
       if (this.targets.length === 0) {
@@ -401,6 +404,7 @@ export class BlockWriter {
         lastErr = failed.err;
         continue;
       }
+      if (this.closed) return pipeline.close();
       // The survivors continue their replicas with the algorithm they were written with,
       // which the unacknowledged packets carry already (they are resent as they are).
       this.checkChecksumType(pipeline, this.block.blockId);

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DfsError } from '../../protocol/errors.js';
 import { DfsOutputStream, type OutputStreamOptions } from '../../src/client/dfs-output-stream.js';
@@ -374,6 +375,27 @@ describe('DfsOutputStream', () => {
       expect(r?.data.equals(data.subarray(0, BLOCK))).toBe(true);
     }
     expect(dns!.finalized(1, FIRST_BLOCK_ID)).toBeNull();
+  });
+
+  it('a stream destroyed while a pipeline is rebuilt: the recovery stops, nothing is sent to the survivors', async () => {
+    const { namenode, client } = await setUp(3);
+    namenode.bumpDelayMs = 300;
+    const stream = new DfsOutputStream(client, PATH, LAYOUT);
+    stream.on('error', () => {});
+    const recoveries: string[] = [];
+    stream.on('recovery', (m: string) => recoveries.push(m));
+    await new Promise<void>((resolve, reject) =>
+      stream.write(testBytes(BLOCK / 2, 17), (err) => (err ? reject(err) : resolve())),
+    );
+    await dns!.nodes[1]!.kill();
+    await eventually(() => namenode.bumps.length === 1, 'the recovery asks for a new stamp');
+    const closed = new Promise((resolve) => stream.on('close', resolve));
+    stream.destroy(new Error('interrupted'));
+    await closed;
+    await sleep(600); // the stamp came, the rebuilt pipeline would have been set up by now
+    expect(recoveries).toEqual([]);
+    expect(namenode.bumps).toHaveLength(1);
+    for (const i of [0, 2]) expect(dns!.finalized(i, FIRST_BLOCK_ID)).toBeNull();
   });
 
   it('a write after the end is an error and reaches no NameNode', async () => {

@@ -42,6 +42,8 @@ export class FakeNamenode implements OutputStreamNamenode {
   reservationError: DfsError | null = null;
   /** How long addBlock takes to answer for a reservation (the writer streams into it meanwhile). */
   attachDelayMs = 0;
+  /** How long bumpGenStamp takes to answer (a pipeline recovery waits meanwhile). */
+  bumpDelayMs = 0;
   /** The blocks addBlock gave, in order (a reservation attached or a new block). */
   readonly blockIds: number[] = [];
   /** Where the next blocks go; a test may change it between blocks. */
@@ -134,11 +136,13 @@ export class FakeNamenode implements OutputStreamNamenode {
     return Promise.resolve();
   }
 
-  bumpGenStamp(req: RpcRequest<'bumpGenStamp'>): Promise<RpcResponse<'bumpGenStamp'>> {
+  async bumpGenStamp(req: RpcRequest<'bumpGenStamp'>): Promise<RpcResponse<'bumpGenStamp'>> {
     this.record('bumpGenStamp', req);
     this.bumps.push(req);
     this.bumpAnswers.push(this.nextGenStamp);
-    return Promise.resolve({ genStamp: this.nextGenStamp++ });
+    const genStamp = this.nextGenStamp++;
+    if (this.bumpDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.bumpDelayMs));
+    return { genStamp };
   }
 
   complete(req: RpcRequest<'complete'>): Promise<RpcResponse<'complete'>> {
