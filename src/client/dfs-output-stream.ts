@@ -18,8 +18,9 @@
  * stream at once while the NameNode attaches it, and only its last packet (or an hflush)
  * waits for that answer (BlockWriter.whenAttached). The first block's successor is
  * reserved once the first is half written (a small file reserves nothing), each later one
- * right after the attach of the one before it, in the same journal sync (`nextBlock`). Each block's pipeline, acks and recovery are a
- * BlockWriter's (block-writer.ts); any block's unrecoverable failure fails the stream.
+ * right after the attach of the one before it, in the same journal sync, and none past the
+ * end of an upload of known size (`dueToReserve`). Each block's pipeline, acks and recovery
+ * are a BlockWriter's (block-writer.ts); any block's unrecoverable failure fails the stream.
  * A destroyed stream (error, abort signal, Ctrl-C) stops renewing the lease; the NameNode
  * recovers the file when the lease expires. `complete` is retried while the NameNode waits
  * for block reports.
@@ -103,6 +104,8 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   private tail: BlockWriter | null = null;
   /** The block after `current`, being reserved or reserved (null: not asked for, or taken). */
   private ahead: Promise<ReadyBlock | null> | null = null;
+  /** The most bytes `bytesWritten` will reach before the stream ends, when told (`endsWithin`). */
+  private endBound: number | null = null;
   /** The packet being filled: page-aligned, so a local file is read into it at full speed (src/common/page-aligned.ts). */
   private buf: Buffer;
   private fill = 0;
@@ -240,6 +243,16 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   }
 
   /**
+   * The stream will end after at most `bytes` more (a local file's size, ./local-transfer.ts
+   * `uploadFile`): no block is reserved ahead past them, so an upload of a known size
+   * leaves no unused reservation behind. More bytes are still taken; past the bound, each
+   * block is added at its boundary.
+   */
+  endsWithin(bytes: number): void {
+    this.endBound = this.bytesWritten + bytes;
+  }
+
+  /**
    * The rest of `file`, from its current position to its end, read straight into the
    * recycled packet buffers: no buffer per read, no copy (DfsClient.put, `dfs put`). Queued
    * among the writes like a flush marker; resolves with the bytes read once the last of them
@@ -287,12 +300,15 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
       if (n === 0) return;
       if (whole === undefined) this.fill += n;
       this.bytesWritten += n;
+      const opened = writer === null;
       writer ??= await this.nextBlock();
       const filled = whole?.length ?? this.fill;
-      const endsBlock = writer.bytesSent + filled === this.blockBytes;
+      const inBlock = writer.bytesSent + filled;
+      const endsBlock = inBlock === this.blockBytes;
+      // Checked as a block opens and as each packet goes.
+      if ((opened || filled === packetMax) && !endsBlock && this.dueToReserve(writer, inBlock, opened))
+        this.reserveAhead(writer, opened);
       if (filled === packetMax || endsBlock) {
-        if (!endsBlock && this.dueToReserve(writer, writer.bytesSent + filled))
-          this.reserveAhead(writer, false);
         await this.emitPacket(writer, endsBlock, undefined, whole);
         if (endsBlock) await this.endBlock(writer);
       }
@@ -409,17 +425,9 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     const ahead = this.ahead;
     this.ahead = null;
     const reserved = ahead === null ? null : await ahead;
-    const previous = this.tail;
-    const writer = await BlockWriter.open(this, previous?.finished ?? this.appendedAfter, reserved);
-    this.current = writer;
-    // Block after block at pace: the next one is reserved at once. Its reserveBlock follows
-    // the attach's addBlock on the NameNode connection, so the NameNode has the block to
-    // reserve after, and one journal sync answers both; the reservation then has the whole
-    // block's time to be ready, not half of it.
-    if (writer.reserved && previous !== null && performance.now() - previous.openedAt <= RESERVE_LEAD_MS)
-      this.reserveAhead(writer, true);
+    this.current = await BlockWriter.open(this, this.tail?.finished ?? this.appendedAfter, reserved);
     this.options.onBlockWait?.((performance.now() - started) * 1000);
-    return writer;
+    return this.current;
   }
 
   /**
@@ -442,15 +450,27 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
   }
 
   /**
-   * Time to reserve the block after `writer`, `filled` bytes of it written: once half of it
-   * is, and the rest should come within RESERVE_LEAD_MS at the pace so far (a slow writer's
-   * reserved pipeline would sit idle, and its DataNodes drop a silent pipeline).
+   * Time to reserve the block after `writer`, `inBlock` bytes of it taken, unless the
+   * stream ends within it (`endsWithin`). A block opened on a reservation (`opened`)
+   * reserves its successor at once, if the block before it took at most RESERVE_LEAD_MS:
+   * that reserveBlock follows the attach's addBlock on the NameNode connection, so the
+   * NameNode has the block to reserve after and one journal sync answers both, and the
+   * reservation has the whole block's time to be ready. Any other block reserves once half
+   * of it is written, its attach answered, and the rest should come within RESERVE_LEAD_MS
+   * at the pace so far. (A slow writer's reserved pipeline would sit idle, and its
+   * DataNodes drop a silent pipeline.)
    */
-  private dueToReserve(writer: BlockWriter, filled: number): boolean {
-    const waiting = this.ahead !== null || writer.attachPending; // after the block as the NameNode has it
-    if (waiting || this.options.reserveAhead === false || filled < this.blockBytes / 2) return false;
+  private dueToReserve(writer: BlockWriter, inBlock: number, opened: boolean): boolean {
+    if (this.ahead !== null || this.options.reserveAhead === false) return false;
+    const blockEnd = this.bytesWritten - inBlock + this.blockBytes;
+    if (this.endBound !== null && this.endBound <= blockEnd) return false;
+    if (opened) {
+      const previous = this.tail;
+      return writer.reserved && previous !== null && performance.now() - previous.openedAt <= RESERVE_LEAD_MS;
+    }
+    if (writer.attachPending || inBlock < this.blockBytes / 2) return false;
     const elapsedMs = performance.now() - writer.openedAt;
-    return (this.blockBytes - filled) * elapsedMs <= RESERVE_LEAD_MS * filled;
+    return (this.blockBytes - inBlock) * elapsedMs <= RESERVE_LEAD_MS * inBlock;
   }
 
   /** The file ends (or failed) before the block reserved ahead: its pipeline closes, the NameNode discards it. */

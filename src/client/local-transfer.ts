@@ -31,6 +31,9 @@ import type { DfsOutputStream } from './dfs-output-stream.js';
  */
 export async function uploadFile(out: DfsOutputStream, file: FileHandle): Promise<number> {
   const done = finished(out);
+  // A regular file's size bounds what is left of it: no block is reserved past its end.
+  const stat = await file.stat();
+  if (stat.isFile()) out.endsWithin(stat.size);
   out.writeFrom(file).catch(() => {}); // its failure destroys `out`: `done` rejects with it
   out.end();
   await done;

@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DfsError } from '../../protocol/errors.js';
 import { DfsOutputStream, type OutputStreamOptions } from '../../src/client/dfs-output-stream.js';
+import { uploadFile } from '../../src/client/local-transfer.js';
 import { testBytes } from '../support/data-path.js';
 import {
   eventually,
@@ -174,6 +175,26 @@ describe('DfsOutputStream', () => {
       expect(namenode.completes[0]!.last).toMatchObject({ blockId: FIRST_BLOCK_ID + 1, numBytes: BLOCK });
       await eventually(() => fileOn(0, 2).length === data.length, 'both blocks finalized');
       expect(fileOn(0, 2).equals(data)).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an upload of known size (uploadFile) reserves no block past its end; the bytes are all there', async () => {
+    const { namenode, client } = await setUp(1);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-upload-file-'));
+    try {
+      const data = testBytes(3 * BLOCK + 700, 18);
+      fs.writeFileSync(path.join(dir, 'src'), data);
+      const file = await fsp.open(path.join(dir, 'src'), 'r');
+      const stream = new DfsOutputStream(client, PATH, LAYOUT);
+      const written = await uploadFile(stream, file).finally(() => file.close());
+      expect(written).toBe(data.length);
+      // One reservation for each block after the first, each attached; none after the last.
+      expect(namenode.reserves.map((r) => r.afterBlockId)).toEqual([0, 1, 2].map((i) => FIRST_BLOCK_ID + i));
+      expect(namenode.addBlocks.map((r) => r.reservedBlockId)).toEqual([0, 1001, 1002, 1003]);
+      await eventually(() => fileOn(0, 4).length === data.length, 'every block finalized');
+      expect(fileOn(0, 4).equals(data)).toBe(true);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

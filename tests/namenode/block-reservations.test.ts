@@ -21,9 +21,10 @@
  *   | discard       | the empty rbw replicas of a reservation replaced, or left when the file  |
  *   |               | completes or is deleted, are deleted on every target; a full block       |
  *   |               | report of them while reserved keeps them                                 |
- *   | end to end    | `dfs put` of a six-block file: one reservation per block, five attached, |
- *   |               | none refused, the sixth discarded; bytes equal, fsck HEALTHY, no rbw     |
- *   |               | replica left on any DataNode                                             |
+ *   | end to end    | `dfs put` of a six-block file: a reservation for each block after the    |
+ *   |               | first, each attached, none refused, none past the end (its size known);  |
+ *   |               | the same bytes streamed: one more, discarded; bytes equal, fsck HEALTHY, |
+ *   |               | no rbw replica left on any DataNode                                      |
  *   | restart (last)| kill -9 of the NameNode after a reservation: once restarted on the same  |
  *   |               | name dir it refuses the attach (memory only), and the next block's id    |
  *   |               | and stamp are past the reserved ones (RESERVE_BLOCK replayed)            |
@@ -31,8 +32,10 @@
  * The tests share the cluster and run in order; the restart comes last. Every wait is
  * bounded; the cluster is killed and its folder removed in afterAll.
  */
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import { finished } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePacketHeader, WriteStage, type Ack } from '../../protocol/data-messages.js';
 import { isDfsError, type DfsError } from '../../protocol/errors.js';
@@ -456,10 +459,10 @@ describe('blocks reserved ahead (reserveBlock, addBlock reservedBlockId) on a re
     await expectDiscarded(r3);
   });
 
-  it('end to end: `dfs put` of a six-block file reserves each next block, attaches five, discards the sixth; nothing left behind', async () => {
-    // Four packets a block (the CLI's packets are 1 MiB): a writer reserves the next block
-    // while a packet past the block's half fills and does not end it, so a block of one or
-    // two whole packets never reserves one.
+  it('end to end: `dfs put` of a six-block file reserves each next block and attaches every one; a stream of unknown length leaves one to discard; nothing left behind', async () => {
+    // Four packets a block (the CLI's packets are 1 MiB): a writer reserves the second block
+    // while a packet past the first block's half fills, and each later one right after it
+    // attaches the block before.
     const blockBytes = 4 * MiB;
     const data = testBytes(5 * blockBytes + 3 * MiB, 51);
     const source = path.join(local, 'six-blocks');
@@ -467,21 +470,21 @@ describe('blocks reserved ahead (reserveBlock, addBlock reservedBlockId) on a re
     const remote = '/reserve/e2e/six-blocks';
     await client.mkdir('/reserve/e2e', { parents: true });
     const httpPort = cluster.namenode.httpPort;
-    const before = await scrape(httpPort);
+    let before = await scrape(httpPort);
     const put = await runDfs(
       cluster.namenodeAddress,
       ['put', '--replication', String(REPLICATION), '--block-size', '4M', source, remote],
       { timeoutMs: 30_000 },
     );
     ok(put);
-    const metrics = await scrape(httpPort);
+    let metrics = await scrape(httpPort);
     const delta = (op: string, result: string): number =>
       sumOf(metrics, 'dfs_namenode_rpcs_total', { op, result }) -
       sumOf(before, 'dfs_namenode_rpcs_total', { op, result });
-    // One reservation per block (the second once the first is half written, each later one
-    // sent right after the attach of the block before it, which the NameNode serves first);
-    // each of the first five attached, none refused.
-    expect(delta('reserveBlock', 'ok'), 'reservations').toBe(6);
+    // The file's size is known: one reservation per block after the first, none past the
+    // end; each attached (sent right after the attach before it, which the NameNode serves
+    // first), none refused.
+    expect(delta('reserveBlock', 'ok'), 'reservations').toBe(5);
     expect(delta('reserveBlock', 'INVALID_ARGUMENT'), 'reservations refused').toBe(0);
     expect(delta('addBlock', 'ok'), 'addBlock calls').toBe(6);
     expect(delta('addBlock', 'NOT_FOUND'), 'attaches refused').toBe(0);
@@ -494,13 +497,26 @@ describe('blocks reserved ahead (reserveBlock, addBlock reservedBlockId) on a re
     expect(fsck.stdout).toMatch(/HEALTHY/);
     const blocks = await expectReplicasOnDisk(cluster, client, remote, data, REPLICATION);
     expect(blocks).toHaveLength(6);
-    // Consecutive ids: every reserved block but the last became the file's next block.
+    // Consecutive ids: every reserved block became the file's next block.
     const ids = blocks.map((b) => b.block.blockId);
     expect(ids.slice(1).map((id, i) => id - ids[i]!)).toEqual([1, 1, 1, 1, 1]);
 
-    // The sixth reservation (block id after the last): its pipeline was built, then closed
-    // when the file ended; the NameNode discarded it and its targets deleted the rbw replica.
-    const discarded = ids[5]! + 1;
+    // The same bytes through a stream that does not know where it ends: the last block
+    // reserves one more, whose pipeline is built, then closed when the file ends; the
+    // NameNode discards it and its targets delete the rbw replica.
+    const streamed = '/reserve/e2e/streamed';
+    before = await scrape(httpPort);
+    const out = client.create(streamed, { replication: REPLICATION, blockBytes, packetBytes: MiB });
+    for (let at = 0; at < data.length; at += MiB) {
+      if (!out.write(data.subarray(at, at + MiB))) await once(out, 'drain');
+    }
+    out.end();
+    await finished(out);
+    metrics = await scrape(httpPort);
+    expect(delta('reserveBlock', 'ok'), 'reservations, one past the end').toBe(6);
+    expect(delta('addBlock', 'NOT_FOUND'), 'attaches refused').toBe(0);
+    const streamedBlocks = await expectReplicasOnDisk(cluster, client, streamed, data, REPLICATION);
+    const discarded = streamedBlocks[5]!.block.blockId + 1;
     const rbwLeft = (): string[] =>
       cluster.datanodes.flatMap((_, i) => {
         const dir = path.join(cluster.dataDir(i), 'current', 'rbw');
@@ -516,9 +532,10 @@ describe('blocks reserved ahead (reserveBlock, addBlock reservedBlockId) on a re
           : undefined,
       WAIT_MS,
     );
-    expect(logged('upstream closed before any packet'), "the sixth reservation's pipeline, per node").toEqual(
-      [1, 1, 1],
-    );
+    expect(
+      logged('upstream closed before any packet'),
+      "the unused reservation's pipeline, per node",
+    ).toEqual([1, 1, 1]);
     expect(logged('replica deleted on NameNode request'), 'its replica deleted, per node').toEqual([1, 1, 1]);
   });
 
