@@ -389,6 +389,7 @@ export class BlockWriter {
         );
       }
       const { genStamp } = await namenode.bumpGenStamp({ path, clientName, blockId: this.block.blockId });
+      if (this.closed) return;
       this.block = { ...this.block, genStamp };
       const pipeline = new WritePipeline(this.targets, this.host.localFirstHop);
       const failed = await pipeline.open(

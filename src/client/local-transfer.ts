@@ -31,9 +31,13 @@ import type { DfsOutputStream } from './dfs-output-stream.js';
  */
 export async function uploadFile(out: DfsOutputStream, file: FileHandle): Promise<number> {
   const done = finished(out);
-  // A regular file's size bounds what is left of it: no block is reserved past its end.
-  const stat = await file.stat();
-  if (stat.isFile()) out.endsWithin(stat.size);
+  // A regular file's size bounds what is left of it (at most that, from wherever it stands):
+  // no block is reserved past its end. Only a hint: a stat that fails is ignored.
+  const size = await file.stat().then(
+    (s) => (s.isFile() ? s.size : null),
+    () => null,
+  );
+  if (size !== null) out.endsWithin(size);
   out.writeFrom(file).catch(() => {}); // its failure destroys `out`: `done` rejects with it
   out.end();
   await done;

@@ -46,6 +46,11 @@ export interface CopyWriteOptions {
   signal?: AbortSignal;
   /** Called with the output stream once it exists (progress sampling). */
   onStream?: (stream: DfsOutputStream) => void;
+  /**
+   * The most bytes a stream source will give (an HTTP body's Content-Length): no block is
+   * reserved past them (DfsOutputStream.endsWithin). A local file's own size is used anyway.
+   */
+  sizeAtMost?: number;
 }
 
 /**
@@ -82,6 +87,7 @@ export async function writeThroughCopy(
       ...(source instanceof Readable ? {} : { signal }),
     });
     out = stream;
+    if (options.sizeAtMost !== undefined) stream.endsWithin(options.sizeAtMost);
     options.onStream?.(stream);
     if (source instanceof Readable) await pipeline(source, stream, { signal });
     else await uploadFile(stream, source);

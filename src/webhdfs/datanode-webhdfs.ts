@@ -190,6 +190,7 @@ async function create(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange, nn: str
       blockBytes,
       permission,
       windowBytes: UPLOAD_WINDOW_BYTES,
+      ...declaredLength(ex.req),
     }),
   );
   sendBody(ex.res, 201, 'application/octet-stream', '', { Location: `hdfs://${nn}${encodePath(r.path)}` });
@@ -204,6 +205,8 @@ async function append(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promis
   const out = c.append(r.path, { windowBytes: UPLOAD_WINDOW_BYTES });
   // Opened (the NameNode granted the lease) before the body is read: a refusal is whole.
   await out.opened();
+  const { sizeAtMost } = declaredLength(ex.req);
+  if (sizeAtMost !== undefined) out.endsWithin(sizeAtMost);
 
   await upload(ex.req, async () => {
     await pipeline(ex.req, out);
@@ -213,6 +216,12 @@ async function append(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promis
 }
 
 /** Runs a write fed by `req`; a body cut off before its end is a CONNECTION fault, not ours. */
+/** A body's declared length (no block is reserved past it); none for a chunked body. */
+function declaredLength(req: IncomingMessage): { sizeAtMost?: number } {
+  const n = Number(req.headers['content-length']);
+  return Number.isSafeInteger(n) && n >= 0 ? { sizeAtMost: n } : {};
+}
+
 async function upload(req: IncomingMessage, write: () => Promise<number>): Promise<void> {
   try {
     await write();
