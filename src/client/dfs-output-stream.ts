@@ -18,9 +18,10 @@
  * stream at once while the NameNode attaches it, and only its last packet (or an hflush)
  * waits for that answer (BlockWriter.whenAttached). The first block's successor is
  * reserved once the first is half written (a small file reserves nothing), each later one
- * right after the attach of the one before it is sent (usually answered by the same journal
- * sync), and none past the end of an upload of known size (`dueToReserve`). Each block's pipeline, acks and recovery
- * are a BlockWriter's (block-writer.ts); any block's unrecoverable failure fails the stream.
+ * right after the attach of the one before it is sent (usually answered by the same
+ * journal sync), and none past the end of an upload of known size (`dueToReserve`). Each
+ * block's pipeline, acks and recovery are a BlockWriter's (block-writer.ts); any block's
+ * unrecoverable failure fails the stream.
  * A destroyed stream (error, abort signal, Ctrl-C) stops renewing the lease; the NameNode
  * recovers the file when the lease expires. `complete` is retried while the NameNode waits
  * for block reports.
@@ -455,10 +456,10 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
    * reserves its successor at once, if the block before it took at most RESERVE_LEAD_MS:
    * that reserveBlock follows the attach's addBlock on the NameNode connection, so the
    * NameNode has the block to reserve after (usually one journal sync answers both), and
-   * the reservation has the whole block's time to be ready. Any other block reserves once half
-   * of it is written, its attach answered, and the rest should come within RESERVE_LEAD_MS
-   * at the pace so far. (A slow writer's reserved pipeline would sit idle, and its
-   * DataNodes drop a silent pipeline.)
+   * the reservation has the whole block's time to be ready. Any other block reserves once
+   * half of it is written, its attach answered, and the rest should come within
+   * RESERVE_LEAD_MS at the pace so far. (A slow writer's reserved pipeline would sit idle,
+   * and its DataNodes drop a silent pipeline.)
    */
   private dueToReserve(writer: BlockWriter, inBlock: number, opened: boolean): boolean {
     if (this.ahead !== null || this.options.reserveAhead === false) return false;

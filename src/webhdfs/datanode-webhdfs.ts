@@ -215,13 +215,13 @@ async function append(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promis
   sendBody(ex.res, 200, 'application/octet-stream', '');
 }
 
-/** Runs a write fed by `req`; a body cut off before its end is a CONNECTION fault, not ours. */
 /** A body's declared length (no block is reserved past it); none for a chunked body. */
 function declaredLength(req: IncomingMessage): { sizeAtMost?: number } {
   const n = Number(req.headers['content-length']);
   return Number.isSafeInteger(n) && n >= 0 ? { sizeAtMost: n } : {};
 }
 
+/** Runs a write fed by `req`; a body cut off before its end is a CONNECTION fault, not ours. */
 async function upload(req: IncomingMessage, write: () => Promise<number>): Promise<void> {
   try {
     await write();
