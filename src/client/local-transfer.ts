@@ -16,6 +16,7 @@
  *   packet released, its connection closed) only when the write or read under way settles:
  *   until then that write may still read the packet's memory.
  */
+import { fstatSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -32,16 +33,25 @@ import type { DfsOutputStream } from './dfs-output-stream.js';
 export async function uploadFile(out: DfsOutputStream, file: FileHandle): Promise<number> {
   const done = finished(out);
   // A regular file's size bounds what is left of it (at most that, from wherever it stands):
-  // no block is reserved past its end. Only a hint: a stat that fails is ignored.
-  const size = await file.stat().then(
-    (s) => (s.isFile() ? s.size : null),
-    () => null,
-  );
+  // no block is reserved past its end. Only a hint: a stat that fails is ignored. Synchronous
+  // (one fstat of an open file), so nothing runs before `done` is awaited: the stream may
+  // fail at any time (its create refused), and `done` would reject unhandled meanwhile.
+  const size = fileSize(file);
   if (size !== null) out.endsWithin(size);
   out.writeFrom(file).catch(() => {}); // its failure destroys `out`: `done` rejects with it
   out.end();
   await done;
   return out.bytesWritten;
+}
+
+/** A regular file's size, or null (not a regular file, or fstat failed). */
+function fileSize(file: FileHandle): number | null {
+  try {
+    const stat = fstatSync(file.fd);
+    return stat.isFile() ? stat.size : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
