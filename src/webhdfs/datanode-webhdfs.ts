@@ -190,7 +190,7 @@ async function create(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange, nn: str
       blockBytes,
       permission,
       windowBytes: UPLOAD_WINDOW_BYTES,
-      ...declaredLength(ex.req),
+      sizeAtMost: declaredLength(ex.req),
     }),
   );
   sendBody(ex.res, 201, 'application/octet-stream', '', { Location: `hdfs://${nn}${encodePath(r.path)}` });
@@ -205,8 +205,8 @@ async function append(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promis
   const out = c.append(r.path, { windowBytes: UPLOAD_WINDOW_BYTES });
   // Opened (the NameNode granted the lease) before the body is read: a refusal is whole.
   await out.opened();
-  const { sizeAtMost } = declaredLength(ex.req);
-  if (sizeAtMost !== undefined) out.endsWithin(sizeAtMost);
+  const length = declaredLength(ex.req);
+  if (length !== undefined) out.endsWithin(length);
 
   await upload(ex.req, async () => {
     await pipeline(ex.req, out);
@@ -216,9 +216,9 @@ async function append(c: DfsClient, r: WebHdfsRequest, ex: HttpExchange): Promis
 }
 
 /** A body's declared length (no block is reserved past it); none for a chunked body. */
-function declaredLength(req: IncomingMessage): { sizeAtMost?: number } {
+function declaredLength(req: IncomingMessage): number | undefined {
   const n = Number(req.headers['content-length']);
-  return Number.isSafeInteger(n) && n >= 0 ? { sizeAtMost: n } : {};
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 /** Runs a write fed by `req`; a body cut off before its end is a CONNECTION fault, not ours. */
