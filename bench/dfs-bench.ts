@@ -382,7 +382,7 @@ for (const suite of ['upload', 'download'] as const satisfies readonly DataSuite
       'time DFS as the dfs command, a process per transfer (dfs put, dfs get F - > /dev/null), start-up included, as a user timing it sees it; the baseline and yardstick are timed as without it',
     )
     .option('--block-size <bytes>', `DFS block size (default ${DEFAULT_BLOCK_BYTES / 1048576}MiB)`, byteSize)
-    .option('--packet-size <bytes>', 'DFS packet payload (default 1MiB, the maximum)', byteSize)
+    .option('--packet-size <bytes>', 'DFS packet payload (default 2MiB, the maximum)', byteSize)
     .option('--window <bytes>', 'DFS unacknowledged bytes in flight per writer (default 32MiB)', byteSize)
     .option(
       '--dir <dir>',

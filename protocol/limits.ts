@@ -20,8 +20,11 @@ export const FRAME_HEADER_TAIL_BYTES = FRAME_HEADER_BYTES - 4;
 
 /** Default largest frame body for RPC connections (block reports can be big). */
 export const RPC_BODY_BYTES_MAX = 16 * 1024 * 1024;
-/** Default largest frame body on data connections: one packet plus its checksums. */
-export const DATA_BODY_BYTES_MAX = 1024 * 1024 + 64 * 1024;
+/**
+ * Default largest frame body on data connections: one packet of the largest payload
+ * (PACKET_PAYLOAD_BYTES_MAX, 2 MiB) plus its header and checksums.
+ */
+export const DATA_BODY_BYTES_MAX = 2 * 1024 * 1024 + 64 * 1024;
 
 export const PATH_BYTES_MAX = 4096;
 export const PATH_DEPTH_MAX = 256;

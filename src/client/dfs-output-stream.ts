@@ -55,6 +55,7 @@ import {
   CHECKSUM_TYPE_DEFAULT,
   CHUNK_BYTES_DEFAULT,
   PACKET_PAYLOAD_BYTES_DEFAULT,
+  PACKET_PAYLOAD_BYTES_MAX,
   type ChecksumType,
 } from '../../protocol/data-messages.js';
 import { assert, DfsError } from '../../protocol/errors.js';
@@ -133,10 +134,11 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     super({ highWaterMark: 1024 * 1024, signal: options.signal });
     this.chunkBytes = options.chunkBytes ?? CHUNK_BYTES_DEFAULT;
     this.checksumType = options.checksumType ?? client.checksumType ?? CHECKSUM_TYPE_DEFAULT;
-    this.packetBytes = Math.max(
-      this.chunkBytes,
-      Math.floor((options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT) / this.chunkBytes) * this.chunkBytes,
+    const packetBytes = Math.min(
+      options.packetBytes ?? PACKET_PAYLOAD_BYTES_DEFAULT,
+      PACKET_PAYLOAD_BYTES_MAX,
     );
+    this.packetBytes = Math.max(this.chunkBytes, Math.floor(packetBytes / this.chunkBytes) * this.chunkBytes);
     this.windowBytes = Math.max(this.packetBytes * 2, options.windowBytes ?? WINDOW_BYTES_DEFAULT);
     this.buf = takePageAligned(this.packetBytes);
   }
@@ -465,10 +467,10 @@ export class DfsOutputStream extends Writable implements BlockWriterHost {
     if (this.ahead !== null || this.options.reserveAhead === false) return false;
     const blockEnd = this.bytesWritten - inBlock + this.blockBytes;
     if (this.endBound !== null && this.endBound <= blockEnd) return false;
-    if (opened) {
-      const previous = this.tail;
-      return writer.reserved && previous !== null && performance.now() - previous.openedAt <= RESERVE_LEAD_MS;
-    }
+    const previous = this.tail;
+    const previousQuick = previous !== null && performance.now() - previous.openedAt <= RESERVE_LEAD_MS;
+    if (opened && writer.reserved && previousQuick) return true;
+    // Else by the half-block rule, from the block's first packet on: it may be half the block.
     if (writer.attachPending || inBlock < this.blockBytes / 2) return false;
     const elapsedMs = performance.now() - writer.openedAt;
     return (this.blockBytes - inBlock) * elapsedMs <= RESERVE_LEAD_MS * inBlock;

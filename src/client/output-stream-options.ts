@@ -75,8 +75,13 @@ export interface OutputStreamOptions extends CreateOptions {
    * block with room continues it with its replicas' own algorithm.
    */
   checksumType?: ChecksumType;
+  /**
+   * Payload bytes per packet, rounded down to whole chunks (default and at most 2 MiB,
+   * PACKET_PAYLOAD_BYTES_MAX). DataNodes older than the 2 MiB packet take at most 1 MiB:
+   * writers set 1 MiB until every DataNode is upgraded.
+   */
   packetBytes?: number;
-  /** Unacknowledged bytes allowed in flight (default 32 MiB: 32 packets over the pipeline and two blocks). */
+  /** Unacknowledged bytes allowed in flight (default 32 MiB: 16 packets over the pipeline and two blocks). */
   windowBytes?: number;
   signal?: AbortSignal;
   /** How long `complete` may wait for block reports (default 60 s). */

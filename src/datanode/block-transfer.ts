@@ -5,8 +5,8 @@
  * checksums stored at write time, so the targets verify exactly what the first writer
  * computed. A corrupt local replica therefore fails the copy at the target instead of
  * spreading. Bounded: the pipeline's window is the buffer pool of the replica reader.
- * Packets are as large as a client's (PACKET_PAYLOAD_BYTES_DEFAULT, 1 MiB) rather than the
- * readers' 256 KiB: a quarter of the per-packet work (reads, acks, thread-pool writes,
+ * Packets are as large as a client's (PACKET_PAYLOAD_BYTES_DEFAULT, 2 MiB) rather than the
+ * readers' (1 MiB; 256 KiB when this was measured): a fraction of the per-packet work (reads, acks, thread-pool writes,
  * promise chains) in both DataNodes. With dfs-bench replication the copies of a lost
  * node's blocks finished about 30% sooner.
  *

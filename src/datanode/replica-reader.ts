@@ -23,8 +23,9 @@ import type { Replica } from './storage.js';
 const open = promisify(fs.open);
 const read = promisify(fs.read);
 /**
- * Read packets of 1 MiB (the largest a packet may carry): on the machines measured, a
- * page-cache read costs about half as much CPU per byte at 1 MiB as at 256 KiB.
+ * Read packets of 1 MiB: on the machines measured, a page-cache read costs about half as
+ * much CPU per byte at 1 MiB as at 256 KiB. (Writers send up to 2 MiB, PACKET_PAYLOAD_BYTES_MAX;
+ * readers older than that take at most 1 MiB.)
  */
 export const PACKET_TARGET_BYTES = 1024 * 1024;
 /**

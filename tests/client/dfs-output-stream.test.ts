@@ -127,6 +127,20 @@ describe('DfsOutputStream', () => {
     for (const i of [0, 1, 2]) expect(fileOn(i, 4).equals(data)).toBe(true);
   });
 
+  it('packets of half a block: the second block is reserved as the first packet goes, each later one at its start', async () => {
+    // Written a packet at a time, as `dfs put` reads its file: the first block's one chance
+    // at the half-block rule is its first packet (the second ends the block), which fills
+    // as the block opens.
+    const { namenode, client } = await setUp(2);
+    const data = testBytes(3 * BLOCK + 1234, 7);
+    const stream = new DfsOutputStream(client, PATH, { ...LAYOUT, packetBytes: BLOCK / 2, replication: 2 });
+    await writeAll(stream, data, BLOCK / 2);
+    expect(namenode.reserves.map((r) => r.afterBlockId)).toEqual([0, 1, 2, 3].map((i) => FIRST_BLOCK_ID + i));
+    expect(namenode.addBlocks.map((r) => r.reservedBlockId)).toEqual([0, 1001, 1002, 1003]);
+    await eventually(() => fileOn(0, 4).length === data.length, 'every block finalized');
+    for (const i of [0, 1]) expect(fileOn(i, 4).equals(data)).toBe(true);
+  });
+
   it("an empty file: no block, complete with last = null; the client's defaults fill create", async () => {
     const { namenode, client } = await setUp(1);
     const stream = new DfsOutputStream(client, PATH, { overwrite: true });

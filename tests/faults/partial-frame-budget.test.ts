@@ -16,6 +16,7 @@ import { DfsClient } from '../../src/client/dfs-client.js';
 import {
   DATA_BODY_BYTES_MAX,
   DataOp,
+  FRAME_HEADER_BYTES,
   FRAME_HEADER_TAIL_BYTES,
   FrameKind,
   rpcCodecs,
@@ -38,7 +39,10 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 /** What one socket read may bring (libuv reads at most 64 KiB at a time). */
 const READ_BYTES = 64 * KiB;
+/** The NameNode's bound in these tests (its largest frame here is a 2 MiB body). */
 const BOUND = 2 * MiB + 64 * KiB;
+/** The DataNode's: two of its largest frames (a 2 MiB packet with its header and checksums). */
+const DATANODE_BOUND = 2 * (FRAME_HEADER_BYTES + DATA_BODY_BYTES_MAX);
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -95,7 +99,7 @@ describe('partialFrameBytesMax', () => {
   it('a DataNode holds at most its bound plus one read per connection of 100 half-sent packets, serves others, and gives it all back', async () => {
     const { cluster, cleanup } = await startCluster({
       datanodes: 1,
-      datanodeEnv: () => ({ DFS_DATANODE_PARTIAL_FRAME_BYTES_MAX: String(BOUND) }),
+      datanodeEnv: () => ({ DFS_DATANODE_PARTIAL_FRAME_BYTES_MAX: String(DATANODE_BOUND) }),
     });
     cleanups.push(cleanup);
     const client = new DfsClient({ namenode: cluster.namenodeAddress, requestTimeoutMs: 30_000 });
@@ -115,9 +119,9 @@ describe('partialFrameBytesMax', () => {
       logLine(dn, 'partial frames at their bound; connections wait before reading more'),
     );
     expect(warn.level).toBe(40);
-    expect(warn.partialFrameBytesMax).toBe(BOUND);
+    expect(warn.partialFrameBytesMax).toBe(DATANODE_BOUND);
 
-    // Other clients are served meanwhile: a read, and a write of 1 MiB packets (whose frames
+    // Other clients are served meanwhile: a read, and a write of 2 MiB packets (whose frames
     // span reads, so they need room under the bound: connections that delivered a frame
     // before, here the write's WRITE_BLOCK, are given room before those that never did).
     expect((await getBuffer(client, '/before')).equals(before)).toBe(true);
@@ -137,7 +141,7 @@ describe('partialFrameBytesMax', () => {
 
     const peak = await givenBack(dn, peers);
     expect(peak).toBeGreaterThan(0);
-    expect(peak).toBeLessThanOrEqual(BOUND + (count + 4) * READ_BYTES);
+    expect(peak).toBeLessThanOrEqual(DATANODE_BOUND + (count + 4) * READ_BYTES);
     expect((await getBuffer(client, '/during')).equals(during)).toBe(true);
   });
 

@@ -301,14 +301,15 @@ describe('damaged and unfinished replicas', () => {
     const cluster = await per.start({ datanodes: 3, namenodeEnv: FAST_LEASE_RECOVERY_ENV });
     await cluster.waitWritable();
     const client = per.client(cluster, 15_000);
-    const blockBytes = 2 * MiB;
-    const source = testBytes(blockBytes + 1.5 * MiB, 5);
+    // The second block gets one 2 MiB packet; the rest of the input stays in the writer.
+    const blockBytes = 4 * MiB;
+    const source = testBytes(blockBytes + 3 * MiB, 5);
     const { blockId } = await putKilledMidBlock(cluster, client, {
       remote: '/crashed',
       source,
       blockBytes,
       blockIndex: 1,
-      rbwBytes: MiB,
+      rbwBytes: 2 * MiB,
       env: { DFS_CHECKSUM: old.name },
     });
     const remote = copyingPath('/crashed');

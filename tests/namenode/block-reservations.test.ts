@@ -460,9 +460,9 @@ describe('blocks reserved ahead (reserveBlock, addBlock reservedBlockId) on a re
   });
 
   it('end to end: `dfs put` of a six-block file reserves each next block and attaches every one; a stream of unknown length leaves one to discard; nothing left behind', async () => {
-    // Four packets a block (the CLI's packets are 1 MiB): a writer reserves the second block
-    // while a packet past the first block's half fills, and each later one right after it
-    // attaches the block before.
+    // Two packets a block (the CLI's packets are 2 MiB): a writer reserves the second block
+    // as the packet that fills the first block's first half goes, and each later one right
+    // after it attaches the block before.
     const blockBytes = 4 * MiB;
     const data = testBytes(5 * blockBytes + 3 * MiB, 51);
     const source = path.join(local, 'six-blocks');
