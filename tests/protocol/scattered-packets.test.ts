@@ -167,6 +167,31 @@ describe('writePieces', () => {
     }
   });
 
+  it('past 1 MiB boundaries of the file (written a span at a time), from a page boundary and from inside one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-pieces-'));
+    try {
+      const file = path.join(dir, 'data');
+      const MiB = 1024 * 1024;
+      const data = Buffer.from(Array.from({ length: 2.5 * MiB + 3 }, (_, i) => (i * 13 + 5) & 0xff));
+      // Pieces that straddle the span boundaries at odd places, as socket reads do.
+      const cuts = [0, 1, 777_777, MiB + 3, 2 * MiB - 1, 2 * MiB + 100, data.length];
+      const pieces = cuts.slice(1).map((end, i) => data.subarray(cuts[i], end));
+      const fd = fs.openSync(file, 'w');
+      try {
+        await writePieces(fd, pieces, 0);
+        await writePieces(fd, pieces, 3 * MiB - 5);
+      } finally {
+        fs.closeSync(fd);
+      }
+      const got = fs.readFileSync(file);
+      expect(got.length).toBe(3 * MiB - 5 + data.length);
+      expect(got.subarray(0, data.length).equals(data)).toBe(true);
+      expect(got.subarray(3 * MiB - 5).equals(data)).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('writes the pieces in order at the position, empty ones skipped, more than one writev holds', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-pieces-'));
     try {
