@@ -50,9 +50,10 @@ export async function writeFileAtomic(
  * rest. On the VMs measured (whose host takes back free guest memory) the kernel fills an
  * aligned range with large page-cache folios, whose memory the host must fault back in:
  * a page-aligned 1 MiB writev cost 2.6 CPU-s per GiB and 6 s of wall time, the same bytes
- * starting one byte later 0.4 CPU-s and 0.4 s; 2 MiB ones, even one byte off, 2.4 CPU-s
- * against 0.22 for two 1 MiB ones (a DataNode at replication 3 receiving 2 MiB packets
- * spent 5.1-5.4 CPU-s per GiB against 3.0 with 1 MiB ones, before the spans). The
+ * starting one byte later 0.4 CPU-s and 0.4 s; page-aligned 2 MiB ones 2.4 CPU-s against
+ * 0.22 for two 1 MiB ones. One byte off, 2 MiB writes measured cheap alone, but DataNodes
+ * at replication 3 receiving 2 MiB packets written so spent 4.2-5.4 CPU-s per GiB against
+ * 3.0 with 1 MiB packets, most of it in that copy, and 2.8-3.1 with the spans. The
  * yardstick's hops get the cheap path by accident (socket reads rarely end on a page
  * boundary); a DataNode's packets always start on one.
  */
