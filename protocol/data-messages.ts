@@ -94,9 +94,9 @@ export const CHUNK_BYTES_DEFAULT = 64 * 1024;
  * an ack, a disk write through the thread pool, promise chains: about 110 us on the
  * machine measured), so on a CPU-bound machine fewer, larger packets are throughput: four
  * uploads at once at replication 1 took 1.04-1.21 CPU-s per GiB with 2 MiB packets against
- * 1.22-1.36 with 1 MiB ones, the writer 0.42-0.48 against 0.50-0.57. (4 MiB ones cost
- * the DataNodes more, measured before a packet went to disk in 1 MiB spans: fs-util.ts
- * writePieces.) Replica reads send 1 MiB packets (replica-reader.ts PACKET_TARGET_BYTES).
+ * 1.22-1.36 with 1 MiB ones, the writer 0.42-0.48 against 0.50-0.57. (4 MiB ones, once
+ * packets went to disk in 1 MiB spans, fs-util.ts writePieces, measured the same as 2 MiB
+ * ones.) Replica reads send 1 MiB packets (replica-reader.ts PACKET_TARGET_BYTES).
  */
 export const PACKET_PAYLOAD_BYTES_DEFAULT = 2 * 1024 * 1024;
 export const PACKET_PAYLOAD_BYTES_MAX = 2 * 1024 * 1024;
